@@ -1,0 +1,155 @@
+package main
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"linkwatch/hub"
+)
+
+const validPages = `
+pages:
+  - slug: ada
+    links:
+      - slug: go
+        url: https://go.dev/
+`
+
+func TestParseConfigRejects(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+		want []string // every error line expected, each "path: message" substring
+	}{
+		{"empty file", ``, []string{"pages: at least one page is required"}},
+		{"not yaml", "pages: [", []string{"(file): not valid YAML"}},
+		{"root not a mapping", "- a\n- b\n", []string{"(root): must be a mapping"}},
+		{"unknown top-level key", "sever: {}\n" + validPages, []string{`sever: unknown field (did you mean "server"?)`}},
+		{"unknown nested key", "server: {adr: ':1'}\n" + validPages, []string{`server.adr: unknown field (did you mean "addr"?)`}},
+		{"unknown link key", "pages:\n  - slug: a\n    links:\n      - {slug: x, url: 'https://e.com/', urll: y}\n",
+			[]string{`pages[0].links[0].urll: unknown field (did you mean "url"?)`}},
+		{"duplicate key", "server: {addr: ':1', addr: ':2'}\n" + validPages, []string{"addr"}},
+		{"pages not a list", "pages: {slug: a}\n", []string{"pages: must be a list"}},
+		{"no pages", "pages: []\n", []string{"pages: at least one page is required"}},
+		{"bad addr", "server: {addr: 'localhost'}\n" + validPages, []string{"server.addr: must be host:port"}},
+		{"bad public url", "server: {public_url: 'ftp://x'}\n" + validPages, []string{"server.public_url: scheme must be http or https"}},
+		{"public url with path", "server: {public_url: 'https://x.example/links'}\n" + validPages, []string{"server.public_url: must be a bare origin"}},
+		{"short admin token", "server: {admin_token: 'abc'}\n" + validPages, []string{"server.admin_token: must be at least 16 characters"}},
+		{"unset env var", "server: {admin_token: '${NOPE}'}\n" + validPages, []string{"server.admin_token: environment variable NOPE is not set"}},
+		{"storage path with query", "storage: {path: 'x.db?mode=memory'}\n" + validPages, []string{"storage.path: must not contain ? or #"}},
+		{"every bad link", `pages:
+  - slug: ada
+    links:
+      - {slug: go, url: 'https://go.dev/'}
+      - {slug: go, url: 'https://go.dev/'}
+      - {slug: Bad, url: 'ftp://x/'}
+      - {slug: qr, url: 'https://user:pw@x/'}
+      - {slug: sp, url: "https://x/\u0007"}
+      - {slug: nohost, url: 'https:///x'}
+      - {slug: empty}
+  - slug: status
+  - slug: ada
+`, []string{
+			`pages[0].links[1].slug: "go" is already used by pages[0].links[0]`,
+			"pages[0].links[2].slug: must be 1-64 lowercase letters",
+			"pages[0].links[2].url: scheme must be http or https",
+			`pages[0].links[3].slug: "qr" is reserved`,
+			"pages[0].links[3].url: must not contain credentials",
+			"pages[0].links[4].url: has a control character",
+			"pages[0].links[5].url: must have a host",
+			"pages[0].links[6].url: is required",
+			`pages[1].slug: "status" is reserved`,
+			`pages[2].slug: "ada" is already used by pages[0]`,
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := ParseConfig([]byte(tt.yaml), "test.yaml", func(string) string { return "" })
+			if err == nil {
+				t.Fatalf("accepted bad config: %+v", cfg)
+			}
+			if cfg != nil {
+				t.Error("returned a config along with an error")
+			}
+			var cerr *ConfigError
+			if !errors.As(err, &cerr) {
+				t.Fatalf("error is %T, want *ConfigError: %v", err, err)
+			}
+			if len(cerr.Errs) != len(tt.want) {
+				t.Errorf("got %d errors, want %d:\n%v", len(cerr.Errs), len(tt.want), err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("errors lack %q:\n%v", w, err)
+				}
+			}
+		})
+	}
+}
+
+func TestParseConfigDefaultsAndEnv(t *testing.T) {
+	env := map[string]string{"TOKEN": "[not, a]: list # 0123456789", "SLUG_URL": "https://go.dev/?q=[a]&b={c}"}
+	cfg, err := ParseConfig([]byte(`
+server:
+  addr: "127.0.0.1:9000"
+  admin_token: ${TOKEN}
+pages:
+  - slug: ada
+    links:
+      - slug: go
+        url: ${SLUG_URL}
+`), "t.yaml", func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Server.AdminToken != env["TOKEN"] {
+		t.Errorf("admin_token = %q", cfg.Server.AdminToken)
+	}
+	// Values with YAML syntax in them stay strings: expansion happens after parsing.
+	if got := cfg.Pages[0].Links[0].URL; got != env["SLUG_URL"] {
+		t.Errorf("url = %q, want %q", got, env["SLUG_URL"])
+	}
+	if cfg.Server.PublicURL != "http://127.0.0.1:9000" || cfg.Storage.Path != "linkwatch.db" {
+		t.Errorf("defaults: public_url %q, storage.path %q", cfg.Server.PublicURL, cfg.Storage.Path)
+	}
+}
+
+func TestEmbeddedDefaultConfigIsValid(t *testing.T) {
+	cfg, err := loadConfig("", func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Server.Addr != ":8080" || len(cfg.Pages) < 2 {
+		t.Errorf("default config: addr %q, %d pages", cfg.Server.Addr, len(cfg.Pages))
+	}
+	if _, err := ParseConfig(defaultConfig, "x", func(string) string { return "" }); err != nil {
+		t.Error(err)
+	}
+}
+
+func FuzzParseConfig(f *testing.F) {
+	f.Add([]byte(validPages))
+	f.Add(defaultConfig)
+	f.Add([]byte("server: {addr: ':1', public_url: 'http://x'}\npages: [{slug: a, links: [{slug: b, url: 'https://c/'}]}]"))
+	f.Add([]byte("pages: &a [*a]"))
+	f.Add([]byte("pages:\n  - slug: ${X}\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg, err := ParseConfig(data, "fuzz.yaml", func(string) string { return "v" })
+		if err != nil {
+			var cerr *ConfigError
+			if !errors.As(err, &cerr) || len(cerr.Errs) == 0 {
+				t.Fatalf("error without field errors: %v", err)
+			}
+			return
+		}
+		// An accepted config must build a servable catalog.
+		if _, err := newCatalogForTest(cfg); err != nil {
+			t.Fatalf("accepted config does not build a catalog: %v", err)
+		}
+	})
+}
+
+func newCatalogForTest(cfg *Config) (any, error) {
+	return hub.NewCatalog(cfg.catalogSpec(), hub.NewCounter(nil))
+}

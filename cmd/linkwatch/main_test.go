@@ -1,0 +1,268 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"linkwatch/hub"
+	"linkwatch/storage"
+)
+
+// lockedBuffer is an io.Writer safe to read while run writes to it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// servedApp is a linkwatch serve running in-process on a loopback port.
+type servedApp struct {
+	URL    string
+	DBPath string
+	stderr *lockedBuffer
+	cancel context.CancelFunc
+	done   chan struct{} // closed when run has returned
+	err    error         // run's result, set before done is closed
+}
+
+// stop shuts the app down the way SIGTERM does and returns run's error.
+func (a *servedApp) stop(t *testing.T) error {
+	t.Helper()
+	a.cancel()
+	select {
+	case <-a.done:
+		return a.err
+	case <-time.After(15 * time.Second):
+		t.Fatalf("run did not return after shutdown; stderr:\n%s", a.stderr)
+		return nil
+	}
+}
+
+// startApp writes cfg to a temp dir and runs `linkwatch serve` on 127.0.0.1:0.
+func startApp(t *testing.T, cfg string, env map[string]string) *servedApp {
+	t.Helper()
+	dir := t.TempDir()
+	dbPath := filepath.Join(dir, "linkwatch.db")
+	cfg = strings.ReplaceAll(cfg, "DBPATH", dbPath)
+	cfgPath := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	stdoutR, stdoutW := io.Pipe()
+	app := &servedApp{DBPath: dbPath, stderr: &lockedBuffer{}, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		err := run(ctx, []string{"linkwatch", "serve", "-config", cfgPath, "-addr", "127.0.0.1:0"},
+			func(k string) string { return env[k] }, stdoutW, app.stderr)
+		stdoutW.CloseWithError(io.EOF)
+		app.err = err
+		close(app.done)
+	}()
+	line := make(chan string, 1)
+	go func() {
+		var buf [256]byte
+		n, _ := stdoutR.Read(buf[:])
+		line <- string(buf[:n])
+		_, _ = io.Copy(io.Discard, stdoutR)
+	}()
+	select {
+	case l := <-line:
+		const prefix = "linkwatch listening on "
+		if !strings.HasPrefix(l, prefix) {
+			cancel()
+			t.Fatalf("unexpected first stdout line %q; stderr:\n%s", l, app.stderr)
+		}
+		app.URL = strings.TrimSpace(strings.TrimPrefix(l, prefix))
+	case <-time.After(30 * time.Second):
+		cancel()
+		t.Fatalf("server did not start; stderr:\n%s", app.stderr)
+	}
+	t.Cleanup(func() {
+		cancel()
+		<-app.done
+	})
+	return app
+}
+
+const e2eConfig = `
+server:
+  public_url: http://links.test
+  admin_token: ${ADMIN_TOKEN}
+storage:
+  path: DBPATH
+pages:
+  - slug: ada
+    title: Ada Lovelace
+    links:
+      - slug: go
+        title: Go
+        url: https://go.dev/
+      - slug: notes
+        title: Notes
+        url: https://ada.example/notes?from=hub
+`
+
+// noRedirect is a client that reports redirects instead of following them.
+var noRedirect = &http.Client{
+	Timeout:       5 * time.Second,
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+}
+
+func get(t *testing.T, method, url string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := noRedirect.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp, string(body)
+}
+
+func TestServeEndToEnd(t *testing.T) {
+	app := startApp(t, e2eConfig, map[string]string{"ADMIN_TOKEN": "0123456789abcdef0123"})
+
+	resp, body := get(t, "GET", app.URL+"/ada")
+	if resp.StatusCode != 200 || !strings.Contains(body, "Ada Lovelace") || !strings.Contains(body, `href="/ada/notes"`) {
+		t.Errorf("GET /ada = %d:\n%s", resp.StatusCode, body)
+	}
+	for range 3 {
+		resp, _ = get(t, "GET", app.URL+"/ada/go")
+		if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "https://go.dev/" {
+			t.Fatalf("GET /ada/go = %d Location %q, want 302 to https://go.dev/", resp.StatusCode, resp.Header.Get("Location"))
+		}
+	}
+	resp, _ = get(t, "HEAD", app.URL+"/ada/notes")
+	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "https://ada.example/notes?from=hub" {
+		t.Errorf("HEAD /ada/notes = %d Location %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	get(t, "GET", app.URL+"/ada/notes")
+	resp, body = get(t, "GET", app.URL+"/ada/missing")
+	if resp.StatusCode != 404 || !strings.Contains(body, "Not found") {
+		t.Errorf("GET /ada/missing = %d:\n%s", resp.StatusCode, body)
+	}
+	for _, p := range []string{"/healthz", "/readyz"} {
+		if resp, body := get(t, "GET", app.URL+p); resp.StatusCode != 200 || body != "ok\n" {
+			t.Errorf("GET %s = %d %q", p, resp.StatusCode, body)
+		}
+	}
+
+	// Clicks are counted in memory; a clean shutdown must flush them.
+	if err := app.stop(t); err != nil {
+		t.Fatalf("run returned %v; stderr:\n%s", err, app.stderr)
+	}
+	db, err := storage.Open(context.Background(), app.DBPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	totals, err := db.ClickTotals(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[hub.LinkKey]int64{{Page: "ada", Link: "go"}: 3, {Page: "ada", Link: "notes"}: 1}
+	if len(totals) != len(want) || totals[hub.LinkKey{Page: "ada", Link: "go"}] != 3 || totals[hub.LinkKey{Page: "ada", Link: "notes"}] != 1 {
+		t.Errorf("persisted clicks = %v, want %v (HEAD is not a click)", totals, want)
+	}
+	if strings.Contains(app.stderr.String(), "0123456789abcdef0123") {
+		t.Error("admin token appears in the log")
+	}
+}
+
+func TestServeFailsOnBadConfig(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "c.yaml")
+	if err := os.WriteFile(path, []byte("pages: []\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), []string{"linkwatch", "serve", "-config", path}, func(string) string { return "" }, &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "pages: at least one page is required") {
+		t.Errorf("serve with no pages: err = %v", err)
+	}
+}
+
+func TestCommandLine(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	bad := filepath.Join(dir, "bad.yaml")
+	mustWrite(t, good, "pages:\n  - slug: a\n    links:\n      - {slug: x, url: 'https://example.com/'}\n")
+	mustWrite(t, bad, `pages:
+  - slug: status
+    links:
+      - {slug: x, url: 'ftp://example.com/'}
+      - {slug: x, url: 'https://u:p@example.com/', tittle: X}
+`)
+	tests := []struct {
+		name       string
+		args       []string
+		wantCode   int // -1: no error
+		wantOut    string
+		wantErrMsg []string
+	}{
+		{"version", []string{"version"}, -1, "linkwatch ", nil},
+		{"help", []string{"help"}, -1, "Usage:", nil},
+		{"no command", nil, 2, "", []string{"no command given"}},
+		{"unknown command", []string{"frobnicate"}, 2, "", []string{`unknown command "frobnicate"`}},
+		{"validate ok", []string{"validate", "-config", good}, -1, "OK (1 page, 1 link)", nil},
+		{"validate without config", []string{"validate"}, 2, "", []string{"-config is required"}},
+		{"validate missing file", []string{"validate", "-config", filepath.Join(dir, "nope.yaml")}, 1, "", []string{"no such file"}},
+		{"validate bad flag", []string{"validate", "-bogus"}, 2, "", []string{"flag provided but not defined"}},
+		{"validate extra arg", []string{"validate", "-config", good, "extra"}, 2, "", []string{`unexpected argument "extra"`}},
+		{"validate prints every error", []string{"validate", "-config", bad}, 1, "", []string{
+			"5 config error(s)",
+			`pages[0].links[1].tittle: unknown field (did you mean "title"?)`,
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			err := run(context.Background(), append([]string{"linkwatch"}, tt.args...), func(string) string { return "" }, &stdout, &stderr)
+			if tt.wantCode < 0 {
+				if err != nil {
+					t.Fatalf("err = %v", err)
+				}
+			} else if err == nil || exitCode(err) != tt.wantCode {
+				t.Fatalf("err = %v (exit %d), want exit %d", err, exitCode(err), tt.wantCode)
+			}
+			if !strings.Contains(stdout.String(), tt.wantOut) {
+				t.Errorf("stdout %q lacks %q", stdout.String(), tt.wantOut)
+			}
+			for _, m := range tt.wantErrMsg {
+				if !strings.Contains(err.Error(), m) {
+					t.Errorf("error lacks %q:\n%v", m, err)
+				}
+			}
+		})
+	}
+}
+
+func mustWrite(t *testing.T, path, s string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,209 @@
+package hub
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync/atomic"
+)
+
+//go:embed assets
+var assets embed.FS
+
+var (
+	templates = template.Must(template.New("").Funcs(template.FuncMap{"initial": initial}).ParseFS(assets, "assets/*.html"))
+	styleCSS  = mustRead("assets/hub.css")
+	// styleVersion busts caches when the stylesheet changes, so it can be
+	// cached for a long time.
+	styleVersion = func() string { s := sha256.Sum256(styleCSS); return hex.EncodeToString(s[:4]) }()
+)
+
+// initial is the first letter of a title, for the page's avatar.
+func initial(s string) string {
+	for _, r := range s {
+		return strings.ToUpper(string(r))
+	}
+	return "•"
+}
+
+func mustRead(name string) []byte {
+	b, err := fs.ReadFile(assets, name)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// securityHeaders are set on every HTML page the hub renders.
+func securityHeaders(h http.Header) {
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
+}
+
+// Server answers the public hub: the index, each page, each short link's
+// redirect, and the stylesheet. It reads only the in-memory catalog.
+type Server struct {
+	catalog atomic.Pointer[Catalog]
+	log     *slog.Logger
+}
+
+// NewServer returns a Server serving c.
+func NewServer(c *Catalog, log *slog.Logger) *Server {
+	s := &Server{log: log}
+	s.catalog.Store(c)
+	return s
+}
+
+// SetCatalog swaps in a new catalog; requests in flight finish on the old one.
+func (s *Server) SetCatalog(c *Catalog) { s.catalog.Store(c) }
+
+// Catalog returns the catalog being served.
+func (s *Server) Catalog() *Catalog { return s.catalog.Load() }
+
+// route is what a request path names.
+type route struct {
+	kind routeKind
+	page string
+	link string
+}
+
+type routeKind int
+
+const (
+	routeNotFound routeKind = iota
+	routeIndex
+	routeStyle
+	routePage
+	routeLink
+)
+
+const stylePath = "/static/hub.css"
+
+// parsePath maps a URL path to a route without allocating on the redirect
+// path: /, /static/hub.css, /{page}, /{page}/ and /{page}/{link}.
+func parsePath(p string) route {
+	switch p {
+	case "/":
+		return route{kind: routeIndex}
+	case stylePath:
+		return route{kind: routeStyle}
+	}
+	if len(p) < 2 || p[0] != '/' {
+		return route{}
+	}
+	rest := p[1:]
+	i := strings.IndexByte(rest, '/')
+	if i < 0 {
+		return route{kind: routePage, page: rest}
+	}
+	page, link := rest[:i], rest[i+1:]
+	if page == "" {
+		return route{}
+	}
+	if link == "" {
+		return route{kind: routePage, page: page}
+	}
+	if strings.IndexByte(link, '/') >= 0 {
+		return route{}
+	}
+	return route{kind: routeLink, page: page, link: link}
+}
+
+// ServeHTTP dispatches on the path. It is the catch-all handler: the server's
+// own endpoints are routed before it.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	rt := parsePath(r.URL.Path)
+	c := s.catalog.Load()
+	switch rt.kind {
+	case routeIndex:
+		s.render(w, r, http.StatusOK, "index.html", indexView{Pages: c.Pages(), Style: styleVersion})
+		return
+	case routeStyle:
+		w.Header().Set("Content-Type", "text/css; charset=utf-8")
+		w.Header().Set("Cache-Control", "public, max-age=86400")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		_, _ = w.Write(styleCSS)
+		return
+	case routePage:
+		if p, ok := c.Page(rt.page); ok {
+			s.render(w, r, http.StatusOK, "page.html", pageView{Page: p, Style: styleVersion})
+			return
+		}
+	case routeLink:
+		if p, ok := c.Page(rt.page); ok {
+			if l, ok := p.Link(rt.link); ok {
+				s.redirect(w, r, l)
+				return
+			}
+		}
+	}
+	s.NotFound(w, r)
+}
+
+// SelfCheckHeader marks the prober's own requests for a short link, which
+// must not count as clicks.
+const SelfCheckHeader = "X-Linkwatch-Self-Check"
+
+// redirect answers 302, never 301: browsers cache a 301 for good, and a link
+// hub must be able to change where a link points.
+func (s *Server) redirect(w http.ResponseWriter, r *http.Request, l *Link) {
+	h := w.Header()
+	h.Set("Location", l.URL)
+	h.Set("Cache-Control", "no-store")
+	h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
+	w.WriteHeader(http.StatusFound)
+	if r.Method == http.MethodGet && r.Header.Get(SelfCheckHeader) == "" {
+		l.clicks.Add(1)
+	}
+}
+
+// NotFound renders the 404 page.
+func (s *Server) NotFound(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, http.StatusNotFound, "notfound.html", notFoundView{Path: r.URL.Path, Style: styleVersion})
+}
+
+type indexView struct {
+	Pages []*Page
+	Style string
+}
+
+type pageView struct {
+	Page  *Page
+	Style string
+}
+
+type notFoundView struct {
+	Path  string
+	Style string
+}
+
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, data any) {
+	// Render to a buffer first so a template error becomes a clean 500, not
+	// half a page.
+	var buf bytes.Buffer
+	if err := templates.ExecuteTemplate(&buf, name, data); err != nil {
+		s.log.ErrorContext(r.Context(), "render page", "template", name, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	securityHeaders(h)
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "public, max-age=30")
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(buf.Bytes())
+	}
+}

@@ -1,0 +1,177 @@
+// Package storage keeps linkwatch's state in SQLite: one writer connection for
+// every write (BEGIN IMMEDIATE, so writers queue instead of failing), a pool
+// of readers, and migrations embedded in the binary and applied at open.
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	_ "github.com/mattn/go-sqlite3" // registers the sqlite3 driver
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// DB is the linkwatch database.
+type DB struct {
+	path   string
+	writer *sql.DB // exactly one connection: SQLite allows one writer
+	reader *sql.DB
+
+	// Now is the clock used for stored times; tests replace it.
+	Now func() time.Time
+}
+
+// readerConns bounds concurrent readers; WAL lets them run beside the writer.
+const readerConns = 4
+
+// Open opens (creating if needed) the database at path and applies pending
+// migrations.
+func Open(ctx context.Context, path string) (*DB, error) {
+	if path == "" {
+		return nil, errors.New("storage: empty database path")
+	}
+	params := url.Values{}
+	params.Set("_journal_mode", "WAL")
+	params.Set("_busy_timeout", "5000")
+	params.Set("_foreign_keys", "on")
+	params.Set("_synchronous", "NORMAL") // durable across process crashes in WAL mode
+	wparams := cloneValues(params)
+	wparams.Set("_txlock", "immediate")
+	writer, err := sql.Open("sqlite3", "file:"+path+"?"+wparams.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("storage: open writer: %w", err)
+	}
+	writer.SetMaxOpenConns(1)
+	writer.SetMaxIdleConns(1)
+	writer.SetConnMaxLifetime(0)
+
+	rparams := cloneValues(params)
+	rparams.Set("_query_only", "true")
+	reader, err := sql.Open("sqlite3", "file:"+path+"?"+rparams.Encode())
+	if err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("storage: open reader: %w", err)
+	}
+	reader.SetMaxOpenConns(readerConns)
+	reader.SetMaxIdleConns(readerConns)
+
+	db := &DB{path: path, writer: writer, reader: reader, Now: time.Now}
+	if err := db.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+func cloneValues(v url.Values) url.Values {
+	out := url.Values{}
+	for k, vs := range v {
+		out[k] = append([]string(nil), vs...)
+	}
+	return out
+}
+
+// Close closes both pools. Writes in flight finish first.
+func (db *DB) Close() error {
+	return errors.Join(db.reader.Close(), db.writer.Close())
+}
+
+// Ping reports whether the database answers a read.
+func (db *DB) Ping(ctx context.Context) error {
+	var one int
+	if err := db.reader.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return fmt.Errorf("storage: ping: %w", err)
+	}
+	return nil
+}
+
+// Tx is a write transaction that carries the time it started, so every row
+// written in it agrees on "now".
+type Tx struct {
+	*sql.Tx
+	now time.Time
+}
+
+// beginTx starts a write transaction on the single writer connection. The
+// driver issues BEGIN IMMEDIATE (_txlock=immediate), so a busy database makes
+// it wait here rather than fail at the first write.
+func (db *DB) beginTx(ctx context.Context) (*Tx, error) {
+	tx, err := db.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("storage: begin: %w", err)
+	}
+	return &Tx{Tx: tx, now: db.Now().UTC()}, nil
+}
+
+// update runs fn in a write transaction and commits it if fn succeeds.
+func (db *DB) update(ctx context.Context, fn func(*Tx) error) error {
+	tx, err := db.beginTx(ctx)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("storage: commit: %w", err)
+	}
+	return nil
+}
+
+// migrate applies every embedded migration newer than the recorded version,
+// each in its own transaction, in file-name order (NNNN_name.sql).
+func (db *DB) migrate(ctx context.Context) error {
+	if _, err := db.writer.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY,
+		name TEXT NOT NULL,
+		applied_at TEXT NOT NULL)`); err != nil {
+		return fmt.Errorf("storage: create migrations table: %w", err)
+	}
+	names, err := fs.Glob(migrationFS, "migrations/*.sql")
+	if err != nil {
+		return fmt.Errorf("storage: list migrations: %w", err)
+	}
+	sort.Strings(names)
+	var current int
+	if err := db.writer.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+		return fmt.Errorf("storage: read schema version: %w", err)
+	}
+	for _, name := range names {
+		base := strings.TrimPrefix(name, "migrations/")
+		version, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
+		if err != nil {
+			return fmt.Errorf("storage: migration %s: name must start with a number", base)
+		}
+		if version <= current {
+			continue
+		}
+		body, err := fs.ReadFile(migrationFS, name)
+		if err != nil {
+			return fmt.Errorf("storage: read migration %s: %w", base, err)
+		}
+		err = db.update(ctx, func(tx *Tx) error {
+			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+				return fmt.Errorf("storage: apply migration %s: %w", base, err)
+			}
+			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
+				version, base, tx.now.Format(time.RFC3339Nano))
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
