@@ -28,6 +28,8 @@ type DB struct {
 	writer *sql.DB // exactly one connection: SQLite allows one writer
 	reader *sql.DB
 
+	targets targetIDs
+
 	// Now is the clock used for stored times; tests replace it.
 	Now func() time.Time
 }

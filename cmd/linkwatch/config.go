@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -20,6 +22,7 @@ import (
 type Config struct {
 	Server  ServerConfig  `yaml:"server"`
 	Storage StorageConfig `yaml:"storage"`
+	Probe   ProbeConfig   `yaml:"probe"`
 	Pages   []PageConfig  `yaml:"pages"`
 }
 
@@ -30,9 +33,40 @@ type ServerConfig struct {
 	AdminToken string `yaml:"admin_token"`
 }
 
-// StorageConfig is where the SQLite database lives.
+// StorageConfig is where the SQLite database lives and what it keeps.
 type StorageConfig struct {
-	Path string `yaml:"path"`
+	Path      string          `yaml:"path"`
+	Retention RetentionConfig `yaml:"retention"`
+}
+
+// RetentionConfig is how long each kind of data is kept.
+type RetentionConfig struct {
+	Raw           Duration `yaml:"raw"`            // raw results (default 48h)
+	MinuteRollups Duration `yaml:"minute_rollups"` // per-minute aggregates (default 7 days)
+	Rollups       Duration `yaml:"rollups"`        // per-hour aggregates (default 90 days)
+}
+
+// ProbeConfig is how destinations and the hub's own redirects are checked.
+type ProbeConfig struct {
+	Interval     Duration `yaml:"interval"`      // default 10s
+	Timeout      Duration `yaml:"timeout"`       // per check, below the interval (default 8s)
+	UserAgent    string   `yaml:"user_agent"`    // default: an honest browser-like UA naming linkwatch
+	AllowPrivate []string `yaml:"allow_private"` // CIDRs the prober may reach despite the SSRF guard
+	Workers      int      `yaml:"workers"`       // checks in flight at most (default 512)
+	PerHost      int      `yaml:"per_host"`      // requests in flight per host at most (default 2)
+	HubSlow      Duration `yaml:"hub_slow"`      // a self-check slower than this is hub_slow (default 1s)
+	SelfCheck    *bool    `yaml:"self_check"`    // check the hub's own redirects (default true)
+	HeadFirst    bool     `yaml:"head_first"`    // try HEAD before GET (falls back on 405/403/501)
+	// FailureThreshold consecutive failures open an incident (default 2:
+	// detection within about 20 s at a 10 s interval).
+	FailureThreshold int `yaml:"failure_threshold"`
+	// SuccessThreshold consecutive successes resolve it (default 2).
+	SuccessThreshold int `yaml:"success_threshold"`
+	// Canary is a URL that should always answer; when it fails along with
+	// most destinations, the prober's own network is down (prober_offline).
+	Canary string `yaml:"canary"`
+
+	allowPrefixes []netip.Prefix
 }
 
 // PageConfig is one link page.
@@ -45,9 +79,17 @@ type PageConfig struct {
 
 // LinkConfig is one short link on a page.
 type LinkConfig struct {
-	Slug  string `yaml:"slug"`
-	Title string `yaml:"title"`
-	URL   string `yaml:"url"`
+	Slug   string        `yaml:"slug"`
+	Title  string        `yaml:"title"`
+	URL    string        `yaml:"url"`
+	Expect *ExpectConfig `yaml:"expect"`
+}
+
+// ExpectConfig is what a healthy destination answers, beyond any 2xx.
+type ExpectConfig struct {
+	Status       []int  `yaml:"status"`        // accepted final status codes
+	BodyContains string `yaml:"body_contains"` // text the body must contain (soft-404 detection)
+	FinalHost    string `yaml:"final_host"`    // host the redirect chain must end on
 }
 
 // Duration is a time.Duration written as "10s" or "48h" in YAML.
@@ -200,11 +242,16 @@ func checkKnownFields(n *yaml.Node, t reflect.Type, path string, cerr *ConfigErr
 	if n.Kind == yaml.AliasNode {
 		n = n.Alias
 	}
+	if t == durationType {
+		// Checked here, not in UnmarshalYAML, so the error names the field.
+		if _, err := time.ParseDuration(n.Value); err != nil || n.Kind != yaml.ScalarNode {
+			cerr.add(path, "%q is not a duration (use e.g. 10s, 5m, 48h)", n.Value)
+			return 1
+		}
+		return 0
+	}
 	switch t.Kind() {
 	case reflect.Struct:
-		if t == durationType {
-			return 0
-		}
 		if n.Kind != yaml.MappingNode {
 			if !(n.Kind == yaml.ScalarNode && n.Tag == "!!null") {
 				cerr.add(orRoot(path), "must be a mapping")
@@ -310,6 +357,36 @@ func (c *Config) applyDefaults() {
 	if c.Storage.Path == "" {
 		c.Storage.Path = "linkwatch.db"
 	}
+	r := &c.Storage.Retention
+	setDefault(&r.Raw, 48*time.Hour)
+	setDefault(&r.MinuteRollups, 7*24*time.Hour)
+	setDefault(&r.Rollups, 90*24*time.Hour)
+	p := &c.Probe
+	setDefault(&p.Interval, 10*time.Second)
+	setDefault(&p.Timeout, 8*time.Second)
+	setDefault(&p.HubSlow, time.Second)
+	if p.Workers == 0 {
+		p.Workers = 512
+	}
+	if p.PerHost == 0 {
+		p.PerHost = 2
+	}
+	if p.FailureThreshold == 0 {
+		p.FailureThreshold = 2
+	}
+	if p.SuccessThreshold == 0 {
+		p.SuccessThreshold = 2
+	}
+	if p.SelfCheck == nil {
+		on := true
+		p.SelfCheck = &on
+	}
+}
+
+func setDefault(d *Duration, v time.Duration) {
+	if *d == 0 {
+		*d = Duration(v)
+	}
 }
 
 // minAdminTokenLen keeps a guessable token from guarding the admin API.
@@ -333,9 +410,11 @@ func (c *Config) validate(cerr *ConfigError) {
 	if strings.ContainsAny(c.Storage.Path, "?#") {
 		cerr.add("storage.path", "must not contain ? or #")
 	}
+	c.validateStorageAndProbe(cerr)
 	if len(c.Pages) == 0 {
 		cerr.add("pages", "at least one page is required")
 	}
+	destAt := map[string]string{} // url -> path of the first link with it
 	pageAt := map[string]int{}
 	for i, p := range c.Pages {
 		pp := fmt.Sprintf("pages[%d]", i)
@@ -359,7 +438,102 @@ func (c *Config) validate(cerr *ConfigError) {
 			if err := hub.ValidateURL(l.URL); err != nil {
 				cerr.add(lp+".url", "%v", err)
 			}
+			validateExpect(l.Expect, lp+".expect", cerr)
+			// A destination is checked once however many links share it, so
+			// they must agree on what healthy means.
+			if first, ok := destAt[l.URL]; ok {
+				if !sameExpect(l.Expect, c.linkAt(first).Expect) {
+					cerr.add(lp+".expect", "differs from %s, which has the same url (a destination is checked once)", first)
+				}
+			} else {
+				destAt[l.URL] = lp
+			}
 		}
+	}
+}
+
+// linkAt returns the link at a path built by validate ("pages[i].links[j]").
+func (c *Config) linkAt(path string) LinkConfig {
+	var i, j int
+	_, _ = fmt.Sscanf(path, "pages[%d].links[%d]", &i, &j)
+	return c.Pages[i].Links[j]
+}
+
+func sameExpect(a, b *ExpectConfig) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return slices.Equal(a.Status, b.Status) && a.BodyContains == b.BodyContains && a.FinalHost == b.FinalHost
+}
+
+func validateExpect(e *ExpectConfig, path string, cerr *ConfigError) {
+	if e == nil {
+		return
+	}
+	for i, code := range e.Status {
+		if code < 100 || code > 599 {
+			cerr.add(fmt.Sprintf("%s.status[%d]", path, i), "%d is not an HTTP status code", code)
+		}
+	}
+	if len(e.BodyContains) > 1024 {
+		cerr.add(path+".body_contains", "must be at most 1024 bytes")
+	}
+	if h := e.FinalHost; h != "" {
+		if u, err := url.Parse("http://" + h + "/"); err != nil || u.Host != h || u.Port() != "" || strings.ContainsAny(h, "/@ ") {
+			cerr.add(path+".final_host", "must be a bare host name such as shop.example.com")
+		}
+	}
+}
+
+func (c *Config) validateStorageAndProbe(cerr *ConfigError) {
+	r := c.Storage.Retention
+	if r.Raw < Duration(time.Hour) {
+		cerr.add("storage.retention.raw", "must be at least 1h")
+	}
+	if r.MinuteRollups < r.Raw {
+		cerr.add("storage.retention.minute_rollups", "must be at least storage.retention.raw")
+	}
+	if r.Rollups < r.MinuteRollups {
+		cerr.add("storage.retention.rollups", "must be at least storage.retention.minute_rollups")
+	}
+	p := &c.Probe
+	if p.Interval < Duration(time.Second) {
+		cerr.add("probe.interval", "must be at least 1s")
+	}
+	if p.Timeout <= 0 || p.Timeout >= p.Interval {
+		cerr.add("probe.timeout", "must be positive and below probe.interval (%s), so checks never stack", time.Duration(p.Interval))
+	}
+	if p.HubSlow <= 0 {
+		cerr.add("probe.hub_slow", "must be positive")
+	}
+	if p.Workers < 1 || p.Workers > 100000 {
+		cerr.add("probe.workers", "must be between 1 and 100000")
+	}
+	if p.PerHost < 1 || p.PerHost > 1000 {
+		cerr.add("probe.per_host", "must be between 1 and 1000")
+	}
+	if p.FailureThreshold < 1 || p.FailureThreshold > 100 {
+		cerr.add("probe.failure_threshold", "must be between 1 and 100")
+	}
+	if p.SuccessThreshold < 1 || p.SuccessThreshold > 100 {
+		cerr.add("probe.success_threshold", "must be between 1 and 100")
+	}
+	if p.Canary != "" {
+		if err := hub.ValidateURL(p.Canary); err != nil {
+			cerr.add("probe.canary", "%v", err)
+		}
+	}
+	if strings.ContainsFunc(p.UserAgent, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		cerr.add("probe.user_agent", "must not contain control characters")
+	}
+	p.allowPrefixes = nil
+	for i, s := range p.AllowPrivate {
+		pfx, err := netip.ParsePrefix(s)
+		if err != nil {
+			cerr.add(fmt.Sprintf("probe.allow_private[%d]", i), "%q is not a CIDR such as 10.0.0.0/8 or 127.0.0.1/32", s)
+			continue
+		}
+		p.allowPrefixes = append(p.allowPrefixes, pfx.Masked())
 	}
 }
 

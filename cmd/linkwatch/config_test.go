@@ -38,6 +38,30 @@ func TestParseConfigRejects(t *testing.T) {
 		{"short admin token", "server: {admin_token: 'abc'}\n" + validPages, []string{"server.admin_token: must be at least 16 characters"}},
 		{"unset env var", "server: {admin_token: '${NOPE}'}\n" + validPages, []string{"server.admin_token: environment variable NOPE is not set"}},
 		{"storage path with query", "storage: {path: 'x.db?mode=memory'}\n" + validPages, []string{"storage.path: must not contain ? or #"}},
+		{"bad durations", "probe: {interval: 10, timeout: soon}\nstorage: {retention: {raw: 1d}}\n" + validPages, []string{
+			`probe.interval: "10" is not a duration`, `probe.timeout: "soon" is not a duration`, `storage.retention.raw: "1d" is not a duration`}},
+		{"timeout not below interval", "probe: {interval: 5s, timeout: 5s}\n" + validPages, []string{"probe.timeout: must be positive and below probe.interval (5s)"}},
+		{"probe limits", "probe: {interval: 100ms, workers: -1, per_host: 5000, hub_slow: -1s, user_agent: \"a\\nb\"}\n" + validPages, []string{
+			"probe.interval: must be at least 1s", "probe.timeout: must be positive and below", "probe.workers: must be between", "probe.per_host: must be between",
+			"probe.hub_slow: must be positive", "probe.user_agent: must not contain control characters"}},
+		{"bad allow_private", "probe: {allow_private: ['10.0.0.0/8', 'localhost', '10.0.0.1']}\n" + validPages, []string{
+			`probe.allow_private[1]: "localhost" is not a CIDR`, `probe.allow_private[2]: "10.0.0.1" is not a CIDR`}},
+		{"retention order", "storage: {retention: {raw: 30m, minute_rollups: 24h, rollups: 1h}}\n" + validPages, []string{
+			"storage.retention.raw: must be at least 1h", "storage.retention.rollups: must be at least storage.retention.minute_rollups"}},
+		{"bad expectations", `pages:
+  - slug: a
+    links:
+      - slug: x
+        url: https://shop.example/
+        expect: {status: [200, 999], final_host: "shop.example/path", bodycontains: x}
+      - slug: y
+        url: https://shop.example/
+`, []string{
+			`pages[0].links[0].expect.bodycontains: unknown field (did you mean "body_contains"?)`,
+			"pages[0].links[0].expect.status[1]: 999 is not an HTTP status code",
+			"pages[0].links[0].expect.final_host: must be a bare host name",
+			"pages[0].links[1].expect: differs from pages[0].links[0], which has the same url",
+		}},
 		{"every bad link", `pages:
   - slug: ada
     links:

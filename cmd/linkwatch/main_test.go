@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"linkwatch/checker"
 	"linkwatch/hub"
 	"linkwatch/storage"
 )
@@ -60,6 +63,12 @@ func (a *servedApp) stop(t *testing.T) error {
 // startApp writes cfg to a temp dir and runs `linkwatch serve` on 127.0.0.1:0.
 func startApp(t *testing.T, cfg string, env map[string]string) *servedApp {
 	t.Helper()
+	return startAppAt(t, cfg, env, "127.0.0.1:0")
+}
+
+// startAppAt is startApp listening on addr.
+func startAppAt(t *testing.T, cfg string, env map[string]string, addr string) *servedApp {
+	t.Helper()
 	dir := t.TempDir()
 	dbPath := filepath.Join(dir, "linkwatch.db")
 	cfg = strings.ReplaceAll(cfg, "DBPATH", dbPath)
@@ -71,7 +80,7 @@ func startApp(t *testing.T, cfg string, env map[string]string) *servedApp {
 	stdoutR, stdoutW := io.Pipe()
 	app := &servedApp{DBPath: dbPath, stderr: &lockedBuffer{}, cancel: cancel, done: make(chan struct{})}
 	go func() {
-		err := run(ctx, []string{"linkwatch", "serve", "-config", cfgPath, "-addr", "127.0.0.1:0"},
+		err := run(ctx, []string{"linkwatch", "serve", "-config", cfgPath, "-addr", addr},
 			func(k string) string { return env[k] }, stdoutW, app.stderr)
 		stdoutW.CloseWithError(io.EOF)
 		app.err = err
@@ -264,5 +273,76 @@ func mustWrite(t *testing.T, path, s string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestServeProbesDestinationsAndItself(t *testing.T) {
+	dest := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/gone" {
+			http.NotFound(w, r)
+			return
+		}
+		_, _ = w.Write([]byte("hello"))
+	}))
+	defer dest.Close()
+	// public_url is where the prober reaches the hub: the test learns the
+	// port only once it is listening, so it reserves one first.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cfg := `
+server: {addr: "` + addr + `", public_url: "http://` + addr + `"}
+storage: {path: DBPATH}
+probe: {interval: 1s, timeout: 500ms, allow_private: [127.0.0.1/32]}
+pages:
+  - slug: ada
+    links:
+      - {slug: ok, url: "` + dest.URL + `/ok"}
+      - {slug: gone, url: "` + dest.URL + `/gone"}
+`
+	app := startAppAt(t, cfg, nil, addr)
+	db, err := storage.Open(context.Background(), app.DBPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	want := map[string]checker.Cause{
+		dest.URL + "/ok":   checker.CauseNone,
+		dest.URL + "/gone": checker.CauseHTTP4xx,
+		"self:/ada/ok":     checker.CauseNone,
+		"self:/ada/gone":   checker.CauseNone, // the hub's redirect is right even if the destination is not
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for key, cause := range want {
+		for {
+			res, err := db.RecentResults(context.Background(), key, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res) == 1 {
+				if res[0].Cause != cause {
+					t.Errorf("%s: cause %q (%s), want %q", key, res[0].Cause, res[0].Summary, cause)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no result for %s within 10s; stderr:\n%s", key, app.stderr)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	if err := app.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	// Self-checks are not clicks.
+	totals, err := db.ClickTotals(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(totals) != 0 {
+		t.Errorf("self-checks were counted as clicks: %v", totals)
 	}
 }

@@ -20,6 +20,7 @@ const usage = `linkwatch — a link hub that watches its own health
 
 Usage:
   linkwatch serve [-config FILE] [-addr ADDR]   run the hub, prober, status page and alerts
+  linkwatch check [-config FILE]                check every destination once; exit 1 if any is down
   linkwatch validate -config FILE               check a config file; print every error
   linkwatch version                             print the version
 
@@ -58,6 +59,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	switch cmd {
 	case "serve":
 		return runServe(ctx, rest, getenv, stdout, stderr)
+	case "check":
+		return runCheck(ctx, rest, getenv, stdout, stderr)
 	case "validate":
 		return runValidate(rest, getenv, stdout, stderr)
 	case "version":

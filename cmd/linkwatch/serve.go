@@ -8,12 +8,15 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/gorilla/mux"
 
+	"linkwatch/checker"
 	"linkwatch/hub"
+	"linkwatch/incidents"
 	"linkwatch/storage"
 )
 
@@ -55,13 +58,21 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("build catalog: %w", err)
 	}
 	hubServer := hub.NewServer(catalog, log)
+	engine, err := incidents.NewEngine(ctx, incidents.Config{
+		FailureThreshold: cfg.Probe.FailureThreshold,
+		SuccessThreshold: cfg.Probe.SuccessThreshold,
+		CanaryID:         canaryID(cfg),
+	}, db, dependencies(catalog), log)
+	if err != nil {
+		return err
+	}
 
 	ln, err := net.Listen("tcp", cfg.Server.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Server.Addr, err)
 	}
 	srv := &http.Server{
-		Handler:           newRouter(db, hubServer),
+		Handler:           newRouter(db, hubServer, incidents.NewAdmin(db, cfg.Server.AdminToken, log)),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -70,16 +81,45 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 
-	// Background jobs stop when jobsCtx is cancelled, after the server has
-	// drained, so the last clicks of in-flight requests are flushed.
-	jobsCtx, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
-	var jobs sync.WaitGroup
+	// Background work stops in order at shutdown: the prober first, then the
+	// result writer drains what the prober produced, then the periodic jobs.
+	bg := context.WithoutCancel(ctx)
+	proberCtx, stopProber := context.WithCancel(bg)
+	writerCtx, stopWriter := context.WithCancel(bg)
+	jobsCtx, stopJobs := context.WithCancel(bg)
+	var prober, writerDone, jobs sync.WaitGroup
+
+	writer := storage.NewResultWriter(db, 500, time.Second, func(err error) { log.Error("write results", "err", err) })
+	writerDone.Go(func() { writer.Run(writerCtx) })
+	// The engine runs on one goroutine; it drains this channel until the
+	// prober has stopped and the channel is closed.
+	engineIn := make(chan checker.Result, 4096)
+	engineDone := make(chan struct{})
+	go func() { engine.Run(context.WithoutCancel(ctx), engineIn); close(engineDone) }()
+
+	targets := slices.Concat(destinationTargets(cfg, catalog), selfCheckTargets(cfg, catalog), canaryTargets(cfg))
+	sched := checker.NewScheduler(newChecker(cfg), targets, checker.SchedulerOptions{
+		Interval: time.Duration(cfg.Probe.Interval),
+		Workers:  cfg.Probe.Workers,
+		OnResult: func(r checker.Result) {
+			writer.Add(r)
+			engineIn <- r
+		},
+		Log: log,
+	})
+	prober.Go(func() { sched.Run(proberCtx) })
+	periodic := newPeriodicJobs(db, storage.Retention{
+		Raw:    time.Duration(cfg.Storage.Retention.Raw),
+		Minute: time.Duration(cfg.Storage.Retention.MinuteRollups),
+		Hour:   time.Duration(cfg.Storage.Retention.Rollups),
+	}, log)
+	periodic.Start()
 	jobs.Go(func() { flushClicks(jobsCtx, counter, log) })
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	log.Info("linkwatch serving", "addr", ln.Addr().String(), "public_url", cfg.Server.PublicURL,
-		"pages", len(cfg.Pages), "db", cfg.Storage.Path, "version", buildVersion())
+		"pages", len(cfg.Pages), "targets", len(targets), "interval", time.Duration(cfg.Probe.Interval), "db", cfg.Storage.Path, "version", buildVersion())
 	fmt.Fprintf(stdout, "linkwatch listening on http://%s\n", ln.Addr())
 
 	var runErr error
@@ -94,12 +134,26 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Error("http shutdown", "err", err)
 	}
+	stopProber()
+	prober.Wait()
+	close(engineIn)
+	<-engineDone
+	stopWriter()
+	writerDone.Wait()
+	<-periodic.Stop().Done()
 	stopJobs()
 	jobs.Wait()
 	if err := counter.Flush(shutdownCtx); err != nil {
 		runErr = errors.Join(runErr, err)
 	}
 	return runErr
+}
+
+func canaryID(cfg *Config) string {
+	if t := canaryTargets(cfg); len(t) > 0 {
+		return t[0].ID
+	}
+	return ""
 }
 
 // flushClicks writes counted clicks to storage until ctx ends.
@@ -123,8 +177,9 @@ type pinger interface {
 	Ping(ctx context.Context) error
 }
 
-func newRouter(db pinger, hubServer *hub.Server) http.Handler {
+func newRouter(db pinger, hubServer *hub.Server, admin *incidents.Admin) http.Handler {
 	r := mux.NewRouter()
+	admin.Register(r)
 	r.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok\n")

@@ -1,0 +1,260 @@
+package checker
+
+import (
+	"context"
+	"hash/fnv"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Prober checks one target. *Checker is the real one; tests use fakes.
+type Prober interface {
+	Check(ctx context.Context, t Target) Result
+}
+
+// Clock is the scheduler's time source, replaced by a fake in tests.
+type Clock interface {
+	Now() time.Time
+	After(d time.Duration) <-chan time.Time
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time                         { return time.Now() }
+func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// SchedulerOptions configure a Scheduler.
+type SchedulerOptions struct {
+	Interval time.Duration // how often each target is checked (default 10s)
+	Workers  int           // checks in flight at most (default 512)
+	Clock    Clock         // default: the real clock
+	// OnResult receives every result, from many goroutines at once. It must
+	// not block for long: a slow consumer delays the workers.
+	OnResult func(Result)
+	Log      *slog.Logger
+}
+
+// Scheduler checks every target once per interval. Each target starts at a
+// stable offset within the interval (a hash of its ID), so checks are spread
+// evenly instead of bursting at the top of each interval, and a host sees
+// its checks at the same rhythm every time.
+type Scheduler struct {
+	prober Prober
+	opts   SchedulerOptions
+
+	mu      sync.Mutex
+	entries []*entry // sorted by offset
+
+	lag     lagWindow
+	checks  atomic.Int64
+	skipped atomic.Int64
+}
+
+type entry struct {
+	target Target
+	offset time.Duration
+	// running is set while a check is in flight, so a due check is skipped,
+	// not stacked. It is shared with the entry that replaces this one on
+	// SetTargets, so a reload cannot start a second check of a slow target.
+	running *atomic.Bool
+}
+
+// NewScheduler returns a scheduler for targets.
+func NewScheduler(p Prober, targets []Target, opts SchedulerOptions) *Scheduler {
+	if opts.Interval <= 0 {
+		opts.Interval = 10 * time.Second
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = 512
+	}
+	if opts.Clock == nil {
+		opts.Clock = realClock{}
+	}
+	if opts.OnResult == nil {
+		opts.OnResult = func(Result) {}
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	s := &Scheduler{prober: p, opts: opts}
+	s.SetTargets(targets)
+	return s
+}
+
+// Offset is where in each interval a target's check starts.
+func Offset(id string, interval time.Duration) time.Duration {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(id))
+	return time.Duration(h.Sum64() % uint64(interval))
+}
+
+// SetTargets replaces the target list; it takes effect at the next interval.
+// A target kept across the change keeps its in-flight state.
+func (s *Scheduler) SetTargets(targets []Target) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := make(map[string]*entry, len(s.entries))
+	for _, e := range s.entries {
+		old[e.target.ID] = e
+	}
+	entries := make([]*entry, 0, len(targets))
+	seen := make(map[string]bool, len(targets))
+	for _, t := range targets {
+		if seen[t.ID] {
+			continue // one check per unique target, however many links share it
+		}
+		seen[t.ID] = true
+		e := &entry{target: t, offset: Offset(t.ID, s.opts.Interval), running: new(atomic.Bool)}
+		if o, ok := old[t.ID]; ok {
+			e.running = o.running
+		}
+		entries = append(entries, e)
+	}
+	slices.SortFunc(entries, func(a, b *entry) int { return int(a.offset - b.offset) })
+	s.entries = entries
+}
+
+func (s *Scheduler) snapshot() []*entry {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.entries
+}
+
+// Stats is the scheduler's health, for metrics and the bench.
+type Stats struct {
+	Targets int
+	Checks  int64 // checks started
+	Skipped int64 // due while the previous check of the same target still ran
+	LagP50  time.Duration
+	LagP99  time.Duration
+	LagMax  time.Duration // over the recent window
+}
+
+// Stats returns counters and recent lag quantiles (actual start minus
+// planned start).
+func (s *Scheduler) Stats() Stats {
+	p50, p99, max := s.lag.quantiles()
+	return Stats{Targets: len(s.snapshot()), Checks: s.checks.Load(), Skipped: s.skipped.Load(), LagP50: p50, LagP99: p99, LagMax: max}
+}
+
+type job struct {
+	e       *entry
+	planned time.Time
+}
+
+// Run checks targets until ctx ends, then waits for the checks in flight.
+// Results of checks cut short by the shutdown are not reported.
+func (s *Scheduler) Run(ctx context.Context) {
+	jobs := make(chan job, s.opts.Workers)
+	wait := s.startWorkers(ctx, jobs)
+	s.runCycles(ctx, jobs, -1)
+	close(jobs)
+	wait()
+}
+
+func (s *Scheduler) startWorkers(ctx context.Context, jobs <-chan job) (wait func()) {
+	var wg sync.WaitGroup
+	for range s.opts.Workers {
+		wg.Go(func() {
+			for j := range jobs {
+				s.lag.add(s.opts.Clock.Now().Sub(j.planned))
+				s.checks.Add(1)
+				r := s.prober.Check(ctx, j.e.target)
+				j.e.running.Store(false)
+				if ctx.Err() != nil {
+					continue
+				}
+				s.opts.OnResult(r)
+			}
+		})
+	}
+	return wg.Wait
+}
+
+// runCycles dispatches n intervals' worth of checks (forever if n < 0).
+func (s *Scheduler) runCycles(ctx context.Context, jobs chan<- job, n int) {
+	clock := s.opts.Clock
+	begin := clock.Now()
+	cycle := begin.Truncate(s.opts.Interval)
+	for i := 0; n < 0 || i < n; i++ {
+		for _, e := range s.snapshot() {
+			planned := cycle.Add(e.offset)
+			if planned.Before(begin) {
+				// Started mid-interval: check now rather than wait a whole
+				// interval for targets whose slot has passed.
+				planned = begin
+			}
+			if d := planned.Sub(clock.Now()); d > time.Millisecond {
+				select {
+				case <-clock.After(d):
+				case <-ctx.Done():
+					return
+				}
+			}
+			if !e.running.CompareAndSwap(false, true) {
+				s.skipped.Add(1)
+				s.opts.Log.Debug("check skipped: previous still running", "target", e.target.ID)
+				continue
+			}
+			select {
+			case jobs <- job{e: e, planned: planned}:
+			case <-ctx.Done():
+				e.running.Store(false)
+				return
+			}
+		}
+		cycle = cycle.Add(s.opts.Interval)
+	}
+}
+
+// RunOnce checks every target once, concurrently with at most workers in
+// flight, and returns the results in target order. It is the `check` command.
+func RunOnce(ctx context.Context, p Prober, targets []Target, workers int) []Result {
+	if workers <= 0 {
+		workers = 32
+	}
+	out := make([]Result, len(targets))
+	sem := make(chan struct{}, workers)
+	var wg sync.WaitGroup
+	for i, t := range targets {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			out[i] = p.Check(ctx, t)
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+// lagWindow keeps the most recent lag samples for quantiles.
+type lagWindow struct {
+	mu      sync.Mutex
+	samples [4096]time.Duration
+	n       int // total added
+}
+
+func (w *lagWindow) add(d time.Duration) {
+	if d < 0 {
+		d = 0
+	}
+	w.mu.Lock()
+	w.samples[w.n%len(w.samples)] = d
+	w.n++
+	w.mu.Unlock()
+}
+
+func (w *lagWindow) quantiles() (p50, p99, max time.Duration) {
+	w.mu.Lock()
+	n := min(w.n, len(w.samples))
+	s := slices.Clone(w.samples[:n])
+	w.mu.Unlock()
+	if n == 0 {
+		return 0, 0, 0
+	}
+	slices.Sort(s)
+	return s[n*50/100], s[min(n-1, n*99/100)], s[n-1]
+}

@@ -1,0 +1,241 @@
+package checker
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeClock jumps forward whenever the scheduler waits, so intervals pass
+// instantly and the planned start of every check is exact.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) After(d time.Duration) <-chan time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	ch := make(chan time.Time, 1)
+	ch <- c.now
+	return ch
+}
+
+// recordingProber records when each target was checked; targets listed in
+// block wait for release.
+type recordingProber struct {
+	clock   Clock
+	mu      sync.Mutex
+	starts  map[string][]time.Time
+	block   map[string]bool
+	release chan struct{}
+}
+
+func (p *recordingProber) Check(ctx context.Context, t Target) Result {
+	now := p.clock.Now()
+	p.mu.Lock()
+	p.starts[t.ID] = append(p.starts[t.ID], now)
+	blocked := p.block[t.ID]
+	p.mu.Unlock()
+	if blocked {
+		select {
+		case <-p.release:
+		case <-ctx.Done():
+		}
+	}
+	return Result{TargetID: t.ID, Start: now, Status: StatusUp}
+}
+
+func targetsN(n int) []Target {
+	ts := make([]Target, n)
+	for i := range ts {
+		ts[i] = Target{ID: fmt.Sprintf("https://host%d.test/page", i), Kind: KindDestination}
+	}
+	return ts
+}
+
+// dispatched runs n intervals of the scheduler and returns each target's
+// planned starts. It plays the worker pool itself, finishing every check at
+// once except those of the targets in stuck, so the result is exact.
+func dispatched(t *testing.T, s *Scheduler, n int, stuck map[string]bool) map[string][]time.Time {
+	t.Helper()
+	jobs := make(chan job)
+	got := map[string][]time.Time{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for j := range jobs {
+			got[j.e.target.ID] = append(got[j.e.target.ID], j.planned)
+			if !stuck[j.e.target.ID] {
+				j.e.running.Store(false)
+			}
+		}
+	}()
+	s.runCycles(context.Background(), jobs, n)
+	close(jobs)
+	<-done
+	return got
+}
+
+func TestSchedulerSpreadsTargetsOverTheInterval(t *testing.T) {
+	const interval = 10 * time.Second
+	clock := &fakeClock{now: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
+	targets := targetsN(1000)
+	// A duplicate target ID is checked once per interval, not twice.
+	targets = append(targets, targets[0])
+	s := NewScheduler(nil, targets, SchedulerOptions{Interval: interval, Clock: clock})
+	starts := dispatched(t, s, 3, nil)
+	if len(starts) != 1000 {
+		t.Fatalf("%d targets dispatched, want 1000", len(starts))
+	}
+	var perSecond [10]int
+	for id, st := range starts {
+		if len(st) != 3 {
+			t.Fatalf("%s checked %d times in 3 intervals, want 3", id, len(st))
+		}
+		// The same offset every interval.
+		for i := 1; i < len(st); i++ {
+			if got := st[i].Sub(st[i-1]); got != interval {
+				t.Errorf("%s: %v between checks, want %v", id, got, interval)
+			}
+		}
+		perSecond[st[1].Sub(st[1].Truncate(interval))/time.Second]++
+	}
+	// 1000 targets over 10 one-second slots: each slot near 100, none empty
+	// or holding a burst.
+	for sec, n := range perSecond {
+		if n < 60 || n > 140 {
+			t.Errorf("second %d of the interval starts %d checks; want about 100 (spread: %v)", sec, n, perSecond)
+		}
+	}
+	if st := s.Stats(); st.Targets != 1000 || st.Skipped != 0 {
+		t.Errorf("stats = %+v", st)
+	}
+}
+
+func TestSchedulerSkipsTargetStillRunning(t *testing.T) {
+	clock := &fakeClock{now: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
+	targets := targetsN(5)
+	slow := targets[2].ID
+	s := NewScheduler(nil, targets, SchedulerOptions{Interval: 10 * time.Second, Clock: clock})
+	starts := dispatched(t, s, 4, map[string]bool{slow: true})
+	for _, tg := range targets {
+		want := 4
+		if tg.ID == slow {
+			want = 1 // its first check never finished: the next three are skipped
+		}
+		if got := len(starts[tg.ID]); got != want {
+			t.Errorf("%s checked %d times, want %d", tg.ID, got, want)
+		}
+	}
+	if st := s.Stats(); st.Skipped != 3 {
+		t.Errorf("skipped = %d, want 3", st.Skipped)
+	}
+}
+
+func TestSchedulerWorkersReportResultsAndLag(t *testing.T) {
+	clock := &fakeClock{now: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
+	p := &recordingProber{clock: clock, starts: map[string][]time.Time{}}
+	var mu sync.Mutex
+	var results []Result
+	s := NewScheduler(p, targetsN(20), SchedulerOptions{Clock: clock, Workers: 4, OnResult: func(r Result) {
+		mu.Lock()
+		results = append(results, r)
+		mu.Unlock()
+	}})
+	jobs := make(chan job)
+	wait := s.startWorkers(context.Background(), jobs)
+	planned := clock.Now().Add(-250 * time.Millisecond)
+	for _, e := range s.snapshot() {
+		e.running.Store(true)
+		jobs <- job{e: e, planned: planned}
+	}
+	close(jobs)
+	wait()
+	if len(results) != 20 {
+		t.Errorf("%d results reported, want 20", len(results))
+	}
+	for _, e := range s.snapshot() {
+		if e.running.Load() {
+			t.Errorf("%s still marked running after its check", e.target.ID)
+		}
+	}
+	if st := s.Stats(); st.Checks != 20 || st.LagP50 != 250*time.Millisecond || st.LagP99 != 250*time.Millisecond {
+		t.Errorf("stats = %+v, want 20 checks with 250ms lag", st)
+	}
+}
+
+func TestSchedulerSetTargetsKeepsRunningState(t *testing.T) {
+	clock := &fakeClock{now: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
+	targets := targetsN(2)
+	s := NewScheduler(&recordingProber{clock: clock, starts: map[string][]time.Time{}}, targets, SchedulerOptions{Clock: clock})
+	s.snapshot()[0].running.Store(true)
+	id := s.snapshot()[0].target.ID
+	s.SetTargets(append(targetsN(3), Target{ID: "https://new.test/"}))
+	for _, e := range s.snapshot() {
+		if e.target.ID == id && !e.running.Load() {
+			t.Error("a reload forgot that a target's check is in flight")
+		}
+	}
+	if n := len(s.snapshot()); n != 4 {
+		t.Errorf("%d targets after reload, want 4", n)
+	}
+}
+
+func TestSchedulerRunStopsAndDropsCancelledResults(t *testing.T) {
+	clock := &fakeClock{now: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
+	p := &recordingProber{clock: clock, starts: map[string][]time.Time{}, block: map[string]bool{}, release: make(chan struct{})}
+	targets := targetsN(3)
+	for _, tg := range targets {
+		p.block[tg.ID] = true
+	}
+	var mu sync.Mutex
+	var reported int
+	s := NewScheduler(p, targets, SchedulerOptions{Clock: clock, Workers: 3, OnResult: func(Result) { mu.Lock(); reported++; mu.Unlock() }})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	for {
+		p.mu.Lock()
+		n := len(p.starts)
+		p.mu.Unlock()
+		if n == 3 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	<-done
+	if reported != 0 {
+		t.Errorf("%d results of cancelled checks were reported", reported)
+	}
+}
+
+func TestOffsetIsStableAndWithinInterval(t *testing.T) {
+	for _, id := range []string{"", "a", "https://go.dev/", "self:/ada/go"} {
+		o := Offset(id, 10*time.Second)
+		if o < 0 || o >= 10*time.Second || o != Offset(id, 10*time.Second) {
+			t.Errorf("Offset(%q) = %v", id, o)
+		}
+	}
+}
+
+func TestRunOnceKeepsOrder(t *testing.T) {
+	clock := &fakeClock{}
+	targets := targetsN(50)
+	res := RunOnce(context.Background(), &recordingProber{clock: clock, starts: map[string][]time.Time{}}, targets, 4)
+	for i, r := range res {
+		if r.TargetID != targets[i].ID {
+			t.Fatalf("result %d is for %s, want %s", i, r.TargetID, targets[i].ID)
+		}
+	}
+}

@@ -1,0 +1,71 @@
+package checker
+
+import (
+	"context"
+	"crypto/tls"
+	"net/http/httptrace"
+	"sync"
+	"time"
+)
+
+// hopTrace records when each phase of one request happened.
+type hopTrace struct {
+	mu                     sync.Mutex
+	start                  time.Time
+	dnsStart, dnsDone      time.Time
+	connStart, connDone    time.Time
+	tlsStart, tlsDone      time.Time
+	wrote, firstByte, done time.Time
+}
+
+type traceKey struct{}
+
+// traceFrom returns the hop trace carried by ctx, or a throwaway one.
+func traceFrom(ctx context.Context) *hopTrace {
+	if t, ok := ctx.Value(traceKey{}).(*hopTrace); ok {
+		return t
+	}
+	return &hopTrace{}
+}
+
+func (t *hopTrace) mark(at *time.Time) {
+	t.mu.Lock()
+	*at = time.Now()
+	t.mu.Unlock()
+}
+
+// withTrace attaches t to ctx, both for httptrace and for the dialer's own
+// DNS timing (the dialer resolves names itself, so httptrace's DNS hooks
+// never fire).
+func withTrace(ctx context.Context, t *hopTrace) context.Context {
+	ctx = context.WithValue(ctx, traceKey{}, t)
+	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		ConnectStart:         func(string, string) { t.mark(&t.connStart) },
+		ConnectDone:          func(string, string, error) { t.mark(&t.connDone) },
+		TLSHandshakeStart:    func() { t.mark(&t.tlsStart) },
+		TLSHandshakeDone:     func(tls.ConnectionState, error) { t.mark(&t.tlsDone) },
+		WroteRequest:         func(httptrace.WroteRequestInfo) { t.mark(&t.wrote) },
+		GotFirstResponseByte: func() { t.mark(&t.firstByte) },
+	})
+}
+
+func span(from, to time.Time) time.Duration {
+	if from.IsZero() || to.IsZero() || to.Before(from) {
+		return 0
+	}
+	return to.Sub(from)
+}
+
+// phases turns the marks into durations. A reused connection has no DNS,
+// connect or TLS phase.
+func (t *hopTrace) phases() Phases {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return Phases{
+		DNS:       span(t.dnsStart, t.dnsDone),
+		Connect:   span(t.connStart, t.connDone),
+		TLS:       span(t.tlsStart, t.tlsDone),
+		FirstByte: span(t.wrote, t.firstByte),
+		Transfer:  span(t.firstByte, t.done),
+	}
+}

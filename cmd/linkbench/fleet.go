@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// runFleet serves fake destinations on `listeners` loopback ports until ctx
+// ends, printing one "port N" line per listener, then "ready". Every path
+// answers after -latency; -fail of them (by path hash) answer 503.
+func runFleet(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("linkbench fleet", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	listeners := fs.Int("listeners", 16, "loopback listeners")
+	latency := fs.Duration("latency", 50*time.Millisecond, "answer latency")
+	fail := fs.Float64("fail", 0, "fraction of destinations answering 503")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Jitter of ±20% so answers do not arrive in lockstep.
+		d := time.Duration(float64(*latency) * (0.8 + 0.4*rand.Float64()))
+		select {
+		case <-time.After(d):
+		case <-r.Context().Done():
+			return
+		}
+		if *fail > 0 && float64(hash(r.URL.Path)%1000)/1000 < *fail {
+			http.Error(w, "fleet: failing on purpose", http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html")
+		_, _ = io.WriteString(w, "<html><body>"+strings.Repeat("fleet destination ", 64)+"</body></html>")
+	})
+	var servers []*http.Server
+	for range *listeners {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		srv := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second}
+		servers = append(servers, srv)
+		go func() { _ = srv.Serve(ln) }()
+		fmt.Fprintf(stdout, "port %d\n", ln.Addr().(*net.TCPAddr).Port)
+	}
+	fmt.Fprintln(stdout, "ready")
+	<-ctx.Done()
+	for _, s := range servers {
+		_ = s.Close()
+	}
+	return nil
+}
+
+func hash(s string) uint32 {
+	var h uint32 = 2166136261
+	for i := 0; i < len(s); i++ {
+		h ^= uint32(s[i])
+		h *= 16777619
+	}
+	return h
+}

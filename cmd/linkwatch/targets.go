@@ -1,0 +1,79 @@
+package main
+
+import (
+	"strings"
+	"time"
+
+	"linkwatch/checker"
+	"linkwatch/hub"
+	"linkwatch/incidents"
+)
+
+// destinationTargets returns one target per unique destination URL, in the
+// catalog's URL order. Links sharing a URL share its expectations (validated).
+func destinationTargets(cfg *Config, catalog *hub.Catalog) []checker.Target {
+	expect := map[string]checker.Expect{}
+	for _, p := range cfg.Pages {
+		for _, l := range p.Links {
+			if l.Expect != nil {
+				expect[l.URL] = checker.Expect{Status: l.Expect.Status, BodyContains: l.Expect.BodyContains, FinalHost: l.Expect.FinalHost}
+			}
+		}
+	}
+	var out []checker.Target
+	for _, d := range catalog.Destinations() {
+		out = append(out, checker.Target{ID: d.URL, Kind: checker.KindDestination, URL: d.URL, Expect: expect[d.URL]})
+	}
+	return out
+}
+
+// selfCheckTargets returns one target per link: the hub's own short link,
+// reached through the public URL, which must answer 302 to the destination.
+func selfCheckTargets(cfg *Config, catalog *hub.Catalog) []checker.Target {
+	if !*cfg.Probe.SelfCheck {
+		return nil
+	}
+	base := strings.TrimRight(cfg.Server.PublicURL, "/")
+	var out []checker.Target
+	for _, p := range catalog.Pages() {
+		for _, l := range p.Links {
+			path := "/" + p.Slug + "/" + l.Slug
+			out = append(out, checker.Target{ID: "self:" + path, Kind: checker.KindSelfCheck, URL: base + path, WantLocation: l.URL})
+		}
+	}
+	return out
+}
+
+// canaryTargets returns the canary, if one is configured.
+func canaryTargets(cfg *Config) []checker.Target {
+	if cfg.Probe.Canary == "" {
+		return nil
+	}
+	return []checker.Target{{ID: "canary:" + cfg.Probe.Canary, Kind: checker.KindCanary, URL: cfg.Probe.Canary}}
+}
+
+// dependencies maps every target to the links that depend on it, for the
+// incidents' dependency view.
+func dependencies(catalog *hub.Catalog) map[string][]incidents.Affected {
+	deps := map[string][]incidents.Affected{}
+	for _, p := range catalog.Pages() {
+		for _, l := range p.Links {
+			a := incidents.Affected{Page: p.Slug, Link: l.Slug, URL: l.URL}
+			deps[l.URL] = append(deps[l.URL], a)
+			deps["self:/"+p.Slug+"/"+l.Slug] = []incidents.Affected{a}
+		}
+	}
+	return deps
+}
+
+func newChecker(cfg *Config) *checker.Checker {
+	p := cfg.Probe
+	return checker.New(checker.Options{
+		Timeout:            time.Duration(p.Timeout),
+		UserAgent:          p.UserAgent,
+		AllowPrivate:       p.allowPrefixes,
+		PerHostConcurrency: p.PerHost,
+		SlowThreshold:      time.Duration(p.HubSlow),
+		HEADFirst:          p.HeadFirst,
+	})
+}

@@ -1,0 +1,431 @@
+package incidents
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gorilla/mux"
+)
+
+// Errors the AdminStore wraps, mapped to 404 and 409.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrConflict = errors.New("conflict")
+)
+
+// Query selects incidents to list.
+type Query struct {
+	Open  *bool     // only open (true) or resolved (false) ones; nil for both
+	Since time.Time // started at or after
+	Limit int       // at most this many (default 50)
+}
+
+// AdminStore is what the admin API needs from storage.
+type AdminStore interface {
+	ListIncidents(ctx context.Context, q Query) ([]Incident, error)
+	Incident(ctx context.Context, id int64) (Incident, error)
+	IncidentEvents(ctx context.Context, id int64) ([]Event, error)
+	IncidentUpdates(ctx context.Context, id int64) ([]Update, error)
+	IncidentEvidence(ctx context.Context, id int64) ([]json.RawMessage, error)
+	Acknowledge(ctx context.Context, id int64, by string) (Incident, error)
+	PostUpdate(ctx context.Context, id int64, status Status, body string) (Update, error)
+	EditPostmortem(ctx context.Context, id int64, pm Postmortem) (Incident, error)
+	CreateMaintenance(ctx context.Context, m Maintenance) (Maintenance, error)
+	ListMaintenance(ctx context.Context, since time.Time) ([]Maintenance, error)
+	DeleteMaintenance(ctx context.Context, id int64) error
+}
+
+// maxAdminBody bounds request bodies: notes are text, not uploads.
+const maxAdminBody = 64 << 10
+
+// Admin is the admin API under /api/admin/, for on-call engineers.
+type Admin struct {
+	store AdminStore
+	token []byte
+	log   *slog.Logger
+	now   func() time.Time
+}
+
+// NewAdmin returns the admin API. An empty token turns it off: every
+// request is refused, never let through.
+func NewAdmin(store AdminStore, token string, log *slog.Logger) *Admin {
+	return &Admin{store: store, token: []byte(token), log: log, now: time.Now}
+}
+
+// Register adds the admin routes to r.
+func (a *Admin) Register(r *mux.Router) {
+	s := r.PathPrefix("/api/admin").Subrouter()
+	s.Use(a.authenticate)
+	s.Handle("/incidents", methods{http.MethodGet: a.listIncidents})
+	s.Handle("/incidents/{id}", methods{http.MethodGet: a.showIncident})
+	s.Handle("/incidents/{id}/ack", methods{http.MethodPost: a.acknowledge})
+	s.Handle("/incidents/{id}/updates", methods{http.MethodPost: a.postUpdate})
+	s.Handle("/incidents/{id}/postmortem", methods{http.MethodPut: a.editPostmortem})
+	s.Handle("/maintenance", methods{http.MethodGet: a.listMaintenance, http.MethodPost: a.createMaintenance})
+	s.Handle("/maintenance/{id}", methods{http.MethodDelete: a.deleteMaintenance})
+	s.PathPrefix("/").HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "", "no such admin endpoint")
+	})
+}
+
+// methods dispatches on the request method and answers 405 with Allow
+// otherwise (done here rather than with mux's Methods, whose 405 handling
+// does not combine with a subrouter's catch-all).
+type methods map[string]http.HandlerFunc
+
+func (m methods) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h, ok := m[r.Method]; ok {
+		h(w, r)
+		return
+	}
+	allow := make([]string, 0, len(m))
+	for k := range m {
+		allow = append(allow, k)
+	}
+	slices.Sort(allow)
+	w.Header().Set("Allow", strings.Join(allow, ", "))
+	writeError(w, http.StatusMethodNotAllowed, "", r.Method+" is not allowed here")
+}
+
+func (a *Admin) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if len(a.token) == 0 {
+			writeError(w, http.StatusNotFound, "", "the admin API is off: set server.admin_token to turn it on")
+			return
+		}
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		// Constant-time, so response timing does not reveal the token.
+		if !ok || subtle.ConstantTimeCompare([]byte(got), a.token) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="linkwatch admin"`)
+			writeError(w, http.StatusUnauthorized, "", "a valid Authorization: Bearer token is required")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// fieldError is a 400 naming the offending field.
+type fieldError struct {
+	field, msg string
+}
+
+func (e *fieldError) Error() string { return e.field + ": " + e.msg }
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, field, msg string) {
+	body := map[string]string{"error": msg}
+	if field != "" {
+		body["field"] = field
+	}
+	writeJSON(w, status, body)
+}
+
+// fail maps an error to its status: 400 for bad input, 404, 409, else 500
+// (logged, with a generic message: internals are not for the client).
+func (a *Admin) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var fe *fieldError
+	switch {
+	case errors.As(err, &fe):
+		writeError(w, http.StatusBadRequest, fe.field, fe.Error())
+	case errors.Is(err, ErrNotFound):
+		writeError(w, http.StatusNotFound, "", err.Error())
+	case errors.Is(err, ErrConflict):
+		writeError(w, http.StatusConflict, "", strings.TrimSuffix(err.Error(), ": "+ErrConflict.Error()))
+	default:
+		a.log.ErrorContext(r.Context(), "admin API", "path", r.URL.Path, "err", err)
+		writeError(w, http.StatusInternalServerError, "", "internal error")
+	}
+}
+
+func pathID(r *http.Request) (int64, error) {
+	raw := mux.Vars(r)["id"]
+	id, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, &fieldError{"id", fmt.Sprintf("%q is not a positive integer id", raw)}
+	}
+	return id, nil
+}
+
+// decode reads a JSON body strictly: one object, known fields only, bounded.
+func decode(w http.ResponseWriter, r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		return &fieldError{"(body)", "Content-Type must be application/json"}
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxAdminBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var ute *json.UnmarshalTypeError
+		var mbe *http.MaxBytesError
+		switch {
+		case errors.As(err, &ute):
+			return &fieldError{ute.Field, fmt.Sprintf("must be a %s", ute.Type)}
+		case errors.As(err, &mbe):
+			return &fieldError{"(body)", fmt.Sprintf("larger than %d bytes", maxAdminBody)}
+		case errors.Is(err, io.EOF):
+			return &fieldError{"(body)", "a JSON object is required"}
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			return &fieldError{strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`), "unknown field"}
+		default:
+			return &fieldError{"(body)", "not valid JSON: " + err.Error()}
+		}
+	}
+	if dec.More() {
+		return &fieldError{"(body)", "must hold a single JSON object"}
+	}
+	return nil
+}
+
+// checkText validates a free-text field.
+func checkText(field, s string, required bool, max int) error {
+	switch {
+	case required && strings.TrimSpace(s) == "":
+		return &fieldError{field, "is required"}
+	case len(s) > max:
+		return &fieldError{field, fmt.Sprintf("must be at most %d bytes", max)}
+	case !utf8.ValidString(s):
+		return &fieldError{field, "must be valid UTF-8"}
+	case strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 && r != '\n' && r != '\t' && r != '\r' }):
+		return &fieldError{field, "must not contain control characters"}
+	}
+	return nil
+}
+
+func (a *Admin) listIncidents(w http.ResponseWriter, r *http.Request) {
+	q := Query{Limit: 50}
+	v := r.URL.Query()
+	if s := v.Get("open"); s != "" {
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			a.fail(w, r, &fieldError{"open", "must be true or false"})
+			return
+		}
+		q.Open = &b
+	}
+	if s := v.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 500 {
+			a.fail(w, r, &fieldError{"limit", "must be an integer from 1 to 500"})
+			return
+		}
+		q.Limit = n
+	}
+	list, err := a.store.ListIncidents(r.Context(), q)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"incidents": nonNil(list)})
+}
+
+func (a *Admin) showIncident(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	ctx := r.Context()
+	inc, err := a.store.Incident(ctx, id)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	events, err1 := a.store.IncidentEvents(ctx, id)
+	updates, err2 := a.store.IncidentUpdates(ctx, id)
+	evidence, err3 := a.store.IncidentEvidence(ctx, id)
+	if err := errors.Join(err1, err2, err3); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"incident": inc, "timeline": nonNil(events), "updates": nonNil(updates), "evidence": nonNil(evidence)})
+}
+
+func (a *Admin) acknowledge(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	var body struct {
+		By string `json:"by"`
+	}
+	if err := decode(w, r, &body); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if err := checkText("by", body.By, true, 200); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	inc, err := a.store.Acknowledge(r.Context(), id, body.By)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, inc)
+}
+
+func (a *Admin) postUpdate(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	var body struct {
+		Status Status `json:"status"`
+		Body   string `json:"body"`
+	}
+	if err := decode(w, r, &body); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if !ValidStatus(body.Status) {
+		a.fail(w, r, &fieldError{"status", "must be investigating, identified, monitoring or resolved"})
+		return
+	}
+	if err := checkText("body", body.Body, true, 10000); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	u, err := a.store.PostUpdate(r.Context(), id, body.Status, body.Body)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, u)
+}
+
+func (a *Admin) editPostmortem(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	var pm Postmortem
+	if err := decode(w, r, &pm); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	for _, f := range []struct{ name, value string }{
+		{"primary_cause", pm.PrimaryCause}, {"contributing_factors", pm.ContributingFactors},
+		{"why_not_caught", pm.WhyNotCaught}, {"notes", pm.Notes},
+	} {
+		if err := checkText(f.name, f.value, false, 20000); err != nil {
+			a.fail(w, r, err)
+			return
+		}
+	}
+	if pm.Published && strings.TrimSpace(pm.PrimaryCause) == "" {
+		a.fail(w, r, &fieldError{"primary_cause", "is required to publish a postmortem"})
+		return
+	}
+	inc, err := a.store.EditPostmortem(r.Context(), id, pm)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, inc)
+}
+
+func (a *Admin) listMaintenance(w http.ResponseWriter, r *http.Request) {
+	list, err := a.store.ListMaintenance(r.Context(), a.now())
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"maintenance": nonNil(list)})
+}
+
+// maxMaintenance bounds a window, so a typo cannot silence alerts for years.
+const maxMaintenance = 7 * 24 * time.Hour
+
+func (a *Admin) createMaintenance(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Title     string    `json:"title"`
+		Component string    `json:"component"`
+		StartsAt  time.Time `json:"starts_at"`
+		EndsAt    time.Time `json:"ends_at"`
+	}
+	if err := decode(w, r, &body); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	now := a.now()
+	var err error
+	switch {
+	case checkText("title", body.Title, true, 200) != nil:
+		err = checkText("title", body.Title, true, 200)
+	case !validComponent(body.Component):
+		err = &fieldError{"component", `must be empty (everything), "hub", "page:<slug>", "host:<host>" or "dest:<url>"`}
+	case body.StartsAt.IsZero():
+		err = &fieldError{"starts_at", "is required (RFC 3339)"}
+	case body.EndsAt.IsZero():
+		err = &fieldError{"ends_at", "is required (RFC 3339)"}
+	case !body.EndsAt.After(body.StartsAt):
+		err = &fieldError{"ends_at", "must be after starts_at"}
+	case !body.EndsAt.After(now):
+		err = &fieldError{"ends_at", "is in the past"}
+	case body.EndsAt.Sub(body.StartsAt) > maxMaintenance:
+		err = &fieldError{"ends_at", fmt.Sprintf("a window may last at most %s", maxMaintenance)}
+	}
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	m, err := a.store.CreateMaintenance(r.Context(), Maintenance{Title: body.Title, Component: body.Component, StartsAt: body.StartsAt.UTC(), EndsAt: body.EndsAt.UTC()})
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, m)
+}
+
+func validComponent(c string) bool {
+	if c == "" || c == "hub" {
+		return true
+	}
+	for _, p := range []string{"page:", "host:", "dest:"} {
+		if rest, ok := strings.CutPrefix(c, p); ok {
+			return rest != "" && len(c) <= 2100 && checkText("component", c, true, 2100) == nil
+		}
+	}
+	return false
+}
+
+func (a *Admin) deleteMaintenance(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if err := a.store.DeleteMaintenance(r.Context(), id); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}

@@ -1,0 +1,325 @@
+package incidents_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"linkwatch/checker"
+	"linkwatch/incidents"
+	"linkwatch/storage"
+)
+
+var t0 = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+
+type step struct {
+	target string
+	kind   checker.Kind
+	status checker.Status
+	cause  checker.Cause
+}
+
+func down(target string, cause checker.Cause) step {
+	return step{target, checker.KindDestination, checker.StatusDown, cause}
+}
+func up(target string) step { return step{target, checker.KindDestination, checker.StatusUp, ""} }
+func degraded(target string, cause checker.Cause) step {
+	return step{target, checker.KindDestination, checker.StatusDegraded, cause}
+}
+func self(target string, st checker.Status, cause checker.Cause) step {
+	return step{target, checker.KindSelfCheck, st, cause}
+}
+func canary(st checker.Status) step {
+	c := checker.CauseNone
+	if st != checker.StatusUp {
+		c = checker.CauseConnectTimeout
+	}
+	return step{canaryURL, checker.KindCanary, st, c}
+}
+
+const (
+	shopA     = "https://shop.example/a"
+	shopB     = "https://shop.example/b"
+	blog      = "https://blog.example/"
+	canaryURL = "https://canary.example/"
+)
+
+var deps = map[string][]incidents.Affected{
+	shopA: {{Page: "acme", Link: "a", URL: shopA}},
+	shopB: {{Page: "acme", Link: "b", URL: shopB}, {Page: "ada", Link: "shop", URL: shopB}},
+	blog:  {{Page: "ada", Link: "blog", URL: blog}},
+}
+
+// harness feeds results to an engine over a real database, one simulated
+// 10 s interval per call to feed.
+type harness struct {
+	t   *testing.T
+	db  *storage.DB
+	eng *incidents.Engine
+	cfg incidents.Config
+	now time.Time
+}
+
+func newHarness(t *testing.T, cfg incidents.Config) *harness {
+	t.Helper()
+	h := &harness{t: t, db: storage.MustOpenDB(t), cfg: cfg, now: t0}
+	h.db.Now = func() time.Time { return h.now }
+	h.restart()
+	return h
+}
+
+// restart builds a new engine over the same database, as a process restart does.
+func (h *harness) restart() {
+	h.t.Helper()
+	eng, err := incidents.NewEngine(context.Background(), h.cfg, h.db, deps, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	incidents.SetClock(eng, func() time.Time { return h.now })
+	h.eng = eng
+}
+
+func (h *harness) feed(steps ...step) {
+	h.t.Helper()
+	for _, s := range steps {
+		r := checker.Result{TargetID: s.target, Kind: s.kind, URL: s.target, Start: h.now, Status: s.status, Cause: s.cause, Summary: string(s.cause) + " at " + s.target}
+		if s.kind == checker.KindSelfCheck {
+			r.URL = "http://hub.test" + s.target
+		}
+		if err := h.eng.Handle(context.Background(), r); err != nil {
+			h.t.Fatalf("Handle(%+v): %v", s, err)
+		}
+	}
+	h.now = h.now.Add(10 * time.Second)
+}
+
+func (h *harness) incidents() []incidents.Incident {
+	h.t.Helper()
+	list, err := h.db.ListIncidents(context.Background(), incidents.Query{Limit: 100})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return list
+}
+
+func (h *harness) alerts() []incidents.Alert {
+	h.t.Helper()
+	a, err := h.db.Outbox(context.Background(), 1000)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return a
+}
+
+func alertTypes(as []incidents.Alert) []string {
+	var out []string
+	for _, a := range as {
+		s := string(a.Type)
+		if a.Reason != "" {
+			s += "/" + a.Reason
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func TestThresholds(t *testing.T) {
+	h := newHarness(t, incidents.Config{})
+	h.feed(down(shopA, checker.CauseHTTP5xx))
+	if n := len(h.incidents()); n != 0 {
+		t.Fatalf("one failure opened %d incidents; the threshold is 2", n)
+	}
+	h.feed(down(shopA, checker.CauseHTTP5xx))
+	list := h.incidents()
+	if len(list) != 1 || !list[0].Open() || list[0].Cause != checker.CauseHTTP5xx || list[0].Impact != incidents.ImpactMajor {
+		t.Fatalf("after two failures: %+v", list)
+	}
+	if !list[0].StartedAt.Equal(t0) {
+		t.Errorf("started_at = %v, want the first failure %v", list[0].StartedAt, t0)
+	}
+	if got := list[0].Affected; len(got) != 1 || got[0].Page != "acme" {
+		t.Errorf("affected = %+v", got)
+	}
+	h.feed(up(shopA))
+	if !h.incidents()[0].Open() {
+		t.Fatal("resolved after one success; the threshold is 2")
+	}
+	h.feed(up(shopA))
+	inc := h.incidents()[0]
+	if inc.Open() || inc.Status != incidents.StatusResolved {
+		t.Fatalf("not resolved after two successes: %+v", inc)
+	}
+	if got := alertTypes(h.alerts()); len(got) != 2 || got[0] != "incident.opened" || got[1] != "incident.resolved" {
+		t.Errorf("alerts = %v", got)
+	}
+	ev, _ := h.db.IncidentEvidence(context.Background(), inc.ID)
+	if len(ev) != 2 {
+		t.Errorf("%d evidence results kept, want the 2 failures", len(ev))
+	}
+}
+
+func TestDegradedIsMinor(t *testing.T) {
+	h := newHarness(t, incidents.Config{})
+	h.feed(degraded(blog, checker.CauseRateLimited))
+	h.feed(degraded(blog, checker.CauseRateLimited))
+	list := h.incidents()
+	if len(list) != 1 || list[0].Impact != incidents.ImpactMinor || list[0].Cause != checker.CauseRateLimited {
+		t.Fatalf("incidents = %+v", list)
+	}
+	// Worse now: the cause changes and the impact grows.
+	h.feed(down(blog, checker.CauseHTTP5xx))
+	inc := h.incidents()[0]
+	if inc.Cause != checker.CauseHTTP5xx || inc.Impact != incidents.ImpactMajor {
+		t.Errorf("after a cause change: %+v", inc)
+	}
+	if got := alertTypes(h.alerts()); len(got) != 2 || got[1] != "incident.updated/cause_changed" {
+		t.Errorf("alerts = %v", got)
+	}
+}
+
+func TestHostGrouping(t *testing.T) {
+	h := newHarness(t, incidents.Config{})
+	h.feed(down(shopA, checker.CauseConnectRefused), down(shopB, checker.CauseConnectRefused), down(blog, checker.CauseDNS))
+	h.feed(down(shopA, checker.CauseConnectRefused), down(shopB, checker.CauseConnectRefused), down(blog, checker.CauseDNS))
+	list := h.incidents()
+	if len(list) != 2 {
+		t.Fatalf("%d incidents, want one for shop.example and one for the blog: %+v", len(list), list)
+	}
+	var host incidents.Incident
+	for _, inc := range list {
+		if inc.Kind == incidents.KindHost {
+			host = inc
+		}
+	}
+	if host.Host != "shop.example" || len(host.Targets) != 2 || len(host.Affected) != 3 {
+		t.Errorf("host incident = %+v", host)
+	}
+	// One recovers: the host incident stays open until both do.
+	h.feed(up(shopA), down(shopB, checker.CauseConnectRefused))
+	h.feed(up(shopA), down(shopB, checker.CauseConnectRefused))
+	if inc, _ := h.db.Incident(context.Background(), host.ID); !inc.Open() {
+		t.Fatal("host incident resolved while shop.example/b still fails")
+	}
+	h.feed(up(shopB))
+	h.feed(up(shopB))
+	if inc, _ := h.db.Incident(context.Background(), host.ID); inc.Open() {
+		t.Fatal("host incident still open after every target recovered")
+	}
+}
+
+func TestProberOfflineHoldsDestinationIncidents(t *testing.T) {
+	h := newHarness(t, incidents.Config{CanaryID: canaryURL})
+	for range 3 {
+		h.feed(canary(checker.StatusDown), down(shopA, checker.CauseConnectTimeout), down(shopB, checker.CauseConnectTimeout), down(blog, checker.CauseConnectTimeout))
+	}
+	list := h.incidents()
+	if len(list) != 1 || list[0].Kind != incidents.KindProberOffline || list[0].Cause != checker.CauseProberOffline {
+		t.Fatalf("incidents = %+v, want one prober_offline", list)
+	}
+	// The network comes back; one destination really is down.
+	h.feed(canary(checker.StatusUp), up(shopA), up(shopB), down(blog, checker.CauseHTTP5xx))
+	h.feed(canary(checker.StatusUp), up(shopA), up(shopB), down(blog, checker.CauseHTTP5xx))
+	list = h.incidents()
+	if len(list) != 2 || list[1].Open() || !list[0].Open() || list[0].Key != "dest:"+blog {
+		t.Fatalf("after recovery: %+v", list)
+	}
+}
+
+func TestFlapping(t *testing.T) {
+	h := newHarness(t, incidents.Config{FlapCount: 3, FlapStable: 6})
+	cycle := func() {
+		h.feed(down(blog, checker.CauseHTTP5xx))
+		h.feed(down(blog, checker.CauseHTTP5xx))
+		h.feed(up(blog))
+		h.feed(up(blog))
+	}
+	cycle()
+	cycle()
+	if n := len(h.incidents()); n != 2 {
+		t.Fatalf("%d incidents after two flaps, want 2", n)
+	}
+	cycle() // the third recovery within the window: flapping, stays open
+	list := h.incidents()
+	if len(list) != 3 || !list[0].Open() || !list[0].Flapping {
+		t.Fatalf("third flap: %+v", list[0])
+	}
+	cycle() // fails again, then 2 successes: still the same incident
+	if n := len(h.incidents()); n != 3 {
+		t.Fatalf("%d incidents while flapping, want still 3", n)
+	}
+	for range 3 {
+		h.feed(up(blog))
+	}
+	if !h.incidents()[0].Open() {
+		t.Fatal("flapping incident resolved before it was stable")
+	}
+	h.feed(up(blog))
+	if h.incidents()[0].Open() {
+		t.Fatal("flapping incident still open after 6 consecutive successes")
+	}
+}
+
+func TestMaintenanceSuppressesAlerts(t *testing.T) {
+	h := newHarness(t, incidents.Config{})
+	if _, err := h.db.CreateMaintenance(context.Background(), incidents.Maintenance{
+		Title: "shop migration", Component: "page:acme", StartsAt: t0, EndsAt: t0.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	h.feed(down(shopA, checker.CauseHTTP5xx), down(blog, checker.CauseHTTP5xx))
+	h.feed(down(shopA, checker.CauseHTTP5xx), down(blog, checker.CauseHTTP5xx))
+	h.feed(up(shopA))
+	h.feed(up(shopA))
+	var suppressed, alerted int
+	for _, inc := range h.incidents() {
+		if inc.AlertsSuppressed {
+			suppressed++
+		} else {
+			alerted++
+		}
+	}
+	if suppressed != 1 || alerted != 1 {
+		t.Errorf("%d suppressed, %d alerted; want the acme link suppressed and the blog alerted", suppressed, alerted)
+	}
+	for _, a := range h.alerts() {
+		if a.Incident.Key == "dest:"+shopA {
+			t.Errorf("alert %s went out for an incident inside maintenance", a.Type)
+		}
+	}
+}
+
+func TestRestartContinuesOpenIncident(t *testing.T) {
+	h := newHarness(t, incidents.Config{})
+	h.feed(down(blog, checker.CauseDNS))
+	h.feed(down(blog, checker.CauseDNS))
+	h.restart()
+	h.feed(down(blog, checker.CauseDNS))
+	h.feed(down(blog, checker.CauseDNS))
+	if list := h.incidents(); len(list) != 1 {
+		t.Fatalf("%d incidents after restart, want the same one: %+v", len(list), list)
+	}
+	h.feed(up(blog))
+	h.feed(up(blog))
+	list := h.incidents()
+	if len(list) != 1 || list[0].Open() {
+		t.Fatalf("after recovery: %+v", list)
+	}
+}
+
+func TestHubSelfCheckIsItsOwnIncident(t *testing.T) {
+	h := newHarness(t, incidents.Config{})
+	h.feed(self("self:/ada/blog", checker.StatusDown, checker.CauseHubRedirectWrong), down(blog, checker.CauseHTTP5xx))
+	h.feed(self("self:/ada/blog", checker.StatusDown, checker.CauseHubRedirectWrong), down(blog, checker.CauseHTTP5xx))
+	h.feed(self("self:/ada/shop", checker.StatusDown, checker.CauseHubRedirectWrong))
+	h.feed(self("self:/ada/shop", checker.StatusDown, checker.CauseHubRedirectWrong))
+	var hub []incidents.Incident
+	for _, inc := range h.incidents() {
+		if inc.Kind == incidents.KindHub {
+			hub = append(hub, inc)
+		}
+	}
+	if len(hub) != 1 || hub[0].Impact != incidents.ImpactCritical || len(hub[0].Targets) != 2 {
+		t.Fatalf("hub incidents = %+v", hub)
+	}
+}

@@ -1,0 +1,177 @@
+// Package incidents turns check results into incidents: thresholds, host
+// correlation, prober-offline suppression, flapping and maintenance, with a
+// timeline, public updates and postmortem notes for each incident.
+package incidents
+
+import (
+	"time"
+
+	"linkwatch/checker"
+)
+
+// Status is an incident's public status, in the Statuspage vocabulary.
+type Status string
+
+const (
+	StatusInvestigating Status = "investigating"
+	StatusIdentified    Status = "identified"
+	StatusMonitoring    Status = "monitoring"
+	StatusResolved      Status = "resolved"
+)
+
+// ValidStatus reports whether s is one of the four public statuses.
+func ValidStatus(s Status) bool {
+	switch s {
+	case StatusInvestigating, StatusIdentified, StatusMonitoring, StatusResolved:
+		return true
+	}
+	return false
+}
+
+// Impact is how bad an incident is, in the Statuspage vocabulary.
+type Impact string
+
+const (
+	ImpactNone     Impact = "none"
+	ImpactMinor    Impact = "minor"    // degraded: rate limited, slow
+	ImpactMajor    Impact = "major"    // some destinations down
+	ImpactCritical Impact = "critical" // the hub's own redirects are wrong
+)
+
+// Kind is what an incident is about, which decides its correlation key.
+type Kind string
+
+const (
+	KindDestination   Kind = "destination"    // one destination URL
+	KindHost          Kind = "host"           // several destinations on one host, same cause
+	KindHub           Kind = "hub"            // the hub's own redirects (self-checks)
+	KindProberOffline Kind = "prober_offline" // our network, not theirs
+)
+
+// Affected is a link that depends on a failing target: the dependency view.
+type Affected struct {
+	Page string `json:"page"`
+	Link string `json:"link"`
+	URL  string `json:"url"`
+}
+
+// Postmortem is the on-call engineer's notes on an incident.
+type Postmortem struct {
+	PrimaryCause        string    `json:"primary_cause"`
+	ContributingFactors string    `json:"contributing_factors"`
+	WhyNotCaught        string    `json:"why_not_caught"`
+	Notes               string    `json:"notes"`
+	Published           bool      `json:"published"` // shown on the public status page
+	UpdatedAt           time.Time `json:"updated_at,omitzero"`
+}
+
+// Incident is one outage as the on-call engineer and the status page see it.
+type Incident struct {
+	ID        int64         `json:"id"`
+	Key       string        `json:"key"` // correlation key: one open incident per key
+	Kind      Kind          `json:"kind"`
+	Title     string        `json:"title"`
+	Cause     checker.Cause `json:"cause"`
+	Summary   string        `json:"summary"`
+	Status    Status        `json:"status"`
+	Impact    Impact        `json:"impact"`
+	Flapping  bool          `json:"flapping"`
+	Host      string        `json:"host,omitempty"`
+	Targets   []string      `json:"targets"`  // every target that has failed in it
+	Affected  []Affected    `json:"affected"` // links and pages depending on those targets
+	StartedAt time.Time     `json:"started_at"`
+	UpdatedAt time.Time     `json:"updated_at"`
+	// AlertsSuppressed is set when the incident opened inside a maintenance
+	// window: it is recorded, but no alert goes out for it.
+	AlertsSuppressed bool       `json:"alerts_suppressed"`
+	AcknowledgedAt   time.Time  `json:"acknowledged_at,omitzero"`
+	AcknowledgedBy   string     `json:"acknowledged_by,omitempty"`
+	ResolvedAt       time.Time  `json:"resolved_at,omitzero"`
+	Postmortem       Postmortem `json:"postmortem"`
+}
+
+// Open reports whether the incident is not resolved.
+func (i *Incident) Open() bool { return i.ResolvedAt.IsZero() }
+
+// EventKind names an entry of an incident's timeline.
+type EventKind string
+
+const (
+	EventOpened       EventKind = "opened"
+	EventTargetAdded  EventKind = "target_added" // another destination joined (host grouping)
+	EventCauseChanged EventKind = "cause_changed"
+	EventFlapping     EventKind = "flapping"
+	EventAcknowledged EventKind = "acknowledged"
+	EventUpdatePosted EventKind = "update_posted"
+	EventPostmortem   EventKind = "postmortem_edited"
+	EventResolved     EventKind = "resolved"
+)
+
+// Event is one entry of an incident's timeline.
+type Event struct {
+	ID         int64     `json:"id"`
+	IncidentID int64     `json:"incident_id"`
+	At         time.Time `json:"at"`
+	Kind       EventKind `json:"kind"`
+	Body       string    `json:"body"`
+}
+
+// Update is a public incident update, shown on the status page.
+type Update struct {
+	ID         int64     `json:"id"`
+	IncidentID int64     `json:"incident_id"`
+	Status     Status    `json:"status"`
+	Body       string    `json:"body"`
+	CreatedAt  time.Time `json:"created_at"`
+}
+
+// Maintenance is a window in which checks run and are recorded but no
+// incident alerts go out. An empty Component means every component.
+type Maintenance struct {
+	ID        int64     `json:"id"`
+	Title     string    `json:"title"`
+	Component string    `json:"component"` // "" (global), "hub", "page:<slug>", "host:<host>" or "dest:<url>"
+	StartsAt  time.Time `json:"starts_at"`
+	EndsAt    time.Time `json:"ends_at"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Covers reports whether the window is active at t for any of components.
+func (m Maintenance) Covers(t time.Time, components []string) bool {
+	if t.Before(m.StartsAt) || !t.Before(m.EndsAt) {
+		return false
+	}
+	if m.Component == "" {
+		return true
+	}
+	for _, c := range components {
+		if c == m.Component {
+			return true
+		}
+	}
+	return false
+}
+
+// AlertType is the type of an alert, as in the webhook body.
+type AlertType string
+
+const (
+	AlertOpened   AlertType = "incident.opened"
+	AlertUpdated  AlertType = "incident.updated"
+	AlertResolved AlertType = "incident.resolved"
+)
+
+// Alert is an outbox message: written in the same transaction as the
+// incident change that caused it, delivered later by the alerting
+// dispatcher. EventID is stable, so receivers can drop duplicates.
+type Alert struct {
+	EventID    string    `json:"event_id"`
+	Type       AlertType `json:"type"`
+	IncidentID int64     `json:"incident_id"`
+	CreatedAt  time.Time `json:"created_at"`
+	// Reason says what changed for an update: "target_added", "cause_changed",
+	// "flapping", "update_posted", "acknowledged".
+	Reason string `json:"reason,omitempty"`
+	// Incident is the incident as it was when the alert was made.
+	Incident Incident `json:"incident"`
+}

@@ -1,0 +1,317 @@
+package storage
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"linkwatch/incidents"
+)
+
+// ErrNotFound is returned for an id that does not exist.
+var ErrNotFound = incidents.ErrNotFound
+
+// timeFormat is fixed-width so stored times sort and compare as strings.
+const timeFormat = "2006-01-02T15:04:05.000000000Z07:00"
+
+func formatTime(t time.Time) string { return t.UTC().Format(timeFormat) }
+
+func nullTime(t time.Time) sql.NullString {
+	if t.IsZero() {
+		return sql.NullString{}
+	}
+	return sql.NullString{String: formatTime(t), Valid: true}
+}
+
+func parseTime(s string) time.Time {
+	t, _ := time.Parse(time.RFC3339Nano, s)
+	return t
+}
+
+const incidentColumns = `id, key, kind, title, cause, summary, status, impact, flapping, host, targets, affected,
+	started_at, updated_at, alerts_suppressed, acknowledged_at, acknowledged_by, resolved_at, postmortem`
+
+type rowScanner interface{ Scan(dest ...any) error }
+
+func scanIncident(row rowScanner) (incidents.Incident, error) {
+	var (
+		inc                             incidents.Incident
+		targets, affected, started, upd string
+		ackAt, resolvedAt               sql.NullString
+		postmortem                      string
+	)
+	err := row.Scan(&inc.ID, &inc.Key, &inc.Kind, &inc.Title, &inc.Cause, &inc.Summary, &inc.Status, &inc.Impact,
+		&inc.Flapping, &inc.Host, &targets, &affected, &started, &upd, &inc.AlertsSuppressed, &ackAt, &inc.AcknowledgedBy,
+		&resolvedAt, &postmortem)
+	if err != nil {
+		return inc, err
+	}
+	inc.StartedAt, inc.UpdatedAt = parseTime(started), parseTime(upd)
+	if ackAt.Valid {
+		inc.AcknowledgedAt = parseTime(ackAt.String)
+	}
+	if resolvedAt.Valid {
+		inc.ResolvedAt = parseTime(resolvedAt.String)
+	}
+	if err := errors.Join(json.Unmarshal([]byte(targets), &inc.Targets), json.Unmarshal([]byte(affected), &inc.Affected),
+		json.Unmarshal([]byte(postmortem), &inc.Postmortem)); err != nil {
+		return inc, fmt.Errorf("decode incident %d: %w", inc.ID, err)
+	}
+	return inc, nil
+}
+
+// OpenIncidents returns every unresolved incident.
+func (db *DB) OpenIncidents(ctx context.Context) ([]incidents.Incident, error) {
+	return db.queryIncidents(ctx, `SELECT `+incidentColumns+` FROM incidents WHERE resolved_at IS NULL ORDER BY id`)
+}
+
+// ListIncidents returns incidents newest first.
+func (db *DB) ListIncidents(ctx context.Context, f incidents.Query) ([]incidents.Incident, error) {
+	q := `SELECT ` + incidentColumns + ` FROM incidents WHERE started_at >= ?`
+	args := []any{formatTime(f.Since)}
+	if f.Open != nil {
+		if *f.Open {
+			q += ` AND resolved_at IS NULL`
+		} else {
+			q += ` AND resolved_at IS NOT NULL`
+		}
+	}
+	if f.Limit <= 0 {
+		f.Limit = 50
+	}
+	q += ` ORDER BY started_at DESC, id DESC LIMIT ?`
+	args = append(args, f.Limit)
+	return db.queryIncidents(ctx, q, args...)
+}
+
+func (db *DB) queryIncidents(ctx context.Context, q string, args ...any) ([]incidents.Incident, error) {
+	rows, err := db.reader.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("storage: query incidents: %w", err)
+	}
+	defer rows.Close()
+	var out []incidents.Incident
+	for rows.Next() {
+		inc, err := scanIncident(rows)
+		if err != nil {
+			return nil, fmt.Errorf("storage: scan incident: %w", err)
+		}
+		out = append(out, inc)
+	}
+	return out, rows.Err()
+}
+
+// Incident returns one incident.
+func (db *DB) Incident(ctx context.Context, id int64) (incidents.Incident, error) {
+	inc, err := scanIncident(db.reader.QueryRowContext(ctx, `SELECT `+incidentColumns+` FROM incidents WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return inc, fmt.Errorf("incident %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return inc, fmt.Errorf("storage: incident %d: %w", id, err)
+	}
+	return inc, nil
+}
+
+// Record writes an incident change, its events, evidence and alert in one
+// transaction.
+func (db *DB) Record(ctx context.Context, c incidents.Change) (incidents.Incident, error) {
+	var saved incidents.Incident
+	err := db.update(ctx, func(tx *Tx) error {
+		var err error
+		saved, err = recordTx(ctx, tx, c)
+		return err
+	})
+	return saved, err
+}
+
+func recordTx(ctx context.Context, tx *Tx, c incidents.Change) (incidents.Incident, error) {
+	inc := c.Incident
+	targets, err := json.Marshal(nonNil(inc.Targets))
+	if err != nil {
+		return inc, err
+	}
+	affected, err := json.Marshal(nonNil(inc.Affected))
+	if err != nil {
+		return inc, err
+	}
+	postmortem, err := json.Marshal(inc.Postmortem)
+	if err != nil {
+		return inc, err
+	}
+	args := []any{inc.Key, string(inc.Kind), inc.Title, string(inc.Cause), inc.Summary, string(inc.Status), string(inc.Impact),
+		inc.Flapping, inc.Host, string(targets), string(affected), formatTime(inc.StartedAt), formatTime(inc.UpdatedAt),
+		inc.AlertsSuppressed, nullTime(inc.AcknowledgedAt), inc.AcknowledgedBy, nullTime(inc.ResolvedAt), string(postmortem)}
+	if inc.ID == 0 {
+		err = tx.QueryRowContext(ctx, `INSERT INTO incidents (key, kind, title, cause, summary, status, impact, flapping, host,
+			targets, affected, started_at, updated_at, alerts_suppressed, acknowledged_at, acknowledged_by, resolved_at, postmortem)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, args...).Scan(&inc.ID)
+		if err != nil {
+			return inc, fmt.Errorf("storage: insert incident %s: %w", inc.Key, err)
+		}
+	} else {
+		// The engine owns the detection columns; acknowledgement, postmortem
+		// and the public status (but for resolution) belong to people, set
+		// through the admin API, and are never overwritten from here. The row
+		// is read back so the alert carries what people set.
+		row := tx.QueryRowContext(ctx, `UPDATE incidents SET key = ?, kind = ?, title = ?, cause = ?, summary = ?,
+			status = CASE WHEN ? = 'resolved' THEN 'resolved' ELSE status END,
+			impact = ?, flapping = ?, host = ?, targets = ?, affected = ?, updated_at = ?, alerts_suppressed = ?,
+			resolved_at = ? WHERE id = ? RETURNING `+incidentColumns,
+			inc.Key, string(inc.Kind), inc.Title, string(inc.Cause), inc.Summary, string(inc.Status), string(inc.Impact),
+			inc.Flapping, inc.Host, string(targets), string(affected), formatTime(inc.UpdatedAt), inc.AlertsSuppressed,
+			nullTime(inc.ResolvedAt), inc.ID)
+		inc, err = scanIncident(row)
+		if errors.Is(err, sql.ErrNoRows) {
+			return inc, fmt.Errorf("incident %d: %w", c.Incident.ID, ErrNotFound)
+		}
+		if err != nil {
+			return inc, fmt.Errorf("storage: update incident %d: %w", c.Incident.ID, err)
+		}
+	}
+	for _, ev := range c.Events {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO incident_events (incident_id, at, kind, body) VALUES (?, ?, ?, ?)`,
+			inc.ID, formatTime(ev.At), string(ev.Kind), ev.Body); err != nil {
+			return inc, fmt.Errorf("storage: insert incident event: %w", err)
+		}
+	}
+	for _, r := range c.Evidence {
+		b, err := json.Marshal(r)
+		if err != nil {
+			return inc, err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO incident_evidence (incident_id, result) VALUES (?, ?)`, inc.ID, string(b)); err != nil {
+			return inc, fmt.Errorf("storage: insert evidence: %w", err)
+		}
+	}
+	if c.Alert != nil {
+		a := *c.Alert
+		a.IncidentID, a.Incident = inc.ID, inc
+		if a.EventID == "" {
+			a.EventID = newEventID()
+		}
+		if a.CreatedAt.IsZero() {
+			a.CreatedAt = tx.now
+		}
+		b, err := json.Marshal(a)
+		if err != nil {
+			return inc, err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO outbox (event_id, type, incident_id, payload, created_at) VALUES (?, ?, ?, ?, ?)`,
+			a.EventID, string(a.Type), inc.ID, string(b), formatTime(a.CreatedAt)); err != nil {
+			return inc, fmt.Errorf("storage: insert outbox alert: %w", err)
+		}
+	}
+	return inc, nil
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+// newEventID returns a random id for an alert, in the msg_ form the
+// Standard Webhooks spec shows.
+func newEventID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return "msg_" + hex.EncodeToString(b[:])
+}
+
+// IncidentEvents returns an incident's timeline, oldest first.
+func (db *DB) IncidentEvents(ctx context.Context, id int64) ([]incidents.Event, error) {
+	rows, err := db.reader.QueryContext(ctx, `SELECT id, incident_id, at, kind, body FROM incident_events WHERE incident_id = ? ORDER BY id`, id)
+	if err != nil {
+		return nil, fmt.Errorf("storage: query events: %w", err)
+	}
+	defer rows.Close()
+	var out []incidents.Event
+	for rows.Next() {
+		var ev incidents.Event
+		var at string
+		if err := rows.Scan(&ev.ID, &ev.IncidentID, &at, &ev.Kind, &ev.Body); err != nil {
+			return nil, fmt.Errorf("storage: scan event: %w", err)
+		}
+		ev.At = parseTime(at)
+		out = append(out, ev)
+	}
+	return out, rows.Err()
+}
+
+// IncidentEvidence returns the results kept as an incident's evidence.
+func (db *DB) IncidentEvidence(ctx context.Context, id int64) ([]json.RawMessage, error) {
+	rows, err := db.reader.QueryContext(ctx, `SELECT result FROM incident_evidence WHERE incident_id = ? ORDER BY id`, id)
+	if err != nil {
+		return nil, fmt.Errorf("storage: query evidence: %w", err)
+	}
+	defer rows.Close()
+	var out []json.RawMessage
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, fmt.Errorf("storage: scan evidence: %w", err)
+		}
+		out = append(out, json.RawMessage(s))
+	}
+	return out, rows.Err()
+}
+
+// IncidentUpdates returns an incident's public updates, oldest first.
+func (db *DB) IncidentUpdates(ctx context.Context, id int64) ([]incidents.Update, error) {
+	rows, err := db.reader.QueryContext(ctx, `SELECT id, incident_id, status, body, created_at FROM incident_updates WHERE incident_id = ? ORDER BY id`, id)
+	if err != nil {
+		return nil, fmt.Errorf("storage: query updates: %w", err)
+	}
+	defer rows.Close()
+	var out []incidents.Update
+	for rows.Next() {
+		var u incidents.Update
+		var at string
+		if err := rows.Scan(&u.ID, &u.IncidentID, &u.Status, &u.Body, &at); err != nil {
+			return nil, fmt.Errorf("storage: scan update: %w", err)
+		}
+		u.CreatedAt = parseTime(at)
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+// Outbox returns queued alerts, oldest first (the alerting dispatcher's queue).
+func (db *DB) Outbox(ctx context.Context, limit int) ([]incidents.Alert, error) {
+	rows, err := db.reader.QueryContext(ctx, `SELECT payload FROM outbox ORDER BY id LIMIT ?`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("storage: query outbox: %w", err)
+	}
+	defer rows.Close()
+	var out []incidents.Alert
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, fmt.Errorf("storage: scan outbox: %w", err)
+		}
+		var a incidents.Alert
+		if err := json.Unmarshal([]byte(s), &a); err != nil {
+			return nil, fmt.Errorf("storage: decode outbox alert: %w", err)
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+func jsonString(v any) (string, error) {
+	b, err := json.Marshal(v)
+	return string(b), err
+}
+
+// The DB is the incident engine's and the admin API's store.
+var (
+	_ incidents.Store      = (*DB)(nil)
+	_ incidents.AdminStore = (*DB)(nil)
+)

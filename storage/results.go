@@ -1,0 +1,221 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	"linkwatch/checker"
+)
+
+// targetIDs caches target keys to their integer ids; an id never changes
+// once committed.
+type targetIDs struct {
+	mu  sync.Mutex
+	ids map[string]int64
+}
+
+func (c *targetIDs) get(key string) (int64, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	id, ok := c.ids[key]
+	return id, ok
+}
+
+func (c *targetIDs) merge(fresh map[string]int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ids == nil {
+		c.ids = map[string]int64{}
+	}
+	for k, v := range fresh {
+		c.ids[k] = v
+	}
+}
+
+// targetID returns the id for key, creating the row inside tx if needed.
+// New ids go to fresh and are cached only once the transaction commits.
+func (db *DB) targetID(ctx context.Context, tx *Tx, fresh map[string]int64, key string, kind checker.Kind, url string) (int64, error) {
+	if id, ok := db.targets.get(key); ok {
+		return id, nil
+	}
+	if id, ok := fresh[key]; ok {
+		return id, nil
+	}
+	var id int64
+	err := tx.QueryRowContext(ctx, `INSERT INTO targets (key, kind, url) VALUES (?, ?, ?)
+		ON CONFLICT (key) DO UPDATE SET kind = excluded.kind, url = excluded.url RETURNING id`, key, string(kind), url).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("storage: target %q: %w", key, err)
+	}
+	fresh[key] = id
+	return id, nil
+}
+
+// SaveResults writes a batch of results in one transaction.
+func (db *DB) SaveResults(ctx context.Context, results []checker.Result) error {
+	if len(results) == 0 {
+		return nil
+	}
+	fresh := map[string]int64{}
+	err := db.update(ctx, func(tx *Tx) error {
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO results
+			(target_id, started_at, latency_us, status, status_code, cause, summary, detail)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+		if err != nil {
+			return fmt.Errorf("storage: prepare result insert: %w", err)
+		}
+		defer stmt.Close()
+		for i := range results {
+			r := &results[i]
+			id, err := db.targetID(ctx, tx, fresh, r.TargetID, r.Kind, r.URL)
+			if err != nil {
+				return err
+			}
+			var cause, summary, detail sql.NullString
+			if r.Status != checker.StatusUp {
+				cause = sql.NullString{String: string(r.Cause), Valid: true}
+				summary = sql.NullString{String: r.Summary, Valid: true}
+				b, err := json.Marshal(r)
+				if err != nil {
+					return fmt.Errorf("storage: encode result detail: %w", err)
+				}
+				detail = sql.NullString{String: string(b), Valid: true}
+			}
+			if _, err := stmt.ExecContext(ctx, id, r.Start.UnixMilli(), r.Latency.Microseconds(),
+				string(r.Status), r.StatusCode, cause, summary, detail); err != nil {
+				return fmt.Errorf("storage: insert result for %s: %w", r.TargetID, err)
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		db.targets.merge(fresh)
+	}
+	return err
+}
+
+// StoredResult is a raw result as stored: the narrow columns always, the full
+// Result only for failures.
+type StoredResult struct {
+	TargetID   string
+	Start      time.Time
+	Latency    time.Duration
+	Status     checker.Status
+	StatusCode int
+	Cause      checker.Cause
+	Summary    string
+	Detail     *checker.Result // nil for successes
+}
+
+// RecentResults returns up to limit of a target's newest raw results, newest first.
+func (db *DB) RecentResults(ctx context.Context, targetKey string, limit int) ([]StoredResult, error) {
+	rows, err := db.reader.QueryContext(ctx, `SELECT r.started_at, r.latency_us, r.status, r.status_code,
+			COALESCE(r.cause, ''), COALESCE(r.summary, ''), r.detail
+		FROM results r JOIN targets t ON t.id = r.target_id
+		WHERE t.key = ? ORDER BY r.started_at DESC LIMIT ?`, targetKey, limit)
+	if err != nil {
+		return nil, fmt.Errorf("storage: query results: %w", err)
+	}
+	defer rows.Close()
+	var out []StoredResult
+	for rows.Next() {
+		var (
+			s      StoredResult
+			ms, us int64
+			status string
+			cause  string
+			detail sql.NullString
+		)
+		if err := rows.Scan(&ms, &us, &status, &s.StatusCode, &cause, &s.Summary, &detail); err != nil {
+			return nil, fmt.Errorf("storage: scan result: %w", err)
+		}
+		s.TargetID, s.Start, s.Latency = targetKey, time.UnixMilli(ms).UTC(), time.Duration(us)*time.Microsecond
+		s.Status, s.Cause = checker.Status(status), checker.Cause(cause)
+		if detail.Valid {
+			var r checker.Result
+			if err := json.Unmarshal([]byte(detail.String), &r); err != nil {
+				return nil, fmt.Errorf("storage: decode result detail: %w", err)
+			}
+			s.Detail = &r
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// ResultWriter collects results from many workers and writes them in
+// batches, so the prober never waits on a transaction per check.
+type ResultWriter struct {
+	db       *DB
+	in       chan checker.Result
+	maxBatch int
+	every    time.Duration
+	onError  func(error)
+}
+
+// NewResultWriter returns a writer that flushes every `every` or at maxBatch
+// results, whichever comes first. onError is told of failed writes.
+func NewResultWriter(db *DB, maxBatch int, every time.Duration, onError func(error)) *ResultWriter {
+	return &ResultWriter{db: db, in: make(chan checker.Result, maxBatch*4), maxBatch: maxBatch, every: every, onError: onError}
+}
+
+// Add queues a result. It blocks when the queue is full, which slows the
+// workers down rather than dropping results.
+func (w *ResultWriter) Add(r checker.Result) { w.in <- r }
+
+// Run writes batches until ctx ends, then writes what is queued and returns.
+// A failed batch is retried once at the next flush and then dropped with an
+// error report, so a broken disk cannot grow memory without bound.
+func (w *ResultWriter) Run(ctx context.Context) {
+	t := time.NewTicker(w.every)
+	defer t.Stop()
+	batch := make([]checker.Result, 0, w.maxBatch)
+	var retry []checker.Result
+	flush := func(ctx context.Context) {
+		if len(retry) > 0 {
+			if err := w.db.SaveResults(ctx, retry); err != nil {
+				w.onError(fmt.Errorf("dropping %d results after a second failed write: %w", len(retry), err))
+			}
+			retry = nil
+		}
+		if len(batch) == 0 {
+			return
+		}
+		if err := w.db.SaveResults(ctx, batch); err != nil {
+			w.onError(err)
+			retry = append([]checker.Result(nil), batch...)
+		}
+		batch = batch[:0]
+	}
+	for {
+		select {
+		case r := <-w.in:
+			batch = append(batch, r)
+			if len(batch) >= w.maxBatch {
+				flush(ctx)
+			}
+		case <-t.C:
+			flush(ctx)
+		case <-ctx.Done():
+			final := context.WithoutCancel(ctx)
+		drain:
+			for {
+				select {
+				case r := <-w.in:
+					batch = append(batch, r)
+				default:
+					break drain
+				}
+			}
+			flush(final)
+			if len(retry) > 0 {
+				flush(final)
+			}
+			return
+		}
+	}
+}

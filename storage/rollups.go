@@ -1,0 +1,253 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// LatencyBuckets are the upper bounds of the rollup latency histogram
+// (h0..h9); h10 counts everything slower.
+var LatencyBuckets = [...]time.Duration{
+	10 * time.Millisecond, 25 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond,
+	250 * time.Millisecond, 500 * time.Millisecond, time.Second, 2500 * time.Millisecond,
+	5 * time.Second, 10 * time.Second,
+}
+
+const histColumns = 11
+
+// Rollup aggregates a target's results over a minute or an hour.
+type Rollup struct {
+	TargetID string
+	Start    time.Time
+	Count    int64
+	Failures int64 // down
+	Degraded int64
+	LatMin   time.Duration
+	LatMax   time.Duration
+	LatSum   time.Duration
+	Hist     [histColumns]int64
+}
+
+// Quantile returns the upper bound of the histogram bucket holding the q-th
+// quantile (0 < q <= 1), capped by the observed maximum.
+func (r Rollup) Quantile(q float64) time.Duration {
+	if r.Count == 0 {
+		return 0
+	}
+	rank := int64(q*float64(r.Count) + 0.5)
+	if rank < 1 {
+		rank = 1
+	}
+	var seen int64
+	for i, n := range r.Hist {
+		seen += n
+		if seen >= rank {
+			if i < len(LatencyBuckets) && LatencyBuckets[i] < r.LatMax {
+				return LatencyBuckets[i]
+			}
+			return r.LatMax
+		}
+	}
+	return r.LatMax
+}
+
+// Rollup lag: a minute is rolled up only when it ended this long ago, so
+// checks still in flight (up to the probe timeout) and the result writer's
+// batching have landed.
+const rollupSettle = 2 * time.Minute
+
+func histSums(raw bool) string {
+	var b strings.Builder
+	for i := 0; i < histColumns; i++ {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		if !raw {
+			fmt.Fprintf(&b, "SUM(h%d)", i)
+			continue
+		}
+		switch {
+		case i == 0:
+			fmt.Fprintf(&b, "SUM(latency_us < %d)", LatencyBuckets[0].Microseconds())
+		case i < len(LatencyBuckets):
+			fmt.Fprintf(&b, "SUM(latency_us >= %d AND latency_us < %d)", LatencyBuckets[i-1].Microseconds(), LatencyBuckets[i].Microseconds())
+		default:
+			fmt.Fprintf(&b, "SUM(latency_us >= %d)", LatencyBuckets[i-1].Microseconds())
+		}
+	}
+	return b.String()
+}
+
+func rollupUpsert() string {
+	var b strings.Builder
+	b.WriteString("ON CONFLICT (target_id, bucket) DO UPDATE SET count = excluded.count, failures = excluded.failures, degraded = excluded.degraded, lat_min_us = excluded.lat_min_us, lat_max_us = excluded.lat_max_us, lat_sum_us = excluded.lat_sum_us")
+	for i := 0; i < histColumns; i++ {
+		fmt.Fprintf(&b, ", h%d = excluded.h%d", i, i)
+	}
+	return b.String()
+}
+
+var (
+	minuteRollupSQL = `INSERT INTO rollup_minute SELECT target_id, (started_at / 60000) * 60 AS b, COUNT(*),
+		SUM(status = 'down'), SUM(status = 'degraded'), MIN(latency_us), MAX(latency_us), SUM(latency_us), ` + histSums(true) + `
+		FROM results WHERE started_at >= ? AND started_at < ? GROUP BY target_id, b ` + rollupUpsert()
+	hourRollupSQL = `INSERT INTO rollup_hour SELECT target_id, (bucket / 3600) * 3600 AS b, SUM(count),
+		SUM(failures), SUM(degraded), MIN(lat_min_us), MAX(lat_max_us), SUM(lat_sum_us), ` + histSums(false) + `
+		FROM rollup_minute WHERE bucket >= ? AND bucket < ? GROUP BY target_id, b ` + rollupUpsert()
+)
+
+// RollUp aggregates raw results into minute rollups and minute rollups into
+// hour rollups, for every period that has settled since the last run. It is
+// idempotent: a period is recomputed whole, never incremented twice.
+func (db *DB) RollUp(ctx context.Context) error {
+	return db.update(ctx, func(tx *Tx) error {
+		minuteDone, err := metaValue(ctx, tx, "rollup_minute_done") // unix seconds, exclusive
+		if err != nil {
+			return err
+		}
+		until := tx.now.Add(-rollupSettle).Truncate(time.Minute).Unix()
+		if minuteDone == 0 {
+			var first sql.NullInt64
+			if err := tx.QueryRowContext(ctx, `SELECT MIN(started_at) FROM results`).Scan(&first); err != nil {
+				return fmt.Errorf("storage: first result: %w", err)
+			}
+			if !first.Valid {
+				return nil
+			}
+			minuteDone = first.Int64 / 60000 * 60
+		}
+		if until <= minuteDone {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, minuteRollupSQL, minuteDone*1000, until*1000); err != nil {
+			return fmt.Errorf("storage: minute rollup: %w", err)
+		}
+		if err := setMeta(ctx, tx, "rollup_minute_done", until); err != nil {
+			return err
+		}
+		hourDone, err := metaValue(ctx, tx, "rollup_hour_done")
+		if err != nil {
+			return err
+		}
+		if hourDone == 0 {
+			hourDone = minuteDone / 3600 * 3600
+		}
+		hourUntil := until / 3600 * 3600
+		if hourUntil > hourDone {
+			if _, err := tx.ExecContext(ctx, hourRollupSQL, hourDone, hourUntil); err != nil {
+				return fmt.Errorf("storage: hour rollup: %w", err)
+			}
+			return setMeta(ctx, tx, "rollup_hour_done", hourUntil)
+		}
+		return nil
+	})
+}
+
+func metaValue(ctx context.Context, tx *Tx, key string) (int64, error) {
+	var v int64
+	err := tx.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = ?`, key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("storage: read %s: %w", key, err)
+	}
+	return v, nil
+}
+
+func setMeta(ctx context.Context, tx *Tx, key string, v int64) error {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES (?, ?)
+		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, v); err != nil {
+		return fmt.Errorf("storage: write %s: %w", key, err)
+	}
+	return nil
+}
+
+// Rollups returns a target's rollups of the given period (time.Minute or
+// time.Hour) starting in [from, to), oldest first.
+func (db *DB) Rollups(ctx context.Context, targetKey string, period time.Duration, from, to time.Time) ([]Rollup, error) {
+	table := "rollup_minute"
+	if period == time.Hour {
+		table = "rollup_hour"
+	} else if period != time.Minute {
+		return nil, fmt.Errorf("storage: rollup period must be a minute or an hour, not %s", period)
+	}
+	cols := "r.bucket, r.count, r.failures, r.degraded, r.lat_min_us, r.lat_max_us, r.lat_sum_us"
+	for i := 0; i < histColumns; i++ {
+		cols += fmt.Sprintf(", r.h%d", i)
+	}
+	rows, err := db.reader.QueryContext(ctx, `SELECT `+cols+` FROM `+table+` r JOIN targets t ON t.id = r.target_id
+		WHERE t.key = ? AND r.bucket >= ? AND r.bucket < ? ORDER BY r.bucket`, targetKey, from.Unix(), to.Unix())
+	if err != nil {
+		return nil, fmt.Errorf("storage: query rollups: %w", err)
+	}
+	defer rows.Close()
+	var out []Rollup
+	for rows.Next() {
+		r := Rollup{TargetID: targetKey}
+		var bucket, minUS, maxUS, sumUS int64
+		dest := []any{&bucket, &r.Count, &r.Failures, &r.Degraded, &minUS, &maxUS, &sumUS}
+		for i := range r.Hist {
+			dest = append(dest, &r.Hist[i])
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return nil, fmt.Errorf("storage: scan rollup: %w", err)
+		}
+		r.Start = time.Unix(bucket, 0).UTC()
+		r.LatMin, r.LatMax, r.LatSum = time.Duration(minUS)*time.Microsecond, time.Duration(maxUS)*time.Microsecond, time.Duration(sumUS)*time.Microsecond
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// Retention is how long each kind of data is kept.
+type Retention struct {
+	Raw    time.Duration // raw results (default 48h)
+	Minute time.Duration // minute rollups (default 7 days)
+	Hour   time.Duration // hour rollups (default 90 days)
+}
+
+// deleteChunk bounds how long one delete holds the write lock.
+const deleteChunk = 5000
+
+// Prune deletes data older than the retention windows, in small
+// transactions so the prober's writes are never held up for long. Incident
+// evidence lives in the incident tables and is not touched. It returns how
+// many rows it deleted.
+func (db *DB) Prune(ctx context.Context, keep Retention) (int64, error) {
+	now := db.Now()
+	jobs := []struct {
+		query  string
+		cutoff int64
+	}{
+		{`DELETE FROM results WHERE rowid IN (SELECT rowid FROM results WHERE started_at < ? LIMIT ` + fmt.Sprint(deleteChunk) + `)`, now.Add(-keep.Raw).UnixMilli()},
+		{`DELETE FROM rollup_minute WHERE (target_id, bucket) IN (SELECT target_id, bucket FROM rollup_minute WHERE bucket < ? LIMIT ` + fmt.Sprint(deleteChunk) + `)`, now.Add(-keep.Minute).Unix()},
+		{`DELETE FROM rollup_hour WHERE (target_id, bucket) IN (SELECT target_id, bucket FROM rollup_hour WHERE bucket < ? LIMIT ` + fmt.Sprint(deleteChunk) + `)`, now.Add(-keep.Hour).Unix()},
+	}
+	var total int64
+	for _, j := range jobs {
+		for {
+			var n int64
+			err := db.update(ctx, func(tx *Tx) error {
+				res, err := tx.ExecContext(ctx, j.query, j.cutoff)
+				if err != nil {
+					return fmt.Errorf("storage: prune: %w", err)
+				}
+				n, err = res.RowsAffected()
+				return err
+			})
+			if err != nil {
+				return total, err
+			}
+			total += n
+			if n < deleteChunk {
+				break
+			}
+		}
+	}
+	return total, nil
+}
