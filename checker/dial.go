@@ -113,3 +113,9 @@ func (d *guardedDialer) DialContext(ctx context.Context, network, addr string) (
 	}
 	return nil, lastErr
 }
+
+// GuardedDialContext returns a dial function with the prober's SSRF guard,
+// for the other requests linkwatch makes to user-supplied URLs (webhooks).
+func GuardedDialContext(allow []netip.Prefix, timeout time.Duration) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return newGuardedDialer(net.DefaultResolver, allow, timeout).DialContext
+}

@@ -27,6 +27,7 @@ type Link struct {
 	// clicks is shared with the Counter so that the redirect hot path is a
 	// single atomic add, with no map lookup and no lock.
 	clicks *atomic.Int64
+	served *atomic.Int64 // the Counter's redirect total
 }
 
 // Link returns the page's link with the given slug.
@@ -96,7 +97,7 @@ func NewCatalog(pages []PageSpec, counter *Counter) (*Catalog, error) {
 			if title == "" {
 				title = l.Slug
 			}
-			nl := &Link{Slug: l.Slug, Title: title, URL: l.URL, clicks: counter.cell(LinkKey{p.Slug, l.Slug})}
+			nl := &Link{Slug: l.Slug, Title: title, URL: l.URL, clicks: counter.cell(LinkKey{p.Slug, l.Slug}), served: &counter.redirects}
 			np.Links = append(np.Links, nl)
 			np.linkBySlug[l.Slug] = nl
 		}

@@ -20,7 +20,13 @@ type Counter struct {
 
 	mu    sync.Mutex // guards cells; the cells themselves are atomic
 	cells map[LinkKey]*atomic.Int64
+
+	redirects atomic.Int64 // every redirect served, for metrics
 }
+
+// Redirects returns how many redirects have been served, self-checks and
+// HEAD requests included.
+func (c *Counter) Redirects() int64 { return c.redirects.Load() }
 
 // NewCounter returns a Counter that flushes to store.
 func NewCounter(store ClickStore) *Counter {

@@ -164,6 +164,7 @@ func (s *Server) redirect(w http.ResponseWriter, r *http.Request, l *Link) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
 	w.WriteHeader(http.StatusFound)
+	l.served.Add(1)
 	if r.Method == http.MethodGet && r.Header.Get(SelfCheckHeader) == "" {
 		l.clicks.Add(1)
 	}

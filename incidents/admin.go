@@ -44,6 +44,7 @@ type AdminStore interface {
 	CreateMaintenance(ctx context.Context, m Maintenance) (Maintenance, error)
 	ListMaintenance(ctx context.Context, since time.Time) ([]Maintenance, error)
 	DeleteMaintenance(ctx context.Context, id int64) error
+	Deliveries(ctx context.Context, limit int) ([]DeliveryLog, error)
 }
 
 // maxAdminBody bounds request bodies: notes are text, not uploads.
@@ -74,6 +75,7 @@ func (a *Admin) Register(r *mux.Router) {
 	s.Handle("/incidents/{id}/postmortem", methods{http.MethodPut: a.editPostmortem})
 	s.Handle("/maintenance", methods{http.MethodGet: a.listMaintenance, http.MethodPost: a.createMaintenance})
 	s.Handle("/maintenance/{id}", methods{http.MethodDelete: a.deleteMaintenance})
+	s.Handle("/deliveries", methods{http.MethodGet: a.listDeliveries})
 	s.PathPrefix("/").HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "", "no such admin endpoint")
 	})
@@ -421,6 +423,24 @@ func (a *Admin) deleteMaintenance(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *Admin) listDeliveries(w http.ResponseWriter, r *http.Request) {
+	limit := 100
+	if s := r.URL.Query().Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 1000 {
+			a.fail(w, r, &fieldError{"limit", "must be an integer from 1 to 1000"})
+			return
+		}
+		limit = n
+	}
+	list, err := a.store.Deliveries(r.Context(), limit)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"deliveries": nonNil(list)})
 }
 
 func nonNil[T any](s []T) []T {

@@ -248,7 +248,7 @@ func (e *Engine) openIncident(ctx context.Context, kind Kind, key, host string, 
 	if inc.Flapping {
 		ev = append(ev, Event{At: now, Kind: EventFlapping, Body: fmt.Sprintf("%s resolved %d times within %s", r.TargetID, len(ts.resolves), e.cfg.FlapWindow)})
 	}
-	saved, err := e.store.Record(ctx, Change{Incident: inc, Events: ev, Evidence: slices.Clone(ts.recent), Alert: e.alert(AlertOpened, "", &inc, now)})
+	saved, err := e.store.Record(ctx, Change{Incident: inc, Events: ev, Evidence: slices.Clone(ts.recent), Alert: e.alert(AlertOpened, "", &inc, now, &r)})
 	if err != nil {
 		return fmt.Errorf("incidents: open %s: %w", key, err)
 	}
@@ -269,7 +269,7 @@ func (e *Engine) join(ctx context.Context, inc *Incident, r checker.Result, ts *
 	}
 	next.UpdatedAt = now
 	ev := []Event{{At: now, Kind: EventTargetAdded, Body: fmt.Sprintf("%s is failing too: %s", r.TargetID, r.Summary)}}
-	saved, err := e.store.Record(ctx, Change{Incident: next, Events: ev, Evidence: slices.Clone(ts.recent), Alert: e.alert(AlertUpdated, string(EventTargetAdded), &next, now)})
+	saved, err := e.store.Record(ctx, Change{Incident: next, Events: ev, Evidence: slices.Clone(ts.recent), Alert: e.alert(AlertUpdated, string(EventTargetAdded), &next, now, &r)})
 	if err != nil {
 		return fmt.Errorf("incidents: add %s to incident %d: %w", r.TargetID, inc.ID, err)
 	}
@@ -289,7 +289,7 @@ func (e *Engine) stillFailing(ctx context.Context, r checker.Result, ts *targetS
 	next.Cause, next.Summary, next.Impact, next.UpdatedAt = r.Cause, r.Summary, impactOf(inc.Kind, r), now
 	next.Title = titleOf(&next, r)
 	ev := []Event{{At: now, Kind: EventCauseChanged, Body: fmt.Sprintf("cause changed from %s to %s: %s", inc.Cause, r.Cause, r.Summary)}}
-	saved, err := e.store.Record(ctx, Change{Incident: next, Events: ev, Evidence: slices.Clone(ts.recent), Alert: e.alert(AlertUpdated, string(EventCauseChanged), &next, now)})
+	saved, err := e.store.Record(ctx, Change{Incident: next, Events: ev, Evidence: slices.Clone(ts.recent), Alert: e.alert(AlertUpdated, string(EventCauseChanged), &next, now, &r)})
 	if err != nil {
 		return fmt.Errorf("incidents: cause change on incident %d: %w", inc.ID, err)
 	}
@@ -344,7 +344,7 @@ func (e *Engine) markFlapping(ctx context.Context, inc *Incident, r checker.Resu
 	next.Flapping, next.UpdatedAt = true, now
 	ev := []Event{{At: now, Kind: EventFlapping, Body: fmt.Sprintf("%s recovered %d times within %s; the incident stays open until it is stable for %d checks",
 		r.TargetID, len(ts.resolves), e.cfg.FlapWindow, e.cfg.FlapStable)}}
-	saved, err := e.store.Record(ctx, Change{Incident: next, Events: ev, Alert: e.alert(AlertUpdated, string(EventFlapping), &next, now)})
+	saved, err := e.store.Record(ctx, Change{Incident: next, Events: ev, Alert: e.alert(AlertUpdated, string(EventFlapping), &next, now, nil)})
 	if err != nil {
 		return fmt.Errorf("incidents: mark incident %d flapping: %w", inc.ID, err)
 	}
@@ -356,7 +356,7 @@ func (e *Engine) resolve(ctx context.Context, inc *Incident, now time.Time, why 
 	next := *inc
 	next.Status, next.ResolvedAt, next.UpdatedAt = StatusResolved, now, now
 	ev := []Event{{At: now, Kind: EventResolved, Body: why}}
-	saved, err := e.store.Record(ctx, Change{Incident: next, Events: ev, Alert: e.alert(AlertResolved, "", &next, now)})
+	saved, err := e.store.Record(ctx, Change{Incident: next, Events: ev, Alert: e.alert(AlertResolved, "", &next, now, nil)})
 	if err != nil {
 		return fmt.Errorf("incidents: resolve incident %d: %w", inc.ID, err)
 	}
@@ -405,7 +405,7 @@ func (e *Engine) checkProberOffline(ctx context.Context, r checker.Result) error
 	inc.AlertsSuppressed = e.inMaintenance(ctx, now, []string{"prober"})
 	saved, err := e.store.Record(ctx, Change{Incident: inc,
 		Events:   []Event{{At: now, Kind: EventOpened, Body: inc.Summary}},
-		Evidence: slices.Clone(canary.recent), Alert: e.alert(AlertOpened, "", &inc, now)})
+		Evidence: slices.Clone(canary.recent), Alert: e.alert(AlertOpened, "", &inc, now, &cr)})
 	if err != nil {
 		return fmt.Errorf("incidents: open prober_offline: %w", err)
 	}
@@ -443,11 +443,11 @@ func (e *Engine) inMaintenance(ctx context.Context, now time.Time, components []
 
 // alert builds the outbox message for a change, or nil when the incident's
 // alerts are suppressed by maintenance.
-func (e *Engine) alert(t AlertType, reason string, inc *Incident, now time.Time) *Alert {
+func (e *Engine) alert(t AlertType, reason string, inc *Incident, now time.Time, last *checker.Result) *Alert {
 	if inc.AlertsSuppressed {
 		return nil
 	}
-	return &Alert{Type: t, Reason: reason, CreatedAt: now}
+	return &Alert{Type: t, Reason: reason, CreatedAt: now, LastResult: last}
 }
 
 func impactOf(kind Kind, r checker.Result) Impact {

@@ -174,4 +174,22 @@ type Alert struct {
 	Reason string `json:"reason,omitempty"`
 	// Incident is the incident as it was when the alert was made.
 	Incident Incident `json:"incident"`
+	// LastResult is the newest failing result behind the change, if any:
+	// the evidence an on-call engineer reads first.
+	LastResult *checker.Result `json:"last_result,omitempty"`
+}
+
+// DeliveryLog is one alert delivery to one channel, for the admin API.
+type DeliveryLog struct {
+	ID         int64     `json:"id"`
+	EventID    string    `json:"event_id"`
+	Type       AlertType `json:"type"`
+	IncidentID int64     `json:"incident_id"`
+	Channel    string    `json:"channel"`
+	Status     string    `json:"status"` // pending | sent | dead | disabled
+	Attempts   int       `json:"attempts"`
+	LastStatus int       `json:"last_status,omitempty"` // HTTP status of the last attempt
+	LastError  string    `json:"last_error,omitempty"`  // redacted
+	NextAt     time.Time `json:"next_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
 }

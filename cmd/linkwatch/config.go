@@ -15,6 +15,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"linkwatch/alerting"
 	"linkwatch/hub"
 )
 
@@ -24,6 +25,46 @@ type Config struct {
 	Storage StorageConfig `yaml:"storage"`
 	Probe   ProbeConfig   `yaml:"probe"`
 	Pages   []PageConfig  `yaml:"pages"`
+	Alerts  AlertsConfig  `yaml:"alerts"`
+}
+
+// AlertsConfig is where incident alerts and metrics go. Every secret in it
+// should come from the environment: ${SLACK_WEBHOOK_URL}.
+type AlertsConfig struct {
+	Slack    *SlackConfig    `yaml:"slack"`
+	Sentry   *SentryConfig   `yaml:"sentry"`
+	Webhooks []WebhookConfig `yaml:"webhooks"`
+	DataDog  *DataDogConfig  `yaml:"datadog"`
+}
+
+// SlackConfig is an incoming webhook, or a bot token and channel (which
+// threads updates under the first message and edits it on resolution).
+type SlackConfig struct {
+	WebhookURL string `yaml:"webhook_url"`
+	BotToken   string `yaml:"bot_token"`
+	Channel    string `yaml:"channel"`
+}
+
+// SentryConfig sends one Sentry issue per incident, internal errors, and a
+// prober heartbeat (Sentry Crons).
+type SentryConfig struct {
+	DSN         string `yaml:"dsn"`
+	Environment string `yaml:"environment"`
+}
+
+// WebhookConfig is a Standard Webhooks receiver.
+type WebhookConfig struct {
+	Name   string `yaml:"name"`
+	URL    string `yaml:"url"`
+	Secret string `yaml:"secret"` // whsec_<base64>
+}
+
+// DataDogConfig is a DogStatsD agent.
+type DataDogConfig struct {
+	Addr        string   `yaml:"addr"`          // host:port, UDP (default 127.0.0.1:8125)
+	Namespace   string   `yaml:"namespace"`     // default "linkwatch."
+	Tags        []string `yaml:"tags"`          // global tags, e.g. env:prod
+	PerLinkTags bool     `yaml:"per_link_tags"` // opt-in high-cardinality target tag
 }
 
 // ServerConfig is where and how the HTTP server listens.
@@ -411,6 +452,7 @@ func (c *Config) validate(cerr *ConfigError) {
 		cerr.add("storage.path", "must not contain ? or #")
 	}
 	c.validateStorageAndProbe(cerr)
+	c.validateAlerts(cerr)
 	if len(c.Pages) == 0 {
 		cerr.add("pages", "at least one page is required")
 	}
@@ -556,4 +598,67 @@ func (c *Config) catalogSpec() []hub.PageSpec {
 		out = append(out, ps)
 	}
 	return out
+}
+
+var webhookNamePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
+
+// validateAlerts checks the alert channels. Messages never repeat a secret
+// value: they say what is wrong with it.
+func (c *Config) validateAlerts(cerr *ConfigError) {
+	a := c.Alerts
+	if s := a.Slack; s != nil {
+		switch {
+		case s.WebhookURL == "" && s.BotToken == "":
+			cerr.add("alerts.slack", "set webhook_url, or bot_token and channel")
+		case s.WebhookURL != "" && s.BotToken != "":
+			cerr.add("alerts.slack", "set webhook_url or bot_token, not both")
+		case s.WebhookURL != "":
+			if err := hub.ValidateURL(s.WebhookURL); err != nil {
+				cerr.add("alerts.slack.webhook_url", "%v", err)
+			}
+		default:
+			if !strings.HasPrefix(s.BotToken, "xoxb-") {
+				cerr.add("alerts.slack.bot_token", "must be a bot token (xoxb-...)")
+			}
+			if s.Channel == "" {
+				cerr.add("alerts.slack.channel", "is required with bot_token")
+			}
+		}
+	}
+	if s := a.Sentry; s != nil {
+		u, err := url.Parse(s.DSN)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.User == nil || u.User.Username() == "" || u.Host == "" || strings.Trim(u.Path, "/") == "" {
+			cerr.add("alerts.sentry.dsn", "must be a Sentry DSN such as https://<key>@o0.ingest.sentry.io/<project>")
+		}
+	}
+	names := map[string]int{}
+	for i, w := range a.Webhooks {
+		p := fmt.Sprintf("alerts.webhooks[%d]", i)
+		if !webhookNamePattern.MatchString(w.Name) {
+			cerr.add(p+".name", "must be 1-32 lowercase letters, digits, - or _")
+		} else if j, dup := names[w.Name]; dup {
+			cerr.add(p+".name", "%q is already used by alerts.webhooks[%d]", w.Name, j)
+		} else {
+			names[w.Name] = i
+		}
+		if err := hub.ValidateURL(w.URL); err != nil {
+			cerr.add(p+".url", "%v", err)
+		}
+		if _, err := alerting.NewWebhook(w.Name, "https://example.invalid/", w.Secret, nil); err != nil {
+			cerr.add(p+".secret", "%v", err)
+		}
+	}
+	if d := a.DataDog; d != nil {
+		if d.Addr == "" {
+			d.Addr = "127.0.0.1:8125"
+		}
+		if _, _, err := net.SplitHostPort(d.Addr); err != nil {
+			cerr.add("alerts.datadog.addr", "must be host:port")
+		}
+		for i, t := range d.Tags {
+			if t == "" || strings.ContainsAny(t, "|,# \n") {
+				cerr.add(fmt.Sprintf("alerts.datadog.tags[%d]", i), "must be a tag such as env:prod (no spaces, | , or #)")
+			}
+		}
+	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"linkwatch/alerting"
 	"linkwatch/checker"
 	"linkwatch/hub"
 	"linkwatch/incidents"
@@ -67,6 +68,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 
+	sinks, err := newSinks(cfg, db)
+	if err != nil {
+		return err
+	}
+
 	ln, err := net.Listen("tcp", cfg.Server.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Server.Addr, err)
@@ -91,6 +97,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 
 	writer := storage.NewResultWriter(db, 500, time.Second, func(err error) { log.Error("write results", "err", err) })
 	writerDone.Go(func() { writer.Run(writerCtx) })
+	dispatcher := alerting.NewDispatcher(db, sinks, nil, log)
+	dispatchCtx, stopDispatch := context.WithCancel(bg)
+	dispatchDone := make(chan struct{})
+	go func() { dispatcher.Run(dispatchCtx); close(dispatchDone) }()
+
 	// The engine runs on one goroutine; it drains this channel until the
 	// prober has stopped and the channel is closed.
 	engineIn := make(chan checker.Result, 4096)
@@ -138,6 +149,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	prober.Wait()
 	close(engineIn)
 	<-engineDone
+	stopDispatch()
+	<-dispatchDone
 	stopWriter()
 	writerDone.Wait()
 	<-periodic.Stop().Done()

@@ -1,0 +1,239 @@
+// Package alerting delivers incident alerts from the durable outbox to
+// Slack, Sentry and signed webhooks, retrying until delivered or
+// dead-lettered, and sends metrics to DataDog.
+package alerting
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"linkwatch/incidents"
+)
+
+// Delivery is one alert on its way to one channel.
+type Delivery struct {
+	ID       int64
+	Channel  string
+	Attempts int       // attempts made before this one
+	FirstAt  time.Time // first attempt, zero before it
+	NextAt   time.Time
+	Alert    incidents.Alert
+}
+
+// Outcome is what became of a delivery attempt.
+type Outcome struct {
+	Status     string // sent | pending | dead | disabled
+	NextAt     time.Time
+	HTTPStatus int
+	Error      string // redacted
+}
+
+// Store is what the dispatcher needs from storage.
+type Store interface {
+	// FanOut creates a pending delivery per channel for every new outbox alert.
+	FanOut(ctx context.Context, channels []string) error
+	// PendingDeliveries returns a channel's pending deliveries, oldest first.
+	PendingDeliveries(ctx context.Context, channel string, limit int) ([]Delivery, error)
+	MarkDelivery(ctx context.Context, id int64, o Outcome) error
+	DisableChannel(ctx context.Context, channel, reason string) error
+	DisabledChannels(ctx context.Context) (map[string]string, error)
+}
+
+// Sink sends alerts to one channel.
+type Sink interface {
+	// Name identifies the channel in the outbox ("slack", "webhook:ops", ...).
+	Name() string
+	// Send delivers one alert. nil means delivered; a *SendError says
+	// whether to retry; any other error is retried.
+	Send(ctx context.Context, d Delivery) error
+}
+
+// SendError classifies a failed send, like Alertmanager's (retry, err).
+type SendError struct {
+	Retry      bool          // worth trying again
+	RetryAfter time.Duration // the receiver's own wish (429 Retry-After)
+	Disable    bool          // the receiver asked never to be called again (410 Gone)
+	HTTPStatus int
+	Err        error // must already be free of secrets
+}
+
+func (e *SendError) Error() string { return e.Err.Error() }
+func (e *SendError) Unwrap() error { return e.Err }
+
+// Backoff between attempts: about 5 s, 30 s, 2 m, 10 m, 1 h, then hourly
+// until GiveUpAfter has passed since the first attempt.
+var backoff = []time.Duration{5 * time.Second, 30 * time.Second, 2 * time.Minute, 10 * time.Minute, time.Hour}
+
+// GiveUpAfter is how long a delivery is retried before it is dead-lettered.
+const GiveUpAfter = 24 * time.Hour
+
+// Recorder is told of every attempt, for metrics.
+type Recorder interface {
+	Delivery(channel, outcome string)
+}
+
+// Dispatcher delivers the outbox. Each channel has its own loop, so a slow
+// or failing channel never holds up another, and delivers in outbox order:
+// a receiver that was down gets everything, in order, when it is back.
+type Dispatcher struct {
+	store    Store
+	sinks    []Sink
+	log      *slog.Logger
+	recorder Recorder
+	now      func() time.Time
+	poll     time.Duration
+	wake     chan struct{}
+}
+
+// NewDispatcher returns a dispatcher for sinks.
+func NewDispatcher(store Store, sinks []Sink, recorder Recorder, log *slog.Logger) *Dispatcher {
+	return &Dispatcher{store: store, sinks: sinks, log: log, recorder: recorder, now: time.Now, poll: time.Second, wake: make(chan struct{}, 1)}
+}
+
+// Notify asks the dispatcher to look at the outbox now rather than at the
+// next poll.
+func (d *Dispatcher) Notify() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run delivers until ctx ends. After a crash, it resumes from the outbox:
+// every alert is delivered at least once (receivers dedupe on its event id).
+func (d *Dispatcher) Run(ctx context.Context) {
+	if len(d.sinks) == 0 {
+		return
+	}
+	var wg sync.WaitGroup
+	kicks := make([]chan struct{}, len(d.sinks))
+	for i, s := range d.sinks {
+		kicks[i] = make(chan struct{}, 1)
+		wg.Go(func() { d.channelLoop(ctx, s, kicks[i]) })
+	}
+	t := time.NewTicker(d.poll)
+	defer t.Stop()
+	for {
+		if err := d.fanOut(ctx); err != nil && ctx.Err() == nil {
+			d.log.Error("alert fan-out", "err", err)
+		}
+		for _, k := range kicks {
+			select {
+			case k <- struct{}{}:
+			default:
+			}
+		}
+		select {
+		case <-ctx.Done():
+			wg.Wait()
+			return
+		case <-t.C:
+		case <-d.wake:
+		}
+	}
+}
+
+func (d *Dispatcher) fanOut(ctx context.Context) error {
+	disabled, err := d.store.DisabledChannels(ctx)
+	if err != nil {
+		return err
+	}
+	var names []string
+	for _, s := range d.sinks {
+		if _, off := disabled[s.Name()]; !off {
+			names = append(names, s.Name())
+		}
+	}
+	return d.store.FanOut(ctx, names)
+}
+
+func (d *Dispatcher) channelLoop(ctx context.Context, s Sink, kick <-chan struct{}) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-kick:
+		}
+		if err := d.Drain(ctx, s); err != nil && ctx.Err() == nil {
+			d.log.Error("alert delivery", "channel", s.Name(), "err", err)
+		}
+	}
+}
+
+// Drain delivers a channel's due deliveries in order, stopping at the first
+// that is not due or fails, so order is kept.
+func (d *Dispatcher) Drain(ctx context.Context, s Sink) error {
+	for {
+		list, err := d.store.PendingDeliveries(ctx, s.Name(), 50)
+		if err != nil || len(list) == 0 {
+			return err
+		}
+		for _, del := range list {
+			if del.NextAt.After(d.now()) {
+				return nil
+			}
+			o := d.attempt(ctx, s, del)
+			if ctx.Err() != nil {
+				return nil // shutting down: the attempt is retried after restart
+			}
+			if err := d.store.MarkDelivery(ctx, del.ID, o); err != nil {
+				return err
+			}
+			if d.recorder != nil {
+				d.recorder.Delivery(s.Name(), o.Status)
+			}
+			switch o.Status {
+			case "disabled":
+				if err := d.store.DisableChannel(ctx, s.Name(), o.Error); err != nil {
+					return err
+				}
+				d.log.Warn("alert channel disabled by its receiver", "channel", s.Name(), "reason", o.Error)
+				return nil
+			case "pending":
+				return nil
+			}
+		}
+	}
+}
+
+func (d *Dispatcher) attempt(ctx context.Context, s Sink, del Delivery) Outcome {
+	now := d.now()
+	if del.FirstAt.IsZero() {
+		del.FirstAt = now
+	}
+	sendCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	err := s.Send(sendCtx, del)
+	cancel()
+	if err == nil {
+		d.log.Info("alert delivered", "channel", s.Name(), "event", del.Alert.EventID, "type", del.Alert.Type, "incident", del.Alert.IncidentID)
+		return Outcome{Status: "sent"}
+	}
+	se := &SendError{Retry: true, Err: err}
+	errors.As(err, &se)
+	o := Outcome{HTTPStatus: se.HTTPStatus, Error: err.Error()}
+	switch {
+	case se.Disable:
+		o.Status = "disabled"
+	case !se.Retry:
+		o.Status = "dead"
+	case now.Sub(del.FirstAt) >= GiveUpAfter:
+		o.Status, o.Error = "dead", fmt.Sprintf("gave up after %s: %s", GiveUpAfter, o.Error)
+	default:
+		o.Status, o.NextAt = "pending", now.Add(max(nextDelay(del.Attempts), se.RetryAfter))
+	}
+	d.log.Warn("alert delivery failed", "channel", s.Name(), "event", del.Alert.EventID, "attempt", del.Attempts+1,
+		"outcome", o.Status, "next_at", o.NextAt, "err", o.Error)
+	return o
+}
+
+// nextDelay is the wait after the given number of earlier attempts, with
+// ±20 % jitter so many failed deliveries do not retry in lockstep.
+func nextDelay(attempts int) time.Duration {
+	base := backoff[min(attempts, len(backoff)-1)]
+	return time.Duration(float64(base) * (0.8 + 0.4*rand.Float64()))
+}

@@ -1,0 +1,6 @@
+package alerting
+
+import "time"
+
+// SetClock replaces the dispatcher's clock in tests.
+func SetClock(d *Dispatcher, now func() time.Time) { d.now = now }

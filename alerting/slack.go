@@ -1,0 +1,226 @@
+package alerting
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/slack-go/slack"
+	"golang.org/x/time/rate"
+
+	"linkwatch/incidents"
+)
+
+// ThreadStore remembers the Slack message that started an incident's
+// thread, so updates are replies and a retry never posts it twice.
+type ThreadStore interface {
+	ThreadRef(ctx context.Context, incidentID int64, channel string) (string, error)
+	SetThreadRef(ctx context.Context, incidentID int64, channel, ref string) error
+}
+
+// SlackOptions configure the Slack sink: an incoming webhook, or a bot
+// token and channel (which threads updates under the first message).
+type SlackOptions struct {
+	WebhookURL    string
+	BotToken      string
+	Channel       string
+	APIURL        string // Slack's Web API base URL; tests point it at a local server
+	StatusPageURL string // the button on every message
+	HTTPClient    *http.Client
+	Threads       ThreadStore
+}
+
+// Slack posts incident alerts as Block Kit messages with a text fallback.
+type Slack struct {
+	opts    SlackOptions
+	api     *slack.Client
+	client  *http.Client
+	limiter *rate.Limiter
+}
+
+// NewSlack returns a Slack sink.
+func NewSlack(opts SlackOptions) (*Slack, error) {
+	if (opts.WebhookURL == "") == (opts.BotToken == "") {
+		return nil, errors.New("slack: configure either webhook_url or bot_token (with channel)")
+	}
+	if opts.BotToken != "" && (opts.Channel == "" || opts.Threads == nil) {
+		return nil, errors.New("slack: bot_token needs a channel")
+	}
+	if opts.HTTPClient == nil {
+		opts.HTTPClient = &http.Client{Timeout: 15 * time.Second}
+	}
+	s := &Slack{
+		opts:   opts,
+		client: opts.HTTPClient,
+		// Slack allows about one message per second per channel.
+		limiter: rate.NewLimiter(rate.Every(time.Second), 1),
+	}
+	if opts.BotToken != "" {
+		o := []slack.Option{slack.OptionHTTPClient(opts.HTTPClient)}
+		if opts.APIURL != "" {
+			o = append(o, slack.OptionAPIURL(opts.APIURL))
+		}
+		s.api = slack.New(opts.BotToken, o...)
+	}
+	return s, nil
+}
+
+// Name identifies the channel.
+func (s *Slack) Name() string { return "slack" }
+
+// Send posts one alert: in bot mode, the opening message starts a thread
+// that updates and the resolution reply to, and the resolution edits the
+// opening message to show RESOLVED and how long it lasted.
+func (s *Slack) Send(ctx context.Context, d Delivery) error {
+	if err := s.limiter.Wait(ctx); err != nil {
+		return &SendError{Retry: true, Err: err}
+	}
+	blocks, text := slackMessage(d.Alert, s.opts.StatusPageURL, false)
+	if s.api == nil {
+		err := slack.PostWebhookCustomHTTPContext(ctx, s.opts.WebhookURL, s.client, &slack.WebhookMessage{Text: text, Blocks: &slack.Blocks{BlockSet: blocks}})
+		return s.classify(err)
+	}
+	a := d.Alert
+	ref, err := s.opts.Threads.ThreadRef(ctx, a.IncidentID, s.Name())
+	if err != nil {
+		return &SendError{Retry: true, Err: err}
+	}
+	channel, ts, _ := strings.Cut(ref, " ")
+	if ref == "" {
+		channel, ts, err = s.api.PostMessageContext(ctx, s.opts.Channel, slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...))
+		if err != nil {
+			return s.classify(err)
+		}
+		if err := s.opts.Threads.SetThreadRef(ctx, a.IncidentID, s.Name(), channel+" "+ts); err != nil {
+			return &SendError{Retry: true, Err: err}
+		}
+		if a.Type == incidents.AlertOpened {
+			return nil
+		}
+	} else if a.Type == incidents.AlertOpened {
+		return nil // already posted (a retry after a crash): never post it twice
+	}
+	if _, _, err := s.api.PostMessageContext(ctx, channel, slack.MsgOptionTS(ts), slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...)); err != nil {
+		return s.classify(err)
+	}
+	if a.Type == incidents.AlertResolved {
+		parent, ptext := slackMessage(a, s.opts.StatusPageURL, true)
+		if _, _, _, err := s.api.UpdateMessageContext(ctx, channel, ts, slack.MsgOptionText(ptext, false), slack.MsgOptionBlocks(parent...)); err != nil {
+			return s.classify(err)
+		}
+	}
+	return nil
+}
+
+// permanentSlackErrors are API errors that no retry will fix.
+var permanentSlackErrors = map[string]bool{
+	"invalid_auth": true, "not_authed": true, "account_inactive": true, "token_revoked": true,
+	"channel_not_found": true, "not_in_channel": true, "is_archived": true, "invalid_blocks": true,
+}
+
+func (s *Slack) classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	clean := scrub(err, s.opts.WebhookURL, s.opts.BotToken)
+	var rl *slack.RateLimitedError
+	var sc slack.StatusCodeError
+	var api slack.SlackErrorResponse
+	switch {
+	case errors.As(err, &rl):
+		return &SendError{Retry: true, RetryAfter: rl.RetryAfter, HTTPStatus: http.StatusTooManyRequests, Err: clean}
+	case errors.As(err, &sc):
+		return &SendError{Retry: sc.Code >= 500 || sc.Code == http.StatusTooManyRequests || sc.Code == http.StatusRequestTimeout, HTTPStatus: sc.Code, Err: clean}
+	case errors.As(err, &api):
+		return &SendError{Retry: !permanentSlackErrors[api.Err], Err: clean}
+	default:
+		return &SendError{Retry: true, Err: clean}
+	}
+}
+
+// slackMessage renders an alert as Block Kit blocks and a plain-text
+// fallback (notifications and old clients show only the text). parent is
+// the edited opening message of a resolved incident.
+func slackMessage(a incidents.Alert, statusURL string, parent bool) ([]slack.Block, string) {
+	inc := a.Incident
+	var head string
+	switch {
+	case parent || a.Type == incidents.AlertResolved:
+		head = fmt.Sprintf("✅ RESOLVED after %s: %s", duration(inc.ResolvedAt.Sub(inc.StartedAt)), inc.Title)
+	case a.Type == incidents.AlertOpened && inc.Impact == incidents.ImpactMinor:
+		head = "🟠 Degraded: " + inc.Title
+	case a.Type == incidents.AlertOpened:
+		head = "🔴 Down: " + inc.Title
+	default:
+		head = fmt.Sprintf("🟡 Update (%s): %s", strings.ReplaceAll(a.Reason, "_", " "), inc.Title)
+	}
+	md := func(s string) *slack.TextBlockObject {
+		return slack.NewTextBlockObject(slack.MarkdownType, s, false, false)
+	}
+	fields := []*slack.TextBlockObject{
+		md("*Cause*\n`" + string(inc.Cause) + "`"),
+		md("*Since*\n<!date^" + fmt.Sprint(inc.StartedAt.Unix()) + "^{date_short_pretty} {time}|" + inc.StartedAt.UTC().Format(time.RFC1123) + ">"),
+		md("*Impact*\n" + string(inc.Impact)),
+		md("*Status*\n" + string(inc.Status)),
+	}
+	if inc.Flapping {
+		fields = append(fields, md("*Flapping*\nyes: it stays open until stable"))
+	}
+	blocks := []slack.Block{
+		slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, clip(head, 150), false, false)),
+		slack.NewSectionBlock(md(clip(escapeSlack(inc.Summary), 2900)), fields, nil),
+	}
+	if links := affectedList(inc.Affected, 10); links != "" {
+		blocks = append(blocks, slack.NewSectionBlock(md("*Affected links*\n"+clip(escapeSlack(links), 2900)), nil, nil))
+	}
+	if statusURL != "" {
+		btn := slack.NewButtonBlockElement("status_page", "status", slack.NewTextBlockObject(slack.PlainTextType, "Status page", false, false))
+		btn.URL = statusURL
+		blocks = append(blocks, slack.NewActionBlock("", btn))
+	}
+	blocks = append(blocks, slack.NewContextBlock("", md(fmt.Sprintf("linkwatch incident #%d · event %s", inc.ID, a.EventID))))
+	text := fmt.Sprintf("%s. Cause: %s. %s", head, inc.Cause, inc.Summary)
+	if links := affectedList(inc.Affected, 5); links != "" {
+		text += " Affected: " + links + "."
+	}
+	return blocks, text
+}
+
+func affectedList(as []incidents.Affected, max int) string {
+	var parts []string
+	for i, a := range as {
+		if i == max {
+			parts = append(parts, fmt.Sprintf("and %d more", len(as)-max))
+			break
+		}
+		parts = append(parts, a.Page+"/"+a.Link)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// escapeSlack escapes the three characters Slack's mrkdwn treats as markup.
+func escapeSlack(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !isRuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }
+
+func duration(d time.Duration) string {
+	if d < time.Minute {
+		return d.Round(time.Second).String()
+	}
+	return d.Round(time.Minute).String()
+}

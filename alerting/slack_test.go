@@ -1,0 +1,171 @@
+package alerting_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"linkwatch/alerting"
+	"linkwatch/incidents"
+	"linkwatch/storage"
+)
+
+// fakeSlack is Slack's Web API and an incoming webhook on loopback.
+type fakeSlack struct {
+	mu       sync.Mutex
+	calls    []slackCall
+	rateOnce bool
+	fail     string // an API error to answer with
+}
+
+type slackCall struct {
+	method  string
+	channel string
+	ts      string // the message edited, or the thread replied to
+	text    string
+	blocks  string
+	auth    string
+}
+
+func (f *fakeSlack) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.rateOnce {
+		f.rateOnce = false
+		w.Header().Set("Retry-After", "3")
+		w.WriteHeader(http.StatusTooManyRequests)
+		return
+	}
+	body, _ := io.ReadAll(r.Body)
+	c := slackCall{method: strings.TrimPrefix(r.URL.Path, "/"), auth: r.Header.Get("Authorization")}
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+		var m map[string]any
+		_ = json.Unmarshal(body, &m)
+		c.text, _ = m["text"].(string)
+		b, _ := json.Marshal(m["blocks"])
+		c.blocks = string(b)
+	} else {
+		v, _ := url.ParseQuery(string(body))
+		c.channel, c.text, c.blocks = v.Get("channel"), v.Get("text"), v.Get("blocks")
+		c.ts = v.Get("ts") + v.Get("thread_ts")
+		if c.auth == "" {
+			c.auth = "Bearer " + v.Get("token")
+		}
+	}
+	f.calls = append(f.calls, c)
+	w.Header().Set("Content-Type", "application/json")
+	if f.fail != "" {
+		_, _ = io.WriteString(w, `{"ok":false,"error":"`+f.fail+`"}`)
+		return
+	}
+	if c.method == "webhook" {
+		_, _ = io.WriteString(w, "ok")
+		return
+	}
+	_, _ = io.WriteString(w, `{"ok":true,"channel":"C0OPS","ts":"1700000000.000100"}`)
+}
+
+func newFakeSlack(t *testing.T) (*fakeSlack, *httptest.Server) {
+	t.Helper()
+	f := &fakeSlack{}
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	return f, srv
+}
+
+const slackToken = "xoxb-SECRET-TOKEN"
+
+func TestSlackBotThreadsUpdatesAndEditsParent(t *testing.T) {
+	f, srv := newFakeSlack(t)
+	db := storage.MustOpenDB(t)
+	s, err := alerting.NewSlack(alerting.SlackOptions{BotToken: slackToken, Channel: "#ops", APIURL: srv.URL + "/", StatusPageURL: "https://links.example/status", Threads: db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A real incident row, so the thread reference has something to belong to.
+	inc, err := db.Record(context.Background(), incidents.Change{Incident: testAlert(0, incidents.AlertOpened).Incident})
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func(typ incidents.AlertType, reason string) {
+		t.Helper()
+		a := testAlert(inc.ID, typ)
+		a.Reason = reason
+		if err := s.Send(context.Background(), alerting.Delivery{Alert: a}); err != nil {
+			t.Fatalf("%s: %v", typ, err)
+		}
+	}
+	send(incidents.AlertOpened, "")
+	send(incidents.AlertOpened, "") // a retry after a crash: must not post again
+	send(incidents.AlertUpdated, "cause_changed")
+	send(incidents.AlertResolved, "")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var got []string
+	for _, c := range f.calls {
+		got = append(got, c.method+":"+c.ts)
+	}
+	want := "chat.postMessage:,chat.postMessage:1700000000.000100,chat.postMessage:1700000000.000100,chat.update:1700000000.000100"
+	if strings.Join(got, ",") != want {
+		t.Fatalf("calls = %v\nwant %s", got, want)
+	}
+	first := f.calls[0]
+	if first.channel != "#ops" || !strings.Contains(first.text, "Down: acme/shop is down") || !strings.Contains(first.text, "Affected: acme/shop") {
+		t.Errorf("opening message: %+v", first)
+	}
+	if !strings.Contains(first.blocks, "https://links.example/status") || !strings.Contains(first.blocks, "http_5xx") {
+		t.Errorf("blocks lack the status page button or the cause: %s", first.blocks)
+	}
+	if edit := f.calls[3]; !strings.Contains(edit.text, "RESOLVED after 12m0s") {
+		t.Errorf("parent edit: %q", edit.text)
+	}
+}
+
+func TestSlackWebhookAndErrors(t *testing.T) {
+	f, srv := newFakeSlack(t)
+	hook := srv.URL + "/webhook"
+	s, err := alerting.NewSlack(alerting.SlackOptions{WebhookURL: hook})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Send(context.Background(), alerting.Delivery{Alert: testAlert(1, incidents.AlertOpened)}); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.calls) != 1 || !strings.Contains(f.calls[0].blocks, "header") {
+		t.Fatalf("webhook calls: %+v", f.calls)
+	}
+	f.rateOnce = true
+	err = s.Send(context.Background(), alerting.Delivery{Alert: testAlert(1, incidents.AlertResolved)})
+	var se *alerting.SendError
+	if !errors.As(err, &se) || !se.Retry || se.RetryAfter != 3*time.Second {
+		t.Errorf("429: %v (%+v)", err, se)
+	}
+
+	bot, _ := alerting.NewSlack(alerting.SlackOptions{BotToken: slackToken, Channel: "#ops", APIURL: srv.URL + "/", Threads: storage.MustOpenDB(t)})
+	f.fail = "invalid_auth"
+	err = bot.Send(context.Background(), alerting.Delivery{Alert: testAlert(1, incidents.AlertOpened)})
+	if !errors.As(err, &se) || se.Retry {
+		t.Errorf("invalid_auth: %v, want a permanent failure", err)
+	}
+	for _, secret := range []string{slackToken, hook} {
+		if err != nil && strings.Contains(err.Error(), secret) {
+			t.Errorf("error leaks a secret: %v", err)
+		}
+	}
+}
+
+func TestNewSlackRejectsBadOptions(t *testing.T) {
+	for _, o := range []alerting.SlackOptions{{}, {WebhookURL: "https://h/x", BotToken: "t"}, {BotToken: "t"}} {
+		if _, err := alerting.NewSlack(o); err == nil {
+			t.Errorf("NewSlack(%+v) accepted", o)
+		}
+	}
+}

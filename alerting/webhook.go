@@ -1,0 +1,150 @@
+package alerting
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"linkwatch/incidents"
+)
+
+// DialFunc dials for outbound requests; the SSRF-guarded one for webhooks.
+type DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
+
+// Webhook posts alerts to a URL per the Standard Webhooks spec: headers
+// webhook-id (stable across retries), webhook-timestamp and
+// webhook-signature "v1,<base64 HMAC-SHA256 of id.timestamp.body>".
+type Webhook struct {
+	name   string
+	url    string
+	key    []byte
+	client *http.Client
+	now    func() time.Time
+}
+
+// NewWebhook returns a webhook sink. secret is "whsec_" + base64 key, as the
+// spec's libraries generate. dial nil uses the default dialer.
+func NewWebhook(name, rawURL, secret string, dial DialFunc) (*Webhook, error) {
+	key, err := webhookKey(secret)
+	if err != nil {
+		return nil, err
+	}
+	tr := &http.Transport{Proxy: nil, ForceAttemptHTTP2: true, MaxIdleConnsPerHost: 2, IdleConnTimeout: 90 * time.Second}
+	if dial != nil {
+		tr.DialContext = dial
+	}
+	return &Webhook{
+		name: "webhook:" + name, url: rawURL, key: key, now: time.Now,
+		client: &http.Client{
+			Transport: tr,
+			Timeout:   15 * time.Second,
+			// A redirect is a failure, not followed: the receiver must be
+			// configured with its real URL, and a signed body must not be
+			// replayed to wherever a 3xx points.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+	}, nil
+}
+
+// webhookKey decodes a whsec_ secret.
+func webhookKey(secret string) ([]byte, error) {
+	b64, ok := strings.CutPrefix(secret, "whsec_")
+	if !ok {
+		return nil, errors.New(`secret must start with "whsec_"`)
+	}
+	key, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil || len(key) < 16 {
+		return nil, errors.New("secret must be whsec_ followed by at least 16 base64-encoded bytes")
+	}
+	return key, nil
+}
+
+// Name identifies the channel.
+func (w *Webhook) Name() string { return w.name }
+
+// WebhookBody is what a webhook receiver gets.
+type WebhookBody struct {
+	Type      incidents.AlertType `json:"type"`
+	Timestamp time.Time           `json:"timestamp"`
+	Data      WebhookData         `json:"data"`
+}
+
+// WebhookData is the incident as of the event.
+type WebhookData struct {
+	EventID    string             `json:"event_id"`
+	Reason     string             `json:"reason,omitempty"`
+	Incident   incidents.Incident `json:"incident"`
+	LastResult any                `json:"last_result,omitempty"`
+}
+
+// Send posts one alert.
+func (w *Webhook) Send(ctx context.Context, d Delivery) error {
+	a := d.Alert
+	data := WebhookData{EventID: a.EventID, Reason: a.Reason, Incident: a.Incident}
+	if a.LastResult != nil {
+		data.LastResult = a.LastResult
+	}
+	body, err := json.Marshal(WebhookBody{Type: a.Type, Timestamp: a.CreatedAt.UTC(), Data: data})
+	if err != nil {
+		return &SendError{Err: fmt.Errorf("encode webhook body: %w", err)}
+	}
+	ts := strconv.FormatInt(w.now().Unix(), 10)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.url, bytes.NewReader(body))
+	if err != nil {
+		return &SendError{Err: scrub(err, w.url)}
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "linkwatch-webhooks/1.0")
+	req.Header.Set("webhook-id", a.EventID)
+	req.Header.Set("webhook-timestamp", ts)
+	req.Header.Set("webhook-signature", "v1,"+Sign(w.key, a.EventID, ts, body))
+	resp, err := w.client.Do(req)
+	if err != nil {
+		var ue interface{ Unwrap() error }
+		if errors.As(err, &ue) {
+			err = ue.Unwrap()
+		}
+		return &SendError{Retry: true, Err: fmt.Errorf("POST %s: %w", redactedURL(w.url), scrub(err, w.url))}
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	code := resp.StatusCode
+	se := &SendError{HTTPStatus: code, Err: fmt.Errorf("POST %s: %d %s", redactedURL(w.url), code, http.StatusText(code))}
+	switch {
+	case code >= 200 && code < 300:
+		return nil
+	case code == http.StatusGone:
+		se.Disable = true
+	case code == http.StatusTooManyRequests:
+		se.Retry = true
+		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
+			se.RetryAfter = min(time.Duration(s)*time.Second, time.Hour)
+		}
+	case code >= 500, code >= 300 && code < 400, code == http.StatusRequestTimeout:
+		se.Retry = true
+	default: // other 4xx: the receiver rejects this payload; retrying will not help
+	}
+	return se
+}
+
+// Sign returns the base64 HMAC-SHA256 of "id.timestamp.body" with key.
+func Sign(key []byte, id, timestamp string, body []byte) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(id))
+	m.Write([]byte{'.'})
+	m.Write([]byte(timestamp))
+	m.Write([]byte{'.'})
+	m.Write(body)
+	return base64.StdEncoding.EncodeToString(m.Sum(nil))
+}

@@ -1,0 +1,206 @@
+package alerting_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"linkwatch/alerting"
+	"linkwatch/checker"
+	"linkwatch/incidents"
+)
+
+var testSecret = "whsec_" + base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef"))
+
+func testAlert(id int64, typ incidents.AlertType) incidents.Alert {
+	start := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	inc := incidents.Incident{ID: id, Key: "dest:https://shop.example/", Kind: incidents.KindDestination, Title: "acme/shop is down (http_5xx)",
+		Cause: checker.CauseHTTP5xx, Summary: "503 Service Unavailable at https://shop.example/", Status: incidents.StatusInvestigating,
+		Impact: incidents.ImpactMajor, Host: "shop.example", Targets: []string{"https://shop.example/"},
+		Affected: []incidents.Affected{{Page: "acme", Link: "shop", URL: "https://shop.example/"}}, StartedAt: start, UpdatedAt: start}
+	if typ == incidents.AlertResolved {
+		inc.Status, inc.ResolvedAt = incidents.StatusResolved, start.Add(12*time.Minute)
+	}
+	return incidents.Alert{EventID: "msg_" + string(typ) + "_" + jsonNum(id), Type: typ, IncidentID: id, CreatedAt: start, Incident: inc,
+		LastResult: &checker.Result{URL: "https://shop.example/", StatusCode: 503, Cause: checker.CauseHTTP5xx}}
+}
+
+func jsonNum(n int64) string { b, _ := json.Marshal(n); return string(b) }
+
+// receiver is a webhook endpoint that verifies signatures with the
+// Standard Webhooks reference library and answers with scripted statuses.
+type receiver struct {
+	t        *testing.T
+	verifier *standardwebhooks.Webhook
+	mu       sync.Mutex
+	statuses []int // answered in turn; 200 once exhausted
+	got      []alerting.WebhookBody
+	ids      []string
+}
+
+func newReceiver(t *testing.T, statuses ...int) (*receiver, *httptest.Server) {
+	t.Helper()
+	v, err := standardwebhooks.NewWebhook(testSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := &receiver{t: t, verifier: v, statuses: statuses}
+	srv := httptest.NewServer(http.HandlerFunc(rc.serve))
+	t.Cleanup(srv.Close)
+	return rc, srv
+}
+
+func (rc *receiver) serve(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	if err := rc.verifier.Verify(body, r.Header); err != nil {
+		rc.t.Errorf("signature does not verify: %v", err)
+		w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	status := http.StatusOK
+	if len(rc.statuses) > 0 {
+		status, rc.statuses = rc.statuses[0], rc.statuses[1:]
+	}
+	rc.ids = append(rc.ids, r.Header.Get("webhook-id"))
+	if status == http.StatusTooManyRequests {
+		w.Header().Set("Retry-After", "7")
+	}
+	if status == http.StatusFound {
+		w.Header().Set("Location", "http://elsewhere.example/")
+	}
+	w.WriteHeader(status)
+	if status < 300 {
+		var b alerting.WebhookBody
+		if err := json.Unmarshal(body, &b); err != nil {
+			rc.t.Errorf("body is not JSON: %v", err)
+		}
+		rc.got = append(rc.got, b)
+	}
+}
+
+func (rc *receiver) received() []alerting.WebhookBody {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return append([]alerting.WebhookBody(nil), rc.got...)
+}
+
+func TestWebhookSignedBody(t *testing.T) {
+	rc, srv := newReceiver(t)
+	wh, err := alerting.NewWebhook("ops", srv.URL+"/hooks/T0KEN-in-path?key=SECRET", testSecret, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := testAlert(7, incidents.AlertOpened)
+	if err := wh.Send(context.Background(), alerting.Delivery{Alert: a}); err != nil {
+		t.Fatal(err)
+	}
+	got := rc.received()
+	if len(got) != 1 || got[0].Type != incidents.AlertOpened || got[0].Data.Incident.ID != 7 || got[0].Data.EventID != a.EventID {
+		t.Fatalf("received %+v", got)
+	}
+	if rc.ids[0] != a.EventID {
+		t.Errorf("webhook-id = %q, want the stable event id %q", rc.ids[0], a.EventID)
+	}
+}
+
+func TestWebhookStatusClassification(t *testing.T) {
+	tests := []struct {
+		status         int
+		wantErr        bool
+		retry, disable bool
+		retryAfter     time.Duration
+	}{
+		{200, false, false, false, 0},
+		{204, false, false, false, 0},
+		{302, true, true, false, 0},
+		{400, true, false, false, 0},
+		{404, true, false, false, 0},
+		{408, true, true, false, 0},
+		{410, true, false, true, 0},
+		{429, true, true, false, 7 * time.Second},
+		{500, true, true, false, 0},
+		{503, true, true, false, 0},
+	}
+	for _, tt := range tests {
+		t.Run(http.StatusText(tt.status), func(t *testing.T) {
+			_, srv := newReceiver(t, tt.status)
+			secretURL := srv.URL + "/hooks/T0KEN"
+			wh, err := alerting.NewWebhook("ops", secretURL, testSecret, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = wh.Send(context.Background(), alerting.Delivery{Alert: testAlert(1, incidents.AlertOpened)})
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err = %v, want error %v", err, tt.wantErr)
+			}
+			if err == nil {
+				return
+			}
+			var se *alerting.SendError
+			if !errors.As(err, &se) || se.Retry != tt.retry || se.Disable != tt.disable || se.RetryAfter != tt.retryAfter || se.HTTPStatus != tt.status {
+				t.Errorf("SendError = %+v, want retry %v disable %v retry-after %v", se, tt.retry, tt.disable, tt.retryAfter)
+			}
+			if strings.Contains(err.Error(), "T0KEN") {
+				t.Errorf("error leaks the webhook URL's secret: %v", err)
+			}
+		})
+	}
+}
+
+func TestWebhookSecretsNeverLeak(t *testing.T) {
+	// A receiver that is down: the transport's error names the URL.
+	secretURL := "http://127.0.0.1:1/hooks/T0KEN?sig=SECRET"
+	wh, err := alerting.NewWebhook("ops", secretURL, testSecret, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = wh.Send(context.Background(), alerting.Delivery{Alert: testAlert(1, incidents.AlertOpened)})
+	if err == nil {
+		t.Fatal("send to a closed port succeeded")
+	}
+	for _, secret := range []string{"T0KEN", "SECRET", testSecret} {
+		if strings.Contains(err.Error(), secret) {
+			t.Errorf("error %q leaks %q", err, secret)
+		}
+	}
+}
+
+func TestWebhookSSRFGuard(t *testing.T) {
+	_, srv := newReceiver(t)
+	guarded := alerting.DialFunc(checker.GuardedDialContext(nil, time.Second))
+	wh, err := alerting.NewWebhook("ops", srv.URL+"/", testSecret, guarded)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := wh.Send(context.Background(), alerting.Delivery{Alert: testAlert(1, incidents.AlertOpened)}); err == nil || !strings.Contains(err.Error(), "private or reserved") {
+		t.Errorf("webhook to loopback without allow_private: err = %v, want the SSRF guard to refuse", err)
+	}
+	allowed := alerting.DialFunc(checker.GuardedDialContext([]netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}, time.Second))
+	wh, _ = alerting.NewWebhook("ops", srv.URL+"/", testSecret, allowed)
+	if err := wh.Send(context.Background(), alerting.Delivery{Alert: testAlert(1, incidents.AlertOpened)}); err != nil {
+		t.Errorf("allowed loopback: %v", err)
+	}
+}
+
+func TestNewWebhookRejectsBadSecrets(t *testing.T) {
+	for _, s := range []string{"", "tok3nXYZ", "whsec_", "whsec_!!!XYZ", "whsec_" + base64.StdEncoding.EncodeToString([]byte("shortXYZ"))} {
+		if _, err := alerting.NewWebhook("x", "https://example.com/", s, nil); err == nil {
+			t.Errorf("secret %q accepted", s)
+		} else if strings.Contains(err.Error(), "XYZ") {
+			t.Errorf("error repeats the secret: %v", err)
+		}
+	}
+}

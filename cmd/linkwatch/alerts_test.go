@@ -1,0 +1,99 @@
+package main
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+)
+
+// TestOutageToWebhook runs the whole product: a destination fails, the
+// prober sees it, the engine opens an incident, the dispatcher delivers a
+// signed webhook; the destination recovers and the resolution follows.
+func TestOutageToWebhook(t *testing.T) {
+	var broken atomic.Bool
+	broken.Store(true)
+	dest := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if broken.Load() {
+			http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = io.WriteString(w, "ok")
+	}))
+	defer dest.Close()
+
+	secret := "whsec_" + base64.StdEncoding.EncodeToString([]byte("e2e-secret-0123456789abcdef"))
+	verifier, err := standardwebhooks.NewWebhook(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var types []string
+	var first map[string]any
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if err := verifier.Verify(body, r.Header); err != nil {
+			t.Errorf("webhook signature: %v", err)
+		}
+		var m map[string]any
+		_ = json.Unmarshal(body, &m)
+		mu.Lock()
+		types = append(types, m["type"].(string))
+		if first == nil {
+			first = m
+		}
+		mu.Unlock()
+	}))
+	defer hook.Close()
+
+	cfg := `
+storage: {path: DBPATH}
+probe: {interval: 1s, timeout: 500ms, allow_private: [127.0.0.1/32], self_check: false}
+alerts:
+  webhooks:
+    - {name: ops, url: "` + hook.URL + `/hook/T0KEN", secret: "${HOOK_SECRET}"}
+pages:
+  - slug: acme
+    links:
+      - {slug: shop, url: "` + dest.URL + `/shop"}
+`
+	app := startApp(t, cfg, map[string]string{"HOOK_SECRET": secret})
+	waitFor := func(want string) {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second)
+		for time.Now().Before(deadline) {
+			mu.Lock()
+			got := strings.Join(types, ",")
+			mu.Unlock()
+			if strings.Contains(got, want) {
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Fatalf("no %s webhook within 15s; got %v; stderr:\n%s", want, types, app.stderr)
+	}
+	waitFor("incident.opened")
+	mu.Lock()
+	data := first["data"].(map[string]any)
+	inc := data["incident"].(map[string]any)
+	mu.Unlock()
+	if inc["cause"] != "http_5xx" || !strings.Contains(inc["summary"].(string), "503") {
+		t.Errorf("incident in webhook: %v", inc)
+	}
+	broken.Store(false)
+	waitFor("incident.resolved")
+	if err := app.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(app.stderr.String(), "T0KEN") || strings.Contains(app.stderr.String(), secret) {
+		t.Error("a webhook secret appears in the log")
+	}
+}
