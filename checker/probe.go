@@ -125,15 +125,11 @@ func (c *Checker) host(name string) *hostState {
 // with a Cause.
 func (c *Checker) Check(ctx context.Context, t Target) Result {
 	r := Result{TargetID: t.ID, Kind: t.Kind, URL: t.URL, Start: c.opts.Now()}
-	ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
-	defer cancel()
-	started := time.Now()
 	if t.Kind == KindSelfCheck {
-		c.checkSelf(ctx, t, &r)
+		c.timed(ctx, &r, func(ctx context.Context) { c.checkSelf(ctx, t, &r) })
 	} else {
 		c.checkDestination(ctx, t, &r)
 	}
-	r.Latency = time.Since(started)
 	if t.Kind == KindSelfCheck && r.Cause == CauseNone && r.Latency > c.opts.SlowThreshold {
 		r.Status, r.Cause = StatusDegraded, CauseHubSlow
 		r.Summary = fmt.Sprintf("the hub took %s to answer %s (threshold %s)", r.Latency.Round(time.Millisecond), t.URL, c.opts.SlowThreshold)
@@ -145,6 +141,34 @@ func (c *Checker) Check(ctx context.Context, t Target) Result {
 		}
 	}
 	return r
+}
+
+// timed runs one check under the per-check timeout and measures it. The
+// clock starts here, not when Check is called: time spent waiting for a
+// host's turn is our own queueing and must count neither against the
+// destination's timeout nor in its latency.
+func (c *Checker) timed(ctx context.Context, r *Result, check func(ctx context.Context)) {
+	ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
+	defer cancel()
+	r.Start = c.opts.Now()
+	started := time.Now()
+	check(ctx)
+	r.Latency = time.Since(started)
+}
+
+// backoff reports until when host asked us, with a 429's Retry-After, to
+// stay away.
+func (c *Checker) backoff(host string) (until time.Time, ok bool) {
+	h := c.host(host)
+	c.mu.Lock()
+	until = h.backoffUntil
+	c.mu.Unlock()
+	return until, c.opts.Now().Before(until)
+}
+
+func (c *Checker) failBackoff(r *Result, host string, until time.Time) {
+	r.RetryAfter = until.Sub(c.opts.Now())
+	c.fail(r, CauseRateLimited, fmt.Sprintf("backing off from %s until %s (Retry-After)", host, until.UTC().Format("15:04:05")), nil)
 }
 
 func (c *Checker) fail(r *Result, cause Cause, summary string, err error) {
@@ -163,24 +187,28 @@ func (c *Checker) checkDestination(ctx context.Context, t Target, r *Result) {
 		c.fail(r, CauseBlocked, fmt.Sprintf("%q is not an http(s) URL", t.URL), err)
 		return
 	}
-	host := c.host(strings.ToLower(u.Hostname()))
-	now := c.opts.Now()
-	c.mu.Lock()
-	until := host.backoffUntil
-	c.mu.Unlock()
-	if now.Before(until) {
-		r.RetryAfter = until.Sub(now)
-		c.fail(r, CauseRateLimited, fmt.Sprintf("backing off from %s until %s (Retry-After)", u.Hostname(), until.UTC().Format("15:04:05")), nil)
+	first := strings.ToLower(u.Hostname())
+	if until, ok := c.backoff(first); ok {
+		c.failBackoff(r, first, until)
 		return
 	}
+	sem := c.host(first).sem
 	select {
-	case host.sem <- struct{}{}:
-		defer func() { <-host.sem }()
+	case sem <- struct{}{}:
+		defer func() { <-sem }()
 	case <-ctx.Done():
-		c.fail(r, CauseTimeout, fmt.Sprintf("timed out waiting for a free connection to %s", u.Hostname()), ctx.Err())
+		// Only the caller's context (a shutdown, a one-shot run's
+		// deadline) ends the wait: the check's own timeout has not
+		// started yet.
+		c.fail(r, CauseTimeout, fmt.Sprintf("cancelled while waiting for a free connection to %s", first), ctx.Err())
 		return
 	}
+	c.timed(ctx, r, func(ctx context.Context) { c.follow(ctx, t, u, r) })
+}
 
+// follow requests u and the redirects it leads to, one hop at a time, and
+// judges the last answer.
+func (c *Checker) follow(ctx context.Context, t Target, u *url.URL, r *Result) {
 	seen := map[string]bool{}
 	next := u
 	for hop := 0; ; hop++ {
@@ -192,6 +220,14 @@ func (c *Checker) checkDestination(ctx context.Context, t Target, r *Result) {
 		if hop > c.opts.MaxRedirects {
 			c.fail(r, CauseTooManyRedirects, fmt.Sprintf("more than %d redirects starting at %s", c.opts.MaxRedirects, t.URL), nil)
 			return
+		}
+		// A later hop may lead to a host that asked us to back off.
+		if hop > 0 {
+			host := strings.ToLower(next.Hostname())
+			if until, ok := c.backoff(host); ok {
+				c.failBackoff(r, host, until)
+				return
+			}
 		}
 		resp, body, h, err := c.fetch(ctx, c.client, next, t.Expect.BodyContains != "")
 		if h != nil {
@@ -217,13 +253,13 @@ func (c *Checker) checkDestination(ctx context.Context, t Target, r *Result) {
 		if resp.TLS != nil && len(resp.TLS.PeerCertificates) > 0 {
 			r.TLSExpiry = resp.TLS.PeerCertificates[0].NotAfter.UTC()
 		}
-		c.judge(t, r, resp, body.data, next, host)
+		c.judge(t, r, resp, body.data, next)
 		return
 	}
 }
 
 // judge decides whether the final answer is healthy.
-func (c *Checker) judge(t Target, r *Result, resp *http.Response, body []byte, final *url.URL, host *hostState) {
+func (c *Checker) judge(t Target, r *Result, resp *http.Response, body []byte, final *url.URL) {
 	code := resp.StatusCode
 	status := fmt.Sprintf("%d %s", code, http.StatusText(code))
 	switch {
@@ -231,6 +267,8 @@ func (c *Checker) judge(t Target, r *Result, resp *http.Response, body []byte, f
 		r.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), c.opts.Now())
 		summary := fmt.Sprintf("429 Too Many Requests at %s", final)
 		if r.RetryAfter > 0 {
+			// The back-off is the answering host's, wherever the chain began.
+			host := c.host(strings.ToLower(final.Hostname()))
 			c.mu.Lock()
 			host.backoffUntil = c.opts.Now().Add(r.RetryAfter)
 			c.mu.Unlock()
@@ -310,6 +348,18 @@ func (c *Checker) do(ctx context.Context, client *http.Client, method string, u 
 	resp, err := client.Do(req)
 	if err != nil {
 		hop.Phases = tr.phases()
+		// The dial outlives the request (the transport detaches it from
+		// the request's context), so when the check's deadline passes
+		// mid-dial, only the trace knows that the host never answered
+		// DNS or never accepted the connection: not a slow answer.
+		if errors.Is(err, context.DeadlineExceeded) {
+			switch {
+			case tr.resolving():
+				err = &dnsError{host: u.Hostname(), err: &net.DNSError{Err: "timed out", Name: u.Hostname(), IsTimeout: true}}
+			case tr.connecting():
+				err = &connectTimeoutError{err: err}
+			}
+		}
 		return nil, readBody{}, hop, err
 	}
 	defer resp.Body.Close()
@@ -368,6 +418,7 @@ func classify(err error, u *url.URL) (Cause, string) {
 		unknownCA   x509.UnknownAuthorityError
 		opErr       *net.OpError
 		netErr      net.Error
+		connTimeout *connectTimeoutError
 	)
 	switch {
 	case errors.As(err, &dnsErr):
@@ -394,7 +445,7 @@ func classify(err error, u *url.URL) (Cause, string) {
 		return CauseTLSUntrusted, fmt.Sprintf("TLS certificate for %s is signed by an unknown authority", host)
 	case errors.As(err, &opErr) && opErr.Op == "dial" && isRefused(opErr):
 		return CauseConnectRefused, fmt.Sprintf("connection to %s refused", hostPort(u))
-	case errors.As(err, &opErr) && opErr.Op == "dial" && (opErr.Timeout() || errors.Is(err, context.DeadlineExceeded)):
+	case errors.As(err, &connTimeout) || errors.As(err, &opErr) && opErr.Op == "dial" && (opErr.Timeout() || errors.Is(err, context.DeadlineExceeded)):
 		return CauseConnectTimeout, fmt.Sprintf("connecting to %s timed out", hostPort(u))
 	case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout()):
 		return CauseTimeout, fmt.Sprintf("%s did not answer in time", u)
@@ -402,6 +453,13 @@ func classify(err error, u *url.URL) (Cause, string) {
 		return CauseConnectionFailure, fmt.Sprintf("request to %s failed: %v", hostPort(u), rootCause(err))
 	}
 }
+
+// connectTimeoutError is a request whose deadline passed while it was still
+// connecting.
+type connectTimeoutError struct{ err error }
+
+func (e *connectTimeoutError) Error() string { return "connect: " + e.err.Error() }
+func (e *connectTimeoutError) Unwrap() error { return e.err }
 
 func isRefused(err error) bool { return errors.Is(err, syscall.ECONNREFUSED) }
 

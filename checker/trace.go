@@ -16,6 +16,7 @@ type hopTrace struct {
 	connStart, connDone    time.Time
 	tlsStart, tlsDone      time.Time
 	wrote, firstByte, done time.Time
+	connected              bool // a dial succeeded
 }
 
 type traceKey struct{}
@@ -40,8 +41,13 @@ func (t *hopTrace) mark(at *time.Time) {
 func withTrace(ctx context.Context, t *hopTrace) context.Context {
 	ctx = context.WithValue(ctx, traceKey{}, t)
 	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-		ConnectStart:         func(string, string) { t.mark(&t.connStart) },
-		ConnectDone:          func(string, string, error) { t.mark(&t.connDone) },
+		ConnectStart: func(string, string) { t.mark(&t.connStart) },
+		ConnectDone: func(_, _ string, err error) {
+			t.mark(&t.connDone)
+			t.mu.Lock()
+			t.connected = t.connected || err == nil
+			t.mu.Unlock()
+		},
 		TLSHandshakeStart:    func() { t.mark(&t.tlsStart) },
 		TLSHandshakeDone:     func(tls.ConnectionState, error) { t.mark(&t.tlsDone) },
 		WroteRequest:         func(httptrace.WroteRequestInfo) { t.mark(&t.wrote) },
@@ -68,4 +74,20 @@ func (t *hopTrace) phases() Phases {
 		FirstByte: span(t.wrote, t.firstByte),
 		Transfer:  span(t.firstByte, t.done),
 	}
+}
+
+// connecting reports whether a dial was started and none has succeeded:
+// a deadline then cut the connect short. (The dial may also have given up
+// on its own at the same instant, so a failed ConnectDone still counts.)
+func (t *hopTrace) connecting() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return !t.connStart.IsZero() && !t.connected
+}
+
+// resolving reports whether a DNS lookup was started and has not returned.
+func (t *hopTrace) resolving() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return !t.dnsStart.IsZero() && t.dnsDone.IsZero()
 }
