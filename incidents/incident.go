@@ -91,7 +91,7 @@ type Incident struct {
 }
 
 // Open reports whether the incident is not resolved.
-func (i *Incident) Open() bool { return i.ResolvedAt.IsZero() }
+func (i Incident) Open() bool { return i.ResolvedAt.IsZero() }
 
 // EventKind names an entry of an incident's timeline.
 type EventKind string

@@ -18,6 +18,7 @@ import (
 	"linkwatch/checker"
 	"linkwatch/hub"
 	"linkwatch/incidents"
+	"linkwatch/statuspage"
 	"linkwatch/storage"
 )
 
@@ -78,7 +79,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("listen on %s: %w", cfg.Server.Addr, err)
 	}
 	srv := &http.Server{
-		Handler:           newRouter(db, hubServer, incidents.NewAdmin(db, cfg.Server.AdminToken, log)),
+		Handler: newRouter(db, hubServer, incidents.NewAdmin(db, cfg.Server.AdminToken, log), statuspage.New(statusSource{db}, statuspage.Options{
+			URL: cfg.Server.PublicURL, Interval: time.Duration(cfg.Probe.Interval), SelfCheck: *cfg.Probe.SelfCheck,
+			Catalog: hubServer.Catalog, Log: log,
+		})),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -190,9 +194,10 @@ type pinger interface {
 	Ping(ctx context.Context) error
 }
 
-func newRouter(db pinger, hubServer *hub.Server, admin *incidents.Admin) http.Handler {
+func newRouter(db pinger, hubServer *hub.Server, admin *incidents.Admin, status *statuspage.Server) http.Handler {
 	r := mux.NewRouter()
 	admin.Register(r)
+	status.Register(r)
 	r.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok\n")

@@ -1,0 +1,86 @@
+package statuspage
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/gorilla/mux"
+)
+
+var badgeColors = map[string]string{
+	Operational: "#2da44e", DegradedPerformance: "#bf8700", PartialOutage: "#d1670b",
+	MajorOutage: "#cf222e", UnderMaintenance: "#0969da",
+}
+
+var uptimeWindows = map[string]int{"24h": 1, "7d": 7, "30d": 30, "90d": 90}
+
+// serveBadge answers an SVG badge for a page or a link: its status, or
+// with ?uptime=24h|7d|30d|90d its uptime.
+func (s *Server) serveBadge(w http.ResponseWriter, r *http.Request) {
+	vars := mux.Vars(r)
+	snap, err := s.snapshot(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	id, label := "page:"+vars["page"], vars["page"]
+	if link := vars["link"]; link != "" {
+		id, label = "", vars["page"]+"/"+link
+		if p, ok := s.opts.Catalog().Page(vars["page"]); ok {
+			if l, ok := p.Link(link); ok {
+				id = "dest:" + l.URL
+			}
+		}
+	}
+	c, ok := snap.Component(id)
+	if !ok {
+		securityHeaders(w.Header())
+		http.Error(w, "no such page or link", http.StatusNotFound)
+		return
+	}
+	value, color := statusLabel(c.Status), badgeColors[c.Status]
+	if win := r.URL.Query().Get("uptime"); win != "" {
+		days, ok := uptimeWindows[win]
+		if !ok {
+			securityHeaders(w.Header())
+			http.Error(w, "uptime must be 24h, 7d, 30d or 90d", http.StatusBadRequest)
+			return
+		}
+		label += " " + win
+		u := c.UptimeOver(days)
+		switch {
+		case u < 0:
+			value, color = "no data", "#6e7781"
+		case u >= 99.9:
+			value, color = fmt.Sprintf("%.2f%%", u), "#2da44e"
+		case u >= 99:
+			value, color = fmt.Sprintf("%.2f%%", u), "#bf8700"
+		default:
+			value, color = fmt.Sprintf("%.2f%%", u), "#cf222e"
+		}
+	}
+	h := w.Header()
+	securityHeaders(h)
+	s.cacheHeaders(h)
+	h.Set("Content-Type", "image/svg+xml; charset=utf-8")
+	s.write(w, r, http.StatusOK, []byte(badgeSVG(label, strings.ToLower(value), color)))
+}
+
+// badgeSVG draws a flat two-part badge. Widths are estimated from the text
+// length (about 6.5 px a character at 11 px Verdana), as shields.io does
+// without a font.
+func badgeSVG(label, value, color string) string {
+	lw, vw := textWidth(label), textWidth(value)
+	total := lw + vw
+	return fmt.Sprintf(`<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="20" role="img" aria-label="%s: %s">`+
+		`<title>%s: %s</title>`+
+		`<rect width="%d" height="20" rx="3" fill="#555"/><rect x="%d" width="%d" height="20" rx="3" fill="%s"/><rect x="%d" width="4" height="20" fill="%s"/>`+
+		`<g fill="#fff" text-anchor="middle" font-family="Verdana,DejaVu Sans,sans-serif" font-size="11">`+
+		`<text x="%d" y="14">%s</text><text x="%d" y="14">%s</text></g></svg>`,
+		total, xmlEscape(label), xmlEscape(value), xmlEscape(label), xmlEscape(value),
+		total, lw, vw, color, lw, color,
+		lw/2, xmlEscape(label), lw+vw/2, xmlEscape(value))
+}
+
+func textWidth(s string) int { return int(float64(len([]rune(s)))*6.5) + 12 }

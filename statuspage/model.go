@@ -1,0 +1,414 @@
+// Package statuspage serves the public status page: HTML, a JSON API in the
+// shape of the Atlassian Statuspage public API v2, an Atom feed and SVG
+// badges. It reads incidents and rollups, never raw results, so rendering
+// cost does not grow with history.
+package statuspage
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"linkwatch/hub"
+	"linkwatch/incidents"
+)
+
+// DayStat is one target's checks over one UTC day.
+type DayStat struct {
+	Target   string
+	Day      time.Time
+	Count    int64
+	Failures int64
+	Degraded int64
+}
+
+// Source is what the status page reads.
+type Source interface {
+	OpenIncidents(ctx context.Context) ([]incidents.Incident, error)
+	ListIncidents(ctx context.Context, q incidents.Query) ([]incidents.Incident, error)
+	IncidentUpdates(ctx context.Context, id int64) ([]incidents.Update, error)
+	ListMaintenance(ctx context.Context, since time.Time) ([]incidents.Maintenance, error)
+	DailyStats(ctx context.Context, from time.Time) ([]DayStat, error)
+}
+
+// Component statuses, in the Statuspage vocabulary.
+const (
+	Operational         = "operational"
+	DegradedPerformance = "degraded_performance"
+	PartialOutage       = "partial_outage"
+	MajorOutage         = "major_outage"
+	UnderMaintenance    = "under_maintenance"
+)
+
+var statusRank = map[string]int{Operational: 0, UnderMaintenance: 1, DegradedPerformance: 2, PartialOutage: 3, MajorOutage: 4}
+
+func worse(a, b string) string {
+	if statusRank[b] > statusRank[a] {
+		return b
+	}
+	return a
+}
+
+// Days of history shown.
+const historyDays = 90
+
+// Component is one row of the status page.
+type Component struct {
+	ID          string
+	Name        string
+	Description string
+	Status      string
+	Position    int
+	GroupID     string   // the host group a destination belongs to
+	Children    []string // for a group: its components
+	Page        string   // for a page component: its slug
+	targets     []string
+	Days        []Day
+	Uptime      float64 // percent over the days with data, -1 without data
+}
+
+// Day is one bar of the 90-day history.
+type Day struct {
+	Date        time.Time
+	Checks      int64
+	DownMinutes float64 // a partial outage counts for the share of the component it hit
+	Minutes     float64 // minutes covered by checks
+	Level       string  // nodata | operational | minor | partial | major
+}
+
+// Tooltip describes the day for the bar's title.
+func (d Day) Tooltip() string {
+	date := d.Date.Format("Mon 2 Jan 2006")
+	switch {
+	case d.Level == "nodata":
+		return date + ": no data"
+	case d.DownMinutes < 0.5:
+		return date + ": no downtime"
+	default:
+		return fmt.Sprintf("%s: %.0f min of downtime", date, d.DownMinutes)
+	}
+}
+
+// IncidentView is an incident with its public updates.
+type IncidentView struct {
+	incidents.Incident
+	Updates    []incidents.Update // newest first, including the opening and resolution
+	Components []string           // component IDs it affects
+}
+
+// Duration is how long the incident lasted (or has lasted).
+func (v IncidentView) Duration(now time.Time) time.Duration {
+	end := v.ResolvedAt
+	if end.IsZero() {
+		end = now
+	}
+	return end.Sub(v.StartedAt).Round(time.Minute)
+}
+
+// Snapshot is the computed state of the status page at one moment.
+type Snapshot struct {
+	At          time.Time
+	Components  []*Component
+	ByID        map[string]*Component
+	Indicator   string // none | minor | major | critical
+	Description string
+	Open        []IncidentView
+	History     []IncidentView
+	Maintenance []incidents.Maintenance // active and upcoming
+}
+
+// Component returns the component with the given ID.
+func (s *Snapshot) Component(id string) (*Component, bool) {
+	c, ok := s.ByID[id]
+	return c, ok
+}
+
+// build computes a snapshot from the catalog and the source.
+func build(ctx context.Context, src Source, cat *hub.Catalog, interval time.Duration, selfCheck bool, now time.Time) (*Snapshot, error) {
+	s := &Snapshot{At: now, ByID: map[string]*Component{}}
+	add := func(c *Component) *Component {
+		if old, ok := s.ByID[c.ID]; ok {
+			return old
+		}
+		c.Position = len(s.Components) + 1
+		c.Status = Operational
+		s.Components = append(s.Components, c)
+		s.ByID[c.ID] = c
+		return c
+	}
+	hubC := add(&Component{ID: "hub", Name: "Link hub", Description: "The hub's pages and short-link redirects"})
+	dests := cat.Destinations()
+	pageOf := map[string][]string{} // destination URL -> page component IDs
+	for _, p := range cat.Pages() {
+		pc := add(&Component{ID: "page:" + p.Slug, Name: p.Title, Description: "Links on /" + p.Slug, Page: p.Slug})
+		for _, l := range p.Links {
+			pc.targets = append(pc.targets, l.URL)
+			pageOf[l.URL] = append(pageOf[l.URL], pc.ID)
+			if selfCheck {
+				hubC.targets = append(hubC.targets, "self:/"+p.Slug+"/"+l.Slug)
+			}
+		}
+	}
+	sort.SliceStable(dests, func(i, j int) bool { return hostOf(dests[i].URL) < hostOf(dests[j].URL) })
+	for _, d := range dests {
+		host := hostOf(d.URL)
+		g := add(&Component{ID: "host:" + host, Name: host, Description: "Destinations on " + host})
+		dc := add(&Component{ID: "dest:" + d.URL, Name: d.URL, GroupID: g.ID, targets: []string{d.URL}})
+		var used []string
+		for _, k := range d.Links {
+			used = append(used, k.String())
+		}
+		dc.Description = "Used by " + strings.Join(used, ", ")
+		g.Children = append(g.Children, dc.ID)
+		g.targets = append(g.targets, d.URL)
+	}
+
+	// Current status from open incidents: they carry the thresholds, so a
+	// single failed check does not paint the page red.
+	open, err := src.OpenIncidents(ctx)
+	if err != nil {
+		return nil, err
+	}
+	failing := map[string]string{} // target -> component status it causes
+	for _, inc := range open {
+		if inc.Kind == incidents.KindProberOffline {
+			continue // our network, not theirs: destinations are not shown down
+		}
+		st := MajorOutage
+		if inc.Impact == incidents.ImpactMinor {
+			st = DegradedPerformance
+		}
+		for _, t := range inc.Targets {
+			failing[t] = worse(failing[t], st)
+		}
+	}
+	for _, c := range s.Components {
+		if len(c.targets) == 0 {
+			continue
+		}
+		hit, worst := 0, Operational
+		for _, t := range c.targets {
+			if st, ok := failing[t]; ok {
+				hit++
+				worst = worse(worst, st)
+			}
+		}
+		switch {
+		case hit == 0:
+		case worst == MajorOutage && hit < len(c.targets) && c.ID != "hub":
+			c.Status = PartialOutage
+		default:
+			c.Status = worst
+		}
+	}
+
+	// Maintenance.
+	windows, err := src.ListMaintenance(ctx, now)
+	if err != nil {
+		return nil, err
+	}
+	s.Maintenance = windows
+	for _, m := range windows {
+		if now.Before(m.StartsAt) {
+			continue
+		}
+		for _, c := range s.Components {
+			if c.Status == Operational && (m.Component == "" || m.Component == c.ID || m.Component == c.GroupID) {
+				c.Status = UnderMaintenance
+			}
+		}
+	}
+
+	if err := s.fillHistory(ctx, src, interval, now); err != nil {
+		return nil, err
+	}
+	if err := s.fillIncidents(ctx, src, open, pageOf, now); err != nil {
+		return nil, err
+	}
+	s.Indicator, s.Description = indicator(s)
+	return s, nil
+}
+
+func hostOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	return u.Hostname()
+}
+
+// fillHistory computes each component's 90 daily bars and uptime from the
+// daily rollups of its targets.
+func (s *Snapshot) fillHistory(ctx context.Context, src Source, interval time.Duration, now time.Time) error {
+	today := now.UTC().Truncate(24 * time.Hour)
+	from := today.AddDate(0, 0, -(historyDays - 1))
+	stats, err := src.DailyStats(ctx, from)
+	if err != nil {
+		return err
+	}
+	byTarget := map[string]map[int64]DayStat{}
+	for _, st := range stats {
+		m := byTarget[st.Target]
+		if m == nil {
+			m = map[int64]DayStat{}
+			byTarget[st.Target] = m
+		}
+		m[st.Day.Unix()] = st
+	}
+	perCheck := interval.Minutes()
+	for _, c := range s.Components {
+		c.Days = make([]Day, historyDays)
+		var total, down float64
+		for i := range c.Days {
+			day := from.AddDate(0, 0, i)
+			d := Day{Date: day, Level: "nodata"}
+			var minutes float64
+			for _, t := range c.targets {
+				st, ok := byTarget[t][day.Unix()]
+				if !ok {
+					continue
+				}
+				d.Checks += st.Count
+				// Degraded (rate limited, slow) weighs a third of down.
+				minutes += (float64(st.Failures) + float64(st.Degraded)/3) * perCheck
+			}
+			if d.Checks > 0 && len(c.targets) > 0 {
+				// A component with n targets, one of them down, is a
+				// partial outage: it counts for 1/n of the downtime.
+				d.DownMinutes = minutes / float64(len(c.targets))
+				dayMinutes := float64(d.Checks) * perCheck / float64(len(c.targets))
+				d.Minutes = dayMinutes
+				total += dayMinutes
+				down += min(d.DownMinutes, dayMinutes)
+				d.Level = dayLevel(d.DownMinutes)
+			}
+			c.Days[i] = d
+		}
+		c.Uptime = -1
+		if total > 0 {
+			c.Uptime = 100 * (1 - down/total)
+		}
+	}
+	return nil
+}
+
+func dayLevel(down float64) string {
+	switch {
+	case down < 0.5:
+		return "operational"
+	case down < 5:
+		return "minor"
+	case down < 30:
+		return "partial"
+	default:
+		return "major"
+	}
+}
+
+// historyWindow is how far back resolved incidents are listed.
+const historyWindow = historyDays * 24 * time.Hour
+
+func (s *Snapshot) fillIncidents(ctx context.Context, src Source, open []incidents.Incident, pageOf map[string][]string, now time.Time) error {
+	closed := false
+	past, err := src.ListIncidents(ctx, incidents.Query{Open: &closed, Since: now.Add(-historyWindow), Limit: 50})
+	if err != nil {
+		return err
+	}
+	view := func(inc incidents.Incident) (IncidentView, error) {
+		ups, err := src.IncidentUpdates(ctx, inc.ID)
+		if err != nil {
+			return IncidentView{}, err
+		}
+		v := IncidentView{Incident: inc}
+		// The automatic first and last updates, so every incident tells its
+		// story even before anyone has written one.
+		v.Updates = append(v.Updates, incidents.Update{ID: -inc.ID*10 - 1, IncidentID: inc.ID, Status: incidents.StatusInvestigating,
+			Body: "We are investigating: " + inc.Summary, CreatedAt: inc.StartedAt})
+		v.Updates = append(v.Updates, ups...)
+		if !inc.Open() && (len(ups) == 0 || ups[len(ups)-1].Status != incidents.StatusResolved) {
+			v.Updates = append(v.Updates, incidents.Update{ID: -inc.ID*10 - 2, IncidentID: inc.ID, Status: incidents.StatusResolved,
+				Body: fmt.Sprintf("Resolved after %s.", inc.ResolvedAt.Sub(inc.StartedAt).Round(time.Minute)), CreatedAt: inc.ResolvedAt})
+		}
+		slices.Reverse(v.Updates)
+		seen := map[string]bool{}
+		addC := func(id string) {
+			if _, ok := s.ByID[id]; ok && !seen[id] {
+				seen[id] = true
+				v.Components = append(v.Components, id)
+			}
+		}
+		for _, t := range inc.Targets {
+			if strings.HasPrefix(t, "self:") {
+				addC("hub")
+				continue
+			}
+			addC("dest:" + t)
+			addC("host:" + hostOf(t))
+			for _, p := range pageOf[t] {
+				addC(p)
+			}
+		}
+		return v, nil
+	}
+	for _, inc := range open {
+		v, err := view(inc)
+		if err != nil {
+			return err
+		}
+		s.Open = append(s.Open, v)
+	}
+	for _, inc := range past {
+		v, err := view(inc)
+		if err != nil {
+			return err
+		}
+		s.History = append(s.History, v)
+	}
+	return nil
+}
+
+func indicator(s *Snapshot) (string, string) {
+	ind := "none"
+	for _, v := range s.Open {
+		switch {
+		case v.Kind == incidents.KindHub || v.Impact == incidents.ImpactCritical:
+			ind = "critical"
+		case v.Impact == incidents.ImpactMajor && ind != "critical":
+			ind = "major"
+		case v.Impact == incidents.ImpactMinor && ind == "none":
+			ind = "minor"
+		}
+	}
+	switch ind {
+	case "critical":
+		return ind, "Major Service Outage"
+	case "major":
+		return ind, "Partial System Outage"
+	case "minor":
+		return ind, "Minor Service Outage"
+	}
+	for _, c := range s.Components {
+		if c.Status == UnderMaintenance {
+			return "none", "Service Under Maintenance"
+		}
+	}
+	return "none", "All Systems Operational"
+}
+
+// UptimeOver returns the uptime percentage over the last n days (today
+// included), or -1 without data.
+func (c *Component) UptimeOver(n int) float64 {
+	var total, down float64
+	for _, d := range c.Days[max(0, len(c.Days)-n):] {
+		total += d.Minutes
+		down += min(d.DownMinutes, d.Minutes)
+	}
+	if total == 0 {
+		return -1
+	}
+	return 100 * (1 - down/total)
+}

@@ -1,0 +1,137 @@
+package statuspage
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"linkwatch/hub"
+)
+
+// Options configure the status page.
+type Options struct {
+	Name      string        // shown as the page title (default "Link status")
+	URL       string        // the hub's public URL, without a trailing slash
+	Interval  time.Duration // the probe interval, to turn check counts into minutes
+	SelfCheck bool          // whether hub redirects are probed
+	CacheFor  time.Duration // how long a computed page is reused (default 5s)
+	Catalog   func() *hub.Catalog
+	Log       *slog.Logger
+}
+
+// Server serves the status page, its API, feed, badges and QR codes.
+type Server struct {
+	src     Source
+	opts    Options
+	now     func() time.Time
+	started time.Time
+
+	mu     sync.Mutex // serialises rebuilds, so a burst of requests builds once
+	snap   *Snapshot
+	snapAt time.Time
+}
+
+// New returns a status page server.
+func New(src Source, opts Options) *Server {
+	if opts.Name == "" {
+		opts.Name = "Link status"
+	}
+	if opts.CacheFor <= 0 {
+		opts.CacheFor = 5 * time.Second
+	}
+	if opts.Interval <= 0 {
+		opts.Interval = 10 * time.Second
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Server{src: src, opts: opts, now: time.Now, started: time.Now().UTC()}
+}
+
+// Register adds the public routes to r. They must be registered before the
+// hub's catch-all.
+func (s *Server) Register(r *mux.Router) {
+	get := func(path string, h http.HandlerFunc) {
+		r.HandleFunc(path, h).Methods(http.MethodGet, http.MethodHead)
+	}
+	get("/status", s.serveHTML)
+	get("/status/", s.serveHTML)
+	get("/status/static/status.css", s.serveCSS)
+	get("/status/feed.atom", s.serveAtom)
+	get("/history.atom", s.serveAtom)
+	get("/status/feed.rss", s.serveRSS)
+	get("/history.rss", s.serveRSS)
+	get("/status/{page}", s.serveHTML)
+	for _, p := range []string{"summary", "status", "components", "incidents", "incidents/unresolved", "scheduled-maintenances"} {
+		get("/api/v2/"+p+".json", s.serveAPI)
+	}
+	get("/badge/{page}.svg", s.serveBadge)
+	get("/badge/{page}/{link}.svg", s.serveBadge)
+	get("/{page}/qr.{ext:svg|png}", s.serveQR)
+	get("/{page}/{link}/qr.{ext:svg|png}", s.serveQR)
+}
+
+// snapshot returns the current state, rebuilt at most every CacheFor.
+func (s *Server) snapshot(ctx context.Context) (*Snapshot, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	if s.snap != nil && now.Sub(s.snapAt) < s.opts.CacheFor {
+		return s.snap, nil
+	}
+	snap, err := build(ctx, s.src, s.opts.Catalog(), s.opts.Interval, s.opts.SelfCheck, now.UTC())
+	if err != nil {
+		return nil, err
+	}
+	s.snap, s.snapAt = snap, now
+	return snap, nil
+}
+
+// securityHeaders are set on every public answer.
+func securityHeaders(h http.Header) {
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
+}
+
+func (s *Server) cacheHeaders(h http.Header) {
+	h.Set("Cache-Control", "public, max-age="+strconv.Itoa(int(s.opts.CacheFor/time.Second)))
+}
+
+func (s *Server) writeJSON(w http.ResponseWriter, r *http.Request, body any) {
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(body); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	h := w.Header()
+	securityHeaders(h)
+	s.cacheHeaders(h)
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	// Status widgets on other sites read this API from the browser.
+	h.Set("Access-Control-Allow-Origin", "*")
+	s.write(w, r, http.StatusOK, buf.Bytes())
+}
+
+func (s *Server) write(w http.ResponseWriter, r *http.Request, status int, body []byte) {
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(body)
+	}
+}
+
+// fail answers 503: the status page cannot read its data. The cause is
+// logged, not shown.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	s.opts.Log.ErrorContext(r.Context(), "status page", "path", r.URL.Path, "err", err)
+	securityHeaders(w.Header())
+	w.Header().Set("Retry-After", "5")
+	http.Error(w, "status temporarily unavailable", http.StatusServiceUnavailable)
+}

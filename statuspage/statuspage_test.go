@@ -1,0 +1,370 @@
+package statuspage_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"image/png"
+	"io"
+	"log/slog"
+	"os"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"linkwatch/checker"
+	"linkwatch/hub"
+	"linkwatch/incidents"
+	"linkwatch/statuspage"
+	"linkwatch/storage"
+)
+
+// source adapts storage for the status page, as cmd/linkwatch does, and
+// counts how often the page reads incidents.
+type source struct {
+	*storage.DB
+	reads atomic.Int32
+}
+
+func (s *source) OpenIncidents(ctx context.Context) ([]incidents.Incident, error) {
+	s.reads.Add(1)
+	return s.DB.OpenIncidents(ctx)
+}
+
+func (s *source) DailyStats(ctx context.Context, from time.Time) ([]statuspage.DayStat, error) {
+	stats, err := s.DB.DailyStats(ctx, from)
+	var out []statuspage.DayStat
+	for _, st := range stats {
+		out = append(out, statuspage.DayStat{Target: st.Target, Day: st.Day, Count: st.Count, Failures: st.Failures, Degraded: st.Degraded})
+	}
+	return out, err
+}
+
+const (
+	shopURL = "https://shop.example/"
+	blogURL = "https://blog.example/posts"
+)
+
+// seeded is a status page over a database holding two days of checks, an
+// open incident on the shop, a resolved one on the blog with a published
+// postmortem, and a maintenance window.
+func seeded(t *testing.T) (*httptest.Server, *source) {
+	t.Helper()
+	ctx := context.Background()
+	db := storage.MustOpenDB(t)
+	now := time.Now().UTC()
+	cat, err := hub.NewCatalog([]hub.PageSpec{
+		{Slug: "acme", Title: "Acme <script>alert(1)</script>", Links: []hub.LinkSpec{{Slug: "shop", URL: shopURL}, {Slug: "blog", URL: blogURL}}},
+		{Slug: "ada", Title: "Ada", Links: []hub.LinkSpec{{Slug: "blog", URL: blogURL}}},
+	}, hub.NewCounter(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var batch []checker.Result
+	for i := 0; i < 2*24*60; i++ { // a check a minute for two days
+		at := now.Add(-48*time.Hour + time.Duration(i)*time.Minute)
+		for _, u := range []string{shopURL, blogURL} {
+			st := checker.StatusUp
+			if u == blogURL && i >= 600 && i < 660 {
+				st = checker.StatusDown
+			}
+			batch = append(batch, checker.Result{TargetID: u, Kind: checker.KindDestination, URL: u, Start: at, Latency: time.Millisecond, Status: st})
+		}
+	}
+	if err := db.SaveResults(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.RollUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	open, err := db.Record(ctx, incidents.Change{Incident: incidents.Incident{Key: "dest:" + shopURL, Kind: incidents.KindDestination,
+		Title: "acme/shop is down (http_5xx)", Cause: checker.CauseHTTP5xx, Summary: "503 Service Unavailable at " + shopURL,
+		Status: incidents.StatusInvestigating, Impact: incidents.ImpactMajor, Host: "shop.example", Targets: []string{shopURL},
+		Affected: []incidents.Affected{{Page: "acme", Link: "shop", URL: shopURL}}, StartedAt: now.Add(-10 * time.Minute), UpdatedAt: now}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.PostUpdate(ctx, open.ID, incidents.StatusIdentified, "The shop's payment provider is down."); err != nil {
+		t.Fatal(err)
+	}
+	past, err := db.Record(ctx, incidents.Change{Incident: incidents.Incident{Key: "dest:" + blogURL, Kind: incidents.KindDestination,
+		Title: "acme/blog is down (dns)", Cause: checker.CauseDNS, Summary: "DNS lookup for blog.example: no such host",
+		Status: incidents.StatusResolved, Impact: incidents.ImpactMajor, Targets: []string{blogURL},
+		StartedAt: now.Add(-38 * time.Hour), UpdatedAt: now.Add(-37 * time.Hour), ResolvedAt: now.Add(-37 * time.Hour)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.EditPostmortem(ctx, past.ID, incidents.Postmortem{PrimaryCause: "The blog's domain <b>expired</b>",
+		WhyNotCaught: "No expiry monitoring", Published: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.CreateMaintenance(ctx, incidents.Maintenance{Title: "Blog migration", Component: "host:blog.example",
+		StartsAt: now.Add(-time.Minute), EndsAt: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	src := &source{DB: db}
+	sp := statuspage.New(src, statuspage.Options{Name: "Acme status", URL: "https://links.example", Interval: time.Minute,
+		Catalog: func() *hub.Catalog { return cat }, CacheFor: time.Hour, Log: slog.New(slog.NewTextHandler(os.Stderr, nil))})
+	r := mux.NewRouter()
+	sp.Register(r)
+	r.NotFoundHandler = hub.NewServer(cat, slog.New(slog.DiscardHandler))
+	srv := httptest.NewServer(r)
+	t.Cleanup(srv.Close)
+	return srv, src
+}
+
+func get(t *testing.T, url string) (*http.Response, []byte) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, b
+}
+
+func keys(m map[string]any) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func hasKeys(t *testing.T, what string, m map[string]any, want ...string) {
+	t.Helper()
+	for _, k := range want {
+		if _, ok := m[k]; !ok {
+			t.Errorf("%s lacks %q (has %v)", what, k, keys(m))
+		}
+	}
+}
+
+func TestSummaryJSONHasTheStatuspageShape(t *testing.T) {
+	srv, _ := seeded(t)
+	resp, body := get(t, srv.URL+"/api/v2/summary.json")
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/json; charset=utf-8" {
+		t.Fatalf("status %d, type %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	var m map[string]any
+	if err := json.Unmarshal(body, &m); err != nil {
+		t.Fatal(err)
+	}
+	hasKeys(t, "summary", m, "page", "components", "incidents", "scheduled_maintenances", "status")
+	hasKeys(t, "page", m["page"].(map[string]any), "id", "name", "url", "time_zone", "updated_at")
+	status := m["status"].(map[string]any)
+	hasKeys(t, "status", status, "indicator", "description")
+	if status["indicator"] != "major" || status["description"] != "Partial System Outage" {
+		t.Errorf("status = %v", status)
+	}
+	comps := m["components"].([]any)
+	byID := map[string]map[string]any{}
+	for _, c := range comps {
+		cm := c.(map[string]any)
+		hasKeys(t, "component", cm, "id", "name", "status", "position", "description", "group_id", "created_at", "updated_at")
+		if !slices.Contains([]string{"operational", "degraded_performance", "partial_outage", "major_outage", "under_maintenance"}, cm["status"].(string)) {
+			t.Errorf("component status %q outside the vocabulary", cm["status"])
+		}
+		byID[cm["id"].(string)] = cm
+	}
+	want := map[string]string{"hub": "operational", "page:acme": "partial_outage", "page:ada": "operational",
+		"dest:" + shopURL: "major_outage", "host:shop.example": "major_outage", "host:blog.example": "under_maintenance"}
+	for id, st := range want {
+		if c, ok := byID[id]; !ok || c["status"] != st {
+			t.Errorf("component %s = %v, want status %s", id, c, st)
+		}
+	}
+	if g := byID["dest:"+shopURL]["group_id"]; g != "host:shop.example" {
+		t.Errorf("destination group_id = %v", g)
+	}
+	incs := m["incidents"].([]any)
+	if len(incs) != 1 {
+		t.Fatalf("%d unresolved incidents in summary, want 1", len(incs))
+	}
+	inc := incs[0].(map[string]any)
+	hasKeys(t, "incident", inc, "id", "name", "status", "impact", "shortlink", "created_at", "updated_at", "started_at",
+		"monitoring_at", "resolved_at", "incident_updates", "components")
+	if inc["status"] != "identified" || inc["impact"] != "major" {
+		t.Errorf("incident = %v", inc)
+	}
+	ups := inc["incident_updates"].([]any)
+	if len(ups) != 2 {
+		t.Fatalf("%d updates, want the posted one and the automatic opening", len(ups))
+	}
+	u := ups[0].(map[string]any)
+	hasKeys(t, "incident_update", u, "id", "status", "body", "created_at", "display_at", "affected_components")
+	if u["status"] != "identified" || !strings.Contains(u["body"].(string), "payment provider") {
+		t.Errorf("newest update = %v", u)
+	}
+	maint := m["scheduled_maintenances"].([]any)
+	if len(maint) != 1 {
+		t.Fatalf("maintenances = %v", maint)
+	}
+	mm := maint[0].(map[string]any)
+	hasKeys(t, "scheduled_maintenance", mm, "id", "name", "status", "scheduled_for", "scheduled_until", "incident_updates", "components")
+	if mm["status"] != "in_progress" {
+		t.Errorf("maintenance status = %v", mm["status"])
+	}
+}
+
+func TestAPIEndpoints(t *testing.T) {
+	srv, _ := seeded(t)
+	tests := []struct {
+		path  string
+		key   string
+		count int // -1: not a list
+	}{
+		{"/api/v2/status.json", "status", -1},
+		{"/api/v2/components.json", "components", 7},
+		{"/api/v2/incidents.json", "incidents", 2},
+		{"/api/v2/incidents/unresolved.json", "incidents", 1},
+		{"/api/v2/scheduled-maintenances.json", "scheduled_maintenances", 1},
+	}
+	for _, tt := range tests {
+		resp, body := get(t, srv.URL+tt.path)
+		var m map[string]any
+		if err := json.Unmarshal(body, &m); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("%s: %d %v", tt.path, resp.StatusCode, err)
+		}
+		hasKeys(t, tt.path, m, "page", tt.key)
+		if tt.count >= 0 {
+			if n := len(m[tt.key].([]any)); n != tt.count {
+				t.Errorf("%s: %d %s, want %d", tt.path, n, tt.key, tt.count)
+			}
+		}
+		if resp.Header.Get("Access-Control-Allow-Origin") != "*" || resp.Header.Get("Cache-Control") == "" {
+			t.Errorf("%s: headers %v", tt.path, resp.Header)
+		}
+	}
+}
+
+func TestStatusHTML(t *testing.T) {
+	srv, _ := seeded(t)
+	resp, body := get(t, srv.URL+"/status")
+	html := string(body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	for _, h := range []string{"Content-Security-Policy", "X-Content-Type-Options", "Referrer-Policy"} {
+		if resp.Header.Get(h) == "" {
+			t.Errorf("missing %s", h)
+		}
+	}
+	for _, want := range []string{
+		`id="banner"`, "Partial System Outage",
+		`id="component-page:acme"`, "Partial outage",
+		"acme/shop is down (http_5xx)", "payment provider is down",
+		"Maintenance in progress: Blog migration",
+		"Past incidents", "acme/blog is down (dns)", "Primary cause", "The blog&#39;s domain &lt;b&gt;expired&lt;/b&gt;",
+		"No expiry monitoring",
+		"Acme &lt;script&gt;alert(1)&lt;/script&gt;",
+		`class="bar bar-`,
+	} {
+		if !strings.Contains(html, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	if strings.Contains(html, "<script>") {
+		t.Error("a title was rendered as markup")
+	}
+	// One page's dependencies.
+	resp, body = get(t, srv.URL+"/status/ada")
+	if resp.StatusCode != 200 || strings.Contains(string(body), "acme/shop is down") || !strings.Contains(string(body), "blog.example") {
+		t.Errorf("/status/ada: %d, shows the shop incident or lacks the blog", resp.StatusCode)
+	}
+	if resp, _ := get(t, srv.URL+"/status/nobody"); resp.StatusCode != 404 {
+		t.Errorf("/status/nobody: %d", resp.StatusCode)
+	}
+}
+
+func TestStatusIsCached(t *testing.T) {
+	srv, src := seeded(t)
+	for range 5 {
+		get(t, srv.URL+"/status")
+		get(t, srv.URL+"/api/v2/summary.json")
+	}
+	if n := src.reads.Load(); n != 1 {
+		t.Errorf("10 requests read the incidents %d times, want once (cached)", n)
+	}
+}
+
+func TestFeeds(t *testing.T) {
+	srv, _ := seeded(t)
+	for _, path := range []string{"/status/feed.atom", "/history.atom"} {
+		resp, body := get(t, srv.URL+path)
+		var feed struct {
+			Entries []struct {
+				Title   string `xml:"title"`
+				Content string `xml:"content"`
+			} `xml:"entry"`
+		}
+		if err := xml.Unmarshal(body, &feed); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("%s: %d %v", path, resp.StatusCode, err)
+		}
+		if len(feed.Entries) != 2 || !strings.Contains(feed.Entries[0].Content, "payment provider") {
+			t.Errorf("%s entries: %+v", path, feed.Entries)
+		}
+	}
+	resp, body := get(t, srv.URL+"/status/feed.rss")
+	if resp.StatusCode != 200 || !bytes.Contains(body, []byte("<rss")) {
+		t.Errorf("rss: %d", resp.StatusCode)
+	}
+}
+
+func TestBadges(t *testing.T) {
+	srv, _ := seeded(t)
+	tests := []struct {
+		path   string
+		status int
+		want   string
+	}{
+		{"/badge/acme.svg", 200, "partial outage"},
+		{"/badge/ada.svg", 200, "operational"},
+		{"/badge/acme/shop.svg", 200, "major outage"},
+		{"/badge/ada.svg?uptime=7d", 200, "%"},
+		{"/badge/ada.svg?uptime=24h", 200, "ada 24h"},
+		{"/badge/ada.svg?uptime=1y", 400, "uptime must be"},
+		{"/badge/nobody.svg", 404, ""},
+		{"/badge/acme/nope.svg", 404, ""},
+	}
+	for _, tt := range tests {
+		resp, body := get(t, srv.URL+tt.path)
+		if resp.StatusCode != tt.status || !strings.Contains(string(body), tt.want) {
+			t.Errorf("%s: %d %q, want %d containing %q", tt.path, resp.StatusCode, body, tt.status, tt.want)
+		}
+		if tt.status == 200 && resp.Header.Get("Content-Type") != "image/svg+xml; charset=utf-8" {
+			t.Errorf("%s: content type %s", tt.path, resp.Header.Get("Content-Type"))
+		}
+	}
+}
+
+func TestQRCodes(t *testing.T) {
+	srv, _ := seeded(t)
+	resp, body := get(t, srv.URL+"/acme/shop/qr.png")
+	if resp.StatusCode != 200 {
+		t.Fatalf("png: %d", resp.StatusCode)
+	}
+	img, err := png.Decode(bytes.NewReader(body))
+	if err != nil || img.Bounds().Dx() < 100 {
+		t.Errorf("png: %v %v", err, img)
+	}
+	resp, body = get(t, srv.URL+"/acme/qr.svg")
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "QR code for https://links.example/acme") {
+		t.Errorf("svg: %d %.200s", resp.StatusCode, body)
+	}
+	for _, p := range []string{"/nobody/qr.svg", "/acme/nope/qr.png"} {
+		if resp, _ := get(t, srv.URL+p); resp.StatusCode != 404 {
+			t.Errorf("%s: %d", p, resp.StatusCode)
+		}
+	}
+}
