@@ -1,11 +1,14 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"linkwatch/alerting"
 	"linkwatch/checker"
+	"linkwatch/hub"
 	"linkwatch/storage"
 )
 
@@ -34,4 +37,51 @@ func newSinks(cfg *Config, db *storage.DB) ([]alerting.Sink, error) {
 		sinks = append(sinks, wh)
 	}
 	return sinks, nil
+}
+
+// newMetrics returns the DataDog client, or nil (a no-op) without one.
+func newMetrics(cfg *Config) (*alerting.Metrics, error) {
+	d := cfg.Alerts.DataDog
+	if d == nil {
+		return nil, nil
+	}
+	return alerting.NewMetrics(alerting.MetricsOptions{Addr: d.Addr, Namespace: d.Namespace, Tags: d.Tags, PerTargetTags: d.PerLinkTags})
+}
+
+// reporter sends the periodic gauges: scheduler lag, open incidents, the
+// outbox backlog and redirects served.
+type reporter struct {
+	metrics *alerting.Metrics
+	sched   *checker.Scheduler
+	db      *storage.DB
+	counter *hub.Counter
+	log     *slog.Logger
+}
+
+func (r *reporter) run(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			r.report(ctx)
+		}
+	}
+}
+
+func (r *reporter) report(ctx context.Context) {
+	r.metrics.Scheduler(r.sched.Stats())
+	r.metrics.Redirects(r.counter.Redirects())
+	if open, err := r.db.OpenIncidents(ctx); err == nil {
+		r.metrics.OpenIncidents(len(open))
+	} else if ctx.Err() == nil {
+		r.log.Error("metrics: count open incidents", "err", err)
+	}
+	if n, err := r.db.OutboxPending(ctx); err == nil {
+		r.metrics.OutboxPending(n)
+	} else if ctx.Err() == nil {
+		r.log.Error("metrics: count pending deliveries", "err", err)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -54,10 +55,34 @@ func TestOutageToWebhook(t *testing.T) {
 	}))
 	defer hook.Close()
 
+	statsd, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer statsd.Close()
+	metricLines := make(chan string, 1024)
+	go func() {
+		buf := make([]byte, 65536)
+		for {
+			n, _, err := statsd.ReadFrom(buf)
+			if err != nil {
+				close(metricLines)
+				return
+			}
+			for _, l := range strings.Split(string(buf[:n]), "\n") {
+				select {
+				case metricLines <- l:
+				default:
+				}
+			}
+		}
+	}()
+
 	cfg := `
 storage: {path: DBPATH}
 probe: {interval: 1s, timeout: 500ms, allow_private: [127.0.0.1/32], self_check: false}
 alerts:
+  datadog: {addr: "` + statsd.LocalAddr().String() + `", tags: ["env:e2e"]}
   webhooks:
     - {name: ops, url: "` + hook.URL + `/hook/T0KEN", secret: "${HOOK_SECRET}"}
 pages:
@@ -92,6 +117,15 @@ pages:
 	waitFor("incident.resolved")
 	if err := app.stop(t); err != nil {
 		t.Fatal(err)
+	}
+	sawResult := false
+	for !sawResult {
+		select {
+		case l := <-metricLines:
+			sawResult = strings.HasPrefix(l, "linkwatch.check.results:1|c") && strings.Contains(l, "env:e2e") && strings.Contains(l, "cause:http_5xx")
+		case <-time.After(5 * time.Second):
+			t.Fatal("no check.results metric with cause:http_5xx reached the DogStatsD listener")
+		}
 	}
 	if strings.Contains(app.stderr.String(), "T0KEN") || strings.Contains(app.stderr.String(), secret) {
 		t.Error("a webhook secret appears in the log")

@@ -62,6 +62,27 @@ func TestParseConfigRejects(t *testing.T) {
 			"pages[0].links[0].expect.final_host: must be a bare host name",
 			"pages[0].links[1].expect: differs from pages[0].links[0], which has the same url",
 		}},
+		{"bad alerts", `alerts:
+  slack: {webhook_url: "https://hooks.example/T0KEN", bot_token: "xoxb-T0KEN"}
+  sentry: {dsn: "https://o0.ingest.sentry.io/42"}
+  webhooks:
+    - {name: ops, url: "ftp://hooks.example/", secret: "T0KEN-not-whsec"}
+    - {name: ops, url: "https://hooks.example/", secret: "whsec_T0KEN!!"}
+    - {name: "Bad Name", url: "https://hooks.example/", secret: "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}
+  datadog: {addr: "localhost", tags: ["env prod"]}
+` + validPages, []string{
+			"alerts.slack: set webhook_url or bot_token, not both",
+			"alerts.sentry.dsn: must be a Sentry DSN",
+			"alerts.webhooks[0].url: scheme must be http or https",
+			`alerts.webhooks[0].secret: secret must start with "whsec_"`,
+			`alerts.webhooks[1].name: "ops" is already used by alerts.webhooks[0]`,
+			"alerts.webhooks[1].secret: secret must be whsec_ followed by",
+			"alerts.webhooks[2].name: must be 1-32 lowercase letters",
+			"alerts.datadog.addr: must be host:port",
+			"alerts.datadog.tags[0]: must be a tag",
+		}},
+		{"slack bot without channel", "alerts: {slack: {bot_token: xoxb-1}}\n" + validPages, []string{"alerts.slack.channel: is required with bot_token"}},
+		{"slack bot token kind", "alerts: {slack: {bot_token: xoxp-1, channel: ops}}\n" + validPages, []string{"alerts.slack.bot_token: must be a bot token"}},
 		{"every bad link", `pages:
   - slug: ada
     links:
@@ -99,6 +120,9 @@ func TestParseConfigRejects(t *testing.T) {
 			var cerr *ConfigError
 			if !errors.As(err, &cerr) {
 				t.Fatalf("error is %T, want *ConfigError: %v", err, err)
+			}
+			if strings.Contains(err.Error(), "T0KEN") {
+				t.Errorf("a config error repeats a secret:\n%v", err)
 			}
 			if len(cerr.Errs) != len(tt.want) {
 				t.Errorf("got %d errors, want %d:\n%v", len(cerr.Errs), len(tt.want), err)

@@ -73,6 +73,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	metrics, err := newMetrics(cfg)
+	if err != nil {
+		return err
+	}
+	defer metrics.Close()
 
 	ln, err := net.Listen("tcp", cfg.Server.Addr)
 	if err != nil {
@@ -101,7 +106,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 
 	writer := storage.NewResultWriter(db, 500, time.Second, func(err error) { log.Error("write results", "err", err) })
 	writerDone.Go(func() { writer.Run(writerCtx) })
-	dispatcher := alerting.NewDispatcher(db, sinks, nil, log)
+	dispatcher := alerting.NewDispatcher(db, sinks, metrics, log)
 	dispatchCtx, stopDispatch := context.WithCancel(bg)
 	dispatchDone := make(chan struct{})
 	go func() { dispatcher.Run(dispatchCtx); close(dispatchDone) }()
@@ -117,12 +122,17 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Interval: time.Duration(cfg.Probe.Interval),
 		Workers:  cfg.Probe.Workers,
 		OnResult: func(r checker.Result) {
+			metrics.Result(r)
 			writer.Add(r)
 			engineIn <- r
 		},
 		Log: log,
 	})
 	prober.Go(func() { sched.Run(proberCtx) })
+	if metrics != nil {
+		rep := &reporter{metrics: metrics, sched: sched, db: db, counter: counter, log: log}
+		jobs.Go(func() { rep.run(jobsCtx, 10*time.Second) })
+	}
 	periodic := newPeriodicJobs(db, storage.Retention{
 		Raw:    time.Duration(cfg.Storage.Retention.Raw),
 		Minute: time.Duration(cfg.Storage.Retention.MinuteRollups),
