@@ -12,9 +12,21 @@ import (
 	"linkwatch/storage"
 )
 
+// newSentry returns the Sentry client, or nil without one.
+func newSentry(cfg *Config) (*alerting.Sentry, error) {
+	s := cfg.Alerts.Sentry
+	if s == nil {
+		return nil, nil
+	}
+	return alerting.NewSentry(alerting.SentryOptions{DSN: s.DSN, Environment: s.Environment, Release: "linkwatch@" + buildVersion()})
+}
+
 // newSinks builds the configured alert channels.
-func newSinks(cfg *Config, db *storage.DB) ([]alerting.Sink, error) {
+func newSinks(cfg *Config, db *storage.DB, sentry *alerting.Sentry) ([]alerting.Sink, error) {
 	var sinks []alerting.Sink
+	if sentry != nil {
+		sinks = append(sinks, sentry)
+	}
 	a := cfg.Alerts
 	if s := a.Slack; s != nil {
 		slack, err := alerting.NewSlack(alerting.SlackOptions{
@@ -83,5 +95,29 @@ func (r *reporter) report(ctx context.Context) {
 		r.metrics.OutboxPending(n)
 	} else if ctx.Err() == nil {
 		r.log.Error("metrics: count pending deliveries", "err", err)
+	}
+}
+
+// heartbeat tells Sentry Crons, once a minute, whether the prober is alive:
+// ok only if checks ran in the last minute with a p99 lag under a second.
+// Sentry has no sub-minute monitors, so a dead prober is noticed within a
+// minute or two, by Sentry, even when linkwatch itself cannot say so.
+func heartbeat(ctx context.Context, sentry *alerting.Sentry, sched *checker.Scheduler, log *slog.Logger) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	last := sched.Stats().Checks
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		st := sched.Stats()
+		ok := st.Checks > last && st.LagP99 < time.Second
+		detail := fmt.Sprintf("%d checks in the last minute, p99 lag %s", st.Checks-last, st.LagP99)
+		last = st.Checks
+		if err := sentry.Heartbeat(ctx, ok, detail); err != nil && ctx.Err() == nil {
+			log.Warn("sentry heartbeat", "err", err)
+		}
 	}
 }

@@ -78,10 +78,22 @@ func TestOutageToWebhook(t *testing.T) {
 		}
 	}()
 
+	var sentryEvents atomic.Int32
+	sentrySrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if strings.Contains(string(body), `"fingerprint":["linkwatch","dest:`) {
+			sentryEvents.Add(1)
+		}
+		_, _ = io.WriteString(w, `{}`)
+	}))
+	defer sentrySrv.Close()
+	dsn := strings.Replace(sentrySrv.URL, "http://", "http://PUBKEY@", 1) + "/42"
+
 	cfg := `
 storage: {path: DBPATH}
 probe: {interval: 1s, timeout: 500ms, allow_private: [127.0.0.1/32], self_check: false}
 alerts:
+  sentry: {dsn: "${SENTRY_DSN}"}
   datadog: {addr: "` + statsd.LocalAddr().String() + `", tags: ["env:e2e"]}
   webhooks:
     - {name: ops, url: "` + hook.URL + `/hook/T0KEN", secret: "${HOOK_SECRET}"}
@@ -90,7 +102,7 @@ pages:
     links:
       - {slug: shop, url: "` + dest.URL + `/shop"}
 `
-	app := startApp(t, cfg, map[string]string{"HOOK_SECRET": secret})
+	app := startApp(t, cfg, map[string]string{"HOOK_SECRET": secret, "SENTRY_DSN": dsn})
 	waitFor := func(want string) {
 		t.Helper()
 		deadline := time.Now().Add(15 * time.Second)
@@ -115,6 +127,11 @@ pages:
 	}
 	broken.Store(false)
 	waitFor("incident.resolved")
+	for deadline := time.Now().Add(10 * time.Second); sentryEvents.Load() < 2; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d incident events reached Sentry, want the opening and the resolution", sentryEvents.Load())
+		}
+	}
 	if err := app.stop(t); err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +144,7 @@ pages:
 			t.Fatal("no check.results metric with cause:http_5xx reached the DogStatsD listener")
 		}
 	}
-	if strings.Contains(app.stderr.String(), "T0KEN") || strings.Contains(app.stderr.String(), secret) {
+	if strings.Contains(app.stderr.String(), "T0KEN") || strings.Contains(app.stderr.String(), secret) || strings.Contains(app.stderr.String(), "PUBKEY") {
 		t.Error("a webhook secret appears in the log")
 	}
 }

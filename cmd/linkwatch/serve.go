@@ -42,7 +42,16 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if *addr != "" {
 		cfg.Server.Addr = *addr
 	}
-	log := slog.New(slog.NewTextHandler(stderr, nil))
+	sentry, err := newSentry(cfg)
+	if err != nil {
+		return err
+	}
+	var logHandler slog.Handler = slog.NewTextHandler(stderr, nil)
+	if sentry != nil {
+		defer sentry.Close()
+		logHandler = alerting.NewSentryLogHandler(logHandler, sentry) // our own errors reach Sentry too
+	}
+	log := slog.New(logHandler)
 
 	db, err := storage.Open(ctx, cfg.Storage.Path)
 	if err != nil {
@@ -69,7 +78,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 
-	sinks, err := newSinks(cfg, db)
+	sinks, err := newSinks(cfg, db, sentry)
 	if err != nil {
 		return err
 	}
@@ -129,6 +138,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Log: log,
 	})
 	prober.Go(func() { sched.Run(proberCtx) })
+	if sentry != nil {
+		jobs.Go(func() { heartbeat(jobsCtx, sentry, sched, log) })
+	}
 	if metrics != nil {
 		rep := &reporter{metrics: metrics, sched: sched, db: db, counter: counter, log: log}
 		jobs.Go(func() { rep.run(jobsCtx, 10*time.Second) })
