@@ -72,6 +72,14 @@ type ServerConfig struct {
 	Addr       string `yaml:"addr"`
 	PublicURL  string `yaml:"public_url"`
 	AdminToken string `yaml:"admin_token"`
+	// RateLimit bounds requests per client IP on every public endpoint.
+	RateLimit RateLimitConfig `yaml:"rate_limit"`
+}
+
+// RateLimitConfig is a token bucket per client IP.
+type RateLimitConfig struct {
+	PerSecond float64 `yaml:"per_second"` // sustained requests a second (default 20)
+	Burst     int     `yaml:"burst"`      // requests at once (default 60)
 }
 
 // StorageConfig is where the SQLite database lives and what it keeps.
@@ -398,6 +406,12 @@ func (c *Config) applyDefaults() {
 	if c.Storage.Path == "" {
 		c.Storage.Path = "linkwatch.db"
 	}
+	if c.Server.RateLimit.PerSecond == 0 {
+		c.Server.RateLimit.PerSecond = 20
+	}
+	if c.Server.RateLimit.Burst == 0 {
+		c.Server.RateLimit.Burst = 60
+	}
 	r := &c.Storage.Retention
 	setDefault(&r.Raw, 48*time.Hour)
 	setDefault(&r.MinuteRollups, 7*24*time.Hour)
@@ -444,6 +458,12 @@ func (c *Config) validate(cerr *ConfigError) {
 		cerr.add("server.public_url", "%v", err)
 	} else if u, _ := url.Parse(c.Server.PublicURL); u.RawQuery != "" || u.Fragment != "" || (u.Path != "" && u.Path != "/") {
 		cerr.add("server.public_url", "must be a bare origin such as https://links.example.com (no path, query or fragment)")
+	}
+	if rl := c.Server.RateLimit; rl.PerSecond < 0 || rl.PerSecond > 1e6 {
+		cerr.add("server.rate_limit.per_second", "must be between 0 and 1000000")
+	}
+	if rl := c.Server.RateLimit; rl.Burst < 0 || rl.Burst > 1e6 {
+		cerr.add("server.rate_limit.burst", "must be between 0 and 1000000")
 	}
 	if t := c.Server.AdminToken; t != "" && len(t) < minAdminTokenLen {
 		cerr.add("server.admin_token", "must be at least %d characters", minAdminTokenLen)

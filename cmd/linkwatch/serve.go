@@ -92,18 +92,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Server.Addr, err)
 	}
-	srv := &http.Server{
-		Handler: newRouter(db, hubServer, incidents.NewAdmin(db, cfg.Server.AdminToken, log), statuspage.New(statusSource{db}, statuspage.Options{
-			URL: cfg.Server.PublicURL, Interval: time.Duration(cfg.Probe.Interval), SelfCheck: *cfg.Probe.SelfCheck,
-			Catalog: hubServer.Catalog, Log: log,
-		})),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       90 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	router := newRouter(hubServer, incidents.NewAdmin(db, cfg.Server.AdminToken, log), statuspage.New(statusSource{db}, statuspage.Options{
+		URL: cfg.Server.PublicURL, Interval: time.Duration(cfg.Probe.Interval), SelfCheck: *cfg.Probe.SelfCheck,
+		Catalog: hubServer.Catalog, Log: log,
+	}))
+	limiter := newClientLimiter(cfg.Server.RateLimit.PerSecond, cfg.Server.RateLimit.Burst)
+	srv := newHTTPServer(withHealth(db, limiter.middleware(router)), log)
 
 	// Background work stops in order at shutdown: the prober first, then the
 	// result writer drains what the prober produced, then the periodic jobs.
@@ -216,25 +210,55 @@ type pinger interface {
 	Ping(ctx context.Context) error
 }
 
-func newRouter(db pinger, hubServer *hub.Server, admin *incidents.Admin, status *statuspage.Server) http.Handler {
+// serverTimeouts bound how long a client may hold a connection: a slow or
+// idle client cannot pin connections (slowloris). Tests shorten them.
+var serverTimeouts = struct{ readHeader, read, write, idle time.Duration }{
+	readHeader: 5 * time.Second, read: 15 * time.Second, write: 30 * time.Second, idle: 90 * time.Second,
+}
+
+// maxHeaderBytes bounds request headers; bodies are bounded where they are read.
+const maxHeaderBytes = 64 << 10
+
+func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: serverTimeouts.readHeader,
+		ReadTimeout:       serverTimeouts.read,
+		WriteTimeout:      serverTimeouts.write,
+		IdleTimeout:       serverTimeouts.idle,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}
+
+// withHealth answers /healthz and /readyz ahead of everything else, so
+// probes from the orchestrator are never rate limited.
+func withHealth(db pinger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/healthz":
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			_, _ = io.WriteString(w, "ok\n")
+		case "/readyz":
+			ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+			defer cancel()
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			if err := db.Ping(ctx); err != nil {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				_, _ = io.WriteString(w, "storage unavailable\n")
+				return
+			}
+			_, _ = io.WriteString(w, "ok\n")
+		default:
+			next.ServeHTTP(w, r)
+		}
+	})
+}
+
+func newRouter(hubServer *hub.Server, admin *incidents.Admin, status *statuspage.Server) http.Handler {
 	r := mux.NewRouter()
 	admin.Register(r)
 	status.Register(r)
-	r.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		_, _ = io.WriteString(w, "ok\n")
-	}).Methods(http.MethodGet, http.MethodHead)
-	r.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
-		defer cancel()
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if err := db.Ping(ctx); err != nil {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			_, _ = io.WriteString(w, "storage unavailable\n")
-			return
-		}
-		_, _ = io.WriteString(w, "ok\n")
-	}).Methods(http.MethodGet, http.MethodHead)
 	r.NotFoundHandler = hubServer
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", "GET, HEAD")

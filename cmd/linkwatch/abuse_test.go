@@ -1,0 +1,139 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"hash/maphash"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestClientLimiter(t *testing.T) {
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	l := newClientLimiter(2, 3)
+	l.now = func() time.Time { return now }
+	for i := range 3 {
+		if ok, _ := l.allow("192.0.2.1"); !ok {
+			t.Fatalf("request %d within the burst refused", i+1)
+		}
+	}
+	ok, wait := l.allow("192.0.2.1")
+	if ok || wait <= 0 || wait > time.Second {
+		t.Fatalf("4th request: ok %v, wait %v; want refused for about 500ms", ok, wait)
+	}
+	if ok, _ := l.allow("192.0.2.2"); !ok {
+		t.Error("another client was limited by the first one's traffic")
+	}
+	now = now.Add(500 * time.Millisecond)
+	if ok, _ := l.allow("192.0.2.1"); !ok {
+		t.Error("refused after the bucket refilled one token")
+	}
+	// Idle buckets are dropped when their shard is next used: memory is
+	// bounded by active clients.
+	now = now.Add(idleAfter + time.Second)
+	shardOf := func(k string) *limiterShard { return &l.shards[maphash.String(l.seed, k)%uint64(len(l.shards))] }
+	sh := shardOf("192.0.2.2")
+	other := ""
+	for i := 0; other == ""; i++ {
+		if k := "10.0.0." + strconv.Itoa(i); shardOf(k) == sh {
+			other = k
+		}
+	}
+	l.allow(other)
+	if _, kept := sh.clients["192.0.2.2"]; kept || len(sh.clients) != 1 {
+		t.Errorf("idle bucket kept: %v", sh.clients)
+	}
+}
+
+func TestRateLimitAnswers429WithRetryAfter(t *testing.T) {
+	l := newClientLimiter(1, 2)
+	h := withHealth(okPinger{}, l.middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusFound)
+	})))
+	var codes []int
+	var retry string
+	for range 4 {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("GET", "/ada/go", nil)
+		req.RemoteAddr = "198.51.100.7:5555"
+		h.ServeHTTP(rec, req)
+		codes = append(codes, rec.Code)
+		if rec.Code == http.StatusTooManyRequests {
+			retry = rec.Header().Get("Retry-After")
+		}
+	}
+	if codes[0] != 302 || codes[1] != 302 || codes[2] != 429 || codes[3] != 429 {
+		t.Errorf("codes = %v, want two redirects then 429s", codes)
+	}
+	if n, err := strconv.Atoi(retry); err != nil || n < 1 {
+		t.Errorf("Retry-After = %q, want whole seconds", retry)
+	}
+	// Health probes are never limited.
+	for range 5 {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("GET", "/healthz", nil)
+		req.RemoteAddr = "198.51.100.7:5555"
+		h.ServeHTTP(rec, req)
+		if rec.Code != 200 {
+			t.Fatalf("/healthz = %d while the client is limited", rec.Code)
+		}
+	}
+}
+
+type okPinger struct{}
+
+func (okPinger) Ping(context.Context) error { return nil }
+
+func TestServerDropsSlowHeaders(t *testing.T) {
+	old := serverTimeouts
+	serverTimeouts.readHeader = 200 * time.Millisecond
+	t.Cleanup(func() { serverTimeouts = old })
+	srv := newHTTPServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}), slog.New(slog.DiscardHandler))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { srv.Close() })
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// A slowloris client: headers started, never finished.
+	if _, err := io.WriteString(conn, "GET / HTTP/1.1\r\nHost: x\r\nX-Slow: "); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, err = bufio.NewReader(conn).ReadString('\n')
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatal("the server kept a connection with unfinished headers open")
+	}
+}
+
+func TestServerRejectsHugeHeaders(t *testing.T) {
+	srv := newHTTPServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}), slog.New(slog.DiscardHandler))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { srv.Close() })
+	req, _ := http.NewRequest("GET", "http://"+ln.Addr().String()+"/", nil)
+	req.Header.Set("X-Big", strings.Repeat("a", 2*maxHeaderBytes))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("status %d, want 431", resp.StatusCode)
+	}
+}
