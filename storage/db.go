@@ -177,3 +177,22 @@ func (db *DB) migrate(ctx context.Context) error {
 	}
 	return nil
 }
+
+// IntegrityCheck runs SQLite's integrity check and returns its verdict
+// ("ok" when the file is sound).
+func (db *DB) IntegrityCheck(ctx context.Context) (string, error) {
+	rows, err := db.reader.QueryContext(ctx, `PRAGMA integrity_check`)
+	if err != nil {
+		return "", fmt.Errorf("storage: integrity check: %w", err)
+	}
+	defer rows.Close()
+	var lines []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return "", err
+		}
+		lines = append(lines, s)
+	}
+	return strings.Join(lines, "; "), rows.Err()
+}
