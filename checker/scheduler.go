@@ -183,9 +183,10 @@ func (s *Scheduler) runCycles(ctx context.Context, jobs chan<- job, n int) {
 		for _, e := range s.snapshot() {
 			planned := cycle.Add(e.offset)
 			if planned.Before(begin) {
-				// Started mid-interval: check now rather than wait a whole
-				// interval for targets whose slot has passed.
-				planned = begin
+				// Started mid-interval: a target whose slot has passed waits
+				// for its slot in the next interval. Checking them all at once
+				// would be a burst of up to every target at startup.
+				continue
 			}
 			if d := planned.Sub(clock.Now()); d > time.Millisecond {
 				select {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -24,7 +25,22 @@ func runFleet(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	var downMu sync.RWMutex
+	down := map[string]bool{} // paths switched off through /control/down
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p, ok := strings.CutPrefix(r.URL.Path, "/control/down"); ok {
+			downMu.Lock()
+			down[p] = true
+			downMu.Unlock()
+			return
+		}
+		downMu.RLock()
+		isDown := down[r.URL.Path]
+		downMu.RUnlock()
+		if isDown {
+			http.Error(w, "fleet: switched off", http.StatusServiceUnavailable)
+			return
+		}
 		// Jitter of ±20% so answers do not arrive in lockstep.
 		d := time.Duration(float64(*latency) * (0.8 + 0.4*rand.Float64()))
 		select {
@@ -50,6 +66,19 @@ func runFleet(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		go func() { _ = srv.Serve(ln) }()
 		fmt.Fprintf(stdout, "port %d\n", ln.Addr().(*net.TCPAddr).Port)
 	}
+	// A bare handler answering a fixed 302: the physical limit of a
+	// redirect on this machine, to compare linkwatch with in the same run.
+	bare, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	bareSrv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Location", "https://example.com/")
+		w.WriteHeader(http.StatusFound)
+	}), ReadHeaderTimeout: 5 * time.Second}
+	servers = append(servers, bareSrv)
+	go func() { _ = bareSrv.Serve(bare) }()
+	fmt.Fprintf(stdout, "bare %d\n", bare.Addr().(*net.TCPAddr).Port)
 	fmt.Fprintln(stdout, "ready")
 	<-ctx.Done()
 	for _, s := range servers {

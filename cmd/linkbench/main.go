@@ -24,8 +24,13 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) > 1 && args[1] == "fleet" {
-		return runFleet(ctx, args[2:], stdout, stderr)
+	if len(args) > 1 {
+		switch args[1] {
+		case "fleet":
+			return runFleet(ctx, args[2:], stdout, stderr)
+		case "system":
+			return runSystem(ctx, args[2:], stdout, stderr)
+		}
 	}
 	return runProbeBench(ctx, args[1:], stdout, stderr)
 }

@@ -145,41 +145,56 @@ loop:
 	return nil
 }
 
+// fleetInfo is what a started fleet reports.
+type fleetInfo struct {
+	ports []int // destination listeners
+	bare  int   // the bare 302 handler
+}
+
 // startFleet runs `linkbench fleet` as a child process and returns its ports.
 func startFleet(ctx context.Context, listeners int, latency time.Duration, fail float64, stderr io.Writer) ([]int, func(), error) {
+	info, stop, err := startFleetInfo(ctx, listeners, latency, fail, stderr)
+	return info.ports, stop, err
+}
+
+func startFleetInfo(ctx context.Context, listeners int, latency time.Duration, fail float64, stderr io.Writer) (fleetInfo, func(), error) {
 	self, err := os.Executable()
 	if err != nil {
-		return nil, nil, err
+		return fleetInfo{}, nil, err
 	}
 	cmd := exec.CommandContext(ctx, self, "fleet", "-listeners", strconv.Itoa(listeners), "-latency", latency.String(), "-fail", fmt.Sprint(fail))
 	cmd.Stderr = stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		return nil, nil, err
+		return fleetInfo{}, nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		return nil, nil, fmt.Errorf("start fleet: %w", err)
+		return fleetInfo{}, nil, fmt.Errorf("start fleet: %w", err)
 	}
 	stop := func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() }
-	var ports []int
+	var info fleetInfo
 	sc := bufio.NewScanner(out)
 	for sc.Scan() {
 		line := sc.Text()
 		if line == "ready" {
 			go func() { _, _ = io.Copy(io.Discard, out) }()
-			return ports, stop, nil
+			return info, stop, nil
 		}
-		if p, ok := strings.CutPrefix(line, "port "); ok {
-			n, err := strconv.Atoi(p)
-			if err != nil {
-				stop()
-				return nil, nil, fmt.Errorf("fleet said %q", line)
-			}
-			ports = append(ports, n)
+		word, num, _ := strings.Cut(line, " ")
+		n, err := strconv.Atoi(num)
+		if err != nil {
+			stop()
+			return fleetInfo{}, nil, fmt.Errorf("fleet said %q", line)
+		}
+		switch word {
+		case "port":
+			info.ports = append(info.ports, n)
+		case "bare":
+			info.bare = n
 		}
 	}
 	stop()
-	return nil, nil, fmt.Errorf("fleet exited before it was ready: %v", sc.Err())
+	return fleetInfo{}, nil, fmt.Errorf("fleet exited before it was ready: %v", sc.Err())
 }
 
 func cpuTime() time.Duration {

@@ -1,0 +1,349 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// runSystem measures a real linkwatch process against the fleet: redirect
+// throughput next to a bare 302 handler, latency at half that rate, time from
+// a destination going down to the webhook, linkwatch's CPU and memory, SQLite
+// growth, and (with -soak) resource growth over a long run.
+func runSystem(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("linkbench system", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	bin := fs.String("linkwatch", "", "path to a linkwatch binary (go build -o /tmp/lw ./cmd/linkwatch)")
+	n := fs.Int("n", 10000, "destinations probed while the load runs")
+	perPage := fs.Int("links-per-page", 100, "links per page")
+	latency := fs.Duration("latency", 50*time.Millisecond, "fleet answer latency")
+	fail := fs.Float64("fail", 0, "fraction of destinations answering 503")
+	load := fs.Duration("load", 10*time.Second, "duration of each load phase")
+	conns := fs.Int("conns", 32, "concurrent connections of the load generator")
+	soak := fs.Duration("soak", 0, "after the measurements, keep running this long and sample resource use")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *bin == "" {
+		return fmt.Errorf("-linkwatch is required")
+	}
+	fleet, stopFleet, err := startFleetInfo(ctx, 16, *latency, *fail, stderr)
+	if err != nil {
+		return err
+	}
+	defer stopFleet()
+
+	// The webhook receiver, for time-to-alert.
+	opened := make(chan string, 1024)
+	hookLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	hook := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Type string `json:"type"`
+			Data struct {
+				Incident struct {
+					Targets []string `json:"targets"`
+				} `json:"incident"`
+			} `json:"data"`
+		}
+		if json.NewDecoder(r.Body).Decode(&body) == nil && body.Type == "incident.opened" {
+			for _, t := range body.Data.Incident.Targets {
+				select {
+				case opened <- t:
+				default:
+				}
+			}
+		}
+	})}
+	go func() { _ = hook.Serve(hookLn) }()
+	defer hook.Close()
+
+	dir, err := os.MkdirTemp("", "linkbench-system")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	addr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	dbPath := filepath.Join(dir, "lw.db")
+	var cfg strings.Builder
+	fmt.Fprintf(&cfg, `server: {addr: %q, public_url: "http://%s", rate_limit: {per_second: 1000000, burst: 1000000}}
+storage: {path: %q}
+probe: {allow_private: [127.0.0.1/32], per_host: 1000, workers: 1024}
+alerts:
+  webhooks: [{name: bench, url: "http://%s/hook", secret: "whsec_YmVuY2gtc2VjcmV0LTAxMjM0NTY3ODk="}]
+pages:
+`, addr, addr, dbPath, hookLn.Addr())
+	var paths []string
+	var firstDest string
+	for i := range *n {
+		if i%*perPage == 0 {
+			fmt.Fprintf(&cfg, "  - slug: p%d\n    links:\n", i / *perPage)
+		}
+		u := fmt.Sprintf("http://127.0.0.1:%d/d/%d", fleet.ports[i%len(fleet.ports)], i)
+		if i == 0 {
+			firstDest = u
+		}
+		fmt.Fprintf(&cfg, "      - {slug: l%d, url: %q}\n", i, u)
+		paths = append(paths, fmt.Sprintf("/p%d/l%d", i / *perPage, i))
+	}
+	cfgPath := filepath.Join(dir, "linkwatch.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cfg.String()), 0o600); err != nil {
+		return err
+	}
+	lw := exec.CommandContext(ctx, *bin, "serve", "-config", cfgPath)
+	lw.Stderr = io.Discard
+	out, err := lw.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := lw.Start(); err != nil {
+		return fmt.Errorf("start linkwatch: %w", err)
+	}
+	defer func() { _ = lw.Process.Signal(syscall.SIGTERM); _ = lw.Wait() }()
+	if line, err := bufio.NewReader(out).ReadString('\n'); err != nil || !strings.Contains(line, "listening") {
+		return fmt.Errorf("linkwatch did not start: %q %v", line, err)
+	}
+	go func() { _, _ = io.Copy(io.Discard, out) }()
+	pid := lw.Process.Pid
+	fmt.Fprintf(stdout, "linkbench system: linkwatch pid %d probing %d destinations (+%d self-checks) every 10s; load %s per phase, %d connections\n",
+		pid, *n, *n, *load, *conns)
+	time.Sleep(12 * time.Second) // one interval: every target checked once, connections warm
+
+	cpu0, wall0 := procCPU(pid), time.Now()
+	size0 := fileSize(dbPath) + fileSize(dbPath+"-wal")
+	hubRes := closedLoop(ctx, "http://"+addr, paths, *conns, *load)
+	bareRes := closedLoop(ctx, fmt.Sprintf("http://127.0.0.1:%d", fleet.bare), []string{"/x"}, *conns, *load)
+	half := openLoop(ctx, "http://"+addr, paths, hubRes.rate/2, *load)
+	fmt.Fprintf(stdout, "redirects  linkwatch: %8.0f req/s  p50 %-8s p99 %-8s errors %d\n", hubRes.rate, hubRes.p50, hubRes.p99, hubRes.errors)
+	fmt.Fprintf(stdout, "redirects  bare 302:  %8.0f req/s  p50 %-8s p99 %-8s errors %d\n", bareRes.rate, bareRes.p50, bareRes.p99, bareRes.errors)
+	fmt.Fprintf(stdout, "ratio linkwatch/bare: %.2f (goal >= 0.8)\n", hubRes.rate/bareRes.rate)
+	fmt.Fprintf(stdout, "at half rate (%.0f req/s): p50 %s p99 %s (goal p99 < 5ms), errors %d\n", hubRes.rate/2, half.p50, half.p99, half.errors)
+
+	// Time to alert: switch one destination off and wait for its webhook.
+	down := strings.TrimPrefix(firstDest, fmt.Sprintf("http://127.0.0.1:%d", fleet.ports[0]))
+	t0 := time.Now()
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/control/down%s", fleet.ports[0], down))
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	var alertAfter time.Duration
+wait:
+	for {
+		select {
+		case t := <-opened:
+			if t == firstDest {
+				alertAfter = time.Since(t0)
+				break wait
+			}
+		case <-time.After(60 * time.Second):
+			return fmt.Errorf("no incident.opened webhook within 60s of %s going down", firstDest)
+		}
+	}
+	fmt.Fprintf(stdout, "time to alert: %s from the destination failing to the signed webhook (goal <= 2 x 10s + 2s)\n", alertAfter.Round(100*time.Millisecond))
+
+	wall := time.Since(wall0)
+	cpu := procCPU(pid) - cpu0
+	size := fileSize(dbPath) + fileSize(dbPath+"-wal") - size0
+	fmt.Fprintf(stdout, "linkwatch: cpu %.0f%% of one core over the measurements, rss %d MiB (peak %d MiB), threads %d\n",
+		100*cpu.Seconds()/wall.Seconds(), procStatusOf(pid, "VmRSS")>>20, procStatusOf(pid, "VmHWM")>>20, procStatusOf(pid, "Threads"))
+	fmt.Fprintf(stdout, "sqlite: %.1f KiB per destination per day of raw results (extrapolated from %s)\n",
+		float64(size)/float64(*n)/wall.Seconds()*86400/1024, wall.Round(time.Second))
+
+	if *soak > 0 {
+		return soakRun(ctx, stdout, pid, dbPath, *soak)
+	}
+	return nil
+}
+
+// soakRun samples linkwatch's resource use and reports its growth.
+func soakRun(ctx context.Context, stdout io.Writer, pid int, dbPath string, d time.Duration) error {
+	fmt.Fprintf(stdout, "soak: %s, a sample every 30s\n%8s %8s %8s %8s %10s\n", d, "t", "rss MiB", "threads", "fds", "wal KiB")
+	type sample struct{ rss, threads, fds, wal int64 }
+	take := func() sample {
+		fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+		return sample{procStatusOf(pid, "VmRSS") >> 20, procStatusOf(pid, "Threads"), int64(len(fds)), fileSize(dbPath+"-wal") >> 10}
+	}
+	start := time.Now()
+	first := take()
+	var last sample
+	for time.Since(start) < d {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(30 * time.Second):
+		}
+		last = take()
+		fmt.Fprintf(stdout, "%8s %8d %8d %8d %10d\n", time.Since(start).Round(time.Second), last.rss, last.threads, last.fds, last.wal)
+	}
+	fmt.Fprintf(stdout, "soak growth: rss %+d MiB, threads %+d, fds %+d, wal %+d KiB\n",
+		last.rss-first.rss, last.threads-first.threads, last.fds-first.fds, last.wal-first.wal)
+	return nil
+}
+
+type loadResult struct {
+	rate     float64
+	p50, p99 time.Duration
+	errors   int64
+}
+
+func loadClient(conns int) *http.Client {
+	return &http.Client{
+		Transport:     &http.Transport{MaxIdleConnsPerHost: conns, MaxIdleConns: conns, Proxy: nil},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		Timeout:       10 * time.Second,
+	}
+}
+
+func hit(c *http.Client, url string) error {
+	resp, err := c.Get(url)
+	if err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusFound {
+		return fmt.Errorf("status %d", resp.StatusCode)
+	}
+	return nil
+}
+
+// closedLoop keeps conns requests in flight for d: the saturation rate.
+func closedLoop(ctx context.Context, base string, paths []string, conns int, d time.Duration) loadResult {
+	c := loadClient(conns)
+	var wg sync.WaitGroup
+	var errs atomic.Int64
+	lat := make([][]time.Duration, conns)
+	deadline := time.Now().Add(d)
+	for i := range conns {
+		wg.Go(func() {
+			for time.Now().Before(deadline) && ctx.Err() == nil {
+				p := paths[rand.IntN(len(paths))]
+				t := time.Now()
+				if hit(c, base+p) != nil {
+					errs.Add(1)
+				}
+				lat[i] = append(lat[i], time.Since(t))
+			}
+		})
+	}
+	wg.Wait()
+	return summarize(slices.Concat(lat...), d, errs.Load())
+}
+
+// openLoop sends requests at a fixed rate for d, whatever the answers take.
+// Latency counts from when a request was due, not when a worker got to it,
+// so a server that falls behind shows it (no coordinated omission).
+func openLoop(ctx context.Context, base string, paths []string, rate float64, d time.Duration) loadResult {
+	const workers = 64
+	c := loadClient(workers)
+	due := make(chan time.Time, 4096)
+	var mu sync.Mutex
+	var lat []time.Duration
+	var errs atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			var mine []time.Duration
+			for t := range due {
+				if hit(c, base+paths[rand.IntN(len(paths))]) != nil {
+					errs.Add(1)
+				}
+				mine = append(mine, time.Since(t))
+			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			mu.Unlock()
+		})
+	}
+	interval := time.Duration(float64(time.Second) / rate)
+	start := time.Now()
+	for i := 0; ctx.Err() == nil; i++ {
+		next := start.Add(time.Duration(i) * interval)
+		if next.Sub(start) >= d {
+			break
+		}
+		if w := time.Until(next); w > 0 {
+			time.Sleep(w)
+		}
+		due <- next
+	}
+	close(due)
+	wg.Wait()
+	return summarize(lat, d, errs.Load())
+}
+
+func summarize(lat []time.Duration, d time.Duration, errs int64) loadResult {
+	if len(lat) == 0 {
+		return loadResult{errors: errs}
+	}
+	slices.Sort(lat)
+	return loadResult{rate: float64(len(lat)) / d.Seconds(), p50: lat[len(lat)/2].Round(10 * time.Microsecond),
+		p99: lat[len(lat)*99/100].Round(10 * time.Microsecond), errors: errs}
+}
+
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// procCPU is a process's user+system CPU time from /proc/<pid>/stat.
+func procCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	if len(fields) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(fields[11], 10, 64)
+	st, _ := strconv.ParseInt(fields[12], 10, 64)
+	return time.Duration(ut+st) * time.Second / 100 // USER_HZ is 100 on Linux
+}
+
+// procStatusOf reads a numeric field of /proc/<pid>/status (sizes in bytes).
+func procStatusOf(pid int, field string) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			v = strings.TrimSpace(v)
+			kb := strings.HasSuffix(v, " kB")
+			n, _ := strconv.ParseInt(strings.TrimSuffix(v, " kB"), 10, 64)
+			if kb {
+				n <<= 10
+			}
+			return n
+		}
+	}
+	return 0
+}
