@@ -87,21 +87,11 @@ type Dispatcher struct {
 	recorder Recorder
 	now      func() time.Time
 	poll     time.Duration
-	wake     chan struct{}
 }
 
 // NewDispatcher returns a dispatcher for sinks.
 func NewDispatcher(store Store, sinks []Sink, recorder Recorder, log *slog.Logger) *Dispatcher {
-	return &Dispatcher{store: store, sinks: sinks, log: log, recorder: recorder, now: time.Now, poll: time.Second, wake: make(chan struct{}, 1)}
-}
-
-// Notify asks the dispatcher to look at the outbox now rather than at the
-// next poll.
-func (d *Dispatcher) Notify() {
-	select {
-	case d.wake <- struct{}{}:
-	default:
-	}
+	return &Dispatcher{store: store, sinks: sinks, log: log, recorder: recorder, now: time.Now, poll: time.Second}
 }
 
 // Run delivers until ctx ends. After a crash, it resumes from the outbox:
@@ -133,7 +123,6 @@ func (d *Dispatcher) Run(ctx context.Context) {
 			wg.Wait()
 			return
 		case <-t.C:
-		case <-d.wake:
 		}
 	}
 }
