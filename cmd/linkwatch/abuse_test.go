@@ -137,3 +137,19 @@ func TestServerRejectsHugeHeaders(t *testing.T) {
 		t.Errorf("status %d, want 431", resp.StatusCode)
 	}
 }
+
+func TestIsHubPath(t *testing.T) {
+	tests := []struct {
+		path string
+		hub  bool
+	}{
+		{"/", true}, {"/ada", true}, {"/ada/go", true}, {"/static/hub.css", true}, {"/statusx", true},
+		{"/status", false}, {"/status/ada", false}, {"/api/v2/summary.json", false}, {"/api/admin/incidents", false},
+		{"/badge/ada.svg", false}, {"/history.atom", false}, {"/ada/qr.svg", false}, {"/ada/go/qr.png", false},
+	}
+	for _, tt := range tests {
+		if got := isHubPath(tt.path); got != tt.hub {
+			t.Errorf("isHubPath(%q) = %v, want %v", tt.path, got, tt.hub)
+		}
+	}
+}

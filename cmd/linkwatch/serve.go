@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -97,7 +98,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Catalog: hubServer.Catalog, Log: log,
 	}))
 	limiter := newClientLimiter(cfg.Server.RateLimit.PerSecond, cfg.Server.RateLimit.Burst)
-	srv := newHTTPServer(withHealth(db, limiter.middleware(router)), log)
+	srv := newHTTPServer(withHealth(db, limiter.middleware(hubFirst(hubServer, router))), log)
 
 	// Background work stops in order at shutdown: the prober first, then the
 	// result writer drains what the prober produced, then the periodic jobs.
@@ -253,6 +254,31 @@ func withHealth(db pinger, next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 		}
 	})
+}
+
+// hubFirst sends hub paths (pages, short links, the stylesheet) straight to
+// the hub, skipping the router's pattern matching: the redirect is the hot
+// path. Everything under the server's own prefixes goes to the router.
+func hubFirst(hubServer, router http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isHubPath(r.URL.Path) {
+			hubServer.ServeHTTP(w, r)
+			return
+		}
+		router.ServeHTTP(w, r)
+	})
+}
+
+// isHubPath reports whether p belongs to the hub rather than to the status
+// page, its APIs, badges or QR codes.
+func isHubPath(p string) bool {
+	rest := strings.TrimPrefix(p, "/")
+	first, _, _ := strings.Cut(rest, "/")
+	switch first {
+	case "status", "api", "badge", "history.atom", "history.rss":
+		return false
+	}
+	return !strings.HasSuffix(p, "/qr.svg") && !strings.HasSuffix(p, "/qr.png")
 }
 
 func newRouter(hubServer *hub.Server, admin *incidents.Admin, status *statuspage.Server) http.Handler {
