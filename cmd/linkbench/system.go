@@ -64,7 +64,9 @@ func runSystem(ctx context.Context, args []string, stdout, stderr io.Writer) err
 				} `json:"incident"`
 			} `json:"data"`
 		}
-		if json.NewDecoder(r.Body).Decode(&body) == nil && body.Type == "incident.opened" {
+		// A destination on a host that already has an incident joins it
+		// (incident.updated); otherwise it opens its own.
+		if json.NewDecoder(r.Body).Decode(&body) == nil && (body.Type == "incident.opened" || body.Type == "incident.updated") {
 			for _, t := range body.Data.Incident.Targets {
 				select {
 				case opened <- t:
@@ -158,7 +160,7 @@ wait:
 				break wait
 			}
 		case <-time.After(60 * time.Second):
-			return fmt.Errorf("no incident.opened webhook within 60s of %s going down", firstDest)
+			return fmt.Errorf("no incident webhook naming %s within 60s of it going down", firstDest)
 		}
 	}
 	fmt.Fprintf(stdout, "time to alert: %s from the destination failing to the signed webhook (goal <= 2 x 10s + 2s)\n", alertAfter.Round(100*time.Millisecond))
