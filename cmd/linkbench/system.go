@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -103,7 +104,9 @@ pages:
 			fmt.Fprintf(&cfg, "  - slug: p%d\n    links:\n", i / *perPage)
 		}
 		u := fmt.Sprintf("http://127.0.0.1:%d/d/%d", fleet.ports[i%len(fleet.ports)], i)
-		if i == 0 {
+		// The destination switched off for time-to-alert must be healthy
+		// until then (the fleet fails paths by the same hash).
+		if firstDest == "" && float64(hash(fmt.Sprintf("/d/%d", i))%1000)/1000 >= *fail {
 			firstDest = u
 		}
 		fmt.Fprintf(&cfg, "      - {slug: l%d, url: %q}\n", i, u)
@@ -143,9 +146,15 @@ pages:
 	fmt.Fprintf(stdout, "at half rate (%.0f req/s): p50 %s p99 %s (goal p99 < 5ms), errors %d\n", hubRes.rate/2, half.p50, half.p99, half.errors)
 
 	// Time to alert: switch one destination off and wait for its webhook.
-	down := strings.TrimPrefix(firstDest, fmt.Sprintf("http://127.0.0.1:%d", fleet.ports[0]))
+	for len(opened) > 0 { // forget the alerts that came before
+		<-opened
+	}
+	u, err := url.Parse(firstDest)
+	if err != nil {
+		return err
+	}
 	t0 := time.Now()
-	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/control/down%s", fleet.ports[0], down))
+	resp, err := http.Get("http://" + u.Host + "/control/down" + u.Path)
 	if err != nil {
 		return err
 	}
