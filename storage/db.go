@@ -29,6 +29,7 @@ type DB struct {
 	reader *sql.DB
 
 	targets targetIDs
+	raw     rawStates
 
 	// Now is the clock used for stored times; tests replace it.
 	Now func() time.Time

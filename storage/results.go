@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -55,12 +56,87 @@ func (db *DB) targetID(ctx context.Context, tx *Tx, fresh map[string]int64, key 
 	return id, nil
 }
 
-// SaveResults writes a batch of results in one transaction.
+// rawSampleEvery is how often a healthy target's success is kept as a raw
+// result. Every failure and every change of status is kept; the minute
+// rollups count every result. Keeping each success would cost about a
+// kilobyte per destination per day for nothing the rollups do not say.
+const rawSampleEvery = 10 * time.Minute
+
+// rawState is what decides whether a target's next success is kept raw.
+type rawState struct {
+	seen    bool
+	last    checker.Status
+	lastRaw time.Time
+}
+
+// keep reports whether r is kept as a raw result, and advances st.
+func (st *rawState) keep(r *checker.Result) bool {
+	keep := !st.seen || r.Status != checker.StatusUp || st.last != checker.StatusUp || r.Start.Sub(st.lastRaw) >= rawSampleEvery
+	st.seen, st.last = true, r.Status
+	if keep {
+		st.lastRaw = r.Start
+	}
+	return keep
+}
+
+// minuteAgg accumulates one target's results over one minute.
+type minuteAgg struct {
+	count, failures, degraded int64
+	minUS, maxUS, sumUS       int64
+	hist                      [histColumns]int64
+}
+
+func (a *minuteAgg) add(r *checker.Result) {
+	us := r.Latency.Microseconds()
+	if a.count == 0 || us < a.minUS {
+		a.minUS = us
+	}
+	a.maxUS = max(a.maxUS, us)
+	a.count++
+	a.sumUS += us
+	switch r.Status {
+	case checker.StatusDown:
+		a.failures++
+	case checker.StatusDegraded:
+		a.degraded++
+	}
+	a.hist[histBucket(r.Latency)]++
+}
+
+func histBucket(d time.Duration) int {
+	for i, b := range LatencyBuckets {
+		if d < b {
+			return i
+		}
+	}
+	return len(LatencyBuckets)
+}
+
+var minuteUpsertSQL = func() string {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO rollup_minute VALUES (?, ?, ?, ?, ?, ?, ?, ?`)
+	for i := 0; i < histColumns; i++ {
+		b.WriteString(", ?")
+	}
+	b.WriteString(`) ON CONFLICT (target_id, bucket) DO UPDATE SET count = count + excluded.count,
+		failures = failures + excluded.failures, degraded = degraded + excluded.degraded,
+		lat_min_us = MIN(lat_min_us, excluded.lat_min_us), lat_max_us = MAX(lat_max_us, excluded.lat_max_us),
+		lat_sum_us = lat_sum_us + excluded.lat_sum_us`)
+	for i := 0; i < histColumns; i++ {
+		fmt.Fprintf(&b, ", h%d = h%d + excluded.h%d", i, i, i)
+	}
+	return b.String()
+}()
+
+// SaveResults writes a batch of results in one transaction: every result
+// into its minute rollup, and as a raw result the failures, the changes of
+// status and a sample of successes (see rawSampleEvery).
 func (db *DB) SaveResults(ctx context.Context, results []checker.Result) error {
 	if len(results) == 0 {
 		return nil
 	}
 	fresh := map[string]int64{}
+	states := map[int64]rawState{} // this batch's view; stored only on commit
 	err := db.update(ctx, func(tx *Tx) error {
 		stmt, err := tx.PrepareContext(ctx, `INSERT INTO results
 			(target_id, started_at, latency_us, status, status_code, cause, summary, detail)
@@ -69,11 +145,29 @@ func (db *DB) SaveResults(ctx context.Context, results []checker.Result) error {
 			return fmt.Errorf("storage: prepare result insert: %w", err)
 		}
 		defer stmt.Close()
+		type minuteKey struct{ target, bucket int64 }
+		aggs := map[minuteKey]*minuteAgg{}
 		for i := range results {
 			r := &results[i]
 			id, err := db.targetID(ctx, tx, fresh, r.TargetID, r.Kind, r.URL)
 			if err != nil {
 				return err
+			}
+			k := minuteKey{id, r.Start.Unix() / 60 * 60}
+			a := aggs[k]
+			if a == nil {
+				a = &minuteAgg{}
+				aggs[k] = a
+			}
+			a.add(r)
+			st, ok := states[id]
+			if !ok {
+				st = db.raw.get(id)
+			}
+			keep := st.keep(r)
+			states[id] = st
+			if !keep {
+				continue
 			}
 			var cause, summary, detail sql.NullString
 			if r.Status != checker.StatusUp {
@@ -90,12 +184,50 @@ func (db *DB) SaveResults(ctx context.Context, results []checker.Result) error {
 				return fmt.Errorf("storage: insert result for %s: %w", r.TargetID, err)
 			}
 		}
+		up, err := tx.PrepareContext(ctx, minuteUpsertSQL)
+		if err != nil {
+			return fmt.Errorf("storage: prepare minute rollup: %w", err)
+		}
+		defer up.Close()
+		for k, a := range aggs {
+			args := []any{k.target, k.bucket, a.count, a.failures, a.degraded, a.minUS, a.maxUS, a.sumUS}
+			for _, h := range a.hist {
+				args = append(args, h)
+			}
+			if _, err := up.ExecContext(ctx, args...); err != nil {
+				return fmt.Errorf("storage: minute rollup: %w", err)
+			}
+		}
 		return nil
 	})
 	if err == nil {
 		db.targets.merge(fresh)
+		db.raw.merge(states)
 	}
 	return err
+}
+
+// rawStates remembers, per target, what decides which results are kept raw.
+type rawStates struct {
+	mu sync.Mutex
+	m  map[int64]rawState
+}
+
+func (s *rawStates) get(id int64) rawState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.m[id]
+}
+
+func (s *rawStates) merge(states map[int64]rawState) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m == nil {
+		s.m = map[int64]rawState{}
+	}
+	for k, v := range states {
+		s.m[k] = v
+	}
 }
 
 // StoredResult is a raw result as stored: the narrow columns always, the full

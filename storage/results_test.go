@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -35,7 +36,8 @@ func TestSaveResultsAndRecent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 2 || !got[0].Start.Equal(t0.Add(10*time.Second)) || got[0].Latency != 45*time.Millisecond || got[0].Detail != nil {
+	// The second success 10 s later is counted in the rollup, not kept raw.
+	if len(got) != 1 || !got[0].Start.Equal(t0) || got[0].Latency != 40*time.Millisecond || got[0].Detail != nil {
 		t.Errorf("a.test results = %+v", got)
 	}
 	got, err = db.RecentResults(ctx, "https://b.test/", 10)
@@ -131,7 +133,7 @@ func TestPrune(t *testing.T) {
 	db := MustOpenDB(t)
 	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 	var batch []checker.Result
-	for h := 0; h < 72; h++ {
+	for h := 71; h >= 0; h-- { // oldest first, as results arrive
 		batch = append(batch, result("https://a.test/", now.Add(-time.Duration(h)*time.Hour-time.Minute*10), time.Millisecond, checker.StatusUp))
 	}
 	if err := db.SaveResults(ctx, batch); err != nil {
@@ -174,14 +176,67 @@ func TestResultWriterBatchesAndDrains(t *testing.T) {
 	}
 	cancel()
 	<-done
-	got, err := db.RecentResults(context.Background(), "https://a.test/", 1000)
+	mins, err := db.Rollups(context.Background(), "https://a.test/", time.Minute, t0.Add(-time.Hour), t0.Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 120 {
-		t.Errorf("%d results written, want all 120 (queued ones flushed at shutdown)", len(got))
+	var n int64
+	for _, m := range mins {
+		n += m.Count
+	}
+	if n != 120 {
+		t.Errorf("%d results counted, want all 120 (queued ones flushed at shutdown)", n)
 	}
 	if len(errs) != 0 {
 		t.Errorf("write errors: %v", errors.Join(errs...))
+	}
+}
+
+func TestRawResultsKeepFailuresChangesAndSamples(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpenDB(t)
+	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	var batch []checker.Result
+	// 30 minutes every 10 s: up, then down for a minute at 10:12, then up.
+	for i := 0; i < 180; i++ {
+		at := t0.Add(time.Duration(i) * 10 * time.Second)
+		st := checker.StatusUp
+		if at.Minute() == 12 {
+			st = checker.StatusDown
+		}
+		batch = append(batch, result("https://a.test/", at, 40*time.Millisecond, st))
+	}
+	// Two batches, so the choice carries across them.
+	if err := db.SaveResults(ctx, batch[:90]); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.SaveResults(ctx, batch[90:]); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.RecentResults(ctx, "https://a.test/", 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var times []string
+	down := 0
+	for _, r := range got {
+		times = append(times, r.Start.Format("15:04:05"))
+		if r.Status == checker.StatusDown {
+			down++
+		}
+	}
+	// Samples at 10:00 and 10:10, the 6 failures, the recovery at 10:13,
+	// then a sample 10 minutes later at 10:23.
+	want := "10:23:00 10:13:00 10:12:50 10:12:40 10:12:30 10:12:20 10:12:10 10:12:00 10:10:00 10:00:00"
+	if strings.Join(times, " ") != want || down != 6 {
+		t.Errorf("raw results kept at %v, want %s", times, want)
+	}
+	mins, _ := db.Rollups(ctx, "https://a.test/", time.Minute, t0, t0.Add(time.Hour))
+	var n, f int64
+	for _, m := range mins {
+		n, f = n+m.Count, f+m.Failures
+	}
+	if n != 180 || f != 6 {
+		t.Errorf("rollups count %d results and %d failures, want 180 and 6", n, f)
 	}
 }

@@ -55,29 +55,18 @@ func (r Rollup) Quantile(q float64) time.Duration {
 	return r.LatMax
 }
 
-// Rollup lag: a minute is rolled up only when it ended this long ago, so
+// rollupSettle: an hour is rolled up only when it ended this long ago, so
 // checks still in flight (up to the probe timeout) and the result writer's
-// batching have landed.
+// batching have landed in its minutes.
 const rollupSettle = 2 * time.Minute
 
-func histSums(raw bool) string {
+func histSums() string {
 	var b strings.Builder
 	for i := 0; i < histColumns; i++ {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		if !raw {
-			fmt.Fprintf(&b, "SUM(h%d)", i)
-			continue
-		}
-		switch {
-		case i == 0:
-			fmt.Fprintf(&b, "SUM(latency_us < %d)", LatencyBuckets[0].Microseconds())
-		case i < len(LatencyBuckets):
-			fmt.Fprintf(&b, "SUM(latency_us >= %d AND latency_us < %d)", LatencyBuckets[i-1].Microseconds(), LatencyBuckets[i].Microseconds())
-		default:
-			fmt.Fprintf(&b, "SUM(latency_us >= %d)", LatencyBuckets[i-1].Microseconds())
-		}
+		fmt.Fprintf(&b, "SUM(h%d)", i)
 	}
 	return b.String()
 }
@@ -91,59 +80,37 @@ func rollupUpsert() string {
 	return b.String()
 }
 
-var (
-	minuteRollupSQL = `INSERT INTO rollup_minute SELECT target_id, (started_at / 60000) * 60 AS b, COUNT(*),
-		SUM(status = 'down'), SUM(status = 'degraded'), MIN(latency_us), MAX(latency_us), SUM(latency_us), ` + histSums(true) + `
-		FROM results WHERE started_at >= ? AND started_at < ? GROUP BY target_id, b ` + rollupUpsert()
-	hourRollupSQL = `INSERT INTO rollup_hour SELECT target_id, (bucket / 3600) * 3600 AS b, SUM(count),
-		SUM(failures), SUM(degraded), MIN(lat_min_us), MAX(lat_max_us), SUM(lat_sum_us), ` + histSums(false) + `
+var hourRollupSQL = `INSERT INTO rollup_hour SELECT target_id, (bucket / 3600) * 3600 AS b, SUM(count),
+		SUM(failures), SUM(degraded), MIN(lat_min_us), MAX(lat_max_us), SUM(lat_sum_us), ` + histSums() + `
 		FROM rollup_minute WHERE bucket >= ? AND bucket < ? GROUP BY target_id, b ` + rollupUpsert()
-)
 
-// RollUp aggregates raw results into minute rollups and minute rollups into
-// hour rollups, for every period that has settled since the last run. It is
-// idempotent: a period is recomputed whole, never incremented twice.
+// RollUp aggregates the minute rollups (written with the results) into hour
+// rollups, for every hour that has settled since the last run. It is
+// idempotent: an hour is recomputed whole, never incremented twice.
 func (db *DB) RollUp(ctx context.Context) error {
 	return db.update(ctx, func(tx *Tx) error {
-		minuteDone, err := metaValue(ctx, tx, "rollup_minute_done") // unix seconds, exclusive
+		done, err := metaValue(ctx, tx, "rollup_hour_done") // unix seconds, exclusive
 		if err != nil {
 			return err
 		}
-		until := tx.now.Add(-rollupSettle).Truncate(time.Minute).Unix()
-		if minuteDone == 0 {
+		until := tx.now.Add(-rollupSettle).Truncate(time.Hour).Unix()
+		if done == 0 {
 			var first sql.NullInt64
-			if err := tx.QueryRowContext(ctx, `SELECT MIN(started_at) FROM results`).Scan(&first); err != nil {
-				return fmt.Errorf("storage: first result: %w", err)
+			if err := tx.QueryRowContext(ctx, `SELECT MIN(bucket) FROM rollup_minute`).Scan(&first); err != nil {
+				return fmt.Errorf("storage: first minute rollup: %w", err)
 			}
 			if !first.Valid {
 				return nil
 			}
-			minuteDone = first.Int64 / 60000 * 60
+			done = first.Int64 / 3600 * 3600
 		}
-		if until <= minuteDone {
+		if until <= done {
 			return nil
 		}
-		if _, err := tx.ExecContext(ctx, minuteRollupSQL, minuteDone*1000, until*1000); err != nil {
-			return fmt.Errorf("storage: minute rollup: %w", err)
+		if _, err := tx.ExecContext(ctx, hourRollupSQL, done, until); err != nil {
+			return fmt.Errorf("storage: hour rollup: %w", err)
 		}
-		if err := setMeta(ctx, tx, "rollup_minute_done", until); err != nil {
-			return err
-		}
-		hourDone, err := metaValue(ctx, tx, "rollup_hour_done")
-		if err != nil {
-			return err
-		}
-		if hourDone == 0 {
-			hourDone = minuteDone / 3600 * 3600
-		}
-		hourUntil := until / 3600 * 3600
-		if hourUntil > hourDone {
-			if _, err := tx.ExecContext(ctx, hourRollupSQL, hourDone, hourUntil); err != nil {
-				return fmt.Errorf("storage: hour rollup: %w", err)
-			}
-			return setMeta(ctx, tx, "rollup_hour_done", hourUntil)
-		}
-		return nil
+		return setMeta(ctx, tx, "rollup_hour_done", until)
 	})
 }
 
