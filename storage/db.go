@@ -197,3 +197,19 @@ func (db *DB) IntegrityCheck(ctx context.Context) (string, error) {
 	}
 	return strings.Join(lines, "; "), rows.Err()
 }
+
+// UsedBytes is how much of the database holds data: pages in use, after
+// moving what the WAL holds into the main file, so the figure does not
+// depend on when SQLite last checkpointed.
+func (db *DB) UsedBytes(ctx context.Context) (int64, error) {
+	if _, err := db.writer.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`); err != nil {
+		return 0, fmt.Errorf("storage: checkpoint: %w", err)
+	}
+	var pages, free, size int64
+	for q, dst := range map[string]*int64{`PRAGMA page_count`: &pages, `PRAGMA freelist_count`: &free, `PRAGMA page_size`: &size} {
+		if err := db.writer.QueryRowContext(ctx, q).Scan(dst); err != nil {
+			return 0, fmt.Errorf("storage: %s: %w", q, err)
+		}
+	}
+	return (pages - free) * size, nil
+}

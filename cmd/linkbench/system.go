@@ -21,6 +21,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"linkwatch/storage"
 )
 
 // runSystem measures a real linkwatch process against the fleet: redirect
@@ -135,8 +137,17 @@ pages:
 		pid, *n, *n, *load, *conns)
 	time.Sleep(12 * time.Second) // one interval: every target checked once, connections warm
 
+	// A second connection to linkwatch's database, to measure what it holds.
+	db, err := storage.Open(ctx, dbPath)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
 	cpu0, wall0 := procCPU(pid), time.Now()
-	size0 := fileSize(dbPath) + fileSize(dbPath+"-wal")
+	size0, err := db.UsedBytes(ctx)
+	if err != nil {
+		return err
+	}
 	hubRes := closedLoop(ctx, "http://"+addr, paths, *conns, *load)
 	bareRes := closedLoop(ctx, fmt.Sprintf("http://127.0.0.1:%d", fleet.bare), []string{"/x"}, *conns, *load)
 	half := openLoop(ctx, "http://"+addr, paths, hubRes.rate/2, *load)
@@ -176,14 +187,27 @@ wait:
 
 	wall := time.Since(wall0)
 	cpu := procCPU(pid) - cpu0
-	size := fileSize(dbPath) + fileSize(dbPath+"-wal") - size0
+	size1, err := db.UsedBytes(ctx)
+	if err != nil {
+		return err
+	}
 	fmt.Fprintf(stdout, "linkwatch: cpu %.0f%% of one core over the measurements, rss %d MiB (peak %d MiB), threads %d\n",
 		100*cpu.Seconds()/wall.Seconds(), procStatusOf(pid, "VmRSS")>>20, procStatusOf(pid, "VmHWM")>>20, procStatusOf(pid, "Threads"))
-	fmt.Fprintf(stdout, "sqlite: %.1f KiB per destination per day of raw results (extrapolated from %s)\n",
-		float64(size)/float64(*n)/wall.Seconds()*86400/1024, wall.Round(time.Second))
+	perDay := func(bytes int64, over time.Duration) float64 {
+		return float64(bytes) / float64(*n) / over.Seconds() * 86400 / 1024
+	}
+	fmt.Fprintf(stdout, "sqlite: %.1f KiB per destination per day (data pages written over %s, extrapolated; results, rollups and their indexes)\n",
+		perDay(size1-size0, wall), wall.Round(time.Second))
 
 	if *soak > 0 {
-		return soakRun(ctx, stdout, pid, dbPath, *soak)
+		if err := soakRun(ctx, stdout, pid, dbPath, *soak); err != nil {
+			return err
+		}
+		size2, err := db.UsedBytes(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "sqlite over the soak: %.1f KiB per destination per day\n", perDay(size2-size1, time.Since(wall0)-wall))
 	}
 	return nil
 }
