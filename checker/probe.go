@@ -39,8 +39,11 @@ type Options struct {
 	SlowThreshold      time.Duration  // a self-check slower than this is hub_slow (default 1s)
 	HEADFirst          bool           // try HEAD, fall back to GET on 405/403/501
 	Resolver           Resolver       // default net.DefaultResolver
-	RootCAs            *x509.CertPool // default: the system's
-	Now                func() time.Time
+	// SelfCheckToken is sent in the self-check header, so the hub can tell
+	// its own prober from a client that merely sets the header.
+	SelfCheckToken string
+	RootCAs        *x509.CertPool // default: the system's
+	Now            func() time.Time
 }
 
 // Checker checks targets. It is safe for concurrent use and keeps
@@ -108,6 +111,13 @@ func New(opts Options) *Checker {
 		self:   &http.Client{Transport: transport(plain.DialContext), CheckRedirect: noFollow},
 		hosts:  map[string]*hostState{},
 	}
+}
+
+func (c *Checker) selfToken() string {
+	if c.opts.SelfCheckToken == "" {
+		return "1"
+	}
+	return c.opts.SelfCheckToken
 }
 
 func (c *Checker) host(name string) *hostState {
@@ -386,7 +396,7 @@ func (c *Checker) checkSelf(ctx context.Context, t Target, r *Result) {
 		c.fail(r, CauseHubRedirectWrong, fmt.Sprintf("self-check URL %q is invalid", t.URL), err)
 		return
 	}
-	resp, _, hop, err := c.do(ctx, c.self, http.MethodGet, u, false, http.Header{SelfCheckHeader: {"1"}})
+	resp, _, hop, err := c.do(ctx, c.self, http.MethodGet, u, false, http.Header{SelfCheckHeader: {c.selfToken()}})
 	if hop != nil {
 		r.Hops = []Hop{*hop}
 	}

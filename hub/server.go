@@ -3,6 +3,7 @@ package hub
 import (
 	"bytes"
 	"crypto/sha256"
+	"crypto/subtle"
 	"embed"
 	"encoding/hex"
 	"html/template"
@@ -50,8 +51,9 @@ func securityHeaders(h http.Header) {
 // Server answers the public hub: the index, each page, each short link's
 // redirect, and the stylesheet. It reads only the in-memory catalog.
 type Server struct {
-	catalog atomic.Pointer[Catalog]
-	log     *slog.Logger
+	catalog   atomic.Pointer[Catalog]
+	log       *slog.Logger
+	selfToken string
 }
 
 // NewServer returns a Server serving c.
@@ -59,6 +61,21 @@ func NewServer(c *Catalog, log *slog.Logger) *Server {
 	s := &Server{log: log}
 	s.catalog.Store(c)
 	return s
+}
+
+// SetSelfCheckToken sets the value the prober sends in SelfCheckHeader. With
+// a token, only requests carrying it are self-checks; a client setting the
+// header to anything else is counted like any visitor. Without one, the
+// header's presence is enough.
+func (s *Server) SetSelfCheckToken(token string) { s.selfToken = token }
+
+// IsSelfCheck reports whether r is the prober's own request.
+func (s *Server) IsSelfCheck(r *http.Request) bool {
+	v := r.Header.Get(SelfCheckHeader)
+	if s.selfToken == "" {
+		return v != ""
+	}
+	return subtle.ConstantTimeCompare([]byte(v), []byte(s.selfToken)) == 1
 }
 
 // SetCatalog swaps in a new catalog; requests in flight finish on the old one.
@@ -165,7 +182,7 @@ func (s *Server) redirect(w http.ResponseWriter, r *http.Request, l *Link) {
 	h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
 	w.WriteHeader(http.StatusFound)
 	l.served.Add(1)
-	if r.Method == http.MethodGet && r.Header.Get(SelfCheckHeader) == "" {
+	if r.Method == http.MethodGet && !s.IsSelfCheck(r) {
 		l.clicks.Add(1)
 	}
 }

@@ -256,3 +256,22 @@ func FuzzParsePath(f *testing.F) {
 		}
 	})
 }
+
+func TestSelfCheckToken(t *testing.T) {
+	srv, counter := newTestServer(t, &memStore{})
+	srv.SetSelfCheckToken("s3cret")
+	for _, v := range []string{"s3cret", "1", "", "S3CRET"} {
+		req := httptest.NewRequest("GET", "/ada/go", nil)
+		if v != "" {
+			req.Header.Set(SelfCheckHeader, v)
+		}
+		srv.ServeHTTP(httptest.NewRecorder(), req)
+	}
+	// Only the request with the real token is the prober's.
+	if got := counter.Pending()[LinkKey{"ada", "go"}]; got != 3 {
+		t.Errorf("clicks = %d, want 3 (a spoofed header is still a visitor)", got)
+	}
+	if counter.Redirects() != 4 {
+		t.Errorf("redirects served = %d, want 4", counter.Redirects())
+	}
+}

@@ -54,7 +54,8 @@ func TestClientLimiter(t *testing.T) {
 
 func TestRateLimitAnswers429WithRetryAfter(t *testing.T) {
 	l := newClientLimiter(1, 2)
-	h := withHealth(okPinger{}, l.middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	self := func(r *http.Request) bool { return r.Header.Get("X-Self") == "tok" }
+	h := withHealth(okPinger{}, l.middleware(self, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusFound)
 	})))
 	var codes []int
@@ -74,6 +75,17 @@ func TestRateLimitAnswers429WithRetryAfter(t *testing.T) {
 	}
 	if n, err := strconv.Atoi(retry); err != nil || n < 1 {
 		t.Errorf("Retry-After = %q, want whole seconds", retry)
+	}
+	// The prober's self-checks are never limited.
+	for range 5 {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("GET", "/ada/go", nil)
+		req.RemoteAddr = "198.51.100.7:5555"
+		req.Header.Set("X-Self", "tok")
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusFound {
+			t.Fatalf("self-check = %d while the client is limited", rec.Code)
+		}
 	}
 	// Health probes are never limited.
 	for range 5 {

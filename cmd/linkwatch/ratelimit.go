@@ -77,9 +77,15 @@ func (l *clientLimiter) allow(client string) (bool, time.Duration) {
 
 // middleware answers 429 with Retry-After to a client over its rate. The
 // client is the connection's address: linkwatch does not trust forwarded
-// headers, which any client can set.
-func (l *clientLimiter) middleware(next http.Handler) http.Handler {
+// headers, which any client can set. The prober's own self-checks (exempt
+// reports them) are not limited: with many links they would exceed any
+// per-client rate and show the hub as broken.
+func (l *clientLimiter) middleware(exempt func(*http.Request) bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if exempt(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
 		host, _, err := net.SplitHostPort(r.RemoteAddr)
 		if err != nil {
 			host = r.RemoteAddr

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -70,6 +71,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("build catalog: %w", err)
 	}
 	hubServer := hub.NewServer(catalog, log)
+	// A fresh token per process tells the hub and the rate limiter which
+	// requests are our own self-checks.
+	selfToken := rand.Text()
+	hubServer.SetSelfCheckToken(selfToken)
 	engine, err := incidents.NewEngine(ctx, incidents.Config{
 		FailureThreshold: cfg.Probe.FailureThreshold,
 		SuccessThreshold: cfg.Probe.SuccessThreshold,
@@ -98,7 +103,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Catalog: hubServer.Catalog, Log: log,
 	}))
 	limiter := newClientLimiter(cfg.Server.RateLimit.PerSecond, cfg.Server.RateLimit.Burst)
-	srv := newHTTPServer(withHealth(db, limiter.middleware(hubFirst(hubServer, router))), log)
+	srv := newHTTPServer(withHealth(db, limiter.middleware(hubServer.IsSelfCheck, hubFirst(hubServer, router))), log)
 
 	// Background work stops in order at shutdown: the prober first, then the
 	// result writer drains what the prober produced, then the periodic jobs.
@@ -122,7 +127,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	go func() { engine.Run(context.WithoutCancel(ctx), engineIn); close(engineDone) }()
 
 	targets := slices.Concat(destinationTargets(cfg, catalog), selfCheckTargets(cfg, catalog), canaryTargets(cfg))
-	sched := checker.NewScheduler(newChecker(cfg), targets, checker.SchedulerOptions{
+	sched := checker.NewScheduler(newChecker(cfg, selfToken), targets, checker.SchedulerOptions{
 		Interval: time.Duration(cfg.Probe.Interval),
 		Workers:  cfg.Probe.Workers,
 		OnResult: func(r checker.Result) {

@@ -66,7 +66,7 @@ func dependencies(catalog *hub.Catalog) map[string][]incidents.Affected {
 	return deps
 }
 
-func newChecker(cfg *Config) *checker.Checker {
+func newChecker(cfg *Config, selfToken string) *checker.Checker {
 	p := cfg.Probe
 	return checker.New(checker.Options{
 		Timeout:            time.Duration(p.Timeout),
@@ -75,5 +75,6 @@ func newChecker(cfg *Config) *checker.Checker {
 		PerHostConcurrency: p.PerHost,
 		SlowThreshold:      time.Duration(p.HubSlow),
 		HEADFirst:          p.HeadFirst,
+		SelfCheckToken:     selfToken,
 	})
 }
