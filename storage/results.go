@@ -118,7 +118,7 @@ var minuteUpsertSQL = func() string {
 	for i := 0; i < histColumns; i++ {
 		b.WriteString(", ?")
 	}
-	b.WriteString(`) ON CONFLICT (target_id, bucket) DO UPDATE SET count = count + excluded.count,
+	b.WriteString(`) ON CONFLICT (bucket, target_id) DO UPDATE SET count = count + excluded.count,
 		failures = failures + excluded.failures, degraded = degraded + excluded.degraded,
 		lat_min_us = MIN(lat_min_us, excluded.lat_min_us), lat_max_us = MAX(lat_max_us, excluded.lat_max_us),
 		lat_sum_us = lat_sum_us + excluded.lat_sum_us`)

@@ -73,7 +73,7 @@ func histSums() string {
 
 func rollupUpsert() string {
 	var b strings.Builder
-	b.WriteString("ON CONFLICT (target_id, bucket) DO UPDATE SET count = excluded.count, failures = excluded.failures, degraded = excluded.degraded, lat_min_us = excluded.lat_min_us, lat_max_us = excluded.lat_max_us, lat_sum_us = excluded.lat_sum_us")
+	b.WriteString("ON CONFLICT (bucket, target_id) DO UPDATE SET count = excluded.count, failures = excluded.failures, degraded = excluded.degraded, lat_min_us = excluded.lat_min_us, lat_max_us = excluded.lat_max_us, lat_sum_us = excluded.lat_sum_us")
 	for i := 0; i < histColumns; i++ {
 		fmt.Fprintf(&b, ", h%d = excluded.h%d", i, i)
 	}

@@ -35,7 +35,9 @@ CREATE TABLE rollup_minute (
 	h0 INTEGER NOT NULL, h1 INTEGER NOT NULL, h2 INTEGER NOT NULL, h3 INTEGER NOT NULL,
 	h4 INTEGER NOT NULL, h5 INTEGER NOT NULL, h6 INTEGER NOT NULL, h7 INTEGER NOT NULL,
 	h8 INTEGER NOT NULL, h9 INTEGER NOT NULL, h10 INTEGER NOT NULL,
-	PRIMARY KEY (target_id, bucket)
+	-- Time first: rows are appended in time order (full pages, no splits),
+	-- and every query reads a time range across targets.
+	PRIMARY KEY (bucket, target_id)
 ) WITHOUT ROWID;
 
 CREATE TABLE rollup_hour (
@@ -50,9 +52,8 @@ CREATE TABLE rollup_hour (
 	h0 INTEGER NOT NULL, h1 INTEGER NOT NULL, h2 INTEGER NOT NULL, h3 INTEGER NOT NULL,
 	h4 INTEGER NOT NULL, h5 INTEGER NOT NULL, h6 INTEGER NOT NULL, h7 INTEGER NOT NULL,
 	h8 INTEGER NOT NULL, h9 INTEGER NOT NULL, h10 INTEGER NOT NULL,
-	PRIMARY KEY (target_id, bucket)
+	PRIMARY KEY (bucket, target_id)
 ) WITHOUT ROWID;
-CREATE INDEX rollup_hour_bucket ON rollup_hour (bucket);
 
 -- Watermarks of the periodic jobs.
 CREATE TABLE meta (
