@@ -107,13 +107,7 @@ func TestServerDropsSlowHeaders(t *testing.T) {
 	old := serverTimeouts
 	serverTimeouts.readHeader = 200 * time.Millisecond
 	t.Cleanup(func() { serverTimeouts = old })
-	srv := newHTTPServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}), slog.New(slog.DiscardHandler))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { srv.Close() })
+	ln := serveLoopback(t)
 	conn, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -131,13 +125,7 @@ func TestServerDropsSlowHeaders(t *testing.T) {
 }
 
 func TestServerRejectsHugeHeaders(t *testing.T) {
-	srv := newHTTPServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}), slog.New(slog.DiscardHandler))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { srv.Close() })
+	ln := serveLoopback(t)
 	req, _ := http.NewRequest("GET", "http://"+ln.Addr().String()+"/", nil)
 	req.Header.Set("X-Big", strings.Repeat("a", 2*maxHeaderBytes))
 	resp, err := http.DefaultClient.Do(req)
@@ -164,4 +152,17 @@ func TestIsHubPath(t *testing.T) {
 			t.Errorf("isHubPath(%q) = %v, want %v", tt.path, got, tt.hub)
 		}
 	}
+}
+
+// serveLoopback runs newHTTPServer with an empty handler on 127.0.0.1.
+func serveLoopback(t *testing.T) net.Listener {
+	t.Helper()
+	srv := newHTTPServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}), slog.New(slog.DiscardHandler))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { srv.Close() })
+	return ln
 }
