@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"testing"
 
@@ -200,4 +201,28 @@ func FuzzParseConfig(f *testing.F) {
 
 func newCatalogForTest(cfg *Config) (any, error) {
 	return hub.NewCatalog(cfg.catalogSpec(), hub.NewCounter(nil))
+}
+
+// TestReadmeConfigIsValid keeps the README's config reference true.
+func TestReadmeConfigIsValid(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(readme), "## Configuration")
+	if !ok {
+		t.Fatal("README has no Configuration section")
+	}
+	_, rest, _ = strings.Cut(rest, "```yaml\n")
+	block, _, ok := strings.Cut(rest, "```")
+	if !ok {
+		t.Fatal("README's Configuration section has no yaml block")
+	}
+	env := map[string]string{
+		"LINKWATCH_ADMIN_TOKEN": "0123456789abcdef0123", "SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T/B/X",
+		"SENTRY_DSN": "https://key@o0.ingest.sentry.io/42", "OPS_WEBHOOK_SECRET": "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+	}
+	if _, err := ParseConfig([]byte(block), "README.md", func(k string) string { return env[k] }); err != nil {
+		t.Errorf("the README's example config is invalid:\n%v", err)
+	}
 }
