@@ -105,8 +105,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	limiter := newClientLimiter(cfg.Server.RateLimit.PerSecond, cfg.Server.RateLimit.Burst)
 	srv := newHTTPServer(withHealth(db, limiter.middleware(hubServer.IsSelfCheck, hubFirst(hubServer, router))), log)
 
-	// Background work stops in order at shutdown: the prober first, then the
-	// result writer drains what the prober produced, then the periodic jobs.
+	// Background work stops in order at shutdown, each stage after the one
+	// feeding it: the HTTP server drains, the prober stops, the incident
+	// engine handles the last results, the dispatcher stops (undelivered
+	// alerts wait in the outbox), the result writer writes what is queued,
+	// then the periodic jobs and the last click flush.
 	bg := context.WithoutCancel(ctx)
 	proberCtx, stopProber := context.WithCancel(bg)
 	writerCtx, stopWriter := context.WithCancel(bg)
