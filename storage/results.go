@@ -56,23 +56,26 @@ func (db *DB) targetID(ctx context.Context, tx *Tx, fresh map[string]int64, key 
 	return id, nil
 }
 
-// rawSampleEvery is how often a healthy target's success is kept as a raw
-// result. Every failure and every change of status is kept; the minute
-// rollups count every result. Keeping each success would cost about a
-// kilobyte per destination per day for nothing the rollups do not say.
+// rawSampleEvery is how often a target's result is kept as a raw result
+// while nothing changes. Every change of status or cause is kept, and the
+// minute rollups count every result: keeping each of 8,640 identical results
+// a day (with its full detail, for a failing destination) would cost
+// megabytes per destination per day and say nothing the rollups do not.
+// The results that opened an incident are kept with it as its evidence.
 const rawSampleEvery = 10 * time.Minute
 
-// rawState is what decides whether a target's next success is kept raw.
+// rawState is what decides whether a target's next result is kept raw.
 type rawState struct {
 	seen    bool
 	last    checker.Status
+	cause   checker.Cause
 	lastRaw time.Time
 }
 
 // keep reports whether r is kept as a raw result, and advances st.
 func (st *rawState) keep(r *checker.Result) bool {
-	keep := !st.seen || r.Status != checker.StatusUp || st.last != checker.StatusUp || r.Start.Sub(st.lastRaw) >= rawSampleEvery
-	st.seen, st.last = true, r.Status
+	keep := !st.seen || r.Status != st.last || r.Cause != st.cause || r.Start.Sub(st.lastRaw) >= rawSampleEvery
+	st.seen, st.last, st.cause = true, r.Status, r.Cause
 	if keep {
 		st.lastRaw = r.Start
 	}
@@ -129,8 +132,8 @@ var minuteUpsertSQL = func() string {
 }()
 
 // SaveResults writes a batch of results in one transaction: every result
-// into its minute rollup, and as a raw result the failures, the changes of
-// status and a sample of successes (see rawSampleEvery).
+// into its minute rollup, and as a raw result every change of status or
+// cause and a sample every rawSampleEvery.
 func (db *DB) SaveResults(ctx context.Context, results []checker.Result) error {
 	if len(results) == 0 {
 		return nil
