@@ -134,7 +134,7 @@ func (c *Checker) host(name string) *hostState {
 // Check checks one target. It never returns an error: an outage is a Result
 // with a Cause.
 func (c *Checker) Check(ctx context.Context, t Target) Result {
-	r := Result{TargetID: t.ID, Kind: t.Kind, URL: t.URL, Start: c.opts.Now()}
+	r := Result{TargetID: t.ID, Series: t.Series, Kind: t.Kind, URL: t.URL, Start: c.opts.Now()}
 	if t.Kind == KindSelfCheck {
 		c.timed(ctx, &r, func(ctx context.Context) { c.checkSelf(ctx, t, &r) })
 	} else {

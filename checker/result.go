@@ -31,6 +31,11 @@ type Target struct {
 
 	// WantLocation is, for a self-check, the Location the hub must answer.
 	WantLocation string
+
+	// Series, when set, is the ID the target's results are aggregated under
+	// in the rollups, so many targets can share one history (the self-checks
+	// of one page); empty means the target's own ID.
+	Series string
 }
 
 // Expect is what a healthy answer looks like beyond "2xx".
@@ -102,6 +107,7 @@ type Hop struct {
 // Result is the outcome of one check of one target.
 type Result struct {
 	TargetID string        `json:"target_id"`
+	Series   string        `json:"series,omitempty"` // see Target.Series
 	Kind     Kind          `json:"kind"`
 	URL      string        `json:"url"`
 	Start    time.Time     `json:"start"`
@@ -118,6 +124,14 @@ type Result struct {
 	TLSExpiry  time.Time     `json:"tls_expiry,omitzero"` // leaf certificate of the final hop
 	BytesRead  int64         `json:"bytes_read"`
 	RetryAfter time.Duration `json:"retry_after,omitempty"` // from a 429
+}
+
+// SeriesID is the ID the result is aggregated under in the rollups.
+func (r Result) SeriesID() string {
+	if r.Series != "" {
+		return r.Series
+	}
+	return r.TargetID
 }
 
 // OK reports whether the result counts as a success for incident thresholds.

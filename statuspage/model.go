@@ -66,9 +66,12 @@ type Component struct {
 	GroupID     string   // the host group a destination belongs to
 	Children    []string // for a group: its components
 	Page        string   // for a page component: its slug
-	targets     []string
-	Days        []Day
-	Uptime      float64 // percent over the days with data, -1 without data
+	targets     []string // the series its history is read from
+	// incidentTargets are the targets whose incidents it shows, when they
+	// differ from targets (the hub: one series per page, a target per link).
+	incidentTargets []string
+	Days            []Day
+	Uptime          float64 // percent over the days with data, -1 without data
 }
 
 // Day is one bar of the 90-day history.
@@ -145,12 +148,18 @@ func build(ctx context.Context, src Source, cat *hub.Catalog, interval time.Dura
 	pageOf := map[string][]string{} // destination URL -> page component IDs
 	for _, p := range cat.Pages() {
 		pc := add(&Component{ID: "page:" + p.Slug, Name: p.Title, Description: "Links on /" + p.Slug, Page: p.Slug})
+		if selfCheck && len(p.Links) > 0 {
+			// The self-checks of a page's links share one history (their
+			// Series), and each is its own target in incidents.
+			hubC.targets = append(hubC.targets, "self:/"+p.Slug)
+			for _, l := range p.Links {
+				hubC.incidentTargets = append(hubC.incidentTargets, "self:/"+p.Slug+"/"+l.Slug)
+			}
+		}
 		for _, l := range p.Links {
 			pc.targets = append(pc.targets, l.URL)
 			pageOf[l.URL] = append(pageOf[l.URL], pc.ID)
-			if selfCheck {
-				hubC.targets = append(hubC.targets, "self:/"+p.Slug+"/"+l.Slug)
-			}
+
 		}
 	}
 	sort.SliceStable(dests, func(i, j int) bool { return hostOf(dests[i].URL) < hostOf(dests[j].URL) })
@@ -187,11 +196,15 @@ func build(ctx context.Context, src Source, cat *hub.Catalog, interval time.Dura
 		}
 	}
 	for _, c := range s.Components {
-		if len(c.targets) == 0 {
+		targets := c.targets
+		if c.incidentTargets != nil {
+			targets = c.incidentTargets
+		}
+		if len(targets) == 0 {
 			continue
 		}
 		hit, worst := 0, Operational
-		for _, t := range c.targets {
+		for _, t := range targets {
 			if st, ok := failing[t]; ok {
 				hit++
 				worst = worse(worst, st)
@@ -199,7 +212,7 @@ func build(ctx context.Context, src Source, cat *hub.Catalog, interval time.Dura
 		}
 		switch {
 		case hit == 0:
-		case worst == MajorOutage && hit < len(c.targets) && c.ID != "hub":
+		case worst == MajorOutage && hit < len(targets) && c.ID != "hub":
 			c.Status = PartialOutage
 		default:
 			c.Status = worst
@@ -261,6 +274,12 @@ func (s *Snapshot) fillHistory(ctx context.Context, src Source, interval time.Du
 	}
 	perCheck := interval.Minutes()
 	for _, c := range s.Components {
+		// units is how many targets the component's checks come from: a
+		// series may hold many (the hub's, one per page, a check per link).
+		units := len(c.targets)
+		if c.incidentTargets != nil {
+			units = len(c.incidentTargets)
+		}
 		c.Days = make([]Day, historyDays)
 		var total, down float64
 		for i := range c.Days {
@@ -276,11 +295,11 @@ func (s *Snapshot) fillHistory(ctx context.Context, src Source, interval time.Du
 				// Degraded (rate limited, slow) weighs a third of down.
 				minutes += (float64(st.Failures) + float64(st.Degraded)/3) * perCheck
 			}
-			if d.Checks > 0 && len(c.targets) > 0 {
+			if d.Checks > 0 && units > 0 {
 				// A component with n targets, one of them down, is a
 				// partial outage: it counts for 1/n of the downtime.
-				d.DownMinutes = minutes / float64(len(c.targets))
-				dayMinutes := float64(d.Checks) * perCheck / float64(len(c.targets))
+				d.DownMinutes = minutes / float64(units)
+				dayMinutes := float64(d.Checks) * perCheck / float64(units)
 				d.Minutes = dayMinutes
 				total += dayMinutes
 				down += min(d.DownMinutes, dayMinutes)

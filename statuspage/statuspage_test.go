@@ -368,3 +368,40 @@ func TestQRCodes(t *testing.T) {
 		}
 	}
 }
+
+func TestHubHistoryFromPageSeries(t *testing.T) {
+	ctx := context.Background()
+	db := storage.MustOpenDB(t)
+	cat, err := hub.NewCatalog([]hub.PageSpec{{Slug: "acme", Title: "Acme", Links: []hub.LinkSpec{{Slug: "a", URL: shopURL}, {Slug: "b", URL: blogURL}}}}, hub.NewCounter(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -1)
+	var batch []checker.Result
+	for i := 0; i < 24*60; i++ { // a check a minute of each link's redirect, for one day
+		at := day.Add(time.Duration(i) * time.Minute)
+		for _, link := range []string{"a", "b"} {
+			st := checker.StatusUp
+			if link == "b" && i < 60 {
+				st = checker.StatusDown // one of two redirects wrong for an hour
+			}
+			batch = append(batch, checker.Result{TargetID: "self:/acme/" + link, Series: "self:/acme", Kind: checker.KindSelfCheck,
+				URL: "https://links.example/acme/" + link, Start: at, Latency: time.Millisecond, Status: st})
+		}
+	}
+	if err := db.SaveResults(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	sp := statuspage.New(&source{DB: db}, statuspage.Options{URL: "https://links.example", Interval: time.Minute, SelfCheck: true,
+		Catalog: func() *hub.Catalog { return cat }})
+	r := mux.NewRouter()
+	sp.Register(r)
+	srv := httptest.NewServer(r)
+	defer srv.Close()
+	_, body := get(t, srv.URL+"/status")
+	// Half the hub's redirects wrong for 60 minutes: 30 minutes of downtime.
+	want := day.Format("Mon 2 Jan 2006") + ": 30 min of downtime"
+	if !strings.Contains(string(body), want) {
+		t.Errorf("the hub's bar for %s lacks %q", day.Format("2 Jan"), want)
+	}
+}

@@ -132,7 +132,7 @@ var minuteUpsertSQL = func() string {
 }()
 
 // SaveResults writes a batch of results in one transaction: every result
-// into its minute rollup, and as a raw result every change of status or
+// into the minute rollup of its series (Result.SeriesID), and as a raw result every change of status or
 // cause and a sample every rawSampleEvery.
 func (db *DB) SaveResults(ctx context.Context, results []checker.Result) error {
 	if len(results) == 0 {
@@ -156,7 +156,13 @@ func (db *DB) SaveResults(ctx context.Context, results []checker.Result) error {
 			if err != nil {
 				return err
 			}
-			k := minuteKey{id, r.Start.Unix() / 60 * 60}
+			series := id
+			if r.Series != "" && r.Series != r.TargetID {
+				if series, err = db.targetID(ctx, tx, fresh, r.Series, r.Kind, r.Series); err != nil {
+					return err
+				}
+			}
+			k := minuteKey{series, r.Start.Unix() / 60 * 60}
 			a := aggs[k]
 			if a == nil {
 				a = &minuteAgg{}

@@ -241,3 +241,28 @@ func TestRawResultsKeepChangesAndSamples(t *testing.T) {
 		t.Errorf("rollups count %d results and %d failures, want 180 and 6", n, f)
 	}
 }
+
+func TestSeriesSharesOneRollup(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpenDB(t)
+	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	var batch []checker.Result
+	for _, id := range []string{"self:/ada/go", "self:/ada/blog"} {
+		for i := range 6 {
+			r := result(id, t0.Add(time.Duration(i)*10*time.Second), time.Millisecond, checker.StatusUp)
+			r.Kind, r.Series = checker.KindSelfCheck, "self:/ada"
+			batch = append(batch, r)
+		}
+	}
+	if err := db.SaveResults(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	series, _ := db.Rollups(ctx, "self:/ada", time.Minute, t0, t0.Add(time.Hour))
+	own, _ := db.Rollups(ctx, "self:/ada/go", time.Minute, t0, t0.Add(time.Hour))
+	if len(series) != 1 || series[0].Count != 12 || len(own) != 0 {
+		t.Errorf("series rollups %+v, own rollups %+v; want one minute of 12 checks in the series", series, own)
+	}
+	if raw, _ := db.RecentResults(ctx, "self:/ada/go", 10); len(raw) != 1 {
+		t.Errorf("raw results of a target in a series: %d, want its own first result", len(raw))
+	}
+}
