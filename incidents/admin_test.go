@@ -191,6 +191,7 @@ func TestAdminRejectsBadInput(t *testing.T) {
 		{"maintenance backwards", "POST", "/api/admin/maintenance", "", `{"title":"t","starts_at":"` + later + `","ends_at":"` + future + `"}`, 400, "ends_at"},
 		{"maintenance in the past", "POST", "/api/admin/maintenance", "", `{"title":"t","starts_at":"2020-01-01T00:00:00Z","ends_at":"2020-01-02T00:00:00Z"}`, 400, "ends_at"},
 		{"maintenance too long", "POST", "/api/admin/maintenance", "", `{"title":"t","starts_at":"` + future + `","ends_at":"2099-01-01T00:00:00Z"}`, 400, "ends_at"},
+		{"bad deliveries limit", "GET", "/api/admin/deliveries?limit=0", "", "", 400, "limit"},
 		{"delete unknown maintenance", "DELETE", "/api/admin/maintenance/424242", "", "", 404, ""},
 		{"unknown endpoint", "GET", "/api/admin/nope", "", "", 404, ""},
 		{"wrong method", "DELETE", inc, "", "", 405, ""},
@@ -262,4 +263,30 @@ func FuzzAdminBodies(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestAdminDeliveries(t *testing.T) {
+	h := newHarness(t, incidents.Config{})
+	seedIncidents(t, h)
+	if err := h.db.FanOut(context.Background(), []string{"webhook:ops"}); err != nil {
+		t.Fatal(err)
+	}
+	srv := adminServer(t, h, adminToken)
+	code, body := call(t, srv, "GET", "/api/admin/deliveries?limit=10", adminToken, "", "")
+	if code != 200 {
+		t.Fatalf("deliveries: %d %v", code, body)
+	}
+	list := body["deliveries"].([]any)
+	if len(list) != len(h.alerts()) || len(list) == 0 {
+		t.Fatalf("%d deliveries, want one per queued alert (%d)", len(list), len(h.alerts()))
+	}
+	d := list[0].(map[string]any)
+	for _, k := range []string{"event_id", "type", "incident_id", "channel", "status", "attempts", "next_at"} {
+		if _, ok := d[k]; !ok {
+			t.Errorf("delivery lacks %q: %v", k, d)
+		}
+	}
+	if d["status"] != "pending" || d["channel"] != "webhook:ops" {
+		t.Errorf("delivery = %v", d)
+	}
 }
