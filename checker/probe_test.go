@@ -124,8 +124,7 @@ func TestCheckCauses(t *testing.T) {
 		}
 		fmt.Fprint(w, "ok")
 	})
-	var loop *httptest.Server
-	loop = serve(t, func(w http.ResponseWriter, r *http.Request) {
+	loop := serve(t, func(w http.ResponseWriter, r *http.Request) {
 		next := map[string]string{"/a": "/b", "/b": "/c", "/c": "/a"}[r.URL.Path]
 		http.Redirect(w, r, next, http.StatusFound)
 	})

@@ -11,7 +11,6 @@ import (
 // hopTrace records when each phase of one request happened.
 type hopTrace struct {
 	mu                     sync.Mutex
-	start                  time.Time
 	dnsStart, dnsDone      time.Time
 	connStart, connDone    time.Time
 	tlsStart, tlsDone      time.Time
