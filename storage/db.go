@@ -28,8 +28,8 @@ type DB struct {
 	writer *sql.DB // exactly one connection: SQLite allows one writer
 	reader *sql.DB
 
-	targets targetIDs
-	raw     rawStates
+	targets committed[string, int64]   // target key -> id
+	raw     committed[int64, rawState] // target id -> what decides raw keeping
 
 	// Now is the clock used for stored times; tests replace it.
 	Now func() time.Time

@@ -12,28 +12,29 @@ import (
 	"linkwatch/checker"
 )
 
-// targetIDs caches target keys to their integer ids; an id never changes
-// once committed.
-type targetIDs struct {
-	mu  sync.Mutex
-	ids map[string]int64
+// committed is state kept in memory about rows a transaction wrote. A
+// transaction collects its changes apart and merges them only once it has
+// committed, so a rollback never leaves the cache ahead of the database.
+type committed[K comparable, V any] struct {
+	mu sync.Mutex
+	m  map[K]V
 }
 
-func (c *targetIDs) get(key string) (int64, bool) {
+func (c *committed[K, V]) get(k K) (V, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	id, ok := c.ids[key]
-	return id, ok
+	v, ok := c.m[k]
+	return v, ok
 }
 
-func (c *targetIDs) merge(fresh map[string]int64) {
+func (c *committed[K, V]) merge(fresh map[K]V) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.ids == nil {
-		c.ids = map[string]int64{}
+	if c.m == nil {
+		c.m = map[K]V{}
 	}
 	for k, v := range fresh {
-		c.ids[k] = v
+		c.m[k] = v
 	}
 }
 
@@ -171,7 +172,7 @@ func (db *DB) SaveResults(ctx context.Context, results []checker.Result) error {
 			a.add(r)
 			st, ok := states[id]
 			if !ok {
-				st = db.raw.get(id)
+				st, _ = db.raw.get(id)
 			}
 			keep := st.keep(r)
 			states[id] = st
@@ -214,29 +215,6 @@ func (db *DB) SaveResults(ctx context.Context, results []checker.Result) error {
 		db.raw.merge(states)
 	}
 	return err
-}
-
-// rawStates remembers, per target, what decides which results are kept raw.
-type rawStates struct {
-	mu sync.Mutex
-	m  map[int64]rawState
-}
-
-func (s *rawStates) get(id int64) rawState {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.m[id]
-}
-
-func (s *rawStates) merge(states map[int64]rawState) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.m == nil {
-		s.m = map[int64]rawState{}
-	}
-	for k, v := range states {
-		s.m[k] = v
-	}
 }
 
 // StoredResult is a raw result as stored: the narrow columns always, the full
