@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"linkwatch/checker"
@@ -98,6 +99,7 @@ type Engine struct {
 	log   *slog.Logger
 	now   func() time.Time
 
+	depsMu  sync.RWMutex          // deps is replaced on config reload
 	deps    map[string][]Affected // target ID -> links depending on it
 	targets map[string]*targetState
 	open    map[string]*Incident // by key
@@ -126,7 +128,19 @@ func NewEngine(ctx context.Context, cfg Config, store Store, deps map[string][]A
 }
 
 // SetDependencies replaces the dependency view after a config reload.
-func (e *Engine) SetDependencies(deps map[string][]Affected) { e.deps = deps }
+// It is safe to call while the engine runs.
+func (e *Engine) SetDependencies(deps map[string][]Affected) {
+	e.depsMu.Lock()
+	e.deps = deps
+	e.depsMu.Unlock()
+}
+
+// dependents returns the links that depend on a target.
+func (e *Engine) dependents(target string) []Affected {
+	e.depsMu.RLock()
+	defer e.depsMu.RUnlock()
+	return e.deps[target]
+}
 
 // Open returns the open incidents, by key.
 func (e *Engine) Open() map[string]Incident {
@@ -235,7 +249,7 @@ func (e *Engine) openIncident(ctx context.Context, kind Kind, key, host string, 
 	inc := Incident{
 		Key: key, Kind: kind, Host: host, Cause: r.Cause, Summary: r.Summary,
 		Status: StatusInvestigating, Impact: impactOf(kind, r),
-		Targets: []string{r.TargetID}, Affected: slices.Clone(e.deps[r.TargetID]),
+		Targets: []string{r.TargetID}, Affected: slices.Clone(e.dependents(r.TargetID)),
 		StartedAt: ts.recent[0].Start.UTC(), UpdatedAt: now,
 	}
 	inc.Title = titleOf(&inc, r)
@@ -262,7 +276,7 @@ func (e *Engine) openIncident(ctx context.Context, kind Kind, key, host string, 
 func (e *Engine) join(ctx context.Context, inc *Incident, r checker.Result, ts *targetState, now time.Time) error {
 	next := *inc
 	next.Targets = append(slices.Clone(inc.Targets), r.TargetID)
-	next.Affected = mergeAffected(inc.Affected, e.deps[r.TargetID])
+	next.Affected = mergeAffected(inc.Affected, e.dependents(r.TargetID))
 	next.Title = titleOf(&next, r)
 	if imp := impactOf(next.Kind, r); rank(imp) > rank(next.Impact) {
 		next.Impact = imp
@@ -420,7 +434,7 @@ func (e *Engine) components(r checker.Result) []string {
 		return []string{"hub"}
 	}
 	out := []string{"dest:" + r.URL, "host:" + hostOf(r.URL)}
-	for _, a := range e.deps[r.TargetID] {
+	for _, a := range e.dependents(r.TargetID) {
 		out = append(out, "page:"+a.Page)
 	}
 	return out

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -346,5 +347,39 @@ pages:
 	}
 	if len(totals) != 0 {
 		t.Errorf("self-checks were counted as clicks: %v", totals)
+	}
+}
+
+func TestReloadOnSIGHUP(t *testing.T) {
+	app := startApp(t, e2eConfig, map[string]string{"ADMIN_TOKEN": "0123456789abcdef0123"})
+	cfgPath := filepath.Join(filepath.Dir(app.DBPath), "config.yaml")
+	reload := func(cfg string) {
+		t.Helper()
+		mustWrite(t, cfgPath, strings.ReplaceAll(cfg, "DBPATH", app.DBPath))
+		if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A broken config is refused; the running one keeps serving.
+	reload("pages: [{slug: status}]\n")
+	waitUntil(t, 5*time.Second, "the reload error in the log", func() bool {
+		return strings.Contains(app.stderr.String(), "config reload failed")
+	})
+	if resp, _ := get(t, "GET", app.URL+"/ada/go"); resp.StatusCode != http.StatusFound {
+		t.Fatalf("after a broken reload /ada/go = %d", resp.StatusCode)
+	}
+	// A good one: a new link appears, a removed one is gone, a changed one moves.
+	reload(strings.Replace(strings.Replace(e2eConfig, "https://go.dev/", "https://go.dev/doc/", 1),
+		"      - slug: notes\n        title: Notes\n        url: https://ada.example/notes?from=hub\n",
+		"      - slug: new\n        url: https://new.example/\n", 1))
+	waitUntil(t, 5*time.Second, "the new link", func() bool {
+		resp, _ := get(t, "GET", app.URL+"/ada/new")
+		return resp.StatusCode == http.StatusFound && resp.Header.Get("Location") == "https://new.example/"
+	})
+	if resp, _ := get(t, "GET", app.URL+"/ada/go"); resp.Header.Get("Location") != "https://go.dev/doc/" {
+		t.Errorf("/ada/go after reload → %q", resp.Header.Get("Location"))
+	}
+	if resp, _ := get(t, "GET", app.URL+"/ada/notes"); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("removed link answers %d", resp.StatusCode)
 	}
 }

@@ -9,9 +9,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -155,6 +158,21 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}, log)
 	periodic.Start()
 	jobs.Go(func() { flushClicks(jobsCtx, counter, log) })
+	// SIGHUP reloads the pages and links from the config file.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	reloader := &reloader{path: *path, getenv: getenv, running: cfg, counter: counter, hub: hubServer, sched: sched, engine: engine, log: log}
+	jobs.Go(func() {
+		for {
+			select {
+			case <-jobsCtx.Done():
+				return
+			case <-hup:
+				reloader.reload()
+			}
+		}
+	})
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -189,6 +207,40 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		runErr = errors.Join(runErr, err)
 	}
 	return runErr
+}
+
+// reloader applies a changed config's pages and links without a restart:
+// the hub swaps in a new catalog, the scheduler its new targets, the
+// incident engine its new dependency view. Server, storage, probe and alert
+// settings apply at the next restart.
+type reloader struct {
+	path    string
+	getenv  func(string) string
+	running *Config
+	counter *hub.Counter
+	hub     *hub.Server
+	sched   *checker.Scheduler
+	engine  *incidents.Engine
+	log     *slog.Logger
+}
+
+func (r *reloader) reload() {
+	next, err := loadConfig(r.path, r.getenv)
+	if err != nil {
+		r.log.Error("config reload failed; still serving the running config", "err", err)
+		return
+	}
+	next.Server, next.Storage, next.Probe, next.Alerts = r.running.Server, r.running.Storage, r.running.Probe, r.running.Alerts
+	catalog, err := hub.NewCatalog(next.catalogSpec(), r.counter)
+	if err != nil {
+		r.log.Error("config reload failed; still serving the running config", "err", err)
+		return
+	}
+	r.hub.SetCatalog(catalog)
+	r.engine.SetDependencies(dependencies(catalog))
+	targets := slices.Concat(destinationTargets(next, catalog), selfCheckTargets(next, catalog), canaryTargets(next))
+	r.sched.SetTargets(targets)
+	r.log.Info("config reloaded: pages and links (other settings apply at restart)", "pages", len(next.Pages), "targets", len(targets))
 }
 
 func canaryID(cfg *Config) string {
