@@ -74,6 +74,11 @@ type ServerConfig struct {
 	AdminToken string `yaml:"admin_token"`
 	// RateLimit bounds requests per client IP on every public endpoint.
 	RateLimit RateLimitConfig `yaml:"rate_limit"`
+	// TrustedProxies are reverse proxies (CIDRs) whose X-Forwarded-For
+	// names the client; without them every visitor behind a proxy shares
+	// the proxy's rate limit.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	trusted        []netip.Prefix
 }
 
 // RateLimitConfig is a token bucket per client IP.
@@ -464,6 +469,15 @@ func (c *Config) validate(cerr *ConfigError) {
 	}
 	if rl := c.Server.RateLimit; rl.Burst < 0 || rl.Burst > 1e6 {
 		cerr.add("server.rate_limit.burst", "must be between 0 and 1000000")
+	}
+	c.Server.trusted = nil
+	for i, p := range c.Server.TrustedProxies {
+		pfx, err := netip.ParsePrefix(p)
+		if err != nil {
+			cerr.add(fmt.Sprintf("server.trusted_proxies[%d]", i), "%q is not a CIDR such as 10.0.0.0/8", p)
+			continue
+		}
+		c.Server.trusted = append(c.Server.trusted, pfx.Masked())
 	}
 	if t := c.Server.AdminToken; t != "" && len(t) < minAdminTokenLen {
 		cerr.add("server.admin_token", "must be at least %d characters", minAdminTokenLen)

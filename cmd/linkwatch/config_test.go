@@ -82,6 +82,7 @@ func TestParseConfigRejects(t *testing.T) {
 			"alerts.datadog.addr: must be host:port",
 			"alerts.datadog.tags[0]: must be a tag",
 		}},
+		{"bad trusted proxy", "server: {trusted_proxies: ['10.0.0.0/8', 'proxy.local']}\n" + validPages, []string{`server.trusted_proxies[1]: "proxy.local" is not a CIDR`}},
 		{"slack bot without channel", "alerts: {slack: {bot_token: xoxb-1}}\n" + validPages, []string{"alerts.slack.channel: is required with bot_token"}},
 		{"slack bot token kind", "alerts: {slack: {bot_token: xoxp-1, channel: ops}}\n" + validPages, []string{"alerts.slack.bot_token: must be a bot token"}},
 		{"every bad link", `pages:

@@ -5,7 +5,9 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -75,22 +77,56 @@ func (l *clientLimiter) allow(client string) (bool, time.Duration) {
 	return true, 0
 }
 
+// clientIP names the client of a request: the connection's address, or,
+// when that address is a trusted reverse proxy, the nearest address in
+// X-Forwarded-For that is not one. Forwarded headers from anyone else are
+// ignored: any client can set them.
+func clientIP(r *http.Request, trusted []netip.Prefix) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	isTrusted := func(s string) bool {
+		ip, err := netip.ParseAddr(strings.TrimSpace(s))
+		if err != nil {
+			return false
+		}
+		for _, p := range trusted {
+			if p.Contains(ip.Unmap()) {
+				return true
+			}
+		}
+		return false
+	}
+	if len(trusted) == 0 || !isTrusted(host) {
+		return host
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop := strings.TrimSpace(hops[i])
+		if hop == "" {
+			continue
+		}
+		if !isTrusted(hop) {
+			if ip, err := netip.ParseAddr(hop); err == nil {
+				return ip.String()
+			}
+			return host // garbage in the header: fall back to the proxy
+		}
+	}
+	return host
+}
+
 // middleware answers 429 with Retry-After to a client over its rate. The
-// client is the connection's address: linkwatch does not trust forwarded
-// headers, which any client can set. The prober's own self-checks (exempt
-// reports them) are not limited: with many links they would exceed any
-// per-client rate and show the hub as broken.
-func (l *clientLimiter) middleware(exempt func(*http.Request) bool, next http.Handler) http.Handler {
+// prober's own self-checks (exempt reports them) are not limited: with many
+// links they would exceed any per-client rate and show the hub as broken.
+func (l *clientLimiter) middleware(trusted []netip.Prefix, exempt func(*http.Request) bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if exempt(r) {
 			next.ServeHTTP(w, r)
 			return
 		}
-		host, _, err := net.SplitHostPort(r.RemoteAddr)
-		if err != nil {
-			host = r.RemoteAddr
-		}
-		if ok, wait := l.allow(host); !ok {
+		if ok, wait := l.allow(clientIP(r, trusted)); !ok {
 			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 			http.Error(w, "too many requests", http.StatusTooManyRequests)
 			return

@@ -106,7 +106,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Catalog: hubServer.Catalog, Log: log,
 	}))
 	limiter := newClientLimiter(cfg.Server.RateLimit.PerSecond, cfg.Server.RateLimit.Burst)
-	srv := newHTTPServer(withHealth(db, limiter.middleware(hubServer.IsSelfCheck, hubFirst(hubServer, router))), log)
+	srv := newHTTPServer(withHealth(db, limiter.middleware(cfg.Server.trusted, hubServer.IsSelfCheck, hubFirst(hubServer, router))), log)
 
 	// Background work stops in order at shutdown, each stage after the one
 	// feeding it: the HTTP server drains, the prober stops, the incident
