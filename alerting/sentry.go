@@ -131,10 +131,10 @@ func (s *Sentry) Heartbeat(ctx context.Context, ok bool, detail string) error {
 	if err := s.capture(ctx, ev, "monitor"); err != nil {
 		var se *SendError
 		if errors.As(err, &se) {
-			se.Err = fmt.Errorf("heartbeat %s (%s): %w", status, clipSentry(detail, 200), se.Err)
+			se.Err = fmt.Errorf("heartbeat %s (%s): %w", status, clip(detail, 200), se.Err)
 			return se
 		}
-		return fmt.Errorf("heartbeat %s (%s): %w", status, clipSentry(detail, 200), err)
+		return fmt.Errorf("heartbeat %s (%s): %w", status, clip(detail, 200), err)
 	}
 	return nil
 }
@@ -247,7 +247,7 @@ func sentryEvent(d Delivery) *sentry.Event {
 			"status_code": r.StatusCode,
 			"cause":       string(r.Cause),
 			"summary":     r.Summary,
-			"error":       clipSentry(r.Error, 1000),
+			"error":       clip(r.Error, 1000),
 			"final_url":   r.FinalURL,
 			"latency_ms":  sentryMS(r.Latency),
 			"hops":        hops,
@@ -261,14 +261,3 @@ func sentryEvent(d Delivery) *sentry.Event {
 }
 
 func sentryMS(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
-// clipSentry cuts s to at most n bytes without splitting a rune.
-func clipSentry(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && s[n]&0xC0 == 0x80 {
-		n--
-	}
-	return s[:n] + "…"
-}

@@ -103,9 +103,9 @@ func (t *sentryTransport) classify(resp *http.Response, body []byte, category st
 	}
 	msg := fmt.Sprintf("sentry: HTTP %d", code)
 	if detail := strings.TrimSpace(resp.Header.Get("X-Sentry-Error")); detail != "" {
-		msg += ": " + clipSentry(detail, 200)
+		msg += ": " + clip(detail, 200)
 	} else if b := strings.TrimSpace(string(body)); b != "" {
-		msg += ": " + clipSentry(b, 200)
+		msg += ": " + clip(b, 200)
 	}
 	se := &SendError{HTTPStatus: code, Err: scrub(errors.New(msg), t.secrets...)}
 	switch {

@@ -142,15 +142,6 @@ func (e *Engine) dependents(target string) []Affected {
 	return e.deps[target]
 }
 
-// Open returns the open incidents, by key.
-func (e *Engine) Open() map[string]Incident {
-	out := make(map[string]Incident, len(e.open))
-	for k, v := range e.open {
-		out[k] = *v
-	}
-	return out
-}
-
 // Run feeds results from in to the engine until in is closed or ctx ends.
 func (e *Engine) Run(ctx context.Context, in <-chan checker.Result) {
 	for {
