@@ -107,7 +107,8 @@ func runProbeBench(ctx context.Context, args []string, stdout, stderr io.Writer)
 	case <-time.After(*interval):
 	case <-runCtx.Done():
 	}
-	cpu0, wall0, checks0 := cpuTime(), time.Now(), sched.Stats().Checks
+	self := os.Getpid()
+	cpu0, wall0, checks0 := procCPU(self), time.Now(), sched.Stats().Checks
 	tick := time.NewTicker(*interval)
 	defer tick.Stop()
 loop:
@@ -115,7 +116,7 @@ loop:
 		select {
 		case <-tick.C:
 			st := sched.Stats()
-			rss, _ := procStatus("VmRSS")
+			rss := procStatusOf(self, "VmRSS")
 			fmt.Fprintf(stdout, "  %6.0fs  checks %8d  lag p50 %-8s p99 %-8s max %-8s skipped %d  rss %d MiB\n",
 				time.Since(wall0).Seconds(), st.Checks, st.LagP50.Round(time.Millisecond), st.LagP99.Round(time.Millisecond),
 				st.LagMax.Round(time.Millisecond), st.Skipped, rss>>20)
@@ -126,10 +127,10 @@ loop:
 	<-schedDone
 	st := sched.Stats()
 	wall := time.Since(wall0)
-	cpu := cpuTime() - cpu0
+	cpu := procCPU(self) - cpu0
 	stopWriter()
 	<-writerDone
-	hwm, _ := procStatus("VmHWM")
+	hwm := procStatusOf(self, "VmHWM")
 	rate := float64(st.Checks-checks0) / wall.Seconds()
 	fmt.Fprintf(stdout, "\nresult: n=%d checks/s=%.0f (needed %.0f) lag_p50=%s lag_p99=%s lag_max=%s skipped=%d cpu=%.0f%% of one core rss_peak=%dMiB\n",
 		*n, rate, float64(*n)/interval.Seconds(), st.LagP50.Round(time.Millisecond), st.LagP99.Round(time.Millisecond),
@@ -196,27 +197,6 @@ func startFleetInfo(ctx context.Context, listeners int, latency time.Duration, f
 	}
 	stop()
 	return fleetInfo{}, nil, fmt.Errorf("fleet exited before it was ready: %v", sc.Err())
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// procStatus reads a size field such as VmRSS from /proc/self/status, in bytes.
-func procStatus(field string) (int64, error) {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, field+":"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return kb << 10, err
-		}
-	}
-	return 0, fmt.Errorf("no %s in /proc/self/status", field)
 }
 
 func fileSize(path string) int64 {
