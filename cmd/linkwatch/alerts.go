@@ -70,19 +70,6 @@ type reporter struct {
 	log     *slog.Logger
 }
 
-func (r *reporter) run(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			r.report(ctx)
-		}
-	}
-}
-
 func (r *reporter) report(ctx context.Context) {
 	r.metrics.Scheduler(r.sched.Stats())
 	r.metrics.Redirects(r.counter.Redirects())
@@ -102,22 +89,19 @@ func (r *reporter) report(ctx context.Context) {
 // ok only if checks ran in the last minute with a p99 lag under a second.
 // Sentry has no sub-minute monitors, so a dead prober is noticed within a
 // minute or two, by Sentry, even when linkwatch itself cannot say so.
-func heartbeat(ctx context.Context, sentry *alerting.Sentry, sched *checker.Scheduler, log *slog.Logger) {
-	t := time.NewTicker(time.Minute)
-	defer t.Stop()
-	last := sched.Stats().Checks
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		st := sched.Stats()
-		ok := st.Checks > last && st.LagP99 < time.Second
-		detail := fmt.Sprintf("%d checks in the last minute, p99 lag %s", st.Checks-last, st.LagP99)
-		last = st.Checks
-		if err := sentry.Heartbeat(ctx, ok, detail); err != nil && ctx.Err() == nil {
-			log.Warn("sentry heartbeat", "err", err)
-		}
+type heartbeat struct {
+	sentry *alerting.Sentry
+	sched  *checker.Scheduler
+	log    *slog.Logger
+	last   int64 // checks started at the previous beat
+}
+
+func (h *heartbeat) beat(ctx context.Context) {
+	st := h.sched.Stats()
+	ok := st.Checks > h.last && st.LagP99 < time.Second
+	detail := fmt.Sprintf("%d checks in the last minute, p99 lag %s", st.Checks-h.last, st.LagP99)
+	h.last = st.Checks
+	if err := h.sentry.Heartbeat(ctx, ok, detail); err != nil && ctx.Err() == nil {
+		h.log.Warn("sentry heartbeat", "err", err)
 	}
 }

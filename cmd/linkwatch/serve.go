@@ -145,11 +145,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	})
 	prober.Go(func() { sched.Run(proberCtx) })
 	if sentry != nil {
-		jobs.Go(func() { heartbeat(jobsCtx, sentry, sched, log) })
+		hb := &heartbeat{sentry: sentry, sched: sched, log: log, last: sched.Stats().Checks}
+		jobs.Go(func() { every(jobsCtx, time.Minute, func() { hb.beat(jobsCtx) }) })
 	}
 	if metrics != nil {
 		rep := &reporter{metrics: metrics, sched: sched, db: db, counter: counter, log: log}
-		jobs.Go(func() { rep.run(jobsCtx, 10*time.Second) })
+		jobs.Go(func() { every(jobsCtx, 10*time.Second, func() { rep.report(jobsCtx) }) })
 	}
 	periodic := newPeriodicJobs(db, storage.Retention{
 		Raw:    time.Duration(cfg.Storage.Retention.Raw),
@@ -157,7 +158,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Hour:   time.Duration(cfg.Storage.Retention.Rollups),
 	}, log)
 	periodic.Start()
-	jobs.Go(func() { flushClicks(jobsCtx, counter, log) })
+	jobs.Go(func() {
+		every(jobsCtx, clickFlushInterval, func() {
+			if err := counter.Flush(jobsCtx); err != nil {
+				log.Error("flush clicks", "err", err)
+			}
+		})
+	})
 	// SIGHUP reloads the pages and links from the config file.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -250,18 +257,16 @@ func canaryID(cfg *Config) string {
 	return ""
 }
 
-// flushClicks writes counted clicks to storage until ctx ends.
-func flushClicks(ctx context.Context, counter *hub.Counter, log *slog.Logger) {
-	t := time.NewTicker(clickFlushInterval)
+// every runs fn each period until ctx ends.
+func every(ctx context.Context, period time.Duration, fn func()) {
+	t := time.NewTicker(period)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := counter.Flush(ctx); err != nil {
-				log.Error("flush clicks", "err", err)
-			}
+			fn()
 		}
 	}
 }
