@@ -36,6 +36,16 @@ func queueAlerts(t *testing.T, db *storage.DB, n int) []string {
 	return ids
 }
 
+// outbox is a database on a fake clock holding n queued alerts, with their
+// event ids in order.
+func outbox(t *testing.T, n int) (*storage.DB, *clock, []string) {
+	t.Helper()
+	db := storage.MustOpenDB(t)
+	clk := &clock{now: time.Now().UTC()}
+	db.Now = clk.Now
+	return db, clk, queueAlerts(t, db, n)
+}
+
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 type clock struct {
@@ -72,10 +82,7 @@ func drain(t *testing.T, db *storage.DB, d *alerting.Dispatcher, sinks ...alerti
 }
 
 func TestReceiverDownThenBackGetsEverythingInOrder(t *testing.T) {
-	db := storage.MustOpenDB(t)
-	clk := &clock{now: time.Now().UTC()}
-	db.Now = clk.Now
-	want := queueAlerts(t, db, 3)
+	db, clk, want := outbox(t, 3)
 	rc, srv := newReceiver(t, 503, 503, 500, 503)
 	wh, _ := alerting.NewWebhook("ops", srv.URL, testSecret, nil)
 	d := newDispatcher(t, db, clk, wh)
@@ -109,10 +116,7 @@ func TestReceiverDownThenBackGetsEverythingInOrder(t *testing.T) {
 }
 
 func TestBackoffSchedule(t *testing.T) {
-	db := storage.MustOpenDB(t)
-	clk := &clock{now: time.Now().UTC()}
-	db.Now = clk.Now
-	queueAlerts(t, db, 1)
+	db, clk, _ := outbox(t, 1)
 	_, srv := newReceiver(t, 500, 500, 500, 500, 500, 500, 500)
 	wh, _ := alerting.NewWebhook("ops", srv.URL, testSecret, nil)
 	d := newDispatcher(t, db, clk, wh)
@@ -129,10 +133,7 @@ func TestBackoffSchedule(t *testing.T) {
 }
 
 func TestDeadLetterAndDisable(t *testing.T) {
-	db := storage.MustOpenDB(t)
-	clk := &clock{now: time.Now().UTC()}
-	db.Now = clk.Now
-	queueAlerts(t, db, 2)
+	db, clk, _ := outbox(t, 2)
 	_, bad := newReceiver(t, 400, 400)
 	_, gone := newReceiver(t, 410)
 	badSink, _ := alerting.NewWebhook("bad", bad.URL, testSecret, nil)
@@ -158,10 +159,7 @@ func TestDeadLetterAndDisable(t *testing.T) {
 }
 
 func TestGiveUpAfter24Hours(t *testing.T) {
-	db := storage.MustOpenDB(t)
-	clk := &clock{now: time.Now().UTC()}
-	db.Now = clk.Now
-	queueAlerts(t, db, 1)
+	db, clk, _ := outbox(t, 1)
 	statuses := make([]int, 100)
 	for i := range statuses {
 		statuses[i] = 503
@@ -196,10 +194,7 @@ func (c *crashingSink) Send(ctx context.Context, d alerting.Delivery) error {
 }
 
 func TestKillAndRestartLosesNothing(t *testing.T) {
-	db := storage.MustOpenDB(t)
-	clk := &clock{now: time.Now().UTC()}
-	db.Now = clk.Now
-	want := queueAlerts(t, db, 4)
+	db, clk, want := outbox(t, 4)
 	rc, srv := newReceiver(t)
 	wh, _ := alerting.NewWebhook("ops", srv.URL, testSecret, nil)
 	ctx, cancel := context.WithCancel(context.Background())
