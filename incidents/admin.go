@@ -371,10 +371,9 @@ func (a *Admin) createMaintenance(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := a.now()
-	var err error
+	err := checkText("title", body.Title, true, 200)
 	switch {
-	case checkText("title", body.Title, true, 200) != nil:
-		err = checkText("title", body.Title, true, 200)
+	case err != nil:
 	case !validComponent(body.Component):
 		err = &fieldError{"component", `must be empty (everything), "hub", "page:<slug>", "host:<host>" or "dest:<url>"`}
 	case body.StartsAt.IsZero():
@@ -406,7 +405,7 @@ func validComponent(c string) bool {
 	}
 	for _, p := range []string{"page:", "host:", "dest:"} {
 		if rest, ok := strings.CutPrefix(c, p); ok {
-			return rest != "" && len(c) <= 2100 && checkText("component", c, true, 2100) == nil
+			return rest != "" && checkText("component", c, true, 2100) == nil
 		}
 	}
 	return false
