@@ -115,7 +115,7 @@ func startAppAt(t *testing.T, cfg string, env map[string]string, addr string) *s
 
 const e2eConfig = `
 server:
-  public_url: http://links.test
+  public_url: http://127.0.0.1:9
   admin_token: ${ADMIN_TOKEN}
 storage:
   path: DBPATH
@@ -125,10 +125,10 @@ pages:
     links:
       - slug: go
         title: Go
-        url: https://go.dev/
+        url: https://127.0.0.1:9/go/
       - slug: notes
         title: Notes
-        url: https://ada.example/notes?from=hub
+        url: https://127.0.0.1:9/notes?from=hub
 `
 
 // noRedirect is a client that reports redirects instead of following them.
@@ -161,12 +161,12 @@ func TestServeEndToEnd(t *testing.T) {
 	}
 	for range 3 {
 		resp, _ = get(t, "GET", app.URL+"/ada/go")
-		if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "https://go.dev/" {
-			t.Fatalf("GET /ada/go = %d Location %q, want 302 to https://go.dev/", resp.StatusCode, resp.Header.Get("Location"))
+		if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "https://127.0.0.1:9/go/" {
+			t.Fatalf("GET /ada/go = %d Location %q, want 302 to https://127.0.0.1:9/go/", resp.StatusCode, resp.Header.Get("Location"))
 		}
 	}
 	resp, _ = get(t, "HEAD", app.URL+"/ada/notes")
-	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "https://ada.example/notes?from=hub" {
+	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "https://127.0.0.1:9/notes?from=hub" {
 		t.Errorf("HEAD /ada/notes = %d Location %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	get(t, "GET", app.URL+"/ada/notes")
@@ -369,14 +369,14 @@ func TestReloadOnSIGHUP(t *testing.T) {
 		t.Fatalf("after a broken reload /ada/go = %d", resp.StatusCode)
 	}
 	// A good one: a new link appears, a removed one is gone, a changed one moves.
-	reload(strings.Replace(strings.Replace(e2eConfig, "https://go.dev/", "https://go.dev/doc/", 1),
-		"      - slug: notes\n        title: Notes\n        url: https://ada.example/notes?from=hub\n",
-		"      - slug: new\n        url: https://new.example/\n", 1))
+	reload(strings.Replace(strings.Replace(e2eConfig, "https://127.0.0.1:9/go/", "https://127.0.0.1:9/go/doc/", 1),
+		"      - slug: notes\n        title: Notes\n        url: https://127.0.0.1:9/notes?from=hub\n",
+		"      - slug: new\n        url: https://127.0.0.1:9/new/\n", 1))
 	waitUntil(t, 5*time.Second, "the new link", func() bool {
 		resp, _ := get(t, "GET", app.URL+"/ada/new")
-		return resp.StatusCode == http.StatusFound && resp.Header.Get("Location") == "https://new.example/"
+		return resp.StatusCode == http.StatusFound && resp.Header.Get("Location") == "https://127.0.0.1:9/new/"
 	})
-	if resp, _ := get(t, "GET", app.URL+"/ada/go"); resp.Header.Get("Location") != "https://go.dev/doc/" {
+	if resp, _ := get(t, "GET", app.URL+"/ada/go"); resp.Header.Get("Location") != "https://127.0.0.1:9/go/doc/" {
 		t.Errorf("/ada/go after reload → %q", resp.Header.Get("Location"))
 	}
 	if resp, _ := get(t, "GET", app.URL+"/ada/notes"); resp.StatusCode != http.StatusNotFound {
