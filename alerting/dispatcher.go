@@ -37,8 +37,9 @@ type Outcome struct {
 type Store interface {
 	// FanOut creates a pending delivery per channel for every new outbox alert.
 	FanOut(ctx context.Context, channels []string) error
-	// PendingDeliveries returns a channel's pending deliveries, oldest first.
-	PendingDeliveries(ctx context.Context, channel string, limit int) ([]Delivery, error)
+	// PendingDeliveries returns a channel's pending deliveries with an id
+	// above after, oldest first.
+	PendingDeliveries(ctx context.Context, channel string, after int64, limit int) ([]Delivery, error)
 	MarkDelivery(ctx context.Context, id int64, o Outcome) error
 	DisableChannel(ctx context.Context, channel, reason string) error
 	DisabledChannels(ctx context.Context) (map[string]string, error)
@@ -78,8 +79,10 @@ type Recorder interface {
 }
 
 // Dispatcher delivers the outbox. Each channel has its own loop, so a slow
-// or failing channel never holds up another, and delivers in outbox order:
-// a receiver that was down gets everything, in order, when it is back.
+// or failing channel never holds up another. Within a channel, order is
+// kept per incident: an incident's alerts arrive in the order they were
+// made, and one incident whose delivery keeps failing never holds back the
+// alerts of others. A receiver that was down gets everything when it is back.
 type Dispatcher struct {
 	store    Store
 	sinks    []Sink
@@ -100,6 +103,7 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	if len(d.sinks) == 0 {
 		return
 	}
+	d.warnDisabled(ctx)
 	var wg sync.WaitGroup
 	kicks := make([]chan struct{}, len(d.sinks))
 	for i, s := range d.sinks {
@@ -123,6 +127,22 @@ func (d *Dispatcher) Run(ctx context.Context) {
 			wg.Wait()
 			return
 		case <-t.C:
+		}
+	}
+}
+
+// warnDisabled says at start which channels are off, so a receiver that
+// once answered 410 is not silently without alerts for good.
+func (d *Dispatcher) warnDisabled(ctx context.Context) {
+	disabled, err := d.store.DisabledChannels(ctx)
+	if err != nil {
+		d.log.Error("read disabled alert channels", "err", err)
+		return
+	}
+	for _, s := range d.sinks {
+		if reason, off := disabled[s.Name()]; off {
+			d.log.Warn("alert channel is disabled: it gets no alerts until re-enabled with POST /api/admin/channels",
+				"channel", s.Name(), "reason", reason)
 		}
 	}
 }
@@ -154,17 +174,27 @@ func (d *Dispatcher) channelLoop(ctx context.Context, s Sink, kick <-chan struct
 	}
 }
 
-// Drain delivers a channel's due deliveries in order, stopping at the first
-// that is not due or fails, so order is kept.
+// Drain delivers a channel's due deliveries, oldest first. A delivery waits
+// while an earlier one of the same incident is not yet sent (not due, or
+// failed just now), so each incident's alerts keep their order; other
+// incidents' alerts go on.
 func (d *Dispatcher) Drain(ctx context.Context, s Sink) error {
+	blocked := map[int64]bool{} // incidents with an earlier delivery still pending
+	var after int64
 	for {
-		list, err := d.store.PendingDeliveries(ctx, s.Name(), 50)
+		list, err := d.store.PendingDeliveries(ctx, s.Name(), after, 100)
 		if err != nil || len(list) == 0 {
 			return err
 		}
 		for _, del := range list {
+			after = del.ID
+			inc := del.Alert.IncidentID
+			if blocked[inc] {
+				continue
+			}
 			if del.NextAt.After(d.now()) {
-				return nil
+				blocked[inc] = true
+				continue
 			}
 			o := d.attempt(ctx, s, del)
 			if ctx.Err() != nil {
@@ -184,7 +214,7 @@ func (d *Dispatcher) Drain(ctx context.Context, s Sink) error {
 				d.log.Warn("alert channel disabled by its receiver", "channel", s.Name(), "reason", o.Error)
 				return nil
 			case "pending":
-				return nil
+				blocked[inc] = true
 			}
 		}
 	}

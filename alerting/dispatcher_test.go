@@ -4,7 +4,10 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -30,6 +33,32 @@ func queueAlerts(t *testing.T, db *storage.DB, n int) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	for _, a := range out[len(out)-n:] {
+		ids = append(ids, a.EventID)
+	}
+	return ids
+}
+
+// queueIncidentAlerts records one incident's opening and n-1 updates, each
+// writing its alert in the change's transaction, and returns their event ids
+// in order.
+func queueIncidentAlerts(t *testing.T, db *storage.DB, n int) []string {
+	t.Helper()
+	ctx := context.Background()
+	inc, err := db.Record(ctx, incidents.Change{Incident: testAlert(0, incidents.AlertOpened).Incident, Alert: &incidents.Alert{Type: incidents.AlertOpened}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range n - 1 {
+		if inc, err = db.Record(ctx, incidents.Change{Incident: inc, Alert: &incidents.Alert{Type: incidents.AlertUpdated, Reason: "cause_changed"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := db.Outbox(ctx, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
 	for _, a := range out[len(out)-n:] {
 		ids = append(ids, a.EventID)
 	}
@@ -82,12 +111,13 @@ func drain(t *testing.T, db *storage.DB, d *alerting.Dispatcher, sinks ...alerti
 }
 
 func TestReceiverDownThenBackGetsEverythingInOrder(t *testing.T) {
-	db, clk, want := outbox(t, 3)
+	db, clk, _ := outbox(t, 0)
+	want := queueIncidentAlerts(t, db, 3)
 	rc, srv := newReceiver(t, 503, 503, 500, 503)
 	wh, _ := alerting.NewWebhook("ops", srv.URL, testSecret, nil)
 	d := newDispatcher(t, db, clk, wh)
-	// Each round the head delivery fails until the receiver recovers; later
-	// alerts wait behind it so the order holds.
+	// Each round the incident's head delivery fails until the receiver
+	// recovers; its later alerts wait behind it so the order holds.
 	for range 10 {
 		drain(t, db, d, wh)
 		clk.Add(3 * time.Minute)
@@ -112,6 +142,45 @@ func TestReceiverDownThenBackGetsEverythingInOrder(t *testing.T) {
 	}
 	if attempts[want[0]] != 5 || attempts[want[1]] != 1 {
 		t.Errorf("attempts = %v, want 5 for the first (4 failures) and 1 for the rest", attempts)
+	}
+}
+
+// TestStuckIncidentHoldsBackNoOther: a receiver that keeps failing one
+// incident's alert (500 on it, every time) still gets every alert of the
+// other incidents, in their order, while the stuck one is retried.
+func TestStuckIncidentHoldsBackNoOther(t *testing.T) {
+	db, clk, _ := outbox(t, 0)
+	stuck := queueIncidentAlerts(t, db, 2)
+	others := queueAlerts(t, db, 3)
+	var mu sync.Mutex
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("webhook-id")
+		if slices.Contains(stuck, id) {
+			http.Error(w, "cannot take this one", http.StatusInternalServerError)
+			return
+		}
+		mu.Lock()
+		got = append(got, id)
+		mu.Unlock()
+	}))
+	t.Cleanup(srv.Close)
+	wh, _ := alerting.NewWebhook("ops", srv.URL, testSecret, nil)
+	d := newDispatcher(t, db, clk, wh)
+	drain(t, db, d, wh)
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(got, others) {
+		t.Fatalf("received %v, want the other incidents' %v at once", got, others)
+	}
+	log, _ := db.Deliveries(context.Background(), 10)
+	for _, l := range log {
+		switch {
+		case l.EventID == stuck[0] && (l.Status != "pending" || l.Attempts != 1):
+			t.Errorf("stuck head: %+v, want pending after one attempt", l)
+		case l.EventID == stuck[1] && l.Attempts != 0:
+			t.Errorf("the stuck incident's second alert was tried before its first: %+v", l)
+		}
 	}
 }
 
@@ -216,3 +285,45 @@ func TestKillAndRestartLosesNothing(t *testing.T) {
 		t.Errorf("received %v, want all of %v in order with at most the in-flight one repeated", got, want)
 	}
 }
+
+// TestDisabledChannelIsNamedAtStart: a channel its receiver switched off
+// (410) is said at start, with how to turn it back on.
+func TestDisabledChannelIsNamedAtStart(t *testing.T) {
+	db, clk, _ := outbox(t, 0)
+	if err := db.DisableChannel(context.Background(), "webhook:ops", "POST https://hooks.example/…: 410 Gone"); err != nil {
+		t.Fatal(err)
+	}
+	_, srv := newReceiver(t)
+	wh, _ := alerting.NewWebhook("ops", srv.URL, testSecret, nil)
+	other, _ := alerting.NewWebhook("other", srv.URL, testSecret, nil)
+	var logs lockedLog
+	d := alerting.NewDispatcher(db, []alerting.Sink{wh, other}, nil, slog.New(slog.NewTextHandler(&logs, nil)))
+	alerting.SetClock(d, clk.Now)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { d.Run(ctx); close(done) }()
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(logs.String(), "disabled") && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	out := logs.String()
+	if !strings.Contains(out, "channel=webhook:ops") || !strings.Contains(out, "410 Gone") || !strings.Contains(out, "/api/admin/channels") {
+		t.Errorf("start-up log does not name the disabled channel: %s", out)
+	}
+	if strings.Contains(out, "channel=webhook:other") {
+		t.Errorf("an enabled channel is reported disabled: %s", out)
+	}
+}
+
+type lockedLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+func (l *lockedLog) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }

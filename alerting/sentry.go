@@ -188,8 +188,14 @@ func sentryEvent(d Delivery) *sentry.Event {
 	if ev.Message == "" {
 		ev.Message = inc.Key
 	}
+	if u := a.Update; u != nil {
+		ev.Message += " — " + string(u.Status) + ": " + clip(u.Body, 500)
+	}
 	ev.Logger = "linkwatch.incidents"
-	ev.Fingerprint = []string{"linkwatch", inc.Key}
+	// One Sentry issue per incident: a host incident that grew from one
+	// destination stays one issue, and a destination failing again next
+	// week is a new one. The correlation key stays searchable as a tag.
+	ev.Fingerprint = []string{"linkwatch-incident", strconv.FormatInt(inc.ID, 10)}
 	if !a.CreatedAt.IsZero() {
 		ev.Timestamp = a.CreatedAt
 	}
@@ -199,6 +205,9 @@ func sentryEvent(d Delivery) *sentry.Event {
 	}
 	if inc.Host != "" {
 		ev.Tags["host"] = inc.Host
+	}
+	if inc.Key != "" {
+		ev.Tags["incident_key"] = clip(inc.Key, 200) // Sentry tag values are at most 200 characters
 	}
 	if inc.Kind != "" {
 		ev.Tags["component"] = string(inc.Kind)
@@ -223,6 +232,13 @@ func sentryEvent(d Delivery) *sentry.Event {
 	}
 	if a.Reason != "" {
 		incCtx["reason"] = a.Reason
+	}
+	if len(a.Added) > 0 {
+		incCtx["added"] = affectedList(a.Added, maxSentryAffected)
+	}
+	if u := a.Update; u != nil {
+		incCtx["update_status"] = string(u.Status)
+		incCtx["update"] = u.Body
 	}
 	ev.Contexts["incident"] = incCtx
 

@@ -201,6 +201,49 @@ func sentryDelivery(typ incidents.AlertType, host string) alerting.Delivery {
 	}
 }
 
+// TestSentryOneIssuePerIncident: a destination incident that becomes its
+// host's keeps one Sentry issue, and the same destination failing again
+// (a new incident) is another.
+func TestSentryOneIssuePerIncident(t *testing.T) {
+	f := newFakeSentry(t)
+	s := newTestSentry(t, f.dsn())
+	opened := sentryDelivery(incidents.AlertOpened, "shop.example")
+	grown := sentryDelivery(incidents.AlertUpdated, "shop.example")
+	grown.Alert.Incident.Key, grown.Alert.Incident.Kind = "host:shop.example|http_5xx", incidents.KindHost
+	again := sentryDelivery(incidents.AlertOpened, "shop.example")
+	again.Alert.EventID, again.Alert.IncidentID, again.Alert.Incident.ID = "evt-next-week", 40, 40
+	var prints []string
+	for _, d := range []alerting.Delivery{opened, grown, again} {
+		if err := s.Send(context.Background(), d); err != nil {
+			t.Fatal(err)
+		}
+		prints = append(prints, fmt.Sprint(f.next(t).only(t, "event")["fingerprint"]))
+	}
+	if prints[0] != prints[1] || prints[0] == prints[2] {
+		t.Errorf("fingerprints = %v: want the first two equal (one incident), the third apart", prints)
+	}
+}
+
+// TestSentryCarriesOperatorUpdate: an operator's update text reaches Sentry.
+func TestSentryCarriesOperatorUpdate(t *testing.T) {
+	f := newFakeSentry(t)
+	s := newTestSentry(t, f.dsn())
+	d := sentryDelivery(incidents.AlertUpdated, "shop.example")
+	d.Alert.Reason = "update_posted"
+	d.Alert.Update = &incidents.Update{Status: incidents.StatusIdentified, Body: "identified: rolling back"}
+	if err := s.Send(context.Background(), d); err != nil {
+		t.Fatal(err)
+	}
+	ev := f.next(t).only(t, "event")
+	if msg, _ := ev["message"].(string); !strings.Contains(msg, "identified: rolling back") {
+		t.Errorf("message = %q", msg)
+	}
+	inc, _ := ev["contexts"].(map[string]any)["incident"].(map[string]any)
+	if inc["update"] != "identified: rolling back" || inc["update_status"] != "identified" {
+		t.Errorf("incident context = %v", inc)
+	}
+}
+
 func TestSentrySendIncidentEvent(t *testing.T) {
 	f := newFakeSentry(t)
 	s := newTestSentry(t, f.dsn())
@@ -223,8 +266,11 @@ func TestSentrySendIncidentEvent(t *testing.T) {
 				t.Fatalf("Send: %v", err)
 			}
 			ev := f.next(t).only(t, "event")
-			if got := fmt.Sprint(ev["fingerprint"]); got != "[linkwatch dest:https://shop.example/x]" {
-				t.Errorf("fingerprint = %s", got)
+			if got := fmt.Sprint(ev["fingerprint"]); got != "[linkwatch-incident 12]" {
+				t.Errorf("fingerprint = %s, want one issue per incident id", got)
+			}
+			if tags, _ := ev["tags"].(map[string]any); tags["incident_key"] != "dest:https://shop.example/x" {
+				t.Errorf("incident_key tag = %v", tags["incident_key"])
 			}
 			if ev["level"] != tc.level {
 				t.Errorf("level = %v, want %s", ev["level"], tc.level)

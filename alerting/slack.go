@@ -154,6 +154,8 @@ func slackMessage(a incidents.Alert, statusURL string, parent bool) ([]slack.Blo
 		head = "🟠 Degraded: " + inc.Title
 	case a.Type == incidents.AlertOpened:
 		head = "🔴 Down: " + inc.Title
+	case a.Update != nil:
+		head = fmt.Sprintf("📝 Update (%s): %s", a.Update.Status, inc.Title)
 	default:
 		head = fmt.Sprintf("🟡 Update (%s): %s", strings.ReplaceAll(a.Reason, "_", " "), inc.Title)
 	}
@@ -173,6 +175,12 @@ func slackMessage(a incidents.Alert, statusURL string, parent bool) ([]slack.Blo
 		slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, clip(head, 150), false, false)),
 		slack.NewSectionBlock(md(clip(escapeSlack(inc.Summary), 2900)), fields, nil),
 	}
+	if u := a.Update; u != nil {
+		blocks = append(blocks, slack.NewSectionBlock(md("*Update ("+string(u.Status)+")*\n"+clip(escapeSlack(u.Body), 2900)), nil, nil))
+	}
+	if links := affectedList(a.Added, 20); links != "" {
+		blocks = append(blocks, slack.NewSectionBlock(md(fmt.Sprintf("*Now failing too (%d)*\n", len(a.Added))+clip(escapeSlack(links), 2900)), nil, nil))
+	}
 	if links := affectedList(inc.Affected, 10); links != "" {
 		blocks = append(blocks, slack.NewSectionBlock(md("*Affected links*\n"+clip(escapeSlack(links), 2900)), nil, nil))
 	}
@@ -183,6 +191,12 @@ func slackMessage(a incidents.Alert, statusURL string, parent bool) ([]slack.Blo
 	}
 	blocks = append(blocks, slack.NewContextBlock("", md(fmt.Sprintf("linkwatch incident #%d · event %s", inc.ID, a.EventID))))
 	text := fmt.Sprintf("%s. Cause: %s. %s", head, inc.Cause, inc.Summary)
+	if u := a.Update; u != nil {
+		text += " Update: " + clip(u.Body, 1000)
+	}
+	if links := affectedList(a.Added, 10); links != "" {
+		text += " Now failing too: " + links + "."
+	}
 	if links := affectedList(inc.Affected, 5); links != "" {
 		text += " Affected: " + links + "."
 	}

@@ -86,12 +86,17 @@ type WebhookData struct {
 	Reason     string             `json:"reason,omitempty"`
 	Incident   incidents.Incident `json:"incident"`
 	LastResult any                `json:"last_result,omitempty"`
+	// Added is the links that joined the incident (reason target_added),
+	// every one of an update group.
+	Added []incidents.Affected `json:"added,omitempty"`
+	// Update is an operator's public update: its status and text.
+	Update *incidents.Update `json:"update,omitempty"`
 }
 
 // Send posts one alert.
 func (w *Webhook) Send(ctx context.Context, d Delivery) error {
 	a := d.Alert
-	data := WebhookData{EventID: a.EventID, Reason: a.Reason, Incident: a.Incident}
+	data := WebhookData{EventID: a.EventID, Reason: a.Reason, Incident: a.Incident, Added: a.Added, Update: a.Update}
 	if a.LastResult != nil {
 		data.LastResult = a.LastResult
 	}

@@ -204,3 +204,52 @@ func TestNewWebhookRejectsBadSecrets(t *testing.T) {
 		}
 	}
 }
+
+// TestUpdateTextAndAddedLinksReachEveryChannel: an operator's update and
+// the links added in a grouped update are in the webhook body and in the
+// Slack message, not only in linkwatch's database.
+func TestUpdateTextAndAddedLinksReachEveryChannel(t *testing.T) {
+	a := testAlert(3, incidents.AlertUpdated)
+	a.Reason = "update_posted"
+	a.Update = &incidents.Update{ID: 9, IncidentID: 3, Status: incidents.StatusIdentified, Body: "identified: rolling back"}
+	grouped := testAlert(3, incidents.AlertUpdated)
+	grouped.Reason = "target_added"
+	grouped.Added = []incidents.Affected{{Page: "acme", Link: "cart", URL: "https://shop.example/cart"}, {Page: "acme", Link: "pay", URL: "https://shop.example/pay"}}
+
+	rc, srv := newReceiver(t)
+	wh, err := alerting.NewWebhook("ops", srv.URL, testSecret, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, al := range []incidents.Alert{a, grouped} {
+		if err := wh.Send(context.Background(), alerting.Delivery{Alert: al}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := rc.received()
+	if u := got[0].Data.Update; u == nil || u.Body != "identified: rolling back" || u.Status != incidents.StatusIdentified {
+		t.Errorf("webhook update = %+v", got[0].Data.Update)
+	}
+	if n := len(got[1].Data.Added); n != 2 || got[1].Data.Added[1].Link != "pay" {
+		t.Errorf("webhook added = %+v", got[1].Data.Added)
+	}
+
+	f, slackSrv := newFakeSlack(t)
+	s, err := alerting.NewSlack(alerting.SlackOptions{WebhookURL: slackSrv.URL + "/webhook"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, al := range []incidents.Alert{a, grouped} {
+		if err := s.Send(context.Background(), alerting.Delivery{Alert: al}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(f.calls) != 2 {
+		t.Fatalf("slack calls: %d", len(f.calls))
+	}
+	for i, want := range []string{"identified: rolling back", "acme/cart, acme/pay"} {
+		if !strings.Contains(f.calls[i].text, want) || !strings.Contains(f.calls[i].blocks, want) {
+			t.Errorf("slack message %d lacks %q: text %q", i, want, f.calls[i].text)
+		}
+	}
+}

@@ -45,6 +45,25 @@ type AdminStore interface {
 	ListMaintenance(ctx context.Context, since time.Time) ([]Maintenance, error)
 	DeleteMaintenance(ctx context.Context, id int64) error
 	Deliveries(ctx context.Context, limit int) ([]DeliveryLog, error)
+	ChannelStates(ctx context.Context, names []string) ([]ChannelState, error)
+	EnableChannel(ctx context.Context, name string) error
+	DisableChannel(ctx context.Context, name, reason string) error
+}
+
+// Resolver resolves an open incident by hand. The incident engine owns open
+// incidents, so the admin API asks it rather than writing to the store.
+type Resolver interface {
+	Resolve(ctx context.Context, id int64, by, note string) (Incident, error)
+}
+
+// AdminOptions configure the admin API.
+type AdminOptions struct {
+	// Token is the bearer token; empty turns the API off: every request is
+	// refused, never let through.
+	Token    string
+	Resolver Resolver // nil: incidents cannot be resolved by hand
+	Channels []string // the configured alert channels, by name
+	Log      *slog.Logger
 }
 
 // maxAdminBody bounds request bodies: notes are text, not uploads.
@@ -52,16 +71,17 @@ const maxAdminBody = 64 << 10
 
 // Admin is the admin API under /api/admin/, for on-call engineers.
 type Admin struct {
-	store AdminStore
-	token []byte
-	log   *slog.Logger
-	now   func() time.Time
+	store    AdminStore
+	token    []byte
+	resolver Resolver
+	channels []string
+	log      *slog.Logger
+	now      func() time.Time
 }
 
-// NewAdmin returns the admin API. An empty token turns it off: every
-// request is refused, never let through.
-func NewAdmin(store AdminStore, token string, log *slog.Logger) *Admin {
-	return &Admin{store: store, token: []byte(token), log: log, now: time.Now}
+// NewAdmin returns the admin API.
+func NewAdmin(store AdminStore, opts AdminOptions) *Admin {
+	return &Admin{store: store, token: []byte(opts.Token), resolver: opts.Resolver, channels: opts.Channels, log: opts.Log, now: time.Now}
 }
 
 // Register adds the admin routes to r.
@@ -73,9 +93,11 @@ func (a *Admin) Register(r *mux.Router) {
 	s.Handle("/incidents/{id}/ack", methods{http.MethodPost: a.acknowledge})
 	s.Handle("/incidents/{id}/updates", methods{http.MethodPost: a.postUpdate})
 	s.Handle("/incidents/{id}/postmortem", methods{http.MethodPut: a.editPostmortem})
+	s.Handle("/incidents/{id}/resolve", methods{http.MethodPost: a.resolve})
 	s.Handle("/maintenance", methods{http.MethodGet: a.listMaintenance, http.MethodPost: a.createMaintenance})
 	s.Handle("/maintenance/{id}", methods{http.MethodDelete: a.deleteMaintenance})
 	s.Handle("/deliveries", methods{http.MethodGet: a.listDeliveries})
+	s.Handle("/channels", methods{http.MethodGet: a.listChannels, http.MethodPost: a.setChannel})
 	s.PathPrefix("/").HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "", "no such admin endpoint")
 	})
@@ -313,6 +335,119 @@ func (a *Admin) postUpdate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusCreated, u)
+}
+
+// resolve closes an open incident by hand: a link removed while it failed,
+// an outage fixed where the prober cannot see it. The note becomes a public
+// update and goes to every channel with the resolution.
+func (a *Admin) resolve(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	var body struct {
+		By   string `json:"by"`
+		Note string `json:"note"`
+	}
+	if err := decode(w, r, &body); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if err := errors.Join(checkText("by", body.By, true, 200), checkText("note", body.Note, true, 10000)); err != nil {
+		a.fail(w, r, firstField(err))
+		return
+	}
+	if a.resolver == nil {
+		writeError(w, http.StatusServiceUnavailable, "", "incidents cannot be resolved by hand: the incident engine is not running")
+		return
+	}
+	if _, err := a.store.Incident(r.Context(), id); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	inc, err := a.resolver.Resolve(r.Context(), id, body.By, body.Note)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, inc)
+}
+
+// firstField returns the first field error of a joined error.
+func firstField(err error) error {
+	var fe *fieldError
+	if errors.As(err, &fe) {
+		return fe
+	}
+	return err
+}
+
+func (a *Admin) listChannels(w http.ResponseWriter, r *http.Request) {
+	list, err := a.store.ChannelStates(r.Context(), a.channels)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"channels": nonNil(list)})
+}
+
+// setChannel switches a channel on or off. A channel switched back on gets
+// the alerts made from then on; what it missed is not replayed.
+func (a *Admin) setChannel(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Name    string `json:"name"`
+		Enabled *bool  `json:"enabled"`
+		Reason  string `json:"reason"`
+	}
+	if err := decode(w, r, &body); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	var err error
+	switch {
+	case body.Name == "":
+		err = &fieldError{"name", "is required"}
+	case !slices.Contains(a.channels, body.Name):
+		err = &fieldError{"name", fmt.Sprintf("%q is not a configured channel (configured: %s)", clipText(body.Name, 100), strings.Join(a.channels, ", "))}
+	case body.Enabled == nil:
+		err = &fieldError{"enabled", "is required (true or false)"}
+	default:
+		err = checkText("reason", body.Reason, false, 500)
+	}
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	ctx := r.Context()
+	if *body.Enabled {
+		err = a.store.EnableChannel(ctx, body.Name)
+	} else {
+		reason := "disabled by an operator"
+		if strings.TrimSpace(body.Reason) != "" {
+			reason += ": " + body.Reason
+		}
+		err = a.store.DisableChannel(ctx, body.Name, reason)
+	}
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	list, err := a.store.ChannelStates(ctx, []string{body.Name})
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.log.Info("alert channel switched by an operator", "channel", body.Name, "enabled", *body.Enabled)
+	writeJSON(w, http.StatusOK, list[0])
+}
+
+// clipText shortens s for an error message.
+func clipText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "…"
 }
 
 func (a *Admin) editPostmortem(w http.ResponseWriter, r *http.Request) {

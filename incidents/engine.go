@@ -2,12 +2,14 @@ package incidents
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"linkwatch/checker"
@@ -32,6 +34,14 @@ type Change struct {
 	Evidence []checker.Result
 	// Alert is the outbox message, nil when none goes out (maintenance).
 	Alert *Alert
+	// GroupUntil, when set, holds the alert back until then: later alerts of
+	// the same incident and reason are folded into it (Alert.Merge), so a
+	// burst of updates is one message. Any other alert of the incident
+	// releases the group first, so order is kept.
+	GroupUntil time.Time
+	// Update is a public update to add with the change (a resolution by an
+	// operator carries the operator's note).
+	Update *Update
 }
 
 // Config is the engine's thresholds and windows.
@@ -44,12 +54,17 @@ type Config struct {
 	// FlapStable is how many consecutive successes a flapping incident needs
 	// before it resolves (default 5 × SuccessThreshold).
 	FlapStable int
-	// CanaryID is the target that should always be up; when it and most
-	// destinations fail together the prober is offline.
+	// CanaryID is the target that should always be up. A target's incident
+	// opens only once the canary has answered since the target began to
+	// fail; when the canary and most destinations fail together the prober
+	// is offline.
 	CanaryID string
 	// OfflineFraction of destinations failing, with the canary, means the
 	// prober is offline (default 0.8).
 	OfflineFraction float64
+	// GroupInterval folds the updates of one incident made within it into
+	// one alert (alerts.group_interval, default 30s; negative: no grouping).
+	GroupInterval time.Duration
 }
 
 func (c *Config) defaults() {
@@ -74,44 +89,76 @@ func (c *Config) defaults() {
 	if c.OfflineFraction <= 0 {
 		c.OfflineFraction = 0.8
 	}
+	if c.GroupInterval == 0 {
+		c.GroupInterval = 30 * time.Second
+	}
 }
 
 // evidenceKept is how many recent failing results a target keeps as evidence.
 const evidenceKept = 5
 
-// targetState is what the engine remembers of one target between results.
+// maintenanceTTL is how long the engine reuses the active maintenance
+// windows it read, so a muted outage of many targets is not one database
+// read per result.
+const maintenanceTTL = time.Second
+
+// targetState is what the engine has observed of one target between
+// results. Only incidents are state that matters after a restart; these
+// observations start again from the next results.
 type targetState struct {
 	kind      checker.Kind
 	url       string
 	fails     int
 	successes int
+	// firstFail is when the first failure of the current streak was seen
+	// (its end: a check that started before our network failed may fail
+	// after it did).
+	firstFail time.Time
 	recent    []checker.Result // last failing results, newest last
 	incident  *Incident        // the open incident it belongs to, if any
-	held      bool             // failing, but held back while the prober is offline
-	resolves  []time.Time      // when its incidents resolved, for flapping
+	held      bool             // failing past the threshold, held back: our network is not proven
+	// recovery counts this streak of successes once in resolves.
+	recovery bool
+	resolves []time.Time // when it recovered, for flapping
 }
 
-// Engine is the incident state machine. It is not safe for concurrent use:
-// one goroutine feeds it results (see Run).
+// Engine is the incident state machine. One goroutine feeds it (Run);
+// every change is computed, written to the store with its events and alert,
+// and only then applied in memory, so a failed write leaves memory as the
+// database has it and the next result retries.
 type Engine struct {
 	cfg   Config
 	store Store
 	log   *slog.Logger
 	now   func() time.Time
 
-	depsMu  sync.RWMutex          // deps is replaced on config reload
-	deps    map[string][]Affected // target ID -> links depending on it
+	depsMu sync.RWMutex          // deps is replaced on config reload
+	deps   map[string][]Affected // target ID -> links depending on it; its keys are every target but the canary
+
 	targets map[string]*targetState
 	open    map[string]*Incident // by key
+
+	destinations, failingDestinations int // for prober-offline, kept as results arrive
+	canaryAnswered                    time.Time
+	destinationAnswered               time.Time
+
+	maint   []Maintenance
+	maintAt time.Time
+
+	reconcile chan struct{} // wakes Run when the dependency view changed
+	pending   atomic.Bool   // removed targets' incidents may need resolving; retried with each result until done
+	requests  chan func()   // operator actions, run on the engine's goroutine
 }
 
 // NewEngine rebuilds the engine's state from the store's open incidents, so
 // a restart in the middle of an incident continues it instead of opening a
-// duplicate.
+// duplicate. Incidents of targets no longer in deps resolve when Run starts.
 func NewEngine(ctx context.Context, cfg Config, store Store, deps map[string][]Affected, log *slog.Logger) (*Engine, error) {
 	cfg.defaults()
 	e := &Engine{cfg: cfg, store: store, log: log, now: time.Now, deps: deps,
-		targets: map[string]*targetState{}, open: map[string]*Incident{}}
+		targets: map[string]*targetState{}, open: map[string]*Incident{},
+		reconcile: make(chan struct{}, 1), requests: make(chan func())}
+	e.pending.Store(true)
 	open, err := store.OpenIncidents(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("incidents: load open incidents: %w", err)
@@ -121,18 +168,25 @@ func NewEngine(ctx context.Context, cfg Config, store Store, deps map[string][]A
 		e.open[inc.Key] = &inc
 		for _, id := range inc.Targets {
 			// Assume still failing: the next successes resolve it.
-			e.targets[id] = &targetState{fails: cfg.FailureThreshold, incident: e.open[inc.Key]}
+			ts := e.target(id, "", "")
+			ts.fails, ts.incident = cfg.FailureThreshold, e.open[inc.Key]
 		}
 	}
 	return e, nil
 }
 
 // SetDependencies replaces the dependency view after a config reload.
-// It is safe to call while the engine runs.
+// It is safe to call while the engine runs; open incidents whose targets
+// were all removed resolve on the engine's goroutine.
 func (e *Engine) SetDependencies(deps map[string][]Affected) {
 	e.depsMu.Lock()
 	e.deps = deps
 	e.depsMu.Unlock()
+	e.pending.Store(true)
+	select {
+	case e.reconcile <- struct{}{}:
+	default:
+	}
 }
 
 // dependents returns the links that depend on a target.
@@ -142,8 +196,23 @@ func (e *Engine) dependents(target string) []Affected {
 	return e.deps[target]
 }
 
+// configured reports whether a target is still checked.
+func (e *Engine) configured(target string) bool {
+	if target == e.cfg.CanaryID {
+		return true
+	}
+	e.depsMu.RLock()
+	defer e.depsMu.RUnlock()
+	if e.deps == nil {
+		return true // no dependency view: nothing is known to be removed
+	}
+	_, ok := e.deps[target]
+	return ok
+}
+
 // Run feeds results from in to the engine until in is closed or ctx ends.
 func (e *Engine) Run(ctx context.Context, in <-chan checker.Result) {
+	e.tryReconcile(ctx)
 	for {
 		select {
 		case r, ok := <-in:
@@ -153,50 +222,201 @@ func (e *Engine) Run(ctx context.Context, in <-chan checker.Result) {
 			if err := e.Handle(ctx, r); err != nil {
 				e.log.Error("incident engine", "target", r.TargetID, "err", err)
 			}
+		case <-e.reconcile:
+			e.tryReconcile(ctx)
+		case req := <-e.requests:
+			req()
 		case <-ctx.Done():
 			return
 		}
 	}
 }
 
-// Handle advances the state machine with one result.
-func (e *Engine) Handle(ctx context.Context, r checker.Result) error {
-	ts := e.targets[r.TargetID]
+func (e *Engine) tryReconcile(ctx context.Context) {
+	if !e.pending.Swap(false) {
+		return
+	}
+	if err := e.Reconcile(ctx); err != nil {
+		e.pending.Store(true)
+		e.log.Error("incident engine: resolve incidents of removed targets (retried with the next result)", "err", err)
+	}
+}
+
+// Reconcile resolves the open incidents left without a configured target
+// ("target removed from the configuration"), and forgets removed targets.
+// An incident that keeps configured targets goes on with them, and
+// resolves now if none of those still fails.
+func (e *Engine) Reconcile(ctx context.Context) error {
+	now := e.now().UTC()
+	var errs []error
+	for _, inc := range e.openIncidents() {
+		if !slices.ContainsFunc(inc.Targets, e.configured) {
+			if err := e.resolve(ctx, inc, now, "target removed from the configuration", nil); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	for id, ts := range e.targets {
+		if e.configured(id) || (ts.incident != nil && !slices.ContainsFunc(ts.incident.Targets, e.configured)) {
+			continue // configured, or its incident's resolution failed above and is retried
+		}
+		e.forget(id, ts)
+	}
+	for _, inc := range e.openIncidents() {
+		if inc.Kind == KindProberOffline || inc.Kind == KindCanary || e.failingTargets(inc) > 0 {
+			continue
+		}
+		if err := e.resolve(ctx, inc, now, "its remaining targets answer; the others were removed from the configuration", nil); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// openIncidents returns the open incidents in a stable order.
+func (e *Engine) openIncidents() []*Incident {
+	out := make([]*Incident, 0, len(e.open))
+	for _, inc := range e.open {
+		out = append(out, inc)
+	}
+	slices.SortFunc(out, func(a, b *Incident) int { return int(a.ID - b.ID) })
+	return out
+}
+
+// failingTargets counts the targets still holding an incident open.
+func (e *Engine) failingTargets(inc *Incident) int {
+	n := 0
+	for _, id := range inc.Targets {
+		if ts := e.targets[id]; ts != nil && ts.incident == inc {
+			n++
+		}
+	}
+	return n
+}
+
+func (e *Engine) target(id string, kind checker.Kind, u string) *targetState {
+	ts := e.targets[id]
 	if ts == nil {
 		ts = &targetState{}
-		e.targets[r.TargetID] = ts
+		e.targets[id] = ts
 	}
-	ts.kind, ts.url = r.Kind, r.URL
+	if kind != "" && ts.kind != kind {
+		if ts.kind == checker.KindDestination {
+			e.destinations--
+		}
+		if kind == checker.KindDestination {
+			e.destinations++
+		}
+		ts.kind = kind
+	}
+	if u != "" {
+		ts.url = u
+	}
+	return ts
+}
+
+func (e *Engine) forget(id string, ts *targetState) {
+	if ts.kind == checker.KindDestination {
+		e.destinations--
+		if ts.fails > 0 {
+			e.failingDestinations--
+		}
+	}
+	delete(e.targets, id)
+}
+
+// Handle advances the state machine with one result.
+func (e *Engine) Handle(ctx context.Context, r checker.Result) error {
+	e.tryReconcile(ctx)
+	ts := e.target(r.TargetID, r.Kind, r.URL)
+	seen := r.Start.Add(r.Latency)
 	if r.OK() {
-		ts.fails, ts.held = 0, false
+		e.resetFailures(ts)
 		ts.successes++
-		ts.recent = ts.recent[:0]
+		switch r.Kind {
+		case checker.KindCanary:
+			e.canaryAnswered = later(e.canaryAnswered, seen)
+		case checker.KindDestination:
+			e.destinationAnswered = later(e.destinationAnswered, seen)
+		}
 		return e.recovered(ctx, r, ts)
 	}
-	ts.successes = 0
+	if ts.fails == 0 {
+		ts.firstFail = seen
+		if ts.kind == checker.KindDestination {
+			e.failingDestinations++
+		}
+	}
+	ts.successes, ts.recovery = 0, false
 	ts.fails++
 	ts.recent = append(ts.recent, r)
 	if len(ts.recent) > evidenceKept {
 		ts.recent = ts.recent[1:]
 	}
-	if r.Kind == checker.KindCanary || ts.fails < e.cfg.FailureThreshold {
-		return e.checkProberOffline(ctx, r)
-	}
-	if err := e.checkProberOffline(ctx, r); err != nil {
+	if err := e.checkCanary(ctx); err != nil {
 		return err
 	}
-	if ts.incident != nil {
-		return e.stillFailing(ctx, r, ts)
+	if r.Kind == checker.KindCanary {
+		if ts.incident != nil && ts.incident.AlertsSuppressed {
+			return e.announceIfUnmuted(ctx, ts.incident, &r, e.now().UTC())
+		}
+		return nil
 	}
-	if e.open[proberKey] != nil && r.Kind == checker.KindDestination {
-		ts.held = true // our network, not theirs: hold destination incidents back
+	if ts.fails < e.cfg.FailureThreshold {
+		return nil
+	}
+	if ts.incident != nil {
+		return e.failingAgain(ctx, r, ts)
+	}
+	if !e.networkProven(ts, r) {
+		if !ts.held {
+			ts.held = true
+			e.log.Info("incident held back: the prober's network is not proven since this target began to fail",
+				"target", r.TargetID, "cause", r.Cause, "first_failure", ts.firstFail)
+		}
 		return nil
 	}
 	return e.failing(ctx, r, ts)
 }
 
+// resetFailures ends a target's failure streak.
+func (e *Engine) resetFailures(ts *targetState) {
+	if ts.fails > 0 && ts.kind == checker.KindDestination {
+		e.failingDestinations--
+	}
+	ts.fails, ts.held, ts.firstFail = 0, false, time.Time{}
+	ts.recent = ts.recent[:0]
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// networkProven reports whether a failing target may open an incident: the
+// canary has answered since the target began to fail, and the target failed
+// again after that answer. Until then the failure may be our own network's,
+// whatever order the canary and the destinations are checked in. Without a
+// canary, or while the canary itself is down (its own incident), nothing is
+// held: holding then would mean never paging.
+func (e *Engine) networkProven(ts *targetState, r checker.Result) bool {
+	if e.cfg.CanaryID == "" {
+		return true
+	}
+	if e.open[proberKey] != nil {
+		return false
+	}
+	if e.open[canaryKey] != nil {
+		return true
+	}
+	return e.canaryAnswered.After(ts.firstFail) && !r.Start.Before(e.canaryAnswered)
+}
+
 const (
 	proberKey = "prober"
+	canaryKey = "canary"
 	hubKey    = "hub"
 )
 
@@ -214,23 +434,20 @@ func (e *Engine) failing(ctx context.Context, r checker.Result, ts *targetState)
 	now := e.now().UTC()
 	if r.Kind == checker.KindSelfCheck {
 		if inc := e.open[hubKey]; inc != nil {
-			return e.join(ctx, inc, r, ts, now)
+			return e.join(ctx, inc, inc.Key, inc.Kind, r, ts, now)
 		}
 		return e.openIncident(ctx, KindHub, hubKey, "", r, ts, now)
 	}
 	host := hostOf(r.URL)
 	hostKey := "host:" + host + "|" + string(r.Cause)
 	if inc := e.open[hostKey]; inc != nil {
-		return e.join(ctx, inc, r, ts, now)
+		return e.join(ctx, inc, hostKey, KindHost, r, ts, now)
 	}
 	// Another destination on the same host failing the same way, recently:
 	// the host is the outage. Its incident becomes the host incident.
-	for key, inc := range e.open {
+	for _, inc := range e.openIncidents() {
 		if inc.Kind == KindDestination && inc.Host == host && inc.Cause == r.Cause && now.Sub(inc.StartedAt) <= e.cfg.GroupWindow {
-			delete(e.open, key)
-			inc.Key, inc.Kind = hostKey, KindHost
-			e.open[hostKey] = inc
-			return e.join(ctx, inc, r, ts, now)
+			return e.join(ctx, inc, hostKey, KindHost, r, ts, now)
 		}
 	}
 	return e.openIncident(ctx, KindDestination, "dest:"+r.URL, host, r, ts, now)
@@ -246,57 +463,96 @@ func (e *Engine) openIncident(ctx context.Context, kind Kind, key, host string, 
 	inc.Title = titleOf(&inc, r)
 	// A target that keeps resolving and failing again is flapping from the
 	// start: it stays one open incident until it is stable.
-	inc.Flapping = e.flapping(ts, now)
-	components := e.components(r)
-	inc.AlertsSuppressed = e.inMaintenance(ctx, now, components)
+	resolves := e.recentResolves(ts, now)
+	inc.Flapping = len(resolves) >= e.cfg.FlapCount
 	ev := []Event{{At: now, Kind: EventOpened, Body: fmt.Sprintf("%s: %s", r.Cause, r.Summary)}}
-	if inc.Flapping {
-		ev = append(ev, Event{At: now, Kind: EventFlapping, Body: fmt.Sprintf("%s resolved %d times within %s", r.TargetID, len(ts.resolves), e.cfg.FlapWindow)})
+	if ts.held {
+		ev = append(ev, Event{At: now, Kind: EventOpened, Body: fmt.Sprintf("held back from %s until the canary answered: the prober's own network was not proven", ts.firstFail.UTC().Format(time.RFC3339))})
 	}
-	saved, err := e.store.Record(ctx, Change{Incident: inc, Events: ev, Evidence: slices.Clone(ts.recent), Alert: e.alert(AlertOpened, "", &inc, now, &r)})
+	if inc.Flapping {
+		ev = append(ev, Event{At: now, Kind: EventFlapping, Body: fmt.Sprintf("%s resolved %d times within %s", r.TargetID, len(resolves), e.cfg.FlapWindow)})
+	}
+	c := Change{Incident: inc, Events: ev, Evidence: slices.Clone(ts.recent)}
+	e.alert(ctx, &c, AlertOpened, "", now, &r)
+	saved, err := e.store.Record(ctx, c)
 	if err != nil {
 		return fmt.Errorf("incidents: open %s: %w", key, err)
 	}
 	e.open[key] = &saved
-	ts.incident = e.open[key]
+	ts.incident, ts.held, ts.resolves = e.open[key], false, resolves
 	e.log.Warn("incident opened", "incident", saved.ID, "key", key, "cause", r.Cause, "summary", r.Summary, "alerts_suppressed", saved.AlertsSuppressed)
 	return nil
 }
 
-// join adds a target to an open incident.
-func (e *Engine) join(ctx context.Context, inc *Incident, r checker.Result, ts *targetState, now time.Time) error {
+// join adds a target to an open incident, under key and kind (a destination
+// incident becomes its host's when a second destination joins).
+func (e *Engine) join(ctx context.Context, inc *Incident, key string, kind Kind, r checker.Result, ts *targetState, now time.Time) error {
 	next := *inc
+	next.Key, next.Kind = key, kind
 	next.Targets = append(slices.Clone(inc.Targets), r.TargetID)
-	next.Affected = mergeAffected(inc.Affected, e.dependents(r.TargetID))
+	added := e.dependents(r.TargetID)
+	next.Affected = mergeAffected(inc.Affected, added)
 	next.Title = titleOf(&next, r)
 	if imp := impactOf(next.Kind, r); rank(imp) > rank(next.Impact) {
 		next.Impact = imp
 	}
 	next.UpdatedAt = now
-	ev := []Event{{At: now, Kind: EventTargetAdded, Body: fmt.Sprintf("%s is failing too: %s", r.TargetID, r.Summary)}}
-	saved, err := e.store.Record(ctx, Change{Incident: next, Events: ev, Evidence: slices.Clone(ts.recent), Alert: e.alert(AlertUpdated, string(EventTargetAdded), &next, now, &r)})
+	c := Change{Incident: next, Evidence: slices.Clone(ts.recent),
+		Events: []Event{{At: now, Kind: EventTargetAdded, Body: fmt.Sprintf("%s is failing too: %s", r.TargetID, r.Summary)}}}
+	e.alert(ctx, &c, AlertUpdated, string(EventTargetAdded), now, &r)
+	if c.Alert != nil {
+		c.Alert.Added = slices.Clone(added)
+	}
+	saved, err := e.store.Record(ctx, c)
 	if err != nil {
 		return fmt.Errorf("incidents: add %s to incident %d: %w", r.TargetID, inc.ID, err)
 	}
+	delete(e.open, inc.Key)
 	*inc = saved
-	ts.incident = inc
+	e.open[inc.Key] = inc
+	ts.incident, ts.held = inc, false
 	return nil
 }
 
-// stillFailing notices a cause change on a target already in an incident.
-func (e *Engine) stillFailing(ctx context.Context, r checker.Result, ts *targetState) error {
+// failingAgain follows a target already in an incident: a cause change, or
+// the end of a maintenance window that muted the incident's opening alert.
+func (e *Engine) failingAgain(ctx context.Context, r checker.Result, ts *targetState) error {
 	inc := ts.incident
-	if r.Cause == inc.Cause || len(inc.Targets) > 1 {
-		return nil // a grouped incident keeps the cause it was grouped by
-	}
 	now := e.now().UTC()
-	next := *inc
-	next.Cause, next.Summary, next.Impact, next.UpdatedAt = r.Cause, r.Summary, impactOf(inc.Kind, r), now
-	next.Title = titleOf(&next, r)
-	ev := []Event{{At: now, Kind: EventCauseChanged, Body: fmt.Sprintf("cause changed from %s to %s: %s", inc.Cause, r.Cause, r.Summary)}}
-	saved, err := e.store.Record(ctx, Change{Incident: next, Events: ev, Evidence: slices.Clone(ts.recent), Alert: e.alert(AlertUpdated, string(EventCauseChanged), &next, now, &r)})
+	// A grouped incident keeps the cause it was grouped by.
+	if r.Cause != inc.Cause && len(inc.Targets) == 1 {
+		next := *inc
+		next.Cause, next.Summary, next.Impact, next.UpdatedAt = r.Cause, r.Summary, impactOf(inc.Kind, r), now
+		next.Title = titleOf(&next, r)
+		c := Change{Incident: next, Evidence: slices.Clone(ts.recent),
+			Events: []Event{{At: now, Kind: EventCauseChanged, Body: fmt.Sprintf("cause changed from %s to %s: %s", inc.Cause, r.Cause, r.Summary)}}}
+		e.alert(ctx, &c, AlertUpdated, string(EventCauseChanged), now, &r)
+		return e.apply(ctx, inc, c, "cause change")
+	}
+	if inc.AlertsSuppressed {
+		return e.announceIfUnmuted(ctx, inc, &r, now)
+	}
+	return nil
+}
+
+// announceIfUnmuted sends the opening alert of an incident that a
+// maintenance window muted, once no window covers it and it still fails.
+func (e *Engine) announceIfUnmuted(ctx context.Context, inc *Incident, last *checker.Result, now time.Time) error {
+	if e.muted(ctx, now, inc) {
+		return nil
+	}
+	c := Change{Incident: *inc, Events: []Event{{At: now, Kind: EventAnnounced,
+		Body: "no maintenance window covers it any more and it still fails: alerting"}}}
+	c.Incident.UpdatedAt = now
+	e.alert(ctx, &c, AlertOpened, "", now, last)
+	return e.apply(ctx, inc, c, "announce")
+}
+
+// apply records a change to an open incident and then takes it into memory.
+func (e *Engine) apply(ctx context.Context, inc *Incident, c Change, what string) error {
+	saved, err := e.store.Record(ctx, c)
 	if err != nil {
-		return fmt.Errorf("incidents: cause change on incident %d: %w", inc.ID, err)
+		return fmt.Errorf("incidents: %s on incident %d: %w", what, inc.ID, err)
 	}
 	*inc = saved
 	return nil
@@ -305,9 +561,17 @@ func (e *Engine) stillFailing(ctx context.Context, r checker.Result, ts *targetS
 // recovered resolves a target's incident once the target has succeeded
 // enough times, and the incident once none of its targets still fails.
 func (e *Engine) recovered(ctx context.Context, r checker.Result, ts *targetState) error {
+	now := e.now().UTC()
 	if r.Kind == checker.KindCanary {
-		if inc := e.open[proberKey]; inc != nil && ts.successes >= e.cfg.SuccessThreshold {
-			return e.resolve(ctx, inc, e.now().UTC(), "the canary answers again: the prober's network is back")
+		if ts.successes < e.cfg.SuccessThreshold {
+			return nil
+		}
+		for _, key := range []string{proberKey, canaryKey} {
+			if inc := e.open[key]; inc != nil {
+				if err := e.resolve(ctx, inc, now, "the canary answers again: the prober's network is back", nil); err != nil {
+					return err
+				}
+			}
 		}
 		return nil
 	}
@@ -315,53 +579,53 @@ func (e *Engine) recovered(ctx context.Context, r checker.Result, ts *targetStat
 	if inc == nil {
 		return nil
 	}
+	if ts.successes >= e.cfg.SuccessThreshold && !ts.recovery && !inc.Flapping {
+		// This recovery counts once towards flapping, however often a write
+		// below fails and is retried.
+		resolves := append(e.recentResolves(ts, now), now)
+		if len(resolves) >= e.cfg.FlapCount {
+			next := *inc
+			next.Flapping, next.UpdatedAt = true, now
+			c := Change{Incident: next, Events: []Event{{At: now, Kind: EventFlapping, Body: fmt.Sprintf("%s recovered %d times within %s; the incident stays open until it is stable for %d checks",
+				r.TargetID, len(resolves), e.cfg.FlapWindow, e.cfg.FlapStable)}}}
+			e.alert(ctx, &c, AlertUpdated, string(EventFlapping), now, nil)
+			if err := e.apply(ctx, inc, c, "mark flapping"); err != nil {
+				return err
+			}
+			ts.resolves, ts.recovery = resolves, true
+			return nil
+		}
+		ts.resolves, ts.recovery = resolves, true
+	}
 	need := e.cfg.SuccessThreshold
 	if inc.Flapping {
 		need = e.cfg.FlapStable
 	}
-	now := e.now().UTC()
-	if ts.successes == e.cfg.SuccessThreshold && !inc.Flapping {
-		ts.resolves = append(ts.resolves, now)
-		if e.flapping(ts, now) {
-			return e.markFlapping(ctx, inc, r, ts, now)
-		}
-	}
 	if ts.successes < need {
 		return nil
 	}
-	ts.incident = nil
-	for _, id := range inc.Targets {
-		if other := e.targets[id]; other != nil && other.incident == inc {
-			return nil // another target of the incident still fails
-		}
+	if e.failingTargets(inc) > 1 {
+		ts.incident = nil // another target of the incident still fails
+		return nil
 	}
-	return e.resolve(ctx, inc, now, fmt.Sprintf("%s answers again (%d consecutive successes)", r.TargetID, ts.successes))
+	return e.resolve(ctx, inc, now, fmt.Sprintf("%s answers again (%d consecutive successes)", r.TargetID, ts.successes), nil)
 }
 
-// flapping reports whether ts resolved FlapCount times within FlapWindow.
-func (e *Engine) flapping(ts *targetState, now time.Time) bool {
-	ts.resolves = slices.DeleteFunc(ts.resolves, func(t time.Time) bool { return now.Sub(t) > e.cfg.FlapWindow })
-	return len(ts.resolves) >= e.cfg.FlapCount
+// recentResolves returns ts's recoveries within the flap window.
+func (e *Engine) recentResolves(ts *targetState, now time.Time) []time.Time {
+	return slices.DeleteFunc(slices.Clone(ts.resolves), func(t time.Time) bool { return now.Sub(t) > e.cfg.FlapWindow })
 }
 
-func (e *Engine) markFlapping(ctx context.Context, inc *Incident, r checker.Result, ts *targetState, now time.Time) error {
-	next := *inc
-	next.Flapping, next.UpdatedAt = true, now
-	ev := []Event{{At: now, Kind: EventFlapping, Body: fmt.Sprintf("%s recovered %d times within %s; the incident stays open until it is stable for %d checks",
-		r.TargetID, len(ts.resolves), e.cfg.FlapWindow, e.cfg.FlapStable)}}
-	saved, err := e.store.Record(ctx, Change{Incident: next, Events: ev, Alert: e.alert(AlertUpdated, string(EventFlapping), &next, now, nil)})
-	if err != nil {
-		return fmt.Errorf("incidents: mark incident %d flapping: %w", inc.ID, err)
-	}
-	*inc = saved
-	return nil
-}
-
-func (e *Engine) resolve(ctx context.Context, inc *Incident, now time.Time, why string) error {
+// resolve closes an incident; update is an operator's note, if any.
+func (e *Engine) resolve(ctx context.Context, inc *Incident, now time.Time, why string, update *Update) error {
 	next := *inc
 	next.Status, next.ResolvedAt, next.UpdatedAt = StatusResolved, now, now
-	ev := []Event{{At: now, Kind: EventResolved, Body: why}}
-	saved, err := e.store.Record(ctx, Change{Incident: next, Events: ev, Alert: e.alert(AlertResolved, "", &next, now, nil)})
+	c := Change{Incident: next, Events: []Event{{At: now, Kind: EventResolved, Body: why}}, Update: update}
+	e.alert(ctx, &c, AlertResolved, "", now, nil)
+	if c.Alert != nil {
+		c.Alert.Update = update
+	}
+	saved, err := e.store.Record(ctx, c)
 	if err != nil {
 		return fmt.Errorf("incidents: resolve incident %d: %w", inc.ID, err)
 	}
@@ -371,13 +635,58 @@ func (e *Engine) resolve(ctx context.Context, inc *Incident, now time.Time, why 
 			ts.incident = nil
 		}
 	}
-	e.log.Info("incident resolved", "incident", saved.ID, "key", saved.Key, "duration", now.Sub(saved.StartedAt).Round(time.Second))
+	*inc = saved
+	e.log.Info("incident resolved", "incident", saved.ID, "key", saved.Key, "why", why, "duration", now.Sub(saved.StartedAt).Round(time.Second))
 	return nil
 }
 
-// checkProberOffline opens the prober_offline incident when the canary and
-// most destinations fail together.
-func (e *Engine) checkProberOffline(ctx context.Context, r checker.Result) error {
+// Resolve resolves an open incident by hand, with the operator's note as a
+// public update. Its targets must fail the threshold again to open a new
+// incident. It runs on the engine's goroutine, so it is safe to call while
+// the engine runs.
+func (e *Engine) Resolve(ctx context.Context, id int64, by, note string) (Incident, error) {
+	type reply struct {
+		inc Incident
+		err error
+	}
+	done := make(chan reply, 1)
+	req := func() {
+		var inc *Incident
+		for _, o := range e.open {
+			if o.ID == id {
+				inc = o
+			}
+		}
+		if inc == nil {
+			done <- reply{err: fmt.Errorf("incident %d is not open: %w", id, ErrConflict)}
+			return
+		}
+		now := e.now().UTC()
+		targets := slices.Clone(inc.Targets)
+		why := "resolved by " + by + ": " + note
+		err := e.resolve(ctx, inc, now, why, &Update{Status: StatusResolved, Body: note, CreatedAt: now})
+		if err == nil {
+			for _, id := range targets {
+				if ts := e.targets[id]; ts != nil {
+					e.resetFailures(ts)
+				}
+			}
+		}
+		done <- reply{*inc, err}
+	}
+	select {
+	case e.requests <- req:
+	case <-ctx.Done():
+		return Incident{}, ctx.Err()
+	}
+	r := <-done
+	return r.inc, r.err
+}
+
+// checkCanary opens the prober_offline incident when the canary and most
+// destinations fail together, and the canary's own incident when it fails
+// while destinations answer.
+func (e *Engine) checkCanary(ctx context.Context) error {
 	if e.cfg.CanaryID == "" || e.open[proberKey] != nil {
 		return nil
 	}
@@ -385,60 +694,102 @@ func (e *Engine) checkProberOffline(ctx context.Context, r checker.Result) error
 	if canary == nil || canary.fails < e.cfg.FailureThreshold {
 		return nil
 	}
-	total, failing := 0, 0
-	for _, ts := range e.targets {
-		if ts.kind != checker.KindDestination {
-			continue
-		}
-		total++
-		if ts.fails > 0 {
-			failing++
-		}
-	}
-	if total == 0 || float64(failing) < e.cfg.OfflineFraction*float64(total) {
-		return nil
-	}
+	total, failing := e.destinations, e.failingDestinations
 	now := e.now().UTC()
 	cr := canary.recent[len(canary.recent)-1]
-	inc := Incident{
-		Key: proberKey, Kind: KindProberOffline, Cause: checker.CauseProberOffline,
-		Summary: fmt.Sprintf("the canary and %d of %d destinations fail at once (canary: %s): our network, not theirs", failing, total, cr.Summary),
-		Status:  StatusInvestigating, Impact: ImpactMajor, Targets: []string{e.cfg.CanaryID},
-		StartedAt: canary.recent[0].Start.UTC(), UpdatedAt: now,
+	switch {
+	case total > 0 && float64(failing) >= e.cfg.OfflineFraction*float64(total):
+		var held []string
+		for id, ts := range e.targets {
+			if ts.held {
+				held = append(held, id)
+			}
+		}
+		slices.Sort(held)
+		inc := Incident{
+			Key: proberKey, Kind: KindProberOffline, Cause: checker.CauseProberOffline,
+			Summary: fmt.Sprintf("the canary and %d of %d destinations fail at once (canary: %s): our network, not theirs", failing, total, cr.Summary),
+			Status:  StatusInvestigating, Impact: ImpactMajor, Targets: []string{e.cfg.CanaryID},
+			StartedAt: canary.recent[0].Start.UTC(), UpdatedAt: now,
+		}
+		inc.Title = "Prober offline: destination alerts held back"
+		ev := []Event{{At: now, Kind: EventOpened, Body: inc.Summary}}
+		if len(held) > 0 {
+			ev = append(ev, Event{At: now, Kind: EventOpened, Body: fmt.Sprintf("%d targets past their failure threshold held back: %s", len(held), nameSome(held, 20))})
+		}
+		c := Change{Incident: inc, Events: ev, Evidence: slices.Clone(canary.recent)}
+		e.alert(ctx, &c, AlertOpened, "", now, &cr)
+		saved, err := e.store.Record(ctx, c)
+		if err != nil {
+			return fmt.Errorf("incidents: open prober_offline: %w", err)
+		}
+		e.open[proberKey] = &saved
+		canary.incident = e.open[proberKey]
+		e.log.Error("prober offline", "incident", saved.ID, "failing", failing, "of", total, "held", len(held))
+	case e.open[canaryKey] == nil && e.destinationAnswered.After(canary.firstFail):
+		inc := Incident{
+			Key: canaryKey, Kind: KindCanary, Cause: cr.Cause,
+			Summary: fmt.Sprintf("the canary fails (%s) while destinations answer: offline detection is off until it is back, and destination incidents are no longer held for it", cr.Summary),
+			Status:  StatusInvestigating, Impact: ImpactMinor, Targets: []string{e.cfg.CanaryID},
+			StartedAt: canary.recent[0].Start.UTC(), UpdatedAt: now,
+		}
+		inc.Title = "Canary unreachable: prober-offline detection is off"
+		c := Change{Incident: inc, Events: []Event{{At: now, Kind: EventOpened, Body: inc.Summary}}, Evidence: slices.Clone(canary.recent)}
+		e.alert(ctx, &c, AlertOpened, "", now, &cr)
+		saved, err := e.store.Record(ctx, c)
+		if err != nil {
+			return fmt.Errorf("incidents: open canary incident: %w", err)
+		}
+		e.open[canaryKey] = &saved
+		if canary.incident == nil {
+			canary.incident = e.open[canaryKey]
+		}
+		e.log.Warn("canary unreachable while destinations answer", "incident", saved.ID, "cause", cr.Cause)
 	}
-	inc.Title = "Prober offline: destination alerts held back"
-	inc.AlertsSuppressed = e.inMaintenance(ctx, now, []string{"prober"})
-	saved, err := e.store.Record(ctx, Change{Incident: inc,
-		Events:   []Event{{At: now, Kind: EventOpened, Body: inc.Summary}},
-		Evidence: slices.Clone(canary.recent), Alert: e.alert(AlertOpened, "", &inc, now, &cr)})
-	if err != nil {
-		return fmt.Errorf("incidents: open prober_offline: %w", err)
-	}
-	e.open[proberKey] = &saved
-	e.log.Error("prober offline", "incident", saved.ID, "failing", failing, "of", total)
 	return nil
 }
 
-// components names what a result's target belongs to, for maintenance.
-func (e *Engine) components(r checker.Result) []string {
-	if r.Kind == checker.KindSelfCheck {
-		return []string{"hub"}
+func nameSome(ids []string, n int) string {
+	if len(ids) <= n {
+		return strings.Join(ids, ", ")
 	}
-	out := []string{"dest:" + r.URL, "host:" + hostOf(r.URL)}
-	for _, a := range e.dependents(r.TargetID) {
+	return strings.Join(ids[:n], ", ") + fmt.Sprintf(" and %d more", len(ids)-n)
+}
+
+// components names what an incident covers, for maintenance windows.
+func (e *Engine) components(inc *Incident) []string {
+	switch inc.Kind {
+	case KindHub:
+		return []string{"hub"}
+	case KindProberOffline, KindCanary:
+		return []string{"prober"}
+	}
+	var out []string
+	if inc.Host != "" {
+		out = append(out, "host:"+inc.Host)
+	}
+	for _, id := range inc.Targets {
+		out = append(out, "dest:"+id)
+	}
+	for _, a := range inc.Affected {
 		out = append(out, "page:"+a.Page)
 	}
 	return out
 }
 
-func (e *Engine) inMaintenance(ctx context.Context, now time.Time, components []string) bool {
-	windows, err := e.store.ActiveMaintenance(ctx, now)
-	if err != nil {
-		// Failing open: an alert during maintenance beats a missed outage.
-		e.log.Error("read maintenance windows", "err", err)
-		return false
+// muted reports whether a maintenance window covers the incident now.
+func (e *Engine) muted(ctx context.Context, now time.Time, inc *Incident) bool {
+	if e.maintAt.IsZero() || now.Sub(e.maintAt) >= maintenanceTTL || now.Before(e.maintAt) {
+		windows, err := e.store.ActiveMaintenance(ctx, now)
+		if err != nil {
+			// Failing open: an alert during maintenance beats a missed outage.
+			e.log.Error("read maintenance windows", "err", err)
+			return false
+		}
+		e.maint, e.maintAt = windows, now
 	}
-	for _, m := range windows {
+	components := e.components(inc)
+	for _, m := range e.maint {
 		if m.Covers(now, components) {
 			return true
 		}
@@ -446,13 +797,39 @@ func (e *Engine) inMaintenance(ctx context.Context, now time.Time, components []
 	return false
 }
 
-// alert builds the outbox message for a change, or nil when the incident's
-// alerts are suppressed by maintenance.
-func (e *Engine) alert(t AlertType, reason string, inc *Incident, now time.Time, last *checker.Result) *Alert {
-	if inc.AlertsSuppressed {
-		return nil
+// alert is the mute step, taken when an alert is made rather than stamped
+// on the incident when it opens (like Alertmanager's MuteStage): it sets
+// c.Alert, or leaves it nil when a maintenance window mutes it.
+//   - An opening alert inside a window is held: the incident is marked
+//     AlertsSuppressed, and the first failure after the window announces it.
+//   - Updates of an announced incident are muted inside a window; an
+//     update of an unannounced one announces it once no window covers it.
+//   - The resolution of an announced incident always goes out, so no
+//     channel is left showing an outage that ended; an incident that never
+//     alerted resolves silently.
+func (e *Engine) alert(ctx context.Context, c *Change, t AlertType, reason string, now time.Time, last *checker.Result) {
+	inc := &c.Incident
+	if t == AlertResolved {
+		if !inc.AlertsSuppressed {
+			c.Alert = &Alert{Type: t, CreatedAt: now}
+		}
+		return
 	}
-	return &Alert{Type: t, Reason: reason, CreatedAt: now, LastResult: last}
+	if e.muted(ctx, now, inc) {
+		if t == AlertOpened {
+			inc.AlertsSuppressed = true
+		}
+		return
+	}
+	if inc.AlertsSuppressed || t == AlertOpened {
+		inc.AlertsSuppressed = false
+		c.Alert = &Alert{Type: AlertOpened, CreatedAt: now, LastResult: last}
+		return
+	}
+	c.Alert = &Alert{Type: t, Reason: reason, CreatedAt: now, LastResult: last}
+	if e.cfg.GroupInterval > 0 {
+		c.GroupUntil = now.Add(e.cfg.GroupInterval)
+	}
 }
 
 func impactOf(kind Kind, r checker.Result) Impact {

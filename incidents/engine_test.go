@@ -50,6 +50,9 @@ var deps = map[string][]incidents.Affected{
 	shopA: {{Page: "acme", Link: "a", URL: shopA}},
 	shopB: {{Page: "acme", Link: "b", URL: shopB}, {Page: "ada", Link: "shop", URL: shopB}},
 	blog:  {{Page: "ada", Link: "blog", URL: blog}},
+	// The hub's self-checks, as serve's dependency view has them.
+	"self:/ada/blog": {{Page: "ada", Link: "blog", URL: blog}},
+	"self:/ada/shop": {{Page: "ada", Link: "shop", URL: shopB}},
 }
 
 // harness feeds results to an engine over a real database, one simulated
@@ -60,10 +63,18 @@ type harness struct {
 	eng *incidents.Engine
 	cfg incidents.Config
 	now time.Time
+	// deps is the dependency view the engine starts with (the package's
+	// deps when nil).
+	deps map[string][]incidents.Affected
 }
 
+// newHarness starts an engine over a fresh database. Updates go out one by
+// one unless cfg sets a GroupInterval (grouping has tests of its own).
 func newHarness(t *testing.T, cfg incidents.Config) *harness {
 	t.Helper()
+	if cfg.GroupInterval == 0 {
+		cfg.GroupInterval = -1
+	}
 	h := &harness{t: t, db: storage.MustOpenDB(t), cfg: cfg, now: t0}
 	h.db.Now = func() time.Time { return h.now }
 	h.restart()
@@ -73,7 +84,11 @@ func newHarness(t *testing.T, cfg incidents.Config) *harness {
 // restart builds a new engine over the same database, as a process restart does.
 func (h *harness) restart() {
 	h.t.Helper()
-	eng, err := incidents.NewEngine(context.Background(), h.cfg, h.db, deps, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	d := h.deps
+	if d == nil {
+		d = deps
+	}
+	eng, err := incidents.NewEngine(context.Background(), h.cfg, h.db, d, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -4,3 +4,13 @@ import "time"
 
 // SetClock replaces the engine's clock in tests.
 func SetClock(e *Engine, now func() time.Time) { e.now = now }
+
+// OpenInMemory returns the engine's open incidents as it holds them in
+// memory, by key, so tests can compare memory with the database.
+func OpenInMemory(e *Engine) map[string]Incident {
+	out := map[string]Incident{}
+	for k, inc := range e.open {
+		out[k] = *inc
+	}
+	return out
+}

@@ -46,6 +46,10 @@ const (
 	KindHost          Kind = "host"           // several destinations on one host, same cause
 	KindHub           Kind = "hub"            // the hub's own redirects (self-checks)
 	KindProberOffline Kind = "prober_offline" // our network, not theirs
+	// KindCanary is the canary itself failing while destinations answer:
+	// offline detection is off until it is back, so destination incidents
+	// are no longer held for it.
+	KindCanary Kind = "canary"
 )
 
 // Affected is a link that depends on a failing target: the dependency view.
@@ -81,8 +85,10 @@ type Incident struct {
 	Affected  []Affected    `json:"affected"` // links and pages depending on those targets
 	StartedAt time.Time     `json:"started_at"`
 	UpdatedAt time.Time     `json:"updated_at"`
-	// AlertsSuppressed is set when the incident opened inside a maintenance
-	// window: it is recorded, but no alert goes out for it.
+	// AlertsSuppressed is set while no opening alert has gone out because a
+	// maintenance window covered the incident. The opening alert goes out
+	// once the window ends with the incident still open; an incident that
+	// resolves inside the window never alerts.
 	AlertsSuppressed bool       `json:"alerts_suppressed"`
 	AcknowledgedAt   time.Time  `json:"acknowledged_at,omitzero"`
 	AcknowledgedBy   string     `json:"acknowledged_by,omitempty"`
@@ -105,6 +111,9 @@ const (
 	EventUpdatePosted EventKind = "update_posted"
 	EventPostmortem   EventKind = "postmortem_edited"
 	EventResolved     EventKind = "resolved"
+	// EventAnnounced: the opening alert went out after a maintenance window
+	// that had muted it ended with the incident still open.
+	EventAnnounced EventKind = "announced"
 )
 
 // Event is one entry of an incident's timeline.
@@ -177,6 +186,27 @@ type Alert struct {
 	// LastResult is the newest failing result behind the change, if any:
 	// the evidence an on-call engineer reads first.
 	LastResult *checker.Result `json:"last_result,omitempty"`
+	// Added lists the links that joined the incident with this alert
+	// (reason target_added). Updates grouped within alerts.group_interval
+	// carry every link added in the group.
+	Added []Affected `json:"added,omitempty"`
+	// Update is the operator's public update (reason update_posted, or a
+	// resolution by hand), so every channel carries its text.
+	Update *Update `json:"update,omitempty"`
+}
+
+// Merge folds a later alert of the same incident and reason into a, for
+// alerts grouped within alerts.group_interval: the incident as it is now,
+// the newest evidence, and every link added in the group. a keeps its event
+// id, so a receiver sees one message.
+func (a Alert) Merge(later Alert) Alert {
+	out := a
+	out.Incident = later.Incident
+	if later.LastResult != nil {
+		out.LastResult = later.LastResult
+	}
+	out.Added = mergeAffected(a.Added, later.Added)
+	return out
 }
 
 // DeliveryLog is one alert delivery to one channel, for the admin API.
@@ -192,4 +222,16 @@ type DeliveryLog struct {
 	LastError  string    `json:"last_error,omitempty"`  // redacted
 	NextAt     time.Time `json:"next_at"`
 	UpdatedAt  time.Time `json:"updated_at"`
+}
+
+// ChannelState is an alert channel as the admin API shows it.
+type ChannelState struct {
+	Name    string `json:"name"`
+	Enabled bool   `json:"enabled"`
+	// DisabledAt and Reason say when and why it was switched off (a
+	// receiver answering 410 Gone, or an operator).
+	DisabledAt time.Time `json:"disabled_at,omitzero"`
+	Reason     string    `json:"reason,omitempty"`
+	// Deliveries counts its deliveries by status (pending, sent, dead, disabled).
+	Deliveries map[string]int64 `json:"deliveries"`
 }

@@ -122,6 +122,10 @@ type Snapshot struct {
 	Open        []IncidentView
 	History     []IncidentView
 	Maintenance []incidents.Maintenance // active and upcoming
+	// MonitoringDegraded is set while our own prober cannot see the links
+	// (its network is failing, or its canary is down): a notice, never an
+	// outage of the links.
+	MonitoringDegraded bool
 }
 
 // Component returns the component with the given ID.
@@ -184,7 +188,7 @@ func build(ctx context.Context, src Source, cat *hub.Catalog, interval time.Dura
 	}
 	failing := map[string]string{} // target -> component status it causes
 	for _, inc := range open {
-		if inc.Kind == incidents.KindProberOffline {
+		if monitoringIncident(inc.Kind) {
 			continue // our network, not theirs: destinations are not shown down
 		}
 		st := MajorOutage
@@ -343,6 +347,9 @@ func (s *Snapshot) fillIncidents(ctx context.Context, src Source, open []inciden
 			return IncidentView{}, err
 		}
 		v := IncidentView{Incident: inc}
+		if monitoringIncident(inc.Kind) {
+			v.Impact = incidents.ImpactNone // our prober's trouble, not an outage of the links
+		}
 		// The automatic first and last updates, so every incident tells its
 		// story even before anyone has written one.
 		v.Updates = append(v.Updates, incidents.Update{ID: -inc.ID*10 - 1, IncidentID: inc.ID, Status: incidents.StatusInvestigating,
@@ -390,9 +397,20 @@ func (s *Snapshot) fillIncidents(ctx context.Context, src Source, open []inciden
 	return nil
 }
 
+// monitoringIncident reports whether an incident is about linkwatch's own
+// prober rather than the links: it is shown as monitoring degraded.
+func monitoringIncident(k incidents.Kind) bool {
+	return k == incidents.KindProberOffline || k == incidents.KindCanary
+}
+
 func indicator(s *Snapshot) (string, string) {
 	ind := "none"
+	s.MonitoringDegraded = false
 	for _, v := range s.Open {
+		if monitoringIncident(v.Kind) {
+			s.MonitoringDegraded = true
+			continue // our network, not the links' outage
+		}
 		switch {
 		case v.Kind == incidents.KindHub || v.Impact == incidents.ImpactCritical:
 			ind = "critical"
@@ -414,6 +432,9 @@ func indicator(s *Snapshot) (string, string) {
 		if c.Status == UnderMaintenance {
 			return "none", "Service Under Maintenance"
 		}
+	}
+	if s.MonitoringDegraded {
+		return "none", "Monitoring Degraded"
 	}
 	return "none", "All Systems Operational"
 }

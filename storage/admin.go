@@ -47,9 +47,11 @@ func (db *DB) Acknowledge(ctx context.Context, id int64, by string) (incidents.I
 }
 
 // PostUpdate adds a public update and sets the incident's public status to
-// it. An open incident cannot be marked resolved by hand: it resolves when
-// its checks pass. The alert goes out unless the incident's alerts are
-// suppressed by maintenance.
+// it. An open incident is resolved by hand through the incident engine
+// (incidents.Engine.Resolve), which owns open incidents; here a resolved
+// incident only takes updates with status resolved. The update's text goes
+// to every channel unless the incident never alerted (a maintenance window
+// muted it).
 func (db *DB) PostUpdate(ctx context.Context, id int64, status incidents.Status, body string) (incidents.Update, error) {
 	var u incidents.Update
 	err := db.update(ctx, func(tx *Tx) error {
@@ -58,17 +60,14 @@ func (db *DB) PostUpdate(ctx context.Context, id int64, status incidents.Status,
 			return err
 		}
 		if inc.Open() && status == incidents.StatusResolved {
-			return fmt.Errorf("incident %d is still failing; it resolves when its checks pass: %w", id, ErrConflict)
+			return fmt.Errorf("incident %d is still open; resolve it with POST /api/admin/incidents/%d/resolve: %w", id, id, ErrConflict)
 		}
 		if !inc.Open() && status != incidents.StatusResolved {
 			return fmt.Errorf("incident %d is resolved; updates to it must have status resolved: %w", id, ErrConflict)
 		}
-		err = tx.QueryRowContext(ctx, `INSERT INTO incident_updates (incident_id, status, body, created_at) VALUES (?, ?, ?, ?) RETURNING id`,
-			id, string(status), body, formatTime(tx.now)).Scan(&u.ID)
-		if err != nil {
-			return fmt.Errorf("storage: insert update: %w", err)
+		if u, err = insertUpdate(ctx, tx, id, status, body); err != nil {
+			return err
 		}
-		u.IncidentID, u.Status, u.Body, u.CreatedAt = id, status, body, tx.now
 		if _, err := tx.ExecContext(ctx, `UPDATE incidents SET status = ?, updated_at = ? WHERE id = ?`, string(status), formatTime(tx.now), id); err != nil {
 			return fmt.Errorf("storage: set incident status: %w", err)
 		}
@@ -79,8 +78,8 @@ func (db *DB) PostUpdate(ctx context.Context, id int64, status incidents.Status,
 		if err != nil || inc.AlertsSuppressed {
 			return err
 		}
-		_, err = recordTx(ctx, tx, incidents.Change{Incident: inc, Alert: &incidents.Alert{Type: incidents.AlertUpdated, Reason: string(incidents.EventUpdatePosted), CreatedAt: tx.now}})
-		return err
+		return enqueueAlert(ctx, tx, incidents.Alert{EventID: newEventID(), Type: incidents.AlertUpdated, Reason: string(incidents.EventUpdatePosted),
+			IncidentID: id, Incident: inc, CreatedAt: tx.now, Update: &u}, time.Time{})
 	})
 	return u, err
 }

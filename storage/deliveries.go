@@ -15,21 +15,23 @@ import (
 // alerts, so adding one does not replay the whole history to it.
 const newChannelLookback = time.Hour
 
-// FanOut creates a pending delivery per channel for each outbox alert the
-// channel has not seen. It is idempotent.
+// FanOut releases the alert groups whose interval has passed into the
+// outbox, then creates a pending delivery per channel for each outbox alert
+// the channel has not seen. It is idempotent.
 func (db *DB) FanOut(ctx context.Context, channels []string) error {
-	if len(channels) == 0 {
-		return nil
-	}
 	return db.update(ctx, func(tx *Tx) error {
+		if err := releaseDueGroups(ctx, tx); err != nil {
+			return err
+		}
 		now := formatTime(tx.now)
 		lookback := formatTime(tx.now.Add(-newChannelLookback))
 		for _, ch := range channels {
 			_, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO deliveries (outbox_id, channel, next_at, updated_at)
 				SELECT o.id, ?, o.created_at, ? FROM outbox o
-				WHERE o.id > COALESCE((SELECT MAX(outbox_id) FROM deliveries WHERE channel = ?),
-				                      (SELECT COALESCE(MAX(id), 0) FROM outbox WHERE created_at < ?))
-				ORDER BY o.id`, ch, now, ch, lookback)
+				WHERE o.id > MAX(COALESCE((SELECT MAX(outbox_id) FROM deliveries WHERE channel = ?),
+				                          (SELECT COALESCE(MAX(id), 0) FROM outbox WHERE created_at < ?)),
+				                 COALESCE((SELECT after_outbox_id FROM channel_resume WHERE channel = ?), 0))
+				ORDER BY o.id`, ch, now, ch, lookback, ch)
 			if err != nil {
 				return fmt.Errorf("storage: fan out alerts to %s: %w", ch, err)
 			}
@@ -38,11 +40,12 @@ func (db *DB) FanOut(ctx context.Context, channels []string) error {
 	})
 }
 
-// PendingDeliveries returns a channel's pending deliveries, oldest first.
-func (db *DB) PendingDeliveries(ctx context.Context, channel string, limit int) ([]alerting.Delivery, error) {
+// PendingDeliveries returns a channel's pending deliveries after the
+// delivery id after, oldest first.
+func (db *DB) PendingDeliveries(ctx context.Context, channel string, after int64, limit int) ([]alerting.Delivery, error) {
 	rows, err := db.reader.QueryContext(ctx, `SELECT d.id, d.channel, d.attempts, d.first_at, d.next_at, o.payload
 		FROM deliveries d JOIN outbox o ON o.id = d.outbox_id
-		WHERE d.channel = ? AND d.status = 'pending' ORDER BY d.id LIMIT ?`, channel, limit)
+		WHERE d.channel = ? AND d.status = 'pending' AND d.id > ? ORDER BY d.id LIMIT ?`, channel, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("storage: query deliveries: %w", err)
 	}
@@ -98,22 +101,92 @@ func (db *DB) DisableChannel(ctx context.Context, channel, reason string) error 
 	})
 }
 
+// EnableChannel switches a channel back on. It starts from the alerts made
+// from now on: what it missed while off is not replayed.
+func (db *DB) EnableChannel(ctx context.Context, channel string) error {
+	return db.update(ctx, func(tx *Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM channel_state WHERE channel = ?`, channel); err != nil {
+			return fmt.Errorf("storage: enable channel: %w", err)
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO channel_resume (channel, after_outbox_id) SELECT ?, COALESCE(MAX(id), 0) FROM outbox WHERE true
+			ON CONFLICT (channel) DO UPDATE SET after_outbox_id = excluded.after_outbox_id`, channel)
+		if err != nil {
+			return fmt.Errorf("storage: enable channel: %w", err)
+		}
+		return nil
+	})
+}
+
 // DisabledChannels returns the switched-off channels and why.
 func (db *DB) DisabledChannels(ctx context.Context) (map[string]string, error) {
-	rows, err := db.reader.QueryContext(ctx, `SELECT channel, reason FROM channel_state`)
+	states, err := db.channelState(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(states))
+	for c, st := range states {
+		out[c] = st.Reason
+	}
+	return out, nil
+}
+
+func (db *DB) channelState(ctx context.Context) (map[string]incidents.ChannelState, error) {
+	rows, err := db.reader.QueryContext(ctx, `SELECT channel, disabled_at, reason FROM channel_state`)
 	if err != nil {
 		return nil, fmt.Errorf("storage: query channel state: %w", err)
 	}
 	defer rows.Close()
-	out := map[string]string{}
+	out := map[string]incidents.ChannelState{}
 	for rows.Next() {
-		var c, r string
-		if err := rows.Scan(&c, &r); err != nil {
-			return nil, err
+		var st incidents.ChannelState
+		var at string
+		if err := rows.Scan(&st.Name, &at, &st.Reason); err != nil {
+			return nil, fmt.Errorf("storage: scan channel state: %w", err)
 		}
-		out[c] = r
+		st.DisabledAt = parseTime(at)
+		out[st.Name] = st
 	}
 	return out, rows.Err()
+}
+
+// ChannelStates returns the state of the named channels: on or off (and
+// why), and their deliveries by status.
+func (db *DB) ChannelStates(ctx context.Context, names []string) ([]incidents.ChannelState, error) {
+	off, err := db.channelState(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := db.reader.QueryContext(ctx, `SELECT channel, status, COUNT(*) FROM deliveries GROUP BY channel, status`)
+	if err != nil {
+		return nil, fmt.Errorf("storage: count deliveries: %w", err)
+	}
+	defer rows.Close()
+	counts := map[string]map[string]int64{}
+	for rows.Next() {
+		var c, st string
+		var n int64
+		if err := rows.Scan(&c, &st, &n); err != nil {
+			return nil, fmt.Errorf("storage: scan delivery counts: %w", err)
+		}
+		if counts[c] == nil {
+			counts[c] = map[string]int64{}
+		}
+		counts[c][st] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	out := make([]incidents.ChannelState, 0, len(names))
+	for _, name := range names {
+		st, disabled := off[name]
+		st.Name, st.Enabled = name, !disabled
+		st.Deliveries = counts[name]
+		if st.Deliveries == nil {
+			st.Deliveries = map[string]int64{}
+		}
+		out = append(out, st)
+	}
+	return out, nil
 }
 
 // Deliveries returns the newest deliveries, for the admin API's delivery log.

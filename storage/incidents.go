@@ -189,25 +189,140 @@ func recordTx(ctx context.Context, tx *Tx, c incidents.Change) (incidents.Incide
 			return inc, fmt.Errorf("storage: insert evidence: %w", err)
 		}
 	}
+	var update *incidents.Update
+	if c.Update != nil {
+		u, err := insertUpdate(ctx, tx, inc.ID, c.Update.Status, c.Update.Body)
+		if err != nil {
+			return inc, err
+		}
+		update = &u
+	}
 	if c.Alert != nil {
 		a := *c.Alert
 		a.IncidentID, a.Incident = inc.ID, inc
+		if update != nil {
+			a.Update = update
+		}
 		if a.EventID == "" {
 			a.EventID = newEventID()
 		}
 		if a.CreatedAt.IsZero() {
 			a.CreatedAt = tx.now
 		}
-		b, err := json.Marshal(a)
-		if err != nil {
+		if err := enqueueAlert(ctx, tx, a, c.GroupUntil); err != nil {
 			return inc, err
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO outbox (event_id, type, incident_id, payload, created_at) VALUES (?, ?, ?, ?, ?)`,
-			a.EventID, string(a.Type), inc.ID, string(b), formatTime(a.CreatedAt)); err != nil {
-			return inc, fmt.Errorf("storage: insert outbox alert: %w", err)
 		}
 	}
 	return inc, nil
+}
+
+func insertUpdate(ctx context.Context, tx *Tx, id int64, status incidents.Status, body string) (incidents.Update, error) {
+	u := incidents.Update{IncidentID: id, Status: status, Body: body, CreatedAt: tx.now}
+	err := tx.QueryRowContext(ctx, `INSERT INTO incident_updates (incident_id, status, body, created_at) VALUES (?, ?, ?, ?) RETURNING id`,
+		id, string(status), body, formatTime(tx.now)).Scan(&u.ID)
+	if err != nil {
+		return u, fmt.Errorf("storage: insert update: %w", err)
+	}
+	return u, nil
+}
+
+// enqueueAlert puts an alert in the outbox, or, with groupUntil, holds it
+// in the incident's alert group until then: a later alert of the same
+// reason is merged into the held one; any other alert of the incident
+// releases the held one first, so the incident's alerts keep their order.
+func enqueueAlert(ctx context.Context, tx *Tx, a incidents.Alert, groupUntil time.Time) error {
+	var reason, payload string
+	err := tx.QueryRowContext(ctx, `SELECT reason, payload FROM alert_groups WHERE incident_id = ?`, a.IncidentID).Scan(&reason, &payload)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return fmt.Errorf("storage: read alert group of incident %d: %w", a.IncidentID, err)
+	case !groupUntil.IsZero() && reason == a.Reason:
+		var held incidents.Alert
+		if err := json.Unmarshal([]byte(payload), &held); err != nil {
+			return fmt.Errorf("storage: decode alert group of incident %d: %w", a.IncidentID, err)
+		}
+		b, err := json.Marshal(held.Merge(a))
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE alert_groups SET payload = ? WHERE incident_id = ?`, string(b), a.IncidentID); err != nil {
+			return fmt.Errorf("storage: merge into alert group: %w", err)
+		}
+		return nil
+	default:
+		if err := releaseGroup(ctx, tx, a.IncidentID, payload); err != nil {
+			return err
+		}
+	}
+	if groupUntil.IsZero() {
+		return insertOutbox(ctx, tx, a)
+	}
+	b, err := json.Marshal(a)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO alert_groups (incident_id, reason, payload, due_at) VALUES (?, ?, ?, ?)`,
+		a.IncidentID, a.Reason, string(b), formatTime(groupUntil)); err != nil {
+		return fmt.Errorf("storage: hold alert in its group: %w", err)
+	}
+	return nil
+}
+
+// releaseGroup moves an incident's held alert into the outbox.
+func releaseGroup(ctx context.Context, tx *Tx, incidentID int64, payload string) error {
+	var a incidents.Alert
+	if err := json.Unmarshal([]byte(payload), &a); err != nil {
+		return fmt.Errorf("storage: decode alert group of incident %d: %w", incidentID, err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM alert_groups WHERE incident_id = ?`, incidentID); err != nil {
+		return fmt.Errorf("storage: release alert group: %w", err)
+	}
+	return insertOutbox(ctx, tx, a)
+}
+
+// releaseDueGroups moves every held alert whose group interval has passed
+// into the outbox, oldest first.
+func releaseDueGroups(ctx context.Context, tx *Tx) error {
+	rows, err := tx.QueryContext(ctx, `SELECT incident_id, payload FROM alert_groups WHERE due_at <= ? ORDER BY due_at, incident_id`, formatTime(tx.now))
+	if err != nil {
+		return fmt.Errorf("storage: query due alert groups: %w", err)
+	}
+	type group struct {
+		id      int64
+		payload string
+	}
+	var due []group
+	for rows.Next() {
+		var g group
+		if err := rows.Scan(&g.id, &g.payload); err != nil {
+			rows.Close()
+			return fmt.Errorf("storage: scan alert group: %w", err)
+		}
+		due = append(due, g)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, g := range due {
+		if err := releaseGroup(ctx, tx, g.id, g.payload); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func insertOutbox(ctx context.Context, tx *Tx, a incidents.Alert) error {
+	b, err := json.Marshal(a)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO outbox (event_id, type, incident_id, payload, created_at) VALUES (?, ?, ?, ?, ?)`,
+		a.EventID, string(a.Type), a.IncidentID, string(b), formatTime(a.CreatedAt)); err != nil {
+		return fmt.Errorf("storage: insert outbox alert: %w", err)
+	}
+	return nil
 }
 
 func nonNil[T any](s []T) []T {

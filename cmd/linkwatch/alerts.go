@@ -96,6 +96,13 @@ type heartbeat struct {
 	last   int64 // checks started at the previous beat
 }
 
+// start checks in as soon as linkwatch runs: the prober is starting.
+func (h *heartbeat) start(ctx context.Context) {
+	if err := h.sentry.Heartbeat(ctx, true, "linkwatch started"); err != nil && ctx.Err() == nil {
+		h.log.Warn("sentry heartbeat", "err", err)
+	}
+}
+
 func (h *heartbeat) beat(ctx context.Context) {
 	st := h.sched.Stats()
 	ok := st.Checks > h.last && st.LagP99 < time.Second

@@ -78,11 +78,14 @@ func TestOutageToWebhook(t *testing.T) {
 		}
 	}()
 
-	var sentryEvents atomic.Int32
+	var sentryEvents, checkIns atomic.Int32
 	sentrySrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
-		if strings.Contains(string(body), `"fingerprint":["linkwatch","dest:`) {
+		if strings.Contains(string(body), `"fingerprint":["linkwatch-incident","`) {
 			sentryEvents.Add(1)
+		}
+		if strings.Contains(string(body), `"type":"check_in"`) {
+			checkIns.Add(1)
 		}
 		_, _ = io.WriteString(w, `{}`)
 	}))
@@ -118,6 +121,9 @@ pages:
 		t.Fatalf("no %s webhook within 15s; got %v; stderr:\n%s", want, types, app.stderr)
 	}
 	waitFor("incident.opened")
+	if checkIns.Load() == 0 {
+		t.Error("no Sentry Crons check-in at start: a restart would leave a gap")
+	}
 	mu.Lock()
 	data := first["data"].(map[string]any)
 	inc := data["incident"].(map[string]any)

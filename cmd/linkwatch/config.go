@@ -35,7 +35,13 @@ type AlertsConfig struct {
 	Sentry   *SentryConfig   `yaml:"sentry"`
 	Webhooks []WebhookConfig `yaml:"webhooks"`
 	DataDog  *DataDogConfig  `yaml:"datadog"`
+	// GroupInterval folds the updates of one incident made within it into
+	// one message (default 30s; 0s sends each update at once).
+	GroupInterval *Duration `yaml:"group_interval"`
 }
+
+// maxGroupInterval bounds how long an update may wait for others.
+const maxGroupInterval = 10 * time.Minute
 
 // SlackConfig is an incoming webhook, or a bot token and channel (which
 // threads updates under the first message and edits it on resolution).
@@ -441,6 +447,10 @@ func (c *Config) applyDefaults() {
 		on := true
 		p.SelfCheck = &on
 	}
+	if c.Alerts.GroupInterval == nil {
+		d := Duration(30 * time.Second)
+		c.Alerts.GroupInterval = &d
+	}
 }
 
 func setDefault(d *Duration, v time.Duration) {
@@ -640,6 +650,9 @@ var webhookNamePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
 // value: they say what is wrong with it.
 func (c *Config) validateAlerts(cerr *ConfigError) {
 	a := c.Alerts
+	if g := a.GroupInterval; g != nil && (*g < 0 || *g > Duration(maxGroupInterval)) {
+		cerr.add("alerts.group_interval", "must be from 0s (no grouping) to %s", maxGroupInterval)
+	}
 	if s := a.Slack; s != nil {
 		switch {
 		case s.WebhookURL == "" && s.BotToken == "":

@@ -84,6 +84,9 @@ func TestParseConfigRejects(t *testing.T) {
 		}},
 		{"bad trusted proxy", "server: {trusted_proxies: ['10.0.0.0/8', 'proxy.local']}\n" + validPages, []string{`server.trusted_proxies[1]: "proxy.local" is not a CIDR`}},
 		{"slack bot without channel", "alerts: {slack: {bot_token: xoxb-1}}\n" + validPages, []string{"alerts.slack.channel: is required with bot_token"}},
+		{"negative group interval", "alerts: {group_interval: -5s}\n" + validPages, []string{"alerts.group_interval: must be from 0s (no grouping) to 10m0s"}},
+		{"group interval too long", "alerts: {group_interval: 1h}\n" + validPages, []string{"alerts.group_interval: must be from 0s (no grouping) to 10m0s"}},
+		{"group interval not a duration", "alerts: {group_interval: soon}\n" + validPages, []string{`alerts.group_interval: "soon" is not a duration`}},
 		{"slack bot token kind", "alerts: {slack: {bot_token: xoxp-1, channel: ops}}\n" + validPages, []string{"alerts.slack.bot_token: must be a bot token"}},
 		{"every bad link", `pages:
   - slug: ada

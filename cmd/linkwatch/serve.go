@@ -82,6 +82,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		FailureThreshold: cfg.Probe.FailureThreshold,
 		SuccessThreshold: cfg.Probe.SuccessThreshold,
 		CanaryID:         canaryID(cfg),
+		GroupInterval:    groupInterval(cfg),
 	}, db, dependencies(catalog), log)
 	if err != nil {
 		return err
@@ -101,7 +102,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Server.Addr, err)
 	}
-	router := newRouter(hubServer, incidents.NewAdmin(db, cfg.Server.AdminToken, log), statuspage.New(statusSource{db}, statuspage.Options{
+	channels := make([]string, 0, len(sinks))
+	for _, s := range sinks {
+		channels = append(channels, s.Name())
+	}
+	admin := incidents.NewAdmin(db, incidents.AdminOptions{Token: cfg.Server.AdminToken, Resolver: engine, Channels: channels, Log: log})
+	router := newRouter(hubServer, admin, statuspage.New(statusSource{db}, statuspage.Options{
 		URL: cfg.Server.PublicURL, Interval: time.Duration(cfg.Probe.Interval), SelfCheck: *cfg.Probe.SelfCheck,
 		Catalog: hubServer.Catalog, Log: log,
 	}))
@@ -146,7 +152,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	prober.Go(func() { sched.Run(proberCtx) })
 	if sentry != nil {
 		hb := &heartbeat{sentry: sentry, sched: sched, log: log, last: sched.Stats().Checks}
-		jobs.Go(func() { every(jobsCtx, time.Minute, func() { hb.beat(jobsCtx) }) })
+		jobs.Go(func() {
+			// A check-in right at start: a restart leaves no gap in Sentry Crons.
+			hb.start(jobsCtx)
+			every(jobsCtx, time.Minute, func() { hb.beat(jobsCtx) })
+		})
 	}
 	if metrics != nil {
 		rep := &reporter{metrics: metrics, sched: sched, db: db, counter: counter, log: log}
@@ -248,6 +258,15 @@ func (r *reloader) reload() {
 	targets := slices.Concat(destinationTargets(next, catalog), selfCheckTargets(next, catalog), canaryTargets(next))
 	r.sched.SetTargets(targets)
 	r.log.Info("config reloaded: pages and links (other settings apply at restart)", "pages", len(next.Pages), "targets", len(targets))
+}
+
+// groupInterval is alerts.group_interval for the engine, where 0 turns
+// grouping off.
+func groupInterval(cfg *Config) time.Duration {
+	if g := time.Duration(*cfg.Alerts.GroupInterval); g > 0 {
+		return g
+	}
+	return -1
 }
 
 func canaryID(cfg *Config) string {

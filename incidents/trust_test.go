@@ -1,0 +1,478 @@
+package incidents_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"linkwatch/checker"
+	"linkwatch/incidents"
+	"linkwatch/storage"
+)
+
+// fleet is n destinations spread over hosts, with their dependency view.
+func fleet(n, hosts int) ([]string, map[string][]incidents.Affected) {
+	deps := map[string][]incidents.Affected{}
+	var urls []string
+	for i := range n {
+		u := fmt.Sprintf("https://host%d.example/link%d", i%hosts, i)
+		urls = append(urls, u)
+		deps[u] = []incidents.Affected{{Page: "p" + fmt.Sprint(i%hosts), Link: fmt.Sprint("l", i), URL: u}}
+	}
+	return urls, deps
+}
+
+func newFleetHarness(t *testing.T, cfg incidents.Config, deps map[string][]incidents.Affected) *harness {
+	t.Helper()
+	if cfg.GroupInterval == 0 {
+		cfg.GroupInterval = -1
+	}
+	h := &harness{t: t, db: storage.MustOpenDB(t), cfg: cfg, now: t0, deps: deps}
+	h.db.Now = func() time.Time { return h.now }
+	h.restart()
+	return h
+}
+
+// round feeds one interval in which every target is checked at its own slot
+// and the results arrive in the order the checks end, as from the
+// scheduler: the canary at canarySlot (0 first, 0.99 last). A check that
+// starts at or after netDownAt, before netUpAt, fails with connect_timeout
+// after the timeout; so does every check of a destination in down.
+func (h *harness) round(urls []string, canarySlot float64, netDownAt, netUpAt time.Time, down map[string]bool) {
+	h.t.Helper()
+	const interval = 10 * time.Second
+	var rs []checker.Result
+	add := func(id string, kind checker.Kind, slot float64) {
+		start := h.now.Add(time.Duration(slot * float64(interval)))
+		r := checker.Result{TargetID: id, Kind: kind, URL: strings.TrimPrefix(id, "canary:"), Start: start,
+			Latency: 20 * time.Millisecond, Status: checker.StatusUp, StatusCode: 200}
+		netDown := !start.Before(netDownAt) && start.Before(netUpAt)
+		if netDown || down[id] {
+			r.Status, r.Cause, r.Latency, r.StatusCode = checker.StatusDown, checker.CauseConnectTimeout, 5*time.Second, 0
+			r.Summary = "connect to " + r.URL + " timed out"
+		}
+		rs = append(rs, r)
+	}
+	for i, u := range urls {
+		add(u, checker.KindDestination, float64(i)/float64(len(urls)))
+	}
+	add(canaryURL, checker.KindCanary, canarySlot)
+	slices.SortStableFunc(rs, func(a, b checker.Result) int { return a.Start.Add(a.Latency).Compare(b.Start.Add(b.Latency)) })
+	for _, r := range rs {
+		if err := h.eng.Handle(context.Background(), r); err != nil {
+			h.t.Fatalf("Handle(%s): %v", r.TargetID, err)
+		}
+	}
+	h.now = h.now.Add(interval)
+}
+
+var never = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// TestProberNetworkDownNeverPagesForDestinations is the prober's own network
+// failing: whatever the canary's place in the cycle, whenever in the cycle
+// the network fails, and however many destinations, no destination or host
+// alert goes out; one prober_offline incident does, and everything resolves.
+func TestProberNetworkDownNeverPagesForDestinations(t *testing.T) {
+	for _, n := range []int{20, 1000} {
+		for _, canarySlot := range []float64{0, 0.5, 0.999} {
+			for _, failAt := range []float64{0, 0.3, 0.97} {
+				t.Run(fmt.Sprintf("%d destinations, canary at %.0f%%, network fails at %.0f%%", n, canarySlot*100, failAt*100), func(t *testing.T) {
+					urls, deps := fleet(n, 10)
+					h := newFleetHarness(t, incidents.Config{CanaryID: canaryURL}, deps)
+					for range 3 {
+						h.round(urls, canarySlot, never, never, nil)
+					}
+					downAt := h.now.Add(time.Duration(failAt * float64(10*time.Second)))
+					upAt := downAt.Add(60 * time.Second)
+					for range 12 {
+						h.round(urls, canarySlot, downAt, upAt, nil)
+					}
+					var got []string
+					for _, a := range h.alerts() {
+						if a.Incident.Kind != incidents.KindProberOffline {
+							got = append(got, fmt.Sprintf("%s %s", a.Type, a.Incident.Key))
+						}
+					}
+					if len(got) > 0 {
+						t.Fatalf("%d destination alerts while our own network was down, e.g. %v", len(got), got[:min(3, len(got))])
+					}
+					list := h.incidents()
+					if len(list) != 1 || list[0].Kind != incidents.KindProberOffline || list[0].Open() {
+						t.Fatalf("incidents = %d (%v), want one resolved prober_offline", len(list), keys(list))
+					}
+					if types := alertTypes(h.alerts()); !slices.Equal(types, []string{"incident.opened", "incident.resolved"}) {
+						t.Errorf("prober alerts = %v", types)
+					}
+				})
+			}
+		}
+	}
+}
+
+func keys(list []incidents.Incident) []string {
+	var out []string
+	for _, inc := range list {
+		out = append(out, inc.Key)
+	}
+	return out
+}
+
+// TestRealOutageWithCanaryLastStillPages: holding back is not silence. A
+// destination that fails while the canary answers opens its incident at its
+// threshold, with the canary last in the cycle; with a threshold of one it
+// is held until the canary has answered since, one interval at most, and
+// the timeline says so.
+func TestRealOutageWithCanaryLastStillPages(t *testing.T) {
+	for _, threshold := range []int{1, 2} {
+		t.Run(fmt.Sprintf("threshold %d", threshold), func(t *testing.T) {
+			urls, deps := fleet(20, 10)
+			h := newFleetHarness(t, incidents.Config{CanaryID: canaryURL, FailureThreshold: threshold}, deps)
+			h.round(urls, 0.999, never, never, nil)
+			down := map[string]bool{urls[3]: true}
+			for range threshold {
+				h.round(urls, 0.999, never, never, down)
+			}
+			if threshold == 1 {
+				if n := len(h.incidents()); n != 0 {
+					t.Fatalf("%d incidents before the canary answered after the first failure", n)
+				}
+				h.round(urls, 0.999, never, never, down)
+			}
+			list := h.incidents()
+			if len(list) != 1 || list[0].Key != "dest:"+urls[3] {
+				t.Fatalf("incidents = %v, want the failing destination's", keys(list))
+			}
+			if types := alertTypes(h.alerts()); !slices.Equal(types, []string{"incident.opened"}) {
+				t.Errorf("alerts = %v", types)
+			}
+			ev, err := h.db.IncidentEvents(context.Background(), list[0].ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			held := len(ev) > 1 && strings.Contains(ev[1].Body, "held back")
+			if held != (threshold == 1) {
+				t.Errorf("timeline %+v: held back recorded = %v", ev, held)
+			}
+		})
+	}
+}
+
+// TestDeadCanaryDoesNotSilenceDestinations: a canary that is itself down
+// while destinations answer gets its own incident, and destination
+// incidents are no longer held for it.
+func TestDeadCanaryDoesNotSilenceDestinations(t *testing.T) {
+	urls, deps := fleet(20, 10)
+	h := newFleetHarness(t, incidents.Config{CanaryID: canaryURL}, deps)
+	down := map[string]bool{canaryURL: true}
+	for range 3 {
+		h.round(urls, 0.5, never, never, down)
+	}
+	list := h.incidents()
+	if len(list) != 1 || list[0].Kind != incidents.KindCanary || list[0].Impact != incidents.ImpactMinor {
+		t.Fatalf("incidents = %+v, want the canary's own, minor", list)
+	}
+	down[urls[5]] = true
+	for range 2 {
+		h.round(urls, 0.5, never, never, down)
+	}
+	if list := h.incidents(); len(list) != 2 || list[0].Key != "dest:"+urls[5] {
+		t.Fatalf("incidents = %v, want the destination's to open while the canary is down", keys(list))
+	}
+	delete(down, canaryURL)
+	for range 2 {
+		h.round(urls, 0.5, never, never, down)
+	}
+	for _, inc := range h.incidents() {
+		if inc.Kind == incidents.KindCanary && inc.Open() {
+			t.Error("canary incident still open after the canary answered twice")
+		}
+	}
+}
+
+// TestOutageOutlastingMaintenanceAlertsOnce: silence inside the window, one
+// opening alert once it ends with the outage still on, then the resolution.
+func TestOutageOutlastingMaintenanceAlertsOnce(t *testing.T) {
+	h := newHarness(t, incidents.Config{})
+	if _, err := h.db.CreateMaintenance(context.Background(), incidents.Maintenance{
+		Title: "blog move", Component: "page:ada", StartsAt: t0, EndsAt: t0.Add(25 * time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	h.feed(down(blog, checker.CauseHTTP5xx)) // t0
+	h.feed(down(blog, checker.CauseHTTP5xx)) // t0+10: opens, muted
+	h.feed(down(blog, checker.CauseHTTP5xx)) // t0+20: still inside
+	list := h.incidents()
+	if len(list) != 1 || !list[0].AlertsSuppressed {
+		t.Fatalf("incidents = %+v, want one muted", list)
+	}
+	if a := h.alerts(); len(a) != 0 {
+		t.Fatalf("alerts inside the window: %v", alertTypes(a))
+	}
+	h.feed(down(blog, checker.CauseHTTP5xx)) // t0+30: the window is over
+	h.feed(down(blog, checker.CauseHTTP5xx))
+	if got := alertTypes(h.alerts()); !slices.Equal(got, []string{"incident.opened"}) {
+		t.Fatalf("alerts after the window = %v, want one opening", got)
+	}
+	if inc := h.incidents()[0]; inc.AlertsSuppressed {
+		t.Error("incident still marked suppressed after it alerted")
+	}
+	h.feed(up(blog))
+	h.feed(up(blog))
+	if got := alertTypes(h.alerts()); !slices.Equal(got, []string{"incident.opened", "incident.resolved"}) {
+		t.Fatalf("alerts = %v", got)
+	}
+}
+
+// TestMaintenanceMutesUpdatesButNotTheResolution: an incident that alerted
+// before a window gets no updates inside it, and its resolution still goes
+// out so no channel is left showing an outage that ended.
+func TestMaintenanceMutesUpdatesButNotTheResolution(t *testing.T) {
+	h := newHarness(t, incidents.Config{})
+	h.feed(down(blog, checker.CauseHTTP5xx))
+	h.feed(down(blog, checker.CauseHTTP5xx)) // opens and alerts
+	if _, err := h.db.CreateMaintenance(context.Background(), incidents.Maintenance{
+		Title: "everything", StartsAt: h.now, EndsAt: h.now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	h.feed(down(blog, checker.CauseTimeout)) // a cause change inside the window
+	h.feed(up(blog))
+	h.feed(up(blog))
+	if got := alertTypes(h.alerts()); !slices.Equal(got, []string{"incident.opened", "incident.resolved"}) {
+		t.Fatalf("alerts = %v, want the opening and the resolution, no update", got)
+	}
+}
+
+// failingStore fails the nth Record call (1-based), as a database that is
+// locked or full for one write.
+type failingStore struct {
+	*storage.DB
+	calls, failAt int
+}
+
+var errInjected = errors.New("injected: database is locked")
+
+func (s *failingStore) Record(ctx context.Context, c incidents.Change) (incidents.Incident, error) {
+	s.calls++
+	if s.calls == s.failAt {
+		return incidents.Incident{}, errInjected
+	}
+	return s.DB.Record(ctx, c)
+}
+
+// TestFailedWriteNeverSplitsMemoryFromDatabase fails each write of a
+// scenario in turn (open, host join, cause change, flapping, resolve): after
+// every result, the engine's open incidents are the database's, the next
+// result retries, and every incident ends resolved with its alerts paired.
+func TestFailedWriteNeverSplitsMemoryFromDatabase(t *testing.T) {
+	cfg := incidents.Config{FlapCount: 2, FlapStable: 4, GroupInterval: -1}
+	scenario := func(h *harness, feed func(...step)) {
+		feed(down(shopA, checker.CauseConnectRefused), down(blog, checker.CauseHTTP5xx))
+		feed(down(shopA, checker.CauseConnectRefused), down(shopB, checker.CauseConnectRefused), down(blog, checker.CauseHTTP5xx))
+		feed(down(shopB, checker.CauseConnectRefused), down(blog, checker.CauseTimeout))
+		feed(up(shopA), up(shopB), up(blog))
+		feed(up(shopA), up(shopB), up(blog))
+		feed(up(shopA), up(shopB), up(blog))
+		feed(down(blog, checker.CauseHTTP5xx))
+		feed(down(blog, checker.CauseHTTP5xx))
+		feed(down(blog, checker.CauseHTTP5xx))
+		for range 8 {
+			feed(up(shopA), up(shopB), up(blog))
+		}
+	}
+	// The reference run counts the writes.
+	ref := &failingStore{}
+	{
+		h := newHarness(t, cfg)
+		ref.DB = h.db
+		h.eng = newEngineOver(t, cfg, ref, &h.now)
+		scenario(h, h.feed)
+	}
+	if ref.calls < 6 {
+		t.Fatalf("the scenario makes only %d writes", ref.calls)
+	}
+	for failAt := 1; failAt <= ref.calls; failAt++ {
+		t.Run(fmt.Sprintf("write %d fails", failAt), func(t *testing.T) {
+			h := newHarness(t, cfg)
+			store := &failingStore{DB: h.db, failAt: failAt}
+			h.eng = newEngineOver(t, cfg, store, &h.now)
+			injected := 0
+			feed := func(steps ...step) {
+				for _, s := range steps {
+					r := checker.Result{TargetID: s.target, Kind: s.kind, URL: s.target, Start: h.now, Status: s.status, Cause: s.cause, Summary: string(s.cause)}
+					if err := h.eng.Handle(context.Background(), r); err != nil {
+						if !errors.Is(err, errInjected) {
+							t.Fatalf("write %d failed; a later result got %v", failAt, err)
+						}
+						injected++
+					}
+					sameAsDatabase(t, h)
+				}
+				h.now = h.now.Add(10 * time.Second)
+			}
+			scenario(h, feed)
+			if injected != 1 {
+				t.Fatalf("the injected failure surfaced %d times", injected)
+			}
+			opened, resolved := map[int64]int{}, map[int64]int{}
+			for _, a := range h.alerts() {
+				switch a.Type {
+				case incidents.AlertOpened:
+					opened[a.IncidentID]++
+				case incidents.AlertResolved:
+					resolved[a.IncidentID]++
+				}
+			}
+			for _, inc := range h.incidents() {
+				if inc.Open() {
+					t.Errorf("incident %s still open at the end", inc.Key)
+				}
+				if opened[inc.ID] != 1 || resolved[inc.ID] != 1 {
+					t.Errorf("incident %s: %d opening and %d resolving alerts, want 1 and 1", inc.Key, opened[inc.ID], resolved[inc.ID])
+				}
+			}
+		})
+	}
+}
+
+func newEngineOver(t *testing.T, cfg incidents.Config, store incidents.Store, now *time.Time) *incidents.Engine {
+	t.Helper()
+	eng, err := incidents.NewEngine(context.Background(), cfg, store, deps, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	incidents.SetClock(eng, func() time.Time { return *now })
+	return eng
+}
+
+// sameAsDatabase fails the test when the engine's open incidents differ
+// from the database's.
+func sameAsDatabase(t *testing.T, h *harness) {
+	t.Helper()
+	db, err := h.db.OpenIncidents(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem := incidents.OpenInMemory(h.eng)
+	if len(db) != len(mem) {
+		t.Fatalf("memory holds %d open incidents %v, the database %d %v", len(mem), mapKeys(mem), len(db), keys(db))
+	}
+	for _, d := range db {
+		m, ok := mem[d.Key]
+		if !ok || m.ID != d.ID || !slices.Equal(m.Targets, d.Targets) || m.Cause != d.Cause || m.Flapping != d.Flapping || m.Kind != d.Kind {
+			t.Fatalf("incident %s: memory %+v, database %+v", d.Key, m, d)
+		}
+	}
+}
+
+func mapKeys(m map[string]incidents.Incident) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestRemovedTargetResolvesItsIncident: a link removed from the config
+// while its incident is open resolves it, on reload and on restart; a host
+// incident keeps going with the targets that remain.
+func TestRemovedTargetResolvesItsIncident(t *testing.T) {
+	h := newHarness(t, incidents.Config{})
+	h.feed(down(blog, checker.CauseDNS), down(shopA, checker.CauseHTTP5xx), down(shopB, checker.CauseHTTP5xx))
+	h.feed(down(blog, checker.CauseDNS), down(shopA, checker.CauseHTTP5xx), down(shopB, checker.CauseHTTP5xx))
+	if n := len(h.incidents()); n != 2 {
+		t.Fatalf("%d incidents, want the blog's and shop.example's", n)
+	}
+	// Reload without the blog and without shop.example/a.
+	next := map[string][]incidents.Affected{shopB: deps[shopB]}
+	h.eng.SetDependencies(next)
+	h.feed(down(shopB, checker.CauseHTTP5xx))
+	var blogInc, hostInc incidents.Incident
+	for _, inc := range h.incidents() {
+		switch inc.Kind {
+		case incidents.KindDestination:
+			blogInc = inc
+		case incidents.KindHost:
+			hostInc = inc
+		}
+	}
+	if blogInc.Open() {
+		t.Fatal("the removed blog's incident is still open")
+	}
+	ev, _ := h.db.IncidentEvents(context.Background(), blogInc.ID)
+	if last := ev[len(ev)-1]; last.Kind != incidents.EventResolved || !strings.Contains(last.Body, "target removed") {
+		t.Errorf("last event = %+v", last)
+	}
+	if !hostInc.Open() {
+		t.Fatal("the host incident resolved while shop.example/b, still configured, fails")
+	}
+	h.feed(up(shopB))
+	h.feed(up(shopB))
+	if inc, _ := h.db.Incident(context.Background(), hostInc.ID); inc.Open() {
+		t.Error("host incident open after its remaining target recovered")
+	}
+
+	// On restart, too: the blog fails again, linkwatch restarts without it.
+	h.eng.SetDependencies(deps)
+	h.feed(down(blog, checker.CauseDNS))
+	h.feed(down(blog, checker.CauseDNS))
+	h.deps = next
+	h.restart()
+	h.feed(up(shopB))
+	for _, inc := range h.incidents() {
+		if inc.Open() {
+			t.Errorf("incident %s open after a restart without its target", inc.Key)
+		}
+	}
+}
+
+// TestGroupedUpdatesNameEveryAddedLink: ten links of one host fail; the
+// opening goes out at once, and the nine that join within the group
+// interval are one update naming all of them.
+func TestGroupedUpdatesNameEveryAddedLink(t *testing.T) {
+	urls, fdeps := fleet(10, 1)
+	h := newFleetHarness(t, incidents.Config{GroupInterval: 30 * time.Second}, fdeps)
+	down := map[string]bool{}
+	for _, u := range urls {
+		down[u] = true
+	}
+	for range 3 {
+		h.round(urls, 0, never, never, down)
+	}
+	if got := alertTypes(h.alerts()); !slices.Equal(got, []string{"incident.opened"}) {
+		t.Fatalf("alerts before the group interval = %v, want the opening only", got)
+	}
+	h.now = h.now.Add(30 * time.Second)
+	if err := h.db.FanOut(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	all := h.alerts()
+	if got := alertTypes(all); !slices.Equal(got, []string{"incident.opened", "incident.updated/target_added"}) {
+		t.Fatalf("alerts = %v, want the opening and one grouped update", got)
+	}
+	if n := len(all[1].Added); n != 9 {
+		t.Errorf("the grouped update names %d added links, want 9: %+v", n, all[1].Added)
+	}
+	if n := len(all[1].Incident.Targets); n != 10 {
+		t.Errorf("the grouped update carries the incident with %d targets, want 10", n)
+	}
+}
+
+// TestGroupIsReleasedBeforeTheNextAlert: a resolution inside the group
+// interval does not overtake the held update.
+func TestGroupIsReleasedBeforeTheNextAlert(t *testing.T) {
+	h := newHarness(t, incidents.Config{GroupInterval: time.Minute})
+	h.feed(down(shopA, checker.CauseHTTP5xx))
+	h.feed(down(shopA, checker.CauseHTTP5xx), down(shopB, checker.CauseHTTP5xx))
+	h.feed(down(shopB, checker.CauseHTTP5xx), up(shopA))
+	h.feed(up(shopA), up(shopB))
+	h.feed(up(shopB))
+	if got := alertTypes(h.alerts()); !slices.Equal(got, []string{"incident.opened", "incident.updated/target_added", "incident.resolved"}) {
+		t.Fatalf("alerts = %v", got)
+	}
+}
