@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"linkwatch/alerting"
@@ -29,8 +30,12 @@ func newSinks(cfg *Config, db *storage.DB, sentry *alerting.Sentry) ([]alerting.
 	}
 	a := cfg.Alerts
 	if s := a.Slack; s != nil {
+		apiURL := s.APIURL
+		if apiURL != "" && !strings.HasSuffix(apiURL, "/") {
+			apiURL += "/" // slack-go appends the method name: .../api/chat.postMessage
+		}
 		slack, err := alerting.NewSlack(alerting.SlackOptions{
-			WebhookURL: s.WebhookURL, BotToken: s.BotToken, Channel: s.Channel,
+			WebhookURL: s.WebhookURL, BotToken: s.BotToken, Channel: s.Channel, APIURL: apiURL,
 			StatusPageURL: cfg.Server.PublicURL + "/status", Threads: db,
 		})
 		if err != nil {

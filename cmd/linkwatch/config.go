@@ -43,6 +43,9 @@ type SlackConfig struct {
 	WebhookURL string `yaml:"webhook_url"`
 	BotToken   string `yaml:"bot_token"`
 	Channel    string `yaml:"channel"`
+	// APIURL is the Web API base for bot mode (default Slack's own,
+	// https://slack.com/api/): a Slack-compatible server or a local fake.
+	APIURL string `yaml:"api_url"`
 }
 
 // SentryConfig sends one Sentry issue per incident, internal errors, and a
@@ -656,6 +659,15 @@ func (c *Config) validateAlerts(cerr *ConfigError) {
 			}
 			if s.Channel == "" {
 				cerr.add("alerts.slack.channel", "is required with bot_token")
+			}
+		}
+		if s.APIURL != "" {
+			if s.BotToken == "" {
+				cerr.add("alerts.slack.api_url", "applies only with bot_token (an incoming webhook has its own URL)")
+			} else if err := hub.ValidateURL(s.APIURL); err != nil {
+				cerr.add("alerts.slack.api_url", "%v", err)
+			} else if u, _ := url.Parse(s.APIURL); u.RawQuery != "" || u.Fragment != "" {
+				cerr.add("alerts.slack.api_url", "must be a base URL such as https://slack.com/api/ (no query or fragment)")
 			}
 		}
 	}

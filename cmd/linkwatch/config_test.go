@@ -84,6 +84,14 @@ func TestParseConfigRejects(t *testing.T) {
 		}},
 		{"bad trusted proxy", "server: {trusted_proxies: ['10.0.0.0/8', 'proxy.local']}\n" + validPages, []string{`server.trusted_proxies[1]: "proxy.local" is not a CIDR`}},
 		{"slack bot without channel", "alerts: {slack: {bot_token: xoxb-1}}\n" + validPages, []string{"alerts.slack.channel: is required with bot_token"}},
+		{"slack api_url not a URL", "alerts: {slack: {bot_token: xoxb-1, channel: ops, api_url: 'ftp://slack.local/api/'}}\n" + validPages,
+			[]string{"alerts.slack.api_url: scheme must be http or https"}},
+		{"slack api_url with credentials", "alerts: {slack: {bot_token: xoxb-1, channel: ops, api_url: 'https://u:p@slack.local/api/'}}\n" + validPages,
+			[]string{"alerts.slack.api_url: must not contain credentials"}},
+		{"slack api_url with query", "alerts: {slack: {bot_token: xoxb-1, channel: ops, api_url: 'https://slack.local/api/?x=1'}}\n" + validPages,
+			[]string{"alerts.slack.api_url: must be a base URL"}},
+		{"slack api_url with a webhook", "alerts: {slack: {webhook_url: 'https://hooks.example/T', api_url: 'https://slack.local/api/'}}\n" + validPages,
+			[]string{"alerts.slack.api_url: applies only with bot_token"}},
 		{"slack bot token kind", "alerts: {slack: {bot_token: xoxp-1, channel: ops}}\n" + validPages, []string{"alerts.slack.bot_token: must be a bot token"}},
 		{"every bad link", `pages:
   - slug: ada
