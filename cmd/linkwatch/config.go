@@ -82,6 +82,13 @@ type ServerConfig struct {
 	// the proxy's rate limit.
 	TrustedProxies []string `yaml:"trusted_proxies"`
 	trusted        []netip.Prefix
+	// publicURLSet says public_url came from the file; otherwise serve
+	// derives it from the address it actually listens on.
+	publicURLSet bool
+	// selfCheckURL is the base the prober reaches the hub's own links
+	// through: public_url, unless that names another port of this machine
+	// (see servedURLs). Set by serve.
+	selfCheckURL string
 }
 
 // RateLimitConfig is a token bucket per client IP.
@@ -401,6 +408,7 @@ func (c *Config) applyDefaults() {
 	if c.Server.Addr == "" {
 		c.Server.Addr = ":8080"
 	}
+	c.Server.publicURLSet = c.Server.PublicURL != ""
 	if c.Server.PublicURL == "" {
 		host, port, err := net.SplitHostPort(c.Server.Addr)
 		if err == nil {
