@@ -25,9 +25,15 @@ type MetricsOptions struct {
 	Namespace string
 	// Tags are added to every metric, e.g. "env:prod".
 	Tags []string
-	// PerTargetTags adds a target:<id> tag to check.up. Off by default:
-	// one series per target is high cardinality.
+	// PerTargetTags also sends check.up per target, tagged target:<id>.
+	// Off by default: one series per target is high cardinality.
 	PerTargetTags bool
+	// StaleAfter is how long a target counts in check.targets after its
+	// last result (a target removed by a reload stops counting); default
+	// 5 minutes.
+	StaleAfter time.Duration
+	// Now is the clock for StaleAfter; default time.Now.
+	Now func() time.Time
 }
 
 // Metrics sends linkwatch's metrics to DataDog over DogStatsD. Every method
@@ -41,9 +47,19 @@ type Metrics struct {
 	errs      atomic.Int64
 	logOnce   sync.Once
 
-	mu           sync.Mutex // guards the last totals below
+	mu           sync.Mutex // guards the last totals and the targets below
 	lastSkipped  int64
 	lastRedirect int64
+	targets      map[string]targetState // by target ID: its latest result
+	staleAfter   time.Duration
+	now          func() time.Time
+}
+
+// targetState is a target's latest result, for check.targets.
+type targetState struct {
+	kind   checker.Kind
+	status checker.Status
+	at     time.Time
 }
 
 var _ Recorder = (*Metrics)(nil)
@@ -58,7 +74,13 @@ func NewMetrics(opts MetricsOptions) (*Metrics, error) {
 	if ns == "" {
 		ns = DefaultMetricsNamespace
 	}
-	m := &Metrics{perTarget: opts.PerTargetTags}
+	m := &Metrics{perTarget: opts.PerTargetTags, targets: map[string]targetState{}, staleAfter: opts.StaleAfter, now: opts.Now}
+	if m.staleAfter <= 0 {
+		m.staleAfter = 5 * time.Minute
+	}
+	if m.now == nil {
+		m.now = time.Now
+	}
 	c, err := statsd.New(opts.Addr,
 		statsd.WithNamespace(ns),
 		statsd.WithTags(append([]string(nil), opts.Tags...)),
@@ -117,35 +139,86 @@ func (m *Metrics) count(name string, v int64, tags ...string) {
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
-// tagValue keeps a value from breaking the DogStatsD line: ',' separates
-// tags and '|' fields (the client itself only strips newlines).
-func tagValue(s string) string {
-	if s == "" {
-		return "none"
+// maxTagLen is DataDog's limit on a tag's length; longer ones are cut.
+const maxTagLen = 200
+
+// tag returns "key:value" with value reduced to the characters DataDog
+// keeps in a tag (lowercase letters, digits, '_', '-', ':', '.', '/'), the
+// rest replaced by '_' as the agent would, so a URL with ?&=+ or a ',' or
+// '|' that would split the DogStatsD line arrives as one predictable tag.
+func tag(key, value string) string {
+	if value == "" {
+		value = "none"
 	}
-	return tagEscaper.Replace(s)
+	var b strings.Builder
+	b.WriteString(key)
+	b.WriteByte(':')
+	for _, r := range strings.ToLower(value) {
+		if b.Len() >= maxTagLen {
+			break
+		}
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '_', r == '-', r == ':', r == '.', r == '/':
+			b.WriteRune(r)
+		default:
+			b.WriteByte('_')
+		}
+	}
+	return b.String()
 }
 
-var tagEscaper = strings.NewReplacer(",", "_", "|", "_", "\n", "_", "\r", "_")
-
-// Result records one check: its latency (check.latency, ms), whether it was
-// up (check.up, 1 or 0) and its status and cause (check.results).
+// Result records one check: its latency (check.latency, ms) and its status
+// and cause (check.results), and remembers its status for check.targets.
+// With PerTargetTags it also sends check.up (1 or 0) for the target.
 func (m *Metrics) Result(r checker.Result) {
 	if !m.active() {
 		return
 	}
-	kind := "kind:" + tagValue(string(r.Kind))
+	kind := tag("kind", string(r.Kind))
 	m.noteError(m.client.Distribution("check.latency", ms(r.Latency), []string{kind}, 1))
-	up := 0.0
-	if r.Status == checker.StatusUp {
-		up = 1
-	}
+	m.count("check.results", 1, tag("status", string(r.Status)), tag("cause", string(r.Cause)), kind)
+	m.mu.Lock()
+	m.targets[r.TargetID] = targetState{kind: r.Kind, status: r.Status, at: m.now()}
+	m.mu.Unlock()
 	if m.perTarget {
-		m.gauge("check.up", up, kind, "target:"+tagValue(r.TargetID))
-	} else {
-		m.gauge("check.up", up, kind)
+		up := 0.0
+		if r.Status == checker.StatusUp {
+			up = 1
+		}
+		m.gauge("check.up", up, kind, tag("target", r.TargetID))
 	}
-	m.count("check.results", 1, "status:"+tagValue(string(r.Status)), "cause:"+tagValue(string(r.Cause)), kind)
+}
+
+// targetStatuses are the statuses check.targets counts, each sent even at
+// zero so a dashboard never holds a stale count.
+var targetStatuses = []checker.Status{checker.StatusUp, checker.StatusDown, checker.StatusDegraded}
+
+// TargetCounts sends check.targets: how many targets of each kind are up,
+// down and degraded by their latest result. One gauge per kind and status,
+// so values from different targets never interleave in one series.
+func (m *Metrics) TargetCounts() {
+	if !m.active() {
+		return
+	}
+	counts := map[checker.Kind]map[checker.Status]int{}
+	m.mu.Lock()
+	now := m.now()
+	for id, st := range m.targets {
+		if now.Sub(st.at) > m.staleAfter {
+			delete(m.targets, id)
+			continue
+		}
+		if counts[st.kind] == nil {
+			counts[st.kind] = map[checker.Status]int{}
+		}
+		counts[st.kind][st.status]++
+	}
+	m.mu.Unlock()
+	for kind, byStatus := range counts {
+		for _, st := range targetStatuses {
+			m.gauge("check.targets", float64(byStatus[st]), tag("kind", string(kind)), tag("status", string(st)))
+		}
+	}
 }
 
 // Scheduler records the scheduler's lag and size, and the skipped checks
@@ -182,11 +255,11 @@ func (m *Metrics) Delivery(channel, outcome string) {
 	if !m.active() {
 		return
 	}
-	m.count("deliveries", 1, "channel:"+tagValue(channel), "result:"+tagValue(outcome))
+	m.count("deliveries", 1, tag("channel", channel), tag("result", outcome))
 }
 
-// Redirects records the redirects served since the last call, given the
-// running total.
+// Redirects records the redirects served to visitors since the last call,
+// given the running total.
 func (m *Metrics) Redirects(total int64) {
 	if !m.active() {
 		return

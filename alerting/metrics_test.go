@@ -3,6 +3,7 @@ package alerting_test
 import (
 	"errors"
 	"net"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -150,6 +151,7 @@ func TestMetricsLines(t *testing.T) {
 		Latency:  20 * time.Millisecond,
 		Status:   checker.StatusUp,
 	})
+	m.TargetCounts()
 	m.Scheduler(checker.Stats{Targets: 42, Skipped: 3, LagP50: 2 * time.Millisecond, LagP99: 250 * time.Microsecond, LagMax: time.Second})
 	m.OpenIncidents(4)
 	m.OutboxPending(7)
@@ -165,8 +167,11 @@ func TestMetricsLines(t *testing.T) {
 	}{
 		{"check.latency", "1500", "d", []string{"kind:destination"}},
 		{"check.latency", "20", "d", []string{"kind:self_check"}},
-		{"check.up", "0", "g", []string{"kind:destination"}},
-		{"check.up", "1", "g", []string{"kind:self_check"}},
+		{"check.targets", "1", "g", []string{"kind:destination", "status:down"}},
+		{"check.targets", "0", "g", []string{"kind:destination", "status:up"}},
+		{"check.targets", "0", "g", []string{"kind:destination", "status:degraded"}},
+		{"check.targets", "1", "g", []string{"kind:self_check", "status:up"}},
+		{"check.targets", "0", "g", []string{"kind:self_check", "status:down"}},
 		{"check.results", "1", "c", []string{"status:down", "cause:dns", "kind:destination"}},
 		{"check.results", "1", "c", []string{"status:up", "cause:none", "kind:self_check"}},
 		{"scheduler.lag.p50", "2", "g", nil},
@@ -214,6 +219,83 @@ func TestMetricsLines(t *testing.T) {
 			}
 		})
 	}
+	// Without per-target tags there is no per-target series at all: one
+	// check.up gauge for many targets would interleave their values.
+	if up := byName(lines, "linkwatch.check.up"); len(up) > 0 {
+		t.Errorf("check.up sent without PerTargetTags: %q", up[0].raw)
+	}
+}
+
+func TestMetricsTargetCounts(t *testing.T) {
+	a := newAgent(t)
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	m, err := alerting.NewMetrics(alerting.MetricsOptions{Addr: a.addr(), StaleAfter: time.Minute, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	dest := func(id string, st checker.Status) {
+		m.Result(checker.Result{TargetID: id, Kind: checker.KindDestination, Status: st})
+	}
+	dest("https://a.example/", checker.StatusUp)
+	dest("https://b.example/", checker.StatusDown)
+	dest("https://b.example/", checker.StatusUp) // its latest result counts
+	dest("https://c.example/", checker.StatusDegraded)
+	now = now.Add(50 * time.Second)
+	dest("https://d.example/", checker.StatusDown)
+	m.TargetCounts() // a, b, c, d
+	now = now.Add(20 * time.Second)
+	m.TargetCounts() // a, b and c are 70 s old: stale (removed by a reload)
+
+	lines := a.collect(t, func(l []metricLine) bool { return len(byName(l, "linkwatch.check.targets")) >= 6 })
+	var got []string
+	for _, l := range byName(lines, "linkwatch.check.targets") {
+		got = append(got, strings.Join(l.tags, ",")+"="+l.value)
+	}
+	want := []string{
+		"kind:destination,status:up=2", "kind:destination,status:down=1", "kind:destination,status:degraded=1",
+		"kind:destination,status:up=0", "kind:destination,status:down=1", "kind:destination,status:degraded=0",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("check.targets = %v, want %v", got, want)
+	}
+}
+
+func TestMetricsTagsAreSanitized(t *testing.T) {
+	a := newAgent(t)
+	m := newMetrics(t, a, true)
+	for _, id := range []string{
+		"https://Shop.example/p?a=1&b=2+3#frag",
+		"https://shop.example/x,y|z w\nnext",
+		"https://ünïcode.example/" + strings.Repeat("x", 300),
+	} {
+		m.Result(checker.Result{TargetID: id, Kind: checker.KindDestination, Status: checker.StatusUp})
+	}
+	m.Delivery("webhook:Ops Team", "sent")
+	m.Close()
+	lines := a.collect(t, func(l []metricLine) bool {
+		return len(byName(l, "linkwatch.check.up")) >= 3 && len(byName(l, "linkwatch.deliveries")) >= 1
+	})
+	valid := regexp.MustCompile(`^[a-z][a-z0-9_\-:./]*$`)
+	var targets []string
+	for _, l := range lines {
+		for _, tag := range l.tags {
+			if !valid.MatchString(tag) || len(tag) > 200 {
+				t.Errorf("%q: tag %q is not a DataDog tag", l.raw, tag)
+			}
+			if strings.HasPrefix(tag, "target:") {
+				targets = append(targets, tag)
+			}
+		}
+	}
+	for _, want := range []string{"target:https://shop.example/p_a_1_b_2_3_frag", "target:https://shop.example/x_y_z_w_next"} {
+		if !slices.Contains(targets, want) {
+			t.Errorf("no tag %q in %v", want, targets)
+		}
+	}
+	if d := byName(lines, "linkwatch.deliveries"); len(d) == 0 || !slices.Contains(d[0].tags, "channel:webhook:ops_team") {
+		t.Errorf("deliveries tags: %v", d)
+	}
 }
 
 func TestMetricsPerTargetTags(t *testing.T) {
@@ -232,8 +314,9 @@ func TestMetricsPerTargetTags(t *testing.T) {
 	if up.value != "0" {
 		t.Errorf("degraded check.up = %s, want 0", up.value)
 	}
-	// The ',' and '|' in the ID would split the tag or the line.
-	if !slices.Contains(up.tags, "target:https://shop.example/p?a=1_b=2_x") {
+	// The ',' and '|' in the ID would split the tag or the line; '?' and
+	// '=' are not tag characters.
+	if !slices.Contains(up.tags, "target:https://shop.example/p_a_1_b_2_x") {
 		t.Errorf("%q: no escaped target tag", up.raw)
 	}
 	for _, name := range []string{"linkwatch.check.results", "linkwatch.check.latency"} {

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"linkwatch/checker"
 	"linkwatch/incidents"
 )
 
@@ -80,12 +81,13 @@ type WebhookBody struct {
 	Data      WebhookData         `json:"data"`
 }
 
-// WebhookData is the incident as of the event.
+// WebhookData is the incident as of the event. webhook.schema.json in this
+// package describes it for receivers.
 type WebhookData struct {
 	EventID    string             `json:"event_id"`
 	Reason     string             `json:"reason,omitempty"`
 	Incident   incidents.Incident `json:"incident"`
-	LastResult any                `json:"last_result,omitempty"`
+	LastResult *WebhookResult     `json:"last_result,omitempty"`
 	// Added is the links that joined the incident (reason target_added),
 	// every one of an update group.
 	Added []incidents.Affected `json:"added,omitempty"`
@@ -93,13 +95,59 @@ type WebhookData struct {
 	Update *incidents.Update `json:"update,omitempty"`
 }
 
+// WebhookResult is the check behind an alert as receivers get it: every
+// duration in milliseconds, named _ms, rather than checker.Result's Go
+// nanoseconds (which storage keeps as they are).
+type WebhookResult struct {
+	TargetID     string         `json:"target_id"`
+	Kind         checker.Kind   `json:"kind"`
+	URL          string         `json:"url"`
+	Start        time.Time      `json:"start"`
+	LatencyMS    float64        `json:"latency_ms"`
+	Status       checker.Status `json:"status"`
+	StatusCode   int            `json:"status_code,omitempty"`
+	Cause        checker.Cause  `json:"cause,omitempty"`
+	Summary      string         `json:"summary,omitempty"`
+	Error        string         `json:"error,omitempty"`
+	Hops         []WebhookHop   `json:"hops,omitempty"`
+	FinalURL     string         `json:"final_url,omitempty"`
+	TLSExpiry    time.Time      `json:"tls_expiry,omitzero"`
+	BytesRead    int64          `json:"bytes_read"`
+	RetryAfterMS float64        `json:"retry_after_ms,omitempty"`
+}
+
+// WebhookHop is one request of the redirect chain, its phases in ms.
+type WebhookHop struct {
+	URL         string  `json:"url"`
+	StatusCode  int     `json:"status_code,omitempty"`
+	Location    string  `json:"location,omitempty"`
+	DNSMS       float64 `json:"dns_ms"`
+	ConnectMS   float64 `json:"connect_ms"`
+	TLSMS       float64 `json:"tls_ms"`
+	FirstByteMS float64 `json:"first_byte_ms"`
+	TransferMS  float64 `json:"transfer_ms"`
+}
+
+func webhookResult(r *checker.Result) *WebhookResult {
+	if r == nil {
+		return nil
+	}
+	out := &WebhookResult{TargetID: r.TargetID, Kind: r.Kind, URL: r.URL, Start: r.Start.UTC(), LatencyMS: ms(r.Latency),
+		Status: r.Status, StatusCode: r.StatusCode, Cause: r.Cause, Summary: r.Summary, Error: r.Error, FinalURL: r.FinalURL,
+		TLSExpiry: r.TLSExpiry, BytesRead: r.BytesRead, RetryAfterMS: ms(r.RetryAfter)}
+	for _, h := range r.Hops {
+		p := h.Phases
+		out.Hops = append(out.Hops, WebhookHop{URL: h.URL, StatusCode: h.StatusCode, Location: h.Location,
+			DNSMS: ms(p.DNS), ConnectMS: ms(p.Connect), TLSMS: ms(p.TLS), FirstByteMS: ms(p.FirstByte), TransferMS: ms(p.Transfer)})
+	}
+	return out
+}
+
 // Send posts one alert.
 func (w *Webhook) Send(ctx context.Context, d Delivery) error {
 	a := d.Alert
-	data := WebhookData{EventID: a.EventID, Reason: a.Reason, Incident: a.Incident, Added: a.Added, Update: a.Update}
-	if a.LastResult != nil {
-		data.LastResult = a.LastResult
-	}
+	data := WebhookData{EventID: a.EventID, Reason: a.Reason, Incident: a.Incident, LastResult: webhookResult(a.LastResult),
+		Added: a.Added, Update: a.Update}
 	body, err := json.Marshal(WebhookBody{Type: a.Type, Timestamp: a.CreatedAt.UTC(), Data: data})
 	if err != nil {
 		return &SendError{Err: fmt.Errorf("encode webhook body: %w", err)}

@@ -33,7 +33,8 @@ func testAlert(id int64, typ incidents.AlertType) incidents.Alert {
 		inc.Status, inc.ResolvedAt = incidents.StatusResolved, start.Add(12*time.Minute)
 	}
 	return incidents.Alert{EventID: "msg_" + string(typ) + "_" + jsonNum(id), Type: typ, IncidentID: id, CreatedAt: start, Incident: inc,
-		LastResult: &checker.Result{URL: "https://shop.example/", StatusCode: 503, Cause: checker.CauseHTTP5xx}}
+		LastResult: &checker.Result{TargetID: "https://shop.example/", Kind: checker.KindDestination, URL: "https://shop.example/", Start: start,
+			Latency: 80 * time.Millisecond, Status: checker.StatusDown, StatusCode: 503, Cause: checker.CauseHTTP5xx}}
 }
 
 func jsonNum(n int64) string { b, _ := json.Marshal(n); return string(b) }
@@ -46,6 +47,7 @@ type receiver struct {
 	mu       sync.Mutex
 	statuses []int // answered in turn; 200 once exhausted
 	got      []alerting.WebhookBody
+	raw      [][]byte // the bodies as sent
 	ids      []string
 }
 
@@ -88,6 +90,7 @@ func (rc *receiver) serve(w http.ResponseWriter, r *http.Request) {
 			rc.t.Errorf("body is not JSON: %v", err)
 		}
 		rc.got = append(rc.got, b)
+		rc.raw = append(rc.raw, body)
 	}
 }
 

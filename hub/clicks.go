@@ -21,11 +21,11 @@ type Counter struct {
 	mu    sync.Mutex // guards cells; the cells themselves are atomic
 	cells map[LinkKey]*atomic.Int64
 
-	redirects atomic.Int64 // every redirect served, for metrics
+	redirects atomic.Int64 // every redirect served to a visitor, for metrics
 }
 
-// Redirects returns how many redirects have been served, self-checks and
-// HEAD requests included.
+// Redirects returns how many redirects have been served to visitors (HEAD
+// requests included, the prober's self-checks not).
 func (c *Counter) Redirects() int64 { return c.redirects.Load() }
 
 // NewCounter returns a Counter that flushes to store.

@@ -181,8 +181,13 @@ func (s *Server) redirect(w http.ResponseWriter, r *http.Request, l *Link) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
 	w.WriteHeader(http.StatusFound)
+	// The prober's self-checks are neither clicks nor redirects served:
+	// the metric is what visitors got.
+	if s.IsSelfCheck(r) {
+		return
+	}
 	l.served.Add(1)
-	if r.Method == http.MethodGet && !s.IsSelfCheck(r) {
+	if r.Method == http.MethodGet {
 		l.clicks.Add(1)
 	}
 }

@@ -5,18 +5,36 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/gorilla/mux"
+
 	"linkwatch/incidents"
 )
+
+// apiTime is a timestamp as Statuspage writes it: UTC with milliseconds
+// ("2024-05-01T10:20:30.123Z"), which some clients parse with a fixed
+// layout that rejects both seconds-only and nanosecond times.
+type apiTime time.Time
+
+const apiTimeLayout = "2006-01-02T15:04:05.000Z07:00"
+
+func (t apiTime) MarshalJSON() ([]byte, error) {
+	return []byte(`"` + time.Time(t).UTC().Format(apiTimeLayout) + `"`), nil
+}
+
+func apiTimePtr(t time.Time) *apiTime {
+	a := apiTime(t)
+	return &a
+}
 
 // The JSON types below follow the Atlassian Statuspage public API v2, field
 // for field, so existing widgets and tools can read linkwatch.
 
 type apiPage struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
-	URL       string    `json:"url"`
-	TimeZone  string    `json:"time_zone"`
-	UpdatedAt time.Time `json:"updated_at"`
+	ID        string  `json:"id"`
+	Name      string  `json:"name"`
+	URL       string  `json:"url"`
+	TimeZone  string  `json:"time_zone"`
+	UpdatedAt apiTime `json:"updated_at"`
 }
 
 type apiStatus struct {
@@ -25,20 +43,20 @@ type apiStatus struct {
 }
 
 type apiComponent struct {
-	ID                 string    `json:"id"`
-	Name               string    `json:"name"`
-	Status             string    `json:"status"`
-	CreatedAt          time.Time `json:"created_at"`
-	UpdatedAt          time.Time `json:"updated_at"`
-	Position           int       `json:"position"`
-	Description        *string   `json:"description"`
-	Showcase           bool      `json:"showcase"`
-	StartDate          *string   `json:"start_date"`
-	GroupID            *string   `json:"group_id"`
-	PageID             string    `json:"page_id"`
-	Group              bool      `json:"group"`
-	OnlyShowIfDegraded bool      `json:"only_show_if_degraded"`
-	Components         []string  `json:"components,omitempty"`
+	ID                 string   `json:"id"`
+	Name               string   `json:"name"`
+	Status             string   `json:"status"`
+	CreatedAt          apiTime  `json:"created_at"`
+	UpdatedAt          apiTime  `json:"updated_at"`
+	Position           int      `json:"position"`
+	Description        *string  `json:"description"`
+	Showcase           bool     `json:"showcase"`
+	StartDate          *string  `json:"start_date"`
+	GroupID            *string  `json:"group_id"`
+	PageID             string   `json:"page_id"`
+	Group              bool     `json:"group"`
+	OnlyShowIfDegraded bool     `json:"only_show_if_degraded"`
+	Components         []string `json:"components,omitempty"`
 }
 
 type apiUpdate struct {
@@ -46,9 +64,9 @@ type apiUpdate struct {
 	Status               string        `json:"status"`
 	Body                 string        `json:"body"`
 	IncidentID           string        `json:"incident_id"`
-	CreatedAt            time.Time     `json:"created_at"`
-	UpdatedAt            time.Time     `json:"updated_at"`
-	DisplayAt            time.Time     `json:"display_at"`
+	CreatedAt            apiTime       `json:"created_at"`
+	UpdatedAt            apiTime       `json:"updated_at"`
+	DisplayAt            apiTime       `json:"display_at"`
 	AffectedComponents   []apiAffected `json:"affected_components"`
 	DeliverNotifications bool          `json:"deliver_notifications"`
 	CustomTweet          *string       `json:"custom_tweet"`
@@ -66,25 +84,42 @@ type apiIncident struct {
 	ID              string         `json:"id"`
 	Name            string         `json:"name"`
 	Status          string         `json:"status"`
-	CreatedAt       time.Time      `json:"created_at"`
-	UpdatedAt       time.Time      `json:"updated_at"`
-	MonitoringAt    *time.Time     `json:"monitoring_at"`
-	ResolvedAt      *time.Time     `json:"resolved_at"`
+	CreatedAt       apiTime        `json:"created_at"`
+	UpdatedAt       apiTime        `json:"updated_at"`
+	MonitoringAt    *apiTime       `json:"monitoring_at"`
+	ResolvedAt      *apiTime       `json:"resolved_at"`
 	Impact          string         `json:"impact"`
 	Shortlink       string         `json:"shortlink"`
-	StartedAt       time.Time      `json:"started_at"`
+	StartedAt       apiTime        `json:"started_at"`
 	PageID          string         `json:"page_id"`
 	IncidentUpdates []apiUpdate    `json:"incident_updates"`
 	Components      []apiComponent `json:"components"`
 	// For scheduled maintenances only.
-	ScheduledFor   *time.Time `json:"scheduled_for,omitempty"`
-	ScheduledUntil *time.Time `json:"scheduled_until,omitempty"`
+	ScheduledFor   *apiTime `json:"scheduled_for,omitempty"`
+	ScheduledUntil *apiTime `json:"scheduled_until,omitempty"`
 }
 
 const pageID = "linkwatch"
 
+// apiPage describes the status page the API answers for: every page at
+// /status, one at /status/{page}. Widgets link visitors to its URL.
+// pageID is the API's page id: one per scope.
+func (s *Snapshot) pageID() string {
+	if s.Scope != "" {
+		return pageID + "-" + s.Scope
+	}
+	return pageID
+}
+
 func (s *Server) apiPage(snap *Snapshot) apiPage {
-	return apiPage{ID: pageID, Name: s.opts.Name, URL: s.opts.URL + "/status", TimeZone: "Etc/UTC", UpdatedAt: snap.At}
+	p := apiPage{ID: snap.pageID(), Name: s.opts.Name, URL: s.opts.URL + "/status", TimeZone: "Etc/UTC", UpdatedAt: apiTime(snap.At)}
+	if snap.Scope != "" {
+		p.URL += "/" + snap.Scope
+		if c, ok := snap.byKeyOf("page:" + snap.Scope); ok {
+			p.Name = c.Name + " · " + s.opts.Name
+		}
+	}
+	return p
 }
 
 func (s *Server) apiComponents(snap *Snapshot) []apiComponent {
@@ -97,8 +132,8 @@ func (s *Server) apiComponents(snap *Snapshot) []apiComponent {
 
 func (s *Server) apiComponent(snap *Snapshot, c *Component) apiComponent {
 	desc := c.Description
-	a := apiComponent{ID: c.ID, Name: c.Name, Status: c.Status, CreatedAt: s.started, UpdatedAt: snap.At, Position: c.Position,
-		Description: &desc, Showcase: true, PageID: pageID, Group: len(c.Children) > 0, Components: c.Children}
+	a := apiComponent{ID: c.ID, Name: c.Name, Status: c.Status, CreatedAt: apiTime(s.started), UpdatedAt: apiTime(snap.At), Position: c.Position,
+		Description: &desc, Showcase: true, PageID: snap.pageID(), Group: len(c.Children) > 0, Components: c.Children}
 	if c.GroupID != "" {
 		g := c.GroupID
 		a.GroupID = &g
@@ -106,13 +141,22 @@ func (s *Server) apiComponent(snap *Snapshot, c *Component) apiComponent {
 	return a
 }
 
+// statusPostmortem is Statuspage's incident status once a resolved
+// incident's postmortem is published.
+const statusPostmortem = "postmortem"
+
 func (s *Server) apiIncident(snap *Snapshot, v IncidentView) apiIncident {
-	a := apiIncident{ID: strconv.FormatInt(v.ID, 10), Name: v.Title, Status: string(v.Status), CreatedAt: v.StartedAt,
-		UpdatedAt: v.UpdatedAt, Impact: string(v.Impact), Shortlink: s.opts.URL + "/status#incident-" + strconv.FormatInt(v.ID, 10),
-		StartedAt: v.StartedAt, PageID: pageID, IncidentUpdates: []apiUpdate{}, Components: []apiComponent{}}
+	a := apiIncident{ID: strconv.FormatInt(v.ID, 10), Name: v.Title, Status: string(v.Status), CreatedAt: apiTime(v.StartedAt),
+		UpdatedAt: apiTime(v.UpdatedAt), Impact: string(v.Impact), Shortlink: s.opts.URL + "/status#incident-" + strconv.FormatInt(v.ID, 10),
+		StartedAt: apiTime(v.StartedAt), PageID: snap.pageID(), IncidentUpdates: []apiUpdate{}, Components: []apiComponent{}}
 	if !v.ResolvedAt.IsZero() {
-		t := v.ResolvedAt
-		a.ResolvedAt = &t
+		a.ResolvedAt = apiTimePtr(v.ResolvedAt)
+		if v.Postmortem.Published {
+			a.Status = statusPostmortem
+			if pm := v.Postmortem.UpdatedAt; pm.After(v.UpdatedAt) {
+				a.UpdatedAt = apiTime(pm)
+			}
+		}
 	}
 	var affected []apiAffected
 	for _, id := range v.Components {
@@ -127,11 +171,11 @@ func (s *Server) apiIncident(snap *Snapshot, v IncidentView) apiIncident {
 	}
 	for _, u := range v.Updates {
 		if u.Status == incidents.StatusMonitoring && a.MonitoringAt == nil {
-			t := u.CreatedAt
-			a.MonitoringAt = &t
+			a.MonitoringAt = apiTimePtr(u.CreatedAt)
 		}
+		at := apiTime(u.CreatedAt)
 		a.IncidentUpdates = append(a.IncidentUpdates, apiUpdate{ID: updateID(u), Status: string(u.Status), Body: u.Body,
-			IncidentID: a.ID, CreatedAt: u.CreatedAt, UpdatedAt: u.CreatedAt, DisplayAt: u.CreatedAt,
+			IncidentID: a.ID, CreatedAt: at, UpdatedAt: at, DisplayAt: at,
 			AffectedComponents: nonNil(affected), DeliverNotifications: true})
 	}
 	return a
@@ -162,20 +206,29 @@ func (s *Server) apiIncidents(snap *Snapshot, open, history bool) []apiIncident 
 	return out
 }
 
-func (s *Server) apiMaintenances(snap *Snapshot) []apiIncident {
+// Which maintenances a list shows.
+const (
+	maintAll = iota
+	maintUpcoming
+	maintActive
+)
+
+func (s *Server) apiMaintenances(snap *Snapshot, which int) []apiIncident {
 	out := []apiIncident{}
 	for _, m := range snap.Maintenance {
 		status := "scheduled"
 		if !snap.At.Before(m.StartsAt) {
 			status = "in_progress"
 		}
-		from, until := m.StartsAt, m.EndsAt
-		a := apiIncident{ID: "maintenance-" + strconv.FormatInt(m.ID, 10), Name: m.Title, Status: status, CreatedAt: m.CreatedAt,
-			UpdatedAt: m.CreatedAt, Impact: "maintenance", Shortlink: s.opts.URL + "/status#maintenance-" + strconv.FormatInt(m.ID, 10),
-			StartedAt: m.StartsAt, PageID: pageID, IncidentUpdates: []apiUpdate{}, Components: []apiComponent{},
-			ScheduledFor: &from, ScheduledUntil: &until}
+		if (which == maintUpcoming && status != "scheduled") || (which == maintActive && status != "in_progress") {
+			continue
+		}
+		a := apiIncident{ID: "maintenance-" + strconv.FormatInt(m.ID, 10), Name: m.Title, Status: status, CreatedAt: apiTime(m.CreatedAt),
+			UpdatedAt: apiTime(m.CreatedAt), Impact: "maintenance", Shortlink: s.opts.URL + "/status#maintenance-" + strconv.FormatInt(m.ID, 10),
+			StartedAt: apiTime(m.StartsAt), PageID: snap.pageID(), IncidentUpdates: []apiUpdate{}, Components: []apiComponent{},
+			ScheduledFor: apiTimePtr(m.StartsAt), ScheduledUntil: apiTimePtr(m.EndsAt)}
 		for _, c := range snap.Components {
-			if m.Component == "" || m.Component == c.ID {
+			if covers(m, c) {
 				a.Components = append(a.Components, s.apiComponent(snap, c))
 			}
 		}
@@ -184,34 +237,58 @@ func (s *Server) apiMaintenances(snap *Snapshot) []apiIncident {
 	return out
 }
 
-func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
-	snap, err := s.snapshot(r.Context())
-	if err != nil {
-		s.fail(w, r, err)
-		return
+// apiEndpoints are the Statuspage API v2 endpoints served, without ".json".
+var apiEndpoints = []string{"summary", "status", "components", "incidents", "incidents/unresolved",
+	"scheduled-maintenances", "scheduled-maintenances/upcoming", "scheduled-maintenances/active"}
+
+// apiHandler answers one endpoint, for every page or for the page in the
+// path.
+func (s *Server) apiHandler(endpoint string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		scope := mux.Vars(r)["page"]
+		if scope != "" && !s.pageExists(scope) {
+			s.apiNotFound(w, r)
+			return
+		}
+		snap, err := s.snapshot(r.Context(), scope)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		page := s.apiPage(snap)
+		status := apiStatus{Indicator: snap.Indicator, Description: snap.Description}
+		var body any
+		switch endpoint {
+		case "summary":
+			body = map[string]any{"page": page, "components": s.apiComponents(snap), "incidents": s.apiIncidents(snap, true, false),
+				"scheduled_maintenances": s.apiMaintenances(snap, maintAll), "status": status}
+		case "status":
+			body = map[string]any{"page": page, "status": status}
+		case "components":
+			body = map[string]any{"page": page, "components": s.apiComponents(snap)}
+		case "incidents":
+			body = map[string]any{"page": page, "incidents": s.apiIncidents(snap, true, true)}
+		case "incidents/unresolved":
+			body = map[string]any{"page": page, "incidents": s.apiIncidents(snap, true, false)}
+		case "scheduled-maintenances":
+			body = map[string]any{"page": page, "scheduled_maintenances": s.apiMaintenances(snap, maintAll)}
+		case "scheduled-maintenances/upcoming":
+			body = map[string]any{"page": page, "scheduled_maintenances": s.apiMaintenances(snap, maintUpcoming)}
+		case "scheduled-maintenances/active":
+			body = map[string]any{"page": page, "scheduled_maintenances": s.apiMaintenances(snap, maintActive)}
+		}
+		s.writeJSON(w, r, body)
 	}
-	page := s.apiPage(snap)
-	status := apiStatus{Indicator: snap.Indicator, Description: snap.Description}
-	var body any
-	switch r.URL.Path {
-	case "/api/v2/summary.json":
-		body = map[string]any{"page": page, "components": s.apiComponents(snap), "incidents": s.apiIncidents(snap, true, false),
-			"scheduled_maintenances": s.apiMaintenances(snap), "status": status}
-	case "/api/v2/status.json":
-		body = map[string]any{"page": page, "status": status}
-	case "/api/v2/components.json":
-		body = map[string]any{"page": page, "components": s.apiComponents(snap)}
-	case "/api/v2/incidents.json":
-		body = map[string]any{"page": page, "incidents": s.apiIncidents(snap, true, true)}
-	case "/api/v2/incidents/unresolved.json":
-		body = map[string]any{"page": page, "incidents": s.apiIncidents(snap, true, false)}
-	case "/api/v2/scheduled-maintenances.json":
-		body = map[string]any{"page": page, "scheduled_maintenances": s.apiMaintenances(snap)}
-	default:
-		http.NotFound(w, r)
-		return
-	}
-	s.writeJSON(w, r, body)
+}
+
+// apiNotFound answers an unknown API path with a JSON 404, in the shape
+// Statuspage uses for errors.
+func (s *Server) apiNotFound(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	securityHeaders(h)
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Access-Control-Allow-Origin", "*")
+	s.write(w, r, http.StatusNotFound, []byte(`{"error":"Not found","status":404}`+"\n"))
 }
 
 func nonNil[T any](s []T) []T {

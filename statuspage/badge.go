@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/gorilla/mux"
+
+	"linkwatch/hub"
 )
 
 var badgeColors = map[string]string{
@@ -19,27 +21,39 @@ var uptimeWindows = map[string]int{"24h": 1, "7d": 7, "30d": 30, "90d": 90}
 // with ?uptime=24h|7d|30d|90d its uptime.
 func (s *Server) serveBadge(w http.ResponseWriter, r *http.Request) {
 	vars := mux.Vars(r)
-	snap, err := s.snapshot(r.Context())
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	id, label := "page:"+vars["page"], vars["page"]
-	if link := vars["link"]; link != "" {
-		id, label = "", vars["page"]+"/"+link
-		if p, ok := s.opts.Catalog().Page(vars["page"]); ok {
-			if l, ok := p.Link(link); ok {
-				id = "dest:" + l.URL
-			}
+	p, ok := s.opts.Catalog().Page(vars["page"])
+	key, label := "page:"+vars["page"], vars["page"]
+	if link := vars["link"]; ok && link != "" {
+		var l *hub.Link
+		l, ok = p.Link(link)
+		if ok {
+			key, label = "dest:"+l.URL, vars["page"]+"/"+link
 		}
 	}
-	c, ok := snap.Component(id)
 	if !ok {
 		securityHeaders(w.Header())
 		http.Error(w, "no such page or link", http.StatusNotFound)
 		return
 	}
-	value, color := statusLabel(c.Status), badgeColors[c.Status]
+	// The page's own status: its links and the hub that redirects them,
+	// never another page's destinations.
+	snap, err := s.snapshot(r.Context(), vars["page"])
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	c, ok := snap.byKeyOf(key)
+	if !ok {
+		s.fail(w, r, fmt.Errorf("badge: component %q missing from the snapshot of %q", key, vars["page"]))
+		return
+	}
+	st := c.Status
+	if vars["link"] == "" {
+		if hubC, ok := snap.byKeyOf("hub"); ok {
+			st = worse(st, hubC.Status)
+		}
+	}
+	value, color := statusLabel(st), badgeColors[st]
 	if win := r.URL.Query().Get("uptime"); win != "" {
 		days, ok := uptimeWindows[win]
 		if !ok {

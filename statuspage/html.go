@@ -20,7 +20,7 @@ var (
 	pageTemplate = template.Must(template.New("status.html").Funcs(template.FuncMap{
 		"statusLabel": statusLabel,
 		"uptime":      formatUptime,
-		"ago":         ago,
+		"duration":    humanDuration,
 		"when":        func(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04 UTC") },
 		"iso":         func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 		"title":       titleCase,
@@ -52,16 +52,32 @@ func formatUptime(u float64) string {
 	return fmt.Sprintf("%.2f%% uptime", u)
 }
 
-func ago(d time.Duration) string {
-	switch {
-	case d < time.Minute:
+// humanDuration says how long something lasted in words: "6 minutes",
+// "2 hours 5 minutes", "3 days 4 hours".
+func humanDuration(d time.Duration) string {
+	if d < time.Minute {
 		return "less than a minute"
-	case d < time.Hour:
-		return fmt.Sprintf("%d min", int(d.Minutes()))
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%dh %dm", int(d.Hours()), int(d.Minutes())%60)
 	}
-	return fmt.Sprintf("%d days", int(d.Hours()/24))
+	d = d.Round(time.Minute)
+	days, hours, minutes := int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour), int(d%time.Hour/time.Minute)
+	var parts []string
+	if days > 0 {
+		parts = append(parts, plural(days, "day"))
+	}
+	if hours > 0 {
+		parts = append(parts, plural(hours, "hour"))
+	}
+	if days == 0 && minutes > 0 {
+		parts = append(parts, plural(minutes, "minute"))
+	}
+	return strings.Join(parts, " ")
+}
+
+func plural(n int, unit string) string {
+	if n == 1 {
+		return "1 " + unit
+	}
+	return fmt.Sprintf("%d %ss", n, unit)
 }
 
 type incidentArgs struct {
@@ -75,29 +91,25 @@ type pageView struct {
 	Scope      string // the page slug for /status/{page}, "" for everything
 	ScopeTitle string
 	Snap       *Snapshot
-	Components []*Component
-	Open       []IncidentView
-	History    []IncidentView
 	Now        time.Time
 	FeedURL    string
 }
 
 func (s *Server) serveHTML(w http.ResponseWriter, r *http.Request) {
-	snap, err := s.snapshot(r.Context())
+	slug := mux.Vars(r)["page"]
+	if slug != "" && !s.pageExists(slug) {
+		securityHeaders(w.Header())
+		http.Error(w, "no such page", http.StatusNotFound)
+		return
+	}
+	snap, err := s.snapshot(r.Context(), slug)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	v := pageView{Name: s.opts.Name, Snap: snap, Components: snap.Components, Open: snap.Open, History: snap.History, Now: snap.At, FeedURL: "/status/feed.atom"}
-	if slug := mux.Vars(r)["page"]; slug != "" {
-		pc, ok := snap.Component("page:" + slug)
-		if !ok {
-			securityHeaders(w.Header())
-			http.Error(w, "no such page", http.StatusNotFound)
-			return
-		}
+	v := pageView{Name: s.opts.Name, Snap: snap, Now: snap.At, FeedURL: "/status/feed.atom"}
+	if pc, ok := snap.byKeyOf("page:" + slug); slug != "" && ok {
 		v.Scope, v.ScopeTitle = slug, pc.Name
-		v.Components, v.Open, v.History = scope(snap, pc)
 	}
 	var buf bytes.Buffer
 	if err := pageTemplate.Execute(&buf, v); err != nil {
@@ -109,35 +121,6 @@ func (s *Server) serveHTML(w http.ResponseWriter, r *http.Request) {
 	s.cacheHeaders(h)
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	s.write(w, r, http.StatusOK, buf.Bytes())
-}
-
-// scope narrows the page to one link page: the page, the hub, and the
-// destinations and hosts its links depend on.
-func scope(snap *Snapshot, pc *Component) ([]*Component, []IncidentView, []IncidentView) {
-	keep := map[string]bool{"hub": true, pc.ID: true}
-	for _, t := range pc.targets {
-		keep["dest:"+t] = true
-		keep["host:"+hostOf(t)] = true
-	}
-	var comps []*Component
-	for _, c := range snap.Components {
-		if keep[c.ID] && (c.Page == "" || c.ID == pc.ID) {
-			comps = append(comps, c)
-		}
-	}
-	filter := func(vs []IncidentView) []IncidentView {
-		var out []IncidentView
-		for _, v := range vs {
-			for _, id := range v.Components {
-				if keep[id] {
-					out = append(out, v)
-					break
-				}
-			}
-		}
-		return out
-	}
-	return comps, filter(snap.Open), filter(snap.History)
 }
 
 func (s *Server) serveCSS(w http.ResponseWriter, r *http.Request) {

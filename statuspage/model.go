@@ -6,6 +6,8 @@ package statuspage
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base32"
 	"fmt"
 	"net/url"
 	"slices"
@@ -33,6 +35,9 @@ type Source interface {
 	IncidentUpdates(ctx context.Context, id int64) ([]incidents.Update, error)
 	ListMaintenance(ctx context.Context, since time.Time) ([]incidents.Maintenance, error)
 	DailyStats(ctx context.Context, from time.Time) ([]DayStat, error)
+	// FeedIDs returns the feed's UUID and each incident's, made once and
+	// stored, so feed entries keep their ids.
+	FeedIDs(ctx context.Context, incidentIDs []int64) (feed string, byIncident map[int64]string, err error)
 }
 
 // Component statuses, in the Statuspage vocabulary.
@@ -58,14 +63,19 @@ const historyDays = 90
 
 // Component is one row of the status page.
 type Component struct {
+	// ID is the public, opaque id (see componentID); Key is what the rest of
+	// linkwatch calls the component: "hub", "page:<slug>", "host:<host>",
+	// "dest:<url>", as in maintenance windows.
 	ID          string
+	Key         string
 	Name        string
 	Description string
 	Status      string
 	Position    int
-	GroupID     string   // the host group a destination belongs to
-	Children    []string // for a group: its components
+	GroupID     string   // the ID of the host group a destination belongs to
+	Children    []string // for a group: the IDs of its components
 	Page        string   // for a page component: its slug
+	groupKey    string   // the Key of the host group a destination belongs to
 	targets     []string // the series its history is read from
 	// incidentTargets are the targets whose incidents it shows, when they
 	// differ from targets (the hub: one series per page, a target per link).
@@ -103,6 +113,21 @@ type IncidentView struct {
 	Components []string           // component IDs it affects
 }
 
+// LastChange is when the incident last changed in public: an update, its
+// resolution or its published postmortem.
+func (v IncidentView) LastChange() time.Time {
+	t := v.UpdatedAt
+	for _, u := range v.Updates {
+		if u.CreatedAt.After(t) {
+			t = u.CreatedAt
+		}
+	}
+	if v.Postmortem.Published && v.Postmortem.UpdatedAt.After(t) {
+		t = v.Postmortem.UpdatedAt
+	}
+	return t
+}
+
 // Duration is how long the incident lasted (or has lasted).
 func (v IncidentView) Duration(now time.Time) time.Duration {
 	end := v.ResolvedAt
@@ -112,11 +137,14 @@ func (v IncidentView) Duration(now time.Time) time.Duration {
 	return end.Sub(v.StartedAt).Round(time.Minute)
 }
 
-// Snapshot is the computed state of the status page at one moment.
+// Snapshot is the computed state of the status page at one moment, for
+// every page or for one (Scope).
 type Snapshot struct {
 	At          time.Time
+	Scope       string // the page slug it is limited to, "" for every page
 	Components  []*Component
 	ByID        map[string]*Component
+	byKey       map[string]*Component
 	Indicator   string // none | minor | major | critical
 	Description string
 	Open        []IncidentView
@@ -126,32 +154,77 @@ type Snapshot struct {
 	// (its network is failing, or its canary is down): a notice, never an
 	// outage of the links.
 	MonitoringDegraded bool
+	feedID      string                  // the feed's stored UUID
+	entryIDs    map[int64]string        // each incident's stored UUID
 }
 
-// Component returns the component with the given ID.
+// Component returns the component with the given public ID.
 func (s *Snapshot) Component(id string) (*Component, bool) {
 	c, ok := s.ByID[id]
 	return c, ok
 }
 
-// build computes a snapshot from the catalog and the source.
-func build(ctx context.Context, src Source, cat *hub.Catalog, interval time.Duration, selfCheck bool, now time.Time) (*Snapshot, error) {
-	s := &Snapshot{At: now, ByID: map[string]*Component{}}
+// byKeyOf returns the component linkwatch calls key ("page:acme").
+func (s *Snapshot) byKeyOf(key string) (*Component, bool) {
+	c, ok := s.byKey[key]
+	return c, ok
+}
+
+// MaintenanceLabel names what a maintenance window covers in words: the
+// page's title rather than "page:acme".
+func (s *Snapshot) MaintenanceLabel(m incidents.Maintenance) string {
+	if m.Component == "" {
+		return "every component"
+	}
+	if c, ok := s.byKey[m.Component]; ok {
+		return c.Name
+	}
+	_, rest, _ := strings.Cut(m.Component, ":")
+	return rest
+}
+
+// componentID is the public id of the component linkwatch calls key: 12
+// characters of base32 SHA-256, like Statuspage's opaque ids, the same on
+// every start and every replica, and revealing no URL.
+func componentID(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(sum[:8]))[:12]
+}
+
+// build computes a snapshot from the catalog and the source. With a scope
+// (a page slug), it holds only what that page depends on: the hub's
+// redirects of its links, the page, and its own destinations, grouped by
+// host, with the incidents and maintenance that touch them. Another page's
+// destination on the same host is not part of it.
+func build(ctx context.Context, src Source, cat *hub.Catalog, interval time.Duration, selfCheck bool, now time.Time, scope string) (*Snapshot, error) {
+	s := &Snapshot{At: now, Scope: scope, ByID: map[string]*Component{}, byKey: map[string]*Component{}}
 	add := func(c *Component) *Component {
-		if old, ok := s.ByID[c.ID]; ok {
+		if old, ok := s.byKey[c.Key]; ok {
 			return old
 		}
+		c.ID = componentID(c.Key)
 		c.Position = len(s.Components) + 1
 		c.Status = Operational
 		s.Components = append(s.Components, c)
 		s.ByID[c.ID] = c
+		s.byKey[c.Key] = c
 		return c
 	}
-	hubC := add(&Component{ID: "hub", Name: "Link hub", Description: "The hub's pages and short-link redirects"})
-	dests := cat.Destinations()
-	pageOf := map[string][]string{} // destination URL -> page component IDs
-	for _, p := range cat.Pages() {
-		pc := add(&Component{ID: "page:" + p.Slug, Name: p.Title, Description: "Links on /" + p.Slug, Page: p.Slug})
+	hubC := add(&Component{Key: "hub", Name: "Link hub", Description: "The hub's pages and short-link redirects"})
+	pages := cat.Pages()
+	if scope != "" {
+		p, ok := cat.Page(scope)
+		if !ok {
+			return nil, fmt.Errorf("status page: no page %q", scope)
+		}
+		pages = []*hub.Page{p}
+	}
+	pageOf := map[string][]string{} // destination URL -> page component keys
+	selfTargets := map[string]bool{}
+	destLinks := map[string][]string{} // destination URL -> "page/link" in scope
+	var destURLs []string
+	for _, p := range pages {
+		pc := add(&Component{Key: "page:" + p.Slug, Name: p.Title, Description: "Links on /" + p.Slug, Page: p.Slug})
 		if selfCheck && len(p.Links) > 0 {
 			// The self-checks of a page's links share one history (their
 			// Series), and each is its own target in incidents.
@@ -161,23 +234,25 @@ func build(ctx context.Context, src Source, cat *hub.Catalog, interval time.Dura
 			}
 		}
 		for _, l := range p.Links {
+			selfTargets["self:/"+p.Slug+"/"+l.Slug] = true
 			pc.targets = append(pc.targets, l.URL)
-			pageOf[l.URL] = append(pageOf[l.URL], pc.ID)
-
+			pageOf[l.URL] = append(pageOf[l.URL], pc.Key)
+			if _, seen := destLinks[l.URL]; !seen {
+				destURLs = append(destURLs, l.URL)
+			}
+			destLinks[l.URL] = append(destLinks[l.URL], p.Slug+"/"+l.Slug)
 		}
 	}
-	sort.SliceStable(dests, func(i, j int) bool { return hostOf(dests[i].URL) < hostOf(dests[j].URL) })
-	for _, d := range dests {
-		host := hostOf(d.URL)
-		g := add(&Component{ID: "host:" + host, Name: host, Description: "Destinations on " + host})
-		dc := add(&Component{ID: "dest:" + d.URL, Name: d.URL, GroupID: g.ID, targets: []string{d.URL}})
-		var used []string
-		for _, k := range d.Links {
-			used = append(used, k.String())
-		}
-		dc.Description = "Used by " + strings.Join(used, ", ")
+	// Destinations by host, then URL, as the catalog lists them.
+	sort.Strings(destURLs)
+	sort.SliceStable(destURLs, func(i, j int) bool { return hostOf(destURLs[i]) < hostOf(destURLs[j]) })
+	for _, u := range destURLs {
+		host := hostOf(u)
+		g := add(&Component{Key: "host:" + host, Name: host, Description: "Destinations on " + host})
+		dc := add(&Component{Key: "dest:" + u, Name: u, GroupID: g.ID, groupKey: g.Key, targets: []string{u},
+			Description: "Used by " + strings.Join(destLinks[u], ", ")})
 		g.Children = append(g.Children, dc.ID)
-		g.targets = append(g.targets, d.URL)
+		g.targets = append(g.targets, u)
 	}
 
 	// Current status from open incidents: they carry the thresholds, so a
@@ -216,7 +291,7 @@ func build(ctx context.Context, src Source, cat *hub.Catalog, interval time.Dura
 		}
 		switch {
 		case hit == 0:
-		case worst == MajorOutage && hit < len(targets) && c.ID != "hub":
+		case worst == MajorOutage && hit < len(targets) && c.Key != "hub":
 			c.Status = PartialOutage
 		default:
 			c.Status = worst
@@ -228,13 +303,16 @@ func build(ctx context.Context, src Source, cat *hub.Catalog, interval time.Dura
 	if err != nil {
 		return nil, err
 	}
-	s.Maintenance = windows
 	for _, m := range windows {
+		if _, ok := s.byKey[m.Component]; m.Component != "" && !ok {
+			continue // another page's window
+		}
+		s.Maintenance = append(s.Maintenance, m)
 		if now.Before(m.StartsAt) {
 			continue
 		}
 		for _, c := range s.Components {
-			if c.Status == Operational && (m.Component == "" || m.Component == c.ID || m.Component == c.GroupID) {
+			if c.Status == Operational && covers(m, c) {
 				c.Status = UnderMaintenance
 			}
 		}
@@ -243,11 +321,24 @@ func build(ctx context.Context, src Source, cat *hub.Catalog, interval time.Dura
 	if err := s.fillHistory(ctx, src, interval, now); err != nil {
 		return nil, err
 	}
-	if err := s.fillIncidents(ctx, src, open, pageOf, now); err != nil {
+	if err := s.fillIncidents(ctx, src, open, pageOf, selfTargets, now); err != nil {
+		return nil, err
+	}
+	var ids []int64
+	for _, v := range slices.Concat(s.Open, s.History) {
+		ids = append(ids, v.ID)
+	}
+	if s.feedID, s.entryIDs, err = src.FeedIDs(ctx, ids); err != nil {
 		return nil, err
 	}
 	s.Indicator, s.Description = indicator(s)
 	return s, nil
+}
+
+// covers reports whether a maintenance window applies to c: every
+// component, c itself, or the host group c belongs to.
+func covers(m incidents.Maintenance, c *Component) bool {
+	return m.Component == "" || m.Component == c.Key || m.Component == c.groupKey
 }
 
 func hostOf(raw string) string {
@@ -335,7 +426,7 @@ func dayLevel(down float64) string {
 // historyWindow is how far back resolved incidents are listed.
 const historyWindow = historyDays * 24 * time.Hour
 
-func (s *Snapshot) fillIncidents(ctx context.Context, src Source, open []incidents.Incident, pageOf map[string][]string, now time.Time) error {
+func (s *Snapshot) fillIncidents(ctx context.Context, src Source, open []incidents.Incident, pageOf map[string][]string, selfTargets map[string]bool, now time.Time) error {
 	closed := false
 	past, err := src.ListIncidents(ctx, incidents.Query{Open: &closed, Since: now.Add(-historyWindow), Limit: 50})
 	if err != nil {
@@ -357,42 +448,59 @@ func (s *Snapshot) fillIncidents(ctx context.Context, src Source, open []inciden
 		v.Updates = append(v.Updates, ups...)
 		if !inc.Open() && (len(ups) == 0 || ups[len(ups)-1].Status != incidents.StatusResolved) {
 			v.Updates = append(v.Updates, incidents.Update{ID: -inc.ID*10 - 2, IncidentID: inc.ID, Status: incidents.StatusResolved,
-				Body: fmt.Sprintf("Resolved after %s.", inc.ResolvedAt.Sub(inc.StartedAt).Round(time.Minute)), CreatedAt: inc.ResolvedAt})
+				Body: "Resolved after " + humanDuration(inc.ResolvedAt.Sub(inc.StartedAt)) + ".", CreatedAt: inc.ResolvedAt})
 		}
 		slices.Reverse(v.Updates)
 		seen := map[string]bool{}
-		addC := func(id string) {
-			if _, ok := s.ByID[id]; ok && !seen[id] {
-				seen[id] = true
-				v.Components = append(v.Components, id)
+		addC := func(key string) {
+			if c, ok := s.byKey[key]; ok && !seen[key] {
+				seen[key] = true
+				v.Components = append(v.Components, c.ID)
 			}
 		}
 		for _, t := range inc.Targets {
 			if strings.HasPrefix(t, "self:") {
-				addC("hub")
+				// A page's status shows the hub's incidents about its own
+				// links' redirects, not another page's.
+				if s.Scope == "" || selfTargets[t] {
+					addC("hub")
+				}
 				continue
 			}
-			addC("dest:" + t)
-			addC("host:" + hostOf(t))
+			// Through its destination only: the host group of one page's
+			// status holds just that page's destinations on the host.
+			if _, ok := s.byKey["dest:"+t]; ok {
+				addC("dest:" + t)
+				addC("host:" + hostOf(t))
+			}
 			for _, p := range pageOf[t] {
 				addC(p)
 			}
 		}
 		return v, nil
 	}
+	// inScope keeps, on one page's status, the incidents that touch it;
+	// prober_offline is about every check, so every page shows it.
+	inScope := func(v IncidentView) bool {
+		return s.Scope == "" || len(v.Components) > 0 || monitoringIncident(v.Kind)
+	}
 	for _, inc := range open {
 		v, err := view(inc)
 		if err != nil {
 			return err
 		}
-		s.Open = append(s.Open, v)
+		if inScope(v) {
+			s.Open = append(s.Open, v)
+		}
 	}
 	for _, inc := range past {
 		v, err := view(inc)
 		if err != nil {
 			return err
 		}
-		s.History = append(s.History, v)
+		if inScope(v) {
+			s.History = append(s.History, v)
+		}
 	}
 	return nil
 }

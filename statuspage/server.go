@@ -33,9 +33,13 @@ type Server struct {
 	now     func() time.Time
 	started time.Time
 
-	mu     sync.Mutex // serialises rebuilds, so a burst of requests builds once
-	snap   *Snapshot
-	snapAt time.Time
+	mu    sync.Mutex                // serialises rebuilds, so a burst of requests builds once
+	snaps map[string]cachedSnapshot // by scope: "" for every page, or a page slug
+}
+
+type cachedSnapshot struct {
+	snap *Snapshot
+	at   time.Time
 }
 
 // New returns a status page server.
@@ -52,7 +56,7 @@ func New(src Source, opts Options) *Server {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Server{src: src, opts: opts, now: time.Now, started: time.Now().UTC()}
+	return &Server{src: src, opts: opts, now: time.Now, started: time.Now().UTC(), snaps: map[string]cachedSnapshot{}}
 }
 
 // Register adds the public routes to r. They must be registered before the
@@ -69,29 +73,54 @@ func (s *Server) Register(r *mux.Router) {
 	get("/status/feed.rss", s.serveRSS)
 	get("/history.rss", s.serveRSS)
 	get("/status/{page}", s.serveHTML)
-	for _, p := range []string{"summary", "status", "components", "incidents", "incidents/unresolved", "scheduled-maintenances"} {
-		get("/api/v2/"+p+".json", s.serveAPI)
+	// The API at /api/v2 (where clients of a whole Statuspage look), at
+	// /status/api/v2 and, for one page, at /status/{page}/api/v2: a widget
+	// given .../status as its page links visitors there, not to the index.
+	for _, ep := range apiEndpoints {
+		h := s.apiHandler(ep)
+		get("/api/v2/"+ep+".json", h)
+		get("/status/api/v2/"+ep+".json", h)
+		get("/status/{page}/api/v2/"+ep+".json", h)
 	}
 	get("/badge/{page}.svg", s.serveBadge)
 	get("/badge/{page}/{link}.svg", s.serveBadge)
 	get("/{page}/qr.{ext:svg|png}", s.serveQR)
 	get("/{page}/{link}/qr.{ext:svg|png}", s.serveQR)
+	// API clients parse what they get: an unknown endpoint is a JSON 404,
+	// not the hub's HTML page.
+	for _, prefix := range []string{"/api/v2/", "/status/api/", "/status/{page}/api/"} {
+		r.PathPrefix(prefix).Methods(http.MethodGet, http.MethodHead).HandlerFunc(s.apiNotFound)
+	}
 }
 
-// snapshot returns the current state, rebuilt at most every CacheFor.
-func (s *Server) snapshot(ctx context.Context) (*Snapshot, error) {
+// snapshot returns the current state for scope ("" or a page slug), rebuilt
+// at most every CacheFor. The caller has checked that the page exists.
+func (s *Server) snapshot(ctx context.Context, scope string) (*Snapshot, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
-	if s.snap != nil && now.Sub(s.snapAt) < s.opts.CacheFor {
-		return s.snap, nil
+	if c, ok := s.snaps[scope]; ok && now.Sub(c.at) < s.opts.CacheFor {
+		return c.snap, nil
 	}
-	snap, err := build(ctx, s.src, s.opts.Catalog(), s.opts.Interval, s.opts.SelfCheck, now.UTC())
+	snap, err := build(ctx, s.src, s.opts.Catalog(), s.opts.Interval, s.opts.SelfCheck, now.UTC(), scope)
 	if err != nil {
 		return nil, err
 	}
-	s.snap, s.snapAt = snap, now
+	// Pages removed by a reload leave stale entries; drop what has expired
+	// so the cache holds at most one snapshot per live page.
+	for k, c := range s.snaps {
+		if now.Sub(c.at) >= s.opts.CacheFor {
+			delete(s.snaps, k)
+		}
+	}
+	s.snaps[scope] = cachedSnapshot{snap: snap, at: now}
 	return snap, nil
+}
+
+// pageExists reports whether slug names a page of the catalog being served.
+func (s *Server) pageExists(slug string) bool {
+	_, ok := s.opts.Catalog().Page(slug)
+	return ok
 }
 
 // securityHeaders are set on every public answer.

@@ -51,6 +51,9 @@ func (s *source) DailyStats(ctx context.Context, from time.Time) ([]statuspage.D
 const (
 	shopURL = "https://shop.example/"
 	blogURL = "https://blog.example/posts"
+	// zedURL is on the shop's host, on a page of its own: the shop's
+	// incident and the blog's maintenance are not zed's.
+	zedURL = "https://shop.example/zed"
 )
 
 // seeded is a status page over a database holding two days of checks, an
@@ -64,6 +67,7 @@ func seeded(t *testing.T) (*httptest.Server, *source) {
 	cat, err := hub.NewCatalog([]hub.PageSpec{
 		{Slug: "acme", Title: "Acme <script>alert(1)</script>", Links: []hub.LinkSpec{{Slug: "shop", URL: shopURL}, {Slug: "blog", URL: blogURL}}},
 		{Slug: "ada", Title: "Ada", Links: []hub.LinkSpec{{Slug: "blog", URL: blogURL}}},
+		{Slug: "zed", Title: "Zed", Links: []hub.LinkSpec{{Slug: "store", URL: zedURL}}},
 	}, hub.NewCounter(nil))
 	if err != nil {
 		t.Fatal(err)
@@ -168,24 +172,24 @@ func TestSummaryJSONHasTheStatuspageShape(t *testing.T) {
 		t.Errorf("status = %v", status)
 	}
 	comps := m["components"].([]any)
-	byID := map[string]map[string]any{}
+	byName := map[string]map[string]any{}
 	for _, c := range comps {
 		cm := c.(map[string]any)
 		hasKeys(t, "component", cm, "id", "name", "status", "position", "description", "group_id", "created_at", "updated_at")
 		if !slices.Contains([]string{"operational", "degraded_performance", "partial_outage", "major_outage", "under_maintenance"}, cm["status"].(string)) {
 			t.Errorf("component status %q outside the vocabulary", cm["status"])
 		}
-		byID[cm["id"].(string)] = cm
+		byName[cm["name"].(string)] = cm
 	}
-	want := map[string]string{"hub": "operational", "page:acme": "partial_outage", "page:ada": "operational",
-		"dest:" + shopURL: "major_outage", "host:shop.example": "major_outage", "host:blog.example": "under_maintenance"}
-	for id, st := range want {
-		if c, ok := byID[id]; !ok || c["status"] != st {
-			t.Errorf("component %s = %v, want status %s", id, c, st)
+	want := map[string]string{"Link hub": "operational", "Acme <script>alert(1)</script>": "partial_outage", "Ada": "operational",
+		shopURL: "major_outage", "shop.example": "partial_outage", "blog.example": "under_maintenance", zedURL: "operational"}
+	for name, st := range want {
+		if c, ok := byName[name]; !ok || c["status"] != st {
+			t.Errorf("component %s = %v, want status %s", name, c, st)
 		}
 	}
-	if g := byID["dest:"+shopURL]["group_id"]; g != "host:shop.example" {
-		t.Errorf("destination group_id = %v", g)
+	if g := byName[shopURL]["group_id"]; g != byName["shop.example"]["id"] {
+		t.Errorf("destination group_id = %v, want the host group's id %v", g, byName["shop.example"]["id"])
 	}
 	incs := m["incidents"].([]any)
 	if len(incs) != 1 {
@@ -225,7 +229,7 @@ func TestAPIEndpoints(t *testing.T) {
 		count int // -1: not a list
 	}{
 		{"/api/v2/status.json", "status", -1},
-		{"/api/v2/components.json", "components", 7},
+		{"/api/v2/components.json", "components", 9},
 		{"/api/v2/incidents.json", "incidents", 2},
 		{"/api/v2/incidents/unresolved.json", "incidents", 1},
 		{"/api/v2/scheduled-maintenances.json", "scheduled_maintenances", 1},
@@ -262,7 +266,7 @@ func TestStatusHTML(t *testing.T) {
 	}
 	for _, want := range []string{
 		`id="banner"`, "Partial System Outage",
-		`id="component-page:acme"`, "Partial outage",
+		`<span class="name">Acme &lt;script&gt;alert(1)&lt;/script&gt;</span>`, "Partial outage",
 		"acme/shop is down (http_5xx)", "payment provider is down",
 		"Maintenance in progress: Blog migration",
 		"Past incidents", "acme/blog is down (dns)", "Primary cause", "The blog&#39;s domain &lt;b&gt;expired&lt;/b&gt;",

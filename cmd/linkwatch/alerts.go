@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"linkwatch/alerting"
@@ -29,8 +30,12 @@ func newSinks(cfg *Config, db *storage.DB, sentry *alerting.Sentry) ([]alerting.
 	}
 	a := cfg.Alerts
 	if s := a.Slack; s != nil {
+		apiURL := s.APIURL
+		if apiURL != "" && !strings.HasSuffix(apiURL, "/") {
+			apiURL += "/" // slack-go appends the method name: .../api/chat.postMessage
+		}
 		slack, err := alerting.NewSlack(alerting.SlackOptions{
-			WebhookURL: s.WebhookURL, BotToken: s.BotToken, Channel: s.Channel,
+			WebhookURL: s.WebhookURL, BotToken: s.BotToken, Channel: s.Channel, APIURL: apiURL,
 			StatusPageURL: cfg.Server.PublicURL + "/status", Threads: db,
 		})
 		if err != nil {
@@ -57,11 +62,14 @@ func newMetrics(cfg *Config) (*alerting.Metrics, error) {
 	if d == nil {
 		return nil, nil
 	}
-	return alerting.NewMetrics(alerting.MetricsOptions{Addr: d.Addr, Namespace: d.Namespace, Tags: d.Tags, PerTargetTags: d.PerLinkTags})
+	// A target missing three rounds running has been removed by a reload:
+	// it stops counting in check.targets.
+	return alerting.NewMetrics(alerting.MetricsOptions{Addr: d.Addr, Namespace: d.Namespace, Tags: d.Tags, PerTargetTags: d.PerLinkTags,
+		StaleAfter: 3*time.Duration(cfg.Probe.Interval) + time.Duration(cfg.Probe.Timeout)})
 }
 
-// reporter sends the periodic gauges: scheduler lag, open incidents, the
-// outbox backlog and redirects served.
+// reporter sends the periodic gauges: scheduler lag, targets up, down and
+// degraded, open incidents, the outbox backlog and redirects served.
 type reporter struct {
 	metrics *alerting.Metrics
 	sched   *checker.Scheduler
@@ -72,6 +80,7 @@ type reporter struct {
 
 func (r *reporter) report(ctx context.Context) {
 	r.metrics.Scheduler(r.sched.Stats())
+	r.metrics.TargetCounts()
 	r.metrics.Redirects(r.counter.Redirects())
 	if open, err := r.db.OpenIncidents(ctx); err == nil {
 		r.metrics.OpenIncidents(len(open))

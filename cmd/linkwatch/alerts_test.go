@@ -14,6 +14,10 @@ import (
 	"time"
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"linkwatch/alerting"
+	"linkwatch/incidents"
+	"linkwatch/storage"
 )
 
 // TestOutageToWebhook runs the whole product: a destination fails, the
@@ -152,5 +156,47 @@ pages:
 	}
 	if strings.Contains(app.stderr.String(), "T0KEN") || strings.Contains(app.stderr.String(), secret) || strings.Contains(app.stderr.String(), "PUBKEY") {
 		t.Error("a webhook secret appears in the log")
+	}
+}
+
+// alerts.slack.api_url points bot mode at a Slack-compatible API: the
+// config's URL (without its trailing slash) reaches slack-go.
+func TestSlackAPIURLFromConfig(t *testing.T) {
+	var mu sync.Mutex
+	var paths, auths []string
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		paths = append(paths, r.URL.Path)
+		auths = append(auths, r.Header.Get("Authorization")+r.PostFormValue("token")) // slack-go sends either
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"ok":true,"channel":"C0OPS","ts":"1700000000.000100"}`)
+	}))
+	defer api.Close()
+	cfg, err := ParseConfig([]byte(`
+alerts:
+  slack: {bot_token: "xoxb-T0KEN", channel: "#ops", api_url: "`+api.URL+`/slack/api"}
+`+validPages), "test.yaml", func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := storage.MustOpenDB(t)
+	inc, err := db.Record(t.Context(), incidents.Change{Incident: incidents.Incident{Key: "dest:https://go.dev/", Kind: incidents.KindDestination,
+		Title: "ada/go is down", Status: incidents.StatusInvestigating, Impact: incidents.ImpactMajor, StartedAt: time.Now(), UpdatedAt: time.Now()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sinks, err := newSinks(cfg, db, nil)
+	if err != nil || len(sinks) != 1 {
+		t.Fatalf("sinks %v, %v", sinks, err)
+	}
+	err = sinks[0].Send(t.Context(), alerting.Delivery{Alert: incidents.Alert{EventID: "ev1", Type: incidents.AlertOpened, IncidentID: inc.ID, Incident: inc}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(paths) != 1 || paths[0] != "/slack/api/chat.postMessage" || !strings.Contains(auths[0], "xoxb-T0KEN") {
+		t.Errorf("the fake Slack API got %v %v, want one chat.postMessage under /slack/api/", paths, auths)
 	}
 }

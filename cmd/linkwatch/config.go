@@ -49,6 +49,9 @@ type SlackConfig struct {
 	WebhookURL string `yaml:"webhook_url"`
 	BotToken   string `yaml:"bot_token"`
 	Channel    string `yaml:"channel"`
+	// APIURL is the Web API base for bot mode (default Slack's own,
+	// https://slack.com/api/): a Slack-compatible server or a local fake.
+	APIURL string `yaml:"api_url"`
 }
 
 // SentryConfig sends one Sentry issue per incident, internal errors, and a
@@ -85,6 +88,13 @@ type ServerConfig struct {
 	// the proxy's rate limit.
 	TrustedProxies []string `yaml:"trusted_proxies"`
 	trusted        []netip.Prefix
+	// publicURLSet says public_url came from the file; otherwise serve
+	// derives it from the address it actually listens on.
+	publicURLSet bool
+	// selfCheckURL is the base the prober reaches the hub's own links
+	// through: public_url, unless that names another port of this machine
+	// (see servedURLs). Set by serve.
+	selfCheckURL string
 }
 
 // RateLimitConfig is a token bucket per client IP.
@@ -404,6 +414,7 @@ func (c *Config) applyDefaults() {
 	if c.Server.Addr == "" {
 		c.Server.Addr = ":8080"
 	}
+	c.Server.publicURLSet = c.Server.PublicURL != ""
 	if c.Server.PublicURL == "" {
 		host, port, err := net.SplitHostPort(c.Server.Addr)
 		if err == nil {
@@ -669,6 +680,15 @@ func (c *Config) validateAlerts(cerr *ConfigError) {
 			}
 			if s.Channel == "" {
 				cerr.add("alerts.slack.channel", "is required with bot_token")
+			}
+		}
+		if s.APIURL != "" {
+			if s.BotToken == "" {
+				cerr.add("alerts.slack.api_url", "applies only with bot_token (an incoming webhook has its own URL)")
+			} else if err := hub.ValidateURL(s.APIURL); err != nil {
+				cerr.add("alerts.slack.api_url", "%v", err)
+			} else if u, _ := url.Parse(s.APIURL); u.RawQuery != "" || u.Fragment != "" {
+				cerr.add("alerts.slack.api_url", "must be a base URL such as https://slack.com/api/ (no query or fragment)")
 			}
 		}
 	}

@@ -87,6 +87,14 @@ func TestParseConfigRejects(t *testing.T) {
 		{"negative group interval", "alerts: {group_interval: -5s}\n" + validPages, []string{"alerts.group_interval: must be from 0s (no grouping) to 10m0s"}},
 		{"group interval too long", "alerts: {group_interval: 1h}\n" + validPages, []string{"alerts.group_interval: must be from 0s (no grouping) to 10m0s"}},
 		{"group interval not a duration", "alerts: {group_interval: soon}\n" + validPages, []string{`alerts.group_interval: "soon" is not a duration`}},
+		{"slack api_url not a URL", "alerts: {slack: {bot_token: xoxb-1, channel: ops, api_url: 'ftp://slack.local/api/'}}\n" + validPages,
+			[]string{"alerts.slack.api_url: scheme must be http or https"}},
+		{"slack api_url with credentials", "alerts: {slack: {bot_token: xoxb-1, channel: ops, api_url: 'https://u:p@slack.local/api/'}}\n" + validPages,
+			[]string{"alerts.slack.api_url: must not contain credentials"}},
+		{"slack api_url with query", "alerts: {slack: {bot_token: xoxb-1, channel: ops, api_url: 'https://slack.local/api/?x=1'}}\n" + validPages,
+			[]string{"alerts.slack.api_url: must be a base URL"}},
+		{"slack api_url with a webhook", "alerts: {slack: {webhook_url: 'https://hooks.example/T', api_url: 'https://slack.local/api/'}}\n" + validPages,
+			[]string{"alerts.slack.api_url: applies only with bot_token"}},
 		{"slack bot token kind", "alerts: {slack: {bot_token: xoxp-1, channel: ops}}\n" + validPages, []string{"alerts.slack.bot_token: must be a bot token"}},
 		{"every bad link", `pages:
   - slug: ada

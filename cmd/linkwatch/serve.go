@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
+	"net/url"
 	"os"
 	"os/signal"
 	"slices"
@@ -58,6 +60,20 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	log := slog.New(logHandler)
 
+	// Listen first: the public URL, the self-checks and every link the
+	// status page and alerts carry depend on the address really served
+	// (-addr, or port 0).
+	ln, err := net.Listen("tcp", cfg.Server.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Server.Addr, err)
+	}
+	defer ln.Close() // Serve closes it too; this covers a failed start
+	var mismatch string
+	cfg.Server.PublicURL, cfg.Server.selfCheckURL, mismatch = servedURLs(cfg.Server.PublicURL, cfg.Server.publicURLSet, ln.Addr())
+	if mismatch != "" {
+		log.Warn(mismatch, "public_url", cfg.Server.PublicURL, "served", ln.Addr().String(), "self_checks", cfg.Server.selfCheckURL)
+	}
+
 	db, err := storage.Open(ctx, cfg.Storage.Path)
 	if err != nil {
 		return err
@@ -98,10 +114,6 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	defer metrics.Close()
 
-	ln, err := net.Listen("tcp", cfg.Server.Addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Server.Addr, err)
-	}
 	channels := make([]string, 0, len(sinks))
 	for _, s := range sinks {
 		channels = append(channels, s.Name())
@@ -224,6 +236,50 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		runErr = errors.Join(runErr, err)
 	}
 	return runErr
+}
+
+// servedURLs returns the public URL and the base self-checks use, given
+// public_url (set says it came from the config) and the address served.
+// Without public_url both are the served address (a wildcard host named
+// localhost). With one that names this machine on another port, visitors
+// may well reach us that way (a port mapping), but the prober cannot:
+// self-checks go to the served address instead, so they raise no false hub
+// incident, and mismatch says why, to be logged once.
+func servedURLs(publicURL string, set bool, served net.Addr) (public, selfCheck, mismatch string) {
+	host, port, err := net.SplitHostPort(served.String())
+	if err != nil {
+		return publicURL, publicURL, ""
+	}
+	if ip, err := netip.ParseAddr(host); err == nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	servedURL := "http://" + net.JoinHostPort(host, port)
+	if !set {
+		return servedURL, servedURL, ""
+	}
+	u, err := url.Parse(publicURL)
+	if err != nil {
+		return publicURL, publicURL, ""
+	}
+	pubPort := u.Port()
+	if pubPort == "" {
+		pubPort = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+	}
+	if !isThisMachine(u.Hostname(), host) || pubPort == port {
+		return publicURL, publicURL, ""
+	}
+	return publicURL, servedURL, "server.public_url names this machine on another port than the one served: links use public_url, self-checks go to the served address"
+}
+
+// isThisMachine reports whether host (from public_url) names this machine
+// without a DNS lookup: localhost, a loopback or unspecified address, or
+// the address served.
+func isThisMachine(host, served string) bool {
+	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") || host == served {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && (ip.IsLoopback() || ip.IsUnspecified())
 }
 
 // reloader applies a changed config's pages and links without a restart:

@@ -28,12 +28,18 @@ func destinationTargets(cfg *Config, catalog *hub.Catalog) []checker.Target {
 }
 
 // selfCheckTargets returns one target per link: the hub's own short link,
-// reached through the public URL, which must answer 302 to the destination.
+// reached through the public URL (or the served address, when the public
+// URL names another port of this machine), which must answer 302 to the
+// destination.
 func selfCheckTargets(cfg *Config, catalog *hub.Catalog) []checker.Target {
 	if !*cfg.Probe.SelfCheck {
 		return nil
 	}
-	base := strings.TrimRight(cfg.Server.PublicURL, "/")
+	base := cfg.Server.selfCheckURL
+	if base == "" {
+		base = cfg.Server.PublicURL
+	}
+	base = strings.TrimRight(base, "/")
 	var out []checker.Target
 	for _, p := range catalog.Pages() {
 		for _, l := range p.Links {

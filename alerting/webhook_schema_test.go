@@ -1,0 +1,120 @@
+package alerting_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"linkwatch/alerting"
+	"linkwatch/checker"
+	"linkwatch/incidents"
+)
+
+// webhookSchema compiles the documented payload schema, with formats
+// (date-time, uri) asserted.
+func webhookSchema(t *testing.T) *jsonschema.Schema {
+	t.Helper()
+	f, err := os.Open("webhook.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	doc, err := jsonschema.UnmarshalJSON(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	if err := c.AddResource("webhook.schema.json", doc); err != nil {
+		t.Fatal(err)
+	}
+	sch, err := c.Compile("webhook.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sch
+}
+
+func validate(t *testing.T, sch *jsonschema.Schema, body []byte) error {
+	t.Helper()
+	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(body))
+	if err != nil {
+		t.Fatalf("not JSON: %v", err)
+	}
+	return sch.Validate(v)
+}
+
+// The payloads a receiver really gets, for every alert type, match the
+// schema file, and durations arrive in milliseconds.
+func TestWebhookPayloadsMatchTheSchema(t *testing.T) {
+	sch := webhookSchema(t)
+	rc, srv := newReceiver(t)
+	wh, err := alerting.NewWebhook("ops", srv.URL+"/hook", testSecret, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opened := testAlert(7, incidents.AlertOpened)
+	opened.LastResult = &checker.Result{TargetID: "https://shop.example/", Kind: checker.KindDestination, URL: "https://shop.example/",
+		Start: opened.CreatedAt, Latency: 1500 * time.Millisecond, Status: checker.StatusDegraded, StatusCode: 429,
+		Cause: checker.CauseRateLimited, Summary: "429 Too Many Requests", RetryAfter: 30 * time.Second, FinalURL: "https://shop.example/",
+		TLSExpiry: opened.CreatedAt.Add(90 * 24 * time.Hour), BytesRead: 512,
+		Hops: []checker.Hop{{URL: "https://shop.example/", StatusCode: 429, Phases: checker.Phases{DNS: 2 * time.Millisecond,
+			Connect: 3500 * time.Microsecond, TLS: 20 * time.Millisecond, FirstByte: 250 * time.Millisecond, Transfer: time.Millisecond}}}}
+	updated := testAlert(7, incidents.AlertUpdated)
+	updated.Reason = "target_added"
+	updated.Added = []incidents.Affected{{Page: "acme", Link: "cart", URL: "https://shop.example/cart"}}
+	resolved := testAlert(7, incidents.AlertResolved)
+	resolved.Update = &incidents.Update{ID: 3, IncidentID: 7, Status: incidents.StatusResolved, Body: "moved the shop", CreatedAt: resolved.CreatedAt}
+	resolved.LastResult = nil
+	resolved.Incident.Postmortem = incidents.Postmortem{PrimaryCause: "expired certificate", Published: true, UpdatedAt: resolved.CreatedAt}
+	for _, a := range []incidents.Alert{opened, updated, resolved} {
+		if err := wh.Send(context.Background(), alerting.Delivery{Alert: a}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rc.mu.Lock()
+	raw := rc.raw
+	rc.mu.Unlock()
+	if len(raw) != 3 {
+		t.Fatalf("%d payloads received", len(raw))
+	}
+	for i, body := range raw {
+		if err := validate(t, sch, body); err != nil {
+			t.Errorf("payload %d does not match webhook.schema.json: %v\n%s", i, err, body)
+		}
+	}
+	got := rc.received()[0].Data.LastResult
+	if got == nil || got.LatencyMS != 1500 || got.RetryAfterMS != 30000 || got.Hops[0].ConnectMS != 3.5 || got.Hops[0].FirstByteMS != 250 {
+		t.Errorf("last_result durations are not milliseconds: %+v", got)
+	}
+	if strings.Contains(string(raw[0]), `"latency":`) || strings.Contains(string(raw[0]), `"phases":`) {
+		t.Errorf("payload still has nanosecond fields:\n%s", raw[0])
+	}
+}
+
+// The schema rejects what it must: a nanosecond field, a missing
+// required one, a wrong type or format.
+func TestWebhookSchemaRejects(t *testing.T) {
+	sch := webhookSchema(t)
+	base := `{"type":"incident.opened","timestamp":"2026-11-22T12:00:00Z","data":{"event_id":"e1","incident":{"id":1,"key":"k","kind":"destination","title":"t","cause":"dns","summary":"s","status":"investigating","impact":"major","flapping":false,"targets":[],"affected":[],"started_at":"2026-11-22T12:00:00Z","updated_at":"2026-11-22T12:00:00Z","alerts_suppressed":false,"postmortem":{"primary_cause":"","contributing_factors":"","why_not_caught":"","notes":"","published":false}}%s}}`
+	result := `,"last_result":{"target_id":"u","kind":"destination","url":"u","start":"2026-11-22T12:00:00Z","latency_ms":1.5,"status":"down","bytes_read":0%s}`
+	if err := validate(t, sch, []byte(strings.Replace(base, "%s", strings.Replace(result, "%s", "", 1), 1))); err != nil {
+		t.Fatalf("a valid payload is rejected: %v", err)
+	}
+	for name, body := range map[string]string{
+		"nanoseconds":    strings.Replace(base, "%s", strings.Replace(result, "%s", `,"latency":1500000`, 1), 1),
+		"unknown type":   strings.Replace(strings.Replace(base, "%s", "", 1), "incident.opened", "incident.deleted", 1),
+		"bad timestamp":  strings.Replace(strings.Replace(base, "%s", "", 1), `"timestamp":"2026-11-22T12:00:00Z"`, `"timestamp":"yesterday"`, 1),
+		"no event id":    strings.Replace(strings.Replace(base, "%s", "", 1), `"event_id":"e1",`, "", 1),
+		"latency string": strings.Replace(base, "%s", strings.Replace(strings.Replace(result, "%s", "", 1), `"latency_ms":1.5`, `"latency_ms":"1.5ms"`, 1), 1),
+	} {
+		if err := validate(t, sch, []byte(body)); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}

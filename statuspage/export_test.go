@@ -1,0 +1,4 @@
+package statuspage
+
+// HumanDuration is exported for tests.
+var HumanDuration = humanDuration
