@@ -51,7 +51,8 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	params.Set("_synchronous", "NORMAL") // durable across process crashes in WAL mode
 	wparams := cloneValues(params)
 	wparams.Set("_txlock", "immediate")
-	writer, err := sql.Open("sqlite3", "file:"+path+"?"+wparams.Encode())
+	file := uriPath(path)
+	writer, err := sql.Open("sqlite3", file+"?"+wparams.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("storage: open writer: %w", err)
 	}
@@ -61,7 +62,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 
 	rparams := cloneValues(params)
 	rparams.Set("_query_only", "true")
-	reader, err := sql.Open("sqlite3", "file:"+path+"?"+rparams.Encode())
+	reader, err := sql.Open("sqlite3", file+"?"+rparams.Encode())
 	if err != nil {
 		writer.Close()
 		return nil, fmt.Errorf("storage: open reader: %w", err)
@@ -75,6 +76,13 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, err
 	}
 	return db, nil
+}
+
+// uriPath makes path a SQLite URI filename. '?' and '#' end a URI's path,
+// so unescaped they would open another file (and drop every parameter);
+// SQLite decodes the %HH escapes back.
+func uriPath(path string) string {
+	return "file:" + strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
 }
 
 func cloneValues(v url.Values) url.Values {

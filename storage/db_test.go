@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -94,5 +95,34 @@ func TestPing(t *testing.T) {
 	cancel()
 	if err := db.Ping(ctx); err == nil {
 		t.Error("Ping with a cancelled context succeeded")
+	}
+}
+
+// TestOpenPathWithURICharacters: a path with '#', '?' or '%' opens that
+// very file, with its parameters (WAL), not a file named by a prefix.
+func TestOpenPathWithURICharacters(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "a#b?c=1%20d.db")
+	db, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mode string
+	if err := db.writer.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if mode != "wal" {
+		t.Errorf("journal_mode = %q: the parameters were lost", mode)
+	}
+	entries, _ := os.ReadDir(dir)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Errorf("the database is not at %s; the directory holds %v", path, names)
 	}
 }
