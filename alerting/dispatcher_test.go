@@ -296,7 +296,7 @@ func TestDisabledChannelIsNamedAtStart(t *testing.T) {
 	_, srv := newReceiver(t)
 	wh, _ := alerting.NewWebhook("ops", srv.URL, testSecret, nil)
 	other, _ := alerting.NewWebhook("other", srv.URL, testSecret, nil)
-	var logs lockedLog
+	var logs syncBuffer
 	d := alerting.NewDispatcher(db, []alerting.Sink{wh, other}, nil, slog.New(slog.NewTextHandler(&logs, nil)))
 	alerting.SetClock(d, clk.Now)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -315,15 +315,3 @@ func TestDisabledChannelIsNamedAtStart(t *testing.T) {
 		t.Errorf("an enabled channel is reported disabled: %s", out)
 	}
 }
-
-type lockedLog struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-func (l *lockedLog) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
