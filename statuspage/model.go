@@ -154,8 +154,8 @@ type Snapshot struct {
 	// (its network is failing, or its canary is down): a notice, never an
 	// outage of the links.
 	MonitoringDegraded bool
-	feedID      string                  // the feed's stored UUID
-	entryIDs    map[int64]string        // each incident's stored UUID
+	feedID             string           // the feed's stored UUID
+	entryIDs           map[int64]string // each incident's stored UUID
 }
 
 // Component returns the component with the given public ID.

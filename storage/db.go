@@ -11,7 +11,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -141,8 +141,12 @@ func (db *DB) update(ctx context.Context, fn func(*Tx) error) error {
 	return nil
 }
 
-// migrate applies every embedded migration newer than the recorded version,
-// each in its own transaction, in file-name order (NNNN_name.sql).
+// migrate applies every embedded migration not yet recorded, each in its
+// own transaction, in version order (NNNN_name.sql). Applied versions are
+// recorded one by one, not as a high-water mark, so a migration that
+// arrives with a lower number than one already applied (two branches
+// merged) is applied rather than silently skipped; two files with one
+// number are refused.
 func (db *DB) migrate(ctx context.Context) error {
 	if _, err := db.writer.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version INTEGER PRIMARY KEY,
@@ -150,34 +154,37 @@ func (db *DB) migrate(ctx context.Context) error {
 		applied_at TEXT NOT NULL)`); err != nil {
 		return fmt.Errorf("storage: create migrations table: %w", err)
 	}
-	names, err := fs.Glob(migrationFS, "migrations/*.sql")
+	migrations, err := embeddedMigrations()
 	if err != nil {
-		return fmt.Errorf("storage: list migrations: %w", err)
+		return err
 	}
-	sort.Strings(names)
-	var current int
-	if err := db.writer.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
-		return fmt.Errorf("storage: read schema version: %w", err)
+	applied := map[int]bool{}
+	rows, err := db.writer.QueryContext(ctx, `SELECT version FROM schema_migrations`)
+	if err != nil {
+		return fmt.Errorf("storage: read schema versions: %w", err)
 	}
-	for _, name := range names {
-		base := strings.TrimPrefix(name, "migrations/")
-		version, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
-		if err != nil {
-			return fmt.Errorf("storage: migration %s: name must start with a number", base)
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			rows.Close()
+			return fmt.Errorf("storage: read schema versions: %w", err)
 		}
-		if version <= current {
+		applied[v] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("storage: read schema versions: %w", err)
+	}
+	for _, m := range migrations {
+		if applied[m.version] {
 			continue
 		}
-		body, err := fs.ReadFile(migrationFS, name)
-		if err != nil {
-			return fmt.Errorf("storage: read migration %s: %w", base, err)
-		}
-		err = db.update(ctx, func(tx *Tx) error {
-			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
-				return fmt.Errorf("storage: apply migration %s: %w", base, err)
+		err := db.update(ctx, func(tx *Tx) error {
+			if _, err := tx.ExecContext(ctx, m.body); err != nil {
+				return fmt.Errorf("storage: apply migration %s: %w", m.name, err)
 			}
 			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
-				version, base, tx.now.Format(time.RFC3339Nano))
+				m.version, m.name, tx.now.Format(time.RFC3339Nano))
 			return err
 		})
 		if err != nil {
@@ -185,6 +192,39 @@ func (db *DB) migrate(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+type migration struct {
+	version    int
+	name, body string
+}
+
+// embeddedMigrations returns the migrations in version order.
+func embeddedMigrations() ([]migration, error) {
+	names, err := fs.Glob(migrationFS, "migrations/*.sql")
+	if err != nil {
+		return nil, fmt.Errorf("storage: list migrations: %w", err)
+	}
+	var out []migration
+	seen := map[int]string{}
+	for _, name := range names {
+		base := strings.TrimPrefix(name, "migrations/")
+		version, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
+		if err != nil {
+			return nil, fmt.Errorf("storage: migration %s: name must start with a number", base)
+		}
+		if other, dup := seen[version]; dup {
+			return nil, fmt.Errorf("storage: migrations %s and %s share the number %d", other, base, version)
+		}
+		seen[version] = base
+		body, err := fs.ReadFile(migrationFS, name)
+		if err != nil {
+			return nil, fmt.Errorf("storage: read migration %s: %w", base, err)
+		}
+		out = append(out, migration{version: version, name: base, body: string(body)})
+	}
+	slices.SortFunc(out, func(a, b migration) int { return a.version - b.version })
+	return out, nil
 }
 
 // IntegrityCheck runs SQLite's integrity check and returns its verdict

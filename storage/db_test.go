@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"database/sql"
 	"os"
 	"path/filepath"
 	"testing"
@@ -124,5 +125,48 @@ func TestOpenPathWithURICharacters(t *testing.T) {
 	}
 	if _, err := os.Stat(path); err != nil {
 		t.Errorf("the database is not at %s; the directory holds %v", path, names)
+	}
+}
+
+// TestMigrationWithALowerNumberIsApplied: a database migrated by a build
+// that had migration 6 but not 5 (two branches merged) gets 5 at the next
+// start instead of skipping it.
+func TestMigrationWithALowerNumberIsApplied(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "lw.db")
+	raw, err := sql.Open("sqlite3", uriPath(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	all, err := embeddedMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range all {
+		if m.version == 5 {
+			continue
+		}
+		if _, err := raw.Exec(m.body); err != nil {
+			t.Fatalf("%s: %v", m.name, err)
+		}
+		if _, err := raw.Exec(`INSERT INTO schema_migrations VALUES (?, ?, 'then')`, m.version, m.name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	raw.Close()
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.reader.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = 5`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("migration 5 applied %d times (%v)", n, err)
+	}
+	if _, _, err := db.FeedIDs(ctx, nil); err != nil {
+		t.Errorf("what migration 5 adds is missing: %v", err)
 	}
 }
