@@ -139,8 +139,12 @@ type Engine struct {
 	open    map[string]*Incident // by key
 
 	destinations, failingDestinations int // for prober-offline, kept as results arrive
-	canaryAnswered                    time.Time
-	destinationAnswered               time.Time
+	// canaryAnswers are when the canary last answered, oldest first: a
+	// failing check proves our network only against an answer that came
+	// between the target's first failure and the check's start, and checks
+	// overlap the canary's (a timeout lasts seconds).
+	canaryAnswers       []time.Time
+	destinationAnswered time.Time
 
 	maint   []Maintenance
 	maintAt time.Time
@@ -301,11 +305,17 @@ func (e *Engine) target(id string, kind checker.Kind, u string) *targetState {
 		e.targets[id] = ts
 	}
 	if kind != "" && ts.kind != kind {
+		// A target restored from an open incident learns its kind from its
+		// first result; it counts as failing from then on.
+		failing := 0
+		if ts.fails > 0 {
+			failing = 1
+		}
 		if ts.kind == checker.KindDestination {
-			e.destinations--
+			e.destinations, e.failingDestinations = e.destinations-1, e.failingDestinations-failing
 		}
 		if kind == checker.KindDestination {
-			e.destinations++
+			e.destinations, e.failingDestinations = e.destinations+1, e.failingDestinations+failing
 		}
 		ts.kind = kind
 	}
@@ -335,7 +345,10 @@ func (e *Engine) Handle(ctx context.Context, r checker.Result) error {
 		ts.successes++
 		switch r.Kind {
 		case checker.KindCanary:
-			e.canaryAnswered = later(e.canaryAnswered, seen)
+			e.canaryAnswers = append(e.canaryAnswers, seen)
+			if len(e.canaryAnswers) > canaryAnswersKept {
+				e.canaryAnswers = e.canaryAnswers[1:]
+			}
 		case checker.KindDestination:
 			e.destinationAnswered = later(e.destinationAnswered, seen)
 		}
@@ -411,8 +424,18 @@ func (e *Engine) networkProven(ts *targetState, r checker.Result) bool {
 	if e.open[canaryKey] != nil {
 		return true
 	}
-	return e.canaryAnswered.After(ts.firstFail) && !r.Start.Before(e.canaryAnswered)
+	for _, a := range e.canaryAnswers {
+		if a.After(ts.firstFail) && !r.Start.Before(a) {
+			return true
+		}
+	}
+	return false
 }
+
+// canaryAnswersKept bounds the canary's answer history. Once it is full,
+// its oldest entry is several intervals old: any failure streak older than
+// that has a later check that started after it.
+const canaryAnswersKept = 8
 
 const (
 	proberKey = "prober"

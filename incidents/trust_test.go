@@ -124,26 +124,31 @@ func keys(list []incidents.Incident) []string {
 }
 
 // TestRealOutageWithCanaryLastStillPages: holding back is not silence. A
-// destination that fails while the canary answers opens its incident at its
-// threshold, with the canary last in the cycle; with a threshold of one it
-// is held until the canary has answered since, one interval at most, and
-// the timeline says so.
+// destination that fails while the canary answers opens its incident. With
+// the canary last in the cycle it opens at its threshold (with a threshold
+// of one, one interval later: the canary must answer after the failure was
+// seen). With the canary answering while the failing check still waits for
+// its timeout, that answer proves nothing (our network may have failed
+// after it), so the incident opens one interval later still. Either way the
+// timeline says when it was held.
 func TestRealOutageWithCanaryLastStillPages(t *testing.T) {
-	for _, threshold := range []int{1, 2} {
-		t.Run(fmt.Sprintf("threshold %d", threshold), func(t *testing.T) {
+	for _, tc := range []struct {
+		threshold  int
+		canarySlot float64 // the failing check runs from slot 0.15 for its 5 s timeout
+		extra      int     // intervals after the threshold before it opens
+	}{{1, 0.999, 1}, {2, 0.999, 0}, {1, 0.2, 2}, {2, 0.2, 1}} {
+		t.Run(fmt.Sprintf("threshold %d, canary at %.1f", tc.threshold, tc.canarySlot), func(t *testing.T) {
 			urls, deps := fleet(20, 10)
-			h := newFleetHarness(t, incidents.Config{CanaryID: canaryURL, FailureThreshold: threshold}, deps)
-			h.round(urls, 0.999, never, never, nil)
+			h := newFleetHarness(t, incidents.Config{CanaryID: canaryURL, FailureThreshold: tc.threshold}, deps)
+			h.round(urls, tc.canarySlot, never, never, nil)
 			down := map[string]bool{urls[3]: true}
-			for range threshold {
-				h.round(urls, 0.999, never, never, down)
+			for range tc.threshold + tc.extra - 1 {
+				h.round(urls, tc.canarySlot, never, never, down)
 			}
-			if threshold == 1 {
-				if n := len(h.incidents()); n != 0 {
-					t.Fatalf("%d incidents before the canary answered after the first failure", n)
-				}
-				h.round(urls, 0.999, never, never, down)
+			if n := len(h.incidents()); n != 0 {
+				t.Fatalf("%d incidents before the canary answered between the first failure and a later check", n)
 			}
+			h.round(urls, tc.canarySlot, never, never, down)
 			list := h.incidents()
 			if len(list) != 1 || list[0].Key != "dest:"+urls[3] {
 				t.Fatalf("incidents = %v, want the failing destination's", keys(list))
@@ -156,7 +161,7 @@ func TestRealOutageWithCanaryLastStillPages(t *testing.T) {
 				t.Fatal(err)
 			}
 			held := len(ev) > 1 && strings.Contains(ev[1].Body, "held back")
-			if held != (threshold == 1) {
+			if held != (tc.extra > 0) {
 				t.Errorf("timeline %+v: held back recorded = %v", ev, held)
 			}
 		})
@@ -474,5 +479,35 @@ func TestGroupIsReleasedBeforeTheNextAlert(t *testing.T) {
 	h.feed(up(shopB))
 	if got := alertTypes(h.alerts()); !slices.Equal(got, []string{"incident.opened", "incident.updated/target_added", "incident.resolved"}) {
 		t.Fatalf("alerts = %v", got)
+	}
+}
+
+// TestRestartKeepsTheOfflineCount: targets restored from open incidents
+// count as failing destinations once their kind is known, so a restart in
+// the middle of an outage does not skew prober-offline detection.
+func TestRestartKeepsTheOfflineCount(t *testing.T) {
+	urls, deps := fleet(5, 5)
+	h := newFleetHarness(t, incidents.Config{CanaryID: canaryURL}, deps)
+	down := map[string]bool{urls[0]: true, urls[1]: true}
+	for range 3 {
+		h.round(urls, 0.5, never, never, down)
+	}
+	if n := len(h.incidents()); n != 2 {
+		t.Fatalf("%d incidents %v, want 2", n, keys(h.incidents()))
+	}
+	h.restart()
+	for range 3 {
+		h.round(urls, 0.5, never, never, nil) // both recover
+	}
+	downAt := h.now
+	for range 4 {
+		h.round(urls, 0.5, downAt, never, nil) // then our network fails
+	}
+	var offline bool
+	for _, inc := range h.incidents() {
+		offline = offline || (inc.Kind == incidents.KindProberOffline && inc.Open())
+	}
+	if !offline {
+		t.Fatalf("no prober_offline after a restart: %v", keys(h.incidents()))
 	}
 }
