@@ -103,6 +103,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	// The hub redirects to fallbacks and notes down links from the health
+	// the engine publishes: memory only, on the redirect path.
+	engine.SetHealthObserver(hubHealth{hubServer})
 
 	sinks, err := newSinks(cfg, db, sentry)
 	if err != nil {
