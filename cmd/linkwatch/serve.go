@@ -121,7 +121,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	for _, s := range sinks {
 		channels = append(channels, s.Name())
 	}
-	admin := incidents.NewAdmin(db, incidents.AdminOptions{Token: cfg.Server.AdminToken, Resolver: engine, Channels: channels, Log: log})
+	admin := incidents.NewAdmin(db, incidents.AdminOptions{Token: cfg.Server.AdminToken, Resolver: engine, Channels: channels, Log: log,
+		Extra: map[string]http.Handler{"/clicks": hub.NewClicksAPI(db, log)}})
 	router := newRouter(hubServer, admin, statuspage.New(statusSource{db}, statuspage.Options{
 		URL: cfg.Server.PublicURL, Interval: time.Duration(cfg.Probe.Interval), SelfCheck: *cfg.Probe.SelfCheck,
 		Catalog: hubServer.Catalog, Log: log,
