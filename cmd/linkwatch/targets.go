@@ -47,7 +47,7 @@ func selfCheckTargets(cfg *Config, catalog *hub.Catalog) []checker.Target {
 			path := "/" + p.Slug + "/" + l.Slug
 			// One history per page: the hub's redirects are one component, and
 			// a minute rollup per link would cost more than the destinations'.
-			out = append(out, checker.Target{ID: "self:" + path, Kind: checker.KindSelfCheck, URL: base + path, WantLocation: l.URL,
+			out = append(out, checker.Target{ID: "self:" + path, Kind: checker.KindSelfCheck, URL: base + path, WantLocation: l.URL, AltLocation: l.Fallback,
 				Series: "self:/" + p.Slug})
 		}
 	}
