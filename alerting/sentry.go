@@ -215,7 +215,14 @@ func sentryEvent(d Delivery) *sentry.Event {
 
 	affected := make([]map[string]any, 0, min(len(inc.Affected), maxSentryAffected))
 	for _, af := range inc.Affected[:min(len(inc.Affected), maxSentryAffected)] {
-		affected = append(affected, map[string]any{"page": af.Page, "link": af.Link, "url": af.URL})
+		m := map[string]any{"page": af.Page, "link": af.Link, "url": af.URL}
+		if af.Fallback != "" {
+			m["fallback"] = af.Fallback
+		}
+		if af.Diverted {
+			m["diverted"] = true // visitors are being sent to the fallback
+		}
+		affected = append(affected, m)
 	}
 	incCtx := sentry.Context{
 		"id":             inc.ID,
@@ -235,6 +242,9 @@ func sentryEvent(d Delivery) *sentry.Event {
 	}
 	if len(a.Added) > 0 {
 		incCtx["added"] = affectedList(a.Added, maxSentryAffected)
+	}
+	if f := fallbackLines(inc.Affected, maxSentryAffected); f != "" {
+		incCtx["fallback"] = f
 	}
 	if u := a.Update; u != nil {
 		incCtx["update_status"] = string(u.Status)

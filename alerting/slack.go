@@ -184,6 +184,9 @@ func slackMessage(a incidents.Alert, statusURL string, parent bool) ([]slack.Blo
 	if links := affectedList(inc.Affected, 10); links != "" {
 		blocks = append(blocks, slack.NewSectionBlock(md("*Affected links*\n"+clip(escapeSlack(links), 2900)), nil, nil))
 	}
+	if f := fallbackLines(inc.Affected, 10); f != "" {
+		blocks = append(blocks, slack.NewSectionBlock(md("*Fallback*\n"+clip(escapeSlack(f), 2900)), nil, nil))
+	}
 	if statusURL != "" {
 		btn := slack.NewButtonBlockElement("status_page", "status", slack.NewTextBlockObject(slack.PlainTextType, "Status page", false, false))
 		btn.URL = statusURL
@@ -200,7 +203,27 @@ func slackMessage(a incidents.Alert, statusURL string, parent bool) ([]slack.Blo
 	if links := affectedList(inc.Affected, 5); links != "" {
 		text += " Affected: " + links + "."
 	}
+	if f := fallbackLines(inc.Affected, 5); f != "" {
+		text += " " + strings.ReplaceAll(f, "\n", " ")
+	}
 	return blocks, text
+}
+
+// fallbackLines says, a line per link, where the visitors of the links
+// diverted in an incident are being sent.
+func fallbackLines(as []incidents.Affected, max int) string {
+	var lines []string
+	for _, a := range as {
+		if !a.Diverted {
+			continue
+		}
+		if len(lines) == max {
+			lines = append(lines, "and more.")
+			break
+		}
+		lines = append(lines, fmt.Sprintf("Visitors of %s/%s are being sent to %s.", a.Page, a.Link, a.Fallback))
+	}
+	return strings.Join(lines, "\n")
 }
 
 func affectedList(as []incidents.Affected, max int) string {

@@ -169,3 +169,22 @@ func TestNewSlackRejectsBadOptions(t *testing.T) {
 		}
 	}
 }
+
+// An alert for an incident whose link is on its fallback says where its
+// visitors are being sent, in the blocks and in the notification text.
+func TestSlackSaysWhereVisitorsGo(t *testing.T) {
+	f, srv := newFakeSlack(t)
+	s, err := alerting.NewSlack(alerting.SlackOptions{WebhookURL: srv.URL + "/webhook"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := testAlert(1, incidents.AlertOpened)
+	a.Incident.Affected[0].Fallback, a.Incident.Affected[0].Diverted = "https://backup.example/shop", true
+	if err := s.Send(context.Background(), alerting.Delivery{Alert: a}); err != nil {
+		t.Fatal(err)
+	}
+	const want = "Visitors of acme/shop are being sent to https://backup.example/shop."
+	if len(f.calls) != 1 || !strings.Contains(f.calls[0].text, want) || !strings.Contains(f.calls[0].blocks, want) {
+		t.Errorf("message lacks %q: %+v", want, f.calls)
+	}
+}

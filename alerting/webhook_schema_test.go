@@ -68,11 +68,15 @@ func TestWebhookPayloadsMatchTheSchema(t *testing.T) {
 	updated := testAlert(7, incidents.AlertUpdated)
 	updated.Reason = "target_added"
 	updated.Added = []incidents.Affected{{Page: "acme", Link: "cart", URL: "https://shop.example/cart"}}
+	updated.Added[0].Fallback = "https://backup.example/cart"
+	switched := testAlert(7, incidents.AlertUpdated)
+	switched.Reason = incidents.ReasonFallback
+	switched.Incident.Affected[0].Fallback, switched.Incident.Affected[0].Diverted = "https://backup.example/shop", true
 	resolved := testAlert(7, incidents.AlertResolved)
 	resolved.Update = &incidents.Update{ID: 3, IncidentID: 7, Status: incidents.StatusResolved, Body: "moved the shop", CreatedAt: resolved.CreatedAt}
 	resolved.LastResult = nil
 	resolved.Incident.Postmortem = incidents.Postmortem{PrimaryCause: "expired certificate", Published: true, UpdatedAt: resolved.CreatedAt}
-	for _, a := range []incidents.Alert{opened, updated, resolved} {
+	for _, a := range []incidents.Alert{opened, updated, switched, resolved} {
 		if err := wh.Send(context.Background(), alerting.Delivery{Alert: a}); err != nil {
 			t.Fatal(err)
 		}
@@ -80,7 +84,7 @@ func TestWebhookPayloadsMatchTheSchema(t *testing.T) {
 	rc.mu.Lock()
 	raw := rc.raw
 	rc.mu.Unlock()
-	if len(raw) != 3 {
+	if len(raw) != 4 {
 		t.Fatalf("%d payloads received", len(raw))
 	}
 	for i, body := range raw {
@@ -111,6 +115,7 @@ func TestWebhookSchemaRejects(t *testing.T) {
 		"unknown type":   strings.Replace(strings.Replace(base, "%s", "", 1), "incident.opened", "incident.deleted", 1),
 		"bad timestamp":  strings.Replace(strings.Replace(base, "%s", "", 1), `"timestamp":"2026-11-22T12:00:00Z"`, `"timestamp":"yesterday"`, 1),
 		"no event id":    strings.Replace(strings.Replace(base, "%s", "", 1), `"event_id":"e1",`, "", 1),
+		"bad fallback":   strings.Replace(strings.Replace(base, "%s", "", 1), `"affected":[]`, `"affected":[{"page":"a","link":"b","url":"https://x.example/","fallback":"not a url","diverted":true}]`, 1),
 		"latency string": strings.Replace(base, "%s", strings.Replace(strings.Replace(result, "%s", "", 1), `"latency_ms":1.5`, `"latency_ms":"1.5ms"`, 1), 1),
 	} {
 		if err := validate(t, sch, []byte(body)); err == nil {

@@ -410,7 +410,7 @@ func (c *Checker) checkSelf(ctx context.Context, t Target, r *Result) {
 	switch {
 	case resp.StatusCode != http.StatusFound:
 		c.fail(r, CauseHubRedirectWrong, fmt.Sprintf("the hub answered %d %s for %s, want 302 to %s", resp.StatusCode, http.StatusText(resp.StatusCode), u.Path, t.WantLocation), nil)
-	case loc != t.WantLocation:
+	case loc != t.WantLocation && (t.AltLocation == "" || loc != t.AltLocation):
 		c.fail(r, CauseHubRedirectWrong, fmt.Sprintf("the hub redirects %s to %s, want %s", u.Path, loc, t.WantLocation), nil)
 	default:
 		r.FinalURL = loc

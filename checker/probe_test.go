@@ -339,21 +339,24 @@ func TestSelfCheck(t *testing.T) {
 		}
 	})
 	tests := []struct {
-		path, want string
-		cause      Cause
-		status     Status
-		summary    string
+		path, want, alt string
+		cause           Cause
+		status          Status
+		summary         string
 	}{
-		{"/ada/go", "https://go.dev/", CauseNone, StatusUp, ""},
-		{"/ada/go", "https://go.dev/doc/", CauseHubRedirectWrong, StatusDown, "redirects /ada/go to https://go.dev/, want https://go.dev/doc/"},
-		{"/ada/moved", "https://go.dev/", CauseHubRedirectWrong, StatusDown, "answered 301"},
-		{"/ada/missing", "https://go.dev/", CauseHubRedirectWrong, StatusDown, "answered 404"},
-		{"/ada/slow", "https://go.dev/", CauseHubSlow, StatusDegraded, "took"},
+		{"/ada/go", "https://go.dev/", "", CauseNone, StatusUp, ""},
+		{"/ada/go", "https://go.dev/doc/", "", CauseHubRedirectWrong, StatusDown, "redirects /ada/go to https://go.dev/, want https://go.dev/doc/"},
+		// On its fallback: the hub doing its job.
+		{"/ada/go", "https://go.example/", "https://go.dev/", CauseNone, StatusUp, ""},
+		{"/ada/go", "https://go.example/", "https://go.example/backup", CauseHubRedirectWrong, StatusDown, "redirects /ada/go to https://go.dev/"},
+		{"/ada/moved", "https://go.dev/", "", CauseHubRedirectWrong, StatusDown, "answered 301"},
+		{"/ada/missing", "https://go.dev/", "", CauseHubRedirectWrong, StatusDown, "answered 404"},
+		{"/ada/slow", "https://go.dev/", "", CauseHubSlow, StatusDegraded, "took"},
 	}
 	// Self-checks reach the hub's own (loopback) address with no allow_private.
 	c := newTestChecker(t, Options{AllowPrivate: []netip.Prefix{}, SlowThreshold: 100 * time.Millisecond})
 	for _, tt := range tests {
-		r := c.Check(context.Background(), Target{ID: "self:" + tt.path, Kind: KindSelfCheck, URL: hub.URL + tt.path, WantLocation: tt.want})
+		r := c.Check(context.Background(), Target{ID: "self:" + tt.path, Kind: KindSelfCheck, URL: hub.URL + tt.path, WantLocation: tt.want, AltLocation: tt.alt})
 		if r.Cause != tt.cause || r.Status != tt.status || !strings.Contains(r.Summary, tt.summary) {
 			t.Errorf("%s → %s: got %q %q %q", tt.path, tt.want, r.Cause, r.Status, r.Summary)
 		}

@@ -31,6 +31,10 @@ type Target struct {
 
 	// WantLocation is, for a self-check, the Location the hub must answer.
 	WantLocation string
+	// AltLocation is, for a self-check, the other Location the hub may
+	// answer: the link's fallback, where visitors go while its destination
+	// is down. That is the hub working, not a wrong redirect.
+	AltLocation string
 
 	// Series, when set, is the ID the target's results are aggregated under
 	// in the rollups, so many targets can share one history (the self-checks

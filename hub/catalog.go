@@ -18,17 +18,27 @@ type Page struct {
 	linkBySlug map[string]*Link
 }
 
-// Link is one short link, served at /{page}/{slug} as a 302 to URL.
+// Link is one short link, served at /{page}/{slug} as a 302 to URL, or to
+// Fallback while the incident engine says URL is down for visitors.
 type Link struct {
-	Slug  string
-	Title string
-	URL   string
+	Slug     string
+	Title    string
+	URL      string
+	Fallback string // "" without one
+
+	key LinkKey
 
 	// clicks is shared with the Counter so that the redirect hot path is a
 	// single atomic add, with no map lookup and no lock.
 	clicks *atomic.Int64
-	served *atomic.Int64 // the Counter's redirect total
+	// fallbackClicks counts the clicks sent to Fallback; clicks the others,
+	// so a click is still one atomic add.
+	fallbackClicks *atomic.Int64
+	served         *atomic.Int64 // the Counter's redirect total
 }
+
+// Key names the link across catalog reloads.
+func (l *Link) Key() LinkKey { return l.key }
 
 // Link returns the page's link with the given slug.
 func (p *Page) Link(slug string) (*Link, bool) {
@@ -46,9 +56,10 @@ type PageSpec struct {
 
 // LinkSpec describes a link to build into a Catalog.
 type LinkSpec struct {
-	Slug  string
-	Title string // defaults to the slug
-	URL   string
+	Slug     string
+	Title    string // defaults to the slug
+	URL      string
+	Fallback string // optional: where visitors go while URL is down
 }
 
 // LinkKey names a link across catalog reloads.
@@ -93,11 +104,16 @@ func NewCatalog(pages []PageSpec, counter *Counter) (*Catalog, error) {
 			if err := ValidateURL(l.URL); err != nil {
 				return nil, fmt.Errorf("link %q/%q: %w", p.Slug, l.Slug, err)
 			}
+			if err := ValidateFallback(l.Fallback, l.URL); err != nil {
+				return nil, fmt.Errorf("link %q/%q: fallback: %w", p.Slug, l.Slug, err)
+			}
 			title := l.Title
 			if title == "" {
 				title = l.Slug
 			}
-			nl := &Link{Slug: l.Slug, Title: title, URL: l.URL, clicks: counter.cell(LinkKey{p.Slug, l.Slug}), served: &counter.redirects}
+			key := LinkKey{p.Slug, l.Slug}
+			nl := &Link{Slug: l.Slug, Title: title, URL: l.URL, Fallback: l.Fallback, key: key,
+				clicks: counter.cell(clickKey{key, false}), fallbackClicks: counter.cell(clickKey{key, true}), served: &counter.redirects}
 			np.Links = append(np.Links, nl)
 			np.linkBySlug[l.Slug] = nl
 		}
@@ -116,19 +132,28 @@ func (c *Catalog) Page(slug string) (*Page, bool) {
 // Pages returns the pages in config order. The slice must not be modified.
 func (c *Catalog) Pages() []*Page { return c.pages }
 
-// Destinations returns every unique destination URL with the links that point
-// to it, sorted by URL, so the prober checks each one once however many links
-// share it.
+// Destinations returns every unique destination URL, fallbacks included,
+// with the links that point to it, sorted by URL, so the prober checks each
+// one once however many links share it. A fallback is checked like any
+// destination: visitors are sent there only while it is not down itself.
 func (c *Catalog) Destinations() []Destination {
 	byURL := map[string]*Destination{}
+	dest := func(u string) *Destination {
+		d, ok := byURL[u]
+		if !ok {
+			d = &Destination{URL: u}
+			byURL[u] = d
+		}
+		return d
+	}
 	for _, p := range c.pages {
 		for _, l := range p.Links {
-			d, ok := byURL[l.URL]
-			if !ok {
-				d = &Destination{URL: l.URL}
-				byURL[l.URL] = d
+			d := dest(l.URL)
+			d.Links = append(d.Links, l.key)
+			if l.Fallback != "" {
+				f := dest(l.Fallback)
+				f.FallbackOf = append(f.FallbackOf, l.key)
 			}
-			d.Links = append(d.Links, LinkKey{p.Slug, l.Slug})
 		}
 	}
 	out := make([]Destination, 0, len(byURL))
@@ -139,8 +164,9 @@ func (c *Catalog) Destinations() []Destination {
 	return out
 }
 
-// Destination is a URL that one or more links redirect to.
+// Destination is a URL that one or more links redirect to, or fall back to.
 type Destination struct {
-	URL   string
-	Links []LinkKey
+	URL        string
+	Links      []LinkKey // links whose URL it is
+	FallbackOf []LinkKey // links whose fallback it is
 }

@@ -49,9 +49,11 @@ func securityHeaders(h http.Header) {
 }
 
 // Server answers the public hub: the index, each page, each short link's
-// redirect, and the stylesheet. It reads only the in-memory catalog.
+// redirect, and the stylesheet. It reads only the in-memory catalog and
+// link health.
 type Server struct {
 	catalog   atomic.Pointer[Catalog]
+	health    atomic.Pointer[Health] // nil until the incident engine publishes one: every link healthy
 	log       *slog.Logger
 	selfToken string
 }
@@ -83,6 +85,9 @@ func (s *Server) SetCatalog(c *Catalog) { s.catalog.Store(c) }
 
 // Catalog returns the catalog being served.
 func (s *Server) Catalog() *Catalog { return s.catalog.Load() }
+
+// SetHealth swaps in the links' health; the next redirect and page follow it.
+func (s *Server) SetHealth(h *Health) { s.health.Store(h) }
 
 // route is what a request path names.
 type route struct {
@@ -155,7 +160,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case routePage:
 		if p, ok := c.Page(rt.page); ok {
-			s.render(w, r, http.StatusOK, "page.html", pageView{Page: p, Style: styleVersion})
+			s.render(w, r, http.StatusOK, "page.html", newPageView(p, s.health.Load()))
 			return
 		}
 	case routeLink:
@@ -176,8 +181,9 @@ const SelfCheckHeader = "X-Linkwatch-Self-Check"
 // redirect answers 302, never 301: browsers cache a 301 for good, and a link
 // hub must be able to change where a link points.
 func (s *Server) redirect(w http.ResponseWriter, r *http.Request, l *Link) {
+	to, diverted := s.health.Load().divertedTo(l)
 	h := w.Header()
-	h.Set("Location", l.URL)
+	h.Set("Location", to)
 	h.Set("Cache-Control", "no-store")
 	h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
 	w.WriteHeader(http.StatusFound)
@@ -187,7 +193,12 @@ func (s *Server) redirect(w http.ResponseWriter, r *http.Request, l *Link) {
 		return
 	}
 	l.served.Add(1)
-	if r.Method == http.MethodGet {
+	if r.Method != http.MethodGet {
+		return
+	}
+	if diverted {
+		l.fallbackClicks.Add(1)
+	} else {
 		l.clicks.Add(1)
 	}
 }
@@ -204,7 +215,24 @@ type indexView struct {
 
 type pageView struct {
 	Page  *Page
+	Links []linkView
 	Style string
+}
+
+// linkView is a link's button: Unavailable adds the note that its
+// destination may be unavailable, so the page tells the truth without
+// JavaScript.
+type linkView struct {
+	*Link
+	Unavailable bool
+}
+
+func newPageView(p *Page, h *Health) pageView {
+	v := pageView{Page: p, Links: make([]linkView, len(p.Links)), Style: styleVersion}
+	for i, l := range p.Links {
+		v.Links[i] = linkView{Link: l, Unavailable: h.mayBeUnavailable(l)}
+	}
+	return v
 }
 
 type notFoundView struct {

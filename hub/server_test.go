@@ -14,21 +14,21 @@ import (
 // memStore is a ClickStore in memory that can be told to fail.
 type memStore struct {
 	mu     sync.Mutex
-	counts map[LinkKey]int64
+	counts map[LinkKey]ClickCount
 	fail   error
 }
 
-func (m *memStore) AddClicks(_ context.Context, c map[LinkKey]int64) error {
+func (m *memStore) AddClicks(_ context.Context, c map[LinkKey]ClickCount) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.fail != nil {
 		return m.fail
 	}
 	if m.counts == nil {
-		m.counts = map[LinkKey]int64{}
+		m.counts = map[LinkKey]ClickCount{}
 	}
 	for k, n := range c {
-		m.counts[k] += n
+		m.counts[k] = ClickCount{m.counts[k].Clicks + n.Clicks, m.counts[k].Fallback + n.Fallback}
 	}
 	return nil
 }
@@ -119,13 +119,13 @@ func TestServer(t *testing.T) {
 	}
 	// Of all the requests above, only the two plain GET redirects are clicks:
 	// HEAD and the prober's self-check are not.
-	want := map[LinkKey]int64{{"ada", "go"}: 1, {"ada", "blog"}: 1}
+	want := map[LinkKey]ClickCount{{"ada", "go"}: {Clicks: 1}, {"ada", "blog"}: {Clicks: 1}}
 	if got := counter.Pending(); !equalCounts(got, want) {
 		t.Errorf("pending clicks = %v, want %v", got, want)
 	}
 }
 
-func equalCounts(a, b map[LinkKey]int64) bool {
+func equalCounts(a, b map[LinkKey]ClickCount) bool {
 	if len(a) != len(b) {
 		return false
 	}
@@ -151,7 +151,7 @@ func TestCounterFlushKeepsClicksOnFailure(t *testing.T) {
 	if err := counter.Flush(context.Background()); err != nil {
 		t.Fatalf("Flush: %v", err)
 	}
-	if got := store.counts[LinkKey{"ada", "go"}]; got != 4 {
+	if got := store.counts[LinkKey{"ada", "go"}].Clicks; got != 4 {
 		t.Errorf("stored clicks = %d, want 4 (3 from the failed flush + 1)", got)
 	}
 	if p := counter.Pending(); len(p) != 0 {
@@ -172,7 +172,7 @@ func TestCatalogReloadKeepsClicks(t *testing.T) {
 	if loc := rec.Header().Get("Location"); loc != "https://go.dev/doc/" {
 		t.Errorf("Location after reload = %q", loc)
 	}
-	if got := counter.Pending()[LinkKey{"ada", "go"}]; got != 2 {
+	if got := counter.Pending()[LinkKey{"ada", "go"}].Clicks; got != 2 {
 		t.Errorf("clicks across reload = %d, want 2", got)
 	}
 	if _, ok := srv.Catalog().Page("empty"); ok {
@@ -268,7 +268,7 @@ func TestSelfCheckToken(t *testing.T) {
 		srv.ServeHTTP(httptest.NewRecorder(), req)
 	}
 	// Only the request with the real token is the prober's.
-	if got := counter.Pending()[LinkKey{"ada", "go"}]; got != 3 {
+	if got := counter.Pending()[LinkKey{"ada", "go"}].Clicks; got != 3 {
 		t.Errorf("clicks = %d, want 3 (a spoofed header is still a visitor)", got)
 	}
 	// Redirects served counts visitors only: not the prober's request.

@@ -92,3 +92,19 @@ func ValidateURL(raw string) error {
 	}
 	return nil
 }
+
+// ValidateFallback reports why raw cannot be the fallback of a link to
+// dest: "" (none) is fine; otherwise it is a destination like any other,
+// and not dest itself, which would send visitors back into the outage.
+func ValidateFallback(raw, dest string) error {
+	if raw == "" {
+		return nil
+	}
+	if err := ValidateURL(raw); err != nil {
+		return err
+	}
+	if raw == dest {
+		return errors.New("must differ from the link's url")
+	}
+	return nil
+}

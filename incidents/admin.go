@@ -64,6 +64,9 @@ type AdminOptions struct {
 	Resolver Resolver // nil: incidents cannot be resolved by hand
 	Channels []string // the configured alert channels, by name
 	Log      *slog.Logger
+	// Extra are more GET endpoints under /api/admin/, by path below it
+	// ("/clicks"), behind the same token: another package's reports.
+	Extra map[string]http.Handler
 }
 
 // maxAdminBody bounds request bodies: notes are text, not uploads.
@@ -75,13 +78,14 @@ type Admin struct {
 	token    []byte
 	resolver Resolver
 	channels []string
+	extra    map[string]http.Handler
 	log      *slog.Logger
 	now      func() time.Time
 }
 
 // NewAdmin returns the admin API.
 func NewAdmin(store AdminStore, opts AdminOptions) *Admin {
-	return &Admin{store: store, token: []byte(opts.Token), resolver: opts.Resolver, channels: opts.Channels, log: opts.Log, now: time.Now}
+	return &Admin{store: store, token: []byte(opts.Token), resolver: opts.Resolver, channels: opts.Channels, extra: opts.Extra, log: opts.Log, now: time.Now}
 }
 
 // Register adds the admin routes to r.
@@ -98,6 +102,9 @@ func (a *Admin) Register(r *mux.Router) {
 	s.Handle("/maintenance/{id}", methods{http.MethodDelete: a.deleteMaintenance})
 	s.Handle("/deliveries", methods{http.MethodGet: a.listDeliveries})
 	s.Handle("/channels", methods{http.MethodGet: a.listChannels, http.MethodPost: a.setChannel})
+	for path, h := range a.extra {
+		s.Handle(path, methods{http.MethodGet: h.ServeHTTP})
+	}
 	s.PathPrefix("/").HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "", "no such admin endpoint")
 	})

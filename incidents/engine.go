@@ -149,6 +149,14 @@ type Engine struct {
 	maint   []Maintenance
 	maintAt time.Time
 
+	// Link health: what the open incidents say of the links, published to
+	// observer when it changes; changed says an incident changed since the
+	// fallbacks were last synced (at synced).
+	observer HealthObserver
+	health   *Health
+	changed  bool
+	synced   time.Time
+
 	reconcile chan struct{} // wakes Run when the dependency view changed
 	pending   atomic.Bool   // removed targets' incidents may need resolving; retried with each result until done
 	requests  chan func()   // operator actions, run on the engine's goroutine
@@ -216,6 +224,9 @@ func (e *Engine) configured(target string) bool {
 
 // Run feeds results from in to the engine until in is closed or ctx ends.
 func (e *Engine) Run(ctx context.Context, in <-chan checker.Result) {
+	// The first reconcile also publishes the links' health as the open
+	// incidents left it, before any result: a restart keeps visitors where
+	// they were being sent.
 	e.tryReconcile(ctx)
 	for {
 		select {
@@ -244,6 +255,10 @@ func (e *Engine) tryReconcile(ctx context.Context) {
 		e.pending.Store(true)
 		e.log.Error("incident engine: resolve incidents of removed targets (retried with the next result)", "err", err)
 	}
+	// A reload may have added or removed fallbacks.
+	if err := e.syncFallbacks(ctx); err != nil {
+		e.log.Error("incident engine: switch fallbacks (retried with the next result)", "err", err)
+	}
 }
 
 // Reconcile resolves the open incidents left without a configured target
@@ -252,6 +267,7 @@ func (e *Engine) tryReconcile(ctx context.Context) {
 // resolves now if none of those still fails.
 func (e *Engine) Reconcile(ctx context.Context) error {
 	now := e.now().UTC()
+	e.changed = true // fallbacks may have been added or removed
 	var errs []error
 	for _, inc := range e.openIncidents() {
 		if !slices.ContainsFunc(inc.Targets, e.configured) {
@@ -335,8 +351,14 @@ func (e *Engine) forget(id string, ts *targetState) {
 	delete(e.targets, id)
 }
 
-// Handle advances the state machine with one result.
+// Handle advances the state machine with one result, then switches the
+// fallbacks the change made due and publishes the links' health.
 func (e *Engine) Handle(ctx context.Context, r checker.Result) error {
+	err := e.handle(ctx, r)
+	return errors.Join(err, e.syncFallbacks(ctx))
+}
+
+func (e *Engine) handle(ctx context.Context, r checker.Result) error {
 	e.tryReconcile(ctx)
 	ts := e.target(r.TargetID, r.Kind, r.URL)
 	seen := r.Start.Add(r.Latency)
@@ -495,9 +517,12 @@ func (e *Engine) openIncident(ctx context.Context, kind Kind, key, host string, 
 	if inc.Flapping {
 		ev = append(ev, Event{At: now, Kind: EventFlapping, Body: fmt.Sprintf("%s resolved %d times within %s", r.TargetID, len(resolves), e.cfg.FlapWindow)})
 	}
+	// Visitors go to the fallback from this very change: the opening alert
+	// says so, and the hub switches as soon as it is recorded.
+	ev = append(ev, e.switchFallbacks(ctx, now, &inc, e.as(nil, &inc, r.TargetID))...)
 	c := Change{Incident: inc, Events: ev, Evidence: slices.Clone(ts.recent)}
 	e.alert(ctx, &c, AlertOpened, "", now, &r)
-	saved, err := e.store.Record(ctx, c)
+	saved, err := e.record(ctx, c)
 	if err != nil {
 		return fmt.Errorf("incidents: open %s: %w", key, err)
 	}
@@ -522,11 +547,12 @@ func (e *Engine) join(ctx context.Context, inc *Incident, key string, kind Kind,
 	next.UpdatedAt = now
 	c := Change{Incident: next, Evidence: slices.Clone(ts.recent),
 		Events: []Event{{At: now, Kind: EventTargetAdded, Body: fmt.Sprintf("%s is failing too: %s", r.TargetID, r.Summary)}}}
+	c.Events = append(c.Events, e.switchFallbacks(ctx, now, &c.Incident, e.as(inc, &c.Incident, r.TargetID))...)
 	e.alert(ctx, &c, AlertUpdated, string(EventTargetAdded), now, &r)
 	if c.Alert != nil {
 		c.Alert.Added = slices.Clone(added)
 	}
-	saved, err := e.store.Record(ctx, c)
+	saved, err := e.record(ctx, c)
 	if err != nil {
 		return fmt.Errorf("incidents: add %s to incident %d: %w", r.TargetID, inc.ID, err)
 	}
@@ -547,8 +573,11 @@ func (e *Engine) failingAgain(ctx context.Context, r checker.Result, ts *targetS
 		next := *inc
 		next.Cause, next.Summary, next.Impact, next.UpdatedAt = r.Cause, r.Summary, impactOf(inc.Kind, r), now
 		next.Title = titleOf(&next, r)
+		next.Affected = slices.Clone(inc.Affected)
 		c := Change{Incident: next, Evidence: slices.Clone(ts.recent),
 			Events: []Event{{At: now, Kind: EventCauseChanged, Body: fmt.Sprintf("cause changed from %s to %s: %s", inc.Cause, r.Cause, r.Summary)}}}
+		// Degraded to down switches to the fallback, down to degraded back.
+		c.Events = append(c.Events, e.switchFallbacks(ctx, now, &c.Incident, e.as(inc, &c.Incident, ""))...)
 		e.alert(ctx, &c, AlertUpdated, string(EventCauseChanged), now, &r)
 		return e.apply(ctx, inc, c, "cause change")
 	}
@@ -571,9 +600,18 @@ func (e *Engine) announceIfUnmuted(ctx context.Context, inc *Incident, last *che
 	return e.apply(ctx, inc, c, "announce")
 }
 
+// record writes a change; the fallbacks are synced after any change.
+func (e *Engine) record(ctx context.Context, c Change) (Incident, error) {
+	saved, err := e.store.Record(ctx, c)
+	if err == nil {
+		e.changed = true
+	}
+	return saved, err
+}
+
 // apply records a change to an open incident and then takes it into memory.
 func (e *Engine) apply(ctx context.Context, inc *Incident, c Change, what string) error {
-	saved, err := e.store.Record(ctx, c)
+	saved, err := e.record(ctx, c)
 	if err != nil {
 		return fmt.Errorf("incidents: %s on incident %d: %w", what, inc.ID, err)
 	}
@@ -629,6 +667,7 @@ func (e *Engine) recovered(ctx context.Context, r checker.Result, ts *targetStat
 	}
 	if e.failingTargets(inc) > 1 {
 		ts.incident = nil // another target of the incident still fails
+		e.changed = true  // its links' visitors go back to it
 		return nil
 	}
 	return e.resolve(ctx, inc, now, fmt.Sprintf("%s answers again (%d consecutive successes)", r.TargetID, ts.successes), nil)
@@ -644,11 +683,19 @@ func (e *Engine) resolve(ctx context.Context, inc *Incident, now time.Time, why 
 	next := *inc
 	next.Status, next.ResolvedAt, next.UpdatedAt = StatusResolved, now, now
 	c := Change{Incident: next, Events: []Event{{At: now, Kind: EventResolved, Body: why}}, Update: update}
+	c.Incident.Affected = slices.Clone(inc.Affected)
+	for i := range c.Incident.Affected {
+		if a := &c.Incident.Affected[i]; a.Diverted {
+			a.Diverted = false
+			c.Events = append(c.Events, Event{At: now, Kind: EventFallbackOff,
+				Body: fmt.Sprintf("fallback off: visitors of %s/%s go to %s again: the incident is resolved", a.Page, a.Link, a.URL)})
+		}
+	}
 	e.alert(ctx, &c, AlertResolved, "", now, nil)
 	if c.Alert != nil {
 		c.Alert.Update = update
 	}
-	saved, err := e.store.Record(ctx, c)
+	saved, err := e.record(ctx, c)
 	if err != nil {
 		return fmt.Errorf("incidents: resolve incident %d: %w", inc.ID, err)
 	}
@@ -693,6 +740,10 @@ func (e *Engine) Resolve(ctx context.Context, id int64, by, note string) (Incide
 				if ts := e.targets[id]; ts != nil {
 					e.resetFailures(ts)
 				}
+			}
+			// Its links' visitors go back to their destinations now.
+			if serr := e.syncFallbacks(ctx); serr != nil {
+				e.log.Error("incident engine: switch fallbacks (retried with the next result)", "err", serr)
 			}
 		}
 		done <- reply{*inc, err}
@@ -742,7 +793,7 @@ func (e *Engine) checkCanary(ctx context.Context) error {
 		}
 		c := Change{Incident: inc, Events: ev, Evidence: slices.Clone(canary.recent)}
 		e.alert(ctx, &c, AlertOpened, "", now, &cr)
-		saved, err := e.store.Record(ctx, c)
+		saved, err := e.record(ctx, c)
 		if err != nil {
 			return fmt.Errorf("incidents: open prober_offline: %w", err)
 		}
@@ -759,7 +810,7 @@ func (e *Engine) checkCanary(ctx context.Context) error {
 		inc.Title = "Canary unreachable: prober-offline detection is off"
 		c := Change{Incident: inc, Events: []Event{{At: now, Kind: EventOpened, Body: inc.Summary}}, Evidence: slices.Clone(canary.recent)}
 		e.alert(ctx, &c, AlertOpened, "", now, &cr)
-		saved, err := e.store.Record(ctx, c)
+		saved, err := e.record(ctx, c)
 		if err != nil {
 			return fmt.Errorf("incidents: open canary incident: %w", err)
 		}
@@ -882,6 +933,9 @@ func titleOf(inc *Incident, r checker.Result) string {
 	name := r.URL
 	if len(inc.Affected) > 0 {
 		name = inc.Affected[0].Page + "/" + inc.Affected[0].Link
+		if a := inc.Affected[0]; r.URL != a.URL && r.URL == a.Fallback {
+			name = "the fallback of " + name // the link itself still works
+		}
 		if len(inc.Affected) > 1 {
 			name += fmt.Sprintf(" and %d more", len(inc.Affected)-1)
 		}
@@ -889,10 +943,12 @@ func titleOf(inc *Incident, r checker.Result) string {
 	return fmt.Sprintf("%s is %s (%s)", name, strings.ReplaceAll(string(r.Status), "_", " "), inc.Cause)
 }
 
+// mergeAffected adds the links of b that a lacks; a link is its page, slug
+// and destination, whatever its fallback state in a.
 func mergeAffected(a, b []Affected) []Affected {
 	out := slices.Clone(a)
 	for _, x := range b {
-		if !slices.Contains(out, x) {
+		if !slices.ContainsFunc(out, func(y Affected) bool { return y.Page == x.Page && y.Link == x.Link && y.URL == x.URL }) {
 			out = append(out, x)
 		}
 	}

@@ -14,3 +14,6 @@ func OpenInMemory(e *Engine) map[string]Incident {
 	}
 	return out
 }
+
+// Divert is the fallback switch rule.
+var Divert = divert

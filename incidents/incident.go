@@ -53,10 +53,16 @@ const (
 )
 
 // Affected is a link that depends on a failing target: the dependency view.
+// A link depends on its destination (URL) and on its fallback, if any.
 type Affected struct {
 	Page string `json:"page"`
 	Link string `json:"link"`
-	URL  string `json:"url"`
+	URL  string `json:"url"` // the link's destination
+	// Fallback is the link's fallback destination, if it has one.
+	Fallback string `json:"fallback,omitempty"`
+	// Diverted, in an incident, says the link's visitors are being sent to
+	// Fallback while its destination fails in this incident.
+	Diverted bool `json:"diverted,omitempty"`
 }
 
 // Postmortem is the on-call engineer's notes on an incident.

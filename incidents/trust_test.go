@@ -346,7 +346,12 @@ func TestFailedWriteNeverSplitsMemoryFromDatabase(t *testing.T) {
 
 func newEngineOver(t *testing.T, cfg incidents.Config, store incidents.Store, now *time.Time) *incidents.Engine {
 	t.Helper()
-	eng, err := incidents.NewEngine(context.Background(), cfg, store, deps, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	return newEngineOverDeps(t, cfg, store, deps, now)
+}
+
+func newEngineOverDeps(t *testing.T, cfg incidents.Config, store incidents.Store, d map[string][]incidents.Affected, now *time.Time) *incidents.Engine {
+	t.Helper()
+	eng, err := incidents.NewEngine(context.Background(), cfg, store, d, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,8 +28,20 @@ type DayStat struct {
 	Degraded int64
 }
 
+// Latency is a target's response time over a window, read off the rollup
+// histograms: each quantile is the bound of the histogram bucket it falls
+// in, capped by the slowest check.
+type Latency struct {
+	Checks int64
+	P50    time.Duration
+	P95    time.Duration
+}
+
 // Source is what the status page reads.
 type Source interface {
+	// Latency returns the latency of each of targets (by target id) over
+	// [from, to); a target without checks is absent.
+	Latency(ctx context.Context, targets []string, from, to time.Time) (map[string]Latency, error)
 	OpenIncidents(ctx context.Context) ([]incidents.Incident, error)
 	ListIncidents(ctx context.Context, q incidents.Query) ([]incidents.Incident, error)
 	IncidentUpdates(ctx context.Context, id int64) ([]incidents.Update, error)
@@ -150,6 +162,9 @@ type Snapshot struct {
 	Open        []IncidentView
 	History     []IncidentView
 	Maintenance []incidents.Maintenance // active and upcoming
+	// Links are the scoped page's links, with their response times and
+	// where their visitors are being sent; empty without a scope.
+	Links []LinkView
 	// MonitoringDegraded is set while our own prober cannot see the links
 	// (its network is failing, or its canary is down): a notice, never an
 	// outage of the links.
@@ -157,6 +172,23 @@ type Snapshot struct {
 	feedID             string           // the feed's stored UUID
 	entryIDs           map[int64]string // each incident's stored UUID
 }
+
+// LinkView is one link of a page on its status page.
+type LinkView struct {
+	Slug   string
+	Title  string
+	URL    string
+	Status string // its destination component's
+	P50    string // "" without checks in the window
+	P95    string
+	Checks int64
+	// Fallback is where its visitors are being sent while its destination
+	// is down, as the open incident records it; "" when they are not.
+	Fallback string
+}
+
+// latencyWindow is how far back a link's response times are read.
+const latencyWindow = 24 * time.Hour
 
 // Component returns the component with the given public ID.
 func (s *Snapshot) Component(id string) (*Component, bool) {
@@ -320,6 +352,11 @@ func build(ctx context.Context, src Source, cat *hub.Catalog, interval time.Dura
 
 	if err := s.fillHistory(ctx, src, interval, now); err != nil {
 		return nil, err
+	}
+	if scope != "" {
+		if err := s.fillLinks(ctx, src, pages[0], open, now); err != nil {
+			return nil, err
+		}
 	}
 	if err := s.fillIncidents(ctx, src, open, pageOf, selfTargets, now); err != nil {
 		return nil, err
@@ -559,4 +596,49 @@ func (c *Component) UptimeOver(n int) float64 {
 		return -1
 	}
 	return 100 * (1 - down/total)
+}
+
+// fillLinks lists the scoped page's links with their p50 and p95 response
+// times over the last 24 h, from the rollup histograms (never raw results),
+// and the fallback their visitors are sent to, as the open incidents record
+// it.
+func (s *Snapshot) fillLinks(ctx context.Context, src Source, p *hub.Page, open []incidents.Incident, now time.Time) error {
+	var urls []string
+	for _, l := range p.Links {
+		if !slices.Contains(urls, l.URL) {
+			urls = append(urls, l.URL)
+		}
+	}
+	lat, err := src.Latency(ctx, urls, now.Add(-latencyWindow), now)
+	if err != nil {
+		return err
+	}
+	diverted := map[string]string{}
+	for _, inc := range open {
+		for _, a := range inc.Affected {
+			if a.Diverted && a.Page == p.Slug {
+				diverted[a.Link] = a.Fallback
+			}
+		}
+	}
+	for _, l := range p.Links {
+		v := LinkView{Slug: l.Slug, Title: l.Title, URL: l.URL, Status: Operational, Fallback: diverted[l.Slug]}
+		if c, ok := s.byKey["dest:"+l.URL]; ok {
+			v.Status = c.Status
+		}
+		if lt, ok := lat[l.URL]; ok && lt.Checks > 0 {
+			v.Checks, v.P50, v.P95 = lt.Checks, formatLatency(lt.P50), formatLatency(lt.P95)
+		}
+		s.Links = append(s.Links, v)
+	}
+	return nil
+}
+
+// formatLatency says a response time the way people read one: "85 ms",
+// "1.2 s".
+func formatLatency(d time.Duration) string {
+	if d < time.Second {
+		return fmt.Sprintf("%d ms", d.Milliseconds())
+	}
+	return fmt.Sprintf("%.1f s", d.Seconds())
 }

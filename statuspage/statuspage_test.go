@@ -48,12 +48,24 @@ func (s *source) DailyStats(ctx context.Context, from time.Time) ([]statuspage.D
 	return out, err
 }
 
+func (s *source) Latency(ctx context.Context, targets []string, from, to time.Time) (map[string]statuspage.Latency, error) {
+	hists, err := s.DB.LatencyHistograms(ctx, targets, from, to)
+	out := map[string]statuspage.Latency{}
+	for k, h := range hists {
+		out[k] = statuspage.Latency{Checks: h.Count, P50: h.Quantile(0.5), P95: h.Quantile(0.95)}
+	}
+	return out, err
+}
+
 const (
 	shopURL = "https://shop.example/"
 	blogURL = "https://blog.example/posts"
 	// zedURL is on the shop's host, on a page of its own: the shop's
 	// incident and the blog's maintenance are not zed's.
 	zedURL = "https://shop.example/zed"
+	// backupURL is the shop link's fallback, where its visitors are being
+	// sent during the shop's open incident.
+	backupURL = "https://backup.example/shop"
 )
 
 // seeded is a status page over a database holding two days of checks, an
@@ -65,7 +77,7 @@ func seeded(t *testing.T) (*httptest.Server, *source) {
 	db := storage.MustOpenDB(t)
 	now := time.Now().UTC()
 	cat, err := hub.NewCatalog([]hub.PageSpec{
-		{Slug: "acme", Title: "Acme <script>alert(1)</script>", Links: []hub.LinkSpec{{Slug: "shop", URL: shopURL}, {Slug: "blog", URL: blogURL}}},
+		{Slug: "acme", Title: "Acme <script>alert(1)</script>", Links: []hub.LinkSpec{{Slug: "shop", URL: shopURL, Fallback: backupURL}, {Slug: "blog", URL: blogURL}}},
 		{Slug: "ada", Title: "Ada", Links: []hub.LinkSpec{{Slug: "blog", URL: blogURL}}},
 		{Slug: "zed", Title: "Zed", Links: []hub.LinkSpec{{Slug: "store", URL: zedURL}}},
 	}, hub.NewCounter(nil))
@@ -92,7 +104,8 @@ func seeded(t *testing.T) (*httptest.Server, *source) {
 	open, err := db.Record(ctx, incidents.Change{Incident: incidents.Incident{Key: "dest:" + shopURL, Kind: incidents.KindDestination,
 		Title: "acme/shop is down (http_5xx)", Cause: checker.CauseHTTP5xx, Summary: "503 Service Unavailable at " + shopURL,
 		Status: incidents.StatusInvestigating, Impact: incidents.ImpactMajor, Host: "shop.example", Targets: []string{shopURL},
-		Affected: []incidents.Affected{{Page: "acme", Link: "shop", URL: shopURL}}, StartedAt: now.Add(-10 * time.Minute), UpdatedAt: now}})
+		Affected:  []incidents.Affected{{Page: "acme", Link: "shop", URL: shopURL, Fallback: backupURL, Diverted: true}},
+		StartedAt: now.Add(-10 * time.Minute), UpdatedAt: now}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +132,11 @@ func seeded(t *testing.T) (*httptest.Server, *source) {
 		Catalog: func() *hub.Catalog { return cat }, CacheFor: time.Hour, Log: slog.New(slog.NewTextHandler(os.Stderr, nil))})
 	r := mux.NewRouter()
 	sp.Register(r)
-	r.NotFoundHandler = hub.NewServer(cat, slog.New(slog.DiscardHandler))
+	hubSrv := hub.NewServer(cat, slog.New(slog.DiscardHandler))
+	// The blog is down without a fallback: its button carries the note
+	// (the browser test checks it for accessibility).
+	hubSrv.SetHealth(hub.NewHealth(map[hub.LinkKey]hub.LinkHealth{{Page: "acme", Link: "blog"}: {Down: true}}))
+	r.NotFoundHandler = hubSrv
 	srv := httptest.NewServer(r)
 	t.Cleanup(srv.Close)
 	return srv, src
@@ -407,5 +424,37 @@ func TestHubHistoryFromPageSeries(t *testing.T) {
 	want := day.Format("Mon 2 Jan 2006") + ": 30 min of downtime"
 	if !strings.Contains(string(body), want) {
 		t.Errorf("the hub's bar for %s lacks %q", day.Format("2 Jan"), want)
+	}
+}
+
+// A page's status lists its links with their p50 and p95 over the last
+// 24 h from the rollup histograms, and says where the visitors of a link on
+// its fallback are being sent; the all-pages status does not list links.
+func TestPageStatusShowsLinkLatencyAndFallback(t *testing.T) {
+	srv, _ := seeded(t)
+	_, body := get(t, srv.URL+"/status/acme")
+	page := string(body)
+	for _, want := range []string{
+		`id="link-shop" data-status="major_outage"`,
+		`id="link-blog" data-status="under_maintenance"`,
+		// Every check took 1 ms: the 10 ms bucket's bound, capped by the maximum.
+		`median <span class="p50">1 ms</span>, 95th percentile <span class="p95">1 ms</span>`,
+		`visitors are being sent to its fallback, <a href="` + backupURL + `">` + backupURL + `</a>`,
+		`acme</a>/shop (visitors are being sent to its fallback, ` + backupURL + `)`,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("/status/acme lacks %s", want)
+		}
+	}
+	if strings.Count(page, "visitors are being sent") != 2 {
+		t.Errorf("the fallback is named %d times, want twice (the link and the incident)", strings.Count(page, "visitors are being sent"))
+	}
+	_, body = get(t, srv.URL+"/status/ada")
+	if !strings.Contains(string(body), `id="link-blog"`) || strings.Contains(string(body), "visitors are being sent") {
+		t.Errorf("/status/ada: want its blog link and no fallback:\n%s", body)
+	}
+	_, body = get(t, srv.URL+"/status")
+	if strings.Contains(string(body), `id="links-h"`) {
+		t.Error("the all-pages status lists links")
 	}
 }

@@ -6,9 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
-
-	"linkwatch/hub"
 )
 
 func TestOpenAppliesMigrationsOnce(t *testing.T) {
@@ -39,7 +36,7 @@ func TestOpenAppliesMigrationsOnce(t *testing.T) {
 
 func TestReaderIsReadOnly(t *testing.T) {
 	db := MustOpenDB(t)
-	if _, err := db.reader.ExecContext(context.Background(), `INSERT INTO clicks VALUES ('a','b','2026-01-01',1)`); err == nil {
+	if _, err := db.reader.ExecContext(context.Background(), `INSERT INTO clicks VALUES ('a','b','2026-01-01T00',1,0)`); err == nil {
 		t.Fatal("write through the reader pool succeeded; it must be query-only")
 	}
 }
@@ -50,40 +47,6 @@ func TestOpenRejectsBadPath(t *testing.T) {
 	}
 	if _, err := Open(context.Background(), filepath.Join(t.TempDir(), "missing-dir", "x.db")); err == nil {
 		t.Error("Open in a missing directory succeeded")
-	}
-}
-
-func TestAddClicks(t *testing.T) {
-	ctx := context.Background()
-	db := MustOpenDB(t)
-	day := time.Date(2026, 11, 22, 23, 59, 0, 0, time.UTC)
-	db.Now = func() time.Time { return day }
-	a, b := hub.LinkKey{Page: "ada", Link: "go"}, hub.LinkKey{Page: "ada", Link: "blog"}
-	steps := []struct {
-		at    time.Time
-		batch map[hub.LinkKey]int64
-		want  map[hub.LinkKey]int64
-	}{
-		{day, map[hub.LinkKey]int64{a: 3}, map[hub.LinkKey]int64{a: 3}},
-		{day, map[hub.LinkKey]int64{a: 2, b: 1}, map[hub.LinkKey]int64{a: 5, b: 1}},
-		{day.Add(2 * time.Minute), map[hub.LinkKey]int64{a: 1}, map[hub.LinkKey]int64{a: 6, b: 1}}, // next day
-	}
-	for i, s := range steps {
-		db.Now = func() time.Time { return s.at }
-		if err := db.AddClicks(ctx, s.batch); err != nil {
-			t.Fatalf("step %d: AddClicks: %v", i, err)
-		}
-		got, err := db.ClickTotals(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(got) != len(s.want) || got[a] != s.want[a] || got[b] != s.want[b] {
-			t.Errorf("step %d: totals = %v, want %v", i, got, s.want)
-		}
-	}
-	var days int
-	if err := db.reader.QueryRowContext(ctx, `SELECT COUNT(DISTINCT day) FROM clicks`).Scan(&days); err != nil || days != 2 {
-		t.Errorf("distinct days = %d (%v), want 2", days, err)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -217,4 +218,79 @@ func (db *DB) Prune(ctx context.Context, keep Retention) (int64, error) {
 		}
 	}
 	return total, nil
+}
+
+// LatencyHistograms returns each of the targets' latency over [from, to),
+// as one Rollup (count, maximum and histogram) per target key: the settled
+// hour rollups where there are some, the minute rollups for the rest. from
+// is rounded down to its hour. Every bucket is read by its key (target,
+// start), so the cost follows the targets asked, not the fleet.
+func (db *DB) LatencyHistograms(ctx context.Context, keys []string, from, to time.Time) (map[string]Rollup, error) {
+	out := map[string]Rollup{}
+	if len(keys) == 0 || !to.After(from) {
+		return out, nil
+	}
+	var done sql.NullInt64
+	err := db.reader.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'rollup_hour_done'`).Scan(&done)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("storage: read rollup watermark: %w", err)
+	}
+	start, end := from.Truncate(time.Hour).Unix(), to.Unix()
+	hoursEnd := min(max(done.Int64, start), end/3600*3600)
+	var hours, minutes []string
+	for b := start; b < hoursEnd; b += 3600 {
+		hours = append(hours, strconv.FormatInt(b, 10))
+	}
+	for b := hoursEnd; b < end; b += 60 {
+		minutes = append(minutes, strconv.FormatInt(b, 10))
+	}
+	cols := "t.key, r.count, r.lat_max_us"
+	for i := 0; i < histColumns; i++ {
+		cols += fmt.Sprintf(", r.h%d", i)
+	}
+	marks := strings.TrimSuffix(strings.Repeat("?, ", len(keys)), ", ")
+	var parts []string
+	var args []any
+	for table, buckets := range map[string][]string{"rollup_hour": hours, "rollup_minute": minutes} {
+		if len(buckets) == 0 {
+			continue
+		}
+		// The bucket lists are integers made here, not input.
+		parts = append(parts, `SELECT `+cols+` FROM `+table+` r JOIN targets t ON t.id = r.target_id
+			WHERE t.key IN (`+marks+`) AND r.bucket IN (`+strings.Join(buckets, ", ")+`)`)
+		for _, k := range keys {
+			args = append(args, k)
+		}
+	}
+	if len(parts) == 0 {
+		return out, nil
+	}
+	rows, err := db.reader.QueryContext(ctx, strings.Join(parts, " UNION ALL "), args...)
+	if err != nil {
+		return nil, fmt.Errorf("storage: query latency histograms: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			key   string
+			r     Rollup
+			maxUS int64
+		)
+		dest := []any{&key, &r.Count, &maxUS}
+		for i := range r.Hist {
+			dest = append(dest, &r.Hist[i])
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return nil, fmt.Errorf("storage: scan latency histogram: %w", err)
+		}
+		acc := out[key]
+		acc.TargetID = key
+		acc.Count += r.Count
+		acc.LatMax = max(acc.LatMax, time.Duration(maxUS)*time.Microsecond)
+		for i, n := range r.Hist {
+			acc.Hist[i] += n
+		}
+		out[key] = acc
+	}
+	return out, rows.Err()
 }

@@ -149,10 +149,14 @@ type PageConfig struct {
 
 // LinkConfig is one short link on a page.
 type LinkConfig struct {
-	Slug   string        `yaml:"slug"`
-	Title  string        `yaml:"title"`
-	URL    string        `yaml:"url"`
-	Expect *ExpectConfig `yaml:"expect"`
+	Slug  string `yaml:"slug"`
+	Title string `yaml:"title"`
+	URL   string `yaml:"url"`
+	// Fallback is where visitors go while URL is down (an open incident,
+	// outside maintenance), unless it is down too. It is checked like any
+	// destination.
+	Fallback string        `yaml:"fallback"`
+	Expect   *ExpectConfig `yaml:"expect"`
 }
 
 // ExpectConfig is what a healthy destination answers, beyond any 2xx.
@@ -535,6 +539,9 @@ func (c *Config) validate(cerr *ConfigError) {
 			if err := hub.ValidateURL(l.URL); err != nil {
 				cerr.add(lp+".url", "%v", err)
 			}
+			if err := hub.ValidateFallback(l.Fallback, l.URL); err != nil {
+				cerr.add(lp+".fallback", "%v", err)
+			}
 			validateExpect(l.Expect, lp+".expect", cerr)
 			// A destination is checked once however many links share it, so
 			// they must agree on what healthy means.
@@ -648,7 +655,7 @@ func (c *Config) catalogSpec() []hub.PageSpec {
 	for _, p := range c.Pages {
 		ps := hub.PageSpec{Slug: p.Slug, Title: p.Title, Description: p.Description}
 		for _, l := range p.Links {
-			ps.Links = append(ps.Links, hub.LinkSpec{Slug: l.Slug, Title: l.Title, URL: l.URL})
+			ps.Links = append(ps.Links, hub.LinkSpec{Slug: l.Slug, Title: l.Title, URL: l.URL, Fallback: l.Fallback})
 		}
 		out = append(out, ps)
 	}

@@ -82,6 +82,19 @@ func TestParseConfigRejects(t *testing.T) {
 			"alerts.datadog.addr: must be host:port",
 			"alerts.datadog.tags[0]: must be a tag",
 		}},
+		{"bad fallbacks", `pages:
+  - slug: a
+    links:
+      - {slug: v, url: 'https://shop.example/', fallback: 'ftp://backup.example/'}
+      - {slug: w, url: 'https://shop.example/', fallback: 'https://shop.example/'}
+      - {slug: x, url: 'https://shop.example/', fallback: 'https://u:p@backup.example/'}
+      - {slug: y, url: 'https://shop.example/', fallback: 'backup.example'}
+`, []string{
+			"pages[0].links[0].fallback: scheme must be http or https",
+			"pages[0].links[1].fallback: must differ from the link's url",
+			"pages[0].links[2].fallback: must not contain credentials",
+			"pages[0].links[3].fallback: scheme must be http or https",
+		}},
 		{"bad trusted proxy", "server: {trusted_proxies: ['10.0.0.0/8', 'proxy.local']}\n" + validPages, []string{`server.trusted_proxies[1]: "proxy.local" is not a CIDR`}},
 		{"slack bot without channel", "alerts: {slack: {bot_token: xoxb-1}}\n" + validPages, []string{"alerts.slack.channel: is required with bot_token"}},
 		{"negative group interval", "alerts: {group_interval: -5s}\n" + validPages, []string{"alerts.group_interval: must be from 0s (no grouping) to 10m0s"}},
@@ -195,6 +208,8 @@ func FuzzParseConfig(f *testing.F) {
 	f.Add([]byte("server: {addr: ':1', public_url: 'http://x'}\npages: [{slug: a, links: [{slug: b, url: 'https://c/'}]}]"))
 	f.Add([]byte("pages: &a [*a]"))
 	f.Add([]byte("pages:\n  - slug: ${X}\n"))
+	f.Add([]byte("pages: [{slug: a, links: [{slug: b, url: 'https://c/', fallback: 'https://d/'}]}]"))
+	f.Add([]byte("pages: [{slug: a, links: [{slug: b, url: 'https://c/', fallback: 'https://c/'}]}]"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg, err := ParseConfig(data, "fuzz.yaml", func(string) string { return "v" })
 		if err != nil {

@@ -103,6 +103,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	// The hub redirects to fallbacks and notes down links from the health
+	// the engine publishes: memory only, on the redirect path.
+	engine.SetHealthObserver(hubHealth{hubServer})
 
 	sinks, err := newSinks(cfg, db, sentry)
 	if err != nil {
@@ -118,7 +121,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	for _, s := range sinks {
 		channels = append(channels, s.Name())
 	}
-	admin := incidents.NewAdmin(db, incidents.AdminOptions{Token: cfg.Server.AdminToken, Resolver: engine, Channels: channels, Log: log})
+	admin := incidents.NewAdmin(db, incidents.AdminOptions{Token: cfg.Server.AdminToken, Resolver: engine, Channels: channels, Log: log,
+		Extra: map[string]http.Handler{"/clicks": hub.NewClicksAPI(db, log)}})
 	router := newRouter(hubServer, admin, statuspage.New(statusSource{db}, statuspage.Options{
 		URL: cfg.Server.PublicURL, Interval: time.Duration(cfg.Probe.Interval), SelfCheck: *cfg.Probe.SelfCheck,
 		Catalog: hubServer.Catalog, Log: log,

@@ -24,4 +24,17 @@ func (s statusSource) DailyStats(ctx context.Context, from time.Time) ([]statusp
 	return out, nil
 }
 
+// Latency reads the quantiles off the rollup histograms.
+func (s statusSource) Latency(ctx context.Context, targets []string, from, to time.Time) (map[string]statuspage.Latency, error) {
+	hists, err := s.DB.LatencyHistograms(ctx, targets, from, to)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]statuspage.Latency, len(hists))
+	for k, h := range hists {
+		out[k] = statuspage.Latency{Checks: h.Count, P50: h.Quantile(0.5), P95: h.Quantile(0.95)}
+	}
+	return out, nil
+}
+
 var _ statuspage.Source = statusSource{}

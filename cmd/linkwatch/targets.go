@@ -9,8 +9,9 @@ import (
 	"linkwatch/incidents"
 )
 
-// destinationTargets returns one target per unique destination URL, in the
-// catalog's URL order. Links sharing a URL share its expectations (validated).
+// destinationTargets returns one target per unique destination URL, fallbacks
+// included, in the catalog's URL order. Links sharing a URL share its
+// expectations (validated); a URL that is only a fallback expects any 2xx.
 func destinationTargets(cfg *Config, catalog *hub.Catalog) []checker.Target {
 	expect := map[string]checker.Expect{}
 	for _, p := range cfg.Pages {
@@ -46,7 +47,7 @@ func selfCheckTargets(cfg *Config, catalog *hub.Catalog) []checker.Target {
 			path := "/" + p.Slug + "/" + l.Slug
 			// One history per page: the hub's redirects are one component, and
 			// a minute rollup per link would cost more than the destinations'.
-			out = append(out, checker.Target{ID: "self:" + path, Kind: checker.KindSelfCheck, URL: base + path, WantLocation: l.URL,
+			out = append(out, checker.Target{ID: "self:" + path, Kind: checker.KindSelfCheck, URL: base + path, WantLocation: l.URL, AltLocation: l.Fallback,
 				Series: "self:/" + p.Slug})
 		}
 	}
@@ -62,13 +63,18 @@ func canaryTargets(cfg *Config) []checker.Target {
 }
 
 // dependencies maps every target to the links that depend on it, for the
-// incidents' dependency view.
+// incidents' dependency view: a link depends on its destination, on its
+// fallback (where its visitors go while the destination is down), and on
+// the hub's redirect of it.
 func dependencies(catalog *hub.Catalog) map[string][]incidents.Affected {
 	deps := map[string][]incidents.Affected{}
 	for _, p := range catalog.Pages() {
 		for _, l := range p.Links {
-			a := incidents.Affected{Page: p.Slug, Link: l.Slug, URL: l.URL}
+			a := incidents.Affected{Page: p.Slug, Link: l.Slug, URL: l.URL, Fallback: l.Fallback}
 			deps[l.URL] = append(deps[l.URL], a)
+			if l.Fallback != "" {
+				deps[l.Fallback] = append(deps[l.Fallback], a)
+			}
 			deps["self:/"+p.Slug+"/"+l.Slug] = []incidents.Affected{a}
 		}
 	}

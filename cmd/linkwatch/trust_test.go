@@ -41,10 +41,14 @@ type hookBody struct {
 	Data struct {
 		Reason   string `json:"reason"`
 		Incident struct {
-			ID      int64    `json:"id"`
-			Key     string   `json:"key"`
-			Kind    string   `json:"kind"`
-			Targets []string `json:"targets"`
+			ID       int64    `json:"id"`
+			Key      string   `json:"key"`
+			Kind     string   `json:"kind"`
+			Targets  []string `json:"targets"`
+			Affected []struct {
+				Page, Link, Fallback string
+				Diverted             bool
+			} `json:"affected"`
 		} `json:"incident"`
 		Added  []struct{ Page, Link string }  `json:"added"`
 		Update *struct{ Status, Body string } `json:"update"`

@@ -1,0 +1,225 @@
+package incidents
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// LinkHealth is what one link's visitors meet now.
+type LinkHealth struct {
+	Page string
+	Link string
+	// Down: the link's destination fails in an open incident that is down
+	// for visitors.
+	Down bool
+	// Fallback, when set, is where the link's visitors are being sent.
+	Fallback string
+}
+
+// Health is the links that are not healthy, as the open incidents recorded
+// them, sorted by page and link. The engine never changes a Health it has
+// published.
+type Health struct {
+	Links []LinkHealth
+}
+
+// HealthObserver is told the links' health whenever it changes, after the
+// change that made it so is in the database: the hub's redirects and pages
+// follow it from memory.
+type HealthObserver interface {
+	ObserveHealth(Health)
+}
+
+// EventFallbackOn and EventFallbackOff record a link's visitors being sent
+// to its fallback, and back to its destination.
+const (
+	EventFallbackOn  EventKind = "fallback_on"
+	EventFallbackOff EventKind = "fallback_off"
+)
+
+// ReasonFallback is the reason of an update alert that says visitors were
+// switched to a fallback or back.
+const ReasonFallback = "fallback"
+
+// downForVisitors reports whether the targets failing in inc are down for
+// the people following the links: an open incident about destinations (not
+// the hub's redirects, not our own prober), down rather than degraded.
+// Targets held back while the prober's network is unproven never open one.
+func downForVisitors(inc *Incident) bool {
+	return inc != nil && inc.Open() && (inc.Kind == KindDestination || inc.Kind == KindHost) &&
+		(inc.Impact == ImpactMajor || inc.Impact == ImpactCritical)
+}
+
+// divert is the switch rule: a link's visitors go to its fallback while
+// its destination fails in an incident that is down for visitors, no
+// maintenance window covers that incident, our prober's network is not
+// down (then nothing it sees can be trusted), and the fallback is not down
+// itself. It returns, when not diverting a down link, why not.
+func divert(dest *Incident, fallback string, muted, proberOffline bool, fallbackIn *Incident) (bool, string) {
+	switch {
+	case !downForVisitors(dest):
+		return false, "its destination is no longer down"
+	case fallback == "":
+		return false, "it has no fallback any more"
+	case proberOffline:
+		return false, "the prober's own network is down, so link health is unknown"
+	case muted:
+		return false, "a maintenance window covers the incident"
+	case downForVisitors(fallbackIn):
+		return false, "its fallback " + fallback + " is down too"
+	}
+	return true, ""
+}
+
+// fallbackOf returns the fallback the configuration gives link a now.
+func (e *Engine) fallbackOf(a Affected) string {
+	for _, d := range e.dependents(a.URL) {
+		if d.Page == a.Page && d.Link == a.Link && d.URL == a.URL {
+			return d.Fallback
+		}
+	}
+	return ""
+}
+
+// failingIn returns the incident target fails in, as it stands in memory.
+func (e *Engine) failingIn(target string) *Incident {
+	if ts := e.targets[target]; ts != nil {
+		return ts.incident
+	}
+	return nil
+}
+
+// observed reports whether the engine has had a result of target since it
+// started, rather than assuming it fails from an open incident.
+func (e *Engine) observed(target string) bool {
+	ts := e.targets[target]
+	return ts != nil && ts.kind != ""
+}
+
+// as returns a view of failingIn in which the change being made to old is
+// already applied: old is next, and target extra (joining) fails in next.
+func (e *Engine) as(old, next *Incident, extra string) func(string) *Incident {
+	return func(target string) *Incident {
+		if target == extra {
+			return next
+		}
+		if in := e.failingIn(target); in != old || old == nil {
+			return in
+		}
+		return next
+	}
+}
+
+// switchFallbacks sets the Diverted flags of next's links as the switch
+// rule decides now, in returning the incident each target fails in, and
+// returns the timeline events of the links it switched.
+func (e *Engine) switchFallbacks(ctx context.Context, now time.Time, next *Incident, in func(string) *Incident) []Event {
+	var ev []Event
+	mutedKnown, muted := false, false
+	for i := range next.Affected {
+		a := &next.Affected[i]
+		fb := e.fallbackOf(*a)
+		if fb == "" && !a.Diverted {
+			continue
+		}
+		if !e.observed(a.URL) && fb == a.Fallback {
+			// After a restart the database's record stands until the prober
+			// has seen the destination again: it may have recovered within
+			// a host incident that is still open.
+			continue
+		}
+		on, why := false, ""
+		if in(a.URL) != next {
+			why = "its destination answers again"
+		} else {
+			if !mutedKnown && downForVisitors(next) && fb != "" {
+				muted, mutedKnown = e.muted(ctx, now, next), true
+			}
+			on, why = divert(next, fb, muted, e.open[proberKey] != nil, in(fb))
+		}
+		link := a.Page + "/" + a.Link
+		switch {
+		case on && (!a.Diverted || a.Fallback != fb):
+			a.Diverted, a.Fallback = true, fb
+			ev = append(ev, Event{At: now, Kind: EventFallbackOn, Body: fmt.Sprintf("fallback on: visitors of %s are being sent to %s", link, fb)})
+		case !on && a.Diverted:
+			a.Diverted = false
+			ev = append(ev, Event{At: now, Kind: EventFallbackOff, Body: fmt.Sprintf("fallback off: visitors of %s go to %s again: %s", link, a.URL, why)})
+		}
+	}
+	return ev
+}
+
+// syncFallbacks records the fallback switches that changes elsewhere made
+// due (a fallback failing or answering again, a maintenance window, a
+// reload), each as an update of its incident, and then tells the observer
+// the links' health. It runs after every change, and at least every
+// maintenanceTTL while incidents are open, so a window's start or end
+// switches within a second of the next result.
+func (e *Engine) syncFallbacks(ctx context.Context) error {
+	now := e.now().UTC()
+	if !e.changed && len(e.open) == 0 && e.health != nil {
+		return nil
+	}
+	if !e.changed && now.Sub(e.synced) < maintenanceTTL && !now.Before(e.synced) {
+		return nil
+	}
+	e.changed, e.synced = false, now
+	var errs []error
+	for _, inc := range e.openIncidents() {
+		next := *inc
+		next.Affected = slices.Clone(inc.Affected)
+		ev := e.switchFallbacks(ctx, now, &next, e.as(inc, &next, ""))
+		if len(ev) == 0 {
+			continue
+		}
+		next.UpdatedAt = now
+		c := Change{Incident: next, Events: ev}
+		e.alert(ctx, &c, AlertUpdated, ReasonFallback, now, nil)
+		if err := e.apply(ctx, inc, c, "switch fallbacks"); err != nil {
+			errs = append(errs, err)
+			e.changed = true // retried with the next result
+		}
+	}
+	e.publish()
+	return errors.Join(errs...)
+}
+
+// publish tells the observer the links' health as the open incidents in
+// memory (which are as the database has them) record it, when it changed.
+func (e *Engine) publish() {
+	var links []LinkHealth
+	for _, inc := range e.open {
+		if !downForVisitors(inc) {
+			continue
+		}
+		for _, a := range inc.Affected {
+			if e.failingIn(a.URL) != inc {
+				continue // the link's fallback fails here, or its destination recovered
+			}
+			lh := LinkHealth{Page: a.Page, Link: a.Link, Down: true}
+			if a.Diverted {
+				lh.Fallback = a.Fallback
+			}
+			links = append(links, lh)
+		}
+	}
+	slices.SortFunc(links, func(a, b LinkHealth) int {
+		return strings.Compare(a.Page+"\x00"+a.Link, b.Page+"\x00"+b.Link)
+	})
+	links = slices.Compact(links)
+	if e.health != nil && slices.Equal(e.health.Links, links) {
+		return
+	}
+	e.health = &Health{Links: links}
+	if e.observer != nil {
+		e.observer.ObserveHealth(*e.health)
+	}
+}
+
+// SetHealthObserver sets who is told the links' health. Call it before Run.
+func (e *Engine) SetHealthObserver(o HealthObserver) { e.observer = o }
