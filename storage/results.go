@@ -294,7 +294,11 @@ func (w *ResultWriter) Run(ctx context.Context) {
 	defer t.Stop()
 	batch := make([]checker.Result, 0, w.maxBatch)
 	var retry []checker.Result
-	flush := func(ctx context.Context) {
+	// A batch is written whole even when ctx ends meanwhile: a write is
+	// short, and one cut off at shutdown would only be retried.
+	write := context.WithoutCancel(ctx)
+	flush := func() {
+		ctx := write
 		if len(retry) > 0 {
 			if err := w.db.SaveResults(ctx, retry); err != nil {
 				w.onError(fmt.Errorf("dropping %d results after a second failed write: %w", len(retry), err))
@@ -315,12 +319,11 @@ func (w *ResultWriter) Run(ctx context.Context) {
 		case r := <-w.in:
 			batch = append(batch, r)
 			if len(batch) >= w.maxBatch {
-				flush(ctx)
+				flush()
 			}
 		case <-t.C:
-			flush(ctx)
+			flush()
 		case <-ctx.Done():
-			final := context.WithoutCancel(ctx)
 		drain:
 			for {
 				select {
@@ -330,9 +333,9 @@ func (w *ResultWriter) Run(ctx context.Context) {
 					break drain
 				}
 			}
-			flush(final)
+			flush()
 			if len(retry) > 0 {
-				flush(final)
+				flush()
 			}
 			return
 		}
