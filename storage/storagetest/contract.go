@@ -1,0 +1,485 @@
+// Package storagetest is the contract every storage backend passes: the
+// same behaviour on SQLite and on any other database, checked by one suite
+// that each backend's tests run (Run) against a fresh database.
+package storagetest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"linkwatch/checker"
+	"linkwatch/hub"
+	"linkwatch/incidents"
+	"linkwatch/storage"
+)
+
+// Store is what the suite exercises: everything the incident engine, the
+// admin API, the dispatcher, the status page and the hub ask of storage.
+type Store interface {
+	SaveResults(ctx context.Context, results []checker.Result) error
+	RecentResults(ctx context.Context, targetKey string, limit int) ([]storage.StoredResult, error)
+	Rollups(ctx context.Context, targetKey string, period time.Duration, from, to time.Time) ([]storage.Rollup, error)
+	RollUp(ctx context.Context) error
+	DailyStats(ctx context.Context, from time.Time) ([]storage.DayStat, error)
+	Prune(ctx context.Context, keep storage.Retention) (int64, error)
+
+	incidents.Store
+	ListIncidents(ctx context.Context, q incidents.Query) ([]incidents.Incident, error)
+	Incident(ctx context.Context, id int64) (incidents.Incident, error)
+	IncidentEvents(ctx context.Context, id int64) ([]incidents.Event, error)
+	IncidentEvidence(ctx context.Context, id int64) ([]json.RawMessage, error)
+	IncidentUpdates(ctx context.Context, id int64) ([]incidents.Update, error)
+	Acknowledge(ctx context.Context, id int64, by string) (incidents.Incident, error)
+	PostUpdate(ctx context.Context, id int64, status incidents.Status, body string) (incidents.Update, error)
+	EditPostmortem(ctx context.Context, id int64, pm incidents.Postmortem) (incidents.Incident, error)
+	CreateMaintenance(ctx context.Context, m incidents.Maintenance) (incidents.Maintenance, error)
+	ListMaintenance(ctx context.Context, since time.Time) ([]incidents.Maintenance, error)
+	DeleteMaintenance(ctx context.Context, id int64) error
+	Outbox(ctx context.Context, limit int) ([]incidents.Alert, error)
+
+	FanOut(ctx context.Context, channels []string) error
+	DisableChannel(ctx context.Context, channel, reason string) error
+	EnableChannel(ctx context.Context, channel string) error
+	DisabledChannels(ctx context.Context) (map[string]string, error)
+	Deliveries(ctx context.Context, limit int) ([]incidents.DeliveryLog, error)
+	OutboxPending(ctx context.Context) (int64, error)
+	ThreadRef(ctx context.Context, incidentID int64, channel string) (string, error)
+	SetThreadRef(ctx context.Context, incidentID int64, channel, ref string) error
+
+	AddClicks(ctx context.Context, counts map[hub.LinkKey]hub.ClickCount) error
+	ClickTotals(ctx context.Context) (map[hub.LinkKey]int64, error)
+	FeedIDs(ctx context.Context, incidentIDs []int64) (string, map[int64]string, error)
+}
+
+// Open returns a fresh, empty database of the backend under test whose
+// clock is now.
+type Open func(tb testing.TB, now func() time.Time) Store
+
+// Clock is a settable clock for a database under test.
+type Clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+
+// Set moves the clock.
+func (c *Clock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
+
+// t0 is a fixed time on a minute boundary, far from any day boundary.
+var t0 = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+
+// Run runs the whole contract against the backend.
+func Run(t *testing.T, open Open) {
+	tests := []struct {
+		name string
+		fn   func(*testing.T, Store, *Clock)
+	}{
+		{"ResultsSampledAndCounted", resultsSampledAndCounted},
+		{"RollUpAndDailyStats", rollUpAndDailyStats},
+		{"PruneKeepsWhatRetentionSays", pruneKeepsWhatRetentionSays},
+		{"RecordWritesChangeEventsEvidenceAlertTogether", recordTogether},
+		{"OneOpenIncidentPerKey", oneOpenIncidentPerKey},
+		{"FailedRecordWritesNothing", failedRecordWritesNothing},
+		{"AlertGroupsMergeAndKeepOrder", alertGroupsMergeAndKeepOrder},
+		{"FanOutAndChannels", fanOutAndChannels},
+		{"AdminChanges", adminChanges},
+		{"Maintenance", maintenance},
+		{"ClicksAndFeedIDs", clicksAndFeedIDs},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := &Clock{t: t0}
+			tc.fn(t, open(t, clk.Now), clk)
+		})
+	}
+}
+
+func result(id string, start time.Time, latency time.Duration, status checker.Status) checker.Result {
+	r := checker.Result{TargetID: id, Kind: checker.KindDestination, URL: id, Start: start, Latency: latency, Status: status, StatusCode: 200}
+	if status != checker.StatusUp {
+		r.StatusCode, r.Cause, r.Summary = 503, checker.CauseHTTP5xx, "503 Service Unavailable at "+id
+		r.Hops = []checker.Hop{{URL: id, StatusCode: 503, Phases: checker.Phases{Connect: time.Millisecond}}}
+	}
+	return r
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// resultsSampledAndCounted: every result counts in its minute rollup; raw
+// results keep each change of status or cause and a sample every 10
+// minutes, across batches; a failure keeps its detail.
+func resultsSampledAndCounted(t *testing.T, db Store, _ *Clock) {
+	ctx := context.Background()
+	var batch []checker.Result
+	for i := range 180 { // 30 minutes every 10 s, down during 10:12
+		at := t0.Add(time.Duration(i) * 10 * time.Second)
+		st := checker.StatusUp
+		if at.Minute() == 12 {
+			st = checker.StatusDown
+		}
+		batch = append(batch, result("https://a.test/", at, time.Duration(20+i%5)*time.Millisecond, st))
+	}
+	must(t, db.SaveResults(ctx, batch[:90]))
+	must(t, db.SaveResults(ctx, batch[90:]))
+	mins, err := db.Rollups(ctx, "https://a.test/", time.Minute, t0, t0.Add(time.Hour))
+	must(t, err)
+	var count, failures int64
+	for _, m := range mins {
+		count += m.Count
+		failures += m.Failures
+	}
+	if len(mins) != 30 || count != 180 || failures != 6 {
+		t.Errorf("minute rollups: %d rows, %d results, %d failures; want 30, 180, 6", len(mins), count, failures)
+	}
+	if q := mins[0].Quantile(0.5); q < 10*time.Millisecond || q > 50*time.Millisecond {
+		t.Errorf("median latency of a minute = %s", q)
+	}
+	raw, err := db.RecentResults(ctx, "https://a.test/", 1000)
+	must(t, err)
+	var down int
+	for _, r := range raw {
+		if r.Status == checker.StatusDown {
+			down++
+			if r.Detail == nil || len(r.Detail.Hops) != 1 || r.Detail.Hops[0].Phases.Connect != time.Millisecond {
+				t.Errorf("a failure lost its detail: %+v", r)
+			}
+		} else if r.Detail != nil {
+			t.Errorf("a success kept detail: %+v", r)
+		}
+	}
+	// The first result, the change to down, the change back and a sample
+	// every 10 minutes: a handful, not 180.
+	if down != 1 || len(raw) < 4 || len(raw) > 8 {
+		t.Errorf("kept %d raw results with %d failures; want the changes and a sample every 10 minutes", len(raw), down)
+	}
+}
+
+func rollUpAndDailyStats(t *testing.T, db Store, clk *Clock) {
+	ctx := context.Background()
+	var batch []checker.Result
+	for i := range 2 * 60 { // two hours, one a minute
+		at := t0.Add(time.Duration(i) * time.Minute)
+		st := checker.StatusUp
+		if i == 70 {
+			st = checker.StatusDegraded
+		}
+		batch = append(batch, result("https://b.test/", at, 30*time.Millisecond, st))
+	}
+	must(t, db.SaveResults(ctx, batch))
+	clk.Set(t0.Add(3 * time.Hour))
+	must(t, db.RollUp(ctx))
+	must(t, db.RollUp(ctx)) // idempotent
+	hours, err := db.Rollups(ctx, "https://b.test/", time.Hour, t0, t0.Add(3*time.Hour))
+	must(t, err)
+	if len(hours) != 2 || hours[0].Count != 60 || hours[1].Count != 60 || hours[1].Degraded != 1 {
+		t.Fatalf("hour rollups = %+v", hours)
+	}
+	days, err := db.DailyStats(ctx, t0.Truncate(24*time.Hour))
+	must(t, err)
+	var total, degraded int64
+	for _, d := range days {
+		if d.Target == "https://b.test/" {
+			total += d.Count
+			degraded += d.Degraded
+		}
+	}
+	if total != 120 || degraded != 1 {
+		t.Errorf("daily stats count %d results, %d degraded; want 120 and 1", total, degraded)
+	}
+}
+
+func pruneKeepsWhatRetentionSays(t *testing.T, db Store, clk *Clock) {
+	ctx := context.Background()
+	old := result("https://c.test/", t0, time.Millisecond, checker.StatusDown)
+	recent := result("https://c.test/", t0.Add(47*time.Hour), time.Millisecond, checker.StatusDown)
+	must(t, db.SaveResults(ctx, []checker.Result{old, recent}))
+	clk.Set(t0.Add(49 * time.Hour))
+	if _, err := db.Prune(ctx, storage.Retention{Raw: 48 * time.Hour, Minute: 7 * 24 * time.Hour, Hour: 90 * 24 * time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := db.RecentResults(ctx, "https://c.test/", 10)
+	must(t, err)
+	if len(raw) != 1 || !raw[0].Start.Equal(recent.Start) {
+		t.Errorf("after pruning raw results older than 48 h: %+v", raw)
+	}
+	mins, err := db.Rollups(ctx, "https://c.test/", time.Minute, t0.Add(-time.Hour), t0.Add(50*time.Hour))
+	must(t, err)
+	if len(mins) != 2 {
+		t.Errorf("minute rollups kept 7 days: %d rows, want 2", len(mins))
+	}
+}
+
+func openIncident(key string, at time.Time) incidents.Incident {
+	return incidents.Incident{Key: key, Kind: incidents.KindDestination, Title: key + " is down", Cause: checker.CauseHTTP5xx,
+		Summary: "503", Status: incidents.StatusInvestigating, Impact: incidents.ImpactMajor, Host: "shop.example",
+		Targets: []string{"https://shop.example/"}, Affected: []incidents.Affected{{Page: "acme", Link: "shop", URL: "https://shop.example/"}},
+		StartedAt: at, UpdatedAt: at}
+}
+
+func recordTogether(t *testing.T, db Store, _ *Clock) {
+	ctx := context.Background()
+	ev := result("https://shop.example/", t0, time.Millisecond, checker.StatusDown)
+	inc, err := db.Record(ctx, incidents.Change{Incident: openIncident("dest:https://shop.example/", t0),
+		Events:   []incidents.Event{{At: t0, Kind: incidents.EventOpened, Body: "http_5xx: 503"}},
+		Evidence: []checker.Result{ev}, Alert: &incidents.Alert{Type: incidents.AlertOpened, LastResult: &ev}})
+	must(t, err)
+	if inc.ID == 0 {
+		t.Fatal("no id for a new incident")
+	}
+	got, err := db.Incident(ctx, inc.ID)
+	must(t, err)
+	if got.Key != inc.Key || !slices.Equal(got.Targets, inc.Targets) || len(got.Affected) != 1 || !got.StartedAt.Equal(t0) || !got.Open() {
+		t.Errorf("read back %+v", got)
+	}
+	events, err := db.IncidentEvents(ctx, inc.ID)
+	must(t, err)
+	evidence, err := db.IncidentEvidence(ctx, inc.ID)
+	must(t, err)
+	alerts, err := db.Outbox(ctx, 10)
+	must(t, err)
+	if len(events) != 1 || len(evidence) != 1 || len(alerts) != 1 || alerts[0].IncidentID != inc.ID || alerts[0].EventID == "" ||
+		alerts[0].Incident.ID != inc.ID || alerts[0].LastResult == nil {
+		t.Fatalf("events %d, evidence %d, alerts %+v", len(events), len(evidence), alerts)
+	}
+	// Resolve: people's columns (acknowledgement, public status) stay.
+	if _, err := db.Acknowledge(ctx, inc.ID, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	next := got
+	next.Status, next.ResolvedAt, next.UpdatedAt = incidents.StatusResolved, t0.Add(time.Hour), t0.Add(time.Hour)
+	saved, err := db.Record(ctx, incidents.Change{Incident: next, Alert: &incidents.Alert{Type: incidents.AlertResolved}})
+	must(t, err)
+	if saved.Open() || saved.AcknowledgedBy != "alice" || saved.Status != incidents.StatusResolved {
+		t.Errorf("resolved: %+v", saved)
+	}
+	open, err := db.OpenIncidents(ctx)
+	must(t, err)
+	if len(open) != 0 {
+		t.Errorf("open incidents after resolving: %+v", open)
+	}
+	closed := false
+	list, err := db.ListIncidents(ctx, incidents.Query{Open: &closed, Limit: 10})
+	must(t, err)
+	if len(list) != 1 || list[0].ID != inc.ID {
+		t.Errorf("resolved list = %+v", list)
+	}
+	if _, err := db.Incident(ctx, 999); !errors.Is(err, incidents.ErrNotFound) {
+		t.Errorf("unknown incident: %v, want ErrNotFound", err)
+	}
+}
+
+func oneOpenIncidentPerKey(t *testing.T, db Store, _ *Clock) {
+	ctx := context.Background()
+	_, err := db.Record(ctx, incidents.Change{Incident: openIncident("dest:x", t0)})
+	must(t, err)
+	if _, err := db.Record(ctx, incidents.Change{Incident: openIncident("dest:x", t0), Alert: &incidents.Alert{Type: incidents.AlertOpened}}); err == nil {
+		t.Fatal("a second open incident with the same key was accepted")
+	}
+	alerts, err := db.Outbox(ctx, 10)
+	must(t, err)
+	if len(alerts) != 0 {
+		t.Errorf("the refused duplicate left an alert: %+v", alerts)
+	}
+}
+
+func failedRecordWritesNothing(t *testing.T, db Store, _ *Clock) {
+	ctx := context.Background()
+	ghost := openIncident("dest:ghost", t0)
+	ghost.ID = 4242 // no such incident: the update fails
+	_, err := db.Record(ctx, incidents.Change{Incident: ghost, Events: []incidents.Event{{At: t0, Kind: incidents.EventResolved, Body: "x"}},
+		Alert: &incidents.Alert{Type: incidents.AlertResolved}})
+	if !errors.Is(err, incidents.ErrNotFound) {
+		t.Fatalf("update of a missing incident: %v, want ErrNotFound", err)
+	}
+	alerts, err := db.Outbox(ctx, 10)
+	must(t, err)
+	if len(alerts) != 0 {
+		t.Errorf("a failed change left alerts: %+v", alerts)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := db.Record(cctx, incidents.Change{Incident: openIncident("dest:cancelled", t0), Alert: &incidents.Alert{Type: incidents.AlertOpened}}); err == nil {
+		t.Fatal("a change with a cancelled context was written")
+	}
+	if open, _ := db.OpenIncidents(ctx); len(open) != 0 {
+		t.Errorf("a cancelled change left an incident: %+v", open)
+	}
+}
+
+func alertGroupsMergeAndKeepOrder(t *testing.T, db Store, clk *Clock) {
+	ctx := context.Background()
+	inc, err := db.Record(ctx, incidents.Change{Incident: openIncident("host:shop.example|http_5xx", t0), Alert: &incidents.Alert{Type: incidents.AlertOpened}})
+	must(t, err)
+	added := func(link string) *incidents.Alert {
+		return &incidents.Alert{Type: incidents.AlertUpdated, Reason: "target_added", Added: []incidents.Affected{{Page: "acme", Link: link}}}
+	}
+	for _, l := range []string{"b", "c", "d"} {
+		inc, err = db.Record(ctx, incidents.Change{Incident: inc, Alert: added(l), GroupUntil: t0.Add(30 * time.Second)})
+		must(t, err)
+	}
+	alerts, err := db.Outbox(ctx, 10)
+	must(t, err)
+	if len(alerts) != 1 {
+		t.Fatalf("%d alerts in the outbox before the group is due, want the opening", len(alerts))
+	}
+	must(t, db.FanOut(ctx, nil)) // not due yet
+	if alerts, _ = db.Outbox(ctx, 10); len(alerts) != 1 {
+		t.Fatalf("a group was released before it was due")
+	}
+	clk.Set(t0.Add(31 * time.Second))
+	must(t, db.FanOut(ctx, nil))
+	alerts, err = db.Outbox(ctx, 10)
+	must(t, err)
+	if len(alerts) != 2 || alerts[1].Reason != "target_added" || len(alerts[1].Added) != 3 {
+		t.Fatalf("after the group interval: %+v", alerts)
+	}
+	// A held update goes out before the next alert of its incident.
+	inc, err = db.Record(ctx, incidents.Change{Incident: inc, Alert: added("e"), GroupUntil: clk.Now().Add(30 * time.Second)})
+	must(t, err)
+	inc.Status, inc.ResolvedAt = incidents.StatusResolved, clk.Now()
+	_, err = db.Record(ctx, incidents.Change{Incident: inc, Alert: &incidents.Alert{Type: incidents.AlertResolved}})
+	must(t, err)
+	alerts, err = db.Outbox(ctx, 10)
+	must(t, err)
+	var order []string
+	for _, a := range alerts {
+		order = append(order, fmt.Sprintf("%s/%s", a.Type, a.Reason))
+	}
+	want := []string{"incident.opened/", "incident.updated/target_added", "incident.updated/target_added", "incident.resolved/"}
+	if !slices.Equal(order, want) {
+		t.Errorf("outbox order = %v, want %v", order, want)
+	}
+}
+
+func fanOutAndChannels(t *testing.T, db Store, _ *Clock) {
+	ctx := context.Background()
+	for i := range 3 {
+		_, err := db.Record(ctx, incidents.Change{Incident: openIncident(fmt.Sprint("dest:", i), t0), Alert: &incidents.Alert{Type: incidents.AlertOpened}})
+		must(t, err)
+	}
+	must(t, db.FanOut(ctx, []string{"slack", "webhook:ops"}))
+	must(t, db.FanOut(ctx, []string{"slack", "webhook:ops"})) // idempotent
+	log, err := db.Deliveries(ctx, 100)
+	must(t, err)
+	if len(log) != 6 {
+		t.Fatalf("%d deliveries, want one per alert per channel", len(log))
+	}
+	if n, _ := db.OutboxPending(ctx); n != 6 {
+		t.Errorf("pending = %d", n)
+	}
+	must(t, db.DisableChannel(ctx, "webhook:ops", "410 Gone"))
+	off, err := db.DisabledChannels(ctx)
+	must(t, err)
+	if off["webhook:ops"] != "410 Gone" || len(off) != 1 {
+		t.Errorf("disabled = %v", off)
+	}
+	if n, _ := db.OutboxPending(ctx); n != 3 {
+		t.Errorf("pending after disabling = %d, want the other channel's 3", n)
+	}
+	// Back on: it gets alerts made from now on, not the backlog.
+	must(t, db.EnableChannel(ctx, "webhook:ops"))
+	must(t, db.FanOut(ctx, []string{"slack", "webhook:ops"}))
+	if log, _ = db.Deliveries(ctx, 100); len(log) != 6 {
+		t.Errorf("re-enabling replayed the backlog: %d deliveries", len(log))
+	}
+	_, err = db.Record(ctx, incidents.Change{Incident: openIncident("dest:new", t0), Alert: &incidents.Alert{Type: incidents.AlertOpened}})
+	must(t, err)
+	must(t, db.FanOut(ctx, []string{"slack", "webhook:ops"}))
+	if log, _ = db.Deliveries(ctx, 100); len(log) != 8 {
+		t.Errorf("%d deliveries after a new alert, want 8", len(log))
+	}
+	must(t, db.SetThreadRef(ctx, 1, "slack", "C1 123.4"))
+	must(t, db.SetThreadRef(ctx, 1, "slack", "C1 123.5"))
+	if ref, _ := db.ThreadRef(ctx, 1, "slack"); ref != "C1 123.5" {
+		t.Errorf("thread ref = %q", ref)
+	}
+	if ref, err := db.ThreadRef(ctx, 2, "slack"); ref != "" || err != nil {
+		t.Errorf("missing thread ref = %q, %v", ref, err)
+	}
+}
+
+func adminChanges(t *testing.T, db Store, _ *Clock) {
+	ctx := context.Background()
+	inc, err := db.Record(ctx, incidents.Change{Incident: openIncident("dest:adm", t0)})
+	must(t, err)
+	if _, err := db.Acknowledge(ctx, inc.ID, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Acknowledge(ctx, inc.ID, "bob"); !errors.Is(err, incidents.ErrConflict) {
+		t.Errorf("second acknowledgement: %v, want ErrConflict", err)
+	}
+	u, err := db.PostUpdate(ctx, inc.ID, incidents.StatusIdentified, "rolling back")
+	must(t, err)
+	if u.ID == 0 || u.Body != "rolling back" {
+		t.Errorf("update = %+v", u)
+	}
+	if _, err := db.PostUpdate(ctx, inc.ID, incidents.StatusResolved, "done"); !errors.Is(err, incidents.ErrConflict) {
+		t.Errorf("resolving an open incident by update: %v, want ErrConflict", err)
+	}
+	alerts, err := db.Outbox(ctx, 10)
+	must(t, err)
+	if len(alerts) != 1 || alerts[0].Update == nil || alerts[0].Update.Body != "rolling back" {
+		t.Errorf("the update's alert = %+v", alerts)
+	}
+	pm, err := db.EditPostmortem(ctx, inc.ID, incidents.Postmortem{PrimaryCause: "expired zone", Published: true})
+	must(t, err)
+	if pm.Postmortem.PrimaryCause != "expired zone" || pm.Status != incidents.StatusIdentified {
+		t.Errorf("postmortem = %+v", pm)
+	}
+	if _, err := db.EditPostmortem(ctx, 999, incidents.Postmortem{}); !errors.Is(err, incidents.ErrNotFound) {
+		t.Errorf("postmortem of a missing incident: %v", err)
+	}
+}
+
+func maintenance(t *testing.T, db Store, _ *Clock) {
+	ctx := context.Background()
+	m, err := db.CreateMaintenance(ctx, incidents.Maintenance{Title: "move", Component: "page:acme", StartsAt: t0.Add(time.Hour), EndsAt: t0.Add(2 * time.Hour)})
+	must(t, err)
+	if active, _ := db.ActiveMaintenance(ctx, t0); len(active) != 0 {
+		t.Errorf("active before it starts: %+v", active)
+	}
+	if active, _ := db.ActiveMaintenance(ctx, t0.Add(90*time.Minute)); len(active) != 1 || active[0].ID != m.ID {
+		t.Errorf("active inside = %+v", active)
+	}
+	if list, _ := db.ListMaintenance(ctx, t0); len(list) != 1 {
+		t.Errorf("upcoming = %+v", list)
+	}
+	must(t, db.DeleteMaintenance(ctx, m.ID))
+	if err := db.DeleteMaintenance(ctx, m.ID); !errors.Is(err, incidents.ErrNotFound) {
+		t.Errorf("deleting twice: %v, want ErrNotFound", err)
+	}
+}
+
+func clicksAndFeedIDs(t *testing.T, db Store, _ *Clock) {
+	ctx := context.Background()
+	k := hub.LinkKey{Page: "acme", Link: "shop"}
+	must(t, db.AddClicks(ctx, map[hub.LinkKey]hub.ClickCount{k: {Clicks: 3, Fallback: 1}}))
+	must(t, db.AddClicks(ctx, map[hub.LinkKey]hub.ClickCount{k: {Clicks: 2}}))
+	totals, err := db.ClickTotals(ctx)
+	must(t, err)
+	if totals[k] != 5 {
+		t.Errorf("click total = %d, want 5", totals[k])
+	}
+	inc, err := db.Record(ctx, incidents.Change{Incident: openIncident("dest:feed", t0)})
+	must(t, err)
+	feed, ids, err := db.FeedIDs(ctx, []int64{inc.ID})
+	must(t, err)
+	feed2, ids2, err := db.FeedIDs(ctx, []int64{inc.ID})
+	must(t, err)
+	if feed == "" || ids[inc.ID] == "" || feed != feed2 || ids[inc.ID] != ids2[inc.ID] {
+		t.Errorf("feed ids are not stable: %q %v, then %q %v", feed, ids, feed2, ids2)
+	}
+}
