@@ -224,9 +224,12 @@ func (e *Engine) failing(ctx context.Context, r checker.Result, ts *targetState)
 		return e.join(ctx, inc, r, ts, now)
 	}
 	// Another destination on the same host failing the same way, recently:
-	// the host is the outage. Its incident becomes the host incident.
+	// the host is the outage. Its incident becomes the host incident. A
+	// certificate about to expire is the host's whenever it is noticed (a
+	// link added next week shares it), so it groups at any distance.
 	for key, inc := range e.open {
-		if inc.Kind == KindDestination && inc.Host == host && inc.Cause == r.Cause && now.Sub(inc.StartedAt) <= e.cfg.GroupWindow {
+		recent := now.Sub(inc.StartedAt) <= e.cfg.GroupWindow || r.Cause == checker.CauseTLSExpiring
+		if inc.Kind == KindDestination && inc.Host == host && inc.Cause == r.Cause && recent {
 			delete(e.open, key)
 			inc.Key, inc.Kind = hostKey, KindHost
 			e.open[hostKey] = inc
@@ -286,8 +289,14 @@ func (e *Engine) join(ctx context.Context, inc *Incident, r checker.Result, ts *
 // stillFailing notices a cause change on a target already in an incident.
 func (e *Engine) stillFailing(ctx context.Context, r checker.Result, ts *targetState) error {
 	inc := ts.incident
-	if r.Cause == inc.Cause || len(inc.Targets) > 1 {
-		return nil // a grouped incident keeps the cause it was grouped by
+	if r.Cause == inc.Cause {
+		return nil
+	}
+	// A grouped incident keeps the cause it was grouped by, unless it got
+	// worse: a host warned of its certificate's expiry whose certificate
+	// has now expired is down, and its minor incident must say so.
+	if len(inc.Targets) > 1 && rank(impactOf(inc.Kind, r)) <= rank(inc.Impact) {
+		return nil
 	}
 	now := e.now().UTC()
 	next := *inc
