@@ -3,6 +3,7 @@ package checker
 import (
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -24,10 +25,15 @@ const FreshAlways time.Duration = -1
 type conns struct {
 	newTransport func() *http.Transport
 	every        time.Duration // FreshAlways: every check is fresh
+	budget       *keepBudget   // nil: unbounded (the hub's own self-checks)
+	// spread shortens a host's first generation by a stable amount of its
+	// own, so hosts first checked together (at start) do not all renew in
+	// the same interval ever after: a wave of handshakes every fresh_every.
+	spread time.Duration
 
 	mu      sync.Mutex
 	current *http.Transport // nil: the next check is fresh
-	freshAt time.Time       // when the check that opened current began
+	freshAt time.Time       // when the check that opened current began (less the spread, for a first one)
 	gen     uint64          // bumped whenever current changes
 }
 
@@ -57,14 +63,17 @@ func (p *conns) give(l lease, failed bool) {
 	var retire []*http.Transport
 	switch {
 	case failed:
-		retire = append(retire, p.current)
-		p.current = nil
-		p.gen++
-	case l.fresh && p.every >= 0 && l.gen == p.gen:
+		p.drop(&retire)
+	case l.fresh && p.every >= 0 && l.gen == p.gen && (p.current != nil || p.budget.take()):
 		// Nothing changed since this check began: its connections are the
 		// freshest the host has.
 		retire = append(retire, p.current)
-		p.current, p.freshAt = l.transport, l.started
+		if p.current == nil {
+			p.freshAt = l.started.Add(-p.spread)
+		} else {
+			p.freshAt = l.started
+		}
+		p.current = l.transport
 		p.gen++
 		p.mu.Unlock()
 		closeIdle(retire...)
@@ -76,6 +85,68 @@ func (p *conns) give(l lease, failed bool) {
 	p.mu.Unlock()
 	closeIdle(retire...)
 }
+
+// reset closes the idle connections of the current generation and makes
+// the next check fresh.
+func (p *conns) reset() {
+	var retire []*http.Transport
+	p.mu.Lock()
+	p.drop(&retire)
+	p.mu.Unlock()
+	closeIdle(retire...)
+}
+
+// resetIfAbandoned resets the host's connections when no fresh check has
+// renewed them since before, so a host no longer checked gives its place
+// in the budget back.
+func (p *conns) resetIfAbandoned(before time.Time) {
+	var retire []*http.Transport
+	p.mu.Lock()
+	if p.current != nil && p.freshAt.Before(before) {
+		p.drop(&retire)
+	}
+	p.mu.Unlock()
+	closeIdle(retire...)
+}
+
+// drop makes the next check fresh and gives the host's place in the budget
+// back. p.mu is held.
+func (p *conns) drop(retire *[]*http.Transport) {
+	if p.current != nil {
+		*retire = append(*retire, p.current)
+		p.current = nil
+		p.budget.give()
+	}
+	p.gen++
+}
+
+// keepBudget bounds how many hosts keep connections between checks. Each
+// costs a descriptor or two and some 40-60 KiB of memory (the transport's
+// goroutines, buffers, TLS and HTTP/2 state); a host past the bound is
+// checked fresh every time instead, trading CPU for that memory.
+type keepBudget struct {
+	max  int64
+	used atomic.Int64
+}
+
+func (b *keepBudget) take() bool {
+	if b == nil {
+		return true
+	}
+	if b.used.Add(1) > b.max {
+		b.used.Add(-1)
+		return false
+	}
+	return true
+}
+
+func (b *keepBudget) give() {
+	if b != nil {
+		b.used.Add(-1)
+	}
+}
+
+func (b *keepBudget) full() bool { return b != nil && b.used.Load() >= b.max }
 
 // closeIdle closes the idle connections of transports no longer handed
 // out. A connection is back in its pool by the time its check has read the

@@ -131,7 +131,8 @@ func (c *fakeClock) Advance(d time.Duration) {
 // Something changes behind a kept-alive connection: the checks in between
 // may keep saying up, the first check once fresh_every has passed sees it,
 // and the check after that (the one that confirms the failure) is fresh
-// too.
+// too. The change comes right after a fresh check: the unlucky moment, a
+// whole fresh_every before the next one.
 func TestFreshCheckSeesWhatAKeptAliveConnectionHides(t *testing.T) {
 	t.Parallel()
 	start := time.Now()
@@ -171,6 +172,7 @@ func TestFreshCheckSeesWhatAKeptAliveConnectionHides(t *testing.T) {
 			if p := r.Hops[0].Phases; p.DNS <= 0 || p.Connect <= 0 || p.TLS <= 0 {
 				t.Errorf("a fresh check records DNS, connect and TLS: %+v", p)
 			}
+			renewFirstGeneration(t, clock, check)
 			tt.change(srv, &cert, res)
 			// Within fresh_every the kept-alive connection is reused: the
 			// change is not seen yet. That is the allowance, and the reason
@@ -195,35 +197,45 @@ func TestFreshCheckSeesWhatAKeptAliveConnectionHides(t *testing.T) {
 			if n := res.lookups.Load() - lookups; n != 2 {
 				t.Errorf("%d DNS lookups by the two fresh checks, want 2", n)
 			}
-			if n := conns.Load(); tt.cause == CauseTLSExpired && n != 3 {
-				t.Errorf("the server saw %d connections, want 3: the first, then one per fresh check", n)
+			if n := conns.Load(); tt.cause == CauseTLSExpired && n != 4 {
+				t.Errorf("the server saw %d connections, want 4: the first, its renewal, then one per fresh check", n)
 			}
 		})
 	}
 }
 
-// The checks between fresh ones reuse the connection; with FreshAlways
-// none does.
+// renewFirstGeneration checks every 10 s until a check is fresh: a host's
+// first connections are renewed early by its spread, so that the fresh
+// checks of hosts first checked together spread out.
+func renewFirstGeneration(t *testing.T, clock *fakeClock, check func() Result) {
+	t.Helper()
+	for range 6 {
+		clock.Advance(10 * time.Second)
+		r := check()
+		if r.Status != StatusUp {
+			t.Fatalf("before the change: %q %q", r.Cause, r.Summary)
+		}
+		if r.Fresh {
+			return
+		}
+	}
+	t.Fatal("no fresh check within fresh_every of the first")
+}
+
+// The checks between fresh ones reuse the connection, and a fresh one
+// comes at least every fresh_every; with FreshAlways none is reused.
 func TestFreshEvery(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		every     time.Duration
-		wantConns int32
-		wantFresh []bool
-	}{
-		{time.Minute, 2, []bool{true, false, false, false, false, false, true, false}},
-		{FreshAlways, 8, []bool{true, true, true, true, true, true, true, true}},
-		{30 * time.Second, 3, []bool{true, false, false, true, false, false, true, false}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.every.String(), func(t *testing.T) {
+	for _, every := range []time.Duration{time.Minute, 30 * time.Second, FreshAlways} {
+		t.Run(every.String(), func(t *testing.T) {
 			t.Parallel()
 			srv, conns := countingServer(t, func(w http.ResponseWriter, r *http.Request) {})
-			clock := &fakeClock{now: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
-			c := newTestChecker(t, Options{Now: clock.Now, FreshEvery: tt.every})
+			start := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+			clock := &fakeClock{now: start}
+			c := newTestChecker(t, Options{Now: clock.Now, FreshEvery: every})
 			u := named(t, srv.URL, "fresh.test") + "/"
-			var got []bool
-			for range tt.wantFresh {
+			var freshAt []time.Duration
+			for range 30 {
 				r := c.Check(context.Background(), Target{ID: u, URL: u})
 				if r.Status != StatusUp {
 					t.Fatalf("%q %q", r.Cause, r.Summary)
@@ -231,17 +243,32 @@ func TestFreshEvery(t *testing.T) {
 				if r.Fresh != r.Hops[0].NewConn {
 					t.Errorf("fresh %v but the only hop's new_conn %v", r.Fresh, r.Hops[0].NewConn)
 				}
-				got = append(got, r.Fresh)
+				if r.Fresh {
+					freshAt = append(freshAt, clock.Now().Sub(start))
+				}
 				clock.Advance(10 * time.Second)
 			}
-			if n := conns.Load(); n != tt.wantConns {
-				t.Errorf("%d connections, want %d", n, tt.wantConns)
+			if n := conns.Load(); int(n) != len(freshAt) {
+				t.Errorf("%d connections for %d fresh checks", n, len(freshAt))
 			}
-			for i := range got {
-				if got[i] != tt.wantFresh[i] {
-					t.Errorf("fresh = %v, want %v", got, tt.wantFresh)
-					break
+			if every == FreshAlways {
+				if len(freshAt) != 30 {
+					t.Errorf("%d of 30 checks fresh, want all", len(freshAt))
 				}
+				return
+			}
+			// The first generation is shortened by the host's spread; then
+			// a fresh check every fresh_every, the others reusing.
+			if freshAt[0] != 0 || freshAt[1] > every || freshAt[1] < every/2 {
+				t.Fatalf("fresh at %v: want the first, then one after %v to %v", freshAt, every/2, every)
+			}
+			for i := 2; i < len(freshAt); i++ {
+				if d := freshAt[i] - freshAt[i-1]; d != every {
+					t.Fatalf("fresh at %v: %v between fresh checks, want %v", freshAt, d, every)
+				}
+			}
+			if want := 2 + int((290*time.Second-freshAt[1])/every); len(freshAt) != want {
+				t.Errorf("fresh at %v: %d fresh checks, want %d", freshAt, len(freshAt), want)
 			}
 		})
 	}
@@ -355,3 +382,57 @@ func TestExpiringDoesNotHideAnOutage(t *testing.T) {
 
 // Cert is the CA's certificate.
 func (ca *testCA) Cert() *x509.Certificate { return ca.cert }
+
+func TestCloseIdleConnectionsMakesTheNextCheckFresh(t *testing.T) {
+	t.Parallel()
+	srv, conns := countingServer(t, func(w http.ResponseWriter, r *http.Request) {})
+	c := newTestChecker(t, Options{})
+	u := named(t, srv.URL, "idle.test") + "/"
+	for i, want := range []bool{true, false} {
+		if r := c.Check(context.Background(), Target{ID: u, URL: u}); r.Fresh != want {
+			t.Fatalf("check %d: fresh %v, want %v", i, r.Fresh, want)
+		}
+	}
+	c.CloseIdleConnections()
+	if r := c.Check(context.Background(), Target{ID: u, URL: u}); !r.Fresh || conns.Load() != 2 {
+		t.Errorf("after CloseIdleConnections: fresh %v, %d connections; want fresh, 2", r.Fresh, conns.Load())
+	}
+}
+
+// Past KeepAliveHosts a host's checks are all fresh; a host that fails, or
+// is no longer checked, gives its place back.
+func TestKeepAliveHostsBudget(t *testing.T) {
+	t.Parallel()
+	srv, _ := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/broken" {
+			w.WriteHeader(http.StatusBadGateway)
+		}
+	})
+	clock := &fakeClock{now: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
+	// An hour, so no renewal falls within the steps.
+	c := newTestChecker(t, Options{Now: clock.Now, KeepAliveHosts: 1, FreshEvery: time.Hour})
+	a, aBroken, b := named(t, srv.URL, "a.test")+"/", named(t, srv.URL, "a.test")+"/broken", named(t, srv.URL, "b.test")+"/"
+	step := func(u string, wantFresh bool) {
+		t.Helper()
+		clock.Advance(10 * time.Second)
+		if r := c.Check(context.Background(), Target{ID: u, URL: u}); r.Fresh != wantFresh {
+			t.Fatalf("%s at %s: fresh %v, want %v", u, clock.Now().Format("15:04:05"), r.Fresh, wantFresh)
+		}
+	}
+	step(a, true)  // a keeps its connection: the budget's one place
+	step(b, true)  // no place for b
+	step(b, true)  // so b is fresh every time
+	step(a, false) // while a reuses
+	step(aBroken, false)
+	step(b, true) // a failed and gave its place back: b takes it
+	step(b, false)
+	step(a, true) // now a has none
+	step(a, true)
+
+	// b is no longer checked; after 2 × fresh_every + the idle timeout its
+	// place goes back to a checked host.
+	clock.Advance(2*time.Hour + idleConnTimeout)
+	step(a, true) // the budget is full: this check sweeps b out
+	step(a, true) // fresh, and keeps its connection
+	step(a, false)
+}

@@ -50,6 +50,10 @@ type Options struct {
 	// connection to a host whose certificate, DNS or listener has since
 	// changed would hide; any failure makes the next check fresh.
 	FreshEvery time.Duration
+	// KeepAliveHosts is how many hosts at most keep connections between
+	// checks (default 4096): each costs a descriptor and some 40-60 KiB.
+	// Past it, a host's every check is fresh: more CPU, no more memory.
+	KeepAliveHosts int
 	// TLSWarn: a certificate of the verified chain expiring sooner than
 	// this makes an otherwise healthy check degraded, cause tls_expiring
 	// (default 14 days).
@@ -66,9 +70,11 @@ type Checker struct {
 	dial      func(context.Context, string, string) (net.Conn, error) // destinations: SSRF-guarded
 	selfDial  func(context.Context, string, string) (net.Conn, error) // the hub's own public URL: trusted, not guarded
 	self      *conns
+	budget    *keepBudget
 
-	mu    sync.Mutex
-	hosts map[string]*hostState
+	mu      sync.Mutex
+	hosts   map[string]*hostState
+	sweptAt time.Time // when abandoned hosts last gave their budget back
 }
 
 // hostState is what the checker remembers per destination host.
@@ -112,6 +118,9 @@ func New(opts Options) *Checker {
 	if opts.TLSWarn <= 0 {
 		opts.TLSWarn = 14 * 24 * time.Hour
 	}
+	if opts.KeepAliveHosts <= 0 {
+		opts.KeepAliveHosts = 4096
+	}
 	plain := &net.Dialer{Timeout: opts.Timeout, KeepAlive: 30 * time.Second}
 	c := &Checker{
 		opts: opts,
@@ -120,15 +129,16 @@ func New(opts Options) *Checker {
 		tlsConfig: &tls.Config{RootCAs: opts.RootCAs, MinVersion: tls.VersionTLS12, Time: opts.Now},
 		dial:      newGuardedDialer(opts.Resolver, opts.AllowPrivate, opts.Timeout).DialContext,
 		selfDial:  plain.DialContext,
+		budget:    &keepBudget{max: int64(opts.KeepAliveHosts)},
 		hosts:     map[string]*hostState{},
 	}
-	c.self = c.newConns(c.selfDial)
+	c.self = c.newConns(c.selfDial, nil)
 	return c
 }
 
 // newConns returns an empty set of connections dialed with dial.
-func (c *Checker) newConns(dial func(context.Context, string, string) (net.Conn, error)) *conns {
-	return &conns{every: c.opts.FreshEvery, newTransport: func() *http.Transport {
+func (c *Checker) newConns(dial func(context.Context, string, string) (net.Conn, error), budget *keepBudget) *conns {
+	return &conns{every: c.opts.FreshEvery, budget: budget, newTransport: func() *http.Transport {
 		return &http.Transport{
 			Proxy:                 nil, // never from the environment: the prober must reach what it checks
 			DialContext:           dial,
@@ -137,11 +147,29 @@ func (c *Checker) newConns(dial func(context.Context, string, string) (net.Conn,
 			ForceAttemptHTTP2:     true,
 			MaxIdleConns:          4 * c.opts.PerHostConcurrency, // the host and a few redirect hops
 			MaxIdleConnsPerHost:   c.opts.PerHostConcurrency,
-			IdleConnTimeout:       90 * time.Second, // above the interval, or nothing would be reused
+			IdleConnTimeout:       idleConnTimeout,
 			ResponseHeaderTimeout: c.opts.Timeout,
 		}
 	}}
 }
+
+// spreadOf is how much earlier than fresh_every a host's first renewal
+// comes: up to half of it, and at most maxSpread, stable per host.
+func spreadOf(host string, every time.Duration) time.Duration {
+	span := min(every/2, maxSpread)
+	if span <= 0 {
+		return 0
+	}
+	return Offset(host, span)
+}
+
+// maxSpread bounds the spread: beyond some minutes, it no longer matters
+// that renewals land in different intervals.
+const maxSpread = 10 * time.Minute
+
+// idleConnTimeout closes a connection unused this long: above any
+// interval, or nothing would be reused.
+const idleConnTimeout = 90 * time.Second
 
 // visit is one check's view of its connections.
 type visit struct {
@@ -160,6 +188,20 @@ func newVisit(t *http.Transport) *visit {
 	return &visit{transport: t, opened: map[net.Conn]bool{}}
 }
 
+// CloseIdleConnections closes every connection no check is using, as at
+// shutdown; the next check of each host is fresh.
+func (c *Checker) CloseIdleConnections() {
+	c.mu.Lock()
+	all := []*conns{c.self}
+	for _, h := range c.hosts {
+		all = append(all, h.conns)
+	}
+	c.mu.Unlock()
+	for _, p := range all {
+		p.reset()
+	}
+}
+
 func (c *Checker) selfToken() string {
 	if c.opts.SelfCheckToken == "" {
 		return "1"
@@ -172,7 +214,8 @@ func (c *Checker) host(name string) *hostState {
 	defer c.mu.Unlock()
 	h, ok := c.hosts[name]
 	if !ok {
-		h = &hostState{sem: make(chan struct{}, c.opts.PerHostConcurrency), conns: c.newConns(c.dial)}
+		h = &hostState{sem: make(chan struct{}, c.opts.PerHostConcurrency), conns: c.newConns(c.dial, c.budget)}
+		h.conns.spread = spreadOf(name, c.opts.FreshEvery)
 		c.hosts[name] = h
 	}
 	return h
@@ -237,6 +280,31 @@ func (c *Checker) using(p *conns, r *Result, check func(*visit)) {
 	check(v)
 	r.Fresh = !v.stale
 	p.give(l, r.Cause != CauseNone)
+	if c.budget.full() {
+		c.sweep(l.started)
+	}
+}
+
+// sweep gives back the budget places of hosts no longer checked: a host
+// still checked renews its connections at least every FreshEvery, so one
+// not renewed for twice that plus the idle timeout is gone. It runs at most
+// once per FreshEvery.
+func (c *Checker) sweep(now time.Time) {
+	c.mu.Lock()
+	if now.Sub(c.sweptAt) < c.opts.FreshEvery {
+		c.mu.Unlock()
+		return
+	}
+	c.sweptAt = now
+	all := make([]*conns, 0, len(c.hosts))
+	for _, h := range c.hosts {
+		all = append(all, h.conns)
+	}
+	c.mu.Unlock()
+	before := now.Add(-2*c.opts.FreshEvery - idleConnTimeout)
+	for _, p := range all {
+		p.resetIfAbandoned(before)
+	}
 }
 
 func (c *Checker) fail(r *Result, cause Cause, summary string, err error) {
