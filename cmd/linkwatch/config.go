@@ -118,6 +118,10 @@ type ProbeConfig struct {
 	FreshEvery *Duration `yaml:"fresh_every"`
 	// TLSWarn: a certificate expiring within it is tls_expiring (default 14 days).
 	TLSWarn *Duration `yaml:"tls_warn"`
+	// KeepAliveHosts bounds the hosts that keep connections between checks
+	// (default 4096): each costs a descriptor and some 40-60 KiB; past it,
+	// a host's every check is fresh.
+	KeepAliveHosts int `yaml:"keep_alive_hosts"`
 	// FailureThreshold consecutive failures open an incident (default 2:
 	// detection within about 20 s at a 10 s interval).
 	FailureThreshold int `yaml:"failure_threshold"`
@@ -440,6 +444,9 @@ func (c *Config) applyDefaults() {
 	if p.PerHost == 0 {
 		p.PerHost = 2
 	}
+	if p.KeepAliveHosts == 0 {
+		p.KeepAliveHosts = 4096
+	}
 	if p.FailureThreshold == 0 {
 		p.FailureThreshold = 2
 	}
@@ -600,6 +607,9 @@ func (c *Config) validateStorageAndProbe(cerr *ConfigError) {
 	}
 	if f := *p.FreshEvery; f < 0 || f > Duration(time.Hour) {
 		cerr.add("probe.fresh_every", "must be between 0 (every check fresh) and 1h")
+	}
+	if p.KeepAliveHosts < 1 || p.KeepAliveHosts > 1000000 {
+		cerr.add("probe.keep_alive_hosts", "must be between 1 and 1000000")
 	}
 	if w := *p.TLSWarn; w < Duration(time.Hour) || w > Duration(365*24*time.Hour) {
 		cerr.add("probe.tls_warn", "must be between 1h and 8760h (365 days)")

@@ -50,6 +50,8 @@ func TestParseConfigRejects(t *testing.T) {
 		{"fresh_every negative", "probe: {fresh_every: -1s}\n" + validPages, []string{"probe.fresh_every: must be between 0 (every check fresh) and 1h"}},
 		{"fresh_every too long", "probe: {fresh_every: 2h}\n" + validPages, []string{"probe.fresh_every: must be between 0 (every check fresh) and 1h"}},
 		{"fresh_every not a duration", "probe: {fresh_every: 60}\n" + validPages, []string{`probe.fresh_every: "60" is not a duration`}},
+		{"keep_alive_hosts negative", "probe: {keep_alive_hosts: -5}\n" + validPages, []string{"probe.keep_alive_hosts: must be between 1 and 1000000"}},
+		{"keep_alive_hosts too many", "probe: {keep_alive_hosts: 2000000}\n" + validPages, []string{"probe.keep_alive_hosts: must be between 1 and 1000000"}},
 		{"tls_warn zero", "probe: {tls_warn: 0s}\n" + validPages, []string{"probe.tls_warn: must be between 1h and 8760h"}},
 		{"tls_warn too long", "probe: {tls_warn: 9000h}\n" + validPages, []string{"probe.tls_warn: must be between 1h and 8760h"}},
 		{"tls_warn not a duration", "probe: {tls_warn: 14d}\n" + validPages, []string{`probe.tls_warn: "14d" is not a duration`}},

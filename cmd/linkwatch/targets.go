@@ -81,6 +81,7 @@ func newChecker(cfg *Config, selfToken string) *checker.Checker {
 		SelfCheckToken:     selfToken,
 		FreshEvery:         freshEvery(time.Duration(*p.FreshEvery)),
 		TLSWarn:            time.Duration(*p.TLSWarn),
+		KeepAliveHosts:     p.KeepAliveHosts,
 	})
 }
 
