@@ -114,6 +114,7 @@ type WebhookResult struct {
 	TLSExpiry    time.Time      `json:"tls_expiry,omitzero"`
 	BytesRead    int64          `json:"bytes_read"`
 	RetryAfterMS float64        `json:"retry_after_ms,omitempty"`
+	Fresh        bool           `json:"fresh"`
 }
 
 // WebhookHop is one request of the redirect chain, its phases in ms.
@@ -126,6 +127,7 @@ type WebhookHop struct {
 	TLSMS       float64 `json:"tls_ms"`
 	FirstByteMS float64 `json:"first_byte_ms"`
 	TransferMS  float64 `json:"transfer_ms"`
+	NewConn     bool    `json:"new_conn"`
 }
 
 func webhookResult(r *checker.Result) *WebhookResult {
@@ -134,11 +136,11 @@ func webhookResult(r *checker.Result) *WebhookResult {
 	}
 	out := &WebhookResult{TargetID: r.TargetID, Kind: r.Kind, URL: r.URL, Start: r.Start.UTC(), LatencyMS: ms(r.Latency),
 		Status: r.Status, StatusCode: r.StatusCode, Cause: r.Cause, Summary: r.Summary, Error: r.Error, FinalURL: r.FinalURL,
-		TLSExpiry: r.TLSExpiry, BytesRead: r.BytesRead, RetryAfterMS: ms(r.RetryAfter)}
+		TLSExpiry: r.TLSExpiry, BytesRead: r.BytesRead, RetryAfterMS: ms(r.RetryAfter), Fresh: r.Fresh}
 	for _, h := range r.Hops {
 		p := h.Phases
 		out.Hops = append(out.Hops, WebhookHop{URL: h.URL, StatusCode: h.StatusCode, Location: h.Location,
-			DNSMS: ms(p.DNS), ConnectMS: ms(p.Connect), TLSMS: ms(p.TLS), FirstByteMS: ms(p.FirstByte), TransferMS: ms(p.Transfer)})
+			DNSMS: ms(p.DNS), ConnectMS: ms(p.Connect), TLSMS: ms(p.TLS), FirstByteMS: ms(p.FirstByte), TransferMS: ms(p.Transfer), NewConn: h.NewConn})
 	}
 	return out
 }

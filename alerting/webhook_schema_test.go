@@ -3,7 +3,13 @@ package alerting_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -120,6 +126,56 @@ func TestWebhookSchemaRejects(t *testing.T) {
 	} {
 		if err := validate(t, sch, []byte(body)); err == nil {
 			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+// TestWebhookSchemaKnowsEveryCause: every checker.Cause constant is in the
+// schema's cause enum, so a new cause cannot make real payloads invalid.
+func TestWebhookSchemaKnowsEveryCause(t *testing.T) {
+	raw, err := os.ReadFile("webhook.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var schema struct {
+		Defs struct {
+			Cause struct {
+				Enum []string `json:"enum"`
+			} `json:"cause"`
+		} `json:"$defs"`
+	}
+	if err := json.Unmarshal(raw, &schema); err != nil {
+		t.Fatal(err)
+	}
+	f, err := parser.ParseFile(token.NewFileSet(), "../checker/result.go", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var causes []string
+	for _, d := range f.Decls {
+		g, ok := d.(*ast.GenDecl)
+		if !ok || g.Tok != token.CONST {
+			continue
+		}
+		for _, spec := range g.Specs {
+			vs := spec.(*ast.ValueSpec)
+			if id, ok := vs.Type.(*ast.Ident); !ok || id.Name != "Cause" {
+				continue
+			}
+			for _, v := range vs.Values {
+				if lit, ok := v.(*ast.BasicLit); ok {
+					s, _ := strconv.Unquote(lit.Value)
+					causes = append(causes, s)
+				}
+			}
+		}
+	}
+	if len(causes) < 20 {
+		t.Fatalf("found only %d causes in checker/result.go", len(causes))
+	}
+	for _, c := range causes {
+		if !slices.Contains(schema.Defs.Cause.Enum, c) {
+			t.Errorf("cause %q is missing from webhook.schema.json", c)
 		}
 	}
 }

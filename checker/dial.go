@@ -49,6 +49,10 @@ type guardedDialer struct {
 	resolver Resolver
 	guard    *ssrf.Guardian
 	dialer   net.Dialer
+	// fallbackDelay is how long one address gets before the next one is
+	// tried alongside it (RFC 8305 recommends 250 ms; net.Dialer uses
+	// 300 ms).
+	fallbackDelay time.Duration
 }
 
 func newGuardedDialer(resolver Resolver, allow []netip.Prefix, timeout time.Duration) *guardedDialer {
@@ -66,7 +70,8 @@ func newGuardedDialer(resolver Resolver, allow []netip.Prefix, timeout time.Dura
 		guard:    guard,
 		// Control re-checks the address actually connected to: defence in
 		// depth should anything bypass the resolution below.
-		dialer: net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second, Control: guard.Safe},
+		dialer:        net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second, Control: guard.Safe},
+		fallbackDelay: 300 * time.Millisecond,
 	}
 }
 
@@ -99,19 +104,111 @@ func (d *guardedDialer) DialContext(ctx context.Context, network, addr string) (
 			return nil, &dnsError{host: host, err: fmt.Errorf("no addresses")}
 		}
 	}
-	var lastErr error
+	// The guard judges every address; only the safe ones are dialed.
+	var safe []netip.AddrPort
+	var blocked error
 	for _, ip := range ips {
 		if d.guard.SafeAddr(ip) != nil {
-			lastErr = &blockedError{host: host, ip: ip}
+			if blocked == nil {
+				blocked = &blockedError{host: host, ip: ip}
+			}
 			continue
 		}
-		conn, err := d.dialer.DialContext(ctx, network, netip.AddrPortFrom(ip, uint16(port)).String())
-		if err == nil {
-			return conn, nil
-		}
-		lastErr = err
+		safe = append(safe, netip.AddrPortFrom(ip, uint16(port)))
 	}
-	return nil, lastErr
+	if len(safe) == 0 {
+		return nil, blocked
+	}
+	return d.race(ctx, network, interleave(safe))
+}
+
+// race dials addrs the way browsers do (Happy Eyeballs, RFC 8305): the next
+// address starts when the previous attempt fails or after fallbackDelay,
+// whichever comes first, so a dead address costs a visitor a fraction of a
+// second, not the whole timeout. The first connection wins; the others are
+// cancelled, and closed should they connect anyway. When every attempt
+// fails, the first address's error is returned, whatever order the
+// failures came in.
+func (d *guardedDialer) race(ctx context.Context, network string, addrs []netip.AddrPort) (net.Conn, error) {
+	if len(addrs) == 1 {
+		return d.dialer.DialContext(ctx, network, addrs[0].String())
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type attempt struct {
+		i    int
+		conn net.Conn
+		err  error
+	}
+	done := make(chan attempt, len(addrs)) // buffered: losers never block
+	next, pending := 0, 0
+	start := func() {
+		i := next
+		next++
+		pending++
+		go func() {
+			conn, err := d.dialer.DialContext(ctx, network, addrs[i].String())
+			done <- attempt{i, conn, err}
+		}()
+	}
+	start()
+	fallback := time.NewTimer(d.fallbackDelay)
+	defer fallback.Stop()
+	errs := make([]error, len(addrs))
+	for pending > 0 {
+		var fire <-chan time.Time
+		if next < len(addrs) {
+			fire = fallback.C
+		}
+		select {
+		case a := <-done:
+			pending--
+			if a.err == nil {
+				cancel()
+				go func(n int) {
+					for range n {
+						if late := <-done; late.conn != nil {
+							late.conn.Close()
+						}
+					}
+				}(pending)
+				return a.conn, nil
+			}
+			errs[a.i] = a.err
+			if next < len(addrs) {
+				start()
+				fallback.Reset(d.fallbackDelay)
+			}
+		case <-fire:
+			start()
+			fallback.Reset(d.fallbackDelay)
+		}
+	}
+	return nil, errs[0]
+}
+
+// interleave orders addresses by family in turns, starting with the family
+// of the first (RFC 8305 section 4), so a broken family costs one fallback
+// delay, not one per address.
+func interleave(addrs []netip.AddrPort) []netip.AddrPort {
+	var first, second []netip.AddrPort
+	for _, a := range addrs {
+		if a.Addr().Is4() == addrs[0].Addr().Is4() {
+			first = append(first, a)
+		} else {
+			second = append(second, a)
+		}
+	}
+	out := make([]netip.AddrPort, 0, len(addrs))
+	for i := 0; i < len(first) || i < len(second); i++ {
+		if i < len(first) {
+			out = append(out, first[i])
+		}
+		if i < len(second) {
+			out = append(out, second[i])
+		}
+	}
+	return out
 }
 
 // GuardedDialContext returns a dial function with the prober's SSRF guard,

@@ -43,24 +43,45 @@ type Options struct {
 	// its own prober from a client that merely sets the header.
 	SelfCheckToken string
 	RootCAs        *x509.CertPool // default: the system's
-	Now            func() time.Time
+	// FreshEvery is how often, at least, the checks of a host reach it as
+	// a new visitor does: DNS resolved again, a new connection, a full
+	// verified TLS handshake (default 60s; FreshAlways: every check).
+	// Checks in between may reuse connections, which a kept-alive
+	// connection to a host whose certificate, DNS or listener has since
+	// changed would hide; any failure makes the next check fresh.
+	FreshEvery time.Duration
+	// KeepAliveHosts is how many hosts at most keep connections between
+	// checks (default 4096): each costs a descriptor and some 40-60 KiB.
+	// Past it, a host's every check is fresh: more CPU, no more memory.
+	KeepAliveHosts int
+	// TLSWarn: a certificate of the verified chain expiring sooner than
+	// this makes an otherwise healthy check degraded, cause tls_expiring
+	// (default 14 days).
+	TLSWarn time.Duration
+	// Now is the clock of Retry-After, freshness and certificate validity.
+	Now func() time.Time
 }
 
 // Checker checks targets. It is safe for concurrent use and keeps
-// connections alive between checks.
+// connections alive between checks, within Options.FreshEvery.
 type Checker struct {
-	opts   Options
-	client *http.Client // destinations: SSRF-guarded
-	self   *http.Client // the hub's own public URL: trusted, not guarded
+	opts      Options
+	tlsConfig *tls.Config
+	dial      func(context.Context, string, string) (net.Conn, error) // destinations: SSRF-guarded
+	selfDial  func(context.Context, string, string) (net.Conn, error) // the hub's own public URL: trusted, not guarded
+	self      *conns
+	budget    *keepBudget
 
-	mu    sync.Mutex
-	hosts map[string]*hostState
+	mu      sync.Mutex
+	hosts   map[string]*hostState
+	sweptAt time.Time // when abandoned hosts last gave their budget back
 }
 
 // hostState is what the checker remembers per destination host.
 type hostState struct {
 	sem          chan struct{} // bounds requests in flight to the host
 	backoffUntil time.Time     // from a 429's Retry-After
+	conns        *conns        // checks starting at this host, and their redirect hops
 }
 
 // New returns a Checker.
@@ -89,27 +110,95 @@ func New(opts Options) *Checker {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	dialer := newGuardedDialer(opts.Resolver, opts.AllowPrivate, opts.Timeout)
-	transport := func(dial func(context.Context, string, string) (net.Conn, error)) *http.Transport {
+	if opts.FreshEvery == 0 {
+		opts.FreshEvery = 60 * time.Second
+	} else if opts.FreshEvery < 0 {
+		opts.FreshEvery = FreshAlways
+	}
+	if opts.TLSWarn <= 0 {
+		opts.TLSWarn = 14 * 24 * time.Hour
+	}
+	if opts.KeepAliveHosts <= 0 {
+		opts.KeepAliveHosts = 4096
+	}
+	plain := &net.Dialer{Timeout: opts.Timeout, KeepAlive: 30 * time.Second}
+	c := &Checker{
+		opts: opts,
+		// No ClientSessionCache: a new connection is a full handshake with
+		// the certificate verified, never a resumption of an old one.
+		tlsConfig: &tls.Config{RootCAs: opts.RootCAs, MinVersion: tls.VersionTLS12, Time: opts.Now},
+		dial:      newGuardedDialer(opts.Resolver, opts.AllowPrivate, opts.Timeout).DialContext,
+		selfDial:  plain.DialContext,
+		budget:    &keepBudget{max: int64(opts.KeepAliveHosts)},
+		hosts:     map[string]*hostState{},
+	}
+	c.self = c.newConns(c.selfDial, nil)
+	return c
+}
+
+// newConns returns an empty set of connections dialed with dial.
+func (c *Checker) newConns(dial func(context.Context, string, string) (net.Conn, error), budget *keepBudget) *conns {
+	return &conns{every: c.opts.FreshEvery, budget: budget, newTransport: func() *http.Transport {
 		return &http.Transport{
 			Proxy:                 nil, // never from the environment: the prober must reach what it checks
 			DialContext:           dial,
-			TLSClientConfig:       &tls.Config{RootCAs: opts.RootCAs, MinVersion: tls.VersionTLS12},
-			TLSHandshakeTimeout:   opts.Timeout,
+			TLSClientConfig:       c.tlsConfig.Clone(), // the transport adds its ALPN protocols to it
+			TLSHandshakeTimeout:   c.opts.Timeout,
 			ForceAttemptHTTP2:     true,
-			MaxIdleConns:          4096,
-			MaxIdleConnsPerHost:   opts.PerHostConcurrency,
-			IdleConnTimeout:       90 * time.Second,
-			ResponseHeaderTimeout: opts.Timeout,
+			MaxIdleConns:          4 * c.opts.PerHostConcurrency, // the host and a few redirect hops
+			MaxIdleConnsPerHost:   c.opts.PerHostConcurrency,
+			IdleConnTimeout:       idleConnTimeout,
+			ResponseHeaderTimeout: c.opts.Timeout,
 		}
+	}}
+}
+
+// spreadOf is how much earlier than fresh_every a host's first renewal
+// comes: up to half of it, and at most maxSpread, stable per host.
+func spreadOf(host string, every time.Duration) time.Duration {
+	span := min(every/2, maxSpread)
+	if span <= 0 {
+		return 0
 	}
-	noFollow := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	plain := &net.Dialer{Timeout: opts.Timeout, KeepAlive: 30 * time.Second}
-	return &Checker{
-		opts:   opts,
-		client: &http.Client{Transport: transport(dialer.DialContext), CheckRedirect: noFollow},
-		self:   &http.Client{Transport: transport(plain.DialContext), CheckRedirect: noFollow},
-		hosts:  map[string]*hostState{},
+	return Offset(host, span)
+}
+
+// maxSpread bounds the spread: beyond some minutes, it no longer matters
+// that renewals land in different intervals.
+const maxSpread = 10 * time.Minute
+
+// idleConnTimeout closes a connection unused this long: above any
+// interval, or nothing would be reused.
+const idleConnTimeout = 90 * time.Second
+
+// visit is one check's view of its connections.
+type visit struct {
+	// transport, not an http.Client: the client would follow redirects or
+	// refuse an unreadable Location itself, and both are ours to judge.
+	transport http.RoundTripper
+	opened    map[net.Conn]bool // connections this check opened
+	stale     bool              // a hop reused a connection an earlier check opened
+	// soonest is the certificate expiring first across the hops, in the
+	// verified chain each hop would best be trusted through.
+	soonest     *x509.Certificate
+	soonestHost string // the host that served it
+}
+
+func newVisit(t *http.Transport) *visit {
+	return &visit{transport: t, opened: map[net.Conn]bool{}}
+}
+
+// CloseIdleConnections closes every connection no check is using, as at
+// shutdown; the next check of each host is fresh.
+func (c *Checker) CloseIdleConnections() {
+	c.mu.Lock()
+	all := []*conns{c.self}
+	for _, h := range c.hosts {
+		all = append(all, h.conns)
+	}
+	c.mu.Unlock()
+	for _, p := range all {
+		p.reset()
 	}
 }
 
@@ -125,7 +214,8 @@ func (c *Checker) host(name string) *hostState {
 	defer c.mu.Unlock()
 	h, ok := c.hosts[name]
 	if !ok {
-		h = &hostState{sem: make(chan struct{}, c.opts.PerHostConcurrency)}
+		h = &hostState{sem: make(chan struct{}, c.opts.PerHostConcurrency), conns: c.newConns(c.dial, c.budget)}
+		h.conns.spread = spreadOf(name, c.opts.FreshEvery)
 		c.hosts[name] = h
 	}
 	return h
@@ -136,7 +226,9 @@ func (c *Checker) host(name string) *hostState {
 func (c *Checker) Check(ctx context.Context, t Target) Result {
 	r := Result{TargetID: t.ID, Series: t.Series, Kind: t.Kind, URL: t.URL, Start: c.opts.Now()}
 	if t.Kind == KindSelfCheck {
-		c.timed(ctx, &r, func(ctx context.Context) { c.checkSelf(ctx, t, &r) })
+		c.using(c.self, &r, func(v *visit) {
+			c.timed(ctx, &r, func(ctx context.Context) { c.checkSelf(ctx, v, t, &r) })
+		})
 	} else {
 		c.checkDestination(ctx, t, &r)
 	}
@@ -181,9 +273,43 @@ func (c *Checker) failBackoff(r *Result, host string, until time.Time) {
 	c.fail(r, CauseRateLimited, fmt.Sprintf("backing off from %s until %s (Retry-After)", host, until.UTC().Format("15:04:05")), nil)
 }
 
+// using runs one check over a host's connections: fresh ones when due.
+func (c *Checker) using(p *conns, r *Result, check func(*visit)) {
+	l := p.take(c.opts.Now())
+	v := newVisit(l.transport)
+	check(v)
+	r.Fresh = !v.stale
+	p.give(l, r.Cause != CauseNone)
+	if c.budget.full() {
+		c.sweep(l.started)
+	}
+}
+
+// sweep gives back the budget places of hosts no longer checked: a host
+// still checked renews its connections at least every FreshEvery, so one
+// not renewed for twice that plus the idle timeout is gone. It runs at most
+// once per FreshEvery.
+func (c *Checker) sweep(now time.Time) {
+	c.mu.Lock()
+	if now.Sub(c.sweptAt) < c.opts.FreshEvery {
+		c.mu.Unlock()
+		return
+	}
+	c.sweptAt = now
+	all := make([]*conns, 0, len(c.hosts))
+	for _, h := range c.hosts {
+		all = append(all, h.conns)
+	}
+	c.mu.Unlock()
+	before := now.Add(-2*c.opts.FreshEvery - idleConnTimeout)
+	for _, p := range all {
+		p.resetIfAbandoned(before)
+	}
+}
+
 func (c *Checker) fail(r *Result, cause Cause, summary string, err error) {
 	r.Status, r.Cause, r.Summary = StatusDown, cause, summary
-	if cause == CauseRateLimited {
+	if cause.degrades() {
 		r.Status = StatusDegraded
 	}
 	if err != nil {
@@ -213,12 +339,14 @@ func (c *Checker) checkDestination(ctx context.Context, t Target, r *Result) {
 		c.fail(r, CauseTimeout, fmt.Sprintf("cancelled while waiting for a free connection to %s", first), ctx.Err())
 		return
 	}
-	c.timed(ctx, r, func(ctx context.Context) { c.follow(ctx, t, u, r) })
+	c.using(c.host(first).conns, r, func(v *visit) {
+		c.timed(ctx, r, func(ctx context.Context) { c.follow(ctx, v, t, u, r) })
+	})
 }
 
 // follow requests u and the redirects it leads to, one hop at a time, and
 // judges the last answer.
-func (c *Checker) follow(ctx context.Context, t Target, u *url.URL, r *Result) {
+func (c *Checker) follow(ctx context.Context, v *visit, t Target, u *url.URL, r *Result) {
 	seen := map[string]bool{}
 	next := u
 	for hop := 0; ; hop++ {
@@ -239,7 +367,7 @@ func (c *Checker) follow(ctx context.Context, t Target, u *url.URL, r *Result) {
 				return
 			}
 		}
-		resp, body, h, err := c.fetch(ctx, c.client, next, t.Expect.BodyContains != "")
+		resp, body, h, err := c.fetch(ctx, v, next, t.Expect.BodyContains != "")
 		if h != nil {
 			r.Hops = append(r.Hops, *h)
 		}
@@ -250,10 +378,10 @@ func (c *Checker) follow(ctx context.Context, t Target, u *url.URL, r *Result) {
 		}
 		r.StatusCode = resp.StatusCode
 		r.BytesRead += int64(len(body.data)) + body.discarded
-		if loc := resp.Header.Get("Location"); isRedirect(resp.StatusCode) && loc != "" {
-			target, err := next.Parse(loc)
-			if err != nil || (target.Scheme != "http" && target.Scheme != "https") {
-				c.fail(r, CauseBlocked, fmt.Sprintf("%s redirects to %q, which is not an http(s) URL", next, loc), err)
+		if isRedirect(resp.StatusCode) {
+			target, err := redirectTarget(next, resp)
+			if err != nil {
+				c.fail(r, CauseRedirectInvalid, err.Error(), nil)
 				return
 			}
 			next = target
@@ -264,8 +392,90 @@ func (c *Checker) follow(ctx context.Context, t Target, u *url.URL, r *Result) {
 			r.TLSExpiry = resp.TLS.PeerCertificates[0].NotAfter.UTC()
 		}
 		c.judge(t, r, resp, body.data, next)
+		if r.Cause == CauseNone {
+			c.warnExpiring(r, v.soonest, v.soonestHost)
+		}
 		return
 	}
+}
+
+// redirectTarget is where a redirect leads a browser, or why it leads
+// nowhere.
+func redirectTarget(from *url.URL, resp *http.Response) (*url.URL, error) {
+	status := fmt.Sprintf("%d %s", resp.StatusCode, http.StatusText(resp.StatusCode))
+	loc := resp.Header.Get("Location")
+	if loc == "" {
+		return nil, fmt.Errorf("%s answered %s without a Location: a visitor gets nowhere", from, status)
+	}
+	to, err := from.Parse(loc)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("%s answered %s with a Location that is not a URL: %q", from, status, loc)
+	case to.Scheme != "http" && to.Scheme != "https":
+		return nil, fmt.Errorf("%s redirects to %q, which is not an http(s) URL a browser follows", from, loc)
+	case to.Hostname() == "":
+		return nil, fmt.Errorf("%s redirects to %q, which has no host", from, loc)
+	}
+	return to, nil
+}
+
+// warnExpiring degrades a healthy result whose certificate chain has a
+// certificate expiring within TLSWarn: the visitor is served today, and
+// the owner has time to renew.
+func (c *Checker) warnExpiring(r *Result, cert *x509.Certificate, host string) {
+	if cert == nil {
+		return
+	}
+	left := cert.NotAfter.Sub(c.opts.Now())
+	switch {
+	case left >= c.opts.TLSWarn:
+		return
+	case left <= 0:
+		// Verified when the connection was opened, expired since: a new
+		// visitor's handshake fails.
+		c.fail(r, CauseTLSExpired, fmt.Sprintf("TLS certificate %q for %s expired on %s", certName(cert), host, cert.NotAfter.UTC().Format("2006-01-02")), nil)
+		return
+	}
+	when := fmt.Sprintf("in %d days", int(left/(24*time.Hour)))
+	switch {
+	case left < 24*time.Hour:
+		when = fmt.Sprintf("in %s", left.Round(time.Minute))
+	case left < 48*time.Hour:
+		when = "in 1 day"
+	}
+	c.fail(r, CauseTLSExpiring, fmt.Sprintf("TLS certificate %q for %s expires %s, on %s",
+		certName(cert), host, when, cert.NotAfter.UTC().Format("2006-01-02 15:04 MST")), nil)
+}
+
+// noteChain keeps the certificate that expires first on the visit's path.
+// Of several verified chains the one lasting longest counts: a browser
+// trusts the site through any of them.
+func (v *visit) noteChain(host string, state *tls.ConnectionState) {
+	if state == nil {
+		return
+	}
+	var best *x509.Certificate
+	for _, chain := range state.VerifiedChains {
+		if first := soonestIn(chain); first != nil && (best == nil || first.NotAfter.After(best.NotAfter)) {
+			best = first
+		}
+	}
+	if best == nil {
+		best = soonestIn(state.PeerCertificates)
+	}
+	if best != nil && (v.soonest == nil || best.NotAfter.Before(v.soonest.NotAfter)) {
+		v.soonest, v.soonestHost = best, host
+	}
+}
+
+func soonestIn(chain []*x509.Certificate) *x509.Certificate {
+	var first *x509.Certificate
+	for _, c := range chain {
+		if first == nil || c.NotAfter.Before(first.NotAfter) {
+			first = c
+		}
+	}
+	return first
 }
 
 // judge decides whether the final answer is healthy.
@@ -327,23 +537,23 @@ type readBody struct {
 
 // fetch sends one request (HEAD first when configured, falling back to GET)
 // and reads at most MaxBodyBytes of the answer.
-func (c *Checker) fetch(ctx context.Context, client *http.Client, u *url.URL, keepBody bool) (*http.Response, readBody, *Hop, error) {
+func (c *Checker) fetch(ctx context.Context, v *visit, u *url.URL, keepBody bool) (*http.Response, readBody, *Hop, error) {
 	method := http.MethodGet
 	if c.opts.HEADFirst && !keepBody {
 		method = http.MethodHead
 	}
-	resp, body, hop, err := c.do(ctx, client, method, u, keepBody, nil)
+	resp, body, hop, err := c.do(ctx, v, method, u, keepBody, nil)
 	if err == nil && method == http.MethodHead {
 		switch resp.StatusCode {
 		case http.StatusMethodNotAllowed, http.StatusForbidden, http.StatusNotImplemented:
 			// Many servers refuse HEAD but serve GET: ask again properly.
-			return c.do(ctx, client, http.MethodGet, u, keepBody, nil)
+			return c.do(ctx, v, http.MethodGet, u, keepBody, nil)
 		}
 	}
 	return resp, body, hop, err
 }
 
-func (c *Checker) do(ctx context.Context, client *http.Client, method string, u *url.URL, keepBody bool, header http.Header) (*http.Response, readBody, *Hop, error) {
+func (c *Checker) do(ctx context.Context, v *visit, method string, u *url.URL, keepBody bool, header http.Header) (*http.Response, readBody, *Hop, error) {
 	tr := &hopTrace{}
 	req, err := http.NewRequestWithContext(withTrace(ctx, tr), method, u.String(), nil)
 	if err != nil {
@@ -355,7 +565,15 @@ func (c *Checker) do(ctx context.Context, client *http.Client, method string, u 
 		req.Header[k] = v
 	}
 	hop := &Hop{URL: u.String()}
-	resp, err := client.Do(req)
+	resp, err := v.transport.RoundTrip(req)
+	if conn, reused := tr.got(); conn != nil {
+		hop.NewConn = !reused
+		if !reused {
+			v.opened[conn] = true
+		} else if !v.opened[conn] {
+			v.stale = true
+		}
+	}
 	if err != nil {
 		hop.Phases = tr.phases()
 		// The dial outlives the request (the transport detaches it from
@@ -373,6 +591,7 @@ func (c *Checker) do(ctx context.Context, client *http.Client, method string, u 
 		return nil, readBody{}, hop, err
 	}
 	defer resp.Body.Close()
+	v.noteChain(u.Hostname(), resp.TLS)
 	var body readBody
 	limited := io.LimitReader(resp.Body, c.opts.MaxBodyBytes)
 	if keepBody {
@@ -390,13 +609,13 @@ func (c *Checker) do(ctx context.Context, client *http.Client, method string, u 
 
 // checkSelf requests the hub's own short link without following it: the
 // hub must answer 302 to the configured destination.
-func (c *Checker) checkSelf(ctx context.Context, t Target, r *Result) {
+func (c *Checker) checkSelf(ctx context.Context, v *visit, t Target, r *Result) {
 	u, err := url.Parse(t.URL)
 	if err != nil {
 		c.fail(r, CauseHubRedirectWrong, fmt.Sprintf("self-check URL %q is invalid", t.URL), err)
 		return
 	}
-	resp, _, hop, err := c.do(ctx, c.self, http.MethodGet, u, false, http.Header{SelfCheckHeader: {c.selfToken()}})
+	resp, _, hop, err := c.do(ctx, v, http.MethodGet, u, false, http.Header{SelfCheckHeader: {c.selfToken()}})
 	if hop != nil {
 		r.Hops = []Hop{*hop}
 	}
@@ -481,6 +700,18 @@ func hostPort(u *url.URL) string {
 		return net.JoinHostPort(u.Hostname(), "443")
 	}
 	return net.JoinHostPort(u.Hostname(), "80")
+}
+
+// certName is how a person names a certificate: its subject's common name,
+// else its first DNS name.
+func certName(c *x509.Certificate) string {
+	switch {
+	case c.Subject.CommonName != "":
+		return c.Subject.CommonName
+	case len(c.DNSNames) > 0:
+		return c.DNSNames[0]
+	}
+	return c.Subject.String()
 }
 
 func certNames(c *x509.Certificate) string {

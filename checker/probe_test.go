@@ -150,6 +150,15 @@ func TestCheckCauses(t *testing.T) {
 	toFile := serve(t, func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "file:///etc/passwd", http.StatusFound)
 	})
+	// location answers its path's status with the Location in the query.
+	location := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		var code int
+		fmt.Sscanf(r.URL.Path, "/%d", &code)
+		if loc := r.URL.Query().Get("to"); loc != "" {
+			w.Header()["Location"] = []string{loc} // unvalidated, as a broken server sends it
+		}
+		w.WriteHeader(code)
+	})
 	selfSigned := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	t.Cleanup(selfSigned.Close)
 	expired, expiredCA := expiredTLSServer(t)
@@ -195,7 +204,14 @@ func TestCheckCauses(t *testing.T) {
 		{name: "private without allow", url: "http://private.test/", cause: CauseBlocked, summary: "private.test resolves to 10.1.2.3"},
 		{name: "loopback without allow", url: ok.URL + "/", opts: Options{AllowPrivate: []netip.Prefix{}}, cause: CauseBlocked, summary: "127.0.0.1 is a private or reserved address"},
 		{name: "redirect to metadata", url: toPrivate.URL + "/", cause: CauseBlocked, summary: "169.254.169.254"},
-		{name: "redirect to file", url: toFile.URL + "/", cause: CauseBlocked, summary: "not an http(s) URL"},
+		{name: "redirect to file", url: toFile.URL + "/", cause: CauseRedirectInvalid, summary: `redirects to "file:///etc/passwd", which is not an http(s) URL`},
+		{name: "302 without Location", url: location.URL + "/302", cause: CauseRedirectInvalid, summary: "answered 302 Found without a Location"},
+		{name: "307 without Location", url: location.URL + "/307", cause: CauseRedirectInvalid, summary: "answered 307 Temporary Redirect without a Location"},
+		{name: "301 to an unreadable Location", url: location.URL + "/301?to=http://%5B::1", cause: CauseRedirectInvalid, summary: `with a Location that is not a URL: "http://[::1"`},
+		{name: "302 to javascript:", url: location.URL + "/302?to=javascript:alert(1)", cause: CauseRedirectInvalid, summary: "not an http(s) URL"},
+		{name: "302 to no host", url: location.URL + "/302?to=http:///x", cause: CauseRedirectInvalid, summary: "which has no host"},
+		{name: "302 with a usable Location", url: location.URL + "/302?to=/200", status: StatusUp},
+		{name: "304 is not a redirect", url: location.URL + "/304", status: StatusUp},
 		{name: "allowed private", url: "http://private.test:1/", opts: Options{AllowPrivate: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, Timeout: 100 * time.Millisecond},
 			summary: "10.1.2.3"}, // allowed through the guard: whatever happens next, it is not blocked
 	}

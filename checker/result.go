@@ -59,7 +59,7 @@ type Status string
 
 const (
 	StatusUp       Status = "up"
-	StatusDegraded Status = "degraded" // rate limited or slow: working, not well
+	StatusDegraded Status = "degraded" // rate limited, slow or a certificate about to expire: working, not well
 	StatusDown     Status = "down"
 )
 
@@ -73,6 +73,7 @@ const (
 	CauseConnectRefused    Cause = "connect_refused"
 	CauseConnectTimeout    Cause = "connect_timeout"
 	CauseTLSExpired        Cause = "tls_expired"
+	CauseTLSExpiring       Cause = "tls_expiring" // works today; a certificate of the chain expires within probe.tls_warn
 	CauseTLSHostname       Cause = "tls_hostname"
 	CauseTLSUntrusted      Cause = "tls_untrusted"
 	CauseTimeout           Cause = "timeout"
@@ -82,6 +83,7 @@ const (
 	CauseRedirectLoop      Cause = "redirect_loop"
 	CauseTooManyRedirects  Cause = "too_many_redirects"
 	CauseRedirectChanged   Cause = "redirect_changed"
+	CauseRedirectInvalid   Cause = "redirect_invalid" // a 3xx a browser cannot follow: no Location, an unreadable one, or not http(s)
 	CauseContentMismatch   Cause = "content_mismatch"
 	CauseBlocked           Cause = "blocked"
 	CauseHubRedirectWrong  Cause = "hub_redirect_wrong"
@@ -89,6 +91,17 @@ const (
 	CauseProberOffline     Cause = "prober_offline"
 	CauseConnectionFailure Cause = "connect_error" // a network error that fits none of the above (reset, unreachable)
 )
+
+// degrades reports whether a result with this cause still serves a visitor,
+// only not well: it is degraded (impact minor), not down, so it never pages
+// on its own.
+func (c Cause) degrades() bool {
+	switch c {
+	case CauseRateLimited, CauseTLSExpiring, CauseHubSlow:
+		return true
+	}
+	return false
+}
 
 // Phases is the time spent in each part of one request (one redirect hop),
 // measured with net/http/httptrace like blackbox_exporter.
@@ -105,7 +118,11 @@ type Hop struct {
 	URL        string `json:"url"`
 	StatusCode int    `json:"status_code,omitempty"`
 	Location   string `json:"location,omitempty"`
-	Phases     Phases `json:"phases"`
+	// NewConn is set when the hop's request opened its own connection, so
+	// its DNS, connect and TLS phases were measured; a reused connection
+	// has none.
+	NewConn bool   `json:"new_conn"`
+	Phases  Phases `json:"phases"`
 }
 
 // Result is the outcome of one check of one target.
@@ -122,6 +139,12 @@ type Result struct {
 	Cause      Cause  `json:"cause,omitempty"`
 	Summary    string `json:"summary,omitempty"` // one line for humans: "DNS lookup for shop.example: no such host"
 	Error      string `json:"error,omitempty"`   // the underlying error text, if any
+
+	// Fresh is set when the check reached the destination as a new visitor
+	// does: every connection it used was opened by this check (DNS
+	// resolved, TCP connected, TLS handshake verified), none kept from an
+	// earlier check. See Options.FreshEvery.
+	Fresh bool `json:"fresh"`
 
 	Hops       []Hop         `json:"hops,omitempty"`
 	FinalURL   string        `json:"final_url,omitempty"`

@@ -3,6 +3,7 @@ package checker
 import (
 	"context"
 	"crypto/tls"
+	"net"
 	"net/http/httptrace"
 	"sync"
 	"time"
@@ -15,7 +16,9 @@ type hopTrace struct {
 	connStart, connDone    time.Time
 	tlsStart, tlsDone      time.Time
 	wrote, firstByte, done time.Time
-	connected              bool // a dial succeeded
+	connected              bool     // a dial succeeded
+	conn                   net.Conn // the connection the request went over
+	reused                 bool     // conn was taken from the idle pool
 }
 
 type traceKey struct{}
@@ -40,11 +43,28 @@ func (t *hopTrace) mark(at *time.Time) {
 func withTrace(ctx context.Context, t *hopTrace) context.Context {
 	ctx = context.WithValue(ctx, traceKey{}, t)
 	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-		ConnectStart: func(string, string) { t.mark(&t.connStart) },
-		ConnectDone: func(_, _ string, err error) {
-			t.mark(&t.connDone)
+		// The dialer races several addresses (Happy Eyeballs), so connect
+		// hooks fire once per attempt: the phase runs from the first
+		// attempt to the first connection, and losers that give up later
+		// do not move its end.
+		ConnectStart: func(string, string) {
 			t.mu.Lock()
-			t.connected = t.connected || err == nil
+			if t.connStart.IsZero() {
+				t.connStart = time.Now()
+			}
+			t.mu.Unlock()
+		},
+		ConnectDone: func(_, _ string, err error) {
+			t.mu.Lock()
+			if !t.connected {
+				t.connDone = time.Now()
+				t.connected = err == nil
+			}
+			t.mu.Unlock()
+		},
+		GotConn: func(info httptrace.GotConnInfo) {
+			t.mu.Lock()
+			t.conn, t.reused = info.Conn, info.Reused
 			t.mu.Unlock()
 		},
 		TLSHandshakeStart:    func() { t.mark(&t.tlsStart) },
@@ -59,6 +79,14 @@ func span(from, to time.Time) time.Duration {
 		return 0
 	}
 	return to.Sub(from)
+}
+
+// got returns the connection the request went over and whether it came
+// from the idle pool.
+func (t *hopTrace) got() (conn net.Conn, reused bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.conn, t.reused
 }
 
 // phases turns the marks into durations. A reused connection has no DNS,

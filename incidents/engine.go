@@ -489,9 +489,12 @@ func (e *Engine) failing(ctx context.Context, r checker.Result, ts *targetState)
 		return e.join(ctx, inc, hostKey, KindHost, r, ts, now)
 	}
 	// Another destination on the same host failing the same way, recently:
-	// the host is the outage. Its incident becomes the host incident.
+	// the host is the outage. Its incident becomes the host incident. A
+	// certificate about to expire is the host's whenever it is noticed (a
+	// link added next week shares it), so it groups at any distance.
 	for _, inc := range e.openIncidents() {
-		if inc.Kind == KindDestination && inc.Host == host && inc.Cause == r.Cause && now.Sub(inc.StartedAt) <= e.cfg.GroupWindow {
+		recent := now.Sub(inc.StartedAt) <= e.cfg.GroupWindow || r.Cause == checker.CauseTLSExpiring
+		if inc.Kind == KindDestination && inc.Host == host && inc.Cause == r.Cause && recent {
 			return e.join(ctx, inc, hostKey, KindHost, r, ts, now)
 		}
 	}
@@ -568,8 +571,10 @@ func (e *Engine) join(ctx context.Context, inc *Incident, key string, kind Kind,
 func (e *Engine) failingAgain(ctx context.Context, r checker.Result, ts *targetState) error {
 	inc := ts.incident
 	now := e.now().UTC()
-	// A grouped incident keeps the cause it was grouped by.
-	if r.Cause != inc.Cause && len(inc.Targets) == 1 {
+	// A grouped incident keeps the cause it was grouped by, unless it got
+	// worse: a host warned of its certificate's expiry whose certificate
+	// has now expired is down, and its minor incident must say so.
+	if r.Cause != inc.Cause && (len(inc.Targets) == 1 || rank(impactOf(inc.Kind, r)) > rank(inc.Impact)) {
 		next := *inc
 		next.Cause, next.Summary, next.Impact, next.UpdatedAt = r.Cause, r.Summary, impactOf(inc.Kind, r), now
 		next.Title = titleOf(&next, r)

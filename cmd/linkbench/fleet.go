@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -15,13 +16,17 @@ import (
 
 // runFleet serves fake destinations on `listeners` loopback ports until ctx
 // ends, printing one "port N" line per listener, then "ready". Every path
-// answers after -latency; -fail of them (by path hash) answer 503.
+// answers after -latency; -fail of them (by path hash) answer 503. With
+// -tls-cert and -tls-key it serves as many HTTPS listeners besides ("tlsport
+// N"), with HTTP/2 as a real site would.
 func runFleet(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("linkbench fleet", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	listeners := fs.Int("listeners", 16, "loopback listeners")
 	latency := fs.Duration("latency", 50*time.Millisecond, "answer latency")
 	fail := fs.Float64("fail", 0, "fraction of destinations answering 503")
+	certFile := fs.String("tls-cert", "", "PEM certificate for the HTTPS listeners")
+	keyFile := fs.String("tls-key", "", "PEM key for the HTTPS listeners")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -65,6 +70,19 @@ func runFleet(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		servers = append(servers, srv)
 		go func() { _ = srv.Serve(ln) }()
 		fmt.Fprintf(stdout, "port %d\n", ln.Addr().(*net.TCPAddr).Port)
+	}
+	for range *listeners {
+		if *certFile == "" {
+			break
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		srv := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second, ErrorLog: log.New(io.Discard, "", 0)}
+		servers = append(servers, srv)
+		go func() { _ = srv.ServeTLS(ln, *certFile, *keyFile) }()
+		fmt.Fprintf(stdout, "tlsport %d\n", ln.Addr().(*net.TCPAddr).Port)
 	}
 	// A bare handler answering a fixed 302: the physical limit of a
 	// redirect on this machine, to compare linkwatch with in the same run.

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/x509"
 	"flag"
 	"fmt"
 	"io"
@@ -11,6 +12,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -43,73 +47,154 @@ func runProbeBench(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fail := fs.Float64("fail", 0, "fraction of destinations answering 503")
 	listeners := fs.Int("listeners", 16, "fleet listeners")
 	workers := fs.Int("workers", 512, "prober workers")
+	scheme := fs.String("scheme", "http", "destinations' scheme: http, or https (certificates signed by a local CA the checker is given)")
+	freshEvery := fs.Duration("fresh-every", time.Minute, "probe.fresh_every: a fresh check (DNS, connection, TLS handshake) at least this often per host; 0: every check")
+	reference := fs.Bool("reference", false, "first measure the same destinations over plain http, in the same run, as a reference")
+	keepAlive := fs.Int("keep-alive-hosts", 4096, "probe.keep_alive_hosts: hosts that keep connections between checks")
+	cpuProfile := fs.String("cpuprofile", "", "write the prober's CPU profile of the run to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-
-	ports, stopFleet, err := startFleet(ctx, *listeners, *latency, *fail, stderr)
-	if err != nil {
-		return err
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
-	defer stopFleet()
+	if *scheme != "http" && *scheme != "https" {
+		return fmt.Errorf("-scheme must be http or https")
+	}
 
 	dir, err := os.MkdirTemp("", "linkbench")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	dbPath := filepath.Join(dir, "bench.db")
-	db, err := storage.Open(ctx, dbPath)
+	var roots *x509.CertPool
+	var tlsArgs []string
+	if *scheme == "https" {
+		pool, certFile, keyFile, err := benchCA(dir)
+		if err != nil {
+			return err
+		}
+		roots, tlsArgs = pool, []string{"-tls-cert", certFile, "-tls-key", keyFile}
+	}
+	fleet, stopFleet, err := startFleetInfo(ctx, *listeners, *latency, *fail, stderr, tlsArgs...)
+	if err != nil {
+		return err
+	}
+	defer stopFleet()
+
+	db, err := storage.Open(ctx, filepath.Join(dir, "bench.db"))
 	if err != nil {
 		return err
 	}
 	defer db.Close()
 
-	targets := make([]checker.Target, *n)
+	fmt.Fprintf(stdout, "linkbench: %d %s destinations on %d loopback listeners, %s latency, %.0f%% failing, interval %s, %d workers, fresh_every %s, keep_alive_hosts %d\n",
+		*n, *scheme, len(fleet.ports), *latency, *fail*100, *interval, *workers, freshLabel(*freshEvery), *keepAlive)
+	b := probeBench{n: *n, interval: *interval, duration: *duration, workers: *workers, keepAlive: *keepAlive, db: db, stdout: stdout, stderr: stderr}
+	if *reference && *scheme == "https" {
+		fmt.Fprintf(stdout, "\nreference: the same destinations over http\n")
+		if err := b.measure(ctx, "http", fleet.ports, nil, *freshEvery); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "\nhttps, fresh_every %s\n", freshLabel(*freshEvery))
+	}
+	ports := fleet.ports
+	if *scheme == "https" {
+		ports = fleet.tlsPorts
+	}
+	return b.measure(ctx, *scheme, ports, roots, *freshEvery)
+}
+
+func freshLabel(d time.Duration) string {
+	if d <= 0 {
+		return "0 (every check)"
+	}
+	return d.String()
+}
+
+// probeBench is one run's settings, shared by its phases.
+type probeBench struct {
+	n                  int
+	interval, duration time.Duration
+	workers, keepAlive int
+	db                 *storage.DB
+	stdout, stderr     io.Writer
+}
+
+// measure runs the real checker, scheduler and result writer against the
+// fleet's ports for a warm-up interval plus the duration, and prints what
+// it cost.
+func (b probeBench) measure(ctx context.Context, scheme string, ports []int, roots *x509.CertPool, freshEvery time.Duration) error {
+	stdout := b.stdout
+	targets := make([]checker.Target, b.n)
 	for i := range targets {
-		u := fmt.Sprintf("http://d%d.bench.test:%d/d/%d", i, ports[i%len(ports)], i)
+		u := fmt.Sprintf("%s://d%d.bench.test:%d/d/%d", scheme, i, ports[i%len(ports)], i)
 		targets[i] = checker.Target{ID: u, Kind: checker.KindDestination, URL: u}
 	}
+	if freshEvery <= 0 {
+		freshEvery = checker.FreshAlways
+	}
 	chk := checker.New(checker.Options{
-		Timeout:      *interval * 8 / 10,
+		Timeout:      b.interval * 8 / 10,
 		AllowPrivate: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")},
 		Resolver:     benchResolver{},
+		RootCAs:      roots,
+		FreshEvery:   freshEvery,
+		// The bench's every destination is a host of its own: the worst
+		// case for keeping connections.
+		KeepAliveHosts: b.keepAlive,
 	})
-	var up, down, other atomic.Int64
-	writer := storage.NewResultWriter(db, 500, time.Second, func(err error) { fmt.Fprintln(stderr, "write results:", err) })
+	defer chk.CloseIdleConnections()
+	var up, down, other, fresh atomic.Int64
+	writer := storage.NewResultWriter(b.db, 500, time.Second, func(err error) { fmt.Fprintln(b.stderr, "write results:", err) })
 	writerCtx, stopWriter := context.WithCancel(context.WithoutCancel(ctx))
 	writerDone := make(chan struct{})
 	go func() { writer.Run(writerCtx); close(writerDone) }()
+	defer func() { stopWriter(); <-writerDone }()
+	var measuring atomic.Bool
 	sched := checker.NewScheduler(chk, targets, checker.SchedulerOptions{
-		Interval: *interval,
-		Workers:  *workers,
+		Interval: b.interval,
+		Workers:  b.workers,
 		OnResult: func(r checker.Result) {
-			switch r.Status {
-			case checker.StatusUp:
-				up.Add(1)
-			case checker.StatusDown:
-				down.Add(1)
-			default:
-				other.Add(1)
+			if measuring.Load() {
+				switch r.Status {
+				case checker.StatusUp:
+					up.Add(1)
+				case checker.StatusDown:
+					down.Add(1)
+				default:
+					other.Add(1)
+				}
+				if r.Fresh {
+					fresh.Add(1)
+				}
 			}
 			writer.Add(r)
 		},
 	})
-	runCtx, stopRun := context.WithTimeout(ctx, *interval+*duration)
+	runCtx, stopRun := context.WithTimeout(ctx, b.interval+b.duration)
 	defer stopRun()
 	schedDone := make(chan struct{})
 	go func() { sched.Run(runCtx); close(schedDone) }()
 
-	fmt.Fprintf(stdout, "linkbench: %d destinations on %d loopback listeners, %s latency, %.0f%% failing, interval %s, %d workers\n",
-		*n, len(ports), *latency, *fail*100, *interval, *workers)
-	// The first interval warms connections up; measure after it.
+	// The first interval opens the connections; measure after it.
 	select {
-	case <-time.After(*interval):
+	case <-time.After(b.interval):
 	case <-runCtx.Done():
 	}
 	self := os.Getpid()
+	resetPeakRSS()
+	measuring.Store(true)
 	cpu0, wall0, checks0 := procCPU(self), time.Now(), sched.Stats().Checks
-	tick := time.NewTicker(*interval)
+	tick := time.NewTicker(b.interval)
 	defer tick.Stop()
 loop:
 	for {
@@ -128,17 +213,17 @@ loop:
 	st := sched.Stats()
 	wall := time.Since(wall0)
 	cpu := procCPU(self) - cpu0
-	stopWriter()
-	<-writerDone
 	hwm := procStatusOf(self, "VmHWM")
 	rate := float64(st.Checks-checks0) / wall.Seconds()
-	fmt.Fprintf(stdout, "\nresult: n=%d checks/s=%.0f (needed %.0f) lag_p50=%s lag_p99=%s lag_max=%s skipped=%d cpu=%.0f%% of one core rss_peak=%dMiB\n",
-		*n, rate, float64(*n)/interval.Seconds(), st.LagP50.Round(time.Millisecond), st.LagP99.Round(time.Millisecond),
+	fmt.Fprintf(stdout, "result: n=%d scheme=%s checks/s=%.0f (needed %.0f) lag_p50=%s lag_p99=%s lag_max=%s skipped=%d cpu=%.0f%% of one core rss_peak=%dMiB\n",
+		b.n, scheme, rate, float64(b.n)/b.interval.Seconds(), st.LagP50.Round(time.Millisecond), st.LagP99.Round(time.Millisecond),
 		st.LagMax.Round(time.Millisecond), st.Skipped, 100*cpu.Seconds()/wall.Seconds(), hwm>>20)
 	// SQLite growth is measured by `linkbench system` over a soak: over this
 	// short run, the first result and first minute rollup of every target
 	// would dominate the figure.
-	fmt.Fprintf(stdout, "results: up=%d down=%d other=%d\n", up.Load(), down.Load(), other.Load())
+	total := up.Load() + down.Load() + other.Load()
+	fmt.Fprintf(stdout, "results: up=%d down=%d other=%d fresh=%d (%.0f%%)\n", up.Load(), down.Load(), other.Load(), fresh.Load(),
+		100*float64(fresh.Load())/float64(max(total, 1)))
 	if st.LagP99 > time.Second {
 		fmt.Fprintln(stdout, "verdict: p99 lag above 1s: this N is too many for this machine")
 	} else {
@@ -147,24 +232,30 @@ loop:
 	return nil
 }
 
+// resetPeakRSS starts VmHWM again from the current RSS (Linux: "5" in
+// clear_refs), so each phase of a run reports its own peak.
+func resetPeakRSS() {
+	runtime.GC()
+	debug.FreeOSMemory()
+	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+}
+
 // fleetInfo is what a started fleet reports.
 type fleetInfo struct {
-	ports []int // destination listeners
-	bare  int   // the bare 302 handler
+	ports    []int // destination listeners
+	tlsPorts []int // the same destinations over HTTPS, when asked for
+	bare     int   // the bare 302 handler
 }
 
-// startFleet runs `linkbench fleet` as a child process and returns its ports.
-func startFleet(ctx context.Context, listeners int, latency time.Duration, fail float64, stderr io.Writer) ([]int, func(), error) {
-	info, stop, err := startFleetInfo(ctx, listeners, latency, fail, stderr)
-	return info.ports, stop, err
-}
-
-func startFleetInfo(ctx context.Context, listeners int, latency time.Duration, fail float64, stderr io.Writer) (fleetInfo, func(), error) {
+// startFleetInfo runs `linkbench fleet` as a child process and returns its
+// ports; extra is passed on to it.
+func startFleetInfo(ctx context.Context, listeners int, latency time.Duration, fail float64, stderr io.Writer, extra ...string) (fleetInfo, func(), error) {
 	self, err := os.Executable()
 	if err != nil {
 		return fleetInfo{}, nil, err
 	}
-	cmd := exec.CommandContext(ctx, self, "fleet", "-listeners", strconv.Itoa(listeners), "-latency", latency.String(), "-fail", fmt.Sprint(fail))
+	args := append([]string{"fleet", "-listeners", strconv.Itoa(listeners), "-latency", latency.String(), "-fail", fmt.Sprint(fail)}, extra...)
+	cmd := exec.CommandContext(ctx, self, args...)
 	cmd.Stderr = stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -191,6 +282,8 @@ func startFleetInfo(ctx context.Context, listeners int, latency time.Duration, f
 		switch word {
 		case "port":
 			info.ports = append(info.ports, n)
+		case "tlsport":
+			info.tlsPorts = append(info.tlsPorts, n)
 		case "bare":
 			info.bare = n
 		}

@@ -127,6 +127,17 @@ type ProbeConfig struct {
 	HubSlow      Duration `yaml:"hub_slow"`      // a self-check slower than this is hub_slow (default 1s)
 	SelfCheck    *bool    `yaml:"self_check"`    // check the hub's own redirects (default true)
 	HeadFirst    bool     `yaml:"head_first"`    // try HEAD before GET (falls back on 405/403/501)
+	// FreshEvery is how often, at least, a destination is checked as a new
+	// visitor reaches it: DNS, a new connection, a verified TLS handshake
+	// (default 60s; 0: every check). Pointers, here and below, because 0 is
+	// a value someone may write, not "unset".
+	FreshEvery *Duration `yaml:"fresh_every"`
+	// TLSWarn: a certificate expiring within it is tls_expiring (default 14 days).
+	TLSWarn *Duration `yaml:"tls_warn"`
+	// KeepAliveHosts bounds the hosts that keep connections between checks
+	// (default 4096): each costs a descriptor and some 40-60 KiB; past it,
+	// a host's every check is fresh.
+	KeepAliveHosts int `yaml:"keep_alive_hosts"`
 	// FailureThreshold consecutive failures open an incident (default 2:
 	// detection within about 20 s at a 10 s interval).
 	FailureThreshold int `yaml:"failure_threshold"`
@@ -446,11 +457,16 @@ func (c *Config) applyDefaults() {
 	setDefault(&p.Interval, 10*time.Second)
 	setDefault(&p.Timeout, 8*time.Second)
 	setDefault(&p.HubSlow, time.Second)
+	setDefaultPtr(&p.FreshEvery, time.Minute)
+	setDefaultPtr(&p.TLSWarn, 14*24*time.Hour)
 	if p.Workers == 0 {
 		p.Workers = 512
 	}
 	if p.PerHost == 0 {
 		p.PerHost = 2
+	}
+	if p.KeepAliveHosts == 0 {
+		p.KeepAliveHosts = 4096
 	}
 	if p.FailureThreshold == 0 {
 		p.FailureThreshold = 2
@@ -471,6 +487,13 @@ func (c *Config) applyDefaults() {
 func setDefault(d *Duration, v time.Duration) {
 	if *d == 0 {
 		*d = Duration(v)
+	}
+}
+
+func setDefaultPtr(d **Duration, v time.Duration) {
+	if *d == nil {
+		dv := Duration(v)
+		*d = &dv
 	}
 }
 
@@ -609,6 +632,15 @@ func (c *Config) validateStorageAndProbe(cerr *ConfigError) {
 	}
 	if p.HubSlow <= 0 {
 		cerr.add("probe.hub_slow", "must be positive")
+	}
+	if f := *p.FreshEvery; f < 0 || f > Duration(time.Hour) {
+		cerr.add("probe.fresh_every", "must be between 0 (every check fresh) and 1h")
+	}
+	if p.KeepAliveHosts < 1 || p.KeepAliveHosts > 1000000 {
+		cerr.add("probe.keep_alive_hosts", "must be between 1 and 1000000")
+	}
+	if w := *p.TLSWarn; w < Duration(time.Hour) || w > Duration(365*24*time.Hour) {
+		cerr.add("probe.tls_warn", "must be between 1h and 8760h (365 days)")
 	}
 	if p.Workers < 1 || p.Workers > 100000 {
 		cerr.add("probe.workers", "must be between 1 and 100000")

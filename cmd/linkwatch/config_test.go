@@ -5,7 +5,9 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
+	"linkwatch/checker"
 	"linkwatch/hub"
 )
 
@@ -45,6 +47,14 @@ func TestParseConfigRejects(t *testing.T) {
 		{"probe limits", "probe: {interval: 100ms, workers: -1, per_host: 5000, hub_slow: -1s, user_agent: \"a\\nb\"}\n" + validPages, []string{
 			"probe.interval: must be at least 1s", "probe.timeout: must be positive and below", "probe.workers: must be between", "probe.per_host: must be between",
 			"probe.hub_slow: must be positive", "probe.user_agent: must not contain control characters"}},
+		{"fresh_every negative", "probe: {fresh_every: -1s}\n" + validPages, []string{"probe.fresh_every: must be between 0 (every check fresh) and 1h"}},
+		{"fresh_every too long", "probe: {fresh_every: 2h}\n" + validPages, []string{"probe.fresh_every: must be between 0 (every check fresh) and 1h"}},
+		{"fresh_every not a duration", "probe: {fresh_every: 60}\n" + validPages, []string{`probe.fresh_every: "60" is not a duration`}},
+		{"keep_alive_hosts negative", "probe: {keep_alive_hosts: -5}\n" + validPages, []string{"probe.keep_alive_hosts: must be between 1 and 1000000"}},
+		{"keep_alive_hosts too many", "probe: {keep_alive_hosts: 2000000}\n" + validPages, []string{"probe.keep_alive_hosts: must be between 1 and 1000000"}},
+		{"tls_warn zero", "probe: {tls_warn: 0s}\n" + validPages, []string{"probe.tls_warn: must be between 1h and 8760h"}},
+		{"tls_warn too long", "probe: {tls_warn: 9000h}\n" + validPages, []string{"probe.tls_warn: must be between 1h and 8760h"}},
+		{"tls_warn not a duration", "probe: {tls_warn: 14d}\n" + validPages, []string{`probe.tls_warn: "14d" is not a duration`}},
 		{"bad allow_private", "probe: {allow_private: ['10.0.0.0/8', 'localhost', '10.0.0.1']}\n" + validPages, []string{
 			`probe.allow_private[1]: "localhost" is not a CIDR`, `probe.allow_private[2]: "10.0.0.1" is not a CIDR`}},
 		{"retention order", "storage: {retention: {raw: 30m, minute_rollups: 24h, rollups: 1h}}\n" + validPages, []string{
@@ -186,6 +196,35 @@ pages:
 	}
 	if cfg.Server.PublicURL != "http://127.0.0.1:9000" || cfg.Storage.Path != "linkwatch.db" {
 		t.Errorf("defaults: public_url %q, storage.path %q", cfg.Server.PublicURL, cfg.Storage.Path)
+	}
+}
+
+// fresh_every: 0 is a value (every check fresh), not "unset".
+func TestFreshEveryAndTLSWarn(t *testing.T) {
+	tests := []struct {
+		probe            string
+		fresh, checkerFE time.Duration
+		warn             time.Duration
+	}{
+		{"", time.Minute, time.Minute, 14 * 24 * time.Hour},
+		{"probe: {fresh_every: 0s, tls_warn: 720h}\n", 0, checker.FreshAlways, 30 * 24 * time.Hour},
+		{"probe: {fresh_every: 0}\n", 0, checker.FreshAlways, 14 * 24 * time.Hour},
+		{"probe: {fresh_every: 5m}\n", 5 * time.Minute, 5 * time.Minute, 14 * 24 * time.Hour},
+	}
+	for _, tt := range tests {
+		cfg, err := ParseConfig([]byte(tt.probe+validPages), "t.yaml", func(string) string { return "" })
+		if err != nil {
+			t.Fatalf("%q: %v", tt.probe, err)
+		}
+		if got := time.Duration(*cfg.Probe.FreshEvery); got != tt.fresh {
+			t.Errorf("%q: fresh_every = %v, want %v", tt.probe, got, tt.fresh)
+		}
+		if got := freshEvery(time.Duration(*cfg.Probe.FreshEvery)); got != tt.checkerFE {
+			t.Errorf("%q: the checker gets FreshEvery %v, want %v", tt.probe, got, tt.checkerFE)
+		}
+		if got := time.Duration(*cfg.Probe.TLSWarn); got != tt.warn {
+			t.Errorf("%q: tls_warn = %v, want %v", tt.probe, got, tt.warn)
+		}
 	}
 }
 

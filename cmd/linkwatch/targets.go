@@ -91,5 +91,17 @@ func newChecker(cfg *Config, selfToken string) *checker.Checker {
 		SlowThreshold:      time.Duration(p.HubSlow),
 		HEADFirst:          p.HeadFirst,
 		SelfCheckToken:     selfToken,
+		FreshEvery:         freshEvery(time.Duration(*p.FreshEvery)),
+		TLSWarn:            time.Duration(*p.TLSWarn),
+		KeepAliveHosts:     p.KeepAliveHosts,
 	})
+}
+
+// freshEvery maps the config's 0 (every check fresh) to the checker's
+// FreshAlways: to the checker, 0 means its default.
+func freshEvery(d time.Duration) time.Duration {
+	if d == 0 {
+		return checker.FreshAlways
+	}
+	return d
 }
