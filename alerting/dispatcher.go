@@ -15,23 +15,12 @@ import (
 	"linkwatch/incidents"
 )
 
-// Delivery is one alert on its way to one channel.
-type Delivery struct {
-	ID       int64
-	Channel  string
-	Attempts int       // attempts made before this one
-	FirstAt  time.Time // first attempt, zero before it
-	NextAt   time.Time
-	Alert    incidents.Alert
-}
-
-// Outcome is what became of a delivery attempt.
-type Outcome struct {
-	Status     string // sent | pending | dead | disabled
-	NextAt     time.Time
-	HTTPStatus int
-	Error      string // redacted
-}
+// Delivery and Outcome are the outbox's, defined with it in incidents so
+// that storage can name them without importing the alert channels.
+type (
+	Delivery = incidents.Delivery
+	Outcome  = incidents.Outcome
+)
 
 // Store is what the dispatcher needs from storage.
 type Store interface {

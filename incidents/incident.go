@@ -215,6 +215,24 @@ func (a Alert) Merge(later Alert) Alert {
 	return out
 }
 
+// Delivery is one outbox alert on its way to one channel.
+type Delivery struct {
+	ID       int64
+	Channel  string
+	Attempts int       // attempts made before this one
+	FirstAt  time.Time // first attempt, zero before it
+	NextAt   time.Time
+	Alert    Alert
+}
+
+// Outcome is what became of a delivery attempt.
+type Outcome struct {
+	Status     string // sent | pending | dead | disabled
+	NextAt     time.Time
+	HTTPStatus int
+	Error      string // redacted
+}
+
 // DeliveryLog is one alert delivery to one channel, for the admin API.
 type DeliveryLog struct {
 	ID         int64     `json:"id"`

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"time"
 
-	"linkwatch/alerting"
 	"linkwatch/incidents"
 )
 
@@ -42,7 +41,7 @@ func (db *DB) FanOut(ctx context.Context, channels []string) error {
 
 // PendingDeliveries returns a channel's pending deliveries after the
 // delivery id after, oldest first.
-func (db *DB) PendingDeliveries(ctx context.Context, channel string, after int64, limit int) ([]alerting.Delivery, error) {
+func (db *DB) PendingDeliveries(ctx context.Context, channel string, after int64, limit int) ([]incidents.Delivery, error) {
 	rows, err := db.reader.QueryContext(ctx, `SELECT d.id, d.channel, d.attempts, d.first_at, d.next_at, o.payload
 		FROM deliveries d JOIN outbox o ON o.id = d.outbox_id
 		WHERE d.channel = ? AND d.status = 'pending' AND d.id > ? ORDER BY d.id LIMIT ?`, channel, after, limit)
@@ -50,9 +49,9 @@ func (db *DB) PendingDeliveries(ctx context.Context, channel string, after int64
 		return nil, fmt.Errorf("storage: query deliveries: %w", err)
 	}
 	defer rows.Close()
-	var out []alerting.Delivery
+	var out []incidents.Delivery
 	for rows.Next() {
-		var d alerting.Delivery
+		var d incidents.Delivery
 		var first sql.NullString
 		var next, payload string
 		if err := rows.Scan(&d.ID, &d.Channel, &d.Attempts, &first, &next, &payload); err != nil {
@@ -71,7 +70,7 @@ func (db *DB) PendingDeliveries(ctx context.Context, channel string, after int64
 }
 
 // MarkDelivery records an attempt's outcome.
-func (db *DB) MarkDelivery(ctx context.Context, id int64, o alerting.Outcome) error {
+func (db *DB) MarkDelivery(ctx context.Context, id int64, o incidents.Outcome) error {
 	return db.update(ctx, func(tx *Tx) error {
 		next := formatTime(o.NextAt)
 		if o.NextAt.IsZero() {
@@ -243,5 +242,3 @@ func (db *DB) OutboxPending(ctx context.Context) (int64, error) {
 	err := db.reader.QueryRowContext(ctx, `SELECT COUNT(*) FROM deliveries WHERE status = 'pending'`).Scan(&n)
 	return n, err
 }
-
-var _ alerting.Store = (*DB)(nil)
