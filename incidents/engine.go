@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"linkwatch/checker"
+	"linkwatch/checker/ids"
 )
 
 // Store is what the engine needs from storage. Record writes an incident
@@ -460,18 +460,10 @@ func (e *Engine) networkProven(ts *targetState, r checker.Result) bool {
 const canaryAnswersKept = 8
 
 const (
-	proberKey = "prober"
-	canaryKey = "canary"
-	hubKey    = "hub"
+	proberKey = ids.ProberKey
+	canaryKey = ids.CanaryKey
+	hubKey    = ids.HubKey
 )
-
-func hostOf(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return ""
-	}
-	return u.Hostname()
-}
 
 // failing places a target that just crossed the failure threshold into an
 // incident: the hub's, its host's, or its own.
@@ -483,8 +475,8 @@ func (e *Engine) failing(ctx context.Context, r checker.Result, ts *targetState)
 		}
 		return e.openIncident(ctx, KindHub, hubKey, "", r, ts, now)
 	}
-	host := hostOf(r.URL)
-	hostKey := "host:" + host + "|" + string(r.Cause)
+	host := ids.HostOf(r.URL)
+	hostKey := ids.HostKey(host, string(r.Cause))
 	if inc := e.open[hostKey]; inc != nil {
 		return e.join(ctx, inc, hostKey, KindHost, r, ts, now)
 	}
@@ -498,7 +490,7 @@ func (e *Engine) failing(ctx context.Context, r checker.Result, ts *targetState)
 			return e.join(ctx, inc, hostKey, KindHost, r, ts, now)
 		}
 	}
-	return e.openIncident(ctx, KindDestination, "dest:"+r.URL, host, r, ts, now)
+	return e.openIncident(ctx, KindDestination, ids.DestKey(r.URL), host, r, ts, now)
 }
 
 func (e *Engine) openIncident(ctx context.Context, kind Kind, key, host string, r checker.Result, ts *targetState, now time.Time) error {
@@ -839,19 +831,19 @@ func nameSome(ids []string, n int) string {
 func (e *Engine) components(inc *Incident) []string {
 	switch inc.Kind {
 	case KindHub:
-		return []string{"hub"}
+		return []string{ids.Hub}
 	case KindProberOffline, KindCanary:
-		return []string{"prober"}
+		return []string{ids.Prober}
 	}
 	var out []string
 	if inc.Host != "" {
-		out = append(out, "host:"+inc.Host)
+		out = append(out, ids.Host(inc.Host))
 	}
 	for _, id := range inc.Targets {
-		out = append(out, "dest:"+id)
+		out = append(out, ids.Dest(id))
 	}
 	for _, a := range inc.Affected {
-		out = append(out, "page:"+a.Page)
+		out = append(out, ids.Page(a.Page))
 	}
 	return out
 }

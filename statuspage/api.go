@@ -7,6 +7,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"linkwatch/checker/ids"
 	"linkwatch/incidents"
 )
 
@@ -115,7 +116,7 @@ func (s *Server) apiPage(snap *Snapshot) apiPage {
 	p := apiPage{ID: snap.pageID(), Name: s.opts.Name, URL: s.opts.URL + "/status", TimeZone: "Etc/UTC", UpdatedAt: apiTime(snap.At)}
 	if snap.Scope != "" {
 		p.URL += "/" + snap.Scope
-		if c, ok := snap.byKeyOf("page:" + snap.Scope); ok {
+		if c, ok := snap.byKeyOf(ids.Page(snap.Scope)); ok {
 			p.Name = c.Name + " · " + s.opts.Name
 		}
 	}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+
+	"linkwatch/checker/ids"
 )
 
 //go:embed assets
@@ -108,7 +110,7 @@ func (s *Server) serveHTML(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := pageView{Name: s.opts.Name, Snap: snap, Now: snap.At, FeedURL: "/status/feed.atom"}
-	if pc, ok := snap.byKeyOf("page:" + slug); slug != "" && ok {
+	if pc, ok := snap.byKeyOf(ids.Page(slug)); slug != "" && ok {
 		v.Scope, v.ScopeTitle = slug, pc.Name
 	}
 	var buf bytes.Buffer

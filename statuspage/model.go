@@ -9,12 +9,12 @@ import (
 	"crypto/sha256"
 	"encoding/base32"
 	"fmt"
-	"net/url"
 	"slices"
 	"sort"
 	"strings"
 	"time"
 
+	"linkwatch/checker/ids"
 	"linkwatch/hub"
 	"linkwatch/incidents"
 )
@@ -256,17 +256,17 @@ func build(ctx context.Context, src Source, cat *hub.Catalog, interval time.Dura
 	destLinks := map[string][]string{} // destination URL -> "page/link" in scope
 	var destURLs []string
 	for _, p := range pages {
-		pc := add(&Component{Key: "page:" + p.Slug, Name: p.Title, Description: "Links on /" + p.Slug, Page: p.Slug})
+		pc := add(&Component{Key: ids.Page(p.Slug), Name: p.Title, Description: "Links on /" + p.Slug, Page: p.Slug})
 		if selfCheck && len(p.Links) > 0 {
 			// The self-checks of a page's links share one history (their
 			// Series), and each is its own target in incidents.
-			hubC.targets = append(hubC.targets, "self:/"+p.Slug)
+			hubC.targets = append(hubC.targets, ids.SelfSeries(p.Slug))
 			for _, l := range p.Links {
-				hubC.incidentTargets = append(hubC.incidentTargets, "self:/"+p.Slug+"/"+l.Slug)
+				hubC.incidentTargets = append(hubC.incidentTargets, ids.SelfCheck(p.Slug, l.Slug))
 			}
 		}
 		for _, l := range p.Links {
-			selfTargets["self:/"+p.Slug+"/"+l.Slug] = true
+			selfTargets[ids.SelfCheck(p.Slug, l.Slug)] = true
 			pc.targets = append(pc.targets, l.URL)
 			pageOf[l.URL] = append(pageOf[l.URL], pc.Key)
 			if _, seen := destLinks[l.URL]; !seen {
@@ -277,11 +277,11 @@ func build(ctx context.Context, src Source, cat *hub.Catalog, interval time.Dura
 	}
 	// Destinations by host, then URL, as the catalog lists them.
 	sort.Strings(destURLs)
-	sort.SliceStable(destURLs, func(i, j int) bool { return hostOf(destURLs[i]) < hostOf(destURLs[j]) })
+	sort.SliceStable(destURLs, func(i, j int) bool { return ids.HostOf(destURLs[i]) < ids.HostOf(destURLs[j]) })
 	for _, u := range destURLs {
-		host := hostOf(u)
-		g := add(&Component{Key: "host:" + host, Name: host, Description: "Destinations on " + host})
-		dc := add(&Component{Key: "dest:" + u, Name: u, GroupID: g.ID, groupKey: g.Key, targets: []string{u},
+		host := ids.HostOf(u)
+		g := add(&Component{Key: ids.Host(host), Name: host, Description: "Destinations on " + host})
+		dc := add(&Component{Key: ids.Dest(u), Name: u, GroupID: g.ID, groupKey: g.Key, targets: []string{u},
 			Description: "Used by " + strings.Join(destLinks[u], ", ")})
 		g.Children = append(g.Children, dc.ID)
 		g.targets = append(g.targets, u)
@@ -376,14 +376,6 @@ func build(ctx context.Context, src Source, cat *hub.Catalog, interval time.Dura
 // component, c itself, or the host group c belongs to.
 func covers(m incidents.Maintenance, c *Component) bool {
 	return m.Component == "" || m.Component == c.Key || m.Component == c.groupKey
-}
-
-func hostOf(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return raw
-	}
-	return u.Hostname()
 }
 
 // fillHistory computes each component's 90 daily bars and uptime from the
@@ -496,7 +488,7 @@ func (s *Snapshot) fillIncidents(ctx context.Context, src Source, open []inciden
 			}
 		}
 		for _, t := range inc.Targets {
-			if strings.HasPrefix(t, "self:") {
+			if ids.IsSelfCheck(t) {
 				// A page's status shows the hub's incidents about its own
 				// links' redirects, not another page's.
 				if s.Scope == "" || selfTargets[t] {
@@ -506,9 +498,9 @@ func (s *Snapshot) fillIncidents(ctx context.Context, src Source, open []inciden
 			}
 			// Through its destination only: the host group of one page's
 			// status holds just that page's destinations on the host.
-			if _, ok := s.byKey["dest:"+t]; ok {
-				addC("dest:" + t)
-				addC("host:" + hostOf(t))
+			if _, ok := s.byKey[ids.Dest(t)]; ok {
+				addC(ids.Dest(t))
+				addC(ids.Host(ids.HostOf(t)))
 			}
 			for _, p := range pageOf[t] {
 				addC(p)
@@ -623,7 +615,7 @@ func (s *Snapshot) fillLinks(ctx context.Context, src Source, p *hub.Page, open 
 	}
 	for _, l := range p.Links {
 		v := LinkView{Slug: l.Slug, Title: l.Title, URL: l.URL, Status: Operational, Fallback: diverted[l.Slug]}
-		if c, ok := s.byKey["dest:"+l.URL]; ok {
+		if c, ok := s.byKey[ids.Dest(l.URL)]; ok {
 			v.Status = c.Status
 		}
 		if lt, ok := lat[l.URL]; ok && lt.Checks > 0 {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"linkwatch/checker"
+	"linkwatch/checker/ids"
 	"linkwatch/hub"
 	"linkwatch/incidents"
 )
@@ -47,8 +48,8 @@ func selfCheckTargets(cfg *Config, catalog *hub.Catalog) []checker.Target {
 			path := "/" + p.Slug + "/" + l.Slug
 			// One history per page: the hub's redirects are one component, and
 			// a minute rollup per link would cost more than the destinations'.
-			out = append(out, checker.Target{ID: "self:" + path, Kind: checker.KindSelfCheck, URL: base + path, WantLocation: l.URL, AltLocation: l.Fallback,
-				Series: "self:/" + p.Slug})
+			out = append(out, checker.Target{ID: ids.SelfCheck(p.Slug, l.Slug), Kind: checker.KindSelfCheck, URL: base + path, WantLocation: l.URL, AltLocation: l.Fallback,
+				Series: ids.SelfSeries(p.Slug)})
 		}
 	}
 	return out
@@ -59,7 +60,7 @@ func canaryTargets(cfg *Config) []checker.Target {
 	if cfg.Probe.Canary == "" {
 		return nil
 	}
-	return []checker.Target{{ID: "canary:" + cfg.Probe.Canary, Kind: checker.KindCanary, URL: cfg.Probe.Canary}}
+	return []checker.Target{{ID: ids.Canary(cfg.Probe.Canary), Kind: checker.KindCanary, URL: cfg.Probe.Canary}}
 }
 
 // dependencies maps every target to the links that depend on it, for the
@@ -75,7 +76,7 @@ func dependencies(catalog *hub.Catalog) map[string][]incidents.Affected {
 			if l.Fallback != "" {
 				deps[l.Fallback] = append(deps[l.Fallback], a)
 			}
-			deps["self:/"+p.Slug+"/"+l.Slug] = []incidents.Affected{a}
+			deps[ids.SelfCheck(p.Slug, l.Slug)] = []incidents.Affected{a}
 		}
 	}
 	return deps

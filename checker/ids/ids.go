@@ -1,0 +1,117 @@
+// Package ids builds and parses the ids linkwatch gives to what it checks
+// (targets) and to what incidents, maintenance windows and the status page
+// group them into (components and incident keys). Each grammar lives here
+// once; everything else calls these functions.
+package ids
+
+import (
+	"net/url"
+	"strings"
+)
+
+// Targets: one per destination URL, one per short link (self-checks), the
+// canary. A destination's target id is its URL, as stored since the first
+// release.
+
+// Destination returns the target id of a destination URL.
+func Destination(rawURL string) string { return rawURL }
+
+// SelfCheck returns the target id of the hub's own short link /page/link.
+func SelfCheck(page, link string) string { return selfPrefix + "/" + page + "/" + link }
+
+// SelfSeries returns the id under which a page's self-checks share one
+// history (rollups and the status page's hub bars).
+func SelfSeries(page string) string { return selfPrefix + "/" + page }
+
+// Canary returns the target id of the canary URL.
+func Canary(rawURL string) string { return canaryPrefix + rawURL }
+
+// IsSelfCheck reports whether a target id is a self-check's (or a page's
+// self-check series).
+func IsSelfCheck(target string) bool { return strings.HasPrefix(target, selfPrefix+"/") }
+
+const (
+	selfPrefix   = "self:"
+	canaryPrefix = "canary:"
+)
+
+// Components, as maintenance windows and the status page name them.
+const (
+	Hub    = "hub"    // the hub's pages and short links
+	Prober = "prober" // linkwatch's own prober: its network and canary
+)
+
+const (
+	pagePrefix = "page:"
+	hostPrefix = "host:"
+	destPrefix = "dest:"
+)
+
+// Page returns the component of a page of links.
+func Page(slug string) string { return pagePrefix + slug }
+
+// Host returns the component of the destinations on one host.
+func Host(host string) string { return hostPrefix + host }
+
+// Dest returns the component of one destination URL.
+func Dest(rawURL string) string { return destPrefix + rawURL }
+
+// ComponentKind says what a component id names.
+type ComponentKind string
+
+const (
+	ComponentAll    ComponentKind = ""       // "" in a maintenance window: everything
+	ComponentHub    ComponentKind = "hub"    // Hub
+	ComponentProber ComponentKind = "prober" // Prober
+	ComponentPage   ComponentKind = "page"   // Page(slug)
+	ComponentHost   ComponentKind = "host"   // Host(host)
+	ComponentDest   ComponentKind = "dest"   // Dest(url)
+)
+
+// ParseComponent splits a component id into its kind and value (the page
+// slug, host or URL). ok is false for anything else, or an empty value.
+func ParseComponent(c string) (kind ComponentKind, value string, ok bool) {
+	switch c {
+	case "":
+		return ComponentAll, "", true
+	case Hub:
+		return ComponentHub, "", true
+	case Prober:
+		return ComponentProber, "", true
+	}
+	for _, p := range []struct {
+		prefix string
+		kind   ComponentKind
+	}{{pagePrefix, ComponentPage}, {hostPrefix, ComponentHost}, {destPrefix, ComponentDest}} {
+		if rest, found := strings.CutPrefix(c, p.prefix); found {
+			return p.kind, rest, rest != ""
+		}
+	}
+	return "", "", false
+}
+
+// Incident keys: one open incident per key.
+
+// DestKey is the key of one destination's incident.
+func DestKey(rawURL string) string { return Dest(rawURL) }
+
+// HostKey is the key of a host's incident: its destinations failing with
+// one cause.
+func HostKey(host, cause string) string { return hostPrefix + host + "|" + cause }
+
+// The keys of the singleton incidents.
+const (
+	HubKey    = "hub"    // the hub's self-checks
+	ProberKey = "prober" // the prober's own network
+	CanaryKey = "canary" // the canary itself
+)
+
+// HostOf returns the host name of a URL, "" if it does not parse (config
+// validation makes that impossible for a configured URL).
+func HostOf(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return ""
+	}
+	return u.Hostname()
+}

@@ -1,0 +1,75 @@
+package ids
+
+import "testing"
+
+func TestComponentsRoundTrip(t *testing.T) {
+	for _, tc := range []struct {
+		id    string
+		kind  ComponentKind
+		value string
+	}{
+		{Page("acme"), ComponentPage, "acme"},
+		{Host("shop.example"), ComponentHost, "shop.example"},
+		{Dest("https://shop.example/a?b=c"), ComponentDest, "https://shop.example/a?b=c"},
+		{Hub, ComponentHub, ""},
+		{Prober, ComponentProber, ""},
+		{"", ComponentAll, ""},
+	} {
+		kind, value, ok := ParseComponent(tc.id)
+		if !ok || kind != tc.kind || value != tc.value {
+			t.Errorf("ParseComponent(%q) = %q, %q, %v", tc.id, kind, value, ok)
+		}
+	}
+	for _, bad := range []string{"page:", "host:", "dest:", "pages:acme", "HUB", "self:/a/b", "canary:x", "x"} {
+		if _, _, ok := ParseComponent(bad); ok {
+			t.Errorf("ParseComponent(%q) accepted", bad)
+		}
+	}
+}
+
+func TestTargetsAndKeys(t *testing.T) {
+	if got := SelfCheck("ada", "go"); got != "self:/ada/go" || !IsSelfCheck(got) || !IsSelfCheck(SelfSeries("ada")) {
+		t.Errorf("self-check id %q", got)
+	}
+	if IsSelfCheck(Destination("https://self.example/")) || IsSelfCheck(Canary("https://c.example/")) {
+		t.Error("a destination or the canary taken for a self-check")
+	}
+	if got := HostKey("shop.example", "http_5xx"); got != "host:shop.example|http_5xx" {
+		t.Errorf("host key %q", got)
+	}
+	if HostOf("https://Shop.example:8443/x") != "Shop.example" {
+		t.Errorf("HostOf = %q", HostOf("https://Shop.example:8443/x"))
+	}
+	if HostOf("://bad") != "" {
+		t.Errorf("HostOf of an unparsable URL = %q, want empty", HostOf("://bad"))
+	}
+}
+
+func FuzzParseComponent(f *testing.F) {
+	for _, s := range []string{"", "hub", "prober", "page:acme", "host:a.b", "dest:https://x/", "page:", "dest"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		kind, value, ok := ParseComponent(s)
+		if !ok {
+			return
+		}
+		var back string
+		switch kind {
+		case ComponentAll, ComponentHub, ComponentProber:
+			back = string(kind)
+			if kind == ComponentAll {
+				back = ""
+			}
+		case ComponentPage:
+			back = Page(value)
+		case ComponentHost:
+			back = Host(value)
+		case ComponentDest:
+			back = Dest(value)
+		}
+		if back != s {
+			t.Errorf("%q parsed to %q %q, built back to %q", s, kind, value, back)
+		}
+	})
+}
