@@ -1,0 +1,17 @@
+//go:build !linux
+
+package storagetest
+
+import "testing"
+
+// SmallDisk needs Linux's tmpfs; elsewhere the test is skipped.
+func SmallDisk(tb testing.TB, size int64) string {
+	tb.Skip("storage fault tests need Linux (tmpfs)")
+	return ""
+}
+
+// FillDisk is not reached: SmallDisk skips.
+func FillDisk(tb testing.TB, dir string) func() { return func() {} }
+
+// ReadOnly is not reached: SmallDisk skips.
+func ReadOnly(tb testing.TB, dir string) func() { return func() {} }
