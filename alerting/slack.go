@@ -29,8 +29,9 @@ type SlackOptions struct {
 	Channel       string
 	APIURL        string // Slack's Web API base URL; tests point it at a local server
 	StatusPageURL string // the button on every message
-	HTTPClient    *http.Client
-	Threads       ThreadStore
+	// Dial makes every connection (serve: the SSRF guard); nil dials plainly.
+	Dial    DialFunc
+	Threads ThreadStore
 }
 
 // Slack posts incident alerts as Block Kit messages with a text fallback.
@@ -49,17 +50,14 @@ func NewSlack(opts SlackOptions) (*Slack, error) {
 	if opts.BotToken != "" && (opts.Channel == "" || opts.Threads == nil) {
 		return nil, errors.New("slack: bot_token needs a channel")
 	}
-	if opts.HTTPClient == nil {
-		opts.HTTPClient = &http.Client{Timeout: 15 * time.Second}
-	}
 	s := &Slack{
 		opts:   opts,
-		client: opts.HTTPClient,
+		client: newOutboundClient(opts.Dial, 15*time.Second),
 		// Slack allows about one message per second per channel.
 		limiter: rate.NewLimiter(rate.Every(time.Second), 1),
 	}
 	if opts.BotToken != "" {
-		o := []slack.Option{slack.OptionHTTPClient(opts.HTTPClient)}
+		o := []slack.Option{slack.OptionHTTPClient(s.client)}
 		if opts.APIURL != "" {
 			o = append(o, slack.OptionAPIURL(opts.APIURL))
 		}
