@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -210,7 +211,16 @@ const maxConfigBytes = 4 << 20
 // ParseConfig decodes, expands and validates a config file. source names it in
 // errors. Every problem found is returned in one *ConfigError.
 func ParseConfig(data []byte, source string, getenv func(string) string) (*Config, error) {
+	return parseConfig(context.Background(), data, source, getenv)
+}
+
+// parseConfig is ParseConfig that gives up when ctx ends (SIGTERM while a
+// command or a SIGHUP reload is reading a config).
+func parseConfig(ctx context.Context, data []byte, source string, getenv func(string) string) (*Config, error) {
 	cerr := &ConfigError{Source: source}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("%s: not checked: %w", source, context.Cause(ctx))
+	}
 	if len(data) > maxConfigBytes {
 		cerr.add("(file)", "is larger than %d bytes", maxConfigBytes)
 		return nil, cerr
@@ -230,7 +240,12 @@ func ParseConfig(data []byte, source string, getenv func(string) string) (*Confi
 		doc = doc.Content[0]
 	}
 	expandEnv(doc, "", getenv, cerr)
-	shapeErrs := checkKnownFields(doc, reflect.TypeOf(cfg), "", cerr)
+	w := &fieldWalker{ctx: ctx, cerr: cerr}
+	shapeErrs := w.check(doc, reflect.TypeOf(cfg), "", false)
+	if w.stopped != nil {
+		cerr.add("(file)", "%v", w.stopped)
+		return nil, cerr
+	}
 	// Decoding ignores unknown keys (reported above), so validation still
 	// runs and every problem is reported in one pass. A wrong shape (a list
 	// where a mapping belongs) is already reported with its path; the
@@ -259,11 +274,15 @@ func ParseConfig(data []byte, source string, getenv func(string) string) (*Confi
 
 // LoadConfig reads and parses the config file at path.
 func LoadConfig(path string, getenv func(string) string) (*Config, error) {
+	return loadConfigFile(context.Background(), path, getenv)
+}
+
+func loadConfigFile(ctx context.Context, path string, getenv func(string) string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
-	return ParseConfig(data, path, getenv)
+	return parseConfig(ctx, data, path, getenv)
 }
 
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
@@ -302,16 +321,47 @@ func joinPath(path, key string) string {
 
 var durationType = reflect.TypeOf(Duration(0))
 
-// checkKnownFields reports every key that t has no yaml field for, with its
-// path, so a typo like "tittle" is an error instead of a silent default. It
-// returns how many shape errors (wrong kind of node, repeated key) it found.
-func checkKnownFields(n *yaml.Node, t reflect.Type, path string, cerr *ConfigError) (shapeErrs int) {
+// aliasBudget is how many nodes the field check visits through YAML
+// aliases, in all. A shared block reused a few hundred times is far below
+// it; nested lists of aliases (a "billion laughs" file of a few KB) would
+// otherwise expand to billions of nodes, here, before yaml's own guard in
+// Decode runs.
+const aliasBudget = 10000
+
+// fieldWalker walks the parsed document against the Config type once.
+type fieldWalker struct {
+	ctx        context.Context
+	cerr       *ConfigError
+	aliasNodes int   // nodes visited through an alias so far
+	visits     int   // every node visited, to look at ctx now and then
+	stopped    error // why the walk gave up: alias budget spent, or ctx ended
+}
+
+// check reports every key that t has no yaml field for, with its path, so
+// a typo like "tittle" is an error instead of a silent default. It returns
+// how many shape errors (wrong kind of node, repeated key) it found.
+// aliased says n was reached through an alias.
+func (w *fieldWalker) check(n *yaml.Node, t reflect.Type, path string, aliased bool) (shapeErrs int) {
+	if w.stopped != nil {
+		return 0
+	}
+	if w.visits++; w.visits%1024 == 0 && w.ctx.Err() != nil {
+		w.stopped = fmt.Errorf("not checked: %w", context.Cause(w.ctx))
+		return 0
+	}
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
 	if n.Kind == yaml.AliasNode {
-		n = n.Alias
+		n, aliased = n.Alias, true
 	}
+	if aliased {
+		if w.aliasNodes++; w.aliasNodes > aliasBudget {
+			w.stopped = fmt.Errorf("aliases expand to more than %d nodes: write the repeated parts out, or share fewer", aliasBudget)
+			return 0
+		}
+	}
+	cerr := w.cerr
 	if t == durationType {
 		// Checked here, not in UnmarshalYAML, so the error names the field.
 		if _, err := time.ParseDuration(n.Value); err != nil || n.Kind != yaml.ScalarNode {
@@ -352,7 +402,7 @@ func checkKnownFields(n *yaml.Node, t reflect.Type, path string, cerr *ConfigErr
 				continue
 			}
 			seen[key] = true
-			shapeErrs += checkKnownFields(n.Content[i+1], ft, p, cerr)
+			shapeErrs += w.check(n.Content[i+1], ft, p, aliased)
 		}
 	case reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
@@ -363,7 +413,7 @@ func checkKnownFields(n *yaml.Node, t reflect.Type, path string, cerr *ConfigErr
 			return 0
 		}
 		for i, c := range n.Content {
-			shapeErrs += checkKnownFields(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i), cerr)
+			shapeErrs += w.check(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i), aliased)
 		}
 	}
 	return shapeErrs

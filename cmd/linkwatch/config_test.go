@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"os"
 	"strings"
@@ -177,7 +178,7 @@ pages:
 }
 
 func TestEmbeddedDefaultConfigIsValid(t *testing.T) {
-	cfg, err := loadConfig("", func(string) string { return "" })
+	cfg, err := loadConfig(context.Background(), "", func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,7 +42,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(*path, getenv)
+	cfg, err := loadConfig(ctx, *path, getenv)
 	if err != nil {
 		return err
 	}
@@ -191,7 +191,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	reloader := &reloader{path: *path, getenv: getenv, running: cfg, counter: counter, hub: hubServer, sched: sched, engine: engine, log: log}
+	reloader := &reloader{ctx: ctx, path: *path, getenv: getenv, running: cfg, counter: counter, hub: hubServer, sched: sched, engine: engine, log: log}
 	jobs.Go(func() {
 		for {
 			select {
@@ -287,6 +287,7 @@ func isThisMachine(host, served string) bool {
 // incident engine its new dependency view. Server, storage, probe and alert
 // settings apply at the next restart.
 type reloader struct {
+	ctx     context.Context // ends at shutdown: a reload in progress gives up
 	path    string
 	getenv  func(string) string
 	running *Config
@@ -298,7 +299,7 @@ type reloader struct {
 }
 
 func (r *reloader) reload() {
-	next, err := loadConfig(r.path, r.getenv)
+	next, err := loadConfig(r.ctx, r.path, r.getenv)
 	if err != nil {
 		r.log.Error("config reload failed; still serving the running config", "err", err)
 		return
