@@ -82,11 +82,13 @@ type reporter struct {
 	sched   *checker.Scheduler
 	db      *storage.DB
 	counter *hub.Counter
+	dropped func() int64 // results storage refused, in all
 	log     *slog.Logger
 }
 
 func (r *reporter) report(ctx context.Context) {
 	r.metrics.Scheduler(r.sched.Stats())
+	r.metrics.ResultsDropped(r.dropped())
 	r.metrics.TargetCounts()
 	r.metrics.Redirects(r.counter.Redirects())
 	if open, err := r.db.OpenIncidents(ctx); err == nil {

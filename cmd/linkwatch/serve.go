@@ -32,8 +32,10 @@ import (
 const (
 	clickFlushInterval = 5 * time.Second
 	shutdownTimeout    = 10 * time.Second
-	readyTimeout       = 2 * time.Second
 )
+
+// readyTimeout bounds a /readyz answer; tests shorten it.
+var readyTimeout = 2 * time.Second
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serve", stderr)
@@ -124,7 +126,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Catalog: hubServer.Catalog, Log: log,
 	}))
 	limiter := newClientLimiter(cfg.Server.RateLimit.PerSecond, cfg.Server.RateLimit.Burst)
-	srv := newHTTPServer(withHealth(db, limiter.middleware(cfg.Server.trusted, hubServer.IsSelfCheck, hubFirst(hubServer, router))), log)
+	ready := newReadiness(db, max(time.Duration(cfg.Probe.Interval), 10*time.Second))
+	srv := newHTTPServer(withHealth(ready, limiter.middleware(cfg.Server.trusted, hubServer.IsSelfCheck, hubFirst(hubServer, router))), log)
 
 	// Background work stops in order at shutdown, each stage after the one
 	// feeding it: the HTTP server drains, the prober stops, the incident
@@ -137,7 +140,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	jobsCtx, stopJobs := context.WithCancel(bg)
 	var prober, writerDone, jobs sync.WaitGroup
 
-	writer := storage.NewResultWriter(db, 500, time.Second, func(err error) { log.Error("write results", "err", err) })
+	drops := &dropReport{log: log}
+	writer := storage.NewResultWriter(db, 500, time.Second, drops.note)
+	drops.dropped = writer.Dropped
 	writerDone.Go(func() { writer.Run(writerCtx) })
 	dispatcher := alerting.NewDispatcher(db, sinks, metrics, log)
 	dispatchCtx, stopDispatch := context.WithCancel(bg)
@@ -170,8 +175,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			every(jobsCtx, time.Minute, func() { hb.beat(jobsCtx) })
 		})
 	}
+	jobs.Go(func() { every(jobsCtx, time.Minute, drops.report) })
 	if metrics != nil {
-		rep := &reporter{metrics: metrics, sched: sched, db: db, counter: counter, log: log}
+		rep := &reporter{metrics: metrics, sched: sched, db: db, counter: counter, dropped: writer.Dropped, log: log}
 		jobs.Go(func() { every(jobsCtx, 10*time.Second, func() { rep.report(jobsCtx) }) })
 	}
 	periodic := newPeriodicJobs(db, storage.Retention{
@@ -347,9 +353,9 @@ func every(ctx context.Context, period time.Duration, fn func()) {
 	}
 }
 
-// pinger is what readiness needs from storage.
-type pinger interface {
-	Ping(ctx context.Context) error
+// readier says whether the service can do its work (/readyz).
+type readier interface {
+	Ready(ctx context.Context) error
 }
 
 // serverTimeouts bound how long a client may hold a connection: a slow or
@@ -375,7 +381,7 @@ func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
 
 // withHealth answers /healthz and /readyz ahead of everything else, so
 // probes from the orchestrator are never rate limited.
-func withHealth(db pinger, next http.Handler) http.Handler {
+func withHealth(ready readier, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/healthz":
@@ -385,7 +391,7 @@ func withHealth(db pinger, next http.Handler) http.Handler {
 			ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
 			defer cancel()
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-			if err := db.Ping(ctx); err != nil {
+			if err := ready.Ready(ctx); err != nil {
 				w.WriteHeader(http.StatusServiceUnavailable)
 				_, _ = io.WriteString(w, "storage unavailable\n")
 				return

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // SmallDisk mounts a tmpfs of size bytes on a fresh directory and returns
@@ -69,16 +71,81 @@ func FillDisk(tb testing.TB, dir string) (free func()) {
 	}
 }
 
-// ReadOnly remounts dir, a SmallDisk, read-only, as a kernel does with a
-// file system after an I/O error; writable returns it to read-write.
-func ReadOnly(tb testing.TB, dir string) (writable func()) {
+// ReadOnly makes the database at path and its WAL immutable (chattr +i),
+// which refuses every write even to root and through files already open,
+// as a read-only file does to a server that does not run as root;
+// writable lifts it. (A read-only remount is refused while SQLite holds
+// the files open, and chmod does not stop root.) The -shm file is left
+// alone: SQLite maps it, and an immutable mapping is a SIGBUS, not an error.
+func ReadOnly(tb testing.TB, path string) (writable func()) {
 	tb.Helper()
-	if err := syscall.Mount("", dir, "", syscall.MS_REMOUNT|syscall.MS_RDONLY, ""); err != nil {
-		tb.Fatalf("remount %s read-only: %v", dir, err)
+	if err := immutableHolds(filepath.Dir(path)); err != nil {
+		unavailable(tb, err)
 	}
-	return func() {
-		if err := syscall.Mount("", dir, "", syscall.MS_REMOUNT, ""); err != nil {
-			tb.Errorf("remount %s read-write: %v", dir, err)
+	files := []string{path, path + "-wal"}
+	for _, f := range files {
+		if err := setImmutable(f, true); err != nil {
+			unavailable(tb, fmt.Errorf("make %s immutable: %w", f, err))
 		}
 	}
+	done := false
+	writable = func() {
+		if done {
+			return
+		}
+		done = true
+		for _, f := range files {
+			if err := setImmutable(f, false); err != nil {
+				tb.Errorf("make %s writable: %v", f, err)
+			}
+		}
+	}
+	// An immutable file cannot be removed: lift it before TempDir's clean-up.
+	tb.Cleanup(writable)
+	return writable
+}
+
+// immutableHolds checks that dir's file system refuses a write through an
+// open file once the file is immutable (ext4 does; tmpfs checks only at open).
+func immutableHolds(dir string) error {
+	path := filepath.Join(dir, "immutable-check")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(path)
+	defer f.Close()
+	if err := setImmutable(path, true); err != nil {
+		return fmt.Errorf("chattr +i in %s: %w", dir, err)
+	}
+	_, werr := f.Write([]byte("x"))
+	if err := setImmutable(path, false); err != nil {
+		return err
+	}
+	if werr == nil {
+		return fmt.Errorf("the file system of %s lets open files write past chattr +i", dir)
+	}
+	return nil
+}
+
+// fsImmutable is the kernel's FS_IMMUTABLE_FL (linux/fs.h), which x/sys does
+// not name.
+const fsImmutable = 0x00000010
+
+func setImmutable(path string, on bool) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	flags, err := unix.IoctlGetUint32(int(f.Fd()), unix.FS_IOC_GETFLAGS)
+	if err != nil {
+		return err
+	}
+	if on {
+		flags |= fsImmutable
+	} else {
+		flags &^= fsImmutable
+	}
+	return unix.IoctlSetPointerInt(int(f.Fd()), unix.FS_IOC_SETFLAGS, int(flags))
 }
