@@ -170,7 +170,9 @@ type Duration time.Duration
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	v, err := time.ParseDuration(n.Value)
 	if err != nil {
-		return fmt.Errorf("line %d: %q is not a duration (use e.g. 10s, 5m, 48h)", n.Line, n.Value)
+		// A TypeError, so the decoder goes on with the other fields and
+		// every problem is reported in one pass.
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %q is not a duration (use e.g. 10s, 5m, 48h)", n.Line, n.Value)}}
 	}
 	*d = Duration(v)
 	return nil
@@ -241,31 +243,42 @@ func parseConfig(ctx context.Context, data []byte, source string, getenv func(st
 	}
 	expandEnv(doc, "", getenv, cerr)
 	w := &fieldWalker{ctx: ctx, cerr: cerr}
-	shapeErrs := w.check(doc, reflect.TypeOf(cfg), "", false)
+	w.check(doc, reflect.TypeOf(cfg), "", false)
 	if w.stopped != nil {
 		cerr.add("(file)", "%v", w.stopped)
 		return nil, cerr
 	}
-	// Decoding ignores unknown keys (reported above), so validation still
-	// runs and every problem is reported in one pass. A wrong shape (a list
-	// where a mapping belongs) is already reported with its path; the
-	// decoder's message for it would only repeat it.
+	// Decoding ignores unknown keys (reported above) and goes on past a
+	// value of the wrong type, so validation still runs and every problem
+	// is reported in one pass. The walk has named each wrong value by its
+	// path, never quoting it (it may be a secret); the decoder's messages
+	// would only repeat them, value included.
 	if err := doc.Decode(&cfg); err != nil {
-		if shapeErrs > 0 {
+		var te *yaml.TypeError
+		if !errors.As(err, &te) {
+			if len(w.bad) == 0 {
+				cerr.add("(file)", "%s", yamlQuoted.ReplaceAllString(strings.TrimPrefix(err.Error(), "yaml: "), "a value"))
+			}
 			return nil, cerr
 		}
-		var te *yaml.TypeError
-		if errors.As(err, &te) {
+		if len(w.bad) == 0 {
 			for _, msg := range te.Errors {
-				cerr.add("(file)", "%s", msg)
+				cerr.add("(file)", "%s", yamlQuoted.ReplaceAllString(msg, "a value"))
 			}
-		} else {
-			cerr.add("(file)", "%s", strings.TrimPrefix(err.Error(), "yaml: "))
 		}
-		return nil, cerr
 	}
+	validated := len(cerr.Errs)
 	cfg.applyDefaults()
 	cfg.validate(cerr)
+	// A field whose value had the wrong type was decoded as zero: what
+	// validation says of it (or of what is under it) repeats the error.
+	kept := cerr.Errs[:validated]
+	for _, fe := range cerr.Errs[validated:] {
+		if !w.under(fe.Path) {
+			kept = append(kept, fe)
+		}
+	}
+	cerr.Errs = kept
 	if len(cerr.Errs) > 0 {
 		return nil, cerr
 	}
@@ -321,6 +334,11 @@ func joinPath(path, key string) string {
 
 var durationType = reflect.TypeOf(Duration(0))
 
+// kindWords names what a scalar field holds, for errors.
+var kindWords = map[reflect.Kind]string{
+	reflect.String: "a string", reflect.Bool: "true or false", reflect.Int: "an integer", reflect.Int64: "an integer", reflect.Float64: "a number",
+}
+
 // aliasBudget is how many nodes the field check visits through YAML
 // aliases, in all. A shared block reused a few hundred times is far below
 // it; nested lists of aliases (a "billion laughs" file of a few KB) would
@@ -332,9 +350,31 @@ const aliasBudget = 10000
 type fieldWalker struct {
 	ctx        context.Context
 	cerr       *ConfigError
-	aliasNodes int   // nodes visited through an alias so far
-	visits     int   // every node visited, to look at ctx now and then
-	stopped    error // why the walk gave up: alias budget spent, or ctx ended
+	bad        []string // paths whose value has the wrong kind or type
+	aliasNodes int      // nodes visited through an alias so far
+	visits     int      // every node visited, to look at ctx now and then
+	stopped    error    // why the walk gave up: alias budget spent, or ctx ended
+}
+
+// yamlQuoted is a value yaml quotes in a type error (`xoxb-12...`): never
+// repeated, it may be a secret.
+var yamlQuoted = regexp.MustCompile("`[^`]*`")
+
+// under reports whether path is, or is inside, a field with a bad value.
+func (w *fieldWalker) under(path string) bool {
+	for _, b := range w.bad {
+		if path == orRoot(b) || b == "" || strings.HasPrefix(path, b+".") || strings.HasPrefix(path, b+"[") {
+			return true
+		}
+	}
+	return false
+}
+
+// wrong records a value of the wrong kind at path.
+func (w *fieldWalker) wrong(path, format string, args ...any) int {
+	w.cerr.add(orRoot(path), format, args...)
+	w.bad = append(w.bad, path)
+	return 1
 }
 
 // check reports every key that t has no yaml field for, with its path, so
@@ -365,8 +405,7 @@ func (w *fieldWalker) check(n *yaml.Node, t reflect.Type, path string, aliased b
 	if t == durationType {
 		// Checked here, not in UnmarshalYAML, so the error names the field.
 		if _, err := time.ParseDuration(n.Value); err != nil || n.Kind != yaml.ScalarNode {
-			cerr.add(path, "%q is not a duration (use e.g. 10s, 5m, 48h)", n.Value)
-			return 1
+			return w.wrong(path, "%q is not a duration (use e.g. 10s, 5m, 48h)", n.Value)
 		}
 		return 0
 	}
@@ -374,8 +413,7 @@ func (w *fieldWalker) check(n *yaml.Node, t reflect.Type, path string, aliased b
 	case reflect.Struct:
 		if n.Kind != yaml.MappingNode {
 			if !(n.Kind == yaml.ScalarNode && n.Tag == "!!null") {
-				cerr.add(orRoot(path), "must be a mapping")
-				return 1
+				return w.wrong(path, "must be a mapping")
 			}
 			return 0
 		}
@@ -397,8 +435,7 @@ func (w *fieldWalker) check(n *yaml.Node, t reflect.Type, path string, aliased b
 				continue
 			}
 			if seen[key] {
-				cerr.add(p, "appears twice")
-				shapeErrs++
+				shapeErrs += w.wrong(p, "appears twice")
 				continue
 			}
 			seen[key] = true
@@ -407,13 +444,18 @@ func (w *fieldWalker) check(n *yaml.Node, t reflect.Type, path string, aliased b
 	case reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
 			if !(n.Kind == yaml.ScalarNode && n.Tag == "!!null") {
-				cerr.add(orRoot(path), "must be a list")
-				return 1
+				return w.wrong(path, "must be a list")
 			}
 			return 0
 		}
 		for i, c := range n.Content {
 			shapeErrs += w.check(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i), aliased)
+		}
+	case reflect.String, reflect.Bool, reflect.Int, reflect.Int64, reflect.Float64:
+		// Decoded alone with yaml's own rules; the message names the field
+		// and the type wanted, never the value: it may be a secret.
+		if err := n.Decode(reflect.New(t).Interface()); err != nil {
+			return w.wrong(path, "must be %s", kindWords[t.Kind()])
 		}
 	}
 	return shapeErrs

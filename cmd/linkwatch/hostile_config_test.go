@@ -71,3 +71,60 @@ func TestCommandsStopOnCancel(t *testing.T) {
 		}
 	}
 }
+
+// A value of the wrong type in a secret field is named by its field, never
+// quoted, not even its first characters.
+func TestTypeErrorOnASecretNamesTheFieldOnly(t *testing.T) {
+	_, err := ParseConfig([]byte(`
+server: {admin_token: !!int SECRETadmin-token-0123}
+alerts:
+  slack: {webhook_url: !!float SECRETslack}
+  webhooks: [{name: ops, url: "https://hooks.example/", secret: !!bool SECRETwhsec}]
+`+validPages), "t.yaml", func(string) string { return "" })
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	if strings.Contains(err.Error(), "SECRET") || strings.Contains(err.Error(), "SECR") {
+		t.Errorf("a type error quotes a secret:\n%v", err)
+	}
+	for _, want := range []string{"server.admin_token: must be a string", "alerts.slack.webhook_url: must be a string", "alerts.webhooks[0].secret: must be a string"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("errors lack %q:\n%v", want, err)
+		}
+	}
+}
+
+// One value of the wrong type does not hide the other problems.
+func TestOneTypeErrorHidesNoOther(t *testing.T) {
+	_, err := ParseConfig([]byte(`
+server: {addr: "localhost"}
+probe: {workers: many, per_host: 5000, head_first: perhaps}
+pages:
+  - slug: Bad
+    links:
+      - {slug: go, url: "ftp://go.dev/", expect: {status: [ok]}}
+      - {slug: x, url: "https://x.example/", expect: {status: [999]}}
+`), "t.yaml", func(string) string { return "" })
+	var cerr *ConfigError
+	if !errors.As(err, &cerr) {
+		t.Fatalf("err = %v", err)
+	}
+	want := []string{
+		"probe.workers: must be an integer",
+		"probe.head_first: must be true or false",
+		"pages[0].links[0].expect.status[0]: must be an integer",
+		"server.addr: must be host:port",
+		"probe.per_host: must be between",
+		"pages[0].slug: must be",
+		"pages[0].links[0].url: scheme must be http or https",
+		"pages[0].links[1].expect.status[0]: 999 is not an HTTP status code",
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("errors lack %q:\n%v", w, err)
+		}
+	}
+	if len(cerr.Errs) != len(want) {
+		t.Errorf("%d errors, want %d (each once):\n%v", len(cerr.Errs), len(want), err)
+	}
+}
