@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"go.yaml.in/yaml/v3"
 
@@ -592,7 +593,15 @@ func (c *Config) validate(cerr *ConfigError) {
 		}
 		c.Server.trusted = append(c.Server.trusted, pfx.Masked())
 	}
-	if t := c.Server.AdminToken; t != "" && len(t) < minAdminTokenLen {
+	// A token that cannot travel in "Authorization: Bearer <token>" could
+	// never authenticate: HTTP trims spaces around a header value and
+	// allows no newline in it (a secret file's trailing newline, a token of
+	// spaces). Checked before the length, which spaces would satisfy.
+	switch t := c.Server.AdminToken; {
+	case t == "":
+	case strings.TrimSpace(t) != t || strings.ContainsFunc(t, unicode.IsControl):
+		cerr.add("server.admin_token", "must not start or end with spaces, nor contain newlines or control characters (a trailing newline from a secret file?)")
+	case len(t) < minAdminTokenLen:
 		cerr.add("server.admin_token", "must be at least %d characters", minAdminTokenLen)
 	}
 	if strings.ContainsAny(c.Storage.Path, "?#") {

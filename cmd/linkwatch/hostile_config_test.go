@@ -128,3 +128,21 @@ pages:
 		t.Errorf("%d errors, want %d (each once):\n%v", len(cerr.Errs), len(want), err)
 	}
 }
+
+// An admin token that can never authenticate is refused.
+func TestAdminTokenThatCannotAuthenticate(t *testing.T) {
+	for name, token := range map[string]string{
+		"trailing newline": "0123456789abcdef0123\n",
+		"all spaces":       strings.Repeat(" ", 20),
+		"inner tab":        "0123456789\tabcdef0123",
+	} {
+		getenv := func(string) string { return token }
+		_, err := ParseConfig([]byte("server: {admin_token: \"${TOKEN}\"}\n"+validPages), "t.yaml", getenv)
+		if err == nil || !strings.Contains(err.Error(), "server.admin_token: must not start or end with spaces") {
+			t.Errorf("%s: err = %v, want server.admin_token refused", name, err)
+		}
+	}
+	if _, err := ParseConfig([]byte("server: {admin_token: \"0123456789abcdef-_.~+/=\"}\n"+validPages), "t.yaml", func(string) string { return "" }); err != nil {
+		t.Errorf("a good token refused: %v", err)
+	}
+}
