@@ -120,7 +120,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	for _, s := range sinks {
 		channels = append(channels, s.Name())
 	}
-	admin := incidents.NewAdmin(db, incidents.AdminOptions{Token: cfg.Server.AdminToken, Resolver: engine, Channels: channels, Log: log})
+	admin := incidents.NewAdmin(db, incidents.AdminOptions{Token: cfg.Server.AdminToken, Resolver: engine, Channels: channels, Log: log,
+		PageExists: func(slug string) bool { _, ok := hubServer.Catalog().Page(slug); return ok }})
 	router := newRouter(hubServer, admin, statuspage.New(statusSource{db}, statuspage.Options{
 		URL: cfg.Server.PublicURL, Interval: time.Duration(cfg.Probe.Interval), SelfCheck: *cfg.Probe.SelfCheck,
 		Catalog: hubServer.Catalog, Log: log,
