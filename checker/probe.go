@@ -24,6 +24,9 @@ import (
 // hub.SelfCheckHeader; checker does not import hub.
 const SelfCheckHeader = "X-Linkwatch-Self-Check"
 
+// maxResponseHeaderBytes bounds a destination's response headers.
+const maxResponseHeaderBytes = 64 << 10
+
 // DefaultUserAgent is browser-like, so sites serve what a visitor gets, and
 // honest, so an operator can tell who is calling.
 const DefaultUserAgent = "Mozilla/5.0 (compatible; linkwatch/1.0; link health monitor)"
@@ -101,6 +104,9 @@ func New(opts Options) *Checker {
 			MaxIdleConnsPerHost:   opts.PerHostConcurrency,
 			IdleConnTimeout:       90 * time.Second,
 			ResponseHeaderTimeout: opts.Timeout,
+			// Bounded like the body: Go's default lets a destination send
+			// 10 MB of headers.
+			MaxResponseHeaderBytes: maxResponseHeaderBytes,
 		}
 	}
 	noFollow := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
