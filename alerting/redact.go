@@ -100,9 +100,9 @@ func secretForms(s string) []string {
 	}
 	add(s)
 	u, err := url.Parse(strings.TrimSpace(s))
-	host := ""
+	host, port := "", ""
 	if err == nil {
-		host = u.Hostname()
+		host, port = u.Hostname(), u.Port()
 		add(u.String())
 		add(u.Redacted())
 		if u.User != nil {
@@ -116,10 +116,10 @@ func secretForms(s string) []string {
 	// A token is often a path segment (Slack's /services/T…/B…/secret) or
 	// a query value. However the URL parses, or fails to, each piece
 	// between delimiters that could be a token is one, decoded and
-	// escaped; the host is kept, to tell endpoints apart.
+	// escaped; the host and port are kept, to tell endpoints apart.
 	pieces := strings.FieldsFunc(s, func(r rune) bool { return strings.ContainsRune("/?#&=;:@", r) })
 	for _, piece := range pieces {
-		if !secretLike(piece) || strings.EqualFold(piece, host) {
+		if !secretLike(piece) || strings.EqualFold(piece, host) || piece == port {
 			continue
 		}
 		add(piece)
