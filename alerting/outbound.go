@@ -2,9 +2,12 @@ package alerting
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"time"
+
+	"linkwatch/checker"
 )
 
 // DialFunc dials for outbound requests: in serve, the prober's SSRF guard
@@ -43,4 +46,17 @@ func newOutboundClient(dial DialFunc, timeout time.Duration) *http.Client {
 		Timeout:       timeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
+}
+
+// requestFailed classifies a request that got no answer, for every
+// channel. A receiver the SSRF guard refuses is final: retrying for a day
+// will not change the address, so it is dead-lettered at once with an error
+// saying how to allow it; anything else (DNS, a refused or dropped
+// connection, a timeout) is retried. Classified before the error is
+// scrubbed, which drops its chain; clean is the scrubbed text.
+func requestFailed(err, clean error) *SendError {
+	if checker.IsBlocked(err) {
+		return &SendError{Err: fmt.Errorf("refused by the SSRF guard, not retried: %w", clean)}
+	}
+	return &SendError{Retry: true, Err: clean}
 }

@@ -135,7 +135,7 @@ func (s *Slack) classify(err error) error {
 	case errors.As(err, &api):
 		return &SendError{Retry: !permanentSlackErrors[api.Err], Err: clean}
 	default:
-		return &SendError{Retry: true, Err: clean}
+		return requestFailed(err, clean)
 	}
 }
 

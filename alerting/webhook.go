@@ -149,11 +149,12 @@ func (w *Webhook) Send(ctx context.Context, d Delivery) error {
 	req.Header.Set("webhook-signature", "v1,"+Sign(w.key, a.EventID, ts, body))
 	resp, err := w.client.Do(req)
 	if err != nil {
+		inner := err
 		var ue interface{ Unwrap() error }
 		if errors.As(err, &ue) {
-			err = ue.Unwrap()
+			inner = ue.Unwrap()
 		}
-		return &SendError{Retry: true, Err: fmt.Errorf("POST %s: %w", redactedURL(w.url), scrub(err, w.url))}
+		return requestFailed(err, fmt.Errorf("POST %s: %w", redactedURL(w.url), scrub(inner, w.url)))
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))

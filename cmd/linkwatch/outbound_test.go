@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -55,7 +56,8 @@ func testDelivery() alerting.Delivery {
 }
 
 // Slack, Sentry and webhooks all dial through the prober's SSRF guard: a
-// receiver on loopback without probe.allow_private gets nothing.
+// receiver on loopback without probe.allow_private gets nothing, and the
+// refusal is final: dead-lettered at once, not retried for a day.
 func TestEveryAlertChannelIsGuarded(t *testing.T) {
 	srv, hits := countServer(t, func(w http.ResponseWriter, r *http.Request) {})
 	sinks := alertSinks(t, "", `
@@ -67,11 +69,14 @@ func TestEveryAlertChannelIsGuarded(t *testing.T) {
 	}
 	for _, s := range sinks {
 		err := s.Send(t.Context(), testDelivery())
+		var se *alerting.SendError
 		switch {
 		case err == nil:
 			t.Errorf("%s: delivered to loopback without allow_private", s.Name())
 		case !strings.Contains(err.Error(), "private or reserved"):
 			t.Errorf("%s: err = %v, want the SSRF guard's refusal", s.Name(), err)
+		case !errors.As(err, &se) || se.Retry:
+			t.Errorf("%s: a refusal by the SSRF guard is retried (%v); want it dead-lettered at once", s.Name(), err)
 		}
 	}
 	if n := hits.Load(); n != 0 {
