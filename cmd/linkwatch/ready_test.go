@@ -51,7 +51,7 @@ func readyz(rd *readiness, timeout time.Duration) int {
 }
 
 func TestReadyzOnAReadOnlyFile(t *testing.T) {
-	dir := t.TempDir()
+	dir := storagetest.DiskDir(t)
 	_, rd, clk := readyOn(t, dir)
 	if code := readyz(rd, time.Second); code != 200 {
 		t.Fatalf("healthy: /readyz = %d", code)

@@ -71,6 +71,19 @@ func FillDisk(tb testing.TB, dir string) (free func()) {
 	}
 }
 
+// DiskDir returns a fresh directory on a disk file system, removed when the
+// test ends: /var/tmp, which Debian keeps on disk even where /tmp is a tmpfs
+// (whose chattr +i does not stop files already open), or else TempDir.
+func DiskDir(tb testing.TB) string {
+	tb.Helper()
+	dir, err := os.MkdirTemp("/var/tmp", "linkwatch-fault-")
+	if err != nil {
+		return tb.TempDir()
+	}
+	tb.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
 // ReadOnly makes the database at path and its WAL immutable (chattr +i),
 // which refuses every write even to root and through files already open,
 // as a read-only file does to a server that does not run as root;

@@ -18,3 +18,6 @@ func ReadOnly(tb testing.TB, path string) func() {
 	tb.Skip("storage fault tests need Linux (chattr +i)")
 	return func() {}
 }
+
+// DiskDir is TempDir elsewhere.
+func DiskDir(tb testing.TB) string { return tb.TempDir() }
