@@ -9,7 +9,7 @@ import (
 
 	"linkwatch/alerting"
 	"linkwatch/storage"
-	"linkwatch/storage/storagetest"
+	"linkwatch/storage/storagefault"
 )
 
 // countingSink accepts every alert and counts each event it was given.
@@ -30,7 +30,7 @@ func (c *countingSink) Send(_ context.Context, d alerting.Delivery) error {
 // full) is not sent again: the outcome waits in memory, the write is
 // retried with backoff, and it is recorded once the disk has room.
 func TestDeliveredAlertIsNotResentWhileTheDiskIsFull(t *testing.T) {
-	dir := storagetest.SmallDisk(t, 8<<20)
+	dir := storagefault.SmallDisk(t, 8<<20)
 	ctx := context.Background()
 	db, err := storage.Open(ctx, filepath.Join(dir, "linkwatch.db"))
 	if err != nil {
@@ -46,7 +46,7 @@ func TestDeliveredAlertIsNotResentWhileTheDiskIsFull(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	free := storagetest.FillDisk(t, dir)
+	free := storagefault.FillDisk(t, dir)
 	if err := d.Drain(ctx, sink); err == nil {
 		t.Fatal("Drain reported no error while the disk is full")
 	}

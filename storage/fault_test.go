@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"linkwatch/checker"
-	"linkwatch/storage/storagetest"
+	"linkwatch/storage/storagefault"
 )
 
 // openOn opens a database in dir, closed when the test ends.
@@ -24,7 +24,7 @@ func openOn(t *testing.T, dir string) *DB {
 // A write refused by the database (here a full disk) is remembered as a
 // fault; a caller's own error is not one.
 func TestWriteProbeAndFaultsOnAFullDisk(t *testing.T) {
-	dir := storagetest.SmallDisk(t, 8<<20)
+	dir := storagefault.SmallDisk(t, 8<<20)
 	db := openOn(t, dir)
 	ctx := context.Background()
 	if err := db.WriteProbe(ctx); err != nil {
@@ -39,7 +39,7 @@ func TestWriteProbeAndFaultsOnAFullDisk(t *testing.T) {
 	if f := db.LastWriteFault(); f.Err != nil {
 		t.Fatalf("a cancelled context counted as a storage fault: %v", f.Err)
 	}
-	free := storagetest.FillDisk(t, dir)
+	free := storagefault.FillDisk(t, dir)
 	if err := db.WriteProbe(ctx); err == nil {
 		t.Fatal("write probe committed on a full disk")
 	}
@@ -55,11 +55,11 @@ func TestWriteProbeAndFaultsOnAFullDisk(t *testing.T) {
 // The result writer counts what it drops when storage refuses a batch
 // twice: a metric and the log report the gap.
 func TestResultWriterCountsDroppedResultsOnAFullDisk(t *testing.T) {
-	dir := storagetest.SmallDisk(t, 8<<20)
+	dir := storagefault.SmallDisk(t, 8<<20)
 	db := openOn(t, dir)
 	var failures int
 	w := NewResultWriter(db, 10, time.Hour, func(error) { failures++ })
-	storagetest.FillDisk(t, dir)
+	storagefault.FillDisk(t, dir)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { w.Run(ctx); close(done) }()

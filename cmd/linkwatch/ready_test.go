@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"linkwatch/storage"
-	"linkwatch/storage/storagetest"
+	"linkwatch/storage/storagefault"
 )
 
 // faultClock is readiness's clock in these tests.
@@ -51,12 +51,12 @@ func readyz(rd *readiness, timeout time.Duration) int {
 }
 
 func TestReadyzOnAReadOnlyFile(t *testing.T) {
-	dir := storagetest.DiskDir(t)
+	dir := storagefault.DiskDir(t)
 	_, rd, clk := readyOn(t, dir)
 	if code := readyz(rd, time.Second); code != 200 {
 		t.Fatalf("healthy: /readyz = %d", code)
 	}
-	writable := storagetest.ReadOnly(t, filepath.Join(dir, "linkwatch.db"))
+	writable := storagefault.ReadOnly(t, filepath.Join(dir, "linkwatch.db"))
 	clk.Add(probeEvery)
 	if code := readyz(rd, time.Second); code != http.StatusServiceUnavailable {
 		t.Fatalf("read-only file system: /readyz = %d, want 503", code)
@@ -69,12 +69,12 @@ func TestReadyzOnAReadOnlyFile(t *testing.T) {
 }
 
 func TestReadyzOnAFullDisk(t *testing.T) {
-	dir := storagetest.SmallDisk(t, 8<<20)
+	dir := storagefault.SmallDisk(t, 8<<20)
 	_, rd, clk := readyOn(t, dir)
 	if code := readyz(rd, time.Second); code != 200 {
 		t.Fatalf("healthy: /readyz = %d", code)
 	}
-	free := storagetest.FillDisk(t, dir)
+	free := storagefault.FillDisk(t, dir)
 	clk.Add(probeEvery)
 	if code := readyz(rd, time.Second); code != http.StatusServiceUnavailable {
 		t.Fatalf("full disk: /readyz = %d, want 503", code)
@@ -94,7 +94,7 @@ func TestReadyzWhileAnotherConnectionHoldsTheWriteLock(t *testing.T) {
 	if code := readyz(rd, time.Second); code != 200 {
 		t.Fatalf("healthy: /readyz = %d", code)
 	}
-	release := storagetest.HoldWriteLock(t, filepath.Join(dir, "linkwatch.db"))
+	release := storagefault.HoldWriteLock(t, filepath.Join(dir, "linkwatch.db"))
 	clk.Add(probeEvery)
 	// The probe waits for SQLite's busy timeout; /readyz does not.
 	if code := readyz(rd, 200*time.Millisecond); code != http.StatusServiceUnavailable {

@@ -1,8 +1,8 @@
-// Package storagetest breaks a linkwatch database the way databases break in
+// Package storagefault breaks a linkwatch database the way databases break in
 // life, for tests: a full disk, a read-only file system, a write lock held
 // by another connection. Nothing here is an injected error: SQLite meets
 // the real condition.
-package storagetest
+package storagefault
 
 import (
 	"context"
