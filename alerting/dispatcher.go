@@ -79,11 +79,34 @@ type Dispatcher struct {
 	recorder Recorder
 	now      func() time.Time
 	poll     time.Duration
+
+	mu         sync.Mutex
+	unrecorded map[string]*unrecorded // by channel
 }
+
+// unrecorded holds a channel's outcomes that the database refused to
+// record (a full disk, a read-only file, a held lock). A send that
+// succeeded must never be repeated because its record failed: the outcome
+// waits here, the channel sends nothing else, and the write is retried
+// with backoff until the database takes it. Only a restart forgets it, and
+// then a receiver sees one duplicate (same event id), as after a crash.
+type unrecorded struct {
+	outcomes map[int64]Outcome // delivery id -> its outcome
+	order    []int64           // delivery ids, in the order they were settled
+	failures int               // failed writes in a row
+	retryAt  time.Time
+}
+
+// Backoff between attempts to record held outcomes: 1 s doubling to a minute.
+const (
+	recordRetryMin = time.Second
+	recordRetryMax = time.Minute
+)
 
 // NewDispatcher returns a dispatcher for sinks.
 func NewDispatcher(store Store, sinks []Sink, recorder Recorder, log *slog.Logger) *Dispatcher {
-	return &Dispatcher{store: store, sinks: sinks, log: log, recorder: recorder, now: time.Now, poll: time.Second}
+	return &Dispatcher{store: store, sinks: sinks, log: log, recorder: recorder, now: time.Now, poll: time.Second,
+		unrecorded: map[string]*unrecorded{}}
 }
 
 // Run delivers until ctx ends. After a crash, it resumes from the outbox:
@@ -168,6 +191,19 @@ func (d *Dispatcher) channelLoop(ctx context.Context, s Sink, kick <-chan struct
 // failed just now), so each incident's alerts keep their order; other
 // incidents' alerts go on.
 func (d *Dispatcher) Drain(ctx context.Context, s Sink) error {
+	held := d.heldFor(s.Name())
+	if len(held.order) > 0 {
+		if d.now().Before(held.retryAt) {
+			return nil // backing off: the database refused the last write
+		}
+		disabled, err := d.recordHeld(ctx, held)
+		if err != nil {
+			return err
+		}
+		if disabled != nil {
+			return d.disable(ctx, s, *disabled)
+		}
+	}
 	blocked := map[int64]bool{} // incidents with an earlier delivery still pending
 	var after int64
 	for {
@@ -189,24 +225,82 @@ func (d *Dispatcher) Drain(ctx context.Context, s Sink) error {
 			if ctx.Err() != nil {
 				return nil // shutting down: the attempt is retried after restart
 			}
-			if err := d.store.MarkDelivery(ctx, del.ID, o); err != nil {
-				return err
-			}
 			if d.recorder != nil {
 				d.recorder.Delivery(s.Name(), o.Status)
 			}
+			if err := d.store.MarkDelivery(ctx, del.ID, o); err != nil {
+				d.hold(held, del.ID, o)
+				return fmt.Errorf("record delivery %d (%s; kept in memory and recorded when the database takes writes again, never sent twice): %w",
+					del.ID, o.Status, err)
+			}
 			switch o.Status {
 			case "disabled":
-				if err := d.store.DisableChannel(ctx, s.Name(), o.Error); err != nil {
-					return err
-				}
-				d.log.Warn("alert channel disabled by its receiver", "channel", s.Name(), "reason", o.Error)
-				return nil
+				return d.disable(ctx, s, o)
 			case "pending":
 				blocked[inc] = true
 			}
 		}
 	}
+}
+
+// heldFor returns a channel's held outcomes.
+func (d *Dispatcher) heldFor(channel string) *unrecorded {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	u := d.unrecorded[channel]
+	if u == nil {
+		u = &unrecorded{outcomes: map[int64]Outcome{}}
+		d.unrecorded[channel] = u
+	}
+	return u
+}
+
+// hold keeps an outcome the database refused and backs off.
+func (d *Dispatcher) hold(u *unrecorded, id int64, o Outcome) {
+	if _, ok := u.outcomes[id]; !ok {
+		u.order = append(u.order, id)
+	}
+	u.outcomes[id] = o
+	d.backOff(u)
+}
+
+func (d *Dispatcher) backOff(u *unrecorded) {
+	wait := recordRetryMax
+	if u.failures < 6 { // 1 s << 6 is past the cap
+		wait = min(recordRetryMin<<u.failures, recordRetryMax)
+	}
+	u.failures++
+	u.retryAt = d.now().Add(wait)
+}
+
+// recordHeld writes the held outcomes, oldest first, and forgets each one
+// the database took. It returns a disabled outcome among them: the channel
+// is then to be switched off.
+func (d *Dispatcher) recordHeld(ctx context.Context, u *unrecorded) (disabled *Outcome, err error) {
+	for len(u.order) > 0 {
+		id := u.order[0]
+		o := u.outcomes[id]
+		if err := d.store.MarkDelivery(ctx, id, o); err != nil {
+			d.backOff(u)
+			return nil, fmt.Errorf("record delivery %d (%s; still kept in memory, not sent again): %w", id, o.Status, err)
+		}
+		u.order = u.order[1:]
+		delete(u.outcomes, id)
+		if o.Status == "disabled" {
+			disabled = &o
+		}
+	}
+	u.failures, u.retryAt = 0, time.Time{}
+	return disabled, nil
+}
+
+// disable switches a channel off at its receiver's request (410 Gone).
+func (d *Dispatcher) disable(ctx context.Context, s Sink, o Outcome) error {
+	if err := d.store.DisableChannel(ctx, s.Name(), o.Error); err != nil {
+		return err
+	}
+	d.log.Warn("alert channel disabled by its receiver", "channel", s.Name(), "reason", o.Error)
+	return nil
 }
 
 func (d *Dispatcher) attempt(ctx context.Context, s Sink, del Delivery) Outcome {

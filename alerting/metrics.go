@@ -50,6 +50,7 @@ type Metrics struct {
 	mu           sync.Mutex // guards the last totals and the targets below
 	lastSkipped  int64
 	lastRedirect int64
+	lastDropped  int64                  // results dropped, as of the last report
 	targets      map[string]targetState // by target ID: its latest result
 	staleAfter   time.Duration
 	now          func() time.Time
@@ -265,6 +266,15 @@ func (m *Metrics) Redirects(total int64) {
 		return
 	}
 	m.count("redirects.served", m.delta(&m.lastRedirect, total))
+}
+
+// ResultsDropped records the check results dropped since the last call,
+// given the running total (storage refused them twice): results.dropped.
+func (m *Metrics) ResultsDropped(total int64) {
+	if !m.active() {
+		return
+	}
+	m.count("results.dropped", m.delta(&m.lastDropped, total))
 }
 
 // delta returns total minus the previous total and remembers total. A total

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/http"
 	"strconv"
 	"sync"
 	"time"
@@ -22,8 +21,8 @@ type SentryOptions struct {
 	DSN         string
 	Environment string
 	Release     string
-	// HTTPClient sends the envelopes; nil means a client with a 30 s timeout.
-	HTTPClient *http.Client
+	// Dial makes every connection (serve: the SSRF guard); nil dials plainly.
+	Dial DialFunc
 }
 
 // Sentry sends incidents to Sentry as issues (one issue per incident), the
@@ -60,10 +59,7 @@ func NewSentry(opts SentryOptions) (*Sentry, error) {
 		// The parse error may quote the DSN: say only that it is invalid.
 		return nil, errors.New("alerting: sentry DSN is invalid")
 	}
-	hc := opts.HTTPClient
-	if hc == nil {
-		hc = &http.Client{Timeout: 30 * time.Second}
-	}
+	hc := newOutboundClient(opts.Dial, 30*time.Second)
 	auth := "Sentry sentry_version=7, sentry_client=linkwatch/" + sentry.SDKVersion + ", sentry_key=" + dsn.GetPublicKey()
 	if sk := dsn.GetSecretKey(); sk != "" {
 		auth += ", sentry_secret=" + sk

@@ -88,7 +88,7 @@ func (t *sentryTransport) post(ctx context.Context, ev *sentry.Event, category s
 	req.Header.Set("X-Sentry-Auth", t.auth)
 	resp, err := t.hc.Do(req)
 	if err != nil {
-		return &SendError{Retry: true, Err: scrub(fmt.Errorf("sentry: %w", err), t.secrets...)}
+		return requestFailed(err, scrub(fmt.Errorf("sentry: %w", err), t.secrets...))
 	}
 	defer resp.Body.Close()
 	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 512))

@@ -29,8 +29,9 @@ type SlackOptions struct {
 	Channel       string
 	APIURL        string // Slack's Web API base URL; tests point it at a local server
 	StatusPageURL string // the button on every message
-	HTTPClient    *http.Client
-	Threads       ThreadStore
+	// Dial makes every connection (serve: the SSRF guard); nil dials plainly.
+	Dial    DialFunc
+	Threads ThreadStore
 }
 
 // Slack posts incident alerts as Block Kit messages with a text fallback.
@@ -49,17 +50,14 @@ func NewSlack(opts SlackOptions) (*Slack, error) {
 	if opts.BotToken != "" && (opts.Channel == "" || opts.Threads == nil) {
 		return nil, errors.New("slack: bot_token needs a channel")
 	}
-	if opts.HTTPClient == nil {
-		opts.HTTPClient = &http.Client{Timeout: 15 * time.Second}
-	}
 	s := &Slack{
 		opts:   opts,
-		client: opts.HTTPClient,
+		client: newOutboundClient(opts.Dial, 15*time.Second),
 		// Slack allows about one message per second per channel.
 		limiter: rate.NewLimiter(rate.Every(time.Second), 1),
 	}
 	if opts.BotToken != "" {
-		o := []slack.Option{slack.OptionHTTPClient(opts.HTTPClient)}
+		o := []slack.Option{slack.OptionHTTPClient(s.client)}
 		if opts.APIURL != "" {
 			o = append(o, slack.OptionAPIURL(opts.APIURL))
 		}
@@ -137,46 +135,58 @@ func (s *Slack) classify(err error) error {
 	case errors.As(err, &api):
 		return &SendError{Retry: !permanentSlackErrors[api.Err], Err: clean}
 	default:
-		return &SendError{Retry: true, Err: clean}
+		return requestFailed(err, clean)
 	}
 }
 
 // slackMessage renders an alert as Block Kit blocks and a plain-text
 // fallback (notifications and old clients show only the text). parent is
 // the edited opening message of a resolved incident.
+//
+// Every piece of text that did not come from this code (titles, summaries
+// quoting a destination's Location header, an operator's update, page and
+// link names) is escaped for Slack's mrkdwn once, here, before it goes into
+// any field: the top-level text is parsed for <!channel>, <@user> and
+// <url|label> exactly as the blocks are.
 func slackMessage(a incidents.Alert, statusURL string, parent bool) ([]slack.Block, string) {
 	inc := a.Incident
+	title, summary := escapeSlack(inc.Title), escapeSlack(inc.Summary)
+	cause := escapeSlack(string(inc.Cause))
 	var head string
 	switch {
 	case parent || a.Type == incidents.AlertResolved:
-		head = fmt.Sprintf("✅ RESOLVED after %s: %s", duration(inc.ResolvedAt.Sub(inc.StartedAt)), inc.Title)
+		head = fmt.Sprintf("✅ RESOLVED after %s: %s", duration(inc.ResolvedAt.Sub(inc.StartedAt)), title)
 	case a.Type == incidents.AlertOpened && inc.Impact == incidents.ImpactMinor:
-		head = "🟠 Degraded: " + inc.Title
+		head = "🟠 Degraded: " + title
 	case a.Type == incidents.AlertOpened:
-		head = "🔴 Down: " + inc.Title
+		head = "🔴 Down: " + title
 	case a.Update != nil:
-		head = fmt.Sprintf("📝 Update (%s): %s", a.Update.Status, inc.Title)
+		head = fmt.Sprintf("📝 Update (%s): %s", escapeSlack(string(a.Update.Status)), title)
 	default:
-		head = fmt.Sprintf("🟡 Update (%s): %s", strings.ReplaceAll(a.Reason, "_", " "), inc.Title)
+		head = fmt.Sprintf("🟡 Update (%s): %s", escapeSlack(strings.ReplaceAll(a.Reason, "_", " ")), title)
+	}
+	var update string
+	if u := a.Update; u != nil {
+		update = escapeSlack(clip(u.Body, 2900))
 	}
 	md := func(s string) *slack.TextBlockObject {
 		return slack.NewTextBlockObject(slack.MarkdownType, s, false, false)
 	}
 	fields := []*slack.TextBlockObject{
-		md("*Cause*\n`" + string(inc.Cause) + "`"),
+		md("*Cause*\n`" + cause + "`"),
 		md("*Since*\n<!date^" + fmt.Sprint(inc.StartedAt.Unix()) + "^{date_short_pretty} {time}|" + inc.StartedAt.UTC().Format(time.RFC1123) + ">"),
-		md("*Impact*\n" + string(inc.Impact)),
-		md("*Status*\n" + string(inc.Status)),
+		md("*Impact*\n" + escapeSlack(string(inc.Impact))),
+		md("*Status*\n" + escapeSlack(string(inc.Status))),
 	}
 	if inc.Flapping {
 		fields = append(fields, md("*Flapping*\nyes: it stays open until stable"))
 	}
 	blocks := []slack.Block{
 		slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, clip(head, 150), false, false)),
-		slack.NewSectionBlock(md(clip(escapeSlack(inc.Summary), 2900)), fields, nil),
+		slack.NewSectionBlock(md(clip(summary, 2900)), fields, nil),
 	}
 	if u := a.Update; u != nil {
-		blocks = append(blocks, slack.NewSectionBlock(md("*Update ("+string(u.Status)+")*\n"+clip(escapeSlack(u.Body), 2900)), nil, nil))
+		blocks = append(blocks, slack.NewSectionBlock(md("*Update ("+escapeSlack(string(u.Status))+")*\n"+clip(update, 2900)), nil, nil))
 	}
 	if links := affectedList(a.Added, 20); links != "" {
 		blocks = append(blocks, slack.NewSectionBlock(md(fmt.Sprintf("*Now failing too (%d)*\n", len(a.Added))+clip(escapeSlack(links), 2900)), nil, nil))
@@ -192,16 +202,16 @@ func slackMessage(a incidents.Alert, statusURL string, parent bool) ([]slack.Blo
 		btn.URL = statusURL
 		blocks = append(blocks, slack.NewActionBlock("", btn))
 	}
-	blocks = append(blocks, slack.NewContextBlock("", md(fmt.Sprintf("linkwatch incident #%d · event %s", inc.ID, a.EventID))))
-	text := fmt.Sprintf("%s. Cause: %s. %s", head, inc.Cause, inc.Summary)
-	if u := a.Update; u != nil {
-		text += " Update: " + clip(u.Body, 1000)
+	blocks = append(blocks, slack.NewContextBlock("", md(fmt.Sprintf("linkwatch incident #%d · event %s", inc.ID, escapeSlack(a.EventID)))))
+	text := fmt.Sprintf("%s. Cause: %s. %s", head, cause, summary)
+	if a.Update != nil {
+		text += " Update: " + clip(update, 1000)
 	}
 	if links := affectedList(a.Added, 10); links != "" {
-		text += " Now failing too: " + links + "."
+		text += " Now failing too: " + escapeSlack(links) + "."
 	}
 	if links := affectedList(inc.Affected, 5); links != "" {
-		text += " Affected: " + links + "."
+		text += " Affected: " + escapeSlack(links) + "."
 	}
 	if f := fallbackLines(inc.Affected, 5); f != "" {
 		text += " " + strings.ReplaceAll(f, "\n", " ")

@@ -188,3 +188,43 @@ func TestSlackSaysWhereVisitorsGo(t *testing.T) {
 		t.Errorf("message lacks %q: %+v", want, f.calls)
 	}
 }
+
+// Remote text cannot inject Slack markup: a destination's Location header
+// quoted in the summary, a title, an operator's update and link names are
+// escaped in every field, the top-level text included (Slack parses it for
+// mentions and links as it does the blocks).
+func TestSlackEscapesRemoteTextInEveryField(t *testing.T) {
+	f, srv := newFakeSlack(t)
+	s, err := alerting.NewSlack(alerting.SlackOptions{WebhookURL: srv.URL + "/webhook"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	injections := []string{"<!channel>", "<!here>", "<https://evil.example/|Click here>", "<@U0ADMIN>", "<#C0GENERAL>"}
+	a := testAlert(3, incidents.AlertUpdated)
+	a.Reason = "cause_changed<!everyone>"
+	a.Incident.Title = "acme/shop <!here> is down"
+	a.Incident.Summary = "redirect to Location: javascript:<!channel> <https://evil.example/|Click here> (302)"
+	a.Update = &incidents.Update{Status: incidents.StatusIdentified, Body: "we saw <@U0ADMIN> and <#C0GENERAL>"}
+	a.Added = []incidents.Affected{{Page: "acme", Link: "<!channel>", URL: "https://shop.example/"}}
+	a.Incident.Affected = append(a.Incident.Affected, incidents.Affected{Page: "<https://evil.example/|x>", Link: "l"})
+	if err := s.Send(context.Background(), alerting.Delivery{Alert: a}); err != nil {
+		t.Fatal(err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.calls) != 1 {
+		t.Fatalf("%d calls", len(f.calls))
+	}
+	c := f.calls[0]
+	for _, inj := range append(injections, "<!everyone>", "<https://evil.example/|x>") {
+		if strings.Contains(c.text, inj) {
+			t.Errorf("top-level text carries %q raw: %s", inj, c.text)
+		}
+		if strings.Contains(c.blocks, strings.NewReplacer("<", `\u003c`, ">", `\u003e`).Replace(inj)) || strings.Contains(c.blocks, inj) {
+			t.Errorf("blocks carry %q raw: %s", inj, c.blocks)
+		}
+	}
+	if !strings.Contains(c.text, "javascript:&lt;!channel&gt; &lt;https://evil.example/|Click here&gt;") {
+		t.Errorf("the summary is not in the text, escaped: %s", c.text)
+	}
+}

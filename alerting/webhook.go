@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -19,9 +18,6 @@ import (
 	"linkwatch/checker"
 	"linkwatch/incidents"
 )
-
-// DialFunc dials for outbound requests; the SSRF-guarded one for webhooks.
-type DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
 
 // Webhook posts alerts to a URL per the Standard Webhooks spec: headers
 // webhook-id (stable across retries), webhook-timestamp and
@@ -41,21 +37,10 @@ func NewWebhook(name, rawURL, secret string, dial DialFunc) (*Webhook, error) {
 	if err != nil {
 		return nil, err
 	}
-	tr := &http.Transport{Proxy: nil, ForceAttemptHTTP2: true, MaxIdleConnsPerHost: 2, IdleConnTimeout: 90 * time.Second}
-	if dial != nil {
-		tr.DialContext = dial
-	}
-	return &Webhook{
-		name: "webhook:" + name, url: rawURL, key: key, now: time.Now,
-		client: &http.Client{
-			Transport: tr,
-			Timeout:   15 * time.Second,
-			// A redirect is a failure, not followed: the receiver must be
-			// configured with its real URL, and a signed body must not be
-			// replayed to wherever a 3xx points.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
-	}, nil
+	// A redirect is a failure, not followed: the receiver must be
+	// configured with its real URL, and a signed body must not be replayed
+	// to wherever a 3xx points.
+	return &Webhook{name: "webhook:" + name, url: rawURL, key: key, now: time.Now, client: newOutboundClient(dial, 15*time.Second)}, nil
 }
 
 // webhookKey decodes a whsec_ secret.
@@ -166,11 +151,12 @@ func (w *Webhook) Send(ctx context.Context, d Delivery) error {
 	req.Header.Set("webhook-signature", "v1,"+Sign(w.key, a.EventID, ts, body))
 	resp, err := w.client.Do(req)
 	if err != nil {
+		inner := err
 		var ue interface{ Unwrap() error }
 		if errors.As(err, &ue) {
-			err = ue.Unwrap()
+			inner = ue.Unwrap()
 		}
-		return &SendError{Retry: true, Err: fmt.Errorf("POST %s: %w", redactedURL(w.url), scrub(err, w.url))}
+		return requestFailed(err, fmt.Errorf("POST %s: %w", redactedURL(w.url), scrub(inner, w.url)))
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))

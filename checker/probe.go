@@ -24,6 +24,9 @@ import (
 // hub.SelfCheckHeader; checker does not import hub.
 const SelfCheckHeader = "X-Linkwatch-Self-Check"
 
+// maxResponseHeaderBytes bounds a destination's response headers.
+const maxResponseHeaderBytes = 64 << 10
+
 // DefaultUserAgent is browser-like, so sites serve what a visitor gets, and
 // honest, so an operator can tell who is calling.
 const DefaultUserAgent = "Mozilla/5.0 (compatible; linkwatch/1.0; link health monitor)"
@@ -149,6 +152,9 @@ func (c *Checker) newConns(dial func(context.Context, string, string) (net.Conn,
 			MaxIdleConnsPerHost:   c.opts.PerHostConcurrency,
 			IdleConnTimeout:       idleConnTimeout,
 			ResponseHeaderTimeout: c.opts.Timeout,
+			// Bounded like the body: Go's default lets a destination send
+			// 10 MB of headers.
+			MaxResponseHeaderBytes: maxResponseHeaderBytes,
 		}
 	}}
 }
@@ -659,9 +665,15 @@ func classify(err error, u *url.URL) (Cause, string) {
 			if de.IsTimeout {
 				return CauseDNS, fmt.Sprintf("DNS lookup for %s: timed out", host)
 			}
-			return CauseDNS, fmt.Sprintf("DNS lookup for %s: %s", host, de.Err)
+			// Go's resolver puts the resolver's address in some errors
+			// ("read udp 10.0.0.2:5353->10.0.0.53:53: ..."): the summary is
+			// public (status page, feeds), so it says only what kind of
+			// failure; the error, kept as evidence, has the rest.
+			if publicDNSReasons[de.Err] {
+				return CauseDNS, fmt.Sprintf("DNS lookup for %s: %s", host, de.Err)
+			}
 		}
-		return CauseDNS, fmt.Sprintf("DNS lookup for %s: %v", host, dnsErr.err)
+		return CauseDNS, fmt.Sprintf("DNS lookup for %s failed: the resolver did not answer it", host)
 	case errors.As(err, &blocked):
 		return CauseBlocked, "refused by the SSRF guard: " + blocked.Error()
 	case errors.As(err, &invalid) && invalid.Reason == x509.Expired:
@@ -681,6 +693,13 @@ func classify(err error, u *url.URL) (Cause, string) {
 	default:
 		return CauseConnectionFailure, fmt.Sprintf("request to %s failed: %v", hostPort(u), rootCause(err))
 	}
+}
+
+// publicDNSReasons are net.DNSError texts that name no address, safe for a
+// public summary.
+var publicDNSReasons = map[string]bool{
+	"server misbehaving": true, "no such host": true, "i/o timeout": true,
+	"no answer from DNS server": true, "cannot unmarshal DNS message": true,
 }
 
 // connectTimeoutError is a request whose deadline passed while it was still

@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -63,10 +65,14 @@ type AdminOptions struct {
 	Token    string
 	Resolver Resolver // nil: incidents cannot be resolved by hand
 	Channels []string // the configured alert channels, by name
-	Log      *slog.Logger
 	// Extra are more GET endpoints under /api/admin/, by path below it
 	// ("/clicks"), behind the same token: another package's reports.
 	Extra map[string]http.Handler
+	// PageExists says whether a page slug is configured, so a maintenance
+	// window cannot name a page that does not exist (and would mute
+	// nothing); nil accepts any.
+	PageExists func(slug string) bool
+	Log        *slog.Logger
 }
 
 // maxAdminBody bounds request bodies: notes are text, not uploads.
@@ -74,18 +80,20 @@ const maxAdminBody = 64 << 10
 
 // Admin is the admin API under /api/admin/, for on-call engineers.
 type Admin struct {
-	store    AdminStore
-	token    []byte
-	resolver Resolver
-	channels []string
-	extra    map[string]http.Handler
-	log      *slog.Logger
-	now      func() time.Time
+	store      AdminStore
+	token      []byte
+	resolver   Resolver
+	channels   []string
+	extra      map[string]http.Handler
+	pageExists func(string) bool
+	log        *slog.Logger
+	now        func() time.Time
 }
 
 // NewAdmin returns the admin API.
 func NewAdmin(store AdminStore, opts AdminOptions) *Admin {
-	return &Admin{store: store, token: []byte(opts.Token), resolver: opts.Resolver, channels: opts.Channels, extra: opts.Extra, log: opts.Log, now: time.Now}
+	return &Admin{store: store, token: []byte(opts.Token), resolver: opts.Resolver, channels: opts.Channels,
+		extra: opts.Extra, pageExists: opts.PageExists, log: opts.Log, now: time.Now}
 }
 
 // Register adds the admin routes to r.
@@ -198,8 +206,12 @@ func pathID(r *http.Request) (int64, error) {
 
 // decode reads a JSON body strictly: one object, known fields only, bounded.
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-		return &fieldError{"(body)", "Content-Type must be application/json"}
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		// Parsed, not prefix-matched: APPLICATION/JSON is JSON, and
+		// application/jsonx is not.
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+			return &fieldError{"(body)", "Content-Type must be application/json"}
+		}
 	}
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxAdminBody))
 	dec.DisallowUnknownFields()
@@ -207,8 +219,10 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 		var ute *json.UnmarshalTypeError
 		var mbe *http.MaxBytesError
 		switch {
+		case errors.As(err, &ute) && ute.Field == "":
+			return &fieldError{"(body)", "must be a JSON object"}
 		case errors.As(err, &ute):
-			return &fieldError{ute.Field, fmt.Sprintf("must be a %s", ute.Type)}
+			return &fieldError{ute.Field, "must be " + jsonKind(ute.Type)}
 		case errors.As(err, &mbe):
 			return &fieldError{"(body)", fmt.Sprintf("larger than %d bytes", maxAdminBody)}
 		case errors.Is(err, io.EOF):
@@ -221,6 +235,54 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	}
 	if dec.More() {
 		return &fieldError{"(body)", "must hold a single JSON object"}
+	}
+	return nil
+}
+
+// jsonTime is a time in a request body. A value that is not an RFC 3339
+// string is noted rather than failing the whole decode, so the error can
+// name its field (time.Time's own error does not).
+type jsonTime struct {
+	time.Time
+	bad bool
+}
+
+func (t *jsonTime) UnmarshalJSON(b []byte) error {
+	if err := t.Time.UnmarshalJSON(b); err != nil || string(b) == "null" {
+		t.Time, t.bad = time.Time{}, err != nil
+	}
+	return nil
+}
+
+// jsonKind says in JSON's words, not Go's, what a field holds.
+func jsonKind(t reflect.Type) string {
+	if t == reflect.TypeOf(time.Time{}) {
+		return "an RFC 3339 time such as 2026-05-01T10:00:00Z"
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	default:
+		return "an object"
+	}
+}
+
+// checkLine validates a one-line text field (a title, a name): no line
+// breaks, which would forge lines in logs and plain-text outputs.
+func checkLine(field, s string, required bool, max int) error {
+	if err := checkText(field, s, required, max); err != nil {
+		return err
+	}
+	if strings.ContainsAny(s, "\r\n\u2028\u2029") {
+		return &fieldError{field, "must be a single line"}
 	}
 	return nil
 }
@@ -302,7 +364,7 @@ func (a *Admin) acknowledge(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	if err := checkText("by", body.By, true, 200); err != nil {
+	if err := checkLine("by", body.By, true, 200); err != nil {
 		a.fail(w, r, err)
 		return
 	}
@@ -361,7 +423,7 @@ func (a *Admin) resolve(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	if err := errors.Join(checkText("by", body.By, true, 200), checkText("note", body.Note, true, 10000)); err != nil {
+	if err := errors.Join(checkLine("by", body.By, true, 200), checkText("note", body.Note, true, 10000)); err != nil {
 		a.fail(w, r, firstField(err))
 		return
 	}
@@ -420,7 +482,7 @@ func (a *Admin) setChannel(w http.ResponseWriter, r *http.Request) {
 	case body.Enabled == nil:
 		err = &fieldError{"enabled", "is required (true or false)"}
 	default:
-		err = checkText("reason", body.Reason, false, 500)
+		err = checkLine("reason", body.Reason, false, 500)
 	}
 	if err != nil {
 		a.fail(w, r, err)
@@ -501,32 +563,45 @@ func (a *Admin) listMaintenance(w http.ResponseWriter, r *http.Request) {
 // maxMaintenance bounds a window, so a typo cannot silence alerts for years.
 const maxMaintenance = 7 * 24 * time.Hour
 
+// maxMaintenanceLead bounds how far ahead a window may start: a year 9999
+// typo is an error, not a window nobody will see coming.
+const maxMaintenanceLead = 366 * 24 * time.Hour
+
 func (a *Admin) createMaintenance(w http.ResponseWriter, r *http.Request) {
 	var body struct {
-		Title     string    `json:"title"`
-		Component string    `json:"component"`
-		StartsAt  time.Time `json:"starts_at"`
-		EndsAt    time.Time `json:"ends_at"`
+		Title     string   `json:"title"`
+		Component string   `json:"component"`
+		StartsAt  jsonTime `json:"starts_at"`
+		EndsAt    jsonTime `json:"ends_at"`
 	}
 	if err := decode(w, r, &body); err != nil {
 		a.fail(w, r, err)
 		return
 	}
 	now := a.now()
-	err := checkText("title", body.Title, true, 200)
+	err := checkLine("title", body.Title, true, 200)
+	page, isPage := strings.CutPrefix(body.Component, "page:")
 	switch {
 	case err != nil:
 	case !validComponent(body.Component):
 		err = &fieldError{"component", `must be empty (everything), "hub", "page:<slug>", "host:<host>" or "dest:<url>"`}
+	case isPage && a.pageExists != nil && !a.pageExists(page):
+		err = &fieldError{"component", fmt.Sprintf("no page %q is configured", clipText(page, 100))}
+	case body.StartsAt.bad:
+		err = &fieldError{"starts_at", "must be " + jsonKind(reflect.TypeOf(time.Time{}))}
+	case body.EndsAt.bad:
+		err = &fieldError{"ends_at", "must be " + jsonKind(reflect.TypeOf(time.Time{}))}
 	case body.StartsAt.IsZero():
 		err = &fieldError{"starts_at", "is required (RFC 3339)"}
+	case body.StartsAt.After(now.Add(maxMaintenanceLead)):
+		err = &fieldError{"starts_at", fmt.Sprintf("must be within %s from now", maxMaintenanceLead)}
 	case body.EndsAt.IsZero():
 		err = &fieldError{"ends_at", "is required (RFC 3339)"}
-	case !body.EndsAt.After(body.StartsAt):
+	case !body.EndsAt.After(body.StartsAt.Time):
 		err = &fieldError{"ends_at", "must be after starts_at"}
 	case !body.EndsAt.After(now):
 		err = &fieldError{"ends_at", "is in the past"}
-	case body.EndsAt.Sub(body.StartsAt) > maxMaintenance:
+	case body.EndsAt.Sub(body.StartsAt.Time) > maxMaintenance:
 		err = &fieldError{"ends_at", fmt.Sprintf("a window may last at most %s", maxMaintenance)}
 	}
 	if err != nil {

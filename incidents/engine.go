@@ -22,6 +22,10 @@ type Store interface {
 	OpenIncidents(ctx context.Context) ([]Incident, error)
 	Record(ctx context.Context, c Change) (Incident, error)
 	ActiveMaintenance(ctx context.Context, at time.Time) ([]Maintenance, error)
+	// RecordRecovery and Recoveries keep the flapping history, so a
+	// restart does not forget that a target keeps flapping.
+	RecordRecovery(ctx context.Context, target string, at, forgetBefore time.Time) error
+	Recoveries(ctx context.Context, since time.Time) (map[string][]time.Time, error)
 }
 
 // Change is one state change of one incident.
@@ -183,6 +187,15 @@ func NewEngine(ctx context.Context, cfg Config, store Store, deps map[string][]A
 			ts := e.target(id, "", "")
 			ts.fails, ts.incident = cfg.FailureThreshold, e.open[inc.Key]
 		}
+	}
+	// All of them: the store forgets old ones as it records new ones, and
+	// recentResolves keeps those within the window when it counts.
+	recoveries, err := store.Recoveries(ctx, time.Time{})
+	if err != nil {
+		return nil, fmt.Errorf("incidents: load flapping history: %w", err)
+	}
+	for id, at := range recoveries {
+		e.target(id, "", "").resolves = at
 	}
 	return e, nil
 }
@@ -639,21 +652,22 @@ func (e *Engine) recovered(ctx context.Context, r checker.Result, ts *targetStat
 	}
 	if ts.successes >= e.cfg.SuccessThreshold && !ts.recovery && !inc.Flapping {
 		// This recovery counts once towards flapping, however often a write
-		// below fails and is retried.
-		resolves := append(e.recentResolves(ts, now), now)
-		if len(resolves) >= e.cfg.FlapCount {
-			next := *inc
-			next.Flapping, next.UpdatedAt = true, now
-			c := Change{Incident: next, Events: []Event{{At: now, Kind: EventFlapping, Body: fmt.Sprintf("%s recovered %d times within %s; the incident stays open until it is stable for %d checks",
-				r.TargetID, len(resolves), e.cfg.FlapWindow, e.cfg.FlapStable)}}}
-			e.alert(ctx, &c, AlertUpdated, string(EventFlapping), now, nil)
-			if err := e.apply(ctx, inc, c, "mark flapping"); err != nil {
-				return err
-			}
-			ts.resolves, ts.recovery = resolves, true
-			return nil
+		// below fails and is retried. It is stored first (memory follows
+		// the database), so a restart keeps the flapping history.
+		if err := e.store.RecordRecovery(ctx, r.TargetID, now, now.Add(-e.cfg.FlapWindow)); err != nil {
+			return fmt.Errorf("incidents: record recovery of %s: %w", r.TargetID, err)
 		}
-		ts.resolves, ts.recovery = resolves, true
+		ts.resolves, ts.recovery = append(e.recentResolves(ts, now), now), true
+	}
+	// Checked apart from counting, so a failed write of the flapping mark
+	// is retried with the next result.
+	if resolves := e.recentResolves(ts, now); ts.recovery && !inc.Flapping && len(resolves) >= e.cfg.FlapCount {
+		next := *inc
+		next.Flapping, next.UpdatedAt = true, now
+		c := Change{Incident: next, Events: []Event{{At: now, Kind: EventFlapping, Body: fmt.Sprintf("%s recovered %d times within %s; the incident stays open until it is stable for %d checks",
+			r.TargetID, len(resolves), e.cfg.FlapWindow, e.cfg.FlapStable)}}}
+		e.alert(ctx, &c, AlertUpdated, string(EventFlapping), now, nil)
+		return e.apply(ctx, inc, c, "mark flapping")
 	}
 	need := e.cfg.SuccessThreshold
 	if inc.Flapping {

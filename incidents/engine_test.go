@@ -338,3 +338,22 @@ func TestHubSelfCheckIsItsOwnIncident(t *testing.T) {
 		t.Fatalf("hub incidents = %+v", hub)
 	}
 }
+
+// Flapping history is kept in the database: two recoveries, a restart,
+// and the third recovery within the hour still makes the target flapping.
+func TestFlappingSurvivesRestart(t *testing.T) {
+	h := newHarness(t, incidents.Config{FlapCount: 3, FlapStable: 6})
+	cycle := func() {
+		h.feed(down(blog, checker.CauseHTTP5xx))
+		h.feed(down(blog, checker.CauseHTTP5xx))
+		h.feed(up(blog))
+		h.feed(up(blog))
+	}
+	cycle()
+	cycle()
+	h.restart()
+	cycle()
+	if list := h.incidents(); len(list) != 3 || !list[0].Open() || !list[0].Flapping {
+		t.Fatalf("third flap after a restart: %d incidents, newest %+v; want it open and flapping", len(list), list[0])
+	}
+}

@@ -14,9 +14,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
-	_ "github.com/mattn/go-sqlite3" // registers the sqlite3 driver
+	"github.com/mattn/go-sqlite3" // registers the sqlite3 driver; its errors say which are storage faults
 )
 
 //go:embed migrations/*.sql
@@ -33,6 +34,17 @@ type DB struct {
 
 	// Now is the clock used for stored times; tests replace it.
 	Now func() time.Time
+
+	faultMu sync.Mutex
+	fault   WriteFault // the last write the database refused
+}
+
+// WriteFault is a write transaction the database refused: a full disk, a
+// read-only file, a lock held too long. Errors of the caller's own making
+// (a missing row, a cancelled context) are not faults.
+type WriteFault struct {
+	At  time.Time
+	Err error
 }
 
 // readerConns bounds concurrent readers; WAL lets them run beside the writer.
@@ -98,6 +110,40 @@ func (db *DB) Close() error {
 	return errors.Join(db.reader.Close(), db.writer.Close())
 }
 
+// LastWriteFault returns the last write the database refused (zero if none
+// since Open). Readiness uses it: any write, not only a probe, shows that
+// the writer cannot commit.
+func (db *DB) LastWriteFault() WriteFault {
+	db.faultMu.Lock()
+	defer db.faultMu.Unlock()
+	return db.fault
+}
+
+// noteWrite records a storage fault in err, if it is one, and returns err.
+func (db *DB) noteWrite(err error) error {
+	var se sqlite3.Error
+	if err != nil && errors.As(err, &se) && se.Code != sqlite3.ErrInterrupt {
+		db.faultMu.Lock()
+		db.fault = WriteFault{At: db.Now(), Err: err}
+		db.faultMu.Unlock()
+	}
+	return err
+}
+
+// WriteProbe commits a one-row write through the single writer: it fails
+// when nothing can be written (read-only file, a lock held by another
+// process past the busy timeout, a full disk).
+func (db *DB) WriteProbe(ctx context.Context) error {
+	return db.update(ctx, func(tx *Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO write_probe (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at`,
+			tx.now.Format(time.RFC3339Nano))
+		if err != nil {
+			return fmt.Errorf("storage: write probe: %w", err)
+		}
+		return nil
+	})
+}
+
 // Ping reports whether the database answers a read.
 func (db *DB) Ping(ctx context.Context) error {
 	var one int
@@ -120,7 +166,7 @@ type Tx struct {
 func (db *DB) beginTx(ctx context.Context) (*Tx, error) {
 	tx, err := db.writer.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, fmt.Errorf("storage: begin: %w", err)
+		return nil, db.noteWrite(fmt.Errorf("storage: begin: %w", err))
 	}
 	return &Tx{Tx: tx, now: db.Now().UTC()}, nil
 }
@@ -133,10 +179,10 @@ func (db *DB) update(ctx context.Context, fn func(*Tx) error) error {
 	}
 	if err := fn(tx); err != nil {
 		_ = tx.Rollback()
-		return err
+		return db.noteWrite(err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("storage: commit: %w", err)
+		return db.noteWrite(fmt.Errorf("storage: commit: %w", err))
 	}
 	return nil
 }

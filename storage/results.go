@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"linkwatch/checker"
@@ -274,7 +275,13 @@ type ResultWriter struct {
 	maxBatch int
 	every    time.Duration
 	onError  func(error)
+	dropped  atomic.Int64
 }
+
+// Dropped is how many results were dropped, in all, because the database
+// refused them twice: a metric and a log line report it, so a failing disk
+// is never a silent gap in the history.
+func (w *ResultWriter) Dropped() int64 { return w.dropped.Load() }
 
 // NewResultWriter returns a writer that flushes every `every` or at maxBatch
 // results, whichever comes first. onError is told of failed writes.
@@ -301,6 +308,7 @@ func (w *ResultWriter) Run(ctx context.Context) {
 		ctx := write
 		if len(retry) > 0 {
 			if err := w.db.SaveResults(ctx, retry); err != nil {
+				w.dropped.Add(int64(len(retry)))
 				w.onError(fmt.Errorf("dropping %d results after a second failed write: %w", len(retry), err))
 			}
 			retry = nil

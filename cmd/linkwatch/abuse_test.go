@@ -102,7 +102,7 @@ func TestRateLimitAnswers429WithRetryAfter(t *testing.T) {
 
 type okPinger struct{}
 
-func (okPinger) Ping(context.Context) error { return nil }
+func (okPinger) Ready(context.Context) error { return nil }
 
 func TestServerDropsSlowHeaders(t *testing.T) {
 	old := serverTimeouts

@@ -13,13 +13,22 @@ import (
 	"linkwatch/storage"
 )
 
+// outboundDial makes every connection linkwatch opens to a URL from the
+// config other than the hub's own: probes, webhooks, Slack, Sentry. One
+// guard, so no channel is a way around it: private, loopback and
+// link-local addresses only when probe.allow_private lists them.
+func outboundDial(cfg *Config) alerting.DialFunc {
+	return alerting.DialFunc(checker.GuardedDialContext(cfg.Probe.allowPrefixes, 10*time.Second))
+}
+
 // newSentry returns the Sentry client, or nil without one.
 func newSentry(cfg *Config) (*alerting.Sentry, error) {
 	s := cfg.Alerts.Sentry
 	if s == nil {
 		return nil, nil
 	}
-	return alerting.NewSentry(alerting.SentryOptions{DSN: s.DSN, Environment: s.Environment, Release: "linkwatch@" + buildVersion()})
+	return alerting.NewSentry(alerting.SentryOptions{DSN: s.DSN, Environment: s.Environment, Release: "linkwatch@" + buildVersion(),
+		Dial: outboundDial(cfg)})
 }
 
 // newSinks builds the configured alert channels.
@@ -29,6 +38,7 @@ func newSinks(cfg *Config, db *storage.DB, sentry *alerting.Sentry) ([]alerting.
 		sinks = append(sinks, sentry)
 	}
 	a := cfg.Alerts
+	dial := outboundDial(cfg)
 	if s := a.Slack; s != nil {
 		apiURL := s.APIURL
 		if apiURL != "" && !strings.HasSuffix(apiURL, "/") {
@@ -36,16 +46,13 @@ func newSinks(cfg *Config, db *storage.DB, sentry *alerting.Sentry) ([]alerting.
 		}
 		slack, err := alerting.NewSlack(alerting.SlackOptions{
 			WebhookURL: s.WebhookURL, BotToken: s.BotToken, Channel: s.Channel, APIURL: apiURL,
-			StatusPageURL: cfg.Server.PublicURL + "/status", Threads: db,
+			StatusPageURL: cfg.Server.PublicURL + "/status", Threads: db, Dial: dial,
 		})
 		if err != nil {
 			return nil, err
 		}
 		sinks = append(sinks, slack)
 	}
-	// Webhook URLs come from users of the config: the prober's SSRF guard
-	// applies to them too.
-	dial := alerting.DialFunc(checker.GuardedDialContext(cfg.Probe.allowPrefixes, 10*time.Second))
 	for _, w := range a.Webhooks {
 		wh, err := alerting.NewWebhook(w.Name, w.URL, w.Secret, dial)
 		if err != nil {
@@ -75,11 +82,13 @@ type reporter struct {
 	sched   *checker.Scheduler
 	db      *storage.DB
 	counter *hub.Counter
+	dropped func() int64 // results storage refused, in all
 	log     *slog.Logger
 }
 
 func (r *reporter) report(ctx context.Context) {
 	r.metrics.Scheduler(r.sched.Stats())
+	r.metrics.ResultsDropped(r.dropped())
 	r.metrics.TargetCounts()
 	r.metrics.Redirects(r.counter.Redirects())
 	if open, err := r.db.OpenIncidents(ctx); err == nil {

@@ -174,6 +174,7 @@ func TestSlackAPIURLFromConfig(t *testing.T) {
 	}))
 	defer api.Close()
 	cfg, err := ParseConfig([]byte(`
+probe: {allow_private: [127.0.0.1/32]}
 alerts:
   slack: {bot_token: "xoxb-T0KEN", channel: "#ops", api_url: "`+api.URL+`/slack/api"}
 `+validPages), "test.yaml", func(string) string { return "" })

@@ -19,7 +19,7 @@ func runCheck(ctx context.Context, args []string, getenv func(string) string, st
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(*path, getenv)
+	cfg, err := loadConfig(ctx, *path, getenv)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -12,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"go.yaml.in/yaml/v3"
 
@@ -184,7 +186,9 @@ type Duration time.Duration
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	v, err := time.ParseDuration(n.Value)
 	if err != nil {
-		return fmt.Errorf("line %d: %q is not a duration (use e.g. 10s, 5m, 48h)", n.Line, n.Value)
+		// A TypeError, so the decoder goes on with the other fields and
+		// every problem is reported in one pass.
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %q is not a duration (use e.g. 10s, 5m, 48h)", n.Line, n.Value)}}
 	}
 	*d = Duration(v)
 	return nil
@@ -225,7 +229,16 @@ const maxConfigBytes = 4 << 20
 // ParseConfig decodes, expands and validates a config file. source names it in
 // errors. Every problem found is returned in one *ConfigError.
 func ParseConfig(data []byte, source string, getenv func(string) string) (*Config, error) {
+	return parseConfig(context.Background(), data, source, getenv)
+}
+
+// parseConfig is ParseConfig that gives up when ctx ends (SIGTERM while a
+// command or a SIGHUP reload is reading a config).
+func parseConfig(ctx context.Context, data []byte, source string, getenv func(string) string) (*Config, error) {
 	cerr := &ConfigError{Source: source}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("%s: not checked: %w", source, context.Cause(ctx))
+	}
 	if len(data) > maxConfigBytes {
 		cerr.add("(file)", "is larger than %d bytes", maxConfigBytes)
 		return nil, cerr
@@ -245,27 +258,43 @@ func ParseConfig(data []byte, source string, getenv func(string) string) (*Confi
 		doc = doc.Content[0]
 	}
 	expandEnv(doc, "", getenv, cerr)
-	shapeErrs := checkKnownFields(doc, reflect.TypeOf(cfg), "", cerr)
-	// Decoding ignores unknown keys (reported above), so validation still
-	// runs and every problem is reported in one pass. A wrong shape (a list
-	// where a mapping belongs) is already reported with its path; the
-	// decoder's message for it would only repeat it.
-	if err := doc.Decode(&cfg); err != nil {
-		if shapeErrs > 0 {
-			return nil, cerr
-		}
-		var te *yaml.TypeError
-		if errors.As(err, &te) {
-			for _, msg := range te.Errors {
-				cerr.add("(file)", "%s", msg)
-			}
-		} else {
-			cerr.add("(file)", "%s", strings.TrimPrefix(err.Error(), "yaml: "))
-		}
+	w := &fieldWalker{ctx: ctx, cerr: cerr}
+	w.check(doc, reflect.TypeOf(cfg), "", false)
+	if w.stopped != nil {
+		cerr.add("(file)", "%v", w.stopped)
 		return nil, cerr
 	}
+	// Decoding ignores unknown keys (reported above) and goes on past a
+	// value of the wrong type, so validation still runs and every problem
+	// is reported in one pass. The walk has named each wrong value by its
+	// path, never quoting it (it may be a secret); the decoder's messages
+	// would only repeat them, value included.
+	if err := doc.Decode(&cfg); err != nil {
+		var te *yaml.TypeError
+		if !errors.As(err, &te) {
+			if len(w.bad) == 0 {
+				cerr.add("(file)", "%s", yamlQuoted.ReplaceAllString(strings.TrimPrefix(err.Error(), "yaml: "), "a value"))
+			}
+			return nil, cerr
+		}
+		if len(w.bad) == 0 {
+			for _, msg := range te.Errors {
+				cerr.add("(file)", "%s", yamlQuoted.ReplaceAllString(msg, "a value"))
+			}
+		}
+	}
+	validated := len(cerr.Errs)
 	cfg.applyDefaults()
 	cfg.validate(cerr)
+	// A field whose value had the wrong type was decoded as zero: what
+	// validation says of it (or of what is under it) repeats the error.
+	kept := cerr.Errs[:validated]
+	for _, fe := range cerr.Errs[validated:] {
+		if !w.under(fe.Path) {
+			kept = append(kept, fe)
+		}
+	}
+	cerr.Errs = kept
 	if len(cerr.Errs) > 0 {
 		return nil, cerr
 	}
@@ -274,11 +303,15 @@ func ParseConfig(data []byte, source string, getenv func(string) string) (*Confi
 
 // LoadConfig reads and parses the config file at path.
 func LoadConfig(path string, getenv func(string) string) (*Config, error) {
+	return loadConfigFile(context.Background(), path, getenv)
+}
+
+func loadConfigFile(ctx context.Context, path string, getenv func(string) string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
-	return ParseConfig(data, path, getenv)
+	return parseConfig(ctx, data, path, getenv)
 }
 
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
@@ -317,21 +350,78 @@ func joinPath(path, key string) string {
 
 var durationType = reflect.TypeOf(Duration(0))
 
-// checkKnownFields reports every key that t has no yaml field for, with its
-// path, so a typo like "tittle" is an error instead of a silent default. It
-// returns how many shape errors (wrong kind of node, repeated key) it found.
-func checkKnownFields(n *yaml.Node, t reflect.Type, path string, cerr *ConfigError) (shapeErrs int) {
+// kindWords names what a scalar field holds, for errors.
+var kindWords = map[reflect.Kind]string{
+	reflect.String: "a string", reflect.Bool: "true or false", reflect.Int: "an integer", reflect.Int64: "an integer", reflect.Float64: "a number",
+}
+
+// aliasBudget is how many nodes the field check visits through YAML
+// aliases, in all. A shared block reused a few hundred times is far below
+// it; nested lists of aliases (a "billion laughs" file of a few KB) would
+// otherwise expand to billions of nodes, here, before yaml's own guard in
+// Decode runs.
+const aliasBudget = 10000
+
+// fieldWalker walks the parsed document against the Config type once.
+type fieldWalker struct {
+	ctx        context.Context
+	cerr       *ConfigError
+	bad        []string // paths whose value has the wrong kind or type
+	aliasNodes int      // nodes visited through an alias so far
+	visits     int      // every node visited, to look at ctx now and then
+	stopped    error    // why the walk gave up: alias budget spent, or ctx ended
+}
+
+// yamlQuoted is a value yaml quotes in a type error (`xoxb-12...`): never
+// repeated, it may be a secret.
+var yamlQuoted = regexp.MustCompile("`[^`]*`")
+
+// under reports whether path is, or is inside, a field with a bad value.
+func (w *fieldWalker) under(path string) bool {
+	for _, b := range w.bad {
+		if path == orRoot(b) || b == "" || strings.HasPrefix(path, b+".") || strings.HasPrefix(path, b+"[") {
+			return true
+		}
+	}
+	return false
+}
+
+// wrong records a value of the wrong kind at path.
+func (w *fieldWalker) wrong(path, format string, args ...any) int {
+	w.cerr.add(orRoot(path), format, args...)
+	w.bad = append(w.bad, path)
+	return 1
+}
+
+// check reports every key that t has no yaml field for, with its path, so
+// a typo like "tittle" is an error instead of a silent default. It returns
+// how many shape errors (wrong kind of node, repeated key) it found.
+// aliased says n was reached through an alias.
+func (w *fieldWalker) check(n *yaml.Node, t reflect.Type, path string, aliased bool) (shapeErrs int) {
+	if w.stopped != nil {
+		return 0
+	}
+	if w.visits++; w.visits%1024 == 0 && w.ctx.Err() != nil {
+		w.stopped = fmt.Errorf("not checked: %w", context.Cause(w.ctx))
+		return 0
+	}
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
 	if n.Kind == yaml.AliasNode {
-		n = n.Alias
+		n, aliased = n.Alias, true
 	}
+	if aliased {
+		if w.aliasNodes++; w.aliasNodes > aliasBudget {
+			w.stopped = fmt.Errorf("aliases expand to more than %d nodes: write the repeated parts out, or share fewer", aliasBudget)
+			return 0
+		}
+	}
+	cerr := w.cerr
 	if t == durationType {
 		// Checked here, not in UnmarshalYAML, so the error names the field.
 		if _, err := time.ParseDuration(n.Value); err != nil || n.Kind != yaml.ScalarNode {
-			cerr.add(path, "%q is not a duration (use e.g. 10s, 5m, 48h)", n.Value)
-			return 1
+			return w.wrong(path, "%q is not a duration (use e.g. 10s, 5m, 48h)", n.Value)
 		}
 		return 0
 	}
@@ -339,8 +429,7 @@ func checkKnownFields(n *yaml.Node, t reflect.Type, path string, cerr *ConfigErr
 	case reflect.Struct:
 		if n.Kind != yaml.MappingNode {
 			if !(n.Kind == yaml.ScalarNode && n.Tag == "!!null") {
-				cerr.add(orRoot(path), "must be a mapping")
-				return 1
+				return w.wrong(path, "must be a mapping")
 			}
 			return 0
 		}
@@ -362,23 +451,27 @@ func checkKnownFields(n *yaml.Node, t reflect.Type, path string, cerr *ConfigErr
 				continue
 			}
 			if seen[key] {
-				cerr.add(p, "appears twice")
-				shapeErrs++
+				shapeErrs += w.wrong(p, "appears twice")
 				continue
 			}
 			seen[key] = true
-			shapeErrs += checkKnownFields(n.Content[i+1], ft, p, cerr)
+			shapeErrs += w.check(n.Content[i+1], ft, p, aliased)
 		}
 	case reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
 			if !(n.Kind == yaml.ScalarNode && n.Tag == "!!null") {
-				cerr.add(orRoot(path), "must be a list")
-				return 1
+				return w.wrong(path, "must be a list")
 			}
 			return 0
 		}
 		for i, c := range n.Content {
-			shapeErrs += checkKnownFields(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i), cerr)
+			shapeErrs += w.check(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i), aliased)
+		}
+	case reflect.String, reflect.Bool, reflect.Int, reflect.Int64, reflect.Float64:
+		// Decoded alone with yaml's own rules; the message names the field
+		// and the type wanted, never the value: it may be a secret.
+		if err := n.Decode(reflect.New(t).Interface()); err != nil {
+			return w.wrong(path, "must be %s", kindWords[t.Kind()])
 		}
 	}
 	return shapeErrs
@@ -527,7 +620,15 @@ func (c *Config) validate(cerr *ConfigError) {
 		}
 		c.Server.trusted = append(c.Server.trusted, pfx.Masked())
 	}
-	if t := c.Server.AdminToken; t != "" && len(t) < minAdminTokenLen {
+	// A token that cannot travel in "Authorization: Bearer <token>" could
+	// never authenticate: HTTP trims spaces around a header value and
+	// allows no newline in it (a secret file's trailing newline, a token of
+	// spaces). Checked before the length, which spaces would satisfy.
+	switch t := c.Server.AdminToken; {
+	case t == "":
+	case strings.TrimSpace(t) != t || strings.ContainsFunc(t, unicode.IsControl):
+		cerr.add("server.admin_token", "must not start or end with spaces, nor contain newlines or control characters (a trailing newline from a secret file?)")
+	case len(t) < minAdminTokenLen:
 		cerr.add("server.admin_token", "must be at least %d characters", minAdminTokenLen)
 	}
 	if strings.ContainsAny(c.Storage.Path, "?#") {

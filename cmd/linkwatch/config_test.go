@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"os"
 	"strings"
@@ -229,7 +230,7 @@ func TestFreshEveryAndTLSWarn(t *testing.T) {
 }
 
 func TestEmbeddedDefaultConfigIsValid(t *testing.T) {
-	cfg, err := loadConfig("", func(string) string { return "" })
+	cfg, err := loadConfig(context.Background(), "", func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -62,7 +62,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "check":
 		return runCheck(ctx, rest, getenv, stdout, stderr)
 	case "validate":
-		return runValidate(rest, getenv, stdout, stderr)
+		return runValidate(ctx, rest, getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "linkwatch", buildVersion())
 		return nil
@@ -113,15 +113,17 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
-// loadConfig reads path, or the embedded demo config when path is empty.
-func loadConfig(path string, getenv func(string) string) (*Config, error) {
+// loadConfig reads path, or the embedded demo config when path is empty. It
+// gives up when ctx ends: every command stops on SIGTERM, however hostile
+// the file.
+func loadConfig(ctx context.Context, path string, getenv func(string) string) (*Config, error) {
 	if path == "" {
-		return ParseConfig(defaultConfig, "(embedded default config)", getenv)
+		return parseConfig(ctx, defaultConfig, "(embedded default config)", getenv)
 	}
-	return LoadConfig(path, getenv)
+	return loadConfigFile(ctx, path, getenv)
 }
 
-func runValidate(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func runValidate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("validate", stderr)
 	path := fs.String("config", "", "config file to check (required)")
 	if err := parseFlags(fs, args); err != nil {
@@ -130,7 +132,7 @@ func runValidate(args []string, getenv func(string) string, stdout, stderr io.Wr
 	if *path == "" {
 		return errUsage("validate: -config is required")
 	}
-	cfg, err := LoadConfig(*path, getenv)
+	cfg, err := loadConfigFile(ctx, *path, getenv)
 	if err != nil {
 		return err
 	}

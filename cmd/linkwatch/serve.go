@@ -32,8 +32,10 @@ import (
 const (
 	clickFlushInterval = 5 * time.Second
 	shutdownTimeout    = 10 * time.Second
-	readyTimeout       = 2 * time.Second
 )
+
+// readyTimeout bounds a /readyz answer; tests shorten it.
+var readyTimeout = 2 * time.Second
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serve", stderr)
@@ -42,7 +44,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(*path, getenv)
+	cfg, err := loadConfig(ctx, *path, getenv)
 	if err != nil {
 		return err
 	}
@@ -122,13 +124,15 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		channels = append(channels, s.Name())
 	}
 	admin := incidents.NewAdmin(db, incidents.AdminOptions{Token: cfg.Server.AdminToken, Resolver: engine, Channels: channels, Log: log,
-		Extra: map[string]http.Handler{"/clicks": hub.NewClicksAPI(db, log)}})
+		Extra:      map[string]http.Handler{"/clicks": hub.NewClicksAPI(db, log)},
+		PageExists: func(slug string) bool { _, ok := hubServer.Catalog().Page(slug); return ok }})
 	router := newRouter(hubServer, admin, statuspage.New(statusSource{db}, statuspage.Options{
 		URL: cfg.Server.PublicURL, Interval: time.Duration(cfg.Probe.Interval), SelfCheck: *cfg.Probe.SelfCheck,
 		Catalog: hubServer.Catalog, Log: log,
 	}))
 	limiter := newClientLimiter(cfg.Server.RateLimit.PerSecond, cfg.Server.RateLimit.Burst)
-	srv := newHTTPServer(withHealth(db, limiter.middleware(cfg.Server.trusted, hubServer.IsSelfCheck, hubFirst(hubServer, router))), log)
+	ready := newReadiness(db, max(time.Duration(cfg.Probe.Interval), 10*time.Second))
+	srv := newHTTPServer(withSecurityHeaders(withHealth(ready, limiter.middleware(cfg.Server.trusted, hubServer.IsSelfCheck, hubFirst(hubServer, router)))), log)
 
 	// Background work stops in order at shutdown, each stage after the one
 	// feeding it: the HTTP server drains, the prober stops, the incident
@@ -141,7 +145,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	jobsCtx, stopJobs := context.WithCancel(bg)
 	var prober, writerDone, jobs sync.WaitGroup
 
-	writer := storage.NewResultWriter(db, 500, time.Second, func(err error) { log.Error("write results", "err", err) })
+	drops := &dropReport{log: log}
+	writer := storage.NewResultWriter(db, 500, time.Second, drops.note)
+	drops.dropped = writer.Dropped
 	writerDone.Go(func() { writer.Run(writerCtx) })
 	dispatcher := alerting.NewDispatcher(db, sinks, metrics, log)
 	dispatchCtx, stopDispatch := context.WithCancel(bg)
@@ -174,8 +180,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			every(jobsCtx, time.Minute, func() { hb.beat(jobsCtx) })
 		})
 	}
+	jobs.Go(func() { every(jobsCtx, time.Minute, drops.report) })
 	if metrics != nil {
-		rep := &reporter{metrics: metrics, sched: sched, db: db, counter: counter, log: log}
+		rep := &reporter{metrics: metrics, sched: sched, db: db, counter: counter, dropped: writer.Dropped, log: log}
 		jobs.Go(func() { every(jobsCtx, 10*time.Second, func() { rep.report(jobsCtx) }) })
 	}
 	periodic := newPeriodicJobs(db, storage.Retention{
@@ -195,7 +202,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	reloader := &reloader{path: *path, getenv: getenv, running: cfg, counter: counter, hub: hubServer, sched: sched, engine: engine, log: log}
+	reloader := &reloader{ctx: ctx, path: *path, getenv: getenv, running: cfg, counter: counter, hub: hubServer, sched: sched, engine: engine, log: log}
 	jobs.Go(func() {
 		for {
 			select {
@@ -291,6 +298,7 @@ func isThisMachine(host, served string) bool {
 // incident engine its new dependency view. Server, storage, probe and alert
 // settings apply at the next restart.
 type reloader struct {
+	ctx     context.Context // ends at shutdown: a reload in progress gives up
 	path    string
 	getenv  func(string) string
 	running *Config
@@ -302,7 +310,7 @@ type reloader struct {
 }
 
 func (r *reloader) reload() {
-	next, err := loadConfig(r.path, r.getenv)
+	next, err := loadConfig(r.ctx, r.path, r.getenv)
 	if err != nil {
 		r.log.Error("config reload failed; still serving the running config", "err", err)
 		return
@@ -350,9 +358,9 @@ func every(ctx context.Context, period time.Duration, fn func()) {
 	}
 }
 
-// pinger is what readiness needs from storage.
-type pinger interface {
-	Ping(ctx context.Context) error
+// readier says whether the service can do its work (/readyz).
+type readier interface {
+	Ready(ctx context.Context) error
 }
 
 // serverTimeouts bound how long a client may hold a connection: a slow or
@@ -376,9 +384,24 @@ func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
 	}
 }
 
+// withSecurityHeaders sets the headers promised on every public answer
+// before any handler runs, so none can be missed: redirects (302, and the
+// router's 301 to a cleaned path), 405, 429, health checks and errors get
+// them as the pages do. The values are the hub's and the status page's,
+// which set them too.
+func withSecurityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
+		next.ServeHTTP(w, r)
+	})
+}
+
 // withHealth answers /healthz and /readyz ahead of everything else, so
 // probes from the orchestrator are never rate limited.
-func withHealth(db pinger, next http.Handler) http.Handler {
+func withHealth(ready readier, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/healthz":
@@ -388,7 +411,7 @@ func withHealth(db pinger, next http.Handler) http.Handler {
 			ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
 			defer cancel()
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-			if err := db.Ping(ctx); err != nil {
+			if err := ready.Ready(ctx); err != nil {
 				w.WriteHeader(http.StatusServiceUnavailable)
 				_, _ = io.WriteString(w, "storage unavailable\n")
 				return

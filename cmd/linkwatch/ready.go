@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"linkwatch/storage"
+)
+
+// readyStore is what readiness needs from storage.
+type readyStore interface {
+	Ping(ctx context.Context) error
+	WriteProbe(ctx context.Context) error
+	LastWriteFault() storage.WriteFault
+}
+
+// probeEvery bounds how often /readyz writes: the endpoint is not rate
+// limited, and a flood of it must not become a flood of commits.
+const probeEvery = time.Second
+
+// readiness answers /readyz: ready only while the writer can commit.
+// SELECT 1 touches no file, so it stays green on a read-only file, a held
+// write lock or a full disk; readiness also needs no write refused within
+// the last window (the result writer and the dispatcher write every
+// second), and a write probe that commits. One probe runs at a time; its
+// verdict serves every caller for probeEvery.
+type readiness struct {
+	store  readyStore
+	window time.Duration // a refused write this recent means not ready
+	now    func() time.Time
+
+	mu       sync.Mutex
+	probing  chan struct{} // closed when the running probe ends; nil when none runs
+	probedAt time.Time
+	probeErr error
+}
+
+func newReadiness(store readyStore, window time.Duration) *readiness {
+	return &readiness{store: store, window: window, now: time.Now}
+}
+
+// Ready returns why storage is not ready, or nil.
+func (rd *readiness) Ready(ctx context.Context) error {
+	if err := rd.store.Ping(ctx); err != nil {
+		return err
+	}
+	if f := rd.store.LastWriteFault(); f.Err != nil && rd.now().Sub(f.At) < rd.window {
+		return fmt.Errorf("a write failed %s ago: %w", rd.now().Sub(f.At).Round(time.Second), f.Err)
+	}
+	rd.mu.Lock()
+	if rd.probing == nil && (rd.probedAt.IsZero() || rd.now().Sub(rd.probedAt) >= probeEvery) {
+		done := make(chan struct{})
+		rd.probing = done
+		// The probe outlives a caller that gives up: a held lock makes it
+		// wait for SQLite's busy timeout, and the next caller shares it.
+		go func() {
+			pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			err := rd.store.WriteProbe(pctx)
+			cancel()
+			rd.mu.Lock()
+			rd.probeErr, rd.probedAt, rd.probing = err, rd.now(), nil
+			rd.mu.Unlock()
+			close(done)
+		}()
+	}
+	wait := rd.probing
+	rd.mu.Unlock()
+	if wait != nil {
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return errors.New("the write probe did not commit in time (is the database locked?)")
+		}
+	}
+	rd.mu.Lock()
+	defer rd.mu.Unlock()
+	return rd.probeErr
+}
+
+// dropReport logs, at most once a minute, the results the writer dropped
+// because storage refused them: never silent, never one line a second.
+type dropReport struct {
+	dropped func() int64 // the running total
+	log     *slog.Logger
+
+	mu       sync.Mutex
+	reported int64 // the total at the last report
+	failures int   // failed writes since
+	lastErr  error
+}
+
+// note is the result writer's error callback.
+func (d *dropReport) note(err error) {
+	d.mu.Lock()
+	d.failures++
+	d.lastErr = err
+	d.mu.Unlock()
+}
+
+// report logs what happened since the last report, if anything did.
+func (d *dropReport) report() {
+	d.mu.Lock()
+	total := d.dropped()
+	n, failures, lastErr := total-d.reported, d.failures, d.lastErr
+	d.reported, d.failures, d.lastErr = total, 0, nil
+	d.mu.Unlock()
+	if failures == 0 && n == 0 {
+		return
+	}
+	d.log.Error("storage refused check results: the history has a gap", "dropped_results", n, "dropped_total", total,
+		"failed_writes", failures, "last_err", lastErr)
+}

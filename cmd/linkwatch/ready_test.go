@@ -1,0 +1,134 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"linkwatch/storage"
+	"linkwatch/storage/storagefault"
+)
+
+// faultClock is readiness's clock in these tests.
+type faultClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *faultClock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *faultClock) Add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
+
+// readyOn opens a database in dir and the readiness check over it, both on
+// one fake clock.
+func readyOn(t *testing.T, dir string) (*storage.DB, *readiness, *faultClock) {
+	t.Helper()
+	db, err := storage.Open(context.Background(), filepath.Join(dir, "linkwatch.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	clk := &faultClock{now: time.Now()}
+	db.Now = clk.Now
+	rd := newReadiness(db, 10*time.Second)
+	rd.now = clk.Now
+	return db, rd, clk
+}
+
+// readyz answers /readyz through the real handler.
+func readyz(rd *readiness, timeout time.Duration) int {
+	old := readyTimeoutForTest(timeout)
+	defer old()
+	rec := httptest.NewRecorder()
+	withHealth(rd, http.NotFoundHandler()).ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+	return rec.Code
+}
+
+func TestReadyzOnAReadOnlyFile(t *testing.T) {
+	dir := storagefault.DiskDir(t)
+	_, rd, clk := readyOn(t, dir)
+	if code := readyz(rd, time.Second); code != 200 {
+		t.Fatalf("healthy: /readyz = %d", code)
+	}
+	writable := storagefault.ReadOnly(t, filepath.Join(dir, "linkwatch.db"))
+	clk.Add(probeEvery)
+	if code := readyz(rd, time.Second); code != http.StatusServiceUnavailable {
+		t.Fatalf("read-only file system: /readyz = %d, want 503", code)
+	}
+	writable()
+	clk.Add(10 * time.Second) // the refused write is now older than the window
+	if code := readyz(rd, time.Second); code != 200 {
+		t.Fatalf("writable again: /readyz = %d, want 200", code)
+	}
+}
+
+func TestReadyzOnAFullDisk(t *testing.T) {
+	dir := storagefault.SmallDisk(t, 8<<20)
+	_, rd, clk := readyOn(t, dir)
+	if code := readyz(rd, time.Second); code != 200 {
+		t.Fatalf("healthy: /readyz = %d", code)
+	}
+	free := storagefault.FillDisk(t, dir)
+	clk.Add(probeEvery)
+	if code := readyz(rd, time.Second); code != http.StatusServiceUnavailable {
+		t.Fatalf("full disk: /readyz = %d, want 503", code)
+	}
+	free()
+	clk.Add(10 * time.Second)
+	if code := readyz(rd, time.Second); code != 200 {
+		t.Fatalf("room again: /readyz = %d, want 200", code)
+	}
+}
+
+// Another connection holds the write lock (BEGIN IMMEDIATE), as another
+// process would: not ready, and ready again once it lets go.
+func TestReadyzWhileAnotherConnectionHoldsTheWriteLock(t *testing.T) {
+	dir := t.TempDir()
+	_, rd, clk := readyOn(t, dir)
+	if code := readyz(rd, time.Second); code != 200 {
+		t.Fatalf("healthy: /readyz = %d", code)
+	}
+	release := storagefault.HoldWriteLock(t, filepath.Join(dir, "linkwatch.db"))
+	clk.Add(probeEvery)
+	// The probe waits for SQLite's busy timeout; /readyz does not.
+	if code := readyz(rd, 200*time.Millisecond); code != http.StatusServiceUnavailable {
+		t.Fatalf("write lock held: /readyz = %d, want 503", code)
+	}
+	release()
+	// The waiting probe now commits; /readyz waits for its verdict.
+	if code := readyz(rd, time.Minute); code != 200 {
+		t.Fatalf("lock released: /readyz = %d, want 200", code)
+	}
+}
+
+// Failed result writes are logged once per report, with the results
+// dropped, and not at all when nothing failed.
+func TestDropReportOncePerReport(t *testing.T) {
+	var total int64
+	var buf strings.Builder
+	d := &dropReport{dropped: func() int64 { return total }, log: slog.New(slog.NewTextHandler(&buf, nil))}
+	d.report()
+	if buf.Len() != 0 {
+		t.Fatalf("logged with nothing dropped: %s", buf.String())
+	}
+	for range 60 { // a minute of failing flushes
+		d.note(io.ErrShortWrite)
+		total += 5
+	}
+	d.report()
+	if n := strings.Count(buf.String(), "\n"); n != 1 || !strings.Contains(buf.String(), "dropped_results=300") || !strings.Contains(buf.String(), "failed_writes=60") {
+		t.Errorf("report = %q, want one line with dropped_results=300 failed_writes=60", buf.String())
+	}
+}
+
+func readyTimeoutForTest(d time.Duration) (restore func()) {
+	old := readyTimeout
+	readyTimeout = d
+	return func() { readyTimeout = old }
+}
