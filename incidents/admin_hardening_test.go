@@ -11,6 +11,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"linkwatch/incidents"
+	"linkwatch/incidents/admin"
 )
 
 // Bad admin input is refused with the field it concerns, in JSON's words,
@@ -19,7 +20,7 @@ func TestAdminRefusesHostileInput(t *testing.T) {
 	h := newHarness(t, incidents.Config{})
 	open, _ := seedIncidents(t, h)
 	r := mux.NewRouter()
-	incidents.NewAdmin(h.db, incidents.AdminOptions{Token: adminToken, Resolver: h.eng, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	admin.New(h.db, admin.Options{Token: adminToken, Resolver: h.eng, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		PageExists: func(slug string) bool { return slug == "ada" || slug == "acme" }}).Register(r)
 	srv := httptest.NewServer(r)
 	t.Cleanup(srv.Close)

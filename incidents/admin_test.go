@@ -15,6 +15,7 @@ import (
 
 	"linkwatch/checker"
 	"linkwatch/incidents"
+	"linkwatch/incidents/admin"
 )
 
 const adminToken = "test-token-0123456789"
@@ -22,7 +23,7 @@ const adminToken = "test-token-0123456789"
 func adminServer(t *testing.T, h *harness, token string) *httptest.Server {
 	t.Helper()
 	r := mux.NewRouter()
-	incidents.NewAdmin(h.db, incidents.AdminOptions{Token: token, Resolver: h.eng, Channels: []string{"slack", "webhook:ops"}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}).Register(r)
+	admin.New(h.db, admin.Options{Token: token, Resolver: h.eng, Channels: []string{"slack", "webhook:ops"}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}).Register(r)
 	srv := httptest.NewServer(r)
 	t.Cleanup(srv.Close)
 	return srv

@@ -425,8 +425,5 @@ func jsonString(v any) (string, error) {
 	return string(b), err
 }
 
-// The DB is the incident engine's and the admin API's store.
-var (
-	_ incidents.Store      = (*DB)(nil)
-	_ incidents.AdminStore = (*DB)(nil)
-)
+// The DB is the incident engine's store.
+var _ incidents.Store = (*DB)(nil)

@@ -25,6 +25,7 @@ import (
 	"linkwatch/checker"
 	"linkwatch/hub"
 	"linkwatch/incidents"
+	"linkwatch/incidents/admin"
 	"linkwatch/statuspage"
 	"linkwatch/storage"
 )
@@ -123,10 +124,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	for _, s := range sinks {
 		channels = append(channels, s.Name())
 	}
-	admin := incidents.NewAdmin(db, incidents.AdminOptions{Token: cfg.Server.AdminToken, Resolver: engine, Channels: channels, Log: log,
+	adminAPI := admin.New(db, admin.Options{Token: cfg.Server.AdminToken, Resolver: engine, Channels: channels, Log: log,
 		Extra:      map[string]http.Handler{"/clicks": hub.NewClicksAPI(db, log)},
 		PageExists: func(slug string) bool { _, ok := hubServer.Catalog().Page(slug); return ok }})
-	router := newRouter(hubServer, admin, statuspage.New(statusSource{db}, statuspage.Options{
+	router := newRouter(hubServer, adminAPI, statuspage.New(statusSource{db}, statuspage.Options{
 		URL: cfg.Server.PublicURL, Interval: time.Duration(cfg.Probe.Interval), SelfCheck: *cfg.Probe.SelfCheck,
 		Catalog: hubServer.Catalog, Log: log,
 	}))
@@ -448,9 +449,9 @@ func isHubPath(p string) bool {
 	return !strings.HasSuffix(p, "/qr.svg") && !strings.HasSuffix(p, "/qr.png")
 }
 
-func newRouter(hubServer *hub.Server, admin *incidents.Admin, status *statuspage.Server) http.Handler {
+func newRouter(hubServer *hub.Server, adminAPI *admin.API, status *statuspage.Server) http.Handler {
 	r := mux.NewRouter()
-	admin.Register(r)
+	adminAPI.Register(r)
 	status.Register(r)
 	r.NotFoundHandler = hubServer
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -1,0 +1,649 @@
+// Package admin is the admin API under /api/admin/, for on-call engineers:
+// incidents (acknowledge, updates, resolve by hand, postmortems),
+// maintenance windows, the delivery log and the alert channels.
+package admin
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gorilla/mux"
+
+	"linkwatch/checker/ids"
+	"linkwatch/incidents"
+)
+
+// Store is what the admin API needs from storage.
+type Store interface {
+	ListIncidents(ctx context.Context, q incidents.Query) ([]incidents.Incident, error)
+	Incident(ctx context.Context, id int64) (incidents.Incident, error)
+	IncidentEvents(ctx context.Context, id int64) ([]incidents.Event, error)
+	IncidentUpdates(ctx context.Context, id int64) ([]incidents.Update, error)
+	IncidentEvidence(ctx context.Context, id int64) ([]json.RawMessage, error)
+	Acknowledge(ctx context.Context, id int64, by string) (incidents.Incident, error)
+	PostUpdate(ctx context.Context, id int64, status incidents.Status, body string) (incidents.Update, error)
+	EditPostmortem(ctx context.Context, id int64, pm incidents.Postmortem) (incidents.Incident, error)
+	CreateMaintenance(ctx context.Context, m incidents.Maintenance) (incidents.Maintenance, error)
+	ListMaintenance(ctx context.Context, since time.Time) ([]incidents.Maintenance, error)
+	DeleteMaintenance(ctx context.Context, id int64) error
+	Deliveries(ctx context.Context, limit int) ([]incidents.DeliveryLog, error)
+	ChannelStates(ctx context.Context, names []string) ([]incidents.ChannelState, error)
+	EnableChannel(ctx context.Context, name string) error
+	DisableChannel(ctx context.Context, name, reason string) error
+}
+
+// Resolver resolves an open incident by hand. The incident engine owns open
+// incidents, so the admin API asks it rather than writing to the store.
+type Resolver interface {
+	Resolve(ctx context.Context, id int64, by, note string) (incidents.Incident, error)
+}
+
+// Options configure the admin API.
+type Options struct {
+	// Token is the bearer token; empty turns the API off: every request is
+	// refused, never let through.
+	Token    string
+	Resolver Resolver // nil: incidents cannot be resolved by hand
+	Channels []string // the configured alert channels, by name
+	// Extra are more GET endpoints under /api/admin/, by path below it
+	// ("/clicks"), behind the same token: another package's reports.
+	Extra map[string]http.Handler
+	// PageExists says whether a page slug is configured, so a maintenance
+	// window cannot name a page that does not exist (and would mute
+	// nothing); nil accepts any.
+	PageExists func(slug string) bool
+	Log        *slog.Logger
+}
+
+// maxAdminBody bounds request bodies: notes are text, not uploads.
+const maxAdminBody = 64 << 10
+
+// API is the admin API under /api/admin/, for on-call engineers.
+type API struct {
+	store      Store
+	token      []byte
+	resolver   Resolver
+	channels   []string
+	extra      map[string]http.Handler
+	pageExists func(string) bool
+	log        *slog.Logger
+	now        func() time.Time
+}
+
+// New returns the admin API.
+func New(store Store, opts Options) *API {
+	return &API{store: store, token: []byte(opts.Token), resolver: opts.Resolver, channels: opts.Channels,
+		extra: opts.Extra, pageExists: opts.PageExists, log: opts.Log, now: time.Now}
+}
+
+// Register adds the admin routes to r.
+func (a *API) Register(r *mux.Router) {
+	s := r.PathPrefix("/api/admin").Subrouter()
+	s.Use(a.authenticate)
+	s.Handle("/incidents", methods{http.MethodGet: a.listIncidents})
+	s.Handle("/incidents/{id}", methods{http.MethodGet: a.showIncident})
+	s.Handle("/incidents/{id}/ack", methods{http.MethodPost: a.acknowledge})
+	s.Handle("/incidents/{id}/updates", methods{http.MethodPost: a.postUpdate})
+	s.Handle("/incidents/{id}/postmortem", methods{http.MethodPut: a.editPostmortem})
+	s.Handle("/incidents/{id}/resolve", methods{http.MethodPost: a.resolve})
+	s.Handle("/maintenance", methods{http.MethodGet: a.listMaintenance, http.MethodPost: a.createMaintenance})
+	s.Handle("/maintenance/{id}", methods{http.MethodDelete: a.deleteMaintenance})
+	s.Handle("/deliveries", methods{http.MethodGet: a.listDeliveries})
+	s.Handle("/channels", methods{http.MethodGet: a.listChannels, http.MethodPost: a.setChannel})
+	for path, h := range a.extra {
+		s.Handle(path, methods{http.MethodGet: h.ServeHTTP})
+	}
+	s.PathPrefix("/").HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "", "no such admin endpoint")
+	})
+}
+
+// methods dispatches on the request method and answers 405 with Allow
+// otherwise (done here rather than with mux's Methods, whose 405 handling
+// does not combine with a subrouter's catch-all).
+type methods map[string]http.HandlerFunc
+
+func (m methods) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h, ok := m[r.Method]; ok {
+		h(w, r)
+		return
+	}
+	allow := make([]string, 0, len(m))
+	for k := range m {
+		allow = append(allow, k)
+	}
+	slices.Sort(allow)
+	w.Header().Set("Allow", strings.Join(allow, ", "))
+	writeError(w, http.StatusMethodNotAllowed, "", r.Method+" is not allowed here")
+}
+
+func (a *API) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if len(a.token) == 0 {
+			writeError(w, http.StatusNotFound, "", "the admin API is off: set server.admin_token to turn it on")
+			return
+		}
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		// Constant-time, so response timing does not reveal the token.
+		if !ok || subtle.ConstantTimeCompare([]byte(got), a.token) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="linkwatch admin"`)
+			writeError(w, http.StatusUnauthorized, "", "a valid Authorization: Bearer token is required")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// fieldError is a 400 naming the offending field.
+type fieldError struct {
+	field, msg string
+}
+
+func (e *fieldError) Error() string { return e.field + ": " + e.msg }
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, field, msg string) {
+	body := map[string]string{"error": msg}
+	if field != "" {
+		body["field"] = field
+	}
+	writeJSON(w, status, body)
+}
+
+// fail maps an error to its status: 400 for bad input, 404, 409, else 500
+// (logged, with a generic message: internals are not for the client).
+func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var fe *fieldError
+	switch {
+	case errors.As(err, &fe):
+		writeError(w, http.StatusBadRequest, fe.field, fe.Error())
+	case errors.Is(err, incidents.ErrNotFound):
+		writeError(w, http.StatusNotFound, "", err.Error())
+	case errors.Is(err, incidents.ErrConflict):
+		writeError(w, http.StatusConflict, "", strings.TrimSuffix(err.Error(), ": "+incidents.ErrConflict.Error()))
+	default:
+		a.log.ErrorContext(r.Context(), "admin API", "path", r.URL.Path, "err", err)
+		writeError(w, http.StatusInternalServerError, "", "internal error")
+	}
+}
+
+func pathID(r *http.Request) (int64, error) {
+	raw := mux.Vars(r)["id"]
+	id, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, &fieldError{"id", fmt.Sprintf("%q is not a positive integer id", raw)}
+	}
+	return id, nil
+}
+
+// decode reads a JSON body strictly: one object, known fields only, bounded.
+func decode(w http.ResponseWriter, r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		// Parsed, not prefix-matched: APPLICATION/JSON is JSON, and
+		// application/jsonx is not.
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+			return &fieldError{"(body)", "Content-Type must be application/json"}
+		}
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxAdminBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var ute *json.UnmarshalTypeError
+		var mbe *http.MaxBytesError
+		switch {
+		case errors.As(err, &ute) && ute.Field == "":
+			return &fieldError{"(body)", "must be a JSON object"}
+		case errors.As(err, &ute):
+			return &fieldError{ute.Field, "must be " + jsonKind(ute.Type)}
+		case errors.As(err, &mbe):
+			return &fieldError{"(body)", fmt.Sprintf("larger than %d bytes", maxAdminBody)}
+		case errors.Is(err, io.EOF):
+			return &fieldError{"(body)", "a JSON object is required"}
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			return &fieldError{strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`), "unknown field"}
+		default:
+			return &fieldError{"(body)", "not valid JSON: " + err.Error()}
+		}
+	}
+	if dec.More() {
+		return &fieldError{"(body)", "must hold a single JSON object"}
+	}
+	return nil
+}
+
+// jsonTime is a time in a request body. A value that is not an RFC 3339
+// string is noted rather than failing the whole decode, so the error can
+// name its field (time.Time's own error does not).
+type jsonTime struct {
+	time.Time
+	bad bool
+}
+
+func (t *jsonTime) UnmarshalJSON(b []byte) error {
+	if err := t.Time.UnmarshalJSON(b); err != nil || string(b) == "null" {
+		t.Time, t.bad = time.Time{}, err != nil
+	}
+	return nil
+}
+
+// jsonKind says in JSON's words, not Go's, what a field holds.
+func jsonKind(t reflect.Type) string {
+	if t == reflect.TypeOf(time.Time{}) {
+		return "an RFC 3339 time such as 2026-05-01T10:00:00Z"
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	default:
+		return "an object"
+	}
+}
+
+// checkLine validates a one-line text field (a title, a name): no line
+// breaks, which would forge lines in logs and plain-text outputs.
+func checkLine(field, s string, required bool, max int) error {
+	if err := checkText(field, s, required, max); err != nil {
+		return err
+	}
+	if strings.ContainsAny(s, "\r\n\u2028\u2029") {
+		return &fieldError{field, "must be a single line"}
+	}
+	return nil
+}
+
+// checkText validates a free-text field.
+func checkText(field, s string, required bool, max int) error {
+	switch {
+	case required && strings.TrimSpace(s) == "":
+		return &fieldError{field, "is required"}
+	case len(s) > max:
+		return &fieldError{field, fmt.Sprintf("must be at most %d bytes", max)}
+	case !utf8.ValidString(s):
+		return &fieldError{field, "must be valid UTF-8"}
+	case strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 && r != '\n' && r != '\t' && r != '\r' }):
+		return &fieldError{field, "must not contain control characters"}
+	}
+	return nil
+}
+
+func (a *API) listIncidents(w http.ResponseWriter, r *http.Request) {
+	q := incidents.Query{Limit: 50}
+	v := r.URL.Query()
+	if s := v.Get("open"); s != "" {
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			a.fail(w, r, &fieldError{"open", "must be true or false"})
+			return
+		}
+		q.Open = &b
+	}
+	if s := v.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 500 {
+			a.fail(w, r, &fieldError{"limit", "must be an integer from 1 to 500"})
+			return
+		}
+		q.Limit = n
+	}
+	list, err := a.store.ListIncidents(r.Context(), q)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"incidents": nonNil(list)})
+}
+
+func (a *API) showIncident(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	ctx := r.Context()
+	inc, err := a.store.Incident(ctx, id)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	events, err1 := a.store.IncidentEvents(ctx, id)
+	updates, err2 := a.store.IncidentUpdates(ctx, id)
+	evidence, err3 := a.store.IncidentEvidence(ctx, id)
+	if err := errors.Join(err1, err2, err3); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"incident": inc, "timeline": nonNil(events), "updates": nonNil(updates), "evidence": nonNil(evidence)})
+}
+
+func (a *API) acknowledge(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	var body struct {
+		By string `json:"by"`
+	}
+	if err := decode(w, r, &body); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if err := checkLine("by", body.By, true, 200); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	inc, err := a.store.Acknowledge(r.Context(), id, body.By)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, inc)
+}
+
+func (a *API) postUpdate(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	var body struct {
+		Status incidents.Status `json:"status"`
+		Body   string           `json:"body"`
+	}
+	if err := decode(w, r, &body); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if !incidents.ValidStatus(body.Status) {
+		a.fail(w, r, &fieldError{"status", "must be investigating, identified, monitoring or resolved"})
+		return
+	}
+	if err := checkText("body", body.Body, true, 10000); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	u, err := a.store.PostUpdate(r.Context(), id, body.Status, body.Body)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, u)
+}
+
+// resolve closes an open incident by hand: a link removed while it failed,
+// an outage fixed where the prober cannot see it. The note becomes a public
+// update and goes to every channel with the resolution.
+func (a *API) resolve(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	var body struct {
+		By   string `json:"by"`
+		Note string `json:"note"`
+	}
+	if err := decode(w, r, &body); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if err := errors.Join(checkLine("by", body.By, true, 200), checkText("note", body.Note, true, 10000)); err != nil {
+		a.fail(w, r, firstField(err))
+		return
+	}
+	if a.resolver == nil {
+		writeError(w, http.StatusServiceUnavailable, "", "incidents cannot be resolved by hand: the incident engine is not running")
+		return
+	}
+	if _, err := a.store.Incident(r.Context(), id); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	inc, err := a.resolver.Resolve(r.Context(), id, body.By, body.Note)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, inc)
+}
+
+// firstField returns the first field error of a joined error.
+func firstField(err error) error {
+	var fe *fieldError
+	if errors.As(err, &fe) {
+		return fe
+	}
+	return err
+}
+
+func (a *API) listChannels(w http.ResponseWriter, r *http.Request) {
+	list, err := a.store.ChannelStates(r.Context(), a.channels)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"channels": nonNil(list)})
+}
+
+// setChannel switches a channel on or off. A channel switched back on gets
+// the alerts made from then on; what it missed is not replayed.
+func (a *API) setChannel(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Name    string `json:"name"`
+		Enabled *bool  `json:"enabled"`
+		Reason  string `json:"reason"`
+	}
+	if err := decode(w, r, &body); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	var err error
+	switch {
+	case body.Name == "":
+		err = &fieldError{"name", "is required"}
+	case !slices.Contains(a.channels, body.Name):
+		err = &fieldError{"name", fmt.Sprintf("%q is not a configured channel (configured: %s)", clipText(body.Name, 100), strings.Join(a.channels, ", "))}
+	case body.Enabled == nil:
+		err = &fieldError{"enabled", "is required (true or false)"}
+	default:
+		err = checkLine("reason", body.Reason, false, 500)
+	}
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	ctx := r.Context()
+	if *body.Enabled {
+		err = a.store.EnableChannel(ctx, body.Name)
+	} else {
+		reason := "disabled by an operator"
+		if strings.TrimSpace(body.Reason) != "" {
+			reason += ": " + body.Reason
+		}
+		err = a.store.DisableChannel(ctx, body.Name, reason)
+	}
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	list, err := a.store.ChannelStates(ctx, []string{body.Name})
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.log.Info("alert channel switched by an operator", "channel", body.Name, "enabled", *body.Enabled)
+	writeJSON(w, http.StatusOK, list[0])
+}
+
+// clipText shortens s for an error message.
+func clipText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "…"
+}
+
+func (a *API) editPostmortem(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	var pm incidents.Postmortem
+	if err := decode(w, r, &pm); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	for _, f := range []struct{ name, value string }{
+		{"primary_cause", pm.PrimaryCause}, {"contributing_factors", pm.ContributingFactors},
+		{"why_not_caught", pm.WhyNotCaught}, {"notes", pm.Notes},
+	} {
+		if err := checkText(f.name, f.value, false, 20000); err != nil {
+			a.fail(w, r, err)
+			return
+		}
+	}
+	if pm.Published && strings.TrimSpace(pm.PrimaryCause) == "" {
+		a.fail(w, r, &fieldError{"primary_cause", "is required to publish a postmortem"})
+		return
+	}
+	inc, err := a.store.EditPostmortem(r.Context(), id, pm)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, inc)
+}
+
+func (a *API) listMaintenance(w http.ResponseWriter, r *http.Request) {
+	list, err := a.store.ListMaintenance(r.Context(), a.now())
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"maintenance": nonNil(list)})
+}
+
+// maxMaintenance bounds a window, so a typo cannot silence alerts for years.
+const maxMaintenance = 7 * 24 * time.Hour
+
+// maxMaintenanceLead bounds how far ahead a window may start: a year 9999
+// typo is an error, not a window nobody will see coming.
+const maxMaintenanceLead = 366 * 24 * time.Hour
+
+func (a *API) createMaintenance(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Title     string   `json:"title"`
+		Component string   `json:"component"`
+		StartsAt  jsonTime `json:"starts_at"`
+		EndsAt    jsonTime `json:"ends_at"`
+	}
+	if err := decode(w, r, &body); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	now := a.now()
+	err := checkLine("title", body.Title, true, 200)
+	kind, page, known := ids.ParseComponent(body.Component)
+	isPage := kind == ids.ComponentPage
+	switch {
+	case err != nil:
+	case !known || checkText("component", body.Component, false, 2100) != nil:
+		err = &fieldError{"component", `must be empty (everything), "hub", "prober", "page:<slug>", "host:<host>" or "dest:<url>"`}
+	case isPage && a.pageExists != nil && !a.pageExists(page):
+		err = &fieldError{"component", fmt.Sprintf("no page %q is configured", clipText(page, 100))}
+	case body.StartsAt.bad:
+		err = &fieldError{"starts_at", "must be " + jsonKind(reflect.TypeOf(time.Time{}))}
+	case body.EndsAt.bad:
+		err = &fieldError{"ends_at", "must be " + jsonKind(reflect.TypeOf(time.Time{}))}
+	case body.StartsAt.IsZero():
+		err = &fieldError{"starts_at", "is required (RFC 3339)"}
+	case body.StartsAt.After(now.Add(maxMaintenanceLead)):
+		err = &fieldError{"starts_at", fmt.Sprintf("must be within %s from now", maxMaintenanceLead)}
+	case body.EndsAt.IsZero():
+		err = &fieldError{"ends_at", "is required (RFC 3339)"}
+	case !body.EndsAt.After(body.StartsAt.Time):
+		err = &fieldError{"ends_at", "must be after starts_at"}
+	case !body.EndsAt.After(now):
+		err = &fieldError{"ends_at", "is in the past"}
+	case body.EndsAt.Sub(body.StartsAt.Time) > maxMaintenance:
+		err = &fieldError{"ends_at", fmt.Sprintf("a window may last at most %s", maxMaintenance)}
+	}
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	m, err := a.store.CreateMaintenance(r.Context(), incidents.Maintenance{Title: body.Title, Component: body.Component, StartsAt: body.StartsAt.UTC(), EndsAt: body.EndsAt.UTC()})
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, m)
+}
+
+func (a *API) deleteMaintenance(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if err := a.store.DeleteMaintenance(r.Context(), id); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *API) listDeliveries(w http.ResponseWriter, r *http.Request) {
+	limit := 100
+	if s := r.URL.Query().Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 1000 {
+			a.fail(w, r, &fieldError{"limit", "must be an integer from 1 to 1000"})
+			return
+		}
+		limit = n
+	}
+	list, err := a.store.Deliveries(r.Context(), limit)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"deliveries": nonNil(list)})
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}

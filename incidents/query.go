@@ -1,0 +1,19 @@
+package incidents
+
+import (
+	"errors"
+	"time"
+)
+
+// Errors the admin API's store wraps, mapped to 404 and 409.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrConflict = errors.New("conflict")
+)
+
+// Query selects incidents to list.
+type Query struct {
+	Open  *bool     // only open (true) or resolved (false) ones; nil for both
+	Since time.Time // started at or after
+	Limit int       // at most this many (default 50)
+}
