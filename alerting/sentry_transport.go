@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/getsentry/sentry-go"
+
+	"linkwatch/checker"
 )
 
 // sentryTransport is a sentry.Transport that POSTs each envelope
@@ -107,13 +109,10 @@ func (t *sentryTransport) classify(resp *http.Response, body []byte, category st
 	} else if b := strings.TrimSpace(string(body)); b != "" {
 		msg += ": " + clip(b, 200)
 	}
-	se := &SendError{HTTPStatus: code, Err: scrub(errors.New(msg), t.secrets...)}
-	switch {
-	case code == http.StatusTooManyRequests:
-		se.Retry = true
+	se := classifyHTTP(code, resp.Header, time.Now(), scrub(errors.New(msg), t.secrets...))
+	if code == http.StatusTooManyRequests {
+		// Sentry says per category, in its own header, how long to wait.
 		se.RetryAfter = sentryRetryAfter(resp.Header, category, time.Now())
-	case code >= 500:
-		se.Retry = true
 	}
 	return se
 }
@@ -146,12 +145,8 @@ func sentryRetryAfter(h http.Header, category string, now time.Time) time.Durati
 		}
 	}
 	if !found {
-		if ra := strings.TrimSpace(h.Get("Retry-After")); ra != "" {
-			if secs, err := strconv.ParseFloat(ra, 64); err == nil && secs >= 0 {
-				d, found = time.Duration(secs*float64(time.Second)), true
-			} else if at, err := http.ParseTime(ra); err == nil {
-				d, found = max(at.Sub(now), 0), true
-			}
+		if ra := checker.ParseRetryAfter(h.Get("Retry-After"), now); ra > 0 {
+			d, found = ra, true
 		}
 	}
 	if !found {

@@ -131,7 +131,10 @@ func (s *Slack) classify(err error) error {
 	case errors.As(err, &rl):
 		return &SendError{Retry: true, RetryAfter: rl.RetryAfter, HTTPStatus: http.StatusTooManyRequests, Err: clean}
 	case errors.As(err, &sc):
-		return &SendError{Retry: sc.Code >= 500 || sc.Code == http.StatusTooManyRequests || sc.Code == http.StatusRequestTimeout, HTTPStatus: sc.Code, Err: clean}
+		if se := classifyHTTP(sc.Code, nil, time.Now(), clean); se != nil {
+			return se
+		}
+		return &SendError{Retry: true, HTTPStatus: sc.Code, Err: clean}
 	case errors.As(err, &api):
 		return &SendError{Retry: !permanentSlackErrors[api.Err], Err: clean}
 	default:

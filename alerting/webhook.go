@@ -161,22 +161,10 @@ func (w *Webhook) Send(ctx context.Context, d Delivery) error {
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	code := resp.StatusCode
-	se := &SendError{HTTPStatus: code, Err: fmt.Errorf("POST %s: %d %s", redactedURL(w.url), code, http.StatusText(code))}
-	switch {
-	case code >= 200 && code < 300:
-		return nil
-	case code == http.StatusGone:
-		se.Disable = true
-	case code == http.StatusTooManyRequests:
-		se.Retry = true
-		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
-			se.RetryAfter = min(time.Duration(s)*time.Second, time.Hour)
-		}
-	case code >= 500, code >= 300 && code < 400, code == http.StatusRequestTimeout:
-		se.Retry = true
-	default: // other 4xx: the receiver rejects this payload; retrying will not help
+	if se := classifyHTTP(code, resp.Header, w.now(), fmt.Errorf("POST %s: %d %s", redactedURL(w.url), code, http.StatusText(code))); se != nil {
+		return se // not the *SendError itself when nil: a typed nil is a non-nil error
 	}
-	return se
+	return nil
 }
 
 // Sign returns the base64 HMAC-SHA256 of "id.timestamp.body" with key.

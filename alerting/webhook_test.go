@@ -256,3 +256,22 @@ func TestUpdateTextAndAddedLinksReachEveryChannel(t *testing.T) {
 		}
 	}
 }
+
+// TestRetryAfterAsAnHTTPDate: a receiver may give Retry-After as a date
+// (RFC 9110); every channel reads it with the prober's parser.
+func TestRetryAfterAsAnHTTPDate(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", time.Now().Add(2*time.Minute).UTC().Format(http.TimeFormat))
+		w.WriteHeader(http.StatusTooManyRequests)
+	}))
+	t.Cleanup(srv.Close)
+	wh, err := alerting.NewWebhook("ops", srv.URL, testSecret, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = wh.Send(context.Background(), alerting.Delivery{Alert: testAlert(1, incidents.AlertOpened)})
+	var se *alerting.SendError
+	if !errors.As(err, &se) || !se.Retry || se.RetryAfter < 100*time.Second || se.RetryAfter > 2*time.Minute {
+		t.Errorf("429 with a date two minutes ahead: %+v", se)
+	}
+}

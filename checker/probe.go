@@ -490,7 +490,7 @@ func (c *Checker) judge(t Target, r *Result, resp *http.Response, body []byte, f
 	status := fmt.Sprintf("%d %s", code, http.StatusText(code))
 	switch {
 	case code == http.StatusTooManyRequests:
-		r.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), c.opts.Now())
+		r.RetryAfter = ParseRetryAfter(resp.Header.Get("Retry-After"), c.opts.Now())
 		summary := fmt.Sprintf("429 Too Many Requests at %s", final)
 		if r.RetryAfter > 0 {
 			// The back-off is the answering host's, wherever the chain began.

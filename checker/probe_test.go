@@ -396,8 +396,8 @@ func TestParseRetryAfter(t *testing.T) {
 		{"soon", 0},
 	}
 	for _, tt := range tests {
-		if got := parseRetryAfter(tt.in, now); got != tt.want {
-			t.Errorf("parseRetryAfter(%q) = %v, want %v", tt.in, got, tt.want)
+		if got := ParseRetryAfter(tt.in, now); got != tt.want {
+			t.Errorf("ParseRetryAfter(%q) = %v, want %v", tt.in, got, tt.want)
 		}
 	}
 }
@@ -408,8 +408,8 @@ func FuzzParseRetryAfter(f *testing.F) {
 	}
 	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, v string) {
-		if d := parseRetryAfter(v, now); d < 0 || d > maxRetryAfter {
-			t.Fatalf("parseRetryAfter(%q) = %v, outside [0, %v]", v, d, maxRetryAfter)
+		if d := ParseRetryAfter(v, now); d < 0 || d > maxRetryAfter {
+			t.Fatalf("ParseRetryAfter(%q) = %v, outside [0, %v]", v, d, maxRetryAfter)
 		}
 	})
 }

@@ -10,9 +10,10 @@ import (
 // maxRetryAfter caps how long a host's Retry-After can silence its checks.
 const maxRetryAfter = time.Hour
 
-// parseRetryAfter reads a Retry-After header: delay-seconds or an HTTP-date
-// (RFC 9110 10.2.3). It returns 0 for a missing or unreadable value.
-func parseRetryAfter(v string, now time.Time) time.Duration {
+// ParseRetryAfter reads a Retry-After header: delay-seconds or an HTTP-date
+// (RFC 9110 10.2.3), at most an hour. It returns 0 for a missing or
+// unreadable value. The prober and every alert channel read it here.
+func ParseRetryAfter(v string, now time.Time) time.Duration {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0
