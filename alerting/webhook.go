@@ -177,3 +177,6 @@ func Sign(key []byte, id, timestamp string, body []byte) string {
 	m.Write(body)
 	return base64.StdEncoding.EncodeToString(m.Sum(nil))
 }
+
+// ms is a duration in (fractional) milliseconds, as receivers get them.
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

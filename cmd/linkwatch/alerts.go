@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"linkwatch/alerting"
+	"linkwatch/alerting/datadog"
 	"linkwatch/checker"
 	"linkwatch/hub"
 	"linkwatch/storage"
@@ -64,21 +65,21 @@ func newSinks(cfg *Config, db *storage.DB, sentry *alerting.Sentry) ([]alerting.
 }
 
 // newMetrics returns the DataDog client, or nil (a no-op) without one.
-func newMetrics(cfg *Config) (*alerting.Metrics, error) {
+func newMetrics(cfg *Config) (*datadog.Metrics, error) {
 	d := cfg.Alerts.DataDog
 	if d == nil {
 		return nil, nil
 	}
 	// A target missing three rounds running has been removed by a reload:
 	// it stops counting in check.targets.
-	return alerting.NewMetrics(alerting.MetricsOptions{Addr: d.Addr, Namespace: d.Namespace, Tags: d.Tags, PerTargetTags: d.PerLinkTags,
+	return datadog.New(datadog.Options{Addr: d.Addr, Namespace: d.Namespace, Tags: d.Tags, PerTargetTags: d.PerLinkTags,
 		StaleAfter: 3*time.Duration(cfg.Probe.Interval) + time.Duration(cfg.Probe.Timeout)})
 }
 
 // reporter sends the periodic gauges: scheduler lag, targets up, down and
 // degraded, open incidents, the outbox backlog and redirects served.
 type reporter struct {
-	metrics *alerting.Metrics
+	metrics *datadog.Metrics
 	sched   *checker.Scheduler
 	db      *storage.DB
 	counter *hub.Counter

@@ -1,4 +1,7 @@
-package alerting
+// Package datadog sends linkwatch's metrics to DataDog over DogStatsD:
+// checks by status and cause, target counts, scheduler lag, open incidents,
+// the outbox backlog, deliveries and redirects.
+package datadog
 
 import (
 	"fmt"
@@ -13,12 +16,12 @@ import (
 	"linkwatch/checker"
 )
 
-// DefaultMetricsNamespace prefixes every metric name unless
-// MetricsOptions.Namespace says otherwise.
-const DefaultMetricsNamespace = "linkwatch."
+// DefaultNamespace prefixes every metric name unless
+// Options.Namespace says otherwise.
+const DefaultNamespace = "linkwatch."
 
-// MetricsOptions configures the DogStatsD client.
-type MetricsOptions struct {
+// Options configures the DogStatsD client.
+type Options struct {
 	// Addr is host:port of the DogStatsD agent (UDP).
 	Addr string
 	// Namespace prefixes every metric name; empty means "linkwatch.".
@@ -63,17 +66,15 @@ type targetState struct {
 	at     time.Time
 }
 
-var _ Recorder = (*Metrics)(nil)
-
-// NewMetrics returns a client sending to opts.Addr. Nothing is sent until a
+// New returns a client sending to opts.Addr. Nothing is sent until a
 // method is called; UDP needs no agent to be listening.
-func NewMetrics(opts MetricsOptions) (*Metrics, error) {
+func New(opts Options) (*Metrics, error) {
 	if opts.Addr == "" {
 		return nil, fmt.Errorf("metrics: no DogStatsD address")
 	}
 	ns := opts.Namespace
 	if ns == "" {
-		ns = DefaultMetricsNamespace
+		ns = DefaultNamespace
 	}
 	m := &Metrics{perTarget: opts.PerTargetTags, targets: map[string]targetState{}, staleAfter: opts.StaleAfter, now: opts.Now}
 	if m.staleAfter <= 0 {
@@ -251,7 +252,7 @@ func (m *Metrics) OutboxPending(n int64) {
 	m.gauge("outbox.pending", float64(n))
 }
 
-// Delivery counts one delivery attempt; it implements Recorder.
+// Delivery counts one delivery attempt (the dispatcher's Recorder).
 func (m *Metrics) Delivery(channel, outcome string) {
 	if !m.active() {
 		return

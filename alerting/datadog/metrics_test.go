@@ -1,4 +1,4 @@
-package alerting_test
+package datadog_test
 
 import (
 	"errors"
@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"linkwatch/alerting"
+	"linkwatch/alerting/datadog"
 	"linkwatch/checker"
 )
 
@@ -115,9 +116,9 @@ func byName(lines []metricLine, name string) []metricLine {
 	return out
 }
 
-func newMetrics(t *testing.T, a *agent, perTarget bool) *alerting.Metrics {
+func newMetrics(t *testing.T, a *agent, perTarget bool) *datadog.Metrics {
 	t.Helper()
-	m, err := alerting.NewMetrics(alerting.MetricsOptions{
+	m, err := datadog.New(datadog.Options{
 		Addr:          a.addr(),
 		Tags:          []string{"env:test"},
 		PerTargetTags: perTarget,
@@ -229,7 +230,7 @@ func TestMetricsLines(t *testing.T) {
 func TestMetricsTargetCounts(t *testing.T) {
 	a := newAgent(t)
 	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
-	m, err := alerting.NewMetrics(alerting.MetricsOptions{Addr: a.addr(), StaleAfter: time.Minute, Now: func() time.Time { return now }})
+	m, err := datadog.New(datadog.Options{Addr: a.addr(), StaleAfter: time.Minute, Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -363,7 +364,7 @@ func TestMetricsDeltas(t *testing.T) {
 }
 
 func TestMetricsNilAndClosed(t *testing.T) {
-	var m *alerting.Metrics
+	var m *datadog.Metrics
 	var r alerting.Recorder = m
 	r.Delivery("slack", "sent")
 	m.Result(checker.Result{Kind: checker.KindCanary})
@@ -391,7 +392,7 @@ func TestMetricsNilAndClosed(t *testing.T) {
 }
 
 func TestMetricsNoAddr(t *testing.T) {
-	if _, err := alerting.NewMetrics(alerting.MetricsOptions{}); err == nil {
+	if _, err := datadog.New(datadog.Options{}); err == nil {
 		t.Error("NewMetrics without Addr: no error")
 	}
 }
