@@ -19,8 +19,9 @@ import (
 func TestAdminRefusesHostileInput(t *testing.T) {
 	h := newHarness(t, incidents.Config{})
 	open, _ := seedIncidents(t, h)
+	runEngine(t, h)
 	r := mux.NewRouter()
-	admin.New(h.db, admin.Options{Token: adminToken, Resolver: h.eng, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	admin.New(h.db, admin.Options{Token: adminToken, Operator: h.eng, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		PageExists: func(slug string) bool { return slug == "ada" || slug == "acme" }}).Register(r)
 	srv := httptest.NewServer(r)
 	t.Cleanup(srv.Close)

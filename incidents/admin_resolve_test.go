@@ -17,6 +17,7 @@ func runEngine(t *testing.T, h *harness) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { h.eng.Run(ctx, nil); close(done) }()
+	incidents.Sync(h.eng) // its start-up work is done before the test feeds it
 	t.Cleanup(func() { cancel(); <-done })
 }
 
@@ -27,7 +28,6 @@ func TestOperatorResolvesWithANote(t *testing.T) {
 	h := newHarness(t, incidents.Config{})
 	open, resolved := seedIncidents(t, h)
 	srv := adminServer(t, h, adminToken)
-	runEngine(t, h)
 	path := "/api/admin/incidents/" + jsonNum(open) + "/resolve"
 
 	for _, bad := range []struct{ body, field string }{

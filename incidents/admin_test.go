@@ -20,10 +20,13 @@ import (
 
 const adminToken = "test-token-0123456789"
 
+// adminServer serves the admin API over the harness's database, with its
+// engine running as serve runs it (operator actions go through it).
 func adminServer(t *testing.T, h *harness, token string) *httptest.Server {
 	t.Helper()
+	runEngine(t, h)
 	r := mux.NewRouter()
-	admin.New(h.db, admin.Options{Token: token, Resolver: h.eng, Channels: []string{"slack", "webhook:ops"}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}).Register(r)
+	admin.New(h.db, admin.Options{Token: token, Operator: h.eng, Channels: []string{"slack", "webhook:ops"}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}).Register(r)
 	srv := httptest.NewServer(r)
 	t.Cleanup(srv.Close)
 	return srv

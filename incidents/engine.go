@@ -20,6 +20,9 @@ import (
 // transaction: an alert exists if and only if its change does.
 type Store interface {
 	OpenIncidents(ctx context.Context) ([]Incident, error)
+	// Incident reads one incident, open or resolved (for an operator's
+	// update to a resolved one).
+	Incident(ctx context.Context, id int64) (Incident, error)
 	Record(ctx context.Context, c Change) (Incident, error)
 	ActiveMaintenance(ctx context.Context, at time.Time) ([]Maintenance, error)
 	// RecordRecovery and Recoveries keep the flapping history, so a
@@ -43,8 +46,9 @@ type Change struct {
 	// burst of updates is one message. Any other alert of the incident
 	// releases the group first, so order is kept.
 	GroupUntil time.Time
-	// Update is a public update to add with the change (a resolution by an
-	// operator carries the operator's note).
+	// Update is an operator's public update to add with the change (a
+	// resolution by hand carries the note); it sets the incident's public
+	// status. Record fills in its ID and time.
 	Update *Update
 }
 
@@ -768,6 +772,61 @@ func (e *Engine) Resolve(ctx context.Context, id int64, by, note string) (Incide
 	return r.inc, r.err
 }
 
+// PostUpdate adds an operator's public update to an incident and sets its
+// public status. An open incident is resolved with Resolve, not with an
+// update; a resolved one takes only updates with status resolved. Like
+// every alert, the update's is made here, on the engine's goroutine.
+func (e *Engine) PostUpdate(ctx context.Context, id int64, status Status, body string) (Update, error) {
+	type reply struct {
+		u   Update
+		err error
+	}
+	done := make(chan reply, 1)
+	req := func() {
+		var open *Incident
+		for _, o := range e.open {
+			if o.ID == id {
+				open = o
+			}
+		}
+		var inc Incident
+		if open != nil {
+			inc = *open
+		} else {
+			var err error
+			if inc, err = e.store.Incident(ctx, id); err != nil {
+				done <- reply{err: err}
+				return
+			}
+		}
+		switch {
+		case inc.Open() && status == StatusResolved:
+			done <- reply{err: fmt.Errorf("incident %d is still open; resolve it with POST /api/admin/incidents/%d/resolve: %w", id, id, ErrConflict)}
+			return
+		case !inc.Open() && status != StatusResolved:
+			done <- reply{err: fmt.Errorf("incident %d is resolved; updates to it must have status resolved: %w", id, ErrConflict)}
+			return
+		}
+		now := e.now().UTC()
+		u := &Update{Status: status, Body: body}
+		c := Change{Incident: inc, Update: u, Events: []Event{{At: now, Kind: EventUpdatePosted, Body: fmt.Sprintf("%s: %s", status, body)}}}
+		c.Incident.Status, c.Incident.UpdatedAt = status, now
+		e.alert(ctx, &c, AlertUpdated, string(EventUpdatePosted), now, nil)
+		saved, err := e.record(ctx, c)
+		if err == nil && open != nil {
+			*open = saved
+		}
+		done <- reply{*u, err}
+	}
+	select {
+	case e.requests <- req:
+	case <-ctx.Done():
+		return Update{}, ctx.Err()
+	}
+	r := <-done
+	return r.u, r.err
+}
+
 // checkCanary opens the prober_offline incident when the canary and most
 // destinations fail together, and the canary's own incident when it fails
 // while destinations answer.
@@ -894,6 +953,14 @@ func (e *Engine) muted(ctx context.Context, now time.Time, inc *Incident) bool {
 //     alerted resolves silently.
 func (e *Engine) alert(ctx context.Context, c *Change, t AlertType, reason string, now time.Time, last *checker.Result) {
 	inc := &c.Incident
+	if reason == string(EventUpdatePosted) {
+		// An operator's words go out whenever the incident has alerted,
+		// maintenance or not: someone chose to say them.
+		if !inc.AlertsSuppressed {
+			c.Alert = &Alert{Type: t, Reason: reason, CreatedAt: now}
+		}
+		return
+	}
 	if t == AlertResolved {
 		if !inc.AlertsSuppressed {
 			c.Alert = &Alert{Type: t, CreatedAt: now}

@@ -17,3 +17,11 @@ func OpenInMemory(e *Engine) map[string]Incident {
 
 // Divert is the fallback switch rule.
 var Divert = divert
+
+// Sync waits until the running engine has handled everything sent to it
+// before, so a test may then feed it from its own goroutine.
+func Sync(e *Engine) {
+	done := make(chan struct{})
+	e.requests <- func() { close(done) }
+	<-done
+}

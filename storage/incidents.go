@@ -156,14 +156,15 @@ func recordTx(ctx context.Context, tx *Tx, c incidents.Change) (incidents.Incide
 		}
 	} else {
 		// The engine owns the detection columns; acknowledgement, postmortem
-		// and the public status (but for resolution) belong to people, set
-		// through the admin API, and are never overwritten from here. The row
-		// is read back so the alert carries what people set.
+		// and the public status belong to people and are never overwritten
+		// from here, but for a resolution and for an operator's update
+		// (c.Update), which set the status. The row is read back so the alert
+		// carries what people set.
 		row := tx.QueryRowContext(ctx, `UPDATE incidents SET key = ?, kind = ?, title = ?, cause = ?, summary = ?,
-			status = CASE WHEN ? = 'resolved' THEN 'resolved' ELSE status END,
+			status = CASE WHEN ? = 'resolved' OR ? THEN ? ELSE status END,
 			impact = ?, flapping = ?, host = ?, targets = ?, affected = ?, updated_at = ?, alerts_suppressed = ?,
 			resolved_at = ? WHERE id = ? RETURNING `+incidentColumns,
-			inc.Key, string(inc.Kind), inc.Title, string(inc.Cause), inc.Summary, string(inc.Status), string(inc.Impact),
+			inc.Key, string(inc.Kind), inc.Title, string(inc.Cause), inc.Summary, string(inc.Status), c.Update != nil, string(inc.Status), string(inc.Impact),
 			inc.Flapping, inc.Host, string(targets), string(affected), formatTime(inc.UpdatedAt), inc.AlertsSuppressed,
 			nullTime(inc.ResolvedAt), inc.ID)
 		inc, err = scanIncident(row)
@@ -195,7 +196,7 @@ func recordTx(ctx context.Context, tx *Tx, c incidents.Change) (incidents.Incide
 		if err != nil {
 			return inc, err
 		}
-		update = &u
+		*c.Update, update = u, &u // the caller learns the update's id
 	}
 	if c.Alert != nil {
 		a := *c.Alert

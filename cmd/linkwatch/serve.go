@@ -124,7 +124,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	for _, s := range sinks {
 		channels = append(channels, s.Name())
 	}
-	adminAPI := admin.New(db, admin.Options{Token: cfg.Server.AdminToken, Resolver: engine, Channels: channels, Log: log,
+	adminAPI := admin.New(db, admin.Options{Token: cfg.Server.AdminToken, Operator: engine, Channels: channels, Log: log,
 		Extra:      map[string]http.Handler{"/clicks": hub.NewClicksAPI(db, log)},
 		PageExists: func(slug string) bool { _, ok := hubServer.Catalog().Page(slug); return ok }})
 	router := newRouter(hubServer, adminAPI, statuspage.New(statusSource{db}, statuspage.Options{

@@ -34,7 +34,6 @@ type Store interface {
 	IncidentUpdates(ctx context.Context, id int64) ([]incidents.Update, error)
 	IncidentEvidence(ctx context.Context, id int64) ([]json.RawMessage, error)
 	Acknowledge(ctx context.Context, id int64, by string) (incidents.Incident, error)
-	PostUpdate(ctx context.Context, id int64, status incidents.Status, body string) (incidents.Update, error)
 	EditPostmortem(ctx context.Context, id int64, pm incidents.Postmortem) (incidents.Incident, error)
 	CreateMaintenance(ctx context.Context, m incidents.Maintenance) (incidents.Maintenance, error)
 	ListMaintenance(ctx context.Context, since time.Time) ([]incidents.Maintenance, error)
@@ -45,10 +44,13 @@ type Store interface {
 	DisableChannel(ctx context.Context, name, reason string) error
 }
 
-// Resolver resolves an open incident by hand. The incident engine owns open
-// incidents, so the admin API asks it rather than writing to the store.
-type Resolver interface {
+// Operator is what an on-call engineer asks of the incident engine: to
+// resolve an open incident by hand, and to post a public update. The engine
+// owns open incidents and makes every alert, so the admin API asks it rather
+// than writing to the store.
+type Operator interface {
 	Resolve(ctx context.Context, id int64, by, note string) (incidents.Incident, error)
+	PostUpdate(ctx context.Context, id int64, status incidents.Status, body string) (incidents.Update, error)
 }
 
 // Options configure the admin API.
@@ -56,7 +58,7 @@ type Options struct {
 	// Token is the bearer token; empty turns the API off: every request is
 	// refused, never let through.
 	Token    string
-	Resolver Resolver // nil: incidents cannot be resolved by hand
+	Operator Operator // nil: no updates nor resolutions by hand
 	Channels []string // the configured alert channels, by name
 	// Extra are more GET endpoints under /api/admin/, by path below it
 	// ("/clicks"), behind the same token: another package's reports.
@@ -75,7 +77,7 @@ const maxAdminBody = 64 << 10
 type API struct {
 	store      Store
 	token      []byte
-	resolver   Resolver
+	operator   Operator
 	channels   []string
 	extra      map[string]http.Handler
 	pageExists func(string) bool
@@ -85,7 +87,7 @@ type API struct {
 
 // New returns the admin API.
 func New(store Store, opts Options) *API {
-	return &API{store: store, token: []byte(opts.Token), resolver: opts.Resolver, channels: opts.Channels,
+	return &API{store: store, token: []byte(opts.Token), operator: opts.Operator, channels: opts.Channels,
 		extra: opts.Extra, pageExists: opts.PageExists, log: opts.Log, now: time.Now}
 }
 
@@ -391,7 +393,15 @@ func (a *API) postUpdate(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	u, err := a.store.PostUpdate(r.Context(), id, body.Status, body.Body)
+	if a.operator == nil {
+		writeError(w, http.StatusServiceUnavailable, "", "updates cannot be posted: the incident engine is not running")
+		return
+	}
+	if _, err := a.store.Incident(r.Context(), id); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	u, err := a.operator.PostUpdate(r.Context(), id, body.Status, body.Body)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -420,7 +430,7 @@ func (a *API) resolve(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, firstField(err))
 		return
 	}
-	if a.resolver == nil {
+	if a.operator == nil {
 		writeError(w, http.StatusServiceUnavailable, "", "incidents cannot be resolved by hand: the incident engine is not running")
 		return
 	}
@@ -428,7 +438,7 @@ func (a *API) resolve(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	inc, err := a.resolver.Resolve(r.Context(), id, body.By, body.Note)
+	inc, err := a.operator.Resolve(r.Context(), id, body.By, body.Note)
 	if err != nil {
 		a.fail(w, r, err)
 		return
