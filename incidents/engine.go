@@ -300,14 +300,49 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 		e.forget(id, ts)
 	}
 	for _, inc := range e.openIncidents() {
-		if inc.Kind == KindProberOffline || inc.Kind == KindCanary || e.failingTargets(inc) > 0 {
+		if inc.Kind == KindProberOffline || inc.Kind == KindCanary {
 			continue
 		}
-		if err := e.resolve(ctx, inc, now, "its remaining targets answer; the others were removed from the configuration", nil); err != nil {
+		if e.failingTargets(inc) == 0 {
+			if err := e.resolve(ctx, inc, now, "its remaining targets answer; the others were removed from the configuration", nil); err != nil {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		if err := e.relink(ctx, inc, now); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// relink brings an open incident's affected links up to date with the
+// dependency view after a reload: a link added to a failing destination is
+// affected (and gets its fallback) now, not at the next incident; a removed
+// link no longer is. No alert: the outage did not change.
+func (e *Engine) relink(ctx context.Context, inc *Incident, now time.Time) error {
+	var next []Affected
+	for _, id := range inc.Targets {
+		if !e.configured(id) {
+			continue
+		}
+		for _, a := range e.dependents(id) {
+			i := slices.IndexFunc(inc.Affected, func(o Affected) bool { return o.Page == a.Page && o.Link == a.Link && o.URL == a.URL })
+			if i >= 0 && inc.Affected[i].Fallback == a.Fallback {
+				a.Diverted = inc.Affected[i].Diverted // the fallback sync decides any switch
+			}
+			if !slices.ContainsFunc(next, func(o Affected) bool { return o.Page == a.Page && o.Link == a.Link }) {
+				next = append(next, a)
+			}
+		}
+	}
+	if slices.Equal(next, inc.Affected) {
+		return nil
+	}
+	c := Change{Incident: *inc, Events: []Event{{At: now, Kind: EventTargetAdded,
+		Body: fmt.Sprintf("affected links updated by a config reload: %d now (were %d)", len(next), len(inc.Affected))}}}
+	c.Incident.Affected, c.Incident.UpdatedAt = next, now
+	return e.apply(ctx, inc, c, "relink")
 }
 
 // openIncidents returns the open incidents in a stable order.

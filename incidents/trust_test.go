@@ -516,3 +516,29 @@ func TestRestartKeepsTheOfflineCount(t *testing.T) {
 		t.Fatalf("no prober_offline after a restart: %v", keys(h.incidents()))
 	}
 }
+
+// TestReloadUpdatesAnOpenIncidentsLinks: a link added by a reload to a
+// destination that is already failing is affected by its open incident at
+// once (and a link removed is not any more), with no new alert.
+func TestReloadUpdatesAnOpenIncidentsLinks(t *testing.T) {
+	h := newHarness(t, incidents.Config{})
+	h.feed(down(blog, checker.CauseDNS))
+	h.feed(down(blog, checker.CauseDNS))
+	next := map[string][]incidents.Affected{}
+	for k, v := range deps {
+		next[k] = v
+	}
+	next[blog] = []incidents.Affected{{Page: "acme", Link: "news", URL: blog}}
+	h.eng.SetDependencies(next)
+	h.feed(down(blog, checker.CauseDNS))
+	inc := h.incidents()[0]
+	if !inc.Open() || len(inc.Affected) != 1 || inc.Affected[0].Page != "acme" || inc.Affected[0].Link != "news" {
+		t.Fatalf("affected after the reload = %+v", inc.Affected)
+	}
+	if got := alertTypes(h.alerts()); !slices.Equal(got, []string{"incident.opened"}) {
+		t.Errorf("alerts = %v, want no alert for a reload", got)
+	}
+	if mem := incidents.OpenInMemory(h.eng)[inc.Key]; len(mem.Affected) != 1 || mem.Affected[0].Link != "news" {
+		t.Errorf("memory holds %+v", mem.Affected)
+	}
+}
