@@ -5,12 +5,12 @@ import (
 	"time"
 
 	"linkwatch/statuspage"
-	"linkwatch/storage"
+	"linkwatch/storage/sqlite"
 )
 
 // statusSource adapts storage to what the status page reads; the two
 // packages do not import each other.
-type statusSource struct{ *storage.DB }
+type statusSource struct{ *sqlite.DB }
 
 func (s statusSource) DailyStats(ctx context.Context, from time.Time) ([]statuspage.DayStat, error) {
 	stats, err := s.DB.DailyStats(ctx, from)
