@@ -10,7 +10,7 @@ import (
 	"linkwatch/alerting"
 	"linkwatch/checker"
 	"linkwatch/hub"
-	"linkwatch/storage/sqlite"
+	"linkwatch/storage"
 )
 
 // outboundDial makes every connection linkwatch opens to a URL from the
@@ -32,7 +32,7 @@ func newSentry(cfg *Config) (*alerting.Sentry, error) {
 }
 
 // newSinks builds the configured alert channels.
-func newSinks(cfg *Config, db *sqlite.DB, sentry *alerting.Sentry) ([]alerting.Sink, error) {
+func newSinks(cfg *Config, db storage.Store, sentry *alerting.Sentry) ([]alerting.Sink, error) {
 	var sinks []alerting.Sink
 	if sentry != nil {
 		sinks = append(sinks, sentry)
@@ -80,7 +80,7 @@ func newMetrics(cfg *Config) (*alerting.Metrics, error) {
 type reporter struct {
 	metrics *alerting.Metrics
 	sched   *checker.Scheduler
-	db      *sqlite.DB
+	db      storage.Store
 	counter *hub.Counter
 	dropped func() int64 // results storage refused, in all
 	log     *slog.Logger
