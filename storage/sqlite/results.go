@@ -55,9 +55,12 @@ func (db *DB) SaveResults(ctx context.Context, results []checker.Result) error {
 	if len(results) == 0 {
 		return nil
 	}
-	plan := db.sampler.Plan(results)
+	var plan *storage.Batch
 	fresh := map[string]int64{}
 	err := db.update(ctx, func(tx *Tx) error {
+		// Planned on the single writer connection: batches are planned in
+		// the order they are written.
+		plan = db.sampler.Plan(results)
 		stmt, err := tx.PrepareContext(ctx, `INSERT INTO results
 			(target_id, started_at, latency_us, status, status_code, cause, summary, detail)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
