@@ -9,7 +9,8 @@ import (
 
 	"linkwatch/checker"
 	"linkwatch/incidents"
-	"linkwatch/storage"
+	"linkwatch/storage/sqlite"
+	"linkwatch/storage/sqlite/sqlitetest"
 )
 
 var t0 = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
@@ -59,7 +60,7 @@ var deps = map[string][]incidents.Affected{
 // 10 s interval per call to feed.
 type harness struct {
 	t   *testing.T
-	db  *storage.DB
+	db  *sqlite.DB
 	eng *incidents.Engine
 	cfg incidents.Config
 	now time.Time
@@ -75,7 +76,7 @@ func newHarness(t *testing.T, cfg incidents.Config) *harness {
 	if cfg.GroupInterval == 0 {
 		cfg.GroupInterval = -1
 	}
-	h := &harness{t: t, db: storage.MustOpenDB(t), cfg: cfg, now: t0}
+	h := &harness{t: t, db: sqlitetest.MustOpen(t), cfg: cfg, now: t0}
 	h.db.Now = func() time.Time { return h.now }
 	h.restart()
 	return h

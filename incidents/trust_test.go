@@ -13,7 +13,8 @@ import (
 
 	"linkwatch/checker"
 	"linkwatch/incidents"
-	"linkwatch/storage"
+	"linkwatch/storage/sqlite"
+	"linkwatch/storage/sqlite/sqlitetest"
 )
 
 // fleet is n destinations spread over hosts, with their dependency view.
@@ -33,7 +34,7 @@ func newFleetHarness(t *testing.T, cfg incidents.Config, deps map[string][]incid
 	if cfg.GroupInterval == 0 {
 		cfg.GroupInterval = -1
 	}
-	h := &harness{t: t, db: storage.MustOpenDB(t), cfg: cfg, now: t0, deps: deps}
+	h := &harness{t: t, db: sqlitetest.MustOpen(t), cfg: cfg, now: t0, deps: deps}
 	h.db.Now = func() time.Time { return h.now }
 	h.restart()
 	return h
@@ -255,7 +256,7 @@ func TestMaintenanceMutesUpdatesButNotTheResolution(t *testing.T) {
 // failingStore fails the nth Record call (1-based), as a database that is
 // locked or full for one write.
 type failingStore struct {
-	*storage.DB
+	*sqlite.DB
 	calls, failAt int
 }
 

@@ -33,7 +33,7 @@ func newSentry(cfg *Config) (*alerting.Sentry, error) {
 }
 
 // newSinks builds the configured alert channels.
-func newSinks(cfg *Config, db *storage.DB, sentry *alerting.Sentry) ([]alerting.Sink, error) {
+func newSinks(cfg *Config, db storage.Store, sentry *alerting.Sentry) ([]alerting.Sink, error) {
 	var sinks []alerting.Sink
 	if sentry != nil {
 		sinks = append(sinks, sentry)
@@ -81,7 +81,7 @@ func newMetrics(cfg *Config) (*datadog.Metrics, error) {
 type reporter struct {
 	metrics *datadog.Metrics
 	sched   *checker.Scheduler
-	db      *storage.DB
+	db      storage.Store
 	counter *hub.Counter
 	dropped func() int64 // results storage refused, in all
 	log     *slog.Logger

@@ -17,7 +17,7 @@ import (
 
 	"linkwatch/alerting"
 	"linkwatch/incidents"
-	"linkwatch/storage"
+	"linkwatch/storage/sqlite/sqlitetest"
 )
 
 // TestOutageToWebhook runs the whole product: a destination fails, the
@@ -181,7 +181,7 @@ alerts:
 	if err != nil {
 		t.Fatal(err)
 	}
-	db := storage.MustOpenDB(t)
+	db := sqlitetest.MustOpen(t)
 	inc, err := db.Record(t.Context(), incidents.Change{Incident: incidents.Incident{Key: "dest:https://go.dev/", Kind: incidents.KindDestination,
 		Title: "ada/go is down", Status: incidents.StatusInvestigating, Impact: incidents.ImpactMajor, StartedAt: time.Now(), UpdatedAt: time.Now()}})
 	if err != nil {

@@ -13,7 +13,7 @@ import (
 // newPeriodicJobs schedules the coarse storage jobs: rollups every minute
 // and retention every hour. A job still running when it is due again is
 // skipped, and a panic in one is logged instead of killing the process.
-func newPeriodicJobs(db *storage.DB, keep storage.Retention, log *slog.Logger) *cron.Cron {
+func newPeriodicJobs(db storage.Store, keep storage.Retention, log *slog.Logger) *cron.Cron {
 	logger := cronLogger{log}
 	c := cron.New(cron.WithChain(cron.Recover(logger), cron.SkipIfStillRunning(logger)), cron.WithLogger(logger))
 	add := func(spec, name string, fn func(context.Context) error) {

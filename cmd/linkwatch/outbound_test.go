@@ -11,7 +11,7 @@ import (
 
 	"linkwatch/alerting"
 	"linkwatch/incidents"
-	"linkwatch/storage"
+	"linkwatch/storage/sqlite/sqlitetest"
 )
 
 // countServer is a loopback receiver that counts requests and answers with
@@ -41,7 +41,7 @@ func alertSinks(t *testing.T, probe, alerts string) []alerting.Sink {
 	if sentry != nil {
 		t.Cleanup(sentry.Close)
 	}
-	sinks, err := newSinks(cfg, storage.MustOpenDB(t), sentry)
+	sinks, err := newSinks(cfg, sqlitetest.MustOpen(t), sentry)
 	if err != nil {
 		t.Fatal(err)
 	}

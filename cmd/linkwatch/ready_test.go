@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"linkwatch/storage"
+	"linkwatch/storage/sqlite"
 	"linkwatch/storage/storagefault"
 )
 
@@ -27,9 +27,9 @@ func (c *faultClock) Add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c
 
 // readyOn opens a database in dir and the readiness check over it, both on
 // one fake clock.
-func readyOn(t *testing.T, dir string) (*storage.DB, *readiness, *faultClock) {
+func readyOn(t *testing.T, dir string) (*sqlite.DB, *readiness, *faultClock) {
 	t.Helper()
-	db, err := storage.Open(context.Background(), filepath.Join(dir, "linkwatch.db"))
+	db, err := sqlite.Open(context.Background(), filepath.Join(dir, "linkwatch.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

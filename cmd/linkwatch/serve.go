@@ -28,6 +28,7 @@ import (
 	"linkwatch/incidents/admin"
 	"linkwatch/statuspage"
 	"linkwatch/storage"
+	"linkwatch/storage/sqlite"
 )
 
 const (
@@ -77,7 +78,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		log.Warn(mismatch, "public_url", cfg.Server.PublicURL, "served", ln.Addr().String(), "self_checks", cfg.Server.selfCheckURL)
 	}
 
-	db, err := storage.Open(ctx, cfg.Storage.Path)
+	db, err := sqlite.Open(ctx, cfg.Storage.Path)
 	if err != nil {
 		return err
 	}

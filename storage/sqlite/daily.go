@@ -1,24 +1,16 @@
-package storage
+package sqlite
 
 import (
 	"context"
 	"fmt"
+	"linkwatch/storage"
 	"time"
 )
-
-// DayStat is one target's checks over one UTC day.
-type DayStat struct {
-	Target   string
-	Day      time.Time
-	Count    int64
-	Failures int64
-	Degraded int64
-}
 
 // DailyStats returns per-target daily totals since from, read from the
 // rollups (hours already rolled up, minutes for the rest), never from raw
 // results: the cost does not grow with history.
-func (db *DB) DailyStats(ctx context.Context, from time.Time) ([]DayStat, error) {
+func (db *DB) DailyStats(ctx context.Context, from time.Time) ([]storage.DayStat, error) {
 	rows, err := db.reader.QueryContext(ctx, `
 		WITH hw AS (SELECT COALESCE((SELECT value FROM meta WHERE key = 'rollup_hour_done'), 0) AS v),
 		all_rows AS (
@@ -30,15 +22,15 @@ func (db *DB) DailyStats(ctx context.Context, from time.Time) ([]DayStat, error)
 		FROM all_rows a JOIN targets t ON t.id = a.target_id
 		GROUP BY t.key, day ORDER BY t.key, day`, from.Unix(), from.Unix())
 	if err != nil {
-		return nil, fmt.Errorf("storage: daily stats: %w", err)
+		return nil, fmt.Errorf("sqlite: daily stats: %w", err)
 	}
 	defer rows.Close()
-	var out []DayStat
+	var out []storage.DayStat
 	for rows.Next() {
-		var s DayStat
+		var s storage.DayStat
 		var day int64
 		if err := rows.Scan(&s.Target, &day, &s.Count, &s.Failures, &s.Degraded); err != nil {
-			return nil, fmt.Errorf("storage: scan daily stats: %w", err)
+			return nil, fmt.Errorf("sqlite: scan daily stats: %w", err)
 		}
 		s.Day = time.Unix(day, 0).UTC()
 		out = append(out, s)

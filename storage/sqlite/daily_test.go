@@ -1,4 +1,4 @@
-package storage
+package sqlite
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 
 func TestDailyStatsFromRollups(t *testing.T) {
 	ctx := context.Background()
-	db := MustOpenDB(t)
+	db := mustOpen(t)
 	day := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
 	var batch []checker.Result
 	for i := 0; i < 3*24*60; i++ { // one check a minute for three days

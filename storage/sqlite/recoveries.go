@@ -1,4 +1,4 @@
-package storage
+package sqlite
 
 import (
 	"context"
@@ -11,10 +11,10 @@ import (
 func (db *DB) RecordRecovery(ctx context.Context, target string, at, forgetBefore time.Time) error {
 	return db.update(ctx, func(tx *Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO target_recoveries (target, at) VALUES (?, ?)`, target, formatTime(at)); err != nil {
-			return fmt.Errorf("storage: record recovery of %s: %w", target, err)
+			return fmt.Errorf("sqlite: record recovery of %s: %w", target, err)
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM target_recoveries WHERE at < ?`, formatTime(forgetBefore)); err != nil {
-			return fmt.Errorf("storage: forget old recoveries: %w", err)
+			return fmt.Errorf("sqlite: forget old recoveries: %w", err)
 		}
 		return nil
 	})
@@ -25,14 +25,14 @@ func (db *DB) RecordRecovery(ctx context.Context, target string, at, forgetBefor
 func (db *DB) Recoveries(ctx context.Context, since time.Time) (map[string][]time.Time, error) {
 	rows, err := db.reader.QueryContext(ctx, `SELECT target, at FROM target_recoveries WHERE at >= ? ORDER BY at`, formatTime(since))
 	if err != nil {
-		return nil, fmt.Errorf("storage: query recoveries: %w", err)
+		return nil, fmt.Errorf("sqlite: query recoveries: %w", err)
 	}
 	defer rows.Close()
 	out := map[string][]time.Time{}
 	for rows.Next() {
 		var target, at string
 		if err := rows.Scan(&target, &at); err != nil {
-			return nil, fmt.Errorf("storage: scan recovery: %w", err)
+			return nil, fmt.Errorf("sqlite: scan recovery: %w", err)
 		}
 		out[target] = append(out[target], parseTime(at))
 	}

@@ -1,4 +1,4 @@
-package storage
+package sqlite
 
 import (
 	"context"
@@ -19,13 +19,13 @@ func (db *DB) AddClicks(ctx context.Context, counts map[hub.LinkKey]hub.ClickCou
 		stmt, err := tx.PrepareContext(ctx, `INSERT INTO clicks (page, link, hour, count, fallback) VALUES (?, ?, ?, ?, ?)
 			ON CONFLICT (page, link, hour) DO UPDATE SET count = count + excluded.count, fallback = fallback + excluded.fallback`)
 		if err != nil {
-			return fmt.Errorf("storage: prepare click insert: %w", err)
+			return fmt.Errorf("sqlite: prepare click insert: %w", err)
 		}
 		defer stmt.Close()
 		hour := tx.now.Format(clickHour)
 		for k, n := range counts {
 			if _, err := stmt.ExecContext(ctx, k.Page, k.Link, hour, n.Clicks, n.Fallback); err != nil {
-				return fmt.Errorf("storage: add clicks for %s: %w", k, err)
+				return fmt.Errorf("sqlite: add clicks for %s: %w", k, err)
 			}
 		}
 		return nil
@@ -36,7 +36,7 @@ func (db *DB) AddClicks(ctx context.Context, counts map[hub.LinkKey]hub.ClickCou
 func (db *DB) ClickTotals(ctx context.Context) (map[hub.LinkKey]int64, error) {
 	rows, err := db.reader.QueryContext(ctx, `SELECT page, link, SUM(count) FROM clicks GROUP BY page, link`)
 	if err != nil {
-		return nil, fmt.Errorf("storage: query click totals: %w", err)
+		return nil, fmt.Errorf("sqlite: query click totals: %w", err)
 	}
 	defer rows.Close()
 	out := map[hub.LinkKey]int64{}
@@ -44,7 +44,7 @@ func (db *DB) ClickTotals(ctx context.Context) (map[hub.LinkKey]int64, error) {
 		var k hub.LinkKey
 		var n int64
 		if err := rows.Scan(&k.Page, &k.Link, &n); err != nil {
-			return nil, fmt.Errorf("storage: scan click totals: %w", err)
+			return nil, fmt.Errorf("sqlite: scan click totals: %w", err)
 		}
 		out[k] = n
 	}
@@ -72,7 +72,7 @@ func (db *DB) ClickCounts(ctx context.Context, q hub.ClickQuery) ([]hub.ClickBuc
 	query += ` GROUP BY page, link, b ORDER BY page, link, b`
 	rows, err := db.reader.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("storage: query clicks: %w", err)
+		return nil, fmt.Errorf("sqlite: query clicks: %w", err)
 	}
 	defer rows.Close()
 	var out []hub.ClickBucket
@@ -82,10 +82,10 @@ func (db *DB) ClickCounts(ctx context.Context, q hub.ClickQuery) ([]hub.ClickBuc
 			b  string
 		)
 		if err := rows.Scan(&cb.Link.Page, &cb.Link.Link, &b, &cb.Clicks, &cb.Fallback); err != nil {
-			return nil, fmt.Errorf("storage: scan clicks: %w", err)
+			return nil, fmt.Errorf("sqlite: scan clicks: %w", err)
 		}
 		if cb.Start, err = time.Parse(layout, b); err != nil {
-			return nil, fmt.Errorf("storage: clicks bucket %q: %w", b, err)
+			return nil, fmt.Errorf("sqlite: clicks bucket %q: %w", b, err)
 		}
 		out = append(out, cb)
 	}

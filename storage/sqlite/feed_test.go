@@ -1,4 +1,4 @@
-package storage
+package sqlite
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"linkwatch/incidents"
+	"linkwatch/storage"
 )
 
 var uuidV4 = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
@@ -39,8 +40,8 @@ func TestFeedIDsAreMadeOnceAndKept(t *testing.T) {
 	if byIncident[ids[0]] == byIncident[ids[1]] || feed == byIncident[ids[0]] {
 		t.Errorf("ids repeat: feed %q, incidents %v", feed, byIncident)
 	}
-	if _, _, err := db.FeedIDs(ctx, []int64{999}); !errors.Is(err, ErrNotFound) {
-		t.Errorf("unknown incident: %v, want ErrNotFound", err)
+	if _, _, err := db.FeedIDs(ctx, []int64{999}); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("unknown incident: %v, want storage.ErrNotFound", err)
 	}
 	if err := db.Close(); err != nil {
 		t.Fatal(err)

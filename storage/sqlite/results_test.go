@@ -1,4 +1,4 @@
-package storage
+package sqlite
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"linkwatch/checker"
+	"linkwatch/storage"
 )
 
 func result(id string, start time.Time, latency time.Duration, status checker.Status) checker.Result {
@@ -22,7 +23,7 @@ func result(id string, start time.Time, latency time.Duration, status checker.St
 
 func TestSaveResultsAndRecent(t *testing.T) {
 	ctx := context.Background()
-	db := MustOpenDB(t)
+	db := mustOpen(t)
 	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 	batch := []checker.Result{
 		result("https://a.test/", t0, 40*time.Millisecond, checker.StatusUp),
@@ -54,7 +55,7 @@ func TestSaveResultsAndRecent(t *testing.T) {
 
 func TestSaveResultsFailureWritesNothing(t *testing.T) {
 	ctx := context.Background()
-	db := MustOpenDB(t)
+	db := mustOpen(t)
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
 	if err := db.SaveResults(cctx, []checker.Result{result("https://new.test/", time.Now(), time.Millisecond, checker.StatusUp)}); err == nil {
@@ -71,7 +72,7 @@ func TestSaveResultsFailureWritesNothing(t *testing.T) {
 
 func TestRollUpAndQuantile(t *testing.T) {
 	ctx := context.Background()
-	db := MustOpenDB(t)
+	db := mustOpen(t)
 	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 	var batch []checker.Result
 	// Two hours of checks every 10 s; minute 5 of each hour has one failure.
@@ -130,7 +131,7 @@ func TestRollUpAndQuantile(t *testing.T) {
 
 func TestPrune(t *testing.T) {
 	ctx := context.Background()
-	db := MustOpenDB(t)
+	db := mustOpen(t)
 	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 	var batch []checker.Result
 	for h := 71; h >= 0; h-- { // oldest first, as results arrive
@@ -143,7 +144,7 @@ func TestPrune(t *testing.T) {
 	if err := db.RollUp(ctx); err != nil {
 		t.Fatal(err)
 	}
-	n, err := db.Prune(ctx, Retention{Raw: 48 * time.Hour, Minute: 24 * time.Hour, Hour: 90 * 24 * time.Hour})
+	n, err := db.Prune(ctx, storage.Retention{Raw: 48 * time.Hour, Minute: 24 * time.Hour, Hour: 90 * 24 * time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,10 +164,10 @@ func TestPrune(t *testing.T) {
 }
 
 func TestResultWriterBatchesAndDrains(t *testing.T) {
-	db := MustOpenDB(t)
+	db := mustOpen(t)
 	var mu sync.Mutex
 	var errs []error
-	w := NewResultWriter(db, 50, time.Hour, func(err error) { mu.Lock(); errs = append(errs, err); mu.Unlock() })
+	w := storage.NewResultWriter(db, 50, time.Hour, func(err error) { mu.Lock(); errs = append(errs, err); mu.Unlock() })
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { w.Run(ctx); close(done) }()
@@ -194,7 +195,7 @@ func TestResultWriterBatchesAndDrains(t *testing.T) {
 
 func TestRawResultsKeepChangesAndSamples(t *testing.T) {
 	ctx := context.Background()
-	db := MustOpenDB(t)
+	db := mustOpen(t)
 	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 	var batch []checker.Result
 	// 30 minutes every 10 s: up, then down for a minute at 10:12, then up.
@@ -244,7 +245,7 @@ func TestRawResultsKeepChangesAndSamples(t *testing.T) {
 
 func TestSeriesSharesOneRollup(t *testing.T) {
 	ctx := context.Background()
-	db := MustOpenDB(t)
+	db := mustOpen(t)
 	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 	var batch []checker.Result
 	for _, id := range []string{"self:/ada/go", "self:/ada/blog"} {

@@ -1,20 +1,16 @@
-package storage
+package sqlite
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
 	"linkwatch/incidents"
+	"linkwatch/storage"
 )
-
-// ErrNotFound is returned for an id that does not exist.
-var ErrNotFound = incidents.ErrNotFound
 
 // timeFormat is fixed-width so stored times sort and compare as strings.
 const timeFormat = "2006-01-02T15:04:05.000000000Z07:00"
@@ -92,14 +88,14 @@ func (db *DB) ListIncidents(ctx context.Context, f incidents.Query) ([]incidents
 func (db *DB) queryIncidents(ctx context.Context, q string, args ...any) ([]incidents.Incident, error) {
 	rows, err := db.reader.QueryContext(ctx, q, args...)
 	if err != nil {
-		return nil, fmt.Errorf("storage: query incidents: %w", err)
+		return nil, fmt.Errorf("sqlite: query incidents: %w", err)
 	}
 	defer rows.Close()
 	var out []incidents.Incident
 	for rows.Next() {
 		inc, err := scanIncident(rows)
 		if err != nil {
-			return nil, fmt.Errorf("storage: scan incident: %w", err)
+			return nil, fmt.Errorf("sqlite: scan incident: %w", err)
 		}
 		out = append(out, inc)
 	}
@@ -110,10 +106,10 @@ func (db *DB) queryIncidents(ctx context.Context, q string, args ...any) ([]inci
 func (db *DB) Incident(ctx context.Context, id int64) (incidents.Incident, error) {
 	inc, err := scanIncident(db.reader.QueryRowContext(ctx, `SELECT `+incidentColumns+` FROM incidents WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return inc, fmt.Errorf("incident %d: %w", id, ErrNotFound)
+		return inc, fmt.Errorf("incident %d: %w", id, storage.ErrNotFound)
 	}
 	if err != nil {
-		return inc, fmt.Errorf("storage: incident %d: %w", id, err)
+		return inc, fmt.Errorf("sqlite: incident %d: %w", id, err)
 	}
 	return inc, nil
 }
@@ -152,7 +148,7 @@ func recordTx(ctx context.Context, tx *Tx, c incidents.Change) (incidents.Incide
 			targets, affected, started_at, updated_at, alerts_suppressed, acknowledged_at, acknowledged_by, resolved_at, postmortem)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, args...).Scan(&inc.ID)
 		if err != nil {
-			return inc, fmt.Errorf("storage: insert incident %s: %w", inc.Key, err)
+			return inc, fmt.Errorf("sqlite: insert incident %s: %w", inc.Key, err)
 		}
 	} else {
 		// The engine owns the detection columns; acknowledgement, postmortem
@@ -169,16 +165,16 @@ func recordTx(ctx context.Context, tx *Tx, c incidents.Change) (incidents.Incide
 			nullTime(inc.ResolvedAt), inc.ID)
 		inc, err = scanIncident(row)
 		if errors.Is(err, sql.ErrNoRows) {
-			return inc, fmt.Errorf("incident %d: %w", c.Incident.ID, ErrNotFound)
+			return inc, fmt.Errorf("incident %d: %w", c.Incident.ID, storage.ErrNotFound)
 		}
 		if err != nil {
-			return inc, fmt.Errorf("storage: update incident %d: %w", c.Incident.ID, err)
+			return inc, fmt.Errorf("sqlite: update incident %d: %w", c.Incident.ID, err)
 		}
 	}
 	for _, ev := range c.Events {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO incident_events (incident_id, at, kind, body) VALUES (?, ?, ?, ?)`,
 			inc.ID, formatTime(ev.At), string(ev.Kind), ev.Body); err != nil {
-			return inc, fmt.Errorf("storage: insert incident event: %w", err)
+			return inc, fmt.Errorf("sqlite: insert incident event: %w", err)
 		}
 	}
 	for _, r := range c.Evidence {
@@ -187,7 +183,7 @@ func recordTx(ctx context.Context, tx *Tx, c incidents.Change) (incidents.Incide
 			return inc, err
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO incident_evidence (incident_id, result) VALUES (?, ?)`, inc.ID, string(b)); err != nil {
-			return inc, fmt.Errorf("storage: insert evidence: %w", err)
+			return inc, fmt.Errorf("sqlite: insert evidence: %w", err)
 		}
 	}
 	var update *incidents.Update
@@ -198,19 +194,8 @@ func recordTx(ctx context.Context, tx *Tx, c incidents.Change) (incidents.Incide
 		}
 		*c.Update, update = u, &u // the caller learns the update's id
 	}
-	if c.Alert != nil {
-		a := *c.Alert
-		a.IncidentID, a.Incident = inc.ID, inc
-		if update != nil {
-			a.Update = update
-		}
-		if a.EventID == "" {
-			a.EventID = newEventID()
-		}
-		if a.CreatedAt.IsZero() {
-			a.CreatedAt = tx.now
-		}
-		if err := enqueueAlert(ctx, tx, a, c.GroupUntil); err != nil {
+	if a := storage.ChangeAlert(c, inc, update, tx.now); a != nil {
+		if err := enqueueAlert(ctx, tx, *a, c.GroupUntil); err != nil {
 			return inc, err
 		}
 	}
@@ -222,7 +207,7 @@ func insertUpdate(ctx context.Context, tx *Tx, id int64, status incidents.Status
 	err := tx.QueryRowContext(ctx, `INSERT INTO incident_updates (incident_id, status, body, created_at) VALUES (?, ?, ?, ?) RETURNING id`,
 		id, string(status), body, formatTime(tx.now)).Scan(&u.ID)
 	if err != nil {
-		return u, fmt.Errorf("storage: insert update: %w", err)
+		return u, fmt.Errorf("sqlite: insert update: %w", err)
 	}
 	return u, nil
 }
@@ -237,18 +222,18 @@ func enqueueAlert(ctx context.Context, tx *Tx, a incidents.Alert, groupUntil tim
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 	case err != nil:
-		return fmt.Errorf("storage: read alert group of incident %d: %w", a.IncidentID, err)
+		return fmt.Errorf("sqlite: read alert group of incident %d: %w", a.IncidentID, err)
 	case !groupUntil.IsZero() && reason == a.Reason:
 		var held incidents.Alert
 		if err := json.Unmarshal([]byte(payload), &held); err != nil {
-			return fmt.Errorf("storage: decode alert group of incident %d: %w", a.IncidentID, err)
+			return fmt.Errorf("sqlite: decode alert group of incident %d: %w", a.IncidentID, err)
 		}
 		b, err := json.Marshal(held.Merge(a))
 		if err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE alert_groups SET payload = ? WHERE incident_id = ?`, string(b), a.IncidentID); err != nil {
-			return fmt.Errorf("storage: merge into alert group: %w", err)
+			return fmt.Errorf("sqlite: merge into alert group: %w", err)
 		}
 		return nil
 	default:
@@ -265,7 +250,7 @@ func enqueueAlert(ctx context.Context, tx *Tx, a incidents.Alert, groupUntil tim
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO alert_groups (incident_id, reason, payload, due_at) VALUES (?, ?, ?, ?)`,
 		a.IncidentID, a.Reason, string(b), formatTime(groupUntil)); err != nil {
-		return fmt.Errorf("storage: hold alert in its group: %w", err)
+		return fmt.Errorf("sqlite: hold alert in its group: %w", err)
 	}
 	return nil
 }
@@ -274,10 +259,10 @@ func enqueueAlert(ctx context.Context, tx *Tx, a incidents.Alert, groupUntil tim
 func releaseGroup(ctx context.Context, tx *Tx, incidentID int64, payload string) error {
 	var a incidents.Alert
 	if err := json.Unmarshal([]byte(payload), &a); err != nil {
-		return fmt.Errorf("storage: decode alert group of incident %d: %w", incidentID, err)
+		return fmt.Errorf("sqlite: decode alert group of incident %d: %w", incidentID, err)
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM alert_groups WHERE incident_id = ?`, incidentID); err != nil {
-		return fmt.Errorf("storage: release alert group: %w", err)
+		return fmt.Errorf("sqlite: release alert group: %w", err)
 	}
 	return insertOutbox(ctx, tx, a)
 }
@@ -287,7 +272,7 @@ func releaseGroup(ctx context.Context, tx *Tx, incidentID int64, payload string)
 func releaseDueGroups(ctx context.Context, tx *Tx) error {
 	rows, err := tx.QueryContext(ctx, `SELECT incident_id, payload FROM alert_groups WHERE due_at <= ? ORDER BY due_at, incident_id`, formatTime(tx.now))
 	if err != nil {
-		return fmt.Errorf("storage: query due alert groups: %w", err)
+		return fmt.Errorf("sqlite: query due alert groups: %w", err)
 	}
 	type group struct {
 		id      int64
@@ -298,7 +283,7 @@ func releaseDueGroups(ctx context.Context, tx *Tx) error {
 		var g group
 		if err := rows.Scan(&g.id, &g.payload); err != nil {
 			rows.Close()
-			return fmt.Errorf("storage: scan alert group: %w", err)
+			return fmt.Errorf("sqlite: scan alert group: %w", err)
 		}
 		due = append(due, g)
 	}
@@ -321,7 +306,7 @@ func insertOutbox(ctx context.Context, tx *Tx, a incidents.Alert) error {
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO outbox (event_id, type, incident_id, payload, created_at) VALUES (?, ?, ?, ?, ?)`,
 		a.EventID, string(a.Type), a.IncidentID, string(b), formatTime(a.CreatedAt)); err != nil {
-		return fmt.Errorf("storage: insert outbox alert: %w", err)
+		return fmt.Errorf("sqlite: insert outbox alert: %w", err)
 	}
 	return nil
 }
@@ -333,19 +318,11 @@ func nonNil[T any](s []T) []T {
 	return s
 }
 
-// newEventID returns a random id for an alert, in the msg_ form the
-// Standard Webhooks spec shows.
-func newEventID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return "msg_" + hex.EncodeToString(b[:])
-}
-
 // IncidentEvents returns an incident's timeline, oldest first.
 func (db *DB) IncidentEvents(ctx context.Context, id int64) ([]incidents.Event, error) {
 	rows, err := db.reader.QueryContext(ctx, `SELECT id, incident_id, at, kind, body FROM incident_events WHERE incident_id = ? ORDER BY id`, id)
 	if err != nil {
-		return nil, fmt.Errorf("storage: query events: %w", err)
+		return nil, fmt.Errorf("sqlite: query events: %w", err)
 	}
 	defer rows.Close()
 	var out []incidents.Event
@@ -353,7 +330,7 @@ func (db *DB) IncidentEvents(ctx context.Context, id int64) ([]incidents.Event, 
 		var ev incidents.Event
 		var at string
 		if err := rows.Scan(&ev.ID, &ev.IncidentID, &at, &ev.Kind, &ev.Body); err != nil {
-			return nil, fmt.Errorf("storage: scan event: %w", err)
+			return nil, fmt.Errorf("sqlite: scan event: %w", err)
 		}
 		ev.At = parseTime(at)
 		out = append(out, ev)
@@ -365,14 +342,14 @@ func (db *DB) IncidentEvents(ctx context.Context, id int64) ([]incidents.Event, 
 func (db *DB) IncidentEvidence(ctx context.Context, id int64) ([]json.RawMessage, error) {
 	rows, err := db.reader.QueryContext(ctx, `SELECT result FROM incident_evidence WHERE incident_id = ? ORDER BY id`, id)
 	if err != nil {
-		return nil, fmt.Errorf("storage: query evidence: %w", err)
+		return nil, fmt.Errorf("sqlite: query evidence: %w", err)
 	}
 	defer rows.Close()
 	var out []json.RawMessage
 	for rows.Next() {
 		var s string
 		if err := rows.Scan(&s); err != nil {
-			return nil, fmt.Errorf("storage: scan evidence: %w", err)
+			return nil, fmt.Errorf("sqlite: scan evidence: %w", err)
 		}
 		out = append(out, json.RawMessage(s))
 	}
@@ -383,7 +360,7 @@ func (db *DB) IncidentEvidence(ctx context.Context, id int64) ([]json.RawMessage
 func (db *DB) IncidentUpdates(ctx context.Context, id int64) ([]incidents.Update, error) {
 	rows, err := db.reader.QueryContext(ctx, `SELECT id, incident_id, status, body, created_at FROM incident_updates WHERE incident_id = ? ORDER BY id`, id)
 	if err != nil {
-		return nil, fmt.Errorf("storage: query updates: %w", err)
+		return nil, fmt.Errorf("sqlite: query updates: %w", err)
 	}
 	defer rows.Close()
 	var out []incidents.Update
@@ -391,7 +368,7 @@ func (db *DB) IncidentUpdates(ctx context.Context, id int64) ([]incidents.Update
 		var u incidents.Update
 		var at string
 		if err := rows.Scan(&u.ID, &u.IncidentID, &u.Status, &u.Body, &at); err != nil {
-			return nil, fmt.Errorf("storage: scan update: %w", err)
+			return nil, fmt.Errorf("sqlite: scan update: %w", err)
 		}
 		u.CreatedAt = parseTime(at)
 		out = append(out, u)
@@ -403,18 +380,18 @@ func (db *DB) IncidentUpdates(ctx context.Context, id int64) ([]incidents.Update
 func (db *DB) Outbox(ctx context.Context, limit int) ([]incidents.Alert, error) {
 	rows, err := db.reader.QueryContext(ctx, `SELECT payload FROM outbox ORDER BY id LIMIT ?`, limit)
 	if err != nil {
-		return nil, fmt.Errorf("storage: query outbox: %w", err)
+		return nil, fmt.Errorf("sqlite: query outbox: %w", err)
 	}
 	defer rows.Close()
 	var out []incidents.Alert
 	for rows.Next() {
 		var s string
 		if err := rows.Scan(&s); err != nil {
-			return nil, fmt.Errorf("storage: scan outbox: %w", err)
+			return nil, fmt.Errorf("sqlite: scan outbox: %w", err)
 		}
 		var a incidents.Alert
 		if err := json.Unmarshal([]byte(s), &a); err != nil {
-			return nil, fmt.Errorf("storage: decode outbox alert: %w", err)
+			return nil, fmt.Errorf("sqlite: decode outbox alert: %w", err)
 		}
 		out = append(out, a)
 	}
@@ -426,5 +403,8 @@ func jsonString(v any) (string, error) {
 	return string(b), err
 }
 
-// The DB is the incident engine's store.
-var _ incidents.Store = (*DB)(nil)
+// The DB is a storage backend, and so the incident engine's store.
+var (
+	_ storage.Store   = (*DB)(nil)
+	_ incidents.Store = (*DB)(nil)
+)

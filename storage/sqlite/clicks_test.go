@@ -1,4 +1,4 @@
-package storage
+package sqlite
 
 import (
 	"context"
@@ -15,7 +15,7 @@ import (
 
 func TestAddClicks(t *testing.T) {
 	ctx := context.Background()
-	db := MustOpenDB(t)
+	db := mustOpen(t)
 	day := time.Date(2026, 11, 22, 23, 59, 0, 0, time.UTC)
 	a, b := hub.LinkKey{Page: "ada", Link: "go"}, hub.LinkKey{Page: "ada", Link: "blog"}
 	steps := []struct {

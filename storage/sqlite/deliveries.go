@@ -1,18 +1,14 @@
-package storage
+package sqlite
 
 import (
 	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"time"
 
 	"linkwatch/incidents"
+	"linkwatch/storage"
 )
-
-// newChannelLookback is how far back a channel added to the config picks up
-// alerts, so adding one does not replay the whole history to it.
-const newChannelLookback = time.Hour
 
 // FanOut releases the alert groups whose interval has passed into the
 // outbox, then creates a pending delivery per channel for each outbox alert
@@ -23,7 +19,7 @@ func (db *DB) FanOut(ctx context.Context, channels []string) error {
 			return err
 		}
 		now := formatTime(tx.now)
-		lookback := formatTime(tx.now.Add(-newChannelLookback))
+		lookback := formatTime(tx.now.Add(-storage.NewChannelLookback))
 		for _, ch := range channels {
 			_, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO deliveries (outbox_id, channel, next_at, updated_at)
 				SELECT o.id, ?, o.created_at, ? FROM outbox o
@@ -32,7 +28,7 @@ func (db *DB) FanOut(ctx context.Context, channels []string) error {
 				                 COALESCE((SELECT after_outbox_id FROM channel_resume WHERE channel = ?), 0))
 				ORDER BY o.id`, ch, now, ch, lookback, ch)
 			if err != nil {
-				return fmt.Errorf("storage: fan out alerts to %s: %w", ch, err)
+				return fmt.Errorf("sqlite: fan out alerts to %s: %w", ch, err)
 			}
 		}
 		return nil
@@ -46,7 +42,7 @@ func (db *DB) PendingDeliveries(ctx context.Context, channel string, after int64
 		FROM deliveries d JOIN outbox o ON o.id = d.outbox_id
 		WHERE d.channel = ? AND d.status = 'pending' AND d.id > ? ORDER BY d.id LIMIT ?`, channel, after, limit)
 	if err != nil {
-		return nil, fmt.Errorf("storage: query deliveries: %w", err)
+		return nil, fmt.Errorf("sqlite: query deliveries: %w", err)
 	}
 	defer rows.Close()
 	var out []incidents.Delivery
@@ -55,14 +51,14 @@ func (db *DB) PendingDeliveries(ctx context.Context, channel string, after int64
 		var first sql.NullString
 		var next, payload string
 		if err := rows.Scan(&d.ID, &d.Channel, &d.Attempts, &first, &next, &payload); err != nil {
-			return nil, fmt.Errorf("storage: scan delivery: %w", err)
+			return nil, fmt.Errorf("sqlite: scan delivery: %w", err)
 		}
 		if first.Valid {
 			d.FirstAt = parseTime(first.String)
 		}
 		d.NextAt = parseTime(next)
 		if err := json.Unmarshal([]byte(payload), &d.Alert); err != nil {
-			return nil, fmt.Errorf("storage: decode alert of delivery %d: %w", d.ID, err)
+			return nil, fmt.Errorf("sqlite: decode alert of delivery %d: %w", d.ID, err)
 		}
 		out = append(out, d)
 	}
@@ -80,7 +76,7 @@ func (db *DB) MarkDelivery(ctx context.Context, id int64, o incidents.Outcome) e
 			next_at = ?, last_status = ?, last_error = ?, updated_at = ? WHERE id = ?`,
 			o.Status, formatTime(tx.now), next, o.HTTPStatus, o.Error, formatTime(tx.now), id)
 		if err != nil {
-			return fmt.Errorf("storage: mark delivery %d: %w", id, err)
+			return fmt.Errorf("sqlite: mark delivery %d: %w", id, err)
 		}
 		return nil
 	})
@@ -92,7 +88,7 @@ func (db *DB) DisableChannel(ctx context.Context, channel, reason string) error 
 		if _, err := tx.ExecContext(ctx, `INSERT INTO channel_state (channel, disabled_at, reason) VALUES (?, ?, ?)
 			ON CONFLICT (channel) DO UPDATE SET disabled_at = excluded.disabled_at, reason = excluded.reason`,
 			channel, formatTime(tx.now), reason); err != nil {
-			return fmt.Errorf("storage: disable channel: %w", err)
+			return fmt.Errorf("sqlite: disable channel: %w", err)
 		}
 		_, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'disabled', updated_at = ? WHERE channel = ? AND status = 'pending'`,
 			formatTime(tx.now), channel)
@@ -105,12 +101,12 @@ func (db *DB) DisableChannel(ctx context.Context, channel, reason string) error 
 func (db *DB) EnableChannel(ctx context.Context, channel string) error {
 	return db.update(ctx, func(tx *Tx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM channel_state WHERE channel = ?`, channel); err != nil {
-			return fmt.Errorf("storage: enable channel: %w", err)
+			return fmt.Errorf("sqlite: enable channel: %w", err)
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO channel_resume (channel, after_outbox_id) SELECT ?, COALESCE(MAX(id), 0) FROM outbox WHERE true
 			ON CONFLICT (channel) DO UPDATE SET after_outbox_id = excluded.after_outbox_id`, channel)
 		if err != nil {
-			return fmt.Errorf("storage: enable channel: %w", err)
+			return fmt.Errorf("sqlite: enable channel: %w", err)
 		}
 		return nil
 	})
@@ -132,7 +128,7 @@ func (db *DB) DisabledChannels(ctx context.Context) (map[string]string, error) {
 func (db *DB) channelState(ctx context.Context) (map[string]incidents.ChannelState, error) {
 	rows, err := db.reader.QueryContext(ctx, `SELECT channel, disabled_at, reason FROM channel_state`)
 	if err != nil {
-		return nil, fmt.Errorf("storage: query channel state: %w", err)
+		return nil, fmt.Errorf("sqlite: query channel state: %w", err)
 	}
 	defer rows.Close()
 	out := map[string]incidents.ChannelState{}
@@ -140,7 +136,7 @@ func (db *DB) channelState(ctx context.Context) (map[string]incidents.ChannelSta
 		var st incidents.ChannelState
 		var at string
 		if err := rows.Scan(&st.Name, &at, &st.Reason); err != nil {
-			return nil, fmt.Errorf("storage: scan channel state: %w", err)
+			return nil, fmt.Errorf("sqlite: scan channel state: %w", err)
 		}
 		st.DisabledAt = parseTime(at)
 		out[st.Name] = st
@@ -157,7 +153,7 @@ func (db *DB) ChannelStates(ctx context.Context, names []string) ([]incidents.Ch
 	}
 	rows, err := db.reader.QueryContext(ctx, `SELECT channel, status, COUNT(*) FROM deliveries GROUP BY channel, status`)
 	if err != nil {
-		return nil, fmt.Errorf("storage: count deliveries: %w", err)
+		return nil, fmt.Errorf("sqlite: count deliveries: %w", err)
 	}
 	defer rows.Close()
 	counts := map[string]map[string]int64{}
@@ -165,7 +161,7 @@ func (db *DB) ChannelStates(ctx context.Context, names []string) ([]incidents.Ch
 		var c, st string
 		var n int64
 		if err := rows.Scan(&c, &st, &n); err != nil {
-			return nil, fmt.Errorf("storage: scan delivery counts: %w", err)
+			return nil, fmt.Errorf("sqlite: scan delivery counts: %w", err)
 		}
 		if counts[c] == nil {
 			counts[c] = map[string]int64{}
@@ -175,17 +171,7 @@ func (db *DB) ChannelStates(ctx context.Context, names []string) ([]incidents.Ch
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	out := make([]incidents.ChannelState, 0, len(names))
-	for _, name := range names {
-		st, disabled := off[name]
-		st.Name, st.Enabled = name, !disabled
-		st.Deliveries = counts[name]
-		if st.Deliveries == nil {
-			st.Deliveries = map[string]int64{}
-		}
-		out = append(out, st)
-	}
-	return out, nil
+	return storage.ChannelStates(names, off, counts), nil
 }
 
 // Deliveries returns the newest deliveries, for the admin API's delivery log.
@@ -194,7 +180,7 @@ func (db *DB) Deliveries(ctx context.Context, limit int) ([]incidents.DeliveryLo
 			d.last_status, d.last_error, d.next_at, d.updated_at
 		FROM deliveries d JOIN outbox o ON o.id = d.outbox_id ORDER BY d.id DESC LIMIT ?`, limit)
 	if err != nil {
-		return nil, fmt.Errorf("storage: query delivery log: %w", err)
+		return nil, fmt.Errorf("sqlite: query delivery log: %w", err)
 	}
 	defer rows.Close()
 	var out []incidents.DeliveryLog
@@ -203,7 +189,7 @@ func (db *DB) Deliveries(ctx context.Context, limit int) ([]incidents.DeliveryLo
 		var next, upd string
 		if err := rows.Scan(&l.ID, &l.EventID, &l.Type, &l.IncidentID, &l.Channel, &l.Status, &l.Attempts,
 			&l.LastStatus, &l.LastError, &next, &upd); err != nil {
-			return nil, fmt.Errorf("storage: scan delivery log: %w", err)
+			return nil, fmt.Errorf("sqlite: scan delivery log: %w", err)
 		}
 		l.NextAt, l.UpdatedAt = parseTime(next), parseTime(upd)
 		out = append(out, l)
@@ -219,7 +205,7 @@ func (db *DB) ThreadRef(ctx context.Context, incidentID int64, channel string) (
 		return "", nil
 	}
 	if err != nil {
-		return "", fmt.Errorf("storage: thread ref: %w", err)
+		return "", fmt.Errorf("sqlite: thread ref: %w", err)
 	}
 	return ref, nil
 }
@@ -230,7 +216,7 @@ func (db *DB) SetThreadRef(ctx context.Context, incidentID int64, channel, ref s
 		_, err := tx.ExecContext(ctx, `INSERT INTO channel_threads (incident_id, channel, ref) VALUES (?, ?, ?)
 			ON CONFLICT (incident_id, channel) DO UPDATE SET ref = excluded.ref`, incidentID, channel, ref)
 		if err != nil {
-			return fmt.Errorf("storage: set thread ref: %w", err)
+			return fmt.Errorf("sqlite: set thread ref: %w", err)
 		}
 		return nil
 	})

@@ -1,4 +1,4 @@
-package storage
+package sqlite
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"linkwatch/checker"
+	"linkwatch/storage"
 	"linkwatch/storage/storagefault"
 )
 
@@ -58,7 +59,7 @@ func TestResultWriterCountsDroppedResultsOnAFullDisk(t *testing.T) {
 	dir := storagefault.SmallDisk(t, 8<<20)
 	db := openOn(t, dir)
 	var failures int
-	w := NewResultWriter(db, 10, time.Hour, func(error) { failures++ })
+	w := storage.NewResultWriter(db, 10, time.Hour, func(error) { failures++ })
 	storagefault.FillDisk(t, dir)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

@@ -1,4 +1,4 @@
-package storage
+package sqlite
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 // quantiles read off them are the buckets' bounds, capped by the maximum.
 func TestLatencyHistograms(t *testing.T) {
 	ctx := context.Background()
-	db := MustOpenDB(t)
+	db := mustOpen(t)
 	at := func(h, m int) time.Time { return time.Date(2026, 11, 22, h, m, 0, 0, time.UTC) }
 	var batch []checker.Result
 	for m := 0; m < 150; m++ { // 10:00 to 12:29, one a minute

@@ -1,4 +1,4 @@
-package storage
+package sqlite
 
 import (
 	"context"
@@ -35,7 +35,7 @@ func TestOpenAppliesMigrationsOnce(t *testing.T) {
 }
 
 func TestReaderIsReadOnly(t *testing.T) {
-	db := MustOpenDB(t)
+	db := mustOpen(t)
 	if _, err := db.reader.ExecContext(context.Background(), `INSERT INTO clicks VALUES ('a','b','2026-01-01T00',1,0)`); err == nil {
 		t.Fatal("write through the reader pool succeeded; it must be query-only")
 	}
@@ -51,7 +51,7 @@ func TestOpenRejectsBadPath(t *testing.T) {
 }
 
 func TestPing(t *testing.T) {
-	db := MustOpenDB(t)
+	db := mustOpen(t)
 	if err := db.Ping(context.Background()); err != nil {
 		t.Fatalf("Ping: %v", err)
 	}
@@ -109,13 +109,13 @@ func TestMigrationWithALowerNumberIsApplied(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, m := range all {
-		if m.version == 5 {
+		if m.Version == 5 {
 			continue
 		}
-		if _, err := raw.Exec(m.body); err != nil {
-			t.Fatalf("%s: %v", m.name, err)
+		if _, err := raw.Exec(m.Body); err != nil {
+			t.Fatalf("%s: %v", m.Name, err)
 		}
-		if _, err := raw.Exec(`INSERT INTO schema_migrations VALUES (?, ?, 'then')`, m.version, m.name); err != nil {
+		if _, err := raw.Exec(`INSERT INTO schema_migrations VALUES (?, ?, 'then')`, m.Version, m.Name); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -132,4 +132,20 @@ func TestMigrationWithALowerNumberIsApplied(t *testing.T) {
 	if _, _, err := db.FeedIDs(ctx, nil); err != nil {
 		t.Errorf("what migration 5 adds is missing: %v", err)
 	}
+}
+
+// mustOpen is sqlitetest.MustOpen for this package's own tests, which
+// cannot import sqlitetest: it imports this package.
+func mustOpen(tb testing.TB) *DB {
+	tb.Helper()
+	db, err := Open(context.Background(), filepath.Join(tb.TempDir(), "linkwatch.db"))
+	if err != nil {
+		tb.Fatalf("open database: %v", err)
+	}
+	tb.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			tb.Errorf("close database: %v", err)
+		}
+	})
+	return db
 }
