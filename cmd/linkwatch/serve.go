@@ -24,6 +24,7 @@ import (
 	"linkwatch/alerting"
 	"linkwatch/checker"
 	"linkwatch/hub"
+	"linkwatch/hub/middleware"
 	"linkwatch/incidents"
 	"linkwatch/statuspage"
 	"linkwatch/storage"
@@ -130,9 +131,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		URL: cfg.Server.PublicURL, Interval: time.Duration(cfg.Probe.Interval), SelfCheck: *cfg.Probe.SelfCheck,
 		Catalog: hubServer.Catalog, Log: log,
 	}))
-	limiter := newClientLimiter(cfg.Server.RateLimit.PerSecond, cfg.Server.RateLimit.Burst)
+	limiter := middleware.NewRateLimiter(cfg.Server.RateLimit.PerSecond, cfg.Server.RateLimit.Burst)
 	ready := newReadiness(db, max(time.Duration(cfg.Probe.Interval), 10*time.Second))
-	srv := newHTTPServer(withSecurityHeaders(withHealth(ready, limiter.middleware(cfg.Server.trusted, hubServer.IsSelfCheck, hubFirst(hubServer, router)))), log)
+	srv := newHTTPServer(middleware.SecurityHeaders(withHealth(ready, limiter.Middleware(cfg.Server.trusted, hubServer.IsSelfCheck, hubFirst(hubServer, router)))), log)
 
 	// Background work stops in order at shutdown, each stage after the one
 	// feeding it: the HTTP server drains, the prober stops, the incident
@@ -382,21 +383,6 @@ func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-}
-
-// withSecurityHeaders sets the headers promised on every public answer
-// before any handler runs, so none can be missed: redirects (302, and the
-// router's 301 to a cleaned path), 405, 429, health checks and errors get
-// them as the pages do. The values are the hub's and the status page's,
-// which set them too.
-func withSecurityHeaders(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
-		next.ServeHTTP(w, r)
-	})
 }
 
 // withHealth answers /healthz and /readyz ahead of everything else, so
