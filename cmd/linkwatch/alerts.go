@@ -9,6 +9,7 @@ import (
 
 	"linkwatch/alerting"
 	"linkwatch/checker"
+	"linkwatch/cmd/linkwatch/config"
 	"linkwatch/hub"
 	"linkwatch/storage"
 )
@@ -17,12 +18,12 @@ import (
 // config other than the hub's own: probes, webhooks, Slack, Sentry. One
 // guard, so no channel is a way around it: private, loopback and
 // link-local addresses only when probe.allow_private lists them.
-func outboundDial(cfg *Config) alerting.DialFunc {
-	return alerting.DialFunc(checker.GuardedDialContext(cfg.Probe.allowPrefixes, 10*time.Second))
+func outboundDial(cfg *config.Config) alerting.DialFunc {
+	return alerting.DialFunc(checker.GuardedDialContext(cfg.Probe.AllowPrefixes(), 10*time.Second))
 }
 
 // newSentry returns the Sentry client, or nil without one.
-func newSentry(cfg *Config) (*alerting.Sentry, error) {
+func newSentry(cfg *config.Config) (*alerting.Sentry, error) {
 	s := cfg.Alerts.Sentry
 	if s == nil {
 		return nil, nil
@@ -32,7 +33,7 @@ func newSentry(cfg *Config) (*alerting.Sentry, error) {
 }
 
 // newSinks builds the configured alert channels.
-func newSinks(cfg *Config, db *storage.DB, sentry *alerting.Sentry) ([]alerting.Sink, error) {
+func newSinks(cfg *config.Config, db *storage.DB, sentry *alerting.Sentry) ([]alerting.Sink, error) {
 	var sinks []alerting.Sink
 	if sentry != nil {
 		sinks = append(sinks, sentry)
@@ -64,7 +65,7 @@ func newSinks(cfg *Config, db *storage.DB, sentry *alerting.Sentry) ([]alerting.
 }
 
 // newMetrics returns the DataDog client, or nil (a no-op) without one.
-func newMetrics(cfg *Config) (*alerting.Metrics, error) {
+func newMetrics(cfg *config.Config) (*alerting.Metrics, error) {
 	d := cfg.Alerts.DataDog
 	if d == nil {
 		return nil, nil

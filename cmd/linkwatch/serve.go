@@ -13,7 +13,6 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
-	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -23,6 +22,7 @@ import (
 
 	"linkwatch/alerting"
 	"linkwatch/checker"
+	"linkwatch/cmd/linkwatch/config"
 	"linkwatch/hub"
 	"linkwatch/hub/middleware"
 	"linkwatch/incidents"
@@ -45,7 +45,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(ctx, *path, getenv)
+	cfg, err := config.Load(ctx, *path, getenv)
 	if err != nil {
 		return err
 	}
@@ -71,10 +71,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("listen on %s: %w", cfg.Server.Addr, err)
 	}
 	defer ln.Close() // Serve closes it too; this covers a failed start
-	var mismatch string
-	cfg.Server.PublicURL, cfg.Server.selfCheckURL, mismatch = servedURLs(cfg.Server.PublicURL, cfg.Server.publicURLSet, ln.Addr())
+	var selfCheckURL, mismatch string
+	cfg.Server.PublicURL, selfCheckURL, mismatch = servedURLs(cfg.Server.PublicURL, cfg.Server.PublicURLSet, ln.Addr())
 	if mismatch != "" {
-		log.Warn(mismatch, "public_url", cfg.Server.PublicURL, "served", ln.Addr().String(), "self_checks", cfg.Server.selfCheckURL)
+		log.Warn(mismatch, "public_url", cfg.Server.PublicURL, "served", ln.Addr().String(), "self_checks", selfCheckURL)
 	}
 
 	db, err := storage.Open(ctx, cfg.Storage.Path)
@@ -88,7 +88,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}()
 
 	counter := hub.NewCounter(db)
-	catalog, err := hub.NewCatalog(cfg.catalogSpec(), counter)
+	catalog, err := hub.NewCatalog(cfg.CatalogSpec(), counter)
 	if err != nil {
 		return fmt.Errorf("build catalog: %w", err)
 	}
@@ -133,7 +133,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}))
 	limiter := middleware.NewRateLimiter(cfg.Server.RateLimit.PerSecond, cfg.Server.RateLimit.Burst)
 	ready := newReadiness(db, max(time.Duration(cfg.Probe.Interval), 10*time.Second))
-	srv := newHTTPServer(middleware.SecurityHeaders(withHealth(ready, limiter.Middleware(cfg.Server.trusted, hubServer.IsSelfCheck, hubFirst(hubServer, router)))), log)
+	srv := newHTTPServer(middleware.SecurityHeaders(withHealth(ready, limiter.Middleware(cfg.Server.TrustedPrefixes(), hubServer.IsSelfCheck, hubFirst(hubServer, router)))), log)
 
 	// Background work stops in order at shutdown, each stage after the one
 	// feeding it: the HTTP server drains, the prober stops, the incident
@@ -161,7 +161,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	engineDone := make(chan struct{})
 	go func() { engine.Run(context.WithoutCancel(ctx), engineIn); close(engineDone) }()
 
-	targets := slices.Concat(destinationTargets(cfg, catalog), selfCheckTargets(cfg, catalog), canaryTargets(cfg))
+	targets := allTargets(cfg, catalog, selfCheckURL)
 	sched := checker.NewScheduler(newChecker(cfg, selfToken), targets, checker.SchedulerOptions{
 		Interval: time.Duration(cfg.Probe.Interval),
 		Workers:  cfg.Probe.Workers,
@@ -203,7 +203,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	reloader := &reloader{ctx: ctx, path: *path, getenv: getenv, running: cfg, counter: counter, hub: hubServer, sched: sched, engine: engine, log: log}
+	reloader := &reloader{ctx: ctx, path: *path, selfCheckURL: selfCheckURL, getenv: getenv, running: cfg, counter: counter, hub: hubServer, sched: sched, engine: engine, log: log}
 	jobs.Go(func() {
 		for {
 			select {
@@ -299,46 +299,48 @@ func isThisMachine(host, served string) bool {
 // incident engine its new dependency view. Server, storage, probe and alert
 // settings apply at the next restart.
 type reloader struct {
-	ctx     context.Context // ends at shutdown: a reload in progress gives up
-	path    string
-	getenv  func(string) string
-	running *Config
-	counter *hub.Counter
-	hub     *hub.Server
-	sched   *checker.Scheduler
-	engine  *incidents.Engine
-	log     *slog.Logger
+	ctx    context.Context // ends at shutdown: a reload in progress gives up
+	path   string
+	getenv func(string) string
+	// selfCheckURL is where the prober reaches the hub (see servedURLs).
+	selfCheckURL string
+	running      *config.Config
+	counter      *hub.Counter
+	hub          *hub.Server
+	sched        *checker.Scheduler
+	engine       *incidents.Engine
+	log          *slog.Logger
 }
 
 func (r *reloader) reload() {
-	next, err := loadConfig(r.ctx, r.path, r.getenv)
+	next, err := config.Load(r.ctx, r.path, r.getenv)
 	if err != nil {
 		r.log.Error("config reload failed; still serving the running config", "err", err)
 		return
 	}
 	next.Server, next.Storage, next.Probe, next.Alerts = r.running.Server, r.running.Storage, r.running.Probe, r.running.Alerts
-	catalog, err := hub.NewCatalog(next.catalogSpec(), r.counter)
+	catalog, err := hub.NewCatalog(next.CatalogSpec(), r.counter)
 	if err != nil {
 		r.log.Error("config reload failed; still serving the running config", "err", err)
 		return
 	}
 	r.hub.SetCatalog(catalog)
 	r.engine.SetDependencies(dependencies(catalog))
-	targets := slices.Concat(destinationTargets(next, catalog), selfCheckTargets(next, catalog), canaryTargets(next))
+	targets := allTargets(next, catalog, r.selfCheckURL)
 	r.sched.SetTargets(targets)
 	r.log.Info("config reloaded: pages and links (other settings apply at restart)", "pages", len(next.Pages), "targets", len(targets))
 }
 
 // groupInterval is alerts.group_interval for the engine, where 0 turns
 // grouping off.
-func groupInterval(cfg *Config) time.Duration {
+func groupInterval(cfg *config.Config) time.Duration {
 	if g := time.Duration(*cfg.Alerts.GroupInterval); g > 0 {
 		return g
 	}
 	return -1
 }
 
-func canaryID(cfg *Config) string {
+func canaryID(cfg *config.Config) string {
 	if t := canaryTargets(cfg); len(t) > 0 {
 		return t[0].ID
 	}
