@@ -4,7 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
+	"io"
+	"net/http"
 	"sync"
 	"time"
 
@@ -81,36 +82,34 @@ func (rd *readiness) Ready(ctx context.Context) error {
 	return rd.probeErr
 }
 
-// dropReport logs, at most once a minute, the results the writer dropped
-// because storage refused them: never silent, never one line a second.
-type dropReport struct {
-	dropped func() int64 // the running total
-	log     *slog.Logger
+// readyTimeout bounds a /readyz answer; tests shorten it.
+var readyTimeout = 2 * time.Second
 
-	mu       sync.Mutex
-	reported int64 // the total at the last report
-	failures int   // failed writes since
-	lastErr  error
+// readier says whether the service can do its work (/readyz).
+type readier interface {
+	Ready(ctx context.Context) error
 }
 
-// note is the result writer's error callback.
-func (d *dropReport) note(err error) {
-	d.mu.Lock()
-	d.failures++
-	d.lastErr = err
-	d.mu.Unlock()
-}
-
-// report logs what happened since the last report, if anything did.
-func (d *dropReport) report() {
-	d.mu.Lock()
-	total := d.dropped()
-	n, failures, lastErr := total-d.reported, d.failures, d.lastErr
-	d.reported, d.failures, d.lastErr = total, 0, nil
-	d.mu.Unlock()
-	if failures == 0 && n == 0 {
-		return
-	}
-	d.log.Error("storage refused check results: the history has a gap", "dropped_results", n, "dropped_total", total,
-		"failed_writes", failures, "last_err", lastErr)
+// withHealth answers /healthz and /readyz ahead of everything else, so
+// probes from the orchestrator are never rate limited.
+func withHealth(ready readier, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/healthz":
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			_, _ = io.WriteString(w, "ok\n")
+		case "/readyz":
+			ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+			defer cancel()
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			if err := ready.Ready(ctx); err != nil {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				_, _ = io.WriteString(w, "storage unavailable\n")
+				return
+			}
+			_, _ = io.WriteString(w, "ok\n")
+		default:
+			next.ServeHTTP(w, r)
+		}
+	})
 }

@@ -59,6 +59,14 @@ func selfCheckTargets(cfg *config.Config, catalog *hub.Catalog, base string) []c
 	return out
 }
 
+// canaryID is the canary's target id, or "" without one.
+func canaryID(cfg *config.Config) string {
+	if t := canaryTargets(cfg); len(t) > 0 {
+		return t[0].ID
+	}
+	return ""
+}
+
 // canaryTargets returns the canary, if one is configured.
 func canaryTargets(cfg *config.Config) []checker.Target {
 	if cfg.Probe.Canary == "" {
