@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"sync"
 	"time"
 
@@ -80,36 +78,4 @@ func (rd *readiness) Ready(ctx context.Context) error {
 	rd.mu.Lock()
 	defer rd.mu.Unlock()
 	return rd.probeErr
-}
-
-// readyTimeout bounds a /readyz answer; tests shorten it.
-var readyTimeout = 2 * time.Second
-
-// readier says whether the service can do its work (/readyz).
-type readier interface {
-	Ready(ctx context.Context) error
-}
-
-// withHealth answers /healthz and /readyz ahead of everything else, so
-// probes from the orchestrator are never rate limited.
-func withHealth(ready readier, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case "/healthz":
-			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-			_, _ = io.WriteString(w, "ok\n")
-		case "/readyz":
-			ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
-			defer cancel()
-			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-			if err := ready.Ready(ctx); err != nil {
-				w.WriteHeader(http.StatusServiceUnavailable)
-				_, _ = io.WriteString(w, "storage unavailable\n")
-				return
-			}
-			_, _ = io.WriteString(w, "ok\n")
-		default:
-			next.ServeHTTP(w, r)
-		}
-	})
 }

@@ -16,6 +16,7 @@ import (
 	"linkwatch/alerting"
 	"linkwatch/checker"
 	"linkwatch/cmd/linkwatch/config"
+	"linkwatch/cmd/linkwatch/web"
 	"linkwatch/hub"
 	"linkwatch/hub/middleware"
 	"linkwatch/incidents"
@@ -23,8 +24,14 @@ import (
 	"linkwatch/storage"
 )
 
-// clickFlushInterval is how often the clicks counted in memory are written.
-const clickFlushInterval = 5 * time.Second
+const (
+	// clickFlushInterval is how often the clicks counted in memory are written.
+	clickFlushInterval = 5 * time.Second
+	// lastFlushTimeout bounds the last click flush at shutdown.
+	lastFlushTimeout = 10 * time.Second
+	// readyTimeout bounds a /readyz answer.
+	readyTimeout = 2 * time.Second
+)
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serve", stderr)
@@ -139,13 +146,13 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 	admin := incidents.NewAdmin(db, incidents.AdminOptions{Token: cfg.Server.AdminToken, Resolver: engine, Channels: channels, Log: log,
 		Extra:      map[string]http.Handler{"/clicks": hub.NewClicksAPI(db, log)},
 		PageExists: func(slug string) bool { _, ok := hubServer.Catalog().Page(slug); return ok }})
-	router := newRouter(hubServer, admin, statuspage.New(statusSource{db}, statuspage.Options{
+	router := web.NewRouter(hubServer, admin, statuspage.New(statusSource{db}, statuspage.Options{
 		URL: cfg.Server.PublicURL, Interval: time.Duration(cfg.Probe.Interval), SelfCheck: *cfg.Probe.SelfCheck,
 		Catalog: hubServer.Catalog, Log: log,
 	}))
 	limiter := middleware.NewRateLimiter(cfg.Server.RateLimit.PerSecond, cfg.Server.RateLimit.Burst)
 	ready := newReadiness(db, max(time.Duration(cfg.Probe.Interval), 10*time.Second))
-	srv := newHTTPServer(middleware.SecurityHeaders(withHealth(ready, limiter.Middleware(cfg.Server.TrustedPrefixes(), hubServer.IsSelfCheck, hubFirst(hubServer, router)))), log)
+	srv := web.NewServer(middleware.SecurityHeaders(web.Health(ready, readyTimeout, limiter.Middleware(cfg.Server.TrustedPrefixes(), hubServer.IsSelfCheck, web.HubFirst(hubServer, router)))), log)
 
 	drops := &dropReport{log: log}
 	writer := storage.NewResultWriter(db, 500, time.Second, drops.note)
@@ -180,7 +187,7 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 		})
 		// The last flush, once no click can come: its own deadline, however
 		// long the stages before it took to stop.
-		flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+		flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lastFlushTimeout)
 		defer cancel()
 		return counter.Flush(flushCtx)
 	})
@@ -229,7 +236,7 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 	a.add("http server", func(ctx context.Context) error {
 		log.Info("linkwatch serving", "addr", ln.Addr().String(), "public_url", cfg.Server.PublicURL,
 			"pages", len(cfg.Pages), "targets", len(targets), "interval", time.Duration(cfg.Probe.Interval), "db", cfg.Storage.Path, "version", buildVersion())
-		return serveHTTP(ctx, srv, ln, stdout, log)
+		return web.Serve(ctx, srv, ln, stdout, log)
 	})
 	a.add("reload", func(ctx context.Context) error { return reloader.run(ctx, hup) })
 	return a, nil

@@ -1,4 +1,4 @@
-package main
+package web
 
 import (
 	"bufio"
@@ -19,7 +19,7 @@ import (
 func TestRateLimitAnswers429WithRetryAfter(t *testing.T) {
 	l := middleware.NewRateLimiter(1, 2)
 	self := func(r *http.Request) bool { return r.Header.Get("X-Self") == "tok" }
-	h := withHealth(okPinger{}, l.Middleware(nil, self, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := Health(okPinger{}, 2*time.Second, l.Middleware(nil, self, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusFound)
 	})))
 	var codes []int
@@ -118,10 +118,10 @@ func TestIsHubPath(t *testing.T) {
 	}
 }
 
-// serveLoopback runs newHTTPServer with an empty handler on 127.0.0.1.
+// serveLoopback runs NewServer with an empty handler on 127.0.0.1.
 func serveLoopback(t *testing.T) net.Listener {
 	t.Helper()
-	srv := newHTTPServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}), slog.New(slog.DiscardHandler))
+	srv := NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}), slog.New(slog.DiscardHandler))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -1,4 +1,7 @@
-package main
+// Package web is the HTTP front of linkwatch serve: the server's timeouts
+// and header cap, serving until shutdown and draining, the health
+// endpoints, and the routing between the hub and everything else.
+package web
 
 import (
 	"context"
@@ -11,9 +14,8 @@ import (
 	"time"
 )
 
-// shutdownTimeout bounds how long the server drains its requests at
-// shutdown, and how long the last click flush may take.
-const shutdownTimeout = 10 * time.Second
+// drainTimeout bounds how long the server drains its requests at shutdown.
+const drainTimeout = 10 * time.Second
 
 // serverTimeouts bound how long a client may hold a connection: a slow or
 // idle client cannot pin connections (slowloris). Tests shorten them.
@@ -24,7 +26,9 @@ var serverTimeouts = struct{ readHeader, read, write, idle time.Duration }{
 // maxHeaderBytes bounds request headers; bodies are bounded where they are read.
 const maxHeaderBytes = 64 << 10
 
-func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+// NewServer returns an HTTP server for h with the timeouts and header cap
+// every public server needs.
+func NewServer(h http.Handler, log *slog.Logger) *http.Server {
 	return &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: serverTimeouts.readHeader,
@@ -36,11 +40,11 @@ func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
 	}
 }
 
-// serveHTTP serves srv on ln until ctx ends, then drains it: requests in
-// flight finish (within shutdownTimeout), new connections are refused. It
+// Serve serves srv on ln until ctx ends, then drains it: requests in
+// flight finish (within drainTimeout), new connections are refused. It
 // says where it listens on stdout once it serves, as scripts and tests
 // wait for that line.
-func serveHTTP(ctx context.Context, srv *http.Server, ln net.Listener, stdout io.Writer, log *slog.Logger) error {
+func Serve(ctx context.Context, srv *http.Server, ln net.Listener, stdout io.Writer, log *slog.Logger) error {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	fmt.Fprintf(stdout, "linkwatch listening on http://%s\n", ln.Addr())
@@ -49,7 +53,7 @@ func serveHTTP(ctx context.Context, srv *http.Server, ln net.Listener, stdout io
 		return err
 	case <-ctx.Done():
 	}
-	drainCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	drainCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), drainTimeout)
 	defer cancel()
 	if err := srv.Shutdown(drainCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Error("http shutdown", "err", err)

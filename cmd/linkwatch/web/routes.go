@@ -1,4 +1,4 @@
-package main
+package web
 
 import (
 	"net/http"
@@ -11,10 +11,10 @@ import (
 	"linkwatch/statuspage"
 )
 
-// hubFirst sends hub paths (pages, short links, the stylesheet) straight to
+// HubFirst sends hub paths (pages, short links, the stylesheet) straight to
 // the hub, skipping the router's pattern matching: the redirect is the hot
 // path. Everything under the server's own prefixes goes to the router.
-func hubFirst(hubServer, router http.Handler) http.Handler {
+func HubFirst(hubServer, router http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if isHubPath(r.URL.Path) {
 			hubServer.ServeHTTP(w, r)
@@ -36,7 +36,9 @@ func isHubPath(p string) bool {
 	return !strings.HasSuffix(p, "/qr.svg") && !strings.HasSuffix(p, "/qr.png")
 }
 
-func newRouter(hubServer *hub.Server, admin *incidents.Admin, status *statuspage.Server) http.Handler {
+// NewRouter routes the admin API and the status page, and hands every other
+// path to the hub (which answers 404 for what it does not know).
+func NewRouter(hubServer *hub.Server, admin *incidents.Admin, status *statuspage.Server) http.Handler {
 	r := mux.NewRouter()
 	admin.Register(r)
 	status.Register(r)
