@@ -16,6 +16,7 @@ import (
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"linkwatch/alerting"
+	"linkwatch/cmd/linkwatch/config"
 	"linkwatch/incidents"
 	"linkwatch/storage/sqlite/sqlitetest"
 )
@@ -173,7 +174,7 @@ func TestSlackAPIURLFromConfig(t *testing.T) {
 		_, _ = io.WriteString(w, `{"ok":true,"channel":"C0OPS","ts":"1700000000.000100"}`)
 	}))
 	defer api.Close()
-	cfg, err := ParseConfig([]byte(`
+	cfg, err := config.Parse(t.Context(), []byte(`
 probe: {allow_private: [127.0.0.1/32]}
 alerts:
   slack: {bot_token: "xoxb-T0KEN", channel: "#ops", api_url: "`+api.URL+`/slack/api"}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"linkwatch/alerting"
+	"linkwatch/cmd/linkwatch/config"
 	"linkwatch/incidents"
 	"linkwatch/storage/sqlite/sqlitetest"
 )
@@ -30,7 +31,7 @@ func countServer(t *testing.T, handler http.HandlerFunc) (*httptest.Server, *ato
 // alertSinks builds every configured channel for alerts config yaml.
 func alertSinks(t *testing.T, probe, alerts string) []alerting.Sink {
 	t.Helper()
-	cfg, err := ParseConfig([]byte(probe+"\nalerts:\n"+alerts+"\n"+validPages), "test.yaml", func(string) string { return "" })
+	cfg, err := config.Parse(t.Context(), []byte(probe+"\nalerts:\n"+alerts+"\n"+validPages), "test.yaml", func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"linkwatch/cmd/linkwatch/web"
 	"linkwatch/storage/sqlite"
 	"linkwatch/storage/storagefault"
 )
@@ -43,10 +44,8 @@ func readyOn(t *testing.T, dir string) (*sqlite.DB, *readiness, *faultClock) {
 
 // readyz answers /readyz through the real handler.
 func readyz(rd *readiness, timeout time.Duration) int {
-	old := readyTimeoutForTest(timeout)
-	defer old()
 	rec := httptest.NewRecorder()
-	withHealth(rd, http.NotFoundHandler()).ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+	web.Health(rd, timeout, http.NotFoundHandler()).ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
 	return rec.Code
 }
 
@@ -125,10 +124,4 @@ func TestDropReportOncePerReport(t *testing.T) {
 	if n := strings.Count(buf.String(), "\n"); n != 1 || !strings.Contains(buf.String(), "dropped_results=300") || !strings.Contains(buf.String(), "failed_writes=60") {
 		t.Errorf("report = %q, want one line with dropped_results=300 failed_writes=60", buf.String())
 	}
-}
-
-func readyTimeoutForTest(d time.Duration) (restore func()) {
-	old := readyTimeout
-	readyTimeout = d
-	return func() { readyTimeout = old }
 }

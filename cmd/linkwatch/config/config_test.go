@@ -1,14 +1,11 @@
-package main
+package config
 
 import (
-	"context"
 	"errors"
 	"os"
 	"strings"
 	"testing"
-	"time"
 
-	"linkwatch/checker"
 	"linkwatch/hub"
 )
 
@@ -147,16 +144,16 @@ func TestParseConfigRejects(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg, err := ParseConfig([]byte(tt.yaml), "test.yaml", func(string) string { return "" })
+			cfg, err := Parse(t.Context(), []byte(tt.yaml), "test.yaml", func(string) string { return "" })
 			if err == nil {
 				t.Fatalf("accepted bad config: %+v", cfg)
 			}
 			if cfg != nil {
 				t.Error("returned a config along with an error")
 			}
-			var cerr *ConfigError
+			var cerr *Error
 			if !errors.As(err, &cerr) {
-				t.Fatalf("error is %T, want *ConfigError: %v", err, err)
+				t.Fatalf("error is %T, want *Error: %v", err, err)
 			}
 			if strings.Contains(err.Error(), "T0KEN") {
 				t.Errorf("a config error repeats a secret:\n%v", err)
@@ -175,7 +172,7 @@ func TestParseConfigRejects(t *testing.T) {
 
 func TestParseConfigDefaultsAndEnv(t *testing.T) {
 	env := map[string]string{"TOKEN": "[not, a]: list # 0123456789", "SLUG_URL": "https://go.dev/?q=[a]&b={c}"}
-	cfg, err := ParseConfig([]byte(`
+	cfg, err := Parse(t.Context(), []byte(`
 server:
   addr: "127.0.0.1:9000"
   admin_token: ${TOKEN}
@@ -200,44 +197,15 @@ pages:
 	}
 }
 
-// fresh_every: 0 is a value (every check fresh), not "unset".
-func TestFreshEveryAndTLSWarn(t *testing.T) {
-	tests := []struct {
-		probe            string
-		fresh, checkerFE time.Duration
-		warn             time.Duration
-	}{
-		{"", time.Minute, time.Minute, 14 * 24 * time.Hour},
-		{"probe: {fresh_every: 0s, tls_warn: 720h}\n", 0, checker.FreshAlways, 30 * 24 * time.Hour},
-		{"probe: {fresh_every: 0}\n", 0, checker.FreshAlways, 14 * 24 * time.Hour},
-		{"probe: {fresh_every: 5m}\n", 5 * time.Minute, 5 * time.Minute, 14 * 24 * time.Hour},
-	}
-	for _, tt := range tests {
-		cfg, err := ParseConfig([]byte(tt.probe+validPages), "t.yaml", func(string) string { return "" })
-		if err != nil {
-			t.Fatalf("%q: %v", tt.probe, err)
-		}
-		if got := time.Duration(*cfg.Probe.FreshEvery); got != tt.fresh {
-			t.Errorf("%q: fresh_every = %v, want %v", tt.probe, got, tt.fresh)
-		}
-		if got := freshEvery(time.Duration(*cfg.Probe.FreshEvery)); got != tt.checkerFE {
-			t.Errorf("%q: the checker gets FreshEvery %v, want %v", tt.probe, got, tt.checkerFE)
-		}
-		if got := time.Duration(*cfg.Probe.TLSWarn); got != tt.warn {
-			t.Errorf("%q: tls_warn = %v, want %v", tt.probe, got, tt.warn)
-		}
-	}
-}
-
 func TestEmbeddedDefaultConfigIsValid(t *testing.T) {
-	cfg, err := loadConfig(context.Background(), "", func(string) string { return "" })
+	cfg, err := Load(t.Context(), "", func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cfg.Server.Addr != ":8080" || len(cfg.Pages) < 2 {
 		t.Errorf("default config: addr %q, %d pages", cfg.Server.Addr, len(cfg.Pages))
 	}
-	if _, err := ParseConfig(defaultConfig, "x", func(string) string { return "" }); err != nil {
+	if _, err := Parse(t.Context(), defaultConfig, "x", func(string) string { return "" }); err != nil {
 		t.Error(err)
 	}
 }
@@ -251,9 +219,9 @@ func FuzzParseConfig(f *testing.F) {
 	f.Add([]byte("pages: [{slug: a, links: [{slug: b, url: 'https://c/', fallback: 'https://d/'}]}]"))
 	f.Add([]byte("pages: [{slug: a, links: [{slug: b, url: 'https://c/', fallback: 'https://c/'}]}]"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		cfg, err := ParseConfig(data, "fuzz.yaml", func(string) string { return "v" })
+		cfg, err := Parse(t.Context(), data, "fuzz.yaml", func(string) string { return "v" })
 		if err != nil {
-			var cerr *ConfigError
+			var cerr *Error
 			if !errors.As(err, &cerr) || len(cerr.Errs) == 0 {
 				t.Fatalf("error without field errors: %v", err)
 			}
@@ -267,12 +235,12 @@ func FuzzParseConfig(f *testing.F) {
 }
 
 func newCatalogForTest(cfg *Config) (any, error) {
-	return hub.NewCatalog(cfg.catalogSpec(), hub.NewCounter(nil))
+	return hub.NewCatalog(cfg.CatalogSpec(), hub.NewCounter(nil))
 }
 
 // TestReadmeConfigIsValid keeps the README's config reference true.
 func TestReadmeConfigIsValid(t *testing.T) {
-	readme, err := os.ReadFile("../../README.md")
+	readme, err := os.ReadFile("../../../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,7 +257,7 @@ func TestReadmeConfigIsValid(t *testing.T) {
 		"LINKWATCH_ADMIN_TOKEN": "0123456789abcdef0123", "SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T/B/X",
 		"SENTRY_DSN": "https://key@o0.ingest.sentry.io/42", "OPS_WEBHOOK_SECRET": "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
 	}
-	if _, err := ParseConfig([]byte(block), "README.md", func(k string) string { return env[k] }); err != nil {
+	if _, err := Parse(t.Context(), []byte(block), "README.md", func(k string) string { return env[k] }); err != nil {
 		t.Errorf("the README's example config is invalid:\n%v", err)
 	}
 }

@@ -1,62 +1,25 @@
-package main
+package web
 
 import (
 	"bufio"
 	"context"
-	"hash/maphash"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/netip"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"linkwatch/hub/middleware"
 )
 
-func TestClientLimiter(t *testing.T) {
-	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
-	l := newClientLimiter(2, 3)
-	l.now = func() time.Time { return now }
-	for i := range 3 {
-		if ok, _ := l.allow("192.0.2.1"); !ok {
-			t.Fatalf("request %d within the burst refused", i+1)
-		}
-	}
-	ok, wait := l.allow("192.0.2.1")
-	if ok || wait <= 0 || wait > time.Second {
-		t.Fatalf("4th request: ok %v, wait %v; want refused for about 500ms", ok, wait)
-	}
-	if ok, _ := l.allow("192.0.2.2"); !ok {
-		t.Error("another client was limited by the first one's traffic")
-	}
-	now = now.Add(500 * time.Millisecond)
-	if ok, _ := l.allow("192.0.2.1"); !ok {
-		t.Error("refused after the bucket refilled one token")
-	}
-	// Idle buckets are dropped when their shard is next used: memory is
-	// bounded by active clients.
-	now = now.Add(idleAfter + time.Second)
-	shardOf := func(k string) *limiterShard { return &l.shards[maphash.String(l.seed, k)%uint64(len(l.shards))] }
-	sh := shardOf("192.0.2.2")
-	other := ""
-	for i := 0; other == ""; i++ {
-		if k := "10.0.0." + strconv.Itoa(i); shardOf(k) == sh {
-			other = k
-		}
-	}
-	l.allow(other)
-	if _, kept := sh.clients["192.0.2.2"]; kept || len(sh.clients) != 1 {
-		t.Errorf("idle bucket kept: %v", sh.clients)
-	}
-}
-
 func TestRateLimitAnswers429WithRetryAfter(t *testing.T) {
-	l := newClientLimiter(1, 2)
+	l := middleware.NewRateLimiter(1, 2)
 	self := func(r *http.Request) bool { return r.Header.Get("X-Self") == "tok" }
-	h := withHealth(okPinger{}, l.middleware(nil, self, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := Health(okPinger{}, 2*time.Second, l.Middleware(nil, self, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusFound)
 	})))
 	var codes []int
@@ -155,10 +118,10 @@ func TestIsHubPath(t *testing.T) {
 	}
 }
 
-// serveLoopback runs newHTTPServer with an empty handler on 127.0.0.1.
+// serveLoopback runs NewServer with an empty handler on 127.0.0.1.
 func serveLoopback(t *testing.T) net.Listener {
 	t.Helper()
-	srv := newHTTPServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}), slog.New(slog.DiscardHandler))
+	srv := NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}), slog.New(slog.DiscardHandler))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -166,36 +129,4 @@ func serveLoopback(t *testing.T) net.Listener {
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { srv.Close() })
 	return ln
-}
-
-func TestClientIP(t *testing.T) {
-	proxies := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
-	tests := []struct {
-		name    string
-		remote  string
-		xff     []string
-		trusted []netip.Prefix
-		want    string
-	}{
-		{"direct", "203.0.113.9:1234", nil, nil, "203.0.113.9"},
-		{"forged header, no trusted proxies", "203.0.113.9:1234", []string{"198.51.100.1"}, nil, "203.0.113.9"},
-		{"forged header from an untrusted peer", "203.0.113.9:1234", []string{"198.51.100.1"}, proxies, "203.0.113.9"},
-		{"through a trusted proxy", "10.0.0.5:1234", []string{"198.51.100.1"}, proxies, "198.51.100.1"},
-		{"client-set prefix is ignored", "10.0.0.5:1234", []string{"1.2.3.4, 198.51.100.1"}, proxies, "198.51.100.1"},
-		{"two trusted proxies", "10.0.0.5:1234", []string{"198.51.100.1, 10.0.0.7"}, proxies, "198.51.100.1"},
-		{"several header lines", "10.0.0.5:1234", []string{"1.2.3.4", "198.51.100.1"}, proxies, "198.51.100.1"},
-		{"garbage hop", "10.0.0.5:1234", []string{"not-an-ip"}, proxies, "10.0.0.5"},
-		{"no header", "10.0.0.5:1234", nil, proxies, "10.0.0.5"},
-		{"ipv6", "[2001:db8::1]:443", nil, proxies, "2001:db8::1"},
-	}
-	for _, tt := range tests {
-		r := httptest.NewRequest("GET", "/", nil)
-		r.RemoteAddr = tt.remote
-		for _, v := range tt.xff {
-			r.Header.Add("X-Forwarded-For", v)
-		}
-		if got := clientIP(r, tt.trusted); got != tt.want {
-			t.Errorf("%s: clientIP = %q, want %q", tt.name, got, tt.want)
-		}
-	}
 }

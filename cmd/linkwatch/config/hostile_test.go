@@ -1,38 +1,23 @@
-package main
+package config
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
 
-// aliasBomb is a few KB of YAML whose aliases nest: pages of n aliased
-// pages, each of n aliased links, each expecting n aliased status codes:
-// n³ nodes for the field check to visit if it follows every alias.
-func aliasBomb(n int) string {
-	refs := func(name string) string {
-		return "[" + strings.TrimSuffix(strings.Repeat("*"+name+", ", n), ", ") + "]"
-	}
-	return fmt.Sprintf(`probe:
-  allow_private: []
-x-status: &s 200
-x-link: &l {slug: a, url: "https://a.example/", expect: {status: %s}}
-x-page: &p {slug: p, links: %s}
-pages: %s
-`, refs("s"), refs("l"), refs("p"))
-}
-
 func TestAliasBombIsRefused(t *testing.T) {
-	data := aliasBomb(80) // 512,000 nodes through aliases
+	data, err := os.ReadFile("testdata/aliasbomb.yaml") // 512,000 nodes through aliases
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(data) > 4096 {
 		t.Fatalf("the bomb is %d bytes; it should be small", len(data))
 	}
-	_, err := ParseConfig([]byte(data), "bomb.yaml", func(string) string { return "" })
-	var cerr *ConfigError
+	_, err = Parse(t.Context(), data, "bomb.yaml", func(string) string { return "" })
+	var cerr *Error
 	if !errors.As(err, &cerr) || !strings.Contains(err.Error(), "(file): aliases expand to more than") {
 		t.Fatalf("err = %v, want the alias budget named", err)
 	}
@@ -49,33 +34,15 @@ func TestSharedAnchorIsAccepted(t *testing.T) {
 		}
 		fmt.Fprintf(&b, "      - {slug: l%d, url: \"https://l%d.example/\", expect: %s}\n", i, i, anchor)
 	}
-	if _, err := ParseConfig([]byte(b.String()), "shared.yaml", func(string) string { return "" }); err != nil {
+	if _, err := Parse(t.Context(), []byte(b.String()), "shared.yaml", func(string) string { return "" }); err != nil {
 		t.Fatal(err)
-	}
-}
-
-// Every command stops when its context ends (SIGTERM): validate and check
-// do not go on reading a config.
-func TestCommandsStopOnCancel(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "bomb.yaml")
-	if err := os.WriteFile(path, []byte(aliasBomb(80)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	for _, cmd := range []string{"validate", "check", "serve"} {
-		var out, errOut strings.Builder
-		err := run(ctx, []string{"linkwatch", cmd, "-config", path}, func(string) string { return "" }, &out, &errOut)
-		if !errors.Is(err, context.Canceled) {
-			t.Errorf("%s after cancel: err = %v, want context.Canceled", cmd, err)
-		}
 	}
 }
 
 // A value of the wrong type in a secret field is named by its field, never
 // quoted, not even its first characters.
 func TestTypeErrorOnASecretNamesTheFieldOnly(t *testing.T) {
-	_, err := ParseConfig([]byte(`
+	_, err := Parse(t.Context(), []byte(`
 server: {admin_token: !!int SECRETadmin-token-0123}
 alerts:
   slack: {webhook_url: !!float SECRETslack}
@@ -96,7 +63,7 @@ alerts:
 
 // One value of the wrong type does not hide the other problems.
 func TestOneTypeErrorHidesNoOther(t *testing.T) {
-	_, err := ParseConfig([]byte(`
+	_, err := Parse(t.Context(), []byte(`
 server: {addr: "localhost"}
 probe: {workers: many, per_host: 5000, head_first: perhaps}
 pages:
@@ -105,7 +72,7 @@ pages:
       - {slug: go, url: "ftp://go.dev/", expect: {status: [ok]}}
       - {slug: x, url: "https://x.example/", expect: {status: [999]}}
 `), "t.yaml", func(string) string { return "" })
-	var cerr *ConfigError
+	var cerr *Error
 	if !errors.As(err, &cerr) {
 		t.Fatalf("err = %v", err)
 	}
@@ -137,12 +104,12 @@ func TestAdminTokenThatCannotAuthenticate(t *testing.T) {
 		"inner tab":        "0123456789\tabcdef0123",
 	} {
 		getenv := func(string) string { return token }
-		_, err := ParseConfig([]byte("server: {admin_token: \"${TOKEN}\"}\n"+validPages), "t.yaml", getenv)
+		_, err := Parse(t.Context(), []byte("server: {admin_token: \"${TOKEN}\"}\n"+validPages), "t.yaml", getenv)
 		if err == nil || !strings.Contains(err.Error(), "server.admin_token: must not start or end with spaces") {
 			t.Errorf("%s: err = %v, want server.admin_token refused", name, err)
 		}
 	}
-	if _, err := ParseConfig([]byte("server: {admin_token: \"0123456789abcdef-_.~+/=\"}\n"+validPages), "t.yaml", func(string) string { return "" }); err != nil {
+	if _, err := Parse(t.Context(), []byte("server: {admin_token: \"0123456789abcdef-_.~+/=\"}\n"+validPages), "t.yaml", func(string) string { return "" }); err != nil {
 		t.Errorf("a good token refused: %v", err)
 	}
 }
