@@ -765,46 +765,28 @@ func (e *Engine) resolve(ctx context.Context, inc *Incident, now time.Time, why 
 // incident. It runs on the engine's goroutine, so it is safe to call while
 // the engine runs.
 func (e *Engine) Resolve(ctx context.Context, id int64, by, note string) (Incident, error) {
-	type reply struct {
-		inc Incident
-		err error
-	}
-	done := make(chan reply, 1)
-	req := func() {
-		var inc *Incident
-		for _, o := range e.open {
-			if o.ID == id {
-				inc = o
-			}
-		}
+	return onEngine(ctx, e, func() (Incident, error) {
+		inc := e.openByID(id)
 		if inc == nil {
-			done <- reply{err: fmt.Errorf("incident %d is not open: %w", id, ErrConflict)}
-			return
+			return Incident{}, fmt.Errorf("incident %d is not open: %w", id, ErrConflict)
 		}
 		now := e.now().UTC()
 		targets := slices.Clone(inc.Targets)
 		why := "resolved by " + by + ": " + note
-		err := e.resolve(ctx, inc, now, why, &Update{Status: StatusResolved, Body: note, CreatedAt: now})
-		if err == nil {
-			for _, id := range targets {
-				if ts := e.targets[id]; ts != nil {
-					e.resetFailures(ts)
-				}
-			}
-			// Its links' visitors go back to their destinations now.
-			if serr := e.syncFallbacks(ctx); serr != nil {
-				e.log.Error("incident engine: switch fallbacks (retried with the next result)", "err", serr)
+		if err := e.resolve(ctx, inc, now, why, &Update{Status: StatusResolved, Body: note, CreatedAt: now}); err != nil {
+			return Incident{}, err
+		}
+		for _, id := range targets {
+			if ts := e.targets[id]; ts != nil {
+				e.resetFailures(ts)
 			}
 		}
-		done <- reply{*inc, err}
-	}
-	select {
-	case e.requests <- req:
-	case <-ctx.Done():
-		return Incident{}, ctx.Err()
-	}
-	r := <-done
-	return r.inc, r.err
+		// Its links' visitors go back to their destinations now.
+		if err := e.syncFallbacks(ctx); err != nil {
+			e.log.Error("incident engine: switch fallbacks (retried with the next result)", "err", err)
+		}
+		return *inc, nil
+	})
 }
 
 // PostUpdate adds an operator's public update to an incident and sets its
@@ -812,35 +794,22 @@ func (e *Engine) Resolve(ctx context.Context, id int64, by, note string) (Incide
 // update; a resolved one takes only updates with status resolved. Like
 // every alert, the update's is made here, on the engine's goroutine.
 func (e *Engine) PostUpdate(ctx context.Context, id int64, status Status, body string) (Update, error) {
-	type reply struct {
-		u   Update
-		err error
-	}
-	done := make(chan reply, 1)
-	req := func() {
-		var open *Incident
-		for _, o := range e.open {
-			if o.ID == id {
-				open = o
-			}
-		}
+	return onEngine(ctx, e, func() (Update, error) {
+		open := e.openByID(id)
 		var inc Incident
 		if open != nil {
 			inc = *open
 		} else {
 			var err error
 			if inc, err = e.store.Incident(ctx, id); err != nil {
-				done <- reply{err: err}
-				return
+				return Update{}, err
 			}
 		}
 		switch {
 		case inc.Open() && status == StatusResolved:
-			done <- reply{err: fmt.Errorf("incident %d is still open; resolve it with POST /api/admin/incidents/%d/resolve: %w", id, id, ErrConflict)}
-			return
+			return Update{}, fmt.Errorf("incident %d is still open; resolve it with POST /api/admin/incidents/%d/resolve: %w", id, id, ErrConflict)
 		case !inc.Open() && status != StatusResolved:
-			done <- reply{err: fmt.Errorf("incident %d is resolved; updates to it must have status resolved: %w", id, ErrConflict)}
-			return
+			return Update{}, fmt.Errorf("incident %d is resolved; updates to it must have status resolved: %w", id, ErrConflict)
 		}
 		now := e.now().UTC()
 		u := &Update{Status: status, Body: body}
@@ -848,18 +817,47 @@ func (e *Engine) PostUpdate(ctx context.Context, id int64, status Status, body s
 		c.Incident.Status, c.Incident.UpdatedAt = status, now
 		e.alert(ctx, &c, AlertUpdated, string(EventUpdatePosted), now, nil)
 		saved, err := e.record(ctx, c)
-		if err == nil && open != nil {
+		if err != nil {
+			return Update{}, err
+		}
+		if open != nil {
 			*open = saved
 		}
-		done <- reply{*u, err}
+		return *u, nil
+	})
+}
+
+// openByID returns the open incident with id, or nil.
+func (e *Engine) openByID(id int64) *Incident {
+	for _, inc := range e.open {
+		if inc.ID == id {
+			return inc
+		}
+	}
+	return nil
+}
+
+// onEngine runs fn on the engine's goroutine (Run) and returns its result:
+// operator actions change the engine's state, which only that goroutine
+// touches.
+func onEngine[T any](ctx context.Context, e *Engine, fn func() (T, error)) (T, error) {
+	type reply struct {
+		v   T
+		err error
+	}
+	done := make(chan reply, 1)
+	req := func() {
+		v, err := fn()
+		done <- reply{v, err}
 	}
 	select {
 	case e.requests <- req:
 	case <-ctx.Done():
-		return Update{}, ctx.Err()
+		var zero T
+		return zero, ctx.Err()
 	}
 	r := <-done
-	return r.u, r.err
+	return r.v, r.err
 }
 
 // checkCanary opens the prober_offline incident when the canary and most
