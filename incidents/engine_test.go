@@ -243,14 +243,17 @@ func TestProberOfflineHoldsDestinationIncidents(t *testing.T) {
 	}
 }
 
+// flapCycle is the blog failing past its threshold, then recovering.
+func flapCycle(h *harness) {
+	h.feed(down(blog, checker.CauseHTTP5xx))
+	h.feed(down(blog, checker.CauseHTTP5xx))
+	h.feed(up(blog))
+	h.feed(up(blog))
+}
+
 func TestFlapping(t *testing.T) {
 	h := newHarness(t, incidents.Config{FlapCount: 3, FlapStable: 6})
-	cycle := func() {
-		h.feed(down(blog, checker.CauseHTTP5xx))
-		h.feed(down(blog, checker.CauseHTTP5xx))
-		h.feed(up(blog))
-		h.feed(up(blog))
-	}
+	cycle := func() { flapCycle(h) }
 	cycle()
 	cycle()
 	if n := len(h.incidents()); n != 2 {
@@ -344,12 +347,7 @@ func TestHubSelfCheckIsItsOwnIncident(t *testing.T) {
 // and the third recovery within the hour still makes the target flapping.
 func TestFlappingSurvivesRestart(t *testing.T) {
 	h := newHarness(t, incidents.Config{FlapCount: 3, FlapStable: 6})
-	cycle := func() {
-		h.feed(down(blog, checker.CauseHTTP5xx))
-		h.feed(down(blog, checker.CauseHTTP5xx))
-		h.feed(up(blog))
-		h.feed(up(blog))
-	}
+	cycle := func() { flapCycle(h) }
 	cycle()
 	cycle()
 	h.restart()
