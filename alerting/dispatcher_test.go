@@ -14,12 +14,13 @@ import (
 
 	"linkwatch/alerting"
 	"linkwatch/incidents"
-	"linkwatch/storage"
+	"linkwatch/storage/sqlite"
+	"linkwatch/storage/sqlite/sqlitetest"
 )
 
 // queueAlerts opens n incidents through the store, each writing its alert to
 // the outbox in the same transaction, and returns their event ids in order.
-func queueAlerts(t *testing.T, db *storage.DB, n int) []string {
+func queueAlerts(t *testing.T, db *sqlite.DB, n int) []string {
 	t.Helper()
 	var ids []string
 	for i := range n {
@@ -42,7 +43,7 @@ func queueAlerts(t *testing.T, db *storage.DB, n int) []string {
 // queueIncidentAlerts records one incident's opening and n-1 updates, each
 // writing its alert in the change's transaction, and returns their event ids
 // in order.
-func queueIncidentAlerts(t *testing.T, db *storage.DB, n int) []string {
+func queueIncidentAlerts(t *testing.T, db *sqlite.DB, n int) []string {
 	t.Helper()
 	ctx := context.Background()
 	inc, err := db.Record(ctx, incidents.Change{Incident: testAlert(0, incidents.AlertOpened).Incident, Alert: &incidents.Alert{Type: incidents.AlertOpened}})
@@ -67,9 +68,9 @@ func queueIncidentAlerts(t *testing.T, db *storage.DB, n int) []string {
 
 // outbox is a database on a fake clock holding n queued alerts, with their
 // event ids in order.
-func outbox(t *testing.T, n int) (*storage.DB, *clock, []string) {
+func outbox(t *testing.T, n int) (*sqlite.DB, *clock, []string) {
 	t.Helper()
-	db := storage.MustOpenDB(t)
+	db := sqlitetest.MustOpen(t)
 	clk := &clock{now: time.Now().UTC()}
 	db.Now = clk.Now
 	return db, clk, queueAlerts(t, db, n)
@@ -85,7 +86,7 @@ type clock struct {
 func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
 func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
 
-func newDispatcher(t *testing.T, db *storage.DB, clk *clock, sinks ...alerting.Sink) *alerting.Dispatcher {
+func newDispatcher(t *testing.T, db *sqlite.DB, clk *clock, sinks ...alerting.Sink) *alerting.Dispatcher {
 	t.Helper()
 	d := alerting.NewDispatcher(db, sinks, nil, quietLog())
 	alerting.SetClock(d, clk.Now)
@@ -94,7 +95,7 @@ func newDispatcher(t *testing.T, db *storage.DB, clk *clock, sinks ...alerting.S
 }
 
 // drain runs one dispatcher round: fan-out and every sink's queue.
-func drain(t *testing.T, db *storage.DB, d *alerting.Dispatcher, sinks ...alerting.Sink) {
+func drain(t *testing.T, db *sqlite.DB, d *alerting.Dispatcher, sinks ...alerting.Sink) {
 	t.Helper()
 	var names []string
 	for _, s := range sinks {

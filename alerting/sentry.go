@@ -176,9 +176,15 @@ func sentryEvent(d Delivery) *sentry.Event {
 	inc := a.Incident
 	ev := sentry.NewEvent()
 	ev.EventID = sentryEventID(d)
-	ev.Level = sentry.LevelError
-	if a.Type == incidents.AlertResolved {
+	// A degraded incident (minor: rate limited, a certificate expiring
+	// soon) is a warning, never a page on its own; a resolution is news.
+	switch {
+	case a.Type == incidents.AlertResolved:
 		ev.Level = sentry.LevelInfo
+	case inc.Impact == incidents.ImpactMinor || inc.Impact == incidents.ImpactNone:
+		ev.Level = sentry.LevelWarning
+	default:
+		ev.Level = sentry.LevelError
 	}
 	ev.Message = inc.Title
 	if ev.Message == "" {

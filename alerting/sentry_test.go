@@ -224,6 +224,21 @@ func TestSentryOneIssuePerIncident(t *testing.T) {
 	}
 }
 
+// TestSentryMinorIncidentIsAWarning: a degraded incident (a certificate
+// expiring soon) reaches Sentry as a warning, not an error that pages.
+func TestSentryMinorIncidentIsAWarning(t *testing.T) {
+	f := newFakeSentry(t)
+	s := newTestSentry(t, f.dsn())
+	d := sentryDelivery(incidents.AlertOpened, "shop.example")
+	d.Alert.Incident.Impact, d.Alert.Incident.Cause = incidents.ImpactMinor, checker.CauseTLSExpiring
+	if err := s.Send(context.Background(), d); err != nil {
+		t.Fatal(err)
+	}
+	if ev := f.next(t).only(t, "event"); ev["level"] != "warning" {
+		t.Errorf("level = %v, want warning", ev["level"])
+	}
+}
+
 // TestSentryCarriesOperatorUpdate: an operator's update text reaches Sentry.
 func TestSentryCarriesOperatorUpdate(t *testing.T) {
 	f := newFakeSentry(t)

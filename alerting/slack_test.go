@@ -15,7 +15,7 @@ import (
 
 	"linkwatch/alerting"
 	"linkwatch/incidents"
-	"linkwatch/storage"
+	"linkwatch/storage/sqlite/sqlitetest"
 )
 
 // fakeSlack is Slack's Web API and an incoming webhook on loopback.
@@ -85,7 +85,7 @@ const slackToken = "xoxb-SECRET-TOKEN"
 
 func TestSlackBotThreadsUpdatesAndEditsParent(t *testing.T) {
 	f, srv := newFakeSlack(t)
-	db := storage.MustOpenDB(t)
+	db := sqlitetest.MustOpen(t)
 	s, err := alerting.NewSlack(alerting.SlackOptions{BotToken: slackToken, Channel: "#ops", APIURL: srv.URL + "/", StatusPageURL: "https://links.example/status", Threads: db})
 	if err != nil {
 		t.Fatal(err)
@@ -149,7 +149,7 @@ func TestSlackWebhookAndErrors(t *testing.T) {
 		t.Errorf("429: %v (%+v)", err, se)
 	}
 
-	bot, _ := alerting.NewSlack(alerting.SlackOptions{BotToken: slackToken, Channel: "#ops", APIURL: srv.URL + "/", Threads: storage.MustOpenDB(t)})
+	bot, _ := alerting.NewSlack(alerting.SlackOptions{BotToken: slackToken, Channel: "#ops", APIURL: srv.URL + "/", Threads: sqlitetest.MustOpen(t)})
 	f.fail = "invalid_auth"
 	err = bot.Send(context.Background(), alerting.Delivery{Alert: testAlert(1, incidents.AlertOpened)})
 	if !errors.As(err, &se) || se.Retry {

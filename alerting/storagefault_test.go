@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"linkwatch/alerting"
-	"linkwatch/storage"
+	"linkwatch/storage/sqlite"
 	"linkwatch/storage/storagefault"
 )
 
@@ -32,7 +32,7 @@ func (c *countingSink) Send(_ context.Context, d alerting.Delivery) error {
 func TestDeliveredAlertIsNotResentWhileTheDiskIsFull(t *testing.T) {
 	dir := storagefault.SmallDisk(t, 8<<20)
 	ctx := context.Background()
-	db, err := storage.Open(ctx, filepath.Join(dir, "linkwatch.db"))
+	db, err := sqlite.Open(ctx, filepath.Join(dir, "linkwatch.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

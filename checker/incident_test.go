@@ -16,7 +16,7 @@ import (
 
 	"linkwatch/checker"
 	"linkwatch/incidents"
-	"linkwatch/storage"
+	"linkwatch/storage/sqlite/sqlitetest"
 )
 
 type loopbackResolver struct{}
@@ -57,7 +57,7 @@ func TestSwappedCertificateBecomesAnIncident(t *testing.T) {
 	roots.AddCert(ca.Cert())
 	c := checker.New(checker.Options{Resolver: loopbackResolver{}, AllowPrivate: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")},
 		RootCAs: roots, Now: clock, FreshEvery: freshEvery, Timeout: 2 * time.Second})
-	db := storage.MustOpenDB(t)
+	db := sqlitetest.MustOpen(t)
 	ctx := context.Background()
 	eng, err := incidents.NewEngine(ctx, incidents.Config{FailureThreshold: threshold}, db, nil, slog.New(slog.DiscardHandler))
 	if err != nil {

@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"strings"
 	"sync/atomic"
+
+	"linkwatch/hub/middleware"
 )
 
 //go:embed assets
@@ -39,13 +41,6 @@ func mustRead(name string) []byte {
 		panic(err)
 	}
 	return b
-}
-
-// securityHeaders are set on every HTML page the hub renders.
-func securityHeaders(h http.Header) {
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
 }
 
 // Server answers the public hub: the index, each page, each short link's
@@ -250,7 +245,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 		return
 	}
 	h := w.Header()
-	securityHeaders(h)
+	middleware.SetSecurityHeaders(h)
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "public, max-age=30")
 	w.WriteHeader(status)

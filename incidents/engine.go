@@ -300,14 +300,49 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 		e.forget(id, ts)
 	}
 	for _, inc := range e.openIncidents() {
-		if inc.Kind == KindProberOffline || inc.Kind == KindCanary || e.failingTargets(inc) > 0 {
+		if inc.Kind == KindProberOffline || inc.Kind == KindCanary {
 			continue
 		}
-		if err := e.resolve(ctx, inc, now, "its remaining targets answer; the others were removed from the configuration", nil); err != nil {
+		if e.failingTargets(inc) == 0 {
+			if err := e.resolve(ctx, inc, now, "its remaining targets answer; the others were removed from the configuration", nil); err != nil {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		if err := e.relink(ctx, inc, now); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// relink brings an open incident's affected links up to date with the
+// dependency view after a reload: a link added to a failing destination is
+// affected (and gets its fallback) now, not at the next incident; a removed
+// link no longer is. No alert: the outage did not change.
+func (e *Engine) relink(ctx context.Context, inc *Incident, now time.Time) error {
+	var next []Affected
+	for _, id := range inc.Targets {
+		if !e.configured(id) {
+			continue
+		}
+		for _, a := range e.dependents(id) {
+			i := slices.IndexFunc(inc.Affected, func(o Affected) bool { return o.Page == a.Page && o.Link == a.Link && o.URL == a.URL })
+			if i >= 0 && inc.Affected[i].Fallback == a.Fallback {
+				a.Diverted = inc.Affected[i].Diverted // the fallback sync decides any switch
+			}
+			if !slices.ContainsFunc(next, func(o Affected) bool { return o.Page == a.Page && o.Link == a.Link }) {
+				next = append(next, a)
+			}
+		}
+	}
+	if slices.Equal(next, inc.Affected) {
+		return nil
+	}
+	c := Change{Incident: *inc, Events: []Event{{At: now, Kind: EventTargetAdded,
+		Body: fmt.Sprintf("affected links updated by a config reload: %d now (were %d)", len(next), len(inc.Affected))}}}
+	c.Incident.Affected, c.Incident.UpdatedAt = next, now
+	return e.apply(ctx, inc, c, "relink")
 }
 
 // openIncidents returns the open incidents in a stable order.
@@ -730,46 +765,28 @@ func (e *Engine) resolve(ctx context.Context, inc *Incident, now time.Time, why 
 // incident. It runs on the engine's goroutine, so it is safe to call while
 // the engine runs.
 func (e *Engine) Resolve(ctx context.Context, id int64, by, note string) (Incident, error) {
-	type reply struct {
-		inc Incident
-		err error
-	}
-	done := make(chan reply, 1)
-	req := func() {
-		var inc *Incident
-		for _, o := range e.open {
-			if o.ID == id {
-				inc = o
-			}
-		}
+	return onEngine(ctx, e, func() (Incident, error) {
+		inc := e.openByID(id)
 		if inc == nil {
-			done <- reply{err: fmt.Errorf("incident %d is not open: %w", id, ErrConflict)}
-			return
+			return Incident{}, fmt.Errorf("incident %d is not open: %w", id, ErrConflict)
 		}
 		now := e.now().UTC()
 		targets := slices.Clone(inc.Targets)
 		why := "resolved by " + by + ": " + note
-		err := e.resolve(ctx, inc, now, why, &Update{Status: StatusResolved, Body: note, CreatedAt: now})
-		if err == nil {
-			for _, id := range targets {
-				if ts := e.targets[id]; ts != nil {
-					e.resetFailures(ts)
-				}
-			}
-			// Its links' visitors go back to their destinations now.
-			if serr := e.syncFallbacks(ctx); serr != nil {
-				e.log.Error("incident engine: switch fallbacks (retried with the next result)", "err", serr)
+		if err := e.resolve(ctx, inc, now, why, &Update{Status: StatusResolved, Body: note, CreatedAt: now}); err != nil {
+			return Incident{}, err
+		}
+		for _, id := range targets {
+			if ts := e.targets[id]; ts != nil {
+				e.resetFailures(ts)
 			}
 		}
-		done <- reply{*inc, err}
-	}
-	select {
-	case e.requests <- req:
-	case <-ctx.Done():
-		return Incident{}, ctx.Err()
-	}
-	r := <-done
-	return r.inc, r.err
+		// Its links' visitors go back to their destinations now.
+		if err := e.syncFallbacks(ctx); err != nil {
+			e.log.Error("incident engine: switch fallbacks (retried with the next result)", "err", err)
+		}
+		return *inc, nil
+	})
 }
 
 // PostUpdate adds an operator's public update to an incident and sets its
@@ -777,35 +794,22 @@ func (e *Engine) Resolve(ctx context.Context, id int64, by, note string) (Incide
 // update; a resolved one takes only updates with status resolved. Like
 // every alert, the update's is made here, on the engine's goroutine.
 func (e *Engine) PostUpdate(ctx context.Context, id int64, status Status, body string) (Update, error) {
-	type reply struct {
-		u   Update
-		err error
-	}
-	done := make(chan reply, 1)
-	req := func() {
-		var open *Incident
-		for _, o := range e.open {
-			if o.ID == id {
-				open = o
-			}
-		}
+	return onEngine(ctx, e, func() (Update, error) {
+		open := e.openByID(id)
 		var inc Incident
 		if open != nil {
 			inc = *open
 		} else {
 			var err error
 			if inc, err = e.store.Incident(ctx, id); err != nil {
-				done <- reply{err: err}
-				return
+				return Update{}, err
 			}
 		}
 		switch {
 		case inc.Open() && status == StatusResolved:
-			done <- reply{err: fmt.Errorf("incident %d is still open; resolve it with POST /api/admin/incidents/%d/resolve: %w", id, id, ErrConflict)}
-			return
+			return Update{}, fmt.Errorf("incident %d is still open; resolve it with POST /api/admin/incidents/%d/resolve: %w", id, id, ErrConflict)
 		case !inc.Open() && status != StatusResolved:
-			done <- reply{err: fmt.Errorf("incident %d is resolved; updates to it must have status resolved: %w", id, ErrConflict)}
-			return
+			return Update{}, fmt.Errorf("incident %d is resolved; updates to it must have status resolved: %w", id, ErrConflict)
 		}
 		now := e.now().UTC()
 		u := &Update{Status: status, Body: body}
@@ -813,18 +817,47 @@ func (e *Engine) PostUpdate(ctx context.Context, id int64, status Status, body s
 		c.Incident.Status, c.Incident.UpdatedAt = status, now
 		e.alert(ctx, &c, AlertUpdated, string(EventUpdatePosted), now, nil)
 		saved, err := e.record(ctx, c)
-		if err == nil && open != nil {
+		if err != nil {
+			return Update{}, err
+		}
+		if open != nil {
 			*open = saved
 		}
-		done <- reply{*u, err}
+		return *u, nil
+	})
+}
+
+// openByID returns the open incident with id, or nil.
+func (e *Engine) openByID(id int64) *Incident {
+	for _, inc := range e.open {
+		if inc.ID == id {
+			return inc
+		}
+	}
+	return nil
+}
+
+// onEngine runs fn on the engine's goroutine (Run) and returns its result:
+// operator actions change the engine's state, which only that goroutine
+// touches.
+func onEngine[T any](ctx context.Context, e *Engine, fn func() (T, error)) (T, error) {
+	type reply struct {
+		v   T
+		err error
+	}
+	done := make(chan reply, 1)
+	req := func() {
+		v, err := fn()
+		done <- reply{v, err}
 	}
 	select {
 	case e.requests <- req:
 	case <-ctx.Done():
-		return Update{}, ctx.Err()
+		var zero T
+		return zero, ctx.Err()
 	}
 	r := <-done
-	return r.u, r.err
+	return r.v, r.err
 }
 
 // checkCanary opens the prober_offline incident when the canary and most

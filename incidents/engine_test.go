@@ -9,7 +9,8 @@ import (
 
 	"linkwatch/checker"
 	"linkwatch/incidents"
-	"linkwatch/storage"
+	"linkwatch/storage/sqlite"
+	"linkwatch/storage/sqlite/sqlitetest"
 )
 
 var t0 = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
@@ -59,7 +60,7 @@ var deps = map[string][]incidents.Affected{
 // 10 s interval per call to feed.
 type harness struct {
 	t   *testing.T
-	db  *storage.DB
+	db  *sqlite.DB
 	eng *incidents.Engine
 	cfg incidents.Config
 	now time.Time
@@ -75,7 +76,7 @@ func newHarness(t *testing.T, cfg incidents.Config) *harness {
 	if cfg.GroupInterval == 0 {
 		cfg.GroupInterval = -1
 	}
-	h := &harness{t: t, db: storage.MustOpenDB(t), cfg: cfg, now: t0}
+	h := &harness{t: t, db: sqlitetest.MustOpen(t), cfg: cfg, now: t0}
 	h.db.Now = func() time.Time { return h.now }
 	h.restart()
 	return h
@@ -242,14 +243,17 @@ func TestProberOfflineHoldsDestinationIncidents(t *testing.T) {
 	}
 }
 
+// flapCycle is the blog failing past its threshold, then recovering.
+func flapCycle(h *harness) {
+	h.feed(down(blog, checker.CauseHTTP5xx))
+	h.feed(down(blog, checker.CauseHTTP5xx))
+	h.feed(up(blog))
+	h.feed(up(blog))
+}
+
 func TestFlapping(t *testing.T) {
 	h := newHarness(t, incidents.Config{FlapCount: 3, FlapStable: 6})
-	cycle := func() {
-		h.feed(down(blog, checker.CauseHTTP5xx))
-		h.feed(down(blog, checker.CauseHTTP5xx))
-		h.feed(up(blog))
-		h.feed(up(blog))
-	}
+	cycle := func() { flapCycle(h) }
 	cycle()
 	cycle()
 	if n := len(h.incidents()); n != 2 {
@@ -343,12 +347,7 @@ func TestHubSelfCheckIsItsOwnIncident(t *testing.T) {
 // and the third recovery within the hour still makes the target flapping.
 func TestFlappingSurvivesRestart(t *testing.T) {
 	h := newHarness(t, incidents.Config{FlapCount: 3, FlapStable: 6})
-	cycle := func() {
-		h.feed(down(blog, checker.CauseHTTP5xx))
-		h.feed(down(blog, checker.CauseHTTP5xx))
-		h.feed(up(blog))
-		h.feed(up(blog))
-	}
+	cycle := func() { flapCycle(h) }
 	cycle()
 	cycle()
 	h.restart()

@@ -13,7 +13,8 @@ import (
 
 	"linkwatch/checker"
 	"linkwatch/incidents"
-	"linkwatch/storage"
+	"linkwatch/storage/sqlite"
+	"linkwatch/storage/sqlite/sqlitetest"
 )
 
 // fleet is n destinations spread over hosts, with their dependency view.
@@ -33,7 +34,7 @@ func newFleetHarness(t *testing.T, cfg incidents.Config, deps map[string][]incid
 	if cfg.GroupInterval == 0 {
 		cfg.GroupInterval = -1
 	}
-	h := &harness{t: t, db: storage.MustOpenDB(t), cfg: cfg, now: t0, deps: deps}
+	h := &harness{t: t, db: sqlitetest.MustOpen(t), cfg: cfg, now: t0, deps: deps}
 	h.db.Now = func() time.Time { return h.now }
 	h.restart()
 	return h
@@ -255,7 +256,7 @@ func TestMaintenanceMutesUpdatesButNotTheResolution(t *testing.T) {
 // failingStore fails the nth Record call (1-based), as a database that is
 // locked or full for one write.
 type failingStore struct {
-	*storage.DB
+	*sqlite.DB
 	calls, failAt int
 }
 
@@ -514,5 +515,31 @@ func TestRestartKeepsTheOfflineCount(t *testing.T) {
 	}
 	if !offline {
 		t.Fatalf("no prober_offline after a restart: %v", keys(h.incidents()))
+	}
+}
+
+// TestReloadUpdatesAnOpenIncidentsLinks: a link added by a reload to a
+// destination that is already failing is affected by its open incident at
+// once (and a link removed is not any more), with no new alert.
+func TestReloadUpdatesAnOpenIncidentsLinks(t *testing.T) {
+	h := newHarness(t, incidents.Config{})
+	h.feed(down(blog, checker.CauseDNS))
+	h.feed(down(blog, checker.CauseDNS))
+	next := map[string][]incidents.Affected{}
+	for k, v := range deps {
+		next[k] = v
+	}
+	next[blog] = []incidents.Affected{{Page: "acme", Link: "news", URL: blog}}
+	h.eng.SetDependencies(next)
+	h.feed(down(blog, checker.CauseDNS))
+	inc := h.incidents()[0]
+	if !inc.Open() || len(inc.Affected) != 1 || inc.Affected[0].Page != "acme" || inc.Affected[0].Link != "news" {
+		t.Fatalf("affected after the reload = %+v", inc.Affected)
+	}
+	if got := alertTypes(h.alerts()); !slices.Equal(got, []string{"incident.opened"}) {
+		t.Errorf("alerts = %v, want no alert for a reload", got)
+	}
+	if mem := incidents.OpenInMemory(h.eng)[inc.Key]; len(mem.Affected) != 1 || mem.Affected[0].Link != "news" {
+		t.Errorf("memory holds %+v", mem.Affected)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"linkwatch/checker/ids"
+	"linkwatch/hub/middleware"
 	"linkwatch/incidents"
 )
 
@@ -286,7 +287,7 @@ func (s *Server) apiHandler(endpoint string) http.HandlerFunc {
 // Statuspage uses for errors.
 func (s *Server) apiNotFound(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
-	securityHeaders(h)
+	middleware.SetSecurityHeaders(h)
 	h.Set("Content-Type", "application/json; charset=utf-8")
 	h.Set("Access-Control-Allow-Origin", "*")
 	s.write(w, r, http.StatusNotFound, []byte(`{"error":"Not found","status":404}`+"\n"))

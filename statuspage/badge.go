@@ -9,6 +9,7 @@ import (
 
 	"linkwatch/checker/ids"
 	"linkwatch/hub"
+	"linkwatch/hub/middleware"
 )
 
 var badgeColors = map[string]string{
@@ -32,7 +33,7 @@ func (s *Server) serveBadge(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if !ok {
-		securityHeaders(w.Header())
+		middleware.SetSecurityHeaders(w.Header())
 		http.Error(w, "no such page or link", http.StatusNotFound)
 		return
 	}
@@ -58,7 +59,7 @@ func (s *Server) serveBadge(w http.ResponseWriter, r *http.Request) {
 	if win := r.URL.Query().Get("uptime"); win != "" {
 		days, ok := uptimeWindows[win]
 		if !ok {
-			securityHeaders(w.Header())
+			middleware.SetSecurityHeaders(w.Header())
 			http.Error(w, "uptime must be 24h, 7d, 30d or 90d", http.StatusBadRequest)
 			return
 		}
@@ -76,7 +77,7 @@ func (s *Server) serveBadge(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	h := w.Header()
-	securityHeaders(h)
+	middleware.SetSecurityHeaders(h)
 	s.cacheHeaders(h)
 	h.Set("Content-Type", "image/svg+xml; charset=utf-8")
 	s.write(w, r, http.StatusOK, []byte(badgeSVG(label, strings.ToLower(value), color)))

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"linkwatch/hub/middleware"
 )
 
 // The feeds list incidents, newest first, each with its updates, so feed
@@ -186,7 +188,7 @@ func (s *Server) writeFeed(w http.ResponseWriter, r *http.Request, contentType s
 	body = append([]byte(xml.Header), body...)
 	sum := sha256.Sum256(body)
 	h := w.Header()
-	securityHeaders(h)
+	middleware.SetSecurityHeaders(h)
 	s.cacheHeaders(h)
 	h.Set("Content-Type", contentType)
 	h.Set("ETag", `"`+base64.RawURLEncoding.EncodeToString(sum[:12])+`"`)

@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"linkwatch/checker/ids"
+	"linkwatch/hub/middleware"
 )
 
 //go:embed assets
@@ -100,7 +101,7 @@ type pageView struct {
 func (s *Server) serveHTML(w http.ResponseWriter, r *http.Request) {
 	slug := mux.Vars(r)["page"]
 	if slug != "" && !s.pageExists(slug) {
-		securityHeaders(w.Header())
+		middleware.SetSecurityHeaders(w.Header())
 		http.Error(w, "no such page", http.StatusNotFound)
 		return
 	}
@@ -119,7 +120,7 @@ func (s *Server) serveHTML(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h := w.Header()
-	securityHeaders(h)
+	middleware.SetSecurityHeaders(h)
 	s.cacheHeaders(h)
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	s.write(w, r, http.StatusOK, buf.Bytes())

@@ -15,7 +15,7 @@ import (
 	"linkwatch/hub"
 	"linkwatch/incidents"
 	"linkwatch/statuspage"
-	"linkwatch/storage"
+	"linkwatch/storage/sqlite/sqlitetest"
 )
 
 // TestProberOfflineIsMonitoringDegradedNotAnOutage: our own network failing
@@ -23,7 +23,7 @@ import (
 // shows every link as it was, with no outage indicator.
 func TestProberOfflineIsMonitoringDegradedNotAnOutage(t *testing.T) {
 	ctx := context.Background()
-	db := storage.MustOpenDB(t)
+	db := sqlitetest.MustOpen(t)
 	now := time.Now().UTC()
 	cat, err := hub.NewCatalog([]hub.PageSpec{{Slug: "acme", Title: "Acme", Links: []hub.LinkSpec{{Slug: "shop", URL: shopURL}}}}, hub.NewCounter(nil))
 	if err != nil {

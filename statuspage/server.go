@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"linkwatch/hub"
+	"linkwatch/hub/middleware"
 )
 
 // Options configure the status page.
@@ -123,13 +124,6 @@ func (s *Server) pageExists(slug string) bool {
 	return ok
 }
 
-// securityHeaders are set on every public answer.
-func securityHeaders(h http.Header) {
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
-}
-
 func (s *Server) cacheHeaders(h http.Header) {
 	h.Set("Cache-Control", "public, max-age="+strconv.Itoa(int(s.opts.CacheFor/time.Second)))
 }
@@ -141,7 +135,7 @@ func (s *Server) writeJSON(w http.ResponseWriter, r *http.Request, body any) {
 		return
 	}
 	h := w.Header()
-	securityHeaders(h)
+	middleware.SetSecurityHeaders(h)
 	s.cacheHeaders(h)
 	h.Set("Content-Type", "application/json; charset=utf-8")
 	// Status widgets on other sites read this API from the browser.
@@ -160,7 +154,7 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, status int, body 
 // logged, not shown.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	s.opts.Log.ErrorContext(r.Context(), "status page", "path", r.URL.Path, "err", err)
-	securityHeaders(w.Header())
+	middleware.SetSecurityHeaders(w.Header())
 	w.Header().Set("Retry-After", "5")
 	http.Error(w, "status temporarily unavailable", http.StatusServiceUnavailable)
 }

@@ -24,13 +24,14 @@ import (
 	"linkwatch/hub"
 	"linkwatch/incidents"
 	"linkwatch/statuspage"
-	"linkwatch/storage"
+	"linkwatch/storage/sqlite"
+	"linkwatch/storage/sqlite/sqlitetest"
 )
 
 // source adapts storage for the status page, as cmd/linkwatch does, and
 // counts how often the page reads incidents.
 type source struct {
-	*storage.DB
+	*sqlite.DB
 	reads atomic.Int32
 }
 
@@ -74,7 +75,7 @@ const (
 func seeded(t *testing.T) (*httptest.Server, *source) {
 	t.Helper()
 	ctx := context.Background()
-	db := storage.MustOpenDB(t)
+	db := sqlitetest.MustOpen(t)
 	now := time.Now().UTC()
 	cat, err := hub.NewCatalog([]hub.PageSpec{
 		{Slug: "acme", Title: "Acme <script>alert(1)</script>", Links: []hub.LinkSpec{{Slug: "shop", URL: shopURL, Fallback: backupURL}, {Slug: "blog", URL: blogURL}}},
@@ -109,7 +110,10 @@ func seeded(t *testing.T) (*httptest.Server, *source) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.PostUpdate(ctx, open.ID, incidents.StatusIdentified, "The shop's payment provider is down."); err != nil {
+	identified := open
+	identified.Status = incidents.StatusIdentified
+	if _, err := db.Record(ctx, incidents.Change{Incident: identified,
+		Update: &incidents.Update{Status: incidents.StatusIdentified, Body: "The shop's payment provider is down."}}); err != nil {
 		t.Fatal(err)
 	}
 	past, err := db.Record(ctx, incidents.Change{Incident: incidents.Incident{Key: "dest:" + blogURL, Kind: incidents.KindDestination,
@@ -392,7 +396,7 @@ func TestQRCodes(t *testing.T) {
 
 func TestHubHistoryFromPageSeries(t *testing.T) {
 	ctx := context.Background()
-	db := storage.MustOpenDB(t)
+	db := sqlitetest.MustOpen(t)
 	cat, err := hub.NewCatalog([]hub.PageSpec{{Slug: "acme", Title: "Acme", Links: []hub.LinkSpec{{Slug: "a", URL: shopURL}, {Slug: "b", URL: blogURL}}}}, hub.NewCounter(nil))
 	if err != nil {
 		t.Fatal(err)

@@ -1,180 +1,45 @@
 package storage
 
 import (
-	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
 	"linkwatch/incidents"
 )
 
-// ErrConflict is returned for a change the incident's state does not allow.
-var ErrConflict = incidents.ErrConflict
-
-// lockIncident reads an incident inside a write transaction.
-func lockIncident(ctx context.Context, tx *Tx, id int64) (incidents.Incident, error) {
-	inc, err := scanIncident(tx.QueryRowContext(ctx, `SELECT `+incidentColumns+` FROM incidents WHERE id = ?`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return inc, fmt.Errorf("incident %d: %w", id, ErrNotFound)
-	}
-	return inc, err
-}
-
-// Acknowledge records that someone is on the incident.
-func (db *DB) Acknowledge(ctx context.Context, id int64, by string) (incidents.Incident, error) {
-	var out incidents.Incident
-	err := db.update(ctx, func(tx *Tx) error {
-		inc, err := lockIncident(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		if !inc.AcknowledgedAt.IsZero() {
-			return fmt.Errorf("incident %d was already acknowledged by %s: %w", id, inc.AcknowledgedBy, ErrConflict)
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE incidents SET acknowledged_at = ?, acknowledged_by = ?, updated_at = ? WHERE id = ?`,
-			formatTime(tx.now), by, formatTime(tx.now), id); err != nil {
-			return fmt.Errorf("storage: acknowledge: %w", err)
-		}
-		if err := addEvent(ctx, tx, id, incidents.EventAcknowledged, "acknowledged by "+by); err != nil {
-			return err
-		}
-		out, err = lockIncident(ctx, tx, id)
-		return err
-	})
-	return out, err
-}
-
-// PostUpdate adds a public update and sets the incident's public status to
-// it. An open incident is resolved by hand through the incident engine
-// (incidents.Engine.Resolve), which owns open incidents; here a resolved
-// incident only takes updates with status resolved. The update's text goes
-// to every channel unless the incident never alerted (a maintenance window
-// muted it).
-func (db *DB) PostUpdate(ctx context.Context, id int64, status incidents.Status, body string) (incidents.Update, error) {
-	var u incidents.Update
-	err := db.update(ctx, func(tx *Tx) error {
-		inc, err := lockIncident(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		if inc.Open() && status == incidents.StatusResolved {
-			return fmt.Errorf("incident %d is still open; resolve it with POST /api/admin/incidents/%d/resolve: %w", id, id, ErrConflict)
-		}
-		if !inc.Open() && status != incidents.StatusResolved {
-			return fmt.Errorf("incident %d is resolved; updates to it must have status resolved: %w", id, ErrConflict)
-		}
-		if u, err = insertUpdate(ctx, tx, id, status, body); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE incidents SET status = ?, updated_at = ? WHERE id = ?`, string(status), formatTime(tx.now), id); err != nil {
-			return fmt.Errorf("storage: set incident status: %w", err)
-		}
-		if err := addEvent(ctx, tx, id, incidents.EventUpdatePosted, fmt.Sprintf("%s: %s", status, body)); err != nil {
-			return err
-		}
-		inc, err = lockIncident(ctx, tx, id)
-		if err != nil || inc.AlertsSuppressed {
-			return err
-		}
-		return enqueueAlert(ctx, tx, incidents.Alert{EventID: newEventID(), Type: incidents.AlertUpdated, Reason: string(incidents.EventUpdatePosted),
-			IncidentID: id, Incident: inc, CreatedAt: tx.now, Update: &u}, time.Time{})
-	})
-	return u, err
-}
-
-// EditPostmortem replaces an incident's postmortem notes.
-func (db *DB) EditPostmortem(ctx context.Context, id int64, pm incidents.Postmortem) (incidents.Incident, error) {
-	var out incidents.Incident
-	err := db.update(ctx, func(tx *Tx) error {
-		if _, err := lockIncident(ctx, tx, id); err != nil {
-			return err
-		}
-		pm.UpdatedAt = tx.now
-		b, err := jsonString(pm)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE incidents SET postmortem = ?, updated_at = ? WHERE id = ?`, b, formatTime(tx.now), id); err != nil {
-			return fmt.Errorf("storage: edit postmortem: %w", err)
-		}
-		if err := addEvent(ctx, tx, id, incidents.EventPostmortem, "postmortem notes edited"); err != nil {
-			return err
-		}
-		out, err = lockIncident(ctx, tx, id)
-		return err
-	})
-	return out, err
-}
-
-func addEvent(ctx context.Context, tx *Tx, id int64, kind incidents.EventKind, body string) error {
-	if _, err := tx.ExecContext(ctx, `INSERT INTO incident_events (incident_id, at, kind, body) VALUES (?, ?, ?, ?)`,
-		id, formatTime(tx.now), string(kind), body); err != nil {
-		return fmt.Errorf("storage: insert incident event: %w", err)
+// CheckAcknowledge refuses to acknowledge an incident twice: the first
+// person on it stays named.
+func CheckAcknowledge(inc incidents.Incident) error {
+	if !inc.AcknowledgedAt.IsZero() {
+		return fmt.Errorf("incident %d was already acknowledged by %s: %w", inc.ID, inc.AcknowledgedBy, ErrConflict)
 	}
 	return nil
 }
 
-// CreateMaintenance stores a maintenance window.
-func (db *DB) CreateMaintenance(ctx context.Context, m incidents.Maintenance) (incidents.Maintenance, error) {
-	err := db.update(ctx, func(tx *Tx) error {
-		m.CreatedAt = tx.now
-		return tx.QueryRowContext(ctx, `INSERT INTO maintenance (title, component, starts_at, ends_at, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id`,
-			m.Title, m.Component, formatTime(m.StartsAt), formatTime(m.EndsAt), formatTime(m.CreatedAt)).Scan(&m.ID)
-	})
-	if err != nil {
-		return m, fmt.Errorf("storage: create maintenance: %w", err)
-	}
-	return m, nil
-}
-
-// DeleteMaintenance removes a maintenance window.
-func (db *DB) DeleteMaintenance(ctx context.Context, id int64) error {
-	return db.update(ctx, func(tx *Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM maintenance WHERE id = ?`, id)
-		if err != nil {
-			return fmt.Errorf("storage: delete maintenance: %w", err)
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return fmt.Errorf("maintenance %d: %w", id, ErrNotFound)
-		}
-		return nil
-	})
-}
-
-// ListMaintenance returns the windows that end after since, soonest first.
-func (db *DB) ListMaintenance(ctx context.Context, since time.Time) ([]incidents.Maintenance, error) {
-	rows, err := db.reader.QueryContext(ctx, `SELECT id, title, component, starts_at, ends_at, created_at FROM maintenance
-		WHERE ends_at > ? ORDER BY starts_at, id`, formatTime(since))
-	if err != nil {
-		return nil, fmt.Errorf("storage: query maintenance: %w", err)
-	}
-	defer rows.Close()
-	var out []incidents.Maintenance
-	for rows.Next() {
-		var m incidents.Maintenance
-		var s, e, c string
-		if err := rows.Scan(&m.ID, &m.Title, &m.Component, &s, &e, &c); err != nil {
-			return nil, fmt.Errorf("storage: scan maintenance: %w", err)
-		}
-		m.StartsAt, m.EndsAt, m.CreatedAt = parseTime(s), parseTime(e), parseTime(c)
-		out = append(out, m)
-	}
-	return out, rows.Err()
-}
-
-// ActiveMaintenance returns the windows active at t.
-func (db *DB) ActiveMaintenance(ctx context.Context, t time.Time) ([]incidents.Maintenance, error) {
-	all, err := db.ListMaintenance(ctx, t)
-	if err != nil {
-		return nil, err
-	}
+// ActiveAt returns the windows of all (which end after t) that have
+// started by t.
+func ActiveAt(all []incidents.Maintenance, t time.Time) []incidents.Maintenance {
 	out := all[:0]
 	for _, m := range all {
 		if !t.Before(m.StartsAt) {
 			out = append(out, m)
 		}
 	}
-	return out, nil
+	return out
+}
+
+// ChannelStates lists the named channels in order: on, or off as off says,
+// with their deliveries by status (counts: channel -> status -> number).
+func ChannelStates(names []string, off map[string]incidents.ChannelState, counts map[string]map[string]int64) []incidents.ChannelState {
+	out := make([]incidents.ChannelState, 0, len(names))
+	for _, name := range names {
+		st, disabled := off[name]
+		st.Name, st.Enabled = name, !disabled
+		st.Deliveries = counts[name]
+		if st.Deliveries == nil {
+			st.Deliveries = map[string]int64{}
+		}
+		out = append(out, st)
+	}
+	return out
 }

@@ -23,6 +23,7 @@ import (
 
 	"linkwatch/checker"
 	"linkwatch/storage"
+	"linkwatch/storage/sqlite"
 )
 
 // benchResolver sends every *.bench.test name to loopback, so each
@@ -90,7 +91,7 @@ func runProbeBench(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	defer stopFleet()
 
-	db, err := storage.Open(ctx, filepath.Join(dir, "bench.db"))
+	db, err := sqlite.Open(ctx, filepath.Join(dir, "bench.db"))
 	if err != nil {
 		return err
 	}
@@ -125,7 +126,7 @@ type probeBench struct {
 	n                  int
 	interval, duration time.Duration
 	workers, keepAlive int
-	db                 *storage.DB
+	db                 *sqlite.DB
 	stdout, stderr     io.Writer
 }
 

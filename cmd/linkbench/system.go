@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"linkwatch/storage/sqlite"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -21,8 +22,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-
-	"linkwatch/storage"
 )
 
 // runSystem measures a real linkwatch process against the fleet: redirect
@@ -138,7 +137,7 @@ pages:
 	time.Sleep(12 * time.Second) // one interval: every target checked once, connections warm
 
 	// A second connection to linkwatch's database, to measure what it holds.
-	db, err := storage.Open(ctx, dbPath)
+	db, err := sqlite.Open(ctx, dbPath)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"linkwatch/alerting"
 	"linkwatch/alerting/datadog"
 	"linkwatch/checker"
+	"linkwatch/cmd/linkwatch/config"
 	"linkwatch/hub"
 	"linkwatch/storage"
 )
@@ -18,12 +19,12 @@ import (
 // config other than the hub's own: probes, webhooks, Slack, Sentry. One
 // guard, so no channel is a way around it: private, loopback and
 // link-local addresses only when probe.allow_private lists them.
-func outboundDial(cfg *Config) alerting.DialFunc {
-	return alerting.DialFunc(checker.GuardedDialContext(cfg.Probe.allowPrefixes, 10*time.Second))
+func outboundDial(cfg *config.Config) alerting.DialFunc {
+	return alerting.DialFunc(checker.GuardedDialContext(cfg.Probe.AllowPrefixes(), 10*time.Second))
 }
 
 // newSentry returns the Sentry client, or nil without one.
-func newSentry(cfg *Config) (*alerting.Sentry, error) {
+func newSentry(cfg *config.Config) (*alerting.Sentry, error) {
 	s := cfg.Alerts.Sentry
 	if s == nil {
 		return nil, nil
@@ -33,7 +34,7 @@ func newSentry(cfg *Config) (*alerting.Sentry, error) {
 }
 
 // newSinks builds the configured alert channels.
-func newSinks(cfg *Config, db *storage.DB, sentry *alerting.Sentry) ([]alerting.Sink, error) {
+func newSinks(cfg *config.Config, db storage.Store, sentry *alerting.Sentry) ([]alerting.Sink, error) {
 	var sinks []alerting.Sink
 	if sentry != nil {
 		sinks = append(sinks, sentry)
@@ -65,7 +66,7 @@ func newSinks(cfg *Config, db *storage.DB, sentry *alerting.Sentry) ([]alerting.
 }
 
 // newMetrics returns the DataDog client, or nil (a no-op) without one.
-func newMetrics(cfg *Config) (*datadog.Metrics, error) {
+func newMetrics(cfg *config.Config) (*datadog.Metrics, error) {
 	d := cfg.Alerts.DataDog
 	if d == nil {
 		return nil, nil
@@ -81,7 +82,7 @@ func newMetrics(cfg *Config) (*datadog.Metrics, error) {
 type reporter struct {
 	metrics *datadog.Metrics
 	sched   *checker.Scheduler
-	db      *storage.DB
+	db      storage.Store
 	counter *hub.Counter
 	dropped func() int64 // results storage refused, in all
 	log     *slog.Logger
@@ -101,33 +102,5 @@ func (r *reporter) report(ctx context.Context) {
 		r.metrics.OutboxPending(n)
 	} else if ctx.Err() == nil {
 		r.log.Error("metrics: count pending deliveries", "err", err)
-	}
-}
-
-// heartbeat tells Sentry Crons, once a minute, whether the prober is alive:
-// ok only if checks ran in the last minute with a p99 lag under a second.
-// Sentry has no sub-minute monitors, so a dead prober is noticed within a
-// minute or two, by Sentry, even when linkwatch itself cannot say so.
-type heartbeat struct {
-	sentry *alerting.Sentry
-	sched  *checker.Scheduler
-	log    *slog.Logger
-	last   int64 // checks started at the previous beat
-}
-
-// start checks in as soon as linkwatch runs: the prober is starting.
-func (h *heartbeat) start(ctx context.Context) {
-	if err := h.sentry.Heartbeat(ctx, true, "linkwatch started"); err != nil && ctx.Err() == nil {
-		h.log.Warn("sentry heartbeat", "err", err)
-	}
-}
-
-func (h *heartbeat) beat(ctx context.Context) {
-	st := h.sched.Stats()
-	ok := st.Checks > h.last && st.LagP99 < time.Second
-	detail := fmt.Sprintf("%d checks in the last minute, p99 lag %s", st.Checks-h.last, st.LagP99)
-	h.last = st.Checks
-	if err := h.sentry.Heartbeat(ctx, ok, detail); err != nil && ctx.Err() == nil {
-		h.log.Warn("sentry heartbeat", "err", err)
 	}
 }

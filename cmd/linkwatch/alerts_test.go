@@ -16,8 +16,9 @@ import (
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"linkwatch/alerting"
+	"linkwatch/cmd/linkwatch/config"
 	"linkwatch/incidents"
-	"linkwatch/storage"
+	"linkwatch/storage/sqlite/sqlitetest"
 )
 
 // TestOutageToWebhook runs the whole product: a destination fails, the
@@ -173,7 +174,7 @@ func TestSlackAPIURLFromConfig(t *testing.T) {
 		_, _ = io.WriteString(w, `{"ok":true,"channel":"C0OPS","ts":"1700000000.000100"}`)
 	}))
 	defer api.Close()
-	cfg, err := ParseConfig([]byte(`
+	cfg, err := config.Parse(t.Context(), []byte(`
 probe: {allow_private: [127.0.0.1/32]}
 alerts:
   slack: {bot_token: "xoxb-T0KEN", channel: "#ops", api_url: "`+api.URL+`/slack/api"}
@@ -181,7 +182,7 @@ alerts:
 	if err != nil {
 		t.Fatal(err)
 	}
-	db := storage.MustOpenDB(t)
+	db := sqlitetest.MustOpen(t)
 	inc, err := db.Record(t.Context(), incidents.Change{Incident: incidents.Incident{Key: "dest:https://go.dev/", Kind: incidents.KindDestination,
 		Title: "ada/go is down", Status: incidents.StatusInvestigating, Impact: incidents.ImpactMajor, StartedAt: time.Now(), UpdatedAt: time.Now()}})
 	if err != nil {

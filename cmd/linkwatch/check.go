@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"linkwatch/checker"
+	"linkwatch/cmd/linkwatch/config"
 	"linkwatch/hub"
 )
 
@@ -19,11 +20,11 @@ func runCheck(ctx context.Context, args []string, getenv func(string) string, st
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(ctx, *path, getenv)
+	cfg, err := config.Load(ctx, *path, getenv)
 	if err != nil {
 		return err
 	}
-	catalog, err := hub.NewCatalog(cfg.catalogSpec(), hub.NewCounter(nil))
+	catalog, err := hub.NewCatalog(cfg.CatalogSpec(), hub.NewCounter(nil))
 	if err != nil {
 		return fmt.Errorf("build catalog: %w", err)
 	}

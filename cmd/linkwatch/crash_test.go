@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"linkwatch/incidents"
-	"linkwatch/storage"
+	"linkwatch/storage/sqlite"
 )
 
 // TestMain lets the crash test run linkwatch as a real child process (this
@@ -122,7 +122,7 @@ pages:
 	atKill := len(received)
 	mu.Unlock()
 
-	db, err := storage.Open(context.Background(), dbPath)
+	db, err := sqlite.Open(context.Background(), dbPath)
 	if err != nil {
 		t.Fatalf("reopen after SIGKILL: %v", err)
 	}
@@ -176,7 +176,7 @@ pages:
 	t.Logf("%d alerts delivered (%d before the kill), %d duplicates (allowed: at-least-once)", len(received), atKill, dups)
 }
 
-func integrityCheck(t *testing.T, db *storage.DB) string {
+func integrityCheck(t *testing.T, db *sqlite.DB) string {
 	t.Helper()
 	res, err := db.IntegrityCheck(context.Background())
 	if err != nil {
@@ -197,7 +197,7 @@ func waitUntil(t *testing.T, limit time.Duration, what string, cond func() bool)
 }
 
 // incidentKeys lists every incident's correlation key.
-func incidentKeys(t *testing.T, db *storage.DB) []string {
+func incidentKeys(t *testing.T, db *sqlite.DB) []string {
 	t.Helper()
 	list, err := db.ListIncidents(context.Background(), incidents.Query{Limit: 500})
 	if err != nil {

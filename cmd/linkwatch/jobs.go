@@ -13,15 +13,20 @@ import (
 // newPeriodicJobs schedules the coarse storage jobs: rollups every minute
 // and retention every hour. A job still running when it is due again is
 // skipped, and a panic in one is logged instead of killing the process.
-func newPeriodicJobs(db *storage.DB, keep storage.Retention, log *slog.Logger) *cron.Cron {
+// Each run is bounded and ends with ctx: a job cut short at shutdown is
+// rolled back and done again at the next start.
+func newPeriodicJobs(ctx context.Context, db storage.Store, keep storage.Retention, log *slog.Logger) *cron.Cron {
 	logger := cronLogger{log}
 	c := cron.New(cron.WithChain(cron.Recover(logger), cron.SkipIfStillRunning(logger)), cron.WithLogger(logger))
 	add := func(spec, name string, fn func(context.Context) error) {
 		if _, err := c.AddFunc(spec, func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+			jobCtx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 			defer cancel()
 			start := time.Now()
-			if err := fn(ctx); err != nil {
+			if err := fn(jobCtx); err != nil {
+				if ctx.Err() != nil {
+					return // cut short by shutdown: not a failure
+				}
 				log.Error("periodic job failed", "job", name, "err", err)
 				return
 			}
@@ -41,6 +46,15 @@ func newPeriodicJobs(db *storage.DB, keep storage.Retention, log *slog.Logger) *
 	return c
 }
 
+// runCron runs c until ctx ends, then waits for a job in progress, which
+// ctx ending has cut short.
+func runCron(ctx context.Context, c *cron.Cron) error {
+	c.Start()
+	<-ctx.Done()
+	<-c.Stop().Done()
+	return nil
+}
+
 // cronLogger sends robfig/cron's log lines to slog.
 type cronLogger struct{ log *slog.Logger }
 
@@ -48,4 +62,18 @@ func (l cronLogger) Info(msg string, kv ...any) { l.log.Debug("cron: "+msg, kv..
 
 func (l cronLogger) Error(err error, msg string, kv ...any) {
 	l.log.Error("cron: "+msg, append(kv, "err", err)...)
+}
+
+// every runs fn each period until ctx ends.
+func every(ctx context.Context, period time.Duration, fn func()) {
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			fn()
+		}
+	}
 }

@@ -17,7 +17,7 @@ import (
 
 	"linkwatch/checker"
 	"linkwatch/hub"
-	"linkwatch/storage"
+	"linkwatch/storage/sqlite"
 )
 
 // lockedBuffer is an io.Writer safe to read while run writes to it.
@@ -184,7 +184,7 @@ func TestServeEndToEnd(t *testing.T) {
 	if err := app.stop(t); err != nil {
 		t.Fatalf("run returned %v; stderr:\n%s", err, app.stderr)
 	}
-	db, err := storage.Open(context.Background(), app.DBPath)
+	db, err := sqlite.Open(context.Background(), app.DBPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,7 +305,7 @@ pages:
       - {slug: gone, url: "` + dest.URL + `/gone"}
 `
 	app := startAppAt(t, cfg, nil, addr)
-	db, err := storage.Open(context.Background(), app.DBPath)
+	db, err := sqlite.Open(context.Background(), app.DBPath)
 	if err != nil {
 		t.Fatal(err)
 	}

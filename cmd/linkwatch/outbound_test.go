@@ -10,8 +10,9 @@ import (
 	"time"
 
 	"linkwatch/alerting"
+	"linkwatch/cmd/linkwatch/config"
 	"linkwatch/incidents"
-	"linkwatch/storage"
+	"linkwatch/storage/sqlite/sqlitetest"
 )
 
 // countServer is a loopback receiver that counts requests and answers with
@@ -30,7 +31,7 @@ func countServer(t *testing.T, handler http.HandlerFunc) (*httptest.Server, *ato
 // alertSinks builds every configured channel for alerts config yaml.
 func alertSinks(t *testing.T, probe, alerts string) []alerting.Sink {
 	t.Helper()
-	cfg, err := ParseConfig([]byte(probe+"\nalerts:\n"+alerts+"\n"+validPages), "test.yaml", func(string) string { return "" })
+	cfg, err := config.Parse(t.Context(), []byte(probe+"\nalerts:\n"+alerts+"\n"+validPages), "test.yaml", func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +42,7 @@ func alertSinks(t *testing.T, probe, alerts string) []alerting.Sink {
 	if sentry != nil {
 		t.Cleanup(sentry.Close)
 	}
-	sinks, err := newSinks(cfg, storage.MustOpenDB(t), sentry)
+	sinks, err := newSinks(cfg, sqlitetest.MustOpen(t), sentry)
 	if err != nil {
 		t.Fatal(err)
 	}

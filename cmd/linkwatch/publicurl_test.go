@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"linkwatch/checker"
-	"linkwatch/storage"
+	"linkwatch/storage/sqlite"
 )
 
 func TestServedURLs(t *testing.T) {
@@ -45,7 +45,7 @@ func TestServedURLs(t *testing.T) {
 // reached the hub where it really listens, so no hub incident can open.
 func waitSelfCheckOK(t *testing.T, app *servedApp) {
 	t.Helper()
-	db, err := storage.Open(context.Background(), app.DBPath)
+	db, err := sqlite.Open(context.Background(), app.DBPath)
 	if err != nil {
 		t.Fatal(err)
 	}

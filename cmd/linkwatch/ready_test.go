@@ -12,7 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"linkwatch/storage"
+	"linkwatch/cmd/linkwatch/web"
+	"linkwatch/storage/sqlite"
 	"linkwatch/storage/storagefault"
 )
 
@@ -27,9 +28,9 @@ func (c *faultClock) Add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c
 
 // readyOn opens a database in dir and the readiness check over it, both on
 // one fake clock.
-func readyOn(t *testing.T, dir string) (*storage.DB, *readiness, *faultClock) {
+func readyOn(t *testing.T, dir string) (*sqlite.DB, *readiness, *faultClock) {
 	t.Helper()
-	db, err := storage.Open(context.Background(), filepath.Join(dir, "linkwatch.db"))
+	db, err := sqlite.Open(context.Background(), filepath.Join(dir, "linkwatch.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,10 +44,8 @@ func readyOn(t *testing.T, dir string) (*storage.DB, *readiness, *faultClock) {
 
 // readyz answers /readyz through the real handler.
 func readyz(rd *readiness, timeout time.Duration) int {
-	old := readyTimeoutForTest(timeout)
-	defer old()
 	rec := httptest.NewRecorder()
-	withHealth(rd, http.NotFoundHandler()).ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+	web.Health(rd, timeout, http.NotFoundHandler()).ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
 	return rec.Code
 }
 
@@ -125,10 +124,4 @@ func TestDropReportOncePerReport(t *testing.T) {
 	if n := strings.Count(buf.String(), "\n"); n != 1 || !strings.Contains(buf.String(), "dropped_results=300") || !strings.Contains(buf.String(), "failed_writes=60") {
 		t.Errorf("report = %q, want one line with dropped_results=300 failed_writes=60", buf.String())
 	}
-}
-
-func readyTimeoutForTest(d time.Duration) (restore func()) {
-	old := readyTimeout
-	readyTimeout = d
-	return func() { readyTimeout = old }
 }

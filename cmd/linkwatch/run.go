@@ -2,16 +2,14 @@ package main
 
 import (
 	"context"
-	_ "embed"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"runtime/debug"
-)
 
-//go:embed default.yaml
-var defaultConfig []byte
+	"linkwatch/cmd/linkwatch/config"
+)
 
 // version is set at build time with -ldflags "-X main.version=v1.2.3".
 var version = ""
@@ -113,16 +111,6 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
-// loadConfig reads path, or the embedded demo config when path is empty. It
-// gives up when ctx ends: every command stops on SIGTERM, however hostile
-// the file.
-func loadConfig(ctx context.Context, path string, getenv func(string) string) (*Config, error) {
-	if path == "" {
-		return parseConfig(ctx, defaultConfig, "(embedded default config)", getenv)
-	}
-	return loadConfigFile(ctx, path, getenv)
-}
-
 func runValidate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("validate", stderr)
 	path := fs.String("config", "", "config file to check (required)")
@@ -132,7 +120,7 @@ func runValidate(ctx context.Context, args []string, getenv func(string) string,
 	if *path == "" {
 		return errUsage("validate: -config is required")
 	}
-	cfg, err := loadConfigFile(ctx, *path, getenv)
+	cfg, err := config.LoadFile(ctx, *path, getenv)
 	if err != nil {
 		return err
 	}

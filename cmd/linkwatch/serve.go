@@ -3,40 +3,37 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
-	"net/url"
 	"os"
 	"os/signal"
-	"slices"
-	"strings"
-	"sync"
 	"syscall"
 	"time"
 
-	"github.com/gorilla/mux"
-
 	"linkwatch/alerting"
 	"linkwatch/checker"
+	"linkwatch/cmd/linkwatch/config"
+	"linkwatch/cmd/linkwatch/web"
 	"linkwatch/hub"
+	"linkwatch/hub/middleware"
 	"linkwatch/incidents"
 	"linkwatch/incidents/admin"
 	"linkwatch/statuspage"
 	"linkwatch/storage"
+	"linkwatch/storage/sqlite"
 )
 
 const (
+	// clickFlushInterval is how often the clicks counted in memory are written.
 	clickFlushInterval = 5 * time.Second
-	shutdownTimeout    = 10 * time.Second
+	// lastFlushTimeout bounds the last click flush at shutdown.
+	lastFlushTimeout = 10 * time.Second
+	// readyTimeout bounds a /readyz answer.
+	readyTimeout = 2 * time.Second
 )
-
-// readyTimeout bounds a /readyz answer; tests shorten it.
-var readyTimeout = 2 * time.Second
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serve", stderr)
@@ -45,52 +42,76 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(ctx, *path, getenv)
+	cfg, err := config.Load(ctx, *path, getenv)
 	if err != nil {
 		return err
 	}
 	if *addr != "" {
 		cfg.Server.Addr = *addr
 	}
-	sentry, err := newSentry(cfg)
+	a, err := newServeApp(ctx, cfg, *path, getenv, stdout, stderr)
 	if err != nil {
 		return err
 	}
+	defer a.close()
+	return a.run(ctx)
+}
+
+// newServeApp builds everything linkwatch serve runs, from cfg (path is
+// where it was read, for SIGHUP reloads). Its stages are added consumers
+// first, so shutdown goes: reloads stop, the HTTP server drains, the prober
+// stops, the incident engine handles the last results, the dispatcher
+// stops (undelivered alerts wait in the outbox), the result writer writes
+// what is queued, the periodic jobs stop, and the clicks are flushed a last
+// time.
+func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv func(string) string, stdout, stderr io.Writer) (_ *app, err error) {
+	sentry, err := newSentry(cfg)
+	if err != nil {
+		return nil, err
+	}
 	var logHandler slog.Handler = slog.NewTextHandler(stderr, nil)
 	if sentry != nil {
-		defer sentry.Close()
 		logHandler = alerting.NewSentryLogHandler(logHandler, sentry) // our own errors reach Sentry too
 	}
 	log := slog.New(logHandler)
+	a := &app{log: log}
+	defer func() {
+		if err != nil {
+			a.close()
+		}
+	}()
+	if sentry != nil {
+		a.onClose(sentry.Close)
+	}
 
 	// Listen first: the public URL, the self-checks and every link the
 	// status page and alerts carry depend on the address really served
 	// (-addr, or port 0).
 	ln, err := net.Listen("tcp", cfg.Server.Addr)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Server.Addr, err)
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Server.Addr, err)
 	}
-	defer ln.Close() // Serve closes it too; this covers a failed start
-	var mismatch string
-	cfg.Server.PublicURL, cfg.Server.selfCheckURL, mismatch = servedURLs(cfg.Server.PublicURL, cfg.Server.publicURLSet, ln.Addr())
+	a.onClose(func() { ln.Close() }) // Serve closes it too; this covers a failed start
+	var selfCheckURL, mismatch string
+	cfg.Server.PublicURL, selfCheckURL, mismatch = servedURLs(cfg.Server.PublicURL, cfg.Server.PublicURLSet, ln.Addr())
 	if mismatch != "" {
-		log.Warn(mismatch, "public_url", cfg.Server.PublicURL, "served", ln.Addr().String(), "self_checks", cfg.Server.selfCheckURL)
+		log.Warn(mismatch, "public_url", cfg.Server.PublicURL, "served", ln.Addr().String(), "self_checks", selfCheckURL)
 	}
 
-	db, err := storage.Open(ctx, cfg.Storage.Path)
+	db, err := sqlite.Open(ctx, cfg.Storage.Path)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer func() {
+	a.onClose(func() {
 		if err := db.Close(); err != nil {
 			log.Error("close storage", "err", err)
 		}
-	}()
+	})
 
 	counter := hub.NewCounter(db)
-	catalog, err := hub.NewCatalog(cfg.catalogSpec(), counter)
+	catalog, err := hub.NewCatalog(cfg.CatalogSpec(), counter)
 	if err != nil {
-		return fmt.Errorf("build catalog: %w", err)
+		return nil, fmt.Errorf("build catalog: %w", err)
 	}
 	hubServer := hub.NewServer(catalog, log)
 	// A fresh token per process tells the hub and the rate limiter which
@@ -104,7 +125,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		GroupInterval:    groupInterval(cfg),
 	}, db, dependencies(catalog), log)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// The hub redirects to fallbacks and notes down links from the health
 	// the engine publishes: memory only, on the redirect path.
@@ -112,13 +133,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 
 	sinks, err := newSinks(cfg, db, sentry)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	metrics, err := newMetrics(cfg)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer metrics.Close()
+	a.onClose(func() { _ = metrics.Close() }) // a final UDP flush: nothing to do if it fails
 
 	channels := make([]string, 0, len(sinks))
 	for _, s := range sinks {
@@ -127,41 +148,22 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	adminAPI := admin.New(db, admin.Options{Token: cfg.Server.AdminToken, Operator: engine, Channels: channels, Log: log,
 		Extra:      map[string]http.Handler{"/clicks": hub.NewClicksAPI(db, log)},
 		PageExists: func(slug string) bool { _, ok := hubServer.Catalog().Page(slug); return ok }})
-	router := newRouter(hubServer, adminAPI, statuspage.New(statusSource{db}, statuspage.Options{
+	router := web.NewRouter(hubServer, adminAPI, statuspage.New(statusSource{db}, statuspage.Options{
 		URL: cfg.Server.PublicURL, Interval: time.Duration(cfg.Probe.Interval), SelfCheck: *cfg.Probe.SelfCheck,
 		Catalog: hubServer.Catalog, Log: log,
 	}))
-	limiter := newClientLimiter(cfg.Server.RateLimit.PerSecond, cfg.Server.RateLimit.Burst)
+	limiter := middleware.NewRateLimiter(cfg.Server.RateLimit.PerSecond, cfg.Server.RateLimit.Burst)
 	ready := newReadiness(db, max(time.Duration(cfg.Probe.Interval), 10*time.Second))
-	srv := newHTTPServer(withSecurityHeaders(withHealth(ready, limiter.middleware(cfg.Server.trusted, hubServer.IsSelfCheck, hubFirst(hubServer, router)))), log)
-
-	// Background work stops in order at shutdown, each stage after the one
-	// feeding it: the HTTP server drains, the prober stops, the incident
-	// engine handles the last results, the dispatcher stops (undelivered
-	// alerts wait in the outbox), the result writer writes what is queued,
-	// then the periodic jobs and the last click flush.
-	bg := context.WithoutCancel(ctx)
-	proberCtx, stopProber := context.WithCancel(bg)
-	writerCtx, stopWriter := context.WithCancel(bg)
-	jobsCtx, stopJobs := context.WithCancel(bg)
-	var prober, writerDone, jobs sync.WaitGroup
+	srv := web.NewServer(middleware.SecurityHeaders(web.Health(ready, readyTimeout, limiter.Middleware(cfg.Server.TrustedPrefixes(), hubServer.IsSelfCheck, web.HubFirst(hubServer, router)))), log)
 
 	drops := &dropReport{log: log}
 	writer := storage.NewResultWriter(db, 500, time.Second, drops.note)
 	drops.dropped = writer.Dropped
-	writerDone.Go(func() { writer.Run(writerCtx) })
 	dispatcher := alerting.NewDispatcher(db, sinks, metrics, log)
-	dispatchCtx, stopDispatch := context.WithCancel(bg)
-	dispatchDone := make(chan struct{})
-	go func() { dispatcher.Run(dispatchCtx); close(dispatchDone) }()
-
 	// The engine runs on one goroutine; it drains this channel until the
 	// prober has stopped and the channel is closed.
 	engineIn := make(chan checker.Result, 4096)
-	engineDone := make(chan struct{})
-	go func() { engine.Run(context.WithoutCancel(ctx), engineIn); close(engineDone) }()
-
-	targets := slices.Concat(destinationTargets(cfg, catalog), selfCheckTargets(cfg, catalog), canaryTargets(cfg))
+	targets := allTargets(cfg, catalog, selfCheckURL)
 	sched := checker.NewScheduler(newChecker(cfg, selfToken), targets, checker.SchedulerOptions{
 		Interval: time.Duration(cfg.Probe.Interval),
 		Workers:  cfg.Probe.Workers,
@@ -172,291 +174,81 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		},
 		Log: log,
 	})
-	prober.Go(func() { sched.Run(proberCtx) })
-	if sentry != nil {
-		hb := &heartbeat{sentry: sentry, sched: sched, log: log, last: sched.Stats().Checks}
-		jobs.Go(func() {
-			// A check-in right at start: a restart leaves no gap in Sentry Crons.
-			hb.start(jobsCtx)
-			every(jobsCtx, time.Minute, func() { hb.beat(jobsCtx) })
-		})
-	}
-	jobs.Go(func() { every(jobsCtx, time.Minute, drops.report) })
-	if metrics != nil {
-		rep := &reporter{metrics: metrics, sched: sched, db: db, counter: counter, dropped: writer.Dropped, log: log}
-		jobs.Go(func() { every(jobsCtx, 10*time.Second, func() { rep.report(jobsCtx) }) })
-	}
-	periodic := newPeriodicJobs(db, storage.Retention{
-		Raw:    time.Duration(cfg.Storage.Retention.Raw),
-		Minute: time.Duration(cfg.Storage.Retention.MinuteRollups),
-		Hour:   time.Duration(cfg.Storage.Retention.Rollups),
-	}, log)
-	periodic.Start()
-	jobs.Go(func() {
-		every(jobsCtx, clickFlushInterval, func() {
-			if err := counter.Flush(jobsCtx); err != nil {
+	// SIGHUP reloads the pages and links from the config file. Notify now,
+	// before serving: a SIGHUP nobody listens for ends the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	a.onClose(func() { signal.Stop(hup) })
+	reloader := &reloader{path: path, getenv: getenv, selfCheckURL: selfCheckURL, running: cfg, counter: counter, hub: hubServer, sched: sched, engine: engine, log: log}
+
+	a.add("click flush", func(ctx context.Context) error {
+		every(ctx, clickFlushInterval, func() {
+			if err := counter.Flush(ctx); err != nil {
 				log.Error("flush clicks", "err", err)
 			}
 		})
+		// The last flush, once no click can come: its own deadline, however
+		// long the stages before it took to stop.
+		flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lastFlushTimeout)
+		defer cancel()
+		return counter.Flush(flushCtx)
 	})
-	// SIGHUP reloads the pages and links from the config file.
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	reloader := &reloader{ctx: ctx, path: *path, getenv: getenv, running: cfg, counter: counter, hub: hubServer, sched: sched, engine: engine, log: log}
-	jobs.Go(func() {
-		for {
-			select {
-			case <-jobsCtx.Done():
-				return
-			case <-hup:
-				reloader.reload()
-			}
-		}
+	a.add("drop report", func(ctx context.Context) error {
+		every(ctx, time.Minute, drops.report)
+		return nil
 	})
-
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
-	log.Info("linkwatch serving", "addr", ln.Addr().String(), "public_url", cfg.Server.PublicURL,
-		"pages", len(cfg.Pages), "targets", len(targets), "interval", time.Duration(cfg.Probe.Interval), "db", cfg.Storage.Path, "version", buildVersion())
-	fmt.Fprintf(stdout, "linkwatch listening on http://%s\n", ln.Addr())
-
-	var runErr error
-	select {
-	case <-ctx.Done():
-		log.Info("shutting down")
-	case err := <-serveErr:
-		runErr = fmt.Errorf("http server: %w", err)
+	if sentry != nil {
+		hb := &heartbeat{sentry: sentry, sched: sched, log: log, last: sched.Stats().Checks}
+		a.add("sentry heartbeat", hb.run)
 	}
-	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		log.Error("http shutdown", "err", err)
+	if metrics != nil {
+		rep := &reporter{metrics: metrics, sched: sched, db: db, counter: counter, dropped: writer.Dropped, log: log}
+		a.add("metrics reporter", func(ctx context.Context) error {
+			every(ctx, 10*time.Second, func() { rep.report(ctx) })
+			return nil
+		})
 	}
-	stopProber()
-	prober.Wait()
-	close(engineIn)
-	<-engineDone
-	stopDispatch()
-	<-dispatchDone
-	stopWriter()
-	writerDone.Wait()
-	<-periodic.Stop().Done()
-	stopJobs()
-	jobs.Wait()
-	if err := counter.Flush(shutdownCtx); err != nil {
-		runErr = errors.Join(runErr, err)
+	keep := storage.Retention{
+		Raw:    time.Duration(cfg.Storage.Retention.Raw),
+		Minute: time.Duration(cfg.Storage.Retention.MinuteRollups),
+		Hour:   time.Duration(cfg.Storage.Retention.Rollups),
 	}
-	return runErr
-}
-
-// servedURLs returns the public URL and the base self-checks use, given
-// public_url (set says it came from the config) and the address served.
-// Without public_url both are the served address (a wildcard host named
-// localhost). With one that names this machine on another port, visitors
-// may well reach us that way (a port mapping), but the prober cannot:
-// self-checks go to the served address instead, so they raise no false hub
-// incident, and mismatch says why, to be logged once.
-func servedURLs(publicURL string, set bool, served net.Addr) (public, selfCheck, mismatch string) {
-	host, port, err := net.SplitHostPort(served.String())
-	if err != nil {
-		return publicURL, publicURL, ""
-	}
-	if ip, err := netip.ParseAddr(host); err == nil && ip.IsUnspecified() {
-		host = "localhost"
-	}
-	servedURL := "http://" + net.JoinHostPort(host, port)
-	if !set {
-		return servedURL, servedURL, ""
-	}
-	u, err := url.Parse(publicURL)
-	if err != nil {
-		return publicURL, publicURL, ""
-	}
-	pubPort := u.Port()
-	if pubPort == "" {
-		pubPort = map[string]string{"http": "80", "https": "443"}[u.Scheme]
-	}
-	if !isThisMachine(u.Hostname(), host) || pubPort == port {
-		return publicURL, publicURL, ""
-	}
-	return publicURL, servedURL, "server.public_url names this machine on another port than the one served: links use public_url, self-checks go to the served address"
-}
-
-// isThisMachine reports whether host (from public_url) names this machine
-// without a DNS lookup: localhost, a loopback or unspecified address, or
-// the address served.
-func isThisMachine(host, served string) bool {
-	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") || host == served {
-		return true
-	}
-	ip, err := netip.ParseAddr(host)
-	return err == nil && (ip.IsLoopback() || ip.IsUnspecified())
-}
-
-// reloader applies a changed config's pages and links without a restart:
-// the hub swaps in a new catalog, the scheduler its new targets, the
-// incident engine its new dependency view. Server, storage, probe and alert
-// settings apply at the next restart.
-type reloader struct {
-	ctx     context.Context // ends at shutdown: a reload in progress gives up
-	path    string
-	getenv  func(string) string
-	running *Config
-	counter *hub.Counter
-	hub     *hub.Server
-	sched   *checker.Scheduler
-	engine  *incidents.Engine
-	log     *slog.Logger
-}
-
-func (r *reloader) reload() {
-	next, err := loadConfig(r.ctx, r.path, r.getenv)
-	if err != nil {
-		r.log.Error("config reload failed; still serving the running config", "err", err)
-		return
-	}
-	next.Server, next.Storage, next.Probe, next.Alerts = r.running.Server, r.running.Storage, r.running.Probe, r.running.Alerts
-	catalog, err := hub.NewCatalog(next.catalogSpec(), r.counter)
-	if err != nil {
-		r.log.Error("config reload failed; still serving the running config", "err", err)
-		return
-	}
-	r.hub.SetCatalog(catalog)
-	r.engine.SetDependencies(dependencies(catalog))
-	targets := slices.Concat(destinationTargets(next, catalog), selfCheckTargets(next, catalog), canaryTargets(next))
-	r.sched.SetTargets(targets)
-	r.log.Info("config reloaded: pages and links (other settings apply at restart)", "pages", len(next.Pages), "targets", len(targets))
+	a.add("periodic jobs", func(ctx context.Context) error {
+		return runCron(ctx, newPeriodicJobs(ctx, db, keep, log))
+	})
+	a.add("result writer", func(ctx context.Context) error {
+		writer.Run(ctx)
+		return nil
+	})
+	a.add("dispatcher", func(ctx context.Context) error {
+		dispatcher.Run(ctx)
+		return nil
+	})
+	a.add("incident engine", func(ctx context.Context) error {
+		// Stopped after the prober, its only sender: closing the channel
+		// lets the engine handle every result queued, then return.
+		defer context.AfterFunc(ctx, func() { close(engineIn) })()
+		engine.Run(context.WithoutCancel(ctx), engineIn)
+		return nil
+	})
+	a.add("prober", func(ctx context.Context) error {
+		sched.Run(ctx)
+		return nil
+	})
+	a.add("http server", func(ctx context.Context) error {
+		log.Info("linkwatch serving", "addr", ln.Addr().String(), "public_url", cfg.Server.PublicURL,
+			"pages", len(cfg.Pages), "targets", len(targets), "interval", time.Duration(cfg.Probe.Interval), "db", cfg.Storage.Path, "version", buildVersion())
+		return web.Serve(ctx, srv, ln, stdout, log)
+	})
+	a.add("reload", func(ctx context.Context) error { return reloader.run(ctx, hup) })
+	return a, nil
 }
 
 // groupInterval is alerts.group_interval for the engine, where 0 turns
 // grouping off.
-func groupInterval(cfg *Config) time.Duration {
+func groupInterval(cfg *config.Config) time.Duration {
 	if g := time.Duration(*cfg.Alerts.GroupInterval); g > 0 {
 		return g
 	}
 	return -1
-}
-
-func canaryID(cfg *Config) string {
-	if t := canaryTargets(cfg); len(t) > 0 {
-		return t[0].ID
-	}
-	return ""
-}
-
-// every runs fn each period until ctx ends.
-func every(ctx context.Context, period time.Duration, fn func()) {
-	t := time.NewTicker(period)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			fn()
-		}
-	}
-}
-
-// readier says whether the service can do its work (/readyz).
-type readier interface {
-	Ready(ctx context.Context) error
-}
-
-// serverTimeouts bound how long a client may hold a connection: a slow or
-// idle client cannot pin connections (slowloris). Tests shorten them.
-var serverTimeouts = struct{ readHeader, read, write, idle time.Duration }{
-	readHeader: 5 * time.Second, read: 15 * time.Second, write: 30 * time.Second, idle: 90 * time.Second,
-}
-
-// maxHeaderBytes bounds request headers; bodies are bounded where they are read.
-const maxHeaderBytes = 64 << 10
-
-func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
-	return &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: serverTimeouts.readHeader,
-		ReadTimeout:       serverTimeouts.read,
-		WriteTimeout:      serverTimeouts.write,
-		IdleTimeout:       serverTimeouts.idle,
-		MaxHeaderBytes:    maxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-}
-
-// withSecurityHeaders sets the headers promised on every public answer
-// before any handler runs, so none can be missed: redirects (302, and the
-// router's 301 to a cleaned path), 405, 429, health checks and errors get
-// them as the pages do. The values are the hub's and the status page's,
-// which set them too.
-func withSecurityHeaders(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
-		next.ServeHTTP(w, r)
-	})
-}
-
-// withHealth answers /healthz and /readyz ahead of everything else, so
-// probes from the orchestrator are never rate limited.
-func withHealth(ready readier, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case "/healthz":
-			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-			_, _ = io.WriteString(w, "ok\n")
-		case "/readyz":
-			ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
-			defer cancel()
-			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-			if err := ready.Ready(ctx); err != nil {
-				w.WriteHeader(http.StatusServiceUnavailable)
-				_, _ = io.WriteString(w, "storage unavailable\n")
-				return
-			}
-			_, _ = io.WriteString(w, "ok\n")
-		default:
-			next.ServeHTTP(w, r)
-		}
-	})
-}
-
-// hubFirst sends hub paths (pages, short links, the stylesheet) straight to
-// the hub, skipping the router's pattern matching: the redirect is the hot
-// path. Everything under the server's own prefixes goes to the router.
-func hubFirst(hubServer, router http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if isHubPath(r.URL.Path) {
-			hubServer.ServeHTTP(w, r)
-			return
-		}
-		router.ServeHTTP(w, r)
-	})
-}
-
-// isHubPath reports whether p belongs to the hub rather than to the status
-// page, its APIs, badges or QR codes.
-func isHubPath(p string) bool {
-	rest := strings.TrimPrefix(p, "/")
-	first, _, _ := strings.Cut(rest, "/")
-	switch first {
-	case "status", "api", "badge", "history.atom", "history.rss":
-		return false
-	}
-	return !strings.HasSuffix(p, "/qr.svg") && !strings.HasSuffix(p, "/qr.png")
-}
-
-func newRouter(hubServer *hub.Server, adminAPI *admin.API, status *statuspage.Server) http.Handler {
-	r := mux.NewRouter()
-	adminAPI.Register(r)
-	status.Register(r)
-	r.NotFoundHandler = hubServer
-	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Allow", "GET, HEAD")
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-	})
-	return r
 }

@@ -10,10 +10,10 @@ import (
 
 // statusSource adapts storage to what the status page reads; the two
 // packages do not import each other.
-type statusSource struct{ *storage.DB }
+type statusSource struct{ storage.Store }
 
 func (s statusSource) DailyStats(ctx context.Context, from time.Time) ([]statuspage.DayStat, error) {
-	stats, err := s.DB.DailyStats(ctx, from)
+	stats, err := s.Store.DailyStats(ctx, from)
 	if err != nil {
 		return nil, err
 	}
@@ -26,7 +26,7 @@ func (s statusSource) DailyStats(ctx context.Context, from time.Time) ([]statusp
 
 // Latency reads the quantiles off the rollup histograms.
 func (s statusSource) Latency(ctx context.Context, targets []string, from, to time.Time) (map[string]statuspage.Latency, error) {
-	hists, err := s.DB.LatencyHistograms(ctx, targets, from, to)
+	hists, err := s.Store.LatencyHistograms(ctx, targets, from, to)
 	if err != nil {
 		return nil, err
 	}

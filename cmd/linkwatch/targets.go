@@ -1,11 +1,13 @@
 package main
 
 import (
+	"slices"
 	"strings"
 	"time"
 
 	"linkwatch/checker"
 	"linkwatch/checker/ids"
+	"linkwatch/cmd/linkwatch/config"
 	"linkwatch/hub"
 	"linkwatch/incidents"
 )
@@ -13,7 +15,7 @@ import (
 // destinationTargets returns one target per unique destination URL, fallbacks
 // included, in the catalog's URL order. Links sharing a URL share its
 // expectations (validated); a URL that is only a fallback expects any 2xx.
-func destinationTargets(cfg *Config, catalog *hub.Catalog) []checker.Target {
+func destinationTargets(cfg *config.Config, catalog *hub.Catalog) []checker.Target {
 	expect := map[string]checker.Expect{}
 	for _, p := range cfg.Pages {
 		for _, l := range p.Links {
@@ -29,17 +31,19 @@ func destinationTargets(cfg *Config, catalog *hub.Catalog) []checker.Target {
 	return out
 }
 
+// allTargets is everything serve checks: the destinations, the hub's own
+// redirects (reached through selfCheckURL) and the canary.
+func allTargets(cfg *config.Config, catalog *hub.Catalog, selfCheckURL string) []checker.Target {
+	return slices.Concat(destinationTargets(cfg, catalog), selfCheckTargets(cfg, catalog, selfCheckURL), canaryTargets(cfg))
+}
+
 // selfCheckTargets returns one target per link: the hub's own short link,
-// reached through the public URL (or the served address, when the public
-// URL names another port of this machine), which must answer 302 to the
-// destination.
-func selfCheckTargets(cfg *Config, catalog *hub.Catalog) []checker.Target {
+// reached through base (the public URL, or the served address when the
+// public URL names another port of this machine: see servedURLs), which
+// must answer 302 to the destination.
+func selfCheckTargets(cfg *config.Config, catalog *hub.Catalog, base string) []checker.Target {
 	if !*cfg.Probe.SelfCheck {
 		return nil
-	}
-	base := cfg.Server.selfCheckURL
-	if base == "" {
-		base = cfg.Server.PublicURL
 	}
 	base = strings.TrimRight(base, "/")
 	var out []checker.Target
@@ -55,8 +59,16 @@ func selfCheckTargets(cfg *Config, catalog *hub.Catalog) []checker.Target {
 	return out
 }
 
+// canaryID is the canary's target id, or "" without one.
+func canaryID(cfg *config.Config) string {
+	if t := canaryTargets(cfg); len(t) > 0 {
+		return t[0].ID
+	}
+	return ""
+}
+
 // canaryTargets returns the canary, if one is configured.
-func canaryTargets(cfg *Config) []checker.Target {
+func canaryTargets(cfg *config.Config) []checker.Target {
 	if cfg.Probe.Canary == "" {
 		return nil
 	}
@@ -82,12 +94,12 @@ func dependencies(catalog *hub.Catalog) map[string][]incidents.Affected {
 	return deps
 }
 
-func newChecker(cfg *Config, selfToken string) *checker.Checker {
+func newChecker(cfg *config.Config, selfToken string) *checker.Checker {
 	p := cfg.Probe
 	return checker.New(checker.Options{
 		Timeout:            time.Duration(p.Timeout),
 		UserAgent:          p.UserAgent,
-		AllowPrivate:       p.allowPrefixes,
+		AllowPrivate:       p.AllowPrefixes(),
 		PerHostConcurrency: p.PerHost,
 		SlowThreshold:      time.Duration(p.HubSlow),
 		HEADFirst:          p.HeadFirst,

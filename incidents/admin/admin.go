@@ -393,20 +393,9 @@ func (a *API) postUpdate(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	if a.operator == nil {
-		writeError(w, http.StatusServiceUnavailable, "", "updates cannot be posted: the incident engine is not running")
-		return
-	}
-	if _, err := a.store.Incident(r.Context(), id); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	u, err := a.operator.PostUpdate(r.Context(), id, body.Status, body.Body)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, u)
+	a.operate(w, r, id, http.StatusCreated, func(ctx context.Context, op Operator) (any, error) {
+		return op.PostUpdate(ctx, id, body.Status, body.Body)
+	})
 }
 
 // resolve closes an open incident by hand: a link removed while it failed,
@@ -430,20 +419,29 @@ func (a *API) resolve(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, firstField(err))
 		return
 	}
+	a.operate(w, r, id, http.StatusOK, func(ctx context.Context, op Operator) (any, error) {
+		return op.Resolve(ctx, id, body.By, body.Note)
+	})
+}
+
+// operate runs an operator's action on an existing incident through the
+// incident engine and answers with its result (404 for an unknown id
+// before the engine is asked).
+func (a *API) operate(w http.ResponseWriter, r *http.Request, id int64, ok int, act func(context.Context, Operator) (any, error)) {
 	if a.operator == nil {
-		writeError(w, http.StatusServiceUnavailable, "", "incidents cannot be resolved by hand: the incident engine is not running")
+		writeError(w, http.StatusServiceUnavailable, "", "the incident engine is not running: incidents cannot be updated or resolved by hand")
 		return
 	}
 	if _, err := a.store.Incident(r.Context(), id); err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	inc, err := a.operator.Resolve(r.Context(), id, body.By, body.Note)
+	v, err := act(r.Context(), a.operator)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, inc)
+	writeJSON(w, ok, v)
 }
 
 // firstField returns the first field error of a joined error.

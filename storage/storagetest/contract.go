@@ -5,7 +5,6 @@ package storagetest
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -19,47 +18,9 @@ import (
 	"linkwatch/storage"
 )
 
-// Store is what the suite exercises: everything the incident engine, the
-// admin API, the dispatcher, the status page and the hub ask of storage.
-type Store interface {
-	SaveResults(ctx context.Context, results []checker.Result) error
-	RecentResults(ctx context.Context, targetKey string, limit int) ([]storage.StoredResult, error)
-	Rollups(ctx context.Context, targetKey string, period time.Duration, from, to time.Time) ([]storage.Rollup, error)
-	RollUp(ctx context.Context) error
-	DailyStats(ctx context.Context, from time.Time) ([]storage.DayStat, error)
-	Prune(ctx context.Context, keep storage.Retention) (int64, error)
-
-	incidents.Store
-	ListIncidents(ctx context.Context, q incidents.Query) ([]incidents.Incident, error)
-	Incident(ctx context.Context, id int64) (incidents.Incident, error)
-	IncidentEvents(ctx context.Context, id int64) ([]incidents.Event, error)
-	IncidentEvidence(ctx context.Context, id int64) ([]json.RawMessage, error)
-	IncidentUpdates(ctx context.Context, id int64) ([]incidents.Update, error)
-	Acknowledge(ctx context.Context, id int64, by string) (incidents.Incident, error)
-	PostUpdate(ctx context.Context, id int64, status incidents.Status, body string) (incidents.Update, error)
-	EditPostmortem(ctx context.Context, id int64, pm incidents.Postmortem) (incidents.Incident, error)
-	CreateMaintenance(ctx context.Context, m incidents.Maintenance) (incidents.Maintenance, error)
-	ListMaintenance(ctx context.Context, since time.Time) ([]incidents.Maintenance, error)
-	DeleteMaintenance(ctx context.Context, id int64) error
-	Outbox(ctx context.Context, limit int) ([]incidents.Alert, error)
-
-	FanOut(ctx context.Context, channels []string) error
-	DisableChannel(ctx context.Context, channel, reason string) error
-	EnableChannel(ctx context.Context, channel string) error
-	DisabledChannels(ctx context.Context) (map[string]string, error)
-	Deliveries(ctx context.Context, limit int) ([]incidents.DeliveryLog, error)
-	OutboxPending(ctx context.Context) (int64, error)
-	ThreadRef(ctx context.Context, incidentID int64, channel string) (string, error)
-	SetThreadRef(ctx context.Context, incidentID int64, channel, ref string) error
-
-	AddClicks(ctx context.Context, counts map[hub.LinkKey]hub.ClickCount) error
-	ClickTotals(ctx context.Context) (map[hub.LinkKey]int64, error)
-	FeedIDs(ctx context.Context, incidentIDs []int64) (string, map[int64]string, error)
-}
-
 // Open returns a fresh, empty database of the backend under test whose
 // clock is now.
-type Open func(tb testing.TB, now func() time.Time) Store
+type Open func(tb testing.TB, now func() time.Time) storage.Store
 
 // Clock is a settable clock for a database under test.
 type Clock struct {
@@ -80,7 +41,7 @@ var t0 = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 func Run(t *testing.T, open Open) {
 	tests := []struct {
 		name string
-		fn   func(*testing.T, Store, *Clock)
+		fn   func(*testing.T, storage.Store, *Clock)
 	}{
 		{"ResultsSampledAndCounted", resultsSampledAndCounted},
 		{"RollUpAndDailyStats", rollUpAndDailyStats},
@@ -121,7 +82,7 @@ func must(t *testing.T, err error) {
 // resultsSampledAndCounted: every result counts in its minute rollup; raw
 // results keep each change of status or cause and a sample every 10
 // minutes, across batches; a failure keeps its detail.
-func resultsSampledAndCounted(t *testing.T, db Store, _ *Clock) {
+func resultsSampledAndCounted(t *testing.T, db storage.Store, _ *Clock) {
 	ctx := context.Background()
 	var batch []checker.Result
 	for i := range 180 { // 30 minutes every 10 s, down during 10:12
@@ -167,7 +128,7 @@ func resultsSampledAndCounted(t *testing.T, db Store, _ *Clock) {
 	}
 }
 
-func rollUpAndDailyStats(t *testing.T, db Store, clk *Clock) {
+func rollUpAndDailyStats(t *testing.T, db storage.Store, clk *Clock) {
 	ctx := context.Background()
 	var batch []checker.Result
 	for i := range 2 * 60 { // two hours, one a minute
@@ -201,7 +162,7 @@ func rollUpAndDailyStats(t *testing.T, db Store, clk *Clock) {
 	}
 }
 
-func pruneKeepsWhatRetentionSays(t *testing.T, db Store, clk *Clock) {
+func pruneKeepsWhatRetentionSays(t *testing.T, db storage.Store, clk *Clock) {
 	ctx := context.Background()
 	old := result("https://c.test/", t0, time.Millisecond, checker.StatusDown)
 	recent := result("https://c.test/", t0.Add(47*time.Hour), time.Millisecond, checker.StatusDown)
@@ -229,7 +190,7 @@ func openIncident(key string, at time.Time) incidents.Incident {
 		StartedAt: at, UpdatedAt: at}
 }
 
-func recordTogether(t *testing.T, db Store, _ *Clock) {
+func recordTogether(t *testing.T, db storage.Store, _ *Clock) {
 	ctx := context.Background()
 	ev := result("https://shop.example/", t0, time.Millisecond, checker.StatusDown)
 	inc, err := db.Record(ctx, incidents.Change{Incident: openIncident("dest:https://shop.example/", t0),
@@ -281,7 +242,7 @@ func recordTogether(t *testing.T, db Store, _ *Clock) {
 	}
 }
 
-func oneOpenIncidentPerKey(t *testing.T, db Store, _ *Clock) {
+func oneOpenIncidentPerKey(t *testing.T, db storage.Store, _ *Clock) {
 	ctx := context.Background()
 	_, err := db.Record(ctx, incidents.Change{Incident: openIncident("dest:x", t0)})
 	must(t, err)
@@ -295,7 +256,7 @@ func oneOpenIncidentPerKey(t *testing.T, db Store, _ *Clock) {
 	}
 }
 
-func failedRecordWritesNothing(t *testing.T, db Store, _ *Clock) {
+func failedRecordWritesNothing(t *testing.T, db storage.Store, _ *Clock) {
 	ctx := context.Background()
 	ghost := openIncident("dest:ghost", t0)
 	ghost.ID = 4242 // no such incident: the update fails
@@ -319,7 +280,7 @@ func failedRecordWritesNothing(t *testing.T, db Store, _ *Clock) {
 	}
 }
 
-func alertGroupsMergeAndKeepOrder(t *testing.T, db Store, clk *Clock) {
+func alertGroupsMergeAndKeepOrder(t *testing.T, db storage.Store, clk *Clock) {
 	ctx := context.Background()
 	inc, err := db.Record(ctx, incidents.Change{Incident: openIncident("host:shop.example|http_5xx", t0), Alert: &incidents.Alert{Type: incidents.AlertOpened}})
 	must(t, err)
@@ -364,7 +325,7 @@ func alertGroupsMergeAndKeepOrder(t *testing.T, db Store, clk *Clock) {
 	}
 }
 
-func fanOutAndChannels(t *testing.T, db Store, _ *Clock) {
+func fanOutAndChannels(t *testing.T, db storage.Store, _ *Clock) {
 	ctx := context.Background()
 	for i := range 3 {
 		_, err := db.Record(ctx, incidents.Change{Incident: openIncident(fmt.Sprint("dest:", i), t0), Alert: &incidents.Alert{Type: incidents.AlertOpened}})
@@ -411,7 +372,7 @@ func fanOutAndChannels(t *testing.T, db Store, _ *Clock) {
 	}
 }
 
-func adminChanges(t *testing.T, db Store, _ *Clock) {
+func adminChanges(t *testing.T, db storage.Store, _ *Clock) {
 	ctx := context.Background()
 	inc, err := db.Record(ctx, incidents.Change{Incident: openIncident("dest:adm", t0)})
 	must(t, err)
@@ -421,13 +382,21 @@ func adminChanges(t *testing.T, db Store, _ *Clock) {
 	if _, err := db.Acknowledge(ctx, inc.ID, "bob"); !errors.Is(err, incidents.ErrConflict) {
 		t.Errorf("second acknowledgement: %v, want ErrConflict", err)
 	}
-	u, err := db.PostUpdate(ctx, inc.ID, incidents.StatusIdentified, "rolling back")
+	// An operator's update, recorded with its change: it sets the public
+	// status, gets an id, and its alert carries it.
+	u := &incidents.Update{Status: incidents.StatusIdentified, Body: "rolling back"}
+	next := inc
+	next.Status = incidents.StatusIdentified
+	saved, err := db.Record(ctx, incidents.Change{Incident: next, Update: u,
+		Alert: &incidents.Alert{Type: incidents.AlertUpdated, Reason: string(incidents.EventUpdatePosted)}})
 	must(t, err)
-	if u.ID == 0 || u.Body != "rolling back" {
-		t.Errorf("update = %+v", u)
+	if u.ID == 0 || saved.Status != incidents.StatusIdentified || saved.AcknowledgedBy != "alice" {
+		t.Errorf("update %+v, incident %+v", u, saved)
 	}
-	if _, err := db.PostUpdate(ctx, inc.ID, incidents.StatusResolved, "done"); !errors.Is(err, incidents.ErrConflict) {
-		t.Errorf("resolving an open incident by update: %v, want ErrConflict", err)
+	ups, err := db.IncidentUpdates(ctx, inc.ID)
+	must(t, err)
+	if len(ups) != 1 || ups[0].ID != u.ID || ups[0].Body != "rolling back" {
+		t.Errorf("updates = %+v", ups)
 	}
 	alerts, err := db.Outbox(ctx, 10)
 	must(t, err)
@@ -444,7 +413,7 @@ func adminChanges(t *testing.T, db Store, _ *Clock) {
 	}
 }
 
-func maintenance(t *testing.T, db Store, _ *Clock) {
+func maintenance(t *testing.T, db storage.Store, _ *Clock) {
 	ctx := context.Background()
 	m, err := db.CreateMaintenance(ctx, incidents.Maintenance{Title: "move", Component: "page:acme", StartsAt: t0.Add(time.Hour), EndsAt: t0.Add(2 * time.Hour)})
 	must(t, err)
@@ -463,7 +432,7 @@ func maintenance(t *testing.T, db Store, _ *Clock) {
 	}
 }
 
-func clicksAndFeedIDs(t *testing.T, db Store, _ *Clock) {
+func clicksAndFeedIDs(t *testing.T, db storage.Store, _ *Clock) {
 	ctx := context.Background()
 	k := hub.LinkKey{Page: "acme", Link: "shop"}
 	must(t, db.AddClicks(ctx, map[hub.LinkKey]hub.ClickCount{k: {Clicks: 3, Fallback: 1}}))

@@ -1,0 +1,263 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"strings"
+	"testing"
+
+	"linkwatch/hub"
+)
+
+const validPages = `
+pages:
+  - slug: ada
+    links:
+      - slug: go
+        url: https://go.dev/
+`
+
+func TestParseConfigRejects(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+		want []string // every error line expected, each "path: message" substring
+	}{
+		{"empty file", ``, []string{"pages: at least one page is required"}},
+		{"not yaml", "pages: [", []string{"(file): not valid YAML"}},
+		{"root not a mapping", "- a\n- b\n", []string{"(root): must be a mapping"}},
+		{"unknown top-level key", "sever: {}\n" + validPages, []string{`sever: unknown field (did you mean "server"?)`}},
+		{"unknown nested key", "server: {adr: ':1'}\n" + validPages, []string{`server.adr: unknown field (did you mean "addr"?)`}},
+		{"unknown link key", "pages:\n  - slug: a\n    links:\n      - {slug: x, url: 'https://e.com/', urll: y}\n",
+			[]string{`pages[0].links[0].urll: unknown field (did you mean "url"?)`}},
+		{"duplicate key", "server: {addr: ':1', addr: ':2'}\n" + validPages, []string{"addr"}},
+		{"pages not a list", "pages: {slug: a}\n", []string{"pages: must be a list"}},
+		{"no pages", "pages: []\n", []string{"pages: at least one page is required"}},
+		{"bad addr", "server: {addr: 'localhost'}\n" + validPages, []string{"server.addr: must be host:port"}},
+		{"bad public url", "server: {public_url: 'ftp://x'}\n" + validPages, []string{"server.public_url: scheme must be http or https"}},
+		{"public url with path", "server: {public_url: 'https://x.example/links'}\n" + validPages, []string{"server.public_url: must be a bare origin"}},
+		{"short admin token", "server: {admin_token: 'abc'}\n" + validPages, []string{"server.admin_token: must be at least 16 characters"}},
+		{"unset env var", "server: {admin_token: '${NOPE}'}\n" + validPages, []string{"server.admin_token: environment variable NOPE is not set"}},
+		{"storage path with query", "storage: {path: 'x.db?mode=memory'}\n" + validPages, []string{"storage.path: must not contain ? or #"}},
+		{"bad durations", "probe: {interval: 10, timeout: soon}\nstorage: {retention: {raw: 1d}}\n" + validPages, []string{
+			`probe.interval: "10" is not a duration`, `probe.timeout: "soon" is not a duration`, `storage.retention.raw: "1d" is not a duration`}},
+		{"timeout not below interval", "probe: {interval: 5s, timeout: 5s}\n" + validPages, []string{"probe.timeout: must be positive and below probe.interval (5s)"}},
+		{"probe limits", "probe: {interval: 100ms, workers: -1, per_host: 5000, hub_slow: -1s, user_agent: \"a\\nb\"}\n" + validPages, []string{
+			"probe.interval: must be at least 1s", "probe.timeout: must be positive and below", "probe.workers: must be between", "probe.per_host: must be between",
+			"probe.hub_slow: must be positive", "probe.user_agent: must not contain control characters"}},
+		{"fresh_every negative", "probe: {fresh_every: -1s}\n" + validPages, []string{"probe.fresh_every: must be between 0 (every check fresh) and 1h"}},
+		{"fresh_every too long", "probe: {fresh_every: 2h}\n" + validPages, []string{"probe.fresh_every: must be between 0 (every check fresh) and 1h"}},
+		{"fresh_every not a duration", "probe: {fresh_every: 60}\n" + validPages, []string{`probe.fresh_every: "60" is not a duration`}},
+		{"keep_alive_hosts negative", "probe: {keep_alive_hosts: -5}\n" + validPages, []string{"probe.keep_alive_hosts: must be between 1 and 1000000"}},
+		{"keep_alive_hosts too many", "probe: {keep_alive_hosts: 2000000}\n" + validPages, []string{"probe.keep_alive_hosts: must be between 1 and 1000000"}},
+		{"tls_warn zero", "probe: {tls_warn: 0s}\n" + validPages, []string{"probe.tls_warn: must be between 1h and 8760h"}},
+		{"tls_warn too long", "probe: {tls_warn: 9000h}\n" + validPages, []string{"probe.tls_warn: must be between 1h and 8760h"}},
+		{"tls_warn not a duration", "probe: {tls_warn: 14d}\n" + validPages, []string{`probe.tls_warn: "14d" is not a duration`}},
+		{"bad allow_private", "probe: {allow_private: ['10.0.0.0/8', 'localhost', '10.0.0.1']}\n" + validPages, []string{
+			`probe.allow_private[1]: "localhost" is not a CIDR`, `probe.allow_private[2]: "10.0.0.1" is not a CIDR`}},
+		{"retention order", "storage: {retention: {raw: 30m, minute_rollups: 24h, rollups: 1h}}\n" + validPages, []string{
+			"storage.retention.raw: must be at least 1h", "storage.retention.rollups: must be at least storage.retention.minute_rollups"}},
+		{"bad expectations", `pages:
+  - slug: a
+    links:
+      - slug: x
+        url: https://shop.example/
+        expect: {status: [200, 999], final_host: "shop.example/path", bodycontains: x}
+      - slug: y
+        url: https://shop.example/
+`, []string{
+			`pages[0].links[0].expect.bodycontains: unknown field (did you mean "body_contains"?)`,
+			"pages[0].links[0].expect.status[1]: 999 is not an HTTP status code",
+			"pages[0].links[0].expect.final_host: must be a bare host name",
+			"pages[0].links[1].expect: differs from pages[0].links[0], which has the same url",
+		}},
+		{"bad alerts", `alerts:
+  slack: {webhook_url: "https://hooks.example/T0KEN", bot_token: "xoxb-T0KEN"}
+  sentry: {dsn: "https://o0.ingest.sentry.io/42"}
+  webhooks:
+    - {name: ops, url: "ftp://hooks.example/", secret: "T0KEN-not-whsec"}
+    - {name: ops, url: "https://hooks.example/", secret: "whsec_T0KEN!!"}
+    - {name: "Bad Name", url: "https://hooks.example/", secret: "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}
+  datadog: {addr: "localhost", tags: ["env prod"]}
+` + validPages, []string{
+			"alerts.slack: set webhook_url or bot_token, not both",
+			"alerts.sentry.dsn: must be a Sentry DSN",
+			"alerts.webhooks[0].url: scheme must be http or https",
+			`alerts.webhooks[0].secret: secret must start with "whsec_"`,
+			`alerts.webhooks[1].name: "ops" is already used by alerts.webhooks[0]`,
+			"alerts.webhooks[1].secret: secret must be whsec_ followed by",
+			"alerts.webhooks[2].name: must be 1-32 lowercase letters",
+			"alerts.datadog.addr: must be host:port",
+			"alerts.datadog.tags[0]: must be a tag",
+		}},
+		{"bad fallbacks", `pages:
+  - slug: a
+    links:
+      - {slug: v, url: 'https://shop.example/', fallback: 'ftp://backup.example/'}
+      - {slug: w, url: 'https://shop.example/', fallback: 'https://shop.example/'}
+      - {slug: x, url: 'https://shop.example/', fallback: 'https://u:p@backup.example/'}
+      - {slug: y, url: 'https://shop.example/', fallback: 'backup.example'}
+`, []string{
+			"pages[0].links[0].fallback: scheme must be http or https",
+			"pages[0].links[1].fallback: must differ from the link's url",
+			"pages[0].links[2].fallback: must not contain credentials",
+			"pages[0].links[3].fallback: scheme must be http or https",
+		}},
+		{"bad trusted proxy", "server: {trusted_proxies: ['10.0.0.0/8', 'proxy.local']}\n" + validPages, []string{`server.trusted_proxies[1]: "proxy.local" is not a CIDR`}},
+		{"slack bot without channel", "alerts: {slack: {bot_token: xoxb-1}}\n" + validPages, []string{"alerts.slack.channel: is required with bot_token"}},
+		{"negative group interval", "alerts: {group_interval: -5s}\n" + validPages, []string{"alerts.group_interval: must be from 0s (no grouping) to 10m0s"}},
+		{"group interval too long", "alerts: {group_interval: 1h}\n" + validPages, []string{"alerts.group_interval: must be from 0s (no grouping) to 10m0s"}},
+		{"group interval not a duration", "alerts: {group_interval: soon}\n" + validPages, []string{`alerts.group_interval: "soon" is not a duration`}},
+		{"slack api_url not a URL", "alerts: {slack: {bot_token: xoxb-1, channel: ops, api_url: 'ftp://slack.local/api/'}}\n" + validPages,
+			[]string{"alerts.slack.api_url: scheme must be http or https"}},
+		{"slack api_url with credentials", "alerts: {slack: {bot_token: xoxb-1, channel: ops, api_url: 'https://u:p@slack.local/api/'}}\n" + validPages,
+			[]string{"alerts.slack.api_url: must not contain credentials"}},
+		{"slack api_url with query", "alerts: {slack: {bot_token: xoxb-1, channel: ops, api_url: 'https://slack.local/api/?x=1'}}\n" + validPages,
+			[]string{"alerts.slack.api_url: must be a base URL"}},
+		{"slack api_url with a webhook", "alerts: {slack: {webhook_url: 'https://hooks.example/T', api_url: 'https://slack.local/api/'}}\n" + validPages,
+			[]string{"alerts.slack.api_url: applies only with bot_token"}},
+		{"slack bot token kind", "alerts: {slack: {bot_token: xoxp-1, channel: ops}}\n" + validPages, []string{"alerts.slack.bot_token: must be a bot token"}},
+		{"every bad link", `pages:
+  - slug: ada
+    links:
+      - {slug: go, url: 'https://go.dev/'}
+      - {slug: go, url: 'https://go.dev/'}
+      - {slug: Bad, url: 'ftp://x/'}
+      - {slug: qr, url: 'https://user:pw@x/'}
+      - {slug: sp, url: "https://x/\u0007"}
+      - {slug: nohost, url: 'https:///x'}
+      - {slug: empty}
+  - slug: status
+  - slug: ada
+`, []string{
+			`pages[0].links[1].slug: "go" is already used by pages[0].links[0]`,
+			"pages[0].links[2].slug: must be 1-64 lowercase letters",
+			"pages[0].links[2].url: scheme must be http or https",
+			`pages[0].links[3].slug: "qr" is reserved`,
+			"pages[0].links[3].url: must not contain credentials",
+			"pages[0].links[4].url: has a control character",
+			"pages[0].links[5].url: must have a host",
+			"pages[0].links[6].url: is required",
+			`pages[1].slug: "status" is reserved`,
+			`pages[2].slug: "ada" is already used by pages[0]`,
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := Parse(t.Context(), []byte(tt.yaml), "test.yaml", func(string) string { return "" })
+			if err == nil {
+				t.Fatalf("accepted bad config: %+v", cfg)
+			}
+			if cfg != nil {
+				t.Error("returned a config along with an error")
+			}
+			var cerr *Error
+			if !errors.As(err, &cerr) {
+				t.Fatalf("error is %T, want *Error: %v", err, err)
+			}
+			if strings.Contains(err.Error(), "T0KEN") {
+				t.Errorf("a config error repeats a secret:\n%v", err)
+			}
+			if len(cerr.Errs) != len(tt.want) {
+				t.Errorf("got %d errors, want %d:\n%v", len(cerr.Errs), len(tt.want), err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("errors lack %q:\n%v", w, err)
+				}
+			}
+		})
+	}
+}
+
+func TestParseConfigDefaultsAndEnv(t *testing.T) {
+	env := map[string]string{"TOKEN": "[not, a]: list # 0123456789", "SLUG_URL": "https://go.dev/?q=[a]&b={c}"}
+	cfg, err := Parse(t.Context(), []byte(`
+server:
+  addr: "127.0.0.1:9000"
+  admin_token: ${TOKEN}
+pages:
+  - slug: ada
+    links:
+      - slug: go
+        url: ${SLUG_URL}
+`), "t.yaml", func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Server.AdminToken != env["TOKEN"] {
+		t.Errorf("admin_token = %q", cfg.Server.AdminToken)
+	}
+	// Values with YAML syntax in them stay strings: expansion happens after parsing.
+	if got := cfg.Pages[0].Links[0].URL; got != env["SLUG_URL"] {
+		t.Errorf("url = %q, want %q", got, env["SLUG_URL"])
+	}
+	if cfg.Server.PublicURL != "http://127.0.0.1:9000" || cfg.Storage.Path != "linkwatch.db" {
+		t.Errorf("defaults: public_url %q, storage.path %q", cfg.Server.PublicURL, cfg.Storage.Path)
+	}
+}
+
+func TestEmbeddedDefaultConfigIsValid(t *testing.T) {
+	cfg, err := Load(t.Context(), "", func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Server.Addr != ":8080" || len(cfg.Pages) < 2 {
+		t.Errorf("default config: addr %q, %d pages", cfg.Server.Addr, len(cfg.Pages))
+	}
+	if _, err := Parse(t.Context(), defaultConfig, "x", func(string) string { return "" }); err != nil {
+		t.Error(err)
+	}
+}
+
+func FuzzParseConfig(f *testing.F) {
+	f.Add([]byte(validPages))
+	f.Add(defaultConfig)
+	f.Add([]byte("server: {addr: ':1', public_url: 'http://x'}\npages: [{slug: a, links: [{slug: b, url: 'https://c/'}]}]"))
+	f.Add([]byte("pages: &a [*a]"))
+	f.Add([]byte("pages:\n  - slug: ${X}\n"))
+	f.Add([]byte("pages: [{slug: a, links: [{slug: b, url: 'https://c/', fallback: 'https://d/'}]}]"))
+	f.Add([]byte("pages: [{slug: a, links: [{slug: b, url: 'https://c/', fallback: 'https://c/'}]}]"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg, err := Parse(t.Context(), data, "fuzz.yaml", func(string) string { return "v" })
+		if err != nil {
+			var cerr *Error
+			if !errors.As(err, &cerr) || len(cerr.Errs) == 0 {
+				t.Fatalf("error without field errors: %v", err)
+			}
+			return
+		}
+		// An accepted config must build a servable catalog.
+		if _, err := newCatalogForTest(cfg); err != nil {
+			t.Fatalf("accepted config does not build a catalog: %v", err)
+		}
+	})
+}
+
+func newCatalogForTest(cfg *Config) (any, error) {
+	return hub.NewCatalog(cfg.CatalogSpec(), hub.NewCounter(nil))
+}
+
+// TestReadmeConfigIsValid keeps the README's config reference true.
+func TestReadmeConfigIsValid(t *testing.T) {
+	readme, err := os.ReadFile("../../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(readme), "## Configuration")
+	if !ok {
+		t.Fatal("README has no Configuration section")
+	}
+	_, rest, _ = strings.Cut(rest, "```yaml\n")
+	block, _, ok := strings.Cut(rest, "```")
+	if !ok {
+		t.Fatal("README's Configuration section has no yaml block")
+	}
+	env := map[string]string{
+		"LINKWATCH_ADMIN_TOKEN": "0123456789abcdef0123", "SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T/B/X",
+		"SENTRY_DSN": "https://key@o0.ingest.sentry.io/42", "OPS_WEBHOOK_SECRET": "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+	}
+	if _, err := Parse(t.Context(), []byte(block), "README.md", func(k string) string { return env[k] }); err != nil {
+		t.Errorf("the README's example config is invalid:\n%v", err)
+	}
+}

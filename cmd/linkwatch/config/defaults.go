@@ -1,0 +1,84 @@
+package config
+
+import (
+	"net"
+	"strings"
+	"time"
+)
+
+// applyDefaults fills in every value the file leaves out. It is the one
+// place a default is set: validation after it only reads.
+func (c *Config) applyDefaults() {
+	if c.Server.Addr == "" {
+		c.Server.Addr = ":8080"
+	}
+	c.Server.PublicURLSet = c.Server.PublicURL != ""
+	if c.Server.PublicURL == "" {
+		host, port, err := net.SplitHostPort(c.Server.Addr)
+		if err == nil {
+			if host == "" || host == "0.0.0.0" || host == "::" {
+				host = "localhost"
+			}
+			c.Server.PublicURL = "http://" + net.JoinHostPort(host, port)
+		}
+	}
+	c.Server.PublicURL = strings.TrimRight(c.Server.PublicURL, "/")
+	if c.Storage.Path == "" {
+		c.Storage.Path = "linkwatch.db"
+	}
+	if c.Server.RateLimit.PerSecond == 0 {
+		c.Server.RateLimit.PerSecond = 20
+	}
+	if c.Server.RateLimit.Burst == 0 {
+		c.Server.RateLimit.Burst = 60
+	}
+	r := &c.Storage.Retention
+	setDefault(&r.Raw, 48*time.Hour)
+	setDefault(&r.MinuteRollups, 7*24*time.Hour)
+	setDefault(&r.Rollups, 90*24*time.Hour)
+	p := &c.Probe
+	setDefault(&p.Interval, 10*time.Second)
+	setDefault(&p.Timeout, 8*time.Second)
+	setDefault(&p.HubSlow, time.Second)
+	setDefaultPtr(&p.FreshEvery, time.Minute)
+	setDefaultPtr(&p.TLSWarn, 14*24*time.Hour)
+	if p.Workers == 0 {
+		p.Workers = 512
+	}
+	if p.PerHost == 0 {
+		p.PerHost = 2
+	}
+	if p.KeepAliveHosts == 0 {
+		p.KeepAliveHosts = 4096
+	}
+	if p.FailureThreshold == 0 {
+		p.FailureThreshold = 2
+	}
+	if p.SuccessThreshold == 0 {
+		p.SuccessThreshold = 2
+	}
+	if p.SelfCheck == nil {
+		on := true
+		p.SelfCheck = &on
+	}
+	if c.Alerts.GroupInterval == nil {
+		d := Duration(30 * time.Second)
+		c.Alerts.GroupInterval = &d
+	}
+	if dd := c.Alerts.DataDog; dd != nil && dd.Addr == "" {
+		dd.Addr = "127.0.0.1:8125"
+	}
+}
+
+func setDefault(d *Duration, v time.Duration) {
+	if *d == 0 {
+		*d = Duration(v)
+	}
+}
+
+func setDefaultPtr(d **Duration, v time.Duration) {
+	if *d == nil {
+		dv := Duration(v)
+		*d = &dv
+	}
+}

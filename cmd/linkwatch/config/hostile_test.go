@@ -1,0 +1,115 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+)
+
+func TestAliasBombIsRefused(t *testing.T) {
+	data, err := os.ReadFile("testdata/aliasbomb.yaml") // 512,000 nodes through aliases
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(data) > 4096 {
+		t.Fatalf("the bomb is %d bytes; it should be small", len(data))
+	}
+	_, err = Parse(t.Context(), data, "bomb.yaml", func(string) string { return "" })
+	var cerr *Error
+	if !errors.As(err, &cerr) || !strings.Contains(err.Error(), "(file): aliases expand to more than") {
+		t.Fatalf("err = %v, want the alias budget named", err)
+	}
+}
+
+// A block shared through an anchor, as people write configs, stays fine.
+func TestSharedAnchorIsAccepted(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("pages:\n  - slug: ada\n    links:\n")
+	for i := range 200 {
+		anchor := "*e"
+		if i == 0 {
+			anchor = "&e {status: [200, 204], body_contains: ok}"
+		}
+		fmt.Fprintf(&b, "      - {slug: l%d, url: \"https://l%d.example/\", expect: %s}\n", i, i, anchor)
+	}
+	if _, err := Parse(t.Context(), []byte(b.String()), "shared.yaml", func(string) string { return "" }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A value of the wrong type in a secret field is named by its field, never
+// quoted, not even its first characters.
+func TestTypeErrorOnASecretNamesTheFieldOnly(t *testing.T) {
+	_, err := Parse(t.Context(), []byte(`
+server: {admin_token: !!int SECRETadmin-token-0123}
+alerts:
+  slack: {webhook_url: !!float SECRETslack}
+  webhooks: [{name: ops, url: "https://hooks.example/", secret: !!bool SECRETwhsec}]
+`+validPages), "t.yaml", func(string) string { return "" })
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	if strings.Contains(err.Error(), "SECRET") || strings.Contains(err.Error(), "SECR") {
+		t.Errorf("a type error quotes a secret:\n%v", err)
+	}
+	for _, want := range []string{"server.admin_token: must be a string", "alerts.slack.webhook_url: must be a string", "alerts.webhooks[0].secret: must be a string"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("errors lack %q:\n%v", want, err)
+		}
+	}
+}
+
+// One value of the wrong type does not hide the other problems.
+func TestOneTypeErrorHidesNoOther(t *testing.T) {
+	_, err := Parse(t.Context(), []byte(`
+server: {addr: "localhost"}
+probe: {workers: many, per_host: 5000, head_first: perhaps}
+pages:
+  - slug: Bad
+    links:
+      - {slug: go, url: "ftp://go.dev/", expect: {status: [ok]}}
+      - {slug: x, url: "https://x.example/", expect: {status: [999]}}
+`), "t.yaml", func(string) string { return "" })
+	var cerr *Error
+	if !errors.As(err, &cerr) {
+		t.Fatalf("err = %v", err)
+	}
+	want := []string{
+		"probe.workers: must be an integer",
+		"probe.head_first: must be true or false",
+		"pages[0].links[0].expect.status[0]: must be an integer",
+		"server.addr: must be host:port",
+		"probe.per_host: must be between",
+		"pages[0].slug: must be",
+		"pages[0].links[0].url: scheme must be http or https",
+		"pages[0].links[1].expect.status[0]: 999 is not an HTTP status code",
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("errors lack %q:\n%v", w, err)
+		}
+	}
+	if len(cerr.Errs) != len(want) {
+		t.Errorf("%d errors, want %d (each once):\n%v", len(cerr.Errs), len(want), err)
+	}
+}
+
+// An admin token that can never authenticate is refused.
+func TestAdminTokenThatCannotAuthenticate(t *testing.T) {
+	for name, token := range map[string]string{
+		"trailing newline": "0123456789abcdef0123\n",
+		"all spaces":       strings.Repeat(" ", 20),
+		"inner tab":        "0123456789\tabcdef0123",
+	} {
+		getenv := func(string) string { return token }
+		_, err := Parse(t.Context(), []byte("server: {admin_token: \"${TOKEN}\"}\n"+validPages), "t.yaml", getenv)
+		if err == nil || !strings.Contains(err.Error(), "server.admin_token: must not start or end with spaces") {
+			t.Errorf("%s: err = %v, want server.admin_token refused", name, err)
+		}
+	}
+	if _, err := Parse(t.Context(), []byte("server: {admin_token: \"0123456789abcdef-_.~+/=\"}\n"+validPages), "t.yaml", func(string) string { return "" }); err != nil {
+		t.Errorf("a good token refused: %v", err)
+	}
+}

@@ -1,0 +1,94 @@
+package config
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"linkwatch/hub"
+)
+
+// ProbeConfig is how destinations and the hub's own redirects are checked.
+type ProbeConfig struct {
+	Interval     Duration `yaml:"interval"`      // default 10s
+	Timeout      Duration `yaml:"timeout"`       // per check, below the interval (default 8s)
+	UserAgent    string   `yaml:"user_agent"`    // default: an honest browser-like UA naming linkwatch
+	AllowPrivate []string `yaml:"allow_private"` // CIDRs the prober may reach despite the SSRF guard
+	Workers      int      `yaml:"workers"`       // checks in flight at most (default 512)
+	PerHost      int      `yaml:"per_host"`      // requests in flight per host at most (default 2)
+	HubSlow      Duration `yaml:"hub_slow"`      // a self-check slower than this is hub_slow (default 1s)
+	SelfCheck    *bool    `yaml:"self_check"`    // check the hub's own redirects (default true)
+	HeadFirst    bool     `yaml:"head_first"`    // try HEAD before GET (falls back on 405/403/501)
+	// FreshEvery is how often, at least, a destination is checked as a new
+	// visitor reaches it: DNS, a new connection, a verified TLS handshake
+	// (default 60s; 0: every check). Pointers, here and below, because 0 is
+	// a value someone may write, not "unset".
+	FreshEvery *Duration `yaml:"fresh_every"`
+	// TLSWarn: a certificate expiring within it is tls_expiring (default 14 days).
+	TLSWarn *Duration `yaml:"tls_warn"`
+	// KeepAliveHosts bounds the hosts that keep connections between checks
+	// (default 4096): each costs a descriptor and some 40-60 KiB; past it,
+	// a host's every check is fresh.
+	KeepAliveHosts int `yaml:"keep_alive_hosts"`
+	// FailureThreshold consecutive failures open an incident (default 2:
+	// detection within about 20 s at a 10 s interval).
+	FailureThreshold int `yaml:"failure_threshold"`
+	// SuccessThreshold consecutive successes resolve it (default 2).
+	SuccessThreshold int `yaml:"success_threshold"`
+	// Canary is a URL that should always answer; when it fails along with
+	// most destinations, the prober's own network is down (prober_offline).
+	Canary string `yaml:"canary"`
+}
+
+func (p *ProbeConfig) validate(cerr *Error) {
+	if p.Interval < Duration(time.Second) {
+		cerr.add("probe.interval", "must be at least 1s")
+	}
+	if p.Timeout <= 0 || p.Timeout >= p.Interval {
+		cerr.add("probe.timeout", "must be positive and below probe.interval (%s), so checks never stack", time.Duration(p.Interval))
+	}
+	if p.HubSlow <= 0 {
+		cerr.add("probe.hub_slow", "must be positive")
+	}
+	if f := *p.FreshEvery; f < 0 || f > Duration(time.Hour) {
+		cerr.add("probe.fresh_every", "must be between 0 (every check fresh) and 1h")
+	}
+	if p.KeepAliveHosts < 1 || p.KeepAliveHosts > 1000000 {
+		cerr.add("probe.keep_alive_hosts", "must be between 1 and 1000000")
+	}
+	if w := *p.TLSWarn; w < Duration(time.Hour) || w > Duration(365*24*time.Hour) {
+		cerr.add("probe.tls_warn", "must be between 1h and 8760h (365 days)")
+	}
+	if p.Workers < 1 || p.Workers > 100000 {
+		cerr.add("probe.workers", "must be between 1 and 100000")
+	}
+	if p.PerHost < 1 || p.PerHost > 1000 {
+		cerr.add("probe.per_host", "must be between 1 and 1000")
+	}
+	if p.FailureThreshold < 1 || p.FailureThreshold > 100 {
+		cerr.add("probe.failure_threshold", "must be between 1 and 100")
+	}
+	if p.SuccessThreshold < 1 || p.SuccessThreshold > 100 {
+		cerr.add("probe.success_threshold", "must be between 1 and 100")
+	}
+	if p.Canary != "" {
+		if err := hub.ValidateURL(p.Canary); err != nil {
+			cerr.add("probe.canary", "%v", err)
+		}
+	}
+	if strings.ContainsFunc(p.UserAgent, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		cerr.add("probe.user_agent", "must not contain control characters")
+	}
+	for i, s := range p.AllowPrivate {
+		if _, err := netip.ParsePrefix(s); err != nil {
+			cerr.add(fmt.Sprintf("probe.allow_private[%d]", i), "%q is not a CIDR such as 10.0.0.0/8 or 127.0.0.1/32", s)
+		}
+	}
+}
+
+// AllowPrefixes returns probe.allow_private as prefixes, for a config that
+// passed validation (an entry that is not a CIDR is left out).
+func (p *ProbeConfig) AllowPrefixes() []netip.Prefix {
+	return parsePrefixes(p.AllowPrivate)
+}

@@ -1,0 +1,182 @@
+package config
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"regexp"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+var durationType = reflect.TypeOf(Duration(0))
+
+// kindWords names what a scalar field holds, for errors.
+var kindWords = map[reflect.Kind]string{
+	reflect.String: "a string", reflect.Bool: "true or false", reflect.Int: "an integer", reflect.Int64: "an integer", reflect.Float64: "a number",
+}
+
+// aliasBudget is how many nodes the field check visits through YAML
+// aliases, in all. A shared block reused a few hundred times is far below
+// it; nested lists of aliases (a "billion laughs" file of a few KB) would
+// otherwise expand to billions of nodes, here, before yaml's own guard in
+// Decode runs.
+const aliasBudget = 10000
+
+// fieldWalker walks the parsed document against the Config type once.
+type fieldWalker struct {
+	ctx        context.Context
+	cerr       *Error
+	bad        []string // paths whose value has the wrong kind or type
+	aliasNodes int      // nodes visited through an alias so far
+	visits     int      // every node visited, to look at ctx now and then
+	stopped    error    // why the walk gave up: alias budget spent, or ctx ended
+}
+
+// yamlQuoted is a value yaml quotes in a type error (`xoxb-12...`): never
+// repeated, it may be a secret.
+var yamlQuoted = regexp.MustCompile("`[^`]*`")
+
+// under reports whether path is, or is inside, a field with a bad value.
+func (w *fieldWalker) under(path string) bool {
+	for _, b := range w.bad {
+		if path == orRoot(b) || b == "" || strings.HasPrefix(path, b+".") || strings.HasPrefix(path, b+"[") {
+			return true
+		}
+	}
+	return false
+}
+
+// wrong records a value of the wrong kind at path.
+func (w *fieldWalker) wrong(path, format string, args ...any) int {
+	w.cerr.add(orRoot(path), format, args...)
+	w.bad = append(w.bad, path)
+	return 1
+}
+
+// check reports every key that t has no yaml field for, with its path, so
+// a typo like "tittle" is an error instead of a silent default. It returns
+// how many shape errors (wrong kind of node, repeated key) it found.
+// aliased says n was reached through an alias.
+func (w *fieldWalker) check(n *yaml.Node, t reflect.Type, path string, aliased bool) (shapeErrs int) {
+	if w.stopped != nil {
+		return 0
+	}
+	if w.visits++; w.visits%1024 == 0 && w.ctx.Err() != nil {
+		w.stopped = fmt.Errorf("not checked: %w", context.Cause(w.ctx))
+		return 0
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if n.Kind == yaml.AliasNode {
+		n, aliased = n.Alias, true
+	}
+	if aliased {
+		if w.aliasNodes++; w.aliasNodes > aliasBudget {
+			w.stopped = fmt.Errorf("aliases expand to more than %d nodes: write the repeated parts out, or share fewer", aliasBudget)
+			return 0
+		}
+	}
+	cerr := w.cerr
+	if t == durationType {
+		// Checked here, not in UnmarshalYAML, so the error names the field.
+		if _, err := time.ParseDuration(n.Value); err != nil || n.Kind != yaml.ScalarNode {
+			return w.wrong(path, "%q is not a duration (use e.g. 10s, 5m, 48h)", n.Value)
+		}
+		return 0
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			if !(n.Kind == yaml.ScalarNode && n.Tag == "!!null") {
+				return w.wrong(path, "must be a mapping")
+			}
+			return 0
+		}
+		fields := map[string]reflect.Type{}
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			name := strings.Split(f.Tag.Get("yaml"), ",")[0]
+			if name != "" && name != "-" {
+				fields[name] = f.Type
+			}
+		}
+		seen := map[string]bool{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			key := n.Content[i].Value
+			p := joinPath(path, key)
+			ft, ok := fields[key]
+			if !ok {
+				cerr.add(p, "unknown field%s", suggest(key, fields))
+				continue
+			}
+			if seen[key] {
+				shapeErrs += w.wrong(p, "appears twice")
+				continue
+			}
+			seen[key] = true
+			shapeErrs += w.check(n.Content[i+1], ft, p, aliased)
+		}
+	case reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			if !(n.Kind == yaml.ScalarNode && n.Tag == "!!null") {
+				return w.wrong(path, "must be a list")
+			}
+			return 0
+		}
+		for i, c := range n.Content {
+			shapeErrs += w.check(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i), aliased)
+		}
+	case reflect.String, reflect.Bool, reflect.Int, reflect.Int64, reflect.Float64:
+		// Decoded alone with yaml's own rules; the message names the field
+		// and the type wanted, never the value: it may be a secret.
+		if err := n.Decode(reflect.New(t).Interface()); err != nil {
+			return w.wrong(path, "must be %s", kindWords[t.Kind()])
+		}
+	}
+	return shapeErrs
+}
+
+func orRoot(path string) string {
+	if path == "" {
+		return "(root)"
+	}
+	return path
+}
+
+// suggest names the known field closest to a misspelt key.
+func suggest(key string, fields map[string]reflect.Type) string {
+	best, bestDist := "", 3
+	for f := range fields {
+		if d := editDistance(key, f); d < bestDist || (d == bestDist && f < best) {
+			best, bestDist = f, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}

@@ -1,0 +1,132 @@
+package web
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"linkwatch/hub/middleware"
+)
+
+func TestRateLimitAnswers429WithRetryAfter(t *testing.T) {
+	l := middleware.NewRateLimiter(1, 2)
+	self := func(r *http.Request) bool { return r.Header.Get("X-Self") == "tok" }
+	h := Health(okPinger{}, 2*time.Second, l.Middleware(nil, self, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusFound)
+	})))
+	var codes []int
+	var retry string
+	for range 4 {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("GET", "/ada/go", nil)
+		req.RemoteAddr = "198.51.100.7:5555"
+		h.ServeHTTP(rec, req)
+		codes = append(codes, rec.Code)
+		if rec.Code == http.StatusTooManyRequests {
+			retry = rec.Header().Get("Retry-After")
+		}
+	}
+	if codes[0] != 302 || codes[1] != 302 || codes[2] != 429 || codes[3] != 429 {
+		t.Errorf("codes = %v, want two redirects then 429s", codes)
+	}
+	if n, err := strconv.Atoi(retry); err != nil || n < 1 {
+		t.Errorf("Retry-After = %q, want whole seconds", retry)
+	}
+	// The prober's self-checks are never limited.
+	for range 5 {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("GET", "/ada/go", nil)
+		req.RemoteAddr = "198.51.100.7:5555"
+		req.Header.Set("X-Self", "tok")
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusFound {
+			t.Fatalf("self-check = %d while the client is limited", rec.Code)
+		}
+	}
+	// Health probes are never limited.
+	for range 5 {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("GET", "/healthz", nil)
+		req.RemoteAddr = "198.51.100.7:5555"
+		h.ServeHTTP(rec, req)
+		if rec.Code != 200 {
+			t.Fatalf("/healthz = %d while the client is limited", rec.Code)
+		}
+	}
+}
+
+type okPinger struct{}
+
+func (okPinger) Ready(context.Context) error { return nil }
+
+func TestServerDropsSlowHeaders(t *testing.T) {
+	old := serverTimeouts
+	serverTimeouts.readHeader = 200 * time.Millisecond
+	t.Cleanup(func() { serverTimeouts = old })
+	ln := serveLoopback(t)
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// A slowloris client: headers started, never finished.
+	if _, err := io.WriteString(conn, "GET / HTTP/1.1\r\nHost: x\r\nX-Slow: "); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, err = bufio.NewReader(conn).ReadString('\n')
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatal("the server kept a connection with unfinished headers open")
+	}
+}
+
+func TestServerRejectsHugeHeaders(t *testing.T) {
+	ln := serveLoopback(t)
+	req, _ := http.NewRequest("GET", "http://"+ln.Addr().String()+"/", nil)
+	req.Header.Set("X-Big", strings.Repeat("a", 2*maxHeaderBytes))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("status %d, want 431", resp.StatusCode)
+	}
+}
+
+func TestIsHubPath(t *testing.T) {
+	tests := []struct {
+		path string
+		hub  bool
+	}{
+		{"/", true}, {"/ada", true}, {"/ada/go", true}, {"/static/hub.css", true}, {"/statusx", true},
+		{"/status", false}, {"/status/ada", false}, {"/api/v2/summary.json", false}, {"/api/admin/incidents", false},
+		{"/badge/ada.svg", false}, {"/history.atom", false}, {"/ada/qr.svg", false}, {"/ada/go/qr.png", false},
+	}
+	for _, tt := range tests {
+		if got := isHubPath(tt.path); got != tt.hub {
+			t.Errorf("isHubPath(%q) = %v, want %v", tt.path, got, tt.hub)
+		}
+	}
+}
+
+// serveLoopback runs NewServer with an empty handler on 127.0.0.1.
+func serveLoopback(t *testing.T) net.Listener {
+	t.Helper()
+	srv := NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}), slog.New(slog.DiscardHandler))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { srv.Close() })
+	return ln
+}

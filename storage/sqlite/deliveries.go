@@ -1,0 +1,230 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+
+	"linkwatch/incidents"
+	"linkwatch/storage"
+)
+
+// FanOut releases the alert groups whose interval has passed into the
+// outbox, then creates a pending delivery per channel for each outbox alert
+// the channel has not seen. It is idempotent.
+func (db *DB) FanOut(ctx context.Context, channels []string) error {
+	return db.update(ctx, func(tx *Tx) error {
+		if err := releaseDueGroups(ctx, tx); err != nil {
+			return err
+		}
+		now := formatTime(tx.now)
+		lookback := formatTime(tx.now.Add(-storage.NewChannelLookback))
+		for _, ch := range channels {
+			_, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO deliveries (outbox_id, channel, next_at, updated_at)
+				SELECT o.id, ?, o.created_at, ? FROM outbox o
+				WHERE o.id > MAX(COALESCE((SELECT MAX(outbox_id) FROM deliveries WHERE channel = ?),
+				                          (SELECT COALESCE(MAX(id), 0) FROM outbox WHERE created_at < ?)),
+				                 COALESCE((SELECT after_outbox_id FROM channel_resume WHERE channel = ?), 0))
+				ORDER BY o.id`, ch, now, ch, lookback, ch)
+			if err != nil {
+				return fmt.Errorf("sqlite: fan out alerts to %s: %w", ch, err)
+			}
+		}
+		return nil
+	})
+}
+
+// PendingDeliveries returns a channel's pending deliveries after the
+// delivery id after, oldest first.
+func (db *DB) PendingDeliveries(ctx context.Context, channel string, after int64, limit int) ([]incidents.Delivery, error) {
+	rows, err := db.reader.QueryContext(ctx, `SELECT d.id, d.channel, d.attempts, d.first_at, d.next_at, o.payload
+		FROM deliveries d JOIN outbox o ON o.id = d.outbox_id
+		WHERE d.channel = ? AND d.status = 'pending' AND d.id > ? ORDER BY d.id LIMIT ?`, channel, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: query deliveries: %w", err)
+	}
+	defer rows.Close()
+	var out []incidents.Delivery
+	for rows.Next() {
+		var d incidents.Delivery
+		var first sql.NullString
+		var next, payload string
+		if err := rows.Scan(&d.ID, &d.Channel, &d.Attempts, &first, &next, &payload); err != nil {
+			return nil, fmt.Errorf("sqlite: scan delivery: %w", err)
+		}
+		if first.Valid {
+			d.FirstAt = parseTime(first.String)
+		}
+		d.NextAt = parseTime(next)
+		if err := json.Unmarshal([]byte(payload), &d.Alert); err != nil {
+			return nil, fmt.Errorf("sqlite: decode alert of delivery %d: %w", d.ID, err)
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// MarkDelivery records an attempt's outcome.
+func (db *DB) MarkDelivery(ctx context.Context, id int64, o incidents.Outcome) error {
+	return db.update(ctx, func(tx *Tx) error {
+		next := formatTime(o.NextAt)
+		if o.NextAt.IsZero() {
+			next = formatTime(tx.now)
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = ?, attempts = attempts + 1, first_at = COALESCE(first_at, ?),
+			next_at = ?, last_status = ?, last_error = ?, updated_at = ? WHERE id = ?`,
+			o.Status, formatTime(tx.now), next, o.HTTPStatus, o.Error, formatTime(tx.now), id)
+		if err != nil {
+			return fmt.Errorf("sqlite: mark delivery %d: %w", id, err)
+		}
+		return nil
+	})
+}
+
+// DisableChannel switches a channel off and closes its pending deliveries.
+func (db *DB) DisableChannel(ctx context.Context, channel, reason string) error {
+	return db.update(ctx, func(tx *Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO channel_state (channel, disabled_at, reason) VALUES (?, ?, ?)
+			ON CONFLICT (channel) DO UPDATE SET disabled_at = excluded.disabled_at, reason = excluded.reason`,
+			channel, formatTime(tx.now), reason); err != nil {
+			return fmt.Errorf("sqlite: disable channel: %w", err)
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'disabled', updated_at = ? WHERE channel = ? AND status = 'pending'`,
+			formatTime(tx.now), channel)
+		return err
+	})
+}
+
+// EnableChannel switches a channel back on. It starts from the alerts made
+// from now on: what it missed while off is not replayed.
+func (db *DB) EnableChannel(ctx context.Context, channel string) error {
+	return db.update(ctx, func(tx *Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM channel_state WHERE channel = ?`, channel); err != nil {
+			return fmt.Errorf("sqlite: enable channel: %w", err)
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO channel_resume (channel, after_outbox_id) SELECT ?, COALESCE(MAX(id), 0) FROM outbox WHERE true
+			ON CONFLICT (channel) DO UPDATE SET after_outbox_id = excluded.after_outbox_id`, channel)
+		if err != nil {
+			return fmt.Errorf("sqlite: enable channel: %w", err)
+		}
+		return nil
+	})
+}
+
+// DisabledChannels returns the switched-off channels and why.
+func (db *DB) DisabledChannels(ctx context.Context) (map[string]string, error) {
+	states, err := db.channelState(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(states))
+	for c, st := range states {
+		out[c] = st.Reason
+	}
+	return out, nil
+}
+
+func (db *DB) channelState(ctx context.Context) (map[string]incidents.ChannelState, error) {
+	rows, err := db.reader.QueryContext(ctx, `SELECT channel, disabled_at, reason FROM channel_state`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: query channel state: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]incidents.ChannelState{}
+	for rows.Next() {
+		var st incidents.ChannelState
+		var at string
+		if err := rows.Scan(&st.Name, &at, &st.Reason); err != nil {
+			return nil, fmt.Errorf("sqlite: scan channel state: %w", err)
+		}
+		st.DisabledAt = parseTime(at)
+		out[st.Name] = st
+	}
+	return out, rows.Err()
+}
+
+// ChannelStates returns the state of the named channels: on or off (and
+// why), and their deliveries by status.
+func (db *DB) ChannelStates(ctx context.Context, names []string) ([]incidents.ChannelState, error) {
+	off, err := db.channelState(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := db.reader.QueryContext(ctx, `SELECT channel, status, COUNT(*) FROM deliveries GROUP BY channel, status`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: count deliveries: %w", err)
+	}
+	defer rows.Close()
+	counts := map[string]map[string]int64{}
+	for rows.Next() {
+		var c, st string
+		var n int64
+		if err := rows.Scan(&c, &st, &n); err != nil {
+			return nil, fmt.Errorf("sqlite: scan delivery counts: %w", err)
+		}
+		if counts[c] == nil {
+			counts[c] = map[string]int64{}
+		}
+		counts[c][st] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return storage.ChannelStates(names, off, counts), nil
+}
+
+// Deliveries returns the newest deliveries, for the admin API's delivery log.
+func (db *DB) Deliveries(ctx context.Context, limit int) ([]incidents.DeliveryLog, error) {
+	rows, err := db.reader.QueryContext(ctx, `SELECT d.id, o.event_id, o.type, o.incident_id, d.channel, d.status, d.attempts,
+			d.last_status, d.last_error, d.next_at, d.updated_at
+		FROM deliveries d JOIN outbox o ON o.id = d.outbox_id ORDER BY d.id DESC LIMIT ?`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: query delivery log: %w", err)
+	}
+	defer rows.Close()
+	var out []incidents.DeliveryLog
+	for rows.Next() {
+		var l incidents.DeliveryLog
+		var next, upd string
+		if err := rows.Scan(&l.ID, &l.EventID, &l.Type, &l.IncidentID, &l.Channel, &l.Status, &l.Attempts,
+			&l.LastStatus, &l.LastError, &next, &upd); err != nil {
+			return nil, fmt.Errorf("sqlite: scan delivery log: %w", err)
+		}
+		l.NextAt, l.UpdatedAt = parseTime(next), parseTime(upd)
+		out = append(out, l)
+	}
+	return out, rows.Err()
+}
+
+// ThreadRef returns a channel's thread reference for an incident ("" if none).
+func (db *DB) ThreadRef(ctx context.Context, incidentID int64, channel string) (string, error) {
+	var ref string
+	err := db.reader.QueryRowContext(ctx, `SELECT ref FROM channel_threads WHERE incident_id = ? AND channel = ?`, incidentID, channel).Scan(&ref)
+	if err == sql.ErrNoRows {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("sqlite: thread ref: %w", err)
+	}
+	return ref, nil
+}
+
+// SetThreadRef stores a channel's thread reference for an incident.
+func (db *DB) SetThreadRef(ctx context.Context, incidentID int64, channel, ref string) error {
+	return db.update(ctx, func(tx *Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO channel_threads (incident_id, channel, ref) VALUES (?, ?, ?)
+			ON CONFLICT (incident_id, channel) DO UPDATE SET ref = excluded.ref`, incidentID, channel, ref)
+		if err != nil {
+			return fmt.Errorf("sqlite: set thread ref: %w", err)
+		}
+		return nil
+	})
+}
+
+// OutboxPending counts deliveries not yet sent, for metrics.
+func (db *DB) OutboxPending(ctx context.Context) (int64, error) {
+	var n int64
+	err := db.reader.QueryRowContext(ctx, `SELECT COUNT(*) FROM deliveries WHERE status = 'pending'`).Scan(&n)
+	return n, err
+}

@@ -1,0 +1,269 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"linkwatch/checker"
+	"linkwatch/storage"
+)
+
+func result(id string, start time.Time, latency time.Duration, status checker.Status) checker.Result {
+	r := checker.Result{TargetID: id, Kind: checker.KindDestination, URL: id, Start: start, Latency: latency, Status: status, StatusCode: 200}
+	if status != checker.StatusUp {
+		r.StatusCode, r.Cause, r.Summary = 503, checker.CauseHTTP5xx, "503 Service Unavailable at "+id
+		r.Hops = []checker.Hop{{URL: id, StatusCode: 503, Phases: checker.Phases{Connect: time.Millisecond}}}
+	}
+	return r
+}
+
+func TestSaveResultsAndRecent(t *testing.T) {
+	ctx := context.Background()
+	db := mustOpen(t)
+	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	batch := []checker.Result{
+		result("https://a.test/", t0, 40*time.Millisecond, checker.StatusUp),
+		result("https://b.test/", t0, 70*time.Millisecond, checker.StatusDown),
+		result("https://a.test/", t0.Add(10*time.Second), 45*time.Millisecond, checker.StatusUp),
+	}
+	if err := db.SaveResults(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.RecentResults(ctx, "https://a.test/", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The second success 10 s later is counted in the rollup, not kept raw.
+	if len(got) != 1 || !got[0].Start.Equal(t0) || got[0].Latency != 40*time.Millisecond || got[0].Detail != nil {
+		t.Errorf("a.test results = %+v", got)
+	}
+	got, err = db.RecentResults(ctx, "https://b.test/", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Cause != checker.CauseHTTP5xx || got[0].Detail == nil || len(got[0].Detail.Hops) != 1 {
+		t.Fatalf("b.test results = %+v", got)
+	}
+	if got[0].Detail.Hops[0].Phases.Connect != time.Millisecond {
+		t.Errorf("failure detail lost its phases: %+v", got[0].Detail)
+	}
+}
+
+func TestSaveResultsFailureWritesNothing(t *testing.T) {
+	ctx := context.Background()
+	db := mustOpen(t)
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := db.SaveResults(cctx, []checker.Result{result("https://new.test/", time.Now(), time.Millisecond, checker.StatusUp)}); err == nil {
+		t.Fatal("SaveResults with a cancelled context succeeded")
+	}
+	// The failed batch must not leave a cached id for a target row that was rolled back.
+	if err := db.SaveResults(ctx, []checker.Result{result("https://new.test/", time.Now(), time.Millisecond, checker.StatusUp)}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := db.RecentResults(ctx, "https://new.test/", 10); len(got) != 1 {
+		t.Errorf("got %d results, want 1", len(got))
+	}
+}
+
+func TestRollUpAndQuantile(t *testing.T) {
+	ctx := context.Background()
+	db := mustOpen(t)
+	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	var batch []checker.Result
+	// Two hours of checks every 10 s; minute 5 of each hour has one failure.
+	for i := 0; i < 2*360; i++ {
+		at := t0.Add(time.Duration(i) * 10 * time.Second)
+		status, lat := checker.StatusUp, 40*time.Millisecond
+		if at.Minute() == 5 && at.Second() == 0 {
+			status, lat = checker.StatusDown, 3*time.Second
+		}
+		batch = append(batch, result("https://a.test/", at, lat, status))
+	}
+	if err := db.SaveResults(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	db.Now = func() time.Time { return t0.Add(2*time.Hour + 3*time.Minute) }
+	for range 2 { // idempotent: a second run changes nothing
+		if err := db.RollUp(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mins, err := db.Rollups(ctx, "https://a.test/", time.Minute, t0, t0.Add(3*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mins) != 120 {
+		t.Fatalf("%d minute rollups, want 120", len(mins))
+	}
+	m5 := mins[5]
+	if m5.Count != 6 || m5.Failures != 1 || m5.LatMax != 3*time.Second || m5.LatMin != 40*time.Millisecond {
+		t.Errorf("minute 5 rollup = %+v", m5)
+	}
+	hours, err := db.Rollups(ctx, "https://a.test/", time.Hour, t0, t0.Add(3*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hours) != 2 || hours[0].Count != 360 || hours[0].Failures != 1 || hours[1].Count != 360 {
+		t.Fatalf("hour rollups = %+v", hours)
+	}
+	tests := []struct {
+		q    float64
+		want time.Duration
+	}{
+		{0.5, 50 * time.Millisecond},
+		{0.99, 50 * time.Millisecond},
+		{1, 3 * time.Second},
+	}
+	for _, tt := range tests {
+		if got := hours[0].Quantile(tt.q); got != tt.want {
+			t.Errorf("p%v = %v, want %v", tt.q*100, got, tt.want)
+		}
+	}
+	if _, err := db.Rollups(ctx, "https://a.test/", time.Second, t0, t0); err == nil {
+		t.Error("Rollups accepted a one-second period")
+	}
+}
+
+func TestPrune(t *testing.T) {
+	ctx := context.Background()
+	db := mustOpen(t)
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	var batch []checker.Result
+	for h := 71; h >= 0; h-- { // oldest first, as results arrive
+		batch = append(batch, result("https://a.test/", now.Add(-time.Duration(h)*time.Hour-time.Minute*10), time.Millisecond, checker.StatusUp))
+	}
+	if err := db.SaveResults(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	db.Now = func() time.Time { return now }
+	if err := db.RollUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	n, err := db.Prune(ctx, storage.Retention{Raw: 48 * time.Hour, Minute: 24 * time.Hour, Hour: 90 * 24 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := db.RecentResults(ctx, "https://a.test/", 1000)
+	if len(raw) != 48 {
+		t.Errorf("%d raw results kept, want 48", len(raw))
+	}
+	mins, _ := db.Rollups(ctx, "https://a.test/", time.Minute, now.Add(-100*time.Hour), now)
+	hours, _ := db.Rollups(ctx, "https://a.test/", time.Hour, now.Add(-100*time.Hour), now)
+	// The current hour (11:00-12:00) is not over, so it has no hour rollup yet.
+	if len(mins) != 24 || len(hours) != 71 {
+		t.Errorf("kept %d minute and %d hour rollups, want 24 and 71", len(mins), len(hours))
+	}
+	if n != 24+48 {
+		t.Errorf("Prune deleted %d rows, want %d", n, 24+48)
+	}
+}
+
+func TestResultWriterBatchesAndDrains(t *testing.T) {
+	db := mustOpen(t)
+	var mu sync.Mutex
+	var errs []error
+	w := storage.NewResultWriter(db, 50, time.Hour, func(err error) { mu.Lock(); errs = append(errs, err); mu.Unlock() })
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { w.Run(ctx); close(done) }()
+	t0 := time.Now()
+	for i := range 120 {
+		w.Add(result("https://a.test/", t0.Add(time.Duration(i)*time.Second), time.Millisecond, checker.StatusUp))
+	}
+	cancel()
+	<-done
+	mins, err := db.Rollups(context.Background(), "https://a.test/", time.Minute, t0.Add(-time.Hour), t0.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	for _, m := range mins {
+		n += m.Count
+	}
+	if n != 120 {
+		t.Errorf("%d results counted, want all 120 (queued ones flushed at shutdown)", n)
+	}
+	if len(errs) != 0 {
+		t.Errorf("write errors: %v", errors.Join(errs...))
+	}
+}
+
+func TestRawResultsKeepChangesAndSamples(t *testing.T) {
+	ctx := context.Background()
+	db := mustOpen(t)
+	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	var batch []checker.Result
+	// 30 minutes every 10 s: up, then down for a minute at 10:12, then up.
+	for i := 0; i < 180; i++ {
+		at := t0.Add(time.Duration(i) * 10 * time.Second)
+		st := checker.StatusUp
+		if at.Minute() == 12 {
+			st = checker.StatusDown
+		}
+		batch = append(batch, result("https://a.test/", at, 40*time.Millisecond, st))
+	}
+	// Two batches, so the choice carries across them.
+	if err := db.SaveResults(ctx, batch[:90]); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.SaveResults(ctx, batch[90:]); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.RecentResults(ctx, "https://a.test/", 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var times []string
+	down := 0
+	for _, r := range got {
+		times = append(times, r.Start.Format("15:04:05"))
+		if r.Status == checker.StatusDown {
+			down++
+		}
+	}
+	// Samples at 10:00 and 10:10, the failure at 10:12 (a change), the
+	// recovery at 10:13, then a sample 10 minutes later at 10:23. The other
+	// five failures, the same as the first, are only counted.
+	want := "10:23:00 10:13:00 10:12:00 10:10:00 10:00:00"
+	if strings.Join(times, " ") != want || down != 1 {
+		t.Errorf("raw results kept at %v, want %s", times, want)
+	}
+	mins, _ := db.Rollups(ctx, "https://a.test/", time.Minute, t0, t0.Add(time.Hour))
+	var n, f int64
+	for _, m := range mins {
+		n, f = n+m.Count, f+m.Failures
+	}
+	if n != 180 || f != 6 {
+		t.Errorf("rollups count %d results and %d failures, want 180 and 6", n, f)
+	}
+}
+
+func TestSeriesSharesOneRollup(t *testing.T) {
+	ctx := context.Background()
+	db := mustOpen(t)
+	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	var batch []checker.Result
+	for _, id := range []string{"self:/ada/go", "self:/ada/blog"} {
+		for i := range 6 {
+			r := result(id, t0.Add(time.Duration(i)*10*time.Second), time.Millisecond, checker.StatusUp)
+			r.Kind, r.Series = checker.KindSelfCheck, "self:/ada"
+			batch = append(batch, r)
+		}
+	}
+	if err := db.SaveResults(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	series, _ := db.Rollups(ctx, "self:/ada", time.Minute, t0, t0.Add(time.Hour))
+	own, _ := db.Rollups(ctx, "self:/ada/go", time.Minute, t0, t0.Add(time.Hour))
+	if len(series) != 1 || series[0].Count != 12 || len(own) != 0 {
+		t.Errorf("series rollups %+v, own rollups %+v; want one minute of 12 checks in the series", series, own)
+	}
+	if raw, _ := db.RecentResults(ctx, "self:/ada/go", 10); len(raw) != 1 {
+		t.Errorf("raw results of a target in a series: %d, want its own first result", len(raw))
+	}
+}

@@ -1,0 +1,233 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"linkwatch/storage"
+	"strconv"
+	"strings"
+	"time"
+)
+
+func histSums() string {
+	var b strings.Builder
+	for i := 0; i < storage.HistColumns; i++ {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "SUM(h%d)", i)
+	}
+	return b.String()
+}
+
+func rollupUpsert() string {
+	var b strings.Builder
+	b.WriteString("ON CONFLICT (bucket, target_id) DO UPDATE SET count = excluded.count, failures = excluded.failures, degraded = excluded.degraded, lat_min_us = excluded.lat_min_us, lat_max_us = excluded.lat_max_us, lat_sum_us = excluded.lat_sum_us")
+	for i := 0; i < storage.HistColumns; i++ {
+		fmt.Fprintf(&b, ", h%d = excluded.h%d", i, i)
+	}
+	return b.String()
+}
+
+var hourRollupSQL = `INSERT INTO rollup_hour SELECT target_id, (bucket / 3600) * 3600 AS b, SUM(count),
+		SUM(failures), SUM(degraded), MIN(lat_min_us), MAX(lat_max_us), SUM(lat_sum_us), ` + histSums() + `
+		FROM rollup_minute WHERE bucket >= ? AND bucket < ? GROUP BY target_id, b ` + rollupUpsert()
+
+// RollUp aggregates the minute rollups (written with the results) into hour
+// rollups, for every hour that has settled since the last run. It is
+// idempotent: an hour is recomputed whole, never incremented twice.
+func (db *DB) RollUp(ctx context.Context) error {
+	return db.update(ctx, func(tx *Tx) error {
+		done, err := metaValue(ctx, tx, "rollup_hour_done") // unix seconds, exclusive
+		if err != nil {
+			return err
+		}
+		until := tx.now.Add(-storage.RollupSettle).Truncate(time.Hour).Unix()
+		if done == 0 {
+			var first sql.NullInt64
+			if err := tx.QueryRowContext(ctx, `SELECT MIN(bucket) FROM rollup_minute`).Scan(&first); err != nil {
+				return fmt.Errorf("sqlite: first minute rollup: %w", err)
+			}
+			if !first.Valid {
+				return nil
+			}
+			done = first.Int64 / 3600 * 3600
+		}
+		if until <= done {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, hourRollupSQL, done, until); err != nil {
+			return fmt.Errorf("sqlite: hour rollup: %w", err)
+		}
+		return setMeta(ctx, tx, "rollup_hour_done", until)
+	})
+}
+
+func metaValue(ctx context.Context, tx *Tx, key string) (int64, error) {
+	var v int64
+	err := tx.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = ?`, key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: read %s: %w", key, err)
+	}
+	return v, nil
+}
+
+func setMeta(ctx context.Context, tx *Tx, key string, v int64) error {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES (?, ?)
+		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, v); err != nil {
+		return fmt.Errorf("sqlite: write %s: %w", key, err)
+	}
+	return nil
+}
+
+// Rollups returns a target's rollups of the given period (time.Minute or
+// time.Hour) starting in [from, to), oldest first.
+func (db *DB) Rollups(ctx context.Context, targetKey string, period time.Duration, from, to time.Time) ([]storage.Rollup, error) {
+	table := "rollup_minute"
+	if period == time.Hour {
+		table = "rollup_hour"
+	} else if period != time.Minute {
+		return nil, fmt.Errorf("sqlite: rollup period must be a minute or an hour, not %s", period)
+	}
+	cols := "r.bucket, r.count, r.failures, r.degraded, r.lat_min_us, r.lat_max_us, r.lat_sum_us"
+	for i := 0; i < storage.HistColumns; i++ {
+		cols += fmt.Sprintf(", r.h%d", i)
+	}
+	rows, err := db.reader.QueryContext(ctx, `SELECT `+cols+` FROM `+table+` r JOIN targets t ON t.id = r.target_id
+		WHERE t.key = ? AND r.bucket >= ? AND r.bucket < ? ORDER BY r.bucket`, targetKey, from.Unix(), to.Unix())
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: query rollups: %w", err)
+	}
+	defer rows.Close()
+	var out []storage.Rollup
+	for rows.Next() {
+		r := storage.Rollup{TargetID: targetKey}
+		var bucket, minUS, maxUS, sumUS int64
+		dest := []any{&bucket, &r.Count, &r.Failures, &r.Degraded, &minUS, &maxUS, &sumUS}
+		for i := range r.Hist {
+			dest = append(dest, &r.Hist[i])
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return nil, fmt.Errorf("sqlite: scan rollup: %w", err)
+		}
+		r.Start = time.Unix(bucket, 0).UTC()
+		r.LatMin, r.LatMax, r.LatSum = time.Duration(minUS)*time.Microsecond, time.Duration(maxUS)*time.Microsecond, time.Duration(sumUS)*time.Microsecond
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// deleteChunk bounds how long one delete holds the write lock.
+const deleteChunk = 5000
+
+// Prune deletes data older than the retention windows, in small
+// transactions so the prober's writes are never held up for long. Incident
+// evidence lives in the incident tables and is not touched. It returns how
+// many rows it deleted.
+func (db *DB) Prune(ctx context.Context, keep storage.Retention) (int64, error) {
+	now := db.Now()
+	jobs := []struct {
+		query  string
+		cutoff int64
+	}{
+		{`DELETE FROM results WHERE rowid IN (SELECT rowid FROM results WHERE started_at < ? LIMIT ` + fmt.Sprint(deleteChunk) + `)`, now.Add(-keep.Raw).UnixMilli()},
+		{`DELETE FROM rollup_minute WHERE (target_id, bucket) IN (SELECT target_id, bucket FROM rollup_minute WHERE bucket < ? LIMIT ` + fmt.Sprint(deleteChunk) + `)`, now.Add(-keep.Minute).Unix()},
+		{`DELETE FROM rollup_hour WHERE (target_id, bucket) IN (SELECT target_id, bucket FROM rollup_hour WHERE bucket < ? LIMIT ` + fmt.Sprint(deleteChunk) + `)`, now.Add(-keep.Hour).Unix()},
+	}
+	var total int64
+	for _, j := range jobs {
+		for {
+			var n int64
+			err := db.update(ctx, func(tx *Tx) error {
+				res, err := tx.ExecContext(ctx, j.query, j.cutoff)
+				if err != nil {
+					return fmt.Errorf("sqlite: prune: %w", err)
+				}
+				n, err = res.RowsAffected()
+				return err
+			})
+			if err != nil {
+				return total, err
+			}
+			total += n
+			if n < deleteChunk {
+				break
+			}
+		}
+	}
+	return total, nil
+}
+
+// LatencyHistograms returns each of the targets' latency over [from, to),
+// as one Rollup (count, maximum and histogram) per target key: the settled
+// hour rollups where there are some, the minute rollups for the rest. from
+// is rounded down to its hour. Every bucket is read by its key (target,
+// start), so the cost follows the targets asked, not the fleet.
+func (db *DB) LatencyHistograms(ctx context.Context, keys []string, from, to time.Time) (map[string]storage.Rollup, error) {
+	out := map[string]storage.Rollup{}
+	if len(keys) == 0 || !to.After(from) {
+		return out, nil
+	}
+	var done sql.NullInt64
+	err := db.reader.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'rollup_hour_done'`).Scan(&done)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("sqlite: read rollup watermark: %w", err)
+	}
+	hours, minutes := storage.HistogramBuckets(done.Int64, from, to)
+	cols := "t.key, r.count, r.lat_max_us"
+	for i := 0; i < storage.HistColumns; i++ {
+		cols += fmt.Sprintf(", r.h%d", i)
+	}
+	marks := strings.TrimSuffix(strings.Repeat("?, ", len(keys)), ", ")
+	var parts []string
+	var args []any
+	for table, buckets := range map[string][]int64{"rollup_hour": hours, "rollup_minute": minutes} {
+		if len(buckets) == 0 {
+			continue
+		}
+		// The bucket lists are integers made here, not input.
+		parts = append(parts, `SELECT `+cols+` FROM `+table+` r JOIN targets t ON t.id = r.target_id
+			WHERE t.key IN (`+marks+`) AND r.bucket IN (`+joinInts(buckets)+`)`)
+		for _, k := range keys {
+			args = append(args, k)
+		}
+	}
+	if len(parts) == 0 {
+		return out, nil
+	}
+	rows, err := db.reader.QueryContext(ctx, strings.Join(parts, " UNION ALL "), args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: query latency histograms: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			key   string
+			r     storage.Rollup
+			maxUS int64
+		)
+		dest := []any{&key, &r.Count, &maxUS}
+		for i := range r.Hist {
+			dest = append(dest, &r.Hist[i])
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return nil, fmt.Errorf("sqlite: scan latency histogram: %w", err)
+		}
+		r.TargetID, r.LatMax = key, time.Duration(maxUS)*time.Microsecond
+		out[key] = out[key].Add(r)
+	}
+	return out, rows.Err()
+}
+
+func joinInts(ns []int64) string {
+	s := make([]string, len(ns))
+	for i, n := range ns {
+		s[i] = strconv.FormatInt(n, 10)
+	}
+	return strings.Join(s, ", ")
+}

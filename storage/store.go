@@ -1,0 +1,89 @@
+// Package storage is what linkwatch asks of a database, whatever the
+// database: the Store interface every backend implements (storage/sqlite
+// today, PostgreSQL next), the values it speaks in, and the rules every
+// backend must apply alike (which raw results are kept, how a minute is
+// rolled up, how results are batched). The contract suite in
+// storage/storagetest checks that a backend keeps them.
+package storage
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"linkwatch/checker"
+	"linkwatch/hub"
+	"linkwatch/incidents"
+)
+
+// Store is everything the program needs from a backend: the prober's
+// results and their rollups, incidents and the outbox written together,
+// alert deliveries and channels, maintenance, the admin API's changes,
+// clicks, feed ids, flapping history and health. It speaks only in domain
+// types, so nothing that stores depends on an alert SDK or a router.
+type Store interface {
+	// Results and rollups.
+	SaveResults(ctx context.Context, results []checker.Result) error
+	RecentResults(ctx context.Context, targetKey string, limit int) ([]StoredResult, error)
+	RollUp(ctx context.Context) error
+	Rollups(ctx context.Context, targetKey string, period time.Duration, from, to time.Time) ([]Rollup, error)
+	LatencyHistograms(ctx context.Context, keys []string, from, to time.Time) (map[string]Rollup, error)
+	DailyStats(ctx context.Context, from time.Time) ([]DayStat, error)
+	Prune(ctx context.Context, keep Retention) (int64, error)
+
+	// Incidents, their timeline and the outbox (incidents.Store: a change,
+	// its events and its alert in one transaction), flapping history.
+	incidents.Store
+	ListIncidents(ctx context.Context, q incidents.Query) ([]incidents.Incident, error)
+	Incident(ctx context.Context, id int64) (incidents.Incident, error)
+	IncidentEvents(ctx context.Context, id int64) ([]incidents.Event, error)
+	IncidentEvidence(ctx context.Context, id int64) ([]json.RawMessage, error)
+	IncidentUpdates(ctx context.Context, id int64) ([]incidents.Update, error)
+	Outbox(ctx context.Context, limit int) ([]incidents.Alert, error)
+
+	// The admin API's changes and maintenance windows.
+	Acknowledge(ctx context.Context, id int64, by string) (incidents.Incident, error)
+	EditPostmortem(ctx context.Context, id int64, pm incidents.Postmortem) (incidents.Incident, error)
+	CreateMaintenance(ctx context.Context, m incidents.Maintenance) (incidents.Maintenance, error)
+	ListMaintenance(ctx context.Context, since time.Time) ([]incidents.Maintenance, error)
+	DeleteMaintenance(ctx context.Context, id int64) error
+
+	// Alert groups released, deliveries and channels (the dispatcher's queue).
+	FanOut(ctx context.Context, channels []string) error
+	PendingDeliveries(ctx context.Context, channel string, after int64, limit int) ([]incidents.Delivery, error)
+	MarkDelivery(ctx context.Context, id int64, o incidents.Outcome) error
+	DisableChannel(ctx context.Context, channel, reason string) error
+	EnableChannel(ctx context.Context, channel string) error
+	DisabledChannels(ctx context.Context) (map[string]string, error)
+	ChannelStates(ctx context.Context, names []string) ([]incidents.ChannelState, error)
+	Deliveries(ctx context.Context, limit int) ([]incidents.DeliveryLog, error)
+	OutboxPending(ctx context.Context) (int64, error)
+	ThreadRef(ctx context.Context, incidentID int64, channel string) (string, error)
+	SetThreadRef(ctx context.Context, incidentID int64, channel, ref string) error
+
+	// Clicks and the feed's stable ids.
+	AddClicks(ctx context.Context, counts map[hub.LinkKey]hub.ClickCount) error
+	ClickTotals(ctx context.Context) (map[hub.LinkKey]int64, error)
+	ClickCounts(ctx context.Context, q hub.ClickQuery) ([]hub.ClickBucket, error)
+	FeedIDs(ctx context.Context, incidentIDs []int64) (feed string, byIncident map[int64]string, err error)
+
+	// Health, for readiness: a read, a committed write, the last refused write.
+	Ping(ctx context.Context) error
+	WriteProbe(ctx context.Context) error
+	LastWriteFault() WriteFault
+	Close() error
+}
+
+// WriteFault is a write transaction the database refused: a full disk, a
+// read-only file, a lock held too long. Errors of the caller's own making
+// (a missing row, a cancelled context) are not faults.
+type WriteFault struct {
+	At  time.Time
+	Err error
+}
+
+// ErrNotFound is returned for an id that does not exist.
+var ErrNotFound = incidents.ErrNotFound
+
+// ErrConflict is returned for a change the incident's state does not allow.
+var ErrConflict = incidents.ErrConflict
