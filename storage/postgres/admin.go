@@ -35,7 +35,7 @@ func (db *DB) Acknowledge(ctx context.Context, id int64, by string) (incidents.I
 		if err != nil {
 			return err
 		}
-		if err := checkAcknowledge(inc); err != nil {
+		if err := storage.CheckAcknowledge(inc); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `UPDATE incidents SET acknowledged_at = $1, acknowledged_by = $2, updated_at = $1 WHERE id = $3`,
@@ -49,42 +49,6 @@ func (db *DB) Acknowledge(ctx context.Context, id int64, by string) (incidents.I
 		return err
 	})
 	return out, err
-}
-
-// PostUpdate adds a public update and sets the incident's public status to
-// it; its text goes to every channel unless the incident never alerted.
-// The outbox lock is taken first, as for every write that may alert.
-func (db *DB) PostUpdate(ctx context.Context, id int64, status incidents.Status, body string) (incidents.Update, error) {
-	var u incidents.Update
-	err := db.update(ctx, func(tx *Tx) error {
-		if err := tx.lock(ctx, lockOutbox); err != nil {
-			return err
-		}
-		inc, err := lockIncident(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		if err := checkUpdate(inc, status); err != nil {
-			return err
-		}
-		if u, err = insertUpdate(ctx, tx, id, status, body); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `UPDATE incidents SET status = $1, updated_at = $2 WHERE id = $3`, string(status), tx.now, id); err != nil {
-			return fmt.Errorf("postgres: set incident status: %w", err)
-		}
-		if err := addEvent(ctx, tx, id, incidents.EventUpdatePosted, fmt.Sprintf("%s: %s", status, body)); err != nil {
-			return err
-		}
-		if inc, err = lockIncident(ctx, tx, id); err != nil {
-			return err
-		}
-		if a := updateAlert(inc, u, tx.now); a != nil {
-			return enqueueAlert(ctx, tx, *a, time.Time{})
-		}
-		return nil
-	})
-	return u, err
 }
 
 // EditPostmortem replaces an incident's postmortem notes.
@@ -173,5 +137,5 @@ func (db *DB) ActiveMaintenance(ctx context.Context, t time.Time) ([]incidents.M
 	if err != nil {
 		return nil, err
 	}
-	return activeAt(all, t), nil
+	return storage.ActiveAt(all, t), nil
 }

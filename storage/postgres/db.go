@@ -33,11 +33,11 @@ type DB struct {
 	pool *pgxpool.Pool
 	host string // host:port for errors and logs; never the DSN (it holds the password)
 
-	targets committed[string, int64] // target key -> id
+	targets storage.Committed[string, int64] // target key -> id
 	// saveMu makes one process's result batches plan and commit one at a
 	// time, so the sampler sees them in the order they are written.
 	saveMu  sync.Mutex
-	sampler sampler
+	sampler storage.Sampler
 
 	// Now is the clock used for stored times; tests replace it.
 	Now func() time.Time

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"linkwatch/incidents"
+	"linkwatch/storage"
 )
 
 // FanOut releases the alert groups whose interval has passed into the
@@ -24,7 +25,7 @@ func (db *DB) FanOut(ctx context.Context, channels []string) error {
 		if err := releaseDueGroups(ctx, tx); err != nil {
 			return err
 		}
-		lookback := tx.now.Add(-newChannelLookback)
+		lookback := tx.now.Add(-storage.NewChannelLookback)
 		for _, ch := range channels {
 			_, err := tx.Exec(ctx, `INSERT INTO deliveries (outbox_id, channel, next_at, updated_at)
 				SELECT o.id, $1, o.created_at, $2 FROM outbox o
@@ -181,7 +182,7 @@ func (db *DB) ChannelStates(ctx context.Context, names []string) ([]incidents.Ch
 	if err != nil {
 		return nil, fmt.Errorf("postgres: scan delivery counts: %w", err)
 	}
-	return channelStates(names, off, counts), nil
+	return storage.ChannelStates(names, off, counts), nil
 }
 
 // Deliveries returns the newest deliveries, for the admin API's delivery log.

@@ -191,7 +191,7 @@ func recordTx(ctx context.Context, tx *Tx, c incidents.Change) (incidents.Incide
 		}
 		*c.Update, update = u, &u // the caller learns the update's id
 	}
-	if a := changeAlert(c, inc, update, tx.now); a != nil {
+	if a := storage.ChangeAlert(c, inc, update, tx.now); a != nil {
 		if err := enqueueAlert(ctx, tx, *a, c.GroupUntil); err != nil {
 			return inc, err
 		}
@@ -390,5 +390,5 @@ func (db *DB) Outbox(ctx context.Context, limit int) ([]incidents.Alert, error) 
 	return out, nil
 }
 
-// The DB is the incident engine's store.
-var _ incidents.Store = (*DB)(nil)
+// The DB is everything the program asks of storage.
+var _ storage.Store = (*DB)(nil)

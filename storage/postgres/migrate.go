@@ -3,6 +3,8 @@ package postgres
 import (
 	"context"
 	"fmt"
+
+	"linkwatch/storage"
 )
 
 // migrate applies every embedded migration not yet recorded, each in its
@@ -12,7 +14,7 @@ import (
 // recorded one by one, like the SQLite runner, so a migration merged in
 // with a lower number than one applied is still applied.
 func (db *DB) migrate(ctx context.Context) error {
-	migrations, err := readMigrations(migrationFS, "migrations")
+	migrations, err := storage.Migrations(migrationFS, "migrations")
 	if err != nil {
 		return err
 	}

@@ -62,11 +62,11 @@ func (db *DB) idOf(fresh map[string]int64, key string) int64 {
 var minuteUpsertSQL = func() string {
 	var b strings.Builder
 	b.WriteString(`INSERT INTO rollup_minute (bucket, target_id, count, failures, degraded, lat_min_us, lat_max_us, lat_sum_us`)
-	for i := range histColumns {
+	for i := range storage.HistColumns {
 		fmt.Fprintf(&b, ", h%d", i)
 	}
 	b.WriteString(`) SELECT * FROM unnest(`)
-	for i := range 8 + histColumns {
+	for i := range 8 + storage.HistColumns {
 		if i > 0 {
 			b.WriteString(", ")
 		}
@@ -76,7 +76,7 @@ var minuteUpsertSQL = func() string {
 		failures = rollup_minute.failures + excluded.failures, degraded = rollup_minute.degraded + excluded.degraded,
 		lat_min_us = LEAST(rollup_minute.lat_min_us, excluded.lat_min_us), lat_max_us = GREATEST(rollup_minute.lat_max_us, excluded.lat_max_us),
 		lat_sum_us = rollup_minute.lat_sum_us + excluded.lat_sum_us`)
-	for i := range histColumns {
+	for i := range storage.HistColumns {
 		fmt.Fprintf(&b, ", h%d = rollup_minute.h%d + excluded.h%d", i, i, i)
 	}
 	return b.String()
@@ -143,17 +143,17 @@ func (db *DB) SaveResults(ctx context.Context, results []checker.Result) error {
 
 // addMinutes adds the batch's minute aggregates, sorted by key: replicas
 // adding into the same minutes lock the rows in one order.
-func (db *DB) addMinutes(ctx context.Context, tx *Tx, fresh map[string]int64, plan *batch) error {
+func (db *DB) addMinutes(ctx context.Context, tx *Tx, fresh map[string]int64, plan *storage.Batch) error {
 	type row struct {
 		bucket, target int64
-		a              *minuteAgg
+		a              *storage.MinuteAgg
 	}
 	rows := make([]row, 0, len(plan.Minutes))
 	for k, a := range plan.Minutes {
 		rows = append(rows, row{k.Start, db.idOf(fresh, k.Series), a})
 	}
 	slices.SortFunc(rows, func(x, y row) int { return cmp.Or(cmp.Compare(x.bucket, y.bucket), cmp.Compare(x.target, y.target)) })
-	cols := make([][]int64, 8+histColumns)
+	cols := make([][]int64, 8+storage.HistColumns)
 	for _, r := range rows {
 		vals := append([]int64{r.bucket, r.target, r.a.Count, r.a.Failures, r.a.Degraded, r.a.MinUS, r.a.MaxUS, r.a.SumUS}, r.a.Hist[:]...)
 		for i, v := range vals {

@@ -13,7 +13,7 @@ import (
 )
 
 func histList(format string) string {
-	parts := make([]string, histColumns)
+	parts := make([]string, storage.HistColumns)
 	for i := range parts {
 		parts[i] = strings.ReplaceAll(format, "%d", fmt.Sprint(i))
 	}
@@ -40,7 +40,7 @@ func (db *DB) RollUp(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		until := tx.now.Add(-rollupSettle).Truncate(time.Hour).Unix()
+		until := tx.now.Add(-storage.RollupSettle).Truncate(time.Hour).Unix()
 		if done == 0 {
 			var first *int64
 			if err := tx.QueryRow(ctx, `SELECT MIN(bucket) FROM rollup_minute`).Scan(&first); err != nil {
@@ -172,7 +172,7 @@ func (db *DB) LatencyHistograms(ctx context.Context, keys []string, from, to tim
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("postgres: read rollup watermark: %w", err)
 	}
-	hours, minutes := histogramBuckets(done, from, to)
+	hours, minutes := storage.HistogramBuckets(done, from, to)
 	if hours == nil {
 		hours = []int64{}
 	}
