@@ -158,7 +158,7 @@ func slackMessage(a incidents.Alert, statusURL string, parent bool) ([]slack.Blo
 	var head string
 	switch {
 	case parent || a.Type == incidents.AlertResolved:
-		head = fmt.Sprintf("✅ RESOLVED after %s: %s", duration(inc.ResolvedAt.Sub(inc.StartedAt)), title)
+		head = fmt.Sprintf("✅ RESOLVED after %s: %s", incidents.HumanDuration(inc.ResolvedAt.Sub(inc.StartedAt)), title)
 	case a.Type == incidents.AlertOpened && inc.Impact == incidents.ImpactMinor:
 		head = "🟠 Degraded: " + title
 	case a.Type == incidents.AlertOpened:
@@ -267,10 +267,3 @@ func clip(s string, n int) string {
 }
 
 func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }
-
-func duration(d time.Duration) string {
-	if d < time.Minute {
-		return d.Round(time.Second).String()
-	}
-	return d.Round(time.Minute).String()
-}

@@ -124,7 +124,7 @@ func TestSlackBotThreadsUpdatesAndEditsParent(t *testing.T) {
 	if !strings.Contains(first.blocks, "https://links.example/status") || !strings.Contains(first.blocks, "http_5xx") {
 		t.Errorf("blocks lack the status page button or the cause: %s", first.blocks)
 	}
-	if edit := f.calls[3]; !strings.Contains(edit.text, "RESOLVED after 12m0s") {
+	if edit := f.calls[3]; !strings.Contains(edit.text, "RESOLVED after 12 minutes") {
 		t.Errorf("parent edit: %q", edit.text)
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"linkwatch/checker/ids"
 	"linkwatch/hub/middleware"
+	"linkwatch/incidents"
 )
 
 //go:embed assets
@@ -23,7 +24,7 @@ var (
 	pageTemplate = template.Must(template.New("status.html").Funcs(template.FuncMap{
 		"statusLabel": statusLabel,
 		"uptime":      formatUptime,
-		"duration":    humanDuration,
+		"duration":    incidents.HumanDuration,
 		"when":        func(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04 UTC") },
 		"iso":         func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 		"title":       titleCase,
@@ -53,34 +54,6 @@ func formatUptime(u float64) string {
 		return "no data yet"
 	}
 	return fmt.Sprintf("%.2f%% uptime", u)
-}
-
-// humanDuration says how long something lasted in words: "6 minutes",
-// "2 hours 5 minutes", "3 days 4 hours".
-func humanDuration(d time.Duration) string {
-	if d < time.Minute {
-		return "less than a minute"
-	}
-	d = d.Round(time.Minute)
-	days, hours, minutes := int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour), int(d%time.Hour/time.Minute)
-	var parts []string
-	if days > 0 {
-		parts = append(parts, plural(days, "day"))
-	}
-	if hours > 0 {
-		parts = append(parts, plural(hours, "hour"))
-	}
-	if days == 0 && minutes > 0 {
-		parts = append(parts, plural(minutes, "minute"))
-	}
-	return strings.Join(parts, " ")
-}
-
-func plural(n int, unit string) string {
-	if n == 1 {
-		return "1 " + unit
-	}
-	return fmt.Sprintf("%d %ss", n, unit)
 }
 
 type incidentArgs struct {

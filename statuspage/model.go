@@ -477,7 +477,7 @@ func (s *Snapshot) fillIncidents(ctx context.Context, src Source, open []inciden
 		v.Updates = append(v.Updates, ups...)
 		if !inc.Open() && (len(ups) == 0 || ups[len(ups)-1].Status != incidents.StatusResolved) {
 			v.Updates = append(v.Updates, incidents.Update{ID: -inc.ID*10 - 2, IncidentID: inc.ID, Status: incidents.StatusResolved,
-				Body: "Resolved after " + humanDuration(inc.ResolvedAt.Sub(inc.StartedAt)) + ".", CreatedAt: inc.ResolvedAt})
+				Body: "Resolved after " + incidents.HumanDuration(inc.ResolvedAt.Sub(inc.StartedAt)) + ".", CreatedAt: inc.ResolvedAt})
 		}
 		slices.Reverse(v.Updates)
 		seen := map[string]bool{}

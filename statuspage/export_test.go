@@ -1,4 +1,0 @@
-package statuspage
-
-// HumanDuration is exported for tests.
-var HumanDuration = humanDuration
