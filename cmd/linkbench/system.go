@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"linkwatch/storage/sqlite"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -22,6 +21,11 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"linkwatch/storage/postgres"
+	"linkwatch/storage/sqlite"
 )
 
 // runSystem measures a real linkwatch process against the fleet: redirect
@@ -39,11 +43,24 @@ func runSystem(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	load := fs.Duration("load", 10*time.Second, "duration of each load phase")
 	conns := fs.Int("conns", 32, "concurrent connections of the load generator")
 	soak := fs.Duration("soak", 0, "after the measurements, keep running this long and sample resource use")
+	backend := fs.String("storage", "sqlite", "linkwatch's storage: sqlite (a file in a temporary directory) or postgres (-dsn)")
+	dsn := fs.String("dsn", "", "with -storage postgres: the database linkwatch uses (given to it through the environment)")
+	quiet := fs.Duration("quiet", 30*time.Second, "a phase without load first: the writer's CPU, linkwatch's and the database's")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *bin == "" {
 		return fmt.Errorf("-linkwatch is required")
+	}
+	switch {
+	case *backend == "postgres" && *dsn == "":
+		return fmt.Errorf("-storage postgres needs -dsn")
+	case *backend == "postgres":
+		if _, err := postgres.ParseDSN(*dsn); err != nil {
+			return fmt.Errorf("-dsn: %w", err)
+		}
+	case *backend != "sqlite":
+		return fmt.Errorf("-storage must be sqlite or postgres, not %q", *backend)
 	}
 	fleet, stopFleet, err := startFleetInfo(ctx, 16, *latency, *fail, stderr)
 	if err != nil {
@@ -90,14 +107,18 @@ func runSystem(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	dbPath := filepath.Join(dir, "lw.db")
+	storageCfg := fmt.Sprintf("{path: %q}", dbPath)
+	if *backend == "postgres" {
+		storageCfg = "{driver: postgres, dsn: '${LINKBENCH_DSN}'}" // never in the file
+	}
 	var cfg strings.Builder
 	fmt.Fprintf(&cfg, `server: {addr: %q, public_url: "http://%s", rate_limit: {per_second: 1000000, burst: 1000000}}
-storage: {path: %q}
+storage: %s
 probe: {allow_private: [127.0.0.1/32], per_host: 1000, workers: 1024}
 alerts:
   webhooks: [{name: bench, url: "http://%s/hook", secret: "whsec_YmVuY2gtc2VjcmV0LTAxMjM0NTY3ODk="}]
 pages:
-`, addr, addr, dbPath, hookLn.Addr())
+`, addr, addr, storageCfg, hookLn.Addr())
 	var paths []string
 	var firstDest string
 	for i := range *n {
@@ -119,6 +140,7 @@ pages:
 	}
 	lw := exec.CommandContext(ctx, *bin, "serve", "-config", cfgPath)
 	lw.Stderr = io.Discard
+	lw.Env = append(os.Environ(), "LINKBENCH_DSN="+*dsn)
 	out, err := lw.StdoutPipe()
 	if err != nil {
 		return err
@@ -137,16 +159,29 @@ pages:
 	time.Sleep(12 * time.Second) // one interval: every target checked once, connections warm
 
 	// A second connection to linkwatch's database, to measure what it holds.
-	db, err := sqlite.Open(ctx, dbPath)
+	db, err := openMeasured(ctx, *backend, dbPath, *dsn)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	cpu0, wall0 := procCPU(pid), time.Now()
 	size0, err := db.UsedBytes(ctx)
 	if err != nil {
 		return err
 	}
+	wallStart := time.Now()
+	if *quiet > 0 {
+		lw0, db0 := procCPU(pid), db.serverCPU(ctx)
+		q0 := time.Now()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(*quiet):
+		}
+		qs := time.Since(q0).Seconds()
+		fmt.Fprintf(stdout, "writer, no load (%s, %s): linkwatch cpu %.1f%% of one core (prober and result writer); database backends %.1f%%\n",
+			quiet.Round(time.Second), *backend, 100*(procCPU(pid)-lw0).Seconds()/qs, 100*(db.serverCPU(ctx)-db0).Seconds()/qs)
+	}
+	cpu0, wall0 := procCPU(pid), time.Now()
 	hubRes := closedLoop(ctx, "http://"+addr, paths, *conns, *load)
 	bareRes := closedLoop(ctx, fmt.Sprintf("http://127.0.0.1:%d", fleet.bare), []string{"/x"}, *conns, *load)
 	half := openLoop(ctx, "http://"+addr, paths, hubRes.rate/2, *load)
@@ -197,8 +232,9 @@ wait:
 	perDay := func(bytes int64, over time.Duration) float64 {
 		return float64(bytes) / float64(*n) / over.Seconds() * 86400 / 1024
 	}
-	fmt.Fprintf(stdout, "sqlite: %.1f KiB per destination per day (data pages written over %s, extrapolated; results, rollups and their indexes)\n",
-		perDay(size1-size0, wall), wall.Round(time.Second))
+	grown := time.Since(wallStart)
+	fmt.Fprintf(stdout, "%s: %.1f KiB per destination per day (data pages written over %s, extrapolated; results, rollups and their indexes)\n",
+		*backend, perDay(size1-size0, grown), grown.Round(time.Second))
 
 	if *soak > 0 {
 		if err := soakRun(ctx, stdout, pid, dbPath, *soak); err != nil {
@@ -208,7 +244,7 @@ wait:
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "sqlite over the soak: %.1f KiB per destination per day\n", perDay(size2-size1, time.Since(wall0)-wall))
+		fmt.Fprintf(stdout, "%s over the soak: %.1f KiB per destination per day\n", *backend, perDay(size2-size1, time.Since(wallStart)-grown))
 	}
 	return nil
 }
@@ -382,4 +418,58 @@ func procStatusOf(pid int, field string) int64 {
 		}
 	}
 	return 0
+}
+
+// measuredDB is the benchmark's own connection to linkwatch's database.
+type measuredDB struct {
+	usedBytes func(ctx context.Context) (int64, error)
+	// serverCPU is the CPU time of the database's server processes that
+	// serve linkwatch (PostgreSQL backends; zero for SQLite, which runs
+	// inside linkwatch).
+	serverCPU func(ctx context.Context) time.Duration
+	close     func()
+}
+
+func (m *measuredDB) UsedBytes(ctx context.Context) (int64, error) { return m.usedBytes(ctx) }
+func (m *measuredDB) Close()                                       { m.close() }
+
+func openMeasured(ctx context.Context, backend, path, dsn string) (*measuredDB, error) {
+	if backend == "sqlite" {
+		db, err := sqlite.Open(ctx, path)
+		if err != nil {
+			return nil, err
+		}
+		return &measuredDB{usedBytes: db.UsedBytes, serverCPU: func(context.Context) time.Duration { return 0 }, close: func() { db.Close() }}, nil
+	}
+	db, err := postgres.Open(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connect to %s: %w", db.Host(), err)
+	}
+	return &measuredDB{
+		usedBytes: db.UsedBytes,
+		// The backends of linkwatch's pool (read from /proc: the server must
+		// run on this machine, as root can read its processes); the WAL
+		// writer and checkpointer, shared by every database, are not counted.
+		serverCPU: func(ctx context.Context) time.Duration {
+			rows, err := conn.Query(ctx, `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`)
+			if err != nil {
+				return 0
+			}
+			pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+			if err != nil {
+				return 0
+			}
+			var total time.Duration
+			for _, p := range pids {
+				total += procCPU(int(p))
+			}
+			return total
+		},
+		close: func() { conn.Close(context.Background()); db.Close() },
+	}, nil
 }

@@ -18,7 +18,8 @@ import (
 	"time"
 
 	"linkwatch/incidents"
-	"linkwatch/storage/sqlite"
+	"linkwatch/storage"
+	"linkwatch/storage/postgres/pgtest"
 )
 
 // TestMain lets the crash test run linkwatch as a real child process (this
@@ -34,7 +35,7 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	pgtest.Main(m) // stops the throwaway PostgreSQL the tests started
 }
 
 func startChild(t *testing.T, env []string, args ...string) *exec.Cmd {
@@ -59,6 +60,12 @@ func TestKillNineLosesNothing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts child processes")
 	}
+	for _, b := range testBackends {
+		t.Run(b.name, func(t *testing.T) { killNineLosesNothing(t, b) })
+	}
+}
+
+func killNineLosesNothing(t *testing.T, backend testBackend) {
 	dest := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case strings.HasPrefix(r.URL.Path, "/down"):
@@ -82,7 +89,11 @@ func TestKillNineLosesNothing(t *testing.T) {
 	defer hook.Close()
 
 	dir := t.TempDir()
-	dbPath := filepath.Join(dir, "lw.db")
+	section, env, open := backend.fresh(t, dir)
+	var childEnv []string
+	for k, v := range env {
+		childEnv = append(childEnv, k+"="+v)
+	}
 	var links strings.Builder
 	for i := range 60 {
 		path := fmt.Sprintf("/ok/%d", i)
@@ -97,7 +108,7 @@ func TestKillNineLosesNothing(t *testing.T) {
 	secret := "whsec_" + base64.StdEncoding.EncodeToString([]byte("crash-test-secret-0123456789"))
 	cfgPath := filepath.Join(dir, "c.yaml")
 	mustWrite(t, cfgPath, `
-storage: {path: "`+dbPath+`"}
+storage: `+section+`
 probe: {interval: 1s, timeout: 500ms, allow_private: [127.0.0.1/32], self_check: false}
 alerts:
   webhooks: [{name: ops, url: "`+hook.URL+`", secret: "`+secret+`"}]
@@ -107,7 +118,7 @@ pages:
 `+links.String())
 	args := []string{"serve", "-config", cfgPath, "-addr", "127.0.0.1:0"}
 
-	child := startChild(t, nil, args...)
+	child := startChild(t, childEnv, args...)
 	waitUntil(t, 20*time.Second, "a first alert delivered", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
@@ -122,17 +133,13 @@ pages:
 	atKill := len(received)
 	mu.Unlock()
 
-	db, err := sqlite.Open(context.Background(), dbPath)
-	if err != nil {
-		t.Fatalf("reopen after SIGKILL: %v", err)
-	}
-	defer db.Close()
+	db := open(t)
 	if res := integrityCheck(t, db); res != "ok" {
 		t.Fatalf("integrity_check after SIGKILL: %s", res)
 	}
 	before := incidentKeys(t, db)
 
-	child = startChild(t, nil, args...)
+	child = startChild(t, childEnv, args...)
 	waitUntil(t, 30*time.Second, "every outbox alert delivered", func() bool {
 		out, err := db.Outbox(context.Background(), 10000)
 		if err != nil || len(out) == 0 {
@@ -176,9 +183,16 @@ pages:
 	t.Logf("%d alerts delivered (%d before the kill), %d duplicates (allowed: at-least-once)", len(received), atKill, dups)
 }
 
-func integrityCheck(t *testing.T, db *sqlite.DB) string {
+// integrityCheck is SQLite's verdict on its file, or "ok" for a backend
+// that keeps no file of its own (PostgreSQL: the kill is linkwatch's, the
+// server is untouched).
+func integrityCheck(t *testing.T, db storage.Store) string {
 	t.Helper()
-	res, err := db.IntegrityCheck(context.Background())
+	ic, ok := db.(integrityChecker)
+	if !ok {
+		return "ok"
+	}
+	res, err := ic.IntegrityCheck(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +211,7 @@ func waitUntil(t *testing.T, limit time.Duration, what string, cond func() bool)
 }
 
 // incidentKeys lists every incident's correlation key.
-func incidentKeys(t *testing.T, db *sqlite.DB) []string {
+func incidentKeys(t *testing.T, db storage.Store) []string {
 	t.Helper()
 	list, err := db.ListIncidents(context.Background(), incidents.Query{Limit: 500})
 	if err != nil {

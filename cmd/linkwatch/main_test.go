@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -153,7 +156,19 @@ func get(t *testing.T, method, url string) (*http.Response, string) {
 }
 
 func TestServeEndToEnd(t *testing.T) {
-	app := startApp(t, e2eConfig, map[string]string{"ADMIN_TOKEN": "0123456789abcdef0123"})
+	for _, b := range testBackends {
+		t.Run(b.name, func(t *testing.T) { serveEndToEnd(t, b) })
+	}
+}
+
+func serveEndToEnd(t *testing.T, backend testBackend) {
+	section, env, open := backend.fresh(t, t.TempDir())
+	env = maps.Clone(env)
+	if env == nil {
+		env = map[string]string{}
+	}
+	env["ADMIN_TOKEN"] = "0123456789abcdef0123"
+	app := startApp(t, strings.Replace(e2eConfig, "storage:\n  path: DBPATH", "storage: "+section, 1), env)
 
 	resp, body := get(t, "GET", app.URL+"/ada")
 	if resp.StatusCode != 200 || !strings.Contains(body, "Ada Lovelace") || !strings.Contains(body, `href="/ada/notes"`) {
@@ -184,11 +199,7 @@ func TestServeEndToEnd(t *testing.T) {
 	if err := app.stop(t); err != nil {
 		t.Fatalf("run returned %v; stderr:\n%s", err, app.stderr)
 	}
-	db, err := sqlite.Open(context.Background(), app.DBPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := open(t)
 	totals, err := db.ClickTotals(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -197,8 +208,15 @@ func TestServeEndToEnd(t *testing.T) {
 	if len(totals) != len(want) || totals[hub.LinkKey{Page: "ada", Link: "go"}] != 3 || totals[hub.LinkKey{Page: "ada", Link: "notes"}] != 1 {
 		t.Errorf("persisted clicks = %v, want %v (HEAD is not a click)", totals, want)
 	}
-	if strings.Contains(app.stderr.String(), "0123456789abcdef0123") {
-		t.Error("admin token appears in the log")
+	secrets := slices.Collect(maps.Values(env))
+	if u, err := url.Parse(env["LINKWATCH_TEST_DSN"]); err == nil && u.User != nil {
+		pw, _ := u.User.Password()
+		secrets = append(secrets, pw)
+	}
+	for _, secret := range secrets {
+		if secret != "" && strings.Contains(app.stderr.String(), secret) {
+			t.Errorf("a secret (the admin token or the DSN) appears in the log:\n%s", app.stderr)
+		}
 	}
 }
 

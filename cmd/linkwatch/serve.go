@@ -23,7 +23,6 @@ import (
 	"linkwatch/incidents/admin"
 	"linkwatch/statuspage"
 	"linkwatch/storage"
-	"linkwatch/storage/sqlite"
 )
 
 const (
@@ -98,7 +97,7 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 		log.Warn(mismatch, "public_url", cfg.Server.PublicURL, "served", ln.Addr().String(), "self_checks", selfCheckURL)
 	}
 
-	db, err := sqlite.Open(ctx, cfg.Storage.Path)
+	db, where, err := openStore(ctx, cfg.Storage, ln, log)
 	if err != nil {
 		return nil, err
 	}
@@ -237,7 +236,7 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 	})
 	a.add("http server", func(ctx context.Context) error {
 		log.Info("linkwatch serving", "addr", ln.Addr().String(), "public_url", cfg.Server.PublicURL,
-			"pages", len(cfg.Pages), "targets", len(targets), "interval", time.Duration(cfg.Probe.Interval), "db", cfg.Storage.Path, "version", buildVersion())
+			"pages", len(cfg.Pages), "targets", len(targets), "interval", time.Duration(cfg.Probe.Interval), "storage", where, "version", buildVersion())
 		return web.Serve(ctx, srv, ln, stdout, log)
 	})
 	a.add("reload", func(ctx context.Context) error { return reloader.run(ctx, hup) })

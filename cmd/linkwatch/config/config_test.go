@@ -39,6 +39,12 @@ func TestParseConfigRejects(t *testing.T) {
 		{"short admin token", "server: {admin_token: 'abc'}\n" + validPages, []string{"server.admin_token: must be at least 16 characters"}},
 		{"unset env var", "server: {admin_token: '${NOPE}'}\n" + validPages, []string{"server.admin_token: environment variable NOPE is not set"}},
 		{"storage path with query", "storage: {path: 'x.db?mode=memory'}\n" + validPages, []string{"storage.path: must not contain ? or #"}},
+		{"unknown storage driver", "storage: {driver: mysql}\n" + validPages, []string{`storage.driver: must be sqlite or postgres, not "mysql"`}},
+		{"postgres without dsn", "storage: {driver: postgres}\n" + validPages, []string{"storage.dsn: is required for driver postgres"}},
+		{"dsn for sqlite", "storage: {dsn: 'postgres://db.internal/lw'}\n" + validPages, []string{"storage.dsn: is for driver postgres"}},
+		{"bad dsn", "storage: {driver: postgres, dsn: 'postgres://lw:T0KEN@db.internal:port/lw'}\n" + validPages, []string{"storage.dsn: invalid dsn: invalid port"}},
+		{"bad dsn option", "storage: {driver: postgres, dsn: 'host=db.internal password=T0KEN sslmode=maybe'}\n" + validPages, []string{"storage.dsn: invalid dsn:"}},
+		{"dsn env unset", "storage: {driver: postgres, dsn: 'postgres://lw:${NOPE}@db.internal/lw'}\n" + validPages, []string{"storage.dsn: environment variable NOPE is not set"}},
 		{"bad durations", "probe: {interval: 10, timeout: soon}\nstorage: {retention: {raw: 1d}}\n" + validPages, []string{
 			`probe.interval: "10" is not a duration`, `probe.timeout: "soon" is not a duration`, `storage.retention.raw: "1d" is not a duration`}},
 		{"timeout not below interval", "probe: {interval: 5s, timeout: 5s}\n" + validPages, []string{"probe.timeout: must be positive and below probe.interval (5s)"}},
@@ -259,5 +265,26 @@ func TestReadmeConfigIsValid(t *testing.T) {
 	}
 	if _, err := Parse(t.Context(), []byte(block), "README.md", func(k string) string { return env[k] }); err != nil {
 		t.Errorf("the README's example config is invalid:\n%v", err)
+	}
+}
+
+// TestStoragePostgres: driver postgres takes its DSN from the environment
+// (the password is a secret), and keeps no SQLite path.
+func TestStoragePostgres(t *testing.T) {
+	env := map[string]string{"PGPASSWORD": "s3cret-pw"}
+	cfg, err := Parse(t.Context(), []byte("storage: {driver: postgres, dsn: 'postgres://linkwatch:${PGPASSWORD}@db.internal:5432/linkwatch'}\n"+validPages),
+		"test.yaml", func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Storage.Driver != DriverPostgres || cfg.Storage.DSN != "postgres://linkwatch:s3cret-pw@db.internal:5432/linkwatch" || cfg.Storage.Path != "" {
+		t.Errorf("storage = %+v", cfg.Storage)
+	}
+	cfg, err = Parse(t.Context(), []byte(validPages), "test.yaml", func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Storage.Driver != DriverSQLite || cfg.Storage.Path != "linkwatch.db" {
+		t.Errorf("default storage = %+v, want sqlite in linkwatch.db", cfg.Storage)
 	}
 }

@@ -23,7 +23,10 @@ func (c *Config) applyDefaults() {
 		}
 	}
 	c.Server.PublicURL = strings.TrimRight(c.Server.PublicURL, "/")
-	if c.Storage.Path == "" {
+	if c.Storage.Driver == "" {
+		c.Storage.Driver = DriverSQLite
+	}
+	if c.Storage.Path == "" && c.Storage.Driver == DriverSQLite {
 		c.Storage.Path = "linkwatch.db"
 	}
 	if c.Server.RateLimit.PerSecond == 0 {

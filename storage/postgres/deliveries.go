@@ -1,0 +1,243 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"linkwatch/incidents"
+	"linkwatch/storage"
+)
+
+// FanOut releases the alert groups whose interval has passed into the
+// outbox, then creates a pending delivery per channel for each outbox alert
+// the channel has not seen. It is idempotent, and replicas running it at
+// once take turns under the outbox lock.
+func (db *DB) FanOut(ctx context.Context, channels []string) error {
+	return db.update(ctx, func(tx *Tx) error {
+		if err := tx.lock(ctx, lockOutbox); err != nil {
+			return err
+		}
+		if err := releaseDueGroups(ctx, tx); err != nil {
+			return err
+		}
+		lookback := tx.now.Add(-storage.NewChannelLookback)
+		for _, ch := range channels {
+			_, err := tx.Exec(ctx, `INSERT INTO deliveries (outbox_id, channel, next_at, updated_at)
+				SELECT o.id, $1, o.created_at, $2 FROM outbox o
+				WHERE o.id > GREATEST(COALESCE((SELECT MAX(outbox_id) FROM deliveries WHERE channel = $1),
+				                               (SELECT COALESCE(MAX(id), 0) FROM outbox WHERE created_at < $3)),
+				                      COALESCE((SELECT after_outbox_id FROM channel_resume WHERE channel = $1), 0))
+				ORDER BY o.id
+				ON CONFLICT (outbox_id, channel) DO NOTHING`, ch, tx.now, lookback)
+			if err != nil {
+				return fmt.Errorf("postgres: fan out alerts to %s: %w", ch, err)
+			}
+		}
+		return nil
+	})
+}
+
+// PendingDeliveries returns a channel's pending deliveries after the
+// delivery id after, oldest first.
+func (db *DB) PendingDeliveries(ctx context.Context, channel string, after int64, limit int) ([]incidents.Delivery, error) {
+	rows, err := db.pool.Query(ctx, `SELECT d.id, d.channel, d.attempts, d.first_at, d.next_at, o.payload
+		FROM deliveries d JOIN outbox o ON o.id = d.outbox_id
+		WHERE d.channel = $1 AND d.status = 'pending' AND d.id > $2 ORDER BY d.id LIMIT $3`, channel, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: query deliveries: %w", err)
+	}
+	var out []incidents.Delivery
+	var (
+		d       incidents.Delivery
+		first   *time.Time
+		next    time.Time
+		payload []byte
+	)
+	_, err = pgx.ForEachRow(rows, []any{&d.ID, &d.Channel, &d.Attempts, &first, &next, &payload}, func() error {
+		d.FirstAt, d.NextAt, d.Alert = utc(first), next.UTC(), incidents.Alert{}
+		if err := json.Unmarshal(payload, &d.Alert); err != nil {
+			return fmt.Errorf("decode alert of delivery %d: %w", d.ID, err)
+		}
+		out = append(out, d)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: scan delivery: %w", err)
+	}
+	return out, nil
+}
+
+// MarkDelivery records an attempt's outcome.
+func (db *DB) MarkDelivery(ctx context.Context, id int64, o incidents.Outcome) error {
+	return db.update(ctx, func(tx *Tx) error {
+		next := o.NextAt.UTC()
+		if o.NextAt.IsZero() {
+			next = tx.now
+		}
+		_, err := tx.Exec(ctx, `UPDATE deliveries SET status = $1, attempts = attempts + 1, first_at = COALESCE(first_at, $2),
+			next_at = $3, last_status = $4, last_error = $5, updated_at = $2 WHERE id = $6`,
+			o.Status, tx.now, next, o.HTTPStatus, o.Error, id)
+		if err != nil {
+			return fmt.Errorf("postgres: mark delivery %d: %w", id, err)
+		}
+		return nil
+	})
+}
+
+// DisableChannel switches a channel off and closes its pending deliveries.
+func (db *DB) DisableChannel(ctx context.Context, channel, reason string) error {
+	return db.update(ctx, func(tx *Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO channel_state (channel, disabled_at, reason) VALUES ($1, $2, $3)
+			ON CONFLICT (channel) DO UPDATE SET disabled_at = excluded.disabled_at, reason = excluded.reason`,
+			channel, tx.now, reason); err != nil {
+			return fmt.Errorf("postgres: disable channel: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE deliveries SET status = 'disabled', updated_at = $1 WHERE channel = $2 AND status = 'pending'`,
+			tx.now, channel); err != nil {
+			return fmt.Errorf("postgres: disable channel: %w", err)
+		}
+		return nil
+	})
+}
+
+// EnableChannel switches a channel back on. It starts from the alerts made
+// from now on: what it missed while off is not replayed. The outbox lock
+// makes "now" exact: no alert commits between reading the last id and
+// writing it down.
+func (db *DB) EnableChannel(ctx context.Context, channel string) error {
+	return db.update(ctx, func(tx *Tx) error {
+		if err := tx.lock(ctx, lockOutbox); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM channel_state WHERE channel = $1`, channel); err != nil {
+			return fmt.Errorf("postgres: enable channel: %w", err)
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO channel_resume (channel, after_outbox_id) SELECT $1, COALESCE(MAX(id), 0) FROM outbox
+			ON CONFLICT (channel) DO UPDATE SET after_outbox_id = excluded.after_outbox_id`, channel)
+		if err != nil {
+			return fmt.Errorf("postgres: enable channel: %w", err)
+		}
+		return nil
+	})
+}
+
+// DisabledChannels returns the switched-off channels and why.
+func (db *DB) DisabledChannels(ctx context.Context) (map[string]string, error) {
+	states, err := db.channelState(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(states))
+	for c, st := range states {
+		out[c] = st.Reason
+	}
+	return out, nil
+}
+
+func (db *DB) channelState(ctx context.Context) (map[string]incidents.ChannelState, error) {
+	rows, err := db.pool.Query(ctx, `SELECT channel, disabled_at, reason FROM channel_state`)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: query channel state: %w", err)
+	}
+	out := map[string]incidents.ChannelState{}
+	var st incidents.ChannelState
+	var at time.Time
+	_, err = pgx.ForEachRow(rows, []any{&st.Name, &at, &st.Reason}, func() error {
+		st.DisabledAt = at.UTC()
+		out[st.Name] = st
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: scan channel state: %w", err)
+	}
+	return out, nil
+}
+
+// ChannelStates returns the state of the named channels: on or off (and
+// why), and their deliveries by status.
+func (db *DB) ChannelStates(ctx context.Context, names []string) ([]incidents.ChannelState, error) {
+	off, err := db.channelState(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := db.pool.Query(ctx, `SELECT channel, status, COUNT(*) FROM deliveries GROUP BY channel, status`)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: count deliveries: %w", err)
+	}
+	counts := map[string]map[string]int64{}
+	var c, st string
+	var n int64
+	_, err = pgx.ForEachRow(rows, []any{&c, &st, &n}, func() error {
+		if counts[c] == nil {
+			counts[c] = map[string]int64{}
+		}
+		counts[c][st] = n
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: scan delivery counts: %w", err)
+	}
+	return storage.ChannelStates(names, off, counts), nil
+}
+
+// Deliveries returns the newest deliveries, for the admin API's delivery log.
+func (db *DB) Deliveries(ctx context.Context, limit int) ([]incidents.DeliveryLog, error) {
+	rows, err := db.pool.Query(ctx, `SELECT d.id, o.event_id, o.type, o.incident_id, d.channel, d.status, d.attempts,
+			d.last_status, d.last_error, d.next_at, d.updated_at
+		FROM deliveries d JOIN outbox o ON o.id = d.outbox_id ORDER BY d.id DESC LIMIT $1`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: query delivery log: %w", err)
+	}
+	var out []incidents.DeliveryLog
+	var l incidents.DeliveryLog
+	var next, upd time.Time
+	_, err = pgx.ForEachRow(rows, []any{&l.ID, &l.EventID, &l.Type, &l.IncidentID, &l.Channel, &l.Status, &l.Attempts,
+		&l.LastStatus, &l.LastError, &next, &upd}, func() error {
+		l.NextAt, l.UpdatedAt = next.UTC(), upd.UTC()
+		out = append(out, l)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: scan delivery log: %w", err)
+	}
+	return out, nil
+}
+
+// ThreadRef returns a channel's thread reference for an incident ("" if none).
+func (db *DB) ThreadRef(ctx context.Context, incidentID int64, channel string) (string, error) {
+	var ref string
+	err := db.pool.QueryRow(ctx, `SELECT ref FROM channel_threads WHERE incident_id = $1 AND channel = $2`, incidentID, channel).Scan(&ref)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("postgres: thread ref: %w", err)
+	}
+	return ref, nil
+}
+
+// SetThreadRef stores a channel's thread reference for an incident.
+func (db *DB) SetThreadRef(ctx context.Context, incidentID int64, channel, ref string) error {
+	return db.update(ctx, func(tx *Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO channel_threads (incident_id, channel, ref) VALUES ($1, $2, $3)
+			ON CONFLICT (incident_id, channel) DO UPDATE SET ref = excluded.ref`, incidentID, channel, ref)
+		if err != nil {
+			return fmt.Errorf("postgres: set thread ref: %w", err)
+		}
+		return nil
+	})
+}
+
+// OutboxPending counts deliveries not yet sent, for metrics.
+func (db *DB) OutboxPending(ctx context.Context) (int64, error) {
+	var n int64
+	if err := db.pool.QueryRow(ctx, `SELECT COUNT(*) FROM deliveries WHERE status = 'pending'`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("postgres: count pending deliveries: %w", err)
+	}
+	return n, nil
+}

@@ -1,0 +1,27 @@
+//go:build !linux
+
+package pgtest
+
+import (
+	"os"
+	"testing"
+
+	"linkwatch/storage/postgres"
+)
+
+// Main runs the package's tests.
+func Main(m *testing.M) { os.Exit(m.Run()) }
+
+func unsupported(tb testing.TB) {
+	tb.Helper()
+	if os.Getenv("CI") == "true" {
+		tb.Fatal("pgtest: the throwaway PostgreSQL runs on Linux only")
+	}
+	tb.Skip("pgtest: the throwaway PostgreSQL runs on Linux only")
+}
+
+// DSN skips: the throwaway server needs Linux (a parent-death signal).
+func DSN(tb testing.TB) string { unsupported(tb); return "" }
+
+// MustOpen skips: the throwaway server needs Linux (a parent-death signal).
+func MustOpen(tb testing.TB) *postgres.DB { unsupported(tb); return nil }

@@ -1,0 +1,246 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"linkwatch/storage"
+)
+
+func histList(format string) string {
+	parts := make([]string, storage.HistColumns)
+	for i := range parts {
+		parts[i] = strings.ReplaceAll(format, "%d", fmt.Sprint(i))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// hourRollupSQL recomputes the hours of [$1, $2) whole from their minutes.
+var hourRollupSQL = `INSERT INTO rollup_hour (bucket, target_id, count, failures, degraded, lat_min_us, lat_max_us, lat_sum_us, ` + histList("h%d") + `)
+	SELECT (bucket / 3600) * 3600 AS b, target_id, SUM(count), SUM(failures), SUM(degraded), MIN(lat_min_us), MAX(lat_max_us), SUM(lat_sum_us), ` + histList("SUM(h%d)") + `
+	FROM rollup_minute WHERE bucket >= $1 AND bucket < $2 GROUP BY b, target_id ORDER BY b, target_id
+	ON CONFLICT (bucket, target_id) DO UPDATE SET count = excluded.count, failures = excluded.failures, degraded = excluded.degraded,
+		lat_min_us = excluded.lat_min_us, lat_max_us = excluded.lat_max_us, lat_sum_us = excluded.lat_sum_us, ` + histList("h%d = excluded.h%d")
+
+// RollUp aggregates the minute rollups (written with the results) into hour
+// rollups, for every hour that has settled since the last run. It is
+// idempotent (an hour is recomputed whole), and replicas running it at
+// once take turns under an advisory lock.
+func (db *DB) RollUp(ctx context.Context) error {
+	return db.update(ctx, func(tx *Tx) error {
+		if err := tx.lock(ctx, lockRollup); err != nil {
+			return err
+		}
+		done, err := metaValue(ctx, tx, "rollup_hour_done") // unix seconds, exclusive
+		if err != nil {
+			return err
+		}
+		until := tx.now.Add(-storage.RollupSettle).Truncate(time.Hour).Unix()
+		if done == 0 {
+			var first *int64
+			if err := tx.QueryRow(ctx, `SELECT MIN(bucket) FROM rollup_minute`).Scan(&first); err != nil {
+				return fmt.Errorf("postgres: first minute rollup: %w", err)
+			}
+			if first == nil {
+				return nil
+			}
+			done = *first / 3600 * 3600
+		}
+		if until <= done {
+			return nil
+		}
+		if _, err := tx.Exec(ctx, hourRollupSQL, done, until); err != nil {
+			return fmt.Errorf("postgres: hour rollup: %w", err)
+		}
+		return setMeta(ctx, tx, "rollup_hour_done", until)
+	})
+}
+
+func metaValue(ctx context.Context, tx *Tx, key string) (int64, error) {
+	var v int64
+	err := tx.QueryRow(ctx, `SELECT value FROM meta WHERE key = $1`, key).Scan(&v)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("postgres: read %s: %w", key, err)
+	}
+	return v, nil
+}
+
+func setMeta(ctx context.Context, tx *Tx, key string, v int64) error {
+	if _, err := tx.Exec(ctx, `INSERT INTO meta (key, value) VALUES ($1, $2)
+		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, v); err != nil {
+		return fmt.Errorf("postgres: write %s: %w", key, err)
+	}
+	return nil
+}
+
+// Rollups returns a target's rollups of the given period (time.Minute or
+// time.Hour) starting in [from, to), oldest first.
+func (db *DB) Rollups(ctx context.Context, targetKey string, period time.Duration, from, to time.Time) ([]storage.Rollup, error) {
+	table := "rollup_minute"
+	if period == time.Hour {
+		table = "rollup_hour"
+	} else if period != time.Minute {
+		return nil, fmt.Errorf("postgres: rollup period must be a minute or an hour, not %s", period)
+	}
+	rows, err := db.pool.Query(ctx, `SELECT r.bucket, r.count, r.failures, r.degraded, r.lat_min_us, r.lat_max_us, r.lat_sum_us, `+histList("r.h%d")+`
+		FROM `+table+` r JOIN targets t ON t.id = r.target_id
+		WHERE t.key = $1 AND r.bucket >= $2 AND r.bucket < $3 ORDER BY r.bucket`, targetKey, from.Unix(), to.Unix())
+	if err != nil {
+		return nil, fmt.Errorf("postgres: query rollups: %w", err)
+	}
+	defer rows.Close()
+	var out []storage.Rollup
+	for rows.Next() {
+		r := storage.Rollup{TargetID: targetKey}
+		var bucket, minUS, maxUS, sumUS int64
+		dest := []any{&bucket, &r.Count, &r.Failures, &r.Degraded, &minUS, &maxUS, &sumUS}
+		for i := range r.Hist {
+			dest = append(dest, &r.Hist[i])
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return nil, fmt.Errorf("postgres: scan rollup: %w", err)
+		}
+		r.Start = time.Unix(bucket, 0).UTC()
+		r.LatMin, r.LatMax, r.LatSum = time.Duration(minUS)*time.Microsecond, time.Duration(maxUS)*time.Microsecond, time.Duration(sumUS)*time.Microsecond
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// deleteChunk bounds how many rows one prune transaction deletes, so it
+// holds its locks and WAL briefly.
+const deleteChunk = 5000
+
+// Prune deletes data older than the retention windows, in small
+// transactions. Incident evidence lives in the incident tables and is not
+// touched. It returns how many rows it deleted.
+func (db *DB) Prune(ctx context.Context, keep storage.Retention) (int64, error) {
+	now := db.Now()
+	chunk := fmt.Sprint(deleteChunk)
+	jobs := []struct {
+		query  string
+		cutoff int64
+	}{
+		{`DELETE FROM results WHERE ctid = ANY (ARRAY(SELECT ctid FROM results WHERE started_at < $1 LIMIT ` + chunk + `))`, now.Add(-keep.Raw).UnixMilli()},
+		// Keyed time first: the oldest rows are a prefix of the primary key.
+		{`DELETE FROM rollup_minute WHERE (bucket, target_id) IN (SELECT bucket, target_id FROM rollup_minute WHERE bucket < $1 ORDER BY bucket LIMIT ` + chunk + `)`, now.Add(-keep.Minute).Unix()},
+		{`DELETE FROM rollup_hour WHERE (bucket, target_id) IN (SELECT bucket, target_id FROM rollup_hour WHERE bucket < $1 ORDER BY bucket LIMIT ` + chunk + `)`, now.Add(-keep.Hour).Unix()},
+	}
+	var total int64
+	for _, j := range jobs {
+		for {
+			var n int64
+			err := db.update(ctx, func(tx *Tx) error {
+				tag, err := tx.Exec(ctx, j.query, j.cutoff)
+				if err != nil {
+					return fmt.Errorf("postgres: prune: %w", err)
+				}
+				n = tag.RowsAffected()
+				return nil
+			})
+			if err != nil {
+				return total, err
+			}
+			total += n
+			if n < deleteChunk {
+				break
+			}
+		}
+	}
+	return total, nil
+}
+
+// LatencyHistograms returns each of the targets' latency over [from, to),
+// as one Rollup (count, maximum and histogram) per target key: the settled
+// hour rollups where there are some, the minute rollups for the rest.
+// Every bucket is read by its key, so the cost follows the targets asked.
+func (db *DB) LatencyHistograms(ctx context.Context, keys []string, from, to time.Time) (map[string]storage.Rollup, error) {
+	out := map[string]storage.Rollup{}
+	if len(keys) == 0 || !to.After(from) {
+		return out, nil
+	}
+	var done int64
+	err := db.pool.QueryRow(ctx, `SELECT value FROM meta WHERE key = 'rollup_hour_done'`).Scan(&done)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("postgres: read rollup watermark: %w", err)
+	}
+	hours, minutes := storage.HistogramBuckets(done, from, to)
+	if hours == nil {
+		hours = []int64{}
+	}
+	if minutes == nil {
+		minutes = []int64{}
+	}
+	cols := "t.key, r.count, r.lat_max_us, " + histList("r.h%d")
+	rows, err := db.pool.Query(ctx, `SELECT `+cols+` FROM rollup_hour r JOIN targets t ON t.id = r.target_id
+			WHERE t.key = ANY($1) AND r.bucket = ANY($2)
+		UNION ALL
+		SELECT `+cols+` FROM rollup_minute r JOIN targets t ON t.id = r.target_id
+			WHERE t.key = ANY($1) AND r.bucket = ANY($3)`, keys, hours, minutes)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: query latency histograms: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			key   string
+			r     storage.Rollup
+			maxUS int64
+		)
+		dest := []any{&key, &r.Count, &maxUS}
+		for i := range r.Hist {
+			dest = append(dest, &r.Hist[i])
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return nil, fmt.Errorf("postgres: scan latency histogram: %w", err)
+		}
+		acc := out[key]
+		acc.TargetID = key
+		acc.Count += r.Count
+		acc.LatMax = max(acc.LatMax, time.Duration(maxUS)*time.Microsecond)
+		for i, n := range r.Hist {
+			acc.Hist[i] += n
+		}
+		out[key] = acc
+	}
+	return out, rows.Err()
+}
+
+// DailyStats returns per-target daily totals since from, read from the
+// rollups (hours already rolled up, minutes for the rest), never from raw
+// results: the cost does not grow with history.
+func (db *DB) DailyStats(ctx context.Context, from time.Time) ([]storage.DayStat, error) {
+	rows, err := db.pool.Query(ctx, `
+		WITH hw AS (SELECT COALESCE((SELECT value FROM meta WHERE key = 'rollup_hour_done'), 0) AS v),
+		all_rows AS (
+			SELECT target_id, bucket, count, failures, degraded FROM rollup_hour WHERE bucket >= $1
+			UNION ALL
+			SELECT target_id, bucket, count, failures, degraded FROM rollup_minute, hw WHERE bucket >= GREATEST($1, hw.v)
+		)
+		SELECT t.key, (a.bucket / 86400) * 86400 AS day, SUM(a.count)::bigint, SUM(a.failures)::bigint, SUM(a.degraded)::bigint
+		FROM all_rows a JOIN targets t ON t.id = a.target_id
+		GROUP BY t.key, day ORDER BY t.key, day`, from.Unix())
+	if err != nil {
+		return nil, fmt.Errorf("postgres: daily stats: %w", err)
+	}
+	defer rows.Close()
+	var out []storage.DayStat
+	for rows.Next() {
+		var s storage.DayStat
+		var day int64
+		if err := rows.Scan(&s.Target, &day, &s.Count, &s.Failures, &s.Degraded); err != nil {
+			return nil, fmt.Errorf("postgres: scan daily stats: %w", err)
+		}
+		s.Day = time.Unix(day, 0).UTC()
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
