@@ -43,7 +43,11 @@ func runFleet(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		isDown := down[r.URL.Path]
 		downMu.RUnlock()
 		if isDown {
-			http.Error(w, "fleet: switched off", http.StatusServiceUnavailable)
+			// A cause of its own (404, not the 503 of the destinations failing
+			// on purpose): it opens an incident of its own, the outage whose
+			// time to alert is measured, instead of joining theirs as an
+			// update (held for alerts.group_interval).
+			http.Error(w, "fleet: switched off", http.StatusNotFound)
 			return
 		}
 		// Jitter of ±20% so answers do not arrive in lockstep.

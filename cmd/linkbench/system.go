@@ -83,9 +83,9 @@ func runSystem(ctx context.Context, args []string, stdout, stderr io.Writer) err
 				} `json:"incident"`
 			} `json:"data"`
 		}
-		// A destination on a host that already has an incident joins it
-		// (incident.updated); otherwise it opens its own.
-		if json.NewDecoder(r.Body).Decode(&body) == nil && (body.Type == "incident.opened" || body.Type == "incident.updated") {
+		// The switched-off destination fails with a cause of its own, so it
+		// opens its own incident.
+		if json.NewDecoder(r.Body).Decode(&body) == nil && body.Type == "incident.opened" {
 			for _, t := range body.Data.Incident.Targets {
 				select {
 				case opened <- t:
