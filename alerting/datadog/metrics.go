@@ -14,6 +14,7 @@ import (
 	"github.com/DataDog/datadog-go/v5/statsd"
 
 	"linkwatch/checker"
+	"linkwatch/checker/schedule"
 )
 
 // DefaultNamespace prefixes every metric name unless
@@ -225,7 +226,7 @@ func (m *Metrics) TargetCounts() {
 
 // Scheduler records the scheduler's lag and size, and the skipped checks
 // since the last call (scheduler.skipped, a count).
-func (m *Metrics) Scheduler(st checker.Stats) {
+func (m *Metrics) Scheduler(st schedule.Stats) {
 	if !m.active() {
 		return
 	}

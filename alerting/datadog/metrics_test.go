@@ -13,6 +13,7 @@ import (
 	"linkwatch/alerting"
 	"linkwatch/alerting/datadog"
 	"linkwatch/checker"
+	"linkwatch/checker/schedule"
 )
 
 // metricLine is one DogStatsD line: name:value|type|#tags[|other fields].
@@ -153,7 +154,7 @@ func TestMetricsLines(t *testing.T) {
 		Status:   checker.StatusUp,
 	})
 	m.TargetCounts()
-	m.Scheduler(checker.Stats{Targets: 42, Skipped: 3, LagP50: 2 * time.Millisecond, LagP99: 250 * time.Microsecond, LagMax: time.Second})
+	m.Scheduler(schedule.Stats{Targets: 42, Skipped: 3, LagP50: 2 * time.Millisecond, LagP99: 250 * time.Microsecond, LagMax: time.Second})
 	m.OpenIncidents(4)
 	m.OutboxPending(7)
 	m.Delivery("webhook:ops", "sent")
@@ -334,7 +335,7 @@ func TestMetricsDeltas(t *testing.T) {
 	m := newMetrics(t, a, false)
 
 	for _, skipped := range []int64{5, 8, 8, 2} { // 2: the scheduler restarted
-		m.Scheduler(checker.Stats{Skipped: skipped})
+		m.Scheduler(schedule.Stats{Skipped: skipped})
 	}
 	for _, total := range []int64{10, 15, 15, 3} {
 		m.Redirects(total)
@@ -368,7 +369,7 @@ func TestMetricsNilAndClosed(t *testing.T) {
 	var r alerting.Recorder = m
 	r.Delivery("slack", "sent")
 	m.Result(checker.Result{Kind: checker.KindCanary})
-	m.Scheduler(checker.Stats{Skipped: 1})
+	m.Scheduler(schedule.Stats{Skipped: 1})
 	m.OpenIncidents(1)
 	m.OutboxPending(1)
 	m.Redirects(1)
@@ -405,7 +406,7 @@ func TestMetricsConcurrent(t *testing.T) {
 		wg.Go(func() {
 			for j := range 50 {
 				m.Result(checker.Result{TargetID: "t", Kind: checker.KindDestination, Status: checker.StatusUp})
-				m.Scheduler(checker.Stats{Skipped: int64(i*50 + j)})
+				m.Scheduler(schedule.Stats{Skipped: int64(i*50 + j)})
 				m.Redirects(int64(j))
 				m.Delivery("slack", "sent")
 				m.OpenIncidents(j)

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"linkwatch/checker"
+	"linkwatch/checker/schedule"
 	"linkwatch/storage"
 	"linkwatch/storage/sqlite"
 )
@@ -161,7 +162,7 @@ func (b probeBench) measure(ctx context.Context, scheme string, ports []int, roo
 	go func() { writer.Run(writerCtx); close(writerDone) }()
 	defer func() { stopWriter(); <-writerDone }()
 	var measuring atomic.Bool
-	sched := checker.NewScheduler(chk, targets, checker.SchedulerOptions{
+	sched := schedule.New(chk, targets, schedule.Options{
 		Interval: b.interval,
 		Workers:  b.workers,
 		OnResult: func(r checker.Result) {

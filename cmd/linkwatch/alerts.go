@@ -10,6 +10,7 @@ import (
 	"linkwatch/alerting"
 	"linkwatch/alerting/datadog"
 	"linkwatch/checker"
+	"linkwatch/checker/schedule"
 	"linkwatch/cmd/linkwatch/config"
 	"linkwatch/hub"
 	"linkwatch/storage"
@@ -81,7 +82,7 @@ func newMetrics(cfg *config.Config) (*datadog.Metrics, error) {
 // degraded, open incidents, the outbox backlog and redirects served.
 type reporter struct {
 	metrics *datadog.Metrics
-	sched   *checker.Scheduler
+	sched   *schedule.Scheduler
 	db      storage.Store
 	counter *hub.Counter
 	dropped func() int64 // results storage refused, in all

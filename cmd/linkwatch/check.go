@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"linkwatch/checker"
+	"linkwatch/checker/schedule"
 	"linkwatch/cmd/linkwatch/config"
 	"linkwatch/hub"
 )
@@ -29,7 +30,7 @@ func runCheck(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("build catalog: %w", err)
 	}
 	targets := destinationTargets(cfg, catalog)
-	results := checker.RunOnce(ctx, newChecker(cfg, ""), targets, min(cfg.Probe.Workers, 64))
+	results := schedule.RunOnce(ctx, newChecker(cfg, ""), targets, min(cfg.Probe.Workers, 64))
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"linkwatch/alerting"
-	"linkwatch/checker"
+	"linkwatch/checker/schedule"
 )
 
 // heartbeat tells Sentry Crons, once a minute, whether the prober is alive:
@@ -16,7 +16,7 @@ import (
 // minute or two, by Sentry, even when linkwatch itself cannot say so.
 type heartbeat struct {
 	sentry *alerting.Sentry
-	sched  *checker.Scheduler
+	sched  *schedule.Scheduler
 	log    *slog.Logger
 	last   int64 // checks started at the previous beat
 }

@@ -5,7 +5,7 @@ import (
 	"log/slog"
 	"os"
 
-	"linkwatch/checker"
+	"linkwatch/checker/schedule"
 	"linkwatch/cmd/linkwatch/config"
 	"linkwatch/hub"
 	"linkwatch/incidents"
@@ -23,7 +23,7 @@ type reloader struct {
 	running      *config.Config
 	counter      *hub.Counter
 	hub          *hub.Server
-	sched        *checker.Scheduler
+	sched        *schedule.Scheduler
 	engine       *incidents.Engine
 	log          *slog.Logger
 }

@@ -15,6 +15,7 @@ import (
 
 	"linkwatch/alerting"
 	"linkwatch/checker"
+	"linkwatch/checker/schedule"
 	"linkwatch/cmd/linkwatch/config"
 	"linkwatch/cmd/linkwatch/web"
 	"linkwatch/hub"
@@ -163,7 +164,7 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 	// prober has stopped and the channel is closed.
 	engineIn := make(chan checker.Result, 4096)
 	targets := allTargets(cfg, catalog, selfCheckURL)
-	sched := checker.NewScheduler(newChecker(cfg, selfToken), targets, checker.SchedulerOptions{
+	sched := schedule.New(newChecker(cfg, selfToken), targets, schedule.Options{
 		Interval: time.Duration(cfg.Probe.Interval),
 		Workers:  cfg.Probe.Workers,
 		OnResult: func(r checker.Result) {

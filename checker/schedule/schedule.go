@@ -1,8 +1,12 @@
-package checker
+// Package schedule runs the prober: every target once per interval at a
+// stable offset, on a bounded pool of workers, skipping (never stacking) a
+// target whose previous check still runs, with lag statistics.
+package schedule
 
 import (
+	"linkwatch/checker"
+
 	"context"
-	"hash/fnv"
 	"log/slog"
 	"slices"
 	"sync"
@@ -12,7 +16,7 @@ import (
 
 // Prober checks one target. *Checker is the real one; tests use fakes.
 type Prober interface {
-	Check(ctx context.Context, t Target) Result
+	Check(ctx context.Context, t checker.Target) checker.Result
 }
 
 // Clock is the scheduler's time source, replaced by a fake in tests.
@@ -26,14 +30,14 @@ type realClock struct{}
 func (realClock) Now() time.Time                         { return time.Now() }
 func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
-// SchedulerOptions configure a Scheduler.
-type SchedulerOptions struct {
+// Options configure a Scheduler.
+type Options struct {
 	Interval time.Duration // how often each target is checked (default 10s)
 	Workers  int           // checks in flight at most (default 512)
 	Clock    Clock         // default: the real clock
 	// OnResult receives every result, from many goroutines at once. It must
 	// not block for long: a slow consumer delays the workers.
-	OnResult func(Result)
+	OnResult func(checker.Result)
 	Log      *slog.Logger
 }
 
@@ -43,7 +47,7 @@ type SchedulerOptions struct {
 // its checks at the same rhythm every time.
 type Scheduler struct {
 	prober Prober
-	opts   SchedulerOptions
+	opts   Options
 
 	mu      sync.Mutex
 	entries []*entry // sorted by offset
@@ -54,7 +58,7 @@ type Scheduler struct {
 }
 
 type entry struct {
-	target Target
+	target checker.Target
 	offset time.Duration
 	// running is set while a check is in flight, so a due check is skipped,
 	// not stacked. It is shared with the entry that replaces this one on
@@ -63,7 +67,7 @@ type entry struct {
 }
 
 // NewScheduler returns a scheduler for targets.
-func NewScheduler(p Prober, targets []Target, opts SchedulerOptions) *Scheduler {
+func New(p Prober, targets []checker.Target, opts Options) *Scheduler {
 	if opts.Interval <= 0 {
 		opts.Interval = 10 * time.Second
 	}
@@ -74,7 +78,7 @@ func NewScheduler(p Prober, targets []Target, opts SchedulerOptions) *Scheduler 
 		opts.Clock = realClock{}
 	}
 	if opts.OnResult == nil {
-		opts.OnResult = func(Result) {}
+		opts.OnResult = func(checker.Result) {}
 	}
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
@@ -84,16 +88,9 @@ func NewScheduler(p Prober, targets []Target, opts SchedulerOptions) *Scheduler 
 	return s
 }
 
-// Offset is where in each interval a target's check starts.
-func Offset(id string, interval time.Duration) time.Duration {
-	h := fnv.New64a()
-	_, _ = h.Write([]byte(id))
-	return time.Duration(h.Sum64() % uint64(interval))
-}
-
 // SetTargets replaces the target list; it takes effect at the next interval.
 // A target kept across the change keeps its in-flight state.
-func (s *Scheduler) SetTargets(targets []Target) {
+func (s *Scheduler) SetTargets(targets []checker.Target) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old := make(map[string]*entry, len(s.entries))
@@ -107,7 +104,7 @@ func (s *Scheduler) SetTargets(targets []Target) {
 			continue // one check per unique target, however many links share it
 		}
 		seen[t.ID] = true
-		e := &entry{target: t, offset: Offset(t.ID, s.opts.Interval), running: new(atomic.Bool)}
+		e := &entry{target: t, offset: checker.Offset(t.ID, s.opts.Interval), running: new(atomic.Bool)}
 		if o, ok := old[t.ID]; ok {
 			e.running = o.running
 		}
@@ -213,11 +210,11 @@ func (s *Scheduler) runCycles(ctx context.Context, jobs chan<- job, n int) {
 
 // RunOnce checks every target once, concurrently with at most workers in
 // flight, and returns the results in target order. It is the `check` command.
-func RunOnce(ctx context.Context, p Prober, targets []Target, workers int) []Result {
+func RunOnce(ctx context.Context, p Prober, targets []checker.Target, workers int) []checker.Result {
 	if workers <= 0 {
 		workers = 32
 	}
-	out := make([]Result, len(targets))
+	out := make([]checker.Result, len(targets))
 	sem := make(chan struct{}, workers)
 	var wg sync.WaitGroup
 	for i, t := range targets {

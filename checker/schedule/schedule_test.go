@@ -1,6 +1,8 @@
-package checker
+package schedule
 
 import (
+	"linkwatch/checker"
+
 	"context"
 	"fmt"
 	"sync"
@@ -40,7 +42,7 @@ type recordingProber struct {
 	release chan struct{}
 }
 
-func (p *recordingProber) Check(ctx context.Context, t Target) Result {
+func (p *recordingProber) Check(ctx context.Context, t checker.Target) checker.Result {
 	now := p.clock.Now()
 	p.mu.Lock()
 	p.starts[t.ID] = append(p.starts[t.ID], now)
@@ -52,13 +54,13 @@ func (p *recordingProber) Check(ctx context.Context, t Target) Result {
 		case <-ctx.Done():
 		}
 	}
-	return Result{TargetID: t.ID, Start: now, Status: StatusUp}
+	return checker.Result{TargetID: t.ID, Start: now, Status: checker.StatusUp}
 }
 
-func targetsN(n int) []Target {
-	ts := make([]Target, n)
+func targetsN(n int) []checker.Target {
+	ts := make([]checker.Target, n)
 	for i := range ts {
-		ts[i] = Target{ID: fmt.Sprintf("https://host%d.test/page", i), Kind: KindDestination}
+		ts[i] = checker.Target{ID: fmt.Sprintf("https://host%d.test/page", i), Kind: checker.KindDestination}
 	}
 	return ts
 }
@@ -92,7 +94,7 @@ func TestSchedulerSpreadsTargetsOverTheInterval(t *testing.T) {
 	targets := targetsN(1000)
 	// A duplicate target ID is checked once per interval, not twice.
 	targets = append(targets, targets[0])
-	s := NewScheduler(nil, targets, SchedulerOptions{Interval: interval, Clock: clock})
+	s := New(nil, targets, Options{Interval: interval, Clock: clock})
 	starts := dispatched(t, s, 3, nil)
 	if len(starts) != 1000 {
 		t.Fatalf("%d targets dispatched, want 1000", len(starts))
@@ -126,7 +128,7 @@ func TestSchedulerSkipsTargetStillRunning(t *testing.T) {
 	clock := &fakeClock{now: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
 	targets := targetsN(5)
 	slow := targets[2].ID
-	s := NewScheduler(nil, targets, SchedulerOptions{Interval: 10 * time.Second, Clock: clock})
+	s := New(nil, targets, Options{Interval: 10 * time.Second, Clock: clock})
 	starts := dispatched(t, s, 4, map[string]bool{slow: true})
 	for _, tg := range targets {
 		want := 4
@@ -146,8 +148,8 @@ func TestSchedulerWorkersReportResultsAndLag(t *testing.T) {
 	clock := &fakeClock{now: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
 	p := &recordingProber{clock: clock, starts: map[string][]time.Time{}}
 	var mu sync.Mutex
-	var results []Result
-	s := NewScheduler(p, targetsN(20), SchedulerOptions{Clock: clock, Workers: 4, OnResult: func(r Result) {
+	var results []checker.Result
+	s := New(p, targetsN(20), Options{Clock: clock, Workers: 4, OnResult: func(r checker.Result) {
 		mu.Lock()
 		results = append(results, r)
 		mu.Unlock()
@@ -177,10 +179,10 @@ func TestSchedulerWorkersReportResultsAndLag(t *testing.T) {
 func TestSchedulerSetTargetsKeepsRunningState(t *testing.T) {
 	clock := &fakeClock{now: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
 	targets := targetsN(2)
-	s := NewScheduler(&recordingProber{clock: clock, starts: map[string][]time.Time{}}, targets, SchedulerOptions{Clock: clock})
+	s := New(&recordingProber{clock: clock, starts: map[string][]time.Time{}}, targets, Options{Clock: clock})
 	s.snapshot()[0].running.Store(true)
 	id := s.snapshot()[0].target.ID
-	s.SetTargets(append(targetsN(3), Target{ID: "https://new.test/"}))
+	s.SetTargets(append(targetsN(3), checker.Target{ID: "https://new.test/"}))
 	for _, e := range s.snapshot() {
 		if e.target.ID == id && !e.running.Load() {
 			t.Error("a reload forgot that a target's check is in flight")
@@ -200,7 +202,7 @@ func TestSchedulerRunStopsAndDropsCancelledResults(t *testing.T) {
 	}
 	var mu sync.Mutex
 	var reported int
-	s := NewScheduler(p, targets, SchedulerOptions{Clock: clock, Workers: 3, OnResult: func(Result) { mu.Lock(); reported++; mu.Unlock() }})
+	s := New(p, targets, Options{Clock: clock, Workers: 3, OnResult: func(checker.Result) { mu.Lock(); reported++; mu.Unlock() }})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { s.Run(ctx); close(done) }()
@@ -222,8 +224,8 @@ func TestSchedulerRunStopsAndDropsCancelledResults(t *testing.T) {
 
 func TestOffsetIsStableAndWithinInterval(t *testing.T) {
 	for _, id := range []string{"", "a", "https://go.dev/", "self:/ada/go"} {
-		o := Offset(id, 10*time.Second)
-		if o < 0 || o >= 10*time.Second || o != Offset(id, 10*time.Second) {
+		o := checker.Offset(id, 10*time.Second)
+		if o < 0 || o >= 10*time.Second || o != checker.Offset(id, 10*time.Second) {
 			t.Errorf("Offset(%q) = %v", id, o)
 		}
 	}
