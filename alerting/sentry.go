@@ -13,6 +13,7 @@ import (
 
 	"github.com/getsentry/sentry-go"
 
+	"linkwatch/alerting/redact"
 	"linkwatch/incidents"
 )
 
@@ -81,7 +82,7 @@ func NewSentry(opts SentryOptions) (*Sentry, error) {
 		MaxBreadcrumbs:         -1,
 	})
 	if err != nil {
-		return nil, scrub(err, t.secrets...)
+		return nil, redact.Err(err, t.secrets...)
 	}
 	return &Sentry{
 		client:    client,

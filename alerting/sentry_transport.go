@@ -15,6 +15,7 @@ import (
 
 	"github.com/getsentry/sentry-go"
 
+	"linkwatch/alerting/redact"
 	"linkwatch/checker"
 )
 
@@ -79,18 +80,18 @@ func (t *sentryTransport) SendEvent(ev *sentry.Event) {
 func (t *sentryTransport) post(ctx context.Context, ev *sentry.Event, category string) error {
 	body, err := t.envelope(ev)
 	if err != nil {
-		return &SendError{Err: scrub(fmt.Errorf("sentry: encode event: %w", err), t.secrets...)}
+		return &SendError{Err: redact.Err(fmt.Errorf("sentry: encode event: %w", err), t.secrets...)}
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url, bytes.NewReader(body))
 	if err != nil {
-		return &SendError{Err: scrub(fmt.Errorf("sentry: %w", err), t.secrets...)}
+		return &SendError{Err: redact.Err(fmt.Errorf("sentry: %w", err), t.secrets...)}
 	}
 	req.Header.Set("Content-Type", "application/x-sentry-envelope")
 	req.Header.Set("User-Agent", "linkwatch/"+sentry.SDKVersion)
 	req.Header.Set("X-Sentry-Auth", t.auth)
 	resp, err := t.hc.Do(req)
 	if err != nil {
-		return requestFailed(err, scrub(fmt.Errorf("sentry: %w", err), t.secrets...))
+		return requestFailed(err, redact.Err(fmt.Errorf("sentry: %w", err), t.secrets...))
 	}
 	defer resp.Body.Close()
 	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
@@ -109,7 +110,7 @@ func (t *sentryTransport) classify(resp *http.Response, body []byte, category st
 	} else if b := strings.TrimSpace(string(body)); b != "" {
 		msg += ": " + clip(b, 200)
 	}
-	se := classifyHTTP(code, resp.Header, time.Now(), scrub(errors.New(msg), t.secrets...))
+	se := classifyHTTP(code, resp.Header, time.Now(), redact.Err(errors.New(msg), t.secrets...))
 	if code == http.StatusTooManyRequests {
 		// Sentry says per category, in its own header, how long to wait.
 		se.RetryAfter = sentryRetryAfter(resp.Header, category, time.Now())

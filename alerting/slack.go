@@ -11,6 +11,7 @@ import (
 	"github.com/slack-go/slack"
 	"golang.org/x/time/rate"
 
+	"linkwatch/alerting/redact"
 	"linkwatch/incidents"
 )
 
@@ -123,7 +124,7 @@ func (s *Slack) classify(err error) error {
 	if err == nil {
 		return nil
 	}
-	clean := scrub(err, s.opts.WebhookURL, s.opts.BotToken)
+	clean := redact.Err(err, s.opts.WebhookURL, s.opts.BotToken)
 	var rl *slack.RateLimitedError
 	var sc slack.StatusCodeError
 	var api slack.SlackErrorResponse

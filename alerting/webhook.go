@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"linkwatch/alerting/redact"
 	"linkwatch/checker"
 	"linkwatch/incidents"
 )
@@ -142,7 +143,7 @@ func (w *Webhook) Send(ctx context.Context, d Delivery) error {
 	ts := strconv.FormatInt(w.now().Unix(), 10)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.url, bytes.NewReader(body))
 	if err != nil {
-		return &SendError{Err: scrub(err, w.url)}
+		return &SendError{Err: redact.Err(err, w.url)}
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "linkwatch-webhooks/1.0")
@@ -156,12 +157,12 @@ func (w *Webhook) Send(ctx context.Context, d Delivery) error {
 		if errors.As(err, &ue) {
 			inner = ue.Unwrap()
 		}
-		return requestFailed(err, fmt.Errorf("POST %s: %w", redactedURL(w.url), scrub(inner, w.url)))
+		return requestFailed(err, fmt.Errorf("POST %s: %w", redact.URL(w.url), redact.Err(inner, w.url)))
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	code := resp.StatusCode
-	if se := classifyHTTP(code, resp.Header, w.now(), fmt.Errorf("POST %s: %d %s", redactedURL(w.url), code, http.StatusText(code))); se != nil {
+	if se := classifyHTTP(code, resp.Header, w.now(), fmt.Errorf("POST %s: %d %s", redact.URL(w.url), code, http.StatusText(code))); se != nil {
 		return se // not the *SendError itself when nil: a typed nil is a non-nil error
 	}
 	return nil

@@ -1,4 +1,7 @@
-package alerting
+// Package redact takes secrets out of what an alert channel says about
+// itself (errors, logs): a webhook URL, token or DSN in every spelling an
+// error can give it, keeping the host and port so endpoints stay apart.
+package redact
 
 import (
 	"errors"
@@ -9,9 +12,9 @@ import (
 	"unicode"
 )
 
-// redactedURL keeps what is needed to tell endpoints apart (scheme and host)
+// URL keeps what is needed to tell endpoints apart (scheme and host)
 // and drops the path and query, where webhook tokens live.
-func redactedURL(raw string) string {
+func URL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {
 		return "[redacted URL]"
@@ -19,7 +22,7 @@ func redactedURL(raw string) string {
 	return strings.ToLower(u.Scheme) + "://" + u.Host + "/[redacted]"
 }
 
-// scrub removes every secret from an error's text, in every spelling it
+// Err removes every secret from an error's text, in every spelling it
 // can take there. Libraries put request URLs in their errors, and not as
 // configured: url.Error prints the parsed and re-serialised URL (scheme
 // lowercased, "|" and non-ASCII percent-encoded) inside %q, which escapes
@@ -27,15 +30,15 @@ func redactedURL(raw string) string {
 // for a URL, by each path segment, query value and credential that can
 // hold a token, case-insensitively. The result no longer wraps err: its
 // chain still holds the unredacted text, so classify before scrubbing.
-func scrub(err error, secrets ...string) error {
+func Err(err error, secrets ...string) error {
 	if err == nil {
 		return nil
 	}
-	return errors.New(redact(err.Error(), secrets...))
+	return errors.New(String(err.Error(), secrets...))
 }
 
-// redact is scrub for a string: the one place secrets are taken out of text.
-func redact(msg string, secrets ...string) string {
+// String is Err for a string: the one place secrets are taken out of text.
+func String(msg string, secrets ...string) string {
 	var forms []string
 	for _, s := range secrets {
 		forms = append(forms, secretForms(s)...)
