@@ -105,23 +105,15 @@ func (db *DB) DeleteMaintenance(ctx context.Context, id int64) error {
 
 // ListMaintenance returns the windows that end after since, soonest first.
 func (db *DB) ListMaintenance(ctx context.Context, since time.Time) ([]incidents.Maintenance, error) {
-	rows, err := db.reader.QueryContext(ctx, `SELECT id, title, component, starts_at, ends_at, created_at FROM maintenance
-		WHERE ends_at > ? ORDER BY starts_at, id`, formatTime(since))
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: query maintenance: %w", err)
-	}
-	defer rows.Close()
-	var out []incidents.Maintenance
-	for rows.Next() {
-		var m incidents.Maintenance
-		var s, e, c string
-		if err := rows.Scan(&m.ID, &m.Title, &m.Component, &s, &e, &c); err != nil {
-			return nil, fmt.Errorf("sqlite: scan maintenance: %w", err)
-		}
-		m.StartsAt, m.EndsAt, m.CreatedAt = parseTime(s), parseTime(e), parseTime(c)
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, db.reader, "maintenance", `SELECT id, title, component, starts_at, ends_at, created_at FROM maintenance
+		WHERE ends_at > ? ORDER BY starts_at, id`, []any{formatTime(since)},
+		func(row rowScanner) (incidents.Maintenance, error) {
+			var m incidents.Maintenance
+			var st, e, c string
+			err := row.Scan(&m.ID, &m.Title, &m.Component, &st, &e, &c)
+			m.StartsAt, m.EndsAt, m.CreatedAt = parseTime(st), parseTime(e), parseTime(c)
+			return m, err
+		})
 }
 
 // ActiveMaintenance returns the windows active at t.

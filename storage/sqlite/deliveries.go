@@ -38,31 +38,25 @@ func (db *DB) FanOut(ctx context.Context, channels []string) error {
 // PendingDeliveries returns a channel's pending deliveries after the
 // delivery id after, oldest first.
 func (db *DB) PendingDeliveries(ctx context.Context, channel string, after int64, limit int) ([]incidents.Delivery, error) {
-	rows, err := db.reader.QueryContext(ctx, `SELECT d.id, d.channel, d.attempts, d.first_at, d.next_at, o.payload
+	return queryAll(ctx, db.reader, "deliveries", `SELECT d.id, d.channel, d.attempts, d.first_at, d.next_at, o.payload
 		FROM deliveries d JOIN outbox o ON o.id = d.outbox_id
-		WHERE d.channel = ? AND d.status = 'pending' AND d.id > ? ORDER BY d.id LIMIT ?`, channel, after, limit)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: query deliveries: %w", err)
-	}
-	defer rows.Close()
-	var out []incidents.Delivery
-	for rows.Next() {
-		var d incidents.Delivery
-		var first sql.NullString
-		var next, payload string
-		if err := rows.Scan(&d.ID, &d.Channel, &d.Attempts, &first, &next, &payload); err != nil {
-			return nil, fmt.Errorf("sqlite: scan delivery: %w", err)
-		}
-		if first.Valid {
-			d.FirstAt = parseTime(first.String)
-		}
-		d.NextAt = parseTime(next)
-		if err := json.Unmarshal([]byte(payload), &d.Alert); err != nil {
-			return nil, fmt.Errorf("sqlite: decode alert of delivery %d: %w", d.ID, err)
-		}
-		out = append(out, d)
-	}
-	return out, rows.Err()
+		WHERE d.channel = ? AND d.status = 'pending' AND d.id > ? ORDER BY d.id LIMIT ?`, []any{channel, after, limit},
+		func(row rowScanner) (incidents.Delivery, error) {
+			var d incidents.Delivery
+			var first sql.NullString
+			var next, payload string
+			if err := row.Scan(&d.ID, &d.Channel, &d.Attempts, &first, &next, &payload); err != nil {
+				return d, err
+			}
+			if first.Valid {
+				d.FirstAt = parseTime(first.String)
+			}
+			d.NextAt = parseTime(next)
+			if err := json.Unmarshal([]byte(payload), &d.Alert); err != nil {
+				return d, fmt.Errorf("decode the alert of delivery %d: %w", d.ID, err)
+			}
+			return d, nil
+		})
 }
 
 // MarkDelivery records an attempt's outcome.
@@ -176,25 +170,17 @@ func (db *DB) ChannelStates(ctx context.Context, names []string) ([]incidents.Ch
 
 // Deliveries returns the newest deliveries, for the admin API's delivery log.
 func (db *DB) Deliveries(ctx context.Context, limit int) ([]incidents.DeliveryLog, error) {
-	rows, err := db.reader.QueryContext(ctx, `SELECT d.id, o.event_id, o.type, o.incident_id, d.channel, d.status, d.attempts,
+	return queryAll(ctx, db.reader, "delivery log", `SELECT d.id, o.event_id, o.type, o.incident_id, d.channel, d.status, d.attempts,
 			d.last_status, d.last_error, d.next_at, d.updated_at
-		FROM deliveries d JOIN outbox o ON o.id = d.outbox_id ORDER BY d.id DESC LIMIT ?`, limit)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: query delivery log: %w", err)
-	}
-	defer rows.Close()
-	var out []incidents.DeliveryLog
-	for rows.Next() {
-		var l incidents.DeliveryLog
-		var next, upd string
-		if err := rows.Scan(&l.ID, &l.EventID, &l.Type, &l.IncidentID, &l.Channel, &l.Status, &l.Attempts,
-			&l.LastStatus, &l.LastError, &next, &upd); err != nil {
-			return nil, fmt.Errorf("sqlite: scan delivery log: %w", err)
-		}
-		l.NextAt, l.UpdatedAt = parseTime(next), parseTime(upd)
-		out = append(out, l)
-	}
-	return out, rows.Err()
+		FROM deliveries d JOIN outbox o ON o.id = d.outbox_id ORDER BY d.id DESC LIMIT ?`, []any{limit},
+		func(row rowScanner) (incidents.DeliveryLog, error) {
+			var l incidents.DeliveryLog
+			var next, upd string
+			err := row.Scan(&l.ID, &l.EventID, &l.Type, &l.IncidentID, &l.Channel, &l.Status, &l.Attempts,
+				&l.LastStatus, &l.LastError, &next, &upd)
+			l.NextAt, l.UpdatedAt = parseTime(next), parseTime(upd)
+			return l, err
+		})
 }
 
 // ThreadRef returns a channel's thread reference for an incident ("" if none).

@@ -86,18 +86,26 @@ func (db *DB) ListIncidents(ctx context.Context, f incidents.Query) ([]incidents
 }
 
 func (db *DB) queryIncidents(ctx context.Context, q string, args ...any) ([]incidents.Incident, error) {
-	rows, err := db.reader.QueryContext(ctx, q, args...)
+	return queryAll(ctx, db.reader, "incidents", q, args, scanIncident)
+}
+
+// queryAll runs a query and scans each of its rows with scan; what names
+// the rows in errors.
+func queryAll[T any](ctx context.Context, q interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}, what, query string, args []any, scan func(rowScanner) (T, error)) ([]T, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: query incidents: %w", err)
+		return nil, fmt.Errorf("sqlite: query %s: %w", what, err)
 	}
 	defer rows.Close()
-	var out []incidents.Incident
+	var out []T
 	for rows.Next() {
-		inc, err := scanIncident(rows)
+		v, err := scan(rows)
 		if err != nil {
-			return nil, fmt.Errorf("sqlite: scan incident: %w", err)
+			return nil, fmt.Errorf("sqlite: scan %s: %w", what, err)
 		}
-		out = append(out, inc)
+		out = append(out, v)
 	}
 	return out, rows.Err()
 }
@@ -320,82 +328,52 @@ func nonNil[T any](s []T) []T {
 
 // IncidentEvents returns an incident's timeline, oldest first.
 func (db *DB) IncidentEvents(ctx context.Context, id int64) ([]incidents.Event, error) {
-	rows, err := db.reader.QueryContext(ctx, `SELECT id, incident_id, at, kind, body FROM incident_events WHERE incident_id = ? ORDER BY id`, id)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: query events: %w", err)
-	}
-	defer rows.Close()
-	var out []incidents.Event
-	for rows.Next() {
-		var ev incidents.Event
-		var at string
-		if err := rows.Scan(&ev.ID, &ev.IncidentID, &at, &ev.Kind, &ev.Body); err != nil {
-			return nil, fmt.Errorf("sqlite: scan event: %w", err)
-		}
-		ev.At = parseTime(at)
-		out = append(out, ev)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, db.reader, "events", `SELECT id, incident_id, at, kind, body FROM incident_events WHERE incident_id = ? ORDER BY id`, []any{id},
+		func(row rowScanner) (incidents.Event, error) {
+			var ev incidents.Event
+			var at string
+			err := row.Scan(&ev.ID, &ev.IncidentID, &at, &ev.Kind, &ev.Body)
+			ev.At = parseTime(at)
+			return ev, err
+		})
 }
 
 // IncidentEvidence returns the results kept as an incident's evidence.
 func (db *DB) IncidentEvidence(ctx context.Context, id int64) ([]json.RawMessage, error) {
-	rows, err := db.reader.QueryContext(ctx, `SELECT result FROM incident_evidence WHERE incident_id = ? ORDER BY id`, id)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: query evidence: %w", err)
-	}
-	defer rows.Close()
-	var out []json.RawMessage
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, fmt.Errorf("sqlite: scan evidence: %w", err)
-		}
-		out = append(out, json.RawMessage(s))
-	}
-	return out, rows.Err()
+	return queryAll(ctx, db.reader, "evidence", `SELECT result FROM incident_evidence WHERE incident_id = ? ORDER BY id`, []any{id},
+		func(row rowScanner) (json.RawMessage, error) {
+			var s string
+			err := row.Scan(&s)
+			return json.RawMessage(s), err
+		})
 }
 
 // IncidentUpdates returns an incident's public updates, oldest first.
 func (db *DB) IncidentUpdates(ctx context.Context, id int64) ([]incidents.Update, error) {
-	rows, err := db.reader.QueryContext(ctx, `SELECT id, incident_id, status, body, created_at FROM incident_updates WHERE incident_id = ? ORDER BY id`, id)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: query updates: %w", err)
-	}
-	defer rows.Close()
-	var out []incidents.Update
-	for rows.Next() {
-		var u incidents.Update
-		var at string
-		if err := rows.Scan(&u.ID, &u.IncidentID, &u.Status, &u.Body, &at); err != nil {
-			return nil, fmt.Errorf("sqlite: scan update: %w", err)
-		}
-		u.CreatedAt = parseTime(at)
-		out = append(out, u)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, db.reader, "updates", `SELECT id, incident_id, status, body, created_at FROM incident_updates WHERE incident_id = ? ORDER BY id`, []any{id},
+		func(row rowScanner) (incidents.Update, error) {
+			var u incidents.Update
+			var at string
+			err := row.Scan(&u.ID, &u.IncidentID, &u.Status, &u.Body, &at)
+			u.CreatedAt = parseTime(at)
+			return u, err
+		})
 }
 
 // Outbox returns queued alerts, oldest first (the alerting dispatcher's queue).
 func (db *DB) Outbox(ctx context.Context, limit int) ([]incidents.Alert, error) {
-	rows, err := db.reader.QueryContext(ctx, `SELECT payload FROM outbox ORDER BY id LIMIT ?`, limit)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: query outbox: %w", err)
-	}
-	defer rows.Close()
-	var out []incidents.Alert
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, fmt.Errorf("sqlite: scan outbox: %w", err)
-		}
-		var a incidents.Alert
-		if err := json.Unmarshal([]byte(s), &a); err != nil {
-			return nil, fmt.Errorf("sqlite: decode outbox alert: %w", err)
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, db.reader, "outbox", `SELECT payload FROM outbox ORDER BY id LIMIT ?`, []any{limit},
+		func(row rowScanner) (incidents.Alert, error) {
+			var s string
+			var a incidents.Alert
+			if err := row.Scan(&s); err != nil {
+				return a, err
+			}
+			if err := json.Unmarshal([]byte(s), &a); err != nil {
+				return a, fmt.Errorf("decode alert: %w", err)
+			}
+			return a, nil
+		})
 }
 
 func jsonString(v any) (string, error) {
