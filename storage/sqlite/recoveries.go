@@ -23,18 +23,19 @@ func (db *DB) RecordRecovery(ctx context.Context, target string, at, forgetBefor
 // Recoveries returns each target's recoveries at or after since, oldest
 // first.
 func (db *DB) Recoveries(ctx context.Context, since time.Time) (map[string][]time.Time, error) {
-	rows, err := db.reader.QueryContext(ctx, `SELECT target, at FROM target_recoveries WHERE at >= ? ORDER BY at`, formatTime(since))
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: query recoveries: %w", err)
+	type recovery struct {
+		target string
+		at     time.Time
 	}
-	defer rows.Close()
+	list, err := queryAll(ctx, db.reader, "recoveries", `SELECT target, at FROM target_recoveries WHERE at >= ? ORDER BY at`, []any{formatTime(since)},
+		func(row rowScanner) (recovery, error) {
+			var target, at string
+			err := row.Scan(&target, &at)
+			return recovery{target, parseTime(at)}, err
+		})
 	out := map[string][]time.Time{}
-	for rows.Next() {
-		var target, at string
-		if err := rows.Scan(&target, &at); err != nil {
-			return nil, fmt.Errorf("sqlite: scan recovery: %w", err)
-		}
-		out[target] = append(out[target], parseTime(at))
+	for _, r := range list {
+		out[r.target] = append(out[r.target], r.at)
 	}
-	return out, rows.Err()
+	return out, err
 }
