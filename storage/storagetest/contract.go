@@ -54,6 +54,10 @@ func Run(t *testing.T, open Open) {
 		{"AdminChanges", adminChanges},
 		{"Maintenance", maintenance},
 		{"ClicksAndFeedIDs", clicksAndFeedIDs},
+		{"ClickCountsByHourAndDay", clickCounts},
+		{"LatencyHistograms", latencyHistograms},
+		{"Recoveries", recoveries},
+		{"DeliveryQueue", deliveryQueue},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
