@@ -99,3 +99,39 @@ type DayStat struct {
 	Failures int64
 	Degraded int64
 }
+
+// ScanRollup reads one rollup row whose columns are, in order: bucket (unix
+// seconds), count, failures, degraded, lat_min_us, lat_max_us, lat_sum_us
+// and the histogram buckets h0.. — the layout every backend's rollup
+// tables share. scan is the row's Scan.
+func ScanRollup(targetKey string, scan func(dest ...any) error) (Rollup, error) {
+	r := Rollup{TargetID: targetKey}
+	var bucket, minUS, maxUS, sumUS int64
+	dest := []any{&bucket, &r.Count, &r.Failures, &r.Degraded, &minUS, &maxUS, &sumUS}
+	for i := range r.Hist {
+		dest = append(dest, &r.Hist[i])
+	}
+	if err := scan(dest...); err != nil {
+		return r, err
+	}
+	r.Start = time.Unix(bucket, 0).UTC()
+	r.LatMin, r.LatMax, r.LatSum = time.Duration(minUS)*time.Microsecond, time.Duration(maxUS)*time.Microsecond, time.Duration(sumUS)*time.Microsecond
+	return r, nil
+}
+
+// ScanHistogram reads one row of a latency-histogram query: the target's
+// key, count, lat_max_us and the histogram buckets h0.., in that order.
+// Callers sum the rows of one key with Rollup.Add.
+func ScanHistogram(scan func(dest ...any) error) (Rollup, error) {
+	var r Rollup
+	var maxUS int64
+	dest := []any{&r.TargetID, &r.Count, &maxUS}
+	for i := range r.Hist {
+		dest = append(dest, &r.Hist[i])
+	}
+	if err := scan(dest...); err != nil {
+		return r, err
+	}
+	r.LatMax = time.Duration(maxUS) * time.Microsecond
+	return r, nil
+}

@@ -106,17 +106,10 @@ func (db *DB) Rollups(ctx context.Context, targetKey string, period time.Duratio
 	defer rows.Close()
 	var out []storage.Rollup
 	for rows.Next() {
-		r := storage.Rollup{TargetID: targetKey}
-		var bucket, minUS, maxUS, sumUS int64
-		dest := []any{&bucket, &r.Count, &r.Failures, &r.Degraded, &minUS, &maxUS, &sumUS}
-		for i := range r.Hist {
-			dest = append(dest, &r.Hist[i])
-		}
-		if err := rows.Scan(dest...); err != nil {
+		r, err := storage.ScanRollup(targetKey, rows.Scan)
+		if err != nil {
 			return nil, fmt.Errorf("sqlite: scan rollup: %w", err)
 		}
-		r.Start = time.Unix(bucket, 0).UTC()
-		r.LatMin, r.LatMax, r.LatSum = time.Duration(minUS)*time.Microsecond, time.Duration(maxUS)*time.Microsecond, time.Duration(sumUS)*time.Microsecond
 		out = append(out, r)
 	}
 	return out, rows.Err()
@@ -206,20 +199,11 @@ func (db *DB) LatencyHistograms(ctx context.Context, keys []string, from, to tim
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var (
-			key   string
-			r     storage.Rollup
-			maxUS int64
-		)
-		dest := []any{&key, &r.Count, &maxUS}
-		for i := range r.Hist {
-			dest = append(dest, &r.Hist[i])
-		}
-		if err := rows.Scan(dest...); err != nil {
+		r, err := storage.ScanHistogram(rows.Scan)
+		if err != nil {
 			return nil, fmt.Errorf("sqlite: scan latency histogram: %w", err)
 		}
-		r.TargetID, r.LatMax = key, time.Duration(maxUS)*time.Microsecond
-		out[key] = out[key].Add(r)
+		out[r.TargetID] = out[r.TargetID].Add(r)
 	}
 	return out, rows.Err()
 }
