@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net/netip"
+	"regexp"
 	"strings"
 	"time"
 
@@ -39,7 +40,15 @@ type ProbeConfig struct {
 	// Canary is a URL that should always answer; when it fails along with
 	// most destinations, the prober's own network is down (prober_offline).
 	Canary string `yaml:"canary"`
+	// Region names where this replica probes from (e.g. eu-west). Replicas
+	// share the checks among those of the same region; empty is one
+	// unnamed region.
+	Region string `yaml:"region"`
 }
+
+// regionPattern is what a region name may be: short, lowercase, safe in
+// a key, a log line and a URL.
+var regionPattern = regexp.MustCompile(`^[a-z0-9-]{1,32}$`)
 
 func (p *ProbeConfig) validate(cerr *Error) {
 	if p.Interval < Duration(time.Second) {
@@ -76,6 +85,9 @@ func (p *ProbeConfig) validate(cerr *Error) {
 		if err := hub.ValidateURL(p.Canary); err != nil {
 			cerr.add("probe.canary", "%v", err)
 		}
+	}
+	if p.Region != "" && !regionPattern.MatchString(p.Region) {
+		cerr.add("probe.region", "must be 1 to 32 lowercase letters, digits or dashes (e.g. eu-west), not %q", p.Region)
 	}
 	if strings.ContainsFunc(p.UserAgent, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 		cerr.add("probe.user_agent", "must not contain control characters")
