@@ -58,6 +58,9 @@ func Run(t *testing.T, open Open) {
 		{"LatencyHistograms", latencyHistograms},
 		{"Recoveries", recoveries},
 		{"DeliveryQueue", deliveryQueue},
+		{"Members", members},
+		{"ClaimDeliveries", claimDeliveries},
+		{"StaleWriteConflicts", staleWriteConflicts},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
