@@ -42,7 +42,7 @@ func (db *DB) PendingDeliveries(ctx context.Context, channel string, after int64
 	return queryAll(ctx, db.reader, "deliveries", `SELECT d.id, d.channel, d.attempts, d.first_at, d.next_at, o.payload
 		FROM deliveries d JOIN outbox o ON o.id = d.outbox_id
 		WHERE d.channel = ? AND d.status = 'pending' AND d.id > ? ORDER BY d.id LIMIT ?`, []any{channel, after, limit},
-scanDelivery)
+		scanDelivery)
 }
 
 // scanDelivery reads a delivery with its alert.
