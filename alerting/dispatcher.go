@@ -26,9 +26,12 @@ type (
 type Store interface {
 	// FanOut creates a pending delivery per channel for every new outbox alert.
 	FanOut(ctx context.Context, channels []string) error
-	// PendingDeliveries returns a channel's pending deliveries with an id
-	// above after, oldest first.
-	PendingDeliveries(ctx context.Context, channel string, after int64, limit int) ([]Delivery, error)
+	// ClaimDeliveries claims up to limit of a channel's due deliveries for
+	// owner until lease has passed, oldest first. It never returns a
+	// delivery while an earlier one of the same incident to the channel is
+	// pending, nor one claimed by another whose claim has not expired: of
+	// replicas sharing the outbox, one sends each alert, in order.
+	ClaimDeliveries(ctx context.Context, channel, owner string, lease time.Duration, limit int) ([]Delivery, error)
 	MarkDelivery(ctx context.Context, id int64, o Outcome) error
 	DisableChannel(ctx context.Context, channel, reason string) error
 	DisabledChannels(ctx context.Context) (map[string]string, error)
@@ -79,6 +82,8 @@ type Dispatcher struct {
 	recorder Recorder
 	now      func() time.Time
 	poll     time.Duration
+	owner    string        // who claims, in the deliveries table
+	lease    time.Duration // how long a claim keeps other replicas off
 
 	mu         sync.Mutex
 	unrecorded map[string]*unrecorded // by channel
@@ -106,7 +111,26 @@ const (
 // NewDispatcher returns a dispatcher for sinks.
 func NewDispatcher(store Store, sinks []Sink, recorder Recorder, log *slog.Logger) *Dispatcher {
 	return &Dispatcher{store: store, sinks: sinks, log: log, recorder: recorder, now: time.Now, poll: time.Second,
-		unrecorded: map[string]*unrecorded{}}
+		owner: "linkwatch", lease: DefaultClaimLease, unrecorded: map[string]*unrecorded{}}
+}
+
+// DefaultClaimLease is how long a claimed delivery is this dispatcher's to
+// send: a batch of sends, each bounded by sendTimeout, fits well inside
+// it. The claim of a replica killed mid-send expires after it, and
+// another replica sends the alert again (the same event id).
+const DefaultClaimLease = 5 * time.Minute
+
+// claimBatch is how many deliveries a channel claims at a time.
+const claimBatch = 8
+
+// sendTimeout bounds one send.
+const sendTimeout = 30 * time.Second
+
+// SetClaim names this dispatcher in its claims (a replica's member id,
+// unique to the process start: a dispatcher takes its own claims back at
+// once) and sets how long a claim lasts (at least two send timeouts).
+func (d *Dispatcher) SetClaim(owner string, lease time.Duration) {
+	d.owner, d.lease = owner, max(lease, 2*sendTimeout)
 }
 
 // Run delivers until ctx ends. After a crash, it resumes from the outbox:
@@ -204,26 +228,21 @@ func (d *Dispatcher) Drain(ctx context.Context, s Sink) error {
 			return d.disable(ctx, s, *disabled)
 		}
 	}
-	blocked := map[int64]bool{} // incidents with an earlier delivery still pending
-	var after int64
 	for {
-		list, err := d.store.PendingDeliveries(ctx, s.Name(), after, 100)
+		claimed := d.now()
+		list, err := d.store.ClaimDeliveries(ctx, s.Name(), d.owner, d.lease, claimBatch)
 		if err != nil || len(list) == 0 {
 			return err
 		}
 		for _, del := range list {
-			after = del.ID
-			inc := del.Alert.IncidentID
-			if blocked[inc] {
-				continue
-			}
-			if del.NextAt.After(d.now()) {
-				blocked[inc] = true
-				continue
+			if d.now().After(claimed.Add(d.lease - sendTimeout)) {
+				// The claim could end during the send: left to expire, so
+				// that whoever claims it next is the only one to send it.
+				break
 			}
 			o := d.attempt(ctx, s, del)
 			if ctx.Err() != nil {
-				return nil // shutting down: the attempt is retried after restart
+				return nil // shutting down: the attempt is retried once the claim expires
 			}
 			if d.recorder != nil {
 				d.recorder.Delivery(s.Name(), o.Status)
@@ -233,11 +252,8 @@ func (d *Dispatcher) Drain(ctx context.Context, s Sink) error {
 				return fmt.Errorf("record delivery %d (%s; kept in memory and recorded when the database takes writes again, never sent twice): %w",
 					del.ID, o.Status, err)
 			}
-			switch o.Status {
-			case "disabled":
+			if o.Status == "disabled" {
 				return d.disable(ctx, s, o)
-			case "pending":
-				blocked[inc] = true
 			}
 		}
 	}
@@ -308,7 +324,7 @@ func (d *Dispatcher) attempt(ctx context.Context, s Sink, del Delivery) Outcome 
 	if del.FirstAt.IsZero() {
 		del.FirstAt = now
 	}
-	sendCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	sendCtx, cancel := context.WithTimeout(ctx, sendTimeout)
 	err := s.Send(sendCtx, del)
 	cancel()
 	if err == nil {

@@ -81,7 +81,7 @@ func scanDeliveries(rows pgx.Rows) ([]incidents.Delivery, error) {
 
 // ClaimDeliveries claims up to limit of a channel's due deliveries for
 // owner until lease has passed, oldest first, and returns them. A delivery
-// is claimable when no dispatcher holds an unexpired claim on it and no
+// is claimable when no other dispatcher holds an unexpired claim on it and no
 // earlier delivery of the same incident to the channel is still pending,
 // so an incident's alerts go out in order, one at a time, whichever
 // replica sends them. Replicas claiming at once skip each other's rows
@@ -92,7 +92,7 @@ func (db *DB) ClaimDeliveries(ctx context.Context, channel, owner string, lease 
 		rows, err := tx.Query(ctx, `WITH c AS (
 				SELECT d.id FROM deliveries d JOIN outbox o ON o.id = d.outbox_id
 				WHERE d.channel = $1 AND d.status = 'pending' AND d.next_at <= $2
-				AND (d.claimed_until IS NULL OR d.claimed_until <= $2)
+				AND (d.claimed_until IS NULL OR d.claimed_until <= $2 OR d.claimed_by = $5)
 				AND NOT EXISTS (SELECT 1 FROM deliveries e JOIN outbox eo ON eo.id = e.outbox_id
 					WHERE e.channel = d.channel AND e.status = 'pending' AND e.id < d.id AND eo.incident_id = o.incident_id)
 				ORDER BY d.id LIMIT $3 FOR UPDATE OF d SKIP LOCKED)

@@ -65,7 +65,7 @@ func scanDelivery(row rowScanner) (incidents.Delivery, error) {
 
 // ClaimDeliveries claims up to limit of a channel's due deliveries for
 // owner until lease has passed, oldest first, and returns them: the same
-// rule as PostgreSQL's (no unexpired claim, no earlier delivery of the
+// rule as PostgreSQL's (no unexpired claim of another, no earlier delivery of the
 // same incident to the channel pending), where the one writer makes each
 // claim exclusive.
 func (db *DB) ClaimDeliveries(ctx context.Context, channel, owner string, lease time.Duration, limit int) ([]incidents.Delivery, error) {
@@ -75,10 +75,10 @@ func (db *DB) ClaimDeliveries(ctx context.Context, channel, owner string, lease 
 		res, err := tx.ExecContext(ctx, `UPDATE deliveries SET claimed_until = ?, claimed_by = ? WHERE id IN (
 				SELECT d.id FROM deliveries d JOIN outbox o ON o.id = d.outbox_id
 				WHERE d.channel = ? AND d.status = 'pending' AND d.next_at <= ?
-				AND (d.claimed_until IS NULL OR d.claimed_until <= ?)
+				AND (d.claimed_until IS NULL OR d.claimed_until <= ? OR d.claimed_by = ?)
 				AND NOT EXISTS (SELECT 1 FROM deliveries e JOIN outbox eo ON eo.id = e.outbox_id
 					WHERE e.channel = d.channel AND e.status = 'pending' AND e.id < d.id AND eo.incident_id = o.incident_id)
-				ORDER BY d.id LIMIT ?)`, formatTime(tx.now.Add(lease)), owner, channel, now, now, limit)
+				ORDER BY d.id LIMIT ?)`, formatTime(tx.now.Add(lease)), owner, channel, now, now, owner, limit)
 		if err != nil {
 			return fmt.Errorf("sqlite: claim deliveries of %s: %w", channel, err)
 		}

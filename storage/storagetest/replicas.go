@@ -81,6 +81,10 @@ func claimDeliveries(t *testing.T, db storage.Store, clk *Clock) {
 	if again, _ := db.ClaimDeliveries(ctx, "slack", "r2", time.Minute, 10); len(again) != 0 {
 		t.Fatalf("claimed twice: %v", kinds(again))
 	}
+	// Its own claims a dispatcher takes back (after a send it gave up on).
+	if mine, _ := db.ClaimDeliveries(ctx, "slack", "r1", time.Minute, 10); !slices.Equal(kinds(mine), kinds(first)) {
+		t.Fatalf("r1 claiming again: %v, want its own claims %v", kinds(mine), kinds(first))
+	}
 	must(t, db.MarkDelivery(ctx, first[0].ID, incidents.Outcome{Status: "sent", HTTPStatus: 200}))
 	next, err := db.ClaimDeliveries(ctx, "slack", "r2", time.Minute, 10)
 	must(t, err)
