@@ -86,7 +86,17 @@ func (e *Engine) fallbackOf(a Affected) string {
 }
 
 // failingIn returns the incident target fails in, as it stands in memory.
+// A target another replica checks fails in the open incident that lists
+// it, as that replica recorded it.
 func (e *Engine) failingIn(target string) *Incident {
+	if !e.owned(target) {
+		for _, inc := range e.open {
+			if (inc.Kind == KindDestination || inc.Kind == KindHost || inc.Kind == KindHub) && slices.Contains(inc.Targets, target) {
+				return inc
+			}
+		}
+		return nil
+	}
 	if ts := e.targets[target]; ts != nil {
 		return ts.incident
 	}
@@ -139,7 +149,7 @@ func (e *Engine) switchFallbacks(ctx context.Context, now time.Time, next *Incid
 			if !mutedKnown && downForVisitors(next) && fb != "" {
 				muted, mutedKnown = e.muted(ctx, now, next), true
 			}
-			on, why = divert(next, fb, muted, e.open[proberKey] != nil, in(fb))
+			on, why = divert(next, fb, muted, e.open[e.proberKey] != nil, in(fb))
 		}
 		link := a.Page + "/" + a.Link
 		switch {
@@ -171,6 +181,9 @@ func (e *Engine) syncFallbacks(ctx context.Context) error {
 	e.changed, e.synced = false, now
 	var errs []error
 	for _, inc := range e.openIncidents() {
+		if !e.ownsIncident(inc) {
+			continue // its replica switches its links
+		}
 		next := *inc
 		next.Affected = slices.Clone(inc.Affected)
 		ev := e.switchFallbacks(ctx, now, &next, e.as(inc, &next, ""))

@@ -1,0 +1,177 @@
+package incidents
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"linkwatch/checker"
+	"linkwatch/checker/ids"
+)
+
+// SetOwnership tells the engine which targets this replica checks, when
+// the replicas' split changes: it forgets what it observed of targets
+// given away (their new owner rebuilds their state from the database),
+// and takes over the open incidents of targets moved here. Safe to call
+// while the engine runs; the change happens on the engine's goroutine.
+func (e *Engine) SetOwnership(owns func(target string) bool) {
+	e.depsMu.Lock()
+	e.owns = owns
+	e.depsMu.Unlock()
+	e.handOver.Store(true)
+	select {
+	case e.reconcile <- struct{}{}:
+	default:
+	}
+}
+
+// owned reports whether this replica checks target.
+func (e *Engine) owned(target string) bool {
+	e.depsMu.RLock()
+	defer e.depsMu.RUnlock()
+	return e.owns == nil || e.owns(target)
+}
+
+// ownsIncident reports whether this replica decides about inc: it checks
+// one of its targets. A replica's own prober_offline and canary incidents
+// are its alone.
+func (e *Engine) ownsIncident(inc *Incident) bool {
+	if inc.Kind == KindProberOffline || inc.Kind == KindCanary {
+		return inc.Key == e.proberKey || inc.Key == e.canaryKey
+	}
+	return slices.ContainsFunc(inc.Targets, e.owned)
+}
+
+// takeOver applies a new split: targets given away are forgotten, and the
+// open incidents are read again so the targets moved here continue them.
+func (e *Engine) takeOver(ctx context.Context) error {
+	for id, ts := range e.targets {
+		if !e.owned(id) {
+			e.forget(id, ts)
+		}
+	}
+	e.changed = true
+	e.pending.Store(true) // a moved host's incidents may need resolving or relinking
+	return e.refresh(ctx)
+}
+
+// refresh makes the open incidents in memory what the store has: those
+// another replica opened are added, those it changed are replaced, those
+// it resolved are dropped. The targets this replica checks are linked to
+// the incident they fail in; one it has not seen since is assumed still
+// failing (the next successes resolve it). Other replicas' own
+// prober_offline and canary incidents are theirs, and left out.
+func (e *Engine) refresh(ctx context.Context) error {
+	stored, err := e.store.OpenIncidents(ctx)
+	if err != nil {
+		return fmt.Errorf("incidents: load open incidents: %w", err)
+	}
+	byID := make(map[int64]Incident, len(stored))
+	for _, inc := range stored {
+		if r := ids.ReplicaOf(inc.Key); r != "" && inc.Key != e.proberKey && inc.Key != e.canaryKey {
+			continue
+		}
+		if (inc.Kind == KindProberOffline || inc.Kind == KindCanary) && ids.ReplicaOf(inc.Key) == "" && e.cfg.Replica != "" {
+			continue // left by a single process before replicas: not this replica's network
+		}
+		byID[inc.ID] = inc
+	}
+	for key, inc := range e.open {
+		if _, ok := byID[inc.ID]; ok {
+			continue
+		}
+		// Resolved elsewhere (by another replica, or by hand on another).
+		delete(e.open, key)
+		for _, ts := range e.targets {
+			if ts.incident == inc {
+				ts.incident = nil
+			}
+		}
+		e.changed = true
+	}
+	mem := make(map[int64]*Incident, len(e.open))
+	for _, inc := range e.open {
+		mem[inc.ID] = inc
+	}
+	for _, id := range sortedIDs(byID) {
+		stored := byID[id]
+		inc := mem[id]
+		switch {
+		case inc == nil:
+			inc = &stored
+			e.open[inc.Key] = inc
+			e.changed = true
+		case inc.Version != stored.Version:
+			delete(e.open, inc.Key)
+			*inc = stored
+			e.open[inc.Key] = inc
+			e.changed = true
+		}
+		for _, t := range inc.Targets {
+			if !e.owned(t) {
+				continue
+			}
+			ts := e.target(t, "", "")
+			if ts.incident != nil && ts.incident != inc && ts.incident.Open() {
+				continue // already failing in another open incident
+			}
+			if ts.incident != inc && ts.fails == 0 && ts.successes == 0 {
+				e.markFailing(ts)
+			}
+			ts.incident = inc
+		}
+	}
+	return nil
+}
+
+// markFailing makes a target restored from an open incident count as
+// failing the threshold: the next successes resolve it.
+func (e *Engine) markFailing(ts *targetState) {
+	if ts.fails == 0 && ts.kind == checker.KindDestination {
+		e.failingDestinations++
+	}
+	ts.fails = e.cfg.FailureThreshold
+}
+
+func sortedIDs(m map[int64]Incident) []int64 {
+	out := make([]int64, 0, len(m))
+	for id := range m {
+		out = append(out, id)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// ResolveDeparted resolves the own incidents (prober_offline, canary) of
+// replicas that are gone: a replica's network ends with it, and nobody
+// else would ever see its canary answer again. live says which replicas
+// are; the holder of the periodic jobs calls it. It returns how many it
+// resolved. Safe to call while the engine runs.
+func (e *Engine) ResolveDeparted(ctx context.Context, live func(replica string) bool) (int, error) {
+	return onEngine(ctx, e, func() (int, error) {
+		open, err := e.store.OpenIncidents(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("incidents: load open incidents: %w", err)
+		}
+		n := 0
+		for i := range open {
+			inc := &open[i]
+			if inc.Kind != KindProberOffline && inc.Kind != KindCanary || inc.Key == e.proberKey || inc.Key == e.canaryKey {
+				continue
+			}
+			r := ids.ReplicaOf(inc.Key)
+			if r != "" && live(r) {
+				continue
+			}
+			who := "replica " + r
+			if r == "" {
+				who = "the process that ran before replicas"
+			}
+			if err := e.resolve(ctx, inc, e.now().UTC(), who+" left: its own network's incident ends with it", nil); err != nil {
+				return n, err
+			}
+			n++
+		}
+		return n, nil
+	})
+}
