@@ -149,7 +149,7 @@ func TestDepartedReplicaIncidentsResolve(t *testing.T) {
 	for _, r := range []string{"a", "b", "c"} {
 		inc := incidents.Incident{Key: ids.ReplicaKey(ids.ProberKey, r), Kind: incidents.KindProberOffline, Title: "Prober offline",
 			Targets: []string{ids.Canary(canaryURL)},
-			Status: incidents.StatusInvestigating, Impact: incidents.ImpactMajor, StartedAt: h.now, UpdatedAt: h.now}
+			Status:  incidents.StatusInvestigating, Impact: incidents.ImpactMajor, StartedAt: h.now, UpdatedAt: h.now}
 		if _, err := h.db.Record(ctx, incidents.Change{Incident: inc, Alert: &incidents.Alert{Type: incidents.AlertOpened}}); err != nil {
 			t.Fatal(err)
 		}
