@@ -31,6 +31,18 @@ func Key(t checker.Target) (key string, shared bool) {
 	return ids.HostOf(t.URL), false
 }
 
+// KeyOfID is Key for a target known by its id alone (an incident's
+// targets): a destination's id is its URL.
+func KeyOfID(id string) (key string, shared bool) {
+	switch {
+	case ids.IsCanary(id):
+		return "", true
+	case ids.IsSelfCheck(id):
+		return selfHost, false
+	}
+	return ids.HostOf(id), false
+}
+
 // weight is a member's score for a key: the key goes to the member that
 // scores highest. FNV-1a alone mixes its last bytes poorly, so the sum is
 // finished with splitmix64's mixer.
@@ -76,7 +88,15 @@ func Alone(self string) Assignment { return Assignment{Self: self, Members: []st
 
 // Owns reports whether this replica checks t.
 func (a Assignment) Owns(t checker.Target) bool {
-	key, shared := Key(t)
+	return a.owns(Key(t))
+}
+
+// OwnsID reports whether this replica checks the target with this id.
+func (a Assignment) OwnsID(id string) bool {
+	return a.owns(KeyOfID(id))
+}
+
+func (a Assignment) owns(key string, shared bool) bool {
 	return shared || len(a.Members) <= 1 || Owner(key, a.Members) == a.Self
 }
 

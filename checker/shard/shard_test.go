@@ -115,6 +115,9 @@ func TestAssignmentKeepsHostsTogether(t *testing.T) {
 			}
 			byHost[k][self] = true
 			owned[tg.ID]++
+			if !as.OwnsID(tg.ID) {
+				t.Errorf("%s: owns %s by target but not by its id", self, tg.ID)
+			}
 		}
 	}
 	for k, owners := range byHost {
