@@ -73,3 +73,23 @@ func FuzzParseComponent(f *testing.F) {
 		}
 	})
 }
+
+func TestReplicaKeys(t *testing.T) {
+	if got := ReplicaKey(ProberKey, ""); got != ProberKey {
+		t.Errorf("a single process's key = %q, want %q", got, ProberKey)
+	}
+	for _, base := range []string{ProberKey, CanaryKey} {
+		k := ReplicaKey(base, "pod-a-1x2y")
+		if r := ReplicaOf(k); r != "pod-a-1x2y" {
+			t.Errorf("ReplicaOf(%q) = %q", k, r)
+		}
+	}
+	for _, k := range []string{ProberKey, CanaryKey, HubKey, HostKey("a@b.example", "http_5xx"), DestKey("https://u@shop.example/")} {
+		if r := ReplicaOf(k); r != "" {
+			t.Errorf("ReplicaOf(%q) = %q, want none: not a replica's key", k, r)
+		}
+	}
+	if !IsCanary(Canary("https://c.example/")) || IsCanary("https://c.example/") {
+		t.Error("IsCanary does not tell the canary's id")
+	}
+}
