@@ -17,9 +17,8 @@ import (
 
 // recordingSink takes every alert and remembers the order it got them in.
 type recordingSink struct {
-	mu    sync.Mutex
-	got   []incidents.Alert
-	crash func(incidents.Alert) bool // true: the process dies after this send
+	mu  sync.Mutex
+	got []incidents.Alert
 }
 
 func (s *recordingSink) Name() string { return "hook" }
