@@ -32,6 +32,8 @@ type Store interface {
 	// pending, nor one claimed by another whose claim has not expired: of
 	// replicas sharing the outbox, one sends each alert, in order.
 	ClaimDeliveries(ctx context.Context, channel, owner string, lease time.Duration, limit int) ([]Delivery, error)
+	// ReleaseClaims gives up owner's claims on deliveries still pending.
+	ReleaseClaims(ctx context.Context, owner string) error
 	MarkDelivery(ctx context.Context, id int64, o Outcome) error
 	DisableChannel(ctx context.Context, channel, reason string) error
 	DisabledChannels(ctx context.Context) (map[string]string, error)
@@ -161,9 +163,21 @@ func (d *Dispatcher) Run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			wg.Wait()
+			d.releaseClaims(ctx)
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// releaseClaims hands the deliveries this dispatcher claimed but did not
+// send back at shutdown, so another replica sends them now rather than
+// when the claims expire.
+func (d *Dispatcher) releaseClaims(ctx context.Context) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := d.store.ReleaseClaims(rctx, d.owner); err != nil {
+		d.log.Warn("release claimed deliveries at shutdown (they go out when the claims expire)", "err", err)
 	}
 }
 

@@ -55,6 +55,7 @@ type Store interface {
 	// ClaimDeliveries claims a channel's due deliveries for owner until
 	// lease has passed: one replica sends each, an incident's in order.
 	ClaimDeliveries(ctx context.Context, channel, owner string, lease time.Duration, limit int) ([]incidents.Delivery, error)
+	ReleaseClaims(ctx context.Context, owner string) error
 	MarkDelivery(ctx context.Context, id int64, o incidents.Outcome) error
 	DisableChannel(ctx context.Context, channel, reason string) error
 	EnableChannel(ctx context.Context, channel string) error

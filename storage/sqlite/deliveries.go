@@ -94,6 +94,16 @@ func (db *DB) ClaimDeliveries(ctx context.Context, channel, owner string, lease 
 	return out, err
 }
 
+// ReleaseClaims gives up owner's claims on deliveries still pending.
+func (db *DB) ReleaseClaims(ctx context.Context, owner string) error {
+	return db.update(ctx, func(tx *Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET claimed_until = NULL, claimed_by = '' WHERE claimed_by = ? AND status = 'pending'`, owner); err != nil {
+			return fmt.Errorf("sqlite: release claims of %s: %w", owner, err)
+		}
+		return nil
+	})
+}
+
 // MarkDelivery records an attempt's outcome.
 func (db *DB) MarkDelivery(ctx context.Context, id int64, o incidents.Outcome) error {
 	return db.update(ctx, func(tx *Tx) error {

@@ -101,6 +101,20 @@ func claimDeliveries(t *testing.T, db storage.Store, clk *Clock) {
 		t.Fatalf("after the claim expired: %v, want y's opening again", kinds(retried))
 	}
 	must(t, db.MarkDelivery(ctx, retried[0].ID, incidents.Outcome{Status: "sent", HTTPStatus: 200}))
+	// A dispatcher stopping hands its claims back: another claims them at once.
+	third, err := db.Record(ctx, incidents.Change{Incident: openIncident("dest:w", t0), Alert: &incidents.Alert{Type: incidents.AlertOpened}})
+	must(t, err)
+	must(t, db.FanOut(ctx, []string{"slack"}))
+	if got, _ := db.ClaimDeliveries(ctx, "slack", "r4", time.Minute, 10); len(got) != 1 || got[0].Alert.IncidentID != third.ID {
+		t.Fatalf("r4 claimed %v, want w's opening", kinds(got))
+	}
+	must(t, db.ReleaseClaims(ctx, "r4"))
+	handed, err := db.ClaimDeliveries(ctx, "slack", "r5", time.Minute, 10)
+	must(t, err)
+	if len(handed) != 1 || handed[0].Alert.IncidentID != third.ID {
+		t.Fatalf("after r4 released its claims, r5 claimed %v", kinds(handed))
+	}
+	must(t, db.MarkDelivery(ctx, handed[0].ID, incidents.Outcome{Status: "sent", HTTPStatus: 200}))
 	clk.Set(t0.Add(5 * time.Minute))
 	due, err := db.ClaimDeliveries(ctx, "slack", "r3", time.Minute, 10)
 	must(t, err)
