@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"linkwatch/storage/postgres"
 )
 
@@ -83,6 +85,30 @@ pages:
 		b, _ := io.ReadAll(resp.Body)
 		return strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
 	}
+	conn, err := pgx.Connect(ctx, *dsn)
+	if err != nil {
+		return fmt.Errorf("connect to the database: %w", err)
+	}
+	defer conn.Close(context.Background())
+	// What the database does for the replicas: commits and rows written,
+	// and its backends' CPU (the server must run on this machine).
+	type dbStats struct {
+		commits, rows int64
+		cpu           time.Duration
+	}
+	stats := func() dbStats {
+		var st dbStats
+		_ = conn.QueryRow(ctx, `SELECT xact_commit, tup_inserted + tup_updated + tup_deleted FROM pg_stat_database
+			WHERE datname = current_database()`).Scan(&st.commits, &st.rows)
+		rows, err := conn.Query(ctx, `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`)
+		if err == nil {
+			pids, _ := pgx.CollectRows(rows, pgx.RowTo[int32])
+			for _, p := range pids {
+				st.cpu += procCPU(int(p))
+			}
+		}
+		return st
+	}
 	want := float64(*n) / interval.Seconds()
 	fmt.Fprintf(stdout, "linkbench replicas: %d destinations on %d hosts, probe.interval %s (%.0f checks/s wanted), fleet latency %s, %d cores\n",
 		*n, len(fleet.addrs), *interval, want, *latency, runtime.NumCPU())
@@ -131,6 +157,7 @@ pages:
 			stopAll()
 			return err
 		}
+		db0 := stats()
 		cpu0 := make([]time.Duration, k)
 		for i, p := range pids {
 			cpu0[i] = procCPU(p)
@@ -147,6 +174,7 @@ pages:
 			stopAll()
 			return err
 		}
+		db1 := stats()
 		secs := time.Since(t0).Seconds()
 		var per []string
 		var total float64
@@ -159,6 +187,8 @@ pages:
 		rate := float64(c1-c0) / secs
 		fmt.Fprintf(stdout, "%d replica(s): %6.0f checks/s (%.2f per destination per interval); cpu per replica %s of one core (total %.0f%%); rss %s; load average %s\n",
 			k, rate, rate/want, strings.Join(per, " "), total, rss(pids), strings.Join(strings.Fields(string(load))[:3], " "))
+		fmt.Fprintf(stdout, "    database: %.0f commits/s, %.0f rows written/s, backends' cpu %.0f%% of one core (sampled backends only)\n",
+			float64(db1.commits-db0.commits)/secs, float64(db1.rows-db0.rows)/secs, 100*(db1.cpu-db0.cpu).Seconds()/secs)
 		stopAll()
 	}
 	return nil
