@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -282,9 +283,26 @@ func TestReplicasShareOnePostgres(t *testing.T) {
 	bin := buildLinkwatch(t)
 	f, urls := newFleet(t, 6, 5)
 	hook := newHookReceiver(t)
+	// The links of the host that will fail have a fallback on another
+	// host: every replica's hub must divert them, whichever replica's
+	// engine opened the incident.
 	var links strings.Builder
+	fallback := urls[0]
 	for i, u := range urls {
+		if strings.Contains(u, f.hosts[1].addr) {
+			fmt.Fprintf(&links, "      - {slug: l%d, url: %q, fallback: %q}\n", i, u, fallback)
+			continue
+		}
 		fmt.Fprintf(&links, "      - {slug: l%d, url: %q}\n", i, u)
+	}
+	divertedLink := fmt.Sprintf("/p/l%d", slices.IndexFunc(urls, func(u string) bool { return strings.Contains(u, f.hosts[1].addr) }))
+	sendsTo := func(p *replicaProc, want string) bool {
+		resp, err := noRedirect.Get(p.URL + divertedLink)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusFound && resp.Header.Get("Location") == want
 	}
 	const interval = time.Second
 	rs := &replicaSet{t: t, bin: bin, dir: t.TempDir(), env: []string{"PG_DSN=" + dsn, "HOOK_SECRET=" + hookSecret}}
@@ -350,10 +368,20 @@ pages:
 	if opened != 1 {
 		t.Errorf("%d incident.opened webhooks for one host's outage across the replicas, want 1: %v", opened, hook.got())
 	}
+	// Each replica's hub follows the incident, whoever opened it: its
+	// engine reloads the open incidents every interval.
+	for _, p := range reps[1:] {
+		waitUntil(t, 3*interval, "every replica sending the failing host's visitors to the fallback", func() bool { return sendsTo(p, fallback) })
+	}
 	down.down.Store(false)
 	hook.waitFor(&servedApp{stderr: reps[1].stderr}, 20*time.Second, "resolved", func(b hookBody) bool {
 		return b.Type == "incident.resolved" && onHost(b)
 	})
+	for _, p := range reps[1:] {
+		waitUntil(t, 3*interval, "every replica sending visitors back to the recovered host", func() bool {
+			return sendsTo(p, urls[slices.IndexFunc(urls, func(u string) bool { return strings.Contains(u, f.hosts[1].addr) })])
+		})
+	}
 
 	// Rolling restart under steady redirect load: a replacement starts
 	// and becomes ready, then the old one gets SIGTERM, one at a time.
