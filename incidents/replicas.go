@@ -52,6 +52,17 @@ func (e *Engine) takeOver(ctx context.Context) error {
 	}
 	e.changed = true
 	e.pending.Store(true) // a moved host's incidents may need resolving or relinking
+	// The flapping history of the targets moved here, as their previous
+	// owner recorded it since this engine started.
+	recoveries, err := e.store.Recoveries(ctx, e.now().Add(-e.cfg.FlapWindow))
+	if err != nil {
+		return fmt.Errorf("incidents: load flapping history: %w", err)
+	}
+	for id, at := range recoveries {
+		if e.owned(id) {
+			e.target(id, "", "").resolves = at
+		}
+	}
 	return e.refresh(ctx)
 }
 

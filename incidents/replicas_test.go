@@ -185,3 +185,35 @@ func TestDepartedReplicaIncidentsResolve(t *testing.T) {
 		t.Errorf("b's incident's last event = %+v", events)
 	}
 }
+
+// TestMovedHostKeepsItsFlappingHistory: a host that flapped at its old
+// owner is still flapping at its new one: the history is read from the
+// database when the host moves, not only at start.
+func TestMovedHostKeepsItsFlappingHistory(t *testing.T) {
+	h := newHarness(t, incidents.Config{})
+	b := h.replica("b")
+	b.SetOwnership(func(string) bool { return false })
+	h.feedTo(b, up(blog)) // b starts owning nothing of shop.example
+	a := h.replica("a")
+	for range 3 { // shopA fails and recovers three times at a
+		for range 2 {
+			h.feedTo(a, down(shopA, checker.CauseHTTP5xx))
+			h.now = h.now.Add(10 * time.Second)
+		}
+		for range 2 {
+			h.feedTo(a, up(shopA))
+			h.now = h.now.Add(10 * time.Second)
+		}
+	}
+	b.SetOwnership(func(string) bool { return true })
+	for range 2 {
+		if errs := h.feedTo(b, down(shopA, checker.CauseHTTP5xx)); errs != nil {
+			t.Fatal(errs)
+		}
+		h.now = h.now.Add(10 * time.Second)
+	}
+	open := incidents.OpenInMemory(b)
+	if inc, ok := open["dest:"+shopA]; !ok || !inc.Flapping {
+		t.Errorf("shopA failing again at its new owner: %+v, want its incident flapping from the start", open)
+	}
+}
