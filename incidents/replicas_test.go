@@ -205,6 +205,13 @@ func TestMovedHostKeepsItsFlappingHistory(t *testing.T) {
 			h.now = h.now.Add(10 * time.Second)
 		}
 	}
+	for range 10 { // stable: the flapping incident resolves
+		h.feedTo(a, up(shopA))
+		h.now = h.now.Add(10 * time.Second)
+	}
+	if open, _ := h.db.OpenIncidents(context.Background()); len(open) != 0 {
+		t.Fatalf("shopA's incident is still open at a: %+v", open)
+	}
 	b.SetOwnership(func(string) bool { return true })
 	for range 2 {
 		if errs := h.feedTo(b, down(shopA, checker.CauseHTTP5xx)); errs != nil {
