@@ -117,13 +117,16 @@ func NewDispatcher(store Store, sinks []Sink, recorder Recorder, log *slog.Logge
 }
 
 // DefaultClaimLease is how long a claimed delivery is this dispatcher's to
-// send: a batch of sends, each bounded by sendTimeout, fits well inside
-// it. The claim of a replica killed mid-send expires after it, and
-// another replica sends the alert again (the same event id).
-const DefaultClaimLease = 5 * time.Minute
+// send: four times a send's timeout. The claim of a replica killed
+// mid-send expires after it, and another replica sends the alert again
+// (the same event id).
+const DefaultClaimLease = 2 * time.Minute
 
-// claimBatch is how many deliveries a channel claims at a time.
-const claimBatch = 8
+// claimBatch is how many deliveries a channel claims at a time: one, so a
+// claim covers one send, and a replica killed holds back one alert per
+// channel for the lease, not a batch of them. Alerts are few; a claim is
+// one short transaction.
+const claimBatch = 1
 
 // sendTimeout bounds one send.
 const sendTimeout = 30 * time.Second

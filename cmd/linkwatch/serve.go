@@ -172,7 +172,12 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 	writer := storage.NewResultWriter(db, 500, time.Second, drops.note)
 	drops.dropped = writer.Dropped
 	dispatcher := alerting.NewDispatcher(db, sinks, metrics, log)
-	dispatcher.SetClaim(self.ID, alerting.DefaultClaimLease)
+	if shared {
+		// Its claims are this process start's own; with SQLite the one
+		// process keeps one name, and takes back after a crash what it
+		// had claimed.
+		dispatcher.SetClaim(self.ID, alerting.DefaultClaimLease)
+	}
 	// The engine runs on one goroutine; it drains this channel until the
 	// prober has stopped and the channel is closed.
 	engineIn := make(chan checker.Result, 4096)
