@@ -936,7 +936,7 @@ func (e *Engine) checkCanary(ctx context.Context) error {
 			Status:  StatusInvestigating, Impact: ImpactMajor, Targets: []string{e.cfg.CanaryID},
 			StartedAt: canary.recent[0].Start.UTC(), UpdatedAt: now,
 		}
-		inc.Title = "Prober offline: destination alerts held back"
+		inc.Title = "Prober offline: destination alerts held back" + e.replicaNote()
 		ev := []Event{{At: now, Kind: EventOpened, Body: inc.Summary}}
 		if len(held) > 0 {
 			ev = append(ev, Event{At: now, Kind: EventOpened, Body: fmt.Sprintf("%d targets past their failure threshold held back: %s", len(held), nameSome(held, 20))})
@@ -957,7 +957,7 @@ func (e *Engine) checkCanary(ctx context.Context) error {
 			Status:  StatusInvestigating, Impact: ImpactMinor, Targets: []string{e.cfg.CanaryID},
 			StartedAt: canary.recent[0].Start.UTC(), UpdatedAt: now,
 		}
-		inc.Title = "Canary unreachable: prober-offline detection is off"
+		inc.Title = "Canary unreachable: prober-offline detection is off" + e.replicaNote()
 		c := Change{Incident: inc, Events: []Event{{At: now, Kind: EventOpened, Body: inc.Summary}}, Evidence: slices.Clone(canary.recent)}
 		e.alert(ctx, &c, AlertOpened, "", now, &cr)
 		saved, err := e.record(ctx, c)

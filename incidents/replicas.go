@@ -25,6 +25,15 @@ func (e *Engine) SetOwnership(owns func(target string) bool) {
 	}
 }
 
+// replicaNote names this replica in the title of its own prober_offline
+// and canary incidents: on-call must know whose network it is.
+func (e *Engine) replicaNote() string {
+	if e.cfg.Replica == "" {
+		return ""
+	}
+	return " (replica " + e.cfg.Replica + ")"
+}
+
 // owned reports whether this replica checks target.
 func (e *Engine) owned(target string) bool {
 	e.depsMu.RLock()

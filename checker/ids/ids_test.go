@@ -93,3 +93,21 @@ func TestReplicaKeys(t *testing.T) {
 		t.Error("IsCanary does not tell the canary's id")
 	}
 }
+
+// FuzzReplicaKey: whatever a replica's name, its key names it back, and a
+// key made without one names none.
+func FuzzReplicaKey(f *testing.F) {
+	for _, r := range []string{"", "pod-a-1x2y", "vm-7k3m", "a@b", "prober", "@"} {
+		f.Add(r)
+	}
+	f.Fuzz(func(t *testing.T, r string) {
+		for _, base := range []string{ProberKey, CanaryKey} {
+			if got := ReplicaOf(ReplicaKey(base, r)); got != r {
+				t.Errorf("ReplicaOf(ReplicaKey(%q, %q)) = %q", base, r, got)
+			}
+		}
+		if got := ReplicaOf(HostKey(r, "http_5xx")); got != "" {
+			t.Errorf("a host key names replica %q", got)
+		}
+	})
+}
