@@ -173,7 +173,10 @@ func subscriptions(t *testing.T, db storage.Store, clk *Clock) {
 		t.Errorf("deleting twice: %v", err)
 	}
 	for _, err := range []error{
-		func() error { _, err := db.UpdateSubscription(ctx, s.ID, incidents.SubscriptionPatch{Description: &desc}); return err }(),
+		func() error {
+			_, err := db.UpdateSubscription(ctx, s.ID, incidents.SubscriptionPatch{Description: &desc})
+			return err
+		}(),
 		func() error { _, err := db.RotateSecret(ctx, s.ID, "whsec_x"); return err }(),
 		func() error { _, err := db.RequestVerification(ctx, s.ID); return err }(),
 		db.RecordVerification(ctx, s.ID, ""),
