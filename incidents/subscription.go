@@ -24,6 +24,10 @@ const (
 	SubscriptionDisabled SubscriptionState = "disabled"
 )
 
+// DeliveryFiltered is the status of a delivery its channel's filters left
+// out: settled at once, never sent, and left out of the delivery log.
+const DeliveryFiltered = "filtered"
+
 // SecretOverlap is how long both the old and the new secret sign every
 // delivery after a rotation, so receivers can switch without losing one.
 const SecretOverlap = 24 * time.Hour

@@ -47,7 +47,7 @@ type Subscriptions interface {
 // StatusFiltered is the status of a delivery whose channel's filters did
 // not match its alert: settled at once, never sent, never pending nor
 // failed, and left out of the delivery log.
-const StatusFiltered = "filtered"
+const StatusFiltered = incidents.DeliveryFiltered
 
 // CheckRedeliver is the rule for queueing a delivery again: never to a
 // channel that is switched off (a receiver that answered 410 Gone, or an
