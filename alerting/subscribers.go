@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"strings"
 	"sync"
 	"time"
 
@@ -50,8 +52,7 @@ type subscribers struct {
 type subLoop struct {
 	mu      sync.Mutex
 	sink    *Webhook
-	version time.Time // the subscription's updated_at the sink was made from
-	until   time.Time // the end of the secret overlap the sink was made for
+	version string // what the sink was made from (sinkVersion)
 	kick    chan struct{}
 	cancel  context.CancelFunc
 	done    chan struct{}
@@ -116,12 +117,9 @@ func (d *Dispatcher) syncSubscriptions(ctx context.Context) []string {
 	names := make([]string, 0, len(active))
 	for ch, s := range active {
 		names = append(names, ch)
-		until := s.PreviousUntil
-		if !now.Before(until) {
-			until = time.Time{}
-		}
+		version := sinkVersion(s, now)
 		l := sb.running[ch]
-		if l != nil && l.version.Equal(s.UpdatedAt) && l.until.Equal(until) {
+		if l != nil && l.version == version {
 			continue
 		}
 		wh, err := NewSubscriptionWebhook(s, sb.dial, d.now)
@@ -131,12 +129,12 @@ func (d *Dispatcher) syncSubscriptions(ctx context.Context) []string {
 		}
 		if l != nil {
 			l.mu.Lock()
-			l.sink, l.version, l.until = wh, s.UpdatedAt, until
+			l.sink, l.version = wh, version
 			l.mu.Unlock()
 			continue
 		}
 		loopCtx, cancel := context.WithCancel(ctx)
-		l = &subLoop{sink: wh, version: s.UpdatedAt, until: until, kick: make(chan struct{}, 1), cancel: cancel, done: make(chan struct{})}
+		l = &subLoop{sink: wh, version: version, kick: make(chan struct{}, 1), cancel: cancel, done: make(chan struct{})}
 		sb.running[ch] = l
 		go func() {
 			defer close(l.done)
@@ -154,6 +152,18 @@ func (d *Dispatcher) syncSubscriptions(ctx context.Context) []string {
 		d.log.Info("webhook subscription started", "channel", ch)
 	}
 	return names
+}
+
+// sinkVersion is everything a subscription's sink is made from, so a
+// change to any of it (URL, filters, secrets, the overlap ending) makes a
+// new sink, however close together two changes come.
+func sinkVersion(s incidents.Subscription, now time.Time) string {
+	f, _ := json.Marshal(s.Filter)
+	prev := ""
+	if s.PreviousSecret != "" && now.Before(s.PreviousUntil) {
+		prev = s.PreviousSecret + "@" + s.PreviousUntil.String()
+	}
+	return strings.Join([]string{s.URL, s.Secret, prev, string(f)}, "\x00")
 }
 
 // kickSubscriptions wakes every subscription loop.
