@@ -134,8 +134,8 @@ func hostIncident(t *testing.T, db *sqlite.DB, key string) incidents.Incident {
 	now := db.Now()
 	inc := incidents.Incident{Key: key, Kind: incidents.KindHost, Title: "shop.example: 2 destinations failing", Cause: checker.CauseHTTP5xx,
 		Status: incidents.StatusInvestigating, Impact: incidents.ImpactMajor, Host: "shop.example",
-		Targets: []string{"https://shop.example/a", "https://shop.example/b"},
-		Affected: []incidents.Affected{{Page: "acme", Link: "shop", URL: "https://shop.example/a"}, {Page: "beta", Link: "store", URL: "https://shop.example/b"}},
+		Targets:   []string{"https://shop.example/a", "https://shop.example/b"},
+		Affected:  []incidents.Affected{{Page: "acme", Link: "shop", URL: "https://shop.example/a"}, {Page: "beta", Link: "store", URL: "https://shop.example/b"}},
 		StartedAt: now, UpdatedAt: now}
 	saved, err := db.Record(context.Background(), incidents.Change{Incident: inc, Alert: &incidents.Alert{Type: incidents.AlertOpened}})
 	if err != nil {
