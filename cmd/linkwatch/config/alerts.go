@@ -210,3 +210,41 @@ func validateFilter(cerr *Error, path string, f incidents.Filter) {
 		cerr.add(path+"."+fe.Field, "%s", fe.Msg)
 	}
 }
+
+// validateAlertScopes checks that the pages and links alert filters name
+// are configured: a typo would silently send a team nothing.
+func (c *Config) validateAlertScopes(cerr *Error) {
+	links := map[string]bool{}
+	pages := map[string]bool{}
+	for _, p := range c.Pages {
+		pages[p.Slug] = true
+		for _, l := range p.Links {
+			links[p.Slug+"/"+l.Slug] = true
+		}
+	}
+	check := func(path string, f incidents.Filter) {
+		if f.Validate() != nil {
+			return // reported by validateFilter
+		}
+		for i, p := range f.Pages {
+			if !pages[p] {
+				cerr.add(fmt.Sprintf("%s.pages[%d]", path, i), "no page %q is configured", p)
+			}
+		}
+		for i, l := range f.Links {
+			if !links[l] {
+				cerr.add(fmt.Sprintf("%s.links[%d]", path, i), "no link %q is configured", l)
+			}
+		}
+	}
+	for i, s := range c.Alerts.Slack {
+		p := "alerts.slack"
+		if s.listed {
+			p = fmt.Sprintf("alerts.slack[%d]", i)
+		}
+		check(p, s.Filter)
+	}
+	for i, w := range c.Alerts.Webhooks {
+		check(fmt.Sprintf("alerts.webhooks[%d]", i), w.Filter)
+	}
+}
