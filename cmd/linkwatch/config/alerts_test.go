@@ -64,7 +64,7 @@ func TestAlertFiltersRejected(t *testing.T) {
 		"unknown key in a list entry": {"alerts: {slack: [{name: a, webhook_url: 'https://hooks.example/A', pagez: [acme]}]}",
 			[]string{`alerts.slack[0].pagez: unknown field (did you mean "pages"?)`}},
 		"slack not a list or mapping": {"alerts: {slack: hooks}", []string{"alerts.slack: must be a list"}},
-		"bad event": {"alerts: {slack: {webhook_url: 'https://hooks.example/A', events: [incident.deleted]}}", []string{"alerts.slack.events[0]: must be incident.opened"}},
+		"bad event":                   {"alerts: {slack: {webhook_url: 'https://hooks.example/A', events: [incident.deleted]}}", []string{"alerts.slack.events[0]: must be incident.opened"}},
 		"bad impact": {"alerts: {webhooks: [{name: a, url: 'https://h.example/', secret: 'whsec_MDEyMzQ1Njc4OWFiY2RlZg==', min_impact: severe}]}",
 			[]string{"alerts.webhooks[0].min_impact: must be none, minor, major or critical"}},
 		"unknown page": {"alerts: {webhooks: [{name: a, url: 'https://h.example/', secret: 'whsec_MDEyMzQ1Njc4OWFiY2RlZg==', pages: [acme, gamma]}]}",
