@@ -172,7 +172,12 @@ func (d *Dispatcher) fanOut(ctx context.Context, subs []string) error {
 	if err != nil {
 		return err
 	}
-	names := subs
+	var names []string
+	for _, ch := range subs {
+		if _, off := disabled[ch]; !off { // a 410 since the subscriptions were read
+			names = append(names, ch)
+		}
+	}
 	for _, s := range d.sinks {
 		if _, off := disabled[s.Name()]; !off {
 			names = append(names, s.Name())

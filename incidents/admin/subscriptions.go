@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -332,6 +333,10 @@ func (a *API) redeliver(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
+	if err := a.checkLive(r.Context(), id); err != nil {
+		a.fail(w, r, err)
+		return
+	}
 	l, err := a.store.Redeliver(r.Context(), id)
 	if err != nil {
 		a.fail(w, r, err)
@@ -393,4 +398,30 @@ func (a *API) listDeliveries(w http.ResponseWriter, r *http.Request) {
 		out["next_before"] = list[len(list)-1].ID
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// checkLive refuses to queue again a delivery whose channel is gone (a
+// deleted subscription, a webhook removed from the config): nothing would
+// ever send it, and it would count as pending for good.
+func (a *API) checkLive(ctx context.Context, deliveryID int64) error {
+	list, err := a.store.DeliveryLog(ctx, incidents.DeliveryQuery{Before: deliveryID + 1, Limit: 1})
+	if err != nil {
+		return err
+	}
+	if len(list) == 0 || list[0].ID != deliveryID {
+		return fmt.Errorf("delivery %d: %w", deliveryID, incidents.ErrNotFound)
+	}
+	ch := list[0].Channel
+	if sub, ok := incidents.SubscriptionOf(ch); ok {
+		if _, err := a.store.Subscription(ctx, sub); errors.Is(err, incidents.ErrNotFound) {
+			return fmt.Errorf("subscription %d was deleted: %w", sub, incidents.ErrConflict)
+		} else if err != nil {
+			return err
+		}
+		return nil
+	}
+	if !slices.Contains(a.channels, ch) {
+		return fmt.Errorf("channel %s is not configured any more: %w", ch, incidents.ErrConflict)
+	}
+	return nil
 }

@@ -237,6 +237,7 @@ func TestSubscriptionsAPILifecycle(t *testing.T) {
 	openIncident(t, e.db, "dest:b1", "beta")
 	a2 := openIncident(t, e.db, "dest:a2", "acme")
 	eventually(t, "two alerts", func() bool { return len(rc.got()) == 3 })
+	eventually(t, "their outcomes recorded", func() bool { n, _ := e.db.OutboxPending(context.Background()); return n == 0 })
 	got := rc.got()
 	if got[1].incident != a1.ID || got[2].incident != a2.ID {
 		t.Fatalf("received %+v", got)
@@ -263,6 +264,7 @@ func TestSubscriptionsAPILifecycle(t *testing.T) {
 		t.Fatalf("redeliver: %d %s", code, raw)
 	}
 	eventually(t, "the redelivery", func() bool { return len(rc.got()) == 4 })
+	eventually(t, "its outcome recorded", func() bool { n, _ := e.db.OutboxPending(context.Background()); return n == 0 })
 	re := rc.got()[3]
 	if re.id != got[2].id || re.eventID != got[2].eventID || re.ts == got[2].ts || re.sig == got[2].sig {
 		t.Errorf("redelivered %+v, original %+v: want the same id, a new timestamp and signature", re, got[2])
@@ -321,6 +323,12 @@ func TestSubscriptionsAPILifecycle(t *testing.T) {
 	}
 	if code, _, _ := e.call(t, http.MethodGet, fmt.Sprintf("/subscriptions/%d", id), ""); code != http.StatusNotFound {
 		t.Errorf("GET after delete: %d", code)
+	}
+	if code, _, raw := e.call(t, http.MethodPost, fmt.Sprintf("/deliveries/%d/redeliver", delID), ""); code != http.StatusConflict {
+		t.Errorf("redelivering to a deleted subscription: %d %s, want 409", code, raw)
+	}
+	if n, _ := e.db.OutboxPending(context.Background()); n != 0 {
+		t.Errorf("%d deliveries pending after the subscription was deleted", n)
 	}
 	time.Sleep(100 * time.Millisecond)
 	openIncident(t, e.db, "dest:a6", "acme")
@@ -421,6 +429,7 @@ func TestSubscriptionsAPIRejectsBadInput(t *testing.T) {
 	id, _ := create(t, e, rc, rsrv.URL, `{"pages":["acme"]}`)
 	openIncident(t, e.db, "dest:a", "acme")
 	eventually(t, "the alert", func() bool { return len(rc.got()) == 2 })
+	eventually(t, "its outcome recorded", func() bool { n, _ := e.db.OutboxPending(context.Background()); return n == 0 })
 	before, err := e.db.Subscription(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)
