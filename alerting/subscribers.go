@@ -212,7 +212,7 @@ func (d *Dispatcher) startVerify(ctx context.Context, s incidents.Subscription) 
 			sb.mu.Unlock()
 		}()
 		errText := ""
-		if err := d.Verify(ctx, s); err != nil {
+		if err := d.verify(ctx, s); err != nil {
 			errText = err.Error()
 		}
 		if ctx.Err() != nil {
@@ -231,9 +231,9 @@ func (d *Dispatcher) startVerify(ctx context.Context, s incidents.Subscription) 
 	})
 }
 
-// Verify sends s its subscription.verify event and returns why it was not
+// verify sends s its subscription.verify event and returns why it was not
 // answered with 2xx, if it was not.
-func (d *Dispatcher) Verify(ctx context.Context, s incidents.Subscription) error {
+func (d *Dispatcher) verify(ctx context.Context, s incidents.Subscription) error {
 	wh, err := NewSubscriptionWebhook(s, d.subs.dial, d.now)
 	if err != nil {
 		return err
