@@ -237,7 +237,11 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 		case errors.Is(err, io.EOF):
 			return &fieldError{"(body)", "a JSON object is required"}
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			return &fieldError{strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`), "unknown field"}
+			name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+			if name == "" || strings.ContainsAny(name, " \t\r\n") {
+				return &fieldError{"(body)", "unknown field " + strconv.Quote(clipText(name, 100))}
+			}
+			return &fieldError{name, "unknown field"}
 		default:
 			return &fieldError{"(body)", "not valid JSON: " + err.Error()}
 		}

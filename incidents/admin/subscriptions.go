@@ -1,9 +1,12 @@
 package admin
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -94,6 +97,29 @@ type subscriptionBody struct {
 	Paused      *bool             `json:"paused"`
 }
 
+// decodeSubscription reads a subscription body and validates it. A field
+// error inside filters is named under it ("filters.page"), which the JSON
+// decoder's own errors do not say.
+func (a *API) decodeSubscription(w http.ResponseWriter, r *http.Request, create bool) (subscriptionBody, error) {
+	var b subscriptionBody
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxAdminBody))
+	if err != nil {
+		return b, &fieldError{"(body)", fmt.Sprintf("larger than %d bytes", maxAdminBody)}
+	}
+	r.Body = io.NopCloser(bytes.NewReader(raw))
+	if err := decode(w, r, &b); err != nil {
+		var fe *fieldError
+		var top map[string]json.RawMessage
+		if errors.As(err, &fe) && fe.msg == "unknown field" && json.Unmarshal(raw, &top) == nil {
+			if _, ok := top[fe.field]; !ok {
+				fe.field = "filters." + fe.field // not at the top: inside filters, the one nested object
+			}
+		}
+		return b, err
+	}
+	return b, a.parseSubscription(b, create)
+}
+
 // parseSubscription validates a subscription request body: every field
 // it holds, the URL's form but not yet its address (that needs a lookup).
 // create says whether it makes one (url required, paused not allowed) or
@@ -129,12 +155,8 @@ func (a *API) parseSubscription(b subscriptionBody, create bool) error {
 }
 
 func (a *API) createSubscription(w http.ResponseWriter, r *http.Request) {
-	var b subscriptionBody
-	if err := decode(w, r, &b); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	if err := a.parseSubscription(b, true); err != nil {
+	b, err := a.decodeSubscription(w, r, true)
+	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
@@ -153,7 +175,7 @@ func (a *API) createSubscription(w http.ResponseWriter, r *http.Request) {
 	if b.Description != nil {
 		s.Description = *b.Description
 	}
-	s, err := a.store.CreateSubscription(r.Context(), s)
+	s, err = a.store.CreateSubscription(r.Context(), s)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -196,12 +218,8 @@ func (a *API) patchSubscription(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	var b subscriptionBody
-	if err := decode(w, r, &b); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	if err := a.parseSubscription(b, false); err != nil {
+	b, err := a.decodeSubscription(w, r, false)
+	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
