@@ -227,19 +227,21 @@ func (d *Dispatcher) Drain(ctx context.Context, s Sink) error {
 		for _, del := range list {
 			after = del.ID
 			inc := del.Alert.IncidentID
-			if blocked[inc] {
+			a, match := applyFilter(s, del.Alert)
+			var o Outcome
+			switch {
+			case !match:
+				// Settled at once, whatever is ahead of it: it is never
+				// sent, so it holds nothing up and waits for nothing.
+				o = Outcome{Status: incidents.DeliveryFiltered}
+			case blocked[inc]:
 				continue
-			}
-			if del.NextAt.After(d.now()) {
+			case del.NextAt.After(d.now()):
 				blocked[inc] = true
 				continue
-			}
-			var o Outcome
-			if a, ok := applyFilter(s, del.Alert); ok {
+			default:
 				del.Alert = a
 				o = d.attempt(ctx, s, del)
-			} else {
-				o = Outcome{Status: incidents.DeliveryFiltered}
 			}
 			if ctx.Err() != nil {
 				return nil // shutting down: the attempt is retried after restart

@@ -396,3 +396,26 @@ func TestSubscriptionURLTurnedPrivateIsNotCalled(t *testing.T) {
 		t.Errorf("the receiver was called %d times through a private address", rc.calls)
 	}
 }
+
+// An alert a channel's filters leave out is settled at once, even behind
+// an earlier alert of its incident that keeps failing: it never counts as
+// pending nor shows in the delivery log.
+func TestFilteredAlertIsNeverPendingBehindAFailingOne(t *testing.T) {
+	db, clk, _ := outbox(t, 0)
+	queueIncidentAlerts(t, db, 3) // opened, then two updates
+	_, srv := newReceiver(t, 503, 503, 503)
+	wh, err := alerting.NewWebhook("ops", srv.URL, testSecret, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wh.SetFilter(incidents.Filter{Events: []incidents.AlertType{incidents.AlertOpened, incidents.AlertResolved}})
+	d := newDispatcher(t, db, clk, wh)
+	drain(t, db, d, wh)
+	if n, _ := db.OutboxPending(context.Background()); n != 1 {
+		t.Errorf("%d pending, want only the failing opening", n)
+	}
+	log, err := db.DeliveryLog(context.Background(), incidents.DeliveryQuery{Channel: wh.Name(), Limit: 10})
+	if err != nil || len(log) != 1 || log[0].Type != incidents.AlertOpened || log[0].Status != "pending" {
+		t.Errorf("log = %+v, %v", log, err)
+	}
+}
