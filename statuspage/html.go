@@ -29,8 +29,13 @@ var (
 		"iso":         func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 		"title":       titleCase,
 		"dict":        func(v IncidentView, now time.Time) incidentArgs { return incidentArgs{V: v, Now: now} },
-	}).ParseFS(assets, "assets/status.html"))
-	statusCSS = func() []byte { b, _ := fs.ReadFile(assets, "assets/status.css"); return b }()
+	}).ParseFS(assets, "assets/status.html", "assets/charts.html"))
+	// The charts' shapes are styled once, in chart.go, for the page and the
+	// standalone SVG alike.
+	statusCSS = func() []byte {
+		b, _ := fs.ReadFile(assets, "assets/status.css")
+		return append(b, chartShapesCSS+"\n"...)
+	}()
 )
 
 func statusLabel(s string) string {

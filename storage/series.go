@@ -59,3 +59,32 @@ func (s *Series) Result() map[string][]Rollup {
 	}
 	return out
 }
+
+// SumSeries adds up the series of keys (as LatencySeries returns them),
+// bucket by bucket: the latency of the keys taken together, as a host's
+// chart draws it. total is every bucket together; buckets are oldest
+// first, without the empty ones. A key listed twice counts once.
+func SumSeries(byKey map[string][]Rollup, keys []string) (total Rollup, buckets []Rollup) {
+	at := map[int64]int{} // bucket start -> index in buckets
+	seen := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		for _, r := range byKey[k] {
+			total = total.Add(r)
+			i, ok := at[r.Start.Unix()]
+			if !ok {
+				i = len(buckets)
+				at[r.Start.Unix()] = i
+				buckets = append(buckets, Rollup{Start: r.Start})
+			}
+			b := buckets[i].Add(r)
+			b.Start = r.Start
+			buckets[i] = b
+		}
+	}
+	slices.SortFunc(buckets, func(a, b Rollup) int { return a.Start.Compare(b.Start) })
+	return total, buckets
+}
