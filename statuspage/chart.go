@@ -156,7 +156,7 @@ func (c chart) svg(standalone bool) string {
 	if len(points) == 0 {
 		fmt.Fprintf(&b, `<text x="50%%" y="%d" text-anchor="middle">No data yet</text>`, plotTop+plotHeight/2)
 	} else {
-		b.WriteString(`<text x="0" y="13"><tspan class="k95">━ p95</tspan><tspan dx="12">╍ p50</tspan>`)
+		b.WriteString(`<text x="2" y="13"><tspan class="k95">━ p95</tspan><tspan dx="12">╍ p50</tspan>`)
 		if len(c.Spans) > 0 {
 			b.WriteString(`<tspan class="kinc" dx="12">█</tspan><tspan dx="4">incident</tspan>`)
 		}
@@ -169,7 +169,7 @@ func (c chart) svg(standalone bool) string {
 		}
 	}
 	if len(points) == 0 && len(c.Spans) > 0 {
-		b.WriteString(`<text x="0" y="13"><tspan class="kinc">█</tspan><tspan dx="4">incident</tspan></text>`)
+		b.WriteString(`<text x="2" y="13"><tspan class="kinc">█</tspan><tspan dx="4">incident</tspan></text>`)
 	}
 	for _, t := range c.ticks() {
 		pct := 100 * c.x(t) / plotWidth
@@ -178,7 +178,7 @@ func (c chart) svg(standalone bool) string {
 		}
 		fmt.Fprintf(&b, `<text x="%.1f%%" y="%d" text-anchor="middle">%s</text>`, pct, labelY, t.Format(c.Range.label))
 	}
-	b.WriteString(`<text x="100%" y="13" text-anchor="end">Times in UTC</text>`)
+	b.WriteString(`<text x="100%" dx="-2" y="13" text-anchor="end">Times in UTC</text>`)
 	b.WriteString(`</svg>`)
 	return b.String()
 }

@@ -88,20 +88,26 @@ func (s *Server) serveHTML(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	v := pageView{Name: s.opts.Name, Snap: snap, Now: snap.At, FeedURL: "/status/feed.atom"}
-	if pc, ok := snap.byKeyOf(ids.Page(slug)); slug != "" && ok {
-		v.Scope, v.ScopeTitle = slug, pc.Name
-	}
-	var buf bytes.Buffer
-	if err := pageTemplate.Execute(&buf, v); err != nil {
-		s.fail(w, r, err)
+	// The page is a function of its snapshot: rendered once per snapshot,
+	// so a burst of visitors costs one rendering, not one each.
+	snap.page.once.Do(func() {
+		v := pageView{Name: s.opts.Name, Snap: snap, Now: snap.At, FeedURL: "/status/feed.atom"}
+		if pc, ok := snap.byKeyOf(ids.Page(slug)); slug != "" && ok {
+			v.Scope, v.ScopeTitle = slug, pc.Name
+		}
+		var buf bytes.Buffer
+		snap.page.err = pageTemplate.Execute(&buf, v)
+		snap.page.body = buf.Bytes()
+	})
+	if snap.page.err != nil {
+		s.fail(w, r, snap.page.err)
 		return
 	}
 	h := w.Header()
 	middleware.SetSecurityHeaders(h)
 	s.cacheHeaders(h)
 	h.Set("Content-Type", "text/html; charset=utf-8")
-	s.write(w, r, http.StatusOK, buf.Bytes())
+	s.write(w, r, http.StatusOK, snap.page.body)
 }
 
 func (s *Server) serveCSS(w http.ResponseWriter, r *http.Request) {

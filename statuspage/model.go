@@ -13,6 +13,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"linkwatch/checker/ids"
@@ -177,6 +178,14 @@ type Snapshot struct {
 	MonitoringDegraded bool
 	feedID             string           // the feed's stored UUID
 	entryIDs           map[int64]string // each incident's stored UUID
+	page               renderedPage     // its HTML, rendered at the first request
+}
+
+// renderedPage is a snapshot's status page, rendered once.
+type renderedPage struct {
+	once sync.Once
+	body []byte
+	err  error
 }
 
 // LinkView is one link of a page on its status page.
