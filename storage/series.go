@@ -88,3 +88,9 @@ func SumSeries(byKey map[string][]Rollup, keys []string) (total Rollup, buckets 
 	slices.SortFunc(buckets, func(a, b Rollup) int { return a.Start.Compare(b.Start) })
 	return total, buckets
 }
+
+// WholeWindow is a step that holds all of [from, to) in one bucket, for a
+// latency query that wants a single histogram per key.
+func WholeWindow(from, to time.Time) time.Duration {
+	return to.Sub(from.Truncate(time.Hour)) + time.Hour
+}

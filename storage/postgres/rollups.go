@@ -157,7 +157,7 @@ func (db *DB) Prune(ctx context.Context, keep storage.Retention) (int64, error) 
 // Every bucket is read by its key, so the cost follows the targets asked.
 func (db *DB) LatencyHistograms(ctx context.Context, keys []string, from, to time.Time) (map[string]storage.Rollup, error) {
 	out := map[string]storage.Rollup{}
-	err := db.histogramRows(ctx, keys, from, to, func(r storage.Rollup) { out[r.TargetID] = out[r.TargetID].Add(r) })
+	err := db.histogramRows(ctx, keys, from, to, storage.WholeWindow(from, to), func(r storage.Rollup) { out[r.TargetID] = out[r.TargetID].Add(r) })
 	return out, err
 }
 
@@ -169,15 +169,18 @@ func (db *DB) LatencySeries(ctx context.Context, keys []string, from, to time.Ti
 	if err != nil {
 		return nil, err
 	}
-	if err := db.histogramRows(ctx, keys, from, to, s.Add); err != nil {
+	if err := db.histogramRows(ctx, keys, from, to, step, s.Add); err != nil {
 		return nil, err
 	}
 	return s.Result(), nil
 }
 
-// histogramRows calls add with each hour or minute rollup of keys that
-// covers [from, to), as storage.HistogramBuckets chooses them.
-func (db *DB) histogramRows(ctx context.Context, keys []string, from, to time.Time, add func(storage.Rollup)) error {
+// histogramRows calls add with the histogram of each key and step-long
+// bucket from from, summed in the database from the hour and minute
+// rollups storage.HistogramBuckets chooses for [from, to): one row per
+// bucket, however many rollups it holds. A rollup starting before from
+// (from rounded down to its hour) counts in the first bucket.
+func (db *DB) histogramRows(ctx context.Context, keys []string, from, to time.Time, step time.Duration, add func(storage.Rollup)) error {
 	if len(keys) == 0 || !to.After(from) {
 		return nil
 	}
@@ -194,11 +197,13 @@ func (db *DB) histogramRows(ctx context.Context, keys []string, from, to time.Ti
 		minutes = []int64{}
 	}
 	cols := "t.key, r.bucket, r.count, r.lat_max_us, " + histList("r.h%d")
-	rows, err := db.pool.Query(ctx, `SELECT `+cols+` FROM rollup_hour r JOIN targets t ON t.id = r.target_id
-			WHERE t.key = ANY($1) AND r.bucket = ANY($2)
-		UNION ALL
-		SELECT `+cols+` FROM rollup_minute r JOIN targets t ON t.id = r.target_id
-			WHERE t.key = ANY($1) AND r.bucket = ANY($3)`, keys, hours, minutes)
+	rows, err := db.pool.Query(ctx, `SELECT key, $4 + GREATEST(0, (bucket - $4) / $5) * $5 AS b, SUM(count)::bigint, MAX(lat_max_us), `+histList("SUM(h%d)::bigint")+`
+		FROM (SELECT `+cols+` FROM rollup_hour r JOIN targets t ON t.id = r.target_id
+				WHERE t.key = ANY($1) AND r.bucket = ANY($2)
+			UNION ALL
+			SELECT `+cols+` FROM rollup_minute r JOIN targets t ON t.id = r.target_id
+				WHERE t.key = ANY($1) AND r.bucket = ANY($3)) AS hist
+		GROUP BY key, b`, keys, hours, minutes, from.Unix(), int64(step/time.Second))
 	if err != nil {
 		return fmt.Errorf("postgres: query latency histograms: %w", err)
 	}

@@ -163,7 +163,7 @@ func (db *DB) Prune(ctx context.Context, keep storage.Retention) (int64, error) 
 // start), so the cost follows the targets asked, not the fleet.
 func (db *DB) LatencyHistograms(ctx context.Context, keys []string, from, to time.Time) (map[string]storage.Rollup, error) {
 	out := map[string]storage.Rollup{}
-	err := db.histogramRows(ctx, keys, from, to, func(r storage.Rollup) { out[r.TargetID] = out[r.TargetID].Add(r) })
+	err := db.histogramRows(ctx, keys, from, to, storage.WholeWindow(from, to), func(r storage.Rollup) { out[r.TargetID] = out[r.TargetID].Add(r) })
 	return out, err
 }
 
@@ -175,15 +175,18 @@ func (db *DB) LatencySeries(ctx context.Context, keys []string, from, to time.Ti
 	if err != nil {
 		return nil, err
 	}
-	if err := db.histogramRows(ctx, keys, from, to, s.Add); err != nil {
+	if err := db.histogramRows(ctx, keys, from, to, step, s.Add); err != nil {
 		return nil, err
 	}
 	return s.Result(), nil
 }
 
-// histogramRows calls add with each hour or minute rollup of keys that
-// covers [from, to), as storage.HistogramBuckets chooses them.
-func (db *DB) histogramRows(ctx context.Context, keys []string, from, to time.Time, add func(storage.Rollup)) error {
+// histogramRows calls add with the histogram of each key and step-long
+// bucket from from, summed in the database from the hour and minute
+// rollups storage.HistogramBuckets chooses for [from, to): one row per
+// bucket, however many rollups it holds. A rollup starting before from
+// (from rounded down to its hour) counts in the first bucket.
+func (db *DB) histogramRows(ctx context.Context, keys []string, from, to time.Time, step time.Duration, add func(storage.Rollup)) error {
 	if len(keys) == 0 || !to.After(from) {
 		return nil
 	}
@@ -193,9 +196,10 @@ func (db *DB) histogramRows(ctx context.Context, keys []string, from, to time.Ti
 		return fmt.Errorf("sqlite: read rollup watermark: %w", err)
 	}
 	hours, minutes := storage.HistogramBuckets(done.Int64, from, to)
-	cols := "t.key, r.bucket, r.count, r.lat_max_us"
+	cols, sums := "t.key AS key, r.bucket AS bucket, r.count AS count, r.lat_max_us AS lat_max_us", ""
 	for i := 0; i < storage.HistColumns; i++ {
-		cols += fmt.Sprintf(", r.h%d", i)
+		cols += fmt.Sprintf(", r.h%d AS h%d", i, i)
+		sums += fmt.Sprintf(", SUM(h%d)", i)
 	}
 	marks := strings.TrimSuffix(strings.Repeat("?, ", len(keys)), ", ")
 	var parts []string
@@ -214,7 +218,10 @@ func (db *DB) histogramRows(ctx context.Context, keys []string, from, to time.Ti
 	if len(parts) == 0 {
 		return nil
 	}
-	rows, err := db.reader.QueryContext(ctx, strings.Join(parts, " UNION ALL "), args...)
+	first, secs := from.Unix(), int64(step/time.Second)
+	query := `SELECT key, ` + strconv.FormatInt(first, 10) + ` + MAX(0, (bucket - ` + strconv.FormatInt(first, 10) + `) / ` + strconv.FormatInt(secs, 10) + `) * ` + strconv.FormatInt(secs, 10) + ` AS b,
+		SUM(count), MAX(lat_max_us)` + sums + ` FROM (` + strings.Join(parts, " UNION ALL ") + `) GROUP BY key, b`
+	rows, err := db.reader.QueryContext(ctx, query, args...)
 	if err != nil {
 		return fmt.Errorf("sqlite: query latency histograms: %w", err)
 	}
