@@ -116,7 +116,7 @@ const chartShapesCSS = `.chart text{fill:var(--muted);font:11px system-ui,-apple
 // the colours; inline, the status page's stylesheet colours it.
 func (c chart) svg(standalone bool) string {
 	var b strings.Builder
-	titleID, descID := c.ID+"-t", c.ID+"-d"
+	titleID, descID := xmlEscape(c.ID+"-t"), xmlEscape(c.ID+"-d")
 	if standalone {
 		fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="640" height="%d" role="img" aria-labelledby="%s %s">`, chartHeight, titleID, descID)
 	} else {
@@ -183,8 +183,9 @@ func (c chart) svg(standalone bool) string {
 	return b.String()
 }
 
-// inline is the chart for the status page's HTML.
-func (c chart) inline() template.HTML { return template.HTML(c.svg(false)) } //nolint:gosec // built here, every text escaped
+// inline is the chart for the status page's HTML: markup built here,
+// every text in it escaped by xmlEscape.
+func (c chart) inline() template.HTML { return template.HTML(c.svg(false)) }
 
 // x is where t falls on the plot, in its units, clamped to it.
 func (c chart) x(t time.Time) float64 {
