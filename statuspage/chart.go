@@ -95,13 +95,14 @@ const (
 )
 
 // chartCSS styles a standalone chart (/chart/...svg): the status page's
-// colours, light and dark. Inline charts take the page's stylesheet.
+// colours, light and dark (a test holds them to status.css's). Inline
+// charts take the page's stylesheet.
 const chartCSS = `:root{--card:#fff;--muted:#555c69;--border:#d9dde4;--maint:#0969da;--major:#cf222e}` +
 	`@media (prefers-color-scheme:dark){:root{--card:#1b1e25;--muted:#a9b0bd;--border:#2e333d;--maint:#58a6ff;--major:#f85149}}` +
 	`.chart-bg{fill:var(--card)}` + chartShapesCSS
 
-// chartShapesCSS is the part of the charts' style both the standalone SVG
-// and status.css carry (status.css copies it; a test keeps them equal).
+// chartShapesCSS is the charts' style, for the standalone SVG and, appended
+// to status.css as it is served, for the inline charts.
 const chartShapesCSS = `.chart text{fill:var(--muted);font:11px system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}` +
 	`.chart .grid{stroke:var(--border);stroke-width:1}` +
 	`.chart .p95{fill:none;stroke:var(--maint);stroke-width:2;stroke-linejoin:round;stroke-linecap:round}` +
@@ -257,7 +258,7 @@ func peakOf(points []LatencyPoint) time.Duration {
 // niceMax is the top of the y axis: the first round value at or above
 // peak, so the grid reads 0, half, top in plain numbers.
 func niceMax(peak time.Duration) time.Duration {
-	for _, v := range []time.Duration{50, 100, 200, 300, 400, 500, 600, 800, 1000, 1500, 2000, 2500, 3000, 4000, 5000, 6000, 8000, 10000, 15000, 20000, 30000, 60000} {
+	for _, v := range []time.Duration{50, 100, 200, 300, 400, 500, 600, 800, 1000, 1500, 2000, 3000, 4000, 5000, 6000, 8000, 10000, 15000, 20000, 30000, 60000} {
 		if d := v * time.Millisecond; d >= peak {
 			return d
 		}

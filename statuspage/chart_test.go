@@ -294,3 +294,34 @@ func TestStatusCSSCarriesChartStyles(t *testing.T) {
 		t.Error("status.css as served lacks chartShapesCSS")
 	}
 }
+
+// The standalone chart's colours are the status page's, light and dark.
+func TestStandaloneChartColoursAreThePages(t *testing.T) {
+	vars := func(block string) map[string]string {
+		m := map[string]string{}
+		for _, decl := range strings.FieldsFunc(block, func(r rune) bool { return r == ';' || r == '{' || r == '}' }) {
+			if k, v, ok := strings.Cut(strings.TrimSpace(decl), ":"); ok && strings.HasPrefix(k, "--") {
+				m[k] = strings.TrimSpace(v)
+			}
+		}
+		return m
+	}
+	css := string(statusCSS)
+	dark := strings.Index(css, "@media (prefers-color-scheme: dark)")
+	pageLight, pageDark := vars(css[:dark]), vars(css[dark:strings.Index(css[dark:], "}\n}")+dark])
+	darkAt := strings.Index(chartCSS, "@media")
+	chartLight, chartDark := vars(chartCSS[:darkAt]), vars(chartCSS[darkAt:strings.Index(chartCSS, "}}")])
+	if len(chartLight) < 5 || len(chartDark) < 5 {
+		t.Fatalf("chart colours not read: %v %v", chartLight, chartDark)
+	}
+	for k, v := range chartLight {
+		if pageLight[k] != v {
+			t.Errorf("light %s: chart %s, page %s", k, v, pageLight[k])
+		}
+	}
+	for k, v := range chartDark {
+		if pageDark[k] != v {
+			t.Errorf("dark %s: chart %s, page %s", k, v, pageDark[k])
+		}
+	}
+}
