@@ -28,6 +28,7 @@ type Store interface {
 	RollUp(ctx context.Context) error
 	Rollups(ctx context.Context, targetKey string, period time.Duration, from, to time.Time) ([]Rollup, error)
 	LatencyHistograms(ctx context.Context, keys []string, from, to time.Time) (map[string]Rollup, error)
+	LatencySeries(ctx context.Context, keys []string, from, to time.Time, step time.Duration) (map[string][]Rollup, error)
 	DailyStats(ctx context.Context, from time.Time) ([]DayStat, error)
 	Prune(ctx context.Context, keep Retention) (int64, error)
 

@@ -56,6 +56,7 @@ func Run(t *testing.T, open Open) {
 		{"ClicksAndFeedIDs", clicksAndFeedIDs},
 		{"ClickCountsByHourAndDay", clickCounts},
 		{"LatencyHistograms", latencyHistograms},
+		{"LatencySeries", latencySeries},
 		{"Recoveries", recoveries},
 		{"DeliveryQueue", deliveryQueue},
 		{"Subscriptions", subscriptions},
