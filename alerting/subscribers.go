@@ -116,17 +116,19 @@ func (d *Dispatcher) syncSubscriptions(ctx context.Context) []string {
 	}
 	names := make([]string, 0, len(active))
 	for ch, s := range active {
-		names = append(names, ch)
 		version := sinkVersion(s, now)
 		l := sb.running[ch]
 		if l != nil && l.version == version {
+			names = append(names, ch)
 			continue
 		}
 		wh, err := NewSubscriptionWebhook(s, sb.dial, d.now)
 		if err != nil {
+			// Not fanned out to while it cannot be sent: nothing piles up.
 			d.log.Error("webhook subscription", "channel", ch, "err", err)
 			continue
 		}
+		names = append(names, ch)
 		if l != nil {
 			l.mu.Lock()
 			l.sink, l.version = wh, version
