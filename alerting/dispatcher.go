@@ -79,6 +79,8 @@ type Dispatcher struct {
 	recorder Recorder
 	now      func() time.Time
 	poll     time.Duration
+	subs     *subscribers   // nil: configured sinks only (Subscribe)
+	verifyWG sync.WaitGroup // verifications in flight
 
 	mu         sync.Mutex
 	unrecorded map[string]*unrecorded // by channel
@@ -112,7 +114,7 @@ func NewDispatcher(store Store, sinks []Sink, recorder Recorder, log *slog.Logge
 // Run delivers until ctx ends. After a crash, it resumes from the outbox:
 // every alert is delivered at least once (receivers dedupe on its event id).
 func (d *Dispatcher) Run(ctx context.Context) {
-	if len(d.sinks) == 0 {
+	if len(d.sinks) == 0 && d.subs == nil {
 		return
 	}
 	d.warnDisabled(ctx)
@@ -125,9 +127,11 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	t := time.NewTicker(d.poll)
 	defer t.Stop()
 	for {
-		if err := d.fanOut(ctx); err != nil && ctx.Err() == nil {
+		subs := d.syncSubscriptions(ctx)
+		if err := d.fanOut(ctx, subs); err != nil && ctx.Err() == nil {
 			d.log.Error("alert fan-out", "err", err)
 		}
+		d.kickSubscriptions()
 		for _, k := range kicks {
 			select {
 			case k <- struct{}{}:
@@ -137,6 +141,8 @@ func (d *Dispatcher) Run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			wg.Wait()
+			d.stopSubscriptions()
+			d.verifyWG.Wait()
 			return
 		case <-t.C:
 		}
@@ -159,12 +165,19 @@ func (d *Dispatcher) warnDisabled(ctx context.Context) {
 	}
 }
 
-func (d *Dispatcher) fanOut(ctx context.Context) error {
+// fanOut creates deliveries for the configured channels that are on and
+// for the active subscriptions.
+func (d *Dispatcher) fanOut(ctx context.Context, subs []string) error {
 	disabled, err := d.store.DisabledChannels(ctx)
 	if err != nil {
 		return err
 	}
 	var names []string
+	for _, ch := range subs {
+		if _, off := disabled[ch]; !off { // a 410 since the subscriptions were read
+			names = append(names, ch)
+		}
+	}
 	for _, s := range d.sinks {
 		if _, off := disabled[s.Name()]; !off {
 			names = append(names, s.Name())
@@ -214,18 +227,26 @@ func (d *Dispatcher) Drain(ctx context.Context, s Sink) error {
 		for _, del := range list {
 			after = del.ID
 			inc := del.Alert.IncidentID
-			if blocked[inc] {
+			a, match := applyFilter(s, del.Alert)
+			var o Outcome
+			switch {
+			case !match:
+				// Settled at once, whatever is ahead of it: it is never
+				// sent, so it holds nothing up and waits for nothing.
+				o = Outcome{Status: incidents.DeliveryFiltered}
+			case blocked[inc]:
 				continue
-			}
-			if del.NextAt.After(d.now()) {
+			case del.NextAt.After(d.now()):
 				blocked[inc] = true
 				continue
+			default:
+				del.Alert = a
+				o = d.attempt(ctx, s, del)
 			}
-			o := d.attempt(ctx, s, del)
 			if ctx.Err() != nil {
 				return nil // shutting down: the attempt is retried after restart
 			}
-			if d.recorder != nil {
+			if d.recorder != nil && o.Status != incidents.DeliveryFiltered {
 				d.recorder.Delivery(s.Name(), o.Status)
 			}
 			if err := d.store.MarkDelivery(ctx, del.ID, o); err != nil {
@@ -338,4 +359,15 @@ func (d *Dispatcher) attempt(ctx context.Context, s Sink, del Delivery) Outcome 
 func nextDelay(attempts int) time.Duration {
 	base := backoff[min(attempts, len(backoff)-1)]
 	return time.Duration(float64(base) * (0.8 + 0.4*rand.Float64()))
+}
+
+// applyFilter returns the alert as the sink's receiver is to get it, and
+// false when its filters leave it out: the delivery is then settled as
+// filtered, never sent, never pending nor failed.
+func applyFilter(s Sink, a incidents.Alert) (incidents.Alert, bool) {
+	f, ok := s.(filtered)
+	if !ok {
+		return a, true
+	}
+	return f.Filter().Apply(a)
 }

@@ -246,6 +246,12 @@ type DeliveryLog struct {
 	LastError  string    `json:"last_error,omitempty"`  // redacted
 	NextAt     time.Time `json:"next_at"`
 	UpdatedAt  time.Time `json:"updated_at"`
+	// CreatedAt is when the alert was made; FirstAt the first attempt of
+	// the current round; Redeliveries how often an operator queued it
+	// again (redeliver, replay).
+	CreatedAt    time.Time `json:"created_at,omitzero"`
+	FirstAt      time.Time `json:"first_at,omitzero"`
+	Redeliveries int       `json:"redeliveries"`
 }
 
 // ChannelState is an alert channel as the admin API shows it.

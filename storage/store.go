@@ -62,6 +62,9 @@ type Store interface {
 	ThreadRef(ctx context.Context, incidentID int64, channel string) (string, error)
 	SetThreadRef(ctx context.Context, incidentID int64, channel, ref string) error
 
+	// Subscriptions made through the admin API, the delivery log, replay.
+	Subscriptions
+
 	// Clicks and the feed's stable ids.
 	AddClicks(ctx context.Context, counts map[hub.LinkKey]hub.ClickCount) error
 	ClickTotals(ctx context.Context) (map[hub.LinkKey]int64, error)

@@ -59,6 +59,7 @@ func Run(t *testing.T, open Open) {
 		{"LatencySeries", latencySeries},
 		{"Recoveries", recoveries},
 		{"DeliveryQueue", deliveryQueue},
+		{"Subscriptions", subscriptions},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
