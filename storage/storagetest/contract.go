@@ -58,6 +58,7 @@ func Run(t *testing.T, open Open) {
 		{"LatencyHistograms", latencyHistograms},
 		{"Recoveries", recoveries},
 		{"DeliveryQueue", deliveryQueue},
+		{"RegionsVote", regionsVote},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
