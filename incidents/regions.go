@@ -148,6 +148,7 @@ func (e *Engine) revote(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("incidents: read open incidents for the regions' vote: %w", err)
 	}
+	e.forgetResolved(open)
 	var targets []string
 	for id, s := range rg.seen {
 		if ts := e.targets[id]; s.failing && ts != nil && ts.incident == nil {
@@ -178,6 +179,17 @@ func (e *Engine) revote(ctx context.Context) error {
 		errs = append(errs, e.syncNote(ctx, id, v, noteFor(id, open), realFor(id, open)))
 	}
 	return errors.Join(errs...)
+}
+
+// forgetResolved forgets the incidents this engine holds open that another
+// region's engine has resolved since (the majority was lost there).
+func (e *Engine) forgetResolved(open []Incident) {
+	for _, inc := range e.openIncidents() {
+		if !slices.ContainsFunc(open, func(o Incident) bool { return o.ID == inc.ID }) {
+			e.log.Info("incident resolved by another region's engine", "incident", inc.ID)
+			e.drop(inc)
+		}
+	}
 }
 
 // poll reads the verdicts on targets and the regions' canary rows and
@@ -310,10 +322,11 @@ func (e *Engine) recoveredVoted(ctx context.Context, r checker.Result, ts *targe
 		}
 		s.failing, s.since, s.settled = false, now, false
 	}
-	vote, _, err := e.pollOne(ctx, r.TargetID)
+	vote, open, err := e.pollOne(ctx, r.TargetID)
 	if err != nil {
 		return err
 	}
+	e.forgetResolved(open)
 	if inc := ts.incident; inc != nil && vote.Majority() {
 		// Still failing from a majority elsewhere: their incident.
 		if err := e.regionEvent(ctx, inc, fmt.Sprintf("%s sees %s up again; still %s", rg.name, r.TargetID, vote.Sentence())); err != nil {
@@ -330,7 +343,7 @@ func (e *Engine) recoveredVoted(ctx context.Context, r checker.Result, ts *targe
 		return nil // not stable yet (flapping): voted again with the next success
 	}
 	// What is left is a minority, or nothing: the note says so.
-	open, err := e.store.OpenIncidents(ctx)
+	open, err = e.store.OpenIncidents(ctx)
 	if err != nil {
 		return fmt.Errorf("incidents: read open incidents for the regions' vote: %w", err)
 	}
