@@ -65,7 +65,7 @@ func regionsVote(t *testing.T, db storage.Store, _ *Clock) {
 	if err := db.RecordRegion(cctx, incidents.RegionHealth{Region: "eu-west", CanaryOK: false, At: at(30)}, nil, at(-3600)); err == nil {
 		t.Fatal("a heartbeat with a cancelled context was written")
 	}
-	if health, _ := db.Regions(ctx); health[0].CanaryOK != true || !health[0].At.Equal(at(10)) {
+	if health, _ := db.Regions(ctx); !health[0].CanaryOK || !health[0].At.Equal(at(10)) {
 		t.Errorf("a refused heartbeat changed the canary row: %+v", health[0])
 	}
 
