@@ -275,9 +275,17 @@ func (e *Engine) escalate(ctx context.Context, ts *targetState, r checker.Result
 			return err
 		}
 	} else {
+		// Another region's engine may hold an incident of the same host:
+		// this target joins it as it would here (host correlation).
+		adopted := e.adoptHost(ids.HostOf(r.URL), open)
 		rg.voting[r.TargetID] = vote
 		err := e.failing(ctx, r, ts)
 		delete(rg.voting, r.TargetID)
+		for _, inc := range adopted {
+			if e.failingTargets(inc) == 0 && e.open[inc.Key] == inc {
+				delete(e.open, inc.Key) // not joined: left to the regions that hold it
+			}
+		}
 		if err != nil {
 			// Another region's engine may have opened it a moment ago: one
 			// open incident per key refused ours. Join that one.
@@ -295,6 +303,22 @@ func (e *Engine) escalate(ctx context.Context, ts *targetState, r checker.Result
 		}
 	}
 	return e.syncNote(ctx, r.TargetID, vote, noteFor(r.TargetID, open), ts.incident)
+}
+
+// adoptHost takes into memory the open destination and host incidents of
+// host that this engine does not hold, so failing can group with them; it
+// returns them.
+func (e *Engine) adoptHost(host string, open []Incident) []*Incident {
+	var out []*Incident
+	for i := range open {
+		inc := open[i]
+		if (inc.Kind != KindDestination && inc.Kind != KindHost) || inc.Host != host || e.open[inc.Key] != nil {
+			continue
+		}
+		e.open[inc.Key] = &inc
+		out = append(out, &inc)
+	}
+	return out
 }
 
 // recoveredVoted follows a target's successes; with regions, a target
@@ -508,6 +532,15 @@ func (e *Engine) syncNote(ctx context.Context, target string, vote Vote, note, i
 	}
 	if note.Title == title && note.Summary == summary {
 		return nil
+	}
+	// Read again just before writing: another region's engine may have
+	// resolved it since, and an update must not reopen it.
+	cur, err := e.store.Incident(ctx, note.ID)
+	if err != nil {
+		return fmt.Errorf("incidents: read regional note %d: %w", note.ID, err)
+	}
+	if !cur.Open() {
+		return fmt.Errorf("regional note %d was resolved by another region's engine (noted again at the next vote): %w", note.ID, ErrConflict)
 	}
 	next := *note
 	next.Title, next.Summary, next.Cause, next.UpdatedAt = title, summary, vote.Cause, now

@@ -386,3 +386,95 @@ func TestResolvedByAnotherRegion(t *testing.T) {
 		t.Fatalf("incidents = %+v", real)
 	}
 }
+
+// TestSilentRegionDropsOut: only b sees shopA fail (a note), then b's
+// replica dies: its canary row and its failing verdict go stale, and a's
+// vote resolves the note within a few intervals.
+func TestSilentRegionDropsOut(t *testing.T) {
+	h := newRegions(t, "a", "b")
+	for range 3 {
+		h.round("b")
+	}
+	if n := h.byKind(incidents.KindRegional); len(n) != 1 || !n[0].Open() || n[0].Title != "acme/a is unreachable from b" {
+		t.Fatalf("notes = %+v", n)
+	}
+	delete(h.engines, "b")
+	h.round()
+	h.round()
+	if n := h.byKind(incidents.KindRegional); !n[0].Open() {
+		t.Fatal("b's note resolved while b's verdict is still fresh")
+	}
+	for range 3 {
+		h.round()
+	}
+	if n := h.byKind(incidents.KindRegional); n[0].Open() {
+		t.Errorf("b's note still open %s after b went silent", h.now.Sub(t0))
+	}
+	if got := h.pages(); len(got) != 0 {
+		t.Errorf("alerts = %v", alertTypes(got))
+	}
+}
+
+// TestRegionRestart: a's engine restarts during a two-region incident. It
+// rebuilds from the database: no second incident, no second alert, and
+// the incident resolves once when the destination is back.
+func TestRegionRestart(t *testing.T) {
+	h := newRegions(t, "a", "b")
+	for range 4 {
+		h.round("a", "b")
+	}
+	h.start("a", h.db)
+	for range 3 {
+		h.round("a", "b")
+	}
+	if real := h.byKind(incidents.KindDestination); len(real) != 1 || !real[0].Open() {
+		t.Fatalf("incidents = %+v", real)
+	}
+	// b recovers first: a alone is 1 of 2, the incident resolves.
+	h.round("a")
+	h.round("a")
+	if real := h.byKind(incidents.KindDestination); real[0].Open() {
+		t.Fatalf("not resolved: %+v", real[0])
+	}
+	// a's restarted engine recorded its failing verdict again: its note.
+	if n := h.byKind(incidents.KindRegional); len(n) == 0 || !n[0].Open() || n[0].Title != "acme/a is unreachable from a" {
+		t.Fatalf("notes = %+v", n)
+	}
+	h.round()
+	h.round()
+	if got := alertTypes(h.pages()); len(got) != 2 || got[0] != "incident.opened" || got[1] != "incident.resolved" {
+		t.Errorf("alerts = %v", got)
+	}
+	if n := h.byKind(incidents.KindRegional); n[0].Open() {
+		t.Errorf("a's note still open: %+v", n[0])
+	}
+}
+
+// TestHostGroupingAcrossRegions: shopA and shopB (one host) fail in both
+// regions, crossing in an unlucky order (a's majority is on shopB, b's on
+// shopA, each engine holding nothing of the other's). One host incident.
+func TestHostGroupingAcrossRegions(t *testing.T) {
+	h := newRegions(t, "a", "b")
+	refused := checker.CauseConnectRefused
+	for range 2 {
+		h.feed("a", canary(checker.StatusUp), down(shopA, refused), down(shopB, refused))
+		h.feed("b", canary(checker.StatusUp), down(shopB, refused), down(shopA, refused))
+		h.tick()
+	}
+	for range 2 {
+		h.round("a", "b")
+	}
+	real := append(h.byKind(incidents.KindDestination), h.byKind(incidents.KindHost)...)
+	open := 0
+	for _, inc := range real {
+		if inc.Open() {
+			open++
+		}
+	}
+	if open != 1 || real[0].Kind != incidents.KindHost || len(real[0].Targets) != 2 {
+		t.Fatalf("incidents = %+v, want one host incident of both", real)
+	}
+	if got := alertTypes(h.pages()); len(got) != 2 || got[0] != "incident.opened" || got[1] != "incident.updated/target_added" {
+		t.Errorf("alerts = %v", got)
+	}
+}
