@@ -27,6 +27,11 @@ type RegionStore interface {
 	Verdicts(ctx context.Context, targets []string) ([]Verdict, error)
 	// Regions returns every region's last canary health.
 	Regions(ctx context.Context) ([]RegionHealth, error)
+	// OpenIncidentsOnHost returns the open incidents of one host: its
+	// destinations' incidents, its host incidents and its regional notes.
+	// A vote on one destination reads these rather than every open
+	// incident, so a wide regional failure is not quadratic.
+	OpenIncidentsOnHost(ctx context.Context, host string) ([]Incident, error)
 }
 
 // verdictsKept is how long a verdict nobody writes again is kept: long
@@ -148,7 +153,7 @@ func (e *Engine) revote(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("incidents: read open incidents for the regions' vote: %w", err)
 	}
-	e.forgetResolved(open)
+	e.forgetResolved(e.openIncidents(), open)
 	var targets []string
 	for id, s := range rg.seen {
 		if ts := e.targets[id]; s.failing && ts != nil && ts.incident == nil {
@@ -181,11 +186,12 @@ func (e *Engine) revote(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// forgetResolved forgets the incidents this engine holds open that another
-// region's engine has resolved since (the majority was lost there).
-func (e *Engine) forgetResolved(open []Incident) {
-	for _, inc := range e.openIncidents() {
-		if !slices.ContainsFunc(open, func(o Incident) bool { return o.ID == inc.ID }) {
+// forgetResolved forgets those of held, incidents this engine holds open,
+// that are not in open any more: another region's engine resolved them
+// (the majority was lost there).
+func (e *Engine) forgetResolved(held []*Incident, open []Incident) {
+	for _, inc := range held {
+		if inc != nil && !slices.ContainsFunc(open, func(o Incident) bool { return o.ID == inc.ID }) {
 			e.log.Info("incident resolved by another region's engine", "incident", inc.ID)
 			e.drop(inc)
 		}
@@ -212,17 +218,23 @@ func (e *Engine) poll(ctx context.Context, targets []string) (map[string]Vote, e
 	return out, nil
 }
 
-// pollOne votes on one target and reads the open incidents.
+// pollOne votes on one target and reads the open incidents of its host.
 func (e *Engine) pollOne(ctx context.Context, target string) (Vote, []Incident, error) {
 	votes, err := e.poll(ctx, []string{target})
 	if err != nil {
 		return Vote{}, nil, err
 	}
-	open, err := e.store.OpenIncidents(ctx)
+	open, err := e.openOnHost(ctx, target)
+	return votes[target], open, err
+}
+
+// openOnHost reads the open incidents of target's host.
+func (e *Engine) openOnHost(ctx context.Context, target string) ([]Incident, error) {
+	open, err := e.regions.store.OpenIncidentsOnHost(ctx, ids.HostOf(target))
 	if err != nil {
-		return Vote{}, nil, fmt.Errorf("incidents: read open incidents for the regions' vote: %w", err)
+		return nil, fmt.Errorf("incidents: read open incidents for the regions' vote: %w", err)
 	}
-	return votes[target], open, nil
+	return open, nil
 }
 
 // failingVoted takes a target that crossed its failure threshold here, with
@@ -289,7 +301,7 @@ func (e *Engine) escalate(ctx context.Context, ts *targetState, r checker.Result
 		if err != nil {
 			// Another region's engine may have opened it a moment ago: one
 			// open incident per key refused ours. Join that one.
-			fresh, rerr := e.store.OpenIncidents(ctx)
+			fresh, rerr := e.openOnHost(ctx, r.TargetID)
 			if rerr != nil {
 				return errors.Join(err, rerr)
 			}
@@ -350,7 +362,7 @@ func (e *Engine) recoveredVoted(ctx context.Context, r checker.Result, ts *targe
 	if err != nil {
 		return err
 	}
-	e.forgetResolved(open)
+	e.forgetResolved([]*Incident{ts.incident}, open)
 	if inc := ts.incident; inc != nil && vote.Majority() {
 		// Still failing from a majority elsewhere: their incident.
 		if err := e.regionEvent(ctx, inc, fmt.Sprintf("%s sees %s up again; still %s", rg.name, r.TargetID, vote.Sentence())); err != nil {
@@ -367,9 +379,8 @@ func (e *Engine) recoveredVoted(ctx context.Context, r checker.Result, ts *targe
 		return nil // not stable yet (flapping): voted again with the next success
 	}
 	// What is left is a minority, or nothing: the note says so.
-	open, err = e.store.OpenIncidents(ctx)
-	if err != nil {
-		return fmt.Errorf("incidents: read open incidents for the regions' vote: %w", err)
+	if open, err = e.openOnHost(ctx, r.TargetID); err != nil {
+		return err
 	}
 	if err := e.syncNote(ctx, r.TargetID, vote, noteFor(r.TargetID, open), realFor(r.TargetID, open)); err != nil {
 		return err
@@ -525,7 +536,7 @@ func (e *Engine) syncNote(ctx context.Context, target string, vote Vote, note, i
 			return nil
 		}
 		// Another region's engine may have opened it a moment ago.
-		open, rerr := e.store.OpenIncidents(ctx)
+		open, rerr := e.openOnHost(ctx, target)
 		if note = noteFor(target, open); rerr != nil || note == nil {
 			return errors.Join(fmt.Errorf("incidents: open regional note on %s: %w", target, err), rerr)
 		}

@@ -91,3 +91,8 @@ func (db *DB) Regions(ctx context.Context) ([]incidents.RegionHealth, error) {
 	}
 	return out, nil
 }
+
+// OpenIncidentsOnHost returns the open incidents of one host.
+func (db *DB) OpenIncidentsOnHost(ctx context.Context, host string) ([]incidents.Incident, error) {
+	return db.queryIncidents(ctx, `SELECT `+incidentColumns+` FROM incidents WHERE resolved_at IS NULL AND host = $1 ORDER BY id`, host)
+}

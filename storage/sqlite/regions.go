@@ -80,3 +80,8 @@ func (db *DB) Regions(ctx context.Context) ([]incidents.RegionHealth, error) {
 			return h, err
 		})
 }
+
+// OpenIncidentsOnHost returns the open incidents of one host.
+func (db *DB) OpenIncidentsOnHost(ctx context.Context, host string) ([]incidents.Incident, error) {
+	return db.queryIncidents(ctx, `SELECT `+incidentColumns+` FROM incidents WHERE resolved_at IS NULL AND host = ? ORDER BY id`, host)
+}

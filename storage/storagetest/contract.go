@@ -59,6 +59,7 @@ func Run(t *testing.T, open Open) {
 		{"Recoveries", recoveries},
 		{"DeliveryQueue", deliveryQueue},
 		{"RegionsVote", regionsVote},
+		{"OpenIncidentsOnHost", openIncidentsOnHost},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -79,3 +79,37 @@ func regionsVote(t *testing.T, db storage.Store, _ *Clock) {
 		t.Errorf("after forgetting: %+v", got)
 	}
 }
+
+// openIncidentsOnHost: the open incidents of one host, whatever their
+// kind, and none of another host's or resolved ones.
+func openIncidentsOnHost(t *testing.T, db storage.Store, _ *Clock) {
+	ctx := context.Background()
+	record := func(key, host string, kind incidents.Kind, resolved bool) int64 {
+		inc := openIncident(key, t0)
+		inc.Host, inc.Kind = host, kind
+		if resolved {
+			inc.Status, inc.ResolvedAt = incidents.StatusResolved, t0.Add(time.Minute)
+		}
+		saved, err := db.Record(ctx, incidents.Change{Incident: inc})
+		must(t, err)
+		return saved.ID
+	}
+	record("dest:https://shop.example/old", "shop.example", incidents.KindDestination, true)
+	dest := record("dest:https://shop.example/a", "shop.example", incidents.KindDestination, false)
+	record("dest:https://blog.example/", "blog.example", incidents.KindDestination, false)
+	note := record("regional:https://shop.example/b", "shop.example", incidents.KindRegional, false)
+	host := record("host:shop.example|dns", "shop.example", incidents.KindHost, false)
+	record("hub", "", incidents.KindHub, false)
+	got, err := db.OpenIncidentsOnHost(ctx, "shop.example")
+	must(t, err)
+	var ids []int64
+	for _, inc := range got {
+		ids = append(ids, inc.ID)
+	}
+	if want := []int64{dest, note, host}; !reflect.DeepEqual(ids, want) {
+		t.Errorf("open incidents on shop.example = %v, want %v", ids, want)
+	}
+	if got, err := db.OpenIncidentsOnHost(ctx, "nowhere.example"); err != nil || len(got) != 0 {
+		t.Errorf("on a host without incidents: %+v, %v", got, err)
+	}
+}

@@ -18,3 +18,6 @@ CREATE TABLE region_canaries (
 	canary_ok boolean NOT NULL,
 	at        timestamptz NOT NULL
 );
+
+-- A vote on one destination reads the open incidents of its host.
+CREATE INDEX incidents_open_host ON incidents (host) WHERE resolved_at IS NULL;
