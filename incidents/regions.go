@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"linkwatch/checker"
@@ -283,7 +284,7 @@ func (e *Engine) escalate(ctx context.Context, ts *targetState, r checker.Result
 	inc := realFor(r.TargetID, open)
 	if inc != nil {
 		e.link(ts, *inc)
-		if err := e.regionEvent(ctx, ts.incident, fmt.Sprintf("%s sees %s failing too: %s", rg.name, r.TargetID, vote.Sentence())); err != nil {
+		if err := e.regionEvent(ctx, ts.incident, &vote, fmt.Sprintf("%s sees %s failing too: %s", rg.name, r.TargetID, vote.Sentence())); err != nil {
 			return err
 		}
 	} else {
@@ -365,7 +366,7 @@ func (e *Engine) recoveredVoted(ctx context.Context, r checker.Result, ts *targe
 	e.forgetResolved([]*Incident{ts.incident}, open)
 	if inc := ts.incident; inc != nil && vote.Majority() {
 		// Still failing from a majority elsewhere: their incident.
-		if err := e.regionEvent(ctx, inc, fmt.Sprintf("%s sees %s up again; still %s", rg.name, r.TargetID, vote.Sentence())); err != nil {
+		if err := e.regionEvent(ctx, inc, &vote, fmt.Sprintf("%s sees %s up again; still %s", rg.name, r.TargetID, vote.Sentence())); err != nil {
 			return err
 		}
 		e.unlink(ts)
@@ -429,11 +430,15 @@ func (e *Engine) drop(inc *Incident) {
 }
 
 // regionEvent adds a line to an incident's timeline about the regions'
-// vote; no alert: the outage did not change.
-func (e *Engine) regionEvent(ctx context.Context, inc *Incident, body string) error {
+// vote, and with a vote brings a destination incident's summary up to
+// date with it; no alert: the outage did not change.
+func (e *Engine) regionEvent(ctx context.Context, inc *Incident, vote *Vote, body string) error {
 	now := e.now().UTC()
 	c := Change{Incident: *inc, Events: []Event{{At: now, Kind: EventRegions, Body: body}}}
 	c.Incident.UpdatedAt = now
+	if vote != nil && inc.Kind == KindDestination {
+		c.Incident.Summary = withRegions(inc.Summary, *vote)
+	}
 	return e.apply(ctx, inc, c, "regions' vote")
 }
 
@@ -464,10 +469,17 @@ func (e *Engine) resolvedElsewhere(ctx context.Context, c Change) error {
 func (e *Engine) summaryOf(r checker.Result) string {
 	if e.regions != nil {
 		if v, ok := e.regions.voting[r.TargetID]; ok {
-			return r.Summary + "; " + v.Sentence()
+			return withRegions(r.Summary, v)
 		}
 	}
 	return r.Summary
+}
+
+// withRegions is summary with the vote's sentence in place of any it had:
+// "connection refused; failing from eu-west and us-east; us-west sees it up".
+func withRegions(summary string, v Vote) string {
+	base, _, _ := strings.Cut(summary, "; failing from ")
+	return base + "; " + v.Sentence()
 }
 
 // realFor returns the open incident (not a regional note) that holds
@@ -515,7 +527,7 @@ func (e *Engine) syncNote(ctx context.Context, target string, vote Vote, note, i
 		}
 		e.log.Info("regional note resolved", "incident", note.ID, "target", target, "why", why)
 		if incident != nil && e.openByID(incident.ID) == incident {
-			return e.regionEvent(ctx, incident, fmt.Sprintf("first seen from a minority of regions, from %s (regional note #%d: %s)",
+			return e.regionEvent(ctx, incident, nil, fmt.Sprintf("first seen from a minority of regions, from %s (regional note #%d: %s)",
 				note.StartedAt.UTC().Format(time.RFC3339), note.ID, note.Summary))
 		}
 		return nil

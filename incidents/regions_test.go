@@ -252,6 +252,17 @@ func TestThreeRegions(t *testing.T) {
 	if got := alertTypes(h.pages()); len(got) != 1 {
 		t.Fatalf("alerts = %v", got)
 	}
+	// us-west sees it too, then recovers: the summary follows the vote.
+	h.round("eu-west", "us-east", "us-west")
+	h.round("eu-west", "us-east", "us-west")
+	if real := h.byKind(incidents.KindDestination); !strings.HasSuffix(real[0].Summary, "; failing from eu-west, us-east and us-west") {
+		t.Errorf("summary %q, want all three regions", real[0].Summary)
+	}
+	h.round("eu-west", "us-east")
+	h.round("eu-west", "us-east")
+	if real := h.byKind(incidents.KindDestination); !real[0].Open() || !strings.HasSuffix(real[0].Summary, "; failing from eu-west and us-east; us-west sees it up") {
+		t.Errorf("after us-west recovered: %+v", real[0])
+	}
 	// eu-west recovers: us-east alone is 1 of 3, the incident resolves.
 	h.round("us-east")
 	h.round("us-east")
