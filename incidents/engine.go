@@ -73,6 +73,14 @@ type Config struct {
 	// GroupInterval folds the updates of one incident made within it into
 	// one alert (alerts.group_interval, default 30s; negative: no grouping).
 	GroupInterval time.Duration
+	// Region is where this engine's prober checks from (probe.region). Empty
+	// is the one unnamed region: no vote, every incident decided here. Named,
+	// the engine votes with the other regions' engines (see regions.go), and
+	// its store must be a RegionStore.
+	Region string
+	// Interval is the probe interval (default 10s): the regions' rows are
+	// written about once per interval and count for regionFreshness of them.
+	Interval time.Duration
 }
 
 func (c *Config) defaults() {
@@ -99,6 +107,9 @@ func (c *Config) defaults() {
 	}
 	if c.GroupInterval == 0 {
 		c.GroupInterval = 30 * time.Second
+	}
+	if c.Interval <= 0 {
+		c.Interval = 10 * time.Second
 	}
 }
 
@@ -165,6 +176,8 @@ type Engine struct {
 	changed  bool
 	synced   time.Time
 
+	regions *regional // the regions' vote; nil in the one unnamed region
+
 	reconcile chan struct{} // wakes Run when the dependency view changed
 	pending   atomic.Bool   // removed targets' incidents may need resolving; retried with each result until done
 	requests  chan func()   // operator actions, run on the engine's goroutine
@@ -179,12 +192,21 @@ func NewEngine(ctx context.Context, cfg Config, store Store, deps map[string][]A
 		targets: map[string]*targetState{}, open: map[string]*Incident{},
 		reconcile: make(chan struct{}, 1), requests: make(chan func())}
 	e.pending.Store(true)
+	if cfg.Region != "" {
+		var err error
+		if e.regions, err = newRegional(cfg, store); err != nil {
+			return nil, err
+		}
+	}
 	open, err := store.OpenIncidents(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("incidents: load open incidents: %w", err)
 	}
 	for i := range open {
 		inc := open[i]
+		if inc.Kind == KindRegional {
+			continue // regional notes live in the database only (regions.go)
+		}
 		e.open[inc.Key] = &inc
 		for _, id := range inc.Targets {
 			// Assume still failing: the next successes resolve it.
@@ -412,6 +434,11 @@ func (e *Engine) Handle(ctx context.Context, r checker.Result) error {
 
 func (e *Engine) handle(ctx context.Context, r checker.Result) error {
 	e.tryReconcile(ctx)
+	if e.regions != nil {
+		if err := e.regionTick(ctx); err != nil {
+			e.log.Error("incident engine: regions' vote (retried with the next result)", "err", err)
+		}
+	}
 	ts := e.target(r.TargetID, r.Kind, r.URL)
 	seen := r.Start.Add(r.Latency)
 	if r.OK() {
@@ -426,7 +453,7 @@ func (e *Engine) handle(ctx context.Context, r checker.Result) error {
 		case checker.KindDestination:
 			e.destinationAnswered = later(e.destinationAnswered, seen)
 		}
-		return e.recovered(ctx, r, ts)
+		return e.recoveredVoted(ctx, r, ts)
 	}
 	if ts.fails == 0 {
 		ts.firstFail = seen
@@ -463,7 +490,7 @@ func (e *Engine) handle(ctx context.Context, r checker.Result) error {
 		}
 		return nil
 	}
-	return e.failing(ctx, r, ts)
+	return e.failingVoted(ctx, r, ts)
 }
 
 // resetFailures ends a target's failure streak.
@@ -547,7 +574,7 @@ func (e *Engine) failing(ctx context.Context, r checker.Result, ts *targetState)
 
 func (e *Engine) openIncident(ctx context.Context, kind Kind, key, host string, r checker.Result, ts *targetState, now time.Time) error {
 	inc := Incident{
-		Key: key, Kind: kind, Host: host, Cause: r.Cause, Summary: r.Summary,
+		Key: key, Kind: kind, Host: host, Cause: r.Cause, Summary: e.summaryOf(r),
 		Status: StatusInvestigating, Impact: impactOf(kind, r),
 		Targets: []string{r.TargetID}, Affected: slices.Clone(e.dependents(r.TargetID)),
 		StartedAt: ts.recent[0].Start.UTC(), UpdatedAt: now,
@@ -557,7 +584,7 @@ func (e *Engine) openIncident(ctx context.Context, kind Kind, key, host string, 
 	// start: it stays one open incident until it is stable.
 	resolves := e.recentResolves(ts, now)
 	inc.Flapping = len(resolves) >= e.cfg.FlapCount
-	ev := []Event{{At: now, Kind: EventOpened, Body: fmt.Sprintf("%s: %s", r.Cause, r.Summary)}}
+	ev := []Event{{At: now, Kind: EventOpened, Body: fmt.Sprintf("%s: %s", r.Cause, inc.Summary)}}
 	if ts.held {
 		ev = append(ev, Event{At: now, Kind: EventOpened, Body: fmt.Sprintf("held back from %s until the canary answered: the prober's own network was not proven", ts.firstFail.UTC().Format(time.RFC3339))})
 	}
@@ -651,6 +678,9 @@ func (e *Engine) announceIfUnmuted(ctx context.Context, inc *Incident, last *che
 
 // record writes a change; the fallbacks are synced after any change.
 func (e *Engine) record(ctx context.Context, c Change) (Incident, error) {
+	if err := e.resolvedElsewhere(ctx, c); err != nil {
+		return Incident{}, err
+	}
 	saved, err := e.store.Record(ctx, c)
 	if err == nil {
 		e.changed = true

@@ -491,8 +491,13 @@ func (s *Snapshot) fillIncidents(ctx context.Context, src Source, open []inciden
 		}
 		// The automatic first and last updates, so every incident tells its
 		// story even before anyone has written one.
+		opening := "We are investigating: " + inc.Summary
+		if inc.Kind == incidents.KindRegional {
+			// Seen from some regions only: degraded, not an outage.
+			opening = "Seen from some of our probing regions only: " + inc.Summary
+		}
 		v.Updates = append(v.Updates, incidents.Update{ID: -inc.ID*10 - 1, IncidentID: inc.ID, Status: incidents.StatusInvestigating,
-			Body: "We are investigating: " + inc.Summary, CreatedAt: inc.StartedAt})
+			Body: opening, CreatedAt: inc.StartedAt})
 		v.Updates = append(v.Updates, ups...)
 		if !inc.Open() && (len(ups) == 0 || ups[len(ups)-1].Status != incidents.StatusResolved) {
 			v.Updates = append(v.Updates, incidents.Update{ID: -inc.ID*10 - 2, IncidentID: inc.ID, Status: incidents.StatusResolved,

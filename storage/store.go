@@ -42,6 +42,9 @@ type Store interface {
 	IncidentUpdates(ctx context.Context, id int64) ([]incidents.Update, error)
 	Outbox(ctx context.Context, limit int) ([]incidents.Alert, error)
 
+	// The regions' vote (probe.region): verdicts and canary rows.
+	incidents.RegionStore
+
 	// The admin API's changes and maintenance windows.
 	Acknowledge(ctx context.Context, id int64, by string) (incidents.Incident, error)
 	EditPostmortem(ctx context.Context, id int64, pm incidents.Postmortem) (incidents.Incident, error)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"linkwatch/checker/schedule"
 	"linkwatch/cmd/linkwatch/config"
 	"linkwatch/hub"
+	"linkwatch/incidents"
 	"linkwatch/storage"
 )
 
@@ -116,7 +118,9 @@ func (r *reporter) report(ctx context.Context) {
 	r.metrics.TargetCounts()
 	r.metrics.Redirects(r.counter.Redirects())
 	if open, err := r.db.OpenIncidents(ctx); err == nil {
-		r.metrics.OpenIncidents(len(open))
+		// Regional notes are not counted: a monitor on this gauge would
+		// page for them, and they are never a page.
+		r.metrics.OpenIncidents(len(slices.DeleteFunc(open, func(inc incidents.Incident) bool { return inc.Kind == incidents.KindRegional })))
 	} else if ctx.Err() == nil {
 		r.log.Error("metrics: count open incidents", "err", err)
 	}

@@ -123,6 +123,8 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 		SuccessThreshold: cfg.Probe.SuccessThreshold,
 		CanaryID:         canaryID(cfg),
 		GroupInterval:    groupInterval(cfg),
+		Region:           cfg.Probe.Region,
+		Interval:         time.Duration(cfg.Probe.Interval),
 	}, db, dependencies(catalog), log)
 	if err != nil {
 		return nil, err

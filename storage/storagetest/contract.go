@@ -60,6 +60,8 @@ func Run(t *testing.T, open Open) {
 		{"Recoveries", recoveries},
 		{"DeliveryQueue", deliveryQueue},
 		{"Subscriptions", subscriptions},
+		{"RegionsVote", regionsVote},
+		{"OpenIncidentsOnHost", openIncidentsOnHost},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
