@@ -32,6 +32,9 @@ type Store interface {
 	// pending, nor one claimed by another whose claim has not expired: of
 	// replicas sharing the outbox, one sends each alert, in order.
 	ClaimDeliveries(ctx context.Context, channel, owner string, lease time.Duration, limit int) ([]Delivery, error)
+	// PendingDeliveries returns a channel's pending deliveries with an id
+	// above after, oldest first (to settle those its filters leave out).
+	PendingDeliveries(ctx context.Context, channel string, after int64, limit int) ([]Delivery, error)
 	// ReleaseClaims gives up owner's claims on deliveries still pending.
 	ReleaseClaims(ctx context.Context, owner string) error
 	MarkDelivery(ctx context.Context, id int64, o Outcome) error
@@ -84,8 +87,10 @@ type Dispatcher struct {
 	recorder Recorder
 	now      func() time.Time
 	poll     time.Duration
-	owner    string        // who claims, in the deliveries table
-	lease    time.Duration // how long a claim keeps other replicas off
+	owner    string         // who claims, in the deliveries table
+	lease    time.Duration  // how long a claim keeps other replicas off
+	subs     *subscribers   // nil: configured sinks only (Subscribe)
+	verifyWG sync.WaitGroup // verifications in flight
 
 	mu         sync.Mutex
 	unrecorded map[string]*unrecorded // by channel
@@ -141,7 +146,7 @@ func (d *Dispatcher) SetClaim(owner string, lease time.Duration) {
 // Run delivers until ctx ends. After a crash, it resumes from the outbox:
 // every alert is delivered at least once (receivers dedupe on its event id).
 func (d *Dispatcher) Run(ctx context.Context) {
-	if len(d.sinks) == 0 {
+	if len(d.sinks) == 0 && d.subs == nil {
 		return
 	}
 	d.warnDisabled(ctx)
@@ -154,9 +159,11 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	t := time.NewTicker(d.poll)
 	defer t.Stop()
 	for {
-		if err := d.fanOut(ctx); err != nil && ctx.Err() == nil {
+		subs := d.syncSubscriptions(ctx)
+		if err := d.fanOut(ctx, subs); err != nil && ctx.Err() == nil {
 			d.log.Error("alert fan-out", "err", err)
 		}
+		d.kickSubscriptions()
 		for _, k := range kicks {
 			select {
 			case k <- struct{}{}:
@@ -166,6 +173,8 @@ func (d *Dispatcher) Run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			wg.Wait()
+			d.stopSubscriptions()
+			d.verifyWG.Wait()
 			d.releaseClaims(ctx)
 			return
 		case <-t.C:
@@ -200,12 +209,19 @@ func (d *Dispatcher) warnDisabled(ctx context.Context) {
 	}
 }
 
-func (d *Dispatcher) fanOut(ctx context.Context) error {
+// fanOut creates deliveries for the configured channels that are on and
+// for the active subscriptions.
+func (d *Dispatcher) fanOut(ctx context.Context, subs []string) error {
 	disabled, err := d.store.DisabledChannels(ctx)
 	if err != nil {
 		return err
 	}
 	var names []string
+	for _, ch := range subs {
+		if _, off := disabled[ch]; !off { // a 410 since the subscriptions were read
+			names = append(names, ch)
+		}
+	}
 	for _, s := range d.sinks {
 		if _, off := disabled[s.Name()]; !off {
 			names = append(names, s.Name())
@@ -245,6 +261,9 @@ func (d *Dispatcher) Drain(ctx context.Context, s Sink) error {
 			return d.disable(ctx, s, *disabled)
 		}
 	}
+	if err := d.settleFiltered(ctx, s); err != nil {
+		return err
+	}
 	for {
 		claimed := d.now()
 		list, err := d.store.ClaimDeliveries(ctx, s.Name(), d.owner, d.lease, claimBatch)
@@ -257,11 +276,18 @@ func (d *Dispatcher) Drain(ctx context.Context, s Sink) error {
 				// that whoever claims it next is the only one to send it.
 				break
 			}
-			o := d.attempt(ctx, s, del)
-			if ctx.Err() != nil {
-				return nil // shutting down: the attempt is retried once the claim expires
+			a, match := applyFilter(s, del.Alert)
+			var o Outcome
+			if !match {
+				o = Outcome{Status: incidents.DeliveryFiltered} // left out by its filters since settleFiltered looked
+			} else {
+				del.Alert = a
+				o = d.attempt(ctx, s, del)
 			}
-			if d.recorder != nil {
+			if ctx.Err() != nil {
+				return nil // shutting down: the claim is handed back (releaseClaims) and the alert sent again
+			}
+			if d.recorder != nil && o.Status != incidents.DeliveryFiltered {
 				d.recorder.Delivery(s.Name(), o.Status)
 			}
 			if err := d.store.MarkDelivery(ctx, del.ID, o); err != nil {
@@ -271,6 +297,29 @@ func (d *Dispatcher) Drain(ctx context.Context, s Sink) error {
 			}
 			if o.Status == "disabled" {
 				return d.disable(ctx, s, o)
+			}
+		}
+	}
+}
+
+// settleFiltered settles at once the pending deliveries a channel's
+// filters leave out, whatever is ahead of them in their incident: they are
+// never sent, so they hold nothing up and wait for nothing. It needs no
+// claim: two replicas settling the same one write the same outcome.
+func (d *Dispatcher) settleFiltered(ctx context.Context, s Sink) error {
+	var after int64
+	for {
+		list, err := d.store.PendingDeliveries(ctx, s.Name(), after, 100)
+		if err != nil || len(list) == 0 {
+			return err
+		}
+		for _, del := range list {
+			after = del.ID
+			if _, match := applyFilter(s, del.Alert); match {
+				continue
+			}
+			if err := d.store.MarkDelivery(ctx, del.ID, Outcome{Status: incidents.DeliveryFiltered}); err != nil {
+				return fmt.Errorf("settle filtered delivery %d: %w", del.ID, err)
 			}
 		}
 	}
@@ -371,4 +420,15 @@ func (d *Dispatcher) attempt(ctx context.Context, s Sink, del Delivery) Outcome 
 func nextDelay(attempts int) time.Duration {
 	base := backoff[min(attempts, len(backoff)-1)]
 	return time.Duration(float64(base) * (0.8 + 0.4*rand.Float64()))
+}
+
+// applyFilter returns the alert as the sink's receiver is to get it, and
+// false when its filters leave it out: the delivery is then settled as
+// filtered, never sent, never pending nor failed.
+func applyFilter(s Sink, a incidents.Alert) (incidents.Alert, bool) {
+	f, ok := s.(filtered)
+	if !ok {
+		return a, true
+	}
+	return f.Filter().Apply(a)
 }

@@ -81,6 +81,14 @@ type Config struct {
 	// store that often, so incidents other replicas opened, changed or
 	// resolved reach this replica's hub (fallbacks, down notes).
 	RefreshEvery time.Duration
+	// Region is where this engine's prober checks from (probe.region). Empty
+	// is the one unnamed region: no vote, every incident decided here. Named,
+	// the engine votes with the other regions' engines (see regions.go), and
+	// its store must be a RegionStore.
+	Region string
+	// Interval is the probe interval (default 10s): the regions' rows are
+	// written about once per interval and count for regionFreshness of them.
+	Interval time.Duration
 }
 
 func (c *Config) defaults() {
@@ -107,6 +115,9 @@ func (c *Config) defaults() {
 	}
 	if c.GroupInterval == 0 {
 		c.GroupInterval = 30 * time.Second
+	}
+	if c.Interval <= 0 {
+		c.Interval = 10 * time.Second
 	}
 }
 
@@ -173,10 +184,16 @@ type Engine struct {
 	changed  bool
 	synced   time.Time
 
+	regions *regional // the regions' vote; nil in the one unnamed region
+
 	reconcile chan struct{} // wakes Run when the dependency view changed
 	pending   atomic.Bool   // removed targets' incidents may need resolving; retried with each result until done
 	requests  chan func()   // operator actions, run on the engine's goroutine
 
+	// others are the open incidents this engine does not decide about
+	// (another replica's hosts, another region's vote), as the store had
+	// them at the last refresh: the hub's health shows them too.
+	others map[int64]*Incident
 	// proberKey and canaryKey are this replica's own singleton keys.
 	proberKey, canaryKey string
 	// owns says which targets this replica checks (nil: all of them);
@@ -197,7 +214,13 @@ func NewEngine(ctx context.Context, cfg Config, store Store, deps map[string][]A
 		reconcile: make(chan struct{}, 1), requests: make(chan func()),
 		proberKey: ids.ReplicaKey(ids.ProberKey, cfg.Replica), canaryKey: ids.ReplicaKey(ids.CanaryKey, cfg.Replica)}
 	e.pending.Store(true)
-	if err := e.refresh(ctx); err != nil {
+	if cfg.Region != "" {
+		var err error
+		if e.regions, err = newRegional(cfg, store); err != nil {
+			return nil, err
+		}
+	}
+	if err := e.refresh(ctx, true); err != nil {
 		return nil, err
 	}
 	// All of them: the store forgets old ones as it records new ones, and
@@ -262,7 +285,7 @@ func (e *Engine) Run(ctx context.Context, in <-chan checker.Result) {
 	for {
 		select {
 		case <-refresh:
-			if err := e.refresh(ctx); err != nil {
+			if err := e.refresh(ctx, e.regions == nil); err != nil {
 				e.log.Error("incident engine: reload open incidents (retried at the next refresh)", "err", err)
 			}
 			if err := e.syncFallbacks(ctx); err != nil {
@@ -442,6 +465,11 @@ func (e *Engine) Handle(ctx context.Context, r checker.Result) error {
 
 func (e *Engine) handle(ctx context.Context, r checker.Result) error {
 	e.tryReconcile(ctx)
+	if e.regions != nil {
+		if err := e.regionTick(ctx); err != nil {
+			e.log.Error("incident engine: regions' vote (retried with the next result)", "err", err)
+		}
+	}
 	ts := e.target(r.TargetID, r.Kind, r.URL)
 	seen := r.Start.Add(r.Latency)
 	if r.OK() {
@@ -456,7 +484,7 @@ func (e *Engine) handle(ctx context.Context, r checker.Result) error {
 		case checker.KindDestination:
 			e.destinationAnswered = later(e.destinationAnswered, seen)
 		}
-		return e.recovered(ctx, r, ts)
+		return e.recoveredVoted(ctx, r, ts)
 	}
 	if ts.fails == 0 {
 		ts.firstFail = seen
@@ -493,7 +521,7 @@ func (e *Engine) handle(ctx context.Context, r checker.Result) error {
 		}
 		return nil
 	}
-	return e.failing(ctx, r, ts)
+	return e.failingVoted(ctx, r, ts)
 }
 
 // resetFailures ends a target's failure streak.
@@ -573,7 +601,7 @@ func (e *Engine) failing(ctx context.Context, r checker.Result, ts *targetState)
 
 func (e *Engine) openIncident(ctx context.Context, kind Kind, key, host string, r checker.Result, ts *targetState, now time.Time) error {
 	inc := Incident{
-		Key: key, Kind: kind, Host: host, Cause: r.Cause, Summary: r.Summary,
+		Key: key, Kind: kind, Host: host, Cause: r.Cause, Summary: e.summaryOf(r),
 		Status: StatusInvestigating, Impact: impactOf(kind, r),
 		Targets: []string{r.TargetID}, Affected: slices.Clone(e.dependents(r.TargetID)),
 		StartedAt: ts.recent[0].Start.UTC(), UpdatedAt: now,
@@ -583,7 +611,7 @@ func (e *Engine) openIncident(ctx context.Context, kind Kind, key, host string, 
 	// start: it stays one open incident until it is stable.
 	resolves := e.recentResolves(ts, now)
 	inc.Flapping = len(resolves) >= e.cfg.FlapCount
-	ev := []Event{{At: now, Kind: EventOpened, Body: fmt.Sprintf("%s: %s", r.Cause, r.Summary)}}
+	ev := []Event{{At: now, Kind: EventOpened, Body: fmt.Sprintf("%s: %s", r.Cause, inc.Summary)}}
 	if ts.held {
 		ev = append(ev, Event{At: now, Kind: EventOpened, Body: fmt.Sprintf("held back from %s until the canary answered: the prober's own network was not proven", ts.firstFail.UTC().Format(time.RFC3339))})
 	}
@@ -687,6 +715,9 @@ func (e *Engine) announceIfUnmuted(ctx context.Context, inc *Incident, last *che
 
 // record writes a change; the fallbacks are synced after any change.
 func (e *Engine) record(ctx context.Context, c Change) (Incident, error) {
+	if err := e.resolvedElsewhere(ctx, c); err != nil {
+		return Incident{}, err
+	}
 	saved, err := e.store.Record(ctx, c)
 	if err == nil {
 		e.changed = true
@@ -695,7 +726,7 @@ func (e *Engine) record(ctx context.Context, c Change) (Incident, error) {
 		// Another replica changed the incident, or opened the key, since
 		// this copy was read (a host being handed over): memory takes the
 		// database's state, and the next result recomputes from it.
-		if rerr := e.refresh(ctx); rerr != nil {
+		if rerr := e.refresh(ctx, e.regions == nil); rerr != nil {
 			err = errors.Join(err, rerr)
 		}
 	}
@@ -774,6 +805,17 @@ func (e *Engine) recentResolves(ts *targetState, now time.Time) []time.Time {
 
 // resolve closes an incident; update is an operator's note, if any.
 func (e *Engine) resolve(ctx context.Context, inc *Incident, now time.Time, why string, update *Update) error {
+	return e.resolveFrom(ctx, inc, now, why, update, true)
+}
+
+// resolveFrom is resolve. A resolution refused because the incident
+// changed since this copy was read is not retried between replicas of one
+// region: the next result decides again from the copy the refresh brought
+// in (another target may have joined). With regions, another region's
+// timeline line or vote is what changed it, and the decision to resolve
+// was taken from the regions' fresh verdicts: with retry it is made again,
+// once, over the fresh copy.
+func (e *Engine) resolveFrom(ctx context.Context, inc *Incident, now time.Time, why string, update *Update, retry bool) error {
 	next := *inc
 	next.Status, next.ResolvedAt, next.UpdatedAt = StatusResolved, now, now
 	c := Change{Incident: next, Events: []Event{{At: now, Kind: EventResolved, Body: why}}, Update: update}
@@ -790,8 +832,14 @@ func (e *Engine) resolve(ctx context.Context, inc *Incident, now time.Time, why 
 		c.Alert.Update = update
 	}
 	saved, err := e.record(ctx, c)
-	if errors.Is(err, ErrConflict) && e.openByID(inc.ID) == nil {
-		return nil // another replica resolved it first: what this change was for
+	if errors.Is(err, ErrConflict) {
+		held := e.openByID(inc.ID)
+		if held == nil {
+			return nil // another replica resolved it first: what this change was for
+		}
+		if retry && e.regions != nil {
+			return e.resolveFrom(ctx, held, now, why, update, false)
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("incidents: resolve incident %d: %w", inc.ID, err)

@@ -31,4 +31,4 @@ func Sync(e *Engine) {
 
 // Refresh reloads the open incidents from the store, as Run does every
 // RefreshEvery.
-func Refresh(e *Engine) error { return e.refresh(context.Background()) }
+func Refresh(e *Engine) error { return e.refresh(context.Background(), e.regions == nil) }

@@ -90,8 +90,16 @@ func (e *Engine) fallbackOf(a Affected) string {
 // it, as that replica recorded it.
 func (e *Engine) failingIn(target string) *Incident {
 	if !e.owned(target) {
+		lists := func(inc *Incident) bool {
+			return (inc.Kind == KindDestination || inc.Kind == KindHost || inc.Kind == KindHub) && slices.Contains(inc.Targets, target)
+		}
 		for _, inc := range e.open {
-			if (inc.Kind == KindDestination || inc.Kind == KindHost || inc.Kind == KindHub) && slices.Contains(inc.Targets, target) {
+			if lists(inc) {
+				return inc
+			}
+		}
+		for _, inc := range e.others {
+			if lists(inc) {
 				return inc
 			}
 		}
@@ -206,13 +214,16 @@ func (e *Engine) syncFallbacks(ctx context.Context) error {
 // memory (which are as the database has them) record it, when it changed.
 func (e *Engine) publish() {
 	var links []LinkHealth
-	for _, inc := range e.open {
+	add := func(inc *Incident, held bool) {
 		if !downForVisitors(inc) {
-			continue
+			return
 		}
 		for _, a := range inc.Affected {
-			if e.failingIn(a.URL) != inc {
+			if held && e.failingIn(a.URL) != inc {
 				continue // the link's fallback fails here, or its destination recovered
+			}
+			if !held && !slices.Contains(inc.Targets, a.URL) {
+				continue // only the link's fallback fails in it
 			}
 			lh := LinkHealth{Page: a.Page, Link: a.Link, Down: true}
 			if a.Diverted {
@@ -220,6 +231,13 @@ func (e *Engine) publish() {
 			}
 			links = append(links, lh)
 		}
+	}
+	for _, inc := range e.open {
+		add(inc, true)
+	}
+	// Incidents another replica or region decides about, as it recorded them.
+	for _, inc := range e.others {
+		add(inc, false)
 	}
 	slices.SortFunc(links, func(a, b LinkHealth) int {
 		return strings.Compare(a.Page+"\x00"+a.Link, b.Page+"\x00"+b.Link)

@@ -3,6 +3,7 @@ package incidents
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 
 	"linkwatch/checker"
@@ -72,51 +73,57 @@ func (e *Engine) takeOver(ctx context.Context) error {
 			e.target(id, "", "").resolves = at
 		}
 	}
-	return e.refresh(ctx)
+	return e.refresh(ctx, true)
 }
 
-// refresh makes the open incidents in memory what the store has: those
-// another replica opened are added, those it changed are replaced, those
-// it resolved are dropped. The targets this replica checks are linked to
-// the incident they fail in; one it has not seen since is assumed still
-// failing (the next successes resolve it). Other replicas' own
-// prober_offline and canary incidents are theirs, and left out.
-func (e *Engine) refresh(ctx context.Context) error {
+// refresh makes the open incidents in memory what the store has: those it
+// holds that another replica changed are replaced, those resolved
+// elsewhere are dropped. With adopt, the incidents of the targets this
+// replica checks are taken in (another replica opened them, or their host
+// moved here), and those targets linked to them: one not seen since is
+// assumed still failing (the next successes resolve it). Every other open
+// incident is kept apart (others), for the hub's health only. Regional
+// notes and other replicas' own prober_offline and canary incidents are
+// left out.
+//
+// With regions (Config.Region), the regions' vote decides which incidents
+// this engine holds (regions.go): the periodic refresh does not adopt, and
+// at a hand-over a target already seen answering here is not linked.
+func (e *Engine) refresh(ctx context.Context, adopt bool) error {
 	stored, err := e.store.OpenIncidents(ctx)
 	if err != nil {
 		return fmt.Errorf("incidents: load open incidents: %w", err)
 	}
 	byID := make(map[int64]Incident, len(stored))
 	for _, inc := range stored {
-		if r := ids.ReplicaOf(inc.Key); r != "" && inc.Key != e.proberKey && inc.Key != e.canaryKey {
+		switch {
+		case inc.Kind == KindRegional:
 			continue
-		}
-		if (inc.Kind == KindProberOffline || inc.Kind == KindCanary) && ids.ReplicaOf(inc.Key) == "" && e.cfg.Replica != "" {
+		case ids.ReplicaOf(inc.Key) != "" && inc.Key != e.proberKey && inc.Key != e.canaryKey:
+			continue // another replica's network
+		case (inc.Kind == KindProberOffline || inc.Kind == KindCanary) && ids.ReplicaOf(inc.Key) == "" && e.cfg.Replica != "":
 			continue // left by a single process before replicas: not this replica's network
 		}
 		byID[inc.ID] = inc
 	}
 	for key, inc := range e.open {
-		if _, ok := byID[inc.ID]; ok {
-			continue
+		if _, ok := byID[inc.ID]; !ok {
+			e.log.Info("incident resolved elsewhere", "incident", inc.ID, "key", key)
+			e.drop(inc)
 		}
-		// Resolved elsewhere (by another replica, or by hand on another).
-		delete(e.open, key)
-		for _, ts := range e.targets {
-			if ts.incident == inc {
-				ts.incident = nil
-			}
-		}
-		e.changed = true
 	}
 	mem := make(map[int64]*Incident, len(e.open))
 	for _, inc := range e.open {
 		mem[inc.ID] = inc
 	}
+	others := map[int64]*Incident{}
 	for _, id := range sortedIDs(byID) {
 		stored := byID[id]
 		inc := mem[id]
 		switch {
+		case inc == nil && !(adopt && slices.ContainsFunc(stored.Targets, e.owned)):
+			others[id] = &stored
+			continue
 		case inc == nil:
 			inc = &stored
 			e.open[inc.Key] = inc
@@ -127,6 +134,9 @@ func (e *Engine) refresh(ctx context.Context) error {
 			e.open[inc.Key] = inc
 			e.changed = true
 		}
+		if !adopt {
+			continue
+		}
 		for _, t := range inc.Targets {
 			if !e.owned(t) {
 				continue
@@ -135,12 +145,20 @@ func (e *Engine) refresh(ctx context.Context) error {
 			if ts.incident != nil && ts.incident != inc && ts.incident.Open() {
 				continue // already failing in another open incident
 			}
-			if ts.incident != inc && ts.fails == 0 && ts.successes == 0 {
+			fresh := ts.fails == 0 && ts.successes == 0
+			if !fresh && ts.fails == 0 && e.regions != nil {
+				continue // answering here: the regions' vote decides
+			}
+			if ts.incident != inc && fresh {
 				e.markFailing(ts)
 			}
 			ts.incident = inc
 		}
 	}
+	if !maps.EqualFunc(others, e.others, func(a, b *Incident) bool { return a.Version == b.Version }) {
+		e.changed = true
+	}
+	e.others = others
 	return nil
 }
 

@@ -29,6 +29,7 @@ type Store interface {
 	RollUp(ctx context.Context) error
 	Rollups(ctx context.Context, targetKey string, period time.Duration, from, to time.Time) ([]Rollup, error)
 	LatencyHistograms(ctx context.Context, keys []string, from, to time.Time) (map[string]Rollup, error)
+	LatencySeries(ctx context.Context, keys []string, from, to time.Time, step time.Duration) (map[string][]Rollup, error)
 	DailyStats(ctx context.Context, from time.Time) ([]DayStat, error)
 	Prune(ctx context.Context, keep Retention) (int64, error)
 
@@ -41,6 +42,9 @@ type Store interface {
 	IncidentEvidence(ctx context.Context, id int64) ([]json.RawMessage, error)
 	IncidentUpdates(ctx context.Context, id int64) ([]incidents.Update, error)
 	Outbox(ctx context.Context, limit int) ([]incidents.Alert, error)
+
+	// The regions' vote (probe.region): verdicts and canary rows.
+	incidents.RegionStore
 
 	// The admin API's changes and maintenance windows.
 	Acknowledge(ctx context.Context, id int64, by string) (incidents.Incident, error)
@@ -65,6 +69,9 @@ type Store interface {
 	OutboxPending(ctx context.Context) (int64, error)
 	ThreadRef(ctx context.Context, incidentID int64, channel string) (string, error)
 	SetThreadRef(ctx context.Context, incidentID int64, channel, ref string) error
+
+	// Subscriptions made through the admin API, the delivery log, replay.
+	Subscriptions
 
 	// Clicks and the feed's stable ids.
 	AddClicks(ctx context.Context, counts map[hub.LinkKey]hub.ClickCount) error

@@ -99,6 +99,27 @@ func DestKey(rawURL string) string { return Dest(rawURL) }
 // one cause.
 func HostKey(host, cause string) string { return hostPrefix + host + "|" + cause }
 
+// RegionalKey is the key of a destination's regional note: failing from
+// a minority of regions only.
+func RegionalKey(rawURL string) string { return regionalPrefix + rawURL }
+
+const regionalPrefix = "regional:"
+
+// ValidRegion reports whether name can name a probing region
+// (probe.region): 1 to 32 lowercase letters, digits and hyphens, such as
+// "eu-west".
+func ValidRegion(name string) bool {
+	if len(name) < 1 || len(name) > 32 {
+		return false
+	}
+	for _, c := range name {
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
 // The keys of the singleton incidents.
 const (
 	HubKey    = "hub"    // the hub's self-checks

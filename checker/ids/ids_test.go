@@ -1,6 +1,10 @@
 package ids
 
-import "testing"
+import (
+	"regexp"
+	"strings"
+	"testing"
+)
 
 func TestComponentsRoundTrip(t *testing.T) {
 	for _, tc := range []struct {
@@ -108,6 +112,34 @@ func FuzzReplicaKey(f *testing.F) {
 		}
 		if got := ReplicaOf(HostKey(r, "http_5xx")); got != "" {
 			t.Errorf("a host key names replica %q", got)
+		}
+	})
+}
+
+// regionGrammar is probe.region's documented grammar.
+var regionGrammar = regexp.MustCompile(`^[a-z0-9-]{1,32}$`)
+
+func TestValidRegion(t *testing.T) {
+	for _, name := range []string{"eu-west", "us-east-1", "a", strings.Repeat("z", 32)} {
+		if !ValidRegion(name) {
+			t.Errorf("ValidRegion(%q) = false", name)
+		}
+	}
+	for _, name := range []string{"", "EU-West", "eu west", "eu_west", "eu.west", strings.Repeat("z", 33), "ü", "eu-west\n"} {
+		if ValidRegion(name) {
+			t.Errorf("ValidRegion(%q) = true", name)
+		}
+	}
+}
+
+// FuzzValidRegion: the hand-written check is the documented grammar.
+func FuzzValidRegion(f *testing.F) {
+	for _, s := range []string{"eu-west", "", "EU", "a b", strings.Repeat("a", 33), "é"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := ValidRegion(s), regionGrammar.MatchString(s); got != want {
+			t.Errorf("ValidRegion(%q) = %v, the grammar says %v", s, got, want)
 		}
 	})
 }

@@ -131,6 +131,8 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 		SuccessThreshold: cfg.Probe.SuccessThreshold,
 		CanaryID:         canaryID(cfg),
 		GroupInterval:    groupInterval(cfg),
+		Region:           cfg.Probe.Region,
+		Interval:         interval,
 	}
 	if shared {
 		engineCfg.Replica, engineCfg.RefreshEvery = self.ID, interval
@@ -157,7 +159,9 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 	for _, s := range sinks {
 		channels = append(channels, s.Name())
 	}
+	guard := receiverGuard(cfg)
 	adminAPI := admin.New(db, admin.Options{Token: cfg.Server.AdminToken, Operator: engine, Channels: channels, Log: log,
+		CheckURL: checkReceiverURL(guard), NewSecret: alerting.NewSecret,
 		Extra:      map[string]http.Handler{"/clicks": hub.NewClicksAPI(db, log)},
 		PageExists: func(slug string) bool { _, ok := hubServer.Catalog().Page(slug); return ok }})
 	router := web.NewRouter(hubServer, adminAPI, statuspage.New(statusSource{db}, statuspage.Options{
@@ -178,6 +182,7 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 		// had claimed.
 		dispatcher.SetClaim(self.ID, alerting.DefaultClaimLease)
 	}
+	dispatcher.Subscribe(db, guard.Dial)
 	// The engine runs on one goroutine; it drains this channel until the
 	// prober has stopped and the channel is closed.
 	engineIn := make(chan checker.Result, 4096)

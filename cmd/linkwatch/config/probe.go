@@ -3,10 +3,10 @@ package config
 import (
 	"fmt"
 	"net/netip"
-	"regexp"
 	"strings"
 	"time"
 
+	"linkwatch/checker/ids"
 	"linkwatch/hub"
 )
 
@@ -40,15 +40,12 @@ type ProbeConfig struct {
 	// Canary is a URL that should always answer; when it fails along with
 	// most destinations, the prober's own network is down (prober_offline).
 	Canary string `yaml:"canary"`
-	// Region names where this replica probes from (e.g. eu-west). Replicas
-	// share the checks among those of the same region; empty is one
-	// unnamed region.
+	// Region names where this replica probes from (e.g. eu-west), for
+	// replicas in several regions: an incident opens only when a majority
+	// of the regions with a healthy canary see a destination fail. Empty is
+	// the one unnamed region.
 	Region string `yaml:"region"`
 }
-
-// regionPattern is what a region name may be: short, lowercase, safe in
-// a key, a log line and a URL.
-var regionPattern = regexp.MustCompile(`^[a-z0-9-]{1,32}$`)
 
 func (p *ProbeConfig) validate(cerr *Error) {
 	if p.Interval < Duration(time.Second) {
@@ -86,8 +83,8 @@ func (p *ProbeConfig) validate(cerr *Error) {
 			cerr.add("probe.canary", "%v", err)
 		}
 	}
-	if p.Region != "" && !regionPattern.MatchString(p.Region) {
-		cerr.add("probe.region", "must be 1 to 32 lowercase letters, digits or dashes (e.g. eu-west), not %q", p.Region)
+	if p.Region != "" && !ids.ValidRegion(p.Region) {
+		cerr.add("probe.region", "%q must be 1 to 32 lowercase letters, digits and hyphens, such as eu-west", p.Region)
 	}
 	if strings.ContainsFunc(p.UserAgent, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 		cerr.add("probe.user_agent", "must not contain control characters")
