@@ -338,21 +338,31 @@ pages:
 	time.Sleep(3 * interval) // every replica has seen the others
 	checkRate("3 replicas", time.Now(), 5)
 
-	// kill -9: the killed replica's session ends, its lock with it, and
-	// the others take its hosts at their next heartbeat.
+	// kill -9 of the replica running the singleton jobs: its sessions end,
+	// its locks with them; the others take its hosts at their next
+	// heartbeat, and one of them the jobs within a few seconds.
+	const jobsLine = "this replica runs the singleton jobs"
+	holder := slices.IndexFunc(reps, func(p *replicaProc) bool { return strings.Contains(p.stderr.String(), jobsLine) })
+	if holder < 0 {
+		t.Fatal("no replica runs the singleton jobs")
+	}
 	killed := time.Now()
-	reps[0].kill()
+	reps[holder].kill()
+	reps = slices.Delete(reps, holder, holder+1)
 	checkRate("after kill -9 of one replica", killed.Add(2*interval), 3)
+	waitUntil(t, 3*jobsLockRetry, "another replica running the singleton jobs", func() bool {
+		return slices.ContainsFunc(reps, func(p *replicaProc) bool { return strings.Contains(p.stderr.String(), jobsLine) })
+	})
 
 	// One host fails: one incident, one opening alert, whoever checks it.
 	down := f.hosts[1]
 	host, _, _ := net.SplitHostPort(down.addr)
 	down.down.Store(true)
 	onHost := func(b hookBody) bool { return strings.Contains(b.Data.Incident.Key, host) }
-	hook.waitFor(&servedApp{stderr: reps[1].stderr}, 20*time.Second, "opened for the failing host", func(b hookBody) bool {
+	hook.waitFor(&servedApp{stderr: reps[0].stderr}, 20*time.Second, "opened for the failing host", func(b hookBody) bool {
 		return b.Type == "incident.opened" && onHost(b)
 	})
-	hook.waitFor(&servedApp{stderr: reps[1].stderr}, 20*time.Second, "the host incident with all five destinations", func(b hookBody) bool {
+	hook.waitFor(&servedApp{stderr: reps[0].stderr}, 20*time.Second, "the host incident with all five destinations", func(b hookBody) bool {
 		return onHost(b) && len(b.Data.Incident.Targets) == 5
 	})
 	time.Sleep(3 * interval) // a duplicate would open now
@@ -370,14 +380,14 @@ pages:
 	}
 	// Each replica's hub follows the incident, whoever opened it: its
 	// engine reloads the open incidents every interval.
-	for _, p := range reps[1:] {
+	for _, p := range reps {
 		waitUntil(t, 3*interval, "every replica sending the failing host's visitors to the fallback", func() bool { return sendsTo(p, fallback) })
 	}
 	down.down.Store(false)
-	hook.waitFor(&servedApp{stderr: reps[1].stderr}, 20*time.Second, "resolved", func(b hookBody) bool {
+	hook.waitFor(&servedApp{stderr: reps[0].stderr}, 20*time.Second, "resolved", func(b hookBody) bool {
 		return b.Type == "incident.resolved" && onHost(b)
 	})
-	for _, p := range reps[1:] {
+	for _, p := range reps {
 		waitUntil(t, 3*interval, "every replica sending visitors back to the recovered host", func() bool {
 			return sendsTo(p, urls[slices.IndexFunc(urls, func(u string) bool { return strings.Contains(u, f.hosts[1].addr) })])
 		})
@@ -385,7 +395,6 @@ pages:
 
 	// Rolling restart under steady redirect load: a replacement starts
 	// and becomes ready, then the old one gets SIGTERM, one at a time.
-	reps = reps[1:]
 	reps = append(reps, rs.start(cfgPath))
 	rr := newRoundRobin()
 	rr.set(reps...)
