@@ -2,10 +2,15 @@ package shard
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -300,4 +305,67 @@ func must(t *testing.T, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+func TestAPIListsLiveReplicas(t *testing.T) {
+	clk := &fakeClock{t: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
+	store := &fakeStore{rows: map[string]Member{}, dead: map[string]bool{}, now: clk.Now}
+	a := New(store, Member{ID: "b", Addr: "10.0.0.2:8080"}, Options{Interval: 10 * time.Second, Clock: clk})
+	for _, m := range []*Membership{a, New(store, Member{ID: "a"}, Options{Clock: clk}), New(store, Member{ID: "e", Region: "eu-west"}, Options{Clock: clk}), a} {
+		must(t, m.Tick(context.Background()))
+	}
+	store.dead["x"] = true
+	must(t, store.Heartbeat(context.Background(), Member{ID: "x"})) // killed: not live
+	api := NewAPI(liveOf{store}, a, slog.New(slog.DiscardHandler))
+	rec := httptest.NewRecorder()
+	api.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/admin/replicas", nil))
+	var got struct {
+		Self         string  `json:"self"`
+		LeaseSeconds float64 `json:"lease_seconds"`
+		Sharing      int     `json:"sharing"`
+		Replicas     []struct {
+			ID, Region, Addr string
+			Self             bool
+		} `json:"replicas"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || rec.Code != http.StatusOK {
+		t.Fatalf("%d %s: %v", rec.Code, rec.Body, err)
+	}
+	var ids []string
+	for _, r := range got.Replicas {
+		ids = append(ids, r.Region+"/"+r.ID)
+		if r.Self != (r.ID == "b") {
+			t.Errorf("%s: self = %v", r.ID, r.Self)
+		}
+	}
+	if got.Self != "b" || got.LeaseSeconds != 30 || got.Sharing != 2 || !slices.Equal(ids, []string{"/a", "/b", "eu-west/e"}) {
+		t.Errorf("answer = %s", rec.Body)
+	}
+	failing := NewAPI(failingLive{}, a, slog.New(slog.DiscardHandler))
+	rec = httptest.NewRecorder()
+	failing.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/admin/replicas", nil))
+	if rec.Code != http.StatusInternalServerError || strings.Contains(rec.Body.String(), "gone") {
+		t.Errorf("a failed read: %d %s, want 500 without the internal error", rec.Code, rec.Body)
+	}
+}
+
+// liveOf reads every region's live members from the fake store.
+type liveOf struct{ s *fakeStore }
+
+func (l liveOf) LiveMembers(ctx context.Context, since time.Time) ([]Member, error) {
+	var out []Member
+	for _, region := range []string{"", "eu-west"} {
+		ms, err := l.s.Members(ctx, region, since)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ms...)
+	}
+	return out, nil
+}
+
+type failingLive struct{}
+
+func (failingLive) LiveMembers(context.Context, time.Time) ([]Member, error) {
+	return nil, errors.New("database gone")
 }

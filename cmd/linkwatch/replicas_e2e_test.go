@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -305,10 +306,11 @@ func TestReplicasShareOnePostgres(t *testing.T) {
 		return resp.StatusCode == http.StatusFound && resp.Header.Get("Location") == want
 	}
 	const interval = time.Second
-	rs := &replicaSet{t: t, bin: bin, dir: t.TempDir(), env: []string{"PG_DSN=" + dsn, "HOOK_SECRET=" + hookSecret}}
+	const adminToken = "replicas-admin-token-0123456789"
+	rs := &replicaSet{t: t, bin: bin, dir: t.TempDir(), env: []string{"PG_DSN=" + dsn, "HOOK_SECRET=" + hookSecret, "ADMIN_TOKEN=" + adminToken}}
 	cfgPath := rs.writeConfig(`
 storage: {driver: postgres, dsn: "${PG_DSN}"}
-server: {drain_delay: 1s, rate_limit: {per_second: 100000, burst: 100000}}
+server: {drain_delay: 1s, admin_token: "${ADMIN_TOKEN}", rate_limit: {per_second: 100000, burst: 100000}}
 probe: {interval: 1s, timeout: 800ms, allow_private: [127.0.0.0/8]}
 alerts:
   group_interval: 0s
@@ -336,6 +338,33 @@ pages:
 			what, total, len(urls), intervals, float64(total)/float64(len(urls)*intervals))
 	}
 	time.Sleep(3 * interval) // every replica has seen the others
+	// Each replica's admin API lists the live replicas.
+	replicas := func(p *replicaProc) (ids []string, sharing int) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, p.URL+"/api/admin/replicas", nil)
+		req.Header.Set("Authorization", "Bearer "+adminToken)
+		resp, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body struct {
+			Sharing  int                   `json:"sharing"`
+			Replicas []struct{ ID string } `json:"replicas"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET /api/admin/replicas: %d %v", resp.StatusCode, err)
+		}
+		for _, r := range body.Replicas {
+			ids = append(ids, r.ID)
+		}
+		return ids, body.Sharing
+	}
+	for _, p := range reps {
+		if ids, sharing := replicas(p); len(ids) != 3 || sharing != 3 {
+			t.Errorf("%s lists replicas %v, sharing %d; want 3 and 3", p.URL, ids, sharing)
+		}
+	}
 	checkRate("3 replicas", time.Now(), 5)
 
 	// kill -9 of the replica running the singleton jobs: its sessions end,
@@ -350,6 +379,9 @@ pages:
 	reps[holder].kill()
 	reps = slices.Delete(reps, holder, holder+1)
 	checkRate("after kill -9 of one replica", killed.Add(2*interval), 3)
+	if ids, sharing := replicas(reps[0]); len(ids) != 2 || sharing != 2 {
+		t.Errorf("after the kill, replicas %v, sharing %d; want 2 and 2", ids, sharing)
+	}
 	waitUntil(t, 3*jobsLockRetry, "another replica running the singleton jobs", func() bool {
 		return slices.ContainsFunc(reps, func(p *replicaProc) bool { return strings.Contains(p.stderr.String(), jobsLine) })
 	})

@@ -160,9 +160,18 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 		channels = append(channels, s.Name())
 	}
 	guard := receiverGuard(cfg)
+	// The replicas' membership: the split of the targets follows it (share,
+	// made with the scheduler below).
+	var share *probeShare
+	var members *shard.Membership
+	extra := map[string]http.Handler{"/clicks": hub.NewClicksAPI(db, log)}
+	if shared {
+		members = shard.New(db, self, shard.Options{Interval: interval, OnChange: func(as shard.Assignment) { share.setAssignment(as) }, Log: log})
+		extra["/replicas"] = shard.NewAPI(db, members, log)
+	}
 	adminAPI := admin.New(db, admin.Options{Token: cfg.Server.AdminToken, Operator: engine, Channels: channels, Log: log,
 		CheckURL: checkReceiverURL(guard), NewSecret: alerting.NewSecret,
-		Extra:      map[string]http.Handler{"/clicks": hub.NewClicksAPI(db, log)},
+		Extra:      extra,
 		PageExists: func(slug string) bool { _, ok := hubServer.Catalog().Page(slug); return ok }})
 	router := web.NewRouter(hubServer, adminAPI, statuspage.New(statusSource{db}, statuspage.Options{
 		URL: cfg.Server.PublicURL, Interval: time.Duration(cfg.Probe.Interval), SelfCheck: *cfg.Probe.SelfCheck,
@@ -197,10 +206,8 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 		},
 		Log: log,
 	})
-	share := newProbeShare(sched, engine, targets, shard.Alone(self.ID))
-	var members *shard.Membership
-	if shared {
-		members = shard.New(db, self, shard.Options{Interval: interval, OnChange: share.setAssignment, Log: log})
+	share = newProbeShare(sched, engine, targets, shard.Alone(self.ID))
+	if members != nil {
 		// The first heartbeat before the first check: a replica joining
 		// checks its share from the start, not every target for a moment.
 		if err := members.Tick(ctx); err != nil {
