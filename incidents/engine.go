@@ -470,6 +470,21 @@ func (e *Engine) handle(ctx context.Context, r checker.Result) error {
 			e.log.Error("incident engine: regions' vote (retried with the next result)", "err", err)
 		}
 	}
+	ts := e.observe(r)
+	err := e.decide(ctx, r, ts)
+	if errors.Is(err, ErrConflict) && e.regions == nil {
+		// Another replica changed an incident this decision was made from
+		// (a host being handed over); record read the open incidents again.
+		// Decided once more from what they are now, with the same
+		// observations: the result is not lost, nor counted twice.
+		err = e.decide(ctx, r, ts)
+	}
+	return err
+}
+
+// observe counts one result into its target's streaks and the canary's
+// and destinations' answers.
+func (e *Engine) observe(r checker.Result) *targetState {
 	ts := e.target(r.TargetID, r.Kind, r.URL)
 	seen := r.Start.Add(r.Latency)
 	if r.OK() {
@@ -484,7 +499,7 @@ func (e *Engine) handle(ctx context.Context, r checker.Result) error {
 		case checker.KindDestination:
 			e.destinationAnswered = later(e.destinationAnswered, seen)
 		}
-		return e.recoveredVoted(ctx, r, ts)
+		return ts
 	}
 	if ts.fails == 0 {
 		ts.firstFail = seen
@@ -497,6 +512,14 @@ func (e *Engine) handle(ctx context.Context, r checker.Result) error {
 	ts.recent = append(ts.recent, r)
 	if len(ts.recent) > evidenceKept {
 		ts.recent = ts.recent[1:]
+	}
+	return ts
+}
+
+// decide makes the changes a result that observe counted calls for.
+func (e *Engine) decide(ctx context.Context, r checker.Result, ts *targetState) error {
+	if r.OK() {
+		return e.recoveredVoted(ctx, r, ts)
 	}
 	if err := e.checkCanary(ctx); err != nil {
 		return err
