@@ -26,9 +26,17 @@ type (
 type Store interface {
 	// FanOut creates a pending delivery per channel for every new outbox alert.
 	FanOut(ctx context.Context, channels []string) error
+	// ClaimDeliveries claims up to limit of a channel's due deliveries for
+	// owner until lease has passed, oldest first. It never returns a
+	// delivery while an earlier one of the same incident to the channel is
+	// pending, nor one claimed by another whose claim has not expired: of
+	// replicas sharing the outbox, one sends each alert, in order.
+	ClaimDeliveries(ctx context.Context, channel, owner string, lease time.Duration, limit int) ([]Delivery, error)
 	// PendingDeliveries returns a channel's pending deliveries with an id
-	// above after, oldest first.
+	// above after, oldest first (to settle those its filters leave out).
 	PendingDeliveries(ctx context.Context, channel string, after int64, limit int) ([]Delivery, error)
+	// ReleaseClaims gives up owner's claims on deliveries still pending.
+	ReleaseClaims(ctx context.Context, owner string) error
 	MarkDelivery(ctx context.Context, id int64, o Outcome) error
 	DisableChannel(ctx context.Context, channel, reason string) error
 	DisabledChannels(ctx context.Context) (map[string]string, error)
@@ -79,6 +87,8 @@ type Dispatcher struct {
 	recorder Recorder
 	now      func() time.Time
 	poll     time.Duration
+	owner    string         // who claims, in the deliveries table
+	lease    time.Duration  // how long a claim keeps other replicas off
 	subs     *subscribers   // nil: configured sinks only (Subscribe)
 	verifyWG sync.WaitGroup // verifications in flight
 
@@ -108,7 +118,29 @@ const (
 // NewDispatcher returns a dispatcher for sinks.
 func NewDispatcher(store Store, sinks []Sink, recorder Recorder, log *slog.Logger) *Dispatcher {
 	return &Dispatcher{store: store, sinks: sinks, log: log, recorder: recorder, now: time.Now, poll: time.Second,
-		unrecorded: map[string]*unrecorded{}}
+		owner: "linkwatch", lease: DefaultClaimLease, unrecorded: map[string]*unrecorded{}}
+}
+
+// DefaultClaimLease is how long a claimed delivery is this dispatcher's to
+// send: four times a send's timeout. The claim of a replica killed
+// mid-send expires after it, and another replica sends the alert again
+// (the same event id).
+const DefaultClaimLease = 2 * time.Minute
+
+// claimBatch is how many deliveries a channel claims at a time: one, so a
+// claim covers one send, and a replica killed holds back one alert per
+// channel for the lease, not a batch of them. Alerts are few; a claim is
+// one short transaction.
+const claimBatch = 1
+
+// sendTimeout bounds one send.
+const sendTimeout = 30 * time.Second
+
+// SetClaim names this dispatcher in its claims (a replica's member id,
+// unique to the process start: a dispatcher takes its own claims back at
+// once) and sets how long a claim lasts (at least two send timeouts).
+func (d *Dispatcher) SetClaim(owner string, lease time.Duration) {
+	d.owner, d.lease = owner, max(lease, 2*sendTimeout)
 }
 
 // Run delivers until ctx ends. After a crash, it resumes from the outbox:
@@ -143,9 +175,21 @@ func (d *Dispatcher) Run(ctx context.Context) {
 			wg.Wait()
 			d.stopSubscriptions()
 			d.verifyWG.Wait()
+			d.releaseClaims(ctx)
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// releaseClaims hands the deliveries this dispatcher claimed but did not
+// send back at shutdown, so another replica sends them now rather than
+// when the claims expire.
+func (d *Dispatcher) releaseClaims(ctx context.Context) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := d.store.ReleaseClaims(rctx, d.owner); err != nil {
+		d.log.Warn("release claimed deliveries at shutdown (they go out when the claims expire)", "err", err)
 	}
 }
 
@@ -217,34 +261,31 @@ func (d *Dispatcher) Drain(ctx context.Context, s Sink) error {
 			return d.disable(ctx, s, *disabled)
 		}
 	}
-	blocked := map[int64]bool{} // incidents with an earlier delivery still pending
-	var after int64
+	if err := d.settleFiltered(ctx, s); err != nil {
+		return err
+	}
 	for {
-		list, err := d.store.PendingDeliveries(ctx, s.Name(), after, 100)
+		claimed := d.now()
+		list, err := d.store.ClaimDeliveries(ctx, s.Name(), d.owner, d.lease, claimBatch)
 		if err != nil || len(list) == 0 {
 			return err
 		}
 		for _, del := range list {
-			after = del.ID
-			inc := del.Alert.IncidentID
+			if d.now().After(claimed.Add(d.lease - sendTimeout)) {
+				// The claim could end during the send: left to expire, so
+				// that whoever claims it next is the only one to send it.
+				break
+			}
 			a, match := applyFilter(s, del.Alert)
 			var o Outcome
-			switch {
-			case !match:
-				// Settled at once, whatever is ahead of it: it is never
-				// sent, so it holds nothing up and waits for nothing.
-				o = Outcome{Status: incidents.DeliveryFiltered}
-			case blocked[inc]:
-				continue
-			case del.NextAt.After(d.now()):
-				blocked[inc] = true
-				continue
-			default:
+			if !match {
+				o = Outcome{Status: incidents.DeliveryFiltered} // left out by its filters since settleFiltered looked
+			} else {
 				del.Alert = a
 				o = d.attempt(ctx, s, del)
 			}
 			if ctx.Err() != nil {
-				return nil // shutting down: the attempt is retried after restart
+				return nil // shutting down: the claim is handed back (releaseClaims) and the alert sent again
 			}
 			if d.recorder != nil && o.Status != incidents.DeliveryFiltered {
 				d.recorder.Delivery(s.Name(), o.Status)
@@ -254,11 +295,31 @@ func (d *Dispatcher) Drain(ctx context.Context, s Sink) error {
 				return fmt.Errorf("record delivery %d (%s; kept in memory and recorded when the database takes writes again, never sent twice): %w",
 					del.ID, o.Status, err)
 			}
-			switch o.Status {
-			case "disabled":
+			if o.Status == "disabled" {
 				return d.disable(ctx, s, o)
-			case "pending":
-				blocked[inc] = true
+			}
+		}
+	}
+}
+
+// settleFiltered settles at once the pending deliveries a channel's
+// filters leave out, whatever is ahead of them in their incident: they are
+// never sent, so they hold nothing up and wait for nothing. It needs no
+// claim: two replicas settling the same one write the same outcome.
+func (d *Dispatcher) settleFiltered(ctx context.Context, s Sink) error {
+	var after int64
+	for {
+		list, err := d.store.PendingDeliveries(ctx, s.Name(), after, 100)
+		if err != nil || len(list) == 0 {
+			return err
+		}
+		for _, del := range list {
+			after = del.ID
+			if _, match := applyFilter(s, del.Alert); match {
+				continue
+			}
+			if err := d.store.MarkDelivery(ctx, del.ID, Outcome{Status: incidents.DeliveryFiltered}); err != nil {
+				return fmt.Errorf("settle filtered delivery %d: %w", del.ID, err)
 			}
 		}
 	}
@@ -329,7 +390,7 @@ func (d *Dispatcher) attempt(ctx context.Context, s Sink, del Delivery) Outcome 
 	if del.FirstAt.IsZero() {
 		del.FirstAt = now
 	}
-	sendCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	sendCtx, cancel := context.WithTimeout(ctx, sendTimeout)
 	err := s.Send(sendCtx, del)
 	cancel()
 	if err == nil {

@@ -255,7 +255,9 @@ func TestSlackEntriesFilterPerTeamAndThreadPerChannel(t *testing.T) {
 	ctx := context.Background()
 	both := hostIncident(t, db, "host:shop.example|http_5xx")
 	both.Summary = "updated"
-	if _, err := db.Record(ctx, incidents.Change{Incident: both, Alert: &incidents.Alert{Type: incidents.AlertUpdated, Reason: "cause_changed"}}); err != nil {
+	// Each change is written over the version it was made from.
+	both, err = db.Record(ctx, incidents.Change{Incident: both, Alert: &incidents.Alert{Type: incidents.AlertUpdated, Reason: "cause_changed"}})
+	if err != nil {
 		t.Fatal(err)
 	}
 	both.Status, both.ResolvedAt = incidents.StatusResolved, clk.Now().Add(time.Minute)

@@ -105,6 +105,11 @@ type Incident struct {
 	AcknowledgedBy   string     `json:"acknowledged_by,omitempty"`
 	ResolvedAt       time.Time  `json:"resolved_at,omitzero"`
 	Postmortem       Postmortem `json:"postmortem"`
+	// Version counts the engine's changes to the incident. A change is
+	// written only over the version it was computed from, so a replica
+	// with a stale copy cannot overwrite another replica's newer state
+	// (its write fails with ErrConflict; it reloads and recomputes).
+	Version int64 `json:"-"`
 }
 
 // Open reports whether the incident is not resolved.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"linkwatch/checker"
+	"linkwatch/checker/shard"
 	"linkwatch/hub"
 	"linkwatch/incidents"
 )
@@ -55,6 +56,10 @@ type Store interface {
 	// Alert groups released, deliveries and channels (the dispatcher's queue).
 	FanOut(ctx context.Context, channels []string) error
 	PendingDeliveries(ctx context.Context, channel string, after int64, limit int) ([]incidents.Delivery, error)
+	// ClaimDeliveries claims a channel's due deliveries for owner until
+	// lease has passed: one replica sends each, an incident's in order.
+	ClaimDeliveries(ctx context.Context, channel, owner string, lease time.Duration, limit int) ([]incidents.Delivery, error)
+	ReleaseClaims(ctx context.Context, owner string) error
 	MarkDelivery(ctx context.Context, id int64, o incidents.Outcome) error
 	DisableChannel(ctx context.Context, channel, reason string) error
 	EnableChannel(ctx context.Context, channel string) error
@@ -73,6 +78,14 @@ type Store interface {
 	ClickTotals(ctx context.Context) (map[hub.LinkKey]int64, error)
 	ClickCounts(ctx context.Context, q hub.ClickQuery) ([]hub.ClickBucket, error)
 	FeedIDs(ctx context.Context, incidentIDs []int64) (feed string, byIncident map[int64]string, err error)
+
+	// Replicas: heartbeat rows (shard.Store), and session locks that a
+	// process holds until it releases them or dies (the periodic jobs run
+	// on the holder of "jobs").
+	shard.Store
+	LiveMembers(ctx context.Context, since time.Time) ([]shard.Member, error)
+	HoldLock(ctx context.Context, name string) (bool, error)
+	ReleaseLock(name string)
 
 	// Health, for readiness: a read, a committed write, the last refused write.
 	Ping(ctx context.Context) error

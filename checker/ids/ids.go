@@ -127,6 +127,29 @@ const (
 	CanaryKey = "canary" // the canary itself
 )
 
+// ReplicaKey is the key of a singleton incident of one replica (its
+// prober_offline or canary incident: its own network), so two replicas'
+// incidents never merge. With no replica name it is key itself.
+func ReplicaKey(key, replica string) string {
+	if replica == "" {
+		return key
+	}
+	return key + replicaSep + replica
+}
+
+// ReplicaOf returns the replica a ReplicaKey names, "" for any other key.
+func ReplicaOf(key string) string {
+	if base, replica, ok := strings.Cut(key, replicaSep); ok && (base == ProberKey || base == CanaryKey) {
+		return replica
+	}
+	return ""
+}
+
+const replicaSep = "@"
+
+// IsCanary reports whether a target id is the canary's.
+func IsCanary(target string) bool { return strings.HasPrefix(target, canaryPrefix) }
+
 // HostOf returns the host name of a URL, "" if it does not parse (config
 // validation makes that impossible for a configured URL).
 func HostOf(rawURL string) string {

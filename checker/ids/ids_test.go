@@ -78,6 +78,44 @@ func FuzzParseComponent(f *testing.F) {
 	})
 }
 
+func TestReplicaKeys(t *testing.T) {
+	if got := ReplicaKey(ProberKey, ""); got != ProberKey {
+		t.Errorf("a single process's key = %q, want %q", got, ProberKey)
+	}
+	for _, base := range []string{ProberKey, CanaryKey} {
+		k := ReplicaKey(base, "pod-a-1x2y")
+		if r := ReplicaOf(k); r != "pod-a-1x2y" {
+			t.Errorf("ReplicaOf(%q) = %q", k, r)
+		}
+	}
+	for _, k := range []string{ProberKey, CanaryKey, HubKey, HostKey("a@b.example", "http_5xx"), DestKey("https://u@shop.example/")} {
+		if r := ReplicaOf(k); r != "" {
+			t.Errorf("ReplicaOf(%q) = %q, want none: not a replica's key", k, r)
+		}
+	}
+	if !IsCanary(Canary("https://c.example/")) || IsCanary("https://c.example/") {
+		t.Error("IsCanary does not tell the canary's id")
+	}
+}
+
+// FuzzReplicaKey: whatever a replica's name, its key names it back, and a
+// key made without one names none.
+func FuzzReplicaKey(f *testing.F) {
+	for _, r := range []string{"", "pod-a-1x2y", "vm-7k3m", "a@b", "prober", "@"} {
+		f.Add(r)
+	}
+	f.Fuzz(func(t *testing.T, r string) {
+		for _, base := range []string{ProberKey, CanaryKey} {
+			if got := ReplicaOf(ReplicaKey(base, r)); got != r {
+				t.Errorf("ReplicaOf(ReplicaKey(%q, %q)) = %q", base, r, got)
+			}
+		}
+		if got := ReplicaOf(HostKey(r, "http_5xx")); got != "" {
+			t.Errorf("a host key names replica %q", got)
+		}
+	})
+}
+
 // regionGrammar is probe.region's documented grammar.
 var regionGrammar = regexp.MustCompile(`^[a-z0-9-]{1,32}$`)
 

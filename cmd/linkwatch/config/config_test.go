@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"linkwatch/hub"
 )
@@ -56,6 +57,8 @@ func TestParseConfigRejects(t *testing.T) {
 		{"fresh_every not a duration", "probe: {fresh_every: 60}\n" + validPages, []string{`probe.fresh_every: "60" is not a duration`}},
 		{"keep_alive_hosts negative", "probe: {keep_alive_hosts: -5}\n" + validPages, []string{"probe.keep_alive_hosts: must be between 1 and 1000000"}},
 		{"keep_alive_hosts too many", "probe: {keep_alive_hosts: 2000000}\n" + validPages, []string{"probe.keep_alive_hosts: must be between 1 and 1000000"}},
+		{"negative drain delay", "server: {drain_delay: -1s}\n" + validPages, []string{"server.drain_delay: must be between 0 and 5m"}},
+		{"drain delay not a duration", "server: {drain_delay: 5}\n" + validPages, []string{`server.drain_delay: "5" is not a duration`}},
 		{"tls_warn zero", "probe: {tls_warn: 0s}\n" + validPages, []string{"probe.tls_warn: must be between 1h and 8760h"}},
 		{"region with capitals", "probe: {region: EU-West}\n" + validPages, []string{`probe.region: "EU-West" must be 1 to 32 lowercase letters, digits and hyphens`}},
 		{"region with a space", "probe: {region: 'eu west'}\n" + validPages, []string{`probe.region: "eu west" must be`}},
@@ -204,6 +207,16 @@ pages:
 	}
 	if cfg.Server.PublicURL != "http://127.0.0.1:9000" || cfg.Storage.Path != "linkwatch.db" {
 		t.Errorf("defaults: public_url %q, storage.path %q", cfg.Server.PublicURL, cfg.Storage.Path)
+	}
+	if *cfg.Server.DrainDelay != Duration(5*time.Second) || cfg.Probe.Region != "" {
+		t.Errorf("defaults: drain_delay %s, region %q", time.Duration(*cfg.Server.DrainDelay), cfg.Probe.Region)
+	}
+	cfg, err = Parse(t.Context(), []byte("server: {drain_delay: 0s}\nprobe: {region: eu-west-2}\n"+validPages), "t.yaml", func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *cfg.Server.DrainDelay != 0 || cfg.Probe.Region != "eu-west-2" {
+		t.Errorf("drain_delay %s, region %q; want 0s and eu-west-2", time.Duration(*cfg.Server.DrainDelay), cfg.Probe.Region)
 	}
 }
 
