@@ -46,7 +46,10 @@ type fleet struct {
 type fleetHost struct {
 	addr string
 	down atomic.Bool // answers 503 while set
-	srv  *http.Server
+	// downFrom, when set, is a region whose probes get 503 (they name it in
+	// their User-Agent): a network path that fails from one region only.
+	downFrom atomic.Value
+	srv      *http.Server
 }
 
 func newFleet(t *testing.T, hosts, perHost int) (*fleet, []string) {
@@ -64,7 +67,7 @@ func newFleet(t *testing.T, hosts, perHost int) (*fleet, []string) {
 			u := "http://" + fh.addr + r.URL.Path
 			f.hits[u] = append(f.hits[u], time.Now())
 			f.mu.Unlock()
-			if fh.down.Load() {
+			if region, _ := fh.downFrom.Load().(string); fh.down.Load() || region != "" && strings.Contains(r.UserAgent(), "("+region+")") {
 				http.Error(w, "down", http.StatusServiceUnavailable)
 				return
 			}
@@ -499,4 +502,108 @@ pages:
 		t.Errorf("rolling restart: %d of %d redirects failed: %v", failed.Load(), sent.Load(), why)
 	}
 	checkRate("after the rolling restart", time.Now().Add(2*interval), 3)
+}
+
+// TestReplicasInTwoRegions runs three linkwatch processes on one
+// PostgreSQL, two in eu-west and one in us-east, with one config file that
+// takes the region from the environment. Every destination is checked once
+// per interval from each region. A host that fails only from eu-west is a
+// regional note on every replica's status page and never a page; when it
+// fails from both regions, one incident opens with one webhook.
+func TestReplicasInTwoRegions(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts PostgreSQL and linkwatch processes")
+	}
+	dsn := pgtest.DSN(t)
+	bin := buildLinkwatch(t)
+	f, urls := newFleet(t, 4, 3)
+	hook := newHookReceiver(t)
+	const interval = time.Second
+	var links strings.Builder
+	for i, u := range urls[1:] {
+		fmt.Fprintf(&links, "      - {slug: l%d, url: %q}\n", i, u)
+	}
+	rs := &replicaSet{t: t, bin: bin, dir: t.TempDir(), env: []string{"PG_DSN=" + dsn, "HOOK_SECRET=" + hookSecret}}
+	// The canary is the first host's first destination: each region proves
+	// its own network with it.
+	cfgPath := rs.writeConfig(`
+storage: {driver: postgres, dsn: "${PG_DSN}"}
+server: {drain_delay: 0s, rate_limit: {per_second: 100000, burst: 100000}}
+probe:
+  interval: 1s
+  timeout: 800ms
+  self_check: false
+  allow_private: [127.0.0.0/8]
+  region: ${LINKWATCH_REGION}
+  user_agent: "linkwatch (${LINKWATCH_REGION})"
+  canary: "` + urls[0] + `"
+alerts:
+  group_interval: 0s
+  webhooks: [{name: ops, url: "` + hook.srv.URL + `", secret: "${HOOK_SECRET}"}]
+pages:
+  - slug: p
+    links:
+` + links.String())
+	reps := []*replicaProc{
+		rs.start(cfgPath, "LINKWATCH_REGION=eu-west"),
+		rs.start(cfgPath, "LINKWATCH_REGION=eu-west"),
+		rs.start(cfgPath, "LINKWATCH_REGION=us-east"),
+	}
+	time.Sleep(3 * interval) // every replica has seen the others
+
+	// Once per interval from each region: twice in all, not three times.
+	from := time.Now()
+	const intervals = 5
+	time.Sleep(intervals * interval)
+	counts := f.checks(urls[1:], from, from.Add(intervals*interval))
+	for _, u := range urls[1:] {
+		if n := counts[u]; n < 2*(intervals-1) || n > 2*(intervals+1) {
+			t.Errorf("%s checked %d times in %d intervals from two regions, want about %d", u, n, intervals, 2*intervals)
+		}
+	}
+
+	// The third host fails from eu-west only: a note, no page.
+	regional := f.hosts[2]
+	host, _, _ := net.SplitHostPort(regional.addr)
+	onHost := func(b hookBody) bool { return strings.Contains(b.Data.Incident.Key, host) }
+	regional.downFrom.Store("eu-west")
+	for _, p := range reps {
+		waitUntil(t, 20*time.Second, "the note on "+p.URL+"/status", func() bool {
+			resp, err := noRedirect.Get(p.URL + "/status")
+			if err != nil {
+				return false
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			return strings.Contains(string(body), "unreachable from eu-west")
+		})
+	}
+	time.Sleep(3 * interval) // a page would go out now
+	for _, b := range hook.got() {
+		if onHost(b) {
+			t.Fatalf("a failure seen from one region of two paged: %v", b)
+		}
+	}
+
+	// Now from both regions: one incident, one opening webhook.
+	regional.down.Store(true)
+	hook.waitFor(&servedApp{stderr: reps[2].stderr}, 20*time.Second, "opened once both regions see it", func(b hookBody) bool {
+		return b.Type == "incident.opened" && onHost(b)
+	})
+	time.Sleep(3 * interval) // a duplicate would open now
+	opened := 0
+	for _, b := range hook.got() {
+		if b.Type == "incident.opened" {
+			opened++
+			if !onHost(b) {
+				t.Errorf("an incident opened for a healthy destination: %v", b)
+			}
+		}
+	}
+	if opened != 1 {
+		t.Errorf("%d incident.opened webhooks across two regions and three replicas, want 1: %v", opened, hook.got())
+	}
+	for _, p := range reps {
+		p.stop(t)
+	}
 }
