@@ -13,17 +13,23 @@ const FreshAlways time.Duration = -1
 
 // conns is the connections the checks of one host share, in generations.
 // A fresh check gets a transport of its own, so every connection it makes
-// is new: DNS resolved again, TCP connected, TLS handshake verified (the
-// transports keep no TLS session cache, so there is no resumption either).
-// When it succeeds, its transport becomes the generation that later checks
-// reuse, and the previous generation's idle connections are closed. So no
-// check runs over a connection opened before the host's last fresh check,
-// and a fresh check comes at least every FreshEvery.
+// is new: DNS resolved again, TCP connected, TLS handshake full and
+// verified (its transport never resumes a TLS session). When it succeeds,
+// its transport becomes the generation that later checks reuse, and the
+// previous generation's idle connections are closed. So no check runs over
+// a connection opened before the host's last fresh check, and a fresh
+// check comes at least every FreshEvery.
+//
+// A host with no place in the keep-alive budget keeps no generation: its
+// checks between fresh ones each get a one-shot transport whose new
+// connections may resume the TLS session of an earlier check (resume.go),
+// so the certificate they rely on is still the one the host's last fresh
+// check verified.
 //
 // A per-host transport, rather than one shared by every host, is what
 // lets a failure close that host's idle connections and no one else's.
 type conns struct {
-	newTransport func() *http.Transport
+	newTransport func(fresh bool) *http.Transport
 	every        time.Duration // FreshAlways: every check is fresh
 	budget       *keepBudget   // nil: unbounded (the hub's own self-checks)
 	// spread shortens a host's first generation by a stable amount of its
@@ -32,9 +38,11 @@ type conns struct {
 	spread time.Duration
 
 	mu      sync.Mutex
-	current *http.Transport // nil: the next check is fresh
-	freshAt time.Time       // when the check that opened current began (less the spread, for a first one)
-	gen     uint64          // bumped whenever current changes
+	current *http.Transport // the kept generation; nil: none kept
+	// freshAt is when the host's last successful fresh check began (less
+	// the spread, for a first one); zero: the next check is fresh.
+	freshAt time.Time
+	gen     uint64 // bumped whenever current or freshAt changes
 }
 
 // lease is one check's use of a host's connections.
@@ -49,10 +57,18 @@ type lease struct {
 func (p *conns) take(now time.Time) lease {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.current == nil || p.every < 0 || now.Sub(p.freshAt) >= p.every || now.Before(p.freshAt) {
-		return lease{transport: p.newTransport(), fresh: true, gen: p.gen, started: now}
+	l := lease{gen: p.gen, started: now}
+	switch {
+	case p.every < 0 || p.freshAt.IsZero() || now.Sub(p.freshAt) >= p.every || now.Before(p.freshAt),
+		// A place in the budget has come free: a fresh check can take it.
+		p.current == nil && !p.budget.full():
+		l.transport, l.fresh = p.newTransport(true), true
+	case p.current != nil:
+		l.transport = p.current
+	default:
+		l.transport = p.newTransport(false)
 	}
-	return lease{transport: p.current, gen: p.gen, started: now}
+	return l
 }
 
 // give returns a lease after its check. failed is any result but up: the
@@ -64,20 +80,19 @@ func (p *conns) give(l lease, failed bool) {
 	switch {
 	case failed:
 		p.drop(&retire)
-	case l.fresh && p.every >= 0 && l.gen == p.gen && (p.current != nil || p.budget.take()):
+	case l.fresh && p.every >= 0 && l.gen == p.gen:
 		// Nothing changed since this check began: its connections are the
 		// freshest the host has.
-		retire = append(retire, p.current)
-		if p.current == nil {
+		if p.freshAt.IsZero() {
 			p.freshAt = l.started.Add(-p.spread)
 		} else {
 			p.freshAt = l.started
 		}
-		p.current = l.transport
 		p.gen++
-		p.mu.Unlock()
-		closeIdle(retire...)
-		return
+		if p.current != nil || p.budget.take() {
+			retire = append(retire, p.current)
+			p.current = l.transport
+		}
 	}
 	if l.transport != p.current {
 		retire = append(retire, l.transport) // a generation no check will use again
@@ -117,6 +132,7 @@ func (p *conns) drop(retire *[]*http.Transport) {
 		p.current = nil
 		p.budget.give()
 	}
+	p.freshAt = time.Time{}
 	p.gen++
 }
 

@@ -69,7 +69,8 @@ type Options struct {
 // connections alive between checks, within Options.FreshEvery.
 type Checker struct {
 	opts      Options
-	tlsConfig *tls.Config
+	freshTLS  *tls.Config                                             // fresh checks, and connections kept from them
+	resumeTLS *tls.Config                                             // the one-shot connections between fresh checks
 	dial      func(context.Context, string, string) (net.Conn, error) // destinations: SSRF-guarded
 	selfDial  func(context.Context, string, string) (net.Conn, error) // the hub's own public URL: trusted, not guarded
 	self      *conns
@@ -125,15 +126,20 @@ func New(opts Options) *Checker {
 		opts.KeepAliveHosts = 4096
 	}
 	plain := &net.Dialer{Timeout: opts.Timeout, KeepAlive: 30 * time.Second}
+	sessions := tls.NewLRUClientSessionCache(sessionCacheSize)
 	c := &Checker{
 		opts: opts,
-		// No ClientSessionCache: a new connection is a full handshake with
-		// the certificate verified, never a resumption of an old one.
-		tlsConfig: &tls.Config{RootCAs: opts.RootCAs, MinVersion: tls.VersionTLS12, Time: opts.Now},
-		dial:      newGuardedDialer(opts.Resolver, opts.AllowPrivate, opts.Timeout).DialContext,
-		selfDial:  plain.DialContext,
-		budget:    &keepBudget{max: int64(opts.KeepAliveHosts)},
-		hosts:     map[string]*hostState{},
+		// A fresh check's connections never resume a session: the
+		// handshake is full, the certificate verified, the key share a
+		// browser's. They store the session for the checks in between.
+		freshTLS: &tls.Config{RootCAs: opts.RootCAs, MinVersion: tls.VersionTLS12, Time: opts.Now,
+			ClientSessionCache: storeOnlySessions{sessions}},
+		resumeTLS: &tls.Config{RootCAs: opts.RootCAs, MinVersion: tls.VersionTLS12, Time: opts.Now,
+			ClientSessionCache: sessions, CurvePreferences: resumeCurves},
+		dial:     newGuardedDialer(opts.Resolver, opts.AllowPrivate, opts.Timeout).DialContext,
+		selfDial: plain.DialContext,
+		budget:   &keepBudget{max: int64(opts.KeepAliveHosts)},
+		hosts:    map[string]*hostState{},
 	}
 	c.self = c.newConns(c.selfDial, nil)
 	return c
@@ -141,21 +147,35 @@ func New(opts Options) *Checker {
 
 // newConns returns an empty set of connections dialed with dial.
 func (c *Checker) newConns(dial func(context.Context, string, string) (net.Conn, error), budget *keepBudget) *conns {
-	return &conns{every: c.opts.FreshEvery, budget: budget, newTransport: func() *http.Transport {
-		return &http.Transport{
+	return &conns{every: c.opts.FreshEvery, budget: budget, newTransport: func(fresh bool) *http.Transport {
+		t := &http.Transport{
 			Proxy:                 nil, // never from the environment: the prober must reach what it checks
 			DialContext:           dial,
-			TLSClientConfig:       c.tlsConfig.Clone(), // the transport adds its ALPN protocols to it
 			TLSHandshakeTimeout:   c.opts.Timeout,
-			ForceAttemptHTTP2:     true,
-			MaxIdleConns:          4 * c.opts.PerHostConcurrency, // the host and a few redirect hops
-			MaxIdleConnsPerHost:   c.opts.PerHostConcurrency,
-			IdleConnTimeout:       idleConnTimeout,
 			ResponseHeaderTimeout: c.opts.Timeout,
 			// Bounded like the body: Go's default lets a destination send
 			// 10 MB of headers.
 			MaxResponseHeaderBytes: maxResponseHeaderBytes,
 		}
+		if fresh {
+			// As a browser connects: HTTP/2 when the server offers it. The
+			// connections may be kept for the checks until the next fresh
+			// one.
+			t.TLSClientConfig = c.freshTLS.Clone() // the transport adds its ALPN protocols to it
+			t.ForceAttemptHTTP2 = true
+			t.MaxIdleConns = 4 * c.opts.PerHostConcurrency // the host and a few redirect hops
+			t.MaxIdleConnsPerHost = c.opts.PerHostConcurrency
+			t.IdleConnTimeout = idleConnTimeout
+			return t
+		}
+		// One check over connections closed after their answer: HTTP/1.1
+		// (HTTP/2 would set up streams, settings and a reader goroutine
+		// for a single request), resuming TLS sessions.
+		t.TLSClientConfig = c.resumeTLS.Clone()
+		t.DisableKeepAlives = true
+		t.Protocols = new(http.Protocols)
+		t.Protocols.SetHTTP1(true)
+		return t
 	}}
 }
 
@@ -184,6 +204,7 @@ type visit struct {
 	transport http.RoundTripper
 	opened    map[net.Conn]bool // connections this check opened
 	stale     bool              // a hop reused a connection an earlier check opened
+	resumed   bool              // a hop's connection resumed a TLS session instead of verifying the certificate
 	// soonest is the certificate expiring first across the hops, in the
 	// verified chain each hop would best be trusted through.
 	soonest     *x509.Certificate
@@ -284,7 +305,7 @@ func (c *Checker) using(p *conns, r *Result, check func(*visit)) {
 	l := p.take(c.opts.Now())
 	v := newVisit(l.transport)
 	check(v)
-	r.Fresh = !v.stale
+	r.Fresh = !v.stale && !v.resumed
 	p.give(l, r.Cause != CauseNone)
 	if c.budget.full() {
 		c.sweep(l.started)
@@ -579,6 +600,9 @@ func (c *Checker) do(ctx context.Context, v *visit, method string, u *url.URL, k
 		} else if !v.opened[conn] {
 			v.stale = true
 		}
+	}
+	if tr.didResume() {
+		hop.Resumed, v.resumed = true, true
 	}
 	if err != nil {
 		hop.Phases = tr.phases()

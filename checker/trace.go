@@ -19,6 +19,7 @@ type hopTrace struct {
 	connected              bool     // a dial succeeded
 	conn                   net.Conn // the connection the request went over
 	reused                 bool     // conn was taken from the idle pool
+	resumed                bool     // the TLS handshake resumed an earlier session
 }
 
 type traceKey struct{}
@@ -67,8 +68,13 @@ func withTrace(ctx context.Context, t *hopTrace) context.Context {
 			t.conn, t.reused = info.Conn, info.Reused
 			t.mu.Unlock()
 		},
-		TLSHandshakeStart:    func() { t.mark(&t.tlsStart) },
-		TLSHandshakeDone:     func(tls.ConnectionState, error) { t.mark(&t.tlsDone) },
+		TLSHandshakeStart: func() { t.mark(&t.tlsStart) },
+		TLSHandshakeDone: func(state tls.ConnectionState, err error) {
+			t.mu.Lock()
+			t.tlsDone = time.Now()
+			t.resumed = err == nil && state.DidResume
+			t.mu.Unlock()
+		},
 		WroteRequest:         func(httptrace.WroteRequestInfo) { t.mark(&t.wrote) },
 		GotFirstResponseByte: func() { t.mark(&t.firstByte) },
 	})
@@ -87,6 +93,14 @@ func (t *hopTrace) got() (conn net.Conn, reused bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.conn, t.reused
+}
+
+// didResume reports whether the request's connection was set up by
+// resuming a TLS session rather than a full, verified handshake.
+func (t *hopTrace) didResume() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.resumed
 }
 
 // phases turns the marks into durations. A reused connection has no DNS,

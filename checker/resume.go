@@ -1,0 +1,36 @@
+package checker
+
+import "crypto/tls"
+
+// Between fresh checks, a host that keeps no connection (past
+// Options.KeepAliveHosts) is reached over a new connection that resumes the
+// TLS session of an earlier check instead of a full handshake: DNS is
+// resolved and TCP connected as for a visitor, but the certificate chain
+// is the one verified by the host's last fresh check (the client still
+// refuses to resume once a certificate of it has expired). A full
+// handshake costs two ECDSA verifications and a post-quantum key share,
+// most of a check's CPU; a resumed one costs a key exchange.
+
+// sessionCacheSize bounds the TLS sessions remembered, one per host name:
+// a few hundred bytes each (the ticket and secrets; the certificates are
+// shared with the connections that verified them). A host evicted from it
+// gets a full handshake, which is only slower.
+const sessionCacheSize = 1 << 16
+
+// resumeCurves are offered by checks that may resume: X25519 alone (and
+// the NIST curves for a server without it), without the X25519MLKEM768
+// share Go offers by default. A resumed check's key exchange protects a
+// session the fresh check already established with the browser's offer;
+// making the post-quantum share again (an ML-KEM key and its
+// decapsulation) would cost twice the rest of the handshake. Go sends a
+// key share for the first group only, so a hybrid-only server still
+// fails such a check; the next check is then fresh and offers the hybrid.
+var resumeCurves = []tls.CurveID{tls.X25519, tls.CurveP256, tls.CurveP384}
+
+// storeOnlySessions is the session cache of fresh checks: they never
+// resume (Get finds nothing, so the handshake is full and the certificate
+// verified), but the session they establish is stored for the checks in
+// between to resume.
+type storeOnlySessions struct{ tls.ClientSessionCache }
+
+func (storeOnlySessions) Get(string) (*tls.ClientSessionState, bool) { return nil, false }
