@@ -21,17 +21,18 @@ const FreshAlways time.Duration = -1
 // check comes at least every FreshEvery.
 //
 // A host with no place in the keep-alive budget keeps no generation: its
-// checks between fresh ones each get a one-shot transport whose new
-// connections may resume the TLS session of an earlier check (resume.go),
-// so the certificate they rely on is still the one the host's last fresh
-// check verified.
+// checks between fresh ones go over the shared one-shot transport, whose
+// new connections may resume the TLS session of an earlier check
+// (resume.go), so the certificate they rely on is still the one the host's
+// last fresh check verified.
 //
 // A per-host transport, rather than one shared by every host, is what
 // lets a failure close that host's idle connections and no one else's.
 type conns struct {
-	newTransport func(fresh bool) *http.Transport
-	every        time.Duration // FreshAlways: every check is fresh
-	budget       *keepBudget   // nil: unbounded (the hub's own self-checks)
+	newTransport func() *http.Transport // a fresh check's
+	oneShot      *http.Transport        // shared: the checks between fresh ones when no generation is kept
+	every        time.Duration          // FreshAlways: every check is fresh
+	budget       *keepBudget            // nil: unbounded (the hub's own self-checks)
 	// spread shortens a host's first generation by a stable amount of its
 	// own, so hosts first checked together (at start) do not all renew in
 	// the same interval ever after: a wave of handshakes every fresh_every.
@@ -49,6 +50,7 @@ type conns struct {
 type lease struct {
 	transport *http.Transport
 	fresh     bool
+	oneShot   bool // transport is the shared one-shot one
 	gen       uint64
 	started   time.Time
 }
@@ -58,15 +60,16 @@ func (p *conns) take(now time.Time) lease {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	l := lease{gen: p.gen, started: now}
+	due := p.every < 0 || p.freshAt.IsZero() || now.Sub(p.freshAt) >= p.every || now.Before(p.freshAt)
 	switch {
-	case p.every < 0 || p.freshAt.IsZero() || now.Sub(p.freshAt) >= p.every || now.Before(p.freshAt),
-		// A place in the budget has come free: a fresh check can take it.
-		p.current == nil && !p.budget.full():
-		l.transport, l.fresh = p.newTransport(true), true
-	case p.current != nil:
+	case !due && p.current != nil:
 		l.transport = p.current
+	case !due && p.oneShot != nil && p.budget.full():
+		l.transport, l.oneShot = p.oneShot, true
 	default:
-		l.transport = p.newTransport(false)
+		// Due, or a place in the budget has come free: a fresh check can
+		// take it.
+		l.transport, l.fresh = p.newTransport(), true
 	}
 	return l
 }
@@ -94,7 +97,7 @@ func (p *conns) give(l lease, failed bool) {
 			p.current = l.transport
 		}
 	}
-	if l.transport != p.current {
+	if l.transport != p.current && !l.oneShot {
 		retire = append(retire, l.transport) // a generation no check will use again
 	}
 	p.mu.Unlock()

@@ -74,6 +74,7 @@ type Checker struct {
 	dial      func(context.Context, string, string) (net.Conn, error) // destinations: SSRF-guarded
 	selfDial  func(context.Context, string, string) (net.Conn, error) // the hub's own public URL: trusted, not guarded
 	self      *conns
+	oneShot   *http.Transport // destinations keeping no connection, between fresh checks
 	budget    *keepBudget
 
 	mu      sync.Mutex
@@ -127,6 +128,7 @@ func New(opts Options) *Checker {
 	}
 	plain := &net.Dialer{Timeout: opts.Timeout, KeepAlive: 30 * time.Second}
 	sessions := tls.NewLRUClientSessionCache(sessionCacheSize)
+	guarded := newGuardedDialer(opts.Resolver, opts.AllowPrivate, opts.Timeout)
 	c := &Checker{
 		opts: opts,
 		// A fresh check's connections never resume a session: the
@@ -136,47 +138,63 @@ func New(opts Options) *Checker {
 			ClientSessionCache: storeOnlySessions{sessions}},
 		resumeTLS: &tls.Config{RootCAs: opts.RootCAs, MinVersion: tls.VersionTLS12, Time: opts.Now,
 			ClientSessionCache: sessions, CurvePreferences: resumeCurves},
-		dial:     newGuardedDialer(opts.Resolver, opts.AllowPrivate, opts.Timeout).DialContext,
+		dial:     guarded.DialContext,
 		selfDial: plain.DialContext,
 		budget:   &keepBudget{max: int64(opts.KeepAliveHosts)},
 		hosts:    map[string]*hostState{},
 	}
-	c.self = c.newConns(c.selfDial, nil)
+	// A one-shot connection is closed after one answer: TCP keep-alive
+	// probes would never be sent, and setting them up costs system calls.
+	oneShotDial := *guarded
+	oneShotDial.dialer.KeepAlive = -1
+	c.oneShot = c.newOneShot(oneShotDial.DialContext)
+	c.self = c.newConns(c.selfDial, nil, nil)
 	return c
 }
 
-// newConns returns an empty set of connections dialed with dial.
-func (c *Checker) newConns(dial func(context.Context, string, string) (net.Conn, error), budget *keepBudget) *conns {
-	return &conns{every: c.opts.FreshEvery, budget: budget, newTransport: func(fresh bool) *http.Transport {
-		t := &http.Transport{
+// newConns returns an empty set of connections dialed with dial. Between
+// fresh checks, a host with no place in budget uses oneShot; nil: it never
+// lacks one (budget is nil).
+func (c *Checker) newConns(dial func(context.Context, string, string) (net.Conn, error), budget *keepBudget, oneShot *http.Transport) *conns {
+	return &conns{every: c.opts.FreshEvery, budget: budget, oneShot: oneShot, newTransport: func() *http.Transport {
+		// As a browser connects: HTTP/2 when the server offers it. The
+		// connections may be kept for the checks until the next fresh one.
+		return &http.Transport{
 			Proxy:                 nil, // never from the environment: the prober must reach what it checks
 			DialContext:           dial,
+			TLSClientConfig:       c.freshTLS.Clone(), // the transport adds its ALPN protocols to it
 			TLSHandshakeTimeout:   c.opts.Timeout,
+			ForceAttemptHTTP2:     true,
+			MaxIdleConns:          4 * c.opts.PerHostConcurrency, // the host and a few redirect hops
+			MaxIdleConnsPerHost:   c.opts.PerHostConcurrency,
+			IdleConnTimeout:       idleConnTimeout,
 			ResponseHeaderTimeout: c.opts.Timeout,
 			// Bounded like the body: Go's default lets a destination send
 			// 10 MB of headers.
 			MaxResponseHeaderBytes: maxResponseHeaderBytes,
 		}
-		if fresh {
-			// As a browser connects: HTTP/2 when the server offers it. The
-			// connections may be kept for the checks until the next fresh
-			// one.
-			t.TLSClientConfig = c.freshTLS.Clone() // the transport adds its ALPN protocols to it
-			t.ForceAttemptHTTP2 = true
-			t.MaxIdleConns = 4 * c.opts.PerHostConcurrency // the host and a few redirect hops
-			t.MaxIdleConnsPerHost = c.opts.PerHostConcurrency
-			t.IdleConnTimeout = idleConnTimeout
-			return t
-		}
-		// One check over connections closed after their answer: HTTP/1.1
-		// (HTTP/2 would set up streams, settings and a reader goroutine
-		// for a single request), resuming TLS sessions.
-		t.TLSClientConfig = c.resumeTLS.Clone()
-		t.DisableKeepAlives = true
-		t.Protocols = new(http.Protocols)
-		t.Protocols.SetHTTP1(true)
-		return t
 	}}
+}
+
+// newOneShot returns the transport of the checks between fresh ones of the
+// hosts that keep no connection. Every request gets a connection of its
+// own, closed after the answer (no connection is pooled, so one transport
+// serves every host), over HTTP/1.1: HTTP/2 would set up settings, flow
+// control and a reader goroutine for a single request. Its connections
+// resume TLS sessions.
+func (c *Checker) newOneShot(dial func(context.Context, string, string) (net.Conn, error)) *http.Transport {
+	t := &http.Transport{
+		Proxy:                  nil,
+		DialContext:            dial,
+		TLSClientConfig:        c.resumeTLS.Clone(),
+		TLSHandshakeTimeout:    c.opts.Timeout,
+		DisableKeepAlives:      true,
+		ResponseHeaderTimeout:  c.opts.Timeout,
+		MaxResponseHeaderBytes: maxResponseHeaderBytes,
+		Protocols:              new(http.Protocols),
+	}
+	t.Protocols.SetHTTP1(true)
+	return t
 }
 
 // spreadOf is how much earlier than fresh_every a host's first renewal
@@ -241,7 +259,7 @@ func (c *Checker) host(name string) *hostState {
 	defer c.mu.Unlock()
 	h, ok := c.hosts[name]
 	if !ok {
-		h = &hostState{sem: make(chan struct{}, c.opts.PerHostConcurrency), conns: c.newConns(c.dial, c.budget)}
+		h = &hostState{sem: make(chan struct{}, c.opts.PerHostConcurrency), conns: c.newConns(c.dial, c.budget, c.oneShot)}
 		h.conns.spread = spreadOf(name, c.opts.FreshEvery)
 		c.hosts[name] = h
 	}

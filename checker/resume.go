@@ -17,15 +17,18 @@ import "crypto/tls"
 // gets a full handshake, which is only slower.
 const sessionCacheSize = 1 << 16
 
-// resumeCurves are offered by checks that may resume: X25519 alone (and
-// the NIST curves for a server without it), without the X25519MLKEM768
-// share Go offers by default. A resumed check's key exchange protects a
-// session the fresh check already established with the browser's offer;
-// making the post-quantum share again (an ML-KEM key and its
-// decapsulation) would cost twice the rest of the handshake. Go sends a
-// key share for the first group only, so a hybrid-only server still
-// fails such a check; the next check is then fresh and offers the hybrid.
-var resumeCurves = []tls.CurveID{tls.X25519, tls.CurveP256, tls.CurveP384}
+// resumeCurves are offered by checks that may resume: P-256 (the group
+// every TLS 1.3 server must implement, RFC 8446 section 9.1) and P-384,
+// without the X25519MLKEM768 share Go offers by default. A resumed check's
+// key exchange protects a session the fresh check already established
+// with a browser's offer; making the post-quantum share again (an ML-KEM
+// key and its decapsulation) would cost more than the rest of the
+// handshake, and Go's P-256, with its precomputed tables, costs half of
+// X25519 here (BENCHMARKS.md). Go sends a key share for the first group
+// only, and X25519 would come first, so it is left out. A server that
+// accepts neither group fails such a check; the next check is fresh, with
+// the default offer.
+var resumeCurves = []tls.CurveID{tls.CurveP256, tls.CurveP384}
 
 // storeOnlySessions is the session cache of fresh checks: they never
 // resume (Get finds nothing, so the handshake is full and the certificate

@@ -65,7 +65,7 @@ func handshakeServer(t *testing.T, cert *atomic.Pointer[tls.Certificate], h http
 // session: such a check is not fresh, and says it resumed. A fresh check
 // never resumes: the server sees a full handshake, with the hybrid
 // post-quantum key share a browser offers, over HTTP/2; the resumed ones
-// offer X25519 alone, over HTTP/1.1. And a fresh one still comes at least
+// offer P-256, over HTTP/1.1. And a fresh one still comes at least
 // every fresh_every.
 func TestChecksBetweenFreshOnesResumeAndSaySo(t *testing.T) {
 	t.Parallel()
@@ -115,8 +115,8 @@ func TestChecksBetweenFreshOnesResumeAndSaySo(t *testing.T) {
 			if !hs.resumed || !hop.Resumed {
 				t.Errorf("check %d is not fresh: the server saw resumed %v, the hop says resumed %v; want both", i, hs.resumed, hop.Resumed)
 			}
-			if hs.curve != tls.X25519 || proto != "HTTP/1.1" {
-				t.Errorf("check %d resumed with %v over %v, want X25519 over HTTP/1.1", i, hs.curve, proto)
+			if hs.curve != tls.CurveP256 || proto != "HTTP/1.1" {
+				t.Errorf("check %d resumed with %v over %v, want P-256 over HTTP/1.1", i, hs.curve, proto)
 			}
 		}
 		if i == 0 && !r.Fresh {

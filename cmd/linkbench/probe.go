@@ -54,6 +54,7 @@ func runProbeBench(ctx context.Context, args []string, stdout, stderr io.Writer)
 	reference := fs.Bool("reference", false, "first measure the same destinations over plain http, in the same run, as a reference")
 	keepAlive := fs.Int("keep-alive-hosts", 4096, "probe.keep_alive_hosts: hosts that keep connections between checks")
 	cpuProfile := fs.String("cpuprofile", "", "write the prober's CPU profile of the run to this file")
+	memProfile := fs.String("memprofile", "", "write the prober's allocation profile of the run to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -67,6 +68,13 @@ func runProbeBench(ctx context.Context, args []string, stdout, stderr io.Writer)
 			return err
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if *memProfile != "" {
+		defer func() {
+			if err := writeAllocs(*memProfile); err != nil {
+				fmt.Fprintln(stderr, "memprofile:", err)
+			}
+		}()
 	}
 	if *scheme != "http" && *scheme != "https" {
 		return fmt.Errorf("-scheme must be http or https")
@@ -113,6 +121,20 @@ func runProbeBench(ctx context.Context, args []string, stdout, stderr io.Writer)
 		ports = fleet.tlsPorts
 	}
 	return b.measure(ctx, *scheme, ports, roots, *freshEvery)
+}
+
+// writeAllocs writes the allocations sampled since the start (pprof's
+// alloc_space and alloc_objects), which is what drives the collector's work.
+func writeAllocs(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func freshLabel(d time.Duration) string {
@@ -195,7 +217,7 @@ func (b probeBench) measure(ctx context.Context, scheme string, ports []int, roo
 	self := os.Getpid()
 	resetPeakRSS()
 	measuring.Store(true)
-	cpu0, wall0, checks0 := procCPU(self), time.Now(), sched.Stats().Checks
+	cpu0, wall0, checks0, load0 := procCPU(self), time.Now(), sched.Stats().Checks, loadAverage()
 	tick := time.NewTicker(b.interval)
 	defer tick.Stop()
 loop:
@@ -220,6 +242,11 @@ loop:
 	fmt.Fprintf(stdout, "result: n=%d scheme=%s checks/s=%.0f (needed %.0f) lag_p50=%s lag_p99=%s lag_max=%s skipped=%d cpu=%.0f%% of one core rss_peak=%dMiB\n",
 		b.n, scheme, rate, float64(b.n)/b.interval.Seconds(), st.LagP50.Round(time.Millisecond), st.LagP99.Round(time.Millisecond),
 		st.LagMax.Round(time.Millisecond), st.Skipped, 100*cpu.Seconds()/wall.Seconds(), hwm>>20)
+	// CPU per check holds when the machine is shared and throughput is not:
+	// the needed rate times it is the share of a core the prober needs.
+	perCheck := cpu / time.Duration(max(st.Checks-checks0, 1))
+	fmt.Fprintf(stdout, "cost: cpu_per_check=%dµs (at the needed rate: %.0f%% of one core) load_average=%s→%s\n",
+		perCheck.Microseconds(), 100*perCheck.Seconds()*float64(b.n)/b.interval.Seconds(), load0, loadAverage())
 	// SQLite growth is measured by `linkbench system` over a soak: over this
 	// short run, the first result and first minute rollup of every target
 	// would dominate the figure.
@@ -232,6 +259,17 @@ loop:
 		fmt.Fprintln(stdout, "verdict: p99 lag under 1s")
 	}
 	return nil
+}
+
+// loadAverage is the machine's 1-minute load average: how much else wanted
+// the CPU meanwhile.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	first, _, _ := strings.Cut(string(b), " ")
+	return first
 }
 
 // resetPeakRSS starts VmHWM again from the current RSS (Linux: "5" in
