@@ -133,11 +133,11 @@ func New(opts Options) *Checker {
 		opts: opts,
 		// A fresh check's connections never resume a session: the
 		// handshake is full, the certificate verified, the key share a
-		// browser's. They store the session for the checks in between.
+		// browser's. They store the session the checks in between resume.
 		freshTLS: &tls.Config{RootCAs: opts.RootCAs, MinVersion: tls.VersionTLS12, Time: opts.Now,
 			ClientSessionCache: storeOnlySessions{sessions}},
 		resumeTLS: &tls.Config{RootCAs: opts.RootCAs, MinVersion: tls.VersionTLS12, Time: opts.Now,
-			ClientSessionCache: sessions, CurvePreferences: resumeCurves},
+			ClientSessionCache: resumeOnlySessions{sessions}, CurvePreferences: resumeCurves},
 		dial:     guarded.DialContext,
 		selfDial: plain.DialContext,
 		budget:   &keepBudget{max: int64(opts.KeepAliveHosts)},

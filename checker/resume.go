@@ -37,3 +37,19 @@ var resumeCurves = []tls.CurveID{tls.CurveP256, tls.CurveP384}
 type storeOnlySessions struct{ tls.ClientSessionCache }
 
 func (storeOnlySessions) Get(string) (*tls.ClientSessionState, bool) { return nil, false }
+
+// resumeOnlySessions is the session cache of the checks between fresh
+// ones: they resume the session the host's last fresh check stored and
+// store none of their own, though servers send new tickets on resumed
+// connections too. A ticket from a resumed connection carries the
+// certificate chain of the session it resumed, and a check that began
+// before the host's last fresh check and ended after it would put that
+// older chain back in place of the one just verified. Deleting a session
+// (Go does when it is no longer valid) is passed on.
+type resumeOnlySessions struct{ tls.ClientSessionCache }
+
+func (s resumeOnlySessions) Put(key string, cs *tls.ClientSessionState) {
+	if cs == nil {
+		s.ClientSessionCache.Put(key, nil)
+	}
+}

@@ -224,3 +224,67 @@ func TestResumedChecksHideOnlyTheCertificate(t *testing.T) {
 		})
 	}
 }
+
+// The checks between fresh ones resume the session of the host's last
+// fresh check, never one from a ticket issued on a resumed connection:
+// such a ticket carries the chain of the session it resumed, and a
+// resumed check that began before a fresh check and got its ticket after
+// would replace the chain just verified with the older one. The server
+// here marks which of its tickets were issued on a resumed connection.
+func TestResumedChecksResumeTheFreshChecksSession(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	ca := newTestCA(t, "Test Root", now.Add(-time.Hour), now.Add(365*24*time.Hour))
+	var cert atomic.Pointer[tls.Certificate]
+	cert.Store(ca.Leaf("shop.test", now.Add(-time.Hour), now.Add(90*24*time.Hour)))
+	var (
+		mu        sync.Mutex
+		onResumed = map[string]bool{} // ticket → issued on a resumed connection
+		presented []bool              // per resumption: was its ticket issued on a resumed connection
+	)
+	ticketer := &tls.Config{} // its own ticket keys
+	srv, _ := unstartedCounting(func(w http.ResponseWriter, r *http.Request) {})
+	srv.TLS = &tls.Config{
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return cert.Load(), nil },
+		WrapSession: func(cs tls.ConnectionState, ss *tls.SessionState) ([]byte, error) {
+			ticket, err := ticketer.EncryptTicket(cs, ss)
+			mu.Lock()
+			onResumed[string(ticket)] = cs.DidResume
+			mu.Unlock()
+			return ticket, err
+		},
+		UnwrapSession: func(ticket []byte, cs tls.ConnectionState) (*tls.SessionState, error) {
+			mu.Lock()
+			presented = append(presented, onResumed[string(ticket)])
+			mu.Unlock()
+			return ticketer.DecryptTicket(ticket, cs)
+		},
+	}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	clock := &fakeClock{now: now}
+	c := newTestChecker(t, Options{RootCAs: certPool(ca.cert), Now: clock.Now, FreshEvery: time.Minute, KeepAliveHosts: 1})
+	c.budget.take()
+	u := named(t, srv.URL, "shop.test") + "/"
+	var resumed int
+	for i := range 20 {
+		r := c.Check(context.Background(), Target{ID: u, URL: u})
+		if r.Status != StatusUp {
+			t.Fatalf("check %d: %q %q", i, r.Cause, r.Summary)
+		}
+		if r.Hops[0].Resumed {
+			resumed++
+		}
+		clock.Advance(10 * time.Second)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if resumed < 10 || len(presented) != resumed {
+		t.Fatalf("%d checks resumed, the server saw %d tickets: want most checks to resume, each with a ticket", resumed, len(presented))
+	}
+	for i, fromResumed := range presented {
+		if fromResumed {
+			t.Errorf("resumption %d presented a ticket issued on a resumed connection", i)
+		}
+	}
+}
