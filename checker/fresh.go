@@ -141,8 +141,9 @@ func (p *conns) drop(retire *[]*http.Transport) {
 
 // keepBudget bounds how many hosts keep connections between checks. Each
 // costs a descriptor or two and some 40-60 KiB of memory (the transport's
-// goroutines, buffers, TLS and HTTP/2 state); a host past the bound is
-// checked fresh every time instead, trading CPU for that memory.
+// goroutines, buffers, TLS and HTTP/2 state); a host past the bound opens
+// a connection per check instead (resuming TLS sessions between fresh
+// checks), trading CPU for that memory.
 type keepBudget struct {
 	max  int64
 	used atomic.Int64

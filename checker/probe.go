@@ -55,7 +55,9 @@ type Options struct {
 	FreshEvery time.Duration
 	// KeepAliveHosts is how many hosts at most keep connections between
 	// checks (default 4096): each costs a descriptor and some 40-60 KiB.
-	// Past it, a host's every check is fresh: more CPU, no more memory.
+	// Past it, a host's checks between fresh ones open a connection each,
+	// resuming the TLS session of its last fresh check: more CPU, no more
+	// memory.
 	KeepAliveHosts int
 	// TLSWarn: a certificate of the verified chain expiring sooner than
 	// this makes an otherwise healthy check degraded, cause tls_expiring
