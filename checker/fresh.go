@@ -31,6 +31,7 @@ const FreshAlways time.Duration = -1
 type conns struct {
 	newTransport func() *http.Transport // a fresh check's
 	oneShot      *http.Transport        // shared: the checks between fresh ones when no generation is kept
+	oneShotFull  *http.Transport        // shared: the same, offering a browser's key shares
 	every        time.Duration          // FreshAlways: every check is fresh
 	budget       *keepBudget            // nil: unbounded (the hub's own self-checks)
 	// spread shortens a host's first generation by a stable amount of its
@@ -44,6 +45,9 @@ type conns struct {
 	// the spread, for a first one); zero: the next check is fresh.
 	freshAt time.Time
 	gen     uint64 // bumped whenever current or freshAt changes
+	// fullOffer: the host refused a one-shot check's reduced key-share
+	// offer; its one-shot checks offer what a browser does.
+	fullOffer bool
 }
 
 // lease is one check's use of a host's connections.
@@ -66,6 +70,9 @@ func (p *conns) take(now time.Time) lease {
 		l.transport = p.current
 	case !due && p.oneShot != nil && p.budget.full():
 		l.transport, l.oneShot = p.oneShot, true
+		if p.fullOffer {
+			l.transport = p.oneShotFull
+		}
 	default:
 		// Due, or a place in the budget has come free: a fresh check can
 		// take it.
@@ -76,10 +83,14 @@ func (p *conns) take(now time.Time) lease {
 
 // give returns a lease after its check. failed is any result but up: the
 // host's idle connections are closed, so the check that confirms or clears
-// the failure is fresh too.
-func (p *conns) give(l lease, failed bool) {
+// the failure is fresh too. refused: the host refused the one-shot
+// transport's key-share offer.
+func (p *conns) give(l lease, failed, refused bool) {
 	p.mu.Lock()
 	var retire []*http.Transport
+	if refused {
+		p.fullOffer = true
+	}
 	switch {
 	case failed:
 		p.drop(&retire)

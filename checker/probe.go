@@ -77,7 +77,10 @@ type Checker struct {
 	selfDial  func(context.Context, string, string) (net.Conn, error) // the hub's own public URL: trusted, not guarded
 	self      *conns
 	oneShot   *http.Transport // destinations keeping no connection, between fresh checks
-	budget    *keepBudget
+	// oneShotFull is oneShot with a browser's key-share offer, for the
+	// hosts that refused resumeCurves.
+	oneShotFull *http.Transport
+	budget      *keepBudget
 
 	mu      sync.Mutex
 	hosts   map[string]*hostState
@@ -149,16 +152,19 @@ func New(opts Options) *Checker {
 	// probes would never be sent, and setting them up costs system calls.
 	oneShotDial := *guarded
 	oneShotDial.dialer.KeepAlive = -1
-	c.oneShot = c.newOneShot(oneShotDial.DialContext)
-	c.self = c.newConns(c.selfDial, nil, nil)
+	full := c.resumeTLS.Clone()
+	full.CurvePreferences = nil
+	c.oneShot = c.newOneShot(oneShotDial.DialContext, c.resumeTLS)
+	c.oneShotFull = c.newOneShot(oneShotDial.DialContext, full)
+	c.self = c.newConns(c.selfDial, nil, nil, nil)
 	return c
 }
 
 // newConns returns an empty set of connections dialed with dial. Between
-// fresh checks, a host with no place in budget uses oneShot; nil: it never
-// lacks one (budget is nil).
-func (c *Checker) newConns(dial func(context.Context, string, string) (net.Conn, error), budget *keepBudget, oneShot *http.Transport) *conns {
-	return &conns{every: c.opts.FreshEvery, budget: budget, oneShot: oneShot, newTransport: func() *http.Transport {
+// fresh checks, a host with no place in budget uses oneShot (oneShotFull
+// once it refused oneShot's offer); nil: it never lacks one (budget is nil).
+func (c *Checker) newConns(dial func(context.Context, string, string) (net.Conn, error), budget *keepBudget, oneShot, oneShotFull *http.Transport) *conns {
+	return &conns{every: c.opts.FreshEvery, budget: budget, oneShot: oneShot, oneShotFull: oneShotFull, newTransport: func() *http.Transport {
 		// As a browser connects: HTTP/2 when the server offers it. The
 		// connections may be kept for the checks until the next fresh one.
 		return &http.Transport{
@@ -184,11 +190,11 @@ func (c *Checker) newConns(dial func(context.Context, string, string) (net.Conn,
 // serves every host), over HTTP/1.1: HTTP/2 would set up settings, flow
 // control and a reader goroutine for a single request. Its connections
 // resume TLS sessions.
-func (c *Checker) newOneShot(dial func(context.Context, string, string) (net.Conn, error)) *http.Transport {
+func (c *Checker) newOneShot(dial func(context.Context, string, string) (net.Conn, error), tlsConfig *tls.Config) *http.Transport {
 	t := &http.Transport{
 		Proxy:                  nil,
 		DialContext:            dial,
-		TLSClientConfig:        c.resumeTLS.Clone(),
+		TLSClientConfig:        tlsConfig.Clone(),
 		TLSHandshakeTimeout:    c.opts.Timeout,
 		DisableKeepAlives:      true,
 		ResponseHeaderTimeout:  c.opts.Timeout,
@@ -225,6 +231,9 @@ type visit struct {
 	opened    map[net.Conn]bool // connections this check opened
 	stale     bool              // a hop reused a connection an earlier check opened
 	resumed   bool              // a hop's connection resumed a TLS session instead of verifying the certificate
+	// offerRefused: a hop's server answered the client's hello with an
+	// alert (no group in common, say).
+	offerRefused bool
 	// soonest is the certificate expiring first across the hops, in the
 	// verified chain each hop would best be trusted through.
 	soonest     *x509.Certificate
@@ -261,7 +270,7 @@ func (c *Checker) host(name string) *hostState {
 	defer c.mu.Unlock()
 	h, ok := c.hosts[name]
 	if !ok {
-		h = &hostState{sem: make(chan struct{}, c.opts.PerHostConcurrency), conns: c.newConns(c.dial, c.budget, c.oneShot)}
+		h = &hostState{sem: make(chan struct{}, c.opts.PerHostConcurrency), conns: c.newConns(c.dial, c.budget, c.oneShot, c.oneShotFull)}
 		h.conns.spread = spreadOf(name, c.opts.FreshEvery)
 		c.hosts[name] = h
 	}
@@ -321,14 +330,27 @@ func (c *Checker) failBackoff(r *Result, host string, until time.Time) {
 }
 
 // using runs one check over a host's connections: fresh ones when due.
+//
+// A server that refuses the reduced key-share offer of a check between
+// fresh ones (resumeCurves) has not failed a visitor, who offers more: the
+// check is made again, fresh, and the host's later checks offer what a
+// browser does.
 func (c *Checker) using(p *conns, r *Result, check func(*visit)) {
-	l := p.take(c.opts.Now())
-	v := newVisit(l.transport)
-	check(v)
-	r.Fresh = !v.stale && !v.resumed
-	p.give(l, r.Cause != CauseNone)
-	if c.budget.full() {
-		c.sweep(l.started)
+	blank := *r
+	for {
+		l := p.take(c.opts.Now())
+		v := newVisit(l.transport)
+		check(v)
+		r.Fresh = !v.stale && !v.resumed
+		refused := l.oneShot && v.offerRefused && r.Cause != CauseNone
+		p.give(l, r.Cause != CauseNone, refused)
+		if c.budget.full() {
+			c.sweep(l.started)
+		}
+		if !refused {
+			return
+		}
+		*r = blank
 	}
 }
 
@@ -621,9 +643,11 @@ func (c *Checker) do(ctx context.Context, v *visit, method string, u *url.URL, k
 			v.stale = true
 		}
 	}
-	if tr.didResume() {
+	resumed, refused := tr.handshake()
+	if resumed {
 		hop.Resumed, v.resumed = true, true
 	}
+	v.offerRefused = v.offerRefused || refused
 	if err != nil {
 		hop.Phases = tr.phases()
 		// The dial outlives the request (the transport detaches it from

@@ -288,3 +288,48 @@ func TestResumedChecksResumeTheFreshChecksSession(t *testing.T) {
 		}
 	}
 }
+
+// A server that accepts none of the groups a check between fresh ones
+// offers (one set to X25519 alone, against TLS 1.3's mandatory P-256) has
+// not failed a visitor: the check is made again, fresh, and comes back up;
+// the host's later checks resume with a browser's offer.
+func TestRefusedKeyShareOfferIsNotAnOutage(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	ca := newTestCA(t, "Test Root", now.Add(-time.Hour), now.Add(365*24*time.Hour))
+	var cert atomic.Pointer[tls.Certificate]
+	cert.Store(ca.Leaf("shop.test", now.Add(-time.Hour), now.Add(90*24*time.Hour)))
+	srv, log := handshakeServer(t, &cert, func(w http.ResponseWriter, r *http.Request) {})
+	srv.TLS.CurvePreferences = []tls.CurveID{tls.X25519MLKEM768, tls.X25519}
+	clock := &fakeClock{now: now}
+	c := newTestChecker(t, Options{RootCAs: certPool(ca.cert), Now: clock.Now, FreshEvery: time.Minute, KeepAliveHosts: 1})
+	c.budget.take()
+	u := named(t, srv.URL, "shop.test") + "/"
+	check := func() Result {
+		t.Helper()
+		r := c.Check(context.Background(), Target{ID: u, URL: u})
+		if r.Status != StatusUp {
+			t.Fatalf("at %s: %q %q (%s)", clock.Now().Sub(now), r.Cause, r.Summary, r.Error)
+		}
+		return r
+	}
+	if r := check(); !r.Fresh {
+		t.Fatal("the first check was not fresh")
+	}
+	clock.Advance(10 * time.Second)
+	if r := check(); !r.Fresh || r.Hops[0].Resumed || len(r.Hops) != 1 {
+		t.Fatalf("the check whose offer was refused, made again: fresh %v hops %+v; want one fresh hop", r.Fresh, r.Hops)
+	}
+	log.take()
+	for range 3 {
+		clock.Advance(10 * time.Second)
+		if r := check(); r.Fresh || !r.Hops[0].Resumed {
+			t.Fatalf("at %s: fresh %v resumed %v; want resumed with a browser's offer", clock.Now().Sub(now), r.Fresh, r.Hops[0].Resumed)
+		}
+	}
+	for _, hs := range log.take() {
+		if !hs.resumed || hs.curve != tls.X25519MLKEM768 {
+			t.Errorf("the server saw %+v, want resumed with X25519MLKEM768", hs)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package checker
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"net"
 	"net/http/httptrace"
 	"sync"
@@ -20,6 +21,7 @@ type hopTrace struct {
 	conn                   net.Conn // the connection the request went over
 	reused                 bool     // conn was taken from the idle pool
 	resumed                bool     // the TLS handshake resumed an earlier session
+	refused                bool     // the server answered the TLS handshake with an alert
 }
 
 type traceKey struct{}
@@ -73,6 +75,10 @@ func withTrace(ctx context.Context, t *hopTrace) context.Context {
 			t.mu.Lock()
 			t.tlsDone = time.Now()
 			t.resumed = err == nil && state.DidResume
+			// crypto/tls reports an alert from the server as an OpError
+			// "remote error".
+			var remote *net.OpError
+			t.refused = errors.As(err, &remote) && remote.Op == "remote error"
 			t.mu.Unlock()
 		},
 		WroteRequest:         func(httptrace.WroteRequestInfo) { t.mark(&t.wrote) },
@@ -95,12 +101,13 @@ func (t *hopTrace) got() (conn net.Conn, reused bool) {
 	return t.conn, t.reused
 }
 
-// didResume reports whether the request's connection was set up by
-// resuming a TLS session rather than a full, verified handshake.
-func (t *hopTrace) didResume() bool {
+// handshake reports whether the request's connection was set up by
+// resuming a TLS session rather than a full, verified handshake, and
+// whether the server refused the handshake with an alert.
+func (t *hopTrace) handshake() (resumed, refused bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.resumed
+	return t.resumed, t.refused
 }
 
 // phases turns the marks into durations. A reused connection has no DNS,
