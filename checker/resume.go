@@ -26,8 +26,9 @@ const sessionCacheSize = 1 << 16
 // handshake, and Go's P-256, with its precomputed tables, costs half of
 // X25519 here (BENCHMARKS.md). Go sends a key share for the first group
 // only, and X25519 would come first, so it is left out. A server that
-// accepts neither group fails such a check; the next check is fresh, with
-// the default offer.
+// accepts neither group refuses the handshake: the check is made again,
+// fresh, and the host's later one-shot checks offer the default groups
+// (Checker.using).
 var resumeCurves = []tls.CurveID{tls.CurveP256, tls.CurveP384}
 
 // storeOnlySessions is the session cache of fresh checks: they never
