@@ -34,15 +34,20 @@ type conns struct {
 	oneShotFull  *http.Transport        // shared: the same, offering a browser's key shares
 	every        time.Duration          // FreshAlways: every check is fresh
 	budget       *keepBudget            // nil: unbounded (the hub's own self-checks)
-	// spread shortens a host's first generation by a stable amount of its
-	// own, so hosts first checked together (at start) do not all renew in
-	// the same interval ever after: a wave of handshakes every fresh_every.
-	spread time.Duration
+	// periodsFrom places the host's renewals in time: a check is fresh if
+	// it is the first in a new period of every counted from periodsFrom (or
+	// if every has passed since the last fresh one). periodsFrom is the
+	// checker's start, shifted by a stable phase of the host's own, so
+	// hosts renew spread over every whenever their last fresh check
+	// happened: after a start, when every host's first check is fresh, or
+	// after the prober fell behind, renewals do not come in a wave every
+	// fresh_every.
+	periodsFrom time.Time
 
 	mu      sync.Mutex
 	current *http.Transport // the kept generation; nil: none kept
-	// freshAt is when the host's last successful fresh check began (less
-	// the spread, for a first one); zero: the next check is fresh.
+	// freshAt is when the host's last successful fresh check began; zero:
+	// the next check is fresh.
 	freshAt time.Time
 	gen     uint64 // bumped whenever current or freshAt changes
 	// fullOffer: the host refused a one-shot check's reduced key-share
@@ -64,7 +69,7 @@ func (p *conns) take(now time.Time) lease {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	l := lease{gen: p.gen, started: now}
-	due := p.every < 0 || p.freshAt.IsZero() || now.Sub(p.freshAt) >= p.every || now.Before(p.freshAt)
+	due := p.due(now)
 	switch {
 	case !due && p.current != nil:
 		l.transport = p.current
@@ -79,6 +84,20 @@ func (p *conns) take(now time.Time) lease {
 		l.transport, l.fresh = p.newTransport(), true
 	}
 	return l
+}
+
+// due reports whether a check starting at now must be fresh. p.mu is held.
+func (p *conns) due(now time.Time) bool {
+	switch {
+	case p.every < 0 || p.freshAt.IsZero() || now.Before(p.freshAt) || now.Sub(p.freshAt) >= p.every:
+		return true
+	}
+	return p.period(now) != p.period(p.freshAt)
+}
+
+// period numbers the host's renewal periods.
+func (p *conns) period(t time.Time) time.Duration {
+	return t.Sub(p.periodsFrom) / p.every
 }
 
 // give returns a lease after its check. failed is any result but up: the
@@ -97,11 +116,7 @@ func (p *conns) give(l lease, failed, refused bool) {
 	case l.fresh && p.every >= 0 && l.gen == p.gen:
 		// Nothing changed since this check began: its connections are the
 		// freshest the host has.
-		if p.freshAt.IsZero() {
-			p.freshAt = l.started.Add(-p.spread)
-		} else {
-			p.freshAt = l.started
-		}
+		p.freshAt = l.started
 		p.gen++
 		if p.current != nil || p.budget.take() {
 			retire = append(retire, p.current)

@@ -82,6 +82,8 @@ type Checker struct {
 	oneShotFull *http.Transport
 	budget      *keepBudget
 
+	started time.Time // when renewal periods begin (conns.periodsFrom)
+
 	mu      sync.Mutex
 	hosts   map[string]*hostState
 	sweptAt time.Time // when abandoned hosts last gave their budget back
@@ -147,6 +149,7 @@ func New(opts Options) *Checker {
 		selfDial: plain.DialContext,
 		budget:   &keepBudget{max: int64(opts.KeepAliveHosts)},
 		hosts:    map[string]*hostState{},
+		started:  opts.Now(),
 	}
 	// A one-shot connection is closed after one answer: TCP keep-alive
 	// probes would never be sent, and setting them up costs system calls.
@@ -205,19 +208,16 @@ func (c *Checker) newOneShot(dial func(context.Context, string, string) (net.Con
 	return t
 }
 
-// spreadOf is how much earlier than fresh_every a host's first renewal
-// comes: up to half of it, and at most maxSpread, stable per host.
-func spreadOf(host string, every time.Duration) time.Duration {
-	span := min(every/2, maxSpread)
-	if span <= 0 {
-		return 0
+// periodsFrom is where a host's renewal periods are counted from: the
+// checker's start shifted by a stable phase of the host's own, within one
+// period before it.
+func (c *Checker) periodsFrom(host string) time.Time {
+	every := c.opts.FreshEvery
+	if every <= 0 {
+		return c.started
 	}
-	return Offset(host, span)
+	return c.started.Add(Offset(host, every) - every)
 }
-
-// maxSpread bounds the spread: beyond some minutes, it no longer matters
-// that renewals land in different intervals.
-const maxSpread = 10 * time.Minute
 
 // idleConnTimeout closes a connection unused this long: above any
 // interval, or nothing would be reused.
@@ -271,7 +271,7 @@ func (c *Checker) host(name string) *hostState {
 	h, ok := c.hosts[name]
 	if !ok {
 		h = &hostState{sem: make(chan struct{}, c.opts.PerHostConcurrency), conns: c.newConns(c.dial, c.budget, c.oneShot, c.oneShotFull)}
-		h.conns.spread = spreadOf(name, c.opts.FreshEvery)
+		h.conns.periodsFrom = c.periodsFrom(name)
 		c.hosts[name] = h
 	}
 	return h

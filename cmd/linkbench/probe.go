@@ -218,17 +218,27 @@ func (b probeBench) measure(ctx context.Context, scheme string, ports []int, roo
 	resetPeakRSS()
 	measuring.Store(true)
 	cpu0, wall0, checks0, load0 := procCPU(self), time.Now(), sched.Stats().Checks, loadAverage()
+	tickCPU, tickFresh, tickDone := cpu0, int64(0), int64(0)
 	tick := time.NewTicker(b.interval)
 	defer tick.Stop()
 loop:
 	for {
 		select {
 		case <-tick.C:
+			// Each line also has the interval's own CPU, checks and fresh
+			// share: the first intervals after a start (every host's
+			// first handshake, then the first renewals) cost more than the
+			// ones after.
 			st := sched.Stats()
 			rss := procStatusOf(self, "VmRSS")
-			fmt.Fprintf(stdout, "  %6.0fs  checks %8d  lag p50 %-8s p99 %-8s max %-8s skipped %d  rss %d MiB\n",
+			cpuNow, freshNow, doneNow := procCPU(self), fresh.Load(), up.Load()+down.Load()+other.Load()
+			done := max(doneNow-tickDone, 1)
+			fmt.Fprintf(stdout, "  %6.0fs  checks %8d  lag p50 %-8s p99 %-8s max %-8s skipped %d  rss %d MiB  interval: %5.0f checks/s, cpu %3.0f%%, %4dµs/check, %2.0f%% fresh\n",
 				time.Since(wall0).Seconds(), st.Checks, st.LagP50.Round(time.Millisecond), st.LagP99.Round(time.Millisecond),
-				st.LagMax.Round(time.Millisecond), st.Skipped, rss>>20)
+				st.LagMax.Round(time.Millisecond), st.Skipped, rss>>20,
+				float64(doneNow-tickDone)/b.interval.Seconds(), 100*(cpuNow-tickCPU).Seconds()/b.interval.Seconds(),
+				((cpuNow - tickCPU) / time.Duration(done)).Microseconds(), 100*float64(freshNow-tickFresh)/float64(done))
+			tickCPU, tickFresh, tickDone = cpuNow, freshNow, doneNow
 		case <-runCtx.Done():
 			break loop
 		}
