@@ -166,7 +166,7 @@ func (p *conns) drop(retire *[]*http.Transport) {
 }
 
 // keepBudget bounds how many hosts keep connections between checks. Each
-// costs a descriptor or two and some 40-60 KiB of memory (the transport's
+// costs a descriptor or two and some 70 KiB of memory (the transport's
 // goroutines, buffers, TLS and HTTP/2 state); a host past the bound opens
 // a connection per check instead (resuming TLS sessions between fresh
 // checks), trading CPU for that memory.

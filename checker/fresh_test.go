@@ -401,7 +401,8 @@ func TestCloseIdleConnectionsMakesTheNextCheckFresh(t *testing.T) {
 	}
 }
 
-// Past KeepAliveHosts a host's checks are all fresh; a host that fails, or
+// Past KeepAliveHosts a host keeps no connection: over plain http (no TLS
+// session to resume) its every check is fresh. A host that fails, or
 // is no longer checked, gives its place back.
 func TestKeepAliveHostsBudget(t *testing.T) {
 	t.Parallel()

@@ -54,7 +54,7 @@ type Options struct {
 	// changed would hide; any failure makes the next check fresh.
 	FreshEvery time.Duration
 	// KeepAliveHosts is how many hosts at most keep connections between
-	// checks (default 4096): each costs a descriptor and some 40-60 KiB.
+	// checks (default 8192): each costs a descriptor and some 70 KiB.
 	// Past it, a host's checks between fresh ones open a connection each,
 	// resuming the TLS session of its last fresh check: more CPU, no more
 	// memory.
@@ -131,7 +131,7 @@ func New(opts Options) *Checker {
 		opts.TLSWarn = 14 * 24 * time.Hour
 	}
 	if opts.KeepAliveHosts <= 0 {
-		opts.KeepAliveHosts = 4096
+		opts.KeepAliveHosts = 8192
 	}
 	plain := &net.Dialer{Timeout: opts.Timeout, KeepAlive: 30 * time.Second}
 	sessions := tls.NewLRUClientSessionCache(sessionCacheSize)

@@ -52,7 +52,7 @@ func runProbeBench(ctx context.Context, args []string, stdout, stderr io.Writer)
 	scheme := fs.String("scheme", "http", "destinations' scheme: http, or https (certificates signed by a local CA the checker is given)")
 	freshEvery := fs.Duration("fresh-every", time.Minute, "probe.fresh_every: a fresh check (DNS, connection, TLS handshake) at least this often per host; 0: every check")
 	reference := fs.Bool("reference", false, "first measure the same destinations over plain http, in the same run, as a reference")
-	keepAlive := fs.Int("keep-alive-hosts", 4096, "probe.keep_alive_hosts: hosts that keep connections between checks")
+	keepAlive := fs.Int("keep-alive-hosts", 8192, "probe.keep_alive_hosts: hosts that keep connections between checks")
 	cpuProfile := fs.String("cpuprofile", "", "write the prober's CPU profile of the run to this file")
 	memProfile := fs.String("memprofile", "", "write the prober's allocation profile of the run to this file")
 	if err := fs.Parse(args); err != nil {

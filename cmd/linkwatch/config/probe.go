@@ -28,7 +28,7 @@ type ProbeConfig struct {
 	// TLSWarn: a certificate expiring within it is tls_expiring (default 14 days).
 	TLSWarn *Duration `yaml:"tls_warn"`
 	// KeepAliveHosts bounds the hosts that keep connections between checks
-	// (default 4096): each costs a descriptor and some 40-60 KiB; past it,
+	// (default 8192): each costs a descriptor and some 70 KiB; past it,
 	// a host's checks between fresh ones resume its TLS session over a new
 	// connection.
 	KeepAliveHosts int `yaml:"keep_alive_hosts"`
