@@ -26,9 +26,17 @@ type (
 type Store interface {
 	// FanOut creates a pending delivery per channel for every new outbox alert.
 	FanOut(ctx context.Context, channels []string) error
+	// ClaimDeliveries claims up to limit of a channel's due deliveries for
+	// owner until lease has passed, oldest first. It never returns a
+	// delivery while an earlier one of the same incident to the channel is
+	// pending, nor one claimed by another whose claim has not expired: of
+	// replicas sharing the outbox, one sends each alert, in order.
+	ClaimDeliveries(ctx context.Context, channel, owner string, lease time.Duration, limit int) ([]Delivery, error)
 	// PendingDeliveries returns a channel's pending deliveries with an id
-	// above after, oldest first.
+	// above after, oldest first (to settle those its filters leave out).
 	PendingDeliveries(ctx context.Context, channel string, after int64, limit int) ([]Delivery, error)
+	// ReleaseClaims gives up owner's claims on deliveries still pending.
+	ReleaseClaims(ctx context.Context, owner string) error
 	MarkDelivery(ctx context.Context, id int64, o Outcome) error
 	DisableChannel(ctx context.Context, channel, reason string) error
 	DisabledChannels(ctx context.Context) (map[string]string, error)
@@ -79,6 +87,10 @@ type Dispatcher struct {
 	recorder Recorder
 	now      func() time.Time
 	poll     time.Duration
+	owner    string         // who claims, in the deliveries table
+	lease    time.Duration  // how long a claim keeps other replicas off
+	subs     *subscribers   // nil: configured sinks only (Subscribe)
+	verifyWG sync.WaitGroup // verifications in flight
 
 	mu         sync.Mutex
 	unrecorded map[string]*unrecorded // by channel
@@ -106,13 +118,35 @@ const (
 // NewDispatcher returns a dispatcher for sinks.
 func NewDispatcher(store Store, sinks []Sink, recorder Recorder, log *slog.Logger) *Dispatcher {
 	return &Dispatcher{store: store, sinks: sinks, log: log, recorder: recorder, now: time.Now, poll: time.Second,
-		unrecorded: map[string]*unrecorded{}}
+		owner: "linkwatch", lease: DefaultClaimLease, unrecorded: map[string]*unrecorded{}}
+}
+
+// DefaultClaimLease is how long a claimed delivery is this dispatcher's to
+// send: four times a send's timeout. The claim of a replica killed
+// mid-send expires after it, and another replica sends the alert again
+// (the same event id).
+const DefaultClaimLease = 2 * time.Minute
+
+// claimBatch is how many deliveries a channel claims at a time: one, so a
+// claim covers one send, and a replica killed holds back one alert per
+// channel for the lease, not a batch of them. Alerts are few; a claim is
+// one short transaction.
+const claimBatch = 1
+
+// sendTimeout bounds one send.
+const sendTimeout = 30 * time.Second
+
+// SetClaim names this dispatcher in its claims (a replica's member id,
+// unique to the process start: a dispatcher takes its own claims back at
+// once) and sets how long a claim lasts (at least two send timeouts).
+func (d *Dispatcher) SetClaim(owner string, lease time.Duration) {
+	d.owner, d.lease = owner, max(lease, 2*sendTimeout)
 }
 
 // Run delivers until ctx ends. After a crash, it resumes from the outbox:
 // every alert is delivered at least once (receivers dedupe on its event id).
 func (d *Dispatcher) Run(ctx context.Context) {
-	if len(d.sinks) == 0 {
+	if len(d.sinks) == 0 && d.subs == nil {
 		return
 	}
 	d.warnDisabled(ctx)
@@ -125,9 +159,11 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	t := time.NewTicker(d.poll)
 	defer t.Stop()
 	for {
-		if err := d.fanOut(ctx); err != nil && ctx.Err() == nil {
+		subs := d.syncSubscriptions(ctx)
+		if err := d.fanOut(ctx, subs); err != nil && ctx.Err() == nil {
 			d.log.Error("alert fan-out", "err", err)
 		}
+		d.kickSubscriptions()
 		for _, k := range kicks {
 			select {
 			case k <- struct{}{}:
@@ -137,9 +173,23 @@ func (d *Dispatcher) Run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			wg.Wait()
+			d.stopSubscriptions()
+			d.verifyWG.Wait()
+			d.releaseClaims(ctx)
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// releaseClaims hands the deliveries this dispatcher claimed but did not
+// send back at shutdown, so another replica sends them now rather than
+// when the claims expire.
+func (d *Dispatcher) releaseClaims(ctx context.Context) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := d.store.ReleaseClaims(rctx, d.owner); err != nil {
+		d.log.Warn("release claimed deliveries at shutdown (they go out when the claims expire)", "err", err)
 	}
 }
 
@@ -159,12 +209,19 @@ func (d *Dispatcher) warnDisabled(ctx context.Context) {
 	}
 }
 
-func (d *Dispatcher) fanOut(ctx context.Context) error {
+// fanOut creates deliveries for the configured channels that are on and
+// for the active subscriptions.
+func (d *Dispatcher) fanOut(ctx context.Context, subs []string) error {
 	disabled, err := d.store.DisabledChannels(ctx)
 	if err != nil {
 		return err
 	}
 	var names []string
+	for _, ch := range subs {
+		if _, off := disabled[ch]; !off { // a 410 since the subscriptions were read
+			names = append(names, ch)
+		}
+	}
 	for _, s := range d.sinks {
 		if _, off := disabled[s.Name()]; !off {
 			names = append(names, s.Name())
@@ -204,7 +261,52 @@ func (d *Dispatcher) Drain(ctx context.Context, s Sink) error {
 			return d.disable(ctx, s, *disabled)
 		}
 	}
-	blocked := map[int64]bool{} // incidents with an earlier delivery still pending
+	if err := d.settleFiltered(ctx, s); err != nil {
+		return err
+	}
+	for {
+		claimed := d.now()
+		list, err := d.store.ClaimDeliveries(ctx, s.Name(), d.owner, d.lease, claimBatch)
+		if err != nil || len(list) == 0 {
+			return err
+		}
+		for _, del := range list {
+			if d.now().After(claimed.Add(d.lease - sendTimeout)) {
+				// The claim could end during the send: left to expire, so
+				// that whoever claims it next is the only one to send it.
+				break
+			}
+			a, match := applyFilter(s, del.Alert)
+			var o Outcome
+			if !match {
+				o = Outcome{Status: incidents.DeliveryFiltered} // left out by its filters since settleFiltered looked
+			} else {
+				del.Alert = a
+				o = d.attempt(ctx, s, del)
+			}
+			if ctx.Err() != nil {
+				return nil // shutting down: the claim is handed back (releaseClaims) and the alert sent again
+			}
+			if d.recorder != nil && o.Status != incidents.DeliveryFiltered {
+				d.recorder.Delivery(s.Name(), o.Status)
+			}
+			if err := d.store.MarkDelivery(ctx, del.ID, o); err != nil {
+				d.hold(held, del.ID, o)
+				return fmt.Errorf("record delivery %d (%s; kept in memory and recorded when the database takes writes again, never sent twice): %w",
+					del.ID, o.Status, err)
+			}
+			if o.Status == "disabled" {
+				return d.disable(ctx, s, o)
+			}
+		}
+	}
+}
+
+// settleFiltered settles at once the pending deliveries a channel's
+// filters leave out, whatever is ahead of them in their incident: they are
+// never sent, so they hold nothing up and wait for nothing. It needs no
+// claim: two replicas settling the same one write the same outcome.
+func (d *Dispatcher) settleFiltered(ctx context.Context, s Sink) error {
 	var after int64
 	for {
 		list, err := d.store.PendingDeliveries(ctx, s.Name(), after, 100)
@@ -213,31 +315,11 @@ func (d *Dispatcher) Drain(ctx context.Context, s Sink) error {
 		}
 		for _, del := range list {
 			after = del.ID
-			inc := del.Alert.IncidentID
-			if blocked[inc] {
+			if _, match := applyFilter(s, del.Alert); match {
 				continue
 			}
-			if del.NextAt.After(d.now()) {
-				blocked[inc] = true
-				continue
-			}
-			o := d.attempt(ctx, s, del)
-			if ctx.Err() != nil {
-				return nil // shutting down: the attempt is retried after restart
-			}
-			if d.recorder != nil {
-				d.recorder.Delivery(s.Name(), o.Status)
-			}
-			if err := d.store.MarkDelivery(ctx, del.ID, o); err != nil {
-				d.hold(held, del.ID, o)
-				return fmt.Errorf("record delivery %d (%s; kept in memory and recorded when the database takes writes again, never sent twice): %w",
-					del.ID, o.Status, err)
-			}
-			switch o.Status {
-			case "disabled":
-				return d.disable(ctx, s, o)
-			case "pending":
-				blocked[inc] = true
+			if err := d.store.MarkDelivery(ctx, del.ID, Outcome{Status: incidents.DeliveryFiltered}); err != nil {
+				return fmt.Errorf("settle filtered delivery %d: %w", del.ID, err)
 			}
 		}
 	}
@@ -308,7 +390,7 @@ func (d *Dispatcher) attempt(ctx context.Context, s Sink, del Delivery) Outcome 
 	if del.FirstAt.IsZero() {
 		del.FirstAt = now
 	}
-	sendCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	sendCtx, cancel := context.WithTimeout(ctx, sendTimeout)
 	err := s.Send(sendCtx, del)
 	cancel()
 	if err == nil {
@@ -338,4 +420,15 @@ func (d *Dispatcher) attempt(ctx context.Context, s Sink, del Delivery) Outcome 
 func nextDelay(attempts int) time.Duration {
 	base := backoff[min(attempts, len(backoff)-1)]
 	return time.Duration(float64(base) * (0.8 + 0.4*rand.Float64()))
+}
+
+// applyFilter returns the alert as the sink's receiver is to get it, and
+// false when its filters leave it out: the delivery is then settled as
+// filtered, never sent, never pending nor failed.
+func applyFilter(s Sink, a incidents.Alert) (incidents.Alert, bool) {
+	f, ok := s.(filtered)
+	if !ok {
+		return a, true
+	}
+	return f.Filter().Apply(a)
 }

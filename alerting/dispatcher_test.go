@@ -316,3 +316,43 @@ func TestDisabledChannelIsNamedAtStart(t *testing.T) {
 		t.Errorf("an enabled channel is reported disabled: %s", out)
 	}
 }
+
+// blockingSink holds every send until the dispatcher stops.
+type blockingSink struct{ started chan struct{} }
+
+func (blockingSink) Name() string { return "blocking" }
+func (s blockingSink) Send(ctx context.Context, _ alerting.Delivery) error {
+	select {
+	case s.started <- struct{}{}:
+	default:
+	}
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// TestStoppedDispatcherHandsItsClaimsBack: a replica stopping mid-send
+// releases what it claimed, so another replica sends it at once rather
+// than when the claim expires.
+func TestStoppedDispatcherHandsItsClaimsBack(t *testing.T) {
+	db, clk, _ := outbox(t, 1)
+	sink := blockingSink{started: make(chan struct{}, 1)}
+	d := newDispatcher(t, db, clk, sink)
+	d.SetClaim("replica-a", time.Hour)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { d.Run(ctx); close(done) }()
+	select {
+	case <-sink.started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the dispatcher never sent")
+	}
+	if got, _ := db.ClaimDeliveries(context.Background(), sink.Name(), "replica-b", time.Minute, 10); len(got) != 0 {
+		t.Fatalf("another replica claimed a delivery being sent: %+v", got)
+	}
+	cancel()
+	<-done
+	got, err := db.ClaimDeliveries(context.Background(), sink.Name(), "replica-b", time.Minute, 10)
+	if err != nil || len(got) != 1 {
+		t.Fatalf("after the dispatcher stopped, another replica claimed %d deliveries (%v), want the one it was sending", len(got), err)
+	}
+}

@@ -33,6 +33,11 @@ type SlackOptions struct {
 	// Dial makes every connection (serve: the SSRF guard); nil dials plainly.
 	Dial    DialFunc
 	Threads ThreadStore
+	// Name is the entry's name: its outbox channel is "slack:<name>" (and
+	// its threads are its own); empty is the single entry "slack".
+	Name string
+	// Filter chooses the alerts this entry gets (a team's pages, say).
+	Filter incidents.Filter
 }
 
 // Slack posts incident alerts as Block Kit messages with a text fallback.
@@ -67,8 +72,17 @@ func NewSlack(opts SlackOptions) (*Slack, error) {
 	return s, nil
 }
 
-// Name identifies the channel.
-func (s *Slack) Name() string { return "slack" }
+// Name identifies the channel: "slack", or "slack:<name>" for one of
+// several entries.
+func (s *Slack) Name() string {
+	if s.opts.Name == "" {
+		return "slack"
+	}
+	return "slack:" + s.opts.Name
+}
+
+// Filter is what this entry chose to get.
+func (s *Slack) Filter() incidents.Filter { return s.opts.Filter }
 
 // Send posts one alert: in bot mode, the opening message starts a thread
 // that updates and the resolution reply to, and the resolution edits the

@@ -228,3 +228,84 @@ func TestSlackEscapesRemoteTextInEveryField(t *testing.T) {
 		t.Errorf("the summary is not in the text, escaped: %s", c.text)
 	}
 }
+
+// Two Slack entries, per team, on two Slack servers: each gets only its
+// page's incidents and links, threads them in its own channel, and a
+// filtered-out alert is settled without a call.
+func TestSlackEntriesFilterPerTeamAndThreadPerChannel(t *testing.T) {
+	db := sqlitetest.MustOpen(t)
+	clk := &clock{now: time.Now().UTC()}
+	db.Now = clk.Now
+	fa, srvA := newFakeSlack(t)
+	fb, srvB := newFakeSlack(t)
+	teamA, err := alerting.NewSlack(alerting.SlackOptions{Name: "team-a", BotToken: slackToken, Channel: "#acme", APIURL: srvA.URL + "/", Threads: db,
+		Filter: incidents.Filter{Pages: []string{"acme"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	teamB, err := alerting.NewSlack(alerting.SlackOptions{Name: "team-b", BotToken: slackToken, Channel: "#beta", APIURL: srvB.URL + "/", Threads: db,
+		Filter: incidents.Filter{Pages: []string{"beta"}, Events: []incidents.AlertType{incidents.AlertOpened, incidents.AlertResolved}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if teamA.Name() != "slack:team-a" || teamB.Name() != "slack:team-b" {
+		t.Fatalf("channel names %q, %q", teamA.Name(), teamB.Name())
+	}
+	d := newDispatcher(t, db, clk, teamA, teamB)
+	ctx := context.Background()
+	both := hostIncident(t, db, "host:shop.example|http_5xx")
+	both.Summary = "updated"
+	// Each change is written over the version it was made from.
+	both, err = db.Record(ctx, incidents.Change{Incident: both, Alert: &incidents.Alert{Type: incidents.AlertUpdated, Reason: "cause_changed"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	both.Status, both.ResolvedAt = incidents.StatusResolved, clk.Now().Add(time.Minute)
+	if _, err := db.Record(ctx, incidents.Change{Incident: both, Alert: &incidents.Alert{Type: incidents.AlertResolved}}); err != nil {
+		t.Fatal(err)
+	}
+	drain(t, db, d, teamA, teamB)
+	calls := func(f *fakeSlack) []string {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		var out []string
+		for _, c := range f.calls {
+			out = append(out, c.method+":"+c.channel+":"+c.ts)
+		}
+		return out
+	}
+	// Team A: opened, the update in the thread, the resolution in the
+	// thread and the parent edited. Team B takes no updates.
+	wantA := []string{"chat.postMessage:#acme:", "chat.postMessage:C0OPS:1700000000.000100", "chat.postMessage:C0OPS:1700000000.000100", "chat.update:C0OPS:1700000000.000100"}
+	wantB := []string{"chat.postMessage:#beta:", "chat.postMessage:C0OPS:1700000000.000100", "chat.update:C0OPS:1700000000.000100"}
+	if got := calls(fa); strings.Join(got, ",") != strings.Join(wantA, ",") {
+		t.Errorf("team A calls = %v\nwant %v", got, wantA)
+	}
+	if got := calls(fb); strings.Join(got, ",") != strings.Join(wantB, ",") {
+		t.Errorf("team B calls = %v\nwant %v", got, wantB)
+	}
+	fa.mu.Lock()
+	textA := fa.calls[0].text
+	fa.mu.Unlock()
+	fb.mu.Lock()
+	textB := fb.calls[0].text
+	fb.mu.Unlock()
+	if !strings.Contains(textA, "acme/shop") || strings.Contains(textA, "beta/") {
+		t.Errorf("team A's message: %q", textA)
+	}
+	if !strings.Contains(textB, "beta/store") || strings.Contains(textB, "acme/") {
+		t.Errorf("team B's message: %q", textB)
+	}
+	for _, ch := range []string{"slack:team-a", "slack:team-b"} {
+		if ref, _ := db.ThreadRef(ctx, both.ID, ch); ref == "" {
+			t.Errorf("no thread of %s", ch)
+		}
+	}
+	if n, _ := db.OutboxPending(ctx); n != 0 {
+		t.Errorf("%d deliveries pending: a filtered-out alert must be settled", n)
+	}
+	log, _ := db.DeliveryLog(ctx, incidents.DeliveryQuery{Channel: "slack:team-b", Limit: 10})
+	if len(log) != 2 {
+		t.Errorf("team B's log holds %d deliveries, want the 2 it got", len(log))
+	}
+}

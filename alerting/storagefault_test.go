@@ -14,8 +14,9 @@ import (
 
 // countingSink accepts every alert and counts each event it was given.
 type countingSink struct {
-	mu   sync.Mutex
-	sent map[string]int
+	mu     sync.Mutex
+	sent   map[string]int
+	onSend func() // called once, after the first send
 }
 
 func (c *countingSink) Name() string { return "counting" }
@@ -23,6 +24,10 @@ func (c *countingSink) Send(_ context.Context, d alerting.Delivery) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.sent[d.Alert.EventID]++
+	if c.onSend != nil {
+		c.onSend()
+		c.onSend = nil
+	}
 	return nil
 }
 
@@ -46,7 +51,10 @@ func TestDeliveredAlertIsNotResentWhileTheDiskIsFull(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	free := storagefault.FillDisk(t, dir)
+	// The disk fills while the first alert is being sent: its claim was
+	// written, its outcome cannot be.
+	var free func()
+	sink.onSend = func() { free = storagefault.FillDisk(t, dir) }
 	if err := d.Drain(ctx, sink); err == nil {
 		t.Fatal("Drain reported no error while the disk is full")
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -24,11 +25,16 @@ import (
 // webhook-id (stable across retries), webhook-timestamp and
 // webhook-signature "v1,<base64 HMAC-SHA256 of id.timestamp.body>".
 type Webhook struct {
-	name   string
-	url    string
-	key    []byte
-	client *http.Client
-	now    func() time.Time
+	name string
+	url  string
+	key  []byte
+	// prev is the key before a rotation: it signs too, as a second v1
+	// signature, until prevUntil.
+	prev      []byte
+	prevUntil time.Time
+	filter    incidents.Filter
+	client    *http.Client
+	now       func() time.Time
 }
 
 // NewWebhook returns a webhook sink. secret is "whsec_" + base64 key, as the
@@ -43,6 +49,30 @@ func NewWebhook(name, rawURL, secret string, dial DialFunc) (*Webhook, error) {
 	// to wherever a 3xx points.
 	return &Webhook{name: "webhook:" + name, url: rawURL, key: key, now: time.Now, client: newOutboundClient(dial, 15*time.Second)}, nil
 }
+
+// NewSubscriptionWebhook returns the sink of a subscription made through
+// the admin API: its channel, filters and secrets (both, during the
+// overlap after a rotation). now decides when the overlap ends.
+func NewSubscriptionWebhook(s incidents.Subscription, dial DialFunc, now func() time.Time) (*Webhook, error) {
+	key, err := webhookKey(s.Secret)
+	if err != nil {
+		return nil, fmt.Errorf("subscription %d: %w", s.ID, err)
+	}
+	w := &Webhook{name: s.Channel(), url: s.URL, key: key, filter: s.Filter, now: now, client: newOutboundClient(dial, 15*time.Second)}
+	if s.PreviousSecret != "" && now().Before(s.PreviousUntil) {
+		if w.prev, err = webhookKey(s.PreviousSecret); err != nil {
+			return nil, fmt.Errorf("subscription %d: previous secret: %w", s.ID, err)
+		}
+		w.prevUntil = s.PreviousUntil
+	}
+	return w, nil
+}
+
+// SetFilter makes the webhook get only the alerts f lets through.
+func (w *Webhook) SetFilter(f incidents.Filter) { w.filter = f }
+
+// Filter is what the receiver chose to get.
+func (w *Webhook) Filter() incidents.Filter { return w.filter }
 
 // webhookKey decodes a whsec_ secret.
 func webhookKey(secret string) ([]byte, error) {
@@ -141,6 +171,37 @@ func (w *Webhook) Send(ctx context.Context, d Delivery) error {
 	if err != nil {
 		return &SendError{Err: fmt.Errorf("encode webhook body: %w", err)}
 	}
+	return w.post(ctx, a.EventID, body)
+}
+
+// VerifyBody is the subscription.verify event: a subscription gets no
+// alert until its receiver answers one with 2xx.
+type VerifyBody struct {
+	Type      incidents.AlertType `json:"type"`
+	Timestamp time.Time           `json:"timestamp"`
+	Data      VerifyData          `json:"data"`
+}
+
+// VerifyData says which subscription is being verified.
+type VerifyData struct {
+	EventID        string `json:"event_id"`
+	SubscriptionID int64  `json:"subscription_id"`
+	URL            string `json:"url"`
+}
+
+// Verify sends a subscription.verify event, signed like every delivery.
+func (w *Webhook) Verify(ctx context.Context, subscriptionID int64) error {
+	id := "msg_verify_" + strings.ToLower(rand.Text())
+	body, err := json.Marshal(VerifyBody{Type: incidents.AlertVerify, Timestamp: w.now().UTC(),
+		Data: VerifyData{EventID: id, SubscriptionID: subscriptionID, URL: w.url}})
+	if err != nil {
+		return &SendError{Err: fmt.Errorf("encode verification: %w", err)}
+	}
+	return w.post(ctx, id, body)
+}
+
+// post sends one signed body: webhook-id is id, the timestamp is now.
+func (w *Webhook) post(ctx context.Context, id string, body []byte) error {
 	ts := strconv.FormatInt(w.now().Unix(), 10)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.url, bytes.NewReader(body))
 	if err != nil {
@@ -148,9 +209,9 @@ func (w *Webhook) Send(ctx context.Context, d Delivery) error {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "linkwatch-webhooks/1.0")
-	req.Header.Set("webhook-id", a.EventID)
+	req.Header.Set("webhook-id", id)
 	req.Header.Set("webhook-timestamp", ts)
-	req.Header.Set("webhook-signature", "v1,"+Sign(w.key, a.EventID, ts, body))
+	req.Header.Set("webhook-signature", w.signature(id, ts, body))
 	resp, err := w.client.Do(req)
 	if err != nil {
 		inner := err
@@ -167,6 +228,18 @@ func (w *Webhook) Send(ctx context.Context, d Delivery) error {
 		return se // not the *SendError itself when nil: a typed nil is a non-nil error
 	}
 	return nil
+}
+
+// signature is the webhook-signature header: "v1,<sig>", and during the
+// overlap after a rotation a second, space-separated "v1,<sig>" made with
+// the previous key, as Standard Webhooks specifies, so a receiver still on
+// either secret verifies every delivery.
+func (w *Webhook) signature(id, ts string, body []byte) string {
+	sig := "v1," + Sign(w.key, id, ts, body)
+	if w.prev != nil && w.now().Before(w.prevUntil) {
+		sig += " v1," + Sign(w.prev, id, ts, body)
+	}
+	return sig
 }
 
 // Sign returns the base64 HMAC-SHA256 of "id.timestamp.body" with key.

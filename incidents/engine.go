@@ -73,6 +73,22 @@ type Config struct {
 	// GroupInterval folds the updates of one incident made within it into
 	// one alert (alerts.group_interval, default 30s; negative: no grouping).
 	GroupInterval time.Duration
+	// Replica names this process among replicas sharing the database: its
+	// prober_offline and canary incidents are its own (keyed with it), as
+	// its network is. Empty: the only process, with the plain keys.
+	Replica string
+	// RefreshEvery, when positive, reloads the open incidents from the
+	// store that often, so incidents other replicas opened, changed or
+	// resolved reach this replica's hub (fallbacks, down notes).
+	RefreshEvery time.Duration
+	// Region is where this engine's prober checks from (probe.region). Empty
+	// is the one unnamed region: no vote, every incident decided here. Named,
+	// the engine votes with the other regions' engines (see regions.go), and
+	// its store must be a RegionStore.
+	Region string
+	// Interval is the probe interval (default 10s): the regions' rows are
+	// written about once per interval and count for regionFreshness of them.
+	Interval time.Duration
 }
 
 func (c *Config) defaults() {
@@ -99,6 +115,9 @@ func (c *Config) defaults() {
 	}
 	if c.GroupInterval == 0 {
 		c.GroupInterval = 30 * time.Second
+	}
+	if c.Interval <= 0 {
+		c.Interval = 10 * time.Second
 	}
 }
 
@@ -165,9 +184,24 @@ type Engine struct {
 	changed  bool
 	synced   time.Time
 
+	regions *regional // the regions' vote; nil in the one unnamed region
+
 	reconcile chan struct{} // wakes Run when the dependency view changed
 	pending   atomic.Bool   // removed targets' incidents may need resolving; retried with each result until done
 	requests  chan func()   // operator actions, run on the engine's goroutine
+
+	// others are the open incidents this engine does not decide about
+	// (another replica's hosts, another region's vote), as the store had
+	// them at the last refresh: the hub's health shows them too.
+	others map[int64]*Incident
+	// proberKey and canaryKey are this replica's own singleton keys.
+	proberKey, canaryKey string
+	// owns says which targets this replica checks (nil: all of them);
+	// replaced under depsMu when the replicas' split changes.
+	owns func(target string) bool
+	// handOver is set when owns changed: targets given away are forgotten
+	// and the incidents of targets taken over are read from the store.
+	handOver atomic.Bool
 }
 
 // NewEngine rebuilds the engine's state from the store's open incidents, so
@@ -177,20 +211,17 @@ func NewEngine(ctx context.Context, cfg Config, store Store, deps map[string][]A
 	cfg.defaults()
 	e := &Engine{cfg: cfg, store: store, log: log, now: time.Now, deps: deps,
 		targets: map[string]*targetState{}, open: map[string]*Incident{},
-		reconcile: make(chan struct{}, 1), requests: make(chan func())}
+		reconcile: make(chan struct{}, 1), requests: make(chan func()),
+		proberKey: ids.ReplicaKey(ids.ProberKey, cfg.Replica), canaryKey: ids.ReplicaKey(ids.CanaryKey, cfg.Replica)}
 	e.pending.Store(true)
-	open, err := store.OpenIncidents(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("incidents: load open incidents: %w", err)
-	}
-	for i := range open {
-		inc := open[i]
-		e.open[inc.Key] = &inc
-		for _, id := range inc.Targets {
-			// Assume still failing: the next successes resolve it.
-			ts := e.target(id, "", "")
-			ts.fails, ts.incident = cfg.FailureThreshold, e.open[inc.Key]
+	if cfg.Region != "" {
+		var err error
+		if e.regions, err = newRegional(cfg, store); err != nil {
+			return nil, err
 		}
+	}
+	if err := e.refresh(ctx, true); err != nil {
+		return nil, err
 	}
 	// All of them: the store forgets old ones as it records new ones, and
 	// recentResolves keeps those within the window when it counts.
@@ -245,8 +276,21 @@ func (e *Engine) Run(ctx context.Context, in <-chan checker.Result) {
 	// incidents left it, before any result: a restart keeps visitors where
 	// they were being sent.
 	e.tryReconcile(ctx)
+	var refresh <-chan time.Time
+	if e.cfg.RefreshEvery > 0 {
+		t := time.NewTicker(e.cfg.RefreshEvery)
+		defer t.Stop()
+		refresh = t.C
+	}
 	for {
 		select {
+		case <-refresh:
+			if err := e.refresh(ctx, e.regions == nil); err != nil {
+				e.log.Error("incident engine: reload open incidents (retried at the next refresh)", "err", err)
+			}
+			if err := e.syncFallbacks(ctx); err != nil {
+				e.log.Error("incident engine: switch fallbacks (retried with the next result)", "err", err)
+			}
 		case r, ok := <-in:
 			if !ok {
 				return
@@ -265,6 +309,12 @@ func (e *Engine) Run(ctx context.Context, in <-chan checker.Result) {
 }
 
 func (e *Engine) tryReconcile(ctx context.Context) {
+	if e.handOver.Swap(false) {
+		if err := e.takeOver(ctx); err != nil {
+			e.handOver.Store(true)
+			e.log.Error("incident engine: take over the incidents of hosts moved here (retried with the next result)", "err", err)
+		}
+	}
 	if !e.pending.Swap(false) {
 		return
 	}
@@ -287,6 +337,9 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 	e.changed = true // fallbacks may have been added or removed
 	var errs []error
 	for _, inc := range e.openIncidents() {
+		if !e.ownsIncident(inc) {
+			continue // its replica reconciles it
+		}
 		if !slices.ContainsFunc(inc.Targets, e.configured) {
 			if err := e.resolve(ctx, inc, now, "target removed from the configuration", nil); err != nil {
 				errs = append(errs, err)
@@ -300,7 +353,7 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 		e.forget(id, ts)
 	}
 	for _, inc := range e.openIncidents() {
-		if inc.Kind == KindProberOffline || inc.Kind == KindCanary {
+		if inc.Kind == KindProberOffline || inc.Kind == KindCanary || !e.ownsIncident(inc) {
 			continue
 		}
 		if e.failingTargets(inc) == 0 {
@@ -412,6 +465,26 @@ func (e *Engine) Handle(ctx context.Context, r checker.Result) error {
 
 func (e *Engine) handle(ctx context.Context, r checker.Result) error {
 	e.tryReconcile(ctx)
+	if e.regions != nil {
+		if err := e.regionTick(ctx); err != nil {
+			e.log.Error("incident engine: regions' vote (retried with the next result)", "err", err)
+		}
+	}
+	ts := e.observe(r)
+	err := e.decide(ctx, r, ts)
+	if errors.Is(err, ErrConflict) && e.regions == nil {
+		// Another replica changed an incident this decision was made from
+		// (a host being handed over); record read the open incidents again.
+		// Decided once more from what they are now, with the same
+		// observations: the result is not lost, nor counted twice.
+		err = e.decide(ctx, r, ts)
+	}
+	return err
+}
+
+// observe counts one result into its target's streaks and the canary's
+// and destinations' answers.
+func (e *Engine) observe(r checker.Result) *targetState {
 	ts := e.target(r.TargetID, r.Kind, r.URL)
 	seen := r.Start.Add(r.Latency)
 	if r.OK() {
@@ -426,7 +499,7 @@ func (e *Engine) handle(ctx context.Context, r checker.Result) error {
 		case checker.KindDestination:
 			e.destinationAnswered = later(e.destinationAnswered, seen)
 		}
-		return e.recovered(ctx, r, ts)
+		return ts
 	}
 	if ts.fails == 0 {
 		ts.firstFail = seen
@@ -439,6 +512,14 @@ func (e *Engine) handle(ctx context.Context, r checker.Result) error {
 	ts.recent = append(ts.recent, r)
 	if len(ts.recent) > evidenceKept {
 		ts.recent = ts.recent[1:]
+	}
+	return ts
+}
+
+// decide makes the changes a result that observe counted calls for.
+func (e *Engine) decide(ctx context.Context, r checker.Result, ts *targetState) error {
+	if r.OK() {
+		return e.recoveredVoted(ctx, r, ts)
 	}
 	if err := e.checkCanary(ctx); err != nil {
 		return err
@@ -463,7 +544,7 @@ func (e *Engine) handle(ctx context.Context, r checker.Result) error {
 		}
 		return nil
 	}
-	return e.failing(ctx, r, ts)
+	return e.failingVoted(ctx, r, ts)
 }
 
 // resetFailures ends a target's failure streak.
@@ -492,10 +573,10 @@ func (e *Engine) networkProven(ts *targetState, r checker.Result) bool {
 	if e.cfg.CanaryID == "" {
 		return true
 	}
-	if e.open[proberKey] != nil {
+	if e.open[e.proberKey] != nil {
 		return false
 	}
-	if e.open[canaryKey] != nil {
+	if e.open[e.canaryKey] != nil {
 		return true
 	}
 	for _, a := range e.canaryAnswers {
@@ -511,11 +592,7 @@ func (e *Engine) networkProven(ts *targetState, r checker.Result) bool {
 // that has a later check that started after it.
 const canaryAnswersKept = 8
 
-const (
-	proberKey = ids.ProberKey
-	canaryKey = ids.CanaryKey
-	hubKey    = ids.HubKey
-)
+const hubKey = ids.HubKey
 
 // failing places a target that just crossed the failure threshold into an
 // incident: the hub's, its host's, or its own.
@@ -547,7 +624,7 @@ func (e *Engine) failing(ctx context.Context, r checker.Result, ts *targetState)
 
 func (e *Engine) openIncident(ctx context.Context, kind Kind, key, host string, r checker.Result, ts *targetState, now time.Time) error {
 	inc := Incident{
-		Key: key, Kind: kind, Host: host, Cause: r.Cause, Summary: r.Summary,
+		Key: key, Kind: kind, Host: host, Cause: r.Cause, Summary: e.summaryOf(r),
 		Status: StatusInvestigating, Impact: impactOf(kind, r),
 		Targets: []string{r.TargetID}, Affected: slices.Clone(e.dependents(r.TargetID)),
 		StartedAt: ts.recent[0].Start.UTC(), UpdatedAt: now,
@@ -557,7 +634,7 @@ func (e *Engine) openIncident(ctx context.Context, kind Kind, key, host string, 
 	// start: it stays one open incident until it is stable.
 	resolves := e.recentResolves(ts, now)
 	inc.Flapping = len(resolves) >= e.cfg.FlapCount
-	ev := []Event{{At: now, Kind: EventOpened, Body: fmt.Sprintf("%s: %s", r.Cause, r.Summary)}}
+	ev := []Event{{At: now, Kind: EventOpened, Body: fmt.Sprintf("%s: %s", r.Cause, inc.Summary)}}
 	if ts.held {
 		ev = append(ev, Event{At: now, Kind: EventOpened, Body: fmt.Sprintf("held back from %s until the canary answered: the prober's own network was not proven", ts.firstFail.UTC().Format(time.RFC3339))})
 	}
@@ -570,6 +647,16 @@ func (e *Engine) openIncident(ctx context.Context, kind Kind, key, host string, 
 	c := Change{Incident: inc, Events: ev, Evidence: slices.Clone(ts.recent)}
 	e.alert(ctx, &c, AlertOpened, "", now, &r)
 	saved, err := e.record(ctx, c)
+	if errors.Is(err, ErrConflict) && e.open[key] != nil {
+		// Another replica opened it first: this target fails in it too.
+		inc := e.open[key]
+		e.log.Info("incident already opened by another replica: joining it", "incident", inc.ID, "key", key, "target", r.TargetID)
+		if slices.Contains(inc.Targets, r.TargetID) {
+			ts.incident, ts.held = inc, false
+			return nil
+		}
+		return e.join(ctx, inc, key, inc.Kind, r, ts, now)
+	}
 	if err != nil {
 		return fmt.Errorf("incidents: open %s: %w", key, err)
 	}
@@ -651,9 +738,20 @@ func (e *Engine) announceIfUnmuted(ctx context.Context, inc *Incident, last *che
 
 // record writes a change; the fallbacks are synced after any change.
 func (e *Engine) record(ctx context.Context, c Change) (Incident, error) {
+	if err := e.resolvedElsewhere(ctx, c); err != nil {
+		return Incident{}, err
+	}
 	saved, err := e.store.Record(ctx, c)
 	if err == nil {
 		e.changed = true
+	}
+	if errors.Is(err, ErrConflict) {
+		// Another replica changed the incident, or opened the key, since
+		// this copy was read (a host being handed over): memory takes the
+		// database's state, and the next result recomputes from it.
+		if rerr := e.refresh(ctx, e.regions == nil); rerr != nil {
+			err = errors.Join(err, rerr)
+		}
 	}
 	return saved, err
 }
@@ -676,7 +774,7 @@ func (e *Engine) recovered(ctx context.Context, r checker.Result, ts *targetStat
 		if ts.successes < e.cfg.SuccessThreshold {
 			return nil
 		}
-		for _, key := range []string{proberKey, canaryKey} {
+		for _, key := range []string{e.proberKey, e.canaryKey} {
 			if inc := e.open[key]; inc != nil {
 				if err := e.resolve(ctx, inc, now, "the canary answers again: the prober's network is back", nil); err != nil {
 					return err
@@ -730,6 +828,17 @@ func (e *Engine) recentResolves(ts *targetState, now time.Time) []time.Time {
 
 // resolve closes an incident; update is an operator's note, if any.
 func (e *Engine) resolve(ctx context.Context, inc *Incident, now time.Time, why string, update *Update) error {
+	return e.resolveFrom(ctx, inc, now, why, update, true)
+}
+
+// resolveFrom is resolve. A resolution refused because the incident
+// changed since this copy was read is not retried between replicas of one
+// region: the next result decides again from the copy the refresh brought
+// in (another target may have joined). With regions, another region's
+// timeline line or vote is what changed it, and the decision to resolve
+// was taken from the regions' fresh verdicts: with retry it is made again,
+// once, over the fresh copy.
+func (e *Engine) resolveFrom(ctx context.Context, inc *Incident, now time.Time, why string, update *Update, retry bool) error {
 	next := *inc
 	next.Status, next.ResolvedAt, next.UpdatedAt = StatusResolved, now, now
 	c := Change{Incident: next, Events: []Event{{At: now, Kind: EventResolved, Body: why}}, Update: update}
@@ -746,6 +855,15 @@ func (e *Engine) resolve(ctx context.Context, inc *Incident, now time.Time, why 
 		c.Alert.Update = update
 	}
 	saved, err := e.record(ctx, c)
+	if errors.Is(err, ErrConflict) {
+		held := e.openByID(inc.ID)
+		if held == nil {
+			return nil // another replica resolved it first: what this change was for
+		}
+		if retry && e.regions != nil {
+			return e.resolveFrom(ctx, held, now, why, update, false)
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("incidents: resolve incident %d: %w", inc.ID, err)
 	}
@@ -864,7 +982,7 @@ func onEngine[T any](ctx context.Context, e *Engine, fn func() (T, error)) (T, e
 // destinations fail together, and the canary's own incident when it fails
 // while destinations answer.
 func (e *Engine) checkCanary(ctx context.Context) error {
-	if e.cfg.CanaryID == "" || e.open[proberKey] != nil {
+	if e.cfg.CanaryID == "" || e.open[e.proberKey] != nil {
 		return nil
 	}
 	canary := e.targets[e.cfg.CanaryID]
@@ -884,12 +1002,12 @@ func (e *Engine) checkCanary(ctx context.Context) error {
 		}
 		slices.Sort(held)
 		inc := Incident{
-			Key: proberKey, Kind: KindProberOffline, Cause: checker.CauseProberOffline,
+			Key: e.proberKey, Kind: KindProberOffline, Cause: checker.CauseProberOffline,
 			Summary: fmt.Sprintf("the canary and %d of %d destinations fail at once (canary: %s): our network, not theirs", failing, total, cr.Summary),
 			Status:  StatusInvestigating, Impact: ImpactMajor, Targets: []string{e.cfg.CanaryID},
 			StartedAt: canary.recent[0].Start.UTC(), UpdatedAt: now,
 		}
-		inc.Title = "Prober offline: destination alerts held back"
+		inc.Title = "Prober offline: destination alerts held back" + e.replicaNote()
 		ev := []Event{{At: now, Kind: EventOpened, Body: inc.Summary}}
 		if len(held) > 0 {
 			ev = append(ev, Event{At: now, Kind: EventOpened, Body: fmt.Sprintf("%d targets past their failure threshold held back: %s", len(held), nameSome(held, 20))})
@@ -900,26 +1018,26 @@ func (e *Engine) checkCanary(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("incidents: open prober_offline: %w", err)
 		}
-		e.open[proberKey] = &saved
-		canary.incident = e.open[proberKey]
+		e.open[e.proberKey] = &saved
+		canary.incident = e.open[e.proberKey]
 		e.log.Error("prober offline", "incident", saved.ID, "failing", failing, "of", total, "held", len(held))
-	case e.open[canaryKey] == nil && e.destinationAnswered.After(canary.firstFail):
+	case e.open[e.canaryKey] == nil && e.destinationAnswered.After(canary.firstFail):
 		inc := Incident{
-			Key: canaryKey, Kind: KindCanary, Cause: cr.Cause,
+			Key: e.canaryKey, Kind: KindCanary, Cause: cr.Cause,
 			Summary: fmt.Sprintf("the canary fails (%s) while destinations answer: offline detection is off until it is back, and destination incidents are no longer held for it", cr.Summary),
 			Status:  StatusInvestigating, Impact: ImpactMinor, Targets: []string{e.cfg.CanaryID},
 			StartedAt: canary.recent[0].Start.UTC(), UpdatedAt: now,
 		}
-		inc.Title = "Canary unreachable: prober-offline detection is off"
+		inc.Title = "Canary unreachable: prober-offline detection is off" + e.replicaNote()
 		c := Change{Incident: inc, Events: []Event{{At: now, Kind: EventOpened, Body: inc.Summary}}, Evidence: slices.Clone(canary.recent)}
 		e.alert(ctx, &c, AlertOpened, "", now, &cr)
 		saved, err := e.record(ctx, c)
 		if err != nil {
 			return fmt.Errorf("incidents: open canary incident: %w", err)
 		}
-		e.open[canaryKey] = &saved
+		e.open[e.canaryKey] = &saved
 		if canary.incident == nil {
-			canary.incident = e.open[canaryKey]
+			canary.incident = e.open[e.canaryKey]
 		}
 		e.log.Warn("canary unreachable while destinations answer", "incident", saved.ID, "cause", cr.Cause)
 	}

@@ -1,6 +1,9 @@
 package incidents
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // SetClock replaces the engine's clock in tests.
 func SetClock(e *Engine, now func() time.Time) { e.now = now }
@@ -25,3 +28,7 @@ func Sync(e *Engine) {
 	e.requests <- func() { close(done) }
 	<-done
 }
+
+// Refresh reloads the open incidents from the store, as Run does every
+// RefreshEvery.
+func Refresh(e *Engine) error { return e.refresh(context.Background(), e.regions == nil) }

@@ -86,7 +86,25 @@ func (e *Engine) fallbackOf(a Affected) string {
 }
 
 // failingIn returns the incident target fails in, as it stands in memory.
+// A target another replica checks fails in the open incident that lists
+// it, as that replica recorded it.
 func (e *Engine) failingIn(target string) *Incident {
+	if !e.owned(target) {
+		lists := func(inc *Incident) bool {
+			return (inc.Kind == KindDestination || inc.Kind == KindHost || inc.Kind == KindHub) && slices.Contains(inc.Targets, target)
+		}
+		for _, inc := range e.open {
+			if lists(inc) {
+				return inc
+			}
+		}
+		for _, inc := range e.others {
+			if lists(inc) {
+				return inc
+			}
+		}
+		return nil
+	}
 	if ts := e.targets[target]; ts != nil {
 		return ts.incident
 	}
@@ -139,7 +157,7 @@ func (e *Engine) switchFallbacks(ctx context.Context, now time.Time, next *Incid
 			if !mutedKnown && downForVisitors(next) && fb != "" {
 				muted, mutedKnown = e.muted(ctx, now, next), true
 			}
-			on, why = divert(next, fb, muted, e.open[proberKey] != nil, in(fb))
+			on, why = divert(next, fb, muted, e.open[e.proberKey] != nil, in(fb))
 		}
 		link := a.Page + "/" + a.Link
 		switch {
@@ -171,6 +189,9 @@ func (e *Engine) syncFallbacks(ctx context.Context) error {
 	e.changed, e.synced = false, now
 	var errs []error
 	for _, inc := range e.openIncidents() {
+		if !e.ownsIncident(inc) {
+			continue // its replica switches its links
+		}
 		next := *inc
 		next.Affected = slices.Clone(inc.Affected)
 		ev := e.switchFallbacks(ctx, now, &next, e.as(inc, &next, ""))
@@ -193,13 +214,16 @@ func (e *Engine) syncFallbacks(ctx context.Context) error {
 // memory (which are as the database has them) record it, when it changed.
 func (e *Engine) publish() {
 	var links []LinkHealth
-	for _, inc := range e.open {
+	add := func(inc *Incident, held bool) {
 		if !downForVisitors(inc) {
-			continue
+			return
 		}
 		for _, a := range inc.Affected {
-			if e.failingIn(a.URL) != inc {
+			if held && e.failingIn(a.URL) != inc {
 				continue // the link's fallback fails here, or its destination recovered
+			}
+			if !held && !slices.Contains(inc.Targets, a.URL) {
+				continue // only the link's fallback fails in it
 			}
 			lh := LinkHealth{Page: a.Page, Link: a.Link, Down: true}
 			if a.Diverted {
@@ -207,6 +231,13 @@ func (e *Engine) publish() {
 			}
 			links = append(links, lh)
 		}
+	}
+	for _, inc := range e.open {
+		add(inc, true)
+	}
+	// Incidents another replica or region decides about, as it recorded them.
+	for _, inc := range e.others {
+		add(inc, false)
 	}
 	slices.SortFunc(links, func(a, b LinkHealth) int {
 		return strings.Compare(a.Page+"\x00"+a.Link, b.Page+"\x00"+b.Link)

@@ -50,6 +50,11 @@ const (
 	// offline detection is off until it is back, so destination incidents
 	// are no longer held for it.
 	KindCanary Kind = "canary"
+	// KindRegional is a regional note: a destination failing from a
+	// minority of the voting regions (probe.region). It is shown as
+	// degraded and never alerts; if a majority comes to see the failure, a
+	// real incident replaces it.
+	KindRegional Kind = "regional"
 )
 
 // Affected is a link that depends on a failing target: the dependency view.
@@ -100,6 +105,11 @@ type Incident struct {
 	AcknowledgedBy   string     `json:"acknowledged_by,omitempty"`
 	ResolvedAt       time.Time  `json:"resolved_at,omitzero"`
 	Postmortem       Postmortem `json:"postmortem"`
+	// Version counts the engine's changes to the incident. A change is
+	// written only over the version it was computed from, so a replica
+	// with a stale copy cannot overwrite another replica's newer state
+	// (its write fails with ErrConflict; it reloads and recomputes).
+	Version int64 `json:"-"`
 }
 
 // Open reports whether the incident is not resolved.
@@ -120,6 +130,10 @@ const (
 	// EventAnnounced: the opening alert went out after a maintenance window
 	// that had muted it ended with the incident still open.
 	EventAnnounced EventKind = "announced"
+	// EventRegions: the regions' vote on the incident changed (a region
+	// sees it failing too, or up again), or a regional note became an
+	// incident.
+	EventRegions EventKind = "regions"
 )
 
 // Event is one entry of an incident's timeline.
@@ -246,6 +260,12 @@ type DeliveryLog struct {
 	LastError  string    `json:"last_error,omitempty"`  // redacted
 	NextAt     time.Time `json:"next_at"`
 	UpdatedAt  time.Time `json:"updated_at"`
+	// CreatedAt is when the alert was made; FirstAt the first attempt of
+	// the current round; Redeliveries how often an operator queued it
+	// again (redeliver, replay).
+	CreatedAt    time.Time `json:"created_at,omitzero"`
+	FirstAt      time.Time `json:"first_at,omitzero"`
+	Redeliveries int       `json:"redeliveries"`
 }
 
 // ChannelState is an alert channel as the admin API shows it.

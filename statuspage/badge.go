@@ -3,7 +3,9 @@ package statuspage
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
+	"time"
 
 	"github.com/gorilla/mux"
 
@@ -20,7 +22,8 @@ var badgeColors = map[string]string{
 var uptimeWindows = map[string]int{"24h": 1, "7d": 7, "30d": 30, "90d": 90}
 
 // serveBadge answers an SVG badge for a page or a link: its status, or
-// with ?uptime=24h|7d|30d|90d its uptime.
+// with ?uptime=24h|7d|30d|90d its uptime, or for a link with
+// ?metric=p50|p95&range=24h|7d|30d its response time.
 func (s *Server) serveBadge(w http.ResponseWriter, r *http.Request) {
 	vars := mux.Vars(r)
 	p, ok := s.opts.Catalog().Page(vars["page"])
@@ -35,6 +38,10 @@ func (s *Server) serveBadge(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		middleware.SetSecurityHeaders(w.Header())
 		http.Error(w, "no such page or link", http.StatusNotFound)
+		return
+	}
+	if q := r.URL.Query(); q.Has("metric") || q.Has("range") {
+		s.serveLatencyBadge(w, r, vars["page"], vars["link"], q)
 		return
 	}
 	// The page's own status: its links and the hub that redirects them,
@@ -67,7 +74,7 @@ func (s *Server) serveBadge(w http.ResponseWriter, r *http.Request) {
 		u := c.UptimeOver(days)
 		switch {
 		case u < 0:
-			value, color = "no data", "#6e7781"
+			value, color = "no data", badgeGrey
 		case u >= 99.9:
 			value, color = fmt.Sprintf("%.2f%%", u), "#2da44e"
 		case u >= 99:
@@ -100,3 +107,73 @@ func badgeSVG(label, value, color string) string {
 }
 
 func textWidth(s string) int { return int(float64(len([]rune(s)))*6.5) + 12 }
+
+// Latency badge thresholds: a response time people do not notice, one they
+// do, and one that loses them.
+const (
+	latencyFast = 300 * time.Millisecond // below: green
+	latencySlow = time.Second            // below: yellow; at or above: red
+)
+
+// latencyColor colours a latency badge by the thresholds above, grey
+// without checks.
+func latencyColor(d time.Duration, checks int64) string {
+	switch {
+	case checks == 0:
+		return badgeGrey
+	case d < latencyFast:
+		return badgeColors[Operational]
+	case d < latencySlow:
+		return badgeColors[DegradedPerformance]
+	default:
+		return badgeColors[MajorOutage]
+	}
+}
+
+const badgeGrey = "#6e7781"
+
+// serveLatencyBadge answers a link's response-time badge: its p50 or p95
+// (default) over 24h (default), 7d or 30d, read with its chart.
+func (s *Server) serveLatencyBadge(w http.ResponseWriter, r *http.Request, page, link string, q url.Values) {
+	l, ok := s.link(page, link)
+	switch {
+	case !ok:
+		badRequest(w, "metric and range are for a link's badge: /badge/{page}/{link}.svg")
+		return
+	case q.Has("uptime"):
+		badRequest(w, "uptime cannot be combined with metric or range")
+		return
+	}
+	metric := q.Get("metric")
+	if metric == "" {
+		metric = "p95"
+	}
+	if metric != "p50" && metric != "p95" {
+		badRequest(w, "metric must be p50 or p95")
+		return
+	}
+	rng, msg := chartRangeOf(q)
+	if msg != "" {
+		badRequest(w, msg)
+		return
+	}
+	ch, err := s.linkChart(r.Context(), page, l, rng)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	total := ch.Series.Total
+	d := total.P95
+	if metric == "p50" {
+		d = total.P50
+	}
+	value := "no data"
+	if total.Checks > 0 {
+		value = formatLatency(d)
+	}
+	h := w.Header()
+	middleware.SetSecurityHeaders(h)
+	s.cacheHeaders(h)
+	h.Set("Content-Type", "image/svg+xml; charset=utf-8")
+	s.write(w, r, http.StatusOK, []byte(badgeSVG(page+"/"+link+" "+metric+" "+rng.Name, value, latencyColor(d, total.Checks))))
+}

@@ -119,9 +119,22 @@ const runAxe = `axe.run(document, {resultTypes: ['violations']}).then(r => JSON.
 	targets: v.nodes.slice(0, 3).map(n => n.target.join(' ')),
 	summary: v.nodes.length ? v.nodes[0].failureSummary : ''}))))`
 
+// openDisclosures opens every <details> (the hosts' destinations and
+// charts), so axe and the layout checks see what a visitor can open.
+const openDisclosures = `document.querySelectorAll('details').forEach(d => d.open = true); true`
+
 // layout measures what axe does not: horizontal overflow of the page, and
-// each 90-day bar chart's last bar (today) inside its card with a width.
-const layout = `JSON.stringify({
+// each 90-day bar chart's last bar (today) inside its card with a width;
+// each response-time chart inside its card, its labels inside it and
+// apart, and the contrast of its lines and text on the card (WCAG 1.4.11
+// and 1.4.3).
+const layout = `(() => {
+const rgb = c => c.match(/[\d.]+/g).slice(0, 3).map(Number);
+const lum = c => { const [r, g, b] = rgb(c).map(v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; }); return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+const contrast = (a, b) => { const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p); return (x + 0.05) / (y + 0.05); };
+const inside = (r, box) => r.left >= box.left - 0.5 && r.right <= box.right + 0.5;
+const apart = (a, b) => a.right <= b.left || b.right <= a.left || a.bottom <= b.top || b.bottom <= a.top;
+return JSON.stringify({
 	scrollWidth: document.documentElement.scrollWidth,
 	clientWidth: document.documentElement.clientWidth,
 	dark: matchMedia('(prefers-color-scheme: dark)').matches,
@@ -131,7 +144,19 @@ const layout = `JSON.stringify({
 	}),
 	ongoing: [...document.querySelectorAll('.incident-ongoing')].map(e => getComputedStyle(e).borderLeftColor),
 	resolved: [...document.querySelectorAll('.incident-resolved')].map(e => getComputedStyle(e).borderLeftColor),
-})`
+	charts: [...document.querySelectorAll('svg.chart')].map(svg => {
+		const box = svg.getBoundingClientRect(), card = svg.closest('.component').getBoundingClientRect();
+		const bg = getComputedStyle(svg.closest('.components')).backgroundColor;
+		const texts = [...svg.querySelectorAll(':scope > text')].map(t => t.getBoundingClientRect());
+		const line = sel => { const e = svg.querySelector(sel); return e ? contrast(getComputedStyle(e).stroke, bg) : 99; };
+		return {id: svg.getAttribute('aria-labelledby'), width: box.width, inCard: inside(box, card),
+			textsInside: texts.every(r => inside(r, box)), boxes: JSON.stringify([box.left, box.right, ...texts.map(r => [r.left, r.right])]),
+			textsApart: texts.every((a, i) => texts.every((b, j) => i === j || apart(a, b))),
+			textContrast: Math.min(...[...svg.querySelectorAll('text')].map(t => contrast(getComputedStyle(t).fill, bg))),
+			p95Contrast: line('path.p95'), p50Contrast: line('path.p50')};
+	}),
+});
+})()`
 
 type layoutResult struct {
 	ScrollWidth, ClientWidth int
@@ -141,6 +166,12 @@ type layoutResult struct {
 		TodayLeft, TodayRight, TodayWidth, CardLeft, CardRight float64
 	}
 	Ongoing, Resolved []string
+	Charts            []struct {
+		ID, Boxes                              string
+		Width                                  float64
+		InCard, TextsInside, TextsApart        bool
+		TextContrast, P95Contrast, P50Contrast float64
+	}
 }
 
 // TestStatusPagesInBrowser renders /status, one page's status, a hub page
@@ -172,6 +203,7 @@ func TestStatusPagesInBrowser(t *testing.T) {
 						emulation.SetEmulatedMedia().WithFeatures([]*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}),
 						chromedp.Navigate(srv.URL+p.path),
 						chromedp.WaitReady("body"),
+						chromedp.Evaluate(openDisclosures, nil),
 						chromedp.Evaluate(axe, nil),
 						chromedp.Evaluate(runAxe, &axeJSON, awaitPromise),
 						chromedp.Evaluate(layout, &layoutJSON),
@@ -207,6 +239,20 @@ func TestStatusPagesInBrowser(t *testing.T) {
 						for i, b := range l.Bars {
 							if b.Count != 90 || b.TodayWidth < 1 || b.TodayRight > b.CardRight+0.5 || b.TodayLeft < b.CardLeft {
 								t.Errorf("bars %d: %+v: today's bar is missing, empty or outside its card", i, b)
+							}
+						}
+					}
+					if strings.HasPrefix(p.path, "/status") {
+						// Two links on acme's page; two hosts on every page's.
+						if len(l.Charts) != 2 {
+							t.Errorf("%d response-time charts, want 2: %+v", len(l.Charts), l.Charts)
+						}
+						for _, c := range l.Charts {
+							if c.Width < 100 || !c.InCard || !c.TextsInside || !c.TextsApart {
+								t.Errorf("chart %s (boxes %s): width %.0f, in its card %v, labels inside %v, labels apart %v", c.ID, c.Boxes, c.Width, c.InCard, c.TextsInside, c.TextsApart)
+							}
+							if c.TextContrast < 4.5 || c.P95Contrast < 3 || c.P50Contrast < 3 {
+								t.Errorf("chart %s: contrast of text %.2f (want 4.5), p95 line %.2f, p50 line %.2f (want 3)", c.ID, c.TextContrast, c.P95Contrast, c.P50Contrast)
 							}
 						}
 					}

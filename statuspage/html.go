@@ -29,8 +29,13 @@ var (
 		"iso":         func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 		"title":       titleCase,
 		"dict":        func(v IncidentView, now time.Time) incidentArgs { return incidentArgs{V: v, Now: now} },
-	}).ParseFS(assets, "assets/status.html"))
-	statusCSS = func() []byte { b, _ := fs.ReadFile(assets, "assets/status.css"); return b }()
+	}).ParseFS(assets, "assets/status.html", "assets/charts.html"))
+	// The charts' shapes are styled once, in chart.go, for the page and the
+	// standalone SVG alike.
+	statusCSS = func() []byte {
+		b, _ := fs.ReadFile(assets, "assets/status.css")
+		return append(b, chartShapesCSS+"\n"...)
+	}()
 )
 
 func statusLabel(s string) string {
@@ -83,20 +88,26 @@ func (s *Server) serveHTML(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	v := pageView{Name: s.opts.Name, Snap: snap, Now: snap.At, FeedURL: "/status/feed.atom"}
-	if pc, ok := snap.byKeyOf(ids.Page(slug)); slug != "" && ok {
-		v.Scope, v.ScopeTitle = slug, pc.Name
-	}
-	var buf bytes.Buffer
-	if err := pageTemplate.Execute(&buf, v); err != nil {
-		s.fail(w, r, err)
+	// The page is a function of its snapshot: rendered once per snapshot,
+	// so a burst of visitors costs one rendering, not one each.
+	snap.page.once.Do(func() {
+		v := pageView{Name: s.opts.Name, Snap: snap, Now: snap.At, FeedURL: "/status/feed.atom"}
+		if pc, ok := snap.byKeyOf(ids.Page(slug)); slug != "" && ok {
+			v.Scope, v.ScopeTitle = slug, pc.Name
+		}
+		var buf bytes.Buffer
+		snap.page.err = pageTemplate.Execute(&buf, v)
+		snap.page.body = buf.Bytes()
+	})
+	if snap.page.err != nil {
+		s.fail(w, r, snap.page.err)
 		return
 	}
 	h := w.Header()
 	middleware.SetSecurityHeaders(h)
 	s.cacheHeaders(h)
 	h.Set("Content-Type", "text/html; charset=utf-8")
-	s.write(w, r, http.StatusOK, buf.Bytes())
+	s.write(w, r, http.StatusOK, snap.page.body)
 }
 
 func (s *Server) serveCSS(w http.ResponseWriter, r *http.Request) {

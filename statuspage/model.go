@@ -9,9 +9,11 @@ import (
 	"crypto/sha256"
 	"encoding/base32"
 	"fmt"
+	"html/template"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"linkwatch/checker/ids"
@@ -39,9 +41,11 @@ type Latency struct {
 
 // Source is what the status page reads.
 type Source interface {
-	// Latency returns the latency of each of targets (by target id) over
-	// [from, to); a target without checks is absent.
-	Latency(ctx context.Context, targets []string, from, to time.Time) (map[string]Latency, error)
+	// LatencySeries returns the latency of each group of targets (group
+	// name -> target ids), its targets taken together, over [from, to): in
+	// total and in step-long buckets from from (step is whole hours, from
+	// the start of an hour). A group without checks is absent.
+	LatencySeries(ctx context.Context, groups map[string][]string, from, to time.Time, step time.Duration) (map[string]LatencySeries, error)
 	OpenIncidents(ctx context.Context) ([]incidents.Incident, error)
 	ListIncidents(ctx context.Context, q incidents.Query) ([]incidents.Incident, error)
 	IncidentUpdates(ctx context.Context, id int64) ([]incidents.Update, error)
@@ -94,6 +98,9 @@ type Component struct {
 	incidentTargets []string
 	Days            []Day
 	Uptime          float64 // percent over the days with data, -1 without data
+	// Chart is a host group's response-time chart over 24 hours, on the
+	// status of every page; empty otherwise.
+	Chart template.HTML
 }
 
 // Day is one bar of the 90-day history.
@@ -171,6 +178,14 @@ type Snapshot struct {
 	MonitoringDegraded bool
 	feedID             string           // the feed's stored UUID
 	entryIDs           map[int64]string // each incident's stored UUID
+	page               renderedPage     // its HTML, rendered at the first request
+}
+
+// renderedPage is a snapshot's status page, rendered once.
+type renderedPage struct {
+	once sync.Once
+	body []byte
+	err  error
 }
 
 // LinkView is one link of a page on its status page.
@@ -185,10 +200,11 @@ type LinkView struct {
 	// Fallback is where its visitors are being sent while its destination
 	// is down, as the open incident records it; "" when they are not.
 	Fallback string
+	// Chart is its response-time chart over the last 24 hours; ChartURL
+	// serves it alone, over other ranges too.
+	Chart    template.HTML
+	ChartURL string
 }
-
-// latencyWindow is how far back a link's response times are read.
-const latencyWindow = 24 * time.Hour
 
 // Component returns the component with the given public ID.
 func (s *Snapshot) Component(id string) (*Component, bool) {
@@ -353,12 +369,15 @@ func build(ctx context.Context, src Source, cat *hub.Catalog, interval time.Dura
 	if err := s.fillHistory(ctx, src, interval, now); err != nil {
 		return nil, err
 	}
+	// Incidents first: the charts mark them.
+	if err := s.fillIncidents(ctx, src, open, pageOf, selfTargets, now); err != nil {
+		return nil, err
+	}
 	if scope != "" {
 		if err := s.fillLinks(ctx, src, pages[0], open, now); err != nil {
 			return nil, err
 		}
-	}
-	if err := s.fillIncidents(ctx, src, open, pageOf, selfTargets, now); err != nil {
+	} else if err := s.fillHostCharts(ctx, src, now); err != nil {
 		return nil, err
 	}
 	var ids []int64
@@ -472,8 +491,13 @@ func (s *Snapshot) fillIncidents(ctx context.Context, src Source, open []inciden
 		}
 		// The automatic first and last updates, so every incident tells its
 		// story even before anyone has written one.
+		opening := "We are investigating: " + inc.Summary
+		if inc.Kind == incidents.KindRegional {
+			// Seen from some regions only: degraded, not an outage.
+			opening = "Seen from some of our probing regions only: " + inc.Summary
+		}
 		v.Updates = append(v.Updates, incidents.Update{ID: -inc.ID*10 - 1, IncidentID: inc.ID, Status: incidents.StatusInvestigating,
-			Body: "We are investigating: " + inc.Summary, CreatedAt: inc.StartedAt})
+			Body: opening, CreatedAt: inc.StartedAt})
 		v.Updates = append(v.Updates, ups...)
 		if !inc.Open() && (len(ups) == 0 || ups[len(ups)-1].Status != incidents.StatusResolved) {
 			v.Updates = append(v.Updates, incidents.Update{ID: -inc.ID*10 - 2, IncidentID: inc.ID, Status: incidents.StatusResolved,
@@ -591,17 +615,15 @@ func (c *Component) UptimeOver(n int) float64 {
 }
 
 // fillLinks lists the scoped page's links with their p50 and p95 response
-// times over the last 24 h, from the rollup histograms (never raw results),
-// and the fallback their visitors are sent to, as the open incidents record
-// it.
+// times over the last 24 h and their charts, from the rollup histograms
+// (never raw results), and the fallback their visitors are sent to, as the
+// open incidents record it.
 func (s *Snapshot) fillLinks(ctx context.Context, src Source, p *hub.Page, open []incidents.Incident, now time.Time) error {
-	var urls []string
-	for _, l := range p.Links {
-		if !slices.Contains(urls, l.URL) {
-			urls = append(urls, l.URL)
-		}
+	subjects := make([]chartSubject, len(p.Links))
+	for i, l := range p.Links {
+		subjects[i] = chartSubject{ID: "chart-l-" + l.Slug, Name: p.Slug + "/" + l.Slug, Targets: []string{l.URL}}
 	}
-	lat, err := src.Latency(ctx, urls, now.Add(-latencyWindow), now)
+	charts, err := readCharts(ctx, src, subjects, chartRanges["24h"], now, slices.Concat(s.Open, s.History))
 	if err != nil {
 		return err
 	}
@@ -613,15 +635,41 @@ func (s *Snapshot) fillLinks(ctx context.Context, src Source, p *hub.Page, open 
 			}
 		}
 	}
-	for _, l := range p.Links {
+	for i, l := range p.Links {
 		v := LinkView{Slug: l.Slug, Title: l.Title, URL: l.URL, Status: Operational, Fallback: diverted[l.Slug]}
 		if c, ok := s.byKey[ids.Dest(l.URL)]; ok {
 			v.Status = c.Status
 		}
-		if lt, ok := lat[l.URL]; ok && lt.Checks > 0 {
+		ch := charts[subjects[i].ID]
+		if lt := ch.Series.Total; lt.Checks > 0 {
 			v.Checks, v.P50, v.P95 = lt.Checks, formatLatency(lt.P50), formatLatency(lt.P95)
 		}
+		v.Chart, v.ChartURL = ch.inline(), "/chart/"+p.Slug+"/"+l.Slug+".svg"
 		s.Links = append(s.Links, v)
+	}
+	return nil
+}
+
+// fillHostCharts draws each host's response-time chart over the last 24
+// hours, its destinations taken together, for the status of every page.
+func (s *Snapshot) fillHostCharts(ctx context.Context, src Source, now time.Time) error {
+	var subjects []chartSubject
+	for _, c := range s.Components {
+		if strings.HasPrefix(c.Key, ids.Host("")) {
+			subjects = append(subjects, chartSubject{ID: "chart-h-" + c.ID, Name: c.Name, Targets: c.targets})
+		}
+	}
+	if len(subjects) == 0 {
+		return nil
+	}
+	charts, err := readCharts(ctx, src, subjects, chartRanges["24h"], now, slices.Concat(s.Open, s.History))
+	if err != nil {
+		return err
+	}
+	for _, c := range s.Components {
+		if ch, ok := charts["chart-h-"+c.ID]; ok {
+			c.Chart = ch.inline()
+		}
 	}
 	return nil
 }

@@ -25,6 +25,7 @@ type Options struct {
 	CacheFor  time.Duration // how long a computed page is reused (default 5s)
 	Catalog   func() *hub.Catalog
 	Log       *slog.Logger
+	Now       func() time.Time // the clock (default time.Now)
 }
 
 // Server serves the status page, its API, feed, badges and QR codes.
@@ -36,6 +37,9 @@ type Server struct {
 
 	mu    sync.Mutex                // serialises rebuilds, so a burst of requests builds once
 	snaps map[string]cachedSnapshot // by scope: "" for every page, or a page slug
+
+	chartMu sync.Mutex             // serialises chart reads; taken before mu, never after
+	charts  map[string]cachedChart // by "page/link/range"
 }
 
 type cachedSnapshot struct {
@@ -57,7 +61,10 @@ func New(src Source, opts Options) *Server {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Server{src: src, opts: opts, now: time.Now, started: time.Now().UTC(), snaps: map[string]cachedSnapshot{}}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Server{src: src, opts: opts, now: opts.Now, started: opts.Now().UTC(), snaps: map[string]cachedSnapshot{}, charts: map[string]cachedChart{}}
 }
 
 // Register adds the public routes to r. They must be registered before the
@@ -85,6 +92,7 @@ func (s *Server) Register(r *mux.Router) {
 	}
 	get("/badge/{page}.svg", s.serveBadge)
 	get("/badge/{page}/{link}.svg", s.serveBadge)
+	get("/chart/{page}/{link}.svg", s.serveChart)
 	get("/{page}/qr.{ext:svg|png}", s.serveQR)
 	get("/{page}/{link}/qr.{ext:svg|png}", s.serveQR)
 	// API clients parse what they get: an unknown endpoint is a JSON 404,

@@ -24,6 +24,7 @@ import (
 	"linkwatch/hub"
 	"linkwatch/incidents"
 	"linkwatch/statuspage"
+	"linkwatch/storage"
 	"linkwatch/storage/sqlite"
 	"linkwatch/storage/sqlite/sqlitetest"
 )
@@ -32,7 +33,8 @@ import (
 // counts how often the page reads incidents.
 type source struct {
 	*sqlite.DB
-	reads atomic.Int32
+	reads  atomic.Int32
+	series atomic.Int32 // LatencySeries calls
 }
 
 func (s *source) OpenIncidents(ctx context.Context) ([]incidents.Incident, error) {
@@ -49,13 +51,33 @@ func (s *source) DailyStats(ctx context.Context, from time.Time) ([]statuspage.D
 	return out, err
 }
 
-func (s *source) Latency(ctx context.Context, targets []string, from, to time.Time) (map[string]statuspage.Latency, error) {
-	hists, err := s.DB.LatencyHistograms(ctx, targets, from, to)
-	out := map[string]statuspage.Latency{}
-	for k, h := range hists {
-		out[k] = statuspage.Latency{Checks: h.Count, P50: h.Quantile(0.5), P95: h.Quantile(0.95)}
+// LatencySeries is cmd/linkwatch's statusSource.LatencySeries.
+func (s *source) LatencySeries(ctx context.Context, groups map[string][]string, from, to time.Time, step time.Duration) (map[string]statuspage.LatencySeries, error) {
+	s.series.Add(1)
+	var keys []string
+	for _, ks := range groups {
+		keys = append(keys, ks...)
 	}
-	return out, err
+	series, err := s.DB.LatencySeries(ctx, keys, from, to, step)
+	if err != nil {
+		return nil, err
+	}
+	latency := func(h storage.Rollup) statuspage.Latency {
+		return statuspage.Latency{Checks: h.Count, P50: h.Quantile(0.5), P95: h.Quantile(0.95)}
+	}
+	out := map[string]statuspage.LatencySeries{}
+	for name, ks := range groups {
+		total, buckets := storage.SumSeries(series, ks)
+		if total.Count == 0 {
+			continue
+		}
+		ls := statuspage.LatencySeries{Total: latency(total)}
+		for _, b := range buckets {
+			ls.Points = append(ls.Points, statuspage.LatencyPoint{Start: b.Start, Latency: latency(b)})
+		}
+		out[name] = ls
+	}
+	return out, nil
 }
 
 const (

@@ -120,18 +120,20 @@ func ScanRollup(targetKey string, scan func(dest ...any) error) (Rollup, error) 
 }
 
 // ScanHistogram reads one row of a latency-histogram query: the target's
-// key, count, lat_max_us and the histogram buckets h0.., in that order.
-// Callers sum the rows of one key with Rollup.Add.
+// key, the bucket's start (unix seconds), count, lat_max_us and the
+// histogram buckets h0.., in that order. Callers sum the rows of one key
+// with Rollup.Add, or of one key and step with LatencySeries.
 func ScanHistogram(scan func(dest ...any) error) (Rollup, error) {
 	var r Rollup
-	var maxUS int64
-	dest := []any{&r.TargetID, &r.Count, &maxUS}
+	var bucket, maxUS int64
+	dest := []any{&r.TargetID, &bucket, &r.Count, &maxUS}
 	for i := range r.Hist {
 		dest = append(dest, &r.Hist[i])
 	}
 	if err := scan(dest...); err != nil {
 		return r, err
 	}
+	r.Start = time.Unix(bucket, 0).UTC()
 	r.LatMax = time.Duration(maxUS) * time.Microsecond
 	return r, nil
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"linkwatch/checker"
+	"linkwatch/checker/shard"
 	"linkwatch/hub"
 	"linkwatch/incidents"
 )
@@ -28,6 +29,7 @@ type Store interface {
 	RollUp(ctx context.Context) error
 	Rollups(ctx context.Context, targetKey string, period time.Duration, from, to time.Time) ([]Rollup, error)
 	LatencyHistograms(ctx context.Context, keys []string, from, to time.Time) (map[string]Rollup, error)
+	LatencySeries(ctx context.Context, keys []string, from, to time.Time, step time.Duration) (map[string][]Rollup, error)
 	DailyStats(ctx context.Context, from time.Time) ([]DayStat, error)
 	Prune(ctx context.Context, keep Retention) (int64, error)
 
@@ -41,6 +43,9 @@ type Store interface {
 	IncidentUpdates(ctx context.Context, id int64) ([]incidents.Update, error)
 	Outbox(ctx context.Context, limit int) ([]incidents.Alert, error)
 
+	// The regions' vote (probe.region): verdicts and canary rows.
+	incidents.RegionStore
+
 	// The admin API's changes and maintenance windows.
 	Acknowledge(ctx context.Context, id int64, by string) (incidents.Incident, error)
 	EditPostmortem(ctx context.Context, id int64, pm incidents.Postmortem) (incidents.Incident, error)
@@ -51,6 +56,10 @@ type Store interface {
 	// Alert groups released, deliveries and channels (the dispatcher's queue).
 	FanOut(ctx context.Context, channels []string) error
 	PendingDeliveries(ctx context.Context, channel string, after int64, limit int) ([]incidents.Delivery, error)
+	// ClaimDeliveries claims a channel's due deliveries for owner until
+	// lease has passed: one replica sends each, an incident's in order.
+	ClaimDeliveries(ctx context.Context, channel, owner string, lease time.Duration, limit int) ([]incidents.Delivery, error)
+	ReleaseClaims(ctx context.Context, owner string) error
 	MarkDelivery(ctx context.Context, id int64, o incidents.Outcome) error
 	DisableChannel(ctx context.Context, channel, reason string) error
 	EnableChannel(ctx context.Context, channel string) error
@@ -61,11 +70,22 @@ type Store interface {
 	ThreadRef(ctx context.Context, incidentID int64, channel string) (string, error)
 	SetThreadRef(ctx context.Context, incidentID int64, channel, ref string) error
 
+	// Subscriptions made through the admin API, the delivery log, replay.
+	Subscriptions
+
 	// Clicks and the feed's stable ids.
 	AddClicks(ctx context.Context, counts map[hub.LinkKey]hub.ClickCount) error
 	ClickTotals(ctx context.Context) (map[hub.LinkKey]int64, error)
 	ClickCounts(ctx context.Context, q hub.ClickQuery) ([]hub.ClickBucket, error)
 	FeedIDs(ctx context.Context, incidentIDs []int64) (feed string, byIncident map[int64]string, err error)
+
+	// Replicas: heartbeat rows (shard.Store), and session locks that a
+	// process holds until it releases them or dies (the periodic jobs run
+	// on the holder of "jobs").
+	shard.Store
+	LiveMembers(ctx context.Context, since time.Time) ([]shard.Member, error)
+	HoldLock(ctx context.Context, name string) (bool, error)
+	ReleaseLock(name string)
 
 	// Health, for readiness: a read, a committed write, the last refused write.
 	Ping(ctx context.Context) error

@@ -99,12 +99,56 @@ func DestKey(rawURL string) string { return Dest(rawURL) }
 // one cause.
 func HostKey(host, cause string) string { return hostPrefix + host + "|" + cause }
 
+// RegionalKey is the key of a destination's regional note: failing from
+// a minority of regions only.
+func RegionalKey(rawURL string) string { return regionalPrefix + rawURL }
+
+const regionalPrefix = "regional:"
+
+// ValidRegion reports whether name can name a probing region
+// (probe.region): 1 to 32 lowercase letters, digits and hyphens, such as
+// "eu-west".
+func ValidRegion(name string) bool {
+	if len(name) < 1 || len(name) > 32 {
+		return false
+	}
+	for _, c := range name {
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
 // The keys of the singleton incidents.
 const (
 	HubKey    = "hub"    // the hub's self-checks
 	ProberKey = "prober" // the prober's own network
 	CanaryKey = "canary" // the canary itself
 )
+
+// ReplicaKey is the key of a singleton incident of one replica (its
+// prober_offline or canary incident: its own network), so two replicas'
+// incidents never merge. With no replica name it is key itself.
+func ReplicaKey(key, replica string) string {
+	if replica == "" {
+		return key
+	}
+	return key + replicaSep + replica
+}
+
+// ReplicaOf returns the replica a ReplicaKey names, "" for any other key.
+func ReplicaOf(key string) string {
+	if base, replica, ok := strings.Cut(key, replicaSep); ok && (base == ProberKey || base == CanaryKey) {
+		return replica
+	}
+	return ""
+}
+
+const replicaSep = "@"
+
+// IsCanary reports whether a target id is the canary's.
+func IsCanary(target string) bool { return strings.HasPrefix(target, canaryPrefix) }
 
 // HostOf returns the host name of a URL, "" if it does not parse (config
 // validation makes that impossible for a configured URL).

@@ -1,6 +1,10 @@
 package ids
 
-import "testing"
+import (
+	"regexp"
+	"strings"
+	"testing"
+)
 
 func TestComponentsRoundTrip(t *testing.T) {
 	for _, tc := range []struct {
@@ -70,6 +74,72 @@ func FuzzParseComponent(f *testing.F) {
 		}
 		if back != s {
 			t.Errorf("%q parsed to %q %q, built back to %q", s, kind, value, back)
+		}
+	})
+}
+
+func TestReplicaKeys(t *testing.T) {
+	if got := ReplicaKey(ProberKey, ""); got != ProberKey {
+		t.Errorf("a single process's key = %q, want %q", got, ProberKey)
+	}
+	for _, base := range []string{ProberKey, CanaryKey} {
+		k := ReplicaKey(base, "pod-a-1x2y")
+		if r := ReplicaOf(k); r != "pod-a-1x2y" {
+			t.Errorf("ReplicaOf(%q) = %q", k, r)
+		}
+	}
+	for _, k := range []string{ProberKey, CanaryKey, HubKey, HostKey("a@b.example", "http_5xx"), DestKey("https://u@shop.example/")} {
+		if r := ReplicaOf(k); r != "" {
+			t.Errorf("ReplicaOf(%q) = %q, want none: not a replica's key", k, r)
+		}
+	}
+	if !IsCanary(Canary("https://c.example/")) || IsCanary("https://c.example/") {
+		t.Error("IsCanary does not tell the canary's id")
+	}
+}
+
+// FuzzReplicaKey: whatever a replica's name, its key names it back, and a
+// key made without one names none.
+func FuzzReplicaKey(f *testing.F) {
+	for _, r := range []string{"", "pod-a-1x2y", "vm-7k3m", "a@b", "prober", "@"} {
+		f.Add(r)
+	}
+	f.Fuzz(func(t *testing.T, r string) {
+		for _, base := range []string{ProberKey, CanaryKey} {
+			if got := ReplicaOf(ReplicaKey(base, r)); got != r {
+				t.Errorf("ReplicaOf(ReplicaKey(%q, %q)) = %q", base, r, got)
+			}
+		}
+		if got := ReplicaOf(HostKey(r, "http_5xx")); got != "" {
+			t.Errorf("a host key names replica %q", got)
+		}
+	})
+}
+
+// regionGrammar is probe.region's documented grammar.
+var regionGrammar = regexp.MustCompile(`^[a-z0-9-]{1,32}$`)
+
+func TestValidRegion(t *testing.T) {
+	for _, name := range []string{"eu-west", "us-east-1", "a", strings.Repeat("z", 32)} {
+		if !ValidRegion(name) {
+			t.Errorf("ValidRegion(%q) = false", name)
+		}
+	}
+	for _, name := range []string{"", "EU-West", "eu west", "eu_west", "eu.west", strings.Repeat("z", 33), "ü", "eu-west\n"} {
+		if ValidRegion(name) {
+			t.Errorf("ValidRegion(%q) = true", name)
+		}
+	}
+}
+
+// FuzzValidRegion: the hand-written check is the documented grammar.
+func FuzzValidRegion(f *testing.F) {
+	for _, s := range []string{"eu-west", "", "EU", "a b", strings.Repeat("a", 33), "é"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := ValidRegion(s), regionGrammar.MatchString(s); got != want {
+			t.Errorf("ValidRegion(%q) = %v, the grammar says %v", s, got, want)
 		}
 	})
 }

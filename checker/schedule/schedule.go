@@ -205,6 +205,17 @@ func (s *Scheduler) runCycles(ctx context.Context, jobs chan<- job, n int) {
 			}
 		}
 		cycle = cycle.Add(s.opts.Interval)
+		// The next cycle starts at its time, not at once: with no target
+		// due (none at all, as a replica may own none for a while), the
+		// loop would otherwise run ahead of the clock, and targets added
+		// later would wait for a cycle far in the future.
+		if d := cycle.Sub(clock.Now()); d > time.Millisecond {
+			select {
+			case <-clock.After(d):
+			case <-ctx.Done():
+				return
+			}
+		}
 	}
 }
 

@@ -241,3 +241,45 @@ func TestRunOnceKeepsOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestSchedulerWithNoTargetsKeepsTime: a scheduler with nothing to check
+// (a replica owning no host for a while) waits out its intervals instead of
+// running ahead of the clock, stops when told, and checks targets given
+// to it later at their slot in the next interval.
+func TestSchedulerWithNoTargetsKeepsTime(t *testing.T) {
+	p := &recordingProber{clock: realClock{}, starts: map[string][]time.Time{}}
+	const interval = 50 * time.Millisecond
+	s := New(p, nil, Options{Interval: interval, Workers: 2})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	time.Sleep(3 * interval)
+	s.SetTargets(targetsN(1))
+	added := time.Now()
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		p.mu.Lock()
+		n := len(p.starts)
+		var first time.Time
+		for _, st := range p.starts {
+			first = st[0]
+		}
+		p.mu.Unlock()
+		if n == 1 {
+			if wait := first.Sub(added); wait > 2*interval {
+				t.Errorf("a target added to an idle scheduler was first checked after %s, want within 2 intervals", wait)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a target added to an idle scheduler was never checked")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+		t.Fatal("Run did not return after cancel")
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -27,12 +28,19 @@ func runFleet(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fail := fs.Float64("fail", 0, "fraction of destinations answering 503")
 	certFile := fs.String("tls-cert", "", "PEM certificate for the HTTPS listeners")
 	keyFile := fs.String("tls-key", "", "PEM key for the HTTPS listeners")
+	spread := fs.Bool("spread", false, "each HTTP listener on its own loopback address (127.0.0.2, 127.0.0.3, ...): one host each, as replicas split by host")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	var downMu sync.RWMutex
 	down := map[string]bool{} // paths switched off through /control/down
+	var served atomic.Int64   // requests to destinations, read through /control/count
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/control/count" {
+			fmt.Fprintln(w, served.Load())
+			return
+		}
+		served.Add(1)
 		if p, ok := strings.CutPrefix(r.URL.Path, "/control/down"); ok {
 			downMu.Lock()
 			down[p] = true
@@ -65,8 +73,12 @@ func runFleet(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		_, _ = io.WriteString(w, "<html><body>"+strings.Repeat("fleet destination ", 64)+"</body></html>")
 	})
 	var servers []*http.Server
-	for range *listeners {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+	for i := range *listeners {
+		host := "127.0.0.1"
+		if *spread {
+			host = fmt.Sprintf("127.0.%d.%d", (i+2)/250, (i+2)%250+1)
+		}
+		ln, err := net.Listen("tcp", host+":0")
 		if err != nil {
 			return err
 		}
@@ -74,6 +86,9 @@ func runFleet(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		servers = append(servers, srv)
 		go func() { _ = srv.Serve(ln) }()
 		fmt.Fprintf(stdout, "port %d\n", ln.Addr().(*net.TCPAddr).Port)
+		if *spread {
+			fmt.Fprintf(stdout, "addr %s\n", ln.Addr())
+		}
 	}
 	for range *listeners {
 		if *certFile == "" {

@@ -30,6 +30,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return runFleet(ctx, args[2:], stdout, stderr)
 		case "system":
 			return runSystem(ctx, args[2:], stdout, stderr)
+		case "replicas":
+			return runReplicas(ctx, args[2:], stdout, stderr)
 		}
 	}
 	return runProbeBench(ctx, args[1:], stdout, stderr)

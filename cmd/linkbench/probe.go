@@ -292,9 +292,10 @@ func resetPeakRSS() {
 
 // fleetInfo is what a started fleet reports.
 type fleetInfo struct {
-	ports    []int // destination listeners
-	tlsPorts []int // the same destinations over HTTPS, when asked for
-	bare     int   // the bare 302 handler
+	ports    []int    // destination listeners
+	tlsPorts []int    // the same destinations over HTTPS, when asked for
+	bare     int      // the bare 302 handler
+	addrs    []string // with -spread: each destination listener's host:port
 }
 
 // startFleetInfo runs `linkbench fleet` as a child process and returns its
@@ -324,6 +325,10 @@ func startFleetInfo(ctx context.Context, listeners int, latency time.Duration, f
 			return info, stop, nil
 		}
 		word, num, _ := strings.Cut(line, " ")
+		if word == "addr" {
+			info.addrs = append(info.addrs, num)
+			continue
+		}
 		n, err := strconv.Atoi(num)
 		if err != nil {
 			stop()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"linkwatch/checker/schedule"
 	"linkwatch/cmd/linkwatch/config"
 	"linkwatch/hub"
+	"linkwatch/incidents"
 	"linkwatch/storage"
 )
 
@@ -22,6 +24,25 @@ import (
 // link-local addresses only when probe.allow_private lists them.
 func outboundDial(cfg *config.Config) alerting.DialFunc {
 	return alerting.DialFunc(checker.GuardedDialContext(cfg.Probe.AllowPrefixes(), 10*time.Second))
+}
+
+// receiverGuard is the SSRF guard of webhook subscriptions: their URL is
+// checked when made (refused at once, a 400 naming url) and every
+// connection to it goes through the same guard as every other outbound
+// request, with probe.allow_private.
+func receiverGuard(cfg *config.Config) *checker.URLGuard {
+	return checker.NewURLGuard(nil, cfg.Probe.AllowPrefixes(), 10*time.Second)
+}
+
+// checkReceiverURL is the admin API's check of a subscription URL: a
+// valid http(s) URL, and one the SSRF guard allows.
+func checkReceiverURL(guard *checker.URLGuard) func(ctx context.Context, rawURL string) error {
+	return func(ctx context.Context, rawURL string) error {
+		if err := hub.ValidateURL(rawURL); err != nil {
+			return err
+		}
+		return guard.Check(ctx, rawURL)
+	}
 }
 
 // newSentry returns the Sentry client, or nil without one.
@@ -42,7 +63,7 @@ func newSinks(cfg *config.Config, db storage.Store, sentry *alerting.Sentry) ([]
 	}
 	a := cfg.Alerts
 	dial := outboundDial(cfg)
-	if s := a.Slack; s != nil {
+	for _, s := range a.Slack {
 		apiURL := s.APIURL
 		if apiURL != "" && !strings.HasSuffix(apiURL, "/") {
 			apiURL += "/" // slack-go appends the method name: .../api/chat.postMessage
@@ -50,9 +71,10 @@ func newSinks(cfg *config.Config, db storage.Store, sentry *alerting.Sentry) ([]
 		slack, err := alerting.NewSlack(alerting.SlackOptions{
 			WebhookURL: s.WebhookURL, BotToken: s.BotToken, Channel: s.Channel, APIURL: apiURL,
 			StatusPageURL: cfg.Server.PublicURL + "/status", Threads: db, Dial: dial,
+			Name: s.Name, Filter: s.Filter,
 		})
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%s: %w", s.ChannelName(), err)
 		}
 		sinks = append(sinks, slack)
 	}
@@ -61,6 +83,7 @@ func newSinks(cfg *config.Config, db storage.Store, sentry *alerting.Sentry) ([]
 		if err != nil {
 			return nil, fmt.Errorf("webhook %s: %w", w.Name, err)
 		}
+		wh.SetFilter(w.Filter)
 		sinks = append(sinks, wh)
 	}
 	return sinks, nil
@@ -95,7 +118,9 @@ func (r *reporter) report(ctx context.Context) {
 	r.metrics.TargetCounts()
 	r.metrics.Redirects(r.counter.Redirects())
 	if open, err := r.db.OpenIncidents(ctx); err == nil {
-		r.metrics.OpenIncidents(len(open))
+		// Regional notes are not counted: a monitor on this gauge would
+		// page for them, and they are never a page.
+		r.metrics.OpenIncidents(len(slices.DeleteFunc(open, func(inc incidents.Incident) bool { return inc.Kind == incidents.KindRegional })))
 	} else if ctx.Err() == nil {
 		r.log.Error("metrics: count open incidents", "err", err)
 	}

@@ -109,6 +109,7 @@ func killNineLosesNothing(t *testing.T, backend testBackend) {
 	cfgPath := filepath.Join(dir, "c.yaml")
 	mustWrite(t, cfgPath, `
 storage: `+section+`
+server: {drain_delay: 0s}
 probe: {interval: 1s, timeout: 500ms, allow_private: [127.0.0.1/32], self_check: false}
 alerts:
   webhooks: [{name: ops, url: "`+hook.URL+`", secret: "`+secret+`"}]

@@ -46,15 +46,6 @@ func newPeriodicJobs(ctx context.Context, db storage.Store, keep storage.Retenti
 	return c
 }
 
-// runCron runs c until ctx ends, then waits for a job in progress, which
-// ctx ending has cut short.
-func runCron(ctx context.Context, c *cron.Cron) error {
-	c.Start()
-	<-ctx.Done()
-	<-c.Stop().Done()
-	return nil
-}
-
 // cronLogger sends robfig/cron's log lines to slog.
 type cronLogger struct{ log *slog.Logger }
 

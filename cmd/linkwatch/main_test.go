@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"go.yaml.in/yaml/v3"
+
 	"linkwatch/checker"
 	"linkwatch/hub"
 	"linkwatch/storage/sqlite"
@@ -70,12 +72,45 @@ func startApp(t *testing.T, cfg string, env map[string]string) *servedApp {
 	return startAppAt(t, cfg, env, "127.0.0.1:0")
 }
 
+// noDrainDelay sets server.drain_delay to 0s in a config that does not
+// set it: a test stopping serve need not wait for load balancers.
+func noDrainDelay(t *testing.T, cfg string) string {
+	t.Helper()
+	if strings.Contains(cfg, "drain_delay") {
+		return cfg
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal([]byte(cfg), &doc); err != nil || len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+		return cfg // a bad config is the test's point: leave it as it is
+	}
+	root := doc.Content[0]
+	var server *yaml.Node
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		if root.Content[i].Value == "server" {
+			server = root.Content[i+1]
+		}
+	}
+	if server == nil {
+		server = &yaml.Node{Kind: yaml.MappingNode}
+		root.Content = append(root.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: "server"}, server)
+	}
+	if server.Kind != yaml.MappingNode {
+		return cfg
+	}
+	server.Content = append(server.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: "drain_delay"}, &yaml.Node{Kind: yaml.ScalarNode, Value: "0s"})
+	out, err := yaml.Marshal(&doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(out)
+}
+
 // startAppAt is startApp listening on addr.
 func startAppAt(t *testing.T, cfg string, env map[string]string, addr string) *servedApp {
 	t.Helper()
 	dir := t.TempDir()
 	dbPath := filepath.Join(dir, "linkwatch.db")
-	cfg = strings.ReplaceAll(cfg, "DBPATH", dbPath)
+	cfg = noDrainDelay(t, strings.ReplaceAll(cfg, "DBPATH", dbPath))
 	cfgPath := filepath.Join(dir, "config.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

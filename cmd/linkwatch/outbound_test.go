@@ -109,3 +109,48 @@ func TestNoAlertChannelFollowsRedirects(t *testing.T) {
 		t.Errorf("the redirect target got %d requests: a channel followed the redirect", n)
 	}
 }
+
+// A webhook subscription's URL is checked, when made, by the same guard
+// and allow list as every other outbound request.
+func TestSubscriptionURLsUseTheProbeGuard(t *testing.T) {
+	srv, hits := countServer(t, func(w http.ResponseWriter, r *http.Request) {})
+	for _, tc := range []struct {
+		probe string
+		ok    bool
+	}{{"", false}, {"probe: {allow_private: [127.0.0.1/32]}", true}} {
+		cfg, err := config.Parse(t.Context(), []byte(tc.probe+"\n"+validPages), "test.yaml", func(string) string { return "" })
+		if err != nil {
+			t.Fatal(err)
+		}
+		check := checkReceiverURL(receiverGuard(cfg))
+		err = check(t.Context(), srv.URL+"/hook")
+		if (err == nil) != tc.ok {
+			t.Errorf("%q: loopback URL: %v, want allowed %v", tc.probe, err, tc.ok)
+		}
+		if err := check(t.Context(), "ftp://hooks.example/"); err == nil {
+			t.Errorf("%q: an ftp URL is allowed", tc.probe)
+		}
+	}
+	if n := hits.Load(); n != 0 {
+		t.Errorf("checking a URL called it %d times", n)
+	}
+}
+
+// Several Slack entries are several channels, each with its filters.
+func TestSeveralSlackEntriesAreSeveralChannels(t *testing.T) {
+	sinks := alertSinks(t, "", `
+  slack:
+    - {name: acme, webhook_url: "https://hooks.slack.example/A", pages: [ada]}
+    - {name: ops, webhook_url: "https://hooks.slack.example/B", min_impact: critical}`)
+	var names []string
+	for _, s := range sinks {
+		names = append(names, s.Name())
+	}
+	if strings.Join(names, ",") != "slack:acme,slack:ops" {
+		t.Fatalf("channels = %v", names)
+	}
+	f, ok := sinks[1].(interface{ Filter() incidents.Filter })
+	if !ok || f.Filter().MinImpact != incidents.ImpactCritical {
+		t.Errorf("the ops entry's filters are lost")
+	}
+}

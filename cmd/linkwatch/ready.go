@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"linkwatch/storage"
@@ -32,6 +33,8 @@ type readiness struct {
 	window time.Duration // a refused write this recent means not ready
 	now    func() time.Time
 
+	stopping atomic.Bool // shutting down: out of the load balancer first
+
 	mu       sync.Mutex
 	probing  chan struct{} // closed when the running probe ends; nil when none runs
 	probedAt time.Time
@@ -42,8 +45,17 @@ func newReadiness(store readyStore, window time.Duration) *readiness {
 	return &readiness{store: store, window: window, now: time.Now}
 }
 
+// stop makes every later Ready fail: the process is shutting down.
+func (rd *readiness) stop() { rd.stopping.Store(true) }
+
+// errStopping is why a replica shutting down is not ready.
+var errStopping = errors.New("shutting down")
+
 // Ready returns why storage is not ready, or nil.
 func (rd *readiness) Ready(ctx context.Context) error {
+	if rd.stopping.Load() {
+		return errStopping
+	}
 	if err := rd.store.Ping(ctx); err != nil {
 		return err
 	}

@@ -10,12 +10,14 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
 	"linkwatch/alerting"
 	"linkwatch/checker"
 	"linkwatch/checker/schedule"
+	"linkwatch/checker/shard"
 	"linkwatch/cmd/linkwatch/config"
 	"linkwatch/cmd/linkwatch/web"
 	"linkwatch/hub"
@@ -118,12 +120,24 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 	// requests are our own self-checks.
 	selfToken := rand.Text()
 	hubServer.SetSelfCheckToken(selfToken)
-	engine, err := incidents.NewEngine(ctx, incidents.Config{
+	// Replicas share one PostgreSQL: each is a member with an id unique to
+	// this start, probes its share of the hosts, and keeps its own network's
+	// incidents apart. SQLite is one process: it owns everything.
+	interval := time.Duration(cfg.Probe.Interval)
+	shared := cfg.Storage.Driver == config.DriverPostgres
+	self := shard.Member{ID: shard.NewID(), Region: cfg.Probe.Region, Addr: ln.Addr().String()}
+	engineCfg := incidents.Config{
 		FailureThreshold: cfg.Probe.FailureThreshold,
 		SuccessThreshold: cfg.Probe.SuccessThreshold,
 		CanaryID:         canaryID(cfg),
 		GroupInterval:    groupInterval(cfg),
-	}, db, dependencies(catalog), log)
+		Region:           cfg.Probe.Region,
+		Interval:         interval,
+	}
+	if shared {
+		engineCfg.Replica, engineCfg.RefreshEvery = self.ID, interval
+	}
+	engine, err := incidents.NewEngine(ctx, engineCfg, db, dependencies(catalog), log)
 	if err != nil {
 		return nil, err
 	}
@@ -145,27 +159,45 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 	for _, s := range sinks {
 		channels = append(channels, s.Name())
 	}
+	guard := receiverGuard(cfg)
+	// The replicas' membership: the split of the targets follows it (share,
+	// made with the scheduler below).
+	var share *probeShare
+	var members *shard.Membership
+	extra := map[string]http.Handler{"/clicks": hub.NewClicksAPI(db, log)}
+	if shared {
+		members = shard.New(db, self, shard.Options{Interval: interval, OnChange: func(as shard.Assignment) { share.setAssignment(as) }, Log: log})
+		extra["/replicas"] = shard.NewAPI(db, members, log)
+	}
 	adminAPI := admin.New(db, admin.Options{Token: cfg.Server.AdminToken, Operator: engine, Channels: channels, Log: log,
-		Extra:      map[string]http.Handler{"/clicks": hub.NewClicksAPI(db, log)},
+		CheckURL: checkReceiverURL(guard), NewSecret: alerting.NewSecret,
+		Extra:      extra,
 		PageExists: func(slug string) bool { _, ok := hubServer.Catalog().Page(slug); return ok }})
 	router := web.NewRouter(hubServer, adminAPI, statuspage.New(statusSource{db}, statuspage.Options{
 		URL: cfg.Server.PublicURL, Interval: time.Duration(cfg.Probe.Interval), SelfCheck: *cfg.Probe.SelfCheck,
 		Catalog: hubServer.Catalog, Log: log,
 	}))
 	limiter := middleware.NewRateLimiter(cfg.Server.RateLimit.PerSecond, cfg.Server.RateLimit.Burst)
-	ready := newReadiness(db, max(time.Duration(cfg.Probe.Interval), 10*time.Second))
+	ready := newReadiness(db, max(interval, 10*time.Second))
 	srv := web.NewServer(middleware.SecurityHeaders(web.Health(ready, readyTimeout, limiter.Middleware(cfg.Server.TrustedPrefixes(), hubServer.IsSelfCheck, web.HubFirst(hubServer, router)))), log)
 
 	drops := &dropReport{log: log}
 	writer := storage.NewResultWriter(db, 500, time.Second, drops.note)
 	drops.dropped = writer.Dropped
 	dispatcher := alerting.NewDispatcher(db, sinks, metrics, log)
+	if shared {
+		// Its claims are this process start's own; with SQLite the one
+		// process keeps one name, and takes back after a crash what it
+		// had claimed.
+		dispatcher.SetClaim(self.ID, alerting.DefaultClaimLease)
+	}
+	dispatcher.Subscribe(db, guard.Dial)
 	// The engine runs on one goroutine; it drains this channel until the
 	// prober has stopped and the channel is closed.
 	engineIn := make(chan checker.Result, 4096)
 	targets := allTargets(cfg, catalog, selfCheckURL)
-	sched := schedule.New(newChecker(cfg, selfToken), targets, schedule.Options{
-		Interval: time.Duration(cfg.Probe.Interval),
+	sched := schedule.New(newChecker(cfg, selfToken), nil, schedule.Options{
+		Interval: interval,
 		Workers:  cfg.Probe.Workers,
 		OnResult: func(r checker.Result) {
 			metrics.Result(r)
@@ -174,12 +206,21 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 		},
 		Log: log,
 	})
+	share = newProbeShare(sched, engine, targets, shard.Alone(self.ID))
+	if members != nil {
+		// The first heartbeat before the first check: a replica joining
+		// checks its share from the start, not every target for a moment.
+		if err := members.Tick(ctx); err != nil {
+			log.Error("replica membership: first heartbeat failed; checking every target until one succeeds", "err", err)
+		}
+	}
+	sched.SetTargets(share.owned())
 	// SIGHUP reloads the pages and links from the config file. Notify now,
 	// before serving: a SIGHUP nobody listens for ends the process.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	a.onClose(func() { signal.Stop(hup) })
-	reloader := &reloader{path: path, getenv: getenv, selfCheckURL: selfCheckURL, running: cfg, counter: counter, hub: hubServer, sched: sched, engine: engine, log: log}
+	reloader := &reloader{path: path, getenv: getenv, selfCheckURL: selfCheckURL, running: cfg, counter: counter, hub: hubServer, sched: share, engine: engine, log: log}
 
 	a.add("click flush", func(ctx context.Context) error {
 		every(ctx, clickFlushInterval, func() {
@@ -214,7 +255,18 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 		Hour:   time.Duration(cfg.Storage.Retention.Rollups),
 	}
 	a.add("periodic jobs", func(ctx context.Context) error {
-		return runCron(ctx, newPeriodicJobs(ctx, db, keep, log))
+		// One replica runs them: the holder of the jobs lock.
+		return runWhileHolding(ctx, db, "jobs", jobsLockRetry, func(ctx context.Context) func() {
+			c := newPeriodicJobs(ctx, db, keep, log)
+			c.Start()
+			var departed sync.WaitGroup
+			if members != nil {
+				departed.Go(func() {
+					every(ctx, interval, func() { resolveDeparted(ctx, db, engine, members.Lease(), log) })
+				})
+			}
+			return func() { <-c.Stop().Done(); departed.Wait() }
+		}, log)
 	})
 	a.add("result writer", func(ctx context.Context) error {
 		writer.Run(ctx)
@@ -231,6 +283,11 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 		engine.Run(context.WithoutCancel(ctx), engineIn)
 		return nil
 	})
+	if members != nil {
+		// Stopped after the prober: the row is deleted (the others take
+		// this replica's hosts at once) once it checks nothing.
+		a.add("replica membership", members.Run)
+	}
 	a.add("prober", func(ctx context.Context) error {
 		sched.Run(ctx)
 		return nil
@@ -241,6 +298,19 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 		return web.Serve(ctx, srv, ln, stdout, log)
 	})
 	a.add("reload", func(ctx context.Context) error { return reloader.run(ctx, hup) })
+	// Stopped first: /readyz fails while everything still serves, for
+	// server.drain_delay, so load balancers stop sending visitors before
+	// the listener closes; then the stages above stop in turn.
+	drainDelay := time.Duration(*cfg.Server.DrainDelay)
+	a.add("drain", func(ctx context.Context) error {
+		<-ctx.Done()
+		ready.stop()
+		if drainDelay > 0 {
+			log.Info("draining: /readyz fails, still serving", "for", drainDelay)
+			time.Sleep(drainDelay)
+		}
+		return nil
+	})
 	return a, nil
 }
 

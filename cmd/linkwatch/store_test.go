@@ -43,7 +43,7 @@ func TestServeWaitsForPostgres(t *testing.T) {
 	l.Close()
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "c.yaml")
-	mustWrite(t, cfgPath, "storage: {driver: postgres, dsn: '${PG_DSN}'}\nprobe: {self_check: false}\n"+
+	mustWrite(t, cfgPath, "storage: {driver: postgres, dsn: '${PG_DSN}'}\nserver: {drain_delay: 0s}\nprobe: {self_check: false}\n"+
 		"pages:\n  - slug: a\n    links:\n      - {slug: x, url: 'https://127.0.0.1:9/'}\n")
 	env := map[string]string{"PG_DSN": u.String()}
 	stderr := &lockedBuffer{}

@@ -38,10 +38,10 @@ type Store interface {
 	CreateMaintenance(ctx context.Context, m incidents.Maintenance) (incidents.Maintenance, error)
 	ListMaintenance(ctx context.Context, since time.Time) ([]incidents.Maintenance, error)
 	DeleteMaintenance(ctx context.Context, id int64) error
-	Deliveries(ctx context.Context, limit int) ([]incidents.DeliveryLog, error)
 	ChannelStates(ctx context.Context, names []string) ([]incidents.ChannelState, error)
 	EnableChannel(ctx context.Context, name string) error
 	DisableChannel(ctx context.Context, name, reason string) error
+	SubscriptionStore
 }
 
 // Operator is what an on-call engineer asks of the incident engine: to
@@ -67,7 +67,12 @@ type Options struct {
 	// window cannot name a page that does not exist (and would mute
 	// nothing); nil accepts any.
 	PageExists func(slug string) bool
-	Log        *slog.Logger
+	// CheckURL checks a subscription's URL when it is made: a valid
+	// http(s) URL the SSRF guard allows. nil: subscriptions cannot be made.
+	CheckURL func(ctx context.Context, rawURL string) error
+	// NewSecret makes a subscription's signing secret (whsec_...).
+	NewSecret func() string
+	Log       *slog.Logger
 }
 
 // maxAdminBody bounds request bodies: notes are text, not uploads.
@@ -81,6 +86,8 @@ type API struct {
 	channels   []string
 	extra      map[string]http.Handler
 	pageExists func(string) bool
+	checkURL   func(context.Context, string) error
+	newSecret  func() string
 	log        *slog.Logger
 	now        func() time.Time
 }
@@ -88,7 +95,7 @@ type API struct {
 // New returns the admin API.
 func New(store Store, opts Options) *API {
 	return &API{store: store, token: []byte(opts.Token), operator: opts.Operator, channels: opts.Channels,
-		extra: opts.Extra, pageExists: opts.PageExists, log: opts.Log, now: time.Now}
+		extra: opts.Extra, pageExists: opts.PageExists, checkURL: opts.CheckURL, newSecret: opts.NewSecret, log: opts.Log, now: time.Now}
 }
 
 // Register adds the admin routes to r.
@@ -104,6 +111,13 @@ func (a *API) Register(r *mux.Router) {
 	s.Handle("/maintenance", methods{http.MethodGet: a.listMaintenance, http.MethodPost: a.createMaintenance})
 	s.Handle("/maintenance/{id}", methods{http.MethodDelete: a.deleteMaintenance})
 	s.Handle("/deliveries", methods{http.MethodGet: a.listDeliveries})
+	s.Handle("/deliveries/{id}/redeliver", methods{http.MethodPost: a.redeliver})
+	s.Handle("/subscriptions", methods{http.MethodGet: a.listSubscriptions, http.MethodPost: a.createSubscription})
+	s.Handle("/subscriptions/{id}", methods{http.MethodGet: a.showSubscription, http.MethodPatch: a.patchSubscription,
+		http.MethodDelete: a.deleteSubscription})
+	s.Handle("/subscriptions/{id}/rotate", methods{http.MethodPost: a.rotateSecret})
+	s.Handle("/subscriptions/{id}/verify", methods{http.MethodPost: a.verify})
+	s.Handle("/subscriptions/{id}/replay", methods{http.MethodPost: a.replay})
 	s.Handle("/channels", methods{http.MethodGet: a.listChannels, http.MethodPost: a.setChannel})
 	for path, h := range a.extra {
 		s.Handle(path, methods{http.MethodGet: h.ServeHTTP})
@@ -223,7 +237,11 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 		case errors.Is(err, io.EOF):
 			return &fieldError{"(body)", "a JSON object is required"}
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			return &fieldError{strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`), "unknown field"}
+			name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+			if name == "" || strings.ContainsAny(name, " \t\r\n") {
+				return &fieldError{"(body)", "unknown field " + strconv.Quote(clipText(name, 100))}
+			}
+			return &fieldError{name, "unknown field"}
 		default:
 			return &fieldError{"(body)", "not valid JSON: " + err.Error()}
 		}
@@ -629,24 +647,6 @@ func (a *API) deleteMaintenance(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
-}
-
-func (a *API) listDeliveries(w http.ResponseWriter, r *http.Request) {
-	limit := 100
-	if s := r.URL.Query().Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > 1000 {
-			a.fail(w, r, &fieldError{"limit", "must be an integer from 1 to 1000"})
-			return
-		}
-		limit = n
-	}
-	list, err := a.store.Deliveries(r.Context(), limit)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"deliveries": nonNil(list)})
 }
 
 func nonNil[T any](s []T) []T {

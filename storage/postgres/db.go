@@ -44,6 +44,9 @@ type DB struct {
 
 	faultMu sync.Mutex
 	fault   storage.WriteFault // the last write the database refused
+
+	sessMu   sync.Mutex
+	sessions map[string]*session // held session locks, by name
 }
 
 // Open connects to the database named by dsn (a postgres:// URL or
@@ -109,6 +112,7 @@ func (db *DB) Host() string { return db.host }
 
 // Close closes the pool, waiting for connections in use to be returned.
 func (db *DB) Close() error {
+	db.closeSessions()
 	db.pool.Close()
 	return nil
 }
@@ -211,6 +215,9 @@ const (
 	lockMigrate = 1      // session lock: schema migrations
 	lockOutbox  = 2      // transaction lock: outbox and alert group writes, fan-out
 	lockRollup  = 3      // transaction lock: the hour rollup job
+
+	lockSpaceMember = 0x6c6d // "lm": session locks of members, keyed by memberLockKey
+	lockSpaceNamed  = 0x6c6e // "ln": named session locks (HoldLock), keyed by a hash of the name
 )
 
 // lock takes a transaction-level advisory lock, released at commit or

@@ -1,10 +1,12 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -51,6 +53,11 @@ func (db *DB) PendingDeliveries(ctx context.Context, channel string, after int64
 	if err != nil {
 		return nil, fmt.Errorf("postgres: query deliveries: %w", err)
 	}
+	return scanDeliveries(rows)
+}
+
+// scanDeliveries reads deliveries with their alerts.
+func scanDeliveries(rows pgx.Rows) ([]incidents.Delivery, error) {
 	var out []incidents.Delivery
 	var (
 		d       incidents.Delivery
@@ -58,7 +65,7 @@ func (db *DB) PendingDeliveries(ctx context.Context, channel string, after int64
 		next    time.Time
 		payload []byte
 	)
-	_, err = pgx.ForEachRow(rows, []any{&d.ID, &d.Channel, &d.Attempts, &first, &next, &payload}, func() error {
+	_, err := pgx.ForEachRow(rows, []any{&d.ID, &d.Channel, &d.Attempts, &first, &next, &payload}, func() error {
 		d.FirstAt, d.NextAt, d.Alert = utc(first), next.UTC(), incidents.Alert{}
 		if err := json.Unmarshal(payload, &d.Alert); err != nil {
 			return fmt.Errorf("decode alert of delivery %d: %w", d.ID, err)
@@ -72,6 +79,47 @@ func (db *DB) PendingDeliveries(ctx context.Context, channel string, after int64
 	return out, nil
 }
 
+// ClaimDeliveries claims up to limit of a channel's due deliveries for
+// owner until lease has passed, oldest first, and returns them. A delivery
+// is claimable when no other dispatcher holds an unexpired claim on it and no
+// earlier delivery of the same incident to the channel is still pending,
+// so an incident's alerts go out in order, one at a time, whichever
+// replica sends them. Replicas claiming at once skip each other's rows
+// (FOR UPDATE SKIP LOCKED): each delivery is claimed by one.
+func (db *DB) ClaimDeliveries(ctx context.Context, channel, owner string, lease time.Duration, limit int) ([]incidents.Delivery, error) {
+	var out []incidents.Delivery
+	err := db.update(ctx, func(tx *Tx) error {
+		rows, err := tx.Query(ctx, `WITH c AS (
+				SELECT d.id FROM deliveries d JOIN outbox o ON o.id = d.outbox_id
+				WHERE d.channel = $1 AND d.status = 'pending' AND d.next_at <= $2
+				AND (d.claimed_until IS NULL OR d.claimed_until <= $2 OR d.claimed_by = $5)
+				AND NOT EXISTS (SELECT 1 FROM deliveries e JOIN outbox eo ON eo.id = e.outbox_id
+					WHERE e.channel = d.channel AND e.status = 'pending' AND e.id < d.id AND eo.incident_id = o.incident_id)
+				ORDER BY d.id LIMIT $3 FOR UPDATE OF d SKIP LOCKED)
+			UPDATE deliveries d SET claimed_until = $4, claimed_by = $5 FROM c, outbox o
+			WHERE d.id = c.id AND o.id = d.outbox_id
+			RETURNING d.id, d.channel, d.attempts, d.first_at, d.next_at, o.payload`,
+			channel, tx.now, limit, tx.now.Add(lease), owner)
+		if err != nil {
+			return fmt.Errorf("postgres: claim deliveries of %s: %w", channel, err)
+		}
+		out, err = scanDeliveries(rows)
+		return err
+	})
+	slices.SortFunc(out, func(a, b incidents.Delivery) int { return cmp.Compare(a.ID, b.ID) })
+	return out, err
+}
+
+// ReleaseClaims gives up owner's claims on deliveries still pending.
+func (db *DB) ReleaseClaims(ctx context.Context, owner string) error {
+	return db.update(ctx, func(tx *Tx) error {
+		if _, err := tx.Exec(ctx, `UPDATE deliveries SET claimed_until = NULL, claimed_by = '' WHERE claimed_by = $1 AND status = 'pending'`, owner); err != nil {
+			return fmt.Errorf("postgres: release claims of %s: %w", owner, err)
+		}
+		return nil
+	})
+}
+
 // MarkDelivery records an attempt's outcome.
 func (db *DB) MarkDelivery(ctx context.Context, id int64, o incidents.Outcome) error {
 	return db.update(ctx, func(tx *Tx) error {
@@ -80,7 +128,7 @@ func (db *DB) MarkDelivery(ctx context.Context, id int64, o incidents.Outcome) e
 			next = tx.now
 		}
 		_, err := tx.Exec(ctx, `UPDATE deliveries SET status = $1, attempts = attempts + 1, first_at = COALESCE(first_at, $2),
-			next_at = $3, last_status = $4, last_error = $5, updated_at = $2 WHERE id = $6`,
+			next_at = $3, last_status = $4, last_error = $5, updated_at = $2, claimed_until = NULL, claimed_by = '' WHERE id = $6`,
 			o.Status, tx.now, next, o.HTTPStatus, o.Error, id)
 		if err != nil {
 			return fmt.Errorf("postgres: mark delivery %d: %w", id, err)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"linkwatch/incidents"
 	"linkwatch/storage"
@@ -30,7 +31,7 @@ func utc(t *time.Time) time.Time {
 }
 
 const incidentColumns = `id, key, kind, title, cause, summary, status, impact, flapping, host, targets, affected,
-	started_at, updated_at, alerts_suppressed, acknowledged_at, acknowledged_by, resolved_at, postmortem`
+	started_at, updated_at, alerts_suppressed, acknowledged_at, acknowledged_by, resolved_at, postmortem, version`
 
 func scanIncident(row pgx.Row) (incidents.Incident, error) {
 	var (
@@ -41,7 +42,7 @@ func scanIncident(row pgx.Row) (incidents.Incident, error) {
 	)
 	err := row.Scan(&inc.ID, &inc.Key, &inc.Kind, &inc.Title, &inc.Cause, &inc.Summary, &inc.Status, &inc.Impact,
 		&inc.Flapping, &inc.Host, &targets, &affected, &started, &upd, &inc.AlertsSuppressed, &ackAt, &inc.AcknowledgedBy,
-		&resolvedAt, &postmortem)
+		&resolvedAt, &postmortem, &inc.Version)
 	if err != nil {
 		return inc, err
 	}
@@ -144,6 +145,12 @@ func recordTx(ctx context.Context, tx *Tx, c incidents.Change) (incidents.Incide
 			inc.Key, string(inc.Kind), inc.Title, string(inc.Cause), inc.Summary, string(inc.Status), string(inc.Impact),
 			inc.Flapping, inc.Host, string(targets), string(affected), inc.StartedAt.UTC(), inc.UpdatedAt.UTC(),
 			inc.AlertsSuppressed, nullTime(inc.AcknowledgedAt), inc.AcknowledgedBy, nullTime(inc.ResolvedAt), string(postmortem)).Scan(&inc.ID)
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && pe.Code == "23505" && pe.ConstraintName == "incidents_open_key" {
+			// Another replica opened it first (a host being handed over).
+			return inc, fmt.Errorf("incident %s is already open: %w", inc.Key, storage.ErrConflict)
+		}
+		inc.Version = 0
 		if err != nil {
 			return inc, fmt.Errorf("postgres: insert incident %s: %w", inc.Key, err)
 		}
@@ -156,13 +163,13 @@ func recordTx(ctx context.Context, tx *Tx, c incidents.Change) (incidents.Incide
 		row := tx.QueryRow(ctx, `UPDATE incidents SET key = $1, kind = $2, title = $3, cause = $4, summary = $5,
 			status = CASE WHEN $6 = 'resolved' OR $7 THEN $6 ELSE status END,
 			impact = $8, flapping = $9, host = $10, targets = $11, affected = $12, updated_at = $13, alerts_suppressed = $14,
-			resolved_at = $15 WHERE id = $16 RETURNING `+incidentColumns,
+			resolved_at = $15, version = version + 1 WHERE id = $16 AND version = $17 RETURNING `+incidentColumns,
 			inc.Key, string(inc.Kind), inc.Title, string(inc.Cause), inc.Summary, string(inc.Status), c.Update != nil, string(inc.Impact),
 			inc.Flapping, inc.Host, string(targets), string(affected), inc.UpdatedAt.UTC(), inc.AlertsSuppressed,
-			nullTime(inc.ResolvedAt), inc.ID)
+			nullTime(inc.ResolvedAt), inc.ID, inc.Version)
 		inc, err = scanIncident(row)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return inc, fmt.Errorf("incident %d: %w", c.Incident.ID, storage.ErrNotFound)
+			return inc, missingOrChanged(ctx, tx, c.Incident)
 		}
 		if err != nil {
 			return inc, fmt.Errorf("postgres: update incident %d: %w", c.Incident.ID, err)
@@ -197,6 +204,21 @@ func recordTx(ctx context.Context, tx *Tx, c incidents.Change) (incidents.Incide
 		}
 	}
 	return inc, nil
+}
+
+// missingOrChanged says why an update matched no row: the incident does
+// not exist, or another replica changed it since the copy the change was
+// computed from.
+func missingOrChanged(ctx context.Context, tx *Tx, stale incidents.Incident) error {
+	var version int64
+	err := tx.QueryRow(ctx, `SELECT version FROM incidents WHERE id = $1`, stale.ID).Scan(&version)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("incident %d: %w", stale.ID, storage.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("postgres: read incident %d: %w", stale.ID, err)
+	}
+	return fmt.Errorf("incident %d changed since version %d (now %d): %w", stale.ID, stale.Version, version, storage.ErrConflict)
 }
 
 func insertUpdate(ctx context.Context, tx *Tx, id int64, status incidents.Status, body string) (incidents.Update, error) {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"linkwatch/checker/shard"
 	"linkwatch/incidents"
 	"linkwatch/storage/postgres"
 	"linkwatch/storage/postgres/pgtest"
@@ -110,5 +111,149 @@ func TestReplicasLoseNoAlert(t *testing.T) {
 	want := perReplica/4 + 2*(perReplica-perReplica/4)
 	if len(open) != want || len(alerts) != want || len(log) != want {
 		t.Errorf("%d open incidents, %d alerts, %d deliveries; want %d of each", len(open), len(alerts), len(log), want)
+	}
+}
+
+// terminate ends the sessions of db's dedicated lock connections from
+// outside, as a kill -9 of the process would: the server notices the
+// closed socket and releases the session's locks.
+func terminate(t *testing.T, dsn string, lockSpace int) {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var n int
+	if err := conn.QueryRow(context.Background(), `SELECT count(pg_terminate_backend(pid)) FROM pg_locks
+		WHERE locktype = 'advisory' AND classid::bigint = $1 AND pid <> pg_backend_pid()`, lockSpace).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n == 0 {
+		t.Fatal("no session held a lock to terminate")
+	}
+}
+
+// TestDeadMemberLeavesAtOnce: a member whose session is gone (its process
+// killed) is not live, though its heartbeat is well within the lease; it
+// is live again once its next heartbeat takes the lock again.
+func TestDeadMemberLeavesAtOnce(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	ctx := context.Background()
+	a, err := postgres.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := postgres.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := a.Heartbeat(ctx, shard.Member{ID: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Heartbeat(ctx, shard.Member{ID: "b"}); err != nil {
+		t.Fatal(err)
+	}
+	live := func() []string {
+		t.Helper()
+		ms, err := b.Members(ctx, "", time.Now().Add(-time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, m := range ms {
+			out = append(out, m.ID)
+		}
+		return out
+	}
+	if got := live(); len(got) != 2 {
+		t.Fatalf("live = %v, want a and b", got)
+	}
+	// Kill a's lock session only (b's is in the same lock space: end a's
+	// by its pid).
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `SELECT pg_terminate_backend(l.pid) FROM pg_locks l JOIN members m ON l.objid::bigint = m.lock_key
+		WHERE l.locktype = 'advisory' AND m.id = 'a'`); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for got := live(); len(got) != 1 || got[0] != "b"; got = live() {
+		if time.Now().After(deadline) {
+			t.Fatalf("live = %v after a's session ended, want b alone", got)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// a is alive after all (only its connection broke): its heartbeat
+	// takes the lock again.
+	if err := a.Heartbeat(ctx, shard.Member{ID: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := live(); len(got) != 2 {
+		t.Errorf("live = %v after a's next heartbeat, want a and b", got)
+	}
+}
+
+// TestJobsLockHandOver: of two processes, one holds the jobs lock; when its
+// connection ends (kill -9), the other takes it at its next try.
+func TestJobsLockHandOver(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	ctx := context.Background()
+	var dbs [2]*postgres.DB
+	for i := range dbs {
+		db, err := postgres.Open(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		dbs[i] = db
+	}
+	got := [2]bool{}
+	var wg sync.WaitGroup
+	for i, db := range dbs {
+		wg.Go(func() {
+			held, err := db.HoldLock(ctx, "jobs")
+			if err != nil {
+				t.Error(err)
+			}
+			got[i] = held
+		})
+	}
+	wg.Wait()
+	if got[0] == got[1] {
+		t.Fatalf("jobs lock held by both or neither: %v", got)
+	}
+	holder, other := dbs[0], dbs[1]
+	if got[1] {
+		holder, other = other, holder
+	}
+	if held, _ := holder.HoldLock(ctx, "jobs"); !held {
+		t.Fatal("the holder lost the lock by asking again")
+	}
+	if held, _ := other.HoldLock(ctx, "jobs"); held {
+		t.Fatal("the other took a held lock")
+	}
+	terminate(t, dsn, 0x6c6e)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		held, err := other.HoldLock(ctx, "jobs")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if held {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the jobs lock was not handed over after its holder's session ended")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if held, _ := holder.HoldLock(ctx, "jobs"); held {
+		t.Error("the old holder still thinks it holds the lock")
 	}
 }

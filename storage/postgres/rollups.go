@@ -157,13 +157,37 @@ func (db *DB) Prune(ctx context.Context, keep storage.Retention) (int64, error) 
 // Every bucket is read by its key, so the cost follows the targets asked.
 func (db *DB) LatencyHistograms(ctx context.Context, keys []string, from, to time.Time) (map[string]storage.Rollup, error) {
 	out := map[string]storage.Rollup{}
+	err := db.histogramRows(ctx, keys, from, to, storage.WholeWindow(from, to), func(r storage.Rollup) { out[r.TargetID] = out[r.TargetID].Add(r) })
+	return out, err
+}
+
+// LatencySeries returns each of the targets' latency over [from, to) in
+// step-long buckets from from (see storage.Series), read as
+// LatencyHistograms reads: rollups only, by key.
+func (db *DB) LatencySeries(ctx context.Context, keys []string, from, to time.Time, step time.Duration) (map[string][]storage.Rollup, error) {
+	s, err := storage.NewSeries(from, step)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.histogramRows(ctx, keys, from, to, step, s.Add); err != nil {
+		return nil, err
+	}
+	return s.Result(), nil
+}
+
+// histogramRows calls add with the histogram of each key and step-long
+// bucket from from, summed in the database from the hour and minute
+// rollups storage.HistogramBuckets chooses for [from, to): one row per
+// bucket, however many rollups it holds. A rollup starting before from
+// (from rounded down to its hour) counts in the first bucket.
+func (db *DB) histogramRows(ctx context.Context, keys []string, from, to time.Time, step time.Duration, add func(storage.Rollup)) error {
 	if len(keys) == 0 || !to.After(from) {
-		return out, nil
+		return nil
 	}
 	var done int64
 	err := db.pool.QueryRow(ctx, `SELECT value FROM meta WHERE key = 'rollup_hour_done'`).Scan(&done)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("postgres: read rollup watermark: %w", err)
+		return fmt.Errorf("postgres: read rollup watermark: %w", err)
 	}
 	hours, minutes := storage.HistogramBuckets(done, from, to)
 	if hours == nil {
@@ -172,24 +196,26 @@ func (db *DB) LatencyHistograms(ctx context.Context, keys []string, from, to tim
 	if minutes == nil {
 		minutes = []int64{}
 	}
-	cols := "t.key, r.count, r.lat_max_us, " + histList("r.h%d")
-	rows, err := db.pool.Query(ctx, `SELECT `+cols+` FROM rollup_hour r JOIN targets t ON t.id = r.target_id
-			WHERE t.key = ANY($1) AND r.bucket = ANY($2)
-		UNION ALL
-		SELECT `+cols+` FROM rollup_minute r JOIN targets t ON t.id = r.target_id
-			WHERE t.key = ANY($1) AND r.bucket = ANY($3)`, keys, hours, minutes)
+	cols := "t.key, r.bucket, r.count, r.lat_max_us, " + histList("r.h%d")
+	rows, err := db.pool.Query(ctx, `SELECT key, $4 + GREATEST(0, (bucket - $4) / $5) * $5 AS b, SUM(count)::bigint, MAX(lat_max_us), `+histList("SUM(h%d)::bigint")+`
+		FROM (SELECT `+cols+` FROM rollup_hour r JOIN targets t ON t.id = r.target_id
+				WHERE t.key = ANY($1) AND r.bucket = ANY($2)
+			UNION ALL
+			SELECT `+cols+` FROM rollup_minute r JOIN targets t ON t.id = r.target_id
+				WHERE t.key = ANY($1) AND r.bucket = ANY($3)) AS hist
+		GROUP BY key, b`, keys, hours, minutes, from.Unix(), int64(step/time.Second))
 	if err != nil {
-		return nil, fmt.Errorf("postgres: query latency histograms: %w", err)
+		return fmt.Errorf("postgres: query latency histograms: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		r, err := storage.ScanHistogram(rows.Scan)
 		if err != nil {
-			return nil, fmt.Errorf("postgres: scan latency histogram: %w", err)
+			return fmt.Errorf("postgres: scan latency histogram: %w", err)
 		}
-		out[r.TargetID] = out[r.TargetID].Add(r)
+		add(r)
 	}
-	return out, rows.Err()
+	return rows.Err()
 }
 
 // DailyStats returns per-target daily totals since from, read from the

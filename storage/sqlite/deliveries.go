@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"linkwatch/incidents"
 	"linkwatch/storage"
@@ -41,22 +42,66 @@ func (db *DB) PendingDeliveries(ctx context.Context, channel string, after int64
 	return queryAll(ctx, db.reader, "deliveries", `SELECT d.id, d.channel, d.attempts, d.first_at, d.next_at, o.payload
 		FROM deliveries d JOIN outbox o ON o.id = d.outbox_id
 		WHERE d.channel = ? AND d.status = 'pending' AND d.id > ? ORDER BY d.id LIMIT ?`, []any{channel, after, limit},
-		func(row rowScanner) (incidents.Delivery, error) {
-			var d incidents.Delivery
-			var first sql.NullString
-			var next, payload string
-			if err := row.Scan(&d.ID, &d.Channel, &d.Attempts, &first, &next, &payload); err != nil {
-				return d, err
-			}
-			if first.Valid {
-				d.FirstAt = parseTime(first.String)
-			}
-			d.NextAt = parseTime(next)
-			if err := json.Unmarshal([]byte(payload), &d.Alert); err != nil {
-				return d, fmt.Errorf("decode the alert of delivery %d: %w", d.ID, err)
-			}
-			return d, nil
-		})
+		scanDelivery)
+}
+
+// scanDelivery reads a delivery with its alert.
+func scanDelivery(row rowScanner) (incidents.Delivery, error) {
+	var d incidents.Delivery
+	var first sql.NullString
+	var next, payload string
+	if err := row.Scan(&d.ID, &d.Channel, &d.Attempts, &first, &next, &payload); err != nil {
+		return d, err
+	}
+	if first.Valid {
+		d.FirstAt = parseTime(first.String)
+	}
+	d.NextAt = parseTime(next)
+	if err := json.Unmarshal([]byte(payload), &d.Alert); err != nil {
+		return d, fmt.Errorf("decode the alert of delivery %d: %w", d.ID, err)
+	}
+	return d, nil
+}
+
+// ClaimDeliveries claims up to limit of a channel's due deliveries for
+// owner until lease has passed, oldest first, and returns them: the same
+// rule as PostgreSQL's (no unexpired claim of another, no earlier delivery of the
+// same incident to the channel pending), where the one writer makes each
+// claim exclusive.
+func (db *DB) ClaimDeliveries(ctx context.Context, channel, owner string, lease time.Duration, limit int) ([]incidents.Delivery, error) {
+	var out []incidents.Delivery
+	err := db.update(ctx, func(tx *Tx) error {
+		now := formatTime(tx.now)
+		res, err := tx.ExecContext(ctx, `UPDATE deliveries SET claimed_until = ?, claimed_by = ? WHERE id IN (
+				SELECT d.id FROM deliveries d JOIN outbox o ON o.id = d.outbox_id
+				WHERE d.channel = ? AND d.status = 'pending' AND d.next_at <= ?
+				AND (d.claimed_until IS NULL OR d.claimed_until <= ? OR d.claimed_by = ?)
+				AND NOT EXISTS (SELECT 1 FROM deliveries e JOIN outbox eo ON eo.id = e.outbox_id
+					WHERE e.channel = d.channel AND e.status = 'pending' AND e.id < d.id AND eo.incident_id = o.incident_id)
+				ORDER BY d.id LIMIT ?)`, formatTime(tx.now.Add(lease)), owner, channel, now, now, owner, limit)
+		if err != nil {
+			return fmt.Errorf("sqlite: claim deliveries of %s: %w", channel, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil
+		}
+		out, err = queryAll(ctx, tx, "claimed deliveries", `SELECT d.id, d.channel, d.attempts, d.first_at, d.next_at, o.payload
+			FROM deliveries d JOIN outbox o ON o.id = d.outbox_id
+			WHERE d.channel = ? AND d.claimed_by = ? AND d.claimed_until = ? AND d.status = 'pending' ORDER BY d.id`,
+			[]any{channel, owner, formatTime(tx.now.Add(lease))}, scanDelivery)
+		return err
+	})
+	return out, err
+}
+
+// ReleaseClaims gives up owner's claims on deliveries still pending.
+func (db *DB) ReleaseClaims(ctx context.Context, owner string) error {
+	return db.update(ctx, func(tx *Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET claimed_until = NULL, claimed_by = '' WHERE claimed_by = ? AND status = 'pending'`, owner); err != nil {
+			return fmt.Errorf("sqlite: release claims of %s: %w", owner, err)
+		}
+		return nil
+	})
 }
 
 // MarkDelivery records an attempt's outcome.
@@ -67,7 +112,7 @@ func (db *DB) MarkDelivery(ctx context.Context, id int64, o incidents.Outcome) e
 			next = formatTime(tx.now)
 		}
 		_, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = ?, attempts = attempts + 1, first_at = COALESCE(first_at, ?),
-			next_at = ?, last_status = ?, last_error = ?, updated_at = ? WHERE id = ?`,
+			next_at = ?, last_status = ?, last_error = ?, updated_at = ?, claimed_until = NULL, claimed_by = '' WHERE id = ?`,
 			o.Status, formatTime(tx.now), next, o.HTTPStatus, o.Error, formatTime(tx.now), id)
 		if err != nil {
 			return fmt.Errorf("sqlite: mark delivery %d: %w", id, err)

@@ -6,7 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+
+	"github.com/mattn/go-sqlite3"
 
 	"linkwatch/incidents"
 	"linkwatch/storage"
@@ -30,7 +33,7 @@ func parseTime(s string) time.Time {
 }
 
 const incidentColumns = `id, key, kind, title, cause, summary, status, impact, flapping, host, targets, affected,
-	started_at, updated_at, alerts_suppressed, acknowledged_at, acknowledged_by, resolved_at, postmortem`
+	started_at, updated_at, alerts_suppressed, acknowledged_at, acknowledged_by, resolved_at, postmortem, version`
 
 type rowScanner interface{ Scan(dest ...any) error }
 
@@ -43,7 +46,7 @@ func scanIncident(row rowScanner) (incidents.Incident, error) {
 	)
 	err := row.Scan(&inc.ID, &inc.Key, &inc.Kind, &inc.Title, &inc.Cause, &inc.Summary, &inc.Status, &inc.Impact,
 		&inc.Flapping, &inc.Host, &targets, &affected, &started, &upd, &inc.AlertsSuppressed, &ackAt, &inc.AcknowledgedBy,
-		&resolvedAt, &postmortem)
+		&resolvedAt, &postmortem, &inc.Version)
 	if err != nil {
 		return inc, err
 	}
@@ -155,9 +158,14 @@ func recordTx(ctx context.Context, tx *Tx, c incidents.Change) (incidents.Incide
 		err = tx.QueryRowContext(ctx, `INSERT INTO incidents (key, kind, title, cause, summary, status, impact, flapping, host,
 			targets, affected, started_at, updated_at, alerts_suppressed, acknowledged_at, acknowledged_by, resolved_at, postmortem)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, args...).Scan(&inc.ID)
+		var se sqlite3.Error
+		if errors.As(err, &se) && se.ExtendedCode == sqlite3.ErrConstraintUnique && strings.Contains(se.Error(), "incidents.key") {
+			return inc, fmt.Errorf("incident %s is already open: %w", inc.Key, storage.ErrConflict)
+		}
 		if err != nil {
 			return inc, fmt.Errorf("sqlite: insert incident %s: %w", inc.Key, err)
 		}
+		inc.Version = 0
 	} else {
 		// The engine owns the detection columns; acknowledgement, postmortem
 		// and the public status belong to people and are never overwritten
@@ -167,13 +175,13 @@ func recordTx(ctx context.Context, tx *Tx, c incidents.Change) (incidents.Incide
 		row := tx.QueryRowContext(ctx, `UPDATE incidents SET key = ?, kind = ?, title = ?, cause = ?, summary = ?,
 			status = CASE WHEN ? = 'resolved' OR ? THEN ? ELSE status END,
 			impact = ?, flapping = ?, host = ?, targets = ?, affected = ?, updated_at = ?, alerts_suppressed = ?,
-			resolved_at = ? WHERE id = ? RETURNING `+incidentColumns,
+			resolved_at = ?, version = version + 1 WHERE id = ? AND version = ? RETURNING `+incidentColumns,
 			inc.Key, string(inc.Kind), inc.Title, string(inc.Cause), inc.Summary, string(inc.Status), c.Update != nil, string(inc.Status), string(inc.Impact),
 			inc.Flapping, inc.Host, string(targets), string(affected), formatTime(inc.UpdatedAt), inc.AlertsSuppressed,
-			nullTime(inc.ResolvedAt), inc.ID)
+			nullTime(inc.ResolvedAt), inc.ID, inc.Version)
 		inc, err = scanIncident(row)
 		if errors.Is(err, sql.ErrNoRows) {
-			return inc, fmt.Errorf("incident %d: %w", c.Incident.ID, storage.ErrNotFound)
+			return inc, missingOrChanged(ctx, tx, c.Incident)
 		}
 		if err != nil {
 			return inc, fmt.Errorf("sqlite: update incident %d: %w", c.Incident.ID, err)
@@ -208,6 +216,20 @@ func recordTx(ctx context.Context, tx *Tx, c incidents.Change) (incidents.Incide
 		}
 	}
 	return inc, nil
+}
+
+// missingOrChanged says why an update matched no row: the incident does
+// not exist, or it changed since the copy the change was computed from.
+func missingOrChanged(ctx context.Context, tx *Tx, stale incidents.Incident) error {
+	var version int64
+	err := tx.QueryRowContext(ctx, `SELECT version FROM incidents WHERE id = ?`, stale.ID).Scan(&version)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("incident %d: %w", stale.ID, storage.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: read incident %d: %w", stale.ID, err)
+	}
+	return fmt.Errorf("incident %d changed since version %d (now %d): %w", stale.ID, stale.Version, version, storage.ErrConflict)
 }
 
 func insertUpdate(ctx context.Context, tx *Tx, id int64, status incidents.Status, body string) (incidents.Update, error) {

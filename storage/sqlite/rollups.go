@@ -163,18 +163,43 @@ func (db *DB) Prune(ctx context.Context, keep storage.Retention) (int64, error) 
 // start), so the cost follows the targets asked, not the fleet.
 func (db *DB) LatencyHistograms(ctx context.Context, keys []string, from, to time.Time) (map[string]storage.Rollup, error) {
 	out := map[string]storage.Rollup{}
+	err := db.histogramRows(ctx, keys, from, to, storage.WholeWindow(from, to), func(r storage.Rollup) { out[r.TargetID] = out[r.TargetID].Add(r) })
+	return out, err
+}
+
+// LatencySeries returns each of the targets' latency over [from, to) in
+// step-long buckets from from (see storage.Series), read as
+// LatencyHistograms reads: rollups only, by key.
+func (db *DB) LatencySeries(ctx context.Context, keys []string, from, to time.Time, step time.Duration) (map[string][]storage.Rollup, error) {
+	s, err := storage.NewSeries(from, step)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.histogramRows(ctx, keys, from, to, step, s.Add); err != nil {
+		return nil, err
+	}
+	return s.Result(), nil
+}
+
+// histogramRows calls add with the histogram of each key and step-long
+// bucket from from, summed in the database from the hour and minute
+// rollups storage.HistogramBuckets chooses for [from, to): one row per
+// bucket, however many rollups it holds. A rollup starting before from
+// (from rounded down to its hour) counts in the first bucket.
+func (db *DB) histogramRows(ctx context.Context, keys []string, from, to time.Time, step time.Duration, add func(storage.Rollup)) error {
 	if len(keys) == 0 || !to.After(from) {
-		return out, nil
+		return nil
 	}
 	var done sql.NullInt64
 	err := db.reader.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'rollup_hour_done'`).Scan(&done)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("sqlite: read rollup watermark: %w", err)
+		return fmt.Errorf("sqlite: read rollup watermark: %w", err)
 	}
 	hours, minutes := storage.HistogramBuckets(done.Int64, from, to)
-	cols := "t.key, r.count, r.lat_max_us"
+	cols, sums := "t.key AS key, r.bucket AS bucket, r.count AS count, r.lat_max_us AS lat_max_us", ""
 	for i := 0; i < storage.HistColumns; i++ {
-		cols += fmt.Sprintf(", r.h%d", i)
+		cols += fmt.Sprintf(", r.h%d AS h%d", i, i)
+		sums += fmt.Sprintf(", SUM(h%d)", i)
 	}
 	marks := strings.TrimSuffix(strings.Repeat("?, ", len(keys)), ", ")
 	var parts []string
@@ -191,21 +216,24 @@ func (db *DB) LatencyHistograms(ctx context.Context, keys []string, from, to tim
 		}
 	}
 	if len(parts) == 0 {
-		return out, nil
+		return nil
 	}
-	rows, err := db.reader.QueryContext(ctx, strings.Join(parts, " UNION ALL "), args...)
+	first, secs := from.Unix(), int64(step/time.Second)
+	query := `SELECT key, ` + strconv.FormatInt(first, 10) + ` + MAX(0, (bucket - ` + strconv.FormatInt(first, 10) + `) / ` + strconv.FormatInt(secs, 10) + `) * ` + strconv.FormatInt(secs, 10) + ` AS b,
+		SUM(count), MAX(lat_max_us)` + sums + ` FROM (` + strings.Join(parts, " UNION ALL ") + `) GROUP BY key, b`
+	rows, err := db.reader.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: query latency histograms: %w", err)
+		return fmt.Errorf("sqlite: query latency histograms: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		r, err := storage.ScanHistogram(rows.Scan)
 		if err != nil {
-			return nil, fmt.Errorf("sqlite: scan latency histogram: %w", err)
+			return fmt.Errorf("sqlite: scan latency histogram: %w", err)
 		}
-		out[r.TargetID] = out[r.TargetID].Add(r)
+		add(r)
 	}
-	return out, rows.Err()
+	return rows.Err()
 }
 
 func joinInts(ns []int64) string {

@@ -56,8 +56,15 @@ func Run(t *testing.T, open Open) {
 		{"ClicksAndFeedIDs", clicksAndFeedIDs},
 		{"ClickCountsByHourAndDay", clickCounts},
 		{"LatencyHistograms", latencyHistograms},
+		{"LatencySeries", latencySeries},
 		{"Recoveries", recoveries},
 		{"DeliveryQueue", deliveryQueue},
+		{"Members", members},
+		{"ClaimDeliveries", claimDeliveries},
+		{"StaleWriteConflicts", staleWriteConflicts},
+		{"Subscriptions", subscriptions},
+		{"RegionsVote", regionsVote},
+		{"OpenIncidentsOnHost", openIncidentsOnHost},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

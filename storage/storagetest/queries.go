@@ -7,6 +7,7 @@ package storagetest
 import (
 	"context"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -120,6 +121,89 @@ func latencyHistograms(t *testing.T, db storage.Store, clk *Clock) {
 	}
 	if n := got["https://a.example/"].Count; n != 90 {
 		t.Errorf("from 11:00: %d checks, want 90", n)
+	}
+}
+
+// latencySeries: a chart's buckets, summed from hour rollups where the
+// hour is rolled up and from minutes where it is not, the same before and
+// after the roll-up, never counted twice.
+func latencySeries(t *testing.T, db storage.Store, clk *Clock) {
+	ctx := context.Background()
+	at := func(h, m int) time.Time { return time.Date(2026, 11, 22, h, m, 0, 0, time.UTC) }
+	var batch []checker.Result
+	for m := 0; m < 150; m++ { // 10:00 to 12:29, one a minute; 400ms from 12:00
+		lat := 20 * time.Millisecond
+		if m >= 120 {
+			lat = 400 * time.Millisecond
+		}
+		batch = append(batch, checker.Result{TargetID: "https://a.example/", Kind: checker.KindDestination, URL: "https://a.example/",
+			Start: at(10, 0).Add(time.Duration(m) * time.Minute), Latency: lat, Status: checker.StatusUp})
+	}
+	// b has checks in the 11:00 hour only: its other buckets are absent.
+	batch = append(batch, checker.Result{TargetID: "https://b.example/", Kind: checker.KindDestination, URL: "https://b.example/",
+		Start: at(11, 30), Latency: 3 * time.Second, Status: checker.StatusUp})
+	must(t, db.SaveResults(ctx, batch))
+	type bucket struct {
+		start time.Time
+		count int64
+		p50   time.Duration
+		p95   time.Duration
+	}
+	read := func(from, to time.Time, step time.Duration) map[string][]bucket {
+		t.Helper()
+		got, err := db.LatencySeries(ctx, []string{"https://a.example/", "https://b.example/", "https://missing.example/"}, from, to, step)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string][]bucket{}
+		for k, rs := range got {
+			for _, r := range rs {
+				out[k] = append(out[k], bucket{r.Start, r.Count, r.Quantile(0.5), r.Quantile(0.95)})
+			}
+		}
+		return out
+	}
+	hourly := map[string][]bucket{
+		"https://a.example/": {{at(10, 0), 60, 20 * time.Millisecond, 20 * time.Millisecond}, {at(11, 0), 60, 20 * time.Millisecond, 20 * time.Millisecond},
+			{at(12, 0), 30, 400 * time.Millisecond, 400 * time.Millisecond}},
+		"https://b.example/": {{at(11, 0), 1, 3 * time.Second, 3 * time.Second}},
+	}
+	// A bucket's quantiles are capped by its own maximum (20ms, not the
+	// 25ms bound); before any roll-up every bucket comes from minutes.
+	clk.Set(at(12, 30))
+	if got := read(at(10, 0), at(12, 30), time.Hour); !reflect.DeepEqual(got, hourly) {
+		t.Errorf("hourly from minutes:\n got %+v\nwant %+v", got, hourly)
+	}
+	must(t, db.RollUp(ctx)) // rolls up 10:00 and 11:00; 12:00 stays in minutes
+	if got := read(at(10, 0), at(12, 30), time.Hour); !reflect.DeepEqual(got, hourly) {
+		t.Errorf("hourly from hours and minutes:\n got %+v\nwant %+v", got, hourly)
+	}
+	clk.Set(at(13, 5))
+	must(t, db.RollUp(ctx)) // 12:00 too: still counted once
+	if got := read(at(10, 0), at(12, 30), time.Hour); !reflect.DeepEqual(got, hourly) {
+		t.Errorf("hourly after the 12:00 roll-up:\n got %+v\nwant %+v", got, hourly)
+	}
+	twoHourly := map[string][]bucket{
+		"https://a.example/": {{at(10, 0), 120, 20 * time.Millisecond, 20 * time.Millisecond}, {at(12, 0), 30, 400 * time.Millisecond, 400 * time.Millisecond}},
+		"https://b.example/": {{at(10, 0), 1, 3 * time.Second, 3 * time.Second}},
+	}
+	if got := read(at(10, 0), at(13, 0), 2*time.Hour); !reflect.DeepEqual(got, twoHourly) {
+		t.Errorf("two-hourly:\n got %+v\nwant %+v", got, twoHourly)
+	}
+	// [11:00, 12:00) holds the 11:00 hour only.
+	if got := read(at(11, 0), at(12, 0), time.Hour); len(got["https://a.example/"]) != 1 || got["https://a.example/"][0].count != 60 {
+		t.Errorf("[11:00, 12:00) = %+v, want the 11:00 hour only", got)
+	}
+	// Steps an hour rollup cannot be cut into, or a from inside an hour,
+	// are refused by name.
+	for _, bad := range []struct {
+		from time.Time
+		step time.Duration
+		want string
+	}{{at(10, 0), 30 * time.Minute, "step"}, {at(10, 15), time.Hour, "from"}, {at(10, 0), 0, "step"}} {
+		if _, err := db.LatencySeries(ctx, []string{"https://a.example/"}, bad.from, at(12, 0), bad.step); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("from %s step %s: err = %v, want one naming %s", bad.from.Format("15:04"), bad.step, err, bad.want)
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -8,14 +9,19 @@ import (
 	"strings"
 	"time"
 
+	"go.yaml.in/yaml/v3"
+
 	"linkwatch/alerting"
 	"linkwatch/hub"
+	"linkwatch/incidents"
 )
 
 // AlertsConfig is where incident alerts and metrics go. Every secret in it
 // should come from the environment: ${SLACK_WEBHOOK_URL}.
 type AlertsConfig struct {
-	Slack    *SlackConfig    `yaml:"slack"`
+	// Slack is one entry (a mapping, as before) or several (a list), each
+	// with its own channel and filters: per-team channels.
+	Slack    SlackEntries    `yaml:"slack"`
 	Sentry   *SentryConfig   `yaml:"sentry"`
 	Webhooks []WebhookConfig `yaml:"webhooks"`
 	DataDog  *DataDogConfig  `yaml:"datadog"`
@@ -30,12 +36,56 @@ const maxGroupInterval = 10 * time.Minute
 // SlackConfig is an incoming webhook, or a bot token and channel (which
 // threads updates under the first message and edits it on resolution).
 type SlackConfig struct {
+	// Name tells several entries apart: the outbox channel is
+	// "slack:<name>". Required in a list of more than one; the single
+	// mapping form keeps the channel "slack".
+	Name       string `yaml:"name"`
 	WebhookURL string `yaml:"webhook_url"`
 	BotToken   string `yaml:"bot_token"`
 	Channel    string `yaml:"channel"`
 	// APIURL is the Web API base for bot mode (default Slack's own,
 	// https://slack.com/api/): a Slack-compatible server or a local fake.
 	APIURL string `yaml:"api_url"`
+	// The alerts this entry gets: pages, links, hosts, events, min_impact.
+	incidents.Filter `yaml:",inline"`
+
+	listed bool // written as a list entry, for error paths
+}
+
+// SlackEntries are the Slack entries: a single mapping or a list.
+type SlackEntries []SlackConfig
+
+// UnmarshalYAML takes the single mapping form (every config before
+// several entries were allowed) or a list.
+func (e *SlackEntries) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.MappingNode {
+		var one SlackConfig
+		if err := n.Decode(&one); err != nil {
+			return err
+		}
+		*e = SlackEntries{one}
+		return nil
+	}
+	var list []SlackConfig
+	if err := n.Decode(&list); err != nil {
+		return err
+	}
+	for i := range list {
+		list[i].listed = true
+	}
+	*e = list
+	return nil
+}
+
+// oneOrMany marks a list that may also be written as its single element.
+func (SlackEntries) oneOrMany() {}
+
+// ChannelName is the entry's outbox channel.
+func (s SlackConfig) ChannelName() string {
+	if s.Name == "" {
+		return "slack"
+	}
+	return "slack:" + s.Name
 }
 
 // SentryConfig sends one Sentry issue per incident, internal errors, and a
@@ -50,6 +100,8 @@ type WebhookConfig struct {
 	Name   string `yaml:"name"`
 	URL    string `yaml:"url"`
 	Secret string `yaml:"secret"` // whsec_<base64>
+	// The alerts this receiver gets: pages, links, hosts, events, min_impact.
+	incidents.Filter `yaml:",inline"`
 }
 
 // DataDogConfig is a DogStatsD agent.
@@ -68,33 +120,52 @@ func (a *AlertsConfig) validate(cerr *Error) {
 	if g := a.GroupInterval; g != nil && (*g < 0 || *g > Duration(maxGroupInterval)) {
 		cerr.add("alerts.group_interval", "must be from 0s (no grouping) to %s", maxGroupInterval)
 	}
-	if s := a.Slack; s != nil {
+	slackNames := map[string]int{}
+	for i, s := range a.Slack {
+		p := "alerts.slack"
+		if s.listed {
+			p = fmt.Sprintf("alerts.slack[%d]", i)
+		}
+		switch {
+		case s.Name == "" && len(a.Slack) > 1:
+			cerr.add(p+".name", "is required when there are several Slack entries (the channel is slack:<name>)")
+		case s.Name == "":
+		case !webhookNamePattern.MatchString(s.Name):
+			cerr.add(p+".name", "must be 1-32 lowercase letters, digits, - or _")
+		default:
+			if j, dup := slackNames[s.Name]; dup {
+				cerr.add(p+".name", "%q is already used by alerts.slack[%d]", s.Name, j)
+			} else {
+				slackNames[s.Name] = i
+			}
+		}
 		switch {
 		case s.WebhookURL == "" && s.BotToken == "":
-			cerr.add("alerts.slack", "set webhook_url, or bot_token and channel")
+			cerr.add(p, "set webhook_url, or bot_token and channel")
 		case s.WebhookURL != "" && s.BotToken != "":
-			cerr.add("alerts.slack", "set webhook_url or bot_token, not both")
+			cerr.add(p, "set webhook_url or bot_token, not both")
 		case s.WebhookURL != "":
 			if err := hub.ValidateURL(s.WebhookURL); err != nil {
-				cerr.add("alerts.slack.webhook_url", "%v", err)
+				cerr.add(p+".webhook_url", "%v", err)
 			}
 		default:
 			if !strings.HasPrefix(s.BotToken, "xoxb-") {
-				cerr.add("alerts.slack.bot_token", "must be a bot token (xoxb-...)")
+				cerr.add(p+".bot_token", "must be a bot token (xoxb-...)")
 			}
 			if s.Channel == "" {
-				cerr.add("alerts.slack.channel", "is required with bot_token")
+				cerr.add(p+".channel", "is required with bot_token")
 			}
 		}
 		if s.APIURL != "" {
 			if s.BotToken == "" {
-				cerr.add("alerts.slack.api_url", "applies only with bot_token (an incoming webhook has its own URL)")
+				cerr.add(p+".api_url", "applies only with bot_token (an incoming webhook has its own URL)")
 			} else if err := hub.ValidateURL(s.APIURL); err != nil {
-				cerr.add("alerts.slack.api_url", "%v", err)
+				cerr.add(p+".api_url", "%v", err)
 			} else if u, _ := url.Parse(s.APIURL); u.RawQuery != "" || u.Fragment != "" {
-				cerr.add("alerts.slack.api_url", "must be a base URL such as https://slack.com/api/ (no query or fragment)")
+				cerr.add(p+".api_url", "must be a base URL such as https://slack.com/api/ (no query or fragment)")
 			}
 		}
+		validateFilter(cerr, p, s.Filter)
 	}
 	if s := a.Sentry; s != nil {
 		u, err := url.Parse(s.DSN)
@@ -118,6 +189,7 @@ func (a *AlertsConfig) validate(cerr *Error) {
 		if _, err := alerting.NewWebhook(w.Name, "https://example.invalid/", w.Secret, nil); err != nil {
 			cerr.add(p+".secret", "%v", err)
 		}
+		validateFilter(cerr, p, w.Filter)
 	}
 	if d := a.DataDog; d != nil {
 		if _, _, err := net.SplitHostPort(d.Addr); err != nil {
@@ -128,5 +200,51 @@ func (a *AlertsConfig) validate(cerr *Error) {
 				cerr.add(fmt.Sprintf("alerts.datadog.tags[%d]", i), "must be a tag such as env:prod (no spaces, | , or #)")
 			}
 		}
+	}
+}
+
+// validateFilter checks an entry's filters, naming the field at fault.
+func validateFilter(cerr *Error, path string, f incidents.Filter) {
+	var fe *incidents.FilterError
+	if err := f.Validate(); errors.As(err, &fe) {
+		cerr.add(path+"."+fe.Field, "%s", fe.Msg)
+	}
+}
+
+// validateAlertScopes checks that the pages and links alert filters name
+// are configured: a typo would silently send a team nothing.
+func (c *Config) validateAlertScopes(cerr *Error) {
+	links := map[string]bool{}
+	pages := map[string]bool{}
+	for _, p := range c.Pages {
+		pages[p.Slug] = true
+		for _, l := range p.Links {
+			links[p.Slug+"/"+l.Slug] = true
+		}
+	}
+	check := func(path string, f incidents.Filter) {
+		if f.Validate() != nil {
+			return // reported by validateFilter
+		}
+		for i, p := range f.Pages {
+			if !pages[p] {
+				cerr.add(fmt.Sprintf("%s.pages[%d]", path, i), "no page %q is configured", p)
+			}
+		}
+		for i, l := range f.Links {
+			if !links[l] {
+				cerr.add(fmt.Sprintf("%s.links[%d]", path, i), "no link %q is configured", l)
+			}
+		}
+	}
+	for i, s := range c.Alerts.Slack {
+		p := "alerts.slack"
+		if s.listed {
+			p = fmt.Sprintf("alerts.slack[%d]", i)
+		}
+		check(p, s.Filter)
+	}
+	for i, w := range c.Alerts.Webhooks {
+		check(fmt.Sprintf("alerts.webhooks[%d]", i), w.Filter)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"linkwatch/hub"
 )
@@ -56,7 +57,13 @@ func TestParseConfigRejects(t *testing.T) {
 		{"fresh_every not a duration", "probe: {fresh_every: 60}\n" + validPages, []string{`probe.fresh_every: "60" is not a duration`}},
 		{"keep_alive_hosts negative", "probe: {keep_alive_hosts: -5}\n" + validPages, []string{"probe.keep_alive_hosts: must be between 1 and 1000000"}},
 		{"keep_alive_hosts too many", "probe: {keep_alive_hosts: 2000000}\n" + validPages, []string{"probe.keep_alive_hosts: must be between 1 and 1000000"}},
+		{"negative drain delay", "server: {drain_delay: -1s}\n" + validPages, []string{"server.drain_delay: must be between 0 and 5m"}},
+		{"drain delay not a duration", "server: {drain_delay: 5}\n" + validPages, []string{`server.drain_delay: "5" is not a duration`}},
 		{"tls_warn zero", "probe: {tls_warn: 0s}\n" + validPages, []string{"probe.tls_warn: must be between 1h and 8760h"}},
+		{"region with capitals", "probe: {region: EU-West}\n" + validPages, []string{`probe.region: "EU-West" must be 1 to 32 lowercase letters, digits and hyphens`}},
+		{"region with a space", "probe: {region: 'eu west'}\n" + validPages, []string{`probe.region: "eu west" must be`}},
+		{"region too long", "probe: {region: " + strings.Repeat("a", 33) + "}\n" + validPages, []string{"probe.region: "}},
+		{"region env unset", "probe: {region: '${LINKWATCH_REGION}'}\n" + validPages, []string{"probe.region: environment variable LINKWATCH_REGION is not set"}},
 		{"tls_warn too long", "probe: {tls_warn: 9000h}\n" + validPages, []string{"probe.tls_warn: must be between 1h and 8760h"}},
 		{"tls_warn not a duration", "probe: {tls_warn: 14d}\n" + validPages, []string{`probe.tls_warn: "14d" is not a duration`}},
 		{"bad allow_private", "probe: {allow_private: ['10.0.0.0/8', 'localhost', '10.0.0.1']}\n" + validPages, []string{
@@ -201,6 +208,16 @@ pages:
 	if cfg.Server.PublicURL != "http://127.0.0.1:9000" || cfg.Storage.Path != "linkwatch.db" {
 		t.Errorf("defaults: public_url %q, storage.path %q", cfg.Server.PublicURL, cfg.Storage.Path)
 	}
+	if *cfg.Server.DrainDelay != Duration(5*time.Second) || cfg.Probe.Region != "" {
+		t.Errorf("defaults: drain_delay %s, region %q", time.Duration(*cfg.Server.DrainDelay), cfg.Probe.Region)
+	}
+	cfg, err = Parse(t.Context(), []byte("server: {drain_delay: 0s}\nprobe: {region: eu-west-2}\n"+validPages), "t.yaml", func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *cfg.Server.DrainDelay != 0 || cfg.Probe.Region != "eu-west-2" {
+		t.Errorf("drain_delay %s, region %q; want 0s and eu-west-2", time.Duration(*cfg.Server.DrainDelay), cfg.Probe.Region)
+	}
 }
 
 func TestEmbeddedDefaultConfigIsValid(t *testing.T) {
@@ -286,5 +303,25 @@ func TestStoragePostgres(t *testing.T) {
 	}
 	if cfg.Storage.Driver != DriverSQLite || cfg.Storage.Path != "linkwatch.db" {
 		t.Errorf("default storage = %+v, want sqlite in linkwatch.db", cfg.Storage)
+	}
+}
+
+// TestRegionFromEnv: one config file for every replica; each names its
+// region through the environment, and may tell destinations where it
+// probes from in its User-Agent.
+func TestRegionFromEnv(t *testing.T) {
+	doc := []byte("probe:\n  region: ${LINKWATCH_REGION}\n  user_agent: \"linkwatch (${LINKWATCH_REGION})\"\n" + validPages)
+	for _, region := range []string{"eu-west", "us-east-1"} {
+		cfg, err := Parse(t.Context(), doc, "t.yaml", func(k string) string { return map[string]string{"LINKWATCH_REGION": region}[k] })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.Probe.Region != region || cfg.Probe.UserAgent != "linkwatch ("+region+")" {
+			t.Errorf("region %q, user_agent %q", cfg.Probe.Region, cfg.Probe.UserAgent)
+		}
+	}
+	cfg, err := Parse(t.Context(), []byte(validPages), "t.yaml", func(string) string { return "" })
+	if err != nil || cfg.Probe.Region != "" {
+		t.Errorf("no region: %q, %v", cfg.Probe.Region, err)
 	}
 }

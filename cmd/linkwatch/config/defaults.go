@@ -23,6 +23,7 @@ func (c *Config) applyDefaults() {
 		}
 	}
 	c.Server.PublicURL = strings.TrimRight(c.Server.PublicURL, "/")
+	setDefaultPtr(&c.Server.DrainDelay, 5*time.Second)
 	if c.Storage.Driver == "" {
 		c.Storage.Driver = DriverSQLite
 	}

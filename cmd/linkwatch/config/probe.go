@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"linkwatch/checker/ids"
 	"linkwatch/hub"
 )
 
@@ -40,6 +41,11 @@ type ProbeConfig struct {
 	// Canary is a URL that should always answer; when it fails along with
 	// most destinations, the prober's own network is down (prober_offline).
 	Canary string `yaml:"canary"`
+	// Region names where this replica probes from (e.g. eu-west), for
+	// replicas in several regions: an incident opens only when a majority
+	// of the regions with a healthy canary see a destination fail. Empty is
+	// the one unnamed region.
+	Region string `yaml:"region"`
 }
 
 func (p *ProbeConfig) validate(cerr *Error) {
@@ -77,6 +83,9 @@ func (p *ProbeConfig) validate(cerr *Error) {
 		if err := hub.ValidateURL(p.Canary); err != nil {
 			cerr.add("probe.canary", "%v", err)
 		}
+	}
+	if p.Region != "" && !ids.ValidRegion(p.Region) {
+		cerr.add("probe.region", "%q must be 1 to 32 lowercase letters, digits and hyphens, such as eu-west", p.Region)
 	}
 	if strings.ContainsFunc(p.UserAgent, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 		cerr.add("probe.user_agent", "must not contain control characters")

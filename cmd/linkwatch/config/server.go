@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"time"
 	"unicode"
 
 	"linkwatch/hub"
@@ -27,6 +28,10 @@ type ServerConfig struct {
 	// step, never read from it); otherwise serve derives it from the
 	// address it actually listens on.
 	PublicURLSet bool `yaml:"-"`
+	// DrainDelay is how long a replica told to stop keeps serving while
+	// /readyz already fails, so load balancers stop sending it visitors
+	// before it closes its listener (default 5s; 0: none).
+	DrainDelay *Duration `yaml:"drain_delay"`
 }
 
 // RateLimitConfig is a token bucket per client IP.
@@ -55,6 +60,9 @@ func (s *ServerConfig) validate(cerr *Error) {
 	}
 	if rl := s.RateLimit; rl.Burst < 0 || rl.Burst > 1e6 {
 		cerr.add("server.rate_limit.burst", "must be between 0 and 1000000")
+	}
+	if d := *s.DrainDelay; d < 0 || d > Duration(5*time.Minute) {
+		cerr.add("server.drain_delay", "must be between 0 and 5m")
 	}
 	for i, p := range s.TrustedProxies {
 		if _, err := netip.ParsePrefix(p); err != nil {

@@ -10,4 +10,5 @@ func (c *Config) validate(cerr *Error) {
 	c.Probe.validate(cerr)
 	c.Alerts.validate(cerr)
 	c.validatePages(cerr)
+	c.validateAlertScopes(cerr)
 }

@@ -88,6 +88,9 @@ func (w *fieldWalker) check(n *yaml.Node, t reflect.Type, path string, aliased b
 		}
 		return 0
 	}
+	if t.Implements(oneOrManyType) && n.Kind == yaml.MappingNode {
+		t = t.Elem() // the single-element form of a list
+	}
 	switch t.Kind() {
 	case reflect.Struct:
 		if n.Kind != yaml.MappingNode {
@@ -96,14 +99,7 @@ func (w *fieldWalker) check(n *yaml.Node, t reflect.Type, path string, aliased b
 			}
 			return 0
 		}
-		fields := map[string]reflect.Type{}
-		for i := 0; i < t.NumField(); i++ {
-			f := t.Field(i)
-			name := strings.Split(f.Tag.Get("yaml"), ",")[0]
-			if name != "" && name != "-" {
-				fields[name] = f.Type
-			}
-		}
+		fields := yamlFields(t)
 		seen := map[string]bool{}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			key := n.Content[i].Value
@@ -138,6 +134,29 @@ func (w *fieldWalker) check(n *yaml.Node, t reflect.Type, path string, aliased b
 		}
 	}
 	return shapeErrs
+}
+
+// oneOrManyType is a list that may also be written as its one element.
+var oneOrManyType = reflect.TypeOf((*interface{ oneOrMany() })(nil)).Elem()
+
+// yamlFields returns the yaml keys of a struct type and their types,
+// those of ",inline" structs included.
+func yamlFields(t reflect.Type) map[string]reflect.Type {
+	fields := map[string]reflect.Type{}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag := strings.Split(f.Tag.Get("yaml"), ",")
+		if len(tag) > 1 && tag[1] == "inline" && f.Type.Kind() == reflect.Struct {
+			for k, v := range yamlFields(f.Type) {
+				fields[k] = v
+			}
+			continue
+		}
+		if name := tag[0]; name != "" && name != "-" && f.IsExported() {
+			fields[name] = f.Type
+		}
+	}
+	return fields
 }
 
 func orRoot(path string) string {

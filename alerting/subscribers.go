@@ -1,0 +1,246 @@
+package alerting
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync"
+	"time"
+
+	"linkwatch/incidents"
+)
+
+// SubscriptionStore is what the dispatcher needs to deliver to the
+// subscriptions made through the admin API.
+type SubscriptionStore interface {
+	ListSubscriptions(ctx context.Context) ([]incidents.Subscription, error)
+	RecordVerification(ctx context.Context, id int64, errText string) error
+}
+
+// NewSecret returns a fresh signing secret in the Standard Webhooks form:
+// "whsec_" and the base64 of 32 random bytes.
+func NewSecret() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	return "whsec_" + base64.StdEncoding.EncodeToString(b[:])
+}
+
+// filtered is a sink whose receiver chose what it gets.
+type filtered interface {
+	Filter() incidents.Filter
+}
+
+// subscribers runs a loop per active subscription. The set is read again
+// from the database every poll, so a subscription made, paused, resumed,
+// deleted or rotated through any replica takes effect here within a poll,
+// and a restart loses nothing.
+type subscribers struct {
+	store SubscriptionStore
+	dial  DialFunc
+
+	mu        sync.Mutex
+	running   map[string]*subLoop // by channel
+	verifying map[int64]bool
+}
+
+// subLoop is one subscription's delivery loop. Its sink is swapped in
+// place when the subscription changes (filters, secrets), without
+// interrupting a send in flight.
+type subLoop struct {
+	mu      sync.Mutex
+	sink    *Webhook
+	version string // what the sink was made from (sinkVersion)
+	kick    chan struct{}
+	cancel  context.CancelFunc
+	done    chan struct{}
+}
+
+func (l *subLoop) current() *Webhook {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.sink
+}
+
+// Subscribe makes the dispatcher deliver to the subscriptions in store as
+// well as its configured sinks, dialing with dial (serve: the SSRF guard,
+// so a subscription URL whose DNS turns private is never called).
+func (d *Dispatcher) Subscribe(store SubscriptionStore, dial DialFunc) {
+	d.subs = &subscribers{store: store, dial: dial, running: map[string]*subLoop{}, verifying: map[int64]bool{}}
+}
+
+// syncSubscriptions starts and stops the subscriptions' loops to match
+// the database, sends the verifications due, and returns the channels to
+// fan out to.
+func (d *Dispatcher) syncSubscriptions(ctx context.Context) []string {
+	sb := d.subs
+	if sb == nil {
+		return nil
+	}
+	list, err := sb.store.ListSubscriptions(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			d.log.Error("read webhook subscriptions", "err", err)
+		}
+		// Keep delivering to the ones known: a database hiccup is not a
+		// reason to stop.
+		sb.mu.Lock()
+		defer sb.mu.Unlock()
+		names := make([]string, 0, len(sb.running))
+		for ch := range sb.running {
+			names = append(names, ch)
+		}
+		return names
+	}
+	now := d.now()
+	active := map[string]incidents.Subscription{}
+	for _, s := range list {
+		if s.VerifyDue {
+			d.startVerify(ctx, s)
+		}
+		if s.State() == incidents.SubscriptionActive {
+			active[s.Channel()] = s
+		}
+	}
+	sb.mu.Lock()
+	defer sb.mu.Unlock()
+	for ch, l := range sb.running {
+		if _, ok := active[ch]; !ok {
+			l.cancel()
+			<-l.done
+			delete(sb.running, ch)
+			d.log.Info("webhook subscription stopped", "channel", ch)
+		}
+	}
+	names := make([]string, 0, len(active))
+	for ch, s := range active {
+		version := sinkVersion(s, now)
+		l := sb.running[ch]
+		if l != nil && l.version == version {
+			names = append(names, ch)
+			continue
+		}
+		wh, err := NewSubscriptionWebhook(s, sb.dial, d.now)
+		if err != nil {
+			// Not fanned out to while it cannot be sent: nothing piles up.
+			d.log.Error("webhook subscription", "channel", ch, "err", err)
+			continue
+		}
+		names = append(names, ch)
+		if l != nil {
+			l.mu.Lock()
+			l.sink, l.version = wh, version
+			l.mu.Unlock()
+			continue
+		}
+		loopCtx, cancel := context.WithCancel(ctx)
+		l = &subLoop{sink: wh, version: version, kick: make(chan struct{}, 1), cancel: cancel, done: make(chan struct{})}
+		sb.running[ch] = l
+		go func() {
+			defer close(l.done)
+			for {
+				select {
+				case <-loopCtx.Done():
+					return
+				case <-l.kick:
+				}
+				if err := d.Drain(loopCtx, l.current()); err != nil && loopCtx.Err() == nil {
+					d.log.Error("alert delivery", "channel", ch, "err", err)
+				}
+			}
+		}()
+		d.log.Info("webhook subscription started", "channel", ch)
+	}
+	return names
+}
+
+// sinkVersion is everything a subscription's sink is made from, so a
+// change to any of it (URL, filters, secrets, the overlap ending) makes a
+// new sink, however close together two changes come.
+func sinkVersion(s incidents.Subscription, now time.Time) string {
+	f, _ := json.Marshal(s.Filter)
+	prev := ""
+	if s.PreviousSecret != "" && now.Before(s.PreviousUntil) {
+		prev = s.PreviousSecret + "@" + s.PreviousUntil.String()
+	}
+	return strings.Join([]string{s.URL, s.Secret, prev, string(f)}, "\x00")
+}
+
+// kickSubscriptions wakes every subscription loop.
+func (d *Dispatcher) kickSubscriptions() {
+	if d.subs == nil {
+		return
+	}
+	d.subs.mu.Lock()
+	defer d.subs.mu.Unlock()
+	for _, l := range d.subs.running {
+		select {
+		case l.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// stopSubscriptions ends every subscription loop, for shutdown.
+func (d *Dispatcher) stopSubscriptions() {
+	if d.subs == nil {
+		return
+	}
+	d.subs.mu.Lock()
+	defer d.subs.mu.Unlock()
+	for ch, l := range d.subs.running {
+		l.cancel()
+		<-l.done
+		delete(d.subs.running, ch)
+	}
+}
+
+// startVerify sends a subscription's verification event, once at a time.
+func (d *Dispatcher) startVerify(ctx context.Context, s incidents.Subscription) {
+	sb := d.subs
+	sb.mu.Lock()
+	if sb.verifying[s.ID] {
+		sb.mu.Unlock()
+		return
+	}
+	sb.verifying[s.ID] = true
+	sb.mu.Unlock()
+	d.verifyWG.Go(func() {
+		defer func() {
+			sb.mu.Lock()
+			delete(sb.verifying, s.ID)
+			sb.mu.Unlock()
+		}()
+		errText := ""
+		if err := d.verify(ctx, s); err != nil {
+			errText = err.Error()
+		}
+		if ctx.Err() != nil {
+			return // shutting down: it is sent again after restart
+		}
+		if err := sb.store.RecordVerification(ctx, s.ID, errText); err != nil && !errors.Is(err, incidents.ErrNotFound) {
+			d.log.Error("record webhook subscription verification", "subscription", s.ID, "err", err)
+			return
+		}
+		if errText != "" {
+			d.log.Warn("webhook subscription not verified: retry with POST /api/admin/subscriptions/{id}/verify",
+				"subscription", s.ID, "err", errText)
+		} else {
+			d.log.Info("webhook subscription verified", "subscription", s.ID)
+		}
+	})
+}
+
+// verify sends s its subscription.verify event and returns why it was not
+// answered with 2xx, if it was not.
+func (d *Dispatcher) verify(ctx context.Context, s incidents.Subscription) error {
+	wh, err := NewSubscriptionWebhook(s, d.subs.dial, d.now)
+	if err != nil {
+		return err
+	}
+	sendCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return wh.Verify(sendCtx, s.ID)
+}

@@ -1,0 +1,68 @@
+package shard
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"slices"
+	"time"
+)
+
+// LiveReader reads the live members of every region.
+type LiveReader interface {
+	LiveMembers(ctx context.Context, since time.Time) ([]Member, error)
+}
+
+// API answers GET /api/admin/replicas: the live replicas of every region,
+// which of them answered, and how many of them share its region's checks.
+type API struct {
+	store LiveReader
+	m     *Membership
+	log   *slog.Logger
+}
+
+// NewAPI returns the replicas endpoint for m's view of the membership.
+func NewAPI(store LiveReader, m *Membership, log *slog.Logger) *API {
+	return &API{store: store, m: m, log: log}
+}
+
+type apiReplica struct {
+	ID          string    `json:"id"`
+	Region      string    `json:"region"`
+	Addr        string    `json:"addr"`
+	StartedAt   time.Time `json:"started_at"`
+	HeartbeatAt time.Time `json:"heartbeat_at"`
+	Self        bool      `json:"self,omitempty"`
+}
+
+type apiAnswer struct {
+	Self         string       `json:"self"`
+	LeaseSeconds float64      `json:"lease_seconds"`
+	Sharing      int          `json:"sharing"` // live members of this replica's region, itself included, as its split has them
+	Replicas     []apiReplica `json:"replicas"`
+}
+
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	lease := a.m.Lease()
+	live, err := a.store.LiveMembers(r.Context(), a.m.opts.Clock.Now().Add(-lease))
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	if err != nil {
+		a.log.Error("admin API: read the replicas", "err", err)
+		w.WriteHeader(http.StatusInternalServerError)
+		_ = json.NewEncoder(w).Encode(map[string]string{"error": "the replicas could not be read"})
+		return
+	}
+	self := a.m.Self()
+	out := apiAnswer{Self: self.ID, LeaseSeconds: lease.Seconds(), Sharing: len(a.m.Assignment().Members), Replicas: []apiReplica{}}
+	for _, l := range live {
+		out.Replicas = append(out.Replicas, apiReplica{ID: l.ID, Region: l.Region, Addr: l.Addr, StartedAt: l.StartedAt.UTC(),
+			HeartbeatAt: l.HeartbeatAt.UTC(), Self: l.ID == self.ID})
+	}
+	slices.SortFunc(out.Replicas, func(x, y apiReplica) int { return cmp.Or(cmp.Compare(x.Region, y.Region), cmp.Compare(x.ID, y.ID)) })
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(out)
+}

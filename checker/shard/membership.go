@@ -1,0 +1,167 @@
+package shard
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Member is one running replica, as its heartbeat row has it.
+type Member struct {
+	ID          string // unique per process start: NewID
+	Region      string // "" is the one unnamed region
+	Addr        string // where it serves, for people reading the table
+	StartedAt   time.Time
+	HeartbeatAt time.Time
+}
+
+// Store keeps the heartbeat rows. A backend may know a member to be dead
+// before its lease ends (PostgreSQL: the session lock its connection held
+// is gone, so the process is), and leaves it out of Members.
+type Store interface {
+	// Heartbeat writes m's row with the store's time as its heartbeat.
+	Heartbeat(ctx context.Context, m Member) error
+	// Members returns the live members of region: a heartbeat after since.
+	Members(ctx context.Context, region string, since time.Time) ([]Member, error)
+	// Leave deletes m's row: its hosts move at the others' next look.
+	Leave(ctx context.Context, id string) error
+}
+
+// Clock is the membership's time source, replaced by a fake in tests.
+type Clock interface {
+	Now() time.Time
+	After(d time.Duration) <-chan time.Time
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time                         { return time.Now() }
+func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// Options configure a Membership.
+type Options struct {
+	// Interval is the probe interval: heartbeats go every Interval/3 and
+	// the lease is 3 intervals, so a hung replica's hosts move after at
+	// most 3 intervals and a dead one's (when the store can tell) within
+	// one heartbeat.
+	Interval time.Duration
+	Clock    Clock
+	// OnChange is called with each new assignment, from Run's goroutine.
+	OnChange func(Assignment)
+	Log      *slog.Logger
+}
+
+// Membership keeps this replica's heartbeat row and its view of the split.
+type Membership struct {
+	store Store
+	self  Member
+	opts  Options
+
+	mu      sync.Mutex
+	current Assignment
+}
+
+// leaseIntervals is how many intervals a heartbeat keeps a member live.
+const leaseIntervals = 3
+
+// NewID returns a member id unique to this process start: the host name
+// (a pod's name on Kubernetes) and a random suffix.
+func NewID() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "linkwatch"
+	}
+	return strings.ToLower(host) + "-" + strings.ToLower(rand.Text()[:8])
+}
+
+// New returns the membership of self. Until Run's first heartbeat, the
+// replica owns everything: a replica that cannot reach the database
+// checks every target rather than none.
+func New(store Store, self Member, opts Options) *Membership {
+	if opts.Interval <= 0 {
+		opts.Interval = 10 * time.Second
+	}
+	if opts.Clock == nil {
+		opts.Clock = realClock{}
+	}
+	if opts.OnChange == nil {
+		opts.OnChange = func(Assignment) {}
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Membership{store: store, self: self, opts: opts, current: Alone(self.ID)}
+}
+
+// Self is this replica's member row.
+func (m *Membership) Self() Member { return m.self }
+
+// Lease is how long a heartbeat keeps a member live.
+func (m *Membership) Lease() time.Duration { return leaseIntervals * m.opts.Interval }
+
+// Assignment returns the current split.
+func (m *Membership) Assignment() Assignment {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.current
+}
+
+// Run heartbeats every Interval/3 until ctx ends, then deletes its row so
+// the others take its hosts at once (the caller stops probing first).
+func (m *Membership) Run(ctx context.Context) error {
+	for {
+		if err := m.Tick(ctx); err != nil && ctx.Err() == nil {
+			// The last split stays: checking a host twice beats leaving it
+			// unchecked while the database does not answer.
+			m.opts.Log.Error("replica membership: heartbeat failed; keeping the current split", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			if err := m.store.Leave(lctx, m.self.ID); err != nil {
+				return fmt.Errorf("leave the replica membership: %w", err)
+			}
+			m.opts.Log.Info("left the replica membership", "member", m.self.ID)
+			return nil
+		case <-m.opts.Clock.After(m.opts.Interval / 3):
+		}
+	}
+}
+
+// Tick writes one heartbeat and recomputes the split from the live
+// members, calling OnChange when it moved.
+func (m *Membership) Tick(ctx context.Context) error {
+	if err := m.store.Heartbeat(ctx, m.self); err != nil {
+		return err
+	}
+	live, err := m.store.Members(ctx, m.self.Region, m.opts.Clock.Now().Add(-m.Lease()))
+	if err != nil {
+		return err
+	}
+	ids := []string{m.self.ID} // we are alive, whatever the store saw
+	for _, l := range live {
+		if l.Region == m.self.Region && l.ID != m.self.ID {
+			ids = append(ids, l.ID)
+		}
+	}
+	slices.Sort(ids)
+	next := Assignment{Self: m.self.ID, Members: ids}
+	m.mu.Lock()
+	changed := !next.Equal(m.current)
+	prev := m.current
+	m.current = next
+	m.mu.Unlock()
+	if changed {
+		m.opts.Log.Info("replica membership changed", "member", m.self.ID, "region", m.self.Region,
+			"members", len(next.Members), "were", len(prev.Members))
+		m.opts.OnChange(next)
+	}
+	return nil
+}

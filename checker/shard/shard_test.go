@@ -1,0 +1,371 @@
+package shard
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"linkwatch/checker"
+)
+
+func hosts(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("host%d.example", i)
+	}
+	return out
+}
+
+func split(keys, members []string) map[string]string {
+	out := map[string]string{}
+	for _, k := range keys {
+		out[k] = Owner(k, members)
+	}
+	return out
+}
+
+func TestOwnerStableAndOrderFree(t *testing.T) {
+	members := []string{"a-1", "b-2", "c-3"}
+	first := split(hosts(1000), members)
+	again := split(hosts(1000), []string{"c-3", "a-1", "b-2"})
+	for k, o := range first {
+		if again[k] != o {
+			t.Fatalf("%s: owner %s, then %s with the members in another order", k, o, again[k])
+		}
+	}
+	if Owner("x", nil) != "" {
+		t.Error("a key has an owner among no members")
+	}
+}
+
+func TestOwnerBalanced(t *testing.T) {
+	for _, n := range []int{2, 3, 5} {
+		var members []string
+		for i := range n {
+			members = append(members, fmt.Sprintf("replica-%d-%x", i, i*7919))
+		}
+		counts := map[string]int{}
+		const keys = 20000
+		for _, o := range split(hosts(keys), members) {
+			counts[o]++
+		}
+		want := float64(keys) / float64(n)
+		for _, m := range members {
+			if dev := math.Abs(float64(counts[m])-want) / want; dev > 0.05 {
+				t.Errorf("%d members: %s owns %d keys, %.1f%% from the fair %v", n, m, counts[m], 100*dev, want)
+			}
+		}
+	}
+}
+
+func TestOwnerMovesLittle(t *testing.T) {
+	keys := hosts(10000)
+	three := []string{"a", "b", "c"}
+	before := split(keys, three)
+	// A member joins: only keys that move go to it, about a quarter of them.
+	after := split(keys, append(slices.Clone(three), "d"))
+	moved := 0
+	for k, o := range after {
+		if o != before[k] {
+			moved++
+			if o != "d" {
+				t.Fatalf("%s moved from %s to %s, not to the member that joined", k, before[k], o)
+			}
+		}
+	}
+	if moved < 2200 || moved > 2800 {
+		t.Errorf("%d of 10000 keys moved to the fourth member; want about 2500", moved)
+	}
+	// A member leaves: only its keys move.
+	after = split(keys, []string{"a", "c"})
+	for k, o := range after {
+		if before[k] != "b" && o != before[k] {
+			t.Fatalf("%s moved from %s to %s though its owner stayed", k, before[k], o)
+		}
+	}
+}
+
+func TestAssignmentKeepsHostsTogether(t *testing.T) {
+	a := Assignment{Self: "a", Members: []string{"a", "b", "c"}}
+	var targets []checker.Target
+	for h := range 30 {
+		for p := range 5 {
+			u := fmt.Sprintf("https://h%d.example/p%d", h, p)
+			targets = append(targets, checker.Target{ID: u, Kind: checker.KindDestination, URL: u})
+		}
+	}
+	for p := range 4 {
+		targets = append(targets, checker.Target{ID: fmt.Sprintf("self:/p/%d", p), Kind: checker.KindSelfCheck, URL: fmt.Sprintf("http://127.0.0.1:1/p/%d", p)})
+	}
+	canary := checker.Target{ID: "canary:https://c.example/", Kind: checker.KindCanary, URL: "https://c.example/"}
+	targets = append(targets, canary)
+	byHost := map[string]map[string]bool{}
+	owned := map[string]int{}
+	for _, self := range a.Members {
+		as := Assignment{Self: self, Members: a.Members}
+		for _, tg := range as.Filter(targets) {
+			k, _ := Key(tg)
+			if byHost[k] == nil {
+				byHost[k] = map[string]bool{}
+			}
+			byHost[k][self] = true
+			owned[tg.ID]++
+			if !as.OwnsID(tg.ID) {
+				t.Errorf("%s: owns %s by target but not by its id", self, tg.ID)
+			}
+		}
+	}
+	for k, owners := range byHost {
+		if k != "" && len(owners) != 1 {
+			t.Errorf("host %q is split over %v", k, owners)
+		}
+	}
+	for _, tg := range targets {
+		want := 1
+		if tg.Kind == checker.KindCanary {
+			want = 3 // every replica checks its own network
+		}
+		if owned[tg.ID] != want {
+			t.Errorf("%s is checked by %d replicas, want %d", tg.ID, owned[tg.ID], want)
+		}
+	}
+	if len(Alone("x").Filter(targets)) != len(targets) {
+		t.Error("a replica alone does not own every target")
+	}
+}
+
+// fakeStore is a heartbeat table with a clock, and the set of members
+// whose session (their lock) is gone.
+type fakeStore struct {
+	mu   sync.Mutex
+	rows map[string]Member
+	dead map[string]bool
+	now  func() time.Time
+	fail error
+}
+
+func (s *fakeStore) Heartbeat(_ context.Context, m Member) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fail != nil {
+		return s.fail
+	}
+	m.HeartbeatAt = s.now()
+	if old, ok := s.rows[m.ID]; ok {
+		m.StartedAt = old.StartedAt
+	}
+	s.rows[m.ID] = m
+	return nil
+}
+
+func (s *fakeStore) Members(_ context.Context, region string, since time.Time) ([]Member, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Member
+	for _, m := range s.rows {
+		if m.Region == region && m.HeartbeatAt.After(since) && !s.dead[m.ID] {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+func (s *fakeStore) Leave(_ context.Context, id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.rows, id)
+	return nil
+}
+
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time                       { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *fakeClock) After(time.Duration) <-chan time.Time { return make(chan time.Time) }
+func (c *fakeClock) Add(d time.Duration)                  { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+func TestMembershipLeaseAndDeadSession(t *testing.T) {
+	ctx := context.Background()
+	clk := &fakeClock{t: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
+	store := &fakeStore{rows: map[string]Member{}, dead: map[string]bool{}, now: clk.Now}
+	const interval = 10 * time.Second
+	var changes []Assignment
+	newMember := func(id, region string) *Membership {
+		return New(store, Member{ID: id, Region: region}, Options{Interval: interval, Clock: clk,
+			OnChange: func(a Assignment) {
+				if id == "a" {
+					changes = append(changes, a)
+				}
+			}})
+	}
+	a, b, c, eu := newMember("a", ""), newMember("b", ""), newMember("c", ""), newMember("e", "eu-west")
+	if got := a.Assignment(); !slices.Equal(got.Members, []string{"a"}) {
+		t.Fatalf("before any heartbeat: %+v, want a alone (owning everything)", got)
+	}
+	for _, m := range []*Membership{a, b, c, eu, a} {
+		if err := m.Tick(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := a.Assignment(); !slices.Equal(got.Members, []string{"a", "b", "c"}) {
+		t.Fatalf("three members of one region: %+v (the other region's member must not count)", got)
+	}
+	if got := eu.Assignment(); !slices.Equal(got.Members, []string{"e"}) {
+		t.Fatalf("the eu-west member alone in its region: %+v", got)
+	}
+	// c hangs: its heartbeat row stays, until the lease of 3 intervals ends.
+	for range 8 { // 8 heartbeats of a and b, interval/3 apart: 2.67 intervals
+		clk.Add(interval / 3)
+		must(t, a.Tick(ctx))
+		must(t, b.Tick(ctx))
+	}
+	if got := a.Assignment(); !slices.Equal(got.Members, []string{"a", "b", "c"}) {
+		t.Fatalf("c dropped within its lease: %+v", got)
+	}
+	clk.Add(interval / 2)
+	must(t, a.Tick(ctx))
+	if got := a.Assignment(); !slices.Equal(got.Members, []string{"a", "b"}) {
+		t.Fatalf("c kept past its lease: %+v", got)
+	}
+	// b is killed: its session lock is gone, and it is dead at once.
+	store.dead["b"] = true
+	clk.Add(time.Second)
+	must(t, a.Tick(ctx))
+	if got := a.Assignment(); !slices.Equal(got.Members, []string{"a"}) {
+		t.Fatalf("a member whose session died is still live: %+v", got)
+	}
+	// A failed heartbeat keeps the split, and says so.
+	store.fail = errors.New("database gone")
+	if err := a.Tick(ctx); err == nil {
+		t.Fatal("a failed heartbeat was not reported")
+	}
+	if got := a.Assignment(); !slices.Equal(got.Members, []string{"a"}) {
+		t.Fatalf("a failed heartbeat changed the split: %+v", got)
+	}
+	store.fail = nil
+	// c comes back, then leaves cleanly: the row is gone at once.
+	must(t, c.Tick(ctx))
+	must(t, a.Tick(ctx))
+	must(t, store.Leave(ctx, "c"))
+	must(t, a.Tick(ctx))
+	want := [][]string{{"a", "b", "c"}, {"a", "b"}, {"a"}, {"a", "c"}, {"a"}}
+	if len(changes) != len(want) {
+		t.Fatalf("a saw %d changes, want %d: %+v", len(changes), len(want), changes)
+	}
+	for i, ch := range changes {
+		if !slices.Equal(ch.Members, want[i]) {
+			t.Errorf("change %d: %v, want %v", i, ch.Members, want[i])
+		}
+	}
+}
+
+func TestRunLeavesOnStop(t *testing.T) {
+	clk := &fakeClock{t: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
+	store := &fakeStore{rows: map[string]Member{}, dead: map[string]bool{}, now: clk.Now}
+	m := New(store, Member{ID: "a"}, Options{Interval: time.Second, Clock: clk})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- m.Run(ctx) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		store.mu.Lock()
+		_, ok := store.rows["a"]
+		store.mu.Unlock()
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no heartbeat row")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if len(store.rows) != 0 {
+		t.Errorf("rows left after Run stopped: %v", store.rows)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestAPIListsLiveReplicas(t *testing.T) {
+	clk := &fakeClock{t: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
+	store := &fakeStore{rows: map[string]Member{}, dead: map[string]bool{}, now: clk.Now}
+	a := New(store, Member{ID: "b", Addr: "10.0.0.2:8080"}, Options{Interval: 10 * time.Second, Clock: clk})
+	for _, m := range []*Membership{a, New(store, Member{ID: "a"}, Options{Clock: clk}), New(store, Member{ID: "e", Region: "eu-west"}, Options{Clock: clk}), a} {
+		must(t, m.Tick(context.Background()))
+	}
+	store.dead["x"] = true
+	must(t, store.Heartbeat(context.Background(), Member{ID: "x"})) // killed: not live
+	api := NewAPI(liveOf{store}, a, slog.New(slog.DiscardHandler))
+	rec := httptest.NewRecorder()
+	api.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/admin/replicas", nil))
+	var got struct {
+		Self         string  `json:"self"`
+		LeaseSeconds float64 `json:"lease_seconds"`
+		Sharing      int     `json:"sharing"`
+		Replicas     []struct {
+			ID, Region, Addr string
+			Self             bool
+		} `json:"replicas"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || rec.Code != http.StatusOK {
+		t.Fatalf("%d %s: %v", rec.Code, rec.Body, err)
+	}
+	var ids []string
+	for _, r := range got.Replicas {
+		ids = append(ids, r.Region+"/"+r.ID)
+		if r.Self != (r.ID == "b") {
+			t.Errorf("%s: self = %v", r.ID, r.Self)
+		}
+	}
+	if got.Self != "b" || got.LeaseSeconds != 30 || got.Sharing != 2 || !slices.Equal(ids, []string{"/a", "/b", "eu-west/e"}) {
+		t.Errorf("answer = %s", rec.Body)
+	}
+	failing := NewAPI(failingLive{}, a, slog.New(slog.DiscardHandler))
+	rec = httptest.NewRecorder()
+	failing.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/admin/replicas", nil))
+	if rec.Code != http.StatusInternalServerError || strings.Contains(rec.Body.String(), "gone") {
+		t.Errorf("a failed read: %d %s, want 500 without the internal error", rec.Code, rec.Body)
+	}
+}
+
+// liveOf reads every region's live members from the fake store.
+type liveOf struct{ s *fakeStore }
+
+func (l liveOf) LiveMembers(ctx context.Context, since time.Time) ([]Member, error) {
+	var out []Member
+	for _, region := range []string{"", "eu-west"} {
+		ms, err := l.s.Members(ctx, region, since)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ms...)
+	}
+	return out, nil
+}
+
+type failingLive struct{}
+
+func (failingLive) LiveMembers(context.Context, time.Time) ([]Member, error) {
+	return nil, errors.New("database gone")
+}

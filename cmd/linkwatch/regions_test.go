@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"linkwatch/incidents"
+	"linkwatch/storage/postgres"
+	"linkwatch/storage/postgres/pgtest"
+)
+
+// TestTwoRegionsVote runs two replicas, eu-west and us-east, on one
+// PostgreSQL with one config file that takes the region from the
+// environment and names it in the User-Agent. The destination fails only
+// for eu-west's prober: a regional note, no alert. Then it fails for both:
+// one incident, one opening alert.
+func TestTwoRegionsVote(t *testing.T) {
+	dsn := pgtest.DSN(t) // skips without PostgreSQL, fails under CI=true
+	var failFor atomic.Value
+	failFor.Store([]string{"eu-west"})
+	dest := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for _, region := range failFor.Load().([]string) {
+			if r.URL.Path == "/shop" && strings.Contains(r.UserAgent(), "("+region+")") {
+				http.Error(w, "not from "+region, http.StatusServiceUnavailable)
+				return
+			}
+		}
+		_, _ = w.Write([]byte("ok"))
+	}))
+	defer dest.Close()
+	cfg := `
+server: {public_url: "http://127.0.0.1:9"}
+storage: {driver: postgres, dsn: '${LINKWATCH_TEST_DSN}'}
+probe:
+  interval: 1s
+  timeout: 800ms
+  self_check: false
+  allow_private: [127.0.0.1/32]
+  region: ${LINKWATCH_REGION}
+  user_agent: "linkwatch (${LINKWATCH_REGION})"
+  canary: "` + dest.URL + `/canary"
+alerts: {group_interval: 0s}
+pages:
+  - slug: ada
+    links:
+      - {slug: shop, url: "` + dest.URL + `/shop"}
+`
+	var apps []*servedApp
+	for _, region := range []string{"eu-west", "us-east"} {
+		apps = append(apps, startApp(t, cfg, map[string]string{"LINKWATCH_TEST_DSN": dsn, "LINKWATCH_REGION": region}))
+	}
+	db, err := postgres.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	open := func(kind incidents.Kind) []incidents.Incident {
+		list, err := db.OpenIncidents(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []incidents.Incident
+		for _, inc := range list {
+			if inc.Kind == kind {
+				out = append(out, inc)
+			}
+		}
+		return out
+	}
+	outbox := func() []incidents.Alert {
+		a, err := db.Outbox(ctx, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+
+	waitUntil(t, 20*time.Second, "a regional note", func() bool { return len(open(incidents.KindRegional)) == 1 })
+	note := open(incidents.KindRegional)[0]
+	if note.Title != "ada/shop is unreachable from eu-west" {
+		t.Errorf("note title %q", note.Title)
+	}
+	// A few more intervals: still a note, never a page.
+	time.Sleep(3 * time.Second)
+	if incs := open(incidents.KindDestination); len(incs) != 0 {
+		t.Fatalf("a failure seen from one region of two opened %+v", incs)
+	}
+	if a := outbox(); len(a) != 0 {
+		t.Fatalf("alerts for a regional note: %+v", a)
+	}
+	for _, app := range apps {
+		waitUntil(t, 10*time.Second, "the note on "+app.URL+"/status", func() bool {
+			_, body := get(t, "GET", app.URL+"/status")
+			return strings.Contains(body, "unreachable from eu-west")
+		})
+	}
+
+	failFor.Store([]string{"eu-west", "us-east"})
+	waitUntil(t, 20*time.Second, "the incident", func() bool { return len(open(incidents.KindDestination)) == 1 })
+	time.Sleep(3 * time.Second)
+	majority := open(incidents.KindDestination)
+	if len(majority) != 1 || !strings.Contains(majority[0].Summary, "failing from eu-west and us-east") {
+		t.Fatalf("incidents = %+v", majority)
+	}
+	var opened int
+	for _, a := range outbox() {
+		if a.Type == incidents.AlertOpened && a.Incident.Kind == incidents.KindDestination {
+			opened++
+		}
+	}
+	if opened != 1 {
+		t.Errorf("%d incident.opened alerts, want 1: %+v", opened, outbox())
+	}
+	if n := open(incidents.KindRegional); len(n) != 0 {
+		t.Errorf("the note is still open beside the incident: %+v", n)
+	}
+	for _, app := range apps {
+		if err := app.stop(t); err != nil {
+			t.Errorf("stop: %v; stderr:\n%s", err, app.stderr)
+		}
+	}
+}

@@ -1,0 +1,155 @@
+package incidents_test
+
+import (
+	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"linkwatch/checker"
+	"linkwatch/incidents"
+)
+
+// hostAlert is a host incident on shop.example touching two pages' links.
+func hostAlert(typ incidents.AlertType) incidents.Alert {
+	inc := incidents.Incident{ID: 4, Key: "host:shop.example|http_5xx", Kind: incidents.KindHost, Host: "shop.example", Impact: incidents.ImpactMajor,
+		Targets: []string{"https://shop.example/a", "https://shop.example/b", "https://shop.example/c"},
+		Affected: []incidents.Affected{
+			{Page: "acme", Link: "shop", URL: "https://shop.example/a"},
+			{Page: "beta", Link: "store", URL: "https://shop.example/b"},
+			{Page: "beta", Link: "cart", URL: "https://shop.example/c", Fallback: "https://backup.example/c"},
+		}}
+	return incidents.Alert{EventID: "msg_1", Type: typ, IncidentID: 4, Incident: inc,
+		LastResult: &checker.Result{TargetID: "https://shop.example/b", Status: checker.StatusDown}}
+}
+
+func links(as []incidents.Affected) []string {
+	var out []string
+	for _, a := range as {
+		out = append(out, a.Page+"/"+a.Link)
+	}
+	return out
+}
+
+// A host incident touching two pages reaches each page's receiver with
+// that page's links only: affected, targets and evidence.
+func TestFilterSplitsAHostIncidentByPage(t *testing.T) {
+	a := hostAlert(incidents.AlertOpened)
+	acme, ok := incidents.Filter{Pages: []string{"acme"}}.Apply(a)
+	if !ok || !slices.Equal(links(acme.Incident.Affected), []string{"acme/shop"}) || !slices.Equal(acme.Incident.Targets, []string{"https://shop.example/a"}) {
+		t.Fatalf("acme gets %v %v (%v)", links(acme.Incident.Affected), acme.Incident.Targets, ok)
+	}
+	if acme.LastResult != nil {
+		t.Errorf("acme gets beta's evidence: %+v", acme.LastResult)
+	}
+	beta, ok := incidents.Filter{Pages: []string{"beta"}}.Apply(a)
+	if !ok || !slices.Equal(links(beta.Incident.Affected), []string{"beta/store", "beta/cart"}) || len(beta.Incident.Targets) != 2 || beta.LastResult == nil {
+		t.Fatalf("beta gets %v %v %v (%v)", links(beta.Incident.Affected), beta.Incident.Targets, beta.LastResult, ok)
+	}
+	if len(a.Incident.Affected) != 3 || len(a.Incident.Targets) != 3 {
+		t.Errorf("filtering changed the original alert: %+v", a.Incident)
+	}
+	cart, ok := incidents.Filter{Links: []string{"beta/cart"}}.Apply(a)
+	if !ok || !slices.Equal(links(cart.Incident.Affected), []string{"beta/cart"}) {
+		t.Errorf("a link filter gets %v", links(cart.Incident.Affected))
+	}
+	if _, ok := (incidents.Filter{Pages: []string{"gamma"}}).Apply(a); ok {
+		t.Error("a page the incident does not touch gets it")
+	}
+	whole, ok := incidents.Filter{Hosts: []string{"shop.example"}}.Apply(a)
+	if !ok || len(whole.Incident.Affected) != 3 {
+		t.Errorf("a host filter gets %v (%v)", links(whole.Incident.Affected), ok)
+	}
+	if _, ok := (incidents.Filter{Hosts: []string{"backup.example"}}).Apply(a); !ok {
+		t.Error("a fallback's host is not in scope")
+	}
+}
+
+func TestFilterEventsImpactAndAddedLinks(t *testing.T) {
+	a := hostAlert(incidents.AlertUpdated)
+	a.Reason, a.Added = "target_added", []incidents.Affected{a.Incident.Affected[1]}
+	if _, ok := (incidents.Filter{Pages: []string{"acme"}}).Apply(a); ok {
+		t.Error("acme is told of a beta link joining")
+	}
+	if got, ok := (incidents.Filter{Pages: []string{"beta"}}).Apply(a); !ok || len(got.Added) != 1 {
+		t.Errorf("beta is not told of its link joining: %v", ok)
+	}
+	for _, tc := range []struct {
+		f    incidents.Filter
+		typ  incidents.AlertType
+		imp  incidents.Impact
+		want bool
+	}{
+		{incidents.Filter{}, incidents.AlertOpened, incidents.ImpactNone, true},
+		{incidents.Filter{Events: []incidents.AlertType{incidents.AlertResolved}}, incidents.AlertOpened, incidents.ImpactMajor, false},
+		{incidents.Filter{Events: []incidents.AlertType{incidents.AlertResolved, incidents.AlertOpened}}, incidents.AlertOpened, incidents.ImpactMajor, true},
+		{incidents.Filter{MinImpact: incidents.ImpactMajor}, incidents.AlertOpened, incidents.ImpactMinor, false},
+		{incidents.Filter{MinImpact: incidents.ImpactMajor}, incidents.AlertOpened, incidents.ImpactMajor, true},
+		{incidents.Filter{MinImpact: incidents.ImpactMajor}, incidents.AlertOpened, incidents.ImpactCritical, true},
+		{incidents.Filter{MinImpact: incidents.ImpactNone}, incidents.AlertOpened, incidents.ImpactNone, true},
+	} {
+		a := hostAlert(tc.typ)
+		a.Incident.Impact = tc.imp
+		if _, ok := tc.f.Apply(a); ok != tc.want {
+			t.Errorf("%+v on %s/%s: %v, want %v", tc.f, tc.typ, tc.imp, ok, tc.want)
+		}
+	}
+}
+
+func TestFilterValidateNamesTheField(t *testing.T) {
+	for _, tc := range []struct {
+		f     incidents.Filter
+		field string
+	}{
+		{incidents.Filter{Pages: []string{"ok", "a/b"}}, "pages[1]"},
+		{incidents.Filter{Pages: []string{""}}, "pages[0]"},
+		{incidents.Filter{Links: []string{"acme"}}, "links[0]"},
+		{incidents.Filter{Links: []string{"acme/"}}, "links[0]"},
+		{incidents.Filter{Hosts: []string{"https://shop.example"}}, "hosts[0]"},
+		{incidents.Filter{Hosts: []string{"Shop.example"}}, "hosts[0]"},
+		{incidents.Filter{Hosts: []string{"shop.example:443"}}, "hosts[0]"},
+		{incidents.Filter{Events: []incidents.AlertType{"incident.deleted"}}, "events[0]"},
+		{incidents.Filter{Events: []incidents.AlertType{incidents.AlertVerify}}, "events[0]"},
+		{incidents.Filter{MinImpact: "severe"}, "min_impact"},
+		{incidents.Filter{Pages: make([]string, 101)}, "pages"},
+	} {
+		var fe *incidents.FilterError
+		if err := tc.f.Validate(); !errors.As(err, &fe) || fe.Field != tc.field {
+			t.Errorf("%+v: %v, want an error naming %s", tc.f, err, tc.field)
+		}
+	}
+	ok := incidents.Filter{Pages: []string{"acme"}, Links: []string{"beta/cart"}, Hosts: []string{"shop.example"},
+		Events: incidents.AlertTypes, MinImpact: incidents.ImpactMinor}
+	if err := ok.Validate(); err != nil {
+		t.Errorf("a valid filter: %v", err)
+	}
+}
+
+// FuzzFilter: any filter that decodes from JSON either fails validation
+// with a named field or applies to an alert without panicking, never
+// widening the payload.
+func FuzzFilter(f *testing.F) {
+	for _, s := range []string{`{}`, `{"pages":["acme"]}`, `{"links":["beta/cart"],"events":["incident.opened"]}`,
+		`{"hosts":["shop.example"],"min_impact":"major"}`, `{"pages":["a/b"]}`, `{"min_impact":"x"}`, `{"hosts":["\u0000"]}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var flt incidents.Filter
+		if json.Unmarshal(b, &flt) != nil {
+			return
+		}
+		if err := flt.Validate(); err != nil {
+			var fe *incidents.FilterError
+			if !errors.As(err, &fe) || fe.Field == "" || strings.ContainsAny(fe.Field, " \n") {
+				t.Fatalf("error without a field: %v", err)
+			}
+			return
+		}
+		a := hostAlert(incidents.AlertOpened)
+		got, ok := flt.Apply(a)
+		if ok && len(got.Incident.Affected) > len(a.Incident.Affected) {
+			t.Fatalf("filtering widened the payload")
+		}
+	})
+}

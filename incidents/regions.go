@@ -1,0 +1,587 @@
+package incidents
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"linkwatch/checker"
+	"linkwatch/checker/ids"
+)
+
+// RegionStore is what the engine needs to vote with the engines of other
+// regions (Config.Region): every region's verdicts on its targets and its
+// canary's health, in the database they share.
+type RegionStore interface {
+	// RecordVerdict writes this region's verdict on one target.
+	RecordVerdict(ctx context.Context, v Verdict) error
+	// RecordRegion writes the region's canary health, writes again its
+	// failing verdicts (so they stay fresh; a failing one keeps its Since)
+	// and forgets every verdict last written before forgetBefore, in one
+	// transaction.
+	RecordRegion(ctx context.Context, h RegionHealth, failing []Verdict, forgetBefore time.Time) error
+	// Verdicts returns every region's verdicts on targets.
+	Verdicts(ctx context.Context, targets []string) ([]Verdict, error)
+	// Regions returns every region's last canary health.
+	Regions(ctx context.Context) ([]RegionHealth, error)
+	// OpenIncidentsOnHost returns the open incidents of one host: its
+	// destinations' incidents, its host incidents and its regional notes.
+	// A vote on one destination reads these rather than every open
+	// incident, so a wide regional failure is not quadratic.
+	OpenIncidentsOnHost(ctx context.Context, host string) ([]Incident, error)
+}
+
+// verdictsKept is how long a verdict nobody writes again is kept: long
+// past stale (regionFreshness intervals), short enough that removed
+// targets do not pile up.
+const verdictsKept = time.Hour
+
+// regional is an engine's part in the regions' vote: what this region has
+// recorded of its targets, and when it last proved its network.
+type regional struct {
+	store    RegionStore
+	name     string
+	interval time.Duration
+	seen     map[string]*regionSeen // by target
+	beatAt   time.Time              // last canary row written, zero before the first
+	beatOK   bool
+	// voting is the vote behind an incident being opened, so its summary
+	// names the regions (see summaryOf).
+	voting map[string]Vote
+}
+
+// regionSeen is this region's recorded verdict on one target.
+type regionSeen struct {
+	failing bool
+	since   time.Time
+	// settled says the vote that followed the last recorded verdict was
+	// acted on; until then every result of the target votes again.
+	settled bool
+}
+
+func newRegional(cfg Config, store Store) (*regional, error) {
+	rs, ok := store.(RegionStore)
+	if !ok {
+		return nil, fmt.Errorf("incidents: region %q: the store keeps no regional verdicts", cfg.Region)
+	}
+	return &regional{store: rs, name: cfg.Region, interval: cfg.Interval,
+		seen: map[string]*regionSeen{}, voting: map[string]Vote{}}, nil
+}
+
+func (rg *regional) fresh() time.Duration { return regionFreshness * rg.interval }
+
+func (rg *regional) seenOf(target string) *regionSeen {
+	s := rg.seen[target]
+	if s == nil {
+		s = &regionSeen{settled: true}
+		rg.seen[target] = s
+	}
+	return s
+}
+
+// voted reports whether a result takes part in the vote: destinations do;
+// the hub's self-checks and the canary are this region's own business.
+func voted(r checker.Result) bool { return r.Kind == checker.KindDestination }
+
+// canaryOK reports whether the canary answers (below its failure
+// threshold), or there is none to ask.
+func (e *Engine) canaryOK() bool {
+	if e.cfg.CanaryID == "" {
+		return true
+	}
+	c := e.targets[e.cfg.CanaryID]
+	return c == nil || c.fails < e.cfg.FailureThreshold
+}
+
+// regionTick writes this region's canary row about once an interval (at
+// once when the canary's health changed), with its failing verdicts, then
+// votes again on every target this region sees failing without an
+// incident and on every open regional note: a verdict that arrived late, a
+// region that went stale or whose canary failed changes the outcome
+// without any new crossing here.
+func (e *Engine) regionTick(ctx context.Context) error {
+	rg := e.regions
+	now := e.now().UTC()
+	ok := e.canaryOK()
+	if !rg.beatAt.IsZero() && ok == rg.beatOK && now.Sub(rg.beatAt) < rg.interval && !now.Before(rg.beatAt) {
+		return nil
+	}
+	var failing []Verdict
+	for id, ts := range e.targets {
+		s := rg.seen[id]
+		if s == nil && ts.incident != nil && ts.kind == checker.KindDestination && ts.fails >= e.cfg.FailureThreshold {
+			// Restored from an open incident at start: still failing
+			// here until it recovers.
+			s = &regionSeen{failing: true, since: ts.incident.StartedAt, settled: true}
+			rg.seen[id] = s
+		}
+		if s != nil && s.failing {
+			failing = append(failing, Verdict{Target: id, Region: rg.name, Failing: true, Cause: lastCause(ts), Since: s.since, UpdatedAt: now})
+		}
+	}
+	slices.SortFunc(failing, func(a, b Verdict) int { return cmp.Compare(a.Target, b.Target) })
+	for id := range rg.seen {
+		if e.targets[id] == nil {
+			delete(rg.seen, id) // removed from the configuration
+		}
+	}
+	if err := rg.store.RecordRegion(ctx, RegionHealth{Region: rg.name, CanaryOK: ok, At: now}, failing, now.Add(-verdictsKept)); err != nil {
+		return fmt.Errorf("incidents: record region %s: %w", rg.name, err)
+	}
+	rg.beatAt, rg.beatOK = now, ok
+	return e.revote(ctx)
+}
+
+func lastCause(ts *targetState) checker.Cause {
+	if len(ts.recent) > 0 {
+		return ts.recent[len(ts.recent)-1].Cause
+	}
+	if ts.incident != nil {
+		return ts.incident.Cause
+	}
+	return ""
+}
+
+// revote votes on the targets this region sees failing without an
+// incident here, and on the targets of open regional notes.
+func (e *Engine) revote(ctx context.Context) error {
+	rg := e.regions
+	open, err := e.store.OpenIncidents(ctx)
+	if err != nil {
+		return fmt.Errorf("incidents: read open incidents for the regions' vote: %w", err)
+	}
+	e.forgetResolved(e.openIncidents(), open)
+	var targets []string
+	for id, s := range rg.seen {
+		if ts := e.targets[id]; s.failing && ts != nil && ts.incident == nil {
+			targets = append(targets, id)
+		}
+	}
+	for _, inc := range open {
+		if inc.Kind == KindRegional && !slices.Contains(targets, inc.Targets[0]) {
+			targets = append(targets, inc.Targets[0])
+		}
+	}
+	if len(targets) == 0 {
+		return nil
+	}
+	slices.Sort(targets)
+	votes, err := e.poll(ctx, targets)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, id := range targets {
+		v := votes[id]
+		ts, s := e.targets[id], rg.seen[id]
+		if ts != nil && s != nil && s.failing && ts.incident == nil && v.Majority() && len(ts.recent) > 0 {
+			errs = append(errs, e.escalate(ctx, ts, ts.recent[len(ts.recent)-1], v, open))
+			continue
+		}
+		errs = append(errs, e.syncNote(ctx, id, v, noteFor(id, open), realFor(id, open)))
+	}
+	return errors.Join(errs...)
+}
+
+// forgetResolved forgets those of held, incidents this engine holds open,
+// that are not in open any more: another region's engine resolved them
+// (the majority was lost there).
+func (e *Engine) forgetResolved(held []*Incident, open []Incident) {
+	for _, inc := range held {
+		if inc != nil && !slices.ContainsFunc(open, func(o Incident) bool { return o.ID == inc.ID }) {
+			e.log.Info("incident resolved by another region's engine", "incident", inc.ID)
+			e.drop(inc)
+		}
+	}
+}
+
+// poll reads the verdicts on targets and the regions' canary rows and
+// decides each target's vote.
+func (e *Engine) poll(ctx context.Context, targets []string) (map[string]Vote, error) {
+	rg := e.regions
+	verdicts, err := rg.store.Verdicts(ctx, targets)
+	if err != nil {
+		return nil, fmt.Errorf("incidents: read the regions' verdicts: %w", err)
+	}
+	health, err := rg.store.Regions(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("incidents: read the regions' canaries: %w", err)
+	}
+	now := e.now().UTC()
+	out := make(map[string]Vote, len(targets))
+	for _, id := range targets {
+		out[id] = Decide(id, verdicts, health, now, rg.fresh())
+	}
+	return out, nil
+}
+
+// pollOne votes on one target and reads the open incidents of its host.
+func (e *Engine) pollOne(ctx context.Context, target string) (Vote, []Incident, error) {
+	votes, err := e.poll(ctx, []string{target})
+	if err != nil {
+		return Vote{}, nil, err
+	}
+	open, err := e.openOnHost(ctx, target)
+	return votes[target], open, err
+}
+
+// openOnHost reads the open incidents of target's host.
+func (e *Engine) openOnHost(ctx context.Context, target string) ([]Incident, error) {
+	open, err := e.regions.store.OpenIncidentsOnHost(ctx, ids.HostOf(target))
+	if err != nil {
+		return nil, fmt.Errorf("incidents: read open incidents for the regions' vote: %w", err)
+	}
+	return open, nil
+}
+
+// failingVoted takes a target that crossed its failure threshold here, with
+// this region's network proven, into an incident; with regions, only once
+// a majority of the voting regions see it failing, and into a regional
+// note before that.
+func (e *Engine) failingVoted(ctx context.Context, r checker.Result, ts *targetState) error {
+	if e.regions == nil || !voted(r) {
+		return e.failing(ctx, r, ts)
+	}
+	rg := e.regions
+	s := rg.seenOf(r.TargetID)
+	if !s.failing {
+		// Written, and committed, before the vote is read: of two regions
+		// crossing at once, the later reader sees both verdicts.
+		v := Verdict{Target: r.TargetID, Region: rg.name, Failing: true, Cause: r.Cause, Since: ts.firstFail.UTC(), UpdatedAt: e.now().UTC()}
+		if err := rg.store.RecordVerdict(ctx, v); err != nil {
+			return fmt.Errorf("incidents: record %s's verdict on %s: %w", rg.name, r.TargetID, err)
+		}
+		s.failing, s.since, s.settled = true, v.Since, false
+	}
+	if s.settled {
+		return nil // voted already; the region tick votes again
+	}
+	vote, open, err := e.pollOne(ctx, r.TargetID)
+	if err != nil {
+		return err
+	}
+	if vote.Majority() {
+		err = e.escalate(ctx, ts, r, vote, open)
+	} else {
+		err = e.syncNote(ctx, r.TargetID, vote, noteFor(r.TargetID, open), realFor(r.TargetID, open))
+	}
+	if err == nil {
+		s.settled = true
+	}
+	return err
+}
+
+// escalate takes a target that a majority of regions see failing into its
+// incident: the one another region's engine opened already, or a new one.
+// Its regional note, if any, gives way to it.
+func (e *Engine) escalate(ctx context.Context, ts *targetState, r checker.Result, vote Vote, open []Incident) error {
+	rg := e.regions
+	e.log.Info("a majority of regions see a target failing", "target", r.TargetID, "vote", vote.String())
+	inc := realFor(r.TargetID, open)
+	if inc != nil {
+		e.link(ts, *inc)
+		if err := e.regionEvent(ctx, ts.incident, &vote, fmt.Sprintf("%s sees %s failing too: %s", rg.name, r.TargetID, vote.Sentence())); err != nil {
+			return err
+		}
+	} else {
+		// Another region's engine may hold an incident of the same host:
+		// this target joins it as it would here (host correlation).
+		adopted := e.adoptHost(ids.HostOf(r.URL), open)
+		rg.voting[r.TargetID] = vote
+		err := e.failing(ctx, r, ts)
+		delete(rg.voting, r.TargetID)
+		for _, inc := range adopted {
+			if e.failingTargets(inc) == 0 && e.open[inc.Key] == inc {
+				delete(e.open, inc.Key) // not joined: left to the regions that hold it
+			}
+		}
+		if err != nil {
+			// Another region's engine may have opened it a moment ago: one
+			// open incident per key refused ours. Join that one.
+			fresh, rerr := e.openOnHost(ctx, r.TargetID)
+			if rerr != nil {
+				return errors.Join(err, rerr)
+			}
+			found := realFor(r.TargetID, fresh)
+			if found == nil {
+				return err
+			}
+			e.log.Info("incident opened by another region's engine: joining it", "incident", found.ID, "target", r.TargetID)
+			e.link(ts, *found)
+			open = fresh
+		}
+	}
+	return e.syncNote(ctx, r.TargetID, vote, noteFor(r.TargetID, open), ts.incident)
+}
+
+// adoptHost takes into memory the open destination and host incidents of
+// host that this engine does not hold, so failing can group with them; it
+// returns them.
+func (e *Engine) adoptHost(host string, open []Incident) []*Incident {
+	var out []*Incident
+	for i := range open {
+		inc := open[i]
+		if (inc.Kind != KindDestination && inc.Kind != KindHost) || inc.Host != host || e.open[inc.Key] != nil {
+			continue
+		}
+		e.open[inc.Key] = &inc
+		out = append(out, &inc)
+	}
+	return out
+}
+
+// recoveredVoted follows a target's successes; with regions, a target
+// that recovers here records so, and its incident resolves only once no
+// majority of the voting regions sees it failing any more. While one does,
+// this region leaves the incident to them.
+func (e *Engine) recoveredVoted(ctx context.Context, r checker.Result, ts *targetState) error {
+	if e.regions == nil || !voted(r) || ts.successes < e.cfg.SuccessThreshold {
+		return e.recovered(ctx, r, ts)
+	}
+	rg := e.regions
+	s := rg.seen[r.TargetID]
+	if s == nil && ts.incident != nil {
+		s = rg.seenOf(r.TargetID) // restored from an open incident: record its recovery
+		s.failing = true
+	}
+	if s == nil || (!s.failing && s.settled) {
+		return e.recovered(ctx, r, ts)
+	}
+	now := e.now().UTC()
+	if s.failing {
+		v := Verdict{Target: r.TargetID, Region: rg.name, Failing: false, Since: now, UpdatedAt: now}
+		if err := rg.store.RecordVerdict(ctx, v); err != nil {
+			return fmt.Errorf("incidents: record %s's verdict on %s: %w", rg.name, r.TargetID, err)
+		}
+		s.failing, s.since, s.settled = false, now, false
+	}
+	vote, open, err := e.pollOne(ctx, r.TargetID)
+	if err != nil {
+		return err
+	}
+	e.forgetResolved([]*Incident{ts.incident}, open)
+	if inc := ts.incident; inc != nil && vote.Majority() {
+		// Still failing from a majority elsewhere: their incident.
+		if err := e.regionEvent(ctx, inc, &vote, fmt.Sprintf("%s sees %s up again; still %s", rg.name, r.TargetID, vote.Sentence())); err != nil {
+			return err
+		}
+		e.unlink(ts)
+		s.settled = true
+		return nil
+	}
+	if err := e.recovered(ctx, r, ts); err != nil {
+		return err
+	}
+	if ts.incident != nil {
+		return nil // not stable yet (flapping): voted again with the next success
+	}
+	// What is left is a minority, or nothing: the note says so.
+	if open, err = e.openOnHost(ctx, r.TargetID); err != nil {
+		return err
+	}
+	if err := e.syncNote(ctx, r.TargetID, vote, noteFor(r.TargetID, open), realFor(r.TargetID, open)); err != nil {
+		return err
+	}
+	s.settled = true
+	return nil
+}
+
+// link makes ts a target of inc, as the database has it, taking inc into
+// memory if another region's engine opened or changed it.
+func (e *Engine) link(ts *targetState, inc Incident) {
+	cur := e.open[inc.Key]
+	if cur == nil || cur.ID != inc.ID {
+		if cur != nil {
+			e.drop(cur)
+		}
+		cur = &inc
+		e.open[inc.Key] = cur
+	}
+	ts.incident, ts.held = cur, false
+	e.changed = true
+}
+
+// unlink takes ts out of its incident here; an incident left without a
+// target of this region's is left to the regions that still see it fail.
+func (e *Engine) unlink(ts *targetState) {
+	inc := ts.incident
+	ts.incident = nil
+	e.changed = true
+	if e.failingTargets(inc) == 0 && e.open[inc.Key] == inc {
+		delete(e.open, inc.Key)
+	}
+}
+
+// drop forgets an incident here (another region's engine resolved it).
+func (e *Engine) drop(inc *Incident) {
+	if e.open[inc.Key] == inc {
+		delete(e.open, inc.Key)
+	}
+	for _, ts := range e.targets {
+		if ts.incident == inc {
+			ts.incident = nil
+		}
+	}
+	e.changed = true
+}
+
+// regionEvent adds a line to an incident's timeline about the regions'
+// vote, and with a vote brings a destination incident's summary up to
+// date with it; no alert: the outage did not change.
+func (e *Engine) regionEvent(ctx context.Context, inc *Incident, vote *Vote, body string) error {
+	now := e.now().UTC()
+	c := Change{Incident: *inc, Events: []Event{{At: now, Kind: EventRegions, Body: body}}}
+	c.Incident.UpdatedAt = now
+	if vote != nil && inc.Kind == KindDestination {
+		c.Incident.Summary = withRegions(inc.Summary, *vote)
+	}
+	return e.apply(ctx, inc, c, "regions' vote")
+}
+
+// resolvedElsewhere guards a change to an incident that this engine holds
+// open: with regions, another region's engine may have resolved it since
+// (the majority was lost there). The change is refused and the incident
+// forgotten here, so memory follows the database.
+func (e *Engine) resolvedElsewhere(ctx context.Context, c Change) error {
+	if e.regions == nil || c.Incident.ID == 0 || !c.Incident.Open() || c.Incident.Kind == KindRegional {
+		return nil
+	}
+	cur, err := e.store.Incident(ctx, c.Incident.ID)
+	if err != nil {
+		return fmt.Errorf("incidents: read incident %d: %w", c.Incident.ID, err)
+	}
+	if cur.Open() {
+		return nil
+	}
+	if inc := e.openByID(cur.ID); inc != nil {
+		e.drop(inc)
+	}
+	e.log.Info("incident resolved by another region's engine", "incident", cur.ID)
+	return fmt.Errorf("incident %d was resolved by another region's engine: %w", cur.ID, ErrConflict)
+}
+
+// summaryOf is an incident's summary from its opening result: with
+// regions, it names those that see it failing and those that see it up.
+func (e *Engine) summaryOf(r checker.Result) string {
+	if e.regions != nil {
+		if v, ok := e.regions.voting[r.TargetID]; ok {
+			return withRegions(r.Summary, v)
+		}
+	}
+	return r.Summary
+}
+
+// withRegions is summary with the vote's sentence in place of any it had:
+// "connection refused; failing from eu-west and us-east; us-west sees it up".
+func withRegions(summary string, v Vote) string {
+	base, _, _ := strings.Cut(summary, "; failing from ")
+	return base + "; " + v.Sentence()
+}
+
+// realFor returns the open incident (not a regional note) that holds
+// target, or nil.
+func realFor(target string, open []Incident) *Incident {
+	for i := range open {
+		if open[i].Kind != KindRegional && slices.Contains(open[i].Targets, target) {
+			return &open[i]
+		}
+	}
+	return nil
+}
+
+// noteFor returns target's open regional note, or nil.
+func noteFor(target string, open []Incident) *Incident {
+	key := ids.RegionalKey(target)
+	for i := range open {
+		if open[i].Key == key {
+			return &open[i]
+		}
+	}
+	return nil
+}
+
+// syncNote makes target's regional note what the vote says: open while
+// some voting regions, but no incident, see the target failing, naming
+// them; resolved otherwise. Notes are never alerted: a failure seen from
+// a minority of regions is most likely the network between them and the
+// destination, not the destination, and nobody can fix it at 3 a.m.
+func (e *Engine) syncNote(ctx context.Context, target string, vote Vote, note, incident *Incident) error {
+	now := e.now().UTC()
+	want := len(vote.Failing) > 0 && incident == nil
+	switch {
+	case !want && note == nil:
+		return nil
+	case !want:
+		why := "every voting region sees it up again (" + joinRegions(vote.Voting) + ")"
+		if incident != nil {
+			why = fmt.Sprintf("seen failing from a majority of regions: incident #%d (%s)", incident.ID, vote.Sentence())
+		}
+		next := *note
+		next.Status, next.ResolvedAt, next.UpdatedAt = StatusResolved, now, now
+		if _, err := e.store.Record(ctx, Change{Incident: next, Events: []Event{{At: now, Kind: EventResolved, Body: why}}}); err != nil {
+			return fmt.Errorf("incidents: resolve regional note %d: %w", note.ID, err)
+		}
+		e.log.Info("regional note resolved", "incident", note.ID, "target", target, "why", why)
+		if incident != nil && e.openByID(incident.ID) == incident {
+			return e.regionEvent(ctx, incident, nil, fmt.Sprintf("first seen from a minority of regions, from %s (regional note #%d: %s)",
+				note.StartedAt.UTC().Format(time.RFC3339), note.ID, note.Summary))
+		}
+		return nil
+	}
+	affected := e.dependents(target)
+	title := fmt.Sprintf("%s is unreachable from %s", linkName(affected, target), joinRegions(vote.Failing))
+	summary := fmt.Sprintf("unreachable from %s (%s)", joinRegions(vote.Failing), vote.Cause)
+	if len(vote.Up) > 0 {
+		summary += fmt.Sprintf("; %s %s it up: a regional network problem, not an outage", joinRegions(vote.Up), map[bool]string{true: "sees", false: "see"}[len(vote.Up) == 1])
+	}
+	if note == nil {
+		inc := Incident{Key: ids.RegionalKey(target), Kind: KindRegional, Host: ids.HostOf(target), Cause: vote.Cause,
+			Title: title, Summary: summary, Status: StatusInvestigating, Impact: ImpactMinor,
+			Targets: []string{target}, Affected: slices.Clone(affected), StartedAt: vote.Since, UpdatedAt: now}
+		saved, err := e.store.Record(ctx, Change{Incident: inc, Events: []Event{{At: now, Kind: EventOpened, Body: vote.Sentence()}}})
+		if err == nil {
+			e.log.Warn("regional note opened (not paged)", "incident", saved.ID, "target", target, "vote", vote.String())
+			return nil
+		}
+		// Another region's engine may have opened it a moment ago.
+		open, rerr := e.openOnHost(ctx, target)
+		if note = noteFor(target, open); rerr != nil || note == nil {
+			return errors.Join(fmt.Errorf("incidents: open regional note on %s: %w", target, err), rerr)
+		}
+	}
+	if note.Title == title && note.Summary == summary {
+		return nil
+	}
+	// Read again just before writing: another region's engine may have
+	// resolved it since, and an update must not reopen it.
+	cur, err := e.store.Incident(ctx, note.ID)
+	if err != nil {
+		return fmt.Errorf("incidents: read regional note %d: %w", note.ID, err)
+	}
+	if !cur.Open() {
+		return fmt.Errorf("regional note %d was resolved by another region's engine (noted again at the next vote): %w", note.ID, ErrConflict)
+	}
+	next := *note
+	next.Title, next.Summary, next.Cause, next.UpdatedAt = title, summary, vote.Cause, now
+	if _, err := e.store.Record(ctx, Change{Incident: next, Events: []Event{{At: now, Kind: EventRegions, Body: vote.Sentence()}}}); err != nil {
+		return fmt.Errorf("incidents: update regional note %d: %w", note.ID, err)
+	}
+	return nil
+}
+
+// linkName names a destination by the links that use it: "acme/shop",
+// "acme/shop and 2 more", or its URL.
+func linkName(affected []Affected, target string) string {
+	if len(affected) == 0 {
+		return target
+	}
+	name := affected[0].Page + "/" + affected[0].Link
+	if len(affected) > 1 {
+		name += fmt.Sprintf(" and %d more", len(affected)-1)
+	}
+	return name
+}

@@ -1,0 +1,215 @@
+package incidents
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+
+	"linkwatch/checker"
+	"linkwatch/checker/ids"
+)
+
+// SetOwnership tells the engine which targets this replica checks, when
+// the replicas' split changes: it forgets what it observed of targets
+// given away (their new owner rebuilds their state from the database),
+// and takes over the open incidents of targets moved here. Safe to call
+// while the engine runs; the change happens on the engine's goroutine.
+func (e *Engine) SetOwnership(owns func(target string) bool) {
+	e.depsMu.Lock()
+	e.owns = owns
+	e.depsMu.Unlock()
+	e.handOver.Store(true)
+	select {
+	case e.reconcile <- struct{}{}:
+	default:
+	}
+}
+
+// replicaNote names this replica in the title of its own prober_offline
+// and canary incidents: on-call must know whose network it is.
+func (e *Engine) replicaNote() string {
+	if e.cfg.Replica == "" {
+		return ""
+	}
+	return " (replica " + e.cfg.Replica + ")"
+}
+
+// owned reports whether this replica checks target.
+func (e *Engine) owned(target string) bool {
+	e.depsMu.RLock()
+	defer e.depsMu.RUnlock()
+	return e.owns == nil || e.owns(target)
+}
+
+// ownsIncident reports whether this replica decides about inc: it checks
+// one of its targets. A replica's own prober_offline and canary incidents
+// are its alone.
+func (e *Engine) ownsIncident(inc *Incident) bool {
+	if inc.Kind == KindProberOffline || inc.Kind == KindCanary {
+		return inc.Key == e.proberKey || inc.Key == e.canaryKey
+	}
+	return slices.ContainsFunc(inc.Targets, e.owned)
+}
+
+// takeOver applies a new split: targets given away are forgotten, and the
+// open incidents are read again so the targets moved here continue them.
+func (e *Engine) takeOver(ctx context.Context) error {
+	for id, ts := range e.targets {
+		if !e.owned(id) {
+			e.forget(id, ts)
+		}
+	}
+	e.changed = true
+	e.pending.Store(true) // a moved host's incidents may need resolving or relinking
+	// The flapping history of the targets moved here, as their previous
+	// owner recorded it since this engine started.
+	recoveries, err := e.store.Recoveries(ctx, e.now().Add(-e.cfg.FlapWindow))
+	if err != nil {
+		return fmt.Errorf("incidents: load flapping history: %w", err)
+	}
+	for id, at := range recoveries {
+		if e.owned(id) {
+			e.target(id, "", "").resolves = at
+		}
+	}
+	return e.refresh(ctx, true)
+}
+
+// refresh makes the open incidents in memory what the store has: those it
+// holds that another replica changed are replaced, those resolved
+// elsewhere are dropped. With adopt, the incidents of the targets this
+// replica checks are taken in (another replica opened them, or their host
+// moved here), and those targets linked to them: one not seen since is
+// assumed still failing (the next successes resolve it). Every other open
+// incident is kept apart (others), for the hub's health only. Regional
+// notes and other replicas' own prober_offline and canary incidents are
+// left out.
+//
+// With regions (Config.Region), the regions' vote decides which incidents
+// this engine holds (regions.go): the periodic refresh does not adopt, and
+// at a hand-over a target already seen answering here is not linked.
+func (e *Engine) refresh(ctx context.Context, adopt bool) error {
+	stored, err := e.store.OpenIncidents(ctx)
+	if err != nil {
+		return fmt.Errorf("incidents: load open incidents: %w", err)
+	}
+	byID := make(map[int64]Incident, len(stored))
+	for _, inc := range stored {
+		switch {
+		case inc.Kind == KindRegional:
+			continue
+		case ids.ReplicaOf(inc.Key) != "" && inc.Key != e.proberKey && inc.Key != e.canaryKey:
+			continue // another replica's network
+		case (inc.Kind == KindProberOffline || inc.Kind == KindCanary) && ids.ReplicaOf(inc.Key) == "" && e.cfg.Replica != "":
+			continue // left by a single process before replicas: not this replica's network
+		}
+		byID[inc.ID] = inc
+	}
+	for key, inc := range e.open {
+		if _, ok := byID[inc.ID]; !ok {
+			e.log.Info("incident resolved elsewhere", "incident", inc.ID, "key", key)
+			e.drop(inc)
+		}
+	}
+	mem := make(map[int64]*Incident, len(e.open))
+	for _, inc := range e.open {
+		mem[inc.ID] = inc
+	}
+	others := map[int64]*Incident{}
+	for _, id := range sortedIDs(byID) {
+		stored := byID[id]
+		inc := mem[id]
+		switch {
+		case inc == nil && !(adopt && slices.ContainsFunc(stored.Targets, e.owned)):
+			others[id] = &stored
+			continue
+		case inc == nil:
+			inc = &stored
+			e.open[inc.Key] = inc
+			e.changed = true
+		case inc.Version != stored.Version:
+			delete(e.open, inc.Key)
+			*inc = stored
+			e.open[inc.Key] = inc
+			e.changed = true
+		}
+		if !adopt {
+			continue
+		}
+		for _, t := range inc.Targets {
+			if !e.owned(t) {
+				continue
+			}
+			ts := e.target(t, "", "")
+			if ts.incident != nil && ts.incident != inc && ts.incident.Open() {
+				continue // already failing in another open incident
+			}
+			fresh := ts.fails == 0 && ts.successes == 0
+			if !fresh && ts.fails == 0 && e.regions != nil {
+				continue // answering here: the regions' vote decides
+			}
+			if ts.incident != inc && fresh {
+				e.markFailing(ts)
+			}
+			ts.incident = inc
+		}
+	}
+	if !maps.EqualFunc(others, e.others, func(a, b *Incident) bool { return a.Version == b.Version }) {
+		e.changed = true
+	}
+	e.others = others
+	return nil
+}
+
+// markFailing makes a target restored from an open incident count as
+// failing the threshold: the next successes resolve it.
+func (e *Engine) markFailing(ts *targetState) {
+	if ts.fails == 0 && ts.kind == checker.KindDestination {
+		e.failingDestinations++
+	}
+	ts.fails = e.cfg.FailureThreshold
+}
+
+func sortedIDs(m map[int64]Incident) []int64 {
+	out := make([]int64, 0, len(m))
+	for id := range m {
+		out = append(out, id)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// ResolveDeparted resolves the own incidents (prober_offline, canary) of
+// replicas that are gone: a replica's network ends with it, and nobody
+// else would ever see its canary answer again. live says which replicas
+// are; the holder of the periodic jobs calls it. It returns how many it
+// resolved. Safe to call while the engine runs.
+func (e *Engine) ResolveDeparted(ctx context.Context, live func(replica string) bool) (int, error) {
+	return onEngine(ctx, e, func() (int, error) {
+		open, err := e.store.OpenIncidents(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("incidents: load open incidents: %w", err)
+		}
+		n := 0
+		for i := range open {
+			inc := &open[i]
+			if inc.Kind != KindProberOffline && inc.Kind != KindCanary || inc.Key == e.proberKey || inc.Key == e.canaryKey {
+				continue
+			}
+			r := ids.ReplicaOf(inc.Key)
+			if r != "" && live(r) {
+				continue
+			}
+			who := "replica " + r
+			if r == "" {
+				who = "the process that ran before replicas"
+			}
+			if err := e.resolve(ctx, inc, e.now().UTC(), who+" left: its own network's incident ends with it", nil); err != nil {
+				return n, err
+			}
+			n++
+		}
+		return n, nil
+	})
+}

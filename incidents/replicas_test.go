@@ -1,0 +1,229 @@
+package incidents_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"linkwatch/checker"
+	"linkwatch/checker/ids"
+	"linkwatch/incidents"
+)
+
+// replica is one more engine over the harness's database, as another
+// process sharing it.
+func (h *harness) replica(name string) *incidents.Engine {
+	h.t.Helper()
+	cfg := h.cfg
+	cfg.Replica = name
+	eng, err := incidents.NewEngine(context.Background(), cfg, h.db, deps, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	incidents.SetClock(eng, func() time.Time { return h.now })
+	return eng
+}
+
+// feedTo hands steps to eng at the harness's time and returns the errors.
+func (h *harness) feedTo(eng *incidents.Engine, steps ...step) []error {
+	var errs []error
+	for _, s := range steps {
+		r := checker.Result{TargetID: s.target, Kind: s.kind, URL: s.target, Start: h.now, Status: s.status, Cause: s.cause, Summary: string(s.cause) + " at " + s.target}
+		if err := eng.Handle(context.Background(), r); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
+}
+
+// TestTwoEnginesOneOutage: two replicas both check a host during a
+// hand-over. The second to open the outage's key is refused by the
+// database and joins the first's incident; a replica writing from a stale
+// copy is refused and reloads instead of undoing the other's change; one
+// incident, one opening and one resolution alert.
+func TestTwoEnginesOneOutage(t *testing.T) {
+	h := newHarness(t, incidents.Config{})
+	a, b := h.replica("a"), h.replica("b")
+	for range 2 {
+		if errs := h.feedTo(a, down(shopA, checker.CauseHTTP5xx)); errs != nil {
+			t.Fatal(errs)
+		}
+		if errs := h.feedTo(b, down(shopA, checker.CauseHTTP5xx)); errs != nil {
+			t.Fatalf("the second replica to open the key: %v, want it to join", errs)
+		}
+		h.now = h.now.Add(10 * time.Second)
+	}
+	list := h.incidents()
+	if len(list) != 1 {
+		t.Fatalf("%d incidents for one outage, want 1", len(list))
+	}
+	if mb := incidents.OpenInMemory(b); len(mb) != 1 || mb["dest:"+shopA].ID != list[0].ID {
+		t.Fatalf("b holds %+v, want the incident a opened", mb)
+	}
+	// The host moved to b: shopB fails there and joins, which a's copy
+	// does not know.
+	for range 2 {
+		h.feedTo(b, down(shopB, checker.CauseHTTP5xx))
+		h.now = h.now.Add(10 * time.Second)
+	}
+	// a, with its stale copy, sees shopA answer: it must not resolve an
+	// incident in which shopB still fails. Its write is refused; it reads
+	// the incident again and decides again, with no error and nothing lost.
+	for range 3 {
+		if errs := h.feedTo(a, up(shopA)); errs != nil {
+			t.Fatalf("a's stale resolution: %v, want it decided again from the fresh incident", errs)
+		}
+		h.now = h.now.Add(10 * time.Second)
+	}
+	list = h.incidents()
+	if len(list) != 1 || !list[0].Open() || len(list[0].Targets) != 2 {
+		t.Fatalf("after a's stale view recovered: %+v, want the host incident open with both targets", list)
+	}
+	// b sees both recover and resolves it once.
+	for range 2 {
+		if errs := h.feedTo(b, up(shopA), up(shopB)); errs != nil {
+			t.Fatal(errs)
+		}
+		h.now = h.now.Add(10 * time.Second)
+	}
+	if list = h.incidents(); list[0].Open() {
+		t.Fatalf("not resolved: %+v", list[0])
+	}
+	// a learns it at its next look, and its own next results change nothing.
+	if err := incidents.Refresh(a); err != nil {
+		t.Fatal(err)
+	}
+	if errs := h.feedTo(a, up(shopA), up(shopA)); errs != nil {
+		t.Fatal(errs)
+	}
+	if ma := incidents.OpenInMemory(a); len(ma) != 0 {
+		t.Errorf("a still holds %+v", ma)
+	}
+	got := strings.Join(alertTypes(h.alerts()), " ")
+	if got != "incident.opened incident.updated/target_added incident.resolved" {
+		t.Errorf("alerts = %s", got)
+	}
+}
+
+// TestHostMovesWithItsIncident: the incident of a host handed over goes on
+// at its new owner, rebuilt from the database: the new owner's successes
+// resolve it, and the old owner forgets the host.
+func TestHostMovesWithItsIncident(t *testing.T) {
+	h := newHarness(t, incidents.Config{})
+	a, b := h.replica("a"), h.replica("b")
+	b.SetOwnership(func(string) bool { return false })
+	for range 2 {
+		h.feedTo(a, down(shopA, checker.CauseHTTP5xx))
+		h.now = h.now.Add(10 * time.Second)
+	}
+	a.SetOwnership(func(t string) bool { return !strings.Contains(t, "shop.example") })
+	b.SetOwnership(func(t string) bool { return strings.Contains(t, "shop.example") })
+	// a's next result (of a host it kept) applies the split.
+	if errs := h.feedTo(a, up(blog)); errs != nil {
+		t.Fatal(errs)
+	}
+	for range 2 {
+		if errs := h.feedTo(b, up(shopA)); errs != nil {
+			t.Fatal(errs)
+		}
+		h.now = h.now.Add(10 * time.Second)
+	}
+	list := h.incidents()
+	if len(list) != 1 || list[0].Open() {
+		t.Fatalf("the moved host's incident: %+v, want it resolved by its new owner", list)
+	}
+	if err := incidents.Refresh(a); err != nil {
+		t.Fatal(err)
+	}
+	if ma := incidents.OpenInMemory(a); len(ma) != 0 {
+		t.Errorf("the old owner still holds %+v", ma)
+	}
+}
+
+// TestDepartedReplicaIncidentsResolve: a replica's own prober_offline
+// incident is resolved by another once it is gone; a live one's and the
+// resolver's own stay.
+func TestDepartedReplicaIncidentsResolve(t *testing.T) {
+	h := newHarness(t, incidents.Config{CanaryID: ids.Canary(canaryURL)})
+	ctx := context.Background()
+	for _, r := range []string{"a", "b", "c"} {
+		inc := incidents.Incident{Key: ids.ReplicaKey(ids.ProberKey, r), Kind: incidents.KindProberOffline, Title: "Prober offline",
+			Targets: []string{ids.Canary(canaryURL)},
+			Status:  incidents.StatusInvestigating, Impact: incidents.ImpactMajor, StartedAt: h.now, UpdatedAt: h.now}
+		if _, err := h.db.Record(ctx, incidents.Change{Incident: inc, Alert: &incidents.Alert{Type: incidents.AlertOpened}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a := h.replica("a")
+	if m := incidents.OpenInMemory(a); len(m) != 1 || m[ids.ReplicaKey(ids.ProberKey, "a")].ID == 0 {
+		t.Fatalf("a holds %+v, want only its own prober_offline", m)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	in := make(chan checker.Result)
+	go a.Run(runCtx, in)
+	n, err := a.ResolveDeparted(ctx, func(r string) bool { return r == "a" || r == "c" })
+	if err != nil || n != 1 {
+		t.Fatalf("ResolveDeparted = %d, %v; want b's incident resolved", n, err)
+	}
+	open, _ := h.db.OpenIncidents(ctx)
+	var keys []string
+	for _, inc := range open {
+		keys = append(keys, inc.Key)
+	}
+	if strings.Join(keys, " ") != "prober@a prober@c" {
+		t.Errorf("open after b left: %v", keys)
+	}
+	var gone incidents.Incident
+	for _, inc := range h.incidents() {
+		if inc.Key == "prober@b" {
+			gone = inc
+		}
+	}
+	events, _ := h.db.IncidentEvents(ctx, gone.ID)
+	if gone.Open() || len(events) == 0 || !strings.Contains(events[len(events)-1].Body, "replica b left") {
+		t.Errorf("b's incident's last event = %+v", events)
+	}
+}
+
+// TestMovedHostKeepsItsFlappingHistory: a host that flapped at its old
+// owner is still flapping at its new one: the history is read from the
+// database when the host moves, not only at start.
+func TestMovedHostKeepsItsFlappingHistory(t *testing.T) {
+	h := newHarness(t, incidents.Config{})
+	b := h.replica("b")
+	b.SetOwnership(func(string) bool { return false })
+	h.feedTo(b, up(blog)) // b starts owning nothing of shop.example
+	a := h.replica("a")
+	for range 3 { // shopA fails and recovers three times at a
+		for range 2 {
+			h.feedTo(a, down(shopA, checker.CauseHTTP5xx))
+			h.now = h.now.Add(10 * time.Second)
+		}
+		for range 2 {
+			h.feedTo(a, up(shopA))
+			h.now = h.now.Add(10 * time.Second)
+		}
+	}
+	for range 10 { // stable: the flapping incident resolves
+		h.feedTo(a, up(shopA))
+		h.now = h.now.Add(10 * time.Second)
+	}
+	if open, _ := h.db.OpenIncidents(context.Background()); len(open) != 0 {
+		t.Fatalf("shopA's incident is still open at a: %+v", open)
+	}
+	b.SetOwnership(func(string) bool { return true })
+	for range 2 {
+		if errs := h.feedTo(b, down(shopA, checker.CauseHTTP5xx)); errs != nil {
+			t.Fatal(errs)
+		}
+		h.now = h.now.Add(10 * time.Second)
+	}
+	open := incidents.OpenInMemory(b)
+	if inc, ok := open["dest:"+shopA]; !ok || !inc.Flapping {
+		t.Errorf("shopA failing again at its new owner: %+v, want its incident flapping from the start", open)
+	}
+}

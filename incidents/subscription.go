@@ -1,0 +1,105 @@
+package incidents
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// AlertVerify is the event a new subscription must answer with 2xx before
+// it gets any other.
+const AlertVerify AlertType = "subscription.verify"
+
+// SubscriptionState is where a subscription stands.
+type SubscriptionState string
+
+const (
+	// SubscriptionPending: made, waiting for its subscription.verify event
+	// to be answered with 2xx.
+	SubscriptionPending SubscriptionState = "pending_verification"
+	SubscriptionActive  SubscriptionState = "active"
+	SubscriptionPaused  SubscriptionState = "paused"
+	// SubscriptionDisabled: its receiver answered 410 Gone.
+	SubscriptionDisabled SubscriptionState = "disabled"
+)
+
+// DeliveryFiltered is the status of a delivery its channel's filters left
+// out: settled at once, never sent, and left out of the delivery log.
+const DeliveryFiltered = "filtered"
+
+// SecretOverlap is how long both the old and the new secret sign every
+// delivery after a rotation, so receivers can switch without losing one.
+const SecretOverlap = 24 * time.Hour
+
+// Subscription is a webhook receiver added through the admin API, stored
+// in the database beside the YAML ones. Its deliveries are the outbox
+// channel Channel() ("sub:<id>").
+type Subscription struct {
+	ID          int64  `json:"id"`
+	URL         string `json:"url"`
+	Description string `json:"description"`
+	Filter      Filter `json:"filters"`
+	// Secret signs every delivery; PreviousSecret too, until
+	// PreviousUntil. Never shown after they are made.
+	Secret         string    `json:"-"`
+	PreviousSecret string    `json:"-"`
+	PreviousUntil  time.Time `json:"previous_secret_expires_at,omitzero"`
+	Paused         bool      `json:"paused"`
+	VerifiedAt     time.Time `json:"verified_at,omitzero"`
+	// VerifyDue is set while a verification is to be sent; VerifyError is
+	// why the last one failed.
+	VerifyDue   bool   `json:"verification_due"`
+	VerifyError string `json:"verification_error,omitempty"`
+	// DisabledAt and DisabledReason: the receiver answered 410 Gone.
+	DisabledAt     time.Time `json:"disabled_at,omitzero"`
+	DisabledReason string    `json:"disabled_reason,omitempty"`
+	// FailingSince is the first failed attempt of the current run of
+	// failures (zero when the last delivery was sent).
+	FailingSince time.Time `json:"failing_since,omitzero"`
+	CreatedAt    time.Time `json:"created_at"`
+	UpdatedAt    time.Time `json:"updated_at"`
+}
+
+// State says whether the subscription gets alerts, and if not why.
+func (s Subscription) State() SubscriptionState {
+	switch {
+	case !s.DisabledAt.IsZero():
+		return SubscriptionDisabled
+	case s.VerifiedAt.IsZero():
+		return SubscriptionPending
+	case s.Paused:
+		return SubscriptionPaused
+	}
+	return SubscriptionActive
+}
+
+// Channel is the subscription's outbox channel name.
+func (s Subscription) Channel() string { return SubscriptionChannel(s.ID) }
+
+// SubscriptionChannel is the outbox channel of subscription id.
+func SubscriptionChannel(id int64) string { return "sub:" + strconv.FormatInt(id, 10) }
+
+// SubscriptionOf returns the subscription id of a channel name, if it is one.
+func SubscriptionOf(channel string) (int64, bool) {
+	s, ok := strings.CutPrefix(channel, "sub:")
+	if !ok {
+		return 0, false
+	}
+	id, err := strconv.ParseInt(s, 10, 64)
+	return id, err == nil && id > 0 && fmt.Sprint(id) == s
+}
+
+// SubscriptionPatch is a change to a subscription; nil fields stay as they are.
+type SubscriptionPatch struct {
+	Filter      *Filter
+	Description *string
+	Paused      *bool
+}
+
+// DeliveryQuery selects deliveries for the admin API's log, newest first.
+type DeliveryQuery struct {
+	Channel string // "" for every channel
+	Before  int64  // only ids below it (0: from the newest)
+	Limit   int
+}

@@ -1,0 +1,133 @@
+package statuspage_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"linkwatch/checker"
+	"linkwatch/hub"
+	"linkwatch/incidents"
+	"linkwatch/statuspage"
+	"linkwatch/storage/sqlite/sqlitetest"
+)
+
+// discardWriter keeps nothing but the size, so the benchmark measures the
+// handler rather than a recorder.
+type discardWriter struct {
+	h    http.Header
+	n    int
+	code int
+}
+
+func (w *discardWriter) Header() http.Header         { return w.h }
+func (w *discardWriter) Write(b []byte) (int, error) { w.n += len(b); return len(b), nil }
+func (w *discardWriter) WriteHeader(code int)        { w.code = code }
+
+// noRollups is the reference: the same store, read as if it held no
+// latency rollups, so every chart is "No data yet".
+type noRollups struct{ *source }
+
+func (noRollups) LatencySeries(context.Context, map[string][]string, time.Time, time.Time, time.Duration) (map[string]statuspage.LatencySeries, error) {
+	return nil, nil
+}
+
+// BenchmarkStatusPage1000Links renders /status/big, a page of 1,000 links
+// on 50 hosts with 24 hours of rollups (settled hours, and the minutes of
+// the hour under way) and a few incidents: cold (the snapshot rebuilt from
+// the store each time: the state, 90 days of history, the charts' reads)
+// and warm (the cached snapshot, within its 5 s), beside the same page
+// over no latency rollups.
+//
+//	go test ./statuspage -run '^$' -bench StatusPage1000Links -benchtime 20x
+func BenchmarkStatusPage1000Links(b *testing.B) {
+	ctx := context.Background()
+	db := sqlitetest.MustOpen(b)
+	now := time.Date(2026, 11, 22, 14, 20, 0, 0, time.UTC)
+	db.Now = func() time.Time { return now }
+	var links []hub.LinkSpec
+	for i := range 1000 {
+		links = append(links, hub.LinkSpec{Slug: fmt.Sprintf("l%d", i), URL: fmt.Sprintf("https://h%d.example/p%d", i%50, i)})
+	}
+	cat, err := hub.NewCatalog([]hub.PageSpec{{Slug: "big", Title: "Big", Links: links}}, hub.NewCounter(nil))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var batch []checker.Result
+	add := func(u string, at time.Time, i int) {
+		st := checker.StatusUp
+		if i%97 == 0 {
+			st = checker.StatusDown
+		}
+		batch = append(batch, checker.Result{TargetID: u, Kind: checker.KindDestination, URL: u, Start: at,
+			Latency: time.Duration(40+i%300) * time.Millisecond, Status: st})
+	}
+	start := now.Add(-24 * time.Hour).Truncate(time.Hour)
+	for _, l := range links {
+		for h := 0; h < 24; h++ { // the settled hours
+			for m := 0; m < 60; m += 10 {
+				add(l.URL, start.Add(time.Duration(h)*time.Hour+time.Duration(m)*time.Minute), h*7+m)
+			}
+		}
+		for m := 0; m < 20; m++ { // the hour under way, a minute at a time
+			add(l.URL, now.Truncate(time.Hour).Add(time.Duration(m)*time.Minute), m)
+		}
+	}
+	if err := db.SaveResults(ctx, batch); err != nil {
+		b.Fatal(err)
+	}
+	if err := db.RollUp(ctx); err != nil {
+		b.Fatal(err)
+	}
+	for i := range 10 {
+		u := links[i*37].URL
+		inc := incidents.Incident{Key: "dest:" + u, Kind: incidents.KindDestination, Title: "down", Cause: checker.CauseHTTP5xx,
+			Status: incidents.StatusResolved, Impact: incidents.ImpactMajor, Targets: []string{u},
+			StartedAt: now.Add(-time.Duration(2+i*2) * time.Hour), UpdatedAt: now, ResolvedAt: now.Add(-time.Duration(1+i*2) * time.Hour)}
+		if i < 2 {
+			inc.Status, inc.ResolvedAt = incidents.StatusInvestigating, time.Time{}
+		}
+		if _, err := db.Record(ctx, incidents.Change{Incident: inc}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	src := &source{DB: db}
+	for _, tt := range []struct {
+		name  string
+		src   statuspage.Source
+		cache time.Duration
+	}{
+		{"cold", src, time.Nanosecond},
+		{"warm", src, time.Hour},
+		{"cold-no-rollups", noRollups{src}, time.Nanosecond},
+		{"warm-no-rollups", noRollups{src}, time.Hour},
+	} {
+		b.Run(tt.name, func(b *testing.B) {
+			began := time.Now()
+			sp := statuspage.New(tt.src, statuspage.Options{Interval: time.Minute, CacheFor: tt.cache,
+				Catalog: func() *hub.Catalog { return cat }, Log: slog.New(slog.DiscardHandler),
+				Now: func() time.Time { return now.Add(time.Since(began)) }})
+			r := mux.NewRouter()
+			sp.Register(r)
+			req := httptest.NewRequest("GET", "/status/big", nil)
+			w := &discardWriter{h: http.Header{}}
+			r.ServeHTTP(w, req) // the warm runs start warm
+			if w.code != http.StatusOK {
+				b.Fatalf("status %d", w.code)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				w.n = 0
+				clear(w.h)
+				r.ServeHTTP(w, req)
+			}
+			b.ReportMetric(float64(w.n), "bytes/page")
+		})
+	}
+}

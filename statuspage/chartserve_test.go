@@ -1,0 +1,144 @@
+package statuspage_test
+
+import (
+	"encoding/xml"
+	"io"
+	"strings"
+	"testing"
+)
+
+// wellFormed fails t unless body parses as XML.
+func wellFormed(t *testing.T, what string, body []byte) {
+	t.Helper()
+	dec := xml.NewDecoder(strings.NewReader(string(body)))
+	for {
+		_, err := dec.Token()
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			t.Fatalf("%s is not well-formed XML: %v\n%s", what, err, body)
+		}
+	}
+}
+
+func TestChartEndpoint(t *testing.T) {
+	srv, src := seeded(t)
+	for _, q := range []string{"", "?range=24h", "?range=7d", "?range=30d"} {
+		resp, body := get(t, srv.URL+"/chart/acme/shop.svg"+q)
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/svg+xml; charset=utf-8" {
+			t.Fatalf("%s: status %d, type %s: %s", q, resp.StatusCode, resp.Header.Get("Content-Type"), body)
+		}
+		wellFormed(t, "chart"+q, body)
+		svg := string(body)
+		// The shop's open incident is marked, and said in words.
+		for _, want := range []string{`role="img"`, `class="inc"`, `class="p95"`, "ongoing.</desc>", "Times in UTC"} {
+			if !strings.Contains(svg, want) {
+				t.Errorf("%s lacks %s:\n%s", q, want, svg)
+			}
+		}
+		if resp.Header.Get("Cache-Control") != "public, max-age=3600" {
+			t.Errorf("%s: Cache-Control %q", q, resp.Header.Get("Cache-Control"))
+		}
+	}
+	// Read like the page: once per range while cached (the 24h one, and
+	// the page's own snapshot, each once).
+	before := src.series.Load()
+	for range 3 {
+		get(t, srv.URL+"/chart/acme/shop.svg?range=7d")
+	}
+	if n := src.series.Load() - before; n != 0 {
+		t.Errorf("cached chart read the rollups %d more times", n)
+	}
+	// zed's store has no checks: a chart that says so, not an error.
+	resp, body := get(t, srv.URL+"/chart/zed/store.svg")
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "No data yet") || !strings.Contains(string(body), "No response times recorded over the last 24 hours yet") {
+		t.Errorf("empty chart: %d\n%s", resp.StatusCode, body)
+	}
+}
+
+func TestChartEndpointRefusesBadInput(t *testing.T) {
+	srv, _ := seeded(t)
+	for _, tt := range []struct {
+		path   string
+		status int
+		want   string
+	}{
+		{"/chart/acme/shop.svg?range=1y", 400, "range must be 24h, 7d or 30d"},
+		{"/chart/acme/shop.svg?range=24H", 400, "range must be 24h, 7d or 30d"},
+		{"/chart/acme/shop.svg?range=90d", 400, "range must be 24h, 7d or 30d"},
+		{"/chart/nobody/shop.svg", 404, "no such page or link"},
+		{"/chart/acme/nothing.svg", 404, "no such page or link"},
+		{"/chart/ada/shop.svg", 404, "no such page or link"}, // acme's link, not ada's
+	} {
+		resp, body := get(t, srv.URL+tt.path)
+		if resp.StatusCode != tt.status || !strings.Contains(string(body), tt.want) {
+			t.Errorf("%s: %d %q, want %d with %q", tt.path, resp.StatusCode, body, tt.status, tt.want)
+		}
+	}
+}
+
+func TestLatencyBadge(t *testing.T) {
+	srv, _ := seeded(t)
+	for _, tt := range []struct {
+		path   string
+		status int
+		want   []string
+	}{
+		// Every check took 1 ms: green.
+		{"/badge/acme/shop.svg?metric=p95", 200, []string{"acme/shop p95 24h: 1 ms", `fill="#2da44e"`}},
+		{"/badge/acme/shop.svg?range=7d", 200, []string{"acme/shop p95 7d: 1 ms"}},
+		{"/badge/acme/blog.svg?metric=p50&range=30d", 200, []string{"acme/blog p50 30d: 1 ms"}},
+		{"/badge/zed/store.svg?metric=p50", 200, []string{"zed/store p50 24h: no data", `fill="#6e7781"`}},
+		{"/badge/acme/shop.svg?metric=p99", 400, []string{"metric must be p50 or p95"}},
+		{"/badge/acme/shop.svg?metric=", 200, []string{"acme/shop p95 24h"}},
+		{"/badge/acme/shop.svg?range=2d", 400, []string{"range must be 24h, 7d or 30d"}},
+		{"/badge/acme/shop.svg?metric=p95&uptime=7d", 400, []string{"uptime cannot be combined"}},
+		{"/badge/acme.svg?metric=p95", 400, []string{"metric and range are for a link's badge"}},
+		{"/badge/acme/nothing.svg?metric=p95", 404, []string{"no such page or link"}},
+		// The status badge is unchanged without metric or range.
+		{"/badge/acme/shop.svg", 200, []string{"acme/shop: major outage"}},
+	} {
+		resp, body := get(t, srv.URL+tt.path)
+		if resp.StatusCode != tt.status {
+			t.Errorf("%s: status %d, want %d: %s", tt.path, resp.StatusCode, tt.status, body)
+			continue
+		}
+		if tt.status == 200 {
+			wellFormed(t, tt.path, body)
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(string(body), w) {
+				t.Errorf("%s lacks %q: %s", tt.path, w, body)
+			}
+		}
+	}
+}
+
+// The status pages carry the charts inline: a page's per link, every
+// page's per host inside the destinations disclosure.
+func TestStatusPagesCarryCharts(t *testing.T) {
+	srv, _ := seeded(t)
+	_, body := get(t, srv.URL+"/status/acme")
+	page := string(body)
+	for _, want := range []string{
+		`aria-labelledby="chart-l-shop-t chart-l-shop-d"`, `<title id="chart-l-shop-t">Response time of acme/shop over the last 24 hours</title>`,
+		`aria-labelledby="chart-l-blog-t chart-l-blog-d"`, `href="/chart/acme/shop.svg?range=7d"`,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("/status/acme lacks %s", want)
+		}
+	}
+	_, body = get(t, srv.URL+"/status")
+	page = string(body)
+	for _, host := range []string{"shop.example", "blog.example"} {
+		i := strings.Index(page, "Response time of "+host+" over the last 24 hours")
+		details := strings.LastIndex(page[:max(i, 0)], "<details>")
+		if i < 0 || details < 0 || strings.Contains(page[details:i], "</details>") {
+			t.Errorf("/status: %s's chart missing or outside its destinations disclosure", host)
+		}
+	}
+	if strings.Contains(page, "chart-l-") {
+		t.Error("/status draws link charts")
+	}
+}

@@ -1,0 +1,373 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"linkwatch/incidents"
+	"linkwatch/storage"
+)
+
+// subscriptionSelect reads a subscription with what other tables say of
+// it: switched off by a 410 (channel_state), and the first failed attempt
+// since its last delivery that was sent.
+const subscriptionSelect = `SELECT s.id, s.url, s.description, s.filter, s.secret, s.previous_secret, s.previous_until,
+	s.paused, s.verified_at, s.verify_due, s.verify_error, s.created_at, s.updated_at, cs.disabled_at, COALESCE(cs.reason, ''),
+	(SELECT MIN(d.first_at) FROM deliveries d WHERE d.channel = 'sub:' || s.id AND d.status IN ('pending', 'dead') AND d.attempts > 0
+		AND d.id > COALESCE((SELECT MAX(e.id) FROM deliveries e WHERE e.channel = 'sub:' || s.id AND e.status = 'sent'), 0))
+	FROM subscriptions s LEFT JOIN channel_state cs ON cs.channel = 'sub:' || s.id`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanSubscription(row scanner) (incidents.Subscription, error) {
+	var s incidents.Subscription
+	var filter []byte
+	var prevUntil, verified, disabled, failing *time.Time
+	err := row.Scan(&s.ID, &s.URL, &s.Description, &filter, &s.Secret, &s.PreviousSecret, &prevUntil,
+		&s.Paused, &verified, &s.VerifyDue, &s.VerifyError, &s.CreatedAt, &s.UpdatedAt, &disabled, &s.DisabledReason, &failing)
+	if err != nil {
+		return s, err
+	}
+	if err := json.Unmarshal(filter, &s.Filter); err != nil {
+		return s, fmt.Errorf("decode the filters of subscription %d: %w", s.ID, err)
+	}
+	s.PreviousUntil, s.VerifiedAt, s.DisabledAt, s.FailingSince = utc(prevUntil), utc(verified), utc(disabled), utc(failing)
+	s.CreatedAt, s.UpdatedAt = s.CreatedAt.UTC(), s.UpdatedAt.UTC()
+	return s, nil
+}
+
+func (db *DB) subscription(ctx context.Context, q interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}, id int64) (incidents.Subscription, error) {
+	s, err := scanSubscription(q.QueryRow(ctx, subscriptionSelect+` WHERE s.id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return s, fmt.Errorf("subscription %d: %w", id, storage.ErrNotFound)
+	}
+	if err != nil {
+		return s, fmt.Errorf("postgres: subscription %d: %w", id, err)
+	}
+	return s, nil
+}
+
+// CreateSubscription stores a new subscription, pending verification.
+func (db *DB) CreateSubscription(ctx context.Context, s incidents.Subscription) (incidents.Subscription, error) {
+	var out incidents.Subscription
+	err := db.update(ctx, func(tx *Tx) error {
+		filter, err := json.Marshal(s.Filter)
+		if err != nil {
+			return err
+		}
+		var id int64
+		if err := tx.QueryRow(ctx, `INSERT INTO subscriptions (url, description, filter, secret, paused, verify_due, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, true, $6, $6) RETURNING id`, s.URL, s.Description, filter, s.Secret, s.Paused, tx.now).Scan(&id); err != nil {
+			return fmt.Errorf("postgres: create subscription: %w", err)
+		}
+		out, err = db.subscription(ctx, tx, id)
+		return err
+	})
+	return out, err
+}
+
+// Subscription returns one subscription.
+func (db *DB) Subscription(ctx context.Context, id int64) (incidents.Subscription, error) {
+	return db.subscription(ctx, db.pool, id)
+}
+
+// ListSubscriptions returns every subscription, oldest first.
+func (db *DB) ListSubscriptions(ctx context.Context) ([]incidents.Subscription, error) {
+	rows, err := db.pool.Query(ctx, subscriptionSelect+` ORDER BY s.id`)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: query subscriptions: %w", err)
+	}
+	defer rows.Close()
+	var out []incidents.Subscription
+	for rows.Next() {
+		s, err := scanSubscription(rows)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: scan subscription: %w", err)
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// resumeFromNow makes a channel start from the alerts made after now,
+// under the outbox lock so no alert commits between reading the last id
+// and writing it down.
+func resumeFromNow(ctx context.Context, tx *Tx, channel string) error {
+	if err := tx.lock(ctx, lockOutbox); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM channel_state WHERE channel = $1`, channel); err != nil {
+		return fmt.Errorf("postgres: resume %s: %w", channel, err)
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO channel_resume (channel, after_outbox_id) SELECT $1, COALESCE(MAX(id), 0) FROM outbox
+		ON CONFLICT (channel) DO UPDATE SET after_outbox_id = excluded.after_outbox_id`, channel)
+	if err != nil {
+		return fmt.Errorf("postgres: resume %s: %w", channel, err)
+	}
+	return nil
+}
+
+// lockSubscription reads a subscription and locks its row until the
+// transaction ends, so two replicas' changes to it take turns.
+func (db *DB) lockSubscription(ctx context.Context, tx *Tx, id int64) (incidents.Subscription, error) {
+	var one int
+	if err := tx.QueryRow(ctx, `SELECT 1 FROM subscriptions WHERE id = $1 FOR UPDATE`, id).Scan(&one); errors.Is(err, pgx.ErrNoRows) {
+		return incidents.Subscription{}, fmt.Errorf("subscription %d: %w", id, storage.ErrNotFound)
+	} else if err != nil {
+		return incidents.Subscription{}, fmt.Errorf("postgres: lock subscription %d: %w", id, err)
+	}
+	return db.subscription(ctx, tx, id)
+}
+
+// UpdateSubscription applies a patch.
+func (db *DB) UpdateSubscription(ctx context.Context, id int64, p incidents.SubscriptionPatch) (incidents.Subscription, error) {
+	var out incidents.Subscription
+	err := db.update(ctx, func(tx *Tx) error {
+		cur, err := db.lockSubscription(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if p.Filter != nil {
+			filter, err := json.Marshal(*p.Filter)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `UPDATE subscriptions SET filter = $1 WHERE id = $2`, filter, id); err != nil {
+				return fmt.Errorf("postgres: update subscription: %w", err)
+			}
+		}
+		if p.Description != nil {
+			if _, err := tx.Exec(ctx, `UPDATE subscriptions SET description = $1 WHERE id = $2`, *p.Description, id); err != nil {
+				return fmt.Errorf("postgres: update subscription: %w", err)
+			}
+		}
+		if p.Paused != nil {
+			if _, err := tx.Exec(ctx, `UPDATE subscriptions SET paused = $1 WHERE id = $2`, *p.Paused, id); err != nil {
+				return fmt.Errorf("postgres: update subscription: %w", err)
+			}
+			if !*p.Paused && (cur.Paused || !cur.DisabledAt.IsZero()) {
+				if err := resumeFromNow(ctx, tx, cur.Channel()); err != nil {
+					return err
+				}
+			}
+		}
+		if _, err := tx.Exec(ctx, `UPDATE subscriptions SET updated_at = $1 WHERE id = $2`, tx.now, id); err != nil {
+			return fmt.Errorf("postgres: update subscription: %w", err)
+		}
+		out, err = db.subscription(ctx, tx, id)
+		return err
+	})
+	return out, err
+}
+
+// DeleteSubscription removes a subscription and closes its pending deliveries.
+func (db *DB) DeleteSubscription(ctx context.Context, id int64) error {
+	return db.update(ctx, func(tx *Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM subscriptions WHERE id = $1`, id)
+		if err != nil {
+			return fmt.Errorf("postgres: delete subscription: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("subscription %d: %w", id, storage.ErrNotFound)
+		}
+		ch := incidents.SubscriptionChannel(id)
+		if _, err := tx.Exec(ctx, `UPDATE deliveries SET status = 'dead', last_error = 'subscription deleted', updated_at = $1
+			WHERE channel = $2 AND status = 'pending'`, tx.now, ch); err != nil {
+			return fmt.Errorf("postgres: delete subscription: %w", err)
+		}
+		for _, q := range []string{`DELETE FROM channel_state WHERE channel = $1`, `DELETE FROM channel_resume WHERE channel = $1`} {
+			if _, err := tx.Exec(ctx, q, ch); err != nil {
+				return fmt.Errorf("postgres: delete subscription: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// RotateSecret makes secret the signing secret, the old one signing too
+// for incidents.SecretOverlap.
+func (db *DB) RotateSecret(ctx context.Context, id int64, secret string) (incidents.Subscription, error) {
+	var out incidents.Subscription
+	err := db.update(ctx, func(tx *Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE subscriptions SET previous_secret = secret, previous_until = $1, secret = $2, updated_at = $3 WHERE id = $4`,
+			tx.now.Add(incidents.SecretOverlap), secret, tx.now, id)
+		if err != nil {
+			return fmt.Errorf("postgres: rotate secret: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("subscription %d: %w", id, storage.ErrNotFound)
+		}
+		out, err = db.subscription(ctx, tx, id)
+		return err
+	})
+	return out, err
+}
+
+// RequestVerification asks for a subscription.verify event to be sent.
+func (db *DB) RequestVerification(ctx context.Context, id int64) (incidents.Subscription, error) {
+	var out incidents.Subscription
+	err := db.update(ctx, func(tx *Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE subscriptions SET verify_due = true, updated_at = $1 WHERE id = $2`, tx.now, id)
+		if err != nil {
+			return fmt.Errorf("postgres: request verification: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("subscription %d: %w", id, storage.ErrNotFound)
+		}
+		out, err = db.subscription(ctx, tx, id)
+		return err
+	})
+	return out, err
+}
+
+// RecordVerification records a verification attempt.
+func (db *DB) RecordVerification(ctx context.Context, id int64, errText string) error {
+	return db.update(ctx, func(tx *Tx) error {
+		cur, err := db.lockSubscription(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if errText != "" {
+			if _, err := tx.Exec(ctx, `UPDATE subscriptions SET verify_due = false, verify_error = $1, updated_at = $2 WHERE id = $3`,
+				errText, tx.now, id); err != nil {
+				return fmt.Errorf("postgres: record verification: %w", err)
+			}
+			return nil
+		}
+		if _, err := tx.Exec(ctx, `UPDATE subscriptions SET verify_due = false, verify_error = '', verified_at = COALESCE(verified_at, $1),
+			updated_at = $1 WHERE id = $2`, tx.now, id); err != nil {
+			return fmt.Errorf("postgres: record verification: %w", err)
+		}
+		if cur.VerifiedAt.IsZero() || !cur.DisabledAt.IsZero() {
+			return resumeFromNow(ctx, tx, cur.Channel())
+		}
+		return nil
+	})
+}
+
+const deliveryLogSelect = `SELECT d.id, o.event_id, o.type, o.incident_id, d.channel, d.status, d.attempts,
+	d.last_status, d.last_error, d.next_at, d.updated_at, o.created_at, d.first_at, d.redeliveries
+	FROM deliveries d JOIN outbox o ON o.id = d.outbox_id`
+
+func scanDeliveryLog(row scanner) (incidents.DeliveryLog, error) {
+	var l incidents.DeliveryLog
+	var first *time.Time
+	err := row.Scan(&l.ID, &l.EventID, &l.Type, &l.IncidentID, &l.Channel, &l.Status, &l.Attempts,
+		&l.LastStatus, &l.LastError, &l.NextAt, &l.UpdatedAt, &l.CreatedAt, &first, &l.Redeliveries)
+	l.NextAt, l.UpdatedAt, l.CreatedAt, l.FirstAt = l.NextAt.UTC(), l.UpdatedAt.UTC(), l.CreatedAt.UTC(), utc(first)
+	return l, err
+}
+
+// DeliveryLog returns deliveries newest first.
+func (db *DB) DeliveryLog(ctx context.Context, q incidents.DeliveryQuery) ([]incidents.DeliveryLog, error) {
+	before := q.Before
+	if before <= 0 {
+		before = 1<<63 - 1
+	}
+	rows, err := db.pool.Query(ctx, deliveryLogSelect+` WHERE d.status <> 'filtered' AND d.id < $1 AND ($2 = '' OR d.channel = $2)
+		ORDER BY d.id DESC LIMIT $3`, before, q.Channel, q.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: query delivery log: %w", err)
+	}
+	defer rows.Close()
+	var out []incidents.DeliveryLog
+	for rows.Next() {
+		l, err := scanDeliveryLog(rows)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: scan delivery log: %w", err)
+		}
+		out = append(out, l)
+	}
+	return out, rows.Err()
+}
+
+// Redeliver queues a delivery again.
+func (db *DB) Redeliver(ctx context.Context, id int64) (incidents.DeliveryLog, error) {
+	var out incidents.DeliveryLog
+	err := db.update(ctx, func(tx *Tx) error {
+		cur, err := scanDeliveryLog(tx.QueryRow(ctx, deliveryLogSelect+` WHERE d.id = $1 FOR UPDATE OF d`, id))
+		if errors.Is(err, pgx.ErrNoRows) || (err == nil && cur.Status == storage.StatusFiltered) {
+			return fmt.Errorf("delivery %d: %w", id, storage.ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("postgres: delivery %d: %w", id, err)
+		}
+		var off bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM channel_state WHERE channel = $1)`, cur.Channel).Scan(&off); err != nil {
+			return fmt.Errorf("postgres: channel state: %w", err)
+		}
+		if err := storage.CheckRedeliver(cur.Channel, off); err != nil {
+			return err
+		}
+		if err := requeue(ctx, tx, id); err != nil {
+			return err
+		}
+		out, err = scanDeliveryLog(tx.QueryRow(ctx, deliveryLogSelect+` WHERE d.id = $1`, id))
+		return err
+	})
+	return out, err
+}
+
+func requeue(ctx context.Context, tx *Tx, id int64) error {
+	_, err := tx.Exec(ctx, `UPDATE deliveries SET status = 'pending', next_at = $1, first_at = NULL, updated_at = $1,
+		redeliveries = redeliveries + 1 WHERE id = $2`, tx.now, id)
+	if err != nil {
+		return fmt.Errorf("postgres: queue delivery %d again: %w", id, err)
+	}
+	return nil
+}
+
+// Replay queues again the channel's deliveries of alerts made since since
+// that match, in outbox order.
+func (db *DB) Replay(ctx context.Context, channel string, since time.Time, limit int, match func(incidents.Alert) bool) (int, bool, error) {
+	var n int
+	var more bool
+	err := db.update(ctx, func(tx *Tx) error {
+		rows, err := tx.Query(ctx, `SELECT d.id, o.payload FROM deliveries d JOIN outbox o ON o.id = d.outbox_id
+			WHERE d.channel = $1 AND o.created_at >= $2 ORDER BY o.id FOR UPDATE OF d`, channel, since)
+		if err != nil {
+			return fmt.Errorf("postgres: query replay: %w", err)
+		}
+		var ids []int64
+		for rows.Next() {
+			var id int64
+			var payload []byte
+			var a incidents.Alert
+			if err := rows.Scan(&id, &payload); err != nil {
+				rows.Close()
+				return fmt.Errorf("postgres: scan replay: %w", err)
+			}
+			if err := json.Unmarshal(payload, &a); err != nil {
+				rows.Close()
+				return fmt.Errorf("decode the alert of delivery %d: %w", id, err)
+			}
+			if !match(a) {
+				continue
+			}
+			if len(ids) == limit {
+				more = true
+				break
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("postgres: query replay: %w", err)
+		}
+		for _, id := range ids {
+			if err := requeue(ctx, tx, id); err != nil {
+				return err
+			}
+		}
+		n = len(ids)
+		return nil
+	})
+	return n, more, err
+}

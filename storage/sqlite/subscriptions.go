@@ -1,0 +1,329 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"linkwatch/incidents"
+	"linkwatch/storage"
+)
+
+// subscriptionSelect reads a subscription with what other tables say of
+// it: switched off by a 410 (channel_state), and the first failed attempt
+// since its last delivery that was sent.
+const subscriptionSelect = `SELECT s.id, s.url, s.description, s.filter, s.secret, s.previous_secret, s.previous_until,
+	s.paused, s.verified_at, s.verify_due, s.verify_error, s.created_at, s.updated_at, cs.disabled_at, COALESCE(cs.reason, ''),
+	(SELECT MIN(d.first_at) FROM deliveries d WHERE d.channel = 'sub:' || s.id AND d.status IN ('pending', 'dead') AND d.attempts > 0
+		AND d.id > COALESCE((SELECT MAX(e.id) FROM deliveries e WHERE e.channel = 'sub:' || s.id AND e.status = 'sent'), 0))
+	FROM subscriptions s LEFT JOIN channel_state cs ON cs.channel = 'sub:' || s.id`
+
+func scanSubscription(row rowScanner) (incidents.Subscription, error) {
+	var s incidents.Subscription
+	var filter, created, updated string
+	var prevUntil, verified, disabled, failing sql.NullString
+	err := row.Scan(&s.ID, &s.URL, &s.Description, &filter, &s.Secret, &s.PreviousSecret, &prevUntil,
+		&s.Paused, &verified, &s.VerifyDue, &s.VerifyError, &created, &updated, &disabled, &s.DisabledReason, &failing)
+	if err != nil {
+		return s, err
+	}
+	if err := json.Unmarshal([]byte(filter), &s.Filter); err != nil {
+		return s, fmt.Errorf("decode the filters of subscription %d: %w", s.ID, err)
+	}
+	s.PreviousUntil, s.VerifiedAt = parseTime(prevUntil.String), parseTime(verified.String)
+	s.DisabledAt, s.FailingSince = parseTime(disabled.String), parseTime(failing.String)
+	s.CreatedAt, s.UpdatedAt = parseTime(created), parseTime(updated)
+	return s, nil
+}
+
+func subscriptionTx(ctx context.Context, tx *Tx, id int64) (incidents.Subscription, error) {
+	s, err := scanSubscription(tx.QueryRowContext(ctx, subscriptionSelect+` WHERE s.id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return s, fmt.Errorf("subscription %d: %w", id, storage.ErrNotFound)
+	}
+	if err != nil {
+		return s, fmt.Errorf("sqlite: subscription %d: %w", id, err)
+	}
+	return s, nil
+}
+
+// CreateSubscription stores a new subscription, pending verification.
+func (db *DB) CreateSubscription(ctx context.Context, s incidents.Subscription) (incidents.Subscription, error) {
+	var out incidents.Subscription
+	err := db.update(ctx, func(tx *Tx) error {
+		filter, err := jsonString(s.Filter)
+		if err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO subscriptions (url, description, filter, secret, paused, verify_due, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, 1, ?, ?)`, s.URL, s.Description, filter, s.Secret, s.Paused, formatTime(tx.now), formatTime(tx.now))
+		if err != nil {
+			return fmt.Errorf("sqlite: create subscription: %w", err)
+		}
+		id, err := res.LastInsertId()
+		if err != nil {
+			return err
+		}
+		out, err = subscriptionTx(ctx, tx, id)
+		return err
+	})
+	return out, err
+}
+
+// Subscription returns one subscription.
+func (db *DB) Subscription(ctx context.Context, id int64) (incidents.Subscription, error) {
+	s, err := scanSubscription(db.reader.QueryRowContext(ctx, subscriptionSelect+` WHERE s.id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return s, fmt.Errorf("subscription %d: %w", id, storage.ErrNotFound)
+	}
+	if err != nil {
+		return s, fmt.Errorf("sqlite: subscription %d: %w", id, err)
+	}
+	return s, nil
+}
+
+// ListSubscriptions returns every subscription, oldest first.
+func (db *DB) ListSubscriptions(ctx context.Context) ([]incidents.Subscription, error) {
+	return queryAll(ctx, db.reader, "subscriptions", subscriptionSelect+` ORDER BY s.id`, nil, scanSubscription)
+}
+
+// resumeFromNow makes a channel start from the alerts made after now.
+func resumeFromNow(ctx context.Context, tx *Tx, channel string) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM channel_state WHERE channel = ?`, channel); err != nil {
+		return fmt.Errorf("sqlite: resume %s: %w", channel, err)
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO channel_resume (channel, after_outbox_id) SELECT ?, COALESCE(MAX(id), 0) FROM outbox WHERE true
+		ON CONFLICT (channel) DO UPDATE SET after_outbox_id = excluded.after_outbox_id`, channel)
+	if err != nil {
+		return fmt.Errorf("sqlite: resume %s: %w", channel, err)
+	}
+	return nil
+}
+
+// UpdateSubscription applies a patch.
+func (db *DB) UpdateSubscription(ctx context.Context, id int64, p incidents.SubscriptionPatch) (incidents.Subscription, error) {
+	var out incidents.Subscription
+	err := db.update(ctx, func(tx *Tx) error {
+		cur, err := subscriptionTx(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if p.Filter != nil {
+			filter, err := jsonString(*p.Filter)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE subscriptions SET filter = ? WHERE id = ?`, filter, id); err != nil {
+				return fmt.Errorf("sqlite: update subscription: %w", err)
+			}
+		}
+		if p.Description != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE subscriptions SET description = ? WHERE id = ?`, *p.Description, id); err != nil {
+				return fmt.Errorf("sqlite: update subscription: %w", err)
+			}
+		}
+		if p.Paused != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE subscriptions SET paused = ? WHERE id = ?`, *p.Paused, id); err != nil {
+				return fmt.Errorf("sqlite: update subscription: %w", err)
+			}
+			if !*p.Paused && (cur.Paused || !cur.DisabledAt.IsZero()) {
+				if err := resumeFromNow(ctx, tx, cur.Channel()); err != nil {
+					return err
+				}
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE subscriptions SET updated_at = ? WHERE id = ?`, formatTime(tx.now), id); err != nil {
+			return fmt.Errorf("sqlite: update subscription: %w", err)
+		}
+		out, err = subscriptionTx(ctx, tx, id)
+		return err
+	})
+	return out, err
+}
+
+// DeleteSubscription removes a subscription and closes its pending deliveries.
+func (db *DB) DeleteSubscription(ctx context.Context, id int64) error {
+	return db.update(ctx, func(tx *Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM subscriptions WHERE id = ?`, id)
+		if err != nil {
+			return fmt.Errorf("sqlite: delete subscription: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("subscription %d: %w", id, storage.ErrNotFound)
+		}
+		ch := incidents.SubscriptionChannel(id)
+		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'dead', last_error = 'subscription deleted', updated_at = ?
+			WHERE channel = ? AND status = 'pending'`, formatTime(tx.now), ch); err != nil {
+			return fmt.Errorf("sqlite: delete subscription: %w", err)
+		}
+		for _, q := range []string{`DELETE FROM channel_state WHERE channel = ?`, `DELETE FROM channel_resume WHERE channel = ?`} {
+			if _, err := tx.ExecContext(ctx, q, ch); err != nil {
+				return fmt.Errorf("sqlite: delete subscription: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// RotateSecret makes secret the signing secret, the old one signing too
+// for incidents.SecretOverlap.
+func (db *DB) RotateSecret(ctx context.Context, id int64, secret string) (incidents.Subscription, error) {
+	var out incidents.Subscription
+	err := db.update(ctx, func(tx *Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE subscriptions SET previous_secret = secret, previous_until = ?, secret = ?, updated_at = ? WHERE id = ?`,
+			formatTime(tx.now.Add(incidents.SecretOverlap)), secret, formatTime(tx.now), id)
+		if err != nil {
+			return fmt.Errorf("sqlite: rotate secret: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("subscription %d: %w", id, storage.ErrNotFound)
+		}
+		out, err = subscriptionTx(ctx, tx, id)
+		return err
+	})
+	return out, err
+}
+
+// RequestVerification asks for a subscription.verify event to be sent.
+func (db *DB) RequestVerification(ctx context.Context, id int64) (incidents.Subscription, error) {
+	var out incidents.Subscription
+	err := db.update(ctx, func(tx *Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE subscriptions SET verify_due = 1, updated_at = ? WHERE id = ?`, formatTime(tx.now), id)
+		if err != nil {
+			return fmt.Errorf("sqlite: request verification: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("subscription %d: %w", id, storage.ErrNotFound)
+		}
+		out, err = subscriptionTx(ctx, tx, id)
+		return err
+	})
+	return out, err
+}
+
+// RecordVerification records a verification attempt.
+func (db *DB) RecordVerification(ctx context.Context, id int64, errText string) error {
+	return db.update(ctx, func(tx *Tx) error {
+		cur, err := subscriptionTx(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if errText != "" {
+			_, err := tx.ExecContext(ctx, `UPDATE subscriptions SET verify_due = 0, verify_error = ?, updated_at = ? WHERE id = ?`,
+				errText, formatTime(tx.now), id)
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE subscriptions SET verify_due = 0, verify_error = '', verified_at = COALESCE(verified_at, ?),
+			updated_at = ? WHERE id = ?`, formatTime(tx.now), formatTime(tx.now), id); err != nil {
+			return fmt.Errorf("sqlite: record verification: %w", err)
+		}
+		if cur.VerifiedAt.IsZero() || !cur.DisabledAt.IsZero() {
+			return resumeFromNow(ctx, tx, cur.Channel())
+		}
+		return nil
+	})
+}
+
+const deliveryLogSelect = `SELECT d.id, o.event_id, o.type, o.incident_id, d.channel, d.status, d.attempts,
+	d.last_status, d.last_error, d.next_at, d.updated_at, o.created_at, d.first_at, d.redeliveries
+	FROM deliveries d JOIN outbox o ON o.id = d.outbox_id`
+
+func scanDeliveryLog(row rowScanner) (incidents.DeliveryLog, error) {
+	var l incidents.DeliveryLog
+	var next, upd, created string
+	var first sql.NullString
+	err := row.Scan(&l.ID, &l.EventID, &l.Type, &l.IncidentID, &l.Channel, &l.Status, &l.Attempts,
+		&l.LastStatus, &l.LastError, &next, &upd, &created, &first, &l.Redeliveries)
+	l.NextAt, l.UpdatedAt, l.CreatedAt, l.FirstAt = parseTime(next), parseTime(upd), parseTime(created), parseTime(first.String)
+	return l, err
+}
+
+// DeliveryLog returns deliveries newest first.
+func (db *DB) DeliveryLog(ctx context.Context, q incidents.DeliveryQuery) ([]incidents.DeliveryLog, error) {
+	before := q.Before
+	if before <= 0 {
+		before = 1<<63 - 1
+	}
+	return queryAll(ctx, db.reader, "delivery log", deliveryLogSelect+` WHERE d.status <> 'filtered' AND d.id < ? AND (? = '' OR d.channel = ?)
+		ORDER BY d.id DESC LIMIT ?`, []any{before, q.Channel, q.Channel, q.Limit}, scanDeliveryLog)
+}
+
+// Redeliver queues a delivery again.
+func (db *DB) Redeliver(ctx context.Context, id int64) (incidents.DeliveryLog, error) {
+	var out incidents.DeliveryLog
+	err := db.update(ctx, func(tx *Tx) error {
+		cur, err := scanDeliveryLog(tx.QueryRowContext(ctx, deliveryLogSelect+` WHERE d.id = ?`, id))
+		if errors.Is(err, sql.ErrNoRows) || (err == nil && cur.Status == storage.StatusFiltered) {
+			return fmt.Errorf("delivery %d: %w", id, storage.ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("sqlite: delivery %d: %w", id, err)
+		}
+		var off int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM channel_state WHERE channel = ?`, cur.Channel).Scan(&off); err != nil {
+			return fmt.Errorf("sqlite: channel state: %w", err)
+		}
+		if err := storage.CheckRedeliver(cur.Channel, off > 0); err != nil {
+			return err
+		}
+		if err := requeue(ctx, tx, id); err != nil {
+			return err
+		}
+		out, err = scanDeliveryLog(tx.QueryRowContext(ctx, deliveryLogSelect+` WHERE d.id = ?`, id))
+		return err
+	})
+	return out, err
+}
+
+func requeue(ctx context.Context, tx *Tx, id int64) error {
+	_, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'pending', next_at = ?, first_at = NULL, updated_at = ?,
+		redeliveries = redeliveries + 1 WHERE id = ?`, formatTime(tx.now), formatTime(tx.now), id)
+	if err != nil {
+		return fmt.Errorf("sqlite: queue delivery %d again: %w", id, err)
+	}
+	return nil
+}
+
+// Replay queues again the channel's deliveries of alerts made since since
+// that match, in outbox order.
+func (db *DB) Replay(ctx context.Context, channel string, since time.Time, limit int, match func(incidents.Alert) bool) (int, bool, error) {
+	var n int
+	var more bool
+	err := db.update(ctx, func(tx *Tx) error {
+		type row struct {
+			id    int64
+			alert incidents.Alert
+		}
+		rows, err := queryAll(ctx, tx, "replay", `SELECT d.id, o.payload FROM deliveries d JOIN outbox o ON o.id = d.outbox_id
+			WHERE d.channel = ? AND o.created_at >= ? ORDER BY o.id`, []any{channel, formatTime(since)},
+			func(rs rowScanner) (row, error) {
+				var r row
+				var payload string
+				if err := rs.Scan(&r.id, &payload); err != nil {
+					return r, err
+				}
+				return r, json.Unmarshal([]byte(payload), &r.alert)
+			})
+		if err != nil {
+			return err
+		}
+		for _, r := range rows {
+			if !match(r.alert) {
+				continue
+			}
+			if n == limit {
+				more = true
+				break
+			}
+			if err := requeue(ctx, tx, r.id); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	return n, more, err
+}

@@ -1,0 +1,199 @@
+package storagetest
+
+// Subscriptions made through the admin API, the delivery log, redelivery
+// and replay: the same on every backend.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"linkwatch/incidents"
+	"linkwatch/storage"
+)
+
+func subscriptions(t *testing.T, db storage.Store, clk *Clock) {
+	ctx := context.Background()
+	// An alert made before the subscription: it never gets it.
+	_, err := db.Record(ctx, incidents.Change{Incident: openIncident("dest:old", t0), Alert: &incidents.Alert{Type: incidents.AlertOpened}})
+	must(t, err)
+	f := incidents.Filter{Pages: []string{"acme"}, MinImpact: incidents.ImpactMajor}
+	s, err := db.CreateSubscription(ctx, incidents.Subscription{URL: "https://hooks.example/a", Description: "acme team", Filter: f, Secret: "whsec_one"})
+	must(t, err)
+	if s.ID <= 0 || s.State() != incidents.SubscriptionPending || !s.VerifyDue || s.Secret != "whsec_one" || !s.CreatedAt.Equal(t0) {
+		t.Fatalf("created = %+v", s)
+	}
+	if !slices.Equal(s.Filter.Pages, f.Pages) || s.Filter.MinImpact != f.MinImpact {
+		t.Errorf("filters = %+v, want %+v", s.Filter, f)
+	}
+	must(t, db.RecordVerification(ctx, s.ID, "POST https://hooks.example/a: 500 Internal Server Error"))
+	if s, _ = db.Subscription(ctx, s.ID); s.State() != incidents.SubscriptionPending || s.VerifyDue || s.VerifyError == "" {
+		t.Errorf("after a failed verification: %+v", s)
+	}
+	if s, err = db.RequestVerification(ctx, s.ID); err != nil || !s.VerifyDue {
+		t.Errorf("verification requested again: %+v, %v", s, err)
+	}
+	clk.Set(t0.Add(time.Minute))
+	must(t, db.RecordVerification(ctx, s.ID, ""))
+	s, err = db.Subscription(ctx, s.ID)
+	must(t, err)
+	if s.State() != incidents.SubscriptionActive || s.VerifyError != "" || !s.VerifiedAt.Equal(t0.Add(time.Minute)) {
+		t.Errorf("after verification: %+v", s)
+	}
+	ch := s.Channel()
+	// Active from now on: the older alert is not fanned out to it.
+	must(t, db.FanOut(ctx, []string{ch}))
+	if log, _ := db.DeliveryLog(ctx, incidents.DeliveryQuery{Channel: ch, Limit: 10}); len(log) != 0 {
+		t.Fatalf("a new subscription got %d old alerts", len(log))
+	}
+	var incs []incidents.Incident
+	for i := range 3 {
+		inc, err := db.Record(ctx, incidents.Change{Incident: openIncident(fmt.Sprint("dest:", i), clk.Now()), Alert: &incidents.Alert{Type: incidents.AlertOpened}})
+		must(t, err)
+		incs = append(incs, inc)
+	}
+	// webhook:ops is new too, but a YAML channel: it picks up the last
+	// hour (storage.NewChannelLookback), the older alert included.
+	must(t, db.FanOut(ctx, []string{ch, "webhook:ops"}))
+	log, err := db.DeliveryLog(ctx, incidents.DeliveryQuery{Channel: ch, Limit: 10})
+	must(t, err)
+	if len(log) != 3 || log[0].ID < log[2].ID || log[0].IncidentID != incs[2].ID || log[0].Channel != ch || log[0].EventID == "" || log[0].CreatedAt.IsZero() {
+		t.Fatalf("subscription log, newest first = %+v", log)
+	}
+	if all, _ := db.DeliveryLog(ctx, incidents.DeliveryQuery{Limit: 10}); len(all) != 7 {
+		t.Errorf("every channel: %d deliveries, want 7", len(all))
+	}
+	page2, err := db.DeliveryLog(ctx, incidents.DeliveryQuery{Channel: ch, Before: log[1].ID, Limit: 10})
+	must(t, err)
+	if len(page2) != 1 || page2[0].ID != log[2].ID {
+		t.Errorf("the page before %d = %+v", log[1].ID, page2)
+	}
+	// Outcomes: the first filtered (left out of the log), the second
+	// failing, the third sent then failing again.
+	must(t, db.MarkDelivery(ctx, log[2].ID, incidents.Outcome{Status: storage.StatusFiltered}))
+	clk.Set(t0.Add(2 * time.Minute))
+	must(t, db.MarkDelivery(ctx, log[1].ID, incidents.Outcome{Status: "sent"}))
+	clk.Set(t0.Add(3 * time.Minute))
+	must(t, db.MarkDelivery(ctx, log[0].ID, incidents.Outcome{Status: "pending", HTTPStatus: 500, Error: "500", NextAt: clk.Now().Add(time.Minute)}))
+	if got, _ := db.DeliveryLog(ctx, incidents.DeliveryQuery{Channel: ch, Limit: 10}); len(got) != 2 {
+		t.Errorf("a filtered alert is in the log: %+v", got)
+	}
+	if n, _ := db.OutboxPending(ctx); n != 5 {
+		t.Errorf("pending = %d, want 5 (1 failing here, 4 of webhook:ops)", n)
+	}
+	if s, _ = db.Subscription(ctx, s.ID); !s.FailingSince.Equal(t0.Add(3 * time.Minute)) {
+		t.Errorf("failing since = %v, want the first failure after the last sent one", s.FailingSince)
+	}
+	// Redeliver: queued again now, the same alert.
+	clk.Set(t0.Add(4 * time.Minute))
+	must(t, db.MarkDelivery(ctx, log[1].ID, incidents.Outcome{Status: "dead", Error: "400"}))
+	re, err := db.Redeliver(ctx, log[1].ID)
+	must(t, err)
+	if re.Status != "pending" || re.EventID != log[1].EventID || re.Redeliveries != 1 || !re.NextAt.Equal(clk.Now()) || !re.FirstAt.IsZero() || re.Attempts != 2 {
+		t.Errorf("redelivered = %+v", re)
+	}
+	if _, err := db.Redeliver(ctx, log[2].ID); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("redelivering a filtered alert: %v, want not found", err)
+	}
+	if _, err := db.Redeliver(ctx, 99999); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("redelivering nothing: %v", err)
+	}
+	// Replay: what matches since a time, in order, at most limit.
+	for _, id := range []int64{log[0].ID, log[1].ID, log[2].ID} {
+		must(t, db.MarkDelivery(ctx, id, incidents.Outcome{Status: "sent"}))
+	}
+	var seen []int64
+	n, more, err := db.Replay(ctx, ch, t0.Add(time.Minute), 10, func(a incidents.Alert) bool {
+		seen = append(seen, a.IncidentID)
+		return a.IncidentID != incs[1].ID
+	})
+	must(t, err)
+	if n != 2 || more || !slices.Equal(seen, []int64{incs[0].ID, incs[1].ID, incs[2].ID}) {
+		t.Errorf("replay = %d (more %v), alerts looked at in order %v", n, more, seen)
+	}
+	got, _ := db.DeliveryLog(ctx, incidents.DeliveryQuery{Channel: ch, Limit: 10})
+	var pending []int64
+	for _, l := range got {
+		if l.Status == "pending" {
+			pending = append(pending, l.IncidentID)
+		}
+	}
+	if !slices.Equal(pending, []int64{incs[2].ID, incs[0].ID}) {
+		t.Errorf("replayed = %v, want incidents %d and %d", pending, incs[2].ID, incs[0].ID)
+	}
+	if n, more, _ := db.Replay(ctx, ch, t0, 1, func(incidents.Alert) bool { return true }); n != 1 || !more {
+		t.Errorf("replay capped at 1: %d, more %v", n, more)
+	}
+	if n, _, _ := db.Replay(ctx, ch, t0.Add(time.Hour), 10, func(incidents.Alert) bool { return true }); n != 0 {
+		t.Errorf("replay since a later time queued %d", n)
+	}
+	// Patch, pause, resume, rotate.
+	desc, paused := "acme and friends", true
+	f2 := incidents.Filter{Events: []incidents.AlertType{incidents.AlertResolved}}
+	s, err = db.UpdateSubscription(ctx, s.ID, incidents.SubscriptionPatch{Filter: &f2, Description: &desc, Paused: &paused})
+	must(t, err)
+	if s.State() != incidents.SubscriptionPaused || s.Description != desc || len(s.Filter.Pages) != 0 || !slices.Equal(s.Filter.Events, f2.Events) {
+		t.Errorf("patched = %+v", s)
+	}
+	rotateAt := clk.Now()
+	s, err = db.RotateSecret(ctx, s.ID, "whsec_two")
+	must(t, err)
+	if s.Secret != "whsec_two" || s.PreviousSecret != "whsec_one" || !s.PreviousUntil.Equal(rotateAt.Add(incidents.SecretOverlap)) {
+		t.Errorf("rotated = secret %q previous %q until %v", s.Secret, s.PreviousSecret, s.PreviousUntil)
+	}
+	// Disabled by a 410: redelivery refused until it is resumed.
+	must(t, db.DisableChannel(ctx, ch, "410 Gone"))
+	if s, _ = db.Subscription(ctx, s.ID); s.State() != incidents.SubscriptionDisabled || s.DisabledReason != "410 Gone" {
+		t.Errorf("after a 410: %+v", s)
+	}
+	if _, err := db.Redeliver(ctx, log[0].ID); !errors.Is(err, storage.ErrConflict) {
+		t.Errorf("redelivery to a disabled subscription: %v, want a conflict", err)
+	}
+	paused = false
+	s, err = db.UpdateSubscription(ctx, s.ID, incidents.SubscriptionPatch{Paused: &paused})
+	must(t, err)
+	if s.State() != incidents.SubscriptionActive {
+		t.Errorf("resumed = %+v", s)
+	}
+	list, err := db.ListSubscriptions(ctx)
+	must(t, err)
+	if len(list) != 1 || list[0].ID != s.ID {
+		t.Errorf("list = %+v", list)
+	}
+	// Delete: gone, its pending deliveries closed, its history kept, and
+	// its id never given to another.
+	must(t, db.DeleteSubscription(ctx, s.ID))
+	if _, err := db.Subscription(ctx, s.ID); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("deleted subscription: %v", err)
+	}
+	if err := db.DeleteSubscription(ctx, s.ID); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("deleting twice: %v", err)
+	}
+	for _, err := range []error{
+		func() error {
+			_, err := db.UpdateSubscription(ctx, s.ID, incidents.SubscriptionPatch{Description: &desc})
+			return err
+		}(),
+		func() error { _, err := db.RotateSecret(ctx, s.ID, "whsec_x"); return err }(),
+		func() error { _, err := db.RequestVerification(ctx, s.ID); return err }(),
+		db.RecordVerification(ctx, s.ID, ""),
+	} {
+		if !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("a change to a deleted subscription: %v, want not found", err)
+		}
+	}
+	if n, _ := db.OutboxPending(ctx); n != 4 {
+		t.Errorf("pending after delete = %d, want webhook:ops's 4 only", n)
+	}
+	if got, _ := db.DeliveryLog(ctx, incidents.DeliveryQuery{Channel: ch, Limit: 10}); len(got) != 3 {
+		t.Errorf("history after delete: %d deliveries, want 3", len(got))
+	}
+	next, err := db.CreateSubscription(ctx, incidents.Subscription{URL: "https://hooks.example/b", Secret: "whsec_b"})
+	must(t, err)
+	if next.ID <= s.ID {
+		t.Errorf("a deleted subscription's id %d was given again (%d)", s.ID, next.ID)
+	}
+}

@@ -1,0 +1,60 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"linkwatch/incidents"
+)
+
+// Subscriptions are the webhook receivers added through the admin API, and
+// the per-channel delivery log, redelivery and replay built on the outbox.
+// Every replica reads them from the database: nothing about a
+// subscription lives only in one process's memory.
+type Subscriptions interface {
+	// CreateSubscription stores a new subscription, pending verification.
+	CreateSubscription(ctx context.Context, s incidents.Subscription) (incidents.Subscription, error)
+	Subscription(ctx context.Context, id int64) (incidents.Subscription, error)
+	// ListSubscriptions returns every subscription, oldest first.
+	ListSubscriptions(ctx context.Context) ([]incidents.Subscription, error)
+	// UpdateSubscription applies a patch. Resuming (paused false) a paused
+	// or disabled subscription starts it from the alerts made from now on.
+	UpdateSubscription(ctx context.Context, id int64, p incidents.SubscriptionPatch) (incidents.Subscription, error)
+	// DeleteSubscription removes it; its pending deliveries are closed, its
+	// history kept.
+	DeleteSubscription(ctx context.Context, id int64) error
+	// RotateSecret makes secret the signing secret; the old one keeps
+	// signing too until incidents.SecretOverlap has passed.
+	RotateSecret(ctx context.Context, id int64, secret string) (incidents.Subscription, error)
+	// RequestVerification asks for a subscription.verify event to be sent.
+	RequestVerification(ctx context.Context, id int64) (incidents.Subscription, error)
+	// RecordVerification records a verification attempt: errText empty
+	// makes the subscription active, from the alerts made from now on.
+	RecordVerification(ctx context.Context, id int64, errText string) error
+
+	// DeliveryLog returns deliveries newest first, paginated by id; alerts
+	// a channel's filters did not match are not in it.
+	DeliveryLog(ctx context.Context, q incidents.DeliveryQuery) ([]incidents.DeliveryLog, error)
+	// Redeliver queues a delivery again (same alert, same event id).
+	Redeliver(ctx context.Context, id int64) (incidents.DeliveryLog, error)
+	// Replay queues again, in outbox order, the channel's deliveries of
+	// alerts made since since that match: at most limit of them. more says
+	// whether more matched.
+	Replay(ctx context.Context, channel string, since time.Time, limit int, match func(incidents.Alert) bool) (n int, more bool, err error)
+}
+
+// StatusFiltered is the status of a delivery whose channel's filters did
+// not match its alert: settled at once, never sent, never pending nor
+// failed, and left out of the delivery log.
+const StatusFiltered = incidents.DeliveryFiltered
+
+// CheckRedeliver is the rule for queueing a delivery again: never to a
+// channel that is switched off (a receiver that answered 410 Gone, or an
+// operator's choice), which would only close it again unsent.
+func CheckRedeliver(channel string, disabled bool) error {
+	if disabled {
+		return fmt.Errorf("channel %s is disabled: enable it first: %w", channel, ErrConflict)
+	}
+	return nil
+}
