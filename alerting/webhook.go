@@ -144,6 +144,7 @@ type WebhookHop struct {
 	FirstByteMS float64 `json:"first_byte_ms"`
 	TransferMS  float64 `json:"transfer_ms"`
 	NewConn     bool    `json:"new_conn"`
+	Resumed     bool    `json:"resumed,omitempty"`
 }
 
 func webhookResult(r *checker.Result) *WebhookResult {
@@ -156,7 +157,7 @@ func webhookResult(r *checker.Result) *WebhookResult {
 	for _, h := range r.Hops {
 		p := h.Phases
 		out.Hops = append(out.Hops, WebhookHop{URL: h.URL, StatusCode: h.StatusCode, Location: h.Location,
-			DNSMS: ms(p.DNS), ConnectMS: ms(p.Connect), TLSMS: ms(p.TLS), FirstByteMS: ms(p.FirstByte), TransferMS: ms(p.Transfer), NewConn: h.NewConn})
+			DNSMS: ms(p.DNS), ConnectMS: ms(p.Connect), TLSMS: ms(p.TLS), FirstByteMS: ms(p.FirstByte), TransferMS: ms(p.Transfer), NewConn: h.NewConn, Resumed: h.Resumed})
 	}
 	return out
 }

@@ -69,7 +69,7 @@ func TestWebhookPayloadsMatchTheSchema(t *testing.T) {
 		Start: opened.CreatedAt, Latency: 1500 * time.Millisecond, Status: checker.StatusDegraded, StatusCode: 429,
 		Cause: checker.CauseRateLimited, Summary: "429 Too Many Requests", RetryAfter: 30 * time.Second, FinalURL: "https://shop.example/",
 		TLSExpiry: opened.CreatedAt.Add(90 * 24 * time.Hour), BytesRead: 512,
-		Hops: []checker.Hop{{URL: "https://shop.example/", StatusCode: 429, Phases: checker.Phases{DNS: 2 * time.Millisecond,
+		Hops: []checker.Hop{{URL: "https://shop.example/", StatusCode: 429, NewConn: true, Resumed: true, Phases: checker.Phases{DNS: 2 * time.Millisecond,
 			Connect: 3500 * time.Microsecond, TLS: 20 * time.Millisecond, FirstByte: 250 * time.Millisecond, Transfer: time.Millisecond}}}}
 	updated := testAlert(7, incidents.AlertUpdated)
 	updated.Reason = "target_added"
@@ -101,6 +101,9 @@ func TestWebhookPayloadsMatchTheSchema(t *testing.T) {
 	got := rc.received()[0].Data.LastResult
 	if got == nil || got.LatencyMS != 1500 || got.RetryAfterMS != 30000 || got.Hops[0].ConnectMS != 3.5 || got.Hops[0].FirstByteMS != 250 {
 		t.Errorf("last_result durations are not milliseconds: %+v", got)
+	}
+	if got != nil && (!got.Hops[0].NewConn || !got.Hops[0].Resumed) {
+		t.Errorf("the hop's new_conn and resumed are lost: %+v", got.Hops[0])
 	}
 	if strings.Contains(string(raw[0]), `"latency":`) || strings.Contains(string(raw[0]), `"phases":`) {
 		t.Errorf("payload still has nanosecond fields:\n%s", raw[0])

@@ -13,34 +13,53 @@ const FreshAlways time.Duration = -1
 
 // conns is the connections the checks of one host share, in generations.
 // A fresh check gets a transport of its own, so every connection it makes
-// is new: DNS resolved again, TCP connected, TLS handshake verified (the
-// transports keep no TLS session cache, so there is no resumption either).
-// When it succeeds, its transport becomes the generation that later checks
-// reuse, and the previous generation's idle connections are closed. So no
-// check runs over a connection opened before the host's last fresh check,
-// and a fresh check comes at least every FreshEvery.
+// is new: DNS resolved again, TCP connected, TLS handshake full and
+// verified (its transport never resumes a TLS session). When it succeeds,
+// its transport becomes the generation that later checks reuse, and the
+// previous generation's idle connections are closed. So no check runs over
+// a connection opened before the host's last fresh check, and a fresh
+// check comes at least every FreshEvery.
+//
+// A host with no place in the keep-alive budget keeps no generation: its
+// checks between fresh ones go over the shared one-shot transport, whose
+// new connections may resume the TLS session of an earlier check
+// (resume.go), so the certificate they rely on is still the one the host's
+// last fresh check verified.
 //
 // A per-host transport, rather than one shared by every host, is what
 // lets a failure close that host's idle connections and no one else's.
 type conns struct {
-	newTransport func() *http.Transport
-	every        time.Duration // FreshAlways: every check is fresh
-	budget       *keepBudget   // nil: unbounded (the hub's own self-checks)
-	// spread shortens a host's first generation by a stable amount of its
-	// own, so hosts first checked together (at start) do not all renew in
-	// the same interval ever after: a wave of handshakes every fresh_every.
-	spread time.Duration
+	newTransport func() *http.Transport // a fresh check's
+	oneShot      *http.Transport        // shared: the checks between fresh ones when no generation is kept
+	oneShotFull  *http.Transport        // shared: the same, offering a browser's key shares
+	every        time.Duration          // FreshAlways: every check is fresh
+	budget       *keepBudget            // nil: unbounded (the hub's own self-checks)
+	// periodsFrom places the host's renewals in time: a check is fresh if
+	// it is the first in a new period of every counted from periodsFrom (or
+	// if every has passed since the last fresh one). periodsFrom is the
+	// checker's start, shifted by a stable phase of the host's own, so
+	// hosts renew spread over every whenever their last fresh check
+	// happened: after a start, when every host's first check is fresh, or
+	// after the prober fell behind, renewals do not come in a wave every
+	// fresh_every.
+	periodsFrom time.Time
 
 	mu      sync.Mutex
-	current *http.Transport // nil: the next check is fresh
-	freshAt time.Time       // when the check that opened current began (less the spread, for a first one)
-	gen     uint64          // bumped whenever current changes
+	current *http.Transport // the kept generation; nil: none kept
+	// freshAt is when the host's last successful fresh check began; zero:
+	// the next check is fresh.
+	freshAt time.Time
+	gen     uint64 // bumped whenever current or freshAt changes
+	// fullOffer: the host refused a one-shot check's reduced key-share
+	// offer; its one-shot checks offer what a browser does.
+	fullOffer bool
 }
 
 // lease is one check's use of a host's connections.
 type lease struct {
 	transport *http.Transport
 	fresh     bool
+	oneShot   bool // transport is the shared one-shot one
 	gen       uint64
 	started   time.Time
 }
@@ -49,37 +68,62 @@ type lease struct {
 func (p *conns) take(now time.Time) lease {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.current == nil || p.every < 0 || now.Sub(p.freshAt) >= p.every || now.Before(p.freshAt) {
-		return lease{transport: p.newTransport(), fresh: true, gen: p.gen, started: now}
+	l := lease{gen: p.gen, started: now}
+	due := p.due(now)
+	switch {
+	case !due && p.current != nil:
+		l.transport = p.current
+	case !due && p.oneShot != nil && p.budget.full():
+		l.transport, l.oneShot = p.oneShot, true
+		if p.fullOffer {
+			l.transport = p.oneShotFull
+		}
+	default:
+		// Due, or a place in the budget has come free: a fresh check can
+		// take it.
+		l.transport, l.fresh = p.newTransport(), true
 	}
-	return lease{transport: p.current, gen: p.gen, started: now}
+	return l
+}
+
+// due reports whether a check starting at now must be fresh. p.mu is held.
+func (p *conns) due(now time.Time) bool {
+	switch {
+	case p.every < 0 || p.freshAt.IsZero() || now.Before(p.freshAt) || now.Sub(p.freshAt) >= p.every:
+		return true
+	}
+	return p.period(now) != p.period(p.freshAt)
+}
+
+// period numbers the host's renewal periods.
+func (p *conns) period(t time.Time) time.Duration {
+	return t.Sub(p.periodsFrom) / p.every
 }
 
 // give returns a lease after its check. failed is any result but up: the
 // host's idle connections are closed, so the check that confirms or clears
-// the failure is fresh too.
-func (p *conns) give(l lease, failed bool) {
+// the failure is fresh too. refused: the host refused the one-shot
+// transport's key-share offer.
+func (p *conns) give(l lease, failed, refused bool) {
 	p.mu.Lock()
 	var retire []*http.Transport
+	if refused {
+		p.fullOffer = true
+	}
 	switch {
 	case failed:
 		p.drop(&retire)
-	case l.fresh && p.every >= 0 && l.gen == p.gen && (p.current != nil || p.budget.take()):
+	case l.fresh && p.every >= 0 && l.gen == p.gen:
 		// Nothing changed since this check began: its connections are the
 		// freshest the host has.
-		retire = append(retire, p.current)
-		if p.current == nil {
-			p.freshAt = l.started.Add(-p.spread)
-		} else {
-			p.freshAt = l.started
-		}
-		p.current = l.transport
+		p.freshAt = l.started
 		p.gen++
-		p.mu.Unlock()
-		closeIdle(retire...)
-		return
+		if p.current != nil || p.budget.take() {
+			retire = append(retire, p.current)
+			p.current = l.transport
+		}
 	}
-	if l.transport != p.current {
+	if l.transport != p.current && !l.oneShot {
 		retire = append(retire, l.transport) // a generation no check will use again
 	}
 	p.mu.Unlock()
@@ -117,13 +161,15 @@ func (p *conns) drop(retire *[]*http.Transport) {
 		p.current = nil
 		p.budget.give()
 	}
+	p.freshAt = time.Time{}
 	p.gen++
 }
 
 // keepBudget bounds how many hosts keep connections between checks. Each
-// costs a descriptor or two and some 40-60 KiB of memory (the transport's
-// goroutines, buffers, TLS and HTTP/2 state); a host past the bound is
-// checked fresh every time instead, trading CPU for that memory.
+// costs a descriptor or two and some 70 KiB of memory (the transport's
+// goroutines, buffers, TLS and HTTP/2 state); a host past the bound opens
+// a connection per check instead (resuming TLS sessions between fresh
+// checks), trading CPU for that memory.
 type keepBudget struct {
 	max  int64
 	used atomic.Int64

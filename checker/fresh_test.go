@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"fmt"
 	"io"
 	"log"
 	"math/big"
@@ -205,8 +206,8 @@ func TestFreshCheckSeesWhatAKeptAliveConnectionHides(t *testing.T) {
 }
 
 // renewFirstGeneration checks every 10 s until a check is fresh: a host's
-// first connections are renewed early by its spread, so that the fresh
-// checks of hosts first checked together spread out.
+// first connections are renewed at its phase, so that the fresh checks of
+// hosts first checked together spread out.
 func renewFirstGeneration(t *testing.T, clock *fakeClock, check func() Result) {
 	t.Helper()
 	for range 6 {
@@ -257,10 +258,11 @@ func TestFreshEvery(t *testing.T) {
 				}
 				return
 			}
-			// The first generation is shortened by the host's spread; then
-			// a fresh check every fresh_every, the others reusing.
-			if freshAt[0] != 0 || freshAt[1] > every || freshAt[1] < every/2 {
-				t.Fatalf("fresh at %v: want the first, then one after %v to %v", freshAt, every/2, every)
+			// The first renewal comes at the host's phase, within
+			// fresh_every of the first check; then a fresh check every
+			// fresh_every, the others reusing.
+			if freshAt[0] != 0 || freshAt[1] <= 0 || freshAt[1] > every {
+				t.Fatalf("fresh at %v: want the first, then one within %v", freshAt, every)
 			}
 			for i := 2; i < len(freshAt); i++ {
 				if d := freshAt[i] - freshAt[i-1]; d != every {
@@ -399,7 +401,8 @@ func TestCloseIdleConnectionsMakesTheNextCheckFresh(t *testing.T) {
 	}
 }
 
-// Past KeepAliveHosts a host's checks are all fresh; a host that fails, or
+// Past KeepAliveHosts a host keeps no connection: over plain http (no TLS
+// session to resume) its every check is fresh. A host that fails, or
 // is no longer checked, gives its place back.
 func TestKeepAliveHostsBudget(t *testing.T) {
 	t.Parallel()
@@ -435,4 +438,49 @@ func TestKeepAliveHostsBudget(t *testing.T) {
 	step(a, true) // the budget is full: this check sweeps b out
 	step(a, true) // fresh, and keeps its connection
 	step(a, false)
+}
+
+// Renewals stay spread over fresh_every whatever happened before: every
+// host's first check at the same instant (a start), then a pause of the
+// checks (the prober fell behind) and all of them at once. After that,
+// each interval has its share of fresh checks, not a wave every
+// fresh_every; and no host goes longer than fresh_every without one.
+func TestRenewalsStaySpread(t *testing.T) {
+	t.Parallel()
+	const hosts = 600
+	every, interval := time.Minute, 10*time.Second
+	start := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	ps := make([]*conns, hosts)
+	lastFresh := make([]time.Time, hosts)
+	for i := range ps {
+		ps[i] = &conns{every: every, periodsFrom: start.Add(Offset(fmt.Sprintf("h%d.test", i), every) - every),
+			newTransport: func() *http.Transport { return &http.Transport{} }}
+	}
+	checkAll := func(at time.Time) (fresh int) {
+		for i, p := range ps {
+			l := p.take(at)
+			p.give(l, false, false)
+			if l.fresh {
+				fresh++
+				lastFresh[i] = at
+			} else if at.Sub(lastFresh[i]) > every {
+				t.Fatalf("host %d at %s: not fresh, the last fresh check was %s before", i, at.Sub(start), at.Sub(lastFresh[i]))
+			}
+		}
+		return fresh
+	}
+	if n := checkAll(start); n != hosts {
+		t.Fatalf("%d of %d first checks fresh", n, hosts)
+	}
+	checkAll(start.Add(interval))
+	// Nothing checked from 20 s to 50 s, then everything at 50 s: the
+	// hosts whose renewal fell in the pause renew together.
+	checkAll(start.Add(50 * time.Second))
+	share := int(hosts * interval / every) // 100 a step when spread
+	for at := 60 * time.Second; at <= 5*time.Minute; at += interval {
+		n := checkAll(start.Add(at))
+		if at >= 2*time.Minute && (n < share/2 || n > 2*share) {
+			t.Errorf("at %s: %d of %d checks fresh, want about %d: renewals come in waves", at, n, hosts, share)
+		}
+	}
 }

@@ -29,8 +29,8 @@ func (loopbackResolver) LookupIPAddr(context.Context, string) ([]net.IPAddr, err
 // expired one becomes a tls_expired incident within fresh_every plus
 // threshold × interval, however well the old connection keeps answering.
 // The swap comes right after a fresh check: the unlucky moment, a whole
-// fresh_every before the next one. (The first connection is renewed early,
-// by the host's spread; the swap waits for that renewal.)
+// fresh_every before the next one. (The first connection is renewed at
+// the host's phase, within fresh_every; the swap waits for that renewal.)
 func TestSwappedCertificateBecomesAnIncident(t *testing.T) {
 	t.Parallel()
 	const (

@@ -6,8 +6,8 @@ import (
 )
 
 // Offset is a stable place for id within an interval: where in each
-// interval the scheduler starts a target's check, and how early a host's
-// first renewal of its connections comes.
+// interval the scheduler starts a target's check, and where in each
+// fresh_every a host's fresh check falls.
 func Offset(id string, interval time.Duration) time.Duration {
 	h := fnv.New64a()
 	_, _ = h.Write([]byte(id))

@@ -54,8 +54,10 @@ type Options struct {
 	// changed would hide; any failure makes the next check fresh.
 	FreshEvery time.Duration
 	// KeepAliveHosts is how many hosts at most keep connections between
-	// checks (default 4096): each costs a descriptor and some 40-60 KiB.
-	// Past it, a host's every check is fresh: more CPU, no more memory.
+	// checks (default 8192): each costs a descriptor and some 70 KiB.
+	// Past it, a host's checks between fresh ones open a connection each,
+	// resuming the TLS session of its last fresh check: more CPU, no more
+	// memory.
 	KeepAliveHosts int
 	// TLSWarn: a certificate of the verified chain expiring sooner than
 	// this makes an otherwise healthy check degraded, cause tls_expiring
@@ -69,11 +71,18 @@ type Options struct {
 // connections alive between checks, within Options.FreshEvery.
 type Checker struct {
 	opts      Options
-	tlsConfig *tls.Config
+	freshTLS  *tls.Config                                             // fresh checks, and connections kept from them
+	resumeTLS *tls.Config                                             // the one-shot connections between fresh checks
 	dial      func(context.Context, string, string) (net.Conn, error) // destinations: SSRF-guarded
 	selfDial  func(context.Context, string, string) (net.Conn, error) // the hub's own public URL: trusted, not guarded
 	self      *conns
-	budget    *keepBudget
+	oneShot   *http.Transport // destinations keeping no connection, between fresh checks
+	// oneShotFull is oneShot with a browser's key-share offer, for the
+	// hosts that refused resumeCurves.
+	oneShotFull *http.Transport
+	budget      *keepBudget
+
+	started time.Time // when renewal periods begin (conns.periodsFrom)
 
 	mu      sync.Mutex
 	hosts   map[string]*hostState
@@ -122,30 +131,49 @@ func New(opts Options) *Checker {
 		opts.TLSWarn = 14 * 24 * time.Hour
 	}
 	if opts.KeepAliveHosts <= 0 {
-		opts.KeepAliveHosts = 4096
+		opts.KeepAliveHosts = 8192
 	}
 	plain := &net.Dialer{Timeout: opts.Timeout, KeepAlive: 30 * time.Second}
+	sessions := tls.NewLRUClientSessionCache(sessionCacheSize)
+	guarded := newGuardedDialer(opts.Resolver, opts.AllowPrivate, opts.Timeout)
 	c := &Checker{
 		opts: opts,
-		// No ClientSessionCache: a new connection is a full handshake with
-		// the certificate verified, never a resumption of an old one.
-		tlsConfig: &tls.Config{RootCAs: opts.RootCAs, MinVersion: tls.VersionTLS12, Time: opts.Now},
-		dial:      newGuardedDialer(opts.Resolver, opts.AllowPrivate, opts.Timeout).DialContext,
-		selfDial:  plain.DialContext,
-		budget:    &keepBudget{max: int64(opts.KeepAliveHosts)},
-		hosts:     map[string]*hostState{},
+		// A fresh check's connections never resume a session: the
+		// handshake is full, the certificate verified, the key share a
+		// browser's. They store the session the checks in between resume.
+		freshTLS: &tls.Config{RootCAs: opts.RootCAs, MinVersion: tls.VersionTLS12, Time: opts.Now,
+			ClientSessionCache: storeOnlySessions{sessions}},
+		resumeTLS: &tls.Config{RootCAs: opts.RootCAs, MinVersion: tls.VersionTLS12, Time: opts.Now,
+			ClientSessionCache: resumeOnlySessions{sessions}, CurvePreferences: resumeCurves},
+		dial:     guarded.DialContext,
+		selfDial: plain.DialContext,
+		budget:   &keepBudget{max: int64(opts.KeepAliveHosts)},
+		hosts:    map[string]*hostState{},
+		started:  opts.Now(),
 	}
-	c.self = c.newConns(c.selfDial, nil)
+	// A one-shot connection is closed after one answer: TCP keep-alive
+	// probes would never be sent, and setting them up costs system calls.
+	oneShotDial := *guarded
+	oneShotDial.dialer.KeepAlive = -1
+	full := c.resumeTLS.Clone()
+	full.CurvePreferences = nil
+	c.oneShot = c.newOneShot(oneShotDial.DialContext, c.resumeTLS)
+	c.oneShotFull = c.newOneShot(oneShotDial.DialContext, full)
+	c.self = c.newConns(c.selfDial, nil, nil, nil)
 	return c
 }
 
-// newConns returns an empty set of connections dialed with dial.
-func (c *Checker) newConns(dial func(context.Context, string, string) (net.Conn, error), budget *keepBudget) *conns {
-	return &conns{every: c.opts.FreshEvery, budget: budget, newTransport: func() *http.Transport {
+// newConns returns an empty set of connections dialed with dial. Between
+// fresh checks, a host with no place in budget uses oneShot (oneShotFull
+// once it refused oneShot's offer); nil: it never lacks one (budget is nil).
+func (c *Checker) newConns(dial func(context.Context, string, string) (net.Conn, error), budget *keepBudget, oneShot, oneShotFull *http.Transport) *conns {
+	return &conns{every: c.opts.FreshEvery, budget: budget, oneShot: oneShot, oneShotFull: oneShotFull, newTransport: func() *http.Transport {
+		// As a browser connects: HTTP/2 when the server offers it. The
+		// connections may be kept for the checks until the next fresh one.
 		return &http.Transport{
 			Proxy:                 nil, // never from the environment: the prober must reach what it checks
 			DialContext:           dial,
-			TLSClientConfig:       c.tlsConfig.Clone(), // the transport adds its ALPN protocols to it
+			TLSClientConfig:       c.freshTLS.Clone(), // the transport adds its ALPN protocols to it
 			TLSHandshakeTimeout:   c.opts.Timeout,
 			ForceAttemptHTTP2:     true,
 			MaxIdleConns:          4 * c.opts.PerHostConcurrency, // the host and a few redirect hops
@@ -159,19 +187,37 @@ func (c *Checker) newConns(dial func(context.Context, string, string) (net.Conn,
 	}}
 }
 
-// spreadOf is how much earlier than fresh_every a host's first renewal
-// comes: up to half of it, and at most maxSpread, stable per host.
-func spreadOf(host string, every time.Duration) time.Duration {
-	span := min(every/2, maxSpread)
-	if span <= 0 {
-		return 0
+// newOneShot returns the transport of the checks between fresh ones of the
+// hosts that keep no connection. Every request gets a connection of its
+// own, closed after the answer (no connection is pooled, so one transport
+// serves every host), over HTTP/1.1: HTTP/2 would set up settings, flow
+// control and a reader goroutine for a single request. Its connections
+// resume TLS sessions.
+func (c *Checker) newOneShot(dial func(context.Context, string, string) (net.Conn, error), tlsConfig *tls.Config) *http.Transport {
+	t := &http.Transport{
+		Proxy:                  nil,
+		DialContext:            dial,
+		TLSClientConfig:        tlsConfig.Clone(),
+		TLSHandshakeTimeout:    c.opts.Timeout,
+		DisableKeepAlives:      true,
+		ResponseHeaderTimeout:  c.opts.Timeout,
+		MaxResponseHeaderBytes: maxResponseHeaderBytes,
+		Protocols:              new(http.Protocols),
 	}
-	return Offset(host, span)
+	t.Protocols.SetHTTP1(true)
+	return t
 }
 
-// maxSpread bounds the spread: beyond some minutes, it no longer matters
-// that renewals land in different intervals.
-const maxSpread = 10 * time.Minute
+// periodsFrom is where a host's renewal periods are counted from: the
+// checker's start shifted by a stable phase of the host's own, within one
+// period before it.
+func (c *Checker) periodsFrom(host string) time.Time {
+	every := c.opts.FreshEvery
+	if every <= 0 {
+		return c.started
+	}
+	return c.started.Add(Offset(host, every) - every)
+}
 
 // idleConnTimeout closes a connection unused this long: above any
 // interval, or nothing would be reused.
@@ -184,6 +230,10 @@ type visit struct {
 	transport http.RoundTripper
 	opened    map[net.Conn]bool // connections this check opened
 	stale     bool              // a hop reused a connection an earlier check opened
+	resumed   bool              // a hop's connection resumed a TLS session instead of verifying the certificate
+	// offerRefused: a hop's server answered the client's hello with an
+	// alert (no group in common, say).
+	offerRefused bool
 	// soonest is the certificate expiring first across the hops, in the
 	// verified chain each hop would best be trusted through.
 	soonest     *x509.Certificate
@@ -220,8 +270,8 @@ func (c *Checker) host(name string) *hostState {
 	defer c.mu.Unlock()
 	h, ok := c.hosts[name]
 	if !ok {
-		h = &hostState{sem: make(chan struct{}, c.opts.PerHostConcurrency), conns: c.newConns(c.dial, c.budget)}
-		h.conns.spread = spreadOf(name, c.opts.FreshEvery)
+		h = &hostState{sem: make(chan struct{}, c.opts.PerHostConcurrency), conns: c.newConns(c.dial, c.budget, c.oneShot, c.oneShotFull)}
+		h.conns.periodsFrom = c.periodsFrom(name)
 		c.hosts[name] = h
 	}
 	return h
@@ -280,14 +330,27 @@ func (c *Checker) failBackoff(r *Result, host string, until time.Time) {
 }
 
 // using runs one check over a host's connections: fresh ones when due.
+//
+// A server that refuses the reduced key-share offer of a check between
+// fresh ones (resumeCurves) has not failed a visitor, who offers more: the
+// check is made again, fresh, and the host's later checks offer what a
+// browser does.
 func (c *Checker) using(p *conns, r *Result, check func(*visit)) {
-	l := p.take(c.opts.Now())
-	v := newVisit(l.transport)
-	check(v)
-	r.Fresh = !v.stale
-	p.give(l, r.Cause != CauseNone)
-	if c.budget.full() {
-		c.sweep(l.started)
+	blank := *r
+	for {
+		l := p.take(c.opts.Now())
+		v := newVisit(l.transport)
+		check(v)
+		r.Fresh = !v.stale && !v.resumed
+		refused := l.oneShot && v.offerRefused && r.Cause != CauseNone
+		p.give(l, r.Cause != CauseNone, refused)
+		if c.budget.full() {
+			c.sweep(l.started)
+		}
+		if !refused {
+			return
+		}
+		*r = blank
 	}
 }
 
@@ -580,6 +643,11 @@ func (c *Checker) do(ctx context.Context, v *visit, method string, u *url.URL, k
 			v.stale = true
 		}
 	}
+	resumed, refused := tr.handshake()
+	if resumed {
+		hop.Resumed, v.resumed = true, true
+	}
+	v.offerRefused = v.offerRefused || refused
 	if err != nil {
 		hop.Phases = tr.phases()
 		// The dial outlives the request (the transport detaches it from

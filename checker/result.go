@@ -121,7 +121,12 @@ type Hop struct {
 	// NewConn is set when the hop's request opened its own connection, so
 	// its DNS, connect and TLS phases were measured; a reused connection
 	// has none.
-	NewConn bool   `json:"new_conn"`
+	NewConn bool `json:"new_conn"`
+	// Resumed is set when the hop's new connection resumed the TLS
+	// session of an earlier check (between fresh checks, for a host that
+	// keeps no connection): a shorter TLS phase, and a certificate
+	// verified by that earlier check, not this one.
+	Resumed bool   `json:"resumed,omitempty"`
 	Phases  Phases `json:"phases"`
 }
 
@@ -142,8 +147,9 @@ type Result struct {
 
 	// Fresh is set when the check reached the destination as a new visitor
 	// does: every connection it used was opened by this check (DNS
-	// resolved, TCP connected, TLS handshake verified), none kept from an
-	// earlier check. See Options.FreshEvery.
+	// resolved, TCP connected, a full TLS handshake verified), none kept
+	// from an earlier check and none resuming an earlier check's TLS
+	// session. See Options.FreshEvery.
 	Fresh bool `json:"fresh"`
 
 	Hops       []Hop         `json:"hops,omitempty"`

@@ -3,6 +3,7 @@ package checker
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"net"
 	"net/http/httptrace"
 	"sync"
@@ -19,6 +20,8 @@ type hopTrace struct {
 	connected              bool     // a dial succeeded
 	conn                   net.Conn // the connection the request went over
 	reused                 bool     // conn was taken from the idle pool
+	resumed                bool     // the TLS handshake resumed an earlier session
+	refused                bool     // the server answered the TLS handshake with an alert
 }
 
 type traceKey struct{}
@@ -67,8 +70,17 @@ func withTrace(ctx context.Context, t *hopTrace) context.Context {
 			t.conn, t.reused = info.Conn, info.Reused
 			t.mu.Unlock()
 		},
-		TLSHandshakeStart:    func() { t.mark(&t.tlsStart) },
-		TLSHandshakeDone:     func(tls.ConnectionState, error) { t.mark(&t.tlsDone) },
+		TLSHandshakeStart: func() { t.mark(&t.tlsStart) },
+		TLSHandshakeDone: func(state tls.ConnectionState, err error) {
+			t.mu.Lock()
+			t.tlsDone = time.Now()
+			t.resumed = err == nil && state.DidResume
+			// crypto/tls reports an alert from the server as an OpError
+			// "remote error".
+			var remote *net.OpError
+			t.refused = errors.As(err, &remote) && remote.Op == "remote error"
+			t.mu.Unlock()
+		},
 		WroteRequest:         func(httptrace.WroteRequestInfo) { t.mark(&t.wrote) },
 		GotFirstResponseByte: func() { t.mark(&t.firstByte) },
 	})
@@ -87,6 +99,15 @@ func (t *hopTrace) got() (conn net.Conn, reused bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.conn, t.reused
+}
+
+// handshake reports whether the request's connection was set up by
+// resuming a TLS session rather than a full, verified handshake, and
+// whether the server refused the handshake with an alert.
+func (t *hopTrace) handshake() (resumed, refused bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.resumed, t.refused
 }
 
 // phases turns the marks into durations. A reused connection has no DNS,

@@ -52,8 +52,9 @@ func runProbeBench(ctx context.Context, args []string, stdout, stderr io.Writer)
 	scheme := fs.String("scheme", "http", "destinations' scheme: http, or https (certificates signed by a local CA the checker is given)")
 	freshEvery := fs.Duration("fresh-every", time.Minute, "probe.fresh_every: a fresh check (DNS, connection, TLS handshake) at least this often per host; 0: every check")
 	reference := fs.Bool("reference", false, "first measure the same destinations over plain http, in the same run, as a reference")
-	keepAlive := fs.Int("keep-alive-hosts", 4096, "probe.keep_alive_hosts: hosts that keep connections between checks")
+	keepAlive := fs.Int("keep-alive-hosts", 8192, "probe.keep_alive_hosts: hosts that keep connections between checks")
 	cpuProfile := fs.String("cpuprofile", "", "write the prober's CPU profile of the run to this file")
+	memProfile := fs.String("memprofile", "", "write the prober's allocation profile of the run to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -67,6 +68,13 @@ func runProbeBench(ctx context.Context, args []string, stdout, stderr io.Writer)
 			return err
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if *memProfile != "" {
+		defer func() {
+			if err := writeAllocs(*memProfile); err != nil {
+				fmt.Fprintln(stderr, "memprofile:", err)
+			}
+		}()
 	}
 	if *scheme != "http" && *scheme != "https" {
 		return fmt.Errorf("-scheme must be http or https")
@@ -113,6 +121,20 @@ func runProbeBench(ctx context.Context, args []string, stdout, stderr io.Writer)
 		ports = fleet.tlsPorts
 	}
 	return b.measure(ctx, *scheme, ports, roots, *freshEvery)
+}
+
+// writeAllocs writes the allocations sampled since the start (pprof's
+// alloc_space and alloc_objects), which is what drives the collector's work.
+func writeAllocs(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func freshLabel(d time.Duration) string {
@@ -195,18 +217,28 @@ func (b probeBench) measure(ctx context.Context, scheme string, ports []int, roo
 	self := os.Getpid()
 	resetPeakRSS()
 	measuring.Store(true)
-	cpu0, wall0, checks0 := procCPU(self), time.Now(), sched.Stats().Checks
+	cpu0, wall0, checks0, load0 := procCPU(self), time.Now(), sched.Stats().Checks, loadAverage()
+	tickCPU, tickFresh, tickDone := cpu0, int64(0), int64(0)
 	tick := time.NewTicker(b.interval)
 	defer tick.Stop()
 loop:
 	for {
 		select {
 		case <-tick.C:
+			// Each line also has the interval's own CPU, checks and fresh
+			// share: the first intervals after a start (every host's
+			// first handshake, then the first renewals) cost more than the
+			// ones after.
 			st := sched.Stats()
 			rss := procStatusOf(self, "VmRSS")
-			fmt.Fprintf(stdout, "  %6.0fs  checks %8d  lag p50 %-8s p99 %-8s max %-8s skipped %d  rss %d MiB\n",
+			cpuNow, freshNow, doneNow := procCPU(self), fresh.Load(), up.Load()+down.Load()+other.Load()
+			done := max(doneNow-tickDone, 1)
+			fmt.Fprintf(stdout, "  %6.0fs  checks %8d  lag p50 %-8s p99 %-8s max %-8s skipped %d  rss %d MiB  interval: %5.0f checks/s, cpu %3.0f%%, %4dµs/check, %2.0f%% fresh\n",
 				time.Since(wall0).Seconds(), st.Checks, st.LagP50.Round(time.Millisecond), st.LagP99.Round(time.Millisecond),
-				st.LagMax.Round(time.Millisecond), st.Skipped, rss>>20)
+				st.LagMax.Round(time.Millisecond), st.Skipped, rss>>20,
+				float64(doneNow-tickDone)/b.interval.Seconds(), 100*(cpuNow-tickCPU).Seconds()/b.interval.Seconds(),
+				((cpuNow - tickCPU) / time.Duration(done)).Microseconds(), 100*float64(freshNow-tickFresh)/float64(done))
+			tickCPU, tickFresh, tickDone = cpuNow, freshNow, doneNow
 		case <-runCtx.Done():
 			break loop
 		}
@@ -220,6 +252,11 @@ loop:
 	fmt.Fprintf(stdout, "result: n=%d scheme=%s checks/s=%.0f (needed %.0f) lag_p50=%s lag_p99=%s lag_max=%s skipped=%d cpu=%.0f%% of one core rss_peak=%dMiB\n",
 		b.n, scheme, rate, float64(b.n)/b.interval.Seconds(), st.LagP50.Round(time.Millisecond), st.LagP99.Round(time.Millisecond),
 		st.LagMax.Round(time.Millisecond), st.Skipped, 100*cpu.Seconds()/wall.Seconds(), hwm>>20)
+	// CPU per check holds when the machine is shared and throughput is not:
+	// the needed rate times it is the share of a core the prober needs.
+	perCheck := cpu / time.Duration(max(st.Checks-checks0, 1))
+	fmt.Fprintf(stdout, "cost: cpu_per_check=%dµs (at the needed rate: %.0f%% of one core) load_average=%s→%s\n",
+		perCheck.Microseconds(), 100*perCheck.Seconds()*float64(b.n)/b.interval.Seconds(), load0, loadAverage())
 	// SQLite growth is measured by `linkbench system` over a soak: over this
 	// short run, the first result and first minute rollup of every target
 	// would dominate the figure.
@@ -232,6 +269,17 @@ loop:
 		fmt.Fprintln(stdout, "verdict: p99 lag under 1s")
 	}
 	return nil
+}
+
+// loadAverage is the machine's 1-minute load average: how much else wanted
+// the CPU meanwhile.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	first, _, _ := strings.Cut(string(b), " ")
+	return first
 }
 
 // resetPeakRSS starts VmHWM again from the current RSS (Linux: "5" in

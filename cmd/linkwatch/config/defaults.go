@@ -53,7 +53,7 @@ func (c *Config) applyDefaults() {
 		p.PerHost = 2
 	}
 	if p.KeepAliveHosts == 0 {
-		p.KeepAliveHosts = 4096
+		p.KeepAliveHosts = 8192
 	}
 	if p.FailureThreshold == 0 {
 		p.FailureThreshold = 2
