@@ -283,3 +283,66 @@ func TestSchedulerWithNoTargetsKeepsTime(t *testing.T) {
 		t.Fatal("Run did not return after cancel")
 	}
 }
+
+// hookClock is fakeClock that runs hook once, when a wait first reaches at:
+// something happening while the scheduler is mid-interval.
+type hookClock struct {
+	fakeClock
+	at   time.Time
+	hook func()
+	once sync.Once
+}
+
+func (c *hookClock) After(d time.Duration) <-chan time.Time {
+	ch := c.fakeClock.After(d)
+	if !c.Now().Before(c.at) {
+		c.once.Do(c.hook)
+	}
+	return ch
+}
+
+// TestSchedulerChecksGainedTargetInThisInterval: a target gained
+// mid-interval (a replica that left hands its hosts over) whose slot is
+// still ahead in this interval is checked at that slot, not an interval
+// later: the replica that gave it away checked it at most one interval
+// ago, and waiting for the next interval could leave it unchecked for up
+// to three. A target whose slot has passed waits for the next interval,
+// and one kept across the change is not checked twice.
+func TestSchedulerChecksGainedTargetInThisInterval(t *testing.T) {
+	const interval = 10 * time.Second
+	start := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	all := targetsN(200)
+	// kept is checked from the start; gained comes later in the interval,
+	// late after it.
+	var kept, gained, late checker.Target
+	offset := func(tg checker.Target) time.Duration { return checker.Offset(tg.ID, interval) }
+	for _, tg := range all {
+		switch o := offset(tg); {
+		case kept.ID == "" && o > 2*time.Second && o < 3*time.Second:
+			kept = tg
+		case gained.ID == "" && o > 6*time.Second && o < 7*time.Second:
+			gained = tg
+		case late.ID == "" && o < time.Second:
+			late = tg
+		}
+	}
+	if kept.ID == "" || gained.ID == "" || late.ID == "" {
+		t.Fatal("no targets with the offsets this test needs")
+	}
+	clock := &hookClock{fakeClock: fakeClock{now: start}, at: start.Add(offset(kept))}
+	s := New(nil, []checker.Target{kept}, Options{Interval: interval, Clock: clock})
+	// At kept's slot, the replica gains gained (slot ahead) and late (slot
+	// passed), and keeps kept (already checked in this interval).
+	clock.hook = func() { s.SetTargets([]checker.Target{kept, gained, late}) }
+	starts := dispatched(t, s, 2, nil)
+	want := map[string][]time.Time{
+		kept.ID:   {start.Add(offset(kept)), start.Add(interval + offset(kept))},
+		gained.ID: {start.Add(offset(gained)), start.Add(interval + offset(gained))},
+		late.ID:   {start.Add(interval + offset(late))},
+	}
+	for id, w := range want {
+		if got := starts[id]; fmt.Sprint(got) != fmt.Sprint(w) {
+			t.Errorf("%s checked at %v, want %v", id, got, w)
+		}
+	}
+}

@@ -15,8 +15,8 @@ import (
 // probeShare is the part of the targets this replica checks: every
 // configured target (replaced on reload) filtered by the replicas' split
 // (replaced when membership changes). Each change reaches the scheduler,
-// which checks a target it gained at its stable offset from the next
-// interval on, and the engine, which forgets the targets given away and
+// which checks a target it gained at its stable offset (in the current
+// interval when that is still ahead), and the engine, which forgets the targets given away and
 // continues the incidents of those it gained.
 type probeShare struct {
 	sched  *schedule.Scheduler
