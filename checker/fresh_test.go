@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -482,5 +483,53 @@ func TestRenewalsStaySpread(t *testing.T) {
 		if at >= 2*time.Minute && (n < share/2 || n > 2*share) {
 			t.Errorf("at %s: %d of %d checks fresh, want about %d: renewals come in waves", at, n, hosts, share)
 		}
+	}
+}
+
+// A host no longer checked (gone from the config, or moved to another
+// replica) is forgotten: the checker's per-host state does not grow with
+// every host it ever checked, whether or not the keep-alive budget is
+// full. One that asked to be left alone (429, Retry-After) is remembered
+// until then.
+func TestHostsNoLongerCheckedAreForgotten(t *testing.T) {
+	t.Parallel()
+	srv, _ := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/busy" {
+			w.Header().Set("Retry-After", "86400")
+			w.WriteHeader(http.StatusTooManyRequests)
+		}
+	})
+	clock := &fakeClock{now: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
+	c := newTestChecker(t, Options{Now: clock.Now, FreshEvery: time.Minute})
+	check := func(u string) Result {
+		t.Helper()
+		clock.Advance(time.Second)
+		return c.Check(context.Background(), Target{ID: u, URL: u})
+	}
+	for i := range 50 {
+		check(named(t, srv.URL, fmt.Sprintf("gone%d.test", i)) + "/")
+	}
+	busy := named(t, srv.URL, "busy.test") + "/busy"
+	if r := check(busy); r.Cause != CauseRateLimited {
+		t.Fatalf("busy.test: cause %q, want rate_limited", r.Cause)
+	}
+	kept := named(t, srv.URL, "kept.test") + "/"
+	// kept.test goes on being checked every 10 s; the others are not.
+	for range 30 {
+		clock.Advance(9 * time.Second)
+		check(kept)
+	}
+	c.mu.Lock()
+	var left []string
+	for h := range c.hosts {
+		left = append(left, h)
+	}
+	c.mu.Unlock()
+	slices.Sort(left)
+	if want := []string{"busy.test", "kept.test"}; !slices.Equal(left, want) {
+		t.Errorf("hosts remembered after 5 minutes: %v, want %v", left, want)
+	}
+	if r := check(busy); r.Cause != CauseRateLimited || !strings.Contains(r.Summary, "backing off") {
+		t.Errorf("busy.test after the sweep: cause %q (%s), want its back-off kept", r.Cause, r.Summary)
 	}
 }

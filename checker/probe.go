@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -84,9 +85,11 @@ type Checker struct {
 
 	started time.Time // when renewal periods begin (conns.periodsFrom)
 
-	mu      sync.Mutex
-	hosts   map[string]*hostState
-	sweptAt time.Time // when abandoned hosts last gave their budget back
+	mu    sync.Mutex
+	hosts map[string]*hostState
+	// sweptAt is when abandoned hosts were last swept (Unix ns): read
+	// without mu by every check, which sweeps when it is due.
+	sweptAt atomic.Int64
 }
 
 // hostState is what the checker remembers per destination host.
@@ -94,6 +97,7 @@ type hostState struct {
 	sem          chan struct{} // bounds requests in flight to the host
 	backoffUntil time.Time     // from a 429's Retry-After
 	conns        *conns        // checks starting at this host, and their redirect hops
+	usedAt       time.Time     // when a check last asked for the host: sweep forgets it long after
 }
 
 // New returns a Checker.
@@ -274,6 +278,7 @@ func (c *Checker) host(name string) *hostState {
 		h.conns.periodsFrom = c.periodsFrom(name)
 		c.hosts[name] = h
 	}
+	h.usedAt = c.opts.Now()
 	return h
 }
 
@@ -344,9 +349,7 @@ func (c *Checker) using(p *conns, r *Result, check func(*visit)) {
 		r.Fresh = !v.stale && !v.resumed
 		refused := l.oneShot && v.offerRefused && r.Cause != CauseNone
 		p.give(l, r.Cause != CauseNone, refused)
-		if c.budget.full() {
-			c.sweep(l.started)
-		}
+		c.sweep(l.started)
 		if !refused {
 			return
 		}
@@ -354,25 +357,44 @@ func (c *Checker) using(p *conns, r *Result, check func(*visit)) {
 	}
 }
 
-// sweep gives back the budget places of hosts no longer checked: a host
-// still checked renews its connections at least every FreshEvery, so one
-// not renewed for twice that plus the idle timeout is gone. It runs at most
-// once per FreshEvery.
+// sweep forgets the hosts no longer checked (gone from the config, or moved
+// to another replica), so the per-host state does not grow with every host
+// ever checked, and gives back the budget places of those that keep
+// connections: a host still checked renews its connections at least every
+// FreshEvery, so one not renewed for twice that plus the idle timeout is
+// gone. A host is forgotten once no check has asked for it for as long,
+// unless a request to it is in flight or its Retry-After has not passed;
+// should it be checked again, it starts afresh, as a new host. It runs at
+// most once per FreshEvery (per idle timeout when every check is fresh).
 func (c *Checker) sweep(now time.Time) {
-	c.mu.Lock()
-	if now.Sub(c.sweptAt) < c.opts.FreshEvery {
-		c.mu.Unlock()
+	every := c.opts.FreshEvery
+	if every <= 0 {
+		every = idleConnTimeout
+	}
+	last := c.sweptAt.Load()
+	if now.Sub(time.Unix(0, last)) < every || !c.sweptAt.CompareAndSwap(last, now.UnixNano()) {
 		return
 	}
-	c.sweptAt = now
-	all := make([]*conns, 0, len(c.hosts))
-	for _, h := range c.hosts {
-		all = append(all, h.conns)
+	c.mu.Lock()
+	before := now.Add(-2*max(c.opts.FreshEvery, 0) - idleConnTimeout)
+	kept := make([]*conns, 0, len(c.hosts))
+	var forgotten []*conns
+	for name, h := range c.hosts {
+		if h.usedAt.Before(before) && len(h.sem) == 0 && !now.Before(h.backoffUntil) {
+			delete(c.hosts, name)
+			forgotten = append(forgotten, h.conns)
+			continue
+		}
+		kept = append(kept, h.conns)
 	}
 	c.mu.Unlock()
-	before := now.Add(-2*c.opts.FreshEvery - idleConnTimeout)
-	for _, p := range all {
-		p.resetIfAbandoned(before)
+	for _, p := range forgotten {
+		p.reset()
+	}
+	if c.budget.full() {
+		for _, p := range kept {
+			p.resetIfAbandoned(before)
+		}
 	}
 }
 

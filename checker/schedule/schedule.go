@@ -6,9 +6,11 @@ package schedule
 import (
 	"linkwatch/checker"
 
+	"cmp"
 	"context"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -88,8 +90,10 @@ func New(p Prober, targets []checker.Target, opts Options) *Scheduler {
 	return s
 }
 
-// SetTargets replaces the target list; it takes effect at the next interval.
-// A target kept across the change keeps its in-flight state.
+// SetTargets replaces the target list. A target gained is checked at its
+// slot in the current interval if that is still ahead, else from the next
+// interval on; one kept across the change keeps its slot and its in-flight
+// state, and is not checked twice in an interval.
 func (s *Scheduler) SetTargets(targets []checker.Target) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -110,8 +114,32 @@ func (s *Scheduler) SetTargets(targets []checker.Target) {
 		}
 		entries = append(entries, e)
 	}
-	slices.SortFunc(entries, func(a, b *entry) int { return int(a.offset - b.offset) })
+	slices.SortFunc(entries, compareEntries)
 	s.entries = entries
+}
+
+// compareEntries orders entries by slot, then id: a total order, so a
+// cycle can find where it stands in a list replaced meanwhile.
+func compareEntries(a, b *entry) int {
+	return cmp.Or(cmp.Compare(a.offset, b.offset), strings.Compare(a.target.ID, b.target.ID))
+}
+
+// nextAfter returns the entry of the current list that follows last in
+// slot order (the first when last is nil), or nil at the end.
+func (s *Scheduler) nextAfter(last *entry) *entry {
+	entries := s.snapshot()
+	i := 0
+	if last != nil {
+		var found bool
+		i, found = slices.BinarySearchFunc(entries, last, compareEntries)
+		if found {
+			i++
+		}
+	}
+	if i >= len(entries) {
+		return nil
+	}
+	return entries[i]
 }
 
 func (s *Scheduler) snapshot() []*entry {
@@ -177,7 +205,11 @@ func (s *Scheduler) runCycles(ctx context.Context, jobs chan<- job, n int) {
 	begin := clock.Now()
 	cycle := begin.Truncate(s.opts.Interval)
 	for i := 0; n < 0 || i < n; i++ {
-		for _, e := range s.snapshot() {
+		// Each step takes the next entry from the list as it is now, not
+		// as it was when the interval began: a target gained mid-interval
+		// (another replica's host handed over) is checked at its slot in
+		// this interval when that is still ahead.
+		for e := s.nextAfter(nil); e != nil; e = s.nextAfter(e) {
 			planned := cycle.Add(e.offset)
 			if planned.Before(begin) {
 				// Started mid-interval: a target whose slot has passed waits

@@ -244,42 +244,107 @@ func TestRunOnceKeepsOrder(t *testing.T) {
 
 // TestSchedulerWithNoTargetsKeepsTime: a scheduler with nothing to check
 // (a replica owning no host for a while) waits out its intervals instead of
-// running ahead of the clock, stops when told, and checks targets given
-// to it later at their slot in the next interval.
+// running ahead of the clock, and checks targets given to it later at
+// their slot. On the fake clock, so no real time is measured: a loop
+// running ahead would never let the clock reach the moment the target is
+// added, and would check it never, or cycles in the future.
 func TestSchedulerWithNoTargetsKeepsTime(t *testing.T) {
-	p := &recordingProber{clock: realClock{}, starts: map[string][]time.Time{}}
-	const interval = 50 * time.Millisecond
-	s := New(p, nil, Options{Interval: interval, Workers: 2})
+	const interval = 10 * time.Second
+	start := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	target := targetsN(1)
+	clock := &hookClock{fakeClock: fakeClock{now: start}, at: start.Add(2*interval + interval/2)}
+	s := New(nil, nil, Options{Interval: interval, Clock: clock})
+	var added time.Time
+	clock.hook = func() { added = clock.Now(); s.SetTargets(target) }
+	starts := dispatched(t, s, 5, nil)[target[0].ID]
+	if len(starts) == 0 {
+		t.Fatal("a target added to an idle scheduler was never checked")
+	}
+	// The idle cycles waited their turn: the target came at 30 s (the first
+	// wait past 25 s), and is checked at its slot of that interval and the
+	// next, no later and not at once.
+	off := checker.Offset(target[0].ID, interval)
+	want := []time.Time{start.Add(3*interval + off), start.Add(4*interval + off)}
+	if !added.Equal(start.Add(3*interval)) || fmt.Sprint(starts) != fmt.Sprint(want) {
+		t.Errorf("added at %s, checked at %v; want added at %s, checked at %v", added, starts, start.Add(3*interval), want)
+	}
+}
+
+// TestSchedulerWithNoTargetsStops: Run with nothing to check returns when
+// told.
+func TestSchedulerWithNoTargetsStops(t *testing.T) {
+	s := New(&recordingProber{clock: realClock{}, starts: map[string][]time.Time{}}, nil, Options{Interval: 50 * time.Millisecond, Workers: 2})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { s.Run(ctx); close(done) }()
-	time.Sleep(3 * interval)
-	s.SetTargets(targetsN(1))
-	added := time.Now()
-	deadline := time.Now().Add(2 * time.Second)
-	for {
-		p.mu.Lock()
-		n := len(p.starts)
-		var first time.Time
-		for _, st := range p.starts {
-			first = st[0]
-		}
-		p.mu.Unlock()
-		if n == 1 {
-			if wait := first.Sub(added); wait > 2*interval {
-				t.Errorf("a target added to an idle scheduler was first checked after %s, want within 2 intervals", wait)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("a target added to an idle scheduler was never checked")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	time.Sleep(120 * time.Millisecond)
 	cancel()
 	select {
 	case <-done:
 	case <-time.After(2 * time.Second):
 		t.Fatal("Run did not return after cancel")
+	}
+}
+
+// hookClock is fakeClock that runs hook once, when a wait first reaches at:
+// something happening while the scheduler is mid-interval.
+type hookClock struct {
+	fakeClock
+	at   time.Time
+	hook func()
+	once sync.Once
+}
+
+func (c *hookClock) After(d time.Duration) <-chan time.Time {
+	ch := c.fakeClock.After(d)
+	if !c.Now().Before(c.at) {
+		c.once.Do(c.hook)
+	}
+	return ch
+}
+
+// TestSchedulerChecksGainedTargetInThisInterval: a target gained
+// mid-interval (a replica that left hands its hosts over) whose slot is
+// still ahead in this interval is checked at that slot, not an interval
+// later: the replica that gave it away checked it at most one interval
+// ago, and waiting for the next interval could leave it unchecked for up
+// to three. A target whose slot has passed waits for the next interval,
+// and one kept across the change is not checked twice.
+func TestSchedulerChecksGainedTargetInThisInterval(t *testing.T) {
+	const interval = 10 * time.Second
+	start := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	all := targetsN(200)
+	// kept is checked from the start; gained comes later in the interval,
+	// late after it.
+	var kept, gained, late checker.Target
+	offset := func(tg checker.Target) time.Duration { return checker.Offset(tg.ID, interval) }
+	for _, tg := range all {
+		switch o := offset(tg); {
+		case kept.ID == "" && o > 2*time.Second && o < 3*time.Second:
+			kept = tg
+		case gained.ID == "" && o > 6*time.Second && o < 7*time.Second:
+			gained = tg
+		case late.ID == "" && o < time.Second:
+			late = tg
+		}
+	}
+	if kept.ID == "" || gained.ID == "" || late.ID == "" {
+		t.Fatal("no targets with the offsets this test needs")
+	}
+	clock := &hookClock{fakeClock: fakeClock{now: start}, at: start.Add(offset(kept))}
+	s := New(nil, []checker.Target{kept}, Options{Interval: interval, Clock: clock})
+	// At kept's slot, the replica gains gained (slot ahead) and late (slot
+	// passed), and keeps kept (already checked in this interval).
+	clock.hook = func() { s.SetTargets([]checker.Target{kept, gained, late}) }
+	starts := dispatched(t, s, 2, nil)
+	want := map[string][]time.Time{
+		kept.ID:   {start.Add(offset(kept)), start.Add(interval + offset(kept))},
+		gained.ID: {start.Add(offset(gained)), start.Add(interval + offset(gained))},
+		late.ID:   {start.Add(interval + offset(late))},
+	}
+	for id, w := range want {
+		if got := starts[id]; fmt.Sprint(got) != fmt.Sprint(w) {
+			t.Errorf("%s checked at %v, want %v", id, got, w)
+		}
 	}
 }

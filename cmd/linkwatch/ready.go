@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"linkwatch/cmd/linkwatch/web"
 	"linkwatch/storage"
 )
 
@@ -48,13 +49,10 @@ func newReadiness(store readyStore, window time.Duration) *readiness {
 // stop makes every later Ready fail: the process is shutting down.
 func (rd *readiness) stop() { rd.stopping.Store(true) }
 
-// errStopping is why a replica shutting down is not ready.
-var errStopping = errors.New("shutting down")
-
 // Ready returns why storage is not ready, or nil.
 func (rd *readiness) Ready(ctx context.Context) error {
 	if rd.stopping.Load() {
-		return errStopping
+		return web.ErrStopping
 	}
 	if err := rd.store.Ping(ctx); err != nil {
 		return err

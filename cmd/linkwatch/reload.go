@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"os"
 
-	"linkwatch/checker"
 	"linkwatch/cmd/linkwatch/config"
 	"linkwatch/hub"
 	"linkwatch/incidents"
@@ -23,7 +22,7 @@ type reloader struct {
 	running      *config.Config
 	counter      *hub.Counter
 	hub          *hub.Server
-	sched        interface{ SetTargets([]checker.Target) } // the share of the targets this replica checks
+	sched        targetSetter // the share of the targets this replica checks
 	engine       *incidents.Engine
 	log          *slog.Logger
 }

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"linkwatch/checker"
-	"linkwatch/checker/schedule"
 	"linkwatch/checker/shard"
 	"linkwatch/incidents"
 )
@@ -15,19 +14,29 @@ import (
 // probeShare is the part of the targets this replica checks: every
 // configured target (replaced on reload) filtered by the replicas' split
 // (replaced when membership changes). Each change reaches the scheduler,
-// which checks a target it gained at its stable offset from the next
-// interval on, and the engine, which forgets the targets given away and
+// which checks a target it gained at its stable offset (in the current
+// interval when that is still ahead), and the engine, which forgets the targets given away and
 // continues the incidents of those it gained.
 type probeShare struct {
-	sched  *schedule.Scheduler
-	engine *incidents.Engine
+	sched  targetSetter
+	engine ownershipSetter
 
 	mu  sync.Mutex
 	all []checker.Target
 	as  shard.Assignment
 }
 
-func newProbeShare(sched *schedule.Scheduler, engine *incidents.Engine, all []checker.Target, as shard.Assignment) *probeShare {
+// targetSetter is the scheduler, as probeShare feeds it.
+type targetSetter interface {
+	SetTargets([]checker.Target)
+}
+
+// ownershipSetter is the incident engine, as probeShare tells it what it owns.
+type ownershipSetter interface {
+	SetOwnership(owns func(target string) bool)
+}
+
+func newProbeShare(sched targetSetter, engine ownershipSetter, all []checker.Target, as shard.Assignment) *probeShare {
 	return &probeShare{sched: sched, engine: engine, all: all, as: as}
 }
 
@@ -39,19 +48,25 @@ func (p *probeShare) owned() []checker.Target {
 }
 
 // SetTargets takes a reloaded config's targets.
+//
+// The list is computed and handed on under p.mu, here and in
+// setAssignment: a reload and a membership change arriving together
+// would otherwise each compute a list and could hand them on in the
+// other order, leaving the scheduler with a list from the old split (or
+// the old config) until the next change.
 func (p *probeShare) SetTargets(all []checker.Target) {
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	p.all = all
-	p.mu.Unlock()
-	p.sched.SetTargets(p.owned())
+	p.sched.SetTargets(p.as.Filter(p.all))
 }
 
 // setAssignment takes a new split of the targets among the replicas.
 func (p *probeShare) setAssignment(as shard.Assignment) {
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	p.as = as
-	p.mu.Unlock()
-	p.sched.SetTargets(p.owned())
+	p.sched.SetTargets(p.as.Filter(p.all))
 	p.engine.SetOwnership(as.OwnsID)
 }
 

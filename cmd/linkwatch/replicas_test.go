@@ -103,8 +103,12 @@ func TestStopDrainsBeforeClosing(t *testing.T) {
 	app.cancel()
 	deadline := stopped.Add(time.Second)
 	for {
-		resp, _ := get(t, "GET", app.URL+"/readyz")
+		resp, body := get(t, "GET", app.URL+"/readyz")
 		if resp.StatusCode == http.StatusServiceUnavailable {
+			// Whoever reads it learns why: the storage is fine.
+			if body != "shutting down\n" {
+				t.Errorf("/readyz while draining says %q, want %q", body, "shutting down\n")
+			}
 			break
 		}
 		if time.Now().After(deadline) {

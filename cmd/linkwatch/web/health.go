@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"time"
@@ -11,6 +12,10 @@ import (
 type Readier interface {
 	Ready(ctx context.Context) error
 }
+
+// ErrStopping is a Readier's answer once the process is shutting down:
+// /readyz fails for that reason, not the storage's.
+var ErrStopping = errors.New("shutting down")
 
 // Health answers /healthz and /readyz ahead of everything else, so
 // probes from the orchestrator are never rate limited. A /readyz answer
@@ -27,6 +32,10 @@ func Health(ready Readier, timeout time.Duration, next http.Handler) http.Handle
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 			if err := ready.Ready(ctx); err != nil {
 				w.WriteHeader(http.StatusServiceUnavailable)
+				if errors.Is(err, ErrStopping) {
+					_, _ = io.WriteString(w, "shutting down\n")
+					return
+				}
 				_, _ = io.WriteString(w, "storage unavailable\n")
 				return
 			}

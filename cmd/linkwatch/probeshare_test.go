@@ -1,0 +1,83 @@
+package main
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"linkwatch/checker"
+	"linkwatch/checker/shard"
+)
+
+// pausingScheduler records the target lists it is given; the first call
+// waits until released, as a scheduler busy for a moment would.
+type pausingScheduler struct {
+	entered chan struct{} // closed when the first call has begun
+	release chan struct{}
+	once    sync.Once
+
+	mu   sync.Mutex
+	last []checker.Target
+}
+
+func (s *pausingScheduler) SetTargets(ts []checker.Target) {
+	first := false
+	s.once.Do(func() { first = true; close(s.entered) })
+	if first {
+		<-s.release
+	}
+	s.mu.Lock()
+	s.last = ts
+	s.mu.Unlock()
+}
+
+type nopOwnership struct{}
+
+func (nopOwnership) SetOwnership(func(string) bool) {}
+
+// TestProbeShareReloadRacingMembershipChange: a reload (SIGHUP) and a
+// membership change arrive at once. Whichever order their updates reach
+// the scheduler in, it ends with the reloaded targets split by the new
+// membership, not a list computed from the old one: that would stand
+// until the next change, with hosts no replica checks.
+func TestProbeShareReloadRacingMembershipChange(t *testing.T) {
+	var all []checker.Target
+	for i := range 40 {
+		u := fmt.Sprintf("https://h%d.test/", i)
+		all = append(all, checker.Target{ID: u, URL: u, Kind: checker.KindDestination})
+	}
+	sched := &pausingScheduler{entered: make(chan struct{}), release: make(chan struct{})}
+	p := newProbeShare(sched, nopOwnership{}, nil, shard.Alone("a"))
+	reloaded := make(chan struct{})
+	go func() { p.SetTargets(all); close(reloaded) }()
+	<-sched.entered // the reload computed its list (everything: a is alone) and is applying it
+	two := shard.Assignment{Self: "a", Members: []string{"a", "b"}}
+	changed := make(chan struct{})
+	go func() { p.setAssignment(two); close(changed) }()
+	select {
+	case <-changed: // applied while the reload was still applying its own
+	case <-time.After(100 * time.Millisecond): // or waiting for it
+	}
+	close(sched.release)
+	<-reloaded
+	<-changed
+	want := two.Filter(all)
+	if len(want) == 0 || len(want) == len(all) {
+		t.Fatalf("the split gives a %d of %d targets; the test needs some", len(want), len(all))
+	}
+	sched.mu.Lock()
+	got := sched.last
+	sched.mu.Unlock()
+	ids := func(ts []checker.Target) []string {
+		out := make([]string, len(ts))
+		for i, t := range ts {
+			out[i] = t.ID
+		}
+		return out
+	}
+	if !slices.Equal(ids(got), ids(want)) {
+		t.Errorf("the scheduler checks %d targets, want a's %d of the two-member split", len(got), len(want))
+	}
+}
