@@ -320,16 +320,17 @@ func (e *Engine) escalate(ctx context.Context, ts *targetState, r checker.Result
 
 // adoptHost takes into memory the open destination and host incidents of
 // host that this engine does not hold, so failing can group with them; it
-// returns them.
+// returns those it took in.
 func (e *Engine) adoptHost(host string, open []Incident) []*Incident {
 	var out []*Incident
 	for i := range open {
 		inc := open[i]
-		if (inc.Kind != KindDestination && inc.Kind != KindHost) || inc.Host != host || e.open[inc.Key] != nil {
+		if (inc.Kind != KindDestination && inc.Kind != KindHost) || inc.Host != host {
 			continue
 		}
-		e.open[inc.Key] = &inc
-		out = append(out, &inc)
+		if held, added := e.hold(inc); added {
+			out = append(out, held)
+		}
 	}
 	return out
 }
@@ -393,16 +394,36 @@ func (e *Engine) recoveredVoted(ctx context.Context, r checker.Result, ts *targe
 // link makes ts a target of inc, as the database has it, taking inc into
 // memory if another region's engine opened or changed it.
 func (e *Engine) link(ts *targetState, inc Incident) {
-	cur := e.open[inc.Key]
-	if cur == nil || cur.ID != inc.ID {
-		if cur != nil {
-			e.drop(cur)
-		}
+	ts.incident, _ = e.hold(inc)
+	ts.held = false
+	e.changed = true
+}
+
+// hold takes the database's copy of an open incident into memory and
+// returns the engine's copy. An incident already held (by id: another
+// engine may have changed its key, a destination incident become its
+// host's) is brought up to date in place when the database's copy is
+// newer, so every target linked to it follows and it is never held twice;
+// another incident held under its key is one the database no longer has
+// open under it, and is dropped.
+func (e *Engine) hold(inc Incident) (held *Incident, added bool) {
+	cur := e.openByID(inc.ID)
+	if other := e.open[inc.Key]; other != nil && other != cur {
+		e.drop(other)
+	}
+	if cur == nil {
 		cur = &inc
 		e.open[inc.Key] = cur
+		e.changed = true
+		return cur, true
 	}
-	ts.incident, ts.held = cur, false
-	e.changed = true
+	if inc.Version > cur.Version {
+		delete(e.open, cur.Key)
+		*cur = inc
+		e.open[cur.Key] = cur
+		e.changed = true
+	}
+	return cur, false
 }
 
 // unlink takes ts out of its incident here; an incident left without a

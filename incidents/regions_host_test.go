@@ -1,0 +1,48 @@
+package incidents_test
+
+import (
+	"testing"
+
+	"linkwatch/checker"
+	"linkwatch/incidents"
+)
+
+// hostRounds is one interval of three regions, in order: each checks its
+// canary, shopA (down unless shopAUp) and shopB (down except from a).
+func (h *regions) hostRounds(n int, order []string, shopAUp bool) {
+	h.t.Helper()
+	for range n {
+		for _, name := range order {
+			a, b := down(shopA, checker.CauseConnectRefused), down(shopB, checker.CauseConnectRefused)
+			if shopAUp {
+				a = up(shopA)
+			}
+			if name == "a" {
+				b = up(shopB)
+			}
+			h.feed(name, canary(checker.StatusUp), a, b)
+		}
+		h.tick()
+	}
+}
+
+// TestRekeyedIncidentHeldOnce: b opens shopA's destination incident; c
+// adds shopB to it, which makes it the host's incident (a new key). When
+// b links shopB to it, b must hold the one incident once, as the database
+// has it — not the old destination copy beside the new host copy, whose
+// stale version refuses every later write (shopA's recovery here).
+func TestRekeyedIncidentHeldOnce(t *testing.T) {
+	h := newRegions(t, "a", "b", "c")
+	h.hostRounds(4, []string{"a", "b", "c"}, false)
+	real := h.byKind(incidents.KindHost)
+	if len(real) != 1 || !real[0].Open() || len(real[0].Targets) != 2 {
+		t.Fatalf("host incidents = %+v, want one open with shopA and shopB", real)
+	}
+	for _, name := range []string{"a", "b", "c"} {
+		open := incidents.OpenInMemory(h.engines[name])
+		if len(open) != 1 || open[real[0].Key].ID != real[0].ID {
+			t.Errorf("region %s holds %d copies: %+v, want the host incident once", name, len(open), open)
+		}
+	}
+	h.hostRounds(2, []string{"b"}, true) // feed reports any refused write
+}
