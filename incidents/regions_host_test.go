@@ -46,3 +46,28 @@ func TestRekeyedIncidentHeldOnce(t *testing.T) {
 	}
 	h.hostRounds(2, []string{"b"}, true) // feed reports any refused write
 }
+
+// TestHandOverKeepsOthersMajority: b and c see shopA fail, a sees it up:
+// b and c's incident. Region a's replicas then split the hosts anew (one
+// joined); a keeps shop.example and still sees it up. Taking over must
+// not make a resolve the incident it holds no failing target of: the
+// majority that opened it is b and c's, and they still see it fail.
+func TestHandOverKeepsOthersMajority(t *testing.T) {
+	h := newRegions(t, "a", "b", "c")
+	for range 4 {
+		h.round("b", "c")
+	}
+	if real := h.byKind(incidents.KindDestination); len(real) != 1 || !real[0].Open() {
+		t.Fatalf("incidents = %+v, want one open", real)
+	}
+	h.engines["a"].SetOwnership(func(string) bool { return true })
+	for range 3 {
+		h.round("b", "c")
+	}
+	if real := h.byKind(incidents.KindDestination); len(real) != 1 || !real[0].Open() {
+		t.Errorf("incidents = %+v, want b and c's still open", real)
+	}
+	if got := alertTypes(h.pages()); len(got) != 1 || got[0] != "incident.opened" {
+		t.Errorf("alerts = %v, want only the opening", got)
+	}
+}
