@@ -818,6 +818,12 @@ func (e *Engine) recovered(ctx context.Context, r checker.Result, ts *targetStat
 		e.changed = true  // its links' visitors go back to it
 		return nil
 	}
+	if held, err := e.heldElsewhere(ctx, inc, r.TargetID); err != nil || held {
+		if held {
+			e.unlink(ts)
+		}
+		return err
+	}
 	return e.resolve(ctx, inc, now, fmt.Sprintf("%s answers again (%d consecutive successes)", r.TargetID, ts.successes), nil)
 }
 

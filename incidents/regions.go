@@ -391,6 +391,31 @@ func (e *Engine) recoveredVoted(ctx context.Context, r checker.Result, ts *targe
 	return nil
 }
 
+// heldElsewhere reports whether, with regions, another target of inc
+// than target is still seen failing by a majority of the voting regions:
+// another region's engine holds it in the incident (this one may see it
+// up), so the incident is not this region's to resolve.
+func (e *Engine) heldElsewhere(ctx context.Context, inc *Incident, target string) (bool, error) {
+	if e.regions == nil {
+		return false, nil
+	}
+	others := slices.DeleteFunc(slices.Clone(inc.Targets), func(t string) bool { return t == target })
+	if len(others) == 0 {
+		return false, nil
+	}
+	votes, err := e.poll(ctx, others)
+	if err != nil {
+		return false, err
+	}
+	for _, t := range others {
+		if v := votes[t]; v.Majority() {
+			e.log.Info("a target recovered here; another of its incident still fails from a majority of regions", "incident", inc.ID, "target", target, "still", t, "vote", v.String())
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 // link makes ts a target of inc, as the database has it, taking inc into
 // memory if another region's engine opened or changed it.
 func (e *Engine) link(ts *targetState, inc Incident) {

@@ -71,3 +71,51 @@ func TestHandOverKeepsOthersMajority(t *testing.T) {
 		t.Errorf("alerts = %v, want only the opening", got)
 	}
 }
+
+// TestHostIncidentOutlivesOneTargetsRecovery: of three regions, all see
+// shopA fail and b and c see shopB fail too (one host, one cause): one
+// host incident with both. shopA comes back, a last to see it: a holds
+// only shopA of the incident (it sees shopB up), yet shopB still fails
+// from a majority (b and c). The incident stays open: no resolution, and
+// no second opening when b and c vote on shopB again.
+func TestHostIncidentOutlivesOneTargetsRecovery(t *testing.T) {
+	h := newRegions(t, "a", "b", "c")
+	h.hostRounds(4, []string{"a", "b", "c"}, false)
+	h.hostRounds(4, []string{"b", "c", "a"}, true)
+	real := h.byKind(incidents.KindHost)
+	if len(real) != 1 || !real[0].Open() {
+		t.Errorf("host incidents = %+v, want the one still open: shopB fails from b and c", real)
+	}
+	if d := h.byKind(incidents.KindDestination); len(d) != 0 {
+		t.Errorf("destination incidents = %+v, want none", d)
+	}
+	if opened, resolved := countAlerts(h.pages()); opened != 1 || resolved != 0 {
+		t.Errorf("alerts = %v, want one opening and no resolution", alertTypes(h.pages()))
+	}
+	// shopB comes back too: now it resolves, once.
+	for range 3 {
+		for _, name := range []string{"a", "b", "c"} {
+			h.feed(name, canary(checker.StatusUp), up(shopA), up(shopB))
+		}
+		h.tick()
+	}
+	if real := h.byKind(incidents.KindHost); len(real) != 1 || real[0].Open() {
+		t.Errorf("host incidents = %+v, want it resolved", real)
+	}
+	if opened, resolved := countAlerts(h.pages()); opened != 1 || resolved != 1 {
+		t.Errorf("alerts = %v, want one opening and one resolution", alertTypes(h.pages()))
+	}
+}
+
+// countAlerts counts the openings and resolutions among alerts.
+func countAlerts(alerts []incidents.Alert) (opened, resolved int) {
+	for _, a := range alertTypes(alerts) {
+		switch a {
+		case "incident.opened":
+			opened++
+		case "incident.resolved":
+			resolved++
+		}
+	}
+	return opened, resolved
+}
