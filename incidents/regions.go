@@ -283,10 +283,16 @@ func (e *Engine) escalate(ctx context.Context, ts *targetState, r checker.Result
 	e.log.Info("a majority of regions see a target failing", "target", r.TargetID, "vote", vote.String())
 	inc := realFor(r.TargetID, open)
 	if inc != nil {
-		e.link(ts, *inc)
-		if err := e.regionEvent(ctx, ts.incident, &vote, fmt.Sprintf("%s sees %s failing too: %s", rg.name, r.TargetID, vote.Sentence())); err != nil {
+		// Linked once the line is written: a line refused as stale is
+		// decided again, and written then.
+		held, added := e.hold(*inc)
+		if err := e.regionEvent(ctx, held, &vote, fmt.Sprintf("%s sees %s failing too: %s", rg.name, r.TargetID, vote.Sentence())); err != nil {
+			if added && e.failingTargets(held) == 0 && e.open[held.Key] == held {
+				delete(e.open, held.Key) // not joined: left to the regions that hold it
+			}
 			return err
 		}
+		e.link(ts, *held)
 	} else {
 		// Another region's engine may hold an incident of the same host:
 		// this target joins it as it would here (host correlation).
@@ -488,28 +494,6 @@ func (e *Engine) regionEvent(ctx context.Context, inc *Incident, vote *Vote, bod
 	return e.apply(ctx, inc, c, "regions' vote")
 }
 
-// resolvedElsewhere guards a change to an incident that this engine holds
-// open: with regions, another region's engine may have resolved it since
-// (the majority was lost there). The change is refused and the incident
-// forgotten here, so memory follows the database.
-func (e *Engine) resolvedElsewhere(ctx context.Context, c Change) error {
-	if e.regions == nil || c.Incident.ID == 0 || !c.Incident.Open() || c.Incident.Kind == KindRegional {
-		return nil
-	}
-	cur, err := e.store.Incident(ctx, c.Incident.ID)
-	if err != nil {
-		return fmt.Errorf("incidents: read incident %d: %w", c.Incident.ID, err)
-	}
-	if cur.Open() {
-		return nil
-	}
-	if inc := e.openByID(cur.ID); inc != nil {
-		e.drop(inc)
-	}
-	e.log.Info("incident resolved by another region's engine", "incident", cur.ID)
-	return fmt.Errorf("incident %d was resolved by another region's engine: %w", cur.ID, ErrConflict)
-}
-
 // summaryOf is an incident's summary from its opening result: with
 // regions, it names those that see it failing and those that see it up.
 func (e *Engine) summaryOf(r checker.Result) string {
@@ -602,15 +586,9 @@ func (e *Engine) syncNote(ctx context.Context, target string, vote Vote, note, i
 	if note.Title == title && note.Summary == summary {
 		return nil
 	}
-	// Read again just before writing: another region's engine may have
-	// resolved it since, and an update must not reopen it.
-	cur, err := e.store.Incident(ctx, note.ID)
-	if err != nil {
-		return fmt.Errorf("incidents: read regional note %d: %w", note.ID, err)
-	}
-	if !cur.Open() {
-		return fmt.Errorf("regional note %d was resolved by another region's engine (noted again at the next vote): %w", note.ID, ErrConflict)
-	}
+	// Written over the note's version: if another region's engine
+	// resolved or changed it since it was read, the write is refused
+	// (ErrConflict) and the next vote notes it again.
 	next := *note
 	next.Title, next.Summary, next.Cause, next.UpdatedAt = title, summary, vote.Cause, now
 	if _, err := e.store.Record(ctx, Change{Incident: next, Events: []Event{{At: now, Kind: EventRegions, Body: vote.Sentence()}}}); err != nil {

@@ -1,10 +1,14 @@
 package incidents_test
 
 import (
+	"context"
+	"strings"
+	"sync/atomic"
 	"testing"
 
 	"linkwatch/checker"
 	"linkwatch/incidents"
+	"linkwatch/storage/sqlite"
 )
 
 // hostRounds is one interval of three regions, in order: each checks its
@@ -118,4 +122,88 @@ func countAlerts(alerts []incidents.Alert) (opened, resolved int) {
 		}
 	}
 	return opened, resolved
+}
+
+// raceWrite is a store on which another region's engine writes to the
+// incident a change is about just before the change itself is written
+// (when armed): the unlucky order where a copy read a moment ago is
+// already stale.
+type raceWrite struct {
+	*sqlite.DB
+	armed atomic.Bool
+}
+
+func (s *raceWrite) Record(ctx context.Context, c incidents.Change) (incidents.Incident, error) {
+	if c.Incident.ID != 0 && s.armed.Swap(false) {
+		cur, err := s.DB.Incident(ctx, c.Incident.ID)
+		if err != nil {
+			return incidents.Incident{}, err
+		}
+		other := incidents.Change{Incident: cur, Events: []incidents.Event{{At: cur.UpdatedAt, Kind: incidents.EventRegions, Body: "another region's line"}}}
+		if _, err := s.DB.Record(ctx, other); err != nil {
+			return incidents.Incident{}, err
+		}
+	}
+	return s.DB.Record(ctx, c)
+}
+
+// TestStaleRegionWriteDecidedAgain: c is the third region to see shopA
+// fail and joins the incident b opened; another region writes to it just
+// before c's timeline line. c's write is refused as stale, and c decides
+// again from the incident as it is now — the same rule as between the
+// replicas of one region: the result is not lost, nothing fails.
+func TestStaleRegionWriteDecidedAgain(t *testing.T) {
+	h := newRegions(t, "a", "b")
+	race := &raceWrite{DB: h.db}
+	h.start("c", race)
+	h.round("a", "b", "c")
+	for _, name := range []string{"a", "b"} {
+		h.feed(name, canary(checker.StatusUp), down(shopA, checker.CauseConnectRefused))
+	}
+	real := h.byKind(incidents.KindDestination)
+	if len(real) != 1 {
+		t.Fatalf("incidents = %+v, want b's", real)
+	}
+	h.feed("c", canary(checker.StatusUp))
+	race.armed.Store(true)
+	r := checker.Result{TargetID: shopA, Kind: checker.KindDestination, URL: shopA, Start: h.now, Status: checker.StatusDown,
+		Cause: checker.CauseConnectRefused, Summary: "refused"}
+	if err := h.engines["c"].Handle(context.Background(), r); err != nil {
+		t.Fatalf("c's join refused as stale: %v, want it decided again", err)
+	}
+	if race.armed.Load() {
+		t.Fatal("c wrote nothing to the incident")
+	}
+	if ev := h.events(real[0].ID); !strings.Contains(ev, "c sees "+shopA+" failing too") {
+		t.Errorf("c's line is missing from the timeline:\n%s", ev)
+	}
+	if open := incidents.OpenInMemory(h.engines["c"]); len(open) != 1 || open[real[0].Key].ID != real[0].ID {
+		t.Errorf("c holds %+v, want b's incident", open)
+	}
+	// shopA is back: a sees it first (b and c still a majority), then c,
+	// whose resolution is refused as stale by another region's line, and
+	// made again from the incident as it is now.
+	h.tick()
+	for range 2 {
+		h.feed("a", canary(checker.StatusUp), up(shopA))
+		h.tick()
+	}
+	h.feed("c", canary(checker.StatusUp), up(shopA))
+	race.armed.Store(true)
+	r = checker.Result{TargetID: shopA, Kind: checker.KindDestination, URL: shopA, Start: h.now, Status: checker.StatusUp}
+	if err := h.engines["c"].Handle(context.Background(), r); err != nil {
+		t.Fatalf("c's resolution refused as stale: %v, want it decided again", err)
+	}
+	if race.armed.Load() {
+		t.Fatal("c wrote nothing to the incident")
+	}
+	if real := h.byKind(incidents.KindDestination); len(real) != 1 || real[0].Open() {
+		t.Errorf("incidents = %+v, want it resolved", real)
+	}
+	if opened, resolved := countAlerts(h.pages()); opened != 1 || resolved != 1 {
+		t.Errorf("alerts = %v, want one opening and one resolution", alertTypes(h.pages()))
+	}
+	if open := incidents.OpenInMemory(h.engines["c"]); len(open) != 0 {
+		t.Errorf("c still holds %+v", open)
+	}
 }
