@@ -402,8 +402,8 @@ func (e *Engine) recoveredVoted(ctx context.Context, r checker.Result, ts *targe
 // another region's engine holds it in the incident (this one may see it
 // up), so the incident is not this region's to resolve.
 func (e *Engine) heldElsewhere(ctx context.Context, inc *Incident, target string) (bool, error) {
-	if e.regions == nil {
-		return false, nil
+	if e.regions == nil || (inc.Kind != KindDestination && inc.Kind != KindHost) {
+		return false, nil // only destinations are voted on
 	}
 	others := slices.DeleteFunc(slices.Clone(inc.Targets), func(t string) bool { return t == target })
 	if len(others) == 0 {
