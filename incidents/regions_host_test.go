@@ -2,9 +2,12 @@ package incidents_test
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"linkwatch/checker"
 	"linkwatch/incidents"
@@ -205,5 +208,71 @@ func TestStaleRegionWriteDecidedAgain(t *testing.T) {
 	}
 	if open := incidents.OpenInMemory(h.engines["c"]); len(open) != 0 {
 		t.Errorf("c still holds %+v", open)
+	}
+}
+
+// TestHostMovesWithinARegion: region a has two replicas, a1 then a2
+// checking shop.example; b is the other region. Both regions see shopA
+// fail: one incident. The host moves from a1 to a2 mid-outage: a2
+// continues a's part from the database (no second incident, no alert),
+// a1 lets go, and when shopA is back it resolves once.
+func TestHostMovesWithinARegion(t *testing.T) {
+	h := newRegions(t, "b")
+	start := func(name string, owns bool) *incidents.Engine {
+		cfg := incidents.Config{Region: "a", Replica: name, CanaryID: canaryURL, Interval: 10 * time.Second, GroupInterval: -1}
+		eng, err := incidents.NewEngine(context.Background(), cfg, h.db, deps, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		incidents.SetClock(eng, func() time.Time { return h.now })
+		eng.SetOwnership(func(string) bool { return owns })
+		h.engines[name] = eng
+		return eng
+	}
+	a1, a2 := start("a1", true), start("a2", false)
+	round := func(owner string, failing bool) {
+		st := up(shopA)
+		if failing {
+			st = down(shopA, checker.CauseConnectRefused)
+		}
+		h.feed("a1", canary(checker.StatusUp))
+		h.feed("a2", canary(checker.StatusUp))
+		h.feed(owner, st)
+		h.feed("b", canary(checker.StatusUp), st)
+		h.tick()
+	}
+	for range 4 {
+		round("a1", true)
+	}
+	if real := h.byKind(incidents.KindDestination); len(real) != 1 || !real[0].Open() {
+		t.Fatalf("incidents = %+v, want one open", real)
+	}
+	a1.SetOwnership(func(string) bool { return false })
+	a2.SetOwnership(func(string) bool { return true })
+	for range 4 {
+		round("a2", true)
+	}
+	if real := h.byKind(incidents.KindDestination); len(real) != 1 || !real[0].Open() {
+		t.Fatalf("after the move: incidents = %+v, want the one still open", real)
+	}
+	if n := h.byKind(incidents.KindRegional); len(n) > 0 && n[0].Open() {
+		t.Errorf("a regional note after the move: %+v", n[0])
+	}
+	if open := incidents.OpenInMemory(a2); len(open) != 1 {
+		t.Errorf("a2 holds %+v, want the incident", open)
+	}
+	for range 3 {
+		round("a2", false)
+	}
+	if real := h.byKind(incidents.KindDestination); len(real) != 1 || real[0].Open() {
+		t.Errorf("incidents = %+v, want it resolved", real)
+	}
+	if opened, resolved := countAlerts(h.pages()); opened != 1 || resolved != 1 {
+		t.Errorf("alerts = %v, want one opening and one resolution", alertTypes(h.pages()))
+	}
+	for _, eng := range []*incidents.Engine{a1, a2} {
+		if open := incidents.OpenInMemory(eng); len(open) != 0 {
+			t.Errorf("a replica still holds %+v", open)
+		}
 	}
 }
