@@ -19,14 +19,14 @@ import (
 type RegionStore interface {
 	// RecordVerdict writes this region's verdict on one target.
 	RecordVerdict(ctx context.Context, v Verdict) error
-	// RecordRegion writes the region's canary health, writes again its
-	// failing verdicts (so they stay fresh; a failing one keeps its Since)
-	// and forgets every verdict last written before forgetBefore, in one
-	// transaction.
+	// RecordRegion writes one replica's canary health (its own row),
+	// writes again its failing verdicts (so they stay fresh; a failing one
+	// keeps its Since) and forgets every verdict and canary row last
+	// written before forgetBefore, in one transaction.
 	RecordRegion(ctx context.Context, h RegionHealth, failing []Verdict, forgetBefore time.Time) error
 	// Verdicts returns every region's verdicts on targets.
 	Verdicts(ctx context.Context, targets []string) ([]Verdict, error)
-	// Regions returns every region's last canary health.
+	// Regions returns every replica's last canary health, by region.
 	Regions(ctx context.Context) ([]RegionHealth, error)
 	// OpenIncidentsOnHost returns the open incidents of one host: its
 	// destinations' incidents, its host incidents and its regional notes.
@@ -129,7 +129,7 @@ func (e *Engine) regionTick(ctx context.Context) error {
 			delete(rg.seen, id) // removed from the configuration
 		}
 	}
-	if err := rg.store.RecordRegion(ctx, RegionHealth{Region: rg.name, CanaryOK: ok, At: now}, failing, now.Add(-verdictsKept)); err != nil {
+	if err := rg.store.RecordRegion(ctx, RegionHealth{Region: rg.name, Replica: e.cfg.Replica, CanaryOK: ok, At: now}, failing, now.Add(-verdictsKept)); err != nil {
 		return fmt.Errorf("incidents: record region %s: %w", rg.name, err)
 	}
 	rg.beatAt, rg.beatOK = now, ok

@@ -276,3 +276,38 @@ func TestHostMovesWithinARegion(t *testing.T) {
 		}
 	}
 }
+
+// TestOneReplicasCanaryDoesNotSilenceItsRegion: region a has two
+// replicas; a1 checks shop.example and sees it up, a2's own network is
+// down (its canary fails). b sees shopA fail. a still proves its network
+// through a1, and a1 sees shopA up: 1 of 2, a note, no page — a2's canary
+// must not take region a out of the vote by writing the region's canary
+// row last.
+func TestOneReplicasCanaryDoesNotSilenceItsRegion(t *testing.T) {
+	h := newRegions(t, "b")
+	start := func(name string, owns bool) *incidents.Engine {
+		cfg := incidents.Config{Region: "a", Replica: name, CanaryID: canaryURL, Interval: 10 * time.Second, GroupInterval: -1}
+		eng, err := incidents.NewEngine(context.Background(), cfg, h.db, deps, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		incidents.SetClock(eng, func() time.Time { return h.now })
+		eng.SetOwnership(func(string) bool { return owns })
+		h.engines[name] = eng
+		return eng
+	}
+	start("a1", true)
+	start("a2", false)
+	for range 5 {
+		h.feed("a1", canary(checker.StatusUp), up(shopA))
+		h.feed("a2", canary(checker.StatusDown))
+		h.feed("b", canary(checker.StatusUp), down(shopA, checker.CauseConnectRefused))
+		h.tick()
+	}
+	if got := h.pages(); len(got) != 0 {
+		t.Errorf("paged on b's view alone: %v", alertTypes(got))
+	}
+	if n := h.byKind(incidents.KindRegional); len(n) != 1 || !n[0].Open() || n[0].Title != "acme/a is unreachable from b" {
+		t.Errorf("notes = %+v, want b's", n)
+	}
+}
