@@ -873,7 +873,21 @@ func (e *Engine) Resolve(ctx context.Context, id int64, by, note string) (Incide
 	return onEngine(ctx, e, func() (Incident, error) {
 		inc := e.openByID(id)
 		if inc == nil {
-			return Incident{}, fmt.Errorf("incident %d is not open: %w", id, ErrConflict)
+			// Another replica or region may hold it (its host is theirs),
+			// and the admin API answers on every replica: resolved here
+			// over the database's copy, which its version guards; the
+			// holder lets go at its next refresh.
+			stored, err := e.store.Incident(ctx, id)
+			if err != nil {
+				return Incident{}, err
+			}
+			switch {
+			case !stored.Open():
+				return Incident{}, fmt.Errorf("incident %d is not open: %w", id, ErrConflict)
+			case stored.Kind == KindRegional:
+				return Incident{}, fmt.Errorf("incident %d is a regional note: it follows the regions' vote and resolves when no region sees the failure: %w", id, ErrConflict)
+			}
+			inc = &stored
 		}
 		now := e.now().UTC()
 		targets := slices.Clone(inc.Targets)

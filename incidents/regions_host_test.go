@@ -2,6 +2,7 @@ package incidents_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"strings"
@@ -309,5 +310,35 @@ func TestOneReplicasCanaryDoesNotSilenceItsRegion(t *testing.T) {
 	}
 	if n := h.byKind(incidents.KindRegional); len(n) != 1 || !n[0].Open() || n[0].Title != "acme/a is unreachable from b" {
 		t.Errorf("notes = %+v, want b's", n)
+	}
+}
+
+// TestRegionalNoteNotResolvedByHand: a regional note follows the vote;
+// resolving it by hand is refused (409), from any region's replica, and
+// leaves it open.
+func TestRegionalNoteNotResolvedByHand(t *testing.T) {
+	h := newRegions(t, "a", "b")
+	for range 3 {
+		h.round("a")
+	}
+	notes := h.byKind(incidents.KindRegional)
+	if len(notes) != 1 || !notes[0].Open() {
+		t.Fatalf("notes = %+v", notes)
+	}
+	for _, name := range []string{"a", "b"} {
+		eng := h.engines[name]
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { eng.Run(ctx, nil); close(done) }()
+		incidents.Sync(eng)
+		_, err := eng.Resolve(context.Background(), notes[0].ID, "alice", "not ours")
+		cancel()
+		<-done
+		if !errors.Is(err, incidents.ErrConflict) {
+			t.Errorf("region %s resolved the note by hand: %v, want ErrConflict", name, err)
+		}
+	}
+	if n := h.byKind(incidents.KindRegional); !n[0].Open() {
+		t.Errorf("note resolved by hand: %+v", n[0])
 	}
 }
