@@ -472,11 +472,12 @@ func (e *Engine) handle(ctx context.Context, r checker.Result) error {
 	}
 	ts := e.observe(r)
 	err := e.decide(ctx, r, ts)
-	if errors.Is(err, ErrConflict) && e.regions == nil {
-		// Another replica changed an incident this decision was made from
-		// (a host being handed over); record read the open incidents again.
-		// Decided once more from what they are now, with the same
-		// observations: the result is not lost, nor counted twice.
+	if errors.Is(err, ErrConflict) {
+		// Another replica (a host being handed over) or another region's
+		// engine changed an incident this decision was made from, or
+		// resolved it; record read the open incidents again. Decided once
+		// more from what they are now, with the same observations: the
+		// result is not lost, nor counted twice.
 		err = e.decide(ctx, r, ts)
 	}
 	return err
@@ -738,9 +739,6 @@ func (e *Engine) announceIfUnmuted(ctx context.Context, inc *Incident, last *che
 
 // record writes a change; the fallbacks are synced after any change.
 func (e *Engine) record(ctx context.Context, c Change) (Incident, error) {
-	if err := e.resolvedElsewhere(ctx, c); err != nil {
-		return Incident{}, err
-	}
 	saved, err := e.store.Record(ctx, c)
 	if err == nil {
 		e.changed = true
@@ -818,6 +816,12 @@ func (e *Engine) recovered(ctx context.Context, r checker.Result, ts *targetStat
 		e.changed = true  // its links' visitors go back to it
 		return nil
 	}
+	if held, err := e.heldElsewhere(ctx, inc, r.TargetID); err != nil || held {
+		if held {
+			e.unlink(ts)
+		}
+		return err
+	}
 	return e.resolve(ctx, inc, now, fmt.Sprintf("%s answers again (%d consecutive successes)", r.TargetID, ts.successes), nil)
 }
 
@@ -828,17 +832,6 @@ func (e *Engine) recentResolves(ts *targetState, now time.Time) []time.Time {
 
 // resolve closes an incident; update is an operator's note, if any.
 func (e *Engine) resolve(ctx context.Context, inc *Incident, now time.Time, why string, update *Update) error {
-	return e.resolveFrom(ctx, inc, now, why, update, true)
-}
-
-// resolveFrom is resolve. A resolution refused because the incident
-// changed since this copy was read is not retried between replicas of one
-// region: the next result decides again from the copy the refresh brought
-// in (another target may have joined). With regions, another region's
-// timeline line or vote is what changed it, and the decision to resolve
-// was taken from the regions' fresh verdicts: with retry it is made again,
-// once, over the fresh copy.
-func (e *Engine) resolveFrom(ctx context.Context, inc *Incident, now time.Time, why string, update *Update, retry bool) error {
 	next := *inc
 	next.Status, next.ResolvedAt, next.UpdatedAt = StatusResolved, now, now
 	c := Change{Incident: next, Events: []Event{{At: now, Kind: EventResolved, Body: why}}, Update: update}
@@ -855,14 +848,8 @@ func (e *Engine) resolveFrom(ctx context.Context, inc *Incident, now time.Time, 
 		c.Alert.Update = update
 	}
 	saved, err := e.record(ctx, c)
-	if errors.Is(err, ErrConflict) {
-		held := e.openByID(inc.ID)
-		if held == nil {
-			return nil // another replica resolved it first: what this change was for
-		}
-		if retry && e.regions != nil {
-			return e.resolveFrom(ctx, held, now, why, update, false)
-		}
+	if errors.Is(err, ErrConflict) && e.openByID(inc.ID) == nil {
+		return nil // another replica or region resolved it first: what this change was for
 	}
 	if err != nil {
 		return fmt.Errorf("incidents: resolve incident %d: %w", inc.ID, err)
@@ -886,7 +873,21 @@ func (e *Engine) Resolve(ctx context.Context, id int64, by, note string) (Incide
 	return onEngine(ctx, e, func() (Incident, error) {
 		inc := e.openByID(id)
 		if inc == nil {
-			return Incident{}, fmt.Errorf("incident %d is not open: %w", id, ErrConflict)
+			// Another replica or region may hold it (its host is theirs),
+			// and the admin API answers on every replica: resolved here
+			// over the database's copy, which its version guards; the
+			// holder lets go at its next refresh.
+			stored, err := e.store.Incident(ctx, id)
+			if err != nil {
+				return Incident{}, err
+			}
+			switch {
+			case !stored.Open():
+				return Incident{}, fmt.Errorf("incident %d is not open: %w", id, ErrConflict)
+			case stored.Kind == KindRegional:
+				return Incident{}, fmt.Errorf("incident %d is a regional note: it follows the regions' vote and resolves when no region sees the failure: %w", id, ErrConflict)
+			}
+			inc = &stored
 		}
 		now := e.now().UTC()
 		targets := slices.Clone(inc.Targets)

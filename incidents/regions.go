@@ -19,14 +19,14 @@ import (
 type RegionStore interface {
 	// RecordVerdict writes this region's verdict on one target.
 	RecordVerdict(ctx context.Context, v Verdict) error
-	// RecordRegion writes the region's canary health, writes again its
-	// failing verdicts (so they stay fresh; a failing one keeps its Since)
-	// and forgets every verdict last written before forgetBefore, in one
-	// transaction.
+	// RecordRegion writes one replica's canary health (its own row),
+	// writes again its failing verdicts (so they stay fresh; a failing one
+	// keeps its Since) and forgets every verdict and canary row last
+	// written before forgetBefore, in one transaction.
 	RecordRegion(ctx context.Context, h RegionHealth, failing []Verdict, forgetBefore time.Time) error
 	// Verdicts returns every region's verdicts on targets.
 	Verdicts(ctx context.Context, targets []string) ([]Verdict, error)
-	// Regions returns every region's last canary health.
+	// Regions returns every replica's last canary health, by region.
 	Regions(ctx context.Context) ([]RegionHealth, error)
 	// OpenIncidentsOnHost returns the open incidents of one host: its
 	// destinations' incidents, its host incidents and its regional notes.
@@ -129,7 +129,7 @@ func (e *Engine) regionTick(ctx context.Context) error {
 			delete(rg.seen, id) // removed from the configuration
 		}
 	}
-	if err := rg.store.RecordRegion(ctx, RegionHealth{Region: rg.name, CanaryOK: ok, At: now}, failing, now.Add(-verdictsKept)); err != nil {
+	if err := rg.store.RecordRegion(ctx, RegionHealth{Region: rg.name, Replica: e.cfg.Replica, CanaryOK: ok, At: now}, failing, now.Add(-verdictsKept)); err != nil {
 		return fmt.Errorf("incidents: record region %s: %w", rg.name, err)
 	}
 	rg.beatAt, rg.beatOK = now, ok
@@ -283,10 +283,16 @@ func (e *Engine) escalate(ctx context.Context, ts *targetState, r checker.Result
 	e.log.Info("a majority of regions see a target failing", "target", r.TargetID, "vote", vote.String())
 	inc := realFor(r.TargetID, open)
 	if inc != nil {
-		e.link(ts, *inc)
-		if err := e.regionEvent(ctx, ts.incident, &vote, fmt.Sprintf("%s sees %s failing too: %s", rg.name, r.TargetID, vote.Sentence())); err != nil {
+		// Linked once the line is written: a line refused as stale is
+		// decided again, and written then.
+		held, added := e.hold(*inc)
+		if err := e.regionEvent(ctx, held, &vote, fmt.Sprintf("%s sees %s failing too: %s", rg.name, r.TargetID, vote.Sentence())); err != nil {
+			if added && e.failingTargets(held) == 0 && e.open[held.Key] == held {
+				delete(e.open, held.Key) // not joined: left to the regions that hold it
+			}
 			return err
 		}
+		e.link(ts, *held)
 	} else {
 		// Another region's engine may hold an incident of the same host:
 		// this target joins it as it would here (host correlation).
@@ -320,16 +326,17 @@ func (e *Engine) escalate(ctx context.Context, ts *targetState, r checker.Result
 
 // adoptHost takes into memory the open destination and host incidents of
 // host that this engine does not hold, so failing can group with them; it
-// returns them.
+// returns those it took in.
 func (e *Engine) adoptHost(host string, open []Incident) []*Incident {
 	var out []*Incident
 	for i := range open {
 		inc := open[i]
-		if (inc.Kind != KindDestination && inc.Kind != KindHost) || inc.Host != host || e.open[inc.Key] != nil {
+		if (inc.Kind != KindDestination && inc.Kind != KindHost) || inc.Host != host {
 			continue
 		}
-		e.open[inc.Key] = &inc
-		out = append(out, &inc)
+		if held, added := e.hold(inc); added {
+			out = append(out, held)
+		}
 	}
 	return out
 }
@@ -390,19 +397,64 @@ func (e *Engine) recoveredVoted(ctx context.Context, r checker.Result, ts *targe
 	return nil
 }
 
+// heldElsewhere reports whether, with regions, another target of inc
+// than target is still seen failing by a majority of the voting regions:
+// another region's engine holds it in the incident (this one may see it
+// up), so the incident is not this region's to resolve.
+func (e *Engine) heldElsewhere(ctx context.Context, inc *Incident, target string) (bool, error) {
+	if e.regions == nil || (inc.Kind != KindDestination && inc.Kind != KindHost) {
+		return false, nil // only destinations are voted on
+	}
+	others := slices.DeleteFunc(slices.Clone(inc.Targets), func(t string) bool { return t == target })
+	if len(others) == 0 {
+		return false, nil
+	}
+	votes, err := e.poll(ctx, others)
+	if err != nil {
+		return false, err
+	}
+	for _, t := range others {
+		if v := votes[t]; v.Majority() {
+			e.log.Info("a target recovered here; another of its incident still fails from a majority of regions", "incident", inc.ID, "target", target, "still", t, "vote", v.String())
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 // link makes ts a target of inc, as the database has it, taking inc into
 // memory if another region's engine opened or changed it.
 func (e *Engine) link(ts *targetState, inc Incident) {
-	cur := e.open[inc.Key]
-	if cur == nil || cur.ID != inc.ID {
-		if cur != nil {
-			e.drop(cur)
-		}
+	ts.incident, _ = e.hold(inc)
+	ts.held = false
+	e.changed = true
+}
+
+// hold takes the database's copy of an open incident into memory and
+// returns the engine's copy. An incident already held (by id: another
+// engine may have changed its key, a destination incident become its
+// host's) is brought up to date in place when the database's copy is
+// newer, so every target linked to it follows and it is never held twice;
+// another incident held under its key is one the database no longer has
+// open under it, and is dropped.
+func (e *Engine) hold(inc Incident) (held *Incident, added bool) {
+	cur := e.openByID(inc.ID)
+	if other := e.open[inc.Key]; other != nil && other != cur {
+		e.drop(other)
+	}
+	if cur == nil {
 		cur = &inc
 		e.open[inc.Key] = cur
+		e.changed = true
+		return cur, true
 	}
-	ts.incident, ts.held = cur, false
-	e.changed = true
+	if inc.Version > cur.Version {
+		delete(e.open, cur.Key)
+		*cur = inc
+		e.open[cur.Key] = cur
+		e.changed = true
+	}
+	return cur, false
 }
 
 // unlink takes ts out of its incident here; an incident left without a
@@ -440,28 +492,6 @@ func (e *Engine) regionEvent(ctx context.Context, inc *Incident, vote *Vote, bod
 		c.Incident.Summary = withRegions(inc.Summary, *vote)
 	}
 	return e.apply(ctx, inc, c, "regions' vote")
-}
-
-// resolvedElsewhere guards a change to an incident that this engine holds
-// open: with regions, another region's engine may have resolved it since
-// (the majority was lost there). The change is refused and the incident
-// forgotten here, so memory follows the database.
-func (e *Engine) resolvedElsewhere(ctx context.Context, c Change) error {
-	if e.regions == nil || c.Incident.ID == 0 || !c.Incident.Open() || c.Incident.Kind == KindRegional {
-		return nil
-	}
-	cur, err := e.store.Incident(ctx, c.Incident.ID)
-	if err != nil {
-		return fmt.Errorf("incidents: read incident %d: %w", c.Incident.ID, err)
-	}
-	if cur.Open() {
-		return nil
-	}
-	if inc := e.openByID(cur.ID); inc != nil {
-		e.drop(inc)
-	}
-	e.log.Info("incident resolved by another region's engine", "incident", cur.ID)
-	return fmt.Errorf("incident %d was resolved by another region's engine: %w", cur.ID, ErrConflict)
 }
 
 // summaryOf is an incident's summary from its opening result: with
@@ -556,15 +586,9 @@ func (e *Engine) syncNote(ctx context.Context, target string, vote Vote, note, i
 	if note.Title == title && note.Summary == summary {
 		return nil
 	}
-	// Read again just before writing: another region's engine may have
-	// resolved it since, and an update must not reopen it.
-	cur, err := e.store.Incident(ctx, note.ID)
-	if err != nil {
-		return fmt.Errorf("incidents: read regional note %d: %w", note.ID, err)
-	}
-	if !cur.Open() {
-		return fmt.Errorf("regional note %d was resolved by another region's engine (noted again at the next vote): %w", note.ID, ErrConflict)
-	}
+	// Written over the note's version: if another region's engine
+	// resolved or changed it since it was read, the write is refused
+	// (ErrConflict) and the next vote notes it again.
 	next := *note
 	next.Title, next.Summary, next.Cause, next.UpdatedAt = title, summary, vote.Cause, now
 	if _, err := e.store.Record(ctx, Change{Incident: next, Events: []Event{{At: now, Kind: EventRegions, Body: vote.Sentence()}}}); err != nil {

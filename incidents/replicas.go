@@ -124,6 +124,12 @@ func (e *Engine) refresh(ctx context.Context, adopt bool) error {
 		case inc == nil && !(adopt && slices.ContainsFunc(stored.Targets, e.owned)):
 			others[id] = &stored
 			continue
+		case inc == nil && e.regions != nil && !slices.ContainsFunc(stored.Targets, func(t string) bool { return e.linkable(t, nil) }):
+			// Every target of it this replica checks is seen answering
+			// here: the regions that see it fail hold it, not this one
+			// (held with no target failing here, it would be resolved).
+			others[id] = &stored
+			continue
 		case inc == nil:
 			inc = &stored
 			e.open[inc.Key] = inc
@@ -138,18 +144,11 @@ func (e *Engine) refresh(ctx context.Context, adopt bool) error {
 			continue
 		}
 		for _, t := range inc.Targets {
-			if !e.owned(t) {
+			if !e.linkable(t, inc) {
 				continue
 			}
 			ts := e.target(t, "", "")
-			if ts.incident != nil && ts.incident != inc && ts.incident.Open() {
-				continue // already failing in another open incident
-			}
-			fresh := ts.fails == 0 && ts.successes == 0
-			if !fresh && ts.fails == 0 && e.regions != nil {
-				continue // answering here: the regions' vote decides
-			}
-			if ts.incident != inc && fresh {
+			if ts.incident != inc && ts.fails == 0 && ts.successes == 0 {
 				e.markFailing(ts)
 			}
 			ts.incident = inc
@@ -160,6 +159,25 @@ func (e *Engine) refresh(ctx context.Context, adopt bool) error {
 	}
 	e.others = others
 	return nil
+}
+
+// linkable reports whether refresh links target to inc, an open incident
+// it takes in: a target this replica checks, not failing in another open
+// incident, and not already seen answering here when the regions' vote
+// decides. One never seen here is assumed still failing.
+func (e *Engine) linkable(target string, inc *Incident) bool {
+	if !e.owned(target) {
+		return false
+	}
+	ts := e.targets[target]
+	if ts == nil {
+		return true
+	}
+	if ts.incident != nil && ts.incident != inc && ts.incident.Open() {
+		return false // already failing in another open incident
+	}
+	fresh := ts.fails == 0 && ts.successes == 0
+	return fresh || ts.fails > 0 || e.regions == nil // answering here: the regions' vote decides
 }
 
 // markFailing makes a target restored from an open incident count as

@@ -2,6 +2,7 @@ package incidents_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"strings"
@@ -225,5 +226,54 @@ func TestMovedHostKeepsItsFlappingHistory(t *testing.T) {
 	open := incidents.OpenInMemory(b)
 	if inc, ok := open["dest:"+shopA]; !ok || !inc.Flapping {
 		t.Errorf("shopA failing again at its new owner: %+v, want its incident flapping from the start", open)
+	}
+}
+
+// TestResolveByHandOnAnyReplica: the admin API answers on every replica
+// (a load balancer picks one). An operator resolving an incident that
+// another replica holds (its host is that replica's) is served by this
+// one: resolved in the database, with the note, not refused as "not open".
+func TestResolveByHandOnAnyReplica(t *testing.T) {
+	h := newHarness(t, incidents.Config{})
+	a, b := h.replica("a"), h.replica("b")
+	b.SetOwnership(func(string) bool { return false })
+	for range 2 {
+		if errs := h.feedTo(a, down(shopA, checker.CauseHTTP5xx)); errs != nil {
+			t.Fatal(errs)
+		}
+		h.now = h.now.Add(10 * time.Second)
+	}
+	list := h.incidents()
+	if len(list) != 1 || !list[0].Open() {
+		t.Fatalf("incidents = %+v, want one open", list)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { b.Run(ctx, nil); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	incidents.Sync(b)
+	got, err := b.Resolve(context.Background(), list[0].ID, "alice", "The shop moved; link updated.")
+	if err != nil {
+		t.Fatalf("resolve on the replica not holding it: %v", err)
+	}
+	if got.Open() || got.ID != list[0].ID {
+		t.Errorf("resolve returned %+v", got)
+	}
+	if list := h.incidents(); list[0].Open() {
+		t.Errorf("still open in the database: %+v", list[0])
+	}
+	if ups, _ := h.db.IncidentUpdates(context.Background(), list[0].ID); len(ups) != 1 || ups[0].Body != "The shop moved; link updated." {
+		t.Errorf("updates = %+v", ups)
+	}
+	// A second resolution is refused as before: it is not open.
+	if _, err := b.Resolve(context.Background(), list[0].ID, "bob", "again"); !errors.Is(err, incidents.ErrConflict) {
+		t.Errorf("resolving a resolved incident: %v, want ErrConflict", err)
+	}
+	// a learns it at its next look.
+	if err := incidents.Refresh(a); err != nil {
+		t.Fatal(err)
+	}
+	if ma := incidents.OpenInMemory(a); len(ma) != 0 {
+		t.Errorf("a still holds %+v", ma)
 	}
 }

@@ -24,17 +24,23 @@ type Verdict struct {
 	UpdatedAt time.Time     `json:"updated_at"`
 }
 
-// RegionHealth is a region's proof of its own network: whether its canary
-// answered, recorded about once an interval.
+// RegionHealth is one replica's proof of its region's network: whether
+// its canary answered, recorded about once an interval. Each replica of a
+// region has its own row (every replica checks the canary from its own
+// network): one replica's broken network must not overwrite another's
+// proof.
 type RegionHealth struct {
 	Region   string    `json:"region"`
+	Replica  string    `json:"replica,omitempty"`
 	CanaryOK bool      `json:"canary_ok"`
 	At       time.Time `json:"at"`
 }
 
 // Vote is what the regions say of one target.
 type Vote struct {
-	// Voting are the regions that count: a fresh row and a healthy canary.
+	// Voting are the regions that count: a fresh row with a healthy
+	// canary, from any of the region's replicas (one whose own canary
+	// fails holds its verdicts back, as prober-offline does).
 	// When no fresh region has a healthy canary, the canary itself is the
 	// outage, not every region's network, and every fresh region counts
 	// (as one region does today when its canary is down: nothing is held).
@@ -96,11 +102,13 @@ func Decide(target string, verdicts []Verdict, health []RegionHealth, now time.T
 	isFresh := func(at time.Time) bool { return now.Sub(at) <= fresh }
 	var live, healthy []string
 	for _, h := range health {
-		if !isFresh(h.At) || slices.Contains(live, h.Region) {
+		if !isFresh(h.At) {
 			continue
 		}
-		live = append(live, h.Region)
-		if h.CanaryOK {
+		if !slices.Contains(live, h.Region) {
+			live = append(live, h.Region)
+		}
+		if h.CanaryOK && !slices.Contains(healthy, h.Region) {
 			healthy = append(healthy, h.Region)
 		}
 	}

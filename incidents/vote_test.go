@@ -20,6 +20,7 @@ func TestDecide(t *testing.T) {
 		return incidents.RegionHealth{Region: region, CanaryOK: false, At: now.Add(-5 * time.Second)}
 	}
 	stale := func(h incidents.RegionHealth) incidents.RegionHealth { h.At = now.Add(-fresh - time.Second); return h }
+	replica := func(h incidents.RegionHealth, name string) incidents.RegionHealth { h.Replica = name; return h }
 	fails := func(region string, since time.Duration) incidents.Verdict {
 		return incidents.Verdict{Target: target, Region: region, Failing: true, Cause: checker.CauseConnectRefused,
 			Since: now.Add(-since), UpdatedAt: now.Add(-time.Second)}
@@ -56,6 +57,10 @@ func TestDecide(t *testing.T) {
 			[]incidents.Verdict{fails("a", 20)}, []incidents.RegionHealth{ok("a"), sick("b")}, []string{"a"}, []string{"a"}, true},
 		{"a region whose canary fails drops out, its failing verdict with it",
 			[]incidents.Verdict{fails("b", 20)}, []incidents.RegionHealth{ok("a"), sick("b")}, []string{"a"}, nil, false},
+		{"a region votes while one of its replicas proves its network, whichever wrote last",
+			[]incidents.Verdict{fails("a", 20)}, []incidents.RegionHealth{ok("a"), replica(ok("b"), "b1"), replica(sick("b"), "b2")}, []string{"a", "b"}, []string{"a"}, false},
+		{"a region drops out when none of its replicas proves its network",
+			[]incidents.Verdict{fails("a", 20)}, []incidents.RegionHealth{ok("a"), replica(sick("b"), "b1"), replica(stale(ok("b")), "b2")}, []string{"a"}, []string{"a"}, true},
 		{"a region whose canary row is stale drops out",
 			[]incidents.Verdict{fails("a", 20), fails("c", 20)}, []incidents.RegionHealth{ok("a"), ok("b"), stale(ok("c"))}, []string{"a", "b"}, []string{"a"}, false},
 		{"stale failing verdicts are ignored",

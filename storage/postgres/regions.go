@@ -31,15 +31,15 @@ func (db *DB) RecordVerdict(ctx context.Context, v incidents.Verdict) error {
 	return db.update(ctx, func(tx *Tx) error { return writeVerdict(ctx, tx, v) })
 }
 
-// RecordRegion writes a region's canary health and its failing verdicts,
-// and forgets verdicts last written before forgetBefore, in one
-// transaction. Verdicts are written in target order, so two replicas of
-// one region writing the same rows cannot deadlock.
+// RecordRegion writes one replica's canary row and its failing verdicts,
+// and forgets verdicts and canary rows last written before forgetBefore,
+// in one transaction. Verdicts are written in target order, so two
+// replicas of one region writing the same rows cannot deadlock.
 func (db *DB) RecordRegion(ctx context.Context, h incidents.RegionHealth, failing []incidents.Verdict, forgetBefore time.Time) error {
 	return db.update(ctx, func(tx *Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO region_canaries (region, canary_ok, at) VALUES ($1, $2, $3)
-			ON CONFLICT (region) DO UPDATE SET canary_ok = excluded.canary_ok, at = excluded.at`,
-			h.Region, h.CanaryOK, h.At.UTC()); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO region_canaries (region, replica, canary_ok, at) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (region, replica) DO UPDATE SET canary_ok = excluded.canary_ok, at = excluded.at`,
+			h.Region, h.Replica, h.CanaryOK, h.At.UTC()); err != nil {
 			return fmt.Errorf("postgres: record region %s: %w", h.Region, err)
 		}
 		for _, v := range failing {
@@ -49,6 +49,9 @@ func (db *DB) RecordRegion(ctx context.Context, h incidents.RegionHealth, failin
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM region_verdicts WHERE updated_at < $1`, forgetBefore.UTC()); err != nil {
 			return fmt.Errorf("postgres: forget old verdicts: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM region_canaries WHERE at < $1`, forgetBefore.UTC()); err != nil {
+			return fmt.Errorf("postgres: forget old canary rows: %w", err)
 		}
 		return nil
 	})
@@ -74,15 +77,15 @@ func (db *DB) Verdicts(ctx context.Context, targets []string) ([]incidents.Verdi
 	return out, nil
 }
 
-// Regions returns every region's last canary health.
+// Regions returns every replica's last canary health, by region.
 func (db *DB) Regions(ctx context.Context) ([]incidents.RegionHealth, error) {
-	rows, err := db.pool.Query(ctx, `SELECT region, canary_ok, at FROM region_canaries ORDER BY region`)
+	rows, err := db.pool.Query(ctx, `SELECT region, replica, canary_ok, at FROM region_canaries ORDER BY region, replica`)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: query regions: %w", err)
 	}
 	var out []incidents.RegionHealth
 	var h incidents.RegionHealth
-	if _, err := pgx.ForEachRow(rows, []any{&h.Region, &h.CanaryOK, &h.At}, func() error {
+	if _, err := pgx.ForEachRow(rows, []any{&h.Region, &h.Replica, &h.CanaryOK, &h.At}, func() error {
 		h.At = h.At.UTC()
 		out = append(out, h)
 		return nil

@@ -30,14 +30,14 @@ func (db *DB) RecordVerdict(ctx context.Context, v incidents.Verdict) error {
 	return db.update(ctx, func(tx *Tx) error { return writeVerdict(ctx, tx, v) })
 }
 
-// RecordRegion writes a region's canary health and its failing verdicts,
-// and forgets verdicts last written before forgetBefore, in one
-// transaction.
+// RecordRegion writes one replica's canary row and its failing verdicts,
+// and forgets verdicts and canary rows last written before forgetBefore,
+// in one transaction.
 func (db *DB) RecordRegion(ctx context.Context, h incidents.RegionHealth, failing []incidents.Verdict, forgetBefore time.Time) error {
 	return db.update(ctx, func(tx *Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO region_canaries (region, canary_ok, at) VALUES (?, ?, ?)
-			ON CONFLICT (region) DO UPDATE SET canary_ok = excluded.canary_ok, at = excluded.at`,
-			h.Region, h.CanaryOK, formatTime(h.At)); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO region_canaries (region, replica, canary_ok, at) VALUES (?, ?, ?, ?)
+			ON CONFLICT (region, replica) DO UPDATE SET canary_ok = excluded.canary_ok, at = excluded.at`,
+			h.Region, h.Replica, h.CanaryOK, formatTime(h.At)); err != nil {
 			return fmt.Errorf("sqlite: record region %s: %w", h.Region, err)
 		}
 		for _, v := range failing {
@@ -47,6 +47,9 @@ func (db *DB) RecordRegion(ctx context.Context, h incidents.RegionHealth, failin
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM region_verdicts WHERE updated_at < ?`, formatTime(forgetBefore)); err != nil {
 			return fmt.Errorf("sqlite: forget old verdicts: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM region_canaries WHERE at < ?`, formatTime(forgetBefore)); err != nil {
+			return fmt.Errorf("sqlite: forget old canary rows: %w", err)
 		}
 		return nil
 	})
@@ -69,13 +72,13 @@ func (db *DB) Verdicts(ctx context.Context, targets []string) ([]incidents.Verdi
 		})
 }
 
-// Regions returns every region's last canary health.
+// Regions returns every replica's last canary health, by region.
 func (db *DB) Regions(ctx context.Context) ([]incidents.RegionHealth, error) {
-	return queryAll(ctx, db.reader, "regions", `SELECT region, canary_ok, at FROM region_canaries ORDER BY region`, nil,
+	return queryAll(ctx, db.reader, "regions", `SELECT region, replica, canary_ok, at FROM region_canaries ORDER BY region, replica`, nil,
 		func(row rowScanner) (incidents.RegionHealth, error) {
 			var h incidents.RegionHealth
 			var at string
-			err := row.Scan(&h.Region, &h.CanaryOK, &at)
+			err := row.Scan(&h.Region, &h.Replica, &h.CanaryOK, &at)
 			h.At = parseTime(at)
 			return h, err
 		})

@@ -14,7 +14,8 @@ import (
 // regionsVote: verdicts and canary rows as the regions' vote reads them. A
 // failing verdict written again keeps when it began; a changed one starts
 // again; a failed transaction writes no part of a heartbeat; old verdicts
-// are forgotten; a region's canary row is one row, the last written.
+// and canary rows are forgotten; a replica's canary row is one row, the
+// last written, beside its region's other replicas' rows.
 func regionsVote(t *testing.T, db storage.Store, _ *Clock) {
 	ctx := context.Background()
 	const a, b = "https://a.example/", "https://b.example/"
@@ -51,7 +52,8 @@ func regionsVote(t *testing.T, db storage.Store, _ *Clock) {
 		t.Errorf("after us-east's change: %+v", got)
 	}
 
-	// The canary rows: one per region, the last written.
+	// The canary rows: one per replica (here each region's one unnamed
+	// replica), the last written.
 	must(t, db.RecordRegion(ctx, incidents.RegionHealth{Region: "us-east", CanaryOK: true, At: at(21)}, nil, at(-3600)))
 	health, err := db.Regions(ctx)
 	must(t, err)
@@ -77,6 +79,24 @@ func regionsVote(t *testing.T, db storage.Store, _ *Clock) {
 	must(t, err)
 	if len(got) != 1 || got[0].Region != "eu-west" || !got[0].Since.Equal(at(0)) {
 		t.Errorf("after forgetting: %+v", got)
+	}
+	// Canary rows nobody wrote since forgetBefore go too (us-east's, at
+	// 21): a replica id is one process start's, they must not pile up.
+	health, err = db.Regions(ctx)
+	must(t, err)
+	if want := []incidents.RegionHealth{{Region: "eu-west", CanaryOK: true, At: at(40)}}; !reflect.DeepEqual(health, want) {
+		t.Errorf("regions after forgetting = %+v, want %+v", health, want)
+	}
+
+	// Each replica of a region has its own canary row: a second eu-west
+	// replica whose own network is down does not overwrite the first's
+	// proof, and a replica's row is its last written.
+	must(t, db.RecordRegion(ctx, incidents.RegionHealth{Region: "eu-west", Replica: "r2", CanaryOK: true, At: at(41)}, nil, at(25)))
+	must(t, db.RecordRegion(ctx, incidents.RegionHealth{Region: "eu-west", Replica: "r2", CanaryOK: false, At: at(42)}, nil, at(25)))
+	health, err = db.Regions(ctx)
+	must(t, err)
+	if want := []incidents.RegionHealth{{Region: "eu-west", CanaryOK: true, At: at(40)}, {Region: "eu-west", Replica: "r2", CanaryOK: false, At: at(42)}}; !reflect.DeepEqual(health, want) {
+		t.Errorf("regions with two eu-west replicas = %+v, want %+v", health, want)
 	}
 }
 

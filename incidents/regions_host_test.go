@@ -1,0 +1,344 @@
+package incidents_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"linkwatch/checker"
+	"linkwatch/incidents"
+	"linkwatch/storage/sqlite"
+)
+
+// hostRounds is one interval of three regions, in order: each checks its
+// canary, shopA (down unless shopAUp) and shopB (down except from a).
+func (h *regions) hostRounds(n int, order []string, shopAUp bool) {
+	h.t.Helper()
+	for range n {
+		for _, name := range order {
+			a, b := down(shopA, checker.CauseConnectRefused), down(shopB, checker.CauseConnectRefused)
+			if shopAUp {
+				a = up(shopA)
+			}
+			if name == "a" {
+				b = up(shopB)
+			}
+			h.feed(name, canary(checker.StatusUp), a, b)
+		}
+		h.tick()
+	}
+}
+
+// TestRekeyedIncidentHeldOnce: b opens shopA's destination incident; c
+// adds shopB to it, which makes it the host's incident (a new key). When
+// b links shopB to it, b must hold the one incident once, as the database
+// has it — not the old destination copy beside the new host copy, whose
+// stale version refuses every later write (shopA's recovery here).
+func TestRekeyedIncidentHeldOnce(t *testing.T) {
+	h := newRegions(t, "a", "b", "c")
+	h.hostRounds(4, []string{"a", "b", "c"}, false)
+	real := h.byKind(incidents.KindHost)
+	if len(real) != 1 || !real[0].Open() || len(real[0].Targets) != 2 {
+		t.Fatalf("host incidents = %+v, want one open with shopA and shopB", real)
+	}
+	for _, name := range []string{"a", "b", "c"} {
+		open := incidents.OpenInMemory(h.engines[name])
+		if len(open) != 1 || open[real[0].Key].ID != real[0].ID {
+			t.Errorf("region %s holds %d copies: %+v, want the host incident once", name, len(open), open)
+		}
+	}
+	h.hostRounds(2, []string{"b"}, true) // feed reports any refused write
+}
+
+// TestHandOverKeepsOthersMajority: b and c see shopA fail, a sees it up:
+// b and c's incident. Region a's replicas then split the hosts anew (one
+// joined); a keeps shop.example and still sees it up. Taking over must
+// not make a resolve the incident it holds no failing target of: the
+// majority that opened it is b and c's, and they still see it fail.
+func TestHandOverKeepsOthersMajority(t *testing.T) {
+	h := newRegions(t, "a", "b", "c")
+	for range 4 {
+		h.round("b", "c")
+	}
+	if real := h.byKind(incidents.KindDestination); len(real) != 1 || !real[0].Open() {
+		t.Fatalf("incidents = %+v, want one open", real)
+	}
+	h.engines["a"].SetOwnership(func(string) bool { return true })
+	for range 3 {
+		h.round("b", "c")
+	}
+	if real := h.byKind(incidents.KindDestination); len(real) != 1 || !real[0].Open() {
+		t.Errorf("incidents = %+v, want b and c's still open", real)
+	}
+	if got := alertTypes(h.pages()); len(got) != 1 || got[0] != "incident.opened" {
+		t.Errorf("alerts = %v, want only the opening", got)
+	}
+}
+
+// TestHostIncidentOutlivesOneTargetsRecovery: of three regions, all see
+// shopA fail and b and c see shopB fail too (one host, one cause): one
+// host incident with both. shopA comes back, a last to see it: a holds
+// only shopA of the incident (it sees shopB up), yet shopB still fails
+// from a majority (b and c). The incident stays open: no resolution, and
+// no second opening when b and c vote on shopB again.
+func TestHostIncidentOutlivesOneTargetsRecovery(t *testing.T) {
+	h := newRegions(t, "a", "b", "c")
+	h.hostRounds(4, []string{"a", "b", "c"}, false)
+	h.hostRounds(4, []string{"b", "c", "a"}, true)
+	real := h.byKind(incidents.KindHost)
+	if len(real) != 1 || !real[0].Open() {
+		t.Errorf("host incidents = %+v, want the one still open: shopB fails from b and c", real)
+	}
+	if d := h.byKind(incidents.KindDestination); len(d) != 0 {
+		t.Errorf("destination incidents = %+v, want none", d)
+	}
+	if opened, resolved := countAlerts(h.pages()); opened != 1 || resolved != 0 {
+		t.Errorf("alerts = %v, want one opening and no resolution", alertTypes(h.pages()))
+	}
+	// shopB comes back too: now it resolves, once.
+	for range 3 {
+		for _, name := range []string{"a", "b", "c"} {
+			h.feed(name, canary(checker.StatusUp), up(shopA), up(shopB))
+		}
+		h.tick()
+	}
+	if real := h.byKind(incidents.KindHost); len(real) != 1 || real[0].Open() {
+		t.Errorf("host incidents = %+v, want it resolved", real)
+	}
+	if opened, resolved := countAlerts(h.pages()); opened != 1 || resolved != 1 {
+		t.Errorf("alerts = %v, want one opening and one resolution", alertTypes(h.pages()))
+	}
+}
+
+// countAlerts counts the openings and resolutions among alerts.
+func countAlerts(alerts []incidents.Alert) (opened, resolved int) {
+	for _, a := range alertTypes(alerts) {
+		switch a {
+		case "incident.opened":
+			opened++
+		case "incident.resolved":
+			resolved++
+		}
+	}
+	return opened, resolved
+}
+
+// raceWrite is a store on which another region's engine writes to the
+// incident a change is about just before the change itself is written
+// (when armed): the unlucky order where a copy read a moment ago is
+// already stale.
+type raceWrite struct {
+	*sqlite.DB
+	armed atomic.Bool
+}
+
+func (s *raceWrite) Record(ctx context.Context, c incidents.Change) (incidents.Incident, error) {
+	if c.Incident.ID != 0 && s.armed.Swap(false) {
+		cur, err := s.DB.Incident(ctx, c.Incident.ID)
+		if err != nil {
+			return incidents.Incident{}, err
+		}
+		other := incidents.Change{Incident: cur, Events: []incidents.Event{{At: cur.UpdatedAt, Kind: incidents.EventRegions, Body: "another region's line"}}}
+		if _, err := s.DB.Record(ctx, other); err != nil {
+			return incidents.Incident{}, err
+		}
+	}
+	return s.DB.Record(ctx, c)
+}
+
+// TestStaleRegionWriteDecidedAgain: c is the third region to see shopA
+// fail and joins the incident b opened; another region writes to it just
+// before c's timeline line. c's write is refused as stale, and c decides
+// again from the incident as it is now — the same rule as between the
+// replicas of one region: the result is not lost, nothing fails.
+func TestStaleRegionWriteDecidedAgain(t *testing.T) {
+	h := newRegions(t, "a", "b")
+	race := &raceWrite{DB: h.db}
+	h.start("c", race)
+	h.round("a", "b", "c")
+	for _, name := range []string{"a", "b"} {
+		h.feed(name, canary(checker.StatusUp), down(shopA, checker.CauseConnectRefused))
+	}
+	real := h.byKind(incidents.KindDestination)
+	if len(real) != 1 {
+		t.Fatalf("incidents = %+v, want b's", real)
+	}
+	h.feed("c", canary(checker.StatusUp))
+	race.armed.Store(true)
+	r := checker.Result{TargetID: shopA, Kind: checker.KindDestination, URL: shopA, Start: h.now, Status: checker.StatusDown,
+		Cause: checker.CauseConnectRefused, Summary: "refused"}
+	if err := h.engines["c"].Handle(context.Background(), r); err != nil {
+		t.Fatalf("c's join refused as stale: %v, want it decided again", err)
+	}
+	if race.armed.Load() {
+		t.Fatal("c wrote nothing to the incident")
+	}
+	if ev := h.events(real[0].ID); !strings.Contains(ev, "c sees "+shopA+" failing too") {
+		t.Errorf("c's line is missing from the timeline:\n%s", ev)
+	}
+	if open := incidents.OpenInMemory(h.engines["c"]); len(open) != 1 || open[real[0].Key].ID != real[0].ID {
+		t.Errorf("c holds %+v, want b's incident", open)
+	}
+	// shopA is back: a sees it first (b and c still a majority), then c,
+	// whose resolution is refused as stale by another region's line, and
+	// made again from the incident as it is now.
+	h.tick()
+	for range 2 {
+		h.feed("a", canary(checker.StatusUp), up(shopA))
+		h.tick()
+	}
+	h.feed("c", canary(checker.StatusUp), up(shopA))
+	race.armed.Store(true)
+	r = checker.Result{TargetID: shopA, Kind: checker.KindDestination, URL: shopA, Start: h.now, Status: checker.StatusUp}
+	if err := h.engines["c"].Handle(context.Background(), r); err != nil {
+		t.Fatalf("c's resolution refused as stale: %v, want it decided again", err)
+	}
+	if race.armed.Load() {
+		t.Fatal("c wrote nothing to the incident")
+	}
+	if real := h.byKind(incidents.KindDestination); len(real) != 1 || real[0].Open() {
+		t.Errorf("incidents = %+v, want it resolved", real)
+	}
+	if opened, resolved := countAlerts(h.pages()); opened != 1 || resolved != 1 {
+		t.Errorf("alerts = %v, want one opening and one resolution", alertTypes(h.pages()))
+	}
+	if open := incidents.OpenInMemory(h.engines["c"]); len(open) != 0 {
+		t.Errorf("c still holds %+v", open)
+	}
+}
+
+// TestHostMovesWithinARegion: region a has two replicas, a1 then a2
+// checking shop.example; b is the other region. Both regions see shopA
+// fail: one incident. The host moves from a1 to a2 mid-outage: a2
+// continues a's part from the database (no second incident, no alert),
+// a1 lets go, and when shopA is back it resolves once.
+func TestHostMovesWithinARegion(t *testing.T) {
+	h := newRegions(t, "b")
+	start := func(name string, owns bool) *incidents.Engine {
+		cfg := incidents.Config{Region: "a", Replica: name, CanaryID: canaryURL, Interval: 10 * time.Second, GroupInterval: -1}
+		eng, err := incidents.NewEngine(context.Background(), cfg, h.db, deps, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		incidents.SetClock(eng, func() time.Time { return h.now })
+		eng.SetOwnership(func(string) bool { return owns })
+		h.engines[name] = eng
+		return eng
+	}
+	a1, a2 := start("a1", true), start("a2", false)
+	round := func(owner string, failing bool) {
+		st := up(shopA)
+		if failing {
+			st = down(shopA, checker.CauseConnectRefused)
+		}
+		h.feed("a1", canary(checker.StatusUp))
+		h.feed("a2", canary(checker.StatusUp))
+		h.feed(owner, st)
+		h.feed("b", canary(checker.StatusUp), st)
+		h.tick()
+	}
+	for range 4 {
+		round("a1", true)
+	}
+	if real := h.byKind(incidents.KindDestination); len(real) != 1 || !real[0].Open() {
+		t.Fatalf("incidents = %+v, want one open", real)
+	}
+	a1.SetOwnership(func(string) bool { return false })
+	a2.SetOwnership(func(string) bool { return true })
+	for range 4 {
+		round("a2", true)
+	}
+	if real := h.byKind(incidents.KindDestination); len(real) != 1 || !real[0].Open() {
+		t.Fatalf("after the move: incidents = %+v, want the one still open", real)
+	}
+	if n := h.byKind(incidents.KindRegional); len(n) > 0 && n[0].Open() {
+		t.Errorf("a regional note after the move: %+v", n[0])
+	}
+	if open := incidents.OpenInMemory(a2); len(open) != 1 {
+		t.Errorf("a2 holds %+v, want the incident", open)
+	}
+	for range 3 {
+		round("a2", false)
+	}
+	if real := h.byKind(incidents.KindDestination); len(real) != 1 || real[0].Open() {
+		t.Errorf("incidents = %+v, want it resolved", real)
+	}
+	if opened, resolved := countAlerts(h.pages()); opened != 1 || resolved != 1 {
+		t.Errorf("alerts = %v, want one opening and one resolution", alertTypes(h.pages()))
+	}
+	for _, eng := range []*incidents.Engine{a1, a2} {
+		if open := incidents.OpenInMemory(eng); len(open) != 0 {
+			t.Errorf("a replica still holds %+v", open)
+		}
+	}
+}
+
+// TestOneReplicasCanaryDoesNotSilenceItsRegion: region a has two
+// replicas; a1 checks shop.example and sees it up, a2's own network is
+// down (its canary fails). b sees shopA fail. a still proves its network
+// through a1, and a1 sees shopA up: 1 of 2, a note, no page — a2's canary
+// must not take region a out of the vote by writing the region's canary
+// row last.
+func TestOneReplicasCanaryDoesNotSilenceItsRegion(t *testing.T) {
+	h := newRegions(t, "b")
+	start := func(name string, owns bool) *incidents.Engine {
+		cfg := incidents.Config{Region: "a", Replica: name, CanaryID: canaryURL, Interval: 10 * time.Second, GroupInterval: -1}
+		eng, err := incidents.NewEngine(context.Background(), cfg, h.db, deps, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		incidents.SetClock(eng, func() time.Time { return h.now })
+		eng.SetOwnership(func(string) bool { return owns })
+		h.engines[name] = eng
+		return eng
+	}
+	start("a1", true)
+	start("a2", false)
+	for range 5 {
+		h.feed("a1", canary(checker.StatusUp), up(shopA))
+		h.feed("a2", canary(checker.StatusDown))
+		h.feed("b", canary(checker.StatusUp), down(shopA, checker.CauseConnectRefused))
+		h.tick()
+	}
+	if got := h.pages(); len(got) != 0 {
+		t.Errorf("paged on b's view alone: %v", alertTypes(got))
+	}
+	if n := h.byKind(incidents.KindRegional); len(n) != 1 || !n[0].Open() || n[0].Title != "acme/a is unreachable from b" {
+		t.Errorf("notes = %+v, want b's", n)
+	}
+}
+
+// TestRegionalNoteNotResolvedByHand: a regional note follows the vote;
+// resolving it by hand is refused (409), from any region's replica, and
+// leaves it open.
+func TestRegionalNoteNotResolvedByHand(t *testing.T) {
+	h := newRegions(t, "a", "b")
+	for range 3 {
+		h.round("a")
+	}
+	notes := h.byKind(incidents.KindRegional)
+	if len(notes) != 1 || !notes[0].Open() {
+		t.Fatalf("notes = %+v", notes)
+	}
+	for _, name := range []string{"a", "b"} {
+		eng := h.engines[name]
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { eng.Run(ctx, nil); close(done) }()
+		incidents.Sync(eng)
+		_, err := eng.Resolve(context.Background(), notes[0].ID, "alice", "not ours")
+		cancel()
+		<-done
+		if !errors.Is(err, incidents.ErrConflict) {
+			t.Errorf("region %s resolved the note by hand: %v, want ErrConflict", name, err)
+		}
+	}
+	if n := h.byKind(incidents.KindRegional); !n[0].Open() {
+		t.Errorf("note resolved by hand: %+v", n[0])
+	}
+}
