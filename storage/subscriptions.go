@@ -29,6 +29,11 @@ type Subscriptions interface {
 	RotateSecret(ctx context.Context, id int64, secret string) (incidents.Subscription, error)
 	// RequestVerification asks for a subscription.verify event to be sent.
 	RequestVerification(ctx context.Context, id int64) (incidents.Subscription, error)
+	// ClaimVerification claims a due verification for owner until lease
+	// has passed, unless another owner's unexpired claim holds it: of
+	// replicas sharing the database, one sends each. It returns false when
+	// none is due or another holds it. RecordVerification ends the claim.
+	ClaimVerification(ctx context.Context, id int64, owner string, lease time.Duration) (bool, error)
 	// RecordVerification records a verification attempt: errText empty
 	// makes the subscription active, from the alerts made from now on.
 	RecordVerification(ctx context.Context, id int64, errText string) error

@@ -227,6 +227,24 @@ func (db *DB) RequestVerification(ctx context.Context, id int64) (incidents.Subs
 	return out, err
 }
 
+// ClaimVerification claims a due verification for owner until lease has
+// passed. The row's update makes it exclusive: a replica claiming at once
+// waits for the other's and then finds it held.
+func (db *DB) ClaimVerification(ctx context.Context, id int64, owner string, lease time.Duration) (bool, error) {
+	var claimed bool
+	err := db.update(ctx, func(tx *Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE subscriptions SET verify_claimed_by = $1, verify_claimed_until = $2
+			WHERE id = $3 AND verify_due AND (verify_claimed_until IS NULL OR verify_claimed_until <= $4 OR verify_claimed_by = $1)`,
+			owner, tx.now.Add(lease), id, tx.now)
+		if err != nil {
+			return fmt.Errorf("postgres: claim verification of subscription %d: %w", id, err)
+		}
+		claimed = tag.RowsAffected() == 1
+		return nil
+	})
+	return claimed, err
+}
+
 // RecordVerification records a verification attempt.
 func (db *DB) RecordVerification(ctx context.Context, id int64, errText string) error {
 	return db.update(ctx, func(tx *Tx) error {
@@ -235,14 +253,15 @@ func (db *DB) RecordVerification(ctx context.Context, id int64, errText string) 
 			return err
 		}
 		if errText != "" {
-			if _, err := tx.Exec(ctx, `UPDATE subscriptions SET verify_due = false, verify_error = $1, updated_at = $2 WHERE id = $3`,
+			if _, err := tx.Exec(ctx, `UPDATE subscriptions SET verify_due = false, verify_error = $1, updated_at = $2,
+				verify_claimed_by = '', verify_claimed_until = NULL WHERE id = $3`,
 				errText, tx.now, id); err != nil {
 				return fmt.Errorf("postgres: record verification: %w", err)
 			}
 			return nil
 		}
 		if _, err := tx.Exec(ctx, `UPDATE subscriptions SET verify_due = false, verify_error = '', verified_at = COALESCE(verified_at, $1),
-			updated_at = $1 WHERE id = $2`, tx.now, id); err != nil {
+			updated_at = $1, verify_claimed_by = '', verify_claimed_until = NULL WHERE id = $2`, tx.now, id); err != nil {
 			return fmt.Errorf("postgres: record verification: %w", err)
 		}
 		if cur.VerifiedAt.IsZero() || !cur.DisabledAt.IsZero() {

@@ -204,6 +204,26 @@ func (db *DB) RequestVerification(ctx context.Context, id int64) (incidents.Subs
 	return out, err
 }
 
+// ClaimVerification claims a due verification for owner until lease has
+// passed: the same rule as PostgreSQL's, where the one writer makes each
+// claim exclusive.
+func (db *DB) ClaimVerification(ctx context.Context, id int64, owner string, lease time.Duration) (bool, error) {
+	var claimed bool
+	err := db.update(ctx, func(tx *Tx) error {
+		now := formatTime(tx.now)
+		res, err := tx.ExecContext(ctx, `UPDATE subscriptions SET verify_claimed_by = ?, verify_claimed_until = ?
+			WHERE id = ? AND verify_due AND (verify_claimed_until IS NULL OR verify_claimed_until <= ? OR verify_claimed_by = ?)`,
+			owner, formatTime(tx.now.Add(lease)), id, now, owner)
+		if err != nil {
+			return fmt.Errorf("sqlite: claim verification of subscription %d: %w", id, err)
+		}
+		n, err := res.RowsAffected()
+		claimed = n == 1
+		return err
+	})
+	return claimed, err
+}
+
 // RecordVerification records a verification attempt.
 func (db *DB) RecordVerification(ctx context.Context, id int64, errText string) error {
 	return db.update(ctx, func(tx *Tx) error {
@@ -212,12 +232,13 @@ func (db *DB) RecordVerification(ctx context.Context, id int64, errText string) 
 			return err
 		}
 		if errText != "" {
-			_, err := tx.ExecContext(ctx, `UPDATE subscriptions SET verify_due = 0, verify_error = ?, updated_at = ? WHERE id = ?`,
+			_, err := tx.ExecContext(ctx, `UPDATE subscriptions SET verify_due = 0, verify_error = ?, updated_at = ?,
+				verify_claimed_by = '', verify_claimed_until = NULL WHERE id = ?`,
 				errText, formatTime(tx.now), id)
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE subscriptions SET verify_due = 0, verify_error = '', verified_at = COALESCE(verified_at, ?),
-			updated_at = ? WHERE id = ?`, formatTime(tx.now), formatTime(tx.now), id); err != nil {
+			updated_at = ?, verify_claimed_by = '', verify_claimed_until = NULL WHERE id = ?`, formatTime(tx.now), formatTime(tx.now), id); err != nil {
 			return fmt.Errorf("sqlite: record verification: %w", err)
 		}
 		if cur.VerifiedAt.IsZero() || !cur.DisabledAt.IsZero() {

@@ -36,13 +36,37 @@ func subscriptions(t *testing.T, db storage.Store, clk *Clock) {
 	if s, err = db.RequestVerification(ctx, s.ID); err != nil || !s.VerifyDue {
 		t.Errorf("verification requested again: %+v, %v", s, err)
 	}
+	// Of two replicas, one sends it; the other takes it over only once the
+	// claim has expired, and the claimer itself (restarted) at once.
+	claim := func(owner string) bool {
+		t.Helper()
+		ok, err := db.ClaimVerification(ctx, s.ID, owner, time.Minute)
+		must(t, err)
+		return ok
+	}
+	if !claim("a") || claim("b") || !claim("a") {
+		t.Errorf("verification claims: a must hold it against b")
+	}
 	clk.Set(t0.Add(time.Minute))
+	if !claim("b") || claim("a") {
+		t.Errorf("an expired claim is not taken over by b")
+	}
 	must(t, db.RecordVerification(ctx, s.ID, ""))
 	s, err = db.Subscription(ctx, s.ID)
 	must(t, err)
 	if s.State() != incidents.SubscriptionActive || s.VerifyError != "" || !s.VerifiedAt.Equal(t0.Add(time.Minute)) {
 		t.Errorf("after verification: %+v", s)
 	}
+	if claim("c") {
+		t.Errorf("a verification recorded is claimed again")
+	}
+	if _, err = db.RequestVerification(ctx, s.ID); err != nil {
+		t.Fatal(err)
+	}
+	if !claim("c") {
+		t.Errorf("a verification asked again is not claimable: the recorded one's claim was not ended")
+	}
+	must(t, db.RecordVerification(ctx, s.ID, ""))
 	ch := s.Channel()
 	// Active from now on: the older alert is not fanned out to it.
 	must(t, db.FanOut(ctx, []string{ch}))
