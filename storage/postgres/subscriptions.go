@@ -344,42 +344,32 @@ func requeue(ctx context.Context, tx *Tx, id int64) error {
 }
 
 // Replay queues again the channel's deliveries of alerts made since since
-// that match, in outbox order.
-func (db *DB) Replay(ctx context.Context, channel string, since time.Time, limit int, match func(incidents.Alert) bool) (int, bool, error) {
+// that match, in outbox order, a page at a time (storage.ReplayPage).
+func (db *DB) Replay(ctx context.Context, channel string, since time.Time, limit int, match func(incidents.Alert) bool) (int, time.Time, error) {
 	var n int
-	var more bool
+	var next time.Time
 	err := db.update(ctx, func(tx *Tx) error {
-		rows, err := tx.Query(ctx, `SELECT d.id, o.payload FROM deliveries d JOIN outbox o ON o.id = d.outbox_id
+		rows, err := tx.Query(ctx, `SELECT d.id, o.created_at, o.payload FROM deliveries d JOIN outbox o ON o.id = d.outbox_id
 			WHERE d.channel = $1 AND o.created_at >= $2 ORDER BY o.id FOR UPDATE OF d`, channel, since)
 		if err != nil {
 			return fmt.Errorf("postgres: query replay: %w", err)
 		}
-		var ids []int64
-		for rows.Next() {
-			var id int64
-			var payload []byte
-			var a incidents.Alert
-			if err := rows.Scan(&id, &payload); err != nil {
-				rows.Close()
-				return fmt.Errorf("postgres: scan replay: %w", err)
+		var list []storage.ReplayRow
+		var r storage.ReplayRow
+		var payload []byte
+		_, err = pgx.ForEachRow(rows, []any{&r.ID, &r.CreatedAt, &payload}, func() error {
+			r.CreatedAt, r.Alert = r.CreatedAt.UTC(), incidents.Alert{}
+			if err := json.Unmarshal(payload, &r.Alert); err != nil {
+				return fmt.Errorf("decode the alert of delivery %d: %w", r.ID, err)
 			}
-			if err := json.Unmarshal(payload, &a); err != nil {
-				rows.Close()
-				return fmt.Errorf("decode the alert of delivery %d: %w", id, err)
-			}
-			if !match(a) {
-				continue
-			}
-			if len(ids) == limit {
-				more = true
-				break
-			}
-			ids = append(ids, id)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+			list = append(list, r)
+			return nil
+		})
+		if err != nil {
 			return fmt.Errorf("postgres: query replay: %w", err)
 		}
+		var ids []int64
+		ids, next = storage.ReplayPage(list, limit, match)
 		for _, id := range ids {
 			if err := requeue(ctx, tx, id); err != nil {
 				return err
@@ -388,5 +378,5 @@ func (db *DB) Replay(ctx context.Context, channel string, since time.Time, limit
 		n = len(ids)
 		return nil
 	})
-	return n, more, err
+	return n, next, err
 }

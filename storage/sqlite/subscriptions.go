@@ -309,42 +309,34 @@ func requeue(ctx context.Context, tx *Tx, id int64) error {
 }
 
 // Replay queues again the channel's deliveries of alerts made since since
-// that match, in outbox order.
-func (db *DB) Replay(ctx context.Context, channel string, since time.Time, limit int, match func(incidents.Alert) bool) (int, bool, error) {
+// that match, in outbox order, a page at a time (storage.ReplayPage).
+func (db *DB) Replay(ctx context.Context, channel string, since time.Time, limit int, match func(incidents.Alert) bool) (int, time.Time, error) {
 	var n int
-	var more bool
+	var next time.Time
 	err := db.update(ctx, func(tx *Tx) error {
-		type row struct {
-			id    int64
-			alert incidents.Alert
-		}
-		rows, err := queryAll(ctx, tx, "replay", `SELECT d.id, o.payload FROM deliveries d JOIN outbox o ON o.id = d.outbox_id
+		rows, err := queryAll(ctx, tx, "replay", `SELECT d.id, o.created_at, o.payload FROM deliveries d JOIN outbox o ON o.id = d.outbox_id
 			WHERE d.channel = ? AND o.created_at >= ? ORDER BY o.id`, []any{channel, formatTime(since)},
-			func(rs rowScanner) (row, error) {
-				var r row
-				var payload string
-				if err := rs.Scan(&r.id, &payload); err != nil {
+			func(rs rowScanner) (storage.ReplayRow, error) {
+				var r storage.ReplayRow
+				var created, payload string
+				if err := rs.Scan(&r.ID, &created, &payload); err != nil {
 					return r, err
 				}
-				return r, json.Unmarshal([]byte(payload), &r.alert)
+				r.CreatedAt = parseTime(created)
+				return r, json.Unmarshal([]byte(payload), &r.Alert)
 			})
 		if err != nil {
 			return err
 		}
-		for _, r := range rows {
-			if !match(r.alert) {
-				continue
-			}
-			if n == limit {
-				more = true
-				break
-			}
-			if err := requeue(ctx, tx, r.id); err != nil {
+		var ids []int64
+		ids, next = storage.ReplayPage(rows, limit, match)
+		for _, id := range ids {
+			if err := requeue(ctx, tx, id); err != nil {
 				return err
 			}
-			n++
 		}
+		n = len(ids)
 		return nil
 	})
-	return n, more, err
+	return n, next, err
 }

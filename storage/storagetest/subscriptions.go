@@ -130,13 +130,13 @@ func subscriptions(t *testing.T, db storage.Store, clk *Clock) {
 		must(t, db.MarkDelivery(ctx, id, incidents.Outcome{Status: "sent"}))
 	}
 	var seen []int64
-	n, more, err := db.Replay(ctx, ch, t0.Add(time.Minute), 10, func(a incidents.Alert) bool {
+	n, nextSince, err := db.Replay(ctx, ch, t0.Add(time.Minute), 10, func(a incidents.Alert) bool {
 		seen = append(seen, a.IncidentID)
 		return a.IncidentID != incs[1].ID
 	})
 	must(t, err)
-	if n != 2 || more || !slices.Equal(seen, []int64{incs[0].ID, incs[1].ID, incs[2].ID}) {
-		t.Errorf("replay = %d (more %v), alerts looked at in order %v", n, more, seen)
+	if n != 2 || !nextSince.IsZero() || !slices.Equal(seen, []int64{incs[0].ID, incs[1].ID, incs[2].ID}) {
+		t.Errorf("replay = %d (next %v), alerts looked at in order %v", n, nextSince, seen)
 	}
 	got, _ := db.DeliveryLog(ctx, incidents.DeliveryQuery{Channel: ch, Limit: 10})
 	var pending []int64
@@ -148,10 +148,21 @@ func subscriptions(t *testing.T, db storage.Store, clk *Clock) {
 	if !slices.Equal(pending, []int64{incs[2].ID, incs[0].ID}) {
 		t.Errorf("replayed = %v, want incidents %d and %d", pending, incs[2].ID, incs[0].ID)
 	}
-	if n, more, _ := db.Replay(ctx, ch, t0, 1, func(incidents.Alert) bool { return true }); n != 1 || !more {
-		t.Errorf("replay capped at 1: %d, more %v", n, more)
+	all := func(incidents.Alert) bool { return true }
+	// A page never ends between alerts of one time: the three were made
+	// at t0+1m, and a next page from that time would send the first again.
+	if n, next, _ := db.Replay(ctx, ch, t0, 1, all); n != 3 || !next.IsZero() {
+		t.Errorf("replay of one time's alerts, limit 1: %d, next %v; want all 3", n, next)
 	}
-	if n, _, _ := db.Replay(ctx, ch, t0.Add(time.Hour), 10, func(incidents.Alert) bool { return true }); n != 0 {
+	// Paged: webhook:ops has the older alert (t0) and the three. The next
+	// page starts at the stored time of the first left out, and queues
+	// each of the rest once.
+	if n, next, _ := db.Replay(ctx, "webhook:ops", t0, 1, all); n != 1 || !next.Equal(t0.Add(time.Minute)) {
+		t.Errorf("replay capped at 1: %d, next %v; want 1, next %v", n, next, t0.Add(time.Minute))
+	} else if n, next, _ = db.Replay(ctx, "webhook:ops", next, 1, all); n != 3 || !next.IsZero() {
+		t.Errorf("replay's next page: %d, next %v; want 3, the end", n, next)
+	}
+	if n, _, _ := db.Replay(ctx, ch, t0.Add(time.Hour), 10, all); n != 0 {
 		t.Errorf("replay since a later time queued %d", n)
 	}
 	// Patch, pause, resume, rotate.
