@@ -35,7 +35,8 @@ type Store interface {
 	// PendingDeliveries returns a channel's pending deliveries with an id
 	// above after, oldest first (to settle those its filters leave out).
 	PendingDeliveries(ctx context.Context, channel string, after int64, limit int) ([]Delivery, error)
-	// ReleaseClaims gives up owner's claims on deliveries still pending.
+	// ReleaseClaims gives up owner's claims on deliveries still pending
+	// and on subscriptions' verifications.
 	ReleaseClaims(ctx context.Context, owner string) error
 	MarkDelivery(ctx context.Context, id int64, o Outcome) error
 	DisableChannel(ctx context.Context, channel, reason string) error
@@ -182,9 +183,9 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	}
 }
 
-// releaseClaims hands the deliveries this dispatcher claimed but did not
-// send back at shutdown, so another replica sends them now rather than
-// when the claims expire.
+// releaseClaims hands the deliveries and verifications this dispatcher
+// claimed but did not send back at shutdown, so another replica sends them
+// now rather than when the claims expire.
 func (d *Dispatcher) releaseClaims(ctx context.Context) {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()

@@ -233,7 +233,7 @@ func (d *Dispatcher) startVerify(ctx context.Context, s incidents.Subscription) 
 			errText = err.Error()
 		}
 		if ctx.Err() != nil {
-			return // shutting down: it is sent again after restart
+			return // shutting down: the claim is handed back (releaseClaims), another replica or a restart sends it
 		}
 		if err := sb.store.RecordVerification(ctx, s.ID, errText); err != nil && !errors.Is(err, incidents.ErrNotFound) {
 			d.log.Error("record webhook subscription verification", "subscription", s.ID, "err", err)

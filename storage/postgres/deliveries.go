@@ -110,11 +110,15 @@ func (db *DB) ClaimDeliveries(ctx context.Context, channel, owner string, lease 
 	return out, err
 }
 
-// ReleaseClaims gives up owner's claims on deliveries still pending.
+// ReleaseClaims gives up owner's claims on deliveries still pending and
+// on subscriptions' verifications.
 func (db *DB) ReleaseClaims(ctx context.Context, owner string) error {
 	return db.update(ctx, func(tx *Tx) error {
 		if _, err := tx.Exec(ctx, `UPDATE deliveries SET claimed_until = NULL, claimed_by = '' WHERE claimed_by = $1 AND status = 'pending'`, owner); err != nil {
 			return fmt.Errorf("postgres: release claims of %s: %w", owner, err)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE subscriptions SET verify_claimed_until = NULL, verify_claimed_by = '' WHERE verify_claimed_by = $1`, owner); err != nil {
+			return fmt.Errorf("postgres: release verification claims of %s: %w", owner, err)
 		}
 		return nil
 	})

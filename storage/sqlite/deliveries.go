@@ -94,11 +94,15 @@ func (db *DB) ClaimDeliveries(ctx context.Context, channel, owner string, lease 
 	return out, err
 }
 
-// ReleaseClaims gives up owner's claims on deliveries still pending.
+// ReleaseClaims gives up owner's claims on deliveries still pending and
+// on subscriptions' verifications.
 func (db *DB) ReleaseClaims(ctx context.Context, owner string) error {
 	return db.update(ctx, func(tx *Tx) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET claimed_until = NULL, claimed_by = '' WHERE claimed_by = ? AND status = 'pending'`, owner); err != nil {
 			return fmt.Errorf("sqlite: release claims of %s: %w", owner, err)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE subscriptions SET verify_claimed_until = NULL, verify_claimed_by = '' WHERE verify_claimed_by = ?`, owner); err != nil {
+			return fmt.Errorf("sqlite: release verification claims of %s: %w", owner, err)
 		}
 		return nil
 	})

@@ -51,6 +51,12 @@ func subscriptions(t *testing.T, db storage.Store, clk *Clock) {
 	if !claim("b") || claim("a") {
 		t.Errorf("an expired claim is not taken over by b")
 	}
+	// A replica stopping mid-send hands it back (ReleaseClaims, as its
+	// deliveries): another sends it at once, not after the lease.
+	must(t, db.ReleaseClaims(ctx, "b"))
+	if !claim("a") {
+		t.Errorf("a verification claim released is not claimable")
+	}
 	must(t, db.RecordVerification(ctx, s.ID, ""))
 	s, err = db.Subscription(ctx, s.ID)
 	must(t, err)
