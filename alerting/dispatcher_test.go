@@ -130,7 +130,7 @@ func TestReceiverDownThenBackGetsEverythingInOrder(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("received %v, want %v in order", got, want)
 	}
-	log, err := db.Deliveries(context.Background(), 10)
+	log, err := db.DeliveryLog(context.Background(), incidents.DeliveryQuery{Limit: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +174,7 @@ func TestStuckIncidentHoldsBackNoOther(t *testing.T) {
 	if !slices.Equal(got, others) {
 		t.Fatalf("received %v, want the other incidents' %v at once", got, others)
 	}
-	log, _ := db.Deliveries(context.Background(), 10)
+	log, _ := db.DeliveryLog(context.Background(), incidents.DeliveryQuery{Limit: 10})
 	for _, l := range log {
 		switch {
 		case l.EventID == stuck[0] && (l.Status != "pending" || l.Attempts != 1):
@@ -193,7 +193,7 @@ func TestBackoffSchedule(t *testing.T) {
 	wantDelays := []time.Duration{5 * time.Second, 30 * time.Second, 2 * time.Minute, 10 * time.Minute, time.Hour, time.Hour}
 	for i, want := range wantDelays {
 		drain(t, db, d, wh)
-		log, _ := db.Deliveries(context.Background(), 1)
+		log, _ := db.DeliveryLog(context.Background(), incidents.DeliveryQuery{Limit: 1})
 		got := log[0].NextAt.Sub(clk.Now())
 		if got < want*8/10 || got > want*12/10 {
 			t.Fatalf("after attempt %d: next in %v, want about %v", i+1, got, want)
@@ -211,7 +211,7 @@ func TestDeadLetterAndDisable(t *testing.T) {
 	d := newDispatcher(t, db, clk, badSink, goneSink)
 	drain(t, db, d, badSink, goneSink)
 	drain(t, db, d, badSink, goneSink)
-	log, _ := db.Deliveries(context.Background(), 10)
+	log, _ := db.DeliveryLog(context.Background(), incidents.DeliveryQuery{Limit: 10})
 	status := map[string][]string{}
 	for _, l := range log {
 		status[l.Channel] = append(status[l.Channel], l.Status)
@@ -241,7 +241,7 @@ func TestGiveUpAfter24Hours(t *testing.T) {
 		drain(t, db, d, wh)
 		clk.Add(time.Hour + 15*time.Minute)
 	}
-	log, _ := db.Deliveries(context.Background(), 1)
+	log, _ := db.DeliveryLog(context.Background(), incidents.DeliveryQuery{Limit: 1})
 	if log[0].Status != "dead" || log[0].Attempts > 30 {
 		t.Errorf("after a day of failures: %+v", log[0])
 	}

@@ -65,7 +65,6 @@ type Store interface {
 	EnableChannel(ctx context.Context, channel string) error
 	DisabledChannels(ctx context.Context) (map[string]string, error)
 	ChannelStates(ctx context.Context, names []string) ([]incidents.ChannelState, error)
-	Deliveries(ctx context.Context, limit int) ([]incidents.DeliveryLog, error)
 	OutboxPending(ctx context.Context) (int64, error)
 	ThreadRef(ctx context.Context, incidentID int64, channel string) (string, error)
 	SetThreadRef(ctx context.Context, incidentID int64, channel, ref string) error

@@ -237,29 +237,6 @@ func (db *DB) ChannelStates(ctx context.Context, names []string) ([]incidents.Ch
 	return storage.ChannelStates(names, off, counts), nil
 }
 
-// Deliveries returns the newest deliveries, for the admin API's delivery log.
-func (db *DB) Deliveries(ctx context.Context, limit int) ([]incidents.DeliveryLog, error) {
-	rows, err := db.pool.Query(ctx, `SELECT d.id, o.event_id, o.type, o.incident_id, d.channel, d.status, d.attempts,
-			d.last_status, d.last_error, d.next_at, d.updated_at
-		FROM deliveries d JOIN outbox o ON o.id = d.outbox_id ORDER BY d.id DESC LIMIT $1`, limit)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: query delivery log: %w", err)
-	}
-	var out []incidents.DeliveryLog
-	var l incidents.DeliveryLog
-	var next, upd time.Time
-	_, err = pgx.ForEachRow(rows, []any{&l.ID, &l.EventID, &l.Type, &l.IncidentID, &l.Channel, &l.Status, &l.Attempts,
-		&l.LastStatus, &l.LastError, &next, &upd}, func() error {
-		l.NextAt, l.UpdatedAt = next.UTC(), upd.UTC()
-		out = append(out, l)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("postgres: scan delivery log: %w", err)
-	}
-	return out, nil
-}
-
 // ThreadRef returns a channel's thread reference for an incident ("" if none).
 func (db *DB) ThreadRef(ctx context.Context, incidentID int64, channel string) (string, error) {
 	var ref string
