@@ -95,6 +95,16 @@ type Dispatcher struct {
 
 	mu         sync.Mutex
 	unrecorded map[string]*unrecorded // by channel
+	settled    map[string]settledUpTo // by channel
+}
+
+// settledUpTo is how far settleFiltered has looked at a channel's
+// deliveries with one sink's filters: those up to id that they leave out
+// are settled, and the others they let through, for good. A new sink (a
+// subscription's changed filters) looks at them all again.
+type settledUpTo struct {
+	sink Sink
+	id   int64
 }
 
 // unrecorded holds a channel's outcomes that the database refused to
@@ -119,7 +129,7 @@ const (
 // NewDispatcher returns a dispatcher for sinks.
 func NewDispatcher(store Store, sinks []Sink, recorder Recorder, log *slog.Logger) *Dispatcher {
 	return &Dispatcher{store: store, sinks: sinks, log: log, recorder: recorder, now: time.Now, poll: time.Second,
-		owner: "linkwatch", lease: DefaultClaimLease, unrecorded: map[string]*unrecorded{}}
+		owner: "linkwatch", lease: DefaultClaimLease, unrecorded: map[string]*unrecorded{}, settled: map[string]settledUpTo{}}
 }
 
 // DefaultClaimLease is how long a claimed delivery is this dispatcher's to
@@ -306,24 +316,48 @@ func (d *Dispatcher) Drain(ctx context.Context, s Sink) error {
 // settleFiltered settles at once the pending deliveries a channel's
 // filters leave out, whatever is ahead of them in their incident: they are
 // never sent, so they hold nothing up and wait for nothing. It needs no
-// claim: two replicas settling the same one write the same outcome.
+// claim: two replicas settling the same one write the same outcome. It
+// looks at each delivery once per sink, not at a receiver's whole backlog
+// every poll, and not at all for a sink that filters nothing; one queued
+// again since is checked when claimed (Drain).
 func (d *Dispatcher) settleFiltered(ctx context.Context, s Sink) error {
-	var after int64
+	if f, ok := s.(filtered); !ok || f.Filter().Empty() {
+		return nil
+	}
+	d.mu.Lock()
+	from := d.settled[s.Name()]
+	d.mu.Unlock()
+	after := int64(0)
+	if from.sink == s {
+		after = from.id
+	}
+	defer func() {
+		d.mu.Lock()
+		d.settled[s.Name()] = settledUpTo{sink: s, id: after}
+		d.mu.Unlock()
+	}()
 	for {
 		list, err := d.store.PendingDeliveries(ctx, s.Name(), after, 100)
 		if err != nil || len(list) == 0 {
 			return err
 		}
 		for _, del := range list {
+			if _, match := applyFilter(s, del.Alert); !match {
+				if err := d.store.MarkDelivery(ctx, del.ID, Outcome{Status: incidents.DeliveryFiltered}); err != nil {
+					return fmt.Errorf("settle filtered delivery %d: %w", del.ID, err)
+				}
+			}
 			after = del.ID
-			if _, match := applyFilter(s, del.Alert); match {
-				continue
-			}
-			if err := d.store.MarkDelivery(ctx, del.ID, Outcome{Status: incidents.DeliveryFiltered}); err != nil {
-				return fmt.Errorf("settle filtered delivery %d: %w", del.ID, err)
-			}
 		}
 	}
+}
+
+// forgetSettled drops what settleFiltered knew of a channel no longer
+// delivered here (a subscription paused or deleted).
+func (d *Dispatcher) forgetSettled(channel string) {
+	d.mu.Lock()
+	delete(d.settled, channel)
+	d.mu.Unlock()
 }
 
 // heldFor returns a channel's held outcomes.

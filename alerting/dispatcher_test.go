@@ -356,3 +356,60 @@ func TestStoppedDispatcherHandsItsClaimsBack(t *testing.T) {
 		t.Fatalf("after the dispatcher stopped, another replica claimed %d deliveries (%v), want the one it was sending", len(got), err)
 	}
 }
+
+// pendingReads counts the deliveries a dispatcher reads to settle the
+// filtered ones.
+type pendingReads struct {
+	*sqlite.DB
+	mu   sync.Mutex
+	rows int
+}
+
+func (p *pendingReads) PendingDeliveries(ctx context.Context, channel string, after int64, limit int) ([]incidents.Delivery, error) {
+	list, err := p.DB.PendingDeliveries(ctx, channel, after, limit)
+	p.mu.Lock()
+	p.rows += len(list)
+	p.mu.Unlock()
+	return list, err
+}
+
+func (p *pendingReads) read() int { p.mu.Lock(); defer p.mu.Unlock(); return p.rows }
+
+// A receiver down for a day leaves a backlog pending. Each round (every
+// poll, on every replica) looks only at deliveries its filters have not
+// seen yet, not the whole backlog again; a sink without filters never
+// reads it at all; a new filter looks at all of it once.
+func TestSettlingFilteredReadsEachDeliveryOnce(t *testing.T) {
+	db, clk, _ := outbox(t, 20)
+	_, srv := newReceiver(t, slices.Repeat([]int{503}, 100)...)
+	plain, _ := alerting.NewWebhook("plain", srv.URL, testSecret, nil)
+	picky, _ := alerting.NewWebhook("picky", srv.URL, testSecret, nil)
+	picky.SetFilter(incidents.Filter{Events: []incidents.AlertType{incidents.AlertOpened}, MinImpact: incidents.ImpactMinor})
+	store := &pendingReads{DB: db}
+	d := alerting.NewDispatcher(store, []alerting.Sink{plain, picky}, nil, quietLog())
+	alerting.SetClock(d, clk.Now)
+	drain(t, db, d, plain)
+	if n := store.read(); n != 0 {
+		t.Errorf("a sink without filters read %d pending deliveries to settle filtered ones", n)
+	}
+	for range 3 {
+		drain(t, db, d, plain, picky)
+	}
+	if n := store.read(); n != 20 {
+		t.Errorf("three rounds read %d pending deliveries, want each of the 20 once", n)
+	}
+	hostIncident(t, db, "host:shop.example|dns")
+	drain(t, db, d, plain, picky)
+	if n := store.read(); n != 21 {
+		t.Errorf("a new alert: %d read in all, want 21", n)
+	}
+	picky2, _ := alerting.NewWebhook("picky", srv.URL, testSecret, nil)
+	picky2.SetFilter(incidents.Filter{MinImpact: incidents.ImpactCritical})
+	drain(t, db, d, picky2)
+	if n := store.read(); n != 42 {
+		t.Errorf("changed filters: %d read in all, want the 21 again (42)", n)
+	}
+	if n, _ := db.OutboxPending(context.Background()); n != 21 {
+		t.Errorf("%d pending, want plain's 21 (picky's now filtered)", n)
+	}
+}

@@ -115,6 +115,7 @@ func (d *Dispatcher) syncSubscriptions(ctx context.Context) []string {
 			l.cancel()
 			<-l.done
 			delete(sb.running, ch)
+			d.forgetSettled(ch)
 			d.log.Info("webhook subscription stopped", "channel", ch)
 		}
 	}
