@@ -29,6 +29,18 @@ func (db *DB) FanOut(ctx context.Context, channels []string) error {
 		}
 		lookback := tx.now.Add(-storage.NewChannelLookback)
 		for _, ch := range channels {
+			if id, ok := incidents.SubscriptionOf(ch); ok {
+				// Read before the outbox lock was taken, the caller's list
+				// may be stale: a subscription deleted or paused since
+				// (both take the lock) gets nothing.
+				var live bool
+				if err := tx.QueryRow(ctx, subscriptionLive, id, ch).Scan(&live); err != nil {
+					return fmt.Errorf("postgres: fan out alerts to %s: %w", ch, err)
+				}
+				if !live {
+					continue
+				}
+			}
 			_, err := tx.Exec(ctx, `INSERT INTO deliveries (outbox_id, channel, next_at, updated_at)
 				SELECT o.id, $1, o.created_at, $2 FROM outbox o
 				WHERE o.id > GREATEST(COALESCE((SELECT MAX(outbox_id) FROM deliveries WHERE channel = $1),

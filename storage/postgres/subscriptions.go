@@ -22,6 +22,11 @@ const subscriptionSelect = `SELECT s.id, s.url, s.description, s.filter, s.secre
 		AND d.id > COALESCE((SELECT MAX(e.id) FROM deliveries e WHERE e.channel = 'sub:' || s.id AND e.status = 'sent'), 0))
 	FROM subscriptions s LEFT JOIN channel_state cs ON cs.channel = 'sub:' || s.id`
 
+// subscriptionLive says whether subscription $1 (channel $2) is to get
+// alerts: it exists, is verified, not paused, not switched off.
+const subscriptionLive = `SELECT EXISTS (SELECT 1 FROM subscriptions WHERE id = $1 AND verified_at IS NOT NULL AND NOT paused
+	AND NOT EXISTS (SELECT 1 FROM channel_state WHERE channel = $2))`
+
 type scanner interface{ Scan(dest ...any) error }
 
 func scanSubscription(row scanner) (incidents.Subscription, error) {
@@ -149,6 +154,11 @@ func (db *DB) UpdateSubscription(ctx context.Context, id int64, p incidents.Subs
 			}
 		}
 		if p.Paused != nil {
+			// Under the outbox lock (after the row's, as everywhere): a
+			// fan-out either comes before the pause or sees it.
+			if err := tx.lock(ctx, lockOutbox); err != nil {
+				return err
+			}
 			if _, err := tx.Exec(ctx, `UPDATE subscriptions SET paused = $1 WHERE id = $2`, *p.Paused, id); err != nil {
 				return fmt.Errorf("postgres: update subscription: %w", err)
 			}
@@ -176,6 +186,11 @@ func (db *DB) DeleteSubscription(ctx context.Context, id int64) error {
 		}
 		if tag.RowsAffected() == 0 {
 			return fmt.Errorf("subscription %d: %w", id, storage.ErrNotFound)
+		}
+		// A fan-out either commits first, and its deliveries are closed
+		// below, or comes after and sees the subscription gone.
+		if err := tx.lock(ctx, lockOutbox); err != nil {
+			return err
 		}
 		ch := incidents.SubscriptionChannel(id)
 		if _, err := tx.Exec(ctx, `UPDATE deliveries SET status = 'dead', last_error = 'subscription deleted', updated_at = $1

@@ -22,6 +22,18 @@ func (db *DB) FanOut(ctx context.Context, channels []string) error {
 		now := formatTime(tx.now)
 		lookback := formatTime(tx.now.Add(-storage.NewChannelLookback))
 		for _, ch := range channels {
+			if id, ok := incidents.SubscriptionOf(ch); ok {
+				// The caller's list may be stale: a subscription deleted
+				// or paused since gets nothing.
+				var live bool
+				if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM subscriptions WHERE id = ? AND verified_at IS NOT NULL AND NOT paused
+					AND NOT EXISTS (SELECT 1 FROM channel_state WHERE channel = ?))`, id, ch).Scan(&live); err != nil {
+					return fmt.Errorf("sqlite: fan out alerts to %s: %w", ch, err)
+				}
+				if !live {
+					continue
+				}
+			}
 			_, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO deliveries (outbox_id, channel, next_at, updated_at)
 				SELECT o.id, ?, o.created_at, ? FROM outbox o
 				WHERE o.id > MAX(COALESCE((SELECT MAX(outbox_id) FROM deliveries WHERE channel = ?),

@@ -179,6 +179,14 @@ func subscriptions(t *testing.T, db storage.Store, clk *Clock) {
 	if s.State() != incidents.SubscriptionPaused || s.Description != desc || len(s.Filter.Pages) != 0 || !slices.Equal(s.Filter.Events, f2.Events) {
 		t.Errorf("patched = %+v", s)
 	}
+	// A replica that read the subscriptions before the pause fans out to
+	// it: nothing is made for it while paused.
+	_, err = db.Record(ctx, incidents.Change{Incident: openIncident("dest:while-paused", clk.Now()), Alert: &incidents.Alert{Type: incidents.AlertOpened}})
+	must(t, err)
+	must(t, db.FanOut(ctx, []string{ch}))
+	if got, _ := db.DeliveryLog(ctx, incidents.DeliveryQuery{Channel: ch, Limit: 10}); len(got) != 3 {
+		t.Errorf("fan-out to a paused subscription: %d deliveries, want the 3 from before", len(got))
+	}
 	rotateAt := clk.Now()
 	s, err = db.RotateSecret(ctx, s.ID, "whsec_two")
 	must(t, err)
@@ -226,6 +234,11 @@ func subscriptions(t *testing.T, db storage.Store, clk *Clock) {
 			t.Errorf("a change to a deleted subscription: %v, want not found", err)
 		}
 	}
+	// Nor after it is deleted (a replica's list read before): its
+	// deliveries would stay pending for good, with nothing to send them.
+	_, err = db.Record(ctx, incidents.Change{Incident: openIncident("dest:after-delete", clk.Now()), Alert: &incidents.Alert{Type: incidents.AlertOpened}})
+	must(t, err)
+	must(t, db.FanOut(ctx, []string{ch}))
 	if n, _ := db.OutboxPending(ctx); n != 4 {
 		t.Errorf("pending after delete = %d, want webhook:ops's 4 only", n)
 	}
