@@ -144,7 +144,8 @@ const DefaultClaimLease = 2 * time.Minute
 // one short transaction.
 const claimBatch = 1
 
-// sendTimeout bounds one send.
+// sendTimeout bounds one send (a delivery, a verification): the claim
+// lease is at least two of them.
 const sendTimeout = 30 * time.Second
 
 // SetClaim names this dispatcher in its claims (a replica's member id,

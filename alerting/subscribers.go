@@ -256,7 +256,7 @@ func (d *Dispatcher) verify(ctx context.Context, s incidents.Subscription) error
 	if err != nil {
 		return err
 	}
-	sendCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	sendCtx, cancel := context.WithTimeout(ctx, sendTimeout)
 	defer cancel()
 	return wh.Verify(sendCtx, s.ID)
 }
