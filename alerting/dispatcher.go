@@ -35,6 +35,9 @@ type Store interface {
 	// PendingDeliveries returns a channel's pending deliveries with an id
 	// above after, oldest first (to settle those its filters leave out).
 	PendingDeliveries(ctx context.Context, channel string, after int64, limit int) ([]Delivery, error)
+	// Followed reports whether a channel has a delivery of the incident
+	// before the delivery before that its filters did not leave out.
+	Followed(ctx context.Context, channel string, incidentID, before int64) (bool, error)
 	// ReleaseClaims gives up owner's claims on deliveries still pending
 	// and on subscriptions' verifications.
 	ReleaseClaims(ctx context.Context, owner string) error
@@ -288,7 +291,10 @@ func (d *Dispatcher) Drain(ctx context.Context, s Sink) error {
 				// that whoever claims it next is the only one to send it.
 				break
 			}
-			a, match := applyFilter(s, del.Alert)
+			a, match, err := d.filter(ctx, s, del)
+			if err != nil {
+				return err // the claim expires, or is taken back at the next round
+			}
 			var o Outcome
 			if !match {
 				o = Outcome{Status: incidents.DeliveryFiltered} // left out by its filters since settleFiltered looked
@@ -343,7 +349,11 @@ func (d *Dispatcher) settleFiltered(ctx context.Context, s Sink) error {
 			return err
 		}
 		for _, del := range list {
-			if _, match := applyFilter(s, del.Alert); !match {
+			_, match, err := d.filter(ctx, s, del)
+			if err != nil {
+				return err
+			}
+			if !match {
 				if err := d.store.MarkDelivery(ctx, del.ID, Outcome{Status: incidents.DeliveryFiltered}); err != nil {
 					return fmt.Errorf("settle filtered delivery %d: %w", del.ID, err)
 				}
@@ -458,13 +468,27 @@ func nextDelay(attempts int) time.Duration {
 	return time.Duration(float64(base) * (0.8 + 0.4*rand.Float64()))
 }
 
-// applyFilter returns the alert as the sink's receiver is to get it, and
-// false when its filters leave it out: the delivery is then settled as
-// filtered, never sent, never pending nor failed.
-func applyFilter(s Sink, a incidents.Alert) (incidents.Alert, bool) {
+// filter returns a delivery's alert as the sink's receiver is to get it,
+// and false when its filters leave it out: the delivery is then settled as
+// filtered, never sent, never pending nor failed. An alert left out only
+// by min_impact still goes to a channel that has an earlier delivery of
+// its incident not left out (Filter.Follow): a receiver that got an
+// incident's opening gets its resolution, whatever its impact became.
+func (d *Dispatcher) filter(ctx context.Context, s Sink, del Delivery) (incidents.Alert, bool, error) {
 	f, ok := s.(filtered)
 	if !ok {
-		return a, true
+		return del.Alert, true, nil
 	}
-	return f.Filter().Apply(a)
+	if a, match := f.Filter().Apply(del.Alert); match {
+		return a, true, nil
+	}
+	a, match := f.Filter().Follow().Apply(del.Alert)
+	if !match {
+		return del.Alert, false, nil
+	}
+	followed, err := d.store.Followed(ctx, s.Name(), del.Alert.IncidentID, del.ID)
+	if err != nil {
+		return del.Alert, false, fmt.Errorf("filter delivery %d: %w", del.ID, err)
+	}
+	return a, followed, nil
 }

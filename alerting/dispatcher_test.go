@@ -413,3 +413,51 @@ func TestSettlingFilteredReadsEachDeliveryOnce(t *testing.T) {
 		t.Errorf("%d pending, want plain's 21 (picky's now filtered)", n)
 	}
 }
+
+// min_impact chooses which incidents a receiver gets, not which of their
+// alerts: an incident that opened major and eased to minor still reaches
+// it with its update and its resolution, even when the opening failed
+// first and they were queued behind it. An incident minor throughout
+// never reaches it.
+func TestMinImpactKeepsAnIncidentsStoryWhole(t *testing.T) {
+	db, clk, _ := outbox(t, 0)
+	ctx := context.Background()
+	record := func(inc incidents.Incident, typ incidents.AlertType) incidents.Incident {
+		t.Helper()
+		saved, err := db.Record(ctx, incidents.Change{Incident: inc, Alert: &incidents.Alert{Type: typ, Reason: "cause_changed"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return saved
+	}
+	inc := record(testAlert(0, incidents.AlertOpened).Incident, incidents.AlertOpened)
+	minor := testAlert(0, incidents.AlertOpened).Incident
+	minor.Key, minor.Impact = "dest:https://slow.example/", incidents.ImpactMinor
+	minor = record(minor, incidents.AlertOpened)
+	inc.Impact, inc.Cause = incidents.ImpactMinor, "slow"
+	inc = record(inc, incidents.AlertUpdated)
+	inc.Status, inc.ResolvedAt = incidents.StatusResolved, clk.Now()
+	record(inc, incidents.AlertResolved)
+	minor.Status, minor.ResolvedAt = incidents.StatusResolved, clk.Now()
+	record(minor, incidents.AlertResolved)
+
+	rc, srv := newReceiver(t, 503)
+	wh, _ := alerting.NewWebhook("ops", srv.URL, testSecret, nil)
+	wh.SetFilter(incidents.Filter{MinImpact: incidents.ImpactMajor})
+	d := newDispatcher(t, db, clk, wh)
+	drain(t, db, d, wh) // the opening fails
+	clk.Add(time.Minute)
+	drain(t, db, d, wh)
+	drain(t, db, d, wh)
+	var got []string
+	for _, b := range rc.received() {
+		got = append(got, string(b.Type)+" "+jsonNum(b.Data.Incident.ID))
+	}
+	want := []string{"incident.opened " + jsonNum(inc.ID), "incident.updated " + jsonNum(inc.ID), "incident.resolved " + jsonNum(inc.ID)}
+	if !slices.Equal(got, want) {
+		t.Errorf("received %v, want %v", got, want)
+	}
+	if n, _ := db.OutboxPending(ctx); n != 0 {
+		t.Errorf("%d pending", n)
+	}
+}

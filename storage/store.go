@@ -60,6 +60,9 @@ type Store interface {
 	// lease has passed: one replica sends each, an incident's in order.
 	ClaimDeliveries(ctx context.Context, channel, owner string, lease time.Duration, limit int) ([]incidents.Delivery, error)
 	ReleaseClaims(ctx context.Context, owner string) error
+	// Followed reports whether a channel has a delivery of the incident
+	// before the delivery before that its filters did not leave out.
+	Followed(ctx context.Context, channel string, incidentID, before int64) (bool, error)
 	MarkDelivery(ctx context.Context, id int64, o incidents.Outcome) error
 	DisableChannel(ctx context.Context, channel, reason string) error
 	EnableChannel(ctx context.Context, channel string) error

@@ -46,7 +46,8 @@ type Subscriptions interface {
 	// Replay queues again, in outbox order, the channel's deliveries of
 	// alerts made since since (inclusive) that match, a page of about
 	// limit of them (ReplayPage). next is zero when every match was
-	// queued, else the since of the next page.
+	// queued, else the since of the next page. match sees each alert once,
+	// in outbox order.
 	Replay(ctx context.Context, channel string, since time.Time, limit int, match func(incidents.Alert) bool) (n int, next time.Time, err error)
 }
 

@@ -323,8 +323,18 @@ func (a *API) replay(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusConflict, "", fmt.Sprintf("subscription %d is %s: only an active one can replay", id, st))
 		return
 	}
+	// As the dispatcher: an incident whose alert was matched gets the
+	// rest of its story whatever min_impact says (Filter.Follow). Replay
+	// looks at the alerts once each, in outbox order.
+	followed := map[int64]bool{}
 	n, next, err := a.store.Replay(r.Context(), s.Channel(), since, MaxReplayAlerts, func(al incidents.Alert) bool {
 		_, ok := s.Filter.Apply(al)
+		if !ok && followed[al.IncidentID] {
+			_, ok = s.Filter.Follow().Apply(al)
+		}
+		if ok {
+			followed[al.IncidentID] = true
+		}
 		return ok
 	})
 	if err != nil {

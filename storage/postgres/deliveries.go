@@ -122,6 +122,18 @@ func (db *DB) ClaimDeliveries(ctx context.Context, channel, owner string, lease 
 	return out, err
 }
 
+// Followed reports whether the channel has a delivery of the incident
+// before the delivery before that was not filtered.
+func (db *DB) Followed(ctx context.Context, channel string, incidentID, before int64) (bool, error) {
+	var ok bool
+	err := db.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM deliveries d JOIN outbox o ON o.id = d.outbox_id
+		WHERE d.channel = $1 AND o.incident_id = $2 AND d.id < $3 AND d.status <> 'filtered')`, channel, incidentID, before).Scan(&ok)
+	if err != nil {
+		return false, fmt.Errorf("postgres: earlier deliveries of incident %d to %s: %w", incidentID, channel, err)
+	}
+	return ok, nil
+}
+
 // ReleaseClaims gives up owner's claims on deliveries still pending and
 // on subscriptions' verifications.
 func (db *DB) ReleaseClaims(ctx context.Context, owner string) error {

@@ -61,6 +61,7 @@ func Run(t *testing.T, open Open) {
 		{"DeliveryQueue", deliveryQueue},
 		{"Members", members},
 		{"ClaimDeliveries", claimDeliveries},
+		{"FollowedIncidents", followedIncidents},
 		{"StaleWriteConflicts", staleWriteConflicts},
 		{"Subscriptions", subscriptions},
 		{"RegionsVote", regionsVote},
