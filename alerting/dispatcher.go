@@ -35,7 +35,11 @@ type Store interface {
 	// PendingDeliveries returns a channel's pending deliveries with an id
 	// above after, oldest first (to settle those its filters leave out).
 	PendingDeliveries(ctx context.Context, channel string, after int64, limit int) ([]Delivery, error)
-	// ReleaseClaims gives up owner's claims on deliveries still pending.
+	// Followed reports whether a channel has a delivery of the incident
+	// before the delivery before that its filters did not leave out.
+	Followed(ctx context.Context, channel string, incidentID, before int64) (bool, error)
+	// ReleaseClaims gives up owner's claims on deliveries still pending
+	// and on subscriptions' verifications.
 	ReleaseClaims(ctx context.Context, owner string) error
 	MarkDelivery(ctx context.Context, id int64, o Outcome) error
 	DisableChannel(ctx context.Context, channel, reason string) error
@@ -94,6 +98,16 @@ type Dispatcher struct {
 
 	mu         sync.Mutex
 	unrecorded map[string]*unrecorded // by channel
+	settled    map[string]settledUpTo // by channel
+}
+
+// settledUpTo is how far settleFiltered has looked at a channel's
+// deliveries with one sink's filters: those up to id that they leave out
+// are settled, and the others they let through, for good. A new sink (a
+// subscription's changed filters) looks at them all again.
+type settledUpTo struct {
+	sink Sink
+	id   int64
 }
 
 // unrecorded holds a channel's outcomes that the database refused to
@@ -118,7 +132,7 @@ const (
 // NewDispatcher returns a dispatcher for sinks.
 func NewDispatcher(store Store, sinks []Sink, recorder Recorder, log *slog.Logger) *Dispatcher {
 	return &Dispatcher{store: store, sinks: sinks, log: log, recorder: recorder, now: time.Now, poll: time.Second,
-		owner: "linkwatch", lease: DefaultClaimLease, unrecorded: map[string]*unrecorded{}}
+		owner: "linkwatch", lease: DefaultClaimLease, unrecorded: map[string]*unrecorded{}, settled: map[string]settledUpTo{}}
 }
 
 // DefaultClaimLease is how long a claimed delivery is this dispatcher's to
@@ -133,7 +147,8 @@ const DefaultClaimLease = 2 * time.Minute
 // one short transaction.
 const claimBatch = 1
 
-// sendTimeout bounds one send.
+// sendTimeout bounds one send (a delivery, a verification): the claim
+// lease is at least two of them.
 const sendTimeout = 30 * time.Second
 
 // SetClaim names this dispatcher in its claims (a replica's member id,
@@ -182,9 +197,9 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	}
 }
 
-// releaseClaims hands the deliveries this dispatcher claimed but did not
-// send back at shutdown, so another replica sends them now rather than
-// when the claims expire.
+// releaseClaims hands the deliveries and verifications this dispatcher
+// claimed but did not send back at shutdown, so another replica sends them
+// now rather than when the claims expire.
 func (d *Dispatcher) releaseClaims(ctx context.Context) {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
@@ -276,7 +291,10 @@ func (d *Dispatcher) Drain(ctx context.Context, s Sink) error {
 				// that whoever claims it next is the only one to send it.
 				break
 			}
-			a, match := applyFilter(s, del.Alert)
+			a, match, err := d.filter(ctx, s, del)
+			if err != nil {
+				return err // the claim expires, or is taken back at the next round
+			}
 			var o Outcome
 			if !match {
 				o = Outcome{Status: incidents.DeliveryFiltered} // left out by its filters since settleFiltered looked
@@ -305,24 +323,52 @@ func (d *Dispatcher) Drain(ctx context.Context, s Sink) error {
 // settleFiltered settles at once the pending deliveries a channel's
 // filters leave out, whatever is ahead of them in their incident: they are
 // never sent, so they hold nothing up and wait for nothing. It needs no
-// claim: two replicas settling the same one write the same outcome.
+// claim: two replicas settling the same one write the same outcome. It
+// looks at each delivery once per sink, not at a receiver's whole backlog
+// every poll, and not at all for a sink that filters nothing; one queued
+// again since is checked when claimed (Drain).
 func (d *Dispatcher) settleFiltered(ctx context.Context, s Sink) error {
-	var after int64
+	if f, ok := s.(filtered); !ok || f.Filter().Empty() {
+		return nil
+	}
+	d.mu.Lock()
+	from := d.settled[s.Name()]
+	d.mu.Unlock()
+	after := int64(0)
+	if from.sink == s {
+		after = from.id
+	}
+	defer func() {
+		d.mu.Lock()
+		d.settled[s.Name()] = settledUpTo{sink: s, id: after}
+		d.mu.Unlock()
+	}()
 	for {
 		list, err := d.store.PendingDeliveries(ctx, s.Name(), after, 100)
 		if err != nil || len(list) == 0 {
 			return err
 		}
 		for _, del := range list {
+			_, match, err := d.filter(ctx, s, del)
+			if err != nil {
+				return err
+			}
+			if !match {
+				if err := d.store.MarkDelivery(ctx, del.ID, Outcome{Status: incidents.DeliveryFiltered}); err != nil {
+					return fmt.Errorf("settle filtered delivery %d: %w", del.ID, err)
+				}
+			}
 			after = del.ID
-			if _, match := applyFilter(s, del.Alert); match {
-				continue
-			}
-			if err := d.store.MarkDelivery(ctx, del.ID, Outcome{Status: incidents.DeliveryFiltered}); err != nil {
-				return fmt.Errorf("settle filtered delivery %d: %w", del.ID, err)
-			}
 		}
 	}
+}
+
+// forgetSettled drops what settleFiltered knew of a channel no longer
+// delivered here (a subscription paused or deleted).
+func (d *Dispatcher) forgetSettled(channel string) {
+	d.mu.Lock()
+	delete(d.settled, channel)
+	d.mu.Unlock()
 }
 
 // heldFor returns a channel's held outcomes.
@@ -422,13 +468,27 @@ func nextDelay(attempts int) time.Duration {
 	return time.Duration(float64(base) * (0.8 + 0.4*rand.Float64()))
 }
 
-// applyFilter returns the alert as the sink's receiver is to get it, and
-// false when its filters leave it out: the delivery is then settled as
-// filtered, never sent, never pending nor failed.
-func applyFilter(s Sink, a incidents.Alert) (incidents.Alert, bool) {
+// filter returns a delivery's alert as the sink's receiver is to get it,
+// and false when its filters leave it out: the delivery is then settled as
+// filtered, never sent, never pending nor failed. An alert left out only
+// by min_impact still goes to a channel that has an earlier delivery of
+// its incident not left out (Filter.Follow): a receiver that got an
+// incident's opening gets its resolution, whatever its impact became.
+func (d *Dispatcher) filter(ctx context.Context, s Sink, del Delivery) (incidents.Alert, bool, error) {
 	f, ok := s.(filtered)
 	if !ok {
-		return a, true
+		return del.Alert, true, nil
 	}
-	return f.Filter().Apply(a)
+	if a, match := f.Filter().Apply(del.Alert); match {
+		return a, true, nil
+	}
+	a, match := f.Filter().Follow().Apply(del.Alert)
+	if !match {
+		return del.Alert, false, nil
+	}
+	followed, err := d.store.Followed(ctx, s.Name(), del.Alert.IncidentID, del.ID)
+	if err != nil {
+		return del.Alert, false, fmt.Errorf("filter delivery %d: %w", del.ID, err)
+	}
+	return a, followed, nil
 }

@@ -130,7 +130,7 @@ func TestReceiverDownThenBackGetsEverythingInOrder(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("received %v, want %v in order", got, want)
 	}
-	log, err := db.Deliveries(context.Background(), 10)
+	log, err := db.DeliveryLog(context.Background(), incidents.DeliveryQuery{Limit: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +174,7 @@ func TestStuckIncidentHoldsBackNoOther(t *testing.T) {
 	if !slices.Equal(got, others) {
 		t.Fatalf("received %v, want the other incidents' %v at once", got, others)
 	}
-	log, _ := db.Deliveries(context.Background(), 10)
+	log, _ := db.DeliveryLog(context.Background(), incidents.DeliveryQuery{Limit: 10})
 	for _, l := range log {
 		switch {
 		case l.EventID == stuck[0] && (l.Status != "pending" || l.Attempts != 1):
@@ -193,7 +193,7 @@ func TestBackoffSchedule(t *testing.T) {
 	wantDelays := []time.Duration{5 * time.Second, 30 * time.Second, 2 * time.Minute, 10 * time.Minute, time.Hour, time.Hour}
 	for i, want := range wantDelays {
 		drain(t, db, d, wh)
-		log, _ := db.Deliveries(context.Background(), 1)
+		log, _ := db.DeliveryLog(context.Background(), incidents.DeliveryQuery{Limit: 1})
 		got := log[0].NextAt.Sub(clk.Now())
 		if got < want*8/10 || got > want*12/10 {
 			t.Fatalf("after attempt %d: next in %v, want about %v", i+1, got, want)
@@ -211,7 +211,7 @@ func TestDeadLetterAndDisable(t *testing.T) {
 	d := newDispatcher(t, db, clk, badSink, goneSink)
 	drain(t, db, d, badSink, goneSink)
 	drain(t, db, d, badSink, goneSink)
-	log, _ := db.Deliveries(context.Background(), 10)
+	log, _ := db.DeliveryLog(context.Background(), incidents.DeliveryQuery{Limit: 10})
 	status := map[string][]string{}
 	for _, l := range log {
 		status[l.Channel] = append(status[l.Channel], l.Status)
@@ -241,7 +241,7 @@ func TestGiveUpAfter24Hours(t *testing.T) {
 		drain(t, db, d, wh)
 		clk.Add(time.Hour + 15*time.Minute)
 	}
-	log, _ := db.Deliveries(context.Background(), 1)
+	log, _ := db.DeliveryLog(context.Background(), incidents.DeliveryQuery{Limit: 1})
 	if log[0].Status != "dead" || log[0].Attempts > 30 {
 		t.Errorf("after a day of failures: %+v", log[0])
 	}
@@ -354,5 +354,110 @@ func TestStoppedDispatcherHandsItsClaimsBack(t *testing.T) {
 	got, err := db.ClaimDeliveries(context.Background(), sink.Name(), "replica-b", time.Minute, 10)
 	if err != nil || len(got) != 1 {
 		t.Fatalf("after the dispatcher stopped, another replica claimed %d deliveries (%v), want the one it was sending", len(got), err)
+	}
+}
+
+// pendingReads counts the deliveries a dispatcher reads to settle the
+// filtered ones.
+type pendingReads struct {
+	*sqlite.DB
+	mu   sync.Mutex
+	rows int
+}
+
+func (p *pendingReads) PendingDeliveries(ctx context.Context, channel string, after int64, limit int) ([]incidents.Delivery, error) {
+	list, err := p.DB.PendingDeliveries(ctx, channel, after, limit)
+	p.mu.Lock()
+	p.rows += len(list)
+	p.mu.Unlock()
+	return list, err
+}
+
+func (p *pendingReads) read() int { p.mu.Lock(); defer p.mu.Unlock(); return p.rows }
+
+// A receiver down for a day leaves a backlog pending. Each round (every
+// poll, on every replica) looks only at deliveries its filters have not
+// seen yet, not the whole backlog again; a sink without filters never
+// reads it at all; a new filter looks at all of it once.
+func TestSettlingFilteredReadsEachDeliveryOnce(t *testing.T) {
+	db, clk, _ := outbox(t, 20)
+	_, srv := newReceiver(t, slices.Repeat([]int{503}, 100)...)
+	plain, _ := alerting.NewWebhook("plain", srv.URL, testSecret, nil)
+	picky, _ := alerting.NewWebhook("picky", srv.URL, testSecret, nil)
+	picky.SetFilter(incidents.Filter{Events: []incidents.AlertType{incidents.AlertOpened}, MinImpact: incidents.ImpactMinor})
+	store := &pendingReads{DB: db}
+	d := alerting.NewDispatcher(store, []alerting.Sink{plain, picky}, nil, quietLog())
+	alerting.SetClock(d, clk.Now)
+	drain(t, db, d, plain)
+	if n := store.read(); n != 0 {
+		t.Errorf("a sink without filters read %d pending deliveries to settle filtered ones", n)
+	}
+	for range 3 {
+		drain(t, db, d, plain, picky)
+	}
+	if n := store.read(); n != 20 {
+		t.Errorf("three rounds read %d pending deliveries, want each of the 20 once", n)
+	}
+	hostIncident(t, db, "host:shop.example|dns")
+	drain(t, db, d, plain, picky)
+	if n := store.read(); n != 21 {
+		t.Errorf("a new alert: %d read in all, want 21", n)
+	}
+	picky2, _ := alerting.NewWebhook("picky", srv.URL, testSecret, nil)
+	picky2.SetFilter(incidents.Filter{MinImpact: incidents.ImpactCritical})
+	drain(t, db, d, picky2)
+	if n := store.read(); n != 42 {
+		t.Errorf("changed filters: %d read in all, want the 21 again (42)", n)
+	}
+	if n, _ := db.OutboxPending(context.Background()); n != 21 {
+		t.Errorf("%d pending, want plain's 21 (picky's now filtered)", n)
+	}
+}
+
+// min_impact chooses which incidents a receiver gets, not which of their
+// alerts: an incident that opened major and eased to minor still reaches
+// it with its update and its resolution, even when the opening failed
+// first and they were queued behind it. An incident minor throughout
+// never reaches it.
+func TestMinImpactKeepsAnIncidentsStoryWhole(t *testing.T) {
+	db, clk, _ := outbox(t, 0)
+	ctx := context.Background()
+	record := func(inc incidents.Incident, typ incidents.AlertType) incidents.Incident {
+		t.Helper()
+		saved, err := db.Record(ctx, incidents.Change{Incident: inc, Alert: &incidents.Alert{Type: typ, Reason: "cause_changed"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return saved
+	}
+	inc := record(testAlert(0, incidents.AlertOpened).Incident, incidents.AlertOpened)
+	minor := testAlert(0, incidents.AlertOpened).Incident
+	minor.Key, minor.Impact = "dest:https://slow.example/", incidents.ImpactMinor
+	minor = record(minor, incidents.AlertOpened)
+	inc.Impact, inc.Cause = incidents.ImpactMinor, "slow"
+	inc = record(inc, incidents.AlertUpdated)
+	inc.Status, inc.ResolvedAt = incidents.StatusResolved, clk.Now()
+	record(inc, incidents.AlertResolved)
+	minor.Status, minor.ResolvedAt = incidents.StatusResolved, clk.Now()
+	record(minor, incidents.AlertResolved)
+
+	rc, srv := newReceiver(t, 503)
+	wh, _ := alerting.NewWebhook("ops", srv.URL, testSecret, nil)
+	wh.SetFilter(incidents.Filter{MinImpact: incidents.ImpactMajor})
+	d := newDispatcher(t, db, clk, wh)
+	drain(t, db, d, wh) // the opening fails
+	clk.Add(time.Minute)
+	drain(t, db, d, wh)
+	drain(t, db, d, wh)
+	var got []string
+	for _, b := range rc.received() {
+		got = append(got, string(b.Type)+" "+jsonNum(b.Data.Incident.ID))
+	}
+	want := []string{"incident.opened " + jsonNum(inc.ID), "incident.updated " + jsonNum(inc.ID), "incident.resolved " + jsonNum(inc.ID)}
+	if !slices.Equal(got, want) {
+		t.Errorf("received %v, want %v", got, want)
+	}
+	if n, _ := db.OutboxPending(ctx); n != 0 {
+		t.Errorf("%d pending", n)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"linkwatch/alerting"
+	"linkwatch/incidents"
 	"linkwatch/storage/sqlite"
 	"linkwatch/storage/storagefault"
 )
@@ -82,7 +83,7 @@ func TestDeliveredAlertIsNotResentWhileTheDiskIsFull(t *testing.T) {
 			t.Errorf("alert %s sent %d times in all, want once", ev, n)
 		}
 	}
-	log, err := db.Deliveries(ctx, 10)
+	log, err := db.DeliveryLog(ctx, incidents.DeliveryQuery{Limit: 10})
 	if err != nil {
 		t.Fatal(err)
 	}

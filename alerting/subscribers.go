@@ -17,6 +17,10 @@ import (
 // subscriptions made through the admin API.
 type SubscriptionStore interface {
 	ListSubscriptions(ctx context.Context) ([]incidents.Subscription, error)
+	// ClaimVerification claims a subscription's due verification for owner
+	// until lease has passed: false when none is due or another holds it,
+	// so of replicas sharing the database, one sends it.
+	ClaimVerification(ctx context.Context, id int64, owner string, lease time.Duration) (bool, error)
 	RecordVerification(ctx context.Context, id int64, errText string) error
 }
 
@@ -111,6 +115,7 @@ func (d *Dispatcher) syncSubscriptions(ctx context.Context) []string {
 			l.cancel()
 			<-l.done
 			delete(sb.running, ch)
+			d.forgetSettled(ch)
 			d.log.Info("webhook subscription stopped", "channel", ch)
 		}
 	}
@@ -197,7 +202,8 @@ func (d *Dispatcher) stopSubscriptions() {
 	}
 }
 
-// startVerify sends a subscription's verification event, once at a time.
+// startVerify sends a subscription's verification event, once at a time
+// here and, by a claim in the database, across replicas.
 func (d *Dispatcher) startVerify(ctx context.Context, s incidents.Subscription) {
 	sb := d.subs
 	sb.mu.Lock()
@@ -213,12 +219,22 @@ func (d *Dispatcher) startVerify(ctx context.Context, s incidents.Subscription) 
 			delete(sb.verifying, s.ID)
 			sb.mu.Unlock()
 		}()
+		claimed, err := sb.store.ClaimVerification(ctx, s.ID, d.owner, d.lease)
+		if err != nil {
+			if ctx.Err() == nil {
+				d.log.Error("claim webhook subscription verification", "subscription", s.ID, "err", err)
+			}
+			return
+		}
+		if !claimed {
+			return // another replica is sending it, or it was sent since the list was read
+		}
 		errText := ""
 		if err := d.verify(ctx, s); err != nil {
 			errText = err.Error()
 		}
 		if ctx.Err() != nil {
-			return // shutting down: it is sent again after restart
+			return // shutting down: the claim is handed back (releaseClaims), another replica or a restart sends it
 		}
 		if err := sb.store.RecordVerification(ctx, s.ID, errText); err != nil && !errors.Is(err, incidents.ErrNotFound) {
 			d.log.Error("record webhook subscription verification", "subscription", s.ID, "err", err)
@@ -240,7 +256,7 @@ func (d *Dispatcher) verify(ctx context.Context, s incidents.Subscription) error
 	if err != nil {
 		return err
 	}
-	sendCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	sendCtx, cancel := context.WithTimeout(ctx, sendTimeout)
 	defer cancel()
 	return wh.Verify(sendCtx, s.ID)
 }

@@ -419,3 +419,40 @@ func TestFilteredAlertIsNeverPendingBehindAFailingOne(t *testing.T) {
 		t.Errorf("log = %+v, %v", log, err)
 	}
 }
+
+// Two replicas share the database: a subscription's verification is due
+// on both, and its receiver is slow to answer. It gets one
+// subscription.verify, not one per replica.
+func TestVerificationSentByOneReplica(t *testing.T) {
+	db := sqlitetest.MustOpen(t)
+	clk := &clock{now: time.Now().UTC()}
+	rc := &subReceiver{t: t}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(300 * time.Millisecond) // several polls of every replica
+		rc.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	secret := alerting.NewSecret()
+	rc.setSecret(secret)
+	s, err := db.CreateSubscription(context.Background(), incidents.Subscription{URL: srv.URL + "/hook", Secret: secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Now = clk.Now
+	for _, owner := range []string{"replica-a", "replica-b"} {
+		d := alerting.NewDispatcher(db, nil, nil, quietLog())
+		alerting.SetClock(d, clk.Now)
+		alerting.SetPoll(d, 20*time.Millisecond)
+		d.SetClaim(owner, time.Minute)
+		d.Subscribe(db, nil)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { d.Run(ctx); close(done) }()
+		t.Cleanup(func() { cancel(); <-done })
+	}
+	eventually(t, "the verification", func() bool { return subscription(t, db, s.ID).State() == incidents.SubscriptionActive })
+	time.Sleep(400 * time.Millisecond) // a second one, if sent, has arrived
+	if got := rc.types(); !slices.Equal(got, []string{"subscription.verify"}) {
+		t.Fatalf("the receiver got %v, want one verification", got)
+	}
+}

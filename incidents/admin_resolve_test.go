@@ -153,7 +153,7 @@ func TestAdminChannels(t *testing.T) {
 	if err := h.db.FanOut(ctx, []string{"webhook:ops"}); err != nil {
 		t.Fatal(err)
 	}
-	if log, _ := h.db.Deliveries(ctx, 100); len(log) != 0 {
+	if log, _ := h.db.DeliveryLog(ctx, incidents.DeliveryQuery{Limit: 100}); len(log) != 0 {
 		t.Fatalf("re-enabled channel got the backlog: %+v", log)
 	}
 	h.feed(up(shopA))
@@ -161,7 +161,7 @@ func TestAdminChannels(t *testing.T) {
 	if err := h.db.FanOut(ctx, []string{"webhook:ops"}); err != nil {
 		t.Fatal(err)
 	}
-	log, _ := h.db.Deliveries(ctx, 100)
+	log, _ := h.db.DeliveryLog(ctx, incidents.DeliveryQuery{Limit: 100})
 	if len(log) != 1 || log[0].Type != incidents.AlertResolved || log[0].Channel != "webhook:ops" {
 		t.Fatalf("deliveries after re-enabling = %+v", log)
 	}

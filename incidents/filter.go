@@ -129,6 +129,16 @@ func (f Filter) Empty() bool {
 	return len(f.Pages) == 0 && len(f.Links) == 0 && len(f.Hosts) == 0 && len(f.Events) == 0 && f.MinImpact == ""
 }
 
+// Follow is the filter for the later alerts of an incident whose earlier
+// alert the receiver got: min_impact chooses incidents, not alerts, so an
+// incident that opened major and eased to minor still reaches a
+// min_impact: major receiver with its updates and its resolution. Scope
+// and events still apply.
+func (f Filter) Follow() Filter {
+	f.MinImpact = ""
+	return f
+}
+
 // scoped reports whether the filter names pages, links or hosts.
 func (f Filter) scoped() bool { return len(f.Pages)+len(f.Links)+len(f.Hosts) > 0 }
 

@@ -60,12 +60,14 @@ type Store interface {
 	// lease has passed: one replica sends each, an incident's in order.
 	ClaimDeliveries(ctx context.Context, channel, owner string, lease time.Duration, limit int) ([]incidents.Delivery, error)
 	ReleaseClaims(ctx context.Context, owner string) error
+	// Followed reports whether a channel has a delivery of the incident
+	// before the delivery before that its filters did not leave out.
+	Followed(ctx context.Context, channel string, incidentID, before int64) (bool, error)
 	MarkDelivery(ctx context.Context, id int64, o incidents.Outcome) error
 	DisableChannel(ctx context.Context, channel, reason string) error
 	EnableChannel(ctx context.Context, channel string) error
 	DisabledChannels(ctx context.Context) (map[string]string, error)
 	ChannelStates(ctx context.Context, names []string) ([]incidents.ChannelState, error)
-	Deliveries(ctx context.Context, limit int) ([]incidents.DeliveryLog, error)
 	OutboxPending(ctx context.Context) (int64, error)
 	ThreadRef(ctx context.Context, incidentID int64, channel string) (string, error)
 	SetThreadRef(ctx context.Context, incidentID int64, channel, ref string) error

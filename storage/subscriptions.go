@@ -29,6 +29,11 @@ type Subscriptions interface {
 	RotateSecret(ctx context.Context, id int64, secret string) (incidents.Subscription, error)
 	// RequestVerification asks for a subscription.verify event to be sent.
 	RequestVerification(ctx context.Context, id int64) (incidents.Subscription, error)
+	// ClaimVerification claims a due verification for owner until lease
+	// has passed, unless another owner's unexpired claim holds it: of
+	// replicas sharing the database, one sends each. It returns false when
+	// none is due or another holds it. RecordVerification ends the claim.
+	ClaimVerification(ctx context.Context, id int64, owner string, lease time.Duration) (bool, error)
 	// RecordVerification records a verification attempt: errText empty
 	// makes the subscription active, from the alerts made from now on.
 	RecordVerification(ctx context.Context, id int64, errText string) error
@@ -39,9 +44,58 @@ type Subscriptions interface {
 	// Redeliver queues a delivery again (same alert, same event id).
 	Redeliver(ctx context.Context, id int64) (incidents.DeliveryLog, error)
 	// Replay queues again, in outbox order, the channel's deliveries of
-	// alerts made since since that match: at most limit of them. more says
-	// whether more matched.
-	Replay(ctx context.Context, channel string, since time.Time, limit int, match func(incidents.Alert) bool) (n int, more bool, err error)
+	// alerts made since since (inclusive) that match, a page of about
+	// limit of them (ReplayPage). next is zero when every match was
+	// queued, else the since of the next page. match sees each alert once,
+	// in outbox order.
+	Replay(ctx context.Context, channel string, since time.Time, limit int, match func(incidents.Alert) bool) (n int, next time.Time, err error)
+}
+
+// ReplayRow is one of a channel's deliveries as Replay reads it: its
+// alert and the alert's time as stored in the outbox.
+type ReplayRow struct {
+	ID        int64
+	CreatedAt time.Time // the outbox's created_at: what since is compared with
+	Alert     incidents.Alert
+}
+
+// ReplayPage picks from rows, in outbox order, the deliveries a replay
+// queues: those match lets through, at most limit. next is zero when it
+// picked every match, else the time the next page starts from. A page
+// never ends between two alerts of one time (one transaction's): since is
+// inclusive, so the next page would send the earlier ones again, and a
+// later time would pass over the others. A page of one time's alerts only
+// takes all of them, beyond limit.
+func ReplayPage(rows []ReplayRow, limit int, match func(incidents.Alert) bool) (ids []int64, next time.Time) {
+	var matched []ReplayRow
+	for _, r := range rows {
+		if match(r.Alert) {
+			matched = append(matched, r)
+		}
+	}
+	if len(matched) <= limit {
+		return replayIDs(matched), time.Time{}
+	}
+	end := limit // matched[end] is the first left to the next page
+	for end > 0 && matched[end-1].CreatedAt.Equal(matched[end].CreatedAt) {
+		end--
+	}
+	if end == 0 { // one time fills the page: all of its alerts
+		for end = limit; end < len(matched) && matched[end].CreatedAt.Equal(matched[0].CreatedAt); end++ {
+		}
+		if end == len(matched) {
+			return replayIDs(matched), time.Time{}
+		}
+	}
+	return replayIDs(matched[:end]), matched[end].CreatedAt
+}
+
+func replayIDs(rows []ReplayRow) []int64 {
+	ids := make([]int64, len(rows))
+	for i, r := range rows {
+		ids[i] = r.ID
+	}
+	return ids
 }
 
 // StatusFiltered is the status of a delivery whose channel's filters did

@@ -28,7 +28,7 @@ type SubscriptionStore interface {
 	RequestVerification(ctx context.Context, id int64) (incidents.Subscription, error)
 	DeliveryLog(ctx context.Context, q incidents.DeliveryQuery) ([]incidents.DeliveryLog, error)
 	Redeliver(ctx context.Context, id int64) (incidents.DeliveryLog, error)
-	Replay(ctx context.Context, channel string, since time.Time, limit int, match func(incidents.Alert) bool) (int, bool, error)
+	Replay(ctx context.Context, channel string, since time.Time, limit int, match func(incidents.Alert) bool) (int, time.Time, error)
 }
 
 // Replay bounds: how far back, and how many alerts one request re-sends.
@@ -323,11 +323,17 @@ func (a *API) replay(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusConflict, "", fmt.Sprintf("subscription %d is %s: only an active one can replay", id, st))
 		return
 	}
-	var last time.Time
-	n, more, err := a.store.Replay(r.Context(), s.Channel(), since, MaxReplayAlerts, func(al incidents.Alert) bool {
+	// As the dispatcher: an incident whose alert was matched gets the
+	// rest of its story whatever min_impact says (Filter.Follow). Replay
+	// looks at the alerts once each, in outbox order.
+	followed := map[int64]bool{}
+	n, next, err := a.store.Replay(r.Context(), s.Channel(), since, MaxReplayAlerts, func(al incidents.Alert) bool {
 		_, ok := s.Filter.Apply(al)
+		if !ok && followed[al.IncidentID] {
+			_, ok = s.Filter.Follow().Apply(al)
+		}
 		if ok {
-			last = al.CreatedAt
+			followed[al.IncidentID] = true
 		}
 		return ok
 	})
@@ -335,9 +341,12 @@ func (a *API) replay(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
+	more := !next.IsZero()
 	out := map[string]any{"queued": n, "more": more}
 	if more {
-		out["next_since"] = last.UTC().Format(time.RFC3339Nano)
+		// The stored time of the first alert left out: the next call from
+		// it queues each of the rest once.
+		out["next_since"] = next.UTC().Format(time.RFC3339Nano)
 	}
 	a.log.Info("webhook subscription replay", "subscription", id, "since", since, "queued", n, "more", more)
 	writeJSON(w, http.StatusAccepted, out)

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -523,5 +524,51 @@ func TestSubscriptionsAPIRejectsBadInput(t *testing.T) {
 	}
 	if log, _ := e.db.DeliveryLog(context.Background(), incidents.DeliveryQuery{Limit: 10}); len(log) != 1 || log[0].Redeliveries != 0 || log[0].Status != "sent" {
 		t.Errorf("bad requests queued deliveries again: %+v", log)
+	}
+}
+
+// Replay keeps an incident's story whole as delivery does: with
+// min_impact major, an incident that opened major and eased to minor is
+// replayed with its update and resolution; one minor throughout is not.
+func TestReplayFollowsAnIncidentPastMinImpact(t *testing.T) {
+	e := newEnv(t, loopback, nil)
+	rc, rsrv := newReceiver(t)
+	id, _ := create(t, e, rc, rsrv.URL+"/hook", `{"min_impact":"major"}`)
+	ctx := context.Background()
+	since := time.Now().UTC().Add(-time.Second).Format(time.RFC3339)
+	record := func(inc incidents.Incident, typ incidents.AlertType) incidents.Incident {
+		t.Helper()
+		saved, err := e.db.Record(ctx, incidents.Change{Incident: inc, Alert: &incidents.Alert{Type: typ, Reason: "cause_changed"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return saved
+	}
+	inc := openIncident(t, e.db, "dest:eased", "acme")
+	inc.Impact = incidents.ImpactMinor
+	inc = record(inc, incidents.AlertUpdated)
+	inc.Status, inc.ResolvedAt = incidents.StatusResolved, e.db.Now()
+	record(inc, incidents.AlertResolved)
+	now := e.db.Now()
+	record(incidents.Incident{Key: "dest:minor", Kind: incidents.KindDestination, Title: "slow", Cause: checker.CauseHTTP5xx,
+		Status: incidents.StatusInvestigating, Impact: incidents.ImpactMinor, Targets: []string{"https://slow.example/"}, StartedAt: now, UpdatedAt: now,
+		Affected: []incidents.Affected{{Page: "acme", Link: "slow", URL: "https://slow.example/"}}}, incidents.AlertOpened)
+	eventually(t, "the story delivered", func() bool { return len(rc.got()) == 4 })
+	eventually(t, "its outcomes recorded", func() bool { n, _ := e.db.OutboxPending(ctx); return n == 0 })
+	code, rep, raw := e.call(t, http.MethodPost, fmt.Sprintf("/subscriptions/%d/replay?since=%s", id, since), "")
+	if code != http.StatusAccepted || rep["queued"].(float64) != 3 {
+		t.Fatalf("replay: %d %s; want the eased incident's 3 alerts", code, raw)
+	}
+	eventually(t, "the replay", func() bool { return len(rc.got()) == 7 })
+	var types []string
+	for _, r := range rc.got()[1:] {
+		if r.incident != inc.ID {
+			t.Errorf("incident %d (minor throughout) was sent", r.incident)
+		}
+		types = append(types, r.typ)
+	}
+	want := []string{"incident.opened", "incident.updated", "incident.resolved"}
+	if !slices.Equal(types, append(slices.Clone(want), want...)) {
+		t.Errorf("sent %v, want the story twice: %v", types, want)
 	}
 }

@@ -29,6 +29,18 @@ func (db *DB) FanOut(ctx context.Context, channels []string) error {
 		}
 		lookback := tx.now.Add(-storage.NewChannelLookback)
 		for _, ch := range channels {
+			if id, ok := incidents.SubscriptionOf(ch); ok {
+				// Read before the outbox lock was taken, the caller's list
+				// may be stale: a subscription deleted or paused since
+				// (both take the lock) gets nothing.
+				var live bool
+				if err := tx.QueryRow(ctx, subscriptionLive, id, ch).Scan(&live); err != nil {
+					return fmt.Errorf("postgres: fan out alerts to %s: %w", ch, err)
+				}
+				if !live {
+					continue
+				}
+			}
 			_, err := tx.Exec(ctx, `INSERT INTO deliveries (outbox_id, channel, next_at, updated_at)
 				SELECT o.id, $1, o.created_at, $2 FROM outbox o
 				WHERE o.id > GREATEST(COALESCE((SELECT MAX(outbox_id) FROM deliveries WHERE channel = $1),
@@ -110,11 +122,27 @@ func (db *DB) ClaimDeliveries(ctx context.Context, channel, owner string, lease 
 	return out, err
 }
 
-// ReleaseClaims gives up owner's claims on deliveries still pending.
+// Followed reports whether the channel has a delivery of the incident
+// before the delivery before that was not filtered.
+func (db *DB) Followed(ctx context.Context, channel string, incidentID, before int64) (bool, error) {
+	var ok bool
+	err := db.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM deliveries d JOIN outbox o ON o.id = d.outbox_id
+		WHERE d.channel = $1 AND o.incident_id = $2 AND d.id < $3 AND d.status <> 'filtered')`, channel, incidentID, before).Scan(&ok)
+	if err != nil {
+		return false, fmt.Errorf("postgres: earlier deliveries of incident %d to %s: %w", incidentID, channel, err)
+	}
+	return ok, nil
+}
+
+// ReleaseClaims gives up owner's claims on deliveries still pending and
+// on subscriptions' verifications.
 func (db *DB) ReleaseClaims(ctx context.Context, owner string) error {
 	return db.update(ctx, func(tx *Tx) error {
 		if _, err := tx.Exec(ctx, `UPDATE deliveries SET claimed_until = NULL, claimed_by = '' WHERE claimed_by = $1 AND status = 'pending'`, owner); err != nil {
 			return fmt.Errorf("postgres: release claims of %s: %w", owner, err)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE subscriptions SET verify_claimed_until = NULL, verify_claimed_by = '' WHERE verify_claimed_by = $1`, owner); err != nil {
+			return fmt.Errorf("postgres: release verification claims of %s: %w", owner, err)
 		}
 		return nil
 	})
@@ -231,29 +259,6 @@ func (db *DB) ChannelStates(ctx context.Context, names []string) ([]incidents.Ch
 		return nil, fmt.Errorf("postgres: scan delivery counts: %w", err)
 	}
 	return storage.ChannelStates(names, off, counts), nil
-}
-
-// Deliveries returns the newest deliveries, for the admin API's delivery log.
-func (db *DB) Deliveries(ctx context.Context, limit int) ([]incidents.DeliveryLog, error) {
-	rows, err := db.pool.Query(ctx, `SELECT d.id, o.event_id, o.type, o.incident_id, d.channel, d.status, d.attempts,
-			d.last_status, d.last_error, d.next_at, d.updated_at
-		FROM deliveries d JOIN outbox o ON o.id = d.outbox_id ORDER BY d.id DESC LIMIT $1`, limit)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: query delivery log: %w", err)
-	}
-	var out []incidents.DeliveryLog
-	var l incidents.DeliveryLog
-	var next, upd time.Time
-	_, err = pgx.ForEachRow(rows, []any{&l.ID, &l.EventID, &l.Type, &l.IncidentID, &l.Channel, &l.Status, &l.Attempts,
-		&l.LastStatus, &l.LastError, &next, &upd}, func() error {
-		l.NextAt, l.UpdatedAt = next.UTC(), upd.UTC()
-		out = append(out, l)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("postgres: scan delivery log: %w", err)
-	}
-	return out, nil
 }
 
 // ThreadRef returns a channel's thread reference for an incident ("" if none).

@@ -172,7 +172,7 @@ func TestTwoDispatchersSendEachAlertOnce(t *testing.T) {
 	if dups != 1 {
 		t.Errorf("%d alerts sent twice, want 1 (the killed replica's unrecorded send)", dups)
 	}
-	log2, err := dbs[0].Deliveries(ctx, 1000)
+	log2, err := dbs[0].DeliveryLog(ctx, incidents.DeliveryQuery{Limit: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}

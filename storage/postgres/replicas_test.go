@@ -104,7 +104,7 @@ func TestReplicasLoseNoAlert(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log, err := replicas[0].Deliveries(ctx, 1000)
+	log, err := replicas[0].DeliveryLog(ctx, incidents.DeliveryQuery{Limit: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}

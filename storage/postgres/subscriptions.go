@@ -22,6 +22,11 @@ const subscriptionSelect = `SELECT s.id, s.url, s.description, s.filter, s.secre
 		AND d.id > COALESCE((SELECT MAX(e.id) FROM deliveries e WHERE e.channel = 'sub:' || s.id AND e.status = 'sent'), 0))
 	FROM subscriptions s LEFT JOIN channel_state cs ON cs.channel = 'sub:' || s.id`
 
+// subscriptionLive says whether subscription $1 (channel $2) is to get
+// alerts: it exists, is verified, not paused, not switched off.
+const subscriptionLive = `SELECT EXISTS (SELECT 1 FROM subscriptions WHERE id = $1 AND verified_at IS NOT NULL AND NOT paused
+	AND NOT EXISTS (SELECT 1 FROM channel_state WHERE channel = $2))`
+
 type scanner interface{ Scan(dest ...any) error }
 
 func scanSubscription(row scanner) (incidents.Subscription, error) {
@@ -149,6 +154,11 @@ func (db *DB) UpdateSubscription(ctx context.Context, id int64, p incidents.Subs
 			}
 		}
 		if p.Paused != nil {
+			// Under the outbox lock (after the row's, as everywhere): a
+			// fan-out either comes before the pause or sees it.
+			if err := tx.lock(ctx, lockOutbox); err != nil {
+				return err
+			}
 			if _, err := tx.Exec(ctx, `UPDATE subscriptions SET paused = $1 WHERE id = $2`, *p.Paused, id); err != nil {
 				return fmt.Errorf("postgres: update subscription: %w", err)
 			}
@@ -176,6 +186,11 @@ func (db *DB) DeleteSubscription(ctx context.Context, id int64) error {
 		}
 		if tag.RowsAffected() == 0 {
 			return fmt.Errorf("subscription %d: %w", id, storage.ErrNotFound)
+		}
+		// A fan-out either commits first, and its deliveries are closed
+		// below, or comes after and sees the subscription gone.
+		if err := tx.lock(ctx, lockOutbox); err != nil {
+			return err
 		}
 		ch := incidents.SubscriptionChannel(id)
 		if _, err := tx.Exec(ctx, `UPDATE deliveries SET status = 'dead', last_error = 'subscription deleted', updated_at = $1
@@ -227,6 +242,24 @@ func (db *DB) RequestVerification(ctx context.Context, id int64) (incidents.Subs
 	return out, err
 }
 
+// ClaimVerification claims a due verification for owner until lease has
+// passed. The row's update makes it exclusive: a replica claiming at once
+// waits for the other's and then finds it held.
+func (db *DB) ClaimVerification(ctx context.Context, id int64, owner string, lease time.Duration) (bool, error) {
+	var claimed bool
+	err := db.update(ctx, func(tx *Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE subscriptions SET verify_claimed_by = $1, verify_claimed_until = $2
+			WHERE id = $3 AND verify_due AND (verify_claimed_until IS NULL OR verify_claimed_until <= $4 OR verify_claimed_by = $1)`,
+			owner, tx.now.Add(lease), id, tx.now)
+		if err != nil {
+			return fmt.Errorf("postgres: claim verification of subscription %d: %w", id, err)
+		}
+		claimed = tag.RowsAffected() == 1
+		return nil
+	})
+	return claimed, err
+}
+
 // RecordVerification records a verification attempt.
 func (db *DB) RecordVerification(ctx context.Context, id int64, errText string) error {
 	return db.update(ctx, func(tx *Tx) error {
@@ -235,14 +268,15 @@ func (db *DB) RecordVerification(ctx context.Context, id int64, errText string) 
 			return err
 		}
 		if errText != "" {
-			if _, err := tx.Exec(ctx, `UPDATE subscriptions SET verify_due = false, verify_error = $1, updated_at = $2 WHERE id = $3`,
+			if _, err := tx.Exec(ctx, `UPDATE subscriptions SET verify_due = false, verify_error = $1, updated_at = $2,
+				verify_claimed_by = '', verify_claimed_until = NULL WHERE id = $3`,
 				errText, tx.now, id); err != nil {
 				return fmt.Errorf("postgres: record verification: %w", err)
 			}
 			return nil
 		}
 		if _, err := tx.Exec(ctx, `UPDATE subscriptions SET verify_due = false, verify_error = '', verified_at = COALESCE(verified_at, $1),
-			updated_at = $1 WHERE id = $2`, tx.now, id); err != nil {
+			updated_at = $1, verify_claimed_by = '', verify_claimed_until = NULL WHERE id = $2`, tx.now, id); err != nil {
 			return fmt.Errorf("postgres: record verification: %w", err)
 		}
 		if cur.VerifiedAt.IsZero() || !cur.DisabledAt.IsZero() {
@@ -325,42 +359,32 @@ func requeue(ctx context.Context, tx *Tx, id int64) error {
 }
 
 // Replay queues again the channel's deliveries of alerts made since since
-// that match, in outbox order.
-func (db *DB) Replay(ctx context.Context, channel string, since time.Time, limit int, match func(incidents.Alert) bool) (int, bool, error) {
+// that match, in outbox order, a page at a time (storage.ReplayPage).
+func (db *DB) Replay(ctx context.Context, channel string, since time.Time, limit int, match func(incidents.Alert) bool) (int, time.Time, error) {
 	var n int
-	var more bool
+	var next time.Time
 	err := db.update(ctx, func(tx *Tx) error {
-		rows, err := tx.Query(ctx, `SELECT d.id, o.payload FROM deliveries d JOIN outbox o ON o.id = d.outbox_id
+		rows, err := tx.Query(ctx, `SELECT d.id, o.created_at, o.payload FROM deliveries d JOIN outbox o ON o.id = d.outbox_id
 			WHERE d.channel = $1 AND o.created_at >= $2 ORDER BY o.id FOR UPDATE OF d`, channel, since)
 		if err != nil {
 			return fmt.Errorf("postgres: query replay: %w", err)
 		}
-		var ids []int64
-		for rows.Next() {
-			var id int64
-			var payload []byte
-			var a incidents.Alert
-			if err := rows.Scan(&id, &payload); err != nil {
-				rows.Close()
-				return fmt.Errorf("postgres: scan replay: %w", err)
+		var list []storage.ReplayRow
+		var r storage.ReplayRow
+		var payload []byte
+		_, err = pgx.ForEachRow(rows, []any{&r.ID, &r.CreatedAt, &payload}, func() error {
+			r.CreatedAt, r.Alert = r.CreatedAt.UTC(), incidents.Alert{}
+			if err := json.Unmarshal(payload, &r.Alert); err != nil {
+				return fmt.Errorf("decode the alert of delivery %d: %w", r.ID, err)
 			}
-			if err := json.Unmarshal(payload, &a); err != nil {
-				rows.Close()
-				return fmt.Errorf("decode the alert of delivery %d: %w", id, err)
-			}
-			if !match(a) {
-				continue
-			}
-			if len(ids) == limit {
-				more = true
-				break
-			}
-			ids = append(ids, id)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+			list = append(list, r)
+			return nil
+		})
+		if err != nil {
 			return fmt.Errorf("postgres: query replay: %w", err)
 		}
+		var ids []int64
+		ids, next = storage.ReplayPage(list, limit, match)
 		for _, id := range ids {
 			if err := requeue(ctx, tx, id); err != nil {
 				return err
@@ -369,5 +393,5 @@ func (db *DB) Replay(ctx context.Context, channel string, since time.Time, limit
 		n = len(ids)
 		return nil
 	})
-	return n, more, err
+	return n, next, err
 }

@@ -22,6 +22,18 @@ func (db *DB) FanOut(ctx context.Context, channels []string) error {
 		now := formatTime(tx.now)
 		lookback := formatTime(tx.now.Add(-storage.NewChannelLookback))
 		for _, ch := range channels {
+			if id, ok := incidents.SubscriptionOf(ch); ok {
+				// The caller's list may be stale: a subscription deleted
+				// or paused since gets nothing.
+				var live bool
+				if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM subscriptions WHERE id = ? AND verified_at IS NOT NULL AND NOT paused
+					AND NOT EXISTS (SELECT 1 FROM channel_state WHERE channel = ?))`, id, ch).Scan(&live); err != nil {
+					return fmt.Errorf("sqlite: fan out alerts to %s: %w", ch, err)
+				}
+				if !live {
+					continue
+				}
+			}
 			_, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO deliveries (outbox_id, channel, next_at, updated_at)
 				SELECT o.id, ?, o.created_at, ? FROM outbox o
 				WHERE o.id > MAX(COALESCE((SELECT MAX(outbox_id) FROM deliveries WHERE channel = ?),
@@ -94,11 +106,27 @@ func (db *DB) ClaimDeliveries(ctx context.Context, channel, owner string, lease 
 	return out, err
 }
 
-// ReleaseClaims gives up owner's claims on deliveries still pending.
+// Followed reports whether the channel has a delivery of the incident
+// before the delivery before that was not filtered.
+func (db *DB) Followed(ctx context.Context, channel string, incidentID, before int64) (bool, error) {
+	var ok bool
+	err := db.reader.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM deliveries d JOIN outbox o ON o.id = d.outbox_id
+		WHERE d.channel = ? AND o.incident_id = ? AND d.id < ? AND d.status <> 'filtered')`, channel, incidentID, before).Scan(&ok)
+	if err != nil {
+		return false, fmt.Errorf("sqlite: earlier deliveries of incident %d to %s: %w", incidentID, channel, err)
+	}
+	return ok, nil
+}
+
+// ReleaseClaims gives up owner's claims on deliveries still pending and
+// on subscriptions' verifications.
 func (db *DB) ReleaseClaims(ctx context.Context, owner string) error {
 	return db.update(ctx, func(tx *Tx) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET claimed_until = NULL, claimed_by = '' WHERE claimed_by = ? AND status = 'pending'`, owner); err != nil {
 			return fmt.Errorf("sqlite: release claims of %s: %w", owner, err)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE subscriptions SET verify_claimed_until = NULL, verify_claimed_by = '' WHERE verify_claimed_by = ?`, owner); err != nil {
+			return fmt.Errorf("sqlite: release verification claims of %s: %w", owner, err)
 		}
 		return nil
 	})
@@ -211,21 +239,6 @@ func (db *DB) ChannelStates(ctx context.Context, names []string) ([]incidents.Ch
 		return nil, err
 	}
 	return storage.ChannelStates(names, off, counts), nil
-}
-
-// Deliveries returns the newest deliveries, for the admin API's delivery log.
-func (db *DB) Deliveries(ctx context.Context, limit int) ([]incidents.DeliveryLog, error) {
-	return queryAll(ctx, db.reader, "delivery log", `SELECT d.id, o.event_id, o.type, o.incident_id, d.channel, d.status, d.attempts,
-			d.last_status, d.last_error, d.next_at, d.updated_at
-		FROM deliveries d JOIN outbox o ON o.id = d.outbox_id ORDER BY d.id DESC LIMIT ?`, []any{limit},
-		func(row rowScanner) (incidents.DeliveryLog, error) {
-			var l incidents.DeliveryLog
-			var next, upd string
-			err := row.Scan(&l.ID, &l.EventID, &l.Type, &l.IncidentID, &l.Channel, &l.Status, &l.Attempts,
-				&l.LastStatus, &l.LastError, &next, &upd)
-			l.NextAt, l.UpdatedAt = parseTime(next), parseTime(upd)
-			return l, err
-		})
 }
 
 // ThreadRef returns a channel's thread reference for an incident ("" if none).

@@ -204,6 +204,26 @@ func (db *DB) RequestVerification(ctx context.Context, id int64) (incidents.Subs
 	return out, err
 }
 
+// ClaimVerification claims a due verification for owner until lease has
+// passed: the same rule as PostgreSQL's, where the one writer makes each
+// claim exclusive.
+func (db *DB) ClaimVerification(ctx context.Context, id int64, owner string, lease time.Duration) (bool, error) {
+	var claimed bool
+	err := db.update(ctx, func(tx *Tx) error {
+		now := formatTime(tx.now)
+		res, err := tx.ExecContext(ctx, `UPDATE subscriptions SET verify_claimed_by = ?, verify_claimed_until = ?
+			WHERE id = ? AND verify_due AND (verify_claimed_until IS NULL OR verify_claimed_until <= ? OR verify_claimed_by = ?)`,
+			owner, formatTime(tx.now.Add(lease)), id, now, owner)
+		if err != nil {
+			return fmt.Errorf("sqlite: claim verification of subscription %d: %w", id, err)
+		}
+		n, err := res.RowsAffected()
+		claimed = n == 1
+		return err
+	})
+	return claimed, err
+}
+
 // RecordVerification records a verification attempt.
 func (db *DB) RecordVerification(ctx context.Context, id int64, errText string) error {
 	return db.update(ctx, func(tx *Tx) error {
@@ -212,12 +232,13 @@ func (db *DB) RecordVerification(ctx context.Context, id int64, errText string) 
 			return err
 		}
 		if errText != "" {
-			_, err := tx.ExecContext(ctx, `UPDATE subscriptions SET verify_due = 0, verify_error = ?, updated_at = ? WHERE id = ?`,
+			_, err := tx.ExecContext(ctx, `UPDATE subscriptions SET verify_due = 0, verify_error = ?, updated_at = ?,
+				verify_claimed_by = '', verify_claimed_until = NULL WHERE id = ?`,
 				errText, formatTime(tx.now), id)
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE subscriptions SET verify_due = 0, verify_error = '', verified_at = COALESCE(verified_at, ?),
-			updated_at = ? WHERE id = ?`, formatTime(tx.now), formatTime(tx.now), id); err != nil {
+			updated_at = ?, verify_claimed_by = '', verify_claimed_until = NULL WHERE id = ?`, formatTime(tx.now), formatTime(tx.now), id); err != nil {
 			return fmt.Errorf("sqlite: record verification: %w", err)
 		}
 		if cur.VerifiedAt.IsZero() || !cur.DisabledAt.IsZero() {
@@ -288,42 +309,34 @@ func requeue(ctx context.Context, tx *Tx, id int64) error {
 }
 
 // Replay queues again the channel's deliveries of alerts made since since
-// that match, in outbox order.
-func (db *DB) Replay(ctx context.Context, channel string, since time.Time, limit int, match func(incidents.Alert) bool) (int, bool, error) {
+// that match, in outbox order, a page at a time (storage.ReplayPage).
+func (db *DB) Replay(ctx context.Context, channel string, since time.Time, limit int, match func(incidents.Alert) bool) (int, time.Time, error) {
 	var n int
-	var more bool
+	var next time.Time
 	err := db.update(ctx, func(tx *Tx) error {
-		type row struct {
-			id    int64
-			alert incidents.Alert
-		}
-		rows, err := queryAll(ctx, tx, "replay", `SELECT d.id, o.payload FROM deliveries d JOIN outbox o ON o.id = d.outbox_id
+		rows, err := queryAll(ctx, tx, "replay", `SELECT d.id, o.created_at, o.payload FROM deliveries d JOIN outbox o ON o.id = d.outbox_id
 			WHERE d.channel = ? AND o.created_at >= ? ORDER BY o.id`, []any{channel, formatTime(since)},
-			func(rs rowScanner) (row, error) {
-				var r row
-				var payload string
-				if err := rs.Scan(&r.id, &payload); err != nil {
+			func(rs rowScanner) (storage.ReplayRow, error) {
+				var r storage.ReplayRow
+				var created, payload string
+				if err := rs.Scan(&r.ID, &created, &payload); err != nil {
 					return r, err
 				}
-				return r, json.Unmarshal([]byte(payload), &r.alert)
+				r.CreatedAt = parseTime(created)
+				return r, json.Unmarshal([]byte(payload), &r.Alert)
 			})
 		if err != nil {
 			return err
 		}
-		for _, r := range rows {
-			if !match(r.alert) {
-				continue
-			}
-			if n == limit {
-				more = true
-				break
-			}
-			if err := requeue(ctx, tx, r.id); err != nil {
+		var ids []int64
+		ids, next = storage.ReplayPage(rows, limit, match)
+		for _, id := range ids {
+			if err := requeue(ctx, tx, id); err != nil {
 				return err
 			}
-			n++
 		}
+		n = len(ids)
 		return nil
 	})
-	return n, more, err
+	return n, next, err
 }

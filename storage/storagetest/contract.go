@@ -61,6 +61,7 @@ func Run(t *testing.T, open Open) {
 		{"DeliveryQueue", deliveryQueue},
 		{"Members", members},
 		{"ClaimDeliveries", claimDeliveries},
+		{"FollowedIncidents", followedIncidents},
 		{"StaleWriteConflicts", staleWriteConflicts},
 		{"Subscriptions", subscriptions},
 		{"RegionsVote", regionsVote},
@@ -344,7 +345,7 @@ func fanOutAndChannels(t *testing.T, db storage.Store, _ *Clock) {
 	}
 	must(t, db.FanOut(ctx, []string{"slack", "webhook:ops"}))
 	must(t, db.FanOut(ctx, []string{"slack", "webhook:ops"})) // idempotent
-	log, err := db.Deliveries(ctx, 100)
+	log, err := db.DeliveryLog(ctx, incidents.DeliveryQuery{Limit: 100})
 	must(t, err)
 	if len(log) != 6 {
 		t.Fatalf("%d deliveries, want one per alert per channel", len(log))
@@ -364,13 +365,13 @@ func fanOutAndChannels(t *testing.T, db storage.Store, _ *Clock) {
 	// Back on: it gets alerts made from now on, not the backlog.
 	must(t, db.EnableChannel(ctx, "webhook:ops"))
 	must(t, db.FanOut(ctx, []string{"slack", "webhook:ops"}))
-	if log, _ = db.Deliveries(ctx, 100); len(log) != 6 {
+	if log, _ = db.DeliveryLog(ctx, incidents.DeliveryQuery{Limit: 100}); len(log) != 6 {
 		t.Errorf("re-enabling replayed the backlog: %d deliveries", len(log))
 	}
 	_, err = db.Record(ctx, incidents.Change{Incident: openIncident("dest:new", t0), Alert: &incidents.Alert{Type: incidents.AlertOpened}})
 	must(t, err)
 	must(t, db.FanOut(ctx, []string{"slack", "webhook:ops"}))
-	if log, _ = db.Deliveries(ctx, 100); len(log) != 8 {
+	if log, _ = db.DeliveryLog(ctx, incidents.DeliveryQuery{Limit: 100}); len(log) != 8 {
 		t.Errorf("%d deliveries after a new alert, want 8", len(log))
 	}
 	must(t, db.SetThreadRef(ctx, 1, "slack", "C1 123.4"))

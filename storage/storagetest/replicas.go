@@ -156,3 +156,44 @@ func staleWriteConflicts(t *testing.T, db storage.Store, _ *Clock) {
 		t.Errorf("opening an open key: %v, want ErrConflict", err)
 	}
 }
+
+// followedIncidents: whether a channel has an earlier delivery of an
+// incident that its filters did not leave out (the dispatcher then sends
+// the incident's later alerts whatever min_impact says).
+func followedIncidents(t *testing.T, db storage.Store, _ *Clock) {
+	ctx := context.Background()
+	x, err := db.Record(ctx, incidents.Change{Incident: openIncident("dest:x", t0), Alert: &incidents.Alert{Type: incidents.AlertOpened}})
+	must(t, err)
+	_, err = db.Record(ctx, incidents.Change{Incident: x, Alert: &incidents.Alert{Type: incidents.AlertUpdated, Reason: "cause_changed"}})
+	must(t, err)
+	must(t, db.FanOut(ctx, []string{"slack", "webhook:ops"}))
+	pending, err := db.PendingDeliveries(ctx, "slack", 0, 10)
+	must(t, err)
+	if len(pending) != 2 {
+		t.Fatalf("%d pending on slack, want 2", len(pending))
+	}
+	opening, update := pending[0], pending[1]
+	followed := func(channel string, before int64) bool {
+		t.Helper()
+		ok, err := db.Followed(ctx, channel, x.ID, before)
+		must(t, err)
+		return ok
+	}
+	if !followed("slack", update.ID) {
+		t.Errorf("the opening, pending, does not count as followed")
+	}
+	if followed("slack", opening.ID) {
+		t.Errorf("a delivery counts as followed by itself")
+	}
+	must(t, db.MarkDelivery(ctx, opening.ID, incidents.Outcome{Status: incidents.DeliveryFiltered}))
+	if followed("slack", update.ID) {
+		t.Errorf("a filtered opening counts as followed")
+	}
+	must(t, db.MarkDelivery(ctx, opening.ID, incidents.Outcome{Status: "sent"}))
+	if !followed("slack", update.ID) || followed("slack:other", update.ID) {
+		t.Errorf("a sent opening: followed on slack only")
+	}
+	if ok, err := db.Followed(ctx, "slack", x.ID+1, update.ID+100); err != nil || ok {
+		t.Errorf("another incident followed: %v, %v", ok, err)
+	}
+}

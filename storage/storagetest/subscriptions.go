@@ -36,13 +36,43 @@ func subscriptions(t *testing.T, db storage.Store, clk *Clock) {
 	if s, err = db.RequestVerification(ctx, s.ID); err != nil || !s.VerifyDue {
 		t.Errorf("verification requested again: %+v, %v", s, err)
 	}
+	// Of two replicas, one sends it; the other takes it over only once the
+	// claim has expired, and the claimer itself (restarted) at once.
+	claim := func(owner string) bool {
+		t.Helper()
+		ok, err := db.ClaimVerification(ctx, s.ID, owner, time.Minute)
+		must(t, err)
+		return ok
+	}
+	if !claim("a") || claim("b") || !claim("a") {
+		t.Errorf("verification claims: a must hold it against b")
+	}
 	clk.Set(t0.Add(time.Minute))
+	if !claim("b") || claim("a") {
+		t.Errorf("an expired claim is not taken over by b")
+	}
+	// A replica stopping mid-send hands it back (ReleaseClaims, as its
+	// deliveries): another sends it at once, not after the lease.
+	must(t, db.ReleaseClaims(ctx, "b"))
+	if !claim("a") {
+		t.Errorf("a verification claim released is not claimable")
+	}
 	must(t, db.RecordVerification(ctx, s.ID, ""))
 	s, err = db.Subscription(ctx, s.ID)
 	must(t, err)
 	if s.State() != incidents.SubscriptionActive || s.VerifyError != "" || !s.VerifiedAt.Equal(t0.Add(time.Minute)) {
 		t.Errorf("after verification: %+v", s)
 	}
+	if claim("c") {
+		t.Errorf("a verification recorded is claimed again")
+	}
+	if _, err = db.RequestVerification(ctx, s.ID); err != nil {
+		t.Fatal(err)
+	}
+	if !claim("c") {
+		t.Errorf("a verification asked again is not claimable: the recorded one's claim was not ended")
+	}
+	must(t, db.RecordVerification(ctx, s.ID, ""))
 	ch := s.Channel()
 	// Active from now on: the older alert is not fanned out to it.
 	must(t, db.FanOut(ctx, []string{ch}))
@@ -106,13 +136,13 @@ func subscriptions(t *testing.T, db storage.Store, clk *Clock) {
 		must(t, db.MarkDelivery(ctx, id, incidents.Outcome{Status: "sent"}))
 	}
 	var seen []int64
-	n, more, err := db.Replay(ctx, ch, t0.Add(time.Minute), 10, func(a incidents.Alert) bool {
+	n, nextSince, err := db.Replay(ctx, ch, t0.Add(time.Minute), 10, func(a incidents.Alert) bool {
 		seen = append(seen, a.IncidentID)
 		return a.IncidentID != incs[1].ID
 	})
 	must(t, err)
-	if n != 2 || more || !slices.Equal(seen, []int64{incs[0].ID, incs[1].ID, incs[2].ID}) {
-		t.Errorf("replay = %d (more %v), alerts looked at in order %v", n, more, seen)
+	if n != 2 || !nextSince.IsZero() || !slices.Equal(seen, []int64{incs[0].ID, incs[1].ID, incs[2].ID}) {
+		t.Errorf("replay = %d (next %v), alerts looked at in order %v", n, nextSince, seen)
 	}
 	got, _ := db.DeliveryLog(ctx, incidents.DeliveryQuery{Channel: ch, Limit: 10})
 	var pending []int64
@@ -124,10 +154,21 @@ func subscriptions(t *testing.T, db storage.Store, clk *Clock) {
 	if !slices.Equal(pending, []int64{incs[2].ID, incs[0].ID}) {
 		t.Errorf("replayed = %v, want incidents %d and %d", pending, incs[2].ID, incs[0].ID)
 	}
-	if n, more, _ := db.Replay(ctx, ch, t0, 1, func(incidents.Alert) bool { return true }); n != 1 || !more {
-		t.Errorf("replay capped at 1: %d, more %v", n, more)
+	all := func(incidents.Alert) bool { return true }
+	// A page never ends between alerts of one time: the three were made
+	// at t0+1m, and a next page from that time would send the first again.
+	if n, next, _ := db.Replay(ctx, ch, t0, 1, all); n != 3 || !next.IsZero() {
+		t.Errorf("replay of one time's alerts, limit 1: %d, next %v; want all 3", n, next)
 	}
-	if n, _, _ := db.Replay(ctx, ch, t0.Add(time.Hour), 10, func(incidents.Alert) bool { return true }); n != 0 {
+	// Paged: webhook:ops has the older alert (t0) and the three. The next
+	// page starts at the stored time of the first left out, and queues
+	// each of the rest once.
+	if n, next, _ := db.Replay(ctx, "webhook:ops", t0, 1, all); n != 1 || !next.Equal(t0.Add(time.Minute)) {
+		t.Errorf("replay capped at 1: %d, next %v; want 1, next %v", n, next, t0.Add(time.Minute))
+	} else if n, next, _ = db.Replay(ctx, "webhook:ops", next, 1, all); n != 3 || !next.IsZero() {
+		t.Errorf("replay's next page: %d, next %v; want 3, the end", n, next)
+	}
+	if n, _, _ := db.Replay(ctx, ch, t0.Add(time.Hour), 10, all); n != 0 {
 		t.Errorf("replay since a later time queued %d", n)
 	}
 	// Patch, pause, resume, rotate.
@@ -137,6 +178,14 @@ func subscriptions(t *testing.T, db storage.Store, clk *Clock) {
 	must(t, err)
 	if s.State() != incidents.SubscriptionPaused || s.Description != desc || len(s.Filter.Pages) != 0 || !slices.Equal(s.Filter.Events, f2.Events) {
 		t.Errorf("patched = %+v", s)
+	}
+	// A replica that read the subscriptions before the pause fans out to
+	// it: nothing is made for it while paused.
+	_, err = db.Record(ctx, incidents.Change{Incident: openIncident("dest:while-paused", clk.Now()), Alert: &incidents.Alert{Type: incidents.AlertOpened}})
+	must(t, err)
+	must(t, db.FanOut(ctx, []string{ch}))
+	if got, _ := db.DeliveryLog(ctx, incidents.DeliveryQuery{Channel: ch, Limit: 10}); len(got) != 3 {
+		t.Errorf("fan-out to a paused subscription: %d deliveries, want the 3 from before", len(got))
 	}
 	rotateAt := clk.Now()
 	s, err = db.RotateSecret(ctx, s.ID, "whsec_two")
@@ -185,6 +234,11 @@ func subscriptions(t *testing.T, db storage.Store, clk *Clock) {
 			t.Errorf("a change to a deleted subscription: %v, want not found", err)
 		}
 	}
+	// Nor after it is deleted (a replica's list read before): its
+	// deliveries would stay pending for good, with nothing to send them.
+	_, err = db.Record(ctx, incidents.Change{Incident: openIncident("dest:after-delete", clk.Now()), Alert: &incidents.Alert{Type: incidents.AlertOpened}})
+	must(t, err)
+	must(t, db.FanOut(ctx, []string{ch}))
 	if n, _ := db.OutboxPending(ctx); n != 4 {
 		t.Errorf("pending after delete = %d, want webhook:ops's 4 only", n)
 	}
