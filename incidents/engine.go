@@ -676,7 +676,7 @@ func (e *Engine) join(ctx context.Context, inc *Incident, key string, kind Kind,
 	added := e.dependents(r.TargetID)
 	next.Affected = mergeAffected(inc.Affected, added)
 	next.Title = titleOf(&next, r)
-	if imp := impactOf(next.Kind, r); rank(imp) > rank(next.Impact) {
+	if imp := impactOf(next.Kind, r); imp.Rank() > next.Impact.Rank() {
 		next.Impact = imp
 	}
 	next.UpdatedAt = now
@@ -706,7 +706,7 @@ func (e *Engine) failingAgain(ctx context.Context, r checker.Result, ts *targetS
 	// A grouped incident keeps the cause it was grouped by, unless it got
 	// worse: a host warned of its certificate's expiry whose certificate
 	// has now expired is down, and its minor incident must say so.
-	if r.Cause != inc.Cause && (len(inc.Targets) == 1 || rank(impactOf(inc.Kind, r)) > rank(inc.Impact)) {
+	if r.Cause != inc.Cause && (len(inc.Targets) == 1 || impactOf(inc.Kind, r).Rank() > inc.Impact.Rank()) {
 		next := *inc
 		next.Cause, next.Summary, next.Impact, next.UpdatedAt = r.Cause, r.Summary, impactOf(inc.Kind, r), now
 		next.Title = titleOf(&next, r)
@@ -1145,10 +1145,6 @@ func impactOf(kind Kind, r checker.Result) Impact {
 	default:
 		return ImpactMajor
 	}
-}
-
-func rank(i Impact) int {
-	return map[Impact]int{ImpactNone: 0, ImpactMinor: 1, ImpactMajor: 2, ImpactCritical: 3}[i]
 }
 
 func titleOf(inc *Incident, r checker.Result) string {
