@@ -145,7 +145,7 @@ func (f Filter) scoped() bool { return len(f.Pages)+len(f.Links)+len(f.Hosts) > 
 // selects reports whether a link is in the filter's scope.
 func (f Filter) selects(a Affected) bool {
 	return slices.Contains(f.Pages, a.Page) || slices.Contains(f.Links, a.Page+"/"+a.Link) ||
-		slices.Contains(f.Hosts, hostOf(a.URL)) || (a.Fallback != "" && slices.Contains(f.Hosts, hostOf(a.Fallback)))
+		slices.Contains(f.Hosts, ids.HostOf(a.URL)) || (a.Fallback != "" && slices.Contains(f.Hosts, ids.HostOf(a.Fallback)))
 }
 
 // Apply returns the alert as this receiver is to get it, and whether it
@@ -205,4 +205,3 @@ func keep[T any](s []T, ok func(T) bool) []T {
 	return out
 }
 
-func hostOf(raw string) string { return strings.ToLower(ids.HostOf(raw)) }

@@ -150,12 +150,15 @@ const replicaSep = "@"
 // IsCanary reports whether a target id is the canary's.
 func IsCanary(target string) bool { return strings.HasPrefix(target, canaryPrefix) }
 
-// HostOf returns the host name of a URL, "" if it does not parse (config
-// validation makes that impossible for a configured URL).
+// HostOf returns the host name of a URL in lower case, "" if it does not
+// parse (config validation makes that impossible for a configured URL).
+// Host names are case-insensitive: Shop.test and shop.test are one host to
+// the checker, so they are one host to the replicas' split, host incidents
+// and the status page too.
 func HostOf(rawURL string) string {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return ""
 	}
-	return u.Hostname()
+	return strings.ToLower(u.Hostname())
 }

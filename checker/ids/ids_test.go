@@ -41,7 +41,7 @@ func TestTargetsAndKeys(t *testing.T) {
 	if got := HostKey("shop.example", "http_5xx"); got != "host:shop.example|http_5xx" {
 		t.Errorf("host key %q", got)
 	}
-	if HostOf("https://Shop.example:8443/x") != "Shop.example" {
+	if HostOf("https://Shop.example:8443/x") != "shop.example" { // host names are case-insensitive
 		t.Errorf("HostOf = %q", HostOf("https://Shop.example:8443/x"))
 	}
 	if HostOf("://bad") != "" {

@@ -369,3 +369,26 @@ type failingLive struct{}
 func (failingLive) LiveMembers(context.Context, time.Time) ([]Member, error) {
 	return nil, errors.New("database gone")
 }
+
+// TestAssignmentIgnoresHostCase: Shop.test and shop.test are one host to
+// the checker (its per-host politeness and Retry-After), so they must be
+// one host to the split too, or two replicas would call it at once.
+func TestAssignmentIgnoresHostCase(t *testing.T) {
+	members := []string{"a", "b", "c"}
+	for h := range 50 {
+		lower := fmt.Sprintf("https://h%d.example/x", h)
+		mixed := fmt.Sprintf("https://H%d.Example/y", h)
+		var owners []string
+		for _, self := range members {
+			as := Assignment{Self: self, Members: members}
+			for _, u := range []string{lower, mixed} {
+				if len(as.Filter([]checker.Target{{ID: u, Kind: checker.KindDestination, URL: u}})) == 1 {
+					owners = append(owners, self+" "+u)
+				}
+			}
+		}
+		if len(owners) != 2 || owners[0][0] != owners[1][0] {
+			t.Errorf("host %d in two cases owned as %v, want both by one replica", h, owners)
+		}
+	}
+}
