@@ -204,4 +204,3 @@ func keep[T any](s []T, ok func(T) bool) []T {
 	}
 	return out
 }
-
