@@ -468,7 +468,8 @@ func (e *Engine) unlink(ts *targetState) {
 	}
 }
 
-// drop forgets an incident here (another region's engine resolved it).
+// drop forgets an incident the database no longer has open: resolved by
+// hand, or by the engine of another replica or region.
 func (e *Engine) drop(inc *Incident) {
 	if e.open[inc.Key] == inc {
 		delete(e.open, inc.Key)
@@ -476,6 +477,15 @@ func (e *Engine) drop(inc *Incident) {
 	for _, ts := range e.targets {
 		if ts.incident == inc {
 			ts.incident = nil
+			if e.regions == nil {
+				// Resolved by hand or by another replica's engine: a
+				// target still failing here starts a new streak, as after
+				// a resolution made here, and opens a new incident only
+				// after failure_threshold more failures. With regions the
+				// vote resolves what a majority no longer sees, and this
+				// region's failure goes on (its note says so).
+				e.resetFailures(ts)
+			}
 		}
 	}
 	e.changed = true
