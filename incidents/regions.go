@@ -83,6 +83,33 @@ func (rg *regional) seenOf(target string) *regionSeen {
 	return s
 }
 
+// recall takes in this region's recorded verdicts on those of targets it
+// has no record of here: a replica taking a host over, or starting,
+// continues its region's part where the previous owner left it.
+func (rg *regional) recall(ctx context.Context, targets []string) error {
+	targets = slices.DeleteFunc(targets, func(t string) bool { return rg.seen[t] != nil })
+	if len(targets) == 0 {
+		return nil
+	}
+	verdicts, err := rg.store.Verdicts(ctx, targets)
+	if err != nil {
+		return fmt.Errorf("incidents: read %s's verdicts: %w", rg.name, err)
+	}
+	for _, v := range verdicts {
+		if v.Region == rg.name && rg.seen[v.Target] == nil {
+			rg.seen[v.Target] = &regionSeen{failing: v.Failing, since: v.Since, settled: true}
+		}
+	}
+	return nil
+}
+
+// recordedFailing reports whether this region's last verdict on target,
+// as recorded here or recalled from the database, is failing.
+func (rg *regional) recordedFailing(target string) bool {
+	s := rg.seen[target]
+	return s != nil && s.failing
+}
+
 // voted reports whether a result takes part in the vote: destinations do;
 // the hub's self-checks and the canary are this region's own business.
 func voted(r checker.Result) bool { return r.Kind == checker.KindDestination }
