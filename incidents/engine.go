@@ -1045,7 +1045,7 @@ func (e *Engine) checkCanary(ctx context.Context) error {
 		slices.Sort(held)
 		inc := Incident{
 			Key: e.proberKey, Kind: KindProberOffline, Cause: checker.CauseProberOffline,
-			Summary: fmt.Sprintf("the canary and %d of %d destinations fail at once (canary: %s): our network, not theirs", failing, total, cr.Summary),
+			Summary: fmt.Sprintf("the canary and %d of %d destinations fail at once (canary: %s): linkwatch's own network, not the destinations'", failing, total, cr.Summary),
 			Status:  StatusInvestigating, Impact: ImpactMajor, Targets: []string{e.cfg.CanaryID},
 			StartedAt: canary.recent[0].Start.UTC(), UpdatedAt: now,
 		}
