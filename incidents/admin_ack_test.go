@@ -75,7 +75,8 @@ func TestAcknowledgementAlerts(t *testing.T) {
 // TestAcknowledgementFollowsTheMuteStep: like an operator's update, an
 // acknowledgement goes out whenever the incident has alerted, inside a
 // maintenance window too; an incident whose opening a window muted, and a
-// regional note (which never alerts), are acknowledged without an alert.
+// regional note (which never alerts, nor do its operator's updates), are
+// acknowledged without an alert.
 func TestAcknowledgementFollowsTheMuteStep(t *testing.T) {
 	h := newHarness(t, incidents.Config{})
 	ctx := context.Background()
@@ -102,6 +103,11 @@ func TestAcknowledgementFollowsTheMuteStep(t *testing.T) {
 		if _, err := h.eng.Acknowledge(ctx, id, "alice"); err != nil {
 			t.Fatalf("acknowledge %d: %v", id, err)
 		}
+	}
+	// An operator's update of the regional note is public, and sends
+	// nothing either: the note never alerts.
+	if _, err := h.eng.PostUpdate(ctx, note.ID, incidents.StatusMonitoring, "Only eu-west's network."); err != nil {
+		t.Fatal(err)
 	}
 	got := h.alerts()[before:]
 	if len(got) != 1 || got[0].IncidentID != byTarget[shopA] || got[0].Reason != "acknowledged" {
