@@ -193,6 +193,8 @@ func sentryEvent(d Delivery) *sentry.Event {
 	}
 	if u := a.Update; u != nil {
 		ev.Message += " — " + string(u.Status) + ": " + clip(u.Body, 500)
+	} else if a.Reason == string(incidents.EventAcknowledged) {
+		ev.Message += " — acknowledged by " + inc.AcknowledgedBy
 	}
 	ev.Logger = "linkwatch.incidents"
 	// One Sentry issue per incident: a host incident that grew from one
@@ -242,6 +244,10 @@ func sentryEvent(d Delivery) *sentry.Event {
 	}
 	if a.Reason != "" {
 		incCtx["reason"] = a.Reason
+	}
+	if inc.AcknowledgedBy != "" {
+		incCtx["acknowledged_by"] = inc.AcknowledgedBy
+		incCtx["acknowledged_at"] = inc.AcknowledgedAt.UTC().Format(time.RFC3339)
 	}
 	if len(a.Added) > 0 {
 		incCtx["added"] = affectedList(a.Added, maxSentryAffected)

@@ -259,6 +259,27 @@ func TestSentryCarriesOperatorUpdate(t *testing.T) {
 	}
 }
 
+// TestSentryCarriesAcknowledgement: an acknowledgement reaches the
+// incident's Sentry issue naming who is on it.
+func TestSentryCarriesAcknowledgement(t *testing.T) {
+	f := newFakeSentry(t)
+	s := newTestSentry(t, f.dsn())
+	d := sentryDelivery(incidents.AlertUpdated, "shop.example")
+	d.Alert.Reason = string(incidents.EventAcknowledged)
+	d.Alert.Incident.AcknowledgedAt, d.Alert.Incident.AcknowledgedBy = d.Alert.CreatedAt, "alice"
+	if err := s.Send(context.Background(), d); err != nil {
+		t.Fatal(err)
+	}
+	ev := f.next(t).only(t, "event")
+	if msg, _ := ev["message"].(string); !strings.HasSuffix(msg, " — acknowledged by alice") {
+		t.Errorf("message = %q", msg)
+	}
+	inc, _ := ev["contexts"].(map[string]any)["incident"].(map[string]any)
+	if inc["reason"] != "acknowledged" || inc["acknowledged_by"] != "alice" || inc["acknowledged_at"] == nil {
+		t.Errorf("incident context = %v", inc)
+	}
+}
+
 func TestSentrySendIncidentEvent(t *testing.T) {
 	f := newFakeSentry(t)
 	s := newTestSentry(t, f.dsn())

@@ -180,6 +180,8 @@ func slackMessage(a incidents.Alert, statusURL string, parent bool) ([]slack.Blo
 		head = "🔴 Down: " + title
 	case a.Update != nil:
 		head = fmt.Sprintf("📝 Update (%s): %s", escapeSlack(string(a.Update.Status)), title)
+	case a.Reason == string(incidents.EventAcknowledged):
+		head = fmt.Sprintf("👀 Acknowledged by %s: %s", escapeSlack(inc.AcknowledgedBy), title)
 	default:
 		head = fmt.Sprintf("🟡 Update (%s): %s", escapeSlack(strings.ReplaceAll(a.Reason, "_", " ")), title)
 	}

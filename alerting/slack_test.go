@@ -129,6 +129,40 @@ func TestSlackBotThreadsUpdatesAndEditsParent(t *testing.T) {
 	}
 }
 
+// TestSlackBotRepliesAcknowledged: an acknowledgement is a reply in the
+// incident's thread naming who is on it, escaped like any text from
+// outside.
+func TestSlackBotRepliesAcknowledged(t *testing.T) {
+	f, srv := newFakeSlack(t)
+	db := sqlitetest.MustOpen(t)
+	s, err := alerting.NewSlack(alerting.SlackOptions{BotToken: slackToken, Channel: "#ops", APIURL: srv.URL + "/", Threads: db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inc, err := db.Record(context.Background(), incidents.Change{Incident: testAlert(0, incidents.AlertOpened).Incident})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opened, acked := testAlert(inc.ID, incidents.AlertOpened), testAlert(inc.ID, incidents.AlertUpdated)
+	acked.Reason = string(incidents.EventAcknowledged)
+	acked.Incident.AcknowledgedAt, acked.Incident.AcknowledgedBy = acked.CreatedAt, "alice <!channel>"
+	for _, a := range []incidents.Alert{opened, acked} {
+		if err := s.Send(context.Background(), alerting.Delivery{Alert: a}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.calls) != 2 {
+		t.Fatalf("calls = %+v", f.calls)
+	}
+	reply := f.calls[1]
+	if reply.method != "chat.postMessage" || reply.ts != "1700000000.000100" ||
+		!strings.HasPrefix(reply.text, "👀 Acknowledged by alice &lt;!channel&gt;: acme/shop is down") || strings.Contains(reply.blocks, "<!channel>") {
+		t.Errorf("acknowledgement = %+v, want a thread reply naming alice, escaped", reply)
+	}
+}
+
 func TestSlackWebhookAndErrors(t *testing.T) {
 	f, srv := newFakeSlack(t)
 	hook := srv.URL + "/webhook"

@@ -78,11 +78,14 @@ func TestWebhookPayloadsMatchTheSchema(t *testing.T) {
 	switched := testAlert(7, incidents.AlertUpdated)
 	switched.Reason = incidents.ReasonFallback
 	switched.Incident.Affected[0].Fallback, switched.Incident.Affected[0].Diverted = "https://backup.example/shop", true
+	acked := testAlert(7, incidents.AlertUpdated)
+	acked.Reason = string(incidents.EventAcknowledged)
+	acked.Incident.AcknowledgedAt, acked.Incident.AcknowledgedBy = acked.CreatedAt, "alice"
 	resolved := testAlert(7, incidents.AlertResolved)
 	resolved.Update = &incidents.Update{ID: 3, IncidentID: 7, Status: incidents.StatusResolved, Body: "moved the shop", CreatedAt: resolved.CreatedAt}
 	resolved.LastResult = nil
 	resolved.Incident.Postmortem = incidents.Postmortem{PrimaryCause: "expired certificate", Published: true, UpdatedAt: resolved.CreatedAt}
-	for _, a := range []incidents.Alert{opened, updated, switched, resolved} {
+	for _, a := range []incidents.Alert{opened, updated, switched, acked, resolved} {
 		if err := wh.Send(context.Background(), alerting.Delivery{Alert: a}); err != nil {
 			t.Fatal(err)
 		}
@@ -90,7 +93,7 @@ func TestWebhookPayloadsMatchTheSchema(t *testing.T) {
 	rc.mu.Lock()
 	raw := rc.raw
 	rc.mu.Unlock()
-	if len(raw) != 4 {
+	if len(raw) != 5 {
 		t.Fatalf("%d payloads received", len(raw))
 	}
 	for i, body := range raw {

@@ -47,6 +47,13 @@ type Options struct {
 	// its own prober from a client that merely sets the header.
 	SelfCheckToken string
 	RootCAs        *x509.CertPool // default: the system's
+	// Diverted reports whether, at any time since since, the hub may have
+	// sent the visitors of a self-checked link to its fallback
+	// (Target.AltLocation): the incident engine diverts a link while its
+	// destination is down. A self-check accepts the fallback only then, so
+	// a hub sending visitors to a fallback while their destination is up is
+	// hub_redirect_wrong. nil: never diverted.
+	Diverted func(t Target, since time.Time) bool
 	// FreshEvery is how often, at least, the checks of a host reach it as
 	// a new visitor does: DNS resolved again, a new connection, a full
 	// verified TLS handshake (default 60s; FreshAlways: every check).
@@ -722,13 +729,16 @@ func (c *Checker) checkSelf(ctx context.Context, v *visit, t Target, r *Result) 
 	}
 	r.StatusCode = resp.StatusCode
 	loc := resp.Header.Get("Location")
+	onFallback := loc != "" && loc == t.AltLocation
 	switch {
 	case resp.StatusCode != http.StatusFound:
 		c.fail(r, CauseHubRedirectWrong, fmt.Sprintf("the hub answered %d %s for %s, want 302 to %s", resp.StatusCode, http.StatusText(resp.StatusCode), u.Path, t.WantLocation), nil)
-	case loc != t.WantLocation && (t.AltLocation == "" || loc != t.AltLocation):
-		c.fail(r, CauseHubRedirectWrong, fmt.Sprintf("the hub redirects %s to %s, want %s", u.Path, loc, t.WantLocation), nil)
-	default:
+	case loc == t.WantLocation, onFallback && c.opts.Diverted != nil && c.opts.Diverted(t, r.Start):
 		r.FinalURL = loc
+	case onFallback:
+		c.fail(r, CauseHubRedirectWrong, fmt.Sprintf("the hub redirects %s to its fallback %s while its destination is not down, want %s", u.Path, loc, t.WantLocation), nil)
+	default:
+		c.fail(r, CauseHubRedirectWrong, fmt.Sprintf("the hub redirects %s to %s, want %s", u.Path, loc, t.WantLocation), nil)
 	}
 }
 

@@ -356,26 +356,46 @@ func TestSelfCheck(t *testing.T) {
 	})
 	tests := []struct {
 		path, want, alt string
+		diverted        bool // the engine sends the link's visitors to alt
 		cause           Cause
 		status          Status
 		summary         string
 	}{
-		{"/ada/go", "https://go.dev/", "", CauseNone, StatusUp, ""},
-		{"/ada/go", "https://go.dev/doc/", "", CauseHubRedirectWrong, StatusDown, "redirects /ada/go to https://go.dev/, want https://go.dev/doc/"},
-		// On its fallback: the hub doing its job.
-		{"/ada/go", "https://go.example/", "https://go.dev/", CauseNone, StatusUp, ""},
-		{"/ada/go", "https://go.example/", "https://go.example/backup", CauseHubRedirectWrong, StatusDown, "redirects /ada/go to https://go.dev/"},
-		{"/ada/moved", "https://go.dev/", "", CauseHubRedirectWrong, StatusDown, "answered 301"},
-		{"/ada/missing", "https://go.dev/", "", CauseHubRedirectWrong, StatusDown, "answered 404"},
-		{"/ada/slow", "https://go.dev/", "", CauseHubSlow, StatusDegraded, "took"},
+		{"/ada/go", "https://go.dev/", "", false, CauseNone, StatusUp, ""},
+		{"/ada/go", "https://go.dev/doc/", "", false, CauseHubRedirectWrong, StatusDown, "redirects /ada/go to https://go.dev/, want https://go.dev/doc/"},
+		// On its fallback while the engine diverts the link: the hub doing its job.
+		{"/ada/go", "https://go.example/", "https://go.dev/", true, CauseNone, StatusUp, ""},
+		// On its fallback while its destination is up: visitors sent away for nothing.
+		{"/ada/go", "https://go.example/", "https://go.dev/", false, CauseHubRedirectWrong, StatusDown,
+			"redirects /ada/go to its fallback https://go.dev/ while its destination is not down, want https://go.example/"},
+		{"/ada/go", "https://go.example/", "https://go.example/backup", true, CauseHubRedirectWrong, StatusDown, "redirects /ada/go to https://go.dev/"},
+		// Diverted, the hub may still answer the destination (it follows the
+		// engine a moment later, or another replica's hub answered).
+		{"/ada/go", "https://go.dev/", "https://go.example/backup", true, CauseNone, StatusUp, ""},
+		{"/ada/moved", "https://go.dev/", "", false, CauseHubRedirectWrong, StatusDown, "answered 301"},
+		{"/ada/missing", "https://go.dev/", "", false, CauseHubRedirectWrong, StatusDown, "answered 404"},
+		{"/ada/slow", "https://go.dev/", "", false, CauseHubSlow, StatusDegraded, "took"},
 	}
+	var diverted atomic.Bool
+	var asked atomic.Value // the check's start, as Diverted was asked
 	// Self-checks reach the hub's own (loopback) address with no allow_private.
-	c := newTestChecker(t, Options{AllowPrivate: []netip.Prefix{}, SlowThreshold: 100 * time.Millisecond})
+	c := newTestChecker(t, Options{AllowPrivate: []netip.Prefix{}, SlowThreshold: 100 * time.Millisecond,
+		Diverted: func(_ Target, since time.Time) bool { asked.Store(since); return diverted.Load() }})
 	for _, tt := range tests {
+		diverted.Store(tt.diverted)
 		r := c.Check(context.Background(), Target{ID: "self:" + tt.path, Kind: KindSelfCheck, URL: hub.URL + tt.path, WantLocation: tt.want, AltLocation: tt.alt})
 		if r.Cause != tt.cause || r.Status != tt.status || !strings.Contains(r.Summary, tt.summary) {
-			t.Errorf("%s → %s: got %q %q %q", tt.path, tt.want, r.Cause, r.Status, r.Summary)
+			t.Errorf("%s → %s (diverted %v): got %q %q %q", tt.path, tt.want, tt.diverted, r.Cause, r.Status, r.Summary)
 		}
+		if since, _ := asked.Swap(time.Time{}).(time.Time); !since.IsZero() && !since.Equal(r.Start) {
+			t.Errorf("%s: Diverted asked since %v, want the check's start %v", tt.path, since, r.Start)
+		}
+	}
+	// Without Diverted nothing is ever on its fallback.
+	plain := newTestChecker(t, Options{AllowPrivate: []netip.Prefix{}})
+	if r := plain.Check(context.Background(), Target{ID: "self:/ada/go", Kind: KindSelfCheck, URL: hub.URL + "/ada/go",
+		WantLocation: "https://go.example/", AltLocation: "https://go.dev/"}); r.Cause != CauseHubRedirectWrong {
+		t.Errorf("on its fallback with no diversions known: %q %q, want hub_redirect_wrong", r.Cause, r.Summary)
 	}
 }
 

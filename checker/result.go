@@ -33,7 +33,8 @@ type Target struct {
 	WantLocation string
 	// AltLocation is, for a self-check, the other Location the hub may
 	// answer: the link's fallback, where visitors go while its destination
-	// is down. That is the hub working, not a wrong redirect.
+	// is down (Options.Diverted says when). That is the hub working, not a
+	// wrong redirect; at any other time it is.
 	AltLocation string
 
 	// Series, when set, is the ID the target's results are aggregated under

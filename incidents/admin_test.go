@@ -181,6 +181,7 @@ func TestAdminRejectsBadInput(t *testing.T) {
 		{"ack two objects", "POST", inc + "/ack", "", `{"by":"a"}{"by":"b"}`, 400, "(body)"},
 		{"ack wrong content type", "POST", inc + "/ack", "text/plain", `{"by":"a"}`, 400, "(body)"},
 		{"ack control chars", "POST", inc + "/ack", "", `{"by":"a\u0000b"}`, 400, "by"},
+		{"ack resolved", "POST", done + "/ack", "", `{"by":"a"}`, 409, ""},
 		{"update bad status", "POST", inc + "/updates", "", `{"status":"fixed","body":"x"}`, 400, "status"},
 		{"update empty body", "POST", inc + "/updates", "", `{"status":"identified","body":"  "}`, 400, "body"},
 		{"update too long", "POST", inc + "/updates", "", `{"status":"identified","body":"` + strings.Repeat("x", 10001) + `"}`, 400, "body"},

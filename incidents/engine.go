@@ -50,6 +50,11 @@ type Change struct {
 	// resolution by hand carries the note); it sets the incident's public
 	// status. Record fills in its ID and time.
 	Update *Update
+	// Acknowledged says the change is an operator acknowledging the
+	// incident: Record writes Incident.AcknowledgedAt and AcknowledgedBy,
+	// which it otherwise never writes over, and refuses (ErrConflict) an
+	// incident that CheckAcknowledge refuses as the database has it.
+	Acknowledged bool
 }
 
 // Config is the engine's thresholds and windows.
@@ -946,6 +951,42 @@ func (e *Engine) PostUpdate(ctx context.Context, id int64, status Status, body s
 	})
 }
 
+// Acknowledge records that someone is on an open incident, and tells
+// every channel (an update, reason acknowledged) with the same
+// transaction, as for any change. It is decided over the database's copy,
+// which another replica may have changed since this one read it: a change
+// refused for that is decided once more over the new copy. It runs on the
+// engine's goroutine, so it is safe to call while the engine runs.
+func (e *Engine) Acknowledge(ctx context.Context, id int64, by string) (Incident, error) {
+	return onEngine(ctx, e, func() (Incident, error) {
+		for attempt := 0; ; attempt++ {
+			inc, err := e.store.Incident(ctx, id)
+			if err != nil {
+				return Incident{}, err
+			}
+			if err := CheckAcknowledge(inc); err != nil {
+				return Incident{}, err
+			}
+			now := e.now().UTC()
+			c := Change{Incident: inc, Acknowledged: true, Events: []Event{{At: now, Kind: EventAcknowledged, Body: "acknowledged by " + by}}}
+			c.Incident.AcknowledgedAt, c.Incident.AcknowledgedBy, c.Incident.UpdatedAt = now, by, now
+			e.alert(ctx, &c, AlertUpdated, string(EventAcknowledged), now, nil)
+			saved, err := e.record(ctx, c)
+			if errors.Is(err, ErrConflict) && attempt == 0 {
+				continue
+			}
+			if err != nil {
+				return Incident{}, err
+			}
+			if open := e.openByID(id); open != nil {
+				*open = saved
+			}
+			e.log.Info("incident acknowledged", "incident", id, "by", by)
+			return saved, nil
+		}
+	})
+}
+
 // openByID returns the open incident with id, or nil.
 func (e *Engine) openByID(id int64) *Incident {
 	for _, inc := range e.open {
@@ -1004,7 +1045,7 @@ func (e *Engine) checkCanary(ctx context.Context) error {
 		slices.Sort(held)
 		inc := Incident{
 			Key: e.proberKey, Kind: KindProberOffline, Cause: checker.CauseProberOffline,
-			Summary: fmt.Sprintf("the canary and %d of %d destinations fail at once (canary: %s): our network, not theirs", failing, total, cr.Summary),
+			Summary: fmt.Sprintf("the canary and %d of %d destinations fail at once (canary: %s): linkwatch's own network, not the destinations'", failing, total, cr.Summary),
 			Status:  StatusInvestigating, Impact: ImpactMajor, Targets: []string{e.cfg.CanaryID},
 			StartedAt: canary.recent[0].Start.UTC(), UpdatedAt: now,
 		}
@@ -1105,10 +1146,11 @@ func (e *Engine) muted(ctx context.Context, now time.Time, inc *Incident) bool {
 //     alerted resolves silently.
 func (e *Engine) alert(ctx context.Context, c *Change, t AlertType, reason string, now time.Time, last *checker.Result) {
 	inc := &c.Incident
-	if reason == string(EventUpdatePosted) {
-		// An operator's words go out whenever the incident has alerted,
-		// maintenance or not: someone chose to say them.
-		if !inc.AlertsSuppressed {
+	if reason == string(EventUpdatePosted) || reason == string(EventAcknowledged) {
+		// An operator's words and acknowledgement go out whenever the
+		// incident has alerted, maintenance or not: someone chose to say
+		// them. A regional note never alerts.
+		if !inc.AlertsSuppressed && inc.Kind != KindRegional {
 			c.Alert = &Alert{Type: t, Reason: reason, CreatedAt: now}
 		}
 		return

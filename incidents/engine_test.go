@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -233,6 +235,10 @@ func TestProberOfflineHoldsDestinationIncidents(t *testing.T) {
 	list := h.incidents()
 	if len(list) != 1 || list[0].Kind != incidents.KindProberOffline || list[0].Cause != checker.CauseProberOffline {
 		t.Fatalf("incidents = %+v, want one prober_offline", list)
+	}
+	// Its summary is linkwatch's, shown in public: it never speaks as a person.
+	if s := list[0].Summary; !strings.HasSuffix(s, "linkwatch's own network, not the destinations'") || regexp.MustCompile(`(?i)\b(we|our|us)\b`).MatchString(s) {
+		t.Errorf("summary = %q", s)
 	}
 	// The network comes back; one destination really is down.
 	h.feed(canary(checker.StatusUp), up(shopA), up(shopB), down(blog, checker.CauseHTTP5xx))

@@ -4,6 +4,7 @@
 package incidents
 
 import (
+	"fmt"
 	"time"
 
 	"linkwatch/checker"
@@ -115,6 +116,19 @@ type Incident struct {
 // Open reports whether the incident is not resolved.
 func (i Incident) Open() bool { return i.ResolvedAt.IsZero() }
 
+// CheckAcknowledge refuses to acknowledge an incident that is resolved
+// (nobody needs to be on it) or already acknowledged (the first person on
+// it stays named), with ErrConflict.
+func CheckAcknowledge(inc Incident) error {
+	switch {
+	case !inc.Open():
+		return fmt.Errorf("incident %d is resolved: there is nothing to acknowledge: %w", inc.ID, ErrConflict)
+	case !inc.AcknowledgedAt.IsZero():
+		return fmt.Errorf("incident %d was already acknowledged by %s: %w", inc.ID, inc.AcknowledgedBy, ErrConflict)
+	}
+	return nil
+}
+
 // EventKind names an entry of an incident's timeline.
 type EventKind string
 
@@ -199,7 +213,8 @@ type Alert struct {
 	IncidentID int64     `json:"incident_id"`
 	CreatedAt  time.Time `json:"created_at"`
 	// Reason says what changed for an update: "target_added", "cause_changed",
-	// "flapping", "update_posted", "acknowledged".
+	// "flapping", "fallback", "update_posted", "acknowledged" (the
+	// incident's AcknowledgedBy says who).
 	Reason string `json:"reason,omitempty"`
 	// Incident is the incident as it was when the alert was made.
 	Incident Incident `json:"incident"`

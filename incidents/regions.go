@@ -83,6 +83,33 @@ func (rg *regional) seenOf(target string) *regionSeen {
 	return s
 }
 
+// recall takes in this region's recorded verdicts on those of targets it
+// has no record of here: a replica taking a host over, or starting,
+// continues its region's part where the previous owner left it.
+func (rg *regional) recall(ctx context.Context, targets []string) error {
+	targets = slices.DeleteFunc(targets, func(t string) bool { return rg.seen[t] != nil })
+	if len(targets) == 0 {
+		return nil
+	}
+	verdicts, err := rg.store.Verdicts(ctx, targets)
+	if err != nil {
+		return fmt.Errorf("incidents: read %s's verdicts: %w", rg.name, err)
+	}
+	for _, v := range verdicts {
+		if v.Region == rg.name && rg.seen[v.Target] == nil {
+			rg.seen[v.Target] = &regionSeen{failing: v.Failing, since: v.Since, settled: true}
+		}
+	}
+	return nil
+}
+
+// recordedFailing reports whether this region's last verdict on target,
+// as recorded here or recalled from the database, is failing.
+func (rg *regional) recordedFailing(target string) bool {
+	s := rg.seen[target]
+	return s != nil && s.failing
+}
+
 // voted reports whether a result takes part in the vote: destinations do;
 // the hub's self-checks and the canary are this region's own business.
 func voted(r checker.Result) bool { return r.Kind == checker.KindDestination }
@@ -468,7 +495,8 @@ func (e *Engine) unlink(ts *targetState) {
 	}
 }
 
-// drop forgets an incident here (another region's engine resolved it).
+// drop forgets an incident the database no longer has open: resolved by
+// hand, or by the engine of another replica or region.
 func (e *Engine) drop(inc *Incident) {
 	if e.open[inc.Key] == inc {
 		delete(e.open, inc.Key)
@@ -476,6 +504,15 @@ func (e *Engine) drop(inc *Incident) {
 	for _, ts := range e.targets {
 		if ts.incident == inc {
 			ts.incident = nil
+			if e.regions == nil {
+				// Resolved by hand or by another replica's engine: a
+				// target still failing here starts a new streak, as after
+				// a resolution made here, and opens a new incident only
+				// after failure_threshold more failures. With regions the
+				// vote resolves what a majority no longer sees, and this
+				// region's failure goes on (its note says so).
+				e.resetFailures(ts)
+			}
 		}
 	}
 	e.changed = true

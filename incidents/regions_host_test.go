@@ -15,6 +15,21 @@ import (
 	"linkwatch/storage/sqlite"
 )
 
+// replicaIn starts one more replica, name, of region over the shared
+// database, checking every target or none (owns).
+func (h *regions) replicaIn(region, name string, owns bool) *incidents.Engine {
+	h.t.Helper()
+	cfg := incidents.Config{Region: region, Replica: name, CanaryID: canaryURL, Interval: 10 * time.Second, GroupInterval: -1}
+	eng, err := incidents.NewEngine(context.Background(), cfg, h.db, deps, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	incidents.SetClock(eng, func() time.Time { return h.now })
+	eng.SetOwnership(func(string) bool { return owns })
+	h.engines[name] = eng
+	return eng
+}
+
 // hostRounds is one interval of three regions, in order: each checks its
 // canary, shopA (down unless shopAUp) and shopB (down except from a).
 func (h *regions) hostRounds(n int, order []string, shopAUp bool) {
@@ -219,17 +234,7 @@ func TestStaleRegionWriteDecidedAgain(t *testing.T) {
 // a1 lets go, and when shopA is back it resolves once.
 func TestHostMovesWithinARegion(t *testing.T) {
 	h := newRegions(t, "b")
-	start := func(name string, owns bool) *incidents.Engine {
-		cfg := incidents.Config{Region: "a", Replica: name, CanaryID: canaryURL, Interval: 10 * time.Second, GroupInterval: -1}
-		eng, err := incidents.NewEngine(context.Background(), cfg, h.db, deps, slog.New(slog.NewTextHandler(io.Discard, nil)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		incidents.SetClock(eng, func() time.Time { return h.now })
-		eng.SetOwnership(func(string) bool { return owns })
-		h.engines[name] = eng
-		return eng
-	}
+	start := func(name string, owns bool) *incidents.Engine { return h.replicaIn("a", name, owns) }
 	a1, a2 := start("a1", true), start("a2", false)
 	round := func(owner string, failing bool) {
 		st := up(shopA)
@@ -286,17 +291,7 @@ func TestHostMovesWithinARegion(t *testing.T) {
 // row last.
 func TestOneReplicasCanaryDoesNotSilenceItsRegion(t *testing.T) {
 	h := newRegions(t, "b")
-	start := func(name string, owns bool) *incidents.Engine {
-		cfg := incidents.Config{Region: "a", Replica: name, CanaryID: canaryURL, Interval: 10 * time.Second, GroupInterval: -1}
-		eng, err := incidents.NewEngine(context.Background(), cfg, h.db, deps, slog.New(slog.NewTextHandler(io.Discard, nil)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		incidents.SetClock(eng, func() time.Time { return h.now })
-		eng.SetOwnership(func(string) bool { return owns })
-		h.engines[name] = eng
-		return eng
-	}
+	start := func(name string, owns bool) *incidents.Engine { return h.replicaIn("a", name, owns) }
 	start("a1", true)
 	start("a2", false)
 	for range 5 {
@@ -340,5 +335,61 @@ func TestRegionalNoteNotResolvedByHand(t *testing.T) {
 	}
 	if n := h.byKind(incidents.KindRegional); !n[0].Open() {
 		t.Errorf("note resolved by hand: %+v", n[0])
+	}
+}
+
+// TestHandOverWritesSeenUpOnce: regions a (replicas a1 and a2), b and c
+// see shopA fail: one incident. a1 sees it up again while b and c still
+// see it fail: a line "a sees ... up again" in the timeline, and a leaves
+// the incident to b and c. The host then moves from a1 to a2, which still
+// sees it up. a2 continues a's part from the database, where a's verdict
+// says it is up: it neither takes the incident back nor writes the line a
+// second time.
+func TestHandOverWritesSeenUpOnce(t *testing.T) {
+	h := newRegions(t, "b", "c")
+	a1, a2 := h.replicaIn("a", "a1", true), h.replicaIn("a", "a2", false)
+	round := func(owner string, aFails bool) {
+		st := up(shopA)
+		if aFails {
+			st = down(shopA, checker.CauseConnectRefused)
+		}
+		h.feed("a1", canary(checker.StatusUp))
+		h.feed("a2", canary(checker.StatusUp))
+		h.feed(owner, st)
+		for _, r := range []string{"b", "c"} {
+			h.feed(r, canary(checker.StatusUp), down(shopA, checker.CauseConnectRefused))
+		}
+		h.tick()
+	}
+	for range 4 {
+		round("a1", true)
+	}
+	for range 3 {
+		round("a1", false)
+	}
+	real := h.byKind(incidents.KindDestination)
+	if len(real) != 1 || !real[0].Open() {
+		t.Fatalf("incidents = %+v, want b and c's open", real)
+	}
+	seenUp := func() int { return strings.Count(h.events(real[0].ID), "a sees "+shopA+" up again") }
+	if n := seenUp(); n != 1 {
+		t.Fatalf("a's recovery is in the timeline %d times before the move, want once:\n%s", n, h.events(real[0].ID))
+	}
+	a1.SetOwnership(func(string) bool { return false })
+	a2.SetOwnership(func(string) bool { return true })
+	for range 4 {
+		round("a2", false)
+	}
+	if n := seenUp(); n != 1 {
+		t.Errorf("a's recovery is in the timeline %d times after the move, want once:\n%s", n, h.events(real[0].ID))
+	}
+	if open := incidents.OpenInMemory(a2); len(open) != 0 {
+		t.Errorf("a2 holds %+v, want nothing: a sees shopA up", open)
+	}
+	if real := h.byKind(incidents.KindDestination); len(real) != 1 || !real[0].Open() {
+		t.Errorf("incidents = %+v, want b and c's still open", real)
+	}
+	if opened, resolved := countAlerts(h.pages()); opened != 1 || resolved != 0 {
+		t.Errorf("alerts = %v, want the one opening", alertTypes(h.pages()))
 	}
 }

@@ -88,11 +88,23 @@ func (e *Engine) takeOver(ctx context.Context) error {
 //
 // With regions (Config.Region), the regions' vote decides which incidents
 // this engine holds (regions.go): the periodic refresh does not adopt, and
-// at a hand-over a target already seen answering here is not linked.
+// at a hand-over a target is linked only if this region's recorded verdict
+// says it fails (and it is not seen answering here since).
 func (e *Engine) refresh(ctx context.Context, adopt bool) error {
 	stored, err := e.store.OpenIncidents(ctx)
 	if err != nil {
 		return fmt.Errorf("incidents: load open incidents: %w", err)
+	}
+	if adopt && e.regions != nil {
+		var targets []string
+		for _, inc := range stored {
+			if inc.Kind != KindRegional {
+				targets = append(targets, slices.DeleteFunc(slices.Clone(inc.Targets), func(t string) bool { return !e.owned(t) })...)
+			}
+		}
+		if err := e.regions.recall(ctx, targets); err != nil {
+			return err
+		}
 	}
 	byID := make(map[int64]Incident, len(stored))
 	for _, inc := range stored {
@@ -163,21 +175,26 @@ func (e *Engine) refresh(ctx context.Context, adopt bool) error {
 
 // linkable reports whether refresh links target to inc, an open incident
 // it takes in: a target this replica checks, not failing in another open
-// incident, and not already seen answering here when the regions' vote
-// decides. One never seen here is assumed still failing.
+// incident, and, when the regions' vote decides, not seen answering here.
+// One never seen here is assumed still failing; with regions, only if
+// this region's last recorded verdict says so: the replica it moved from
+// may have seen it answer again, and left the incident to the regions that
+// see it fail (writing so in its timeline, once).
 func (e *Engine) linkable(target string, inc *Incident) bool {
 	if !e.owned(target) {
 		return false
 	}
 	ts := e.targets[target]
-	if ts == nil {
-		return true
-	}
-	if ts.incident != nil && ts.incident != inc && ts.incident.Open() {
+	if ts != nil && ts.incident != nil && ts.incident != inc && ts.incident.Open() {
 		return false // already failing in another open incident
 	}
-	fresh := ts.fails == 0 && ts.successes == 0
-	return fresh || ts.fails > 0 || e.regions == nil // answering here: the regions' vote decides
+	if e.regions == nil {
+		return true
+	}
+	if ts == nil || ts.fails == 0 && ts.successes == 0 {
+		return e.regions.recordedFailing(target)
+	}
+	return ts.fails > 0 // answering here: the regions' vote decides
 }
 
 // markFailing makes a target restored from an open incident count as

@@ -277,3 +277,73 @@ func TestResolveByHandOnAnyReplica(t *testing.T) {
 		t.Errorf("a still holds %+v", ma)
 	}
 }
+
+// TestResolvedElsewhereRestartsTheStreak: a replica holds shopA's incident
+// while shopA keeps failing; the incident is resolved elsewhere: by hand on
+// another replica, or by the engine of the replica the host moved to
+// (seeing it answer there) before this one applied the new split. This
+// replica learns it at its next refresh; shopA, still failing here, must
+// fail failure_threshold checks again before a new incident opens, as
+// after a resolution made here, not reopen at its very next failure.
+func TestResolvedElsewhereRestartsTheStreak(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		resolve func(t *testing.T, h *harness, b *incidents.Engine, id int64)
+	}{
+		{"by hand", func(t *testing.T, h *harness, b *incidents.Engine, id int64) {
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() { b.Run(ctx, nil); close(done) }()
+			defer func() { cancel(); <-done }()
+			if _, err := b.Resolve(context.Background(), id, "alice", "Fixed at the origin."); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"by the engine the host moved to", func(t *testing.T, h *harness, b *incidents.Engine, id int64) {
+			b.SetOwnership(func(string) bool { return true })
+			for range 2 {
+				if errs := h.feedTo(b, up(shopA)); errs != nil {
+					t.Fatal(errs)
+				}
+				h.now = h.now.Add(10 * time.Second)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, incidents.Config{FailureThreshold: 3})
+			a, b := h.replica("a"), h.replica("b")
+			b.SetOwnership(func(string) bool { return false })
+			failAtA := func() {
+				t.Helper()
+				if errs := h.feedTo(a, down(shopA, checker.CauseHTTP5xx)); errs != nil {
+					t.Fatal(errs)
+				}
+				h.now = h.now.Add(10 * time.Second)
+			}
+			for range 4 {
+				failAtA()
+			}
+			list := h.incidents()
+			if len(list) != 1 || !list[0].Open() {
+				t.Fatalf("incidents = %+v, want one open", list)
+			}
+			tc.resolve(t, h, b, list[0].ID)
+			if list := h.incidents(); list[0].Open() {
+				t.Fatalf("not resolved elsewhere: %+v", list[0])
+			}
+			if err := incidents.Refresh(a); err != nil {
+				t.Fatal(err)
+			}
+			for i := 1; i < 3; i++ {
+				failAtA()
+				if open, _ := h.db.OpenIncidents(context.Background()); len(open) != 0 {
+					t.Fatalf("a reopened shopA after %d failure(s) since the resolution, want %d: %+v", i, 3, open)
+				}
+			}
+			failAtA()
+			if open, _ := h.db.OpenIncidents(context.Background()); len(open) != 1 || open[0].ID == list[0].ID {
+				t.Errorf("after 3 failures since the resolution: open = %+v, want a new incident", open)
+			}
+		})
+	}
+}

@@ -249,7 +249,8 @@ func TestReadableWords(t *testing.T) {
 	for _, want := range []string{
 		"Lasted 1 hour ·",        // the blog's incident, not "1h 0m"
 		"Ongoing for 10 minutes", // the shop's, not "10 min"
-		"Resolved after 1 hour.", // the automatic update, not "1h0m0s"
+		// The automatic update, in linkwatch's name, not "1h0m0s".
+		"Resolved by linkwatch after 1 hour.",
 		`class="incident incident-resolved"`, `<span class="tag tag-resolved">Resolved</span>`,
 		`class="incident incident-ongoing impact-major"`, `<span class="tag tag-ongoing">Ongoing</span>`,
 	} {

@@ -490,18 +490,19 @@ func (s *Snapshot) fillIncidents(ctx context.Context, src Source, open []inciden
 			v.Impact = incidents.ImpactNone // our prober's trouble, not an outage of the links
 		}
 		// The automatic first and last updates, so every incident tells its
-		// story even before anyone has written one.
-		opening := "We are investigating: " + inc.Summary
+		// story even before anyone has written one. They say who wrote them:
+		// linkwatch, not a person ("we" is for an operator's own updates).
+		opening := "Detected by linkwatch: " + inc.Summary
 		if inc.Kind == incidents.KindRegional {
 			// Seen from some regions only: degraded, not an outage.
-			opening = "Seen from some of our probing regions only: " + inc.Summary
+			opening = "Detected by linkwatch from some of its probing regions only: " + inc.Summary
 		}
 		v.Updates = append(v.Updates, incidents.Update{ID: -inc.ID*10 - 1, IncidentID: inc.ID, Status: incidents.StatusInvestigating,
 			Body: opening, CreatedAt: inc.StartedAt})
 		v.Updates = append(v.Updates, ups...)
 		if !inc.Open() && (len(ups) == 0 || ups[len(ups)-1].Status != incidents.StatusResolved) {
 			v.Updates = append(v.Updates, incidents.Update{ID: -inc.ID*10 - 2, IncidentID: inc.ID, Status: incidents.StatusResolved,
-				Body: "Resolved after " + incidents.HumanDuration(inc.ResolvedAt.Sub(inc.StartedAt)) + ".", CreatedAt: inc.ResolvedAt})
+				Body: "Resolved by linkwatch after " + incidents.HumanDuration(inc.ResolvedAt.Sub(inc.StartedAt)) + ".", CreatedAt: inc.ResolvedAt})
 		}
 		slices.Reverse(v.Updates)
 		seen := map[string]bool{}

@@ -73,7 +73,7 @@ func TestRegionalNoteIsDegraded(t *testing.T) {
 		}
 	}
 	if len(m.Incidents) != 1 || m.Incidents[0].Name != "acme/shop is unreachable from eu-west" || m.Incidents[0].Impact != "minor" ||
-		!strings.Contains(m.Incidents[0].IncidentUpdates[0].Body, "some of our probing regions only") {
+		!strings.Contains(m.Incidents[0].IncidentUpdates[0].Body, "Detected by linkwatch from some of its probing regions only: ") {
 		t.Errorf("incidents = %+v", m.Incidents)
 	}
 	for _, path := range []string{"/status", "/status/acme"} {

@@ -1,20 +1,10 @@
 package storage
 
 import (
-	"fmt"
 	"time"
 
 	"linkwatch/incidents"
 )
-
-// CheckAcknowledge refuses to acknowledge an incident twice: the first
-// person on it stays named.
-func CheckAcknowledge(inc incidents.Incident) error {
-	if !inc.AcknowledgedAt.IsZero() {
-		return fmt.Errorf("incident %d was already acknowledged by %s: %w", inc.ID, inc.AcknowledgedBy, ErrConflict)
-	}
-	return nil
-}
 
 // ActiveAt returns the windows of all (which end after t) that have
 // started by t.

@@ -46,8 +46,8 @@ type Store interface {
 	// The regions' vote (probe.region): verdicts and canary rows.
 	incidents.RegionStore
 
-	// The admin API's changes and maintenance windows.
-	Acknowledge(ctx context.Context, id int64, by string) (incidents.Incident, error)
+	// The admin API's changes and maintenance windows (an acknowledgement
+	// is an incident change: Record, Change.Acknowledged).
 	EditPostmortem(ctx context.Context, id int64, pm incidents.Postmortem) (incidents.Incident, error)
 	CreateMaintenance(ctx context.Context, m incidents.Maintenance) (incidents.Maintenance, error)
 	ListMaintenance(ctx context.Context, since time.Time) ([]incidents.Maintenance, error)

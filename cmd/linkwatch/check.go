@@ -34,7 +34,7 @@ func runCheck(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("build catalog: %w", err)
 	}
 	targets := destinationTargets(cfg, catalog)
-	var prober schedule.Prober = newChecker(cfg, "")
+	var prober schedule.Prober = newChecker(cfg, "", nil)
 	stop := func() {}
 	if isTerminal(stderr) {
 		p := &progress{prober: prober, total: len(targets)}

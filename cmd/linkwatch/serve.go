@@ -142,8 +142,10 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 		return nil, err
 	}
 	// The hub redirects to fallbacks and notes down links from the health
-	// the engine publishes: memory only, on the redirect path.
-	engine.SetHealthObserver(hubHealth{hubServer})
+	// the engine publishes: memory only, on the redirect path. The
+	// self-checks compare the hub's redirects with the same health.
+	diverted := newDiversions(interval)
+	engine.SetHealthObserver(hubHealth{hub: hubServer, diversions: diverted})
 
 	sinks, err := newSinks(cfg, db, sentry)
 	if err != nil {
@@ -196,7 +198,7 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 	// prober has stopped and the channel is closed.
 	engineIn := make(chan checker.Result, 4096)
 	targets := allTargets(cfg, catalog, selfCheckURL)
-	sched := schedule.New(newChecker(cfg, selfToken), nil, schedule.Options{
+	sched := schedule.New(newChecker(cfg, selfToken, diverted.Diverted), nil, schedule.Options{
 		Interval: interval,
 		Workers:  cfg.Probe.Workers,
 		OnResult: func(r checker.Result) {

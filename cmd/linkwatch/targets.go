@@ -94,7 +94,10 @@ func dependencies(catalog *hub.Catalog) map[string][]incidents.Affected {
 	return deps
 }
 
-func newChecker(cfg *config.Config, selfToken string) *checker.Checker {
+// newChecker is the prober of cfg; diverted says when a self-check may
+// find a link on its fallback (nil: never, as in check, which runs no
+// self-check).
+func newChecker(cfg *config.Config, selfToken string, diverted func(checker.Target, time.Time) bool) *checker.Checker {
 	p := cfg.Probe
 	return checker.New(checker.Options{
 		Timeout:            time.Duration(p.Timeout),
@@ -104,6 +107,7 @@ func newChecker(cfg *config.Config, selfToken string) *checker.Checker {
 		SlowThreshold:      time.Duration(p.HubSlow),
 		HEADFirst:          p.HeadFirst,
 		SelfCheckToken:     selfToken,
+		Diverted:           diverted,
 		FreshEvery:         freshEvery(time.Duration(*p.FreshEvery)),
 		TLSWarn:            time.Duration(*p.TLSWarn),
 		KeepAliveHosts:     p.KeepAliveHosts,

@@ -41,11 +41,12 @@ type hookBody struct {
 	Data struct {
 		Reason   string `json:"reason"`
 		Incident struct {
-			ID       int64    `json:"id"`
-			Key      string   `json:"key"`
-			Kind     string   `json:"kind"`
-			Targets  []string `json:"targets"`
-			Affected []struct {
+			ID             int64    `json:"id"`
+			Key            string   `json:"key"`
+			AcknowledgedBy string   `json:"acknowledged_by"`
+			Kind           string   `json:"kind"`
+			Targets        []string `json:"targets"`
+			Affected       []struct {
 				Page, Link, Fallback string
 				Diverted             bool
 			} `json:"affected"`

@@ -33,7 +33,6 @@ type Store interface {
 	IncidentEvents(ctx context.Context, id int64) ([]incidents.Event, error)
 	IncidentUpdates(ctx context.Context, id int64) ([]incidents.Update, error)
 	IncidentEvidence(ctx context.Context, id int64) ([]json.RawMessage, error)
-	Acknowledge(ctx context.Context, id int64, by string) (incidents.Incident, error)
 	EditPostmortem(ctx context.Context, id int64, pm incidents.Postmortem) (incidents.Incident, error)
 	CreateMaintenance(ctx context.Context, m incidents.Maintenance) (incidents.Maintenance, error)
 	ListMaintenance(ctx context.Context, since time.Time) ([]incidents.Maintenance, error)
@@ -45,10 +44,11 @@ type Store interface {
 }
 
 // Operator is what an on-call engineer asks of the incident engine: to
-// resolve an open incident by hand, and to post a public update. The engine
-// owns open incidents and makes every alert, so the admin API asks it rather
-// than writing to the store.
+// acknowledge an incident, resolve an open one by hand, and post a public
+// update. The engine owns open incidents and makes every alert, so the
+// admin API asks it rather than writing to the store.
 type Operator interface {
+	Acknowledge(ctx context.Context, id int64, by string) (incidents.Incident, error)
 	Resolve(ctx context.Context, id int64, by, note string) (incidents.Incident, error)
 	PostUpdate(ctx context.Context, id int64, status incidents.Status, body string) (incidents.Update, error)
 }
@@ -58,7 +58,7 @@ type Options struct {
 	// Token is the bearer token; empty turns the API off: every request is
 	// refused, never let through.
 	Token    string
-	Operator Operator // nil: no updates nor resolutions by hand
+	Operator Operator // nil: no acknowledgements, updates nor resolutions by hand
 	Channels []string // the configured alert channels, by name
 	// Extra are more GET endpoints under /api/admin/, by path below it
 	// ("/clicks"), behind the same token: another package's reports.
@@ -381,12 +381,9 @@ func (a *API) acknowledge(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	inc, err := a.store.Acknowledge(r.Context(), id, body.By)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, inc)
+	a.operate(w, r, id, http.StatusOK, func(ctx context.Context, op Operator) (any, error) {
+		return op.Acknowledge(ctx, id, body.By)
+	})
 }
 
 func (a *API) postUpdate(w http.ResponseWriter, r *http.Request) {
@@ -447,7 +444,7 @@ func (a *API) resolve(w http.ResponseWriter, r *http.Request) {
 // before the engine is asked).
 func (a *API) operate(w http.ResponseWriter, r *http.Request, id int64, ok int, act func(context.Context, Operator) (any, error)) {
 	if a.operator == nil {
-		writeError(w, http.StatusServiceUnavailable, "", "the incident engine is not running: incidents cannot be updated or resolved by hand")
+		writeError(w, http.StatusServiceUnavailable, "", "the incident engine is not running: incidents cannot be acknowledged, updated or resolved by hand")
 		return
 	}
 	if _, err := a.store.Incident(r.Context(), id); err != nil {

@@ -158,15 +158,27 @@ func recordTx(ctx context.Context, tx *Tx, c incidents.Change) (incidents.Incide
 		// The engine owns the detection columns; acknowledgement, postmortem
 		// and the public status belong to people and are never overwritten
 		// from here, but for a resolution and for an operator's update
-		// (c.Update), which set the status. The row is read back so the alert
-		// carries what people set.
+		// (c.Update), which set the status, and an acknowledgement
+		// (c.Acknowledged), refused if the row has one already. The row is
+		// read back so the alert carries what people set.
+		if c.Acknowledged {
+			cur, err := lockIncident(ctx, tx, inc.ID)
+			if err != nil {
+				return inc, err
+			}
+			if err := incidents.CheckAcknowledge(cur); err != nil {
+				return inc, err
+			}
+		}
 		row := tx.QueryRow(ctx, `UPDATE incidents SET key = $1, kind = $2, title = $3, cause = $4, summary = $5,
 			status = CASE WHEN $6 = 'resolved' OR $7 THEN $6 ELSE status END,
 			impact = $8, flapping = $9, host = $10, targets = $11, affected = $12, updated_at = $13, alerts_suppressed = $14,
-			resolved_at = $15, version = version + 1 WHERE id = $16 AND version = $17 RETURNING `+incidentColumns,
+			resolved_at = $15, version = version + 1,
+			acknowledged_at = CASE WHEN $18 THEN $19 ELSE acknowledged_at END, acknowledged_by = CASE WHEN $18 THEN $20 ELSE acknowledged_by END
+			WHERE id = $16 AND version = $17 RETURNING `+incidentColumns,
 			inc.Key, string(inc.Kind), inc.Title, string(inc.Cause), inc.Summary, string(inc.Status), c.Update != nil, string(inc.Impact),
 			inc.Flapping, inc.Host, string(targets), string(affected), inc.UpdatedAt.UTC(), inc.AlertsSuppressed,
-			nullTime(inc.ResolvedAt), inc.ID, inc.Version)
+			nullTime(inc.ResolvedAt), inc.ID, inc.Version, c.Acknowledged, nullTime(inc.AcknowledgedAt), inc.AcknowledgedBy)
 		inc, err = scanIncident(row)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return inc, missingOrChanged(ctx, tx, c.Incident)

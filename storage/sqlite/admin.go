@@ -20,30 +20,6 @@ func lockIncident(ctx context.Context, tx *Tx, id int64) (incidents.Incident, er
 	return inc, err
 }
 
-// Acknowledge records that someone is on the incident.
-func (db *DB) Acknowledge(ctx context.Context, id int64, by string) (incidents.Incident, error) {
-	var out incidents.Incident
-	err := db.update(ctx, func(tx *Tx) error {
-		inc, err := lockIncident(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		if err := storage.CheckAcknowledge(inc); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE incidents SET acknowledged_at = ?, acknowledged_by = ?, updated_at = ? WHERE id = ?`,
-			formatTime(tx.now), by, formatTime(tx.now), id); err != nil {
-			return fmt.Errorf("sqlite: acknowledge: %w", err)
-		}
-		if err := addEvent(ctx, tx, id, incidents.EventAcknowledged, "acknowledged by "+by); err != nil {
-			return err
-		}
-		out, err = lockIncident(ctx, tx, id)
-		return err
-	})
-	return out, err
-}
-
 // EditPostmortem replaces an incident's postmortem notes.
 func (db *DB) EditPostmortem(ctx context.Context, id int64, pm incidents.Postmortem) (incidents.Incident, error) {
 	var out incidents.Incident

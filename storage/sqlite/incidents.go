@@ -170,14 +170,26 @@ func recordTx(ctx context.Context, tx *Tx, c incidents.Change) (incidents.Incide
 		// The engine owns the detection columns; acknowledgement, postmortem
 		// and the public status belong to people and are never overwritten
 		// from here, but for a resolution and for an operator's update
-		// (c.Update), which set the status. The row is read back so the alert
-		// carries what people set.
+		// (c.Update), which set the status, and an acknowledgement
+		// (c.Acknowledged), refused if the row has one already. The row is
+		// read back so the alert carries what people set.
+		if c.Acknowledged {
+			cur, err := lockIncident(ctx, tx, inc.ID)
+			if err != nil {
+				return inc, err
+			}
+			if err := incidents.CheckAcknowledge(cur); err != nil {
+				return inc, err
+			}
+		}
 		row := tx.QueryRowContext(ctx, `UPDATE incidents SET key = ?, kind = ?, title = ?, cause = ?, summary = ?,
 			status = CASE WHEN ? = 'resolved' OR ? THEN ? ELSE status END,
 			impact = ?, flapping = ?, host = ?, targets = ?, affected = ?, updated_at = ?, alerts_suppressed = ?,
+			acknowledged_at = CASE WHEN ? THEN ? ELSE acknowledged_at END, acknowledged_by = CASE WHEN ? THEN ? ELSE acknowledged_by END,
 			resolved_at = ?, version = version + 1 WHERE id = ? AND version = ? RETURNING `+incidentColumns,
 			inc.Key, string(inc.Kind), inc.Title, string(inc.Cause), inc.Summary, string(inc.Status), c.Update != nil, string(inc.Status), string(inc.Impact),
 			inc.Flapping, inc.Host, string(targets), string(affected), formatTime(inc.UpdatedAt), inc.AlertsSuppressed,
+			c.Acknowledged, nullTime(inc.AcknowledgedAt), c.Acknowledged, inc.AcknowledgedBy,
 			nullTime(inc.ResolvedAt), inc.ID, inc.Version)
 		inc, err = scanIncident(row)
 		if errors.Is(err, sql.ErrNoRows) {

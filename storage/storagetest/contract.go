@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -228,15 +229,16 @@ func recordTogether(t *testing.T, db storage.Store, _ *Clock) {
 		t.Fatalf("events %d, evidence %d, alerts %+v", len(events), len(evidence), alerts)
 	}
 	// Resolve: people's columns (acknowledgement, public status) stay.
-	if _, err := db.Acknowledge(ctx, inc.ID, "alice"); err != nil {
-		t.Fatal(err)
-	}
-	next := got
+	next, err := db.Record(ctx, acknowledge(got, "alice", t0.Add(time.Minute)))
+	must(t, err)
 	next.Status, next.ResolvedAt, next.UpdatedAt = incidents.StatusResolved, t0.Add(time.Hour), t0.Add(time.Hour)
 	saved, err := db.Record(ctx, incidents.Change{Incident: next, Alert: &incidents.Alert{Type: incidents.AlertResolved}})
 	must(t, err)
 	if saved.Open() || saved.AcknowledgedBy != "alice" || saved.Status != incidents.StatusResolved {
 		t.Errorf("resolved: %+v", saved)
+	}
+	if _, err := db.Record(ctx, acknowledge(saved, "bob", t0.Add(2*time.Hour))); !errors.Is(err, incidents.ErrConflict) || !strings.Contains(err.Error(), "resolved") {
+		t.Errorf("acknowledging a resolved incident: %v, want ErrConflict", err)
 	}
 	open, err := db.OpenIncidents(ctx)
 	must(t, err)
@@ -384,20 +386,53 @@ func fanOutAndChannels(t *testing.T, db storage.Store, _ *Clock) {
 	}
 }
 
+// acknowledge is the change of an operator acknowledging inc at at.
+func acknowledge(inc incidents.Incident, by string, at time.Time) incidents.Change {
+	c := incidents.Change{Incident: inc, Acknowledged: true, Events: []incidents.Event{{At: at, Kind: incidents.EventAcknowledged, Body: "acknowledged by " + by}}}
+	c.Incident.AcknowledgedAt, c.Incident.AcknowledgedBy, c.Incident.UpdatedAt = at, by, at
+	return c
+}
+
 func adminChanges(t *testing.T, db storage.Store, _ *Clock) {
 	ctx := context.Background()
 	inc, err := db.Record(ctx, incidents.Change{Incident: openIncident("dest:adm", t0)})
 	must(t, err)
-	if _, err := db.Acknowledge(ctx, inc.ID, "alice"); err != nil {
-		t.Fatal(err)
+	// An acknowledgement is a change like any: who and when, its event and
+	// its alert in one transaction, over the version it was decided from.
+	acked, err := db.Record(ctx, acknowledge(inc, "alice", t0.Add(time.Minute)))
+	must(t, err)
+	if acked.AcknowledgedBy != "alice" || !acked.AcknowledgedAt.Equal(t0.Add(time.Minute)) || acked.Version != inc.Version+1 {
+		t.Errorf("acknowledged: %+v", acked)
 	}
-	if _, err := db.Acknowledge(ctx, inc.ID, "bob"); !errors.Is(err, incidents.ErrConflict) {
-		t.Errorf("second acknowledgement: %v, want ErrConflict", err)
+	// A second one is refused, from a stale copy (its version) or from
+	// the current one (the first person on it stays named), and writes
+	// nothing: no event, no alert.
+	second := acknowledge(acked, "bob", t0.Add(2*time.Minute))
+	second.Alert = &incidents.Alert{Type: incidents.AlertUpdated, Reason: string(incidents.EventAcknowledged)}
+	if _, err := db.Record(ctx, second); !errors.Is(err, incidents.ErrConflict) || !strings.Contains(err.Error(), "already acknowledged by alice") {
+		t.Errorf("second acknowledgement: %v, want ErrConflict naming alice", err)
+	}
+	if _, err := db.Record(ctx, acknowledge(inc, "bob", t0.Add(2*time.Minute))); !errors.Is(err, incidents.ErrConflict) {
+		t.Errorf("acknowledgement from a stale copy: %v, want ErrConflict", err)
+	}
+	if ev, _ := db.IncidentEvents(ctx, inc.ID); len(ev) != 1 {
+		t.Errorf("events after refused acknowledgements: %+v", ev)
+	}
+	if a, _ := db.Outbox(ctx, 10); len(a) != 0 {
+		t.Errorf("alerts after refused acknowledgements: %+v", a)
+	}
+	// An engine change (a copy without the acknowledgement) keeps it.
+	engine := acked
+	engine.AcknowledgedAt, engine.AcknowledgedBy, engine.Cause = time.Time{}, "", checker.CauseTimeout
+	acked, err = db.Record(ctx, incidents.Change{Incident: engine})
+	must(t, err)
+	if acked.AcknowledgedBy != "alice" || acked.Cause != checker.CauseTimeout {
+		t.Errorf("after an engine change: %+v", acked)
 	}
 	// An operator's update, recorded with its change: it sets the public
 	// status, gets an id, and its alert carries it.
 	u := &incidents.Update{Status: incidents.StatusIdentified, Body: "rolling back"}
-	next := inc
+	next := acked
 	next.Status = incidents.StatusIdentified
 	saved, err := db.Record(ctx, incidents.Change{Incident: next, Update: u,
 		Alert: &incidents.Alert{Type: incidents.AlertUpdated, Reason: string(incidents.EventUpdatePosted)}})
