@@ -611,9 +611,12 @@ func (c *Checker) judge(t Target, r *Result, resp *http.Response, body []byte, f
 	}
 }
 
+// isRedirect reports whether a browser follows an answer's Location: 300
+// Multiple Choices too, which offers no choice a visitor can make without
+// one. Without a usable Location, each is redirect_invalid.
 func isRedirect(code int) bool {
 	switch code {
-	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+	case http.StatusMultipleChoices, http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
 		return true
 	}
 	return false
