@@ -329,9 +329,16 @@ func (c *Checker) backoff(host string) (until time.Time, ok bool) {
 	return until, c.opts.Now().Before(until)
 }
 
-func (c *Checker) failBackoff(r *Result, host string, until time.Time) {
-	r.RetryAfter = until.Sub(c.opts.Now())
-	c.fail(r, CauseRateLimited, fmt.Sprintf("backing off from %s until %s (Retry-After)", host, until.UTC().Format("15:04:05")), nil)
+// skipBackoff records a check not made because it would request u, of a
+// host backing off until until: skipped, not failed. The host answered a
+// 429 to another check; what it would answer to this one is unknown.
+func (c *Checker) skipBackoff(r *Result, u *url.URL, host string, until time.Time) {
+	r.Status, r.Cause, r.SkippedUntil = StatusSkipped, CauseRateLimited, until.UTC()
+	when := until.UTC().Format("15:04:05 MST")
+	r.Summary = fmt.Sprintf("not checked: %s asked to be left alone until %s (429 Retry-After)", host, when)
+	if len(r.Hops) > 0 {
+		r.Summary = fmt.Sprintf("not checked: the redirects lead to %s, and %s asked to be left alone until %s (429 Retry-After)", u, host, when)
+	}
 }
 
 // using runs one check over a host's connections: fresh ones when due.
@@ -347,8 +354,11 @@ func (c *Checker) using(p *conns, r *Result, check func(*visit)) {
 		v := newVisit(l.transport)
 		check(v)
 		r.Fresh = !v.stale && !v.resumed
-		refused := l.oneShot && v.offerRefused && r.Cause != CauseNone
-		p.give(l, r.Cause != CauseNone, refused)
+		// A check skipped at a later hop saw nothing wrong with the hops
+		// it made.
+		failed := r.Cause != CauseNone && !r.Skipped()
+		refused := l.oneShot && v.offerRefused && failed
+		p.give(l, failed, refused)
 		c.sweep(l.started)
 		if !refused {
 			return
@@ -416,7 +426,7 @@ func (c *Checker) checkDestination(ctx context.Context, t Target, r *Result) {
 	}
 	first := strings.ToLower(u.Hostname())
 	if until, ok := c.backoff(first); ok {
-		c.failBackoff(r, first, until)
+		c.skipBackoff(r, u, first, until)
 		return
 	}
 	sem := c.host(first).sem
@@ -428,6 +438,12 @@ func (c *Checker) checkDestination(ctx context.Context, t Target, r *Result) {
 		// deadline) ends the wait: the check's own timeout has not
 		// started yet.
 		c.fail(r, CauseTimeout, fmt.Sprintf("cancelled while waiting for a free connection to %s", first), ctx.Err())
+		return
+	}
+	// The host may have asked for a back-off while this check waited for
+	// its turn.
+	if until, ok := c.backoff(first); ok {
+		c.skipBackoff(r, u, first, until)
 		return
 	}
 	c.using(c.host(first).conns, r, func(v *visit) {
@@ -454,7 +470,7 @@ func (c *Checker) follow(ctx context.Context, v *visit, t Target, u *url.URL, r 
 		if hop > 0 {
 			host := strings.ToLower(next.Hostname())
 			if until, ok := c.backoff(host); ok {
-				c.failBackoff(r, host, until)
+				c.skipBackoff(r, next, host, until)
 				return
 			}
 		}

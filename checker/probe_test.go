@@ -262,9 +262,11 @@ func TestRateLimitedHonoursRetryAfter(t *testing.T) {
 	if r.Cause != CauseRateLimited || r.Status != StatusDegraded || r.RetryAfter != 2*time.Minute {
 		t.Fatalf("first check: %+v", r)
 	}
-	// Another URL on the same host, within the Retry-After: no request at all.
+	// Another URL on the same host, within the Retry-After: no request at
+	// all, and no verdict either: it was not checked, and says until when.
 	r = c.Check(context.Background(), Target{ID: "y", URL: named(t, srv.URL, "busy.test") + "/b"})
-	if r.Cause != CauseRateLimited || r.Status != StatusDegraded || !strings.Contains(r.Summary, "backing off from busy.test until 12:02:00") {
+	if r.Status != StatusSkipped || r.OK() || !r.Skipped() || r.Cause != CauseRateLimited || r.StatusCode != 0 || r.RetryAfter != 0 ||
+		!r.SkippedUntil.Equal(now.Add(2*time.Minute)) || r.Summary != "not checked: busy.test asked to be left alone until 12:02:00 UTC (429 Retry-After)" {
 		t.Fatalf("second check: %+v", r)
 	}
 	if n := hits.Load(); n != 1 {

@@ -5,6 +5,7 @@ import (
 
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -174,6 +175,50 @@ func TestSchedulerWorkersReportResultsAndLag(t *testing.T) {
 	}
 	if st := s.Stats(); st.Checks != 20 || st.LagP50 != 250*time.Millisecond || st.LagP99 != 250*time.Millisecond {
 		t.Errorf("stats = %+v, want 20 checks with 250ms lag", st)
+	}
+}
+
+// skippingProber answers every check of the targets in skip as the
+// checker does while their host backs off: not made.
+type skippingProber struct {
+	skip  map[string]bool
+	until time.Time
+}
+
+func (p skippingProber) Check(_ context.Context, t checker.Target) checker.Result {
+	if p.skip[t.ID] {
+		return checker.Result{TargetID: t.ID, Status: checker.StatusSkipped, Cause: checker.CauseRateLimited, SkippedUntil: p.until}
+	}
+	return checker.Result{TargetID: t.ID, Status: checker.StatusUp}
+}
+
+// A check the checker did not make (its host asked for a back-off) is not
+// a result: passed on, it would count against the target (a failure
+// streak, a minute of downtime) or for it, though nothing was seen. It is
+// counted, and the target stays free for its next check.
+func TestSchedulerDoesNotReportChecksNotMade(t *testing.T) {
+	targets := targetsN(6)
+	p := skippingProber{skip: map[string]bool{targets[1].ID: true, targets[4].ID: true}, until: time.Date(2026, 11, 22, 12, 1, 0, 0, time.UTC)}
+	var reported []string
+	s := New(p, targets, Options{Workers: 1, OnResult: func(r checker.Result) { reported = append(reported, r.TargetID) }})
+	jobs := make(chan job)
+	wait := s.startWorkers(context.Background(), jobs)
+	for _, e := range s.snapshot() {
+		e.running.Store(true)
+		jobs <- job{e: e, planned: time.Now()}
+	}
+	close(jobs)
+	wait()
+	if len(reported) != 4 || slices.Contains(reported, targets[1].ID) || slices.Contains(reported, targets[4].ID) {
+		t.Errorf("reported %v, want the 4 checks made", reported)
+	}
+	if st := s.Stats(); st.Checks != 6 || st.BackedOff != 2 || st.Skipped != 0 {
+		t.Errorf("stats = %+v, want 6 checks started, 2 of them not made", st)
+	}
+	for _, e := range s.snapshot() {
+		if e.running.Load() {
+			t.Errorf("%s still marked running", e.target.ID)
+		}
 	}
 }
 
