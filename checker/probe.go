@@ -174,7 +174,7 @@ func (c *Checker) newConns(dial func(context.Context, string, string) (net.Conn,
 	return &conns{every: c.opts.FreshEvery, budget: budget, oneShot: oneShot, oneShotFull: oneShotFull, newTransport: func() *http.Transport {
 		// As a browser connects: HTTP/2 when the server offers it. The
 		// connections may be kept for the checks until the next fresh one.
-		return &http.Transport{
+		t := &http.Transport{
 			Proxy:                 nil, // never from the environment: the prober must reach what it checks
 			DialContext:           dial,
 			TLSClientConfig:       c.freshTLS.Clone(), // the transport adds its ALPN protocols to it
@@ -188,6 +188,8 @@ func (c *Checker) newConns(dial func(context.Context, string, string) (net.Conn,
 			// 10 MB of headers.
 			MaxResponseHeaderBytes: maxResponseHeaderBytes,
 		}
+		t.DialTLSContext = dialTLS(dial, t)
+		return t
 	}}
 }
 
@@ -209,6 +211,7 @@ func (c *Checker) newOneShot(dial func(context.Context, string, string) (net.Con
 		Protocols:              new(http.Protocols),
 	}
 	t.Protocols.SetHTTP1(true)
+	t.DialTLSContext = dialTLS(dial, t)
 	return t
 }
 
