@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -95,6 +96,71 @@ func TestBlockedMakesNoConnection(t *testing.T) {
 	}
 }
 
+// A check that waited for its host's turn while another check of the host
+// got a 429 with Retry-After is not made: it is skipped like a check that
+// began after the 429, and the host gets no request it asked not to get.
+func TestCheckWaitingItsTurnHonoursABackoffAskedMeanwhile(t *testing.T) {
+	t.Parallel()
+	var hits atomic.Int32
+	answer := make(chan struct{})
+	srv := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		if hits.Add(1) == 1 {
+			<-answer
+		}
+		w.Header().Set("Retry-After", "60")
+		w.WriteHeader(http.StatusTooManyRequests)
+	})
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	c := newTestChecker(t, Options{PerHostConcurrency: 1, Now: func() time.Time { return now }})
+	check := func(path string) Result {
+		u := named(t, srv.URL, "busy.test") + path
+		return c.Check(context.Background(), Target{ID: u, URL: u})
+	}
+	first := make(chan Result, 1)
+	go func() { first <- check("/a") }()
+	for hits.Load() == 0 {
+		runtime.Gosched()
+	}
+	second := make(chan Result, 1)
+	go func() { second <- check("/b") }()
+	waitForHostTurn(t)
+	close(answer)
+	if r := <-first; r.Status != StatusDegraded || r.Cause != CauseRateLimited {
+		t.Fatalf("the check that got the 429: %q %q", r.Status, r.Summary)
+	}
+	r := <-second
+	if r.Status != StatusSkipped || !r.SkippedUntil.Equal(now.Add(time.Minute)) || len(r.Hops) != 0 {
+		t.Errorf("the check that waited its turn: %q %q, until %s, hops %+v; want skipped until 12:01", r.Status, r.Summary, r.SkippedUntil, r.Hops)
+	}
+	if n := hits.Load(); n != 1 {
+		t.Errorf("the host got %d requests, want 1", n)
+	}
+}
+
+// waitForHostTurn waits until a check is blocked waiting for its host's
+// turn (checkDestination's own select, not one deeper in a request).
+func waitForHostTurn(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second) // a bound on a broken test, not a timing
+	buf := make([]byte, 1<<20)
+	for time.Now().Before(deadline) {
+		stacks := string(buf[:runtime.Stack(buf, true)])
+		for _, g := range strings.Split(stacks, "\n\n") {
+			for _, line := range strings.Split(g, "\n") {
+				if strings.HasPrefix(line, "goroutine ") || strings.HasPrefix(line, "\t") || strings.HasPrefix(line, "runtime.") {
+					continue
+				}
+				if strings.HasPrefix(line, "linkwatch/checker.(*Checker).checkDestination(") {
+					return
+				}
+				break
+			}
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatal("no check came to wait for its host's turn")
+}
+
 // The back-off belongs to the host that answered 429, wherever the chain
 // began.
 func TestBackoffFollowsTheAnsweringHost(t *testing.T) {
@@ -117,12 +183,15 @@ func TestBackoffFollowsTheAnsweringHost(t *testing.T) {
 	}
 	api := named(t, srv.URL, "api.test") + "/x"
 	r := c.Check(context.Background(), Target{ID: api, URL: api})
-	if r.Cause != CauseRateLimited || !strings.Contains(r.Summary, "backing off from api.test until 12:01:00") {
-		t.Errorf("direct check of the throttled host: %q %q", r.Cause, r.Summary)
+	if r.Status != StatusSkipped || r.Cause != CauseRateLimited || !strings.Contains(r.Summary, "api.test asked to be left alone until 12:01:00 UTC") {
+		t.Errorf("direct check of the throttled host: %q %q %q", r.Status, r.Cause, r.Summary)
 	}
+	// The chain's first hop is made; the hop to the throttled host is not,
+	// so the check as a whole is not made either.
 	r = c.Check(context.Background(), Target{ID: short, URL: short})
-	if r.Cause != CauseRateLimited || !strings.Contains(r.Summary, "backing off from api.test") {
-		t.Errorf("chain through the throttled host: %q %q", r.Cause, r.Summary)
+	if r.Status != StatusSkipped || r.Cause != CauseRateLimited || len(r.Hops) != 1 || !r.SkippedUntil.Equal(now.Add(time.Minute)) ||
+		!strings.Contains(r.Summary, "the redirects lead to "+api+", and api.test asked to be left alone") {
+		t.Errorf("chain through the throttled host: %q %q %q, hops %+v", r.Status, r.Cause, r.Summary, r.Hops)
 	}
 	if n := hits.Load(); n != 1 {
 		t.Errorf("throttled host hit %d times, want 1", n)

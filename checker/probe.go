@@ -181,7 +181,7 @@ func (c *Checker) newConns(dial func(context.Context, string, string) (net.Conn,
 	return &conns{every: c.opts.FreshEvery, budget: budget, oneShot: oneShot, oneShotFull: oneShotFull, newTransport: func() *http.Transport {
 		// As a browser connects: HTTP/2 when the server offers it. The
 		// connections may be kept for the checks until the next fresh one.
-		return &http.Transport{
+		t := &http.Transport{
 			Proxy:                 nil, // never from the environment: the prober must reach what it checks
 			DialContext:           dial,
 			TLSClientConfig:       c.freshTLS.Clone(), // the transport adds its ALPN protocols to it
@@ -195,6 +195,8 @@ func (c *Checker) newConns(dial func(context.Context, string, string) (net.Conn,
 			// 10 MB of headers.
 			MaxResponseHeaderBytes: maxResponseHeaderBytes,
 		}
+		t.DialTLSContext = dialTLS(dial, t)
+		return t
 	}}
 }
 
@@ -216,6 +218,7 @@ func (c *Checker) newOneShot(dial func(context.Context, string, string) (net.Con
 		Protocols:              new(http.Protocols),
 	}
 	t.Protocols.SetHTTP1(true)
+	t.DialTLSContext = dialTLS(dial, t)
 	return t
 }
 
@@ -336,9 +339,16 @@ func (c *Checker) backoff(host string) (until time.Time, ok bool) {
 	return until, c.opts.Now().Before(until)
 }
 
-func (c *Checker) failBackoff(r *Result, host string, until time.Time) {
-	r.RetryAfter = until.Sub(c.opts.Now())
-	c.fail(r, CauseRateLimited, fmt.Sprintf("backing off from %s until %s (Retry-After)", host, until.UTC().Format("15:04:05")), nil)
+// skipBackoff records a check not made because it would request u, of a
+// host backing off until until: skipped, not failed. The host answered a
+// 429 to another check; what it would answer to this one is unknown.
+func (c *Checker) skipBackoff(r *Result, u *url.URL, host string, until time.Time) {
+	r.Status, r.Cause, r.SkippedUntil = StatusSkipped, CauseRateLimited, until.UTC()
+	when := until.UTC().Format("15:04:05 MST")
+	r.Summary = fmt.Sprintf("not checked: %s asked to be left alone until %s (429 Retry-After)", host, when)
+	if len(r.Hops) > 0 {
+		r.Summary = fmt.Sprintf("not checked: the redirects lead to %s, and %s asked to be left alone until %s (429 Retry-After)", u, host, when)
+	}
 }
 
 // using runs one check over a host's connections: fresh ones when due.
@@ -354,8 +364,11 @@ func (c *Checker) using(p *conns, r *Result, check func(*visit)) {
 		v := newVisit(l.transport)
 		check(v)
 		r.Fresh = !v.stale && !v.resumed
-		refused := l.oneShot && v.offerRefused && r.Cause != CauseNone
-		p.give(l, r.Cause != CauseNone, refused)
+		// A check skipped at a later hop saw nothing wrong with the hops
+		// it made.
+		failed := r.Cause != CauseNone && !r.Skipped()
+		refused := l.oneShot && v.offerRefused && failed
+		p.give(l, failed, refused)
 		c.sweep(l.started)
 		if !refused {
 			return
@@ -423,7 +436,7 @@ func (c *Checker) checkDestination(ctx context.Context, t Target, r *Result) {
 	}
 	first := strings.ToLower(u.Hostname())
 	if until, ok := c.backoff(first); ok {
-		c.failBackoff(r, first, until)
+		c.skipBackoff(r, u, first, until)
 		return
 	}
 	sem := c.host(first).sem
@@ -435,6 +448,12 @@ func (c *Checker) checkDestination(ctx context.Context, t Target, r *Result) {
 		// deadline) ends the wait: the check's own timeout has not
 		// started yet.
 		c.fail(r, CauseTimeout, fmt.Sprintf("cancelled while waiting for a free connection to %s", first), ctx.Err())
+		return
+	}
+	// The host may have asked for a back-off while this check waited for
+	// its turn.
+	if until, ok := c.backoff(first); ok {
+		c.skipBackoff(r, u, first, until)
 		return
 	}
 	c.using(c.host(first).conns, r, func(v *visit) {
@@ -461,7 +480,7 @@ func (c *Checker) follow(ctx context.Context, v *visit, t Target, u *url.URL, r 
 		if hop > 0 {
 			host := strings.ToLower(next.Hostname())
 			if until, ok := c.backoff(host); ok {
-				c.failBackoff(r, host, until)
+				c.skipBackoff(r, next, host, until)
 				return
 			}
 		}
@@ -618,9 +637,12 @@ func (c *Checker) judge(t Target, r *Result, resp *http.Response, body []byte, f
 	}
 }
 
+// isRedirect reports whether a browser follows an answer's Location: 300
+// Multiple Choices too, which offers no choice a visitor can make without
+// one. Without a usable Location, each is redirect_invalid.
 func isRedirect(code int) bool {
 	switch code {
-	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+	case http.StatusMultipleChoices, http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
 		return true
 	}
 	return false

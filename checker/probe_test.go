@@ -211,6 +211,11 @@ func TestCheckCauses(t *testing.T) {
 		{name: "302 to javascript:", url: location.URL + "/302?to=javascript:alert(1)", cause: CauseRedirectInvalid, summary: "not an http(s) URL"},
 		{name: "302 to no host", url: location.URL + "/302?to=http:///x", cause: CauseRedirectInvalid, summary: "which has no host"},
 		{name: "302 with a usable Location", url: location.URL + "/302?to=/200", status: StatusUp},
+		// A 300 is followed like the others (browsers do); without a
+		// Location a visitor gets a choice page at best, nowhere at worst.
+		{name: "300 without Location", url: location.URL + "/300", cause: CauseRedirectInvalid, summary: "answered 300 Multiple Choices without a Location"},
+		{name: "300 to a page that is gone", url: location.URL + "/300?to=/404", cause: CauseHTTP4xx, summary: "404 Not Found at " + location.URL + "/404"},
+		{name: "300 with a usable Location", url: location.URL + "/300?to=/200", status: StatusUp},
 		{name: "304 is not a redirect", url: location.URL + "/304", status: StatusUp},
 		{name: "allowed private", url: "http://private.test:1/", opts: Options{AllowPrivate: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, Timeout: 100 * time.Millisecond},
 			summary: "10.1.2.3"}, // allowed through the guard: whatever happens next, it is not blocked
@@ -257,9 +262,11 @@ func TestRateLimitedHonoursRetryAfter(t *testing.T) {
 	if r.Cause != CauseRateLimited || r.Status != StatusDegraded || r.RetryAfter != 2*time.Minute {
 		t.Fatalf("first check: %+v", r)
 	}
-	// Another URL on the same host, within the Retry-After: no request at all.
+	// Another URL on the same host, within the Retry-After: no request at
+	// all, and no verdict either: it was not checked, and says until when.
 	r = c.Check(context.Background(), Target{ID: "y", URL: named(t, srv.URL, "busy.test") + "/b"})
-	if r.Cause != CauseRateLimited || r.Status != StatusDegraded || !strings.Contains(r.Summary, "backing off from busy.test until 12:02:00") {
+	if r.Status != StatusSkipped || r.OK() || !r.Skipped() || r.Cause != CauseRateLimited || r.StatusCode != 0 || r.RetryAfter != 0 ||
+		!r.SkippedUntil.Equal(now.Add(2*time.Minute)) || r.Summary != "not checked: busy.test asked to be left alone until 12:02:00 UTC (429 Retry-After)" {
 		t.Fatalf("second check: %+v", r)
 	}
 	if n := hits.Load(); n != 1 {

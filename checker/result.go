@@ -62,6 +62,11 @@ const (
 	StatusUp       Status = "up"
 	StatusDegraded Status = "degraded" // rate limited, slow or a certificate about to expire: working, not well
 	StatusDown     Status = "down"
+	// StatusSkipped is a check not made: a host on its way asked, with a
+	// 429's Retry-After, to be left alone until SkippedUntil. It says
+	// nothing of the target's health, neither up nor down; its Cause is
+	// why it was not made.
+	StatusSkipped Status = "skipped"
 )
 
 // Cause is why a check did not come back healthy.
@@ -158,6 +163,8 @@ type Result struct {
 	TLSExpiry  time.Time     `json:"tls_expiry,omitzero"` // leaf certificate of the final hop
 	BytesRead  int64         `json:"bytes_read"`
 	RetryAfter time.Duration `json:"retry_after,omitempty"` // from a 429
+	// SkippedUntil is, for a skipped check, when the host's back-off ends.
+	SkippedUntil time.Time `json:"skipped_until,omitzero"`
 }
 
 // SeriesID is the ID the result is aggregated under in the rollups.
@@ -170,3 +177,7 @@ func (r Result) SeriesID() string {
 
 // OK reports whether the result counts as a success for incident thresholds.
 func (r Result) OK() bool { return r.Status == StatusUp }
+
+// Skipped reports whether the check was not made (StatusSkipped): not an
+// observation of the target, to be counted neither for nor against it.
+func (r Result) Skipped() bool { return r.Status == StatusSkipped }

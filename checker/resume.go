@@ -11,7 +11,8 @@ import "crypto/tls"
 // handshake costs two ECDSA verifications and a post-quantum key share,
 // most of a check's CPU; a resumed one costs a key exchange.
 
-// sessionCacheSize bounds the TLS sessions remembered, one per host name:
+// sessionCacheSize bounds the TLS sessions remembered, one per server (host
+// and port):
 // a few hundred bytes each (the ticket and secrets; the certificates are
 // shared with the connections that verified them). A host evicted from it
 // gets a full handshake, which is only slower.
@@ -53,4 +54,23 @@ func (s resumeOnlySessions) Put(key string, cs *tls.ClientSessionState) {
 	if cs == nil {
 		s.ClientSessionCache.Put(key, nil)
 	}
+}
+
+// serverSessions is a session cache seen from one server, addr (host:port,
+// lowercased): crypto/tls keys sessions by server name alone, so the
+// servers of one host on two ports would be offered each other's sessions.
+// They are two servers: one that shares its ticket keys with the other
+// would resume a session the other established, and the certificate the
+// check relies on would be the other's, verified for the other.
+type serverSessions struct {
+	tls.ClientSessionCache
+	addr string
+}
+
+func (s serverSessions) Get(string) (*tls.ClientSessionState, bool) {
+	return s.ClientSessionCache.Get(s.addr)
+}
+
+func (s serverSessions) Put(_ string, cs *tls.ClientSessionState) {
+	s.ClientSessionCache.Put(s.addr, cs)
 }

@@ -3,8 +3,11 @@ package checker
 import (
 	"context"
 	"crypto/tls"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -340,5 +343,110 @@ func TestRefusedKeyShareOfferIsNotAnOutage(t *testing.T) {
 		if hs.resumed && hs.curve != tls.X25519MLKEM768 {
 			t.Errorf("the server saw %+v, want resumed with X25519MLKEM768", hs)
 		}
+	}
+}
+
+// Two ports of one host are two servers, and a session of one is never
+// offered to the other. Here they share their ticket keys (one server
+// process, two listeners), so the second would resume the first's session
+// if offered it: a check of the second, between fresh ones, would then
+// rely on the first's certificate, verified for the first, and never see
+// that its own has expired.
+func TestSessionsAreOneServersNotTheHosts(t *testing.T) {
+	t.Parallel()
+	start := time.Now()
+	ca := newTestCA(t, "Test Root", start.Add(-time.Hour), start.Add(365*24*time.Hour))
+	var ticketKey [32]byte
+	copy(ticketKey[:], "one process, two listeners, key")
+	listen := func(cert *tls.Certificate) (*httptest.Server, *handshakeLog) {
+		log := &handshakeLog{}
+		srv, _ := unstartedCounting(func(http.ResponseWriter, *http.Request) {})
+		srv.TLS = &tls.Config{
+			Certificates: []tls.Certificate{*cert},
+			VerifyConnection: func(cs tls.ConnectionState) error {
+				log.mu.Lock()
+				log.seen = append(log.seen, handshake{host: cs.ServerName, resumed: cs.DidResume})
+				log.mu.Unlock()
+				return nil
+			},
+		}
+		srv.TLS.SetSessionTicketKeys([][32]byte{ticketKey})
+		srv.StartTLS()
+		t.Cleanup(srv.Close)
+		return srv, log
+	}
+	good, goodLog := listen(ca.Leaf("shop.test", start.Add(-time.Hour), start.Add(90*24*time.Hour)))
+	stale, staleLog := listen(ca.Leaf("shop.test", start.Add(-48*time.Hour), start.Add(-24*time.Hour)))
+	clock := &fakeClock{now: start}
+	c := newTestChecker(t, Options{RootCAs: certPool(ca.cert), Now: clock.Now, FreshEvery: time.Minute, KeepAliveHosts: 1})
+	c.budget.take() // shop.test keeps no connection: between fresh checks, one-shot ones that may resume
+	check := func(srv *httptest.Server) Result {
+		u := named(t, srv.URL, "shop.test") + "/"
+		return c.Check(context.Background(), Target{ID: u, URL: u})
+	}
+
+	if r := check(good); r.Status != StatusUp || !r.Fresh {
+		t.Fatalf("first check of shop.test, on %s: %q %q fresh %v", good.URL, r.Status, r.Summary, r.Fresh)
+	}
+	// Between fresh checks (the clock stands still: none is due), the
+	// server resumes its own session.
+	if r := check(good); r.Status != StatusUp || r.Fresh || len(r.Hops) != 1 || !r.Hops[0].Resumed {
+		t.Fatalf("shop.test on its first port again: %q %q fresh %v hops %+v; want up, resumed", r.Status, r.Summary, r.Fresh, r.Hops)
+	}
+	goodLog.take()
+	// The host's next check is not due to be fresh either, but the other
+	// port has no session of its own: a full handshake sees its
+	// certificate.
+	r := check(stale)
+	if r.Cause != CauseTLSExpired || len(r.Hops) != 1 || r.Hops[0].Resumed {
+		t.Errorf("the other port of shop.test: %q %q, hops %+v; want tls_expired from a full handshake", r.Status, r.Summary, r.Hops)
+	}
+	for _, hs := range staleLog.take() {
+		if hs.resumed {
+			t.Errorf("the other port resumed a session: %+v", hs)
+		}
+	}
+}
+
+// A server that accepts the connection and never answers the TLS hello
+// fails the check at its timeout, and the handshake, which the transport
+// lets go on for a later request's sake once the check has given up on it,
+// is abandoned within the timeout too: no connection is left hanging. The
+// unlucky case is a check between fresh ones of a host keeping no
+// connection: nothing closes the shared one-shot transport's dials.
+func TestAStalledHandshakeIsAbandoned(t *testing.T) {
+	t.Parallel()
+	good := httptest.NewTLSServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	t.Cleanup(good.Close)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	closed := make(chan struct{})
+	go func() {
+		conn, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		_, _ = io.Copy(io.Discard, conn) // the hello, and nothing back, until the client hangs up
+		close(closed)
+	}()
+	clock := &fakeClock{now: time.Now()}
+	c := newTestChecker(t, Options{Timeout: 300 * time.Millisecond, RootCAs: certPool(good.Certificate()), Now: clock.Now, FreshEvery: time.Minute, KeepAliveHosts: 1})
+	c.budget.take()
+	u := named(t, good.URL, "example.com") + "/"
+	if r := c.Check(context.Background(), Target{ID: u, URL: u}); r.Status != StatusUp || !r.Fresh {
+		t.Fatalf("the host's fresh check: %q %q", r.Status, r.Summary)
+	}
+	u = "https://" + net.JoinHostPort("example.com", strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)) + "/"
+	if r := c.Check(context.Background(), Target{ID: u, URL: u}); r.Cause != CauseTimeout {
+		t.Errorf("cause %q (%s), want timeout", r.Cause, r.Summary)
+	}
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second): // a bound on a broken test, not a timing
+		t.Fatal("the stalled handshake's connection is still open")
 	}
 }

@@ -70,16 +70,28 @@ func withTrace(ctx context.Context, t *hopTrace) context.Context {
 			t.conn, t.reused = info.Conn, info.Reused
 			t.mu.Unlock()
 		},
-		TLSHandshakeStart: func() { t.mark(&t.tlsStart) },
+		// dialTLS reports the handshake it makes, and the transport
+		// reports it again, as done, once it has the connection: the
+		// first report is the handshake's.
+		TLSHandshakeStart: func() {
+			t.mu.Lock()
+			if t.tlsStart.IsZero() {
+				t.tlsStart = time.Now()
+			}
+			t.mu.Unlock()
+		},
 		TLSHandshakeDone: func(state tls.ConnectionState, err error) {
 			t.mu.Lock()
+			defer t.mu.Unlock()
+			if !t.tlsDone.IsZero() {
+				return
+			}
 			t.tlsDone = time.Now()
 			t.resumed = err == nil && state.DidResume
 			// crypto/tls reports an alert from the server as an OpError
 			// "remote error".
 			var remote *net.OpError
 			t.refused = errors.As(err, &remote) && remote.Op == "remote error"
-			t.mu.Unlock()
 		},
 		WroteRequest:         func(httptrace.WroteRequestInfo) { t.mark(&t.wrote) },
 		GotFirstResponseByte: func() { t.mark(&t.firstByte) },

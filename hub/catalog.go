@@ -5,7 +5,6 @@ package hub
 import (
 	"fmt"
 	"sort"
-	"sync/atomic"
 )
 
 // Page is one public page of links, served at /{slug}.
@@ -29,12 +28,12 @@ type Link struct {
 	key LinkKey
 
 	// clicks is shared with the Counter so that the redirect hot path is a
-	// single atomic add, with no map lookup and no lock.
-	clicks *atomic.Int64
+	// clock read and a compare and swap, with no map lookup and no lock.
+	clicks *hourly
 	// fallbackClicks counts the clicks sent to Fallback; clicks the others,
-	// so a click is still one atomic add.
-	fallbackClicks *atomic.Int64
-	served         *atomic.Int64 // the Counter's redirect total
+	// so a click is still one compare and swap.
+	fallbackClicks *hourly
+	counter        *Counter
 }
 
 // Key names the link across catalog reloads.
@@ -113,7 +112,7 @@ func NewCatalog(pages []PageSpec, counter *Counter) (*Catalog, error) {
 			}
 			key := LinkKey{p.Slug, l.Slug}
 			nl := &Link{Slug: l.Slug, Title: title, URL: l.URL, Fallback: l.Fallback, key: key,
-				clicks: counter.cell(clickKey{key, false}), fallbackClicks: counter.cell(clickKey{key, true}), served: &counter.redirects}
+				clicks: counter.cell(clickKey{key, false}), fallbackClicks: counter.cell(clickKey{key, true}), counter: counter}
 			np.Links = append(np.Links, nl)
 			np.linkBySlug[l.Slug] = nl
 		}

@@ -2,7 +2,10 @@ package hub
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,7 +21,9 @@ type ClickCount struct {
 // ClickStore persists click counts. It is the only thing the hub needs from
 // storage, and it is called off the redirect path.
 type ClickStore interface {
-	AddClicks(ctx context.Context, counts map[LinkKey]ClickCount) error
+	// AddClicks adds counts to the links' totals of the hour starting at
+	// hour (UTC): the hour the clicks happened in.
+	AddClicks(ctx context.Context, hour time.Time, counts map[LinkKey]ClickCount) error
 }
 
 // clickKey names a counter cell: a link's clicks to its destination, or to
@@ -28,13 +33,20 @@ type clickKey struct {
 	fallback bool
 }
 
-// Counter counts clicks in memory and flushes them to a ClickStore in batches,
-// so a redirect never waits on the database.
+// Counter counts clicks in memory, by the hour they happen in, and flushes
+// them to a ClickStore in batches, so a redirect never waits on the
+// database.
 type Counter struct {
 	store ClickStore
+	// now is the clock that says which hour a click happens in.
+	now func() time.Time
 
-	mu    sync.Mutex // guards cells; the cells themselves are atomic
-	cells map[clickKey]*atomic.Int64
+	mu    sync.Mutex // guards cells and spilled; the cells themselves are atomic
+	cells map[clickKey]*hourly
+	// spilled are clicks out of their cells: those of an hour whose cell
+	// slot a later hour took before a flush could take them, and those of
+	// a flush that failed, by hour.
+	spilled map[int64]map[LinkKey]ClickCount
 
 	redirects atomic.Int64 // every redirect served to a visitor, for metrics
 }
@@ -45,69 +57,167 @@ func (c *Counter) Redirects() int64 { return c.redirects.Load() }
 
 // NewCounter returns a Counter that flushes to store.
 func NewCounter(store ClickStore) *Counter {
-	return &Counter{store: store, cells: map[clickKey]*atomic.Int64{}}
+	return &Counter{store: store, now: time.Now, cells: map[clickKey]*hourly{}, spilled: map[int64]map[LinkKey]ClickCount{}}
 }
 
 // cell returns the counter for key, shared across catalog reloads so a reload
 // loses no pending click.
-func (c *Counter) cell(key clickKey) *atomic.Int64 {
+func (c *Counter) cell(key clickKey) *hourly {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	v, ok := c.cells[key]
 	if !ok {
-		v = new(atomic.Int64)
+		v = &hourly{key: key}
 		c.cells[key] = v
 	}
 	return v
 }
 
-// collect reads every cell with read (Load or Swap(0)) into counts by link.
-// The caller holds c.mu.
-func (c *Counter) collect(read func(*atomic.Int64) int64) map[LinkKey]ClickCount {
-	out := map[LinkKey]ClickCount{}
-	for k, v := range c.cells {
-		n := read(v)
-		if n <= 0 {
+// click counts one click, now, into cell: on the redirect path, a compare
+// and swap (and, once an hour at most, a lock when the cell's slot for the
+// hour still holds an older hour's clicks, which no flush took).
+func (c *Counter) click(cell *hourly) {
+	if from, n := cell.add(hourOf(c.now())); n > 0 {
+		c.mu.Lock()
+		addClicks(c.spilled, from, cell.key, n)
+		c.mu.Unlock()
+	}
+}
+
+// hourly counts one cell's clicks by hour in two slots, even and odd
+// hours, each holding an hour and its count in one word (the hour in the
+// high bits): a click is one compare and swap, and a click at 10:59:58
+// flushed at 11:00:03 is 10:00's.
+type hourly struct {
+	key   clickKey
+	slots [2]atomic.Uint64
+}
+
+const (
+	countBits = 40 // a trillion clicks an hour per link
+	countMask = 1<<countBits - 1
+	maxHour   = 1<<(64-countBits) - 1 // in the year 3883
+)
+
+// hourOf numbers t's hour since the Unix epoch, within what a slot holds.
+func hourOf(t time.Time) int64 {
+	return min(max(t.Unix()/3600, 1), maxHour)
+}
+
+func hourStart(hour int64) time.Time { return time.Unix(hour*3600, 0).UTC() }
+
+// add counts a click of hour. When the hour's slot held another hour's
+// clicks (two or more hours back that no flush took, or a later hour's
+// if this click waited that long between reading the clock and counting),
+// it takes the slot and returns that hour and its clicks, for the caller
+// to keep.
+func (h *hourly) add(hour int64) (from int64, n int64) {
+	s := &h.slots[hour&1]
+	for {
+		v := s.Load()
+		if int64(v>>countBits) == hour {
+			if s.CompareAndSwap(v, v+1) {
+				return 0, 0
+			}
 			continue
 		}
-		cc := out[k.link]
-		cc.Clicks += n
-		if k.fallback {
-			cc.Fallback += n
+		if s.CompareAndSwap(v, uint64(hour)<<countBits|1) {
+			return int64(v >> countBits), int64(v & countMask)
 		}
-		out[k.link] = cc
+	}
+}
+
+// read passes each slot's hour and count to f, taking them (the slot keeps
+// its hour, at zero) when take is set.
+func (h *hourly) read(take bool, f func(hour, n int64)) {
+	for i := range h.slots {
+		s := &h.slots[i]
+		for {
+			v := s.Load()
+			n := int64(v & countMask)
+			if n == 0 {
+				break
+			}
+			if !take || s.CompareAndSwap(v, v&^countMask) {
+				f(int64(v>>countBits), n)
+				break
+			}
+		}
+	}
+}
+
+// addClicks adds n clicks of the cell key in hour to byHour.
+func addClicks(byHour map[int64]map[LinkKey]ClickCount, hour int64, key clickKey, n int64) {
+	counts := byHour[hour]
+	if counts == nil {
+		counts = map[LinkKey]ClickCount{}
+		byHour[hour] = counts
+	}
+	cc := counts[key.link]
+	cc.Clicks += n
+	if key.fallback {
+		cc.Fallback += n
+	}
+	counts[key.link] = cc
+}
+
+// collect reads (or takes) every cell into counts by hour and link, with
+// the spilled ones. The caller holds c.mu.
+func (c *Counter) collect(take bool) map[int64]map[LinkKey]ClickCount {
+	out := map[int64]map[LinkKey]ClickCount{}
+	for hour, counts := range c.spilled {
+		for k, n := range counts {
+			addClicks(out, hour, clickKey{k, false}, n.Clicks-n.Fallback)
+			addClicks(out, hour, clickKey{k, true}, n.Fallback)
+		}
+	}
+	for _, cell := range c.cells {
+		cell.read(take, func(hour, n int64) { addClicks(out, hour, cell.key, n) })
+	}
+	for hour, counts := range out {
+		maps.DeleteFunc(counts, func(_ LinkKey, n ClickCount) bool { return n.Clicks == 0 })
+		if len(counts) == 0 {
+			delete(out, hour)
+		}
 	}
 	return out
 }
 
-// Pending returns the clicks not yet flushed, by link.
+// Pending returns the clicks not yet flushed, by link, whatever their hour.
 func (c *Counter) Pending() map[LinkKey]ClickCount {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.collect((*atomic.Int64).Load)
+	out := map[LinkKey]ClickCount{}
+	for _, counts := range c.collect(false) {
+		for k, n := range counts {
+			out[k] = ClickCount{out[k].Clicks + n.Clicks, out[k].Fallback + n.Fallback}
+		}
+	}
+	return out
 }
 
-// Flush writes pending clicks in one batch. On failure the clicks are put
-// back, so the next flush retries them and none is lost.
+// Flush writes pending clicks, one batch per hour they happened in (one,
+// or two across an hour's end). A batch that fails is kept, so the next
+// flush retries it and no click is lost.
 func (c *Counter) Flush(ctx context.Context) error {
 	c.mu.Lock()
-	batch := c.collect(func(v *atomic.Int64) int64 { return v.Swap(0) })
+	byHour := c.collect(true)
+	clear(c.spilled)
 	c.mu.Unlock()
-	if len(batch) == 0 {
-		return nil
-	}
-	if err := c.store.AddClicks(ctx, batch); err != nil {
-		c.mu.Lock()
-		for k, n := range batch {
-			c.cells[clickKey{k, false}].Add(n.Clicks - n.Fallback)
-			if n.Fallback > 0 {
-				c.cells[clickKey{k, true}].Add(n.Fallback)
+	var errs []error
+	for _, hour := range slices.Sorted(maps.Keys(byHour)) {
+		batch := byHour[hour]
+		if err := c.store.AddClicks(ctx, hourStart(hour), batch); err != nil {
+			c.mu.Lock()
+			for k, n := range batch {
+				addClicks(c.spilled, hour, clickKey{k, false}, n.Clicks-n.Fallback)
+				addClicks(c.spilled, hour, clickKey{k, true}, n.Fallback)
 			}
+			c.mu.Unlock()
+			errs = append(errs, fmt.Errorf("flush %d link click counts of %s: %w", len(batch), hourStart(hour).Format("2006-01-02 15:00 MST"), err))
 		}
-		c.mu.Unlock()
-		return fmt.Errorf("flush %d link click counts: %w", len(batch), err)
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // ClickQuery selects click counts: one page's (or every page's), one

@@ -187,14 +187,14 @@ func (s *Server) redirect(w http.ResponseWriter, r *http.Request, l *Link) {
 	if s.IsSelfCheck(r) {
 		return
 	}
-	l.served.Add(1)
+	l.counter.redirects.Add(1)
 	if r.Method != http.MethodGet {
 		return
 	}
 	if diverted {
-		l.fallbackClicks.Add(1)
+		l.counter.click(l.fallbackClicks)
 	} else {
-		l.clicks.Add(1)
+		l.counter.click(l.clicks)
 	}
 }
 

@@ -3,32 +3,44 @@ package hub
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
-// memStore is a ClickStore in memory that can be told to fail.
+// memStore is a ClickStore in memory that can be told to fail. It keeps
+// every link's totals, and by hour ("15:04" in UTC).
 type memStore struct {
 	mu     sync.Mutex
 	counts map[LinkKey]ClickCount
+	hours  map[string]map[LinkKey]ClickCount
 	fail   error
 }
 
-func (m *memStore) AddClicks(_ context.Context, c map[LinkKey]ClickCount) error {
+func (m *memStore) AddClicks(_ context.Context, hour time.Time, c map[LinkKey]ClickCount) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.fail != nil {
 		return m.fail
 	}
+	if hour.Location() != time.UTC || !hour.Truncate(time.Hour).Equal(hour) {
+		return fmt.Errorf("hour %s is not an hour's start in UTC", hour)
+	}
 	if m.counts == nil {
-		m.counts = map[LinkKey]ClickCount{}
+		m.counts, m.hours = map[LinkKey]ClickCount{}, map[string]map[LinkKey]ClickCount{}
+	}
+	h := hour.Format("15:04")
+	if m.hours[h] == nil {
+		m.hours[h] = map[LinkKey]ClickCount{}
 	}
 	for k, n := range c {
 		m.counts[k] = ClickCount{m.counts[k].Clicks + n.Clicks, m.counts[k].Fallback + n.Fallback}
+		m.hours[h][k] = ClickCount{m.hours[h][k].Clicks + n.Clicks, m.hours[h][k].Fallback + n.Fallback}
 	}
 	return nil
 }

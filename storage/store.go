@@ -76,7 +76,7 @@ type Store interface {
 	Subscriptions
 
 	// Clicks and the feed's stable ids.
-	AddClicks(ctx context.Context, counts map[hub.LinkKey]hub.ClickCount) error
+	AddClicks(ctx context.Context, hour time.Time, counts map[hub.LinkKey]hub.ClickCount) error
 	ClickTotals(ctx context.Context) (map[hub.LinkKey]int64, error)
 	ClickCounts(ctx context.Context, q hub.ClickQuery) ([]hub.ClickBucket, error)
 	FeedIDs(ctx context.Context, incidentIDs []int64) (feed string, byIncident map[int64]string, err error)

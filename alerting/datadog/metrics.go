@@ -51,13 +51,14 @@ type Metrics struct {
 	errs      atomic.Int64
 	logOnce   sync.Once
 
-	mu           sync.Mutex // guards the last totals and the targets below
-	lastSkipped  int64
-	lastRedirect int64
-	lastDropped  int64                  // results dropped, as of the last report
-	targets      map[string]targetState // by target ID: its latest result
-	staleAfter   time.Duration
-	now          func() time.Time
+	mu            sync.Mutex // guards the last totals and the targets below
+	lastSkipped   int64
+	lastBackedOff int64
+	lastRedirect  int64
+	lastDropped   int64                  // results dropped, as of the last report
+	targets       map[string]targetState // by target ID: its latest result
+	staleAfter    time.Duration
+	now           func() time.Time
 }
 
 // targetState is a target's latest result, for check.targets.
@@ -224,8 +225,9 @@ func (m *Metrics) TargetCounts() {
 	}
 }
 
-// Scheduler records the scheduler's lag and size, and the skipped checks
-// since the last call (scheduler.skipped, a count).
+// Scheduler records the scheduler's lag and size, the skipped checks
+// since the last call (scheduler.skipped, a count) and the checks not made
+// because their host asked for a back-off (scheduler.backed_off, a count).
 func (m *Metrics) Scheduler(st schedule.Stats) {
 	if !m.active() {
 		return
@@ -235,6 +237,7 @@ func (m *Metrics) Scheduler(st schedule.Stats) {
 	m.gauge("scheduler.lag.max", ms(st.LagMax))
 	m.gauge("scheduler.targets", float64(st.Targets))
 	m.count("scheduler.skipped", m.delta(&m.lastSkipped, st.Skipped))
+	m.count("scheduler.backed_off", m.delta(&m.lastBackedOff, st.BackedOff))
 }
 
 // OpenIncidents records the number of open incidents.

@@ -154,7 +154,7 @@ func TestMetricsLines(t *testing.T) {
 		Status:   checker.StatusUp,
 	})
 	m.TargetCounts()
-	m.Scheduler(schedule.Stats{Targets: 42, Skipped: 3, LagP50: 2 * time.Millisecond, LagP99: 250 * time.Microsecond, LagMax: time.Second})
+	m.Scheduler(schedule.Stats{Targets: 42, Skipped: 3, BackedOff: 5, LagP50: 2 * time.Millisecond, LagP99: 250 * time.Microsecond, LagMax: time.Second})
 	m.OpenIncidents(4)
 	m.OutboxPending(7)
 	m.Delivery("webhook:ops", "sent")
@@ -181,6 +181,7 @@ func TestMetricsLines(t *testing.T) {
 		{"scheduler.lag.max", "1000", "g", nil},
 		{"scheduler.targets", "42", "g", nil},
 		{"scheduler.skipped", "3", "c", nil},
+		{"scheduler.backed_off", "5", "c", nil},
 		{"incidents.open", "4", "g", nil},
 		{"outbox.pending", "7", "g", nil},
 		{"deliveries", "1", "c", []string{"channel:webhook:ops", "result:sent"}},

@@ -1,6 +1,8 @@
 // Package schedule runs the prober: every target once per interval at a
 // stable offset, on a bounded pool of workers, skipping (never stacking) a
-// target whose previous check still runs, with lag statistics.
+// target whose previous check still runs, with lag statistics. It reports
+// the checks made: one the checker skipped (its host asked for a back-off)
+// observed nothing, and is only counted.
 package schedule
 
 import (
@@ -37,8 +39,12 @@ type Options struct {
 	Interval time.Duration // how often each target is checked (default 10s)
 	Workers  int           // checks in flight at most (default 512)
 	Clock    Clock         // default: the real clock
-	// OnResult receives every result, from many goroutines at once. It must
-	// not block for long: a slow consumer delays the workers.
+	// OnResult receives the result of every check made, from many
+	// goroutines at once. It must not block for long: a slow consumer
+	// delays the workers. A check the checker skipped (Result.Skipped: a
+	// host asked for a back-off) is not passed on: it saw nothing of the
+	// target, so it must count neither for nor against it (failure streaks,
+	// uptime, latency); Stats.BackedOff counts it.
 	OnResult func(checker.Result)
 	Log      *slog.Logger
 }
@@ -54,9 +60,10 @@ type Scheduler struct {
 	mu      sync.Mutex
 	entries []*entry // sorted by offset
 
-	lag     lagWindow
-	checks  atomic.Int64
-	skipped atomic.Int64
+	lag       lagWindow
+	checks    atomic.Int64
+	skipped   atomic.Int64
+	backedOff atomic.Int64
 }
 
 type entry struct {
@@ -153,16 +160,21 @@ type Stats struct {
 	Targets int
 	Checks  int64 // checks started
 	Skipped int64 // due while the previous check of the same target still ran
-	LagP50  time.Duration
-	LagP99  time.Duration
-	LagMax  time.Duration // over the recent window
+	// BackedOff counts the checks started but not made: their host had
+	// asked for a back-off (429 Retry-After). Their results are not
+	// reported.
+	BackedOff int64
+	LagP50    time.Duration
+	LagP99    time.Duration
+	LagMax    time.Duration // over the recent window
 }
 
 // Stats returns counters and recent lag quantiles (actual start minus
 // planned start).
 func (s *Scheduler) Stats() Stats {
 	p50, p99, max := s.lag.quantiles()
-	return Stats{Targets: len(s.snapshot()), Checks: s.checks.Load(), Skipped: s.skipped.Load(), LagP50: p50, LagP99: p99, LagMax: max}
+	return Stats{Targets: len(s.snapshot()), Checks: s.checks.Load(), Skipped: s.skipped.Load(), BackedOff: s.backedOff.Load(),
+		LagP50: p50, LagP99: p99, LagMax: max}
 }
 
 type job struct {
@@ -190,6 +202,11 @@ func (s *Scheduler) startWorkers(ctx context.Context, jobs <-chan job) (wait fun
 				r := s.prober.Check(ctx, j.e.target)
 				j.e.running.Store(false)
 				if ctx.Err() != nil {
+					continue
+				}
+				if r.Skipped() {
+					s.backedOff.Add(1)
+					s.opts.Log.Debug("check not made: its host asked for a back-off", "target", r.TargetID, "until", r.SkippedUntil)
 					continue
 				}
 				s.opts.OnResult(r)

@@ -5,8 +5,10 @@ import (
 
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -176,6 +178,50 @@ func TestSchedulerWorkersReportResultsAndLag(t *testing.T) {
 	}
 }
 
+// skippingProber answers every check of the targets in skip as the
+// checker does while their host backs off: not made.
+type skippingProber struct {
+	skip  map[string]bool
+	until time.Time
+}
+
+func (p skippingProber) Check(_ context.Context, t checker.Target) checker.Result {
+	if p.skip[t.ID] {
+		return checker.Result{TargetID: t.ID, Status: checker.StatusSkipped, Cause: checker.CauseRateLimited, SkippedUntil: p.until}
+	}
+	return checker.Result{TargetID: t.ID, Status: checker.StatusUp}
+}
+
+// A check the checker did not make (its host asked for a back-off) is not
+// a result: passed on, it would count against the target (a failure
+// streak, a minute of downtime) or for it, though nothing was seen. It is
+// counted, and the target stays free for its next check.
+func TestSchedulerDoesNotReportChecksNotMade(t *testing.T) {
+	targets := targetsN(6)
+	p := skippingProber{skip: map[string]bool{targets[1].ID: true, targets[4].ID: true}, until: time.Date(2026, 11, 22, 12, 1, 0, 0, time.UTC)}
+	var reported []string
+	s := New(p, targets, Options{Workers: 1, OnResult: func(r checker.Result) { reported = append(reported, r.TargetID) }})
+	jobs := make(chan job)
+	wait := s.startWorkers(context.Background(), jobs)
+	for _, e := range s.snapshot() {
+		e.running.Store(true)
+		jobs <- job{e: e, planned: time.Now()}
+	}
+	close(jobs)
+	wait()
+	if len(reported) != 4 || slices.Contains(reported, targets[1].ID) || slices.Contains(reported, targets[4].ID) {
+		t.Errorf("reported %v, want the 4 checks made", reported)
+	}
+	if st := s.Stats(); st.Checks != 6 || st.BackedOff != 2 || st.Skipped != 0 {
+		t.Errorf("stats = %+v, want 6 checks started, 2 of them not made", st)
+	}
+	for _, e := range s.snapshot() {
+		if e.running.Load() {
+			t.Errorf("%s still marked running", e.target.ID)
+		}
+	}
+}
+
 func TestSchedulerSetTargetsKeepsRunningState(t *testing.T) {
 	clock := &fakeClock{now: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
 	targets := targetsN(2)
@@ -245,29 +291,35 @@ func TestRunOnceKeepsOrder(t *testing.T) {
 // TestSchedulerWithNoTargetsKeepsTime: a scheduler with nothing to check
 // (a replica owning no host for a while) waits out its intervals instead of
 // running ahead of the clock, and checks targets given to it later at
-// their slot. On the fake clock, so no real time is measured: a loop
-// running ahead would never let the clock reach the moment the target is
-// added, and would check it never, or cycles in the future.
+// their slot. In a synctest bubble, so no real time is measured, and time
+// moves only once every goroutine of the test waits: the fake worker of
+// dispatched has finished a check (cleared its running mark) before the
+// scheduler's next wait returns, as with real checks that take no time.
+// (Moving a fake clock at each wait raced that worker.) A loop running
+// ahead would be done before the target comes, and would check it never.
 func TestSchedulerWithNoTargetsKeepsTime(t *testing.T) {
-	const interval = 10 * time.Second
-	start := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
-	target := targetsN(1)
-	clock := &hookClock{fakeClock: fakeClock{now: start}, at: start.Add(2*interval + interval/2)}
-	s := New(nil, nil, Options{Interval: interval, Clock: clock})
-	var added time.Time
-	clock.hook = func() { added = clock.Now(); s.SetTargets(target) }
-	starts := dispatched(t, s, 5, nil)[target[0].ID]
-	if len(starts) == 0 {
-		t.Fatal("a target added to an idle scheduler was never checked")
-	}
-	// The idle cycles waited their turn: the target came at 30 s (the first
-	// wait past 25 s), and is checked at its slot of that interval and the
-	// next, no later and not at once.
-	off := checker.Offset(target[0].ID, interval)
-	want := []time.Time{start.Add(3*interval + off), start.Add(4*interval + off)}
-	if !added.Equal(start.Add(3*interval)) || fmt.Sprint(starts) != fmt.Sprint(want) {
-		t.Errorf("added at %s, checked at %v; want added at %s, checked at %v", added, starts, start.Add(3*interval), want)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		const interval = 10 * time.Second
+		cycle := time.Now().Truncate(interval) // the bubble's clock
+		target := targetsN(1)
+		s := New(nil, nil, Options{Interval: interval})
+		added := make(chan struct{})
+		go func() {
+			defer close(added)
+			time.Sleep(time.Until(cycle.Add(2*interval + interval/2)))
+			s.SetTargets(target)
+		}()
+		starts := dispatched(t, s, 5, nil)[target[0].ID]
+		<-added
+		// The idle cycles waited their turn: the target, come at 25 s, is
+		// checked at its slot of the next interval and the one after, no
+		// later and not at once.
+		off := checker.Offset(target[0].ID, interval)
+		want := []time.Time{cycle.Add(3*interval + off), cycle.Add(4*interval + off)}
+		if fmt.Sprint(starts) != fmt.Sprint(want) {
+			t.Errorf("checked at %v; want %v", starts, want)
+		}
+	})
 }
 
 // TestSchedulerWithNoTargetsStops: Run with nothing to check returns when

@@ -14,14 +14,16 @@ import (
 	"linkwatch/hub"
 )
 
-// runCheck is `linkwatch check`: one round over every destination, a table
-// of results (or with -json one JSON object a line), exit 1 if any is down.
+// runCheck is `linkwatch check`: one round over every destination and
+// fallback, a table of results (or with -json one JSON object a line), exit
+// 1 if any is down. A URL not checked because its host asked for a
+// back-off is skipped, not down.
 // Usable in CI before deploying a config. On a terminal, stderr shows the
 // round's progress.
 func runCheck(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("check", stderr)
 	path := fs.String("config", "", "config file (default: the embedded demo config)")
-	asJSON := fs.Bool("json", false, "print one JSON object per link and result (NDJSON) instead of the table")
+	asJSON := fs.Bool("json", false, "print one JSON object per row (NDJSON) instead of the table")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -46,85 +48,140 @@ func runCheck(ctx context.Context, args []string, getenv func(string) string, st
 		return ctx.Err()
 	}
 	byURL := make(map[string]checker.Result, len(results))
-	down, degraded := 0, 0
+	var n checkCounts
 	for _, r := range results {
 		byURL[r.URL] = r
-		switch r.Status {
-		case checker.StatusDown:
-			down++
-		case checker.StatusDegraded:
-			degraded++
-		}
+		n.add(r)
 	}
+	rows := checkRows(catalog, byURL)
 	if *asJSON {
-		err = printCheckJSON(stdout, catalog, byURL)
+		err = printCheckJSON(stdout, rows)
 	} else {
-		err = printCheckTable(stdout, catalog, byURL, len(results), down, degraded)
+		err = printCheckTable(stdout, rows, n)
 	}
 	if err != nil {
 		return err
 	}
-	if down > 0 {
-		return &exitError{code: 1, msg: fmt.Sprintf("%d of %d destinations down", down, len(results))}
+	if n.down > 0 {
+		return &exitError{code: 1, msg: fmt.Sprintf("%d of %d %s down", n.down, n.total, plural(n.total, "URL"))}
 	}
 	return nil
 }
 
-// printCheckTable prints a row per link and a line of totals.
-func printCheckTable(stdout io.Writer, catalog *hub.Catalog, byURL map[string]checker.Result, total, down, degraded int) error {
-	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "PAGE\tLINK\tSTATUS\tCODE\tLATENCY\tCAUSE\tSUMMARY")
+// checkCounts counts a round's results, one per URL checked.
+type checkCounts struct {
+	total, down, degraded, skipped int
+}
+
+func (n *checkCounts) add(r checker.Result) {
+	n.total++
+	switch r.Status {
+	case checker.StatusDown:
+		n.down++
+	case checker.StatusDegraded:
+		n.degraded++
+	case checker.StatusSkipped:
+		n.skipped++
+	}
+}
+
+// The roles of a row's URL for its link.
+const (
+	roleDestination = "destination" // where the link sends visitors
+	roleFallback    = "fallback"    // where it sends them while its destination is down
+)
+
+// checkRow is one row of `check`: a link's destination or fallback, and
+// the result of that URL's check (one per URL, however many rows share it).
+type checkRow struct {
+	page, link, role, url string
+	result                checker.Result
+}
+
+// checkRows returns a row per link and one more per link with a fallback,
+// in config order: every URL the round counted is named by a row.
+func checkRows(catalog *hub.Catalog, byURL map[string]checker.Result) []checkRow {
+	var rows []checkRow
 	for _, p := range catalog.Pages() {
 		for _, l := range p.Links {
-			r := byURL[l.URL]
-			code := "-"
-			if r.StatusCode != 0 {
-				code = fmt.Sprint(r.StatusCode)
+			rows = append(rows, checkRow{p.Slug, l.Slug, roleDestination, l.URL, byURL[l.URL]})
+			if l.Fallback != "" {
+				rows = append(rows, checkRow{p.Slug, l.Slug, roleFallback, l.Fallback, byURL[l.Fallback]})
 			}
-			summary := r.Summary
-			if summary == "" {
-				summary = r.FinalURL
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Slug, l.Slug, r.Status, code,
-				r.Latency.Round(time.Millisecond), dash(string(r.Cause)), summary)
 		}
+	}
+	return rows
+}
+
+// printCheckTable prints the rows and a line of totals.
+func printCheckTable(stdout io.Writer, rows []checkRow, n checkCounts) error {
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "PAGE\tLINK\tROLE\tSTATUS\tCODE\tLATENCY\tCAUSE\tSUMMARY")
+	for _, row := range rows {
+		r := row.result
+		code, latency := "-", "-"
+		if r.StatusCode != 0 {
+			code = fmt.Sprint(r.StatusCode)
+		}
+		if !r.Skipped() {
+			latency = r.Latency.Round(time.Millisecond).String()
+		}
+		summary := r.Summary
+		if summary == "" {
+			summary = r.FinalURL
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", row.page, row.link, row.role, r.Status, code,
+			latency, dash(string(r.Cause)), summary)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(stdout, "\n%d destinations: %d up, %d degraded, %d down\n", total, total-down-degraded, degraded, down)
+	_, err := fmt.Fprintf(stdout, "\n%d %s: %d up, %d degraded, %d down, %d skipped\n",
+		n.total, plural(n.total, "URL"), n.total-n.down-n.degraded-n.skipped, n.degraded, n.down, n.skipped)
 	return err
 }
 
-// checkRecord is one line of `check -json`: a link and its destination's
-// result, in the words of the table.
+// checkRecord is one line of `check -json`: a row of the table. Every
+// field is on every line, null where there is nothing to say.
 type checkRecord struct {
-	Page      string    `json:"page"`
-	Link      string    `json:"link"`
-	URL       string    `json:"url"`
-	Status    string    `json:"status"`     // up, degraded or down
-	Code      *int      `json:"code"`       // of the last response; null without one
-	LatencyMS int64     `json:"latency_ms"` // start to end, across every hop
-	Cause     string    `json:"cause"`      // "" when up
-	Summary   string    `json:"summary"`    // one line for humans
-	FinalURL  string    `json:"final_url,omitempty"`
-	CheckedAt time.Time `json:"checked_at"`
+	Page      string     `json:"page"`
+	Link      string     `json:"link"`
+	Role      string     `json:"role"` // destination or fallback
+	URL       string     `json:"url"`
+	Status    string     `json:"status"`     // up, degraded, down or skipped (not checked)
+	Code      *int       `json:"code"`       // of the last response; null without one
+	LatencyMS *int64     `json:"latency_ms"` // start to end, across every hop; null when skipped
+	Cause     string     `json:"cause"`      // "" when up; why it was not checked when skipped
+	Summary   string     `json:"summary"`    // one line for humans
+	FinalURL  *string    `json:"final_url"`  // where the redirects ended; null without a final response
+	CheckedAt *time.Time `json:"checked_at"` // UTC; null when skipped
+	// SkippedUntil is when the back-off that skipped the check ends; null
+	// unless skipped.
+	SkippedUntil *time.Time `json:"skipped_until"`
 }
 
-// printCheckJSON prints a JSON object per link, one a line (NDJSON).
-func printCheckJSON(stdout io.Writer, catalog *hub.Catalog, byURL map[string]checker.Result) error {
+// printCheckJSON prints a JSON object per row, one a line (NDJSON).
+func printCheckJSON(stdout io.Writer, rows []checkRow) error {
 	enc := json.NewEncoder(stdout)
-	for _, p := range catalog.Pages() {
-		for _, l := range p.Links {
-			r := byURL[l.URL]
-			rec := checkRecord{Page: p.Slug, Link: l.Slug, URL: l.URL, Status: string(r.Status), LatencyMS: r.Latency.Milliseconds(),
-				Cause: string(r.Cause), Summary: r.Summary, FinalURL: r.FinalURL, CheckedAt: r.Start.UTC()}
-			if r.StatusCode != 0 {
-				rec.Code = &r.StatusCode
-			}
-			if err := enc.Encode(rec); err != nil {
-				return err
-			}
+	for _, row := range rows {
+		r := row.result
+		rec := checkRecord{Page: row.page, Link: row.link, Role: row.role, URL: row.url, Status: string(r.Status),
+			Cause: string(r.Cause), Summary: r.Summary}
+		if r.StatusCode != 0 {
+			rec.Code = &r.StatusCode
+		}
+		if r.FinalURL != "" {
+			rec.FinalURL = &r.FinalURL
+		}
+		if r.Skipped() {
+			until := r.SkippedUntil.UTC()
+			rec.SkippedUntil = &until
+		} else {
+			ms, at := r.Latency.Milliseconds(), r.Start.UTC()
+			rec.LatencyMS, rec.CheckedAt = &ms, &at
+		}
+		if err := enc.Encode(rec); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -12,11 +12,11 @@ import (
 	"linkwatch/hub"
 )
 
-// AddClicks adds a batch of click counts to the current hour's totals in
-// one statement. The batch is what the hub counted since its last flush
-// (seconds), so a click lands in the hour it was flushed in. Links are
-// sorted so that replicas adding to the same rows lock them in one order.
-func (db *DB) AddClicks(ctx context.Context, counts map[hub.LinkKey]hub.ClickCount) error {
+// AddClicks adds a batch of click counts to the totals of the hour
+// starting at hour (the hour the clicks happened in, as the hub counted
+// them) in one statement. Links are sorted so that replicas adding to the
+// same rows lock them in one order.
+func (db *DB) AddClicks(ctx context.Context, hour time.Time, counts map[hub.LinkKey]hub.ClickCount) error {
 	if len(counts) == 0 {
 		return nil
 	}
@@ -30,8 +30,8 @@ func (db *DB) AddClicks(ctx context.Context, counts map[hub.LinkKey]hub.ClickCou
 	for i, k := range keys {
 		pages[i], links[i], clicks[i], fallback[i] = k.Page, k.Link, int64(counts[k].Clicks), int64(counts[k].Fallback)
 	}
+	hour = hour.UTC().Truncate(time.Hour)
 	return db.update(ctx, func(tx *Tx) error {
-		hour := tx.now.Truncate(time.Hour)
 		_, err := tx.Exec(ctx, `INSERT INTO clicks (page, link, hour, count, fallback)
 			SELECT page, link, $3, count, fallback FROM unnest($1::text[], $2::text[], $4::bigint[], $5::bigint[]) AS u (page, link, count, fallback)
 			ON CONFLICT (page, link, hour) DO UPDATE SET count = clicks.count + excluded.count, fallback = clicks.fallback + excluded.fallback`,

@@ -11,10 +11,10 @@ import (
 // clickHour is the format of the clicks table's hour column (UTC).
 const clickHour = "2006-01-02T15"
 
-// AddClicks adds a batch of click counts to the current hour's totals in
-// one transaction. The batch is what the hub counted since its last flush
-// (seconds), so a click lands in the hour it was flushed in.
-func (db *DB) AddClicks(ctx context.Context, counts map[hub.LinkKey]hub.ClickCount) error {
+// AddClicks adds a batch of click counts to the totals of the hour
+// starting at hour: the hour the clicks happened in, as the hub counted
+// them.
+func (db *DB) AddClicks(ctx context.Context, hour time.Time, counts map[hub.LinkKey]hub.ClickCount) error {
 	return db.update(ctx, func(tx *Tx) error {
 		stmt, err := tx.PrepareContext(ctx, `INSERT INTO clicks (page, link, hour, count, fallback) VALUES (?, ?, ?, ?, ?)
 			ON CONFLICT (page, link, hour) DO UPDATE SET count = count + excluded.count, fallback = fallback + excluded.fallback`)
@@ -22,9 +22,9 @@ func (db *DB) AddClicks(ctx context.Context, counts map[hub.LinkKey]hub.ClickCou
 			return fmt.Errorf("sqlite: prepare click insert: %w", err)
 		}
 		defer stmt.Close()
-		hour := tx.now.Format(clickHour)
+		at := hour.UTC().Format(clickHour)
 		for k, n := range counts {
-			if _, err := stmt.ExecContext(ctx, k.Page, k.Link, hour, n.Clicks, n.Fallback); err != nil {
+			if _, err := stmt.ExecContext(ctx, k.Page, k.Link, at, n.Clicks, n.Fallback); err != nil {
 				return fmt.Errorf("sqlite: add clicks for %s: %w", k, err)
 			}
 		}

@@ -482,8 +482,8 @@ func maintenance(t *testing.T, db storage.Store, _ *Clock) {
 func clicksAndFeedIDs(t *testing.T, db storage.Store, _ *Clock) {
 	ctx := context.Background()
 	k := hub.LinkKey{Page: "acme", Link: "shop"}
-	must(t, db.AddClicks(ctx, map[hub.LinkKey]hub.ClickCount{k: {Clicks: 3, Fallback: 1}}))
-	must(t, db.AddClicks(ctx, map[hub.LinkKey]hub.ClickCount{k: {Clicks: 2}}))
+	must(t, db.AddClicks(ctx, t0, map[hub.LinkKey]hub.ClickCount{k: {Clicks: 3, Fallback: 1}}))
+	must(t, db.AddClicks(ctx, t0, map[hub.LinkKey]hub.ClickCount{k: {Clicks: 2}}))
 	totals, err := db.ClickTotals(ctx)
 	must(t, err)
 	if totals[k] != 5 {

@@ -22,17 +22,18 @@ func clickCounts(t *testing.T, db storage.Store, clk *Clock) {
 	day := time.Date(2026, 11, 22, 23, 59, 0, 0, time.UTC)
 	a, b := hub.LinkKey{Page: "ada", Link: "go"}, hub.LinkKey{Page: "ada", Link: "blog"}
 	steps := []struct {
-		at    time.Time
-		batch map[hub.LinkKey]hub.ClickCount
-		want  map[hub.LinkKey]int64
+		at, hour time.Time // the database's clock, and the hour the clicks happened in
+		batch    map[hub.LinkKey]hub.ClickCount
+		want     map[hub.LinkKey]int64
 	}{
-		{day, map[hub.LinkKey]hub.ClickCount{a: {Clicks: 3}}, map[hub.LinkKey]int64{a: 3}},
-		{day, map[hub.LinkKey]hub.ClickCount{a: {Clicks: 2, Fallback: 2}, b: {Clicks: 1}}, map[hub.LinkKey]int64{a: 5, b: 1}},
-		{day.Add(2 * time.Minute), map[hub.LinkKey]hub.ClickCount{a: {Clicks: 1}}, map[hub.LinkKey]int64{a: 6, b: 1}}, // next day
+		{day, day.Truncate(time.Hour), map[hub.LinkKey]hub.ClickCount{a: {Clicks: 3}}, map[hub.LinkKey]int64{a: 3}},
+		// Flushed after midnight, these clicks of 23:00 are 23:00's.
+		{day.Add(2 * time.Minute), day.Truncate(time.Hour), map[hub.LinkKey]hub.ClickCount{a: {Clicks: 2, Fallback: 2}, b: {Clicks: 1}}, map[hub.LinkKey]int64{a: 5, b: 1}},
+		{day.Add(2 * time.Minute), day.Add(time.Minute), map[hub.LinkKey]hub.ClickCount{a: {Clicks: 1}}, map[hub.LinkKey]int64{a: 6, b: 1}}, // next day
 	}
 	for i, s := range steps {
 		clk.Set(s.at)
-		if err := db.AddClicks(ctx, s.batch); err != nil {
+		if err := db.AddClicks(ctx, s.hour, s.batch); err != nil {
 			t.Fatalf("step %d: AddClicks: %v", i, err)
 		}
 		got, err := db.ClickTotals(ctx)
