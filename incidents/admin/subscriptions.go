@@ -1,12 +1,9 @@
 package admin
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -97,24 +94,10 @@ type subscriptionBody struct {
 	Paused      *bool             `json:"paused"`
 }
 
-// decodeSubscription reads a subscription body and validates it. A field
-// error inside filters is named under it ("filters.page"), which the JSON
-// decoder's own errors do not say.
+// decodeSubscription reads a subscription body and validates it.
 func (a *API) decodeSubscription(w http.ResponseWriter, r *http.Request, create bool) (subscriptionBody, error) {
 	var b subscriptionBody
-	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxAdminBody))
-	if err != nil {
-		return b, &fieldError{"(body)", fmt.Sprintf("larger than %d bytes", maxAdminBody)}
-	}
-	r.Body = io.NopCloser(bytes.NewReader(raw))
 	if err := decode(w, r, &b); err != nil {
-		var fe *fieldError
-		var top map[string]json.RawMessage
-		if errors.As(err, &fe) && fe.msg == "unknown field" && json.Unmarshal(raw, &top) == nil {
-			if _, ok := top[fe.field]; !ok {
-				fe.field = "filters." + fe.field // not at the top: inside filters, the one nested object
-			}
-		}
 		return b, err
 	}
 	return b, a.parseSubscription(b, create)
