@@ -65,10 +65,10 @@ type Options struct {
 	// Extra are more GET endpoints under /api/admin/, by path below it
 	// ("/clicks"), behind the same token: another package's reports.
 	Extra map[string]http.Handler
-	// PageExists says whether a page slug is configured, so a maintenance
-	// window cannot name a page that does not exist (and would mute
-	// nothing); nil accepts any.
-	PageExists func(slug string) bool
+	// Catalog says which pages and links are configured, so a maintenance
+	// window or a subscription's filters cannot name one that does not
+	// exist (and would mute or send nothing); nil accepts any.
+	Catalog incidents.Catalog
 	// CheckURL checks a subscription's URL when it is made: a valid
 	// http(s) URL the SSRF guard allows. nil: subscriptions cannot be made.
 	CheckURL func(ctx context.Context, rawURL string) error
@@ -82,22 +82,22 @@ const maxAdminBody = 64 << 10
 
 // API is the admin API under /api/admin/, for on-call engineers.
 type API struct {
-	store      Store
-	token      []byte
-	operator   Operator
-	channels   []string
-	extra      map[string]http.Handler
-	pageExists func(string) bool
-	checkURL   func(context.Context, string) error
-	newSecret  func() string
-	log        *slog.Logger
-	now        func() time.Time
+	store     Store
+	token     []byte
+	operator  Operator
+	channels  []string
+	extra     map[string]http.Handler
+	catalog   incidents.Catalog
+	checkURL  func(context.Context, string) error
+	newSecret func() string
+	log       *slog.Logger
+	now       func() time.Time
 }
 
 // New returns the admin API.
 func New(store Store, opts Options) *API {
 	return &API{store: store, token: []byte(opts.Token), operator: opts.Operator, channels: opts.Channels,
-		extra: opts.Extra, pageExists: opts.PageExists, checkURL: opts.CheckURL, newSecret: opts.NewSecret, log: opts.Log, now: time.Now}
+		extra: opts.Extra, catalog: opts.Catalog, checkURL: opts.CheckURL, newSecret: opts.NewSecret, log: opts.Log, now: time.Now}
 }
 
 // Register adds the admin routes to r.
@@ -652,7 +652,7 @@ func (a *API) createMaintenance(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 	case !known || checkText("component", body.Component, false, 2100) != nil:
 		err = &fieldError{"component", `must be empty (everything), "hub", "prober", "page:<slug>", "host:<host>" or "dest:<url>"`}
-	case isPage && a.pageExists != nil && !a.pageExists(page):
+	case isPage && a.catalog != nil && !a.catalog.HasPage(page):
 		err = &fieldError{"component", fmt.Sprintf("no page %q is configured", clipText(page, 100))}
 	case body.StartsAt.bad:
 		err = &fieldError{"starts_at", "must be " + jsonKind(reflect.TypeOf(time.Time{}))}

@@ -60,28 +60,11 @@ type withSecret struct {
 	Secret string `json:"secret"`
 }
 
-// checkFilter validates filters and that the pages and links they name
-// are configured, naming the field at fault under filters.
+// checkFilter validates filters as the config file's are
+// (incidents.Filter.Check), naming the first field at fault under filters.
 func (a *API) checkFilter(f incidents.Filter) error {
-	var fe *incidents.FilterError
-	if err := f.Validate(); errors.As(err, &fe) {
-		return &fieldError{"filters." + fe.Field, fe.Msg}
-	} else if err != nil {
-		return err
-	}
-	if a.pageExists == nil {
-		return nil
-	}
-	for i, p := range f.Pages {
-		if !a.pageExists(p) {
-			return &fieldError{fmt.Sprintf("filters.pages[%d]", i), fmt.Sprintf("no page %q is configured", clipText(p, 100))}
-		}
-	}
-	for i, l := range f.Links {
-		page, _, _ := strings.Cut(l, "/")
-		if !a.pageExists(page) {
-			return &fieldError{fmt.Sprintf("filters.links[%d]", i), fmt.Sprintf("no page %q is configured", clipText(page, 100))}
-		}
+	if errs := f.Check(a.catalog); len(errs) > 0 {
+		return &fieldError{"filters." + errs[0].Field, errs[0].Msg}
 	}
 	return nil
 }

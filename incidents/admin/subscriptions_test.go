@@ -46,10 +46,13 @@ type env struct {
 func newEnv(t *testing.T, allow []netip.Prefix, resolver checker.Resolver) *env {
 	t.Helper()
 	db := sqlitetest.MustOpen(t)
+	if resolver == nil {
+		resolver = noNames{} // the receivers are IP addresses: no test asks a DNS server
+	}
 	guard := checker.NewURLGuard(resolver, allow, 2*time.Second)
 	r := mux.NewRouter()
 	admin.New(db, admin.Options{Token: token, Log: quiet(), NewSecret: alerting.NewSecret,
-		PageExists: func(slug string) bool { return slug == "acme" || slug == "beta" },
+		Catalog: incidents.Pages{"acme": {"shop", "blog"}, "beta": {"store"}},
 		CheckURL: func(ctx context.Context, raw string) error {
 			if err := hub.ValidateURL(raw); err != nil {
 				return err
@@ -381,6 +384,14 @@ func TestSubscriptionVerificationRetried(t *testing.T) {
 	}
 }
 
+// noNames resolves no name, as Go's resolver says it: with the address of
+// the DNS server it asked.
+type noNames struct{}
+
+func (noNames) LookupIPAddr(_ context.Context, host string) ([]net.IPAddr, error) {
+	return nil, &net.DNSError{Err: "no such host", Name: host, Server: "10.255.255.53:53", IsNotFound: true}
+}
+
 // resolver answers every name with one address.
 type resolver struct{ ip string }
 
@@ -457,6 +468,13 @@ func TestSubscriptionsAPIRejectsBadInput(t *testing.T) {
 		{"POST", "/subscriptions", `{"url":"https://hooks.example/","filters":{"pages":["a/b"]}}`, "filters.pages[0]"},
 		{"POST", "/subscriptions", `{"url":"https://hooks.example/","filters":{"links":["acme"]}}`, "filters.links[0]"},
 		{"POST", "/subscriptions", `{"url":"https://hooks.example/","filters":{"links":["gamma/x"]}}`, "filters.links[0]"},
+		{"POST", "/subscriptions", `{"url":"https://hooks.example/","filters":{"links":["acme/cart"]}}`, "filters.links[0]"},
+		{"POST", "/subscriptions", `{"url":"https://hooks.example/","filters":{"links":["acme/shop","beta/shop"]}}`, "filters.links[1]"},
+		{"POST", "/subscriptions", `{"url":"https://hooks.example/","filters":{"hosts":["<script>"]}}`, "filters.hosts[0]"},
+		{"POST", "/subscriptions", `{"url":"https://hooks.example/","filters":{"hosts":["*"]}}`, "filters.hosts[0]"},
+		{"POST", "/subscriptions", `{"url":"https://hooks.example/","filters":{"hosts":["shop.example","é.example"]}}`, "filters.hosts[1]"},
+		{"PATCH", sub, `{"filters":{"links":["acme/cart"]}}`, "filters.links[0]"},
+		{"PATCH", sub, `{"filters":{"hosts":["*.example"]}}`, "filters.hosts[0]"},
 		{"POST", "/subscriptions", `{"url":"https://hooks.example/","filters":{"hosts":["https://shop.example"]}}`, "filters.hosts[0]"},
 		{"POST", "/subscriptions", `{"url":"https://hooks.example/","filters":{"events":["incident.deleted"]}}`, "filters.events[0]"},
 		{"POST", "/subscriptions", `{"url":"https://hooks.example/","filters":{"min_impact":"severe"}}`, "filters.min_impact"},
