@@ -590,3 +590,48 @@ func TestReplayFollowsAnIncidentPastMinImpact(t *testing.T) {
 		t.Errorf("sent %v, want the story twice: %v", types, want)
 	}
 }
+
+// A subscription URL whose name does not resolve is refused naming the
+// host, never the address of the DNS server asked (Go's resolver puts it
+// in its errors): at creation, and in what the API shows of a
+// verification or a delivery that failed on it later.
+func TestSubscriptionURLErrorsHideTheResolver(t *testing.T) {
+	e := newEnv(t, loopback, noNames{}) // every name fails, "on 10.255.255.53:53"
+	code, body, raw := e.call(t, http.MethodPost, "/subscriptions", `{"url":"https://hooks.example.invalid/x"}`)
+	if code != http.StatusBadRequest || body["field"] != "url" || body["error"] != "url: cannot resolve host hooks.example.invalid: no such host" {
+		t.Errorf("create: %d %s", code, raw)
+	}
+	if list, _ := e.db.ListSubscriptions(context.Background()); len(list) != 0 {
+		t.Errorf("a URL that does not resolve was stored: %+v", list)
+	}
+	// Names that stopped resolving after they were made: one pending
+	// verification, one verified and sent an alert.
+	ctx := context.Background()
+	pending, err := e.db.CreateSubscription(ctx, incidents.Subscription{URL: "https://gone.example.invalid/hook", Secret: alerting.NewSecret()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	active, err := e.db.CreateSubscription(ctx, incidents.Subscription{URL: "https://gone.example.invalid/other", Secret: alerting.NewSecret()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.db.RecordVerification(ctx, active.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	openIncident(t, e.db, "dest:a", "acme")
+	eventually(t, "the failed verification", func() bool {
+		_, b, _ := e.call(t, http.MethodGet, fmt.Sprintf("/subscriptions/%d", pending.ID), "")
+		return b["verification_error"] != nil
+	})
+	eventually(t, "the failed delivery", func() bool {
+		_, b, _ := e.call(t, http.MethodGet, fmt.Sprintf("/deliveries?subscription=%d", active.ID), "")
+		l, _ := b["deliveries"].([]any)
+		return len(l) == 1 && l[0].(map[string]any)["last_error"] != ""
+	})
+	for _, path := range []string{fmt.Sprintf("/subscriptions/%d", pending.ID), fmt.Sprintf("/deliveries?subscription=%d", active.ID), "/subscriptions"} {
+		_, _, raw := e.call(t, http.MethodGet, path, "")
+		if strings.Contains(raw, "10.255.255.53") || !strings.Contains(raw, "cannot resolve host gone.example.invalid: no such host") {
+			t.Errorf("GET %s: %s", path, raw)
+		}
+	}
+}
