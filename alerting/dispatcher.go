@@ -24,7 +24,9 @@ type (
 
 // Store is what the dispatcher needs from storage.
 type Store interface {
-	// FanOut creates a pending delivery per channel for every new outbox alert.
+	// FanOut creates a pending delivery per channel for every new outbox
+	// alert, and a skipped one (never sent; replay finds it) for every
+	// paused subscription.
 	FanOut(ctx context.Context, channels []string) error
 	// ClaimDeliveries claims up to limit of a channel's due deliveries for
 	// owner until lease has passed, oldest first. It never returns a

@@ -28,6 +28,11 @@ const (
 // out: settled at once, never sent, and left out of the delivery log.
 const DeliveryFiltered = "filtered"
 
+// DeliverySkipped is the status of a subscription's delivery of an alert
+// made while it was paused: never sent and left out of the delivery log,
+// but kept so that replay, once it is resumed, sends what it missed.
+const DeliverySkipped = "skipped"
+
 // SecretOverlap is how long both the old and the new secret sign every
 // delivery after a rotation, so receivers can switch without losing one.
 const SecretOverlap = 24 * time.Hour

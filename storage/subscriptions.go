@@ -19,7 +19,9 @@ type Subscriptions interface {
 	// ListSubscriptions returns every subscription, oldest first.
 	ListSubscriptions(ctx context.Context) ([]incidents.Subscription, error)
 	// UpdateSubscription applies a patch. Resuming (paused false) a paused
-	// or disabled subscription starts it from the alerts made from now on.
+	// or disabled subscription starts it from the alerts made from now on;
+	// those made while it was paused are its skipped deliveries (FanOut
+	// makes them), which Replay queues.
 	UpdateSubscription(ctx context.Context, id int64, p incidents.SubscriptionPatch) (incidents.Subscription, error)
 	// DeleteSubscription removes it; its pending deliveries are closed, its
 	// history kept.
@@ -44,7 +46,7 @@ type Subscriptions interface {
 	// Redeliver queues a delivery again (same alert, same event id).
 	Redeliver(ctx context.Context, id int64) (incidents.DeliveryLog, error)
 	// Replay queues again, in outbox order, the channel's deliveries of
-	// alerts made since since (inclusive) that match, a page of about
+	// alerts made since since (inclusive) that match, skipped ones included, a page of about
 	// limit of them (ReplayPage). next is zero when every match was
 	// queued, else the since of the next page. match sees each alert once,
 	// in outbox order.
@@ -102,6 +104,14 @@ func replayIDs(rows []ReplayRow) []int64 {
 // not match its alert: settled at once, never sent, never pending nor
 // failed, and left out of the delivery log.
 const StatusFiltered = incidents.DeliveryFiltered
+
+// InDeliveryLog reports whether a delivery of this status is in the
+// delivery log, and so can be queued again by itself: not one its filters
+// left out, nor one skipped while its subscription was paused (replay
+// queues those).
+func InDeliveryLog(status string) bool {
+	return status != incidents.DeliveryFiltered && status != incidents.DeliverySkipped
+}
 
 // CheckRedeliver is the rule for queueing a delivery again: never to a
 // channel that is switched off (a receiver that answered 410 Gone, or an

@@ -162,6 +162,14 @@ func (db *DB) UpdateSubscription(ctx context.Context, id int64, p incidents.Subs
 			if _, err := tx.Exec(ctx, `UPDATE subscriptions SET paused = $1 WHERE id = $2`, *p.Paused, id); err != nil {
 				return fmt.Errorf("postgres: update subscription: %w", err)
 			}
+			if !*p.Paused && cur.State() == incidents.SubscriptionPaused {
+				// What was made since the last fan-out, while it was
+				// paused, is recorded as skipped too: replay finds every
+				// alert it missed, and the fan-out from now on the rest.
+				if err := fanOutTo(ctx, tx, cur.Channel(), incidents.DeliverySkipped); err != nil {
+					return err
+				}
+			}
 			if !*p.Paused && (cur.Paused || !cur.DisabledAt.IsZero()) {
 				if err := resumeFromNow(ctx, tx, cur.Channel()); err != nil {
 					return err
@@ -305,7 +313,7 @@ func (db *DB) DeliveryLog(ctx context.Context, q incidents.DeliveryQuery) ([]inc
 	if before <= 0 {
 		before = 1<<63 - 1
 	}
-	rows, err := db.pool.Query(ctx, deliveryLogSelect+` WHERE d.status <> 'filtered' AND d.id < $1 AND ($2 = '' OR d.channel = $2)
+	rows, err := db.pool.Query(ctx, deliveryLogSelect+` WHERE d.status NOT IN ('filtered', 'skipped') AND d.id < $1 AND ($2 = '' OR d.channel = $2)
 		ORDER BY d.id DESC LIMIT $3`, before, q.Channel, q.Limit)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: query delivery log: %w", err)
@@ -327,7 +335,7 @@ func (db *DB) Redeliver(ctx context.Context, id int64) (incidents.DeliveryLog, e
 	var out incidents.DeliveryLog
 	err := db.update(ctx, func(tx *Tx) error {
 		cur, err := scanDeliveryLog(tx.QueryRow(ctx, deliveryLogSelect+` WHERE d.id = $1 FOR UPDATE OF d`, id))
-		if errors.Is(err, pgx.ErrNoRows) || (err == nil && cur.Status == storage.StatusFiltered) {
+		if errors.Is(err, pgx.ErrNoRows) || (err == nil && !storage.InDeliveryLog(cur.Status)) {
 			return fmt.Errorf("delivery %d: %w", id, storage.ErrNotFound)
 		}
 		if err != nil {

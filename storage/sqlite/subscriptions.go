@@ -129,6 +129,14 @@ func (db *DB) UpdateSubscription(ctx context.Context, id int64, p incidents.Subs
 			if _, err := tx.ExecContext(ctx, `UPDATE subscriptions SET paused = ? WHERE id = ?`, *p.Paused, id); err != nil {
 				return fmt.Errorf("sqlite: update subscription: %w", err)
 			}
+			if !*p.Paused && cur.State() == incidents.SubscriptionPaused {
+				// What was made since the last fan-out, while it was
+				// paused, is recorded as skipped too: replay finds every
+				// alert it missed, and the fan-out from now on the rest.
+				if err := fanOutTo(ctx, tx, cur.Channel(), incidents.DeliverySkipped); err != nil {
+					return err
+				}
+			}
 			if !*p.Paused && (cur.Paused || !cur.DisabledAt.IsZero()) {
 				if err := resumeFromNow(ctx, tx, cur.Channel()); err != nil {
 					return err
@@ -268,7 +276,7 @@ func (db *DB) DeliveryLog(ctx context.Context, q incidents.DeliveryQuery) ([]inc
 	if before <= 0 {
 		before = 1<<63 - 1
 	}
-	return queryAll(ctx, db.reader, "delivery log", deliveryLogSelect+` WHERE d.status <> 'filtered' AND d.id < ? AND (? = '' OR d.channel = ?)
+	return queryAll(ctx, db.reader, "delivery log", deliveryLogSelect+` WHERE d.status NOT IN ('filtered', 'skipped') AND d.id < ? AND (? = '' OR d.channel = ?)
 		ORDER BY d.id DESC LIMIT ?`, []any{before, q.Channel, q.Channel, q.Limit}, scanDeliveryLog)
 }
 
@@ -277,7 +285,7 @@ func (db *DB) Redeliver(ctx context.Context, id int64) (incidents.DeliveryLog, e
 	var out incidents.DeliveryLog
 	err := db.update(ctx, func(tx *Tx) error {
 		cur, err := scanDeliveryLog(tx.QueryRowContext(ctx, deliveryLogSelect+` WHERE d.id = ?`, id))
-		if errors.Is(err, sql.ErrNoRows) || (err == nil && cur.Status == storage.StatusFiltered) {
+		if errors.Is(err, sql.ErrNoRows) || (err == nil && !storage.InDeliveryLog(cur.Status)) {
 			return fmt.Errorf("delivery %d: %w", id, storage.ErrNotFound)
 		}
 		if err != nil {

@@ -64,6 +64,7 @@ func Run(t *testing.T, open Open) {
 		{"FollowedIncidents", followedIncidents},
 		{"StaleWriteConflicts", staleWriteConflicts},
 		{"Subscriptions", subscriptions},
+		{"PausedSubscriptionReplays", pausedSubscriptionReplays},
 		{"RegionsVote", regionsVote},
 		{"OpenIncidentsOnHost", openIncidentsOnHost},
 	}

@@ -251,3 +251,101 @@ func subscriptions(t *testing.T, db storage.Store, clk *Clock) {
 		t.Errorf("a deleted subscription's id %d was given again (%d)", s.ID, next.ID)
 	}
 }
+
+// A paused subscription is sent nothing, but each alert made while it is
+// paused is kept for it as skipped (out of the delivery log, never sent,
+// never pending), so that replay, once it is resumed, queues what it
+// missed: in order, with the alerts' own event ids, those made after the
+// last fan-out before the resume included.
+func pausedSubscriptionReplays(t *testing.T, db storage.Store, clk *Clock) {
+	ctx := context.Background()
+	s, err := db.CreateSubscription(ctx, incidents.Subscription{URL: "https://hooks.example/p", Secret: "whsec_p"})
+	must(t, err)
+	must(t, db.RecordVerification(ctx, s.ID, ""))
+	ch := s.Channel()
+	record := func(inc incidents.Incident, typ incidents.AlertType) incidents.Incident {
+		t.Helper()
+		saved, err := db.Record(ctx, incidents.Change{Incident: inc, Alert: &incidents.Alert{Type: typ}})
+		must(t, err)
+		return saved
+	}
+	sent := record(openIncident("dest:sent", clk.Now()), incidents.AlertOpened)
+	must(t, db.FanOut(ctx, []string{ch}))
+	log, err := db.DeliveryLog(ctx, incidents.DeliveryQuery{Channel: ch, Limit: 10})
+	must(t, err)
+	if len(log) != 1 {
+		t.Fatalf("before the pause: %+v", log)
+	}
+	must(t, db.MarkDelivery(ctx, log[0].ID, incidents.Outcome{Status: "sent"}))
+
+	clk.Set(t0.Add(time.Minute))
+	paused := true
+	_, err = db.UpdateSubscription(ctx, s.ID, incidents.SubscriptionPatch{Paused: &paused})
+	must(t, err)
+	missed := record(openIncident("dest:missed", clk.Now()), incidents.AlertOpened)
+	// A replica that read the subscriptions before the pause fans out to it.
+	must(t, db.FanOut(ctx, []string{ch}))
+	missed.Status, missed.ResolvedAt = incidents.StatusResolved, clk.Now()
+	record(missed, incidents.AlertResolved) // no fan-out before the resume
+	if n, _ := db.OutboxPending(ctx); n != 0 {
+		t.Errorf("%d deliveries pending for a paused subscription", n)
+	}
+
+	clk.Set(t0.Add(2 * time.Minute))
+	paused = false
+	_, err = db.UpdateSubscription(ctx, s.ID, incidents.SubscriptionPatch{Paused: &paused})
+	must(t, err)
+	after := record(openIncident("dest:after", clk.Now()), incidents.AlertOpened)
+	must(t, db.FanOut(ctx, []string{ch}))
+	must(t, db.FanOut(ctx, []string{ch})) // idempotent
+	log, err = db.DeliveryLog(ctx, incidents.DeliveryQuery{Channel: ch, Limit: 10})
+	must(t, err)
+	if len(log) != 2 || log[0].IncidentID != after.ID || log[0].Status != "pending" || log[1].IncidentID != sent.ID {
+		t.Fatalf("the log after resuming: %+v, want the alert after and the one sent before only", log)
+	}
+	if ok, err := db.Followed(ctx, ch, missed.ID, log[0].ID+1000); err != nil || ok {
+		t.Errorf("a skipped alert counts as received: %v, %v", ok, err)
+	}
+	// The two skipped are between the two in the log.
+	if log[0].ID-log[1].ID != 3 {
+		t.Fatalf("deliveries %d and %d: want the 2 skipped between them", log[1].ID, log[0].ID)
+	}
+	for id := log[1].ID + 1; id < log[0].ID; id++ {
+		if _, err := db.Redeliver(ctx, id); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("redelivering skipped delivery %d by itself: %v, want not found (replay queues them)", id, err)
+		}
+	}
+
+	// Replay from the pause: the two missed, in order, and the pending one.
+	var looked []incidents.AlertType
+	n, next, err := db.Replay(ctx, ch, t0.Add(time.Minute), 10, func(a incidents.Alert) bool {
+		looked = append(looked, a.Type)
+		return true
+	})
+	must(t, err)
+	if n != 3 || !next.IsZero() || !slices.Equal(looked, []incidents.AlertType{incidents.AlertOpened, incidents.AlertResolved, incidents.AlertOpened}) {
+		t.Fatalf("replay = %d (next %v), alerts looked at %v; want the 2 missed and the one after", n, next, looked)
+	}
+	pending, err := db.PendingDeliveries(ctx, ch, 0, 10)
+	must(t, err)
+	outbox, err := db.Outbox(ctx, 10)
+	must(t, err)
+	eventOf := map[string]bool{}
+	for _, a := range outbox {
+		eventOf[a.EventID] = true
+	}
+	var got []string
+	for _, d := range pending {
+		if !eventOf[d.Alert.EventID] {
+			t.Errorf("delivery %d has event id %q, not one of the outbox's", d.ID, d.Alert.EventID)
+		}
+		got = append(got, fmt.Sprint(d.Alert.IncidentID, " ", d.Alert.Type))
+	}
+	want := []string{fmt.Sprint(missed.ID, " incident.opened"), fmt.Sprint(missed.ID, " incident.resolved"), fmt.Sprint(after.ID, " incident.opened")}
+	if !slices.Equal(got, want) {
+		t.Errorf("pending after replay = %v, want %v", got, want)
+	}
+	if log, _ := db.DeliveryLog(ctx, incidents.DeliveryQuery{Channel: ch, Limit: 10}); len(log) != 4 {
+		t.Errorf("replayed deliveries are in the log: %d entries, want 4", len(log))
+	}
+}
