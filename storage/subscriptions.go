@@ -29,16 +29,21 @@ type Subscriptions interface {
 	// RotateSecret makes secret the signing secret; the old one keeps
 	// signing too until incidents.SecretOverlap has passed.
 	RotateSecret(ctx context.Context, id int64, secret string) (incidents.Subscription, error)
-	// RequestVerification asks for a subscription.verify event to be sent.
+	// RequestVerification asks for a subscription.verify event to be sent
+	// now, its attempts counted again from zero.
 	RequestVerification(ctx context.Context, id int64) (incidents.Subscription, error)
 	// ClaimVerification claims a due verification for owner until lease
 	// has passed, unless another owner's unexpired claim holds it: of
 	// replicas sharing the database, one sends each. It returns false when
-	// none is due or another holds it. RecordVerification ends the claim.
+	// none is due (or not yet: its next attempt is later) or another holds
+	// it. RecordVerification ends the claim.
 	ClaimVerification(ctx context.Context, id int64, owner string, lease time.Duration) (bool, error)
-	// RecordVerification records a verification attempt: errText empty
-	// makes the subscription active, from the alerts made from now on.
-	RecordVerification(ctx context.Context, id int64, errText string) error
+	// RecordVerification records a verification attempt's outcome, as a
+	// delivery's: sent makes the subscription active, from the alerts made
+	// from now on; pending keeps it due at o.NextAt; dead stops trying
+	// until a verification is requested again; disabled (410 Gone)
+	// switches its channel off. Every failure counts an attempt.
+	RecordVerification(ctx context.Context, id int64, o incidents.Outcome) error
 
 	// DeliveryLog returns deliveries newest first, paginated by id; alerts
 	// a channel's filters did not match are not in it.

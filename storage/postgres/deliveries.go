@@ -197,18 +197,20 @@ func (db *DB) MarkDelivery(ctx context.Context, id int64, o incidents.Outcome) e
 
 // DisableChannel switches a channel off and closes its pending deliveries.
 func (db *DB) DisableChannel(ctx context.Context, channel, reason string) error {
-	return db.update(ctx, func(tx *Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO channel_state (channel, disabled_at, reason) VALUES ($1, $2, $3)
-			ON CONFLICT (channel) DO UPDATE SET disabled_at = excluded.disabled_at, reason = excluded.reason`,
-			channel, tx.now, reason); err != nil {
-			return fmt.Errorf("postgres: disable channel: %w", err)
-		}
-		if _, err := tx.Exec(ctx, `UPDATE deliveries SET status = 'disabled', updated_at = $1 WHERE channel = $2 AND status = 'pending'`,
-			tx.now, channel); err != nil {
-			return fmt.Errorf("postgres: disable channel: %w", err)
-		}
-		return nil
-	})
+	return db.update(ctx, func(tx *Tx) error { return disableChannel(ctx, tx, channel, reason) })
+}
+
+func disableChannel(ctx context.Context, tx *Tx, channel, reason string) error {
+	if _, err := tx.Exec(ctx, `INSERT INTO channel_state (channel, disabled_at, reason) VALUES ($1, $2, $3)
+		ON CONFLICT (channel) DO UPDATE SET disabled_at = excluded.disabled_at, reason = excluded.reason`,
+		channel, tx.now, reason); err != nil {
+		return fmt.Errorf("postgres: disable channel: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE deliveries SET status = 'disabled', updated_at = $1 WHERE channel = $2 AND status = 'pending'`,
+		tx.now, channel); err != nil {
+		return fmt.Errorf("postgres: disable channel: %w", err)
+	}
+	return nil
 }
 
 // EnableChannel switches a channel back on. It starts from the alerts made

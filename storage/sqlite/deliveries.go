@@ -179,16 +179,20 @@ func (db *DB) MarkDelivery(ctx context.Context, id int64, o incidents.Outcome) e
 
 // DisableChannel switches a channel off and closes its pending deliveries.
 func (db *DB) DisableChannel(ctx context.Context, channel, reason string) error {
-	return db.update(ctx, func(tx *Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO channel_state (channel, disabled_at, reason) VALUES (?, ?, ?)
-			ON CONFLICT (channel) DO UPDATE SET disabled_at = excluded.disabled_at, reason = excluded.reason`,
-			channel, formatTime(tx.now), reason); err != nil {
-			return fmt.Errorf("sqlite: disable channel: %w", err)
-		}
-		_, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'disabled', updated_at = ? WHERE channel = ? AND status = 'pending'`,
-			formatTime(tx.now), channel)
-		return err
-	})
+	return db.update(ctx, func(tx *Tx) error { return disableChannel(ctx, tx, channel, reason) })
+}
+
+func disableChannel(ctx context.Context, tx *Tx, channel, reason string) error {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO channel_state (channel, disabled_at, reason) VALUES (?, ?, ?)
+		ON CONFLICT (channel) DO UPDATE SET disabled_at = excluded.disabled_at, reason = excluded.reason`,
+		channel, formatTime(tx.now), reason); err != nil {
+		return fmt.Errorf("sqlite: disable channel: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'disabled', updated_at = ? WHERE channel = ? AND status = 'pending'`,
+		formatTime(tx.now), channel); err != nil {
+		return fmt.Errorf("sqlite: disable channel: %w", err)
+	}
+	return nil
 }
 
 // EnableChannel switches a channel back on. It starts from the alerts made

@@ -65,6 +65,7 @@ func Run(t *testing.T, open Open) {
 		{"StaleWriteConflicts", staleWriteConflicts},
 		{"Subscriptions", subscriptions},
 		{"PausedSubscriptionReplays", pausedSubscriptionReplays},
+		{"VerificationRetries", verificationRetries},
 		{"RegionsVote", regionsVote},
 		{"OpenIncidentsOnHost", openIncidentsOnHost},
 	}
