@@ -24,7 +24,9 @@ type (
 
 // Store is what the dispatcher needs from storage.
 type Store interface {
-	// FanOut creates a pending delivery per channel for every new outbox alert.
+	// FanOut creates a pending delivery per channel for every new outbox
+	// alert, and a skipped one (never sent; replay finds it) for every
+	// paused subscription.
 	FanOut(ctx context.Context, channels []string) error
 	// ClaimDeliveries claims up to limit of a channel's due deliveries for
 	// owner until lease has passed, oldest first. It never returns a
@@ -433,15 +435,32 @@ func (d *Dispatcher) disable(ctx context.Context, s Sink, o Outcome) error {
 
 func (d *Dispatcher) attempt(ctx context.Context, s Sink, del Delivery) Outcome {
 	now := d.now()
-	if del.FirstAt.IsZero() {
-		del.FirstAt = now
-	}
 	sendCtx, cancel := context.WithTimeout(ctx, sendTimeout)
 	err := s.Send(sendCtx, del)
 	cancel()
-	if err == nil {
+	o := settle(err, now, del.FirstAt, del.Attempts)
+	if o.Status == "sent" {
 		d.log.Info("alert delivered", "channel", s.Name(), "event", del.Alert.EventID, "type", del.Alert.Type, "incident", del.Alert.IncidentID)
+		return o
+	}
+	d.log.Warn("alert delivery failed", "channel", s.Name(), "event", del.Alert.EventID, "attempt", del.Attempts+1,
+		"outcome", o.Status, "next_at", o.NextAt, "err", o.Error)
+	return o
+}
+
+// settle is the one rule for what an attempt made at now comes to, a
+// delivery's or a subscription's verification: sent without an error;
+// disabled when the receiver asked never to be called again (410 Gone);
+// dead when no retry will help, or GiveUpAfter has passed since the first
+// attempt (firstAt, zero for this one); else pending until the backoff's
+// next time after the earlier attempts, or the receiver's Retry-After if
+// later.
+func settle(err error, now, firstAt time.Time, attempts int) Outcome {
+	if err == nil {
 		return Outcome{Status: "sent"}
+	}
+	if firstAt.IsZero() {
+		firstAt = now
 	}
 	se := &SendError{Retry: true, Err: err}
 	errors.As(err, &se)
@@ -451,13 +470,11 @@ func (d *Dispatcher) attempt(ctx context.Context, s Sink, del Delivery) Outcome 
 		o.Status = "disabled"
 	case !se.Retry:
 		o.Status = "dead"
-	case now.Sub(del.FirstAt) >= GiveUpAfter:
+	case now.Sub(firstAt) >= GiveUpAfter:
 		o.Status, o.Error = "dead", fmt.Sprintf("gave up after %s: %s", GiveUpAfter, o.Error)
 	default:
-		o.Status, o.NextAt = "pending", now.Add(max(nextDelay(del.Attempts), se.RetryAfter))
+		o.Status, o.NextAt = "pending", now.Add(max(nextDelay(attempts), se.RetryAfter))
 	}
-	d.log.Warn("alert delivery failed", "channel", s.Name(), "event", del.Alert.EventID, "attempt", del.Attempts+1,
-		"outcome", o.Status, "next_at", o.NextAt, "err", o.Error)
 	return o
 }
 

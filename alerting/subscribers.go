@@ -21,7 +21,9 @@ type SubscriptionStore interface {
 	// until lease has passed: false when none is due or another holds it,
 	// so of replicas sharing the database, one sends it.
 	ClaimVerification(ctx context.Context, id int64, owner string, lease time.Duration) (bool, error)
-	RecordVerification(ctx context.Context, id int64, errText string) error
+	// RecordVerification records an attempt's outcome: sent, pending (due
+	// again at NextAt), dead or disabled, as a delivery's.
+	RecordVerification(ctx context.Context, id int64, o Outcome) error
 }
 
 // NewSecret returns a fresh signing secret in the Standard Webhooks form:
@@ -101,7 +103,7 @@ func (d *Dispatcher) syncSubscriptions(ctx context.Context) []string {
 	now := d.now()
 	active := map[string]incidents.Subscription{}
 	for _, s := range list {
-		if s.VerifyDue {
+		if s.VerifyDue && !now.Before(s.VerifyNextAt) {
 			d.startVerify(ctx, s)
 		}
 		if s.State() == incidents.SubscriptionActive {
@@ -203,7 +205,10 @@ func (d *Dispatcher) stopSubscriptions() {
 }
 
 // startVerify sends a subscription's verification event, once at a time
-// here and, by a claim in the database, across replicas.
+// here and, by a claim in the database, across replicas. An attempt that
+// fails is settled as a delivery's (settle): tried again with the same
+// backoff until GiveUpAfter has passed since the first, never again after
+// a 4xx that no retry changes, and a 410 Gone disables the subscription.
 func (d *Dispatcher) startVerify(ctx context.Context, s incidents.Subscription) {
 	sb := d.subs
 	sb.mu.Lock()
@@ -227,24 +232,29 @@ func (d *Dispatcher) startVerify(ctx context.Context, s incidents.Subscription) 
 			return
 		}
 		if !claimed {
-			return // another replica is sending it, or it was sent since the list was read
+			return // another replica is sending it, or it was sent since the list was read, or its next attempt is later
 		}
-		errText := ""
-		if err := d.verify(ctx, s); err != nil {
-			errText = err.Error()
-		}
+		now := d.now()
+		o := settle(d.verify(ctx, s), now, s.VerifyFirstAt, s.VerifyAttempts)
 		if ctx.Err() != nil {
 			return // shutting down: the claim is handed back (releaseClaims), another replica or a restart sends it
 		}
-		if err := sb.store.RecordVerification(ctx, s.ID, errText); err != nil && !errors.Is(err, incidents.ErrNotFound) {
+		if err := sb.store.RecordVerification(ctx, s.ID, o); err != nil && !errors.Is(err, incidents.ErrNotFound) {
 			d.log.Error("record webhook subscription verification", "subscription", s.ID, "err", err)
 			return
 		}
-		if errText != "" {
-			d.log.Warn("webhook subscription not verified: retry with POST /api/admin/subscriptions/{id}/verify",
-				"subscription", s.ID, "err", errText)
-		} else {
+		switch o.Status {
+		case "sent":
 			d.log.Info("webhook subscription verified", "subscription", s.ID)
+		case "pending":
+			d.log.Warn("webhook subscription not verified yet: trying again", "subscription", s.ID,
+				"attempt", s.VerifyAttempts+1, "next_at", o.NextAt, "err", o.Error)
+		case "disabled":
+			d.log.Warn("webhook subscription disabled by its receiver: it answered its verification with 410 Gone",
+				"subscription", s.ID, "err", o.Error)
+		default:
+			d.log.Warn("webhook subscription not verified: retry with POST /api/admin/subscriptions/{id}/verify",
+				"subscription", s.ID, "attempt", s.VerifyAttempts+1, "err", o.Error)
 		}
 	})
 }
@@ -254,7 +264,7 @@ func (d *Dispatcher) startVerify(ctx context.Context, s incidents.Subscription) 
 func (d *Dispatcher) verify(ctx context.Context, s incidents.Subscription) error {
 	wh, err := NewSubscriptionWebhook(s, d.subs.dial, d.now)
 	if err != nil {
-		return err
+		return &SendError{Err: err} // a secret that cannot sign: no retry changes it
 	}
 	sendCtx, cancel := context.WithTimeout(ctx, sendTimeout)
 	defer cancel()

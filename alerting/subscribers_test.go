@@ -377,7 +377,7 @@ func TestSubscriptionURLTurnedPrivateIsNotCalled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := db.RecordVerification(ctx, s2.ID, ""); err != nil {
+	if err := db.RecordVerification(ctx, s2.ID, incidents.Outcome{Status: "sent"}); err != nil {
 		t.Fatal(err)
 	}
 	runDispatcher(t, db, clk, guard.Dial)

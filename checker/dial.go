@@ -2,6 +2,7 @@ package checker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -25,6 +26,57 @@ type dnsError struct {
 
 func (e *dnsError) Error() string { return fmt.Sprintf("DNS lookup for %s: %v", e.host, e.err) }
 func (e *dnsError) Unwrap() error { return e.err }
+
+// errNoAddresses is a lookup that answered with no address.
+var errNoAddresses = errors.New("no addresses")
+
+// ResolveError is a host that did not resolve, as a client or an operator
+// is told it (an admin API answer, a delivery's error): the host and why,
+// never the resolver's own address, which Go's resolver puts in its errors
+// ("lookup x on 10.0.0.53:53: ..."). Err is the resolver's error whole.
+// The prober's evidence keeps that text instead (dnsError).
+type ResolveError struct {
+	Host string
+	Err  error
+}
+
+func (e *ResolveError) Error() string {
+	reason := lookupReason(e.Err)
+	switch {
+	case reason != "":
+	case errors.Is(e.Err, errNoAddresses):
+		reason = "it has no addresses"
+	default:
+		reason = "the resolver did not answer"
+	}
+	return "cannot resolve host " + e.Host + ": " + reason
+}
+
+func (e *ResolveError) Unwrap() error { return e.Err }
+
+// lookupReason says why a lookup failed in words that name no address, or
+// "" when Go's resolver's error cannot be told without one.
+func lookupReason(err error) string {
+	var de *net.DNSError
+	switch {
+	case !errors.As(err, &de):
+		return ""
+	case de.IsNotFound:
+		return "no such host"
+	case de.IsTimeout:
+		return "timed out"
+	case publicDNSReasons[de.Err]:
+		return de.Err
+	}
+	return ""
+}
+
+// publicDNSReasons are net.DNSError texts that name no address, safe for a
+// public summary.
+var publicDNSReasons = map[string]bool{
+	"server misbehaving": true, "no such host": true, "i/o timeout": true,
+	"no answer from DNS server": true, "cannot unmarshal DNS message": true,
+}
 
 // blockedError is a destination the SSRF guard refused, reported as cause
 // blocked.
@@ -101,7 +153,7 @@ func (d *guardedDialer) DialContext(ctx context.Context, network, addr string) (
 			}
 		}
 		if len(ips) == 0 {
-			return nil, &dnsError{host: host, err: fmt.Errorf("no addresses")}
+			return nil, &dnsError{host: host, err: errNoAddresses}
 		}
 	}
 	// The guard judges every address; only the safe ones are dialed.
@@ -213,6 +265,19 @@ func interleave(addrs []netip.AddrPort) []netip.AddrPort {
 
 // GuardedDialContext returns a dial function with the prober's SSRF guard,
 // for the other requests linkwatch makes to user-supplied URLs (webhooks).
+// A name that does not resolve is a *ResolveError: the error reaches
+// delivery logs and API answers.
 func GuardedDialContext(allow []netip.Prefix, timeout time.Duration) func(ctx context.Context, network, addr string) (net.Conn, error) {
-	return newGuardedDialer(net.DefaultResolver, allow, timeout).DialContext
+	return newGuardedDialer(net.DefaultResolver, allow, timeout).outboundDial
+}
+
+// outboundDial is DialContext for requests whose errors are shown to
+// clients and operators: a failed lookup is a *ResolveError.
+func (d *guardedDialer) outboundDial(ctx context.Context, network, addr string) (net.Conn, error) {
+	c, err := d.DialContext(ctx, network, addr)
+	var de *dnsError
+	if errors.As(err, &de) {
+		return nil, &ResolveError{Host: de.host, Err: de.err}
+	}
+	return c, err
 }

@@ -29,7 +29,8 @@ func NewURLGuard(resolver Resolver, allow []netip.Prefix, timeout time.Duration)
 
 // Check resolves the URL's host and refuses it if any of its addresses is
 // private, loopback, link-local or otherwise reserved and not allowed, or
-// if it does not resolve. The error says why, never more than the host.
+// if it does not resolve. The error says why, never more than the host
+// (a failed lookup is a *ResolveError, without the resolver's address).
 func (g *URLGuard) Check(ctx context.Context, rawURL string) error {
 	u, err := url.Parse(rawURL)
 	if err != nil || u.Hostname() == "" {
@@ -42,7 +43,7 @@ func (g *URLGuard) Check(ctx context.Context, rawURL string) error {
 	} else {
 		addrs, err := g.d.resolver.LookupIPAddr(ctx, host)
 		if err != nil {
-			return fmt.Errorf("host %s does not resolve: %w", host, err)
+			return &ResolveError{Host: host, Err: err}
 		}
 		for _, a := range addrs {
 			if ip, ok := netip.AddrFromSlice(a.IP); ok {
@@ -64,5 +65,5 @@ func (g *URLGuard) Check(ctx context.Context, rawURL string) error {
 // Dial connects through the guard: every address is checked again when
 // connected to.
 func (g *URLGuard) Dial(ctx context.Context, network, addr string) (net.Conn, error) {
-	return g.d.DialContext(ctx, network, addr)
+	return g.d.outboundDial(ctx, network, addr)
 }

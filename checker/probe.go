@@ -779,21 +779,12 @@ func classify(err error, u *url.URL) (Cause, string) {
 	)
 	switch {
 	case errors.As(err, &dnsErr):
-		var de *net.DNSError
-		if errors.As(dnsErr.err, &de) {
-			if de.IsNotFound {
-				return CauseDNS, fmt.Sprintf("DNS lookup for %s: no such host", host)
-			}
-			if de.IsTimeout {
-				return CauseDNS, fmt.Sprintf("DNS lookup for %s: timed out", host)
-			}
-			// Go's resolver puts the resolver's address in some errors
-			// ("read udp 10.0.0.2:5353->10.0.0.53:53: ..."): the summary is
-			// public (status page, feeds), so it says only what kind of
-			// failure; the error, kept as evidence, has the rest.
-			if publicDNSReasons[de.Err] {
-				return CauseDNS, fmt.Sprintf("DNS lookup for %s: %s", host, de.Err)
-			}
+		// Go's resolver puts the resolver's address in some errors
+		// ("read udp 10.0.0.2:5353->10.0.0.53:53: ..."): the summary is
+		// public (status page, feeds), so it says only what kind of
+		// failure; the error, kept as evidence, has the rest.
+		if reason := lookupReason(dnsErr.err); reason != "" {
+			return CauseDNS, fmt.Sprintf("DNS lookup for %s: %s", host, reason)
 		}
 		return CauseDNS, fmt.Sprintf("DNS lookup for %s failed: the resolver did not answer it", host)
 	case errors.As(err, &blocked):
@@ -815,13 +806,6 @@ func classify(err error, u *url.URL) (Cause, string) {
 	default:
 		return CauseConnectionFailure, fmt.Sprintf("request to %s failed: %v", hostPort(u), rootCause(err))
 	}
-}
-
-// publicDNSReasons are net.DNSError texts that name no address, safe for a
-// public summary.
-var publicDNSReasons = map[string]bool{
-	"server misbehaving": true, "no such host": true, "i/o timeout": true,
-	"no answer from DNS server": true, "cannot unmarshal DNS message": true,
 }
 
 // connectTimeoutError is a request whose deadline passed while it was still

@@ -22,7 +22,7 @@ func TestAdminRefusesHostileInput(t *testing.T) {
 	runEngine(t, h)
 	r := mux.NewRouter()
 	admin.New(h.db, admin.Options{Token: adminToken, Operator: h.eng, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		PageExists: func(slug string) bool { return slug == "ada" || slug == "acme" }}).Register(r)
+		Catalog: incidents.Pages{"ada": nil, "acme": nil}}).Register(r)
 	srv := httptest.NewServer(r)
 	t.Cleanup(srv.Close)
 

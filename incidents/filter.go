@@ -2,8 +2,11 @@ package incidents
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
+
+	"golang.org/x/net/idna"
 
 	"linkwatch/checker/ids"
 )
@@ -56,46 +59,88 @@ type FilterError struct {
 
 func (e *FilterError) Error() string { return e.Field + ": " + e.Msg }
 
+// Catalog says which pages and links are configured. A filter naming a
+// page or link that is not would send its receiver nothing, silently.
+type Catalog interface {
+	HasPage(slug string) bool
+	HasLink(page, link string) bool
+}
+
+// Pages is a Catalog: page slugs and the slugs of their links.
+type Pages map[string][]string
+
+// HasPage reports whether the page is configured.
+func (p Pages) HasPage(slug string) bool { _, ok := p[slug]; return ok }
+
+// HasLink reports whether the page has the link.
+func (p Pages) HasLink(page, link string) bool { return slices.Contains(p[page], link) }
+
 // Limits of a filter, so one stored subscription stays small.
 const (
 	maxFilterEntries = 100
 	maxFilterName    = 253
 )
 
-// Validate checks a filter and returns the first problem as a
-// *FilterError naming its field ("pages[2]", "min_impact").
-func (f Filter) Validate() error {
+// Check returns every problem of a filter, each naming its field
+// ("pages[2]", "hosts[0]", "min_impact"), in field order: its form and,
+// with a catalog (nil: the form only), that the pages and links it names
+// are configured. It is the one validator of filters: the config file's
+// alert entries and the admin API's subscriptions are checked by it alike.
+func (f Filter) Check(c Catalog) []*FilterError {
+	var errs []*FilterError
+	add := func(field, msg string) { errs = append(errs, &FilterError{field, msg}) }
 	lists := []struct {
 		name  string
 		items []string
 		check func(string) string
+		known func(string) string
 	}{
-		{"pages", f.Pages, checkSlug},
-		{"links", f.Links, checkLinkRef},
-		{"hosts", f.Hosts, checkHost},
+		{"pages", f.Pages, checkSlug, func(p string) string {
+			if !c.HasPage(p) {
+				return fmt.Sprintf("no page %q is configured", p)
+			}
+			return ""
+		}},
+		{"links", f.Links, checkLinkRef, func(l string) string {
+			page, link, _ := strings.Cut(l, "/")
+			switch {
+			case !c.HasPage(page):
+				return fmt.Sprintf("no page %q is configured", page)
+			case !c.HasLink(page, link):
+				return fmt.Sprintf("no link %q is configured", l)
+			}
+			return ""
+		}},
+		{"hosts", f.Hosts, checkHost, nil},
 	}
 	for _, l := range lists {
 		if len(l.items) > maxFilterEntries {
-			return &FilterError{l.name, fmt.Sprintf("at most %d entries", maxFilterEntries)}
+			add(l.name, fmt.Sprintf("at most %d entries", maxFilterEntries))
+			continue
 		}
 		for i, s := range l.items {
-			if msg := l.check(s); msg != "" {
-				return &FilterError{fmt.Sprintf("%s[%d]", l.name, i), msg}
+			msg := l.check(s)
+			if msg == "" && c != nil && l.known != nil {
+				msg = l.known(s)
+			}
+			if msg != "" {
+				add(fmt.Sprintf("%s[%d]", l.name, i), msg)
 			}
 		}
 	}
 	if len(f.Events) > len(AlertTypes) {
-		return &FilterError{"events", fmt.Sprintf("at most %d entries", len(AlertTypes))}
-	}
-	for i, e := range f.Events {
-		if !slices.Contains(AlertTypes, e) {
-			return &FilterError{fmt.Sprintf("events[%d]", i), "must be incident.opened, incident.updated or incident.resolved"}
+		add("events", fmt.Sprintf("at most %d entries", len(AlertTypes)))
+	} else {
+		for i, e := range f.Events {
+			if !slices.Contains(AlertTypes, e) {
+				add(fmt.Sprintf("events[%d]", i), "must be incident.opened, incident.updated or incident.resolved")
+			}
 		}
 	}
 	if f.MinImpact != "" && f.MinImpact.Rank() < 0 {
-		return &FilterError{"min_impact", "must be none, minor, major or critical"}
+		add("min_impact", "must be none, minor, major or critical")
 	}
-	return nil
+	return errs
 }
 
 func checkSlug(s string) string {
@@ -113,11 +158,73 @@ func checkLinkRef(s string) string {
 	return ""
 }
 
+// checkHost accepts what a destination's host is compared with (its URL's
+// host, lowercased): a host name in ASCII, or an IP address written as Go
+// writes it. A name in another script is written in its ASCII (xn--)
+// form, which matches the name in either form in a URL.
 func checkHost(s string) string {
-	if s == "" || len(s) > maxFilterName || strings.ContainsAny(s, "/:@ \t\r\n") || !printable(s) || s != strings.ToLower(s) {
-		return "must be a lowercase host name such as shop.example.com (no scheme, port or path)"
+	const want = "must be a lowercase host name such as shop.example.com, or an IP address (no scheme, port, path or wildcard)"
+	if ip, err := netip.ParseAddr(s); err == nil {
+		if ip.Zone() != "" || ip.String() != s {
+			return fmt.Sprintf("must be an IP address as %q", ip.WithZone("").String())
+		}
+		return ""
+	}
+	if !isASCII(s) {
+		if a, err := idna.Lookup.ToASCII(s); err == nil && a != s && isHostName(a) {
+			return fmt.Sprintf("must be written in ASCII: %q for %q", a, clip(s))
+		}
+		return want
+	}
+	if !isHostName(s) {
+		return want
 	}
 	return ""
+}
+
+// isHostName reports whether s is a lowercase DNS name: labels of 1 to 63
+// letters, digits, hyphens (not first nor last) and underscores, as Go's
+// resolver takes them, 253 bytes at most, without a final dot.
+func isHostName(s string) bool {
+	if s == "" || len(s) > maxFilterName {
+		return false
+	}
+	for label := range strings.SplitSeq(s, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, c := range []byte(label) {
+			if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func isASCII(s string) bool {
+	return !strings.ContainsFunc(s, func(r rune) bool { return r >= 0x80 })
+}
+
+// clip shortens a value quoted in an error.
+func clip(s string) string {
+	if len(s) <= 100 {
+		return s
+	}
+	return strings.ToValidUTF8(s[:100], "") + "…"
+}
+
+// matchHost is a host as a filter's hosts are compared with it: in its
+// ASCII form, so a URL's host written in another script matches the
+// filter's xn-- name.
+func matchHost(h string) string {
+	if isASCII(h) {
+		return h
+	}
+	if a, err := idna.Lookup.ToASCII(h); err == nil {
+		return a
+	}
+	return h
 }
 
 func printable(s string) bool {
@@ -145,7 +252,7 @@ func (f Filter) scoped() bool { return len(f.Pages)+len(f.Links)+len(f.Hosts) > 
 // selects reports whether a link is in the filter's scope.
 func (f Filter) selects(a Affected) bool {
 	return slices.Contains(f.Pages, a.Page) || slices.Contains(f.Links, a.Page+"/"+a.Link) ||
-		slices.Contains(f.Hosts, ids.HostOf(a.URL)) || (a.Fallback != "" && slices.Contains(f.Hosts, ids.HostOf(a.Fallback)))
+		slices.Contains(f.Hosts, matchHost(ids.HostOf(a.URL))) || (a.Fallback != "" && slices.Contains(f.Hosts, matchHost(ids.HostOf(a.Fallback))))
 }
 
 // Apply returns the alert as this receiver is to get it, and whether it
@@ -167,7 +274,7 @@ func (f Filter) Apply(a Alert) (Alert, bool) {
 	inc := a.Incident
 	affected := keep(inc.Affected, f.selects)
 	added := keep(a.Added, f.selects)
-	hostMatch := inc.Host != "" && slices.Contains(f.Hosts, inc.Host)
+	hostMatch := inc.Host != "" && slices.Contains(f.Hosts, matchHost(inc.Host))
 	if len(affected) == 0 && len(added) == 0 && !hostMatch {
 		return a, false
 	}

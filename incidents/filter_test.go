@@ -2,7 +2,6 @@ package incidents_test
 
 import (
 	"encoding/json"
-	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -97,7 +96,7 @@ func TestFilterEventsImpactAndAddedLinks(t *testing.T) {
 	}
 }
 
-func TestFilterValidateNamesTheField(t *testing.T) {
+func TestFilterCheckNamesTheField(t *testing.T) {
 	for _, tc := range []struct {
 		f     incidents.Filter
 		field string
@@ -114,15 +113,82 @@ func TestFilterValidateNamesTheField(t *testing.T) {
 		{incidents.Filter{MinImpact: "severe"}, "min_impact"},
 		{incidents.Filter{Pages: make([]string, 101)}, "pages"},
 	} {
-		var fe *incidents.FilterError
-		if err := tc.f.Validate(); !errors.As(err, &fe) || fe.Field != tc.field {
-			t.Errorf("%+v: %v, want an error naming %s", tc.f, err, tc.field)
+		if errs := tc.f.Check(nil); len(errs) == 0 || errs[0].Field != tc.field {
+			t.Errorf("%+v: %v, want an error naming %s", tc.f, errs, tc.field)
 		}
 	}
 	ok := incidents.Filter{Pages: []string{"acme"}, Links: []string{"beta/cart"}, Hosts: []string{"shop.example"},
 		Events: incidents.AlertTypes, MinImpact: incidents.ImpactMinor}
-	if err := ok.Validate(); err != nil {
-		t.Errorf("a valid filter: %v", err)
+	if errs := ok.Check(nil); len(errs) != 0 {
+		t.Errorf("a valid filter: %v", errs)
+	}
+	// Every problem, not only the first: a config file reports them all.
+	bad := incidents.Filter{Pages: []string{"a/b"}, Hosts: []string{"*", "ok.example", "<script>"}, MinImpact: "severe"}
+	var fields []string
+	for _, e := range bad.Check(nil) {
+		fields = append(fields, e.Field)
+	}
+	if want := []string{"pages[0]", "hosts[0]", "hosts[2]", "min_impact"}; !slices.Equal(fields, want) {
+		t.Errorf("fields %v, want %v", fields, want)
+	}
+}
+
+// hosts are what a destination's host is compared with: a lowercase DNS
+// name in ASCII or an IP address as a URL's host reads, nothing that could
+// never match (a wildcard, markup, a name in another script: its xn--
+// form is asked for).
+func TestFilterHosts(t *testing.T) {
+	for _, h := range []string{"shop.example", "a.b.c.example", "xn--9ca.example", "my_host.example", "localhost", "203.0.113.5", "2001:db8::1",
+		strings.Repeat("a", 63) + ".example"} {
+		if errs := (incidents.Filter{Hosts: []string{h}}).Check(nil); len(errs) != 0 {
+			t.Errorf("%q refused: %v", h, errs)
+		}
+	}
+	for h, msg := range map[string]string{
+		"<script>": "host name", "*": "host name", "*.example": "host name", "é.example": `"xn--9ca.example" for "é.example"`,
+		"shop.example.": "host name", ".example": "host name", "a..example": "host name", "-shop.example": "host name", "shop-.example": "host name",
+		"shop example": "host name", "shop.example/x": "host name", "user@shop.example": "host name", "[2001:db8::1]": "host name",
+		"2001:DB8::1": `"2001:db8::1"`, "2001:db8:0:0::1": `"2001:db8::1"`, "fe80::1%eth0": `"fe80::1"`, "": "host name",
+		strings.Repeat("a", 64) + ".example": "host name", strings.Repeat("a.", 127) + "ab": "host name", "shop\x00.example": "host name",
+	} {
+		errs := (incidents.Filter{Hosts: []string{h}}).Check(nil)
+		if len(errs) != 1 || errs[0].Field != "hosts[0]" || !strings.Contains(errs[0].Msg, msg) {
+			t.Errorf("%q: %v, want hosts[0] saying %s", h, errs, msg)
+		}
+	}
+}
+
+// A host incident on a name written in another script in its URLs
+// reaches the receiver of its xn-- form, and a destination's link too.
+func TestFilterMatchesAnInternationalHost(t *testing.T) {
+	a := hostAlert(incidents.AlertOpened)
+	a.Incident.Host = "é.example"
+	a.Incident.Affected[0].URL = "https://é.example/a"
+	if _, ok := (incidents.Filter{Hosts: []string{"xn--9ca.example"}}).Apply(a); !ok {
+		t.Error("the xn-- form does not match the host incident")
+	}
+	a.Incident.Host = ""
+	if got, ok := (incidents.Filter{Hosts: []string{"xn--9ca.example"}}).Apply(a); !ok || !slices.Equal(links(got.Incident.Affected), []string{"acme/shop"}) {
+		t.Errorf("the xn-- form gets %v (%v), want acme/shop", links(got.Incident.Affected), ok)
+	}
+}
+
+// With a catalog, the pages and links a filter names must be configured:
+// a link on a known page is checked too.
+func TestFilterCheckAgainstTheCatalog(t *testing.T) {
+	cat := incidents.Pages{"acme": {"shop"}, "beta": nil}
+	f := incidents.Filter{Pages: []string{"acme", "gamma"}, Links: []string{"acme/shop", "acme/cart", "gamma/x", "beta/store"}}
+	var got []string
+	for _, e := range f.Check(cat) {
+		got = append(got, e.Field+": "+e.Msg)
+	}
+	want := []string{`pages[1]: no page "gamma" is configured`, `links[1]: no link "acme/cart" is configured`,
+		`links[2]: no page "gamma" is configured`, `links[3]: no link "beta/store" is configured`}
+	if !slices.Equal(got, want) {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+	if errs := f.Check(nil); len(errs) != 0 {
+		t.Errorf("without a catalog, the form only: %v", errs)
 	}
 }
 
@@ -139,10 +205,11 @@ func FuzzFilter(f *testing.F) {
 		if json.Unmarshal(b, &flt) != nil {
 			return
 		}
-		if err := flt.Validate(); err != nil {
-			var fe *incidents.FilterError
-			if !errors.As(err, &fe) || fe.Field == "" || strings.ContainsAny(fe.Field, " \n") {
-				t.Fatalf("error without a field: %v", err)
+		if errs := flt.Check(nil); len(errs) > 0 {
+			for _, fe := range errs {
+				if fe.Field == "" || strings.ContainsAny(fe.Field, " \n") {
+					t.Fatalf("error without a field: %v", fe)
+				}
 			}
 			return
 		}

@@ -28,6 +28,11 @@ const (
 // out: settled at once, never sent, and left out of the delivery log.
 const DeliveryFiltered = "filtered"
 
+// DeliverySkipped is the status of a subscription's delivery of an alert
+// made while it was paused: never sent and left out of the delivery log,
+// but kept so that replay, once it is resumed, sends what it missed.
+const DeliverySkipped = "skipped"
+
 // SecretOverlap is how long both the old and the new secret sign every
 // delivery after a rotation, so receivers can switch without losing one.
 const SecretOverlap = 24 * time.Hour
@@ -47,11 +52,18 @@ type Subscription struct {
 	PreviousUntil  time.Time `json:"previous_secret_expires_at,omitzero"`
 	Paused         bool      `json:"paused"`
 	VerifiedAt     time.Time `json:"verified_at,omitzero"`
-	// VerifyDue is set while a verification is to be sent; VerifyError is
-	// why the last one failed.
-	VerifyDue   bool   `json:"verification_due"`
-	VerifyError string `json:"verification_error,omitempty"`
-	// DisabledAt and DisabledReason: the receiver answered 410 Gone.
+	// VerifyDue is set while a verification is to be sent, at VerifyNextAt
+	// (zero: now); VerifyError is why the last attempt failed. A failed one
+	// is tried again with the deliveries' backoff until their give-up time
+	// has passed since the first attempt (VerifyFirstAt); VerifyAttempts
+	// counts them.
+	VerifyDue      bool      `json:"verification_due"`
+	VerifyError    string    `json:"verification_error,omitempty"`
+	VerifyAttempts int       `json:"verification_attempts,omitempty"`
+	VerifyFirstAt  time.Time `json:"verification_first_attempt_at,omitzero"`
+	VerifyNextAt   time.Time `json:"verification_next_at,omitzero"`
+	// DisabledAt and DisabledReason: the receiver answered 410 Gone (to a
+	// delivery or to its verification).
 	DisabledAt     time.Time `json:"disabled_at,omitzero"`
 	DisabledReason string    `json:"disabled_reason,omitempty"`
 	// FailingSince is the first failed attempt of the current run of

@@ -19,7 +19,9 @@ type Subscriptions interface {
 	// ListSubscriptions returns every subscription, oldest first.
 	ListSubscriptions(ctx context.Context) ([]incidents.Subscription, error)
 	// UpdateSubscription applies a patch. Resuming (paused false) a paused
-	// or disabled subscription starts it from the alerts made from now on.
+	// or disabled subscription starts it from the alerts made from now on;
+	// those made while it was paused are its skipped deliveries (FanOut
+	// makes them), which Replay queues.
 	UpdateSubscription(ctx context.Context, id int64, p incidents.SubscriptionPatch) (incidents.Subscription, error)
 	// DeleteSubscription removes it; its pending deliveries are closed, its
 	// history kept.
@@ -27,16 +29,21 @@ type Subscriptions interface {
 	// RotateSecret makes secret the signing secret; the old one keeps
 	// signing too until incidents.SecretOverlap has passed.
 	RotateSecret(ctx context.Context, id int64, secret string) (incidents.Subscription, error)
-	// RequestVerification asks for a subscription.verify event to be sent.
+	// RequestVerification asks for a subscription.verify event to be sent
+	// now, its attempts counted again from zero.
 	RequestVerification(ctx context.Context, id int64) (incidents.Subscription, error)
 	// ClaimVerification claims a due verification for owner until lease
 	// has passed, unless another owner's unexpired claim holds it: of
 	// replicas sharing the database, one sends each. It returns false when
-	// none is due or another holds it. RecordVerification ends the claim.
+	// none is due (or not yet: its next attempt is later) or another holds
+	// it. RecordVerification ends the claim.
 	ClaimVerification(ctx context.Context, id int64, owner string, lease time.Duration) (bool, error)
-	// RecordVerification records a verification attempt: errText empty
-	// makes the subscription active, from the alerts made from now on.
-	RecordVerification(ctx context.Context, id int64, errText string) error
+	// RecordVerification records a verification attempt's outcome, as a
+	// delivery's: sent makes the subscription active, from the alerts made
+	// from now on; pending keeps it due at o.NextAt; dead stops trying
+	// until a verification is requested again; disabled (410 Gone)
+	// switches its channel off. Every failure counts an attempt.
+	RecordVerification(ctx context.Context, id int64, o incidents.Outcome) error
 
 	// DeliveryLog returns deliveries newest first, paginated by id; alerts
 	// a channel's filters did not match are not in it.
@@ -44,7 +51,7 @@ type Subscriptions interface {
 	// Redeliver queues a delivery again (same alert, same event id).
 	Redeliver(ctx context.Context, id int64) (incidents.DeliveryLog, error)
 	// Replay queues again, in outbox order, the channel's deliveries of
-	// alerts made since since (inclusive) that match, a page of about
+	// alerts made since since (inclusive) that match, skipped ones included, a page of about
 	// limit of them (ReplayPage). next is zero when every match was
 	// queued, else the since of the next page. match sees each alert once,
 	// in outbox order.
@@ -102,6 +109,14 @@ func replayIDs(rows []ReplayRow) []int64 {
 // not match its alert: settled at once, never sent, never pending nor
 // failed, and left out of the delivery log.
 const StatusFiltered = incidents.DeliveryFiltered
+
+// InDeliveryLog reports whether a delivery of this status is in the
+// delivery log, and so can be queued again by itself: not one its filters
+// left out, nor one skipped while its subscription was paused (replay
+// queues those).
+func InDeliveryLog(status string) bool {
+	return status != incidents.DeliveryFiltered && status != incidents.DeliverySkipped
+}
 
 // CheckRedeliver is the rule for queueing a delivery again: never to a
 // channel that is switched off (a receiver that answered 410 Gone, or an

@@ -45,6 +45,24 @@ func checkReceiverURL(guard *checker.URLGuard) func(ctx context.Context, rawURL 
 	}
 }
 
+// servedCatalog is what the admin API checks subscription filters and
+// maintenance windows against: the pages and links being served, as the
+// last reload left them.
+type servedCatalog struct{ hub *hub.Server }
+
+func (c servedCatalog) HasPage(slug string) bool {
+	_, ok := c.hub.Catalog().Page(slug)
+	return ok
+}
+
+func (c servedCatalog) HasLink(page, link string) bool {
+	p, ok := c.hub.Catalog().Page(page)
+	if ok {
+		_, ok = p.Link(link)
+	}
+	return ok
+}
+
 // newSentry returns the Sentry client, or nil without one.
 func newSentry(cfg *config.Config) (*alerting.Sentry, error) {
 	s := cfg.Alerts.Sentry

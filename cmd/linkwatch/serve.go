@@ -173,8 +173,7 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 	}
 	adminAPI := admin.New(db, admin.Options{Token: cfg.Server.AdminToken, Operator: engine, Channels: channels, Log: log,
 		CheckURL: checkReceiverURL(guard), NewSecret: alerting.NewSecret,
-		Extra:      extra,
-		PageExists: func(slug string) bool { _, ok := hubServer.Catalog().Page(slug); return ok }})
+		Extra: extra, Catalog: servedCatalog{hubServer}})
 	router := web.NewRouter(hubServer, adminAPI, statuspage.New(statusSource{db}, statuspage.Options{
 		URL: cfg.Server.PublicURL, Interval: time.Duration(cfg.Probe.Interval), SelfCheck: *cfg.Probe.SelfCheck,
 		Catalog: hubServer.Catalog, Log: log,

@@ -4,6 +4,7 @@
 package admin
 
 import (
+	"bytes"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
@@ -11,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"mime"
 	"net/http"
 	"reflect"
@@ -63,10 +65,10 @@ type Options struct {
 	// Extra are more GET endpoints under /api/admin/, by path below it
 	// ("/clicks"), behind the same token: another package's reports.
 	Extra map[string]http.Handler
-	// PageExists says whether a page slug is configured, so a maintenance
-	// window cannot name a page that does not exist (and would mute
-	// nothing); nil accepts any.
-	PageExists func(slug string) bool
+	// Catalog says which pages and links are configured, so a maintenance
+	// window or a subscription's filters cannot name one that does not
+	// exist (and would mute or send nothing); nil accepts any.
+	Catalog incidents.Catalog
 	// CheckURL checks a subscription's URL when it is made: a valid
 	// http(s) URL the SSRF guard allows. nil: subscriptions cannot be made.
 	CheckURL func(ctx context.Context, rawURL string) error
@@ -80,22 +82,22 @@ const maxAdminBody = 64 << 10
 
 // API is the admin API under /api/admin/, for on-call engineers.
 type API struct {
-	store      Store
-	token      []byte
-	operator   Operator
-	channels   []string
-	extra      map[string]http.Handler
-	pageExists func(string) bool
-	checkURL   func(context.Context, string) error
-	newSecret  func() string
-	log        *slog.Logger
-	now        func() time.Time
+	store     Store
+	token     []byte
+	operator  Operator
+	channels  []string
+	extra     map[string]http.Handler
+	catalog   incidents.Catalog
+	checkURL  func(context.Context, string) error
+	newSecret func() string
+	log       *slog.Logger
+	now       func() time.Time
 }
 
 // New returns the admin API.
 func New(store Store, opts Options) *API {
 	return &API{store: store, token: []byte(opts.Token), operator: opts.Operator, channels: opts.Channels,
-		extra: opts.Extra, pageExists: opts.PageExists, checkURL: opts.CheckURL, newSecret: opts.NewSecret, log: opts.Log, now: time.Now}
+		extra: opts.Extra, catalog: opts.Catalog, checkURL: opts.CheckURL, newSecret: opts.NewSecret, log: opts.Log, now: time.Now}
 }
 
 // Register adds the admin routes to r.
@@ -213,7 +215,13 @@ func pathID(r *http.Request) (int64, error) {
 	return id, nil
 }
 
-// decode reads a JSON body strictly: one object, known fields only, bounded.
+// decode reads a request body into v: the one reader of JSON bodies in
+// the admin API, for every endpoint that takes one. The body must be a
+// single JSON object (null, a list, a string, a number or a boolean is
+// refused: null would decode into nothing, and a PUT of it would wipe
+// what it replaces), with known fields only, nothing after it, at most
+// maxAdminBody bytes, and Content-Type application/json if one is given.
+// Every error is a 400 naming the field at fault, or "(body)".
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		// Parsed, not prefix-matched: APPLICATION/JSON is JSON, and
@@ -222,34 +230,73 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 			return &fieldError{"(body)", "Content-Type must be application/json"}
 		}
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxAdminBody))
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxAdminBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return &fieldError{"(body)", fmt.Sprintf("larger than %d bytes", maxAdminBody)}
+		}
+		return &fieldError{"(body)", "could not be read"}
+	}
+	switch start := bytes.TrimLeft(raw, " \t\r\n"); {
+	case len(start) == 0:
+		return &fieldError{"(body)", "a JSON object is required"}
+	case start[0] != '{':
+		return &fieldError{"(body)", "must be a JSON object"}
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		var ute *json.UnmarshalTypeError
-		var mbe *http.MaxBytesError
 		switch {
 		case errors.As(err, &ute) && ute.Field == "":
 			return &fieldError{"(body)", "must be a JSON object"}
 		case errors.As(err, &ute):
 			return &fieldError{ute.Field, "must be " + jsonKind(ute.Type)}
-		case errors.As(err, &mbe):
-			return &fieldError{"(body)", fmt.Sprintf("larger than %d bytes", maxAdminBody)}
-		case errors.Is(err, io.EOF):
-			return &fieldError{"(body)", "a JSON object is required"}
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return &fieldError{"(body)", "not valid JSON: it ends early"}
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
 			name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 			if name == "" || strings.ContainsAny(name, " \t\r\n") {
 				return &fieldError{"(body)", "unknown field " + strconv.Quote(clipText(name, 100))}
 			}
-			return &fieldError{name, "unknown field"}
+			return &fieldError{fieldPath(raw, name), "unknown field"}
 		default:
 			return &fieldError{"(body)", "not valid JSON: " + err.Error()}
 		}
 	}
-	if dec.More() {
-		return &fieldError{"(body)", "must hold a single JSON object"}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return &fieldError{"(body)", "must hold a single JSON object, and nothing after it"}
 	}
 	return nil
+}
+
+// fieldPath names where an unknown field is in a body ("filters.page"),
+// which the JSON decoder's error does not say: the shallowest object key
+// spelled name, or name itself if none is found.
+func fieldPath(raw []byte, name string) string {
+	type level struct {
+		prefix string
+		obj    map[string]json.RawMessage
+	}
+	var top map[string]json.RawMessage
+	if json.Unmarshal(raw, &top) != nil {
+		return name
+	}
+	for queue := []level{{"", top}}; len(queue) > 0; queue = queue[1:] {
+		l := queue[0]
+		if _, ok := l.obj[name]; ok {
+			return l.prefix + name
+		}
+		keys := slices.Sorted(maps.Keys(l.obj))
+		for _, k := range keys {
+			var inner map[string]json.RawMessage
+			if json.Unmarshal(l.obj[k], &inner) == nil {
+				queue = append(queue, level{l.prefix + k + ".", inner})
+			}
+		}
+	}
+	return name
 }
 
 // jsonTime is a time in a request body. A value that is not an RFC 3339
@@ -602,7 +649,7 @@ func (a *API) createMaintenance(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 	case !known || checkText("component", body.Component, false, 2100) != nil:
 		err = &fieldError{"component", `must be empty (everything), "hub", "prober", "page:<slug>", "host:<host>" or "dest:<url>"`}
-	case isPage && a.pageExists != nil && !a.pageExists(page):
+	case isPage && a.catalog != nil && !a.catalog.HasPage(page):
 		err = &fieldError{"component", fmt.Sprintf("no page %q is configured", clipText(page, 100))}
 	case body.StartsAt.bad:
 		err = &fieldError{"starts_at", "must be " + jsonKind(reflect.TypeOf(time.Time{}))}

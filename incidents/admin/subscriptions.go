@@ -1,12 +1,9 @@
 package admin
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -63,28 +60,11 @@ type withSecret struct {
 	Secret string `json:"secret"`
 }
 
-// checkFilter validates filters and that the pages and links they name
-// are configured, naming the field at fault under filters.
+// checkFilter validates filters as the config file's are
+// (incidents.Filter.Check), naming the first field at fault under filters.
 func (a *API) checkFilter(f incidents.Filter) error {
-	var fe *incidents.FilterError
-	if err := f.Validate(); errors.As(err, &fe) {
-		return &fieldError{"filters." + fe.Field, fe.Msg}
-	} else if err != nil {
-		return err
-	}
-	if a.pageExists == nil {
-		return nil
-	}
-	for i, p := range f.Pages {
-		if !a.pageExists(p) {
-			return &fieldError{fmt.Sprintf("filters.pages[%d]", i), fmt.Sprintf("no page %q is configured", clipText(p, 100))}
-		}
-	}
-	for i, l := range f.Links {
-		page, _, _ := strings.Cut(l, "/")
-		if !a.pageExists(page) {
-			return &fieldError{fmt.Sprintf("filters.links[%d]", i), fmt.Sprintf("no page %q is configured", clipText(page, 100))}
-		}
+	if errs := f.Check(a.catalog); len(errs) > 0 {
+		return &fieldError{"filters." + errs[0].Field, errs[0].Msg}
 	}
 	return nil
 }
@@ -97,24 +77,10 @@ type subscriptionBody struct {
 	Paused      *bool             `json:"paused"`
 }
 
-// decodeSubscription reads a subscription body and validates it. A field
-// error inside filters is named under it ("filters.page"), which the JSON
-// decoder's own errors do not say.
+// decodeSubscription reads a subscription body and validates it.
 func (a *API) decodeSubscription(w http.ResponseWriter, r *http.Request, create bool) (subscriptionBody, error) {
 	var b subscriptionBody
-	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxAdminBody))
-	if err != nil {
-		return b, &fieldError{"(body)", fmt.Sprintf("larger than %d bytes", maxAdminBody)}
-	}
-	r.Body = io.NopCloser(bytes.NewReader(raw))
 	if err := decode(w, r, &b); err != nil {
-		var fe *fieldError
-		var top map[string]json.RawMessage
-		if errors.As(err, &fe) && fe.msg == "unknown field" && json.Unmarshal(raw, &top) == nil {
-			if _, ok := top[fe.field]; !ok {
-				fe.field = "filters." + fe.field // not at the top: inside filters, the one nested object
-			}
-		}
 		return b, err
 	}
 	return b, a.parseSubscription(b, create)

@@ -46,10 +46,13 @@ type env struct {
 func newEnv(t *testing.T, allow []netip.Prefix, resolver checker.Resolver) *env {
 	t.Helper()
 	db := sqlitetest.MustOpen(t)
+	if resolver == nil {
+		resolver = noNames{} // the receivers are IP addresses: no test asks a DNS server
+	}
 	guard := checker.NewURLGuard(resolver, allow, 2*time.Second)
 	r := mux.NewRouter()
 	admin.New(db, admin.Options{Token: token, Log: quiet(), NewSecret: alerting.NewSecret,
-		PageExists: func(slug string) bool { return slug == "acme" || slug == "beta" },
+		Catalog: incidents.Pages{"acme": {"shop", "blog"}, "beta": {"store"}},
 		CheckURL: func(ctx context.Context, raw string) error {
 			if err := hub.ValidateURL(raw); err != nil {
 				return err
@@ -381,6 +384,14 @@ func TestSubscriptionVerificationRetried(t *testing.T) {
 	}
 }
 
+// noNames resolves no name, as Go's resolver says it: with the address of
+// the DNS server it asked.
+type noNames struct{}
+
+func (noNames) LookupIPAddr(_ context.Context, host string) ([]net.IPAddr, error) {
+	return nil, &net.DNSError{Err: "no such host", Name: host, Server: "10.255.255.53:53", IsNotFound: true}
+}
+
 // resolver answers every name with one address.
 type resolver struct{ ip string }
 
@@ -457,6 +468,13 @@ func TestSubscriptionsAPIRejectsBadInput(t *testing.T) {
 		{"POST", "/subscriptions", `{"url":"https://hooks.example/","filters":{"pages":["a/b"]}}`, "filters.pages[0]"},
 		{"POST", "/subscriptions", `{"url":"https://hooks.example/","filters":{"links":["acme"]}}`, "filters.links[0]"},
 		{"POST", "/subscriptions", `{"url":"https://hooks.example/","filters":{"links":["gamma/x"]}}`, "filters.links[0]"},
+		{"POST", "/subscriptions", `{"url":"https://hooks.example/","filters":{"links":["acme/cart"]}}`, "filters.links[0]"},
+		{"POST", "/subscriptions", `{"url":"https://hooks.example/","filters":{"links":["acme/shop","beta/shop"]}}`, "filters.links[1]"},
+		{"POST", "/subscriptions", `{"url":"https://hooks.example/","filters":{"hosts":["<script>"]}}`, "filters.hosts[0]"},
+		{"POST", "/subscriptions", `{"url":"https://hooks.example/","filters":{"hosts":["*"]}}`, "filters.hosts[0]"},
+		{"POST", "/subscriptions", `{"url":"https://hooks.example/","filters":{"hosts":["shop.example","é.example"]}}`, "filters.hosts[1]"},
+		{"PATCH", sub, `{"filters":{"links":["acme/cart"]}}`, "filters.links[0]"},
+		{"PATCH", sub, `{"filters":{"hosts":["*.example"]}}`, "filters.hosts[0]"},
 		{"POST", "/subscriptions", `{"url":"https://hooks.example/","filters":{"hosts":["https://shop.example"]}}`, "filters.hosts[0]"},
 		{"POST", "/subscriptions", `{"url":"https://hooks.example/","filters":{"events":["incident.deleted"]}}`, "filters.events[0]"},
 		{"POST", "/subscriptions", `{"url":"https://hooks.example/","filters":{"min_impact":"severe"}}`, "filters.min_impact"},
@@ -570,5 +588,101 @@ func TestReplayFollowsAnIncidentPastMinImpact(t *testing.T) {
 	want := []string{"incident.opened", "incident.updated", "incident.resolved"}
 	if !slices.Equal(types, append(slices.Clone(want), want...)) {
 		t.Errorf("sent %v, want the story twice: %v", types, want)
+	}
+}
+
+// A subscription URL whose name does not resolve is refused naming the
+// host, never the address of the DNS server asked (Go's resolver puts it
+// in its errors): at creation, and in what the API shows of a
+// verification or a delivery that failed on it later.
+func TestSubscriptionURLErrorsHideTheResolver(t *testing.T) {
+	e := newEnv(t, loopback, noNames{}) // every name fails, "on 10.255.255.53:53"
+	code, body, raw := e.call(t, http.MethodPost, "/subscriptions", `{"url":"https://hooks.example.invalid/x"}`)
+	if code != http.StatusBadRequest || body["field"] != "url" || body["error"] != "url: cannot resolve host hooks.example.invalid: no such host" {
+		t.Errorf("create: %d %s", code, raw)
+	}
+	if list, _ := e.db.ListSubscriptions(context.Background()); len(list) != 0 {
+		t.Errorf("a URL that does not resolve was stored: %+v", list)
+	}
+	// Names that stopped resolving after they were made: one pending
+	// verification, one verified and sent an alert.
+	ctx := context.Background()
+	pending, err := e.db.CreateSubscription(ctx, incidents.Subscription{URL: "https://gone.example.invalid/hook", Secret: alerting.NewSecret()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	active, err := e.db.CreateSubscription(ctx, incidents.Subscription{URL: "https://gone.example.invalid/other", Secret: alerting.NewSecret()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.db.RecordVerification(ctx, active.ID, incidents.Outcome{Status: "sent"}); err != nil {
+		t.Fatal(err)
+	}
+	openIncident(t, e.db, "dest:a", "acme")
+	eventually(t, "the failed verification", func() bool {
+		_, b, _ := e.call(t, http.MethodGet, fmt.Sprintf("/subscriptions/%d", pending.ID), "")
+		return b["verification_error"] != nil
+	})
+	eventually(t, "the failed delivery", func() bool {
+		_, b, _ := e.call(t, http.MethodGet, fmt.Sprintf("/deliveries?subscription=%d", active.ID), "")
+		l, _ := b["deliveries"].([]any)
+		return len(l) == 1 && l[0].(map[string]any)["last_error"] != ""
+	})
+	for _, path := range []string{fmt.Sprintf("/subscriptions/%d", pending.ID), fmt.Sprintf("/deliveries?subscription=%d", active.ID), "/subscriptions"} {
+		_, _, raw := e.call(t, http.MethodGet, path, "")
+		if strings.Contains(raw, "10.255.255.53") || !strings.Contains(raw, "cannot resolve host gone.example.invalid: no such host") {
+			t.Errorf("GET %s: %s", path, raw)
+		}
+	}
+}
+
+// A subscription paused while an incident opens and resolves, then
+// resumed, gets both alerts by replay: in order, with their original
+// webhook-ids, signed (the receiver verifies every request with the
+// Standard Webhooks library).
+func TestReplayAfterResumeSendsWhatWasMissedWhilePaused(t *testing.T) {
+	e := newEnv(t, loopback, nil)
+	rc, rsrv := newReceiver(t)
+	id, _ := create(t, e, rc, rsrv.URL+"/hook", `{"pages":["acme"]}`)
+	ctx := context.Background()
+	since := e.db.Now().UTC().Add(-time.Second).Format(time.RFC3339)
+	if code, body, _ := e.call(t, http.MethodPatch, fmt.Sprintf("/subscriptions/%d", id), `{"paused":true}`); code != 200 || body["state"] != "paused" {
+		t.Fatalf("pause: %d %v", code, body)
+	}
+	inc := openIncident(t, e.db, "dest:missed", "acme")
+	// A fan-out while paused (the dispatcher's, done here to be sure it
+	// came before the resolution): the opening is skipped, not pending.
+	if err := e.db.FanOut(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := e.db.OutboxPending(ctx); n != 0 {
+		t.Fatalf("%d deliveries pending for a paused subscription", n)
+	}
+	inc.Status, inc.ResolvedAt = incidents.StatusResolved, e.db.Now()
+	if _, err := e.db.Record(ctx, incidents.Change{Incident: inc, Alert: &incidents.Alert{Type: incidents.AlertResolved}}); err != nil {
+		t.Fatal(err)
+	}
+	if code, body, _ := e.call(t, http.MethodPatch, fmt.Sprintf("/subscriptions/%d", id), `{"paused":false}`); code != 200 || body["state"] != "active" {
+		t.Fatalf("resume: %d %v", code, body)
+	}
+	if n := len(rc.got()); n != 1 {
+		t.Fatalf("a paused subscription got %d requests beside its verification", n-1)
+	}
+	code, rep, raw := e.call(t, http.MethodPost, fmt.Sprintf("/subscriptions/%d/replay?since=%s", id, since), "")
+	if code != http.StatusAccepted || rep["queued"].(float64) != 2 {
+		t.Fatalf("replay: %d %s; want the 2 alerts missed while paused", code, raw)
+	}
+	eventually(t, "the replay", func() bool { return len(rc.got()) == 3 })
+	outbox, err := e.db.Outbox(ctx, 10)
+	if err != nil || len(outbox) != 2 {
+		t.Fatalf("outbox: %+v, %v", outbox, err)
+	}
+	for i, r := range rc.got()[1:] {
+		if r.id != outbox[i].EventID || r.eventID != outbox[i].EventID || r.typ != string(outbox[i].Type) || r.incident != inc.ID {
+			t.Errorf("request %d: webhook-id %s, %s of incident %d; want %s, %s of %d", i+1, r.id, r.typ, r.incident, outbox[i].EventID, outbox[i].Type, inc.ID)
+		}
+	}
+	if outbox[0].Type != incidents.AlertOpened || outbox[1].Type != incidents.AlertResolved {
+		t.Errorf("outbox order: %s, %s", outbox[0].Type, outbox[1].Type)
 	}
 }

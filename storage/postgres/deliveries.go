@@ -17,8 +17,9 @@ import (
 
 // FanOut releases the alert groups whose interval has passed into the
 // outbox, then creates a pending delivery per channel for each outbox alert
-// the channel has not seen. It is idempotent, and replicas running it at
-// once take turns under the outbox lock.
+// the channel has not seen, and a skipped one for each paused
+// subscription (replay finds them). It is idempotent, and replicas running
+// it at once take turns under the outbox lock.
 func (db *DB) FanOut(ctx context.Context, channels []string) error {
 	return db.update(ctx, func(tx *Tx) error {
 		if err := tx.lock(ctx, lockOutbox); err != nil {
@@ -27,12 +28,12 @@ func (db *DB) FanOut(ctx context.Context, channels []string) error {
 		if err := releaseDueGroups(ctx, tx); err != nil {
 			return err
 		}
-		lookback := tx.now.Add(-storage.NewChannelLookback)
 		for _, ch := range channels {
 			if id, ok := incidents.SubscriptionOf(ch); ok {
 				// Read before the outbox lock was taken, the caller's list
 				// may be stale: a subscription deleted or paused since
-				// (both take the lock) gets nothing.
+				// (both take the lock) gets nothing pending (paused:
+				// skipped, below).
 				var live bool
 				if err := tx.QueryRow(ctx, subscriptionLive, id, ch).Scan(&live); err != nil {
 					return fmt.Errorf("postgres: fan out alerts to %s: %w", ch, err)
@@ -41,19 +42,48 @@ func (db *DB) FanOut(ctx context.Context, channels []string) error {
 					continue
 				}
 			}
-			_, err := tx.Exec(ctx, `INSERT INTO deliveries (outbox_id, channel, next_at, updated_at)
-				SELECT o.id, $1, o.created_at, $2 FROM outbox o
-				WHERE o.id > GREATEST(COALESCE((SELECT MAX(outbox_id) FROM deliveries WHERE channel = $1),
-				                               (SELECT COALESCE(MAX(id), 0) FROM outbox WHERE created_at < $3)),
-				                      COALESCE((SELECT after_outbox_id FROM channel_resume WHERE channel = $1), 0))
-				ORDER BY o.id
-				ON CONFLICT (outbox_id, channel) DO NOTHING`, ch, tx.now, lookback)
-			if err != nil {
-				return fmt.Errorf("postgres: fan out alerts to %s: %w", ch, err)
+			if err := fanOutTo(ctx, tx, ch, "pending"); err != nil {
+				return err
+			}
+		}
+		rows, err := tx.Query(ctx, `SELECT 'sub:' || s.id FROM subscriptions s
+			WHERE s.paused AND s.verified_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM channel_state WHERE channel = 'sub:' || s.id)`)
+		if err != nil {
+			return fmt.Errorf("postgres: query paused subscriptions: %w", err)
+		}
+		paused, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return fmt.Errorf("postgres: query paused subscriptions: %w", err)
+		}
+		for _, ch := range paused {
+			if err := fanOutTo(ctx, tx, ch, incidents.DeliverySkipped); err != nil {
+				return err
 			}
 		}
 		return nil
 	})
+}
+
+// fanOutTo creates a delivery of status for each outbox alert the channel
+// has not seen: those after its last one, after the point it was resumed
+// from, and for a new channel those of the last storage.NewChannelLookback.
+// The caller holds the outbox lock.
+func fanOutTo(ctx context.Context, tx *Tx, channel, status string) error {
+	lastError := ""
+	if status == incidents.DeliverySkipped {
+		lastError = "not sent: the subscription was paused (replay sends it)"
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO deliveries (outbox_id, channel, status, last_error, next_at, updated_at)
+		SELECT o.id, $1, $2, $3, o.created_at, $4 FROM outbox o
+		WHERE o.id > GREATEST(COALESCE((SELECT MAX(outbox_id) FROM deliveries WHERE channel = $1),
+		                               (SELECT COALESCE(MAX(id), 0) FROM outbox WHERE created_at < $5)),
+		                      COALESCE((SELECT after_outbox_id FROM channel_resume WHERE channel = $1), 0))
+		ORDER BY o.id
+		ON CONFLICT (outbox_id, channel) DO NOTHING`, channel, status, lastError, tx.now, tx.now.Add(-storage.NewChannelLookback))
+	if err != nil {
+		return fmt.Errorf("postgres: fan out alerts to %s: %w", channel, err)
+	}
+	return nil
 }
 
 // PendingDeliveries returns a channel's pending deliveries after the
@@ -123,11 +153,11 @@ func (db *DB) ClaimDeliveries(ctx context.Context, channel, owner string, lease 
 }
 
 // Followed reports whether the channel has a delivery of the incident
-// before the delivery before that was not filtered.
+// before the delivery before that was not filtered nor skipped.
 func (db *DB) Followed(ctx context.Context, channel string, incidentID, before int64) (bool, error) {
 	var ok bool
 	err := db.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM deliveries d JOIN outbox o ON o.id = d.outbox_id
-		WHERE d.channel = $1 AND o.incident_id = $2 AND d.id < $3 AND d.status <> 'filtered')`, channel, incidentID, before).Scan(&ok)
+		WHERE d.channel = $1 AND o.incident_id = $2 AND d.id < $3 AND d.status NOT IN ('filtered', 'skipped'))`, channel, incidentID, before).Scan(&ok)
 	if err != nil {
 		return false, fmt.Errorf("postgres: earlier deliveries of incident %d to %s: %w", incidentID, channel, err)
 	}
@@ -167,18 +197,20 @@ func (db *DB) MarkDelivery(ctx context.Context, id int64, o incidents.Outcome) e
 
 // DisableChannel switches a channel off and closes its pending deliveries.
 func (db *DB) DisableChannel(ctx context.Context, channel, reason string) error {
-	return db.update(ctx, func(tx *Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO channel_state (channel, disabled_at, reason) VALUES ($1, $2, $3)
-			ON CONFLICT (channel) DO UPDATE SET disabled_at = excluded.disabled_at, reason = excluded.reason`,
-			channel, tx.now, reason); err != nil {
-			return fmt.Errorf("postgres: disable channel: %w", err)
-		}
-		if _, err := tx.Exec(ctx, `UPDATE deliveries SET status = 'disabled', updated_at = $1 WHERE channel = $2 AND status = 'pending'`,
-			tx.now, channel); err != nil {
-			return fmt.Errorf("postgres: disable channel: %w", err)
-		}
-		return nil
-	})
+	return db.update(ctx, func(tx *Tx) error { return disableChannel(ctx, tx, channel, reason) })
+}
+
+func disableChannel(ctx context.Context, tx *Tx, channel, reason string) error {
+	if _, err := tx.Exec(ctx, `INSERT INTO channel_state (channel, disabled_at, reason) VALUES ($1, $2, $3)
+		ON CONFLICT (channel) DO UPDATE SET disabled_at = excluded.disabled_at, reason = excluded.reason`,
+		channel, tx.now, reason); err != nil {
+		return fmt.Errorf("postgres: disable channel: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE deliveries SET status = 'disabled', updated_at = $1 WHERE channel = $2 AND status = 'pending'`,
+		tx.now, channel); err != nil {
+		return fmt.Errorf("postgres: disable channel: %w", err)
+	}
+	return nil
 }
 
 // EnableChannel switches a channel back on. It starts from the alerts made

@@ -17,7 +17,8 @@ import (
 // it: switched off by a 410 (channel_state), and the first failed attempt
 // since its last delivery that was sent.
 const subscriptionSelect = `SELECT s.id, s.url, s.description, s.filter, s.secret, s.previous_secret, s.previous_until,
-	s.paused, s.verified_at, s.verify_due, s.verify_error, s.created_at, s.updated_at, cs.disabled_at, COALESCE(cs.reason, ''),
+	s.paused, s.verified_at, s.verify_due, s.verify_error, s.verify_attempts, s.verify_first_at, s.verify_next_at,
+	s.created_at, s.updated_at, cs.disabled_at, COALESCE(cs.reason, ''),
 	(SELECT MIN(d.first_at) FROM deliveries d WHERE d.channel = 'sub:' || s.id AND d.status IN ('pending', 'dead') AND d.attempts > 0
 		AND d.id > COALESCE((SELECT MAX(e.id) FROM deliveries e WHERE e.channel = 'sub:' || s.id AND e.status = 'sent'), 0))
 	FROM subscriptions s LEFT JOIN channel_state cs ON cs.channel = 'sub:' || s.id`
@@ -32,9 +33,10 @@ type scanner interface{ Scan(dest ...any) error }
 func scanSubscription(row scanner) (incidents.Subscription, error) {
 	var s incidents.Subscription
 	var filter []byte
-	var prevUntil, verified, disabled, failing *time.Time
+	var prevUntil, verified, verifyFirst, verifyNext, disabled, failing *time.Time
 	err := row.Scan(&s.ID, &s.URL, &s.Description, &filter, &s.Secret, &s.PreviousSecret, &prevUntil,
-		&s.Paused, &verified, &s.VerifyDue, &s.VerifyError, &s.CreatedAt, &s.UpdatedAt, &disabled, &s.DisabledReason, &failing)
+		&s.Paused, &verified, &s.VerifyDue, &s.VerifyError, &s.VerifyAttempts, &verifyFirst, &verifyNext,
+		&s.CreatedAt, &s.UpdatedAt, &disabled, &s.DisabledReason, &failing)
 	if err != nil {
 		return s, err
 	}
@@ -42,6 +44,7 @@ func scanSubscription(row scanner) (incidents.Subscription, error) {
 		return s, fmt.Errorf("decode the filters of subscription %d: %w", s.ID, err)
 	}
 	s.PreviousUntil, s.VerifiedAt, s.DisabledAt, s.FailingSince = utc(prevUntil), utc(verified), utc(disabled), utc(failing)
+	s.VerifyFirstAt, s.VerifyNextAt = utc(verifyFirst), utc(verifyNext)
 	s.CreatedAt, s.UpdatedAt = s.CreatedAt.UTC(), s.UpdatedAt.UTC()
 	return s, nil
 }
@@ -162,9 +165,24 @@ func (db *DB) UpdateSubscription(ctx context.Context, id int64, p incidents.Subs
 			if _, err := tx.Exec(ctx, `UPDATE subscriptions SET paused = $1 WHERE id = $2`, *p.Paused, id); err != nil {
 				return fmt.Errorf("postgres: update subscription: %w", err)
 			}
+			if !*p.Paused && cur.State() == incidents.SubscriptionPaused {
+				// What was made since the last fan-out, while it was
+				// paused, is recorded as skipped too: replay finds every
+				// alert it missed, and the fan-out from now on the rest.
+				if err := fanOutTo(ctx, tx, cur.Channel(), incidents.DeliverySkipped); err != nil {
+					return err
+				}
+			}
 			if !*p.Paused && (cur.Paused || !cur.DisabledAt.IsZero()) {
 				if err := resumeFromNow(ctx, tx, cur.Channel()); err != nil {
 					return err
+				}
+			}
+			if !*p.Paused && !cur.DisabledAt.IsZero() && cur.VerifiedAt.IsZero() {
+				// Switched off by a 410 to its verification: back on, it
+				// is verified again.
+				if _, err := tx.Exec(ctx, requestVerification, id); err != nil {
+					return fmt.Errorf("postgres: update subscription: %w", err)
 				}
 			}
 		}
@@ -225,16 +243,24 @@ func (db *DB) RotateSecret(ctx context.Context, id int64, secret string) (incide
 	return out, err
 }
 
+// requestVerification makes subscription $1 due for a verification now, a
+// new one: attempts counted again from zero.
+const requestVerification = `UPDATE subscriptions SET verify_due = true, verify_attempts = 0, verify_first_at = NULL, verify_next_at = NULL
+	WHERE id = $1`
+
 // RequestVerification asks for a subscription.verify event to be sent.
 func (db *DB) RequestVerification(ctx context.Context, id int64) (incidents.Subscription, error) {
 	var out incidents.Subscription
 	err := db.update(ctx, func(tx *Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE subscriptions SET verify_due = true, updated_at = $1 WHERE id = $2`, tx.now, id)
+		tag, err := tx.Exec(ctx, requestVerification, id)
 		if err != nil {
 			return fmt.Errorf("postgres: request verification: %w", err)
 		}
 		if tag.RowsAffected() == 0 {
 			return fmt.Errorf("subscription %d: %w", id, storage.ErrNotFound)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE subscriptions SET updated_at = $1 WHERE id = $2`, tx.now, id); err != nil {
+			return fmt.Errorf("postgres: request verification: %w", err)
 		}
 		out, err = db.subscription(ctx, tx, id)
 		return err
@@ -249,7 +275,8 @@ func (db *DB) ClaimVerification(ctx context.Context, id int64, owner string, lea
 	var claimed bool
 	err := db.update(ctx, func(tx *Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE subscriptions SET verify_claimed_by = $1, verify_claimed_until = $2
-			WHERE id = $3 AND verify_due AND (verify_claimed_until IS NULL OR verify_claimed_until <= $4 OR verify_claimed_by = $1)`,
+			WHERE id = $3 AND verify_due AND (verify_next_at IS NULL OR verify_next_at <= $4)
+			AND (verify_claimed_until IS NULL OR verify_claimed_until <= $4 OR verify_claimed_by = $1)`,
 			owner, tx.now.Add(lease), id, tx.now)
 		if err != nil {
 			return fmt.Errorf("postgres: claim verification of subscription %d: %w", id, err)
@@ -260,27 +287,36 @@ func (db *DB) ClaimVerification(ctx context.Context, id int64, owner string, lea
 	return claimed, err
 }
 
-// RecordVerification records a verification attempt.
-func (db *DB) RecordVerification(ctx context.Context, id int64, errText string) error {
+// RecordVerification records a verification attempt's outcome.
+func (db *DB) RecordVerification(ctx context.Context, id int64, o incidents.Outcome) error {
 	return db.update(ctx, func(tx *Tx) error {
 		cur, err := db.lockSubscription(ctx, tx, id)
 		if err != nil {
 			return err
 		}
-		if errText != "" {
-			if _, err := tx.Exec(ctx, `UPDATE subscriptions SET verify_due = false, verify_error = $1, updated_at = $2,
-				verify_claimed_by = '', verify_claimed_until = NULL WHERE id = $3`,
-				errText, tx.now, id); err != nil {
+		if o.Status == "sent" {
+			if _, err := tx.Exec(ctx, `UPDATE subscriptions SET verify_due = false, verify_error = '', verified_at = COALESCE(verified_at, $1),
+				verify_attempts = 0, verify_first_at = NULL, verify_next_at = NULL,
+				updated_at = $1, verify_claimed_by = '', verify_claimed_until = NULL WHERE id = $2`, tx.now, id); err != nil {
 				return fmt.Errorf("postgres: record verification: %w", err)
+			}
+			if cur.VerifiedAt.IsZero() || !cur.DisabledAt.IsZero() {
+				return resumeFromNow(ctx, tx, cur.Channel())
 			}
 			return nil
 		}
-		if _, err := tx.Exec(ctx, `UPDATE subscriptions SET verify_due = false, verify_error = '', verified_at = COALESCE(verified_at, $1),
-			updated_at = $1, verify_claimed_by = '', verify_claimed_until = NULL WHERE id = $2`, tx.now, id); err != nil {
+		due := o.Status == "pending"
+		var next *time.Time
+		if due {
+			next = &o.NextAt
+		}
+		if _, err := tx.Exec(ctx, `UPDATE subscriptions SET verify_due = $1, verify_error = $2, verify_attempts = verify_attempts + 1,
+			verify_first_at = COALESCE(verify_first_at, $3), verify_next_at = $4, updated_at = $3,
+			verify_claimed_by = '', verify_claimed_until = NULL WHERE id = $5`, due, o.Error, tx.now, next, id); err != nil {
 			return fmt.Errorf("postgres: record verification: %w", err)
 		}
-		if cur.VerifiedAt.IsZero() || !cur.DisabledAt.IsZero() {
-			return resumeFromNow(ctx, tx, cur.Channel())
+		if o.Status == "disabled" {
+			return disableChannel(ctx, tx, cur.Channel(), o.Error)
 		}
 		return nil
 	})
@@ -305,7 +341,7 @@ func (db *DB) DeliveryLog(ctx context.Context, q incidents.DeliveryQuery) ([]inc
 	if before <= 0 {
 		before = 1<<63 - 1
 	}
-	rows, err := db.pool.Query(ctx, deliveryLogSelect+` WHERE d.status <> 'filtered' AND d.id < $1 AND ($2 = '' OR d.channel = $2)
+	rows, err := db.pool.Query(ctx, deliveryLogSelect+` WHERE d.status NOT IN ('filtered', 'skipped') AND d.id < $1 AND ($2 = '' OR d.channel = $2)
 		ORDER BY d.id DESC LIMIT $3`, before, q.Channel, q.Limit)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: query delivery log: %w", err)
@@ -327,7 +363,7 @@ func (db *DB) Redeliver(ctx context.Context, id int64) (incidents.DeliveryLog, e
 	var out incidents.DeliveryLog
 	err := db.update(ctx, func(tx *Tx) error {
 		cur, err := scanDeliveryLog(tx.QueryRow(ctx, deliveryLogSelect+` WHERE d.id = $1 FOR UPDATE OF d`, id))
-		if errors.Is(err, pgx.ErrNoRows) || (err == nil && cur.Status == storage.StatusFiltered) {
+		if errors.Is(err, pgx.ErrNoRows) || (err == nil && !storage.InDeliveryLog(cur.Status)) {
 			return fmt.Errorf("delivery %d: %w", id, storage.ErrNotFound)
 		}
 		if err != nil {

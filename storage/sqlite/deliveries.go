@@ -13,18 +13,18 @@ import (
 
 // FanOut releases the alert groups whose interval has passed into the
 // outbox, then creates a pending delivery per channel for each outbox alert
-// the channel has not seen. It is idempotent.
+// the channel has not seen, and a skipped one for each paused
+// subscription (replay finds them). It is idempotent.
 func (db *DB) FanOut(ctx context.Context, channels []string) error {
 	return db.update(ctx, func(tx *Tx) error {
 		if err := releaseDueGroups(ctx, tx); err != nil {
 			return err
 		}
-		now := formatTime(tx.now)
-		lookback := formatTime(tx.now.Add(-storage.NewChannelLookback))
 		for _, ch := range channels {
 			if id, ok := incidents.SubscriptionOf(ch); ok {
 				// The caller's list may be stale: a subscription deleted
-				// or paused since gets nothing.
+				// or paused since gets nothing pending (paused: skipped,
+				// below).
 				var live bool
 				if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM subscriptions WHERE id = ? AND verified_at IS NOT NULL AND NOT paused
 					AND NOT EXISTS (SELECT 1 FROM channel_state WHERE channel = ?))`, id, ch).Scan(&live); err != nil {
@@ -34,18 +34,46 @@ func (db *DB) FanOut(ctx context.Context, channels []string) error {
 					continue
 				}
 			}
-			_, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO deliveries (outbox_id, channel, next_at, updated_at)
-				SELECT o.id, ?, o.created_at, ? FROM outbox o
-				WHERE o.id > MAX(COALESCE((SELECT MAX(outbox_id) FROM deliveries WHERE channel = ?),
-				                          (SELECT COALESCE(MAX(id), 0) FROM outbox WHERE created_at < ?)),
-				                 COALESCE((SELECT after_outbox_id FROM channel_resume WHERE channel = ?), 0))
-				ORDER BY o.id`, ch, now, ch, lookback, ch)
-			if err != nil {
-				return fmt.Errorf("sqlite: fan out alerts to %s: %w", ch, err)
+			if err := fanOutTo(ctx, tx, ch, "pending"); err != nil {
+				return err
+			}
+		}
+		paused, err := queryAll(ctx, tx, "paused subscriptions", `SELECT 'sub:' || s.id FROM subscriptions s
+			WHERE s.paused AND s.verified_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM channel_state WHERE channel = 'sub:' || s.id)`, nil,
+			func(rs rowScanner) (string, error) {
+				var ch string
+				return ch, rs.Scan(&ch)
+			})
+		if err != nil {
+			return err
+		}
+		for _, ch := range paused {
+			if err := fanOutTo(ctx, tx, ch, incidents.DeliverySkipped); err != nil {
+				return err
 			}
 		}
 		return nil
 	})
+}
+
+// fanOutTo creates a delivery of status for each outbox alert the channel
+// has not seen: those after its last one, after the point it was resumed
+// from, and for a new channel those of the last storage.NewChannelLookback.
+func fanOutTo(ctx context.Context, tx *Tx, channel, status string) error {
+	lastError := ""
+	if status == incidents.DeliverySkipped {
+		lastError = "not sent: the subscription was paused (replay sends it)"
+	}
+	_, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO deliveries (outbox_id, channel, status, last_error, next_at, updated_at)
+		SELECT o.id, ?, ?, ?, o.created_at, ? FROM outbox o
+		WHERE o.id > MAX(COALESCE((SELECT MAX(outbox_id) FROM deliveries WHERE channel = ?),
+		                          (SELECT COALESCE(MAX(id), 0) FROM outbox WHERE created_at < ?)),
+		                 COALESCE((SELECT after_outbox_id FROM channel_resume WHERE channel = ?), 0))
+		ORDER BY o.id`, channel, status, lastError, formatTime(tx.now), channel, formatTime(tx.now.Add(-storage.NewChannelLookback)), channel)
+	if err != nil {
+		return fmt.Errorf("sqlite: fan out alerts to %s: %w", channel, err)
+	}
+	return nil
 }
 
 // PendingDeliveries returns a channel's pending deliveries after the
@@ -107,11 +135,11 @@ func (db *DB) ClaimDeliveries(ctx context.Context, channel, owner string, lease 
 }
 
 // Followed reports whether the channel has a delivery of the incident
-// before the delivery before that was not filtered.
+// before the delivery before that was not filtered nor skipped.
 func (db *DB) Followed(ctx context.Context, channel string, incidentID, before int64) (bool, error) {
 	var ok bool
 	err := db.reader.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM deliveries d JOIN outbox o ON o.id = d.outbox_id
-		WHERE d.channel = ? AND o.incident_id = ? AND d.id < ? AND d.status <> 'filtered')`, channel, incidentID, before).Scan(&ok)
+		WHERE d.channel = ? AND o.incident_id = ? AND d.id < ? AND d.status NOT IN ('filtered', 'skipped'))`, channel, incidentID, before).Scan(&ok)
 	if err != nil {
 		return false, fmt.Errorf("sqlite: earlier deliveries of incident %d to %s: %w", incidentID, channel, err)
 	}
@@ -151,16 +179,20 @@ func (db *DB) MarkDelivery(ctx context.Context, id int64, o incidents.Outcome) e
 
 // DisableChannel switches a channel off and closes its pending deliveries.
 func (db *DB) DisableChannel(ctx context.Context, channel, reason string) error {
-	return db.update(ctx, func(tx *Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO channel_state (channel, disabled_at, reason) VALUES (?, ?, ?)
-			ON CONFLICT (channel) DO UPDATE SET disabled_at = excluded.disabled_at, reason = excluded.reason`,
-			channel, formatTime(tx.now), reason); err != nil {
-			return fmt.Errorf("sqlite: disable channel: %w", err)
-		}
-		_, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'disabled', updated_at = ? WHERE channel = ? AND status = 'pending'`,
-			formatTime(tx.now), channel)
-		return err
-	})
+	return db.update(ctx, func(tx *Tx) error { return disableChannel(ctx, tx, channel, reason) })
+}
+
+func disableChannel(ctx context.Context, tx *Tx, channel, reason string) error {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO channel_state (channel, disabled_at, reason) VALUES (?, ?, ?)
+		ON CONFLICT (channel) DO UPDATE SET disabled_at = excluded.disabled_at, reason = excluded.reason`,
+		channel, formatTime(tx.now), reason); err != nil {
+		return fmt.Errorf("sqlite: disable channel: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'disabled', updated_at = ? WHERE channel = ? AND status = 'pending'`,
+		formatTime(tx.now), channel); err != nil {
+		return fmt.Errorf("sqlite: disable channel: %w", err)
+	}
+	return nil
 }
 
 // EnableChannel switches a channel back on. It starts from the alerts made

@@ -16,7 +16,8 @@ import (
 // it: switched off by a 410 (channel_state), and the first failed attempt
 // since its last delivery that was sent.
 const subscriptionSelect = `SELECT s.id, s.url, s.description, s.filter, s.secret, s.previous_secret, s.previous_until,
-	s.paused, s.verified_at, s.verify_due, s.verify_error, s.created_at, s.updated_at, cs.disabled_at, COALESCE(cs.reason, ''),
+	s.paused, s.verified_at, s.verify_due, s.verify_error, s.verify_attempts, s.verify_first_at, s.verify_next_at,
+	s.created_at, s.updated_at, cs.disabled_at, COALESCE(cs.reason, ''),
 	(SELECT MIN(d.first_at) FROM deliveries d WHERE d.channel = 'sub:' || s.id AND d.status IN ('pending', 'dead') AND d.attempts > 0
 		AND d.id > COALESCE((SELECT MAX(e.id) FROM deliveries e WHERE e.channel = 'sub:' || s.id AND e.status = 'sent'), 0))
 	FROM subscriptions s LEFT JOIN channel_state cs ON cs.channel = 'sub:' || s.id`
@@ -24,9 +25,10 @@ const subscriptionSelect = `SELECT s.id, s.url, s.description, s.filter, s.secre
 func scanSubscription(row rowScanner) (incidents.Subscription, error) {
 	var s incidents.Subscription
 	var filter, created, updated string
-	var prevUntil, verified, disabled, failing sql.NullString
+	var prevUntil, verified, verifyFirst, verifyNext, disabled, failing sql.NullString
 	err := row.Scan(&s.ID, &s.URL, &s.Description, &filter, &s.Secret, &s.PreviousSecret, &prevUntil,
-		&s.Paused, &verified, &s.VerifyDue, &s.VerifyError, &created, &updated, &disabled, &s.DisabledReason, &failing)
+		&s.Paused, &verified, &s.VerifyDue, &s.VerifyError, &s.VerifyAttempts, &verifyFirst, &verifyNext,
+		&created, &updated, &disabled, &s.DisabledReason, &failing)
 	if err != nil {
 		return s, err
 	}
@@ -34,6 +36,7 @@ func scanSubscription(row rowScanner) (incidents.Subscription, error) {
 		return s, fmt.Errorf("decode the filters of subscription %d: %w", s.ID, err)
 	}
 	s.PreviousUntil, s.VerifiedAt = parseTime(prevUntil.String), parseTime(verified.String)
+	s.VerifyFirstAt, s.VerifyNextAt = parseTime(verifyFirst.String), parseTime(verifyNext.String)
 	s.DisabledAt, s.FailingSince = parseTime(disabled.String), parseTime(failing.String)
 	s.CreatedAt, s.UpdatedAt = parseTime(created), parseTime(updated)
 	return s, nil
@@ -129,9 +132,24 @@ func (db *DB) UpdateSubscription(ctx context.Context, id int64, p incidents.Subs
 			if _, err := tx.ExecContext(ctx, `UPDATE subscriptions SET paused = ? WHERE id = ?`, *p.Paused, id); err != nil {
 				return fmt.Errorf("sqlite: update subscription: %w", err)
 			}
+			if !*p.Paused && cur.State() == incidents.SubscriptionPaused {
+				// What was made since the last fan-out, while it was
+				// paused, is recorded as skipped too: replay finds every
+				// alert it missed, and the fan-out from now on the rest.
+				if err := fanOutTo(ctx, tx, cur.Channel(), incidents.DeliverySkipped); err != nil {
+					return err
+				}
+			}
 			if !*p.Paused && (cur.Paused || !cur.DisabledAt.IsZero()) {
 				if err := resumeFromNow(ctx, tx, cur.Channel()); err != nil {
 					return err
+				}
+			}
+			if !*p.Paused && !cur.DisabledAt.IsZero() && cur.VerifiedAt.IsZero() {
+				// Switched off by a 410 to its verification: back on, it
+				// is verified again.
+				if _, err := tx.ExecContext(ctx, requestVerification, id); err != nil {
+					return fmt.Errorf("sqlite: update subscription: %w", err)
 				}
 			}
 		}
@@ -187,16 +205,24 @@ func (db *DB) RotateSecret(ctx context.Context, id int64, secret string) (incide
 	return out, err
 }
 
+// requestVerification makes subscription ? due for a verification now, a
+// new one: attempts counted again from zero.
+const requestVerification = `UPDATE subscriptions SET verify_due = 1, verify_attempts = 0, verify_first_at = NULL, verify_next_at = NULL
+	WHERE id = ?`
+
 // RequestVerification asks for a subscription.verify event to be sent.
 func (db *DB) RequestVerification(ctx context.Context, id int64) (incidents.Subscription, error) {
 	var out incidents.Subscription
 	err := db.update(ctx, func(tx *Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE subscriptions SET verify_due = 1, updated_at = ? WHERE id = ?`, formatTime(tx.now), id)
+		res, err := tx.ExecContext(ctx, requestVerification, id)
 		if err != nil {
 			return fmt.Errorf("sqlite: request verification: %w", err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			return fmt.Errorf("subscription %d: %w", id, storage.ErrNotFound)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE subscriptions SET updated_at = ? WHERE id = ?`, formatTime(tx.now), id); err != nil {
+			return fmt.Errorf("sqlite: request verification: %w", err)
 		}
 		out, err = subscriptionTx(ctx, tx, id)
 		return err
@@ -212,8 +238,9 @@ func (db *DB) ClaimVerification(ctx context.Context, id int64, owner string, lea
 	err := db.update(ctx, func(tx *Tx) error {
 		now := formatTime(tx.now)
 		res, err := tx.ExecContext(ctx, `UPDATE subscriptions SET verify_claimed_by = ?, verify_claimed_until = ?
-			WHERE id = ? AND verify_due AND (verify_claimed_until IS NULL OR verify_claimed_until <= ? OR verify_claimed_by = ?)`,
-			owner, formatTime(tx.now.Add(lease)), id, now, owner)
+			WHERE id = ? AND verify_due AND (verify_next_at IS NULL OR verify_next_at <= ?)
+			AND (verify_claimed_until IS NULL OR verify_claimed_until <= ? OR verify_claimed_by = ?)`,
+			owner, formatTime(tx.now.Add(lease)), id, now, now, owner)
 		if err != nil {
 			return fmt.Errorf("sqlite: claim verification of subscription %d: %w", id, err)
 		}
@@ -224,25 +251,36 @@ func (db *DB) ClaimVerification(ctx context.Context, id int64, owner string, lea
 	return claimed, err
 }
 
-// RecordVerification records a verification attempt.
-func (db *DB) RecordVerification(ctx context.Context, id int64, errText string) error {
+// RecordVerification records a verification attempt's outcome.
+func (db *DB) RecordVerification(ctx context.Context, id int64, o incidents.Outcome) error {
 	return db.update(ctx, func(tx *Tx) error {
 		cur, err := subscriptionTx(ctx, tx, id)
 		if err != nil {
 			return err
 		}
-		if errText != "" {
-			_, err := tx.ExecContext(ctx, `UPDATE subscriptions SET verify_due = 0, verify_error = ?, updated_at = ?,
-				verify_claimed_by = '', verify_claimed_until = NULL WHERE id = ?`,
-				errText, formatTime(tx.now), id)
-			return err
+		now := formatTime(tx.now)
+		if o.Status == "sent" {
+			if _, err := tx.ExecContext(ctx, `UPDATE subscriptions SET verify_due = 0, verify_error = '', verified_at = COALESCE(verified_at, ?),
+				verify_attempts = 0, verify_first_at = NULL, verify_next_at = NULL,
+				updated_at = ?, verify_claimed_by = '', verify_claimed_until = NULL WHERE id = ?`, now, now, id); err != nil {
+				return fmt.Errorf("sqlite: record verification: %w", err)
+			}
+			if cur.VerifiedAt.IsZero() || !cur.DisabledAt.IsZero() {
+				return resumeFromNow(ctx, tx, cur.Channel())
+			}
+			return nil
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE subscriptions SET verify_due = 0, verify_error = '', verified_at = COALESCE(verified_at, ?),
-			updated_at = ?, verify_claimed_by = '', verify_claimed_until = NULL WHERE id = ?`, formatTime(tx.now), formatTime(tx.now), id); err != nil {
+		due, next := o.Status == "pending", sql.NullString{}
+		if due {
+			next = sql.NullString{String: formatTime(o.NextAt), Valid: true}
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE subscriptions SET verify_due = ?, verify_error = ?, verify_attempts = verify_attempts + 1,
+			verify_first_at = COALESCE(verify_first_at, ?), verify_next_at = ?, updated_at = ?,
+			verify_claimed_by = '', verify_claimed_until = NULL WHERE id = ?`, due, o.Error, now, next, now, id); err != nil {
 			return fmt.Errorf("sqlite: record verification: %w", err)
 		}
-		if cur.VerifiedAt.IsZero() || !cur.DisabledAt.IsZero() {
-			return resumeFromNow(ctx, tx, cur.Channel())
+		if o.Status == "disabled" {
+			return disableChannel(ctx, tx, cur.Channel(), o.Error)
 		}
 		return nil
 	})
@@ -268,7 +306,7 @@ func (db *DB) DeliveryLog(ctx context.Context, q incidents.DeliveryQuery) ([]inc
 	if before <= 0 {
 		before = 1<<63 - 1
 	}
-	return queryAll(ctx, db.reader, "delivery log", deliveryLogSelect+` WHERE d.status <> 'filtered' AND d.id < ? AND (? = '' OR d.channel = ?)
+	return queryAll(ctx, db.reader, "delivery log", deliveryLogSelect+` WHERE d.status NOT IN ('filtered', 'skipped') AND d.id < ? AND (? = '' OR d.channel = ?)
 		ORDER BY d.id DESC LIMIT ?`, []any{before, q.Channel, q.Channel, q.Limit}, scanDeliveryLog)
 }
 
@@ -277,7 +315,7 @@ func (db *DB) Redeliver(ctx context.Context, id int64) (incidents.DeliveryLog, e
 	var out incidents.DeliveryLog
 	err := db.update(ctx, func(tx *Tx) error {
 		cur, err := scanDeliveryLog(tx.QueryRowContext(ctx, deliveryLogSelect+` WHERE d.id = ?`, id))
-		if errors.Is(err, sql.ErrNoRows) || (err == nil && cur.Status == storage.StatusFiltered) {
+		if errors.Is(err, sql.ErrNoRows) || (err == nil && !storage.InDeliveryLog(cur.Status)) {
 			return fmt.Errorf("delivery %d: %w", id, storage.ErrNotFound)
 		}
 		if err != nil {

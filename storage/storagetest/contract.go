@@ -65,6 +65,8 @@ func Run(t *testing.T, open Open) {
 		{"FollowedIncidents", followedIncidents},
 		{"StaleWriteConflicts", staleWriteConflicts},
 		{"Subscriptions", subscriptions},
+		{"PausedSubscriptionReplays", pausedSubscriptionReplays},
+		{"VerificationRetries", verificationRetries},
 		{"RegionsVote", regionsVote},
 		{"OpenIncidentsOnHost", openIncidentsOnHost},
 	}

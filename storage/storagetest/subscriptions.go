@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,7 +30,7 @@ func subscriptions(t *testing.T, db storage.Store, clk *Clock) {
 	if !slices.Equal(s.Filter.Pages, f.Pages) || s.Filter.MinImpact != f.MinImpact {
 		t.Errorf("filters = %+v, want %+v", s.Filter, f)
 	}
-	must(t, db.RecordVerification(ctx, s.ID, "POST https://hooks.example/a: 500 Internal Server Error"))
+	must(t, db.RecordVerification(ctx, s.ID, incidents.Outcome{Status: "dead", HTTPStatus: 400, Error: "POST https://hooks.example/a: 400 Bad Request"}))
 	if s, _ = db.Subscription(ctx, s.ID); s.State() != incidents.SubscriptionPending || s.VerifyDue || s.VerifyError == "" {
 		t.Errorf("after a failed verification: %+v", s)
 	}
@@ -57,7 +58,7 @@ func subscriptions(t *testing.T, db storage.Store, clk *Clock) {
 	if !claim("a") {
 		t.Errorf("a verification claim released is not claimable")
 	}
-	must(t, db.RecordVerification(ctx, s.ID, ""))
+	must(t, db.RecordVerification(ctx, s.ID, incidents.Outcome{Status: "sent"}))
 	s, err = db.Subscription(ctx, s.ID)
 	must(t, err)
 	if s.State() != incidents.SubscriptionActive || s.VerifyError != "" || !s.VerifiedAt.Equal(t0.Add(time.Minute)) {
@@ -72,7 +73,7 @@ func subscriptions(t *testing.T, db storage.Store, clk *Clock) {
 	if !claim("c") {
 		t.Errorf("a verification asked again is not claimable: the recorded one's claim was not ended")
 	}
-	must(t, db.RecordVerification(ctx, s.ID, ""))
+	must(t, db.RecordVerification(ctx, s.ID, incidents.Outcome{Status: "sent"}))
 	ch := s.Channel()
 	// Active from now on: the older alert is not fanned out to it.
 	must(t, db.FanOut(ctx, []string{ch}))
@@ -228,7 +229,7 @@ func subscriptions(t *testing.T, db storage.Store, clk *Clock) {
 		}(),
 		func() error { _, err := db.RotateSecret(ctx, s.ID, "whsec_x"); return err }(),
 		func() error { _, err := db.RequestVerification(ctx, s.ID); return err }(),
-		db.RecordVerification(ctx, s.ID, ""),
+		db.RecordVerification(ctx, s.ID, incidents.Outcome{Status: "sent"}),
 	} {
 		if !errors.Is(err, storage.ErrNotFound) {
 			t.Errorf("a change to a deleted subscription: %v, want not found", err)
@@ -249,5 +250,187 @@ func subscriptions(t *testing.T, db storage.Store, clk *Clock) {
 	must(t, err)
 	if next.ID <= s.ID {
 		t.Errorf("a deleted subscription's id %d was given again (%d)", s.ID, next.ID)
+	}
+}
+
+// A paused subscription is sent nothing, but each alert made while it is
+// paused is kept for it as skipped (out of the delivery log, never sent,
+// never pending), so that replay, once it is resumed, queues what it
+// missed: in order, with the alerts' own event ids, those made after the
+// last fan-out before the resume included.
+func pausedSubscriptionReplays(t *testing.T, db storage.Store, clk *Clock) {
+	ctx := context.Background()
+	s, err := db.CreateSubscription(ctx, incidents.Subscription{URL: "https://hooks.example/p", Secret: "whsec_p"})
+	must(t, err)
+	must(t, db.RecordVerification(ctx, s.ID, incidents.Outcome{Status: "sent"}))
+	ch := s.Channel()
+	record := func(inc incidents.Incident, typ incidents.AlertType) incidents.Incident {
+		t.Helper()
+		saved, err := db.Record(ctx, incidents.Change{Incident: inc, Alert: &incidents.Alert{Type: typ}})
+		must(t, err)
+		return saved
+	}
+	sent := record(openIncident("dest:sent", clk.Now()), incidents.AlertOpened)
+	must(t, db.FanOut(ctx, []string{ch}))
+	log, err := db.DeliveryLog(ctx, incidents.DeliveryQuery{Channel: ch, Limit: 10})
+	must(t, err)
+	if len(log) != 1 {
+		t.Fatalf("before the pause: %+v", log)
+	}
+	must(t, db.MarkDelivery(ctx, log[0].ID, incidents.Outcome{Status: "sent"}))
+
+	clk.Set(t0.Add(time.Minute))
+	paused := true
+	_, err = db.UpdateSubscription(ctx, s.ID, incidents.SubscriptionPatch{Paused: &paused})
+	must(t, err)
+	missed := record(openIncident("dest:missed", clk.Now()), incidents.AlertOpened)
+	// A replica that read the subscriptions before the pause fans out to it.
+	must(t, db.FanOut(ctx, []string{ch}))
+	missed.Status, missed.ResolvedAt = incidents.StatusResolved, clk.Now()
+	record(missed, incidents.AlertResolved) // no fan-out before the resume
+	if n, _ := db.OutboxPending(ctx); n != 0 {
+		t.Errorf("%d deliveries pending for a paused subscription", n)
+	}
+
+	clk.Set(t0.Add(2 * time.Minute))
+	paused = false
+	_, err = db.UpdateSubscription(ctx, s.ID, incidents.SubscriptionPatch{Paused: &paused})
+	must(t, err)
+	after := record(openIncident("dest:after", clk.Now()), incidents.AlertOpened)
+	must(t, db.FanOut(ctx, []string{ch}))
+	must(t, db.FanOut(ctx, []string{ch})) // idempotent
+	log, err = db.DeliveryLog(ctx, incidents.DeliveryQuery{Channel: ch, Limit: 10})
+	must(t, err)
+	if len(log) != 2 || log[0].IncidentID != after.ID || log[0].Status != "pending" || log[1].IncidentID != sent.ID {
+		t.Fatalf("the log after resuming: %+v, want the alert after and the one sent before only", log)
+	}
+	if ok, err := db.Followed(ctx, ch, missed.ID, log[0].ID+1000); err != nil || ok {
+		t.Errorf("a skipped alert counts as received: %v, %v", ok, err)
+	}
+	// The two skipped are between the two in the log.
+	if log[0].ID-log[1].ID != 3 {
+		t.Fatalf("deliveries %d and %d: want the 2 skipped between them", log[1].ID, log[0].ID)
+	}
+	for id := log[1].ID + 1; id < log[0].ID; id++ {
+		if _, err := db.Redeliver(ctx, id); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("redelivering skipped delivery %d by itself: %v, want not found (replay queues them)", id, err)
+		}
+	}
+
+	// Replay from the pause: the two missed, in order, and the pending one.
+	var looked []incidents.AlertType
+	n, next, err := db.Replay(ctx, ch, t0.Add(time.Minute), 10, func(a incidents.Alert) bool {
+		looked = append(looked, a.Type)
+		return true
+	})
+	must(t, err)
+	if n != 3 || !next.IsZero() || !slices.Equal(looked, []incidents.AlertType{incidents.AlertOpened, incidents.AlertResolved, incidents.AlertOpened}) {
+		t.Fatalf("replay = %d (next %v), alerts looked at %v; want the 2 missed and the one after", n, next, looked)
+	}
+	pending, err := db.PendingDeliveries(ctx, ch, 0, 10)
+	must(t, err)
+	outbox, err := db.Outbox(ctx, 10)
+	must(t, err)
+	eventOf := map[string]bool{}
+	for _, a := range outbox {
+		eventOf[a.EventID] = true
+	}
+	var got []string
+	for _, d := range pending {
+		if !eventOf[d.Alert.EventID] {
+			t.Errorf("delivery %d has event id %q, not one of the outbox's", d.ID, d.Alert.EventID)
+		}
+		got = append(got, fmt.Sprint(d.Alert.IncidentID, " ", d.Alert.Type))
+	}
+	want := []string{fmt.Sprint(missed.ID, " incident.opened"), fmt.Sprint(missed.ID, " incident.resolved"), fmt.Sprint(after.ID, " incident.opened")}
+	if !slices.Equal(got, want) {
+		t.Errorf("pending after replay = %v, want %v", got, want)
+	}
+	if log, _ := db.DeliveryLog(ctx, incidents.DeliveryQuery{Channel: ch, Limit: 10}); len(log) != 4 {
+		t.Errorf("replayed deliveries are in the log: %d entries, want 4", len(log))
+	}
+}
+
+// A verification that failed is due again at its next time, not before,
+// counting its attempts from the first; a new request starts them again;
+// a 410 switches the subscription off, and resuming it asks for a new
+// verification; given up, it is not due.
+func verificationRetries(t *testing.T, db storage.Store, clk *Clock) {
+	ctx := context.Background()
+	s, err := db.CreateSubscription(ctx, incidents.Subscription{URL: "https://hooks.example/v", Secret: "whsec_v"})
+	must(t, err)
+	claim := func(owner string) bool {
+		t.Helper()
+		ok, err := db.ClaimVerification(ctx, s.ID, owner, time.Minute)
+		must(t, err)
+		return ok
+	}
+	get := func() incidents.Subscription {
+		t.Helper()
+		s, err := db.Subscription(ctx, s.ID)
+		must(t, err)
+		return s
+	}
+	if !claim("a") {
+		t.Fatal("a new subscription's verification is not claimable")
+	}
+	next := t0.Add(5 * time.Second)
+	must(t, db.RecordVerification(ctx, s.ID, incidents.Outcome{Status: "pending", HTTPStatus: 500, Error: "500", NextAt: next}))
+	if got := get(); got.State() != incidents.SubscriptionPending || !got.VerifyDue || got.VerifyAttempts != 1 || !got.VerifyFirstAt.Equal(t0) ||
+		!got.VerifyNextAt.Equal(next) || got.VerifyError != "500" {
+		t.Fatalf("after a failed attempt: %+v", got)
+	}
+	if claim("a") || claim("b") {
+		t.Error("claimed before its next attempt is due")
+	}
+	clk.Set(next)
+	if !claim("b") {
+		t.Fatal("not claimable once due")
+	}
+	clk.Set(next.Add(time.Second))
+	must(t, db.RecordVerification(ctx, s.ID, incidents.Outcome{Status: "pending", Error: "timeout", NextAt: next.Add(31 * time.Second)}))
+	if got := get(); got.VerifyAttempts != 2 || !got.VerifyFirstAt.Equal(t0) || got.VerifyError != "timeout" {
+		t.Errorf("after a second failed attempt: %+v", got)
+	}
+	// Asked again: due now, counted from zero.
+	if got, err := db.RequestVerification(ctx, s.ID); err != nil || !got.VerifyDue || got.VerifyAttempts != 0 || !got.VerifyFirstAt.IsZero() || !got.VerifyNextAt.IsZero() {
+		t.Errorf("requested again: %+v, %v", got, err)
+	}
+	if !claim("c") {
+		t.Fatal("a verification requested again is not claimable at once")
+	}
+	// 410 Gone: switched off, not due.
+	must(t, db.RecordVerification(ctx, s.ID, incidents.Outcome{Status: "disabled", HTTPStatus: 410, Error: "POST https://hooks.example/[redacted]: 410 Gone"}))
+	if got := get(); got.State() != incidents.SubscriptionDisabled || got.VerifyDue || !strings.Contains(got.DisabledReason, "410") || got.VerifyAttempts != 1 {
+		t.Errorf("after a 410: %+v", got)
+	}
+	clk.Set(t0.Add(time.Hour))
+	if claim("d") {
+		t.Error("a verification answered 410 is claimable")
+	}
+	// Resumed by an operator: verified again.
+	resumed := false
+	got, err := db.UpdateSubscription(ctx, s.ID, incidents.SubscriptionPatch{Paused: &resumed})
+	must(t, err)
+	if got.State() != incidents.SubscriptionPending || !got.VerifyDue || got.VerifyAttempts != 0 {
+		t.Errorf("resumed after a 410 to its verification: %+v", got)
+	}
+	if !claim("d") {
+		t.Fatal("not claimable once resumed")
+	}
+	// Given up: not due; the error stays.
+	must(t, db.RecordVerification(ctx, s.ID, incidents.Outcome{Status: "dead", Error: "gave up after 24h0m0s: 503"}))
+	if got := get(); got.VerifyDue || got.State() != incidents.SubscriptionPending || got.VerifyError != "gave up after 24h0m0s: 503" || claim("e") {
+		t.Errorf("given up: %+v", got)
+	}
+	// Verified: active, the attempts forgotten.
+	_, err = db.RequestVerification(ctx, s.ID)
+	must(t, err)
+	if !claim("e") {
+		t.Fatal("not claimable")
+	}
+	must(t, db.RecordVerification(ctx, s.ID, incidents.Outcome{Status: "sent"}))
+	if got := get(); got.State() != incidents.SubscriptionActive || got.VerifyDue || got.VerifyAttempts != 0 || !got.VerifyFirstAt.IsZero() || got.VerifyError != "" {
+		t.Errorf("verified: %+v", got)
 	}
 }

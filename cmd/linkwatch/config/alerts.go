@@ -1,7 +1,6 @@
 package config
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -165,7 +164,6 @@ func (a *AlertsConfig) validate(cerr *Error) {
 				cerr.add(p+".api_url", "must be a base URL such as https://slack.com/api/ (no query or fragment)")
 			}
 		}
-		validateFilter(cerr, p, s.Filter)
 	}
 	if s := a.Sentry; s != nil {
 		u, err := url.Parse(s.DSN)
@@ -189,7 +187,6 @@ func (a *AlertsConfig) validate(cerr *Error) {
 		if _, err := alerting.NewWebhook(w.Name, "https://example.invalid/", w.Secret, nil); err != nil {
 			cerr.add(p+".secret", "%v", err)
 		}
-		validateFilter(cerr, p, w.Filter)
 	}
 	if d := a.DataDog; d != nil {
 		if _, _, err := net.SplitHostPort(d.Addr); err != nil {
@@ -203,38 +200,22 @@ func (a *AlertsConfig) validate(cerr *Error) {
 	}
 }
 
-// validateFilter checks an entry's filters, naming the field at fault.
-func validateFilter(cerr *Error, path string, f incidents.Filter) {
-	var fe *incidents.FilterError
-	if err := f.Validate(); errors.As(err, &fe) {
-		cerr.add(path+"."+fe.Field, "%s", fe.Msg)
-	}
-}
-
-// validateAlertScopes checks that the pages and links alert filters name
-// are configured: a typo would silently send a team nothing.
+// validateAlertScopes checks the filters of every alert entry with the
+// one filter validator (incidents.Filter.Check, which the admin API uses
+// for subscriptions too): their form, and that the pages and links they
+// name are configured, since a typo would silently send a team nothing.
 func (c *Config) validateAlertScopes(cerr *Error) {
-	links := map[string]bool{}
-	pages := map[string]bool{}
+	pages := incidents.Pages{}
 	for _, p := range c.Pages {
-		pages[p.Slug] = true
+		links := []string{}
 		for _, l := range p.Links {
-			links[p.Slug+"/"+l.Slug] = true
+			links = append(links, l.Slug)
 		}
+		pages[p.Slug] = links
 	}
 	check := func(path string, f incidents.Filter) {
-		if f.Validate() != nil {
-			return // reported by validateFilter
-		}
-		for i, p := range f.Pages {
-			if !pages[p] {
-				cerr.add(fmt.Sprintf("%s.pages[%d]", path, i), "no page %q is configured", p)
-			}
-		}
-		for i, l := range f.Links {
-			if !links[l] {
-				cerr.add(fmt.Sprintf("%s.links[%d]", path, i), "no link %q is configured", l)
-			}
+		for _, fe := range f.Check(pages) {
+			cerr.add(path+"."+fe.Field, "%s", fe.Msg)
 		}
 	}
 	for i, s := range c.Alerts.Slack {

@@ -74,6 +74,12 @@ func TestAlertFiltersRejected(t *testing.T) {
 		"host with a scheme": {"alerts: {slack: {webhook_url: 'https://hooks.example/A', hosts: ['https://shop.example']}}",
 			[]string{"alerts.slack.hosts[0]: must be a lowercase host name"}},
 		"pages not a list": {"alerts: {slack: {webhook_url: 'https://hooks.example/A', pages: acme}}", []string{"alerts.slack.pages: must be a list"}},
+		"hosts that never match": {"alerts: {slack: {webhook_url: 'https://hooks.example/A', hosts: ['<script>', '*', 'é.example', 'shop.example']}}",
+			[]string{"alerts.slack.hosts[0]: must be a lowercase host name", "alerts.slack.hosts[1]: must be a lowercase host name",
+				`alerts.slack.hosts[2]: must be written in ASCII: "xn--9ca.example" for "é.example"`}},
+		"every filter problem at once": {"alerts: {webhooks: [{name: a, url: 'https://h.example/', secret: 'whsec_MDEyMzQ1Njc4OWFiY2RlZg==', pages: [gamma], links: [acme/cart], events: [incident.deleted], min_impact: severe}]}",
+			[]string{`alerts.webhooks[0].pages[0]: no page "gamma" is configured`, `alerts.webhooks[0].links[0]: no link "acme/cart" is configured`,
+				"alerts.webhooks[0].events[0]: must be incident.opened", "alerts.webhooks[0].min_impact: must be none"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			cfg, err := Parse(t.Context(), []byte(tc.yaml+"\n"+scopedPages), "t.yaml", func(string) string { return "" })
