@@ -57,6 +57,7 @@ func Run(t *testing.T, open Open) {
 		{"ClickCountsByHourAndDay", clickCounts},
 		{"LatencyHistograms", latencyHistograms},
 		{"LatencySeries", latencySeries},
+		{"PublicAndInternalIncidents", publicAndInternalIncidents},
 		{"Recoveries", recoveries},
 		{"DeliveryQueue", deliveryQueue},
 		{"Members", members},
