@@ -299,8 +299,25 @@ func TestStatusHTML(t *testing.T) {
 	if resp.StatusCode != 200 || strings.Contains(string(body), "acme/shop is down") || !strings.Contains(string(body), "blog.example") {
 		t.Errorf("/status/ada: %d, shows the shop incident or lacks the blog", resp.StatusCode)
 	}
-	if resp, _ := get(t, srv.URL+"/status/nobody"); resp.StatusCode != 404 {
-		t.Errorf("/status/nobody: %d", resp.StatusCode)
+	// An unknown page's status is a real page, in the status page's
+	// style, not bare text; HEAD gets its headers.
+	resp, body = get(t, srv.URL+"/status/nobody")
+	for _, want := range []string{`<html lang="en">`, "<title>No such status page · Acme status</title>", `href="/status/static/status.css"`,
+		"<code>nobody</code>", `href="/status"`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/status/nobody lacks %s:\n%s", want, body)
+		}
+	}
+	if resp.StatusCode != 404 || resp.Header.Get("Content-Type") != "text/html; charset=utf-8" || resp.Header.Get("Content-Security-Policy") == "" {
+		t.Errorf("/status/nobody: %d, headers %v", resp.StatusCode, resp.Header)
+	}
+	resp, err := http.Head(srv.URL + "/status/nobody")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 404 || resp.Header.Get("Content-Type") != "text/html; charset=utf-8" {
+		t.Errorf("HEAD /status/nobody: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
 }
 

@@ -173,8 +173,8 @@ pages:
 // opens. The shop, its host and its page read "Under maintenance" on
 // /status, under_maintenance in summary.json, whose indicator is
 // "maintenance"; the banner says so; the feeds carry the window, each
-// RSS item with an author; and a scheduled window beside it is a landmark
-// of its own.
+// RSS item with an author; a scheduled window beside it is a landmark of
+// its own; and the status of an unknown page is a real 404 page.
 func TestServeMaintenanceIsUnderMaintenance(t *testing.T) {
 	var down atomic.Bool
 	down.Store(true)
@@ -271,5 +271,11 @@ pages:
 		if !slices.Contains(titles, "Maintenance in progress: Shop move") || !slices.Contains(titles, "Scheduled maintenance: Shop move") {
 			t.Errorf("%s items %q lack the windows", f.FeedType, titles)
 		}
+	}
+
+	resp, page := get(t, "GET", app.URL+"/status/nobody")
+	if resp.StatusCode != 404 || resp.Header.Get("Content-Type") != "text/html; charset=utf-8" ||
+		!strings.Contains(page, `<html lang="en">`) || !strings.Contains(page, "<title>No such status page") || !strings.Contains(page, "/status/static/status.css") {
+		t.Errorf("/status/nobody: %d %s:\n%s", resp.StatusCode, resp.Header.Get("Content-Type"), page)
 	}
 }
