@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,7 +17,7 @@ import (
 // TestLatencyCountMigration: rollup rows written before response times
 // were counted apart keep their latency where they hold no failure, and
 // lose it where they do (which buckets the failures fell in was not
-// recorded); their counts stay. As on SQLite (migration 0015 there).
+// recorded); their counts stay. As on SQLite.
 func TestLatencyCountMigration(t *testing.T) {
 	dsn := pgtest.DSN(t)
 	ctx := context.Background()
@@ -33,7 +34,7 @@ func TestLatencyCountMigration(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, m := range all {
-		if m.Version == 10 {
+		if strings.HasSuffix(m.Name, "_rollup_latency_count.sql") {
 			continue
 		}
 		if _, err := conn.Exec(ctx, m.Body); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -30,7 +31,7 @@ func TestLatencyCountMigration(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, m := range all {
-		if m.Version == 15 {
+		if strings.HasSuffix(m.Name, "_rollup_latency_count.sql") {
 			continue
 		}
 		if _, err := raw.ExecContext(ctx, m.Body); err != nil {
