@@ -1093,27 +1093,6 @@ func nameSome(ids []string, n int) string {
 	return strings.Join(ids[:n], ", ") + fmt.Sprintf(" and %d more", len(ids)-n)
 }
 
-// components names what an incident covers, for maintenance windows.
-func (e *Engine) components(inc *Incident) []string {
-	switch inc.Kind {
-	case KindHub:
-		return []string{ids.Hub}
-	case KindProberOffline, KindCanary:
-		return []string{ids.Prober}
-	}
-	var out []string
-	if inc.Host != "" {
-		out = append(out, ids.Host(inc.Host))
-	}
-	for _, id := range inc.Targets {
-		out = append(out, ids.Dest(id))
-	}
-	for _, a := range inc.Affected {
-		out = append(out, ids.Page(a.Page))
-	}
-	return out
-}
-
 // muted reports whether a maintenance window covers the incident now.
 func (e *Engine) muted(ctx context.Context, now time.Time, inc *Incident) bool {
 	if e.maintAt.IsZero() || now.Sub(e.maintAt) >= maintenanceTTL || now.Before(e.maintAt) {
@@ -1125,7 +1104,7 @@ func (e *Engine) muted(ctx context.Context, now time.Time, inc *Incident) bool {
 		}
 		e.maint, e.maintAt = windows, now
 	}
-	components := e.components(inc)
+	components := inc.Components()
 	for _, m := range e.maint {
 		if m.Covers(now, components) {
 			return true

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"linkwatch/checker"
+	"linkwatch/checker/ids"
 )
 
 // Status is an incident's public status, in the Statuspage vocabulary.
@@ -127,6 +128,29 @@ func CheckAcknowledge(inc Incident) error {
 		return fmt.Errorf("incident %d was already acknowledged by %s: %w", inc.ID, inc.AcknowledgedBy, ErrConflict)
 	}
 	return nil
+}
+
+// Components names what the incident covers, as maintenance windows name
+// components: a window covering any of them covers the incident (the
+// engine mutes its alerts; the status page shows it under maintenance).
+func (i Incident) Components() []string {
+	switch i.Kind {
+	case KindHub:
+		return []string{ids.Hub}
+	case KindProberOffline, KindCanary:
+		return []string{ids.Prober}
+	}
+	var out []string
+	if i.Host != "" {
+		out = append(out, ids.Host(i.Host))
+	}
+	for _, id := range i.Targets {
+		out = append(out, ids.Dest(id))
+	}
+	for _, a := range i.Affected {
+		out = append(out, ids.Page(a.Page))
+	}
+	return out
 }
 
 // EventKind names an entry of an incident's timeline.

@@ -59,6 +59,19 @@ type apiComponent struct {
 	Group              bool     `json:"group"`
 	OnlyShowIfDegraded bool     `json:"only_show_if_degraded"`
 	Components         []string `json:"components,omitempty"`
+	// ResponseTime is linkwatch's own field, on destinations only:
+	// Statuspage clients ignore it.
+	ResponseTime *apiResponseTime `json:"response_time,omitempty"`
+}
+
+// apiResponseTime is a destination's response time over the last 24
+// hours: its median and 95th percentile over the checks that got a
+// response, null (no data) without any.
+type apiResponseTime struct {
+	Window    string `json:"window"`
+	Responses int64  `json:"responses"`
+	P50MS     *int64 `json:"p50_ms"`
+	P95MS     *int64 `json:"p95_ms"`
 }
 
 type apiUpdate struct {
@@ -139,6 +152,13 @@ func (s *Server) apiComponent(snap *Snapshot, c *Component) apiComponent {
 	if c.GroupID != "" {
 		g := c.GroupID
 		a.GroupID = &g
+	}
+	if l := c.Latency; l != nil {
+		a.ResponseTime = &apiResponseTime{Window: "24h", Responses: l.Responses}
+		if l.Responses > 0 {
+			p50, p95 := l.P50.Milliseconds(), l.P95.Milliseconds()
+			a.ResponseTime.P50MS, a.ResponseTime.P95MS = &p50, &p95
+		}
 	}
 	return a
 }

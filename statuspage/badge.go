@@ -16,7 +16,7 @@ import (
 
 var badgeColors = map[string]string{
 	Operational: "#2da44e", DegradedPerformance: "#bf8700", PartialOutage: "#d1670b",
-	MajorOutage: "#cf222e", UnderMaintenance: "#0969da",
+	MajorOutage: "#cf222e", UnderMaintenance: "#0969da", toneUnknown: badgeGrey,
 }
 
 var uptimeWindows = map[string]int{"24h": 1, "7d": 7, "30d": 30, "90d": 90}
@@ -56,13 +56,14 @@ func (s *Server) serveBadge(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, fmt.Errorf("badge: component %q missing from the snapshot of %q", key, vars["page"]))
 		return
 	}
-	st := c.Status
-	if vars["link"] == "" {
-		if hubC, ok := snap.byKeyOf("hub"); ok {
-			st = worse(st, hubC.Status)
-		}
+	// A page's badge is the worse of the page and the hub, as the page
+	// shows it: "no data" or the last known status in grey where linkwatch
+	// did not measure it.
+	shown := c
+	if hubC, ok := snap.byKeyOf("hub"); ok && vars["link"] == "" && worse(c.Status, hubC.Status) != c.Status {
+		shown = hubC
 	}
-	value, color := statusLabel(st), badgeColors[st]
+	value, color := shown.Label, badgeColors[shown.Tone]
 	if win := r.URL.Query().Get("uptime"); win != "" {
 		days, ok := uptimeWindows[win]
 		if !ok {
@@ -116,10 +117,10 @@ const (
 )
 
 // latencyColor colours a latency badge by the thresholds above, grey
-// without checks.
-func latencyColor(d time.Duration, checks int64) string {
+// without a response (failed checks have no response time).
+func latencyColor(d time.Duration, responses int64) string {
 	switch {
-	case checks == 0:
+	case responses == 0:
 		return badgeGrey
 	case d < latencyFast:
 		return badgeColors[Operational]
@@ -168,12 +169,12 @@ func (s *Server) serveLatencyBadge(w http.ResponseWriter, r *http.Request, page,
 		d = total.P50
 	}
 	value := "no data"
-	if total.Checks > 0 {
+	if total.Responses > 0 {
 		value = formatLatency(d)
 	}
 	h := w.Header()
 	middleware.SetSecurityHeaders(h)
 	s.cacheHeaders(h)
 	h.Set("Content-Type", "image/svg+xml; charset=utf-8")
-	s.write(w, r, http.StatusOK, []byte(badgeSVG(page+"/"+link+" "+metric+" "+rng.Name, value, latencyColor(d, total.Checks))))
+	s.write(w, r, http.StatusOK, []byte(badgeSVG(page+"/"+link+" "+metric+" "+rng.Name, value, latencyColor(d, total.Responses))))
 }

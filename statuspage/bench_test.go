@@ -31,10 +31,10 @@ func (w *discardWriter) Write(b []byte) (int, error) { w.n += len(b); return len
 func (w *discardWriter) WriteHeader(code int)        { w.code = code }
 
 // noRollups is the reference: the same store, read as if it held no
-// latency rollups, so every chart is "No data yet".
+// latency rollups, so every chart is "No data".
 type noRollups struct{ *source }
 
-func (noRollups) LatencySeries(context.Context, map[string][]string, time.Time, time.Time, time.Duration) (map[string]statuspage.LatencySeries, error) {
+func (noRollups) LatencySeries(context.Context, map[string][]string, time.Time, time.Time, time.Duration, []incidents.Span) (map[string]statuspage.LatencySeries, error) {
 	return nil, nil
 }
 
@@ -97,7 +97,7 @@ func BenchmarkStatusPage1000Links(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	src := &source{DB: db}
+	src := newSource(db)
 	for _, tt := range []struct {
 		name  string
 		src   statuspage.Source

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,14 +35,16 @@ func chromium(t *testing.T) string {
 
 // axeSource returns axe-core's script, installed by `npm ci --prefix
 // tools/axe` (.ci/run does it); without it the test skips, but not in CI.
+// It is read before Chromium starts: a machine without axe-core never
+// starts a browser it cannot use.
 func axeSource(t *testing.T) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "tools", "axe", "node_modules", "axe-core", "axe.min.js"))
 	if err != nil {
 		if os.Getenv("CI") != "" {
-			t.Fatalf("axe-core is not installed (run npm ci --prefix tools/axe): %v", err)
+			t.Fatalf("axe-core is not installed: run npm ci --prefix tools/axe --no-audit --no-fund --ignore-scripts (%v)", err)
 		}
-		t.Skipf("axe-core not installed (npm ci --prefix tools/axe): %v", err)
+		t.Skipf("axe-core is not installed (npm ci --prefix tools/axe --no-audit --no-fund --ignore-scripts): %v", err)
 	}
 	return string(b)
 }
@@ -59,27 +62,39 @@ func artifactDir(t *testing.T) string {
 	return dir
 }
 
-// browser starts headless Chromium, driven over the DevTools protocol.
+// browser starts headless Chromium, driven over the DevTools protocol. A
+// browser that fails to start (on a loaded machine its first start can
+// time out) is tried once more, from a fresh profile, before the test
+// fails.
 func browser(t *testing.T) context.Context {
 	t.Helper()
 	bin := chromium(t)
+	var err error
+	for attempt := 1; attempt <= 2; attempt++ {
+		var ctx context.Context
+		var stop func()
+		if ctx, stop, err = startBrowser(bin); err == nil {
+			t.Cleanup(stop)
+			return ctx
+		}
+		stop()
+		t.Logf("chromium did not start (attempt %d of 2): %v", attempt, err)
+	}
+	t.Fatalf("start chromium: %v (tried twice)", err)
+	return nil
+}
+
+// startBrowser starts one Chromium from a profile of its own; stop ends it
+// and removes the profile, whether it started or not.
+func startBrowser(bin string) (ctx context.Context, stop func(), err error) {
 	// Not t.TempDir: Chromium's helper processes may still write to the
 	// profile for a moment after the browser exits, and t.TempDir's removal
 	// then fails the test. This one is removed with a few retries, after the
-	// browser is stopped (cleanups run last-registered first).
+	// browser is stopped.
 	profile, err := os.MkdirTemp("", "linkwatch-chromium-")
 	if err != nil {
-		t.Fatal(err)
+		return nil, func() {}, err
 	}
-	t.Cleanup(func() {
-		for range 50 {
-			if os.RemoveAll(profile) == nil {
-				return
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-		t.Logf("could not remove the browser profile %s", profile)
-	})
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(bin),
 		chromedp.NoSandbox, // CI runs as root
@@ -88,16 +103,21 @@ func browser(t *testing.T) context.Context {
 		chromedp.Flag("disable-component-update", true),
 	)
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancelAlloc)
 	ctx, cancelCtx := chromedp.NewContext(alloc)
-	t.Cleanup(cancelCtx)
 	// A bound on a hung browser, not a timed assertion.
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
-	t.Cleanup(cancel)
-	if err := chromedp.Run(ctx); err != nil { // starts the browser
-		t.Fatalf("start chromium: %v", err)
+	stop = func() {
+		cancel()
+		cancelCtx()
+		cancelAlloc()
+		for range 50 {
+			if os.RemoveAll(profile) == nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
 	}
-	return ctx
+	return ctx, stop, chromedp.Run(ctx) // starts the browser
 }
 
 func awaitPromise(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }
@@ -174,26 +194,46 @@ type layoutResult struct {
 	}
 }
 
-// TestStatusPagesInBrowser renders /status, one page's status, a hub page
-// and the 404 page in Chromium, light and dark, on a phone (390 px) and a
-// desktop (1280 px). Each must have no axe-core violation and no horizontal
-// overflow; the status pages' 90-day bars must keep today's bar inside the
-// card, and a past incident must look different from an ongoing one.
+// TestStatusPagesInBrowser renders /status, one page's status, a hub page,
+// the hub's 404 page and an unknown page's status, then both statuses
+// during two maintenance windows and while the prober is offline, in
+// Chromium, light and dark, on a phone (360 px) and a desktop (1280 px).
+// Each must have no axe-core violation and no horizontal overflow; the
+// status pages' 90-day bars must keep today's bar inside the card, each
+// response-time chart must fit and read, and a past incident must look
+// different from an ongoing one.
 func TestStatusPagesInBrowser(t *testing.T) {
+	axe := axeSource(t) // before Chromium starts: without axe-core it never does
 	ctx := browser(t)
-	axe := axeSource(t)
-	srv, _ := seeded(t)
+	seededSrv, _ := seeded(t)
+	maintSrv := inMaintenance(t, "host:shop.example")
+	offlineSrv, _ := proberOffline(t, true)
 	shots := artifactDir(t)
 
-	pages := []struct{ name, path string }{
-		{"status", "/status"},
-		{"status-acme", "/status/acme"},
-		{"hub-page", "/acme"},
-		{"not-found", "/nobody/nothing"},
+	// charts is how many response-time charts a status page draws: two
+	// links on the seeded acme's, two hosts on its every page's; one link,
+	// one host on the others.
+	pages := []struct {
+		name   string
+		srv    *httptest.Server
+		path   string
+		status bool // a status page: 90-day bars and charts
+		charts int
+	}{
+		{"status", seededSrv, "/status", true, 2},
+		{"status-acme", seededSrv, "/status/acme", true, 2},
+		{"hub-page", seededSrv, "/acme", false, 0},
+		{"not-found", seededSrv, "/nobody/nothing", false, 0},
+		{"status-not-found", seededSrv, "/status/nobody", false, 0},
+		{"maintenance", maintSrv, "/status", true, 1},
+		{"maintenance-acme", maintSrv, "/status/acme", true, 1},
+		{"prober-offline", offlineSrv, "/status", true, 1},
+		{"prober-offline-acme", offlineSrv, "/status/acme", true, 1},
 	}
 	for _, scheme := range []string{"light", "dark"} {
-		for _, width := range []int64{390, 1280} {
+		for _, width := range []int64{360, 1280} {
 			for _, p := range pages {
+				srv := p.srv
 				name := fmt.Sprintf("%s-%s-%d", p.name, scheme, width)
 				t.Run(name, func(t *testing.T) {
 					var axeJSON, layoutJSON string
@@ -232,7 +272,7 @@ func TestStatusPagesInBrowser(t *testing.T) {
 					if l.ScrollWidth > l.ClientWidth {
 						t.Errorf("horizontal overflow: scrollWidth %d > clientWidth %d", l.ScrollWidth, l.ClientWidth)
 					}
-					if strings.HasPrefix(p.path, "/status") {
+					if p.status {
 						if len(l.Bars) == 0 {
 							t.Error("no 90-day bars")
 						}
@@ -241,11 +281,8 @@ func TestStatusPagesInBrowser(t *testing.T) {
 								t.Errorf("bars %d: %+v: today's bar is missing, empty or outside its card", i, b)
 							}
 						}
-					}
-					if strings.HasPrefix(p.path, "/status") {
-						// Two links on acme's page; two hosts on every page's.
-						if len(l.Charts) != 2 {
-							t.Errorf("%d response-time charts, want 2: %+v", len(l.Charts), l.Charts)
+						if len(l.Charts) != p.charts {
+							t.Errorf("%d response-time charts, want %d: %+v", len(l.Charts), p.charts, l.Charts)
 						}
 						for _, c := range l.Charts {
 							if c.Width < 100 || !c.InCard || !c.TextsInside || !c.TextsApart {
@@ -256,7 +293,7 @@ func TestStatusPagesInBrowser(t *testing.T) {
 							}
 						}
 					}
-					if p.path == "/status" {
+					if p.name == "status" {
 						if len(l.Ongoing) == 0 || len(l.Resolved) == 0 {
 							t.Fatalf("ongoing %v, resolved %v: both kinds expected on /status", l.Ongoing, l.Resolved)
 						}

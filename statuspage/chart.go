@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"linkwatch/incidents"
 )
 
 // chartRange is a window a response-time chart covers, and the bucket its
@@ -64,13 +66,13 @@ type chart struct {
 	Spans   []span
 }
 
-// spansOf returns the incidents of views that hit any of targets between
-// from and to, oldest first. The prober's own trouble (prober offline,
-// canary) is not the destination's and is not marked.
+// spansOf returns the incidents of views (public ones: the prober's own
+// trouble is not the destination's) that hit any of targets between from
+// and to, oldest first.
 func spansOf(views []IncidentView, targets []string, from, to time.Time) []span {
 	var out []span
 	for _, v := range views {
-		if monitoringIncident(v.Kind) || !slices.ContainsFunc(v.Targets, func(t string) bool { return slices.Contains(targets, t) }) {
+		if !slices.ContainsFunc(v.Targets, func(t string) bool { return slices.Contains(targets, t) }) {
 			continue
 		}
 		if !v.StartedAt.Before(to) || (!v.ResolvedAt.IsZero() && !v.ResolvedAt.After(from)) {
@@ -155,7 +157,7 @@ func (c chart) svg(standalone bool) string {
 	// Text: legend and time zone above, y labels inside the plot, x labels
 	// below it, in UTC.
 	if len(points) == 0 {
-		fmt.Fprintf(&b, `<text x="50%%" y="%d" text-anchor="middle">No data yet</text>`, plotTop+plotHeight/2)
+		fmt.Fprintf(&b, `<text x="50%%" y="%d" text-anchor="middle">No data</text>`, plotTop+plotHeight/2)
 	} else {
 		b.WriteString(`<text x="2" y="13"><tspan class="k95">━ p95</tspan><tspan dx="12">╍ p50</tspan>`)
 		if len(c.Spans) > 0 {
@@ -275,8 +277,8 @@ func (c chart) title() string {
 // one incident 13:40–14:05 UTC."
 func (c chart) describe() string {
 	var b strings.Builder
-	if c.Series.Total.Checks == 0 || len(c.Series.Points) == 0 {
-		fmt.Fprintf(&b, "No response times recorded over %s yet", c.Range.Words)
+	if c.Series.Total.Responses == 0 || len(c.Series.Points) == 0 {
+		fmt.Fprintf(&b, "No data: no check got a response over %s", c.Range.Words)
 	} else {
 		peak := c.Series.Points[0]
 		for _, p := range c.Series.Points {
@@ -332,15 +334,16 @@ type chartSubject struct {
 }
 
 // readCharts draws the chart of each subject over r ending at now, from
-// one read of the rollups, marking the incidents of views.
-func readCharts(ctx context.Context, src Source, subjects []chartSubject, r chartRange, now time.Time, views []IncidentView) (map[string]chart, error) {
+// one read of the rollups without the checks of the unknown spans, marking
+// the incidents of views.
+func readCharts(ctx context.Context, src Source, subjects []chartSubject, r chartRange, now time.Time, views []IncidentView, unknown []incidents.Span) (map[string]chart, error) {
 	now = now.UTC()
 	from := r.from(now)
 	groups := make(map[string][]string, len(subjects))
 	for _, s := range subjects {
 		groups[s.ID] = s.Targets
 	}
-	series, err := src.LatencySeries(ctx, groups, from, now, r.Step)
+	series, err := src.LatencySeries(ctx, groups, from, now, r.Step, unknown)
 	if err != nil {
 		return nil, err
 	}

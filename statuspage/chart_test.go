@@ -21,7 +21,7 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/ch
 var chartNow = time.Date(2026, 11, 22, 14, 20, 0, 0, time.UTC)
 
 func point(start time.Time, checks int64, p50, p95 time.Duration) LatencyPoint {
-	return LatencyPoint{Start: start, Latency: Latency{Checks: checks, P50: p50, P95: p95}}
+	return LatencyPoint{Start: start, Latency: Latency{Responses: checks, P50: p50, P95: p95}}
 }
 
 // fixtureCharts are fixed rollups: a day with a gap and two incidents (one
@@ -53,15 +53,15 @@ func fixtureCharts() map[string]chart {
 	}
 	return map[string]chart{
 		"day": {ID: "chart-l-shop", Subject: "acme/shop", Range: day, From: from, To: chartNow,
-			Series: LatencySeries{Total: Latency{Checks: 1380, P50: 95 * ms, P95: 180 * ms}, Points: dayPoints},
+			Series: LatencySeries{Total: Latency{Responses: 1380, P50: 95 * ms, P95: 180 * ms}, Points: dayPoints},
 			Spans: []span{
 				{Start: time.Date(2026, 11, 22, 13, 40, 0, 0, time.UTC), End: time.Date(2026, 11, 22, 14, 5, 0, 0, time.UTC)},
 				{Start: time.Date(2026, 11, 22, 14, 15, 0, 0, time.UTC)},
 			}},
 		"week": {ID: "chart", Subject: "acme/shop", Range: week, From: week.from(chartNow), To: chartNow,
-			Series: LatencySeries{Total: Latency{Checks: 10140, P50: 40 * ms, P95: 190 * ms}, Points: weekPoints}},
+			Series: LatencySeries{Total: Latency{Responses: 10140, P50: 40 * ms, P95: 190 * ms}, Points: weekPoints}},
 		"month": {ID: "chart", Subject: "acme/shop", Range: month, From: month.from(chartNow), To: chartNow,
-			Series: LatencySeries{Total: Latency{Checks: 43560, P50: 300 * ms, P95: 1050 * ms}, Points: monthPoints},
+			Series: LatencySeries{Total: Latency{Responses: 43560, P50: 300 * ms, P95: 1050 * ms}, Points: monthPoints},
 			Spans:  []span{{Start: time.Date(2026, 11, 2, 3, 0, 0, 0, time.UTC), End: time.Date(2026, 11, 2, 9, 30, 0, 0, time.UTC)}}},
 		"nodata": {ID: "chart-h-abc", Subject: "shop.example", Range: day, From: from, To: chartNow},
 	}
@@ -169,7 +169,7 @@ func TestChartDescribesTheNumbersInWords(t *testing.T) {
 		"day":    "p95 over the last 24 hours: 180 ms, peak 2.1 s at 13:00 UTC; p50 95 ms; 2 incidents: 13:40–14:05 UTC, 14:15 UTC, ongoing.",
 		"week":   "p95 over the last 7 days: 190 ms, peak 195 ms at 16 Nov 13:00 UTC; p50 40 ms; no incidents.",
 		"month":  "p95 over the last 30 days: 1.1 s, peak 1.1 s at 24 Oct 06:00 UTC; p50 300 ms; one incident 2 Nov 03:00–09:30 UTC.",
-		"nodata": "No response times recorded over the last 24 hours yet; no incidents.",
+		"nodata": "No data: no check got a response over the last 24 hours; no incidents.",
 	} {
 		if got := cs[name].describe(); got != want {
 			t.Errorf("%s:\n got %q\nwant %q", name, got, want)
@@ -178,7 +178,7 @@ func TestChartDescribesTheNumbersInWords(t *testing.T) {
 	if got := cs["day"].title(); got != "Response time of acme/shop over the last 24 hours" {
 		t.Errorf("title %q", got)
 	}
-	if svg := cs["nodata"].svg(false); !strings.Contains(svg, ">No data yet</text>") {
+	if svg := cs["nodata"].svg(false); !strings.Contains(svg, ">No data</text>") {
 		t.Errorf("an empty chart does not say so:\n%s", svg)
 	}
 }

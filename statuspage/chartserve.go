@@ -81,7 +81,7 @@ func (s *Server) linkChart(ctx context.Context, page string, l *hub.Link, rng ch
 		return chart{}, err
 	}
 	subject := chartSubject{ID: "chart", Name: page + "/" + l.Slug, Targets: []string{l.URL}}
-	charts, err := readCharts(ctx, s.src, []chartSubject{subject}, rng, now, slices.Concat(snap.Open, snap.History))
+	charts, err := readCharts(ctx, s.src, []chartSubject{subject}, rng, now, slices.Concat(snap.Open, snap.History), snap.unknown)
 	if err != nil {
 		return chart{}, err
 	}

@@ -52,7 +52,7 @@ func TestChartEndpoint(t *testing.T) {
 	}
 	// zed's store has no checks: a chart that says so, not an error.
 	resp, body := get(t, srv.URL+"/chart/zed/store.svg")
-	if resp.StatusCode != 200 || !strings.Contains(string(body), "No data yet") || !strings.Contains(string(body), "No response times recorded over the last 24 hours yet") {
+	if resp.StatusCode != 200 || !strings.Contains(string(body), ">No data<") || !strings.Contains(string(body), "No data: no check got a response over the last 24 hours") {
 		t.Errorf("empty chart: %d\n%s", resp.StatusCode, body)
 	}
 }

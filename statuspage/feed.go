@@ -2,24 +2,30 @@ package statuspage
 
 import (
 	"bytes"
+	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/xml"
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"linkwatch/hub/middleware"
+	"linkwatch/incidents"
 )
 
-// The feeds list incidents, newest first, each with its updates, so feed
-// readers and chat integrations that poll Statuspage's history.atom work.
-// Entry ids are urn:uuid values stored with each incident, so they survive
-// a new public_url; the feed's <updated> is its newest entry's, and the
-// answers carry an ETag and Last-Modified so readers can poll with a
-// conditional GET and get 304 Not Modified.
+// The feeds list the public incidents, newest first, each with its
+// updates, then the maintenance windows (in progress, scheduled, and those
+// completed in the last 90 days), so feed readers and chat integrations
+// that poll Statuspage's history.atom work. Entry ids are urn:uuid values
+// stored with each incident (a maintenance window's is derived from the
+// feed's), so they survive a new public_url; the feed's <updated> is its
+// newest entry's, and the answers carry an ETag and Last-Modified so
+// readers can poll with a conditional GET and get 304 Not Modified.
 
 type atomFeed struct {
 	XMLName xml.Name    `xml:"http://www.w3.org/2005/Atom feed"`
@@ -42,11 +48,14 @@ type atomLink struct {
 	Href string `xml:"href,attr"`
 }
 
+// atomEntry is an entry. It names its author, the feed's, as well: an
+// entry inherits the feed's, but not every reader knows it.
 type atomEntry struct {
 	ID        string      `xml:"id"`
 	Title     string      `xml:"title"`
 	Published string      `xml:"published"`
 	Updated   string      `xml:"updated"`
+	Author    atomAuthor  `xml:"author"`
 	Link      atomLink    `xml:"link"`
 	Content   atomContent `xml:"content"`
 }
@@ -76,8 +85,15 @@ func xmlEscape(s string) string {
 type feed struct {
 	id      string // urn:uuid
 	updated time.Time
-	entries []IncidentView
-	snap    *Snapshot
+	entries []feedEntry
+}
+
+// feedEntry is an incident or a maintenance window, as both formats list
+// it.
+type feedEntry struct {
+	id                 string // urn:uuid
+	title, link, html  string
+	published, updated time.Time
 }
 
 func (s *Server) feed(r *http.Request) (feed, error) {
@@ -85,10 +101,17 @@ func (s *Server) feed(r *http.Request) (feed, error) {
 	if err != nil {
 		return feed{}, err
 	}
-	f := feed{id: "urn:uuid:" + snap.feedID, snap: snap, entries: slices.Concat(snap.Open, snap.History)}
-	for _, v := range f.entries {
-		if t := v.LastChange(); t.After(f.updated) {
-			f.updated = t
+	f := feed{id: "urn:uuid:" + snap.feedID}
+	for _, v := range slices.Concat(snap.Open, snap.History) {
+		f.entries = append(f.entries, feedEntry{id: "urn:uuid:" + snap.entryIDs[v.ID], title: v.Title,
+			link: fmt.Sprintf("%s/status#incident-%d", s.opts.URL, v.ID), html: entryHTML(v), published: v.StartedAt, updated: v.LastChange()})
+	}
+	for _, m := range slices.Concat(snap.Maintenance, snap.pastMaintenance) {
+		f.entries = append(f.entries, maintenanceEntry(snap, m, s.opts.URL))
+	}
+	for _, e := range f.entries {
+		if e.updated.After(f.updated) {
+			f.updated = e.updated
 		}
 	}
 	if f.updated.IsZero() {
@@ -101,7 +124,49 @@ func (s *Server) feed(r *http.Request) (feed, error) {
 	return f, nil
 }
 
-func (f feed) entryID(v IncidentView) string { return "urn:uuid:" + f.snap.entryIDs[v.ID] }
+// maintenanceEntry is a maintenance window's entry: what it puts under
+// maintenance, and when. It changes (its updated) as the window starts and
+// ends.
+func maintenanceEntry(snap *Snapshot, m incidents.Maintenance, base string) feedEntry {
+	what, span := snap.MaintenanceLabel(m), fmt.Sprintf("from %s to %s", stampUTC(m.StartsAt), stampUTC(m.EndsAt))
+	e := feedEntry{id: "urn:uuid:" + nameUUID(snap.feedID, "maintenance/"+strconv.FormatInt(m.ID, 10)),
+		link: fmt.Sprintf("%s/status#maintenance-%d", base, m.ID), published: m.CreatedAt, updated: m.CreatedAt}
+	var status, body string
+	switch {
+	case !snap.At.Before(m.EndsAt):
+		e.title, status, body = "Maintenance completed: "+m.Title, "Completed", what+" was under maintenance "+span+"."
+		e.updated = m.EndsAt
+	case !snap.At.Before(m.StartsAt):
+		e.title, status, body = "Maintenance in progress: "+m.Title, "In progress", what+" is under maintenance "+span+"."
+		e.updated = later(m.CreatedAt, m.StartsAt)
+	default:
+		e.title, status, body = "Scheduled maintenance: "+m.Title, "Scheduled", what+" will be under maintenance "+span+"."
+	}
+	e.html = fmt.Sprintf("<p><strong>%s</strong> - %s</p>", status, xmlEscape(body))
+	return e
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+func stampUTC(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04 UTC") }
+
+// nameUUID is the name-based UUID (RFC 9562, version 5: SHA-1) of name in
+// the namespace of the UUID ns: the same for the same feed and name on
+// every start and replica, and stored nowhere.
+func nameUUID(ns, name string) string {
+	space, _ := hex.DecodeString(strings.ReplaceAll(ns, "-", "")) // a stored UUID; a bad one still gives a stable id
+	sum := sha1.Sum(append(space, name...))
+	u := sum[:16]
+	u[6] = u[6]&0x0f | 0x50 // version 5
+	u[8] = u[8]&0x3f | 0x80 // RFC 9562 variant
+	h := hex.EncodeToString(u)
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
 
 func (s *Server) serveAtom(w http.ResponseWriter, r *http.Request) {
 	f, err := s.feed(r)
@@ -110,14 +175,13 @@ func (s *Server) serveAtom(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	base := s.opts.URL
-	a := atomFeed{ID: f.id, Title: s.opts.Name + " - incident history", Updated: f.updated.Format(time.RFC3339),
-		Author: atomAuthor{Name: s.opts.Name, URI: base + "/status"},
-		Links:  []atomLink{{Rel: "alternate", Type: "text/html", Href: base + "/status"}, {Rel: "self", Type: "application/atom+xml", Href: base + "/status/feed.atom"}}}
-	for _, v := range f.entries {
-		link := fmt.Sprintf("%s/status#incident-%d", base, v.ID)
-		a.Entries = append(a.Entries, atomEntry{ID: f.entryID(v), Title: v.Title,
-			Published: v.StartedAt.UTC().Format(time.RFC3339), Updated: v.LastChange().UTC().Format(time.RFC3339),
-			Link: atomLink{Rel: "alternate", Type: "text/html", Href: link}, Content: atomContent{Type: "html", Body: entryHTML(v)}})
+	author := atomAuthor{Name: s.opts.Name, URI: base + "/status"}
+	a := atomFeed{ID: f.id, Title: s.opts.Name + " - incident history", Updated: f.updated.Format(time.RFC3339), Author: author,
+		Links: []atomLink{{Rel: "alternate", Type: "text/html", Href: base + "/status"}, {Rel: "self", Type: "application/atom+xml", Href: base + "/status/feed.atom"}}}
+	for _, e := range f.entries {
+		a.Entries = append(a.Entries, atomEntry{ID: e.id, Title: e.title,
+			Published: e.published.UTC().Format(time.RFC3339), Updated: e.updated.UTC().Format(time.RFC3339), Author: author,
+			Link: atomLink{Rel: "alternate", Type: "text/html", Href: e.link}, Content: atomContent{Type: "html", Body: e.html}})
 	}
 	s.writeFeed(w, r, "application/atom+xml; charset=utf-8", f.updated, a)
 }
@@ -126,6 +190,7 @@ type rssFeed struct {
 	XMLName xml.Name   `xml:"rss"`
 	Version string     `xml:"version,attr"`
 	Atom    string     `xml:"xmlns:atom,attr"`
+	DC      string     `xml:"xmlns:dc,attr"`
 	Channel rssChannel `xml:"channel"`
 }
 
@@ -145,11 +210,14 @@ type rssSelf struct {
 	Type string `xml:"type,attr"`
 }
 
+// rssItem is an item. Its author is Dublin Core's dc:creator: RSS's own
+// <author> must be an e-mail address, which a status page has none of.
 type rssItem struct {
 	Title       string  `xml:"title"`
 	Link        string  `xml:"link"`
 	GUID        rssGUID `xml:"guid"`
 	PubDate     string  `xml:"pubDate"`
+	Creator     string  `xml:"dc:creator"`
 	Description string  `xml:"description"`
 }
 
@@ -165,13 +233,12 @@ func (s *Server) serveRSS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	base := s.opts.URL
-	rf := rssFeed{Version: "2.0", Atom: "http://www.w3.org/2005/Atom", Channel: rssChannel{Title: s.opts.Name + " - incident history",
+	rf := rssFeed{Version: "2.0", Atom: "http://www.w3.org/2005/Atom", DC: "http://purl.org/dc/elements/1.1/", Channel: rssChannel{Title: s.opts.Name + " - incident history",
 		Link: base + "/status", Description: "Incidents and their updates", LastBuildDate: f.updated.Format(time.RFC1123Z),
 		Self: rssSelf{Href: base + "/status/feed.rss", Rel: "self", Type: "application/rss+xml"}}}
-	for _, v := range f.entries {
-		link := fmt.Sprintf("%s/status#incident-%d", base, v.ID)
-		rf.Channel.Items = append(rf.Channel.Items, rssItem{Title: v.Title, Link: link, GUID: rssGUID{Value: f.entryID(v)},
-			PubDate: v.StartedAt.UTC().Format(time.RFC1123Z), Description: entryHTML(v)})
+	for _, e := range f.entries {
+		rf.Channel.Items = append(rf.Channel.Items, rssItem{Title: e.title, Link: e.link, GUID: rssGUID{Value: e.id},
+			PubDate: e.published.UTC().Format(time.RFC1123Z), Creator: s.opts.Name, Description: e.html})
 	}
 	s.writeFeed(w, r, "application/rss+xml; charset=utf-8", f.updated, rf)
 }

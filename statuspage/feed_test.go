@@ -14,7 +14,9 @@ import (
 	"linkwatch/hub"
 )
 
-var urnUUID = regexp.MustCompile(`^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+// urnUUID: a stored random UUID (version 4, incidents and the feed) or a
+// name-based one (version 5, maintenance windows).
+var urnUUID = regexp.MustCompile(`^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[45][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
 
 func parseFeed(t *testing.T, url string) (*http.Response, *gofeed.Feed) {
 	t.Helper()
@@ -42,15 +44,21 @@ func atomID(t *testing.T, url string) string {
 
 func TestFeedsParseWithAuthorsLastingIDsAndUpdated(t *testing.T) {
 	srv, src := seeded(t)
-	// The newest public change: the open incident's posted update.
+	// The newest public change: the maintenance window, made after the
+	// open incident's posted update.
 	ups, err := src.IncidentUpdates(t.Context(), 1)
 	if err != nil || len(ups) != 1 {
 		t.Fatalf("updates of incident 1: %v %v", ups, err)
 	}
-	newest := ups[0].CreatedAt.UTC().Truncate(time.Second)
+	windows, err := src.ListMaintenance(t.Context(), time.Time{})
+	if err != nil || len(windows) != 1 || windows[0].CreatedAt.Before(ups[0].CreatedAt) {
+		t.Fatalf("maintenance windows %v (%v): want one, made after the update", windows, err)
+	}
+	newest := windows[0].CreatedAt.UTC().Truncate(time.Second)
 
+	// Two incidents and the maintenance window.
 	resp, atom := parseFeed(t, srv.URL+"/status/feed.atom")
-	if atom.FeedType != "atom" || len(atom.Items) != 2 {
+	if atom.FeedType != "atom" || len(atom.Items) != 3 {
 		t.Fatalf("atom: type %s, %d items", atom.FeedType, len(atom.Items))
 	}
 	if len(atom.Authors) == 0 || atom.Authors[0].Name != "Acme status" {
@@ -78,8 +86,14 @@ func TestFeedsParseWithAuthorsLastingIDsAndUpdated(t *testing.T) {
 	}
 
 	_, rss := parseFeed(t, srv.URL+"/status/feed.rss")
-	if rss.FeedType != "rss" || len(rss.Items) != 2 {
+	if rss.FeedType != "rss" || len(rss.Items) != 3 {
 		t.Fatalf("rss: type %s, %d items", rss.FeedType, len(rss.Items))
+	}
+	// Every item has an author, as every Atom entry has the feed's.
+	for i, it := range rss.Items {
+		if len(it.Authors) != 1 || it.Authors[0].Name != "Acme status" {
+			t.Errorf("rss item %d (%s) authors = %v, want Acme status", i, it.Title, it.Authors)
+		}
 	}
 	if rss.UpdatedParsed == nil || !rss.UpdatedParsed.Equal(newest) {
 		t.Errorf("rss lastBuildDate = %v, want %v", rss.UpdatedParsed, newest)
@@ -93,14 +107,15 @@ func TestFeedsParseWithAuthorsLastingIDsAndUpdated(t *testing.T) {
 		}
 	}
 
-	// Another public URL (and a fresh status page): the same ids.
-	cat, err := hub.NewCatalog([]hub.PageSpec{{Slug: "acme", Links: []hub.LinkSpec{{Slug: "shop", URL: shopURL}}}}, hub.NewCounter(nil))
+	// Another public URL (and a fresh status page): the same ids, the
+	// maintenance window's (derived, not stored) too.
+	cat, err := hub.NewCatalog([]hub.PageSpec{{Slug: "acme", Links: []hub.LinkSpec{{Slug: "shop", URL: shopURL}, {Slug: "blog", URL: blogURL}}}}, hub.NewCounter(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
 	moved := statusServer(t, src, cat, "https://status.other.example")
 	_, atom2 := parseFeed(t, moved.URL+"/history.atom")
-	if id2 := atomID(t, moved.URL+"/history.atom"); id2 != feedID || len(atom2.Items) != 2 || atom2.Items[0].GUID != ids[0] || atom2.Items[1].GUID != ids[1] {
+	if id2 := atomID(t, moved.URL+"/history.atom"); id2 != feedID || len(atom2.Items) != 3 || atom2.Items[0].GUID != ids[0] || atom2.Items[1].GUID != ids[1] || atom2.Items[2].GUID != ids[2] {
 		t.Errorf("ids changed with public_url: feed %q -> %q, entries %v -> %v", feedID, id2, ids, atom2.Items)
 	}
 	if !strings.HasPrefix(atom2.Items[0].Link, "https://status.other.example/status#incident-") {

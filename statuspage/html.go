@@ -29,7 +29,7 @@ var (
 		"iso":         func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 		"title":       titleCase,
 		"dict":        func(v IncidentView, now time.Time) incidentArgs { return incidentArgs{V: v, Now: now} },
-	}).ParseFS(assets, "assets/status.html", "assets/charts.html"))
+	}).ParseFS(assets, "assets/status.html", "assets/charts.html", "assets/notfound.html"))
 	// The charts' shapes are styled once, in chart.go, for the page and the
 	// standalone SVG alike.
 	statusCSS = func() []byte {
@@ -79,8 +79,7 @@ type pageView struct {
 func (s *Server) serveHTML(w http.ResponseWriter, r *http.Request) {
 	slug := mux.Vars(r)["page"]
 	if slug != "" && !s.pageExists(slug) {
-		middleware.SetSecurityHeaders(w.Header())
-		http.Error(w, "no such page", http.StatusNotFound)
+		s.serveNotFound(w, r, slug)
 		return
 	}
 	snap, err := s.snapshot(r.Context(), slug)
@@ -108,6 +107,21 @@ func (s *Server) serveHTML(w http.ResponseWriter, r *http.Request) {
 	s.cacheHeaders(h)
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	s.write(w, r, http.StatusOK, snap.page.body)
+}
+
+// serveNotFound answers the status of a page that does not exist with a
+// real page, in the status page's style: a title, a language, a way on.
+func (s *Server) serveNotFound(w http.ResponseWriter, r *http.Request, slug string) {
+	var buf bytes.Buffer
+	if err := pageTemplate.ExecuteTemplate(&buf, "notfound", struct{ Name, Slug string }{s.opts.Name, slug}); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	h := w.Header()
+	middleware.SetSecurityHeaders(h)
+	s.cacheHeaders(h)
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	s.write(w, r, http.StatusNotFound, buf.Bytes())
 }
 
 func (s *Server) serveCSS(w http.ResponseWriter, r *http.Request) {

@@ -32,25 +32,31 @@ type DayStat struct {
 
 // Latency is a target's response time over a window, read off the rollup
 // histograms: each quantile is the bound of the histogram bucket it falls
-// in, capped by the slowest check.
+// in, capped by the slowest response. Only checks that got a response (up
+// or degraded) have a response time: without any (Responses 0) there is no
+// data, whatever the number of failed checks.
 type Latency struct {
-	Checks int64
-	P50    time.Duration
-	P95    time.Duration
+	Responses int64
+	P50       time.Duration
+	P95       time.Duration
 }
 
-// Source is what the status page reads.
+// Source is what the status page reads. The reads of checks leave out
+// those made in the unknown spans (the prober was offline), which count
+// neither for nor against uptime and latency.
 type Source interface {
-	// LatencySeries returns the latency of each group of targets (group
-	// name -> target ids), its targets taken together, over [from, to): in
-	// total and in step-long buckets from from (step is whole hours, from
-	// the start of an hour). A group without checks is absent.
-	LatencySeries(ctx context.Context, groups map[string][]string, from, to time.Time, step time.Duration) (map[string]LatencySeries, error)
+	// LatencySeries returns the response time of each group of targets
+	// (group name -> target ids), its targets taken together, over [from,
+	// to): in total and in step-long buckets from from (step is whole
+	// hours, from the start of an hour). A group without a response in the
+	// window is absent.
+	LatencySeries(ctx context.Context, groups map[string][]string, from, to time.Time, step time.Duration, unknown []incidents.Span) (map[string]LatencySeries, error)
 	OpenIncidents(ctx context.Context) ([]incidents.Incident, error)
 	ListIncidents(ctx context.Context, q incidents.Query) ([]incidents.Incident, error)
 	IncidentUpdates(ctx context.Context, id int64) ([]incidents.Update, error)
 	ListMaintenance(ctx context.Context, since time.Time) ([]incidents.Maintenance, error)
-	DailyStats(ctx context.Context, from time.Time) ([]DayStat, error)
+	// DailyStats returns each target's checks by UTC day over [from, to).
+	DailyStats(ctx context.Context, from, to time.Time, unknown []incidents.Span) ([]DayStat, error)
 	// FeedIDs returns the feed's UUID and each incident's, made once and
 	// stored, so feed entries keep their ids.
 	FeedIDs(ctx context.Context, incidentIDs []int64) (feed string, byIncident map[int64]string, err error)
@@ -98,9 +104,36 @@ type Component struct {
 	incidentTargets []string
 	Days            []Day
 	Uptime          float64 // percent over the days with data, -1 without data
+	// Label and Tone are what the page shows of Status (see shown): "No
+	// data" where nothing was measured, the last known status while the
+	// prober is offline.
+	Label, Tone string
 	// Chart is a host group's response-time chart over 24 hours, on the
 	// status of every page; empty otherwise.
 	Chart template.HTML
+	// Latency is a destination's response time over the last 24 hours;
+	// nil for other components.
+	Latency *Latency
+}
+
+// toneUnknown is the neutral look of a state linkwatch has not measured.
+const toneUnknown = "unknown"
+
+// shown is what the page says of c's state: its status, except that a
+// status linkwatch did not measure never reads as one. A component under
+// maintenance is under maintenance, whatever its checks; one without any
+// check in 90 days and no incident has no data; while the prober is
+// offline, the rest shows its last known status, in a neutral tone.
+func (s *Snapshot) shown(c *Component) (label, tone string) {
+	switch {
+	case c.Status == UnderMaintenance:
+		return statusLabel(c.Status), c.Status
+	case c.Status == Operational && c.Uptime < 0:
+		return "No data", toneUnknown
+	case s.ProberOffline:
+		return "Last known: " + strings.ToLower(statusLabel(c.Status)), toneUnknown
+	}
+	return statusLabel(c.Status), c.Status
 }
 
 // Day is one bar of the 90-day history.
@@ -110,19 +143,27 @@ type Day struct {
 	DownMinutes float64 // a partial outage counts for the share of the component it hit
 	Minutes     float64 // minutes covered by checks
 	Level       string  // nodata | operational | minor | partial | major
+	// Unchecked is how long linkwatch could not check that day (its
+	// prober was offline): those checks are counted in no bar.
+	Unchecked time.Duration
 }
 
 // Tooltip describes the day for the bar's title.
 func (d Day) Tooltip() string {
 	date := d.Date.Format("Mon 2 Jan 2006")
+	var out string
 	switch {
 	case d.Level == "nodata":
-		return date + ": no data"
+		out = date + ": no data"
 	case d.DownMinutes < 0.5:
-		return date + ": no downtime"
+		out = date + ": no downtime"
 	default:
-		return fmt.Sprintf("%s: %.0f min of downtime", date, d.DownMinutes)
+		out = fmt.Sprintf("%s: %.0f min of downtime", date, d.DownMinutes)
 	}
+	if d.Unchecked >= time.Minute {
+		out += "; linkwatch could not check for " + incidents.HumanDuration(d.Unchecked.Truncate(time.Minute))
+	}
+	return out
 }
 
 // IncidentView is an incident with its public updates.
@@ -130,6 +171,10 @@ type IncidentView struct {
 	incidents.Incident
 	Updates    []incidents.Update // newest first, including the opening and resolution
 	Components []string           // component IDs it affects
+	// Maintained is set while an active maintenance window covers the open
+	// incident (as the engine mutes it): its components read under
+	// maintenance, and it raises no outage indicator.
+	Maintained bool
 }
 
 // LastChange is when the incident last changed in public: an update, its
@@ -172,13 +217,29 @@ type Snapshot struct {
 	// Links are the scoped page's links, with their response times and
 	// where their visitors are being sent; empty without a scope.
 	Links []LinkView
-	// MonitoringDegraded is set while our own prober cannot see the links
-	// (its network is failing, or its canary is down): a notice, never an
+	// ProberOffline is set while linkwatch cannot check (its network or
+	// canary is failing: an open prober_offline incident): the page says
+	// so in a neutral banner and shows the last known states, never an
 	// outage of the links.
-	MonitoringDegraded bool
-	feedID             string           // the feed's stored UUID
-	entryIDs           map[int64]string // each incident's stored UUID
-	page               renderedPage     // its HTML, rendered at the first request
+	ProberOffline bool
+	// Banner is the page's banner, computed with Indicator.
+	Banner Banner
+	// unknown are the spans whose checks count for nothing: the prober
+	// was offline.
+	unknown []incidents.Span
+	// pastMaintenance are the windows that ended in the history window,
+	// for the feeds.
+	pastMaintenance []incidents.Maintenance
+	feedID          string           // the feed's stored UUID
+	entryIDs        map[int64]string // each incident's stored UUID
+	page            renderedPage     // its HTML, rendered at the first request
+}
+
+// Banner is the line at the top of the status page.
+type Banner struct {
+	Tone    string // ok | minor | major | critical | maintenance | unknown
+	Heading string
+	Note    string // a sentence under the heading, or ""
 }
 
 // renderedPage is a snapshot's status page, rendered once.
@@ -194,9 +255,13 @@ type LinkView struct {
 	Title  string
 	URL    string
 	Status string // its destination component's
-	P50    string // "" without checks in the window
+	Label  string // what the page shows of it (see Snapshot.shown)
+	Tone   string
+	P50    string // "" without a response in the window
 	P95    string
-	Checks int64
+	// Responses is how many checks got a response in the window: 0 is no
+	// data, whatever the number of failed checks.
+	Responses int64
 	// Fallback is where its visitors are being sent while its destination
 	// is down, as the open incident records it; "" when they are not.
 	Fallback string
@@ -303,16 +368,65 @@ func build(ctx context.Context, src Source, cat *hub.Catalog, interval time.Dura
 		g.targets = append(g.targets, u)
 	}
 
-	// Current status from open incidents: they carry the thresholds, so a
-	// single failed check does not paint the page red.
+	// What linkwatch knows of its own prober: the spans its checks are
+	// unknown, and whether it can check now.
+	from := now.UTC().Truncate(24*time.Hour).AddDate(0, 0, -(historyDays - 1))
+	internal := true
+	own, err := src.ListIncidents(ctx, incidents.Query{Internal: &internal, Since: from.Add(-24 * time.Hour), Limit: maxOwnIncidents})
+	if err != nil {
+		return nil, err
+	}
+	s.unknown = incidents.UnknownSpans(own, interval, now)
 	open, err := src.OpenIncidents(ctx)
 	if err != nil {
 		return nil, err
 	}
+	open = slices.DeleteFunc(open, func(inc incidents.Incident) bool {
+		s.ProberOffline = s.ProberOffline || inc.Kind == incidents.KindProberOffline
+		return inc.Kind.Internal() // linkwatch's own trouble, not the links'
+	})
+
+	// Maintenance: the windows of this scope are listed; any active window
+	// covering an incident's components covers the incident, as the
+	// engine mutes it.
+	windows, err := src.ListMaintenance(ctx, now.Add(-historyWindow))
+	if err != nil {
+		return nil, err
+	}
+	var active, activeHere []incidents.Maintenance
+	for _, m := range windows {
+		on := !now.Before(m.StartsAt) && now.Before(m.EndsAt)
+		if on {
+			active = append(active, m)
+		}
+		if _, ok := s.byKey[m.Component]; m.Component != "" && !ok {
+			continue // another page's window
+		}
+		if !m.EndsAt.After(now) {
+			s.pastMaintenance = append(s.pastMaintenance, m)
+			continue
+		}
+		s.Maintenance = append(s.Maintenance, m)
+		if on {
+			activeHere = append(activeHere, m)
+		}
+	}
+	maintained := func(inc incidents.Incident) bool {
+		return slices.ContainsFunc(active, func(m incidents.Maintenance) bool { return m.Covers(now, inc.Components()) })
+	}
+
+	// Current status from open incidents: they carry the thresholds, so a
+	// single failed check does not paint the page red. A component in an
+	// active window is under maintenance whatever its checks; one hit only
+	// by incidents a window covers is too.
 	failing := map[string]string{} // target -> component status it causes
+	inMaintenance := map[string]bool{}
 	for _, inc := range open {
-		if monitoringIncident(inc.Kind) {
-			continue // our network, not theirs: destinations are not shown down
+		if maintained(inc) {
+			for _, t := range inc.Targets {
+				inMaintenance[t] = true
+			}
+			continue
 		}
 		st := MajorOutage
 		if inc.Impact == incidents.ImpactMinor {
@@ -323,12 +437,13 @@ func build(ctx context.Context, src Source, cat *hub.Catalog, interval time.Dura
 		}
 	}
 	for _, c := range s.Components {
+		if slices.ContainsFunc(activeHere, func(m incidents.Maintenance) bool { return covers(m, c) }) {
+			c.Status = UnderMaintenance
+			continue
+		}
 		targets := c.targets
 		if c.incidentTargets != nil {
 			targets = c.incidentTargets
-		}
-		if len(targets) == 0 {
-			continue
 		}
 		hit, worst := 0, Operational
 		for _, t := range targets {
@@ -338,6 +453,8 @@ func build(ctx context.Context, src Source, cat *hub.Catalog, interval time.Dura
 			}
 		}
 		switch {
+		case hit == 0 && slices.ContainsFunc(targets, func(t string) bool { return inMaintenance[t] }):
+			c.Status = UnderMaintenance
 		case hit == 0:
 		case worst == MajorOutage && hit < len(targets) && c.Key != "hub":
 			c.Status = PartialOutage
@@ -346,38 +463,21 @@ func build(ctx context.Context, src Source, cat *hub.Catalog, interval time.Dura
 		}
 	}
 
-	// Maintenance.
-	windows, err := src.ListMaintenance(ctx, now)
-	if err != nil {
+	if err := s.fillHistory(ctx, src, interval, from, now); err != nil {
 		return nil, err
 	}
-	for _, m := range windows {
-		if _, ok := s.byKey[m.Component]; m.Component != "" && !ok {
-			continue // another page's window
-		}
-		s.Maintenance = append(s.Maintenance, m)
-		if now.Before(m.StartsAt) {
-			continue
-		}
-		for _, c := range s.Components {
-			if c.Status == Operational && covers(m, c) {
-				c.Status = UnderMaintenance
-			}
-		}
-	}
-
-	if err := s.fillHistory(ctx, src, interval, now); err != nil {
-		return nil, err
+	for _, c := range s.Components {
+		c.Label, c.Tone = s.shown(c)
 	}
 	// Incidents first: the charts mark them.
-	if err := s.fillIncidents(ctx, src, open, pageOf, selfTargets, now); err != nil {
+	if err := s.fillIncidents(ctx, src, open, maintained, pageOf, selfTargets, now); err != nil {
 		return nil, err
 	}
+	var page *hub.Page
 	if scope != "" {
-		if err := s.fillLinks(ctx, src, pages[0], open, now); err != nil {
-			return nil, err
-		}
-	} else if err := s.fillHostCharts(ctx, src, now); err != nil {
+		page = pages[0]
+	}
+	if err := s.fillLatency(ctx, src, page, open, now); err != nil {
 		return nil, err
 	}
 	var ids []int64
@@ -387,9 +487,14 @@ func build(ctx context.Context, src Source, cat *hub.Catalog, interval time.Dura
 	if s.feedID, s.entryIDs, err = src.FeedIDs(ctx, ids); err != nil {
 		return nil, err
 	}
-	s.Indicator, s.Description = indicator(s)
+	s.Indicator, s.Description, s.Banner = indicator(s)
 	return s, nil
 }
+
+// maxOwnIncidents bounds how many of linkwatch's own incidents (prober
+// offline, canary) one snapshot reads for the spans its checks are
+// unknown: over 90 days, far more than a working prober has.
+const maxOwnIncidents = 10000
 
 // covers reports whether a maintenance window applies to c: every
 // component, c itself, or the host group c belongs to.
@@ -397,14 +502,30 @@ func covers(m incidents.Maintenance, c *Component) bool {
 	return m.Component == "" || m.Component == c.Key || m.Component == c.groupKey
 }
 
-// fillHistory computes each component's 90 daily bars and uptime from the
-// daily rollups of its targets.
-func (s *Snapshot) fillHistory(ctx context.Context, src Source, interval time.Duration, now time.Time) error {
-	today := now.UTC().Truncate(24 * time.Hour)
-	from := today.AddDate(0, 0, -(historyDays - 1))
-	stats, err := src.DailyStats(ctx, from)
+// fillHistory computes each component's 90 daily bars from from and its
+// uptime from the daily rollups of its targets, leaving out the checks of
+// the unknown spans: a day linkwatch could not check is no data, not
+// downtime.
+func (s *Snapshot) fillHistory(ctx context.Context, src Source, interval time.Duration, from, now time.Time) error {
+	stats, err := src.DailyStats(ctx, from, now, s.unknown)
 	if err != nil {
 		return err
+	}
+	unchecked := make([]time.Duration, historyDays)
+	for i := range unchecked {
+		day := from.AddDate(0, 0, i)
+		for _, u := range s.unknown {
+			start, end := u.From, u.To
+			if start.Before(day) {
+				start = day
+			}
+			if next := day.Add(24 * time.Hour); end.After(next) {
+				end = next
+			}
+			if d := end.Sub(start); d > 0 {
+				unchecked[i] += d
+			}
+		}
 	}
 	byTarget := map[string]map[int64]DayStat{}
 	for _, st := range stats {
@@ -427,7 +548,7 @@ func (s *Snapshot) fillHistory(ctx context.Context, src Source, interval time.Du
 		var total, down float64
 		for i := range c.Days {
 			day := from.AddDate(0, 0, i)
-			d := Day{Date: day, Level: "nodata"}
+			d := Day{Date: day, Level: "nodata", Unchecked: unchecked[i]}
 			var minutes float64
 			for _, t := range c.targets {
 				st, ok := byTarget[t][day.Unix()]
@@ -474,9 +595,13 @@ func dayLevel(down float64) string {
 // historyWindow is how far back resolved incidents are listed.
 const historyWindow = historyDays * 24 * time.Hour
 
-func (s *Snapshot) fillIncidents(ctx context.Context, src Source, open []incidents.Incident, pageOf map[string][]string, selfTargets map[string]bool, now time.Time) error {
-	closed := false
-	past, err := src.ListIncidents(ctx, incidents.Query{Open: &closed, Since: now.Add(-historyWindow), Limit: 50})
+// fillIncidents lists the public incidents (open holds the open ones, no
+// internal kind) that touch the snapshot's components; maintained says
+// which of the open ones a maintenance window covers.
+func (s *Snapshot) fillIncidents(ctx context.Context, src Source, open []incidents.Incident, maintained func(incidents.Incident) bool,
+	pageOf map[string][]string, selfTargets map[string]bool, now time.Time) error {
+	closed, internal := false, false
+	past, err := src.ListIncidents(ctx, incidents.Query{Open: &closed, Internal: &internal, Since: now.Add(-historyWindow), Limit: 50})
 	if err != nil {
 		return err
 	}
@@ -485,10 +610,7 @@ func (s *Snapshot) fillIncidents(ctx context.Context, src Source, open []inciden
 		if err != nil {
 			return IncidentView{}, err
 		}
-		v := IncidentView{Incident: inc}
-		if monitoringIncident(inc.Kind) {
-			v.Impact = incidents.ImpactNone // our prober's trouble, not an outage of the links
-		}
+		v := IncidentView{Incident: inc, Maintained: inc.Open() && maintained(inc)}
 		// The automatic first and last updates, so every incident tells its
 		// story even before anyone has written one. They say who wrote them:
 		// linkwatch, not a person ("we" is for an operator's own updates).
@@ -533,11 +655,8 @@ func (s *Snapshot) fillIncidents(ctx context.Context, src Source, open []inciden
 		}
 		return v, nil
 	}
-	// inScope keeps, on one page's status, the incidents that touch it;
-	// prober_offline is about every check, so every page shows it.
-	inScope := func(v IncidentView) bool {
-		return s.Scope == "" || len(v.Components) > 0 || monitoringIncident(v.Kind)
-	}
+	// inScope keeps, on one page's status, the incidents that touch it.
+	inScope := func(v IncidentView) bool { return s.Scope == "" || len(v.Components) > 0 }
 	for _, inc := range open {
 		v, err := view(inc)
 		if err != nil {
@@ -559,19 +678,26 @@ func (s *Snapshot) fillIncidents(ctx context.Context, src Source, open []inciden
 	return nil
 }
 
-// monitoringIncident reports whether an incident is about linkwatch's own
-// prober rather than the links: it is shown as monitoring degraded.
-func monitoringIncident(k incidents.Kind) bool {
-	return k == incidents.KindProberOffline || k == incidents.KindCanary
-}
+// Banner notes.
+const (
+	proberOfflineHeading = "linkwatch cannot check right now"
+	proberOfflineNote    = "Its own network or canary is failing; the links' last known states are shown."
+)
 
-func indicator(s *Snapshot) (string, string) {
+// indicator computes the status indicator and its description (in the
+// Statuspage vocabulary: none, minor, major, critical, maintenance) and the
+// page's banner. Open incidents count for what they hit, except those a
+// maintenance window covers; a component under maintenance with no worse
+// incident is "maintenance", as Atlassian's pages say. While the prober is
+// offline, the indicator still reflects the incidents known, the
+// description says the states are the last known, and the banner is
+// neutral: never green over checks that were not made, never an outage of
+// the links.
+func indicator(s *Snapshot) (string, string, Banner) {
 	ind := "none"
-	s.MonitoringDegraded = false
 	for _, v := range s.Open {
-		if monitoringIncident(v.Kind) {
-			s.MonitoringDegraded = true
-			continue // our network, not the links' outage
+		if v.Maintained {
+			continue
 		}
 		switch {
 		case v.Kind == incidents.KindHub || v.Impact == incidents.ImpactCritical:
@@ -582,23 +708,25 @@ func indicator(s *Snapshot) (string, string) {
 			ind = "minor"
 		}
 	}
-	switch ind {
-	case "critical":
-		return ind, "Major Service Outage"
-	case "major":
-		return ind, "Partial System Outage"
-	case "minor":
-		return ind, "Minor Service Outage"
+	desc := map[string]string{"critical": "Major Service Outage", "major": "Partial System Outage", "minor": "Minor Service Outage",
+		"none": "All Systems Operational"}[ind]
+	if ind == "none" && slices.ContainsFunc(s.Components, func(c *Component) bool { return c.Status == UnderMaintenance }) {
+		ind, desc = "maintenance", "Service Under Maintenance"
 	}
-	for _, c := range s.Components {
-		if c.Status == UnderMaintenance {
-			return "none", "Service Under Maintenance"
+	tone := ind
+	if ind == "none" {
+		tone = "ok"
+	}
+	b := Banner{Tone: tone, Heading: desc}
+	if s.ProberOffline {
+		b = Banner{Tone: toneUnknown, Heading: proberOfflineHeading, Note: proberOfflineNote}
+		if ind == "none" {
+			desc = "Status Unknown: Monitoring Offline"
+		} else {
+			desc += " (Last Known: Monitoring Offline)"
 		}
 	}
-	if s.MonitoringDegraded {
-		return "none", "Monitoring Degraded"
-	}
-	return "none", "All Systems Operational"
+	return ind, desc, b
 }
 
 // UptimeOver returns the uptime percentage over the last n days (today
@@ -615,19 +743,51 @@ func (c *Component) UptimeOver(n int) float64 {
 	return 100 * (1 - down/total)
 }
 
-// fillLinks lists the scoped page's links with their p50 and p95 response
-// times over the last 24 h and their charts, from the rollup histograms
-// (never raw results), and the fallback their visitors are sent to, as the
-// open incidents record it.
-func (s *Snapshot) fillLinks(ctx context.Context, src Source, p *hub.Page, open []incidents.Incident, now time.Time) error {
-	subjects := make([]chartSubject, len(p.Links))
-	for i, l := range p.Links {
-		subjects[i] = chartSubject{ID: "chart-l-" + l.Slug, Name: p.Slug + "/" + l.Slug, Targets: []string{l.URL}}
+// fillLatency reads the response times of the last 24 hours, from the
+// rollup histograms (never raw results) in one read: each destination's,
+// and the charts of the scoped page's links (with page) or of each host
+// (without).
+func (s *Snapshot) fillLatency(ctx context.Context, src Source, page *hub.Page, open []incidents.Incident, now time.Time) error {
+	var subjects []chartSubject
+	if page != nil {
+		for _, l := range page.Links {
+			subjects = append(subjects, chartSubject{ID: "chart-l-" + l.Slug, Name: page.Slug + "/" + l.Slug, Targets: []string{l.URL}})
+		}
 	}
-	charts, err := readCharts(ctx, src, subjects, chartRanges["24h"], now, slices.Concat(s.Open, s.History))
+	for _, c := range s.Components {
+		switch {
+		case strings.HasPrefix(c.Key, ids.Dest("")):
+			subjects = append(subjects, chartSubject{ID: "latency-" + c.ID, Name: c.Name, Targets: c.targets})
+		case page == nil && strings.HasPrefix(c.Key, ids.Host("")):
+			subjects = append(subjects, chartSubject{ID: "chart-h-" + c.ID, Name: c.Name, Targets: c.targets})
+		}
+	}
+	if len(subjects) == 0 {
+		return nil
+	}
+	charts, err := readCharts(ctx, src, subjects, chartRanges["24h"], now, slices.Concat(s.Open, s.History), s.unknown)
 	if err != nil {
 		return err
 	}
+	for _, c := range s.Components {
+		if ch, ok := charts["latency-"+c.ID]; ok {
+			lt := ch.Series.Total
+			c.Latency = &lt
+		}
+		if ch, ok := charts["chart-h-"+c.ID]; ok {
+			c.Chart = ch.inline()
+		}
+	}
+	if page != nil {
+		s.fillLinks(page, open, charts)
+	}
+	return nil
+}
+
+// fillLinks lists the scoped page's links with their p50 and p95 response
+// times over the last 24 h and their charts, and the fallback their
+// visitors are sent to, as the open incidents record it.
+func (s *Snapshot) fillLinks(p *hub.Page, open []incidents.Incident, charts map[string]chart) {
 	diverted := map[string]string{}
 	for _, inc := range open {
 		for _, a := range inc.Affected {
@@ -636,43 +796,19 @@ func (s *Snapshot) fillLinks(ctx context.Context, src Source, p *hub.Page, open 
 			}
 		}
 	}
-	for i, l := range p.Links {
+	for _, l := range p.Links {
 		v := LinkView{Slug: l.Slug, Title: l.Title, URL: l.URL, Status: Operational, Fallback: diverted[l.Slug]}
+		v.Label, v.Tone = statusLabel(v.Status), v.Status
 		if c, ok := s.byKey[ids.Dest(l.URL)]; ok {
-			v.Status = c.Status
+			v.Status, v.Label, v.Tone = c.Status, c.Label, c.Tone
 		}
-		ch := charts[subjects[i].ID]
-		if lt := ch.Series.Total; lt.Checks > 0 {
-			v.Checks, v.P50, v.P95 = lt.Checks, formatLatency(lt.P50), formatLatency(lt.P95)
+		ch := charts["chart-l-"+l.Slug]
+		if lt := ch.Series.Total; lt.Responses > 0 {
+			v.Responses, v.P50, v.P95 = lt.Responses, formatLatency(lt.P50), formatLatency(lt.P95)
 		}
 		v.Chart, v.ChartURL = ch.inline(), "/chart/"+p.Slug+"/"+l.Slug+".svg"
 		s.Links = append(s.Links, v)
 	}
-	return nil
-}
-
-// fillHostCharts draws each host's response-time chart over the last 24
-// hours, its destinations taken together, for the status of every page.
-func (s *Snapshot) fillHostCharts(ctx context.Context, src Source, now time.Time) error {
-	var subjects []chartSubject
-	for _, c := range s.Components {
-		if strings.HasPrefix(c.Key, ids.Host("")) {
-			subjects = append(subjects, chartSubject{ID: "chart-h-" + c.ID, Name: c.Name, Targets: c.targets})
-		}
-	}
-	if len(subjects) == 0 {
-		return nil
-	}
-	charts, err := readCharts(ctx, src, subjects, chartRanges["24h"], now, slices.Concat(s.Open, s.History))
-	if err != nil {
-		return err
-	}
-	for _, c := range s.Components {
-		if ch, ok := charts["chart-h-"+c.ID]; ok {
-			c.Chart = ch.inline()
-		}
-	}
-	return nil
 }
 
 // formatLatency says a response time the way people read one: "85 ms",

@@ -41,7 +41,7 @@ func TestRegionalNoteIsDegraded(t *testing.T) {
 		StartedAt: now.Add(-time.Minute), UpdatedAt: now}}); err != nil {
 		t.Fatal(err)
 	}
-	sp := statuspage.New(&source{DB: db}, statuspage.Options{Name: "Acme status", URL: "https://links.example", Interval: time.Minute,
+	sp := statuspage.New(newSource(db), statuspage.Options{Name: "Acme status", URL: "https://links.example", Interval: time.Minute,
 		Catalog: func() *hub.Catalog { return cat }, Log: slog.New(slog.DiscardHandler)})
 	r := mux.NewRouter()
 	sp.Register(r)

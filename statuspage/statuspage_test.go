@@ -24,60 +24,30 @@ import (
 	"linkwatch/hub"
 	"linkwatch/incidents"
 	"linkwatch/statuspage"
-	"linkwatch/storage"
+	"linkwatch/statuspage/storesource"
 	"linkwatch/storage/sqlite"
 	"linkwatch/storage/sqlite/sqlitetest"
 )
 
-// source adapts storage for the status page, as cmd/linkwatch does, and
-// counts how often the page reads incidents.
+// source reads the status page's data from SQLite as serve does, and
+// counts how often the page reads incidents and latency.
 type source struct {
-	*sqlite.DB
+	storesource.Source
+	DB     *sqlite.DB
 	reads  atomic.Int32
 	series atomic.Int32 // LatencySeries calls
 }
 
+func newSource(db *sqlite.DB) *source { return &source{Source: storesource.Source{Store: db}, DB: db} }
+
 func (s *source) OpenIncidents(ctx context.Context) ([]incidents.Incident, error) {
 	s.reads.Add(1)
-	return s.DB.OpenIncidents(ctx)
+	return s.Source.OpenIncidents(ctx)
 }
 
-func (s *source) DailyStats(ctx context.Context, from time.Time) ([]statuspage.DayStat, error) {
-	stats, err := s.DB.DailyStats(ctx, from)
-	var out []statuspage.DayStat
-	for _, st := range stats {
-		out = append(out, statuspage.DayStat{Target: st.Target, Day: st.Day, Count: st.Count, Failures: st.Failures, Degraded: st.Degraded})
-	}
-	return out, err
-}
-
-// LatencySeries is cmd/linkwatch's statusSource.LatencySeries.
-func (s *source) LatencySeries(ctx context.Context, groups map[string][]string, from, to time.Time, step time.Duration) (map[string]statuspage.LatencySeries, error) {
+func (s *source) LatencySeries(ctx context.Context, groups map[string][]string, from, to time.Time, step time.Duration, unknown []incidents.Span) (map[string]statuspage.LatencySeries, error) {
 	s.series.Add(1)
-	var keys []string
-	for _, ks := range groups {
-		keys = append(keys, ks...)
-	}
-	series, err := s.DB.LatencySeries(ctx, keys, from, to, step)
-	if err != nil {
-		return nil, err
-	}
-	latency := func(h storage.Rollup) statuspage.Latency {
-		return statuspage.Latency{Checks: h.Count, P50: h.Quantile(0.5), P95: h.Quantile(0.95)}
-	}
-	out := map[string]statuspage.LatencySeries{}
-	for name, ks := range groups {
-		total, buckets := storage.SumSeries(series, ks)
-		if total.Count == 0 {
-			continue
-		}
-		ls := statuspage.LatencySeries{Total: latency(total)}
-		for _, b := range buckets {
-			ls.Points = append(ls.Points, statuspage.LatencyPoint{Start: b.Start, Latency: latency(b)})
-		}
-		out[name] = ls
-	}
-	return out, nil
+	return s.Source.LatencySeries(ctx, groups, from, to, step, unknown)
 }
 
 const (
@@ -153,7 +123,7 @@ func seeded(t *testing.T) (*httptest.Server, *source) {
 		StartsAt: now.Add(-time.Minute), EndsAt: now.Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
-	src := &source{DB: db}
+	src := newSource(db)
 	sp := statuspage.New(src, statuspage.Options{Name: "Acme status", URL: "https://links.example", Interval: time.Minute,
 		Catalog: func() *hub.Catalog { return cat }, CacheFor: time.Hour, Log: slog.New(slog.NewTextHandler(os.Stderr, nil))})
 	r := mux.NewRouter()
@@ -329,8 +299,25 @@ func TestStatusHTML(t *testing.T) {
 	if resp.StatusCode != 200 || strings.Contains(string(body), "acme/shop is down") || !strings.Contains(string(body), "blog.example") {
 		t.Errorf("/status/ada: %d, shows the shop incident or lacks the blog", resp.StatusCode)
 	}
-	if resp, _ := get(t, srv.URL+"/status/nobody"); resp.StatusCode != 404 {
-		t.Errorf("/status/nobody: %d", resp.StatusCode)
+	// An unknown page's status is a real page, in the status page's
+	// style, not bare text; HEAD gets its headers.
+	resp, body = get(t, srv.URL+"/status/nobody")
+	for _, want := range []string{`<html lang="en">`, "<title>No such status page · Acme status</title>", `href="/status/static/status.css"`,
+		"<code>nobody</code>", `href="/status"`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/status/nobody lacks %s:\n%s", want, body)
+		}
+	}
+	if resp.StatusCode != 404 || resp.Header.Get("Content-Type") != "text/html; charset=utf-8" || resp.Header.Get("Content-Security-Policy") == "" {
+		t.Errorf("/status/nobody: %d, headers %v", resp.StatusCode, resp.Header)
+	}
+	resp, err := http.Head(srv.URL + "/status/nobody")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 404 || resp.Header.Get("Content-Type") != "text/html; charset=utf-8" {
+		t.Errorf("HEAD /status/nobody: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
 }
 
@@ -358,7 +345,8 @@ func TestFeeds(t *testing.T) {
 		if err := xml.Unmarshal(body, &feed); err != nil || resp.StatusCode != 200 {
 			t.Fatalf("%s: %d %v", path, resp.StatusCode, err)
 		}
-		if len(feed.Entries) != 2 || !strings.Contains(feed.Entries[0].Content, "payment provider") {
+		if len(feed.Entries) != 3 || !strings.Contains(feed.Entries[0].Content, "payment provider") ||
+			feed.Entries[2].Title != "Maintenance in progress: Blog migration" || !strings.Contains(feed.Entries[2].Content, "blog.example is under maintenance from") {
 			t.Errorf("%s entries: %+v", path, feed.Entries)
 		}
 	}
@@ -439,7 +427,7 @@ func TestHubHistoryFromPageSeries(t *testing.T) {
 	if err := db.SaveResults(ctx, batch); err != nil {
 		t.Fatal(err)
 	}
-	sp := statuspage.New(&source{DB: db}, statuspage.Options{URL: "https://links.example", Interval: time.Minute, SelfCheck: true,
+	sp := statuspage.New(newSource(db), statuspage.Options{URL: "https://links.example", Interval: time.Minute, SelfCheck: true,
 		Catalog: func() *hub.Catalog { return cat }})
 	r := mux.NewRouter()
 	sp.Register(r)

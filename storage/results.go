@@ -79,26 +79,30 @@ func (st *rawState) keep(r *checker.Result) bool {
 
 // MinuteAgg accumulates one series' results over one minute: what a backend
 // adds into its minute rollup row (latencies in microseconds, as stored).
+// Its latency is that of the checks that got a response (see Rollup).
 type MinuteAgg struct {
 	Count, Failures, Degraded int64
+	LatCount                  int64
 	MinUS, MaxUS, SumUS       int64
 	Hist                      [HistColumns]int64
 }
 
 func (a *MinuteAgg) add(r *checker.Result) {
-	us := r.Latency.Microseconds()
-	if a.Count == 0 || us < a.MinUS {
-		a.MinUS = us
-	}
-	a.MaxUS = max(a.MaxUS, us)
 	a.Count++
-	a.SumUS += us
 	switch r.Status {
 	case checker.StatusDown:
 		a.Failures++
+		return // the time it took to fail is no response time
 	case checker.StatusDegraded:
 		a.Degraded++
 	}
+	us := r.Latency.Microseconds()
+	if a.LatCount == 0 || us < a.MinUS {
+		a.MinUS = us
+	}
+	a.MaxUS = max(a.MaxUS, us)
+	a.LatCount++
+	a.SumUS += us
 	a.Hist[histBucket(r.Latency)]++
 }
 

@@ -20,12 +20,19 @@ const HistColumns = len(LatencyBuckets) + 1
 const RollupSettle = 2 * time.Minute
 
 // Rollup aggregates a target's results over a minute or an hour.
+//
+// Its latency (LatCount, LatMin, LatMax, LatSum and Hist) is that of the
+// checks that got a response that counts: up or degraded, never down. A
+// failed check's latency is the time it took to fail (a DNS error, a
+// refused connection, a timeout), not a response time, so it never enters
+// a percentile, a chart or a latency badge.
 type Rollup struct {
 	TargetID string
 	Start    time.Time
-	Count    int64
+	Count    int64 // every check
 	Failures int64 // down
 	Degraded int64
+	LatCount int64 // checks whose latency is counted: up or degraded
 	LatMin   time.Duration
 	LatMax   time.Duration
 	LatSum   time.Duration
@@ -33,12 +40,13 @@ type Rollup struct {
 }
 
 // Quantile returns the upper bound of the histogram bucket holding the q-th
-// quantile (0 < q <= 1), capped by the observed maximum.
+// quantile (0 < q <= 1) of the response times, capped by the slowest; 0
+// without any (LatCount 0: no data).
 func (r Rollup) Quantile(q float64) time.Duration {
-	if r.Count == 0 {
+	if r.LatCount == 0 {
 		return 0
 	}
-	rank := int64(q*float64(r.Count) + 0.5)
+	rank := int64(q*float64(r.LatCount) + 0.5)
 	if rank < 1 {
 		rank = 1
 	}
@@ -60,28 +68,12 @@ func (r Rollup) Quantile(q float64) time.Duration {
 func (r Rollup) Add(o Rollup) Rollup {
 	r.TargetID = o.TargetID
 	r.Count += o.Count
+	r.LatCount += o.LatCount
 	r.LatMax = max(r.LatMax, o.LatMax)
 	for i, n := range o.Hist {
 		r.Hist[i] += n
 	}
 	return r
-}
-
-// HistogramBuckets says which rollups cover [from, to) for a latency
-// histogram: the hour rollups (by start, Unix seconds) of the hours settled
-// before hoursDone (the end of the last hour rolled up), from's hour on,
-// and the minute rollups for the rest. Reading buckets by key keeps the
-// cost with the targets asked, not the fleet.
-func HistogramBuckets(hoursDone int64, from, to time.Time) (hours, minutes []int64) {
-	start, end := from.Truncate(time.Hour).Unix(), to.Unix()
-	hoursEnd := min(max(hoursDone, start), end/3600*3600)
-	for b := start; b < hoursEnd; b += 3600 {
-		hours = append(hours, b)
-	}
-	for b := hoursEnd; b < end; b += 60 {
-		minutes = append(minutes, b)
-	}
-	return hours, minutes
 }
 
 // Retention is how long each kind of data is kept.
@@ -101,13 +93,13 @@ type DayStat struct {
 }
 
 // ScanRollup reads one rollup row whose columns are, in order: bucket (unix
-// seconds), count, failures, degraded, lat_min_us, lat_max_us, lat_sum_us
-// and the histogram buckets h0.. — the layout every backend's rollup
-// tables share. scan is the row's Scan.
+// seconds), count, failures, degraded, lat_count, lat_min_us, lat_max_us,
+// lat_sum_us and the histogram buckets h0.. — the layout every backend's
+// rollup tables share. scan is the row's Scan.
 func ScanRollup(targetKey string, scan func(dest ...any) error) (Rollup, error) {
 	r := Rollup{TargetID: targetKey}
 	var bucket, minUS, maxUS, sumUS int64
-	dest := []any{&bucket, &r.Count, &r.Failures, &r.Degraded, &minUS, &maxUS, &sumUS}
+	dest := []any{&bucket, &r.Count, &r.Failures, &r.Degraded, &r.LatCount, &minUS, &maxUS, &sumUS}
 	for i := range r.Hist {
 		dest = append(dest, &r.Hist[i])
 	}
@@ -120,13 +112,13 @@ func ScanRollup(targetKey string, scan func(dest ...any) error) (Rollup, error) 
 }
 
 // ScanHistogram reads one row of a latency-histogram query: the target's
-// key, the bucket's start (unix seconds), count, lat_max_us and the
-// histogram buckets h0.., in that order. Callers sum the rows of one key
-// with Rollup.Add, or of one key and step with LatencySeries.
+// key, the bucket's start (unix seconds), count, lat_count, lat_max_us and
+// the histogram buckets h0.., in that order. Callers sum the rows of one
+// key with Rollup.Add, or of one key and step with LatencySeries.
 func ScanHistogram(scan func(dest ...any) error) (Rollup, error) {
 	var r Rollup
 	var bucket, maxUS int64
-	dest := []any{&r.TargetID, &bucket, &r.Count, &maxUS}
+	dest := []any{&r.TargetID, &bucket, &r.Count, &r.LatCount, &maxUS}
 	for i := range r.Hist {
 		dest = append(dest, &r.Hist[i])
 	}

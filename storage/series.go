@@ -44,8 +44,9 @@ func (s *Series) Add(r Rollup) {
 	m[i] = sum
 }
 
-// Result returns each key's buckets that have checks, oldest first; a
-// bucket's Start is its own start, its Count, LatMax and Hist the sums of
+// Result returns each key's buckets that have rows, oldest first (the
+// backends read only rows with a response time); a bucket's Start is its
+// own start, its Count, LatCount, LatMax and Hist the sums of
 // its rows.
 func (s *Series) Result() map[string][]Rollup {
 	out := make(map[string][]Rollup, len(s.sums))

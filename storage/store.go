@@ -28,9 +28,12 @@ type Store interface {
 	RecentResults(ctx context.Context, targetKey string, limit int) ([]StoredResult, error)
 	RollUp(ctx context.Context) error
 	Rollups(ctx context.Context, targetKey string, period time.Duration, from, to time.Time) ([]Rollup, error)
-	LatencyHistograms(ctx context.Context, keys []string, from, to time.Time) (map[string]Rollup, error)
-	LatencySeries(ctx context.Context, keys []string, from, to time.Time, step time.Duration) (map[string][]Rollup, error)
-	DailyStats(ctx context.Context, from time.Time) ([]DayStat, error)
+	// The reads of the status page leave out the checks of the unknown
+	// spans (the prober was offline: incidents.UnknownSpans), as Reads
+	// says.
+	LatencyHistograms(ctx context.Context, keys []string, from, to time.Time, unknown []incidents.Span) (map[string]Rollup, error)
+	LatencySeries(ctx context.Context, keys []string, from, to time.Time, step time.Duration, unknown []incidents.Span) (map[string][]Rollup, error)
+	DailyStats(ctx context.Context, from, to time.Time, unknown []incidents.Span) ([]DayStat, error)
 	Prune(ctx context.Context, keep Retention) (int64, error)
 
 	// Incidents, their timeline and the outbox (incidents.Store: a change,

@@ -25,6 +25,7 @@ import (
 	"linkwatch/incidents"
 	"linkwatch/incidents/admin"
 	"linkwatch/statuspage"
+	"linkwatch/statuspage/storesource"
 	"linkwatch/storage"
 )
 
@@ -174,7 +175,7 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 	adminAPI := admin.New(db, admin.Options{Token: cfg.Server.AdminToken, Operator: engine, Channels: channels, Log: log,
 		CheckURL: checkReceiverURL(guard), NewSecret: alerting.NewSecret,
 		Extra: extra, Catalog: servedCatalog{hubServer}})
-	router := web.NewRouter(hubServer, adminAPI, statuspage.New(statusSource{db}, statuspage.Options{
+	router := web.NewRouter(hubServer, adminAPI, statuspage.New(storesource.Source{Store: db}, statuspage.Options{
 		URL: cfg.Server.PublicURL, Interval: time.Duration(cfg.Probe.Interval), SelfCheck: *cfg.Probe.SelfCheck,
 		Catalog: hubServer.Catalog, Log: log,
 	}))

@@ -169,8 +169,8 @@ func adminCall(t *testing.T, app *servedApp, method, path, body string) (int, st
 
 // TestServeProberNetworkDownPagesOnlyForTheProber: every destination and
 // the canary stop answering at once. The only alert is prober_offline; no
-// destination or host incident opens, and the public page says monitoring
-// is degraded rather than showing an outage.
+// destination or host incident opens, and the public page says linkwatch
+// cannot check rather than showing an outage.
 func TestServeProberNetworkDownPagesOnlyForTheProber(t *testing.T) {
 	var down atomic.Bool
 	hook := newHookReceiver(t)
@@ -197,7 +197,7 @@ pages:
 		return b.Type == "incident.opened" && b.Data.Incident.Kind == "prober_offline"
 	})
 	_, page := get(t, "GET", app.URL+"/status")
-	if !strings.Contains(page, `id="monitoring-degraded"`) || strings.Contains(page, "Partial System Outage") {
+	if !strings.Contains(page, "linkwatch cannot check right now") || strings.Contains(page, "Partial System Outage") {
 		t.Error("the status page shows an outage for our own network")
 	}
 	time.Sleep(3 * time.Second) // long enough for any destination incident to open

@@ -69,11 +69,25 @@ func (db *DB) ListIncidents(ctx context.Context, f incidents.Query) ([]incidents
 			q += ` AND resolved_at IS NOT NULL`
 		}
 	}
+	args := []any{f.Since.UTC()}
+	if f.Internal != nil {
+		var kinds []string
+		for _, k := range incidents.InternalKinds() {
+			kinds = append(kinds, string(k))
+		}
+		if *f.Internal {
+			q += ` AND kind = ANY($2)`
+		} else {
+			q += ` AND kind <> ALL($2)`
+		}
+		args = append(args, kinds)
+	}
 	if f.Limit <= 0 {
 		f.Limit = 50
 	}
-	q += ` ORDER BY started_at DESC, id DESC LIMIT $2`
-	return db.queryIncidents(ctx, q, f.Since.UTC(), f.Limit)
+	args = append(args, f.Limit)
+	q += fmt.Sprintf(` ORDER BY started_at DESC, id DESC LIMIT $%d`, len(args))
+	return db.queryIncidents(ctx, q, args...)
 }
 
 func (db *DB) queryIncidents(ctx context.Context, q string, args ...any) ([]incidents.Incident, error) {

@@ -61,26 +61,33 @@ func (db *DB) idOf(fresh map[string]int64, key string) int64 {
 // into rollup_minute in one statement.
 var minuteUpsertSQL = func() string {
 	var b strings.Builder
-	b.WriteString(`INSERT INTO rollup_minute (bucket, target_id, count, failures, degraded, lat_min_us, lat_max_us, lat_sum_us`)
+	b.WriteString(`INSERT INTO rollup_minute (bucket, target_id, count, failures, degraded, lat_count, lat_min_us, lat_max_us, lat_sum_us`)
 	for i := range storage.HistColumns {
 		fmt.Fprintf(&b, ", h%d", i)
 	}
 	b.WriteString(`) SELECT * FROM unnest(`)
-	for i := range 8 + storage.HistColumns {
+	for i := range minuteColumns {
 		if i > 0 {
 			b.WriteString(", ")
 		}
 		fmt.Fprintf(&b, "$%d::bigint[]", i+1)
 	}
+	// A row without a response time yet has no minimum to keep.
 	b.WriteString(`) ON CONFLICT (bucket, target_id) DO UPDATE SET count = rollup_minute.count + excluded.count,
 		failures = rollup_minute.failures + excluded.failures, degraded = rollup_minute.degraded + excluded.degraded,
-		lat_min_us = LEAST(rollup_minute.lat_min_us, excluded.lat_min_us), lat_max_us = GREATEST(rollup_minute.lat_max_us, excluded.lat_max_us),
+		lat_count = rollup_minute.lat_count + excluded.lat_count,
+		lat_min_us = CASE WHEN rollup_minute.lat_count = 0 THEN excluded.lat_min_us WHEN excluded.lat_count = 0 THEN rollup_minute.lat_min_us
+			ELSE LEAST(rollup_minute.lat_min_us, excluded.lat_min_us) END,
+		lat_max_us = GREATEST(rollup_minute.lat_max_us, excluded.lat_max_us),
 		lat_sum_us = rollup_minute.lat_sum_us + excluded.lat_sum_us`)
 	for i := range storage.HistColumns {
 		fmt.Fprintf(&b, ", h%d = rollup_minute.h%d + excluded.h%d", i, i, i)
 	}
 	return b.String()
 }()
+
+// minuteColumns is how many columns a minute rollup row has.
+const minuteColumns = 9 + storage.HistColumns
 
 // SaveResults writes a batch of results in one transaction: every result
 // into the minute rollup of its series (Result.SeriesID), in one statement,
@@ -153,9 +160,9 @@ func (db *DB) addMinutes(ctx context.Context, tx *Tx, fresh map[string]int64, pl
 		rows = append(rows, row{k.Start, db.idOf(fresh, k.Series), a})
 	}
 	slices.SortFunc(rows, func(x, y row) int { return cmp.Or(cmp.Compare(x.bucket, y.bucket), cmp.Compare(x.target, y.target)) })
-	cols := make([][]int64, 8+storage.HistColumns)
+	cols := make([][]int64, minuteColumns)
 	for _, r := range rows {
-		vals := append([]int64{r.bucket, r.target, r.a.Count, r.a.Failures, r.a.Degraded, r.a.MinUS, r.a.MaxUS, r.a.SumUS}, r.a.Hist[:]...)
+		vals := append([]int64{r.bucket, r.target, r.a.Count, r.a.Failures, r.a.Degraded, r.a.LatCount, r.a.MinUS, r.a.MaxUS, r.a.SumUS}, r.a.Hist[:]...)
 		for i, v := range vals {
 			cols[i] = append(cols[i], v)
 		}

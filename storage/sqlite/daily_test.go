@@ -28,7 +28,7 @@ func TestDailyStatsFromRollups(t *testing.T) {
 	if err := db.RollUp(ctx); err != nil {
 		t.Fatal(err)
 	}
-	stats, err := db.DailyStats(ctx, day)
+	stats, err := db.DailyStats(ctx, day, db.Now(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -80,6 +80,17 @@ func (db *DB) ListIncidents(ctx context.Context, f incidents.Query) ([]incidents
 			q += ` AND resolved_at IS NOT NULL`
 		}
 	}
+	if f.Internal != nil {
+		kinds := incidents.InternalKinds()
+		op := "IN"
+		if !*f.Internal {
+			op = "NOT IN"
+		}
+		q += ` AND kind ` + op + ` (` + strings.TrimSuffix(strings.Repeat("?, ", len(kinds)), ", ") + `)`
+		for _, k := range kinds {
+			args = append(args, string(k))
+		}
+	}
 	if f.Limit <= 0 {
 		f.Limit = 50
 	}

@@ -33,13 +33,20 @@ func (db *DB) targetID(ctx context.Context, tx *Tx, fresh map[string]int64, key 
 
 var minuteUpsertSQL = func() string {
 	var b strings.Builder
-	b.WriteString(`INSERT INTO rollup_minute VALUES (?, ?, ?, ?, ?, ?, ?, ?`)
+	b.WriteString(`INSERT INTO rollup_minute (target_id, bucket, count, failures, degraded, lat_count, lat_min_us, lat_max_us, lat_sum_us`)
+	for i := 0; i < storage.HistColumns; i++ {
+		fmt.Fprintf(&b, ", h%d", i)
+	}
+	b.WriteString(`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?`)
 	for i := 0; i < storage.HistColumns; i++ {
 		b.WriteString(", ?")
 	}
+	// A row without a response time yet has no minimum to keep.
 	b.WriteString(`) ON CONFLICT (bucket, target_id) DO UPDATE SET count = count + excluded.count,
 		failures = failures + excluded.failures, degraded = degraded + excluded.degraded,
-		lat_min_us = MIN(lat_min_us, excluded.lat_min_us), lat_max_us = MAX(lat_max_us, excluded.lat_max_us),
+		lat_min_us = CASE WHEN lat_count = 0 THEN excluded.lat_min_us WHEN excluded.lat_count = 0 THEN lat_min_us
+			ELSE MIN(lat_min_us, excluded.lat_min_us) END,
+		lat_count = lat_count + excluded.lat_count, lat_max_us = MAX(lat_max_us, excluded.lat_max_us),
 		lat_sum_us = lat_sum_us + excluded.lat_sum_us`)
 	for i := 0; i < storage.HistColumns; i++ {
 		fmt.Fprintf(&b, ", h%d = h%d + excluded.h%d", i, i, i)
@@ -108,7 +115,7 @@ func (db *DB) SaveResults(ctx context.Context, results []checker.Result) error {
 			if !ok {
 				series, _ = db.targets.Get(k.Series)
 			}
-			args := []any{series, k.Start, a.Count, a.Failures, a.Degraded, a.MinUS, a.MaxUS, a.SumUS}
+			args := []any{series, k.Start, a.Count, a.Failures, a.Degraded, a.LatCount, a.MinUS, a.MaxUS, a.SumUS}
 			for _, h := range a.Hist {
 				args = append(args, h)
 			}

@@ -5,35 +5,31 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"linkwatch/storage"
 	"strconv"
 	"strings"
 	"time"
+
+	"linkwatch/incidents"
+	"linkwatch/storage"
 )
 
-func histSums() string {
-	var b strings.Builder
-	for i := 0; i < storage.HistColumns; i++ {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(&b, "SUM(h%d)", i)
+func histList(format string) string {
+	parts := make([]string, storage.HistColumns)
+	for i := range parts {
+		parts[i] = strings.ReplaceAll(format, "%d", strconv.Itoa(i))
 	}
-	return b.String()
+	return strings.Join(parts, ", ")
 }
 
-func rollupUpsert() string {
-	var b strings.Builder
-	b.WriteString("ON CONFLICT (bucket, target_id) DO UPDATE SET count = excluded.count, failures = excluded.failures, degraded = excluded.degraded, lat_min_us = excluded.lat_min_us, lat_max_us = excluded.lat_max_us, lat_sum_us = excluded.lat_sum_us")
-	for i := 0; i < storage.HistColumns; i++ {
-		fmt.Fprintf(&b, ", h%d = excluded.h%d", i, i)
-	}
-	return b.String()
-}
-
-var hourRollupSQL = `INSERT INTO rollup_hour SELECT target_id, (bucket / 3600) * 3600 AS b, SUM(count),
-		SUM(failures), SUM(degraded), MIN(lat_min_us), MAX(lat_max_us), SUM(lat_sum_us), ` + histSums() + `
-		FROM rollup_minute WHERE bucket >= ? AND bucket < ? GROUP BY target_id, b ` + rollupUpsert()
+// hourRollupSQL recomputes the hours of [?, ?) whole from their minutes.
+// The minimum response time is over the minutes that have one.
+var hourRollupSQL = `INSERT INTO rollup_hour (target_id, bucket, count, failures, degraded, lat_count, lat_min_us, lat_max_us, lat_sum_us, ` + histList("h%d") + `)
+	SELECT target_id, (bucket / 3600) * 3600 AS b, SUM(count), SUM(failures), SUM(degraded), SUM(lat_count),
+		COALESCE(MIN(CASE WHEN lat_count > 0 THEN lat_min_us END), 0), MAX(lat_max_us), SUM(lat_sum_us), ` + histList("SUM(h%d)") + `
+	FROM rollup_minute WHERE bucket >= ? AND bucket < ? GROUP BY target_id, b
+	ON CONFLICT (bucket, target_id) DO UPDATE SET count = excluded.count, failures = excluded.failures, degraded = excluded.degraded,
+		lat_count = excluded.lat_count, lat_min_us = excluded.lat_min_us, lat_max_us = excluded.lat_max_us, lat_sum_us = excluded.lat_sum_us, ` +
+	histList("h%d = excluded.h%d")
 
 // RollUp aggregates the minute rollups (written with the results) into hour
 // rollups, for every hour that has settled since the last run. It is
@@ -94,10 +90,7 @@ func (db *DB) Rollups(ctx context.Context, targetKey string, period time.Duratio
 	} else if period != time.Minute {
 		return nil, fmt.Errorf("sqlite: rollup period must be a minute or an hour, not %s", period)
 	}
-	cols := "r.bucket, r.count, r.failures, r.degraded, r.lat_min_us, r.lat_max_us, r.lat_sum_us"
-	for i := 0; i < storage.HistColumns; i++ {
-		cols += fmt.Sprintf(", r.h%d", i)
-	}
+	cols := "r.bucket, r.count, r.failures, r.degraded, r.lat_count, r.lat_min_us, r.lat_max_us, r.lat_sum_us, " + histList("r.h%d")
 	rows, err := db.reader.QueryContext(ctx, `SELECT `+cols+` FROM `+table+` r JOIN targets t ON t.id = r.target_id
 		WHERE t.key = ? AND r.bucket >= ? AND r.bucket < ? ORDER BY r.bucket`, targetKey, from.Unix(), to.Unix())
 	if err != nil {
@@ -156,61 +149,76 @@ func (db *DB) Prune(ctx context.Context, keep storage.Retention) (int64, error) 
 	return total, nil
 }
 
-// LatencyHistograms returns each of the targets' latency over [from, to),
-// as one Rollup (count, maximum and histogram) per target key: the settled
-// hour rollups where there are some, the minute rollups for the rest. from
-// is rounded down to its hour. Every bucket is read by its key (target,
-// start), so the cost follows the targets asked, not the fleet.
-func (db *DB) LatencyHistograms(ctx context.Context, keys []string, from, to time.Time) (map[string]storage.Rollup, error) {
+// LatencyHistograms returns each of the targets' response times over
+// [from, to), as one Rollup (counts, maximum and histogram) per target
+// key: the settled hour rollups where there are some, the minute rollups
+// for the rest, none of the checks of the unknown spans (storage.Reads).
+// from is rounded down to its hour. A target without a response time in
+// the window is absent.
+func (db *DB) LatencyHistograms(ctx context.Context, keys []string, from, to time.Time, unknown []incidents.Span) (map[string]storage.Rollup, error) {
 	out := map[string]storage.Rollup{}
-	err := db.histogramRows(ctx, keys, from, to, storage.WholeWindow(from, to), func(r storage.Rollup) { out[r.TargetID] = out[r.TargetID].Add(r) })
+	err := db.histogramRows(ctx, keys, from, to, storage.WholeWindow(from, to), unknown, func(r storage.Rollup) { out[r.TargetID] = out[r.TargetID].Add(r) })
 	return out, err
 }
 
-// LatencySeries returns each of the targets' latency over [from, to) in
-// step-long buckets from from (see storage.Series), read as
+// LatencySeries returns each of the targets' response times over [from,
+// to) in step-long buckets from from (see storage.Series), read as
 // LatencyHistograms reads: rollups only, by key.
-func (db *DB) LatencySeries(ctx context.Context, keys []string, from, to time.Time, step time.Duration) (map[string][]storage.Rollup, error) {
+func (db *DB) LatencySeries(ctx context.Context, keys []string, from, to time.Time, step time.Duration, unknown []incidents.Span) (map[string][]storage.Rollup, error) {
 	s, err := storage.NewSeries(from, step)
 	if err != nil {
 		return nil, err
 	}
-	if err := db.histogramRows(ctx, keys, from, to, step, s.Add); err != nil {
+	if err := db.histogramRows(ctx, keys, from, to, step, unknown, s.Add); err != nil {
 		return nil, err
 	}
 	return s.Result(), nil
 }
 
+// plan plans a read of [from, to) (storage.PlanReads) on the watermarks it
+// reads: the end of the hours rolled up and, when some checks are unknown,
+// the oldest minute rollup kept.
+func (db *DB) plan(ctx context.Context, from, to time.Time, unknown []incidents.Span) (storage.Reads, error) {
+	var done, kept int64
+	if err := db.reader.QueryRowContext(ctx, `SELECT COALESCE((SELECT value FROM meta WHERE key = 'rollup_hour_done'), 0)`).Scan(&done); err != nil {
+		return storage.Reads{}, fmt.Errorf("sqlite: read rollup watermark: %w", err)
+	}
+	if len(unknown) > 0 {
+		if err := db.reader.QueryRowContext(ctx, `SELECT COALESCE(MIN(bucket), 0) FROM rollup_minute`).Scan(&kept); err != nil {
+			return storage.Reads{}, fmt.Errorf("sqlite: read the oldest minute rollup: %w", err)
+		}
+	}
+	return storage.PlanReads(done, kept, from, to, unknown), nil
+}
+
 // histogramRows calls add with the histogram of each key and step-long
 // bucket from from, summed in the database from the hour and minute
-// rollups storage.HistogramBuckets chooses for [from, to): one row per
-// bucket, however many rollups it holds. A rollup starting before from
-// (from rounded down to its hour) counts in the first bucket.
-func (db *DB) histogramRows(ctx context.Context, keys []string, from, to time.Time, step time.Duration, add func(storage.Rollup)) error {
+// rollups storage.PlanReads chooses for [from, to): one row per bucket
+// with a response time, however many rollups it holds. A rollup starting
+// before from (from rounded down to its hour) counts in the first bucket.
+func (db *DB) histogramRows(ctx context.Context, keys []string, from, to time.Time, step time.Duration, unknown []incidents.Span, add func(storage.Rollup)) error {
 	if len(keys) == 0 || !to.After(from) {
 		return nil
 	}
-	var done sql.NullInt64
-	err := db.reader.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'rollup_hour_done'`).Scan(&done)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("sqlite: read rollup watermark: %w", err)
+	reads, err := db.plan(ctx, from, to, unknown)
+	if err != nil {
+		return err
 	}
-	hours, minutes := storage.HistogramBuckets(done.Int64, from, to)
-	cols, sums := "t.key AS key, r.bucket AS bucket, r.count AS count, r.lat_max_us AS lat_max_us", ""
-	for i := 0; i < storage.HistColumns; i++ {
-		cols += fmt.Sprintf(", r.h%d AS h%d", i, i)
-		sums += fmt.Sprintf(", SUM(h%d)", i)
-	}
+	hours, minutes := reads.Buckets()
+	cols := "t.key AS key, r.bucket AS bucket, r.count AS count, r.lat_count AS lat_count, r.lat_max_us AS lat_max_us, " + histList("r.h%d AS h%d")
 	marks := strings.TrimSuffix(strings.Repeat("?, ", len(keys)), ", ")
 	var parts []string
 	var args []any
-	for table, buckets := range map[string][]int64{"rollup_hour": hours, "rollup_minute": minutes} {
-		if len(buckets) == 0 {
+	for _, part := range []struct {
+		table   string
+		buckets []int64
+	}{{"rollup_hour", hours}, {"rollup_minute", minutes}} {
+		if len(part.buckets) == 0 {
 			continue
 		}
 		// The bucket lists are integers made here, not input.
-		parts = append(parts, `SELECT `+cols+` FROM `+table+` r JOIN targets t ON t.id = r.target_id
-			WHERE t.key IN (`+marks+`) AND r.bucket IN (`+joinInts(buckets)+`)`)
+		parts = append(parts, `SELECT `+cols+` FROM `+part.table+` r JOIN targets t ON t.id = r.target_id
+			WHERE t.key IN (`+marks+`) AND r.bucket IN (`+joinInts(part.buckets)+`)`)
 		for _, k := range keys {
 			args = append(args, k)
 		}
@@ -218,9 +226,10 @@ func (db *DB) histogramRows(ctx context.Context, keys []string, from, to time.Ti
 	if len(parts) == 0 {
 		return nil
 	}
-	first, secs := from.Unix(), int64(step/time.Second)
-	query := `SELECT key, ` + strconv.FormatInt(first, 10) + ` + MAX(0, (bucket - ` + strconv.FormatInt(first, 10) + `) / ` + strconv.FormatInt(secs, 10) + `) * ` + strconv.FormatInt(secs, 10) + ` AS b,
-		SUM(count), MAX(lat_max_us)` + sums + ` FROM (` + strings.Join(parts, " UNION ALL ") + `) GROUP BY key, b`
+	first, secs := strconv.FormatInt(from.Unix(), 10), strconv.FormatInt(int64(step/time.Second), 10)
+	query := `SELECT key, ` + first + ` + MAX(0, (bucket - ` + first + `) / ` + secs + `) * ` + secs + ` AS b,
+		SUM(count), SUM(lat_count), MAX(lat_max_us), ` + histList("SUM(h%d)") + ` FROM (` + strings.Join(parts, " UNION ALL ") + `)
+		GROUP BY key, b HAVING SUM(lat_count) > 0`
 	rows, err := db.reader.QueryContext(ctx, query, args...)
 	if err != nil {
 		return fmt.Errorf("sqlite: query latency histograms: %w", err)

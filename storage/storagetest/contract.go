@@ -58,6 +58,9 @@ func Run(t *testing.T, open Open) {
 		{"ClickCountsByHourAndDay", clickCounts},
 		{"LatencyHistograms", latencyHistograms},
 		{"LatencySeries", latencySeries},
+		{"LatencyIsResponsesOnly", latencyIsResponsesOnly},
+		{"UnknownSpansAreNotCounted", unknownSpansAreNotCounted},
+		{"PublicAndInternalIncidents", publicAndInternalIncidents},
 		{"Recoveries", recoveries},
 		{"DeliveryQueue", deliveryQueue},
 		{"Members", members},
@@ -163,7 +166,7 @@ func rollUpAndDailyStats(t *testing.T, db storage.Store, clk *Clock) {
 	if len(hours) != 2 || hours[0].Count != 60 || hours[1].Count != 60 || hours[1].Degraded != 1 {
 		t.Fatalf("hour rollups = %+v", hours)
 	}
-	days, err := db.DailyStats(ctx, t0.Truncate(24*time.Hour))
+	days, err := db.DailyStats(ctx, t0.Truncate(24*time.Hour), clk.Now(), nil)
 	must(t, err)
 	var total, degraded int64
 	for _, d := range days {

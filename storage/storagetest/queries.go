@@ -102,7 +102,7 @@ func latencyHistograms(t *testing.T, db storage.Store, clk *Clock) {
 	if err := db.RollUp(ctx); err != nil {
 		t.Fatal(err)
 	}
-	got, err := db.LatencyHistograms(ctx, []string{"https://a.example/", "https://missing.example/"}, at(10, 15), at(12, 30))
+	got, err := db.LatencyHistograms(ctx, []string{"https://a.example/", "https://missing.example/"}, at(10, 15), at(12, 30), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +116,7 @@ func latencyHistograms(t *testing.T, db storage.Store, clk *Clock) {
 	if p50, p95 := a.Quantile(0.5), a.Quantile(0.95); p50 != 25*time.Millisecond || p95 != 400*time.Millisecond {
 		t.Errorf("p50 %s, p95 %s; want 25ms (its bucket's bound) and 400ms (the maximum caps the 500ms bound)", p50, p95)
 	}
-	got, err = db.LatencyHistograms(ctx, []string{"https://a.example/"}, at(11, 0), at(12, 30))
+	got, err = db.LatencyHistograms(ctx, []string{"https://a.example/"}, at(11, 0), at(12, 30), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +152,7 @@ func latencySeries(t *testing.T, db storage.Store, clk *Clock) {
 	}
 	read := func(from, to time.Time, step time.Duration) map[string][]bucket {
 		t.Helper()
-		got, err := db.LatencySeries(ctx, []string{"https://a.example/", "https://b.example/", "https://missing.example/"}, from, to, step)
+		got, err := db.LatencySeries(ctx, []string{"https://a.example/", "https://b.example/", "https://missing.example/"}, from, to, step, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -202,7 +202,7 @@ func latencySeries(t *testing.T, db storage.Store, clk *Clock) {
 		step time.Duration
 		want string
 	}{{at(10, 0), 30 * time.Minute, "step"}, {at(10, 15), time.Hour, "from"}, {at(10, 0), 0, "step"}} {
-		if _, err := db.LatencySeries(ctx, []string{"https://a.example/"}, bad.from, at(12, 0), bad.step); err == nil || !strings.Contains(err.Error(), bad.want) {
+		if _, err := db.LatencySeries(ctx, []string{"https://a.example/"}, bad.from, at(12, 0), bad.step, nil); err == nil || !strings.Contains(err.Error(), bad.want) {
 			t.Errorf("from %s step %s: err = %v, want one naming %s", bad.from.Format("15:04"), bad.step, err, bad.want)
 		}
 	}

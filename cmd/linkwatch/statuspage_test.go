@@ -1,0 +1,281 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mmcdole/gofeed"
+
+	"linkwatch/checker"
+	"linkwatch/incidents"
+	"linkwatch/storage/sqlite"
+)
+
+// closedURL is an http URL on a loopback port nothing listens on: every
+// check of it is refused at once, without leaving the machine.
+func closedURL(t *testing.T, path string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return "http://" + addr + path
+}
+
+// parseFeed reads a feed through serve with gofeed, as feed readers do.
+func parseFeed(t *testing.T, url string) *gofeed.Feed {
+	t.Helper()
+	resp, body := get(t, "GET", url)
+	if resp.StatusCode != 200 {
+		t.Fatalf("%s: %d", url, resp.StatusCode)
+	}
+	f, err := gofeed.NewParser().ParseString(body)
+	if err != nil {
+		t.Fatalf("%s does not parse: %v", url, err)
+	}
+	return f
+}
+
+// stateLabels are the component states a status page shows.
+var stateLabels = regexp.MustCompile(`<span class="state state-([a-z_]+)">([^<]*)</span>`)
+
+// TestServeLinkFailingOnDNSHasNoResponseTime goes through serve: a link
+// whose every check failed on DNS (in 10 to 44 ms, as the store holds
+// them) and since is refused shows no response time, "no data" in grey,
+// on its page's status, in its latency badge and in the JSON.
+func TestServeLinkFailingOnDNSHasNoResponseTime(t *testing.T) {
+	gone := closedURL(t, "/gone")
+	dbPath := filepath.Join(t.TempDir(), "lw.db")
+	db, err := sqlite.Open(context.Background(), dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	var batch []checker.Result
+	for i := range 6 * 60 {
+		batch = append(batch, checker.Result{TargetID: gone, Kind: checker.KindDestination, URL: gone, Start: now.Add(-6*time.Hour + time.Duration(i)*time.Minute),
+			Latency: time.Duration(10+i%35) * time.Millisecond, Status: checker.StatusDown, Cause: checker.CauseDNS, Summary: "lookup gone.example: no such host"})
+	}
+	if err := db.SaveResults(context.Background(), batch); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	app := startApp(t, `
+storage: {path: "`+dbPath+`"}
+probe: {interval: 1s, timeout: 500ms, allow_private: [127.0.0.1/32], self_check: false}
+pages:
+  - slug: ada
+    links:
+      - {slug: gone, url: "`+gone+`"}
+`, nil)
+
+	_, page := get(t, "GET", app.URL+"/status/ada")
+	if !strings.Contains(page, `Response time over the last 24 hours: <span class="nodata">no data</span>`) || strings.Contains(page, `class="p95">`) {
+		t.Errorf("/status/ada shows a response time for a link that never answered:\n%s", page)
+	}
+	for _, metric := range []string{"p50", "p95"} {
+		resp, badge := get(t, "GET", app.URL+"/badge/ada/gone.svg?metric="+metric)
+		if resp.StatusCode != 200 || !strings.Contains(badge, ">no data<") || !strings.Contains(badge, `fill="#6e7781"`) || strings.Contains(badge, " ms<") {
+			t.Errorf("%s badge: %d, want a grey no data:\n%s", metric, resp.StatusCode, badge)
+		}
+	}
+	_, summary := get(t, "GET", app.URL+"/status/ada/api/v2/summary.json")
+	if !strings.Contains(summary, `"response_time":{"window":"24h","responses":0,"p50_ms":null,"p95_ms":null}`) {
+		t.Errorf("summary.json: the destination's response time is not null (no data):\n%s", summary)
+	}
+}
+
+// TestServeProberOfflineOnAFreshMachine goes through serve as on a laptop
+// without internet: the canary and every destination fail from the first
+// check. Once the prober_offline incident opens, /status says linkwatch
+// cannot check, in a neutral banner, lists no incident (the prober's is
+// linkwatch's own: not in the JSON, not in the feeds), and no component
+// reads "Operational" over an uptime it never measured.
+func TestServeProberOfflineOnAFreshMachine(t *testing.T) {
+	app := startApp(t, `
+storage: {path: DBPATH}
+probe: {interval: 1s, timeout: 500ms, allow_private: [127.0.0.1/32], self_check: false, canary: "`+closedURL(t, "/")+`"}
+pages:
+  - slug: ada
+    links:
+      - {slug: a, url: "`+closedURL(t, "/a")+`"}
+      - {slug: b, url: "`+closedURL(t, "/b")+`"}
+`, nil)
+	db, err := sqlite.Open(context.Background(), app.DBPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	waitUntil(t, 20*time.Second, "the prober_offline incident", func() bool {
+		open, err := db.OpenIncidents(context.Background())
+		return err == nil && slices.ContainsFunc(open, func(inc incidents.Incident) bool { return inc.Kind == incidents.KindProberOffline })
+	})
+
+	for _, path := range []string{"/status", "/status/ada"} {
+		_, page := get(t, "GET", app.URL+path)
+		for _, want := range []string{`class="banner banner-unknown"`, "linkwatch cannot check right now",
+			"Its own network or canary is failing; the links&#39; last known states are shown."} {
+			if !strings.Contains(page, want) {
+				t.Errorf("%s lacks %q", path, want)
+			}
+		}
+		for _, not := range []string{"Prober offline", "incident-ongoing", "banner-ok", "Monitoring Degraded", ">0.00% uptime<"} {
+			if strings.Contains(page, not) {
+				t.Errorf("%s shows %q", path, not)
+			}
+		}
+		for _, st := range stateLabels.FindAllStringSubmatch(page, -1) {
+			if st[1] != "unknown" || st[2] != "No data" {
+				t.Errorf("%s: a component reads %q (%s), want No data in a neutral tone", path, st[2], st[1])
+			}
+		}
+	}
+	_, summary := get(t, "GET", app.URL+"/api/v2/summary.json")
+	var m struct {
+		Status     struct{ Indicator, Description string }
+		Components []struct{ Name, Status string }
+		Incidents  []json.RawMessage
+	}
+	if err := json.Unmarshal([]byte(summary), &m); err != nil {
+		t.Fatal(err)
+	}
+	if m.Status.Indicator != "none" || m.Status.Description != "Status Unknown: Monitoring Offline" || len(m.Incidents) != 0 {
+		t.Errorf("summary.json: status %+v and %d incidents; want none, Status Unknown: Monitoring Offline, no incident", m.Status, len(m.Incidents))
+	}
+	for _, c := range m.Components {
+		if c.Status != "operational" {
+			t.Errorf("summary.json: %s is %s; the links are not known to be down", c.Name, c.Status)
+		}
+	}
+	for _, path := range []string{"/status/feed.atom", "/status/feed.rss", "/history.atom"} {
+		if f := parseFeed(t, app.URL+path); len(f.Items) != 0 {
+			t.Errorf("%s lists %d entries, want none: %s", path, len(f.Items), f.Items[0].Title)
+		}
+	}
+}
+
+// TestServeMaintenanceIsUnderMaintenance goes through serve and its admin
+// API: the shop fails inside a maintenance window on it, and its incident
+// opens. The shop, its host and its page read "Under maintenance" on
+// /status, under_maintenance in summary.json, whose indicator is
+// "maintenance"; the banner says so; the feeds carry the window, each
+// RSS item with an author; a scheduled window beside it is a landmark of
+// its own; and the status of an unknown page is a real 404 page.
+func TestServeMaintenanceIsUnderMaintenance(t *testing.T) {
+	var down atomic.Bool
+	down.Store(true)
+	shop := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if down.Load() {
+			http.Error(w, "moving", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = io.WriteString(w, "ok")
+	}))
+	t.Cleanup(shop.Close)
+	shopURL := shop.URL + "/shop"
+	app := startApp(t, `
+server: {admin_token: "`+trustToken+`"}
+storage: {path: DBPATH}
+probe: {interval: 1s, timeout: 500ms, allow_private: [127.0.0.1/32], self_check: false}
+pages:
+  - slug: acme
+    title: Acme
+    links:
+      - {slug: shop, url: "`+shopURL+`"}
+`, nil)
+	now := time.Now().UTC()
+	for _, w := range []struct{ from, to time.Time }{{now.Add(-time.Minute), now.Add(time.Hour)}, {now.Add(2 * time.Hour), now.Add(3 * time.Hour)}} {
+		code, body := adminCall(t, app, "POST", "/api/admin/maintenance", fmt.Sprintf(`{"title":"Shop move","component":"dest:%s","starts_at":%q,"ends_at":%q}`,
+			shopURL, w.from.Format(time.RFC3339Nano), w.to.Format(time.RFC3339Nano)))
+		if code != 201 {
+			t.Fatalf("create maintenance: %d %s", code, body)
+		}
+	}
+	db, err := sqlite.Open(context.Background(), app.DBPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	waitUntil(t, 20*time.Second, "the shop's incident", func() bool {
+		open, err := db.OpenIncidents(context.Background())
+		return err == nil && len(open) == 1
+	})
+
+	for _, path := range []string{"/status", "/status/acme"} {
+		_, page := get(t, "GET", app.URL+path)
+		for _, want := range []string{`class="banner banner-maintenance"`, "<h2>Service Under Maintenance</h2>", "Maintenance in progress: Shop move",
+			"Scheduled maintenance: Shop move", "· during maintenance"} {
+			if !strings.Contains(page, want) {
+				t.Errorf("%s lacks %q", path, want)
+			}
+		}
+		// The shop, its host and its page; the hub, not self-checked here,
+		// has no data.
+		var maintained int
+		for _, st := range stateLabels.FindAllStringSubmatch(page, -1) {
+			switch {
+			case st[1] == "under_maintenance" && st[2] == "Under maintenance":
+				maintained++
+			case st[1] != "unknown" || st[2] != "No data":
+				t.Errorf("%s: a component reads %q (%s) during maintenance", path, st[2], st[1])
+			}
+		}
+		if maintained < 3 || strings.Contains(page, "Partial System Outage") {
+			t.Errorf("%s: %d components under maintenance (want the shop, its host and its page), or an outage banner", path, maintained)
+		}
+		for _, l := range regexp.MustCompile(`<section class="maint" [^>]*>`).FindAllString(page, -1) {
+			if !strings.Contains(l, "aria-labelledby=") {
+				t.Errorf("%s: a maintenance section without its own label: %s", path, l)
+			}
+		}
+	}
+	_, summary := get(t, "GET", app.URL+"/api/v2/summary.json")
+	var m struct {
+		Status     struct{ Indicator, Description string }
+		Components []struct{ Name, Status string }
+	}
+	if err := json.Unmarshal([]byte(summary), &m); err != nil {
+		t.Fatal(err)
+	}
+	if m.Status.Indicator != "maintenance" || m.Status.Description != "Service Under Maintenance" {
+		t.Errorf("summary.json status = %+v", m.Status)
+	}
+	for _, c := range m.Components {
+		if c.Name != "Link hub" && c.Status != "under_maintenance" {
+			t.Errorf("summary.json: %s is %s during its maintenance", c.Name, c.Status)
+		}
+	}
+	atom, rss := parseFeed(t, app.URL+"/status/feed.atom"), parseFeed(t, app.URL+"/status/feed.rss")
+	for _, f := range []*gofeed.Feed{atom, rss} {
+		var titles []string
+		for _, it := range f.Items {
+			titles = append(titles, it.Title)
+			if len(it.Authors) == 0 || it.Authors[0].Name == "" {
+				t.Errorf("%s item %q has no author", f.FeedType, it.Title)
+			}
+		}
+		if !slices.Contains(titles, "Maintenance in progress: Shop move") || !slices.Contains(titles, "Scheduled maintenance: Shop move") {
+			t.Errorf("%s items %q lack the windows", f.FeedType, titles)
+		}
+	}
+
+	resp, page := get(t, "GET", app.URL+"/status/nobody")
+	if resp.StatusCode != 404 || resp.Header.Get("Content-Type") != "text/html; charset=utf-8" ||
+		!strings.Contains(page, `<html lang="en">`) || !strings.Contains(page, "<title>No such status page") || !strings.Contains(page, "/status/static/status.css") {
+		t.Errorf("/status/nobody: %d %s:\n%s", resp.StatusCode, resp.Header.Get("Content-Type"), page)
+	}
+}

@@ -1,0 +1,66 @@
+// Package storesource reads the status page's Source from a storage.Store:
+// statuspage and storage do not import each other, and serve and the
+// status page's tests read through this one adapter.
+package storesource
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"linkwatch/incidents"
+	"linkwatch/statuspage"
+	"linkwatch/storage"
+)
+
+// Source is a storage.Store as the status page reads it.
+type Source struct{ storage.Store }
+
+// DailyStats is the store's, in the status page's terms.
+func (s Source) DailyStats(ctx context.Context, from, to time.Time, unknown []incidents.Span) ([]statuspage.DayStat, error) {
+	stats, err := s.Store.DailyStats(ctx, from, to, unknown)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]statuspage.DayStat, len(stats))
+	for i, st := range stats {
+		out[i] = statuspage.DayStat{Target: st.Target, Day: st.Day, Count: st.Count, Failures: st.Failures, Degraded: st.Degraded}
+	}
+	return out, nil
+}
+
+// LatencySeries reads the quantiles off the rollup histograms, each
+// group's targets summed bucket by bucket before a quantile is taken. A
+// group or a bucket without a response has no response time.
+func (s Source) LatencySeries(ctx context.Context, groups map[string][]string, from, to time.Time, step time.Duration, unknown []incidents.Span) (map[string]statuspage.LatencySeries, error) {
+	var keys []string
+	for _, ks := range groups {
+		keys = append(keys, ks...)
+	}
+	slices.Sort(keys)
+	series, err := s.Store.LatencySeries(ctx, slices.Compact(keys), from, to, step, unknown)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]statuspage.LatencySeries, len(groups))
+	for name, ks := range groups {
+		total, buckets := storage.SumSeries(series, ks)
+		if total.LatCount == 0 {
+			continue
+		}
+		ls := statuspage.LatencySeries{Total: latencyOf(total)}
+		for _, b := range buckets {
+			if b.LatCount > 0 {
+				ls.Points = append(ls.Points, statuspage.LatencyPoint{Start: b.Start, Latency: latencyOf(b)})
+			}
+		}
+		out[name] = ls
+	}
+	return out, nil
+}
+
+func latencyOf(h storage.Rollup) statuspage.Latency {
+	return statuspage.Latency{Responses: h.LatCount, P50: h.Quantile(0.5), P95: h.Quantile(0.95)}
+}
+
+var _ statuspage.Source = Source{}
