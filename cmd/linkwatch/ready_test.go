@@ -45,7 +45,7 @@ func readyOn(t *testing.T, dir string) (*sqlite.DB, *readiness, *faultClock) {
 // readyz answers /readyz through the real handler.
 func readyz(rd *readiness, timeout time.Duration) int {
 	rec := httptest.NewRecorder()
-	web.Health(rd, timeout, http.NotFoundHandler()).ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+	web.Starting(web.Health{Ready: rd, Timeout: timeout}).ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
 	return rec.Code
 }
 

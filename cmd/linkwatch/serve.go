@@ -173,13 +173,19 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 		CheckURL: checkReceiverURL(guard), NewSecret: alerting.NewSecret,
 		Extra:      extra,
 		PageExists: func(slug string) bool { _, ok := hubServer.Catalog().Page(slug); return ok }})
-	router := web.NewRouter(hubServer, adminAPI, statuspage.New(statusSource{db}, statuspage.Options{
+	status := statuspage.New(statusSource{db}, statuspage.Options{
 		URL: cfg.Server.PublicURL, Interval: time.Duration(cfg.Probe.Interval), SelfCheck: *cfg.Probe.SelfCheck,
 		Catalog: hubServer.Catalog, Log: log,
-	}))
+	})
 	limiter := middleware.NewRateLimiter(cfg.Server.RateLimit.PerSecond, cfg.Server.RateLimit.Burst)
 	ready := newReadiness(db, max(interval, 10*time.Second))
-	srv := web.NewServer(middleware.SecurityHeaders(web.Health(ready, readyTimeout, limiter.Middleware(cfg.Server.TrustedPrefixes(), hubServer.IsSelfCheck, web.HubFirst(hubServer, router)))), log)
+	srv := web.NewServer(middleware.SecurityHeaders(web.New(web.Handlers{
+		Hub: hubServer, Admin: adminAPI, Status: status,
+		Health: web.Health{Ready: ready, Timeout: readyTimeout},
+		Limit: func(next http.Handler) http.Handler {
+			return limiter.Middleware(cfg.Server.TrustedPrefixes(), hubServer.IsSelfCheck, next)
+		},
+	})), log)
 
 	drops := &dropReport{log: log}
 	writer := storage.NewResultWriter(db, 500, time.Second, drops.note)

@@ -122,7 +122,9 @@ func (a *API) Register(r *mux.Router) {
 	for path, h := range a.extra {
 		s.Handle(path, methods{http.MethodGet: h.ServeHTTP})
 	}
-	s.PathPrefix("/").HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	// Every other path under the prefix, /api/admin itself included: an
+	// API client gets JSON, never the hub's HTML 404.
+	s.PathPrefix("").HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "", "no such admin endpoint")
 	})
 }

@@ -142,17 +142,18 @@ func TestParseConfigRejects(t *testing.T) {
       - {slug: empty}
   - slug: status
   - slug: ada
+  - slug: chart
 `, []string{
 			`pages[0].links[1].slug: "go" is already used by pages[0].links[0]`,
 			"pages[0].links[2].slug: must be 1-64 lowercase letters",
 			"pages[0].links[2].url: scheme must be http or https",
-			`pages[0].links[3].slug: "qr" is reserved`,
 			"pages[0].links[3].url: must not contain credentials",
 			"pages[0].links[4].url: has a control character",
 			"pages[0].links[5].url: must have a host",
 			"pages[0].links[6].url: is required",
 			`pages[1].slug: "status" is reserved`,
 			`pages[2].slug: "ada" is already used by pages[0]`,
+			`pages[3].slug: "chart" is reserved: linkwatch serves /chart itself`,
 		}},
 	}
 	for _, tt := range tests {
