@@ -177,7 +177,7 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 		URL: cfg.Server.PublicURL, Interval: time.Duration(cfg.Probe.Interval), SelfCheck: *cfg.Probe.SelfCheck,
 		Catalog: hubServer.Catalog, Log: log,
 	})
-	limiter := middleware.NewRateLimiter(cfg.Server.RateLimit.PerSecond, cfg.Server.RateLimit.Burst)
+	limiter := middleware.NewRateLimiter(cfg.Server.RateLimit.PerSecond, cfg.Server.RateLimit.Burst, cfg.Server.RateLimit.IPv6Prefix)
 	ready := newReadiness(db, max(interval, 10*time.Second))
 	srv := web.NewServer(middleware.SecurityHeaders(web.New(web.Handlers{
 		Hub: hubServer, Admin: adminAPI, Status: status,

@@ -144,7 +144,7 @@ func (w *benchWriter) WriteHeader(int)             {}
 // security headers, the front, the rate limit, the hub.
 func BenchmarkFrontRedirect(b *testing.B) {
 	hs := testHub(b)
-	limiter := middleware.NewRateLimiter(1e9, 1e9)
+	limiter := middleware.NewRateLimiter(1e9, 1e9, 64)
 	h := middleware.SecurityHeaders(New(Handlers{Hub: hs, Admin: new(admin.API), Status: new(statuspage.Server),
 		Limit: func(next http.Handler) http.Handler { return limiter.Middleware(nil, hs.IsSelfCheck, next) }}))
 	req := httptest.NewRequest("GET", "http://hub.test/ada/go", nil)
@@ -160,7 +160,7 @@ func BenchmarkFrontRedirect(b *testing.B) {
 // pattern matching: what the front's fast path saves.
 func BenchmarkRouterRedirect(b *testing.B) {
 	hs := testHub(b)
-	limiter := middleware.NewRateLimiter(1e9, 1e9)
+	limiter := middleware.NewRateLimiter(1e9, 1e9, 64)
 	f := New(Handlers{Hub: hs, Admin: new(admin.API), Status: new(statuspage.Server),
 		Limit: func(next http.Handler) http.Handler { return limiter.Middleware(nil, hs.IsSelfCheck, next) }}).(*front)
 	h := middleware.SecurityHeaders(f.limited)

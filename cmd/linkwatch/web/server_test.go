@@ -20,7 +20,7 @@ import (
 )
 
 func TestRateLimitAnswers429WithRetryAfter(t *testing.T) {
-	l := middleware.NewRateLimiter(1, 2)
+	l := middleware.NewRateLimiter(1, 2, 64)
 	hs := testHub(t)
 	hs.SetSelfCheckToken("tok")
 	h := New(Handlers{Hub: hs, Admin: admin.New(nil, admin.Options{}), Status: statuspage.New(nil, statuspage.Options{Catalog: hs.Catalog}),
