@@ -80,7 +80,7 @@ func TestParseConfigRejects(t *testing.T) {
         url: https://shop.example/
 `, []string{
 			`pages[0].links[0].expect.bodycontains: unknown field (did you mean "body_contains"?)`,
-			"pages[0].links[0].expect.status[1]: 999 is not an HTTP status code",
+			"pages[0].links[0].expect.status[1]: must be an HTTP status code (100 to 599)",
 			"pages[0].links[0].expect.final_host: must be a bare host name",
 			"pages[0].links[1].expect: differs from pages[0].links[0], which has the same url",
 		}},

@@ -84,7 +84,7 @@ pages:
 		"probe.per_host: must be between",
 		"pages[0].slug: must be",
 		"pages[0].links[0].url: scheme must be http or https",
-		"pages[0].links[1].expect.status[0]: 999 is not an HTTP status code",
+		"pages[0].links[1].expect.status[0]: must be an HTTP status code (100 to 599)",
 	}
 	for _, w := range want {
 		if !strings.Contains(err.Error(), w) {

@@ -67,7 +67,12 @@ func Parse(ctx context.Context, data []byte, source string, getenv func(string) 
 	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
 		doc = doc.Content[0]
 	}
-	expandEnv(doc, "", getenv, cerr)
+	env := map[string]fromEnv{}
+	expandEnv(doc, "", getenv, cerr, env)
+	// What is found from here on may be about a value the environment
+	// gave: it is named, never quoted.
+	expanded := len(cerr.Errs)
+	defer func() { hideEnv(cerr.Errs[expanded:], env) }()
 	w := &fieldWalker{ctx: ctx, cerr: cerr}
 	w.check(doc, reflect.TypeOf(cfg), "", false)
 	if w.stopped != nil {

@@ -121,7 +121,7 @@ func validateExpect(e *ExpectConfig, path string, cerr *Error) {
 	}
 	for i, code := range e.Status {
 		if code < 100 || code > 599 {
-			cerr.add(fmt.Sprintf("%s.status[%d]", path, i), "%d is not an HTTP status code", code)
+			cerr.add(fmt.Sprintf("%s.status[%d]", path, i), "must be an HTTP status code (100 to 599)")
 		}
 	}
 	if len(e.BodyContains) > 1024 {
