@@ -79,6 +79,7 @@ func Parse(ctx context.Context, data []byte, source string, getenv func(string) 
 		cerr.add("(file)", "%v", w.stopped)
 		return nil, cerr
 	}
+	w.clearBad()
 	// Decoding ignores unknown keys (reported above) and goes on past a
 	// value of the wrong type, so validation still runs and every problem
 	// is reported in one pass. The walk has named each wrong value by its
