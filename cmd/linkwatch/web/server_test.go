@@ -68,19 +68,16 @@ func TestRateLimitAnswers429WithRetryAfter(t *testing.T) {
 	}
 }
 
-// testHub is a hub serving page ada with link go.
+// testHub is a hub serving page ada with link go (its clicks are never
+// flushed).
 func testHub(t testing.TB) *hub.Server {
 	t.Helper()
-	cat, err := hub.NewCatalog([]hub.PageSpec{{Slug: "ada", Links: []hub.LinkSpec{{Slug: "go", URL: "https://go.dev/"}}}}, hub.NewCounter(nopClicks{}))
+	cat, err := hub.NewCatalog([]hub.PageSpec{{Slug: "ada", Links: []hub.LinkSpec{{Slug: "go", URL: "https://go.dev/"}}}}, hub.NewCounter(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return hub.NewServer(cat, slog.New(slog.DiscardHandler))
 }
-
-type nopClicks struct{}
-
-func (nopClicks) AddClicks(context.Context, map[hub.LinkKey]hub.ClickCount) error { return nil }
 
 type okPinger struct{}
 
