@@ -28,13 +28,13 @@ func (fullStore) ClaimDeliveries(context.Context, string, string, time.Duration,
 	return nil, errFull
 }
 func (fullStore) ReleaseClaims(context.Context, string) error { return nil }
-func (fullStore) ListSubscriptions(context.Context) ([]incidents.Subscription, error) {
+
+// fullSubs is the subscriptions' table on that disk: it cannot even be read.
+type fullSubs struct{ alerting.SubscriptionStore }
+
+func (fullSubs) ListSubscriptions(context.Context) ([]incidents.Subscription, error) {
 	return nil, errFull
 }
-func (fullStore) ClaimVerification(context.Context, int64, string, time.Duration) (bool, error) {
-	return false, errFull
-}
-func (fullStore) RecordVerification(context.Context, int64, string) error { return errFull }
 
 type lockedLog struct {
 	mu  sync.Mutex
@@ -60,7 +60,7 @@ func TestDispatcherLogsAFullDiskOncePerMinute(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var out lockedLog
 		d := alerting.NewDispatcher(fullStore{}, []alerting.Sink{&countingSink{sent: map[string]int{}}}, nil, slog.New(slog.NewTextHandler(&out, nil)))
-		d.Subscribe(fullStore{}, nil)
+		d.Subscribe(fullSubs{}, nil)
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan struct{})
 		go func() { d.Run(ctx); close(done) }()
