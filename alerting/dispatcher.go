@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"linkwatch/errlog"
 	"linkwatch/incidents"
 )
 
@@ -101,6 +102,11 @@ type Dispatcher struct {
 	mu         sync.Mutex
 	unrecorded map[string]*unrecorded // by channel
 	settled    map[string]settledUpTo // by channel
+
+	// failures log each loop's failures (fan-out, a channel's
+	// deliveries, ...) once a minute at most: a full disk fails every
+	// poll of every loop.
+	failures errlog.Set
 }
 
 // settledUpTo is how far settleFiltered has looked at a channel's
@@ -133,8 +139,10 @@ const (
 
 // NewDispatcher returns a dispatcher for sinks.
 func NewDispatcher(store Store, sinks []Sink, recorder Recorder, log *slog.Logger) *Dispatcher {
-	return &Dispatcher{store: store, sinks: sinks, log: log, recorder: recorder, now: time.Now, poll: time.Second,
+	d := &Dispatcher{store: store, sinks: sinks, log: log, recorder: recorder, now: time.Now, poll: time.Second,
 		owner: "linkwatch", lease: DefaultClaimLease, unrecorded: map[string]*unrecorded{}, settled: map[string]settledUpTo{}}
+	d.failures = errlog.Set{Log: log, Now: func() time.Time { return d.now() }}
+	return d
 }
 
 // DefaultClaimLease is how long a claimed delivery is this dispatcher's to
@@ -177,9 +185,7 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	defer t.Stop()
 	for {
 		subs := d.syncSubscriptions(ctx)
-		if err := d.fanOut(ctx, subs); err != nil && ctx.Err() == nil {
-			d.log.Error("alert fan-out", "err", err)
-		}
+		d.failures.For("alert fan-out").Report(ctx, d.fanOut(ctx, subs))
 		d.kickSubscriptions()
 		for _, k := range kicks {
 			select {
@@ -254,10 +260,14 @@ func (d *Dispatcher) channelLoop(ctx context.Context, s Sink, kick <-chan struct
 			return
 		case <-kick:
 		}
-		if err := d.Drain(ctx, s); err != nil && ctx.Err() == nil {
-			d.log.Error("alert delivery", "channel", s.Name(), "err", err)
-		}
+		d.drain(ctx, s)
 	}
+}
+
+// drain is Drain for a channel's loop: its failures are logged once per
+// interval with a count, not every poll.
+func (d *Dispatcher) drain(ctx context.Context, s Sink) {
+	d.failures.For("alert delivery", "channel", s.Name()).Report(ctx, d.Drain(ctx, s))
 }
 
 // Drain delivers a channel's due deliveries, oldest first. A delivery waits
@@ -371,6 +381,7 @@ func (d *Dispatcher) forgetSettled(channel string) {
 	d.mu.Lock()
 	delete(d.settled, channel)
 	d.mu.Unlock()
+	d.failures.Forget("alert delivery", "channel", channel)
 }
 
 // heldFor returns a channel's held outcomes.

@@ -86,10 +86,8 @@ func (d *Dispatcher) syncSubscriptions(ctx context.Context) []string {
 		return nil
 	}
 	list, err := sb.store.ListSubscriptions(ctx)
+	d.failures.For("read webhook subscriptions").Report(ctx, err)
 	if err != nil {
-		if ctx.Err() == nil {
-			d.log.Error("read webhook subscriptions", "err", err)
-		}
 		// Keep delivering to the ones known: a database hiccup is not a
 		// reason to stop.
 		sb.mu.Lock()
@@ -153,9 +151,7 @@ func (d *Dispatcher) syncSubscriptions(ctx context.Context) []string {
 					return
 				case <-l.kick:
 				}
-				if err := d.Drain(loopCtx, l.current()); err != nil && loopCtx.Err() == nil {
-					d.log.Error("alert delivery", "channel", ch, "err", err)
-				}
+				d.drain(loopCtx, l.current())
 			}
 		}()
 		d.log.Info("webhook subscription started", "channel", ch)

@@ -83,7 +83,7 @@ func NewCatalog(pages []PageSpec, counter *Counter) (*Catalog, error) {
 	c := &Catalog{pageBySlug: make(map[string]*Page, len(pages))}
 	for i := range pages {
 		p := pages[i]
-		if err := ValidatePageSlug(p.Slug); err != nil {
+		if err := ValidateSlug(p.Slug); err != nil {
 			return nil, fmt.Errorf("page %q: %w", p.Slug, err)
 		}
 		if _, dup := c.pageBySlug[p.Slug]; dup {
@@ -94,7 +94,7 @@ func NewCatalog(pages []PageSpec, counter *Counter) (*Catalog, error) {
 		}
 		np := &Page{Slug: p.Slug, Title: p.Title, Description: p.Description, linkBySlug: make(map[string]*Link, len(p.Links))}
 		for _, l := range p.Links {
-			if err := ValidateLinkSlug(l.Slug); err != nil {
+			if err := ValidateSlug(l.Slug); err != nil {
 				return nil, fmt.Errorf("link %q/%q: %w", p.Slug, l.Slug, err)
 			}
 			if _, dup := np.linkBySlug[l.Slug]; dup {

@@ -72,7 +72,7 @@ func ParseClickQuery(q url.Values, now time.Time) (ClickQuery, error) {
 	}
 	cq.Page, cq.Link = q.Get("page"), q.Get("link")
 	if cq.Page != "" {
-		if err := validateSlug(cq.Page); err != nil {
+		if err := ValidateSlug(cq.Page); err != nil {
 			return cq, &QueryError{"page", err.Error()}
 		}
 	}
@@ -80,7 +80,7 @@ func ParseClickQuery(q url.Values, now time.Time) (ClickQuery, error) {
 		if cq.Page == "" {
 			return cq, &QueryError{"link", "needs page: a link slug is unique only within its page"}
 		}
-		if err := validateSlug(cq.Link); err != nil {
+		if err := ValidateSlug(cq.Link); err != nil {
 			return cq, &QueryError{"link", err.Error()}
 		}
 	}

@@ -101,7 +101,9 @@ const (
 	routeLink
 )
 
-const stylePath = "/static/hub.css"
+// StylePath is where the hub's stylesheet is served (the route table
+// registers it; the pages link to it).
+const StylePath = "/static/hub.css"
 
 // parsePath maps a URL path to a route without allocating on the redirect
 // path: /, /static/hub.css, /{page}, /{page}/ and /{page}/{link}.
@@ -109,7 +111,7 @@ func parsePath(p string) route {
 	switch p {
 	case "/":
 		return route{kind: routeIndex}
-	case stylePath:
+	case StylePath:
 		return route{kind: routeStyle}
 	}
 	if len(p) < 2 || p[0] != '/' {

@@ -198,7 +198,7 @@ func TestNewCatalogRejects(t *testing.T) {
 		pages []PageSpec
 		want  string
 	}{
-		{"reserved page", []PageSpec{{Slug: "status"}}, "reserved"},
+		{"bad page slug", []PageSpec{{Slug: "Status"}}, "lowercase"},
 		{"duplicate page", []PageSpec{{Slug: "a"}, {Slug: "a"}}, "duplicate"},
 		{"duplicate link", []PageSpec{{Slug: "a", Links: []LinkSpec{{Slug: "x", URL: "https://a/"}, {Slug: "x", URL: "https://b/"}}}}, "duplicate"},
 		{"bad url", []PageSpec{{Slug: "a", Links: []LinkSpec{{Slug: "x", URL: "file:///etc/passwd"}}}}, "scheme"},

@@ -13,6 +13,7 @@ import (
 
 	"linkwatch/checker"
 	"linkwatch/checker/ids"
+	"linkwatch/errlog"
 )
 
 // Store is what the engine needs from storage. Record writes an incident
@@ -207,7 +208,12 @@ type Engine struct {
 	// handOver is set when owns changed: targets given away are forgotten
 	// and the incidents of targets taken over are read from the store.
 	handOver atomic.Bool
+	// failures log what fails with every result or refresh (a full disk
+	// refuses every write) once a minute at most, with a count.
+	failures errlog.Set
 }
+
+const switchFallbacksFailed = "incident engine: switch fallbacks (retried with the next result)"
 
 // NewEngine rebuilds the engine's state from the store's open incidents, so
 // a restart in the middle of an incident continues it instead of opening a
@@ -218,6 +224,7 @@ func NewEngine(ctx context.Context, cfg Config, store Store, deps map[string][]A
 		targets: map[string]*targetState{}, open: map[string]*Incident{},
 		reconcile: make(chan struct{}, 1), requests: make(chan func()),
 		proberKey: ids.ReplicaKey(ids.ProberKey, cfg.Replica), canaryKey: ids.ReplicaKey(ids.CanaryKey, cfg.Replica)}
+	e.failures = errlog.Set{Log: log, Now: func() time.Time { return e.now() }}
 	e.pending.Store(true)
 	if cfg.Region != "" {
 		var err error
@@ -290,19 +297,13 @@ func (e *Engine) Run(ctx context.Context, in <-chan checker.Result) {
 	for {
 		select {
 		case <-refresh:
-			if err := e.refresh(ctx, e.regions == nil); err != nil {
-				e.log.Error("incident engine: reload open incidents (retried at the next refresh)", "err", err)
-			}
-			if err := e.syncFallbacks(ctx); err != nil {
-				e.log.Error("incident engine: switch fallbacks (retried with the next result)", "err", err)
-			}
+			e.failures.For("incident engine: reload open incidents (retried at the next refresh)").Report(ctx, e.refresh(ctx, e.regions == nil))
+			e.failures.For(switchFallbacksFailed).Report(ctx, e.syncFallbacks(ctx))
 		case r, ok := <-in:
 			if !ok {
 				return
 			}
-			if err := e.Handle(ctx, r); err != nil {
-				e.log.Error("incident engine", "target", r.TargetID, "err", err)
-			}
+			e.failures.For("incident engine").Report(ctx, e.Handle(ctx, r), "target", r.TargetID)
 		case <-e.reconcile:
 			e.tryReconcile(ctx)
 		case req := <-e.requests:
@@ -315,22 +316,22 @@ func (e *Engine) Run(ctx context.Context, in <-chan checker.Result) {
 
 func (e *Engine) tryReconcile(ctx context.Context) {
 	if e.handOver.Swap(false) {
-		if err := e.takeOver(ctx); err != nil {
+		err := e.takeOver(ctx)
+		if err != nil {
 			e.handOver.Store(true)
-			e.log.Error("incident engine: take over the incidents of hosts moved here (retried with the next result)", "err", err)
 		}
+		e.failures.For("incident engine: take over the incidents of hosts moved here (retried with the next result)").Report(ctx, err)
 	}
 	if !e.pending.Swap(false) {
 		return
 	}
-	if err := e.Reconcile(ctx); err != nil {
+	err := e.Reconcile(ctx)
+	if err != nil {
 		e.pending.Store(true)
-		e.log.Error("incident engine: resolve incidents of removed targets (retried with the next result)", "err", err)
 	}
+	e.failures.For("incident engine: resolve incidents of removed targets (retried with the next result)").Report(ctx, err)
 	// A reload may have added or removed fallbacks.
-	if err := e.syncFallbacks(ctx); err != nil {
-		e.log.Error("incident engine: switch fallbacks (retried with the next result)", "err", err)
-	}
+	e.failures.For(switchFallbacksFailed).Report(ctx, e.syncFallbacks(ctx))
 }
 
 // Reconcile resolves the open incidents left without a configured target
@@ -471,9 +472,7 @@ func (e *Engine) Handle(ctx context.Context, r checker.Result) error {
 func (e *Engine) handle(ctx context.Context, r checker.Result) error {
 	e.tryReconcile(ctx)
 	if e.regions != nil {
-		if err := e.regionTick(ctx); err != nil {
-			e.log.Error("incident engine: regions' vote (retried with the next result)", "err", err)
-		}
+		e.failures.For("incident engine: regions' vote (retried with the next result)").Report(ctx, e.regionTick(ctx))
 	}
 	ts := e.observe(r)
 	err := e.decide(ctx, r, ts)
@@ -907,7 +906,7 @@ func (e *Engine) Resolve(ctx context.Context, id int64, by, note string) (Incide
 		}
 		// Its links' visitors go back to their destinations now.
 		if err := e.syncFallbacks(ctx); err != nil {
-			e.log.Error("incident engine: switch fallbacks (retried with the next result)", "err", err)
+			e.log.Error(switchFallbacksFailed, "err", err)
 		}
 		return *inc, nil
 	})

@@ -175,7 +175,7 @@ type ResultWriter struct {
 	in       chan checker.Result
 	maxBatch int
 	every    time.Duration
-	onError  func(error)
+	report   func(error)
 	dropped  atomic.Int64
 }
 
@@ -185,9 +185,11 @@ type ResultWriter struct {
 func (w *ResultWriter) Dropped() int64 { return w.dropped.Load() }
 
 // NewResultWriter returns a writer that flushes every `every` or at maxBatch
-// results, whichever comes first. onError is told of failed writes.
-func NewResultWriter(store ResultSaver, maxBatch int, every time.Duration, onError func(error)) *ResultWriter {
-	return &ResultWriter{store: store, in: make(chan checker.Result, maxBatch*4), maxBatch: maxBatch, every: every, onError: onError}
+// results, whichever comes first. report is told of every write: its
+// error, or nil when the batch was written (so a log that holds back a
+// repeating error can say the writes recovered).
+func NewResultWriter(store ResultSaver, maxBatch int, every time.Duration, report func(error)) *ResultWriter {
+	return &ResultWriter{store: store, in: make(chan checker.Result, maxBatch*4), maxBatch: maxBatch, every: every, report: report}
 }
 
 // Add queues a result. It blocks when the queue is full, which slows the
@@ -208,19 +210,22 @@ func (w *ResultWriter) Run(ctx context.Context) {
 	flush := func() {
 		ctx := write
 		if len(retry) > 0 {
-			if err := w.store.SaveResults(ctx, retry); err != nil {
+			err := w.store.SaveResults(ctx, retry)
+			if err != nil {
 				w.dropped.Add(int64(len(retry)))
-				w.onError(fmt.Errorf("dropping %d results after a second failed write: %w", len(retry), err))
+				err = fmt.Errorf("dropping %d results after a second failed write: %w", len(retry), err)
 			}
+			w.report(err)
 			retry = nil
 		}
 		if len(batch) == 0 {
 			return
 		}
-		if err := w.store.SaveResults(ctx, batch); err != nil {
-			w.onError(err)
+		err := w.store.SaveResults(ctx, batch)
+		if err != nil {
 			retry = append([]checker.Result(nil), batch...)
 		}
+		w.report(err)
 		batch = batch[:0]
 	}
 	for {

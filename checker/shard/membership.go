@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"linkwatch/errlog"
 )
 
 // Member is one running replica, as its heartbeat row has it.
@@ -115,12 +117,11 @@ func (m *Membership) Assignment() Assignment {
 // Run heartbeats every Interval/3 until ctx ends, then deletes its row so
 // the others take its hosts at once (the caller stops probing first).
 func (m *Membership) Run(ctx context.Context) error {
+	// The last split stays while heartbeats fail: checking a host twice
+	// beats leaving it unchecked while the database does not answer.
+	fails := &errlog.Reporter{Log: m.opts.Log, Msg: "replica membership: heartbeat failed; keeping the current split", Now: m.opts.Clock.Now}
 	for {
-		if err := m.Tick(ctx); err != nil && ctx.Err() == nil {
-			// The last split stays: checking a host twice beats leaving it
-			// unchecked while the database does not answer.
-			m.opts.Log.Error("replica membership: heartbeat failed; keeping the current split", "err", err)
-		}
+		fails.Report(ctx, m.Tick(ctx))
 		select {
 		case <-ctx.Done():
 			lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)

@@ -178,7 +178,11 @@ func (b probeBench) measure(ctx context.Context, scheme string, ports []int, roo
 	})
 	defer chk.CloseIdleConnections()
 	var up, down, other, fresh atomic.Int64
-	writer := storage.NewResultWriter(b.db, 500, time.Second, func(err error) { fmt.Fprintln(b.stderr, "write results:", err) })
+	writer := storage.NewResultWriter(b.db, 500, time.Second, func(err error) {
+		if err != nil {
+			fmt.Fprintln(b.stderr, "write results:", err)
+		}
+	})
 	writerCtx, stopWriter := context.WithCancel(context.WithoutCancel(ctx))
 	writerDone := make(chan struct{})
 	go func() { writer.Run(writerCtx); close(writerDone) }()

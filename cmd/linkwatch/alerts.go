@@ -13,6 +13,7 @@ import (
 	"linkwatch/checker"
 	"linkwatch/checker/schedule"
 	"linkwatch/cmd/linkwatch/config"
+	"linkwatch/errlog"
 	"linkwatch/hub"
 	"linkwatch/incidents"
 	"linkwatch/storage"
@@ -127,7 +128,14 @@ type reporter struct {
 	db      storage.Store
 	counter *hub.Counter
 	dropped func() int64 // results storage refused, in all
-	log     *slog.Logger
+	// The reads' failures, logged once a minute at most.
+	openFails, pendingFails *errlog.Reporter
+}
+
+func newReporter(metrics *datadog.Metrics, sched *schedule.Scheduler, db storage.Store, counter *hub.Counter, dropped func() int64, log *slog.Logger) *reporter {
+	return &reporter{metrics: metrics, sched: sched, db: db, counter: counter, dropped: dropped,
+		openFails:    &errlog.Reporter{Log: log, Msg: "metrics: count open incidents"},
+		pendingFails: &errlog.Reporter{Log: log, Msg: "metrics: count pending deliveries"}}
 }
 
 func (r *reporter) report(ctx context.Context) {
@@ -135,16 +143,16 @@ func (r *reporter) report(ctx context.Context) {
 	r.metrics.ResultsDropped(r.dropped())
 	r.metrics.TargetCounts()
 	r.metrics.Redirects(r.counter.Redirects())
-	if open, err := r.db.OpenIncidents(ctx); err == nil {
+	open, err := r.db.OpenIncidents(ctx)
+	if err == nil {
 		// Regional notes are not counted: a monitor on this gauge would
 		// page for them, and they are never a page.
 		r.metrics.OpenIncidents(len(slices.DeleteFunc(open, func(inc incidents.Incident) bool { return inc.Kind == incidents.KindRegional })))
-	} else if ctx.Err() == nil {
-		r.log.Error("metrics: count open incidents", "err", err)
 	}
-	if n, err := r.db.OutboxPending(ctx); err == nil {
+	r.openFails.Report(ctx, err)
+	n, err := r.db.OutboxPending(ctx)
+	if err == nil {
 		r.metrics.OutboxPending(n)
-	} else if ctx.Err() == nil {
-		r.log.Error("metrics: count pending deliveries", "err", err)
 	}
+	r.pendingFails.Report(ctx, err)
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/robfig/cron/v3"
 
+	"linkwatch/errlog"
 	"linkwatch/storage"
 )
 
@@ -19,18 +20,16 @@ func newPeriodicJobs(ctx context.Context, db storage.Store, keep storage.Retenti
 	logger := cronLogger{log}
 	c := cron.New(cron.WithChain(cron.Recover(logger), cron.SkipIfStillRunning(logger)), cron.WithLogger(logger))
 	add := func(spec, name string, fn func(context.Context) error) {
+		fails := &errlog.Reporter{Log: log, Msg: "periodic job failed", Attrs: []any{"job", name}}
 		if _, err := c.AddFunc(spec, func() {
 			jobCtx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 			defer cancel()
 			start := time.Now()
-			if err := fn(jobCtx); err != nil {
-				if ctx.Err() != nil {
-					return // cut short by shutdown: not a failure
-				}
-				log.Error("periodic job failed", "job", name, "err", err)
-				return
+			err := fn(jobCtx)
+			fails.Report(ctx, err) // cut short by shutdown is not a failure
+			if err == nil {
+				log.Debug("periodic job done", "job", name, "took", time.Since(start))
 			}
-			log.Debug("periodic job done", "job", name, "took", time.Since(start))
 		}); err != nil {
 			panic(err) // the specs are constants
 		}

@@ -2,12 +2,9 @@ package main
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -45,7 +42,7 @@ func readyOn(t *testing.T, dir string) (*sqlite.DB, *readiness, *faultClock) {
 // readyz answers /readyz through the real handler.
 func readyz(rd *readiness, timeout time.Duration) int {
 	rec := httptest.NewRecorder()
-	web.Health(rd, timeout, http.NotFoundHandler()).ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+	web.Starting(web.Health{Ready: rd, Timeout: timeout}).ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
 	return rec.Code
 }
 
@@ -103,25 +100,5 @@ func TestReadyzWhileAnotherConnectionHoldsTheWriteLock(t *testing.T) {
 	// The waiting probe now commits; /readyz waits for its verdict.
 	if code := readyz(rd, time.Minute); code != 200 {
 		t.Fatalf("lock released: /readyz = %d, want 200", code)
-	}
-}
-
-// Failed result writes are logged once per report, with the results
-// dropped, and not at all when nothing failed.
-func TestDropReportOncePerReport(t *testing.T) {
-	var total int64
-	var buf strings.Builder
-	d := &dropReport{dropped: func() int64 { return total }, log: slog.New(slog.NewTextHandler(&buf, nil))}
-	d.report()
-	if buf.Len() != 0 {
-		t.Fatalf("logged with nothing dropped: %s", buf.String())
-	}
-	for range 60 { // a minute of failing flushes
-		d.note(io.ErrShortWrite)
-		total += 5
-	}
-	d.report()
-	if n := strings.Count(buf.String(), "\n"); n != 1 || !strings.Contains(buf.String(), "dropped_results=300") || !strings.Contains(buf.String(), "failed_writes=60") {
-		t.Errorf("report = %q, want one line with dropped_results=300 failed_writes=60", buf.String())
 	}
 }

@@ -42,6 +42,10 @@ func (r *reloader) run(ctx context.Context, hup <-chan os.Signal) error {
 
 func (r *reloader) reload(ctx context.Context) {
 	next, err := config.Load(ctx, r.path, r.getenv)
+	if err != nil && ctx.Err() != nil {
+		r.log.Info("config reload abandoned: shutting down", "err", err)
+		return
+	}
 	if err != nil {
 		r.log.Error("config reload failed; still serving the running config", "err", err)
 		return

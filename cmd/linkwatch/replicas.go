@@ -8,6 +8,7 @@ import (
 
 	"linkwatch/checker"
 	"linkwatch/checker/shard"
+	"linkwatch/errlog"
 	"linkwatch/incidents"
 )
 
@@ -94,11 +95,10 @@ func runWhileHolding(ctx context.Context, db lockStore, name string, retry time.
 		}
 		db.ReleaseLock(name)
 	}()
+	fails := &errlog.Reporter{Log: log, Msg: "singleton jobs: cannot check the lock; jobs stopped until it can", Attrs: []any{"lock", name}}
 	for {
 		held, err := db.HoldLock(ctx, name)
-		if err != nil && ctx.Err() == nil {
-			log.Error("singleton jobs: cannot check the lock; jobs stopped until it can", "lock", name, "err", err)
-		}
+		fails.Report(ctx, err)
 		switch {
 		case held && stop == nil:
 			log.Info("this replica runs the singleton jobs", "lock", name)
@@ -124,11 +124,12 @@ type departedStore interface {
 }
 
 // resolveDeparted resolves the prober_offline and canary incidents of
-// replicas no longer live ("replica left"): run by the jobs holder.
-func resolveDeparted(ctx context.Context, db departedStore, engine *incidents.Engine, lease time.Duration, log *slog.Logger) {
+// replicas no longer live ("replica left"): run by the jobs holder, its
+// failures told to fails.
+func resolveDeparted(ctx context.Context, db departedStore, engine *incidents.Engine, lease time.Duration, fails *errlog.Reporter, log *slog.Logger) {
 	live, err := db.LiveMembers(ctx, time.Now().Add(-lease))
 	if err != nil {
-		log.Error("resolve departed replicas' incidents", "err", err)
+		fails.Report(ctx, err)
 		return
 	}
 	ids := map[string]bool{}
@@ -136,9 +137,7 @@ func resolveDeparted(ctx context.Context, db departedStore, engine *incidents.En
 		ids[m.ID] = true
 	}
 	n, err := engine.ResolveDeparted(ctx, func(r string) bool { return ids[r] })
-	if err != nil && ctx.Err() == nil {
-		log.Error("resolve departed replicas' incidents", "err", err)
-	}
+	fails.Report(ctx, err)
 	if n > 0 {
 		log.Info("resolved the own incidents of replicas that left", "incidents", n)
 	}

@@ -20,6 +20,7 @@ import (
 	"linkwatch/checker/shard"
 	"linkwatch/cmd/linkwatch/config"
 	"linkwatch/cmd/linkwatch/web"
+	"linkwatch/errlog"
 	"linkwatch/hub"
 	"linkwatch/hub/middleware"
 	"linkwatch/incidents"
@@ -175,17 +176,31 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 	adminAPI := admin.New(db, admin.Options{Token: cfg.Server.AdminToken, Operator: engine, Channels: channels, Log: log,
 		CheckURL: checkReceiverURL(guard), NewSecret: alerting.NewSecret,
 		Extra: extra, Catalog: servedCatalog{hubServer}})
-	router := web.NewRouter(hubServer, adminAPI, statuspage.New(storesource.Source{Store: db}, statuspage.Options{
+	status := statuspage.New(storesource.Source{Store: db}, statuspage.Options{
 		URL: cfg.Server.PublicURL, Interval: time.Duration(cfg.Probe.Interval), SelfCheck: *cfg.Probe.SelfCheck,
 		Catalog: hubServer.Catalog, Log: log,
-	}))
-	limiter := middleware.NewRateLimiter(cfg.Server.RateLimit.PerSecond, cfg.Server.RateLimit.Burst)
+	})
+	limiter := middleware.NewRateLimiter(cfg.Server.RateLimit.PerSecond, cfg.Server.RateLimit.Burst, cfg.Server.RateLimit.IPv6Prefix)
 	ready := newReadiness(db, max(interval, 10*time.Second))
-	srv := web.NewServer(middleware.SecurityHeaders(web.Health(ready, readyTimeout, limiter.Middleware(cfg.Server.TrustedPrefixes(), hubServer.IsSelfCheck, web.HubFirst(hubServer, router)))), log)
+	srv := web.NewServer(middleware.SecurityHeaders(web.New(web.Handlers{
+		Hub: hubServer, Admin: adminAPI, Status: status,
+		Health: web.Health{Ready: ready, Timeout: readyTimeout},
+		Limit: func(next http.Handler) http.Handler {
+			return limiter.Middleware(cfg.Server.TrustedPrefixes(), hubServer.IsSelfCheck, next)
+		},
+	})), log)
 
-	drops := &dropReport{log: log}
-	writer := storage.NewResultWriter(db, 500, time.Second, drops.note)
-	drops.dropped = writer.Dropped
+	// A refused batch is retried once, then dropped: counted (the
+	// results.dropped metric) and logged, once a minute at most.
+	var writer *storage.ResultWriter
+	writes := &errlog.Reporter{Log: log, Msg: "storage refused check results"}
+	writer = storage.NewResultWriter(db, 500, time.Second, func(err error) {
+		if err != nil {
+			writes.Error(ctx, err, "dropped_total", writer.Dropped())
+			return
+		}
+		writes.OK(ctx)
+	})
 	dispatcher := alerting.NewDispatcher(db, sinks, metrics, log)
 	if shared {
 		// Its claims are this process start's own; with SQLite the one
@@ -225,27 +240,20 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 	reloader := &reloader{path: path, getenv: getenv, selfCheckURL: selfCheckURL, running: cfg, counter: counter, hub: hubServer, sched: share, engine: engine, log: log}
 
 	a.add("click flush", func(ctx context.Context) error {
-		every(ctx, clickFlushInterval, func() {
-			if err := counter.Flush(ctx); err != nil {
-				log.Error("flush clicks", "err", err)
-			}
-		})
+		flushes := &errlog.Reporter{Log: log, Msg: "flush clicks"}
+		every(ctx, clickFlushInterval, func() { flushes.Report(ctx, counter.Flush(ctx)) })
 		// The last flush, once no click can come: its own deadline, however
 		// long the stages before it took to stop.
 		flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lastFlushTimeout)
 		defer cancel()
 		return counter.Flush(flushCtx)
 	})
-	a.add("drop report", func(ctx context.Context) error {
-		every(ctx, time.Minute, drops.report)
-		return nil
-	})
 	if sentry != nil {
 		hb := &heartbeat{sentry: sentry, sched: sched, log: log, last: sched.Stats().Checks}
 		a.add("sentry heartbeat", hb.run)
 	}
 	if metrics != nil {
-		rep := &reporter{metrics: metrics, sched: sched, db: db, counter: counter, dropped: writer.Dropped, log: log}
+		rep := newReporter(metrics, sched, db, counter, writer.Dropped, log)
 		a.add("metrics reporter", func(ctx context.Context) error {
 			every(ctx, 10*time.Second, func() { rep.report(ctx) })
 			return nil
@@ -264,7 +272,8 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 			var departed sync.WaitGroup
 			if members != nil {
 				departed.Go(func() {
-					every(ctx, interval, func() { resolveDeparted(ctx, db, engine, members.Lease(), log) })
+					fails := &errlog.Reporter{Log: log, Msg: "resolve departed replicas' incidents"}
+					every(ctx, interval, func() { resolveDeparted(ctx, db, engine, members.Lease(), fails, log) })
 				})
 			}
 			return func() { <-c.Stop().Done(); departed.Wait() }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"sync"
 	"time"
 
@@ -94,10 +93,7 @@ func serveWhileWaiting(ln net.Listener, ready web.Readier, log *slog.Logger) (st
 	if !ok {
 		return func() {}
 	}
-	srv := web.NewServer(web.Health(ready, readyTimeout, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Retry-After", "5")
-		http.Error(w, "starting: waiting for the database", http.StatusServiceUnavailable)
-	})), log)
+	srv := web.NewServer(web.Starting(web.Health{Ready: ready, Timeout: readyTimeout}), log)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

@@ -124,7 +124,9 @@ func (a *API) Register(r *mux.Router) {
 	for path, h := range a.extra {
 		s.Handle(path, methods{http.MethodGet: h.ServeHTTP})
 	}
-	s.PathPrefix("/").HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	// Every other path under the prefix, /api/admin itself included: an
+	// API client gets JSON, never the hub's HTML 404.
+	s.PathPrefix("").HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "", "no such admin endpoint")
 	})
 }
@@ -154,7 +156,7 @@ func (a *API) authenticate(next http.Handler) http.Handler {
 			writeError(w, http.StatusNotFound, "", "the admin API is off: set server.admin_token to turn it on")
 			return
 		}
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		got, ok := bearerToken(r.Header.Get("Authorization"))
 		// Constant-time, so response timing does not reveal the token.
 		if !ok || subtle.ConstantTimeCompare([]byte(got), a.token) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="linkwatch admin"`)
@@ -163,6 +165,20 @@ func (a *API) authenticate(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// bearerToken returns the token of an Authorization header of the Bearer
+// scheme. The scheme is compared without case (RFC 9110, section 11.1:
+// "bearer" and "BEARER" are Bearer), and one or more spaces separate it
+// from the token (RFC 6750, section 2.1). Every API under the admin
+// prefix (the clicks and replicas APIs included) authenticates through it.
+func bearerToken(h string) (string, bool) {
+	scheme, token, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token = strings.TrimLeft(token, " ")
+	return token, token != ""
 }
 
 // fieldError is a 400 naming the offending field.

@@ -59,7 +59,11 @@ func TestResultWriterCountsDroppedResultsOnAFullDisk(t *testing.T) {
 	dir := storagefault.SmallDisk(t, 8<<20)
 	db := openOn(t, dir)
 	var failures int
-	w := storage.NewResultWriter(db, 10, time.Hour, func(error) { failures++ })
+	w := storage.NewResultWriter(db, 10, time.Hour, func(err error) {
+		if err != nil {
+			failures++
+		}
+	})
 	storagefault.FillDisk(t, dir)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

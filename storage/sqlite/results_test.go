@@ -170,7 +170,13 @@ func TestResultWriterBatchesAndDrains(t *testing.T) {
 	db := mustOpen(t)
 	var mu sync.Mutex
 	var errs []error
-	w := storage.NewResultWriter(db, 50, time.Hour, func(err error) { mu.Lock(); errs = append(errs, err); mu.Unlock() })
+	w := storage.NewResultWriter(db, 50, time.Hour, func(err error) {
+		if err != nil {
+			mu.Lock()
+			errs = append(errs, err)
+			mu.Unlock()
+		}
+	})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { w.Run(ctx); close(done) }()

@@ -80,7 +80,7 @@ func TestParseConfigRejects(t *testing.T) {
         url: https://shop.example/
 `, []string{
 			`pages[0].links[0].expect.bodycontains: unknown field (did you mean "body_contains"?)`,
-			"pages[0].links[0].expect.status[1]: 999 is not an HTTP status code",
+			"pages[0].links[0].expect.status[1]: must be an HTTP status code (100 to 599)",
 			"pages[0].links[0].expect.final_host: must be a bare host name",
 			"pages[0].links[1].expect: differs from pages[0].links[0], which has the same url",
 		}},
@@ -117,6 +117,10 @@ func TestParseConfigRejects(t *testing.T) {
 			"pages[0].links[3].fallback: scheme must be http or https",
 		}},
 		{"bad trusted proxy", "server: {trusted_proxies: ['10.0.0.0/8', 'proxy.local']}\n" + validPages, []string{`server.trusted_proxies[1]: "proxy.local" is not a CIDR`}},
+		{"ipv6 prefix too short", "server: {rate_limit: {ipv6_prefix: 16}}\n" + validPages, []string{"server.rate_limit.ipv6_prefix: must be between 32 and 128"}},
+		{"ipv6 prefix too long", "server: {rate_limit: {ipv6_prefix: 129}}\n" + validPages, []string{"server.rate_limit.ipv6_prefix: must be between 32 and 128"}},
+		{"ipv6 prefix negative", "server: {rate_limit: {ipv6_prefix: -64}}\n" + validPages, []string{"server.rate_limit.ipv6_prefix: must be between 32 and 128"}},
+		{"ipv6 prefix not a number", "server: {rate_limit: {ipv6_prefix: /64}}\n" + validPages, []string{"server.rate_limit.ipv6_prefix: must be an integer"}},
 		{"slack bot without channel", "alerts: {slack: {bot_token: xoxb-1}}\n" + validPages, []string{"alerts.slack.channel: is required with bot_token"}},
 		{"negative group interval", "alerts: {group_interval: -5s}\n" + validPages, []string{"alerts.group_interval: must be from 0s (no grouping) to 10m0s"}},
 		{"group interval too long", "alerts: {group_interval: 1h}\n" + validPages, []string{"alerts.group_interval: must be from 0s (no grouping) to 10m0s"}},
@@ -142,17 +146,18 @@ func TestParseConfigRejects(t *testing.T) {
       - {slug: empty}
   - slug: status
   - slug: ada
+  - slug: chart
 `, []string{
 			`pages[0].links[1].slug: "go" is already used by pages[0].links[0]`,
 			"pages[0].links[2].slug: must be 1-64 lowercase letters",
 			"pages[0].links[2].url: scheme must be http or https",
-			`pages[0].links[3].slug: "qr" is reserved`,
 			"pages[0].links[3].url: must not contain credentials",
 			"pages[0].links[4].url: has a control character",
 			"pages[0].links[5].url: must have a host",
 			"pages[0].links[6].url: is required",
 			`pages[1].slug: "status" is reserved`,
 			`pages[2].slug: "ada" is already used by pages[0]`,
+			`pages[3].slug: "chart" is reserved: linkwatch serves /chart itself`,
 		}},
 	}
 	for _, tt := range tests {
@@ -208,15 +213,18 @@ pages:
 	if cfg.Server.PublicURL != "http://127.0.0.1:9000" || cfg.Storage.Path != "linkwatch.db" {
 		t.Errorf("defaults: public_url %q, storage.path %q", cfg.Server.PublicURL, cfg.Storage.Path)
 	}
-	if *cfg.Server.DrainDelay != Duration(5*time.Second) || cfg.Probe.Region != "" {
-		t.Errorf("defaults: drain_delay %s, region %q", time.Duration(*cfg.Server.DrainDelay), cfg.Probe.Region)
+	if *cfg.Server.DrainDelay != Duration(5*time.Second) || cfg.Probe.Region != "" || cfg.Server.RateLimit.IPv6Prefix != 64 {
+		t.Errorf("defaults: drain_delay %s, region %q, rate_limit.ipv6_prefix %d", time.Duration(*cfg.Server.DrainDelay), cfg.Probe.Region,
+			cfg.Server.RateLimit.IPv6Prefix)
 	}
-	cfg, err = Parse(t.Context(), []byte("server: {drain_delay: 0s}\nprobe: {region: eu-west-2}\n"+validPages), "t.yaml", func(string) string { return "" })
+	cfg, err = Parse(t.Context(), []byte("server: {drain_delay: 0s, rate_limit: {ipv6_prefix: 48}}\nprobe: {region: eu-west-2}\n"+validPages), "t.yaml",
+		func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}
-	if *cfg.Server.DrainDelay != 0 || cfg.Probe.Region != "eu-west-2" {
-		t.Errorf("drain_delay %s, region %q; want 0s and eu-west-2", time.Duration(*cfg.Server.DrainDelay), cfg.Probe.Region)
+	if *cfg.Server.DrainDelay != 0 || cfg.Probe.Region != "eu-west-2" || cfg.Server.RateLimit.IPv6Prefix != 48 {
+		t.Errorf("drain_delay %s, region %q, ipv6_prefix %d; want 0s, eu-west-2 and 48", time.Duration(*cfg.Server.DrainDelay), cfg.Probe.Region,
+			cfg.Server.RateLimit.IPv6Prefix)
 	}
 }
 

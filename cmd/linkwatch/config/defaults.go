@@ -36,6 +36,9 @@ func (c *Config) applyDefaults() {
 	if c.Server.RateLimit.Burst == 0 {
 		c.Server.RateLimit.Burst = 60
 	}
+	if c.Server.RateLimit.IPv6Prefix == 0 {
+		c.Server.RateLimit.IPv6Prefix = 64
+	}
 	r := &c.Storage.Retention
 	setDefault(&r.Raw, 48*time.Hour)
 	setDefault(&r.MinuteRollups, 7*24*time.Hour)

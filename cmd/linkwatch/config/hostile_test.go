@@ -84,7 +84,7 @@ pages:
 		"probe.per_host: must be between",
 		"pages[0].slug: must be",
 		"pages[0].links[0].url: scheme must be http or https",
-		"pages[0].links[1].expect.status[0]: 999 is not an HTTP status code",
+		"pages[0].links[1].expect.status[0]: must be an HTTP status code (100 to 599)",
 	}
 	for _, w := range want {
 		if !strings.Contains(err.Error(), w) {
@@ -93,6 +93,76 @@ pages:
 	}
 	if len(cerr.Errs) != len(want) {
 		t.Errorf("%d errors, want %d (each once):\n%v", len(cerr.Errs), len(want), err)
+	}
+}
+
+// One element of the wrong type in a list hides nothing of the others:
+// yaml drops it, which moved the elements after it to its index, where
+// their errors were taken for its own and hidden (or named the wrong one).
+func TestOneWrongListElementHidesNoOther(t *testing.T) {
+	_, err := Parse(t.Context(), []byte(`
+server: {trusted_proxies: [{a: 1}, "nope"]}
+probe: {allow_private: [[1], "127.0.0.1/32", "nope"]}
+pages:
+  - slug: a
+    links:
+      - oops
+      - {slug: Bad, url: "ftp://x/"}
+      - {slug: c, url: "https://c/", expect: {status: [ok, 999]}}
+      - {slug: D, url: "https://d/"}
+  - just a string
+  - slug: B
+    links: [{slug: e, url: "ftp://e/"}]
+alerts:
+  webhooks:
+    - 7
+    - {name: B, url: "ftp://b/", secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}
+`), "t.yaml", noEnv)
+	var cerr *Error
+	if !errors.As(err, &cerr) {
+		t.Fatalf("err = %v", err)
+	}
+	want := []string{
+		"server.trusted_proxies[0]: must be a string",
+		`server.trusted_proxies[1]: "nope" is not a CIDR`,
+		"probe.allow_private[0]: must be a string",
+		`probe.allow_private[2]: "nope" is not a CIDR`,
+		"pages[0].links[0]: must be a mapping",
+		"pages[0].links[1].slug: must be 1-64 lowercase",
+		"pages[0].links[1].url: scheme must be http or https",
+		"pages[0].links[2].expect.status[0]: must be an integer",
+		"pages[0].links[2].expect.status[1]: must be an HTTP status code (100 to 599)",
+		"pages[0].links[3].slug: must be 1-64 lowercase",
+		"pages[1]: must be a mapping",
+		"pages[2].slug: must be 1-64 lowercase",
+		"pages[2].links[0].url: scheme must be http or https",
+		"alerts.webhooks[0]: must be a mapping",
+		"alerts.webhooks[1].name: must be 1-32 lowercase",
+		"alerts.webhooks[1].url: scheme must be http or https",
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("errors lack %q:\n%v", w, err)
+		}
+	}
+	if len(cerr.Errs) != len(want) {
+		t.Errorf("%d errors, want %d (each once, at its own index):\n%v", len(cerr.Errs), len(want), err)
+	}
+}
+
+// A wrong value shared through an anchor is reported, and the valid use
+// of the same anchor elsewhere is left as it is.
+func TestWrongAnchoredValueKeepsItsValidUse(t *testing.T) {
+	_, err := Parse(t.Context(), []byte(`
+probe: {user_agent: &ua "linkwatch-test"}
+pages:
+  - slug: a
+    title: *ua
+    links: [*ua, {slug: go, url: "https://go.dev/"}]
+`), "t.yaml", noEnv)
+	if err == nil || !strings.Contains(err.Error(), "pages[0].links[0]: must be a mapping") || strings.Contains(err.Error(), "user_agent") ||
+		strings.Contains(err.Error(), "title") {
+		t.Errorf("err = %v, want the alias in links named, and nothing else", err)
 	}
 }
 

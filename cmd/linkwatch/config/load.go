@@ -5,7 +5,6 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
-	"os"
 	"reflect"
 	"strings"
 
@@ -30,11 +29,13 @@ func Load(ctx context.Context, path string, getenv func(string) string) (*Config
 	return LoadFile(ctx, path, getenv)
 }
 
-// LoadFile reads and parses the config file at path.
+// LoadFile reads and parses the config file at path. It reads at most
+// maxConfigBytes, and gives up when ctx ends, even on a FIFO without a
+// writer (see readFile).
 func LoadFile(ctx context.Context, path string, getenv func(string) string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := readFile(ctx, path)
 	if err != nil {
-		return nil, fmt.Errorf("read config: %w", err)
+		return nil, err
 	}
 	return Parse(ctx, data, path, getenv)
 }
@@ -50,8 +51,7 @@ func Parse(ctx context.Context, data []byte, source string, getenv func(string) 
 		return nil, fmt.Errorf("%s: not checked: %w", source, context.Cause(ctx))
 	}
 	if len(data) > maxConfigBytes {
-		cerr.add("(file)", "is larger than %d bytes", maxConfigBytes)
-		return nil, cerr
+		return nil, tooLarge(source)
 	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
@@ -67,13 +67,19 @@ func Parse(ctx context.Context, data []byte, source string, getenv func(string) 
 	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
 		doc = doc.Content[0]
 	}
-	expandEnv(doc, "", getenv, cerr)
+	env := map[string]fromEnv{}
+	expandEnv(doc, "", getenv, cerr, env)
+	// What is found from here on may be about a value the environment
+	// gave: it is named, never quoted.
+	expanded := len(cerr.Errs)
+	defer func() { hideEnv(cerr.Errs[expanded:], env) }()
 	w := &fieldWalker{ctx: ctx, cerr: cerr}
 	w.check(doc, reflect.TypeOf(cfg), "", false)
 	if w.stopped != nil {
 		cerr.add("(file)", "%v", w.stopped)
 		return nil, cerr
 	}
+	w.clearBad()
 	// Decoding ignores unknown keys (reported above) and goes on past a
 	// value of the wrong type, so validation still runs and every problem
 	// is reported in one pass. The walk has named each wrong value by its

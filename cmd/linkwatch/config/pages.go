@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"linkwatch/cmd/linkwatch/web"
 	"linkwatch/hub"
 )
 
@@ -46,7 +47,7 @@ func (c *Config) validatePages(cerr *Error) {
 	pageAt := map[string]int{}
 	for i, p := range c.Pages {
 		pp := fmt.Sprintf("pages[%d]", i)
-		if err := hub.ValidatePageSlug(p.Slug); err != nil {
+		if err := pageSlugError(p.Slug); err != nil {
 			cerr.add(pp+".slug", "%v", err)
 		} else if j, dup := pageAt[p.Slug]; dup {
 			cerr.add(pp+".slug", "%q is already used by pages[%d]", p.Slug, j)
@@ -56,7 +57,7 @@ func (c *Config) validatePages(cerr *Error) {
 		linkAt := map[string]int{}
 		for j, l := range p.Links {
 			lp := fmt.Sprintf("%s.links[%d]", pp, j)
-			if err := hub.ValidateLinkSlug(l.Slug); err != nil {
+			if err := linkSlugError(l.Slug); err != nil {
 				cerr.add(lp+".slug", "%v", err)
 			} else if k, dup := linkAt[l.Slug]; dup {
 				cerr.add(lp+".slug", "%q is already used by %s.links[%d]", l.Slug, pp, k)
@@ -83,6 +84,23 @@ func (c *Config) validatePages(cerr *Error) {
 	}
 }
 
+// pageSlugError reports why s cannot name a page: a slug's shape, and
+// not a first path segment of the server's own routes.
+func pageSlugError(s string) error {
+	if err := hub.ValidateSlug(s); err != nil {
+		return err
+	}
+	return web.ReservedPageSlug(s)
+}
+
+// linkSlugError reports why s cannot name a link.
+func linkSlugError(s string) error {
+	if err := hub.ValidateSlug(s); err != nil {
+		return err
+	}
+	return web.ReservedLinkSlug(s)
+}
+
 // linkAt returns the link at a path built by validatePages ("pages[i].links[j]").
 func (c *Config) linkAt(path string) LinkConfig {
 	var i, j int
@@ -103,7 +121,7 @@ func validateExpect(e *ExpectConfig, path string, cerr *Error) {
 	}
 	for i, code := range e.Status {
 		if code < 100 || code > 599 {
-			cerr.add(fmt.Sprintf("%s.status[%d]", path, i), "%d is not an HTTP status code", code)
+			cerr.add(fmt.Sprintf("%s.status[%d]", path, i), "must be an HTTP status code (100 to 599)")
 		}
 	}
 	if len(e.BodyContains) > 1024 {

@@ -34,10 +34,15 @@ type ServerConfig struct {
 	DrainDelay *Duration `yaml:"drain_delay"`
 }
 
-// RateLimitConfig is a token bucket per client IP.
+// RateLimitConfig is a token bucket per client: an IPv4 address, or an
+// IPv6 network.
 type RateLimitConfig struct {
 	PerSecond float64 `yaml:"per_second"` // sustained requests a second (default 20)
 	Burst     int     `yaml:"burst"`      // requests at once (default 60)
+	// IPv6Prefix is the length of the IPv6 network that is one client
+	// (default 64: a subscriber gets a /64 at least, and may send from any
+	// of its addresses). 128 limits each IPv6 address on its own.
+	IPv6Prefix int `yaml:"ipv6_prefix"`
 }
 
 // minAdminTokenLen keeps a guessable token from guarding the admin API.
@@ -60,6 +65,9 @@ func (s *ServerConfig) validate(cerr *Error) {
 	}
 	if rl := s.RateLimit; rl.Burst < 0 || rl.Burst > 1e6 {
 		cerr.add("server.rate_limit.burst", "must be between 0 and 1000000")
+	}
+	if p := s.RateLimit.IPv6Prefix; p < 32 || p > 128 {
+		cerr.add("server.rate_limit.ipv6_prefix", "must be between 32 and 128")
 	}
 	if d := *s.DrainDelay; d < 0 || d > Duration(5*time.Minute) {
 		cerr.add("server.drain_delay", "must be between 0 and 5m")

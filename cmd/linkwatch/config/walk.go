@@ -29,10 +29,11 @@ const aliasBudget = 10000
 type fieldWalker struct {
 	ctx        context.Context
 	cerr       *Error
-	bad        []string // paths whose value has the wrong kind or type
-	aliasNodes int      // nodes visited through an alias so far
-	visits     int      // every node visited, to look at ctx now and then
-	stopped    error    // why the walk gave up: alias budget spent, or ctx ended
+	bad        []string  // paths whose value has the wrong kind or type
+	badNodes   []badNode // those values, where the walk owns them (see wrong)
+	aliasNodes int       // nodes visited through an alias so far
+	visits     int       // every node visited, to look at ctx now and then
+	stopped    error     // why the walk gave up: alias budget spent, or ctx ended
 }
 
 // yamlQuoted is a value yaml quotes in a type error (`xoxb-12...`): never
@@ -49,11 +50,50 @@ func (w *fieldWalker) under(path string) bool {
 	return false
 }
 
-// wrong records a value of the wrong kind at path.
-func (w *fieldWalker) wrong(path, format string, args ...any) int {
+// badNode is a value of the wrong kind, and the type its field wants.
+type badNode struct {
+	n *yaml.Node
+	t reflect.Type
+}
+
+// wrong records n, a value of the wrong kind at path for a field of type
+// t. A node of its own (not one inside an anchor's tree, which other paths
+// share) is kept, to be cleared before decoding (clearBad).
+func (w *fieldWalker) wrong(n *yaml.Node, t reflect.Type, shared bool, path, format string, args ...any) int {
 	w.cerr.add(orRoot(path), format, args...)
 	w.bad = append(w.bad, path)
+	if !shared {
+		w.badNodes = append(w.badNodes, badNode{n, t})
+	}
 	return 1
+}
+
+// clearBad replaces each wrong value by its field's zero (an empty
+// mapping, list or string, 0, false, 0s), so decoding keeps it in its list:
+// yaml drops an element it cannot decode, which moved the elements after
+// it to the wrong index, where what was wrong with them was taken for the
+// dropped one's and hidden.
+func (w *fieldWalker) clearBad() {
+	for _, b := range w.badNodes {
+		z := yaml.Node{Kind: yaml.ScalarNode, Line: b.n.Line, Column: b.n.Column}
+		switch {
+		case b.t == durationType:
+			z.Tag, z.Value = "!!str", "0s"
+		case b.t.Kind() == reflect.Struct:
+			z.Kind, z.Tag = yaml.MappingNode, "!!map"
+		case b.t.Kind() == reflect.Slice:
+			z.Kind, z.Tag = yaml.SequenceNode, "!!seq"
+		case b.t.Kind() == reflect.Bool:
+			z.Tag, z.Value = "!!bool", "false"
+		case b.t.Kind() == reflect.Int, b.t.Kind() == reflect.Int64:
+			z.Tag, z.Value = "!!int", "0"
+		case b.t.Kind() == reflect.Float64:
+			z.Tag, z.Value = "!!float", "0"
+		default:
+			z.Tag = "!!str"
+		}
+		*b.n = z
+	}
 }
 
 // check reports every key that t has no yaml field for, with its path, so
@@ -71,6 +111,9 @@ func (w *fieldWalker) check(n *yaml.Node, t reflect.Type, path string, aliased b
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
+	// The node at this place in the document: an alias is its own node;
+	// an anchor, and what is inside it, may be used elsewhere too.
+	at, shared := n, aliased || n.Anchor != ""
 	if n.Kind == yaml.AliasNode {
 		n, aliased = n.Alias, true
 	}
@@ -84,7 +127,7 @@ func (w *fieldWalker) check(n *yaml.Node, t reflect.Type, path string, aliased b
 	if t == durationType {
 		// Checked here, not in UnmarshalYAML, so the error names the field.
 		if _, err := time.ParseDuration(n.Value); err != nil || n.Kind != yaml.ScalarNode {
-			return w.wrong(path, "%q is not a duration (use e.g. 10s, 5m, 48h)", n.Value)
+			return w.wrong(at, t, shared, path, "%q is not a duration (use e.g. 10s, 5m, 48h)", n.Value)
 		}
 		return 0
 	}
@@ -95,7 +138,7 @@ func (w *fieldWalker) check(n *yaml.Node, t reflect.Type, path string, aliased b
 	case reflect.Struct:
 		if n.Kind != yaml.MappingNode {
 			if !(n.Kind == yaml.ScalarNode && n.Tag == "!!null") {
-				return w.wrong(path, "must be a mapping")
+				return w.wrong(at, t, shared, path, "must be a mapping")
 			}
 			return 0
 		}
@@ -110,7 +153,7 @@ func (w *fieldWalker) check(n *yaml.Node, t reflect.Type, path string, aliased b
 				continue
 			}
 			if seen[key] {
-				shapeErrs += w.wrong(p, "appears twice")
+				shapeErrs += w.wrong(n.Content[i+1], ft, true, p, "appears twice") // kept: yaml refuses the key anyway
 				continue
 			}
 			seen[key] = true
@@ -119,7 +162,7 @@ func (w *fieldWalker) check(n *yaml.Node, t reflect.Type, path string, aliased b
 	case reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
 			if !(n.Kind == yaml.ScalarNode && n.Tag == "!!null") {
-				return w.wrong(path, "must be a list")
+				return w.wrong(at, t, shared, path, "must be a list")
 			}
 			return 0
 		}
@@ -130,7 +173,7 @@ func (w *fieldWalker) check(n *yaml.Node, t reflect.Type, path string, aliased b
 		// Decoded alone with yaml's own rules; the message names the field
 		// and the type wanted, never the value: it may be a secret.
 		if err := n.Decode(reflect.New(t).Interface()); err != nil {
-			return w.wrong(path, "must be %s", kindWords[t.Kind()])
+			return w.wrong(at, t, shared, path, "must be %s", kindWords[t.Kind()])
 		}
 	}
 	return shapeErrs

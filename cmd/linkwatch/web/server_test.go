@@ -13,20 +13,24 @@ import (
 	"testing"
 	"time"
 
+	"linkwatch/hub"
 	"linkwatch/hub/middleware"
+	"linkwatch/incidents/admin"
+	"linkwatch/statuspage"
 )
 
 func TestRateLimitAnswers429WithRetryAfter(t *testing.T) {
-	l := middleware.NewRateLimiter(1, 2)
-	self := func(r *http.Request) bool { return r.Header.Get("X-Self") == "tok" }
-	h := Health(okPinger{}, 2*time.Second, l.Middleware(nil, self, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.WriteHeader(http.StatusFound)
-	})))
+	l := middleware.NewRateLimiter(1, 2, 64)
+	hs := testHub(t)
+	hs.SetSelfCheckToken("tok")
+	h := New(Handlers{Hub: hs, Admin: admin.New(nil, admin.Options{}), Status: statuspage.New(nil, statuspage.Options{Catalog: hs.Catalog}),
+		Health: Health{Ready: okPinger{}, Timeout: 2 * time.Second},
+		Limit:  func(next http.Handler) http.Handler { return l.Middleware(nil, hs.IsSelfCheck, next) }})
 	var codes []int
 	var retry string
-	for range 4 {
+	for _, path := range []string{"/ada/go", "/status/static/status.css", "/ada/go", "/status/static/status.css"} {
 		rec := httptest.NewRecorder()
-		req := httptest.NewRequest("GET", "/ada/go", nil)
+		req := httptest.NewRequest("GET", path, nil)
 		req.RemoteAddr = "198.51.100.7:5555"
 		h.ServeHTTP(rec, req)
 		codes = append(codes, rec.Code)
@@ -34,8 +38,9 @@ func TestRateLimitAnswers429WithRetryAfter(t *testing.T) {
 			retry = rec.Header().Get("Retry-After")
 		}
 	}
-	if codes[0] != 302 || codes[1] != 302 || codes[2] != 429 || codes[3] != 429 {
-		t.Errorf("codes = %v, want two redirects then 429s", codes)
+	// One bucket for the hub and the router's routes alike.
+	if codes[0] != 302 || codes[1] == 429 || codes[2] != 429 || codes[3] != 429 {
+		t.Errorf("codes = %v, want two answers then 429s", codes)
 	}
 	if n, err := strconv.Atoi(retry); err != nil || n < 1 {
 		t.Errorf("Retry-After = %q, want whole seconds", retry)
@@ -45,22 +50,33 @@ func TestRateLimitAnswers429WithRetryAfter(t *testing.T) {
 		rec := httptest.NewRecorder()
 		req := httptest.NewRequest("GET", "/ada/go", nil)
 		req.RemoteAddr = "198.51.100.7:5555"
-		req.Header.Set("X-Self", "tok")
+		req.Header.Set(hub.SelfCheckHeader, "tok")
 		h.ServeHTTP(rec, req)
 		if rec.Code != http.StatusFound {
 			t.Fatalf("self-check = %d while the client is limited", rec.Code)
 		}
 	}
 	// Health probes are never limited.
-	for range 5 {
+	for _, path := range []string{"/healthz", "/readyz", "/healthz", "/readyz"} {
 		rec := httptest.NewRecorder()
-		req := httptest.NewRequest("GET", "/healthz", nil)
+		req := httptest.NewRequest("GET", path, nil)
 		req.RemoteAddr = "198.51.100.7:5555"
 		h.ServeHTTP(rec, req)
-		if rec.Code != 200 {
-			t.Fatalf("/healthz = %d while the client is limited", rec.Code)
+		if rec.Code != 200 || rec.Body.String() != "ok\n" {
+			t.Fatalf("%s = %d %q while the client is limited", path, rec.Code, rec.Body)
 		}
 	}
+}
+
+// testHub is a hub serving page ada with link go (its clicks are never
+// flushed).
+func testHub(t testing.TB) *hub.Server {
+	t.Helper()
+	cat, err := hub.NewCatalog([]hub.PageSpec{{Slug: "ada", Links: []hub.LinkSpec{{Slug: "go", URL: "https://go.dev/"}}}}, hub.NewCounter(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hub.NewServer(cat, slog.New(slog.DiscardHandler))
 }
 
 type okPinger struct{}
@@ -99,22 +115,6 @@ func TestServerRejectsHugeHeaders(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
 		t.Errorf("status %d, want 431", resp.StatusCode)
-	}
-}
-
-func TestIsHubPath(t *testing.T) {
-	tests := []struct {
-		path string
-		hub  bool
-	}{
-		{"/", true}, {"/ada", true}, {"/ada/go", true}, {"/static/hub.css", true}, {"/statusx", true},
-		{"/status", false}, {"/status/ada", false}, {"/api/v2/summary.json", false}, {"/api/admin/incidents", false},
-		{"/badge/ada.svg", false}, {"/history.atom", false}, {"/ada/qr.svg", false}, {"/ada/go/qr.png", false},
-	}
-	for _, tt := range tests {
-		if got := isHubPath(tt.path); got != tt.hub {
-			t.Errorf("isHubPath(%q) = %v, want %v", tt.path, got, tt.hub)
-		}
 	}
 }
 
