@@ -12,15 +12,15 @@ import (
 	"sync"
 	"time"
 
+	"linkwatch"
 	"linkwatch/errlog"
-	"linkwatch/incidents"
 )
 
 // Delivery and Outcome are the outbox's, defined with it in incidents so
 // that storage can name them without importing the alert channels.
 type (
-	Delivery = incidents.Delivery
-	Outcome  = incidents.Outcome
+	Delivery = linkwatch.Delivery
+	Outcome  = linkwatch.Outcome
 )
 
 // Store is what the dispatcher needs from storage.
@@ -79,7 +79,7 @@ const GiveUpAfter = 24 * time.Hour
 
 // Recorder is told of every attempt, for metrics.
 type Recorder interface {
-	Delivery(channel, outcome string)
+	Delivery(channel string, outcome linkwatch.DeliveryStatus)
 }
 
 // Dispatcher delivers the outbox. Each channel has its own loop, so a slow
@@ -309,7 +309,7 @@ func (d *Dispatcher) Drain(ctx context.Context, s Sink) error {
 			}
 			var o Outcome
 			if !match {
-				o = Outcome{Status: incidents.DeliveryFiltered} // left out by its filters since settleFiltered looked
+				o = Outcome{Status: linkwatch.DeliveryFiltered} // left out by its filters since settleFiltered looked
 			} else {
 				del.Alert = a
 				o = d.attempt(ctx, s, del)
@@ -317,7 +317,7 @@ func (d *Dispatcher) Drain(ctx context.Context, s Sink) error {
 			if ctx.Err() != nil {
 				return nil // shutting down: the claim is handed back (releaseClaims) and the alert sent again
 			}
-			if d.recorder != nil && o.Status != incidents.DeliveryFiltered {
+			if d.recorder != nil && o.Status != linkwatch.DeliveryFiltered {
 				d.recorder.Delivery(s.Name(), o.Status)
 			}
 			if err := d.store.MarkDelivery(ctx, del.ID, o); err != nil {
@@ -325,7 +325,7 @@ func (d *Dispatcher) Drain(ctx context.Context, s Sink) error {
 				return fmt.Errorf("record delivery %d (%s; kept in memory and recorded when the database takes writes again, never sent twice): %w",
 					del.ID, o.Status, err)
 			}
-			if o.Status == "disabled" {
+			if o.Status == linkwatch.DeliveryDisabled {
 				return d.disable(ctx, s, o)
 			}
 		}
@@ -366,7 +366,7 @@ func (d *Dispatcher) settleFiltered(ctx context.Context, s Sink) error {
 				return err
 			}
 			if !match {
-				if err := d.store.MarkDelivery(ctx, del.ID, Outcome{Status: incidents.DeliveryFiltered}); err != nil {
+				if err := d.store.MarkDelivery(ctx, del.ID, Outcome{Status: linkwatch.DeliveryFiltered}); err != nil {
 					return fmt.Errorf("settle filtered delivery %d: %w", del.ID, err)
 				}
 			}
@@ -427,7 +427,7 @@ func (d *Dispatcher) recordHeld(ctx context.Context, u *unrecorded) (disabled *O
 		}
 		u.order = u.order[1:]
 		delete(u.outcomes, id)
-		if o.Status == "disabled" {
+		if o.Status == linkwatch.DeliveryDisabled {
 			disabled = &o
 		}
 	}
@@ -450,7 +450,7 @@ func (d *Dispatcher) attempt(ctx context.Context, s Sink, del Delivery) Outcome 
 	err := s.Send(sendCtx, del)
 	cancel()
 	o := settle(err, now, del.FirstAt, del.Attempts)
-	if o.Status == "sent" {
+	if o.Status == linkwatch.DeliverySent {
 		d.log.Info("alert delivered", "channel", s.Name(), "event", del.Alert.EventID, "type", del.Alert.Type, "incident", del.Alert.IncidentID)
 		return o
 	}
@@ -468,7 +468,7 @@ func (d *Dispatcher) attempt(ctx context.Context, s Sink, del Delivery) Outcome 
 // later.
 func settle(err error, now, firstAt time.Time, attempts int) Outcome {
 	if err == nil {
-		return Outcome{Status: "sent"}
+		return Outcome{Status: linkwatch.DeliverySent}
 	}
 	if firstAt.IsZero() {
 		firstAt = now
@@ -478,13 +478,13 @@ func settle(err error, now, firstAt time.Time, attempts int) Outcome {
 	o := Outcome{HTTPStatus: se.HTTPStatus, Error: err.Error()}
 	switch {
 	case se.Disable:
-		o.Status = "disabled"
+		o.Status = linkwatch.DeliveryDisabled
 	case !se.Retry:
-		o.Status = "dead"
+		o.Status = linkwatch.DeliveryDead
 	case now.Sub(firstAt) >= GiveUpAfter:
-		o.Status, o.Error = "dead", fmt.Sprintf("gave up after %s: %s", GiveUpAfter, o.Error)
+		o.Status, o.Error = linkwatch.DeliveryDead, fmt.Sprintf("gave up after %s: %s", GiveUpAfter, o.Error)
 	default:
-		o.Status, o.NextAt = "pending", now.Add(max(nextDelay(attempts), se.RetryAfter))
+		o.Status, o.NextAt = linkwatch.DeliveryPending, now.Add(max(nextDelay(attempts), se.RetryAfter))
 	}
 	return o
 }
@@ -502,7 +502,7 @@ func nextDelay(attempts int) time.Duration {
 // by min_impact still goes to a channel that has an earlier delivery of
 // its incident not left out (Filter.Follow): a receiver that got an
 // incident's opening gets its resolution, whatever its impact became.
-func (d *Dispatcher) filter(ctx context.Context, s Sink, del Delivery) (incidents.Alert, bool, error) {
+func (d *Dispatcher) filter(ctx context.Context, s Sink, del Delivery) (linkwatch.Alert, bool, error) {
 	f, ok := s.(filtered)
 	if !ok {
 		return del.Alert, true, nil

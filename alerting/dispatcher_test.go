@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"linkwatch"
 	"linkwatch/alerting"
 	"linkwatch/incidents"
 	"linkwatch/storage/sqlite"
@@ -24,9 +25,9 @@ func queueAlerts(t *testing.T, db *sqlite.DB, n int) []string {
 	t.Helper()
 	var ids []string
 	for i := range n {
-		inc := testAlert(0, incidents.AlertOpened).Incident
+		inc := testAlert(0, linkwatch.AlertOpened).Incident
 		inc.Key = "dest:https://shop.example/" + jsonNum(int64(i))
-		if _, err := db.Record(context.Background(), incidents.Change{Incident: inc, Alert: &incidents.Alert{Type: incidents.AlertOpened}}); err != nil {
+		if _, err := db.Record(context.Background(), incidents.Change{Incident: inc, Alert: &linkwatch.Alert{Type: linkwatch.AlertOpened}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -46,12 +47,12 @@ func queueAlerts(t *testing.T, db *sqlite.DB, n int) []string {
 func queueIncidentAlerts(t *testing.T, db *sqlite.DB, n int) []string {
 	t.Helper()
 	ctx := context.Background()
-	inc, err := db.Record(ctx, incidents.Change{Incident: testAlert(0, incidents.AlertOpened).Incident, Alert: &incidents.Alert{Type: incidents.AlertOpened}})
+	inc, err := db.Record(ctx, incidents.Change{Incident: testAlert(0, linkwatch.AlertOpened).Incident, Alert: &linkwatch.Alert{Type: linkwatch.AlertOpened}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for range n - 1 {
-		if inc, err = db.Record(ctx, incidents.Change{Incident: inc, Alert: &incidents.Alert{Type: incidents.AlertUpdated, Reason: "cause_changed"}}); err != nil {
+		if inc, err = db.Record(ctx, incidents.Change{Incident: inc, Alert: &linkwatch.Alert{Type: linkwatch.AlertUpdated, Reason: "cause_changed"}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -130,7 +131,7 @@ func TestReceiverDownThenBackGetsEverythingInOrder(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("received %v, want %v in order", got, want)
 	}
-	log, err := db.DeliveryLog(context.Background(), incidents.DeliveryQuery{Limit: 10})
+	log, err := db.DeliveryLog(context.Background(), linkwatch.DeliveryQuery{Limit: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +175,7 @@ func TestStuckIncidentHoldsBackNoOther(t *testing.T) {
 	if !slices.Equal(got, others) {
 		t.Fatalf("received %v, want the other incidents' %v at once", got, others)
 	}
-	log, _ := db.DeliveryLog(context.Background(), incidents.DeliveryQuery{Limit: 10})
+	log, _ := db.DeliveryLog(context.Background(), linkwatch.DeliveryQuery{Limit: 10})
 	for _, l := range log {
 		switch {
 		case l.EventID == stuck[0] && (l.Status != "pending" || l.Attempts != 1):
@@ -193,7 +194,7 @@ func TestBackoffSchedule(t *testing.T) {
 	wantDelays := []time.Duration{5 * time.Second, 30 * time.Second, 2 * time.Minute, 10 * time.Minute, time.Hour, time.Hour}
 	for i, want := range wantDelays {
 		drain(t, db, d, wh)
-		log, _ := db.DeliveryLog(context.Background(), incidents.DeliveryQuery{Limit: 1})
+		log, _ := db.DeliveryLog(context.Background(), linkwatch.DeliveryQuery{Limit: 1})
 		got := log[0].NextAt.Sub(clk.Now())
 		if got < want*8/10 || got > want*12/10 {
 			t.Fatalf("after attempt %d: next in %v, want about %v", i+1, got, want)
@@ -211,15 +212,15 @@ func TestDeadLetterAndDisable(t *testing.T) {
 	d := newDispatcher(t, db, clk, badSink, goneSink)
 	drain(t, db, d, badSink, goneSink)
 	drain(t, db, d, badSink, goneSink)
-	log, _ := db.DeliveryLog(context.Background(), incidents.DeliveryQuery{Limit: 10})
-	status := map[string][]string{}
+	log, _ := db.DeliveryLog(context.Background(), linkwatch.DeliveryQuery{Limit: 10})
+	status := map[string][]linkwatch.DeliveryStatus{}
 	for _, l := range log {
 		status[l.Channel] = append(status[l.Channel], l.Status)
 	}
-	if !slices.Equal(status["webhook:bad"], []string{"dead", "dead"}) {
+	if !slices.Equal(status["webhook:bad"], []linkwatch.DeliveryStatus{"dead", "dead"}) {
 		t.Errorf("400 deliveries: %v, want dead-lettered", status["webhook:bad"])
 	}
-	if !slices.Equal(status["webhook:gone"], []string{"disabled", "disabled"}) {
+	if !slices.Equal(status["webhook:gone"], []linkwatch.DeliveryStatus{"disabled", "disabled"}) {
 		t.Errorf("410 deliveries: %v, want the endpoint disabled", status["webhook:gone"])
 	}
 	off, _ := db.DisabledChannels(context.Background())
@@ -241,7 +242,7 @@ func TestGiveUpAfter24Hours(t *testing.T) {
 		drain(t, db, d, wh)
 		clk.Add(time.Hour + 15*time.Minute)
 	}
-	log, _ := db.DeliveryLog(context.Background(), incidents.DeliveryQuery{Limit: 1})
+	log, _ := db.DeliveryLog(context.Background(), linkwatch.DeliveryQuery{Limit: 1})
 	if log[0].Status != "dead" || log[0].Attempts > 30 {
 		t.Errorf("after a day of failures: %+v", log[0])
 	}
@@ -365,7 +366,7 @@ type pendingReads struct {
 	rows int
 }
 
-func (p *pendingReads) PendingDeliveries(ctx context.Context, channel string, after int64, limit int) ([]incidents.Delivery, error) {
+func (p *pendingReads) PendingDeliveries(ctx context.Context, channel string, after int64, limit int) ([]linkwatch.Delivery, error) {
 	list, err := p.DB.PendingDeliveries(ctx, channel, after, limit)
 	p.mu.Lock()
 	p.rows += len(list)
@@ -384,7 +385,7 @@ func TestSettlingFilteredReadsEachDeliveryOnce(t *testing.T) {
 	_, srv := newReceiver(t, slices.Repeat([]int{503}, 100)...)
 	plain, _ := alerting.NewWebhook("plain", srv.URL, testSecret, nil)
 	picky, _ := alerting.NewWebhook("picky", srv.URL, testSecret, nil)
-	picky.SetFilter(incidents.Filter{Events: []incidents.AlertType{incidents.AlertOpened}, MinImpact: incidents.ImpactMinor})
+	picky.SetFilter(linkwatch.Filter{Events: []linkwatch.AlertType{linkwatch.AlertOpened}, MinImpact: linkwatch.ImpactMinor})
 	store := &pendingReads{DB: db}
 	d := alerting.NewDispatcher(store, []alerting.Sink{plain, picky}, nil, quietLog())
 	alerting.SetClock(d, clk.Now)
@@ -404,7 +405,7 @@ func TestSettlingFilteredReadsEachDeliveryOnce(t *testing.T) {
 		t.Errorf("a new alert: %d read in all, want 21", n)
 	}
 	picky2, _ := alerting.NewWebhook("picky", srv.URL, testSecret, nil)
-	picky2.SetFilter(incidents.Filter{MinImpact: incidents.ImpactCritical})
+	picky2.SetFilter(linkwatch.Filter{MinImpact: linkwatch.ImpactCritical})
 	drain(t, db, d, picky2)
 	if n := store.read(); n != 42 {
 		t.Errorf("changed filters: %d read in all, want the 21 again (42)", n)
@@ -422,28 +423,28 @@ func TestSettlingFilteredReadsEachDeliveryOnce(t *testing.T) {
 func TestMinImpactKeepsAnIncidentsStoryWhole(t *testing.T) {
 	db, clk, _ := outbox(t, 0)
 	ctx := context.Background()
-	record := func(inc incidents.Incident, typ incidents.AlertType) incidents.Incident {
+	record := func(inc linkwatch.Incident, typ linkwatch.AlertType) linkwatch.Incident {
 		t.Helper()
-		saved, err := db.Record(ctx, incidents.Change{Incident: inc, Alert: &incidents.Alert{Type: typ, Reason: "cause_changed"}})
+		saved, err := db.Record(ctx, incidents.Change{Incident: inc, Alert: &linkwatch.Alert{Type: typ, Reason: "cause_changed"}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return saved
 	}
-	inc := record(testAlert(0, incidents.AlertOpened).Incident, incidents.AlertOpened)
-	minor := testAlert(0, incidents.AlertOpened).Incident
-	minor.Key, minor.Impact = "dest:https://slow.example/", incidents.ImpactMinor
-	minor = record(minor, incidents.AlertOpened)
-	inc.Impact, inc.Cause = incidents.ImpactMinor, "slow"
-	inc = record(inc, incidents.AlertUpdated)
-	inc.Status, inc.ResolvedAt = incidents.StatusResolved, clk.Now()
-	record(inc, incidents.AlertResolved)
-	minor.Status, minor.ResolvedAt = incidents.StatusResolved, clk.Now()
-	record(minor, incidents.AlertResolved)
+	inc := record(testAlert(0, linkwatch.AlertOpened).Incident, linkwatch.AlertOpened)
+	minor := testAlert(0, linkwatch.AlertOpened).Incident
+	minor.Key, minor.Impact = "dest:https://slow.example/", linkwatch.ImpactMinor
+	minor = record(minor, linkwatch.AlertOpened)
+	inc.Impact, inc.Cause = linkwatch.ImpactMinor, "slow"
+	inc = record(inc, linkwatch.AlertUpdated)
+	inc.Status, inc.ResolvedAt = linkwatch.StatusResolved, clk.Now()
+	record(inc, linkwatch.AlertResolved)
+	minor.Status, minor.ResolvedAt = linkwatch.StatusResolved, clk.Now()
+	record(minor, linkwatch.AlertResolved)
 
 	rc, srv := newReceiver(t, 503)
 	wh, _ := alerting.NewWebhook("ops", srv.URL, testSecret, nil)
-	wh.SetFilter(incidents.Filter{MinImpact: incidents.ImpactMajor})
+	wh.SetFilter(linkwatch.Filter{MinImpact: linkwatch.ImpactMajor})
 	d := newDispatcher(t, db, clk, wh)
 	drain(t, db, d, wh) // the opening fails
 	clk.Add(time.Minute)

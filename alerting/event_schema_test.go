@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"linkwatch"
 	"linkwatch/alerting"
-	"linkwatch/incidents"
 )
 
 // rawSink records the bodies a webhook really sends.
@@ -38,7 +38,7 @@ func TestVerifyAndFilteredPayloadsMatchTheSchema(t *testing.T) {
 	sch := webhookSchema(t)
 	bodies, srv := rawSink(t)
 	clk := &clock{now: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
-	sub := incidents.Subscription{ID: 9, URL: srv.URL + "/hook", Secret: alerting.NewSecret(), Filter: incidents.Filter{Pages: []string{"beta"}}}
+	sub := linkwatch.Subscription{ID: 9, URL: srv.URL + "/hook", Secret: alerting.NewSecret(), Filter: linkwatch.Filter{Pages: []string{"beta"}}}
 	wh, err := alerting.NewSubscriptionWebhook(sub, nil, clk.Now)
 	if err != nil {
 		t.Fatal(err)
@@ -46,8 +46,8 @@ func TestVerifyAndFilteredPayloadsMatchTheSchema(t *testing.T) {
 	if err := wh.Verify(context.Background(), sub.ID); err != nil {
 		t.Fatal(err)
 	}
-	a := testAlert(7, incidents.AlertOpened)
-	a.Incident.Affected = append(a.Incident.Affected, incidents.Affected{Page: "beta", Link: "store", URL: "https://shop.example/store"})
+	a := testAlert(7, linkwatch.AlertOpened)
+	a.Incident.Affected = append(a.Incident.Affected, linkwatch.Affected{Page: "beta", Link: "store", URL: "https://shop.example/store"})
 	a.Incident.Targets = append(a.Incident.Targets, "https://shop.example/store")
 	narrowed, ok := sub.Filter.Apply(a)
 	if !ok {
@@ -66,7 +66,7 @@ func TestVerifyAndFilteredPayloadsMatchTheSchema(t *testing.T) {
 		}
 	}
 	var v alerting.VerifyBody
-	if err := json.Unmarshal(got[0], &v); err != nil || v.Type != incidents.AlertVerify || v.Data.SubscriptionID != 9 || v.Data.EventID == "" || v.Data.URL != sub.URL {
+	if err := json.Unmarshal(got[0], &v); err != nil || v.Type != linkwatch.AlertVerify || v.Data.SubscriptionID != 9 || v.Data.EventID == "" || v.Data.URL != sub.URL {
 		t.Errorf("verification = %s (%v)", got[0], err)
 	}
 	var sent alerting.WebhookBody
@@ -115,7 +115,7 @@ func TestSchemaKnowsEveryEventType(t *testing.T) {
 			documented = append(documented, d.Properties.Type.Const)
 		}
 	}
-	for _, typ := range append(slices.Clone(incidents.AlertTypes), incidents.AlertVerify) {
+	for _, typ := range append(slices.Clone(linkwatch.AlertTypes), linkwatch.AlertVerify) {
 		if !slices.Contains(documented, string(typ)) {
 			t.Errorf("event type %s has no schema in webhook.schema.json", typ)
 		}

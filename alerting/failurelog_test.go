@@ -11,8 +11,8 @@ import (
 	"testing/synctest"
 	"time"
 
+	"linkwatch"
 	"linkwatch/alerting"
-	"linkwatch/incidents"
 )
 
 // fullStore is an outbox on a full disk: every write fails, every poll.
@@ -32,7 +32,7 @@ func (fullStore) ReleaseClaims(context.Context, string) error { return nil }
 // fullSubs is the subscriptions' table on that disk: it cannot even be read.
 type fullSubs struct{ alerting.SubscriptionStore }
 
-func (fullSubs) ListSubscriptions(context.Context) ([]incidents.Subscription, error) {
+func (fullSubs) ListSubscriptions(context.Context) ([]linkwatch.Subscription, error) {
 	return nil, errFull
 }
 

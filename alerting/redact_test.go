@@ -10,8 +10,8 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"linkwatch"
 	"linkwatch/alerting"
-	"linkwatch/incidents"
 )
 
 // refusingDial fails every connection the way a real dial does, naming the
@@ -38,7 +38,7 @@ func sinkErrors(t *testing.T, scheme, host, token string) map[string]string {
 			out[name] = err.Error()
 		}
 	}
-	d := alerting.Delivery{ID: 1, Alert: testAlert(1, incidents.AlertOpened)}
+	d := alerting.Delivery{ID: 1, Alert: testAlert(1, linkwatch.AlertOpened)}
 	slackURL := scheme + "://" + host + "/services/T0/B0/" + token
 	if s, err := alerting.NewSlack(alerting.SlackOptions{WebhookURL: slackURL, Dial: refusingDial}); err != nil {
 		note("slack webhook: new", err)

@@ -11,10 +11,11 @@ import (
 	"sync"
 	"time"
 
+	"linkwatch"
+
 	"github.com/getsentry/sentry-go"
 
 	"linkwatch/alerting/redact"
-	"linkwatch/incidents"
 )
 
 // SentryOptions configures the Sentry sink.
@@ -93,7 +94,7 @@ func NewSentry(opts SentryOptions) (*Sentry, error) {
 }
 
 // Name implements Sink.
-func (s *Sentry) Name() string { return "sentry" }
+func (s *Sentry) Name() string { return linkwatch.SentryChannel }
 
 // Close stops the log worker and releases the client. Log records still
 // queued are dropped.
@@ -180,9 +181,9 @@ func sentryEvent(d Delivery) *sentry.Event {
 	// A degraded incident (minor: rate limited, a certificate expiring
 	// soon) is a warning, never a page on its own; a resolution is news.
 	switch {
-	case a.Type == incidents.AlertResolved:
+	case a.Type == linkwatch.AlertResolved:
 		ev.Level = sentry.LevelInfo
-	case inc.Impact == incidents.ImpactMinor || inc.Impact == incidents.ImpactNone:
+	case inc.Impact == linkwatch.ImpactMinor || inc.Impact == linkwatch.ImpactNone:
 		ev.Level = sentry.LevelWarning
 	default:
 		ev.Level = sentry.LevelError
@@ -193,7 +194,7 @@ func sentryEvent(d Delivery) *sentry.Event {
 	}
 	if u := a.Update; u != nil {
 		ev.Message += " — " + string(u.Status) + ": " + clip(u.Body, 500)
-	} else if a.Reason == string(incidents.EventAcknowledged) {
+	} else if a.Reason == string(linkwatch.EventAcknowledged) {
 		ev.Message += " — acknowledged by " + inc.AcknowledgedBy
 	}
 	ev.Logger = "linkwatch.incidents"

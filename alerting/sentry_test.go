@@ -17,9 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"linkwatch"
 	"linkwatch/alerting"
-	"linkwatch/checker"
-	"linkwatch/incidents"
 )
 
 const sentryTestKey = "publickey"
@@ -170,31 +169,31 @@ func newTestSentry(t *testing.T, dsn string) *alerting.Sentry {
 	return s
 }
 
-func sentryDelivery(typ incidents.AlertType, host string) alerting.Delivery {
-	affected := make([]incidents.Affected, 25)
+func sentryDelivery(typ linkwatch.AlertType, host string) alerting.Delivery {
+	affected := make([]linkwatch.Affected, 25)
 	for i := range affected {
-		affected[i] = incidents.Affected{Page: "p", Link: fmt.Sprintf("l%d", i), URL: "https://shop.example/x"}
+		affected[i] = linkwatch.Affected{Page: "p", Link: fmt.Sprintf("l%d", i), URL: "https://shop.example/x"}
 	}
 	return alerting.Delivery{
 		ID:      7,
 		Channel: "sentry",
-		Alert: incidents.Alert{
+		Alert: linkwatch.Alert{
 			EventID:    "evt-" + string(typ),
 			Type:       typ,
 			IncidentID: 12,
 			CreatedAt:  time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC),
-			Incident: incidents.Incident{
-				ID: 12, Key: "dest:https://shop.example/x", Kind: incidents.KindDestination,
-				Title: "shop.example is down", Cause: checker.CauseHTTP5xx, Summary: "HTTP 503",
-				Status: incidents.StatusInvestigating, Impact: incidents.ImpactMajor, Host: host,
+			Incident: linkwatch.Incident{
+				ID: 12, Key: "dest:https://shop.example/x", Kind: linkwatch.KindDestination,
+				Title: "shop.example is down", Cause: linkwatch.CauseHTTP5xx, Summary: "HTTP 503",
+				Status: linkwatch.StatusInvestigating, Impact: linkwatch.ImpactMajor, Host: host,
 				Affected: affected, StartedAt: time.Date(2025, 1, 2, 3, 0, 0, 0, time.UTC),
 			},
-			LastResult: &checker.Result{
-				URL: "https://shop.example/x", StatusCode: 503, Cause: checker.CauseHTTP5xx,
+			LastResult: &linkwatch.Result{
+				URL: "https://shop.example/x", StatusCode: 503, Cause: linkwatch.CauseHTTP5xx,
 				Summary: "HTTP 503", Error: "upstream", FinalURL: "https://shop.example/y",
-				Hops: []checker.Hop{
-					{URL: "https://shop.example/x", StatusCode: 301, Location: "/y", Phases: checker.Phases{DNS: 1500 * time.Microsecond}},
-					{URL: "https://shop.example/y", StatusCode: 503, Phases: checker.Phases{FirstByte: 20 * time.Millisecond}},
+				Hops: []linkwatch.Hop{
+					{URL: "https://shop.example/x", StatusCode: 301, Location: "/y", Phases: linkwatch.Phases{DNS: 1500 * time.Microsecond}},
+					{URL: "https://shop.example/y", StatusCode: 503, Phases: linkwatch.Phases{FirstByte: 20 * time.Millisecond}},
 				},
 			},
 		},
@@ -207,10 +206,10 @@ func sentryDelivery(typ incidents.AlertType, host string) alerting.Delivery {
 func TestSentryOneIssuePerIncident(t *testing.T) {
 	f := newFakeSentry(t)
 	s := newTestSentry(t, f.dsn())
-	opened := sentryDelivery(incidents.AlertOpened, "shop.example")
-	grown := sentryDelivery(incidents.AlertUpdated, "shop.example")
-	grown.Alert.Incident.Key, grown.Alert.Incident.Kind = "host:shop.example|http_5xx", incidents.KindHost
-	again := sentryDelivery(incidents.AlertOpened, "shop.example")
+	opened := sentryDelivery(linkwatch.AlertOpened, "shop.example")
+	grown := sentryDelivery(linkwatch.AlertUpdated, "shop.example")
+	grown.Alert.Incident.Key, grown.Alert.Incident.Kind = "host:shop.example|http_5xx", linkwatch.KindHost
+	again := sentryDelivery(linkwatch.AlertOpened, "shop.example")
 	again.Alert.EventID, again.Alert.IncidentID, again.Alert.Incident.ID = "evt-next-week", 40, 40
 	var prints []string
 	for _, d := range []alerting.Delivery{opened, grown, again} {
@@ -229,8 +228,8 @@ func TestSentryOneIssuePerIncident(t *testing.T) {
 func TestSentryMinorIncidentIsAWarning(t *testing.T) {
 	f := newFakeSentry(t)
 	s := newTestSentry(t, f.dsn())
-	d := sentryDelivery(incidents.AlertOpened, "shop.example")
-	d.Alert.Incident.Impact, d.Alert.Incident.Cause = incidents.ImpactMinor, checker.CauseTLSExpiring
+	d := sentryDelivery(linkwatch.AlertOpened, "shop.example")
+	d.Alert.Incident.Impact, d.Alert.Incident.Cause = linkwatch.ImpactMinor, linkwatch.CauseTLSExpiring
 	if err := s.Send(context.Background(), d); err != nil {
 		t.Fatal(err)
 	}
@@ -243,9 +242,9 @@ func TestSentryMinorIncidentIsAWarning(t *testing.T) {
 func TestSentryCarriesOperatorUpdate(t *testing.T) {
 	f := newFakeSentry(t)
 	s := newTestSentry(t, f.dsn())
-	d := sentryDelivery(incidents.AlertUpdated, "shop.example")
+	d := sentryDelivery(linkwatch.AlertUpdated, "shop.example")
 	d.Alert.Reason = "update_posted"
-	d.Alert.Update = &incidents.Update{Status: incidents.StatusIdentified, Body: "identified: rolling back"}
+	d.Alert.Update = &linkwatch.Update{Status: linkwatch.StatusIdentified, Body: "identified: rolling back"}
 	if err := s.Send(context.Background(), d); err != nil {
 		t.Fatal(err)
 	}
@@ -264,8 +263,8 @@ func TestSentryCarriesOperatorUpdate(t *testing.T) {
 func TestSentryCarriesAcknowledgement(t *testing.T) {
 	f := newFakeSentry(t)
 	s := newTestSentry(t, f.dsn())
-	d := sentryDelivery(incidents.AlertUpdated, "shop.example")
-	d.Alert.Reason = string(incidents.EventAcknowledged)
+	d := sentryDelivery(linkwatch.AlertUpdated, "shop.example")
+	d.Alert.Reason = string(linkwatch.EventAcknowledged)
 	d.Alert.Incident.AcknowledgedAt, d.Alert.Incident.AcknowledgedBy = d.Alert.CreatedAt, "alice"
 	if err := s.Send(context.Background(), d); err != nil {
 		t.Fatal(err)
@@ -287,14 +286,14 @@ func TestSentrySendIncidentEvent(t *testing.T) {
 		t.Fatalf("Name = %q", s.Name())
 	}
 	tests := []struct {
-		typ      incidents.AlertType
+		typ      linkwatch.AlertType
 		host     string
 		level    string
 		wantTags map[string]string
 	}{
-		{incidents.AlertOpened, "shop.example", "error", map[string]string{"cause": "http_5xx", "host": "shop.example", "component": "destination", "alert_type": "incident.opened"}},
-		{incidents.AlertUpdated, "shop.example", "error", map[string]string{"cause": "http_5xx", "host": "shop.example", "component": "destination", "alert_type": "incident.updated"}},
-		{incidents.AlertResolved, "", "info", map[string]string{"cause": "http_5xx", "component": "destination", "alert_type": "incident.resolved"}},
+		{linkwatch.AlertOpened, "shop.example", "error", map[string]string{"cause": "http_5xx", "host": "shop.example", "component": "destination", "alert_type": "incident.opened"}},
+		{linkwatch.AlertUpdated, "shop.example", "error", map[string]string{"cause": "http_5xx", "host": "shop.example", "component": "destination", "alert_type": "incident.updated"}},
+		{linkwatch.AlertResolved, "", "info", map[string]string{"cause": "http_5xx", "component": "destination", "alert_type": "incident.resolved"}},
 	}
 	for _, tc := range tests {
 		t.Run(string(tc.typ), func(t *testing.T) {
@@ -356,7 +355,7 @@ func TestSentrySendIncidentEvent(t *testing.T) {
 func TestSentryNoEvidenceWithoutResult(t *testing.T) {
 	f := newFakeSentry(t)
 	s := newTestSentry(t, f.dsn())
-	d := sentryDelivery(incidents.AlertOpened, "")
+	d := sentryDelivery(linkwatch.AlertOpened, "")
 	d.Alert.LastResult = nil
 	if err := s.Send(context.Background(), d); err != nil {
 		t.Fatal(err)
@@ -371,7 +370,7 @@ func TestSentryStableEventID(t *testing.T) {
 	f := newFakeSentry(t)
 	s := newTestSentry(t, f.dsn())
 	hex32 := regexp.MustCompile(`^[0-9a-f]{32}$`)
-	d := sentryDelivery(incidents.AlertOpened, "shop.example")
+	d := sentryDelivery(linkwatch.AlertOpened, "shop.example")
 	var ids []string
 	for range 2 {
 		if err := s.Send(context.Background(), d); err != nil {
@@ -390,7 +389,7 @@ func TestSentryStableEventID(t *testing.T) {
 	if ids[0] != ids[1] {
 		t.Errorf("retry changed the event id: %s then %s", ids[0], ids[1])
 	}
-	other := sentryDelivery(incidents.AlertResolved, "shop.example")
+	other := sentryDelivery(linkwatch.AlertResolved, "shop.example")
 	if err := s.Send(context.Background(), other); err != nil {
 		t.Fatal(err)
 	}
@@ -450,7 +449,7 @@ func TestSentrySendClassification(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f.respond(tc.status, tc.headers, "")
-			err := s.Send(context.Background(), sentryDelivery(incidents.AlertOpened, "shop.example"))
+			err := s.Send(context.Background(), sentryDelivery(linkwatch.AlertOpened, "shop.example"))
 			f.next(t)
 			if !tc.wantErr {
 				if err != nil {
@@ -476,7 +475,7 @@ func TestSentryNetworkErrorRetries(t *testing.T) {
 	f.srv.Close()
 	s := newTestSentry(t, dsn)
 	for name, send := range map[string]func() error{
-		"send":      func() error { return s.Send(context.Background(), sentryDelivery(incidents.AlertOpened, "")) },
+		"send":      func() error { return s.Send(context.Background(), sentryDelivery(linkwatch.AlertOpened, "")) },
 		"heartbeat": func() error { return s.Heartbeat(context.Background(), true, "") },
 	} {
 		err := send()
@@ -519,7 +518,7 @@ func TestSentrySecretNeverInErrors(t *testing.T) {
 	// The worst receiver: it echoes the credentials in its answer.
 	for _, status := range []int{403, 429, 500} {
 		f.respond(status, http.Header{"X-Sentry-Error": {"bad key " + sentryTestKey + " in " + f.dsn()}}, "key="+sentryTestKey)
-		err := s.Send(context.Background(), sentryDelivery(incidents.AlertOpened, ""))
+		err := s.Send(context.Background(), sentryDelivery(linkwatch.AlertOpened, ""))
 		f.next(t)
 		if err == nil {
 			t.Fatalf("status %d: Send succeeded", status)

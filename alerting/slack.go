@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"linkwatch"
+
 	"github.com/slack-go/slack"
 	"golang.org/x/time/rate"
 
@@ -37,7 +39,7 @@ type SlackOptions struct {
 	// its threads are its own); empty is the single entry "slack".
 	Name string
 	// Filter chooses the alerts this entry gets (a team's pages, say).
-	Filter incidents.Filter
+	Filter linkwatch.Filter
 }
 
 // Slack posts incident alerts as Block Kit messages with a text fallback.
@@ -75,14 +77,11 @@ func NewSlack(opts SlackOptions) (*Slack, error) {
 // Name identifies the channel: "slack", or "slack:<name>" for one of
 // several entries.
 func (s *Slack) Name() string {
-	if s.opts.Name == "" {
-		return "slack"
-	}
-	return "slack:" + s.opts.Name
+	return linkwatch.SlackChannel(s.opts.Name)
 }
 
 // Filter is what this entry chose to get.
-func (s *Slack) Filter() incidents.Filter { return s.opts.Filter }
+func (s *Slack) Filter() linkwatch.Filter { return s.opts.Filter }
 
 // Send posts one alert: in bot mode, the opening message starts a thread
 // that updates and the resolution reply to, and the resolution edits the
@@ -110,16 +109,16 @@ func (s *Slack) Send(ctx context.Context, d Delivery) error {
 		if err := s.opts.Threads.SetThreadRef(ctx, a.IncidentID, s.Name(), channel+" "+ts); err != nil {
 			return &SendError{Retry: true, Err: err}
 		}
-		if a.Type == incidents.AlertOpened {
+		if a.Type == linkwatch.AlertOpened {
 			return nil
 		}
-	} else if a.Type == incidents.AlertOpened {
+	} else if a.Type == linkwatch.AlertOpened {
 		return nil // already posted (a retry after a crash): never post it twice
 	}
 	if _, _, err := s.api.PostMessageContext(ctx, channel, slack.MsgOptionTS(ts), slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...)); err != nil {
 		return s.classify(err)
 	}
-	if a.Type == incidents.AlertResolved {
+	if a.Type == linkwatch.AlertResolved {
 		parent, ptext := slackMessage(a, s.opts.StatusPageURL, true)
 		if _, _, _, err := s.api.UpdateMessageContext(ctx, channel, ts, slack.MsgOptionText(ptext, false), slack.MsgOptionBlocks(parent...)); err != nil {
 			return s.classify(err)
@@ -166,21 +165,21 @@ func (s *Slack) classify(err error) error {
 // link names) is escaped for Slack's mrkdwn once, here, before it goes into
 // any field: the top-level text is parsed for <!channel>, <@user> and
 // <url|label> exactly as the blocks are.
-func slackMessage(a incidents.Alert, statusURL string, parent bool) ([]slack.Block, string) {
+func slackMessage(a linkwatch.Alert, statusURL string, parent bool) ([]slack.Block, string) {
 	inc := a.Incident
 	title, summary := escapeSlack(inc.Title), escapeSlack(inc.Summary)
 	cause := escapeSlack(string(inc.Cause))
 	var head string
 	switch {
-	case parent || a.Type == incidents.AlertResolved:
+	case parent || a.Type == linkwatch.AlertResolved:
 		head = fmt.Sprintf("✅ RESOLVED after %s: %s", incidents.HumanDuration(inc.ResolvedAt.Sub(inc.StartedAt)), title)
-	case a.Type == incidents.AlertOpened && inc.Impact == incidents.ImpactMinor:
+	case a.Type == linkwatch.AlertOpened && inc.Impact == linkwatch.ImpactMinor:
 		head = "🟠 Degraded: " + title
-	case a.Type == incidents.AlertOpened:
+	case a.Type == linkwatch.AlertOpened:
 		head = "🔴 Down: " + title
 	case a.Update != nil:
 		head = fmt.Sprintf("📝 Update (%s): %s", escapeSlack(string(a.Update.Status)), title)
-	case a.Reason == string(incidents.EventAcknowledged):
+	case a.Reason == string(linkwatch.EventAcknowledged):
 		head = fmt.Sprintf("👀 Acknowledged by %s: %s", escapeSlack(inc.AcknowledgedBy), title)
 	default:
 		head = fmt.Sprintf("🟡 Update (%s): %s", escapeSlack(strings.ReplaceAll(a.Reason, "_", " ")), title)
@@ -241,7 +240,7 @@ func slackMessage(a incidents.Alert, statusURL string, parent bool) ([]slack.Blo
 
 // fallbackLines says, a line per link, where the visitors of the links
 // diverted in an incident are being sent.
-func fallbackLines(as []incidents.Affected, max int) string {
+func fallbackLines(as []linkwatch.Affected, max int) string {
 	var lines []string
 	for _, a := range as {
 		if !a.Diverted {
@@ -256,7 +255,7 @@ func fallbackLines(as []incidents.Affected, max int) string {
 	return strings.Join(lines, "\n")
 }
 
-func affectedList(as []incidents.Affected, max int) string {
+func affectedList(as []linkwatch.Affected, max int) string {
 	var parts []string
 	for i, a := range as {
 		if i == max {

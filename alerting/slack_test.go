@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"linkwatch"
 	"linkwatch/alerting"
 	"linkwatch/incidents"
 	"linkwatch/storage/sqlite/sqlitetest"
@@ -91,11 +92,11 @@ func TestSlackBotThreadsUpdatesAndEditsParent(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A real incident row, so the thread reference has something to belong to.
-	inc, err := db.Record(context.Background(), incidents.Change{Incident: testAlert(0, incidents.AlertOpened).Incident})
+	inc, err := db.Record(context.Background(), incidents.Change{Incident: testAlert(0, linkwatch.AlertOpened).Incident})
 	if err != nil {
 		t.Fatal(err)
 	}
-	send := func(typ incidents.AlertType, reason string) {
+	send := func(typ linkwatch.AlertType, reason string) {
 		t.Helper()
 		a := testAlert(inc.ID, typ)
 		a.Reason = reason
@@ -103,10 +104,10 @@ func TestSlackBotThreadsUpdatesAndEditsParent(t *testing.T) {
 			t.Fatalf("%s: %v", typ, err)
 		}
 	}
-	send(incidents.AlertOpened, "")
-	send(incidents.AlertOpened, "") // a retry after a crash: must not post again
-	send(incidents.AlertUpdated, "cause_changed")
-	send(incidents.AlertResolved, "")
+	send(linkwatch.AlertOpened, "")
+	send(linkwatch.AlertOpened, "") // a retry after a crash: must not post again
+	send(linkwatch.AlertUpdated, "cause_changed")
+	send(linkwatch.AlertResolved, "")
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var got []string
@@ -139,14 +140,14 @@ func TestSlackBotRepliesAcknowledged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	inc, err := db.Record(context.Background(), incidents.Change{Incident: testAlert(0, incidents.AlertOpened).Incident})
+	inc, err := db.Record(context.Background(), incidents.Change{Incident: testAlert(0, linkwatch.AlertOpened).Incident})
 	if err != nil {
 		t.Fatal(err)
 	}
-	opened, acked := testAlert(inc.ID, incidents.AlertOpened), testAlert(inc.ID, incidents.AlertUpdated)
-	acked.Reason = string(incidents.EventAcknowledged)
+	opened, acked := testAlert(inc.ID, linkwatch.AlertOpened), testAlert(inc.ID, linkwatch.AlertUpdated)
+	acked.Reason = string(linkwatch.EventAcknowledged)
 	acked.Incident.AcknowledgedAt, acked.Incident.AcknowledgedBy = acked.CreatedAt, "alice <!channel>"
-	for _, a := range []incidents.Alert{opened, acked} {
+	for _, a := range []linkwatch.Alert{opened, acked} {
 		if err := s.Send(context.Background(), alerting.Delivery{Alert: a}); err != nil {
 			t.Fatal(err)
 		}
@@ -170,14 +171,14 @@ func TestSlackWebhookAndErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Send(context.Background(), alerting.Delivery{Alert: testAlert(1, incidents.AlertOpened)}); err != nil {
+	if err := s.Send(context.Background(), alerting.Delivery{Alert: testAlert(1, linkwatch.AlertOpened)}); err != nil {
 		t.Fatal(err)
 	}
 	if len(f.calls) != 1 || !strings.Contains(f.calls[0].blocks, "header") {
 		t.Fatalf("webhook calls: %+v", f.calls)
 	}
 	f.rateOnce = true
-	err = s.Send(context.Background(), alerting.Delivery{Alert: testAlert(1, incidents.AlertResolved)})
+	err = s.Send(context.Background(), alerting.Delivery{Alert: testAlert(1, linkwatch.AlertResolved)})
 	var se *alerting.SendError
 	if !errors.As(err, &se) || !se.Retry || se.RetryAfter != 3*time.Second {
 		t.Errorf("429: %v (%+v)", err, se)
@@ -185,7 +186,7 @@ func TestSlackWebhookAndErrors(t *testing.T) {
 
 	bot, _ := alerting.NewSlack(alerting.SlackOptions{BotToken: slackToken, Channel: "#ops", APIURL: srv.URL + "/", Threads: sqlitetest.MustOpen(t)})
 	f.fail = "invalid_auth"
-	err = bot.Send(context.Background(), alerting.Delivery{Alert: testAlert(1, incidents.AlertOpened)})
+	err = bot.Send(context.Background(), alerting.Delivery{Alert: testAlert(1, linkwatch.AlertOpened)})
 	if !errors.As(err, &se) || se.Retry {
 		t.Errorf("invalid_auth: %v, want a permanent failure", err)
 	}
@@ -212,7 +213,7 @@ func TestSlackSaysWhereVisitorsGo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := testAlert(1, incidents.AlertOpened)
+	a := testAlert(1, linkwatch.AlertOpened)
 	a.Incident.Affected[0].Fallback, a.Incident.Affected[0].Diverted = "https://backup.example/shop", true
 	if err := s.Send(context.Background(), alerting.Delivery{Alert: a}); err != nil {
 		t.Fatal(err)
@@ -234,13 +235,13 @@ func TestSlackEscapesRemoteTextInEveryField(t *testing.T) {
 		t.Fatal(err)
 	}
 	injections := []string{"<!channel>", "<!here>", "<https://evil.example/|Click here>", "<@U0ADMIN>", "<#C0GENERAL>"}
-	a := testAlert(3, incidents.AlertUpdated)
+	a := testAlert(3, linkwatch.AlertUpdated)
 	a.Reason = "cause_changed<!everyone>"
 	a.Incident.Title = "acme/shop <!here> is down"
 	a.Incident.Summary = "redirect to Location: javascript:<!channel> <https://evil.example/|Click here> (302)"
-	a.Update = &incidents.Update{Status: incidents.StatusIdentified, Body: "we saw <@U0ADMIN> and <#C0GENERAL>"}
-	a.Added = []incidents.Affected{{Page: "acme", Link: "<!channel>", URL: "https://shop.example/"}}
-	a.Incident.Affected = append(a.Incident.Affected, incidents.Affected{Page: "<https://evil.example/|x>", Link: "l"})
+	a.Update = &linkwatch.Update{Status: linkwatch.StatusIdentified, Body: "we saw <@U0ADMIN> and <#C0GENERAL>"}
+	a.Added = []linkwatch.Affected{{Page: "acme", Link: "<!channel>", URL: "https://shop.example/"}}
+	a.Incident.Affected = append(a.Incident.Affected, linkwatch.Affected{Page: "<https://evil.example/|x>", Link: "l"})
 	if err := s.Send(context.Background(), alerting.Delivery{Alert: a}); err != nil {
 		t.Fatal(err)
 	}
@@ -273,12 +274,12 @@ func TestSlackEntriesFilterPerTeamAndThreadPerChannel(t *testing.T) {
 	fa, srvA := newFakeSlack(t)
 	fb, srvB := newFakeSlack(t)
 	teamA, err := alerting.NewSlack(alerting.SlackOptions{Name: "team-a", BotToken: slackToken, Channel: "#acme", APIURL: srvA.URL + "/", Threads: db,
-		Filter: incidents.Filter{Pages: []string{"acme"}}})
+		Filter: linkwatch.Filter{Pages: []string{"acme"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	teamB, err := alerting.NewSlack(alerting.SlackOptions{Name: "team-b", BotToken: slackToken, Channel: "#beta", APIURL: srvB.URL + "/", Threads: db,
-		Filter: incidents.Filter{Pages: []string{"beta"}, Events: []incidents.AlertType{incidents.AlertOpened, incidents.AlertResolved}}})
+		Filter: linkwatch.Filter{Pages: []string{"beta"}, Events: []linkwatch.AlertType{linkwatch.AlertOpened, linkwatch.AlertResolved}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,12 +291,12 @@ func TestSlackEntriesFilterPerTeamAndThreadPerChannel(t *testing.T) {
 	both := hostIncident(t, db, "host:shop.example|http_5xx")
 	both.Summary = "updated"
 	// Each change is written over the version it was made from.
-	both, err = db.Record(ctx, incidents.Change{Incident: both, Alert: &incidents.Alert{Type: incidents.AlertUpdated, Reason: "cause_changed"}})
+	both, err = db.Record(ctx, incidents.Change{Incident: both, Alert: &linkwatch.Alert{Type: linkwatch.AlertUpdated, Reason: "cause_changed"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	both.Status, both.ResolvedAt = incidents.StatusResolved, clk.Now().Add(time.Minute)
-	if _, err := db.Record(ctx, incidents.Change{Incident: both, Alert: &incidents.Alert{Type: incidents.AlertResolved}}); err != nil {
+	both.Status, both.ResolvedAt = linkwatch.StatusResolved, clk.Now().Add(time.Minute)
+	if _, err := db.Record(ctx, incidents.Change{Incident: both, Alert: &linkwatch.Alert{Type: linkwatch.AlertResolved}}); err != nil {
 		t.Fatal(err)
 	}
 	drain(t, db, d, teamA, teamB)
@@ -338,7 +339,7 @@ func TestSlackEntriesFilterPerTeamAndThreadPerChannel(t *testing.T) {
 	if n, _ := db.OutboxPending(ctx); n != 0 {
 		t.Errorf("%d deliveries pending: a filtered-out alert must be settled", n)
 	}
-	log, _ := db.DeliveryLog(ctx, incidents.DeliveryQuery{Channel: "slack:team-b", Limit: 10})
+	log, _ := db.DeliveryLog(ctx, linkwatch.DeliveryQuery{Channel: "slack:team-b", Limit: 10})
 	if len(log) != 2 {
 		t.Errorf("team B's log holds %d deliveries, want the 2 it got", len(log))
 	}

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"linkwatch"
 	"linkwatch/alerting"
-	"linkwatch/incidents"
 	"linkwatch/storage/sqlite"
 	"linkwatch/storage/storagefault"
 )
@@ -83,7 +83,7 @@ func TestDeliveredAlertIsNotResentWhileTheDiskIsFull(t *testing.T) {
 			t.Errorf("alert %s sent %d times in all, want once", ev, n)
 		}
 	}
-	log, err := db.DeliveryLog(ctx, incidents.DeliveryQuery{Limit: 10})
+	log, err := db.DeliveryLog(ctx, linkwatch.DeliveryQuery{Limit: 10})
 	if err != nil {
 		t.Fatal(err)
 	}

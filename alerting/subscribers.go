@@ -10,13 +10,13 @@ import (
 	"sync"
 	"time"
 
-	"linkwatch/incidents"
+	"linkwatch"
 )
 
 // SubscriptionStore is what the dispatcher needs to deliver to the
 // subscriptions made through the admin API.
 type SubscriptionStore interface {
-	ListSubscriptions(ctx context.Context) ([]incidents.Subscription, error)
+	ListSubscriptions(ctx context.Context) ([]linkwatch.Subscription, error)
 	// ClaimVerification claims a subscription's due verification for owner
 	// until lease has passed: false when none is due or another holds it,
 	// so of replicas sharing the database, one sends it.
@@ -36,7 +36,7 @@ func NewSecret() string {
 
 // filtered is a sink whose receiver chose what it gets.
 type filtered interface {
-	Filter() incidents.Filter
+	Filter() linkwatch.Filter
 }
 
 // subscribers runs a loop per active subscription. The set is read again
@@ -99,12 +99,12 @@ func (d *Dispatcher) syncSubscriptions(ctx context.Context) []string {
 		return names
 	}
 	now := d.now()
-	active := map[string]incidents.Subscription{}
+	active := map[string]linkwatch.Subscription{}
 	for _, s := range list {
 		if s.VerifyDue && !now.Before(s.VerifyNextAt) {
 			d.startVerify(ctx, s)
 		}
-		if s.State() == incidents.SubscriptionActive {
+		if s.State() == linkwatch.SubscriptionActive {
 			active[s.Channel()] = s
 		}
 	}
@@ -162,7 +162,7 @@ func (d *Dispatcher) syncSubscriptions(ctx context.Context) []string {
 // sinkVersion is everything a subscription's sink is made from, so a
 // change to any of it (URL, filters, secrets, the overlap ending) makes a
 // new sink, however close together two changes come.
-func sinkVersion(s incidents.Subscription, now time.Time) string {
+func sinkVersion(s linkwatch.Subscription, now time.Time) string {
 	f, _ := json.Marshal(s.Filter)
 	prev := ""
 	if s.PreviousSecret != "" && now.Before(s.PreviousUntil) {
@@ -205,7 +205,7 @@ func (d *Dispatcher) stopSubscriptions() {
 // fails is settled as a delivery's (settle): tried again with the same
 // backoff until GiveUpAfter has passed since the first, never again after
 // a 4xx that no retry changes, and a 410 Gone disables the subscription.
-func (d *Dispatcher) startVerify(ctx context.Context, s incidents.Subscription) {
+func (d *Dispatcher) startVerify(ctx context.Context, s linkwatch.Subscription) {
 	sb := d.subs
 	sb.mu.Lock()
 	if sb.verifying[s.ID] {
@@ -235,17 +235,17 @@ func (d *Dispatcher) startVerify(ctx context.Context, s incidents.Subscription) 
 		if ctx.Err() != nil {
 			return // shutting down: the claim is handed back (releaseClaims), another replica or a restart sends it
 		}
-		if err := sb.store.RecordVerification(ctx, s.ID, o); err != nil && !errors.Is(err, incidents.ErrNotFound) {
+		if err := sb.store.RecordVerification(ctx, s.ID, o); err != nil && !errors.Is(err, linkwatch.ErrNotFound) {
 			d.log.Error("record webhook subscription verification", "subscription", s.ID, "err", err)
 			return
 		}
 		switch o.Status {
-		case "sent":
+		case linkwatch.DeliverySent:
 			d.log.Info("webhook subscription verified", "subscription", s.ID)
-		case "pending":
+		case linkwatch.DeliveryPending:
 			d.log.Warn("webhook subscription not verified yet: trying again", "subscription", s.ID,
 				"attempt", s.VerifyAttempts+1, "next_at", o.NextAt, "err", o.Error)
-		case "disabled":
+		case linkwatch.DeliveryDisabled:
 			d.log.Warn("webhook subscription disabled by its receiver: it answered its verification with 410 Gone",
 				"subscription", s.ID, "err", o.Error)
 		default:
@@ -257,7 +257,7 @@ func (d *Dispatcher) startVerify(ctx context.Context, s incidents.Subscription) 
 
 // verify sends s its subscription.verify event and returns why it was not
 // answered with 2xx, if it was not.
-func (d *Dispatcher) verify(ctx context.Context, s incidents.Subscription) error {
+func (d *Dispatcher) verify(ctx context.Context, s linkwatch.Subscription) error {
 	wh, err := NewSubscriptionWebhook(s, d.subs.dial, d.now)
 	if err != nil {
 		return &SendError{Err: err} // a secret that cannot sign: no retry changes it

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"linkwatch"
+
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"linkwatch/alerting"
@@ -129,22 +131,22 @@ func runDispatcher(t *testing.T, db *sqlite.DB, clk *clock, dial alerting.DialFu
 
 // hostIncident records a host incident on shop.example touching the
 // pages acme and beta, with its opening alert.
-func hostIncident(t *testing.T, db *sqlite.DB, key string) incidents.Incident {
+func hostIncident(t *testing.T, db *sqlite.DB, key string) linkwatch.Incident {
 	t.Helper()
 	now := db.Now()
-	inc := incidents.Incident{Key: key, Kind: incidents.KindHost, Title: "shop.example: 2 destinations failing", Cause: checker.CauseHTTP5xx,
-		Status: incidents.StatusInvestigating, Impact: incidents.ImpactMajor, Host: "shop.example",
+	inc := linkwatch.Incident{Key: key, Kind: linkwatch.KindHost, Title: "shop.example: 2 destinations failing", Cause: linkwatch.CauseHTTP5xx,
+		Status: linkwatch.StatusInvestigating, Impact: linkwatch.ImpactMajor, Host: "shop.example",
 		Targets:   []string{"https://shop.example/a", "https://shop.example/b"},
-		Affected:  []incidents.Affected{{Page: "acme", Link: "shop", URL: "https://shop.example/a"}, {Page: "beta", Link: "store", URL: "https://shop.example/b"}},
+		Affected:  []linkwatch.Affected{{Page: "acme", Link: "shop", URL: "https://shop.example/a"}, {Page: "beta", Link: "store", URL: "https://shop.example/b"}},
 		StartedAt: now, UpdatedAt: now}
-	saved, err := db.Record(context.Background(), incidents.Change{Incident: inc, Alert: &incidents.Alert{Type: incidents.AlertOpened}})
+	saved, err := db.Record(context.Background(), incidents.Change{Incident: inc, Alert: &linkwatch.Alert{Type: linkwatch.AlertOpened}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return saved
 }
 
-func subscription(t *testing.T, db *sqlite.DB, id int64) incidents.Subscription {
+func subscription(t *testing.T, db *sqlite.DB, id int64) linkwatch.Subscription {
 	t.Helper()
 	s, err := db.Subscription(context.Background(), id)
 	if err != nil {
@@ -170,19 +172,19 @@ func TestSubscriptionsVerifyThenGetTheirPageOnly(t *testing.T) {
 	runDispatcher(t, db, clk, nil)
 	ctx := context.Background()
 	recv := map[string]*subReceiver{}
-	subs := map[string]incidents.Subscription{}
+	subs := map[string]linkwatch.Subscription{}
 	for _, page := range []string{"acme", "beta"} {
 		rc, srv := newSubReceiver(t)
 		secret := alerting.NewSecret()
 		rc.setSecret(secret)
-		s, err := db.CreateSubscription(ctx, incidents.Subscription{URL: srv.URL + "/hook", Secret: secret, Filter: incidents.Filter{Pages: []string{page}}})
+		s, err := db.CreateSubscription(ctx, linkwatch.Subscription{URL: srv.URL + "/hook", Secret: secret, Filter: linkwatch.Filter{Pages: []string{page}}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		recv[page], subs[page] = rc, s
 	}
 	for page, rc := range recv {
-		eventually(t, page+"'s verification", func() bool { return subscription(t, db, subs[page].ID).State() == incidents.SubscriptionActive })
+		eventually(t, page+"'s verification", func() bool { return subscription(t, db, subs[page].ID).State() == linkwatch.SubscriptionActive })
 		if got := rc.types(); !slices.Equal(got, []string{"subscription.verify"}) {
 			t.Fatalf("%s got %v before any alert, want the verification", page, got)
 		}
@@ -204,8 +206,8 @@ func TestSubscriptionsVerifyThenGetTheirPageOnly(t *testing.T) {
 	}
 	// A filter changed through the store takes effect without a restart;
 	// an alert it leaves out is not in the delivery log, and never pending.
-	critical := incidents.Filter{Pages: []string{"acme"}, MinImpact: incidents.ImpactCritical}
-	if _, err := db.UpdateSubscription(ctx, subs["acme"].ID, incidents.SubscriptionPatch{Filter: &critical}); err != nil {
+	critical := linkwatch.Filter{Pages: []string{"acme"}, MinImpact: linkwatch.ImpactCritical}
+	if _, err := db.UpdateSubscription(ctx, subs["acme"].ID, linkwatch.SubscriptionPatch{Filter: &critical}); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(100 * time.Millisecond) // several polls
@@ -215,7 +217,7 @@ func TestSubscriptionsVerifyThenGetTheirPageOnly(t *testing.T) {
 	if got := recv["acme"].types(); len(got) != 2 {
 		t.Errorf("acme, now critical only, got %v", got)
 	}
-	log, err := db.DeliveryLog(ctx, incidents.DeliveryQuery{Channel: subs["acme"].Channel(), Limit: 10})
+	log, err := db.DeliveryLog(ctx, linkwatch.DeliveryQuery{Channel: subs["acme"].Channel(), Limit: 10})
 	if err != nil || len(log) != 1 || log[0].Status != "sent" {
 		t.Fatalf("acme's log: %+v, %v", log, err)
 	}
@@ -232,13 +234,13 @@ func TestSubscriptionPauseResumeFailuresAndGone(t *testing.T) {
 	rc, srv := newSubReceiver(t)
 	secret := alerting.NewSecret()
 	rc.setSecret(secret)
-	s, err := db.CreateSubscription(ctx, incidents.Subscription{URL: srv.URL, Secret: secret})
+	s, err := db.CreateSubscription(ctx, linkwatch.Subscription{URL: srv.URL, Secret: secret})
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "verification", func() bool { return subscription(t, db, s.ID).State() == incidents.SubscriptionActive })
+	eventually(t, "verification", func() bool { return subscription(t, db, s.ID).State() == linkwatch.SubscriptionActive })
 	paused := true
-	if _, err := db.UpdateSubscription(ctx, s.ID, incidents.SubscriptionPatch{Paused: &paused}); err != nil {
+	if _, err := db.UpdateSubscription(ctx, s.ID, linkwatch.SubscriptionPatch{Paused: &paused}); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(100 * time.Millisecond) // several polls: the loop stops
@@ -248,7 +250,7 @@ func TestSubscriptionPauseResumeFailuresAndGone(t *testing.T) {
 		t.Fatalf("a paused subscription got %v", got)
 	}
 	paused = false
-	if _, err := db.UpdateSubscription(ctx, s.ID, incidents.SubscriptionPatch{Paused: &paused}); err != nil {
+	if _, err := db.UpdateSubscription(ctx, s.ID, linkwatch.SubscriptionPatch{Paused: &paused}); err != nil {
 		t.Fatal(err)
 	}
 	rc.script(500)
@@ -266,7 +268,7 @@ func TestSubscriptionPauseResumeFailuresAndGone(t *testing.T) {
 	eventually(t, "failing since cleared", func() bool { return subscription(t, db, s.ID).FailingSince.IsZero() })
 	rc.script(http.StatusGone)
 	hostIncident(t, db, "host:gone.example|dns")
-	eventually(t, "disabled by 410", func() bool { return subscription(t, db, s.ID).State() == incidents.SubscriptionDisabled })
+	eventually(t, "disabled by 410", func() bool { return subscription(t, db, s.ID).State() == linkwatch.SubscriptionDisabled })
 	hostIncident(t, db, "host:after.example|dns")
 	time.Sleep(200 * time.Millisecond)
 	rc.mu.Lock()
@@ -283,7 +285,7 @@ func TestSubscriptionPauseResumeFailuresAndGone(t *testing.T) {
 func TestRotationSignsWithBothSecretsFor24Hours(t *testing.T) {
 	oldSecret, newSecret := alerting.NewSecret(), alerting.NewSecret()
 	clk := &clock{now: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
-	sub := incidents.Subscription{ID: 3, Secret: newSecret, PreviousSecret: oldSecret, PreviousUntil: clk.Now().Add(incidents.SecretOverlap)}
+	sub := linkwatch.Subscription{ID: 3, Secret: newSecret, PreviousSecret: oldSecret, PreviousUntil: clk.Now().Add(linkwatch.SecretOverlap)}
 	var mu sync.Mutex
 	var bodies [][]byte
 	var headers []http.Header
@@ -302,7 +304,7 @@ func TestRotationSignsWithBothSecretsFor24Hours(t *testing.T) {
 	oldV, _ := standardwebhooks.NewWebhook(oldSecret)
 	newV, _ := standardwebhooks.NewWebhook(newSecret)
 	send := func() ([]byte, http.Header) {
-		if err := wh.Send(context.Background(), alerting.Delivery{Alert: testAlert(1, incidents.AlertOpened)}); err != nil {
+		if err := wh.Send(context.Background(), alerting.Delivery{Alert: testAlert(1, linkwatch.AlertOpened)}); err != nil {
 			t.Fatal(err)
 		}
 		mu.Lock()
@@ -318,7 +320,7 @@ func TestRotationSignsWithBothSecretsFor24Hours(t *testing.T) {
 			t.Errorf("during the overlap the %s secret does not verify: %v", name, err)
 		}
 	}
-	clk.Add(incidents.SecretOverlap - time.Second)
+	clk.Add(linkwatch.SecretOverlap - time.Second)
 	if body, h = send(); oldV.VerifyIgnoringTimestamp(body, h) != nil {
 		t.Error("a second before the overlap ends the old secret no longer verifies")
 	}
@@ -368,26 +370,26 @@ func TestSubscriptionURLTurnedPrivateIsNotCalled(t *testing.T) {
 		t.Fatal("the guard allows a name resolving to loopback")
 	}
 	ctx := context.Background()
-	s, err := db.CreateSubscription(ctx, incidents.Subscription{URL: url, Secret: alerting.NewSecret()})
+	s, err := db.CreateSubscription(ctx, linkwatch.Subscription{URL: url, Secret: alerting.NewSecret()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// A second one, already verified, to see an alert refused too.
-	s2, err := db.CreateSubscription(ctx, incidents.Subscription{URL: url, Secret: alerting.NewSecret()})
+	s2, err := db.CreateSubscription(ctx, linkwatch.Subscription{URL: url, Secret: alerting.NewSecret()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := db.RecordVerification(ctx, s2.ID, incidents.Outcome{Status: "sent"}); err != nil {
+	if err := db.RecordVerification(ctx, s2.ID, linkwatch.Outcome{Status: "sent"}); err != nil {
 		t.Fatal(err)
 	}
 	runDispatcher(t, db, clk, guard.Dial)
 	eventually(t, "the verification refused", func() bool { return subscription(t, db, s.ID).VerifyError != "" })
-	if got := subscription(t, db, s.ID); got.State() != incidents.SubscriptionPending || !strings.Contains(got.VerifyError, "SSRF guard") {
+	if got := subscription(t, db, s.ID); got.State() != linkwatch.SubscriptionPending || !strings.Contains(got.VerifyError, "SSRF guard") {
 		t.Errorf("after a refused verification: %s, %q", got.State(), got.VerifyError)
 	}
 	hostIncident(t, db, "host:shop.example|dns")
 	eventually(t, "the alert dead-lettered", func() bool {
-		log, _ := db.DeliveryLog(ctx, incidents.DeliveryQuery{Channel: s2.Channel(), Limit: 1})
+		log, _ := db.DeliveryLog(ctx, linkwatch.DeliveryQuery{Channel: s2.Channel(), Limit: 1})
 		return len(log) == 1 && log[0].Status == "dead"
 	})
 	rc.mu.Lock()
@@ -408,14 +410,14 @@ func TestFilteredAlertIsNeverPendingBehindAFailingOne(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wh.SetFilter(incidents.Filter{Events: []incidents.AlertType{incidents.AlertOpened, incidents.AlertResolved}})
+	wh.SetFilter(linkwatch.Filter{Events: []linkwatch.AlertType{linkwatch.AlertOpened, linkwatch.AlertResolved}})
 	d := newDispatcher(t, db, clk, wh)
 	drain(t, db, d, wh)
 	if n, _ := db.OutboxPending(context.Background()); n != 1 {
 		t.Errorf("%d pending, want only the failing opening", n)
 	}
-	log, err := db.DeliveryLog(context.Background(), incidents.DeliveryQuery{Channel: wh.Name(), Limit: 10})
-	if err != nil || len(log) != 1 || log[0].Type != incidents.AlertOpened || log[0].Status != "pending" {
+	log, err := db.DeliveryLog(context.Background(), linkwatch.DeliveryQuery{Channel: wh.Name(), Limit: 10})
+	if err != nil || len(log) != 1 || log[0].Type != linkwatch.AlertOpened || log[0].Status != "pending" {
 		t.Errorf("log = %+v, %v", log, err)
 	}
 }
@@ -434,7 +436,7 @@ func TestVerificationSentByOneReplica(t *testing.T) {
 	t.Cleanup(srv.Close)
 	secret := alerting.NewSecret()
 	rc.setSecret(secret)
-	s, err := db.CreateSubscription(context.Background(), incidents.Subscription{URL: srv.URL + "/hook", Secret: secret})
+	s, err := db.CreateSubscription(context.Background(), linkwatch.Subscription{URL: srv.URL + "/hook", Secret: secret})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -450,7 +452,7 @@ func TestVerificationSentByOneReplica(t *testing.T) {
 		go func() { d.Run(ctx); close(done) }()
 		t.Cleanup(func() { cancel(); <-done })
 	}
-	eventually(t, "the verification", func() bool { return subscription(t, db, s.ID).State() == incidents.SubscriptionActive })
+	eventually(t, "the verification", func() bool { return subscription(t, db, s.ID).State() == linkwatch.SubscriptionActive })
 	time.Sleep(400 * time.Millisecond) // a second one, if sent, has arrived
 	if got := rc.types(); !slices.Equal(got, []string{"subscription.verify"}) {
 		t.Fatalf("the receiver got %v, want one verification", got)

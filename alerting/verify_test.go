@@ -7,15 +7,15 @@ import (
 	"testing"
 	"time"
 
+	"linkwatch"
 	"linkwatch/alerting"
-	"linkwatch/incidents"
 	"linkwatch/storage/sqlite"
 	"linkwatch/storage/sqlite/sqlitetest"
 )
 
 // verifying makes a subscription for a receiver answering statuses (then
 // 200) and runs a dispatcher on clk.
-func verifying(t *testing.T, statuses ...int) (*sqlite.DB, *clock, *subReceiver, incidents.Subscription) {
+func verifying(t *testing.T, statuses ...int) (*sqlite.DB, *clock, *subReceiver, linkwatch.Subscription) {
 	t.Helper()
 	db := sqlitetest.MustOpen(t)
 	clk := &clock{now: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
@@ -24,7 +24,7 @@ func verifying(t *testing.T, statuses ...int) (*sqlite.DB, *clock, *subReceiver,
 	secret := alerting.NewSecret()
 	rc.setSecret(secret)
 	rc.script(statuses...)
-	s, err := db.CreateSubscription(context.Background(), incidents.Subscription{URL: srv.URL + "/hook", Secret: secret})
+	s, err := db.CreateSubscription(context.Background(), linkwatch.Subscription{URL: srv.URL + "/hook", Secret: secret})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func TestVerificationRetriedWithBackoff(t *testing.T) {
 	failedAt := clk.Now()
 	eventually(t, "the failed attempt recorded", func() bool { return subscription(t, db, s.ID).VerifyAttempts == 1 })
 	got := subscription(t, db, s.ID)
-	if got.State() != incidents.SubscriptionPending || !got.VerifyDue || !strings.Contains(got.VerifyError, "500") || !got.VerifyFirstAt.Equal(failedAt) {
+	if got.State() != linkwatch.SubscriptionPending || !got.VerifyDue || !strings.Contains(got.VerifyError, "500") || !got.VerifyFirstAt.Equal(failedAt) {
 		t.Fatalf("after a 500: %s due %v error %q first %v", got.State(), got.VerifyDue, got.VerifyError, got.VerifyFirstAt)
 	}
 	if wait := got.VerifyNextAt.Sub(failedAt); wait < 4*time.Second || wait > 6*time.Second {
@@ -61,7 +61,7 @@ func TestVerificationRetriedWithBackoff(t *testing.T) {
 		t.Fatalf("%d calls before the backoff passed", n)
 	}
 	clk.Add(6 * time.Second)
-	eventually(t, "verified on the second attempt", func() bool { return subscription(t, db, s.ID).State() == incidents.SubscriptionActive })
+	eventually(t, "verified on the second attempt", func() bool { return subscription(t, db, s.ID).State() == linkwatch.SubscriptionActive })
 	got = subscription(t, db, s.ID)
 	if got.VerifyDue || got.VerifyError != "" || got.VerifyAttempts != 0 || !got.VerifyNextAt.IsZero() || calls(rc) != 2 {
 		t.Errorf("after the 200: due %v error %q attempts %d next %v, %d calls", got.VerifyDue, got.VerifyError, got.VerifyAttempts, got.VerifyNextAt, calls(rc))
@@ -78,7 +78,7 @@ func TestVerificationGoneDisables(t *testing.T) {
 	db, clk, rc, s := verifying(t, http.StatusInternalServerError, http.StatusGone)
 	eventually(t, "the failed attempt recorded", func() bool { return subscription(t, db, s.ID).VerifyAttempts == 1 })
 	clk.Add(6 * time.Second)
-	eventually(t, "disabled by the 410", func() bool { return subscription(t, db, s.ID).State() == incidents.SubscriptionDisabled })
+	eventually(t, "disabled by the 410", func() bool { return subscription(t, db, s.ID).State() == linkwatch.SubscriptionDisabled })
 	got := subscription(t, db, s.ID)
 	if got.VerifyDue || !strings.Contains(got.DisabledReason, "410") || got.VerifyAttempts != 2 {
 		t.Errorf("after the 410: due %v reason %q attempts %d", got.VerifyDue, got.DisabledReason, got.VerifyAttempts)
@@ -92,10 +92,10 @@ func TestVerificationGoneDisables(t *testing.T) {
 	}
 	// Resumed by an operator, it is verified again.
 	paused := false
-	if _, err := db.UpdateSubscription(context.Background(), s.ID, incidents.SubscriptionPatch{Paused: &paused}); err != nil {
+	if _, err := db.UpdateSubscription(context.Background(), s.ID, linkwatch.SubscriptionPatch{Paused: &paused}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "verified once resumed", func() bool { return subscription(t, db, s.ID).State() == incidents.SubscriptionActive })
+	eventually(t, "verified once resumed", func() bool { return subscription(t, db, s.ID).State() == linkwatch.SubscriptionActive })
 }
 
 // A receiver that never answers 2xx is tried with backoff for a day after
@@ -111,7 +111,7 @@ func TestVerificationGivesUp(t *testing.T) {
 	clk.Add(alerting.GiveUpAfter)
 	eventually(t, "given up", func() bool { return !subscription(t, db, s.ID).VerifyDue })
 	got := subscription(t, db, s.ID)
-	if got.State() != incidents.SubscriptionPending || got.VerifyAttempts != 2 || !strings.HasPrefix(got.VerifyError, "gave up after 24h0m0s: ") {
+	if got.State() != linkwatch.SubscriptionPending || got.VerifyAttempts != 2 || !strings.HasPrefix(got.VerifyError, "gave up after 24h0m0s: ") {
 		t.Errorf("after a day: %s attempts %d error %q", got.State(), got.VerifyAttempts, got.VerifyError)
 	}
 	if n := calls(rc); n != 2 {
@@ -120,7 +120,7 @@ func TestVerificationGivesUp(t *testing.T) {
 
 	db, _, rc, s = verifying(t, http.StatusNotFound)
 	eventually(t, "the 404 recorded", func() bool { return subscription(t, db, s.ID).VerifyAttempts == 1 })
-	if got := subscription(t, db, s.ID); got.VerifyDue || got.State() != incidents.SubscriptionPending || !strings.Contains(got.VerifyError, "404") || calls(rc) != 1 {
+	if got := subscription(t, db, s.ID); got.VerifyDue || got.State() != linkwatch.SubscriptionPending || !strings.Contains(got.VerifyError, "404") || calls(rc) != 1 {
 		t.Errorf("after a 404: due %v %s %q, %d calls", got.VerifyDue, got.State(), got.VerifyError, calls(rc))
 	}
 }

@@ -16,9 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"linkwatch"
 	"linkwatch/alerting/redact"
-	"linkwatch/checker"
-	"linkwatch/incidents"
 )
 
 // Webhook posts alerts to a URL per the Standard Webhooks spec: headers
@@ -32,7 +31,7 @@ type Webhook struct {
 	// signature, until prevUntil.
 	prev      []byte
 	prevUntil time.Time
-	filter    incidents.Filter
+	filter    linkwatch.Filter
 	client    *http.Client
 	now       func() time.Time
 }
@@ -47,13 +46,13 @@ func NewWebhook(name, rawURL, secret string, dial DialFunc) (*Webhook, error) {
 	// A redirect is a failure, not followed: the receiver must be
 	// configured with its real URL, and a signed body must not be replayed
 	// to wherever a 3xx points.
-	return &Webhook{name: "webhook:" + name, url: rawURL, key: key, now: time.Now, client: newOutboundClient(dial, 15*time.Second)}, nil
+	return &Webhook{name: linkwatch.WebhookChannel(name), url: rawURL, key: key, now: time.Now, client: newOutboundClient(dial, 15*time.Second)}, nil
 }
 
 // NewSubscriptionWebhook returns the sink of a subscription made through
 // the admin API: its channel, filters and secrets (both, during the
 // overlap after a rotation). now decides when the overlap ends.
-func NewSubscriptionWebhook(s incidents.Subscription, dial DialFunc, now func() time.Time) (*Webhook, error) {
+func NewSubscriptionWebhook(s linkwatch.Subscription, dial DialFunc, now func() time.Time) (*Webhook, error) {
 	key, err := webhookKey(s.Secret)
 	if err != nil {
 		return nil, fmt.Errorf("subscription %d: %w", s.ID, err)
@@ -69,10 +68,10 @@ func NewSubscriptionWebhook(s incidents.Subscription, dial DialFunc, now func() 
 }
 
 // SetFilter makes the webhook get only the alerts f lets through.
-func (w *Webhook) SetFilter(f incidents.Filter) { w.filter = f }
+func (w *Webhook) SetFilter(f linkwatch.Filter) { w.filter = f }
 
 // Filter is what the receiver chose to get.
-func (w *Webhook) Filter() incidents.Filter { return w.filter }
+func (w *Webhook) Filter() linkwatch.Filter { return w.filter }
 
 // webhookKey decodes a whsec_ secret.
 func webhookKey(secret string) ([]byte, error) {
@@ -92,7 +91,7 @@ func (w *Webhook) Name() string { return w.name }
 
 // WebhookBody is what a webhook receiver gets.
 type WebhookBody struct {
-	Type      incidents.AlertType `json:"type"`
+	Type      linkwatch.AlertType `json:"type"`
 	Timestamp time.Time           `json:"timestamp"`
 	Data      WebhookData         `json:"data"`
 }
@@ -102,35 +101,35 @@ type WebhookBody struct {
 type WebhookData struct {
 	EventID    string             `json:"event_id"`
 	Reason     string             `json:"reason,omitempty"`
-	Incident   incidents.Incident `json:"incident"`
+	Incident   linkwatch.Incident `json:"incident"`
 	LastResult *WebhookResult     `json:"last_result,omitempty"`
 	// Added is the links that joined the incident (reason target_added),
 	// every one of an update group.
-	Added []incidents.Affected `json:"added,omitempty"`
+	Added []linkwatch.Affected `json:"added,omitempty"`
 	// Update is an operator's public update: its status and text.
-	Update *incidents.Update `json:"update,omitempty"`
+	Update *linkwatch.Update `json:"update,omitempty"`
 }
 
 // WebhookResult is the check behind an alert as receivers get it: every
-// duration in milliseconds, named _ms, rather than checker.Result's Go
+// duration in milliseconds, named _ms, rather than linkwatch.Result's Go
 // nanoseconds (which storage keeps as they are).
 type WebhookResult struct {
-	TargetID     string         `json:"target_id"`
-	Kind         checker.Kind   `json:"kind"`
-	URL          string         `json:"url"`
-	Start        time.Time      `json:"start"`
-	LatencyMS    float64        `json:"latency_ms"`
-	Status       checker.Status `json:"status"`
-	StatusCode   int            `json:"status_code,omitempty"`
-	Cause        checker.Cause  `json:"cause,omitempty"`
-	Summary      string         `json:"summary,omitempty"`
-	Error        string         `json:"error,omitempty"`
-	Hops         []WebhookHop   `json:"hops,omitempty"`
-	FinalURL     string         `json:"final_url,omitempty"`
-	TLSExpiry    time.Time      `json:"tls_expiry,omitzero"`
-	BytesRead    int64          `json:"bytes_read"`
-	RetryAfterMS float64        `json:"retry_after_ms,omitempty"`
-	Fresh        bool           `json:"fresh"`
+	TargetID     string               `json:"target_id"`
+	Kind         linkwatch.TargetKind `json:"kind"`
+	URL          string               `json:"url"`
+	Start        time.Time            `json:"start"`
+	LatencyMS    float64              `json:"latency_ms"`
+	Status       linkwatch.Status     `json:"status"`
+	StatusCode   int                  `json:"status_code,omitempty"`
+	Cause        linkwatch.Cause      `json:"cause,omitempty"`
+	Summary      string               `json:"summary,omitempty"`
+	Error        string               `json:"error,omitempty"`
+	Hops         []WebhookHop         `json:"hops,omitempty"`
+	FinalURL     string               `json:"final_url,omitempty"`
+	TLSExpiry    time.Time            `json:"tls_expiry,omitzero"`
+	BytesRead    int64                `json:"bytes_read"`
+	RetryAfterMS float64              `json:"retry_after_ms,omitempty"`
+	Fresh        bool                 `json:"fresh"`
 }
 
 // WebhookHop is one request of the redirect chain, its phases in ms.
@@ -147,7 +146,7 @@ type WebhookHop struct {
 	Resumed     bool    `json:"resumed,omitempty"`
 }
 
-func webhookResult(r *checker.Result) *WebhookResult {
+func webhookResult(r *linkwatch.Result) *WebhookResult {
 	if r == nil {
 		return nil
 	}
@@ -177,7 +176,7 @@ func (w *Webhook) Send(ctx context.Context, d Delivery) error {
 // VerifyBody is the subscription.verify event: a subscription gets no
 // alert until its receiver answers one with 2xx.
 type VerifyBody struct {
-	Type      incidents.AlertType `json:"type"`
+	Type      linkwatch.AlertType `json:"type"`
 	Timestamp time.Time           `json:"timestamp"`
 	Data      VerifyData          `json:"data"`
 }
@@ -192,7 +191,7 @@ type VerifyData struct {
 // Verify sends a subscription.verify event, signed like every delivery.
 func (w *Webhook) Verify(ctx context.Context, subscriptionID int64) error {
 	id := "msg_verify_" + strings.ToLower(rand.Text())
-	body, err := json.Marshal(VerifyBody{Type: incidents.AlertVerify, Timestamp: w.now().UTC(),
+	body, err := json.Marshal(VerifyBody{Type: linkwatch.AlertVerify, Timestamp: w.now().UTC(),
 		Data: VerifyData{EventID: id, SubscriptionID: subscriptionID, URL: w.url}})
 	if err != nil {
 		return &SendError{Err: fmt.Errorf("encode verification: %w", err)}

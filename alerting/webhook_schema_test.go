@@ -14,11 +14,11 @@ import (
 	"testing"
 	"time"
 
+	"linkwatch"
+
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"linkwatch/alerting"
-	"linkwatch/checker"
-	"linkwatch/incidents"
 )
 
 // webhookSchema compiles the documented payload schema, with formats
@@ -64,28 +64,28 @@ func TestWebhookPayloadsMatchTheSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opened := testAlert(7, incidents.AlertOpened)
-	opened.LastResult = &checker.Result{TargetID: "https://shop.example/", Kind: checker.KindDestination, URL: "https://shop.example/",
-		Start: opened.CreatedAt, Latency: 1500 * time.Millisecond, Status: checker.StatusDegraded, StatusCode: 429,
-		Cause: checker.CauseRateLimited, Summary: "429 Too Many Requests", RetryAfter: 30 * time.Second, FinalURL: "https://shop.example/",
+	opened := testAlert(7, linkwatch.AlertOpened)
+	opened.LastResult = &linkwatch.Result{TargetID: "https://shop.example/", Kind: linkwatch.TargetDestination, URL: "https://shop.example/",
+		Start: opened.CreatedAt, Latency: 1500 * time.Millisecond, Status: linkwatch.StatusDegraded, StatusCode: 429,
+		Cause: linkwatch.CauseRateLimited, Summary: "429 Too Many Requests", RetryAfter: 30 * time.Second, FinalURL: "https://shop.example/",
 		TLSExpiry: opened.CreatedAt.Add(90 * 24 * time.Hour), BytesRead: 512,
-		Hops: []checker.Hop{{URL: "https://shop.example/", StatusCode: 429, NewConn: true, Resumed: true, Phases: checker.Phases{DNS: 2 * time.Millisecond,
+		Hops: []linkwatch.Hop{{URL: "https://shop.example/", StatusCode: 429, NewConn: true, Resumed: true, Phases: linkwatch.Phases{DNS: 2 * time.Millisecond,
 			Connect: 3500 * time.Microsecond, TLS: 20 * time.Millisecond, FirstByte: 250 * time.Millisecond, Transfer: time.Millisecond}}}}
-	updated := testAlert(7, incidents.AlertUpdated)
+	updated := testAlert(7, linkwatch.AlertUpdated)
 	updated.Reason = "target_added"
-	updated.Added = []incidents.Affected{{Page: "acme", Link: "cart", URL: "https://shop.example/cart"}}
+	updated.Added = []linkwatch.Affected{{Page: "acme", Link: "cart", URL: "https://shop.example/cart"}}
 	updated.Added[0].Fallback = "https://backup.example/cart"
-	switched := testAlert(7, incidents.AlertUpdated)
-	switched.Reason = incidents.ReasonFallback
+	switched := testAlert(7, linkwatch.AlertUpdated)
+	switched.Reason = linkwatch.ReasonFallback
 	switched.Incident.Affected[0].Fallback, switched.Incident.Affected[0].Diverted = "https://backup.example/shop", true
-	acked := testAlert(7, incidents.AlertUpdated)
-	acked.Reason = string(incidents.EventAcknowledged)
+	acked := testAlert(7, linkwatch.AlertUpdated)
+	acked.Reason = string(linkwatch.EventAcknowledged)
 	acked.Incident.AcknowledgedAt, acked.Incident.AcknowledgedBy = acked.CreatedAt, "alice"
-	resolved := testAlert(7, incidents.AlertResolved)
-	resolved.Update = &incidents.Update{ID: 3, IncidentID: 7, Status: incidents.StatusResolved, Body: "moved the shop", CreatedAt: resolved.CreatedAt}
+	resolved := testAlert(7, linkwatch.AlertResolved)
+	resolved.Update = &linkwatch.Update{ID: 3, IncidentID: 7, Status: linkwatch.StatusResolved, Body: "moved the shop", CreatedAt: resolved.CreatedAt}
 	resolved.LastResult = nil
-	resolved.Incident.Postmortem = incidents.Postmortem{PrimaryCause: "expired certificate", Published: true, UpdatedAt: resolved.CreatedAt}
-	for _, a := range []incidents.Alert{opened, updated, switched, acked, resolved} {
+	resolved.Incident.Postmortem = linkwatch.Postmortem{PrimaryCause: "expired certificate", Published: true, UpdatedAt: resolved.CreatedAt}
+	for _, a := range []linkwatch.Alert{opened, updated, switched, acked, resolved} {
 		if err := wh.Send(context.Background(), alerting.Delivery{Alert: a}); err != nil {
 			t.Fatal(err)
 		}
@@ -136,7 +136,7 @@ func TestWebhookSchemaRejects(t *testing.T) {
 	}
 }
 
-// TestWebhookSchemaKnowsEveryCause: every checker.Cause constant is in the
+// TestWebhookSchemaKnowsEveryCause: every linkwatch.Cause constant is in the
 // schema's cause enum, so a new cause cannot make real payloads invalid.
 func TestWebhookSchemaKnowsEveryCause(t *testing.T) {
 	raw, err := os.ReadFile("webhook.schema.json")
@@ -153,7 +153,7 @@ func TestWebhookSchemaKnowsEveryCause(t *testing.T) {
 	if err := json.Unmarshal(raw, &schema); err != nil {
 		t.Fatal(err)
 	}
-	f, err := parser.ParseFile(token.NewFileSet(), "../checker/result.go", nil, 0)
+	f, err := parser.ParseFile(token.NewFileSet(), "../cause.go", nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +177,7 @@ func TestWebhookSchemaKnowsEveryCause(t *testing.T) {
 		}
 	}
 	if len(causes) < 20 {
-		t.Fatalf("found only %d causes in checker/result.go", len(causes))
+		t.Fatalf("found only %d causes in cause.go", len(causes))
 	}
 	for _, c := range causes {
 		if !slices.Contains(schema.Defs.Cause.Enum, c) {

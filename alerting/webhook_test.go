@@ -14,27 +14,28 @@ import (
 	"testing"
 	"time"
 
+	"linkwatch"
+
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"linkwatch/alerting"
 	"linkwatch/checker"
-	"linkwatch/incidents"
 )
 
 var testSecret = "whsec_" + base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef"))
 
-func testAlert(id int64, typ incidents.AlertType) incidents.Alert {
+func testAlert(id int64, typ linkwatch.AlertType) linkwatch.Alert {
 	start := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
-	inc := incidents.Incident{ID: id, Key: "dest:https://shop.example/", Kind: incidents.KindDestination, Title: "acme/shop is down (http_5xx)",
-		Cause: checker.CauseHTTP5xx, Summary: "503 Service Unavailable at https://shop.example/", Status: incidents.StatusInvestigating,
-		Impact: incidents.ImpactMajor, Host: "shop.example", Targets: []string{"https://shop.example/"},
-		Affected: []incidents.Affected{{Page: "acme", Link: "shop", URL: "https://shop.example/"}}, StartedAt: start, UpdatedAt: start}
-	if typ == incidents.AlertResolved {
-		inc.Status, inc.ResolvedAt = incidents.StatusResolved, start.Add(12*time.Minute)
+	inc := linkwatch.Incident{ID: id, Key: "dest:https://shop.example/", Kind: linkwatch.KindDestination, Title: "acme/shop is down (http_5xx)",
+		Cause: linkwatch.CauseHTTP5xx, Summary: "503 Service Unavailable at https://shop.example/", Status: linkwatch.StatusInvestigating,
+		Impact: linkwatch.ImpactMajor, Host: "shop.example", Targets: []string{"https://shop.example/"},
+		Affected: []linkwatch.Affected{{Page: "acme", Link: "shop", URL: "https://shop.example/"}}, StartedAt: start, UpdatedAt: start}
+	if typ == linkwatch.AlertResolved {
+		inc.Status, inc.ResolvedAt = linkwatch.StatusResolved, start.Add(12*time.Minute)
 	}
-	return incidents.Alert{EventID: "msg_" + string(typ) + "_" + jsonNum(id), Type: typ, IncidentID: id, CreatedAt: start, Incident: inc,
-		LastResult: &checker.Result{TargetID: "https://shop.example/", Kind: checker.KindDestination, URL: "https://shop.example/", Start: start,
-			Latency: 80 * time.Millisecond, Status: checker.StatusDown, StatusCode: 503, Cause: checker.CauseHTTP5xx}}
+	return linkwatch.Alert{EventID: "msg_" + string(typ) + "_" + jsonNum(id), Type: typ, IncidentID: id, CreatedAt: start, Incident: inc,
+		LastResult: &linkwatch.Result{TargetID: "https://shop.example/", Kind: linkwatch.TargetDestination, URL: "https://shop.example/", Start: start,
+			Latency: 80 * time.Millisecond, Status: linkwatch.StatusDown, StatusCode: 503, Cause: linkwatch.CauseHTTP5xx}}
 }
 
 func jsonNum(n int64) string { b, _ := json.Marshal(n); return string(b) }
@@ -106,12 +107,12 @@ func TestWebhookSignedBody(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := testAlert(7, incidents.AlertOpened)
+	a := testAlert(7, linkwatch.AlertOpened)
 	if err := wh.Send(context.Background(), alerting.Delivery{Alert: a}); err != nil {
 		t.Fatal(err)
 	}
 	got := rc.received()
-	if len(got) != 1 || got[0].Type != incidents.AlertOpened || got[0].Data.Incident.ID != 7 || got[0].Data.EventID != a.EventID {
+	if len(got) != 1 || got[0].Type != linkwatch.AlertOpened || got[0].Data.Incident.ID != 7 || got[0].Data.EventID != a.EventID {
 		t.Fatalf("received %+v", got)
 	}
 	if rc.ids[0] != a.EventID {
@@ -145,7 +146,7 @@ func TestWebhookStatusClassification(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			err = wh.Send(context.Background(), alerting.Delivery{Alert: testAlert(1, incidents.AlertOpened)})
+			err = wh.Send(context.Background(), alerting.Delivery{Alert: testAlert(1, linkwatch.AlertOpened)})
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("err = %v, want error %v", err, tt.wantErr)
 			}
@@ -170,7 +171,7 @@ func TestWebhookSecretsNeverLeak(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = wh.Send(context.Background(), alerting.Delivery{Alert: testAlert(1, incidents.AlertOpened)})
+	err = wh.Send(context.Background(), alerting.Delivery{Alert: testAlert(1, linkwatch.AlertOpened)})
 	if err == nil {
 		t.Fatal("send to a closed port succeeded")
 	}
@@ -188,12 +189,12 @@ func TestWebhookSSRFGuard(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := wh.Send(context.Background(), alerting.Delivery{Alert: testAlert(1, incidents.AlertOpened)}); err == nil || !strings.Contains(err.Error(), "private or reserved") {
+	if err := wh.Send(context.Background(), alerting.Delivery{Alert: testAlert(1, linkwatch.AlertOpened)}); err == nil || !strings.Contains(err.Error(), "private or reserved") {
 		t.Errorf("webhook to loopback without allow_private: err = %v, want the SSRF guard to refuse", err)
 	}
 	allowed := alerting.DialFunc(checker.GuardedDialContext([]netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}, time.Second))
 	wh, _ = alerting.NewWebhook("ops", srv.URL+"/", testSecret, allowed)
-	if err := wh.Send(context.Background(), alerting.Delivery{Alert: testAlert(1, incidents.AlertOpened)}); err != nil {
+	if err := wh.Send(context.Background(), alerting.Delivery{Alert: testAlert(1, linkwatch.AlertOpened)}); err != nil {
 		t.Errorf("allowed loopback: %v", err)
 	}
 }
@@ -212,25 +213,25 @@ func TestNewWebhookRejectsBadSecrets(t *testing.T) {
 // the links added in a grouped update are in the webhook body and in the
 // Slack message, not only in linkwatch's database.
 func TestUpdateTextAndAddedLinksReachEveryChannel(t *testing.T) {
-	a := testAlert(3, incidents.AlertUpdated)
+	a := testAlert(3, linkwatch.AlertUpdated)
 	a.Reason = "update_posted"
-	a.Update = &incidents.Update{ID: 9, IncidentID: 3, Status: incidents.StatusIdentified, Body: "identified: rolling back"}
-	grouped := testAlert(3, incidents.AlertUpdated)
+	a.Update = &linkwatch.Update{ID: 9, IncidentID: 3, Status: linkwatch.StatusIdentified, Body: "identified: rolling back"}
+	grouped := testAlert(3, linkwatch.AlertUpdated)
 	grouped.Reason = "target_added"
-	grouped.Added = []incidents.Affected{{Page: "acme", Link: "cart", URL: "https://shop.example/cart"}, {Page: "acme", Link: "pay", URL: "https://shop.example/pay"}}
+	grouped.Added = []linkwatch.Affected{{Page: "acme", Link: "cart", URL: "https://shop.example/cart"}, {Page: "acme", Link: "pay", URL: "https://shop.example/pay"}}
 
 	rc, srv := newReceiver(t)
 	wh, err := alerting.NewWebhook("ops", srv.URL, testSecret, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, al := range []incidents.Alert{a, grouped} {
+	for _, al := range []linkwatch.Alert{a, grouped} {
 		if err := wh.Send(context.Background(), alerting.Delivery{Alert: al}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	got := rc.received()
-	if u := got[0].Data.Update; u == nil || u.Body != "identified: rolling back" || u.Status != incidents.StatusIdentified {
+	if u := got[0].Data.Update; u == nil || u.Body != "identified: rolling back" || u.Status != linkwatch.StatusIdentified {
 		t.Errorf("webhook update = %+v", got[0].Data.Update)
 	}
 	if n := len(got[1].Data.Added); n != 2 || got[1].Data.Added[1].Link != "pay" {
@@ -242,7 +243,7 @@ func TestUpdateTextAndAddedLinksReachEveryChannel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, al := range []incidents.Alert{a, grouped} {
+	for _, al := range []linkwatch.Alert{a, grouped} {
 		if err := s.Send(context.Background(), alerting.Delivery{Alert: al}); err != nil {
 			t.Fatal(err)
 		}
@@ -269,7 +270,7 @@ func TestRetryAfterAsAnHTTPDate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = wh.Send(context.Background(), alerting.Delivery{Alert: testAlert(1, incidents.AlertOpened)})
+	err = wh.Send(context.Background(), alerting.Delivery{Alert: testAlert(1, linkwatch.AlertOpened)})
 	var se *alerting.SendError
 	if !errors.As(err, &se) || !se.Retry || se.RetryAfter < 100*time.Second || se.RetryAfter > 2*time.Minute {
 		t.Errorf("429 with a date two minutes ahead: %+v", se)

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"linkwatch"
 )
 
 // hangingAddr returns a loopback address whose accept queue is full, so a
@@ -50,8 +52,8 @@ func TestConnectTimeoutIsNotASlowAnswer(t *testing.T) {
 	t.Parallel()
 	addr := hangingAddr(t)
 	c := newTestChecker(t, Options{Timeout: 300 * time.Millisecond})
-	r := c.Check(context.Background(), Target{ID: "x", URL: "http://" + addr + "/"})
-	if r.Cause != CauseConnectTimeout || r.Status != StatusDown || !strings.Contains(r.Summary, "connecting to "+addr+" timed out") {
+	r := c.Check(context.Background(), linkwatch.Target{ID: "x", URL: "http://" + addr + "/"})
+	if r.Cause != linkwatch.CauseConnectTimeout || r.Status != linkwatch.StatusDown || !strings.Contains(r.Summary, "connecting to "+addr+" timed out") {
 		t.Fatalf("cause %q status %q summary %q (err %s), want connect_timeout", r.Cause, r.Status, r.Summary, r.Error)
 	}
 }
@@ -64,17 +66,17 @@ func TestQueueingDoesNotEatTheTimeout(t *testing.T) {
 	t.Parallel()
 	srv := serve(t, func(w http.ResponseWriter, r *http.Request) { time.Sleep(150 * time.Millisecond) })
 	c := newTestChecker(t, Options{PerHostConcurrency: 1, Timeout: 400 * time.Millisecond})
-	results := make([]Result, 4)
+	results := make([]linkwatch.Result, 4)
 	var wg sync.WaitGroup
 	for i := range results {
 		wg.Go(func() {
 			u := fmt.Sprintf("%s/%d", named(t, srv.URL, "queue.test"), i)
-			results[i] = c.Check(context.Background(), Target{ID: u, URL: u})
+			results[i] = c.Check(context.Background(), linkwatch.Target{ID: u, URL: u})
 		})
 	}
 	wg.Wait()
 	for i, r := range results {
-		if r.Status != StatusUp {
+		if r.Status != linkwatch.StatusUp {
 			t.Errorf("check %d: %q %q, want up", i, r.Cause, r.Summary)
 		}
 	}
@@ -87,8 +89,8 @@ func TestBlockedMakesNoConnection(t *testing.T) {
 	srv.Config.ConnState = func(net.Conn, http.ConnState) { conns.Add(1) }
 	c := newTestChecker(t, Options{AllowPrivate: []netip.Prefix{}})
 	u := named(t, srv.URL, "shop.test") + "/"
-	r := c.Check(context.Background(), Target{ID: u, URL: u})
-	if r.Cause != CauseBlocked || !strings.Contains(r.Summary, "shop.test resolves to 127.0.0.1") {
+	r := c.Check(context.Background(), linkwatch.Target{ID: u, URL: u})
+	if r.Cause != linkwatch.CauseBlocked || !strings.Contains(r.Summary, "shop.test resolves to 127.0.0.1") {
 		t.Fatalf("cause %q summary %q", r.Cause, r.Summary)
 	}
 	if n := conns.Load(); n != 0 {
@@ -112,24 +114,24 @@ func TestCheckWaitingItsTurnHonoursABackoffAskedMeanwhile(t *testing.T) {
 	})
 	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 	c := newTestChecker(t, Options{PerHostConcurrency: 1, Now: func() time.Time { return now }})
-	check := func(path string) Result {
+	check := func(path string) linkwatch.Result {
 		u := named(t, srv.URL, "busy.test") + path
-		return c.Check(context.Background(), Target{ID: u, URL: u})
+		return c.Check(context.Background(), linkwatch.Target{ID: u, URL: u})
 	}
-	first := make(chan Result, 1)
+	first := make(chan linkwatch.Result, 1)
 	go func() { first <- check("/a") }()
 	for hits.Load() == 0 {
 		runtime.Gosched()
 	}
-	second := make(chan Result, 1)
+	second := make(chan linkwatch.Result, 1)
 	go func() { second <- check("/b") }()
 	waitForHostTurn(t)
 	close(answer)
-	if r := <-first; r.Status != StatusDegraded || r.Cause != CauseRateLimited {
+	if r := <-first; r.Status != linkwatch.StatusDegraded || r.Cause != linkwatch.CauseRateLimited {
 		t.Fatalf("the check that got the 429: %q %q", r.Status, r.Summary)
 	}
 	r := <-second
-	if r.Status != StatusSkipped || !r.SkippedUntil.Equal(now.Add(time.Minute)) || len(r.Hops) != 0 {
+	if r.Status != linkwatch.StatusSkipped || !r.SkippedUntil.Equal(now.Add(time.Minute)) || len(r.Hops) != 0 {
 		t.Errorf("the check that waited its turn: %q %q, until %s, hops %+v; want skipped until 12:01", r.Status, r.Summary, r.SkippedUntil, r.Hops)
 	}
 	if n := hits.Load(); n != 1 {
@@ -178,18 +180,18 @@ func TestBackoffFollowsTheAnsweringHost(t *testing.T) {
 	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 	c := newTestChecker(t, Options{Now: func() time.Time { return now }})
 	short := named(t, srv.URL, "short.test") + "/"
-	if r := c.Check(context.Background(), Target{ID: short, URL: short}); r.Cause != CauseRateLimited {
+	if r := c.Check(context.Background(), linkwatch.Target{ID: short, URL: short}); r.Cause != linkwatch.CauseRateLimited {
 		t.Fatalf("first: %q %q", r.Cause, r.Summary)
 	}
 	api := named(t, srv.URL, "api.test") + "/x"
-	r := c.Check(context.Background(), Target{ID: api, URL: api})
-	if r.Status != StatusSkipped || r.Cause != CauseRateLimited || !strings.Contains(r.Summary, "api.test asked to be left alone until 12:01:00 UTC") {
+	r := c.Check(context.Background(), linkwatch.Target{ID: api, URL: api})
+	if r.Status != linkwatch.StatusSkipped || r.Cause != linkwatch.CauseRateLimited || !strings.Contains(r.Summary, "api.test asked to be left alone until 12:01:00 UTC") {
 		t.Errorf("direct check of the throttled host: %q %q %q", r.Status, r.Cause, r.Summary)
 	}
 	// The chain's first hop is made; the hop to the throttled host is not,
 	// so the check as a whole is not made either.
-	r = c.Check(context.Background(), Target{ID: short, URL: short})
-	if r.Status != StatusSkipped || r.Cause != CauseRateLimited || len(r.Hops) != 1 || !r.SkippedUntil.Equal(now.Add(time.Minute)) ||
+	r = c.Check(context.Background(), linkwatch.Target{ID: short, URL: short})
+	if r.Status != linkwatch.StatusSkipped || r.Cause != linkwatch.CauseRateLimited || len(r.Hops) != 1 || !r.SkippedUntil.Equal(now.Add(time.Minute)) ||
 		!strings.Contains(r.Summary, "the redirects lead to "+api+", and api.test asked to be left alone") {
 		t.Errorf("chain through the throttled host: %q %q %q, hops %+v", r.Status, r.Cause, r.Summary, r.Hops)
 	}
@@ -217,8 +219,8 @@ func TestDNSTimeoutIsDNS(t *testing.T) {
 	done := make(chan struct{})
 	t.Cleanup(func() { close(done) })
 	c := newTestChecker(t, Options{Timeout: 200 * time.Millisecond, Resolver: hangingResolver{done: done}})
-	r := c.Check(context.Background(), Target{ID: "x", URL: "http://hang.test/"})
-	if r.Cause != CauseDNS || !strings.Contains(r.Summary, "DNS lookup for hang.test: timed out") {
+	r := c.Check(context.Background(), linkwatch.Target{ID: "x", URL: "http://hang.test/"})
+	if r.Cause != linkwatch.CauseDNS || !strings.Contains(r.Summary, "DNS lookup for hang.test: timed out") {
 		t.Fatalf("cause %q summary %q (err %s), want dns", r.Cause, r.Summary, r.Error)
 	}
 }

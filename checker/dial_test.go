@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"linkwatch"
 )
 
 // staticResolver answers every name with the same addresses, in order.
@@ -78,8 +80,8 @@ func TestDialRacesAddresses(t *testing.T) {
 		// the first address) and far above the fallback delay.
 		c := newTestChecker(t, Options{Resolver: staticResolver{"127.0.0.2", "127.0.0.1"}, AllowPrivate: loopbacks, Timeout: 2 * time.Second})
 		u := named(t, srv.URL, "two.test") + "/"
-		r := c.Check(context.Background(), Target{ID: u, URL: u})
-		if r.Status != StatusUp {
+		r := c.Check(context.Background(), linkwatch.Target{ID: u, URL: u})
+		if r.Status != linkwatch.StatusUp {
 			t.Fatalf("cause %q summary %q (err %s), want up through 127.0.0.1", r.Cause, r.Summary, r.Error)
 		}
 		if p := r.Hops[0].Phases; p.Connect <= 0 {
@@ -91,7 +93,7 @@ func TestDialRacesAddresses(t *testing.T) {
 		srv := serve(t, func(w http.ResponseWriter, r *http.Request) {})
 		c := newTestChecker(t, Options{Resolver: staticResolver{"127.0.0.2", "127.0.0.1"}, AllowPrivate: loopbacks})
 		u := named(t, srv.URL, "two.test") + "/"
-		if r := c.Check(context.Background(), Target{ID: u, URL: u}); r.Status != StatusUp {
+		if r := c.Check(context.Background(), linkwatch.Target{ID: u, URL: u}); r.Status != linkwatch.StatusUp {
 			t.Fatalf("cause %q summary %q, want up through 127.0.0.1", r.Cause, r.Summary)
 		}
 	})
@@ -100,7 +102,7 @@ func TestDialRacesAddresses(t *testing.T) {
 		srv := serve(t, func(w http.ResponseWriter, r *http.Request) {})
 		c := newTestChecker(t, Options{Resolver: staticResolver{"127.0.0.2", "127.0.0.3"}, AllowPrivate: loopbacks})
 		u := named(t, srv.URL, "two.test") + "/"
-		if r := c.Check(context.Background(), Target{ID: u, URL: u}); r.Cause != CauseConnectRefused {
+		if r := c.Check(context.Background(), linkwatch.Target{ID: u, URL: u}); r.Cause != linkwatch.CauseConnectRefused {
 			t.Fatalf("cause %q summary %q, want connect_refused", r.Cause, r.Summary)
 		}
 	})
@@ -132,11 +134,11 @@ func TestDialGuardsEveryAddress(t *testing.T) {
 	u := named(t, srv.URL, "mixed.test") + "/"
 
 	c := newTestChecker(t, Options{Resolver: staticResolver{"127.0.0.2", "127.0.0.1"}}) // allows 127.0.0.1/32 only
-	if r := c.Check(context.Background(), Target{ID: u, URL: u}); r.Status != StatusUp {
+	if r := c.Check(context.Background(), linkwatch.Target{ID: u, URL: u}); r.Status != linkwatch.StatusUp {
 		t.Errorf("cause %q summary %q, want up through the allowed address", r.Cause, r.Summary)
 	}
 	c = newTestChecker(t, Options{Resolver: staticResolver{"127.0.0.2", "10.1.2.3"}})
-	if r := c.Check(context.Background(), Target{ID: u, URL: u}); r.Cause != CauseBlocked || r.Summary != "refused by the SSRF guard: mixed.test resolves to 127.0.0.2, a private or reserved address; allow it with probe.allow_private" {
+	if r := c.Check(context.Background(), linkwatch.Target{ID: u, URL: u}); r.Cause != linkwatch.CauseBlocked || r.Summary != "refused by the SSRF guard: mixed.test resolves to 127.0.0.2, a private or reserved address; allow it with probe.allow_private" {
 		t.Errorf("cause %q summary %q, want blocked naming the first refused address", r.Cause, r.Summary)
 	}
 	if n := accepted.Load(); n != 0 {

@@ -6,6 +6,8 @@ import (
 	"net"
 	"strings"
 	"testing"
+
+	"linkwatch"
 )
 
 // failingResolver fails as Go's resolver does when its DNS server refuses
@@ -24,8 +26,8 @@ func TestDNSSummaryHidesTheResolver(t *testing.T) {
 		errors.New("lookup shop.example on 10.0.0.53:53: dial udp 10.0.0.53:53: connect: network is unreachable"),
 	} {
 		c := newTestChecker(t, Options{Resolver: failingResolver{err}})
-		r := c.Check(context.Background(), Target{ID: "x", Kind: KindDestination, URL: "http://shop.example/"})
-		if r.Cause != CauseDNS {
+		r := c.Check(context.Background(), linkwatch.Target{ID: "x", Kind: linkwatch.TargetDestination, URL: "http://shop.example/"})
+		if r.Cause != linkwatch.CauseDNS {
 			t.Fatalf("cause %s (%s), want dns", r.Cause, r.Summary)
 		}
 		if strings.Contains(r.Summary, "10.0.0.53") || !strings.Contains(r.Summary, "shop.example") {
@@ -37,7 +39,7 @@ func TestDNSSummaryHidesTheResolver(t *testing.T) {
 	}
 	// Go's own reasons, which name no address, are kept.
 	c := newTestChecker(t, Options{Resolver: failingResolver{&net.DNSError{Err: "server misbehaving", Name: "shop.example", Server: "10.0.0.53:53"}}})
-	if r := c.Check(context.Background(), Target{ID: "x", Kind: KindDestination, URL: "http://shop.example/"}); r.Summary != "DNS lookup for shop.example: server misbehaving" {
+	if r := c.Check(context.Background(), linkwatch.Target{ID: "x", Kind: linkwatch.TargetDestination, URL: "http://shop.example/"}); r.Summary != "DNS lookup for shop.example: server misbehaving" {
 		t.Errorf("summary %q", r.Summary)
 	}
 }

@@ -20,6 +20,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"linkwatch"
 )
 
 // testCA signs certificates for tests.
@@ -142,18 +144,18 @@ func TestFreshCheckSeesWhatAKeptAliveConnectionHides(t *testing.T) {
 	tests := []struct {
 		name    string
 		change  func(srv *httptest.Server, cert *atomic.Pointer[tls.Certificate], res *switchResolver)
-		cause   Cause
+		cause   linkwatch.Cause
 		summary string
 	}{
 		{"certificate swapped for an expired one", func(_ *httptest.Server, cert *atomic.Pointer[tls.Certificate], _ *switchResolver) {
 			cert.Store(ca.Leaf("shop.test", start.Add(-48*time.Hour), start.Add(-24*time.Hour)))
-		}, CauseTLSExpired, "TLS certificate for shop.test expired on"},
+		}, linkwatch.CauseTLSExpired, "TLS certificate for shop.test expired on"},
 		{"domain answers NXDOMAIN after the first lookup", func(_ *httptest.Server, _ *atomic.Pointer[tls.Certificate], res *switchResolver) {
 			res.nx.Store(true)
-		}, CauseDNS, "DNS lookup for shop.test: no such host"},
+		}, linkwatch.CauseDNS, "DNS lookup for shop.test: no such host"},
 		{"new connections refused", func(srv *httptest.Server, _ *atomic.Pointer[tls.Certificate], _ *switchResolver) {
 			srv.Listener.Close() // connections already accepted keep being served
-		}, CauseConnectRefused, "refused"},
+		}, linkwatch.CauseConnectRefused, "refused"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -165,10 +167,10 @@ func TestFreshCheckSeesWhatAKeptAliveConnectionHides(t *testing.T) {
 			clock := &fakeClock{now: start}
 			c := newTestChecker(t, Options{Resolver: res, RootCAs: certPool(ca.cert), Now: clock.Now, FreshEvery: time.Minute})
 			u := named(t, srv.URL, "shop.test") + "/"
-			check := func() Result { return c.Check(context.Background(), Target{ID: u, URL: u}) }
+			check := func() linkwatch.Result { return c.Check(context.Background(), linkwatch.Target{ID: u, URL: u}) }
 
 			r := check()
-			if r.Status != StatusUp || !r.Fresh || len(r.Hops) != 1 || !r.Hops[0].NewConn {
+			if r.Status != linkwatch.StatusUp || !r.Fresh || len(r.Hops) != 1 || !r.Hops[0].NewConn {
 				t.Fatalf("first check: %q %q fresh %v hops %+v", r.Status, r.Summary, r.Fresh, r.Hops)
 			}
 			if p := r.Hops[0].Phases; p.DNS <= 0 || p.Connect <= 0 || p.TLS <= 0 {
@@ -181,7 +183,7 @@ func TestFreshCheckSeesWhatAKeptAliveConnectionHides(t *testing.T) {
 			// fresh checks exist.
 			for range 5 {
 				clock.Advance(10 * time.Second)
-				if r := check(); r.Status != StatusUp || r.Fresh || r.Hops[0].NewConn {
+				if r := check(); r.Status != linkwatch.StatusUp || r.Fresh || r.Hops[0].NewConn {
 					t.Fatalf("at %s, within fresh_every: %q %q fresh %v", clock.Now().Sub(start), r.Status, r.Summary, r.Fresh)
 				}
 			}
@@ -189,7 +191,7 @@ func TestFreshCheckSeesWhatAKeptAliveConnectionHides(t *testing.T) {
 			for i := range 2 { // the fresh check, then the confirming one
 				clock.Advance(10 * time.Second)
 				r := check()
-				if r.Cause != tt.cause || r.Status != StatusDown || !strings.Contains(r.Summary, tt.summary) {
+				if r.Cause != tt.cause || r.Status != linkwatch.StatusDown || !strings.Contains(r.Summary, tt.summary) {
 					t.Fatalf("check %d at %s: cause %q summary %q, want %q", i, clock.Now().Sub(start), r.Cause, r.Summary, tt.cause)
 				}
 				if !r.Fresh {
@@ -199,7 +201,7 @@ func TestFreshCheckSeesWhatAKeptAliveConnectionHides(t *testing.T) {
 			if n := res.lookups.Load() - lookups; n != 2 {
 				t.Errorf("%d DNS lookups by the two fresh checks, want 2", n)
 			}
-			if n := conns.Load(); tt.cause == CauseTLSExpired && n != 4 {
+			if n := conns.Load(); tt.cause == linkwatch.CauseTLSExpired && n != 4 {
 				t.Errorf("the server saw %d connections, want 4: the first, its renewal, then one per fresh check", n)
 			}
 		})
@@ -209,12 +211,12 @@ func TestFreshCheckSeesWhatAKeptAliveConnectionHides(t *testing.T) {
 // renewFirstGeneration checks every 10 s until a check is fresh: a host's
 // first connections are renewed at its phase, so that the fresh checks of
 // hosts first checked together spread out.
-func renewFirstGeneration(t *testing.T, clock *fakeClock, check func() Result) {
+func renewFirstGeneration(t *testing.T, clock *fakeClock, check func() linkwatch.Result) {
 	t.Helper()
 	for range 6 {
 		clock.Advance(10 * time.Second)
 		r := check()
-		if r.Status != StatusUp {
+		if r.Status != linkwatch.StatusUp {
 			t.Fatalf("before the change: %q %q", r.Cause, r.Summary)
 		}
 		if r.Fresh {
@@ -238,8 +240,8 @@ func TestFreshEvery(t *testing.T) {
 			u := named(t, srv.URL, "fresh.test") + "/"
 			var freshAt []time.Duration
 			for range 30 {
-				r := c.Check(context.Background(), Target{ID: u, URL: u})
-				if r.Status != StatusUp {
+				r := c.Check(context.Background(), linkwatch.Target{ID: u, URL: u})
+				if r.Status != linkwatch.StatusUp {
 					t.Fatalf("%q %q", r.Cause, r.Summary)
 				}
 				if r.Fresh != r.Hops[0].NewConn {
@@ -289,17 +291,17 @@ func TestFailureMakesTheHostsNextCheckFresh(t *testing.T) {
 	clock := &fakeClock{now: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
 	c := newTestChecker(t, Options{Now: clock.Now})
 	ok, broken := named(t, srv.URL, "one.test")+"/ok", named(t, srv.URL, "one.test")+"/broken"
-	check := func(u string) Result {
+	check := func(u string) linkwatch.Result {
 		clock.Advance(time.Second)
-		return c.Check(context.Background(), Target{ID: u, URL: u})
+		return c.Check(context.Background(), linkwatch.Target{ID: u, URL: u})
 	}
-	if r := check(ok); r.Status != StatusUp || !r.Fresh {
+	if r := check(ok); r.Status != linkwatch.StatusUp || !r.Fresh {
 		t.Fatalf("first: %q fresh %v", r.Status, r.Fresh)
 	}
-	if r := check(broken); r.Cause != CauseHTTP5xx || r.Fresh {
+	if r := check(broken); r.Cause != linkwatch.CauseHTTP5xx || r.Fresh {
 		t.Fatalf("broken: %q fresh %v, want http_5xx over the kept-alive connection", r.Cause, r.Fresh)
 	}
-	if r := check(ok); r.Status != StatusUp || !r.Fresh {
+	if r := check(ok); r.Status != linkwatch.StatusUp || !r.Fresh {
 		t.Errorf("after the failure: %q fresh %v, want a fresh check", r.Status, r.Fresh)
 	}
 	if r := check(ok); r.Fresh {
@@ -324,21 +326,21 @@ func TestCertificateExpiring(t *testing.T) {
 		cert    *tls.Certificate
 		warn    time.Duration
 		advance time.Duration // the clock moves on after a first, healthy check over the same connection
-		cause   Cause
+		cause   linkwatch.Cause
 		summary string
 	}{
 		{name: "intermediate expires first", cert: shortInter.Leaf("shop.test", now.Add(-day), now.Add(80*day), shortInter),
-			cause: CauseTLSExpiring, summary: `TLS certificate "Short Intermediate" for shop.test expires in 5 days`},
+			cause: linkwatch.CauseTLSExpiring, summary: `TLS certificate "Short Intermediate" for shop.test expires in 5 days`},
 		{name: "leaf expires first", cert: longInter.Leaf("shop.test", now.Add(-day), now.Add(3*day+time.Hour), longInter),
-			cause: CauseTLSExpiring, summary: `TLS certificate "shop.test" for shop.test expires in 3 days`},
+			cause: linkwatch.CauseTLSExpiring, summary: `TLS certificate "shop.test" for shop.test expires in 3 days`},
 		{name: "expires within the day", cert: longInter.Leaf("shop.test", now.Add(-day), now.Add(5*time.Hour), longInter),
-			cause: CauseTLSExpiring, summary: "expires in 5h0m"},
+			cause: linkwatch.CauseTLSExpiring, summary: "expires in 5h0m"},
 		{name: "nothing close", cert: longInter.Leaf("shop.test", now.Add(-day), now.Add(80*day), longInter)},
 		{name: "warning set lower", cert: longInter.Leaf("shop.test", now.Add(-day), now.Add(10*day), longInter), warn: 7 * day},
 		{name: "warning set higher", cert: longInter.Leaf("shop.test", now.Add(-day), now.Add(20*day+time.Hour), longInter), warn: 30 * day,
-			cause: CauseTLSExpiring, summary: "expires in 20 days"},
+			cause: linkwatch.CauseTLSExpiring, summary: "expires in 20 days"},
 		{name: "expired on a kept-alive connection", cert: longInter.Leaf("shop.test", now.Add(-day), now.Add(10*day), longInter), warn: day, advance: 11 * day,
-			cause: CauseTLSExpired, summary: `TLS certificate "shop.test" for shop.test expired on`},
+			cause: linkwatch.CauseTLSExpired, summary: `TLS certificate "shop.test" for shop.test expired on`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -349,18 +351,18 @@ func TestCertificateExpiring(t *testing.T) {
 			clock := &fakeClock{now: now}
 			c := newTestChecker(t, Options{RootCAs: certPool(root.cert), TLSWarn: tt.warn, Now: clock.Now, FreshEvery: 1000 * day})
 			u := named(t, srv.URL, "shop.test") + "/"
-			r := c.Check(context.Background(), Target{ID: u, URL: u})
+			r := c.Check(context.Background(), linkwatch.Target{ID: u, URL: u})
 			if tt.advance > 0 {
-				if r.Status != StatusUp {
+				if r.Status != linkwatch.StatusUp {
 					t.Fatalf("first check: %q %q", r.Cause, r.Summary)
 				}
 				clock.Advance(tt.advance)
-				r = c.Check(context.Background(), Target{ID: u, URL: u})
+				r = c.Check(context.Background(), linkwatch.Target{ID: u, URL: u})
 				if r.Fresh {
 					t.Fatal("the second check was fresh; this case is about a kept-alive connection")
 				}
 			}
-			want := map[Cause]Status{CauseNone: StatusUp, CauseTLSExpiring: StatusDegraded, CauseTLSExpired: StatusDown}[tt.cause]
+			want := map[linkwatch.Cause]linkwatch.Status{linkwatch.CauseNone: linkwatch.StatusUp, linkwatch.CauseTLSExpiring: linkwatch.StatusDegraded, linkwatch.CauseTLSExpired: linkwatch.StatusDown}[tt.cause]
 			if r.Cause != tt.cause || r.Status != want || !strings.Contains(r.Summary, tt.summary) {
 				t.Fatalf("cause %q status %q summary %q (err %s), want %q %q %q", r.Cause, r.Status, r.Summary, r.Error, tt.cause, want, tt.summary)
 			}
@@ -378,7 +380,7 @@ func TestExpiringDoesNotHideAnOutage(t *testing.T) {
 	srv, _ := swappableTLSServer(t, &cert, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusBadGateway) })
 	c := newTestChecker(t, Options{RootCAs: certPool(ca.cert)})
 	u := named(t, srv.URL, "shop.test") + "/"
-	if r := c.Check(context.Background(), Target{ID: u, URL: u}); r.Cause != CauseHTTP5xx || r.Status != StatusDown {
+	if r := c.Check(context.Background(), linkwatch.Target{ID: u, URL: u}); r.Cause != linkwatch.CauseHTTP5xx || r.Status != linkwatch.StatusDown {
 		t.Fatalf("cause %q status %q, want http_5xx down", r.Cause, r.Status)
 	}
 }
@@ -392,12 +394,12 @@ func TestCloseIdleConnectionsMakesTheNextCheckFresh(t *testing.T) {
 	c := newTestChecker(t, Options{})
 	u := named(t, srv.URL, "idle.test") + "/"
 	for i, want := range []bool{true, false} {
-		if r := c.Check(context.Background(), Target{ID: u, URL: u}); r.Fresh != want {
+		if r := c.Check(context.Background(), linkwatch.Target{ID: u, URL: u}); r.Fresh != want {
 			t.Fatalf("check %d: fresh %v, want %v", i, r.Fresh, want)
 		}
 	}
 	c.CloseIdleConnections()
-	if r := c.Check(context.Background(), Target{ID: u, URL: u}); !r.Fresh || conns.Load() != 2 {
+	if r := c.Check(context.Background(), linkwatch.Target{ID: u, URL: u}); !r.Fresh || conns.Load() != 2 {
 		t.Errorf("after CloseIdleConnections: fresh %v, %d connections; want fresh, 2", r.Fresh, conns.Load())
 	}
 }
@@ -419,7 +421,7 @@ func TestKeepAliveHostsBudget(t *testing.T) {
 	step := func(u string, wantFresh bool) {
 		t.Helper()
 		clock.Advance(10 * time.Second)
-		if r := c.Check(context.Background(), Target{ID: u, URL: u}); r.Fresh != wantFresh {
+		if r := c.Check(context.Background(), linkwatch.Target{ID: u, URL: u}); r.Fresh != wantFresh {
 			t.Fatalf("%s at %s: fresh %v, want %v", u, clock.Now().Format("15:04:05"), r.Fresh, wantFresh)
 		}
 	}
@@ -501,16 +503,16 @@ func TestHostsNoLongerCheckedAreForgotten(t *testing.T) {
 	})
 	clock := &fakeClock{now: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
 	c := newTestChecker(t, Options{Now: clock.Now, FreshEvery: time.Minute})
-	check := func(u string) Result {
+	check := func(u string) linkwatch.Result {
 		t.Helper()
 		clock.Advance(time.Second)
-		return c.Check(context.Background(), Target{ID: u, URL: u})
+		return c.Check(context.Background(), linkwatch.Target{ID: u, URL: u})
 	}
 	for i := range 50 {
 		check(named(t, srv.URL, fmt.Sprintf("gone%d.test", i)) + "/")
 	}
 	busy := named(t, srv.URL, "busy.test") + "/busy"
-	if r := check(busy); r.Cause != CauseRateLimited {
+	if r := check(busy); r.Cause != linkwatch.CauseRateLimited {
 		t.Fatalf("busy.test: cause %q, want rate_limited", r.Cause)
 	}
 	kept := named(t, srv.URL, "kept.test") + "/"
@@ -529,7 +531,7 @@ func TestHostsNoLongerCheckedAreForgotten(t *testing.T) {
 	if want := []string{"busy.test", "kept.test"}; !slices.Equal(left, want) {
 		t.Errorf("hosts remembered after 5 minutes: %v, want %v", left, want)
 	}
-	if r := check(busy); r.Status != StatusSkipped || !strings.Contains(r.Summary, "asked to be left alone") {
+	if r := check(busy); r.Status != linkwatch.StatusSkipped || !strings.Contains(r.Summary, "asked to be left alone") {
 		t.Errorf("busy.test after the sweep: cause %q (%s), want its back-off kept", r.Cause, r.Summary)
 	}
 }

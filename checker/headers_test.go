@@ -6,6 +6,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"linkwatch"
 )
 
 // A destination cannot make the prober read megabytes of headers: past
@@ -19,8 +21,8 @@ func TestResponseHeadersAreCapped(t *testing.T) {
 	}))
 	defer big.Close()
 	c := newTestChecker(t, Options{})
-	r := c.Check(context.Background(), Target{ID: "big", Kind: KindDestination, URL: big.URL + "/"})
-	if r.Status != StatusDown || !strings.Contains(r.Summary+r.Error, "header") {
+	r := c.Check(context.Background(), linkwatch.Target{ID: "big", Kind: linkwatch.TargetDestination, URL: big.URL + "/"})
+	if r.Status != linkwatch.StatusDown || !strings.Contains(r.Summary+r.Error, "header") {
 		t.Fatalf("160 KB of response headers: status %s cause %s (%s / %s), want down over the header cap", r.Status, r.Cause, r.Summary, r.Error)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"linkwatch"
 	"linkwatch/checker"
 	"linkwatch/incidents"
 	"linkwatch/storage/sqlite/sqlitetest"
@@ -51,7 +52,7 @@ func TestSwappedCertificateBecomesAnIncident(t *testing.T) {
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	u, _ := url.Parse(srv.URL)
-	target := checker.Target{ID: "https://shop.test:" + u.Port() + "/", Kind: checker.KindDestination, URL: "https://shop.test:" + u.Port() + "/"}
+	target := linkwatch.Target{ID: "https://shop.test:" + u.Port() + "/", Kind: linkwatch.TargetDestination, URL: "https://shop.test:" + u.Port() + "/"}
 
 	roots := x509.NewCertPool()
 	roots.AddCert(ca.Cert())
@@ -64,7 +65,7 @@ func TestSwappedCertificateBecomesAnIncident(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if r := c.Check(ctx, target); r.Status != checker.StatusUp || !r.Fresh {
+	if r := c.Check(ctx, target); r.Status != linkwatch.StatusUp || !r.Fresh {
 		t.Fatalf("first check: %q %q fresh %v", r.Status, r.Summary, r.Fresh)
 	}
 	swapAt := time.Duration(0)
@@ -72,7 +73,7 @@ func TestSwappedCertificateBecomesAnIncident(t *testing.T) {
 		swapAt += interval
 		now.Store(start.Add(swapAt).UnixNano())
 		r := c.Check(ctx, target)
-		if r.Status != checker.StatusUp {
+		if r.Status != linkwatch.StatusUp {
 			t.Fatalf("before the swap: %q %q", r.Cause, r.Summary)
 		}
 		if r.Fresh {
@@ -87,7 +88,7 @@ func TestSwappedCertificateBecomesAnIncident(t *testing.T) {
 	for at := interval; at <= freshEvery+threshold*interval; at += interval {
 		now.Store(start.Add(swapAt + at).UnixNano())
 		r := c.Check(ctx, target)
-		if r.Status == checker.StatusUp {
+		if r.Status == linkwatch.StatusUp {
 			hidden++
 		}
 		if err := eng.Handle(ctx, r); err != nil {
@@ -97,7 +98,7 @@ func TestSwappedCertificateBecomesAnIncident(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(open) == 1 && open[0].Cause == checker.CauseTLSExpired {
+		if len(open) == 1 && open[0].Cause == linkwatch.CauseTLSExpired {
 			if hidden == 0 {
 				t.Error("no check was answered over the kept-alive connection: this test is about that connection")
 			}

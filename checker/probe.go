@@ -1,3 +1,6 @@
+// Package checker checks one target at a time and says why it failed: every
+// check returns a linkwatch.Result, and a down destination is a Result with
+// a Cause, never a Go error. It also schedules the checks.
 package checker
 
 import (
@@ -18,6 +21,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"linkwatch"
 )
 
 // SelfCheckHeader marks the prober's requests for the hub's own short links,
@@ -53,7 +58,7 @@ type Options struct {
 	// destination is down. A self-check accepts the fallback only then, so
 	// a hub sending visitors to a fallback while their destination is up is
 	// hub_redirect_wrong. nil: never diverted.
-	Diverted func(t Target, since time.Time) bool
+	Diverted func(t linkwatch.Target, since time.Time) bool
 	// FreshEvery is how often, at least, the checks of a host reach it as
 	// a new visitor does: DNS resolved again, a new connection, a full
 	// verified TLS handshake (default 60s; FreshAlways: every check).
@@ -294,23 +299,23 @@ func (c *Checker) host(name string) *hostState {
 
 // Check checks one target. It never returns an error: an outage is a Result
 // with a Cause.
-func (c *Checker) Check(ctx context.Context, t Target) Result {
-	r := Result{TargetID: t.ID, Series: t.Series, Kind: t.Kind, URL: t.URL, Start: c.opts.Now()}
-	if t.Kind == KindSelfCheck {
+func (c *Checker) Check(ctx context.Context, t linkwatch.Target) linkwatch.Result {
+	r := linkwatch.Result{TargetID: t.ID, Series: t.Series, Kind: t.Kind, URL: t.URL, Start: c.opts.Now()}
+	if t.Kind == linkwatch.TargetSelfCheck {
 		c.using(c.self, &r, func(v *visit) {
 			c.timed(ctx, &r, func(ctx context.Context) { c.checkSelf(ctx, v, t, &r) })
 		})
 	} else {
 		c.checkDestination(ctx, t, &r)
 	}
-	if t.Kind == KindSelfCheck && r.Cause == CauseNone && r.Latency > c.opts.SlowThreshold {
-		r.Status, r.Cause = StatusDegraded, CauseHubSlow
+	if t.Kind == linkwatch.TargetSelfCheck && r.Cause == linkwatch.CauseNone && r.Latency > c.opts.SlowThreshold {
+		r.Status, r.Cause = linkwatch.StatusDegraded, linkwatch.CauseHubSlow
 		r.Summary = fmt.Sprintf("the hub took %s to answer %s (threshold %s)", r.Latency.Round(time.Millisecond), t.URL, c.opts.SlowThreshold)
 	}
 	if r.Status == "" {
-		r.Status = StatusUp
-		if r.Cause != CauseNone {
-			r.Status = StatusDown
+		r.Status = linkwatch.StatusUp
+		if r.Cause != linkwatch.CauseNone {
+			r.Status = linkwatch.StatusDown
 		}
 	}
 	return r
@@ -320,7 +325,7 @@ func (c *Checker) Check(ctx context.Context, t Target) Result {
 // clock starts here, not when Check is called: time spent waiting for a
 // host's turn is our own queueing and must count neither against the
 // destination's timeout nor in its latency.
-func (c *Checker) timed(ctx context.Context, r *Result, check func(ctx context.Context)) {
+func (c *Checker) timed(ctx context.Context, r *linkwatch.Result, check func(ctx context.Context)) {
 	ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
 	defer cancel()
 	r.Start = c.opts.Now()
@@ -342,8 +347,8 @@ func (c *Checker) backoff(host string) (until time.Time, ok bool) {
 // skipBackoff records a check not made because it would request u, of a
 // host backing off until until: skipped, not failed. The host answered a
 // 429 to another check; what it would answer to this one is unknown.
-func (c *Checker) skipBackoff(r *Result, u *url.URL, host string, until time.Time) {
-	r.Status, r.Cause, r.SkippedUntil = StatusSkipped, CauseRateLimited, until.UTC()
+func (c *Checker) skipBackoff(r *linkwatch.Result, u *url.URL, host string, until time.Time) {
+	r.Status, r.Cause, r.SkippedUntil = linkwatch.StatusSkipped, linkwatch.CauseRateLimited, until.UTC()
 	when := until.UTC().Format("15:04:05 MST")
 	r.Summary = fmt.Sprintf("not checked: %s asked to be left alone until %s (429 Retry-After)", host, when)
 	if len(r.Hops) > 0 {
@@ -357,7 +362,7 @@ func (c *Checker) skipBackoff(r *Result, u *url.URL, host string, until time.Tim
 // fresh ones (resumeCurves) has not failed a visitor, who offers more: the
 // check is made again, fresh, and the host's later checks offer what a
 // browser does.
-func (c *Checker) using(p *conns, r *Result, check func(*visit)) {
+func (c *Checker) using(p *conns, r *linkwatch.Result, check func(*visit)) {
 	blank := *r
 	for {
 		l := p.take(c.opts.Now())
@@ -366,7 +371,7 @@ func (c *Checker) using(p *conns, r *Result, check func(*visit)) {
 		r.Fresh = !v.stale && !v.resumed
 		// A check skipped at a later hop saw nothing wrong with the hops
 		// it made.
-		failed := r.Cause != CauseNone && !r.Skipped()
+		failed := r.Cause != linkwatch.CauseNone && !r.Skipped()
 		refused := l.oneShot && v.offerRefused && failed
 		p.give(l, failed, refused)
 		c.sweep(l.started)
@@ -418,20 +423,20 @@ func (c *Checker) sweep(now time.Time) {
 	}
 }
 
-func (c *Checker) fail(r *Result, cause Cause, summary string, err error) {
-	r.Status, r.Cause, r.Summary = StatusDown, cause, summary
-	if cause.degrades() {
-		r.Status = StatusDegraded
+func (c *Checker) fail(r *linkwatch.Result, cause linkwatch.Cause, summary string, err error) {
+	r.Status, r.Cause, r.Summary = linkwatch.StatusDown, cause, summary
+	if cause.Degrades() {
+		r.Status = linkwatch.StatusDegraded
 	}
 	if err != nil {
 		r.Error = err.Error()
 	}
 }
 
-func (c *Checker) checkDestination(ctx context.Context, t Target, r *Result) {
+func (c *Checker) checkDestination(ctx context.Context, t linkwatch.Target, r *linkwatch.Result) {
 	u, err := url.Parse(t.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
-		c.fail(r, CauseBlocked, fmt.Sprintf("%q is not an http(s) URL", t.URL), err)
+		c.fail(r, linkwatch.CauseBlocked, fmt.Sprintf("%q is not an http(s) URL", t.URL), err)
 		return
 	}
 	first := strings.ToLower(u.Hostname())
@@ -447,7 +452,7 @@ func (c *Checker) checkDestination(ctx context.Context, t Target, r *Result) {
 		// Only the caller's context (a shutdown, a one-shot run's
 		// deadline) ends the wait: the check's own timeout has not
 		// started yet.
-		c.fail(r, CauseTimeout, fmt.Sprintf("cancelled while waiting for a free connection to %s", first), ctx.Err())
+		c.fail(r, linkwatch.CauseTimeout, fmt.Sprintf("cancelled while waiting for a free connection to %s", first), ctx.Err())
 		return
 	}
 	// The host may have asked for a back-off while this check waited for
@@ -463,17 +468,17 @@ func (c *Checker) checkDestination(ctx context.Context, t Target, r *Result) {
 
 // follow requests u and the redirects it leads to, one hop at a time, and
 // judges the last answer.
-func (c *Checker) follow(ctx context.Context, v *visit, t Target, u *url.URL, r *Result) {
+func (c *Checker) follow(ctx context.Context, v *visit, t linkwatch.Target, u *url.URL, r *linkwatch.Result) {
 	seen := map[string]bool{}
 	next := u
 	for hop := 0; ; hop++ {
 		if seen[next.String()] {
-			c.fail(r, CauseRedirectLoop, fmt.Sprintf("redirect loop: %s is visited twice", next), nil)
+			c.fail(r, linkwatch.CauseRedirectLoop, fmt.Sprintf("redirect loop: %s is visited twice", next), nil)
 			return
 		}
 		seen[next.String()] = true
 		if hop > c.opts.MaxRedirects {
-			c.fail(r, CauseTooManyRedirects, fmt.Sprintf("more than %d redirects starting at %s", c.opts.MaxRedirects, t.URL), nil)
+			c.fail(r, linkwatch.CauseTooManyRedirects, fmt.Sprintf("more than %d redirects starting at %s", c.opts.MaxRedirects, t.URL), nil)
 			return
 		}
 		// A later hop may lead to a host that asked us to back off.
@@ -498,7 +503,7 @@ func (c *Checker) follow(ctx context.Context, v *visit, t Target, u *url.URL, r 
 		if isRedirect(resp.StatusCode) {
 			target, err := redirectTarget(next, resp)
 			if err != nil {
-				c.fail(r, CauseRedirectInvalid, err.Error(), nil)
+				c.fail(r, linkwatch.CauseRedirectInvalid, err.Error(), nil)
 				return
 			}
 			next = target
@@ -509,7 +514,7 @@ func (c *Checker) follow(ctx context.Context, v *visit, t Target, u *url.URL, r 
 			r.TLSExpiry = resp.TLS.PeerCertificates[0].NotAfter.UTC()
 		}
 		c.judge(t, r, resp, body.data, next)
-		if r.Cause == CauseNone {
+		if r.Cause == linkwatch.CauseNone {
 			c.warnExpiring(r, v.soonest, v.soonestHost)
 		}
 		return
@@ -539,7 +544,7 @@ func redirectTarget(from *url.URL, resp *http.Response) (*url.URL, error) {
 // warnExpiring degrades a healthy result whose certificate chain has a
 // certificate expiring within TLSWarn: the visitor is served today, and
 // the owner has time to renew.
-func (c *Checker) warnExpiring(r *Result, cert *x509.Certificate, host string) {
+func (c *Checker) warnExpiring(r *linkwatch.Result, cert *x509.Certificate, host string) {
 	if cert == nil {
 		return
 	}
@@ -550,7 +555,7 @@ func (c *Checker) warnExpiring(r *Result, cert *x509.Certificate, host string) {
 	case left <= 0:
 		// Verified when the connection was opened, expired since: a new
 		// visitor's handshake fails.
-		c.fail(r, CauseTLSExpired, fmt.Sprintf("TLS certificate %q for %s expired on %s", certName(cert), host, cert.NotAfter.UTC().Format("2006-01-02")), nil)
+		c.fail(r, linkwatch.CauseTLSExpired, fmt.Sprintf("TLS certificate %q for %s expired on %s", certName(cert), host, cert.NotAfter.UTC().Format("2006-01-02")), nil)
 		return
 	}
 	when := fmt.Sprintf("in %d days", int(left/(24*time.Hour)))
@@ -560,7 +565,7 @@ func (c *Checker) warnExpiring(r *Result, cert *x509.Certificate, host string) {
 	case left < 48*time.Hour:
 		when = "in 1 day"
 	}
-	c.fail(r, CauseTLSExpiring, fmt.Sprintf("TLS certificate %q for %s expires %s, on %s",
+	c.fail(r, linkwatch.CauseTLSExpiring, fmt.Sprintf("TLS certificate %q for %s expires %s, on %s",
 		certName(cert), host, when, cert.NotAfter.UTC().Format("2006-01-02 15:04 MST")), nil)
 }
 
@@ -596,7 +601,7 @@ func soonestIn(chain []*x509.Certificate) *x509.Certificate {
 }
 
 // judge decides whether the final answer is healthy.
-func (c *Checker) judge(t Target, r *Result, resp *http.Response, body []byte, final *url.URL) {
+func (c *Checker) judge(t linkwatch.Target, r *linkwatch.Result, resp *http.Response, body []byte, final *url.URL) {
 	code := resp.StatusCode
 	status := fmt.Sprintf("%d %s", code, http.StatusText(code))
 	switch {
@@ -611,28 +616,28 @@ func (c *Checker) judge(t Target, r *Result, resp *http.Response, body []byte, f
 			c.mu.Unlock()
 			summary += fmt.Sprintf("; retrying after %s", r.RetryAfter)
 		}
-		c.fail(r, CauseRateLimited, summary, nil)
+		c.fail(r, linkwatch.CauseRateLimited, summary, nil)
 		return
 	case len(t.Expect.Status) > 0 && !slices.Contains(t.Expect.Status, code):
-		cause := CauseHTTP4xx
+		cause := linkwatch.CauseHTTP4xx
 		if code >= 500 {
-			cause = CauseHTTP5xx
+			cause = linkwatch.CauseHTTP5xx
 		}
 		c.fail(r, cause, fmt.Sprintf("%s at %s; expected %v", status, final, t.Expect.Status), nil)
 		return
 	case len(t.Expect.Status) == 0 && code >= 500:
-		c.fail(r, CauseHTTP5xx, fmt.Sprintf("%s at %s", status, final), nil)
+		c.fail(r, linkwatch.CauseHTTP5xx, fmt.Sprintf("%s at %s", status, final), nil)
 		return
 	case len(t.Expect.Status) == 0 && code >= 400:
-		c.fail(r, CauseHTTP4xx, fmt.Sprintf("%s at %s", status, final), nil)
+		c.fail(r, linkwatch.CauseHTTP4xx, fmt.Sprintf("%s at %s", status, final), nil)
 		return
 	}
 	if want := t.Expect.FinalHost; want != "" && !strings.EqualFold(final.Hostname(), want) {
-		c.fail(r, CauseRedirectChanged, fmt.Sprintf("the redirect chain now ends on %s, expected %s", final.Hostname(), want), nil)
+		c.fail(r, linkwatch.CauseRedirectChanged, fmt.Sprintf("the redirect chain now ends on %s, expected %s", final.Hostname(), want), nil)
 		return
 	}
 	if want := t.Expect.BodyContains; want != "" && !bytes.Contains(body, []byte(want)) {
-		c.fail(r, CauseContentMismatch, fmt.Sprintf("expected text %q not found in the first %d KiB of %s", want, (len(body)+1023)/1024, final), nil)
+		c.fail(r, linkwatch.CauseContentMismatch, fmt.Sprintf("expected text %q not found in the first %d KiB of %s", want, (len(body)+1023)/1024, final), nil)
 		return
 	}
 }
@@ -657,7 +662,7 @@ type readBody struct {
 
 // fetch sends one request (HEAD first when configured, falling back to GET)
 // and reads at most MaxBodyBytes of the answer.
-func (c *Checker) fetch(ctx context.Context, v *visit, u *url.URL, keepBody bool) (*http.Response, readBody, *Hop, error) {
+func (c *Checker) fetch(ctx context.Context, v *visit, u *url.URL, keepBody bool) (*http.Response, readBody, *linkwatch.Hop, error) {
 	method := http.MethodGet
 	if c.opts.HEADFirst && !keepBody {
 		method = http.MethodHead
@@ -673,7 +678,7 @@ func (c *Checker) fetch(ctx context.Context, v *visit, u *url.URL, keepBody bool
 	return resp, body, hop, err
 }
 
-func (c *Checker) do(ctx context.Context, v *visit, method string, u *url.URL, keepBody bool, header http.Header) (*http.Response, readBody, *Hop, error) {
+func (c *Checker) do(ctx context.Context, v *visit, method string, u *url.URL, keepBody bool, header http.Header) (*http.Response, readBody, *linkwatch.Hop, error) {
 	tr := &hopTrace{}
 	req, err := http.NewRequestWithContext(withTrace(ctx, tr), method, u.String(), nil)
 	if err != nil {
@@ -684,7 +689,7 @@ func (c *Checker) do(ctx context.Context, v *visit, method string, u *url.URL, k
 	for k, v := range header {
 		req.Header[k] = v
 	}
-	hop := &Hop{URL: u.String()}
+	hop := &linkwatch.Hop{URL: u.String()}
 	resp, err := v.transport.RoundTrip(req)
 	if conn, reused := tr.got(); conn != nil {
 		hop.NewConn = !reused
@@ -734,15 +739,15 @@ func (c *Checker) do(ctx context.Context, v *visit, method string, u *url.URL, k
 
 // checkSelf requests the hub's own short link without following it: the
 // hub must answer 302 to the configured destination.
-func (c *Checker) checkSelf(ctx context.Context, v *visit, t Target, r *Result) {
+func (c *Checker) checkSelf(ctx context.Context, v *visit, t linkwatch.Target, r *linkwatch.Result) {
 	u, err := url.Parse(t.URL)
 	if err != nil {
-		c.fail(r, CauseHubRedirectWrong, fmt.Sprintf("self-check URL %q is invalid", t.URL), err)
+		c.fail(r, linkwatch.CauseHubRedirectWrong, fmt.Sprintf("self-check URL %q is invalid", t.URL), err)
 		return
 	}
 	resp, _, hop, err := c.do(ctx, v, http.MethodGet, u, false, http.Header{SelfCheckHeader: {c.selfToken()}})
 	if hop != nil {
-		r.Hops = []Hop{*hop}
+		r.Hops = []linkwatch.Hop{*hop}
 	}
 	if err != nil {
 		cause, summary := classify(err, u)
@@ -754,18 +759,18 @@ func (c *Checker) checkSelf(ctx context.Context, v *visit, t Target, r *Result) 
 	onFallback := loc != "" && loc == t.AltLocation
 	switch {
 	case resp.StatusCode != http.StatusFound:
-		c.fail(r, CauseHubRedirectWrong, fmt.Sprintf("the hub answered %d %s for %s, want 302 to %s", resp.StatusCode, http.StatusText(resp.StatusCode), u.Path, t.WantLocation), nil)
+		c.fail(r, linkwatch.CauseHubRedirectWrong, fmt.Sprintf("the hub answered %d %s for %s, want 302 to %s", resp.StatusCode, http.StatusText(resp.StatusCode), u.Path, t.WantLocation), nil)
 	case loc == t.WantLocation, onFallback && c.opts.Diverted != nil && c.opts.Diverted(t, r.Start):
 		r.FinalURL = loc
 	case onFallback:
-		c.fail(r, CauseHubRedirectWrong, fmt.Sprintf("the hub redirects %s to its fallback %s while its destination is not down, want %s", u.Path, loc, t.WantLocation), nil)
+		c.fail(r, linkwatch.CauseHubRedirectWrong, fmt.Sprintf("the hub redirects %s to its fallback %s while its destination is not down, want %s", u.Path, loc, t.WantLocation), nil)
 	default:
-		c.fail(r, CauseHubRedirectWrong, fmt.Sprintf("the hub redirects %s to %s, want %s", u.Path, loc, t.WantLocation), nil)
+		c.fail(r, linkwatch.CauseHubRedirectWrong, fmt.Sprintf("the hub redirects %s to %s, want %s", u.Path, loc, t.WantLocation), nil)
 	}
 }
 
 // classify names the cause of a request error and says it in one line.
-func classify(err error, u *url.URL) (Cause, string) {
+func classify(err error, u *url.URL) (linkwatch.Cause, string) {
 	host := u.Hostname()
 	var (
 		dnsErr      *dnsError
@@ -784,27 +789,27 @@ func classify(err error, u *url.URL) (Cause, string) {
 		// public (status page, feeds), so it says only what kind of
 		// failure; the error, kept as evidence, has the rest.
 		if reason := lookupReason(dnsErr.err); reason != "" {
-			return CauseDNS, fmt.Sprintf("DNS lookup for %s: %s", host, reason)
+			return linkwatch.CauseDNS, fmt.Sprintf("DNS lookup for %s: %s", host, reason)
 		}
-		return CauseDNS, fmt.Sprintf("DNS lookup for %s failed: the resolver did not answer it", host)
+		return linkwatch.CauseDNS, fmt.Sprintf("DNS lookup for %s failed: the resolver did not answer it", host)
 	case errors.As(err, &blocked):
-		return CauseBlocked, "refused by the SSRF guard: " + blocked.Error()
+		return linkwatch.CauseBlocked, "refused by the SSRF guard: " + blocked.Error()
 	case errors.As(err, &invalid) && invalid.Reason == x509.Expired:
-		return CauseTLSExpired, fmt.Sprintf("TLS certificate for %s expired on %s", host, invalid.Cert.NotAfter.UTC().Format("2006-01-02"))
+		return linkwatch.CauseTLSExpired, fmt.Sprintf("TLS certificate for %s expired on %s", host, invalid.Cert.NotAfter.UTC().Format("2006-01-02"))
 	case errors.As(err, &invalid):
-		return CauseTLSUntrusted, fmt.Sprintf("TLS certificate for %s is invalid: %s", host, invalid.Detail)
+		return linkwatch.CauseTLSUntrusted, fmt.Sprintf("TLS certificate for %s is invalid: %s", host, invalid.Detail)
 	case errors.As(err, &hostnameErr):
-		return CauseTLSHostname, fmt.Sprintf("TLS certificate is not valid for %s (it names %s)", host, certNames(hostnameErr.Certificate))
+		return linkwatch.CauseTLSHostname, fmt.Sprintf("TLS certificate is not valid for %s (it names %s)", host, certNames(hostnameErr.Certificate))
 	case errors.As(err, &unknownCA):
-		return CauseTLSUntrusted, fmt.Sprintf("TLS certificate for %s is signed by an unknown authority", host)
+		return linkwatch.CauseTLSUntrusted, fmt.Sprintf("TLS certificate for %s is signed by an unknown authority", host)
 	case errors.As(err, &opErr) && opErr.Op == "dial" && isRefused(opErr):
-		return CauseConnectRefused, fmt.Sprintf("connection to %s refused", hostPort(u))
+		return linkwatch.CauseConnectRefused, fmt.Sprintf("connection to %s refused", hostPort(u))
 	case errors.As(err, &connTimeout) || errors.As(err, &opErr) && opErr.Op == "dial" && (opErr.Timeout() || errors.Is(err, context.DeadlineExceeded)):
-		return CauseConnectTimeout, fmt.Sprintf("connecting to %s timed out", hostPort(u))
+		return linkwatch.CauseConnectTimeout, fmt.Sprintf("connecting to %s timed out", hostPort(u))
 	case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout()):
-		return CauseTimeout, fmt.Sprintf("%s did not answer in time", u)
+		return linkwatch.CauseTimeout, fmt.Sprintf("%s did not answer in time", u)
 	default:
-		return CauseConnectionFailure, fmt.Sprintf("request to %s failed: %v", hostPort(u), rootCause(err))
+		return linkwatch.CauseConnectionFailure, fmt.Sprintf("request to %s failed: %v", hostPort(u), rootCause(err))
 	}
 }
 

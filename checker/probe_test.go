@@ -20,6 +20,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"linkwatch"
 )
 
 // fakeResolver answers without DNS: *.invalid does not exist, a few names
@@ -175,48 +177,48 @@ func TestCheckCauses(t *testing.T) {
 	tests := []struct {
 		name    string
 		url     string
-		expect  Expect
+		expect  linkwatch.Expect
 		opts    Options
-		cause   Cause
-		status  Status
+		cause   linkwatch.Cause
+		status  linkwatch.Status
 		summary string
 	}{
-		{name: "up", url: ok.URL + "/", status: StatusUp},
-		{name: "dns", url: "http://shop.invalid/", cause: CauseDNS, summary: "DNS lookup for shop.invalid: no such host"},
-		{name: "refused", url: refused, cause: CauseConnectRefused, summary: "refused"},
-		{name: "self-signed", url: named(t, selfSigned.URL, "example.com"), cause: CauseTLSUntrusted, summary: "unknown authority"},
-		{name: "expired", url: named(t, expired.URL, "expired.test"), opts: Options{RootCAs: certPool(expiredCA)}, cause: CauseTLSExpired, summary: "expired on"},
-		{name: "tls hostname", url: named(t, selfSigned.URL, "other.test"), opts: Options{RootCAs: certPool(selfSigned.Certificate())}, cause: CauseTLSHostname, summary: "not valid for other.test"},
-		{name: "tls trusted", url: named(t, selfSigned.URL, "example.com"), opts: Options{RootCAs: certPool(selfSigned.Certificate())}, status: StatusUp},
-		{name: "slow", url: slow.URL + "/", opts: Options{Timeout: 200 * time.Millisecond}, cause: CauseTimeout, summary: "did not answer in time"},
-		{name: "404", url: status(404).URL + "/gone", cause: CauseHTTP4xx, summary: "404 Not Found at"},
-		{name: "410", url: status(410).URL + "/gone", cause: CauseHTTP4xx, summary: "410 Gone"},
-		{name: "500", url: status(500).URL + "/", cause: CauseHTTP5xx, summary: "500 Internal Server Error"},
-		{name: "unexpected status", url: ok.URL + "/", expect: Expect{Status: []int{204}}, cause: CauseHTTP4xx, summary: "expected [204]"},
-		{name: "expected status", url: status(404).URL + "/", expect: Expect{Status: []int{404}}, status: StatusUp},
-		{name: "HEAD 405 then GET", url: headless.URL + "/", opts: Options{HEADFirst: true}, status: StatusUp},
-		{name: "redirect loop", url: loop.URL + "/a", cause: CauseRedirectLoop, summary: "/a is visited twice"},
-		{name: "10 redirects", url: chain.URL + "/hop/10", status: StatusUp},
-		{name: "11 redirects", url: chain.URL + "/hop/11", cause: CauseTooManyRedirects, summary: "more than 10 redirects"},
-		{name: "body missing text", url: ok.URL + "/", expect: Expect{BodyContains: "In stock"}, cause: CauseContentMismatch, summary: `"In stock" not found`},
-		{name: "body has text", url: ok.URL + "/", expect: Expect{BodyContains: "Welcome"}, status: StatusUp},
-		{name: "final host changed", url: named(t, moved.URL, "shop.test") + "/", expect: Expect{FinalHost: "shop.test"}, cause: CauseRedirectChanged, summary: "now ends on elsewhere.test, expected shop.test"},
-		{name: "private without allow", url: "http://private.test/", cause: CauseBlocked, summary: "private.test resolves to 10.1.2.3"},
-		{name: "loopback without allow", url: ok.URL + "/", opts: Options{AllowPrivate: []netip.Prefix{}}, cause: CauseBlocked, summary: "127.0.0.1 is a private or reserved address"},
-		{name: "redirect to metadata", url: toPrivate.URL + "/", cause: CauseBlocked, summary: "169.254.169.254"},
-		{name: "redirect to file", url: toFile.URL + "/", cause: CauseRedirectInvalid, summary: `redirects to "file:///etc/passwd", which is not an http(s) URL`},
-		{name: "302 without Location", url: location.URL + "/302", cause: CauseRedirectInvalid, summary: "answered 302 Found without a Location"},
-		{name: "307 without Location", url: location.URL + "/307", cause: CauseRedirectInvalid, summary: "answered 307 Temporary Redirect without a Location"},
-		{name: "301 to an unreadable Location", url: location.URL + "/301?to=http://%5B::1", cause: CauseRedirectInvalid, summary: `with a Location that is not a URL: "http://[::1"`},
-		{name: "302 to javascript:", url: location.URL + "/302?to=javascript:alert(1)", cause: CauseRedirectInvalid, summary: "not an http(s) URL"},
-		{name: "302 to no host", url: location.URL + "/302?to=http:///x", cause: CauseRedirectInvalid, summary: "which has no host"},
-		{name: "302 with a usable Location", url: location.URL + "/302?to=/200", status: StatusUp},
+		{name: "up", url: ok.URL + "/", status: linkwatch.StatusUp},
+		{name: "dns", url: "http://shop.invalid/", cause: linkwatch.CauseDNS, summary: "DNS lookup for shop.invalid: no such host"},
+		{name: "refused", url: refused, cause: linkwatch.CauseConnectRefused, summary: "refused"},
+		{name: "self-signed", url: named(t, selfSigned.URL, "example.com"), cause: linkwatch.CauseTLSUntrusted, summary: "unknown authority"},
+		{name: "expired", url: named(t, expired.URL, "expired.test"), opts: Options{RootCAs: certPool(expiredCA)}, cause: linkwatch.CauseTLSExpired, summary: "expired on"},
+		{name: "tls hostname", url: named(t, selfSigned.URL, "other.test"), opts: Options{RootCAs: certPool(selfSigned.Certificate())}, cause: linkwatch.CauseTLSHostname, summary: "not valid for other.test"},
+		{name: "tls trusted", url: named(t, selfSigned.URL, "example.com"), opts: Options{RootCAs: certPool(selfSigned.Certificate())}, status: linkwatch.StatusUp},
+		{name: "slow", url: slow.URL + "/", opts: Options{Timeout: 200 * time.Millisecond}, cause: linkwatch.CauseTimeout, summary: "did not answer in time"},
+		{name: "404", url: status(404).URL + "/gone", cause: linkwatch.CauseHTTP4xx, summary: "404 Not Found at"},
+		{name: "410", url: status(410).URL + "/gone", cause: linkwatch.CauseHTTP4xx, summary: "410 Gone"},
+		{name: "500", url: status(500).URL + "/", cause: linkwatch.CauseHTTP5xx, summary: "500 Internal Server Error"},
+		{name: "unexpected status", url: ok.URL + "/", expect: linkwatch.Expect{Status: []int{204}}, cause: linkwatch.CauseHTTP4xx, summary: "expected [204]"},
+		{name: "expected status", url: status(404).URL + "/", expect: linkwatch.Expect{Status: []int{404}}, status: linkwatch.StatusUp},
+		{name: "HEAD 405 then GET", url: headless.URL + "/", opts: Options{HEADFirst: true}, status: linkwatch.StatusUp},
+		{name: "redirect loop", url: loop.URL + "/a", cause: linkwatch.CauseRedirectLoop, summary: "/a is visited twice"},
+		{name: "10 redirects", url: chain.URL + "/hop/10", status: linkwatch.StatusUp},
+		{name: "11 redirects", url: chain.URL + "/hop/11", cause: linkwatch.CauseTooManyRedirects, summary: "more than 10 redirects"},
+		{name: "body missing text", url: ok.URL + "/", expect: linkwatch.Expect{BodyContains: "In stock"}, cause: linkwatch.CauseContentMismatch, summary: `"In stock" not found`},
+		{name: "body has text", url: ok.URL + "/", expect: linkwatch.Expect{BodyContains: "Welcome"}, status: linkwatch.StatusUp},
+		{name: "final host changed", url: named(t, moved.URL, "shop.test") + "/", expect: linkwatch.Expect{FinalHost: "shop.test"}, cause: linkwatch.CauseRedirectChanged, summary: "now ends on elsewhere.test, expected shop.test"},
+		{name: "private without allow", url: "http://private.test/", cause: linkwatch.CauseBlocked, summary: "private.test resolves to 10.1.2.3"},
+		{name: "loopback without allow", url: ok.URL + "/", opts: Options{AllowPrivate: []netip.Prefix{}}, cause: linkwatch.CauseBlocked, summary: "127.0.0.1 is a private or reserved address"},
+		{name: "redirect to metadata", url: toPrivate.URL + "/", cause: linkwatch.CauseBlocked, summary: "169.254.169.254"},
+		{name: "redirect to file", url: toFile.URL + "/", cause: linkwatch.CauseRedirectInvalid, summary: `redirects to "file:///etc/passwd", which is not an http(s) URL`},
+		{name: "302 without Location", url: location.URL + "/302", cause: linkwatch.CauseRedirectInvalid, summary: "answered 302 Found without a Location"},
+		{name: "307 without Location", url: location.URL + "/307", cause: linkwatch.CauseRedirectInvalid, summary: "answered 307 Temporary Redirect without a Location"},
+		{name: "301 to an unreadable Location", url: location.URL + "/301?to=http://%5B::1", cause: linkwatch.CauseRedirectInvalid, summary: `with a Location that is not a URL: "http://[::1"`},
+		{name: "302 to javascript:", url: location.URL + "/302?to=javascript:alert(1)", cause: linkwatch.CauseRedirectInvalid, summary: "not an http(s) URL"},
+		{name: "302 to no host", url: location.URL + "/302?to=http:///x", cause: linkwatch.CauseRedirectInvalid, summary: "which has no host"},
+		{name: "302 with a usable Location", url: location.URL + "/302?to=/200", status: linkwatch.StatusUp},
 		// A 300 is followed like the others (browsers do); without a
 		// Location a visitor gets a choice page at best, nowhere at worst.
-		{name: "300 without Location", url: location.URL + "/300", cause: CauseRedirectInvalid, summary: "answered 300 Multiple Choices without a Location"},
-		{name: "300 to a page that is gone", url: location.URL + "/300?to=/404", cause: CauseHTTP4xx, summary: "404 Not Found at " + location.URL + "/404"},
-		{name: "300 with a usable Location", url: location.URL + "/300?to=/200", status: StatusUp},
-		{name: "304 is not a redirect", url: location.URL + "/304", status: StatusUp},
+		{name: "300 without Location", url: location.URL + "/300", cause: linkwatch.CauseRedirectInvalid, summary: "answered 300 Multiple Choices without a Location"},
+		{name: "300 to a page that is gone", url: location.URL + "/300?to=/404", cause: linkwatch.CauseHTTP4xx, summary: "404 Not Found at " + location.URL + "/404"},
+		{name: "300 with a usable Location", url: location.URL + "/300?to=/200", status: linkwatch.StatusUp},
+		{name: "304 is not a redirect", url: location.URL + "/304", status: linkwatch.StatusUp},
 		{name: "allowed private", url: "http://private.test:1/", opts: Options{AllowPrivate: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, Timeout: 100 * time.Millisecond},
 			summary: "10.1.2.3"}, // allowed through the guard: whatever happens next, it is not blocked
 	}
@@ -224,16 +226,16 @@ func TestCheckCauses(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			c := newTestChecker(t, tt.opts)
-			r := c.Check(context.Background(), Target{ID: tt.url, Kind: KindDestination, URL: tt.url, Expect: tt.expect})
+			r := c.Check(context.Background(), linkwatch.Target{ID: tt.url, Kind: linkwatch.TargetDestination, URL: tt.url, Expect: tt.expect})
 			if tt.name == "allowed private" {
-				if r.Cause == CauseBlocked {
+				if r.Cause == linkwatch.CauseBlocked {
 					t.Fatalf("allowed CIDR was blocked: %s", r.Summary)
 				}
 				return
 			}
 			wantStatus := tt.status
 			if wantStatus == "" {
-				wantStatus = StatusDown
+				wantStatus = linkwatch.StatusDown
 			}
 			if r.Cause != tt.cause || r.Status != wantStatus {
 				t.Fatalf("cause %q status %q (%s; err %s), want %q %q", r.Cause, r.Status, r.Summary, r.Error, tt.cause, wantStatus)
@@ -257,15 +259,15 @@ func TestRateLimitedHonoursRetryAfter(t *testing.T) {
 	})
 	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 	c := newTestChecker(t, Options{Now: func() time.Time { return now }})
-	target := Target{ID: "x", URL: named(t, srv.URL, "busy.test") + "/a"}
+	target := linkwatch.Target{ID: "x", URL: named(t, srv.URL, "busy.test") + "/a"}
 	r := c.Check(context.Background(), target)
-	if r.Cause != CauseRateLimited || r.Status != StatusDegraded || r.RetryAfter != 2*time.Minute {
+	if r.Cause != linkwatch.CauseRateLimited || r.Status != linkwatch.StatusDegraded || r.RetryAfter != 2*time.Minute {
 		t.Fatalf("first check: %+v", r)
 	}
 	// Another URL on the same host, within the Retry-After: no request at
 	// all, and no verdict either: it was not checked, and says until when.
-	r = c.Check(context.Background(), Target{ID: "y", URL: named(t, srv.URL, "busy.test") + "/b"})
-	if r.Status != StatusSkipped || r.OK() || !r.Skipped() || r.Cause != CauseRateLimited || r.StatusCode != 0 || r.RetryAfter != 0 ||
+	r = c.Check(context.Background(), linkwatch.Target{ID: "y", URL: named(t, srv.URL, "busy.test") + "/b"})
+	if r.Status != linkwatch.StatusSkipped || r.OK() || !r.Skipped() || r.Cause != linkwatch.CauseRateLimited || r.StatusCode != 0 || r.RetryAfter != 0 ||
 		!r.SkippedUntil.Equal(now.Add(2*time.Minute)) || r.Summary != "not checked: busy.test asked to be left alone until 12:02:00 UTC (429 Retry-After)" {
 		t.Fatalf("second check: %+v", r)
 	}
@@ -298,7 +300,7 @@ func TestPerHostConcurrency(t *testing.T) {
 	for i := range 6 {
 		wg.Go(func() {
 			u := fmt.Sprintf("%s/%d", named(t, srv.URL, "polite.test"), i)
-			c.Check(context.Background(), Target{ID: u, URL: u})
+			c.Check(context.Background(), linkwatch.Target{ID: u, URL: u})
 		})
 	}
 	for inFlight.Load() < 2 {
@@ -322,8 +324,8 @@ func TestHopsPhasesAndBodyCap(t *testing.T) {
 	})
 	c := newTestChecker(t, Options{MaxBodyBytes: 1000})
 	u := named(t, srv.URL, "hops.test") + "/start"
-	r := c.Check(context.Background(), Target{ID: u, URL: u})
-	if r.Status != StatusUp || len(r.Hops) != 2 {
+	r := c.Check(context.Background(), linkwatch.Target{ID: u, URL: u})
+	if r.Status != linkwatch.StatusUp || len(r.Hops) != 2 {
 		t.Fatalf("result: %+v", r)
 	}
 	if r.Hops[0].StatusCode != 302 || r.Hops[0].Location != "/big" || r.Hops[1].StatusCode != 200 {
@@ -364,33 +366,33 @@ func TestSelfCheck(t *testing.T) {
 	tests := []struct {
 		path, want, alt string
 		diverted        bool // the engine sends the link's visitors to alt
-		cause           Cause
-		status          Status
+		cause           linkwatch.Cause
+		status          linkwatch.Status
 		summary         string
 	}{
-		{"/ada/go", "https://go.dev/", "", false, CauseNone, StatusUp, ""},
-		{"/ada/go", "https://go.dev/doc/", "", false, CauseHubRedirectWrong, StatusDown, "redirects /ada/go to https://go.dev/, want https://go.dev/doc/"},
+		{"/ada/go", "https://go.dev/", "", false, linkwatch.CauseNone, linkwatch.StatusUp, ""},
+		{"/ada/go", "https://go.dev/doc/", "", false, linkwatch.CauseHubRedirectWrong, linkwatch.StatusDown, "redirects /ada/go to https://go.dev/, want https://go.dev/doc/"},
 		// On its fallback while the engine diverts the link: the hub doing its job.
-		{"/ada/go", "https://go.example/", "https://go.dev/", true, CauseNone, StatusUp, ""},
+		{"/ada/go", "https://go.example/", "https://go.dev/", true, linkwatch.CauseNone, linkwatch.StatusUp, ""},
 		// On its fallback while its destination is up: visitors sent away for nothing.
-		{"/ada/go", "https://go.example/", "https://go.dev/", false, CauseHubRedirectWrong, StatusDown,
+		{"/ada/go", "https://go.example/", "https://go.dev/", false, linkwatch.CauseHubRedirectWrong, linkwatch.StatusDown,
 			"redirects /ada/go to its fallback https://go.dev/ while its destination is not down, want https://go.example/"},
-		{"/ada/go", "https://go.example/", "https://go.example/backup", true, CauseHubRedirectWrong, StatusDown, "redirects /ada/go to https://go.dev/"},
+		{"/ada/go", "https://go.example/", "https://go.example/backup", true, linkwatch.CauseHubRedirectWrong, linkwatch.StatusDown, "redirects /ada/go to https://go.dev/"},
 		// Diverted, the hub may still answer the destination (it follows the
 		// engine a moment later, or another replica's hub answered).
-		{"/ada/go", "https://go.dev/", "https://go.example/backup", true, CauseNone, StatusUp, ""},
-		{"/ada/moved", "https://go.dev/", "", false, CauseHubRedirectWrong, StatusDown, "answered 301"},
-		{"/ada/missing", "https://go.dev/", "", false, CauseHubRedirectWrong, StatusDown, "answered 404"},
-		{"/ada/slow", "https://go.dev/", "", false, CauseHubSlow, StatusDegraded, "took"},
+		{"/ada/go", "https://go.dev/", "https://go.example/backup", true, linkwatch.CauseNone, linkwatch.StatusUp, ""},
+		{"/ada/moved", "https://go.dev/", "", false, linkwatch.CauseHubRedirectWrong, linkwatch.StatusDown, "answered 301"},
+		{"/ada/missing", "https://go.dev/", "", false, linkwatch.CauseHubRedirectWrong, linkwatch.StatusDown, "answered 404"},
+		{"/ada/slow", "https://go.dev/", "", false, linkwatch.CauseHubSlow, linkwatch.StatusDegraded, "took"},
 	}
 	var diverted atomic.Bool
 	var asked atomic.Value // the check's start, as Diverted was asked
 	// Self-checks reach the hub's own (loopback) address with no allow_private.
 	c := newTestChecker(t, Options{AllowPrivate: []netip.Prefix{}, SlowThreshold: 100 * time.Millisecond,
-		Diverted: func(_ Target, since time.Time) bool { asked.Store(since); return diverted.Load() }})
+		Diverted: func(_ linkwatch.Target, since time.Time) bool { asked.Store(since); return diverted.Load() }})
 	for _, tt := range tests {
 		diverted.Store(tt.diverted)
-		r := c.Check(context.Background(), Target{ID: "self:" + tt.path, Kind: KindSelfCheck, URL: hub.URL + tt.path, WantLocation: tt.want, AltLocation: tt.alt})
+		r := c.Check(context.Background(), linkwatch.Target{ID: "self:" + tt.path, Kind: linkwatch.TargetSelfCheck, URL: hub.URL + tt.path, WantLocation: tt.want, AltLocation: tt.alt})
 		if r.Cause != tt.cause || r.Status != tt.status || !strings.Contains(r.Summary, tt.summary) {
 			t.Errorf("%s → %s (diverted %v): got %q %q %q", tt.path, tt.want, tt.diverted, r.Cause, r.Status, r.Summary)
 		}
@@ -400,8 +402,8 @@ func TestSelfCheck(t *testing.T) {
 	}
 	// Without Diverted nothing is ever on its fallback.
 	plain := newTestChecker(t, Options{AllowPrivate: []netip.Prefix{}})
-	if r := plain.Check(context.Background(), Target{ID: "self:/ada/go", Kind: KindSelfCheck, URL: hub.URL + "/ada/go",
-		WantLocation: "https://go.example/", AltLocation: "https://go.dev/"}); r.Cause != CauseHubRedirectWrong {
+	if r := plain.Check(context.Background(), linkwatch.Target{ID: "self:/ada/go", Kind: linkwatch.TargetSelfCheck, URL: hub.URL + "/ada/go",
+		WantLocation: "https://go.example/", AltLocation: "https://go.dev/"}); r.Cause != linkwatch.CauseHubRedirectWrong {
 		t.Errorf("on its fallback with no diversions known: %q %q, want hub_redirect_wrong", r.Cause, r.Summary)
 	}
 }

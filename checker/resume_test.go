@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"linkwatch"
 )
 
 // handshake is what a server saw of one TLS handshake.
@@ -81,11 +83,11 @@ func TestChecksBetweenFreshOnesResumeAndSaySo(t *testing.T) {
 	clock := &fakeClock{now: start}
 	c := newTestChecker(t, Options{RootCAs: certPool(ca.cert), Now: clock.Now, FreshEvery: time.Minute, KeepAliveHosts: 1})
 	c.budget.take() // another host has the budget's one place
-	check := func(host string) Result {
+	check := func(host string) linkwatch.Result {
 		t.Helper()
 		u := named(t, srv.URL, host) + "/" + host
-		r := c.Check(context.Background(), Target{ID: u, URL: u})
-		if r.Status != StatusUp {
+		r := c.Check(context.Background(), linkwatch.Target{ID: u, URL: u})
+		if r.Status != linkwatch.StatusUp {
 			t.Fatalf("%s: %q %q (%s)", host, r.Cause, r.Summary, r.Error)
 		}
 		return r
@@ -147,7 +149,7 @@ func TestFreshAlwaysNeverResumes(t *testing.T) {
 	c := newTestChecker(t, Options{RootCAs: certPool(ca.cert), FreshEvery: FreshAlways, KeepAliveHosts: 1})
 	u := named(t, srv.URL, "shop.test") + "/"
 	for i := range 5 {
-		if r := c.Check(context.Background(), Target{ID: u, URL: u}); r.Status != StatusUp || !r.Fresh || r.Hops[0].Resumed {
+		if r := c.Check(context.Background(), linkwatch.Target{ID: u, URL: u}); r.Status != linkwatch.StatusUp || !r.Fresh || r.Hops[0].Resumed {
 			t.Fatalf("check %d: %q fresh %v resumed %v", i, r.Status, r.Fresh, r.Hops[0].Resumed)
 		}
 	}
@@ -171,18 +173,18 @@ func TestResumedChecksHideOnlyTheCertificate(t *testing.T) {
 		name    string
 		change  func(srv *httptest.Server, cert *atomic.Pointer[tls.Certificate], res *switchResolver)
 		hidden  bool // until the next fresh check
-		cause   Cause
+		cause   linkwatch.Cause
 		summary string
 	}{
 		{"certificate swapped for an expired one", func(_ *httptest.Server, cert *atomic.Pointer[tls.Certificate], _ *switchResolver) {
 			cert.Store(ca.Leaf("shop.test", start.Add(-48*time.Hour), start.Add(-24*time.Hour)))
-		}, true, CauseTLSExpired, "TLS certificate for shop.test expired on"},
+		}, true, linkwatch.CauseTLSExpired, "TLS certificate for shop.test expired on"},
 		{"domain answers NXDOMAIN", func(_ *httptest.Server, _ *atomic.Pointer[tls.Certificate], res *switchResolver) {
 			res.nx.Store(true)
-		}, false, CauseDNS, "DNS lookup for shop.test: no such host"},
+		}, false, linkwatch.CauseDNS, "DNS lookup for shop.test: no such host"},
 		{"new connections refused", func(srv *httptest.Server, _ *atomic.Pointer[tls.Certificate], _ *switchResolver) {
 			srv.Listener.Close()
-		}, false, CauseConnectRefused, "refused"},
+		}, false, linkwatch.CauseConnectRefused, "refused"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -196,9 +198,9 @@ func TestResumedChecksHideOnlyTheCertificate(t *testing.T) {
 			c := newTestChecker(t, Options{Resolver: res, RootCAs: certPool(ca.cert), Now: clock.Now, FreshEvery: time.Minute, KeepAliveHosts: 1})
 			c.budget.take()
 			u := named(t, srv.URL, "shop.test") + "/"
-			check := func() Result { return c.Check(context.Background(), Target{ID: u, URL: u}) }
+			check := func() linkwatch.Result { return c.Check(context.Background(), linkwatch.Target{ID: u, URL: u}) }
 
-			if r := check(); r.Status != StatusUp || !r.Fresh {
+			if r := check(); r.Status != linkwatch.StatusUp || !r.Fresh {
 				t.Fatalf("first check: %q %q fresh %v", r.Status, r.Summary, r.Fresh)
 			}
 			renewFirstGeneration(t, clock, check)
@@ -206,7 +208,7 @@ func TestResumedChecksHideOnlyTheCertificate(t *testing.T) {
 			if tt.hidden {
 				for range 5 {
 					clock.Advance(10 * time.Second)
-					if r := check(); r.Status != StatusUp || r.Fresh || !r.Hops[0].Resumed {
+					if r := check(); r.Status != linkwatch.StatusUp || r.Fresh || !r.Hops[0].Resumed {
 						t.Fatalf("at %s, within fresh_every: %q %q fresh %v", clock.Now().Sub(start), r.Status, r.Summary, r.Fresh)
 					}
 				}
@@ -214,7 +216,7 @@ func TestResumedChecksHideOnlyTheCertificate(t *testing.T) {
 			for i := range 2 { // the first check to see it, then the confirming one
 				clock.Advance(10 * time.Second)
 				r := check()
-				if r.Cause != tt.cause || r.Status != StatusDown || !strings.Contains(r.Summary, tt.summary) {
+				if r.Cause != tt.cause || r.Status != linkwatch.StatusDown || !strings.Contains(r.Summary, tt.summary) {
 					t.Fatalf("check %d at %s: cause %q summary %q, want %q", i, clock.Now().Sub(start), r.Cause, r.Summary, tt.cause)
 				}
 				if tt.hidden && !r.Fresh {
@@ -271,8 +273,8 @@ func TestResumedChecksResumeTheFreshChecksSession(t *testing.T) {
 	u := named(t, srv.URL, "shop.test") + "/"
 	var resumed int
 	for i := range 20 {
-		r := c.Check(context.Background(), Target{ID: u, URL: u})
-		if r.Status != StatusUp {
+		r := c.Check(context.Background(), linkwatch.Target{ID: u, URL: u})
+		if r.Status != linkwatch.StatusUp {
 			t.Fatalf("check %d: %q %q", i, r.Cause, r.Summary)
 		}
 		if r.Hops[0].Resumed {
@@ -308,10 +310,10 @@ func TestRefusedKeyShareOfferIsNotAnOutage(t *testing.T) {
 	c := newTestChecker(t, Options{RootCAs: certPool(ca.cert), Now: clock.Now, FreshEvery: time.Minute, KeepAliveHosts: 1})
 	c.budget.take()
 	u := named(t, srv.URL, "shop.test") + "/"
-	check := func() Result {
+	check := func() linkwatch.Result {
 		t.Helper()
-		r := c.Check(context.Background(), Target{ID: u, URL: u})
-		if r.Status != StatusUp {
+		r := c.Check(context.Background(), linkwatch.Target{ID: u, URL: u})
+		if r.Status != linkwatch.StatusUp {
 			t.Fatalf("at %s: %q %q (%s)", clock.Now().Sub(now), r.Cause, r.Summary, r.Error)
 		}
 		return r
@@ -380,17 +382,17 @@ func TestSessionsAreOneServersNotTheHosts(t *testing.T) {
 	clock := &fakeClock{now: start}
 	c := newTestChecker(t, Options{RootCAs: certPool(ca.cert), Now: clock.Now, FreshEvery: time.Minute, KeepAliveHosts: 1})
 	c.budget.take() // shop.test keeps no connection: between fresh checks, one-shot ones that may resume
-	check := func(srv *httptest.Server) Result {
+	check := func(srv *httptest.Server) linkwatch.Result {
 		u := named(t, srv.URL, "shop.test") + "/"
-		return c.Check(context.Background(), Target{ID: u, URL: u})
+		return c.Check(context.Background(), linkwatch.Target{ID: u, URL: u})
 	}
 
-	if r := check(good); r.Status != StatusUp || !r.Fresh {
+	if r := check(good); r.Status != linkwatch.StatusUp || !r.Fresh {
 		t.Fatalf("first check of shop.test, on %s: %q %q fresh %v", good.URL, r.Status, r.Summary, r.Fresh)
 	}
 	// Between fresh checks (the clock stands still: none is due), the
 	// server resumes its own session.
-	if r := check(good); r.Status != StatusUp || r.Fresh || len(r.Hops) != 1 || !r.Hops[0].Resumed {
+	if r := check(good); r.Status != linkwatch.StatusUp || r.Fresh || len(r.Hops) != 1 || !r.Hops[0].Resumed {
 		t.Fatalf("shop.test on its first port again: %q %q fresh %v hops %+v; want up, resumed", r.Status, r.Summary, r.Fresh, r.Hops)
 	}
 	goodLog.take()
@@ -398,7 +400,7 @@ func TestSessionsAreOneServersNotTheHosts(t *testing.T) {
 	// port has no session of its own: a full handshake sees its
 	// certificate.
 	r := check(stale)
-	if r.Cause != CauseTLSExpired || len(r.Hops) != 1 || r.Hops[0].Resumed {
+	if r.Cause != linkwatch.CauseTLSExpired || len(r.Hops) != 1 || r.Hops[0].Resumed {
 		t.Errorf("the other port of shop.test: %q %q, hops %+v; want tls_expired from a full handshake", r.Status, r.Summary, r.Hops)
 	}
 	for _, hs := range staleLog.take() {
@@ -437,11 +439,11 @@ func TestAStalledHandshakeIsAbandoned(t *testing.T) {
 	c := newTestChecker(t, Options{Timeout: 300 * time.Millisecond, RootCAs: certPool(good.Certificate()), Now: clock.Now, FreshEvery: time.Minute, KeepAliveHosts: 1})
 	c.budget.take()
 	u := named(t, good.URL, "example.com") + "/"
-	if r := c.Check(context.Background(), Target{ID: u, URL: u}); r.Status != StatusUp || !r.Fresh {
+	if r := c.Check(context.Background(), linkwatch.Target{ID: u, URL: u}); r.Status != linkwatch.StatusUp || !r.Fresh {
 		t.Fatalf("the host's fresh check: %q %q", r.Status, r.Summary)
 	}
 	u = "https://" + net.JoinHostPort("example.com", strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)) + "/"
-	if r := c.Check(context.Background(), Target{ID: u, URL: u}); r.Cause != CauseTimeout {
+	if r := c.Check(context.Background(), linkwatch.Target{ID: u, URL: u}); r.Cause != linkwatch.CauseTimeout {
 		t.Errorf("cause %q (%s), want timeout", r.Cause, r.Summary)
 	}
 	select {

@@ -8,6 +8,8 @@ import (
 	"net/http/httptrace"
 	"sync"
 	"time"
+
+	"linkwatch"
 )
 
 // hopTrace records when each phase of one request happened.
@@ -124,10 +126,10 @@ func (t *hopTrace) handshake() (resumed, refused bool) {
 
 // phases turns the marks into durations. A reused connection has no DNS,
 // connect or TLS phase.
-func (t *hopTrace) phases() Phases {
+func (t *hopTrace) phases() linkwatch.Phases {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return Phases{
+	return linkwatch.Phases{
 		DNS:       span(t.dnsStart, t.dnsDone),
 		Connect:   span(t.connStart, t.connDone),
 		TLS:       span(t.tlsStart, t.tlsDone),

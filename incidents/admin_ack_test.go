@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"linkwatch/checker"
+	"linkwatch"
 	"linkwatch/incidents"
 )
 
@@ -32,7 +32,7 @@ func TestAcknowledgementAlerts(t *testing.T) {
 		t.Fatalf("alerts = %v, want one more", alertTypes(alerts))
 	}
 	a := alerts[len(alerts)-1]
-	if a.Type != incidents.AlertUpdated || a.Reason != "acknowledged" || a.IncidentID != open || a.Incident.AcknowledgedBy != "alice" ||
+	if a.Type != linkwatch.AlertUpdated || a.Reason != "acknowledged" || a.IncidentID != open || a.Incident.AcknowledgedBy != "alice" ||
 		a.Incident.AcknowledgedAt.IsZero() || a.EventID == "" {
 		t.Errorf("acknowledgement alert = %+v", a)
 	}
@@ -58,7 +58,7 @@ func TestAcknowledgementAlerts(t *testing.T) {
 	var acks []string
 	ev, _ := h.db.IncidentEvents(context.Background(), open)
 	for _, e := range ev {
-		if e.Kind == incidents.EventAcknowledged {
+		if e.Kind == linkwatch.EventAcknowledged {
 			acks = append(acks, e.Body)
 		}
 	}
@@ -66,8 +66,8 @@ func TestAcknowledgementAlerts(t *testing.T) {
 		t.Errorf("acknowledgements in the timeline = %q, want one by alice", acks)
 	}
 	// The engine's next change keeps it, and the engine's copy follows.
-	h.feed(down(shopA, checker.CauseHTTP4xx))
-	if inc, _ := h.db.Incident(context.Background(), open); inc.AcknowledgedBy != "alice" || inc.Cause != checker.CauseHTTP4xx {
+	h.feed(down(shopA, linkwatch.CauseHTTP4xx))
+	if inc, _ := h.db.Incident(context.Background(), open); inc.AcknowledgedBy != "alice" || inc.Cause != linkwatch.CauseHTTP4xx {
 		t.Errorf("after the engine's next change: %+v", inc)
 	}
 }
@@ -80,19 +80,19 @@ func TestAcknowledgementAlerts(t *testing.T) {
 func TestAcknowledgementFollowsTheMuteStep(t *testing.T) {
 	h := newHarness(t, incidents.Config{})
 	ctx := context.Background()
-	if _, err := h.db.CreateMaintenance(ctx, incidents.Maintenance{Title: "blog move", Component: "page:ada",
+	if _, err := h.db.CreateMaintenance(ctx, linkwatch.Maintenance{Title: "blog move", Component: "page:ada",
 		StartsAt: t0.Add(-time.Hour), EndsAt: t0.Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
 	for range 2 {
-		h.feed(down(shopA, checker.CauseHTTP5xx), down(blog, checker.CauseDNS))
+		h.feed(down(shopA, linkwatch.CauseHTTP5xx), down(blog, linkwatch.CauseDNS))
 	}
 	byTarget := map[string]int64{}
 	for _, inc := range h.incidents() {
 		byTarget[inc.Targets[0]] = inc.ID
 	}
-	note, err := h.db.Record(ctx, incidents.Change{Incident: incidents.Incident{Key: "regional:" + shopB, Kind: incidents.KindRegional,
-		Title: "acme/b is unreachable from eu-west", Status: incidents.StatusInvestigating, Impact: incidents.ImpactMinor,
+	note, err := h.db.Record(ctx, incidents.Change{Incident: linkwatch.Incident{Key: "regional:" + shopB, Kind: linkwatch.KindRegional,
+		Title: "acme/b is unreachable from eu-west", Status: linkwatch.StatusInvestigating, Impact: linkwatch.ImpactMinor,
 		Targets: []string{shopB}, StartedAt: h.now, UpdatedAt: h.now}})
 	if err != nil {
 		t.Fatal(err)
@@ -106,7 +106,7 @@ func TestAcknowledgementFollowsTheMuteStep(t *testing.T) {
 	}
 	// An operator's update of the regional note is public, and sends
 	// nothing either: the note never alerts.
-	if _, err := h.eng.PostUpdate(ctx, note.ID, incidents.StatusMonitoring, "Only eu-west's network."); err != nil {
+	if _, err := h.eng.PostUpdate(ctx, note.ID, linkwatch.StatusMonitoring, "Only eu-west's network."); err != nil {
 		t.Fatal(err)
 	}
 	got := h.alerts()[before:]
@@ -126,7 +126,7 @@ func TestAcknowledgeOnAnyReplica(t *testing.T) {
 	a, b := h.replica("a"), h.replica("b")
 	b.SetOwnership(func(string) bool { return false })
 	for range 2 {
-		if errs := h.feedTo(a, down(shopA, checker.CauseHTTP5xx)); errs != nil {
+		if errs := h.feedTo(a, down(shopA, linkwatch.CauseHTTP5xx)); errs != nil {
 			t.Fatal(errs)
 		}
 		h.now = h.now.Add(10 * time.Second)
@@ -155,7 +155,7 @@ func TestAcknowledgeOnAnyReplica(t *testing.T) {
 		switch {
 		case err == nil:
 			won++
-		case !errors.Is(err, incidents.ErrConflict) || !strings.Contains(err.Error(), "already acknowledged"):
+		case !errors.Is(err, linkwatch.ErrConflict) || !strings.Contains(err.Error(), "already acknowledged"):
 			t.Errorf("the other acknowledgement: %v, want ErrConflict naming the first", err)
 		}
 	}
@@ -167,10 +167,10 @@ func TestAcknowledgeOnAnyReplica(t *testing.T) {
 	}
 	acked, _ := h.db.Incident(context.Background(), list[0].ID)
 	// a, the holder, changes the incident next: its copy may be older.
-	h.feedTo(a, down(shopA, checker.CauseTimeout))
-	h.feedTo(a, down(shopA, checker.CauseTimeout))
+	h.feedTo(a, down(shopA, linkwatch.CauseTimeout))
+	h.feedTo(a, down(shopA, linkwatch.CauseTimeout))
 	got, _ := h.db.Incident(context.Background(), list[0].ID)
-	if got.Cause != checker.CauseTimeout || got.AcknowledgedBy != acked.AcknowledgedBy || got.AcknowledgedBy == "" {
+	if got.Cause != linkwatch.CauseTimeout || got.AcknowledgedBy != acked.AcknowledgedBy || got.AcknowledgedBy == "" {
 		t.Errorf("after the holder's change: cause %s, acknowledged by %q; want timeout, %q", got.Cause, got.AcknowledgedBy, acked.AcknowledgedBy)
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"linkwatch"
+
 	"github.com/gorilla/mux"
 
 	"linkwatch/incidents"
@@ -46,7 +48,7 @@ func adminState(t *testing.T, h *harness) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deliveries, err := h.db.DeliveryLog(ctx, incidents.DeliveryQuery{Limit: 1000})
+	deliveries, err := h.db.DeliveryLog(ctx, linkwatch.DeliveryQuery{Limit: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}

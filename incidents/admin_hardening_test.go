@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"linkwatch"
+
 	"github.com/gorilla/mux"
 
 	"linkwatch/incidents"
@@ -22,7 +24,7 @@ func TestAdminRefusesHostileInput(t *testing.T) {
 	runEngine(t, h)
 	r := mux.NewRouter()
 	admin.New(h.db, admin.Options{Token: adminToken, Operator: h.eng, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Catalog: incidents.Pages{"ada": nil, "acme": nil}}).Register(r)
+		Catalog: linkwatch.PageLinks{"ada": nil, "acme": nil}}).Register(r)
 	srv := httptest.NewServer(r)
 	t.Cleanup(srv.Close)
 

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"linkwatch/checker"
+	"linkwatch"
 	"linkwatch/incidents"
 )
 
@@ -56,21 +56,21 @@ func TestOperatorResolvesWithANote(t *testing.T) {
 		t.Fatalf("resolve: %d %v", code, body)
 	}
 	ups, _ := h.db.IncidentUpdates(context.Background(), open)
-	if len(ups) != 1 || ups[0].Body != "The shop moved; link updated." || ups[0].Status != incidents.StatusResolved {
+	if len(ups) != 1 || ups[0].Body != "The shop moved; link updated." || ups[0].Status != linkwatch.StatusResolved {
 		t.Errorf("updates = %+v", ups)
 	}
 	alerts := h.alerts()
 	last := alerts[len(alerts)-1]
-	if last.Type != incidents.AlertResolved || last.IncidentID != open || last.Update == nil || last.Update.Body != "The shop moved; link updated." {
+	if last.Type != linkwatch.AlertResolved || last.IncidentID != open || last.Update == nil || last.Update.Body != "The shop moved; link updated." {
 		t.Errorf("last alert = %+v", last)
 	}
 	// The engine no longer holds it: the still-failing link needs the
 	// threshold again, then opens a new incident rather than colliding.
-	h.feed(down(shopA, checker.CauseHTTP5xx))
+	h.feed(down(shopA, linkwatch.CauseHTTP5xx))
 	if n := len(h.incidents()); n != 2 {
 		t.Fatalf("%d incidents after one more failure, want still 2", n)
 	}
-	h.feed(down(shopA, checker.CauseHTTP5xx))
+	h.feed(down(shopA, linkwatch.CauseHTTP5xx))
 	list := h.incidents()
 	if len(list) != 3 || !list[0].Open() {
 		t.Fatalf("incidents = %v, want a new open one", keys(list))
@@ -100,7 +100,7 @@ func TestOperatorUpdateReachesTheOutbox(t *testing.T) {
 	}
 	alerts := h.alerts()
 	last := alerts[len(alerts)-1]
-	if last.Reason != "update_posted" || last.Update == nil || last.Update.Body != "identified: rolling back" || last.Update.Status != incidents.StatusIdentified {
+	if last.Reason != "update_posted" || last.Update == nil || last.Update.Body != "identified: rolling back" || last.Update.Status != linkwatch.StatusIdentified {
 		t.Errorf("last alert = %+v", last)
 	}
 }
@@ -153,7 +153,7 @@ func TestAdminChannels(t *testing.T) {
 	if err := h.db.FanOut(ctx, []string{"webhook:ops"}); err != nil {
 		t.Fatal(err)
 	}
-	if log, _ := h.db.DeliveryLog(ctx, incidents.DeliveryQuery{Limit: 100}); len(log) != 0 {
+	if log, _ := h.db.DeliveryLog(ctx, linkwatch.DeliveryQuery{Limit: 100}); len(log) != 0 {
 		t.Fatalf("re-enabled channel got the backlog: %+v", log)
 	}
 	h.feed(up(shopA))
@@ -161,8 +161,8 @@ func TestAdminChannels(t *testing.T) {
 	if err := h.db.FanOut(ctx, []string{"webhook:ops"}); err != nil {
 		t.Fatal(err)
 	}
-	log, _ := h.db.DeliveryLog(ctx, incidents.DeliveryQuery{Limit: 100})
-	if len(log) != 1 || log[0].Type != incidents.AlertResolved || log[0].Channel != "webhook:ops" {
+	log, _ := h.db.DeliveryLog(ctx, linkwatch.DeliveryQuery{Limit: 100})
+	if len(log) != 1 || log[0].Type != linkwatch.AlertResolved || log[0].Channel != "webhook:ops" {
 		t.Fatalf("deliveries after re-enabling = %+v", log)
 	}
 

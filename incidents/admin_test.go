@@ -11,9 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"linkwatch"
+
 	"github.com/gorilla/mux"
 
-	"linkwatch/checker"
 	"linkwatch/incidents"
 	"linkwatch/incidents/admin"
 )
@@ -62,8 +63,8 @@ func call(t *testing.T, srv *httptest.Server, method, path, token, contentType, 
 // openIncident gives the harness one open and one resolved incident.
 func seedIncidents(t *testing.T, h *harness) (open, resolved int64) {
 	t.Helper()
-	h.feed(down(shopA, checker.CauseHTTP5xx), down(blog, checker.CauseDNS))
-	h.feed(down(shopA, checker.CauseHTTP5xx), down(blog, checker.CauseDNS))
+	h.feed(down(shopA, linkwatch.CauseHTTP5xx), down(blog, linkwatch.CauseDNS))
+	h.feed(down(shopA, linkwatch.CauseHTTP5xx), down(blog, linkwatch.CauseDNS))
 	h.feed(up(blog))
 	h.feed(up(blog))
 	for _, inc := range h.incidents() {
@@ -141,9 +142,9 @@ func TestAdminIncidentWorkflow(t *testing.T) {
 		t.Errorf("evidence %d, updates %d", len(body["evidence"].([]any)), len(body["updates"].([]any)))
 	}
 	// The engine's next change must not undo what people set.
-	h.feed(down(shopA, checker.CauseHTTP4xx))
+	h.feed(down(shopA, linkwatch.CauseHTTP4xx))
 	got, _ := h.db.Incident(context.Background(), open)
-	if got.Cause != checker.CauseHTTP4xx || got.AcknowledgedBy != "alice" || got.Status != incidents.StatusIdentified {
+	if got.Cause != linkwatch.CauseHTTP4xx || got.AcknowledgedBy != "alice" || got.Status != linkwatch.StatusIdentified {
 		t.Errorf("after an engine update: cause %s, ack %q, status %s", got.Cause, got.AcknowledgedBy, got.Status)
 	}
 	if got := alertTypes(h.alerts()); !strings.Contains(strings.Join(got, ","), "incident.updated/update_posted") {
@@ -218,7 +219,7 @@ func TestAdminRejectsBadInput(t *testing.T) {
 	}
 	// Nothing changed.
 	got, _ := h.db.Incident(context.Background(), open)
-	if got.Status != incidents.StatusInvestigating || got.AcknowledgedBy != "" {
+	if got.Status != linkwatch.StatusInvestigating || got.AcknowledgedBy != "" {
 		t.Errorf("bad requests changed the incident: %+v", got)
 	}
 	if m, _ := h.db.ListMaintenance(context.Background(), time.Now()); len(m) != 0 {

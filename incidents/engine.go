@@ -1,3 +1,6 @@
+// Package incidents turns check results into incidents: thresholds, host
+// correlation, prober-offline suppression, flapping and maintenance, with a
+// timeline, public updates and postmortem notes for each incident.
 package incidents
 
 import (
@@ -11,8 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"linkwatch/checker"
-	"linkwatch/checker/ids"
+	"linkwatch"
 	"linkwatch/errlog"
 )
 
@@ -20,12 +22,12 @@ import (
 // change, its timeline events, its evidence and its alert in one
 // transaction: an alert exists if and only if its change does.
 type Store interface {
-	OpenIncidents(ctx context.Context) ([]Incident, error)
+	OpenIncidents(ctx context.Context) ([]linkwatch.Incident, error)
 	// Incident reads one incident, open or resolved (for an operator's
 	// update to a resolved one).
-	Incident(ctx context.Context, id int64) (Incident, error)
-	Record(ctx context.Context, c Change) (Incident, error)
-	ActiveMaintenance(ctx context.Context, at time.Time) ([]Maintenance, error)
+	Incident(ctx context.Context, id int64) (linkwatch.Incident, error)
+	Record(ctx context.Context, c Change) (linkwatch.Incident, error)
+	ActiveMaintenance(ctx context.Context, at time.Time) ([]linkwatch.Maintenance, error)
 	// RecordRecovery and Recoveries keep the flapping history, so a
 	// restart does not forget that a target keeps flapping.
 	RecordRecovery(ctx context.Context, target string, at, forgetBefore time.Time) error
@@ -35,13 +37,13 @@ type Store interface {
 // Change is one state change of one incident.
 type Change struct {
 	// Incident is the incident after the change; ID 0 creates it.
-	Incident Incident
-	Events   []Event
+	Incident linkwatch.Incident
+	Events   []linkwatch.Event
 	// Evidence is the failing results that justify the change, kept with the
 	// incident regardless of result retention.
-	Evidence []checker.Result
+	Evidence []linkwatch.Result
 	// Alert is the outbox message, nil when none goes out (maintenance).
-	Alert *Alert
+	Alert *linkwatch.Alert
 	// GroupUntil, when set, holds the alert back until then: later alerts of
 	// the same incident and reason are folded into it (Alert.Merge), so a
 	// burst of updates is one message. Any other alert of the incident
@@ -50,7 +52,7 @@ type Change struct {
 	// Update is an operator's public update to add with the change (a
 	// resolution by hand carries the note); it sets the incident's public
 	// status. Record fills in its ID and time.
-	Update *Update
+	Update *linkwatch.Update
 	// Acknowledged says the change is an operator acknowledging the
 	// incident: Record writes Incident.AcknowledgedAt and AcknowledgedBy,
 	// which it otherwise never writes over, and refuses (ErrConflict) an
@@ -139,7 +141,7 @@ const maintenanceTTL = time.Second
 // results. Only incidents are state that matters after a restart; these
 // observations start again from the next results.
 type targetState struct {
-	kind      checker.Kind
+	kind      linkwatch.TargetKind
 	url       string
 	fails     int
 	successes int
@@ -147,9 +149,9 @@ type targetState struct {
 	// (its end: a check that started before our network failed may fail
 	// after it did).
 	firstFail time.Time
-	recent    []checker.Result // last failing results, newest last
-	incident  *Incident        // the open incident it belongs to, if any
-	held      bool             // failing past the threshold, held back: our network is not proven
+	recent    []linkwatch.Result  // last failing results, newest last
+	incident  *linkwatch.Incident // the open incident it belongs to, if any
+	held      bool                // failing past the threshold, held back: our network is not proven
 	// recovery counts this streak of successes once in resolves.
 	recovery bool
 	resolves []time.Time // when it recovered, for flapping
@@ -165,11 +167,11 @@ type Engine struct {
 	log   *slog.Logger
 	now   func() time.Time
 
-	depsMu sync.RWMutex          // deps is replaced on config reload
-	deps   map[string][]Affected // target ID -> links depending on it; its keys are every target but the canary
+	depsMu sync.RWMutex                    // deps is replaced on config reload
+	deps   map[string][]linkwatch.Affected // target ID -> links depending on it; its keys are every target but the canary
 
 	targets map[string]*targetState
-	open    map[string]*Incident // by key
+	open    map[string]*linkwatch.Incident // by key
 
 	destinations, failingDestinations int // for prober-offline, kept as results arrive
 	// canaryAnswers are when the canary last answered, oldest first: a
@@ -179,7 +181,7 @@ type Engine struct {
 	canaryAnswers       []time.Time
 	destinationAnswered time.Time
 
-	maint   []Maintenance
+	maint   []linkwatch.Maintenance
 	maintAt time.Time
 
 	// Link health: what the open incidents say of the links, published to
@@ -199,7 +201,7 @@ type Engine struct {
 	// others are the open incidents this engine does not decide about
 	// (another replica's hosts, another region's vote), as the store had
 	// them at the last refresh: the hub's health shows them too.
-	others map[int64]*Incident
+	others map[int64]*linkwatch.Incident
 	// proberKey and canaryKey are this replica's own singleton keys.
 	proberKey, canaryKey string
 	// owns says which targets this replica checks (nil: all of them);
@@ -218,12 +220,12 @@ const switchFallbacksFailed = "incident engine: switch fallbacks (retried with t
 // NewEngine rebuilds the engine's state from the store's open incidents, so
 // a restart in the middle of an incident continues it instead of opening a
 // duplicate. Incidents of targets no longer in deps resolve when Run starts.
-func NewEngine(ctx context.Context, cfg Config, store Store, deps map[string][]Affected, log *slog.Logger) (*Engine, error) {
+func NewEngine(ctx context.Context, cfg Config, store Store, deps map[string][]linkwatch.Affected, log *slog.Logger) (*Engine, error) {
 	cfg.defaults()
 	e := &Engine{cfg: cfg, store: store, log: log, now: time.Now, deps: deps,
-		targets: map[string]*targetState{}, open: map[string]*Incident{},
+		targets: map[string]*targetState{}, open: map[string]*linkwatch.Incident{},
 		reconcile: make(chan struct{}, 1), requests: make(chan func()),
-		proberKey: ids.ReplicaKey(ids.ProberKey, cfg.Replica), canaryKey: ids.ReplicaKey(ids.CanaryKey, cfg.Replica)}
+		proberKey: linkwatch.ReplicaKey(linkwatch.ProberKey, cfg.Replica), canaryKey: linkwatch.ReplicaKey(linkwatch.CanaryKey, cfg.Replica)}
 	e.failures = errlog.Set{Log: log, Now: func() time.Time { return e.now() }}
 	e.pending.Store(true)
 	if cfg.Region != "" {
@@ -250,7 +252,7 @@ func NewEngine(ctx context.Context, cfg Config, store Store, deps map[string][]A
 // SetDependencies replaces the dependency view after a config reload.
 // It is safe to call while the engine runs; open incidents whose targets
 // were all removed resolve on the engine's goroutine.
-func (e *Engine) SetDependencies(deps map[string][]Affected) {
+func (e *Engine) SetDependencies(deps map[string][]linkwatch.Affected) {
 	e.depsMu.Lock()
 	e.deps = deps
 	e.depsMu.Unlock()
@@ -262,7 +264,7 @@ func (e *Engine) SetDependencies(deps map[string][]Affected) {
 }
 
 // dependents returns the links that depend on a target.
-func (e *Engine) dependents(target string) []Affected {
+func (e *Engine) dependents(target string) []linkwatch.Affected {
 	e.depsMu.RLock()
 	defer e.depsMu.RUnlock()
 	return e.deps[target]
@@ -283,7 +285,7 @@ func (e *Engine) configured(target string) bool {
 }
 
 // Run feeds results from in to the engine until in is closed or ctx ends.
-func (e *Engine) Run(ctx context.Context, in <-chan checker.Result) {
+func (e *Engine) Run(ctx context.Context, in <-chan linkwatch.Result) {
 	// The first reconcile also publishes the links' health as the open
 	// incidents left it, before any result: a restart keeps visitors where
 	// they were being sent.
@@ -359,7 +361,7 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 		e.forget(id, ts)
 	}
 	for _, inc := range e.openIncidents() {
-		if inc.Kind == KindProberOffline || inc.Kind == KindCanary || !e.ownsIncident(inc) {
+		if inc.Kind == linkwatch.KindProberOffline || inc.Kind == linkwatch.KindCanary || !e.ownsIncident(inc) {
 			continue
 		}
 		if e.failingTargets(inc) == 0 {
@@ -379,18 +381,18 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 // dependency view after a reload: a link added to a failing destination is
 // affected (and gets its fallback) now, not at the next incident; a removed
 // link no longer is. No alert: the outage did not change.
-func (e *Engine) relink(ctx context.Context, inc *Incident, now time.Time) error {
-	var next []Affected
+func (e *Engine) relink(ctx context.Context, inc *linkwatch.Incident, now time.Time) error {
+	var next []linkwatch.Affected
 	for _, id := range inc.Targets {
 		if !e.configured(id) {
 			continue
 		}
 		for _, a := range e.dependents(id) {
-			i := slices.IndexFunc(inc.Affected, func(o Affected) bool { return o.Page == a.Page && o.Link == a.Link && o.URL == a.URL })
+			i := slices.IndexFunc(inc.Affected, func(o linkwatch.Affected) bool { return o.Page == a.Page && o.Link == a.Link && o.URL == a.URL })
 			if i >= 0 && inc.Affected[i].Fallback == a.Fallback {
 				a.Diverted = inc.Affected[i].Diverted // the fallback sync decides any switch
 			}
-			if !slices.ContainsFunc(next, func(o Affected) bool { return o.Page == a.Page && o.Link == a.Link }) {
+			if !slices.ContainsFunc(next, func(o linkwatch.Affected) bool { return o.Page == a.Page && o.Link == a.Link }) {
 				next = append(next, a)
 			}
 		}
@@ -398,24 +400,24 @@ func (e *Engine) relink(ctx context.Context, inc *Incident, now time.Time) error
 	if slices.Equal(next, inc.Affected) {
 		return nil
 	}
-	c := Change{Incident: *inc, Events: []Event{{At: now, Kind: EventTargetAdded,
+	c := Change{Incident: *inc, Events: []linkwatch.Event{{At: now, Kind: linkwatch.EventTargetAdded,
 		Body: fmt.Sprintf("affected links updated by a config reload: %d now (were %d)", len(next), len(inc.Affected))}}}
 	c.Incident.Affected, c.Incident.UpdatedAt = next, now
 	return e.apply(ctx, inc, c, "relink")
 }
 
 // openIncidents returns the open incidents in a stable order.
-func (e *Engine) openIncidents() []*Incident {
-	out := make([]*Incident, 0, len(e.open))
+func (e *Engine) openIncidents() []*linkwatch.Incident {
+	out := make([]*linkwatch.Incident, 0, len(e.open))
 	for _, inc := range e.open {
 		out = append(out, inc)
 	}
-	slices.SortFunc(out, func(a, b *Incident) int { return int(a.ID - b.ID) })
+	slices.SortFunc(out, func(a, b *linkwatch.Incident) int { return int(a.ID - b.ID) })
 	return out
 }
 
 // failingTargets counts the targets still holding an incident open.
-func (e *Engine) failingTargets(inc *Incident) int {
+func (e *Engine) failingTargets(inc *linkwatch.Incident) int {
 	n := 0
 	for _, id := range inc.Targets {
 		if ts := e.targets[id]; ts != nil && ts.incident == inc {
@@ -425,7 +427,7 @@ func (e *Engine) failingTargets(inc *Incident) int {
 	return n
 }
 
-func (e *Engine) target(id string, kind checker.Kind, u string) *targetState {
+func (e *Engine) target(id string, kind linkwatch.TargetKind, u string) *targetState {
 	ts := e.targets[id]
 	if ts == nil {
 		ts = &targetState{}
@@ -438,10 +440,10 @@ func (e *Engine) target(id string, kind checker.Kind, u string) *targetState {
 		if ts.fails > 0 {
 			failing = 1
 		}
-		if ts.kind == checker.KindDestination {
+		if ts.kind == linkwatch.TargetDestination {
 			e.destinations, e.failingDestinations = e.destinations-1, e.failingDestinations-failing
 		}
-		if kind == checker.KindDestination {
+		if kind == linkwatch.TargetDestination {
 			e.destinations, e.failingDestinations = e.destinations+1, e.failingDestinations+failing
 		}
 		ts.kind = kind
@@ -453,7 +455,7 @@ func (e *Engine) target(id string, kind checker.Kind, u string) *targetState {
 }
 
 func (e *Engine) forget(id string, ts *targetState) {
-	if ts.kind == checker.KindDestination {
+	if ts.kind == linkwatch.TargetDestination {
 		e.destinations--
 		if ts.fails > 0 {
 			e.failingDestinations--
@@ -464,19 +466,19 @@ func (e *Engine) forget(id string, ts *targetState) {
 
 // Handle advances the state machine with one result, then switches the
 // fallbacks the change made due and publishes the links' health.
-func (e *Engine) Handle(ctx context.Context, r checker.Result) error {
+func (e *Engine) Handle(ctx context.Context, r linkwatch.Result) error {
 	err := e.handle(ctx, r)
 	return errors.Join(err, e.syncFallbacks(ctx))
 }
 
-func (e *Engine) handle(ctx context.Context, r checker.Result) error {
+func (e *Engine) handle(ctx context.Context, r linkwatch.Result) error {
 	e.tryReconcile(ctx)
 	if e.regions != nil {
 		e.failures.For("incident engine: regions' vote (retried with the next result)").Report(ctx, e.regionTick(ctx))
 	}
 	ts := e.observe(r)
 	err := e.decide(ctx, r, ts)
-	if errors.Is(err, ErrConflict) {
+	if errors.Is(err, linkwatch.ErrConflict) {
 		// Another replica (a host being handed over) or another region's
 		// engine changed an incident this decision was made from, or
 		// resolved it; record read the open incidents again. Decided once
@@ -489,26 +491,26 @@ func (e *Engine) handle(ctx context.Context, r checker.Result) error {
 
 // observe counts one result into its target's streaks and the canary's
 // and destinations' answers.
-func (e *Engine) observe(r checker.Result) *targetState {
+func (e *Engine) observe(r linkwatch.Result) *targetState {
 	ts := e.target(r.TargetID, r.Kind, r.URL)
 	seen := r.Start.Add(r.Latency)
 	if r.OK() {
 		e.resetFailures(ts)
 		ts.successes++
 		switch r.Kind {
-		case checker.KindCanary:
+		case linkwatch.TargetCanary:
 			e.canaryAnswers = append(e.canaryAnswers, seen)
 			if len(e.canaryAnswers) > canaryAnswersKept {
 				e.canaryAnswers = e.canaryAnswers[1:]
 			}
-		case checker.KindDestination:
+		case linkwatch.TargetDestination:
 			e.destinationAnswered = later(e.destinationAnswered, seen)
 		}
 		return ts
 	}
 	if ts.fails == 0 {
 		ts.firstFail = seen
-		if ts.kind == checker.KindDestination {
+		if ts.kind == linkwatch.TargetDestination {
 			e.failingDestinations++
 		}
 	}
@@ -522,14 +524,14 @@ func (e *Engine) observe(r checker.Result) *targetState {
 }
 
 // decide makes the changes a result that observe counted calls for.
-func (e *Engine) decide(ctx context.Context, r checker.Result, ts *targetState) error {
+func (e *Engine) decide(ctx context.Context, r linkwatch.Result, ts *targetState) error {
 	if r.OK() {
 		return e.recoveredVoted(ctx, r, ts)
 	}
 	if err := e.checkCanary(ctx); err != nil {
 		return err
 	}
-	if r.Kind == checker.KindCanary {
+	if r.Kind == linkwatch.TargetCanary {
 		if ts.incident != nil && ts.incident.AlertsSuppressed {
 			return e.announceIfUnmuted(ctx, ts.incident, &r, e.now().UTC())
 		}
@@ -554,7 +556,7 @@ func (e *Engine) decide(ctx context.Context, r checker.Result, ts *targetState) 
 
 // resetFailures ends a target's failure streak.
 func (e *Engine) resetFailures(ts *targetState) {
-	if ts.fails > 0 && ts.kind == checker.KindDestination {
+	if ts.fails > 0 && ts.kind == linkwatch.TargetDestination {
 		e.failingDestinations--
 	}
 	ts.fails, ts.held, ts.firstFail = 0, false, time.Time{}
@@ -574,7 +576,7 @@ func later(a, b time.Time) time.Time {
 // whatever order the canary and the destinations are checked in. Without a
 // canary, or while the canary itself is down (its own incident), nothing is
 // held: holding then would mean never paging.
-func (e *Engine) networkProven(ts *targetState, r checker.Result) bool {
+func (e *Engine) networkProven(ts *targetState, r linkwatch.Result) bool {
 	if e.cfg.CanaryID == "" {
 		return true
 	}
@@ -597,40 +599,40 @@ func (e *Engine) networkProven(ts *targetState, r checker.Result) bool {
 // that has a later check that started after it.
 const canaryAnswersKept = 8
 
-const hubKey = ids.HubKey
+const hubKey = linkwatch.HubKey
 
 // failing places a target that just crossed the failure threshold into an
 // incident: the hub's, its host's, or its own.
-func (e *Engine) failing(ctx context.Context, r checker.Result, ts *targetState) error {
+func (e *Engine) failing(ctx context.Context, r linkwatch.Result, ts *targetState) error {
 	now := e.now().UTC()
-	if r.Kind == checker.KindSelfCheck {
+	if r.Kind == linkwatch.TargetSelfCheck {
 		if inc := e.open[hubKey]; inc != nil {
 			return e.join(ctx, inc, inc.Key, inc.Kind, r, ts, now)
 		}
-		return e.openIncident(ctx, KindHub, hubKey, "", r, ts, now)
+		return e.openIncident(ctx, linkwatch.KindHub, hubKey, "", r, ts, now)
 	}
-	host := ids.HostOf(r.URL)
-	hostKey := ids.HostKey(host, string(r.Cause))
+	host := linkwatch.HostOf(r.URL)
+	hostKey := linkwatch.HostKey(host, string(r.Cause))
 	if inc := e.open[hostKey]; inc != nil {
-		return e.join(ctx, inc, hostKey, KindHost, r, ts, now)
+		return e.join(ctx, inc, hostKey, linkwatch.KindHost, r, ts, now)
 	}
 	// Another destination on the same host failing the same way, recently:
 	// the host is the outage. Its incident becomes the host incident. A
 	// certificate about to expire is the host's whenever it is noticed (a
 	// link added next week shares it), so it groups at any distance.
 	for _, inc := range e.openIncidents() {
-		recent := now.Sub(inc.StartedAt) <= e.cfg.GroupWindow || r.Cause == checker.CauseTLSExpiring
-		if inc.Kind == KindDestination && inc.Host == host && inc.Cause == r.Cause && recent {
-			return e.join(ctx, inc, hostKey, KindHost, r, ts, now)
+		recent := now.Sub(inc.StartedAt) <= e.cfg.GroupWindow || r.Cause == linkwatch.CauseTLSExpiring
+		if inc.Kind == linkwatch.KindDestination && inc.Host == host && inc.Cause == r.Cause && recent {
+			return e.join(ctx, inc, hostKey, linkwatch.KindHost, r, ts, now)
 		}
 	}
-	return e.openIncident(ctx, KindDestination, ids.DestKey(r.URL), host, r, ts, now)
+	return e.openIncident(ctx, linkwatch.KindDestination, linkwatch.DestKey(r.URL), host, r, ts, now)
 }
 
-func (e *Engine) openIncident(ctx context.Context, kind Kind, key, host string, r checker.Result, ts *targetState, now time.Time) error {
-	inc := Incident{
+func (e *Engine) openIncident(ctx context.Context, kind linkwatch.IncidentKind, key, host string, r linkwatch.Result, ts *targetState, now time.Time) error {
+	inc := linkwatch.Incident{
 		Key: key, Kind: kind, Host: host, Cause: r.Cause, Summary: e.summaryOf(r),
-		Status: StatusInvestigating, Impact: impactOf(kind, r),
+		Status: linkwatch.StatusInvestigating, Impact: impactOf(kind, r),
 		Targets: []string{r.TargetID}, Affected: slices.Clone(e.dependents(r.TargetID)),
 		StartedAt: ts.recent[0].Start.UTC(), UpdatedAt: now,
 	}
@@ -639,20 +641,20 @@ func (e *Engine) openIncident(ctx context.Context, kind Kind, key, host string, 
 	// start: it stays one open incident until it is stable.
 	resolves := e.recentResolves(ts, now)
 	inc.Flapping = len(resolves) >= e.cfg.FlapCount
-	ev := []Event{{At: now, Kind: EventOpened, Body: fmt.Sprintf("%s: %s", r.Cause, inc.Summary)}}
+	ev := []linkwatch.Event{{At: now, Kind: linkwatch.EventOpened, Body: fmt.Sprintf("%s: %s", r.Cause, inc.Summary)}}
 	if ts.held {
-		ev = append(ev, Event{At: now, Kind: EventOpened, Body: fmt.Sprintf("held back from %s until the canary answered: the prober's own network was not proven", ts.firstFail.UTC().Format(time.RFC3339))})
+		ev = append(ev, linkwatch.Event{At: now, Kind: linkwatch.EventOpened, Body: fmt.Sprintf("held back from %s until the canary answered: the prober's own network was not proven", ts.firstFail.UTC().Format(time.RFC3339))})
 	}
 	if inc.Flapping {
-		ev = append(ev, Event{At: now, Kind: EventFlapping, Body: fmt.Sprintf("%s resolved %d times within %s", r.TargetID, len(resolves), e.cfg.FlapWindow)})
+		ev = append(ev, linkwatch.Event{At: now, Kind: linkwatch.EventFlapping, Body: fmt.Sprintf("%s resolved %d times within %s", r.TargetID, len(resolves), e.cfg.FlapWindow)})
 	}
 	// Visitors go to the fallback from this very change: the opening alert
 	// says so, and the hub switches as soon as it is recorded.
 	ev = append(ev, e.switchFallbacks(ctx, now, &inc, e.as(nil, &inc, r.TargetID))...)
 	c := Change{Incident: inc, Events: ev, Evidence: slices.Clone(ts.recent)}
-	e.alert(ctx, &c, AlertOpened, "", now, &r)
+	e.alert(ctx, &c, linkwatch.AlertOpened, "", now, &r)
 	saved, err := e.record(ctx, c)
-	if errors.Is(err, ErrConflict) && e.open[key] != nil {
+	if errors.Is(err, linkwatch.ErrConflict) && e.open[key] != nil {
 		// Another replica opened it first: this target fails in it too.
 		inc := e.open[key]
 		e.log.Info("incident already opened by another replica: joining it", "incident", inc.ID, "key", key, "target", r.TargetID)
@@ -673,21 +675,21 @@ func (e *Engine) openIncident(ctx context.Context, kind Kind, key, host string, 
 
 // join adds a target to an open incident, under key and kind (a destination
 // incident becomes its host's when a second destination joins).
-func (e *Engine) join(ctx context.Context, inc *Incident, key string, kind Kind, r checker.Result, ts *targetState, now time.Time) error {
+func (e *Engine) join(ctx context.Context, inc *linkwatch.Incident, key string, kind linkwatch.IncidentKind, r linkwatch.Result, ts *targetState, now time.Time) error {
 	next := *inc
 	next.Key, next.Kind = key, kind
 	next.Targets = append(slices.Clone(inc.Targets), r.TargetID)
 	added := e.dependents(r.TargetID)
-	next.Affected = mergeAffected(inc.Affected, added)
+	next.Affected = linkwatch.MergeAffected(inc.Affected, added)
 	next.Title = titleOf(&next, r)
 	if imp := impactOf(next.Kind, r); imp.Rank() > next.Impact.Rank() {
 		next.Impact = imp
 	}
 	next.UpdatedAt = now
 	c := Change{Incident: next, Evidence: slices.Clone(ts.recent),
-		Events: []Event{{At: now, Kind: EventTargetAdded, Body: fmt.Sprintf("%s is failing too: %s", r.TargetID, r.Summary)}}}
+		Events: []linkwatch.Event{{At: now, Kind: linkwatch.EventTargetAdded, Body: fmt.Sprintf("%s is failing too: %s", r.TargetID, r.Summary)}}}
 	c.Events = append(c.Events, e.switchFallbacks(ctx, now, &c.Incident, e.as(inc, &c.Incident, r.TargetID))...)
-	e.alert(ctx, &c, AlertUpdated, string(EventTargetAdded), now, &r)
+	e.alert(ctx, &c, linkwatch.AlertUpdated, string(linkwatch.EventTargetAdded), now, &r)
 	if c.Alert != nil {
 		c.Alert.Added = slices.Clone(added)
 	}
@@ -704,7 +706,7 @@ func (e *Engine) join(ctx context.Context, inc *Incident, key string, kind Kind,
 
 // failingAgain follows a target already in an incident: a cause change, or
 // the end of a maintenance window that muted the incident's opening alert.
-func (e *Engine) failingAgain(ctx context.Context, r checker.Result, ts *targetState) error {
+func (e *Engine) failingAgain(ctx context.Context, r linkwatch.Result, ts *targetState) error {
 	inc := ts.incident
 	now := e.now().UTC()
 	// A grouped incident keeps the cause it was grouped by, unless it got
@@ -716,10 +718,10 @@ func (e *Engine) failingAgain(ctx context.Context, r checker.Result, ts *targetS
 		next.Title = titleOf(&next, r)
 		next.Affected = slices.Clone(inc.Affected)
 		c := Change{Incident: next, Evidence: slices.Clone(ts.recent),
-			Events: []Event{{At: now, Kind: EventCauseChanged, Body: fmt.Sprintf("cause changed from %s to %s: %s", inc.Cause, r.Cause, r.Summary)}}}
+			Events: []linkwatch.Event{{At: now, Kind: linkwatch.EventCauseChanged, Body: fmt.Sprintf("cause changed from %s to %s: %s", inc.Cause, r.Cause, r.Summary)}}}
 		// Degraded to down switches to the fallback, down to degraded back.
 		c.Events = append(c.Events, e.switchFallbacks(ctx, now, &c.Incident, e.as(inc, &c.Incident, ""))...)
-		e.alert(ctx, &c, AlertUpdated, string(EventCauseChanged), now, &r)
+		e.alert(ctx, &c, linkwatch.AlertUpdated, string(linkwatch.EventCauseChanged), now, &r)
 		return e.apply(ctx, inc, c, "cause change")
 	}
 	if inc.AlertsSuppressed {
@@ -730,24 +732,24 @@ func (e *Engine) failingAgain(ctx context.Context, r checker.Result, ts *targetS
 
 // announceIfUnmuted sends the opening alert of an incident that a
 // maintenance window muted, once no window covers it and it still fails.
-func (e *Engine) announceIfUnmuted(ctx context.Context, inc *Incident, last *checker.Result, now time.Time) error {
+func (e *Engine) announceIfUnmuted(ctx context.Context, inc *linkwatch.Incident, last *linkwatch.Result, now time.Time) error {
 	if e.muted(ctx, now, inc) {
 		return nil
 	}
-	c := Change{Incident: *inc, Events: []Event{{At: now, Kind: EventAnnounced,
+	c := Change{Incident: *inc, Events: []linkwatch.Event{{At: now, Kind: linkwatch.EventAnnounced,
 		Body: "no maintenance window covers it any more and it still fails: alerting"}}}
 	c.Incident.UpdatedAt = now
-	e.alert(ctx, &c, AlertOpened, "", now, last)
+	e.alert(ctx, &c, linkwatch.AlertOpened, "", now, last)
 	return e.apply(ctx, inc, c, "announce")
 }
 
 // record writes a change; the fallbacks are synced after any change.
-func (e *Engine) record(ctx context.Context, c Change) (Incident, error) {
+func (e *Engine) record(ctx context.Context, c Change) (linkwatch.Incident, error) {
 	saved, err := e.store.Record(ctx, c)
 	if err == nil {
 		e.changed = true
 	}
-	if errors.Is(err, ErrConflict) {
+	if errors.Is(err, linkwatch.ErrConflict) {
 		// Another replica changed the incident, or opened the key, since
 		// this copy was read (a host being handed over): memory takes the
 		// database's state, and the next result recomputes from it.
@@ -759,7 +761,7 @@ func (e *Engine) record(ctx context.Context, c Change) (Incident, error) {
 }
 
 // apply records a change to an open incident and then takes it into memory.
-func (e *Engine) apply(ctx context.Context, inc *Incident, c Change, what string) error {
+func (e *Engine) apply(ctx context.Context, inc *linkwatch.Incident, c Change, what string) error {
 	saved, err := e.record(ctx, c)
 	if err != nil {
 		return fmt.Errorf("incidents: %s on incident %d: %w", what, inc.ID, err)
@@ -770,9 +772,9 @@ func (e *Engine) apply(ctx context.Context, inc *Incident, c Change, what string
 
 // recovered resolves a target's incident once the target has succeeded
 // enough times, and the incident once none of its targets still fails.
-func (e *Engine) recovered(ctx context.Context, r checker.Result, ts *targetState) error {
+func (e *Engine) recovered(ctx context.Context, r linkwatch.Result, ts *targetState) error {
 	now := e.now().UTC()
-	if r.Kind == checker.KindCanary {
+	if r.Kind == linkwatch.TargetCanary {
 		if ts.successes < e.cfg.SuccessThreshold {
 			return nil
 		}
@@ -803,9 +805,9 @@ func (e *Engine) recovered(ctx context.Context, r checker.Result, ts *targetStat
 	if resolves := e.recentResolves(ts, now); ts.recovery && !inc.Flapping && len(resolves) >= e.cfg.FlapCount {
 		next := *inc
 		next.Flapping, next.UpdatedAt = true, now
-		c := Change{Incident: next, Events: []Event{{At: now, Kind: EventFlapping, Body: fmt.Sprintf("%s recovered %d times within %s; the incident stays open until it is stable for %d checks",
+		c := Change{Incident: next, Events: []linkwatch.Event{{At: now, Kind: linkwatch.EventFlapping, Body: fmt.Sprintf("%s recovered %d times within %s; the incident stays open until it is stable for %d checks",
 			r.TargetID, len(resolves), e.cfg.FlapWindow, e.cfg.FlapStable)}}}
-		e.alert(ctx, &c, AlertUpdated, string(EventFlapping), now, nil)
+		e.alert(ctx, &c, linkwatch.AlertUpdated, string(linkwatch.EventFlapping), now, nil)
 		return e.apply(ctx, inc, c, "mark flapping")
 	}
 	need := e.cfg.SuccessThreshold
@@ -835,24 +837,24 @@ func (e *Engine) recentResolves(ts *targetState, now time.Time) []time.Time {
 }
 
 // resolve closes an incident; update is an operator's note, if any.
-func (e *Engine) resolve(ctx context.Context, inc *Incident, now time.Time, why string, update *Update) error {
+func (e *Engine) resolve(ctx context.Context, inc *linkwatch.Incident, now time.Time, why string, update *linkwatch.Update) error {
 	next := *inc
-	next.Status, next.ResolvedAt, next.UpdatedAt = StatusResolved, now, now
-	c := Change{Incident: next, Events: []Event{{At: now, Kind: EventResolved, Body: why}}, Update: update}
+	next.Status, next.ResolvedAt, next.UpdatedAt = linkwatch.StatusResolved, now, now
+	c := Change{Incident: next, Events: []linkwatch.Event{{At: now, Kind: linkwatch.EventResolved, Body: why}}, Update: update}
 	c.Incident.Affected = slices.Clone(inc.Affected)
 	for i := range c.Incident.Affected {
 		if a := &c.Incident.Affected[i]; a.Diverted {
 			a.Diverted = false
-			c.Events = append(c.Events, Event{At: now, Kind: EventFallbackOff,
+			c.Events = append(c.Events, linkwatch.Event{At: now, Kind: linkwatch.EventFallbackOff,
 				Body: fmt.Sprintf("fallback off: visitors of %s/%s go to %s again: the incident is resolved", a.Page, a.Link, a.URL)})
 		}
 	}
-	e.alert(ctx, &c, AlertResolved, "", now, nil)
+	e.alert(ctx, &c, linkwatch.AlertResolved, "", now, nil)
 	if c.Alert != nil {
 		c.Alert.Update = update
 	}
 	saved, err := e.record(ctx, c)
-	if errors.Is(err, ErrConflict) && e.openByID(inc.ID) == nil {
+	if errors.Is(err, linkwatch.ErrConflict) && e.openByID(inc.ID) == nil {
 		return nil // another replica or region resolved it first: what this change was for
 	}
 	if err != nil {
@@ -873,8 +875,8 @@ func (e *Engine) resolve(ctx context.Context, inc *Incident, now time.Time, why 
 // public update. Its targets must fail the threshold again to open a new
 // incident. It runs on the engine's goroutine, so it is safe to call while
 // the engine runs.
-func (e *Engine) Resolve(ctx context.Context, id int64, by, note string) (Incident, error) {
-	return onEngine(ctx, e, func() (Incident, error) {
+func (e *Engine) Resolve(ctx context.Context, id int64, by, note string) (linkwatch.Incident, error) {
+	return onEngine(ctx, e, func() (linkwatch.Incident, error) {
 		inc := e.openByID(id)
 		if inc == nil {
 			// Another replica or region may hold it (its host is theirs),
@@ -883,21 +885,21 @@ func (e *Engine) Resolve(ctx context.Context, id int64, by, note string) (Incide
 			// holder lets go at its next refresh.
 			stored, err := e.store.Incident(ctx, id)
 			if err != nil {
-				return Incident{}, err
+				return linkwatch.Incident{}, err
 			}
 			switch {
 			case !stored.Open():
-				return Incident{}, fmt.Errorf("incident %d is not open: %w", id, ErrConflict)
-			case stored.Kind == KindRegional:
-				return Incident{}, fmt.Errorf("incident %d is a regional note: it follows the regions' vote and resolves when no region sees the failure: %w", id, ErrConflict)
+				return linkwatch.Incident{}, fmt.Errorf("incident %d is not open: %w", id, linkwatch.ErrConflict)
+			case stored.Kind == linkwatch.KindRegional:
+				return linkwatch.Incident{}, fmt.Errorf("incident %d is a regional note: it follows the regions' vote and resolves when no region sees the failure: %w", id, linkwatch.ErrConflict)
 			}
 			inc = &stored
 		}
 		now := e.now().UTC()
 		targets := slices.Clone(inc.Targets)
 		why := "resolved by " + by + ": " + note
-		if err := e.resolve(ctx, inc, now, why, &Update{Status: StatusResolved, Body: note, CreatedAt: now}); err != nil {
-			return Incident{}, err
+		if err := e.resolve(ctx, inc, now, why, &linkwatch.Update{Status: linkwatch.StatusResolved, Body: note, CreatedAt: now}); err != nil {
+			return linkwatch.Incident{}, err
 		}
 		for _, id := range targets {
 			if ts := e.targets[id]; ts != nil {
@@ -916,32 +918,32 @@ func (e *Engine) Resolve(ctx context.Context, id int64, by, note string) (Incide
 // public status. An open incident is resolved with Resolve, not with an
 // update; a resolved one takes only updates with status resolved. Like
 // every alert, the update's is made here, on the engine's goroutine.
-func (e *Engine) PostUpdate(ctx context.Context, id int64, status Status, body string) (Update, error) {
-	return onEngine(ctx, e, func() (Update, error) {
+func (e *Engine) PostUpdate(ctx context.Context, id int64, status linkwatch.IncidentStatus, body string) (linkwatch.Update, error) {
+	return onEngine(ctx, e, func() (linkwatch.Update, error) {
 		open := e.openByID(id)
-		var inc Incident
+		var inc linkwatch.Incident
 		if open != nil {
 			inc = *open
 		} else {
 			var err error
 			if inc, err = e.store.Incident(ctx, id); err != nil {
-				return Update{}, err
+				return linkwatch.Update{}, err
 			}
 		}
 		switch {
-		case inc.Open() && status == StatusResolved:
-			return Update{}, fmt.Errorf("incident %d is still open; resolve it with POST /api/admin/incidents/%d/resolve: %w", id, id, ErrConflict)
-		case !inc.Open() && status != StatusResolved:
-			return Update{}, fmt.Errorf("incident %d is resolved; updates to it must have status resolved: %w", id, ErrConflict)
+		case inc.Open() && status == linkwatch.StatusResolved:
+			return linkwatch.Update{}, fmt.Errorf("incident %d is still open; resolve it with POST /api/admin/incidents/%d/resolve: %w", id, id, linkwatch.ErrConflict)
+		case !inc.Open() && status != linkwatch.StatusResolved:
+			return linkwatch.Update{}, fmt.Errorf("incident %d is resolved; updates to it must have status resolved: %w", id, linkwatch.ErrConflict)
 		}
 		now := e.now().UTC()
-		u := &Update{Status: status, Body: body}
-		c := Change{Incident: inc, Update: u, Events: []Event{{At: now, Kind: EventUpdatePosted, Body: fmt.Sprintf("%s: %s", status, body)}}}
+		u := &linkwatch.Update{Status: status, Body: body}
+		c := Change{Incident: inc, Update: u, Events: []linkwatch.Event{{At: now, Kind: linkwatch.EventUpdatePosted, Body: fmt.Sprintf("%s: %s", status, body)}}}
 		c.Incident.Status, c.Incident.UpdatedAt = status, now
-		e.alert(ctx, &c, AlertUpdated, string(EventUpdatePosted), now, nil)
+		e.alert(ctx, &c, linkwatch.AlertUpdated, string(linkwatch.EventUpdatePosted), now, nil)
 		saved, err := e.record(ctx, c)
 		if err != nil {
-			return Update{}, err
+			return linkwatch.Update{}, err
 		}
 		if open != nil {
 			*open = saved
@@ -956,26 +958,26 @@ func (e *Engine) PostUpdate(ctx context.Context, id int64, status Status, body s
 // which another replica may have changed since this one read it: a change
 // refused for that is decided once more over the new copy. It runs on the
 // engine's goroutine, so it is safe to call while the engine runs.
-func (e *Engine) Acknowledge(ctx context.Context, id int64, by string) (Incident, error) {
-	return onEngine(ctx, e, func() (Incident, error) {
+func (e *Engine) Acknowledge(ctx context.Context, id int64, by string) (linkwatch.Incident, error) {
+	return onEngine(ctx, e, func() (linkwatch.Incident, error) {
 		for attempt := 0; ; attempt++ {
 			inc, err := e.store.Incident(ctx, id)
 			if err != nil {
-				return Incident{}, err
+				return linkwatch.Incident{}, err
 			}
-			if err := CheckAcknowledge(inc); err != nil {
-				return Incident{}, err
+			if err := linkwatch.CheckAcknowledge(inc); err != nil {
+				return linkwatch.Incident{}, err
 			}
 			now := e.now().UTC()
-			c := Change{Incident: inc, Acknowledged: true, Events: []Event{{At: now, Kind: EventAcknowledged, Body: "acknowledged by " + by}}}
+			c := Change{Incident: inc, Acknowledged: true, Events: []linkwatch.Event{{At: now, Kind: linkwatch.EventAcknowledged, Body: "acknowledged by " + by}}}
 			c.Incident.AcknowledgedAt, c.Incident.AcknowledgedBy, c.Incident.UpdatedAt = now, by, now
-			e.alert(ctx, &c, AlertUpdated, string(EventAcknowledged), now, nil)
+			e.alert(ctx, &c, linkwatch.AlertUpdated, string(linkwatch.EventAcknowledged), now, nil)
 			saved, err := e.record(ctx, c)
-			if errors.Is(err, ErrConflict) && attempt == 0 {
+			if errors.Is(err, linkwatch.ErrConflict) && attempt == 0 {
 				continue
 			}
 			if err != nil {
-				return Incident{}, err
+				return linkwatch.Incident{}, err
 			}
 			if open := e.openByID(id); open != nil {
 				*open = saved
@@ -987,7 +989,7 @@ func (e *Engine) Acknowledge(ctx context.Context, id int64, by string) (Incident
 }
 
 // openByID returns the open incident with id, or nil.
-func (e *Engine) openByID(id int64) *Incident {
+func (e *Engine) openByID(id int64) *linkwatch.Incident {
 	for _, inc := range e.open {
 		if inc.ID == id {
 			return inc
@@ -1042,19 +1044,19 @@ func (e *Engine) checkCanary(ctx context.Context) error {
 			}
 		}
 		slices.Sort(held)
-		inc := Incident{
-			Key: e.proberKey, Kind: KindProberOffline, Cause: checker.CauseProberOffline,
+		inc := linkwatch.Incident{
+			Key: e.proberKey, Kind: linkwatch.KindProberOffline, Cause: linkwatch.CauseProberOffline,
 			Summary: fmt.Sprintf("the canary and %d of %d destinations fail at once (canary: %s): linkwatch's own network, not the destinations'", failing, total, cr.Summary),
-			Status:  StatusInvestigating, Impact: ImpactMajor, Targets: []string{e.cfg.CanaryID},
+			Status:  linkwatch.StatusInvestigating, Impact: linkwatch.ImpactMajor, Targets: []string{e.cfg.CanaryID},
 			StartedAt: canary.recent[0].Start.UTC(), UpdatedAt: now,
 		}
 		inc.Title = "Prober offline: destination alerts held back" + e.replicaNote()
-		ev := []Event{{At: now, Kind: EventOpened, Body: inc.Summary}}
+		ev := []linkwatch.Event{{At: now, Kind: linkwatch.EventOpened, Body: inc.Summary}}
 		if len(held) > 0 {
-			ev = append(ev, Event{At: now, Kind: EventOpened, Body: fmt.Sprintf("%d targets past their failure threshold held back: %s", len(held), nameSome(held, 20))})
+			ev = append(ev, linkwatch.Event{At: now, Kind: linkwatch.EventOpened, Body: fmt.Sprintf("%d targets past their failure threshold held back: %s", len(held), nameSome(held, 20))})
 		}
 		c := Change{Incident: inc, Events: ev, Evidence: slices.Clone(canary.recent)}
-		e.alert(ctx, &c, AlertOpened, "", now, &cr)
+		e.alert(ctx, &c, linkwatch.AlertOpened, "", now, &cr)
 		saved, err := e.record(ctx, c)
 		if err != nil {
 			return fmt.Errorf("incidents: open prober_offline: %w", err)
@@ -1063,15 +1065,15 @@ func (e *Engine) checkCanary(ctx context.Context) error {
 		canary.incident = e.open[e.proberKey]
 		e.log.Error("prober offline", "incident", saved.ID, "failing", failing, "of", total, "held", len(held))
 	case e.open[e.canaryKey] == nil && e.destinationAnswered.After(canary.firstFail):
-		inc := Incident{
-			Key: e.canaryKey, Kind: KindCanary, Cause: cr.Cause,
+		inc := linkwatch.Incident{
+			Key: e.canaryKey, Kind: linkwatch.KindCanary, Cause: cr.Cause,
 			Summary: fmt.Sprintf("the canary fails (%s) while destinations answer: offline detection is off until it is back, and destination incidents are no longer held for it", cr.Summary),
-			Status:  StatusInvestigating, Impact: ImpactMinor, Targets: []string{e.cfg.CanaryID},
+			Status:  linkwatch.StatusInvestigating, Impact: linkwatch.ImpactMinor, Targets: []string{e.cfg.CanaryID},
 			StartedAt: canary.recent[0].Start.UTC(), UpdatedAt: now,
 		}
 		inc.Title = "Canary unreachable: prober-offline detection is off" + e.replicaNote()
-		c := Change{Incident: inc, Events: []Event{{At: now, Kind: EventOpened, Body: inc.Summary}}, Evidence: slices.Clone(canary.recent)}
-		e.alert(ctx, &c, AlertOpened, "", now, &cr)
+		c := Change{Incident: inc, Events: []linkwatch.Event{{At: now, Kind: linkwatch.EventOpened, Body: inc.Summary}}, Evidence: slices.Clone(canary.recent)}
+		e.alert(ctx, &c, linkwatch.AlertOpened, "", now, &cr)
 		saved, err := e.record(ctx, c)
 		if err != nil {
 			return fmt.Errorf("incidents: open canary incident: %w", err)
@@ -1093,7 +1095,7 @@ func nameSome(ids []string, n int) string {
 }
 
 // muted reports whether a maintenance window covers the incident now.
-func (e *Engine) muted(ctx context.Context, now time.Time, inc *Incident) bool {
+func (e *Engine) muted(ctx context.Context, now time.Time, inc *linkwatch.Incident) bool {
 	if e.maintAt.IsZero() || now.Sub(e.maintAt) >= maintenanceTTL || now.Before(e.maintAt) {
 		windows, err := e.store.ActiveMaintenance(ctx, now)
 		if err != nil {
@@ -1122,58 +1124,58 @@ func (e *Engine) muted(ctx context.Context, now time.Time, inc *Incident) bool {
 //   - The resolution of an announced incident always goes out, so no
 //     channel is left showing an outage that ended; an incident that never
 //     alerted resolves silently.
-func (e *Engine) alert(ctx context.Context, c *Change, t AlertType, reason string, now time.Time, last *checker.Result) {
+func (e *Engine) alert(ctx context.Context, c *Change, t linkwatch.AlertType, reason string, now time.Time, last *linkwatch.Result) {
 	inc := &c.Incident
-	if reason == string(EventUpdatePosted) || reason == string(EventAcknowledged) {
+	if reason == string(linkwatch.EventUpdatePosted) || reason == string(linkwatch.EventAcknowledged) {
 		// An operator's words and acknowledgement go out whenever the
 		// incident has alerted, maintenance or not: someone chose to say
 		// them. A regional note never alerts.
-		if !inc.AlertsSuppressed && inc.Kind != KindRegional {
-			c.Alert = &Alert{Type: t, Reason: reason, CreatedAt: now}
+		if !inc.AlertsSuppressed && inc.Kind != linkwatch.KindRegional {
+			c.Alert = &linkwatch.Alert{Type: t, Reason: reason, CreatedAt: now}
 		}
 		return
 	}
-	if t == AlertResolved {
+	if t == linkwatch.AlertResolved {
 		if !inc.AlertsSuppressed {
-			c.Alert = &Alert{Type: t, CreatedAt: now}
+			c.Alert = &linkwatch.Alert{Type: t, CreatedAt: now}
 		}
 		return
 	}
 	if e.muted(ctx, now, inc) {
-		if t == AlertOpened {
+		if t == linkwatch.AlertOpened {
 			inc.AlertsSuppressed = true
 		}
 		return
 	}
-	if inc.AlertsSuppressed || t == AlertOpened {
+	if inc.AlertsSuppressed || t == linkwatch.AlertOpened {
 		inc.AlertsSuppressed = false
-		c.Alert = &Alert{Type: AlertOpened, CreatedAt: now, LastResult: last}
+		c.Alert = &linkwatch.Alert{Type: linkwatch.AlertOpened, CreatedAt: now, LastResult: last}
 		return
 	}
-	c.Alert = &Alert{Type: t, Reason: reason, CreatedAt: now, LastResult: last}
+	c.Alert = &linkwatch.Alert{Type: t, Reason: reason, CreatedAt: now, LastResult: last}
 	if e.cfg.GroupInterval > 0 {
 		c.GroupUntil = now.Add(e.cfg.GroupInterval)
 	}
 }
 
-func impactOf(kind Kind, r checker.Result) Impact {
+func impactOf(kind linkwatch.IncidentKind, r linkwatch.Result) linkwatch.Impact {
 	switch {
-	case r.Status == checker.StatusDegraded:
-		return ImpactMinor
-	case kind == KindHub:
-		return ImpactCritical
+	case r.Status == linkwatch.StatusDegraded:
+		return linkwatch.ImpactMinor
+	case kind == linkwatch.KindHub:
+		return linkwatch.ImpactCritical
 	default:
-		return ImpactMajor
+		return linkwatch.ImpactMajor
 	}
 }
 
-func titleOf(inc *Incident, r checker.Result) string {
+func titleOf(inc *linkwatch.Incident, r linkwatch.Result) string {
 	switch inc.Kind {
-	case KindHub:
+	case linkwatch.KindHub:
 		return fmt.Sprintf("Hub redirects failing (%s)", inc.Cause)
-	case KindHost:
+	case linkwatch.KindHost:
 		return fmt.Sprintf("%s: %d destinations failing (%s)", inc.Host, len(inc.Targets), inc.Cause)
-	case KindProberOffline:
+	case linkwatch.KindProberOffline:
 		return "Prober offline"
 	}
 	name := r.URL
@@ -1187,16 +1189,4 @@ func titleOf(inc *Incident, r checker.Result) string {
 		}
 	}
 	return fmt.Sprintf("%s is %s (%s)", name, strings.ReplaceAll(string(r.Status), "_", " "), inc.Cause)
-}
-
-// mergeAffected adds the links of b that a lacks; a link is its page, slug
-// and destination, whatever its fallback state in a.
-func mergeAffected(a, b []Affected) []Affected {
-	out := slices.Clone(a)
-	for _, x := range b {
-		if !slices.ContainsFunc(out, func(y Affected) bool { return y.Page == x.Page && y.Link == x.Link && y.URL == x.URL }) {
-			out = append(out, x)
-		}
-	}
-	return out
 }

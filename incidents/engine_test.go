@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"linkwatch/checker"
+	"linkwatch"
 	"linkwatch/incidents"
 	"linkwatch/storage/sqlite"
 	"linkwatch/storage/sqlite/sqlitetest"
@@ -19,27 +19,27 @@ var t0 = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 
 type step struct {
 	target string
-	kind   checker.Kind
-	status checker.Status
-	cause  checker.Cause
+	kind   linkwatch.TargetKind
+	status linkwatch.Status
+	cause  linkwatch.Cause
 }
 
-func down(target string, cause checker.Cause) step {
-	return step{target, checker.KindDestination, checker.StatusDown, cause}
+func down(target string, cause linkwatch.Cause) step {
+	return step{target, linkwatch.TargetDestination, linkwatch.StatusDown, cause}
 }
-func up(target string) step { return step{target, checker.KindDestination, checker.StatusUp, ""} }
-func degraded(target string, cause checker.Cause) step {
-	return step{target, checker.KindDestination, checker.StatusDegraded, cause}
+func up(target string) step { return step{target, linkwatch.TargetDestination, linkwatch.StatusUp, ""} }
+func degraded(target string, cause linkwatch.Cause) step {
+	return step{target, linkwatch.TargetDestination, linkwatch.StatusDegraded, cause}
 }
-func self(target string, st checker.Status, cause checker.Cause) step {
-	return step{target, checker.KindSelfCheck, st, cause}
+func self(target string, st linkwatch.Status, cause linkwatch.Cause) step {
+	return step{target, linkwatch.TargetSelfCheck, st, cause}
 }
-func canary(st checker.Status) step {
-	c := checker.CauseNone
-	if st != checker.StatusUp {
-		c = checker.CauseConnectTimeout
+func canary(st linkwatch.Status) step {
+	c := linkwatch.CauseNone
+	if st != linkwatch.StatusUp {
+		c = linkwatch.CauseConnectTimeout
 	}
-	return step{canaryURL, checker.KindCanary, st, c}
+	return step{canaryURL, linkwatch.TargetCanary, st, c}
 }
 
 const (
@@ -49,7 +49,7 @@ const (
 	canaryURL = "https://canary.example/"
 )
 
-var deps = map[string][]incidents.Affected{
+var deps = map[string][]linkwatch.Affected{
 	shopA: {{Page: "acme", Link: "a", URL: shopA}},
 	shopB: {{Page: "acme", Link: "b", URL: shopB}, {Page: "ada", Link: "shop", URL: shopB}},
 	blog:  {{Page: "ada", Link: "blog", URL: blog}},
@@ -68,7 +68,7 @@ type harness struct {
 	now time.Time
 	// deps is the dependency view the engine starts with (the package's
 	// deps when nil).
-	deps map[string][]incidents.Affected
+	deps map[string][]linkwatch.Affected
 }
 
 // newHarness starts an engine over a fresh database. Updates go out one by
@@ -102,8 +102,8 @@ func (h *harness) restart() {
 func (h *harness) feed(steps ...step) {
 	h.t.Helper()
 	for _, s := range steps {
-		r := checker.Result{TargetID: s.target, Kind: s.kind, URL: s.target, Start: h.now, Status: s.status, Cause: s.cause, Summary: string(s.cause) + " at " + s.target}
-		if s.kind == checker.KindSelfCheck {
+		r := linkwatch.Result{TargetID: s.target, Kind: s.kind, URL: s.target, Start: h.now, Status: s.status, Cause: s.cause, Summary: string(s.cause) + " at " + s.target}
+		if s.kind == linkwatch.TargetSelfCheck {
 			r.URL = "http://hub.test" + s.target
 		}
 		if err := h.eng.Handle(context.Background(), r); err != nil {
@@ -113,16 +113,16 @@ func (h *harness) feed(steps ...step) {
 	h.now = h.now.Add(10 * time.Second)
 }
 
-func (h *harness) incidents() []incidents.Incident {
+func (h *harness) incidents() []linkwatch.Incident {
 	h.t.Helper()
-	list, err := h.db.ListIncidents(context.Background(), incidents.Query{Limit: 100})
+	list, err := h.db.ListIncidents(context.Background(), linkwatch.IncidentQuery{Limit: 100})
 	if err != nil {
 		h.t.Fatal(err)
 	}
 	return list
 }
 
-func (h *harness) alerts() []incidents.Alert {
+func (h *harness) alerts() []linkwatch.Alert {
 	h.t.Helper()
 	a, err := h.db.Outbox(context.Background(), 1000)
 	if err != nil {
@@ -131,7 +131,7 @@ func (h *harness) alerts() []incidents.Alert {
 	return a
 }
 
-func alertTypes(as []incidents.Alert) []string {
+func alertTypes(as []linkwatch.Alert) []string {
 	var out []string
 	for _, a := range as {
 		s := string(a.Type)
@@ -145,13 +145,13 @@ func alertTypes(as []incidents.Alert) []string {
 
 func TestThresholds(t *testing.T) {
 	h := newHarness(t, incidents.Config{})
-	h.feed(down(shopA, checker.CauseHTTP5xx))
+	h.feed(down(shopA, linkwatch.CauseHTTP5xx))
 	if n := len(h.incidents()); n != 0 {
 		t.Fatalf("one failure opened %d incidents; the threshold is 2", n)
 	}
-	h.feed(down(shopA, checker.CauseHTTP5xx))
+	h.feed(down(shopA, linkwatch.CauseHTTP5xx))
 	list := h.incidents()
-	if len(list) != 1 || !list[0].Open() || list[0].Cause != checker.CauseHTTP5xx || list[0].Impact != incidents.ImpactMajor {
+	if len(list) != 1 || !list[0].Open() || list[0].Cause != linkwatch.CauseHTTP5xx || list[0].Impact != linkwatch.ImpactMajor {
 		t.Fatalf("after two failures: %+v", list)
 	}
 	if !list[0].StartedAt.Equal(t0) {
@@ -166,7 +166,7 @@ func TestThresholds(t *testing.T) {
 	}
 	h.feed(up(shopA))
 	inc := h.incidents()[0]
-	if inc.Open() || inc.Status != incidents.StatusResolved {
+	if inc.Open() || inc.Status != linkwatch.StatusResolved {
 		t.Fatalf("not resolved after two successes: %+v", inc)
 	}
 	if got := alertTypes(h.alerts()); len(got) != 2 || got[0] != "incident.opened" || got[1] != "incident.resolved" {
@@ -180,16 +180,16 @@ func TestThresholds(t *testing.T) {
 
 func TestDegradedIsMinor(t *testing.T) {
 	h := newHarness(t, incidents.Config{})
-	h.feed(degraded(blog, checker.CauseRateLimited))
-	h.feed(degraded(blog, checker.CauseRateLimited))
+	h.feed(degraded(blog, linkwatch.CauseRateLimited))
+	h.feed(degraded(blog, linkwatch.CauseRateLimited))
 	list := h.incidents()
-	if len(list) != 1 || list[0].Impact != incidents.ImpactMinor || list[0].Cause != checker.CauseRateLimited {
+	if len(list) != 1 || list[0].Impact != linkwatch.ImpactMinor || list[0].Cause != linkwatch.CauseRateLimited {
 		t.Fatalf("incidents = %+v", list)
 	}
 	// Worse now: the cause changes and the impact grows.
-	h.feed(down(blog, checker.CauseHTTP5xx))
+	h.feed(down(blog, linkwatch.CauseHTTP5xx))
 	inc := h.incidents()[0]
-	if inc.Cause != checker.CauseHTTP5xx || inc.Impact != incidents.ImpactMajor {
+	if inc.Cause != linkwatch.CauseHTTP5xx || inc.Impact != linkwatch.ImpactMajor {
 		t.Errorf("after a cause change: %+v", inc)
 	}
 	if got := alertTypes(h.alerts()); len(got) != 2 || got[1] != "incident.updated/cause_changed" {
@@ -199,15 +199,15 @@ func TestDegradedIsMinor(t *testing.T) {
 
 func TestHostGrouping(t *testing.T) {
 	h := newHarness(t, incidents.Config{})
-	h.feed(down(shopA, checker.CauseConnectRefused), down(shopB, checker.CauseConnectRefused), down(blog, checker.CauseDNS))
-	h.feed(down(shopA, checker.CauseConnectRefused), down(shopB, checker.CauseConnectRefused), down(blog, checker.CauseDNS))
+	h.feed(down(shopA, linkwatch.CauseConnectRefused), down(shopB, linkwatch.CauseConnectRefused), down(blog, linkwatch.CauseDNS))
+	h.feed(down(shopA, linkwatch.CauseConnectRefused), down(shopB, linkwatch.CauseConnectRefused), down(blog, linkwatch.CauseDNS))
 	list := h.incidents()
 	if len(list) != 2 {
 		t.Fatalf("%d incidents, want one for shop.example and one for the blog: %+v", len(list), list)
 	}
-	var host incidents.Incident
+	var host linkwatch.Incident
 	for _, inc := range list {
-		if inc.Kind == incidents.KindHost {
+		if inc.Kind == linkwatch.KindHost {
 			host = inc
 		}
 	}
@@ -215,8 +215,8 @@ func TestHostGrouping(t *testing.T) {
 		t.Errorf("host incident = %+v", host)
 	}
 	// One recovers: the host incident stays open until both do.
-	h.feed(up(shopA), down(shopB, checker.CauseConnectRefused))
-	h.feed(up(shopA), down(shopB, checker.CauseConnectRefused))
+	h.feed(up(shopA), down(shopB, linkwatch.CauseConnectRefused))
+	h.feed(up(shopA), down(shopB, linkwatch.CauseConnectRefused))
 	if inc, _ := h.db.Incident(context.Background(), host.ID); !inc.Open() {
 		t.Fatal("host incident resolved while shop.example/b still fails")
 	}
@@ -230,10 +230,10 @@ func TestHostGrouping(t *testing.T) {
 func TestProberOfflineHoldsDestinationIncidents(t *testing.T) {
 	h := newHarness(t, incidents.Config{CanaryID: canaryURL})
 	for range 3 {
-		h.feed(canary(checker.StatusDown), down(shopA, checker.CauseConnectTimeout), down(shopB, checker.CauseConnectTimeout), down(blog, checker.CauseConnectTimeout))
+		h.feed(canary(linkwatch.StatusDown), down(shopA, linkwatch.CauseConnectTimeout), down(shopB, linkwatch.CauseConnectTimeout), down(blog, linkwatch.CauseConnectTimeout))
 	}
 	list := h.incidents()
-	if len(list) != 1 || list[0].Kind != incidents.KindProberOffline || list[0].Cause != checker.CauseProberOffline {
+	if len(list) != 1 || list[0].Kind != linkwatch.KindProberOffline || list[0].Cause != linkwatch.CauseProberOffline {
 		t.Fatalf("incidents = %+v, want one prober_offline", list)
 	}
 	// Its summary is linkwatch's, shown in public: it never speaks as a person.
@@ -241,8 +241,8 @@ func TestProberOfflineHoldsDestinationIncidents(t *testing.T) {
 		t.Errorf("summary = %q", s)
 	}
 	// The network comes back; one destination really is down.
-	h.feed(canary(checker.StatusUp), up(shopA), up(shopB), down(blog, checker.CauseHTTP5xx))
-	h.feed(canary(checker.StatusUp), up(shopA), up(shopB), down(blog, checker.CauseHTTP5xx))
+	h.feed(canary(linkwatch.StatusUp), up(shopA), up(shopB), down(blog, linkwatch.CauseHTTP5xx))
+	h.feed(canary(linkwatch.StatusUp), up(shopA), up(shopB), down(blog, linkwatch.CauseHTTP5xx))
 	list = h.incidents()
 	if len(list) != 2 || list[1].Open() || !list[0].Open() || list[0].Key != "dest:"+blog {
 		t.Fatalf("after recovery: %+v", list)
@@ -251,8 +251,8 @@ func TestProberOfflineHoldsDestinationIncidents(t *testing.T) {
 
 // flapCycle is the blog failing past its threshold, then recovering.
 func flapCycle(h *harness) {
-	h.feed(down(blog, checker.CauseHTTP5xx))
-	h.feed(down(blog, checker.CauseHTTP5xx))
+	h.feed(down(blog, linkwatch.CauseHTTP5xx))
+	h.feed(down(blog, linkwatch.CauseHTTP5xx))
 	h.feed(up(blog))
 	h.feed(up(blog))
 }
@@ -288,12 +288,12 @@ func TestFlapping(t *testing.T) {
 
 func TestMaintenanceSuppressesAlerts(t *testing.T) {
 	h := newHarness(t, incidents.Config{})
-	if _, err := h.db.CreateMaintenance(context.Background(), incidents.Maintenance{
+	if _, err := h.db.CreateMaintenance(context.Background(), linkwatch.Maintenance{
 		Title: "shop migration", Component: "page:acme", StartsAt: t0, EndsAt: t0.Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
-	h.feed(down(shopA, checker.CauseHTTP5xx), down(blog, checker.CauseHTTP5xx))
-	h.feed(down(shopA, checker.CauseHTTP5xx), down(blog, checker.CauseHTTP5xx))
+	h.feed(down(shopA, linkwatch.CauseHTTP5xx), down(blog, linkwatch.CauseHTTP5xx))
+	h.feed(down(shopA, linkwatch.CauseHTTP5xx), down(blog, linkwatch.CauseHTTP5xx))
 	h.feed(up(shopA))
 	h.feed(up(shopA))
 	var suppressed, alerted int
@@ -316,11 +316,11 @@ func TestMaintenanceSuppressesAlerts(t *testing.T) {
 
 func TestRestartContinuesOpenIncident(t *testing.T) {
 	h := newHarness(t, incidents.Config{})
-	h.feed(down(blog, checker.CauseDNS))
-	h.feed(down(blog, checker.CauseDNS))
+	h.feed(down(blog, linkwatch.CauseDNS))
+	h.feed(down(blog, linkwatch.CauseDNS))
 	h.restart()
-	h.feed(down(blog, checker.CauseDNS))
-	h.feed(down(blog, checker.CauseDNS))
+	h.feed(down(blog, linkwatch.CauseDNS))
+	h.feed(down(blog, linkwatch.CauseDNS))
 	if list := h.incidents(); len(list) != 1 {
 		t.Fatalf("%d incidents after restart, want the same one: %+v", len(list), list)
 	}
@@ -334,17 +334,17 @@ func TestRestartContinuesOpenIncident(t *testing.T) {
 
 func TestHubSelfCheckIsItsOwnIncident(t *testing.T) {
 	h := newHarness(t, incidents.Config{})
-	h.feed(self("self:/ada/blog", checker.StatusDown, checker.CauseHubRedirectWrong), down(blog, checker.CauseHTTP5xx))
-	h.feed(self("self:/ada/blog", checker.StatusDown, checker.CauseHubRedirectWrong), down(blog, checker.CauseHTTP5xx))
-	h.feed(self("self:/ada/shop", checker.StatusDown, checker.CauseHubRedirectWrong))
-	h.feed(self("self:/ada/shop", checker.StatusDown, checker.CauseHubRedirectWrong))
-	var hub []incidents.Incident
+	h.feed(self("self:/ada/blog", linkwatch.StatusDown, linkwatch.CauseHubRedirectWrong), down(blog, linkwatch.CauseHTTP5xx))
+	h.feed(self("self:/ada/blog", linkwatch.StatusDown, linkwatch.CauseHubRedirectWrong), down(blog, linkwatch.CauseHTTP5xx))
+	h.feed(self("self:/ada/shop", linkwatch.StatusDown, linkwatch.CauseHubRedirectWrong))
+	h.feed(self("self:/ada/shop", linkwatch.StatusDown, linkwatch.CauseHubRedirectWrong))
+	var hub []linkwatch.Incident
 	for _, inc := range h.incidents() {
-		if inc.Kind == incidents.KindHub {
+		if inc.Kind == linkwatch.KindHub {
 			hub = append(hub, inc)
 		}
 	}
-	if len(hub) != 1 || hub[0].Impact != incidents.ImpactCritical || len(hub[0].Targets) != 2 {
+	if len(hub) != 1 || hub[0].Impact != linkwatch.ImpactCritical || len(hub[0].Targets) != 2 {
 		t.Fatalf("hub incidents = %+v", hub)
 	}
 }

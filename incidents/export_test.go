@@ -3,6 +3,8 @@ package incidents
 import (
 	"context"
 	"time"
+
+	"linkwatch"
 )
 
 // SetClock replaces the engine's clock in tests.
@@ -10,8 +12,8 @@ func SetClock(e *Engine, now func() time.Time) { e.now = now }
 
 // OpenInMemory returns the engine's open incidents as it holds them in
 // memory, by key, so tests can compare memory with the database.
-func OpenInMemory(e *Engine) map[string]Incident {
-	out := map[string]Incident{}
+func OpenInMemory(e *Engine) map[string]linkwatch.Incident {
+	out := map[string]linkwatch.Incident{}
 	for k, inc := range e.open {
 		out[k] = *inc
 	}

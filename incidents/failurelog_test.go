@@ -10,7 +10,7 @@ import (
 	"testing/synctest"
 	"time"
 
-	"linkwatch/checker"
+	"linkwatch"
 	"linkwatch/incidents"
 )
 
@@ -18,13 +18,13 @@ import (
 // nothing.
 type fullDisk struct{ incidents.Store }
 
-func (fullDisk) Record(context.Context, incidents.Change) (incidents.Incident, error) {
-	return incidents.Incident{}, errors.New("database or disk is full")
+func (fullDisk) Record(context.Context, incidents.Change) (linkwatch.Incident, error) {
+	return linkwatch.Incident{}, errors.New("database or disk is full")
 }
-func (fullDisk) ActiveMaintenance(context.Context, time.Time) ([]incidents.Maintenance, error) {
+func (fullDisk) ActiveMaintenance(context.Context, time.Time) ([]linkwatch.Maintenance, error) {
 	return nil, nil
 }
-func (fullDisk) OpenIncidents(context.Context) ([]incidents.Incident, error) { return nil, nil }
+func (fullDisk) OpenIncidents(context.Context) ([]linkwatch.Incident, error) { return nil, nil }
 func (fullDisk) Recoveries(context.Context, time.Time) (map[string][]time.Time, error) {
 	return nil, nil
 }
@@ -51,11 +51,11 @@ func TestEngineLogsAFullDiskOncePerMinute(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		in := make(chan checker.Result)
+		in := make(chan linkwatch.Result)
 		done := make(chan struct{})
 		go func() { eng.Run(t.Context(), in); close(done) }()
 		for range 180 {
-			in <- checker.Result{TargetID: shopA, Kind: checker.KindDestination, URL: shopA, Start: time.Now(), Status: checker.StatusDown, Cause: checker.CauseHTTP5xx}
+			in <- linkwatch.Result{TargetID: shopA, Kind: linkwatch.TargetDestination, URL: shopA, Start: time.Now(), Status: linkwatch.StatusDown, Cause: linkwatch.CauseHTTP5xx}
 			synctest.Wait() // handled: the engine waits for the next result
 			time.Sleep(time.Second)
 		}

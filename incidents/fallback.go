@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"linkwatch"
 )
 
 // LinkHealth is what one link's visitors meet now.
@@ -34,24 +36,13 @@ type HealthObserver interface {
 	ObserveHealth(Health)
 }
 
-// EventFallbackOn and EventFallbackOff record a link's visitors being sent
-// to its fallback, and back to its destination.
-const (
-	EventFallbackOn  EventKind = "fallback_on"
-	EventFallbackOff EventKind = "fallback_off"
-)
-
-// ReasonFallback is the reason of an update alert that says visitors were
-// switched to a fallback or back.
-const ReasonFallback = "fallback"
-
 // downForVisitors reports whether the targets failing in inc are down for
 // the people following the links: an open incident about destinations (not
 // the hub's redirects, not our own prober), down rather than degraded.
 // Targets held back while the prober's network is unproven never open one.
-func downForVisitors(inc *Incident) bool {
-	return inc != nil && inc.Open() && (inc.Kind == KindDestination || inc.Kind == KindHost) &&
-		(inc.Impact == ImpactMajor || inc.Impact == ImpactCritical)
+func downForVisitors(inc *linkwatch.Incident) bool {
+	return inc != nil && inc.Open() && (inc.Kind == linkwatch.KindDestination || inc.Kind == linkwatch.KindHost) &&
+		(inc.Impact == linkwatch.ImpactMajor || inc.Impact == linkwatch.ImpactCritical)
 }
 
 // divert is the switch rule: a link's visitors go to its fallback while
@@ -59,7 +50,7 @@ func downForVisitors(inc *Incident) bool {
 // maintenance window covers that incident, our prober's network is not
 // down (then nothing it sees can be trusted), and the fallback is not down
 // itself. It returns, when not diverting a down link, why not.
-func divert(dest *Incident, fallback string, muted, proberOffline bool, fallbackIn *Incident) (bool, string) {
+func divert(dest *linkwatch.Incident, fallback string, muted, proberOffline bool, fallbackIn *linkwatch.Incident) (bool, string) {
 	switch {
 	case !downForVisitors(dest):
 		return false, "its destination is no longer down"
@@ -76,7 +67,7 @@ func divert(dest *Incident, fallback string, muted, proberOffline bool, fallback
 }
 
 // fallbackOf returns the fallback the configuration gives link a now.
-func (e *Engine) fallbackOf(a Affected) string {
+func (e *Engine) fallbackOf(a linkwatch.Affected) string {
 	for _, d := range e.dependents(a.URL) {
 		if d.Page == a.Page && d.Link == a.Link && d.URL == a.URL {
 			return d.Fallback
@@ -88,10 +79,10 @@ func (e *Engine) fallbackOf(a Affected) string {
 // failingIn returns the incident target fails in, as it stands in memory.
 // A target another replica checks fails in the open incident that lists
 // it, as that replica recorded it.
-func (e *Engine) failingIn(target string) *Incident {
+func (e *Engine) failingIn(target string) *linkwatch.Incident {
 	if !e.owned(target) {
-		lists := func(inc *Incident) bool {
-			return (inc.Kind == KindDestination || inc.Kind == KindHost || inc.Kind == KindHub) && slices.Contains(inc.Targets, target)
+		lists := func(inc *linkwatch.Incident) bool {
+			return (inc.Kind == linkwatch.KindDestination || inc.Kind == linkwatch.KindHost || inc.Kind == linkwatch.KindHub) && slices.Contains(inc.Targets, target)
 		}
 		for _, inc := range e.open {
 			if lists(inc) {
@@ -120,8 +111,8 @@ func (e *Engine) observed(target string) bool {
 
 // as returns a view of failingIn in which the change being made to old is
 // already applied: old is next, and target extra (joining) fails in next.
-func (e *Engine) as(old, next *Incident, extra string) func(string) *Incident {
-	return func(target string) *Incident {
+func (e *Engine) as(old, next *linkwatch.Incident, extra string) func(string) *linkwatch.Incident {
+	return func(target string) *linkwatch.Incident {
 		if target == extra {
 			return next
 		}
@@ -135,8 +126,8 @@ func (e *Engine) as(old, next *Incident, extra string) func(string) *Incident {
 // switchFallbacks sets the Diverted flags of next's links as the switch
 // rule decides now, in returning the incident each target fails in, and
 // returns the timeline events of the links it switched.
-func (e *Engine) switchFallbacks(ctx context.Context, now time.Time, next *Incident, in func(string) *Incident) []Event {
-	var ev []Event
+func (e *Engine) switchFallbacks(ctx context.Context, now time.Time, next *linkwatch.Incident, in func(string) *linkwatch.Incident) []linkwatch.Event {
+	var ev []linkwatch.Event
 	mutedKnown, muted := false, false
 	for i := range next.Affected {
 		a := &next.Affected[i]
@@ -163,10 +154,10 @@ func (e *Engine) switchFallbacks(ctx context.Context, now time.Time, next *Incid
 		switch {
 		case on && (!a.Diverted || a.Fallback != fb):
 			a.Diverted, a.Fallback = true, fb
-			ev = append(ev, Event{At: now, Kind: EventFallbackOn, Body: fmt.Sprintf("fallback on: visitors of %s are being sent to %s", link, fb)})
+			ev = append(ev, linkwatch.Event{At: now, Kind: linkwatch.EventFallbackOn, Body: fmt.Sprintf("fallback on: visitors of %s are being sent to %s", link, fb)})
 		case !on && a.Diverted:
 			a.Diverted = false
-			ev = append(ev, Event{At: now, Kind: EventFallbackOff, Body: fmt.Sprintf("fallback off: visitors of %s go to %s again: %s", link, a.URL, why)})
+			ev = append(ev, linkwatch.Event{At: now, Kind: linkwatch.EventFallbackOff, Body: fmt.Sprintf("fallback off: visitors of %s go to %s again: %s", link, a.URL, why)})
 		}
 	}
 	return ev
@@ -200,7 +191,7 @@ func (e *Engine) syncFallbacks(ctx context.Context) error {
 		}
 		next.UpdatedAt = now
 		c := Change{Incident: next, Events: ev}
-		e.alert(ctx, &c, AlertUpdated, ReasonFallback, now, nil)
+		e.alert(ctx, &c, linkwatch.AlertUpdated, linkwatch.ReasonFallback, now, nil)
 		if err := e.apply(ctx, inc, c, "switch fallbacks"); err != nil {
 			errs = append(errs, err)
 			e.changed = true // retried with the next result
@@ -214,7 +205,7 @@ func (e *Engine) syncFallbacks(ctx context.Context) error {
 // memory (which are as the database has them) record it, when it changed.
 func (e *Engine) publish() {
 	var links []LinkHealth
-	add := func(inc *Incident, held bool) {
+	add := func(inc *linkwatch.Incident, held bool) {
 		if !downForVisitors(inc) {
 			return
 		}

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"linkwatch/checker"
+	"linkwatch"
 	"linkwatch/incidents"
 )
 
@@ -17,7 +17,7 @@ const backup = "https://backup.example/"
 
 // fbDeps: acme/a (shopA) falls back to backup; acme/b (shopB, same host)
 // has no fallback; ada/blog's destination is the fallback itself.
-var fbDeps = map[string][]incidents.Affected{
+var fbDeps = map[string][]linkwatch.Affected{
 	shopA:  {{Page: "acme", Link: "a", URL: shopA, Fallback: backup}},
 	shopB:  {{Page: "acme", Link: "b", URL: shopB}},
 	backup: {{Page: "acme", Link: "a", URL: shopA, Fallback: backup}, {Page: "ada", Link: "blog", URL: backup}},
@@ -69,7 +69,7 @@ func newFallbackHarness(t *testing.T, cfg incidents.Config) (*harness, *healthLo
 	return h, obs
 }
 
-func (h *harness) events(kind incidents.EventKind) []string {
+func (h *harness) events(kind linkwatch.EventKind) []string {
 	h.t.Helper()
 	var out []string
 	for _, inc := range h.incidents() {
@@ -103,35 +103,35 @@ func equalHealth(got, want map[string]string) bool {
 // noted down, and the resolution sends visitors back.
 func TestFallbackFollowsTheIncident(t *testing.T) {
 	h, obs := newFallbackHarness(t, incidents.Config{})
-	h.feed(up(backup), down(shopA, checker.CauseConnectRefused))
+	h.feed(up(backup), down(shopA, linkwatch.CauseConnectRefused))
 	if got := obs.last(); len(got) != 0 {
 		t.Fatalf("health after one failure = %v, want every link healthy", got)
 	}
-	h.feed(up(backup), down(shopA, checker.CauseConnectRefused))
+	h.feed(up(backup), down(shopA, linkwatch.CauseConnectRefused))
 	if got, want := obs.last(), map[string]string{"acme/a": backup}; !equalHealth(got, want) {
 		t.Fatalf("health once the incident opened = %v, want %v", got, want)
 	}
 	opening := h.alerts()[0]
-	if opening.Type != incidents.AlertOpened || len(opening.Incident.Affected) != 1 || !opening.Incident.Affected[0].Diverted || opening.Incident.Affected[0].Fallback != backup {
+	if opening.Type != linkwatch.AlertOpened || len(opening.Incident.Affected) != 1 || !opening.Incident.Affected[0].Diverted || opening.Incident.Affected[0].Fallback != backup {
 		t.Errorf("opening alert's affected links = %+v, want acme/a diverted to %s", opening.Incident.Affected, backup)
 	}
-	if on := h.events(incidents.EventFallbackOn); len(on) != 1 || !strings.Contains(on[0], "visitors of acme/a are being sent to "+backup) {
+	if on := h.events(linkwatch.EventFallbackOn); len(on) != 1 || !strings.Contains(on[0], "visitors of acme/a are being sent to "+backup) {
 		t.Errorf("fallback on events = %q", on)
 	}
 	// shopB joins the host incident: down, with no fallback.
-	h.feed(up(backup), down(shopA, checker.CauseConnectRefused), down(shopB, checker.CauseConnectRefused))
-	h.feed(up(backup), down(shopA, checker.CauseConnectRefused), down(shopB, checker.CauseConnectRefused))
+	h.feed(up(backup), down(shopA, linkwatch.CauseConnectRefused), down(shopB, linkwatch.CauseConnectRefused))
+	h.feed(up(backup), down(shopA, linkwatch.CauseConnectRefused), down(shopB, linkwatch.CauseConnectRefused))
 	if got, want := obs.last(), map[string]string{"acme/a": backup, "acme/b": ""}; !equalHealth(got, want) {
 		t.Fatalf("health with the host incident = %v, want %v", got, want)
 	}
 	// shopA answers again while shopB still fails: back to the destination
 	// at once, though the host incident stays open.
-	h.feed(up(backup), up(shopA), down(shopB, checker.CauseConnectRefused))
-	h.feed(up(backup), up(shopA), down(shopB, checker.CauseConnectRefused))
+	h.feed(up(backup), up(shopA), down(shopB, linkwatch.CauseConnectRefused))
+	h.feed(up(backup), up(shopA), down(shopB, linkwatch.CauseConnectRefused))
 	if got, want := obs.last(), map[string]string{"acme/b": ""}; !equalHealth(got, want) {
 		t.Fatalf("health once shopA answers = %v, want %v", got, want)
 	}
-	if off := h.events(incidents.EventFallbackOff); len(off) != 1 || !strings.Contains(off[0], "go to "+shopA+" again: its destination answers again") {
+	if off := h.events(linkwatch.EventFallbackOff); len(off) != 1 || !strings.Contains(off[0], "go to "+shopA+" again: its destination answers again") {
 		t.Errorf("fallback off events = %q", off)
 	}
 	h.feed(up(backup), up(shopA), up(shopB))
@@ -146,29 +146,29 @@ func TestFallbackFollowsTheIncident(t *testing.T) {
 
 // Each exclusion of the switch rule, alone.
 func TestDivertRule(t *testing.T) {
-	downInc := &incidents.Incident{Kind: incidents.KindDestination, Impact: incidents.ImpactMajor}
+	downInc := &linkwatch.Incident{Kind: linkwatch.KindDestination, Impact: linkwatch.ImpactMajor}
 	tests := []struct {
 		name          string
-		dest          *incidents.Incident
+		dest          *linkwatch.Incident
 		fallback      string
 		muted         bool
 		proberOffline bool
-		fallbackIn    *incidents.Incident
+		fallbackIn    *linkwatch.Incident
 		want          bool
 		why           string
 	}{
 		{"down", downInc, backup, false, false, nil, true, ""},
-		{"host incident", &incidents.Incident{Kind: incidents.KindHost, Impact: incidents.ImpactMajor}, backup, false, false, nil, true, ""},
+		{"host incident", &linkwatch.Incident{Kind: linkwatch.KindHost, Impact: linkwatch.ImpactMajor}, backup, false, false, nil, true, ""},
 		{"no incident (held back, or up)", nil, backup, false, false, nil, false, "no longer down"},
-		{"degraded", &incidents.Incident{Kind: incidents.KindDestination, Impact: incidents.ImpactMinor}, backup, false, false, nil, false, "no longer down"},
-		{"resolved", &incidents.Incident{Kind: incidents.KindDestination, Impact: incidents.ImpactMajor, ResolvedAt: t0}, backup, false, false, nil, false, "no longer down"},
-		{"prober offline incident", &incidents.Incident{Kind: incidents.KindProberOffline, Impact: incidents.ImpactMajor}, backup, false, false, nil, false, "no longer down"},
-		{"hub incident", &incidents.Incident{Kind: incidents.KindHub, Impact: incidents.ImpactCritical}, backup, false, false, nil, false, "no longer down"},
+		{"degraded", &linkwatch.Incident{Kind: linkwatch.KindDestination, Impact: linkwatch.ImpactMinor}, backup, false, false, nil, false, "no longer down"},
+		{"resolved", &linkwatch.Incident{Kind: linkwatch.KindDestination, Impact: linkwatch.ImpactMajor, ResolvedAt: t0}, backup, false, false, nil, false, "no longer down"},
+		{"prober offline incident", &linkwatch.Incident{Kind: linkwatch.KindProberOffline, Impact: linkwatch.ImpactMajor}, backup, false, false, nil, false, "no longer down"},
+		{"hub incident", &linkwatch.Incident{Kind: linkwatch.KindHub, Impact: linkwatch.ImpactCritical}, backup, false, false, nil, false, "no longer down"},
 		{"no fallback", downInc, "", false, false, nil, false, "no fallback"},
 		{"prober offline", downInc, backup, false, true, nil, false, "prober's own network"},
 		{"maintenance", downInc, backup, true, false, nil, false, "maintenance window"},
-		{"fallback down", downInc, backup, false, false, &incidents.Incident{Kind: incidents.KindDestination, Impact: incidents.ImpactMajor}, false, "is down too"},
-		{"fallback degraded", downInc, backup, false, false, &incidents.Incident{Kind: incidents.KindDestination, Impact: incidents.ImpactMinor}, true, ""},
+		{"fallback down", downInc, backup, false, false, &linkwatch.Incident{Kind: linkwatch.KindDestination, Impact: linkwatch.ImpactMajor}, false, "is down too"},
+		{"fallback degraded", downInc, backup, false, false, &linkwatch.Incident{Kind: linkwatch.KindDestination, Impact: linkwatch.ImpactMinor}, true, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -182,8 +182,8 @@ func TestDivertRule(t *testing.T) {
 
 func TestFallbackNotForDegraded(t *testing.T) {
 	h, obs := newFallbackHarness(t, incidents.Config{})
-	h.feed(degraded(shopA, checker.CauseRateLimited))
-	h.feed(degraded(shopA, checker.CauseRateLimited))
+	h.feed(degraded(shopA, linkwatch.CauseRateLimited))
+	h.feed(degraded(shopA, linkwatch.CauseRateLimited))
 	if len(h.incidents()) != 1 {
 		t.Fatal("no incident for the degraded destination")
 	}
@@ -191,7 +191,7 @@ func TestFallbackNotForDegraded(t *testing.T) {
 		t.Errorf("health while degraded = %v, want every link healthy", got)
 	}
 	// Worse: down now. The cause change switches.
-	h.feed(down(shopA, checker.CauseHTTP5xx))
+	h.feed(down(shopA, linkwatch.CauseHTTP5xx))
 	if got, want := obs.last(), map[string]string{"acme/a": backup}; !equalHealth(got, want) {
 		t.Errorf("health once down = %v, want %v", got, want)
 	}
@@ -200,9 +200,9 @@ func TestFallbackNotForDegraded(t *testing.T) {
 func TestFallbackNotWhileHeldBack(t *testing.T) {
 	h, obs := newFallbackHarness(t, incidents.Config{CanaryID: canaryURL})
 	// The canary has never answered since the failures began: held back.
-	h.feed(down(shopA, checker.CauseConnectRefused))
-	h.feed(down(shopA, checker.CauseConnectRefused))
-	h.feed(down(shopA, checker.CauseConnectRefused))
+	h.feed(down(shopA, linkwatch.CauseConnectRefused))
+	h.feed(down(shopA, linkwatch.CauseConnectRefused))
+	h.feed(down(shopA, linkwatch.CauseConnectRefused))
 	if n := len(h.incidents()); n != 0 {
 		t.Fatalf("%d incidents opened while held back", n)
 	}
@@ -213,22 +213,22 @@ func TestFallbackNotWhileHeldBack(t *testing.T) {
 
 func TestFallbackNotDuringMaintenance(t *testing.T) {
 	h, obs := newFallbackHarness(t, incidents.Config{})
-	if _, err := h.db.CreateMaintenance(context.Background(), incidents.Maintenance{
+	if _, err := h.db.CreateMaintenance(context.Background(), linkwatch.Maintenance{
 		Title: "shop move", Component: "dest:" + shopA, StartsAt: t0.Add(-time.Minute), EndsAt: t0.Add(25 * time.Second),
 	}); err != nil {
 		t.Fatal(err)
 	}
-	h.feed(down(shopA, checker.CauseConnectRefused))
-	h.feed(down(shopA, checker.CauseConnectRefused))
+	h.feed(down(shopA, linkwatch.CauseConnectRefused))
+	h.feed(down(shopA, linkwatch.CauseConnectRefused))
 	if got, want := obs.last(), map[string]string{"acme/a": ""}; !equalHealth(got, want) {
 		t.Fatalf("health in maintenance = %v, want %v (down, not diverted)", got, want)
 	}
-	h.feed(down(shopA, checker.CauseConnectRefused)) // t0+20s: still inside
-	h.feed(down(shopA, checker.CauseConnectRefused)) // t0+30s: the window has ended
+	h.feed(down(shopA, linkwatch.CauseConnectRefused)) // t0+20s: still inside
+	h.feed(down(shopA, linkwatch.CauseConnectRefused)) // t0+30s: the window has ended
 	if got, want := obs.last(), map[string]string{"acme/a": backup}; !equalHealth(got, want) {
 		t.Errorf("health after the window = %v, want %v", got, want)
 	}
-	if on := h.events(incidents.EventFallbackOn); len(on) != 1 {
+	if on := h.events(linkwatch.EventFallbackOn); len(on) != 1 {
 		t.Errorf("fallback on events = %q, want one when the window ended", on)
 	}
 }
@@ -237,9 +237,9 @@ func TestFallbackNotDuringMaintenance(t *testing.T) {
 // destination; the fallback comes back: they switch; it fails again: back.
 func TestFallbackDownToo(t *testing.T) {
 	h, obs := newFallbackHarness(t, incidents.Config{})
-	h.feed(down(backup, checker.CauseHTTP5xx))
-	h.feed(down(backup, checker.CauseHTTP5xx), down(shopA, checker.CauseConnectRefused))
-	h.feed(down(backup, checker.CauseHTTP5xx), down(shopA, checker.CauseConnectRefused))
+	h.feed(down(backup, linkwatch.CauseHTTP5xx))
+	h.feed(down(backup, linkwatch.CauseHTTP5xx), down(shopA, linkwatch.CauseConnectRefused))
+	h.feed(down(backup, linkwatch.CauseHTTP5xx), down(shopA, linkwatch.CauseConnectRefused))
 	if got, want := obs.last(), map[string]string{"acme/a": "", "ada/blog": ""}; !equalHealth(got, want) {
 		t.Fatalf("health with both down = %v, want %v", got, want)
 	}
@@ -248,17 +248,17 @@ func TestFallbackDownToo(t *testing.T) {
 			t.Errorf("the fallback's incident is titled %q", inc.Title)
 		}
 	}
-	h.feed(up(backup), down(shopA, checker.CauseConnectRefused))
-	h.feed(up(backup), down(shopA, checker.CauseConnectRefused))
+	h.feed(up(backup), down(shopA, linkwatch.CauseConnectRefused))
+	h.feed(up(backup), down(shopA, linkwatch.CauseConnectRefused))
 	if got, want := obs.last(), map[string]string{"acme/a": backup}; !equalHealth(got, want) {
 		t.Fatalf("health once the fallback answers = %v, want %v", got, want)
 	}
-	h.feed(down(backup, checker.CauseHTTP5xx), down(shopA, checker.CauseConnectRefused))
-	h.feed(down(backup, checker.CauseHTTP5xx), down(shopA, checker.CauseConnectRefused))
+	h.feed(down(backup, linkwatch.CauseHTTP5xx), down(shopA, linkwatch.CauseConnectRefused))
+	h.feed(down(backup, linkwatch.CauseHTTP5xx), down(shopA, linkwatch.CauseConnectRefused))
 	if got, want := obs.last(), map[string]string{"acme/a": "", "ada/blog": ""}; !equalHealth(got, want) {
 		t.Fatalf("health once the fallback fails again = %v, want %v", got, want)
 	}
-	if off := h.events(incidents.EventFallbackOff); len(off) != 1 || !strings.Contains(off[0], "its fallback "+backup+" is down too") {
+	if off := h.events(linkwatch.EventFallbackOff); len(off) != 1 || !strings.Contains(off[0], "its fallback "+backup+" is down too") {
 		t.Errorf("fallback off events = %q", off)
 	}
 }
@@ -267,8 +267,8 @@ func TestFallbackDownToo(t *testing.T) {
 // database, with no new switch recorded.
 func TestFallbackSurvivesRestart(t *testing.T) {
 	h, _ := newFallbackHarness(t, incidents.Config{})
-	h.feed(down(shopA, checker.CauseConnectRefused))
-	h.feed(down(shopA, checker.CauseConnectRefused))
+	h.feed(down(shopA, linkwatch.CauseConnectRefused))
+	h.feed(down(shopA, linkwatch.CauseConnectRefused))
 	h.restart()
 	obs := &healthLog{}
 	h.eng.SetHealthObserver(obs)
@@ -285,7 +285,7 @@ func TestFallbackSurvivesRestart(t *testing.T) {
 	if got, want := obs.last(), map[string]string{"acme/a": backup}; !equalHealth(got, want) {
 		t.Errorf("health after restart = %v, want %v", got, want)
 	}
-	if on := h.events(incidents.EventFallbackOn); len(on) != 1 {
+	if on := h.events(linkwatch.EventFallbackOn); len(on) != 1 {
 		t.Errorf("fallback on events = %q, want the one before the restart", on)
 	}
 }
@@ -297,13 +297,13 @@ func TestFallbackSwitchWrittenBeforePublished(t *testing.T) {
 	store := &failingStore{DB: h.db}
 	h.eng = newEngineOverDeps(t, h.cfg, store, fbDeps, &h.now)
 	h.eng.SetHealthObserver(obs)
-	h.feed(down(backup, checker.CauseHTTP5xx), down(shopA, checker.CauseConnectRefused))
-	h.feed(down(backup, checker.CauseHTTP5xx), down(shopA, checker.CauseConnectRefused))
+	h.feed(down(backup, linkwatch.CauseHTTP5xx), down(shopA, linkwatch.CauseConnectRefused))
+	h.feed(down(backup, linkwatch.CauseHTTP5xx), down(shopA, linkwatch.CauseConnectRefused))
 	// Both incidents are open; the fallback comes back, and the write that
 	// switches acme/a to it fails.
-	h.feed(up(backup), down(shopA, checker.CauseConnectRefused))
+	h.feed(up(backup), down(shopA, linkwatch.CauseConnectRefused))
 	store.failAt = store.calls + 2 // the fallback's resolution, then the switch
-	r := checker.Result{TargetID: backup, Kind: checker.KindDestination, URL: backup, Start: h.now, Status: checker.StatusUp}
+	r := linkwatch.Result{TargetID: backup, Kind: linkwatch.TargetDestination, URL: backup, Start: h.now, Status: linkwatch.StatusUp}
 	err := h.eng.Handle(context.Background(), r)
 	if !errors.Is(err, errInjected) {
 		t.Fatalf("Handle = %v, want the injected error", err)
@@ -312,7 +312,7 @@ func TestFallbackSwitchWrittenBeforePublished(t *testing.T) {
 		t.Fatalf("health after the failed write = %v, want %v (not published before it is written)", got, want)
 	}
 	h.now = h.now.Add(10 * time.Second)
-	h.feed(up(backup), down(shopA, checker.CauseConnectRefused))
+	h.feed(up(backup), down(shopA, linkwatch.CauseConnectRefused))
 	if got, want := obs.last(), map[string]string{"acme/a": backup}; !equalHealth(got, want) {
 		t.Errorf("health after the retry = %v, want %v", got, want)
 	}

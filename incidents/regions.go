@@ -9,8 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"linkwatch/checker"
-	"linkwatch/checker/ids"
+	"linkwatch"
 )
 
 // RegionStore is what the engine needs to vote with the engines of other
@@ -32,7 +31,7 @@ type RegionStore interface {
 	// destinations' incidents, its host incidents and its regional notes.
 	// A vote on one destination reads these rather than every open
 	// incident, so a wide regional failure is not quadratic.
-	OpenIncidentsOnHost(ctx context.Context, host string) ([]Incident, error)
+	OpenIncidentsOnHost(ctx context.Context, host string) ([]linkwatch.Incident, error)
 }
 
 // verdictsKept is how long a verdict nobody writes again is kept: long
@@ -112,7 +111,7 @@ func (rg *regional) recordedFailing(target string) bool {
 
 // voted reports whether a result takes part in the vote: destinations do;
 // the hub's self-checks and the canary are this region's own business.
-func voted(r checker.Result) bool { return r.Kind == checker.KindDestination }
+func voted(r linkwatch.Result) bool { return r.Kind == linkwatch.TargetDestination }
 
 // canaryOK reports whether the canary answers (below its failure
 // threshold), or there is none to ask.
@@ -140,7 +139,7 @@ func (e *Engine) regionTick(ctx context.Context) error {
 	var failing []Verdict
 	for id, ts := range e.targets {
 		s := rg.seen[id]
-		if s == nil && ts.incident != nil && ts.kind == checker.KindDestination && ts.fails >= e.cfg.FailureThreshold {
+		if s == nil && ts.incident != nil && ts.kind == linkwatch.TargetDestination && ts.fails >= e.cfg.FailureThreshold {
 			// Restored from an open incident at start: still failing
 			// here until it recovers.
 			s = &regionSeen{failing: true, since: ts.incident.StartedAt, settled: true}
@@ -163,7 +162,7 @@ func (e *Engine) regionTick(ctx context.Context) error {
 	return e.revote(ctx)
 }
 
-func lastCause(ts *targetState) checker.Cause {
+func lastCause(ts *targetState) linkwatch.Cause {
 	if len(ts.recent) > 0 {
 		return ts.recent[len(ts.recent)-1].Cause
 	}
@@ -189,7 +188,7 @@ func (e *Engine) revote(ctx context.Context) error {
 		}
 	}
 	for _, inc := range open {
-		if inc.Kind == KindRegional && !slices.Contains(targets, inc.Targets[0]) {
+		if inc.Kind == linkwatch.KindRegional && !slices.Contains(targets, inc.Targets[0]) {
 			targets = append(targets, inc.Targets[0])
 		}
 	}
@@ -217,9 +216,9 @@ func (e *Engine) revote(ctx context.Context) error {
 // forgetResolved forgets those of held, incidents this engine holds open,
 // that are not in open any more: another region's engine resolved them
 // (the majority was lost there).
-func (e *Engine) forgetResolved(held []*Incident, open []Incident) {
+func (e *Engine) forgetResolved(held []*linkwatch.Incident, open []linkwatch.Incident) {
 	for _, inc := range held {
-		if inc != nil && !slices.ContainsFunc(open, func(o Incident) bool { return o.ID == inc.ID }) {
+		if inc != nil && !slices.ContainsFunc(open, func(o linkwatch.Incident) bool { return o.ID == inc.ID }) {
 			e.log.Info("incident resolved by another region's engine", "incident", inc.ID)
 			e.drop(inc)
 		}
@@ -247,7 +246,7 @@ func (e *Engine) poll(ctx context.Context, targets []string) (map[string]Vote, e
 }
 
 // pollOne votes on one target and reads the open incidents of its host.
-func (e *Engine) pollOne(ctx context.Context, target string) (Vote, []Incident, error) {
+func (e *Engine) pollOne(ctx context.Context, target string) (Vote, []linkwatch.Incident, error) {
 	votes, err := e.poll(ctx, []string{target})
 	if err != nil {
 		return Vote{}, nil, err
@@ -257,8 +256,8 @@ func (e *Engine) pollOne(ctx context.Context, target string) (Vote, []Incident, 
 }
 
 // openOnHost reads the open incidents of target's host.
-func (e *Engine) openOnHost(ctx context.Context, target string) ([]Incident, error) {
-	open, err := e.regions.store.OpenIncidentsOnHost(ctx, ids.HostOf(target))
+func (e *Engine) openOnHost(ctx context.Context, target string) ([]linkwatch.Incident, error) {
+	open, err := e.regions.store.OpenIncidentsOnHost(ctx, linkwatch.HostOf(target))
 	if err != nil {
 		return nil, fmt.Errorf("incidents: read open incidents for the regions' vote: %w", err)
 	}
@@ -269,7 +268,7 @@ func (e *Engine) openOnHost(ctx context.Context, target string) ([]Incident, err
 // this region's network proven, into an incident; with regions, only once
 // a majority of the voting regions see it failing, and into a regional
 // note before that.
-func (e *Engine) failingVoted(ctx context.Context, r checker.Result, ts *targetState) error {
+func (e *Engine) failingVoted(ctx context.Context, r linkwatch.Result, ts *targetState) error {
 	if e.regions == nil || !voted(r) {
 		return e.failing(ctx, r, ts)
 	}
@@ -305,7 +304,7 @@ func (e *Engine) failingVoted(ctx context.Context, r checker.Result, ts *targetS
 // escalate takes a target that a majority of regions see failing into its
 // incident: the one another region's engine opened already, or a new one.
 // Its regional note, if any, gives way to it.
-func (e *Engine) escalate(ctx context.Context, ts *targetState, r checker.Result, vote Vote, open []Incident) error {
+func (e *Engine) escalate(ctx context.Context, ts *targetState, r linkwatch.Result, vote Vote, open []linkwatch.Incident) error {
 	rg := e.regions
 	e.log.Info("a majority of regions see a target failing", "target", r.TargetID, "vote", vote.String())
 	inc := realFor(r.TargetID, open)
@@ -323,7 +322,7 @@ func (e *Engine) escalate(ctx context.Context, ts *targetState, r checker.Result
 	} else {
 		// Another region's engine may hold an incident of the same host:
 		// this target joins it as it would here (host correlation).
-		adopted := e.adoptHost(ids.HostOf(r.URL), open)
+		adopted := e.adoptHost(linkwatch.HostOf(r.URL), open)
 		rg.voting[r.TargetID] = vote
 		err := e.failing(ctx, r, ts)
 		delete(rg.voting, r.TargetID)
@@ -354,11 +353,11 @@ func (e *Engine) escalate(ctx context.Context, ts *targetState, r checker.Result
 // adoptHost takes into memory the open destination and host incidents of
 // host that this engine does not hold, so failing can group with them; it
 // returns those it took in.
-func (e *Engine) adoptHost(host string, open []Incident) []*Incident {
-	var out []*Incident
+func (e *Engine) adoptHost(host string, open []linkwatch.Incident) []*linkwatch.Incident {
+	var out []*linkwatch.Incident
 	for i := range open {
 		inc := open[i]
-		if (inc.Kind != KindDestination && inc.Kind != KindHost) || inc.Host != host {
+		if (inc.Kind != linkwatch.KindDestination && inc.Kind != linkwatch.KindHost) || inc.Host != host {
 			continue
 		}
 		if held, added := e.hold(inc); added {
@@ -372,7 +371,7 @@ func (e *Engine) adoptHost(host string, open []Incident) []*Incident {
 // that recovers here records so, and its incident resolves only once no
 // majority of the voting regions sees it failing any more. While one does,
 // this region leaves the incident to them.
-func (e *Engine) recoveredVoted(ctx context.Context, r checker.Result, ts *targetState) error {
+func (e *Engine) recoveredVoted(ctx context.Context, r linkwatch.Result, ts *targetState) error {
 	if e.regions == nil || !voted(r) || ts.successes < e.cfg.SuccessThreshold {
 		return e.recovered(ctx, r, ts)
 	}
@@ -397,7 +396,7 @@ func (e *Engine) recoveredVoted(ctx context.Context, r checker.Result, ts *targe
 	if err != nil {
 		return err
 	}
-	e.forgetResolved([]*Incident{ts.incident}, open)
+	e.forgetResolved([]*linkwatch.Incident{ts.incident}, open)
 	if inc := ts.incident; inc != nil && vote.Majority() {
 		// Still failing from a majority elsewhere: their incident.
 		if err := e.regionEvent(ctx, inc, &vote, fmt.Sprintf("%s sees %s up again; still %s", rg.name, r.TargetID, vote.Sentence())); err != nil {
@@ -428,8 +427,8 @@ func (e *Engine) recoveredVoted(ctx context.Context, r checker.Result, ts *targe
 // than target is still seen failing by a majority of the voting regions:
 // another region's engine holds it in the incident (this one may see it
 // up), so the incident is not this region's to resolve.
-func (e *Engine) heldElsewhere(ctx context.Context, inc *Incident, target string) (bool, error) {
-	if e.regions == nil || (inc.Kind != KindDestination && inc.Kind != KindHost) {
+func (e *Engine) heldElsewhere(ctx context.Context, inc *linkwatch.Incident, target string) (bool, error) {
+	if e.regions == nil || (inc.Kind != linkwatch.KindDestination && inc.Kind != linkwatch.KindHost) {
 		return false, nil // only destinations are voted on
 	}
 	others := slices.DeleteFunc(slices.Clone(inc.Targets), func(t string) bool { return t == target })
@@ -451,7 +450,7 @@ func (e *Engine) heldElsewhere(ctx context.Context, inc *Incident, target string
 
 // link makes ts a target of inc, as the database has it, taking inc into
 // memory if another region's engine opened or changed it.
-func (e *Engine) link(ts *targetState, inc Incident) {
+func (e *Engine) link(ts *targetState, inc linkwatch.Incident) {
 	ts.incident, _ = e.hold(inc)
 	ts.held = false
 	e.changed = true
@@ -464,7 +463,7 @@ func (e *Engine) link(ts *targetState, inc Incident) {
 // newer, so every target linked to it follows and it is never held twice;
 // another incident held under its key is one the database no longer has
 // open under it, and is dropped.
-func (e *Engine) hold(inc Incident) (held *Incident, added bool) {
+func (e *Engine) hold(inc linkwatch.Incident) (held *linkwatch.Incident, added bool) {
 	cur := e.openByID(inc.ID)
 	if other := e.open[inc.Key]; other != nil && other != cur {
 		e.drop(other)
@@ -497,7 +496,7 @@ func (e *Engine) unlink(ts *targetState) {
 
 // drop forgets an incident the database no longer has open: resolved by
 // hand, or by the engine of another replica or region.
-func (e *Engine) drop(inc *Incident) {
+func (e *Engine) drop(inc *linkwatch.Incident) {
 	if e.open[inc.Key] == inc {
 		delete(e.open, inc.Key)
 	}
@@ -521,11 +520,11 @@ func (e *Engine) drop(inc *Incident) {
 // regionEvent adds a line to an incident's timeline about the regions'
 // vote, and with a vote brings a destination incident's summary up to
 // date with it; no alert: the outage did not change.
-func (e *Engine) regionEvent(ctx context.Context, inc *Incident, vote *Vote, body string) error {
+func (e *Engine) regionEvent(ctx context.Context, inc *linkwatch.Incident, vote *Vote, body string) error {
 	now := e.now().UTC()
-	c := Change{Incident: *inc, Events: []Event{{At: now, Kind: EventRegions, Body: body}}}
+	c := Change{Incident: *inc, Events: []linkwatch.Event{{At: now, Kind: linkwatch.EventRegions, Body: body}}}
 	c.Incident.UpdatedAt = now
-	if vote != nil && inc.Kind == KindDestination {
+	if vote != nil && inc.Kind == linkwatch.KindDestination {
 		c.Incident.Summary = withRegions(inc.Summary, *vote)
 	}
 	return e.apply(ctx, inc, c, "regions' vote")
@@ -533,7 +532,7 @@ func (e *Engine) regionEvent(ctx context.Context, inc *Incident, vote *Vote, bod
 
 // summaryOf is an incident's summary from its opening result: with
 // regions, it names those that see it failing and those that see it up.
-func (e *Engine) summaryOf(r checker.Result) string {
+func (e *Engine) summaryOf(r linkwatch.Result) string {
 	if e.regions != nil {
 		if v, ok := e.regions.voting[r.TargetID]; ok {
 			return withRegions(r.Summary, v)
@@ -551,9 +550,9 @@ func withRegions(summary string, v Vote) string {
 
 // realFor returns the open incident (not a regional note) that holds
 // target, or nil.
-func realFor(target string, open []Incident) *Incident {
+func realFor(target string, open []linkwatch.Incident) *linkwatch.Incident {
 	for i := range open {
-		if open[i].Kind != KindRegional && slices.Contains(open[i].Targets, target) {
+		if open[i].Kind != linkwatch.KindRegional && slices.Contains(open[i].Targets, target) {
 			return &open[i]
 		}
 	}
@@ -561,8 +560,8 @@ func realFor(target string, open []Incident) *Incident {
 }
 
 // noteFor returns target's open regional note, or nil.
-func noteFor(target string, open []Incident) *Incident {
-	key := ids.RegionalKey(target)
+func noteFor(target string, open []linkwatch.Incident) *linkwatch.Incident {
+	key := linkwatch.RegionalKey(target)
 	for i := range open {
 		if open[i].Key == key {
 			return &open[i]
@@ -576,7 +575,7 @@ func noteFor(target string, open []Incident) *Incident {
 // them; resolved otherwise. Notes are never alerted: a failure seen from
 // a minority of regions is most likely the network between them and the
 // destination, not the destination, and nobody can fix it at 3 a.m.
-func (e *Engine) syncNote(ctx context.Context, target string, vote Vote, note, incident *Incident) error {
+func (e *Engine) syncNote(ctx context.Context, target string, vote Vote, note, incident *linkwatch.Incident) error {
 	now := e.now().UTC()
 	want := len(vote.Failing) > 0 && incident == nil
 	switch {
@@ -588,8 +587,8 @@ func (e *Engine) syncNote(ctx context.Context, target string, vote Vote, note, i
 			why = fmt.Sprintf("seen failing from a majority of regions: incident #%d (%s)", incident.ID, vote.Sentence())
 		}
 		next := *note
-		next.Status, next.ResolvedAt, next.UpdatedAt = StatusResolved, now, now
-		if _, err := e.store.Record(ctx, Change{Incident: next, Events: []Event{{At: now, Kind: EventResolved, Body: why}}}); err != nil {
+		next.Status, next.ResolvedAt, next.UpdatedAt = linkwatch.StatusResolved, now, now
+		if _, err := e.store.Record(ctx, Change{Incident: next, Events: []linkwatch.Event{{At: now, Kind: linkwatch.EventResolved, Body: why}}}); err != nil {
 			return fmt.Errorf("incidents: resolve regional note %d: %w", note.ID, err)
 		}
 		e.log.Info("regional note resolved", "incident", note.ID, "target", target, "why", why)
@@ -606,10 +605,10 @@ func (e *Engine) syncNote(ctx context.Context, target string, vote Vote, note, i
 		summary += fmt.Sprintf("; %s %s it up: a regional network problem, not an outage", joinRegions(vote.Up), map[bool]string{true: "sees", false: "see"}[len(vote.Up) == 1])
 	}
 	if note == nil {
-		inc := Incident{Key: ids.RegionalKey(target), Kind: KindRegional, Host: ids.HostOf(target), Cause: vote.Cause,
-			Title: title, Summary: summary, Status: StatusInvestigating, Impact: ImpactMinor,
+		inc := linkwatch.Incident{Key: linkwatch.RegionalKey(target), Kind: linkwatch.KindRegional, Host: linkwatch.HostOf(target), Cause: vote.Cause,
+			Title: title, Summary: summary, Status: linkwatch.StatusInvestigating, Impact: linkwatch.ImpactMinor,
 			Targets: []string{target}, Affected: slices.Clone(affected), StartedAt: vote.Since, UpdatedAt: now}
-		saved, err := e.store.Record(ctx, Change{Incident: inc, Events: []Event{{At: now, Kind: EventOpened, Body: vote.Sentence()}}})
+		saved, err := e.store.Record(ctx, Change{Incident: inc, Events: []linkwatch.Event{{At: now, Kind: linkwatch.EventOpened, Body: vote.Sentence()}}})
 		if err == nil {
 			e.log.Warn("regional note opened (not paged)", "incident", saved.ID, "target", target, "vote", vote.String())
 			return nil
@@ -628,7 +627,7 @@ func (e *Engine) syncNote(ctx context.Context, target string, vote Vote, note, i
 	// (ErrConflict) and the next vote notes it again.
 	next := *note
 	next.Title, next.Summary, next.Cause, next.UpdatedAt = title, summary, vote.Cause, now
-	if _, err := e.store.Record(ctx, Change{Incident: next, Events: []Event{{At: now, Kind: EventRegions, Body: vote.Sentence()}}}); err != nil {
+	if _, err := e.store.Record(ctx, Change{Incident: next, Events: []linkwatch.Event{{At: now, Kind: linkwatch.EventRegions, Body: vote.Sentence()}}}); err != nil {
 		return fmt.Errorf("incidents: update regional note %d: %w", note.ID, err)
 	}
 	return nil
@@ -636,7 +635,7 @@ func (e *Engine) syncNote(ctx context.Context, target string, vote Vote, note, i
 
 // linkName names a destination by the links that use it: "acme/shop",
 // "acme/shop and 2 more", or its URL.
-func linkName(affected []Affected, target string) string {
+func linkName(affected []linkwatch.Affected, target string) string {
 	if len(affected) == 0 {
 		return target
 	}

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"linkwatch/checker"
+	"linkwatch"
 	"linkwatch/incidents"
 	"linkwatch/storage/sqlite/sqlitetest"
 )
@@ -46,8 +46,8 @@ func BenchmarkCrossing(b *testing.B) {
 				// A host per destination: no grouping, one incident each.
 				u := fmt.Sprintf("https://d%d.example/", i)
 				for range 2 {
-					r := checker.Result{TargetID: u, Kind: checker.KindDestination, URL: u, Start: now, Status: checker.StatusDown,
-						Cause: checker.CauseConnectRefused, Summary: "refused"}
+					r := linkwatch.Result{TargetID: u, Kind: linkwatch.TargetDestination, URL: u, Start: now, Status: linkwatch.StatusDown,
+						Cause: linkwatch.CauseConnectRefused, Summary: "refused"}
 					if err := eng.Handle(ctx, r); err != nil {
 						b.Fatal(err)
 					}

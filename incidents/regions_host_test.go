@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"linkwatch/checker"
+	"linkwatch"
 	"linkwatch/incidents"
 	"linkwatch/storage/sqlite"
 )
@@ -36,14 +36,14 @@ func (h *regions) hostRounds(n int, order []string, shopAUp bool) {
 	h.t.Helper()
 	for range n {
 		for _, name := range order {
-			a, b := down(shopA, checker.CauseConnectRefused), down(shopB, checker.CauseConnectRefused)
+			a, b := down(shopA, linkwatch.CauseConnectRefused), down(shopB, linkwatch.CauseConnectRefused)
 			if shopAUp {
 				a = up(shopA)
 			}
 			if name == "a" {
 				b = up(shopB)
 			}
-			h.feed(name, canary(checker.StatusUp), a, b)
+			h.feed(name, canary(linkwatch.StatusUp), a, b)
 		}
 		h.tick()
 	}
@@ -57,7 +57,7 @@ func (h *regions) hostRounds(n int, order []string, shopAUp bool) {
 func TestRekeyedIncidentHeldOnce(t *testing.T) {
 	h := newRegions(t, "a", "b", "c")
 	h.hostRounds(4, []string{"a", "b", "c"}, false)
-	real := h.byKind(incidents.KindHost)
+	real := h.byKind(linkwatch.KindHost)
 	if len(real) != 1 || !real[0].Open() || len(real[0].Targets) != 2 {
 		t.Fatalf("host incidents = %+v, want one open with shopA and shopB", real)
 	}
@@ -80,14 +80,14 @@ func TestHandOverKeepsOthersMajority(t *testing.T) {
 	for range 4 {
 		h.round("b", "c")
 	}
-	if real := h.byKind(incidents.KindDestination); len(real) != 1 || !real[0].Open() {
+	if real := h.byKind(linkwatch.KindDestination); len(real) != 1 || !real[0].Open() {
 		t.Fatalf("incidents = %+v, want one open", real)
 	}
 	h.engines["a"].SetOwnership(func(string) bool { return true })
 	for range 3 {
 		h.round("b", "c")
 	}
-	if real := h.byKind(incidents.KindDestination); len(real) != 1 || !real[0].Open() {
+	if real := h.byKind(linkwatch.KindDestination); len(real) != 1 || !real[0].Open() {
 		t.Errorf("incidents = %+v, want b and c's still open", real)
 	}
 	if got := alertTypes(h.pages()); len(got) != 1 || got[0] != "incident.opened" {
@@ -105,11 +105,11 @@ func TestHostIncidentOutlivesOneTargetsRecovery(t *testing.T) {
 	h := newRegions(t, "a", "b", "c")
 	h.hostRounds(4, []string{"a", "b", "c"}, false)
 	h.hostRounds(4, []string{"b", "c", "a"}, true)
-	real := h.byKind(incidents.KindHost)
+	real := h.byKind(linkwatch.KindHost)
 	if len(real) != 1 || !real[0].Open() {
 		t.Errorf("host incidents = %+v, want the one still open: shopB fails from b and c", real)
 	}
-	if d := h.byKind(incidents.KindDestination); len(d) != 0 {
+	if d := h.byKind(linkwatch.KindDestination); len(d) != 0 {
 		t.Errorf("destination incidents = %+v, want none", d)
 	}
 	if opened, resolved := countAlerts(h.pages()); opened != 1 || resolved != 0 {
@@ -118,11 +118,11 @@ func TestHostIncidentOutlivesOneTargetsRecovery(t *testing.T) {
 	// shopB comes back too: now it resolves, once.
 	for range 3 {
 		for _, name := range []string{"a", "b", "c"} {
-			h.feed(name, canary(checker.StatusUp), up(shopA), up(shopB))
+			h.feed(name, canary(linkwatch.StatusUp), up(shopA), up(shopB))
 		}
 		h.tick()
 	}
-	if real := h.byKind(incidents.KindHost); len(real) != 1 || real[0].Open() {
+	if real := h.byKind(linkwatch.KindHost); len(real) != 1 || real[0].Open() {
 		t.Errorf("host incidents = %+v, want it resolved", real)
 	}
 	if opened, resolved := countAlerts(h.pages()); opened != 1 || resolved != 1 {
@@ -131,7 +131,7 @@ func TestHostIncidentOutlivesOneTargetsRecovery(t *testing.T) {
 }
 
 // countAlerts counts the openings and resolutions among alerts.
-func countAlerts(alerts []incidents.Alert) (opened, resolved int) {
+func countAlerts(alerts []linkwatch.Alert) (opened, resolved int) {
 	for _, a := range alertTypes(alerts) {
 		switch a {
 		case "incident.opened":
@@ -152,15 +152,15 @@ type raceWrite struct {
 	armed atomic.Bool
 }
 
-func (s *raceWrite) Record(ctx context.Context, c incidents.Change) (incidents.Incident, error) {
+func (s *raceWrite) Record(ctx context.Context, c incidents.Change) (linkwatch.Incident, error) {
 	if c.Incident.ID != 0 && s.armed.Swap(false) {
 		cur, err := s.DB.Incident(ctx, c.Incident.ID)
 		if err != nil {
-			return incidents.Incident{}, err
+			return linkwatch.Incident{}, err
 		}
-		other := incidents.Change{Incident: cur, Events: []incidents.Event{{At: cur.UpdatedAt, Kind: incidents.EventRegions, Body: "another region's line"}}}
+		other := incidents.Change{Incident: cur, Events: []linkwatch.Event{{At: cur.UpdatedAt, Kind: linkwatch.EventRegions, Body: "another region's line"}}}
 		if _, err := s.DB.Record(ctx, other); err != nil {
-			return incidents.Incident{}, err
+			return linkwatch.Incident{}, err
 		}
 	}
 	return s.DB.Record(ctx, c)
@@ -177,16 +177,16 @@ func TestStaleRegionWriteDecidedAgain(t *testing.T) {
 	h.start("c", race)
 	h.round("a", "b", "c")
 	for _, name := range []string{"a", "b"} {
-		h.feed(name, canary(checker.StatusUp), down(shopA, checker.CauseConnectRefused))
+		h.feed(name, canary(linkwatch.StatusUp), down(shopA, linkwatch.CauseConnectRefused))
 	}
-	real := h.byKind(incidents.KindDestination)
+	real := h.byKind(linkwatch.KindDestination)
 	if len(real) != 1 {
 		t.Fatalf("incidents = %+v, want b's", real)
 	}
-	h.feed("c", canary(checker.StatusUp))
+	h.feed("c", canary(linkwatch.StatusUp))
 	race.armed.Store(true)
-	r := checker.Result{TargetID: shopA, Kind: checker.KindDestination, URL: shopA, Start: h.now, Status: checker.StatusDown,
-		Cause: checker.CauseConnectRefused, Summary: "refused"}
+	r := linkwatch.Result{TargetID: shopA, Kind: linkwatch.TargetDestination, URL: shopA, Start: h.now, Status: linkwatch.StatusDown,
+		Cause: linkwatch.CauseConnectRefused, Summary: "refused"}
 	if err := h.engines["c"].Handle(context.Background(), r); err != nil {
 		t.Fatalf("c's join refused as stale: %v, want it decided again", err)
 	}
@@ -204,19 +204,19 @@ func TestStaleRegionWriteDecidedAgain(t *testing.T) {
 	// made again from the incident as it is now.
 	h.tick()
 	for range 2 {
-		h.feed("a", canary(checker.StatusUp), up(shopA))
+		h.feed("a", canary(linkwatch.StatusUp), up(shopA))
 		h.tick()
 	}
-	h.feed("c", canary(checker.StatusUp), up(shopA))
+	h.feed("c", canary(linkwatch.StatusUp), up(shopA))
 	race.armed.Store(true)
-	r = checker.Result{TargetID: shopA, Kind: checker.KindDestination, URL: shopA, Start: h.now, Status: checker.StatusUp}
+	r = linkwatch.Result{TargetID: shopA, Kind: linkwatch.TargetDestination, URL: shopA, Start: h.now, Status: linkwatch.StatusUp}
 	if err := h.engines["c"].Handle(context.Background(), r); err != nil {
 		t.Fatalf("c's resolution refused as stale: %v, want it decided again", err)
 	}
 	if race.armed.Load() {
 		t.Fatal("c wrote nothing to the incident")
 	}
-	if real := h.byKind(incidents.KindDestination); len(real) != 1 || real[0].Open() {
+	if real := h.byKind(linkwatch.KindDestination); len(real) != 1 || real[0].Open() {
 		t.Errorf("incidents = %+v, want it resolved", real)
 	}
 	if opened, resolved := countAlerts(h.pages()); opened != 1 || resolved != 1 {
@@ -239,18 +239,18 @@ func TestHostMovesWithinARegion(t *testing.T) {
 	round := func(owner string, failing bool) {
 		st := up(shopA)
 		if failing {
-			st = down(shopA, checker.CauseConnectRefused)
+			st = down(shopA, linkwatch.CauseConnectRefused)
 		}
-		h.feed("a1", canary(checker.StatusUp))
-		h.feed("a2", canary(checker.StatusUp))
+		h.feed("a1", canary(linkwatch.StatusUp))
+		h.feed("a2", canary(linkwatch.StatusUp))
 		h.feed(owner, st)
-		h.feed("b", canary(checker.StatusUp), st)
+		h.feed("b", canary(linkwatch.StatusUp), st)
 		h.tick()
 	}
 	for range 4 {
 		round("a1", true)
 	}
-	if real := h.byKind(incidents.KindDestination); len(real) != 1 || !real[0].Open() {
+	if real := h.byKind(linkwatch.KindDestination); len(real) != 1 || !real[0].Open() {
 		t.Fatalf("incidents = %+v, want one open", real)
 	}
 	a1.SetOwnership(func(string) bool { return false })
@@ -258,10 +258,10 @@ func TestHostMovesWithinARegion(t *testing.T) {
 	for range 4 {
 		round("a2", true)
 	}
-	if real := h.byKind(incidents.KindDestination); len(real) != 1 || !real[0].Open() {
+	if real := h.byKind(linkwatch.KindDestination); len(real) != 1 || !real[0].Open() {
 		t.Fatalf("after the move: incidents = %+v, want the one still open", real)
 	}
-	if n := h.byKind(incidents.KindRegional); len(n) > 0 && n[0].Open() {
+	if n := h.byKind(linkwatch.KindRegional); len(n) > 0 && n[0].Open() {
 		t.Errorf("a regional note after the move: %+v", n[0])
 	}
 	if open := incidents.OpenInMemory(a2); len(open) != 1 {
@@ -270,7 +270,7 @@ func TestHostMovesWithinARegion(t *testing.T) {
 	for range 3 {
 		round("a2", false)
 	}
-	if real := h.byKind(incidents.KindDestination); len(real) != 1 || real[0].Open() {
+	if real := h.byKind(linkwatch.KindDestination); len(real) != 1 || real[0].Open() {
 		t.Errorf("incidents = %+v, want it resolved", real)
 	}
 	if opened, resolved := countAlerts(h.pages()); opened != 1 || resolved != 1 {
@@ -295,15 +295,15 @@ func TestOneReplicasCanaryDoesNotSilenceItsRegion(t *testing.T) {
 	start("a1", true)
 	start("a2", false)
 	for range 5 {
-		h.feed("a1", canary(checker.StatusUp), up(shopA))
-		h.feed("a2", canary(checker.StatusDown))
-		h.feed("b", canary(checker.StatusUp), down(shopA, checker.CauseConnectRefused))
+		h.feed("a1", canary(linkwatch.StatusUp), up(shopA))
+		h.feed("a2", canary(linkwatch.StatusDown))
+		h.feed("b", canary(linkwatch.StatusUp), down(shopA, linkwatch.CauseConnectRefused))
 		h.tick()
 	}
 	if got := h.pages(); len(got) != 0 {
 		t.Errorf("paged on b's view alone: %v", alertTypes(got))
 	}
-	if n := h.byKind(incidents.KindRegional); len(n) != 1 || !n[0].Open() || n[0].Title != "acme/a is unreachable from b" {
+	if n := h.byKind(linkwatch.KindRegional); len(n) != 1 || !n[0].Open() || n[0].Title != "acme/a is unreachable from b" {
 		t.Errorf("notes = %+v, want b's", n)
 	}
 }
@@ -316,7 +316,7 @@ func TestRegionalNoteNotResolvedByHand(t *testing.T) {
 	for range 3 {
 		h.round("a")
 	}
-	notes := h.byKind(incidents.KindRegional)
+	notes := h.byKind(linkwatch.KindRegional)
 	if len(notes) != 1 || !notes[0].Open() {
 		t.Fatalf("notes = %+v", notes)
 	}
@@ -329,11 +329,11 @@ func TestRegionalNoteNotResolvedByHand(t *testing.T) {
 		_, err := eng.Resolve(context.Background(), notes[0].ID, "alice", "not ours")
 		cancel()
 		<-done
-		if !errors.Is(err, incidents.ErrConflict) {
+		if !errors.Is(err, linkwatch.ErrConflict) {
 			t.Errorf("region %s resolved the note by hand: %v, want ErrConflict", name, err)
 		}
 	}
-	if n := h.byKind(incidents.KindRegional); !n[0].Open() {
+	if n := h.byKind(linkwatch.KindRegional); !n[0].Open() {
 		t.Errorf("note resolved by hand: %+v", n[0])
 	}
 }
@@ -351,13 +351,13 @@ func TestHandOverWritesSeenUpOnce(t *testing.T) {
 	round := func(owner string, aFails bool) {
 		st := up(shopA)
 		if aFails {
-			st = down(shopA, checker.CauseConnectRefused)
+			st = down(shopA, linkwatch.CauseConnectRefused)
 		}
-		h.feed("a1", canary(checker.StatusUp))
-		h.feed("a2", canary(checker.StatusUp))
+		h.feed("a1", canary(linkwatch.StatusUp))
+		h.feed("a2", canary(linkwatch.StatusUp))
 		h.feed(owner, st)
 		for _, r := range []string{"b", "c"} {
-			h.feed(r, canary(checker.StatusUp), down(shopA, checker.CauseConnectRefused))
+			h.feed(r, canary(linkwatch.StatusUp), down(shopA, linkwatch.CauseConnectRefused))
 		}
 		h.tick()
 	}
@@ -367,7 +367,7 @@ func TestHandOverWritesSeenUpOnce(t *testing.T) {
 	for range 3 {
 		round("a1", false)
 	}
-	real := h.byKind(incidents.KindDestination)
+	real := h.byKind(linkwatch.KindDestination)
 	if len(real) != 1 || !real[0].Open() {
 		t.Fatalf("incidents = %+v, want b and c's open", real)
 	}
@@ -386,7 +386,7 @@ func TestHandOverWritesSeenUpOnce(t *testing.T) {
 	if open := incidents.OpenInMemory(a2); len(open) != 0 {
 		t.Errorf("a2 holds %+v, want nothing: a sees shopA up", open)
 	}
-	if real := h.byKind(incidents.KindDestination); len(real) != 1 || !real[0].Open() {
+	if real := h.byKind(linkwatch.KindDestination); len(real) != 1 || !real[0].Open() {
 		t.Errorf("incidents = %+v, want b and c's still open", real)
 	}
 	if opened, resolved := countAlerts(h.pages()); opened != 1 || resolved != 0 {

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"linkwatch/checker"
+	"linkwatch"
 	"linkwatch/incidents"
 	"linkwatch/storage/sqlite"
 	"linkwatch/storage/sqlite/sqlitetest"
@@ -50,7 +50,7 @@ func (h *regions) start(name string, store incidents.Store) {
 func (h *regions) feed(region string, steps ...step) {
 	h.t.Helper()
 	for _, s := range steps {
-		r := checker.Result{TargetID: s.target, Kind: s.kind, URL: s.target, Start: h.now, Status: s.status, Cause: s.cause, Summary: string(s.cause) + " at " + s.target}
+		r := linkwatch.Result{TargetID: s.target, Kind: s.kind, URL: s.target, Start: h.now, Status: s.status, Cause: s.cause, Summary: string(s.cause) + " at " + s.target}
 		if err := h.engines[region].Handle(context.Background(), r); err != nil {
 			h.t.Fatalf("region %s: Handle(%+v): %v", region, s, err)
 		}
@@ -65,10 +65,10 @@ func (h *regions) round(failingIn ...string) {
 		st := up(shopA)
 		for _, f := range failingIn {
 			if f == name {
-				st = down(shopA, checker.CauseConnectRefused)
+				st = down(shopA, linkwatch.CauseConnectRefused)
 			}
 		}
-		h.feed(name, canary(checker.StatusUp), st)
+		h.feed(name, canary(linkwatch.StatusUp), st)
 	}
 	h.tick()
 }
@@ -91,13 +91,13 @@ func sortedKeys(m map[string]*incidents.Engine) []string {
 }
 
 // byKind returns the incidents of one kind, newest first.
-func (h *regions) byKind(kind incidents.Kind) []incidents.Incident {
+func (h *regions) byKind(kind linkwatch.IncidentKind) []linkwatch.Incident {
 	h.t.Helper()
-	list, err := h.db.ListIncidents(context.Background(), incidents.Query{Limit: 100})
+	list, err := h.db.ListIncidents(context.Background(), linkwatch.IncidentQuery{Limit: 100})
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	var out []incidents.Incident
+	var out []linkwatch.Incident
 	for _, inc := range list {
 		if inc.Kind == kind {
 			out = append(out, inc)
@@ -108,15 +108,15 @@ func (h *regions) byKind(kind incidents.Kind) []incidents.Incident {
 
 // pages returns the alerts in the outbox about destinations: what would
 // page someone on Slack, Sentry or a webhook.
-func (h *regions) pages() []incidents.Alert {
+func (h *regions) pages() []linkwatch.Alert {
 	h.t.Helper()
 	all, err := h.db.Outbox(context.Background(), 1000)
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	var out []incidents.Alert
+	var out []linkwatch.Alert
 	for _, a := range all {
-		if a.Incident.Kind != incidents.KindCanary && a.Incident.Kind != incidents.KindProberOffline {
+		if a.Incident.Kind != linkwatch.KindCanary && a.Incident.Kind != linkwatch.KindProberOffline {
 			out = append(out, a)
 		}
 	}
@@ -147,16 +147,16 @@ func TestMinorityFailureIsANoteNotAPage(t *testing.T) {
 	if got := h.pages(); len(got) != 0 {
 		t.Fatalf("a failure seen from one region of two paged: %+v", alertTypes(got))
 	}
-	if real := append(h.byKind(incidents.KindDestination), h.byKind(incidents.KindHost)...); len(real) != 0 {
+	if real := append(h.byKind(linkwatch.KindDestination), h.byKind(linkwatch.KindHost)...); len(real) != 0 {
 		t.Fatalf("a minority failure opened an incident: %+v", real)
 	}
-	notes := h.byKind(incidents.KindRegional)
+	notes := h.byKind(linkwatch.KindRegional)
 	if len(notes) != 1 {
 		t.Fatalf("regional notes = %+v, want one", notes)
 	}
 	n := notes[0]
-	if !n.Open() || n.Impact != incidents.ImpactMinor || n.Title != "acme/a is unreachable from a" ||
-		!strings.Contains(n.Summary, "b sees it up") || n.Cause != checker.CauseConnectRefused || !n.StartedAt.Equal(t0) {
+	if !n.Open() || n.Impact != linkwatch.ImpactMinor || n.Title != "acme/a is unreachable from a" ||
+		!strings.Contains(n.Summary, "b sees it up") || n.Cause != linkwatch.CauseConnectRefused || !n.StartedAt.Equal(t0) {
 		t.Errorf("note = %+v", n)
 	}
 	// Memory holds no incident for it: links are not diverted, and the
@@ -166,7 +166,7 @@ func TestMinorityFailureIsANoteNotAPage(t *testing.T) {
 	}
 	h.round()
 	h.round()
-	if n := h.byKind(incidents.KindRegional); len(n) != 1 || n[0].Open() {
+	if n := h.byKind(linkwatch.KindRegional); len(n) != 1 || n[0].Open() {
 		t.Fatalf("note after a sees it up again: %+v", n)
 	}
 	if got := h.pages(); len(got) != 0 {
@@ -183,7 +183,7 @@ func TestMajorityOpensOneIncident(t *testing.T) {
 	for range 4 {
 		h.round("a", "b")
 	}
-	real := h.byKind(incidents.KindDestination)
+	real := h.byKind(linkwatch.KindDestination)
 	if len(real) != 1 || !real[0].Open() {
 		t.Fatalf("incidents = %+v, want one open", real)
 	}
@@ -196,7 +196,7 @@ func TestMajorityOpensOneIncident(t *testing.T) {
 	if a := h.pages()[0]; !strings.Contains(a.Incident.Summary, "failing from a and b") {
 		t.Errorf("the alert's summary %q does not name the regions", a.Incident.Summary)
 	}
-	notes := h.byKind(incidents.KindRegional)
+	notes := h.byKind(linkwatch.KindRegional)
 	if len(notes) != 1 || notes[0].Open() {
 		t.Fatalf("notes = %+v, want a's one, resolved", notes)
 	}
@@ -213,19 +213,19 @@ func TestMajorityOpensOneIncident(t *testing.T) {
 	// remaining failure is a note until b recovers too.
 	h.round("b")
 	h.round("b")
-	if real := h.byKind(incidents.KindDestination); real[0].Open() {
+	if real := h.byKind(linkwatch.KindDestination); real[0].Open() {
 		t.Fatalf("still open with one region of two failing: %+v", real[0])
 	}
 	if got := alertTypes(h.pages()); len(got) != 2 || got[1] != "incident.resolved" {
 		t.Fatalf("alerts = %v", got)
 	}
-	notes = h.byKind(incidents.KindRegional)
+	notes = h.byKind(linkwatch.KindRegional)
 	if len(notes) != 2 || !notes[0].Open() || notes[0].Title != "acme/a is unreachable from b" {
 		t.Fatalf("notes = %+v, want b's open", notes)
 	}
 	h.round()
 	h.round()
-	if notes := h.byKind(incidents.KindRegional); notes[0].Open() {
+	if notes := h.byKind(linkwatch.KindRegional); notes[0].Open() {
 		t.Errorf("b's note still open: %+v", notes[0])
 	}
 	if got := alertTypes(h.pages()); len(got) != 2 {
@@ -245,7 +245,7 @@ func TestThreeRegions(t *testing.T) {
 	for range 4 {
 		h.round("eu-west", "us-east")
 	}
-	real := h.byKind(incidents.KindDestination)
+	real := h.byKind(linkwatch.KindDestination)
 	if len(real) != 1 || !strings.Contains(real[0].Summary, "failing from eu-west and us-east; us-west sees it up") {
 		t.Fatalf("incidents = %+v", real)
 	}
@@ -255,21 +255,21 @@ func TestThreeRegions(t *testing.T) {
 	// us-west sees it too, then recovers: the summary follows the vote.
 	h.round("eu-west", "us-east", "us-west")
 	h.round("eu-west", "us-east", "us-west")
-	if real := h.byKind(incidents.KindDestination); !strings.HasSuffix(real[0].Summary, "; failing from eu-west, us-east and us-west") {
+	if real := h.byKind(linkwatch.KindDestination); !strings.HasSuffix(real[0].Summary, "; failing from eu-west, us-east and us-west") {
 		t.Errorf("summary %q, want all three regions", real[0].Summary)
 	}
 	h.round("eu-west", "us-east")
 	h.round("eu-west", "us-east")
-	if real := h.byKind(incidents.KindDestination); !real[0].Open() || !strings.HasSuffix(real[0].Summary, "; failing from eu-west and us-east; us-west sees it up") {
+	if real := h.byKind(linkwatch.KindDestination); !real[0].Open() || !strings.HasSuffix(real[0].Summary, "; failing from eu-west and us-east; us-west sees it up") {
 		t.Errorf("after us-west recovered: %+v", real[0])
 	}
 	// eu-west recovers: us-east alone is 1 of 3, the incident resolves.
 	h.round("us-east")
 	h.round("us-east")
-	if real := h.byKind(incidents.KindDestination); real[0].Open() {
+	if real := h.byKind(linkwatch.KindDestination); real[0].Open() {
 		t.Errorf("open with 1 of 3 failing: %+v", real[0])
 	}
-	if notes := h.byKind(incidents.KindRegional); len(notes) == 0 || !notes[0].Open() || notes[0].Title != "acme/a is unreachable from us-east" {
+	if notes := h.byKind(linkwatch.KindRegional); len(notes) == 0 || !notes[0].Open() || notes[0].Title != "acme/a is unreachable from us-east" {
 		t.Errorf("notes = %+v", notes)
 	}
 }
@@ -280,11 +280,11 @@ func TestThreeRegions(t *testing.T) {
 func TestFailedCanaryDropsARegionOut(t *testing.T) {
 	h := newRegions(t, "a", "b")
 	for range 4 {
-		h.feed("a", canary(checker.StatusUp), down(shopA, checker.CauseConnectRefused))
-		h.feed("b", canary(checker.StatusDown), up(shopA))
+		h.feed("a", canary(linkwatch.StatusUp), down(shopA, linkwatch.CauseConnectRefused))
+		h.feed("b", canary(linkwatch.StatusDown), up(shopA))
 		h.tick()
 	}
-	real := h.byKind(incidents.KindDestination)
+	real := h.byKind(linkwatch.KindDestination)
 	if len(real) != 1 || !real[0].Open() || !strings.Contains(real[0].Summary, "failing from a") || strings.Contains(real[0].Summary, "b sees") {
 		t.Fatalf("incidents = %+v", real)
 	}
@@ -294,11 +294,11 @@ func TestFailedCanaryDropsARegionOut(t *testing.T) {
 	// b's canary answers again: b votes again, sees shopA up, and 1 of 2
 	// is no majority any more once a's vote is taken again (a recovers).
 	for range 2 {
-		h.feed("a", canary(checker.StatusUp), up(shopA))
-		h.feed("b", canary(checker.StatusUp), up(shopA))
+		h.feed("a", canary(linkwatch.StatusUp), up(shopA))
+		h.feed("b", canary(linkwatch.StatusUp), up(shopA))
 		h.tick()
 	}
-	if real := h.byKind(incidents.KindDestination); real[0].Open() {
+	if real := h.byKind(linkwatch.KindDestination); real[0].Open() {
 		t.Errorf("not resolved: %+v", real[0])
 	}
 }
@@ -311,7 +311,7 @@ func TestLateVerdict(t *testing.T) {
 	for range 3 {
 		h.round("a")
 	}
-	if n := h.byKind(incidents.KindRegional); len(n) != 1 || !n[0].Open() {
+	if n := h.byKind(linkwatch.KindRegional); len(n) != 1 || !n[0].Open() {
 		t.Fatalf("notes = %+v", n)
 	}
 	h.round("a", "b") // b's first failure
@@ -319,10 +319,10 @@ func TestLateVerdict(t *testing.T) {
 		t.Fatal("paged on b's first failure (below its threshold)")
 	}
 	h.round("a", "b")
-	if real := h.byKind(incidents.KindDestination); len(real) != 1 || !real[0].Open() {
+	if real := h.byKind(linkwatch.KindDestination); len(real) != 1 || !real[0].Open() {
 		t.Fatalf("incidents = %+v", real)
 	}
-	if n := h.byKind(incidents.KindRegional); len(n) != 1 || n[0].Open() || !strings.Contains(h.events(n[0].ID), "majority") {
+	if n := h.byKind(linkwatch.KindRegional); len(n) != 1 || n[0].Open() || !strings.Contains(h.events(n[0].ID), "majority") {
 		t.Errorf("note = %+v\n%s", n, h.events(n[0].ID))
 	}
 	if got := alertTypes(h.pages()); len(got) != 1 {
@@ -338,7 +338,7 @@ type staleOpen struct {
 	armed atomic.Bool
 }
 
-func (s *staleOpen) OpenIncidents(ctx context.Context) ([]incidents.Incident, error) {
+func (s *staleOpen) OpenIncidents(ctx context.Context) ([]linkwatch.Incident, error) {
 	if s.armed.Swap(false) {
 		return nil, nil
 	}
@@ -356,18 +356,18 @@ func TestBothRegionsDecideAtOnce(t *testing.T) {
 	h.round("a", "b")
 	// b crosses first this time, when a has not: a note. Then a crosses
 	// and opens the incident; b's next decision reads stale.
-	h.feed("b", canary(checker.StatusUp), down(shopA, checker.CauseConnectRefused))
-	h.feed("a", canary(checker.StatusUp), down(shopA, checker.CauseConnectRefused))
-	if real := h.byKind(incidents.KindDestination); len(real) != 1 {
+	h.feed("b", canary(linkwatch.StatusUp), down(shopA, linkwatch.CauseConnectRefused))
+	h.feed("a", canary(linkwatch.StatusUp), down(shopA, linkwatch.CauseConnectRefused))
+	if real := h.byKind(linkwatch.KindDestination); len(real) != 1 {
 		t.Fatalf("incidents = %+v", real)
 	}
 	h.tick()
 	stale.armed.Store(true)
-	h.feed("b", canary(checker.StatusUp), down(shopA, checker.CauseConnectRefused)) // b's tick: revote, stale read, refused insert, join
+	h.feed("b", canary(linkwatch.StatusUp), down(shopA, linkwatch.CauseConnectRefused)) // b's tick: revote, stale read, refused insert, join
 	if stale.armed.Load() {
 		t.Fatal("b did not read the open incidents")
 	}
-	if real := h.byKind(incidents.KindDestination); len(real) != 1 {
+	if real := h.byKind(linkwatch.KindDestination); len(real) != 1 {
 		t.Fatalf("incidents = %+v, want one", real)
 	}
 	if got := alertTypes(h.pages()); len(got) != 1 {
@@ -393,7 +393,7 @@ func TestResolvedByAnotherRegion(t *testing.T) {
 	if got := alertTypes(h.pages()); len(got) != 2 || got[0] != "incident.opened" || got[1] != "incident.resolved" {
 		t.Fatalf("alerts = %v, want one opening and one resolution", got)
 	}
-	if real := h.byKind(incidents.KindDestination); len(real) != 1 || real[0].Open() {
+	if real := h.byKind(linkwatch.KindDestination); len(real) != 1 || real[0].Open() {
 		t.Fatalf("incidents = %+v", real)
 	}
 }
@@ -406,19 +406,19 @@ func TestSilentRegionDropsOut(t *testing.T) {
 	for range 3 {
 		h.round("b")
 	}
-	if n := h.byKind(incidents.KindRegional); len(n) != 1 || !n[0].Open() || n[0].Title != "acme/a is unreachable from b" {
+	if n := h.byKind(linkwatch.KindRegional); len(n) != 1 || !n[0].Open() || n[0].Title != "acme/a is unreachable from b" {
 		t.Fatalf("notes = %+v", n)
 	}
 	delete(h.engines, "b")
 	h.round()
 	h.round()
-	if n := h.byKind(incidents.KindRegional); !n[0].Open() {
+	if n := h.byKind(linkwatch.KindRegional); !n[0].Open() {
 		t.Fatal("b's note resolved while b's verdict is still fresh")
 	}
 	for range 3 {
 		h.round()
 	}
-	if n := h.byKind(incidents.KindRegional); n[0].Open() {
+	if n := h.byKind(linkwatch.KindRegional); n[0].Open() {
 		t.Errorf("b's note still open %s after b went silent", h.now.Sub(t0))
 	}
 	if got := h.pages(); len(got) != 0 {
@@ -438,17 +438,17 @@ func TestRegionRestart(t *testing.T) {
 	for range 3 {
 		h.round("a", "b")
 	}
-	if real := h.byKind(incidents.KindDestination); len(real) != 1 || !real[0].Open() {
+	if real := h.byKind(linkwatch.KindDestination); len(real) != 1 || !real[0].Open() {
 		t.Fatalf("incidents = %+v", real)
 	}
 	// b recovers first: a alone is 1 of 2, the incident resolves.
 	h.round("a")
 	h.round("a")
-	if real := h.byKind(incidents.KindDestination); real[0].Open() {
+	if real := h.byKind(linkwatch.KindDestination); real[0].Open() {
 		t.Fatalf("not resolved: %+v", real[0])
 	}
 	// a's restarted engine recorded its failing verdict again: its note.
-	if n := h.byKind(incidents.KindRegional); len(n) == 0 || !n[0].Open() || n[0].Title != "acme/a is unreachable from a" {
+	if n := h.byKind(linkwatch.KindRegional); len(n) == 0 || !n[0].Open() || n[0].Title != "acme/a is unreachable from a" {
 		t.Fatalf("notes = %+v", n)
 	}
 	h.round()
@@ -456,7 +456,7 @@ func TestRegionRestart(t *testing.T) {
 	if got := alertTypes(h.pages()); len(got) != 2 || got[0] != "incident.opened" || got[1] != "incident.resolved" {
 		t.Errorf("alerts = %v", got)
 	}
-	if n := h.byKind(incidents.KindRegional); n[0].Open() {
+	if n := h.byKind(linkwatch.KindRegional); n[0].Open() {
 		t.Errorf("a's note still open: %+v", n[0])
 	}
 }
@@ -467,23 +467,23 @@ func TestRegionRestart(t *testing.T) {
 // shopB joins b's incident: one host incident.
 func TestHostGroupingAcrossRegions(t *testing.T) {
 	h := newRegions(t, "a", "b")
-	refused := checker.CauseConnectRefused
+	refused := linkwatch.CauseConnectRefused
 	for range 2 {
-		h.feed("a", canary(checker.StatusUp), down(shopA, refused))
-		h.feed("b", canary(checker.StatusUp), down(shopB, refused))
+		h.feed("a", canary(linkwatch.StatusUp), down(shopA, refused))
+		h.feed("b", canary(linkwatch.StatusUp), down(shopB, refused))
 		h.tick()
 	}
-	h.feed("a", canary(checker.StatusUp), down(shopA, refused), down(shopB, refused))
-	h.feed("b", canary(checker.StatusUp), down(shopB, refused), down(shopA, refused))
+	h.feed("a", canary(linkwatch.StatusUp), down(shopA, refused), down(shopB, refused))
+	h.feed("b", canary(linkwatch.StatusUp), down(shopB, refused), down(shopA, refused))
 	h.tick()
-	h.feed("a", canary(checker.StatusUp)) // a's vote of this interval
-	h.feed("b", canary(checker.StatusUp), down(shopB, refused), down(shopA, refused))
-	if real := h.byKind(incidents.KindDestination); len(real) != 1 || real[0].Targets[0] != shopA {
+	h.feed("a", canary(linkwatch.StatusUp)) // a's vote of this interval
+	h.feed("b", canary(linkwatch.StatusUp), down(shopB, refused), down(shopA, refused))
+	if real := h.byKind(linkwatch.KindDestination); len(real) != 1 || real[0].Targets[0] != shopA {
 		t.Fatalf("after b's majority on shopA: %+v", real)
 	}
 	h.feed("a", down(shopA, refused), down(shopB, refused))
-	real := append(h.byKind(incidents.KindDestination), h.byKind(incidents.KindHost)...)
-	if len(real) != 1 || real[0].Kind != incidents.KindHost || len(real[0].Targets) != 2 {
+	real := append(h.byKind(linkwatch.KindDestination), h.byKind(linkwatch.KindHost)...)
+	if len(real) != 1 || real[0].Kind != linkwatch.KindHost || len(real[0].Targets) != 2 {
 		t.Fatalf("incidents = %+v, want one host incident of both", real)
 	}
 	if got := alertTypes(h.pages()); len(got) != 2 || got[0] != "incident.opened" || got[1] != "incident.updated/target_added" {

@@ -6,8 +6,7 @@ import (
 	"maps"
 	"slices"
 
-	"linkwatch/checker"
-	"linkwatch/checker/ids"
+	"linkwatch"
 )
 
 // SetOwnership tells the engine which targets this replica checks, when
@@ -45,8 +44,8 @@ func (e *Engine) owned(target string) bool {
 // ownsIncident reports whether this replica decides about inc: it checks
 // one of its targets. A replica's own prober_offline and canary incidents
 // are its alone.
-func (e *Engine) ownsIncident(inc *Incident) bool {
-	if inc.Kind == KindProberOffline || inc.Kind == KindCanary {
+func (e *Engine) ownsIncident(inc *linkwatch.Incident) bool {
+	if inc.Kind == linkwatch.KindProberOffline || inc.Kind == linkwatch.KindCanary {
 		return inc.Key == e.proberKey || inc.Key == e.canaryKey
 	}
 	return slices.ContainsFunc(inc.Targets, e.owned)
@@ -98,7 +97,7 @@ func (e *Engine) refresh(ctx context.Context, adopt bool) error {
 	if adopt && e.regions != nil {
 		var targets []string
 		for _, inc := range stored {
-			if inc.Kind != KindRegional {
+			if inc.Kind != linkwatch.KindRegional {
 				targets = append(targets, slices.DeleteFunc(slices.Clone(inc.Targets), func(t string) bool { return !e.owned(t) })...)
 			}
 		}
@@ -106,14 +105,14 @@ func (e *Engine) refresh(ctx context.Context, adopt bool) error {
 			return err
 		}
 	}
-	byID := make(map[int64]Incident, len(stored))
+	byID := make(map[int64]linkwatch.Incident, len(stored))
 	for _, inc := range stored {
 		switch {
-		case inc.Kind == KindRegional:
+		case inc.Kind == linkwatch.KindRegional:
 			continue
-		case ids.ReplicaOf(inc.Key) != "" && inc.Key != e.proberKey && inc.Key != e.canaryKey:
+		case linkwatch.ReplicaOf(inc.Key) != "" && inc.Key != e.proberKey && inc.Key != e.canaryKey:
 			continue // another replica's network
-		case (inc.Kind == KindProberOffline || inc.Kind == KindCanary) && ids.ReplicaOf(inc.Key) == "" && e.cfg.Replica != "":
+		case (inc.Kind == linkwatch.KindProberOffline || inc.Kind == linkwatch.KindCanary) && linkwatch.ReplicaOf(inc.Key) == "" && e.cfg.Replica != "":
 			continue // left by a single process before replicas: not this replica's network
 		}
 		byID[inc.ID] = inc
@@ -124,11 +123,11 @@ func (e *Engine) refresh(ctx context.Context, adopt bool) error {
 			e.drop(inc)
 		}
 	}
-	mem := make(map[int64]*Incident, len(e.open))
+	mem := make(map[int64]*linkwatch.Incident, len(e.open))
 	for _, inc := range e.open {
 		mem[inc.ID] = inc
 	}
-	others := map[int64]*Incident{}
+	others := map[int64]*linkwatch.Incident{}
 	for _, id := range sortedIDs(byID) {
 		stored := byID[id]
 		inc := mem[id]
@@ -166,7 +165,7 @@ func (e *Engine) refresh(ctx context.Context, adopt bool) error {
 			ts.incident = inc
 		}
 	}
-	if !maps.EqualFunc(others, e.others, func(a, b *Incident) bool { return a.Version == b.Version }) {
+	if !maps.EqualFunc(others, e.others, func(a, b *linkwatch.Incident) bool { return a.Version == b.Version }) {
 		e.changed = true
 	}
 	e.others = others
@@ -180,7 +179,7 @@ func (e *Engine) refresh(ctx context.Context, adopt bool) error {
 // this region's last recorded verdict says so: the replica it moved from
 // may have seen it answer again, and left the incident to the regions that
 // see it fail (writing so in its timeline, once).
-func (e *Engine) linkable(target string, inc *Incident) bool {
+func (e *Engine) linkable(target string, inc *linkwatch.Incident) bool {
 	if !e.owned(target) {
 		return false
 	}
@@ -200,13 +199,13 @@ func (e *Engine) linkable(target string, inc *Incident) bool {
 // markFailing makes a target restored from an open incident count as
 // failing the threshold: the next successes resolve it.
 func (e *Engine) markFailing(ts *targetState) {
-	if ts.fails == 0 && ts.kind == checker.KindDestination {
+	if ts.fails == 0 && ts.kind == linkwatch.TargetDestination {
 		e.failingDestinations++
 	}
 	ts.fails = e.cfg.FailureThreshold
 }
 
-func sortedIDs(m map[int64]Incident) []int64 {
+func sortedIDs(m map[int64]linkwatch.Incident) []int64 {
 	out := make([]int64, 0, len(m))
 	for id := range m {
 		out = append(out, id)
@@ -229,10 +228,10 @@ func (e *Engine) ResolveDeparted(ctx context.Context, live func(replica string) 
 		n := 0
 		for i := range open {
 			inc := &open[i]
-			if inc.Kind != KindProberOffline && inc.Kind != KindCanary || inc.Key == e.proberKey || inc.Key == e.canaryKey {
+			if inc.Kind != linkwatch.KindProberOffline && inc.Kind != linkwatch.KindCanary || inc.Key == e.proberKey || inc.Key == e.canaryKey {
 				continue
 			}
-			r := ids.ReplicaOf(inc.Key)
+			r := linkwatch.ReplicaOf(inc.Key)
 			if r != "" && live(r) {
 				continue
 			}

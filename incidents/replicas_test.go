@@ -9,8 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"linkwatch/checker"
-	"linkwatch/checker/ids"
+	"linkwatch"
 	"linkwatch/incidents"
 )
 
@@ -32,7 +31,7 @@ func (h *harness) replica(name string) *incidents.Engine {
 func (h *harness) feedTo(eng *incidents.Engine, steps ...step) []error {
 	var errs []error
 	for _, s := range steps {
-		r := checker.Result{TargetID: s.target, Kind: s.kind, URL: s.target, Start: h.now, Status: s.status, Cause: s.cause, Summary: string(s.cause) + " at " + s.target}
+		r := linkwatch.Result{TargetID: s.target, Kind: s.kind, URL: s.target, Start: h.now, Status: s.status, Cause: s.cause, Summary: string(s.cause) + " at " + s.target}
 		if err := eng.Handle(context.Background(), r); err != nil {
 			errs = append(errs, err)
 		}
@@ -49,10 +48,10 @@ func TestTwoEnginesOneOutage(t *testing.T) {
 	h := newHarness(t, incidents.Config{})
 	a, b := h.replica("a"), h.replica("b")
 	for range 2 {
-		if errs := h.feedTo(a, down(shopA, checker.CauseHTTP5xx)); errs != nil {
+		if errs := h.feedTo(a, down(shopA, linkwatch.CauseHTTP5xx)); errs != nil {
 			t.Fatal(errs)
 		}
-		if errs := h.feedTo(b, down(shopA, checker.CauseHTTP5xx)); errs != nil {
+		if errs := h.feedTo(b, down(shopA, linkwatch.CauseHTTP5xx)); errs != nil {
 			t.Fatalf("the second replica to open the key: %v, want it to join", errs)
 		}
 		h.now = h.now.Add(10 * time.Second)
@@ -67,7 +66,7 @@ func TestTwoEnginesOneOutage(t *testing.T) {
 	// The host moved to b: shopB fails there and joins, which a's copy
 	// does not know.
 	for range 2 {
-		h.feedTo(b, down(shopB, checker.CauseHTTP5xx))
+		h.feedTo(b, down(shopB, linkwatch.CauseHTTP5xx))
 		h.now = h.now.Add(10 * time.Second)
 	}
 	// a, with its stale copy, sees shopA answer: it must not resolve an
@@ -117,7 +116,7 @@ func TestHostMovesWithItsIncident(t *testing.T) {
 	a, b := h.replica("a"), h.replica("b")
 	b.SetOwnership(func(string) bool { return false })
 	for range 2 {
-		h.feedTo(a, down(shopA, checker.CauseHTTP5xx))
+		h.feedTo(a, down(shopA, linkwatch.CauseHTTP5xx))
 		h.now = h.now.Add(10 * time.Second)
 	}
 	a.SetOwnership(func(t string) bool { return !strings.Contains(t, "shop.example") })
@@ -148,23 +147,23 @@ func TestHostMovesWithItsIncident(t *testing.T) {
 // incident is resolved by another once it is gone; a live one's and the
 // resolver's own stay.
 func TestDepartedReplicaIncidentsResolve(t *testing.T) {
-	h := newHarness(t, incidents.Config{CanaryID: ids.Canary(canaryURL)})
+	h := newHarness(t, incidents.Config{CanaryID: linkwatch.CanaryID(canaryURL)})
 	ctx := context.Background()
 	for _, r := range []string{"a", "b", "c"} {
-		inc := incidents.Incident{Key: ids.ReplicaKey(ids.ProberKey, r), Kind: incidents.KindProberOffline, Title: "Prober offline",
-			Targets: []string{ids.Canary(canaryURL)},
-			Status:  incidents.StatusInvestigating, Impact: incidents.ImpactMajor, StartedAt: h.now, UpdatedAt: h.now}
-		if _, err := h.db.Record(ctx, incidents.Change{Incident: inc, Alert: &incidents.Alert{Type: incidents.AlertOpened}}); err != nil {
+		inc := linkwatch.Incident{Key: linkwatch.ReplicaKey(linkwatch.ProberKey, r), Kind: linkwatch.KindProberOffline, Title: "Prober offline",
+			Targets: []string{linkwatch.CanaryID(canaryURL)},
+			Status:  linkwatch.StatusInvestigating, Impact: linkwatch.ImpactMajor, StartedAt: h.now, UpdatedAt: h.now}
+		if _, err := h.db.Record(ctx, incidents.Change{Incident: inc, Alert: &linkwatch.Alert{Type: linkwatch.AlertOpened}}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	a := h.replica("a")
-	if m := incidents.OpenInMemory(a); len(m) != 1 || m[ids.ReplicaKey(ids.ProberKey, "a")].ID == 0 {
+	if m := incidents.OpenInMemory(a); len(m) != 1 || m[linkwatch.ReplicaKey(linkwatch.ProberKey, "a")].ID == 0 {
 		t.Fatalf("a holds %+v, want only its own prober_offline", m)
 	}
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
-	in := make(chan checker.Result)
+	in := make(chan linkwatch.Result)
 	go a.Run(runCtx, in)
 	n, err := a.ResolveDeparted(ctx, func(r string) bool { return r == "a" || r == "c" })
 	if err != nil || n != 1 {
@@ -178,7 +177,7 @@ func TestDepartedReplicaIncidentsResolve(t *testing.T) {
 	if strings.Join(keys, " ") != "prober@a prober@c" {
 		t.Errorf("open after b left: %v", keys)
 	}
-	var gone incidents.Incident
+	var gone linkwatch.Incident
 	for _, inc := range h.incidents() {
 		if inc.Key == "prober@b" {
 			gone = inc
@@ -201,7 +200,7 @@ func TestMovedHostKeepsItsFlappingHistory(t *testing.T) {
 	a := h.replica("a")
 	for range 3 { // shopA fails and recovers three times at a
 		for range 2 {
-			h.feedTo(a, down(shopA, checker.CauseHTTP5xx))
+			h.feedTo(a, down(shopA, linkwatch.CauseHTTP5xx))
 			h.now = h.now.Add(10 * time.Second)
 		}
 		for range 2 {
@@ -218,7 +217,7 @@ func TestMovedHostKeepsItsFlappingHistory(t *testing.T) {
 	}
 	b.SetOwnership(func(string) bool { return true })
 	for range 2 {
-		if errs := h.feedTo(b, down(shopA, checker.CauseHTTP5xx)); errs != nil {
+		if errs := h.feedTo(b, down(shopA, linkwatch.CauseHTTP5xx)); errs != nil {
 			t.Fatal(errs)
 		}
 		h.now = h.now.Add(10 * time.Second)
@@ -238,7 +237,7 @@ func TestResolveByHandOnAnyReplica(t *testing.T) {
 	a, b := h.replica("a"), h.replica("b")
 	b.SetOwnership(func(string) bool { return false })
 	for range 2 {
-		if errs := h.feedTo(a, down(shopA, checker.CauseHTTP5xx)); errs != nil {
+		if errs := h.feedTo(a, down(shopA, linkwatch.CauseHTTP5xx)); errs != nil {
 			t.Fatal(errs)
 		}
 		h.now = h.now.Add(10 * time.Second)
@@ -266,7 +265,7 @@ func TestResolveByHandOnAnyReplica(t *testing.T) {
 		t.Errorf("updates = %+v", ups)
 	}
 	// A second resolution is refused as before: it is not open.
-	if _, err := b.Resolve(context.Background(), list[0].ID, "bob", "again"); !errors.Is(err, incidents.ErrConflict) {
+	if _, err := b.Resolve(context.Background(), list[0].ID, "bob", "again"); !errors.Is(err, linkwatch.ErrConflict) {
 		t.Errorf("resolving a resolved incident: %v, want ErrConflict", err)
 	}
 	// a learns it at its next look.
@@ -315,7 +314,7 @@ func TestResolvedElsewhereRestartsTheStreak(t *testing.T) {
 			b.SetOwnership(func(string) bool { return false })
 			failAtA := func() {
 				t.Helper()
-				if errs := h.feedTo(a, down(shopA, checker.CauseHTTP5xx)); errs != nil {
+				if errs := h.feedTo(a, down(shopA, linkwatch.CauseHTTP5xx)); errs != nil {
 					t.Fatal(errs)
 				}
 				h.now = h.now.Add(10 * time.Second)

@@ -3,7 +3,7 @@ package incidents_test
 import (
 	"testing"
 
-	"linkwatch/checker"
+	"linkwatch"
 	"linkwatch/incidents"
 )
 
@@ -12,35 +12,35 @@ import (
 // becomes the outage it is.
 func TestTLSExpiringIsOneMinorHostIncident(t *testing.T) {
 	h := newHarness(t, incidents.Config{})
-	h.feed(degraded(shopA, checker.CauseTLSExpiring))
-	h.feed(degraded(shopA, checker.CauseTLSExpiring))
+	h.feed(degraded(shopA, linkwatch.CauseTLSExpiring))
+	h.feed(degraded(shopA, linkwatch.CauseTLSExpiring))
 	// shop.example/b starts warning long after the group window (a link
 	// added to the config next week): the unlucky order.
 	for range 30 {
-		h.feed(degraded(shopA, checker.CauseTLSExpiring))
+		h.feed(degraded(shopA, linkwatch.CauseTLSExpiring))
 	}
-	h.feed(degraded(shopA, checker.CauseTLSExpiring), degraded(shopB, checker.CauseTLSExpiring))
-	h.feed(degraded(shopA, checker.CauseTLSExpiring), degraded(shopB, checker.CauseTLSExpiring))
+	h.feed(degraded(shopA, linkwatch.CauseTLSExpiring), degraded(shopB, linkwatch.CauseTLSExpiring))
+	h.feed(degraded(shopA, linkwatch.CauseTLSExpiring), degraded(shopB, linkwatch.CauseTLSExpiring))
 	list := h.incidents()
 	if len(list) != 1 {
 		t.Fatalf("%d incidents, want one for shop.example: %+v", len(list), list)
 	}
 	inc := list[0]
-	if inc.Kind != incidents.KindHost || inc.Host != "shop.example" || inc.Cause != checker.CauseTLSExpiring ||
-		inc.Impact != incidents.ImpactMinor || len(inc.Targets) != 2 || len(inc.Affected) != 3 {
+	if inc.Kind != linkwatch.KindHost || inc.Host != "shop.example" || inc.Cause != linkwatch.CauseTLSExpiring ||
+		inc.Impact != linkwatch.ImpactMinor || len(inc.Targets) != 2 || len(inc.Affected) != 3 {
 		t.Fatalf("incident = %+v", inc)
 	}
 	if got := alertTypes(h.alerts()); len(got) != 2 || got[0] != "incident.opened" || got[1] != "incident.updated/target_added" {
 		t.Errorf("alerts = %v", got)
 	}
-	if a := h.alerts()[0]; a.Incident.Impact != incidents.ImpactMinor {
+	if a := h.alerts()[0]; a.Incident.Impact != linkwatch.ImpactMinor {
 		t.Errorf("opening alert's impact %q, want minor", a.Incident.Impact)
 	}
 
 	// The certificate expires: every link of the host is down.
-	h.feed(down(shopA, checker.CauseTLSExpired), down(shopB, checker.CauseTLSExpired))
+	h.feed(down(shopA, linkwatch.CauseTLSExpired), down(shopB, linkwatch.CauseTLSExpired))
 	list = h.incidents()
-	if len(list) != 1 || list[0].Cause != checker.CauseTLSExpired || list[0].Impact != incidents.ImpactMajor {
+	if len(list) != 1 || list[0].Cause != linkwatch.CauseTLSExpired || list[0].Impact != linkwatch.ImpactMajor {
 		t.Fatalf("after expiry: %+v, want the host incident turned tls_expired, major", list)
 	}
 	if got := alertTypes(h.alerts()); len(got) != 3 || got[2] != "incident.updated/cause_changed" {

@@ -11,25 +11,25 @@ import (
 	"testing"
 	"time"
 
-	"linkwatch/checker"
+	"linkwatch"
 	"linkwatch/incidents"
 	"linkwatch/storage/sqlite"
 	"linkwatch/storage/sqlite/sqlitetest"
 )
 
 // fleet is n destinations spread over hosts, with their dependency view.
-func fleet(n, hosts int) ([]string, map[string][]incidents.Affected) {
-	deps := map[string][]incidents.Affected{}
+func fleet(n, hosts int) ([]string, map[string][]linkwatch.Affected) {
+	deps := map[string][]linkwatch.Affected{}
 	var urls []string
 	for i := range n {
 		u := fmt.Sprintf("https://host%d.example/link%d", i%hosts, i)
 		urls = append(urls, u)
-		deps[u] = []incidents.Affected{{Page: "p" + fmt.Sprint(i%hosts), Link: fmt.Sprint("l", i), URL: u}}
+		deps[u] = []linkwatch.Affected{{Page: "p" + fmt.Sprint(i%hosts), Link: fmt.Sprint("l", i), URL: u}}
 	}
 	return urls, deps
 }
 
-func newFleetHarness(t *testing.T, cfg incidents.Config, deps map[string][]incidents.Affected) *harness {
+func newFleetHarness(t *testing.T, cfg incidents.Config, deps map[string][]linkwatch.Affected) *harness {
 	t.Helper()
 	if cfg.GroupInterval == 0 {
 		cfg.GroupInterval = -1
@@ -48,23 +48,23 @@ func newFleetHarness(t *testing.T, cfg incidents.Config, deps map[string][]incid
 func (h *harness) round(urls []string, canarySlot float64, netDownAt, netUpAt time.Time, down map[string]bool) {
 	h.t.Helper()
 	const interval = 10 * time.Second
-	var rs []checker.Result
-	add := func(id string, kind checker.Kind, slot float64) {
+	var rs []linkwatch.Result
+	add := func(id string, kind linkwatch.TargetKind, slot float64) {
 		start := h.now.Add(time.Duration(slot * float64(interval)))
-		r := checker.Result{TargetID: id, Kind: kind, URL: strings.TrimPrefix(id, "canary:"), Start: start,
-			Latency: 20 * time.Millisecond, Status: checker.StatusUp, StatusCode: 200}
+		r := linkwatch.Result{TargetID: id, Kind: kind, URL: strings.TrimPrefix(id, "canary:"), Start: start,
+			Latency: 20 * time.Millisecond, Status: linkwatch.StatusUp, StatusCode: 200}
 		netDown := !start.Before(netDownAt) && start.Before(netUpAt)
 		if netDown || down[id] {
-			r.Status, r.Cause, r.Latency, r.StatusCode = checker.StatusDown, checker.CauseConnectTimeout, 5*time.Second, 0
+			r.Status, r.Cause, r.Latency, r.StatusCode = linkwatch.StatusDown, linkwatch.CauseConnectTimeout, 5*time.Second, 0
 			r.Summary = "connect to " + r.URL + " timed out"
 		}
 		rs = append(rs, r)
 	}
 	for i, u := range urls {
-		add(u, checker.KindDestination, float64(i)/float64(len(urls)))
+		add(u, linkwatch.TargetDestination, float64(i)/float64(len(urls)))
 	}
-	add(canaryURL, checker.KindCanary, canarySlot)
-	slices.SortStableFunc(rs, func(a, b checker.Result) int { return a.Start.Add(a.Latency).Compare(b.Start.Add(b.Latency)) })
+	add(canaryURL, linkwatch.TargetCanary, canarySlot)
+	slices.SortStableFunc(rs, func(a, b linkwatch.Result) int { return a.Start.Add(a.Latency).Compare(b.Start.Add(b.Latency)) })
 	for _, r := range rs {
 		if err := h.eng.Handle(context.Background(), r); err != nil {
 			h.t.Fatalf("Handle(%s): %v", r.TargetID, err)
@@ -96,7 +96,7 @@ func TestProberNetworkDownNeverPagesForDestinations(t *testing.T) {
 					}
 					var got []string
 					for _, a := range h.alerts() {
-						if a.Incident.Kind != incidents.KindProberOffline {
+						if a.Incident.Kind != linkwatch.KindProberOffline {
 							got = append(got, fmt.Sprintf("%s %s", a.Type, a.Incident.Key))
 						}
 					}
@@ -104,7 +104,7 @@ func TestProberNetworkDownNeverPagesForDestinations(t *testing.T) {
 						t.Fatalf("%d destination alerts while our own network was down, e.g. %v", len(got), got[:min(3, len(got))])
 					}
 					list := h.incidents()
-					if len(list) != 1 || list[0].Kind != incidents.KindProberOffline || list[0].Open() {
+					if len(list) != 1 || list[0].Kind != linkwatch.KindProberOffline || list[0].Open() {
 						t.Fatalf("incidents = %d (%v), want one resolved prober_offline", len(list), keys(list))
 					}
 					if types := alertTypes(h.alerts()); !slices.Equal(types, []string{"incident.opened", "incident.resolved"}) {
@@ -116,7 +116,7 @@ func TestProberNetworkDownNeverPagesForDestinations(t *testing.T) {
 	}
 }
 
-func keys(list []incidents.Incident) []string {
+func keys(list []linkwatch.Incident) []string {
 	var out []string
 	for _, inc := range list {
 		out = append(out, inc.Key)
@@ -180,7 +180,7 @@ func TestDeadCanaryDoesNotSilenceDestinations(t *testing.T) {
 		h.round(urls, 0.5, never, never, down)
 	}
 	list := h.incidents()
-	if len(list) != 1 || list[0].Kind != incidents.KindCanary || list[0].Impact != incidents.ImpactMinor {
+	if len(list) != 1 || list[0].Kind != linkwatch.KindCanary || list[0].Impact != linkwatch.ImpactMinor {
 		t.Fatalf("incidents = %+v, want the canary's own, minor", list)
 	}
 	down[urls[5]] = true
@@ -195,7 +195,7 @@ func TestDeadCanaryDoesNotSilenceDestinations(t *testing.T) {
 		h.round(urls, 0.5, never, never, down)
 	}
 	for _, inc := range h.incidents() {
-		if inc.Kind == incidents.KindCanary && inc.Open() {
+		if inc.Kind == linkwatch.KindCanary && inc.Open() {
 			t.Error("canary incident still open after the canary answered twice")
 		}
 	}
@@ -205,13 +205,13 @@ func TestDeadCanaryDoesNotSilenceDestinations(t *testing.T) {
 // opening alert once it ends with the outage still on, then the resolution.
 func TestOutageOutlastingMaintenanceAlertsOnce(t *testing.T) {
 	h := newHarness(t, incidents.Config{})
-	if _, err := h.db.CreateMaintenance(context.Background(), incidents.Maintenance{
+	if _, err := h.db.CreateMaintenance(context.Background(), linkwatch.Maintenance{
 		Title: "blog move", Component: "page:ada", StartsAt: t0, EndsAt: t0.Add(25 * time.Second)}); err != nil {
 		t.Fatal(err)
 	}
-	h.feed(down(blog, checker.CauseHTTP5xx)) // t0
-	h.feed(down(blog, checker.CauseHTTP5xx)) // t0+10: opens, muted
-	h.feed(down(blog, checker.CauseHTTP5xx)) // t0+20: still inside
+	h.feed(down(blog, linkwatch.CauseHTTP5xx)) // t0
+	h.feed(down(blog, linkwatch.CauseHTTP5xx)) // t0+10: opens, muted
+	h.feed(down(blog, linkwatch.CauseHTTP5xx)) // t0+20: still inside
 	list := h.incidents()
 	if len(list) != 1 || !list[0].AlertsSuppressed {
 		t.Fatalf("incidents = %+v, want one muted", list)
@@ -219,8 +219,8 @@ func TestOutageOutlastingMaintenanceAlertsOnce(t *testing.T) {
 	if a := h.alerts(); len(a) != 0 {
 		t.Fatalf("alerts inside the window: %v", alertTypes(a))
 	}
-	h.feed(down(blog, checker.CauseHTTP5xx)) // t0+30: the window is over
-	h.feed(down(blog, checker.CauseHTTP5xx))
+	h.feed(down(blog, linkwatch.CauseHTTP5xx)) // t0+30: the window is over
+	h.feed(down(blog, linkwatch.CauseHTTP5xx))
 	if got := alertTypes(h.alerts()); !slices.Equal(got, []string{"incident.opened"}) {
 		t.Fatalf("alerts after the window = %v, want one opening", got)
 	}
@@ -239,13 +239,13 @@ func TestOutageOutlastingMaintenanceAlertsOnce(t *testing.T) {
 // out so no channel is left showing an outage that ended.
 func TestMaintenanceMutesUpdatesButNotTheResolution(t *testing.T) {
 	h := newHarness(t, incidents.Config{})
-	h.feed(down(blog, checker.CauseHTTP5xx))
-	h.feed(down(blog, checker.CauseHTTP5xx)) // opens and alerts
-	if _, err := h.db.CreateMaintenance(context.Background(), incidents.Maintenance{
+	h.feed(down(blog, linkwatch.CauseHTTP5xx))
+	h.feed(down(blog, linkwatch.CauseHTTP5xx)) // opens and alerts
+	if _, err := h.db.CreateMaintenance(context.Background(), linkwatch.Maintenance{
 		Title: "everything", StartsAt: h.now, EndsAt: h.now.Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
-	h.feed(down(blog, checker.CauseTimeout)) // a cause change inside the window
+	h.feed(down(blog, linkwatch.CauseTimeout)) // a cause change inside the window
 	h.feed(up(blog))
 	h.feed(up(blog))
 	if got := alertTypes(h.alerts()); !slices.Equal(got, []string{"incident.opened", "incident.resolved"}) {
@@ -262,10 +262,10 @@ type failingStore struct {
 
 var errInjected = errors.New("injected: database is locked")
 
-func (s *failingStore) Record(ctx context.Context, c incidents.Change) (incidents.Incident, error) {
+func (s *failingStore) Record(ctx context.Context, c incidents.Change) (linkwatch.Incident, error) {
 	s.calls++
 	if s.calls == s.failAt {
-		return incidents.Incident{}, errInjected
+		return linkwatch.Incident{}, errInjected
 	}
 	return s.DB.Record(ctx, c)
 }
@@ -277,15 +277,15 @@ func (s *failingStore) Record(ctx context.Context, c incidents.Change) (incident
 func TestFailedWriteNeverSplitsMemoryFromDatabase(t *testing.T) {
 	cfg := incidents.Config{FlapCount: 2, FlapStable: 4, GroupInterval: -1}
 	scenario := func(h *harness, feed func(...step)) {
-		feed(down(shopA, checker.CauseConnectRefused), down(blog, checker.CauseHTTP5xx))
-		feed(down(shopA, checker.CauseConnectRefused), down(shopB, checker.CauseConnectRefused), down(blog, checker.CauseHTTP5xx))
-		feed(down(shopB, checker.CauseConnectRefused), down(blog, checker.CauseTimeout))
+		feed(down(shopA, linkwatch.CauseConnectRefused), down(blog, linkwatch.CauseHTTP5xx))
+		feed(down(shopA, linkwatch.CauseConnectRefused), down(shopB, linkwatch.CauseConnectRefused), down(blog, linkwatch.CauseHTTP5xx))
+		feed(down(shopB, linkwatch.CauseConnectRefused), down(blog, linkwatch.CauseTimeout))
 		feed(up(shopA), up(shopB), up(blog))
 		feed(up(shopA), up(shopB), up(blog))
 		feed(up(shopA), up(shopB), up(blog))
-		feed(down(blog, checker.CauseHTTP5xx))
-		feed(down(blog, checker.CauseHTTP5xx))
-		feed(down(blog, checker.CauseHTTP5xx))
+		feed(down(blog, linkwatch.CauseHTTP5xx))
+		feed(down(blog, linkwatch.CauseHTTP5xx))
+		feed(down(blog, linkwatch.CauseHTTP5xx))
 		for range 8 {
 			feed(up(shopA), up(shopB), up(blog))
 		}
@@ -309,7 +309,7 @@ func TestFailedWriteNeverSplitsMemoryFromDatabase(t *testing.T) {
 			injected := 0
 			feed := func(steps ...step) {
 				for _, s := range steps {
-					r := checker.Result{TargetID: s.target, Kind: s.kind, URL: s.target, Start: h.now, Status: s.status, Cause: s.cause, Summary: string(s.cause)}
+					r := linkwatch.Result{TargetID: s.target, Kind: s.kind, URL: s.target, Start: h.now, Status: s.status, Cause: s.cause, Summary: string(s.cause)}
 					if err := h.eng.Handle(context.Background(), r); err != nil {
 						if !errors.Is(err, errInjected) {
 							t.Fatalf("write %d failed; a later result got %v", failAt, err)
@@ -327,9 +327,9 @@ func TestFailedWriteNeverSplitsMemoryFromDatabase(t *testing.T) {
 			opened, resolved := map[int64]int{}, map[int64]int{}
 			for _, a := range h.alerts() {
 				switch a.Type {
-				case incidents.AlertOpened:
+				case linkwatch.AlertOpened:
 					opened[a.IncidentID]++
-				case incidents.AlertResolved:
+				case linkwatch.AlertResolved:
 					resolved[a.IncidentID]++
 				}
 			}
@@ -350,7 +350,7 @@ func newEngineOver(t *testing.T, cfg incidents.Config, store incidents.Store, no
 	return newEngineOverDeps(t, cfg, store, deps, now)
 }
 
-func newEngineOverDeps(t *testing.T, cfg incidents.Config, store incidents.Store, d map[string][]incidents.Affected, now *time.Time) *incidents.Engine {
+func newEngineOverDeps(t *testing.T, cfg incidents.Config, store incidents.Store, d map[string][]linkwatch.Affected, now *time.Time) *incidents.Engine {
 	t.Helper()
 	eng, err := incidents.NewEngine(context.Background(), cfg, store, d, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
@@ -380,7 +380,7 @@ func sameAsDatabase(t *testing.T, h *harness) {
 	}
 }
 
-func mapKeys(m map[string]incidents.Incident) []string {
+func mapKeys(m map[string]linkwatch.Incident) []string {
 	var out []string
 	for k := range m {
 		out = append(out, k)
@@ -394,21 +394,21 @@ func mapKeys(m map[string]incidents.Incident) []string {
 // incident keeps going with the targets that remain.
 func TestRemovedTargetResolvesItsIncident(t *testing.T) {
 	h := newHarness(t, incidents.Config{})
-	h.feed(down(blog, checker.CauseDNS), down(shopA, checker.CauseHTTP5xx), down(shopB, checker.CauseHTTP5xx))
-	h.feed(down(blog, checker.CauseDNS), down(shopA, checker.CauseHTTP5xx), down(shopB, checker.CauseHTTP5xx))
+	h.feed(down(blog, linkwatch.CauseDNS), down(shopA, linkwatch.CauseHTTP5xx), down(shopB, linkwatch.CauseHTTP5xx))
+	h.feed(down(blog, linkwatch.CauseDNS), down(shopA, linkwatch.CauseHTTP5xx), down(shopB, linkwatch.CauseHTTP5xx))
 	if n := len(h.incidents()); n != 2 {
 		t.Fatalf("%d incidents, want the blog's and shop.example's", n)
 	}
 	// Reload without the blog and without shop.example/a.
-	next := map[string][]incidents.Affected{shopB: deps[shopB]}
+	next := map[string][]linkwatch.Affected{shopB: deps[shopB]}
 	h.eng.SetDependencies(next)
-	h.feed(down(shopB, checker.CauseHTTP5xx))
-	var blogInc, hostInc incidents.Incident
+	h.feed(down(shopB, linkwatch.CauseHTTP5xx))
+	var blogInc, hostInc linkwatch.Incident
 	for _, inc := range h.incidents() {
 		switch inc.Kind {
-		case incidents.KindDestination:
+		case linkwatch.KindDestination:
 			blogInc = inc
-		case incidents.KindHost:
+		case linkwatch.KindHost:
 			hostInc = inc
 		}
 	}
@@ -416,7 +416,7 @@ func TestRemovedTargetResolvesItsIncident(t *testing.T) {
 		t.Fatal("the removed blog's incident is still open")
 	}
 	ev, _ := h.db.IncidentEvents(context.Background(), blogInc.ID)
-	if last := ev[len(ev)-1]; last.Kind != incidents.EventResolved || !strings.Contains(last.Body, "target removed") {
+	if last := ev[len(ev)-1]; last.Kind != linkwatch.EventResolved || !strings.Contains(last.Body, "target removed") {
 		t.Errorf("last event = %+v", last)
 	}
 	if !hostInc.Open() {
@@ -430,8 +430,8 @@ func TestRemovedTargetResolvesItsIncident(t *testing.T) {
 
 	// On restart, too: the blog fails again, linkwatch restarts without it.
 	h.eng.SetDependencies(deps)
-	h.feed(down(blog, checker.CauseDNS))
-	h.feed(down(blog, checker.CauseDNS))
+	h.feed(down(blog, linkwatch.CauseDNS))
+	h.feed(down(blog, linkwatch.CauseDNS))
 	h.deps = next
 	h.restart()
 	h.feed(up(shopB))
@@ -478,9 +478,9 @@ func TestGroupedUpdatesNameEveryAddedLink(t *testing.T) {
 // interval does not overtake the held update.
 func TestGroupIsReleasedBeforeTheNextAlert(t *testing.T) {
 	h := newHarness(t, incidents.Config{GroupInterval: time.Minute})
-	h.feed(down(shopA, checker.CauseHTTP5xx))
-	h.feed(down(shopA, checker.CauseHTTP5xx), down(shopB, checker.CauseHTTP5xx))
-	h.feed(down(shopB, checker.CauseHTTP5xx), up(shopA))
+	h.feed(down(shopA, linkwatch.CauseHTTP5xx))
+	h.feed(down(shopA, linkwatch.CauseHTTP5xx), down(shopB, linkwatch.CauseHTTP5xx))
+	h.feed(down(shopB, linkwatch.CauseHTTP5xx), up(shopA))
 	h.feed(up(shopA), up(shopB))
 	h.feed(up(shopB))
 	if got := alertTypes(h.alerts()); !slices.Equal(got, []string{"incident.opened", "incident.updated/target_added", "incident.resolved"}) {
@@ -511,7 +511,7 @@ func TestRestartKeepsTheOfflineCount(t *testing.T) {
 	}
 	var offline bool
 	for _, inc := range h.incidents() {
-		offline = offline || (inc.Kind == incidents.KindProberOffline && inc.Open())
+		offline = offline || (inc.Kind == linkwatch.KindProberOffline && inc.Open())
 	}
 	if !offline {
 		t.Fatalf("no prober_offline after a restart: %v", keys(h.incidents()))
@@ -523,15 +523,15 @@ func TestRestartKeepsTheOfflineCount(t *testing.T) {
 // once (and a link removed is not any more), with no new alert.
 func TestReloadUpdatesAnOpenIncidentsLinks(t *testing.T) {
 	h := newHarness(t, incidents.Config{})
-	h.feed(down(blog, checker.CauseDNS))
-	h.feed(down(blog, checker.CauseDNS))
-	next := map[string][]incidents.Affected{}
+	h.feed(down(blog, linkwatch.CauseDNS))
+	h.feed(down(blog, linkwatch.CauseDNS))
+	next := map[string][]linkwatch.Affected{}
 	for k, v := range deps {
 		next[k] = v
 	}
-	next[blog] = []incidents.Affected{{Page: "acme", Link: "news", URL: blog}}
+	next[blog] = []linkwatch.Affected{{Page: "acme", Link: "news", URL: blog}}
 	h.eng.SetDependencies(next)
-	h.feed(down(blog, checker.CauseDNS))
+	h.feed(down(blog, linkwatch.CauseDNS))
 	inc := h.incidents()[0]
 	if !inc.Open() || len(inc.Affected) != 1 || inc.Affected[0].Page != "acme" || inc.Affected[0].Link != "news" {
 		t.Fatalf("affected after the reload = %+v", inc.Affected)

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"linkwatch/checker"
+	"linkwatch"
 )
 
 // Verdict is what one region's engine last concluded of one target: failing
@@ -16,12 +16,12 @@ import (
 // refreshed (its replica died, the target moved) goes stale and no longer
 // counts.
 type Verdict struct {
-	Target    string        `json:"target"`
-	Region    string        `json:"region"`
-	Failing   bool          `json:"failing"`
-	Cause     checker.Cause `json:"cause,omitempty"`
-	Since     time.Time     `json:"since"` // when the region first saw the current state
-	UpdatedAt time.Time     `json:"updated_at"`
+	Target    string          `json:"target"`
+	Region    string          `json:"region"`
+	Failing   bool            `json:"failing"`
+	Cause     linkwatch.Cause `json:"cause,omitempty"`
+	Since     time.Time       `json:"since"` // when the region first saw the current state
+	UpdatedAt time.Time       `json:"updated_at"`
 }
 
 // RegionHealth is one replica's proof of its region's network: whether
@@ -50,7 +50,7 @@ type Vote struct {
 	Failing, Up []string
 	// Cause is the cause named by the earliest failing verdict, and Since
 	// when it began.
-	Cause checker.Cause
+	Cause linkwatch.Cause
 	Since time.Time
 }
 

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"linkwatch/checker"
+	"linkwatch"
 	"linkwatch/incidents"
 )
 
@@ -22,7 +22,7 @@ func TestDecide(t *testing.T) {
 	stale := func(h incidents.RegionHealth) incidents.RegionHealth { h.At = now.Add(-fresh - time.Second); return h }
 	replica := func(h incidents.RegionHealth, name string) incidents.RegionHealth { h.Replica = name; return h }
 	fails := func(region string, since time.Duration) incidents.Verdict {
-		return incidents.Verdict{Target: target, Region: region, Failing: true, Cause: checker.CauseConnectRefused,
+		return incidents.Verdict{Target: target, Region: region, Failing: true, Cause: linkwatch.CauseConnectRefused,
 			Since: now.Add(-since), UpdatedAt: now.Add(-time.Second)}
 	}
 	upv := func(region string) incidents.Verdict {
@@ -92,10 +92,10 @@ func TestDecide(t *testing.T) {
 
 func TestVoteSince(t *testing.T) {
 	v := incidents.Decide("x", []incidents.Verdict{
-		{Target: "x", Region: "a", Failing: true, Cause: checker.CauseTimeout, Since: t0.Add(-10 * time.Second), UpdatedAt: t0},
-		{Target: "x", Region: "b", Failing: true, Cause: checker.CauseDNS, Since: t0.Add(-40 * time.Second), UpdatedAt: t0},
+		{Target: "x", Region: "a", Failing: true, Cause: linkwatch.CauseTimeout, Since: t0.Add(-10 * time.Second), UpdatedAt: t0},
+		{Target: "x", Region: "b", Failing: true, Cause: linkwatch.CauseDNS, Since: t0.Add(-40 * time.Second), UpdatedAt: t0},
 	}, []incidents.RegionHealth{{Region: "a", CanaryOK: true, At: t0}, {Region: "b", CanaryOK: true, At: t0}}, t0, time.Minute)
-	if v.Cause != checker.CauseDNS || !v.Since.Equal(t0.Add(-40*time.Second)) {
+	if v.Cause != linkwatch.CauseDNS || !v.Since.Equal(t0.Add(-40*time.Second)) {
 		t.Errorf("cause %s since %v, want the earliest failure's (dns, 40 s ago)", v.Cause, v.Since)
 	}
 }

@@ -5,11 +5,11 @@ import (
 	"strconv"
 	"time"
 
+	"linkwatch"
+
 	"github.com/gorilla/mux"
 
-	"linkwatch/checker/ids"
 	"linkwatch/hub/middleware"
-	"linkwatch/incidents"
 )
 
 // apiTime is a timestamp as Statuspage writes it: UTC with milliseconds
@@ -130,7 +130,7 @@ func (s *Server) apiPage(snap *Snapshot) apiPage {
 	p := apiPage{ID: snap.pageID(), Name: s.opts.Name, URL: s.opts.URL + "/status", TimeZone: "Etc/UTC", UpdatedAt: apiTime(snap.At)}
 	if snap.Scope != "" {
 		p.URL += "/" + snap.Scope
-		if c, ok := snap.byKeyOf(ids.Page(snap.Scope)); ok {
+		if c, ok := snap.byKeyOf(linkwatch.PageComponent(snap.Scope)); ok {
 			p.Name = c.Name + " · " + s.opts.Name
 		}
 	}
@@ -192,7 +192,7 @@ func (s *Server) apiIncident(snap *Snapshot, v IncidentView) apiIncident {
 		}
 	}
 	for _, u := range v.Updates {
-		if u.Status == incidents.StatusMonitoring && a.MonitoringAt == nil {
+		if u.Status == linkwatch.StatusMonitoring && a.MonitoringAt == nil {
 			a.MonitoringAt = apiTimePtr(u.CreatedAt)
 		}
 		at := apiTime(u.CreatedAt)
@@ -203,7 +203,7 @@ func (s *Server) apiIncident(snap *Snapshot, v IncidentView) apiIncident {
 	return a
 }
 
-func updateID(u incidents.Update) string {
+func updateID(u linkwatch.Update) string {
 	switch {
 	case u.ID == -u.IncidentID*10-1:
 		return strconv.FormatInt(u.IncidentID, 10) + "-opened"

@@ -7,9 +7,10 @@ import (
 	"strings"
 	"time"
 
+	"linkwatch"
+
 	"github.com/gorilla/mux"
 
-	"linkwatch/checker/ids"
 	"linkwatch/hub"
 	"linkwatch/hub/middleware"
 )
@@ -27,12 +28,12 @@ var uptimeWindows = map[string]int{"24h": 1, "7d": 7, "30d": 30, "90d": 90}
 func (s *Server) serveBadge(w http.ResponseWriter, r *http.Request) {
 	vars := mux.Vars(r)
 	p, ok := s.opts.Catalog().Page(vars["page"])
-	key, label := ids.Page(vars["page"]), vars["page"]
+	key, label := linkwatch.PageComponent(vars["page"]), vars["page"]
 	if link := vars["link"]; ok && link != "" {
 		var l *hub.Link
 		l, ok = p.Link(link)
 		if ok {
-			key, label = ids.Dest(l.URL), vars["page"]+"/"+link
+			key, label = linkwatch.DestComponent(l.URL), vars["page"]+"/"+link
 		}
 	}
 	if !ok {

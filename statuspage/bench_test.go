@@ -9,9 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"linkwatch"
+
 	"github.com/gorilla/mux"
 
-	"linkwatch/checker"
 	"linkwatch/hub"
 	"linkwatch/incidents"
 	"linkwatch/statuspage"
@@ -34,7 +35,7 @@ func (w *discardWriter) WriteHeader(code int)        { w.code = code }
 // latency rollups, so every chart is "No data".
 type noRollups struct{ *source }
 
-func (noRollups) LatencySeries(context.Context, map[string][]string, time.Time, time.Time, time.Duration, []incidents.Span) (map[string]statuspage.LatencySeries, error) {
+func (noRollups) LatencySeries(context.Context, map[string][]string, time.Time, time.Time, time.Duration, []linkwatch.Span) (map[string]statuspage.LatencySeries, error) {
 	return nil, nil
 }
 
@@ -59,13 +60,13 @@ func BenchmarkStatusPage1000Links(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var batch []checker.Result
+	var batch []linkwatch.Result
 	add := func(u string, at time.Time, i int) {
-		st := checker.StatusUp
+		st := linkwatch.StatusUp
 		if i%97 == 0 {
-			st = checker.StatusDown
+			st = linkwatch.StatusDown
 		}
-		batch = append(batch, checker.Result{TargetID: u, Kind: checker.KindDestination, URL: u, Start: at,
+		batch = append(batch, linkwatch.Result{TargetID: u, Kind: linkwatch.TargetDestination, URL: u, Start: at,
 			Latency: time.Duration(40+i%300) * time.Millisecond, Status: st})
 	}
 	start := now.Add(-24 * time.Hour).Truncate(time.Hour)
@@ -87,11 +88,11 @@ func BenchmarkStatusPage1000Links(b *testing.B) {
 	}
 	for i := range 10 {
 		u := links[i*37].URL
-		inc := incidents.Incident{Key: "dest:" + u, Kind: incidents.KindDestination, Title: "down", Cause: checker.CauseHTTP5xx,
-			Status: incidents.StatusResolved, Impact: incidents.ImpactMajor, Targets: []string{u},
+		inc := linkwatch.Incident{Key: "dest:" + u, Kind: linkwatch.KindDestination, Title: "down", Cause: linkwatch.CauseHTTP5xx,
+			Status: linkwatch.StatusResolved, Impact: linkwatch.ImpactMajor, Targets: []string{u},
 			StartedAt: now.Add(-time.Duration(2+i*2) * time.Hour), UpdatedAt: now, ResolvedAt: now.Add(-time.Duration(1+i*2) * time.Hour)}
 		if i < 2 {
-			inc.Status, inc.ResolvedAt = incidents.StatusInvestigating, time.Time{}
+			inc.Status, inc.ResolvedAt = linkwatch.StatusInvestigating, time.Time{}
 		}
 		if _, err := db.Record(ctx, incidents.Change{Incident: inc}); err != nil {
 			b.Fatal(err)

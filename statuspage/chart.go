@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"linkwatch/incidents"
+	"linkwatch"
 )
 
 // chartRange is a window a response-time chart covers, and the bucket its
@@ -336,7 +336,7 @@ type chartSubject struct {
 // readCharts draws the chart of each subject over r ending at now, from
 // one read of the rollups without the checks of the unknown spans, marking
 // the incidents of views.
-func readCharts(ctx context.Context, src Source, subjects []chartSubject, r chartRange, now time.Time, views []IncidentView, unknown []incidents.Span) (map[string]chart, error) {
+func readCharts(ctx context.Context, src Source, subjects []chartSubject, r chartRange, now time.Time, views []IncidentView, unknown []linkwatch.Span) (map[string]chart, error) {
 	now = now.UTC()
 	from := r.from(now)
 	groups := make(map[string][]string, len(subjects))

@@ -11,10 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"linkwatch"
+
 	"github.com/gorilla/mux"
 
 	"linkwatch/hub"
-	"linkwatch/incidents"
 	"linkwatch/statuspage"
 )
 
@@ -144,7 +145,7 @@ func TestComponentIDsAreOpaqueAndStable(t *testing.T) {
 func TestScheduledMaintenanceEndpoints(t *testing.T) {
 	srv, src := seeded(t)
 	now := time.Now()
-	if _, err := src.CreateMaintenance(context.Background(), incidents.Maintenance{Title: "Shop upgrade", Component: "page:acme",
+	if _, err := src.CreateMaintenance(context.Background(), linkwatch.Maintenance{Title: "Shop upgrade", Component: "page:acme",
 		StartsAt: now.Add(24 * time.Hour), EndsAt: now.Add(25 * time.Hour)}); err != nil {
 		t.Fatal(err)
 	}

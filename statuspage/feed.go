@@ -14,8 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"linkwatch"
 	"linkwatch/hub/middleware"
-	"linkwatch/incidents"
 )
 
 // The feeds list the public incidents, newest first, each with its
@@ -127,7 +127,7 @@ func (s *Server) feed(r *http.Request) (feed, error) {
 // maintenanceEntry is a maintenance window's entry: what it puts under
 // maintenance, and when. It changes (its updated) as the window starts and
 // ends.
-func maintenanceEntry(snap *Snapshot, m incidents.Maintenance, base string) feedEntry {
+func maintenanceEntry(snap *Snapshot, m linkwatch.Maintenance, base string) feedEntry {
 	what, span := snap.MaintenanceLabel(m), fmt.Sprintf("from %s to %s", stampUTC(m.StartsAt), stampUTC(m.EndsAt))
 	e := feedEntry{id: "urn:uuid:" + nameUUID(snap.feedID, "maintenance/"+strconv.FormatInt(m.ID, 10)),
 		link: fmt.Sprintf("%s/status#maintenance-%d", base, m.ID), published: m.CreatedAt, updated: m.CreatedAt}

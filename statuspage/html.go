@@ -10,9 +10,10 @@ import (
 	"strings"
 	"time"
 
+	"linkwatch"
+
 	"github.com/gorilla/mux"
 
-	"linkwatch/checker/ids"
 	"linkwatch/hub/middleware"
 	"linkwatch/incidents"
 )
@@ -91,7 +92,7 @@ func (s *Server) serveHTML(w http.ResponseWriter, r *http.Request) {
 	// so a burst of visitors costs one rendering, not one each.
 	snap.page.once.Do(func() {
 		v := pageView{Name: s.opts.Name, Snap: snap, Now: snap.At, FeedURL: "/status/feed.atom"}
-		if pc, ok := snap.byKeyOf(ids.Page(slug)); slug != "" && ok {
+		if pc, ok := snap.byKeyOf(linkwatch.PageComponent(slug)); slug != "" && ok {
 			v.Scope, v.ScopeTitle = slug, pc.Name
 		}
 		var buf bytes.Buffer

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"linkwatch/checker"
+	"linkwatch"
 	"linkwatch/hub"
 	"linkwatch/storage/sqlite/sqlitetest"
 )
@@ -26,14 +26,14 @@ func TestFailedChecksHaveNoResponseTime(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now().UTC()
-	var batch []checker.Result
+	var batch []linkwatch.Result
 	for i := range 6 * 60 { // six hours, a check a minute
 		at := now.Add(-6*time.Hour + time.Duration(i)*time.Minute)
-		batch = append(batch, checker.Result{TargetID: dnsURL, Kind: checker.KindDestination, URL: dnsURL, Start: at,
-			Latency: time.Duration(10+i%35) * time.Millisecond, Status: checker.StatusDown, Cause: checker.CauseDNS, Summary: "lookup gone.example: no such host"})
-		r := checker.Result{TargetID: okURL, Kind: checker.KindDestination, URL: okURL, Start: at, Latency: 20 * time.Millisecond, Status: checker.StatusUp, StatusCode: 200}
+		batch = append(batch, linkwatch.Result{TargetID: dnsURL, Kind: linkwatch.TargetDestination, URL: dnsURL, Start: at,
+			Latency: time.Duration(10+i%35) * time.Millisecond, Status: linkwatch.StatusDown, Cause: linkwatch.CauseDNS, Summary: "lookup gone.example: no such host"})
+		r := linkwatch.Result{TargetID: okURL, Kind: linkwatch.TargetDestination, URL: okURL, Start: at, Latency: 20 * time.Millisecond, Status: linkwatch.StatusUp, StatusCode: 200}
 		if i%10 == 0 {
-			r.Status, r.Cause, r.Latency, r.StatusCode = checker.StatusDown, checker.CauseTimeout, 3*time.Second, 0
+			r.Status, r.Cause, r.Latency, r.StatusCode = linkwatch.StatusDown, linkwatch.CauseTimeout, 3*time.Second, 0
 		}
 		batch = append(batch, r)
 	}

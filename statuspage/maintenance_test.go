@@ -11,9 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"linkwatch"
+
 	"github.com/gorilla/mux"
 
-	"linkwatch/checker"
 	"linkwatch/hub"
 	"linkwatch/incidents"
 	"linkwatch/statuspage"
@@ -120,22 +121,22 @@ func inMaintenance(t *testing.T, component string) *httptest.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var batch []checker.Result
+	var batch []linkwatch.Result
 	for at := now.Add(-2 * time.Hour); at.Before(now); at = at.Add(time.Minute) {
-		batch = append(batch, checker.Result{TargetID: shopURL, Kind: checker.KindDestination, URL: shopURL, Start: at, Latency: 30 * time.Millisecond,
-			Status: checker.StatusUp, StatusCode: 200})
+		batch = append(batch, linkwatch.Result{TargetID: shopURL, Kind: linkwatch.TargetDestination, URL: shopURL, Start: at, Latency: 30 * time.Millisecond,
+			Status: linkwatch.StatusUp, StatusCode: 200})
 	}
 	if err := db.SaveResults(ctx, batch); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Record(ctx, incidents.Change{Incident: incidents.Incident{Key: "dest:" + shopURL, Kind: incidents.KindDestination,
-		Title: "acme/shop is down (http_5xx)", Cause: checker.CauseHTTP5xx, Summary: "503 Service Unavailable at " + shopURL,
-		Status: incidents.StatusInvestigating, Impact: incidents.ImpactMajor, Host: "shop.example", Targets: []string{shopURL},
-		Affected:  []incidents.Affected{{Page: "acme", Link: "shop", URL: shopURL}},
+	if _, err := db.Record(ctx, incidents.Change{Incident: linkwatch.Incident{Key: "dest:" + shopURL, Kind: linkwatch.KindDestination,
+		Title: "acme/shop is down (http_5xx)", Cause: linkwatch.CauseHTTP5xx, Summary: "503 Service Unavailable at " + shopURL,
+		Status: linkwatch.StatusInvestigating, Impact: linkwatch.ImpactMajor, Host: "shop.example", Targets: []string{shopURL},
+		Affected:  []linkwatch.Affected{{Page: "acme", Link: "shop", URL: shopURL}},
 		StartedAt: now.Add(-5 * time.Minute), UpdatedAt: now, AlertsSuppressed: true}}); err != nil {
 		t.Fatal(err)
 	}
-	for _, m := range []incidents.Maintenance{
+	for _, m := range []linkwatch.Maintenance{
 		{Title: "Shop move", Component: component, StartsAt: now.Add(-10 * time.Minute), EndsAt: now.Add(time.Hour)},
 		{Title: "Shop move", Component: component, StartsAt: now.Add(2 * time.Hour), EndsAt: now.Add(3 * time.Hour)},
 	} {

@@ -16,7 +16,7 @@ import (
 	"sync"
 	"time"
 
-	"linkwatch/checker/ids"
+	"linkwatch"
 	"linkwatch/hub"
 	"linkwatch/incidents"
 )
@@ -50,13 +50,13 @@ type Source interface {
 	// to): in total and in step-long buckets from from (step is whole
 	// hours, from the start of an hour). A group without a response in the
 	// window is absent.
-	LatencySeries(ctx context.Context, groups map[string][]string, from, to time.Time, step time.Duration, unknown []incidents.Span) (map[string]LatencySeries, error)
-	OpenIncidents(ctx context.Context) ([]incidents.Incident, error)
-	ListIncidents(ctx context.Context, q incidents.Query) ([]incidents.Incident, error)
-	IncidentUpdates(ctx context.Context, id int64) ([]incidents.Update, error)
-	ListMaintenance(ctx context.Context, since time.Time) ([]incidents.Maintenance, error)
+	LatencySeries(ctx context.Context, groups map[string][]string, from, to time.Time, step time.Duration, unknown []linkwatch.Span) (map[string]LatencySeries, error)
+	OpenIncidents(ctx context.Context) ([]linkwatch.Incident, error)
+	ListIncidents(ctx context.Context, q linkwatch.IncidentQuery) ([]linkwatch.Incident, error)
+	IncidentUpdates(ctx context.Context, id int64) ([]linkwatch.Update, error)
+	ListMaintenance(ctx context.Context, since time.Time) ([]linkwatch.Maintenance, error)
 	// DailyStats returns each target's checks by UTC day over [from, to).
-	DailyStats(ctx context.Context, from, to time.Time, unknown []incidents.Span) ([]DayStat, error)
+	DailyStats(ctx context.Context, from, to time.Time, unknown []linkwatch.Span) ([]DayStat, error)
 	// FeedIDs returns the feed's UUID and each incident's, made once and
 	// stored, so feed entries keep their ids.
 	FeedIDs(ctx context.Context, incidentIDs []int64) (feed string, byIncident map[int64]string, err error)
@@ -168,8 +168,8 @@ func (d Day) Tooltip() string {
 
 // IncidentView is an incident with its public updates.
 type IncidentView struct {
-	incidents.Incident
-	Updates    []incidents.Update // newest first, including the opening and resolution
+	linkwatch.Incident
+	Updates    []linkwatch.Update // newest first, including the opening and resolution
 	Components []string           // component IDs it affects
 	// Maintained is set while an active maintenance window covers the open
 	// incident (as the engine mutes it): its components read under
@@ -213,7 +213,7 @@ type Snapshot struct {
 	Description string
 	Open        []IncidentView
 	History     []IncidentView
-	Maintenance []incidents.Maintenance // active and upcoming
+	Maintenance []linkwatch.Maintenance // active and upcoming
 	// Links are the scoped page's links, with their response times and
 	// where their visitors are being sent; empty without a scope.
 	Links []LinkView
@@ -226,10 +226,10 @@ type Snapshot struct {
 	Banner Banner
 	// unknown are the spans whose checks count for nothing: the prober
 	// was offline.
-	unknown []incidents.Span
+	unknown []linkwatch.Span
 	// pastMaintenance are the windows that ended in the history window,
 	// for the feeds.
-	pastMaintenance []incidents.Maintenance
+	pastMaintenance []linkwatch.Maintenance
 	feedID          string           // the feed's stored UUID
 	entryIDs        map[int64]string // each incident's stored UUID
 	page            renderedPage     // its HTML, rendered at the first request
@@ -285,7 +285,7 @@ func (s *Snapshot) byKeyOf(key string) (*Component, bool) {
 
 // MaintenanceLabel names what a maintenance window covers in words: the
 // page's title rather than "page:acme".
-func (s *Snapshot) MaintenanceLabel(m incidents.Maintenance) string {
+func (s *Snapshot) MaintenanceLabel(m linkwatch.Maintenance) string {
 	if m.Component == "" {
 		return "every component"
 	}
@@ -337,17 +337,17 @@ func build(ctx context.Context, src Source, cat *hub.Catalog, interval time.Dura
 	destLinks := map[string][]string{} // destination URL -> "page/link" in scope
 	var destURLs []string
 	for _, p := range pages {
-		pc := add(&Component{Key: ids.Page(p.Slug), Name: p.Title, Description: "Links on /" + p.Slug, Page: p.Slug})
+		pc := add(&Component{Key: linkwatch.PageComponent(p.Slug), Name: p.Title, Description: "Links on /" + p.Slug, Page: p.Slug})
 		if selfCheck && len(p.Links) > 0 {
 			// The self-checks of a page's links share one history (their
 			// Series), and each is its own target in incidents.
-			hubC.targets = append(hubC.targets, ids.SelfSeries(p.Slug))
+			hubC.targets = append(hubC.targets, linkwatch.SelfSeriesID(p.Slug))
 			for _, l := range p.Links {
-				hubC.incidentTargets = append(hubC.incidentTargets, ids.SelfCheck(p.Slug, l.Slug))
+				hubC.incidentTargets = append(hubC.incidentTargets, linkwatch.SelfCheckID(p.Slug, l.Slug))
 			}
 		}
 		for _, l := range p.Links {
-			selfTargets[ids.SelfCheck(p.Slug, l.Slug)] = true
+			selfTargets[linkwatch.SelfCheckID(p.Slug, l.Slug)] = true
 			pc.targets = append(pc.targets, l.URL)
 			pageOf[l.URL] = append(pageOf[l.URL], pc.Key)
 			if _, seen := destLinks[l.URL]; !seen {
@@ -358,11 +358,11 @@ func build(ctx context.Context, src Source, cat *hub.Catalog, interval time.Dura
 	}
 	// Destinations by host, then URL, as the catalog lists them.
 	sort.Strings(destURLs)
-	sort.SliceStable(destURLs, func(i, j int) bool { return ids.HostOf(destURLs[i]) < ids.HostOf(destURLs[j]) })
+	sort.SliceStable(destURLs, func(i, j int) bool { return linkwatch.HostOf(destURLs[i]) < linkwatch.HostOf(destURLs[j]) })
 	for _, u := range destURLs {
-		host := ids.HostOf(u)
-		g := add(&Component{Key: ids.Host(host), Name: host, Description: "Destinations on " + host})
-		dc := add(&Component{Key: ids.Dest(u), Name: u, GroupID: g.ID, groupKey: g.Key, targets: []string{u},
+		host := linkwatch.HostOf(u)
+		g := add(&Component{Key: linkwatch.HostComponent(host), Name: host, Description: "Destinations on " + host})
+		dc := add(&Component{Key: linkwatch.DestComponent(u), Name: u, GroupID: g.ID, groupKey: g.Key, targets: []string{u},
 			Description: "Used by " + strings.Join(destLinks[u], ", ")})
 		g.Children = append(g.Children, dc.ID)
 		g.targets = append(g.targets, u)
@@ -372,17 +372,17 @@ func build(ctx context.Context, src Source, cat *hub.Catalog, interval time.Dura
 	// unknown, and whether it can check now.
 	from := now.UTC().Truncate(24*time.Hour).AddDate(0, 0, -(historyDays - 1))
 	internal := true
-	own, err := src.ListIncidents(ctx, incidents.Query{Internal: &internal, Since: from.Add(-24 * time.Hour), Limit: maxOwnIncidents})
+	own, err := src.ListIncidents(ctx, linkwatch.IncidentQuery{Internal: &internal, Since: from.Add(-24 * time.Hour), Limit: maxOwnIncidents})
 	if err != nil {
 		return nil, err
 	}
-	s.unknown = incidents.UnknownSpans(own, interval, now)
+	s.unknown = linkwatch.UnknownSpans(own, interval, now)
 	open, err := src.OpenIncidents(ctx)
 	if err != nil {
 		return nil, err
 	}
-	open = slices.DeleteFunc(open, func(inc incidents.Incident) bool {
-		s.ProberOffline = s.ProberOffline || inc.Kind == incidents.KindProberOffline
+	open = slices.DeleteFunc(open, func(inc linkwatch.Incident) bool {
+		s.ProberOffline = s.ProberOffline || inc.Kind == linkwatch.KindProberOffline
 		return inc.Kind.Internal() // linkwatch's own trouble, not the links'
 	})
 
@@ -393,7 +393,7 @@ func build(ctx context.Context, src Source, cat *hub.Catalog, interval time.Dura
 	if err != nil {
 		return nil, err
 	}
-	var active, activeHere []incidents.Maintenance
+	var active, activeHere []linkwatch.Maintenance
 	for _, m := range windows {
 		on := !now.Before(m.StartsAt) && now.Before(m.EndsAt)
 		if on {
@@ -411,8 +411,8 @@ func build(ctx context.Context, src Source, cat *hub.Catalog, interval time.Dura
 			activeHere = append(activeHere, m)
 		}
 	}
-	maintained := func(inc incidents.Incident) bool {
-		return slices.ContainsFunc(active, func(m incidents.Maintenance) bool { return m.Covers(now, inc.Components()) })
+	maintained := func(inc linkwatch.Incident) bool {
+		return slices.ContainsFunc(active, func(m linkwatch.Maintenance) bool { return m.Covers(now, inc.Components()) })
 	}
 
 	// Current status from open incidents: they carry the thresholds, so a
@@ -429,7 +429,7 @@ func build(ctx context.Context, src Source, cat *hub.Catalog, interval time.Dura
 			continue
 		}
 		st := MajorOutage
-		if inc.Impact == incidents.ImpactMinor {
+		if inc.Impact == linkwatch.ImpactMinor {
 			st = DegradedPerformance
 		}
 		for _, t := range inc.Targets {
@@ -437,7 +437,7 @@ func build(ctx context.Context, src Source, cat *hub.Catalog, interval time.Dura
 		}
 	}
 	for _, c := range s.Components {
-		if slices.ContainsFunc(activeHere, func(m incidents.Maintenance) bool { return covers(m, c) }) {
+		if slices.ContainsFunc(activeHere, func(m linkwatch.Maintenance) bool { return covers(m, c) }) {
 			c.Status = UnderMaintenance
 			continue
 		}
@@ -498,7 +498,7 @@ const maxOwnIncidents = 10000
 
 // covers reports whether a maintenance window applies to c: every
 // component, c itself, or the host group c belongs to.
-func covers(m incidents.Maintenance, c *Component) bool {
+func covers(m linkwatch.Maintenance, c *Component) bool {
 	return m.Component == "" || m.Component == c.Key || m.Component == c.groupKey
 }
 
@@ -598,14 +598,14 @@ const historyWindow = historyDays * 24 * time.Hour
 // fillIncidents lists the public incidents (open holds the open ones, no
 // internal kind) that touch the snapshot's components; maintained says
 // which of the open ones a maintenance window covers.
-func (s *Snapshot) fillIncidents(ctx context.Context, src Source, open []incidents.Incident, maintained func(incidents.Incident) bool,
+func (s *Snapshot) fillIncidents(ctx context.Context, src Source, open []linkwatch.Incident, maintained func(linkwatch.Incident) bool,
 	pageOf map[string][]string, selfTargets map[string]bool, now time.Time) error {
 	closed, internal := false, false
-	past, err := src.ListIncidents(ctx, incidents.Query{Open: &closed, Internal: &internal, Since: now.Add(-historyWindow), Limit: 50})
+	past, err := src.ListIncidents(ctx, linkwatch.IncidentQuery{Open: &closed, Internal: &internal, Since: now.Add(-historyWindow), Limit: 50})
 	if err != nil {
 		return err
 	}
-	view := func(inc incidents.Incident) (IncidentView, error) {
+	view := func(inc linkwatch.Incident) (IncidentView, error) {
 		ups, err := src.IncidentUpdates(ctx, inc.ID)
 		if err != nil {
 			return IncidentView{}, err
@@ -615,15 +615,15 @@ func (s *Snapshot) fillIncidents(ctx context.Context, src Source, open []inciden
 		// story even before anyone has written one. They say who wrote them:
 		// linkwatch, not a person ("we" is for an operator's own updates).
 		opening := "Detected by linkwatch: " + inc.Summary
-		if inc.Kind == incidents.KindRegional {
+		if inc.Kind == linkwatch.KindRegional {
 			// Seen from some regions only: degraded, not an outage.
 			opening = "Detected by linkwatch from some of its probing regions only: " + inc.Summary
 		}
-		v.Updates = append(v.Updates, incidents.Update{ID: -inc.ID*10 - 1, IncidentID: inc.ID, Status: incidents.StatusInvestigating,
+		v.Updates = append(v.Updates, linkwatch.Update{ID: -inc.ID*10 - 1, IncidentID: inc.ID, Status: linkwatch.StatusInvestigating,
 			Body: opening, CreatedAt: inc.StartedAt})
 		v.Updates = append(v.Updates, ups...)
-		if !inc.Open() && (len(ups) == 0 || ups[len(ups)-1].Status != incidents.StatusResolved) {
-			v.Updates = append(v.Updates, incidents.Update{ID: -inc.ID*10 - 2, IncidentID: inc.ID, Status: incidents.StatusResolved,
+		if !inc.Open() && (len(ups) == 0 || ups[len(ups)-1].Status != linkwatch.StatusResolved) {
+			v.Updates = append(v.Updates, linkwatch.Update{ID: -inc.ID*10 - 2, IncidentID: inc.ID, Status: linkwatch.StatusResolved,
 				Body: "Resolved by linkwatch after " + incidents.HumanDuration(inc.ResolvedAt.Sub(inc.StartedAt)) + ".", CreatedAt: inc.ResolvedAt})
 		}
 		slices.Reverse(v.Updates)
@@ -635,7 +635,7 @@ func (s *Snapshot) fillIncidents(ctx context.Context, src Source, open []inciden
 			}
 		}
 		for _, t := range inc.Targets {
-			if ids.IsSelfCheck(t) {
+			if linkwatch.IsSelfCheck(t) {
 				// A page's status shows the hub's incidents about its own
 				// links' redirects, not another page's.
 				if s.Scope == "" || selfTargets[t] {
@@ -645,9 +645,9 @@ func (s *Snapshot) fillIncidents(ctx context.Context, src Source, open []inciden
 			}
 			// Through its destination only: the host group of one page's
 			// status holds just that page's destinations on the host.
-			if _, ok := s.byKey[ids.Dest(t)]; ok {
-				addC(ids.Dest(t))
-				addC(ids.Host(ids.HostOf(t)))
+			if _, ok := s.byKey[linkwatch.DestComponent(t)]; ok {
+				addC(linkwatch.DestComponent(t))
+				addC(linkwatch.HostComponent(linkwatch.HostOf(t)))
 			}
 			for _, p := range pageOf[t] {
 				addC(p)
@@ -700,11 +700,11 @@ func indicator(s *Snapshot) (string, string, Banner) {
 			continue
 		}
 		switch {
-		case v.Kind == incidents.KindHub || v.Impact == incidents.ImpactCritical:
+		case v.Kind == linkwatch.KindHub || v.Impact == linkwatch.ImpactCritical:
 			ind = "critical"
-		case v.Impact == incidents.ImpactMajor && ind != "critical":
+		case v.Impact == linkwatch.ImpactMajor && ind != "critical":
 			ind = "major"
-		case v.Impact == incidents.ImpactMinor && ind == "none":
+		case v.Impact == linkwatch.ImpactMinor && ind == "none":
 			ind = "minor"
 		}
 	}
@@ -747,7 +747,7 @@ func (c *Component) UptimeOver(n int) float64 {
 // rollup histograms (never raw results) in one read: each destination's,
 // and the charts of the scoped page's links (with page) or of each host
 // (without).
-func (s *Snapshot) fillLatency(ctx context.Context, src Source, page *hub.Page, open []incidents.Incident, now time.Time) error {
+func (s *Snapshot) fillLatency(ctx context.Context, src Source, page *hub.Page, open []linkwatch.Incident, now time.Time) error {
 	var subjects []chartSubject
 	if page != nil {
 		for _, l := range page.Links {
@@ -756,9 +756,9 @@ func (s *Snapshot) fillLatency(ctx context.Context, src Source, page *hub.Page, 
 	}
 	for _, c := range s.Components {
 		switch {
-		case strings.HasPrefix(c.Key, ids.Dest("")):
+		case strings.HasPrefix(c.Key, linkwatch.DestComponent("")):
 			subjects = append(subjects, chartSubject{ID: "latency-" + c.ID, Name: c.Name, Targets: c.targets})
-		case page == nil && strings.HasPrefix(c.Key, ids.Host("")):
+		case page == nil && strings.HasPrefix(c.Key, linkwatch.HostComponent("")):
 			subjects = append(subjects, chartSubject{ID: "chart-h-" + c.ID, Name: c.Name, Targets: c.targets})
 		}
 	}
@@ -787,7 +787,7 @@ func (s *Snapshot) fillLatency(ctx context.Context, src Source, page *hub.Page, 
 // fillLinks lists the scoped page's links with their p50 and p95 response
 // times over the last 24 h and their charts, and the fallback their
 // visitors are sent to, as the open incidents record it.
-func (s *Snapshot) fillLinks(p *hub.Page, open []incidents.Incident, charts map[string]chart) {
+func (s *Snapshot) fillLinks(p *hub.Page, open []linkwatch.Incident, charts map[string]chart) {
 	diverted := map[string]string{}
 	for _, inc := range open {
 		for _, a := range inc.Affected {
@@ -799,7 +799,7 @@ func (s *Snapshot) fillLinks(p *hub.Page, open []incidents.Incident, charts map[
 	for _, l := range p.Links {
 		v := LinkView{Slug: l.Slug, Title: l.Title, URL: l.URL, Status: Operational, Fallback: diverted[l.Slug]}
 		v.Label, v.Tone = statusLabel(v.Status), v.Status
-		if c, ok := s.byKey[ids.Dest(l.URL)]; ok {
+		if c, ok := s.byKey[linkwatch.DestComponent(l.URL)]; ok {
 			v.Status, v.Label, v.Tone = c.Status, c.Label, c.Tone
 		}
 		ch := charts["chart-l-"+l.Slug]

@@ -10,9 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"linkwatch"
+
 	"github.com/gorilla/mux"
 
-	"linkwatch/checker"
 	"linkwatch/hub"
 	"linkwatch/incidents"
 	"linkwatch/statuspage"
@@ -35,16 +36,16 @@ func proberOffline(t *testing.T, history bool) (*httptest.Server, time.Time) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	offline := []incidents.Span{{From: yesterday.Add(10 * time.Hour), To: yesterday.Add(13 * time.Hour)}, {From: now.Add(-30 * time.Minute), To: now}}
-	var batch []checker.Result
+	offline := []linkwatch.Span{{From: yesterday.Add(10 * time.Hour), To: yesterday.Add(13 * time.Hour)}, {From: now.Add(-30 * time.Minute), To: now}}
+	var batch []linkwatch.Result
 	for at := now.Add(-48 * time.Hour); at.Before(now); at = at.Add(time.Minute) {
-		r := checker.Result{TargetID: shopURL, Kind: checker.KindDestination, URL: shopURL, Start: at, Latency: 20 * time.Millisecond, Status: checker.StatusUp, StatusCode: 200}
+		r := linkwatch.Result{TargetID: shopURL, Kind: linkwatch.TargetDestination, URL: shopURL, Start: at, Latency: 20 * time.Millisecond, Status: linkwatch.StatusUp, StatusCode: 200}
 		inSpan := false
 		for _, s := range offline {
 			inSpan = inSpan || (!at.Before(s.From) && at.Before(s.To))
 		}
 		if !history || inSpan {
-			r.Status, r.Cause, r.Latency, r.StatusCode, r.Summary = checker.StatusDown, checker.CauseDNS, 3*time.Second, 0, "lookup shop.example: no such host"
+			r.Status, r.Cause, r.Latency, r.StatusCode, r.Summary = linkwatch.StatusDown, linkwatch.CauseDNS, 3*time.Second, 0, "lookup shop.example: no such host"
 		}
 		if history || inSpan {
 			batch = append(batch, r)
@@ -53,17 +54,17 @@ func proberOffline(t *testing.T, history bool) (*httptest.Server, time.Time) {
 	if err := db.SaveResults(ctx, batch); err != nil {
 		t.Fatal(err)
 	}
-	own := []incidents.Incident{
-		{Key: "prober", Kind: incidents.KindProberOffline, Title: "Prober offline: destination alerts held back", Cause: checker.CauseProberOffline,
-			Summary: "the canary and 1 of 1 destinations fail at once", Status: incidents.StatusResolved, Impact: incidents.ImpactMajor,
+	own := []linkwatch.Incident{
+		{Key: "prober", Kind: linkwatch.KindProberOffline, Title: "Prober offline: destination alerts held back", Cause: linkwatch.CauseProberOffline,
+			Summary: "the canary and 1 of 1 destinations fail at once", Status: linkwatch.StatusResolved, Impact: linkwatch.ImpactMajor,
 			Targets: []string{"canary:https://canary.example/"}, StartedAt: yesterday.Add(10*time.Hour + time.Minute), UpdatedAt: yesterday.Add(13 * time.Hour),
 			ResolvedAt: yesterday.Add(13 * time.Hour)},
-		{Key: "canary", Kind: incidents.KindCanary, Title: "Canary unreachable: prober-offline detection is off", Cause: checker.CauseTimeout,
-			Summary: "the canary fails (timeout) while destinations answer", Status: incidents.StatusResolved, Impact: incidents.ImpactMinor,
+		{Key: "canary", Kind: linkwatch.KindCanary, Title: "Canary unreachable: prober-offline detection is off", Cause: linkwatch.CauseTimeout,
+			Summary: "the canary fails (timeout) while destinations answer", Status: linkwatch.StatusResolved, Impact: linkwatch.ImpactMinor,
 			Targets: []string{"canary:https://canary.example/"}, StartedAt: yesterday.Add(2 * time.Hour), UpdatedAt: yesterday.Add(3 * time.Hour),
 			ResolvedAt: yesterday.Add(3 * time.Hour)},
-		{Key: "prober", Kind: incidents.KindProberOffline, Title: "Prober offline: destination alerts held back", Cause: checker.CauseProberOffline,
-			Summary: "the canary and 1 of 1 destinations fail at once", Status: incidents.StatusInvestigating, Impact: incidents.ImpactMajor,
+		{Key: "prober", Kind: linkwatch.KindProberOffline, Title: "Prober offline: destination alerts held back", Cause: linkwatch.CauseProberOffline,
+			Summary: "the canary and 1 of 1 destinations fail at once", Status: linkwatch.StatusInvestigating, Impact: linkwatch.ImpactMajor,
 			Targets: []string{"canary:https://canary.example/"}, StartedAt: now.Add(-29 * time.Minute), UpdatedAt: now},
 	}
 	for _, inc := range own {

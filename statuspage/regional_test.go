@@ -9,9 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"linkwatch"
+
 	"github.com/gorilla/mux"
 
-	"linkwatch/checker"
 	"linkwatch/hub"
 	"linkwatch/incidents"
 	"linkwatch/statuspage"
@@ -33,11 +34,11 @@ func TestRegionalNoteIsDegraded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Record(ctx, incidents.Change{Incident: incidents.Incident{Key: "regional:" + shopURL, Kind: incidents.KindRegional,
-		Title: "acme/shop is unreachable from eu-west", Cause: checker.CauseConnectTimeout,
+	if _, err := db.Record(ctx, incidents.Change{Incident: linkwatch.Incident{Key: "regional:" + shopURL, Kind: linkwatch.KindRegional,
+		Title: "acme/shop is unreachable from eu-west", Cause: linkwatch.CauseConnectTimeout,
 		Summary: "unreachable from eu-west (connect_timeout); us-east sees it up: a regional network problem, not an outage",
-		Status:  incidents.StatusInvestigating, Impact: incidents.ImpactMinor, Host: "shop.example", Targets: []string{shopURL},
-		Affected:  []incidents.Affected{{Page: "acme", Link: "shop", URL: shopURL}},
+		Status:  linkwatch.StatusInvestigating, Impact: linkwatch.ImpactMinor, Host: "shop.example", Targets: []string{shopURL},
+		Affected:  []linkwatch.Affected{{Page: "acme", Link: "shop", URL: shopURL}},
 		StartedAt: now.Add(-time.Minute), UpdatedAt: now}}); err != nil {
 		t.Fatal(err)
 	}

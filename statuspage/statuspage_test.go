@@ -18,9 +18,10 @@ import (
 	"testing"
 	"time"
 
+	"linkwatch"
+
 	"github.com/gorilla/mux"
 
-	"linkwatch/checker"
 	"linkwatch/hub"
 	"linkwatch/incidents"
 	"linkwatch/statuspage"
@@ -40,12 +41,12 @@ type source struct {
 
 func newSource(db *sqlite.DB) *source { return &source{Source: storesource.Source{Store: db}, DB: db} }
 
-func (s *source) OpenIncidents(ctx context.Context) ([]incidents.Incident, error) {
+func (s *source) OpenIncidents(ctx context.Context) ([]linkwatch.Incident, error) {
 	s.reads.Add(1)
 	return s.Source.OpenIncidents(ctx)
 }
 
-func (s *source) LatencySeries(ctx context.Context, groups map[string][]string, from, to time.Time, step time.Duration, unknown []incidents.Span) (map[string]statuspage.LatencySeries, error) {
+func (s *source) LatencySeries(ctx context.Context, groups map[string][]string, from, to time.Time, step time.Duration, unknown []linkwatch.Span) (map[string]statuspage.LatencySeries, error) {
 	s.series.Add(1)
 	return s.Source.LatencySeries(ctx, groups, from, to, step, unknown)
 }
@@ -77,15 +78,15 @@ func seeded(t *testing.T) (*httptest.Server, *source) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var batch []checker.Result
+	var batch []linkwatch.Result
 	for i := 0; i < 2*24*60; i++ { // a check a minute for two days
 		at := now.Add(-48*time.Hour + time.Duration(i)*time.Minute)
 		for _, u := range []string{shopURL, blogURL} {
-			st := checker.StatusUp
+			st := linkwatch.StatusUp
 			if u == blogURL && i >= 600 && i < 660 {
-				st = checker.StatusDown
+				st = linkwatch.StatusDown
 			}
-			batch = append(batch, checker.Result{TargetID: u, Kind: checker.KindDestination, URL: u, Start: at, Latency: time.Millisecond, Status: st})
+			batch = append(batch, linkwatch.Result{TargetID: u, Kind: linkwatch.TargetDestination, URL: u, Start: at, Latency: time.Millisecond, Status: st})
 		}
 	}
 	if err := db.SaveResults(ctx, batch); err != nil {
@@ -94,32 +95,32 @@ func seeded(t *testing.T) (*httptest.Server, *source) {
 	if err := db.RollUp(ctx); err != nil {
 		t.Fatal(err)
 	}
-	open, err := db.Record(ctx, incidents.Change{Incident: incidents.Incident{Key: "dest:" + shopURL, Kind: incidents.KindDestination,
-		Title: "acme/shop is down (http_5xx)", Cause: checker.CauseHTTP5xx, Summary: "503 Service Unavailable at " + shopURL,
-		Status: incidents.StatusInvestigating, Impact: incidents.ImpactMajor, Host: "shop.example", Targets: []string{shopURL},
-		Affected:  []incidents.Affected{{Page: "acme", Link: "shop", URL: shopURL, Fallback: backupURL, Diverted: true}},
+	open, err := db.Record(ctx, incidents.Change{Incident: linkwatch.Incident{Key: "dest:" + shopURL, Kind: linkwatch.KindDestination,
+		Title: "acme/shop is down (http_5xx)", Cause: linkwatch.CauseHTTP5xx, Summary: "503 Service Unavailable at " + shopURL,
+		Status: linkwatch.StatusInvestigating, Impact: linkwatch.ImpactMajor, Host: "shop.example", Targets: []string{shopURL},
+		Affected:  []linkwatch.Affected{{Page: "acme", Link: "shop", URL: shopURL, Fallback: backupURL, Diverted: true}},
 		StartedAt: now.Add(-10 * time.Minute), UpdatedAt: now}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	identified := open
-	identified.Status = incidents.StatusIdentified
+	identified.Status = linkwatch.StatusIdentified
 	if _, err := db.Record(ctx, incidents.Change{Incident: identified,
-		Update: &incidents.Update{Status: incidents.StatusIdentified, Body: "The shop's payment provider is down."}}); err != nil {
+		Update: &linkwatch.Update{Status: linkwatch.StatusIdentified, Body: "The shop's payment provider is down."}}); err != nil {
 		t.Fatal(err)
 	}
-	past, err := db.Record(ctx, incidents.Change{Incident: incidents.Incident{Key: "dest:" + blogURL, Kind: incidents.KindDestination,
-		Title: "acme/blog is down (dns)", Cause: checker.CauseDNS, Summary: "DNS lookup for blog.example: no such host",
-		Status: incidents.StatusResolved, Impact: incidents.ImpactMajor, Targets: []string{blogURL},
+	past, err := db.Record(ctx, incidents.Change{Incident: linkwatch.Incident{Key: "dest:" + blogURL, Kind: linkwatch.KindDestination,
+		Title: "acme/blog is down (dns)", Cause: linkwatch.CauseDNS, Summary: "DNS lookup for blog.example: no such host",
+		Status: linkwatch.StatusResolved, Impact: linkwatch.ImpactMajor, Targets: []string{blogURL},
 		StartedAt: now.Add(-38 * time.Hour), UpdatedAt: now.Add(-37 * time.Hour), ResolvedAt: now.Add(-37 * time.Hour)}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.EditPostmortem(ctx, past.ID, incidents.Postmortem{PrimaryCause: "The blog's domain <b>expired</b>",
+	if _, err := db.EditPostmortem(ctx, past.ID, linkwatch.Postmortem{PrimaryCause: "The blog's domain <b>expired</b>",
 		WhyNotCaught: "No expiry monitoring", Published: true}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.CreateMaintenance(ctx, incidents.Maintenance{Title: "Blog migration", Component: "host:blog.example",
+	if _, err := db.CreateMaintenance(ctx, linkwatch.Maintenance{Title: "Blog migration", Component: "host:blog.example",
 		StartsAt: now.Add(-time.Minute), EndsAt: now.Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
@@ -412,15 +413,15 @@ func TestHubHistoryFromPageSeries(t *testing.T) {
 		t.Fatal(err)
 	}
 	day := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -1)
-	var batch []checker.Result
+	var batch []linkwatch.Result
 	for i := 0; i < 24*60; i++ { // a check a minute of each link's redirect, for one day
 		at := day.Add(time.Duration(i) * time.Minute)
 		for _, link := range []string{"a", "b"} {
-			st := checker.StatusUp
+			st := linkwatch.StatusUp
 			if link == "b" && i < 60 {
-				st = checker.StatusDown // one of two redirects wrong for an hour
+				st = linkwatch.StatusDown // one of two redirects wrong for an hour
 			}
-			batch = append(batch, checker.Result{TargetID: "self:/acme/" + link, Series: "self:/acme", Kind: checker.KindSelfCheck,
+			batch = append(batch, linkwatch.Result{TargetID: "self:/acme/" + link, Series: "self:/acme", Kind: linkwatch.TargetSelfCheck,
 				URL: "https://links.example/acme/" + link, Start: at, Latency: time.Millisecond, Status: st})
 		}
 	}

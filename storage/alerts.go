@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"time"
 
+	"linkwatch"
 	"linkwatch/incidents"
 )
 
@@ -25,7 +26,7 @@ func NewEventID() string {
 // alert about the saved incident, with the public update stored with it,
 // an event id and a creation time (now) when it has none. It is nil when
 // the change sends none.
-func ChangeAlert(c incidents.Change, saved incidents.Incident, update *incidents.Update, now time.Time) *incidents.Alert {
+func ChangeAlert(c incidents.Change, saved linkwatch.Incident, update *linkwatch.Update, now time.Time) *linkwatch.Alert {
 	if c.Alert == nil {
 		return nil
 	}

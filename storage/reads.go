@@ -4,7 +4,7 @@ import (
 	"slices"
 	"time"
 
-	"linkwatch/incidents"
+	"linkwatch"
 )
 
 // Reads is which rollup rows a read over a window counts: the hour
@@ -29,7 +29,7 @@ type Reads struct {
 // rolled up (0 for none), minutesKept the start of the oldest minute rollup
 // still kept (0 for none), and unknown the spans whose checks are not
 // counted. Reading buckets by key keeps the cost with the targets asked.
-func PlanReads(hoursDone, minutesKept int64, from, to time.Time, unknown []incidents.Span) Reads {
+func PlanReads(hoursDone, minutesKept int64, from, to time.Time, unknown []linkwatch.Span) Reads {
 	start, end := from.Truncate(time.Hour).Unix(), to.Unix()
 	hoursEnd := min(max(hoursDone, start), floor(end, 3600))
 	r := Reads{HoursFrom: start, HoursTo: hoursEnd, MinutesFrom: hoursEnd, MinutesTo: end}
@@ -84,9 +84,9 @@ func (r Reads) Buckets() (hours, minutes []int64) {
 type minuteSpan struct{ from, to int64 }
 
 // minuteSpans widens spans to the minutes they touch, sorted and merged.
-func minuteSpans(spans []incidents.Span) []minuteSpan {
+func minuteSpans(spans []linkwatch.Span) []minuteSpan {
 	var out []minuteSpan
-	for _, s := range incidents.MergeSpans(spans) {
+	for _, s := range linkwatch.MergeSpans(spans) {
 		m := minuteSpan{floor(s.From.Unix(), 60), floor(s.To.Unix()+59, 60)}
 		if n := len(out); n > 0 && m.from <= out[n-1].to {
 			out[n-1].to = max(out[n-1].to, m.to)

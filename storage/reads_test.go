@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"linkwatch/incidents"
+	"linkwatch"
 )
 
 func TestPlanReads(t *testing.T) {
@@ -24,7 +24,7 @@ func TestPlanReads(t *testing.T) {
 		name                string
 		done, kept          int64
 		from, to            time.Time
-		unknown             []incidents.Span
+		unknown             []linkwatch.Span
 		wantHours, wantMins []int64
 	}{
 		{
@@ -35,32 +35,32 @@ func TestPlanReads(t *testing.T) {
 		{
 			name: "two spans in one hour, its minutes kept: read from its known minutes",
 			done: u(12, 0), kept: u(9, 30), from: at(10, 0, 0), to: at(12, 1, 0),
-			unknown:   []incidents.Span{{From: at(11, 5, 30), To: at(11, 6, 0)}, {From: at(11, 58, 0), To: at(11, 59, 1)}},
+			unknown:   []linkwatch.Span{{From: at(11, 5, 30), To: at(11, 6, 0)}, {From: at(11, 58, 0), To: at(11, 59, 1)}},
 			wantHours: []int64{u(10, 0)},
 			wantMins:  append(minutes(u(11, 0), u(12, 0), u(11, 5), u(11, 58), u(11, 59)), u(12, 0)),
 		},
 		{
 			name: "an hour whose first minutes are pruned is left out whole",
 			done: u(12, 0), kept: u(10, 40), from: at(10, 0, 0), to: at(12, 0, 0),
-			unknown:   []incidents.Span{{From: at(10, 50, 0), To: at(10, 51, 0)}, {From: at(11, 0, 0), To: at(11, 1, 0)}},
+			unknown:   []linkwatch.Span{{From: at(10, 50, 0), To: at(10, 51, 0)}, {From: at(11, 0, 0), To: at(11, 1, 0)}},
 			wantHours: nil, wantMins: minutes(u(11, 1), u(12, 0)),
 		},
 		{
 			name: "a span from before the read and into the minutes after the hours",
 			done: u(12, 0), kept: u(9, 0), from: at(10, 0, 0), to: at(12, 5, 0),
-			unknown:   []incidents.Span{{From: at(8, 0, 0), To: at(12, 2, 10)}},
+			unknown:   []linkwatch.Span{{From: at(8, 0, 0), To: at(12, 2, 10)}},
 			wantHours: nil, wantMins: minutes(u(12, 3), u(12, 5)),
 		},
 		{
 			name: "nothing rolled up: minutes only",
 			done: 0, kept: u(10, 0), from: at(10, 0, 0), to: at(10, 5, 0),
-			unknown:   []incidents.Span{{From: at(10, 2, 0), To: at(10, 3, 0)}},
+			unknown:   []linkwatch.Span{{From: at(10, 2, 0), To: at(10, 3, 0)}},
 			wantHours: nil, wantMins: minutes(u(10, 0), u(10, 5), u(10, 2)),
 		},
 		{
 			name: "no minutes kept: hours a span touches left out",
 			done: u(12, 0), kept: 0, from: at(10, 0, 0), to: at(12, 0, 0),
-			unknown:   []incidents.Span{{From: at(10, 59, 59), To: at(11, 0, 0)}},
+			unknown:   []linkwatch.Span{{From: at(10, 59, 59), To: at(11, 0, 0)}},
 			wantHours: []int64{u(11, 0)}, wantMins: nil,
 		},
 	}

@@ -7,7 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"linkwatch/checker"
+	"linkwatch"
 )
 
 // StoredResult is a raw result as stored: the narrow columns always, the full
@@ -16,11 +16,11 @@ type StoredResult struct {
 	TargetID   string
 	Start      time.Time
 	Latency    time.Duration
-	Status     checker.Status
+	Status     linkwatch.Status
 	StatusCode int
-	Cause      checker.Cause
+	Cause      linkwatch.Cause
 	Summary    string
-	Detail     *checker.Result // nil for successes
+	Detail     *linkwatch.Result // nil for successes
 }
 
 // Committed is state kept in memory about rows a transaction wrote. A
@@ -62,13 +62,13 @@ const RawSampleEvery = 10 * time.Minute
 // rawState is what decides whether a target's next result is kept raw.
 type rawState struct {
 	seen    bool
-	last    checker.Status
-	cause   checker.Cause
+	last    linkwatch.Status
+	cause   linkwatch.Cause
 	lastRaw time.Time
 }
 
 // keep reports whether r is kept as a raw result, and advances st.
-func (st *rawState) keep(r *checker.Result) bool {
+func (st *rawState) keep(r *linkwatch.Result) bool {
 	keep := !st.seen || r.Status != st.last || r.Cause != st.cause || r.Start.Sub(st.lastRaw) >= RawSampleEvery
 	st.seen, st.last, st.cause = true, r.Status, r.Cause
 	if keep {
@@ -87,13 +87,13 @@ type MinuteAgg struct {
 	Hist                      [HistColumns]int64
 }
 
-func (a *MinuteAgg) add(r *checker.Result) {
+func (a *MinuteAgg) add(r *linkwatch.Result) {
 	a.Count++
 	switch r.Status {
-	case checker.StatusDown:
+	case linkwatch.StatusDown:
 		a.Failures++
 		return // the time it took to fail is no response time
-	case checker.StatusDegraded:
+	case linkwatch.StatusDegraded:
 		a.Degraded++
 	}
 	us := r.Latency.Microseconds()
@@ -139,7 +139,7 @@ type Batch struct {
 }
 
 // Plan decides how results are stored.
-func (s *Sampler) Plan(results []checker.Result) *Batch {
+func (s *Sampler) Plan(results []linkwatch.Result) *Batch {
 	b := &Batch{Keep: make([]bool, len(results)), Minutes: map[MinuteKey]*MinuteAgg{}, states: map[string]rawState{}}
 	for i := range results {
 		r := &results[i]
@@ -165,14 +165,14 @@ func (s *Sampler) Commit(b *Batch) { s.states.Merge(b.states) }
 
 // ResultSaver stores a batch of results in one transaction.
 type ResultSaver interface {
-	SaveResults(ctx context.Context, results []checker.Result) error
+	SaveResults(ctx context.Context, results []linkwatch.Result) error
 }
 
 // ResultWriter collects results from many workers and writes them in
 // batches, so the prober never waits on a transaction per check.
 type ResultWriter struct {
 	store    ResultSaver
-	in       chan checker.Result
+	in       chan linkwatch.Result
 	maxBatch int
 	every    time.Duration
 	report   func(error)
@@ -189,12 +189,12 @@ func (w *ResultWriter) Dropped() int64 { return w.dropped.Load() }
 // error, or nil when the batch was written (so a log that holds back a
 // repeating error can say the writes recovered).
 func NewResultWriter(store ResultSaver, maxBatch int, every time.Duration, report func(error)) *ResultWriter {
-	return &ResultWriter{store: store, in: make(chan checker.Result, maxBatch*4), maxBatch: maxBatch, every: every, report: report}
+	return &ResultWriter{store: store, in: make(chan linkwatch.Result, maxBatch*4), maxBatch: maxBatch, every: every, report: report}
 }
 
 // Add queues a result. It blocks when the queue is full, which slows the
 // workers down rather than dropping results.
-func (w *ResultWriter) Add(r checker.Result) { w.in <- r }
+func (w *ResultWriter) Add(r linkwatch.Result) { w.in <- r }
 
 // Run writes batches until ctx ends, then writes what is queued and returns.
 // A failed batch is retried once at the next flush and then dropped with an
@@ -202,8 +202,8 @@ func (w *ResultWriter) Add(r checker.Result) { w.in <- r }
 func (w *ResultWriter) Run(ctx context.Context) {
 	t := time.NewTicker(w.every)
 	defer t.Stop()
-	batch := make([]checker.Result, 0, w.maxBatch)
-	var retry []checker.Result
+	batch := make([]linkwatch.Result, 0, w.maxBatch)
+	var retry []linkwatch.Result
 	// A batch is written whole even when ctx ends meanwhile: a write is
 	// short, and one cut off at shutdown would only be retried.
 	write := context.WithoutCancel(ctx)
@@ -223,7 +223,7 @@ func (w *ResultWriter) Run(ctx context.Context) {
 		}
 		err := w.store.SaveResults(ctx, batch)
 		if err != nil {
-			retry = append([]checker.Result(nil), batch...)
+			retry = append([]linkwatch.Result(nil), batch...)
 		}
 		w.report(err)
 		batch = batch[:0]

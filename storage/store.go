@@ -11,7 +11,7 @@ import (
 	"encoding/json"
 	"time"
 
-	"linkwatch/checker"
+	"linkwatch"
 	"linkwatch/checker/shard"
 	"linkwatch/hub"
 	"linkwatch/incidents"
@@ -24,53 +24,53 @@ import (
 // types, so nothing that stores depends on an alert SDK or a router.
 type Store interface {
 	// Results and rollups.
-	SaveResults(ctx context.Context, results []checker.Result) error
+	SaveResults(ctx context.Context, results []linkwatch.Result) error
 	RecentResults(ctx context.Context, targetKey string, limit int) ([]StoredResult, error)
 	RollUp(ctx context.Context) error
 	Rollups(ctx context.Context, targetKey string, period time.Duration, from, to time.Time) ([]Rollup, error)
 	// The reads of the status page leave out the checks of the unknown
 	// spans (the prober was offline: incidents.UnknownSpans), as Reads
 	// says.
-	LatencyHistograms(ctx context.Context, keys []string, from, to time.Time, unknown []incidents.Span) (map[string]Rollup, error)
-	LatencySeries(ctx context.Context, keys []string, from, to time.Time, step time.Duration, unknown []incidents.Span) (map[string][]Rollup, error)
-	DailyStats(ctx context.Context, from, to time.Time, unknown []incidents.Span) ([]DayStat, error)
+	LatencyHistograms(ctx context.Context, keys []string, from, to time.Time, unknown []linkwatch.Span) (map[string]Rollup, error)
+	LatencySeries(ctx context.Context, keys []string, from, to time.Time, step time.Duration, unknown []linkwatch.Span) (map[string][]Rollup, error)
+	DailyStats(ctx context.Context, from, to time.Time, unknown []linkwatch.Span) ([]DayStat, error)
 	Prune(ctx context.Context, keep Retention) (int64, error)
 
 	// Incidents, their timeline and the outbox (incidents.Store: a change,
 	// its events and its alert in one transaction), flapping history.
 	incidents.Store
-	ListIncidents(ctx context.Context, q incidents.Query) ([]incidents.Incident, error)
-	Incident(ctx context.Context, id int64) (incidents.Incident, error)
-	IncidentEvents(ctx context.Context, id int64) ([]incidents.Event, error)
+	ListIncidents(ctx context.Context, q linkwatch.IncidentQuery) ([]linkwatch.Incident, error)
+	Incident(ctx context.Context, id int64) (linkwatch.Incident, error)
+	IncidentEvents(ctx context.Context, id int64) ([]linkwatch.Event, error)
 	IncidentEvidence(ctx context.Context, id int64) ([]json.RawMessage, error)
-	IncidentUpdates(ctx context.Context, id int64) ([]incidents.Update, error)
-	Outbox(ctx context.Context, limit int) ([]incidents.Alert, error)
+	IncidentUpdates(ctx context.Context, id int64) ([]linkwatch.Update, error)
+	Outbox(ctx context.Context, limit int) ([]linkwatch.Alert, error)
 
 	// The regions' vote (probe.region): verdicts and canary rows.
 	incidents.RegionStore
 
 	// The admin API's changes and maintenance windows (an acknowledgement
 	// is an incident change: Record, Change.Acknowledged).
-	EditPostmortem(ctx context.Context, id int64, pm incidents.Postmortem) (incidents.Incident, error)
-	CreateMaintenance(ctx context.Context, m incidents.Maintenance) (incidents.Maintenance, error)
-	ListMaintenance(ctx context.Context, since time.Time) ([]incidents.Maintenance, error)
+	EditPostmortem(ctx context.Context, id int64, pm linkwatch.Postmortem) (linkwatch.Incident, error)
+	CreateMaintenance(ctx context.Context, m linkwatch.Maintenance) (linkwatch.Maintenance, error)
+	ListMaintenance(ctx context.Context, since time.Time) ([]linkwatch.Maintenance, error)
 	DeleteMaintenance(ctx context.Context, id int64) error
 
 	// Alert groups released, deliveries and channels (the dispatcher's queue).
 	FanOut(ctx context.Context, channels []string) error
-	PendingDeliveries(ctx context.Context, channel string, after int64, limit int) ([]incidents.Delivery, error)
+	PendingDeliveries(ctx context.Context, channel string, after int64, limit int) ([]linkwatch.Delivery, error)
 	// ClaimDeliveries claims a channel's due deliveries for owner until
 	// lease has passed: one replica sends each, an incident's in order.
-	ClaimDeliveries(ctx context.Context, channel, owner string, lease time.Duration, limit int) ([]incidents.Delivery, error)
+	ClaimDeliveries(ctx context.Context, channel, owner string, lease time.Duration, limit int) ([]linkwatch.Delivery, error)
 	ReleaseClaims(ctx context.Context, owner string) error
 	// Followed reports whether a channel has a delivery of the incident
 	// before the delivery before that its filters did not leave out.
 	Followed(ctx context.Context, channel string, incidentID, before int64) (bool, error)
-	MarkDelivery(ctx context.Context, id int64, o incidents.Outcome) error
+	MarkDelivery(ctx context.Context, id int64, o linkwatch.Outcome) error
 	DisableChannel(ctx context.Context, channel, reason string) error
 	EnableChannel(ctx context.Context, channel string) error
 	DisabledChannels(ctx context.Context) (map[string]string, error)
-	ChannelStates(ctx context.Context, names []string) ([]incidents.ChannelState, error)
+	ChannelStates(ctx context.Context, names []string) ([]linkwatch.ChannelState, error)
 	OutboxPending(ctx context.Context) (int64, error)
 	ThreadRef(ctx context.Context, incidentID int64, channel string) (string, error)
 	SetThreadRef(ctx context.Context, incidentID int64, channel, ref string) error
@@ -88,7 +88,7 @@ type Store interface {
 	// process holds until it releases them or dies (the periodic jobs run
 	// on the holder of "jobs").
 	shard.Store
-	LiveMembers(ctx context.Context, since time.Time) ([]shard.Member, error)
+	LiveMembers(ctx context.Context, since time.Time) ([]linkwatch.Member, error)
 	HoldLock(ctx context.Context, name string) (bool, error)
 	ReleaseLock(name string)
 
@@ -106,9 +106,3 @@ type WriteFault struct {
 	At  time.Time
 	Err error
 }
-
-// ErrNotFound is returned for an id that does not exist.
-var ErrNotFound = incidents.ErrNotFound
-
-// ErrConflict is returned for a change the incident's state does not allow.
-var ErrConflict = incidents.ErrConflict

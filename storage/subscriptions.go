@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"linkwatch/incidents"
+	"linkwatch"
 )
 
 // Subscriptions are the webhook receivers added through the admin API, and
@@ -14,24 +14,24 @@ import (
 // subscription lives only in one process's memory.
 type Subscriptions interface {
 	// CreateSubscription stores a new subscription, pending verification.
-	CreateSubscription(ctx context.Context, s incidents.Subscription) (incidents.Subscription, error)
-	Subscription(ctx context.Context, id int64) (incidents.Subscription, error)
+	CreateSubscription(ctx context.Context, s linkwatch.Subscription) (linkwatch.Subscription, error)
+	Subscription(ctx context.Context, id int64) (linkwatch.Subscription, error)
 	// ListSubscriptions returns every subscription, oldest first.
-	ListSubscriptions(ctx context.Context) ([]incidents.Subscription, error)
+	ListSubscriptions(ctx context.Context) ([]linkwatch.Subscription, error)
 	// UpdateSubscription applies a patch. Resuming (paused false) a paused
 	// or disabled subscription starts it from the alerts made from now on;
 	// those made while it was paused are its skipped deliveries (FanOut
 	// makes them), which Replay queues.
-	UpdateSubscription(ctx context.Context, id int64, p incidents.SubscriptionPatch) (incidents.Subscription, error)
+	UpdateSubscription(ctx context.Context, id int64, p linkwatch.SubscriptionPatch) (linkwatch.Subscription, error)
 	// DeleteSubscription removes it; its pending deliveries are closed, its
 	// history kept.
 	DeleteSubscription(ctx context.Context, id int64) error
 	// RotateSecret makes secret the signing secret; the old one keeps
 	// signing too until incidents.SecretOverlap has passed.
-	RotateSecret(ctx context.Context, id int64, secret string) (incidents.Subscription, error)
+	RotateSecret(ctx context.Context, id int64, secret string) (linkwatch.Subscription, error)
 	// RequestVerification asks for a subscription.verify event to be sent
 	// now, its attempts counted again from zero.
-	RequestVerification(ctx context.Context, id int64) (incidents.Subscription, error)
+	RequestVerification(ctx context.Context, id int64) (linkwatch.Subscription, error)
 	// ClaimVerification claims a due verification for owner until lease
 	// has passed, unless another owner's unexpired claim holds it: of
 	// replicas sharing the database, one sends each. It returns false when
@@ -43,19 +43,19 @@ type Subscriptions interface {
 	// from now on; pending keeps it due at o.NextAt; dead stops trying
 	// until a verification is requested again; disabled (410 Gone)
 	// switches its channel off. Every failure counts an attempt.
-	RecordVerification(ctx context.Context, id int64, o incidents.Outcome) error
+	RecordVerification(ctx context.Context, id int64, o linkwatch.Outcome) error
 
 	// DeliveryLog returns deliveries newest first, paginated by id; alerts
 	// a channel's filters did not match are not in it.
-	DeliveryLog(ctx context.Context, q incidents.DeliveryQuery) ([]incidents.DeliveryLog, error)
+	DeliveryLog(ctx context.Context, q linkwatch.DeliveryQuery) ([]linkwatch.DeliveryLog, error)
 	// Redeliver queues a delivery again (same alert, same event id).
-	Redeliver(ctx context.Context, id int64) (incidents.DeliveryLog, error)
+	Redeliver(ctx context.Context, id int64) (linkwatch.DeliveryLog, error)
 	// Replay queues again, in outbox order, the channel's deliveries of
 	// alerts made since since (inclusive) that match, skipped ones included, a page of about
 	// limit of them (ReplayPage). next is zero when every match was
 	// queued, else the since of the next page. match sees each alert once,
 	// in outbox order.
-	Replay(ctx context.Context, channel string, since time.Time, limit int, match func(incidents.Alert) bool) (n int, next time.Time, err error)
+	Replay(ctx context.Context, channel string, since time.Time, limit int, match func(linkwatch.Alert) bool) (n int, next time.Time, err error)
 }
 
 // ReplayRow is one of a channel's deliveries as Replay reads it: its
@@ -63,7 +63,7 @@ type Subscriptions interface {
 type ReplayRow struct {
 	ID        int64
 	CreatedAt time.Time // the outbox's created_at: what since is compared with
-	Alert     incidents.Alert
+	Alert     linkwatch.Alert
 }
 
 // ReplayPage picks from rows, in outbox order, the deliveries a replay
@@ -73,7 +73,7 @@ type ReplayRow struct {
 // inclusive, so the next page would send the earlier ones again, and a
 // later time would pass over the others. A page of one time's alerts only
 // takes all of them, beyond limit.
-func ReplayPage(rows []ReplayRow, limit int, match func(incidents.Alert) bool) (ids []int64, next time.Time) {
+func ReplayPage(rows []ReplayRow, limit int, match func(linkwatch.Alert) bool) (ids []int64, next time.Time) {
 	var matched []ReplayRow
 	for _, r := range rows {
 		if match(r.Alert) {
@@ -105,17 +105,12 @@ func replayIDs(rows []ReplayRow) []int64 {
 	return ids
 }
 
-// StatusFiltered is the status of a delivery whose channel's filters did
-// not match its alert: settled at once, never sent, never pending nor
-// failed, and left out of the delivery log.
-const StatusFiltered = incidents.DeliveryFiltered
-
 // InDeliveryLog reports whether a delivery of this status is in the
 // delivery log, and so can be queued again by itself: not one its filters
 // left out, nor one skipped while its subscription was paused (replay
 // queues those).
-func InDeliveryLog(status string) bool {
-	return status != incidents.DeliveryFiltered && status != incidents.DeliverySkipped
+func InDeliveryLog(status linkwatch.DeliveryStatus) bool {
+	return status != linkwatch.DeliveryFiltered && status != linkwatch.DeliverySkipped
 }
 
 // CheckRedeliver is the rule for queueing a delivery again: never to a
@@ -123,7 +118,7 @@ func InDeliveryLog(status string) bool {
 // operator's choice), which would only close it again unsent.
 func CheckRedeliver(channel string, disabled bool) error {
 	if disabled {
-		return fmt.Errorf("channel %s is disabled: enable it first: %w", channel, ErrConflict)
+		return fmt.Errorf("channel %s is disabled: enable it first: %w", channel, linkwatch.ErrConflict)
 	}
 	return nil
 }

@@ -11,9 +11,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"linkwatch"
+
 	"github.com/DataDog/datadog-go/v5/statsd"
 
-	"linkwatch/checker"
 	"linkwatch/checker/schedule"
 )
 
@@ -63,8 +64,8 @@ type Metrics struct {
 
 // targetState is a target's latest result, for check.targets.
 type targetState struct {
-	kind   checker.Kind
-	status checker.Status
+	kind   linkwatch.TargetKind
+	status linkwatch.Status
 	at     time.Time
 }
 
@@ -174,7 +175,7 @@ func tag(key, value string) string {
 // Result records one check: its latency (check.latency, ms) and its status
 // and cause (check.results), and remembers its status for check.targets.
 // With PerTargetTags it also sends check.up (1 or 0) for the target.
-func (m *Metrics) Result(r checker.Result) {
+func (m *Metrics) Result(r linkwatch.Result) {
 	if !m.active() {
 		return
 	}
@@ -186,7 +187,7 @@ func (m *Metrics) Result(r checker.Result) {
 	m.mu.Unlock()
 	if m.perTarget {
 		up := 0.0
-		if r.Status == checker.StatusUp {
+		if r.Status == linkwatch.StatusUp {
 			up = 1
 		}
 		m.gauge("check.up", up, kind, tag("target", r.TargetID))
@@ -195,7 +196,7 @@ func (m *Metrics) Result(r checker.Result) {
 
 // targetStatuses are the statuses check.targets counts, each sent even at
 // zero so a dashboard never holds a stale count.
-var targetStatuses = []checker.Status{checker.StatusUp, checker.StatusDown, checker.StatusDegraded}
+var targetStatuses = []linkwatch.Status{linkwatch.StatusUp, linkwatch.StatusDown, linkwatch.StatusDegraded}
 
 // TargetCounts sends check.targets: how many targets of each kind are up,
 // down and degraded by their latest result. One gauge per kind and status,
@@ -204,7 +205,7 @@ func (m *Metrics) TargetCounts() {
 	if !m.active() {
 		return
 	}
-	counts := map[checker.Kind]map[checker.Status]int{}
+	counts := map[linkwatch.TargetKind]map[linkwatch.Status]int{}
 	m.mu.Lock()
 	now := m.now()
 	for id, st := range m.targets {
@@ -213,7 +214,7 @@ func (m *Metrics) TargetCounts() {
 			continue
 		}
 		if counts[st.kind] == nil {
-			counts[st.kind] = map[checker.Status]int{}
+			counts[st.kind] = map[linkwatch.Status]int{}
 		}
 		counts[st.kind][st.status]++
 	}
@@ -257,11 +258,11 @@ func (m *Metrics) OutboxPending(n int64) {
 }
 
 // Delivery counts one delivery attempt (the dispatcher's Recorder).
-func (m *Metrics) Delivery(channel, outcome string) {
+func (m *Metrics) Delivery(channel string, outcome linkwatch.DeliveryStatus) {
 	if !m.active() {
 		return
 	}
-	m.count("deliveries", 1, tag("channel", channel), tag("result", outcome))
+	m.count("deliveries", 1, tag("channel", channel), tag("result", string(outcome)))
 }
 
 // Redirects records the redirects served to visitors since the last call,

@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"linkwatch"
 	"linkwatch/alerting"
 	"linkwatch/alerting/datadog"
-	"linkwatch/checker"
 	"linkwatch/checker/schedule"
 )
 
@@ -139,19 +139,19 @@ func TestMetricsLines(t *testing.T) {
 	a := newAgent(t)
 	m := newMetrics(t, a, false)
 
-	m.Result(checker.Result{
+	m.Result(linkwatch.Result{
 		TargetID: "https://shop.example/p?a=1,b=2",
-		Kind:     checker.KindDestination,
+		Kind:     linkwatch.TargetDestination,
 		URL:      "https://shop.example/p?a=1,b=2",
 		Latency:  1500 * time.Millisecond,
-		Status:   checker.StatusDown,
-		Cause:    checker.CauseDNS,
+		Status:   linkwatch.StatusDown,
+		Cause:    linkwatch.CauseDNS,
 	})
-	m.Result(checker.Result{
+	m.Result(linkwatch.Result{
 		TargetID: "self:/shop/buy",
-		Kind:     checker.KindSelfCheck,
+		Kind:     linkwatch.TargetSelfCheck,
 		Latency:  20 * time.Millisecond,
-		Status:   checker.StatusUp,
+		Status:   linkwatch.StatusUp,
 	})
 	m.TargetCounts()
 	m.Scheduler(schedule.Stats{Targets: 42, Skipped: 3, BackedOff: 5, LagP50: 2 * time.Millisecond, LagP99: 250 * time.Microsecond, LagMax: time.Second})
@@ -237,15 +237,15 @@ func TestMetricsTargetCounts(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	dest := func(id string, st checker.Status) {
-		m.Result(checker.Result{TargetID: id, Kind: checker.KindDestination, Status: st})
+	dest := func(id string, st linkwatch.Status) {
+		m.Result(linkwatch.Result{TargetID: id, Kind: linkwatch.TargetDestination, Status: st})
 	}
-	dest("https://a.example/", checker.StatusUp)
-	dest("https://b.example/", checker.StatusDown)
-	dest("https://b.example/", checker.StatusUp) // its latest result counts
-	dest("https://c.example/", checker.StatusDegraded)
+	dest("https://a.example/", linkwatch.StatusUp)
+	dest("https://b.example/", linkwatch.StatusDown)
+	dest("https://b.example/", linkwatch.StatusUp) // its latest result counts
+	dest("https://c.example/", linkwatch.StatusDegraded)
 	now = now.Add(50 * time.Second)
-	dest("https://d.example/", checker.StatusDown)
+	dest("https://d.example/", linkwatch.StatusDown)
 	m.TargetCounts() // a, b, c, d
 	now = now.Add(20 * time.Second)
 	m.TargetCounts() // a, b and c are 70 s old: stale (removed by a reload)
@@ -272,7 +272,7 @@ func TestMetricsTagsAreSanitized(t *testing.T) {
 		"https://shop.example/x,y|z w\nnext",
 		"https://ünïcode.example/" + strings.Repeat("x", 300),
 	} {
-		m.Result(checker.Result{TargetID: id, Kind: checker.KindDestination, Status: checker.StatusUp})
+		m.Result(linkwatch.Result{TargetID: id, Kind: linkwatch.TargetDestination, Status: linkwatch.StatusUp})
 	}
 	m.Delivery("webhook:Ops Team", "sent")
 	m.Close()
@@ -304,11 +304,11 @@ func TestMetricsTagsAreSanitized(t *testing.T) {
 func TestMetricsPerTargetTags(t *testing.T) {
 	a := newAgent(t)
 	m := newMetrics(t, a, true)
-	m.Result(checker.Result{
+	m.Result(linkwatch.Result{
 		TargetID: "https://shop.example/p?a=1,b=2|x",
-		Kind:     checker.KindDestination,
-		Status:   checker.StatusDegraded,
-		Cause:    checker.CauseRateLimited,
+		Kind:     linkwatch.TargetDestination,
+		Status:   linkwatch.StatusDegraded,
+		Cause:    linkwatch.CauseRateLimited,
 	})
 	m.Close()
 
@@ -369,7 +369,7 @@ func TestMetricsNilAndClosed(t *testing.T) {
 	var m *datadog.Metrics
 	var r alerting.Recorder = m
 	r.Delivery("slack", "sent")
-	m.Result(checker.Result{Kind: checker.KindCanary})
+	m.Result(linkwatch.Result{Kind: linkwatch.TargetCanary})
 	m.Scheduler(schedule.Stats{Skipped: 1})
 	m.OpenIncidents(1)
 	m.OutboxPending(1)
@@ -406,7 +406,7 @@ func TestMetricsConcurrent(t *testing.T) {
 	for i := range 8 {
 		wg.Go(func() {
 			for j := range 50 {
-				m.Result(checker.Result{TargetID: "t", Kind: checker.KindDestination, Status: checker.StatusUp})
+				m.Result(linkwatch.Result{TargetID: "t", Kind: linkwatch.TargetDestination, Status: linkwatch.StatusUp})
 				m.Scheduler(schedule.Stats{Skipped: int64(i*50 + j)})
 				m.Redirects(int64(j))
 				m.Delivery("slack", "sent")

@@ -6,6 +6,7 @@
 package schedule
 
 import (
+	"linkwatch"
 	"linkwatch/checker"
 
 	"cmp"
@@ -20,7 +21,7 @@ import (
 
 // Prober checks one target. *Checker is the real one; tests use fakes.
 type Prober interface {
-	Check(ctx context.Context, t checker.Target) checker.Result
+	Check(ctx context.Context, t linkwatch.Target) linkwatch.Result
 }
 
 // Clock is the scheduler's time source, replaced by a fake in tests.
@@ -45,7 +46,7 @@ type Options struct {
 	// host asked for a back-off) is not passed on: it saw nothing of the
 	// target, so it must count neither for nor against it (failure streaks,
 	// uptime, latency); Stats.BackedOff counts it.
-	OnResult func(checker.Result)
+	OnResult func(linkwatch.Result)
 	Log      *slog.Logger
 }
 
@@ -67,7 +68,7 @@ type Scheduler struct {
 }
 
 type entry struct {
-	target checker.Target
+	target linkwatch.Target
 	offset time.Duration
 	// running is set while a check is in flight, so a due check is skipped,
 	// not stacked. It is shared with the entry that replaces this one on
@@ -76,7 +77,7 @@ type entry struct {
 }
 
 // NewScheduler returns a scheduler for targets.
-func New(p Prober, targets []checker.Target, opts Options) *Scheduler {
+func New(p Prober, targets []linkwatch.Target, opts Options) *Scheduler {
 	if opts.Interval <= 0 {
 		opts.Interval = 10 * time.Second
 	}
@@ -87,7 +88,7 @@ func New(p Prober, targets []checker.Target, opts Options) *Scheduler {
 		opts.Clock = realClock{}
 	}
 	if opts.OnResult == nil {
-		opts.OnResult = func(checker.Result) {}
+		opts.OnResult = func(linkwatch.Result) {}
 	}
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
@@ -101,7 +102,7 @@ func New(p Prober, targets []checker.Target, opts Options) *Scheduler {
 // slot in the current interval if that is still ahead, else from the next
 // interval on; one kept across the change keeps its slot and its in-flight
 // state, and is not checked twice in an interval.
-func (s *Scheduler) SetTargets(targets []checker.Target) {
+func (s *Scheduler) SetTargets(targets []linkwatch.Target) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old := make(map[string]*entry, len(s.entries))
@@ -270,11 +271,11 @@ func (s *Scheduler) runCycles(ctx context.Context, jobs chan<- job, n int) {
 
 // RunOnce checks every target once, concurrently with at most workers in
 // flight, and returns the results in target order. It is the `check` command.
-func RunOnce(ctx context.Context, p Prober, targets []checker.Target, workers int) []checker.Result {
+func RunOnce(ctx context.Context, p Prober, targets []linkwatch.Target, workers int) []linkwatch.Result {
 	if workers <= 0 {
 		workers = 32
 	}
-	out := make([]checker.Result, len(targets))
+	out := make([]linkwatch.Result, len(targets))
 	sem := make(chan struct{}, workers)
 	var wg sync.WaitGroup
 	for i, t := range targets {

@@ -1,6 +1,7 @@
 package schedule
 
 import (
+	"linkwatch"
 	"linkwatch/checker"
 
 	"context"
@@ -44,7 +45,7 @@ type recordingProber struct {
 	release chan struct{}
 }
 
-func (p *recordingProber) Check(ctx context.Context, t checker.Target) checker.Result {
+func (p *recordingProber) Check(ctx context.Context, t linkwatch.Target) linkwatch.Result {
 	now := p.clock.Now()
 	p.mu.Lock()
 	p.starts[t.ID] = append(p.starts[t.ID], now)
@@ -56,13 +57,13 @@ func (p *recordingProber) Check(ctx context.Context, t checker.Target) checker.R
 		case <-ctx.Done():
 		}
 	}
-	return checker.Result{TargetID: t.ID, Start: now, Status: checker.StatusUp}
+	return linkwatch.Result{TargetID: t.ID, Start: now, Status: linkwatch.StatusUp}
 }
 
-func targetsN(n int) []checker.Target {
-	ts := make([]checker.Target, n)
+func targetsN(n int) []linkwatch.Target {
+	ts := make([]linkwatch.Target, n)
 	for i := range ts {
-		ts[i] = checker.Target{ID: fmt.Sprintf("https://host%d.test/page", i), Kind: checker.KindDestination}
+		ts[i] = linkwatch.Target{ID: fmt.Sprintf("https://host%d.test/page", i), Kind: linkwatch.TargetDestination}
 	}
 	return ts
 }
@@ -150,8 +151,8 @@ func TestSchedulerWorkersReportResultsAndLag(t *testing.T) {
 	clock := &fakeClock{now: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
 	p := &recordingProber{clock: clock, starts: map[string][]time.Time{}}
 	var mu sync.Mutex
-	var results []checker.Result
-	s := New(p, targetsN(20), Options{Clock: clock, Workers: 4, OnResult: func(r checker.Result) {
+	var results []linkwatch.Result
+	s := New(p, targetsN(20), Options{Clock: clock, Workers: 4, OnResult: func(r linkwatch.Result) {
 		mu.Lock()
 		results = append(results, r)
 		mu.Unlock()
@@ -185,11 +186,11 @@ type skippingProber struct {
 	until time.Time
 }
 
-func (p skippingProber) Check(_ context.Context, t checker.Target) checker.Result {
+func (p skippingProber) Check(_ context.Context, t linkwatch.Target) linkwatch.Result {
 	if p.skip[t.ID] {
-		return checker.Result{TargetID: t.ID, Status: checker.StatusSkipped, Cause: checker.CauseRateLimited, SkippedUntil: p.until}
+		return linkwatch.Result{TargetID: t.ID, Status: linkwatch.StatusSkipped, Cause: linkwatch.CauseRateLimited, SkippedUntil: p.until}
 	}
-	return checker.Result{TargetID: t.ID, Status: checker.StatusUp}
+	return linkwatch.Result{TargetID: t.ID, Status: linkwatch.StatusUp}
 }
 
 // A check the checker did not make (its host asked for a back-off) is not
@@ -200,7 +201,7 @@ func TestSchedulerDoesNotReportChecksNotMade(t *testing.T) {
 	targets := targetsN(6)
 	p := skippingProber{skip: map[string]bool{targets[1].ID: true, targets[4].ID: true}, until: time.Date(2026, 11, 22, 12, 1, 0, 0, time.UTC)}
 	var reported []string
-	s := New(p, targets, Options{Workers: 1, OnResult: func(r checker.Result) { reported = append(reported, r.TargetID) }})
+	s := New(p, targets, Options{Workers: 1, OnResult: func(r linkwatch.Result) { reported = append(reported, r.TargetID) }})
 	jobs := make(chan job)
 	wait := s.startWorkers(context.Background(), jobs)
 	for _, e := range s.snapshot() {
@@ -228,7 +229,7 @@ func TestSchedulerSetTargetsKeepsRunningState(t *testing.T) {
 	s := New(&recordingProber{clock: clock, starts: map[string][]time.Time{}}, targets, Options{Clock: clock})
 	s.snapshot()[0].running.Store(true)
 	id := s.snapshot()[0].target.ID
-	s.SetTargets(append(targetsN(3), checker.Target{ID: "https://new.test/"}))
+	s.SetTargets(append(targetsN(3), linkwatch.Target{ID: "https://new.test/"}))
 	for _, e := range s.snapshot() {
 		if e.target.ID == id && !e.running.Load() {
 			t.Error("a reload forgot that a target's check is in flight")
@@ -248,7 +249,7 @@ func TestSchedulerRunStopsAndDropsCancelledResults(t *testing.T) {
 	}
 	var mu sync.Mutex
 	var reported int
-	s := New(p, targets, Options{Clock: clock, Workers: 3, OnResult: func(checker.Result) { mu.Lock(); reported++; mu.Unlock() }})
+	s := New(p, targets, Options{Clock: clock, Workers: 3, OnResult: func(linkwatch.Result) { mu.Lock(); reported++; mu.Unlock() }})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { s.Run(ctx); close(done) }()
@@ -368,8 +369,8 @@ func TestSchedulerChecksGainedTargetInThisInterval(t *testing.T) {
 	all := targetsN(200)
 	// kept is checked from the start; gained comes later in the interval,
 	// late after it.
-	var kept, gained, late checker.Target
-	offset := func(tg checker.Target) time.Duration { return checker.Offset(tg.ID, interval) }
+	var kept, gained, late linkwatch.Target
+	offset := func(tg linkwatch.Target) time.Duration { return checker.Offset(tg.ID, interval) }
 	for _, tg := range all {
 		switch o := offset(tg); {
 		case kept.ID == "" && o > 2*time.Second && o < 3*time.Second:
@@ -384,10 +385,10 @@ func TestSchedulerChecksGainedTargetInThisInterval(t *testing.T) {
 		t.Fatal("no targets with the offsets this test needs")
 	}
 	clock := &hookClock{fakeClock: fakeClock{now: start}, at: start.Add(offset(kept))}
-	s := New(nil, []checker.Target{kept}, Options{Interval: interval, Clock: clock})
+	s := New(nil, []linkwatch.Target{kept}, Options{Interval: interval, Clock: clock})
 	// At kept's slot, the replica gains gained (slot ahead) and late (slot
 	// passed), and keeps kept (already checked in this interval).
-	clock.hook = func() { s.SetTargets([]checker.Target{kept, gained, late}) }
+	clock.hook = func() { s.SetTargets([]linkwatch.Target{kept, gained, late}) }
 	starts := dispatched(t, s, 2, nil)
 	want := map[string][]time.Time{
 		kept.ID:   {start.Add(offset(kept)), start.Add(interval + offset(kept))},

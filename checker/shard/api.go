@@ -8,11 +8,13 @@ import (
 	"net/http"
 	"slices"
 	"time"
+
+	"linkwatch"
 )
 
 // LiveReader reads the live members of every region.
 type LiveReader interface {
-	LiveMembers(ctx context.Context, since time.Time) ([]Member, error)
+	LiveMembers(ctx context.Context, since time.Time) ([]linkwatch.Member, error)
 }
 
 // API answers GET /api/admin/replicas: the live replicas of every region,

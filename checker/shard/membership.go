@@ -11,26 +11,18 @@ import (
 	"sync"
 	"time"
 
+	"linkwatch"
 	"linkwatch/errlog"
 )
-
-// Member is one running replica, as its heartbeat row has it.
-type Member struct {
-	ID          string // unique per process start: NewID
-	Region      string // "" is the one unnamed region
-	Addr        string // where it serves, for people reading the table
-	StartedAt   time.Time
-	HeartbeatAt time.Time
-}
 
 // Store keeps the heartbeat rows. A backend may know a member to be dead
 // before its lease ends (PostgreSQL: the session lock its connection held
 // is gone, so the process is), and leaves it out of Members.
 type Store interface {
 	// Heartbeat writes m's row with the store's time as its heartbeat.
-	Heartbeat(ctx context.Context, m Member) error
+	Heartbeat(ctx context.Context, m linkwatch.Member) error
 	// Members returns the live members of region: a heartbeat after since.
-	Members(ctx context.Context, region string, since time.Time) ([]Member, error)
+	Members(ctx context.Context, region string, since time.Time) ([]linkwatch.Member, error)
 	// Leave deletes m's row: its hosts move at the others' next look.
 	Leave(ctx context.Context, id string) error
 }
@@ -62,7 +54,7 @@ type Options struct {
 // Membership keeps this replica's heartbeat row and its view of the split.
 type Membership struct {
 	store Store
-	self  Member
+	self  linkwatch.Member
 	opts  Options
 
 	mu      sync.Mutex
@@ -85,7 +77,7 @@ func NewID() string {
 // New returns the membership of self. Until Run's first heartbeat, the
 // replica owns everything: a replica that cannot reach the database
 // checks every target rather than none.
-func New(store Store, self Member, opts Options) *Membership {
+func New(store Store, self linkwatch.Member, opts Options) *Membership {
 	if opts.Interval <= 0 {
 		opts.Interval = 10 * time.Second
 	}
@@ -102,7 +94,7 @@ func New(store Store, self Member, opts Options) *Membership {
 }
 
 // Self is this replica's member row.
-func (m *Membership) Self() Member { return m.self }
+func (m *Membership) Self() linkwatch.Member { return m.self }
 
 // Lease is how long a heartbeat keeps a member live.
 func (m *Membership) Lease() time.Duration { return leaseIntervals * m.opts.Interval }

@@ -9,8 +9,7 @@ import (
 	"hash/fnv"
 	"slices"
 
-	"linkwatch/checker"
-	"linkwatch/checker/ids"
+	"linkwatch"
 )
 
 // selfHost is the one "host" of the hub's own redirects: its self-checks
@@ -21,26 +20,26 @@ const selfHost = "\x00self"
 // host's links stay on one replica and host correlation still sees them
 // together. shared is true for a target every replica checks itself: the
 // canary is each replica's proof of its own network.
-func Key(t checker.Target) (key string, shared bool) {
+func Key(t linkwatch.Target) (key string, shared bool) {
 	switch t.Kind {
-	case checker.KindCanary:
+	case linkwatch.TargetCanary:
 		return "", true
-	case checker.KindSelfCheck:
+	case linkwatch.TargetSelfCheck:
 		return selfHost, false
 	}
-	return ids.HostOf(t.URL), false
+	return linkwatch.HostOf(t.URL), false
 }
 
 // KeyOfID is Key for a target known by its id alone (an incident's
 // targets): a destination's id is its URL.
 func KeyOfID(id string) (key string, shared bool) {
 	switch {
-	case ids.IsCanary(id):
+	case linkwatch.IsCanary(id):
 		return "", true
-	case ids.IsSelfCheck(id):
+	case linkwatch.IsSelfCheck(id):
 		return selfHost, false
 	}
-	return ids.HostOf(id), false
+	return linkwatch.HostOf(id), false
 }
 
 // weight is a member's score for a key: the key goes to the member that
@@ -87,7 +86,7 @@ type Assignment struct {
 func Alone(self string) Assignment { return Assignment{Self: self, Members: []string{self}} }
 
 // Owns reports whether this replica checks t.
-func (a Assignment) Owns(t checker.Target) bool {
+func (a Assignment) Owns(t linkwatch.Target) bool {
 	return a.owns(Key(t))
 }
 
@@ -101,8 +100,8 @@ func (a Assignment) owns(key string, shared bool) bool {
 }
 
 // Filter returns the targets this replica checks, in their order.
-func (a Assignment) Filter(targets []checker.Target) []checker.Target {
-	return slices.DeleteFunc(slices.Clone(targets), func(t checker.Target) bool { return !a.Owns(t) })
+func (a Assignment) Filter(targets []linkwatch.Target) []linkwatch.Target {
+	return slices.DeleteFunc(slices.Clone(targets), func(t linkwatch.Target) bool { return !a.Owns(t) })
 }
 
 // Equal reports whether two assignments split alike.

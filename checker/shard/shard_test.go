@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"linkwatch/checker"
+	"linkwatch"
 )
 
 func hosts(n int) []string {
@@ -97,17 +97,17 @@ func TestOwnerMovesLittle(t *testing.T) {
 
 func TestAssignmentKeepsHostsTogether(t *testing.T) {
 	a := Assignment{Self: "a", Members: []string{"a", "b", "c"}}
-	var targets []checker.Target
+	var targets []linkwatch.Target
 	for h := range 30 {
 		for p := range 5 {
 			u := fmt.Sprintf("https://h%d.example/p%d", h, p)
-			targets = append(targets, checker.Target{ID: u, Kind: checker.KindDestination, URL: u})
+			targets = append(targets, linkwatch.Target{ID: u, Kind: linkwatch.TargetDestination, URL: u})
 		}
 	}
 	for p := range 4 {
-		targets = append(targets, checker.Target{ID: fmt.Sprintf("self:/p/%d", p), Kind: checker.KindSelfCheck, URL: fmt.Sprintf("http://127.0.0.1:1/p/%d", p)})
+		targets = append(targets, linkwatch.Target{ID: fmt.Sprintf("self:/p/%d", p), Kind: linkwatch.TargetSelfCheck, URL: fmt.Sprintf("http://127.0.0.1:1/p/%d", p)})
 	}
-	canary := checker.Target{ID: "canary:https://c.example/", Kind: checker.KindCanary, URL: "https://c.example/"}
+	canary := linkwatch.Target{ID: "canary:https://c.example/", Kind: linkwatch.TargetCanary, URL: "https://c.example/"}
 	targets = append(targets, canary)
 	byHost := map[string]map[string]bool{}
 	owned := map[string]int{}
@@ -132,7 +132,7 @@ func TestAssignmentKeepsHostsTogether(t *testing.T) {
 	}
 	for _, tg := range targets {
 		want := 1
-		if tg.Kind == checker.KindCanary {
+		if tg.Kind == linkwatch.TargetCanary {
 			want = 3 // every replica checks its own network
 		}
 		if owned[tg.ID] != want {
@@ -148,13 +148,13 @@ func TestAssignmentKeepsHostsTogether(t *testing.T) {
 // whose session (their lock) is gone.
 type fakeStore struct {
 	mu   sync.Mutex
-	rows map[string]Member
+	rows map[string]linkwatch.Member
 	dead map[string]bool
 	now  func() time.Time
 	fail error
 }
 
-func (s *fakeStore) Heartbeat(_ context.Context, m Member) error {
+func (s *fakeStore) Heartbeat(_ context.Context, m linkwatch.Member) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.fail != nil {
@@ -168,10 +168,10 @@ func (s *fakeStore) Heartbeat(_ context.Context, m Member) error {
 	return nil
 }
 
-func (s *fakeStore) Members(_ context.Context, region string, since time.Time) ([]Member, error) {
+func (s *fakeStore) Members(_ context.Context, region string, since time.Time) ([]linkwatch.Member, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []Member
+	var out []linkwatch.Member
 	for _, m := range s.rows {
 		if m.Region == region && m.HeartbeatAt.After(since) && !s.dead[m.ID] {
 			out = append(out, m)
@@ -199,11 +199,11 @@ func (c *fakeClock) Add(d time.Duration)                  { c.mu.Lock(); c.t = c
 func TestMembershipLeaseAndDeadSession(t *testing.T) {
 	ctx := context.Background()
 	clk := &fakeClock{t: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
-	store := &fakeStore{rows: map[string]Member{}, dead: map[string]bool{}, now: clk.Now}
+	store := &fakeStore{rows: map[string]linkwatch.Member{}, dead: map[string]bool{}, now: clk.Now}
 	const interval = 10 * time.Second
 	var changes []Assignment
 	newMember := func(id, region string) *Membership {
-		return New(store, Member{ID: id, Region: region}, Options{Interval: interval, Clock: clk,
+		return New(store, linkwatch.Member{ID: id, Region: region}, Options{Interval: interval, Clock: clk,
 			OnChange: func(a Assignment) {
 				if id == "a" {
 					changes = append(changes, a)
@@ -273,8 +273,8 @@ func TestMembershipLeaseAndDeadSession(t *testing.T) {
 
 func TestRunLeavesOnStop(t *testing.T) {
 	clk := &fakeClock{t: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
-	store := &fakeStore{rows: map[string]Member{}, dead: map[string]bool{}, now: clk.Now}
-	m := New(store, Member{ID: "a"}, Options{Interval: time.Second, Clock: clk})
+	store := &fakeStore{rows: map[string]linkwatch.Member{}, dead: map[string]bool{}, now: clk.Now}
+	m := New(store, linkwatch.Member{ID: "a"}, Options{Interval: time.Second, Clock: clk})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- m.Run(ctx) }()
@@ -309,13 +309,13 @@ func must(t *testing.T, err error) {
 
 func TestAPIListsLiveReplicas(t *testing.T) {
 	clk := &fakeClock{t: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
-	store := &fakeStore{rows: map[string]Member{}, dead: map[string]bool{}, now: clk.Now}
-	a := New(store, Member{ID: "b", Addr: "10.0.0.2:8080"}, Options{Interval: 10 * time.Second, Clock: clk})
-	for _, m := range []*Membership{a, New(store, Member{ID: "a"}, Options{Clock: clk}), New(store, Member{ID: "e", Region: "eu-west"}, Options{Clock: clk}), a} {
+	store := &fakeStore{rows: map[string]linkwatch.Member{}, dead: map[string]bool{}, now: clk.Now}
+	a := New(store, linkwatch.Member{ID: "b", Addr: "10.0.0.2:8080"}, Options{Interval: 10 * time.Second, Clock: clk})
+	for _, m := range []*Membership{a, New(store, linkwatch.Member{ID: "a"}, Options{Clock: clk}), New(store, linkwatch.Member{ID: "e", Region: "eu-west"}, Options{Clock: clk}), a} {
 		must(t, m.Tick(context.Background()))
 	}
 	store.dead["x"] = true
-	must(t, store.Heartbeat(context.Background(), Member{ID: "x"})) // killed: not live
+	must(t, store.Heartbeat(context.Background(), linkwatch.Member{ID: "x"})) // killed: not live
 	api := NewAPI(liveOf{store}, a, slog.New(slog.DiscardHandler))
 	rec := httptest.NewRecorder()
 	api.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/admin/replicas", nil))
@@ -352,8 +352,8 @@ func TestAPIListsLiveReplicas(t *testing.T) {
 // liveOf reads every region's live members from the fake store.
 type liveOf struct{ s *fakeStore }
 
-func (l liveOf) LiveMembers(ctx context.Context, since time.Time) ([]Member, error) {
-	var out []Member
+func (l liveOf) LiveMembers(ctx context.Context, since time.Time) ([]linkwatch.Member, error) {
+	var out []linkwatch.Member
 	for _, region := range []string{"", "eu-west"} {
 		ms, err := l.s.Members(ctx, region, since)
 		if err != nil {
@@ -366,7 +366,7 @@ func (l liveOf) LiveMembers(ctx context.Context, since time.Time) ([]Member, err
 
 type failingLive struct{}
 
-func (failingLive) LiveMembers(context.Context, time.Time) ([]Member, error) {
+func (failingLive) LiveMembers(context.Context, time.Time) ([]linkwatch.Member, error) {
 	return nil, errors.New("database gone")
 }
 
@@ -382,7 +382,7 @@ func TestAssignmentIgnoresHostCase(t *testing.T) {
 		for _, self := range members {
 			as := Assignment{Self: self, Members: members}
 			for _, u := range []string{lower, mixed} {
-				if len(as.Filter([]checker.Target{{ID: u, Kind: checker.KindDestination, URL: u}})) == 1 {
+				if len(as.Filter([]linkwatch.Target{{ID: u, Kind: linkwatch.TargetDestination, URL: u}})) == 1 {
 					owners = append(owners, self+" "+u)
 				}
 			}

@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"linkwatch"
 	"linkwatch/checker"
 	"linkwatch/checker/schedule"
 	"linkwatch/storage"
@@ -158,10 +159,10 @@ type probeBench struct {
 // it cost.
 func (b probeBench) measure(ctx context.Context, scheme string, ports []int, roots *x509.CertPool, freshEvery time.Duration) error {
 	stdout := b.stdout
-	targets := make([]checker.Target, b.n)
+	targets := make([]linkwatch.Target, b.n)
 	for i := range targets {
 		u := fmt.Sprintf("%s://d%d.bench.test:%d/d/%d", scheme, i, ports[i%len(ports)], i)
-		targets[i] = checker.Target{ID: u, Kind: checker.KindDestination, URL: u}
+		targets[i] = linkwatch.Target{ID: u, Kind: linkwatch.TargetDestination, URL: u}
 	}
 	if freshEvery <= 0 {
 		freshEvery = checker.FreshAlways
@@ -191,12 +192,12 @@ func (b probeBench) measure(ctx context.Context, scheme string, ports []int, roo
 	sched := schedule.New(chk, targets, schedule.Options{
 		Interval: b.interval,
 		Workers:  b.workers,
-		OnResult: func(r checker.Result) {
+		OnResult: func(r linkwatch.Result) {
 			if measuring.Load() {
 				switch r.Status {
-				case checker.StatusUp:
+				case linkwatch.StatusUp:
 					up.Add(1)
-				case checker.StatusDown:
+				case linkwatch.StatusDown:
 					down.Add(1)
 				default:
 					other.Add(1)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"linkwatch"
 	"linkwatch/alerting"
 	"linkwatch/alerting/datadog"
 	"linkwatch/checker"
@@ -15,7 +16,6 @@ import (
 	"linkwatch/cmd/linkwatch/config"
 	"linkwatch/errlog"
 	"linkwatch/hub"
-	"linkwatch/incidents"
 	"linkwatch/storage"
 )
 
@@ -147,7 +147,7 @@ func (r *reporter) report(ctx context.Context) {
 	if err == nil {
 		// Regional notes are not counted: a monitor on this gauge would
 		// page for them, and they are never a page.
-		r.metrics.OpenIncidents(len(slices.DeleteFunc(open, func(inc incidents.Incident) bool { return inc.Kind == incidents.KindRegional })))
+		r.metrics.OpenIncidents(len(slices.DeleteFunc(open, func(inc linkwatch.Incident) bool { return inc.Kind == linkwatch.KindRegional })))
 	}
 	r.openFails.Report(ctx, err)
 	n, err := r.db.OutboxPending(ctx)

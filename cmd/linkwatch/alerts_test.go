@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"linkwatch"
+
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"linkwatch/alerting"
@@ -183,8 +185,8 @@ alerts:
 		t.Fatal(err)
 	}
 	db := sqlitetest.MustOpen(t)
-	inc, err := db.Record(t.Context(), incidents.Change{Incident: incidents.Incident{Key: "dest:https://go.dev/", Kind: incidents.KindDestination,
-		Title: "ada/go is down", Status: incidents.StatusInvestigating, Impact: incidents.ImpactMajor, StartedAt: time.Now(), UpdatedAt: time.Now()}})
+	inc, err := db.Record(t.Context(), incidents.Change{Incident: linkwatch.Incident{Key: "dest:https://go.dev/", Kind: linkwatch.KindDestination,
+		Title: "ada/go is down", Status: linkwatch.StatusInvestigating, Impact: linkwatch.ImpactMajor, StartedAt: time.Now(), UpdatedAt: time.Now()}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +194,7 @@ alerts:
 	if err != nil || len(sinks) != 1 {
 		t.Fatalf("sinks %v, %v", sinks, err)
 	}
-	err = sinks[0].Send(t.Context(), alerting.Delivery{Alert: incidents.Alert{EventID: "ev1", Type: incidents.AlertOpened, IncidentID: inc.ID, Incident: inc}})
+	err = sinks[0].Send(t.Context(), alerting.Delivery{Alert: linkwatch.Alert{EventID: "ev1", Type: linkwatch.AlertOpened, IncidentID: inc.ID, Incident: inc}})
 	if err != nil {
 		t.Fatal(err)
 	}

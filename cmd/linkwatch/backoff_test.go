@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"linkwatch/checker"
+	"linkwatch"
 	"linkwatch/storage/sqlite"
 )
 
@@ -67,7 +67,7 @@ pages:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 1 || got[0].Status != checker.StatusDegraded || got[0].Cause != checker.CauseRateLimited {
+	if len(got) != 1 || got[0].Status != linkwatch.StatusDegraded || got[0].Cause != linkwatch.CauseRateLimited {
 		t.Errorf("%s: stored %+v, want the one 429 it answered", limited, got)
 	}
 	got, err = db.RecentResults(context.Background(), quiet, 10)
@@ -75,7 +75,7 @@ pages:
 		t.Fatal(err)
 	}
 	for _, r := range got {
-		if r.Status != checker.StatusUp {
+		if r.Status != linkwatch.StatusUp {
 			t.Errorf("%s: stored %s %s %q, though it was never checked after the 429", quiet, r.Status, r.Cause, r.Summary)
 		}
 	}

@@ -8,7 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"linkwatch/checker"
+	"linkwatch"
 	"linkwatch/checker/schedule"
 	"linkwatch/cmd/linkwatch/config"
 	"linkwatch/hub"
@@ -47,7 +47,7 @@ func runCheck(ctx context.Context, args []string, getenv func(string) string, st
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	byURL := make(map[string]checker.Result, len(results))
+	byURL := make(map[string]linkwatch.Result, len(results))
 	var n checkCounts
 	for _, r := range results {
 		byURL[r.URL] = r
@@ -73,14 +73,14 @@ type checkCounts struct {
 	total, down, degraded, skipped int
 }
 
-func (n *checkCounts) add(r checker.Result) {
+func (n *checkCounts) add(r linkwatch.Result) {
 	n.total++
 	switch r.Status {
-	case checker.StatusDown:
+	case linkwatch.StatusDown:
 		n.down++
-	case checker.StatusDegraded:
+	case linkwatch.StatusDegraded:
 		n.degraded++
-	case checker.StatusSkipped:
+	case linkwatch.StatusSkipped:
 		n.skipped++
 	}
 }
@@ -95,12 +95,12 @@ const (
 // the result of that URL's check (one per URL, however many rows share it).
 type checkRow struct {
 	page, link, role, url string
-	result                checker.Result
+	result                linkwatch.Result
 }
 
 // checkRows returns a row per link and one more per link with a fallback,
 // in config order: every URL the round counted is named by a row.
-func checkRows(catalog *hub.Catalog, byURL map[string]checker.Result) []checkRow {
+func checkRows(catalog *hub.Catalog, byURL map[string]linkwatch.Result) []checkRow {
 	var rows []checkRow
 	for _, p := range catalog.Pages() {
 		for _, l := range p.Links {

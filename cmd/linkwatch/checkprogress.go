@@ -9,9 +9,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"linkwatch"
+
 	"golang.org/x/term"
 
-	"linkwatch/checker"
 	"linkwatch/checker/schedule"
 )
 
@@ -36,9 +37,9 @@ type progress struct {
 }
 
 // Check checks t with the wrapped prober and counts the result.
-func (p *progress) Check(ctx context.Context, t checker.Target) checker.Result {
+func (p *progress) Check(ctx context.Context, t linkwatch.Target) linkwatch.Result {
 	r := p.prober.Check(ctx, t)
-	if r.Status == checker.StatusDown {
+	if r.Status == linkwatch.StatusDown {
 		p.down.Add(1)
 	}
 	p.done.Add(1)

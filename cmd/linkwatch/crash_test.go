@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"linkwatch/incidents"
+	"linkwatch"
 	"linkwatch/storage"
 	"linkwatch/storage/postgres/pgtest"
 )
@@ -214,7 +214,7 @@ func waitUntil(t *testing.T, limit time.Duration, what string, cond func() bool)
 // incidentKeys lists every incident's correlation key.
 func incidentKeys(t *testing.T, db storage.Store) []string {
 	t.Helper()
-	list, err := db.ListIncidents(context.Background(), incidents.Query{Limit: 500})
+	list, err := db.ListIncidents(context.Background(), linkwatch.IncidentQuery{Limit: 500})
 	if err != nil {
 		t.Fatal(err)
 	}

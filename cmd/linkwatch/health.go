@@ -4,8 +4,7 @@ import (
 	"sync"
 	"time"
 
-	"linkwatch/checker"
-	"linkwatch/checker/ids"
+	"linkwatch"
 	"linkwatch/hub"
 	"linkwatch/incidents"
 )
@@ -59,7 +58,7 @@ func (d *diversions) observe(in incidents.Health, swap func()) {
 	now := make(map[string]string, len(in.Links))
 	for _, l := range in.Links {
 		if l.Fallback != "" {
-			now[ids.SelfCheck(l.Page, l.Link)] = l.Fallback
+			now[linkwatch.SelfCheckID(l.Page, l.Link)] = l.Fallback
 		}
 	}
 	d.mu.Lock()
@@ -86,7 +85,7 @@ func (d *diversions) observe(in incidents.Health, swap func()) {
 
 // Diverted reports whether the engine sent t's visitors to t.AltLocation
 // at some time since since (a self-check's start): checker.Options.Diverted.
-func (d *diversions) Diverted(t checker.Target, since time.Time) bool {
+func (d *diversions) Diverted(t linkwatch.Target, since time.Time) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	cur, ok := d.links[t.ID]

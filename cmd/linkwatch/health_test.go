@@ -8,8 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"linkwatch/checker"
-	"linkwatch/checker/ids"
+	"linkwatch"
 	"linkwatch/cmd/linkwatch/config"
 	"linkwatch/hub"
 	"linkwatch/incidents"
@@ -50,15 +49,15 @@ pages:
 	if len(targets) != 1 || targets[0].AltLocation != fallback {
 		t.Fatalf("self-check targets = %+v", targets)
 	}
-	check := func() checker.Result { return chk.Check(t.Context(), targets[0]) }
+	check := func() linkwatch.Result { return chk.Check(t.Context(), targets[0]) }
 
-	if r := check(); r.Status != checker.StatusUp || r.FinalURL != dest {
+	if r := check(); r.Status != linkwatch.StatusUp || r.FinalURL != dest {
 		t.Fatalf("healthy: %s %s %q", r.Status, r.Cause, r.Summary)
 	}
 	// The engine diverts the link: the hub sends visitors to the fallback.
 	diverted := incidents.Health{Links: []incidents.LinkHealth{{Page: "acme", Link: "shop", Down: true, Fallback: fallback}}}
 	observer.ObserveHealth(diverted)
-	if r := check(); r.Status != checker.StatusUp || r.FinalURL != fallback {
+	if r := check(); r.Status != linkwatch.StatusUp || r.FinalURL != fallback {
 		t.Errorf("diverted by the engine: %s %s %q, want up on the fallback", r.Status, r.Cause, r.Summary)
 	}
 	// The destination answers again and the engine says so, but the hub
@@ -66,13 +65,13 @@ pages:
 	observer.ObserveHealth(incidents.Health{})
 	srv.SetHealth(hub.NewHealth(map[hub.LinkKey]hub.LinkHealth{{Page: "acme", Link: "shop"}: {Down: true, Fallback: fallback}}))
 	r := check()
-	if r.Cause != checker.CauseHubRedirectWrong || !strings.Contains(r.Summary, "to its fallback "+fallback+" while its destination is not down") {
+	if r.Cause != linkwatch.CauseHubRedirectWrong || !strings.Contains(r.Summary, "to its fallback "+fallback+" while its destination is not down") {
 		t.Errorf("the hub diverting while the engine does not: %s %s %q, want hub_redirect_wrong", r.Status, r.Cause, r.Summary)
 	}
 	// A hub diverting a link the engine never diverted is caught too.
 	div2 := newDiversions(10 * time.Second)
 	chk2 := newChecker(cfg, "tok", div2.Diverted)
-	if r := chk2.Check(t.Context(), targets[0]); r.Cause != checker.CauseHubRedirectWrong {
+	if r := chk2.Check(t.Context(), targets[0]); r.Cause != linkwatch.CauseHubRedirectWrong {
 		t.Errorf("never diverted by the engine: %s %s %q, want hub_redirect_wrong", r.Status, r.Cause, r.Summary)
 	}
 }
@@ -85,8 +84,8 @@ func TestDiversionsCountDuringTheCheck(t *testing.T) {
 	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 	d := newDiversions(10 * time.Second)
 	d.now = func() time.Time { return now }
-	shop := checker.Target{ID: ids.SelfCheck("acme", "shop"), Kind: checker.KindSelfCheck, AltLocation: "https://backup.example/"}
-	blog := checker.Target{ID: ids.SelfCheck("acme", "blog"), Kind: checker.KindSelfCheck, AltLocation: "https://backup.example/blog"}
+	shop := linkwatch.Target{ID: linkwatch.SelfCheckID("acme", "shop"), Kind: linkwatch.TargetSelfCheck, AltLocation: "https://backup.example/"}
+	blog := linkwatch.Target{ID: linkwatch.SelfCheckID("acme", "blog"), Kind: linkwatch.TargetSelfCheck, AltLocation: "https://backup.example/blog"}
 	var swapped []bool // whether shop counted as diverted while the hub swapped
 	observe := func(h incidents.Health) {
 		d.observe(h, func() { swapped = append(swapped, d.Diverted(shop, now)) })

@@ -18,9 +18,10 @@ import (
 	"testing"
 	"time"
 
+	"linkwatch"
+
 	"go.yaml.in/yaml/v3"
 
-	"linkwatch/checker"
 	"linkwatch/hub"
 	"linkwatch/storage/sqlite"
 )
@@ -363,11 +364,11 @@ pages:
 		t.Fatal(err)
 	}
 	defer db.Close()
-	want := map[string]checker.Cause{
-		dest.URL + "/ok":   checker.CauseNone,
-		dest.URL + "/gone": checker.CauseHTTP4xx,
-		"self:/ada/ok":     checker.CauseNone,
-		"self:/ada/gone":   checker.CauseNone, // the hub's redirect is right even if the destination is not
+	want := map[string]linkwatch.Cause{
+		dest.URL + "/ok":   linkwatch.CauseNone,
+		dest.URL + "/gone": linkwatch.CauseHTTP4xx,
+		"self:/ada/ok":     linkwatch.CauseNone,
+		"self:/ada/gone":   linkwatch.CauseNone, // the hub's redirect is right even if the destination is not
 	}
 	// The rate limit (1/s) is below the self-check rate (2/s): self-checks
 	// must be exempt, or the hub would look broken.

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"linkwatch"
 	"linkwatch/alerting"
 	"linkwatch/cmd/linkwatch/config"
-	"linkwatch/incidents"
 	"linkwatch/storage/sqlite/sqlitetest"
 )
 
@@ -51,9 +51,9 @@ func alertSinks(t *testing.T, probe, alerts string) []alerting.Sink {
 
 func testDelivery() alerting.Delivery {
 	now := time.Now()
-	return alerting.Delivery{ID: 1, Alert: incidents.Alert{EventID: "ev1", Type: incidents.AlertOpened, IncidentID: 1, CreatedAt: now,
-		Incident: incidents.Incident{ID: 1, Key: "dest:https://go.dev/", Kind: incidents.KindDestination, Title: "ada/go is down",
-			Status: incidents.StatusInvestigating, Impact: incidents.ImpactMajor, StartedAt: now, UpdatedAt: now}}}
+	return alerting.Delivery{ID: 1, Alert: linkwatch.Alert{EventID: "ev1", Type: linkwatch.AlertOpened, IncidentID: 1, CreatedAt: now,
+		Incident: linkwatch.Incident{ID: 1, Key: "dest:https://go.dev/", Kind: linkwatch.KindDestination, Title: "ada/go is down",
+			Status: linkwatch.StatusInvestigating, Impact: linkwatch.ImpactMajor, StartedAt: now, UpdatedAt: now}}}
 }
 
 // Slack, Sentry and webhooks all dial through the prober's SSRF guard: a
@@ -149,8 +149,8 @@ func TestSeveralSlackEntriesAreSeveralChannels(t *testing.T) {
 	if strings.Join(names, ",") != "slack:acme,slack:ops" {
 		t.Fatalf("channels = %v", names)
 	}
-	f, ok := sinks[1].(interface{ Filter() incidents.Filter })
-	if !ok || f.Filter().MinImpact != incidents.ImpactCritical {
+	f, ok := sinks[1].(interface{ Filter() linkwatch.Filter })
+	if !ok || f.Filter().MinImpact != linkwatch.ImpactCritical {
 		t.Errorf("the ops entry's filters are lost")
 	}
 }

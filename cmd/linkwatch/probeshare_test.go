@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"linkwatch/checker"
+	"linkwatch"
 	"linkwatch/checker/shard"
 )
 
@@ -19,10 +19,10 @@ type pausingScheduler struct {
 	once    sync.Once
 
 	mu   sync.Mutex
-	last []checker.Target
+	last []linkwatch.Target
 }
 
-func (s *pausingScheduler) SetTargets(ts []checker.Target) {
+func (s *pausingScheduler) SetTargets(ts []linkwatch.Target) {
 	first := false
 	s.once.Do(func() { first = true; close(s.entered) })
 	if first {
@@ -43,10 +43,10 @@ func (nopOwnership) SetOwnership(func(string) bool) {}
 // membership, not a list computed from the old one: that would stand
 // until the next change, with hosts no replica checks.
 func TestProbeShareReloadRacingMembershipChange(t *testing.T) {
-	var all []checker.Target
+	var all []linkwatch.Target
 	for i := range 40 {
 		u := fmt.Sprintf("https://h%d.test/", i)
-		all = append(all, checker.Target{ID: u, URL: u, Kind: checker.KindDestination})
+		all = append(all, linkwatch.Target{ID: u, URL: u, Kind: linkwatch.TargetDestination})
 	}
 	sched := &pausingScheduler{entered: make(chan struct{}), release: make(chan struct{})}
 	p := newProbeShare(sched, nopOwnership{}, nil, shard.Alone("a"))
@@ -70,7 +70,7 @@ func TestProbeShareReloadRacingMembershipChange(t *testing.T) {
 	sched.mu.Lock()
 	got := sched.last
 	sched.mu.Unlock()
-	ids := func(ts []checker.Target) []string {
+	ids := func(ts []linkwatch.Target) []string {
 		out := make([]string, len(ts))
 		for i, t := range ts {
 			out[i] = t.ID

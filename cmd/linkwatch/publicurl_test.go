@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"linkwatch/checker"
+	"linkwatch"
 	"linkwatch/storage/sqlite"
 )
 
@@ -55,7 +55,7 @@ func waitSelfCheckOK(t *testing.T, app *servedApp) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(res) == 1 && res[0].Cause != checker.CauseNone {
+		if len(res) == 1 && res[0].Cause != linkwatch.CauseNone {
 			t.Fatalf("self-check failed: %s (%s); stderr:\n%s", res[0].Cause, res[0].Summary, app.stderr)
 		}
 		return len(res) == 1

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"linkwatch/incidents"
+	"linkwatch"
 	"linkwatch/storage/postgres"
 	"linkwatch/storage/postgres/pgtest"
 )
@@ -60,12 +60,12 @@ pages:
 	}
 	defer db.Close()
 	ctx := context.Background()
-	open := func(kind incidents.Kind) []incidents.Incident {
+	open := func(kind linkwatch.IncidentKind) []linkwatch.Incident {
 		list, err := db.OpenIncidents(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var out []incidents.Incident
+		var out []linkwatch.Incident
 		for _, inc := range list {
 			if inc.Kind == kind {
 				out = append(out, inc)
@@ -73,7 +73,7 @@ pages:
 		}
 		return out
 	}
-	outbox := func() []incidents.Alert {
+	outbox := func() []linkwatch.Alert {
 		a, err := db.Outbox(ctx, 100)
 		if err != nil {
 			t.Fatal(err)
@@ -81,14 +81,14 @@ pages:
 		return a
 	}
 
-	waitUntil(t, 20*time.Second, "a regional note", func() bool { return len(open(incidents.KindRegional)) == 1 })
-	note := open(incidents.KindRegional)[0]
+	waitUntil(t, 20*time.Second, "a regional note", func() bool { return len(open(linkwatch.KindRegional)) == 1 })
+	note := open(linkwatch.KindRegional)[0]
 	if note.Title != "ada/shop is unreachable from eu-west" {
 		t.Errorf("note title %q", note.Title)
 	}
 	// A few more intervals: still a note, never a page.
 	time.Sleep(3 * time.Second)
-	if incs := open(incidents.KindDestination); len(incs) != 0 {
+	if incs := open(linkwatch.KindDestination); len(incs) != 0 {
 		t.Fatalf("a failure seen from one region of two opened %+v", incs)
 	}
 	if a := outbox(); len(a) != 0 {
@@ -102,22 +102,22 @@ pages:
 	}
 
 	failFor.Store([]string{"eu-west", "us-east"})
-	waitUntil(t, 20*time.Second, "the incident", func() bool { return len(open(incidents.KindDestination)) == 1 })
+	waitUntil(t, 20*time.Second, "the incident", func() bool { return len(open(linkwatch.KindDestination)) == 1 })
 	time.Sleep(3 * time.Second)
-	majority := open(incidents.KindDestination)
+	majority := open(linkwatch.KindDestination)
 	if len(majority) != 1 || !strings.Contains(majority[0].Summary, "failing from eu-west and us-east") {
 		t.Fatalf("incidents = %+v", majority)
 	}
 	var opened int
 	for _, a := range outbox() {
-		if a.Type == incidents.AlertOpened && a.Incident.Kind == incidents.KindDestination {
+		if a.Type == linkwatch.AlertOpened && a.Incident.Kind == linkwatch.KindDestination {
 			opened++
 		}
 	}
 	if opened != 1 {
 		t.Errorf("%d incident.opened alerts, want 1: %+v", opened, outbox())
 	}
-	if n := open(incidents.KindRegional); len(n) != 0 {
+	if n := open(linkwatch.KindRegional); len(n) != 0 {
 		t.Errorf("the note is still open beside the incident: %+v", n)
 	}
 	for _, app := range apps {

@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"linkwatch/checker"
+	"linkwatch"
 	"linkwatch/checker/shard"
 	"linkwatch/errlog"
 	"linkwatch/incidents"
@@ -23,13 +23,13 @@ type probeShare struct {
 	engine ownershipSetter
 
 	mu  sync.Mutex
-	all []checker.Target
+	all []linkwatch.Target
 	as  shard.Assignment
 }
 
 // targetSetter is the scheduler, as probeShare feeds it.
 type targetSetter interface {
-	SetTargets([]checker.Target)
+	SetTargets([]linkwatch.Target)
 }
 
 // ownershipSetter is the incident engine, as probeShare tells it what it owns.
@@ -37,12 +37,12 @@ type ownershipSetter interface {
 	SetOwnership(owns func(target string) bool)
 }
 
-func newProbeShare(sched targetSetter, engine ownershipSetter, all []checker.Target, as shard.Assignment) *probeShare {
+func newProbeShare(sched targetSetter, engine ownershipSetter, all []linkwatch.Target, as shard.Assignment) *probeShare {
 	return &probeShare{sched: sched, engine: engine, all: all, as: as}
 }
 
 // owned returns the targets this replica checks now.
-func (p *probeShare) owned() []checker.Target {
+func (p *probeShare) owned() []linkwatch.Target {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.as.Filter(p.all)
@@ -55,7 +55,7 @@ func (p *probeShare) owned() []checker.Target {
 // would otherwise each compute a list and could hand them on in the
 // other order, leaving the scheduler with a list from the old split (or
 // the old config) until the next change.
-func (p *probeShare) SetTargets(all []checker.Target) {
+func (p *probeShare) SetTargets(all []linkwatch.Target) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.all = all
@@ -120,7 +120,7 @@ func runWhileHolding(ctx context.Context, db lockStore, name string, retry time.
 
 // departedStore is what resolving departed replicas' incidents reads.
 type departedStore interface {
-	LiveMembers(ctx context.Context, since time.Time) ([]shard.Member, error)
+	LiveMembers(ctx context.Context, since time.Time) ([]linkwatch.Member, error)
 }
 
 // resolveDeparted resolves the prober_offline and canary incidents of

@@ -14,8 +14,8 @@ import (
 	"syscall"
 	"time"
 
+	"linkwatch"
 	"linkwatch/alerting"
-	"linkwatch/checker"
 	"linkwatch/checker/schedule"
 	"linkwatch/checker/shard"
 	"linkwatch/cmd/linkwatch/config"
@@ -127,7 +127,7 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 	// incidents apart. SQLite is one process: it owns everything.
 	interval := time.Duration(cfg.Probe.Interval)
 	shared := cfg.Storage.Driver == config.DriverPostgres
-	self := shard.Member{ID: shard.NewID(), Region: cfg.Probe.Region, Addr: ln.Addr().String()}
+	self := linkwatch.Member{ID: shard.NewID(), Region: cfg.Probe.Region, Addr: ln.Addr().String()}
 	engineCfg := incidents.Config{
 		FailureThreshold: cfg.Probe.FailureThreshold,
 		SuccessThreshold: cfg.Probe.SuccessThreshold,
@@ -211,12 +211,12 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 	dispatcher.Subscribe(db, guard.Dial)
 	// The engine runs on one goroutine; it drains this channel until the
 	// prober has stopped and the channel is closed.
-	engineIn := make(chan checker.Result, 4096)
+	engineIn := make(chan linkwatch.Result, 4096)
 	targets := allTargets(cfg, catalog, selfCheckURL)
 	sched := schedule.New(newChecker(cfg, selfToken, diverted.Diverted), nil, schedule.Options{
 		Interval: interval,
 		Workers:  cfg.Probe.Workers,
-		OnResult: func(r checker.Result) {
+		OnResult: func(r linkwatch.Result) {
 			metrics.Result(r)
 			writer.Add(r)
 			engineIn <- r

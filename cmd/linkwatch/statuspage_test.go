@@ -16,10 +16,10 @@ import (
 	"testing"
 	"time"
 
+	"linkwatch"
+
 	"github.com/mmcdole/gofeed"
 
-	"linkwatch/checker"
-	"linkwatch/incidents"
 	"linkwatch/storage/sqlite"
 )
 
@@ -65,10 +65,10 @@ func TestServeLinkFailingOnDNSHasNoResponseTime(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now().UTC()
-	var batch []checker.Result
+	var batch []linkwatch.Result
 	for i := range 6 * 60 {
-		batch = append(batch, checker.Result{TargetID: gone, Kind: checker.KindDestination, URL: gone, Start: now.Add(-6*time.Hour + time.Duration(i)*time.Minute),
-			Latency: time.Duration(10+i%35) * time.Millisecond, Status: checker.StatusDown, Cause: checker.CauseDNS, Summary: "lookup gone.example: no such host"})
+		batch = append(batch, linkwatch.Result{TargetID: gone, Kind: linkwatch.TargetDestination, URL: gone, Start: now.Add(-6*time.Hour + time.Duration(i)*time.Minute),
+			Latency: time.Duration(10+i%35) * time.Millisecond, Status: linkwatch.StatusDown, Cause: linkwatch.CauseDNS, Summary: "lookup gone.example: no such host"})
 	}
 	if err := db.SaveResults(context.Background(), batch); err != nil {
 		t.Fatal(err)
@@ -122,7 +122,7 @@ pages:
 	defer db.Close()
 	waitUntil(t, 20*time.Second, "the prober_offline incident", func() bool {
 		open, err := db.OpenIncidents(context.Background())
-		return err == nil && slices.ContainsFunc(open, func(inc incidents.Incident) bool { return inc.Kind == incidents.KindProberOffline })
+		return err == nil && slices.ContainsFunc(open, func(inc linkwatch.Incident) bool { return inc.Kind == linkwatch.KindProberOffline })
 	})
 
 	for _, path := range []string{"/status", "/status/ada"} {

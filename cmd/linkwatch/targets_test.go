@@ -5,10 +5,10 @@ import (
 	"testing"
 	"time"
 
+	"linkwatch"
 	"linkwatch/checker"
 	"linkwatch/cmd/linkwatch/config"
 	"linkwatch/hub"
-	"linkwatch/incidents"
 )
 
 // validPages is the smallest valid pages section, for tests about the
@@ -43,7 +43,7 @@ pages:
 	var ids []string
 	for _, tg := range destinationTargets(cfg, cat) {
 		ids = append(ids, tg.ID)
-		if tg.Kind != checker.KindDestination {
+		if tg.Kind != linkwatch.TargetDestination {
 			t.Errorf("%s: kind %s", tg.ID, tg.Kind)
 		}
 		if tg.ID == "https://backup.example/" && !reflect.DeepEqual(tg.Expect.Status, []int{200}) {
@@ -54,13 +54,13 @@ pages:
 		t.Errorf("targets = %v, want %v", ids, want)
 	}
 	deps := dependencies(cat)
-	shop := incidents.Affected{Page: "acme", Link: "shop", URL: "https://shop.example/", Fallback: "https://backup.example/"}
-	docs := incidents.Affected{Page: "acme", Link: "docs", URL: "https://docs.example/", Fallback: "https://backup.example/"}
-	blog := incidents.Affected{Page: "acme", Link: "blog", URL: "https://backup.example/"}
-	if got := deps["https://backup.example/"]; !reflect.DeepEqual(got, []incidents.Affected{shop, blog, docs}) {
+	shop := linkwatch.Affected{Page: "acme", Link: "shop", URL: "https://shop.example/", Fallback: "https://backup.example/"}
+	docs := linkwatch.Affected{Page: "acme", Link: "docs", URL: "https://docs.example/", Fallback: "https://backup.example/"}
+	blog := linkwatch.Affected{Page: "acme", Link: "blog", URL: "https://backup.example/"}
+	if got := deps["https://backup.example/"]; !reflect.DeepEqual(got, []linkwatch.Affected{shop, blog, docs}) {
 		t.Errorf("deps of the fallback = %+v", got)
 	}
-	if got := deps["https://shop.example/"]; !reflect.DeepEqual(got, []incidents.Affected{shop}) {
+	if got := deps["https://shop.example/"]; !reflect.DeepEqual(got, []linkwatch.Affected{shop}) {
 		t.Errorf("deps of shop = %+v", got)
 	}
 }

@@ -22,24 +22,23 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/gorilla/mux"
+	"linkwatch"
 
-	"linkwatch/checker/ids"
-	"linkwatch/incidents"
+	"github.com/gorilla/mux"
 )
 
 // Store is what the admin API needs from storage.
 type Store interface {
-	ListIncidents(ctx context.Context, q incidents.Query) ([]incidents.Incident, error)
-	Incident(ctx context.Context, id int64) (incidents.Incident, error)
-	IncidentEvents(ctx context.Context, id int64) ([]incidents.Event, error)
-	IncidentUpdates(ctx context.Context, id int64) ([]incidents.Update, error)
+	ListIncidents(ctx context.Context, q linkwatch.IncidentQuery) ([]linkwatch.Incident, error)
+	Incident(ctx context.Context, id int64) (linkwatch.Incident, error)
+	IncidentEvents(ctx context.Context, id int64) ([]linkwatch.Event, error)
+	IncidentUpdates(ctx context.Context, id int64) ([]linkwatch.Update, error)
 	IncidentEvidence(ctx context.Context, id int64) ([]json.RawMessage, error)
-	EditPostmortem(ctx context.Context, id int64, pm incidents.Postmortem) (incidents.Incident, error)
-	CreateMaintenance(ctx context.Context, m incidents.Maintenance) (incidents.Maintenance, error)
-	ListMaintenance(ctx context.Context, since time.Time) ([]incidents.Maintenance, error)
+	EditPostmortem(ctx context.Context, id int64, pm linkwatch.Postmortem) (linkwatch.Incident, error)
+	CreateMaintenance(ctx context.Context, m linkwatch.Maintenance) (linkwatch.Maintenance, error)
+	ListMaintenance(ctx context.Context, since time.Time) ([]linkwatch.Maintenance, error)
 	DeleteMaintenance(ctx context.Context, id int64) error
-	ChannelStates(ctx context.Context, names []string) ([]incidents.ChannelState, error)
+	ChannelStates(ctx context.Context, names []string) ([]linkwatch.ChannelState, error)
 	EnableChannel(ctx context.Context, name string) error
 	DisableChannel(ctx context.Context, name, reason string) error
 	SubscriptionStore
@@ -50,9 +49,9 @@ type Store interface {
 // update. The engine owns open incidents and makes every alert, so the
 // admin API asks it rather than writing to the store.
 type Operator interface {
-	Acknowledge(ctx context.Context, id int64, by string) (incidents.Incident, error)
-	Resolve(ctx context.Context, id int64, by, note string) (incidents.Incident, error)
-	PostUpdate(ctx context.Context, id int64, status incidents.Status, body string) (incidents.Update, error)
+	Acknowledge(ctx context.Context, id int64, by string) (linkwatch.Incident, error)
+	Resolve(ctx context.Context, id int64, by, note string) (linkwatch.Incident, error)
+	PostUpdate(ctx context.Context, id int64, status linkwatch.IncidentStatus, body string) (linkwatch.Update, error)
 }
 
 // Options configure the admin API.
@@ -68,7 +67,7 @@ type Options struct {
 	// Catalog says which pages and links are configured, so a maintenance
 	// window or a subscription's filters cannot name one that does not
 	// exist (and would mute or send nothing); nil accepts any.
-	Catalog incidents.Catalog
+	Catalog linkwatch.Catalog
 	// CheckURL checks a subscription's URL when it is made: a valid
 	// http(s) URL the SSRF guard allows. nil: subscriptions cannot be made.
 	CheckURL func(ctx context.Context, rawURL string) error
@@ -87,7 +86,7 @@ type API struct {
 	operator  Operator
 	channels  []string
 	extra     map[string]http.Handler
-	catalog   incidents.Catalog
+	catalog   linkwatch.Catalog
 	checkURL  func(context.Context, string) error
 	newSecret func() string
 	log       *slog.Logger
@@ -212,10 +211,10 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.As(err, &fe):
 		writeError(w, http.StatusBadRequest, fe.field, fe.Error())
-	case errors.Is(err, incidents.ErrNotFound):
+	case errors.Is(err, linkwatch.ErrNotFound):
 		writeError(w, http.StatusNotFound, "", err.Error())
-	case errors.Is(err, incidents.ErrConflict):
-		writeError(w, http.StatusConflict, "", strings.TrimSuffix(err.Error(), ": "+incidents.ErrConflict.Error()))
+	case errors.Is(err, linkwatch.ErrConflict):
+		writeError(w, http.StatusConflict, "", strings.TrimSuffix(err.Error(), ": "+linkwatch.ErrConflict.Error()))
 	default:
 		a.log.ErrorContext(r.Context(), "admin API", "path", r.URL.Path, "err", err)
 		writeError(w, http.StatusInternalServerError, "", "internal error")
@@ -379,7 +378,7 @@ func checkText(field, s string, required bool, max int) error {
 }
 
 func (a *API) listIncidents(w http.ResponseWriter, r *http.Request) {
-	q := incidents.Query{Limit: 50}
+	q := linkwatch.IncidentQuery{Limit: 50}
 	v := r.URL.Query()
 	if s := v.Get("open"); s != "" {
 		b, err := strconv.ParseBool(s)
@@ -456,14 +455,14 @@ func (a *API) postUpdate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var body struct {
-		Status incidents.Status `json:"status"`
-		Body   string           `json:"body"`
+		Status linkwatch.IncidentStatus `json:"status"`
+		Body   string                   `json:"body"`
 	}
 	if err := decode(w, r, &body); err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	if !incidents.ValidStatus(body.Status) {
+	if !linkwatch.ValidIncidentStatus(body.Status) {
 		a.fail(w, r, &fieldError{"status", "must be investigating, identified, monitoring or resolved"})
 		return
 	}
@@ -604,7 +603,7 @@ func (a *API) editPostmortem(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	var pm incidents.Postmortem
+	var pm linkwatch.Postmortem
 	if err := decode(w, r, &pm); err != nil {
 		a.fail(w, r, err)
 		return
@@ -659,8 +658,8 @@ func (a *API) createMaintenance(w http.ResponseWriter, r *http.Request) {
 	}
 	now := a.now()
 	err := checkLine("title", body.Title, true, 200)
-	kind, page, known := ids.ParseComponent(body.Component)
-	isPage := kind == ids.ComponentPage
+	kind, page, known := linkwatch.ParseComponent(body.Component)
+	isPage := kind == linkwatch.ComponentPage
 	switch {
 	case err != nil:
 	case !known || checkText("component", body.Component, false, 2100) != nil:
@@ -688,7 +687,7 @@ func (a *API) createMaintenance(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	m, err := a.store.CreateMaintenance(r.Context(), incidents.Maintenance{Title: body.Title, Component: body.Component, StartsAt: body.StartsAt.UTC(), EndsAt: body.EndsAt.UTC()})
+	m, err := a.store.CreateMaintenance(r.Context(), linkwatch.Maintenance{Title: body.Title, Component: body.Component, StartsAt: body.StartsAt.UTC(), EndsAt: body.EndsAt.UTC()})
 	if err != nil {
 		a.fail(w, r, err)
 		return

@@ -10,22 +10,22 @@ import (
 	"strings"
 	"time"
 
-	"linkwatch/incidents"
+	"linkwatch"
 )
 
 // SubscriptionStore is what the subscriptions API and the delivery log
 // need from storage.
 type SubscriptionStore interface {
-	CreateSubscription(ctx context.Context, s incidents.Subscription) (incidents.Subscription, error)
-	Subscription(ctx context.Context, id int64) (incidents.Subscription, error)
-	ListSubscriptions(ctx context.Context) ([]incidents.Subscription, error)
-	UpdateSubscription(ctx context.Context, id int64, p incidents.SubscriptionPatch) (incidents.Subscription, error)
+	CreateSubscription(ctx context.Context, s linkwatch.Subscription) (linkwatch.Subscription, error)
+	Subscription(ctx context.Context, id int64) (linkwatch.Subscription, error)
+	ListSubscriptions(ctx context.Context) ([]linkwatch.Subscription, error)
+	UpdateSubscription(ctx context.Context, id int64, p linkwatch.SubscriptionPatch) (linkwatch.Subscription, error)
 	DeleteSubscription(ctx context.Context, id int64) error
-	RotateSecret(ctx context.Context, id int64, secret string) (incidents.Subscription, error)
-	RequestVerification(ctx context.Context, id int64) (incidents.Subscription, error)
-	DeliveryLog(ctx context.Context, q incidents.DeliveryQuery) ([]incidents.DeliveryLog, error)
-	Redeliver(ctx context.Context, id int64) (incidents.DeliveryLog, error)
-	Replay(ctx context.Context, channel string, since time.Time, limit int, match func(incidents.Alert) bool) (int, time.Time, error)
+	RotateSecret(ctx context.Context, id int64, secret string) (linkwatch.Subscription, error)
+	RequestVerification(ctx context.Context, id int64) (linkwatch.Subscription, error)
+	DeliveryLog(ctx context.Context, q linkwatch.DeliveryQuery) ([]linkwatch.DeliveryLog, error)
+	Redeliver(ctx context.Context, id int64) (linkwatch.DeliveryLog, error)
+	Replay(ctx context.Context, channel string, since time.Time, limit int, match func(linkwatch.Alert) bool) (int, time.Time, error)
 }
 
 // Replay bounds: how far back, and how many alerts one request re-sends.
@@ -45,12 +45,12 @@ const (
 // subscriptionView is a subscription as the API shows it: never its
 // secrets, always its state.
 type subscriptionView struct {
-	incidents.Subscription
-	State   incidents.SubscriptionState `json:"state"`
+	linkwatch.Subscription
+	State   linkwatch.SubscriptionState `json:"state"`
 	Channel string                      `json:"channel"`
 }
 
-func view(s incidents.Subscription) subscriptionView {
+func view(s linkwatch.Subscription) subscriptionView {
 	return subscriptionView{Subscription: s, State: s.State(), Channel: s.Channel()}
 }
 
@@ -61,8 +61,8 @@ type withSecret struct {
 }
 
 // checkFilter validates filters as the config file's are
-// (incidents.Filter.Check), naming the first field at fault under filters.
-func (a *API) checkFilter(f incidents.Filter) error {
+// (linkwatch.Filter.Check), naming the first field at fault under filters.
+func (a *API) checkFilter(f linkwatch.Filter) error {
 	if errs := f.Check(a.catalog); len(errs) > 0 {
 		return &fieldError{"filters." + errs[0].Field, errs[0].Msg}
 	}
@@ -72,7 +72,7 @@ func (a *API) checkFilter(f incidents.Filter) error {
 // subscriptionBody is the body of POST and PATCH /subscriptions.
 type subscriptionBody struct {
 	URL         *string           `json:"url"`
-	Filters     *incidents.Filter `json:"filters"`
+	Filters     *linkwatch.Filter `json:"filters"`
 	Description *string           `json:"description"`
 	Paused      *bool             `json:"paused"`
 }
@@ -134,7 +134,7 @@ func (a *API) createSubscription(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, &fieldError{"url", err.Error()})
 		return
 	}
-	s := incidents.Subscription{URL: *b.URL, Secret: a.newSecret()}
+	s := linkwatch.Subscription{URL: *b.URL, Secret: a.newSecret()}
 	if b.Filters != nil {
 		s.Filter = *b.Filters
 	}
@@ -189,7 +189,7 @@ func (a *API) patchSubscription(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	s, err := a.store.UpdateSubscription(r.Context(), id, incidents.SubscriptionPatch{Filter: b.Filters, Description: b.Description, Paused: b.Paused})
+	s, err := a.store.UpdateSubscription(r.Context(), id, linkwatch.SubscriptionPatch{Filter: b.Filters, Description: b.Description, Paused: b.Paused})
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -244,7 +244,7 @@ func (a *API) verify(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	if st := s.State(); st != incidents.SubscriptionPending && st != incidents.SubscriptionDisabled {
+	if st := s.State(); st != linkwatch.SubscriptionPending && st != linkwatch.SubscriptionDisabled {
 		writeError(w, http.StatusConflict, "", fmt.Sprintf("subscription %d is %s: it is already verified", id, st))
 		return
 	}
@@ -285,7 +285,7 @@ func (a *API) replay(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	if st := s.State(); st != incidents.SubscriptionActive {
+	if st := s.State(); st != linkwatch.SubscriptionActive {
 		writeError(w, http.StatusConflict, "", fmt.Sprintf("subscription %d is %s: only an active one can replay", id, st))
 		return
 	}
@@ -293,7 +293,7 @@ func (a *API) replay(w http.ResponseWriter, r *http.Request) {
 	// rest of its story whatever min_impact says (Filter.Follow). Replay
 	// looks at the alerts once each, in outbox order.
 	followed := map[int64]bool{}
-	n, next, err := a.store.Replay(r.Context(), s.Channel(), since, MaxReplayAlerts, func(al incidents.Alert) bool {
+	n, next, err := a.store.Replay(r.Context(), s.Channel(), since, MaxReplayAlerts, func(al linkwatch.Alert) bool {
 		_, ok := s.Filter.Apply(al)
 		if !ok && followed[al.IncidentID] {
 			_, ok = s.Filter.Follow().Apply(al)
@@ -344,7 +344,7 @@ func (a *API) redeliver(w http.ResponseWriter, r *http.Request) {
 // at a time (?before=<the last id of the previous page>).
 func (a *API) listDeliveries(w http.ResponseWriter, r *http.Request) {
 	v := r.URL.Query()
-	q := incidents.DeliveryQuery{Limit: 100}
+	q := linkwatch.DeliveryQuery{Limit: 100}
 	var err error
 	if s := v.Get("limit"); s != "" {
 		n, perr := strconv.Atoi(s)
@@ -370,7 +370,7 @@ func (a *API) listDeliveries(w http.ResponseWriter, r *http.Request) {
 		if perr != nil || id < 1 {
 			err = &fieldError{"subscription", "must be a positive subscription id"}
 		}
-		q.Channel = incidents.SubscriptionChannel(id)
+		q.Channel = linkwatch.SubscriptionChannel(id)
 	case ch != "":
 		if cerr := checkLine("channel", ch, true, 200); cerr != nil {
 			err = cerr
@@ -397,24 +397,24 @@ func (a *API) listDeliveries(w http.ResponseWriter, r *http.Request) {
 // deleted subscription, a webhook removed from the config): nothing would
 // ever send it, and it would count as pending for good.
 func (a *API) checkLive(ctx context.Context, deliveryID int64) error {
-	list, err := a.store.DeliveryLog(ctx, incidents.DeliveryQuery{Before: deliveryID + 1, Limit: 1})
+	list, err := a.store.DeliveryLog(ctx, linkwatch.DeliveryQuery{Before: deliveryID + 1, Limit: 1})
 	if err != nil {
 		return err
 	}
 	if len(list) == 0 || list[0].ID != deliveryID {
-		return fmt.Errorf("delivery %d: %w", deliveryID, incidents.ErrNotFound)
+		return fmt.Errorf("delivery %d: %w", deliveryID, linkwatch.ErrNotFound)
 	}
 	ch := list[0].Channel
-	if sub, ok := incidents.SubscriptionOf(ch); ok {
-		if _, err := a.store.Subscription(ctx, sub); errors.Is(err, incidents.ErrNotFound) {
-			return fmt.Errorf("subscription %d was deleted: %w", sub, incidents.ErrConflict)
+	if sub, ok := linkwatch.SubscriptionOf(ch); ok {
+		if _, err := a.store.Subscription(ctx, sub); errors.Is(err, linkwatch.ErrNotFound) {
+			return fmt.Errorf("subscription %d was deleted: %w", sub, linkwatch.ErrConflict)
 		} else if err != nil {
 			return err
 		}
 		return nil
 	}
 	if !slices.Contains(a.channels, ch) {
-		return fmt.Errorf("channel %s is not configured any more: %w", ch, incidents.ErrConflict)
+		return fmt.Errorf("channel %s is not configured any more: %w", ch, linkwatch.ErrConflict)
 	}
 	return nil
 }

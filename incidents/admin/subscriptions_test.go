@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"linkwatch"
+
 	"github.com/gorilla/mux"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
@@ -52,7 +54,7 @@ func newEnv(t *testing.T, allow []netip.Prefix, resolver checker.Resolver) *env 
 	guard := checker.NewURLGuard(resolver, allow, 2*time.Second)
 	r := mux.NewRouter()
 	admin.New(db, admin.Options{Token: token, Log: quiet(), NewSecret: alerting.NewSecret,
-		Catalog: incidents.Pages{"acme": {"shop", "blog"}, "beta": {"store"}},
+		Catalog: linkwatch.PageLinks{"acme": {"shop", "blog"}, "beta": {"store"}},
 		CheckURL: func(ctx context.Context, raw string) error {
 			if err := hub.ValidateURL(raw); err != nil {
 				return err
@@ -172,13 +174,13 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func openIncident(t *testing.T, db *sqlite.DB, key, page string) incidents.Incident {
+func openIncident(t *testing.T, db *sqlite.DB, key, page string) linkwatch.Incident {
 	t.Helper()
 	now := db.Now()
-	inc := incidents.Incident{Key: key, Kind: incidents.KindDestination, Title: key, Cause: checker.CauseHTTP5xx, Status: incidents.StatusInvestigating,
-		Impact: incidents.ImpactMajor, Targets: []string{"https://shop.example/"}, StartedAt: now, UpdatedAt: now,
-		Affected: []incidents.Affected{{Page: page, Link: "shop", URL: "https://shop.example/"}}}
-	saved, err := db.Record(context.Background(), incidents.Change{Incident: inc, Alert: &incidents.Alert{Type: incidents.AlertOpened}})
+	inc := linkwatch.Incident{Key: key, Kind: linkwatch.KindDestination, Title: key, Cause: linkwatch.CauseHTTP5xx, Status: linkwatch.StatusInvestigating,
+		Impact: linkwatch.ImpactMajor, Targets: []string{"https://shop.example/"}, StartedAt: now, UpdatedAt: now,
+		Affected: []linkwatch.Affected{{Page: page, Link: "shop", URL: "https://shop.example/"}}}
+	saved, err := db.Record(context.Background(), incidents.Change{Incident: inc, Alert: &linkwatch.Alert{Type: linkwatch.AlertOpened}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -540,7 +542,7 @@ func TestSubscriptionsAPIRejectsBadInput(t *testing.T) {
 	if list, _ := e.db.ListSubscriptions(context.Background()); len(list) != 1 {
 		t.Errorf("bad requests stored %d subscriptions", len(list))
 	}
-	if log, _ := e.db.DeliveryLog(context.Background(), incidents.DeliveryQuery{Limit: 10}); len(log) != 1 || log[0].Redeliveries != 0 || log[0].Status != "sent" {
+	if log, _ := e.db.DeliveryLog(context.Background(), linkwatch.DeliveryQuery{Limit: 10}); len(log) != 1 || log[0].Redeliveries != 0 || log[0].Status != "sent" {
 		t.Errorf("bad requests queued deliveries again: %+v", log)
 	}
 }
@@ -554,23 +556,23 @@ func TestReplayFollowsAnIncidentPastMinImpact(t *testing.T) {
 	id, _ := create(t, e, rc, rsrv.URL+"/hook", `{"min_impact":"major"}`)
 	ctx := context.Background()
 	since := time.Now().UTC().Add(-time.Second).Format(time.RFC3339)
-	record := func(inc incidents.Incident, typ incidents.AlertType) incidents.Incident {
+	record := func(inc linkwatch.Incident, typ linkwatch.AlertType) linkwatch.Incident {
 		t.Helper()
-		saved, err := e.db.Record(ctx, incidents.Change{Incident: inc, Alert: &incidents.Alert{Type: typ, Reason: "cause_changed"}})
+		saved, err := e.db.Record(ctx, incidents.Change{Incident: inc, Alert: &linkwatch.Alert{Type: typ, Reason: "cause_changed"}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return saved
 	}
 	inc := openIncident(t, e.db, "dest:eased", "acme")
-	inc.Impact = incidents.ImpactMinor
-	inc = record(inc, incidents.AlertUpdated)
-	inc.Status, inc.ResolvedAt = incidents.StatusResolved, e.db.Now()
-	record(inc, incidents.AlertResolved)
+	inc.Impact = linkwatch.ImpactMinor
+	inc = record(inc, linkwatch.AlertUpdated)
+	inc.Status, inc.ResolvedAt = linkwatch.StatusResolved, e.db.Now()
+	record(inc, linkwatch.AlertResolved)
 	now := e.db.Now()
-	record(incidents.Incident{Key: "dest:minor", Kind: incidents.KindDestination, Title: "slow", Cause: checker.CauseHTTP5xx,
-		Status: incidents.StatusInvestigating, Impact: incidents.ImpactMinor, Targets: []string{"https://slow.example/"}, StartedAt: now, UpdatedAt: now,
-		Affected: []incidents.Affected{{Page: "acme", Link: "slow", URL: "https://slow.example/"}}}, incidents.AlertOpened)
+	record(linkwatch.Incident{Key: "dest:minor", Kind: linkwatch.KindDestination, Title: "slow", Cause: linkwatch.CauseHTTP5xx,
+		Status: linkwatch.StatusInvestigating, Impact: linkwatch.ImpactMinor, Targets: []string{"https://slow.example/"}, StartedAt: now, UpdatedAt: now,
+		Affected: []linkwatch.Affected{{Page: "acme", Link: "slow", URL: "https://slow.example/"}}}, linkwatch.AlertOpened)
 	eventually(t, "the story delivered", func() bool { return len(rc.got()) == 4 })
 	eventually(t, "its outcomes recorded", func() bool { n, _ := e.db.OutboxPending(ctx); return n == 0 })
 	code, rep, raw := e.call(t, http.MethodPost, fmt.Sprintf("/subscriptions/%d/replay?since=%s", id, since), "")
@@ -607,15 +609,15 @@ func TestSubscriptionURLErrorsHideTheResolver(t *testing.T) {
 	// Names that stopped resolving after they were made: one pending
 	// verification, one verified and sent an alert.
 	ctx := context.Background()
-	pending, err := e.db.CreateSubscription(ctx, incidents.Subscription{URL: "https://gone.example.invalid/hook", Secret: alerting.NewSecret()})
+	pending, err := e.db.CreateSubscription(ctx, linkwatch.Subscription{URL: "https://gone.example.invalid/hook", Secret: alerting.NewSecret()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	active, err := e.db.CreateSubscription(ctx, incidents.Subscription{URL: "https://gone.example.invalid/other", Secret: alerting.NewSecret()})
+	active, err := e.db.CreateSubscription(ctx, linkwatch.Subscription{URL: "https://gone.example.invalid/other", Secret: alerting.NewSecret()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.db.RecordVerification(ctx, active.ID, incidents.Outcome{Status: "sent"}); err != nil {
+	if err := e.db.RecordVerification(ctx, active.ID, linkwatch.Outcome{Status: "sent"}); err != nil {
 		t.Fatal(err)
 	}
 	openIncident(t, e.db, "dest:a", "acme")
@@ -658,8 +660,8 @@ func TestReplayAfterResumeSendsWhatWasMissedWhilePaused(t *testing.T) {
 	if n, _ := e.db.OutboxPending(ctx); n != 0 {
 		t.Fatalf("%d deliveries pending for a paused subscription", n)
 	}
-	inc.Status, inc.ResolvedAt = incidents.StatusResolved, e.db.Now()
-	if _, err := e.db.Record(ctx, incidents.Change{Incident: inc, Alert: &incidents.Alert{Type: incidents.AlertResolved}}); err != nil {
+	inc.Status, inc.ResolvedAt = linkwatch.StatusResolved, e.db.Now()
+	if _, err := e.db.Record(ctx, incidents.Change{Incident: inc, Alert: &linkwatch.Alert{Type: linkwatch.AlertResolved}}); err != nil {
 		t.Fatal(err)
 	}
 	if code, body, _ := e.call(t, http.MethodPatch, fmt.Sprintf("/subscriptions/%d", id), `{"paused":false}`); code != 200 || body["state"] != "active" {
@@ -682,7 +684,7 @@ func TestReplayAfterResumeSendsWhatWasMissedWhilePaused(t *testing.T) {
 			t.Errorf("request %d: webhook-id %s, %s of incident %d; want %s, %s of %d", i+1, r.id, r.typ, r.incident, outbox[i].EventID, outbox[i].Type, inc.ID)
 		}
 	}
-	if outbox[0].Type != incidents.AlertOpened || outbox[1].Type != incidents.AlertResolved {
+	if outbox[0].Type != linkwatch.AlertOpened || outbox[1].Type != linkwatch.AlertResolved {
 		t.Errorf("outbox order: %s, %s", outbox[0].Type, outbox[1].Type)
 	}
 }

@@ -8,7 +8,7 @@ import (
 	"slices"
 	"time"
 
-	"linkwatch/incidents"
+	"linkwatch"
 	"linkwatch/statuspage"
 	"linkwatch/storage"
 )
@@ -17,7 +17,7 @@ import (
 type Source struct{ storage.Store }
 
 // DailyStats is the store's, in the status page's terms.
-func (s Source) DailyStats(ctx context.Context, from, to time.Time, unknown []incidents.Span) ([]statuspage.DayStat, error) {
+func (s Source) DailyStats(ctx context.Context, from, to time.Time, unknown []linkwatch.Span) ([]statuspage.DayStat, error) {
 	stats, err := s.Store.DailyStats(ctx, from, to, unknown)
 	if err != nil {
 		return nil, err
@@ -32,7 +32,7 @@ func (s Source) DailyStats(ctx context.Context, from, to time.Time, unknown []in
 // LatencySeries reads the quantiles off the rollup histograms, each
 // group's targets summed bucket by bucket before a quantile is taken. A
 // group or a bucket without a response has no response time.
-func (s Source) LatencySeries(ctx context.Context, groups map[string][]string, from, to time.Time, step time.Duration, unknown []incidents.Span) (map[string]statuspage.LatencySeries, error) {
+func (s Source) LatencySeries(ctx context.Context, groups map[string][]string, from, to time.Time, step time.Duration, unknown []linkwatch.Span) (map[string]statuspage.LatencySeries, error) {
 	var keys []string
 	for _, ks := range groups {
 		keys = append(keys, ks...)

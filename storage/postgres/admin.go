@@ -7,19 +7,20 @@ import (
 	"fmt"
 	"time"
 
+	"linkwatch"
+
 	"github.com/jackc/pgx/v5"
 
-	"linkwatch/incidents"
 	"linkwatch/storage"
 )
 
 // lockIncident reads an incident inside a write transaction and locks its
 // row until the transaction ends: two replicas' admin changes to one
 // incident take turns, as they did behind SQLite's single writer.
-func lockIncident(ctx context.Context, tx *Tx, id int64) (incidents.Incident, error) {
+func lockIncident(ctx context.Context, tx *Tx, id int64) (linkwatch.Incident, error) {
 	inc, err := scanIncident(tx.QueryRow(ctx, `SELECT `+incidentColumns+` FROM incidents WHERE id = $1 FOR UPDATE`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return inc, fmt.Errorf("incident %d: %w", id, storage.ErrNotFound)
+		return inc, fmt.Errorf("incident %d: %w", id, linkwatch.ErrNotFound)
 	}
 	if err != nil {
 		return inc, fmt.Errorf("postgres: incident %d: %w", id, err)
@@ -28,8 +29,8 @@ func lockIncident(ctx context.Context, tx *Tx, id int64) (incidents.Incident, er
 }
 
 // EditPostmortem replaces an incident's postmortem notes.
-func (db *DB) EditPostmortem(ctx context.Context, id int64, pm incidents.Postmortem) (incidents.Incident, error) {
-	var out incidents.Incident
+func (db *DB) EditPostmortem(ctx context.Context, id int64, pm linkwatch.Postmortem) (linkwatch.Incident, error) {
+	var out linkwatch.Incident
 	err := db.update(ctx, func(tx *Tx) error {
 		if _, err := lockIncident(ctx, tx, id); err != nil {
 			return err
@@ -42,7 +43,7 @@ func (db *DB) EditPostmortem(ctx context.Context, id int64, pm incidents.Postmor
 		if _, err := tx.Exec(ctx, `UPDATE incidents SET postmortem = $1, updated_at = $2 WHERE id = $3`, string(b), tx.now, id); err != nil {
 			return fmt.Errorf("postgres: edit postmortem: %w", err)
 		}
-		if err := addEvent(ctx, tx, id, incidents.EventPostmortem, "postmortem notes edited"); err != nil {
+		if err := addEvent(ctx, tx, id, linkwatch.EventPostmortem, "postmortem notes edited"); err != nil {
 			return err
 		}
 		out, err = lockIncident(ctx, tx, id)
@@ -51,7 +52,7 @@ func (db *DB) EditPostmortem(ctx context.Context, id int64, pm incidents.Postmor
 	return out, err
 }
 
-func addEvent(ctx context.Context, tx *Tx, id int64, kind incidents.EventKind, body string) error {
+func addEvent(ctx context.Context, tx *Tx, id int64, kind linkwatch.EventKind, body string) error {
 	if _, err := tx.Exec(ctx, `INSERT INTO incident_events (incident_id, at, kind, body) VALUES ($1, $2, $3, $4)`,
 		id, tx.now, string(kind), body); err != nil {
 		return fmt.Errorf("postgres: insert incident event: %w", err)
@@ -60,7 +61,7 @@ func addEvent(ctx context.Context, tx *Tx, id int64, kind incidents.EventKind, b
 }
 
 // CreateMaintenance stores a maintenance window.
-func (db *DB) CreateMaintenance(ctx context.Context, m incidents.Maintenance) (incidents.Maintenance, error) {
+func (db *DB) CreateMaintenance(ctx context.Context, m linkwatch.Maintenance) (linkwatch.Maintenance, error) {
 	err := db.update(ctx, func(tx *Tx) error {
 		m.CreatedAt = tx.now
 		return tx.QueryRow(ctx, `INSERT INTO maintenance (title, component, starts_at, ends_at, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id`,
@@ -80,21 +81,21 @@ func (db *DB) DeleteMaintenance(ctx context.Context, id int64) error {
 			return fmt.Errorf("postgres: delete maintenance: %w", err)
 		}
 		if tag.RowsAffected() == 0 {
-			return fmt.Errorf("maintenance %d: %w", id, storage.ErrNotFound)
+			return fmt.Errorf("maintenance %d: %w", id, linkwatch.ErrNotFound)
 		}
 		return nil
 	})
 }
 
 // ListMaintenance returns the windows that end after since, soonest first.
-func (db *DB) ListMaintenance(ctx context.Context, since time.Time) ([]incidents.Maintenance, error) {
+func (db *DB) ListMaintenance(ctx context.Context, since time.Time) ([]linkwatch.Maintenance, error) {
 	rows, err := db.pool.Query(ctx, `SELECT id, title, component, starts_at, ends_at, created_at FROM maintenance
 		WHERE ends_at > $1 ORDER BY starts_at, id`, since.UTC())
 	if err != nil {
 		return nil, fmt.Errorf("postgres: query maintenance: %w", err)
 	}
-	var out []incidents.Maintenance
-	var m incidents.Maintenance
+	var out []linkwatch.Maintenance
+	var m linkwatch.Maintenance
 	var s, e, c time.Time
 	_, err = pgx.ForEachRow(rows, []any{&m.ID, &m.Title, &m.Component, &s, &e, &c}, func() error {
 		m.StartsAt, m.EndsAt, m.CreatedAt = s.UTC(), e.UTC(), c.UTC()
@@ -108,7 +109,7 @@ func (db *DB) ListMaintenance(ctx context.Context, since time.Time) ([]incidents
 }
 
 // ActiveMaintenance returns the windows active at t.
-func (db *DB) ActiveMaintenance(ctx context.Context, t time.Time) ([]incidents.Maintenance, error) {
+func (db *DB) ActiveMaintenance(ctx context.Context, t time.Time) ([]linkwatch.Maintenance, error) {
 	all, err := db.ListMaintenance(ctx, t)
 	if err != nil {
 		return nil, err

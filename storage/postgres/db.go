@@ -18,6 +18,8 @@ import (
 	"sync"
 	"time"
 
+	"linkwatch"
+
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -141,7 +143,7 @@ func (db *DB) noteWrite(err error) error {
 // context, a missing row, a constraint the change broke).
 func isFault(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
-		errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrConflict) {
+		errors.Is(err, linkwatch.ErrNotFound) || errors.Is(err, linkwatch.ErrConflict) {
 		return false
 	}
 	var pe *pgconn.PgError

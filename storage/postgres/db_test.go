@@ -10,9 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"linkwatch"
+
 	"github.com/jackc/pgx/v5"
 
-	"linkwatch/checker"
 	"linkwatch/incidents"
 	"linkwatch/storage/postgres"
 	"linkwatch/storage/postgres/pgtest"
@@ -144,7 +145,7 @@ func TestPingAndFault(t *testing.T) {
 	if err := db.Ping(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Record(ctx, incidents.Change{Incident: incidents.Incident{ID: 77}}); !errors.Is(err, incidents.ErrNotFound) {
+	if _, err := db.Record(ctx, incidents.Change{Incident: linkwatch.Incident{ID: 77}}); !errors.Is(err, linkwatch.ErrNotFound) {
 		t.Fatalf("update of a missing incident: %v", err)
 	}
 	if f := db.LastWriteFault(); f.Err != nil {
@@ -163,10 +164,10 @@ func TestResultsBatchLarge(t *testing.T) {
 	db := pgtest.MustOpen(t)
 	ctx := context.Background()
 	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
-	var batch []checker.Result
+	var batch []linkwatch.Result
 	for i := range 5000 {
 		url := "https://t" + strings.Repeat("x", i%7) + ".test/" + string(rune('a'+i%26)) + "/" + time.Duration(i).String()
-		batch = append(batch, checker.Result{TargetID: url, Kind: checker.KindDestination, URL: url, Start: t0, Latency: time.Millisecond, Status: checker.StatusUp, StatusCode: 200})
+		batch = append(batch, linkwatch.Result{TargetID: url, Kind: linkwatch.TargetDestination, URL: url, Start: t0, Latency: time.Millisecond, Status: linkwatch.StatusUp, StatusCode: 200})
 	}
 	if err := db.SaveResults(ctx, batch); err != nil {
 		t.Fatal(err)

@@ -9,9 +9,10 @@ import (
 	"slices"
 	"time"
 
+	"linkwatch"
+
 	"github.com/jackc/pgx/v5"
 
-	"linkwatch/incidents"
 	"linkwatch/storage"
 )
 
@@ -29,7 +30,7 @@ func (db *DB) FanOut(ctx context.Context, channels []string) error {
 			return err
 		}
 		for _, ch := range channels {
-			if id, ok := incidents.SubscriptionOf(ch); ok {
+			if id, ok := linkwatch.SubscriptionOf(ch); ok {
 				// Read before the outbox lock was taken, the caller's list
 				// may be stale: a subscription deleted or paused since
 				// (both take the lock) gets nothing pending (paused:
@@ -42,7 +43,7 @@ func (db *DB) FanOut(ctx context.Context, channels []string) error {
 					continue
 				}
 			}
-			if err := fanOutTo(ctx, tx, ch, "pending"); err != nil {
+			if err := fanOutTo(ctx, tx, ch, linkwatch.DeliveryPending); err != nil {
 				return err
 			}
 		}
@@ -56,7 +57,7 @@ func (db *DB) FanOut(ctx context.Context, channels []string) error {
 			return fmt.Errorf("postgres: query paused subscriptions: %w", err)
 		}
 		for _, ch := range paused {
-			if err := fanOutTo(ctx, tx, ch, incidents.DeliverySkipped); err != nil {
+			if err := fanOutTo(ctx, tx, ch, linkwatch.DeliverySkipped); err != nil {
 				return err
 			}
 		}
@@ -68,9 +69,9 @@ func (db *DB) FanOut(ctx context.Context, channels []string) error {
 // has not seen: those after its last one, after the point it was resumed
 // from, and for a new channel those of the last storage.NewChannelLookback.
 // The caller holds the outbox lock.
-func fanOutTo(ctx context.Context, tx *Tx, channel, status string) error {
+func fanOutTo(ctx context.Context, tx *Tx, channel string, status linkwatch.DeliveryStatus) error {
 	lastError := ""
-	if status == incidents.DeliverySkipped {
+	if status == linkwatch.DeliverySkipped {
 		lastError = "not sent: the subscription was paused (replay sends it)"
 	}
 	_, err := tx.Exec(ctx, `INSERT INTO deliveries (outbox_id, channel, status, last_error, next_at, updated_at)
@@ -88,7 +89,7 @@ func fanOutTo(ctx context.Context, tx *Tx, channel, status string) error {
 
 // PendingDeliveries returns a channel's pending deliveries after the
 // delivery id after, oldest first.
-func (db *DB) PendingDeliveries(ctx context.Context, channel string, after int64, limit int) ([]incidents.Delivery, error) {
+func (db *DB) PendingDeliveries(ctx context.Context, channel string, after int64, limit int) ([]linkwatch.Delivery, error) {
 	rows, err := db.pool.Query(ctx, `SELECT d.id, d.channel, d.attempts, d.first_at, d.next_at, o.payload
 		FROM deliveries d JOIN outbox o ON o.id = d.outbox_id
 		WHERE d.channel = $1 AND d.status = 'pending' AND d.id > $2 ORDER BY d.id LIMIT $3`, channel, after, limit)
@@ -99,16 +100,16 @@ func (db *DB) PendingDeliveries(ctx context.Context, channel string, after int64
 }
 
 // scanDeliveries reads deliveries with their alerts.
-func scanDeliveries(rows pgx.Rows) ([]incidents.Delivery, error) {
-	var out []incidents.Delivery
+func scanDeliveries(rows pgx.Rows) ([]linkwatch.Delivery, error) {
+	var out []linkwatch.Delivery
 	var (
-		d       incidents.Delivery
+		d       linkwatch.Delivery
 		first   *time.Time
 		next    time.Time
 		payload []byte
 	)
 	_, err := pgx.ForEachRow(rows, []any{&d.ID, &d.Channel, &d.Attempts, &first, &next, &payload}, func() error {
-		d.FirstAt, d.NextAt, d.Alert = utc(first), next.UTC(), incidents.Alert{}
+		d.FirstAt, d.NextAt, d.Alert = utc(first), next.UTC(), linkwatch.Alert{}
 		if err := json.Unmarshal(payload, &d.Alert); err != nil {
 			return fmt.Errorf("decode alert of delivery %d: %w", d.ID, err)
 		}
@@ -128,8 +129,8 @@ func scanDeliveries(rows pgx.Rows) ([]incidents.Delivery, error) {
 // so an incident's alerts go out in order, one at a time, whichever
 // replica sends them. Replicas claiming at once skip each other's rows
 // (FOR UPDATE SKIP LOCKED): each delivery is claimed by one.
-func (db *DB) ClaimDeliveries(ctx context.Context, channel, owner string, lease time.Duration, limit int) ([]incidents.Delivery, error) {
-	var out []incidents.Delivery
+func (db *DB) ClaimDeliveries(ctx context.Context, channel, owner string, lease time.Duration, limit int) ([]linkwatch.Delivery, error) {
+	var out []linkwatch.Delivery
 	err := db.update(ctx, func(tx *Tx) error {
 		rows, err := tx.Query(ctx, `WITH c AS (
 				SELECT d.id FROM deliveries d JOIN outbox o ON o.id = d.outbox_id
@@ -148,7 +149,7 @@ func (db *DB) ClaimDeliveries(ctx context.Context, channel, owner string, lease 
 		out, err = scanDeliveries(rows)
 		return err
 	})
-	slices.SortFunc(out, func(a, b incidents.Delivery) int { return cmp.Compare(a.ID, b.ID) })
+	slices.SortFunc(out, func(a, b linkwatch.Delivery) int { return cmp.Compare(a.ID, b.ID) })
 	return out, err
 }
 
@@ -179,7 +180,7 @@ func (db *DB) ReleaseClaims(ctx context.Context, owner string) error {
 }
 
 // MarkDelivery records an attempt's outcome.
-func (db *DB) MarkDelivery(ctx context.Context, id int64, o incidents.Outcome) error {
+func (db *DB) MarkDelivery(ctx context.Context, id int64, o linkwatch.Outcome) error {
 	return db.update(ctx, func(tx *Tx) error {
 		next := o.NextAt.UTC()
 		if o.NextAt.IsZero() {
@@ -247,13 +248,13 @@ func (db *DB) DisabledChannels(ctx context.Context) (map[string]string, error) {
 	return out, nil
 }
 
-func (db *DB) channelState(ctx context.Context) (map[string]incidents.ChannelState, error) {
+func (db *DB) channelState(ctx context.Context) (map[string]linkwatch.ChannelState, error) {
 	rows, err := db.pool.Query(ctx, `SELECT channel, disabled_at, reason FROM channel_state`)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: query channel state: %w", err)
 	}
-	out := map[string]incidents.ChannelState{}
-	var st incidents.ChannelState
+	out := map[string]linkwatch.ChannelState{}
+	var st linkwatch.ChannelState
 	var at time.Time
 	_, err = pgx.ForEachRow(rows, []any{&st.Name, &at, &st.Reason}, func() error {
 		st.DisabledAt = at.UTC()
@@ -268,7 +269,7 @@ func (db *DB) channelState(ctx context.Context) (map[string]incidents.ChannelSta
 
 // ChannelStates returns the state of the named channels: on or off (and
 // why), and their deliveries by status.
-func (db *DB) ChannelStates(ctx context.Context, names []string) ([]incidents.ChannelState, error) {
+func (db *DB) ChannelStates(ctx context.Context, names []string) ([]linkwatch.ChannelState, error) {
 	off, err := db.channelState(ctx)
 	if err != nil {
 		return nil, err
@@ -277,14 +278,14 @@ func (db *DB) ChannelStates(ctx context.Context, names []string) ([]incidents.Ch
 	if err != nil {
 		return nil, fmt.Errorf("postgres: count deliveries: %w", err)
 	}
-	counts := map[string]map[string]int64{}
+	counts := map[string]map[linkwatch.DeliveryStatus]int64{}
 	var c, st string
 	var n int64
 	_, err = pgx.ForEachRow(rows, []any{&c, &st, &n}, func() error {
 		if counts[c] == nil {
-			counts[c] = map[string]int64{}
+			counts[c] = map[linkwatch.DeliveryStatus]int64{}
 		}
-		counts[c][st] = n
+		counts[c][linkwatch.DeliveryStatus(st)] = n
 		return nil
 	})
 	if err != nil {

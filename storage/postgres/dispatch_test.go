@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"linkwatch"
 	"linkwatch/alerting"
 	"linkwatch/incidents"
 	"linkwatch/storage/postgres"
@@ -18,7 +19,7 @@ import (
 // recordingSink takes every alert and remembers the order it got them in.
 type recordingSink struct {
 	mu  sync.Mutex
-	got []incidents.Alert
+	got []linkwatch.Alert
 }
 
 func (s *recordingSink) Name() string { return "hook" }
@@ -35,7 +36,7 @@ func (s *recordingSink) Send(_ context.Context, d alerting.Delivery) error {
 // dispatcher's context (the process is killed before recording it).
 type dying struct {
 	*recordingSink
-	crashOn func(incidents.Alert) bool
+	crashOn func(linkwatch.Alert) bool
 	kill    context.CancelFunc
 }
 
@@ -71,14 +72,14 @@ func TestTwoDispatchersSendEachAlertOnce(t *testing.T) {
 	const incidentsN, perIncident = 12, 4
 	var want []string // every event id
 	for i := range incidentsN {
-		inc := incidents.Incident{Key: fmt.Sprintf("dest:%d", i), Kind: incidents.KindDestination, Title: "t", Status: incidents.StatusInvestigating,
-			Impact: incidents.ImpactMajor, StartedAt: now, UpdatedAt: now}
-		saved, err := dbs[0].Record(ctx, incidents.Change{Incident: inc, Alert: &incidents.Alert{Type: incidents.AlertOpened}})
+		inc := linkwatch.Incident{Key: fmt.Sprintf("dest:%d", i), Kind: linkwatch.KindDestination, Title: "t", Status: linkwatch.StatusInvestigating,
+			Impact: linkwatch.ImpactMajor, StartedAt: now, UpdatedAt: now}
+		saved, err := dbs[0].Record(ctx, incidents.Change{Incident: inc, Alert: &linkwatch.Alert{Type: linkwatch.AlertOpened}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		for range perIncident - 1 {
-			if saved, err = dbs[0].Record(ctx, incidents.Change{Incident: saved, Alert: &incidents.Alert{Type: incidents.AlertUpdated, Reason: "cause_changed"}}); err != nil {
+			if saved, err = dbs[0].Record(ctx, incidents.Change{Incident: saved, Alert: &linkwatch.Alert{Type: linkwatch.AlertUpdated, Reason: "cause_changed"}}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -101,7 +102,7 @@ func TestTwoDispatchersSendEachAlertOnce(t *testing.T) {
 	// Replica 1 is killed after its third send, with more of its batch claimed.
 	sends := 0
 	killCtx, kill := context.WithCancel(ctx)
-	victim := dying{recordingSink: sink, kill: kill, crashOn: func(incidents.Alert) bool { sends++; return sends == 3 }}
+	victim := dying{recordingSink: sink, kill: kill, crashOn: func(linkwatch.Alert) bool { sends++; return sends == 3 }}
 	d1 := alerting.NewDispatcher(dbs[1], []alerting.Sink{victim}, nil, log)
 	d1.SetClaim("r1", time.Minute)
 	_ = d1.Drain(killCtx, victim)
@@ -172,7 +173,7 @@ func TestTwoDispatchersSendEachAlertOnce(t *testing.T) {
 	if dups != 1 {
 		t.Errorf("%d alerts sent twice, want 1 (the killed replica's unrecorded send)", dups)
 	}
-	log2, err := dbs[0].DeliveryLog(ctx, incidents.DeliveryQuery{Limit: 1000})
+	log2, err := dbs[0].DeliveryLog(ctx, linkwatch.DeliveryQuery{Limit: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}

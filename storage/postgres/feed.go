@@ -4,9 +4,9 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/jackc/pgx/v5"
+	"linkwatch"
 
-	"linkwatch/storage"
+	"github.com/jackc/pgx/v5"
 )
 
 // FeedIDs returns the feed's UUID and each given incident's, made once by
@@ -32,7 +32,7 @@ func (db *DB) FeedIDs(ctx context.Context, incidentIDs []int64) (string, map[int
 	}
 	for _, id := range incidentIDs {
 		if _, ok := out[id]; !ok {
-			return "", nil, fmt.Errorf("postgres: incident %d has no public id: %w", id, storage.ErrNotFound)
+			return "", nil, fmt.Errorf("postgres: incident %d has no public id: %w", id, linkwatch.ErrNotFound)
 		}
 	}
 	return feed, out, nil

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"time"
 
+	"linkwatch"
+
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -33,9 +35,9 @@ func utc(t *time.Time) time.Time {
 const incidentColumns = `id, key, kind, title, cause, summary, status, impact, flapping, host, targets, affected,
 	started_at, updated_at, alerts_suppressed, acknowledged_at, acknowledged_by, resolved_at, postmortem, version`
 
-func scanIncident(row pgx.Row) (incidents.Incident, error) {
+func scanIncident(row pgx.Row) (linkwatch.Incident, error) {
 	var (
-		inc                           incidents.Incident
+		inc                           linkwatch.Incident
 		targets, affected, postmortem []byte
 		started, upd                  time.Time
 		ackAt, resolvedAt             *time.Time
@@ -55,12 +57,12 @@ func scanIncident(row pgx.Row) (incidents.Incident, error) {
 }
 
 // OpenIncidents returns every unresolved incident.
-func (db *DB) OpenIncidents(ctx context.Context) ([]incidents.Incident, error) {
+func (db *DB) OpenIncidents(ctx context.Context) ([]linkwatch.Incident, error) {
 	return db.queryIncidents(ctx, `SELECT `+incidentColumns+` FROM incidents WHERE resolved_at IS NULL ORDER BY id`)
 }
 
 // ListIncidents returns incidents newest first.
-func (db *DB) ListIncidents(ctx context.Context, f incidents.Query) ([]incidents.Incident, error) {
+func (db *DB) ListIncidents(ctx context.Context, f linkwatch.IncidentQuery) ([]linkwatch.Incident, error) {
 	q := `SELECT ` + incidentColumns + ` FROM incidents WHERE started_at >= $1`
 	if f.Open != nil {
 		if *f.Open {
@@ -72,7 +74,7 @@ func (db *DB) ListIncidents(ctx context.Context, f incidents.Query) ([]incidents
 	args := []any{f.Since.UTC()}
 	if f.Internal != nil {
 		var kinds []string
-		for _, k := range incidents.InternalKinds() {
+		for _, k := range linkwatch.InternalKinds() {
 			kinds = append(kinds, string(k))
 		}
 		if *f.Internal {
@@ -90,13 +92,13 @@ func (db *DB) ListIncidents(ctx context.Context, f incidents.Query) ([]incidents
 	return db.queryIncidents(ctx, q, args...)
 }
 
-func (db *DB) queryIncidents(ctx context.Context, q string, args ...any) ([]incidents.Incident, error) {
+func (db *DB) queryIncidents(ctx context.Context, q string, args ...any) ([]linkwatch.Incident, error) {
 	rows, err := db.pool.Query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: query incidents: %w", err)
 	}
 	defer rows.Close()
-	var out []incidents.Incident
+	var out []linkwatch.Incident
 	for rows.Next() {
 		inc, err := scanIncident(rows)
 		if err != nil {
@@ -108,10 +110,10 @@ func (db *DB) queryIncidents(ctx context.Context, q string, args ...any) ([]inci
 }
 
 // Incident returns one incident.
-func (db *DB) Incident(ctx context.Context, id int64) (incidents.Incident, error) {
+func (db *DB) Incident(ctx context.Context, id int64) (linkwatch.Incident, error) {
 	inc, err := scanIncident(db.pool.QueryRow(ctx, `SELECT `+incidentColumns+` FROM incidents WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return inc, fmt.Errorf("incident %d: %w", id, storage.ErrNotFound)
+		return inc, fmt.Errorf("incident %d: %w", id, linkwatch.ErrNotFound)
 	}
 	if err != nil {
 		return inc, fmt.Errorf("postgres: incident %d: %w", id, err)
@@ -123,8 +125,8 @@ func (db *DB) Incident(ctx context.Context, id int64) (incidents.Incident, error
 // alert in one transaction. One with an alert takes the outbox lock first
 // (see insertOutbox), before any row lock, so it cannot deadlock with the
 // fan-out.
-func (db *DB) Record(ctx context.Context, c incidents.Change) (incidents.Incident, error) {
-	var saved incidents.Incident
+func (db *DB) Record(ctx context.Context, c incidents.Change) (linkwatch.Incident, error) {
+	var saved linkwatch.Incident
 	err := db.update(ctx, func(tx *Tx) error {
 		if c.Alert != nil {
 			if err := tx.lock(ctx, lockOutbox); err != nil {
@@ -138,7 +140,7 @@ func (db *DB) Record(ctx context.Context, c incidents.Change) (incidents.Inciden
 	return saved, err
 }
 
-func recordTx(ctx context.Context, tx *Tx, c incidents.Change) (incidents.Incident, error) {
+func recordTx(ctx context.Context, tx *Tx, c incidents.Change) (linkwatch.Incident, error) {
 	inc := c.Incident
 	targets, err := json.Marshal(nonNil(inc.Targets))
 	if err != nil {
@@ -162,7 +164,7 @@ func recordTx(ctx context.Context, tx *Tx, c incidents.Change) (incidents.Incide
 		var pe *pgconn.PgError
 		if errors.As(err, &pe) && pe.Code == "23505" && pe.ConstraintName == "incidents_open_key" {
 			// Another replica opened it first (a host being handed over).
-			return inc, fmt.Errorf("incident %s is already open: %w", inc.Key, storage.ErrConflict)
+			return inc, fmt.Errorf("incident %s is already open: %w", inc.Key, linkwatch.ErrConflict)
 		}
 		inc.Version = 0
 		if err != nil {
@@ -180,7 +182,7 @@ func recordTx(ctx context.Context, tx *Tx, c incidents.Change) (incidents.Incide
 			if err != nil {
 				return inc, err
 			}
-			if err := incidents.CheckAcknowledge(cur); err != nil {
+			if err := linkwatch.CheckAcknowledge(cur); err != nil {
 				return inc, err
 			}
 		}
@@ -216,7 +218,7 @@ func recordTx(ctx context.Context, tx *Tx, c incidents.Change) (incidents.Incide
 			return inc, fmt.Errorf("postgres: insert evidence: %w", err)
 		}
 	}
-	var update *incidents.Update
+	var update *linkwatch.Update
 	if c.Update != nil {
 		u, err := insertUpdate(ctx, tx, inc.ID, c.Update.Status, c.Update.Body)
 		if err != nil {
@@ -235,20 +237,20 @@ func recordTx(ctx context.Context, tx *Tx, c incidents.Change) (incidents.Incide
 // missingOrChanged says why an update matched no row: the incident does
 // not exist, or another replica changed it since the copy the change was
 // computed from.
-func missingOrChanged(ctx context.Context, tx *Tx, stale incidents.Incident) error {
+func missingOrChanged(ctx context.Context, tx *Tx, stale linkwatch.Incident) error {
 	var version int64
 	err := tx.QueryRow(ctx, `SELECT version FROM incidents WHERE id = $1`, stale.ID).Scan(&version)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return fmt.Errorf("incident %d: %w", stale.ID, storage.ErrNotFound)
+		return fmt.Errorf("incident %d: %w", stale.ID, linkwatch.ErrNotFound)
 	}
 	if err != nil {
 		return fmt.Errorf("postgres: read incident %d: %w", stale.ID, err)
 	}
-	return fmt.Errorf("incident %d changed since version %d (now %d): %w", stale.ID, stale.Version, version, storage.ErrConflict)
+	return fmt.Errorf("incident %d changed since version %d (now %d): %w", stale.ID, stale.Version, version, linkwatch.ErrConflict)
 }
 
-func insertUpdate(ctx context.Context, tx *Tx, id int64, status incidents.Status, body string) (incidents.Update, error) {
-	u := incidents.Update{IncidentID: id, Status: status, Body: body, CreatedAt: tx.now}
+func insertUpdate(ctx context.Context, tx *Tx, id int64, status linkwatch.IncidentStatus, body string) (linkwatch.Update, error) {
+	u := linkwatch.Update{IncidentID: id, Status: status, Body: body, CreatedAt: tx.now}
 	err := tx.QueryRow(ctx, `INSERT INTO incident_updates (incident_id, status, body, created_at) VALUES ($1, $2, $3, $4) RETURNING id`,
 		id, string(status), body, tx.now).Scan(&u.ID)
 	if err != nil {
@@ -262,7 +264,7 @@ func insertUpdate(ctx context.Context, tx *Tx, id int64, status incidents.Status
 // reason is merged into the held one; any other alert of the incident
 // releases the held one first, so the incident's alerts keep their order.
 // The caller holds the outbox lock.
-func enqueueAlert(ctx context.Context, tx *Tx, a incidents.Alert, groupUntil time.Time) error {
+func enqueueAlert(ctx context.Context, tx *Tx, a linkwatch.Alert, groupUntil time.Time) error {
 	var reason string
 	var payload []byte
 	err := tx.QueryRow(ctx, `SELECT reason, payload FROM alert_groups WHERE incident_id = $1 FOR UPDATE`, a.IncidentID).Scan(&reason, &payload)
@@ -271,7 +273,7 @@ func enqueueAlert(ctx context.Context, tx *Tx, a incidents.Alert, groupUntil tim
 	case err != nil:
 		return fmt.Errorf("postgres: read alert group of incident %d: %w", a.IncidentID, err)
 	case !groupUntil.IsZero() && reason == a.Reason:
-		var held incidents.Alert
+		var held linkwatch.Alert
 		if err := json.Unmarshal(payload, &held); err != nil {
 			return fmt.Errorf("postgres: decode alert group of incident %d: %w", a.IncidentID, err)
 		}
@@ -304,7 +306,7 @@ func enqueueAlert(ctx context.Context, tx *Tx, a incidents.Alert, groupUntil tim
 
 // releaseGroup moves an incident's held alert into the outbox.
 func releaseGroup(ctx context.Context, tx *Tx, incidentID int64, payload []byte) error {
-	var a incidents.Alert
+	var a linkwatch.Alert
 	if err := json.Unmarshal(payload, &a); err != nil {
 		return fmt.Errorf("postgres: decode alert group of incident %d: %w", incidentID, err)
 	}
@@ -343,7 +345,7 @@ func releaseDueGroups(ctx context.Context, tx *Tx) error {
 // anything, so outbox ids commit in order across replicas: FanOut's "every
 // id after the last one this channel saw" never passes over an alert that
 // a slower transaction commits later.
-func insertOutbox(ctx context.Context, tx *Tx, a incidents.Alert) error {
+func insertOutbox(ctx context.Context, tx *Tx, a linkwatch.Alert) error {
 	b, err := json.Marshal(a)
 	if err != nil {
 		return err
@@ -363,13 +365,13 @@ func nonNil[T any](s []T) []T {
 }
 
 // IncidentEvents returns an incident's timeline, oldest first.
-func (db *DB) IncidentEvents(ctx context.Context, id int64) ([]incidents.Event, error) {
+func (db *DB) IncidentEvents(ctx context.Context, id int64) ([]linkwatch.Event, error) {
 	rows, err := db.pool.Query(ctx, `SELECT id, incident_id, at, kind, body FROM incident_events WHERE incident_id = $1 ORDER BY id`, id)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: query events: %w", err)
 	}
-	var out []incidents.Event
-	var ev incidents.Event
+	var out []linkwatch.Event
+	var ev linkwatch.Event
 	var at time.Time
 	_, err = pgx.ForEachRow(rows, []any{&ev.ID, &ev.IncidentID, &at, &ev.Kind, &ev.Body}, func() error {
 		ev.At = at.UTC()
@@ -397,13 +399,13 @@ func (db *DB) IncidentEvidence(ctx context.Context, id int64) ([]json.RawMessage
 }
 
 // IncidentUpdates returns an incident's public updates, oldest first.
-func (db *DB) IncidentUpdates(ctx context.Context, id int64) ([]incidents.Update, error) {
+func (db *DB) IncidentUpdates(ctx context.Context, id int64) ([]linkwatch.Update, error) {
 	rows, err := db.pool.Query(ctx, `SELECT id, incident_id, status, body, created_at FROM incident_updates WHERE incident_id = $1 ORDER BY id`, id)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: query updates: %w", err)
 	}
-	var out []incidents.Update
-	var u incidents.Update
+	var out []linkwatch.Update
+	var u linkwatch.Update
 	var at time.Time
 	_, err = pgx.ForEachRow(rows, []any{&u.ID, &u.IncidentID, &u.Status, &u.Body, &at}, func() error {
 		u.CreatedAt = at.UTC()
@@ -417,15 +419,15 @@ func (db *DB) IncidentUpdates(ctx context.Context, id int64) ([]incidents.Update
 }
 
 // Outbox returns queued alerts, oldest first (the alerting dispatcher's queue).
-func (db *DB) Outbox(ctx context.Context, limit int) ([]incidents.Alert, error) {
+func (db *DB) Outbox(ctx context.Context, limit int) ([]linkwatch.Alert, error) {
 	rows, err := db.pool.Query(ctx, `SELECT payload FROM outbox ORDER BY id LIMIT $1`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: query outbox: %w", err)
 	}
-	var out []incidents.Alert
+	var out []linkwatch.Alert
 	var b []byte
 	_, err = pgx.ForEachRow(rows, []any{&b}, func() error {
-		var a incidents.Alert
+		var a linkwatch.Alert
 		if err := json.Unmarshal(b, &a); err != nil {
 			return fmt.Errorf("decode outbox alert: %w", err)
 		}

@@ -6,9 +6,9 @@ import (
 	"hash/fnv"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	"linkwatch"
 
-	"linkwatch/checker/shard"
+	"github.com/jackc/pgx/v5"
 )
 
 // Heartbeat writes a member's row. First it makes sure the member's
@@ -16,7 +16,7 @@ import (
 // the lock does; when it dies, PostgreSQL ends the session and the lock
 // with it, and Members leaves the member out at once, without waiting
 // for its lease.
-func (db *DB) Heartbeat(ctx context.Context, m shard.Member) error {
+func (db *DB) Heartbeat(ctx context.Context, m linkwatch.Member) error {
 	key := memberLockKey(m.ID)
 	held, err := db.hold(ctx, "member:"+m.ID, lockSpaceMember, key)
 	if err != nil {
@@ -42,16 +42,16 @@ func (db *DB) Heartbeat(ctx context.Context, m shard.Member) error {
 
 // Members returns the live members of a region: a heartbeat after since,
 // and their session lock still held.
-func (db *DB) Members(ctx context.Context, region string, since time.Time) ([]shard.Member, error) {
+func (db *DB) Members(ctx context.Context, region string, since time.Time) ([]linkwatch.Member, error) {
 	return db.members(ctx, `AND m.region = $3`, since, region)
 }
 
 // LiveMembers returns the live members of every region.
-func (db *DB) LiveMembers(ctx context.Context, since time.Time) ([]shard.Member, error) {
+func (db *DB) LiveMembers(ctx context.Context, since time.Time) ([]linkwatch.Member, error) {
 	return db.members(ctx, ``, since)
 }
 
-func (db *DB) members(ctx context.Context, filter string, since time.Time, args ...any) ([]shard.Member, error) {
+func (db *DB) members(ctx context.Context, filter string, since time.Time, args ...any) ([]linkwatch.Member, error) {
 	rows, err := db.pool.Query(ctx, `SELECT m.id, m.region, m.addr, m.started_at, m.heartbeat_at FROM members m
 		WHERE m.heartbeat_at > $1 `+filter+` AND EXISTS (SELECT 1 FROM pg_locks l
 			WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
@@ -61,8 +61,8 @@ func (db *DB) members(ctx context.Context, filter string, since time.Time, args 
 	if err != nil {
 		return nil, fmt.Errorf("postgres: query members: %w", err)
 	}
-	var out []shard.Member
-	var m shard.Member
+	var out []linkwatch.Member
+	var m linkwatch.Member
 	_, err = pgx.ForEachRow(rows, []any{&m.ID, &m.Region, &m.Addr, &m.StartedAt, &m.HeartbeatAt}, func() error {
 		m.StartedAt, m.HeartbeatAt = m.StartedAt.UTC(), m.HeartbeatAt.UTC()
 		out = append(out, m)

@@ -5,9 +5,10 @@ import (
 	"fmt"
 	"time"
 
+	"linkwatch"
+
 	"github.com/jackc/pgx/v5"
 
-	"linkwatch/checker"
 	"linkwatch/incidents"
 )
 
@@ -68,7 +69,7 @@ func (db *DB) Verdicts(ctx context.Context, targets []string) ([]incidents.Verdi
 	var v incidents.Verdict
 	var cause string
 	if _, err := pgx.ForEachRow(rows, []any{&v.Target, &v.Region, &v.Failing, &cause, &v.Since, &v.UpdatedAt}, func() error {
-		v.Cause, v.Since, v.UpdatedAt = checker.Cause(cause), v.Since.UTC(), v.UpdatedAt.UTC()
+		v.Cause, v.Since, v.UpdatedAt = linkwatch.Cause(cause), v.Since.UTC(), v.UpdatedAt.UTC()
 		out = append(out, v)
 		return nil
 	}); err != nil {
@@ -96,6 +97,6 @@ func (db *DB) Regions(ctx context.Context) ([]incidents.RegionHealth, error) {
 }
 
 // OpenIncidentsOnHost returns the open incidents of one host.
-func (db *DB) OpenIncidentsOnHost(ctx context.Context, host string) ([]incidents.Incident, error) {
+func (db *DB) OpenIncidentsOnHost(ctx context.Context, host string) ([]linkwatch.Incident, error) {
 	return db.queryIncidents(ctx, `SELECT `+incidentColumns+` FROM incidents WHERE resolved_at IS NULL AND host = $1 ORDER BY id`, host)
 }

@@ -7,9 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"linkwatch"
+
 	"github.com/jackc/pgx/v5"
 
-	"linkwatch/checker/shard"
 	"linkwatch/incidents"
 	"linkwatch/storage/postgres"
 	"linkwatch/storage/postgres/pgtest"
@@ -61,10 +62,10 @@ func TestReplicasLoseNoAlert(t *testing.T) {
 				if i%4 == 0 {
 					key = fmt.Sprintf("dest:%d", i)
 				}
-				inc := incidents.Incident{Key: key, Kind: incidents.KindDestination, Title: key, Status: incidents.StatusInvestigating,
-					Impact: incidents.ImpactMajor, StartedAt: t0, UpdatedAt: t0}
+				inc := linkwatch.Incident{Key: key, Kind: linkwatch.KindDestination, Title: key, Status: linkwatch.StatusInvestigating,
+					Impact: linkwatch.ImpactMajor, StartedAt: t0, UpdatedAt: t0}
 				// The loser of a key gets a unique violation, and nothing of it stays.
-				_, _ = db.Record(ctx, incidents.Change{Incident: inc, Alert: &incidents.Alert{Type: incidents.AlertOpened}})
+				_, _ = db.Record(ctx, incidents.Change{Incident: inc, Alert: &linkwatch.Alert{Type: linkwatch.AlertOpened}})
 			}
 		}()
 	}
@@ -104,7 +105,7 @@ func TestReplicasLoseNoAlert(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log, err := replicas[0].DeliveryLog(ctx, incidents.DeliveryQuery{Limit: 1000})
+	log, err := replicas[0].DeliveryLog(ctx, linkwatch.DeliveryQuery{Limit: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,10 +151,10 @@ func TestDeadMemberLeavesAtOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	if err := a.Heartbeat(ctx, shard.Member{ID: "a"}); err != nil {
+	if err := a.Heartbeat(ctx, linkwatch.Member{ID: "a"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Heartbeat(ctx, shard.Member{ID: "b"}); err != nil {
+	if err := b.Heartbeat(ctx, linkwatch.Member{ID: "b"}); err != nil {
 		t.Fatal(err)
 	}
 	live := func() []string {
@@ -191,7 +192,7 @@ func TestDeadMemberLeavesAtOnce(t *testing.T) {
 	}
 	// a is alive after all (only its connection broke): its heartbeat
 	// takes the lock again.
-	if err := a.Heartbeat(ctx, shard.Member{ID: "a"}); err != nil {
+	if err := a.Heartbeat(ctx, linkwatch.Member{ID: "a"}); err != nil {
 		t.Fatal(err)
 	}
 	if got := live(); len(got) != 2 {

@@ -9,9 +9,10 @@ import (
 	"strings"
 	"time"
 
+	"linkwatch"
+
 	"github.com/jackc/pgx/v5"
 
-	"linkwatch/checker"
 	"linkwatch/storage"
 )
 
@@ -19,7 +20,7 @@ import (
 // needed, in one statement. Keys are sorted so that two replicas creating
 // the same targets lock them in one order and cannot deadlock. New ids go
 // to fresh and are cached only once the transaction commits.
-func (db *DB) targetIDs(ctx context.Context, tx *Tx, fresh map[string]int64, want map[string]checker.Result) error {
+func (db *DB) targetIDs(ctx context.Context, tx *Tx, fresh map[string]int64, want map[string]linkwatch.Result) error {
 	var keys, kinds, urls []string
 	for key := range want {
 		if _, ok := db.targets.Get(key); ok {
@@ -93,7 +94,7 @@ const minuteColumns = 9 + storage.HistColumns
 // into the minute rollup of its series (Result.SeriesID), in one statement,
 // and with COPY as a raw result what the sampler keeps (every change of
 // status or cause and a sample every 10 minutes).
-func (db *DB) SaveResults(ctx context.Context, results []checker.Result) error {
+func (db *DB) SaveResults(ctx context.Context, results []linkwatch.Result) error {
 	if len(results) == 0 {
 		return nil
 	}
@@ -102,12 +103,12 @@ func (db *DB) SaveResults(ctx context.Context, results []checker.Result) error {
 	plan := db.sampler.Plan(results)
 	fresh := map[string]int64{}
 	err := db.update(ctx, func(tx *Tx) error {
-		want := map[string]checker.Result{}
+		want := map[string]linkwatch.Result{}
 		for _, r := range results {
 			want[r.TargetID] = r
 			if s := r.SeriesID(); s != r.TargetID {
 				if _, ok := want[s]; !ok {
-					want[s] = checker.Result{Kind: r.Kind, URL: s}
+					want[s] = linkwatch.Result{Kind: r.Kind, URL: s}
 				}
 			}
 		}
@@ -121,7 +122,7 @@ func (db *DB) SaveResults(ctx context.Context, results []checker.Result) error {
 			}
 			r := &results[i]
 			var cause, summary, detail any // NULL for a success
-			if r.Status != checker.StatusUp {
+			if r.Status != linkwatch.StatusUp {
 				b, err := json.Marshal(r)
 				if err != nil {
 					return fmt.Errorf("postgres: encode result detail: %w", err)
@@ -200,9 +201,9 @@ func (db *DB) RecentResults(ctx context.Context, targetKey string, limit int) ([
 			return nil, fmt.Errorf("postgres: scan result: %w", err)
 		}
 		s.TargetID, s.Start, s.Latency = targetKey, time.UnixMilli(ms).UTC(), time.Duration(us)*time.Microsecond
-		s.Status, s.Cause, s.StatusCode = checker.Status(status), checker.Cause(cause), int(code)
+		s.Status, s.Cause, s.StatusCode = linkwatch.Status(status), linkwatch.Cause(cause), int(code)
 		if detail != nil {
-			var r checker.Result
+			var r linkwatch.Result
 			if err := json.Unmarshal(detail, &r); err != nil {
 				return nil, fmt.Errorf("postgres: decode result detail: %w", err)
 			}

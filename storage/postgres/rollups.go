@@ -7,9 +7,10 @@ import (
 	"strings"
 	"time"
 
+	"linkwatch"
+
 	"github.com/jackc/pgx/v5"
 
-	"linkwatch/incidents"
 	"linkwatch/storage"
 )
 
@@ -161,7 +162,7 @@ func (db *DB) Prune(ctx context.Context, keep storage.Retention) (int64, error) 
 // for the rest, none of the checks of the unknown spans (storage.Reads).
 // A target without a response time in the window is absent. Every bucket
 // is read by its key, so the cost follows the targets asked.
-func (db *DB) LatencyHistograms(ctx context.Context, keys []string, from, to time.Time, unknown []incidents.Span) (map[string]storage.Rollup, error) {
+func (db *DB) LatencyHistograms(ctx context.Context, keys []string, from, to time.Time, unknown []linkwatch.Span) (map[string]storage.Rollup, error) {
 	out := map[string]storage.Rollup{}
 	err := db.histogramRows(ctx, keys, from, to, storage.WholeWindow(from, to), unknown, func(r storage.Rollup) { out[r.TargetID] = out[r.TargetID].Add(r) })
 	return out, err
@@ -170,7 +171,7 @@ func (db *DB) LatencyHistograms(ctx context.Context, keys []string, from, to tim
 // LatencySeries returns each of the targets' response times over [from,
 // to) in step-long buckets from from (see storage.Series), read as
 // LatencyHistograms reads: rollups only, by key.
-func (db *DB) LatencySeries(ctx context.Context, keys []string, from, to time.Time, step time.Duration, unknown []incidents.Span) (map[string][]storage.Rollup, error) {
+func (db *DB) LatencySeries(ctx context.Context, keys []string, from, to time.Time, step time.Duration, unknown []linkwatch.Span) (map[string][]storage.Rollup, error) {
 	s, err := storage.NewSeries(from, step)
 	if err != nil {
 		return nil, err
@@ -184,7 +185,7 @@ func (db *DB) LatencySeries(ctx context.Context, keys []string, from, to time.Ti
 // plan plans a read of [from, to) (storage.PlanReads) on the watermarks it
 // reads: the end of the hours rolled up and, when some checks are unknown,
 // the oldest minute rollup kept.
-func (db *DB) plan(ctx context.Context, from, to time.Time, unknown []incidents.Span) (storage.Reads, error) {
+func (db *DB) plan(ctx context.Context, from, to time.Time, unknown []linkwatch.Span) (storage.Reads, error) {
 	var done, kept int64
 	if err := db.pool.QueryRow(ctx, `SELECT COALESCE((SELECT value FROM meta WHERE key = 'rollup_hour_done'), 0)`).Scan(&done); err != nil {
 		return storage.Reads{}, fmt.Errorf("postgres: read rollup watermark: %w", err)
@@ -202,7 +203,7 @@ func (db *DB) plan(ctx context.Context, from, to time.Time, unknown []incidents.
 // rollups storage.PlanReads chooses for [from, to): one row per bucket
 // with a response time, however many rollups it holds. A rollup starting
 // before from (from rounded down to its hour) counts in the first bucket.
-func (db *DB) histogramRows(ctx context.Context, keys []string, from, to time.Time, step time.Duration, unknown []incidents.Span, add func(storage.Rollup)) error {
+func (db *DB) histogramRows(ctx context.Context, keys []string, from, to time.Time, step time.Duration, unknown []linkwatch.Span, add func(storage.Rollup)) error {
 	if len(keys) == 0 || !to.After(from) {
 		return nil
 	}
@@ -237,7 +238,7 @@ func (db *DB) histogramRows(ctx context.Context, keys []string, from, to time.Ti
 // the rollups storage.PlanReads chooses (hours already rolled up, minutes
 // for the rest, none of the checks of the unknown spans), never from raw
 // results: the cost does not grow with history.
-func (db *DB) DailyStats(ctx context.Context, from, to time.Time, unknown []incidents.Span) ([]storage.DayStat, error) {
+func (db *DB) DailyStats(ctx context.Context, from, to time.Time, unknown []linkwatch.Span) ([]storage.DayStat, error) {
 	reads, err := db.plan(ctx, from, to, unknown)
 	if err != nil {
 		return nil, err

@@ -7,9 +7,10 @@ import (
 	"fmt"
 	"time"
 
+	"linkwatch"
+
 	"github.com/jackc/pgx/v5"
 
-	"linkwatch/incidents"
 	"linkwatch/storage"
 )
 
@@ -30,8 +31,8 @@ const subscriptionLive = `SELECT EXISTS (SELECT 1 FROM subscriptions WHERE id = 
 
 type scanner interface{ Scan(dest ...any) error }
 
-func scanSubscription(row scanner) (incidents.Subscription, error) {
-	var s incidents.Subscription
+func scanSubscription(row scanner) (linkwatch.Subscription, error) {
+	var s linkwatch.Subscription
 	var filter []byte
 	var prevUntil, verified, verifyFirst, verifyNext, disabled, failing *time.Time
 	err := row.Scan(&s.ID, &s.URL, &s.Description, &filter, &s.Secret, &s.PreviousSecret, &prevUntil,
@@ -51,10 +52,10 @@ func scanSubscription(row scanner) (incidents.Subscription, error) {
 
 func (db *DB) subscription(ctx context.Context, q interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}, id int64) (incidents.Subscription, error) {
+}, id int64) (linkwatch.Subscription, error) {
 	s, err := scanSubscription(q.QueryRow(ctx, subscriptionSelect+` WHERE s.id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return s, fmt.Errorf("subscription %d: %w", id, storage.ErrNotFound)
+		return s, fmt.Errorf("subscription %d: %w", id, linkwatch.ErrNotFound)
 	}
 	if err != nil {
 		return s, fmt.Errorf("postgres: subscription %d: %w", id, err)
@@ -63,8 +64,8 @@ func (db *DB) subscription(ctx context.Context, q interface {
 }
 
 // CreateSubscription stores a new subscription, pending verification.
-func (db *DB) CreateSubscription(ctx context.Context, s incidents.Subscription) (incidents.Subscription, error) {
-	var out incidents.Subscription
+func (db *DB) CreateSubscription(ctx context.Context, s linkwatch.Subscription) (linkwatch.Subscription, error) {
+	var out linkwatch.Subscription
 	err := db.update(ctx, func(tx *Tx) error {
 		filter, err := json.Marshal(s.Filter)
 		if err != nil {
@@ -82,18 +83,18 @@ func (db *DB) CreateSubscription(ctx context.Context, s incidents.Subscription) 
 }
 
 // Subscription returns one subscription.
-func (db *DB) Subscription(ctx context.Context, id int64) (incidents.Subscription, error) {
+func (db *DB) Subscription(ctx context.Context, id int64) (linkwatch.Subscription, error) {
 	return db.subscription(ctx, db.pool, id)
 }
 
 // ListSubscriptions returns every subscription, oldest first.
-func (db *DB) ListSubscriptions(ctx context.Context) ([]incidents.Subscription, error) {
+func (db *DB) ListSubscriptions(ctx context.Context) ([]linkwatch.Subscription, error) {
 	rows, err := db.pool.Query(ctx, subscriptionSelect+` ORDER BY s.id`)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: query subscriptions: %w", err)
 	}
 	defer rows.Close()
-	var out []incidents.Subscription
+	var out []linkwatch.Subscription
 	for rows.Next() {
 		s, err := scanSubscription(rows)
 		if err != nil {
@@ -124,19 +125,19 @@ func resumeFromNow(ctx context.Context, tx *Tx, channel string) error {
 
 // lockSubscription reads a subscription and locks its row until the
 // transaction ends, so two replicas' changes to it take turns.
-func (db *DB) lockSubscription(ctx context.Context, tx *Tx, id int64) (incidents.Subscription, error) {
+func (db *DB) lockSubscription(ctx context.Context, tx *Tx, id int64) (linkwatch.Subscription, error) {
 	var one int
 	if err := tx.QueryRow(ctx, `SELECT 1 FROM subscriptions WHERE id = $1 FOR UPDATE`, id).Scan(&one); errors.Is(err, pgx.ErrNoRows) {
-		return incidents.Subscription{}, fmt.Errorf("subscription %d: %w", id, storage.ErrNotFound)
+		return linkwatch.Subscription{}, fmt.Errorf("subscription %d: %w", id, linkwatch.ErrNotFound)
 	} else if err != nil {
-		return incidents.Subscription{}, fmt.Errorf("postgres: lock subscription %d: %w", id, err)
+		return linkwatch.Subscription{}, fmt.Errorf("postgres: lock subscription %d: %w", id, err)
 	}
 	return db.subscription(ctx, tx, id)
 }
 
 // UpdateSubscription applies a patch.
-func (db *DB) UpdateSubscription(ctx context.Context, id int64, p incidents.SubscriptionPatch) (incidents.Subscription, error) {
-	var out incidents.Subscription
+func (db *DB) UpdateSubscription(ctx context.Context, id int64, p linkwatch.SubscriptionPatch) (linkwatch.Subscription, error) {
+	var out linkwatch.Subscription
 	err := db.update(ctx, func(tx *Tx) error {
 		cur, err := db.lockSubscription(ctx, tx, id)
 		if err != nil {
@@ -165,11 +166,11 @@ func (db *DB) UpdateSubscription(ctx context.Context, id int64, p incidents.Subs
 			if _, err := tx.Exec(ctx, `UPDATE subscriptions SET paused = $1 WHERE id = $2`, *p.Paused, id); err != nil {
 				return fmt.Errorf("postgres: update subscription: %w", err)
 			}
-			if !*p.Paused && cur.State() == incidents.SubscriptionPaused {
+			if !*p.Paused && cur.State() == linkwatch.SubscriptionPaused {
 				// What was made since the last fan-out, while it was
 				// paused, is recorded as skipped too: replay finds every
 				// alert it missed, and the fan-out from now on the rest.
-				if err := fanOutTo(ctx, tx, cur.Channel(), incidents.DeliverySkipped); err != nil {
+				if err := fanOutTo(ctx, tx, cur.Channel(), linkwatch.DeliverySkipped); err != nil {
 					return err
 				}
 			}
@@ -203,14 +204,14 @@ func (db *DB) DeleteSubscription(ctx context.Context, id int64) error {
 			return fmt.Errorf("postgres: delete subscription: %w", err)
 		}
 		if tag.RowsAffected() == 0 {
-			return fmt.Errorf("subscription %d: %w", id, storage.ErrNotFound)
+			return fmt.Errorf("subscription %d: %w", id, linkwatch.ErrNotFound)
 		}
 		// A fan-out either commits first, and its deliveries are closed
 		// below, or comes after and sees the subscription gone.
 		if err := tx.lock(ctx, lockOutbox); err != nil {
 			return err
 		}
-		ch := incidents.SubscriptionChannel(id)
+		ch := linkwatch.SubscriptionChannel(id)
 		if _, err := tx.Exec(ctx, `UPDATE deliveries SET status = 'dead', last_error = 'subscription deleted', updated_at = $1
 			WHERE channel = $2 AND status = 'pending'`, tx.now, ch); err != nil {
 			return fmt.Errorf("postgres: delete subscription: %w", err)
@@ -226,16 +227,16 @@ func (db *DB) DeleteSubscription(ctx context.Context, id int64) error {
 
 // RotateSecret makes secret the signing secret, the old one signing too
 // for incidents.SecretOverlap.
-func (db *DB) RotateSecret(ctx context.Context, id int64, secret string) (incidents.Subscription, error) {
-	var out incidents.Subscription
+func (db *DB) RotateSecret(ctx context.Context, id int64, secret string) (linkwatch.Subscription, error) {
+	var out linkwatch.Subscription
 	err := db.update(ctx, func(tx *Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE subscriptions SET previous_secret = secret, previous_until = $1, secret = $2, updated_at = $3 WHERE id = $4`,
-			tx.now.Add(incidents.SecretOverlap), secret, tx.now, id)
+			tx.now.Add(linkwatch.SecretOverlap), secret, tx.now, id)
 		if err != nil {
 			return fmt.Errorf("postgres: rotate secret: %w", err)
 		}
 		if tag.RowsAffected() == 0 {
-			return fmt.Errorf("subscription %d: %w", id, storage.ErrNotFound)
+			return fmt.Errorf("subscription %d: %w", id, linkwatch.ErrNotFound)
 		}
 		out, err = db.subscription(ctx, tx, id)
 		return err
@@ -249,15 +250,15 @@ const requestVerification = `UPDATE subscriptions SET verify_due = true, verify_
 	WHERE id = $1`
 
 // RequestVerification asks for a subscription.verify event to be sent.
-func (db *DB) RequestVerification(ctx context.Context, id int64) (incidents.Subscription, error) {
-	var out incidents.Subscription
+func (db *DB) RequestVerification(ctx context.Context, id int64) (linkwatch.Subscription, error) {
+	var out linkwatch.Subscription
 	err := db.update(ctx, func(tx *Tx) error {
 		tag, err := tx.Exec(ctx, requestVerification, id)
 		if err != nil {
 			return fmt.Errorf("postgres: request verification: %w", err)
 		}
 		if tag.RowsAffected() == 0 {
-			return fmt.Errorf("subscription %d: %w", id, storage.ErrNotFound)
+			return fmt.Errorf("subscription %d: %w", id, linkwatch.ErrNotFound)
 		}
 		if _, err := tx.Exec(ctx, `UPDATE subscriptions SET updated_at = $1 WHERE id = $2`, tx.now, id); err != nil {
 			return fmt.Errorf("postgres: request verification: %w", err)
@@ -288,13 +289,13 @@ func (db *DB) ClaimVerification(ctx context.Context, id int64, owner string, lea
 }
 
 // RecordVerification records a verification attempt's outcome.
-func (db *DB) RecordVerification(ctx context.Context, id int64, o incidents.Outcome) error {
+func (db *DB) RecordVerification(ctx context.Context, id int64, o linkwatch.Outcome) error {
 	return db.update(ctx, func(tx *Tx) error {
 		cur, err := db.lockSubscription(ctx, tx, id)
 		if err != nil {
 			return err
 		}
-		if o.Status == "sent" {
+		if o.Status == linkwatch.DeliverySent {
 			if _, err := tx.Exec(ctx, `UPDATE subscriptions SET verify_due = false, verify_error = '', verified_at = COALESCE(verified_at, $1),
 				verify_attempts = 0, verify_first_at = NULL, verify_next_at = NULL,
 				updated_at = $1, verify_claimed_by = '', verify_claimed_until = NULL WHERE id = $2`, tx.now, id); err != nil {
@@ -305,7 +306,7 @@ func (db *DB) RecordVerification(ctx context.Context, id int64, o incidents.Outc
 			}
 			return nil
 		}
-		due := o.Status == "pending"
+		due := o.Status == linkwatch.DeliveryPending
 		var next *time.Time
 		if due {
 			next = &o.NextAt
@@ -315,7 +316,7 @@ func (db *DB) RecordVerification(ctx context.Context, id int64, o incidents.Outc
 			verify_claimed_by = '', verify_claimed_until = NULL WHERE id = $5`, due, o.Error, tx.now, next, id); err != nil {
 			return fmt.Errorf("postgres: record verification: %w", err)
 		}
-		if o.Status == "disabled" {
+		if o.Status == linkwatch.DeliveryDisabled {
 			return disableChannel(ctx, tx, cur.Channel(), o.Error)
 		}
 		return nil
@@ -326,8 +327,8 @@ const deliveryLogSelect = `SELECT d.id, o.event_id, o.type, o.incident_id, d.cha
 	d.last_status, d.last_error, d.next_at, d.updated_at, o.created_at, d.first_at, d.redeliveries
 	FROM deliveries d JOIN outbox o ON o.id = d.outbox_id`
 
-func scanDeliveryLog(row scanner) (incidents.DeliveryLog, error) {
-	var l incidents.DeliveryLog
+func scanDeliveryLog(row scanner) (linkwatch.DeliveryLog, error) {
+	var l linkwatch.DeliveryLog
 	var first *time.Time
 	err := row.Scan(&l.ID, &l.EventID, &l.Type, &l.IncidentID, &l.Channel, &l.Status, &l.Attempts,
 		&l.LastStatus, &l.LastError, &l.NextAt, &l.UpdatedAt, &l.CreatedAt, &first, &l.Redeliveries)
@@ -336,7 +337,7 @@ func scanDeliveryLog(row scanner) (incidents.DeliveryLog, error) {
 }
 
 // DeliveryLog returns deliveries newest first.
-func (db *DB) DeliveryLog(ctx context.Context, q incidents.DeliveryQuery) ([]incidents.DeliveryLog, error) {
+func (db *DB) DeliveryLog(ctx context.Context, q linkwatch.DeliveryQuery) ([]linkwatch.DeliveryLog, error) {
 	before := q.Before
 	if before <= 0 {
 		before = 1<<63 - 1
@@ -347,7 +348,7 @@ func (db *DB) DeliveryLog(ctx context.Context, q incidents.DeliveryQuery) ([]inc
 		return nil, fmt.Errorf("postgres: query delivery log: %w", err)
 	}
 	defer rows.Close()
-	var out []incidents.DeliveryLog
+	var out []linkwatch.DeliveryLog
 	for rows.Next() {
 		l, err := scanDeliveryLog(rows)
 		if err != nil {
@@ -359,12 +360,12 @@ func (db *DB) DeliveryLog(ctx context.Context, q incidents.DeliveryQuery) ([]inc
 }
 
 // Redeliver queues a delivery again.
-func (db *DB) Redeliver(ctx context.Context, id int64) (incidents.DeliveryLog, error) {
-	var out incidents.DeliveryLog
+func (db *DB) Redeliver(ctx context.Context, id int64) (linkwatch.DeliveryLog, error) {
+	var out linkwatch.DeliveryLog
 	err := db.update(ctx, func(tx *Tx) error {
 		cur, err := scanDeliveryLog(tx.QueryRow(ctx, deliveryLogSelect+` WHERE d.id = $1 FOR UPDATE OF d`, id))
 		if errors.Is(err, pgx.ErrNoRows) || (err == nil && !storage.InDeliveryLog(cur.Status)) {
-			return fmt.Errorf("delivery %d: %w", id, storage.ErrNotFound)
+			return fmt.Errorf("delivery %d: %w", id, linkwatch.ErrNotFound)
 		}
 		if err != nil {
 			return fmt.Errorf("postgres: delivery %d: %w", id, err)
@@ -396,7 +397,7 @@ func requeue(ctx context.Context, tx *Tx, id int64) error {
 
 // Replay queues again the channel's deliveries of alerts made since since
 // that match, in outbox order, a page at a time (storage.ReplayPage).
-func (db *DB) Replay(ctx context.Context, channel string, since time.Time, limit int, match func(incidents.Alert) bool) (int, time.Time, error) {
+func (db *DB) Replay(ctx context.Context, channel string, since time.Time, limit int, match func(linkwatch.Alert) bool) (int, time.Time, error) {
 	var n int
 	var next time.Time
 	err := db.update(ctx, func(tx *Tx) error {
@@ -409,7 +410,7 @@ func (db *DB) Replay(ctx context.Context, channel string, since time.Time, limit
 		var r storage.ReplayRow
 		var payload []byte
 		_, err = pgx.ForEachRow(rows, []any{&r.ID, &r.CreatedAt, &payload}, func() error {
-			r.CreatedAt, r.Alert = r.CreatedAt.UTC(), incidents.Alert{}
+			r.CreatedAt, r.Alert = r.CreatedAt.UTC(), linkwatch.Alert{}
 			if err := json.Unmarshal(payload, &r.Alert); err != nil {
 				return fmt.Errorf("decode the alert of delivery %d: %w", r.ID, err)
 			}

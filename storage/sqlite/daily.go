@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"linkwatch/incidents"
+	"linkwatch"
 	"linkwatch/storage"
 )
 
@@ -12,7 +12,7 @@ import (
 // the rollups storage.PlanReads chooses (hours already rolled up, minutes
 // for the rest, none of the checks of the unknown spans), never from raw
 // results: the cost does not grow with history.
-func (db *DB) DailyStats(ctx context.Context, from, to time.Time, unknown []incidents.Span) ([]storage.DayStat, error) {
+func (db *DB) DailyStats(ctx context.Context, from, to time.Time, unknown []linkwatch.Span) ([]storage.DayStat, error) {
 	reads, err := db.plan(ctx, from, to, unknown)
 	if err != nil {
 		return nil, err

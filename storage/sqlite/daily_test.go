@@ -5,19 +5,19 @@ import (
 	"testing"
 	"time"
 
-	"linkwatch/checker"
+	"linkwatch"
 )
 
 func TestDailyStatsFromRollups(t *testing.T) {
 	ctx := context.Background()
 	db := mustOpen(t)
 	day := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
-	var batch []checker.Result
+	var batch []linkwatch.Result
 	for i := 0; i < 3*24*60; i++ { // one check a minute for three days
 		at := day.Add(time.Duration(i) * time.Minute)
-		st := checker.StatusUp
+		st := linkwatch.StatusUp
 		if at.Day() == 21 && at.Hour() == 3 && at.Minute() < 10 {
-			st = checker.StatusDown // 10 minutes down on the 21st
+			st = linkwatch.StatusDown // 10 minutes down on the 21st
 		}
 		batch = append(batch, result("https://a.test/", at, time.Millisecond, st))
 	}

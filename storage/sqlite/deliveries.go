@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"time"
 
-	"linkwatch/incidents"
+	"linkwatch"
 	"linkwatch/storage"
 )
 
@@ -21,7 +21,7 @@ func (db *DB) FanOut(ctx context.Context, channels []string) error {
 			return err
 		}
 		for _, ch := range channels {
-			if id, ok := incidents.SubscriptionOf(ch); ok {
+			if id, ok := linkwatch.SubscriptionOf(ch); ok {
 				// The caller's list may be stale: a subscription deleted
 				// or paused since gets nothing pending (paused: skipped,
 				// below).
@@ -34,7 +34,7 @@ func (db *DB) FanOut(ctx context.Context, channels []string) error {
 					continue
 				}
 			}
-			if err := fanOutTo(ctx, tx, ch, "pending"); err != nil {
+			if err := fanOutTo(ctx, tx, ch, linkwatch.DeliveryPending); err != nil {
 				return err
 			}
 		}
@@ -48,7 +48,7 @@ func (db *DB) FanOut(ctx context.Context, channels []string) error {
 			return err
 		}
 		for _, ch := range paused {
-			if err := fanOutTo(ctx, tx, ch, incidents.DeliverySkipped); err != nil {
+			if err := fanOutTo(ctx, tx, ch, linkwatch.DeliverySkipped); err != nil {
 				return err
 			}
 		}
@@ -59,9 +59,9 @@ func (db *DB) FanOut(ctx context.Context, channels []string) error {
 // fanOutTo creates a delivery of status for each outbox alert the channel
 // has not seen: those after its last one, after the point it was resumed
 // from, and for a new channel those of the last storage.NewChannelLookback.
-func fanOutTo(ctx context.Context, tx *Tx, channel, status string) error {
+func fanOutTo(ctx context.Context, tx *Tx, channel string, status linkwatch.DeliveryStatus) error {
 	lastError := ""
-	if status == incidents.DeliverySkipped {
+	if status == linkwatch.DeliverySkipped {
 		lastError = "not sent: the subscription was paused (replay sends it)"
 	}
 	_, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO deliveries (outbox_id, channel, status, last_error, next_at, updated_at)
@@ -78,7 +78,7 @@ func fanOutTo(ctx context.Context, tx *Tx, channel, status string) error {
 
 // PendingDeliveries returns a channel's pending deliveries after the
 // delivery id after, oldest first.
-func (db *DB) PendingDeliveries(ctx context.Context, channel string, after int64, limit int) ([]incidents.Delivery, error) {
+func (db *DB) PendingDeliveries(ctx context.Context, channel string, after int64, limit int) ([]linkwatch.Delivery, error) {
 	return queryAll(ctx, db.reader, "deliveries", `SELECT d.id, d.channel, d.attempts, d.first_at, d.next_at, o.payload
 		FROM deliveries d JOIN outbox o ON o.id = d.outbox_id
 		WHERE d.channel = ? AND d.status = 'pending' AND d.id > ? ORDER BY d.id LIMIT ?`, []any{channel, after, limit},
@@ -86,8 +86,8 @@ func (db *DB) PendingDeliveries(ctx context.Context, channel string, after int64
 }
 
 // scanDelivery reads a delivery with its alert.
-func scanDelivery(row rowScanner) (incidents.Delivery, error) {
-	var d incidents.Delivery
+func scanDelivery(row rowScanner) (linkwatch.Delivery, error) {
+	var d linkwatch.Delivery
 	var first sql.NullString
 	var next, payload string
 	if err := row.Scan(&d.ID, &d.Channel, &d.Attempts, &first, &next, &payload); err != nil {
@@ -108,8 +108,8 @@ func scanDelivery(row rowScanner) (incidents.Delivery, error) {
 // rule as PostgreSQL's (no unexpired claim of another, no earlier delivery of the
 // same incident to the channel pending), where the one writer makes each
 // claim exclusive.
-func (db *DB) ClaimDeliveries(ctx context.Context, channel, owner string, lease time.Duration, limit int) ([]incidents.Delivery, error) {
-	var out []incidents.Delivery
+func (db *DB) ClaimDeliveries(ctx context.Context, channel, owner string, lease time.Duration, limit int) ([]linkwatch.Delivery, error) {
+	var out []linkwatch.Delivery
 	err := db.update(ctx, func(tx *Tx) error {
 		now := formatTime(tx.now)
 		res, err := tx.ExecContext(ctx, `UPDATE deliveries SET claimed_until = ?, claimed_by = ? WHERE id IN (
@@ -161,7 +161,7 @@ func (db *DB) ReleaseClaims(ctx context.Context, owner string) error {
 }
 
 // MarkDelivery records an attempt's outcome.
-func (db *DB) MarkDelivery(ctx context.Context, id int64, o incidents.Outcome) error {
+func (db *DB) MarkDelivery(ctx context.Context, id int64, o linkwatch.Outcome) error {
 	return db.update(ctx, func(tx *Tx) error {
 		next := formatTime(o.NextAt)
 		if o.NextAt.IsZero() {
@@ -224,15 +224,15 @@ func (db *DB) DisabledChannels(ctx context.Context) (map[string]string, error) {
 	return out, nil
 }
 
-func (db *DB) channelState(ctx context.Context) (map[string]incidents.ChannelState, error) {
+func (db *DB) channelState(ctx context.Context) (map[string]linkwatch.ChannelState, error) {
 	rows, err := db.reader.QueryContext(ctx, `SELECT channel, disabled_at, reason FROM channel_state`)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: query channel state: %w", err)
 	}
 	defer rows.Close()
-	out := map[string]incidents.ChannelState{}
+	out := map[string]linkwatch.ChannelState{}
 	for rows.Next() {
-		var st incidents.ChannelState
+		var st linkwatch.ChannelState
 		var at string
 		if err := rows.Scan(&st.Name, &at, &st.Reason); err != nil {
 			return nil, fmt.Errorf("sqlite: scan channel state: %w", err)
@@ -245,7 +245,7 @@ func (db *DB) channelState(ctx context.Context) (map[string]incidents.ChannelSta
 
 // ChannelStates returns the state of the named channels: on or off (and
 // why), and their deliveries by status.
-func (db *DB) ChannelStates(ctx context.Context, names []string) ([]incidents.ChannelState, error) {
+func (db *DB) ChannelStates(ctx context.Context, names []string) ([]linkwatch.ChannelState, error) {
 	off, err := db.channelState(ctx)
 	if err != nil {
 		return nil, err
@@ -255,7 +255,7 @@ func (db *DB) ChannelStates(ctx context.Context, names []string) ([]incidents.Ch
 		return nil, fmt.Errorf("sqlite: count deliveries: %w", err)
 	}
 	defer rows.Close()
-	counts := map[string]map[string]int64{}
+	counts := map[string]map[linkwatch.DeliveryStatus]int64{}
 	for rows.Next() {
 		var c, st string
 		var n int64
@@ -263,9 +263,9 @@ func (db *DB) ChannelStates(ctx context.Context, names []string) ([]incidents.Ch
 			return nil, fmt.Errorf("sqlite: scan delivery counts: %w", err)
 		}
 		if counts[c] == nil {
-			counts[c] = map[string]int64{}
+			counts[c] = map[linkwatch.DeliveryStatus]int64{}
 		}
-		counts[c][st] = n
+		counts[c][linkwatch.DeliveryStatus(st)] = n
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"linkwatch/checker"
+	"linkwatch"
 	"linkwatch/storage"
 	"linkwatch/storage/storagefault"
 )
@@ -70,7 +70,7 @@ func TestResultWriterCountsDroppedResultsOnAFullDisk(t *testing.T) {
 	go func() { w.Run(ctx); close(done) }()
 	t0 := time.Now()
 	for i := range 25 { // two full batches and five queued at shutdown
-		w.Add(result("https://a.test/", t0.Add(time.Duration(i)*time.Second), time.Millisecond, checker.StatusUp))
+		w.Add(result("https://a.test/", t0.Add(time.Duration(i)*time.Second), time.Millisecond, linkwatch.StatusUp))
 	}
 	cancel()
 	<-done

@@ -3,9 +3,10 @@ package sqlite
 import (
 	"context"
 	"fmt"
-	"linkwatch/storage"
 	"strconv"
 	"strings"
+
+	"linkwatch"
 )
 
 // FeedIDs returns the feed's UUID and each given incident's, made once by
@@ -43,7 +44,7 @@ func (db *DB) FeedIDs(ctx context.Context, incidentIDs []int64) (string, map[int
 	}
 	for _, id := range incidentIDs {
 		if _, ok := out[id]; !ok {
-			return "", nil, fmt.Errorf("sqlite: incident %s has no public id: %w", strconv.FormatInt(id, 10), storage.ErrNotFound)
+			return "", nil, fmt.Errorf("sqlite: incident %s has no public id: %w", strconv.FormatInt(id, 10), linkwatch.ErrNotFound)
 		}
 	}
 	return feed, out, nil

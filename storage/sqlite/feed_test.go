@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"linkwatch"
 	"linkwatch/incidents"
-	"linkwatch/storage"
 )
 
 var uuidV4 = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
@@ -23,8 +23,8 @@ func TestFeedIDsAreMadeOnceAndKept(t *testing.T) {
 	}
 	var ids []int64
 	for _, key := range []string{"dest:https://a.example/", "dest:https://b.example/"} {
-		inc, err := db.Record(ctx, incidents.Change{Incident: incidents.Incident{Key: key, Kind: incidents.KindDestination, Title: key,
-			Status: incidents.StatusInvestigating, Impact: incidents.ImpactMajor, StartedAt: time.Now(), UpdatedAt: time.Now()}})
+		inc, err := db.Record(ctx, incidents.Change{Incident: linkwatch.Incident{Key: key, Kind: linkwatch.KindDestination, Title: key,
+			Status: linkwatch.StatusInvestigating, Impact: linkwatch.ImpactMajor, StartedAt: time.Now(), UpdatedAt: time.Now()}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -40,8 +40,8 @@ func TestFeedIDsAreMadeOnceAndKept(t *testing.T) {
 	if byIncident[ids[0]] == byIncident[ids[1]] || feed == byIncident[ids[0]] {
 		t.Errorf("ids repeat: feed %q, incidents %v", feed, byIncident)
 	}
-	if _, _, err := db.FeedIDs(ctx, []int64{999}); !errors.Is(err, storage.ErrNotFound) {
-		t.Errorf("unknown incident: %v, want storage.ErrNotFound", err)
+	if _, _, err := db.FeedIDs(ctx, []int64{999}); !errors.Is(err, linkwatch.ErrNotFound) {
+		t.Errorf("unknown incident: %v, want linkwatch.ErrNotFound", err)
 	}
 	if err := db.Close(); err != nil {
 		t.Fatal(err)

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"linkwatch"
+
 	"github.com/mattn/go-sqlite3"
 
 	"linkwatch/incidents"
@@ -37,9 +39,9 @@ const incidentColumns = `id, key, kind, title, cause, summary, status, impact, f
 
 type rowScanner interface{ Scan(dest ...any) error }
 
-func scanIncident(row rowScanner) (incidents.Incident, error) {
+func scanIncident(row rowScanner) (linkwatch.Incident, error) {
 	var (
-		inc                             incidents.Incident
+		inc                             linkwatch.Incident
 		targets, affected, started, upd string
 		ackAt, resolvedAt               sql.NullString
 		postmortem                      string
@@ -65,12 +67,12 @@ func scanIncident(row rowScanner) (incidents.Incident, error) {
 }
 
 // OpenIncidents returns every unresolved incident.
-func (db *DB) OpenIncidents(ctx context.Context) ([]incidents.Incident, error) {
+func (db *DB) OpenIncidents(ctx context.Context) ([]linkwatch.Incident, error) {
 	return db.queryIncidents(ctx, `SELECT `+incidentColumns+` FROM incidents WHERE resolved_at IS NULL ORDER BY id`)
 }
 
 // ListIncidents returns incidents newest first.
-func (db *DB) ListIncidents(ctx context.Context, f incidents.Query) ([]incidents.Incident, error) {
+func (db *DB) ListIncidents(ctx context.Context, f linkwatch.IncidentQuery) ([]linkwatch.Incident, error) {
 	q := `SELECT ` + incidentColumns + ` FROM incidents WHERE started_at >= ?`
 	args := []any{formatTime(f.Since)}
 	if f.Open != nil {
@@ -81,7 +83,7 @@ func (db *DB) ListIncidents(ctx context.Context, f incidents.Query) ([]incidents
 		}
 	}
 	if f.Internal != nil {
-		kinds := incidents.InternalKinds()
+		kinds := linkwatch.InternalKinds()
 		op := "IN"
 		if !*f.Internal {
 			op = "NOT IN"
@@ -99,7 +101,7 @@ func (db *DB) ListIncidents(ctx context.Context, f incidents.Query) ([]incidents
 	return db.queryIncidents(ctx, q, args...)
 }
 
-func (db *DB) queryIncidents(ctx context.Context, q string, args ...any) ([]incidents.Incident, error) {
+func (db *DB) queryIncidents(ctx context.Context, q string, args ...any) ([]linkwatch.Incident, error) {
 	return queryAll(ctx, db.reader, "incidents", q, args, scanIncident)
 }
 
@@ -125,10 +127,10 @@ func queryAll[T any](ctx context.Context, q interface {
 }
 
 // Incident returns one incident.
-func (db *DB) Incident(ctx context.Context, id int64) (incidents.Incident, error) {
+func (db *DB) Incident(ctx context.Context, id int64) (linkwatch.Incident, error) {
 	inc, err := scanIncident(db.reader.QueryRowContext(ctx, `SELECT `+incidentColumns+` FROM incidents WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return inc, fmt.Errorf("incident %d: %w", id, storage.ErrNotFound)
+		return inc, fmt.Errorf("incident %d: %w", id, linkwatch.ErrNotFound)
 	}
 	if err != nil {
 		return inc, fmt.Errorf("sqlite: incident %d: %w", id, err)
@@ -138,8 +140,8 @@ func (db *DB) Incident(ctx context.Context, id int64) (incidents.Incident, error
 
 // Record writes an incident change, its events, evidence and alert in one
 // transaction.
-func (db *DB) Record(ctx context.Context, c incidents.Change) (incidents.Incident, error) {
-	var saved incidents.Incident
+func (db *DB) Record(ctx context.Context, c incidents.Change) (linkwatch.Incident, error) {
+	var saved linkwatch.Incident
 	err := db.update(ctx, func(tx *Tx) error {
 		var err error
 		saved, err = recordTx(ctx, tx, c)
@@ -148,7 +150,7 @@ func (db *DB) Record(ctx context.Context, c incidents.Change) (incidents.Inciden
 	return saved, err
 }
 
-func recordTx(ctx context.Context, tx *Tx, c incidents.Change) (incidents.Incident, error) {
+func recordTx(ctx context.Context, tx *Tx, c incidents.Change) (linkwatch.Incident, error) {
 	inc := c.Incident
 	targets, err := json.Marshal(nonNil(inc.Targets))
 	if err != nil {
@@ -171,7 +173,7 @@ func recordTx(ctx context.Context, tx *Tx, c incidents.Change) (incidents.Incide
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, args...).Scan(&inc.ID)
 		var se sqlite3.Error
 		if errors.As(err, &se) && se.ExtendedCode == sqlite3.ErrConstraintUnique && strings.Contains(se.Error(), "incidents.key") {
-			return inc, fmt.Errorf("incident %s is already open: %w", inc.Key, storage.ErrConflict)
+			return inc, fmt.Errorf("incident %s is already open: %w", inc.Key, linkwatch.ErrConflict)
 		}
 		if err != nil {
 			return inc, fmt.Errorf("sqlite: insert incident %s: %w", inc.Key, err)
@@ -189,7 +191,7 @@ func recordTx(ctx context.Context, tx *Tx, c incidents.Change) (incidents.Incide
 			if err != nil {
 				return inc, err
 			}
-			if err := incidents.CheckAcknowledge(cur); err != nil {
+			if err := linkwatch.CheckAcknowledge(cur); err != nil {
 				return inc, err
 			}
 		}
@@ -225,7 +227,7 @@ func recordTx(ctx context.Context, tx *Tx, c incidents.Change) (incidents.Incide
 			return inc, fmt.Errorf("sqlite: insert evidence: %w", err)
 		}
 	}
-	var update *incidents.Update
+	var update *linkwatch.Update
 	if c.Update != nil {
 		u, err := insertUpdate(ctx, tx, inc.ID, c.Update.Status, c.Update.Body)
 		if err != nil {
@@ -243,20 +245,20 @@ func recordTx(ctx context.Context, tx *Tx, c incidents.Change) (incidents.Incide
 
 // missingOrChanged says why an update matched no row: the incident does
 // not exist, or it changed since the copy the change was computed from.
-func missingOrChanged(ctx context.Context, tx *Tx, stale incidents.Incident) error {
+func missingOrChanged(ctx context.Context, tx *Tx, stale linkwatch.Incident) error {
 	var version int64
 	err := tx.QueryRowContext(ctx, `SELECT version FROM incidents WHERE id = ?`, stale.ID).Scan(&version)
 	if errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("incident %d: %w", stale.ID, storage.ErrNotFound)
+		return fmt.Errorf("incident %d: %w", stale.ID, linkwatch.ErrNotFound)
 	}
 	if err != nil {
 		return fmt.Errorf("sqlite: read incident %d: %w", stale.ID, err)
 	}
-	return fmt.Errorf("incident %d changed since version %d (now %d): %w", stale.ID, stale.Version, version, storage.ErrConflict)
+	return fmt.Errorf("incident %d changed since version %d (now %d): %w", stale.ID, stale.Version, version, linkwatch.ErrConflict)
 }
 
-func insertUpdate(ctx context.Context, tx *Tx, id int64, status incidents.Status, body string) (incidents.Update, error) {
-	u := incidents.Update{IncidentID: id, Status: status, Body: body, CreatedAt: tx.now}
+func insertUpdate(ctx context.Context, tx *Tx, id int64, status linkwatch.IncidentStatus, body string) (linkwatch.Update, error) {
+	u := linkwatch.Update{IncidentID: id, Status: status, Body: body, CreatedAt: tx.now}
 	err := tx.QueryRowContext(ctx, `INSERT INTO incident_updates (incident_id, status, body, created_at) VALUES (?, ?, ?, ?) RETURNING id`,
 		id, string(status), body, formatTime(tx.now)).Scan(&u.ID)
 	if err != nil {
@@ -269,7 +271,7 @@ func insertUpdate(ctx context.Context, tx *Tx, id int64, status incidents.Status
 // in the incident's alert group until then: a later alert of the same
 // reason is merged into the held one; any other alert of the incident
 // releases the held one first, so the incident's alerts keep their order.
-func enqueueAlert(ctx context.Context, tx *Tx, a incidents.Alert, groupUntil time.Time) error {
+func enqueueAlert(ctx context.Context, tx *Tx, a linkwatch.Alert, groupUntil time.Time) error {
 	var reason, payload string
 	err := tx.QueryRowContext(ctx, `SELECT reason, payload FROM alert_groups WHERE incident_id = ?`, a.IncidentID).Scan(&reason, &payload)
 	switch {
@@ -277,7 +279,7 @@ func enqueueAlert(ctx context.Context, tx *Tx, a incidents.Alert, groupUntil tim
 	case err != nil:
 		return fmt.Errorf("sqlite: read alert group of incident %d: %w", a.IncidentID, err)
 	case !groupUntil.IsZero() && reason == a.Reason:
-		var held incidents.Alert
+		var held linkwatch.Alert
 		if err := json.Unmarshal([]byte(payload), &held); err != nil {
 			return fmt.Errorf("sqlite: decode alert group of incident %d: %w", a.IncidentID, err)
 		}
@@ -310,7 +312,7 @@ func enqueueAlert(ctx context.Context, tx *Tx, a incidents.Alert, groupUntil tim
 
 // releaseGroup moves an incident's held alert into the outbox.
 func releaseGroup(ctx context.Context, tx *Tx, incidentID int64, payload string) error {
-	var a incidents.Alert
+	var a linkwatch.Alert
 	if err := json.Unmarshal([]byte(payload), &a); err != nil {
 		return fmt.Errorf("sqlite: decode alert group of incident %d: %w", incidentID, err)
 	}
@@ -352,7 +354,7 @@ func releaseDueGroups(ctx context.Context, tx *Tx) error {
 	return nil
 }
 
-func insertOutbox(ctx context.Context, tx *Tx, a incidents.Alert) error {
+func insertOutbox(ctx context.Context, tx *Tx, a linkwatch.Alert) error {
 	b, err := json.Marshal(a)
 	if err != nil {
 		return err
@@ -372,10 +374,10 @@ func nonNil[T any](s []T) []T {
 }
 
 // IncidentEvents returns an incident's timeline, oldest first.
-func (db *DB) IncidentEvents(ctx context.Context, id int64) ([]incidents.Event, error) {
+func (db *DB) IncidentEvents(ctx context.Context, id int64) ([]linkwatch.Event, error) {
 	return queryAll(ctx, db.reader, "events", `SELECT id, incident_id, at, kind, body FROM incident_events WHERE incident_id = ? ORDER BY id`, []any{id},
-		func(row rowScanner) (incidents.Event, error) {
-			var ev incidents.Event
+		func(row rowScanner) (linkwatch.Event, error) {
+			var ev linkwatch.Event
 			var at string
 			err := row.Scan(&ev.ID, &ev.IncidentID, &at, &ev.Kind, &ev.Body)
 			ev.At = parseTime(at)
@@ -394,10 +396,10 @@ func (db *DB) IncidentEvidence(ctx context.Context, id int64) ([]json.RawMessage
 }
 
 // IncidentUpdates returns an incident's public updates, oldest first.
-func (db *DB) IncidentUpdates(ctx context.Context, id int64) ([]incidents.Update, error) {
+func (db *DB) IncidentUpdates(ctx context.Context, id int64) ([]linkwatch.Update, error) {
 	return queryAll(ctx, db.reader, "updates", `SELECT id, incident_id, status, body, created_at FROM incident_updates WHERE incident_id = ? ORDER BY id`, []any{id},
-		func(row rowScanner) (incidents.Update, error) {
-			var u incidents.Update
+		func(row rowScanner) (linkwatch.Update, error) {
+			var u linkwatch.Update
 			var at string
 			err := row.Scan(&u.ID, &u.IncidentID, &u.Status, &u.Body, &at)
 			u.CreatedAt = parseTime(at)
@@ -406,11 +408,11 @@ func (db *DB) IncidentUpdates(ctx context.Context, id int64) ([]incidents.Update
 }
 
 // Outbox returns queued alerts, oldest first (the alerting dispatcher's queue).
-func (db *DB) Outbox(ctx context.Context, limit int) ([]incidents.Alert, error) {
+func (db *DB) Outbox(ctx context.Context, limit int) ([]linkwatch.Alert, error) {
 	return queryAll(ctx, db.reader, "outbox", `SELECT payload FROM outbox ORDER BY id LIMIT ?`, []any{limit},
-		func(row rowScanner) (incidents.Alert, error) {
+		func(row rowScanner) (linkwatch.Alert, error) {
 			var s string
-			var a incidents.Alert
+			var a linkwatch.Alert
 			if err := row.Scan(&s); err != nil {
 				return a, err
 			}

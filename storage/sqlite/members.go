@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"time"
 
-	"linkwatch/checker/shard"
+	"linkwatch"
 )
 
 // Heartbeat writes a member's row. SQLite has one process: its one member
 // owns everything, and the row is there for the same membership as on
 // PostgreSQL.
-func (db *DB) Heartbeat(ctx context.Context, m shard.Member) error {
+func (db *DB) Heartbeat(ctx context.Context, m linkwatch.Member) error {
 	return db.update(ctx, func(tx *Tx) error {
 		started := m.StartedAt
 		if started.IsZero() {
@@ -28,20 +28,20 @@ func (db *DB) Heartbeat(ctx context.Context, m shard.Member) error {
 }
 
 // Members returns the members of a region with a heartbeat after since.
-func (db *DB) Members(ctx context.Context, region string, since time.Time) ([]shard.Member, error) {
+func (db *DB) Members(ctx context.Context, region string, since time.Time) ([]linkwatch.Member, error) {
 	return db.members(ctx, ` AND region = ?`, since, region)
 }
 
 // LiveMembers returns the members of every region with a heartbeat after since.
-func (db *DB) LiveMembers(ctx context.Context, since time.Time) ([]shard.Member, error) {
+func (db *DB) LiveMembers(ctx context.Context, since time.Time) ([]linkwatch.Member, error) {
 	return db.members(ctx, ``, since)
 }
 
-func (db *DB) members(ctx context.Context, filter string, since time.Time, args ...any) ([]shard.Member, error) {
+func (db *DB) members(ctx context.Context, filter string, since time.Time, args ...any) ([]linkwatch.Member, error) {
 	return queryAll(ctx, db.reader, "members", `SELECT id, region, addr, started_at, heartbeat_at FROM members
 		WHERE heartbeat_at > ?`+filter+` ORDER BY id`, append([]any{formatTime(since)}, args...),
-		func(row rowScanner) (shard.Member, error) {
-			var m shard.Member
+		func(row rowScanner) (linkwatch.Member, error) {
+			var m linkwatch.Member
 			var started, beat string
 			err := row.Scan(&m.ID, &m.Region, &m.Addr, &started, &beat)
 			m.StartedAt, m.HeartbeatAt = parseTime(started), parseTime(beat)

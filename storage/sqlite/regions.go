@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"linkwatch/checker"
+	"linkwatch"
 	"linkwatch/incidents"
 )
 
@@ -67,7 +67,7 @@ func (db *DB) Verdicts(ctx context.Context, targets []string) ([]incidents.Verdi
 			var v incidents.Verdict
 			var cause, since, updated string
 			err := row.Scan(&v.Target, &v.Region, &v.Failing, &cause, &since, &updated)
-			v.Cause, v.Since, v.UpdatedAt = checker.Cause(cause), parseTime(since), parseTime(updated)
+			v.Cause, v.Since, v.UpdatedAt = linkwatch.Cause(cause), parseTime(since), parseTime(updated)
 			return v, err
 		})
 }
@@ -85,6 +85,6 @@ func (db *DB) Regions(ctx context.Context) ([]incidents.RegionHealth, error) {
 }
 
 // OpenIncidentsOnHost returns the open incidents of one host.
-func (db *DB) OpenIncidentsOnHost(ctx context.Context, host string) ([]incidents.Incident, error) {
+func (db *DB) OpenIncidentsOnHost(ctx context.Context, host string) ([]linkwatch.Incident, error) {
 	return db.queryIncidents(ctx, `SELECT `+incidentColumns+` FROM incidents WHERE resolved_at IS NULL AND host = ? ORDER BY id`, host)
 }

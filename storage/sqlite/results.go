@@ -8,13 +8,13 @@ import (
 	"strings"
 	"time"
 
-	"linkwatch/checker"
+	"linkwatch"
 	"linkwatch/storage"
 )
 
 // targetID returns the id for key, creating the row inside tx if needed.
 // New ids go to fresh and are cached only once the transaction commits.
-func (db *DB) targetID(ctx context.Context, tx *Tx, fresh map[string]int64, key string, kind checker.Kind, url string) (int64, error) {
+func (db *DB) targetID(ctx context.Context, tx *Tx, fresh map[string]int64, key string, kind linkwatch.TargetKind, url string) (int64, error) {
 	if id, ok := db.targets.Get(key); ok {
 		return id, nil
 	}
@@ -58,7 +58,7 @@ var minuteUpsertSQL = func() string {
 // into the minute rollup of its series (Result.SeriesID), and as a raw
 // result what storage.Sampler keeps (every change of status or cause and a
 // sample every storage.RawSampleEvery).
-func (db *DB) SaveResults(ctx context.Context, results []checker.Result) error {
+func (db *DB) SaveResults(ctx context.Context, results []linkwatch.Result) error {
 	if len(results) == 0 {
 		return nil
 	}
@@ -90,7 +90,7 @@ func (db *DB) SaveResults(ctx context.Context, results []checker.Result) error {
 				continue
 			}
 			var cause, summary, detail sql.NullString
-			if r.Status != checker.StatusUp {
+			if r.Status != linkwatch.StatusUp {
 				cause = sql.NullString{String: string(r.Cause), Valid: true}
 				summary = sql.NullString{String: r.Summary, Valid: true}
 				b, err := json.Marshal(r)
@@ -155,9 +155,9 @@ func (db *DB) RecentResults(ctx context.Context, targetKey string, limit int) ([
 			return nil, fmt.Errorf("sqlite: scan result: %w", err)
 		}
 		s.TargetID, s.Start, s.Latency = targetKey, time.UnixMilli(ms).UTC(), time.Duration(us)*time.Microsecond
-		s.Status, s.Cause = checker.Status(status), checker.Cause(cause)
+		s.Status, s.Cause = linkwatch.Status(status), linkwatch.Cause(cause)
 		if detail.Valid {
-			var r checker.Result
+			var r linkwatch.Result
 			if err := json.Unmarshal([]byte(detail.String), &r); err != nil {
 				return nil, fmt.Errorf("sqlite: decode result detail: %w", err)
 			}

@@ -8,15 +8,15 @@ import (
 	"testing"
 	"time"
 
-	"linkwatch/checker"
+	"linkwatch"
 	"linkwatch/storage"
 )
 
-func result(id string, start time.Time, latency time.Duration, status checker.Status) checker.Result {
-	r := checker.Result{TargetID: id, Kind: checker.KindDestination, URL: id, Start: start, Latency: latency, Status: status, StatusCode: 200}
-	if status != checker.StatusUp {
-		r.StatusCode, r.Cause, r.Summary = 503, checker.CauseHTTP5xx, "503 Service Unavailable at "+id
-		r.Hops = []checker.Hop{{URL: id, StatusCode: 503, Phases: checker.Phases{Connect: time.Millisecond}}}
+func result(id string, start time.Time, latency time.Duration, status linkwatch.Status) linkwatch.Result {
+	r := linkwatch.Result{TargetID: id, Kind: linkwatch.TargetDestination, URL: id, Start: start, Latency: latency, Status: status, StatusCode: 200}
+	if status != linkwatch.StatusUp {
+		r.StatusCode, r.Cause, r.Summary = 503, linkwatch.CauseHTTP5xx, "503 Service Unavailable at "+id
+		r.Hops = []linkwatch.Hop{{URL: id, StatusCode: 503, Phases: linkwatch.Phases{Connect: time.Millisecond}}}
 	}
 	return r
 }
@@ -25,10 +25,10 @@ func TestSaveResultsAndRecent(t *testing.T) {
 	ctx := context.Background()
 	db := mustOpen(t)
 	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
-	batch := []checker.Result{
-		result("https://a.test/", t0, 40*time.Millisecond, checker.StatusUp),
-		result("https://b.test/", t0, 70*time.Millisecond, checker.StatusDown),
-		result("https://a.test/", t0.Add(10*time.Second), 45*time.Millisecond, checker.StatusUp),
+	batch := []linkwatch.Result{
+		result("https://a.test/", t0, 40*time.Millisecond, linkwatch.StatusUp),
+		result("https://b.test/", t0, 70*time.Millisecond, linkwatch.StatusDown),
+		result("https://a.test/", t0.Add(10*time.Second), 45*time.Millisecond, linkwatch.StatusUp),
 	}
 	if err := db.SaveResults(ctx, batch); err != nil {
 		t.Fatal(err)
@@ -45,7 +45,7 @@ func TestSaveResultsAndRecent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 1 || got[0].Cause != checker.CauseHTTP5xx || got[0].Detail == nil || len(got[0].Detail.Hops) != 1 {
+	if len(got) != 1 || got[0].Cause != linkwatch.CauseHTTP5xx || got[0].Detail == nil || len(got[0].Detail.Hops) != 1 {
 		t.Fatalf("b.test results = %+v", got)
 	}
 	if got[0].Detail.Hops[0].Phases.Connect != time.Millisecond {
@@ -58,11 +58,11 @@ func TestSaveResultsFailureWritesNothing(t *testing.T) {
 	db := mustOpen(t)
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
-	if err := db.SaveResults(cctx, []checker.Result{result("https://new.test/", time.Now(), time.Millisecond, checker.StatusUp)}); err == nil {
+	if err := db.SaveResults(cctx, []linkwatch.Result{result("https://new.test/", time.Now(), time.Millisecond, linkwatch.StatusUp)}); err == nil {
 		t.Fatal("SaveResults with a cancelled context succeeded")
 	}
 	// The failed batch must not leave a cached id for a target row that was rolled back.
-	if err := db.SaveResults(ctx, []checker.Result{result("https://new.test/", time.Now(), time.Millisecond, checker.StatusUp)}); err != nil {
+	if err := db.SaveResults(ctx, []linkwatch.Result{result("https://new.test/", time.Now(), time.Millisecond, linkwatch.StatusUp)}); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := db.RecentResults(ctx, "https://new.test/", 10); len(got) != 1 {
@@ -74,13 +74,13 @@ func TestRollUpAndQuantile(t *testing.T) {
 	ctx := context.Background()
 	db := mustOpen(t)
 	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
-	var batch []checker.Result
+	var batch []linkwatch.Result
 	// Two hours of checks every 10 s; minute 5 of each hour has one failure.
 	for i := 0; i < 2*360; i++ {
 		at := t0.Add(time.Duration(i) * 10 * time.Second)
-		status, lat := checker.StatusUp, 40*time.Millisecond
+		status, lat := linkwatch.StatusUp, 40*time.Millisecond
 		if at.Minute() == 5 && at.Second() == 0 {
-			status, lat = checker.StatusDown, 3*time.Second
+			status, lat = linkwatch.StatusDown, 3*time.Second
 		}
 		batch = append(batch, result("https://a.test/", at, lat, status))
 	}
@@ -136,9 +136,9 @@ func TestPrune(t *testing.T) {
 	ctx := context.Background()
 	db := mustOpen(t)
 	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
-	var batch []checker.Result
+	var batch []linkwatch.Result
 	for h := 71; h >= 0; h-- { // oldest first, as results arrive
-		batch = append(batch, result("https://a.test/", now.Add(-time.Duration(h)*time.Hour-time.Minute*10), time.Millisecond, checker.StatusUp))
+		batch = append(batch, result("https://a.test/", now.Add(-time.Duration(h)*time.Hour-time.Minute*10), time.Millisecond, linkwatch.StatusUp))
 	}
 	if err := db.SaveResults(ctx, batch); err != nil {
 		t.Fatal(err)
@@ -182,7 +182,7 @@ func TestResultWriterBatchesAndDrains(t *testing.T) {
 	go func() { w.Run(ctx); close(done) }()
 	t0 := time.Now()
 	for i := range 120 {
-		w.Add(result("https://a.test/", t0.Add(time.Duration(i)*time.Second), time.Millisecond, checker.StatusUp))
+		w.Add(result("https://a.test/", t0.Add(time.Duration(i)*time.Second), time.Millisecond, linkwatch.StatusUp))
 	}
 	cancel()
 	<-done
@@ -206,13 +206,13 @@ func TestRawResultsKeepChangesAndSamples(t *testing.T) {
 	ctx := context.Background()
 	db := mustOpen(t)
 	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
-	var batch []checker.Result
+	var batch []linkwatch.Result
 	// 30 minutes every 10 s: up, then down for a minute at 10:12, then up.
 	for i := 0; i < 180; i++ {
 		at := t0.Add(time.Duration(i) * 10 * time.Second)
-		st := checker.StatusUp
+		st := linkwatch.StatusUp
 		if at.Minute() == 12 {
-			st = checker.StatusDown
+			st = linkwatch.StatusDown
 		}
 		batch = append(batch, result("https://a.test/", at, 40*time.Millisecond, st))
 	}
@@ -231,7 +231,7 @@ func TestRawResultsKeepChangesAndSamples(t *testing.T) {
 	down := 0
 	for _, r := range got {
 		times = append(times, r.Start.Format("15:04:05"))
-		if r.Status == checker.StatusDown {
+		if r.Status == linkwatch.StatusDown {
 			down++
 		}
 	}
@@ -256,11 +256,11 @@ func TestSeriesSharesOneRollup(t *testing.T) {
 	ctx := context.Background()
 	db := mustOpen(t)
 	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
-	var batch []checker.Result
+	var batch []linkwatch.Result
 	for _, id := range []string{"self:/ada/go", "self:/ada/blog"} {
 		for i := range 6 {
-			r := result(id, t0.Add(time.Duration(i)*10*time.Second), time.Millisecond, checker.StatusUp)
-			r.Kind, r.Series = checker.KindSelfCheck, "self:/ada"
+			r := result(id, t0.Add(time.Duration(i)*10*time.Second), time.Millisecond, linkwatch.StatusUp)
+			r.Kind, r.Series = linkwatch.TargetSelfCheck, "self:/ada"
 			batch = append(batch, r)
 		}
 	}

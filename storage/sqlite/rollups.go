@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"linkwatch/incidents"
+	"linkwatch"
 	"linkwatch/storage"
 )
 
@@ -155,7 +155,7 @@ func (db *DB) Prune(ctx context.Context, keep storage.Retention) (int64, error) 
 // for the rest, none of the checks of the unknown spans (storage.Reads).
 // from is rounded down to its hour. A target without a response time in
 // the window is absent.
-func (db *DB) LatencyHistograms(ctx context.Context, keys []string, from, to time.Time, unknown []incidents.Span) (map[string]storage.Rollup, error) {
+func (db *DB) LatencyHistograms(ctx context.Context, keys []string, from, to time.Time, unknown []linkwatch.Span) (map[string]storage.Rollup, error) {
 	out := map[string]storage.Rollup{}
 	err := db.histogramRows(ctx, keys, from, to, storage.WholeWindow(from, to), unknown, func(r storage.Rollup) { out[r.TargetID] = out[r.TargetID].Add(r) })
 	return out, err
@@ -164,7 +164,7 @@ func (db *DB) LatencyHistograms(ctx context.Context, keys []string, from, to tim
 // LatencySeries returns each of the targets' response times over [from,
 // to) in step-long buckets from from (see storage.Series), read as
 // LatencyHistograms reads: rollups only, by key.
-func (db *DB) LatencySeries(ctx context.Context, keys []string, from, to time.Time, step time.Duration, unknown []incidents.Span) (map[string][]storage.Rollup, error) {
+func (db *DB) LatencySeries(ctx context.Context, keys []string, from, to time.Time, step time.Duration, unknown []linkwatch.Span) (map[string][]storage.Rollup, error) {
 	s, err := storage.NewSeries(from, step)
 	if err != nil {
 		return nil, err
@@ -178,7 +178,7 @@ func (db *DB) LatencySeries(ctx context.Context, keys []string, from, to time.Ti
 // plan plans a read of [from, to) (storage.PlanReads) on the watermarks it
 // reads: the end of the hours rolled up and, when some checks are unknown,
 // the oldest minute rollup kept.
-func (db *DB) plan(ctx context.Context, from, to time.Time, unknown []incidents.Span) (storage.Reads, error) {
+func (db *DB) plan(ctx context.Context, from, to time.Time, unknown []linkwatch.Span) (storage.Reads, error) {
 	var done, kept int64
 	if err := db.reader.QueryRowContext(ctx, `SELECT COALESCE((SELECT value FROM meta WHERE key = 'rollup_hour_done'), 0)`).Scan(&done); err != nil {
 		return storage.Reads{}, fmt.Errorf("sqlite: read rollup watermark: %w", err)
@@ -196,7 +196,7 @@ func (db *DB) plan(ctx context.Context, from, to time.Time, unknown []incidents.
 // rollups storage.PlanReads chooses for [from, to): one row per bucket
 // with a response time, however many rollups it holds. A rollup starting
 // before from (from rounded down to its hour) counts in the first bucket.
-func (db *DB) histogramRows(ctx context.Context, keys []string, from, to time.Time, step time.Duration, unknown []incidents.Span, add func(storage.Rollup)) error {
+func (db *DB) histogramRows(ctx context.Context, keys []string, from, to time.Time, step time.Duration, unknown []linkwatch.Span, add func(storage.Rollup)) error {
 	if len(keys) == 0 || !to.After(from) {
 		return nil
 	}

@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"time"
 
-	"linkwatch/incidents"
+	"linkwatch"
 	"linkwatch/storage"
 )
 
@@ -22,8 +22,8 @@ const subscriptionSelect = `SELECT s.id, s.url, s.description, s.filter, s.secre
 		AND d.id > COALESCE((SELECT MAX(e.id) FROM deliveries e WHERE e.channel = 'sub:' || s.id AND e.status = 'sent'), 0))
 	FROM subscriptions s LEFT JOIN channel_state cs ON cs.channel = 'sub:' || s.id`
 
-func scanSubscription(row rowScanner) (incidents.Subscription, error) {
-	var s incidents.Subscription
+func scanSubscription(row rowScanner) (linkwatch.Subscription, error) {
+	var s linkwatch.Subscription
 	var filter, created, updated string
 	var prevUntil, verified, verifyFirst, verifyNext, disabled, failing sql.NullString
 	err := row.Scan(&s.ID, &s.URL, &s.Description, &filter, &s.Secret, &s.PreviousSecret, &prevUntil,
@@ -42,10 +42,10 @@ func scanSubscription(row rowScanner) (incidents.Subscription, error) {
 	return s, nil
 }
 
-func subscriptionTx(ctx context.Context, tx *Tx, id int64) (incidents.Subscription, error) {
+func subscriptionTx(ctx context.Context, tx *Tx, id int64) (linkwatch.Subscription, error) {
 	s, err := scanSubscription(tx.QueryRowContext(ctx, subscriptionSelect+` WHERE s.id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return s, fmt.Errorf("subscription %d: %w", id, storage.ErrNotFound)
+		return s, fmt.Errorf("subscription %d: %w", id, linkwatch.ErrNotFound)
 	}
 	if err != nil {
 		return s, fmt.Errorf("sqlite: subscription %d: %w", id, err)
@@ -54,8 +54,8 @@ func subscriptionTx(ctx context.Context, tx *Tx, id int64) (incidents.Subscripti
 }
 
 // CreateSubscription stores a new subscription, pending verification.
-func (db *DB) CreateSubscription(ctx context.Context, s incidents.Subscription) (incidents.Subscription, error) {
-	var out incidents.Subscription
+func (db *DB) CreateSubscription(ctx context.Context, s linkwatch.Subscription) (linkwatch.Subscription, error) {
+	var out linkwatch.Subscription
 	err := db.update(ctx, func(tx *Tx) error {
 		filter, err := jsonString(s.Filter)
 		if err != nil {
@@ -77,10 +77,10 @@ func (db *DB) CreateSubscription(ctx context.Context, s incidents.Subscription) 
 }
 
 // Subscription returns one subscription.
-func (db *DB) Subscription(ctx context.Context, id int64) (incidents.Subscription, error) {
+func (db *DB) Subscription(ctx context.Context, id int64) (linkwatch.Subscription, error) {
 	s, err := scanSubscription(db.reader.QueryRowContext(ctx, subscriptionSelect+` WHERE s.id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return s, fmt.Errorf("subscription %d: %w", id, storage.ErrNotFound)
+		return s, fmt.Errorf("subscription %d: %w", id, linkwatch.ErrNotFound)
 	}
 	if err != nil {
 		return s, fmt.Errorf("sqlite: subscription %d: %w", id, err)
@@ -89,7 +89,7 @@ func (db *DB) Subscription(ctx context.Context, id int64) (incidents.Subscriptio
 }
 
 // ListSubscriptions returns every subscription, oldest first.
-func (db *DB) ListSubscriptions(ctx context.Context) ([]incidents.Subscription, error) {
+func (db *DB) ListSubscriptions(ctx context.Context) ([]linkwatch.Subscription, error) {
 	return queryAll(ctx, db.reader, "subscriptions", subscriptionSelect+` ORDER BY s.id`, nil, scanSubscription)
 }
 
@@ -107,8 +107,8 @@ func resumeFromNow(ctx context.Context, tx *Tx, channel string) error {
 }
 
 // UpdateSubscription applies a patch.
-func (db *DB) UpdateSubscription(ctx context.Context, id int64, p incidents.SubscriptionPatch) (incidents.Subscription, error) {
-	var out incidents.Subscription
+func (db *DB) UpdateSubscription(ctx context.Context, id int64, p linkwatch.SubscriptionPatch) (linkwatch.Subscription, error) {
+	var out linkwatch.Subscription
 	err := db.update(ctx, func(tx *Tx) error {
 		cur, err := subscriptionTx(ctx, tx, id)
 		if err != nil {
@@ -132,11 +132,11 @@ func (db *DB) UpdateSubscription(ctx context.Context, id int64, p incidents.Subs
 			if _, err := tx.ExecContext(ctx, `UPDATE subscriptions SET paused = ? WHERE id = ?`, *p.Paused, id); err != nil {
 				return fmt.Errorf("sqlite: update subscription: %w", err)
 			}
-			if !*p.Paused && cur.State() == incidents.SubscriptionPaused {
+			if !*p.Paused && cur.State() == linkwatch.SubscriptionPaused {
 				// What was made since the last fan-out, while it was
 				// paused, is recorded as skipped too: replay finds every
 				// alert it missed, and the fan-out from now on the rest.
-				if err := fanOutTo(ctx, tx, cur.Channel(), incidents.DeliverySkipped); err != nil {
+				if err := fanOutTo(ctx, tx, cur.Channel(), linkwatch.DeliverySkipped); err != nil {
 					return err
 				}
 			}
@@ -170,9 +170,9 @@ func (db *DB) DeleteSubscription(ctx context.Context, id int64) error {
 			return fmt.Errorf("sqlite: delete subscription: %w", err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return fmt.Errorf("subscription %d: %w", id, storage.ErrNotFound)
+			return fmt.Errorf("subscription %d: %w", id, linkwatch.ErrNotFound)
 		}
-		ch := incidents.SubscriptionChannel(id)
+		ch := linkwatch.SubscriptionChannel(id)
 		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'dead', last_error = 'subscription deleted', updated_at = ?
 			WHERE channel = ? AND status = 'pending'`, formatTime(tx.now), ch); err != nil {
 			return fmt.Errorf("sqlite: delete subscription: %w", err)
@@ -188,16 +188,16 @@ func (db *DB) DeleteSubscription(ctx context.Context, id int64) error {
 
 // RotateSecret makes secret the signing secret, the old one signing too
 // for incidents.SecretOverlap.
-func (db *DB) RotateSecret(ctx context.Context, id int64, secret string) (incidents.Subscription, error) {
-	var out incidents.Subscription
+func (db *DB) RotateSecret(ctx context.Context, id int64, secret string) (linkwatch.Subscription, error) {
+	var out linkwatch.Subscription
 	err := db.update(ctx, func(tx *Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE subscriptions SET previous_secret = secret, previous_until = ?, secret = ?, updated_at = ? WHERE id = ?`,
-			formatTime(tx.now.Add(incidents.SecretOverlap)), secret, formatTime(tx.now), id)
+			formatTime(tx.now.Add(linkwatch.SecretOverlap)), secret, formatTime(tx.now), id)
 		if err != nil {
 			return fmt.Errorf("sqlite: rotate secret: %w", err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return fmt.Errorf("subscription %d: %w", id, storage.ErrNotFound)
+			return fmt.Errorf("subscription %d: %w", id, linkwatch.ErrNotFound)
 		}
 		out, err = subscriptionTx(ctx, tx, id)
 		return err
@@ -211,15 +211,15 @@ const requestVerification = `UPDATE subscriptions SET verify_due = 1, verify_att
 	WHERE id = ?`
 
 // RequestVerification asks for a subscription.verify event to be sent.
-func (db *DB) RequestVerification(ctx context.Context, id int64) (incidents.Subscription, error) {
-	var out incidents.Subscription
+func (db *DB) RequestVerification(ctx context.Context, id int64) (linkwatch.Subscription, error) {
+	var out linkwatch.Subscription
 	err := db.update(ctx, func(tx *Tx) error {
 		res, err := tx.ExecContext(ctx, requestVerification, id)
 		if err != nil {
 			return fmt.Errorf("sqlite: request verification: %w", err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return fmt.Errorf("subscription %d: %w", id, storage.ErrNotFound)
+			return fmt.Errorf("subscription %d: %w", id, linkwatch.ErrNotFound)
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE subscriptions SET updated_at = ? WHERE id = ?`, formatTime(tx.now), id); err != nil {
 			return fmt.Errorf("sqlite: request verification: %w", err)
@@ -252,14 +252,14 @@ func (db *DB) ClaimVerification(ctx context.Context, id int64, owner string, lea
 }
 
 // RecordVerification records a verification attempt's outcome.
-func (db *DB) RecordVerification(ctx context.Context, id int64, o incidents.Outcome) error {
+func (db *DB) RecordVerification(ctx context.Context, id int64, o linkwatch.Outcome) error {
 	return db.update(ctx, func(tx *Tx) error {
 		cur, err := subscriptionTx(ctx, tx, id)
 		if err != nil {
 			return err
 		}
 		now := formatTime(tx.now)
-		if o.Status == "sent" {
+		if o.Status == linkwatch.DeliverySent {
 			if _, err := tx.ExecContext(ctx, `UPDATE subscriptions SET verify_due = 0, verify_error = '', verified_at = COALESCE(verified_at, ?),
 				verify_attempts = 0, verify_first_at = NULL, verify_next_at = NULL,
 				updated_at = ?, verify_claimed_by = '', verify_claimed_until = NULL WHERE id = ?`, now, now, id); err != nil {
@@ -270,7 +270,7 @@ func (db *DB) RecordVerification(ctx context.Context, id int64, o incidents.Outc
 			}
 			return nil
 		}
-		due, next := o.Status == "pending", sql.NullString{}
+		due, next := o.Status == linkwatch.DeliveryPending, sql.NullString{}
 		if due {
 			next = sql.NullString{String: formatTime(o.NextAt), Valid: true}
 		}
@@ -279,7 +279,7 @@ func (db *DB) RecordVerification(ctx context.Context, id int64, o incidents.Outc
 			verify_claimed_by = '', verify_claimed_until = NULL WHERE id = ?`, due, o.Error, now, next, now, id); err != nil {
 			return fmt.Errorf("sqlite: record verification: %w", err)
 		}
-		if o.Status == "disabled" {
+		if o.Status == linkwatch.DeliveryDisabled {
 			return disableChannel(ctx, tx, cur.Channel(), o.Error)
 		}
 		return nil
@@ -290,8 +290,8 @@ const deliveryLogSelect = `SELECT d.id, o.event_id, o.type, o.incident_id, d.cha
 	d.last_status, d.last_error, d.next_at, d.updated_at, o.created_at, d.first_at, d.redeliveries
 	FROM deliveries d JOIN outbox o ON o.id = d.outbox_id`
 
-func scanDeliveryLog(row rowScanner) (incidents.DeliveryLog, error) {
-	var l incidents.DeliveryLog
+func scanDeliveryLog(row rowScanner) (linkwatch.DeliveryLog, error) {
+	var l linkwatch.DeliveryLog
 	var next, upd, created string
 	var first sql.NullString
 	err := row.Scan(&l.ID, &l.EventID, &l.Type, &l.IncidentID, &l.Channel, &l.Status, &l.Attempts,
@@ -301,7 +301,7 @@ func scanDeliveryLog(row rowScanner) (incidents.DeliveryLog, error) {
 }
 
 // DeliveryLog returns deliveries newest first.
-func (db *DB) DeliveryLog(ctx context.Context, q incidents.DeliveryQuery) ([]incidents.DeliveryLog, error) {
+func (db *DB) DeliveryLog(ctx context.Context, q linkwatch.DeliveryQuery) ([]linkwatch.DeliveryLog, error) {
 	before := q.Before
 	if before <= 0 {
 		before = 1<<63 - 1
@@ -311,12 +311,12 @@ func (db *DB) DeliveryLog(ctx context.Context, q incidents.DeliveryQuery) ([]inc
 }
 
 // Redeliver queues a delivery again.
-func (db *DB) Redeliver(ctx context.Context, id int64) (incidents.DeliveryLog, error) {
-	var out incidents.DeliveryLog
+func (db *DB) Redeliver(ctx context.Context, id int64) (linkwatch.DeliveryLog, error) {
+	var out linkwatch.DeliveryLog
 	err := db.update(ctx, func(tx *Tx) error {
 		cur, err := scanDeliveryLog(tx.QueryRowContext(ctx, deliveryLogSelect+` WHERE d.id = ?`, id))
 		if errors.Is(err, sql.ErrNoRows) || (err == nil && !storage.InDeliveryLog(cur.Status)) {
-			return fmt.Errorf("delivery %d: %w", id, storage.ErrNotFound)
+			return fmt.Errorf("delivery %d: %w", id, linkwatch.ErrNotFound)
 		}
 		if err != nil {
 			return fmt.Errorf("sqlite: delivery %d: %w", id, err)
@@ -348,7 +348,7 @@ func requeue(ctx context.Context, tx *Tx, id int64) error {
 
 // Replay queues again the channel's deliveries of alerts made since since
 // that match, in outbox order, a page at a time (storage.ReplayPage).
-func (db *DB) Replay(ctx context.Context, channel string, since time.Time, limit int, match func(incidents.Alert) bool) (int, time.Time, error) {
+func (db *DB) Replay(ctx context.Context, channel string, since time.Time, limit int, match func(linkwatch.Alert) bool) (int, time.Time, error) {
 	var n int
 	var next time.Time
 	err := db.update(ctx, func(tx *Tx) error {

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"linkwatch/checker"
+	"linkwatch"
 	"linkwatch/hub"
 	"linkwatch/incidents"
 	"linkwatch/storage"
@@ -81,11 +81,11 @@ func Run(t *testing.T, open Open) {
 	}
 }
 
-func result(id string, start time.Time, latency time.Duration, status checker.Status) checker.Result {
-	r := checker.Result{TargetID: id, Kind: checker.KindDestination, URL: id, Start: start, Latency: latency, Status: status, StatusCode: 200}
-	if status != checker.StatusUp {
-		r.StatusCode, r.Cause, r.Summary = 503, checker.CauseHTTP5xx, "503 Service Unavailable at "+id
-		r.Hops = []checker.Hop{{URL: id, StatusCode: 503, Phases: checker.Phases{Connect: time.Millisecond}}}
+func result(id string, start time.Time, latency time.Duration, status linkwatch.Status) linkwatch.Result {
+	r := linkwatch.Result{TargetID: id, Kind: linkwatch.TargetDestination, URL: id, Start: start, Latency: latency, Status: status, StatusCode: 200}
+	if status != linkwatch.StatusUp {
+		r.StatusCode, r.Cause, r.Summary = 503, linkwatch.CauseHTTP5xx, "503 Service Unavailable at "+id
+		r.Hops = []linkwatch.Hop{{URL: id, StatusCode: 503, Phases: linkwatch.Phases{Connect: time.Millisecond}}}
 	}
 	return r
 }
@@ -102,12 +102,12 @@ func must(t *testing.T, err error) {
 // minutes, across batches; a failure keeps its detail.
 func resultsSampledAndCounted(t *testing.T, db storage.Store, _ *Clock) {
 	ctx := context.Background()
-	var batch []checker.Result
+	var batch []linkwatch.Result
 	for i := range 180 { // 30 minutes every 10 s, down during 10:12
 		at := t0.Add(time.Duration(i) * 10 * time.Second)
-		st := checker.StatusUp
+		st := linkwatch.StatusUp
 		if at.Minute() == 12 {
-			st = checker.StatusDown
+			st = linkwatch.StatusDown
 		}
 		batch = append(batch, result("https://a.test/", at, time.Duration(20+i%5)*time.Millisecond, st))
 	}
@@ -130,7 +130,7 @@ func resultsSampledAndCounted(t *testing.T, db storage.Store, _ *Clock) {
 	must(t, err)
 	var down int
 	for _, r := range raw {
-		if r.Status == checker.StatusDown {
+		if r.Status == linkwatch.StatusDown {
 			down++
 			if r.Detail == nil || len(r.Detail.Hops) != 1 || r.Detail.Hops[0].Phases.Connect != time.Millisecond {
 				t.Errorf("a failure lost its detail: %+v", r)
@@ -148,12 +148,12 @@ func resultsSampledAndCounted(t *testing.T, db storage.Store, _ *Clock) {
 
 func rollUpAndDailyStats(t *testing.T, db storage.Store, clk *Clock) {
 	ctx := context.Background()
-	var batch []checker.Result
+	var batch []linkwatch.Result
 	for i := range 2 * 60 { // two hours, one a minute
 		at := t0.Add(time.Duration(i) * time.Minute)
-		st := checker.StatusUp
+		st := linkwatch.StatusUp
 		if i == 70 {
-			st = checker.StatusDegraded
+			st = linkwatch.StatusDegraded
 		}
 		batch = append(batch, result("https://b.test/", at, 30*time.Millisecond, st))
 	}
@@ -182,9 +182,9 @@ func rollUpAndDailyStats(t *testing.T, db storage.Store, clk *Clock) {
 
 func pruneKeepsWhatRetentionSays(t *testing.T, db storage.Store, clk *Clock) {
 	ctx := context.Background()
-	old := result("https://c.test/", t0, time.Millisecond, checker.StatusDown)
-	recent := result("https://c.test/", t0.Add(47*time.Hour), time.Millisecond, checker.StatusDown)
-	must(t, db.SaveResults(ctx, []checker.Result{old, recent}))
+	old := result("https://c.test/", t0, time.Millisecond, linkwatch.StatusDown)
+	recent := result("https://c.test/", t0.Add(47*time.Hour), time.Millisecond, linkwatch.StatusDown)
+	must(t, db.SaveResults(ctx, []linkwatch.Result{old, recent}))
 	clk.Set(t0.Add(49 * time.Hour))
 	if _, err := db.Prune(ctx, storage.Retention{Raw: 48 * time.Hour, Minute: 7 * 24 * time.Hour, Hour: 90 * 24 * time.Hour}); err != nil {
 		t.Fatal(err)
@@ -201,19 +201,19 @@ func pruneKeepsWhatRetentionSays(t *testing.T, db storage.Store, clk *Clock) {
 	}
 }
 
-func openIncident(key string, at time.Time) incidents.Incident {
-	return incidents.Incident{Key: key, Kind: incidents.KindDestination, Title: key + " is down", Cause: checker.CauseHTTP5xx,
-		Summary: "503", Status: incidents.StatusInvestigating, Impact: incidents.ImpactMajor, Host: "shop.example",
-		Targets: []string{"https://shop.example/"}, Affected: []incidents.Affected{{Page: "acme", Link: "shop", URL: "https://shop.example/"}},
+func openIncident(key string, at time.Time) linkwatch.Incident {
+	return linkwatch.Incident{Key: key, Kind: linkwatch.KindDestination, Title: key + " is down", Cause: linkwatch.CauseHTTP5xx,
+		Summary: "503", Status: linkwatch.StatusInvestigating, Impact: linkwatch.ImpactMajor, Host: "shop.example",
+		Targets: []string{"https://shop.example/"}, Affected: []linkwatch.Affected{{Page: "acme", Link: "shop", URL: "https://shop.example/"}},
 		StartedAt: at, UpdatedAt: at}
 }
 
 func recordTogether(t *testing.T, db storage.Store, _ *Clock) {
 	ctx := context.Background()
-	ev := result("https://shop.example/", t0, time.Millisecond, checker.StatusDown)
+	ev := result("https://shop.example/", t0, time.Millisecond, linkwatch.StatusDown)
 	inc, err := db.Record(ctx, incidents.Change{Incident: openIncident("dest:https://shop.example/", t0),
-		Events:   []incidents.Event{{At: t0, Kind: incidents.EventOpened, Body: "http_5xx: 503"}},
-		Evidence: []checker.Result{ev}, Alert: &incidents.Alert{Type: incidents.AlertOpened, LastResult: &ev}})
+		Events:   []linkwatch.Event{{At: t0, Kind: linkwatch.EventOpened, Body: "http_5xx: 503"}},
+		Evidence: []linkwatch.Result{ev}, Alert: &linkwatch.Alert{Type: linkwatch.AlertOpened, LastResult: &ev}})
 	must(t, err)
 	if inc.ID == 0 {
 		t.Fatal("no id for a new incident")
@@ -236,13 +236,13 @@ func recordTogether(t *testing.T, db storage.Store, _ *Clock) {
 	// Resolve: people's columns (acknowledgement, public status) stay.
 	next, err := db.Record(ctx, acknowledge(got, "alice", t0.Add(time.Minute)))
 	must(t, err)
-	next.Status, next.ResolvedAt, next.UpdatedAt = incidents.StatusResolved, t0.Add(time.Hour), t0.Add(time.Hour)
-	saved, err := db.Record(ctx, incidents.Change{Incident: next, Alert: &incidents.Alert{Type: incidents.AlertResolved}})
+	next.Status, next.ResolvedAt, next.UpdatedAt = linkwatch.StatusResolved, t0.Add(time.Hour), t0.Add(time.Hour)
+	saved, err := db.Record(ctx, incidents.Change{Incident: next, Alert: &linkwatch.Alert{Type: linkwatch.AlertResolved}})
 	must(t, err)
-	if saved.Open() || saved.AcknowledgedBy != "alice" || saved.Status != incidents.StatusResolved {
+	if saved.Open() || saved.AcknowledgedBy != "alice" || saved.Status != linkwatch.StatusResolved {
 		t.Errorf("resolved: %+v", saved)
 	}
-	if _, err := db.Record(ctx, acknowledge(saved, "bob", t0.Add(2*time.Hour))); !errors.Is(err, incidents.ErrConflict) || !strings.Contains(err.Error(), "resolved") {
+	if _, err := db.Record(ctx, acknowledge(saved, "bob", t0.Add(2*time.Hour))); !errors.Is(err, linkwatch.ErrConflict) || !strings.Contains(err.Error(), "resolved") {
 		t.Errorf("acknowledging a resolved incident: %v, want ErrConflict", err)
 	}
 	open, err := db.OpenIncidents(ctx)
@@ -251,12 +251,12 @@ func recordTogether(t *testing.T, db storage.Store, _ *Clock) {
 		t.Errorf("open incidents after resolving: %+v", open)
 	}
 	closed := false
-	list, err := db.ListIncidents(ctx, incidents.Query{Open: &closed, Limit: 10})
+	list, err := db.ListIncidents(ctx, linkwatch.IncidentQuery{Open: &closed, Limit: 10})
 	must(t, err)
 	if len(list) != 1 || list[0].ID != inc.ID {
 		t.Errorf("resolved list = %+v", list)
 	}
-	if _, err := db.Incident(ctx, 999); !errors.Is(err, incidents.ErrNotFound) {
+	if _, err := db.Incident(ctx, 999); !errors.Is(err, linkwatch.ErrNotFound) {
 		t.Errorf("unknown incident: %v, want ErrNotFound", err)
 	}
 }
@@ -265,7 +265,7 @@ func oneOpenIncidentPerKey(t *testing.T, db storage.Store, _ *Clock) {
 	ctx := context.Background()
 	_, err := db.Record(ctx, incidents.Change{Incident: openIncident("dest:x", t0)})
 	must(t, err)
-	if _, err := db.Record(ctx, incidents.Change{Incident: openIncident("dest:x", t0), Alert: &incidents.Alert{Type: incidents.AlertOpened}}); err == nil {
+	if _, err := db.Record(ctx, incidents.Change{Incident: openIncident("dest:x", t0), Alert: &linkwatch.Alert{Type: linkwatch.AlertOpened}}); err == nil {
 		t.Fatal("a second open incident with the same key was accepted")
 	}
 	alerts, err := db.Outbox(ctx, 10)
@@ -279,9 +279,9 @@ func failedRecordWritesNothing(t *testing.T, db storage.Store, _ *Clock) {
 	ctx := context.Background()
 	ghost := openIncident("dest:ghost", t0)
 	ghost.ID = 4242 // no such incident: the update fails
-	_, err := db.Record(ctx, incidents.Change{Incident: ghost, Events: []incidents.Event{{At: t0, Kind: incidents.EventResolved, Body: "x"}},
-		Alert: &incidents.Alert{Type: incidents.AlertResolved}})
-	if !errors.Is(err, incidents.ErrNotFound) {
+	_, err := db.Record(ctx, incidents.Change{Incident: ghost, Events: []linkwatch.Event{{At: t0, Kind: linkwatch.EventResolved, Body: "x"}},
+		Alert: &linkwatch.Alert{Type: linkwatch.AlertResolved}})
+	if !errors.Is(err, linkwatch.ErrNotFound) {
 		t.Fatalf("update of a missing incident: %v, want ErrNotFound", err)
 	}
 	alerts, err := db.Outbox(ctx, 10)
@@ -291,7 +291,7 @@ func failedRecordWritesNothing(t *testing.T, db storage.Store, _ *Clock) {
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
-	if _, err := db.Record(cctx, incidents.Change{Incident: openIncident("dest:cancelled", t0), Alert: &incidents.Alert{Type: incidents.AlertOpened}}); err == nil {
+	if _, err := db.Record(cctx, incidents.Change{Incident: openIncident("dest:cancelled", t0), Alert: &linkwatch.Alert{Type: linkwatch.AlertOpened}}); err == nil {
 		t.Fatal("a change with a cancelled context was written")
 	}
 	if open, _ := db.OpenIncidents(ctx); len(open) != 0 {
@@ -301,10 +301,10 @@ func failedRecordWritesNothing(t *testing.T, db storage.Store, _ *Clock) {
 
 func alertGroupsMergeAndKeepOrder(t *testing.T, db storage.Store, clk *Clock) {
 	ctx := context.Background()
-	inc, err := db.Record(ctx, incidents.Change{Incident: openIncident("host:shop.example|http_5xx", t0), Alert: &incidents.Alert{Type: incidents.AlertOpened}})
+	inc, err := db.Record(ctx, incidents.Change{Incident: openIncident("host:shop.example|http_5xx", t0), Alert: &linkwatch.Alert{Type: linkwatch.AlertOpened}})
 	must(t, err)
-	added := func(link string) *incidents.Alert {
-		return &incidents.Alert{Type: incidents.AlertUpdated, Reason: "target_added", Added: []incidents.Affected{{Page: "acme", Link: link}}}
+	added := func(link string) *linkwatch.Alert {
+		return &linkwatch.Alert{Type: linkwatch.AlertUpdated, Reason: "target_added", Added: []linkwatch.Affected{{Page: "acme", Link: link}}}
 	}
 	for _, l := range []string{"b", "c", "d"} {
 		inc, err = db.Record(ctx, incidents.Change{Incident: inc, Alert: added(l), GroupUntil: t0.Add(30 * time.Second)})
@@ -329,8 +329,8 @@ func alertGroupsMergeAndKeepOrder(t *testing.T, db storage.Store, clk *Clock) {
 	// A held update goes out before the next alert of its incident.
 	inc, err = db.Record(ctx, incidents.Change{Incident: inc, Alert: added("e"), GroupUntil: clk.Now().Add(30 * time.Second)})
 	must(t, err)
-	inc.Status, inc.ResolvedAt = incidents.StatusResolved, clk.Now()
-	_, err = db.Record(ctx, incidents.Change{Incident: inc, Alert: &incidents.Alert{Type: incidents.AlertResolved}})
+	inc.Status, inc.ResolvedAt = linkwatch.StatusResolved, clk.Now()
+	_, err = db.Record(ctx, incidents.Change{Incident: inc, Alert: &linkwatch.Alert{Type: linkwatch.AlertResolved}})
 	must(t, err)
 	alerts, err = db.Outbox(ctx, 10)
 	must(t, err)
@@ -347,12 +347,12 @@ func alertGroupsMergeAndKeepOrder(t *testing.T, db storage.Store, clk *Clock) {
 func fanOutAndChannels(t *testing.T, db storage.Store, _ *Clock) {
 	ctx := context.Background()
 	for i := range 3 {
-		_, err := db.Record(ctx, incidents.Change{Incident: openIncident(fmt.Sprint("dest:", i), t0), Alert: &incidents.Alert{Type: incidents.AlertOpened}})
+		_, err := db.Record(ctx, incidents.Change{Incident: openIncident(fmt.Sprint("dest:", i), t0), Alert: &linkwatch.Alert{Type: linkwatch.AlertOpened}})
 		must(t, err)
 	}
 	must(t, db.FanOut(ctx, []string{"slack", "webhook:ops"}))
 	must(t, db.FanOut(ctx, []string{"slack", "webhook:ops"})) // idempotent
-	log, err := db.DeliveryLog(ctx, incidents.DeliveryQuery{Limit: 100})
+	log, err := db.DeliveryLog(ctx, linkwatch.DeliveryQuery{Limit: 100})
 	must(t, err)
 	if len(log) != 6 {
 		t.Fatalf("%d deliveries, want one per alert per channel", len(log))
@@ -372,13 +372,13 @@ func fanOutAndChannels(t *testing.T, db storage.Store, _ *Clock) {
 	// Back on: it gets alerts made from now on, not the backlog.
 	must(t, db.EnableChannel(ctx, "webhook:ops"))
 	must(t, db.FanOut(ctx, []string{"slack", "webhook:ops"}))
-	if log, _ = db.DeliveryLog(ctx, incidents.DeliveryQuery{Limit: 100}); len(log) != 6 {
+	if log, _ = db.DeliveryLog(ctx, linkwatch.DeliveryQuery{Limit: 100}); len(log) != 6 {
 		t.Errorf("re-enabling replayed the backlog: %d deliveries", len(log))
 	}
-	_, err = db.Record(ctx, incidents.Change{Incident: openIncident("dest:new", t0), Alert: &incidents.Alert{Type: incidents.AlertOpened}})
+	_, err = db.Record(ctx, incidents.Change{Incident: openIncident("dest:new", t0), Alert: &linkwatch.Alert{Type: linkwatch.AlertOpened}})
 	must(t, err)
 	must(t, db.FanOut(ctx, []string{"slack", "webhook:ops"}))
-	if log, _ = db.DeliveryLog(ctx, incidents.DeliveryQuery{Limit: 100}); len(log) != 8 {
+	if log, _ = db.DeliveryLog(ctx, linkwatch.DeliveryQuery{Limit: 100}); len(log) != 8 {
 		t.Errorf("%d deliveries after a new alert, want 8", len(log))
 	}
 	must(t, db.SetThreadRef(ctx, 1, "slack", "C1 123.4"))
@@ -392,8 +392,8 @@ func fanOutAndChannels(t *testing.T, db storage.Store, _ *Clock) {
 }
 
 // acknowledge is the change of an operator acknowledging inc at at.
-func acknowledge(inc incidents.Incident, by string, at time.Time) incidents.Change {
-	c := incidents.Change{Incident: inc, Acknowledged: true, Events: []incidents.Event{{At: at, Kind: incidents.EventAcknowledged, Body: "acknowledged by " + by}}}
+func acknowledge(inc linkwatch.Incident, by string, at time.Time) incidents.Change {
+	c := incidents.Change{Incident: inc, Acknowledged: true, Events: []linkwatch.Event{{At: at, Kind: linkwatch.EventAcknowledged, Body: "acknowledged by " + by}}}
 	c.Incident.AcknowledgedAt, c.Incident.AcknowledgedBy, c.Incident.UpdatedAt = at, by, at
 	return c
 }
@@ -413,11 +413,11 @@ func adminChanges(t *testing.T, db storage.Store, _ *Clock) {
 	// the current one (the first person on it stays named), and writes
 	// nothing: no event, no alert.
 	second := acknowledge(acked, "bob", t0.Add(2*time.Minute))
-	second.Alert = &incidents.Alert{Type: incidents.AlertUpdated, Reason: string(incidents.EventAcknowledged)}
-	if _, err := db.Record(ctx, second); !errors.Is(err, incidents.ErrConflict) || !strings.Contains(err.Error(), "already acknowledged by alice") {
+	second.Alert = &linkwatch.Alert{Type: linkwatch.AlertUpdated, Reason: string(linkwatch.EventAcknowledged)}
+	if _, err := db.Record(ctx, second); !errors.Is(err, linkwatch.ErrConflict) || !strings.Contains(err.Error(), "already acknowledged by alice") {
 		t.Errorf("second acknowledgement: %v, want ErrConflict naming alice", err)
 	}
-	if _, err := db.Record(ctx, acknowledge(inc, "bob", t0.Add(2*time.Minute))); !errors.Is(err, incidents.ErrConflict) {
+	if _, err := db.Record(ctx, acknowledge(inc, "bob", t0.Add(2*time.Minute))); !errors.Is(err, linkwatch.ErrConflict) {
 		t.Errorf("acknowledgement from a stale copy: %v, want ErrConflict", err)
 	}
 	if ev, _ := db.IncidentEvents(ctx, inc.ID); len(ev) != 1 {
@@ -428,21 +428,21 @@ func adminChanges(t *testing.T, db storage.Store, _ *Clock) {
 	}
 	// An engine change (a copy without the acknowledgement) keeps it.
 	engine := acked
-	engine.AcknowledgedAt, engine.AcknowledgedBy, engine.Cause = time.Time{}, "", checker.CauseTimeout
+	engine.AcknowledgedAt, engine.AcknowledgedBy, engine.Cause = time.Time{}, "", linkwatch.CauseTimeout
 	acked, err = db.Record(ctx, incidents.Change{Incident: engine})
 	must(t, err)
-	if acked.AcknowledgedBy != "alice" || acked.Cause != checker.CauseTimeout {
+	if acked.AcknowledgedBy != "alice" || acked.Cause != linkwatch.CauseTimeout {
 		t.Errorf("after an engine change: %+v", acked)
 	}
 	// An operator's update, recorded with its change: it sets the public
 	// status, gets an id, and its alert carries it.
-	u := &incidents.Update{Status: incidents.StatusIdentified, Body: "rolling back"}
+	u := &linkwatch.Update{Status: linkwatch.StatusIdentified, Body: "rolling back"}
 	next := acked
-	next.Status = incidents.StatusIdentified
+	next.Status = linkwatch.StatusIdentified
 	saved, err := db.Record(ctx, incidents.Change{Incident: next, Update: u,
-		Alert: &incidents.Alert{Type: incidents.AlertUpdated, Reason: string(incidents.EventUpdatePosted)}})
+		Alert: &linkwatch.Alert{Type: linkwatch.AlertUpdated, Reason: string(linkwatch.EventUpdatePosted)}})
 	must(t, err)
-	if u.ID == 0 || saved.Status != incidents.StatusIdentified || saved.AcknowledgedBy != "alice" {
+	if u.ID == 0 || saved.Status != linkwatch.StatusIdentified || saved.AcknowledgedBy != "alice" {
 		t.Errorf("update %+v, incident %+v", u, saved)
 	}
 	ups, err := db.IncidentUpdates(ctx, inc.ID)
@@ -455,19 +455,19 @@ func adminChanges(t *testing.T, db storage.Store, _ *Clock) {
 	if len(alerts) != 1 || alerts[0].Update == nil || alerts[0].Update.Body != "rolling back" {
 		t.Errorf("the update's alert = %+v", alerts)
 	}
-	pm, err := db.EditPostmortem(ctx, inc.ID, incidents.Postmortem{PrimaryCause: "expired zone", Published: true})
+	pm, err := db.EditPostmortem(ctx, inc.ID, linkwatch.Postmortem{PrimaryCause: "expired zone", Published: true})
 	must(t, err)
-	if pm.Postmortem.PrimaryCause != "expired zone" || pm.Status != incidents.StatusIdentified {
+	if pm.Postmortem.PrimaryCause != "expired zone" || pm.Status != linkwatch.StatusIdentified {
 		t.Errorf("postmortem = %+v", pm)
 	}
-	if _, err := db.EditPostmortem(ctx, 999, incidents.Postmortem{}); !errors.Is(err, incidents.ErrNotFound) {
+	if _, err := db.EditPostmortem(ctx, 999, linkwatch.Postmortem{}); !errors.Is(err, linkwatch.ErrNotFound) {
 		t.Errorf("postmortem of a missing incident: %v", err)
 	}
 }
 
 func maintenance(t *testing.T, db storage.Store, _ *Clock) {
 	ctx := context.Background()
-	m, err := db.CreateMaintenance(ctx, incidents.Maintenance{Title: "move", Component: "page:acme", StartsAt: t0.Add(time.Hour), EndsAt: t0.Add(2 * time.Hour)})
+	m, err := db.CreateMaintenance(ctx, linkwatch.Maintenance{Title: "move", Component: "page:acme", StartsAt: t0.Add(time.Hour), EndsAt: t0.Add(2 * time.Hour)})
 	must(t, err)
 	if active, _ := db.ActiveMaintenance(ctx, t0); len(active) != 0 {
 		t.Errorf("active before it starts: %+v", active)
@@ -479,7 +479,7 @@ func maintenance(t *testing.T, db storage.Store, _ *Clock) {
 		t.Errorf("upcoming = %+v", list)
 	}
 	must(t, db.DeleteMaintenance(ctx, m.ID))
-	if err := db.DeleteMaintenance(ctx, m.ID); !errors.Is(err, incidents.ErrNotFound) {
+	if err := db.DeleteMaintenance(ctx, m.ID); !errors.Is(err, linkwatch.ErrNotFound) {
 		t.Errorf("deleting twice: %v, want ErrNotFound", err)
 	}
 }

@@ -9,8 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"linkwatch/checker"
-	"linkwatch/incidents"
+	"linkwatch"
 	"linkwatch/storage"
 )
 
@@ -20,25 +19,25 @@ import (
 func latencyIsResponsesOnly(t *testing.T, db storage.Store, clk *Clock) {
 	ctx := context.Background()
 	const dns, mixed = "https://dns.example/", "https://mixed.example/"
-	var first, second []checker.Result
+	var first, second []linkwatch.Result
 	for i := range 120 { // 10:00 to 10:19, every 10 s
 		at := t0.Add(time.Duration(i) * 10 * time.Second)
 		// Every check of dns fails on DNS, in 10 to 44 ms.
-		r := result(dns, at, time.Duration(10+i%35)*time.Millisecond, checker.StatusDown)
-		r.Cause, r.Summary, r.StatusCode, r.Hops = checker.CauseDNS, "lookup dns.example: no such host", 0, nil
+		r := result(dns, at, time.Duration(10+i%35)*time.Millisecond, linkwatch.StatusDown)
+		r.Cause, r.Summary, r.StatusCode, r.Hops = linkwatch.CauseDNS, "lookup dns.example: no such host", 0, nil
 		first = append(first, r)
 		// mixed: the first check of each minute times out after 3 s, in the
 		// first batch; the rest answer in 20 ms, one a minute rate limited
 		// in 100 ms, in the second batch, into the same minute rows.
 		switch at.Second() {
 		case 0:
-			first = append(first, result(mixed, at, 3*time.Second, checker.StatusDown))
+			first = append(first, result(mixed, at, 3*time.Second, linkwatch.StatusDown))
 		case 50:
-			d := result(mixed, at, 100*time.Millisecond, checker.StatusDegraded)
-			d.Cause, d.StatusCode = checker.CauseRateLimited, 429
+			d := result(mixed, at, 100*time.Millisecond, linkwatch.StatusDegraded)
+			d.Cause, d.StatusCode = linkwatch.CauseRateLimited, 429
 			second = append(second, d)
 		default:
-			second = append(second, result(mixed, at, 20*time.Millisecond, checker.StatusUp))
+			second = append(second, result(mixed, at, 20*time.Millisecond, linkwatch.StatusUp))
 		}
 	}
 	must(t, db.SaveResults(ctx, first))
@@ -96,17 +95,17 @@ func unknownSpansAreNotCounted(t *testing.T, db storage.Store, clk *Clock) {
 	ctx := context.Background()
 	const u = "https://a.test/"
 	at := func(h, m, s int) time.Time { return time.Date(2026, 11, 22, h, m, s, 0, time.UTC) }
-	var batch []checker.Result
+	var batch []linkwatch.Result
 	for m := range 4 * 60 { // 10:00 to 13:59, one a minute at :00
 		start := at(10, m, 0)
-		st, lat := checker.StatusUp, 20*time.Millisecond
+		st, lat := linkwatch.StatusUp, 20*time.Millisecond
 		if start.Hour() == 11 && start.Minute() >= 20 && start.Minute() < 40 {
-			st, lat = checker.StatusDown, 900*time.Millisecond // the prober's network, not the target
+			st, lat = linkwatch.StatusDown, 900*time.Millisecond // the prober's network, not the target
 		}
 		batch = append(batch, result(u, start, lat, st))
 	}
 	must(t, db.SaveResults(ctx, batch))
-	unknown := []incidents.Span{
+	unknown := []linkwatch.Span{
 		{From: at(11, 20, 0), To: at(11, 40, 0)},  // 20 minutes, the failures among them
 		{From: at(12, 10, 30), To: at(12, 14, 1)}, // touches 12:10 to 12:14: 5 minutes
 		{From: at(13, 50, 0), To: at(14, 1, 0)},   // open: to the end of the read
@@ -115,7 +114,7 @@ func unknownSpansAreNotCounted(t *testing.T, db storage.Store, clk *Clock) {
 		count, failures int64
 		latency         map[time.Time]int64 // responses by hour
 	}
-	check := func(when string, spans []incidents.Span, w want) {
+	check := func(when string, spans []linkwatch.Span, w want) {
 		t.Helper()
 		days, err := db.DailyStats(ctx, at(0, 0, 0), clk.Now(), spans)
 		must(t, err)

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"linkwatch/checker"
+	"linkwatch"
 	"linkwatch/hub"
 	"linkwatch/incidents"
 	"linkwatch/storage"
@@ -85,14 +85,14 @@ func clickCounts(t *testing.T, db storage.Store, clk *Clock) {
 func latencyHistograms(t *testing.T, db storage.Store, clk *Clock) {
 	ctx := context.Background()
 	at := func(h, m int) time.Time { return time.Date(2026, 11, 22, h, m, 0, 0, time.UTC) }
-	var batch []checker.Result
+	var batch []linkwatch.Result
 	for m := 0; m < 150; m++ { // 10:00 to 12:29, one a minute
 		lat := 20 * time.Millisecond
 		if m >= 120 {
 			lat = 400 * time.Millisecond
 		}
 		for _, u := range []string{"https://a.example/", "https://b.example/"} {
-			batch = append(batch, checker.Result{TargetID: u, Kind: checker.KindDestination, URL: u, Start: at(10, 0).Add(time.Duration(m) * time.Minute), Latency: lat, Status: checker.StatusUp})
+			batch = append(batch, linkwatch.Result{TargetID: u, Kind: linkwatch.TargetDestination, URL: u, Start: at(10, 0).Add(time.Duration(m) * time.Minute), Latency: lat, Status: linkwatch.StatusUp})
 		}
 	}
 	if err := db.SaveResults(ctx, batch); err != nil {
@@ -131,18 +131,18 @@ func latencyHistograms(t *testing.T, db storage.Store, clk *Clock) {
 func latencySeries(t *testing.T, db storage.Store, clk *Clock) {
 	ctx := context.Background()
 	at := func(h, m int) time.Time { return time.Date(2026, 11, 22, h, m, 0, 0, time.UTC) }
-	var batch []checker.Result
+	var batch []linkwatch.Result
 	for m := 0; m < 150; m++ { // 10:00 to 12:29, one a minute; 400ms from 12:00
 		lat := 20 * time.Millisecond
 		if m >= 120 {
 			lat = 400 * time.Millisecond
 		}
-		batch = append(batch, checker.Result{TargetID: "https://a.example/", Kind: checker.KindDestination, URL: "https://a.example/",
-			Start: at(10, 0).Add(time.Duration(m) * time.Minute), Latency: lat, Status: checker.StatusUp})
+		batch = append(batch, linkwatch.Result{TargetID: "https://a.example/", Kind: linkwatch.TargetDestination, URL: "https://a.example/",
+			Start: at(10, 0).Add(time.Duration(m) * time.Minute), Latency: lat, Status: linkwatch.StatusUp})
 	}
 	// b has checks in the 11:00 hour only: its other buckets are absent.
-	batch = append(batch, checker.Result{TargetID: "https://b.example/", Kind: checker.KindDestination, URL: "https://b.example/",
-		Start: at(11, 30), Latency: 3 * time.Second, Status: checker.StatusUp})
+	batch = append(batch, linkwatch.Result{TargetID: "https://b.example/", Kind: linkwatch.TargetDestination, URL: "https://b.example/",
+		Start: at(11, 30), Latency: 3 * time.Second, Status: linkwatch.StatusUp})
 	must(t, db.SaveResults(ctx, batch))
 	type bucket struct {
 		start time.Time
@@ -230,9 +230,9 @@ func deliveryQueue(t *testing.T, db storage.Store, clk *Clock) {
 	ctx := context.Background()
 	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 	clk.Set(t0)
-	inc := incidents.Incident{Key: "dest:q", Kind: incidents.KindDestination, Title: "q", Status: incidents.StatusInvestigating,
-		Impact: incidents.ImpactMajor, StartedAt: t0, UpdatedAt: t0}
-	if _, err := db.Record(ctx, incidents.Change{Incident: inc, Alert: &incidents.Alert{Type: incidents.AlertOpened}}); err != nil {
+	inc := linkwatch.Incident{Key: "dest:q", Kind: linkwatch.KindDestination, Title: "q", Status: linkwatch.StatusInvestigating,
+		Impact: linkwatch.ImpactMajor, StartedAt: t0, UpdatedAt: t0}
+	if _, err := db.Record(ctx, incidents.Change{Incident: inc, Alert: &linkwatch.Alert{Type: linkwatch.AlertOpened}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := db.FanOut(ctx, []string{"slack", "webhook:ops"}); err != nil {
@@ -242,19 +242,19 @@ func deliveryQueue(t *testing.T, db storage.Store, clk *Clock) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(pending) != 1 || pending[0].Alert.Type != incidents.AlertOpened || pending[0].Attempts != 0 || !pending[0].FirstAt.IsZero() {
+	if len(pending) != 1 || pending[0].Alert.Type != linkwatch.AlertOpened || pending[0].Attempts != 0 || !pending[0].FirstAt.IsZero() {
 		t.Fatalf("pending = %+v", pending)
 	}
 	d := pending[0]
 	retryAt := t0.Add(time.Minute)
-	if err := db.MarkDelivery(ctx, d.ID, incidents.Outcome{Status: "pending", NextAt: retryAt, HTTPStatus: 503, Error: "503 from receiver"}); err != nil {
+	if err := db.MarkDelivery(ctx, d.ID, linkwatch.Outcome{Status: "pending", NextAt: retryAt, HTTPStatus: 503, Error: "503 from receiver"}); err != nil {
 		t.Fatal(err)
 	}
 	pending, _ = db.PendingDeliveries(ctx, "slack", 0, 10)
 	if len(pending) != 1 || pending[0].Attempts != 1 || !pending[0].FirstAt.Equal(t0) || !pending[0].NextAt.Equal(retryAt) {
 		t.Fatalf("after a failed attempt: %+v", pending)
 	}
-	if err := db.MarkDelivery(ctx, d.ID, incidents.Outcome{Status: "sent", HTTPStatus: 200}); err != nil {
+	if err := db.MarkDelivery(ctx, d.ID, linkwatch.Outcome{Status: "sent", HTTPStatus: 200}); err != nil {
 		t.Fatal(err)
 	}
 	if pending, _ = db.PendingDeliveries(ctx, "slack", 0, 10); len(pending) != 0 {

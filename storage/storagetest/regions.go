@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"linkwatch/checker"
+	"linkwatch"
 	"linkwatch/incidents"
 	"linkwatch/storage"
 )
@@ -21,20 +21,20 @@ func regionsVote(t *testing.T, db storage.Store, _ *Clock) {
 	const a, b = "https://a.example/", "https://b.example/"
 	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
 
-	must(t, db.RecordVerdict(ctx, incidents.Verdict{Target: a, Region: "eu-west", Failing: true, Cause: checker.CauseConnectRefused, Since: at(0), UpdatedAt: at(0)}))
+	must(t, db.RecordVerdict(ctx, incidents.Verdict{Target: a, Region: "eu-west", Failing: true, Cause: linkwatch.CauseConnectRefused, Since: at(0), UpdatedAt: at(0)}))
 	must(t, db.RecordVerdict(ctx, incidents.Verdict{Target: a, Region: "us-east", Failing: false, Since: at(5), UpdatedAt: at(5)}))
-	must(t, db.RecordVerdict(ctx, incidents.Verdict{Target: b, Region: "eu-west", Failing: true, Cause: checker.CauseDNS, Since: at(3), UpdatedAt: at(3)}))
+	must(t, db.RecordVerdict(ctx, incidents.Verdict{Target: b, Region: "eu-west", Failing: true, Cause: linkwatch.CauseDNS, Since: at(3), UpdatedAt: at(3)}))
 	// The heartbeat writes eu-west's failing verdict on a again, with a
 	// later since (as a replica that took the host over would): the
 	// failure's start is kept.
 	must(t, db.RecordRegion(ctx, incidents.RegionHealth{Region: "eu-west", CanaryOK: true, At: at(10)},
-		[]incidents.Verdict{{Target: a, Region: "eu-west", Failing: true, Cause: checker.CauseTimeout, Since: at(9), UpdatedAt: at(10)}}, at(-3600)))
+		[]incidents.Verdict{{Target: a, Region: "eu-west", Failing: true, Cause: linkwatch.CauseTimeout, Since: at(9), UpdatedAt: at(10)}}, at(-3600)))
 	must(t, db.RecordRegion(ctx, incidents.RegionHealth{Region: "us-east", CanaryOK: false, At: at(11)}, nil, at(-3600)))
 
 	got, err := db.Verdicts(ctx, []string{a})
 	must(t, err)
 	want := []incidents.Verdict{
-		{Target: a, Region: "eu-west", Failing: true, Cause: checker.CauseTimeout, Since: at(0), UpdatedAt: at(10)},
+		{Target: a, Region: "eu-west", Failing: true, Cause: linkwatch.CauseTimeout, Since: at(0), UpdatedAt: at(10)},
 		{Target: a, Region: "us-east", Failing: false, Since: at(5), UpdatedAt: at(5)},
 	}
 	if !reflect.DeepEqual(got, want) {
@@ -45,7 +45,7 @@ func regionsVote(t *testing.T, db storage.Store, _ *Clock) {
 	}
 
 	// A changed verdict starts again: us-east now sees a failing.
-	must(t, db.RecordVerdict(ctx, incidents.Verdict{Target: a, Region: "us-east", Failing: true, Cause: checker.CauseDNS, Since: at(20), UpdatedAt: at(20)}))
+	must(t, db.RecordVerdict(ctx, incidents.Verdict{Target: a, Region: "us-east", Failing: true, Cause: linkwatch.CauseDNS, Since: at(20), UpdatedAt: at(20)}))
 	got, err = db.Verdicts(ctx, []string{a, b})
 	must(t, err)
 	if len(got) != 3 || got[1].Region != "us-east" || !got[1].Failing || !got[1].Since.Equal(at(20)) || got[2].Target != b {
@@ -74,7 +74,7 @@ func regionsVote(t *testing.T, db storage.Store, _ *Clock) {
 	// Verdicts nobody wrote since forgetBefore are forgotten: b's (at 3)
 	// and us-east's on a (at 20) go, eu-west's rewritten one stays.
 	must(t, db.RecordRegion(ctx, incidents.RegionHealth{Region: "eu-west", CanaryOK: true, At: at(40)},
-		[]incidents.Verdict{{Target: a, Region: "eu-west", Failing: true, Cause: checker.CauseTimeout, Since: at(40), UpdatedAt: at(40)}}, at(25)))
+		[]incidents.Verdict{{Target: a, Region: "eu-west", Failing: true, Cause: linkwatch.CauseTimeout, Since: at(40), UpdatedAt: at(40)}}, at(25)))
 	got, err = db.Verdicts(ctx, []string{a, b})
 	must(t, err)
 	if len(got) != 1 || got[0].Region != "eu-west" || !got[0].Since.Equal(at(0)) {
@@ -104,22 +104,22 @@ func regionsVote(t *testing.T, db storage.Store, _ *Clock) {
 // kind, and none of another host's or resolved ones.
 func openIncidentsOnHost(t *testing.T, db storage.Store, _ *Clock) {
 	ctx := context.Background()
-	record := func(key, host string, kind incidents.Kind, resolved bool) int64 {
+	record := func(key, host string, kind linkwatch.IncidentKind, resolved bool) int64 {
 		inc := openIncident(key, t0)
 		inc.Host, inc.Kind = host, kind
 		if resolved {
-			inc.Status, inc.ResolvedAt = incidents.StatusResolved, t0.Add(time.Minute)
+			inc.Status, inc.ResolvedAt = linkwatch.StatusResolved, t0.Add(time.Minute)
 		}
 		saved, err := db.Record(ctx, incidents.Change{Incident: inc})
 		must(t, err)
 		return saved.ID
 	}
-	record("dest:https://shop.example/old", "shop.example", incidents.KindDestination, true)
-	dest := record("dest:https://shop.example/a", "shop.example", incidents.KindDestination, false)
-	record("dest:https://blog.example/", "blog.example", incidents.KindDestination, false)
-	note := record("regional:https://shop.example/b", "shop.example", incidents.KindRegional, false)
-	host := record("host:shop.example|dns", "shop.example", incidents.KindHost, false)
-	record("hub", "", incidents.KindHub, false)
+	record("dest:https://shop.example/old", "shop.example", linkwatch.KindDestination, true)
+	dest := record("dest:https://shop.example/a", "shop.example", linkwatch.KindDestination, false)
+	record("dest:https://blog.example/", "blog.example", linkwatch.KindDestination, false)
+	note := record("regional:https://shop.example/b", "shop.example", linkwatch.KindRegional, false)
+	host := record("host:shop.example|dns", "shop.example", linkwatch.KindHost, false)
+	record("hub", "", linkwatch.KindHub, false)
 	got, err := db.OpenIncidentsOnHost(ctx, "shop.example")
 	must(t, err)
 	var ids []int64

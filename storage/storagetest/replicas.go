@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"linkwatch/checker/shard"
+	"linkwatch"
 	"linkwatch/incidents"
 	"linkwatch/storage"
 )
@@ -16,11 +16,11 @@ import (
 // region filters; Leave ends it at once.
 func members(t *testing.T, db storage.Store, clk *Clock) {
 	ctx := context.Background()
-	must(t, db.Heartbeat(ctx, shard.Member{ID: "a-1", Addr: "10.0.0.1:8080"}))
-	must(t, db.Heartbeat(ctx, shard.Member{ID: "e-1", Region: "eu-west", Addr: "10.1.0.1:8080"}))
+	must(t, db.Heartbeat(ctx, linkwatch.Member{ID: "a-1", Addr: "10.0.0.1:8080"}))
+	must(t, db.Heartbeat(ctx, linkwatch.Member{ID: "e-1", Region: "eu-west", Addr: "10.1.0.1:8080"}))
 	clk.Set(t0.Add(5 * time.Second))
-	must(t, db.Heartbeat(ctx, shard.Member{ID: "a-1", Addr: "10.0.0.1:8080"}))
-	ids := func(ms []shard.Member, err error) []string {
+	must(t, db.Heartbeat(ctx, linkwatch.Member{ID: "a-1", Addr: "10.0.0.1:8080"}))
+	ids := func(ms []linkwatch.Member, err error) []string {
 		t.Helper()
 		must(t, err)
 		var out []string
@@ -59,14 +59,14 @@ func members(t *testing.T, db storage.Store, clk *Clock) {
 // incident's deliveries are claimed one at a time, in order.
 func claimDeliveries(t *testing.T, db storage.Store, clk *Clock) {
 	ctx := context.Background()
-	x, err := db.Record(ctx, incidents.Change{Incident: openIncident("dest:x", t0), Alert: &incidents.Alert{Type: incidents.AlertOpened}})
+	x, err := db.Record(ctx, incidents.Change{Incident: openIncident("dest:x", t0), Alert: &linkwatch.Alert{Type: linkwatch.AlertOpened}})
 	must(t, err)
-	_, err = db.Record(ctx, incidents.Change{Incident: openIncident("dest:y", t0), Alert: &incidents.Alert{Type: incidents.AlertOpened}})
+	_, err = db.Record(ctx, incidents.Change{Incident: openIncident("dest:y", t0), Alert: &linkwatch.Alert{Type: linkwatch.AlertOpened}})
 	must(t, err)
-	_, err = db.Record(ctx, incidents.Change{Incident: x, Alert: &incidents.Alert{Type: incidents.AlertUpdated, Reason: "cause_changed"}})
+	_, err = db.Record(ctx, incidents.Change{Incident: x, Alert: &linkwatch.Alert{Type: linkwatch.AlertUpdated, Reason: "cause_changed"}})
 	must(t, err)
 	must(t, db.FanOut(ctx, []string{"slack"}))
-	kinds := func(ds []incidents.Delivery) []string {
+	kinds := func(ds []linkwatch.Delivery) []string {
 		var out []string
 		for _, d := range ds {
 			out = append(out, d.Alert.Incident.Key+" "+string(d.Alert.Type))
@@ -85,7 +85,7 @@ func claimDeliveries(t *testing.T, db storage.Store, clk *Clock) {
 	if mine, _ := db.ClaimDeliveries(ctx, "slack", "r1", time.Minute, 10); !slices.Equal(kinds(mine), kinds(first)) {
 		t.Fatalf("r1 claiming again: %v, want its own claims %v", kinds(mine), kinds(first))
 	}
-	must(t, db.MarkDelivery(ctx, first[0].ID, incidents.Outcome{Status: "sent", HTTPStatus: 200}))
+	must(t, db.MarkDelivery(ctx, first[0].ID, linkwatch.Outcome{Status: "sent", HTTPStatus: 200}))
 	next, err := db.ClaimDeliveries(ctx, "slack", "r2", time.Minute, 10)
 	must(t, err)
 	if got := kinds(next); !slices.Equal(got, []string{"dest:x incident.updated"}) {
@@ -93,16 +93,16 @@ func claimDeliveries(t *testing.T, db storage.Store, clk *Clock) {
 	}
 	// x's update fails and is retried later; y's claimer dies: its claim
 	// expires and another claims it (the same event id).
-	must(t, db.MarkDelivery(ctx, next[0].ID, incidents.Outcome{Status: "pending", NextAt: t0.Add(5 * time.Minute), Error: "503"}))
+	must(t, db.MarkDelivery(ctx, next[0].ID, linkwatch.Outcome{Status: "pending", NextAt: t0.Add(5 * time.Minute), Error: "503"}))
 	clk.Set(t0.Add(61 * time.Second))
 	retried, err := db.ClaimDeliveries(ctx, "slack", "r3", time.Minute, 10)
 	must(t, err)
 	if len(retried) != 1 || retried[0].ID != first[1].ID || retried[0].Alert.EventID != first[1].Alert.EventID {
 		t.Fatalf("after the claim expired: %v, want y's opening again", kinds(retried))
 	}
-	must(t, db.MarkDelivery(ctx, retried[0].ID, incidents.Outcome{Status: "sent", HTTPStatus: 200}))
+	must(t, db.MarkDelivery(ctx, retried[0].ID, linkwatch.Outcome{Status: "sent", HTTPStatus: 200}))
 	// A dispatcher stopping hands its claims back: another claims them at once.
-	third, err := db.Record(ctx, incidents.Change{Incident: openIncident("dest:w", t0), Alert: &incidents.Alert{Type: incidents.AlertOpened}})
+	third, err := db.Record(ctx, incidents.Change{Incident: openIncident("dest:w", t0), Alert: &linkwatch.Alert{Type: linkwatch.AlertOpened}})
 	must(t, err)
 	must(t, db.FanOut(ctx, []string{"slack"}))
 	if got, _ := db.ClaimDeliveries(ctx, "slack", "r4", time.Minute, 10); len(got) != 1 || got[0].Alert.IncidentID != third.ID {
@@ -114,7 +114,7 @@ func claimDeliveries(t *testing.T, db storage.Store, clk *Clock) {
 	if len(handed) != 1 || handed[0].Alert.IncidentID != third.ID {
 		t.Fatalf("after r4 released its claims, r5 claimed %v", kinds(handed))
 	}
-	must(t, db.MarkDelivery(ctx, handed[0].ID, incidents.Outcome{Status: "sent", HTTPStatus: 200}))
+	must(t, db.MarkDelivery(ctx, handed[0].ID, linkwatch.Outcome{Status: "sent", HTTPStatus: 200}))
 	clk.Set(t0.Add(5 * time.Minute))
 	due, err := db.ClaimDeliveries(ctx, "slack", "r3", time.Minute, 10)
 	must(t, err)
@@ -132,15 +132,15 @@ func staleWriteConflicts(t *testing.T, db storage.Store, _ *Clock) {
 	must(t, err)
 	mine, theirs := inc, inc
 	theirs.Summary, theirs.UpdatedAt = "theirs", t0.Add(time.Second)
-	saved, err := db.Record(ctx, incidents.Change{Incident: theirs, Events: []incidents.Event{{At: t0, Kind: incidents.EventCauseChanged, Body: "theirs"}}})
+	saved, err := db.Record(ctx, incidents.Change{Incident: theirs, Events: []linkwatch.Event{{At: t0, Kind: linkwatch.EventCauseChanged, Body: "theirs"}}})
 	must(t, err)
 	if saved.Version != inc.Version+1 {
 		t.Errorf("version %d after one change of version %d", saved.Version, inc.Version)
 	}
 	mine.Summary = "mine"
-	_, err = db.Record(ctx, incidents.Change{Incident: mine, Events: []incidents.Event{{At: t0, Kind: incidents.EventCauseChanged, Body: "mine"}},
-		Alert: &incidents.Alert{Type: incidents.AlertUpdated, Reason: "cause_changed"}})
-	if !errors.Is(err, incidents.ErrConflict) {
+	_, err = db.Record(ctx, incidents.Change{Incident: mine, Events: []linkwatch.Event{{At: t0, Kind: linkwatch.EventCauseChanged, Body: "mine"}},
+		Alert: &linkwatch.Alert{Type: linkwatch.AlertUpdated, Reason: "cause_changed"}})
+	if !errors.Is(err, linkwatch.ErrConflict) {
 		t.Fatalf("a stale write: %v, want ErrConflict", err)
 	}
 	got, err := db.Incident(ctx, inc.ID)
@@ -152,7 +152,7 @@ func staleWriteConflicts(t *testing.T, db storage.Store, _ *Clock) {
 	if got.Summary != "theirs" || len(events) != 1 || len(alerts) != 0 {
 		t.Errorf("the stale write left: summary %q, %d events, %d alerts", got.Summary, len(events), len(alerts))
 	}
-	if _, err := db.Record(ctx, incidents.Change{Incident: openIncident("dest:z", t0)}); !errors.Is(err, incidents.ErrConflict) {
+	if _, err := db.Record(ctx, incidents.Change{Incident: openIncident("dest:z", t0)}); !errors.Is(err, linkwatch.ErrConflict) {
 		t.Errorf("opening an open key: %v, want ErrConflict", err)
 	}
 }
@@ -162,9 +162,9 @@ func staleWriteConflicts(t *testing.T, db storage.Store, _ *Clock) {
 // the incident's later alerts whatever min_impact says).
 func followedIncidents(t *testing.T, db storage.Store, _ *Clock) {
 	ctx := context.Background()
-	x, err := db.Record(ctx, incidents.Change{Incident: openIncident("dest:x", t0), Alert: &incidents.Alert{Type: incidents.AlertOpened}})
+	x, err := db.Record(ctx, incidents.Change{Incident: openIncident("dest:x", t0), Alert: &linkwatch.Alert{Type: linkwatch.AlertOpened}})
 	must(t, err)
-	_, err = db.Record(ctx, incidents.Change{Incident: x, Alert: &incidents.Alert{Type: incidents.AlertUpdated, Reason: "cause_changed"}})
+	_, err = db.Record(ctx, incidents.Change{Incident: x, Alert: &linkwatch.Alert{Type: linkwatch.AlertUpdated, Reason: "cause_changed"}})
 	must(t, err)
 	must(t, db.FanOut(ctx, []string{"slack", "webhook:ops"}))
 	pending, err := db.PendingDeliveries(ctx, "slack", 0, 10)
@@ -185,11 +185,11 @@ func followedIncidents(t *testing.T, db storage.Store, _ *Clock) {
 	if followed("slack", opening.ID) {
 		t.Errorf("a delivery counts as followed by itself")
 	}
-	must(t, db.MarkDelivery(ctx, opening.ID, incidents.Outcome{Status: incidents.DeliveryFiltered}))
+	must(t, db.MarkDelivery(ctx, opening.ID, linkwatch.Outcome{Status: linkwatch.DeliveryFiltered}))
 	if followed("slack", update.ID) {
 		t.Errorf("a filtered opening counts as followed")
 	}
-	must(t, db.MarkDelivery(ctx, opening.ID, incidents.Outcome{Status: "sent"}))
+	must(t, db.MarkDelivery(ctx, opening.ID, linkwatch.Outcome{Status: "sent"}))
 	if !followed("slack", update.ID) || followed("slack:other", update.ID) {
 		t.Errorf("a sent opening: followed on slack only")
 	}

@@ -8,11 +8,12 @@ import (
 	"strings"
 	"time"
 
+	"linkwatch"
+
 	"go.yaml.in/yaml/v3"
 
 	"linkwatch/alerting"
 	"linkwatch/hub"
-	"linkwatch/incidents"
 )
 
 // AlertsConfig is where incident alerts and metrics go. Every secret in it
@@ -46,7 +47,7 @@ type SlackConfig struct {
 	// https://slack.com/api/): a Slack-compatible server or a local fake.
 	APIURL string `yaml:"api_url"`
 	// The alerts this entry gets: pages, links, hosts, events, min_impact.
-	incidents.Filter `yaml:",inline"`
+	linkwatch.Filter `yaml:",inline"`
 
 	listed bool // written as a list entry, for error paths
 }
@@ -81,10 +82,7 @@ func (SlackEntries) oneOrMany() {}
 
 // ChannelName is the entry's outbox channel.
 func (s SlackConfig) ChannelName() string {
-	if s.Name == "" {
-		return "slack"
-	}
-	return "slack:" + s.Name
+	return linkwatch.SlackChannel(s.Name)
 }
 
 // SentryConfig sends one Sentry issue per incident, internal errors, and a
@@ -100,7 +98,7 @@ type WebhookConfig struct {
 	URL    string `yaml:"url"`
 	Secret string `yaml:"secret"` // whsec_<base64>
 	// The alerts this receiver gets: pages, links, hosts, events, min_impact.
-	incidents.Filter `yaml:",inline"`
+	linkwatch.Filter `yaml:",inline"`
 }
 
 // DataDogConfig is a DogStatsD agent.
@@ -201,11 +199,11 @@ func (a *AlertsConfig) validate(cerr *Error) {
 }
 
 // validateAlertScopes checks the filters of every alert entry with the
-// one filter validator (incidents.Filter.Check, which the admin API uses
+// one filter validator (linkwatch.Filter.Check, which the admin API uses
 // for subscriptions too): their form, and that the pages and links they
 // name are configured, since a typo would silently send a team nothing.
 func (c *Config) validateAlertScopes(cerr *Error) {
-	pages := incidents.Pages{}
+	pages := linkwatch.PageLinks{}
 	for _, p := range c.Pages {
 		links := []string{}
 		for _, l := range p.Links {
@@ -213,7 +211,7 @@ func (c *Config) validateAlertScopes(cerr *Error) {
 		}
 		pages[p.Slug] = links
 	}
-	check := func(path string, f incidents.Filter) {
+	check := func(path string, f linkwatch.Filter) {
 		for _, fe := range f.Check(pages) {
 			cerr.add(path+"."+fe.Field, "%s", fe.Msg)
 		}

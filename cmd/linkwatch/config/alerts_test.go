@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"linkwatch/incidents"
+	"linkwatch"
 )
 
 const scopedPages = `
@@ -27,7 +27,7 @@ func TestSlackEntriesOneOrMany(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(cfg.Alerts.Slack) != 1 || cfg.Alerts.Slack[0].ChannelName() != "slack" || !slices.Equal(cfg.Alerts.Slack[0].Pages, []string{"acme"}) ||
-		cfg.Alerts.Slack[0].MinImpact != incidents.ImpactMajor {
+		cfg.Alerts.Slack[0].MinImpact != linkwatch.ImpactMajor {
 		t.Fatalf("single form: %+v", cfg.Alerts.Slack)
 	}
 	list := `alerts:
@@ -43,10 +43,10 @@ func TestSlackEntriesOneOrMany(t *testing.T) {
 	}
 	s := cfg.Alerts.Slack
 	if len(s) != 2 || s[0].ChannelName() != "slack:team-a" || s[1].ChannelName() != "slack:team-b" || !slices.Equal(s[1].Links, []string{"beta/store"}) ||
-		!slices.Equal(s[1].Events, []incidents.AlertType{incidents.AlertOpened, incidents.AlertResolved}) {
+		!slices.Equal(s[1].Events, []linkwatch.AlertType{linkwatch.AlertOpened, linkwatch.AlertResolved}) {
 		t.Fatalf("list form: %+v", s)
 	}
-	if w := cfg.Alerts.Webhooks[0]; !slices.Equal(w.Pages, []string{"acme"}) || !slices.Equal(w.Events, []incidents.AlertType{incidents.AlertResolved}) {
+	if w := cfg.Alerts.Webhooks[0]; !slices.Equal(w.Pages, []string{"acme"}) || !slices.Equal(w.Events, []linkwatch.AlertType{linkwatch.AlertResolved}) {
 		t.Errorf("webhook filters: %+v", w.Filter)
 	}
 }

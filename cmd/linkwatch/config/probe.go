@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"linkwatch/checker/ids"
+	"linkwatch"
 	"linkwatch/hub"
 )
 
@@ -84,7 +84,7 @@ func (p *ProbeConfig) validate(cerr *Error) {
 			cerr.add("probe.canary", "%v", err)
 		}
 	}
-	if p.Region != "" && !ids.ValidRegion(p.Region) {
+	if p.Region != "" && !linkwatch.ValidRegion(p.Region) {
 		cerr.add("probe.region", "%q must be 1 to 32 lowercase letters, digits and hyphens, such as eu-west", p.Region)
 	}
 	if strings.ContainsFunc(p.UserAgent, func(r rune) bool { return r < 0x20 || r == 0x7f }) {

@@ -1,8 +1,4 @@
-// Package ids builds and parses the ids linkwatch gives to what it checks
-// (targets) and to what incidents, maintenance windows and the status page
-// group them into (components and incident keys). Each grammar lives here
-// once; everything else calls these functions.
-package ids
+package linkwatch
 
 import (
 	"net/url"
@@ -13,18 +9,18 @@ import (
 // canary. A destination's target id is its URL, as stored since the first
 // release.
 
-// Destination returns the target id of a destination URL.
-func Destination(rawURL string) string { return rawURL }
+// DestinationID returns the target id of a destination URL.
+func DestinationID(rawURL string) string { return rawURL }
 
-// SelfCheck returns the target id of the hub's own short link /page/link.
-func SelfCheck(page, link string) string { return selfPrefix + "/" + page + "/" + link }
+// SelfCheckID returns the target id of the hub's own short link /page/link.
+func SelfCheckID(page, link string) string { return selfPrefix + "/" + page + "/" + link }
 
-// SelfSeries returns the id under which a page's self-checks share one
+// SelfSeriesID returns the id under which a page's self-checks share one
 // history (rollups and the status page's hub bars).
-func SelfSeries(page string) string { return selfPrefix + "/" + page }
+func SelfSeriesID(page string) string { return selfPrefix + "/" + page }
 
-// Canary returns the target id of the canary URL.
-func Canary(rawURL string) string { return canaryPrefix + rawURL }
+// CanaryID returns the target id of the canary URL.
+func CanaryID(rawURL string) string { return canaryPrefix + rawURL }
 
 // IsSelfCheck reports whether a target id is a self-check's (or a page's
 // self-check series).
@@ -37,8 +33,8 @@ const (
 
 // Components, as maintenance windows and the status page name them.
 const (
-	Hub    = "hub"    // the hub's pages and short links
-	Prober = "prober" // linkwatch's own prober: its network and canary
+	HubComponent    = "hub"    // the hub's pages and short links
+	ProberComponent = "prober" // linkwatch's own prober: its network and canary
 )
 
 const (
@@ -47,25 +43,25 @@ const (
 	destPrefix = "dest:"
 )
 
-// Page returns the component of a page of links.
-func Page(slug string) string { return pagePrefix + slug }
+// PageComponent returns the component of a page of links.
+func PageComponent(slug string) string { return pagePrefix + slug }
 
-// Host returns the component of the destinations on one host.
-func Host(host string) string { return hostPrefix + host }
+// HostComponent returns the component of the destinations on one host.
+func HostComponent(host string) string { return hostPrefix + host }
 
-// Dest returns the component of one destination URL.
-func Dest(rawURL string) string { return destPrefix + rawURL }
+// DestComponent returns the component of one destination URL.
+func DestComponent(rawURL string) string { return destPrefix + rawURL }
 
 // ComponentKind says what a component id names.
 type ComponentKind string
 
 const (
 	ComponentAll    ComponentKind = ""       // "" in a maintenance window: everything
-	ComponentHub    ComponentKind = "hub"    // Hub
-	ComponentProber ComponentKind = "prober" // Prober
-	ComponentPage   ComponentKind = "page"   // Page(slug)
-	ComponentHost   ComponentKind = "host"   // Host(host)
-	ComponentDest   ComponentKind = "dest"   // Dest(url)
+	ComponentHub    ComponentKind = "hub"    // HubComponent
+	ComponentProber ComponentKind = "prober" // ProberComponent
+	ComponentPage   ComponentKind = "page"   // PageComponent(slug)
+	ComponentHost   ComponentKind = "host"   // HostComponent(host)
+	ComponentDest   ComponentKind = "dest"   // DestComponent(url)
 )
 
 // ParseComponent splits a component id into its kind and value (the page
@@ -74,9 +70,9 @@ func ParseComponent(c string) (kind ComponentKind, value string, ok bool) {
 	switch c {
 	case "":
 		return ComponentAll, "", true
-	case Hub:
+	case HubComponent:
 		return ComponentHub, "", true
-	case Prober:
+	case ProberComponent:
 		return ComponentProber, "", true
 	}
 	for _, p := range []struct {
@@ -93,7 +89,7 @@ func ParseComponent(c string) (kind ComponentKind, value string, ok bool) {
 // Incident keys: one open incident per key.
 
 // DestKey is the key of one destination's incident.
-func DestKey(rawURL string) string { return Dest(rawURL) }
+func DestKey(rawURL string) string { return DestComponent(rawURL) }
 
 // HostKey is the key of a host's incident: its destinations failing with
 // one cause.

@@ -1,4 +1,4 @@
-package incidents
+package linkwatch
 
 import (
 	"fmt"
@@ -7,8 +7,6 @@ import (
 	"strings"
 
 	"golang.org/x/net/idna"
-
-	"linkwatch/checker/ids"
 )
 
 // Filter chooses the alerts one receiver gets: a YAML webhook, a Slack
@@ -66,14 +64,14 @@ type Catalog interface {
 	HasLink(page, link string) bool
 }
 
-// Pages is a Catalog: page slugs and the slugs of their links.
-type Pages map[string][]string
+// PageLinks is a Catalog: page slugs and the slugs of their links.
+type PageLinks map[string][]string
 
 // HasPage reports whether the page is configured.
-func (p Pages) HasPage(slug string) bool { _, ok := p[slug]; return ok }
+func (p PageLinks) HasPage(slug string) bool { _, ok := p[slug]; return ok }
 
 // HasLink reports whether the page has the link.
-func (p Pages) HasLink(page, link string) bool { return slices.Contains(p[page], link) }
+func (p PageLinks) HasLink(page, link string) bool { return slices.Contains(p[page], link) }
 
 // Limits of a filter, so one stored subscription stays small.
 const (
@@ -252,7 +250,7 @@ func (f Filter) scoped() bool { return len(f.Pages)+len(f.Links)+len(f.Hosts) > 
 // selects reports whether a link is in the filter's scope.
 func (f Filter) selects(a Affected) bool {
 	return slices.Contains(f.Pages, a.Page) || slices.Contains(f.Links, a.Page+"/"+a.Link) ||
-		slices.Contains(f.Hosts, matchHost(ids.HostOf(a.URL))) || (a.Fallback != "" && slices.Contains(f.Hosts, matchHost(ids.HostOf(a.Fallback))))
+		slices.Contains(f.Hosts, matchHost(HostOf(a.URL))) || (a.Fallback != "" && slices.Contains(f.Hosts, matchHost(HostOf(a.Fallback))))
 }
 
 // Apply returns the alert as this receiver is to get it, and whether it

@@ -1,4 +1,4 @@
-package incidents_test
+package linkwatch_test
 
 import (
 	"encoding/json"
@@ -6,24 +6,23 @@ import (
 	"strings"
 	"testing"
 
-	"linkwatch/checker"
-	"linkwatch/incidents"
+	"linkwatch"
 )
 
 // hostAlert is a host incident on shop.example touching two pages' links.
-func hostAlert(typ incidents.AlertType) incidents.Alert {
-	inc := incidents.Incident{ID: 4, Key: "host:shop.example|http_5xx", Kind: incidents.KindHost, Host: "shop.example", Impact: incidents.ImpactMajor,
+func hostAlert(typ linkwatch.AlertType) linkwatch.Alert {
+	inc := linkwatch.Incident{ID: 4, Key: "host:shop.example|http_5xx", Kind: linkwatch.KindHost, Host: "shop.example", Impact: linkwatch.ImpactMajor,
 		Targets: []string{"https://shop.example/a", "https://shop.example/b", "https://shop.example/c"},
-		Affected: []incidents.Affected{
+		Affected: []linkwatch.Affected{
 			{Page: "acme", Link: "shop", URL: "https://shop.example/a"},
 			{Page: "beta", Link: "store", URL: "https://shop.example/b"},
 			{Page: "beta", Link: "cart", URL: "https://shop.example/c", Fallback: "https://backup.example/c"},
 		}}
-	return incidents.Alert{EventID: "msg_1", Type: typ, IncidentID: 4, Incident: inc,
-		LastResult: &checker.Result{TargetID: "https://shop.example/b", Status: checker.StatusDown}}
+	return linkwatch.Alert{EventID: "msg_1", Type: typ, IncidentID: 4, Incident: inc,
+		LastResult: &linkwatch.Result{TargetID: "https://shop.example/b", Status: linkwatch.StatusDown}}
 }
 
-func links(as []incidents.Affected) []string {
+func links(as []linkwatch.Affected) []string {
 	var out []string
 	for _, a := range as {
 		out = append(out, a.Page+"/"+a.Link)
@@ -34,59 +33,59 @@ func links(as []incidents.Affected) []string {
 // A host incident touching two pages reaches each page's receiver with
 // that page's links only: affected, targets and evidence.
 func TestFilterSplitsAHostIncidentByPage(t *testing.T) {
-	a := hostAlert(incidents.AlertOpened)
-	acme, ok := incidents.Filter{Pages: []string{"acme"}}.Apply(a)
+	a := hostAlert(linkwatch.AlertOpened)
+	acme, ok := linkwatch.Filter{Pages: []string{"acme"}}.Apply(a)
 	if !ok || !slices.Equal(links(acme.Incident.Affected), []string{"acme/shop"}) || !slices.Equal(acme.Incident.Targets, []string{"https://shop.example/a"}) {
 		t.Fatalf("acme gets %v %v (%v)", links(acme.Incident.Affected), acme.Incident.Targets, ok)
 	}
 	if acme.LastResult != nil {
 		t.Errorf("acme gets beta's evidence: %+v", acme.LastResult)
 	}
-	beta, ok := incidents.Filter{Pages: []string{"beta"}}.Apply(a)
+	beta, ok := linkwatch.Filter{Pages: []string{"beta"}}.Apply(a)
 	if !ok || !slices.Equal(links(beta.Incident.Affected), []string{"beta/store", "beta/cart"}) || len(beta.Incident.Targets) != 2 || beta.LastResult == nil {
 		t.Fatalf("beta gets %v %v %v (%v)", links(beta.Incident.Affected), beta.Incident.Targets, beta.LastResult, ok)
 	}
 	if len(a.Incident.Affected) != 3 || len(a.Incident.Targets) != 3 {
 		t.Errorf("filtering changed the original alert: %+v", a.Incident)
 	}
-	cart, ok := incidents.Filter{Links: []string{"beta/cart"}}.Apply(a)
+	cart, ok := linkwatch.Filter{Links: []string{"beta/cart"}}.Apply(a)
 	if !ok || !slices.Equal(links(cart.Incident.Affected), []string{"beta/cart"}) {
 		t.Errorf("a link filter gets %v", links(cart.Incident.Affected))
 	}
-	if _, ok := (incidents.Filter{Pages: []string{"gamma"}}).Apply(a); ok {
+	if _, ok := (linkwatch.Filter{Pages: []string{"gamma"}}).Apply(a); ok {
 		t.Error("a page the incident does not touch gets it")
 	}
-	whole, ok := incidents.Filter{Hosts: []string{"shop.example"}}.Apply(a)
+	whole, ok := linkwatch.Filter{Hosts: []string{"shop.example"}}.Apply(a)
 	if !ok || len(whole.Incident.Affected) != 3 {
 		t.Errorf("a host filter gets %v (%v)", links(whole.Incident.Affected), ok)
 	}
-	if _, ok := (incidents.Filter{Hosts: []string{"backup.example"}}).Apply(a); !ok {
+	if _, ok := (linkwatch.Filter{Hosts: []string{"backup.example"}}).Apply(a); !ok {
 		t.Error("a fallback's host is not in scope")
 	}
 }
 
 func TestFilterEventsImpactAndAddedLinks(t *testing.T) {
-	a := hostAlert(incidents.AlertUpdated)
-	a.Reason, a.Added = "target_added", []incidents.Affected{a.Incident.Affected[1]}
-	if _, ok := (incidents.Filter{Pages: []string{"acme"}}).Apply(a); ok {
+	a := hostAlert(linkwatch.AlertUpdated)
+	a.Reason, a.Added = "target_added", []linkwatch.Affected{a.Incident.Affected[1]}
+	if _, ok := (linkwatch.Filter{Pages: []string{"acme"}}).Apply(a); ok {
 		t.Error("acme is told of a beta link joining")
 	}
-	if got, ok := (incidents.Filter{Pages: []string{"beta"}}).Apply(a); !ok || len(got.Added) != 1 {
+	if got, ok := (linkwatch.Filter{Pages: []string{"beta"}}).Apply(a); !ok || len(got.Added) != 1 {
 		t.Errorf("beta is not told of its link joining: %v", ok)
 	}
 	for _, tc := range []struct {
-		f    incidents.Filter
-		typ  incidents.AlertType
-		imp  incidents.Impact
+		f    linkwatch.Filter
+		typ  linkwatch.AlertType
+		imp  linkwatch.Impact
 		want bool
 	}{
-		{incidents.Filter{}, incidents.AlertOpened, incidents.ImpactNone, true},
-		{incidents.Filter{Events: []incidents.AlertType{incidents.AlertResolved}}, incidents.AlertOpened, incidents.ImpactMajor, false},
-		{incidents.Filter{Events: []incidents.AlertType{incidents.AlertResolved, incidents.AlertOpened}}, incidents.AlertOpened, incidents.ImpactMajor, true},
-		{incidents.Filter{MinImpact: incidents.ImpactMajor}, incidents.AlertOpened, incidents.ImpactMinor, false},
-		{incidents.Filter{MinImpact: incidents.ImpactMajor}, incidents.AlertOpened, incidents.ImpactMajor, true},
-		{incidents.Filter{MinImpact: incidents.ImpactMajor}, incidents.AlertOpened, incidents.ImpactCritical, true},
-		{incidents.Filter{MinImpact: incidents.ImpactNone}, incidents.AlertOpened, incidents.ImpactNone, true},
+		{linkwatch.Filter{}, linkwatch.AlertOpened, linkwatch.ImpactNone, true},
+		{linkwatch.Filter{Events: []linkwatch.AlertType{linkwatch.AlertResolved}}, linkwatch.AlertOpened, linkwatch.ImpactMajor, false},
+		{linkwatch.Filter{Events: []linkwatch.AlertType{linkwatch.AlertResolved, linkwatch.AlertOpened}}, linkwatch.AlertOpened, linkwatch.ImpactMajor, true},
+		{linkwatch.Filter{MinImpact: linkwatch.ImpactMajor}, linkwatch.AlertOpened, linkwatch.ImpactMinor, false},
+		{linkwatch.Filter{MinImpact: linkwatch.ImpactMajor}, linkwatch.AlertOpened, linkwatch.ImpactMajor, true},
+		{linkwatch.Filter{MinImpact: linkwatch.ImpactMajor}, linkwatch.AlertOpened, linkwatch.ImpactCritical, true},
+		{linkwatch.Filter{MinImpact: linkwatch.ImpactNone}, linkwatch.AlertOpened, linkwatch.ImpactNone, true},
 	} {
 		a := hostAlert(tc.typ)
 		a.Incident.Impact = tc.imp
@@ -98,32 +97,32 @@ func TestFilterEventsImpactAndAddedLinks(t *testing.T) {
 
 func TestFilterCheckNamesTheField(t *testing.T) {
 	for _, tc := range []struct {
-		f     incidents.Filter
+		f     linkwatch.Filter
 		field string
 	}{
-		{incidents.Filter{Pages: []string{"ok", "a/b"}}, "pages[1]"},
-		{incidents.Filter{Pages: []string{""}}, "pages[0]"},
-		{incidents.Filter{Links: []string{"acme"}}, "links[0]"},
-		{incidents.Filter{Links: []string{"acme/"}}, "links[0]"},
-		{incidents.Filter{Hosts: []string{"https://shop.example"}}, "hosts[0]"},
-		{incidents.Filter{Hosts: []string{"Shop.example"}}, "hosts[0]"},
-		{incidents.Filter{Hosts: []string{"shop.example:443"}}, "hosts[0]"},
-		{incidents.Filter{Events: []incidents.AlertType{"incident.deleted"}}, "events[0]"},
-		{incidents.Filter{Events: []incidents.AlertType{incidents.AlertVerify}}, "events[0]"},
-		{incidents.Filter{MinImpact: "severe"}, "min_impact"},
-		{incidents.Filter{Pages: make([]string, 101)}, "pages"},
+		{linkwatch.Filter{Pages: []string{"ok", "a/b"}}, "pages[1]"},
+		{linkwatch.Filter{Pages: []string{""}}, "pages[0]"},
+		{linkwatch.Filter{Links: []string{"acme"}}, "links[0]"},
+		{linkwatch.Filter{Links: []string{"acme/"}}, "links[0]"},
+		{linkwatch.Filter{Hosts: []string{"https://shop.example"}}, "hosts[0]"},
+		{linkwatch.Filter{Hosts: []string{"Shop.example"}}, "hosts[0]"},
+		{linkwatch.Filter{Hosts: []string{"shop.example:443"}}, "hosts[0]"},
+		{linkwatch.Filter{Events: []linkwatch.AlertType{"incident.deleted"}}, "events[0]"},
+		{linkwatch.Filter{Events: []linkwatch.AlertType{linkwatch.AlertVerify}}, "events[0]"},
+		{linkwatch.Filter{MinImpact: "severe"}, "min_impact"},
+		{linkwatch.Filter{Pages: make([]string, 101)}, "pages"},
 	} {
 		if errs := tc.f.Check(nil); len(errs) == 0 || errs[0].Field != tc.field {
 			t.Errorf("%+v: %v, want an error naming %s", tc.f, errs, tc.field)
 		}
 	}
-	ok := incidents.Filter{Pages: []string{"acme"}, Links: []string{"beta/cart"}, Hosts: []string{"shop.example"},
-		Events: incidents.AlertTypes, MinImpact: incidents.ImpactMinor}
+	ok := linkwatch.Filter{Pages: []string{"acme"}, Links: []string{"beta/cart"}, Hosts: []string{"shop.example"},
+		Events: linkwatch.AlertTypes, MinImpact: linkwatch.ImpactMinor}
 	if errs := ok.Check(nil); len(errs) != 0 {
 		t.Errorf("a valid filter: %v", errs)
 	}
 	// Every problem, not only the first: a config file reports them all.
-	bad := incidents.Filter{Pages: []string{"a/b"}, Hosts: []string{"*", "ok.example", "<script>"}, MinImpact: "severe"}
+	bad := linkwatch.Filter{Pages: []string{"a/b"}, Hosts: []string{"*", "ok.example", "<script>"}, MinImpact: "severe"}
 	var fields []string
 	for _, e := range bad.Check(nil) {
 		fields = append(fields, e.Field)
@@ -140,7 +139,7 @@ func TestFilterCheckNamesTheField(t *testing.T) {
 func TestFilterHosts(t *testing.T) {
 	for _, h := range []string{"shop.example", "a.b.c.example", "xn--9ca.example", "my_host.example", "localhost", "203.0.113.5", "2001:db8::1",
 		strings.Repeat("a", 63) + ".example"} {
-		if errs := (incidents.Filter{Hosts: []string{h}}).Check(nil); len(errs) != 0 {
+		if errs := (linkwatch.Filter{Hosts: []string{h}}).Check(nil); len(errs) != 0 {
 			t.Errorf("%q refused: %v", h, errs)
 		}
 	}
@@ -151,7 +150,7 @@ func TestFilterHosts(t *testing.T) {
 		"2001:DB8::1": `"2001:db8::1"`, "2001:db8:0:0::1": `"2001:db8::1"`, "fe80::1%eth0": `"fe80::1"`, "": "host name",
 		strings.Repeat("a", 64) + ".example": "host name", strings.Repeat("a.", 127) + "ab": "host name", "shop\x00.example": "host name",
 	} {
-		errs := (incidents.Filter{Hosts: []string{h}}).Check(nil)
+		errs := (linkwatch.Filter{Hosts: []string{h}}).Check(nil)
 		if len(errs) != 1 || errs[0].Field != "hosts[0]" || !strings.Contains(errs[0].Msg, msg) {
 			t.Errorf("%q: %v, want hosts[0] saying %s", h, errs, msg)
 		}
@@ -161,14 +160,14 @@ func TestFilterHosts(t *testing.T) {
 // A host incident on a name written in another script in its URLs
 // reaches the receiver of its xn-- form, and a destination's link too.
 func TestFilterMatchesAnInternationalHost(t *testing.T) {
-	a := hostAlert(incidents.AlertOpened)
+	a := hostAlert(linkwatch.AlertOpened)
 	a.Incident.Host = "é.example"
 	a.Incident.Affected[0].URL = "https://é.example/a"
-	if _, ok := (incidents.Filter{Hosts: []string{"xn--9ca.example"}}).Apply(a); !ok {
+	if _, ok := (linkwatch.Filter{Hosts: []string{"xn--9ca.example"}}).Apply(a); !ok {
 		t.Error("the xn-- form does not match the host incident")
 	}
 	a.Incident.Host = ""
-	if got, ok := (incidents.Filter{Hosts: []string{"xn--9ca.example"}}).Apply(a); !ok || !slices.Equal(links(got.Incident.Affected), []string{"acme/shop"}) {
+	if got, ok := (linkwatch.Filter{Hosts: []string{"xn--9ca.example"}}).Apply(a); !ok || !slices.Equal(links(got.Incident.Affected), []string{"acme/shop"}) {
 		t.Errorf("the xn-- form gets %v (%v), want acme/shop", links(got.Incident.Affected), ok)
 	}
 }
@@ -176,8 +175,8 @@ func TestFilterMatchesAnInternationalHost(t *testing.T) {
 // With a catalog, the pages and links a filter names must be configured:
 // a link on a known page is checked too.
 func TestFilterCheckAgainstTheCatalog(t *testing.T) {
-	cat := incidents.Pages{"acme": {"shop"}, "beta": nil}
-	f := incidents.Filter{Pages: []string{"acme", "gamma"}, Links: []string{"acme/shop", "acme/cart", "gamma/x", "beta/store"}}
+	cat := linkwatch.PageLinks{"acme": {"shop"}, "beta": nil}
+	f := linkwatch.Filter{Pages: []string{"acme", "gamma"}, Links: []string{"acme/shop", "acme/cart", "gamma/x", "beta/store"}}
 	var got []string
 	for _, e := range f.Check(cat) {
 		got = append(got, e.Field+": "+e.Msg)
@@ -201,7 +200,7 @@ func FuzzFilter(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		var flt incidents.Filter
+		var flt linkwatch.Filter
 		if json.Unmarshal(b, &flt) != nil {
 			return
 		}
@@ -213,7 +212,7 @@ func FuzzFilter(f *testing.F) {
 			}
 			return
 		}
-		a := hostAlert(incidents.AlertOpened)
+		a := hostAlert(linkwatch.AlertOpened)
 		got, ok := flt.Apply(a)
 		if ok && len(got.Incident.Affected) > len(a.Incident.Affected) {
 			t.Fatalf("filtering widened the payload")

@@ -1,9 +1,6 @@
-package incidents
+package linkwatch
 
 import (
-	"fmt"
-	"strconv"
-	"strings"
 	"time"
 )
 
@@ -23,15 +20,6 @@ const (
 	// SubscriptionDisabled: its receiver answered 410 Gone.
 	SubscriptionDisabled SubscriptionState = "disabled"
 )
-
-// DeliveryFiltered is the status of a delivery its channel's filters left
-// out: settled at once, never sent, and left out of the delivery log.
-const DeliveryFiltered = "filtered"
-
-// DeliverySkipped is the status of a subscription's delivery of an alert
-// made while it was paused: never sent and left out of the delivery log,
-// but kept so that replay, once it is resumed, sends what it missed.
-const DeliverySkipped = "skipped"
 
 // SecretOverlap is how long both the old and the new secret sign every
 // delivery after a rotation, so receivers can switch without losing one.
@@ -88,19 +76,6 @@ func (s Subscription) State() SubscriptionState {
 
 // Channel is the subscription's outbox channel name.
 func (s Subscription) Channel() string { return SubscriptionChannel(s.ID) }
-
-// SubscriptionChannel is the outbox channel of subscription id.
-func SubscriptionChannel(id int64) string { return "sub:" + strconv.FormatInt(id, 10) }
-
-// SubscriptionOf returns the subscription id of a channel name, if it is one.
-func SubscriptionOf(channel string) (int64, bool) {
-	s, ok := strings.CutPrefix(channel, "sub:")
-	if !ok {
-		return 0, false
-	}
-	id, err := strconv.ParseInt(s, 10, 64)
-	return id, err == nil && id > 0 && fmt.Sprint(id) == s
-}
 
 // SubscriptionPatch is a change to a subscription; nil fields stay as they are.
 type SubscriptionPatch struct {

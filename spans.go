@@ -1,4 +1,4 @@
-package incidents
+package linkwatch
 
 import (
 	"slices"
@@ -8,10 +8,10 @@ import (
 // Internal reports whether incidents of kind k are about linkwatch itself
 // (its prober's network, its canary) rather than the links: on-call sees
 // them; the public status page, its API and its feeds do not.
-func (k Kind) Internal() bool { return slices.Contains(InternalKinds(), k) }
+func (k IncidentKind) Internal() bool { return slices.Contains(InternalKinds(), k) }
 
 // InternalKinds are the kinds Kind.Internal reports, for a store's query.
-func InternalKinds() []Kind { return []Kind{KindProberOffline, KindCanary} }
+func InternalKinds() []IncidentKind { return []IncidentKind{KindProberOffline, KindCanary} }
 
 // Span is a stretch of time, [From, To).
 type Span struct{ From, To time.Time }

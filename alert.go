@@ -1,0 +1,67 @@
+package linkwatch
+
+import (
+	"slices"
+	"time"
+)
+
+// AlertType is the type of an alert, as in the webhook body.
+type AlertType string
+
+const (
+	AlertOpened   AlertType = "incident.opened"
+	AlertUpdated  AlertType = "incident.updated"
+	AlertResolved AlertType = "incident.resolved"
+)
+
+// Alert is an outbox message: written in the same transaction as the
+// incident change that caused it, delivered later by the alerting
+// dispatcher. EventID is stable, so receivers can drop duplicates.
+type Alert struct {
+	EventID    string    `json:"event_id"`
+	Type       AlertType `json:"type"`
+	IncidentID int64     `json:"incident_id"`
+	CreatedAt  time.Time `json:"created_at"`
+	// Reason says what changed for an update: "target_added", "cause_changed",
+	// "flapping", "fallback", "update_posted", "acknowledged" (the
+	// incident's AcknowledgedBy says who).
+	Reason string `json:"reason,omitempty"`
+	// Incident is the incident as it was when the alert was made.
+	Incident Incident `json:"incident"`
+	// LastResult is the newest failing result behind the change, if any:
+	// the evidence an on-call engineer reads first.
+	LastResult *Result `json:"last_result,omitempty"`
+	// Added lists the links that joined the incident with this alert
+	// (reason target_added). Updates grouped within alerts.group_interval
+	// carry every link added in the group.
+	Added []Affected `json:"added,omitempty"`
+	// Update is the operator's public update (reason update_posted, or a
+	// resolution by hand), so every channel carries its text.
+	Update *Update `json:"update,omitempty"`
+}
+
+// Merge folds a later alert of the same incident and reason into a, for
+// alerts grouped within alerts.group_interval: the incident as it is now,
+// the newest evidence, and every link added in the group. a keeps its event
+// id, so a receiver sees one message.
+func (a Alert) Merge(later Alert) Alert {
+	out := a
+	out.Incident = later.Incident
+	if later.LastResult != nil {
+		out.LastResult = later.LastResult
+	}
+	out.Added = MergeAffected(a.Added, later.Added)
+	return out
+}
+
+// MergeAffected adds the links of b that a lacks; a link is its page, slug
+// and destination, whatever its fallback state in a.
+func MergeAffected(a, b []Affected) []Affected {
+	out := slices.Clone(a)
+	for _, x := range b {
+		if !slices.ContainsFunc(out, func(y Affected) bool { return y.Page == x.Page && y.Link == x.Link && y.URL == x.URL }) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
