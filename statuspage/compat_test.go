@@ -1,6 +1,7 @@
 package statuspage_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -93,6 +94,9 @@ func TestPageStatusCoversOnlyItsLinks(t *testing.T) {
 	_, body = get(t, srv.URL+"/status/ada")
 	if html := string(body); strings.Contains(html, "acme/shop is down") || !strings.Contains(html, "Blog migration") || !strings.Contains(html, "acme/blog is down") {
 		t.Errorf("/status/ada: wrong incidents or maintenance")
+	}
+	if resp, slashed := get(t, srv.URL+"/status/ada/"); resp.StatusCode != http.StatusOK || !bytes.Equal(slashed, body) {
+		t.Errorf("/status/ada/: %d, want the page of /status/ada", resp.StatusCode)
 	}
 }
 
