@@ -99,6 +99,10 @@ type Checker struct {
 
 	mu    sync.Mutex
 	hosts map[string]*hostState
+	// backoffs holds, per server (host and port: serverOf), until when it
+	// asked us with a 429's Retry-After to stay away. Another port of the
+	// host is another server, which asked nothing.
+	backoffs map[string]time.Time
 	// sweptAt is when abandoned hosts were last swept (Unix ns): read
 	// without mu by every check, which sweeps when it is due.
 	sweptAt atomic.Int64
@@ -106,10 +110,9 @@ type Checker struct {
 
 // hostState is what the checker remembers per destination host.
 type hostState struct {
-	sem          chan struct{} // bounds requests in flight to the host
-	backoffUntil time.Time     // from a 429's Retry-After
-	conns        *conns        // checks starting at this host, and their redirect hops
-	usedAt       time.Time     // when a check last asked for the host: sweep forgets it long after
+	sem    chan struct{} // bounds requests in flight to the host
+	conns  *conns        // checks starting at this host, and their redirect hops
+	usedAt time.Time     // when a check last asked for the host: sweep forgets it long after
 }
 
 // New returns a Checker.
@@ -165,6 +168,7 @@ func New(opts Options) *Checker {
 		selfDial: plain.DialContext,
 		budget:   &keepBudget{max: int64(opts.KeepAliveHosts)},
 		hosts:    map[string]*hostState{},
+		backoffs: map[string]time.Time{},
 		started:  opts.Now(),
 	}
 	// A one-shot connection is closed after one answer: TCP keep-alive
@@ -334,25 +338,38 @@ func (c *Checker) timed(ctx context.Context, r *linkwatch.Result, check func(ctx
 	r.Latency = time.Since(started)
 }
 
-// backoff reports until when host asked us, with a 429's Retry-After, to
-// stay away.
-func (c *Checker) backoff(host string) (until time.Time, ok bool) {
-	h := c.host(host)
+// serverOf names the server a URL reaches, for back-offs: its host in
+// lower case and its port, the scheme's default when none is written.
+func serverOf(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = "80"
+		if u.Scheme == "https" {
+			port = "443"
+		}
+	}
+	return net.JoinHostPort(strings.ToLower(u.Hostname()), port)
+}
+
+// backoff reports until when the server u reaches asked us, with a 429's
+// Retry-After, to stay away.
+func (c *Checker) backoff(u *url.URL) (until time.Time, ok bool) {
 	c.mu.Lock()
-	until = h.backoffUntil
+	until = c.backoffs[serverOf(u)]
 	c.mu.Unlock()
 	return until, c.opts.Now().Before(until)
 }
 
 // skipBackoff records a check not made because it would request u, of a
-// host backing off until until: skipped, not failed. The host answered a
-// 429 to another check; what it would answer to this one is unknown.
-func (c *Checker) skipBackoff(r *linkwatch.Result, u *url.URL, host string, until time.Time) {
+// server backing off until until: skipped, not failed. The server answered
+// a 429 to another check; what it would answer to this one is unknown.
+func (c *Checker) skipBackoff(r *linkwatch.Result, u *url.URL, until time.Time) {
 	r.Status, r.Cause, r.SkippedUntil = linkwatch.StatusSkipped, linkwatch.CauseRateLimited, until.UTC()
 	when := until.UTC().Format("15:04:05 MST")
-	r.Summary = fmt.Sprintf("not checked: %s asked to be left alone until %s (429 Retry-After)", host, when)
+	server := serverOf(u)
+	r.Summary = fmt.Sprintf("not checked: %s asked to be left alone until %s (429 Retry-After)", server, when)
 	if len(r.Hops) > 0 {
-		r.Summary = fmt.Sprintf("not checked: the redirects lead to %s, and %s asked to be left alone until %s (429 Retry-After)", u, host, when)
+		r.Summary = fmt.Sprintf("not checked: the redirects lead to %s, and %s asked to be left alone until %s (429 Retry-After)", u, server, when)
 	}
 }
 
@@ -388,8 +405,9 @@ func (c *Checker) using(p *conns, r *linkwatch.Result, check func(*visit)) {
 // connections: a host still checked renews its connections at least every
 // FreshEvery, so one not renewed for twice that plus the idle timeout is
 // gone. A host is forgotten once no check has asked for it for as long,
-// unless a request to it is in flight or its Retry-After has not passed;
-// should it be checked again, it starts afresh, as a new host. It runs at
+// unless a request to it is in flight; should it be checked again, it
+// starts afresh, as a new host. Back-offs are kept apart, per server,
+// until they end. It runs at
 // most once per FreshEvery (per idle timeout when every check is fresh).
 func (c *Checker) sweep(now time.Time) {
 	every := c.opts.FreshEvery
@@ -404,8 +422,13 @@ func (c *Checker) sweep(now time.Time) {
 	before := now.Add(-2*max(c.opts.FreshEvery, 0) - idleConnTimeout)
 	kept := make([]*conns, 0, len(c.hosts))
 	var forgotten []*conns
+	for server, until := range c.backoffs {
+		if !now.Before(until) {
+			delete(c.backoffs, server)
+		}
+	}
 	for name, h := range c.hosts {
-		if h.usedAt.Before(before) && len(h.sem) == 0 && !now.Before(h.backoffUntil) {
+		if h.usedAt.Before(before) && len(h.sem) == 0 {
 			delete(c.hosts, name)
 			forgotten = append(forgotten, h.conns)
 			continue
@@ -440,8 +463,8 @@ func (c *Checker) checkDestination(ctx context.Context, t linkwatch.Target, r *l
 		return
 	}
 	first := strings.ToLower(u.Hostname())
-	if until, ok := c.backoff(first); ok {
-		c.skipBackoff(r, u, first, until)
+	if until, ok := c.backoff(u); ok {
+		c.skipBackoff(r, u, until)
 		return
 	}
 	sem := c.host(first).sem
@@ -457,8 +480,8 @@ func (c *Checker) checkDestination(ctx context.Context, t linkwatch.Target, r *l
 	}
 	// The host may have asked for a back-off while this check waited for
 	// its turn.
-	if until, ok := c.backoff(first); ok {
-		c.skipBackoff(r, u, first, until)
+	if until, ok := c.backoff(u); ok {
+		c.skipBackoff(r, u, until)
 		return
 	}
 	c.using(c.host(first).conns, r, func(v *visit) {
@@ -481,11 +504,10 @@ func (c *Checker) follow(ctx context.Context, v *visit, t linkwatch.Target, u *u
 			c.fail(r, linkwatch.CauseTooManyRedirects, fmt.Sprintf("more than %d redirects starting at %s", c.opts.MaxRedirects, t.URL), nil)
 			return
 		}
-		// A later hop may lead to a host that asked us to back off.
+		// A later hop may lead to a server that asked us to back off.
 		if hop > 0 {
-			host := strings.ToLower(next.Hostname())
-			if until, ok := c.backoff(host); ok {
-				c.skipBackoff(r, next, host, until)
+			if until, ok := c.backoff(next); ok {
+				c.skipBackoff(r, next, until)
 				return
 			}
 		}
@@ -609,10 +631,9 @@ func (c *Checker) judge(t linkwatch.Target, r *linkwatch.Result, resp *http.Resp
 		r.RetryAfter = ParseRetryAfter(resp.Header.Get("Retry-After"), c.opts.Now())
 		summary := fmt.Sprintf("429 Too Many Requests at %s", final)
 		if r.RetryAfter > 0 {
-			// The back-off is the answering host's, wherever the chain began.
-			host := c.host(strings.ToLower(final.Hostname()))
+			// The back-off is the answering server's, wherever the chain began.
 			c.mu.Lock()
-			host.backoffUntil = c.opts.Now().Add(r.RetryAfter)
+			c.backoffs[serverOf(final)] = c.opts.Now().Add(r.RetryAfter)
 			c.mu.Unlock()
 			summary += fmt.Sprintf("; retrying after %s", r.RetryAfter)
 		}

@@ -250,6 +250,29 @@ func TestCheckCauses(t *testing.T) {
 	}
 }
 
+// TestBackoffIsTheServersNotTheHosts: a back-off is asked by one server;
+// another port of the same host is another server, which asked nothing,
+// and a dead link there is still found dead (not skipped).
+func TestBackoffIsTheServersNotTheHosts(t *testing.T) {
+	busy := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "120")
+		w.WriteHeader(http.StatusTooManyRequests)
+	})
+	dead := serve(t, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNotFound) })
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	c := newTestChecker(t, Options{Now: func() time.Time { return now }})
+	if r := c.Check(context.Background(), linkwatch.Target{ID: "busy", URL: busy.URL + "/a"}); r.Cause != linkwatch.CauseRateLimited {
+		t.Fatalf("busy server: %q %q", r.Cause, r.Summary)
+	}
+	r := c.Check(context.Background(), linkwatch.Target{ID: "dead", URL: dead.URL + "/gone"})
+	if r.Status != linkwatch.StatusDown || r.Cause != linkwatch.CauseHTTP4xx || r.StatusCode != http.StatusNotFound {
+		t.Errorf("another port of the host: %q %q %q, want down with its own 404", r.Status, r.Cause, r.Summary)
+	}
+	if r := c.Check(context.Background(), linkwatch.Target{ID: "busy2", URL: busy.URL + "/b"}); !r.Skipped() {
+		t.Errorf("the busy server's other URL: %q %q, want skipped", r.Status, r.Summary)
+	}
+}
+
 func TestRateLimitedHonoursRetryAfter(t *testing.T) {
 	var hits atomic.Int32
 	srv := serve(t, func(w http.ResponseWriter, r *http.Request) {
@@ -266,9 +289,11 @@ func TestRateLimitedHonoursRetryAfter(t *testing.T) {
 	}
 	// Another URL on the same host, within the Retry-After: no request at
 	// all, and no verdict either: it was not checked, and says until when.
-	r = c.Check(context.Background(), linkwatch.Target{ID: "y", URL: named(t, srv.URL, "busy.test") + "/b"})
+	other := named(t, srv.URL, "busy.test") + "/b"
+	r = c.Check(context.Background(), linkwatch.Target{ID: "y", URL: other})
+	server := strings.TrimPrefix(named(t, srv.URL, "busy.test"), "http://")
 	if r.Status != linkwatch.StatusSkipped || r.OK() || !r.Skipped() || r.Cause != linkwatch.CauseRateLimited || r.StatusCode != 0 || r.RetryAfter != 0 ||
-		!r.SkippedUntil.Equal(now.Add(2*time.Minute)) || r.Summary != "not checked: busy.test asked to be left alone until 12:02:00 UTC (429 Retry-After)" {
+		!r.SkippedUntil.Equal(now.Add(2*time.Minute)) || r.Summary != "not checked: "+server+" asked to be left alone until 12:02:00 UTC (429 Retry-After)" {
 		t.Fatalf("second check: %+v", r)
 	}
 	if n := hits.Load(); n != 1 {

@@ -144,3 +144,83 @@ func TestAdminBodiesAreOneObjectEverywhere(t *testing.T) {
 		}
 	}
 }
+
+// The endpoints that take no body (an action named by its path, a DELETE)
+// take none or an empty object; any other body is refused as the
+// endpoints with a body refuse it, before the action: a POST .../rotate
+// with null rotated the secret, and a DELETE with a list deleted.
+func TestAdminBodilessEndpointsRefuseBodies(t *testing.T) {
+	h := newHarness(t, incidents.Config{})
+	seedIncidents(t, h)
+	runEngine(t, h)
+	ctx := context.Background()
+	if err := h.db.FanOut(ctx, []string{"slack"}); err != nil {
+		t.Fatal(err)
+	}
+	deliveries, err := h.db.DeliveryLog(ctx, linkwatch.DeliveryQuery{Limit: 1})
+	if err != nil || len(deliveries) == 0 {
+		t.Fatalf("no delivery to redeliver: %v", err)
+	}
+	r := mux.NewRouter()
+	admin.New(h.db, admin.Options{Token: adminToken, Operator: h.eng, Channels: []string{"slack", "webhook:ops"},
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), NewSecret: func() string { return "whsec_MDEyMzQ1Njc4OWFiY2RlZg==" },
+		CheckURL: func(context.Context, string) error { return nil }}).Register(r)
+	srv := httptest.NewServer(r)
+	t.Cleanup(srv.Close)
+	soon, later := time.Now().Add(time.Hour).UTC().Format(time.RFC3339), time.Now().Add(2*time.Hour).UTC().Format(time.RFC3339)
+	code, body := call(t, srv, "POST", "/api/admin/maintenance", adminToken, "", `{"title":"db move","starts_at":"`+soon+`","ends_at":"`+later+`"}`)
+	if code != 201 {
+		t.Fatalf("maintenance: %d %v", code, body)
+	}
+	window := "/api/admin/maintenance/" + jsonNum(int64(body["id"].(float64)))
+	if code, body = call(t, srv, "POST", "/api/admin/subscriptions", adminToken, "", `{"url":"https://hooks.example/a"}`); code != 201 {
+		t.Fatalf("subscription: %d %v", code, body)
+	}
+	sub := "/api/admin/subscriptions/" + jsonNum(int64(body["id"].(float64)))
+	before := adminState(t, h)
+
+	endpoints := []struct{ method, path string }{
+		{"POST", sub + "/rotate"},
+		{"POST", sub + "/verify"},
+		{"POST", sub + "/replay?since=" + time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)},
+		{"POST", "/api/admin/deliveries/" + jsonNum(deliveries[0].ID) + "/redeliver"},
+		{"DELETE", window},
+		{"DELETE", sub},
+	}
+	for _, ep := range endpoints {
+		for _, bad := range []struct{ body, field string }{
+			{`null`, "(body)"},
+			{`[]`, "(body)"},
+			{`"x"`, "(body)"},
+			{`0`, "(body)"},
+			{`false`, "(body)"},
+			{`{}{}`, "(body)"},
+			{`{} null`, "(body)"},
+			{`{`, "(body)"},
+			{`{"by":"alice"}`, "by"},
+		} {
+			code, resp := call(t, srv, ep.method, ep.path, adminToken, "application/json", bad.body)
+			if code != 400 || resp["field"] != bad.field {
+				t.Errorf("%s %s with %q: %d %v, want 400 naming %s", ep.method, ep.path, bad.body, code, resp, bad.field)
+			}
+			if after := adminState(t, h); after != before {
+				t.Fatalf("%s %s with %q changed the database:\nbefore %s\nafter  %s", ep.method, ep.path, bad.body, before, after)
+			}
+		}
+		if code, resp := call(t, srv, ep.method, ep.path, adminToken, "text/plain", `{}`); code != 400 {
+			t.Errorf("%s %s with a text/plain body: %d %v, want 400", ep.method, ep.path, code, resp)
+		}
+	}
+	// No body, or an empty object, is the endpoint's to answer (a DELETE
+	// last, as it removes what the others act on).
+	for _, ep := range endpoints {
+		for _, ok := range []string{"", " {} \n"} {
+			if code, resp := call(t, srv, ep.method, ep.path, adminToken, "", ok); code == 400 {
+				t.Errorf("%s %s with %q: %d %v, want the endpoint's answer", ep.method, ep.path, ok, code, resp)
+			}
+			if ep.method == "DELETE" {
+				break
+			}
+		}
+	}
+}

@@ -213,6 +213,9 @@ type Engine struct {
 	// failures log what fails with every result or refresh (a full disk
 	// refuses every write) once a minute at most, with a count.
 	failures errlog.Set
+	// unhandled are the targets whose results the engine failed to take
+	// in since the failures were last over (Run's goroutine only).
+	unhandled map[string]bool
 }
 
 const switchFallbacksFailed = "incident engine: switch fallbacks (retried with the next result)"
@@ -305,7 +308,7 @@ func (e *Engine) Run(ctx context.Context, in <-chan linkwatch.Result) {
 			if !ok {
 				return
 			}
-			e.failures.For("incident engine").Report(ctx, e.Handle(ctx, r), "target", r.TargetID)
+			e.reportHandled(ctx, r.TargetID, e.Handle(ctx, r))
 		case <-e.reconcile:
 			e.tryReconcile(ctx)
 		case req := <-e.requests:
@@ -313,6 +316,28 @@ func (e *Engine) Run(ctx context.Context, in <-chan linkwatch.Result) {
 		case <-ctx.Done():
 			return
 		}
+	}
+}
+
+// reportHandled logs a result the engine failed to take in, once a minute
+// at most with a count, and the end of those failures: a later result of
+// one of those targets taken in. Another target's result does not end
+// them: most results write nothing (a link that keeps answering), so
+// while a full disk refuses the writes of the one that fails, they prove
+// nothing, and counting them would log every failure and every
+// "recovery" in turn.
+func (e *Engine) reportHandled(ctx context.Context, target string, err error) {
+	rep := e.failures.For("incident engine")
+	switch {
+	case err != nil:
+		if e.unhandled == nil {
+			e.unhandled = map[string]bool{}
+		}
+		e.unhandled[target] = true
+		rep.Report(ctx, err, "target", target)
+	case e.unhandled[target]:
+		clear(e.unhandled)
+		rep.Report(ctx, nil)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -32,6 +33,12 @@ func (fullDisk) Recoveries(context.Context, time.Time) (map[string][]time.Time, 
 type logBuffer struct {
 	mu sync.Mutex
 	sb strings.Builder
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.sb.String()
 }
 
 func (b *logBuffer) Write(p []byte) (int, error) {
@@ -67,6 +74,63 @@ func TestEngineLogsAFullDiskOncePerMinute(t *testing.T) {
 		}
 		if !strings.Contains(log, "repeated=59 in_last=1m0s") {
 			t.Errorf("no line counts the failures it stands for:\n%s", log)
+		}
+	})
+}
+
+// freedDisk is a full disk until freed: then it takes every incident
+// write.
+type freedDisk struct {
+	fullDisk
+	freed *atomic.Bool
+}
+
+func (d freedDisk) Record(ctx context.Context, c incidents.Change) (linkwatch.Incident, error) {
+	if !d.freed.Load() {
+		return d.fullDisk.Record(ctx, c)
+	}
+	c.Incident.ID = 1
+	return c.Incident, nil
+}
+
+// The unlucky order of the same full disk: another link answering between
+// the failures of the one that cannot open its incident. Its results
+// write nothing, so they prove nothing about the disk: they must neither
+// say it recovered nor start the count again, or every failure is logged.
+// The disk freed, the failing link's next result opens its incident, and
+// one line says so.
+func TestEngineFullDiskNotRecoveredByResultsThatWriteNothing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var out logBuffer
+		var freed atomic.Bool
+		eng, err := incidents.NewEngine(t.Context(), incidents.Config{FailureThreshold: 1, GroupInterval: -1}, freedDisk{freed: &freed}, deps,
+			slog.New(slog.NewTextHandler(&out, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := make(chan linkwatch.Result)
+		done := make(chan struct{})
+		go func() { eng.Run(t.Context(), in); close(done) }()
+		for range 180 {
+			in <- linkwatch.Result{TargetID: shopA, Kind: linkwatch.TargetDestination, URL: shopA, Start: time.Now(), Status: linkwatch.StatusDown, Cause: linkwatch.CauseHTTP5xx}
+			in <- linkwatch.Result{TargetID: blog, Kind: linkwatch.TargetDestination, URL: blog, Start: time.Now(), Status: linkwatch.StatusUp}
+			synctest.Wait()
+			time.Sleep(time.Second)
+		}
+		synctest.Wait()
+		log := out.String()
+		if n := strings.Count(log, `msg="incident engine"`); n != 3 {
+			t.Errorf("the failing write logged %d times in 3 minutes, want 3", n)
+		}
+		if n := strings.Count(log, `msg="incident engine: recovered"`); n != 0 {
+			t.Errorf("%d lines say the engine recovered while every write failed", n)
+		}
+		freed.Store(true)
+		in <- linkwatch.Result{TargetID: shopA, Kind: linkwatch.TargetDestination, URL: shopA, Start: time.Now(), Status: linkwatch.StatusDown, Cause: linkwatch.CauseHTTP5xx}
+		close(in)
+		<-done
+		if log := out.String(); strings.Count(log, `msg="incident engine: recovered"`) != 1 || !strings.Contains(log, "repeated=59") {
+			t.Errorf("the disk freed, want one line saying so, with the failures left unwritten:\n%s", log)
 		}
 	})
 }

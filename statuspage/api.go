@@ -2,6 +2,7 @@ package statuspage
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -228,27 +229,47 @@ func (s *Server) apiIncidents(snap *Snapshot, open, history bool) []apiIncident 
 	return out
 }
 
-// Which maintenances a list shows.
+// Which maintenances a list shows, as Statuspage's endpoints do: the
+// summary lists the upcoming and in-progress ones, scheduled-maintenances
+// the most recent, completed ones included.
 const (
-	maintAll = iota
+	maintCurrent = iota // scheduled and in progress
+	maintAll            // and completed, at most maxMaintenances
 	maintUpcoming
 	maintActive
 )
 
+// maxMaintenances is how many maintenances scheduled-maintenances.json
+// lists, as Statuspage's does.
+const maxMaintenances = 50
+
 func (s *Server) apiMaintenances(snap *Snapshot, which int) []apiIncident {
+	windows := snap.Maintenance
+	if which == maintAll {
+		past := slices.Clone(snap.pastMaintenance)
+		slices.Reverse(past) // the latest first
+		windows = slices.Concat(windows, past)
+		windows = windows[:min(len(windows), maxMaintenances)]
+	}
 	out := []apiIncident{}
-	for _, m := range snap.Maintenance {
-		status := "scheduled"
-		if !snap.At.Before(m.StartsAt) {
+	for _, m := range windows {
+		status, updated := "scheduled", m.CreatedAt
+		switch {
+		case !snap.At.Before(m.EndsAt):
+			status, updated = "completed", m.EndsAt
+		case !snap.At.Before(m.StartsAt):
 			status = "in_progress"
 		}
 		if (which == maintUpcoming && status != "scheduled") || (which == maintActive && status != "in_progress") {
 			continue
 		}
 		a := apiIncident{ID: "maintenance-" + strconv.FormatInt(m.ID, 10), Name: m.Title, Status: status, CreatedAt: apiTime(m.CreatedAt),
-			UpdatedAt: apiTime(m.CreatedAt), Impact: "maintenance", Shortlink: s.opts.URL + "/status#maintenance-" + strconv.FormatInt(m.ID, 10),
+			UpdatedAt: apiTime(updated), Impact: "maintenance", Shortlink: s.opts.URL + "/status#maintenance-" + strconv.FormatInt(m.ID, 10),
 			StartedAt: apiTime(m.StartsAt), PageID: snap.pageID(), IncidentUpdates: []apiUpdate{}, Components: []apiComponent{},
 			ScheduledFor: apiTimePtr(m.StartsAt), ScheduledUntil: apiTimePtr(m.EndsAt)}
+		if status == "completed" {
+			a.ResolvedAt = apiTimePtr(m.EndsAt)
+		}
 		for _, c := range snap.Components {
 			if covers(m, c) {
 				a.Components = append(a.Components, s.apiComponent(snap, c))
@@ -283,7 +304,7 @@ func (s *Server) apiHandler(endpoint string) http.HandlerFunc {
 		switch endpoint {
 		case "summary":
 			body = map[string]any{"page": page, "components": s.apiComponents(snap), "incidents": s.apiIncidents(snap, true, false),
-				"scheduled_maintenances": s.apiMaintenances(snap, maintAll), "status": status}
+				"scheduled_maintenances": s.apiMaintenances(snap, maintCurrent), "status": status}
 		case "status":
 			body = map[string]any{"page": page, "status": status}
 		case "components":

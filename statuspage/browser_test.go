@@ -196,7 +196,8 @@ type layoutResult struct {
 
 // TestStatusPagesInBrowser renders /status, one page's status, a hub page,
 // the hub's 404 page and an unknown page's status, then both statuses
-// during two maintenance windows and while the prober is offline, in
+// during two maintenance windows and while the prober is offline, and a
+// status with two postmortems of incidents of one title, in
 // Chromium, light and dark, on a phone (360 px) and a desktop (1280 px).
 // Each must have no axe-core violation and no horizontal overflow; the
 // status pages' 90-day bars must keep today's bar inside the card, each
@@ -208,6 +209,7 @@ func TestStatusPagesInBrowser(t *testing.T) {
 	seededSrv, _ := seeded(t)
 	maintSrv := inMaintenance(t, "host:shop.example")
 	offlineSrv, _ := proberOffline(t, true)
+	postmortemsSrv := twoPostmortems(t)
 	shots := artifactDir(t)
 
 	// charts is how many response-time charts a status page draws: two
@@ -229,6 +231,7 @@ func TestStatusPagesInBrowser(t *testing.T) {
 		{"maintenance-acme", maintSrv, "/status/acme", true, 1},
 		{"prober-offline", offlineSrv, "/status", true, 1},
 		{"prober-offline-acme", offlineSrv, "/status/acme", true, 1},
+		{"postmortems", postmortemsSrv, "/status", true, 1},
 	}
 	for _, scheme := range []string{"light", "dark"} {
 		for _, width := range []int64{360, 1280} {

@@ -1,12 +1,14 @@
 package statuspage_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -94,6 +96,9 @@ func TestPageStatusCoversOnlyItsLinks(t *testing.T) {
 	if html := string(body); strings.Contains(html, "acme/shop is down") || !strings.Contains(html, "Blog migration") || !strings.Contains(html, "acme/blog is down") {
 		t.Errorf("/status/ada: wrong incidents or maintenance")
 	}
+	if resp, slashed := get(t, srv.URL+"/status/ada/"); resp.StatusCode != http.StatusOK || !bytes.Equal(slashed, body) {
+		t.Errorf("/status/ada/: %d, want the page of /status/ada", resp.StatusCode)
+	}
 }
 
 var opaqueID = regexp.MustCompile(`^[a-z2-7]{12}$`)
@@ -142,25 +147,44 @@ func TestComponentIDsAreOpaqueAndStable(t *testing.T) {
 	}
 }
 
+// The maintenance endpoints list what Statuspage's do: upcoming the
+// scheduled ones, active those in progress, the summary both, and
+// scheduled-maintenances the most recent, completed ones included (with
+// resolved_at).
 func TestScheduledMaintenanceEndpoints(t *testing.T) {
 	srv, src := seeded(t)
 	now := time.Now()
-	if _, err := src.CreateMaintenance(context.Background(), linkwatch.Maintenance{Title: "Shop upgrade", Component: "page:acme",
-		StartsAt: now.Add(24 * time.Hour), EndsAt: now.Add(25 * time.Hour)}); err != nil {
-		t.Fatal(err)
+	for _, m := range []linkwatch.Maintenance{
+		{Title: "Shop upgrade", Component: "page:acme", StartsAt: now.Add(24 * time.Hour), EndsAt: now.Add(25 * time.Hour)},
+		{Title: "Shop cleanup", Component: "page:acme", StartsAt: now.Add(-3 * time.Hour), EndsAt: now.Add(-2 * time.Hour)},
+	} {
+		if _, err := src.CreateMaintenance(context.Background(), m); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for _, base := range []string{"/api/v2", "/status/api/v2"} {
 		_, up := getJSON(t, srv.URL+base+"/scheduled-maintenances/upcoming.json")
 		_, active := getJSON(t, srv.URL+base+"/scheduled-maintenances/active.json")
 		_, all := getJSON(t, srv.URL+base+"/scheduled-maintenances.json")
+		_, summary := getJSON(t, srv.URL+base+"/summary.json")
 		if got := names(up["scheduled_maintenances"]); len(got) != 1 || got[0] != "Shop upgrade" {
 			t.Errorf("%s upcoming = %v", base, got)
 		}
 		if got := names(active["scheduled_maintenances"]); len(got) != 1 || got[0] != "Blog migration" {
 			t.Errorf("%s active = %v", base, got)
 		}
-		if n := len(all["scheduled_maintenances"].([]any)); n != 2 {
-			t.Errorf("%s all: %d maintenances", base, n)
+		if got := names(summary["scheduled_maintenances"]); !slices.Equal(got, []string{"Blog migration", "Shop upgrade"}) {
+			t.Errorf("%s summary = %v, want the in-progress and the upcoming", base, got)
+		}
+		if got := names(all["scheduled_maintenances"]); !slices.Equal(got, []string{"Blog migration", "Shop upgrade", "Shop cleanup"}) {
+			t.Errorf("%s all = %v, want the completed one too", base, got)
+		}
+		for _, m := range all["scheduled_maintenances"].([]any) {
+			m := m.(map[string]any)
+			completed := m["name"] == "Shop cleanup"
+			if (m["status"] == "completed") != completed || (m["resolved_at"] != nil) != completed {
+				t.Errorf("%s all: %v is %v, resolved at %v", base, m["name"], m["status"], m["resolved_at"])
+			}
 		}
 		st := up["scheduled_maintenances"].([]any)[0].(map[string]any)["status"]
 		if st != "scheduled" {

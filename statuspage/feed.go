@@ -194,11 +194,14 @@ type rssFeed struct {
 	Channel rssChannel `xml:"channel"`
 }
 
+// rssChannel is the channel. Its author, like its items', is Dublin
+// Core's dc:creator (RSS's managingEditor must be an e-mail address).
 type rssChannel struct {
 	Title         string    `xml:"title"`
 	Link          string    `xml:"link"`
 	Description   string    `xml:"description"`
 	LastBuildDate string    `xml:"lastBuildDate"`
+	Creator       string    `xml:"dc:creator"`
 	Self          rssSelf   `xml:"atom:link"`
 	Items         []rssItem `xml:"item"`
 }
@@ -235,7 +238,7 @@ func (s *Server) serveRSS(w http.ResponseWriter, r *http.Request) {
 	base := s.opts.URL
 	rf := rssFeed{Version: "2.0", Atom: "http://www.w3.org/2005/Atom", DC: "http://purl.org/dc/elements/1.1/", Channel: rssChannel{Title: s.opts.Name + " - incident history",
 		Link: base + "/status", Description: "Incidents and their updates", LastBuildDate: f.updated.Format(time.RFC1123Z),
-		Self: rssSelf{Href: base + "/status/feed.rss", Rel: "self", Type: "application/rss+xml"}}}
+		Creator: s.opts.Name, Self: rssSelf{Href: base + "/status/feed.rss", Rel: "self", Type: "application/rss+xml"}}}
 	for _, e := range f.entries {
 		rf.Channel.Items = append(rf.Channel.Items, rssItem{Title: e.title, Link: e.link, GUID: rssGUID{Value: e.id},
 			PubDate: e.published.UTC().Format(time.RFC1123Z), Creator: s.opts.Name, Description: e.html})

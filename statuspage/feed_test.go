@@ -89,7 +89,11 @@ func TestFeedsParseWithAuthorsLastingIDsAndUpdated(t *testing.T) {
 	if rss.FeedType != "rss" || len(rss.Items) != 3 {
 		t.Fatalf("rss: type %s, %d items", rss.FeedType, len(rss.Items))
 	}
-	// Every item has an author, as every Atom entry has the feed's.
+	// The channel has an author, and every item too, as the Atom feed and
+	// each of its entries have.
+	if len(rss.Authors) != 1 || rss.Authors[0].Name != "Acme status" {
+		t.Errorf("rss authors = %v, want Acme status", rss.Authors)
+	}
 	for i, it := range rss.Items {
 		if len(it.Authors) != 1 || it.Authors[0].Name != "Acme status" {
 			t.Errorf("rss item %d (%s) authors = %v, want Acme status", i, it.Title, it.Authors)

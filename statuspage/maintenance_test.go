@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http/httptest"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -14,6 +13,8 @@ import (
 	"linkwatch"
 
 	"github.com/gorilla/mux"
+	"golang.org/x/net/html"
+	"golang.org/x/net/html/atom"
 
 	"linkwatch/hub"
 	"linkwatch/incidents"
@@ -153,32 +154,34 @@ func inMaintenance(t *testing.T, component string) *httptest.Server {
 	return srv
 }
 
-var (
-	section   = regexp.MustCompile(`<section ([^>]*)>`)
-	ariaLabel = regexp.MustCompile(`aria-label(ledby)?="([^"]+)"`)
-	elementID = regexp.MustCompile(`<([a-z0-9]+) [^>]*id="([^"]+)"[^>]*>(.*?)</([a-z0-9]+)>`)
-	markup    = regexp.MustCompile(`<[^>]+>`)
-)
-
 // checkLandmarkLabels checks that no two labelled sections (landmarks) of a
 // page read the same label, as axe's landmark-unique does, and that every
 // element a label names is there. It returns how many it saw.
-func checkLandmarkLabels(t *testing.T, path, html string) int {
+func checkLandmarkLabels(t *testing.T, path, page string) int {
 	t.Helper()
+	doc, err := html.Parse(strings.NewReader(page))
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
 	text := map[string]string{}
-	for _, m := range elementID.FindAllStringSubmatch(html, -1) {
-		text[m[2]] = markup.ReplaceAllString(m[3], "")
+	var sections []*html.Node
+	for n := range doc.Descendants() {
+		if n.Type != html.ElementNode {
+			continue
+		}
+		if id := attr(n, "id"); id != "" {
+			text[id] = textOf(n)
+		}
+		if n.DataAtom == atom.Section {
+			sections = append(sections, n)
+		}
 	}
 	seen := map[string]bool{}
-	for _, m := range section.FindAllStringSubmatch(html, -1) {
-		a := ariaLabel.FindStringSubmatch(m[1])
-		if a == nil {
-			continue // not a landmark
-		}
-		label := a[2]
-		if a[1] != "" {
+	for _, n := range sections {
+		label := attr(n, "aria-label")
+		if ids := attr(n, "aria-labelledby"); ids != "" {
 			var words []string
-			for _, id := range strings.Fields(a[2]) {
+			for _, id := range strings.Fields(ids) {
 				s, ok := text[id]
 				if !ok {
 					t.Errorf("%s: a section is labelled by %q, which is not there", path, id)
@@ -187,10 +190,34 @@ func checkLandmarkLabels(t *testing.T, path, html string) int {
 			}
 			label = strings.Join(words, " ")
 		}
+		if label == "" {
+			continue // not a landmark
+		}
 		if seen[label] {
 			t.Errorf("%s: two sections are labelled %q", path, label)
 		}
 		seen[label] = true
 	}
 	return len(seen)
+}
+
+func attr(n *html.Node, name string) string {
+	for _, a := range n.Attr {
+		if a.Key == name {
+			return a.Val
+		}
+	}
+	return ""
+}
+
+// textOf is n's text content, its white space collapsed, as an accessible
+// name reads it.
+func textOf(n *html.Node) string {
+	var b strings.Builder
+	for d := range n.Descendants() {
+		if d.Type == html.TextNode {
+			b.WriteString(d.Data)
+		}
+	}
+	return strings.Join(strings.Fields(b.String()), " ")
 }

@@ -371,16 +371,18 @@ func build(ctx context.Context, src Source, cat *hub.Catalog, interval time.Dura
 	// What linkwatch knows of its own prober: the spans its checks are
 	// unknown, and whether it can check now.
 	from := now.UTC().Truncate(24*time.Hour).AddDate(0, 0, -(historyDays - 1))
+	open, err := src.OpenIncidents(ctx)
+	if err != nil {
+		return nil, err
+	}
 	internal := true
 	own, err := src.ListIncidents(ctx, linkwatch.IncidentQuery{Internal: &internal, Since: from.Add(-24 * time.Hour), Limit: maxOwnIncidents})
 	if err != nil {
 		return nil, err
 	}
-	s.unknown = linkwatch.UnknownSpans(own, interval, now)
-	open, err := src.OpenIncidents(ctx)
-	if err != nil {
-		return nil, err
-	}
+	// An open one may have started before the window (and the list): the
+	// checks it makes unknown are in the window all the same.
+	s.unknown = linkwatch.UnknownSpans(append(own, open...), interval, now)
 	open = slices.DeleteFunc(open, func(inc linkwatch.Incident) bool {
 		s.ProberOffline = s.ProberOffline || inc.Kind == linkwatch.KindProberOffline
 		return inc.Kind.Internal() // linkwatch's own trouble, not the links'

@@ -218,3 +218,55 @@ func TestProberOfflineIsUnknownNotAnOutage(t *testing.T) {
 		})
 	}
 }
+
+// TestProberOfflineSinceBeforeTheHistory: linkwatch's prober has been
+// offline since before the 90 days the page shows (its prober_offline
+// incident, still open, started 100 days ago), and every check since
+// failed on DNS. Those checks are unknown like any made while it is
+// offline: no uptime, no downtime, no response time.
+func TestProberOfflineSinceBeforeTheHistory(t *testing.T) {
+	ctx := context.Background()
+	db := sqlitetest.MustOpen(t)
+	now := time.Now().UTC().Truncate(24 * time.Hour).Add(12 * time.Hour)
+	cat, err := hub.NewCatalog([]hub.PageSpec{{Slug: "acme", Title: "Acme", Links: []hub.LinkSpec{{Slug: "shop", URL: shopURL}}}}, hub.NewCounter(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var batch []linkwatch.Result
+	for at := now.Add(-48 * time.Hour); at.Before(now); at = at.Add(time.Minute) {
+		batch = append(batch, linkwatch.Result{TargetID: shopURL, Kind: linkwatch.TargetDestination, URL: shopURL, Start: at, Latency: 3 * time.Second,
+			Status: linkwatch.StatusDown, Cause: linkwatch.CauseDNS, Summary: "lookup shop.example: no such host"})
+	}
+	if err := db.SaveResults(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Record(ctx, incidents.Change{Incident: linkwatch.Incident{Key: "prober", Kind: linkwatch.KindProberOffline,
+		Title: "Prober offline: destination alerts held back", Cause: linkwatch.CauseProberOffline, Summary: "the canary and 1 of 1 destinations fail at once",
+		Status: linkwatch.StatusInvestigating, Impact: linkwatch.ImpactMajor, Targets: []string{"canary:https://canary.example/"},
+		StartedAt: now.Add(-100 * 24 * time.Hour), UpdatedAt: now}}); err != nil {
+		t.Fatal(err)
+	}
+	sp := statuspage.New(newSource(db), statuspage.Options{Name: "Acme status", URL: "https://links.example", Interval: time.Minute,
+		Catalog: func() *hub.Catalog { return cat }, Log: slog.New(slog.DiscardHandler), Now: func() time.Time { return now }})
+	r := mux.NewRouter()
+	sp.Register(r)
+	srv := httptest.NewServer(r)
+	t.Cleanup(srv.Close)
+
+	_, body := get(t, srv.URL+"/status/acme")
+	html := string(body)
+	for _, want := range []string{"linkwatch cannot check right now", "<span>no data yet</span>", `<span class="nodata">no data</span>`} {
+		if !strings.Contains(html, want) {
+			t.Errorf("/status/acme lacks %q", want)
+		}
+	}
+	for _, not := range []string{"% uptime", "min of downtime", "bar-major"} {
+		if strings.Contains(html, not) {
+			t.Errorf("/status/acme shows %q over checks it made while offline", not)
+		}
+	}
+	_, badge := get(t, srv.URL+"/badge/acme/shop.svg?uptime=30d")
+	if !strings.Contains(string(badge), ">no data<") {
+		t.Errorf("the shop's 30-day uptime badge is not no data: %s", badge)
+	}
+}

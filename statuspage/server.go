@@ -81,6 +81,7 @@ func (s *Server) Register(r *mux.Router) {
 	get("/status/feed.rss", s.serveRSS)
 	get("/history.rss", s.serveRSS)
 	get("/status/{page}", s.serveHTML)
+	get("/status/{page}/", s.serveHTML) // as typed, or as a relative link resolves it
 	// The API at /api/v2 (where clients of a whole Statuspage look), at
 	// /status/api/v2 and, for one page, at /status/{page}/api/v2: a widget
 	// given .../status as its page links visitors there, not to the index.

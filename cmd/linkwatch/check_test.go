@@ -380,7 +380,7 @@ pages:
 		t.Fatalf("the busy host got %d requests, want 1", n)
 	}
 	table := stdout.String()
-	if !strings.Contains(table, "3 URLs: 1 up, 1 degraded, 0 down, 1 skipped") || !regexp.MustCompile(`(?m)^ada +[ab] +destination +skipped +- +- +rate_limited +not checked: 127\.0\.0\.1 asked to be left alone until \d\d:\d\d:\d\d UTC \(429 Retry-After\)$`).MatchString(table) ||
+	if !strings.Contains(table, "3 URLs: 1 up, 1 degraded, 0 down, 1 skipped") || !regexp.MustCompile(`(?m)^ada +[ab] +destination +skipped +- +- +rate_limited +not checked: 127\.0\.0\.1:\d+ asked to be left alone until \d\d:\d\d:\d\d UTC \(429 Retry-After\)$`).MatchString(table) ||
 		!regexp.MustCompile(`(?m)^ada +[ab] +destination +degraded +429 +\S+ +rate_limited +429 Too Many Requests at `).MatchString(table) {
 		t.Errorf("table:\n%s", table)
 	}

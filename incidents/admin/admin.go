@@ -110,15 +110,15 @@ func (a *API) Register(r *mux.Router) {
 	s.Handle("/incidents/{id}/postmortem", methods{http.MethodPut: a.editPostmortem})
 	s.Handle("/incidents/{id}/resolve", methods{http.MethodPost: a.resolve})
 	s.Handle("/maintenance", methods{http.MethodGet: a.listMaintenance, http.MethodPost: a.createMaintenance})
-	s.Handle("/maintenance/{id}", methods{http.MethodDelete: a.deleteMaintenance})
+	s.Handle("/maintenance/{id}", methods{http.MethodDelete: a.noBody(a.deleteMaintenance)})
 	s.Handle("/deliveries", methods{http.MethodGet: a.listDeliveries})
-	s.Handle("/deliveries/{id}/redeliver", methods{http.MethodPost: a.redeliver})
+	s.Handle("/deliveries/{id}/redeliver", methods{http.MethodPost: a.noBody(a.redeliver)})
 	s.Handle("/subscriptions", methods{http.MethodGet: a.listSubscriptions, http.MethodPost: a.createSubscription})
 	s.Handle("/subscriptions/{id}", methods{http.MethodGet: a.showSubscription, http.MethodPatch: a.patchSubscription,
-		http.MethodDelete: a.deleteSubscription})
-	s.Handle("/subscriptions/{id}/rotate", methods{http.MethodPost: a.rotateSecret})
-	s.Handle("/subscriptions/{id}/verify", methods{http.MethodPost: a.verify})
-	s.Handle("/subscriptions/{id}/replay", methods{http.MethodPost: a.replay})
+		http.MethodDelete: a.noBody(a.deleteSubscription)})
+	s.Handle("/subscriptions/{id}/rotate", methods{http.MethodPost: a.noBody(a.rotateSecret)})
+	s.Handle("/subscriptions/{id}/verify", methods{http.MethodPost: a.noBody(a.verify)})
+	s.Handle("/subscriptions/{id}/replay", methods{http.MethodPost: a.noBody(a.replay)})
 	s.Handle("/channels", methods{http.MethodGet: a.listChannels, http.MethodPost: a.setChannel})
 	for path, h := range a.extra {
 		s.Handle(path, methods{http.MethodGet: h.ServeHTTP})
@@ -238,21 +238,54 @@ func pathID(r *http.Request) (int64, error) {
 // maxAdminBody bytes, and Content-Type application/json if one is given.
 // Every error is a 400 naming the field at fault, or "(body)".
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
+	raw, err := readBody(w, r)
+	if err != nil {
+		return err
+	}
+	return parseBody(raw, v)
+}
+
+// noBody wraps the handler of an endpoint that takes no body (a DELETE, an
+// action named by its path): a request may send none, or an empty JSON
+// object; any other body (null, a list, a field) is refused as decode
+// refuses it, with a 400, before the action changes anything.
+func (a *API) noBody(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		raw, err := readBody(w, r)
+		if err == nil && len(bytes.TrimLeft(raw, " \t\r\n")) > 0 {
+			err = parseBody(raw, &struct{}{})
+		}
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		h(w, r)
+	}
+}
+
+// readBody reads a request body of at most maxAdminBody bytes, whose
+// Content-Type, if one is given, is application/json.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		// Parsed, not prefix-matched: APPLICATION/JSON is JSON, and
 		// application/jsonx is not.
 		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
-			return &fieldError{"(body)", "Content-Type must be application/json"}
+			return nil, &fieldError{"(body)", "Content-Type must be application/json"}
 		}
 	}
 	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxAdminBody))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return &fieldError{"(body)", fmt.Sprintf("larger than %d bytes", maxAdminBody)}
+			return nil, &fieldError{"(body)", fmt.Sprintf("larger than %d bytes", maxAdminBody)}
 		}
-		return &fieldError{"(body)", "could not be read"}
+		return nil, &fieldError{"(body)", "could not be read"}
 	}
+	return raw, nil
+}
+
+// parseBody decodes raw into v as decode says.
+func parseBody(raw []byte, v any) error {
 	switch start := bytes.TrimLeft(raw, " \t\r\n"); {
 	case len(start) == 0:
 		return &fieldError{"(body)", "a JSON object is required"}
