@@ -12,8 +12,6 @@ import (
 	"net/http"
 	"strings"
 	"sync/atomic"
-
-	"linkwatch/hub/middleware"
 )
 
 //go:embed assets
@@ -247,7 +245,6 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 		return
 	}
 	h := w.Header()
-	middleware.SetSecurityHeaders(h)
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "public, max-age=30")
 	w.WriteHeader(status)

@@ -13,7 +13,6 @@ import (
 	"github.com/gorilla/mux"
 
 	"linkwatch/hub"
-	"linkwatch/hub/middleware"
 )
 
 // Options configure the status page.
@@ -144,7 +143,6 @@ func (s *Server) writeJSON(w http.ResponseWriter, r *http.Request, body any) {
 		return
 	}
 	h := w.Header()
-	middleware.SetSecurityHeaders(h)
 	s.cacheHeaders(h)
 	h.Set("Content-Type", "application/json; charset=utf-8")
 	// Status widgets on other sites read this API from the browser.
@@ -163,7 +161,6 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, status int, body 
 // logged, not shown.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	s.opts.Log.ErrorContext(r.Context(), "status page", "path", r.URL.Path, "err", err)
-	middleware.SetSecurityHeaders(w.Header())
 	w.Header().Set("Retry-After", "5")
 	http.Error(w, "status temporarily unavailable", http.StatusServiceUnavailable)
 }
