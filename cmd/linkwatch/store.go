@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"linkwatch/backoff"
 	"linkwatch/cmd/linkwatch/config"
 	"linkwatch/cmd/linkwatch/web"
 	"linkwatch/storage"
@@ -16,11 +17,9 @@ import (
 	"linkwatch/storage/sqlite"
 )
 
-// Backoff between attempts to reach PostgreSQL at start.
-const (
-	storeRetryFirst = time.Second
-	storeRetryMax   = 30 * time.Second
-)
+// storeBackoff is the wait between attempts to reach PostgreSQL at start:
+// 1 s doubling to 30 s.
+var storeBackoff = backoff.Doubling(time.Second, 30*time.Second)
 
 // openStore opens the configured database and says where it is, for the
 // log (a file path or a host, never a DSN). SQLite is a file: it opens or
@@ -46,7 +45,7 @@ func openStore(ctx context.Context, cfg config.StorageConfig, ln net.Listener, l
 			stop()
 		}
 	}()
-	for delay := storeRetryFirst; ; delay = min(2*delay, storeRetryMax) {
+	for failures := 1; ; failures++ {
 		// Each attempt has its own deadline, so a host that drops packets
 		// is an error to log and retry, not a hang.
 		actx, cancel := context.WithTimeout(ctx, 15*time.Second)
@@ -59,6 +58,7 @@ func openStore(ctx context.Context, cfg config.StorageConfig, ln net.Listener, l
 			return nil, "", fmt.Errorf("storage: %w", errors.Join(ctx.Err(), err))
 		}
 		wait.set(err)
+		delay := storeBackoff.Delay(failures)
 		log.Warn("database not ready; retrying", "storage", where, "err", err, "retry_in", delay)
 		if stop == nil {
 			stop = serveWhileWaiting(ln, wait, log)
