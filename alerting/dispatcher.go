@@ -145,6 +145,10 @@ func NewDispatcher(store Store, sinks []Sink, recorder Recorder, log *slog.Logge
 	return d
 }
 
+// SetClock replaces the dispatcher's clock (time.Now): the time its claims,
+// retries and webhook timestamps are reckoned by. Call it before Run.
+func (d *Dispatcher) SetClock(now func() time.Time) { d.now = now }
+
 // DefaultClaimLease is how long a claimed delivery is this dispatcher's to
 // send: four times a send's timeout. The claim of a replica killed
 // mid-send expires after it, and another replica sends the alert again

@@ -73,7 +73,10 @@ type Options struct {
 	CheckURL func(ctx context.Context, rawURL string) error
 	// NewSecret makes a subscription's signing secret (whsec_...).
 	NewSecret func() string
-	Log       *slog.Logger
+	// Now is the clock of maintenance windows and replays (default
+	// time.Now).
+	Now func() time.Time
+	Log *slog.Logger
 }
 
 // maxAdminBody bounds request bodies: notes are text, not uploads.
@@ -95,8 +98,11 @@ type API struct {
 
 // New returns the admin API.
 func New(store Store, opts Options) *API {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
 	return &API{store: store, token: []byte(opts.Token), operator: opts.Operator, channels: opts.Channels,
-		extra: opts.Extra, catalog: opts.Catalog, checkURL: opts.CheckURL, newSecret: opts.NewSecret, log: opts.Log, now: time.Now}
+		extra: opts.Extra, catalog: opts.Catalog, checkURL: opts.CheckURL, newSecret: opts.NewSecret, log: opts.Log, now: opts.Now}
 }
 
 // Register adds the admin routes to r.
