@@ -24,10 +24,18 @@ type Prober interface {
 	Check(ctx context.Context, t linkwatch.Target) linkwatch.Result
 }
 
+// The defaults of probe.interval and probe.workers: the config applies
+// them, and New where an option is left zero. DefaultInterval is also
+// every other package's probe interval when none is given.
+const (
+	DefaultInterval = 10 * time.Second
+	DefaultWorkers  = 512
+)
+
 // Options configure a Scheduler.
 type Options struct {
-	Interval time.Duration // how often each target is checked (default 10s)
-	Workers  int           // checks in flight at most (default 512)
+	Interval time.Duration // how often each target is checked (default DefaultInterval)
+	Workers  int           // checks in flight at most (default DefaultWorkers)
 	// OnResult receives the result of every check made, from many
 	// goroutines at once. It must not block for long: a slow consumer
 	// delays the workers. A check the checker skipped (Result.Skipped: a
@@ -67,10 +75,10 @@ type entry struct {
 // NewScheduler returns a scheduler for targets.
 func New(p Prober, targets []linkwatch.Target, opts Options) *Scheduler {
 	if opts.Interval <= 0 {
-		opts.Interval = 10 * time.Second
+		opts.Interval = DefaultInterval
 	}
 	if opts.Workers <= 0 {
-		opts.Workers = 512
+		opts.Workers = DefaultWorkers
 	}
 	if opts.OnResult == nil {
 		opts.OnResult = func(linkwatch.Result) {}

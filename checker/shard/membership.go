@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"linkwatch"
+	"linkwatch/checker/schedule"
 	"linkwatch/errlog"
 )
 
@@ -69,7 +70,7 @@ func NewID() string {
 // checks every target rather than none.
 func New(store Store, self linkwatch.Member, opts Options) *Membership {
 	if opts.Interval <= 0 {
-		opts.Interval = 10 * time.Second
+		opts.Interval = schedule.DefaultInterval
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
