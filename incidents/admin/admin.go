@@ -462,7 +462,24 @@ func (a *API) showIncident(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"incident": inc, "timeline": nonNil(events), "updates": nonNil(updates), "evidence": nonNil(evidence)})
+	writeJSON(w, http.StatusOK, map[string]any{"incident": inc, "timeline": nonNil(events), "updates": nonNil(updates), "evidence": evidenceJSON(evidence)})
+}
+
+// evidenceJSON is the stored evidence in a Result's one JSON form
+// (durations in milliseconds, named _ms): rows written before it hold
+// nanoseconds, which a Result reads. A row that is no Result is shown as
+// stored.
+func evidenceJSON(raw []json.RawMessage) []any {
+	out := make([]any, 0, len(raw))
+	for _, b := range raw {
+		var r linkwatch.Result
+		if err := json.Unmarshal(b, &r); err != nil {
+			out = append(out, b)
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 func (a *API) acknowledge(w http.ResponseWriter, r *http.Request) {
