@@ -227,7 +227,7 @@ func (s *Scheduler) runCycles(ctx context.Context, jobs chan<- job, n int) {
 				// would be a burst of up to every target at startup.
 				continue
 			}
-			if d := planned.Sub(time.Now()); d > time.Millisecond {
+			if d := time.Until(planned); d > time.Millisecond {
 				select {
 				case <-time.After(d):
 				case <-ctx.Done():
@@ -251,7 +251,7 @@ func (s *Scheduler) runCycles(ctx context.Context, jobs chan<- job, n int) {
 		// due (none at all, as a replica may own none for a while), the
 		// loop would otherwise run ahead of the clock, and targets added
 		// later would wait for a cycle far in the future.
-		if d := cycle.Sub(time.Now()); d > time.Millisecond {
+		if d := time.Until(cycle); d > time.Millisecond {
 			select {
 			case <-time.After(d):
 			case <-ctx.Done():
