@@ -17,61 +17,64 @@ const (
 )
 
 // Phases is the time spent in each part of one request (one redirect hop),
-// measured with net/http/httptrace like blackbox_exporter.
+// measured with net/http/httptrace like blackbox_exporter. In JSON they
+// are the hop's milliseconds (Hop's JSON, result_json.go).
 type Phases struct {
-	DNS       time.Duration `json:"dns"`
-	Connect   time.Duration `json:"connect"`
-	TLS       time.Duration `json:"tls"`
-	FirstByte time.Duration `json:"first_byte"` // request written to first response byte
-	Transfer  time.Duration `json:"transfer"`   // first byte to body read (capped)
+	DNS       time.Duration
+	Connect   time.Duration
+	TLS       time.Duration
+	FirstByte time.Duration // request written to first response byte
+	Transfer  time.Duration // first byte to body read (capped)
 }
 
 // Hop is one request in a redirect chain.
 type Hop struct {
-	URL        string `json:"url"`
-	StatusCode int    `json:"status_code,omitempty"`
-	Location   string `json:"location,omitempty"`
+	URL        string
+	StatusCode int
+	Location   string
 	// NewConn is set when the hop's request opened its own connection, so
 	// its DNS, connect and TLS phases were measured; a reused connection
 	// has none.
-	NewConn bool `json:"new_conn"`
+	NewConn bool
 	// Resumed is set when the hop's new connection resumed the TLS
 	// session of an earlier check (between fresh checks, for a host that
 	// keeps no connection): a shorter TLS phase, and a certificate
 	// verified by that earlier check, not this one.
-	Resumed bool   `json:"resumed,omitempty"`
-	Phases  Phases `json:"phases"`
+	Resumed bool
+	Phases  Phases
 }
 
-// Result is the outcome of one check of one target.
+// Result is the outcome of one check of one target. Its JSON, the one
+// every API shows and storage keeps, has its durations in milliseconds,
+// named _ms (result_json.go).
 type Result struct {
-	TargetID string        `json:"target_id"`
-	Series   string        `json:"series,omitempty"` // see Target.Series
-	Kind     TargetKind    `json:"kind"`
-	URL      string        `json:"url"`
-	Start    time.Time     `json:"start"`
-	Latency  time.Duration `json:"latency"` // start to end, across every hop
+	TargetID string
+	Series   string // see Target.Series
+	Kind     TargetKind
+	URL      string
+	Start    time.Time
+	Latency  time.Duration // start to end, across every hop
 
-	Status     Status `json:"status"`
-	StatusCode int    `json:"status_code,omitempty"` // of the last response
-	Cause      Cause  `json:"cause,omitempty"`
-	Summary    string `json:"summary,omitempty"` // one line for humans: "DNS lookup for shop.example: no such host"
-	Error      string `json:"error,omitempty"`   // the underlying error text, if any
+	Status     Status
+	StatusCode int // of the last response
+	Cause      Cause
+	Summary    string // one line for humans: "DNS lookup for shop.example: no such host"
+	Error      string // the underlying error text, if any
 
 	// Fresh is set when the check reached the destination as a new visitor
 	// does: every connection it used was opened by this check (DNS
 	// resolved, TCP connected, a full TLS handshake verified), none kept
 	// from an earlier check and none resuming an earlier check's TLS
 	// session. See Options.FreshEvery.
-	Fresh bool `json:"fresh"`
+	Fresh bool
 
-	Hops       []Hop         `json:"hops,omitempty"`
-	FinalURL   string        `json:"final_url,omitempty"`
-	TLSExpiry  time.Time     `json:"tls_expiry,omitzero"` // leaf certificate of the final hop
-	BytesRead  int64         `json:"bytes_read"`
-	RetryAfter time.Duration `json:"retry_after,omitempty"` // from a 429
+	Hops       []Hop
+	FinalURL   string
+	TLSExpiry  time.Time // leaf certificate of the final hop
+	BytesRead  int64
+	RetryAfter time.Duration // from a 429
 	// SkippedUntil is, for a skipped check, when the host's back-off ends.
-	SkippedUntil time.Time `json:"skipped_until,omitzero"`
+	SkippedUntil time.Time
 }
 
 // SeriesID is the ID the result is aggregated under in the rollups.

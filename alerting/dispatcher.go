@@ -8,11 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"time"
 
 	"linkwatch"
+	"linkwatch/backoff"
 	"linkwatch/errlog"
 )
 
@@ -70,9 +70,11 @@ type SendError struct {
 func (e *SendError) Error() string { return e.Err.Error() }
 func (e *SendError) Unwrap() error { return e.Err }
 
-// Backoff between attempts: about 5 s, 30 s, 2 m, 10 m, 1 h, then hourly
-// until GiveUpAfter has passed since the first attempt.
-var backoff = []time.Duration{5 * time.Second, 30 * time.Second, 2 * time.Minute, 10 * time.Minute, time.Hour}
+// deliveryBackoff is the wait between a delivery's attempts: about 5 s,
+// 30 s, 2 m, 10 m, 1 h, then hourly until GiveUpAfter has passed since the
+// first attempt, with ±20 % jitter so many failed deliveries do not retry
+// in lockstep.
+var deliveryBackoff = backoff.Backoff{Steps: []time.Duration{5 * time.Second, 30 * time.Second, 2 * time.Minute, 10 * time.Minute, time.Hour}, Jitter: 0.2}
 
 // GiveUpAfter is how long a delivery is retried before it is dead-lettered.
 const GiveUpAfter = 24 * time.Hour
@@ -131,11 +133,9 @@ type unrecorded struct {
 	retryAt  time.Time
 }
 
-// Backoff between attempts to record held outcomes: 1 s doubling to a minute.
-const (
-	recordRetryMin = time.Second
-	recordRetryMax = time.Minute
-)
+// recordBackoff is the wait between attempts to record held outcomes: 1 s
+// doubling to a minute.
+var recordBackoff = backoff.Doubling(time.Second, time.Minute)
 
 // NewDispatcher returns a dispatcher for sinks.
 func NewDispatcher(store Store, sinks []Sink, recorder Recorder, log *slog.Logger) *Dispatcher {
@@ -144,6 +144,10 @@ func NewDispatcher(store Store, sinks []Sink, recorder Recorder, log *slog.Logge
 	d.failures = errlog.Set{Log: log, Now: func() time.Time { return d.now() }}
 	return d
 }
+
+// SetClock replaces the dispatcher's clock (time.Now): the time its claims,
+// retries and webhook timestamps are reckoned by. Call it before Run.
+func (d *Dispatcher) SetClock(now func() time.Time) { d.now = now }
 
 // DefaultClaimLease is how long a claimed delivery is this dispatcher's to
 // send: four times a send's timeout. The claim of a replica killed
@@ -406,12 +410,8 @@ func (d *Dispatcher) hold(u *unrecorded, id int64, o Outcome) {
 }
 
 func (d *Dispatcher) backOff(u *unrecorded) {
-	wait := recordRetryMax
-	if u.failures < 6 { // 1 s << 6 is past the cap
-		wait = min(recordRetryMin<<u.failures, recordRetryMax)
-	}
 	u.failures++
-	u.retryAt = d.now().Add(wait)
+	u.retryAt = d.now().Add(recordBackoff.Delay(u.failures))
 }
 
 // recordHeld writes the held outcomes, oldest first, and forgets each one
@@ -484,16 +484,9 @@ func settle(err error, now, firstAt time.Time, attempts int) Outcome {
 	case now.Sub(firstAt) >= GiveUpAfter:
 		o.Status, o.Error = linkwatch.DeliveryDead, fmt.Sprintf("gave up after %s: %s", GiveUpAfter, o.Error)
 	default:
-		o.Status, o.NextAt = linkwatch.DeliveryPending, now.Add(max(nextDelay(attempts), se.RetryAfter))
+		o.Status, o.NextAt = linkwatch.DeliveryPending, now.Add(max(deliveryBackoff.Delay(attempts+1), se.RetryAfter))
 	}
 	return o
-}
-
-// nextDelay is the wait after the given number of earlier attempts, with
-// ±20 % jitter so many failed deliveries do not retry in lockstep.
-func nextDelay(attempts int) time.Duration {
-	base := backoff[min(attempts, len(backoff)-1)]
-	return time.Duration(float64(base) * (0.8 + 0.4*rand.Float64()))
 }
 
 // filter returns a delivery's alert as the sink's receiver is to get it,

@@ -90,7 +90,7 @@ func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.U
 func newDispatcher(t *testing.T, db *sqlite.DB, clk *clock, sinks ...alerting.Sink) *alerting.Dispatcher {
 	t.Helper()
 	d := alerting.NewDispatcher(db, sinks, nil, quietLog())
-	alerting.SetClock(d, clk.Now)
+	d.SetClock(clk.Now)
 	db.Now = clk.Now
 	return d
 }
@@ -300,7 +300,7 @@ func TestDisabledChannelIsNamedAtStart(t *testing.T) {
 	other, _ := alerting.NewWebhook("other", srv.URL, testSecret, nil)
 	var logs syncBuffer
 	d := alerting.NewDispatcher(db, []alerting.Sink{wh, other}, nil, slog.New(slog.NewTextHandler(&logs, nil)))
-	alerting.SetClock(d, clk.Now)
+	d.SetClock(clk.Now)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { d.Run(ctx); close(done) }()
@@ -388,7 +388,7 @@ func TestSettlingFilteredReadsEachDeliveryOnce(t *testing.T) {
 	picky.SetFilter(linkwatch.Filter{Events: []linkwatch.AlertType{linkwatch.AlertOpened}, MinImpact: linkwatch.ImpactMinor})
 	store := &pendingReads{DB: db}
 	d := alerting.NewDispatcher(store, []alerting.Sink{plain, picky}, nil, quietLog())
-	alerting.SetClock(d, clk.Now)
+	d.SetClock(clk.Now)
 	drain(t, db, d, plain)
 	if n := store.read(); n != 0 {
 		t.Errorf("a sink without filters read %d pending deliveries to settle filtered ones", n)

@@ -119,7 +119,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 func runDispatcher(t *testing.T, db *sqlite.DB, clk *clock, dial alerting.DialFunc, sinks ...alerting.Sink) {
 	t.Helper()
 	d := alerting.NewDispatcher(db, sinks, nil, quietLog())
-	alerting.SetClock(d, clk.Now)
+	d.SetClock(clk.Now)
 	alerting.SetPoll(d, 20*time.Millisecond)
 	db.Now = clk.Now
 	d.Subscribe(db, dial)
@@ -443,7 +443,7 @@ func TestVerificationSentByOneReplica(t *testing.T) {
 	db.Now = clk.Now
 	for _, owner := range []string{"replica-a", "replica-b"} {
 		d := alerting.NewDispatcher(db, nil, nil, quietLog())
-		alerting.SetClock(d, clk.Now)
+		d.SetClock(clk.Now)
 		alerting.SetPoll(d, 20*time.Millisecond)
 		d.SetClaim(owner, time.Minute)
 		d.Subscribe(db, nil)

@@ -102,7 +102,7 @@ type WebhookData struct {
 	EventID    string             `json:"event_id"`
 	Reason     string             `json:"reason,omitempty"`
 	Incident   linkwatch.Incident `json:"incident"`
-	LastResult *WebhookResult     `json:"last_result,omitempty"`
+	LastResult *linkwatch.Result  `json:"last_result,omitempty"`
 	// Added is the links that joined the incident (reason target_added),
 	// every one of an update group.
 	Added []linkwatch.Affected `json:"added,omitempty"`
@@ -110,55 +110,17 @@ type WebhookData struct {
 	Update *linkwatch.Update `json:"update,omitempty"`
 }
 
-// WebhookResult is the check behind an alert as receivers get it: every
-// duration in milliseconds, named _ms, rather than linkwatch.Result's Go
-// nanoseconds (which storage keeps as they are).
-type WebhookResult struct {
-	TargetID     string               `json:"target_id"`
-	Kind         linkwatch.TargetKind `json:"kind"`
-	URL          string               `json:"url"`
-	Start        time.Time            `json:"start"`
-	LatencyMS    float64              `json:"latency_ms"`
-	Status       linkwatch.Status     `json:"status"`
-	StatusCode   int                  `json:"status_code,omitempty"`
-	Cause        linkwatch.Cause      `json:"cause,omitempty"`
-	Summary      string               `json:"summary,omitempty"`
-	Error        string               `json:"error,omitempty"`
-	Hops         []WebhookHop         `json:"hops,omitempty"`
-	FinalURL     string               `json:"final_url,omitempty"`
-	TLSExpiry    time.Time            `json:"tls_expiry,omitzero"`
-	BytesRead    int64                `json:"bytes_read"`
-	RetryAfterMS float64              `json:"retry_after_ms,omitempty"`
-	Fresh        bool                 `json:"fresh"`
-}
-
-// WebhookHop is one request of the redirect chain, its phases in ms.
-type WebhookHop struct {
-	URL         string  `json:"url"`
-	StatusCode  int     `json:"status_code,omitempty"`
-	Location    string  `json:"location,omitempty"`
-	DNSMS       float64 `json:"dns_ms"`
-	ConnectMS   float64 `json:"connect_ms"`
-	TLSMS       float64 `json:"tls_ms"`
-	FirstByteMS float64 `json:"first_byte_ms"`
-	TransferMS  float64 `json:"transfer_ms"`
-	NewConn     bool    `json:"new_conn"`
-	Resumed     bool    `json:"resumed,omitempty"`
-}
-
-func webhookResult(r *linkwatch.Result) *WebhookResult {
+// webhookResult is the check behind an alert as receivers get it: the
+// result's JSON (durations in milliseconds, named _ms) without the
+// series, an internal aggregation id, and without skipped_until (a check
+// not made never makes an alert).
+func webhookResult(r *linkwatch.Result) *linkwatch.Result {
 	if r == nil {
 		return nil
 	}
-	out := &WebhookResult{TargetID: r.TargetID, Kind: r.Kind, URL: r.URL, Start: r.Start.UTC(), LatencyMS: ms(r.Latency),
-		Status: r.Status, StatusCode: r.StatusCode, Cause: r.Cause, Summary: r.Summary, Error: r.Error, FinalURL: r.FinalURL,
-		TLSExpiry: r.TLSExpiry, BytesRead: r.BytesRead, RetryAfterMS: ms(r.RetryAfter), Fresh: r.Fresh}
-	for _, h := range r.Hops {
-		p := h.Phases
-		out.Hops = append(out.Hops, WebhookHop{URL: h.URL, StatusCode: h.StatusCode, Location: h.Location,
-			DNSMS: ms(p.DNS), ConnectMS: ms(p.Connect), TLSMS: ms(p.TLS), FirstByteMS: ms(p.FirstByte), TransferMS: ms(p.Transfer), NewConn: h.NewConn, Resumed: h.Resumed})
-	}
-	return out
+	out := *r
+	out.Series, out.SkippedUntil = "", time.Time{}
+	return &out
 }
 
 // Send posts one alert.
@@ -253,4 +215,3 @@ func Sign(key []byte, id, timestamp string, body []byte) string {
 }
 
 // ms is a duration in (fractional) milliseconds, as receivers get them.
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

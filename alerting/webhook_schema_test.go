@@ -101,7 +101,25 @@ func TestWebhookPayloadsMatchTheSchema(t *testing.T) {
 			t.Errorf("payload %d does not match webhook.schema.json: %v\n%s", i, err, body)
 		}
 	}
-	got := rc.received()[0].Data.LastResult
+	// The payload as a receiver reads it: durations in milliseconds.
+	var payload struct {
+		Data struct {
+			LastResult *struct {
+				LatencyMS    float64 `json:"latency_ms"`
+				RetryAfterMS float64 `json:"retry_after_ms"`
+				Hops         []struct {
+					ConnectMS   float64 `json:"connect_ms"`
+					FirstByteMS float64 `json:"first_byte_ms"`
+					NewConn     bool    `json:"new_conn"`
+					Resumed     bool    `json:"resumed"`
+				} `json:"hops"`
+			} `json:"last_result"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(raw[0], &payload); err != nil {
+		t.Fatal(err)
+	}
+	got := payload.Data.LastResult
 	if got == nil || got.LatencyMS != 1500 || got.RetryAfterMS != 30000 || got.Hops[0].ConnectMS != 3.5 || got.Hops[0].FirstByteMS != 250 {
 		t.Errorf("last_result durations are not milliseconds: %+v", got)
 	}

@@ -7,10 +7,6 @@ import (
 	"time"
 )
 
-// FreshAlways, as Options.FreshEvery, makes every check fresh: no
-// connection is ever reused.
-const FreshAlways time.Duration = -1
-
 // conns is the connections the checks of one host share, in generations.
 // A fresh check gets a transport of its own, so every connection it makes
 // is new: DNS resolved again, TCP connected, TLS handshake full and
@@ -32,7 +28,7 @@ type conns struct {
 	newTransport func() *http.Transport // a fresh check's
 	oneShot      *http.Transport        // shared: the checks between fresh ones when no generation is kept
 	oneShotFull  *http.Transport        // shared: the same, offering a browser's key shares
-	every        time.Duration          // FreshAlways: every check is fresh
+	every        time.Duration          // zero: every check is fresh
 	budget       *keepBudget            // nil: unbounded (the hub's own self-checks)
 	// periodsFrom places the host's renewals in time: a check is fresh if
 	// it is the first in a new period of every counted from periodsFrom (or
@@ -89,7 +85,7 @@ func (p *conns) take(now time.Time) lease {
 // due reports whether a check starting at now must be fresh. p.mu is held.
 func (p *conns) due(now time.Time) bool {
 	switch {
-	case p.every < 0 || p.freshAt.IsZero() || now.Before(p.freshAt) || now.Sub(p.freshAt) >= p.every:
+	case p.every <= 0 || p.freshAt.IsZero() || now.Before(p.freshAt) || now.Sub(p.freshAt) >= p.every:
 		return true
 	}
 	return p.period(now) != p.period(p.freshAt)

@@ -227,10 +227,10 @@ func renewFirstGeneration(t *testing.T, clock *fakeClock, check func() linkwatch
 }
 
 // The checks between fresh ones reuse the connection, and a fresh one
-// comes at least every fresh_every; with FreshAlways none is reused.
+// comes at least every fresh_every; with zero none is reused.
 func TestFreshEvery(t *testing.T) {
 	t.Parallel()
-	for _, every := range []time.Duration{time.Minute, 30 * time.Second, FreshAlways} {
+	for _, every := range []time.Duration{time.Minute, 30 * time.Second, 0} {
 		t.Run(every.String(), func(t *testing.T) {
 			t.Parallel()
 			srv, conns := countingServer(t, func(w http.ResponseWriter, r *http.Request) {})
@@ -255,7 +255,7 @@ func TestFreshEvery(t *testing.T) {
 			if n := conns.Load(); int(n) != len(freshAt) {
 				t.Errorf("%d connections for %d fresh checks", n, len(freshAt))
 			}
-			if every == FreshAlways {
+			if every == 0 {
 				if len(freshAt) != 30 {
 					t.Errorf("%d of 30 checks fresh, want all", len(freshAt))
 				}
@@ -289,7 +289,7 @@ func TestFailureMakesTheHostsNextCheckFresh(t *testing.T) {
 		}
 	})
 	clock := &fakeClock{now: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
-	c := newTestChecker(t, Options{Now: clock.Now})
+	c := newTestChecker(t, Options{Now: clock.Now, FreshEvery: DefaultFreshEvery})
 	ok, broken := named(t, srv.URL, "one.test")+"/ok", named(t, srv.URL, "one.test")+"/broken"
 	check := func(u string) linkwatch.Result {
 		clock.Advance(time.Second)
@@ -391,7 +391,7 @@ func (ca *testCA) Cert() *x509.Certificate { return ca.cert }
 func TestCloseIdleConnectionsMakesTheNextCheckFresh(t *testing.T) {
 	t.Parallel()
 	srv, conns := countingServer(t, func(w http.ResponseWriter, r *http.Request) {})
-	c := newTestChecker(t, Options{})
+	c := newTestChecker(t, Options{FreshEvery: DefaultFreshEvery})
 	u := named(t, srv.URL, "idle.test") + "/"
 	for i, want := range []bool{true, false} {
 		if r := c.Check(context.Background(), linkwatch.Target{ID: u, URL: u}); r.Fresh != want {

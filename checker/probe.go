@@ -37,15 +37,27 @@ const maxResponseHeaderBytes = 64 << 10
 // honest, so an operator can tell who is calling.
 const DefaultUserAgent = "Mozilla/5.0 (compatible; linkwatch/1.0; link health monitor)"
 
-// Options configure a Checker. Zero values take the defaults.
+// The defaults of the options probe.* sets: the config applies them, and
+// New where an option is left zero.
+const (
+	DefaultTimeout            = 8 * time.Second
+	DefaultPerHostConcurrency = 2
+	DefaultSlowThreshold      = time.Second
+	DefaultFreshEvery         = time.Minute
+	DefaultTLSWarn            = 14 * 24 * time.Hour
+	DefaultKeepAliveHosts     = 8192
+)
+
+// Options configure a Checker. Zero values take the defaults, except
+// FreshEvery, where zero is a value: every check fresh.
 type Options struct {
-	Timeout            time.Duration  // whole check, every hop (default 8s; keep it below the interval)
+	Timeout            time.Duration  // whole check, every hop (default DefaultTimeout; keep it below the interval)
 	UserAgent          string         // default DefaultUserAgent
 	AllowPrivate       []netip.Prefix // exempt from the SSRF guard
 	MaxBodyBytes       int64          // body bytes read at most (default 256 KiB)
 	MaxRedirects       int            // default 10
-	PerHostConcurrency int            // requests in flight per host (default 2)
-	SlowThreshold      time.Duration  // a self-check slower than this is hub_slow (default 1s)
+	PerHostConcurrency int            // requests in flight per host (default DefaultPerHostConcurrency)
+	SlowThreshold      time.Duration  // a self-check slower than this is hub_slow (default DefaultSlowThreshold)
 	HEADFirst          bool           // try HEAD, fall back to GET on 405/403/501
 	Resolver           Resolver       // default net.DefaultResolver
 	// SelfCheckToken is sent in the self-check header, so the hub can tell
@@ -61,20 +73,21 @@ type Options struct {
 	Diverted func(t linkwatch.Target, since time.Time) bool
 	// FreshEvery is how often, at least, the checks of a host reach it as
 	// a new visitor does: DNS resolved again, a new connection, a full
-	// verified TLS handshake (default 60s; FreshAlways: every check).
+	// verified TLS handshake (probe.fresh_every, DefaultFreshEvery; zero:
+	// every check).
 	// Checks in between may reuse connections, which a kept-alive
 	// connection to a host whose certificate, DNS or listener has since
 	// changed would hide; any failure makes the next check fresh.
 	FreshEvery time.Duration
 	// KeepAliveHosts is how many hosts at most keep connections between
-	// checks (default 8192): each costs a descriptor and some 70 KiB.
+	// checks (default DefaultKeepAliveHosts): each costs a descriptor and some 70 KiB.
 	// Past it, a host's checks between fresh ones open a connection each,
 	// resuming the TLS session of its last fresh check: more CPU, no more
 	// memory.
 	KeepAliveHosts int
 	// TLSWarn: a certificate of the verified chain expiring sooner than
 	// this makes an otherwise healthy check degraded, cause tls_expiring
-	// (default 14 days).
+	// (default DefaultTLSWarn).
 	TLSWarn time.Duration
 	// Now is the clock of Retry-After, freshness and certificate validity.
 	Now func() time.Time
@@ -118,7 +131,7 @@ type hostState struct {
 // New returns a Checker.
 func New(opts Options) *Checker {
 	if opts.Timeout <= 0 {
-		opts.Timeout = 8 * time.Second
+		opts.Timeout = DefaultTimeout
 	}
 	if opts.UserAgent == "" {
 		opts.UserAgent = DefaultUserAgent
@@ -130,10 +143,10 @@ func New(opts Options) *Checker {
 		opts.MaxRedirects = 10
 	}
 	if opts.PerHostConcurrency <= 0 {
-		opts.PerHostConcurrency = 2
+		opts.PerHostConcurrency = DefaultPerHostConcurrency
 	}
 	if opts.SlowThreshold <= 0 {
-		opts.SlowThreshold = time.Second
+		opts.SlowThreshold = DefaultSlowThreshold
 	}
 	if opts.Resolver == nil {
 		opts.Resolver = net.DefaultResolver
@@ -141,16 +154,12 @@ func New(opts Options) *Checker {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if opts.FreshEvery == 0 {
-		opts.FreshEvery = 60 * time.Second
-	} else if opts.FreshEvery < 0 {
-		opts.FreshEvery = FreshAlways
-	}
+	opts.FreshEvery = max(opts.FreshEvery, 0)
 	if opts.TLSWarn <= 0 {
-		opts.TLSWarn = 14 * 24 * time.Hour
+		opts.TLSWarn = DefaultTLSWarn
 	}
 	if opts.KeepAliveHosts <= 0 {
-		opts.KeepAliveHosts = 8192
+		opts.KeepAliveHosts = DefaultKeepAliveHosts
 	}
 	plain := &net.Dialer{Timeout: opts.Timeout, KeepAlive: 30 * time.Second}
 	sessions := tls.NewLRUClientSessionCache(sessionCacheSize)

@@ -146,7 +146,7 @@ func TestFreshAlwaysNeverResumes(t *testing.T) {
 	var cert atomic.Pointer[tls.Certificate]
 	cert.Store(ca.Leaf("shop.test", now.Add(-time.Hour), now.Add(90*24*time.Hour)))
 	srv, log := handshakeServer(t, &cert, func(w http.ResponseWriter, r *http.Request) {})
-	c := newTestChecker(t, Options{RootCAs: certPool(ca.cert), FreshEvery: FreshAlways, KeepAliveHosts: 1})
+	c := newTestChecker(t, Options{RootCAs: certPool(ca.cert), FreshEvery: 0, KeepAliveHosts: 1})
 	u := named(t, srv.URL, "shop.test") + "/"
 	for i := range 5 {
 		if r := c.Check(context.Background(), linkwatch.Target{ID: u, URL: u}); r.Status != linkwatch.StatusUp || !r.Fresh || r.Hops[0].Resumed {

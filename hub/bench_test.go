@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+
+	"linkwatch"
 )
 
 // discardWriter is a ResponseWriter that keeps nothing, so the benchmark
@@ -47,7 +49,7 @@ func BenchmarkRedirectOnFallback(b *testing.B) {
 		b.Fatal(err)
 	}
 	srv := NewServer(cat, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	srv.SetHealth(NewHealth(map[LinkKey]LinkHealth{{"ada", "go"}: {Down: true, Fallback: "https://backup.example/"}}))
+	srv.ObserveHealth(healthOf(map[LinkKey]linkwatch.LinkHealth{{"ada", "go"}: {Down: true, Fallback: "https://backup.example/"}}))
 	req := httptest.NewRequest("GET", "http://hub.test/ada/go", nil)
 	w := &discardWriter{h: http.Header{}}
 	b.ReportAllocs()

@@ -5,6 +5,8 @@ package hub
 import (
 	"fmt"
 	"sort"
+
+	"linkwatch"
 )
 
 // Page is one public page of links, served at /{slug}.
@@ -24,6 +26,8 @@ type Link struct {
 	Title    string
 	URL      string
 	Fallback string // "" without one
+	// Expect is what a healthy answer of URL looks like beyond "2xx".
+	Expect linkwatch.Expect
 
 	key LinkKey
 
@@ -59,6 +63,9 @@ type LinkSpec struct {
 	Title    string // defaults to the slug
 	URL      string
 	Fallback string // optional: where visitors go while URL is down
+	// Expect is what a healthy answer of URL looks like; links sharing a
+	// URL share it (the config validates that they agree).
+	Expect linkwatch.Expect
 }
 
 // LinkKey names a link across catalog reloads.
@@ -111,7 +118,7 @@ func NewCatalog(pages []PageSpec, counter *Counter) (*Catalog, error) {
 				title = l.Slug
 			}
 			key := LinkKey{p.Slug, l.Slug}
-			nl := &Link{Slug: l.Slug, Title: title, URL: l.URL, Fallback: l.Fallback, key: key,
+			nl := &Link{Slug: l.Slug, Title: title, URL: l.URL, Fallback: l.Fallback, Expect: l.Expect, key: key,
 				clicks: counter.cell(clickKey{key, false}), fallbackClicks: counter.cell(clickKey{key, true}), counter: counter}
 			np.Links = append(np.Links, nl)
 			np.linkBySlug[l.Slug] = nl

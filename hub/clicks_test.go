@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"linkwatch"
 )
 
 // testClock is the counter's clock in tests: it says what the test sets.
@@ -45,10 +47,10 @@ func TestClicksCountInTheHourTheyHappen(t *testing.T) {
 	srv, counter, click := clicksAt(t, store)
 	click(10, 59, 58, "/acme/shop")
 	click(10, 59, 58, "/acme/blog")
-	srv.SetHealth(NewHealth(map[LinkKey]LinkHealth{shop: {Down: true, Fallback: fallbackURL}}))
+	srv.ObserveHealth(healthOf(map[LinkKey]linkwatch.LinkHealth{shop: {Down: true, Fallback: fallbackURL}}))
 	click(10, 59, 59, "/acme/shop")
 	click(11, 0, 1, "/acme/shop")
-	srv.SetHealth(NewHealth(nil))
+	srv.ObserveHealth(linkwatch.Health{})
 	click(11, 0, 2, "/acme/shop")
 	if err := counter.Flush(context.Background()); err != nil {
 		t.Fatal(err)

@@ -8,6 +8,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"linkwatch"
 )
 
 const (
@@ -55,7 +57,7 @@ func TestRedirectFollowsHealth(t *testing.T) {
 	if got := location(t, srv, "/acme/shop"); got != shopURL {
 		t.Errorf("without health: Location = %q, want the destination", got)
 	}
-	srv.SetHealth(NewHealth(map[LinkKey]LinkHealth{shop: {Down: true, Fallback: fallbackURL}}))
+	srv.ObserveHealth(healthOf(map[LinkKey]linkwatch.LinkHealth{shop: {Down: true, Fallback: fallbackURL}}))
 	if got := location(t, srv, "/acme/shop"); got != fallbackURL {
 		t.Errorf("on fallback: Location = %q, want %q", got, fallbackURL)
 	}
@@ -68,7 +70,7 @@ func TestRedirectFollowsHealth(t *testing.T) {
 	self.Header.Set(SelfCheckHeader, "1")
 	srv.ServeHTTP(httptest.NewRecorder(), self)
 
-	srv.SetHealth(NewHealth(nil))
+	srv.ObserveHealth(linkwatch.Health{})
 	if got := location(t, srv, "/acme/shop"); got != shopURL {
 		t.Errorf("after recovery: Location = %q, want the destination", got)
 	}
@@ -82,7 +84,7 @@ func TestRedirectFollowsHealth(t *testing.T) {
 // send visitors to the old one.
 func TestRedirectIgnoresStaleFallback(t *testing.T) {
 	srv, _ := newFallbackServer(t, &memStore{})
-	srv.SetHealth(NewHealth(map[LinkKey]LinkHealth{{"acme", "shop"}: {Down: true, Fallback: "https://old.example/"}}))
+	srv.ObserveHealth(healthOf(map[LinkKey]linkwatch.LinkHealth{{"acme", "shop"}: {Down: true, Fallback: "https://old.example/"}}))
 	if got := location(t, srv, "/acme/shop"); got != shopURL {
 		t.Errorf("Location = %q, want the destination, not a fallback no longer configured", got)
 	}
@@ -95,7 +97,7 @@ func TestPageNotesUnavailableLinks(t *testing.T) {
 	if body := pageBody(t, srv); strings.Contains(body, note) {
 		t.Errorf("healthy page carries the note:\n%s", body)
 	}
-	srv.SetHealth(NewHealth(map[LinkKey]LinkHealth{
+	srv.ObserveHealth(healthOf(map[LinkKey]linkwatch.LinkHealth{
 		{"acme", "blog"}: {Down: true},
 		{"acme", "shop"}: {Down: true}, // its fallback is down too: not diverted
 	}))
@@ -114,10 +116,10 @@ func TestPageNotesUnavailableLinks(t *testing.T) {
 func TestFlushSplitsFallbackClicks(t *testing.T) {
 	store := &memStore{fail: errors.New("disk full")}
 	srv, counter := newFallbackServer(t, store)
-	srv.SetHealth(NewHealth(map[LinkKey]LinkHealth{{"acme", "shop"}: {Down: true, Fallback: fallbackURL}}))
+	srv.ObserveHealth(healthOf(map[LinkKey]linkwatch.LinkHealth{{"acme", "shop"}: {Down: true, Fallback: fallbackURL}}))
 	location(t, srv, "/acme/shop")
 	location(t, srv, "/acme/shop")
-	srv.SetHealth(nil)
+	srv.ObserveHealth(linkwatch.Health{})
 	location(t, srv, "/acme/shop")
 	if err := counter.Flush(context.Background()); err == nil {
 		t.Fatal("Flush succeeded against a failing store")
@@ -151,4 +153,14 @@ func TestCatalogFallbacks(t *testing.T) {
 			t.Errorf("%s: err = %v, want one naming the fallback", name, err)
 		}
 	}
+}
+
+// healthOf is the engine's health naming the links in m.
+func healthOf(m map[LinkKey]linkwatch.LinkHealth) linkwatch.Health {
+	var h linkwatch.Health
+	for k, l := range m {
+		l.Page, l.Link = k.Page, k.Link
+		h.Links = append(h.Links, l)
+	}
+	return h
 }

@@ -1,34 +1,27 @@
 package hub
 
-import "maps"
-
-// LinkHealth is what a link's visitors meet now, as the incident engine
-// decided it from its open incidents and maintenance windows.
-type LinkHealth struct {
-	// Down: the link's destination fails in an open incident that is down
-	// for visitors (not merely degraded).
-	Down bool
-	// Fallback, when set, is where the link's visitors are being sent
-	// instead of its destination.
-	Fallback string
-}
+import "linkwatch"
 
 // Health is an immutable view of every link's health: the hub swaps a new
-// one in (SetHealth) and never reads the database for it. A link it does
-// not name is healthy.
+// one in (ObserveHealth) and never reads the database for it. A link it
+// does not name is healthy.
 type Health struct {
-	links map[LinkKey]LinkHealth
+	links map[LinkKey]linkwatch.LinkHealth
 }
 
-// NewHealth returns a Health naming the links in links (copied).
-func NewHealth(links map[LinkKey]LinkHealth) *Health {
-	return &Health{links: maps.Clone(links)}
+// newHealth indexes h by link.
+func newHealth(h linkwatch.Health) *Health {
+	links := make(map[LinkKey]linkwatch.LinkHealth, len(h.Links))
+	for _, l := range h.Links {
+		links[LinkKey{Page: l.Page, Link: l.Link}] = l
+	}
+	return &Health{links: links}
 }
 
 // Link returns the health of the link named by key.
-func (h *Health) Link(key LinkKey) LinkHealth {
+func (h *Health) Link(key LinkKey) linkwatch.LinkHealth {
 	if h == nil {
-		return LinkHealth{}
+		return linkwatch.LinkHealth{}
 	}
 	return h.links[key]
 }

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"sync/atomic"
 
-	"linkwatch/hub/middleware"
+	"linkwatch"
 )
 
 //go:embed assets
@@ -81,8 +81,10 @@ func (s *Server) SetCatalog(c *Catalog) { s.catalog.Store(c) }
 // Catalog returns the catalog being served.
 func (s *Server) Catalog() *Catalog { return s.catalog.Load() }
 
-// SetHealth swaps in the links' health; the next redirect and page follow it.
-func (s *Server) SetHealth(h *Health) { s.health.Store(h) }
+// ObserveHealth swaps in the links' health, as the incident engine
+// publishes it (incidents.HealthObserver); the next redirect and page
+// follow it.
+func (s *Server) ObserveHealth(h linkwatch.Health) { s.health.Store(newHealth(h)) }
 
 // route is what a request path names.
 type route struct {
@@ -247,11 +249,27 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 		return
 	}
 	h := w.Header()
-	middleware.SetSecurityHeaders(h)
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "public, max-age=30")
 	w.WriteHeader(status)
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(buf.Bytes())
 	}
+}
+
+// HasPage reports whether the catalog being served (as the last reload
+// left it) has the page: what the admin API checks subscription filters
+// and maintenance windows against (linkwatch.Catalog).
+func (s *Server) HasPage(slug string) bool {
+	_, ok := s.Catalog().Page(slug)
+	return ok
+}
+
+// HasLink reports whether the catalog being served has the page's link.
+func (s *Server) HasLink(page, link string) bool {
+	p, ok := s.Catalog().Page(page)
+	if ok {
+		_, ok = p.Link(link)
+	}
+	return ok
 }

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"linkwatch/hub/middleware"
 )
 
 // memStore is a ClickStore in memory that can be told to fail. It keeps
@@ -104,7 +106,9 @@ func TestServer(t *testing.T) {
 				req.Header.Set(k, v)
 			}
 			rec := httptest.NewRecorder()
-			srv.ServeHTTP(rec, req)
+			// The security headers are the middleware's, as serve wraps
+			// every answer in it.
+			middleware.SecurityHeaders(srv).ServeHTTP(rec, req)
 			if rec.Code != tt.wantStatus {
 				t.Fatalf("status = %d, want %d; body:\n%s", rec.Code, tt.wantStatus, rec.Body)
 			}

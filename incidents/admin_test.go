@@ -296,3 +296,58 @@ func TestAdminDeliveries(t *testing.T) {
 		t.Errorf("delivery = %v", d)
 	}
 }
+
+// oldEvidence is a store whose evidence rows were written before results
+// were stored with _ms fields: nanoseconds under unsuffixed names.
+type oldEvidence struct{ admin.Store }
+
+func (oldEvidence) IncidentEvidence(context.Context, int64) ([]json.RawMessage, error) {
+	return []json.RawMessage{json.RawMessage(`{"target_id":"https://shop.example/a","kind":"destination","url":"https://shop.example/a",` +
+		`"start":"2026-11-22T12:00:00Z","latency":1500000,"status":"degraded","status_code":429,"cause":"rate_limited","fresh":true,` +
+		`"hops":[{"url":"https://shop.example/a","status_code":429,"new_conn":true,"phases":{"dns":2000000,"connect":3500000,"tls":20000000,"first_byte":250000000,"transfer":1000000}}],` +
+		`"bytes_read":0,"retry_after":30000000000}`)}, nil
+}
+
+// Every duration the admin API shows is in milliseconds, named _ms, as in
+// webhooks: an incident's evidence too, the rows stored in nanoseconds
+// before included.
+func TestAdminEvidenceInMilliseconds(t *testing.T) {
+	h := newHarness(t, incidents.Config{})
+	open, _ := seedIncidents(t, h)
+	for name, store := range map[string]admin.Store{"stored now": h.db, "stored in nanoseconds": oldEvidence{h.db}} {
+		r := mux.NewRouter()
+		admin.New(store, admin.Options{Token: adminToken, Log: slog.New(slog.DiscardHandler)}).Register(r)
+		srv := httptest.NewServer(r)
+		code, body := call(t, srv, "GET", "/api/admin/incidents/"+jsonInt(open), adminToken, "", "")
+		srv.Close()
+		if code != 200 {
+			t.Fatalf("%s: %d %v", name, code, body)
+		}
+		ev := body["evidence"].([]any)
+		if len(ev) == 0 {
+			t.Fatalf("%s: no evidence", name)
+		}
+		for _, e := range ev {
+			m := e.(map[string]any)
+			if _, ok := m["latency_ms"].(float64); !ok || m["latency"] != nil {
+				t.Errorf("%s: evidence without latency_ms, or with nanoseconds: %v", name, m)
+			}
+			hops, _ := m["hops"].([]any)
+			for _, hop := range hops {
+				hp := hop.(map[string]any)
+				if _, ok := hp["first_byte_ms"].(float64); !ok || hp["phases"] != nil {
+					t.Errorf("%s: a hop without first_byte_ms, or with nanosecond phases: %v", name, hp)
+				}
+			}
+		}
+		if name == "stored in nanoseconds" {
+			m := ev[0].(map[string]any)
+			hop := m["hops"].([]any)[0].(map[string]any)
+			if m["latency_ms"] != 1.5 || m["retry_after_ms"] != 30000.0 || hop["connect_ms"] != 3.5 || hop["first_byte_ms"] != 250.0 {
+				t.Errorf("the nanoseconds read wrong: %v", m)
+			}
+		}
+	}
+}
+
+func jsonInt(n int64) string { b, _ := json.Marshal(n); return string(b) }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"linkwatch"
+	"linkwatch/checker/schedule"
 	"linkwatch/errlog"
 )
 
@@ -60,10 +61,19 @@ type Change struct {
 	Acknowledged bool
 }
 
+// The defaults of probe.failure_threshold, probe.success_threshold and
+// alerts.group_interval: the config applies them, and NewEngine where a
+// threshold is left zero. A zero GroupInterval is a value: no grouping.
+const (
+	DefaultFailureThreshold = 2
+	DefaultSuccessThreshold = 2
+	DefaultGroupInterval    = 30 * time.Second
+)
+
 // Config is the engine's thresholds and windows.
 type Config struct {
-	FailureThreshold int           // consecutive failures to open (default 2)
-	SuccessThreshold int           // consecutive successes to resolve (default 2)
+	FailureThreshold int           // consecutive failures to open (default DefaultFailureThreshold)
+	SuccessThreshold int           // consecutive successes to resolve (default DefaultSuccessThreshold)
 	GroupWindow      time.Duration // destinations on one host failing alike within this are one incident (default 2m)
 	FlapCount        int           // resolutions within FlapWindow that make a target flapping (default 3)
 	FlapWindow       time.Duration // default 1h
@@ -79,7 +89,7 @@ type Config struct {
 	// prober is offline (default 0.8).
 	OfflineFraction float64
 	// GroupInterval folds the updates of one incident made within it into
-	// one alert (alerts.group_interval, default 30s; negative: no grouping).
+	// one alert (alerts.group_interval); zero: no grouping.
 	GroupInterval time.Duration
 	// Replica names this process among replicas sharing the database: its
 	// prober_offline and canary incidents are its own (keyed with it), as
@@ -94,17 +104,17 @@ type Config struct {
 	// the engine votes with the other regions' engines (see regions.go), and
 	// its store must be a RegionStore.
 	Region string
-	// Interval is the probe interval (default 10s): the regions' rows are
+	// Interval is the probe interval (default schedule.DefaultInterval): the regions' rows are
 	// written about once per interval and count for regionFreshness of them.
 	Interval time.Duration
 }
 
 func (c *Config) defaults() {
 	if c.FailureThreshold <= 0 {
-		c.FailureThreshold = 2
+		c.FailureThreshold = DefaultFailureThreshold
 	}
 	if c.SuccessThreshold <= 0 {
-		c.SuccessThreshold = 2
+		c.SuccessThreshold = DefaultSuccessThreshold
 	}
 	if c.GroupWindow <= 0 {
 		c.GroupWindow = 2 * time.Minute
@@ -121,11 +131,8 @@ func (c *Config) defaults() {
 	if c.OfflineFraction <= 0 {
 		c.OfflineFraction = 0.8
 	}
-	if c.GroupInterval == 0 {
-		c.GroupInterval = 30 * time.Second
-	}
 	if c.Interval <= 0 {
-		c.Interval = 10 * time.Second
+		c.Interval = schedule.DefaultInterval
 	}
 }
 
@@ -188,7 +195,7 @@ type Engine struct {
 	// observer when it changes; changed says an incident changed since the
 	// fallbacks were last synced (at synced).
 	observer HealthObserver
-	health   *Health
+	health   *linkwatch.Health
 	changed  bool
 	synced   time.Time
 

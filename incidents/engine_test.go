@@ -75,9 +75,6 @@ type harness struct {
 // one unless cfg sets a GroupInterval (grouping has tests of its own).
 func newHarness(t *testing.T, cfg incidents.Config) *harness {
 	t.Helper()
-	if cfg.GroupInterval == 0 {
-		cfg.GroupInterval = -1
-	}
 	h := &harness{t: t, db: sqlitetest.MustOpen(t), cfg: cfg, now: t0}
 	h.db.Now = func() time.Time { return h.now }
 	h.restart()

@@ -53,7 +53,7 @@ func (b *logBuffer) Write(p []byte) (int, error) {
 func TestEngineLogsAFullDiskOncePerMinute(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var out logBuffer
-		eng, err := incidents.NewEngine(t.Context(), incidents.Config{FailureThreshold: 1, GroupInterval: -1}, fullDisk{}, deps,
+		eng, err := incidents.NewEngine(t.Context(), incidents.Config{FailureThreshold: 1}, fullDisk{}, deps,
 			slog.New(slog.NewTextHandler(&out, nil)))
 		if err != nil {
 			t.Fatal(err)
@@ -103,7 +103,7 @@ func TestEngineFullDiskNotRecoveredByResultsThatWriteNothing(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var out logBuffer
 		var freed atomic.Bool
-		eng, err := incidents.NewEngine(t.Context(), incidents.Config{FailureThreshold: 1, GroupInterval: -1}, freedDisk{freed: &freed}, deps,
+		eng, err := incidents.NewEngine(t.Context(), incidents.Config{FailureThreshold: 1}, freedDisk{freed: &freed}, deps,
 			slog.New(slog.NewTextHandler(&out, nil)))
 		if err != nil {
 			t.Fatal(err)

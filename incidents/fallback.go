@@ -11,29 +11,11 @@ import (
 	"linkwatch"
 )
 
-// LinkHealth is what one link's visitors meet now.
-type LinkHealth struct {
-	Page string
-	Link string
-	// Down: the link's destination fails in an open incident that is down
-	// for visitors.
-	Down bool
-	// Fallback, when set, is where the link's visitors are being sent.
-	Fallback string
-}
-
-// Health is the links that are not healthy, as the open incidents recorded
-// them, sorted by page and link. The engine never changes a Health it has
-// published.
-type Health struct {
-	Links []LinkHealth
-}
-
 // HealthObserver is told the links' health whenever it changes, after the
 // change that made it so is in the database: the hub's redirects and pages
 // follow it from memory.
 type HealthObserver interface {
-	ObserveHealth(Health)
+	ObserveHealth(linkwatch.Health)
 }
 
 // downForVisitors reports whether the targets failing in inc are down for
@@ -204,7 +186,7 @@ func (e *Engine) syncFallbacks(ctx context.Context) error {
 // publish tells the observer the links' health as the open incidents in
 // memory (which are as the database has them) record it, when it changed.
 func (e *Engine) publish() {
-	var links []LinkHealth
+	var links []linkwatch.LinkHealth
 	add := func(inc *linkwatch.Incident, held bool) {
 		if !downForVisitors(inc) {
 			return
@@ -216,7 +198,7 @@ func (e *Engine) publish() {
 			if !held && !slices.Contains(inc.Targets, a.URL) {
 				continue // only the link's fallback fails in it
 			}
-			lh := LinkHealth{Page: a.Page, Link: a.Link, Down: true}
+			lh := linkwatch.LinkHealth{Page: a.Page, Link: a.Link, Down: true}
 			if a.Diverted {
 				lh.Fallback = a.Fallback
 			}
@@ -230,14 +212,14 @@ func (e *Engine) publish() {
 	for _, inc := range e.others {
 		add(inc, false)
 	}
-	slices.SortFunc(links, func(a, b LinkHealth) int {
+	slices.SortFunc(links, func(a, b linkwatch.LinkHealth) int {
 		return strings.Compare(a.Page+"\x00"+a.Link, b.Page+"\x00"+b.Link)
 	})
 	links = slices.Compact(links)
 	if e.health != nil && slices.Equal(e.health.Links, links) {
 		return
 	}
-	e.health = &Health{Links: links}
+	e.health = &linkwatch.Health{Links: links}
 	if e.observer != nil {
 		e.observer.ObserveHealth(*e.health)
 	}

@@ -26,10 +26,10 @@ var fbDeps = map[string][]linkwatch.Affected{
 // healthLog is a HealthObserver keeping every health it is told.
 type healthLog struct {
 	mu  sync.Mutex
-	all []incidents.Health
+	all []linkwatch.Health
 }
 
-func (l *healthLog) ObserveHealth(h incidents.Health) {
+func (l *healthLog) ObserveHealth(h linkwatch.Health) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.all = append(l.all, h)
@@ -56,9 +56,6 @@ func (l *healthLog) last() map[string]string {
 
 func newFallbackHarness(t *testing.T, cfg incidents.Config) (*harness, *healthLog) {
 	t.Helper()
-	if cfg.GroupInterval == 0 {
-		cfg.GroupInterval = -1
-	}
 	h := &harness{t: t, cfg: cfg, deps: fbDeps}
 	h2 := newHarness(t, cfg)
 	h.db, h.now = h2.db, h2.now

@@ -36,7 +36,7 @@ func BenchmarkCrossing(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			eng, err := incidents.NewEngine(ctx, incidents.Config{Region: region, GroupInterval: -1}, db, nil, log)
+			eng, err := incidents.NewEngine(ctx, incidents.Config{Region: region}, db, nil, log)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -19,7 +19,7 @@ import (
 // database, checking every target or none (owns).
 func (h *regions) replicaIn(region, name string, owns bool) *incidents.Engine {
 	h.t.Helper()
-	cfg := incidents.Config{Region: region, Replica: name, CanaryID: canaryURL, Interval: 10 * time.Second, GroupInterval: -1}
+	cfg := incidents.Config{Region: region, Replica: name, CanaryID: canaryURL, Interval: 10 * time.Second}
 	eng, err := incidents.NewEngine(context.Background(), cfg, h.db, deps, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		h.t.Fatal(err)

@@ -37,7 +37,7 @@ func newRegions(t *testing.T, names ...string) *regions {
 // start builds region name's engine over store.
 func (h *regions) start(name string, store incidents.Store) {
 	h.t.Helper()
-	cfg := incidents.Config{Region: name, CanaryID: canaryURL, Interval: 10 * time.Second, GroupInterval: -1}
+	cfg := incidents.Config{Region: name, CanaryID: canaryURL, Interval: 10 * time.Second}
 	eng, err := incidents.NewEngine(context.Background(), cfg, store, deps, slog.New(slog.NewTextHandler(io.Discard, nil)).With("region", name))
 	if err != nil {
 		h.t.Fatal(err)

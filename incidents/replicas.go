@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 
 	"linkwatch"
 )
@@ -246,4 +247,30 @@ func (e *Engine) ResolveDeparted(ctx context.Context, live func(replica string) 
 		}
 		return n, nil
 	})
+}
+
+// MemberStore lists the replicas that are alive: those with a heartbeat
+// since a time.
+type MemberStore interface {
+	LiveMembers(ctx context.Context, since time.Time) ([]linkwatch.Member, error)
+}
+
+// ResolveLeftReplicas resolves the own incidents of the replicas with no
+// heartbeat within lease ("replica left"): ResolveDeparted with the live
+// replicas as members lists them. The holder of the periodic jobs runs
+// it; its caller reports the error.
+func (e *Engine) ResolveLeftReplicas(ctx context.Context, members MemberStore, lease time.Duration) error {
+	live, err := members.LiveMembers(ctx, e.now().Add(-lease))
+	if err != nil {
+		return err
+	}
+	ids := map[string]bool{}
+	for _, m := range live {
+		ids[m.ID] = true
+	}
+	n, err := e.ResolveDeparted(ctx, func(r string) bool { return ids[r] })
+	if n > 0 {
+		e.log.Info("resolved the own incidents of replicas that left", "incidents", n)
+	}
+	return err
 }

@@ -346,3 +346,48 @@ func TestResolvedElsewhereRestartsTheStreak(t *testing.T) {
 		})
 	}
 }
+
+// liveList is a MemberStore that lists ids as live, and records since.
+type liveList struct {
+	ids   []string
+	since time.Time
+}
+
+func (l *liveList) LiveMembers(_ context.Context, since time.Time) ([]linkwatch.Member, error) {
+	l.since = since
+	var out []linkwatch.Member
+	for _, id := range l.ids {
+		out = append(out, linkwatch.Member{ID: id})
+	}
+	return out, nil
+}
+
+// TestLeftReplicasIncidentsResolve: the replicas with no heartbeat within
+// the lease, as the member store lists them, are the departed ones.
+func TestLeftReplicasIncidentsResolve(t *testing.T) {
+	h := newHarness(t, incidents.Config{CanaryID: linkwatch.CanaryID(canaryURL)})
+	ctx := context.Background()
+	for _, r := range []string{"a", "b"} {
+		inc := linkwatch.Incident{Key: linkwatch.ReplicaKey(linkwatch.ProberKey, r), Kind: linkwatch.KindProberOffline, Title: "Prober offline",
+			Targets: []string{linkwatch.CanaryID(canaryURL)},
+			Status:  linkwatch.StatusInvestigating, Impact: linkwatch.ImpactMajor, StartedAt: h.now, UpdatedAt: h.now}
+		if _, err := h.db.Record(ctx, incidents.Change{Incident: inc, Alert: &linkwatch.Alert{Type: linkwatch.AlertOpened}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a := h.replica("a")
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	go a.Run(runCtx, make(chan linkwatch.Result))
+	live := &liveList{ids: []string{"a"}}
+	if err := a.ResolveLeftReplicas(ctx, live, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if want := h.now.Add(-30 * time.Second); !live.since.Equal(want) {
+		t.Errorf("live since %s, want the lease before the engine's now, %s", live.since, want)
+	}
+	open, _ := h.db.OpenIncidents(ctx)
+	if len(open) != 1 || open[0].Key != "prober@a" {
+		t.Errorf("open after b left: %+v", open)
+	}
+}

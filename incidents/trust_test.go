@@ -31,9 +31,6 @@ func fleet(n, hosts int) ([]string, map[string][]linkwatch.Affected) {
 
 func newFleetHarness(t *testing.T, cfg incidents.Config, deps map[string][]linkwatch.Affected) *harness {
 	t.Helper()
-	if cfg.GroupInterval == 0 {
-		cfg.GroupInterval = -1
-	}
 	h := &harness{t: t, db: sqlitetest.MustOpen(t), cfg: cfg, now: t0, deps: deps}
 	h.db.Now = func() time.Time { return h.now }
 	h.restart()
@@ -275,7 +272,7 @@ func (s *failingStore) Record(ctx context.Context, c incidents.Change) (linkwatc
 // every result, the engine's open incidents are the database's, the next
 // result retries, and every incident ends resolved with its alerts paired.
 func TestFailedWriteNeverSplitsMemoryFromDatabase(t *testing.T) {
-	cfg := incidents.Config{FlapCount: 2, FlapStable: 4, GroupInterval: -1}
+	cfg := incidents.Config{FlapCount: 2, FlapStable: 4}
 	scenario := func(h *harness, feed func(...step)) {
 		feed(down(shopA, linkwatch.CauseConnectRefused), down(blog, linkwatch.CauseHTTP5xx))
 		feed(down(shopA, linkwatch.CauseConnectRefused), down(shopB, linkwatch.CauseConnectRefused), down(blog, linkwatch.CauseHTTP5xx))
@@ -541,5 +538,31 @@ func TestReloadUpdatesAnOpenIncidentsLinks(t *testing.T) {
 	}
 	if mem := incidents.OpenInMemory(h.eng)[inc.Key]; len(mem.Affected) != 1 || mem.Affected[0].Link != "news" {
 		t.Errorf("memory holds %+v", mem.Affected)
+	}
+}
+
+// TestGroupIntervalZeroIsOff: alerts.group_interval: 0 reaches the engine
+// as 0, and 0 is no grouping (it was the engine's own 30 s default): each
+// update is an alert of its own, at once.
+func TestGroupIntervalZeroIsOff(t *testing.T) {
+	const shopC = "https://shop.example/c"
+	for _, tt := range []struct {
+		group time.Duration
+		want  []string
+	}{
+		{0, []string{"incident.opened", "incident.updated/target_added", "incident.updated/target_added", "incident.resolved"}},
+		{30 * time.Second, []string{"incident.opened", "incident.updated/target_added", "incident.resolved"}},
+	} {
+		h := newHarness(t, incidents.Config{GroupInterval: tt.group})
+		h.feed(down(shopA, linkwatch.CauseHTTP5xx))
+		h.feed(down(shopA, linkwatch.CauseHTTP5xx), down(shopB, linkwatch.CauseHTTP5xx))
+		h.feed(down(shopA, linkwatch.CauseHTTP5xx), down(shopB, linkwatch.CauseHTTP5xx))
+		h.feed(down(shopA, linkwatch.CauseHTTP5xx), down(shopB, linkwatch.CauseHTTP5xx), down(shopC, linkwatch.CauseHTTP5xx))
+		h.feed(down(shopA, linkwatch.CauseHTTP5xx), down(shopB, linkwatch.CauseHTTP5xx), down(shopC, linkwatch.CauseHTTP5xx))
+		h.feed(up(shopA), up(shopB), up(shopC))
+		h.feed(up(shopA), up(shopB), up(shopC))
+		if got := alertTypes(h.alerts()); !slices.Equal(got, tt.want) {
+			t.Errorf("group interval %s: alerts = %v, want %v", tt.group, got, tt.want)
+		}
 	}
 }

@@ -9,8 +9,6 @@ import (
 	"linkwatch"
 
 	"github.com/gorilla/mux"
-
-	"linkwatch/hub/middleware"
 )
 
 // apiTime is a timestamp as Statuspage writes it: UTC with milliseconds
@@ -328,7 +326,6 @@ func (s *Server) apiHandler(endpoint string) http.HandlerFunc {
 // Statuspage uses for errors.
 func (s *Server) apiNotFound(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
-	middleware.SetSecurityHeaders(h)
 	h.Set("Content-Type", "application/json; charset=utf-8")
 	h.Set("Access-Control-Allow-Origin", "*")
 	s.write(w, r, http.StatusNotFound, []byte(`{"error":"Not found","status":404}`+"\n"))

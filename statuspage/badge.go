@@ -12,7 +12,6 @@ import (
 	"github.com/gorilla/mux"
 
 	"linkwatch/hub"
-	"linkwatch/hub/middleware"
 )
 
 var badgeColors = map[string]string{
@@ -37,7 +36,6 @@ func (s *Server) serveBadge(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if !ok {
-		middleware.SetSecurityHeaders(w.Header())
 		http.Error(w, "no such page or link", http.StatusNotFound)
 		return
 	}
@@ -68,7 +66,6 @@ func (s *Server) serveBadge(w http.ResponseWriter, r *http.Request) {
 	if win := r.URL.Query().Get("uptime"); win != "" {
 		days, ok := uptimeWindows[win]
 		if !ok {
-			middleware.SetSecurityHeaders(w.Header())
 			http.Error(w, "uptime must be 24h, 7d, 30d or 90d", http.StatusBadRequest)
 			return
 		}
@@ -86,7 +83,6 @@ func (s *Server) serveBadge(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	h := w.Header()
-	middleware.SetSecurityHeaders(h)
 	s.cacheHeaders(h)
 	h.Set("Content-Type", "image/svg+xml; charset=utf-8")
 	s.write(w, r, http.StatusOK, []byte(badgeSVG(label, strings.ToLower(value), color)))
@@ -174,7 +170,6 @@ func (s *Server) serveLatencyBadge(w http.ResponseWriter, r *http.Request, page,
 		value = formatLatency(d)
 	}
 	h := w.Header()
-	middleware.SetSecurityHeaders(h)
 	s.cacheHeaders(h)
 	h.Set("Content-Type", "image/svg+xml; charset=utf-8")
 	s.write(w, r, http.StatusOK, []byte(badgeSVG(page+"/"+link+" "+metric+" "+rng.Name, value, latencyColor(d, total.Responses))))

@@ -10,7 +10,6 @@ import (
 	"github.com/gorilla/mux"
 
 	"linkwatch/hub"
-	"linkwatch/hub/middleware"
 )
 
 type cachedChart struct {
@@ -38,7 +37,6 @@ func (s *Server) serveChart(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h := w.Header()
-	middleware.SetSecurityHeaders(h)
 	s.cacheHeaders(h)
 	h.Set("Content-Type", "image/svg+xml; charset=utf-8")
 	s.write(w, r, http.StatusOK, []byte(ch.svg(true)))
@@ -96,11 +94,9 @@ func (s *Server) linkChart(ctx context.Context, page string, l *hub.Link, rng ch
 }
 
 func notFound(w http.ResponseWriter, msg string) {
-	middleware.SetSecurityHeaders(w.Header())
 	http.Error(w, msg, http.StatusNotFound)
 }
 
 func badRequest(w http.ResponseWriter, msg string) {
-	middleware.SetSecurityHeaders(w.Header())
 	http.Error(w, msg, http.StatusBadRequest)
 }

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"linkwatch"
-	"linkwatch/hub/middleware"
 )
 
 // The feeds list the public incidents, newest first, each with its
@@ -258,7 +257,6 @@ func (s *Server) writeFeed(w http.ResponseWriter, r *http.Request, contentType s
 	body = append([]byte(xml.Header), body...)
 	sum := sha256.Sum256(body)
 	h := w.Header()
-	middleware.SetSecurityHeaders(h)
 	s.cacheHeaders(h)
 	h.Set("Content-Type", contentType)
 	h.Set("ETag", `"`+base64.RawURLEncoding.EncodeToString(sum[:12])+`"`)

@@ -14,7 +14,6 @@ import (
 
 	"github.com/gorilla/mux"
 
-	"linkwatch/hub/middleware"
 	"linkwatch/incidents"
 )
 
@@ -104,7 +103,6 @@ func (s *Server) serveHTML(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h := w.Header()
-	middleware.SetSecurityHeaders(h)
 	s.cacheHeaders(h)
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	s.write(w, r, http.StatusOK, snap.page.body)
@@ -119,7 +117,6 @@ func (s *Server) serveNotFound(w http.ResponseWriter, r *http.Request, slug stri
 		return
 	}
 	h := w.Header()
-	middleware.SetSecurityHeaders(h)
 	s.cacheHeaders(h)
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	s.write(w, r, http.StatusNotFound, buf.Bytes())

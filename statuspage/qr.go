@@ -10,8 +10,6 @@ import (
 	"github.com/boombuler/barcode"
 	"github.com/boombuler/barcode/qr"
 	"github.com/gorilla/mux"
-
-	"linkwatch/hub/middleware"
 )
 
 // serveQR answers a QR code (SVG or PNG) of a page's or a link's public URL,
@@ -25,7 +23,6 @@ func (s *Server) serveQR(w http.ResponseWriter, r *http.Request) {
 		target += "/" + vars["link"]
 	}
 	if !ok {
-		middleware.SetSecurityHeaders(w.Header())
 		http.Error(w, "no such page or link", http.StatusNotFound)
 		return
 	}
@@ -35,7 +32,6 @@ func (s *Server) serveQR(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h := w.Header()
-	middleware.SetSecurityHeaders(h)
 	h.Set("Cache-Control", "public, max-age=3600")
 	if vars["ext"] == "png" {
 		scaled, err := barcode.Scale(code, code.Bounds().Dx()*8, code.Bounds().Dy()*8)

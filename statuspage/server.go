@@ -12,15 +12,15 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"linkwatch/checker/schedule"
 	"linkwatch/hub"
-	"linkwatch/hub/middleware"
 )
 
 // Options configure the status page.
 type Options struct {
 	Name      string        // shown as the page title (default "Link status")
 	URL       string        // the hub's public URL, without a trailing slash
-	Interval  time.Duration // the probe interval, to turn check counts into minutes
+	Interval  time.Duration // the probe interval, to turn check counts into minutes (default schedule.DefaultInterval)
 	SelfCheck bool          // whether hub redirects are probed
 	CacheFor  time.Duration // how long a computed page is reused (default 5s)
 	Catalog   func() *hub.Catalog
@@ -56,7 +56,7 @@ func New(src Source, opts Options) *Server {
 		opts.CacheFor = 5 * time.Second
 	}
 	if opts.Interval <= 0 {
-		opts.Interval = 10 * time.Second
+		opts.Interval = schedule.DefaultInterval
 	}
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
@@ -144,7 +144,6 @@ func (s *Server) writeJSON(w http.ResponseWriter, r *http.Request, body any) {
 		return
 	}
 	h := w.Header()
-	middleware.SetSecurityHeaders(h)
 	s.cacheHeaders(h)
 	h.Set("Content-Type", "application/json; charset=utf-8")
 	// Status widgets on other sites read this API from the browser.
@@ -163,7 +162,6 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, status int, body 
 // logged, not shown.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	s.opts.Log.ErrorContext(r.Context(), "status page", "path", r.URL.Path, "err", err)
-	middleware.SetSecurityHeaders(w.Header())
 	w.Header().Set("Retry-After", "5")
 	http.Error(w, "status temporarily unavailable", http.StatusServiceUnavailable)
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"linkwatch/hub"
+	"linkwatch/hub/middleware"
 	"linkwatch/incidents"
 	"linkwatch/statuspage"
 	"linkwatch/statuspage/storesource"
@@ -132,9 +133,11 @@ func seeded(t *testing.T) (*httptest.Server, *source) {
 	hubSrv := hub.NewServer(cat, slog.New(slog.DiscardHandler))
 	// The blog is down without a fallback: its button carries the note
 	// (the browser test checks it for accessibility).
-	hubSrv.SetHealth(hub.NewHealth(map[hub.LinkKey]hub.LinkHealth{{Page: "acme", Link: "blog"}: {Down: true}}))
+	hubSrv.ObserveHealth(linkwatch.Health{Links: []linkwatch.LinkHealth{{Page: "acme", Link: "blog", Down: true}}})
 	r.NotFoundHandler = hubSrv
-	srv := httptest.NewServer(r)
+	// The security headers are the middleware's, as serve wraps every
+	// answer in it.
+	srv := httptest.NewServer(middleware.SecurityHeaders(r))
 	t.Cleanup(srv.Close)
 	return srv, src
 }

@@ -142,8 +142,6 @@ func (m *Metrics) count(name string, v int64, tags ...string) {
 	m.noteError(m.client.Count(name, v, tags, 1))
 }
 
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-
 // maxTagLen is DataDog's limit on a tag's length; longer ones are cut.
 const maxTagLen = 200
 
@@ -180,7 +178,7 @@ func (m *Metrics) Result(r linkwatch.Result) {
 		return
 	}
 	kind := tag("kind", string(r.Kind))
-	m.noteError(m.client.Distribution("check.latency", ms(r.Latency), []string{kind}, 1))
+	m.noteError(m.client.Distribution("check.latency", linkwatch.Millis(r.Latency), []string{kind}, 1))
 	m.count("check.results", 1, tag("status", string(r.Status)), tag("cause", string(r.Cause)), kind)
 	m.mu.Lock()
 	m.targets[r.TargetID] = targetState{kind: r.Kind, status: r.Status, at: m.now()}
@@ -233,9 +231,9 @@ func (m *Metrics) Scheduler(st schedule.Stats) {
 	if !m.active() {
 		return
 	}
-	m.gauge("scheduler.lag.p50", ms(st.LagP50))
-	m.gauge("scheduler.lag.p99", ms(st.LagP99))
-	m.gauge("scheduler.lag.max", ms(st.LagMax))
+	m.gauge("scheduler.lag.p50", linkwatch.Millis(st.LagP50))
+	m.gauge("scheduler.lag.p99", linkwatch.Millis(st.LagP99))
+	m.gauge("scheduler.lag.max", linkwatch.Millis(st.LagMax))
 	m.gauge("scheduler.targets", float64(st.Targets))
 	m.count("scheduler.skipped", m.delta(&m.lastSkipped, st.Skipped))
 	m.count("scheduler.backed_off", m.delta(&m.lastBackedOff, st.BackedOff))

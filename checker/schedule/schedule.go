@@ -24,22 +24,18 @@ type Prober interface {
 	Check(ctx context.Context, t linkwatch.Target) linkwatch.Result
 }
 
-// Clock is the scheduler's time source, replaced by a fake in tests.
-type Clock interface {
-	Now() time.Time
-	After(d time.Duration) <-chan time.Time
-}
-
-type realClock struct{}
-
-func (realClock) Now() time.Time                         { return time.Now() }
-func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+// The defaults of probe.interval and probe.workers: the config applies
+// them, and New where an option is left zero. DefaultInterval is also
+// every other package's probe interval when none is given.
+const (
+	DefaultInterval = 10 * time.Second
+	DefaultWorkers  = 512
+)
 
 // Options configure a Scheduler.
 type Options struct {
-	Interval time.Duration // how often each target is checked (default 10s)
-	Workers  int           // checks in flight at most (default 512)
-	Clock    Clock         // default: the real clock
+	Interval time.Duration // how often each target is checked (default DefaultInterval)
+	Workers  int           // checks in flight at most (default DefaultWorkers)
 	// OnResult receives the result of every check made, from many
 	// goroutines at once. It must not block for long: a slow consumer
 	// delays the workers. A check the checker skipped (Result.Skipped: a
@@ -79,13 +75,10 @@ type entry struct {
 // NewScheduler returns a scheduler for targets.
 func New(p Prober, targets []linkwatch.Target, opts Options) *Scheduler {
 	if opts.Interval <= 0 {
-		opts.Interval = 10 * time.Second
+		opts.Interval = DefaultInterval
 	}
 	if opts.Workers <= 0 {
-		opts.Workers = 512
-	}
-	if opts.Clock == nil {
-		opts.Clock = realClock{}
+		opts.Workers = DefaultWorkers
 	}
 	if opts.OnResult == nil {
 		opts.OnResult = func(linkwatch.Result) {}
@@ -198,7 +191,7 @@ func (s *Scheduler) startWorkers(ctx context.Context, jobs <-chan job) (wait fun
 	for range s.opts.Workers {
 		wg.Go(func() {
 			for j := range jobs {
-				s.lag.add(s.opts.Clock.Now().Sub(j.planned))
+				s.lag.add(time.Since(j.planned))
 				s.checks.Add(1)
 				r := s.prober.Check(ctx, j.e.target)
 				j.e.running.Store(false)
@@ -219,8 +212,7 @@ func (s *Scheduler) startWorkers(ctx context.Context, jobs <-chan job) (wait fun
 
 // runCycles dispatches n intervals' worth of checks (forever if n < 0).
 func (s *Scheduler) runCycles(ctx context.Context, jobs chan<- job, n int) {
-	clock := s.opts.Clock
-	begin := clock.Now()
+	begin := time.Now()
 	cycle := begin.Truncate(s.opts.Interval)
 	for i := 0; n < 0 || i < n; i++ {
 		// Each step takes the next entry from the list as it is now, not
@@ -235,9 +227,9 @@ func (s *Scheduler) runCycles(ctx context.Context, jobs chan<- job, n int) {
 				// would be a burst of up to every target at startup.
 				continue
 			}
-			if d := planned.Sub(clock.Now()); d > time.Millisecond {
+			if d := time.Until(planned); d > time.Millisecond {
 				select {
-				case <-clock.After(d):
+				case <-time.After(d):
 				case <-ctx.Done():
 					return
 				}
@@ -259,9 +251,9 @@ func (s *Scheduler) runCycles(ctx context.Context, jobs chan<- job, n int) {
 		// due (none at all, as a replica may own none for a while), the
 		// loop would otherwise run ahead of the clock, and targets added
 		// later would wait for a cycle far in the future.
-		if d := cycle.Sub(clock.Now()); d > time.Millisecond {
+		if d := time.Until(cycle); d > time.Millisecond {
 			select {
-			case <-clock.After(d):
+			case <-time.After(d):
 			case <-ctx.Done():
 				return
 			}

@@ -13,32 +13,14 @@ import (
 	"time"
 )
 
-// fakeClock jumps forward whenever the scheduler waits, so intervals pass
-// instantly and the planned start of every check is exact.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) After(d time.Duration) <-chan time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	ch := make(chan time.Time, 1)
-	ch <- c.now
-	return ch
-}
+// The scheduler's tests run in a synctest bubble: time moves only once
+// every goroutine of the test waits, so intervals pass instantly and the
+// planned start of every check is exact. The bubble's clock starts at
+// midnight, the start of an interval.
 
 // recordingProber records when each target was checked; targets listed in
 // block wait for release.
 type recordingProber struct {
-	clock   Clock
 	mu      sync.Mutex
 	starts  map[string][]time.Time
 	block   map[string]bool
@@ -46,7 +28,7 @@ type recordingProber struct {
 }
 
 func (p *recordingProber) Check(ctx context.Context, t linkwatch.Target) linkwatch.Result {
-	now := p.clock.Now()
+	now := time.Now()
 	p.mu.Lock()
 	p.starts[t.ID] = append(p.starts[t.ID], now)
 	blocked := p.block[t.ID]
@@ -92,91 +74,94 @@ func dispatched(t *testing.T, s *Scheduler, n int, stuck map[string]bool) map[st
 }
 
 func TestSchedulerSpreadsTargetsOverTheInterval(t *testing.T) {
-	const interval = 10 * time.Second
-	clock := &fakeClock{now: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
-	targets := targetsN(1000)
-	// A duplicate target ID is checked once per interval, not twice.
-	targets = append(targets, targets[0])
-	s := New(nil, targets, Options{Interval: interval, Clock: clock})
-	starts := dispatched(t, s, 3, nil)
-	if len(starts) != 1000 {
-		t.Fatalf("%d targets dispatched, want 1000", len(starts))
-	}
-	var perSecond [10]int
-	for id, st := range starts {
-		if len(st) != 3 {
-			t.Fatalf("%s checked %d times in 3 intervals, want 3", id, len(st))
+	synctest.Test(t, func(t *testing.T) {
+		const interval = 10 * time.Second
+		targets := targetsN(1000)
+		// A duplicate target ID is checked once per interval, not twice.
+		targets = append(targets, targets[0])
+		s := New(nil, targets, Options{Interval: interval})
+		starts := dispatched(t, s, 3, nil)
+		if len(starts) != 1000 {
+			t.Fatalf("%d targets dispatched, want 1000", len(starts))
 		}
-		// The same offset every interval.
-		for i := 1; i < len(st); i++ {
-			if got := st[i].Sub(st[i-1]); got != interval {
-				t.Errorf("%s: %v between checks, want %v", id, got, interval)
+		var perSecond [10]int
+		for id, st := range starts {
+			if len(st) != 3 {
+				t.Fatalf("%s checked %d times in 3 intervals, want 3", id, len(st))
+			}
+			// The same offset every interval.
+			for i := 1; i < len(st); i++ {
+				if got := st[i].Sub(st[i-1]); got != interval {
+					t.Errorf("%s: %v between checks, want %v", id, got, interval)
+				}
+			}
+			perSecond[st[1].Sub(st[1].Truncate(interval))/time.Second]++
+		}
+		// 1000 targets over 10 one-second slots: each slot near 100, none empty
+		// or holding a burst.
+		for sec, n := range perSecond {
+			if n < 60 || n > 140 {
+				t.Errorf("second %d of the interval starts %d checks; want about 100 (spread: %v)", sec, n, perSecond)
 			}
 		}
-		perSecond[st[1].Sub(st[1].Truncate(interval))/time.Second]++
-	}
-	// 1000 targets over 10 one-second slots: each slot near 100, none empty
-	// or holding a burst.
-	for sec, n := range perSecond {
-		if n < 60 || n > 140 {
-			t.Errorf("second %d of the interval starts %d checks; want about 100 (spread: %v)", sec, n, perSecond)
+		if st := s.Stats(); st.Targets != 1000 || st.Skipped != 0 {
+			t.Errorf("stats = %+v", st)
 		}
-	}
-	if st := s.Stats(); st.Targets != 1000 || st.Skipped != 0 {
-		t.Errorf("stats = %+v", st)
-	}
+	})
 }
 
 func TestSchedulerSkipsTargetStillRunning(t *testing.T) {
-	clock := &fakeClock{now: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
-	targets := targetsN(5)
-	slow := targets[2].ID
-	s := New(nil, targets, Options{Interval: 10 * time.Second, Clock: clock})
-	starts := dispatched(t, s, 4, map[string]bool{slow: true})
-	for _, tg := range targets {
-		want := 4
-		if tg.ID == slow {
-			want = 1 // its first check never finished: the next three are skipped
+	synctest.Test(t, func(t *testing.T) {
+		targets := targetsN(5)
+		slow := targets[2].ID
+		s := New(nil, targets, Options{Interval: 10 * time.Second})
+		starts := dispatched(t, s, 4, map[string]bool{slow: true})
+		for _, tg := range targets {
+			want := 4
+			if tg.ID == slow {
+				want = 1 // its first check never finished: the next three are skipped
+			}
+			if got := len(starts[tg.ID]); got != want {
+				t.Errorf("%s checked %d times, want %d", tg.ID, got, want)
+			}
 		}
-		if got := len(starts[tg.ID]); got != want {
-			t.Errorf("%s checked %d times, want %d", tg.ID, got, want)
+		if st := s.Stats(); st.Skipped != 3 {
+			t.Errorf("skipped = %d, want 3", st.Skipped)
 		}
-	}
-	if st := s.Stats(); st.Skipped != 3 {
-		t.Errorf("skipped = %d, want 3", st.Skipped)
-	}
+	})
 }
 
 func TestSchedulerWorkersReportResultsAndLag(t *testing.T) {
-	clock := &fakeClock{now: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
-	p := &recordingProber{clock: clock, starts: map[string][]time.Time{}}
-	var mu sync.Mutex
-	var results []linkwatch.Result
-	s := New(p, targetsN(20), Options{Clock: clock, Workers: 4, OnResult: func(r linkwatch.Result) {
-		mu.Lock()
-		results = append(results, r)
-		mu.Unlock()
-	}})
-	jobs := make(chan job)
-	wait := s.startWorkers(context.Background(), jobs)
-	planned := clock.Now().Add(-250 * time.Millisecond)
-	for _, e := range s.snapshot() {
-		e.running.Store(true)
-		jobs <- job{e: e, planned: planned}
-	}
-	close(jobs)
-	wait()
-	if len(results) != 20 {
-		t.Errorf("%d results reported, want 20", len(results))
-	}
-	for _, e := range s.snapshot() {
-		if e.running.Load() {
-			t.Errorf("%s still marked running after its check", e.target.ID)
+	synctest.Test(t, func(t *testing.T) {
+		p := &recordingProber{starts: map[string][]time.Time{}}
+		var mu sync.Mutex
+		var results []linkwatch.Result
+		s := New(p, targetsN(20), Options{Workers: 4, OnResult: func(r linkwatch.Result) {
+			mu.Lock()
+			results = append(results, r)
+			mu.Unlock()
+		}})
+		jobs := make(chan job)
+		wait := s.startWorkers(context.Background(), jobs)
+		planned := time.Now().Add(-250 * time.Millisecond)
+		for _, e := range s.snapshot() {
+			e.running.Store(true)
+			jobs <- job{e: e, planned: planned}
 		}
-	}
-	if st := s.Stats(); st.Checks != 20 || st.LagP50 != 250*time.Millisecond || st.LagP99 != 250*time.Millisecond {
-		t.Errorf("stats = %+v, want 20 checks with 250ms lag", st)
-	}
+		close(jobs)
+		wait()
+		if len(results) != 20 {
+			t.Errorf("%d results reported, want 20", len(results))
+		}
+		for _, e := range s.snapshot() {
+			if e.running.Load() {
+				t.Errorf("%s still marked running after its check", e.target.ID)
+			}
+		}
+		if st := s.Stats(); st.Checks != 20 || st.LagP50 != 250*time.Millisecond || st.LagP99 != 250*time.Millisecond {
+			t.Errorf("stats = %+v, want 20 checks with 250ms lag", st)
+		}
+	})
 }
 
 // skippingProber answers every check of the targets in skip as the
@@ -224,49 +209,51 @@ func TestSchedulerDoesNotReportChecksNotMade(t *testing.T) {
 }
 
 func TestSchedulerSetTargetsKeepsRunningState(t *testing.T) {
-	clock := &fakeClock{now: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
-	targets := targetsN(2)
-	s := New(&recordingProber{clock: clock, starts: map[string][]time.Time{}}, targets, Options{Clock: clock})
-	s.snapshot()[0].running.Store(true)
-	id := s.snapshot()[0].target.ID
-	s.SetTargets(append(targetsN(3), linkwatch.Target{ID: "https://new.test/"}))
-	for _, e := range s.snapshot() {
-		if e.target.ID == id && !e.running.Load() {
-			t.Error("a reload forgot that a target's check is in flight")
+	synctest.Test(t, func(t *testing.T) {
+		targets := targetsN(2)
+		s := New(&recordingProber{starts: map[string][]time.Time{}}, targets, Options{})
+		s.snapshot()[0].running.Store(true)
+		id := s.snapshot()[0].target.ID
+		s.SetTargets(append(targetsN(3), linkwatch.Target{ID: "https://new.test/"}))
+		for _, e := range s.snapshot() {
+			if e.target.ID == id && !e.running.Load() {
+				t.Error("a reload forgot that a target's check is in flight")
+			}
 		}
-	}
-	if n := len(s.snapshot()); n != 4 {
-		t.Errorf("%d targets after reload, want 4", n)
-	}
+		if n := len(s.snapshot()); n != 4 {
+			t.Errorf("%d targets after reload, want 4", n)
+		}
+	})
 }
 
 func TestSchedulerRunStopsAndDropsCancelledResults(t *testing.T) {
-	clock := &fakeClock{now: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
-	p := &recordingProber{clock: clock, starts: map[string][]time.Time{}, block: map[string]bool{}, release: make(chan struct{})}
-	targets := targetsN(3)
-	for _, tg := range targets {
-		p.block[tg.ID] = true
-	}
-	var mu sync.Mutex
-	var reported int
-	s := New(p, targets, Options{Clock: clock, Workers: 3, OnResult: func(linkwatch.Result) { mu.Lock(); reported++; mu.Unlock() }})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { s.Run(ctx); close(done) }()
-	for {
-		p.mu.Lock()
-		n := len(p.starts)
-		p.mu.Unlock()
-		if n == 3 {
-			break
+	synctest.Test(t, func(t *testing.T) {
+		p := &recordingProber{starts: map[string][]time.Time{}, block: map[string]bool{}, release: make(chan struct{})}
+		targets := targetsN(3)
+		for _, tg := range targets {
+			p.block[tg.ID] = true
 		}
-		time.Sleep(time.Millisecond)
-	}
-	cancel()
-	<-done
-	if reported != 0 {
-		t.Errorf("%d results of cancelled checks were reported", reported)
-	}
+		var mu sync.Mutex
+		var reported int
+		s := New(p, targets, Options{Workers: 3, OnResult: func(linkwatch.Result) { mu.Lock(); reported++; mu.Unlock() }})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { s.Run(ctx); close(done) }()
+		for {
+			p.mu.Lock()
+			n := len(p.starts)
+			p.mu.Unlock()
+			if n == 3 {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+		<-done
+		if reported != 0 {
+			t.Errorf("%d results of cancelled checks were reported", reported)
+		}
+	})
 }
 
 func TestOffsetIsStableAndWithinInterval(t *testing.T) {
@@ -279,9 +266,8 @@ func TestOffsetIsStableAndWithinInterval(t *testing.T) {
 }
 
 func TestRunOnceKeepsOrder(t *testing.T) {
-	clock := &fakeClock{}
 	targets := targetsN(50)
-	res := RunOnce(context.Background(), &recordingProber{clock: clock, starts: map[string][]time.Time{}}, targets, 4)
+	res := RunOnce(context.Background(), &recordingProber{starts: map[string][]time.Time{}}, targets, 4)
 	for i, r := range res {
 		if r.TargetID != targets[i].ID {
 			t.Fatalf("result %d is for %s, want %s", i, r.TargetID, targets[i].ID)
@@ -326,34 +312,19 @@ func TestSchedulerWithNoTargetsKeepsTime(t *testing.T) {
 // TestSchedulerWithNoTargetsStops: Run with nothing to check returns when
 // told.
 func TestSchedulerWithNoTargetsStops(t *testing.T) {
-	s := New(&recordingProber{clock: realClock{}, starts: map[string][]time.Time{}}, nil, Options{Interval: 50 * time.Millisecond, Workers: 2})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { s.Run(ctx); close(done) }()
-	time.Sleep(120 * time.Millisecond)
-	cancel()
-	select {
-	case <-done:
-	case <-time.After(2 * time.Second):
-		t.Fatal("Run did not return after cancel")
-	}
-}
-
-// hookClock is fakeClock that runs hook once, when a wait first reaches at:
-// something happening while the scheduler is mid-interval.
-type hookClock struct {
-	fakeClock
-	at   time.Time
-	hook func()
-	once sync.Once
-}
-
-func (c *hookClock) After(d time.Duration) <-chan time.Time {
-	ch := c.fakeClock.After(d)
-	if !c.Now().Before(c.at) {
-		c.once.Do(c.hook)
-	}
-	return ch
+	synctest.Test(t, func(t *testing.T) {
+		s := New(&recordingProber{starts: map[string][]time.Time{}}, nil, Options{Interval: 50 * time.Millisecond, Workers: 2})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { s.Run(ctx); close(done) }()
+		time.Sleep(120 * time.Millisecond)
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(2 * time.Second):
+			t.Fatal("Run did not return after cancel")
+		}
+	})
 }
 
 // TestSchedulerChecksGainedTargetInThisInterval: a target gained
@@ -364,40 +335,47 @@ func (c *hookClock) After(d time.Duration) <-chan time.Time {
 // to three. A target whose slot has passed waits for the next interval,
 // and one kept across the change is not checked twice.
 func TestSchedulerChecksGainedTargetInThisInterval(t *testing.T) {
-	const interval = 10 * time.Second
-	start := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
-	all := targetsN(200)
-	// kept is checked from the start; gained comes later in the interval,
-	// late after it.
-	var kept, gained, late linkwatch.Target
-	offset := func(tg linkwatch.Target) time.Duration { return checker.Offset(tg.ID, interval) }
-	for _, tg := range all {
-		switch o := offset(tg); {
-		case kept.ID == "" && o > 2*time.Second && o < 3*time.Second:
-			kept = tg
-		case gained.ID == "" && o > 6*time.Second && o < 7*time.Second:
-			gained = tg
-		case late.ID == "" && o < time.Second:
-			late = tg
+	synctest.Test(t, func(t *testing.T) {
+		const interval = 10 * time.Second
+		start := time.Now() // the bubble's clock: the start of an interval
+		all := targetsN(200)
+		// kept is checked from the start; gained comes later in the interval,
+		// late after it.
+		var kept, gained, late linkwatch.Target
+		offset := func(tg linkwatch.Target) time.Duration { return checker.Offset(tg.ID, interval) }
+		for _, tg := range all {
+			switch o := offset(tg); {
+			case kept.ID == "" && o > 2*time.Second && o < 3*time.Second:
+				kept = tg
+			case gained.ID == "" && o > 6*time.Second && o < 7*time.Second:
+				gained = tg
+			case late.ID == "" && o < time.Second:
+				late = tg
+			}
 		}
-	}
-	if kept.ID == "" || gained.ID == "" || late.ID == "" {
-		t.Fatal("no targets with the offsets this test needs")
-	}
-	clock := &hookClock{fakeClock: fakeClock{now: start}, at: start.Add(offset(kept))}
-	s := New(nil, []linkwatch.Target{kept}, Options{Interval: interval, Clock: clock})
-	// At kept's slot, the replica gains gained (slot ahead) and late (slot
-	// passed), and keeps kept (already checked in this interval).
-	clock.hook = func() { s.SetTargets([]linkwatch.Target{kept, gained, late}) }
-	starts := dispatched(t, s, 2, nil)
-	want := map[string][]time.Time{
-		kept.ID:   {start.Add(offset(kept)), start.Add(interval + offset(kept))},
-		gained.ID: {start.Add(offset(gained)), start.Add(interval + offset(gained))},
-		late.ID:   {start.Add(interval + offset(late))},
-	}
-	for id, w := range want {
-		if got := starts[id]; fmt.Sprint(got) != fmt.Sprint(w) {
-			t.Errorf("%s checked at %v, want %v", id, got, w)
+		if kept.ID == "" || gained.ID == "" || late.ID == "" {
+			t.Fatal("no targets with the offsets this test needs")
 		}
-	}
+		s := New(nil, []linkwatch.Target{kept}, Options{Interval: interval})
+		// At kept's slot, while the scheduler waits for it, the replica
+		// gains gained (slot ahead) and late (slot passed), and keeps kept.
+		changed := make(chan struct{})
+		go func() {
+			defer close(changed)
+			time.Sleep(time.Until(start.Add(offset(kept))) - time.Nanosecond)
+			s.SetTargets([]linkwatch.Target{kept, gained, late})
+		}()
+		starts := dispatched(t, s, 2, nil)
+		<-changed
+		want := map[string][]time.Time{
+			kept.ID:   {start.Add(offset(kept)), start.Add(interval + offset(kept))},
+			gained.ID: {start.Add(offset(gained)), start.Add(interval + offset(gained))},
+			late.ID:   {start.Add(interval + offset(late))},
+		}
+		for id, w := range want {
+			if got := starts[id]; fmt.Sprint(got) != fmt.Sprint(w) {
+				t.Errorf("%s checked at %v, want %v", id, got, w)
+			}
+		}
+	})
 }

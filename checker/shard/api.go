@@ -48,7 +48,7 @@ type apiAnswer struct {
 
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	lease := a.m.Lease()
-	live, err := a.store.LiveMembers(r.Context(), a.m.opts.Clock.Now().Add(-lease))
+	live, err := a.store.LiveMembers(r.Context(), a.m.opts.Now().Add(-lease))
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	if err != nil {

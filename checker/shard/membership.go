@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"linkwatch"
+	"linkwatch/checker/schedule"
 	"linkwatch/errlog"
 )
 
@@ -27,17 +28,6 @@ type Store interface {
 	Leave(ctx context.Context, id string) error
 }
 
-// Clock is the membership's time source, replaced by a fake in tests.
-type Clock interface {
-	Now() time.Time
-	After(d time.Duration) <-chan time.Time
-}
-
-type realClock struct{}
-
-func (realClock) Now() time.Time                         { return time.Now() }
-func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
-
 // Options configure a Membership.
 type Options struct {
 	// Interval is the probe interval: heartbeats go every Interval/3 and
@@ -45,7 +35,8 @@ type Options struct {
 	// most 3 intervals and a dead one's (when the store can tell) within
 	// one heartbeat.
 	Interval time.Duration
-	Clock    Clock
+	// Now is the clock the lease is measured by (default time.Now).
+	Now func() time.Time
 	// OnChange is called with each new assignment, from Run's goroutine.
 	OnChange func(Assignment)
 	Log      *slog.Logger
@@ -79,10 +70,10 @@ func NewID() string {
 // checks every target rather than none.
 func New(store Store, self linkwatch.Member, opts Options) *Membership {
 	if opts.Interval <= 0 {
-		opts.Interval = 10 * time.Second
+		opts.Interval = schedule.DefaultInterval
 	}
-	if opts.Clock == nil {
-		opts.Clock = realClock{}
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
 	if opts.OnChange == nil {
 		opts.OnChange = func(Assignment) {}
@@ -111,7 +102,7 @@ func (m *Membership) Assignment() Assignment {
 func (m *Membership) Run(ctx context.Context) error {
 	// The last split stays while heartbeats fail: checking a host twice
 	// beats leaving it unchecked while the database does not answer.
-	fails := &errlog.Reporter{Log: m.opts.Log, Msg: "replica membership: heartbeat failed; keeping the current split", Now: m.opts.Clock.Now}
+	fails := &errlog.Reporter{Log: m.opts.Log, Msg: "replica membership: heartbeat failed; keeping the current split", Now: m.opts.Now}
 	for {
 		fails.Report(ctx, m.Tick(ctx))
 		select {
@@ -123,7 +114,7 @@ func (m *Membership) Run(ctx context.Context) error {
 			}
 			m.opts.Log.Info("left the replica membership", "member", m.self.ID)
 			return nil
-		case <-m.opts.Clock.After(m.opts.Interval / 3):
+		case <-time.After(m.opts.Interval / 3):
 		}
 	}
 }
@@ -134,7 +125,7 @@ func (m *Membership) Tick(ctx context.Context) error {
 	if err := m.store.Heartbeat(ctx, m.self); err != nil {
 		return err
 	}
-	live, err := m.store.Members(ctx, m.self.Region, m.opts.Clock.Now().Add(-m.Lease()))
+	live, err := m.store.Members(ctx, m.self.Region, m.opts.Now().Add(-m.Lease()))
 	if err != nil {
 		return err
 	}

@@ -192,9 +192,8 @@ type fakeClock struct {
 	t  time.Time
 }
 
-func (c *fakeClock) Now() time.Time                       { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) After(time.Duration) <-chan time.Time { return make(chan time.Time) }
-func (c *fakeClock) Add(d time.Duration)                  { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+func (c *fakeClock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *fakeClock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
 func TestMembershipLeaseAndDeadSession(t *testing.T) {
 	ctx := context.Background()
@@ -203,7 +202,7 @@ func TestMembershipLeaseAndDeadSession(t *testing.T) {
 	const interval = 10 * time.Second
 	var changes []Assignment
 	newMember := func(id, region string) *Membership {
-		return New(store, linkwatch.Member{ID: id, Region: region}, Options{Interval: interval, Clock: clk,
+		return New(store, linkwatch.Member{ID: id, Region: region}, Options{Interval: interval, Now: clk.Now,
 			OnChange: func(a Assignment) {
 				if id == "a" {
 					changes = append(changes, a)
@@ -274,7 +273,7 @@ func TestMembershipLeaseAndDeadSession(t *testing.T) {
 func TestRunLeavesOnStop(t *testing.T) {
 	clk := &fakeClock{t: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
 	store := &fakeStore{rows: map[string]linkwatch.Member{}, dead: map[string]bool{}, now: clk.Now}
-	m := New(store, linkwatch.Member{ID: "a"}, Options{Interval: time.Second, Clock: clk})
+	m := New(store, linkwatch.Member{ID: "a"}, Options{Interval: time.Second, Now: clk.Now})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- m.Run(ctx) }()
@@ -310,8 +309,8 @@ func must(t *testing.T, err error) {
 func TestAPIListsLiveReplicas(t *testing.T) {
 	clk := &fakeClock{t: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
 	store := &fakeStore{rows: map[string]linkwatch.Member{}, dead: map[string]bool{}, now: clk.Now}
-	a := New(store, linkwatch.Member{ID: "b", Addr: "10.0.0.2:8080"}, Options{Interval: 10 * time.Second, Clock: clk})
-	for _, m := range []*Membership{a, New(store, linkwatch.Member{ID: "a"}, Options{Clock: clk}), New(store, linkwatch.Member{ID: "e", Region: "eu-west"}, Options{Clock: clk}), a} {
+	a := New(store, linkwatch.Member{ID: "b", Addr: "10.0.0.2:8080"}, Options{Interval: 10 * time.Second, Now: clk.Now})
+	for _, m := range []*Membership{a, New(store, linkwatch.Member{ID: "a"}, Options{Now: clk.Now}), New(store, linkwatch.Member{ID: "e", Region: "eu-west"}, Options{Now: clk.Now}), a} {
 		must(t, m.Tick(context.Background()))
 	}
 	store.dead["x"] = true

@@ -164,9 +164,6 @@ func (b probeBench) measure(ctx context.Context, scheme string, ports []int, roo
 		u := fmt.Sprintf("%s://d%d.bench.test:%d/d/%d", scheme, i, ports[i%len(ports)], i)
 		targets[i] = linkwatch.Target{ID: u, Kind: linkwatch.TargetDestination, URL: u}
 	}
-	if freshEvery <= 0 {
-		freshEvery = checker.FreshAlways
-	}
 	chk := checker.New(checker.Options{
 		Timeout:      b.interval * 8 / 10,
 		AllowPrivate: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")},

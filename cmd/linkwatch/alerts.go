@@ -3,18 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"slices"
 	"strings"
 	"time"
 
-	"linkwatch"
 	"linkwatch/alerting"
 	"linkwatch/alerting/datadog"
 	"linkwatch/checker"
-	"linkwatch/checker/schedule"
 	"linkwatch/cmd/linkwatch/config"
-	"linkwatch/errlog"
 	"linkwatch/hub"
 	"linkwatch/storage"
 )
@@ -44,24 +39,6 @@ func checkReceiverURL(guard *checker.URLGuard) func(ctx context.Context, rawURL 
 		}
 		return guard.Check(ctx, rawURL)
 	}
-}
-
-// servedCatalog is what the admin API checks subscription filters and
-// maintenance windows against: the pages and links being served, as the
-// last reload left them.
-type servedCatalog struct{ hub *hub.Server }
-
-func (c servedCatalog) HasPage(slug string) bool {
-	_, ok := c.hub.Catalog().Page(slug)
-	return ok
-}
-
-func (c servedCatalog) HasLink(page, link string) bool {
-	p, ok := c.hub.Catalog().Page(page)
-	if ok {
-		_, ok = p.Link(link)
-	}
-	return ok
 }
 
 // newSentry returns the Sentry client, or nil without one.
@@ -118,41 +95,4 @@ func newMetrics(cfg *config.Config) (*datadog.Metrics, error) {
 	// it stops counting in check.targets.
 	return datadog.New(datadog.Options{Addr: d.Addr, Namespace: d.Namespace, Tags: d.Tags, PerTargetTags: d.PerLinkTags,
 		StaleAfter: 3*time.Duration(cfg.Probe.Interval) + time.Duration(cfg.Probe.Timeout)})
-}
-
-// reporter sends the periodic gauges: scheduler lag, targets up, down and
-// degraded, open incidents, the outbox backlog and redirects served.
-type reporter struct {
-	metrics *datadog.Metrics
-	sched   *schedule.Scheduler
-	db      storage.Store
-	counter *hub.Counter
-	dropped func() int64 // results storage refused, in all
-	// The reads' failures, logged once a minute at most.
-	openFails, pendingFails *errlog.Reporter
-}
-
-func newReporter(metrics *datadog.Metrics, sched *schedule.Scheduler, db storage.Store, counter *hub.Counter, dropped func() int64, log *slog.Logger) *reporter {
-	return &reporter{metrics: metrics, sched: sched, db: db, counter: counter, dropped: dropped,
-		openFails:    &errlog.Reporter{Log: log, Msg: "metrics: count open incidents"},
-		pendingFails: &errlog.Reporter{Log: log, Msg: "metrics: count pending deliveries"}}
-}
-
-func (r *reporter) report(ctx context.Context) {
-	r.metrics.Scheduler(r.sched.Stats())
-	r.metrics.ResultsDropped(r.dropped())
-	r.metrics.TargetCounts()
-	r.metrics.Redirects(r.counter.Redirects())
-	open, err := r.db.OpenIncidents(ctx)
-	if err == nil {
-		// Regional notes are not counted: a monitor on this gauge would
-		// page for them, and they are never a page.
-		r.metrics.OpenIncidents(len(slices.DeleteFunc(open, func(inc linkwatch.Incident) bool { return inc.Kind == linkwatch.KindRegional })))
-	}
-	r.openFails.Report(ctx, err)
-	n, err := r.db.OutboxPending(ctx)
-	if err == nil {
-		r.metrics.OutboxPending(n)
-	}
-	r.pendingFails.Report(ctx, err)
 }

@@ -204,3 +204,13 @@ alerts:
 		t.Errorf("the fake Slack API got %v %v, want one chat.postMessage under /slack/api/", paths, auths)
 	}
 }
+
+// validPages is the smallest valid pages section, for tests about the
+// other sections.
+const validPages = `
+pages:
+  - slug: ada
+    links:
+      - slug: go
+        url: https://go.dev/
+`

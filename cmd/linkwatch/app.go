@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 )
@@ -81,4 +82,18 @@ func (a *app) run(ctx context.Context) error {
 	_ = g.Wait() // every stage has returned; errs holds what each said
 	slices.Reverse(errs)
 	return errors.Join(errs...)
+}
+
+// every runs fn each period until ctx ends.
+func every(ctx context.Context, period time.Duration, fn func()) {
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			fn()
+		}
+	}
 }

@@ -35,7 +35,7 @@ func runCheck(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return fmt.Errorf("build catalog: %w", err)
 	}
-	targets := destinationTargets(cfg, catalog)
+	targets := catalog.DestinationTargets()
 	var prober schedule.Prober = newChecker(cfg, "", nil)
 	stop := func() {}
 	if isTerminal(stderr) {

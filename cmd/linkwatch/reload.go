@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 
+	"linkwatch/checker/shard"
 	"linkwatch/cmd/linkwatch/config"
 	"linkwatch/hub"
 	"linkwatch/incidents"
@@ -17,12 +18,13 @@ import (
 type reloader struct {
 	path   string
 	getenv func(string) string
-	// selfCheckURL is where the prober reaches the hub (see servedURLs).
+	// selfCheckURL is where the prober reaches the hub (see
+	// web.ServedURLs); empty with probe.self_check off.
 	selfCheckURL string
 	running      *config.Config
 	counter      *hub.Counter
 	hub          *hub.Server
-	sched        targetSetter // the share of the targets this replica checks
+	sched        shard.TargetSetter // the share of the targets this replica checks
 	engine       *incidents.Engine
 	log          *slog.Logger
 }
@@ -57,8 +59,8 @@ func (r *reloader) reload(ctx context.Context) {
 		return
 	}
 	r.hub.SetCatalog(catalog)
-	r.engine.SetDependencies(dependencies(catalog))
-	targets := allTargets(next, catalog, r.selfCheckURL)
+	r.engine.SetDependencies(catalog.Dependencies())
+	targets := catalog.Targets(r.selfCheckURL, next.Probe.Canary)
 	r.sched.SetTargets(targets)
 	r.log.Info("config reloaded: pages and links (other settings apply at restart)", "pages", len(next.Pages), "targets", len(targets))
 }

@@ -16,6 +16,8 @@ import (
 
 	"linkwatch"
 	"linkwatch/alerting"
+	"linkwatch/alerting/datadog"
+	"linkwatch/checker"
 	"linkwatch/checker/schedule"
 	"linkwatch/checker/shard"
 	"linkwatch/cmd/linkwatch/config"
@@ -37,6 +39,10 @@ const (
 	lastFlushTimeout = 10 * time.Second
 	// readyTimeout bounds a /readyz answer.
 	readyTimeout = 2 * time.Second
+	// jobsLockRetry is how often a replica tries to take the jobs lock, and
+	// the holder checks it still holds it: a killed holder's jobs resume on
+	// another replica within it.
+	jobsLockRetry = 5 * time.Second
 )
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -97,9 +103,12 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 	}
 	a.onClose(func() { ln.Close() }) // Serve closes it too; this covers a failed start
 	var selfCheckURL, mismatch string
-	cfg.Server.PublicURL, selfCheckURL, mismatch = servedURLs(cfg.Server.PublicURL, cfg.Server.PublicURLSet, ln.Addr())
+	cfg.Server.PublicURL, selfCheckURL, mismatch = web.ServedURLs(cfg.Server.PublicURL, cfg.Server.PublicURLSet, ln.Addr())
 	if mismatch != "" {
 		log.Warn(mismatch, "public_url", cfg.Server.PublicURL, "served", ln.Addr().String(), "self_checks", selfCheckURL)
+	}
+	if !*cfg.Probe.SelfCheck {
+		selfCheckURL = "" // no self-checks
 	}
 
 	db, where, err := openStore(ctx, cfg.Storage, ln, log)
@@ -131,23 +140,25 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 	engineCfg := incidents.Config{
 		FailureThreshold: cfg.Probe.FailureThreshold,
 		SuccessThreshold: cfg.Probe.SuccessThreshold,
-		CanaryID:         canaryID(cfg),
-		GroupInterval:    groupInterval(cfg),
+		GroupInterval:    time.Duration(*cfg.Alerts.GroupInterval),
 		Region:           cfg.Probe.Region,
 		Interval:         interval,
+	}
+	if cfg.Probe.Canary != "" {
+		engineCfg.CanaryID = linkwatch.CanaryID(cfg.Probe.Canary)
 	}
 	if shared {
 		engineCfg.Replica, engineCfg.RefreshEvery = self.ID, interval
 	}
-	engine, err := incidents.NewEngine(ctx, engineCfg, db, dependencies(catalog), log)
+	engine, err := incidents.NewEngine(ctx, engineCfg, db, catalog.Dependencies(), log)
 	if err != nil {
 		return nil, err
 	}
 	// The hub redirects to fallbacks and notes down links from the health
 	// the engine publishes: memory only, on the redirect path. The
 	// self-checks compare the hub's redirects with the same health.
-	diverted := newDiversions(interval)
-	engine.SetHealthObserver(hubHealth{hub: hubServer, diversions: diverted})
+	diverted := checker.NewDiversions(interval, hubServer)
+	engine.SetHealthObserver(diverted)
 
 	sinks, err := newSinks(cfg, db, sentry)
 	if err != nil {
@@ -166,22 +177,22 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 	guard := receiverGuard(cfg)
 	// The replicas' membership: the split of the targets follows it (share,
 	// made with the scheduler below).
-	var share *probeShare
+	var share *shard.Share
 	var members *shard.Membership
 	extra := map[string]http.Handler{"/clicks": hub.NewClicksAPI(db, log)}
 	if shared {
-		members = shard.New(db, self, shard.Options{Interval: interval, OnChange: func(as shard.Assignment) { share.setAssignment(as) }, Log: log})
+		members = shard.New(db, self, shard.Options{Interval: interval, OnChange: func(as shard.Assignment) { share.SetAssignment(as) }, Log: log})
 		extra["/replicas"] = shard.NewAPI(db, members, log)
 	}
 	adminAPI := admin.New(db, admin.Options{Token: cfg.Server.AdminToken, Operator: engine, Channels: channels, Log: log,
 		CheckURL: checkReceiverURL(guard), NewSecret: alerting.NewSecret,
-		Extra: extra, Catalog: servedCatalog{hubServer}})
+		Extra: extra, Catalog: hubServer})
 	status := statuspage.New(storesource.Source{Store: db}, statuspage.Options{
 		URL: cfg.Server.PublicURL, Interval: time.Duration(cfg.Probe.Interval), SelfCheck: *cfg.Probe.SelfCheck,
 		Catalog: hubServer.Catalog, Log: log,
 	})
 	limiter := middleware.NewRateLimiter(cfg.Server.RateLimit.PerSecond, cfg.Server.RateLimit.Burst, cfg.Server.RateLimit.IPv6Prefix)
-	ready := newReadiness(db, max(interval, 10*time.Second))
+	ready := web.NewReadiness(db, max(interval, 10*time.Second))
 	srv := web.NewServer(middleware.SecurityHeaders(web.New(web.Handlers{
 		Hub: hubServer, Admin: adminAPI, Status: status,
 		Health: web.Health{Ready: ready, Timeout: readyTimeout},
@@ -212,7 +223,7 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 	// The engine runs on one goroutine; it drains this channel until the
 	// prober has stopped and the channel is closed.
 	engineIn := make(chan linkwatch.Result, 4096)
-	targets := allTargets(cfg, catalog, selfCheckURL)
+	targets := catalog.Targets(selfCheckURL, cfg.Probe.Canary)
 	sched := schedule.New(newChecker(cfg, selfToken, diverted.Diverted), nil, schedule.Options{
 		Interval: interval,
 		Workers:  cfg.Probe.Workers,
@@ -223,7 +234,7 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 		},
 		Log: log,
 	})
-	share = newProbeShare(sched, engine, targets, shard.Alone(self.ID))
+	share = shard.NewShare(sched, engine, targets, shard.Alone(self.ID))
 	if members != nil {
 		// The first heartbeat before the first check: a replica joining
 		// checks its share from the start, not every target for a moment.
@@ -231,7 +242,7 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 			log.Error("replica membership: first heartbeat failed; checking every target until one succeeds", "err", err)
 		}
 	}
-	sched.SetTargets(share.owned())
+	sched.SetTargets(share.Owned())
 	// SIGHUP reloads the pages and links from the config file. Notify now,
 	// before serving: a SIGHUP nobody listens for ends the process.
 	hup := make(chan os.Signal, 1)
@@ -249,13 +260,12 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 		return counter.Flush(flushCtx)
 	})
 	if sentry != nil {
-		hb := &heartbeat{sentry: sentry, sched: sched, log: log, last: sched.Stats().Checks}
-		a.add("sentry heartbeat", hb.run)
+		a.add("sentry heartbeat", alerting.NewHeartbeat(sentry, sched.Stats, log).Run)
 	}
 	if metrics != nil {
-		rep := newReporter(metrics, sched, db, counter, writer.Dropped, log)
+		rep := datadog.NewReporter(metrics, datadog.Sources{Scheduler: sched.Stats, Store: db, Redirects: counter.Redirects, Dropped: writer.Dropped}, log)
 		a.add("metrics reporter", func(ctx context.Context) error {
-			every(ctx, 10*time.Second, func() { rep.report(ctx) })
+			every(ctx, 10*time.Second, func() { rep.Report(ctx) })
 			return nil
 		})
 	}
@@ -266,14 +276,14 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 	}
 	a.add("periodic jobs", func(ctx context.Context) error {
 		// One replica runs them: the holder of the jobs lock.
-		return runWhileHolding(ctx, db, "jobs", jobsLockRetry, func(ctx context.Context) func() {
-			c := newPeriodicJobs(ctx, db, keep, log)
+		return shard.RunWhileHolding(ctx, db, "jobs", jobsLockRetry, func(ctx context.Context) func() {
+			c := storage.PeriodicJobs(ctx, db, keep, log)
 			c.Start()
 			var departed sync.WaitGroup
 			if members != nil {
 				departed.Go(func() {
 					fails := &errlog.Reporter{Log: log, Msg: "resolve departed replicas' incidents"}
-					every(ctx, interval, func() { resolveDeparted(ctx, db, engine, members.Lease(), fails, log) })
+					every(ctx, interval, func() { fails.Report(ctx, engine.ResolveLeftReplicas(ctx, db, members.Lease())) })
 				})
 			}
 			return func() { <-c.Stop().Done(); departed.Wait() }
@@ -315,7 +325,7 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 	drainDelay := time.Duration(*cfg.Server.DrainDelay)
 	a.add("drain", func(ctx context.Context) error {
 		<-ctx.Done()
-		ready.stop()
+		ready.Stop()
 		if drainDelay > 0 {
 			log.Info("draining: /readyz fails, still serving", "for", drainDelay)
 			time.Sleep(drainDelay)
@@ -323,13 +333,4 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 		return nil
 	})
 	return a, nil
-}
-
-// groupInterval is alerts.group_interval for the engine, where 0 turns
-// grouping off.
-func groupInterval(cfg *config.Config) time.Duration {
-	if g := time.Duration(*cfg.Alerts.GroupInterval); g > 0 {
-		return g
-	}
-	return -1
 }

@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"sync"
 	"time"
 
+	"linkwatch/backoff"
 	"linkwatch/cmd/linkwatch/config"
 	"linkwatch/cmd/linkwatch/web"
 	"linkwatch/storage"
@@ -16,11 +16,9 @@ import (
 	"linkwatch/storage/sqlite"
 )
 
-// Backoff between attempts to reach PostgreSQL at start.
-const (
-	storeRetryFirst = time.Second
-	storeRetryMax   = 30 * time.Second
-)
+// storeBackoff is the wait between attempts to reach PostgreSQL at start:
+// 1 s doubling to 30 s.
+var storeBackoff = backoff.Doubling(time.Second, 30*time.Second)
 
 // openStore opens the configured database and says where it is, for the
 // log (a file path or a host, never a DSN). SQLite is a file: it opens or
@@ -39,14 +37,14 @@ func openStore(ctx context.Context, cfg config.StorageConfig, ln net.Listener, l
 		return nil, "", err
 	}
 	where := "postgres " + net.JoinHostPort(pcfg.ConnConfig.Host, fmt.Sprint(pcfg.ConnConfig.Port))
-	wait := &waiting{}
+	wait := &web.Waiting{}
 	var stop func()
 	defer func() {
 		if stop != nil {
 			stop()
 		}
 	}()
-	for delay := storeRetryFirst; ; delay = min(2*delay, storeRetryMax) {
+	for failures := 1; ; failures++ {
 		// Each attempt has its own deadline, so a host that drops packets
 		// is an error to log and retry, not a hang.
 		actx, cancel := context.WithTimeout(ctx, 15*time.Second)
@@ -58,10 +56,11 @@ func openStore(ctx context.Context, cfg config.StorageConfig, ln net.Listener, l
 		if ctx.Err() != nil {
 			return nil, "", fmt.Errorf("storage: %w", errors.Join(ctx.Err(), err))
 		}
-		wait.set(err)
+		wait.Set(err)
+		delay := storeBackoff.Delay(failures)
 		log.Warn("database not ready; retrying", "storage", where, "err", err, "retry_in", delay)
 		if stop == nil {
-			stop = serveWhileWaiting(ln, wait, log)
+			stop = web.ServeWhileWaiting(ln, wait, readyTimeout, log)
 		}
 		select {
 		case <-ctx.Done():
@@ -70,48 +69,3 @@ func openStore(ctx context.Context, cfg config.StorageConfig, ln net.Listener, l
 		}
 	}
 }
-
-// waiting is the readiness of a process still waiting for its database.
-type waiting struct {
-	mu  sync.Mutex
-	err error
-}
-
-func (w *waiting) set(err error) { w.mu.Lock(); w.err = err; w.mu.Unlock() }
-
-// Ready is never nil: the database has not answered yet.
-func (w *waiting) Ready(context.Context) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return fmt.Errorf("waiting for the database: %w", w.err)
-}
-
-// serveWhileWaiting answers health probes on ln until stop is called, and
-// 503 to everything else. stop hands ln back open, for the real server.
-func serveWhileWaiting(ln net.Listener, ready web.Readier, log *slog.Logger) (stop func()) {
-	tl, ok := ln.(*net.TCPListener)
-	if !ok {
-		return func() {}
-	}
-	srv := web.NewServer(web.Starting(web.Health{Ready: ready, Timeout: readyTimeout}), log)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = srv.Serve(handoffListener{tl})
-	}()
-	return func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-		<-done
-		_ = tl.SetDeadline(time.Time{})
-	}
-}
-
-// handoffListener is a listener the waiting server can "close" without
-// closing it: Close makes the pending Accept return (a deadline in the
-// past), and the socket stays open for the server that follows, so no
-// connection is refused in between.
-type handoffListener struct{ *net.TCPListener }
-
-func (l handoffListener) Close() error { return l.SetDeadline(time.Unix(1, 0)) }

@@ -12,7 +12,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"linkwatch/storage/postgres"
 	"linkwatch/storage/postgres/pgtest"
 )
 
@@ -105,52 +104,4 @@ func TestServeWaitsForPostgres(t *testing.T) {
 	if got := status("/a/x"); got != 302 {
 		t.Errorf("GET /a/x = %d once serving, want 302", got)
 	}
-}
-
-// TestReadinessFollowsPostgres: once running, readiness fails while the
-// database refuses connections and comes back by itself when it accepts
-// them again, once its refused writes are older than the window (the
-// pool reconnects; nothing restarts).
-func TestReadinessFollowsPostgres(t *testing.T) {
-	dsn := pgtest.DSN(t)
-	ctx := context.Background()
-	db, err := postgres.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	u, _ := url.Parse(dsn)
-	name := strings.TrimPrefix(u.Path, "/")
-	u.Path = "/postgres"
-	admin, err := pgx.Connect(ctx, u.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close(ctx)
-
-	// A refused write keeps readiness down for the window after it: short here.
-	rd := newReadiness(db, 2*time.Second)
-	if err := rd.Ready(ctx); err != nil {
-		t.Fatalf("ready on a fresh database: %v", err)
-	}
-	if _, err := admin.Exec(ctx, `ALTER DATABASE `+name+` ALLOW_CONNECTIONS false`); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _, _ = admin.Exec(ctx, `ALTER DATABASE `+name+` ALLOW_CONNECTIONS true`) }()
-	if _, err := admin.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1`, name); err != nil {
-		t.Fatal(err)
-	}
-	waitUntil(t, 10*time.Second, "not ready while the database refuses connections", func() bool {
-		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		defer cancel()
-		return rd.Ready(cctx) != nil
-	})
-	if _, err := admin.Exec(ctx, `ALTER DATABASE `+name+` ALLOW_CONNECTIONS true`); err != nil {
-		t.Fatal(err)
-	}
-	waitUntil(t, 10*time.Second, "ready again once it accepts connections", func() bool {
-		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		defer cancel()
-		return rd.Ready(cctx) == nil
-	})
 }

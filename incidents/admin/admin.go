@@ -73,7 +73,10 @@ type Options struct {
 	CheckURL func(ctx context.Context, rawURL string) error
 	// NewSecret makes a subscription's signing secret (whsec_...).
 	NewSecret func() string
-	Log       *slog.Logger
+	// Now is the clock of maintenance windows and replays (default
+	// time.Now).
+	Now func() time.Time
+	Log *slog.Logger
 }
 
 // maxAdminBody bounds request bodies: notes are text, not uploads.
@@ -95,8 +98,11 @@ type API struct {
 
 // New returns the admin API.
 func New(store Store, opts Options) *API {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
 	return &API{store: store, token: []byte(opts.Token), operator: opts.Operator, channels: opts.Channels,
-		extra: opts.Extra, catalog: opts.Catalog, checkURL: opts.CheckURL, newSecret: opts.NewSecret, log: opts.Log, now: time.Now}
+		extra: opts.Extra, catalog: opts.Catalog, checkURL: opts.CheckURL, newSecret: opts.NewSecret, log: opts.Log, now: opts.Now}
 }
 
 // Register adds the admin routes to r.
@@ -456,7 +462,24 @@ func (a *API) showIncident(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"incident": inc, "timeline": nonNil(events), "updates": nonNil(updates), "evidence": nonNil(evidence)})
+	writeJSON(w, http.StatusOK, map[string]any{"incident": inc, "timeline": nonNil(events), "updates": nonNil(updates), "evidence": evidenceJSON(evidence)})
+}
+
+// evidenceJSON is the stored evidence in a Result's one JSON form
+// (durations in milliseconds, named _ms): rows written before it hold
+// nanoseconds, which a Result reads. A row that is no Result is shown as
+// stored.
+func evidenceJSON(raw []json.RawMessage) []any {
+	out := make([]any, 0, len(raw))
+	for _, b := range raw {
+		var r linkwatch.Result
+		if err := json.Unmarshal(b, &r); err != nil {
+			out = append(out, b)
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 func (a *API) acknowledge(w http.ResponseWriter, r *http.Request) {

@@ -41,9 +41,25 @@ func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)
 // the SSRF guard allowing loopback (as probe.allow_private would), so the
 // receivers of these tests can be reached.
 type env struct {
-	db  *sqlite.DB
-	srv *httptest.Server
+	db    *sqlite.DB
+	srv   *httptest.Server
+	clock *aheadClock // the admin API's and the dispatcher's
 }
+
+// aheadClock is the real clock, moved ahead by the test when it needs
+// time to pass.
+type aheadClock struct {
+	mu    sync.Mutex
+	ahead time.Duration
+}
+
+func (c *aheadClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.ahead)
+}
+
+func (c *aheadClock) Skip(d time.Duration) { c.mu.Lock(); c.ahead += d; c.mu.Unlock() }
 
 func newEnv(t *testing.T, allow []netip.Prefix, resolver checker.Resolver) *env {
 	t.Helper()
@@ -53,7 +69,8 @@ func newEnv(t *testing.T, allow []netip.Prefix, resolver checker.Resolver) *env 
 	}
 	guard := checker.NewURLGuard(resolver, allow, 2*time.Second)
 	r := mux.NewRouter()
-	admin.New(db, admin.Options{Token: token, Log: quiet(), NewSecret: alerting.NewSecret,
+	clock := &aheadClock{}
+	admin.New(db, admin.Options{Token: token, Log: quiet(), NewSecret: alerting.NewSecret, Now: clock.Now,
 		Catalog: linkwatch.PageLinks{"acme": {"shop", "blog"}, "beta": {"store"}},
 		CheckURL: func(ctx context.Context, raw string) error {
 			if err := hub.ValidateURL(raw); err != nil {
@@ -64,12 +81,13 @@ func newEnv(t *testing.T, allow []netip.Prefix, resolver checker.Resolver) *env 
 	srv := httptest.NewServer(r)
 	t.Cleanup(srv.Close)
 	d := alerting.NewDispatcher(db, nil, nil, quiet())
+	d.SetClock(clock.Now)
 	d.Subscribe(db, guard.Dial)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { d.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
-	return &env{db: db, srv: srv}
+	return &env{db: db, srv: srv, clock: clock}
 }
 
 func (e *env) call(t *testing.T, method, path, body string) (int, map[string]any, string) {
@@ -264,7 +282,7 @@ func TestSubscriptionsAPILifecycle(t *testing.T) {
 		t.Errorf("page 2: %s", raw)
 	}
 	// Redeliver: the same webhook-id, a new timestamp and signature.
-	time.Sleep(1100 * time.Millisecond) // webhook-timestamp is in seconds
+	e.clock.Skip(time.Second) // webhook-timestamp is in seconds
 	delID := int64(newest["id"].(float64))
 	if code, _, raw := e.call(t, http.MethodPost, fmt.Sprintf("/deliveries/%d/redeliver", delID), ""); code != http.StatusAccepted {
 		t.Fatalf("redeliver: %d %s", code, raw)

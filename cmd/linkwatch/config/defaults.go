@@ -4,10 +4,18 @@ import (
 	"net"
 	"strings"
 	"time"
+
+	"linkwatch/checker"
+	"linkwatch/checker/schedule"
+	"linkwatch/incidents"
 )
 
 // applyDefaults fills in every value the file leaves out. It is the one
-// place a default is set: validation after it only reads.
+// place a default is set: validation after it only reads, and serve passes
+// the values on as they are. A default a package also applies to an
+// option left zero is that package's exported constant, used here.
+// A zero the file sets is a value (fresh_every: 0, every check fresh;
+// group_interval: 0, no grouping), and means that all the way.
 func (c *Config) applyDefaults() {
 	if c.Server.Addr == "" {
 		c.Server.Addr = ":8080"
@@ -44,32 +52,32 @@ func (c *Config) applyDefaults() {
 	setDefault(&r.MinuteRollups, 7*24*time.Hour)
 	setDefault(&r.Rollups, 90*24*time.Hour)
 	p := &c.Probe
-	setDefault(&p.Interval, 10*time.Second)
-	setDefault(&p.Timeout, 8*time.Second)
-	setDefault(&p.HubSlow, time.Second)
-	setDefaultPtr(&p.FreshEvery, time.Minute)
-	setDefaultPtr(&p.TLSWarn, 14*24*time.Hour)
+	setDefault(&p.Interval, schedule.DefaultInterval)
+	setDefault(&p.Timeout, checker.DefaultTimeout)
+	setDefault(&p.HubSlow, checker.DefaultSlowThreshold)
+	setDefaultPtr(&p.FreshEvery, checker.DefaultFreshEvery)
+	setDefaultPtr(&p.TLSWarn, checker.DefaultTLSWarn)
 	if p.Workers == 0 {
-		p.Workers = 512
+		p.Workers = schedule.DefaultWorkers
 	}
 	if p.PerHost == 0 {
-		p.PerHost = 2
+		p.PerHost = checker.DefaultPerHostConcurrency
 	}
 	if p.KeepAliveHosts == 0 {
-		p.KeepAliveHosts = 8192
+		p.KeepAliveHosts = checker.DefaultKeepAliveHosts
 	}
 	if p.FailureThreshold == 0 {
-		p.FailureThreshold = 2
+		p.FailureThreshold = incidents.DefaultFailureThreshold
 	}
 	if p.SuccessThreshold == 0 {
-		p.SuccessThreshold = 2
+		p.SuccessThreshold = incidents.DefaultSuccessThreshold
 	}
 	if p.SelfCheck == nil {
 		on := true
 		p.SelfCheck = &on
 	}
 	if c.Alerts.GroupInterval == nil {
-		d := Duration(30 * time.Second)
+		d := Duration(incidents.DefaultGroupInterval)
 		c.Alerts.GroupInterval = &d
 	}
 	if dd := c.Alerts.DataDog; dd != nil && dd.Addr == "" {

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"linkwatch"
 	"linkwatch/cmd/linkwatch/web"
 	"linkwatch/hub"
 )
@@ -140,7 +141,11 @@ func (c *Config) CatalogSpec() []hub.PageSpec {
 	for _, p := range c.Pages {
 		ps := hub.PageSpec{Slug: p.Slug, Title: p.Title, Description: p.Description}
 		for _, l := range p.Links {
-			ps.Links = append(ps.Links, hub.LinkSpec{Slug: l.Slug, Title: l.Title, URL: l.URL, Fallback: l.Fallback})
+			ls := hub.LinkSpec{Slug: l.Slug, Title: l.Title, URL: l.URL, Fallback: l.Fallback}
+			if l.Expect != nil {
+				ls.Expect = linkwatch.Expect{Status: l.Expect.Status, BodyContains: l.Expect.BodyContains, FinalHost: l.Expect.FinalHost}
+			}
+			ps.Links = append(ps.Links, ls)
 		}
 		out = append(out, ps)
 	}

@@ -1,7 +1,6 @@
-package main
+package checker
 
 import (
-	"io"
 	"log/slog"
 	"net/http/httptest"
 	"strings"
@@ -9,9 +8,7 @@ import (
 	"time"
 
 	"linkwatch"
-	"linkwatch/cmd/linkwatch/config"
 	"linkwatch/hub"
-	"linkwatch/incidents"
 )
 
 // TestSelfCheckCatchesAHubDivertingWrongly runs the self-check of a link
@@ -21,31 +18,20 @@ import (
 // redirects no longer follow the engine) is hub_redirect_wrong.
 func TestSelfCheckCatchesAHubDivertingWrongly(t *testing.T) {
 	const dest, fallback = "https://shop.example/", "https://backup.example/"
-	cfg, err := config.Parse(t.Context(), []byte(`
-probe: {allow_private: [127.0.0.1/32]}
-pages:
-  - slug: acme
-    links:
-      - {slug: shop, url: '`+dest+`', fallback: '`+fallback+`'}
-`), "t.yaml", func(string) string { return "" })
+	cat, err := hub.NewCatalog([]hub.PageSpec{{Slug: "acme", Links: []hub.LinkSpec{{Slug: "shop", URL: dest, Fallback: fallback}}}}, hub.NewCounter(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cat, err := hub.NewCatalog(cfg.CatalogSpec(), hub.NewCounter(nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := hub.NewServer(cat, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	srv := hub.NewServer(cat, slog.New(slog.DiscardHandler))
 	srv.SetSelfCheckToken("tok")
 	front := httptest.NewServer(srv)
 	t.Cleanup(front.Close)
-	div := newDiversions(10 * time.Second)
+	div := NewDiversions(10*time.Second, srv)
 	// Diversions end a second before the checker's clock reads: every
 	// check below begins after the switch before it.
 	div.now = func() time.Time { return time.Now().Add(-time.Second) }
-	observer := hubHealth{hub: srv, diversions: div}
-	chk := newChecker(cfg, "tok", div.Diverted)
-	targets := selfCheckTargets(cfg, cat, front.URL)
+	chk := New(Options{AllowPrivate: loopback, SelfCheckToken: "tok", Diverted: div.Diverted})
+	targets := cat.SelfCheckTargets(front.URL)
 	if len(targets) != 1 || targets[0].AltLocation != fallback {
 		t.Fatalf("self-check targets = %+v", targets)
 	}
@@ -55,26 +41,31 @@ pages:
 		t.Fatalf("healthy: %s %s %q", r.Status, r.Cause, r.Summary)
 	}
 	// The engine diverts the link: the hub sends visitors to the fallback.
-	diverted := incidents.Health{Links: []incidents.LinkHealth{{Page: "acme", Link: "shop", Down: true, Fallback: fallback}}}
-	observer.ObserveHealth(diverted)
+	diverted := linkwatch.Health{Links: []linkwatch.LinkHealth{{Page: "acme", Link: "shop", Down: true, Fallback: fallback}}}
+	div.ObserveHealth(diverted)
 	if r := check(); r.Status != linkwatch.StatusUp || r.FinalURL != fallback {
 		t.Errorf("diverted by the engine: %s %s %q, want up on the fallback", r.Status, r.Cause, r.Summary)
 	}
 	// The destination answers again and the engine says so, but the hub
 	// keeps sending visitors away.
-	observer.ObserveHealth(incidents.Health{})
-	srv.SetHealth(hub.NewHealth(map[hub.LinkKey]hub.LinkHealth{{Page: "acme", Link: "shop"}: {Down: true, Fallback: fallback}}))
+	div.ObserveHealth(linkwatch.Health{})
+	srv.ObserveHealth(diverted)
 	r := check()
 	if r.Cause != linkwatch.CauseHubRedirectWrong || !strings.Contains(r.Summary, "to its fallback "+fallback+" while its destination is not down") {
 		t.Errorf("the hub diverting while the engine does not: %s %s %q, want hub_redirect_wrong", r.Status, r.Cause, r.Summary)
 	}
 	// A hub diverting a link the engine never diverted is caught too.
-	div2 := newDiversions(10 * time.Second)
-	chk2 := newChecker(cfg, "tok", div2.Diverted)
+	div2 := NewDiversions(10*time.Second, srv)
+	chk2 := New(Options{AllowPrivate: loopback, SelfCheckToken: "tok", Diverted: div2.Diverted})
 	if r := chk2.Check(t.Context(), targets[0]); r.Cause != linkwatch.CauseHubRedirectWrong {
 		t.Errorf("never diverted by the engine: %s %s %q, want hub_redirect_wrong", r.Status, r.Cause, r.Summary)
 	}
 }
+
+// observerFunc is a HealthObserver.
+type observerFunc func(linkwatch.Health)
+
+func (f observerFunc) ObserveHealth(h linkwatch.Health) { f(h) }
 
 // TestDiversionsCountDuringTheCheck: a diversion counts for a check that
 // began before it ended (the hub may have answered while it lasted), not
@@ -82,15 +73,14 @@ pages:
 // is forgotten.
 func TestDiversionsCountDuringTheCheck(t *testing.T) {
 	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
-	d := newDiversions(10 * time.Second)
-	d.now = func() time.Time { return now }
 	shop := linkwatch.Target{ID: linkwatch.SelfCheckID("acme", "shop"), Kind: linkwatch.TargetSelfCheck, AltLocation: "https://backup.example/"}
 	blog := linkwatch.Target{ID: linkwatch.SelfCheckID("acme", "blog"), Kind: linkwatch.TargetSelfCheck, AltLocation: "https://backup.example/blog"}
 	var swapped []bool // whether shop counted as diverted while the hub swapped
-	observe := func(h incidents.Health) {
-		d.observe(h, func() { swapped = append(swapped, d.Diverted(shop, now)) })
-	}
-	on := incidents.Health{Links: []incidents.LinkHealth{
+	var d *Diversions
+	d = NewDiversions(10*time.Second, observerFunc(func(linkwatch.Health) { swapped = append(swapped, d.Diverted(shop, now)) }))
+	d.now = func() time.Time { return now }
+	observe := d.ObserveHealth
+	on := linkwatch.Health{Links: []linkwatch.LinkHealth{
 		{Page: "acme", Link: "shop", Down: true, Fallback: shop.AltLocation},
 		{Page: "acme", Link: "blog", Down: true}, // down, not on a fallback
 	}}
@@ -108,7 +98,7 @@ func TestDiversionsCountDuringTheCheck(t *testing.T) {
 	}
 	began := now
 	now = now.Add(2 * time.Second)
-	observe(incidents.Health{})
+	observe(linkwatch.Health{})
 	if !d.Diverted(shop, began) {
 		t.Error("a check that began while the link was diverted does not accept its fallback")
 	}
@@ -119,7 +109,7 @@ func TestDiversionsCountDuringTheCheck(t *testing.T) {
 		t.Errorf("while the hub swapped its health, shop counted as diverted: %v, want true both times", swapped)
 	}
 	now = now.Add(11 * time.Second)
-	observe(incidents.Health{})
+	observe(linkwatch.Health{})
 	if d.Diverted(shop, began) || len(d.links) != 0 {
 		t.Errorf("a diversion ended 11 s ago is kept: %v", d.links)
 	}

@@ -1,4 +1,4 @@
-package main
+package web
 
 import (
 	"context"
@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"linkwatch/cmd/linkwatch/web"
 	"linkwatch/storage/sqlite"
 	"linkwatch/storage/storagefault"
 )
@@ -25,7 +24,7 @@ func (c *faultClock) Add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c
 
 // readyOn opens a database in dir and the readiness check over it, both on
 // one fake clock.
-func readyOn(t *testing.T, dir string) (*sqlite.DB, *readiness, *faultClock) {
+func readyOn(t *testing.T, dir string) (*sqlite.DB, *Readiness, *faultClock) {
 	t.Helper()
 	db, err := sqlite.Open(context.Background(), filepath.Join(dir, "linkwatch.db"))
 	if err != nil {
@@ -34,15 +33,15 @@ func readyOn(t *testing.T, dir string) (*sqlite.DB, *readiness, *faultClock) {
 	t.Cleanup(func() { db.Close() })
 	clk := &faultClock{now: time.Now()}
 	db.Now = clk.Now
-	rd := newReadiness(db, 10*time.Second)
+	rd := NewReadiness(db, 10*time.Second)
 	rd.now = clk.Now
 	return db, rd, clk
 }
 
 // readyz answers /readyz through the real handler.
-func readyz(rd *readiness, timeout time.Duration) int {
+func readyz(rd *Readiness, timeout time.Duration) int {
 	rec := httptest.NewRecorder()
-	web.Starting(web.Health{Ready: rd, Timeout: timeout}).ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+	Starting(Health{Ready: rd, Timeout: timeout}).ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
 	return rec.Code
 }
 
@@ -53,7 +52,7 @@ func TestReadyzOnAReadOnlyFile(t *testing.T) {
 		t.Fatalf("healthy: /readyz = %d", code)
 	}
 	writable := storagefault.ReadOnly(t, filepath.Join(dir, "linkwatch.db"))
-	clk.Add(probeEvery)
+	clk.Add(ProbeEvery)
 	if code := readyz(rd, time.Second); code != http.StatusServiceUnavailable {
 		t.Fatalf("read-only file system: /readyz = %d, want 503", code)
 	}
@@ -71,7 +70,7 @@ func TestReadyzOnAFullDisk(t *testing.T) {
 		t.Fatalf("healthy: /readyz = %d", code)
 	}
 	free := storagefault.FillDisk(t, dir)
-	clk.Add(probeEvery)
+	clk.Add(ProbeEvery)
 	if code := readyz(rd, time.Second); code != http.StatusServiceUnavailable {
 		t.Fatalf("full disk: /readyz = %d, want 503", code)
 	}
@@ -91,7 +90,7 @@ func TestReadyzWhileAnotherConnectionHoldsTheWriteLock(t *testing.T) {
 		t.Fatalf("healthy: /readyz = %d", code)
 	}
 	release := storagefault.HoldWriteLock(t, filepath.Join(dir, "linkwatch.db"))
-	clk.Add(probeEvery)
+	clk.Add(ProbeEvery)
 	// The probe waits for SQLite's busy timeout; /readyz does not.
 	if code := readyz(rd, 200*time.Millisecond); code != http.StatusServiceUnavailable {
 		t.Fatalf("write lock held: /readyz = %d, want 503", code)

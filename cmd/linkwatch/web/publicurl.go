@@ -1,4 +1,4 @@
-package main
+package web
 
 import (
 	"net"
@@ -7,14 +7,14 @@ import (
 	"strings"
 )
 
-// servedURLs returns the public URL and the base self-checks use, given
+// ServedURLs returns the public URL and the base self-checks use, given
 // public_url (set says it came from the config) and the address served.
 // Without public_url both are the served address (a wildcard host named
 // localhost). With one that names this machine on another port, visitors
 // may well reach us that way (a port mapping), but the prober cannot:
 // self-checks go to the served address instead, so they raise no false hub
 // incident, and mismatch says why, to be logged once.
-func servedURLs(publicURL string, set bool, served net.Addr) (public, selfCheck, mismatch string) {
+func ServedURLs(publicURL string, set bool, served net.Addr) (public, selfCheck, mismatch string) {
 	host, port, err := net.SplitHostPort(served.String())
 	if err != nil {
 		return publicURL, publicURL, ""

@@ -1,4 +1,4 @@
-package main
+package web
 
 import (
 	"context"
@@ -8,29 +8,28 @@ import (
 	"sync/atomic"
 	"time"
 
-	"linkwatch/cmd/linkwatch/web"
 	"linkwatch/storage"
 )
 
-// readyStore is what readiness needs from storage.
-type readyStore interface {
+// ReadyStore is what readiness needs from storage.
+type ReadyStore interface {
 	Ping(ctx context.Context) error
 	WriteProbe(ctx context.Context) error
 	LastWriteFault() storage.WriteFault
 }
 
-// probeEvery bounds how often /readyz writes: the endpoint is not rate
+// ProbeEvery bounds how often /readyz writes: the endpoint is not rate
 // limited, and a flood of it must not become a flood of commits.
-const probeEvery = time.Second
+const ProbeEvery = time.Second
 
-// readiness answers /readyz: ready only while the writer can commit.
+// Readiness answers /readyz: ready only while the writer can commit.
 // SELECT 1 touches no file, so it stays green on a read-only file, a held
 // write lock or a full disk; readiness also needs no write refused within
 // the last window (the result writer and the dispatcher write every
 // second), and a write probe that commits. One probe runs at a time; its
-// verdict serves every caller for probeEvery.
-type readiness struct {
-	store  readyStore
+// verdict serves every caller for ProbeEvery.
+type Readiness struct {
+	store  ReadyStore
 	window time.Duration // a refused write this recent means not ready
 	now    func() time.Time
 
@@ -42,17 +41,19 @@ type readiness struct {
 	probeErr error
 }
 
-func newReadiness(store readyStore, window time.Duration) *readiness {
-	return &readiness{store: store, window: window, now: time.Now}
+// NewReadiness returns the readiness of store: not ready while a write
+// was refused within window.
+func NewReadiness(store ReadyStore, window time.Duration) *Readiness {
+	return &Readiness{store: store, window: window, now: time.Now}
 }
 
-// stop makes every later Ready fail: the process is shutting down.
-func (rd *readiness) stop() { rd.stopping.Store(true) }
+// Stop makes every later Ready fail: the process is shutting down.
+func (rd *Readiness) Stop() { rd.stopping.Store(true) }
 
 // Ready returns why storage is not ready, or nil.
-func (rd *readiness) Ready(ctx context.Context) error {
+func (rd *Readiness) Ready(ctx context.Context) error {
 	if rd.stopping.Load() {
-		return web.ErrStopping
+		return ErrStopping
 	}
 	if err := rd.store.Ping(ctx); err != nil {
 		return err
@@ -61,7 +62,7 @@ func (rd *readiness) Ready(ctx context.Context) error {
 		return fmt.Errorf("a write failed %s ago: %w", rd.now().Sub(f.At).Round(time.Second), f.Err)
 	}
 	rd.mu.Lock()
-	if rd.probing == nil && (rd.probedAt.IsZero() || rd.now().Sub(rd.probedAt) >= probeEvery) {
+	if rd.probing == nil && (rd.probedAt.IsZero() || rd.now().Sub(rd.probedAt) >= ProbeEvery) {
 		done := make(chan struct{})
 		rd.probing = done
 		// The probe outlives a caller that gives up: a held lock makes it

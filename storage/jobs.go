@@ -1,4 +1,4 @@
-package main
+package storage
 
 import (
 	"context"
@@ -8,15 +8,21 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"linkwatch/errlog"
-	"linkwatch/storage"
 )
 
-// newPeriodicJobs schedules the coarse storage jobs: rollups every minute
+// JobStore is what the periodic jobs run on.
+type JobStore interface {
+	RollUp(ctx context.Context) error
+	Prune(ctx context.Context, keep Retention) (int64, error)
+}
+
+// PeriodicJobs schedules the coarse storage jobs: rollups every minute
 // and retention every hour. A job still running when it is due again is
 // skipped, and a panic in one is logged instead of killing the process.
 // Each run is bounded and ends with ctx: a job cut short at shutdown is
-// rolled back and done again at the next start.
-func newPeriodicJobs(ctx context.Context, db storage.Store, keep storage.Retention, log *slog.Logger) *cron.Cron {
+// rolled back and done again at the next start. One replica runs them:
+// the holder of the jobs lock (shard.RunWhileHolding).
+func PeriodicJobs(ctx context.Context, db JobStore, keep Retention, log *slog.Logger) *cron.Cron {
 	logger := cronLogger{log}
 	c := cron.New(cron.WithChain(cron.Recover(logger), cron.SkipIfStillRunning(logger)), cron.WithLogger(logger))
 	add := func(spec, name string, fn func(context.Context) error) {
@@ -52,18 +58,4 @@ func (l cronLogger) Info(msg string, kv ...any) { l.log.Debug("cron: "+msg, kv..
 
 func (l cronLogger) Error(err error, msg string, kv ...any) {
 	l.log.Error("cron: "+msg, append(kv, "err", err)...)
-}
-
-// every runs fn each period until ctx ends.
-func every(ctx context.Context, period time.Duration, fn func()) {
-	t := time.NewTicker(period)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			fn()
-		}
-	}
 }

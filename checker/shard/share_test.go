@@ -1,4 +1,4 @@
-package main
+package shard
 
 import (
 	"fmt"
@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"linkwatch"
-	"linkwatch/checker/shard"
 )
 
 // pausingScheduler records the target lists it is given; the first call
@@ -37,25 +36,25 @@ type nopOwnership struct{}
 
 func (nopOwnership) SetOwnership(func(string) bool) {}
 
-// TestProbeShareReloadRacingMembershipChange: a reload (SIGHUP) and a
+// TestShareReloadRacingMembershipChange: a reload (SIGHUP) and a
 // membership change arrive at once. Whichever order their updates reach
 // the scheduler in, it ends with the reloaded targets split by the new
 // membership, not a list computed from the old one: that would stand
 // until the next change, with hosts no replica checks.
-func TestProbeShareReloadRacingMembershipChange(t *testing.T) {
+func TestShareReloadRacingMembershipChange(t *testing.T) {
 	var all []linkwatch.Target
 	for i := range 40 {
 		u := fmt.Sprintf("https://h%d.test/", i)
 		all = append(all, linkwatch.Target{ID: u, URL: u, Kind: linkwatch.TargetDestination})
 	}
 	sched := &pausingScheduler{entered: make(chan struct{}), release: make(chan struct{})}
-	p := newProbeShare(sched, nopOwnership{}, nil, shard.Alone("a"))
+	p := NewShare(sched, nopOwnership{}, nil, Alone("a"))
 	reloaded := make(chan struct{})
 	go func() { p.SetTargets(all); close(reloaded) }()
 	<-sched.entered // the reload computed its list (everything: a is alone) and is applying it
-	two := shard.Assignment{Self: "a", Members: []string{"a", "b"}}
+	two := Assignment{Self: "a", Members: []string{"a", "b"}}
 	changed := make(chan struct{})
-	go func() { p.setAssignment(two); close(changed) }()
+	go func() { p.SetAssignment(two); close(changed) }()
 	select {
 	case <-changed: // applied while the reload was still applying its own
 	case <-time.After(100 * time.Millisecond): // or waiting for it
