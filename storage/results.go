@@ -1,8 +1,12 @@
 package storage
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -254,4 +258,116 @@ func (w *ResultWriter) Run(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// minuteColumns are a minute rollup's columns as SaveResults writes them.
+var minuteColumns = append([]string{"bucket", "target_id", "count", "failures", "degraded", "lat_count", "lat_min_us", "lat_max_us", "lat_sum_us"}, histList("h%d")...)
+
+// addMinutes adds a batch's minutes into their rows. A row without a
+// response time yet has no minimum to keep.
+var addMinutes = `ON CONFLICT (bucket, target_id) DO UPDATE SET count = rollup_minute.count + excluded.count,
+	failures = rollup_minute.failures + excluded.failures, degraded = rollup_minute.degraded + excluded.degraded,
+	lat_count = rollup_minute.lat_count + excluded.lat_count,
+	lat_min_us = CASE WHEN rollup_minute.lat_count = 0 THEN excluded.lat_min_us WHEN excluded.lat_count = 0 THEN rollup_minute.lat_min_us
+		ELSE LEAST(rollup_minute.lat_min_us, excluded.lat_min_us) END,
+	lat_max_us = GREATEST(rollup_minute.lat_max_us, excluded.lat_max_us), lat_sum_us = rollup_minute.lat_sum_us + excluded.lat_sum_us, ` +
+	strings.Join(histList("h%d = rollup_minute.h%d + excluded.h%d"), ", ")
+
+// SaveResults writes a batch of results in one transaction: every result
+// into the minute rollup of its series (Result.SeriesID), and as a raw
+// result what the Sampler keeps. Targets and minutes are written in key
+// order, so replicas writing the same rows lock them in one order.
+func (db *DB) SaveResults(ctx context.Context, results []linkwatch.Result) error {
+	if len(results) == 0 {
+		return nil
+	}
+	db.saveMu.Lock()
+	defer db.saveMu.Unlock()
+	plan := db.sampler.Plan(results)
+	fresh := map[string]int64{}
+	id := func(key string) int64 {
+		if id, ok := fresh[key]; ok {
+			return id
+		}
+		id, _ := db.targets.Get(key)
+		return id
+	}
+	err := db.update(ctx, "save results", func(tx *Tx) error {
+		db.addTargets(ctx, tx, fresh, results)
+		var raw [][]any
+		for i := range results {
+			if !plan.Keep[i] {
+				continue
+			}
+			r := &results[i]
+			var cause, summary, detail any // NULL for a success
+			if r.Status != linkwatch.StatusUp {
+				cause, summary, detail = string(r.Cause), r.Summary, JSON{r}
+			}
+			raw = append(raw, []any{id(r.TargetID), r.Start.UnixMilli(), r.Latency.Microseconds(), string(r.Status), int64(r.StatusCode), cause, summary, detail})
+		}
+		db.d.Insert(ctx, tx, Insert{Table: "results", Rows: raw,
+			Cols: []string{"target_id", "started_at", "latency_us", "status", "status_code", "cause", "summary", "detail"}})
+		keys := slices.SortedFunc(maps.Keys(plan.Minutes), func(x, y MinuteKey) int {
+			return cmp.Or(cmp.Compare(x.Start, y.Start), cmp.Compare(id(x.Series), id(y.Series)))
+		})
+		minutes := make([][]any, len(keys))
+		for i, k := range keys {
+			a := plan.Minutes[k]
+			minutes[i] = []any{k.Start, id(k.Series), a.Count, a.Failures, a.Degraded, a.LatCount, a.MinUS, a.MaxUS, a.SumUS}
+			for _, h := range a.Hist {
+				minutes[i] = append(minutes[i], h)
+			}
+		}
+		db.d.Insert(ctx, tx, Insert{Table: "rollup_minute", Cols: minuteColumns, Rows: minutes, Then: addMinutes})
+		return nil
+	})
+	if err == nil {
+		db.targets.Merge(fresh)
+		db.sampler.Commit(plan)
+	}
+	return err
+}
+
+// addTargets gives every target and series of results not known yet its
+// id, creating the rows: new ids go to fresh, cached only once the
+// transaction commits.
+func (db *DB) addTargets(ctx context.Context, tx *Tx, fresh map[string]int64, results []linkwatch.Result) {
+	want := map[string][]any{}
+	for _, r := range results {
+		want[r.TargetID] = []any{r.TargetID, string(r.Kind), r.URL}
+		if s := r.SeriesID(); s != r.TargetID && want[s] == nil {
+			want[s] = []any{s, string(r.Kind), s}
+		}
+	}
+	var rows [][]any
+	for _, key := range slices.Sorted(maps.Keys(want)) {
+		if _, ok := db.targets.Get(key); !ok {
+			rows = append(rows, want[key])
+		}
+	}
+	db.d.Insert(ctx, tx, Insert{Table: "targets", Cols: []string{"key", "kind", "url"}, Rows: rows,
+		Then: `ON CONFLICT (key) DO UPDATE SET kind = excluded.kind, url = excluded.url RETURNING key, id`,
+		Scan: func(scan func(...any) error) error {
+			var key string
+			var id int64
+			err := scan(&key, &id)
+			fresh[key] = id
+			return err
+		}})
+}
+
+// RecentResults returns up to limit of a target's newest raw results, newest first.
+func (db *DB) RecentResults(ctx context.Context, targetKey string, limit int) ([]StoredResult, error) {
+	out, err := all(ctx, db.read, `SELECT r.started_at, r.latency_us, r.status, r.status_code, COALESCE(r.cause, ''), COALESCE(r.summary, ''), r.detail
+		FROM results r JOIN targets t ON t.id = r.target_id WHERE t.key = $1 ORDER BY r.started_at DESC LIMIT $2`, []any{targetKey, limit},
+		func(row scanner) (StoredResult, error) {
+			s := StoredResult{TargetID: targetKey}
+			var ms, us int64
+			var detail *linkwatch.Result
+			err := row.Scan(&ms, &us, &s.Status, &s.StatusCode, &s.Cause, &s.Summary, jsonOf(&detail))
+			s.Start, s.Latency, s.Detail = time.UnixMilli(ms).UTC(), time.Duration(us)*time.Microsecond, detail
+			return s, err
+		})
+	return out, db.wrap("recent results", err)
 }
