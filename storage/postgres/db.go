@@ -57,7 +57,15 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	sqlDB := stdlib.OpenDBFromPool(pool)
 	d := &dialect{config: cfg.ConnConfig, host: host}
 	db := &DB{DB: storage.NewDB(d, sqlDB, sqlDB), pool: pool, host: host}
-	if err := migrate(ctx, sqlDB, d); err != nil {
+	ms, err := storage.Migrations(migrationFS, "migrations")
+	if err == nil {
+		var conn *sql.Conn
+		if conn, err = sqlDB.Conn(ctx); err == nil {
+			err = migrate(ctx, conn, ms)
+			conn.Close()
+		}
+	}
+	if err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -105,20 +113,11 @@ func (db *DB) Close() error {
 	return err
 }
 
-// migrate applies every embedded migration not yet recorded, holding a
-// session advisory lock for the whole run: replicas started together wait
-// for the first to finish, then find every version recorded and apply
-// nothing.
-func migrate(ctx context.Context, db *sql.DB, d *dialect) error {
-	ms, err := storage.Migrations(migrationFS, "migrations")
-	if err != nil {
-		return err
-	}
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		return fmt.Errorf("postgres: migrate: %w", err)
-	}
-	defer conn.Close()
+// migrate applies on conn the migrations of ms not yet recorded, holding
+// a session advisory lock for the whole run: replicas started together
+// wait for the first to finish, then find every version recorded and
+// apply nothing.
+func migrate(ctx context.Context, conn *sql.Conn, ms []storage.Migration) error {
 	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1, $2)`, lockSpace, lockMigrate); err != nil {
 		return fmt.Errorf("postgres: migration lock: %w", err)
 	}
@@ -129,7 +128,7 @@ func migrate(ctx context.Context, db *sql.DB, d *dialect) error {
 			_ = conn.Raw(func(dc any) error { return dc.(*stdlib.Conn).Close() })
 		}
 	}()
-	return storage.Migrate(ctx, conn, d, `CREATE TABLE IF NOT EXISTS schema_migrations (
+	return storage.Migrate(ctx, conn, &dialect{}, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL)`, ms)
 }
 

@@ -63,7 +63,11 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, err
 	}
 	db := &DB{DB: storage.NewDB(dialect{}, writer, reader), writer: writer, reader: reader}
-	if err := db.migrate(ctx); err != nil {
+	ms, err := embeddedMigrations()
+	if err == nil {
+		err = withConn(ctx, writer, func(conn *sql.Conn) error { return migrate(ctx, conn, ms) })
+	}
+	if err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -77,19 +81,21 @@ func uriPath(path string) string {
 	return "file:" + strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
 }
 
-// migrate applies the embedded migrations not yet applied, on the writer.
-func (db *DB) migrate(ctx context.Context) error {
-	ms, err := embeddedMigrations()
-	if err != nil {
-		return err
-	}
-	conn, err := db.writer.Conn(ctx)
-	if err != nil {
-		return fmt.Errorf("sqlite: migrate: %w", err)
-	}
-	defer conn.Close()
+// migrate applies on conn (the writer's) the migrations of ms not yet
+// applied.
+func migrate(ctx context.Context, conn *sql.Conn, ms []storage.Migration) error {
 	return storage.Migrate(ctx, conn, dialect{}, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`, ms)
+}
+
+// withConn runs fn on a connection of db.
+func withConn(ctx context.Context, db *sql.DB, fn func(*sql.Conn) error) error {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
+	defer conn.Close()
+	return fn(conn)
 }
 
 // embeddedMigrations returns the migrations in version order.

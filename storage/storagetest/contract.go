@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"slices"
 	"strings"
 	"sync"
@@ -503,4 +504,30 @@ func clicksAndFeedIDs(t *testing.T, db storage.Store, _ *Clock) {
 	if feed == "" || ids[inc.ID] == "" || feed != feed2 || ids[inc.ID] != ids2[inc.ID] {
 		t.Errorf("feed ids are not stable: %q %v, then %q %v", feed, ids, feed2, ids2)
 	}
+}
+
+// Opened returns a database a backend's test helper opened (with err),
+// closed when tb ends.
+func Opened[DB interface{ Close() error }](tb testing.TB, db DB, err error) DB {
+	tb.Helper()
+	if err != nil {
+		tb.Fatalf("open database: %v", err)
+	}
+	tb.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			tb.Errorf("close database: %v", err)
+		}
+	})
+	return db
+}
+
+// MigrationsBut returns the migrations of fsys's migrations/ but the one
+// whose name ends in suffix: what a build before it applied.
+func MigrationsBut(tb testing.TB, fsys fs.FS, suffix string) []storage.Migration {
+	tb.Helper()
+	all, err := storage.Migrations(fsys, "migrations")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return slices.DeleteFunc(all, func(m storage.Migration) bool { return strings.HasSuffix(m.Name, suffix) })
 }
