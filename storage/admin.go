@@ -30,12 +30,11 @@ func (db *DB) DeleteMaintenance(ctx context.Context, id int64) error {
 
 // ListMaintenance returns the windows that end after since, soonest first.
 func (db *DB) ListMaintenance(ctx context.Context, since time.Time) ([]linkwatch.Maintenance, error) {
-	out, err := all(ctx, db.read, `SELECT id, title, component, starts_at, ends_at, created_at FROM maintenance
+	return read(ctx, db, "read maintenance", `SELECT id, title, component, starts_at, ends_at, created_at FROM maintenance
 		WHERE ends_at > $1 ORDER BY starts_at, id`, []any{since},
 		func(row scanner) (m linkwatch.Maintenance, err error) {
 			return m, row.Scan(&m.ID, &m.Title, &m.Component, at(&m.StartsAt), at(&m.EndsAt), at(&m.CreatedAt))
 		})
-	return out, db.wrap("read maintenance", err)
 }
 
 // ActiveMaintenance returns the windows active at t: those that end after

@@ -48,11 +48,10 @@ func (db *DB) ClickCounts(ctx context.Context, q hub.ClickQuery) ([]hub.ClickBuc
 	if q.ByDay {
 		bucket = db.d.Day("hour")
 	}
-	out, err := all(ctx, db.read, `SELECT page, link, `+bucket+` AS b, SUM(count), SUM(fallback) FROM clicks
+	return read(ctx, db, "read clicks", `SELECT page, link, `+bucket+` AS b, SUM(count), SUM(fallback) FROM clicks
 		WHERE hour >= $1 AND hour < $2 AND ($3 = '' OR page = $3) AND ($4 = '' OR link = $4)
 		GROUP BY page, link, b ORDER BY page, link, b`, []any{q.From.UTC().Truncate(time.Hour), q.To.UTC().Truncate(time.Hour), q.Page, q.Link},
 		func(row scanner) (cb hub.ClickBucket, err error) {
 			return cb, row.Scan(&cb.Link.Page, &cb.Link.Link, at(&cb.Start), &cb.Clicks, &cb.Fallback)
 		})
-	return out, db.wrap("read clicks", err)
 }

@@ -179,26 +179,64 @@ func (tx *Tx) Raw(f func(driverConn any) error) {
 }
 
 // Native runs a statement written in the database's own SQL (a dialect's
-// batch), unless one failed before; with scan, it reads each row the
-// statement returns.
-func (tx *Tx) Native(ctx context.Context, query string, args []any, scan func(scan func(dest ...any) error) error) {
-	if tx.err != nil {
+// batch) once for each of rows, its arguments, prepared once, unless a
+// statement failed before; with scan, it reads each row the statement
+// returns.
+func (tx *Tx) Native(ctx context.Context, query string, rows [][]any, scan func(scan func(dest ...any) error) error) {
+	if tx.err != nil || len(rows) == 0 {
 		return
 	}
-	if scan == nil {
-		_, tx.err = tx.h.ExecContext(ctx, query, tx.args(args)...)
-		return
+	h := tx.h
+	if len(rows) > 1 {
+		stmt, err := tx.h.(*sql.Tx).PrepareContext(ctx, query)
+		if err != nil {
+			tx.err = err
+			return
+		}
+		defer stmt.Close()
+		h, query = prepared{stmt}, ""
 	}
-	rows, err := tx.h.QueryContext(ctx, query, tx.args(args)...)
-	if err != nil {
-		tx.err = err
-		return
+	for _, args := range rows {
+		var err error
+		if scan == nil {
+			_, err = h.ExecContext(ctx, query, tx.args(args)...)
+		} else {
+			err = scanAll(h.QueryContext(ctx, query, tx.args(args)...))(scan)
+		}
+		if err != nil {
+			tx.err = err
+			return
+		}
 	}
-	defer rows.Close()
-	for rows.Next() && err == nil {
-		err = scan(rows.Scan)
+}
+
+// prepared runs its statement whatever the query.
+type prepared struct{ *sql.Stmt }
+
+func (p prepared) ExecContext(ctx context.Context, _ string, args ...any) (sql.Result, error) {
+	return p.Stmt.ExecContext(ctx, args...)
+}
+
+func (p prepared) QueryContext(ctx context.Context, _ string, args ...any) (*sql.Rows, error) {
+	return p.Stmt.QueryContext(ctx, args...)
+}
+
+func (p prepared) QueryRowContext(ctx context.Context, _ string, args ...any) *sql.Row {
+	return p.Stmt.QueryRowContext(ctx, args...)
+}
+
+// scanAll calls scan with each row of rows.
+func scanAll(rows *sql.Rows, err error) func(scan func(scan func(dest ...any) error) error) error {
+	return func(scan func(scan func(dest ...any) error) error) error {
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() && err == nil {
+			err = scan(rows.Scan)
+		}
+		return errors.Join(err, rows.Err())
 	}
-	tx.err = errors.Join(err, rows.Err())
 }
 
 // Insert is a batch of rows for Dialect.Insert: Rows hold the values of
@@ -304,6 +342,13 @@ func all[T any](ctx context.Context, r runner, query string, args []any, scan fu
 		return err
 	})
 	return out, err
+}
+
+// read runs a query on the read pool and scans each of its rows with
+// scan; its error says what was read.
+func read[T any](ctx context.Context, db *DB, what, query string, args []any, scan func(scanner) (T, error)) ([]T, error) {
+	out, err := all(ctx, db.read, query, args, scan)
+	return out, db.wrap(what, err)
 }
 
 // missing is notFound where err says a row is missing.

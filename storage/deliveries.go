@@ -79,9 +79,8 @@ func scanDelivery(row scanner) (d linkwatch.Delivery, err error) {
 // PendingDeliveries returns a channel's pending deliveries after the
 // delivery id after, oldest first.
 func (db *DB) PendingDeliveries(ctx context.Context, channel string, after int64, limit int) ([]linkwatch.Delivery, error) {
-	out, err := all(ctx, db.read, `SELECT `+deliveryColumns+` FROM deliveries d JOIN outbox o ON o.id = d.outbox_id
+	return read(ctx, db, "read deliveries", `SELECT `+deliveryColumns+` FROM deliveries d JOIN outbox o ON o.id = d.outbox_id
 		WHERE d.channel = $1 AND d.status = $2 AND d.id > $3 ORDER BY d.id LIMIT $4`, []any{channel, linkwatch.DeliveryPending, after, limit}, scanDelivery)
-	return out, db.wrap("read deliveries", err)
 }
 
 // ClaimDeliveries claims up to limit of a channel's due deliveries for
@@ -123,10 +122,6 @@ func (db *DB) Followed(ctx context.Context, channel string, incidentID, before i
 		WHERE d.channel = $1 AND o.incident_id = $2 AND d.id < $3 AND d.status <> ALL($4))`, channel, incidentID, before, notInLog).Scan(&ok)
 	return ok, db.wrap("earlier deliveries", err)
 }
-
-// notInLog are the statuses of deliveries left out of the delivery log
-// (InDeliveryLog).
-var notInLog = []string{string(linkwatch.DeliveryFiltered), string(linkwatch.DeliverySkipped)}
 
 // ReleaseClaims gives up owner's claims on deliveries still pending and
 // on subscriptions' verifications.

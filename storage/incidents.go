@@ -25,8 +25,7 @@ func scanIncident(row scanner) (linkwatch.Incident, error) {
 }
 
 func (db *DB) incidents(ctx context.Context, where string, args ...any) ([]linkwatch.Incident, error) {
-	out, err := all(ctx, db.read, `SELECT `+incidentColumns+` FROM incidents `+where, args, scanIncident)
-	return out, db.wrap("read incidents", err)
+	return read(ctx, db, "read incidents", `SELECT `+incidentColumns+` FROM incidents `+where, args, scanIncident)
 }
 
 // OpenIncidents returns every unresolved incident.
@@ -191,34 +190,30 @@ func insertOutbox(ctx context.Context, tx *Tx, a linkwatch.Alert) {
 
 // IncidentEvents returns an incident's timeline, oldest first.
 func (db *DB) IncidentEvents(ctx context.Context, id int64) ([]linkwatch.Event, error) {
-	out, err := all(ctx, db.read, `SELECT id, incident_id, at, kind, body FROM incident_events WHERE incident_id = $1 ORDER BY id`, []any{id},
+	return read(ctx, db, "read events", `SELECT id, incident_id, at, kind, body FROM incident_events WHERE incident_id = $1 ORDER BY id`, []any{id},
 		func(row scanner) (ev linkwatch.Event, err error) {
 			return ev, row.Scan(&ev.ID, &ev.IncidentID, at(&ev.At), &ev.Kind, &ev.Body)
 		})
-	return out, db.wrap("read events", err)
 }
 
 // IncidentEvidence returns the results kept as an incident's evidence.
 func (db *DB) IncidentEvidence(ctx context.Context, id int64) ([]json.RawMessage, error) {
-	out, err := all(ctx, db.read, `SELECT result FROM incident_evidence WHERE incident_id = $1 ORDER BY id`, []any{id},
+	return read(ctx, db, "read evidence", `SELECT result FROM incident_evidence WHERE incident_id = $1 ORDER BY id`, []any{id},
 		func(row scanner) (r json.RawMessage, err error) { return r, row.Scan(jsonOf(&r)) })
-	return out, db.wrap("read evidence", err)
 }
 
 // IncidentUpdates returns an incident's public updates, oldest first.
 func (db *DB) IncidentUpdates(ctx context.Context, id int64) ([]linkwatch.Update, error) {
-	out, err := all(ctx, db.read, `SELECT id, incident_id, status, body, created_at FROM incident_updates WHERE incident_id = $1 ORDER BY id`, []any{id},
+	return read(ctx, db, "read updates", `SELECT id, incident_id, status, body, created_at FROM incident_updates WHERE incident_id = $1 ORDER BY id`, []any{id},
 		func(row scanner) (u linkwatch.Update, err error) {
 			return u, row.Scan(&u.ID, &u.IncidentID, &u.Status, &u.Body, at(&u.CreatedAt))
 		})
-	return out, db.wrap("read updates", err)
 }
 
 // Outbox returns queued alerts, oldest first (the alerting dispatcher's queue).
 func (db *DB) Outbox(ctx context.Context, limit int) ([]linkwatch.Alert, error) {
-	out, err := all(ctx, db.read, `SELECT payload FROM outbox ORDER BY id LIMIT $1`, []any{limit},
+	return read(ctx, db, "read outbox", `SELECT payload FROM outbox ORDER BY id LIMIT $1`, []any{limit},
 		func(row scanner) (a linkwatch.Alert, err error) { return a, row.Scan(jsonOf(&a)) })
-	return out, db.wrap("read outbox", err)
 }
 
 // EditPostmortem replaces an incident's postmortem notes.

@@ -41,12 +41,11 @@ func (db *DB) LiveMembers(ctx context.Context, since time.Time) ([]linkwatch.Mem
 }
 
 func (db *DB) members(ctx context.Context, region string, everywhere bool, since time.Time) ([]linkwatch.Member, error) {
-	out, err := all(ctx, db.read, `SELECT m.id, m.region, m.addr, m.started_at, m.heartbeat_at FROM members m
+	return read(ctx, db, "read members", `SELECT m.id, m.region, m.addr, m.started_at, m.heartbeat_at FROM members m
 		WHERE m.heartbeat_at > $1 AND ($2 OR m.region = $3) AND `+db.d.LiveMember()+` ORDER BY m.id`, []any{since, everywhere, region},
 		func(row scanner) (m linkwatch.Member, err error) {
 			return m, row.Scan(&m.ID, &m.Region, &m.Addr, at(&m.StartedAt), at(&m.HeartbeatAt))
 		})
-	return out, db.wrap("read members", err)
 }
 
 // Leave deletes a member's row and ends its session lock.

@@ -43,21 +43,19 @@ func (db *DB) RecordRegion(ctx context.Context, h incidents.RegionHealth, failin
 
 // Verdicts returns every region's verdicts on targets.
 func (db *DB) Verdicts(ctx context.Context, targets []string) ([]incidents.Verdict, error) {
-	out, err := all(ctx, db.read, `SELECT target, region, failing, cause, since, updated_at FROM region_verdicts
+	return read(ctx, db, "read verdicts", `SELECT target, region, failing, cause, since, updated_at FROM region_verdicts
 		WHERE target = ANY($1) ORDER BY target, region`, []any{nonNil(targets)},
 		func(row scanner) (v incidents.Verdict, err error) {
 			return v, row.Scan(&v.Target, &v.Region, &v.Failing, &v.Cause, at(&v.Since), at(&v.UpdatedAt))
 		})
-	return out, db.wrap("read verdicts", err)
 }
 
 // Regions returns every replica's last canary health, by region.
 func (db *DB) Regions(ctx context.Context) ([]incidents.RegionHealth, error) {
-	out, err := all(ctx, db.read, `SELECT region, replica, canary_ok, at FROM region_canaries ORDER BY region, replica`, nil,
+	return read(ctx, db, "read regions", `SELECT region, replica, canary_ok, at FROM region_canaries ORDER BY region, replica`, nil,
 		func(row scanner) (h incidents.RegionHealth, err error) {
 			return h, row.Scan(&h.Region, &h.Replica, &h.CanaryOK, at(&h.At))
 		})
-	return out, db.wrap("read regions", err)
 }
 
 // RecordRecovery stores that target recovered at at, and forgets every

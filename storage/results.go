@@ -308,17 +308,13 @@ func (db *DB) SaveResults(ctx context.Context, results []linkwatch.Result) error
 		}
 		db.d.Insert(ctx, tx, Insert{Table: "results", Rows: raw,
 			Cols: []string{"target_id", "started_at", "latency_us", "status", "status_code", "cause", "summary", "detail"}})
-		keys := slices.SortedFunc(maps.Keys(plan.Minutes), func(x, y MinuteKey) int {
-			return cmp.Or(cmp.Compare(x.Start, y.Start), cmp.Compare(id(x.Series), id(y.Series)))
-		})
-		minutes := make([][]any, len(keys))
-		for i, k := range keys {
-			a := plan.Minutes[k]
-			minutes[i] = []any{k.Start, id(k.Series), a.Count, a.Failures, a.Degraded, a.LatCount, a.MinUS, a.MaxUS, a.SumUS}
-			for _, h := range a.Hist {
-				minutes[i] = append(minutes[i], h)
-			}
+		var minutes [][]any
+		for k, a := range plan.Minutes {
+			minutes = append(minutes, append([]any{k.Start, id(k.Series), a.Count, a.Failures, a.Degraded, a.LatCount, a.MinUS, a.MaxUS, a.SumUS}, hist(a)...))
 		}
+		slices.SortFunc(minutes, func(x, y []any) int {
+			return cmp.Or(cmp.Compare(x[0].(int64), y[0].(int64)), cmp.Compare(x[1].(int64), y[1].(int64)))
+		})
 		db.d.Insert(ctx, tx, Insert{Table: "rollup_minute", Cols: minuteColumns, Rows: minutes, Then: addMinutes})
 		return nil
 	})
@@ -334,17 +330,18 @@ func (db *DB) SaveResults(ctx context.Context, results []linkwatch.Result) error
 // transaction commits.
 func (db *DB) addTargets(ctx context.Context, tx *Tx, fresh map[string]int64, results []linkwatch.Result) {
 	want := map[string][]any{}
-	for _, r := range results {
-		want[r.TargetID] = []any{r.TargetID, string(r.Kind), r.URL}
-		if s := r.SeriesID(); s != r.TargetID && want[s] == nil {
-			want[s] = []any{s, string(r.Kind), s}
+	add := func(key string, kind linkwatch.TargetKind, url string, over bool) {
+		if _, known := db.targets.Get(key); !known && (over || want[key] == nil) {
+			want[key] = []any{key, string(kind), url}
 		}
 	}
-	var rows [][]any
+	for _, r := range results {
+		add(r.TargetID, r.Kind, r.URL, true)
+		add(r.SeriesID(), r.Kind, r.SeriesID(), false)
+	}
+	rows := make([][]any, 0, len(want))
 	for _, key := range slices.Sorted(maps.Keys(want)) {
-		if _, ok := db.targets.Get(key); !ok {
-			rows = append(rows, want[key])
-		}
+		rows = append(rows, want[key])
 	}
 	db.d.Insert(ctx, tx, Insert{Table: "targets", Cols: []string{"key", "kind", "url"}, Rows: rows,
 		Then: `ON CONFLICT (key) DO UPDATE SET kind = excluded.kind, url = excluded.url RETURNING key, id`,
@@ -357,9 +354,17 @@ func (db *DB) addTargets(ctx context.Context, tx *Tx, fresh map[string]int64, re
 		}})
 }
 
+func hist(a *MinuteAgg) []any {
+	out := make([]any, len(a.Hist))
+	for i, h := range a.Hist {
+		out[i] = h
+	}
+	return out
+}
+
 // RecentResults returns up to limit of a target's newest raw results, newest first.
 func (db *DB) RecentResults(ctx context.Context, targetKey string, limit int) ([]StoredResult, error) {
-	out, err := all(ctx, db.read, `SELECT r.started_at, r.latency_us, r.status, r.status_code, COALESCE(r.cause, ''), COALESCE(r.summary, ''), r.detail
+	return read(ctx, db, "recent results", `SELECT r.started_at, r.latency_us, r.status, r.status_code, COALESCE(r.cause, ''), COALESCE(r.summary, ''), r.detail
 		FROM results r JOIN targets t ON t.id = r.target_id WHERE t.key = $1 ORDER BY r.started_at DESC LIMIT $2`, []any{targetKey, limit},
 		func(row scanner) (StoredResult, error) {
 			s := StoredResult{TargetID: targetKey}
@@ -369,5 +374,4 @@ func (db *DB) RecentResults(ctx context.Context, targetKey string, limit int) ([
 			s.Start, s.Latency, s.Detail = time.UnixMilli(ms).UTC(), time.Duration(us)*time.Microsecond, detail
 			return s, err
 		})
-	return out, db.wrap("recent results", err)
 }

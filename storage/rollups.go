@@ -167,10 +167,9 @@ func (db *DB) Rollups(ctx context.Context, targetKey string, period time.Duratio
 	if table == "" {
 		return nil, fmt.Errorf("%s: rollup period must be a minute or an hour, not %s", db.d.Name(), period)
 	}
-	out, err := all(ctx, db.read, `SELECT `+rollupColumns+` FROM `+table+` WHERE target_id = (SELECT id FROM targets WHERE key = $1)
+	return read(ctx, db, "rollups", `SELECT `+rollupColumns+` FROM `+table+` WHERE target_id = (SELECT id FROM targets WHERE key = $1)
 		AND bucket >= $2 AND bucket < $3 ORDER BY bucket`, []any{targetKey, from.Unix(), to.Unix()},
 		func(row scanner) (Rollup, error) { return scanRollup(targetKey, row) })
-	return out, db.wrap("rollups", err)
 }
 
 // Prune deletes data older than the retention windows, in transactions of
@@ -290,7 +289,7 @@ func (db *DB) DailyStats(ctx context.Context, from, to time.Time, unknown []link
 	if err != nil {
 		return nil, err
 	}
-	out, err := all(ctx, db.read, `SELECT t.key, (a.bucket / 86400) * 86400 AS day, SUM(a.count), SUM(a.failures), SUM(a.degraded)
+	return read(ctx, db, "daily stats", `SELECT t.key, (a.bucket / 86400) * 86400 AS day, SUM(a.count), SUM(a.failures), SUM(a.degraded)
 		FROM (SELECT target_id, bucket, count, failures, degraded FROM rollup_hour WHERE bucket >= $1 AND bucket < $2 AND bucket <> ALL($3)
 			UNION ALL
 			SELECT target_id, bucket, count, failures, degraded FROM rollup_minute WHERE bucket >= $4 AND bucket < $5 AND bucket <> ALL($6)
@@ -305,5 +304,4 @@ func (db *DB) DailyStats(ctx context.Context, from, to time.Time, unknown []link
 			st.Day = time.Unix(day, 0).UTC()
 			return st, err
 		})
-	return out, db.wrap("daily stats", err)
 }

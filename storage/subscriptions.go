@@ -3,60 +3,11 @@ package storage
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"linkwatch"
 )
-
-// Subscriptions are the webhook receivers added through the admin API, and
-// the per-channel delivery log, redelivery and replay built on the outbox.
-// Every replica reads them from the database: nothing about a
-// subscription lives only in one process's memory.
-type Subscriptions interface {
-	// CreateSubscription stores a new subscription, pending verification.
-	CreateSubscription(ctx context.Context, s linkwatch.Subscription) (linkwatch.Subscription, error)
-	Subscription(ctx context.Context, id int64) (linkwatch.Subscription, error)
-	// ListSubscriptions returns every subscription, oldest first.
-	ListSubscriptions(ctx context.Context) ([]linkwatch.Subscription, error)
-	// UpdateSubscription applies a patch. Resuming (paused false) a paused
-	// or disabled subscription starts it from the alerts made from now on;
-	// those made while it was paused are its skipped deliveries (FanOut
-	// makes them), which Replay queues.
-	UpdateSubscription(ctx context.Context, id int64, p linkwatch.SubscriptionPatch) (linkwatch.Subscription, error)
-	// DeleteSubscription removes it; its pending deliveries are closed, its
-	// history kept.
-	DeleteSubscription(ctx context.Context, id int64) error
-	// RotateSecret makes secret the signing secret; the old one keeps
-	// signing too until incidents.SecretOverlap has passed.
-	RotateSecret(ctx context.Context, id int64, secret string) (linkwatch.Subscription, error)
-	// RequestVerification asks for a subscription.verify event to be sent
-	// now, its attempts counted again from zero.
-	RequestVerification(ctx context.Context, id int64) (linkwatch.Subscription, error)
-	// ClaimVerification claims a due verification for owner until lease
-	// has passed, unless another owner's unexpired claim holds it: of
-	// replicas sharing the database, one sends each. It returns false when
-	// none is due (or not yet: its next attempt is later) or another holds
-	// it. RecordVerification ends the claim.
-	ClaimVerification(ctx context.Context, id int64, owner string, lease time.Duration) (bool, error)
-	// RecordVerification records a verification attempt's outcome, as a
-	// delivery's: sent makes the subscription active, from the alerts made
-	// from now on; pending keeps it due at o.NextAt; dead stops trying
-	// until a verification is requested again; disabled (410 Gone)
-	// switches its channel off. Every failure counts an attempt.
-	RecordVerification(ctx context.Context, id int64, o linkwatch.Outcome) error
-
-	// DeliveryLog returns deliveries newest first, paginated by id; alerts
-	// a channel's filters did not match are not in it.
-	DeliveryLog(ctx context.Context, q linkwatch.DeliveryQuery) ([]linkwatch.DeliveryLog, error)
-	// Redeliver queues a delivery again (same alert, same event id).
-	Redeliver(ctx context.Context, id int64) (linkwatch.DeliveryLog, error)
-	// Replay queues again, in outbox order, the channel's deliveries of
-	// alerts made since since (inclusive) that match, skipped ones included, a page of about
-	// limit of them (ReplayPage). next is zero when every match was
-	// queued, else the since of the next page. match sees each alert once,
-	// in outbox order.
-	Replay(ctx context.Context, channel string, since time.Time, limit int, match func(linkwatch.Alert) bool) (n int, next time.Time, err error)
-}
 
 // ReplayRow is one of a channel's deliveries as Replay reads it: its
 // alert and the alert's time as stored in the outbox.
@@ -110,18 +61,11 @@ func replayIDs(rows []ReplayRow) []int64 {
 // left out, nor one skipped while its subscription was paused (replay
 // queues those).
 func InDeliveryLog(status linkwatch.DeliveryStatus) bool {
-	return status != linkwatch.DeliveryFiltered && status != linkwatch.DeliverySkipped
+	return !slices.Contains(notInLog, string(status))
 }
 
-// CheckRedeliver is the rule for queueing a delivery again: never to a
-// channel that is switched off (a receiver that answered 410 Gone, or an
-// operator's choice), which would only close it again unsent.
-func CheckRedeliver(channel string, disabled bool) error {
-	if disabled {
-		return fmt.Errorf("channel %s is disabled: enable it first: %w", channel, linkwatch.ErrConflict)
-	}
-	return nil
-}
+// notInLog are the statuses of the deliveries left out of the delivery log.
+var notInLog = []string{string(linkwatch.DeliveryFiltered), string(linkwatch.DeliverySkipped)}
 
 // selectSubscriptions reads subscriptions with what other tables say of
 // them: switched off (channel_state), and the first failed attempt since
@@ -178,8 +122,7 @@ func (db *DB) Subscription(ctx context.Context, id int64) (linkwatch.Subscriptio
 
 // ListSubscriptions returns every subscription, oldest first.
 func (db *DB) ListSubscriptions(ctx context.Context) ([]linkwatch.Subscription, error) {
-	out, err := all(ctx, db.read, selectSubscriptions(`ORDER BY s.id`), subscriptionArgs(), scanSubscription)
-	return out, db.wrap("read subscriptions", err)
+	return read(ctx, db, "read subscriptions", selectSubscriptions(`ORDER BY s.id`), subscriptionArgs(), scanSubscription)
 }
 
 // changeSubscription runs fn in a transaction on subscription id, read and
@@ -199,7 +142,10 @@ func (db *DB) changeSubscription(ctx context.Context, what string, id int64, fn 
 	return out, err
 }
 
-// UpdateSubscription applies a patch.
+// UpdateSubscription applies a patch. Resuming (paused false) a paused
+// or disabled subscription starts it from the alerts made from now on;
+// those made while it was paused are its skipped deliveries (FanOut makes
+// them), which Replay queues.
 func (db *DB) UpdateSubscription(ctx context.Context, id int64, p linkwatch.SubscriptionPatch) (linkwatch.Subscription, error) {
 	return db.changeSubscription(ctx, "update subscription", id, func(tx *Tx, cur linkwatch.Subscription) error {
 		if p.Filter != nil {
@@ -285,8 +231,11 @@ func (db *DB) RequestVerification(ctx context.Context, id int64) (linkwatch.Subs
 }
 
 // ClaimVerification claims a due verification for owner until lease has
-// passed. The row's update makes it exclusive: a replica claiming at once
-// waits for the other's and then finds it held.
+// passed, unless another owner's unexpired claim holds it: of replicas
+// sharing the database, one sends each (the row's update makes it
+// exclusive). It returns false when none is due (or not yet: its next
+// attempt is later) or another holds it. RecordVerification ends the
+// claim.
 func (db *DB) ClaimVerification(ctx context.Context, id int64, owner string, lease time.Duration) (bool, error) {
 	var claimed bool
 	err := db.update(ctx, "claim verification", func(tx *Tx) error {
@@ -299,7 +248,11 @@ func (db *DB) ClaimVerification(ctx context.Context, id int64, owner string, lea
 	return claimed, err
 }
 
-// RecordVerification records a verification attempt's outcome.
+// RecordVerification records a verification attempt's outcome, as a
+// delivery's: sent makes the subscription active, from the alerts made
+// from now on; pending keeps it due at o.NextAt; dead stops trying until a
+// verification is requested again; disabled (410 Gone) switches its
+// channel off. Every failure counts an attempt.
 func (db *DB) RecordVerification(ctx context.Context, id int64, o linkwatch.Outcome) error {
 	_, err := db.changeSubscription(ctx, "record verification", id, func(tx *Tx, cur linkwatch.Subscription) error {
 		if o.Status == linkwatch.DeliverySent {
@@ -336,18 +289,19 @@ func scanDeliveryLog(row scanner) (l linkwatch.DeliveryLog, err error) {
 		&l.LastStatus, &l.LastError, at(&l.NextAt), at(&l.UpdatedAt), at(&l.CreatedAt), at(&l.FirstAt), &l.Redeliveries)
 }
 
-// DeliveryLog returns deliveries newest first.
+// DeliveryLog returns deliveries newest first, paginated by id; alerts a
+// channel's filters did not match are not in it.
 func (db *DB) DeliveryLog(ctx context.Context, q linkwatch.DeliveryQuery) ([]linkwatch.DeliveryLog, error) {
 	before := q.Before
 	if before <= 0 {
 		before = 1<<63 - 1
 	}
-	out, err := all(ctx, db.read, deliveryLogSelect+`WHERE d.status <> ALL($1) AND d.id < $2 AND ($3 = '' OR d.channel = $3)
+	return read(ctx, db, "read delivery log", deliveryLogSelect+`WHERE d.status <> ALL($1) AND d.id < $2 AND ($3 = '' OR d.channel = $3)
 		ORDER BY d.id DESC LIMIT $4`, []any{notInLog, before, q.Channel, q.Limit}, scanDeliveryLog)
-	return out, db.wrap("read delivery log", err)
 }
 
-// Redeliver queues a delivery again.
+// Redeliver queues a delivery again (same alert, same event id), never to
+// a channel that is switched off.
 func (db *DB) Redeliver(ctx context.Context, id int64) (linkwatch.DeliveryLog, error) {
 	var out linkwatch.DeliveryLog
 	err := db.update(ctx, "redeliver", func(tx *Tx) error {
@@ -362,8 +316,8 @@ func (db *DB) Redeliver(ctx context.Context, id int64) (linkwatch.DeliveryLog, e
 		if err := tx.row(ctx, `SELECT EXISTS (SELECT 1 FROM channel_state WHERE channel = $1)`, cur.Channel).Scan(&off); err != nil {
 			return err
 		}
-		if err := CheckRedeliver(cur.Channel, off); err != nil {
-			return err
+		if off { // sending it would only close it again, unsent
+			return fmt.Errorf("channel %s is disabled: enable it first: %w", cur.Channel, linkwatch.ErrConflict)
 		}
 		requeue(ctx, tx, id)
 		out, err = scanDeliveryLog(tx.row(ctx, deliveryLogSelect+`WHERE d.id = $1`, id))
@@ -377,8 +331,11 @@ func requeue(ctx context.Context, tx *Tx, id int64) {
 		linkwatch.DeliveryPending, tx.now, id)
 }
 
-// Replay queues again the channel's deliveries of alerts made since since
-// that match, in outbox order, a page at a time (ReplayPage).
+// Replay queues again, in outbox order, the channel's deliveries of
+// alerts made since since (inclusive) that match, skipped ones included,
+// a page of about limit of them (ReplayPage). next is zero when every
+// match was queued, else the since of the next page. match sees each
+// alert once, in outbox order.
 func (db *DB) Replay(ctx context.Context, channel string, since time.Time, limit int, match func(linkwatch.Alert) bool) (int, time.Time, error) {
 	var ids []int64
 	var next time.Time

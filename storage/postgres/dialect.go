@@ -76,7 +76,7 @@ func (*dialect) Insert(ctx context.Context, tx *storage.Tx, ins storage.Insert) 
 			args[j], arrays[j] = column[string](ins.Rows, j), fmt.Sprintf("$%d::text[]", j+1)
 		}
 	}
-	tx.Native(ctx, `INSERT INTO `+ins.Table+` (`+strings.Join(ins.Cols, ", ")+`) SELECT * FROM unnest(`+strings.Join(arrays, ", ")+`) `+ins.Then, args, ins.Scan)
+	tx.Native(ctx, `INSERT INTO `+ins.Table+` (`+strings.Join(ins.Cols, ", ")+`) SELECT * FROM unnest(`+strings.Join(arrays, ", ")+`) `+ins.Then, [][]any{args}, ins.Scan)
 }
 
 // column is the j-th values of rows.
