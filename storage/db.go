@@ -22,10 +22,13 @@ type DB struct {
 	write *sql.DB // SQLite: its one writer connection
 	read  runner  // SQLite: a read-only pool; PostgreSQL: the pool write uses too
 
-	targets Committed[string, int64] // target key -> id
 	// saveMu makes one process's result batches plan and commit one at a
-	// time, so the sampler sees them in the order they are written.
+	// time, so the sampler sees them in the order they are written. It
+	// guards what is kept in memory of the rows batches wrote, merged only
+	// once a batch commits, so a rollback never leaves it ahead of the
+	// database.
 	saveMu  sync.Mutex
+	targets map[string]int64 // target key -> id
 	sampler Sampler
 
 	// Now is the clock used for stored times; tests replace it.
@@ -95,7 +98,7 @@ const (
 // (the same pool, or not), in dialect d, with an empty schema already
 // migrated.
 func NewDB(d Dialect, write, read *sql.DB) *DB {
-	return &DB{d: d, write: write, read: runner{d, read}, Now: time.Now}
+	return &DB{d: d, write: write, read: runner{d, read}, targets: map[string]int64{}, Now: time.Now}
 }
 
 // Close closes the pools and releases the locks held.

@@ -7,7 +7,6 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -25,34 +24,6 @@ type StoredResult struct {
 	Cause      linkwatch.Cause
 	Summary    string
 	Detail     *linkwatch.Result // nil for successes
-}
-
-// Committed is state kept in memory about rows a transaction wrote. A
-// transaction collects its changes apart and merges them only once it has
-// committed, so a rollback never leaves the cache ahead of the database.
-type Committed[K comparable, V any] struct {
-	mu sync.Mutex
-	m  map[K]V
-}
-
-// Get returns the committed value of k.
-func (c *Committed[K, V]) Get(k K) (V, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	v, ok := c.m[k]
-	return v, ok
-}
-
-// Merge adds what a committed transaction wrote.
-func (c *Committed[K, V]) Merge(fresh map[K]V) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil {
-		c.m = map[K]V{}
-	}
-	for k, v := range fresh {
-		c.m[k] = v
-	}
 }
 
 // RawSampleEvery is how often a target's result is kept as a raw result
@@ -129,9 +100,10 @@ type MinuteKey struct {
 // Sampler applies the raw-result rule across batches: every change of a
 // target's status or cause is kept raw, and a sample every RawSampleEvery.
 // It remembers each target's last result; a batch's view becomes its own
-// only on Commit, once the batch is stored.
+// only on Commit, once the batch is stored. One batch at a time uses it
+// (DB.saveMu).
 type Sampler struct {
-	states Committed[string, rawState] // target id -> what decides raw keeping
+	states map[string]rawState // target id -> what decides raw keeping
 }
 
 // Batch is what one write of results stores: which results are kept raw,
@@ -156,7 +128,7 @@ func (s *Sampler) Plan(results []linkwatch.Result) *Batch {
 		a.add(r)
 		st, ok := b.states[r.TargetID]
 		if !ok {
-			st, _ = s.states.Get(r.TargetID)
+			st = s.states[r.TargetID]
 		}
 		b.Keep[i] = st.keep(r)
 		b.states[r.TargetID] = st
@@ -165,7 +137,12 @@ func (s *Sampler) Plan(results []linkwatch.Result) *Batch {
 }
 
 // Commit makes a stored batch's choices the base of the next.
-func (s *Sampler) Commit(b *Batch) { s.states.Merge(b.states) }
+func (s *Sampler) Commit(b *Batch) {
+	if s.states == nil {
+		s.states = map[string]rawState{}
+	}
+	maps.Copy(s.states, b.states)
+}
 
 // ResultSaver stores a batch of results in one transaction.
 type ResultSaver interface {
@@ -289,8 +266,7 @@ func (db *DB) SaveResults(ctx context.Context, results []linkwatch.Result) error
 		if id, ok := fresh[key]; ok {
 			return id
 		}
-		id, _ := db.targets.Get(key)
-		return id
+		return db.targets[key]
 	}
 	err := db.update(ctx, "save results", func(tx *Tx) error {
 		db.addTargets(ctx, tx, fresh, results)
@@ -319,7 +295,7 @@ func (db *DB) SaveResults(ctx context.Context, results []linkwatch.Result) error
 		return nil
 	})
 	if err == nil {
-		db.targets.Merge(fresh)
+		maps.Copy(db.targets, fresh)
 		db.sampler.Commit(plan)
 	}
 	return err
@@ -331,7 +307,7 @@ func (db *DB) SaveResults(ctx context.Context, results []linkwatch.Result) error
 func (db *DB) addTargets(ctx context.Context, tx *Tx, fresh map[string]int64, results []linkwatch.Result) {
 	want := map[string][]any{}
 	add := func(key string, kind linkwatch.TargetKind, url string, over bool) {
-		if _, known := db.targets.Get(key); !known && (over || want[key] == nil) {
+		if _, known := db.targets[key]; !known && (over || want[key] == nil) {
 			want[key] = []any{key, string(kind), url}
 		}
 	}

@@ -106,20 +106,11 @@ func embeddedMigrations() ([]storage.Migration, error) {
 // IntegrityCheck runs SQLite's integrity check and returns its verdict
 // ("ok" when the file is sound).
 func (db *DB) IntegrityCheck(ctx context.Context) (string, error) {
-	rows, err := db.reader.QueryContext(ctx, `PRAGMA integrity_check`)
-	if err != nil {
+	var verdict string
+	if err := db.reader.QueryRowContext(ctx, `SELECT group_concat(integrity_check, '; ') FROM pragma_integrity_check`).Scan(&verdict); err != nil {
 		return "", fmt.Errorf("sqlite: integrity check: %w", err)
 	}
-	defer rows.Close()
-	var lines []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return "", err
-		}
-		lines = append(lines, s)
-	}
-	return strings.Join(lines, "; "), rows.Err()
+	return verdict, nil
 }
 
 // UsedBytes is how much of the database holds data: pages in use, after

@@ -1,13 +1,9 @@
-// Package storagetest is the contract every storage backend passes: the
-// same behaviour on SQLite and on any other database, checked by one suite
-// that each backend's tests run (Run) against a fresh database.
-package storagetest
+package storagetest_test
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"slices"
 	"strings"
 	"sync"
@@ -18,6 +14,8 @@ import (
 	"linkwatch/hub"
 	"linkwatch/incidents"
 	"linkwatch/storage"
+	"linkwatch/storage/postgres/pgtest"
+	"linkwatch/storage/sqlite/sqlitetest"
 )
 
 // Open returns a fresh, empty database of the backend under test whose
@@ -39,8 +37,31 @@ func (c *Clock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 // t0 is a fixed time on a minute boundary, far from any day boundary.
 var t0 = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 
-// Run runs the whole contract against the backend.
-func Run(t *testing.T, open Open) {
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// TestContract runs the whole contract on SQLite and on PostgreSQL: the
+// same suite, the same code (storage.DB) under it.
+func TestContract(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
+		run(t, func(tb testing.TB, now func() time.Time) storage.Store {
+			db := sqlitetest.MustOpen(tb)
+			db.Now = now
+			return db
+		})
+	})
+	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
+		run(t, func(tb testing.TB, now func() time.Time) storage.Store {
+			db := pgtest.MustOpen(tb)
+			db.Now = now
+			return db
+		})
+	})
+}
+
+// run runs the whole contract against the backend.
+func run(t *testing.T, open Open) {
 	tests := []struct {
 		name string
 		fn   func(*testing.T, storage.Store, *Clock)
@@ -504,30 +525,4 @@ func clicksAndFeedIDs(t *testing.T, db storage.Store, _ *Clock) {
 	if feed == "" || ids[inc.ID] == "" || feed != feed2 || ids[inc.ID] != ids2[inc.ID] {
 		t.Errorf("feed ids are not stable: %q %v, then %q %v", feed, ids, feed2, ids2)
 	}
-}
-
-// Opened returns a database a backend's test helper opened (with err),
-// closed when tb ends.
-func Opened[DB interface{ Close() error }](tb testing.TB, db DB, err error) DB {
-	tb.Helper()
-	if err != nil {
-		tb.Fatalf("open database: %v", err)
-	}
-	tb.Cleanup(func() {
-		if err := db.Close(); err != nil {
-			tb.Errorf("close database: %v", err)
-		}
-	})
-	return db
-}
-
-// MigrationsBut returns the migrations of fsys's migrations/ but the one
-// whose name ends in suffix: what a build before it applied.
-func MigrationsBut(tb testing.TB, fsys fs.FS, suffix string) []storage.Migration {
-	tb.Helper()
-	all, err := storage.Migrations(fsys, "migrations")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return slices.DeleteFunc(all, func(m storage.Migration) bool { return strings.HasSuffix(m.Name, suffix) })
 }

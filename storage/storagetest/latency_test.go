@@ -1,4 +1,4 @@
-package storagetest
+package storagetest_test
 
 // What the status page reads, the same on every backend: response times
 // are those of the checks that got a response, and the checks of the spans
@@ -170,43 +170,4 @@ func mapsEqual(a, b map[time.Time]int64) bool {
 		}
 	}
 	return true
-}
-
-// CheckLatencyCountMigrated checks a database migrated with the rollups of
-// TestLatencyCountMigration (each backend's): the minute of t0 (Unix
-// seconds) without failures keeps its latency, the minute after it and
-// the hour, which hold a failure, keep their counts and lose their
-// latency (which buckets the failures fell in was not recorded).
-func CheckLatencyCountMigrated(t *testing.T, db storage.Store, t0 int64) {
-	t.Helper()
-	ctx := context.Background()
-	from, to := time.Unix(t0, 0), time.Unix(t0+3600, 0)
-	mins, err := db.Rollups(ctx, "https://a.test/", time.Minute, from, to)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hours, err := db.Rollups(ctx, "https://a.test/", time.Hour, from, to)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(mins) != 2 || len(hours) != 1 {
-		t.Fatalf("%d minute and %d hour rollups, want 2 and 1", len(mins), len(hours))
-	}
-	clean := storage.Rollup{TargetID: "https://a.test/", Start: from.UTC(), Count: 6, LatCount: 6,
-		LatMin: 20 * time.Millisecond, LatMax: 20 * time.Millisecond, LatSum: 120 * time.Millisecond, Hist: [storage.HistColumns]int64{1: 6}}
-	if mins[0] != clean {
-		t.Errorf("a minute without failures = %+v, want it kept: %+v", mins[0], clean)
-	}
-	for _, r := range []storage.Rollup{mins[1], hours[0]} {
-		if r.Count == 0 || r.Failures != 1 || r.LatCount != 0 || r.LatMin != 0 || r.LatMax != 0 || r.LatSum != 0 || r.Hist != ([storage.HistColumns]int64{}) {
-			t.Errorf("a rollup with a failure = %+v, want its counts and no latency", r)
-		}
-	}
-	series, err := db.LatencySeries(ctx, []string{"https://a.test/"}, from, to.Add(time.Minute), time.Hour, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s := series["https://a.test/"]; len(s) != 0 {
-		t.Errorf("the hour (rolled up, with a failure) reads %+v, want no response time", s)
-	}
 }
