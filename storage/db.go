@@ -95,7 +95,7 @@ const (
 )
 
 // NewDB returns the DB that writes through write and reads through read
-// (the same pool, or not), in dialect d, with an empty schema already
+// (the same pool, or not) of a database in dialect d whose schema is
 // migrated.
 func NewDB(d Dialect, write, read *sql.DB) *DB {
 	return &DB{d: d, write: write, read: runner{d, read}, targets: map[string]int64{}, Now: time.Now}
