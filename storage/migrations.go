@@ -1,12 +1,15 @@
 package storage
 
 import (
+	"context"
+	"database/sql"
 	"fmt"
 	"io/fs"
 	"path"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Migration is one schema change, a file NNNN_name.sql. Backends record
@@ -45,4 +48,47 @@ func Migrations(fsys fs.FS, dir string) ([]Migration, error) {
 	}
 	slices.SortFunc(out, func(a, b Migration) int { return a.Version - b.Version })
 	return out, nil
+}
+
+// Migrate applies on conn every migration of ms not yet recorded in
+// schema_migrations (created by ddl), each in its own transaction, in
+// version order. Versions are recorded one by one (see Migration).
+func Migrate(ctx context.Context, conn *sql.Conn, d Dialect, ddl string, ms []Migration) error {
+	if _, err := conn.ExecContext(ctx, ddl); err != nil {
+		return fmt.Errorf("%s: create the migrations table: %w", d.Name(), err)
+	}
+	applied := map[int]bool{}
+	err := each(ctx, runner{d, conn}, `SELECT version FROM schema_migrations`, nil, func(row scanner) error {
+		var v int
+		err := row.Scan(&v)
+		applied[v] = true
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("%s: read schema versions: %w", d.Name(), err)
+	}
+	for _, m := range ms {
+		if applied[m.Version] {
+			continue
+		}
+		tx, err := conn.BeginTx(ctx, nil)
+		if err == nil {
+			// A migration holds several statements: without arguments,
+			// both drivers run them all.
+			_, err = tx.ExecContext(ctx, m.Body)
+		}
+		if err == nil {
+			_, err = tx.ExecContext(ctx, d.Rebind(`INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`),
+				m.Version, m.Name, d.Arg(time.Now().UTC()))
+		}
+		if err == nil {
+			err = tx.Commit()
+		} else if tx != nil {
+			_ = tx.Rollback()
+		}
+		if err != nil {
+			return fmt.Errorf("%s: apply migration %s: %w", d.Name(), m.Name, err)
+		}
+	}
+	return nil
 }

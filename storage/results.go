@@ -1,9 +1,12 @@
 package storage
 
 import (
+	"cmp"
 	"context"
 	"fmt"
-	"sync"
+	"maps"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -21,34 +24,6 @@ type StoredResult struct {
 	Cause      linkwatch.Cause
 	Summary    string
 	Detail     *linkwatch.Result // nil for successes
-}
-
-// Committed is state kept in memory about rows a transaction wrote. A
-// transaction collects its changes apart and merges them only once it has
-// committed, so a rollback never leaves the cache ahead of the database.
-type Committed[K comparable, V any] struct {
-	mu sync.Mutex
-	m  map[K]V
-}
-
-// Get returns the committed value of k.
-func (c *Committed[K, V]) Get(k K) (V, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	v, ok := c.m[k]
-	return v, ok
-}
-
-// Merge adds what a committed transaction wrote.
-func (c *Committed[K, V]) Merge(fresh map[K]V) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil {
-		c.m = map[K]V{}
-	}
-	for k, v := range fresh {
-		c.m[k] = v
-	}
 }
 
 // RawSampleEvery is how often a target's result is kept as a raw result
@@ -125,9 +100,10 @@ type MinuteKey struct {
 // Sampler applies the raw-result rule across batches: every change of a
 // target's status or cause is kept raw, and a sample every RawSampleEvery.
 // It remembers each target's last result; a batch's view becomes its own
-// only on Commit, once the batch is stored.
+// only on Commit, once the batch is stored. One batch at a time uses it
+// (DB.saveMu).
 type Sampler struct {
-	states Committed[string, rawState] // target id -> what decides raw keeping
+	states map[string]rawState // target id -> what decides raw keeping
 }
 
 // Batch is what one write of results stores: which results are kept raw,
@@ -152,7 +128,7 @@ func (s *Sampler) Plan(results []linkwatch.Result) *Batch {
 		a.add(r)
 		st, ok := b.states[r.TargetID]
 		if !ok {
-			st, _ = s.states.Get(r.TargetID)
+			st = s.states[r.TargetID]
 		}
 		b.Keep[i] = st.keep(r)
 		b.states[r.TargetID] = st
@@ -161,7 +137,12 @@ func (s *Sampler) Plan(results []linkwatch.Result) *Batch {
 }
 
 // Commit makes a stored batch's choices the base of the next.
-func (s *Sampler) Commit(b *Batch) { s.states.Merge(b.states) }
+func (s *Sampler) Commit(b *Batch) {
+	if s.states == nil {
+		s.states = map[string]rawState{}
+	}
+	maps.Copy(s.states, b.states)
+}
 
 // ResultSaver stores a batch of results in one transaction.
 type ResultSaver interface {
@@ -254,4 +235,119 @@ func (w *ResultWriter) Run(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// minuteColumns are a minute rollup's columns as SaveResults writes them.
+var minuteColumns = append([]string{"bucket", "target_id", "count", "failures", "degraded", "lat_count", "lat_min_us", "lat_max_us", "lat_sum_us"}, histList("h%d")...)
+
+// addMinutes adds a batch's minutes into their rows. A row without a
+// response time yet has no minimum to keep.
+var addMinutes = `ON CONFLICT (bucket, target_id) DO UPDATE SET count = rollup_minute.count + excluded.count,
+	failures = rollup_minute.failures + excluded.failures, degraded = rollup_minute.degraded + excluded.degraded,
+	lat_count = rollup_minute.lat_count + excluded.lat_count,
+	lat_min_us = CASE WHEN rollup_minute.lat_count = 0 THEN excluded.lat_min_us WHEN excluded.lat_count = 0 THEN rollup_minute.lat_min_us
+		ELSE LEAST(rollup_minute.lat_min_us, excluded.lat_min_us) END,
+	lat_max_us = GREATEST(rollup_minute.lat_max_us, excluded.lat_max_us), lat_sum_us = rollup_minute.lat_sum_us + excluded.lat_sum_us, ` +
+	strings.Join(histList("h%d = rollup_minute.h%d + excluded.h%d"), ", ")
+
+// SaveResults writes a batch of results in one transaction: every result
+// into the minute rollup of its series (Result.SeriesID), and as a raw
+// result what the Sampler keeps. Targets and minutes are written in key
+// order, so replicas writing the same rows lock them in one order.
+func (db *DB) SaveResults(ctx context.Context, results []linkwatch.Result) error {
+	if len(results) == 0 {
+		return nil
+	}
+	db.saveMu.Lock()
+	defer db.saveMu.Unlock()
+	plan := db.sampler.Plan(results)
+	fresh := map[string]int64{}
+	id := func(key string) int64 {
+		if id, ok := fresh[key]; ok {
+			return id
+		}
+		return db.targets[key]
+	}
+	err := db.update(ctx, "save results", func(tx *Tx) error {
+		db.addTargets(ctx, tx, fresh, results)
+		var raw [][]any
+		for i := range results {
+			if !plan.Keep[i] {
+				continue
+			}
+			r := &results[i]
+			var cause, summary, detail any // NULL for a success
+			if r.Status != linkwatch.StatusUp {
+				cause, summary, detail = string(r.Cause), r.Summary, JSON{r}
+			}
+			raw = append(raw, []any{id(r.TargetID), r.Start.UnixMilli(), r.Latency.Microseconds(), string(r.Status), int64(r.StatusCode), cause, summary, detail})
+		}
+		db.d.Insert(ctx, tx, Insert{Table: "results", Rows: raw,
+			Cols: []string{"target_id", "started_at", "latency_us", "status", "status_code", "cause", "summary", "detail"}})
+		var minutes [][]any
+		for k, a := range plan.Minutes {
+			minutes = append(minutes, append([]any{k.Start, id(k.Series), a.Count, a.Failures, a.Degraded, a.LatCount, a.MinUS, a.MaxUS, a.SumUS}, hist(a)...))
+		}
+		slices.SortFunc(minutes, func(x, y []any) int {
+			return cmp.Or(cmp.Compare(x[0].(int64), y[0].(int64)), cmp.Compare(x[1].(int64), y[1].(int64)))
+		})
+		db.d.Insert(ctx, tx, Insert{Table: "rollup_minute", Cols: minuteColumns, Rows: minutes, Then: addMinutes})
+		return nil
+	})
+	if err == nil {
+		maps.Copy(db.targets, fresh)
+		db.sampler.Commit(plan)
+	}
+	return err
+}
+
+// addTargets gives every target and series of results not known yet its
+// id, creating the rows: new ids go to fresh, cached only once the
+// transaction commits.
+func (db *DB) addTargets(ctx context.Context, tx *Tx, fresh map[string]int64, results []linkwatch.Result) {
+	want := map[string][]any{}
+	add := func(key string, kind linkwatch.TargetKind, url string, over bool) {
+		if _, known := db.targets[key]; !known && (over || want[key] == nil) {
+			want[key] = []any{key, string(kind), url}
+		}
+	}
+	for _, r := range results {
+		add(r.TargetID, r.Kind, r.URL, true)
+		add(r.SeriesID(), r.Kind, r.SeriesID(), false)
+	}
+	rows := make([][]any, 0, len(want))
+	for _, key := range slices.Sorted(maps.Keys(want)) {
+		rows = append(rows, want[key])
+	}
+	db.d.Insert(ctx, tx, Insert{Table: "targets", Cols: []string{"key", "kind", "url"}, Rows: rows,
+		Then: `ON CONFLICT (key) DO UPDATE SET kind = excluded.kind, url = excluded.url RETURNING key, id`,
+		Scan: func(scan func(...any) error) error {
+			var key string
+			var id int64
+			err := scan(&key, &id)
+			fresh[key] = id
+			return err
+		}})
+}
+
+func hist(a *MinuteAgg) []any {
+	out := make([]any, len(a.Hist))
+	for i, h := range a.Hist {
+		out[i] = h
+	}
+	return out
+}
+
+// RecentResults returns up to limit of a target's newest raw results, newest first.
+func (db *DB) RecentResults(ctx context.Context, targetKey string, limit int) ([]StoredResult, error) {
+	return read(ctx, db, "recent results", `SELECT r.started_at, r.latency_us, r.status, r.status_code, COALESCE(r.cause, ''), COALESCE(r.summary, ''), r.detail
+		FROM results r JOIN targets t ON t.id = r.target_id WHERE t.key = $1 ORDER BY r.started_at DESC LIMIT $2`, []any{targetKey, limit},
+		func(row scanner) (StoredResult, error) {
+			s := StoredResult{TargetID: targetKey}
+			var ms, us int64
+			var detail *linkwatch.Result
+			err := row.Scan(&ms, &us, &s.Status, &s.StatusCode, &s.Cause, &s.Summary, jsonOf(&detail))
+			s.Start, s.Latency, s.Detail = time.UnixMilli(ms).UTC(), time.Duration(us)*time.Microsecond, detail
+			return s, err
+		})
 }

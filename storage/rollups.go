@@ -1,6 +1,15 @@
 package storage
 
-import "time"
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"linkwatch"
+)
 
 // LatencyBuckets are the upper bounds of the rollup latency histogram
 // (h0..h9); h10 counts everything slower.
@@ -92,40 +101,207 @@ type DayStat struct {
 	Degraded int64
 }
 
-// ScanRollup reads one rollup row whose columns are, in order: bucket (unix
-// seconds), count, failures, degraded, lat_count, lat_min_us, lat_max_us,
-// lat_sum_us and the histogram buckets h0.. — the layout every backend's
-// rollup tables share. scan is the row's Scan.
-func ScanRollup(targetKey string, scan func(dest ...any) error) (Rollup, error) {
+// histList is format for each histogram column, %d its number.
+func histList(format string) []string {
+	out := make([]string, HistColumns)
+	for i := range out {
+		out[i] = strings.ReplaceAll(format, "%d", strconv.Itoa(i))
+	}
+	return out
+}
+
+// rollupColumns are a rollup row's columns as scanRollup reads them.
+var rollupColumns = "bucket, count, failures, degraded, lat_count, lat_min_us, lat_max_us, lat_sum_us, " + strings.Join(histList("h%d"), ", ")
+
+// scanRollup reads a row of rollupColumns.
+func scanRollup(targetKey string, row scanner) (Rollup, error) {
 	r := Rollup{TargetID: targetKey}
 	var bucket, minUS, maxUS, sumUS int64
 	dest := []any{&bucket, &r.Count, &r.Failures, &r.Degraded, &r.LatCount, &minUS, &maxUS, &sumUS}
 	for i := range r.Hist {
 		dest = append(dest, &r.Hist[i])
 	}
-	if err := scan(dest...); err != nil {
-		return r, err
-	}
+	err := row.Scan(dest...)
 	r.Start = time.Unix(bucket, 0).UTC()
 	r.LatMin, r.LatMax, r.LatSum = time.Duration(minUS)*time.Microsecond, time.Duration(maxUS)*time.Microsecond, time.Duration(sumUS)*time.Microsecond
-	return r, nil
+	return r, err
 }
 
-// ScanHistogram reads one row of a latency-histogram query: the target's
-// key, the bucket's start (unix seconds), count, lat_count, lat_max_us and
-// the histogram buckets h0.., in that order. Callers sum the rows of one
-// key with Rollup.Add, or of one key and step with LatencySeries.
-func ScanHistogram(scan func(dest ...any) error) (Rollup, error) {
-	var r Rollup
-	var bucket, maxUS int64
-	dest := []any{&r.TargetID, &bucket, &r.Count, &r.LatCount, &maxUS}
-	for i := range r.Hist {
-		dest = append(dest, &r.Hist[i])
+// hourRollup recomputes the hours of [$1, $2) whole from their minutes.
+// The minimum response time is over the minutes that have one.
+var hourRollup = `INSERT INTO rollup_hour (target_id, ` + rollupColumns + `)
+	SELECT target_id, (bucket / 3600) * 3600 AS b, SUM(count), SUM(failures), SUM(degraded), SUM(lat_count),
+		COALESCE(MIN(CASE WHEN lat_count > 0 THEN lat_min_us END), 0), MAX(lat_max_us), SUM(lat_sum_us), ` + strings.Join(histList("SUM(h%d)"), ", ") + `
+	FROM rollup_minute WHERE bucket >= $1 AND bucket < $2 GROUP BY b, target_id ORDER BY b, target_id
+	ON CONFLICT (bucket, target_id) DO UPDATE SET count = excluded.count, failures = excluded.failures, degraded = excluded.degraded,
+		lat_count = excluded.lat_count, lat_min_us = excluded.lat_min_us, lat_max_us = excluded.lat_max_us, lat_sum_us = excluded.lat_sum_us, ` +
+	strings.Join(histList("h%d = excluded.h%d"), ", ")
+
+// RollUp aggregates the minute rollups (written with the results) into hour
+// rollups, for every hour that has settled since the last run. It is
+// idempotent (an hour is recomputed whole), and replicas running it at
+// once take turns.
+func (db *DB) RollUp(ctx context.Context) error {
+	return db.update(ctx, "hour rollup", func(tx *Tx) error {
+		if err := db.d.LockTx(ctx, tx, LockRollup); err != nil {
+			return err
+		}
+		var done sql.NullInt64 // unix seconds, exclusive: the watermark, or the first minute's hour
+		if err := tx.row(ctx, `SELECT COALESCE((SELECT value FROM meta WHERE key = 'rollup_hour_done'), MIN(bucket) / 3600 * 3600) FROM rollup_minute`).Scan(&done); err != nil || !done.Valid {
+			return err
+		}
+		until := tx.now.Add(-RollupSettle).Truncate(time.Hour).Unix()
+		if until <= done.Int64 {
+			return nil
+		}
+		tx.Exec(ctx, hourRollup, done.Int64, until)
+		tx.Exec(ctx, `INSERT INTO meta (key, value) VALUES ('rollup_hour_done', $1) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, until)
+		return nil
+	})
+}
+
+// Rollups returns a target's rollups of the given period (time.Minute or
+// time.Hour) starting in [from, to), oldest first.
+func (db *DB) Rollups(ctx context.Context, targetKey string, period time.Duration, from, to time.Time) ([]Rollup, error) {
+	table := map[time.Duration]string{time.Minute: "rollup_minute", time.Hour: "rollup_hour"}[period]
+	if table == "" {
+		return nil, fmt.Errorf("%s: rollup period must be a minute or an hour, not %s", db.d.Name(), period)
 	}
-	if err := scan(dest...); err != nil {
-		return r, err
+	return read(ctx, db, "rollups", `SELECT `+rollupColumns+` FROM `+table+` WHERE target_id = (SELECT id FROM targets WHERE key = $1)
+		AND bucket >= $2 AND bucket < $3 ORDER BY bucket`, []any{targetKey, from.Unix(), to.Unix()},
+		func(row scanner) (Rollup, error) { return scanRollup(targetKey, row) })
+}
+
+// Prune deletes data older than the retention windows, in transactions of
+// at most 5,000 rows each, so the prober's writes are never held up for
+// long. Incident evidence lives in the incident tables and is not touched.
+// It returns how many rows it deleted.
+func (db *DB) Prune(ctx context.Context, keep Retention) (int64, error) {
+	now := db.Now()
+	jobs := []struct {
+		query  string
+		cutoff int64
+	}{
+		{db.d.PruneResults(), now.Add(-keep.Raw).UnixMilli()},
+		// Time first: the oldest rows are a prefix of the primary key.
+		{`DELETE FROM rollup_minute WHERE (bucket, target_id) IN (SELECT bucket, target_id FROM rollup_minute WHERE bucket < $1 ORDER BY bucket LIMIT 5000)`, now.Add(-keep.Minute).Unix()},
+		{`DELETE FROM rollup_hour WHERE (bucket, target_id) IN (SELECT bucket, target_id FROM rollup_hour WHERE bucket < $1 ORDER BY bucket LIMIT 5000)`, now.Add(-keep.Hour).Unix()},
 	}
-	r.Start = time.Unix(bucket, 0).UTC()
-	r.LatMax = time.Duration(maxUS) * time.Microsecond
-	return r, nil
+	var total int64
+	for _, j := range jobs {
+		for {
+			var n int64
+			err := db.update(ctx, "prune", func(tx *Tx) error {
+				n = tx.Exec(ctx, j.query, j.cutoff)
+				return nil
+			})
+			total += n
+			if err != nil {
+				return total, err
+			}
+			if n < 5000 {
+				break
+			}
+		}
+	}
+	return total, nil
+}
+
+// LatencyHistograms returns each of the targets' response times over
+// [from, to), as one Rollup (counts, maximum and histogram) per target
+// key: the settled hour rollups where there are some, the minute rollups
+// for the rest, none of the checks of the unknown spans (Reads). from is
+// rounded down to its hour. A target without a response time in the
+// window is absent.
+func (db *DB) LatencyHistograms(ctx context.Context, keys []string, from, to time.Time, unknown []linkwatch.Span) (map[string]Rollup, error) {
+	out := map[string]Rollup{}
+	err := db.histogramRows(ctx, keys, from, to, WholeWindow(from, to), unknown, func(r Rollup) { out[r.TargetID] = out[r.TargetID].Add(r) })
+	return out, err
+}
+
+// LatencySeries returns each of the targets' response times over [from,
+// to) in step-long buckets from from (see Series), read as
+// LatencyHistograms reads: rollups only, by key.
+func (db *DB) LatencySeries(ctx context.Context, keys []string, from, to time.Time, step time.Duration, unknown []linkwatch.Span) (map[string][]Rollup, error) {
+	s, err := NewSeries(from, step)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.histogramRows(ctx, keys, from, to, step, unknown, s.Add); err != nil {
+		return nil, err
+	}
+	return s.Result(), nil
+}
+
+// plan plans a read of [from, to) (PlanReads) on the watermarks it reads:
+// the end of the hours rolled up and, when some checks are unknown, the
+// oldest minute rollup kept.
+func (db *DB) plan(ctx context.Context, from, to time.Time, unknown []linkwatch.Span) (Reads, error) {
+	var done, kept int64
+	err := db.read.row(ctx, `SELECT COALESCE((SELECT value FROM meta WHERE key = 'rollup_hour_done'), 0),
+		CASE WHEN $1 THEN COALESCE((SELECT MIN(bucket) FROM rollup_minute), 0) ELSE 0 END`, len(unknown) > 0).Scan(&done, &kept)
+	return PlanReads(done, kept, from, to, unknown), db.wrap("read the rollup watermarks", err)
+}
+
+// histogramRows calls add with the histogram of each key and step-long
+// bucket from from, summed in the database from the hour and minute
+// rollups PlanReads chooses for [from, to): one row per bucket with a
+// response time, however many rollups it holds. Every bucket is read by
+// its key, so the cost follows the targets asked. A rollup starting before
+// from (from rounded down to its hour) counts in the first bucket.
+func (db *DB) histogramRows(ctx context.Context, keys []string, from, to time.Time, step time.Duration, unknown []linkwatch.Span, add func(Rollup)) error {
+	if len(keys) == 0 || !to.After(from) {
+		return nil
+	}
+	reads, err := db.plan(ctx, from, to, unknown)
+	if err != nil {
+		return err
+	}
+	hours, minutes := reads.Buckets()
+	cols := "t.key, r.bucket, r.count, r.lat_count, r.lat_max_us, " + strings.Join(histList("r.h%d"), ", ")
+	err = each(ctx, db.read, `SELECT key, CASE WHEN bucket < $4 THEN $4 ELSE $4 + (bucket - $4) / $5 * $5 END AS b,
+			SUM(count), SUM(lat_count), MAX(lat_max_us), `+strings.Join(histList("SUM(h%d)"), ", ")+`
+		FROM (SELECT `+cols+` FROM rollup_hour r JOIN targets t ON t.id = r.target_id WHERE t.key = ANY($1) AND r.bucket = ANY($2)
+			UNION ALL
+			SELECT `+cols+` FROM rollup_minute r JOIN targets t ON t.id = r.target_id WHERE t.key = ANY($1) AND r.bucket = ANY($3)) AS hist
+		GROUP BY key, b HAVING SUM(lat_count) > 0`, []any{keys, nonNil(hours), nonNil(minutes), from.Unix(), int64(step / time.Second)},
+		func(row scanner) error {
+			var r Rollup
+			var bucket, maxUS int64
+			dest := []any{&r.TargetID, &bucket, &r.Count, &r.LatCount, &maxUS}
+			for i := range r.Hist {
+				dest = append(dest, &r.Hist[i])
+			}
+			err := row.Scan(dest...)
+			r.Start, r.LatMax = time.Unix(bucket, 0).UTC(), time.Duration(maxUS)*time.Microsecond
+			add(r)
+			return err
+		})
+	return db.wrap("latency histograms", err)
+}
+
+// DailyStats returns per-target daily totals over [from, to), read from
+// the rollups PlanReads chooses (hours already rolled up, minutes for the
+// rest, none of the checks of the unknown spans), never from raw results:
+// the cost does not grow with history.
+func (db *DB) DailyStats(ctx context.Context, from, to time.Time, unknown []linkwatch.Span) ([]DayStat, error) {
+	reads, err := db.plan(ctx, from, to, unknown)
+	if err != nil {
+		return nil, err
+	}
+	return read(ctx, db, "daily stats", `SELECT t.key, (a.bucket / 86400) * 86400 AS day, SUM(a.count), SUM(a.failures), SUM(a.degraded)
+		FROM (SELECT target_id, bucket, count, failures, degraded FROM rollup_hour WHERE bucket >= $1 AND bucket < $2 AND bucket <> ALL($3)
+			UNION ALL
+			SELECT target_id, bucket, count, failures, degraded FROM rollup_minute WHERE bucket >= $4 AND bucket < $5 AND bucket <> ALL($6)
+			UNION ALL
+			SELECT target_id, bucket, count, failures, degraded FROM rollup_minute WHERE bucket = ANY($7)) AS a
+		JOIN targets t ON t.id = a.target_id GROUP BY t.key, day ORDER BY t.key, day`,
+		[]any{reads.HoursFrom, reads.HoursTo, nonNil(reads.SkipHours), reads.MinutesFrom, reads.MinutesTo, nonNil(reads.SkipMinutes), nonNil(reads.MoreMinutes)},
+		func(row scanner) (DayStat, error) {
+			var st DayStat
+			var day int64
+			err := row.Scan(&st.Target, &day, &st.Count, &st.Failures, &st.Degraded)
+			st.Day = time.Unix(day, 0).UTC()
+			return st, err
+		})
 }

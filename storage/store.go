@@ -1,9 +1,10 @@
-// Package storage is what linkwatch asks of a database, whatever the
-// database: the Store interface every backend implements (storage/sqlite
-// today, PostgreSQL next), the values it speaks in, and the rules every
-// backend must apply alike (which raw results are kept, how a minute is
-// rolled up, how results are batched). The contract suite in
-// storage/storagetest checks that a backend keeps them.
+// Package storage keeps linkwatch's state in a database: the Store
+// interface, the values it speaks in, the rules of storing (which raw
+// results are kept, how a minute is rolled up, how results are batched,
+// how a read skips unknown spans), and DB, the one implementation of
+// Store, written once for SQLite (storage/sqlite) and PostgreSQL
+// (storage/postgres), which open it with their Dialect. The contract
+// suite in storage/storagetest runs on both.
 package storage
 
 import (
@@ -75,8 +76,20 @@ type Store interface {
 	ThreadRef(ctx context.Context, incidentID int64, channel string) (string, error)
 	SetThreadRef(ctx context.Context, incidentID int64, channel, ref string) error
 
-	// Subscriptions made through the admin API, the delivery log, replay.
-	Subscriptions
+	// Subscriptions made through the admin API (every replica reads them
+	// from the database), the delivery log, redelivery and replay.
+	CreateSubscription(ctx context.Context, s linkwatch.Subscription) (linkwatch.Subscription, error)
+	Subscription(ctx context.Context, id int64) (linkwatch.Subscription, error)
+	ListSubscriptions(ctx context.Context) ([]linkwatch.Subscription, error)
+	UpdateSubscription(ctx context.Context, id int64, p linkwatch.SubscriptionPatch) (linkwatch.Subscription, error)
+	DeleteSubscription(ctx context.Context, id int64) error
+	RotateSecret(ctx context.Context, id int64, secret string) (linkwatch.Subscription, error)
+	RequestVerification(ctx context.Context, id int64) (linkwatch.Subscription, error)
+	ClaimVerification(ctx context.Context, id int64, owner string, lease time.Duration) (bool, error)
+	RecordVerification(ctx context.Context, id int64, o linkwatch.Outcome) error
+	DeliveryLog(ctx context.Context, q linkwatch.DeliveryQuery) ([]linkwatch.DeliveryLog, error)
+	Redeliver(ctx context.Context, id int64) (linkwatch.DeliveryLog, error)
+	Replay(ctx context.Context, channel string, since time.Time, limit int, match func(linkwatch.Alert) bool) (n int, next time.Time, err error)
 
 	// Clicks and the feed's stable ids.
 	AddClicks(ctx context.Context, hour time.Time, counts map[hub.LinkKey]hub.ClickCount) error

@@ -1,13 +1,15 @@
-// Package postgres keeps linkwatch's state in PostgreSQL, so replicas can
-// share one database: the same behaviour as storage/sqlite (the contract
-// suite in storage/storagetest runs on both), with a pgx connection pool,
-// migrations embedded in the binary and applied under an advisory lock,
-// results written with COPY, and row and advisory locks where SQLite's
-// single writer used to serialise everything.
+// Package postgres opens linkwatch's database on a PostgreSQL server, so
+// replicas can share it: storage.DB (the same code, and the contract
+// suite in storage/storagetest, as on SQLite) over pgx's database/sql
+// driver and connection pool, migrations embedded in the binary and
+// applied under an advisory lock, and the dialect that writes raw results
+// with COPY and takes row and advisory locks where SQLite's single writer
+// serialises everything.
 package postgres
 
 import (
 	"context"
+	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
@@ -15,14 +17,10 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
-	"time"
 
-	"linkwatch"
-
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
 
 	"linkwatch/storage"
 )
@@ -32,28 +30,14 @@ var migrationFS embed.FS
 
 // DB is the linkwatch database on PostgreSQL.
 type DB struct {
+	*storage.DB
 	pool *pgxpool.Pool
 	host string // host:port for errors and logs; never the DSN (it holds the password)
-
-	targets storage.Committed[string, int64] // target key -> id
-	// saveMu makes one process's result batches plan and commit one at a
-	// time, so the sampler sees them in the order they are written.
-	saveMu  sync.Mutex
-	sampler storage.Sampler
-
-	// Now is the clock used for stored times; tests replace it.
-	Now func() time.Time
-
-	faultMu sync.Mutex
-	fault   storage.WriteFault // the last write the database refused
-
-	sessMu   sync.Mutex
-	sessions map[string]*session // held session locks, by name
 }
 
 // Open connects to the database named by dsn (a postgres:// URL or
-// key=value pairs, as libpq takes them) and applies pending migrations.
-// Errors name the host, never the password.
+// key=value pairs, as libpq takes them, with pgxpool's pool_ settings) and
+// applies pending migrations. Errors name the host, never the password.
 func Open(ctx context.Context, dsn string) (*DB, error) {
 	cfg, err := ParseDSN(dsn)
 	if err != nil {
@@ -64,15 +48,25 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: connect to %s: %w", host, err)
 	}
-	db := &DB{pool: pool, host: host, Now: time.Now}
 	// The pool connects lazily: ping now, so a wrong password or an
 	// unreachable host is an error of Open, not of the first write.
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: connect to %s: %w", host, err)
 	}
-	if err := db.migrate(ctx); err != nil {
-		pool.Close()
+	sqlDB := stdlib.OpenDBFromPool(pool)
+	d := &dialect{config: cfg.ConnConfig, host: host}
+	db := &DB{DB: storage.NewDB(d, sqlDB, sqlDB), pool: pool, host: host}
+	ms, err := storage.Migrations(migrationFS, "migrations")
+	if err == nil {
+		var conn *sql.Conn
+		if conn, err = sqlDB.Conn(ctx); err == nil {
+			err = migrate(ctx, conn, ms)
+			conn.Close()
+		}
+	}
+	if err != nil {
+		db.Close()
 		return nil, err
 	}
 	return db, nil
@@ -112,123 +106,30 @@ func hostOf(c pgconn.Config) string {
 // Host is where the database is (host:port), for logs.
 func (db *DB) Host() string { return db.host }
 
-// Close closes the pool, waiting for connections in use to be returned.
+// Close closes the database, then the pool under it.
 func (db *DB) Close() error {
-	db.closeSessions()
+	err := db.DB.Close()
 	db.pool.Close()
-	return nil
-}
-
-// LastWriteFault returns the last write the database refused (zero if none
-// since Open). Readiness uses it: any write, not only a probe, shows that
-// writes cannot commit.
-func (db *DB) LastWriteFault() storage.WriteFault {
-	db.faultMu.Lock()
-	defer db.faultMu.Unlock()
-	return db.fault
-}
-
-// noteWrite records a storage fault in err, if it is one, and returns err.
-func (db *DB) noteWrite(err error) error {
-	if isFault(err) {
-		db.faultMu.Lock()
-		db.fault = storage.WriteFault{At: db.Now(), Err: err}
-		db.faultMu.Unlock()
-	}
 	return err
 }
 
-// isFault tells the database's faults (unreachable, out of disk, read-only
-// after a failover, shut down) from the caller's own errors (a cancelled
-// context, a missing row, a constraint the change broke).
-func isFault(err error) bool {
-	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
-		errors.Is(err, linkwatch.ErrNotFound) || errors.Is(err, linkwatch.ErrConflict) {
-		return false
+// migrate applies on conn the migrations of ms not yet recorded, holding
+// a session advisory lock for the whole run: replicas started together
+// wait for the first to finish, then find every version recorded and
+// apply nothing.
+func migrate(ctx context.Context, conn *sql.Conn, ms []storage.Migration) error {
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1, $2)`, lockSpace, lockMigrate); err != nil {
+		return fmt.Errorf("postgres: migration lock: %w", err)
 	}
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) {
-		switch pe.Code[:2] {
-		case "08", // connection exception
-			"53", // insufficient resources: disk full, out of memory, too many connections
-			"57", // operator intervention: shutdown, cancelled by admin
-			"58", // system error: I/O
-			"XX": // internal error, data corrupted
-			return true
+	// Unlocked on this connection whatever happens; were the unlock to
+	// fail, closing the connection ends the session and its lock.
+	defer func() {
+		if _, err := conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1, $2)`, lockSpace, lockMigrate); err != nil {
+			_ = conn.Raw(func(dc any) error { return dc.(*stdlib.Conn).Close() })
 		}
-		return pe.Code == "25006" // read-only transaction: a standby after failover
-	}
-	var ce *pgconn.ConnectError
-	var ne net.Error
-	return errors.As(err, &ce) || errors.As(err, &ne) || pgconn.SafeToRetry(err) || errors.Is(err, pgconn.ErrConnClosed)
-}
-
-// WriteProbe commits a one-row write: it fails when nothing can be written
-// (the server is read-only, out of disk, or gone).
-func (db *DB) WriteProbe(ctx context.Context) error {
-	return db.update(ctx, func(tx *Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO write_probe (id, at) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET at = excluded.at`, tx.now)
-		if err != nil {
-			return fmt.Errorf("postgres: write probe: %w", err)
-		}
-		return nil
-	})
-}
-
-// Ping reports whether the database answers a read.
-func (db *DB) Ping(ctx context.Context) error {
-	var one int
-	if err := db.pool.QueryRow(ctx, "SELECT 1").Scan(&one); err != nil {
-		return fmt.Errorf("postgres: ping %s: %w", db.host, err)
-	}
-	return nil
-}
-
-// Tx is a write transaction that carries the time it started, so every row
-// written in it agrees on "now".
-type Tx struct {
-	pgx.Tx
-	now time.Time
-}
-
-// update runs fn in a READ COMMITTED transaction and commits it if fn
-// succeeds. What SQLite's single writer serialised, the methods serialise
-// here with row locks (SELECT ... FOR UPDATE) and advisory locks.
-func (db *DB) update(ctx context.Context, fn func(*Tx) error) error {
-	ptx, err := db.pool.Begin(ctx)
-	if err != nil {
-		return db.noteWrite(fmt.Errorf("postgres: begin: %w", err))
-	}
-	tx := &Tx{Tx: ptx, now: db.Now().UTC()}
-	if err := fn(tx); err != nil {
-		_ = ptx.Rollback(context.WithoutCancel(ctx))
-		return db.noteWrite(err)
-	}
-	if err := ptx.Commit(ctx); err != nil {
-		return db.noteWrite(fmt.Errorf("postgres: commit: %w", err))
-	}
-	return nil
-}
-
-// Advisory lock keys (the two int4 halves of pg_advisory_xact_lock): one
-// namespace for linkwatch, one key per thing serialised across replicas.
-const (
-	lockSpace   = 0x6c77 // "lw"
-	lockMigrate = 1      // session lock: schema migrations
-	lockOutbox  = 2      // transaction lock: outbox and alert group writes, fan-out
-	lockRollup  = 3      // transaction lock: the hour rollup job
-
-	lockSpaceMember = 0x6c6d // "lm": session locks of members, keyed by memberLockKey
-	lockSpaceNamed  = 0x6c6e // "ln": named session locks (HoldLock), keyed by a hash of the name
-)
-
-// lock takes a transaction-level advisory lock, released at commit or
-// rollback.
-func (tx *Tx) lock(ctx context.Context, key int32) error {
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, int32(lockSpace), key); err != nil {
-		return fmt.Errorf("postgres: advisory lock %d: %w", key, err)
-	}
-	return nil
+	}()
+	return storage.Migrate(ctx, conn, &dialect{}, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL)`, ms)
 }
 
 // UsedBytes is how much disk linkwatch's tables take, indexes and TOAST

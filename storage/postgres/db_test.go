@@ -19,6 +19,8 @@ import (
 	"linkwatch/storage/postgres/pgtest"
 )
 
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
 // TestOpenTogetherMigratesOnce: replicas starting at once on an empty
 // database all open it, and each migration is applied and recorded once.
 func TestOpenTogetherMigratesOnce(t *testing.T) {

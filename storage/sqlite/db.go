@@ -1,39 +1,36 @@
-// Package sqlite is the SQLite backend of storage.Store: one writer
-// connection for every write (BEGIN IMMEDIATE, so writers queue instead of
-// failing), a pool of readers, and migrations embedded in the binary and
-// applied at open.
+// Package sqlite opens linkwatch's database in a SQLite file: storage.DB
+// over one writer connection for every write (BEGIN IMMEDIATE, so writers
+// queue instead of failing) and a pool of read-only connections, with
+// migrations embedded in the binary and applied at open, and the dialect
+// that turns storage's SQL into SQLite's.
 package sqlite
 
 import (
 	"context"
 	"database/sql"
+	"embed"
 	"errors"
 	"fmt"
 	"net/url"
 	"strings"
-	"sync"
-	"time"
 
-	"github.com/mattn/go-sqlite3" // registers the sqlite3 driver; its errors say which are storage faults
+	_ "github.com/mattn/go-sqlite3" // the sqlite3 driver
 
 	"linkwatch/storage"
 )
 
-// DB is the linkwatch database.
+// DB is the linkwatch database in a SQLite file.
 type DB struct {
-	path   string
+	*storage.DB
 	writer *sql.DB // exactly one connection: SQLite allows one writer
 	reader *sql.DB
-
-	targets storage.Committed[string, int64] // target key -> id
-	sampler storage.Sampler                  // which results are kept raw
-
-	// Now is the clock used for stored times; tests replace it.
-	Now func() time.Time
-
-	faultMu sync.Mutex
-	fault   storage.WriteFault // the last write the database refused
 }
+
+// migrationFS holds the schema; the file names and numbers are what
+// schema_migrations records, so they never change.
+//
+//go:embed migrations/*.sql
+var migrationFS embed.FS
 
 // readerConns bounds concurrent readers; WAL lets them run beside the writer.
 const readerConns = 4
@@ -44,34 +41,33 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if path == "" {
 		return nil, errors.New("sqlite: empty database path")
 	}
-	params := url.Values{}
-	params.Set("_journal_mode", "WAL")
-	params.Set("_busy_timeout", "5000")
-	params.Set("_foreign_keys", "on")
-	params.Set("_synchronous", "NORMAL") // durable across process crashes in WAL mode
-	wparams := cloneValues(params)
-	wparams.Set("_txlock", "immediate")
-	file := uriPath(path)
-	writer, err := sql.Open("sqlite3", file+"?"+wparams.Encode())
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: open writer: %w", err)
+	open := func(mode string, conns int) (*sql.DB, error) {
+		params := url.Values{"_journal_mode": {"WAL"}, "_busy_timeout": {"5000"}, "_foreign_keys": {"on"},
+			"_synchronous": {"NORMAL"}} // durable across process crashes in WAL mode
+		params.Set(mode, map[string]string{"_txlock": "immediate", "_query_only": "true"}[mode])
+		db, err := sql.Open("sqlite3", uriPath(path)+"?"+params.Encode())
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: open: %w", err)
+		}
+		db.SetMaxOpenConns(conns)
+		db.SetMaxIdleConns(conns)
+		return db, nil
 	}
-	writer.SetMaxOpenConns(1)
-	writer.SetMaxIdleConns(1)
-	writer.SetConnMaxLifetime(0)
-
-	rparams := cloneValues(params)
-	rparams.Set("_query_only", "true")
-	reader, err := sql.Open("sqlite3", file+"?"+rparams.Encode())
+	writer, err := open("_txlock", 1)
+	if err != nil {
+		return nil, err
+	}
+	reader, err := open("_query_only", readerConns)
 	if err != nil {
 		writer.Close()
-		return nil, fmt.Errorf("sqlite: open reader: %w", err)
+		return nil, err
 	}
-	reader.SetMaxOpenConns(readerConns)
-	reader.SetMaxIdleConns(readerConns)
-
-	db := &DB{path: path, writer: writer, reader: reader, Now: time.Now}
-	if err := db.migrate(ctx); err != nil {
+	db := &DB{DB: storage.NewDB(dialect{}, writer, reader), writer: writer, reader: reader}
+	ms, err := embeddedMigrations()
+	if err == nil {
+		err = withConn(ctx, writer, func(conn *sql.Conn) error { return migrate(ctx, conn, ms) })
+	}
+	if err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -85,113 +81,36 @@ func uriPath(path string) string {
 	return "file:" + strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
 }
 
-func cloneValues(v url.Values) url.Values {
-	out := url.Values{}
-	for k, vs := range v {
-		out[k] = append([]string(nil), vs...)
-	}
-	return out
+// migrate applies on conn (the writer's) the migrations of ms not yet
+// applied.
+func migrate(ctx context.Context, conn *sql.Conn, ms []storage.Migration) error {
+	return storage.Migrate(ctx, conn, dialect{}, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`, ms)
 }
 
-// Close closes both pools. Writes in flight finish first.
-func (db *DB) Close() error {
-	return errors.Join(db.reader.Close(), db.writer.Close())
-}
-
-// LastWriteFault returns the last write the database refused (zero if none
-// since Open). Readiness uses it: any write, not only a probe, shows that
-// the writer cannot commit.
-func (db *DB) LastWriteFault() storage.WriteFault {
-	db.faultMu.Lock()
-	defer db.faultMu.Unlock()
-	return db.fault
-}
-
-// noteWrite records a storage fault in err, if it is one, and returns err.
-func (db *DB) noteWrite(err error) error {
-	var se sqlite3.Error
-	if err != nil && errors.As(err, &se) && se.Code != sqlite3.ErrInterrupt {
-		db.faultMu.Lock()
-		db.fault = storage.WriteFault{At: db.Now(), Err: err}
-		db.faultMu.Unlock()
-	}
-	return err
-}
-
-// WriteProbe commits a one-row write through the single writer: it fails
-// when nothing can be written (read-only file, a lock held by another
-// process past the busy timeout, a full disk).
-func (db *DB) WriteProbe(ctx context.Context) error {
-	return db.update(ctx, func(tx *Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO write_probe (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at`,
-			tx.now.Format(time.RFC3339Nano))
-		if err != nil {
-			return fmt.Errorf("sqlite: write probe: %w", err)
-		}
-		return nil
-	})
-}
-
-// Ping reports whether the database answers a read.
-func (db *DB) Ping(ctx context.Context) error {
-	var one int
-	if err := db.reader.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
-		return fmt.Errorf("sqlite: ping: %w", err)
-	}
-	return nil
-}
-
-// Tx is a write transaction that carries the time it started, so every row
-// written in it agrees on "now".
-type Tx struct {
-	*sql.Tx
-	now time.Time
-}
-
-// beginTx starts a write transaction on the single writer connection. The
-// driver issues BEGIN IMMEDIATE (_txlock=immediate), so a busy database makes
-// it wait here rather than fail at the first write.
-func (db *DB) beginTx(ctx context.Context) (*Tx, error) {
-	tx, err := db.writer.BeginTx(ctx, nil)
+// withConn runs fn on a connection of db.
+func withConn(ctx context.Context, db *sql.DB, fn func(*sql.Conn) error) error {
+	conn, err := db.Conn(ctx)
 	if err != nil {
-		return nil, db.noteWrite(fmt.Errorf("sqlite: begin: %w", err))
+		return fmt.Errorf("sqlite: %w", err)
 	}
-	return &Tx{Tx: tx, now: db.Now().UTC()}, nil
+	defer conn.Close()
+	return fn(conn)
 }
 
-// update runs fn in a write transaction and commits it if fn succeeds.
-func (db *DB) update(ctx context.Context, fn func(*Tx) error) error {
-	tx, err := db.beginTx(ctx)
-	if err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return db.noteWrite(err)
-	}
-	if err := tx.Commit(); err != nil {
-		return db.noteWrite(fmt.Errorf("sqlite: commit: %w", err))
-	}
-	return nil
+// embeddedMigrations returns the migrations in version order.
+func embeddedMigrations() ([]storage.Migration, error) {
+	return storage.Migrations(migrationFS, "migrations")
 }
 
 // IntegrityCheck runs SQLite's integrity check and returns its verdict
 // ("ok" when the file is sound).
 func (db *DB) IntegrityCheck(ctx context.Context) (string, error) {
-	rows, err := db.reader.QueryContext(ctx, `PRAGMA integrity_check`)
-	if err != nil {
+	var verdict string
+	if err := db.reader.QueryRowContext(ctx, `SELECT group_concat(integrity_check, '; ') FROM pragma_integrity_check`).Scan(&verdict); err != nil {
 		return "", fmt.Errorf("sqlite: integrity check: %w", err)
 	}
-	defer rows.Close()
-	var lines []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return "", err
-		}
-		lines = append(lines, s)
-	}
-	return strings.Join(lines, "; "), rows.Err()
+	return verdict, nil
 }
 
 // UsedBytes is how much of the database holds data: pages in use, after

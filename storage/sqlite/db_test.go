@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"linkwatch/storage/storagetest"
 )
 
 func TestOpenAppliesMigrationsOnce(t *testing.T) {
@@ -139,13 +141,5 @@ func TestMigrationWithALowerNumberIsApplied(t *testing.T) {
 func mustOpen(tb testing.TB) *DB {
 	tb.Helper()
 	db, err := Open(context.Background(), filepath.Join(tb.TempDir(), "linkwatch.db"))
-	if err != nil {
-		tb.Fatalf("open database: %v", err)
-	}
-	tb.Cleanup(func() {
-		if err := db.Close(); err != nil {
-			tb.Errorf("close database: %v", err)
-		}
-	})
-	return db
+	return storagetest.Opened(tb, db, err)
 }

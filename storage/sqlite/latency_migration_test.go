@@ -4,11 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
-	"linkwatch/storage"
+	"linkwatch/storage/storagetest"
 )
 
 // TestLatencyCountMigration: rollup rows written before response times
@@ -23,23 +22,10 @@ func TestLatencyCountMigration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := raw.ExecContext(ctx, `CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`); err != nil {
+	if err := withConn(ctx, raw, func(conn *sql.Conn) error {
+		return migrate(ctx, conn, storagetest.MigrationsBut(t, migrationFS, "_rollup_latency_count.sql"))
+	}); err != nil {
 		t.Fatal(err)
-	}
-	all, err := embeddedMigrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range all {
-		if strings.HasSuffix(m.Name, "_rollup_latency_count.sql") {
-			continue
-		}
-		if _, err := raw.ExecContext(ctx, m.Body); err != nil {
-			t.Fatalf("%s: %v", m.Name, err)
-		}
-		if _, err := raw.ExecContext(ctx, `INSERT INTO schema_migrations VALUES (?, ?, 'then')`, m.Version, m.Name); err != nil {
-			t.Fatal(err)
-		}
 	}
 	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC).Unix()
 	// The old layout: every check's latency in the histogram. Minute 10:00
@@ -58,34 +44,5 @@ func TestLatencyCountMigration(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	from, to := time.Unix(t0, 0), time.Unix(t0+3600, 0)
-	mins, err := db.Rollups(ctx, "https://a.test/", time.Minute, from, to)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hours, err := db.Rollups(ctx, "https://a.test/", time.Hour, from, to)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(mins) != 2 || len(hours) != 1 {
-		t.Fatalf("%d minute and %d hour rollups, want 2 and 1", len(mins), len(hours))
-	}
-	clean := storage.Rollup{TargetID: "https://a.test/", Start: from.UTC(), Count: 6, LatCount: 6,
-		LatMin: 20 * time.Millisecond, LatMax: 20 * time.Millisecond, LatSum: 120 * time.Millisecond, Hist: [storage.HistColumns]int64{1: 6}}
-	if mins[0] != clean {
-		t.Errorf("a minute without failures = %+v, want it kept: %+v", mins[0], clean)
-	}
-	for _, r := range []storage.Rollup{mins[1], hours[0]} {
-		if r.Count == 0 || r.Failures != 1 || r.LatCount != 0 || r.LatMin != 0 || r.LatMax != 0 || r.LatSum != 0 || r.Hist != ([storage.HistColumns]int64{}) {
-			t.Errorf("a rollup with a failure = %+v, want its counts and no latency", r)
-		}
-	}
-	// Read as the status page reads it: the clean minute's responses only.
-	series, err := db.LatencySeries(ctx, []string{"https://a.test/"}, from, to.Add(time.Minute), time.Hour, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s := series["https://a.test/"]; len(s) != 0 {
-		t.Errorf("the hour (rolled up, with a failure) reads %+v, want no response time", s)
-	}
+	storagetest.CheckLatencyCountMigrated(t, db, t0)
 }

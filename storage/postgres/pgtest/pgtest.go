@@ -36,6 +36,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"linkwatch/storage/postgres"
+	"linkwatch/storage/storagetest"
 )
 
 // superuser is the cluster's superuser, the owner of every test database.
@@ -96,15 +97,7 @@ func DSN(tb testing.TB) string {
 func MustOpen(tb testing.TB) *postgres.DB {
 	tb.Helper()
 	db, err := postgres.Open(context.Background(), DSN(tb))
-	if err != nil {
-		tb.Fatalf("pgtest: open: %v", err)
-	}
-	tb.Cleanup(func() {
-		if err := db.Close(); err != nil {
-			tb.Errorf("pgtest: close: %v", err)
-		}
-	})
-	return db
+	return storagetest.Opened(tb, db, err)
 }
 
 func (s *Server) dsn(database string) string {

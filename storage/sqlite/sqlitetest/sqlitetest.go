@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"linkwatch/storage/sqlite"
+	"linkwatch/storage/storagetest"
 )
 
 // MustOpen opens a fresh database in a temporary directory and closes it
@@ -16,13 +17,5 @@ import (
 func MustOpen(tb testing.TB) *sqlite.DB {
 	tb.Helper()
 	db, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "linkwatch.db"))
-	if err != nil {
-		tb.Fatalf("open database: %v", err)
-	}
-	tb.Cleanup(func() {
-		if err := db.Close(); err != nil {
-			tb.Errorf("close database: %v", err)
-		}
-	})
-	return db
+	return storagetest.Opened(tb, db, err)
 }

@@ -1,7 +1,4 @@
-// Package storagetest is the contract every storage backend passes: the
-// same behaviour on SQLite and on any other database, checked by one suite
-// that each backend's tests run (Run) against a fresh database.
-package storagetest
+package storagetest_test
 
 import (
 	"context"
@@ -17,6 +14,8 @@ import (
 	"linkwatch/hub"
 	"linkwatch/incidents"
 	"linkwatch/storage"
+	"linkwatch/storage/postgres/pgtest"
+	"linkwatch/storage/sqlite/sqlitetest"
 )
 
 // Open returns a fresh, empty database of the backend under test whose
@@ -38,8 +37,31 @@ func (c *Clock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 // t0 is a fixed time on a minute boundary, far from any day boundary.
 var t0 = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 
-// Run runs the whole contract against the backend.
-func Run(t *testing.T, open Open) {
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// TestContract runs the whole contract on SQLite and on PostgreSQL: the
+// same suite, the same code (storage.DB) under it.
+func TestContract(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
+		run(t, func(tb testing.TB, now func() time.Time) storage.Store {
+			db := sqlitetest.MustOpen(tb)
+			db.Now = now
+			return db
+		})
+	})
+	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
+		run(t, func(tb testing.TB, now func() time.Time) storage.Store {
+			db := pgtest.MustOpen(tb)
+			db.Now = now
+			return db
+		})
+	})
+}
+
+// run runs the whole contract against the backend.
+func run(t *testing.T, open Open) {
 	tests := []struct {
 		name string
 		fn   func(*testing.T, storage.Store, *Clock)

@@ -1,4 +1,4 @@
-package storagetest
+package storagetest_test
 
 // Subscriptions made through the admin API, the delivery log, redelivery
 // and replay: the same on every backend.

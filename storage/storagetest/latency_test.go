@@ -1,4 +1,4 @@
-package storagetest
+package storagetest_test
 
 // What the status page reads, the same on every backend: response times
 // are those of the checks that got a response, and the checks of the spans

@@ -1,4 +1,4 @@
-package storagetest
+package storagetest_test
 
 // What storage.Store asks beyond the incident and outbox contract: clicks
 // by hour and by day, latency histograms, flap history, the dispatcher's

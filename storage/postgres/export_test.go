@@ -1,0 +1,8 @@
+package postgres
+
+// Migrate and MigrationFS let tests build a database as an older build
+// left it: every migration but some.
+var (
+	Migrate     = migrate
+	MigrationFS = migrationFS
+)
