@@ -10,6 +10,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -19,13 +20,26 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// manifests is what `kubectl apply -k` sends to the cluster, decoded.
+// manifests is what `kubectl apply -k` sends to the cluster, decoded. It
+// runs linkwatch one of two ways: replicas sharing PostgreSQL (a
+// Deployment and its PodDisruptionBudget: deploy/), or one replica on
+// SQLite (a StatefulSet with a volume: deploy/sqlite/).
 type manifests struct {
-	deployment *appsv1.Deployment
-	service    *corev1.Service
-	pdb        *policyv1.PodDisruptionBudget
-	secrets    map[string]*corev1.Secret
-	configMaps map[string]*corev1.ConfigMap
+	deployment  *appsv1.Deployment
+	statefulSet *appsv1.StatefulSet
+	service     *corev1.Service
+	pdb         *policyv1.PodDisruptionBudget
+	secrets     map[string]*corev1.Secret
+	configMaps  map[string]*corev1.ConfigMap
+}
+
+// workload is the Deployment or the StatefulSet: its kind, replicas (nil:
+// the API's default, 1), selector and pod template.
+func (m *manifests) workload() (kind string, replicas *int32, sel *metav1.LabelSelector, pod corev1.PodTemplateSpec) {
+	if m.deployment != nil {
+		return "Deployment", m.deployment.Spec.Replicas, m.deployment.Spec.Selector, m.deployment.Spec.Template
+	}
+	return "StatefulSet", m.statefulSet.Spec.Replicas, m.statefulSet.Spec.Selector, m.statefulSet.Spec.Template
 }
 
 // strict decodes the kinds deploy/ may hold, refusing unknown and
@@ -67,6 +81,8 @@ func build(fsys filesys.FileSystem, dir string) (*manifests, error) {
 		switch o := obj.(type) {
 		case *appsv1.Deployment:
 			dup, m.deployment = m.deployment != nil, o
+		case *appsv1.StatefulSet:
+			dup, m.statefulSet = m.statefulSet != nil, o
 		case *corev1.Service:
 			dup, m.service = m.service != nil, o
 		case *policyv1.PodDisruptionBudget:
@@ -79,11 +95,16 @@ func build(fsys filesys.FileSystem, dir string) (*manifests, error) {
 			errs = append(errs, fmt.Errorf("%s: a kind the checks here do not know", id))
 		}
 		if dup {
-			errs = append(errs, fmt.Errorf("%s: a second one; the checks expect one linkwatch Deployment, Service and PodDisruptionBudget", id))
+			errs = append(errs, fmt.Errorf("%s: a second one; the checks expect one linkwatch workload, Service and PodDisruptionBudget", id))
 		}
 	}
-	if m.deployment == nil || m.service == nil || m.pdb == nil {
-		errs = append(errs, errors.New("want a Deployment, a Service and a PodDisruptionBudget"))
+	switch {
+	case (m.deployment == nil) == (m.statefulSet == nil):
+		errs = append(errs, errors.New("want one workload: a Deployment (replicas on PostgreSQL) or a StatefulSet (one replica on SQLite)"))
+	case m.service == nil:
+		errs = append(errs, errors.New("want a Service"))
+	case m.deployment != nil && m.pdb == nil:
+		errs = append(errs, errors.New("want a PodDisruptionBudget for the Deployment's replicas"))
 	}
 	return m, errors.Join(errs...)
 }

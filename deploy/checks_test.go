@@ -3,10 +3,8 @@ package deploy
 import (
 	"fmt"
 	"maps"
-	"net"
 	"path"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -14,7 +12,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"sigs.k8s.io/yaml"
 )
 
 const (
@@ -28,28 +25,36 @@ const (
 	shutdownBudget = 30 * time.Second
 )
 
-// problems lists what would make m a poor replica set, each naming the
-// object and what is wrong. The API server would accept nearly all of them.
+// problems lists what would make m a poor way to run linkwatch, each
+// naming the object and what is wrong. The API server would accept nearly
+// all of them.
 func (m *manifests) problems() []string {
-	r := &review{m: m, pod: m.deployment.Spec.Template, replicas: 1} // 1: the API's default
-	r.podLabels = labels.Set(r.pod.Labels)
-	if n := m.deployment.Spec.Replicas; n != nil {
-		r.replicas = *n
+	kind, replicas, sel, pod := m.workload()
+	r := &review{m: m, kind: kind, pod: pod, podLabels: labels.Set(pod.Labels), replicas: 1} // 1: the API's default
+	if replicas != nil {
+		r.replicas = *replicas
 	}
-	r.selects("Deployment selector", m.deployment.Spec.Selector)
-	r.rollout()
+	r.selects(r.kind+" selector", sel)
+	r.image()
 	if n := len(r.pod.Spec.Containers); n != 1 {
 		r.fail("the pod has %d containers, want linkwatch alone", n)
 		return r.found
 	}
 	r.c = r.pod.Spec.Containers[0]
-	r.port = m.configPort(r.c, r.pod.Spec, r.fail)
+	if r.cfg = m.config(r.c, r.pod.Spec, r.fail); r.cfg == nil {
+		return r.found
+	}
+	if m.deployment != nil {
+		r.rollout()
+		r.spread()
+		r.disruptionBudget()
+	} else {
+		r.singleWriter()
+	}
 	r.probes()
 	r.termination()
 	r.resources()
 	r.security()
-	r.spread()
-	r.disruptionBudget()
 	r.service()
 	r.secrets()
 	return r.found
@@ -58,11 +63,12 @@ func (m *manifests) problems() []string {
 // review is one pass of the checks over a build.
 type review struct {
 	m         *manifests
+	kind      string // of the workload: Deployment or StatefulSet
 	pod       corev1.PodTemplateSpec
 	podLabels labels.Set
 	replicas  int32
 	c         corev1.Container // linkwatch's
-	port      int32            // where linkwatch listens (server.addr)
+	cfg       *linkwatchConfig // the config it runs (-config)
 	found     []string
 }
 
@@ -77,28 +83,81 @@ func (r *review) selects(what string, sel *metav1.LabelSelector) {
 	case err != nil:
 		r.fail("%s: %v", what, err)
 	case s.Empty() || !s.Matches(r.podLabels):
-		r.fail("%s does not select the Deployment's pods (labels %v)", what, r.podLabels)
+		r.fail("%s does not select the %s's pods (labels %v)", what, r.kind, r.podLabels)
 	}
 }
 
-// rollout: enough replicas, and a new one ready before an old one stops;
-// the release pinned, so a restart does not change it.
+// rollout: enough replicas, on one database they can share, and a new
+// one ready before an old one stops.
 func (r *review) rollout() {
 	d := r.m.deployment
 	if r.replicas < minReplicas {
 		r.fail("Deployment has %d replicas, want at least %d", r.replicas, minReplicas)
+	}
+	if r.cfg.driver != "postgres" {
+		r.fail("Deployment has %d replicas on storage.driver %s: replicas share one PostgreSQL (for SQLite, one replica: deploy/sqlite/)", r.replicas, r.cfg.driver)
 	}
 	if ru := d.Spec.Strategy.RollingUpdate; d.Spec.Strategy.Type != "RollingUpdate" || ru == nil || ru.MaxUnavailable == nil {
 		r.fail("Deployment strategy must be RollingUpdate with maxUnavailable 0 (a new replica is ready before an old one stops)")
 	} else if n, err := intstr.GetScaledValueFromIntOrPercent(ru.MaxUnavailable, int(r.replicas), true); err != nil || n != 0 {
 		r.fail("Deployment rollingUpdate.maxUnavailable is %s, want 0", ru.MaxUnavailable.String())
 	}
+}
+
+// image: the release pinned, so a restart does not change it.
+func (r *review) image() {
 	for _, c := range r.pod.Spec.Containers {
 		if _, digest, ok := strings.Cut(c.Image, "@"); !ok || digest == "" {
 			if _, tag, ok := strings.Cut(path.Base(c.Image), ":"); !ok || tag == "" || tag == "latest" {
 				r.fail("image %q: want a release tag or digest (kustomization.yaml's images), not latest", c.Image)
 			}
 		}
+	}
+}
+
+// singleWriter: the StatefulSet is one SQLite process, its database on a
+// volume of its own that it can write, and that outlives the pod.
+func (r *review) singleWriter() {
+	ss := r.m.statefulSet
+	if r.replicas != 1 {
+		r.fail("StatefulSet has %d replicas: SQLite has one writer, want 1 (for replicas, PostgreSQL: deploy/)", r.replicas)
+	}
+	if r.cfg.driver != "sqlite" {
+		r.fail("StatefulSet runs storage.driver %s: it is the single SQLite node (on PostgreSQL, run replicas: deploy/)", r.cfg.driver)
+		return
+	}
+	if ss.Spec.ServiceName != r.m.service.Name {
+		r.fail("StatefulSet serviceName %q: want the Service %q", ss.Spec.ServiceName, r.m.service.Name)
+	}
+	dir := path.Dir(r.cfg.path)
+	var mount *corev1.VolumeMount
+	for i, vm := range r.c.VolumeMounts {
+		if vm.MountPath == dir && vm.SubPath == "" {
+			mount = &r.c.VolumeMounts[i]
+		}
+	}
+	if mount == nil {
+		r.fail("storage.path %s: no volume is mounted at %s", r.cfg.path, dir)
+		return
+	}
+	if mount.ReadOnly {
+		r.fail("storage.path %s: the volume %s is mounted read-only", r.cfg.path, mount.Name)
+	}
+	// A claim takes precedence over a pod volume of the same name.
+	i := slices.IndexFunc(ss.Spec.VolumeClaimTemplates, func(pvc corev1.PersistentVolumeClaim) bool { return pvc.Name == mount.Name })
+	if i < 0 {
+		r.fail("storage.path %s: the volume %s is not one of the StatefulSet's volumeClaimTemplates, so the database would not outlive the pod", r.cfg.path, mount.Name)
+		return
+	}
+	// A volume many nodes mount is a network file system, where SQLite's
+	// locks do not hold.
+	for _, mode := range ss.Spec.VolumeClaimTemplates[i].Spec.AccessModes {
+		if mode != corev1.ReadWriteOnce && mode != corev1.ReadWriteOncePod {
+			r.fail("volumeClaimTemplate %s: access mode %s, want ReadWriteOnce or ReadWriteOncePod (SQLite's locks need a local file system)", mount.Name, mode)
+		}
+	}
+	if psc := r.pod.Spec.SecurityContext; psc == nil || psc.FSGroup == nil {
+		r.fail("securityContext: want an fsGroup, so that linkwatch's user can write the volume %s", mount.Name)
 	}
 }
 
@@ -112,8 +171,8 @@ func (r *review) probes() {
 		case pr.HTTPGet.Path != wantPath:
 			r.fail("%s: GET %s, want %s", what, pr.HTTPGet.Path, wantPath)
 		default:
-			if n, ok := resolvePort(r.c, pr.HTTPGet.Port); !ok || n != r.port {
-				r.fail("%s: port %s is not the port linkwatch listens on (%d)", what, pr.HTTPGet.Port.String(), r.port)
+			if n, ok := resolvePort(r.c, pr.HTTPGet.Port); !ok || n != r.cfg.port {
+				r.fail("%s: port %s is not the port linkwatch listens on (%d)", what, pr.HTTPGet.Port.String(), r.cfg.port)
 			}
 		}
 	}
@@ -121,12 +180,16 @@ func (r *review) probes() {
 	probe("livenessProbe", r.c.LivenessProbe, "/healthz")
 }
 
-// termination: the pod leaves the Service's endpoints while preStop runs,
-// then linkwatch gets SIGTERM and must finish before the grace period ends.
+// termination: a replica leaves the Service's endpoints while preStop
+// runs, so that the others take its visitors; then linkwatch gets SIGTERM
+// and must finish before the grace period ends. A single replica has no
+// one to hand its visitors to, and needs no preStop.
 func (r *review) termination() {
 	var preStop time.Duration
 	if lc := r.c.Lifecycle; lc == nil || lc.PreStop == nil || lc.PreStop.Sleep == nil || lc.PreStop.Sleep.Seconds <= 0 {
-		r.fail("want a preStop sleep, so the pod leaves the Service's endpoints before SIGTERM")
+		if r.m.deployment != nil {
+			r.fail("want a preStop sleep, so the pod leaves the Service's endpoints before SIGTERM")
+		}
 	} else {
 		preStop = time.Duration(lc.PreStop.Sleep.Seconds) * time.Second
 	}
@@ -167,7 +230,7 @@ func (r *review) security() {
 		return
 	}
 	if sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem {
-		r.fail("securityContext: want readOnlyRootFilesystem (linkwatch on PostgreSQL writes no file)")
+		r.fail("securityContext: want readOnlyRootFilesystem (linkwatch writes only to its database: PostgreSQL, or SQLite's volume)")
 	}
 	if sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation {
 		r.fail("securityContext: want allowPrivilegeEscalation false")
@@ -221,7 +284,7 @@ func (r *review) disruptionBudget() {
 func (r *review) service() {
 	svc := r.m.service
 	if sel := labels.SelectorFromSet(svc.Spec.Selector); sel.Empty() || !sel.Matches(r.podLabels) {
-		r.fail("Service selector %v does not select the Deployment's pods (labels %v)", svc.Spec.Selector, r.podLabels)
+		r.fail("Service selector %v does not select the %s's pods (labels %v)", svc.Spec.Selector, r.kind, r.podLabels)
 	}
 	if len(svc.Spec.Ports) == 0 {
 		r.fail("Service has no port")
@@ -231,8 +294,8 @@ func (r *review) service() {
 		if target.Type == intstr.Int && target.IntVal == 0 {
 			target = intstr.FromInt32(sp.Port) // the API's default
 		}
-		if n, ok := resolvePort(r.c, target); !ok || n != r.port {
-			r.fail("Service port %d: targetPort %s is not the port linkwatch listens on (%d)", sp.Port, target.String(), r.port)
+		if n, ok := resolvePort(r.c, target); !ok || n != r.cfg.port {
+			r.fail("Service port %d: targetPort %s is not the port linkwatch listens on (%d)", sp.Port, target.String(), r.cfg.port)
 		}
 	}
 }
@@ -268,15 +331,32 @@ func (r *review) secrets() {
 	}
 }
 
-// configPort follows the container's -config flag to the ConfigMap it is
-// mounted from, and returns the port of that config's server.addr, which
-// must be a port the container declares.
-func (m *manifests) configPort(c corev1.Container, pod corev1.PodSpec, fail func(string, ...any)) int32 {
+// config reads the config the container runs, whose port (server.addr)
+// must be one the container declares.
+func (m *manifests) config(c corev1.Container, pod corev1.PodSpec, fail func(string, ...any)) *linkwatchConfig {
+	cmName, data, err := m.configFile(c, pod)
+	if err != nil {
+		fail("%v", err)
+		return nil
+	}
+	cfg, err := parseConfig(data)
+	if err != nil {
+		fail("ConfigMap %s: %v", cmName, err)
+		return nil
+	}
+	if !slices.ContainsFunc(c.Ports, func(p corev1.ContainerPort) bool { return p.ContainerPort == cfg.port }) {
+		fail("linkwatch listens on %d (server.addr), which the container does not declare", cfg.port)
+	}
+	return cfg
+}
+
+// configFile follows the container's -config flag to the ConfigMap it is
+// mounted from, and returns that file.
+func (m *manifests) configFile(c corev1.Container, pod corev1.PodSpec) (cmName string, data []byte, err error) {
 	args := slices.Concat(c.Command, c.Args)
 	i := slices.Index(args, "-config")
 	if i < 0 || i+1 >= len(args) {
-		fail("container args %q: want serve -config FILE", args)
-		return 0
+		return "", nil, fmt.Errorf("container args %q: want serve -config FILE", args)
 	}
 	file := args[i+1]
 	var volume string
@@ -285,7 +365,6 @@ func (m *manifests) configPort(c corev1.Container, pod corev1.PodSpec, fail func
 			volume = vm.Name
 		}
 	}
-	var cmName string
 	for _, v := range pod.Volumes {
 		if v.Name == volume && v.ConfigMap != nil && len(v.ConfigMap.Items) == 0 {
 			cmName = v.ConfigMap.Name
@@ -293,33 +372,13 @@ func (m *manifests) configPort(c corev1.Container, pod corev1.PodSpec, fail func
 	}
 	cm, ok := m.configMaps[cmName]
 	if !ok {
-		fail("-config %s: no ConfigMap of the manifests is mounted at %s", file, path.Dir(file))
-		return 0
+		return "", nil, fmt.Errorf("-config %s: no ConfigMap of the manifests is mounted at %s", file, path.Dir(file))
 	}
-	data, ok := cm.Data[path.Base(file)]
+	text, ok := cm.Data[path.Base(file)]
 	if !ok {
-		fail("-config %s: ConfigMap %s has no key %s", file, cm.Name, path.Base(file))
-		return 0
+		return "", nil, fmt.Errorf("-config %s: ConfigMap %s has no key %s", file, cm.Name, path.Base(file))
 	}
-	var cfg struct {
-		Server struct {
-			Addr string `json:"addr"`
-		} `json:"server"`
-	}
-	if err := yaml.Unmarshal([]byte(data), &cfg); err != nil {
-		fail("ConfigMap %s: %v", cm.Name, err)
-		return 0
-	}
-	_, ps, err := net.SplitHostPort(cfg.Server.Addr)
-	n, perr := strconv.ParseUint(ps, 10, 16)
-	if err != nil || perr != nil {
-		fail("ConfigMap %s: server.addr %q has no port (the default :8080 is fine for linkwatch; set it here so the manifests can be checked)", cm.Name, cfg.Server.Addr)
-		return 0
-	}
-	if !slices.ContainsFunc(c.Ports, func(p corev1.ContainerPort) bool { return p.ContainerPort == int32(n) }) {
-		fail("linkwatch listens on %d (server.addr), which the container does not declare", n)
-	}
-	return int32(n)
+	return cm.Name, []byte(text), nil
 }
 
 // resolvePort is the container port a probe or Service port names, by

@@ -10,25 +10,35 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 )
 
-// TestManifests builds deploy/ as `kubectl apply -k deploy/` does: every
-// object decodes strictly into its Kubernetes API type, and the replica
-// set they make is sound.
+// TestManifests builds deploy/ and deploy/sqlite/ as `kubectl apply -k`
+// does: every object decodes strictly into its Kubernetes API type, and
+// the replica set (deploy/) or the single SQLite node (deploy/sqlite/)
+// they make is sound.
 func TestManifests(t *testing.T) {
-	m, err := build(filesys.MakeFsOnDisk(), ".")
-	if err != nil {
-		t.Fatal(err)
+	for _, dir := range []string{".", "sqlite"} {
+		t.Run(dir, func(t *testing.T) {
+			m, err := build(filesys.MakeFsOnDisk(), dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range m.problems() {
+				t.Error(p)
+			}
+		})
 	}
-	for _, p := range m.problems() {
-		t.Error(p)
-	}
+}
+
+// mistake is one edit of a file of a kustomization: old, there exactly
+// once, becomes new, and the build or the checks must then report a
+// problem containing want.
+type mistake struct {
+	name, file, old, new, want string
 }
 
 // TestManifestChecksCatch: each mistake below, made in a copy of deploy/,
 // is caught by the build or the checks, named by what is wrong.
 func TestManifestChecksCatch(t *testing.T) {
-	for _, tc := range []struct {
-		name, file, old, new, want string
-	}{
+	catches(t, ".", []mistake{
 		{"typo in a field", "deployment.yaml", "readinessProbe:", "readinesProbe:", `unknown field "spec.template.spec.containers[0].readinesProbe"`},
 		{"duplicate field", "deployment.yaml", "minReadySeconds: 10", "minReadySeconds: 10\n  minReadySeconds: 5", `"minReadySeconds" already`},
 		{"unknown version", "secret.yaml", "apiVersion: v1\nkind: Secret", "apiVersion: v2\nkind: Secret", `no kind "Secret" is registered for version "v2"`},
@@ -52,9 +62,41 @@ func TestManifestChecksCatch(t *testing.T) {
 		{"grace too short", "deployment.yaml", "terminationGracePeriodSeconds: 60", "terminationGracePeriodSeconds: 30", "terminationGracePeriodSeconds 30s is below preStop 10s + linkwatch's shutdown 30s"},
 		{"latest", "kustomization.yaml", "newTag: VERSION", "newTag: latest", `image "ghcr.io/linkwatch/linkwatch:latest": want a release tag`},
 		{"manifest left out", "kustomization.yaml", "  - pdb.yaml\n", "", "pdb.yaml is not used by kustomization.yaml"},
-	} {
+		{"replicas on SQLite", "linkwatch.yaml", "driver: postgres                            # one database for every replica", "driver: sqlite\n  path: /data/linkwatch.db", "Deployment has 3 replicas on storage.driver sqlite"},
+	})
+}
+
+// TestSQLiteManifestChecksCatch: each mistake below, made in a copy of
+// deploy/sqlite/, is caught by the build or the checks.
+func TestSQLiteManifestChecksCatch(t *testing.T) {
+	catches(t, "sqlite", []mistake{
+		{"two writers", "statefulset.yaml", "replicas: 1 #", "replicas: 2 #", "StatefulSet has 2 replicas: SQLite has one writer, want 1"},
+		{"on PostgreSQL", "linkwatch.yaml", "driver: sqlite ", "driver: postgres ", "StatefulSet runs storage.driver postgres"},
+		{"database off the volume", "linkwatch.yaml", "path: /data/linkwatch.db", "path: /var/lib/linkwatch/linkwatch.db", "storage.path /var/lib/linkwatch/linkwatch.db: no volume is mounted at /var/lib/linkwatch"},
+		{"relative database path", "linkwatch.yaml", "path: /data/linkwatch.db", "path: linkwatch.db", `storage.path "linkwatch.db": want an absolute path`},
+		{"volume mounted elsewhere", "statefulset.yaml", "mountPath: /data", "mountPath: /var/lib/linkwatch", "storage.path /data/linkwatch.db: no volume is mounted at /data"},
+		{"volume read-only", "statefulset.yaml", "mountPath: /data\n", "mountPath: /data\n              readOnly: true\n", "the volume data is mounted read-only"},
+		{"volume from no claim", "statefulset.yaml", "    - metadata:\n        name: data", "    - metadata:\n        name: db", "the volume data is not one of the StatefulSet's volumeClaimTemplates"},
+		{"network file system", "statefulset.yaml", `accessModes: ["ReadWriteOnce"]`, `accessModes: ["ReadWriteMany"]`, "access mode ReadWriteMany, want ReadWriteOnce or ReadWriteOncePod"},
+		{"volume not the user's", "statefulset.yaml", "        fsGroup: 65532\n", "", "want an fsGroup"},
+		{"writable root", "statefulset.yaml", "readOnlyRootFilesystem: true", "readOnlyRootFilesystem: false", "want readOnlyRootFilesystem"},
+		{"root", "statefulset.yaml", "runAsNonRoot: true", "runAsNonRoot: false", "want runAsNonRoot"},
+		{"readiness on the wrong path", "statefulset.yaml", "path: /readyz", "path: /ready", "readinessProbe: GET /ready, want /readyz"},
+		{"no liveness probe", "statefulset.yaml", "livenessProbe:", "startupProbe:", "livenessProbe: want an HTTP GET of /healthz"},
+		{"another service", "statefulset.yaml", "serviceName: linkwatch", "serviceName: linkwatch-pods", `StatefulSet serviceName "linkwatch-pods": want the Service "linkwatch"`},
+		{"secret key not passed on", "statefulset.yaml", "            - name: OPS_WEBHOOK_SECRET\n              valueFrom:\n                secretKeyRef: {name: linkwatch, key: OPS_WEBHOOK_SECRET}\n", "", `Secret "linkwatch" key OPS_WEBHOOK_SECRET is not set in the container's env`},
+		{"grace too short", "statefulset.yaml", "terminationGracePeriodSeconds: 60", "terminationGracePeriodSeconds: 20", "terminationGracePeriodSeconds 20s is below preStop 0s + linkwatch's shutdown 30s"},
+		{"latest", "kustomization.yaml", "newTag: VERSION", "newTag: latest", `image "ghcr.io/linkwatch/linkwatch:latest": want a release tag`},
+		{"manifest left out", "kustomization.yaml", "  - service.yaml\n", "", "service.yaml is not used by kustomization.yaml"},
+	})
+}
+
+// catches makes each mistake in a copy of dir and wants it reported.
+func catches(t *testing.T, dir string, mistakes []mistake) {
+	t.Helper()
+	for _, tc := range mistakes {
 		t.Run(tc.name, func(t *testing.T) {
-			fsys := copyDir(t, ".")
+			fsys := copyDir(t, dir)
 			data, err := fsys.ReadFile(tc.file)
 			if err != nil {
 				t.Fatal(err)
