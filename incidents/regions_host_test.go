@@ -2,7 +2,6 @@ package incidents_test
 
 import (
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"strings"
@@ -12,7 +11,7 @@ import (
 
 	"linkwatch"
 	"linkwatch/incidents"
-	"linkwatch/storage/sqlite"
+	"linkwatch/storage"
 )
 
 // replicaIn starts one more replica, name, of region over the shared
@@ -148,7 +147,7 @@ func countAlerts(alerts []linkwatch.Alert) (opened, resolved int) {
 // (when armed): the unlucky order where a copy read a moment ago is
 // already stale.
 type raceWrite struct {
-	*sqlite.DB
+	*storage.DB
 	armed atomic.Bool
 }
 
@@ -305,36 +304,6 @@ func TestOneReplicasCanaryDoesNotSilenceItsRegion(t *testing.T) {
 	}
 	if n := h.byKind(linkwatch.KindRegional); len(n) != 1 || !n[0].Open() || n[0].Title != "acme/a is unreachable from b" {
 		t.Errorf("notes = %+v, want b's", n)
-	}
-}
-
-// TestRegionalNoteNotResolvedByHand: a regional note follows the vote;
-// resolving it by hand is refused (409), from any region's replica, and
-// leaves it open.
-func TestRegionalNoteNotResolvedByHand(t *testing.T) {
-	h := newRegions(t, "a", "b")
-	for range 3 {
-		h.round("a")
-	}
-	notes := h.byKind(linkwatch.KindRegional)
-	if len(notes) != 1 || !notes[0].Open() {
-		t.Fatalf("notes = %+v", notes)
-	}
-	for _, name := range []string{"a", "b"} {
-		eng := h.engines[name]
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() { eng.Run(ctx, nil); close(done) }()
-		incidents.Sync(eng)
-		_, err := eng.Resolve(context.Background(), notes[0].ID, "alice", "not ours")
-		cancel()
-		<-done
-		if !errors.Is(err, linkwatch.ErrConflict) {
-			t.Errorf("region %s resolved the note by hand: %v, want ErrConflict", name, err)
-		}
-	}
-	if n := h.byKind(linkwatch.KindRegional); !n[0].Open() {
-		t.Errorf("note resolved by hand: %+v", n[0])
 	}
 }
 
