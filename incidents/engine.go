@@ -1078,8 +1078,27 @@ func (e *Engine) checkCanary(ctx context.Context) error {
 	total, failing := e.destinations, e.failingDestinations
 	now := e.now().UTC()
 	cr := canary.recent[len(canary.recent)-1]
+	offline := total > 0 && float64(failing) >= e.cfg.OfflineFraction*float64(total)
+	why := fmt.Sprintf("the canary and %d of %d destinations fail at once (canary: %s): linkwatch's own network, not the destinations'", failing, total, cr.Summary)
+	if e.regions != nil && !offline {
+		// With regions the canary's failure is judged across them: while
+		// another replica, of any region, reaches it, the canary is up and
+		// this replica's network is what fails, whatever its destinations
+		// do (its region leaves the vote unless another of its replicas
+		// reaches the canary). Only when no one reaches it is the canary
+		// itself down.
+		reach, err := e.regions.reaching(ctx, e.cfg.Replica, now)
+		if err != nil {
+			return err
+		}
+		if len(reach) > 0 {
+			offline = true
+			why = fmt.Sprintf("the canary fails from this replica (%s) while %s %s it: this replica's own network, not the canary's", cr.Summary,
+				joinRegions(reach), map[bool]string{true: "reaches", false: "reach"}[len(reach) == 1])
+		}
+	}
 	switch {
-	case total > 0 && float64(failing) >= e.cfg.OfflineFraction*float64(total):
+	case offline:
 		var held []string
 		for id, ts := range e.targets {
 			if ts.held {
@@ -1089,8 +1108,7 @@ func (e *Engine) checkCanary(ctx context.Context) error {
 		slices.Sort(held)
 		inc := linkwatch.Incident{
 			Key: e.proberKey, Kind: linkwatch.KindProberOffline, Cause: linkwatch.CauseProberOffline,
-			Summary: fmt.Sprintf("the canary and %d of %d destinations fail at once (canary: %s): linkwatch's own network, not the destinations'", failing, total, cr.Summary),
-			Status:  linkwatch.StatusInvestigating, Impact: linkwatch.ImpactMajor, Targets: []string{e.cfg.CanaryID},
+			Summary: why, Status: linkwatch.StatusInvestigating, Impact: linkwatch.ImpactMajor, Targets: []string{e.cfg.CanaryID},
 			StartedAt: canary.recent[0].Start.UTC(), UpdatedAt: now,
 		}
 		inc.Title = "Prober offline: destination alerts held back" + e.replicaNote()

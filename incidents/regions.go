@@ -133,6 +133,25 @@ func (e *Engine) canaryOK() bool {
 	return c == nil || c.fails < e.cfg.FailureThreshold
 }
 
+// reaching returns the regions of the other replicas whose fresh canary
+// rows say the canary answers (this region's name for another replica of
+// it): while there are any, the canary is up, and a replica that fails
+// it has lost its own network (checkCanary).
+func (rg *regional) reaching(ctx context.Context, replica string, now time.Time) ([]string, error) {
+	health, err := rg.store.Regions(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("incidents: read the regions' canaries: %w", err)
+	}
+	var out []string
+	for _, h := range health {
+		if h.CanaryOK && now.Sub(h.At) <= rg.fresh() && !(h.Region == rg.name && h.Replica == replica) && !slices.Contains(out, h.Region) {
+			out = append(out, h.Region)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
 // regionTick writes this region's canary row about once an interval (at
 // once when the canary's health changed), with its failing verdicts, then
 // votes again on every target this region sees failing without an

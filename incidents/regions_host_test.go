@@ -362,3 +362,35 @@ func TestHandOverWritesSeenUpOnce(t *testing.T) {
 		t.Errorf("alerts = %v, want the one opening", alertTypes(h.pages()))
 	}
 }
+
+// TestCanaryFailingFromOneRegionIsItsProberOffline: the canary's failure
+// is judged across regions. a1's canary fails while its destinations
+// answer, and region b reaches the canary: the canary is up, so it is
+// a1's own network — a1's prober_offline incident (its region leaves the
+// vote), not "the canary is down". Once b fails the canary too, no one
+// reaches it: the canary itself is down, as a single region sees it.
+func TestCanaryFailingFromOneRegionIsItsProberOffline(t *testing.T) {
+	h := newRegions(t)
+	h.replicaIn("a", "a1", true)
+	h.replicaIn("b", "b1", true)
+	for range 4 {
+		h.feed("a1", canary(linkwatch.StatusDown), up(shopA))
+		h.feed("b1", canary(linkwatch.StatusUp), up(shopA))
+		h.tick()
+	}
+	offline := h.byKind(linkwatch.KindProberOffline)
+	if len(offline) != 1 || !offline[0].Open() || offline[0].Key != linkwatch.ReplicaKey(linkwatch.ProberKey, "a1") || !strings.Contains(offline[0].Summary, "while b reaches it") {
+		t.Fatalf("prober_offline incidents = %+v, want a1's, naming b", offline)
+	}
+	if c := h.byKind(linkwatch.KindCanary); len(c) != 0 {
+		t.Fatalf("canary incidents = %+v, want none: b reaches the canary", c)
+	}
+	for range 4 {
+		h.feed("a1", canary(linkwatch.StatusDown), up(shopA))
+		h.feed("b1", canary(linkwatch.StatusDown), up(shopA))
+		h.tick()
+	}
+	if c := h.byKind(linkwatch.KindCanary); len(c) != 1 || c[0].Key != linkwatch.ReplicaKey(linkwatch.CanaryKey, "b1") {
+		t.Errorf("canary incidents = %+v, want b1's: no one reaches the canary", c)
+	}
+}

@@ -75,20 +75,24 @@ func TestRecoveryLagOpensNoNote(t *testing.T) {
 		order      []string       // of the regions' checks within an interval
 		late       map[string]int // intervals a region still sees it down after the others recover
 		canaryLast bool
+		pg         bool // run on PostgreSQL too (a database each: the slow part)
 	}
 	var cases []recovery
 	for _, canaryLast := range []bool{false, true} {
 		at := map[bool]string{false: "canary first", true: "canary last"}[canaryLast]
 		cases = append(cases,
-			recovery{"us then eu, " + at, []string{"eu", "us"}, []string{"us", "eu"}, nil, canaryLast},
-			recovery{"eu then us, " + at, []string{"eu", "us"}, []string{"eu", "us"}, nil, canaryLast},
-			recovery{"three regions, c a check behind, " + at, []string{"a", "b", "c"}, []string{"a", "b", "c"}, nil, canaryLast},
-			recovery{"three regions, c an interval behind, " + at, []string{"a", "b", "c"}, []string{"c", "a", "b"}, map[string]int{"c": 1}, canaryLast},
-			recovery{"two regions, eu an interval behind, " + at, []string{"eu", "us"}, []string{"us", "eu"}, map[string]int{"eu": 1}, canaryLast},
+			recovery{"us then eu, " + at, []string{"eu", "us"}, []string{"us", "eu"}, nil, canaryLast, canaryLast},
+			recovery{"eu then us, " + at, []string{"eu", "us"}, []string{"eu", "us"}, nil, canaryLast, false},
+			recovery{"three regions, c a check behind, " + at, []string{"a", "b", "c"}, []string{"a", "b", "c"}, nil, canaryLast, false},
+			recovery{"three regions, c an interval behind, " + at, []string{"a", "b", "c"}, []string{"c", "a", "b"}, map[string]int{"c": 1}, canaryLast, canaryLast},
+			recovery{"two regions, eu an interval behind, " + at, []string{"eu", "us"}, []string{"us", "eu"}, map[string]int{"eu": 1}, canaryLast, false},
 		)
 	}
-	onBothStores(t, func(t *testing.T, open func(*testing.T) *storage.DB) {
+	onBothStores(t, func(t *testing.T, open func(*testing.T) *storage.DB, pg bool) {
 		for _, tc := range cases {
+			if pg && !tc.pg {
+				continue
+			}
 			t.Run(tc.name, func(t *testing.T) {
 				h := newRegionsOn(t, open(t), tc.regions...)
 				down := map[string]string{}
@@ -140,7 +144,7 @@ func TestRecoveryLagOpensNoNote(t *testing.T) {
 // resolution, and the note begins then: it never reaches back into the
 // incident. With three regions the same holds for the one left failing.
 func TestStillFailingAfterMajorityNotesFreshFailures(t *testing.T) {
-	onBothStores(t, func(t *testing.T, open func(*testing.T) *storage.DB) {
+	onBothStores(t, func(t *testing.T, open func(*testing.T) *storage.DB, pg bool) {
 		// eu checks last in each interval: its check of the interval the
 		// incident resolves in is its first failure after the end.
 		for _, regions := range [][]string{{"us", "eu"}, {"ap", "us", "eu"}} {
@@ -187,7 +191,7 @@ func TestStillFailingAfterMajorityNotesFreshFailures(t *testing.T) {
 // nor does its next vote; a new note opens only after failure_threshold
 // fresh failures after the resolution, and begins then.
 func TestRegionalNoteResolvedByHand(t *testing.T) {
-	onBothStores(t, func(t *testing.T, open func(*testing.T) *storage.DB) {
+	onBothStores(t, func(t *testing.T, open func(*testing.T) *storage.DB, pg bool) {
 		for _, by := range []string{"a", "b"} {
 			t.Run("on "+by, func(t *testing.T) {
 				h := newRegionsOn(t, open(t), "a", "b")
@@ -235,7 +239,7 @@ func TestRegionalNoteResolvedByHand(t *testing.T) {
 // b sees shopA fail too, shopA's incident opens and the note keeps shopB;
 // the note resolves when shopB is up again. No note alerts.
 func TestRegionalNotesGroupedByHost(t *testing.T) {
-	onBothStores(t, func(t *testing.T, open func(*testing.T) *storage.DB) {
+	onBothStores(t, func(t *testing.T, open func(*testing.T) *storage.DB, pg bool) {
 		h := newRegionsOn(t, open(t), "a", "b")
 		refused := linkwatch.CauseConnectRefused
 		for range 3 {
@@ -282,7 +286,7 @@ func TestRegionalNotesGroupedByHost(t *testing.T) {
 // note about the hub, never a page; wrong from both regions, the hub's
 // incident opens once (critical, one alert), and resolves once.
 func TestHubRedirectsVoted(t *testing.T) {
-	onBothStores(t, func(t *testing.T, open func(*testing.T) *storage.DB) {
+	onBothStores(t, func(t *testing.T, open func(*testing.T) *storage.DB, pg bool) {
 		h := newRegionsOn(t, open(t), "a", "b")
 		wrong := self("self:/ada/blog", linkwatch.StatusDown, linkwatch.CauseHubRedirectWrong)
 		right := self("self:/ada/blog", linkwatch.StatusUp, "")

@@ -33,10 +33,12 @@ func newRegions(t *testing.T, names ...string) *regions {
 
 // onBothStores runs test over SQLite and over PostgreSQL (skipped
 // without it, failed under CI=true), each a subtest with a fresh
-// database: open returns it.
-func onBothStores(t *testing.T, test func(t *testing.T, open func(*testing.T) *storage.DB)) {
-	t.Run("sqlite", func(t *testing.T) { test(t, func(t *testing.T) *storage.DB { return sqlitetest.MustOpen(t).DB }) })
-	t.Run("postgres", func(t *testing.T) { test(t, func(t *testing.T) *storage.DB { return pgtest.MustOpen(t).DB }) })
+// database: open returns it; pg says which.
+func onBothStores(t *testing.T, test func(t *testing.T, open func(*testing.T) *storage.DB, pg bool)) {
+	t.Run("sqlite", func(t *testing.T) {
+		test(t, func(t *testing.T) *storage.DB { return sqlitetest.MustOpen(t).DB }, false)
+	})
+	t.Run("postgres", func(t *testing.T) { test(t, func(t *testing.T) *storage.DB { return pgtest.MustOpen(t).DB }, true) })
 }
 
 // newRegionsOn runs the regions named over db.
