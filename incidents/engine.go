@@ -1080,13 +1080,14 @@ func (e *Engine) checkCanary(ctx context.Context) error {
 	cr := canary.recent[len(canary.recent)-1]
 	offline := total > 0 && float64(failing) >= e.cfg.OfflineFraction*float64(total)
 	why := fmt.Sprintf("the canary and %d of %d destinations fail at once (canary: %s): linkwatch's own network, not the destinations'", failing, total, cr.Summary)
-	if e.regions != nil && !offline {
+	if e.regions != nil && !offline && e.open[e.canaryKey] == nil {
 		// With regions the canary's failure is judged across them: while
 		// another replica, of any region, reaches it, the canary is up and
 		// this replica's network is what fails, whatever its destinations
 		// do (its region leaves the vote unless another of its replicas
 		// reaches the canary). Only when no one reaches it is the canary
-		// itself down.
+		// itself down (its incident, once open, stays what it is: this is
+		// read only until one of the two opens).
 		reach, err := e.regions.reaching(ctx, e.cfg.Replica, now)
 		if err != nil {
 			return err
