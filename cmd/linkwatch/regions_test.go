@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -17,8 +18,12 @@ import (
 // TestTwoRegionsVote runs two replicas, eu-west and us-east, on one
 // PostgreSQL with one config file that takes the region from the
 // environment and names it in the User-Agent. The destination fails only
-// for eu-west's prober: a regional note, no alert. Then it fails for both:
-// one incident, one opening alert.
+// for eu-west's prober: a regional note, no alert. An operator resolves
+// it by hand on us-east's replica; eu-west still fails, and a new note
+// opens only from its fresh failures after that. Then it fails for both:
+// one incident, one opening alert. Then it recovers for both, the two
+// probers' checks a moment apart: the incident resolves, and no note
+// opens from the region a check behind.
 func TestTwoRegionsVote(t *testing.T) {
 	dsn := pgtest.DSN(t) // skips without PostgreSQL, fails under CI=true
 	var failFor atomic.Value
@@ -34,7 +39,7 @@ func TestTwoRegionsVote(t *testing.T) {
 	}))
 	defer dest.Close()
 	cfg := `
-server: {public_url: "http://127.0.0.1:9"}
+server: {public_url: "http://127.0.0.1:9", admin_token: "` + trustToken + `"}
 storage: {driver: postgres, dsn: '${LINKWATCH_TEST_DSN}'}
 probe:
   interval: 1s
@@ -101,6 +106,25 @@ pages:
 		})
 	}
 
+	// Resolved by hand on the replica that sees the destination up (no
+	// engine holds a note): no alert, and eu-west's failure opens a new
+	// note only once it has failed again after the resolution.
+	code, body := adminCall(t, apps[1], "POST", "/api/admin/incidents/"+strconv.FormatInt(note.ID, 10)+"/resolve", `{"by":"alice","note":"eu-west's transit, fixed"}`)
+	if code != http.StatusOK {
+		t.Fatalf("resolve the note on us-east: %d %s", code, body)
+	}
+	resolved, err := db.Incident(ctx, note.ID)
+	if err != nil || resolved.Open() {
+		t.Fatalf("note after its resolution: %+v, %v", resolved, err)
+	}
+	waitUntil(t, 20*time.Second, "eu-west's new note", func() bool { return len(open(linkwatch.KindRegional)) == 1 })
+	if again := open(linkwatch.KindRegional)[0]; again.ID == note.ID || again.StartedAt.Before(resolved.ResolvedAt) {
+		t.Errorf("note after the resolution by hand: %+v, want a new one begun after %v", again, resolved.ResolvedAt)
+	}
+	if a := outbox(); len(a) != 0 {
+		t.Fatalf("alerts for a regional note: %+v", a)
+	}
+
 	failFor.Store([]string{"eu-west", "us-east"})
 	waitUntil(t, 20*time.Second, "the incident", func() bool { return len(open(linkwatch.KindDestination)) == 1 })
 	time.Sleep(3 * time.Second)
@@ -119,6 +143,32 @@ pages:
 	}
 	if n := open(linkwatch.KindRegional); len(n) != 0 {
 		t.Errorf("the note is still open beside the incident: %+v", n)
+	}
+
+	failFor.Store([]string(nil))
+	recovery := time.Now()
+	shop := dest.URL + "/shop"
+	waitUntil(t, 20*time.Second, "both regions to record the recovery", func() bool {
+		verdicts, err := db.Verdicts(ctx, []string{shop})
+		if err != nil {
+			t.Fatal(err)
+		}
+		up := 0
+		for _, v := range verdicts {
+			if !v.Failing {
+				up++
+			}
+		}
+		return up == 2 && len(open(linkwatch.KindDestination)) == 0
+	})
+	notes, err := db.ListIncidents(ctx, linkwatch.IncidentQuery{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range notes {
+		if n.Kind == linkwatch.KindRegional && (n.Open() || n.ResolvedAt.After(recovery)) {
+			t.Errorf("a regional note at the recovery, from the region a check behind: %q, %v to %v", n.Title, n.StartedAt, n.ResolvedAt)
+		}
 	}
 	for _, app := range apps {
 		if err := app.stop(t); err != nil {
