@@ -13,6 +13,7 @@ import (
 )
 
 func TestServedURLs(t *testing.T) {
+	t.Parallel()
 	tcp := func(s string) net.Addr { a, _ := net.ResolveTCPAddr("tcp", s); return a }
 	tests := []struct {
 		name                 string
@@ -64,7 +65,7 @@ func waitSelfCheckOK(t *testing.T, app *servedApp) {
 
 const publicURLConfig = `
 storage: {path: DBPATH}
-probe: {interval: 1s, timeout: 500ms, allow_private: [127.0.0.1/32]}
+probe: {interval: 300ms, timeout: 250ms, allow_private: [127.0.0.1/32]}
 pages:
   - slug: ada
     links:
@@ -84,6 +85,7 @@ func statusPageURL(t *testing.T, app *servedApp) string {
 }
 
 func TestPublicURLDefaultsFromTheServedAddress(t *testing.T) {
+	t.Parallel()
 	app := startApp(t, publicURLConfig, nil) // -addr 127.0.0.1:0
 	if got := statusPageURL(t, app); got != app.URL+"/status" {
 		t.Errorf("status page URL = %q, want %q (the served address)", got, app.URL+"/status")
@@ -95,6 +97,7 @@ func TestPublicURLDefaultsFromTheServedAddress(t *testing.T) {
 }
 
 func TestPublicURLOnAnotherLocalPort(t *testing.T) {
+	t.Parallel()
 	// Port 1 on this machine: nothing of ours listens there.
 	app := startApp(t, strings.Replace(publicURLConfig, "storage:", "server: {public_url: \"http://localhost:1\"}\nstorage:", 1), nil)
 	if got := statusPageURL(t, app); got != "http://localhost:1/status" {

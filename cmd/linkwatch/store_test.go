@@ -20,6 +20,7 @@ import (
 // stays up, answers /healthz 200 and /readyz 503, logs why with the host
 // and never the password, and serves once the database appears.
 func TestServeWaitsForPostgres(t *testing.T) {
+	t.Parallel()
 	base := pgtest.DSN(t)
 	u, err := url.Parse(base)
 	if err != nil {
@@ -112,6 +113,7 @@ func TestServeWaitsForPostgres(t *testing.T) {
 // them again, once its refused writes are older than the window (the
 // pool reconnects; nothing restarts).
 func TestReadinessFollowsPostgres(t *testing.T) {
+	t.Parallel()
 	dsn := pgtest.DSN(t)
 	ctx := context.Background()
 	db, err := postgres.Open(ctx, dsn)

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"context"
@@ -20,6 +20,7 @@ import (
 // for eu-west's prober: a regional note, no alert. Then it fails for both:
 // one incident, one opening alert.
 func TestTwoRegionsVote(t *testing.T) {
+	t.Parallel()
 	dsn := pgtest.DSN(t) // skips without PostgreSQL, fails under CI=true
 	var failFor atomic.Value
 	failFor.Store([]string{"eu-west"})
@@ -33,26 +34,27 @@ func TestTwoRegionsVote(t *testing.T) {
 		_, _ = w.Write([]byte("ok"))
 	}))
 	defer dest.Close()
-	cfg := `
-server: {public_url: "http://127.0.0.1:9"}
+	const interval = replicaInterval
+	cfgPath := writeConfig(t, t.TempDir(), `
+server: {public_url: "http://127.0.0.1:9", drain_delay: 0s}
 storage: {driver: postgres, dsn: '${LINKWATCH_TEST_DSN}'}
 probe:
-  interval: 1s
-  timeout: 800ms
+  interval: `+interval.String()+`
+  timeout: 400ms
   self_check: false
   allow_private: [127.0.0.1/32]
   region: ${LINKWATCH_REGION}
   user_agent: "linkwatch (${LINKWATCH_REGION})"
-  canary: "` + dest.URL + `/canary"
+  canary: "`+dest.URL+`/canary"
 alerts: {group_interval: 0s}
 pages:
   - slug: ada
     links:
-      - {slug: shop, url: "` + dest.URL + `/shop"}
-`
-	var apps []*servedApp
+      - {slug: shop, url: "`+dest.URL+`/shop"}
+`)
+	var apps []*proc
 	for _, region := range []string{"eu-west", "us-east"} {
-		apps = append(apps, startApp(t, cfg, map[string]string{"LINKWATCH_TEST_DSN": dsn, "LINKWATCH_REGION": region}))
+		apps = append(apps, startServe(t, cfgPath, "LINKWATCH_TEST_DSN="+dsn, "LINKWATCH_REGION="+region))
 	}
 	db, err := postgres.Open(context.Background(), dsn)
 	if err != nil {
@@ -81,13 +83,13 @@ pages:
 		return a
 	}
 
-	waitUntil(t, 20*time.Second, "a regional note", func() bool { return len(open(linkwatch.KindRegional)) == 1 })
+	waitUntil(t, 30*time.Second, "a regional note", func() bool { return len(open(linkwatch.KindRegional)) == 1 })
 	note := open(linkwatch.KindRegional)[0]
 	if note.Title != "ada/shop is unreachable from eu-west" {
 		t.Errorf("note title %q", note.Title)
 	}
 	// A few more intervals: still a note, never a page.
-	time.Sleep(3 * time.Second)
+	time.Sleep(3 * interval)
 	if incs := open(linkwatch.KindDestination); len(incs) != 0 {
 		t.Fatalf("a failure seen from one region of two opened %+v", incs)
 	}
@@ -95,15 +97,15 @@ pages:
 		t.Fatalf("alerts for a regional note: %+v", a)
 	}
 	for _, app := range apps {
-		waitUntil(t, 10*time.Second, "the note on "+app.URL+"/status", func() bool {
+		waitUntil(t, 30*time.Second, "the note on "+app.URL+"/status", func() bool {
 			_, body := get(t, "GET", app.URL+"/status")
 			return strings.Contains(body, "unreachable from eu-west")
 		})
 	}
 
 	failFor.Store([]string{"eu-west", "us-east"})
-	waitUntil(t, 20*time.Second, "the incident", func() bool { return len(open(linkwatch.KindDestination)) == 1 })
-	time.Sleep(3 * time.Second)
+	waitUntil(t, 30*time.Second, "the incident", func() bool { return len(open(linkwatch.KindDestination)) == 1 })
+	time.Sleep(3 * interval) // a second incident or alert would appear now
 	majority := open(linkwatch.KindDestination)
 	if len(majority) != 1 || !strings.Contains(majority[0].Summary, "failing from eu-west and us-east") {
 		t.Fatalf("incidents = %+v", majority)
@@ -121,8 +123,6 @@ pages:
 		t.Errorf("the note is still open beside the incident: %+v", n)
 	}
 	for _, app := range apps {
-		if err := app.stop(t); err != nil {
-			t.Errorf("stop: %v; stderr:\n%s", err, app.stderr)
-		}
+		app.stop(t)
 	}
 }
