@@ -1,10 +1,9 @@
-package statuspage_test
+package e2e
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -194,22 +193,27 @@ type layoutResult struct {
 	}
 }
 
-// TestStatusPagesInBrowser renders /status, one page's status, a hub page,
-// the hub's 404 page and an unknown page's status, then both statuses
-// during two maintenance windows and while the prober is offline, and a
-// status with two postmortems of incidents of one title, in
-// Chromium, light and dark, on a phone (360 px) and a desktop (1280 px).
+// TestStatusPagesInBrowser renders, as linkwatch serves them, /status, one
+// page's status, a hub page, the hub's 404 page and an unknown page's
+// status, then both statuses during two maintenance windows and while the
+// prober is offline, and a status with two postmortems of incidents of
+// one title, in Chromium, light and dark, on a phone (360 px) and a
+// desktop (1280 px). Each state is a linkwatch process over a database
+// seeded with its history (scenes_test.go), checking destinations on
+// loopback that answer as the state says.
 // Each must have no axe-core violation and no horizontal overflow; the
 // status pages' 90-day bars must keep today's bar inside the card, each
 // response-time chart must fit and read, and a past incident must look
 // different from an ongoing one.
 func TestStatusPagesInBrowser(t *testing.T) {
+	t.Parallel()
 	axe := axeSource(t) // before Chromium starts: without axe-core it never does
+	chromium(t)
+	seededSrv := seededScene(t)
+	maintSrv := maintenanceScene(t)
+	offlineSrv := proberOfflineScene(t)
+	postmortemsSrv := postmortemsScene(t)
 	ctx := browser(t)
-	seededSrv, _ := seeded(t)
-	maintSrv := inMaintenance(t, "host:shop.example")
-	offlineSrv, _ := proberOffline(t, true)
-	postmortemsSrv := twoPostmortems(t)
 	shots := artifactDir(t)
 
 	// charts is how many response-time charts a status page draws: two
@@ -217,7 +221,7 @@ func TestStatusPagesInBrowser(t *testing.T) {
 	// one host on the others.
 	pages := []struct {
 		name   string
-		srv    *httptest.Server
+		srv    *proc
 		path   string
 		status bool // a status page: 90-day bars and charts
 		charts int
@@ -233,15 +237,23 @@ func TestStatusPagesInBrowser(t *testing.T) {
 		{"prober-offline-acme", offlineSrv, "/status/acme", true, 1},
 		{"postmortems", postmortemsSrv, "/status", true, 1},
 	}
+	// Two tabs at a time: a page's layout and axe's run keep a core busy.
+	tabs := make(chan struct{}, 2)
 	for _, scheme := range []string{"light", "dark"} {
 		for _, width := range []int64{360, 1280} {
 			for _, p := range pages {
 				srv := p.srv
 				name := fmt.Sprintf("%s-%s-%d", p.name, scheme, width)
 				t.Run(name, func(t *testing.T) {
+					t.Parallel()
+					tabs <- struct{}{}
+					defer func() { <-tabs }()
+					// A tab of its own in the one browser.
+					tab, closeTab := chromedp.NewContext(ctx)
+					defer closeTab()
 					var axeJSON, layoutJSON string
 					var shot []byte
-					err := chromedp.Run(ctx,
+					err := chromedp.Run(tab,
 						emulation.SetDeviceMetricsOverride(width, 900, 1, width < 600),
 						emulation.SetEmulatedMedia().WithFeatures([]*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}),
 						chromedp.Navigate(srv.URL+p.path),
