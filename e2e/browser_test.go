@@ -237,88 +237,95 @@ func TestStatusPagesInBrowser(t *testing.T) {
 		{"prober-offline-acme", offlineSrv, "/status/acme", true, 1},
 		{"postmortems", postmortemsSrv, "/status", true, 1},
 	}
-	// Two tabs at a time: a page's layout and axe's run keep a core busy.
+	// Each page is loaded once, in a tab of its own, two tabs at a time (a
+	// page's layout and axe's run keep a core busy), and seen in each
+	// colour scheme at each width: the emulation changes the page in
+	// place, as a window resized or a system switched to dark mode does.
 	tabs := make(chan struct{}, 2)
-	for _, scheme := range []string{"light", "dark"} {
-		for _, width := range []int64{360, 1280} {
-			for _, p := range pages {
-				srv := p.srv
-				name := fmt.Sprintf("%s-%s-%d", p.name, scheme, width)
-				t.Run(name, func(t *testing.T) {
-					t.Parallel()
-					tabs <- struct{}{}
-					defer func() { <-tabs }()
-					// A tab of its own in the one browser.
-					tab, closeTab := chromedp.NewContext(ctx)
-					defer closeTab()
-					var axeJSON, layoutJSON string
-					var shot []byte
-					err := chromedp.Run(tab,
-						emulation.SetDeviceMetricsOverride(width, 900, 1, width < 600),
-						emulation.SetEmulatedMedia().WithFeatures([]*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}),
-						chromedp.Navigate(srv.URL+p.path),
-						chromedp.WaitReady("body"),
-						chromedp.Evaluate(openDisclosures, nil),
-						chromedp.Evaluate(axe, nil),
-						chromedp.Evaluate(runAxe, &axeJSON, awaitPromise),
-						chromedp.Evaluate(layout, &layoutJSON),
-						chromedp.FullScreenshot(&shot, 100),
-					)
-					if err != nil {
-						t.Fatalf("chromium: %v", err)
-					}
-					if err := os.WriteFile(filepath.Join(shots, name+".png"), shot, 0o644); err != nil {
-						t.Error(err)
-					}
-					var vs []violation
-					if err := json.Unmarshal([]byte(axeJSON), &vs); err != nil {
-						t.Fatalf("axe result %q: %v", axeJSON, err)
-					}
-					for _, v := range vs {
-						t.Errorf("axe %s (%s): %s at %s\n%s", v.ID, v.Impact, v.Help, strings.Join(v.Targets, " | "), v.Summary)
-					}
-					var l layoutResult
-					if err := json.Unmarshal([]byte(layoutJSON), &l); err != nil {
-						t.Fatalf("layout %q: %v", layoutJSON, err)
-					}
-					if l.Dark != (scheme == "dark") {
-						t.Fatalf("prefers-color-scheme: dark matches = %v in the %s run", l.Dark, scheme)
-					}
-					if l.ScrollWidth > l.ClientWidth {
-						t.Errorf("horizontal overflow: scrollWidth %d > clientWidth %d", l.ScrollWidth, l.ClientWidth)
-					}
-					if p.status {
-						if len(l.Bars) == 0 {
-							t.Error("no 90-day bars")
-						}
-						for i, b := range l.Bars {
-							if b.Count != 90 || b.TodayWidth < 1 || b.TodayRight > b.CardRight+0.5 || b.TodayLeft < b.CardLeft {
-								t.Errorf("bars %d: %+v: today's bar is missing, empty or outside its card", i, b)
-							}
-						}
-						if len(l.Charts) != p.charts {
-							t.Errorf("%d response-time charts, want %d: %+v", len(l.Charts), p.charts, l.Charts)
-						}
-						for _, c := range l.Charts {
-							if c.Width < 100 || !c.InCard || !c.TextsInside || !c.TextsApart {
-								t.Errorf("chart %s (boxes %s): width %.0f, in its card %v, labels inside %v, labels apart %v", c.ID, c.Boxes, c.Width, c.InCard, c.TextsInside, c.TextsApart)
-							}
-							if c.TextContrast < 4.5 || c.P95Contrast < 3 || c.P50Contrast < 3 {
-								t.Errorf("chart %s: contrast of text %.2f (want 4.5), p95 line %.2f, p50 line %.2f (want 3)", c.ID, c.TextContrast, c.P95Contrast, c.P50Contrast)
-							}
-						}
-					}
-					if p.name == "status" {
-						if len(l.Ongoing) == 0 || len(l.Resolved) == 0 {
-							t.Fatalf("ongoing %v, resolved %v: both kinds expected on /status", l.Ongoing, l.Resolved)
-						}
-						if l.Ongoing[0] == l.Resolved[0] {
-							t.Errorf("a past incident has the ongoing one's edge colour %s", l.Ongoing[0])
-						}
-					}
-				})
+	for _, p := range pages {
+		t.Run(p.name, func(t *testing.T) {
+			t.Parallel()
+			tabs <- struct{}{}
+			defer func() { <-tabs }()
+			tab, closeTab := chromedp.NewContext(ctx)
+			defer closeTab()
+			if err := chromedp.Run(tab,
+				chromedp.Navigate(p.srv.URL+p.path),
+				chromedp.WaitReady("body"),
+				chromedp.Evaluate(openDisclosures, nil),
+				chromedp.Evaluate(axe, nil),
+			); err != nil {
+				t.Fatalf("chromium: %v", err)
 			}
-		}
+			for _, scheme := range []string{"light", "dark"} {
+				for _, width := range []int64{360, 1280} {
+					name := fmt.Sprintf("%s-%s-%d", p.name, scheme, width)
+					t.Run(fmt.Sprintf("%s-%d", scheme, width), func(t *testing.T) {
+						var axeJSON, layoutJSON string
+						var shot []byte
+						err := chromedp.Run(tab,
+							emulation.SetDeviceMetricsOverride(width, 900, 1, width < 600),
+							emulation.SetEmulatedMedia().WithFeatures([]*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}),
+							chromedp.Evaluate(runAxe, &axeJSON, awaitPromise),
+							chromedp.Evaluate(layout, &layoutJSON),
+							chromedp.FullScreenshot(&shot, 100),
+						)
+						if err != nil {
+							t.Fatalf("chromium: %v", err)
+						}
+						if err := os.WriteFile(filepath.Join(shots, name+".png"), shot, 0o644); err != nil {
+							t.Error(err)
+						}
+						var vs []violation
+						if err := json.Unmarshal([]byte(axeJSON), &vs); err != nil {
+							t.Fatalf("axe result %q: %v", axeJSON, err)
+						}
+						for _, v := range vs {
+							t.Errorf("axe %s (%s): %s at %s\n%s", v.ID, v.Impact, v.Help, strings.Join(v.Targets, " | "), v.Summary)
+						}
+						var l layoutResult
+						if err := json.Unmarshal([]byte(layoutJSON), &l); err != nil {
+							t.Fatalf("layout %q: %v", layoutJSON, err)
+						}
+						if l.Dark != (scheme == "dark") {
+							t.Fatalf("prefers-color-scheme: dark matches = %v in the %s run", l.Dark, scheme)
+						}
+						if l.ScrollWidth > l.ClientWidth {
+							t.Errorf("horizontal overflow: scrollWidth %d > clientWidth %d", l.ScrollWidth, l.ClientWidth)
+						}
+						if p.status {
+							if len(l.Bars) == 0 {
+								t.Error("no 90-day bars")
+							}
+							for i, b := range l.Bars {
+								if b.Count != 90 || b.TodayWidth < 1 || b.TodayRight > b.CardRight+0.5 || b.TodayLeft < b.CardLeft {
+									t.Errorf("bars %d: %+v: today's bar is missing, empty or outside its card", i, b)
+								}
+							}
+							if len(l.Charts) != p.charts {
+								t.Errorf("%d response-time charts, want %d: %+v", len(l.Charts), p.charts, l.Charts)
+							}
+							for _, c := range l.Charts {
+								if c.Width < 100 || !c.InCard || !c.TextsInside || !c.TextsApart {
+									t.Errorf("chart %s (boxes %s): width %.0f, in its card %v, labels inside %v, labels apart %v", c.ID, c.Boxes, c.Width, c.InCard, c.TextsInside, c.TextsApart)
+								}
+								if c.TextContrast < 4.5 || c.P95Contrast < 3 || c.P50Contrast < 3 {
+									t.Errorf("chart %s: contrast of text %.2f (want 4.5), p95 line %.2f, p50 line %.2f (want 3)", c.ID, c.TextContrast, c.P95Contrast, c.P50Contrast)
+								}
+							}
+						}
+						if p.name == "status" {
+							if len(l.Ongoing) == 0 || len(l.Resolved) == 0 {
+								t.Fatalf("ongoing %v, resolved %v: both kinds expected on /status", l.Ongoing, l.Resolved)
+							}
+							if l.Ongoing[0] == l.Resolved[0] {
+								t.Errorf("a past incident has the ongoing one's edge colour %s", l.Ongoing[0])
+							}
+						}
+					})
+				}
+			}
+		})
 	}
 	t.Logf("screenshots in %s", shots)
 }
