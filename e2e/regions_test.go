@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -22,9 +23,20 @@ import (
 func TestTwoRegionsVote(t *testing.T) {
 	t.Parallel()
 	dsn := pgtest.DSN(t) // skips without PostgreSQL, fails under CI=true
+	// The destination fails from eu-west once both replicas run and each
+	// has proven its network (its canary answered): before that, a region
+	// alone is every voting region, and its failure the majority's.
 	var failFor atomic.Value
-	failFor.Store([]string{"eu-west"})
+	failFor.Store([]string{})
+	var canaryFrom sync.Map // region -> true
 	dest := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/canary" {
+			for _, region := range []string{"eu-west", "us-east"} {
+				if strings.Contains(r.UserAgent(), "("+region+")") {
+					canaryFrom.Store(region, true)
+				}
+			}
+		}
 		for _, region := range failFor.Load().([]string) {
 			if r.URL.Path == "/shop" && strings.Contains(r.UserAgent(), "("+region+")") {
 				http.Error(w, "not from "+region, http.StatusServiceUnavailable)
@@ -36,11 +48,11 @@ func TestTwoRegionsVote(t *testing.T) {
 	defer dest.Close()
 	const interval = replicaInterval
 	cfgPath := writeConfig(t, t.TempDir(), `
-server: {public_url: "http://127.0.0.1:9", drain_delay: 0s}
+server: {public_url: "http://127.0.0.1:9", drain_delay: 0s, admin_token: "${ADMIN_TOKEN}"}
 storage: {driver: postgres, dsn: '${LINKWATCH_TEST_DSN}'}
 probe:
   interval: `+interval.String()+`
-  timeout: 400ms
+  timeout: 800ms
   self_check: false
   allow_private: [127.0.0.1/32]
   region: ${LINKWATCH_REGION}
@@ -52,10 +64,22 @@ pages:
     links:
       - {slug: shop, url: "`+dest.URL+`/shop"}
 `)
+	const adminToken = "regions-vote-admin-token-0123456789"
 	var apps []*proc
 	for _, region := range []string{"eu-west", "us-east"} {
-		apps = append(apps, startServe(t, cfgPath, "LINKWATCH_TEST_DSN="+dsn, "LINKWATCH_REGION="+region))
+		apps = append(apps, startServe(t, cfgPath, "LINKWATCH_TEST_DSN="+dsn, "LINKWATCH_REGION="+region, "ADMIN_TOKEN="+adminToken))
 	}
+	waitUntil(t, 30*time.Second, "both replicas listing both, and each region's canary answered", func() bool {
+		for _, app := range apps {
+			if ids, _ := replicas(t, app, adminToken); len(ids) != 2 {
+				return false
+			}
+		}
+		_, eu := canaryFrom.Load("eu-west")
+		_, us := canaryFrom.Load("us-east")
+		return eu && us
+	})
+	failFor.Store([]string{"eu-west"})
 	db, err := postgres.Open(context.Background(), dsn)
 	if err != nil {
 		t.Fatal(err)

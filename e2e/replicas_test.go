@@ -16,10 +16,12 @@ import (
 	"linkwatch/storage/postgres/pgtest"
 )
 
-// replicaInterval is the probe interval of the replica tests: short, and
-// long enough that a replica's heartbeats (three an interval, a lease of
-// three intervals) survive a loaded machine.
-const replicaInterval = 500 * time.Millisecond
+// replicaInterval is the probe interval of the replica tests, as before
+// the tests' shorter intervals: their checks count each destination's
+// checks an interval, a replica's heartbeats (three an interval, a lease of
+// three intervals) must survive a loaded machine, and so must its checks
+// (800ms timeout), or a healthy destination would open an incident.
+const replicaInterval = time.Second
 
 // jobsLockRetry is how often a replica tries to take the singleton jobs'
 // lock (5s in cmd/linkwatch): a killed holder's jobs resume within it.
@@ -87,7 +89,7 @@ func TestReplicasShareOnePostgres(t *testing.T) {
 	cfgPath := writeConfig(t, t.TempDir(), `
 storage: {driver: postgres, dsn: "${PG_DSN}"}
 server: {drain_delay: 1s, admin_token: "${ADMIN_TOKEN}", rate_limit: {per_second: 100000, burst: 100000}}
-probe: {interval: `+interval.String()+`, timeout: 400ms, allow_private: [127.0.0.0/8]}
+probe: {interval: `+interval.String()+`, timeout: 800ms, allow_private: [127.0.0.0/8]}
 alerts:
   group_interval: 0s
   webhooks: [{name: ops, url: "`+hook.srv.URL+`", secret: "${HOOK_SECRET}"}]
@@ -289,7 +291,7 @@ storage: {driver: postgres, dsn: "${PG_DSN}"}
 server: {drain_delay: 0s, admin_token: "${ADMIN_TOKEN}", rate_limit: {per_second: 100000, burst: 100000}}
 probe:
   interval: `+interval.String()+`
-  timeout: 400ms
+  timeout: 800ms
   self_check: false
   allow_private: [127.0.0.0/8]
   region: ${LINKWATCH_REGION}

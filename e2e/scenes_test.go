@@ -88,7 +88,7 @@ func sceneConfig(dbPath, probe, pages string) string {
 	return `
 server: {public_url: "https://links.example", drain_delay: 0s}
 storage: {path: "` + dbPath + `"}
-probe: {interval: 300ms, timeout: 250ms, allow_private: [127.0.0.0/8], self_check: false` + probe + `}
+probe: {interval: 600ms, timeout: 500ms, allow_private: [127.0.0.0/8], self_check: false` + probe + `}
 pages:
 ` + pages
 }

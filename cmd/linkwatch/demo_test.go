@@ -18,7 +18,7 @@ import (
 // at a closed port of its own loopback address, one per host, so every
 // check is refused at once and no test leaves the machine. Everything else
 // is the demo's, but for what a test needs: its own database, the admin
-// token, a short interval (300ms, a test's) and loopback allowed.
+// token, a short interval (600ms, a test's) and loopback allowed.
 func offlineDemo(t *testing.T) (cfg string, destinations []string, canary string) {
 	t.Helper()
 	raw, err := os.ReadFile("config/default.yaml") // what config embeds
@@ -86,8 +86,8 @@ func offlineDemo(t *testing.T) (cfg string, destinations []string, canary string
 	}
 	set("storage", "path", "DBPATH")
 	set("server", "admin_token", trustToken)
-	set("probe", "interval", "300ms")
-	set("probe", "timeout", "250ms")
+	set("probe", "interval", "600ms")
+	set("probe", "timeout", "500ms")
 	set("probe", "allow_private", "[127.0.0.0/8]")
 	out, err := yaml.Marshal(&doc)
 	if err != nil {

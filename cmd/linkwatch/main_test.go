@@ -86,8 +86,9 @@ func (a *servedApp) stop(t *testing.T) error {
 
 // testMinIntervalEnv lowers the shortest probe.interval serve accepts, for
 // tests only (see the README): startApp sets it to 100ms, so the serve
-// tests check every testInterval and wait a fraction of a second for what
-// takes a deployment a few intervals.
+// tests can check at a fraction of a second (600ms, with checks' timeout
+// at 500ms as before: a loaded machine answers loopback within it) and
+// wait that long for what takes a deployment a few intervals.
 const testMinIntervalEnv = "LINKWATCH_TEST_MIN_INTERVAL"
 
 // startApp writes cfg to a temp dir and runs `linkwatch serve` on 127.0.0.1:0.
@@ -385,7 +386,7 @@ func TestServeProbesDestinationsAndItself(t *testing.T) {
 	cfg := `
 server: {addr: "` + addr + `", public_url: "http://` + addr + `", rate_limit: {per_second: 1, burst: 1}}
 storage: {path: DBPATH}
-probe: {interval: 300ms, timeout: 250ms, allow_private: [127.0.0.1/32]}
+probe: {interval: 600ms, timeout: 500ms, allow_private: [127.0.0.1/32]}
 pages:
   - slug: ada
     links:

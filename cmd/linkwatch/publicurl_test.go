@@ -65,7 +65,7 @@ func waitSelfCheckOK(t *testing.T, app *servedApp) {
 
 const publicURLConfig = `
 storage: {path: DBPATH}
-probe: {interval: 300ms, timeout: 250ms, allow_private: [127.0.0.1/32]}
+probe: {interval: 600ms, timeout: 500ms, allow_private: [127.0.0.1/32]}
 pages:
   - slug: ada
     links:

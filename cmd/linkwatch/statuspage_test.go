@@ -77,7 +77,7 @@ func TestServeLinkFailingOnDNSHasNoResponseTime(t *testing.T) {
 	db.Close()
 	app := startApp(t, `
 storage: {path: "`+dbPath+`"}
-probe: {interval: 300ms, timeout: 250ms, allow_private: [127.0.0.1/32], self_check: false}
+probe: {interval: 600ms, timeout: 500ms, allow_private: [127.0.0.1/32], self_check: false}
 pages:
   - slug: ada
     links:
@@ -110,7 +110,7 @@ func TestServeProberOfflineOnAFreshMachine(t *testing.T) {
 	t.Parallel()
 	app := startApp(t, `
 storage: {path: DBPATH}
-probe: {interval: 300ms, timeout: 250ms, allow_private: [127.0.0.1/32], self_check: false, canary: "`+closedURL(t, "/")+`"}
+probe: {interval: 600ms, timeout: 500ms, allow_private: [127.0.0.1/32], self_check: false, canary: "`+closedURL(t, "/")+`"}
 pages:
   - slug: ada
     links:
@@ -193,7 +193,7 @@ func TestServeMaintenanceIsUnderMaintenance(t *testing.T) {
 	app := startApp(t, `
 server: {admin_token: "`+trustToken+`"}
 storage: {path: DBPATH}
-probe: {interval: 300ms, timeout: 250ms, allow_private: [127.0.0.1/32], self_check: false}
+probe: {interval: 600ms, timeout: 500ms, allow_private: [127.0.0.1/32], self_check: false}
 pages:
   - slug: acme
     title: Acme
