@@ -226,7 +226,10 @@ func get(t *testing.T, method, url string) (*http.Response, string) {
 func TestServeEndToEnd(t *testing.T) {
 	t.Parallel()
 	for _, b := range testBackends {
-		t.Run(b.name, func(t *testing.T) { serveEndToEnd(t, b) })
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			serveEndToEnd(t, b)
+		})
 	}
 }
 
@@ -439,6 +442,9 @@ pages:
 	}
 }
 
+// TestReloadOnSIGHUP is not parallel: the SIGHUP it sends reaches every
+// serve of the test process, and parallel tests never run beside one that
+// is not.
 func TestReloadOnSIGHUP(t *testing.T) {
 	app := startApp(t, e2eConfig, map[string]string{"ADMIN_TOKEN": "0123456789abcdef0123"})
 	cfgPath := filepath.Join(filepath.Dir(app.DBPath), "config.yaml")
