@@ -206,7 +206,7 @@ type layoutResult struct {
 // response-time chart must fit and read, and a past incident must look
 // different from an ongoing one.
 func TestStatusPagesInBrowser(t *testing.T) {
-	t.Parallel()
+	endToEnd(t)
 	axe := axeSource(t) // before Chromium starts: without axe-core it never does
 	chromium(t)
 	seededSrv := seededScene(t)

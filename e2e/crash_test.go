@@ -17,7 +17,7 @@ import (
 // results and delivers an alert, restarts it, and checks that the
 // database is intact, no alert is lost and no incident is duplicated.
 func TestKillNineLosesNothing(t *testing.T) {
-	t.Parallel()
+	endToEnd(t)
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
 			t.Parallel()

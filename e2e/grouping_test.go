@@ -21,7 +21,7 @@ import (
 // incident's alerts still gets another incident's. A link removed by a
 // reload (SIGHUP) while its incident is open resolves it.
 func TestServeGroupsStuckAndRemoved(t *testing.T) {
-	t.Parallel()
+	endToEnd(t)
 	var hostDown, otherDown atomic.Bool
 	shop := newSwitchable(t, &hostDown)
 	// The other destination listens on another loopback address: another host.

@@ -21,7 +21,7 @@ import (
 // for eu-west's prober: a regional note, no alert. Then it fails for both:
 // one incident, one opening alert.
 func TestTwoRegionsVote(t *testing.T) {
-	t.Parallel()
+	endToEnd(t)
 	dsn := pgtest.DSN(t) // skips without PostgreSQL, fails under CI=true
 	// The destination fails from eu-west once both replicas run and each
 	// has proven its network (its canary answered): before that, a region

@@ -58,7 +58,7 @@ func replicas(t *testing.T, p *proc, token string) (ids []string, sharing int) {
 // and restarting the replicas one by one behind a load balancer that
 // follows /readyz fails no redirect.
 func TestReplicasShareOnePostgres(t *testing.T) {
-	t.Parallel()
+	endToEnd(t)
 	dsn := pgtest.DSN(t)
 	f, urls := newFleet(t, 6, 5)
 	hook := newHookReceiver(t)
@@ -273,7 +273,7 @@ pages:
 // regional note on every replica's status page and never a page; when it
 // fails from both regions, one incident opens with one webhook.
 func TestReplicasInTwoRegions(t *testing.T) {
-	t.Parallel()
+	endToEnd(t)
 	dsn := pgtest.DSN(t)
 	f, urls := newFleet(t, 4, 3)
 	hook := newHookReceiver(t)
