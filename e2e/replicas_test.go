@@ -50,30 +50,98 @@ func replicas(t *testing.T, p *proc, token string) (ids []string, sharing int) {
 	return ids, body.Sharing
 }
 
-// TestReplicasShareOnePostgres runs three linkwatch processes on one
-// PostgreSQL and a fleet of 30 destinations on 6 hosts: each destination
-// is checked once per interval across the replicas, not three times; a
-// replica killed with -9 has its hosts checked by the others within two
-// intervals; one host's outage is one incident and one opening webhook;
-// and restarting the replicas one by one behind a load balancer that
-// follows /readyz fails no redirect.
-func TestReplicasShareOnePostgres(t *testing.T) {
-	endToEnd(t)
+// sharedFleet is the world of the replica tests on one database: a fleet
+// of 30 destinations on 6 hosts (the second host's links have a fallback
+// on the first), a webhook receiver, a PostgreSQL database and one config
+// every replica runs.
+type sharedFleet struct {
+	t       *testing.T
+	f       *fleet
+	urls    []string
+	hook    *hookReceiver
+	cfgPath string
+	env     []string
+}
+
+const replicasAdminToken = "replicas-admin-token-0123456789"
+
+func newSharedFleet(t *testing.T) *sharedFleet {
+	t.Helper()
 	dsn := pgtest.DSN(t)
 	f, urls := newFleet(t, 6, 5)
 	hook := newHookReceiver(t)
-	// The links of the host that will fail have a fallback on another
-	// host: every replica's hub must divert them, whichever replica's
-	// engine opened the incident.
 	var links strings.Builder
-	fallback := urls[0]
 	for i, u := range urls {
 		if strings.Contains(u, f.hosts[1].addr) {
-			fmt.Fprintf(&links, "      - {slug: l%d, url: %q, fallback: %q}\n", i, u, fallback)
+			fmt.Fprintf(&links, "      - {slug: l%d, url: %q, fallback: %q}\n", i, u, urls[0])
 			continue
 		}
 		fmt.Fprintf(&links, "      - {slug: l%d, url: %q}\n", i, u)
 	}
+	cfgPath := writeConfig(t, t.TempDir(), `
+storage: {driver: postgres, dsn: "${PG_DSN}"}
+server: {drain_delay: 1s, admin_token: "${ADMIN_TOKEN}", rate_limit: {per_second: 100000, burst: 100000}}
+probe: {interval: `+replicaInterval.String()+`, timeout: 800ms, allow_private: [127.0.0.0/8]}
+alerts:
+  group_interval: 0s
+  webhooks: [{name: ops, url: "`+hook.srv.URL+`", secret: "${HOOK_SECRET}"}]
+pages:
+  - slug: p
+    links:
+`+links.String())
+	return &sharedFleet{t: t, f: f, urls: urls, hook: hook, cfgPath: cfgPath,
+		env: []string{"PG_DSN=" + dsn, "HOOK_SECRET=" + hookSecret, "ADMIN_TOKEN=" + replicasAdminToken}}
+}
+
+// start starts a replica.
+func (s *sharedFleet) start() *proc { return startServe(s.t, s.cfgPath, s.env...) }
+
+// checkRate checks that each destination was checked once per interval,
+// across all replicas, in the intervals from from on (and waits for them
+// to pass).
+func (s *sharedFleet) checkRate(what string, from time.Time, intervals int) {
+	s.t.Helper()
+	to := from.Add(time.Duration(intervals) * replicaInterval)
+	time.Sleep(time.Until(to)) // the window to measure has passed
+	counts := s.f.checks(s.urls, from, to)
+	total := 0
+	for _, u := range s.urls {
+		n := counts[u]
+		total += n
+		if n < intervals-1 || n > intervals+1 {
+			s.t.Errorf("%s: %s checked %d times in %d intervals", what, u, n, intervals)
+		}
+	}
+	s.t.Logf("%s: %d checks of %d destinations in %d intervals (%.2f per destination per interval)",
+		what, total, len(s.urls), intervals, float64(total)/float64(len(s.urls)*intervals))
+}
+
+// settled waits until each replica's admin API lists the n live replicas
+// and its split shares with n: the split is settled.
+func (s *sharedFleet) settled(reps []*proc, n int) {
+	s.t.Helper()
+	waitUntil(s.t, 30*time.Second, fmt.Sprintf("every replica listing and sharing with %d replicas", n), func() bool {
+		for _, p := range reps {
+			if ids, sharing := replicas(s.t, p, replicasAdminToken); len(ids) != n || sharing != n {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// TestReplicasShareOnePostgres runs three linkwatch processes on one
+// PostgreSQL and a fleet of 30 destinations on 6 hosts: each destination
+// is checked once per interval across the replicas, not three times; a
+// replica killed with -9 has its hosts checked by the others within two
+// intervals, and another takes the singleton jobs; one host's outage is
+// one incident and one opening webhook, and every replica's hub sends its
+// visitors to the fallback and back.
+func TestReplicasShareOnePostgres(t *testing.T) {
+	endToEnd(t)
+	s := newSharedFleet(t)
+	f, urls, hook := s.f, s.urls, s.hook
+	fallback := urls[0]
 	divertedLink := fmt.Sprintf("/p/l%d", slices.IndexFunc(urls, func(u string) bool { return strings.Contains(u, f.hosts[1].addr) }))
 	sendsTo := func(p *proc, want string) bool {
 		resp, err := noRedirect.Get(p.URL + divertedLink)
@@ -84,51 +152,9 @@ func TestReplicasShareOnePostgres(t *testing.T) {
 		return resp.StatusCode == http.StatusFound && resp.Header.Get("Location") == want
 	}
 	const interval = replicaInterval
-	const adminToken = "replicas-admin-token-0123456789"
-	env := []string{"PG_DSN=" + dsn, "HOOK_SECRET=" + hookSecret, "ADMIN_TOKEN=" + adminToken}
-	cfgPath := writeConfig(t, t.TempDir(), `
-storage: {driver: postgres, dsn: "${PG_DSN}"}
-server: {drain_delay: 1s, admin_token: "${ADMIN_TOKEN}", rate_limit: {per_second: 100000, burst: 100000}}
-probe: {interval: `+interval.String()+`, timeout: 800ms, allow_private: [127.0.0.0/8]}
-alerts:
-  group_interval: 0s
-  webhooks: [{name: ops, url: "`+hook.srv.URL+`", secret: "${HOOK_SECRET}"}]
-pages:
-  - slug: p
-    links:
-`+links.String())
-	start := func() *proc { return startServe(t, cfgPath, env...) }
-	reps := []*proc{start(), start(), start()}
-
-	// Once per interval per destination, across all replicas.
-	checkRate := func(what string, from time.Time, intervals int) {
-		t.Helper()
-		to := from.Add(time.Duration(intervals) * interval)
-		time.Sleep(time.Until(to)) // the window to measure has passed
-		counts := f.checks(urls, from, to)
-		total := 0
-		for _, u := range urls {
-			n := counts[u]
-			total += n
-			if n < intervals-1 || n > intervals+1 {
-				t.Errorf("%s: %s checked %d times in %d intervals", what, u, n, intervals)
-			}
-		}
-		t.Logf("%s: %d checks of %d destinations in %d intervals (%.2f per destination per interval)",
-			what, total, len(urls), intervals, float64(total)/float64(len(urls)*intervals))
-	}
-	// Each replica's admin API lists the live replicas; once every one
-	// shares with the three, the split is settled.
-	split := func(n int) bool {
-		for _, p := range reps {
-			if ids, sharing := replicas(t, p, adminToken); len(ids) != n || sharing != n {
-				return false
-			}
-		}
-		return true
-	}
-	waitUntil(t, 30*time.Second, "every replica listing and sharing with 3 replicas", func() bool { return split(3) })
-	checkRate("3 replicas", time.Now().Add(interval), 5)
+	reps := []*proc{s.start(), s.start(), s.start()}
+	s.settled(reps, 3)
+	s.checkRate("3 replicas", time.Now().Add(interval), 5)
 
 	// kill -9 of the replica running the singleton jobs: its sessions end,
 	// its locks with them; the others take its hosts at their next
@@ -142,8 +168,8 @@ pages:
 	killed := time.Now()
 	reps[holder].kill()
 	reps = slices.Delete(reps, holder, holder+1)
-	checkRate("after kill -9 of one replica", killed.Add(2*interval), 3)
-	if ids, sharing := replicas(t, reps[0], adminToken); len(ids) != 2 || sharing != 2 {
+	s.checkRate("after kill -9 of one replica", killed.Add(2*interval), 3)
+	if ids, sharing := replicas(t, reps[0], replicasAdminToken); len(ids) != 2 || sharing != 2 {
 		t.Errorf("after the kill, replicas %v, sharing %d; want 2 and 2", ids, sharing)
 	}
 	waitUntil(t, 3*jobsLockRetry, "another replica running the singleton jobs", func() bool {
@@ -189,9 +215,22 @@ pages:
 		})
 	}
 
+}
+
+// TestReplicasRollingRestart restarts three linkwatch processes on one
+// PostgreSQL one by one, behind a load balancer that follows /readyz,
+// under steady redirect load: no redirect fails, and afterwards each
+// destination is still checked once per interval across the replicas.
+func TestReplicasRollingRestart(t *testing.T) {
+	endToEnd(t)
+	s := newSharedFleet(t)
+	urls := s.urls
+	const interval = replicaInterval
+	reps := []*proc{s.start(), s.start(), s.start()}
+	s.settled(reps, 3)
+
 	// Rolling restart under steady redirect load: a replacement starts
 	// and becomes ready, then the old one gets SIGTERM, one at a time.
-	reps = append(reps, start())
 	rr := newRoundRobin()
 	rr.set(reps...)
 	stopPoll := make(chan struct{})
@@ -244,7 +283,7 @@ pages:
 		})
 	}
 	for i := range reps {
-		next := start()
+		next := s.start()
 		rr.set(append(append([]*proc(nil), reps...), next)...)
 		waitUntil(t, 20*time.Second, "the replacement routed", func() bool { return rr.routes(next) })
 		old := reps[i]
@@ -262,8 +301,8 @@ pages:
 	if failed.Load() != 0 || sent.Load() < 100 {
 		t.Errorf("rolling restart: %d of %d redirects failed: %v", failed.Load(), sent.Load(), why)
 	}
-	waitUntil(t, 30*time.Second, "every replica sharing with the 3 new ones", func() bool { return split(3) })
-	checkRate("after the rolling restart", time.Now().Add(interval), 3)
+	s.settled(reps, 3)
+	s.checkRate("after the rolling restart", time.Now().Add(interval), 3)
 }
 
 // TestReplicasInTwoRegions runs three linkwatch processes on one
