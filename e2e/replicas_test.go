@@ -130,6 +130,23 @@ func (s *sharedFleet) settled(reps []*proc, n int) {
 	})
 }
 
+// adminGet reads an admin API path of a process.
+func adminGet(t *testing.T, p *proc, token, path string) string {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, p.URL+path, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := noRedirect.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", path, resp.StatusCode, body)
+	}
+	return string(body)
+}
+
 // TestReplicasShareOnePostgres runs three linkwatch processes on one
 // PostgreSQL and a fleet of 30 destinations on 6 hosts: each destination
 // is checked once per interval across the replicas, not three times; a
@@ -374,6 +391,11 @@ pages:
 	host, _, _ := net.SplitHostPort(regional.addr)
 	onHost := func(b hookBody) bool { return strings.Contains(b.Data.Incident.Key, host) }
 	regional.downFrom.Store("eu-west")
+	// The note in the database first: a status page asked before it
+	// would be the one served for the next 5 s (the page's cache).
+	waitUntil(t, 30*time.Second, "the regional note", func() bool {
+		return strings.Contains(adminGet(t, reps[0], adminToken, "/api/admin/incidents?open=true"), `"kind": "regional"`)
+	})
 	for _, p := range reps {
 		waitUntil(t, 30*time.Second, "the note on "+p.URL+"/status", func() bool {
 			resp, err := noRedirect.Get(p.URL + "/status")
