@@ -23,6 +23,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"linkwatch/cmd/linkwatch/config"
 	"linkwatch/hub"
 	"linkwatch/storage"
 	"linkwatch/storage/postgres/pgtest"
@@ -84,13 +85,6 @@ func (a *servedApp) stop(t *testing.T) error {
 	}
 }
 
-// testMinIntervalEnv lowers the shortest probe.interval serve accepts, for
-// tests only (see the README): startApp sets it to 100ms, so the serve
-// tests can check at a fraction of a second (600ms, with checks' timeout
-// at 500ms as before: a loaded machine answers loopback within it) and
-// wait that long for what takes a deployment a few intervals.
-const testMinIntervalEnv = "LINKWATCH_TEST_MIN_INTERVAL"
-
 // startApp writes cfg to a temp dir and runs `linkwatch serve` on 127.0.0.1:0.
 func startApp(t *testing.T, cfg string, env map[string]string) *servedApp {
 	t.Helper()
@@ -147,7 +141,11 @@ func startAppAt(t *testing.T, cfg string, env map[string]string, addr string) *s
 		if v, ok := env[k]; ok {
 			return v
 		}
-		if k == testMinIntervalEnv {
+		// The shortest probe.interval, for tests only (see the README):
+		// the serve tests check every 600ms (with checks' timeout at
+		// 500ms as before: a loaded machine answers loopback within it)
+		// and wait that long for what takes a deployment a few intervals.
+		if k == config.TestMinIntervalEnv {
 			return "100ms"
 		}
 		return ""

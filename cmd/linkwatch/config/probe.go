@@ -52,26 +52,26 @@ type ProbeConfig struct {
 // destination is already more than any destination needs.
 const minInterval = time.Second
 
-// testMinIntervalEnv names the environment variable with which
+// TestMinIntervalEnv names the environment variable with which
 // linkwatch's own tests lower the shortest probe.interval, to no less than
 // testMinIntervalFloor: a serve or end-to-end test then waits a few
 // hundred milliseconds for what takes a deployment a few intervals.
 // Unset, as it is in every deployment, the limit is minInterval.
 const (
-	testMinIntervalEnv   = "LINKWATCH_TEST_MIN_INTERVAL"
+	TestMinIntervalEnv   = "LINKWATCH_TEST_MIN_INTERVAL"
 	testMinIntervalFloor = 100 * time.Millisecond
 )
 
 // intervalLimit is the shortest probe.interval the environment allows:
-// minInterval, or what testMinIntervalEnv says.
+// minInterval, or what TestMinIntervalEnv says.
 func intervalLimit(getenv func(string) string, cerr *Error) time.Duration {
-	v := getenv(testMinIntervalEnv)
+	v := getenv(TestMinIntervalEnv)
 	if v == "" {
 		return minInterval
 	}
 	d, err := time.ParseDuration(v)
 	if err != nil || d < testMinIntervalFloor || d > minInterval {
-		cerr.add(testMinIntervalEnv, "must be a duration from %s to %s (it is for linkwatch's tests only)", testMinIntervalFloor, minInterval)
+		cerr.add(TestMinIntervalEnv, "must be a duration from %s to %s (it is for linkwatch's tests only)", testMinIntervalFloor, minInterval)
 		return minInterval
 	}
 	return d
