@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -103,10 +104,7 @@ func startBrowser(bin string) (ctx context.Context, stop func(), err error) {
 	)
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelCtx := chromedp.NewContext(alloc)
-	// A bound on a hung browser, not a timed assertion.
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	stop = func() {
-		cancel()
 		cancelCtx()
 		cancelAlloc()
 		for range 50 {
@@ -116,7 +114,17 @@ func startBrowser(bin string) (ctx context.Context, stop func(), err error) {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
-	return ctx, stop, chromedp.Run(ctx) // starts the browser
+	// The browser lives as long as the context of its first Run: the
+	// bound on a hung start (not a timed assertion) is kept apart, and
+	// each page's tab has its own (TestStatusPagesInBrowser).
+	started := make(chan error, 1)
+	go func() { started <- chromedp.Run(ctx) }()
+	select {
+	case err = <-started:
+	case <-time.After(3 * time.Minute):
+		err = errors.New("chromium did not start within 3 minutes")
+	}
+	return ctx, stop, err
 }
 
 func awaitPromise(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }
@@ -249,6 +257,9 @@ func TestStatusPagesInBrowser(t *testing.T) {
 			defer func() { <-tabs }()
 			tab, closeTab := chromedp.NewContext(ctx)
 			defer closeTab()
+			// A bound on a hung page, not a timed assertion.
+			tab, cancel := context.WithTimeout(tab, 3*time.Minute)
+			defer cancel()
 			if err := chromedp.Run(tab,
 				chromedp.Navigate(p.srv.URL+p.path),
 				chromedp.WaitReady("body"),

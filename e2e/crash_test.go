@@ -67,12 +67,12 @@ func killNineLosesNothing(t *testing.T, backend backend) {
 		}
 		fmt.Fprintf(&links, "      - {slug: l%d, url: %q}\n", i, dest.URL+path)
 	}
-	const interval = 600 * time.Millisecond
+	const interval = time.Second
 	secret := "whsec_" + base64.StdEncoding.EncodeToString([]byte("crash-test-secret-0123456789"))
 	cfgPath := writeConfig(t, dir, `
 storage: `+section+`
 server: {drain_delay: 0s}
-probe: {interval: `+interval.String()+`, timeout: 500ms, allow_private: [127.0.0.1/32], self_check: false}
+probe: {interval: `+interval.String()+`, timeout: 900ms, allow_private: [127.0.0.1/32], self_check: false}
 alerts:
   webhooks: [{name: ops, url: "`+hook.URL+`", secret: "`+secret+`"}]
 pages:

@@ -47,12 +47,12 @@ func TestServeGroupsStuckAndRemoved(t *testing.T) {
 	}
 	dir := t.TempDir()
 	// The ten links fail within two intervals of each other; the group
-	// interval (five) is well above that.
+	// interval (three) is above that.
 	cfgWith := func(extra string) string {
 		return `
 storage: {path: "` + dir + `/lw.db"}
 server: {drain_delay: 0s}
-probe: {interval: 600ms, timeout: 500ms, allow_private: [127.0.0.0/8], self_check: false}
+probe: {interval: 1s, timeout: 900ms, allow_private: [127.0.0.0/8], self_check: false}
 alerts:
   group_interval: 3s
   webhooks:

@@ -46,14 +46,13 @@ func TestTwoRegionsVote(t *testing.T) {
 		_, _ = w.Write([]byte("ok"))
 	}))
 	defer dest.Close()
-	// Two processes and no count of checks: a serve test's interval.
-	const interval = 600 * time.Millisecond
+	const interval = time.Second
 	cfgPath := writeConfig(t, t.TempDir(), `
 server: {public_url: "http://127.0.0.1:9", drain_delay: 0s, admin_token: "${ADMIN_TOKEN}"}
 storage: {driver: postgres, dsn: '${LINKWATCH_TEST_DSN}'}
 probe:
   interval: `+interval.String()+`
-  timeout: 500ms
+  timeout: 900ms
   self_check: false
   allow_private: [127.0.0.1/32]
   region: ${LINKWATCH_REGION}

@@ -20,7 +20,7 @@ import (
 // the tests' shorter intervals: their checks count each destination's
 // checks an interval, a replica's heartbeats (three an interval, a lease of
 // three intervals) must survive a loaded machine, and so must its checks
-// (800ms timeout), or a healthy destination would open an incident.
+// (900ms timeout), or a healthy destination would open an incident.
 const replicaInterval = time.Second
 
 // jobsLockRetry is how often a replica tries to take the singleton jobs'
@@ -81,7 +81,7 @@ func newSharedFleet(t *testing.T) *sharedFleet {
 	cfgPath := writeConfig(t, t.TempDir(), `
 storage: {driver: postgres, dsn: "${PG_DSN}"}
 server: {drain_delay: 1s, admin_token: "${ADMIN_TOKEN}", rate_limit: {per_second: 100000, burst: 100000}}
-probe: {interval: `+replicaInterval.String()+`, timeout: 800ms, allow_private: [127.0.0.0/8]}
+probe: {interval: `+replicaInterval.String()+`, timeout: 900ms, allow_private: [127.0.0.0/8]}
 alerts:
   group_interval: 0s
   webhooks: [{name: ops, url: "`+hook.srv.URL+`", secret: "${HOOK_SECRET}"}]
@@ -347,7 +347,7 @@ storage: {driver: postgres, dsn: "${PG_DSN}"}
 server: {drain_delay: 0s, admin_token: "${ADMIN_TOKEN}", rate_limit: {per_second: 100000, burst: 100000}}
 probe:
   interval: `+interval.String()+`
-  timeout: 800ms
+  timeout: 900ms
   self_check: false
   allow_private: [127.0.0.0/8]
   region: ${LINKWATCH_REGION}

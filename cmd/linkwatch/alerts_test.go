@@ -102,7 +102,7 @@ func TestOutageToWebhook(t *testing.T) {
 
 	cfg := `
 storage: {path: DBPATH}
-probe: {interval: 600ms, timeout: 500ms, allow_private: [127.0.0.1/32], self_check: false}
+probe: {interval: 1s, timeout: 900ms, allow_private: [127.0.0.1/32], self_check: false}
 alerts:
   sentry: {dsn: "${SENTRY_DSN}"}
   datadog: {addr: "` + statsd.LocalAddr().String() + `", tags: ["env:e2e"]}

@@ -37,7 +37,7 @@ func TestServeDoesNotCountChecksNotMade(t *testing.T) {
 	limited, quiet := busy.URL+"/limited", busy.URL+"/quiet"
 	cfg := `
 storage: {path: DBPATH}
-probe: {interval: 600ms, timeout: 500ms, allow_private: [127.0.0.0/8], self_check: false, failure_threshold: 2}
+probe: {interval: 1s, timeout: 900ms, allow_private: [127.0.0.0/8], self_check: false, failure_threshold: 2}
 pages:
   - slug: ada
     links:

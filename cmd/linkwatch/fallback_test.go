@@ -82,7 +82,7 @@ func TestServeFallbackEndToEnd(t *testing.T) {
 	cfg := `
 server: {admin_token: "` + trustToken + `"}
 storage: {path: DBPATH}
-probe: {interval: 600ms, timeout: 500ms, allow_private: [127.0.0.1/32]}
+probe: {interval: 1s, timeout: 900ms, allow_private: [127.0.0.1/32]}
 alerts:
   group_interval: 0s
   webhooks:

@@ -142,9 +142,10 @@ func startAppAt(t *testing.T, cfg string, env map[string]string, addr string) *s
 			return v
 		}
 		// The shortest probe.interval, for tests only (see the README):
-		// the serve tests check every 600ms (with checks' timeout at
-		// 500ms as before: a loaded machine answers loopback within it)
-		// and wait that long for what takes a deployment a few intervals.
+		// tests whose destinations fail at once (refused, unresolvable)
+		// check every 600ms. Those that assert what a healthy
+		// destination's checks found keep 1s with a 900ms timeout, which
+		// a machine at a load of 15 still answers on loopback.
 		if k == config.TestMinIntervalEnv {
 			return "100ms"
 		}
@@ -387,7 +388,7 @@ func TestServeProbesDestinationsAndItself(t *testing.T) {
 	cfg := `
 server: {addr: "` + addr + `", public_url: "http://` + addr + `", rate_limit: {per_second: 1, burst: 1}}
 storage: {path: DBPATH}
-probe: {interval: 600ms, timeout: 500ms, allow_private: [127.0.0.1/32]}
+probe: {interval: 1s, timeout: 900ms, allow_private: [127.0.0.1/32]}
 pages:
   - slug: ada
     links:

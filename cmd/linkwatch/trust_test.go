@@ -181,7 +181,7 @@ func TestServeProberNetworkDownPagesOnlyForTheProber(t *testing.T) {
 	}
 	cfg := `
 storage: {path: DBPATH}
-probe: {interval: 600ms, timeout: 500ms, allow_private: [127.0.0.1/32], self_check: false, canary: "` + canary.srv.URL + `/"}
+probe: {interval: 1s, timeout: 900ms, allow_private: [127.0.0.1/32], self_check: false, canary: "` + canary.srv.URL + `/"}
 alerts:
   webhooks:
     - {name: ops, url: "` + hook.srv.URL + `", secret: "${HOOK_SECRET}"}
@@ -231,7 +231,7 @@ func TestServeOnCallWorkflow(t *testing.T) {
 	cfg := `
 server: {admin_token: "` + trustToken + `"}
 storage: {path: DBPATH}
-probe: {interval: 600ms, timeout: 500ms, allow_private: [127.0.0.1/32], self_check: false}
+probe: {interval: 1s, timeout: 900ms, allow_private: [127.0.0.1/32], self_check: false}
 alerts:
   webhooks:
     - {name: ops, url: "` + hook.srv.URL + `", secret: "${HOOK_SECRET}"}
@@ -242,7 +242,7 @@ pages:
 `
 	env := map[string]string{"HOOK_SECRET": hookSecret}
 	app := startApp(t, cfg, env)
-	windowEnds := time.Now().Add(5 * time.Second) // eight intervals: the outage starts well inside it
+	windowEnds := time.Now().Add(5 * time.Second) // five intervals: the outage starts well inside it
 	code, body := adminCall(t, app, "POST", "/api/admin/maintenance", fmt.Sprintf(`{"title":"shop move","component":"page:acme","starts_at":%q,"ends_at":%q}`,
 		time.Now().Add(-time.Second).UTC().Format(time.RFC3339Nano), windowEnds.UTC().Format(time.RFC3339Nano)))
 	if code != 201 {

@@ -29,7 +29,7 @@ func TestServeAutomaticUpdatesSpeakAsLinkwatch(t *testing.T) {
 	cfg := `
 server: {admin_token: "` + trustToken + `"}
 storage: {path: DBPATH}
-probe: {interval: 600ms, timeout: 500ms, allow_private: [127.0.0.1/32], self_check: false}
+probe: {interval: 1s, timeout: 900ms, allow_private: [127.0.0.1/32], self_check: false}
 pages:
   - slug: acme
     links:

@@ -641,7 +641,12 @@ func TestSubscriptionURLErrorsHideTheResolver(t *testing.T) {
 	eventually(t, "the failed delivery", func() bool {
 		_, b, _ := e.call(t, http.MethodGet, fmt.Sprintf("/deliveries?subscription=%d", active.ID), "")
 		l, _ := b["deliveries"].([]any)
-		return len(l) == 1 && l[0].(map[string]any)["last_error"] != ""
+		if len(l) != 1 {
+			return false
+		}
+		// Absent until the attempt has failed, then the error.
+		lastErr, _ := l[0].(map[string]any)["last_error"].(string)
+		return lastErr != ""
 	})
 	for _, path := range []string{fmt.Sprintf("/subscriptions/%d", pending.ID), fmt.Sprintf("/deliveries?subscription=%d", active.ID), "/subscriptions"} {
 		_, _, raw := e.call(t, http.MethodGet, path, "")
