@@ -1,11 +1,13 @@
-package main
+package e2e
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -25,10 +27,22 @@ import (
 // probers' checks a moment apart: the incident resolves, and no note
 // opens from the region a check behind.
 func TestTwoRegionsVote(t *testing.T) {
+	endToEnd(t)
 	dsn := pgtest.DSN(t) // skips without PostgreSQL, fails under CI=true
+	// The destination fails from eu-west once both replicas run and each
+	// has proven its network (its canary answered): before that, a region
+	// alone is every voting region, and its failure the majority's.
 	var failFor atomic.Value
-	failFor.Store([]string{"eu-west"})
+	failFor.Store([]string{})
+	var canaryFrom sync.Map // region -> true
 	dest := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/canary" {
+			for _, region := range []string{"eu-west", "us-east"} {
+				if strings.Contains(r.UserAgent(), "("+region+")") {
+					canaryFrom.Store(region, true)
+				}
+			}
+		}
 		for _, region := range failFor.Load().([]string) {
 			if r.URL.Path == "/shop" && strings.Contains(r.UserAgent(), "("+region+")") {
 				http.Error(w, "not from "+region, http.StatusServiceUnavailable)
@@ -38,27 +52,40 @@ func TestTwoRegionsVote(t *testing.T) {
 		_, _ = w.Write([]byte("ok"))
 	}))
 	defer dest.Close()
-	cfg := `
-server: {public_url: "http://127.0.0.1:9", admin_token: "` + trustToken + `"}
+	const interval = time.Second
+	cfgPath := writeConfig(t, t.TempDir(), `
+server: {public_url: "http://127.0.0.1:9", drain_delay: 0s, admin_token: "${ADMIN_TOKEN}"}
 storage: {driver: postgres, dsn: '${LINKWATCH_TEST_DSN}'}
 probe:
-  interval: 1s
-  timeout: 800ms
+  interval: `+interval.String()+`
+  timeout: 900ms
   self_check: false
   allow_private: [127.0.0.1/32]
   region: ${LINKWATCH_REGION}
   user_agent: "linkwatch (${LINKWATCH_REGION})"
-  canary: "` + dest.URL + `/canary"
+  canary: "`+dest.URL+`/canary"
 alerts: {group_interval: 0s}
 pages:
   - slug: ada
     links:
-      - {slug: shop, url: "` + dest.URL + `/shop"}
-`
-	var apps []*servedApp
+      - {slug: shop, url: "`+dest.URL+`/shop"}
+`)
+	const adminToken = "regions-vote-admin-token-0123456789"
+	var apps []*proc
 	for _, region := range []string{"eu-west", "us-east"} {
-		apps = append(apps, startApp(t, cfg, map[string]string{"LINKWATCH_TEST_DSN": dsn, "LINKWATCH_REGION": region}))
+		apps = append(apps, startServe(t, cfgPath, "LINKWATCH_TEST_DSN="+dsn, "LINKWATCH_REGION="+region, "ADMIN_TOKEN="+adminToken))
 	}
+	waitUntil(t, 30*time.Second, "both replicas listing both, and each region's canary answered", func() bool {
+		for _, app := range apps {
+			if ids, _ := replicas(t, app, adminToken); len(ids) != 2 {
+				return false
+			}
+		}
+		_, eu := canaryFrom.Load("eu-west")
+		_, us := canaryFrom.Load("us-east")
+		return eu && us
+	})
+	failFor.Store([]string{"eu-west"})
 	db, err := postgres.Open(context.Background(), dsn)
 	if err != nil {
 		t.Fatal(err)
@@ -86,13 +113,13 @@ pages:
 		return a
 	}
 
-	waitUntil(t, 20*time.Second, "a regional note", func() bool { return len(open(linkwatch.KindRegional)) == 1 })
+	waitUntil(t, 30*time.Second, "a regional note", func() bool { return len(open(linkwatch.KindRegional)) == 1 })
 	note := open(linkwatch.KindRegional)[0]
 	if note.Title != "ada/shop is unreachable from eu-west" {
 		t.Errorf("note title %q", note.Title)
 	}
 	// A few more intervals: still a note, never a page.
-	time.Sleep(3 * time.Second)
+	time.Sleep(3 * interval)
 	if incs := open(linkwatch.KindDestination); len(incs) != 0 {
 		t.Fatalf("a failure seen from one region of two opened %+v", incs)
 	}
@@ -100,7 +127,7 @@ pages:
 		t.Fatalf("alerts for a regional note: %+v", a)
 	}
 	for _, app := range apps {
-		waitUntil(t, 10*time.Second, "the note on "+app.URL+"/status", func() bool {
+		waitUntil(t, 30*time.Second, "the note on "+app.URL+"/status", func() bool {
 			_, body := get(t, "GET", app.URL+"/status")
 			return strings.Contains(body, "unreachable from eu-west")
 		})
@@ -109,7 +136,7 @@ pages:
 	// Resolved by hand on the replica that sees the destination up (no
 	// engine holds a note): no alert, and eu-west's failure opens a new
 	// note only once it has failed again after the resolution.
-	code, body := adminCall(t, apps[1], "POST", "/api/admin/incidents/"+strconv.FormatInt(note.ID, 10)+"/resolve", `{"by":"alice","note":"eu-west's transit, fixed"}`)
+	code, body := adminCall(t, apps[1], adminToken, "POST", "/api/admin/incidents/"+strconv.FormatInt(note.ID, 10)+"/resolve", `{"by":"alice","note":"eu-west's transit, fixed"}`)
 	if code != http.StatusOK {
 		t.Fatalf("resolve the note on us-east: %d %s", code, body)
 	}
@@ -126,8 +153,8 @@ pages:
 	}
 
 	failFor.Store([]string{"eu-west", "us-east"})
-	waitUntil(t, 20*time.Second, "the incident", func() bool { return len(open(linkwatch.KindDestination)) == 1 })
-	time.Sleep(3 * time.Second)
+	waitUntil(t, 30*time.Second, "the incident", func() bool { return len(open(linkwatch.KindDestination)) == 1 })
+	time.Sleep(3 * interval) // a second incident or alert would appear now
 	majority := open(linkwatch.KindDestination)
 	if len(majority) != 1 || !strings.Contains(majority[0].Summary, "failing from eu-west and us-east") {
 		t.Fatalf("incidents = %+v", majority)
@@ -171,8 +198,25 @@ pages:
 		}
 	}
 	for _, app := range apps {
-		if err := app.stop(t); err != nil {
-			t.Errorf("stop: %v; stderr:\n%s", err, app.stderr)
-		}
+		app.stop(t)
 	}
+}
+
+// adminCall sends an authenticated request to a replica's admin API and
+// returns the status and body.
+func adminCall(t *testing.T, p *proc, token, method, path, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, p.URL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := noRedirect.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }
