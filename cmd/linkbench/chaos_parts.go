@@ -1,0 +1,351 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+)
+
+// The moving parts of the chaos run: the fleet of destinations, the
+// webhook receiver, the replicas and the load balancer in front of them.
+
+// chaosFleet is destinations on distinct loopback hosts (127.0.0.2, ...),
+// logging every check each gets. A host that is down answers 503 to all.
+type chaosFleet struct {
+	mu     sync.Mutex
+	checks map[string][]time.Time // by destination URL
+	hosts  []*chaosHost
+}
+
+type chaosHost struct {
+	addr string
+	down atomic.Bool
+	srv  *http.Server
+}
+
+func newChaosFleet(hosts int) (*chaosFleet, error) {
+	f := &chaosFleet{checks: map[string][]time.Time{}}
+	for h := range hosts {
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.%d:0", h+2))
+		if err != nil {
+			f.close()
+			return nil, fmt.Errorf("fleet host 127.0.0.%d: %w", h+2, err)
+		}
+		fh := &chaosHost{addr: ln.Addr().String()}
+		fh.srv = &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			f.mu.Lock()
+			u := "http://" + fh.addr + r.URL.Path
+			f.checks[u] = append(f.checks[u], time.Now())
+			f.mu.Unlock()
+			if fh.down.Load() {
+				http.Error(w, "fleet: host down on schedule", http.StatusServiceUnavailable)
+				return
+			}
+			_, _ = io.WriteString(w, "ok")
+		})}
+		go func() { _ = fh.srv.Serve(ln) }()
+		f.hosts = append(f.hosts, fh)
+	}
+	return f, nil
+}
+
+func (f *chaosFleet) close() {
+	for _, h := range f.hosts {
+		_ = h.srv.Close()
+	}
+}
+
+// log returns a copy of the checks so far.
+func (f *chaosFleet) log() map[string][]time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make(map[string][]time.Time, len(f.checks))
+	for u, at := range f.checks {
+		out[u] = append([]time.Time(nil), at...)
+	}
+	return out
+}
+
+// checked counts the destinations of urls checked at least once.
+func (f *chaosFleet) checked(urls []string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, u := range urls {
+		if len(f.checks[u]) > 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// hookSink receives the config file's webhooks, one path per channel,
+// verifies each signature and logs each delivery.
+type hookSink struct {
+	srv    *http.Server
+	addr   string
+	mu     sync.Mutex
+	alerts []alert
+	bad    []string // deliveries that failed verification or decoding
+}
+
+func newHookSink(secret string) (*hookSink, error) {
+	v, err := standardwebhooks.NewWebhook(secret)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	s := &hookSink{addr: ln.Addr().String()}
+	s.srv = &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		raw, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		channel := r.URL.Path[len("/hook/"):]
+		if err == nil {
+			err = v.Verify(raw, r.Header)
+		}
+		var body struct {
+			Type string `json:"type"`
+			Data struct {
+				Incident struct {
+					ID      int64    `json:"id"`
+					Targets []string `json:"targets"`
+				} `json:"incident"`
+				Replica struct {
+					ID string `json:"id"`
+				} `json:"replica"`
+			} `json:"data"`
+		}
+		if err == nil {
+			err = json.Unmarshal(raw, &body)
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if err != nil {
+			s.bad = append(s.bad, fmt.Sprintf("%s: %v", channel, err))
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		s.alerts = append(s.alerts, alert{at: time.Now(), channel: channel, id: r.Header.Get("webhook-id"), typ: body.Type,
+			incident: body.Data.Incident.ID, targets: body.Data.Incident.Targets, replica: body.Data.Replica.ID})
+	})}
+	go func() { _ = s.srv.Serve(ln) }()
+	return s, nil
+}
+
+func (s *hookSink) log() ([]alert, []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]alert(nil), s.alerts...), append([]string(nil), s.bad...)
+}
+
+// chaosReplica is one linkwatch serve on a fixed loopback address, as a
+// pod keeps its address across restarts of its container.
+type chaosReplica struct {
+	slot   int
+	addr   string
+	bin    string
+	config string
+	env    []string
+	log    *os.File // its stderr, every start appended
+
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	done   chan struct{}
+	starts int
+}
+
+func (r *chaosReplica) start() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	cmd := exec.Command(r.bin, "serve", "-config", r.config, "-addr", r.addr)
+	cmd.Env = append(os.Environ(), r.env...)
+	cmd.Stderr = r.log
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	// Killed with the run, however it ends.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start replica %d: %w", r.slot, err)
+	}
+	go func() { _, _ = io.Copy(io.Discard, bufio.NewReader(out)) }()
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	r.cmd, r.done = cmd, done
+	r.starts++
+	return nil
+}
+
+// kill sends SIGKILL and waits for the process to be gone.
+func (r *chaosReplica) kill() {
+	r.mu.Lock()
+	cmd, done := r.cmd, r.done
+	r.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = cmd.Process.Kill()
+	<-done
+}
+
+// stop ends the replica as a deploy does (SIGTERM), then kills it if it
+// has not exited within the grace period.
+func (r *chaosReplica) stop() {
+	r.mu.Lock()
+	cmd, done := r.cmd, r.done
+	r.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+	}
+}
+
+// exited reports whether the replica's process has exited.
+func (r *chaosReplica) exited() bool {
+	r.mu.Lock()
+	done := r.done
+	r.mu.Unlock()
+	select {
+	case <-done:
+		return true
+	default:
+		return false
+	}
+}
+
+// balancer sends each redirect to a replica whose /readyz answered 200 at
+// its last poll, in turn, as a Kubernetes Service follows its ready
+// endpoints. A replica that refuses the connection (the request never
+// reached it) is skipped for the next one, as load balancers retry a
+// failed connect; any other failure is the visitor's.
+type balancer struct {
+	replicas []*chaosReplica
+	client   *http.Client
+	probe    *http.Client
+	next     atomic.Uint64
+
+	mu    sync.Mutex
+	ready []bool
+}
+
+func newBalancer(replicas []*chaosReplica) *balancer {
+	noRedirects := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &balancer{
+		replicas: replicas,
+		client: &http.Client{Timeout: 10 * time.Second, CheckRedirect: noRedirects,
+			Transport: &http.Transport{MaxIdleConnsPerHost: 64, Proxy: nil}},
+		probe: &http.Client{Timeout: time.Second, CheckRedirect: noRedirects,
+			Transport: &http.Transport{DisableKeepAlives: true, Proxy: nil}},
+		ready: make([]bool, len(replicas)),
+	}
+}
+
+// watch polls every replica's /readyz every period until ctx ends.
+func (b *balancer) watch(ctx context.Context, period time.Duration) {
+	var wg sync.WaitGroup
+	for i, r := range b.replicas {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				ok := false
+				if resp, err := b.probe.Get("http://" + r.addr + "/readyz"); err == nil {
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					ok = resp.StatusCode == http.StatusOK
+				}
+				b.mu.Lock()
+				b.ready[i] = ok
+				b.mu.Unlock()
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(period):
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func (b *balancer) readyCount() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := 0
+	for _, ok := range b.ready {
+		if ok {
+			n++
+		}
+	}
+	return n
+}
+
+// pick returns the next ready replica not in skip, or -1.
+func (b *balancer) pick(skip []bool) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := len(b.ready)
+	start := int(b.next.Add(1) % uint64(n))
+	for k := range n {
+		i := (start + k) % n
+		if b.ready[i] && !skip[i] {
+			return i
+		}
+	}
+	return -1
+}
+
+// redirect sends one visitor's request for path.
+func (b *balancer) redirect(path string) redirect {
+	rd := redirect{at: time.Now(), replica: -1}
+	skip := make([]bool, len(b.replicas))
+	for {
+		i := b.pick(skip)
+		if i < 0 {
+			rd.err = "no ready replica"
+			break
+		}
+		rd.replica = i
+		resp, err := b.client.Get("http://" + b.replicas[i].addr + path)
+		var op *net.OpError
+		if errors.As(err, &op) && op.Op == "dial" {
+			skip[i] = true
+			rd.retried++
+			continue
+		}
+		if err != nil {
+			rd.err = err.Error()
+			break
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") == "" {
+			rd.err = fmt.Sprintf("status %d", resp.StatusCode)
+		}
+		break
+	}
+	rd.latency = time.Since(rd.at)
+	return rd
+}

@@ -1,0 +1,280 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+)
+
+// What the chaos run judges, from what it recorded: the fleet's log of
+// checks, the receiver's log of alerts, the load's log of redirects and
+// the run's own log of what it broke and when. Each judge is a function
+// of those logs alone, so it can be tested on logs made up to miss a goal.
+
+// window is a span of the run: a host's outage, the database's.
+type window struct {
+	from, to time.Time
+	what     string // "127.0.0.3", "database"
+}
+
+// checkGap is a destination left unchecked for longer than allowed, or
+// checked twice too close together.
+type checkGap struct {
+	url      string
+	from, to time.Time
+}
+
+// judgeChecks finds, among the checks each destination got, the gaps of
+// more than most between from and to (the end of the warm-up and of the
+// run; a destination's last check before from opens its first gap) and
+// the pairs of checks less than least apart.
+func judgeChecks(checks map[string][]time.Time, from, to time.Time, most, least time.Duration) (unchecked, doubles []checkGap) {
+	urls := make([]string, 0, len(checks))
+	for u := range checks {
+		urls = append(urls, u)
+	}
+	slices.Sort(urls)
+	for _, u := range urls {
+		at := slices.Clone(checks[u])
+		slices.SortFunc(at, func(a, b time.Time) int { return a.Compare(b) })
+		last := from
+		for i, t := range at {
+			if i > 0 && !at[i-1].Before(from) && !t.After(to) && t.Sub(at[i-1]) < least {
+				doubles = append(doubles, checkGap{u, at[i-1], t})
+			}
+			if t.Before(from) {
+				last = t
+				continue
+			}
+			if t.After(to) {
+				break
+			}
+			if t.Sub(last) > most {
+				unchecked = append(unchecked, checkGap{u, last, t})
+			}
+			last = t
+		}
+		if to.Sub(last) > most {
+			unchecked = append(unchecked, checkGap{u, last, to})
+		}
+	}
+	return unchecked, doubles
+}
+
+// alert is one delivery the receiver got.
+type alert struct {
+	at      time.Time
+	channel string // the config file's webhook name
+	id      string // webhook-id: the same on a re-send
+	typ     string
+	// incident alerts
+	incident int64
+	targets  []string
+	// storage alerts
+	replica string
+}
+
+// alertCount is what one channel got for one outage.
+type alertCount struct {
+	opened, resolved int // distinct webhook-ids
+	resent           int // deliveries of a webhook-id already received
+	incidents        []int64
+}
+
+// outageAlerts is the alerts of one host's outage, by channel.
+type outageAlerts struct {
+	outage window
+	by     map[string]*alertCount
+}
+
+// judgeIncidentAlerts assigns each incident to the host outage it
+// belongs to (the last outage of its targets' host to start before its
+// first alert) and counts, per outage and channel, the distinct openings
+// and resolutions and the re-sends. Incidents that belong to no outage
+// are returned apart: alerts for nothing that happened.
+func judgeIncidentAlerts(alerts []alert, outages []window, channels []string) (per []outageAlerts, stray []alert) {
+	per = make([]outageAlerts, len(outages))
+	for i, o := range outages {
+		per[i] = outageAlerts{outage: o, by: map[string]*alertCount{}}
+		for _, c := range channels {
+			per[i].by[c] = &alertCount{}
+		}
+	}
+	sorted := slices.Clone(alerts)
+	slices.SortStableFunc(sorted, func(a, b alert) int { return a.at.Compare(b.at) })
+	owner := map[int64]int{} // incident → outage index, -1 for none
+	seen := map[string]bool{}
+	for _, a := range sorted {
+		if !strings.HasPrefix(a.typ, "incident.") {
+			continue
+		}
+		o, ok := owner[a.incident]
+		if !ok {
+			o = -1
+			for i, w := range outages {
+				if !w.from.After(a.at) && targetsOnHost(a.targets, w.what) {
+					o = i
+				}
+			}
+			owner[a.incident] = o
+		}
+		if o < 0 {
+			stray = append(stray, a)
+			continue
+		}
+		c := per[o].by[a.channel]
+		if c == nil {
+			c = &alertCount{}
+			per[o].by[a.channel] = c
+		}
+		if !slices.Contains(c.incidents, a.incident) {
+			c.incidents = append(c.incidents, a.incident)
+		}
+		key := a.channel + " " + a.id
+		if seen[key] {
+			c.resent++
+			continue
+		}
+		seen[key] = true
+		switch a.typ {
+		case "incident.opened":
+			c.opened++
+		case "incident.resolved":
+			c.resolved++
+		}
+	}
+	return per, stray
+}
+
+func targetsOnHost(targets []string, host string) bool {
+	for _, t := range targets {
+		if u, err := url.Parse(t); err == nil && u.Hostname() == host {
+			return true
+		}
+	}
+	return false
+}
+
+// storageCount is what one channel got from one replica for one
+// database outage.
+type storageCount struct {
+	unreachable, reachable, resent int
+}
+
+// judgeStorageAlerts counts, per database outage, channel and replica,
+// the storage.* alerts that came after the outage began (the last one
+// to begin before the alert).
+func judgeStorageAlerts(alerts []alert, outages []window) []map[string]map[string]*storageCount {
+	per := make([]map[string]map[string]*storageCount, len(outages))
+	for i := range per {
+		per[i] = map[string]map[string]*storageCount{}
+	}
+	seen := map[string]bool{}
+	for _, a := range alerts {
+		if !strings.HasPrefix(a.typ, "storage.") {
+			continue
+		}
+		o := -1
+		for i, w := range outages {
+			if !w.from.After(a.at) {
+				o = i
+			}
+		}
+		if o < 0 {
+			continue
+		}
+		if per[o][a.channel] == nil {
+			per[o][a.channel] = map[string]*storageCount{}
+		}
+		c := per[o][a.channel][a.replica]
+		if c == nil {
+			c = &storageCount{}
+			per[o][a.channel][a.replica] = c
+		}
+		key := a.channel + " " + a.id
+		if seen[key] {
+			c.resent++
+			continue
+		}
+		seen[key] = true
+		switch a.typ {
+		case "storage.unreachable":
+			c.unreachable++
+		case "storage.reachable":
+			c.reachable++
+		}
+	}
+	return per
+}
+
+// redirect is one redirect of the load.
+type redirect struct {
+	at      time.Time
+	latency time.Duration
+	replica int    // the replica that answered last, -1 for none
+	err     string // empty when it was a redirect
+	retried int    // replicas that refused the connection before
+}
+
+// loadFigures summarizes the redirects sent within some windows (in) or
+// outside all of them.
+func loadFigures(rs []redirect, windows []window, in bool) (n, failed int, rate float64, p99 time.Duration) {
+	var lat []time.Duration
+	var span time.Duration
+	inside := func(t time.Time) bool {
+		for _, w := range windows {
+			if !t.Before(w.from) && t.Before(w.to) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, r := range rs {
+		if inside(r.at) != in {
+			continue
+		}
+		n++
+		if r.err != "" {
+			failed++
+			continue
+		}
+		lat = append(lat, r.latency)
+	}
+	if in {
+		for _, w := range windows {
+			span += w.to.Sub(w.from)
+		}
+	} else if len(rs) > 0 {
+		span = rs[len(rs)-1].at.Sub(rs[0].at)
+		for _, w := range windows {
+			span -= w.to.Sub(w.from)
+		}
+	}
+	if span > 0 {
+		rate = float64(len(lat)) / span.Seconds()
+	}
+	if len(lat) > 0 {
+		slices.Sort(lat)
+		p99 = lat[len(lat)*99/100]
+	}
+	return n, failed, rate, p99
+}
+
+// rel prints a time as the offset from the run's start.
+func rel(start, t time.Time) string {
+	return t.Sub(start).Round(100 * time.Millisecond).String()
+}
+
+// printSome prints at most n lines of a list, and how many it left out.
+func printSome[T any](w io.Writer, items []T, n int, line func(T) string) {
+	for i, it := range items {
+		if i == n {
+			fmt.Fprintf(w, "      ... and %d more\n", len(items)-n)
+			return
+		}
+		fmt.Fprintln(w, "      "+line(it))
+	}
+}
