@@ -13,7 +13,7 @@ import (
 // Store is what the reporter reads from storage.
 type Store interface {
 	OpenIncidents(ctx context.Context) ([]linkwatch.Incident, error)
-	OutboxPending(ctx context.Context) (int64, error)
+	OutboxBacklog(ctx context.Context) (linkwatch.Backlog, error)
 }
 
 // Sources are where the reporter's gauges come from.
@@ -54,9 +54,9 @@ func (r *Reporter) Report(ctx context.Context) {
 		r.metrics.OpenIncidents(len(slices.DeleteFunc(open, func(inc linkwatch.Incident) bool { return inc.Kind == linkwatch.KindRegional })))
 	}
 	r.openFails.Report(ctx, err)
-	n, err := r.src.Store.OutboxPending(ctx)
+	b, err := r.src.Store.OutboxBacklog(ctx)
 	if err == nil {
-		r.metrics.OutboxPending(n)
+		r.metrics.OutboxPending(b.Pending)
 	}
 	r.pendingFails.Report(ctx, err)
 }
