@@ -263,7 +263,9 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 		a.add("sentry heartbeat", alerting.NewHeartbeat(sentry, sched.Stats, log).Run)
 	}
 	if metrics != nil {
-		rep := datadog.NewReporter(metrics, datadog.Sources{Scheduler: sched.Stats, Store: db, Redirects: counter.Redirects, Dropped: writer.Dropped}, log)
+		rep := datadog.NewReporter(metrics, datadog.Sources{Scheduler: sched.Stats, Store: db, Redirects: func() int64 {
+			return hubServer.Redirects(hub.RedirectDestination) + hubServer.Redirects(hub.RedirectFallback)
+		}, Dropped: writer.Dropped}, log)
 		a.add("metrics reporter", func(ctx context.Context) error {
 			every(ctx, 10*time.Second, func() { rep.Report(ctx) })
 			return nil
