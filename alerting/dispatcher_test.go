@@ -410,8 +410,8 @@ func TestSettlingFilteredReadsEachDeliveryOnce(t *testing.T) {
 	if n := store.read(); n != 42 {
 		t.Errorf("changed filters: %d read in all, want the 21 again (42)", n)
 	}
-	if n, _ := db.OutboxPending(context.Background()); n != 21 {
-		t.Errorf("%d pending, want plain's 21 (picky's now filtered)", n)
+	if b, _ := db.OutboxBacklog(context.Background()); b.Pending != 21 {
+		t.Errorf("%d pending, want plain's 21 (picky's now filtered)", b.Pending)
 	}
 }
 
@@ -458,7 +458,7 @@ func TestMinImpactKeepsAnIncidentsStoryWhole(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("received %v, want %v", got, want)
 	}
-	if n, _ := db.OutboxPending(ctx); n != 0 {
-		t.Errorf("%d pending", n)
+	if b, _ := db.OutboxBacklog(ctx); b.Pending != 0 {
+		t.Errorf("%d pending", b.Pending)
 	}
 }

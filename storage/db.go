@@ -123,7 +123,7 @@ func (db *DB) LastWriteFault() WriteFault {
 func (db *DB) noteWrite(err error) error {
 	if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) && db.d.IsFault(err) {
 		db.faultMu.Lock()
-		db.fault = WriteFault{At: db.Now(), Err: err}
+		db.fault = WriteFault{At: db.Now(), Err: err, Count: db.fault.Count + 1}
 		db.faultMu.Unlock()
 	}
 	return err

@@ -72,7 +72,7 @@ type Store interface {
 	EnableChannel(ctx context.Context, channel string) error
 	DisabledChannels(ctx context.Context) (map[string]string, error)
 	ChannelStates(ctx context.Context, names []string) ([]linkwatch.ChannelState, error)
-	OutboxPending(ctx context.Context) (int64, error)
+	OutboxBacklog(ctx context.Context) (linkwatch.Backlog, error)
 	ThreadRef(ctx context.Context, incidentID int64, channel string) (string, error)
 	SetThreadRef(ctx context.Context, incidentID int64, channel, ref string) error
 
@@ -118,4 +118,7 @@ type Store interface {
 type WriteFault struct {
 	At  time.Time
 	Err error
+	// Count is how many writes the database has refused since Open, this
+	// one included (a metric).
+	Count int64
 }

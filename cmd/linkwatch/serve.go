@@ -27,6 +27,8 @@ import (
 	"linkwatch/hub/middleware"
 	"linkwatch/incidents"
 	"linkwatch/incidents/admin"
+	"linkwatch/metrics"
+	"linkwatch/metrics/prom"
 	"linkwatch/statuspage"
 	"linkwatch/statuspage/storesource"
 	"linkwatch/storage"
@@ -164,11 +166,11 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 	if err != nil {
 		return nil, err
 	}
-	metrics, err := newMetrics(cfg)
+	dogstatsd, err := newMetrics(cfg)
 	if err != nil {
 		return nil, err
 	}
-	a.onClose(func() { _ = metrics.Close() }) // a final UDP flush: nothing to do if it fails
+	a.onClose(func() { _ = dogstatsd.Close() }) // a final UDP flush: nothing to do if it fails
 
 	channels := make([]string, 0, len(sinks))
 	for _, s := range sinks {
@@ -193,13 +195,6 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 	})
 	limiter := middleware.NewRateLimiter(cfg.Server.RateLimit.PerSecond, cfg.Server.RateLimit.Burst, cfg.Server.RateLimit.IPv6Prefix)
 	ready := web.NewReadiness(db, max(interval, 10*time.Second))
-	srv := web.NewServer(middleware.SecurityHeaders(web.New(web.Handlers{
-		Hub: hubServer, Admin: adminAPI, Status: status,
-		Health: web.Health{Ready: ready, Timeout: readyTimeout},
-		Limit: func(next http.Handler) http.Handler {
-			return limiter.Middleware(cfg.Server.TrustedPrefixes(), hubServer.IsSelfCheck, next)
-		},
-	})), log)
 
 	// A refused batch is retried once, then dropped: counted (the
 	// results.dropped metric) and logged, once a minute at most.
@@ -212,7 +207,11 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 		}
 		writes.OK(ctx)
 	})
-	dispatcher := alerting.NewDispatcher(db, sinks, metrics, log)
+	// Each check's result and delivery attempt is told to every metrics
+	// exporter: Prometheus's, and DataDog's when configured (made below,
+	// once what they read exists).
+	var record metrics.Recorders
+	dispatcher := alerting.NewDispatcher(db, sinks, &record, log)
 	if shared {
 		// Its claims are this process start's own; with SQLite the one
 		// process keeps one name, and takes back after a crash what it
@@ -228,13 +227,40 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 		Interval: interval,
 		Workers:  cfg.Probe.Workers,
 		OnResult: func(r linkwatch.Result) {
-			metrics.Result(r)
+			record.Result(r)
 			writer.Add(r)
 			engineIn <- r
 		},
 		Log: log,
 	})
 	share = shard.NewShare(sched, engine, targets, shard.Alone(self.ID))
+
+	// The metrics: what storage keeps is sampled once for every exporter;
+	// the rest each exporter reads where it is kept.
+	sampler := metrics.NewSampler(db, metrics.SamplerOptions{Health: ready.Storage, Log: log})
+	sources := metrics.Sources{
+		Scheduler: sched.Stats, Dropped: writer.Dropped, Redirects: hubServer.Redirects,
+		Replicas:      func() int { return 1 },
+		StorageFaults: func() int64 { return db.LastWriteFault().Count },
+		Sampled:       sampler.Last,
+	}
+	if members != nil {
+		sources.Replicas = func() int { return len(members.Assignment().Members) }
+		sources.Lease = members.Lease()
+	}
+	exporter := prom.New(sources, prom.Options{Log: log})
+	hubServer.SetRedirectTimer(exporter)
+	record = metrics.Recorders{exporter}
+	if dogstatsd != nil {
+		record = append(record, dogstatsd)
+	}
+	srv := web.NewServer(middleware.SecurityHeaders(web.New(web.Handlers{
+		Hub: hubServer, Admin: adminAPI, Status: status, Metrics: exporter.Handler(),
+		Health: web.Health{Ready: ready, Timeout: readyTimeout},
+		Limit: func(next http.Handler) http.Handler {
+			return limiter.Middleware(cfg.Server.TrustedPrefixes(), hubServer.IsSelfCheck, next)
+		},
+	})), log)
 	if members != nil {
 		// The first heartbeat before the first check: a replica joining
 		// checks its share from the start, not every target for a moment.
@@ -262,10 +288,15 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 	if sentry != nil {
 		a.add("sentry heartbeat", alerting.NewHeartbeat(sentry, sched.Stats, log).Run)
 	}
-	if metrics != nil {
-		rep := datadog.NewReporter(metrics, datadog.Sources{Scheduler: sched.Stats, Store: db, Redirects: counter.Redirects, Dropped: writer.Dropped}, log)
+	// Sampled once a probe interval: what it reads changes with checks.
+	a.add("metrics sampler", func(ctx context.Context) error {
+		sampler.Run(ctx, interval)
+		return nil
+	})
+	if dogstatsd != nil {
+		rep := datadog.NewReporter(dogstatsd, sources)
 		a.add("metrics reporter", func(ctx context.Context) error {
-			every(ctx, 10*time.Second, func() { rep.Report(ctx) })
+			every(ctx, 10*time.Second, rep.Report)
 			return nil
 		})
 	}
