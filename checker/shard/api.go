@@ -40,10 +40,10 @@ type apiReplica struct {
 }
 
 type apiAnswer struct {
-	Self         string       `json:"self"`
-	LeaseSeconds float64      `json:"lease_seconds"`
-	Sharing      int          `json:"sharing"` // live members of this replica's region, itself included, as its split has them
-	Replicas     []apiReplica `json:"replicas"`
+	Self     string       `json:"self"`
+	LeaseMS  int64        `json:"lease_ms"`
+	Sharing  int          `json:"sharing"` // live members of this replica's region, itself included, as its split has them
+	Replicas []apiReplica `json:"replicas"`
 }
 
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -58,7 +58,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	self := a.m.Self()
-	out := apiAnswer{Self: self.ID, LeaseSeconds: lease.Seconds(), Sharing: len(a.m.Assignment().Members), Replicas: []apiReplica{}}
+	out := apiAnswer{Self: self.ID, LeaseMS: lease.Milliseconds(), Sharing: len(a.m.Assignment().Members), Replicas: []apiReplica{}}
 	for _, l := range live {
 		out.Replicas = append(out.Replicas, apiReplica{ID: l.ID, Region: l.Region, Addr: l.Addr, StartedAt: l.StartedAt.UTC(),
 			HeartbeatAt: l.HeartbeatAt.UTC(), Self: l.ID == self.ID})

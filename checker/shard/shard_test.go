@@ -319,10 +319,10 @@ func TestAPIListsLiveReplicas(t *testing.T) {
 	rec := httptest.NewRecorder()
 	api.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/admin/replicas", nil))
 	var got struct {
-		Self         string  `json:"self"`
-		LeaseSeconds float64 `json:"lease_seconds"`
-		Sharing      int     `json:"sharing"`
-		Replicas     []struct {
+		Self     string `json:"self"`
+		LeaseMS  int64  `json:"lease_ms"`
+		Sharing  int    `json:"sharing"`
+		Replicas []struct {
 			ID, Region, Addr string
 			Self             bool
 		} `json:"replicas"`
@@ -337,7 +337,7 @@ func TestAPIListsLiveReplicas(t *testing.T) {
 			t.Errorf("%s: self = %v", r.ID, r.Self)
 		}
 	}
-	if got.Self != "b" || got.LeaseSeconds != 30 || got.Sharing != 2 || !slices.Equal(ids, []string{"/a", "/b", "eu-west/e"}) {
+	if got.Self != "b" || got.LeaseMS != 30000 || got.Sharing != 2 || !slices.Equal(ids, []string{"/a", "/b", "eu-west/e"}) {
 		t.Errorf("answer = %s", rec.Body)
 	}
 	failing := NewAPI(failingLive{}, a, slog.New(slog.DiscardHandler))
