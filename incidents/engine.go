@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"linkwatch"
-	"linkwatch/checker/schedule"
 	"linkwatch/errlog"
 )
 
@@ -109,7 +108,7 @@ type Config struct {
 	// the engine votes with the other regions' engines (see regions.go), and
 	// its store must be a RegionStore.
 	Region string
-	// Interval is the probe interval (default schedule.DefaultInterval): the regions' rows are
+	// Interval is the probe interval (default linkwatch.DefaultInterval): the regions' rows are
 	// written about once per interval and count for regionFreshness of them.
 	Interval time.Duration
 }
@@ -137,7 +136,7 @@ func (c *Config) defaults() {
 		c.OfflineFraction = 0.8
 	}
 	if c.Interval <= 0 {
-		c.Interval = schedule.DefaultInterval
+		c.Interval = linkwatch.DefaultInterval
 	}
 }
 

@@ -24,17 +24,14 @@ type Prober interface {
 	Check(ctx context.Context, t linkwatch.Target) linkwatch.Result
 }
 
-// The defaults of probe.interval and probe.workers: the config applies
-// them, and New where an option is left zero. DefaultInterval is also
-// every other package's probe interval when none is given.
-const (
-	DefaultInterval = 10 * time.Second
-	DefaultWorkers  = 512
-)
+// DefaultWorkers is the default of probe.workers: the config applies it,
+// and New where the option is left zero (probe.interval's default is
+// linkwatch.DefaultInterval).
+const DefaultWorkers = 512
 
 // Options configure a Scheduler.
 type Options struct {
-	Interval time.Duration // how often each target is checked (default DefaultInterval)
+	Interval time.Duration // how often each target is checked (default linkwatch.DefaultInterval)
 	Workers  int           // checks in flight at most (default DefaultWorkers)
 	// OnResult receives the result of every check made, from many
 	// goroutines at once. It must not block for long: a slow consumer
@@ -75,7 +72,7 @@ type entry struct {
 // NewScheduler returns a scheduler for targets.
 func New(p Prober, targets []linkwatch.Target, opts Options) *Scheduler {
 	if opts.Interval <= 0 {
-		opts.Interval = DefaultInterval
+		opts.Interval = linkwatch.DefaultInterval
 	}
 	if opts.Workers <= 0 {
 		opts.Workers = DefaultWorkers

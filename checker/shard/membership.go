@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"linkwatch"
-	"linkwatch/checker/schedule"
 	"linkwatch/errlog"
 )
 
@@ -70,7 +69,7 @@ func NewID() string {
 // checks every target rather than none.
 func New(store Store, self linkwatch.Member, opts Options) *Membership {
 	if opts.Interval <= 0 {
-		opts.Interval = schedule.DefaultInterval
+		opts.Interval = linkwatch.DefaultInterval
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
