@@ -73,7 +73,7 @@ func outbox(t *testing.T, n int) (*sqlite.DB, *clock, []string) {
 	t.Helper()
 	db := sqlitetest.MustOpen(t)
 	clk := &clock{now: time.Now().UTC()}
-	db.Now = clk.Now
+	db.SetClock(clk.Now)
 	return db, clk, queueAlerts(t, db, n)
 }
 
@@ -91,7 +91,7 @@ func newDispatcher(t *testing.T, db *sqlite.DB, clk *clock, sinks ...alerting.Si
 	t.Helper()
 	d := alerting.NewDispatcher(db, sinks, nil, quietLog())
 	d.SetClock(clk.Now)
-	db.Now = clk.Now
+	db.SetClock(clk.Now)
 	return d
 }
 

@@ -27,7 +27,7 @@ type regions struct {
 func newRegions(t *testing.T, names ...string) *regions {
 	t.Helper()
 	h := &regions{t: t, db: sqlitetest.MustOpen(t), engines: map[string]*incidents.Engine{}, now: t0}
-	h.db.Now = func() time.Time { return h.now }
+	h.db.SetClock(func() time.Time { return h.now })
 	for _, name := range names {
 		h.start(name, h.db)
 	}

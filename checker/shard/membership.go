@@ -16,14 +16,17 @@ import (
 	"linkwatch/errlog"
 )
 
-// Store keeps the heartbeat rows. A backend may know a member to be dead
-// before its lease ends (PostgreSQL: the session lock its connection held
-// is gone, so the process is), and leaves it out of Members.
+// Store keeps the heartbeat rows, and reckons their leases by the
+// database's clock: the replicas' own clocks never meet. A backend may
+// know a member to be dead before its lease ends (PostgreSQL: the session
+// lock its connection held is gone, so the process is), and leaves it out
+// of Members.
 type Store interface {
-	// Heartbeat writes m's row with the store's time as its heartbeat.
+	// Heartbeat writes m's row with the database's time as its heartbeat.
 	Heartbeat(ctx context.Context, m linkwatch.Member) error
-	// Members returns the live members of region: a heartbeat after since.
-	Members(ctx context.Context, region string, since time.Time) ([]linkwatch.Member, error)
+	// Members returns the live members of region: a heartbeat within the
+	// last within of the database's time.
+	Members(ctx context.Context, region string, within time.Duration) ([]linkwatch.Member, error)
 	// Leave deletes m's row: its hosts move at the others' next look.
 	Leave(ctx context.Context, id string) error
 }
@@ -35,7 +38,8 @@ type Options struct {
 	// most 3 intervals and a dead one's (when the store can tell) within
 	// one heartbeat.
 	Interval time.Duration
-	// Now is the clock the lease is measured by (default time.Now).
+	// Now is this process's clock (default time.Now), for the log; the
+	// leases are reckoned by the database's.
 	Now func() time.Time
 	// OnChange is called with each new assignment, from Run's goroutine.
 	OnChange func(Assignment)
@@ -125,7 +129,7 @@ func (m *Membership) Tick(ctx context.Context) error {
 	if err := m.store.Heartbeat(ctx, m.self); err != nil {
 		return err
 	}
-	live, err := m.store.Members(ctx, m.self.Region, m.opts.Now().Add(-m.Lease()))
+	live, err := m.store.Members(ctx, m.self.Region, m.Lease())
 	if err != nil {
 		return err
 	}

@@ -144,8 +144,8 @@ func TestAssignmentKeepsHostsTogether(t *testing.T) {
 	}
 }
 
-// fakeStore is a heartbeat table with a clock, and the set of members
-// whose session (their lock) is gone.
+// fakeStore is a heartbeat table with a clock (the database's), and the
+// set of members whose session (their lock) is gone.
 type fakeStore struct {
 	mu   sync.Mutex
 	rows map[string]linkwatch.Member
@@ -168,9 +168,13 @@ func (s *fakeStore) Heartbeat(_ context.Context, m linkwatch.Member) error {
 	return nil
 }
 
-func (s *fakeStore) Members(_ context.Context, region string, since time.Time) ([]linkwatch.Member, error) {
+func (s *fakeStore) Members(_ context.Context, region string, within time.Duration) ([]linkwatch.Member, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.fail != nil {
+		return nil, s.fail
+	}
+	since := s.now().Add(-within)
 	var out []linkwatch.Member
 	for _, m := range s.rows {
 		if m.Region == region && m.HeartbeatAt.After(since) && !s.dead[m.ID] {
@@ -351,10 +355,10 @@ func TestAPIListsLiveReplicas(t *testing.T) {
 // liveOf reads every region's live members from the fake store.
 type liveOf struct{ s *fakeStore }
 
-func (l liveOf) LiveMembers(ctx context.Context, since time.Time) ([]linkwatch.Member, error) {
+func (l liveOf) LiveMembers(ctx context.Context, within time.Duration) ([]linkwatch.Member, error) {
 	var out []linkwatch.Member
 	for _, region := range []string{"", "eu-west"} {
-		ms, err := l.s.Members(ctx, region, since)
+		ms, err := l.s.Members(ctx, region, within)
 		if err != nil {
 			return nil, err
 		}
@@ -365,7 +369,7 @@ func (l liveOf) LiveMembers(ctx context.Context, since time.Time) ([]linkwatch.M
 
 type failingLive struct{}
 
-func (failingLive) LiveMembers(context.Context, time.Time) ([]linkwatch.Member, error) {
+func (failingLive) LiveMembers(context.Context, time.Duration) ([]linkwatch.Member, error) {
 	return nil, errors.New("database gone")
 }
 
