@@ -49,7 +49,7 @@ type apiAnswer struct {
 
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	lease := a.m.Lease()
-	live, err := a.store.LiveMembers(r.Context(), lease)
+	live, err := a.store.LiveMembers(r.Context(), a.m.Lookback())
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	if err != nil {

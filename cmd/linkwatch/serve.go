@@ -283,7 +283,7 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 			if members != nil {
 				departed.Go(func() {
 					fails := &errlog.Reporter{Log: log, Msg: "resolve departed replicas' incidents"}
-					every(ctx, interval, func() { fails.Report(ctx, engine.ResolveLeftReplicas(ctx, db, members.Lease())) })
+					every(ctx, interval, func() { fails.Report(ctx, engine.ResolveLeftReplicas(ctx, db, members.Lookback())) })
 				})
 			}
 			return func() { <-c.Stop().Done(); departed.Wait() }
