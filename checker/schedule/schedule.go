@@ -94,7 +94,8 @@ func New(p Prober, targets []linkwatch.Target, opts Options) *Scheduler {
 // SetTargets replaces the target list. A target gained is checked at its
 // slot in the current interval if that is still ahead, else from the next
 // interval on; one kept across the change keeps its slot and its in-flight
-// state, and is not checked twice in an interval.
+// state, and is not checked twice in an interval; one given away is not
+// checked from then on, not even at the slot being waited for.
 func (s *Scheduler) SetTargets(targets []linkwatch.Target) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -141,6 +142,12 @@ func (s *Scheduler) nextAfter(last *entry) *entry {
 		return nil
 	}
 	return entries[i]
+}
+
+// holds reports whether the current list has e's target at e's slot.
+func (s *Scheduler) holds(e *entry) bool {
+	_, found := slices.BinarySearchFunc(s.snapshot(), e, compareEntries)
+	return found
 }
 
 func (s *Scheduler) snapshot() []*entry {
@@ -233,6 +240,11 @@ func (s *Scheduler) runCycles(ctx context.Context, jobs chan<- job, n int) {
 				case <-ctx.Done():
 					return
 				}
+			}
+			if !s.holds(e) {
+				// Given away while waiting for its slot (its host moved to
+				// another replica, which checks it at this slot).
+				continue
 			}
 			if !e.running.CompareAndSwap(false, true) {
 				s.skipped.Add(1)

@@ -379,3 +379,43 @@ func TestSchedulerChecksGainedTargetInThisInterval(t *testing.T) {
 		}
 	})
 }
+
+// TestSchedulerDropsTargetGivenAwayBeforeItsSlot: a target given away
+// (its host handed to another replica) while the scheduler waits for its
+// slot is not checked here at that slot: the replica it went to checks it
+// then, and two checks of one host at one instant are what the split
+// exists to prevent.
+func TestSchedulerDropsTargetGivenAwayBeforeItsSlot(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const interval = 10 * time.Second
+		start := time.Now()
+		var kept, given linkwatch.Target
+		offset := func(tg linkwatch.Target) time.Duration { return checker.Offset(tg.ID, interval) }
+		for _, tg := range targetsN(200) {
+			switch o := offset(tg); {
+			case kept.ID == "" && o > time.Second && o < 2*time.Second:
+				kept = tg
+			case given.ID == "" && o > 6*time.Second && o < 7*time.Second:
+				given = tg
+			}
+		}
+		if kept.ID == "" || given.ID == "" {
+			t.Fatal("no targets with the offsets this test needs")
+		}
+		s := New(nil, []linkwatch.Target{kept, given}, Options{Interval: interval})
+		changed := make(chan struct{})
+		go func() {
+			defer close(changed)
+			time.Sleep(time.Until(start.Add(offset(given))) - time.Nanosecond)
+			s.SetTargets([]linkwatch.Target{kept})
+		}()
+		starts := dispatched(t, s, 2, nil)
+		<-changed
+		if got := starts[given.ID]; len(got) != 0 {
+			t.Errorf("%s, given away a moment before its slot, checked at %v", given.ID, got)
+		}
+		if got := starts[kept.ID]; len(got) != 2 {
+			t.Errorf("%s checked %d times in 2 intervals, want 2", kept.ID, len(got))
+		}
+	})
+}
