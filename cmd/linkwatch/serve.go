@@ -111,10 +111,20 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 		selfCheckURL = "" // no self-checks
 	}
 
-	db, where, err := openStore(ctx, cfg.Storage, ln, log)
+	local, err := processClock(getenv)
 	if err != nil {
 		return nil, err
 	}
+	db, where, err := openStore(ctx, cfg.Storage, local, ln, log)
+	if err != nil {
+		return nil, err
+	}
+	// Everything a replica stamps or compares with what the others wrote
+	// (results, incidents, verdicts, retries, the checks' intervals) goes
+	// by the database's clock, as this process reckons it between
+	// transactions; leases and claims are reckoned in the database itself.
+	// With SQLite, the database's clock is this process's.
+	clock := db.Now
 	a.onClose(func() {
 		if err := db.Close(); err != nil {
 			log.Error("close storage", "err", err)
@@ -143,6 +153,7 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 		GroupInterval:    time.Duration(*cfg.Alerts.GroupInterval),
 		Region:           cfg.Probe.Region,
 		Interval:         interval,
+		Now:              clock,
 	}
 	if cfg.Probe.Canary != "" {
 		engineCfg.CanaryID = linkwatch.CanaryID(cfg.Probe.Canary)
@@ -158,6 +169,7 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 	// the engine publishes: memory only, on the redirect path. The
 	// self-checks compare the hub's redirects with the same health.
 	diverted := checker.NewDiversions(interval, hubServer)
+	diverted.SetClock(clock) // the checker's, whose results it is asked about
 	engine.SetHealthObserver(diverted)
 
 	sinks, err := newSinks(cfg, db, sentry)
@@ -181,7 +193,7 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 	var members *shard.Membership
 	extra := map[string]http.Handler{"/clicks": hub.NewClicksAPI(db, log)}
 	if shared {
-		members = shard.New(db, self, shard.Options{Interval: interval, OnChange: func(as shard.Assignment) { share.SetAssignment(as) }, Log: log})
+		members = shard.New(db, self, shard.Options{Interval: interval, Now: local, OnChange: func(as shard.Assignment) { share.SetAssignment(as) }, Log: log})
 		extra["/replicas"] = shard.NewAPI(db, members, log)
 	}
 	adminAPI := admin.New(db, admin.Options{Token: cfg.Server.AdminToken, Operator: engine, Channels: channels, Log: log,
@@ -213,6 +225,7 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 		writes.OK(ctx)
 	})
 	dispatcher := alerting.NewDispatcher(db, sinks, metrics, log)
+	dispatcher.SetClock(clock)
 	if shared {
 		// Its claims are this process start's own; with SQLite the one
 		// process keeps one name, and takes back after a crash what it
@@ -224,8 +237,9 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 	// prober has stopped and the channel is closed.
 	engineIn := make(chan linkwatch.Result, 4096)
 	targets := catalog.Targets(selfCheckURL, cfg.Probe.Canary)
-	sched := schedule.New(newChecker(cfg, selfToken, diverted.Diverted), nil, schedule.Options{
+	sched := schedule.New(newChecker(cfg, selfToken, diverted.Diverted, clock), nil, schedule.Options{
 		Interval: interval,
+		Now:      clock,
 		Workers:  cfg.Probe.Workers,
 		OnResult: func(r linkwatch.Result) {
 			metrics.Result(r)
