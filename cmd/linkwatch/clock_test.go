@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -114,6 +116,64 @@ func TestSkewedReplicasShareOnce(t *testing.T) {
 		if n, replicas, ok := sharing(app); !ok || n != 3 || len(replicas) != 3 {
 			t.Errorf("%s: sharing %d, replicas %v (answered: %v); want 3 and 3: no lease lost", app.URL, n, replicas, ok)
 		}
+	}
+}
+
+// TestDatabaseRestartKeepsTheSplit: the database goes down for four
+// seconds, longer than the lease (three intervals of a second), and comes
+// back with every session and lock gone. Each replica's first heartbeat
+// back finds the other's lease over by the clock and its lock gone; it
+// keeps the other for a lease of the time it could see it, so neither
+// ever finds itself alone, and no destination is checked by both at once.
+func TestDatabaseRestartKeepsTheSplit(t *testing.T) {
+	srv := pgtest.Own(t)
+	dsn := srv.DSN(t)
+	f, urls := newFleet(t, 6, 2)
+	cfg := fleetConfig(urls)
+	apps := []*servedApp{
+		startApp(t, cfg, map[string]string{"LINKWATCH_TEST_DSN": dsn}),
+		startApp(t, cfg, map[string]string{"LINKWATCH_TEST_DSN": dsn}),
+	}
+	for _, app := range apps {
+		waitUntil(t, 10*time.Second, app.URL+" sharing with the other", func() bool {
+			n, _, ok := sharing(app)
+			return ok && n == 2
+		})
+	}
+	// Watch every answer: one that says a replica shares with fewer than
+	// two is a replica about to check the other's hosts.
+	var mu sync.Mutex
+	var alone []string
+	var stop atomic.Bool
+	var watching sync.WaitGroup
+	for _, app := range apps {
+		watching.Go(func() {
+			for !stop.Load() {
+				if n, _, ok := sharing(app); ok && n != 2 {
+					mu.Lock()
+					alone = append(alone, fmt.Sprintf("%s at %s: sharing %d", app.URL, time.Now().Format("15:04:05.000"), n))
+					mu.Unlock()
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		})
+	}
+	srv.Down(t)
+	time.Sleep(4 * time.Second)
+	srv.Up(t)
+	back := time.Now()
+	const interval = time.Second
+	for _, app := range apps {
+		waitUntil(t, 10*time.Second, app.URL+" answering again", func() bool { _, _, ok := sharing(app); return ok })
+	}
+	time.Sleep(4 * interval) // past a lease after both are back
+	stop.Store(true)
+	watching.Wait()
+	if len(alone) > 0 {
+		t.Errorf("after the database came back, a replica counted fewer than both, %d times; the first: %s", len(alone), alone[0])
+	}
+	if doubles := f.doubleChecks(urls, interval, back, time.Now()); len(doubles) > 0 {
+		t.Errorf("after the database came back, destinations checked by both replicas at once: %v", doubles)
 	}
 }
 
