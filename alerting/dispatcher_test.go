@@ -462,3 +462,34 @@ func TestMinImpactKeepsAnIncidentsStoryWhole(t *testing.T) {
 		t.Errorf("%d pending", n)
 	}
 }
+
+// TestKilledSendersClaimIsTakenOverWithinSeconds: a replica killed in the
+// middle of a send leaves its claim, and no ReleaseClaims: another
+// replica sends the alert again once the claim lease has passed by the
+// database's clock, 20 s (two send timeouts), not minutes, with the same
+// webhook-id, which the receiver deduplicates on.
+func TestKilledSendersClaimIsTakenOverWithinSeconds(t *testing.T) {
+	db, clk, want := outbox(t, 1)
+	rc, srv := newReceiver(t)
+	wh, _ := alerting.NewWebhook("ops", srv.URL, testSecret, nil)
+	ctx, kill := context.WithCancel(context.Background())
+	victim := &crashingSink{Sink: wh, crashOn: want[0], cancel: kill}
+	a := newDispatcher(t, db, clk, victim)
+	a.SetClaim("replica-a", alerting.DefaultClaimLease)
+	if err := db.FanOut(ctx, []string{victim.Name()}); err != nil {
+		t.Fatal(err)
+	}
+	_ = a.Drain(ctx, victim) // killed once the alert reached the receiver, before recording it
+	b := newDispatcher(t, db, clk, wh)
+	b.SetClaim("replica-b", alerting.DefaultClaimLease)
+	clk.Add(19 * time.Second)
+	drain(t, db, b, wh)
+	if ids := rc.idsGot(); len(ids) != 1 {
+		t.Fatalf("webhook-ids received within the dead sender's claim: %v, want its one send", ids)
+	}
+	clk.Add(time.Second) // 20 s since the claim
+	drain(t, db, b, wh)
+	if ids := rc.idsGot(); !slices.Equal(ids, []string{want[0], want[0]}) {
+		t.Fatalf("webhook-ids received 20 s after the sender was killed: %v, want %s sent again by the other replica", ids, want[0])
+	}
+}
