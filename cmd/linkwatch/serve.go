@@ -198,10 +198,10 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 	}
 	adminAPI := admin.New(db, admin.Options{Token: cfg.Server.AdminToken, Operator: engine, Channels: channels, Log: log,
 		CheckURL: checkReceiverURL(guard), NewSecret: alerting.NewSecret,
-		Extra: extra, Catalog: hubServer})
+		Extra: extra, Catalog: hubServer, Now: clock})
 	status := statuspage.New(storesource.Source{Store: db}, statuspage.Options{
 		URL: cfg.Server.PublicURL, Interval: time.Duration(cfg.Probe.Interval), SelfCheck: *cfg.Probe.SelfCheck,
-		Catalog: hubServer.Catalog, Log: log,
+		Catalog: hubServer.Catalog, Now: clock, Log: log,
 	})
 	limiter := middleware.NewRateLimiter(cfg.Server.RateLimit.PerSecond, cfg.Server.RateLimit.Burst, cfg.Server.RateLimit.IPv6Prefix)
 	ready := web.NewReadiness(db, max(interval, 10*time.Second))
