@@ -19,6 +19,7 @@ import (
 // stays up, answers /healthz 200 and /readyz 503, logs why with the host
 // and never the password, and serves once the database appears.
 func TestServeWaitsForPostgres(t *testing.T) {
+	t.Parallel()
 	base := pgtest.DSN(t)
 	u, err := url.Parse(base)
 	if err != nil {
