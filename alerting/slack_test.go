@@ -274,7 +274,7 @@ func TestSlackEscapesRemoteTextInEveryField(t *testing.T) {
 func TestSlackEntriesFilterPerTeamAndThreadPerChannel(t *testing.T) {
 	db := sqlitetest.MustOpen(t)
 	clk := &clock{now: time.Now().UTC()}
-	db.Now = clk.Now
+	db.SetClock(clk.Now)
 	fa, srvA := newFakeSlack(t)
 	fb, srvB := newFakeSlack(t)
 	teamA, err := alerting.NewSlack(alerting.SlackOptions{Name: "team-a", BotToken: slackToken, Channel: "#acme", APIURL: srvA.URL + "/", Threads: db,

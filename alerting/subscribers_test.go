@@ -145,7 +145,7 @@ func runDispatcher(t *testing.T, db *sqlite.DB, clk *clock, dial alerting.DialFu
 	d := alerting.NewDispatcher(r, sinks, nil, quietLog())
 	d.SetClock(clk.Now)
 	alerting.SetPoll(d, 20*time.Millisecond)
-	db.Now = clk.Now
+	db.SetClock(clk.Now)
 	d.Subscribe(db, dial)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -465,7 +465,7 @@ func TestVerificationSentByOneReplica(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db.Now = clk.Now
+	db.SetClock(clk.Now)
 	for _, owner := range []string{"replica-a", "replica-b"} {
 		d := alerting.NewDispatcher(db, nil, nil, quietLog())
 		d.SetClock(clk.Now)

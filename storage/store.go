@@ -101,9 +101,13 @@ type Store interface {
 	// process holds until it releases them or dies (the periodic jobs run
 	// on the holder of "jobs").
 	shard.Store
-	LiveMembers(ctx context.Context, since time.Time) ([]linkwatch.Member, error)
+	LiveMembers(ctx context.Context, within time.Duration) ([]linkwatch.Member, error)
 	HoldLock(ctx context.Context, name string) (bool, error)
 	ReleaseLock(name string)
+
+	// Now is the database's time as this process reckons it (DB.Now):
+	// what replicas stamp and compare shared times by.
+	Now() time.Time
 
 	// Health, for readiness: a read, a committed write, the last refused write.
 	Ping(ctx context.Context) error

@@ -12,9 +12,10 @@ import (
 	"linkwatch"
 )
 
-// LiveReader reads the live members of every region.
+// LiveReader reads the live members of every region: a heartbeat within
+// the last within of the database's time.
 type LiveReader interface {
-	LiveMembers(ctx context.Context, since time.Time) ([]linkwatch.Member, error)
+	LiveMembers(ctx context.Context, within time.Duration) ([]linkwatch.Member, error)
 }
 
 // API answers GET /api/admin/replicas: the live replicas of every region,
@@ -48,7 +49,7 @@ type apiAnswer struct {
 
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	lease := a.m.Lease()
-	live, err := a.store.LiveMembers(r.Context(), a.m.opts.Now().Add(-lease))
+	live, err := a.store.LiveMembers(r.Context(), a.m.Lookback())
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	if err != nil {

@@ -113,10 +113,20 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 		selfCheckURL = "" // no self-checks
 	}
 
-	db, where, err := openStore(ctx, cfg.Storage, ln, log)
+	local, err := processClock(getenv)
 	if err != nil {
 		return nil, err
 	}
+	db, where, err := openStore(ctx, cfg.Storage, local, ln, log)
+	if err != nil {
+		return nil, err
+	}
+	// Everything a replica stamps or compares with what the others wrote
+	// (results, incidents, verdicts, retries, the checks' intervals) goes
+	// by the database's clock, as this process reckons it between
+	// transactions; leases and claims are reckoned in the database itself.
+	// With SQLite, the database's clock is this process's.
+	clock := db.Now
 	a.onClose(func() {
 		if err := db.Close(); err != nil {
 			log.Error("close storage", "err", err)
@@ -145,6 +155,7 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 		GroupInterval:    time.Duration(*cfg.Alerts.GroupInterval),
 		Region:           cfg.Probe.Region,
 		Interval:         interval,
+		Now:              clock,
 	}
 	if cfg.Probe.Canary != "" {
 		engineCfg.CanaryID = linkwatch.CanaryID(cfg.Probe.Canary)
@@ -160,6 +171,7 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 	// the engine publishes: memory only, on the redirect path. The
 	// self-checks compare the hub's redirects with the same health.
 	diverted := checker.NewDiversions(interval, hubServer)
+	diverted.SetClock(clock) // the checker's, whose results it is asked about
 	engine.SetHealthObserver(diverted)
 
 	sinks, err := newSinks(cfg, db, sentry)
@@ -183,15 +195,15 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 	var members *shard.Membership
 	extra := map[string]http.Handler{"/clicks": hub.NewClicksAPI(db, log)}
 	if shared {
-		members = shard.New(db, self, shard.Options{Interval: interval, OnChange: func(as shard.Assignment) { share.SetAssignment(as) }, Log: log})
+		members = shard.New(db, self, shard.Options{Interval: interval, Now: local, OnChange: func(as shard.Assignment) { share.SetAssignment(as) }, Log: log})
 		extra["/replicas"] = shard.NewAPI(db, members, log)
 	}
 	adminAPI := admin.New(db, admin.Options{Token: cfg.Server.AdminToken, Operator: engine, Channels: channels, Log: log,
 		CheckURL: checkReceiverURL(guard), NewSecret: alerting.NewSecret,
-		Extra: extra, Catalog: hubServer})
+		Extra: extra, Catalog: hubServer, Now: clock})
 	status := statuspage.New(storesource.Source{Store: db}, statuspage.Options{
 		URL: cfg.Server.PublicURL, Interval: time.Duration(cfg.Probe.Interval), SelfCheck: *cfg.Probe.SelfCheck,
-		Catalog: hubServer.Catalog, Log: log,
+		Catalog: hubServer.Catalog, Now: clock, Log: log,
 	})
 	limiter := middleware.NewRateLimiter(cfg.Server.RateLimit.PerSecond, cfg.Server.RateLimit.Burst, cfg.Server.RateLimit.IPv6Prefix)
 	ready := web.NewReadiness(db, max(interval, 10*time.Second))
@@ -212,6 +224,7 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 	// once what they read exists).
 	var record metrics.Recorders
 	dispatcher := alerting.NewDispatcher(db, sinks, &record, log)
+	dispatcher.SetClock(clock)
 	if shared {
 		// Its claims are this process start's own; with SQLite the one
 		// process keeps one name, and takes back after a crash what it
@@ -223,8 +236,9 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 	// prober has stopped and the channel is closed.
 	engineIn := make(chan linkwatch.Result, 4096)
 	targets := catalog.Targets(selfCheckURL, cfg.Probe.Canary)
-	sched := schedule.New(newChecker(cfg, selfToken, diverted.Diverted), nil, schedule.Options{
+	sched := schedule.New(newChecker(cfg, selfToken, diverted.Diverted, clock), nil, schedule.Options{
 		Interval: interval,
+		Now:      clock,
 		Workers:  cfg.Probe.Workers,
 		OnResult: func(r linkwatch.Result) {
 			record.Result(r)
@@ -237,7 +251,7 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 
 	// The metrics: what storage keeps is sampled once for every exporter;
 	// the rest each exporter reads where it is kept.
-	sampler := metrics.NewSampler(db, metrics.SamplerOptions{Health: ready.Storage, Log: log})
+	sampler := metrics.NewSampler(db, metrics.SamplerOptions{Health: ready.Storage, Log: log, Now: clock}) // ages of stored times, by the clock that stamped them
 	sources := metrics.Sources{
 		Scheduler: sched.Stats, Dropped: writer.Dropped, Redirects: hubServer.Redirects,
 		Replicas:      func() int { return 1 },
@@ -314,7 +328,7 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 			if members != nil {
 				departed.Go(func() {
 					fails := &errlog.Reporter{Log: log, Msg: "resolve departed replicas' incidents"}
-					every(ctx, interval, func() { fails.Report(ctx, engine.ResolveLeftReplicas(ctx, db, members.Lease())) })
+					every(ctx, interval, func() { fails.Report(ctx, engine.ResolveLeftReplicas(ctx, db, members.Lookback())) })
 				})
 			}
 			return func() { <-c.Stop().Done(); departed.Wait() }

@@ -46,7 +46,7 @@ func TestContract(t *testing.T) {
 		t.Parallel()
 		run(t, func(tb testing.TB, now func() time.Time) storage.Store {
 			db := sqlitetest.MustOpen(tb)
-			db.Now = now
+			db.SetClock(now)
 			return db
 		})
 	})
@@ -54,7 +54,7 @@ func TestContract(t *testing.T) {
 		t.Parallel()
 		run(t, func(tb testing.TB, now func() time.Time) storage.Store {
 			db := pgtest.MustOpen(tb)
-			db.Now = now
+			db.SetClock(now)
 			return db
 		})
 	})

@@ -57,6 +57,9 @@ type Server struct {
 	exited   chan struct{} // closed when the postgres process has exited
 	admin    *pgxpool.Pool // on the postgres database, to create and drop test databases
 	logPath  string
+	bin      string // where initdb and postgres are
+	data     string // the cluster's data directory
+	cred     *syscall.Credential
 }
 
 // Main runs the package's tests, then stops the server if one was
@@ -78,7 +81,13 @@ func Main(m *testing.M) {
 // test binary's server (started on first use), dropped when tb ends.
 func DSN(tb testing.TB) string {
 	tb.Helper()
-	s := server(tb)
+	return server(tb).DSN(tb)
+}
+
+// DSN returns the connection string of a fresh, empty database on s,
+// dropped when tb ends.
+func (s *Server) DSN(tb testing.TB) string {
+	tb.Helper()
 	name := fmt.Sprintf("lw_%d_%d", os.Getpid(), dbSeq.Add(1))
 	ctx := context.Background()
 	if _, err := s.admin.Exec(ctx, `CREATE DATABASE `+name); err != nil {
@@ -114,6 +123,52 @@ func server(tb testing.TB) *Server {
 	if shared != nil {
 		return shared
 	}
+	shared = launch(tb)
+	return shared
+}
+
+// Own starts a server of tb's own, stopped when tb ends: for a test that
+// takes the database down and up again (Down, Up), which would break
+// every other test on the shared one.
+func Own(tb testing.TB) *Server {
+	tb.Helper()
+	s := launch(tb)
+	tb.Cleanup(func() {
+		if err := s.Stop(); err != nil {
+			tb.Errorf("pgtest: %v", err)
+		}
+	})
+	return s
+}
+
+// Down shuts the server down as an outage of the database does (fast
+// shutdown: every session ends, every lock with it), keeping its data
+// for Up.
+func (s *Server) Down(tb testing.TB) {
+	tb.Helper()
+	s.admin.Close()
+	s.admin = nil
+	_ = s.cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-s.exited:
+	case <-time.After(30 * time.Second):
+		tb.Fatalf("pgtest: postgres did not shut down within 30s: %s", s.logTail())
+	}
+}
+
+// Up starts the server Down shut down again, on the same port, with its
+// data.
+func (s *Server) Up(tb testing.TB) {
+	tb.Helper()
+	if err := s.start(s.bin, s.data, s.cred); err != nil {
+		tb.Fatalf("pgtest: restart: %v", err)
+	}
+}
+
+// launch starts a server for tb, or skips tb where there is no PostgreSQL
+// to start (fails under CI=true).
+func launch(tb testing.TB) *Server {
+	tb.Helper()
 	bin, err := BinDir()
 	if err != nil {
 		if os.Getenv("CI") == "true" {
@@ -125,7 +180,6 @@ func server(tb testing.TB) *Server {
 	if err != nil {
 		tb.Fatalf("pgtest: %v", err)
 	}
-	shared = s
 	return s
 }
 
@@ -163,7 +217,8 @@ func Start(binDir string) (*Server, error) {
 	}
 	var pw [16]byte
 	_, _ = rand.Read(pw[:])
-	s := &Server{dir: dir, Password: hex.EncodeToString(pw[:]), exited: make(chan struct{}), logPath: filepath.Join(dir, "postgres.log")}
+	s := &Server{dir: dir, Password: hex.EncodeToString(pw[:]), exited: make(chan struct{}), logPath: filepath.Join(dir, "postgres.log"),
+		bin: binDir, data: filepath.Join(dir, "data"), cred: cred}
 	fail := func(err error) (*Server, error) {
 		os.RemoveAll(dir)
 		return nil, err
@@ -177,7 +232,7 @@ func Start(binDir string) (*Server, error) {
 			return fail(fmt.Errorf("give %s to the server's user: %w", dir, err))
 		}
 	}
-	data := filepath.Join(dir, "data")
+	data := s.data
 	// Password auth over TCP, so a wrong password is a real refusal.
 	initdb := exec.Command(filepath.Join(binDir, "initdb"), "-D", data, "-U", superuser, "--pwfile="+pwFile,
 		"--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--no-locale", "--no-sync")
@@ -272,8 +327,8 @@ func (s *Server) kill() {
 	}
 }
 
-// Stop shuts the server down (fast shutdown: sessions are ended) and
-// removes its directory.
+// Stop shuts the server down (fast shutdown: sessions are ended), if Down
+// has not, and removes its directory.
 func (s *Server) Stop() error {
 	if s.admin != nil {
 		s.admin.Close()
