@@ -47,13 +47,7 @@ type Counter struct {
 	// slot a later hour took before a flush could take them, and those of
 	// a flush that failed, by hour.
 	spilled map[int64]map[LinkKey]ClickCount
-
-	redirects atomic.Int64 // every redirect served to a visitor, for metrics
 }
-
-// Redirects returns how many redirects have been served to visitors (HEAD
-// requests included, the prober's self-checks not).
-func (c *Counter) Redirects() int64 { return c.redirects.Load() }
 
 // NewCounter returns a Counter that flushes to store.
 func NewCounter(store ClickStore) *Counter {

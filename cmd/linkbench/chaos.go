@@ -308,13 +308,13 @@ alerts:
 			return
 		}
 		w := window{from: time.Now(), what: "database"}
-		pg.Shutdown()
+		pg.Down()
 		note("database down")
 		select {
 		case <-runCtx.Done():
 		case <-time.After(*dbDown):
 		}
-		if err := pg.Restart(); err != nil {
+		if err := pg.Up(); err != nil {
 			note("database did not restart: %v", err)
 			stopErr = fmt.Errorf("the database did not restart: %w", err)
 			stopRun()

@@ -26,11 +26,16 @@ var storeBackoff = backoff.Doubling(time.Second, 30*time.Second)
 // started before its database, a failover, a password not yet rotated
 // in): the connection is retried with backoff until it answers or ctx
 // ends, each failure logged with the host, while ln answers /healthz (the
-// process is alive) and /readyz with 503 (it is not ready).
-func openStore(ctx context.Context, cfg config.StorageConfig, ln net.Listener, log *slog.Logger) (storage.Store, string, error) {
+// process is alive) and /readyz with 503 (it is not ready). local is this
+// process's clock (storage.DB.Local).
+func openStore(ctx context.Context, cfg config.StorageConfig, local func() time.Time, ln net.Listener, log *slog.Logger) (storage.Store, string, error) {
 	if cfg.Driver != config.DriverPostgres {
 		db, err := sqlite.Open(ctx, cfg.Path)
-		return db, cfg.Path, err
+		if err != nil {
+			return nil, "", err
+		}
+		db.Local = local
+		return db, cfg.Path, nil
 	}
 	pcfg, err := postgres.ParseDSN(cfg.DSN)
 	if err != nil {
@@ -51,6 +56,7 @@ func openStore(ctx context.Context, cfg config.StorageConfig, ln net.Listener, l
 		db, err := postgres.Open(actx, cfg.DSN)
 		cancel()
 		if err == nil {
+			db.Local = local
 			return db, where, nil
 		}
 		if ctx.Err() != nil {

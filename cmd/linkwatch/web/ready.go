@@ -55,6 +55,12 @@ func (rd *Readiness) Ready(ctx context.Context) error {
 	if rd.stopping.Load() {
 		return ErrStopping
 	}
+	return rd.Storage(ctx)
+}
+
+// Storage returns why storage cannot serve, or nil: Ready's verdict
+// without the shutdown, which metrics report as storage's health.
+func (rd *Readiness) Storage(ctx context.Context) error {
 	if err := rd.store.Ping(ctx); err != nil {
 		return err
 	}

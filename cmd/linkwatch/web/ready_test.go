@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -32,7 +33,7 @@ func readyOn(t *testing.T, dir string) (*sqlite.DB, *Readiness, *faultClock) {
 	}
 	t.Cleanup(func() { db.Close() })
 	clk := &faultClock{now: time.Now()}
-	db.Now = clk.Now
+	db.SetClock(clk.Now)
 	rd := NewReadiness(db, 10*time.Second)
 	rd.now = clk.Now
 	return db, rd, clk
@@ -99,5 +100,18 @@ func TestReadyzWhileAnotherConnectionHoldsTheWriteLock(t *testing.T) {
 	// The waiting probe now commits; /readyz waits for its verdict.
 	if code := readyz(rd, time.Minute); code != 200 {
 		t.Fatalf("lock released: /readyz = %d, want 200", code)
+	}
+}
+
+// Shutting down fails readiness, not storage: the metrics' storage_up
+// stays what the database says while the process drains.
+func TestStorageHealthIsNotReadiness(t *testing.T) {
+	_, rd, _ := readyOn(t, t.TempDir())
+	rd.Stop()
+	if err := rd.Ready(t.Context()); !errors.Is(err, ErrStopping) {
+		t.Errorf("Ready while stopping = %v, want ErrStopping", err)
+	}
+	if err := rd.Storage(t.Context()); err != nil {
+		t.Errorf("Storage while stopping = %v, want nil: the database is fine", err)
 	}
 }

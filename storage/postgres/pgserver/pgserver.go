@@ -1,15 +1,16 @@
 //go:build linux
 
-// Package pgserver runs a throwaway PostgreSQL server: the tests' (through
-// pgtest) and linkbench's, which takes it down and up under load. It does
-// not import testing, so a command can use it.
+// Package pgserver runs a throwaway PostgreSQL server: initdb into a
+// temporary directory, postgres on a free port of 127.0.0.1, and its
+// databases removed with it. Tests get it through pgtest; benchmarks, which
+// must not link the testing package, use it directly, and may take the
+// server down and up again (Down, Up) as a database outage would.
 //
-// The server is Debian's (or the PATH's) initdb and postgres, run from a
-// temporary directory as an unprivileged user (PostgreSQL refuses to run
-// as root, and CI runs tests as root), listening on a free port of
-// 127.0.0.1 only, with its unix socket in the temporary directory.
-// Durability is off: its data lives as long as the process that started
-// it, and dies with it (a parent-death signal).
+// The server is Debian's (or the PATH's) initdb and postgres, run as an
+// unprivileged user (PostgreSQL refuses to run as root, and CI runs tests
+// as root), listening on 127.0.0.1 only, with its unix socket in the
+// temporary directory, and durability off (fsync, synchronous commit and
+// full-page writes): what it holds lives as long as the process using it.
 package pgserver
 
 import (
@@ -27,13 +28,14 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// superuser is the cluster's superuser, the owner of every database on it.
+// superuser is the cluster's superuser, the owner of every database.
 const superuser = "linkwatch"
 
 // Server is a running throwaway cluster.
@@ -43,10 +45,12 @@ type Server struct {
 	Password string
 	bin      string // the directory of initdb and postgres
 	cred     *syscall.Credential
-	cmd      *exec.Cmd
-	exited   chan struct{} // closed when the postgres process has exited
-	admin    *pgxpool.Pool // on the postgres database, to create and drop databases
 	logPath  string
+
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	exited chan struct{} // closed when the postgres process has exited
+	admin  *pgxpool.Pool // on the postgres database, to create and drop databases; nil while shut down
 }
 
 // BinDir finds the directory of initdb and postgres: the PATH's, or the
@@ -83,8 +87,7 @@ func Start(binDir string) (*Server, error) {
 	}
 	var pw [16]byte
 	_, _ = rand.Read(pw[:])
-	s := &Server{dir: dir, Password: hex.EncodeToString(pw[:]), bin: binDir, cred: cred,
-		exited: make(chan struct{}), logPath: filepath.Join(dir, "postgres.log")}
+	s := &Server{dir: dir, Password: hex.EncodeToString(pw[:]), bin: binDir, cred: cred, logPath: filepath.Join(dir, "postgres.log")}
 	fail := func(err error) (*Server, error) {
 		os.RemoveAll(dir)
 		return nil, err
@@ -99,7 +102,7 @@ func Start(binDir string) (*Server, error) {
 		}
 	}
 	// Password auth over TCP, so a wrong password is a real refusal.
-	initdb := exec.Command(filepath.Join(binDir, "initdb"), "-D", s.data(), "-U", superuser, "--pwfile="+pwFile,
+	initdb := exec.Command(filepath.Join(binDir, "initdb"), "-D", s.dataDir(), "-U", superuser, "--pwfile="+pwFile,
 		"--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--no-locale", "--no-sync")
 	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	if out, err := initdb.CombinedOutput(); err != nil {
@@ -122,31 +125,48 @@ func Start(binDir string) (*Server, error) {
 	}
 }
 
-func (s *Server) data() string { return filepath.Join(s.dir, "data") }
+func (s *Server) dataDir() string { return filepath.Join(s.dir, "data") }
 
-// DSN is the connection string of the named database on s, as its
-// superuser over TCP.
+// DSN is the connection string of database on s, as its superuser.
 func (s *Server) DSN(database string) string {
 	u := url.URL{Scheme: "postgres", User: url.UserPassword(superuser, s.Password),
 		Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Port)), Path: "/" + database, RawQuery: "sslmode=disable"}
 	return u.String()
 }
 
-// CreateDatabase creates an empty database. name must be an SQL
-// identifier of the caller's making.
+// CreateDatabase creates an empty database called name (a plain
+// identifier); DSN(name) connects to it.
 func (s *Server) CreateDatabase(ctx context.Context, name string) error {
-	if _, err := s.admin.Exec(ctx, `CREATE DATABASE `+name); err != nil {
-		return fmt.Errorf("create database %s: %w", name, err)
+	admin, err := s.adminPool()
+	if err != nil {
+		return err
+	}
+	if _, err := admin.Exec(ctx, `CREATE DATABASE `+name); err != nil {
+		return fmt.Errorf("pgserver: create database %s: %w", name, err)
 	}
 	return nil
 }
 
-// DropDatabase drops a database, ending the sessions still open on it.
+// DropDatabase drops the database called name, ending the sessions left
+// open on it.
 func (s *Server) DropDatabase(ctx context.Context, name string) error {
-	if _, err := s.admin.Exec(ctx, `DROP DATABASE IF EXISTS `+name+` WITH (FORCE)`); err != nil {
-		return fmt.Errorf("drop database %s: %w", name, err)
+	admin, err := s.adminPool()
+	if err != nil {
+		return err
+	}
+	if _, err := admin.Exec(ctx, `DROP DATABASE IF EXISTS `+name+` WITH (FORCE)`); err != nil {
+		return fmt.Errorf("pgserver: drop database %s: %w", name, err)
 	}
 	return nil
+}
+
+func (s *Server) adminPool() (*pgxpool.Pool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.admin == nil {
+		return nil, errors.New("pgserver: the server is shut down")
+	}
+	return s.admin, nil
 }
 
 // start runs postgres on s's data directory and port, and waits until it
@@ -156,51 +176,55 @@ func (s *Server) start() error {
 	if err != nil {
 		return err
 	}
-	// Durability settings off: a throwaway database lives for a test or a
-	// bench run, and the crash tests kill linkwatch, not the server (a
-	// restart through Shutdown is a clean one).
-	s.cmd = exec.Command(filepath.Join(s.bin, "postgres"), "-D", s.data(), "-p", strconv.Itoa(s.Port),
+	cmd := exec.Command(filepath.Join(s.bin, "postgres"), "-D", s.dataDir(), "-p", strconv.Itoa(s.Port),
 		"-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="+s.dir,
 		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=300")
-	s.cmd.Stdout, s.cmd.Stderr = logf, logf
-	// SIGQUIT (immediate shutdown) if the process that started it dies
-	// without Stop. Pdeathsig follows the thread that started the child, so
-	// that thread stays locked, waiting for the server, until it exits.
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred, Pdeathsig: syscall.SIGQUIT, Setpgid: true}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	// SIGQUIT (immediate shutdown) if the process that started the server
+	// dies without Stop. Pdeathsig follows the thread that started the
+	// child, so that thread stays locked, waiting for the server, until it
+	// exits.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred, Pdeathsig: syscall.SIGQUIT, Setpgid: true}
 	started := make(chan error, 1)
-	s.exited = make(chan struct{})
+	exited := make(chan struct{})
 	go func() {
 		runtime.LockOSThread()
 		defer logf.Close()
-		if err := s.cmd.Start(); err != nil {
+		if err := cmd.Start(); err != nil {
 			started <- err
 			return
 		}
 		started <- nil
-		_ = s.cmd.Wait()
-		close(s.exited)
+		_ = cmd.Wait()
+		close(exited)
 	}()
 	if err := <-started; err != nil {
 		return fmt.Errorf("start postgres: %w", err)
+	}
+	kill := func() {
+		_ = cmd.Process.Signal(syscall.SIGQUIT)
+		<-exited
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	for {
 		select {
-		case <-s.exited:
+		case <-exited:
 			return fmt.Errorf("postgres exited at start: %s", s.logTail())
 		case <-ctx.Done():
-			s.kill()
+			kill()
 			return fmt.Errorf("postgres did not answer within a minute: %s", s.logTail())
 		case <-time.After(50 * time.Millisecond):
 		}
 		pool, err := pgxpool.New(ctx, s.DSN("postgres"))
 		if err != nil {
-			s.kill()
+			kill()
 			return err
 		}
 		if err := pool.Ping(ctx); err == nil {
-			s.admin = pool
+			s.mu.Lock()
+			s.cmd, s.exited, s.admin = cmd, exited, pool
+			s.mu.Unlock()
 			return nil
 		}
 		pool.Close()
@@ -215,44 +239,47 @@ func (s *Server) logTail() string {
 	return strings.TrimSpace(string(b))
 }
 
-func (s *Server) kill() {
-	if s.cmd.Process != nil {
-		_ = s.cmd.Process.Signal(syscall.SIGQUIT)
-		<-s.exited
+// Down stops the server as an outage would (fast shutdown: every
+// session ends, and connections are refused from then on) and keeps its
+// data for Up. It returns once the server has exited.
+func (s *Server) Down() {
+	s.mu.Lock()
+	cmd, exited, admin := s.cmd, s.exited, s.admin
+	s.admin = nil
+	s.mu.Unlock()
+	if admin != nil {
+		admin.Close()
 	}
-}
-
-// Shutdown stops the server as an outage of the database does (fast
-// shutdown: every session ends, and connections are refused), keeping its
-// data for Restart.
-func (s *Server) Shutdown() {
-	if s.admin != nil {
-		s.admin.Close()
-		s.admin = nil
+	if cmd == nil {
+		return
 	}
-	_ = s.cmd.Process.Signal(syscall.SIGINT)
+	_ = cmd.Process.Signal(syscall.SIGINT)
 	select {
-	case <-s.exited:
+	case <-exited:
 	case <-time.After(30 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.exited
+		_ = cmd.Process.Kill()
+		<-exited
 	}
 }
 
-// Restart starts a server Shutdown stopped, on the same port, with its
-// databases, and returns once it answers.
-func (s *Server) Restart() error {
+// Up starts a server Down stopped, on the same port, with its
+// databases, and returns once it answers. (A port taken meanwhile by
+// another process is an error: clients keep the address they were given.)
+func (s *Server) Up() error {
+	s.mu.Lock()
+	exited := s.exited
+	s.mu.Unlock()
+	select {
+	case <-exited:
+	default:
+		return errors.New("pgserver: Up of a server that is running")
+	}
 	return s.start()
 }
 
-// Stop shuts the server down (fast shutdown: sessions are ended), if
-// Shutdown has not, and removes its directory.
+// Stop shuts the server down and removes its directory.
 func (s *Server) Stop() error {
-	select {
-	case <-s.exited:
-	default:
-		s.Shutdown()
-	}
+	s.Down()
 	return os.RemoveAll(s.dir)
 }
 

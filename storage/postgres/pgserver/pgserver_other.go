@@ -7,36 +7,36 @@ import (
 	"errors"
 )
 
-// errUnsupported: the server is stopped with its parent through a
-// parent-death signal, which only Linux has.
+// errUnsupported: the server is run with a parent-death signal, which
+// only Linux has.
 var errUnsupported = errors.New("pgserver: the throwaway PostgreSQL runs on Linux only")
 
-// Server is a running throwaway cluster; there is none off Linux.
+// Server is a throwaway server; there is none off Linux.
 type Server struct {
 	Port     int
 	Password string
 }
 
-// BinDir fails: see errUnsupported.
+// BinDir fails: the throwaway server runs on Linux only.
 func BinDir() (string, error) { return "", errUnsupported }
 
-// Start fails: see errUnsupported.
+// Start fails: the throwaway server runs on Linux only.
 func Start(string) (*Server, error) { return nil, errUnsupported }
 
 // DSN is never reached: Start failed.
-func (*Server) DSN(string) string { return "" }
+func (s *Server) DSN(string) string { return "" }
 
 // CreateDatabase is never reached: Start failed.
-func (*Server) CreateDatabase(context.Context, string) error { return errUnsupported }
+func (s *Server) CreateDatabase(context.Context, string) error { return errUnsupported }
 
 // DropDatabase is never reached: Start failed.
-func (*Server) DropDatabase(context.Context, string) error { return errUnsupported }
+func (s *Server) DropDatabase(context.Context, string) error { return errUnsupported }
 
-// Shutdown is never reached: Start failed.
-func (*Server) Shutdown() {}
+// Down is never reached: Start failed.
+func (s *Server) Down() {}
 
-// Restart is never reached: Start failed.
-func (*Server) Restart() error { return errUnsupported }
+// Up is never reached: Start failed.
+func (s *Server) Up() error { return errUnsupported }
 
 // Stop is never reached: Start failed.
-func (*Server) Stop() error { return nil }
+func (s *Server) Stop() error { return nil }

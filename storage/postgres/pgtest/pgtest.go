@@ -1,10 +1,13 @@
 //go:build linux
 
-// Package pgtest hands each test a fresh database on a throwaway
-// PostgreSQL server (pgserver's), one per test binary. It is imported only
-// by tests, so the testing package never reaches a binary. Main stops the
-// server and removes its files. Without the PostgreSQL binaries the tests
-// skip, or fail when CI=true.
+// Package pgtest hands tests fresh databases on a throwaway PostgreSQL
+// server (pgserver's). It is imported only by tests, so the testing
+// package never reaches the binary.
+//
+// One server serves a test binary, started on first use; Main stops it
+// and removes its files. A test that takes the database down and up
+// starts a server of its own (Own). Without the PostgreSQL binaries the
+// tests skip, or fail when CI=true.
 package pgtest
 
 import (
@@ -22,9 +25,15 @@ import (
 
 var (
 	mu     sync.Mutex
-	shared *pgserver.Server
+	shared *Server
 	dbSeq  atomic.Int64
 )
+
+// Server is a running throwaway server: pgserver's, with what a test
+// asks of it failing the test instead of returning an error.
+type Server struct {
+	*pgserver.Server
+}
 
 // Main runs the package's tests, then stops the server if one was
 // started: call it from TestMain.
@@ -45,18 +54,23 @@ func Main(m *testing.M) {
 // test binary's server (started on first use), dropped when tb ends.
 func DSN(tb testing.TB) string {
 	tb.Helper()
-	s := server(tb)
+	return server(tb).DSN(tb)
+}
+
+// DSN returns the connection string of a fresh, empty database on s,
+// dropped when tb ends.
+func (s *Server) DSN(tb testing.TB) string {
+	tb.Helper()
 	name := fmt.Sprintf("lw_%d_%d", os.Getpid(), dbSeq.Add(1))
-	ctx := context.Background()
-	if err := s.CreateDatabase(ctx, name); err != nil {
+	if err := s.CreateDatabase(context.Background(), name); err != nil {
 		tb.Fatalf("pgtest: %v", err)
 	}
 	tb.Cleanup(func() {
-		if err := s.DropDatabase(ctx, name); err != nil {
+		if err := s.DropDatabase(context.Background(), name); err != nil {
 			tb.Errorf("pgtest: %v", err)
 		}
 	})
-	return s.DSN(name)
+	return s.Server.DSN(name)
 }
 
 // MustOpen opens a fresh database (migrated) and closes it when tb ends.
@@ -67,24 +81,74 @@ func MustOpen(tb testing.TB) *postgres.DB {
 }
 
 // server returns the binary's server, starting it on first use.
-func server(tb testing.TB) *pgserver.Server {
+func server(tb testing.TB) *Server {
 	tb.Helper()
 	mu.Lock()
 	defer mu.Unlock()
-	if shared != nil {
-		return shared
+	if shared == nil {
+		shared = launch(tb)
 	}
-	bin, err := pgserver.BinDir()
+	return shared
+}
+
+// Own starts a server of tb's own, stopped when tb ends: for a test that
+// takes the database down and up again (Down, Up), which would break
+// every other test on the shared one.
+func Own(tb testing.TB) *Server {
+	tb.Helper()
+	s := launch(tb)
+	tb.Cleanup(func() {
+		if err := s.Stop(); err != nil {
+			tb.Errorf("pgtest: %v", err)
+		}
+	})
+	return s
+}
+
+// Down shuts the server down as an outage of the database does (fast
+// shutdown: every session ends, every lock with it), keeping its data
+// for Up.
+func (s *Server) Down(tb testing.TB) {
+	tb.Helper()
+	s.Server.Down()
+}
+
+// Up starts the server Down shut down again, on the same port, with its
+// data.
+func (s *Server) Up(tb testing.TB) {
+	tb.Helper()
+	if err := s.Server.Up(); err != nil {
+		tb.Fatalf("pgtest: %v", err)
+	}
+}
+
+// launch starts a server for tb, or skips tb where there is no PostgreSQL
+// to start (fails under CI=true).
+func launch(tb testing.TB) *Server {
+	tb.Helper()
+	bin, err := BinDir()
 	if err != nil {
 		if os.Getenv("CI") == "true" {
 			tb.Fatalf("pgtest: %v (CI=true: .ci/run installs Debian's postgresql package)", err)
 		}
 		tb.Skipf("pgtest: %v; install PostgreSQL (Debian: apt-get install postgresql) to run the PostgreSQL tests", err)
 	}
-	s, err := pgserver.Start(bin)
+	s, err := Start(bin)
 	if err != nil {
 		tb.Fatalf("pgtest: %v", err)
 	}
-	shared = s
 	return s
+}
+
+// BinDir finds the directory of initdb and postgres (pgserver.BinDir).
+func BinDir() (string, error) { return pgserver.BinDir() }
+
+// Start starts a server with the binaries of binDir (pgserver.Start);
+// Stop stops it and removes its files.
+func Start(binDir string) (*Server, error) {
+	s, err := pgserver.Start(binDir)
+	if err != nil {
+		return nil, err
+	}
+	return &Server{s}, nil
 }

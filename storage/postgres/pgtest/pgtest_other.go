@@ -25,3 +25,18 @@ func DSN(tb testing.TB) string { unsupported(tb); return "" }
 
 // MustOpen skips: the throwaway server needs Linux (a parent-death signal).
 func MustOpen(tb testing.TB) *postgres.DB { unsupported(tb); return nil }
+
+// Server is a throwaway server: none here.
+type Server struct{}
+
+// Own skips: the throwaway server needs Linux (a parent-death signal).
+func Own(tb testing.TB) *Server { unsupported(tb); return nil }
+
+// DSN skips.
+func (*Server) DSN(tb testing.TB) string { unsupported(tb); return "" }
+
+// Down skips.
+func (*Server) Down(tb testing.TB) { unsupported(tb) }
+
+// Up skips.
+func (*Server) Up(tb testing.TB) { unsupported(tb) }
