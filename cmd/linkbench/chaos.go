@@ -6,16 +6,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"time"
-
-	"linkwatch/storage/postgres/pgserver"
 )
 
 // chaosChannels are the config file's webhooks the run receives: two, so
@@ -46,30 +44,47 @@ func runChaos(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	rate := fs.Float64("rate", 100, "redirects per second (open loop)")
 	readyEvery := fs.Duration("ready-every", 250*time.Millisecond, "the load balancer polls each replica's /readyz this often")
 	settle := fs.Duration("settle", time.Minute, "the end of the run without chaos: alerts of the last outage arrive")
-	logs := fs.String("logs", "", "keep the replicas' and PostgreSQL's logs in this directory (default: removed)")
+	logs := fs.String("logs", "", "keep the replicas' logs in this directory (default: removed)")
 	seed := fs.Uint64("seed", 0, "seed of the replica picks (0: from the clock)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	// The warm-up (every replica ready, every destination checked) takes
+	// at most this long, or the run fails.
+	const warmupLimit = 2 * time.Minute
+	chaosFor := *duration - warmupLimit - *settle // at the least
 	switch {
 	case *replicas < 1:
 		return fmt.Errorf("-replicas must be at least 1")
 	case *hosts < 1 || *hosts > 250:
-		return fmt.Errorf("-hosts must be from 1 to 250")
+		return fmt.Errorf("-hosts must be from 1 to 250 (127.0.0.2 to 127.0.0.251)")
 	case *perHost < 1:
 		return fmt.Errorf("-per-host must be at least 1")
 	case *interval < time.Second:
 		return fmt.Errorf("-interval must be at least 1s (linkwatch's shortest probe.interval)")
-	case *rate <= 0:
-		return fmt.Errorf("-rate must be positive")
-	case *hostEvery > 0 && *hostFor >= *hostEvery:
-		return fmt.Errorf("-host-fail-for must be shorter than -host-fail-every: one host down at a time")
-	case *dbEvery > 0 && *dbDown >= *dbEvery:
-		return fmt.Errorf("-db-down must be shorter than -db-restart-every")
-	}
-	warmupLimit := 2 * time.Minute
-	if *duration < warmupLimit+*settle+*interval {
-		return fmt.Errorf("-duration must leave room for the warm-up (at most %s) and -settle", warmupLimit)
+	case fs.NArg() > 0:
+		return fmt.Errorf("unexpected arguments %q: linkbench chaos takes flags only", fs.Args())
+	case !(*rate > 0 && *rate <= 100000): // NaN too
+		return fmt.Errorf("-rate must be above 0 and at most 100000 redirects per second")
+	case *readyEvery <= 0:
+		return fmt.Errorf("-ready-every must be positive")
+	case *killEvery < 0 || *dbEvery < 0 || *hostEvery < 0:
+		return fmt.Errorf("-kill-every, -db-restart-every and -host-fail-every must not be negative (0: never)")
+	case *killEvery > 0 && (*restartAfter < 0 || *restartAfter >= *killEvery):
+		return fmt.Errorf("-restart-after must be from 0 to less than -kill-every: one replica down at a time")
+	case *hostEvery > 0 && (*hostFor <= 0 || *hostFor >= *hostEvery):
+		return fmt.Errorf("-host-fail-for must be positive and shorter than -host-fail-every: one host down at a time")
+	case *dbEvery > 0 && (*dbDown <= 0 || *dbDown >= *dbEvery):
+		return fmt.Errorf("-db-down must be positive and shorter than -db-restart-every")
+	case *settle < 2**interval:
+		return fmt.Errorf("-settle must be at least 2 intervals (%s): the last outage's alerts come after it ends", 2**interval)
+	case chaosFor < *interval:
+		return fmt.Errorf("-duration (%s) must leave room for the warm-up (up to %s), -settle (%s) and some chaos", *duration, warmupLimit, *settle)
+	// The database goes down half-way through each period after the
+	// warm-up: a run that asks for outages has at least one.
+	case *dbEvery > 0 && *dbEvery/2+*dbDown > chaosFor:
+		return fmt.Errorf("-db-restart-every %s: the first outage (%s after the warm-up, for %s) would not fit in %s of chaos; make it at most %s, or 0 for none",
+			*dbEvery, *dbEvery/2, *dbDown, chaosFor, 2*(chaosFor-*dbDown))
 	}
 	if *seed == 0 {
 		*seed = uint64(time.Now().UnixNano())
@@ -89,28 +104,14 @@ func runChaos(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	} else if err := os.MkdirAll(logDir, 0o755); err != nil {
 		return err
 	}
-	if *bin == "" {
-		*bin = filepath.Join(dir, "linkwatch")
-		fmt.Fprintln(stdout, "linkbench chaos: building linkwatch")
-		build := exec.CommandContext(ctx, "go", "build", "-o", *bin, "linkwatch/cmd/linkwatch")
-		build.Stdout, build.Stderr = stderr, stderr
-		if err := build.Run(); err != nil {
-			return fmt.Errorf("build linkwatch (run from the repository, or give -linkwatch): %w", err)
-		}
-	}
-
-	pgBin, err := pgserver.BinDir()
-	if err != nil {
+	if *bin, err = linkwatchBinary(ctx, *bin, dir, stdout, stderr); err != nil {
 		return err
 	}
-	pg, err := pgserver.Start(pgBin)
+	pg, dsn, err := startPostgres(ctx)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = pg.Stop() }()
-	if err := pg.CreateDatabase(ctx, "linkbench"); err != nil {
-		return err
-	}
 
 	fleet, err := newChaosFleet(*hosts)
 	if err != nil {
@@ -169,7 +170,7 @@ alerts:
 			return err
 		}
 		r := &chaosReplica{slot: i, addr: addr, bin: *bin, config: cfgPath, log: lf,
-			env: []string{"LINKBENCH_DSN=" + pg.DSN("linkbench")}}
+			env: []string{"LINKBENCH_DSN=" + dsn}}
 		reps = append(reps, r)
 		if err := r.start(); err != nil {
 			return err
@@ -182,8 +183,8 @@ alerts:
 	background.Add(1)
 	go func() { defer background.Done(); lb.watch(runCtx, *readyEvery) }()
 
-	fmt.Fprintf(stdout, "linkbench chaos: %d replicas on PostgreSQL (%s), %d destinations on %d hosts, probe.interval %s, %.0f redirects/s, %s (seed %d)\n",
-		*replicas, pgBin, len(urls), *hosts, *interval, *rate, *duration, *seed)
+	fmt.Fprintf(stdout, "linkbench chaos: %d replicas on %s, %d destinations on %d hosts, probe.interval %s, %.0f redirects/s, %s (seed %d)\n",
+		*replicas, postgresVersion(ctx), len(urls), *hosts, *interval, *rate, *duration, *seed)
 	fmt.Fprintf(stdout, "  chaos: SIGKILL a replica every %s (restarted after %s), database down %s every %s, a host down %s every %s\n",
 		*killEvery, *restartAfter, *dbDown, *dbEvery, *hostFor, *hostEvery)
 
@@ -216,28 +217,16 @@ alerts:
 	background.Add(1)
 	go func() {
 		defer background.Done()
-		tick := time.NewTicker(time.Duration(float64(time.Second) / *rate))
-		defer tick.Stop()
 		var inflight sync.WaitGroup
 		defer inflight.Wait()
-		for i := 0; ; i++ {
-			select {
-			case <-runCtx.Done():
-				return
-			case <-tick.C:
-			}
-			if time.Now().After(end) {
-				return
-			}
-			inflight.Add(1)
-			go func() {
-				defer inflight.Done()
+		pace(runCtx, *rate, end, func(i int, _ time.Time) {
+			inflight.Go(func() {
 				rd := lb.redirect(paths[i%len(paths)])
 				loadMu.Lock()
 				redirects = append(redirects, rd)
 				loadMu.Unlock()
-			}()
-		}
+			})
+		})
 	}()
 
 	// The chaos.
@@ -272,7 +261,9 @@ alerts:
 		chaos.Add(1)
 		go func() {
 			defer chaos.Done()
-			for next := warm.Add(first); ; next = next.Add(every) {
+			// The next time past the chaos ends the schedule, without
+			// waiting for it.
+			for next := warm.Add(first); next.Before(chaosEnd); next = next.Add(every) {
 				select {
 				case <-runCtx.Done():
 					return
@@ -445,7 +436,9 @@ func chaosJudge(w io.Writer, rec chaosRecord) (missed []string) {
 	}
 	fmt.Fprintf(w, "checks: %d on %d destinations; unchecked for more than 2 intervals: %d (goal 0); double checks (within half an interval): %d (goal 0)\n",
 		total, len(rec.checks), len(unchecked), len(doubles))
-	gap := func(g checkGap) string { return fmt.Sprintf("%s: %s to %s (%s)", g.url, at(g.from), at(g.to), g.to.Sub(g.from).Round(time.Millisecond)) }
+	gap := func(g checkGap) string {
+		return fmt.Sprintf("%s: %s to %s (%s)", g.url, at(g.from), at(g.to), g.to.Sub(g.from).Round(time.Millisecond))
+	}
 	if len(unchecked) > 0 {
 		missed = append(missed, fmt.Sprintf("%d gaps of more than 2 intervals in checks", len(unchecked)))
 		fmt.Fprintln(w, "    unchecked:")
@@ -501,6 +494,12 @@ func chaosJudge(w io.Writer, rec chaosRecord) (missed []string) {
 					}
 				}
 			}
+		}
+	}
+	if other := unjudgedAlerts(rec.alerts); len(other) > 0 {
+		fmt.Fprintln(w, "deliveries of event types the run does not judge:")
+		for _, typ := range slices.Sorted(maps.Keys(other)) {
+			fmt.Fprintf(w, "    %s: %d\n", typ, other[typ])
 		}
 	}
 	if len(rec.badAlerts) > 0 {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,10 +9,8 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
@@ -163,76 +160,47 @@ type chaosReplica struct {
 	env    []string
 	log    *os.File // its stderr, every start appended
 
-	mu     sync.Mutex
-	cmd    *exec.Cmd
-	done   chan struct{}
-	starts int
+	mu   sync.Mutex
+	proc *serveProc
 }
 
+// start starts the replica's process. It does not wait for it to listen:
+// the balancer follows its /readyz, as a Service follows a pod's.
 func (r *chaosReplica) start() error {
+	p, err := startServe(r.bin, r.config, []string{"-addr", r.addr}, r.env, r.log)
+	if err != nil {
+		return fmt.Errorf("replica %d: %w", r.slot, err)
+	}
+	r.mu.Lock()
+	r.proc = p
+	r.mu.Unlock()
+	return nil
+}
+
+func (r *chaosReplica) current() *serveProc {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	cmd := exec.Command(r.bin, "serve", "-config", r.config, "-addr", r.addr)
-	cmd.Env = append(os.Environ(), r.env...)
-	cmd.Stderr = r.log
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return err
-	}
-	// Killed with the run, however it ends.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start replica %d: %w", r.slot, err)
-	}
-	go func() { _, _ = io.Copy(io.Discard, bufio.NewReader(out)) }()
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	r.cmd, r.done = cmd, done
-	r.starts++
-	return nil
+	return r.proc
 }
 
 // kill sends SIGKILL and waits for the process to be gone.
 func (r *chaosReplica) kill() {
-	r.mu.Lock()
-	cmd, done := r.cmd, r.done
-	r.mu.Unlock()
-	if cmd == nil {
-		return
+	if p := r.current(); p != nil {
+		p.kill()
 	}
-	_ = cmd.Process.Kill()
-	<-done
 }
 
-// stop ends the replica as a deploy does (SIGTERM), then kills it if it
-// has not exited within the grace period.
+// stop ends the replica as a deploy does.
 func (r *chaosReplica) stop() {
-	r.mu.Lock()
-	cmd, done := r.cmd, r.done
-	r.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		_ = cmd.Process.Kill()
-		<-done
+	if p := r.current(); p != nil {
+		p.stop()
 	}
 }
 
 // exited reports whether the replica's process has exited.
 func (r *chaosReplica) exited() bool {
-	r.mu.Lock()
-	done := r.done
-	r.mu.Unlock()
-	select {
-	case <-done:
-		return true
-	default:
-		return false
-	}
+	p := r.current()
+	return p != nil && p.exited()
 }
 
 // balancer sends each redirect to a replica whose /readyz answered 200 at

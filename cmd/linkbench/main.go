@@ -32,6 +32,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return runSystem(ctx, args[2:], stdout, stderr)
 		case "replicas":
 			return runReplicas(ctx, args[2:], stdout, stderr)
+		case "outage":
+			return runOutage(ctx, args[2:], stdout, stderr)
 		case "chaos":
 			return runChaos(ctx, args[2:], stdout, stderr)
 		}

@@ -1,19 +1,16 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -114,35 +111,24 @@ pages:
 		*n, len(fleet.addrs), *interval, want, *latency, runtime.NumCPU())
 	for k := 1; k <= *most; k++ {
 		var pids []int
-		var procs []*exec.Cmd
+		var procs []*serveProc
 		stopAll := func() {
 			for _, p := range procs {
-				_ = p.Process.Signal(syscall.SIGTERM)
-			}
-			for _, p := range procs {
-				_ = p.Wait()
+				p.stop()
 			}
 		}
 		for range k {
-			lw := exec.CommandContext(ctx, *bin, "serve", "-config", cfgPath, "-addr", "127.0.0.1:0")
-			lw.Stderr = io.Discard
-			lw.Env = append(os.Environ(), "LINKBENCH_DSN="+*dsn)
-			out, err := lw.StdoutPipe()
+			lw, err := startServe(*bin, cfgPath, []string{"-addr", "127.0.0.1:0"}, []string{"LINKBENCH_DSN=" + *dsn}, io.Discard)
 			if err != nil {
 				stopAll()
 				return err
 			}
-			if err := lw.Start(); err != nil {
-				stopAll()
-				return fmt.Errorf("start linkwatch: %w", err)
-			}
 			procs = append(procs, lw)
-			if line, err := bufio.NewReader(out).ReadString('\n'); err != nil || !strings.Contains(line, "listening") {
+			if err := lw.waitListening(ctx); err != nil {
 				stopAll()
-				return fmt.Errorf("linkwatch did not start: %q %v", line, err)
+				return err
 			}
-			go func() { _, _ = io.Copy(io.Discard, out) }()
-			pids = append(pids, lw.Process.Pid)
+			pids = append(pids, lw.pid())
 		}
 		// Two intervals: every replica has seen the others, every target
 		// has been checked, connections are warm.

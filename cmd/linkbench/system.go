@@ -1,25 +1,18 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -138,22 +131,15 @@ pages:
 	if err := os.WriteFile(cfgPath, []byte(cfg.String()), 0o600); err != nil {
 		return err
 	}
-	lw := exec.CommandContext(ctx, *bin, "serve", "-config", cfgPath)
-	lw.Stderr = io.Discard
-	lw.Env = append(os.Environ(), "LINKBENCH_DSN="+*dsn)
-	out, err := lw.StdoutPipe()
+	lw, err := startServe(*bin, cfgPath, nil, []string{"LINKBENCH_DSN=" + *dsn}, io.Discard)
 	if err != nil {
 		return err
 	}
-	if err := lw.Start(); err != nil {
-		return fmt.Errorf("start linkwatch: %w", err)
+	defer lw.stop()
+	if err := lw.waitListening(ctx); err != nil {
+		return err
 	}
-	defer func() { _ = lw.Process.Signal(syscall.SIGTERM); _ = lw.Wait() }()
-	if line, err := bufio.NewReader(out).ReadString('\n'); err != nil || !strings.Contains(line, "listening") {
-		return fmt.Errorf("linkwatch did not start: %q %v", line, err)
-	}
-	go func() { _, _ = io.Copy(io.Discard, out) }()
-	pid := lw.Process.Pid
+	pid := lw.pid()
 	fmt.Fprintf(stdout, "linkbench system: linkwatch pid %d probing %d destinations (+%d self-checks) every 10s; load %s per phase, %d connections\n",
 		pid, *n, *n, *load, *conns)
 	time.Sleep(12 * time.Second) // one interval: every target checked once, connections warm
@@ -272,107 +258,6 @@ func soakRun(ctx context.Context, stdout io.Writer, pid int, dbPath string, d ti
 	fmt.Fprintf(stdout, "soak growth: rss %+d MiB, threads %+d, fds %+d, wal %+d KiB\n",
 		last.rss-first.rss, last.threads-first.threads, last.fds-first.fds, last.wal-first.wal)
 	return nil
-}
-
-type loadResult struct {
-	rate     float64
-	p50, p99 time.Duration
-	errors   int64
-}
-
-func loadClient(conns int) *http.Client {
-	return &http.Client{
-		Transport:     &http.Transport{MaxIdleConnsPerHost: conns, MaxIdleConns: conns, Proxy: nil},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		Timeout:       10 * time.Second,
-	}
-}
-
-func hit(c *http.Client, url string) error {
-	resp, err := c.Get(url)
-	if err != nil {
-		return err
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusFound {
-		return fmt.Errorf("status %d", resp.StatusCode)
-	}
-	return nil
-}
-
-// closedLoop keeps conns requests in flight for d: the saturation rate.
-func closedLoop(ctx context.Context, base string, paths []string, conns int, d time.Duration) loadResult {
-	c := loadClient(conns)
-	var wg sync.WaitGroup
-	var errs atomic.Int64
-	lat := make([][]time.Duration, conns)
-	deadline := time.Now().Add(d)
-	for i := range conns {
-		wg.Go(func() {
-			for time.Now().Before(deadline) && ctx.Err() == nil {
-				p := paths[rand.IntN(len(paths))]
-				t := time.Now()
-				if hit(c, base+p) != nil {
-					errs.Add(1)
-				}
-				lat[i] = append(lat[i], time.Since(t))
-			}
-		})
-	}
-	wg.Wait()
-	return summarize(slices.Concat(lat...), d, errs.Load())
-}
-
-// openLoop sends requests at a fixed rate for d, whatever the answers take.
-// Latency counts from when a request was due, not when a worker got to it,
-// so a server that falls behind shows it (no coordinated omission).
-func openLoop(ctx context.Context, base string, paths []string, rate float64, d time.Duration) loadResult {
-	const workers = 64
-	c := loadClient(workers)
-	due := make(chan time.Time, 4096)
-	var mu sync.Mutex
-	var lat []time.Duration
-	var errs atomic.Int64
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			var mine []time.Duration
-			for t := range due {
-				if hit(c, base+paths[rand.IntN(len(paths))]) != nil {
-					errs.Add(1)
-				}
-				mine = append(mine, time.Since(t))
-			}
-			mu.Lock()
-			lat = append(lat, mine...)
-			mu.Unlock()
-		})
-	}
-	interval := time.Duration(float64(time.Second) / rate)
-	start := time.Now()
-	for i := 0; ctx.Err() == nil; i++ {
-		next := start.Add(time.Duration(i) * interval)
-		if next.Sub(start) >= d {
-			break
-		}
-		if w := time.Until(next); w > 0 {
-			time.Sleep(w)
-		}
-		due <- next
-	}
-	close(due)
-	wg.Wait()
-	return summarize(lat, d, errs.Load())
-}
-
-func summarize(lat []time.Duration, d time.Duration, errs int64) loadResult {
-	if len(lat) == 0 {
-		return loadResult{errors: errs}
-	}
-	slices.Sort(lat)
-	return loadResult{rate: float64(len(lat)) / d.Seconds(), p50: lat[len(lat)/2].Round(10 * time.Microsecond),
-		p99: lat[len(lat)*99/100].Round(10 * time.Microsecond), errors: errs}
 }
 
 func freeAddr() (string, error) {
