@@ -9,8 +9,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
@@ -23,7 +25,7 @@ import (
 // logging every check each gets. A host that is down answers 503 to all.
 type chaosFleet struct {
 	mu     sync.Mutex
-	checks map[string][]time.Time // by destination URL
+	checks map[string][]check // by destination URL
 	hosts  []*chaosHost
 }
 
@@ -34,7 +36,7 @@ type chaosHost struct {
 }
 
 func newChaosFleet(hosts int) (*chaosFleet, error) {
-	f := &chaosFleet{checks: map[string][]time.Time{}}
+	f := &chaosFleet{checks: map[string][]check{}}
 	for h := range hosts {
 		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.%d:0", h+2))
 		if err != nil {
@@ -45,7 +47,7 @@ func newChaosFleet(hosts int) (*chaosFleet, error) {
 		fh.srv = &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			f.mu.Lock()
 			u := "http://" + fh.addr + r.URL.Path
-			f.checks[u] = append(f.checks[u], time.Now())
+			f.checks[u] = append(f.checks[u], check{at: time.Now(), by: r.UserAgent()})
 			f.mu.Unlock()
 			if fh.down.Load() {
 				http.Error(w, "fleet: host down on schedule", http.StatusServiceUnavailable)
@@ -66,12 +68,12 @@ func (f *chaosFleet) close() {
 }
 
 // log returns a copy of the checks so far.
-func (f *chaosFleet) log() map[string][]time.Time {
+func (f *chaosFleet) log() map[string][]check {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	out := make(map[string][]time.Time, len(f.checks))
-	for u, at := range f.checks {
-		out[u] = append([]time.Time(nil), at...)
+	out := make(map[string][]check, len(f.checks))
+	for u, cs := range f.checks {
+		out[u] = slices.Clone(cs)
 	}
 	return out
 }
@@ -301,6 +303,15 @@ func (b *balancer) redirect(path string) redirect {
 		if errors.As(err, &op) && op.Op == "dial" {
 			skip[i] = true
 			rd.retried++
+			continue
+		}
+		// A connection cut before any answer (the replica was killed with
+		// the request in flight, or on a kept-alive connection): a proxy
+		// retries an idempotent request on the next (nginx's
+		// proxy_next_upstream error, Envoy's retry_on reset).
+		if errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			skip[i] = true
+			rd.cut++
 			continue
 		}
 		if err != nil {

@@ -20,30 +20,45 @@ type window struct {
 	what     string // "127.0.0.3", "database"
 }
 
+// checkSlack is what a gap between checks may exceed 2 intervals by
+// and still be 2 intervals: timer noise, not a missed check.
+const checkSlack = 50 * time.Millisecond
+
+// replicaAgent is the User-Agent of a replica's checks.
+func replicaAgent(slot int) string { return fmt.Sprintf("linkbench-chaos/replica-%d", slot) }
+
+// check is one request of the prober the fleet got.
+type check struct {
+	at time.Time
+	by string // the replica, as its User-Agent names it
+}
+
 // checkGap is a destination left unchecked for longer than allowed, or
-// checked twice too close together.
+// checked twice too close together (by whom, then).
 type checkGap struct {
 	url      string
 	from, to time.Time
+	by       [2]string
 }
 
 // judgeChecks finds, among the checks each destination got, the gaps of
 // more than most between from and to (the end of the warm-up and of the
 // run; a destination's last check before from opens its first gap) and
 // the pairs of checks less than least apart.
-func judgeChecks(checks map[string][]time.Time, from, to time.Time, most, least time.Duration) (unchecked, doubles []checkGap) {
+func judgeChecks(checks map[string][]check, from, to time.Time, most, least time.Duration) (unchecked, doubles []checkGap) {
 	urls := make([]string, 0, len(checks))
 	for u := range checks {
 		urls = append(urls, u)
 	}
 	slices.Sort(urls)
 	for _, u := range urls {
-		at := slices.Clone(checks[u])
-		slices.SortFunc(at, func(a, b time.Time) int { return a.Compare(b) })
+		cs := slices.Clone(checks[u])
+		slices.SortFunc(cs, func(a, b check) int { return a.at.Compare(b.at) })
 		last := from
-		for i, t := range at {
-			if i > 0 && !at[i-1].Before(from) && !t.After(to) && t.Sub(at[i-1]) < least {
-				doubles = append(doubles, checkGap{u, at[i-1], t})
+		for i, c := range cs {
+			t := c.at
+			if i > 0 && !cs[i-1].at.Before(from) && !t.After(to) && t.Sub(cs[i-1].at) < least {
+				doubles = append(doubles, checkGap{u, cs[i-1].at, t, [2]string{cs[i-1].by, c.by}})
 			}
 			if t.Before(from) {
 				last = t
@@ -53,12 +68,12 @@ func judgeChecks(checks map[string][]time.Time, from, to time.Time, most, least 
 				break
 			}
 			if t.Sub(last) > most {
-				unchecked = append(unchecked, checkGap{u, last, t})
+				unchecked = append(unchecked, checkGap{url: u, from: last, to: t})
 			}
 			last = t
 		}
 		if to.Sub(last) > most {
-			unchecked = append(unchecked, checkGap{u, last, to})
+			unchecked = append(unchecked, checkGap{url: u, from: last, to: to})
 		}
 	}
 	return unchecked, doubles
@@ -217,6 +232,7 @@ type redirect struct {
 	replica int    // the replica that answered last, -1 for none
 	err     string // empty when it was a redirect
 	retried int    // replicas that refused the connection before
+	cut     int    // replicas that cut the connection before answering
 }
 
 // loadFigures summarizes the redirects sent within some windows (in) or

@@ -17,30 +17,31 @@ func sec(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Sec
 // once; the steady one is not; a gap or pair before the warm-up counts
 // for nothing.
 func TestJudgeChecks(t *testing.T) {
-	every := func(from, to, step float64, extra ...float64) []time.Time {
-		var at []time.Time
+	every := func(from, to, step float64, extra ...float64) []check {
+		var cs []check
 		for s := from; s <= to; s += step {
-			at = append(at, sec(s))
+			cs = append(cs, check{at: sec(s), by: "r0"})
 		}
 		for _, s := range extra {
-			at = append(at, sec(s))
+			cs = append(cs, check{at: sec(s), by: "r1"})
 		}
-		return at
+		return cs
 	}
-	checks := map[string][]time.Time{
+	checks := map[string][]check{
 		"http://a/steady": every(0, 100, 10),
 		"http://a/gap":    append(every(0, 40, 10), every(65, 100, 10)...),
 		"http://a/tail":   every(0, 70, 10),
 		"http://a/double": every(0, 100, 10, 52),
-		"http://a/early":  append([]time.Time{sec(-40), sec(-39)}, every(-30, 100, 10)...),
+		"http://a/early":  append(every(-40, -39, 1), every(-30, 100, 10)...),
 	}
 	unchecked, doubles := judgeChecks(checks, sec(0), sec(100), 20*time.Second, 5*time.Second)
 	if len(unchecked) != 2 || unchecked[0].url != "http://a/gap" || !unchecked[0].from.Equal(sec(40)) || !unchecked[0].to.Equal(sec(65)) ||
 		unchecked[1].url != "http://a/tail" || !unchecked[1].to.Equal(sec(100)) {
 		t.Errorf("unchecked %+v; want a/gap from 40 s to 65 s and a/tail from 70 s to the end", unchecked)
 	}
-	if len(doubles) != 1 || doubles[0].url != "http://a/double" || !doubles[0].from.Equal(sec(50)) || !doubles[0].to.Equal(sec(52)) {
-		t.Errorf("doubles %+v; want a/double at 50 s and 52 s", doubles)
+	if len(doubles) != 1 || doubles[0].url != "http://a/double" || !doubles[0].from.Equal(sec(50)) || !doubles[0].to.Equal(sec(52)) ||
+		doubles[0].by != [2]string{"r0", "r1"} {
+		t.Errorf("doubles %+v; want a/double at 50 s by r0 and 52 s by r1", doubles)
 	}
 }
 
@@ -119,7 +120,7 @@ func TestChaosJudgeMisses(t *testing.T) {
 	clean := chaosRecord{
 		start: sec(0), warm: sec(0), end: sec(100), interval: 10 * time.Second, replicas: 3,
 		redirects: []redirect{{at: sec(1), latency: time.Millisecond}, {at: sec(2), latency: time.Millisecond}},
-		checks:    map[string][]time.Time{h[0]: {sec(0), sec(10), sec(20), sec(30), sec(40), sec(50), sec(60), sec(70), sec(80), sec(90)}},
+		checks:    map[string][]check{h[0]: atTimes(0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100.02)},
 		alerts: []alert{
 			{at: sec(35), channel: "ops", id: "1", typ: "incident.opened", incident: 1, targets: h},
 			{at: sec(35), channel: "audit", id: "2", typ: "incident.opened", incident: 1, targets: h},
@@ -135,7 +136,7 @@ func TestChaosJudgeMisses(t *testing.T) {
 
 	bad := clean
 	bad.redirects = append(bad.redirects, redirect{at: sec(3), replica: 1, err: "status 503"})
-	bad.checks = map[string][]time.Time{h[0]: {sec(0), sec(10), sec(45), sec(55), sec(65), sec(75), sec(85), sec(95)}}
+	bad.checks = map[string][]check{h[0]: atTimes(0, 10, 45, 55, 65, 75, 85, 95)}
 	bad.alerts = append(bad.alerts, alert{at: sec(36), channel: "ops", id: "5", typ: "incident.opened", incident: 2, targets: h})
 	out.Reset()
 	missed := chaosJudge(&out, bad)
@@ -148,4 +149,12 @@ func TestChaosJudgeMisses(t *testing.T) {
 			t.Errorf("report lacks %q:\n%s", want, out.String())
 		}
 	}
+}
+
+func atTimes(secs ...float64) []check {
+	var cs []check
+	for _, s := range secs {
+		cs = append(cs, check{at: sec(s), by: "r0"})
+	}
+	return cs
 }

@@ -153,30 +153,39 @@ func watchReadiness(ctx context.Context, base string, period time.Duration) func
 	}
 	c := &http.Client{Timeout: 2 * time.Second}
 	ctx, cancel := context.WithCancel(ctx)
+	// ask asks every path once, and says false once ctx has ended.
+	ask := func() bool {
+		for _, p := range paths {
+			answer := "error"
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+p, nil)
+			if err != nil {
+				return false
+			}
+			if resp, err := c.Do(req); err == nil {
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				answer = fmt.Sprint(resp.StatusCode)
+			} else if ctx.Err() != nil {
+				return false
+			}
+			counts[p][answer]++
+		}
+		return true
+	}
+	// The first answers before the phase starts, so every phase has some.
+	ask()
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		tick := time.NewTicker(period)
 		defer tick.Stop()
 		for {
-			for _, p := range paths {
-				answer := "error"
-				req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+p, nil)
-				if err != nil {
-					return
-				}
-				if resp, err := c.Do(req); err == nil {
-					_, _ = io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					answer = fmt.Sprint(resp.StatusCode)
-				} else if ctx.Err() != nil {
-					return
-				}
-				counts[p][answer]++
-			}
 			select {
 			case <-ctx.Done():
 				return
 			case <-tick.C:
+			}
+			if !ask() {
+				return
 			}
 		}
 	})
