@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -119,5 +120,52 @@ func TestHookSink(t *testing.T) {
 	}
 	if got := unjudgedAlerts(alerts); len(got) != 1 || got["something.new"] != 1 {
 		t.Errorf("unjudged %v; want something.new once", got)
+	}
+}
+
+// TestBalancerRetries: a replica that refuses the connection, or cuts it
+// before answering, sends the visitor to the next ready one, counted apart;
+// a replica that answers anything but a redirect is the visitor's failure,
+// and with none ready the visitor gets nothing.
+func TestBalancerRetries(t *testing.T) {
+	redirect := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "https://example.com/", http.StatusFound)
+	}))
+	defer redirect.Close()
+	cut := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+	}))
+	defer cut.Close()
+	broken := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "no", http.StatusServiceUnavailable)
+	}))
+	defer broken.Close()
+	refused := httptest.NewServer(http.NotFoundHandler())
+	refusedAddr := refused.Listener.Addr().String()
+	refused.Close()
+	addr := func(s *httptest.Server) string { return s.Listener.Addr().String() }
+
+	b := newBalancer([]*chaosReplica{{slot: 0, addr: refusedAddr}, {slot: 1, addr: addr(cut)}, {slot: 2, addr: addr(redirect)}})
+	b.ready = []bool{true, true, true}
+	for range 3 { // whichever replica is first in turn
+		if rd := b.redirect("/p/l"); rd.err != "" || rd.replica != 2 {
+			t.Errorf("redirect %+v; want it answered by replica 2", rd)
+		}
+	}
+	b.ready = []bool{true, true, false}
+	if rd := b.redirect("/p/l"); rd.err == "" || rd.retried+rd.cut != 2 {
+		t.Errorf("with only a refusing and a cutting replica ready: %+v; want a failure after both", rd)
+	}
+	b = newBalancer([]*chaosReplica{{slot: 0, addr: addr(broken)}})
+	b.ready = []bool{true}
+	if rd := b.redirect("/p/l"); rd.err != "status 503" {
+		t.Errorf("a 503: %+v; want the visitor's failure", rd)
+	}
+	b.ready = []bool{false}
+	if rd := b.redirect("/p/l"); rd.err != "no ready replica" {
+		t.Errorf("none ready: %+v", rd)
 	}
 }
