@@ -453,7 +453,11 @@ func chaosJudge(w io.Writer, rec chaosRecord) (missed []string) {
 	fmt.Fprintf(w, "checks: %d on %d destinations; unchecked for more than 2 intervals: %d (goal 0); double checks (within half an interval): %d (goal 0), %d of them by two replicas\n",
 		total, len(rec.checks), len(unchecked), len(doubles), byTwo)
 	gap := func(g checkGap) string {
-		return fmt.Sprintf("%s: %s to %s (%s)", g.url, at(g.from), at(g.to), g.to.Sub(g.from).Round(time.Millisecond))
+		line := fmt.Sprintf("%s: %s to %s (%s)", g.url, at(g.from), at(g.to), g.to.Sub(g.from).Round(time.Millisecond))
+		if g.by != [2]string{} {
+			line += fmt.Sprintf(" by %s, then %s", g.by[0], g.by[1])
+		}
+		return line
 	}
 	if len(unchecked) > 0 {
 		missed = append(missed, fmt.Sprintf("%d gaps of more than 2 intervals in checks", len(unchecked)))

@@ -112,15 +112,16 @@ func TestJudgeStorageAlerts(t *testing.T) {
 }
 
 // TestChaosJudgeMisses: a run that failed a redirect, left a destination
-// unchecked and alerted twice for one outage misses three goals and says
-// which; a clean run misses none.
+// unchecked, had it checked by two replicas half a second apart and
+// alerted twice for one outage misses four goals and says which; a clean
+// run misses none, though one of its gaps is 2 intervals and 20 ms.
 func TestChaosJudgeMisses(t *testing.T) {
 	outage := window{from: sec(20), to: sec(50), what: "127.0.0.2"}
 	h := []string{"http://127.0.0.2:4000/d0"}
 	clean := chaosRecord{
 		start: sec(0), warm: sec(0), end: sec(100), interval: 10 * time.Second, replicas: 3,
 		redirects: []redirect{{at: sec(1), latency: time.Millisecond}, {at: sec(2), latency: time.Millisecond}},
-		checks:    map[string][]check{h[0]: atTimes(0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100.02)},
+		checks:    map[string][]check{h[0]: atTimes(0, 10, 30.02, 40, 50, 60, 70, 80, 90)},
 		alerts: []alert{
 			{at: sec(35), channel: "ops", id: "1", typ: "incident.opened", incident: 1, targets: h},
 			{at: sec(35), channel: "audit", id: "2", typ: "incident.opened", incident: 1, targets: h},
@@ -137,14 +138,15 @@ func TestChaosJudgeMisses(t *testing.T) {
 	bad := clean
 	bad.redirects = append(bad.redirects, redirect{at: sec(3), replica: 1, err: "status 503"})
 	bad.checks = map[string][]check{h[0]: atTimes(0, 10, 45, 55, 65, 75, 85, 95)}
+	bad.checks[h[0]] = append(bad.checks[h[0]], check{at: sec(55.5), by: "r1"})
 	bad.alerts = append(bad.alerts, alert{at: sec(36), channel: "ops", id: "5", typ: "incident.opened", incident: 2, targets: h})
 	out.Reset()
 	missed := chaosJudge(&out, bad)
-	if len(missed) != 3 || !strings.Contains(missed[0], "1 failed redirects") || !strings.Contains(missed[1], "1 gaps") ||
-		!strings.Contains(missed[2], "1 outage-channel pairs") {
-		t.Errorf("missed %q; want a failed redirect, a gap and one outage-channel pair", missed)
+	if len(missed) != 4 || !strings.Contains(missed[0], "1 failed redirects") || !strings.Contains(missed[1], "1 gaps") ||
+		!strings.Contains(missed[2], "1 double checks") || !strings.Contains(missed[3], "1 outage-channel pairs") {
+		t.Errorf("missed %q; want a failed redirect, a gap, a double check and one outage-channel pair", missed)
 	}
-	for _, want := range []string{"status 503", h[0] + ": 10s to 45s", "ops 2 opened"} {
+	for _, want := range []string{"status 503", h[0] + ": 10s to 45s", h[0] + ": 55s to 55.5s (500ms) by r0, then r1", "1 of them by two replicas", "ops 2 opened"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, out.String())
 		}
