@@ -53,6 +53,8 @@ type Server struct {
 	dir      string // owned by the server's user; removed by Stop
 	Port     int
 	Password string
+	bin      string // the directory of initdb and postgres
+	cred     *syscall.Credential
 	cmd      *exec.Cmd
 	exited   chan struct{} // closed when the postgres process has exited
 	admin    *pgxpool.Pool // on the postgres database, to create and drop test databases
@@ -78,7 +80,30 @@ func Main(m *testing.M) {
 // test binary's server (started on first use), dropped when tb ends.
 func DSN(tb testing.TB) string {
 	tb.Helper()
-	s := server(tb)
+	return server(tb).DSN(tb)
+}
+
+// NewServer starts a server of tb's own, stopped and removed when tb
+// ends: one a test may shut down and restart (an outage of the database)
+// without touching the other tests' server.
+func NewServer(tb testing.TB) *Server {
+	tb.Helper()
+	s, err := Start(binaries(tb))
+	if err != nil {
+		tb.Fatalf("pgtest: %v", err)
+	}
+	tb.Cleanup(func() {
+		if err := s.Stop(); err != nil {
+			tb.Errorf("pgtest: %v", err)
+		}
+	})
+	return s
+}
+
+// DSN returns the connection string of a fresh, empty database on s,
+// dropped when tb ends.
+func (s *Server) DSN(tb testing.TB) string {
+	tb.Helper()
 	name := fmt.Sprintf("lw_%d_%d", os.Getpid(), dbSeq.Add(1))
 	ctx := context.Background()
 	if _, err := s.admin.Exec(ctx, `CREATE DATABASE `+name); err != nil {
@@ -114,6 +139,18 @@ func server(tb testing.TB) *Server {
 	if shared != nil {
 		return shared
 	}
+	s, err := Start(binaries(tb))
+	if err != nil {
+		tb.Fatalf("pgtest: %v", err)
+	}
+	shared = s
+	return s
+}
+
+// binaries returns BinDir's answer, or skips tb without the binaries (fails
+// it when CI=true).
+func binaries(tb testing.TB) string {
+	tb.Helper()
 	bin, err := BinDir()
 	if err != nil {
 		if os.Getenv("CI") == "true" {
@@ -121,12 +158,7 @@ func server(tb testing.TB) *Server {
 		}
 		tb.Skipf("pgtest: %v; install PostgreSQL (Debian: apt-get install postgresql) to run the PostgreSQL tests", err)
 	}
-	s, err := Start(bin)
-	if err != nil {
-		tb.Fatalf("pgtest: %v", err)
-	}
-	shared = s
-	return s
+	return bin
 }
 
 // BinDir finds the directory of initdb and postgres: the PATH's, or the
@@ -163,7 +195,7 @@ func Start(binDir string) (*Server, error) {
 	}
 	var pw [16]byte
 	_, _ = rand.Read(pw[:])
-	s := &Server{dir: dir, Password: hex.EncodeToString(pw[:]), exited: make(chan struct{}), logPath: filepath.Join(dir, "postgres.log")}
+	s := &Server{dir: dir, Password: hex.EncodeToString(pw[:]), bin: binDir, cred: cred, exited: make(chan struct{}), logPath: filepath.Join(dir, "postgres.log")}
 	fail := func(err error) (*Server, error) {
 		os.RemoveAll(dir)
 		return nil, err
@@ -192,7 +224,7 @@ func Start(binDir string) (*Server, error) {
 		if err != nil {
 			return fail(err)
 		}
-		err = s.start(binDir, data, cred)
+		err = s.start()
 		if err == nil {
 			return s, nil
 		}
@@ -202,21 +234,23 @@ func Start(binDir string) (*Server, error) {
 	}
 }
 
-func (s *Server) start(binDir, data string, cred *syscall.Credential) error {
+// start runs postgres on s's data directory and port, and waits until it
+// answers.
+func (s *Server) start() error {
 	logf, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
 	}
 	// Durability settings off: a test database lives for a test, and the
 	// crash tests kill linkwatch, not the server.
-	s.cmd = exec.Command(filepath.Join(binDir, "postgres"), "-D", data, "-p", strconv.Itoa(s.Port),
+	s.cmd = exec.Command(filepath.Join(s.bin, "postgres"), "-D", filepath.Join(s.dir, "data"), "-p", strconv.Itoa(s.Port),
 		"-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="+s.dir,
 		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=300")
 	s.cmd.Stdout, s.cmd.Stderr = logf, logf
 	// SIGQUIT (immediate shutdown) if the test binary dies without Main's
 	// Stop. Pdeathsig follows the thread that started the child, so that
 	// thread stays locked, waiting for the server, until it exits.
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGQUIT, Setpgid: true}
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred, Pdeathsig: syscall.SIGQUIT, Setpgid: true}
 	started := make(chan error, 1)
 	s.exited = make(chan struct{})
 	go func() {
@@ -278,6 +312,28 @@ func (s *Server) Stop() error {
 	if s.admin != nil {
 		s.admin.Close()
 	}
+	s.shutdown()
+	return os.RemoveAll(s.dir)
+}
+
+// Shutdown stops the server as an outage would (fast shutdown: every
+// session ends, and connections are refused) and keeps its data for
+// Restart.
+func (s *Server) Shutdown() {
+	s.shutdown()
+}
+
+// Restart starts a server Shutdown stopped, on the same port, with its
+// databases, and returns once it answers.
+func (s *Server) Restart() error {
+	if s.admin != nil {
+		s.admin.Close()
+		s.admin = nil
+	}
+	return s.start()
+}
+
+func (s *Server) shutdown() {
 	_ = s.cmd.Process.Signal(syscall.SIGINT)
 	select {
 	case <-s.exited:
@@ -285,7 +341,6 @@ func (s *Server) Stop() error {
 		_ = s.cmd.Process.Kill()
 		<-s.exited
 	}
-	return os.RemoveAll(s.dir)
 }
 
 func freePort() (int, error) {
