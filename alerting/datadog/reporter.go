@@ -22,11 +22,15 @@ type Sources struct {
 	Store     Store
 	Redirects func() int64 // redirects served, in all
 	Dropped   func() int64 // results storage refused, in all
+	// StorageUp says whether storage can commit a write; ClicksDropped is
+	// the clicks dropped, in all, while it could not.
+	StorageUp     func() bool
+	ClicksDropped func() int64
 }
 
 // Reporter sends the periodic gauges: scheduler lag, targets up, down and
-// degraded, open incidents, the outbox backlog, redirects served and
-// results dropped.
+// degraded, open incidents, the outbox backlog, redirects served, results
+// and clicks dropped, and whether storage can write.
 type Reporter struct {
 	metrics *Metrics
 	src     Sources
@@ -47,6 +51,10 @@ func (r *Reporter) Report(ctx context.Context) {
 	r.metrics.ResultsDropped(r.src.Dropped())
 	r.metrics.TargetCounts()
 	r.metrics.Redirects(r.src.Redirects())
+	r.metrics.StorageUp(r.src.StorageUp())
+	r.metrics.ClicksDropped(r.src.ClicksDropped())
+	// What is in memory is sent first: the reads below fail, or wait,
+	// while the database is out of reach.
 	open, err := r.src.Store.OpenIncidents(ctx)
 	if err == nil {
 		// Regional notes are not counted: a monitor on this gauge would
