@@ -37,7 +37,7 @@ const (
 	clickFlushInterval = 5 * time.Second
 	// lastFlushTimeout bounds the last click flush at shutdown.
 	lastFlushTimeout = 10 * time.Second
-	// readyTimeout bounds a /readyz answer.
+	// readyTimeout bounds a health answer, and a storage check.
 	readyTimeout = 2 * time.Second
 	// jobsLockRetry is how often a replica tries to take the jobs lock, and
 	// the holder checks it still holds it: a killed holder's jobs resume on
@@ -68,11 +68,20 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 }
 
 // newServeApp builds everything linkwatch serve runs, from cfg (path is
-// where it was read, for SIGHUP reloads). Its stages are added consumers
-// first, so shutdown goes: reloads stop, the HTTP server drains, the prober
-// stops, the incident engine handles the last results, the dispatcher
-// stops (undelivered alerts wait in the outbox), the result writer writes
-// what is queued, the periodic jobs stop, and the clicks are flushed a last
+// where it was read, for SIGHUP reloads). What visitors need serves as
+// soon as the listener does, from memory: the pages and redirects of the
+// catalog, the health probes, the status page (its last state, or a 503
+// page before it has one). The database is not waited for: a replica
+// that starts during an outage serves redirects from its config at once,
+// and the rest (the incident engine, the prober, the dispatcher, the
+// result writer, the periodic jobs, the membership) starts once the
+// database is reached.
+//
+// Stages are added consumers first, so shutdown goes: reloads stop, the
+// HTTP server drains, the prober stops, the incident engine handles the
+// last results, the dispatcher stops (undelivered alerts wait in the
+// outbox), the result writer writes what is queued, the periodic jobs
+// stop, storage stops being watched, and the clicks are flushed a last
 // time.
 func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv func(string) string, stdout, stderr io.Writer) (_ *app, err error) {
 	sentry, err := newSentry(cfg)
@@ -111,7 +120,7 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 		selfCheckURL = "" // no self-checks
 	}
 
-	db, where, err := openStore(ctx, cfg.Storage, ln, log)
+	db, where, reach, err := openStore(ctx, cfg.Storage)
 	if err != nil {
 		return nil, err
 	}
@@ -150,15 +159,10 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 	if shared {
 		engineCfg.Replica, engineCfg.RefreshEvery = self.ID, interval
 	}
-	engine, err := incidents.NewEngine(ctx, engineCfg, db, catalog.Dependencies(), log)
-	if err != nil {
-		return nil, err
-	}
 	// The hub redirects to fallbacks and notes down links from the health
 	// the engine publishes: memory only, on the redirect path. The
 	// self-checks compare the hub's redirects with the same health.
 	diverted := checker.NewDiversions(interval, hubServer)
-	engine.SetHealthObserver(diverted)
 
 	sinks, err := newSinks(cfg, db, sentry)
 	if err != nil {
@@ -176,7 +180,7 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 	}
 	guard := receiverGuard(cfg)
 	// The replicas' membership: the split of the targets follows it (share,
-	// made with the scheduler below).
+	// made with the scheduler once the engine is loaded).
 	var share *shard.Share
 	var members *shard.Membership
 	extra := map[string]http.Handler{"/clicks": hub.NewClicksAPI(db, log)}
@@ -184,22 +188,32 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 		members = shard.New(db, self, shard.Options{Interval: interval, OnChange: func(as shard.Assignment) { share.SetAssignment(as) }, Log: log})
 		extra["/replicas"] = shard.NewAPI(db, members, log)
 	}
-	adminAPI := admin.New(db, admin.Options{Token: cfg.Server.AdminToken, Operator: engine, Channels: channels, Log: log,
+	adminOpts := admin.Options{Token: cfg.Server.AdminToken, Channels: channels, Log: log,
 		CheckURL: checkReceiverURL(guard), NewSecret: alerting.NewSecret,
-		Extra: extra, Catalog: hubServer})
+		Extra: extra, Catalog: hubServer}
 	status := statuspage.New(storesource.Source{Store: db}, statuspage.Options{
 		URL: cfg.Server.PublicURL, Interval: time.Duration(cfg.Probe.Interval), SelfCheck: *cfg.Probe.SelfCheck,
 		Catalog: hubServer.Catalog, Log: log,
 	})
 	limiter := middleware.NewRateLimiter(cfg.Server.RateLimit.PerSecond, cfg.Server.RateLimit.Burst, cfg.Server.RateLimit.IPv6Prefix)
-	ready := web.NewReadiness(db, max(interval, 10*time.Second))
-	srv := web.NewServer(middleware.SecurityHeaders(web.New(web.Handlers{
-		Hub: hubServer, Admin: adminAPI, Status: status,
-		Health: web.Health{Ready: ready, Timeout: readyTimeout},
-		Limit: func(next http.Handler) http.Handler {
-			return limiter.Middleware(cfg.Server.TrustedPrefixes(), hubServer.IsSelfCheck, next)
-		},
-	})), log)
+	ready := new(web.Readiness)
+	// A write refused this recently means storage is not healthy: results
+	// are written every interval, the dispatcher's state every second.
+	storageHealth := web.NewStorageHealth(db, max(interval, 2*time.Second))
+	front := func(admin *admin.API) http.Handler {
+		return middleware.SecurityHeaders(web.New(web.Handlers{
+			Hub: hubServer, Admin: admin, Status: status,
+			Health: web.Health{Ready: ready, Storage: storageHealth, Timeout: readyTimeout},
+			Limit: func(next http.Handler) http.Handler {
+				return limiter.Middleware(cfg.Server.TrustedPrefixes(), hubServer.IsSelfCheck, next)
+			},
+		}))
+	}
+	// Until the incident engine runs, the admin API has no operator: its
+	// incident actions answer 503, and its reads fail while the database
+	// does.
+	handler := web.NewSwitch(front(admin.New(db, adminOpts)))
+	srv := web.NewServer(handler, log)
 
 	// A refused batch is retried once, then dropped: counted (the
 	// results.dropped metric) and logged, once a minute at most.
@@ -234,91 +248,158 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 		},
 		Log: log,
 	})
-	share = shard.NewShare(sched, engine, targets, shard.Alone(self.ID))
-	if members != nil {
-		// The first heartbeat before the first check: a replica joining
-		// checks its share from the start, not every target for a moment.
-		if err := members.Tick(ctx); err != nil {
-			log.Error("replica membership: first heartbeat failed; checking every target until one succeeds", "err", err)
-		}
-	}
-	sched.SetTargets(share.Owned())
+	// A database outage is an alert of its own, sent without the
+	// database: each replica says so for itself.
+	outageAfter := time.Duration(*cfg.Alerts.DatabaseOutageAfter)
+	outages := alerting.NewStorageAlerts(alerting.StorageAlertOptions{After: outageAfter, Replica: self, Database: where,
+		Senders: storageSenders(sinks), Log: log})
 	// SIGHUP reloads the pages and links from the config file. Notify now,
 	// before serving: a SIGHUP nobody listens for ends the process.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	a.onClose(func() { signal.Stop(hup) })
-	reloader := &reloader{path: path, getenv: getenv, selfCheckURL: selfCheckURL, running: cfg, counter: counter, hub: hubServer, sched: share, engine: engine, log: log}
 
+	// reached is closed once the database is reached (and, on PostgreSQL,
+	// migrated).
+	reached := make(chan struct{})
 	a.add("click flush", func(ctx context.Context) error {
+		// Flushes fail while the database is out of reach: the counter
+		// holds the clicks (hub.MaxHeldClicks link-hours; the oldest
+		// dropped first, counted), and the next flush that succeeds
+		// writes them.
 		flushes := &errlog.Reporter{Log: log, Msg: "flush clicks"}
-		every(ctx, clickFlushInterval, func() { flushes.Report(ctx, counter.Flush(ctx)) })
+		drops := &errlog.Reporter{Log: log, Msg: "clicks dropped: more were held than the hub keeps while the database is out of reach"}
+		var dropped int64
+		flush := func(ctx context.Context) error {
+			err := counter.Flush(ctx)
+			if n := counter.Dropped(); n > dropped {
+				drops.Error(ctx, fmt.Errorf("%d clicks dropped", n-dropped), "dropped_total", n, "held_max", hub.MaxHeldClicks)
+				dropped = n
+			}
+			return err
+		}
+		every(ctx, clickFlushInterval, func() {
+			select {
+			case <-reached:
+				flushes.Report(ctx, flush(ctx))
+			default: // nothing to write to yet
+			}
+		})
 		// The last flush, once no click can come: its own deadline, however
-		// long the stages before it took to stop.
+		// long the stages before it took to stop. A process stopped before
+		// it reached the database tries once more to, so that its clicks
+		// are not lost to a quick restart.
 		flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lastFlushTimeout)
 		defer cancel()
-		return counter.Flush(flushCtx)
+		select {
+		case <-reached:
+		default:
+			if err := reach(flushCtx); err != nil {
+				return fmt.Errorf("the database was never reached: %d link click counts lost: %w", len(counter.Pending()), err)
+			}
+		}
+		return flush(flushCtx)
 	})
-	if sentry != nil {
-		a.add("sentry heartbeat", alerting.NewHeartbeat(sentry, sched.Stats, log).Run)
-	}
 	if metrics != nil {
-		rep := datadog.NewReporter(metrics, datadog.Sources{Scheduler: sched.Stats, Store: db, Redirects: counter.Redirects, Dropped: writer.Dropped}, log)
+		rep := datadog.NewReporter(metrics, datadog.Sources{Scheduler: sched.Stats, Store: db, Redirects: counter.Redirects, Dropped: writer.Dropped,
+			StorageUp: storageHealth.Up, ClicksDropped: counter.Dropped}, log)
 		a.add("metrics reporter", func(ctx context.Context) error {
 			every(ctx, 10*time.Second, func() { rep.Report(ctx) })
 			return nil
 		})
 	}
+	a.add("database outage alerts", outages.Run)
+	a.add("storage health", func(ctx context.Context) error {
+		// Often enough that an outage is two failed checks at least by
+		// alerts.database_outage_after; a check writes once a second at
+		// most.
+		storageHealth.Run(ctx, min(5*time.Second, max(web.ProbeEvery, outageAfter/2)), readyTimeout, outages.Observe)
+		return nil
+	})
 	keep := storage.Retention{
 		Raw:    time.Duration(cfg.Storage.Retention.Raw),
 		Minute: time.Duration(cfg.Storage.Retention.MinuteRollups),
 		Hour:   time.Duration(cfg.Storage.Retention.Rollups),
 	}
-	a.add("periodic jobs", func(ctx context.Context) error {
-		// One replica runs them: the holder of the jobs lock.
-		return shard.RunWhileHolding(ctx, db, "jobs", jobsLockRetry, func(ctx context.Context) func() {
-			c := storage.PeriodicJobs(ctx, db, keep, log)
-			c.Start()
-			var departed sync.WaitGroup
-			if members != nil {
-				departed.Go(func() {
-					fails := &errlog.Reporter{Log: log, Msg: "resolve departed replicas' incidents"}
-					every(ctx, interval, func() { fails.Report(ctx, engine.ResolveLeftReplicas(ctx, db, members.Lease())) })
-				})
-			}
-			return func() { <-c.Stop().Done(); departed.Wait() }
-		}, log)
-	})
-	a.add("result writer", func(ctx context.Context) error {
-		writer.Run(ctx)
-		return nil
-	})
-	a.add("dispatcher", func(ctx context.Context) error {
-		dispatcher.Run(ctx)
-		return nil
-	})
-	a.add("incident engine", func(ctx context.Context) error {
-		// Stopped after the prober, its only sender: closing the channel
-		// lets the engine handle every result queued, then return.
-		defer context.AfterFunc(ctx, func() { close(engineIn) })()
-		engine.Run(context.WithoutCancel(ctx), engineIn)
-		return nil
-	})
-	if members != nil {
-		// Stopped after the prober: the row is deleted (the others take
-		// this replica's hosts at once) once it checks nothing.
-		a.add("replica membership", members.Run)
-	}
-	a.add("prober", func(ctx context.Context) error {
-		sched.Run(ctx)
-		return nil
+	a.add("storage", func(ctx context.Context) error {
+		// What needs the database waits for it: with PostgreSQL, its
+		// schema migrated, the engine's state loaded and, for replicas,
+		// the first heartbeat written, so that a replica which cannot
+		// reach the database never probes as if it were alone.
+		var engine *incidents.Engine
+		load := func(ctx context.Context) (err error) {
+			engine, err = incidents.NewEngine(ctx, engineCfg, db, catalog.Dependencies(), log)
+			return err
+		}
+		if untilDone(ctx, reach, where, log) != nil {
+			return nil // stopped while waiting
+		}
+		close(reached)
+		if untilDone(ctx, load, where, log) != nil {
+			return nil
+		}
+		share = shard.NewShare(sched, engine, targets, shard.Alone(self.ID))
+		if members != nil && untilDone(ctx, members.Tick, where, log) != nil {
+			return nil
+		}
+		engine.SetHealthObserver(diverted)
+		sched.SetTargets(share.Owned())
+		adminOpts.Operator = engine
+		handler.Set(front(admin.New(db, adminOpts)))
+		log.Info("storage reached: checking, recording and alerting", "storage", where)
+		b := &app{log: log}
+		if sentry != nil {
+			b.add("sentry heartbeat", alerting.NewHeartbeat(sentry, sched.Stats, log).Run)
+		}
+		b.add("periodic jobs", func(ctx context.Context) error {
+			// One replica runs them: the holder of the jobs lock.
+			return shard.RunWhileHolding(ctx, db, "jobs", jobsLockRetry, func(ctx context.Context) func() {
+				c := storage.PeriodicJobs(ctx, db, keep, log)
+				c.Start()
+				var departed sync.WaitGroup
+				if members != nil {
+					departed.Go(func() {
+						fails := &errlog.Reporter{Log: log, Msg: "resolve departed replicas' incidents"}
+						every(ctx, interval, func() { fails.Report(ctx, engine.ResolveLeftReplicas(ctx, db, members.Lease())) })
+					})
+				}
+				return func() { <-c.Stop().Done(); departed.Wait() }
+			}, log)
+		})
+		b.add("result writer", func(ctx context.Context) error {
+			writer.Run(ctx)
+			return nil
+		})
+		b.add("dispatcher", func(ctx context.Context) error {
+			dispatcher.Run(ctx)
+			return nil
+		})
+		b.add("incident engine", func(ctx context.Context) error {
+			// Stopped after the prober, its only sender: closing the
+			// channel lets the engine handle every result queued, then
+			// return.
+			defer context.AfterFunc(ctx, func() { close(engineIn) })()
+			engine.Run(context.WithoutCancel(ctx), engineIn)
+			return nil
+		})
+		if members != nil {
+			// Stopped after the prober: the row is deleted (the others
+			// take this replica's hosts at once) once it checks nothing.
+			b.add("replica membership", members.Run)
+		}
+		b.add("prober", func(ctx context.Context) error {
+			sched.Run(ctx)
+			return nil
+		})
+		reloader := &reloader{path: path, getenv: getenv, selfCheckURL: selfCheckURL, running: cfg, counter: counter, hub: hubServer, sched: share, engine: engine, log: log}
+		b.add("reload", func(ctx context.Context) error { return reloader.run(ctx, hup) })
+		return b.run(ctx)
 	})
 	a.add("http server", func(ctx context.Context) error {
 		log.Info("linkwatch serving", "addr", ln.Addr().String(), "public_url", cfg.Server.PublicURL,
 			"pages", len(cfg.Pages), "targets", len(targets), "interval", time.Duration(cfg.Probe.Interval), "storage", where, "version", buildVersion())
 		return web.Serve(ctx, srv, ln, stdout, log)
 	})
-	a.add("reload", func(ctx context.Context) error { return reloader.run(ctx, hup) })
 	// Stopped first: /readyz fails while everything still serves, for
 	// server.drain_delay, so load balancers stop sending visitors before
 	// the listener closes; then the stages above stop in turn.

@@ -53,6 +53,9 @@ type hookBody struct {
 		} `json:"incident"`
 		Added  []struct{ Page, Link string }  `json:"added"`
 		Update *struct{ Status, Body string } `json:"update"`
+		// The storage events' (storage.unreachable, storage.reachable).
+		Replica  struct{ ID string } `json:"replica"`
+		Database string              `json:"database"`
 	} `json:"data"`
 }
 
