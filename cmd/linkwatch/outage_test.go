@@ -17,10 +17,10 @@ import (
 	"linkwatch/storage/postgres/pgtest"
 )
 
-// outageConfig is a replica on the PostgreSQL of dsn (${PG_DSN}) that
-// alerts after 1 s of database outage, to the webhook at hookURL, and
-// checks dest every second.
-func outageConfig(hookURL, dest string) string {
+// outageConfig is a replica on the PostgreSQL of ${PG_DSN} that alerts
+// after 1 s of database outage, to the webhook at hookURL, and checks
+// every second its one link, /a/x: link is its YAML mapping's inside.
+func outageConfig(hookURL, link string) string {
 	return `
 storage: {driver: postgres, dsn: "${PG_DSN}"}
 server: {rate_limit: {per_second: 100000, burst: 100000}}
@@ -31,7 +31,7 @@ alerts:
 pages:
   - slug: a
     links:
-      - {slug: x, url: "` + dest + `"}
+      - {slug: x, ` + link + `}
 `
 }
 
@@ -134,23 +134,32 @@ func clickTotal(t *testing.T, dsn string) int64 {
 }
 
 // TestServeOutlivesAPostgresOutage stops PostgreSQL under a redirect load
-// that follows /readyz: no redirect fails and /readyz stays 200 while
-// /readyz/storage fails; the status page shows its last state as of when
-// it was read; one storage.unreachable webhook, and one
+// that follows /readyz: no redirect fails, and the link whose destination
+// is down keeps going to its fallback, as last known; /readyz stays 200
+// while /readyz/storage fails; the status page shows its last state as
+// of when it was read; one storage.unreachable webhook, and one
 // storage.reachable once the database is back; and every click made
 // meanwhile is in the database after it.
 func TestServeOutlivesAPostgresOutage(t *testing.T) {
 	pg := pgtest.NewServer(t)
 	dsn := pg.DSN(t)
 	hook := newHookReceiver(t)
-	const dest = "https://127.0.0.1:9/x"
-	app := startApp(t, outageConfig(hook.srv.URL, dest), map[string]string{"PG_DSN": dsn, "HOOK_SECRET": hookSecret})
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", http.StatusServiceUnavailable) }))
+	defer down.Close()
+	backup := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok") }))
+	defer backup.Close()
+	fallback := backup.URL + "/x"
+	app := startApp(t, outageConfig(hook.srv.URL, `url: "`+down.URL+`/x", fallback: "`+fallback+`"`), map[string]string{"PG_DSN": dsn, "HOOK_SECRET": hookSecret})
 	code := func(path string) int { resp, _ := get(t, "GET", app.URL+path); return resp.StatusCode }
 	waitUntil(t, 20*time.Second, "/readyz/storage 200", func() bool { return code("/readyz/storage") == 200 })
+	waitUntil(t, 20*time.Second, "/a/x sent to its fallback", func() bool {
+		resp, _ := get(t, "HEAD", app.URL+"/a/x") // not a click
+		return resp.Header.Get("Location") == fallback
+	})
 	if resp, body := get(t, "GET", app.URL+"/status"); resp.StatusCode != 200 || strings.Contains(body, "Shown as of") {
 		t.Fatalf("GET /status before the outage = %d", resp.StatusCode)
 	}
-	load := startRedirectLoad(t, app, "/a/x", dest)
+	load := startRedirectLoad(t, app, "/a/x", fallback)
 	waitUntil(t, 5*time.Second, "redirects under way", func() bool { return load.sent.Load() > 20 })
 
 	pg.Shutdown()
@@ -214,7 +223,7 @@ func TestServeStartsDuringAPostgresOutage(t *testing.T) {
 	}))
 	defer dest.Close()
 	hook := newHookReceiver(t)
-	app := startApp(t, outageConfig(hook.srv.URL, dest.URL+"/x"), map[string]string{"PG_DSN": dsn, "HOOK_SECRET": hookSecret})
+	app := startApp(t, outageConfig(hook.srv.URL, `url: "`+dest.URL+`/x"`), map[string]string{"PG_DSN": dsn, "HOOK_SECRET": hookSecret})
 	resp, _ := get(t, "GET", app.URL+"/a/x")
 	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != dest.URL+"/x" {
 		t.Fatalf("the first redirect of a replica started during the outage: %d to %q, want 302 to the destination", resp.StatusCode, resp.Header.Get("Location"))
