@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -40,10 +41,12 @@ func (e *StorageError) Unwrap() error { return e.Err }
 // StorageHealth says whether the writer can commit (/readyz/storage, the
 // metrics, the database outage alert). SELECT 1 touches no file, so it
 // stays green on a read-only file, a held write lock or a full disk; a
-// check also needs no write refused within the last window (the result
-// writer and the dispatcher write every second), and a write probe that
-// commits. One probe runs at a time; its verdict serves every caller for
-// ProbeEvery.
+// check also needs a write probe that commits, and no write refused
+// within the last window (the result writer and the dispatcher write
+// every second). One check of the database (SELECT 1, then the probe)
+// runs at a time, and its verdict serves every caller for ProbeEvery: the
+// endpoint is public and not rate limited, and a flood of it reaches the
+// database once a second.
 type StorageHealth struct {
 	store  StorageStore
 	window time.Duration // a refused write this recent means not healthy
@@ -97,13 +100,6 @@ func (h *StorageHealth) Check(ctx context.Context) error {
 }
 
 func (h *StorageHealth) check(ctx context.Context) error {
-	if err := h.store.Ping(ctx); err != nil {
-		return &StorageError{Reason: "the database does not answer", Err: err}
-	}
-	if f := h.store.LastWriteFault(); f.Err != nil && h.now().Sub(f.At) < h.window {
-		ago := h.now().Sub(f.At).Round(time.Second)
-		return &StorageError{Reason: fmt.Sprintf("a write was refused %s ago", ago), Err: f.Err}
-	}
 	h.mu.Lock()
 	if h.probing == nil && (h.probedAt.IsZero() || h.now().Sub(h.probedAt) >= ProbeEvery) {
 		done := make(chan struct{})
@@ -112,7 +108,7 @@ func (h *StorageHealth) check(ctx context.Context) error {
 		// wait for SQLite's busy timeout, and the next caller shares it.
 		go func() {
 			pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-			err := h.store.WriteProbe(pctx)
+			err := h.probe(pctx)
 			cancel()
 			h.mu.Lock()
 			h.probeErr, h.probedAt, h.probing = err, h.now(), nil
@@ -126,13 +122,33 @@ func (h *StorageHealth) check(ctx context.Context) error {
 		select {
 		case <-wait:
 		case <-ctx.Done():
-			return &StorageError{Reason: "the write probe did not commit in time (is the database locked?)", Err: ctx.Err()}
+			return &StorageError{Reason: "the write probe did not commit in time (the database is locked, or does not answer)", Err: ctx.Err()}
 		}
 	}
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.probeErr != nil {
-		return &StorageError{Reason: "the write probe failed", Err: h.probeErr}
+	err := h.probeErr
+	h.mu.Unlock()
+	var se *StorageError
+	if errors.As(err, &se) && se.Reason == reasonNoAnswer {
+		return err
+	}
+	if f := h.store.LastWriteFault(); f.Err != nil && h.now().Sub(f.At) < h.window {
+		ago := h.now().Sub(f.At).Round(time.Second)
+		return &StorageError{Reason: fmt.Sprintf("a write was refused %s ago", ago), Err: f.Err}
+	}
+	return err
+}
+
+// reasonNoAnswer is the reason of a database that does not answer a read.
+const reasonNoAnswer = "the database does not answer"
+
+// probe asks the database a read, then commits the write probe.
+func (h *StorageHealth) probe(ctx context.Context) error {
+	if err := h.store.Ping(ctx); err != nil {
+		return &StorageError{Reason: reasonNoAnswer, Err: err}
+	}
+	if err := h.store.WriteProbe(ctx); err != nil {
+		return &StorageError{Reason: "the write probe failed", Err: err}
 	}
 	return nil
 }

@@ -7,11 +7,13 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"linkwatch/incidents/admin"
 	"linkwatch/statuspage"
+	"linkwatch/storage"
 	"linkwatch/storage/sqlite"
 	"linkwatch/storage/storagefault"
 )
@@ -117,5 +119,34 @@ func TestReadyzWhileAnotherConnectionHoldsTheWriteLock(t *testing.T) {
 	// The waiting probe now commits; /readyz waits for its verdict.
 	if code := readyz(t, rd, time.Minute); code != 200 {
 		t.Fatalf("lock released: /readyz = %d, want 200", code)
+	}
+}
+
+// countingStore answers every read and write, counting them.
+type countingStore struct{ pings, probes atomic.Int32 }
+
+func (s *countingStore) Ping(context.Context) error         { s.pings.Add(1); return nil }
+func (s *countingStore) WriteProbe(context.Context) error   { s.probes.Add(1); return nil }
+func (s *countingStore) LastWriteFault() storage.WriteFault { return storage.WriteFault{} }
+
+// /readyz/storage is public and not rate limited: a flood of it reaches
+// the database once per ProbeEvery, its read included.
+func TestStorageHealthFloodReachesTheDatabaseOncePerProbe(t *testing.T) {
+	store := &countingStore{}
+	rd := NewStorageHealth(store, 10*time.Second)
+	clk := &faultClock{now: time.Now()}
+	rd.now = clk.Now
+	for range 100 {
+		if code := readyz(t, rd, time.Second); code != 200 {
+			t.Fatalf("/readyz/storage = %d", code)
+		}
+	}
+	if p, w := store.pings.Load(), store.probes.Load(); p != 1 || w != 1 {
+		t.Errorf("100 checks within ProbeEvery: %d reads and %d writes, want 1 and 1", p, w)
+	}
+	clk.Add(ProbeEvery)
+	readyz(t, rd, time.Second)
+	if p, w := store.pings.Load(), store.probes.Load(); p != 2 || w != 2 {
+		t.Errorf("a check after ProbeEvery: %d reads and %d writes in all, want 2 and 2", p, w)
 	}
 }
