@@ -95,9 +95,15 @@ func DestKey(rawURL string) string { return DestComponent(rawURL) }
 // one cause.
 func HostKey(host, cause string) string { return hostPrefix + host + "|" + cause }
 
-// RegionalKey is the key of a destination's regional note: failing from
-// a minority of regions only.
-func RegionalKey(rawURL string) string { return regionalPrefix + rawURL }
+// RegionalKey is the key of a host's regional note: its destinations
+// failing from a minority of regions only, one note for the host as one
+// incident. RegionalHubKey is the hub's: its redirects failing so.
+// (Notes opened before notes were grouped are keyed by destination URL,
+// "regional:https://...": they go on until they resolve.)
+func RegionalKey(host string) string { return regionalPrefix + hostPrefix + host }
+
+// RegionalHubKey is the key of the hub's regional note.
+const RegionalHubKey = regionalPrefix + HubKey
 
 const regionalPrefix = "regional:"
 

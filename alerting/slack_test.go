@@ -91,6 +91,7 @@ func TestSlackBotThreadsUpdatesAndEditsParent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	alerting.SetSlackPace(s, time.Millisecond) // not about pacing
 	// A real incident row, so the thread reference has something to belong to.
 	inc, err := db.Record(context.Background(), incidents.Change{Incident: testAlert(0, linkwatch.AlertOpened).Incident})
 	if err != nil {
@@ -140,6 +141,7 @@ func TestSlackBotRepliesAcknowledged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	alerting.SetSlackPace(s, time.Millisecond) // not about pacing
 	inc, err := db.Record(context.Background(), incidents.Change{Incident: testAlert(0, linkwatch.AlertOpened).Incident})
 	if err != nil {
 		t.Fatal(err)
@@ -171,6 +173,7 @@ func TestSlackWebhookAndErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	alerting.SetSlackPace(s, time.Millisecond) // not about pacing
 	if err := s.Send(context.Background(), alerting.Delivery{Alert: testAlert(1, linkwatch.AlertOpened)}); err != nil {
 		t.Fatal(err)
 	}
@@ -185,6 +188,7 @@ func TestSlackWebhookAndErrors(t *testing.T) {
 	}
 
 	bot, _ := alerting.NewSlack(alerting.SlackOptions{BotToken: slackToken, Channel: "#ops", APIURL: srv.URL + "/", Threads: sqlitetest.MustOpen(t)})
+	alerting.SetSlackPace(bot, time.Millisecond)
 	f.fail = "invalid_auth"
 	err = bot.Send(context.Background(), alerting.Delivery{Alert: testAlert(1, linkwatch.AlertOpened)})
 	if !errors.As(err, &se) || se.Retry {
@@ -278,11 +282,13 @@ func TestSlackEntriesFilterPerTeamAndThreadPerChannel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	alerting.SetSlackPace(teamA, time.Millisecond) // not about pacing
 	teamB, err := alerting.NewSlack(alerting.SlackOptions{Name: "team-b", BotToken: slackToken, Channel: "#beta", APIURL: srvB.URL + "/", Threads: db,
 		Filter: linkwatch.Filter{Pages: []string{"beta"}, Events: []linkwatch.AlertType{linkwatch.AlertOpened, linkwatch.AlertResolved}}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	alerting.SetSlackPace(teamB, time.Millisecond) // not about pacing
 	if teamA.Name() != "slack:team-a" || teamB.Name() != "slack:team-b" {
 		t.Fatalf("channel names %q, %q", teamA.Name(), teamB.Name())
 	}

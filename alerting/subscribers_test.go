@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -116,9 +117,32 @@ func eventually(t *testing.T, what string, cond func() bool) {
 }
 
 // runDispatcher runs a dispatcher for subscriptions only, polling fast.
-func runDispatcher(t *testing.T, db *sqlite.DB, clk *clock, dial alerting.DialFunc, sinks ...alerting.Sink) {
+// rounds is a dispatcher's store that counts the dispatcher's rounds:
+// each reads the subscriptions, then fans the outbox out once. A test that
+// gives the dispatcher the chance to (wrongly) act waits for rounds, not
+// for a duration.
+type rounds struct {
+	*sqlite.DB
+	n atomic.Int64
+}
+
+func (r *rounds) FanOut(ctx context.Context, channels []string) error {
+	r.n.Add(1)
+	return r.DB.FanOut(ctx, channels)
+}
+
+// wait waits until n more rounds have begun: all but the first of them
+// read the subscriptions after wait was called.
+func (r *rounds) wait(t *testing.T, n int64) {
 	t.Helper()
-	d := alerting.NewDispatcher(db, sinks, nil, quietLog())
+	from := r.n.Load()
+	eventually(t, fmt.Sprintf("%d dispatcher rounds", n), func() bool { return r.n.Load() >= from+n })
+}
+
+func runDispatcher(t *testing.T, db *sqlite.DB, clk *clock, dial alerting.DialFunc, sinks ...alerting.Sink) *rounds {
+	t.Helper()
+	r := &rounds{DB: db}
+	d := alerting.NewDispatcher(r, sinks, nil, quietLog())
 	d.SetClock(clk.Now)
 	alerting.SetPoll(d, 20*time.Millisecond)
 	db.Now = clk.Now
@@ -127,6 +151,7 @@ func runDispatcher(t *testing.T, db *sqlite.DB, clk *clock, dial alerting.DialFu
 	done := make(chan struct{})
 	go func() { d.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
+	return r
 }
 
 // hostIncident records a host incident on shop.example touching the
@@ -169,7 +194,7 @@ func affectedPages(body map[string]any) []string {
 func TestSubscriptionsVerifyThenGetTheirPageOnly(t *testing.T) {
 	db := sqlitetest.MustOpen(t)
 	clk := &clock{now: time.Now().UTC()}
-	runDispatcher(t, db, clk, nil)
+	rounds := runDispatcher(t, db, clk, nil)
 	ctx := context.Background()
 	recv := map[string]*subReceiver{}
 	subs := map[string]linkwatch.Subscription{}
@@ -210,7 +235,7 @@ func TestSubscriptionsVerifyThenGetTheirPageOnly(t *testing.T) {
 	if _, err := db.UpdateSubscription(ctx, subs["acme"].ID, linkwatch.SubscriptionPatch{Filter: &critical}); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(100 * time.Millisecond) // several polls
+	rounds.wait(t, 3) // the dispatcher has read the new filter
 	hostIncident(t, db, "host:other.example|dns")
 	eventually(t, "beta's second alert", func() bool { return len(recv["beta"].types()) == 3 })
 	eventually(t, "acme's delivery settled", func() bool { n, _ := db.OutboxPending(ctx); return n == 0 })
@@ -229,7 +254,7 @@ func TestSubscriptionsVerifyThenGetTheirPageOnly(t *testing.T) {
 func TestSubscriptionPauseResumeFailuresAndGone(t *testing.T) {
 	db := sqlitetest.MustOpen(t)
 	clk := &clock{now: time.Now().UTC()}
-	runDispatcher(t, db, clk, nil)
+	rounds := runDispatcher(t, db, clk, nil)
 	ctx := context.Background()
 	rc, srv := newSubReceiver(t)
 	secret := alerting.NewSecret()
@@ -243,9 +268,9 @@ func TestSubscriptionPauseResumeFailuresAndGone(t *testing.T) {
 	if _, err := db.UpdateSubscription(ctx, s.ID, linkwatch.SubscriptionPatch{Paused: &paused}); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(100 * time.Millisecond) // several polls: the loop stops
+	rounds.wait(t, 3) // the dispatcher has read the pause: the loop stops
 	hostIncident(t, db, "host:paused.example|dns")
-	time.Sleep(200 * time.Millisecond)
+	rounds.wait(t, 10) // ten chances to (wrongly) send it
 	if got := rc.types(); len(got) != 1 {
 		t.Fatalf("a paused subscription got %v", got)
 	}
@@ -270,7 +295,7 @@ func TestSubscriptionPauseResumeFailuresAndGone(t *testing.T) {
 	hostIncident(t, db, "host:gone.example|dns")
 	eventually(t, "disabled by 410", func() bool { return subscription(t, db, s.ID).State() == linkwatch.SubscriptionDisabled })
 	hostIncident(t, db, "host:after.example|dns")
-	time.Sleep(200 * time.Millisecond)
+	rounds.wait(t, 10) // ten chances to (wrongly) send it
 	rc.mu.Lock()
 	calls := rc.calls
 	rc.mu.Unlock()

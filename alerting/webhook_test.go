@@ -243,6 +243,7 @@ func TestUpdateTextAndAddedLinksReachEveryChannel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	alerting.SetSlackPace(s, time.Millisecond) // not about pacing
 	for _, al := range []linkwatch.Alert{a, grouped} {
 		if err := s.Send(context.Background(), alerting.Delivery{Alert: al}); err != nil {
 			t.Fatal(err)

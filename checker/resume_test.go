@@ -436,7 +436,9 @@ func TestAStalledHandshakeIsAbandoned(t *testing.T) {
 		close(closed)
 	}()
 	clock := &fakeClock{now: time.Now()}
-	c := newTestChecker(t, Options{Timeout: 300 * time.Millisecond, RootCAs: certPool(good.Certificate()), Now: clock.Now, FreshEvery: time.Minute, KeepAliveHosts: 1})
+	// The timeout ends the stalled handshake; the good one, on a loaded
+	// machine (-race, a load of 15), needs more than 300ms.
+	c := newTestChecker(t, Options{Timeout: 2 * time.Second, RootCAs: certPool(good.Certificate()), Now: clock.Now, FreshEvery: time.Minute, KeepAliveHosts: 1})
 	c.budget.take()
 	u := named(t, good.URL, "example.com") + "/"
 	if r := c.Check(context.Background(), linkwatch.Target{ID: u, URL: u}); r.Status != linkwatch.StatusUp || !r.Fresh {

@@ -59,6 +59,11 @@ type Change struct {
 	// which it otherwise never writes over, and refuses (ErrConflict) an
 	// incident that CheckAcknowledge refuses as the database has it.
 	Acknowledged bool
+	// Ends names the targets whose failure the change ends, at the
+	// incident's ResolvedAt: a resolution, by the vote or by hand. Record
+	// keeps the time (the latest) for the regions' vote, where a failing
+	// verdict that began before it counts for nothing (see Decide).
+	Ends []string
 }
 
 // The defaults of probe.failure_threshold, probe.success_threshold and
@@ -873,6 +878,11 @@ func (e *Engine) resolve(ctx context.Context, inc *linkwatch.Incident, now time.
 	next := *inc
 	next.Status, next.ResolvedAt, next.UpdatedAt = linkwatch.StatusResolved, now, now
 	c := Change{Incident: next, Events: []linkwatch.Event{{At: now, Kind: linkwatch.EventResolved, Body: why}}, Update: update}
+	if inc.Kind != linkwatch.KindProberOffline && inc.Kind != linkwatch.KindCanary {
+		// Its targets' failures end here: with regions, a region that
+		// still sees one failing counts again only after fresh failures.
+		c.Ends = slices.Clone(inc.Targets)
+	}
 	c.Incident.Affected = slices.Clone(inc.Affected)
 	for i := range c.Incident.Affected {
 		if a := &c.Incident.Affected[i]; a.Diverted {
@@ -919,11 +929,12 @@ func (e *Engine) Resolve(ctx context.Context, id int64, by, note string) (linkwa
 			if err != nil {
 				return linkwatch.Incident{}, err
 			}
-			switch {
-			case !stored.Open():
+			// So is a regional note, which no engine holds: resolved by
+			// hand, it reopens only once a region has failed
+			// failure_threshold fresh checks after the resolution (see
+			// Vote.Ended), never from the verdicts that made it.
+			if !stored.Open() {
 				return linkwatch.Incident{}, fmt.Errorf("incident %d is not open: %w", id, linkwatch.ErrConflict)
-			case stored.Kind == linkwatch.KindRegional:
-				return linkwatch.Incident{}, fmt.Errorf("incident %d is a regional note: it follows the regions' vote and resolves when no region sees the failure: %w", id, linkwatch.ErrConflict)
 			}
 			inc = &stored
 		}
@@ -1067,8 +1078,28 @@ func (e *Engine) checkCanary(ctx context.Context) error {
 	total, failing := e.destinations, e.failingDestinations
 	now := e.now().UTC()
 	cr := canary.recent[len(canary.recent)-1]
+	offline := total > 0 && float64(failing) >= e.cfg.OfflineFraction*float64(total)
+	why := fmt.Sprintf("the canary and %d of %d destinations fail at once (canary: %s): linkwatch's own network, not the destinations'", failing, total, cr.Summary)
+	if e.regions != nil && !offline && e.open[e.canaryKey] == nil {
+		// With regions the canary's failure is judged across them: while
+		// another replica, of any region, reaches it, the canary is up and
+		// this replica's network is what fails, whatever its destinations
+		// do (its region leaves the vote unless another of its replicas
+		// reaches the canary). Only when no one reaches it is the canary
+		// itself down (its incident, once open, stays what it is: this is
+		// read only until one of the two opens).
+		reach, err := e.regions.reaching(ctx, e.cfg.Replica, now)
+		if err != nil {
+			return err
+		}
+		if len(reach) > 0 {
+			offline = true
+			why = fmt.Sprintf("the canary fails from this replica (%s) while %s %s it: this replica's own network, not the canary's", cr.Summary,
+				joinRegions(reach), map[bool]string{true: "reaches", false: "reach"}[len(reach) == 1])
+		}
+	}
 	switch {
-	case total > 0 && float64(failing) >= e.cfg.OfflineFraction*float64(total):
+	case offline:
 		var held []string
 		for id, ts := range e.targets {
 			if ts.held {
@@ -1078,8 +1109,7 @@ func (e *Engine) checkCanary(ctx context.Context) error {
 		slices.Sort(held)
 		inc := linkwatch.Incident{
 			Key: e.proberKey, Kind: linkwatch.KindProberOffline, Cause: linkwatch.CauseProberOffline,
-			Summary: fmt.Sprintf("the canary and %d of %d destinations fail at once (canary: %s): linkwatch's own network, not the destinations'", failing, total, cr.Summary),
-			Status:  linkwatch.StatusInvestigating, Impact: linkwatch.ImpactMajor, Targets: []string{e.cfg.CanaryID},
+			Summary: why, Status: linkwatch.StatusInvestigating, Impact: linkwatch.ImpactMajor, Targets: []string{e.cfg.CanaryID},
 			StartedAt: canary.recent[0].Start.UTC(), UpdatedAt: now,
 		}
 		inc.Title = "Prober offline: destination alerts held back" + e.replicaNote()
@@ -1158,11 +1188,14 @@ func (e *Engine) muted(ctx context.Context, now time.Time, inc *linkwatch.Incide
 //     alerted resolves silently.
 func (e *Engine) alert(ctx context.Context, c *Change, t linkwatch.AlertType, reason string, now time.Time, last *linkwatch.Result) {
 	inc := &c.Incident
+	if inc.Kind == linkwatch.KindRegional {
+		return // a regional note never alerts, not even resolved by hand
+	}
 	if reason == string(linkwatch.EventUpdatePosted) || reason == string(linkwatch.EventAcknowledged) {
 		// An operator's words and acknowledgement go out whenever the
 		// incident has alerted, maintenance or not: someone chose to say
-		// them. A regional note never alerts.
-		if !inc.AlertsSuppressed && inc.Kind != linkwatch.KindRegional {
+		// them.
+		if !inc.AlertsSuppressed {
 			c.Alert = &linkwatch.Alert{Type: t, Reason: reason, CreatedAt: now}
 		}
 		return

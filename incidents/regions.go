@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -25,12 +26,16 @@ type RegionStore interface {
 	RecordRegion(ctx context.Context, h RegionHealth, failing []Verdict, forgetBefore time.Time) error
 	// Verdicts returns every region's verdicts on targets.
 	Verdicts(ctx context.Context, targets []string) ([]Verdict, error)
+	// Ends returns when the last incident or regional note of each of
+	// targets ended (Change.Ends), for those that have one kept.
+	Ends(ctx context.Context, targets []string) (map[string]time.Time, error)
 	// Regions returns every replica's last canary health, by region.
 	Regions(ctx context.Context) ([]RegionHealth, error)
 	// OpenIncidentsOnHost returns the open incidents of one host: its
-	// destinations' incidents, its host incidents and its regional notes.
-	// A vote on one destination reads these rather than every open
-	// incident, so a wide regional failure is not quadratic.
+	// destinations' incidents, its host incidents and its regional note
+	// (host "": the hub's incident and note, with the prober's own). A
+	// vote on one target reads these rather than every open incident, so
+	// a wide regional failure is not quadratic.
 	OpenIncidentsOnHost(ctx context.Context, host string) ([]linkwatch.Incident, error)
 }
 
@@ -109,9 +114,14 @@ func (rg *regional) recordedFailing(target string) bool {
 	return s != nil && s.failing
 }
 
-// voted reports whether a result takes part in the vote: destinations do;
-// the hub's self-checks and the canary are this region's own business.
-func voted(r linkwatch.Result) bool { return r.Kind == linkwatch.TargetDestination }
+// voted reports whether a target of kind takes part in the vote:
+// destinations and the hub's self-checks do (a hub redirect wrong from
+// one region only is a regional note, as a destination unreachable from
+// one region only is). The canary does not: it decides which regions
+// vote (see Decide and checkCanary).
+func voted(kind linkwatch.TargetKind) bool {
+	return kind == linkwatch.TargetDestination || kind == linkwatch.TargetSelfCheck
+}
 
 // canaryOK reports whether the canary answers (below its failure
 // threshold), or there is none to ask.
@@ -121,6 +131,25 @@ func (e *Engine) canaryOK() bool {
 	}
 	c := e.targets[e.cfg.CanaryID]
 	return c == nil || c.fails < e.cfg.FailureThreshold
+}
+
+// reaching returns the regions of the other replicas whose fresh canary
+// rows say the canary answers (this region's name for another replica of
+// it): while there are any, the canary is up, and a replica that fails
+// it has lost its own network (checkCanary).
+func (rg *regional) reaching(ctx context.Context, replica string, now time.Time) ([]string, error) {
+	health, err := rg.store.Regions(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("incidents: read the regions' canaries: %w", err)
+	}
+	var out []string
+	for _, h := range health {
+		if h.CanaryOK && now.Sub(h.At) <= rg.fresh() && !(h.Region == rg.name && h.Replica == replica) && !slices.Contains(out, h.Region) {
+			out = append(out, h.Region)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
 }
 
 // regionTick writes this region's canary row about once an interval (at
@@ -139,7 +168,7 @@ func (e *Engine) regionTick(ctx context.Context) error {
 	var failing []Verdict
 	for id, ts := range e.targets {
 		s := rg.seen[id]
-		if s == nil && ts.incident != nil && ts.kind == linkwatch.TargetDestination && ts.fails >= e.cfg.FailureThreshold {
+		if s == nil && ts.incident != nil && voted(ts.kind) && ts.fails >= e.cfg.FailureThreshold {
 			// Restored from an open incident at start: still failing
 			// here until it recovers.
 			s = &regionSeen{failing: true, since: ts.incident.StartedAt, settled: true}
@@ -173,7 +202,9 @@ func lastCause(ts *targetState) linkwatch.Cause {
 }
 
 // revote votes on the targets this region sees failing without an
-// incident here, and on the targets of open regional notes.
+// incident here, and on the targets of open regional notes. A target
+// whose incident or note ended since this region began to see it failing
+// starts a new streak here (restart).
 func (e *Engine) revote(ctx context.Context) error {
 	rg := e.regions
 	open, err := e.store.OpenIncidents(ctx)
@@ -188,29 +219,66 @@ func (e *Engine) revote(ctx context.Context) error {
 		}
 	}
 	for _, inc := range open {
-		if inc.Kind == linkwatch.KindRegional && !slices.Contains(targets, inc.Targets[0]) {
-			targets = append(targets, inc.Targets[0])
+		if inc.Kind == linkwatch.KindRegional {
+			targets = append(targets, inc.Targets...)
 		}
 	}
 	if len(targets) == 0 {
 		return nil
 	}
 	slices.Sort(targets)
+	targets = slices.Compact(targets)
 	votes, err := e.poll(ctx, targets)
 	if err != nil {
 		return err
 	}
 	var errs []error
+	noted := map[string]bool{} // note groups synced
 	for _, id := range targets {
 		v := votes[id]
 		ts, s := e.targets[id], rg.seen[id]
+		if ts != nil && s != nil && s.failing && ts.incident == nil && s.since.Before(v.Ended) {
+			if err := e.restart(ctx, id, v.Ended); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+		}
 		if ts != nil && s != nil && s.failing && ts.incident == nil && v.Majority() && len(ts.recent) > 0 {
 			errs = append(errs, e.escalate(ctx, ts, ts.recent[len(ts.recent)-1], v, open))
+			noted[noteGroup(id)] = true // escalate synced its note
 			continue
 		}
-		errs = append(errs, e.syncNote(ctx, id, v, noteFor(id, open), realFor(id, open)))
+		if g := noteGroup(id); !noted[g] {
+			noted[g] = true
+			errs = append(errs, e.syncNote(ctx, id, votes))
+		}
 	}
 	return errors.Join(errs...)
+}
+
+// restart starts this region's failure streak on target again: its
+// incident or note ended (at ended, by the vote or by hand) while this
+// region saw it failing. Its failing verdict, begun before the end,
+// counts for nothing now (Decide); it is written "not failing", and the
+// target needs failure_threshold fresh failures here to count again, as a
+// target still failing does after a resolution without regions. So a
+// region one check behind the others in seeing a recovery never opens a
+// note that reaches back into the incident.
+func (e *Engine) restart(ctx context.Context, target string, ended time.Time) error {
+	rg := e.regions
+	now := e.now().UTC()
+	v := Verdict{Target: target, Region: rg.name, Failing: false, Since: now, UpdatedAt: now}
+	if err := rg.store.RecordVerdict(ctx, v); err != nil {
+		return fmt.Errorf("incidents: record %s's verdict on %s: %w", rg.name, target, err)
+	}
+	s := rg.seenOf(target)
+	s.failing, s.since, s.settled = false, now, true
+	if ts := e.targets[target]; ts != nil && ts.incident == nil {
+		e.resetFailures(ts)
+	}
+	e.log.Info("a target's incident or note ended while this region sees it failing: its failure counts again after failure_threshold fresh checks",
+		"target", target, "ended", ended)
+	return nil
 }
 
 // forgetResolved forgets those of held, incidents this engine holds open,
@@ -237,10 +305,14 @@ func (e *Engine) poll(ctx context.Context, targets []string) (map[string]Vote, e
 	if err != nil {
 		return nil, fmt.Errorf("incidents: read the regions' canaries: %w", err)
 	}
+	ends, err := rg.store.Ends(ctx, targets)
+	if err != nil {
+		return nil, fmt.Errorf("incidents: read when the targets' incidents ended: %w", err)
+	}
 	now := e.now().UTC()
 	out := make(map[string]Vote, len(targets))
 	for _, id := range targets {
-		out[id] = Decide(id, verdicts, health, now, rg.fresh())
+		out[id] = Decide(id, verdicts, health, ends[id], now, rg.fresh())
 	}
 	return out, nil
 }
@@ -269,7 +341,7 @@ func (e *Engine) openOnHost(ctx context.Context, target string) ([]linkwatch.Inc
 // a majority of the voting regions see it failing, and into a regional
 // note before that.
 func (e *Engine) failingVoted(ctx context.Context, r linkwatch.Result, ts *targetState) error {
-	if e.regions == nil || !voted(r) {
+	if e.regions == nil || !voted(r.Kind) {
 		return e.failing(ctx, r, ts)
 	}
 	rg := e.regions
@@ -290,10 +362,16 @@ func (e *Engine) failingVoted(ctx context.Context, r linkwatch.Result, ts *targe
 	if err != nil {
 		return err
 	}
-	if vote.Majority() {
+	switch {
+	case s.since.Before(vote.Ended):
+		// This streak began before the target's last incident or note
+		// ended (this region's network was not proven until now): it
+		// counts for nothing, and starts again.
+		err = e.restart(ctx, r.TargetID, vote.Ended)
+	case vote.Majority():
 		err = e.escalate(ctx, ts, r, vote, open)
-	} else {
-		err = e.syncNote(ctx, r.TargetID, vote, noteFor(r.TargetID, open), realFor(r.TargetID, open))
+	default:
+		err = e.syncNote(ctx, r.TargetID, map[string]Vote{r.TargetID: vote})
 	}
 	if err == nil {
 		s.settled = true
@@ -320,9 +398,10 @@ func (e *Engine) escalate(ctx context.Context, ts *targetState, r linkwatch.Resu
 		}
 		e.link(ts, *held)
 	} else {
-		// Another region's engine may hold an incident of the same host:
-		// this target joins it as it would here (host correlation).
-		adopted := e.adoptHost(linkwatch.HostOf(r.URL), open)
+		// Another region's engine may hold an incident of the same host,
+		// or the hub's: this target joins it as it would here (host
+		// correlation, one hub incident).
+		adopted := e.adoptGroup(r, open)
 		rg.voting[r.TargetID] = vote
 		err := e.failing(ctx, r, ts)
 		delete(rg.voting, r.TargetID)
@@ -347,17 +426,25 @@ func (e *Engine) escalate(ctx context.Context, ts *targetState, r linkwatch.Resu
 			open = fresh
 		}
 	}
-	return e.syncNote(ctx, r.TargetID, vote, noteFor(r.TargetID, open), ts.incident)
+	return e.syncNote(ctx, r.TargetID, map[string]Vote{r.TargetID: vote})
 }
 
-// adoptHost takes into memory the open destination and host incidents of
-// host that this engine does not hold, so failing can group with them; it
-// returns those it took in.
-func (e *Engine) adoptHost(host string, open []linkwatch.Incident) []*linkwatch.Incident {
+// adoptGroup takes into memory the open incidents that r's target would
+// join here, that this engine does not hold: its host's destination and
+// host incidents, or the hub's incident for a self-check. So failing
+// groups with them; it returns those it took in.
+func (e *Engine) adoptGroup(r linkwatch.Result, open []linkwatch.Incident) []*linkwatch.Incident {
+	host := linkwatch.HostOf(r.URL)
+	joins := func(inc linkwatch.Incident) bool {
+		if r.Kind == linkwatch.TargetSelfCheck {
+			return inc.Key == hubKey
+		}
+		return (inc.Kind == linkwatch.KindDestination || inc.Kind == linkwatch.KindHost) && inc.Host == host
+	}
 	var out []*linkwatch.Incident
 	for i := range open {
 		inc := open[i]
-		if (inc.Kind != linkwatch.KindDestination && inc.Kind != linkwatch.KindHost) || inc.Host != host {
+		if !joins(inc) {
 			continue
 		}
 		if held, added := e.hold(inc); added {
@@ -372,7 +459,7 @@ func (e *Engine) adoptHost(host string, open []linkwatch.Incident) []*linkwatch.
 // majority of the voting regions sees it failing any more. While one does,
 // this region leaves the incident to them.
 func (e *Engine) recoveredVoted(ctx context.Context, r linkwatch.Result, ts *targetState) error {
-	if e.regions == nil || !voted(r) || ts.successes < e.cfg.SuccessThreshold {
+	if e.regions == nil || !voted(r.Kind) || ts.successes < e.cfg.SuccessThreshold {
 		return e.recovered(ctx, r, ts)
 	}
 	rg := e.regions
@@ -412,11 +499,13 @@ func (e *Engine) recoveredVoted(ctx context.Context, r linkwatch.Result, ts *tar
 	if ts.incident != nil {
 		return nil // not stable yet (flapping): voted again with the next success
 	}
-	// What is left is a minority, or nothing: the note says so.
-	if open, err = e.openOnHost(ctx, r.TargetID); err != nil {
+	// What is left is a minority, or nothing: the note says so. Voted
+	// again: if the incident just resolved, the regions still failing saw
+	// it before the end and count for nothing until they fail again.
+	if vote, _, err = e.pollOne(ctx, r.TargetID); err != nil {
 		return err
 	}
-	if err := e.syncNote(ctx, r.TargetID, vote, noteFor(r.TargetID, open), realFor(r.TargetID, open)); err != nil {
+	if err := e.syncNote(ctx, r.TargetID, map[string]Vote{r.TargetID: vote}); err != nil {
 		return err
 	}
 	s.settled = true
@@ -428,8 +517,8 @@ func (e *Engine) recoveredVoted(ctx context.Context, r linkwatch.Result, ts *tar
 // another region's engine holds it in the incident (this one may see it
 // up), so the incident is not this region's to resolve.
 func (e *Engine) heldElsewhere(ctx context.Context, inc *linkwatch.Incident, target string) (bool, error) {
-	if e.regions == nil || (inc.Kind != linkwatch.KindDestination && inc.Kind != linkwatch.KindHost) {
-		return false, nil // only destinations are voted on
+	if e.regions == nil || (inc.Kind != linkwatch.KindDestination && inc.Kind != linkwatch.KindHost && inc.Kind != linkwatch.KindHub) {
+		return false, nil // only destinations and self-checks are voted on
 	}
 	others := slices.DeleteFunc(slices.Clone(inc.Targets), func(t string) bool { return t == target })
 	if len(others) == 0 {
@@ -559,78 +648,226 @@ func realFor(target string, open []linkwatch.Incident) *linkwatch.Incident {
 	return nil
 }
 
-// noteFor returns target's open regional note, or nil.
+// noteGroup is the key of the regional note target belongs in: its host's,
+// or the hub's for a self-check.
+func noteGroup(target string) string {
+	if linkwatch.IsSelfCheck(target) {
+		return linkwatch.RegionalHubKey
+	}
+	return linkwatch.RegionalKey(linkwatch.HostOf(target))
+}
+
+// noteFor returns the open regional note that notes target, or else the
+// open note of its group, or nil.
 func noteFor(target string, open []linkwatch.Incident) *linkwatch.Incident {
-	key := linkwatch.RegionalKey(target)
+	var group *linkwatch.Incident
 	for i := range open {
-		if open[i].Key == key {
+		switch {
+		case open[i].Kind != linkwatch.KindRegional:
+		case slices.Contains(open[i].Targets, target):
 			return &open[i]
+		case open[i].Key == noteGroup(target):
+			group = &open[i]
+		}
+	}
+	return group
+}
+
+// syncNote makes the regional note of target's group (its host, or the
+// hub) what the votes say: it notes the group's targets that some voting
+// regions, but no incident, see failing — one note for a host as one
+// incident for a host, naming the regions — and resolves once it notes
+// none. votes has target's vote and may have others'; the note's other
+// targets are voted here. The note and the incidents are read here, just
+// before the note is written: notes are never held in memory, and any
+// region's engine may have changed them. Notes are never alerted: a
+// failure seen from a minority of regions is most likely the network
+// between them and the destination, not the destination, and nobody can
+// fix it at 3 a.m.
+func (e *Engine) syncNote(ctx context.Context, target string, votes map[string]Vote) error {
+	open, err := e.openOnHost(ctx, target)
+	if err != nil {
+		return err
+	}
+	note := noteFor(target, open)
+	group := []string{target}
+	if note != nil {
+		group = append(group, note.Targets...)
+	}
+	slices.Sort(group)
+	group = slices.Compact(group)
+	var missing []string
+	for _, t := range group {
+		if _, ok := votes[t]; !ok {
+			missing = append(missing, t)
+		}
+	}
+	if len(missing) > 0 {
+		more, err := e.poll(ctx, missing)
+		if err != nil {
+			return err
+		}
+		votes = maps.Clone(votes)
+		maps.Copy(votes, more)
+	}
+	// noted are the targets some voting region, but no incident, sees
+	// failing; left are those the note had and lets go.
+	var noted, left []string
+	for _, t := range group {
+		if len(votes[t].Failing) > 0 && realFor(t, open) == nil {
+			noted = append(noted, t)
+		} else if note != nil && slices.Contains(note.Targets, t) {
+			left = append(left, t)
+		}
+	}
+	now := e.now().UTC()
+	var events []linkwatch.Event
+	for _, t := range left {
+		events = append(events, linkwatch.Event{At: now, Kind: linkwatch.EventRegions, Body: leftNote(t, votes[t], realFor(t, open))})
+	}
+	switch {
+	case len(noted) == 0 && note == nil:
+		return nil
+	case len(noted) == 0:
+		next := *note
+		next.Status, next.ResolvedAt, next.UpdatedAt = linkwatch.StatusResolved, now, now
+		events[len(events)-1].Kind = linkwatch.EventResolved
+		c := Change{Incident: next, Events: events}
+		for _, t := range left {
+			if realFor(t, open) == nil {
+				c.Ends = append(c.Ends, t) // taken over by an incident, it goes on there
+			}
+		}
+		if _, err := e.store.Record(ctx, c); err != nil {
+			return fmt.Errorf("incidents: resolve regional note %d: %w", note.ID, err)
+		}
+		e.log.Info("regional note resolved", "incident", note.ID, "target", target, "why", events[len(events)-1].Body)
+	case note == nil:
+		view := noteView(noted, votes)
+		inc := linkwatch.Incident{Key: noteGroup(target), Kind: linkwatch.KindRegional, Host: linkwatch.HostOf(target), Cause: view.Cause,
+			Status: linkwatch.StatusInvestigating, Impact: linkwatch.ImpactMinor, Targets: noted, StartedAt: view.Since, UpdatedAt: now}
+		e.describeNote(&inc, view)
+		saved, err := e.store.Record(ctx, Change{Incident: inc, Events: []linkwatch.Event{{At: now, Kind: linkwatch.EventOpened, Body: notedSentence(noted, votes)}}})
+		if err != nil {
+			// Another region's engine may have opened it a moment ago:
+			// the next vote notes it there.
+			return fmt.Errorf("incidents: open regional note on %s: %w", target, err)
+		}
+		e.log.Warn("regional note opened (not paged)", "incident", saved.ID, "targets", noted, "vote", view.String())
+	default:
+		// Written over the note's version: if another region's engine
+		// resolved or changed it since it was read, the write is refused
+		// (ErrConflict) and the target is voted on again.
+		view := noteView(noted, votes)
+		next := *note
+		next.Targets, next.Cause, next.UpdatedAt = noted, view.Cause, now
+		e.describeNote(&next, view)
+		for _, t := range noted {
+			if !slices.Contains(note.Targets, t) {
+				events = append(events, linkwatch.Event{At: now, Kind: linkwatch.EventTargetAdded, Body: t + " too: " + votes[t].Sentence()})
+			}
+		}
+		if len(events) == 0 && next.Title == note.Title && next.Summary == note.Summary {
+			return nil
+		}
+		if len(events) == 0 {
+			events = []linkwatch.Event{{At: now, Kind: linkwatch.EventRegions, Body: notedSentence(noted, votes)}}
+		}
+		if _, err := e.store.Record(ctx, Change{Incident: next, Events: events}); err != nil {
+			return fmt.Errorf("incidents: update regional note %d: %w", note.ID, err)
+		}
+	}
+	// target's incident, held here, tells where it was first seen.
+	if inc := realFor(target, open); note != nil && slices.Contains(left, target) && inc != nil {
+		if held := e.openByID(inc.ID); held != nil {
+			return e.regionEvent(ctx, held, nil, fmt.Sprintf("first seen from a minority of regions, from %s (regional note #%d: %s)",
+				note.StartedAt.UTC().Format(time.RFC3339), note.ID, note.Summary))
 		}
 	}
 	return nil
 }
 
-// syncNote makes target's regional note what the vote says: open while
-// some voting regions, but no incident, see the target failing, naming
-// them; resolved otherwise. Notes are never alerted: a failure seen from
-// a minority of regions is most likely the network between them and the
-// destination, not the destination, and nobody can fix it at 3 a.m.
-func (e *Engine) syncNote(ctx context.Context, target string, vote Vote, note, incident *linkwatch.Incident) error {
-	now := e.now().UTC()
-	want := len(vote.Failing) > 0 && incident == nil
+// leftNote says why a note lets go of target.
+func leftNote(target string, v Vote, inc *linkwatch.Incident) string {
 	switch {
-	case !want && note == nil:
-		return nil
-	case !want:
-		why := "every voting region sees it up again (" + joinRegions(vote.Voting) + ")"
-		if incident != nil {
-			why = fmt.Sprintf("seen failing from a majority of regions: incident #%d (%s)", incident.ID, vote.Sentence())
-		}
-		next := *note
-		next.Status, next.ResolvedAt, next.UpdatedAt = linkwatch.StatusResolved, now, now
-		if _, err := e.store.Record(ctx, Change{Incident: next, Events: []linkwatch.Event{{At: now, Kind: linkwatch.EventResolved, Body: why}}}); err != nil {
-			return fmt.Errorf("incidents: resolve regional note %d: %w", note.ID, err)
-		}
-		e.log.Info("regional note resolved", "incident", note.ID, "target", target, "why", why)
-		if incident != nil && e.openByID(incident.ID) == incident {
-			return e.regionEvent(ctx, incident, nil, fmt.Sprintf("first seen from a minority of regions, from %s (regional note #%d: %s)",
-				note.StartedAt.UTC().Format(time.RFC3339), note.ID, note.Summary))
-		}
-		return nil
+	case inc != nil:
+		return fmt.Sprintf("%s: seen failing from a majority of regions: incident #%d (%s)", target, inc.ID, v.Sentence())
+	case len(v.Voting) == 0:
+		return target + ": no region votes any more"
 	}
-	affected := e.dependents(target)
-	title := fmt.Sprintf("%s is unreachable from %s", linkName(affected, target), joinRegions(vote.Failing))
-	summary := fmt.Sprintf("unreachable from %s (%s)", joinRegions(vote.Failing), vote.Cause)
-	if len(vote.Up) > 0 {
-		summary += fmt.Sprintf("; %s %s it up: a regional network problem, not an outage", joinRegions(vote.Up), map[bool]string{true: "sees", false: "see"}[len(vote.Up) == 1])
-	}
-	if note == nil {
-		inc := linkwatch.Incident{Key: linkwatch.RegionalKey(target), Kind: linkwatch.KindRegional, Host: linkwatch.HostOf(target), Cause: vote.Cause,
-			Title: title, Summary: summary, Status: linkwatch.StatusInvestigating, Impact: linkwatch.ImpactMinor,
-			Targets: []string{target}, Affected: slices.Clone(affected), StartedAt: vote.Since, UpdatedAt: now}
-		saved, err := e.store.Record(ctx, Change{Incident: inc, Events: []linkwatch.Event{{At: now, Kind: linkwatch.EventOpened, Body: vote.Sentence()}}})
-		if err == nil {
-			e.log.Warn("regional note opened (not paged)", "incident", saved.ID, "target", target, "vote", vote.String())
-			return nil
+	return target + ": every voting region sees it up again (" + joinRegions(v.Voting) + ")"
+}
+
+// noteView is the vote of a note's targets taken together: the regions
+// that see any of them failing, the others that vote, and the earliest
+// failure's cause and start.
+func noteView(noted []string, votes map[string]Vote) Vote {
+	var out Vote
+	for _, t := range noted {
+		v := votes[t]
+		for _, r := range v.Failing {
+			if !slices.Contains(out.Failing, r) {
+				out.Failing = append(out.Failing, r)
+			}
 		}
-		// Another region's engine may have opened it a moment ago.
-		open, rerr := e.openOnHost(ctx, target)
-		if note = noteFor(target, open); rerr != nil || note == nil {
-			return errors.Join(fmt.Errorf("incidents: open regional note on %s: %w", target, err), rerr)
+		for _, r := range v.Voting {
+			if !slices.Contains(out.Voting, r) {
+				out.Voting = append(out.Voting, r)
+			}
+		}
+		if out.Since.IsZero() || v.Since.Before(out.Since) {
+			out.Cause, out.Since = v.Cause, v.Since
 		}
 	}
-	if note.Title == title && note.Summary == summary {
-		return nil
+	slices.Sort(out.Failing)
+	slices.Sort(out.Voting)
+	for _, r := range out.Voting {
+		if !slices.Contains(out.Failing, r) {
+			out.Up = append(out.Up, r)
+		}
 	}
-	// Written over the note's version: if another region's engine
-	// resolved or changed it since it was read, the write is refused
-	// (ErrConflict) and the next vote notes it again.
-	next := *note
-	next.Title, next.Summary, next.Cause, next.UpdatedAt = title, summary, vote.Cause, now
-	if _, err := e.store.Record(ctx, Change{Incident: next, Events: []linkwatch.Event{{At: now, Kind: linkwatch.EventRegions, Body: vote.Sentence()}}}); err != nil {
-		return fmt.Errorf("incidents: update regional note %d: %w", note.ID, err)
+	return out
+}
+
+// notedSentence is the timeline line of a note's vote: the one target's
+// sentence, or each target's.
+func notedSentence(noted []string, votes map[string]Vote) string {
+	if len(noted) == 1 {
+		return votes[noted[0]].Sentence()
 	}
-	return nil
+	var parts []string
+	for _, t := range noted {
+		parts = append(parts, t+": "+votes[t].Sentence())
+	}
+	return strings.Join(parts, "; ")
+}
+
+// describeNote sets a note's title, summary and affected links from its
+// targets and their regions: "acme/shop is unreachable from eu-west",
+// "shop.example: 2 destinations unreachable from eu-west", "Hub
+// redirects failing from eu-west".
+func (e *Engine) describeNote(inc *linkwatch.Incident, v Vote) {
+	var affected []linkwatch.Affected
+	for _, t := range inc.Targets {
+		affected = linkwatch.MergeAffected(affected, e.dependents(t))
+	}
+	inc.Affected = affected
+	from := joinRegions(v.Failing)
+	what := "unreachable from " + from
+	switch {
+	case inc.Key == linkwatch.RegionalHubKey:
+		inc.Title = "Hub redirects failing from " + from
+		what = "failing from " + from
+	case len(inc.Targets) == 1:
+		inc.Title = fmt.Sprintf("%s is unreachable from %s", linkName(e.dependents(inc.Targets[0]), inc.Targets[0]), from)
+	default:
+		inc.Title = fmt.Sprintf("%s: %d destinations unreachable from %s", inc.Host, len(inc.Targets), from)
+	}
+	inc.Summary = fmt.Sprintf("%s (%s)", what, v.Cause)
+	if len(v.Up) > 0 {
+		inc.Summary += fmt.Sprintf("; %s %s: a regional network problem, not an outage", joinRegions(v.Up),
+			map[bool]string{true: "sees it up", false: "see it up"}[len(v.Up) == 1])
+	}
 }
 
 // linkName names a destination by the links that use it: "acme/shop",

@@ -2,7 +2,6 @@ package incidents_test
 
 import (
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"strings"
@@ -12,7 +11,7 @@ import (
 
 	"linkwatch"
 	"linkwatch/incidents"
-	"linkwatch/storage/sqlite"
+	"linkwatch/storage"
 )
 
 // replicaIn starts one more replica, name, of region over the shared
@@ -148,7 +147,7 @@ func countAlerts(alerts []linkwatch.Alert) (opened, resolved int) {
 // (when armed): the unlucky order where a copy read a moment ago is
 // already stale.
 type raceWrite struct {
-	*sqlite.DB
+	*storage.DB
 	armed atomic.Bool
 }
 
@@ -308,36 +307,6 @@ func TestOneReplicasCanaryDoesNotSilenceItsRegion(t *testing.T) {
 	}
 }
 
-// TestRegionalNoteNotResolvedByHand: a regional note follows the vote;
-// resolving it by hand is refused (409), from any region's replica, and
-// leaves it open.
-func TestRegionalNoteNotResolvedByHand(t *testing.T) {
-	h := newRegions(t, "a", "b")
-	for range 3 {
-		h.round("a")
-	}
-	notes := h.byKind(linkwatch.KindRegional)
-	if len(notes) != 1 || !notes[0].Open() {
-		t.Fatalf("notes = %+v", notes)
-	}
-	for _, name := range []string{"a", "b"} {
-		eng := h.engines[name]
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() { eng.Run(ctx, nil); close(done) }()
-		incidents.Sync(eng)
-		_, err := eng.Resolve(context.Background(), notes[0].ID, "alice", "not ours")
-		cancel()
-		<-done
-		if !errors.Is(err, linkwatch.ErrConflict) {
-			t.Errorf("region %s resolved the note by hand: %v, want ErrConflict", name, err)
-		}
-	}
-	if n := h.byKind(linkwatch.KindRegional); !n[0].Open() {
-		t.Errorf("note resolved by hand: %+v", n[0])
-	}
-}
-
 // TestHandOverWritesSeenUpOnce: regions a (replicas a1 and a2), b and c
 // see shopA fail: one incident. a1 sees it up again while b and c still
 // see it fail: a line "a sees ... up again" in the timeline, and a leaves
@@ -391,5 +360,37 @@ func TestHandOverWritesSeenUpOnce(t *testing.T) {
 	}
 	if opened, resolved := countAlerts(h.pages()); opened != 1 || resolved != 0 {
 		t.Errorf("alerts = %v, want the one opening", alertTypes(h.pages()))
+	}
+}
+
+// TestCanaryFailingFromOneRegionIsItsProberOffline: the canary's failure
+// is judged across regions. a1's canary fails while its destinations
+// answer, and region b reaches the canary: the canary is up, so it is
+// a1's own network — a1's prober_offline incident (its region leaves the
+// vote), not "the canary is down". Once b fails the canary too, no one
+// reaches it: the canary itself is down, as a single region sees it.
+func TestCanaryFailingFromOneRegionIsItsProberOffline(t *testing.T) {
+	h := newRegions(t)
+	h.replicaIn("a", "a1", true)
+	h.replicaIn("b", "b1", true)
+	for range 4 {
+		h.feed("a1", canary(linkwatch.StatusDown), up(shopA))
+		h.feed("b1", canary(linkwatch.StatusUp), up(shopA))
+		h.tick()
+	}
+	offline := h.byKind(linkwatch.KindProberOffline)
+	if len(offline) != 1 || !offline[0].Open() || offline[0].Key != linkwatch.ReplicaKey(linkwatch.ProberKey, "a1") || !strings.Contains(offline[0].Summary, "while b reaches it") {
+		t.Fatalf("prober_offline incidents = %+v, want a1's, naming b", offline)
+	}
+	if c := h.byKind(linkwatch.KindCanary); len(c) != 0 {
+		t.Fatalf("canary incidents = %+v, want none: b reaches the canary", c)
+	}
+	for range 4 {
+		h.feed("a1", canary(linkwatch.StatusDown), up(shopA))
+		h.feed("b1", canary(linkwatch.StatusDown), up(shopA))
+		h.tick()
+	}
+	if c := h.byKind(linkwatch.KindCanary); len(c) != 1 || c[0].Key != linkwatch.ReplicaKey(linkwatch.CanaryKey, "b1") {
+		t.Errorf("canary incidents = %+v, want b1's: no one reaches the canary", c)
 	}
 }

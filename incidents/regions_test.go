@@ -11,7 +11,8 @@ import (
 
 	"linkwatch"
 	"linkwatch/incidents"
-	"linkwatch/storage/sqlite"
+	"linkwatch/storage"
+	"linkwatch/storage/postgres/pgtest"
 	"linkwatch/storage/sqlite/sqlitetest"
 )
 
@@ -19,14 +20,31 @@ import (
 // replicas in several regions share one PostgreSQL, on one clock.
 type regions struct {
 	t       *testing.T
-	db      *sqlite.DB
+	db      *storage.DB
 	engines map[string]*incidents.Engine
 	now     time.Time
 }
 
+// newRegions runs the regions named over SQLite.
 func newRegions(t *testing.T, names ...string) *regions {
 	t.Helper()
-	h := &regions{t: t, db: sqlitetest.MustOpen(t), engines: map[string]*incidents.Engine{}, now: t0}
+	return newRegionsOn(t, sqlitetest.MustOpen(t).DB, names...)
+}
+
+// onBothStores runs test over SQLite and over PostgreSQL (skipped
+// without it, failed under CI=true), each a subtest with a fresh
+// database: open returns it; pg says which.
+func onBothStores(t *testing.T, test func(t *testing.T, open func(*testing.T) *storage.DB, pg bool)) {
+	t.Run("sqlite", func(t *testing.T) {
+		test(t, func(t *testing.T) *storage.DB { return sqlitetest.MustOpen(t).DB }, false)
+	})
+	t.Run("postgres", func(t *testing.T) { test(t, func(t *testing.T) *storage.DB { return pgtest.MustOpen(t).DB }, true) })
+}
+
+// newRegionsOn runs the regions named over db.
+func newRegionsOn(t *testing.T, db *storage.DB, names ...string) *regions {
+	t.Helper()
+	h := &regions{t: t, db: db, engines: map[string]*incidents.Engine{}, now: t0}
 	h.db.Now = func() time.Time { return h.now }
 	for _, name := range names {
 		h.start(name, h.db)
@@ -209,19 +227,26 @@ func TestMajorityOpensOneIncident(t *testing.T) {
 			t.Errorf("region %s holds %d incidents", name, len(open))
 		}
 	}
-	// a sees it up: 1 of 2 is no majority, so the incident resolves, and b's
-	// remaining failure is a note until b recovers too.
+	// a sees it up: 1 of 2 is no majority, so the incident resolves. b's
+	// remaining failure began before the end: it counts again, as a note,
+	// once b has failed failure_threshold fresh checks after it, and the
+	// note begins then, not inside the incident.
 	h.round("b")
 	h.round("b")
-	if real := h.byKind(linkwatch.KindDestination); real[0].Open() {
+	real = h.byKind(linkwatch.KindDestination)
+	if real[0].Open() {
 		t.Fatalf("still open with one region of two failing: %+v", real[0])
 	}
 	if got := alertTypes(h.pages()); len(got) != 2 || got[1] != "incident.resolved" {
 		t.Fatalf("alerts = %v", got)
 	}
+	if notes := h.byKind(linkwatch.KindRegional); len(notes) != 1 {
+		t.Fatalf("notes = %+v, want none new at the resolution", notes)
+	}
+	h.round("b")
 	notes = h.byKind(linkwatch.KindRegional)
-	if len(notes) != 2 || !notes[0].Open() || notes[0].Title != "acme/a is unreachable from b" {
-		t.Fatalf("notes = %+v, want b's open", notes)
+	if len(notes) != 2 || !notes[0].Open() || notes[0].Title != "acme/a is unreachable from b" || notes[0].StartedAt.Before(real[0].ResolvedAt) {
+		t.Fatalf("notes = %+v, want b's open, from after the incident's end %v", notes, real[0].ResolvedAt)
 	}
 	h.round()
 	h.round()
@@ -263,12 +288,14 @@ func TestThreeRegions(t *testing.T) {
 	if real := h.byKind(linkwatch.KindDestination); !real[0].Open() || !strings.HasSuffix(real[0].Summary, "; failing from eu-west and us-east; us-west sees it up") {
 		t.Errorf("after us-west recovered: %+v", real[0])
 	}
-	// eu-west recovers: us-east alone is 1 of 3, the incident resolves.
+	// eu-west recovers: us-east alone is 1 of 3, the incident resolves;
+	// us-east's note follows its fresh failures after the end.
 	h.round("us-east")
 	h.round("us-east")
 	if real := h.byKind(linkwatch.KindDestination); real[0].Open() {
 		t.Errorf("open with 1 of 3 failing: %+v", real[0])
 	}
+	h.round("us-east")
 	if notes := h.byKind(linkwatch.KindRegional); len(notes) == 0 || !notes[0].Open() || notes[0].Title != "acme/a is unreachable from us-east" {
 		t.Errorf("notes = %+v", notes)
 	}
@@ -334,7 +361,7 @@ func TestLateVerdict(t *testing.T) {
 // another engine's write: the unlucky order where two regions' engines
 // both see the majority and both decide to open.
 type staleOpen struct {
-	*sqlite.DB
+	*storage.DB
 	armed atomic.Bool
 }
 
@@ -447,7 +474,10 @@ func TestRegionRestart(t *testing.T) {
 	if real := h.byKind(linkwatch.KindDestination); real[0].Open() {
 		t.Fatalf("not resolved: %+v", real[0])
 	}
-	// a's restarted engine recorded its failing verdict again: its note.
+	// a's restarted engine recorded its failing verdict again: its note,
+	// after a's fresh failures past the incident's end.
+	h.round("a")
+	h.round("a")
 	if n := h.byKind(linkwatch.KindRegional); len(n) == 0 || !n[0].Open() || n[0].Title != "acme/a is unreachable from a" {
 		t.Fatalf("notes = %+v", n)
 	}

@@ -52,6 +52,15 @@ type Vote struct {
 	// when it began.
 	Cause linkwatch.Cause
 	Since time.Time
+	// Ended is when the target's last incident or regional note ended
+	// (zero: none kept). A failing verdict that began before it counts
+	// for nothing: that region saw the failure before the end, and counts
+	// again only once it has failed failure_threshold fresh checks after
+	// it (its engine starts a new streak when it learns of the end). So a
+	// region one check behind the others in seeing a recovery opens no
+	// note, a note never reaches back into an incident, and a resolution
+	// by hand is not undone by the next vote.
+	Ended time.Time
 }
 
 // Majority reports whether more than half of the voting regions see the
@@ -95,10 +104,11 @@ func joinRegions(rs []string) string {
 const regionFreshness = 3
 
 // Decide is the vote on one target from the regions' verdicts and canary
-// rows, at now, where a row counts for fresh after it was written. It reads
-// only what it is given, so any replica of any region reaches the same
-// result from the same rows.
-func Decide(target string, verdicts []Verdict, health []RegionHealth, now time.Time, fresh time.Duration) Vote {
+// rows and when the target's last incident or note ended (Vote.Ended), at
+// now, where a row counts for fresh after it was written. It reads only
+// what it is given, so any replica of any region reaches the same result
+// from the same rows.
+func Decide(target string, verdicts []Verdict, health []RegionHealth, ended, now time.Time, fresh time.Duration) Vote {
 	isFresh := func(at time.Time) bool { return now.Sub(at) <= fresh }
 	var live, healthy []string
 	for _, h := range health {
@@ -112,14 +122,14 @@ func Decide(target string, verdicts []Verdict, health []RegionHealth, now time.T
 			healthy = append(healthy, h.Region)
 		}
 	}
-	v := Vote{Voting: healthy}
+	v := Vote{Voting: healthy, Ended: ended}
 	if len(healthy) == 0 {
 		v.Voting = live
 	}
 	slices.Sort(v.Voting)
 	failing := map[string]Verdict{}
 	for _, vd := range verdicts {
-		if vd.Target == target && vd.Failing && isFresh(vd.UpdatedAt) && slices.Contains(v.Voting, vd.Region) {
+		if vd.Target == target && vd.Failing && isFresh(vd.UpdatedAt) && !vd.Since.Before(ended) && slices.Contains(v.Voting, vd.Region) {
 			failing[vd.Region] = vd
 		}
 	}

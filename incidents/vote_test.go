@@ -76,7 +76,7 @@ func TestDecide(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			v := incidents.Decide(target, tc.verdicts, tc.health, now, fresh)
+			v := incidents.Decide(target, tc.verdicts, tc.health, time.Time{}, now, fresh)
 			if !slices.Equal(v.Voting, tc.voting) || !slices.Equal(v.Failing, tc.failing) || v.Majority() != tc.majority {
 				t.Errorf("vote = voting %v failing %v majority %v; want %v %v %v", v.Voting, v.Failing, v.Majority(), tc.voting, tc.failing, tc.majority)
 			}
@@ -94,9 +94,29 @@ func TestVoteSince(t *testing.T) {
 	v := incidents.Decide("x", []incidents.Verdict{
 		{Target: "x", Region: "a", Failing: true, Cause: linkwatch.CauseTimeout, Since: t0.Add(-10 * time.Second), UpdatedAt: t0},
 		{Target: "x", Region: "b", Failing: true, Cause: linkwatch.CauseDNS, Since: t0.Add(-40 * time.Second), UpdatedAt: t0},
-	}, []incidents.RegionHealth{{Region: "a", CanaryOK: true, At: t0}, {Region: "b", CanaryOK: true, At: t0}}, t0, time.Minute)
+	}, []incidents.RegionHealth{{Region: "a", CanaryOK: true, At: t0}, {Region: "b", CanaryOK: true, At: t0}}, time.Time{}, t0, time.Minute)
 	if v.Cause != linkwatch.CauseDNS || !v.Since.Equal(t0.Add(-40*time.Second)) {
 		t.Errorf("cause %s since %v, want the earliest failure's (dns, 40 s ago)", v.Cause, v.Since)
+	}
+}
+
+// TestVoteEnded: a failing verdict that began before the target's last
+// incident or note ended counts for nothing, fresh as it is: that region
+// proves the failure again after the end. One that began at or after it
+// counts, and the vote's since is never before the end.
+func TestVoteEnded(t *testing.T) {
+	ended := t0.Add(-15 * time.Second)
+	health := []incidents.RegionHealth{{Region: "a", CanaryOK: true, At: t0}, {Region: "b", CanaryOK: true, At: t0}, {Region: "c", CanaryOK: true, At: t0}}
+	v := incidents.Decide("x", []incidents.Verdict{
+		{Target: "x", Region: "a", Failing: true, Cause: linkwatch.CauseDNS, Since: t0.Add(-40 * time.Second), UpdatedAt: t0},
+		{Target: "x", Region: "b", Failing: true, Cause: linkwatch.CauseTimeout, Since: t0.Add(-10 * time.Second), UpdatedAt: t0},
+		{Target: "x", Region: "c", Failing: true, Cause: linkwatch.CauseDNS, Since: ended, UpdatedAt: t0},
+	}, health, ended, t0, time.Minute)
+	if !slices.Equal(v.Failing, []string{"b", "c"}) || !slices.Equal(v.Up, []string{"a"}) {
+		t.Errorf("failing %v up %v, want only b's and c's verdicts, begun at or after the end, to count", v.Failing, v.Up)
+	}
+	if v.Cause != linkwatch.CauseDNS || !v.Since.Equal(ended) || !v.Ended.Equal(ended) {
+		t.Errorf("cause %s since %v ended %v, want c's (dns, at the end) and the end", v.Cause, v.Since, v.Ended)
 	}
 }
 

@@ -121,6 +121,9 @@ func (db *DB) record(ctx context.Context, tx *Tx, c incidents.Change) (linkwatch
 	for _, ev := range c.Events {
 		addEvent(ctx, tx, inc.ID, ev.At, ev.Kind, ev.Body)
 	}
+	for _, t := range c.Ends {
+		writeEnd(ctx, tx, t, inc.ResolvedAt)
+	}
 	for _, r := range c.Evidence {
 		tx.Exec(ctx, `INSERT INTO incident_evidence (incident_id, result) VALUES ($1, $2)`, inc.ID, JSON{r})
 	}

@@ -18,13 +18,24 @@ func writeVerdict(ctx context.Context, tx *Tx, v incidents.Verdict) {
 		v.Target, v.Region, v.Failing, string(v.Cause), v.Since, v.UpdatedAt)
 }
 
+// writeEnd keeps when target's last incident or note ended: the latest
+// of at and what was kept.
+func writeEnd(ctx context.Context, tx *Tx, target string, at time.Time) {
+	if at.IsZero() {
+		return // not a resolution: nothing ended
+	}
+	tx.Exec(ctx, `INSERT INTO failure_ends (target, ended_at) VALUES ($1, $2)
+		ON CONFLICT (target) DO UPDATE SET ended_at = excluded.ended_at WHERE excluded.ended_at > failure_ends.ended_at`, target, at)
+}
+
 // RecordVerdict writes one region's verdict on one target.
 func (db *DB) RecordVerdict(ctx context.Context, v incidents.Verdict) error {
 	return db.update(ctx, "record "+v.Region+"'s verdict on "+v.Target, func(tx *Tx) error { writeVerdict(ctx, tx, v); return nil })
 }
 
 // RecordRegion writes one replica's canary row and its failing verdicts,
-// and forgets verdicts and canary rows last written before forgetBefore,
+// and forgets verdicts, canary rows and failure ends last written before
+// forgetBefore,
 // in one transaction. Verdicts are written in the order given (the
 // engine's, by target), so two replicas of one region writing the same
 // rows lock them in one order.
@@ -37,6 +48,7 @@ func (db *DB) RecordRegion(ctx context.Context, h incidents.RegionHealth, failin
 		}
 		tx.Exec(ctx, `DELETE FROM region_verdicts WHERE updated_at < $1`, forgetBefore)
 		tx.Exec(ctx, `DELETE FROM region_canaries WHERE at < $1`, forgetBefore)
+		tx.Exec(ctx, `DELETE FROM failure_ends WHERE ended_at < $1`, forgetBefore)
 		return nil
 	})
 }
@@ -48,6 +60,20 @@ func (db *DB) Verdicts(ctx context.Context, targets []string) ([]incidents.Verdi
 		func(row scanner) (v incidents.Verdict, err error) {
 			return v, row.Scan(&v.Target, &v.Region, &v.Failing, &v.Cause, at(&v.Since), at(&v.UpdatedAt))
 		})
+}
+
+// Ends returns when each of targets' last incident or regional note
+// ended, for those that have one kept.
+func (db *DB) Ends(ctx context.Context, targets []string) (map[string]time.Time, error) {
+	out := map[string]time.Time{}
+	err := each(ctx, db.read, `SELECT target, ended_at FROM failure_ends WHERE target = ANY($1)`, []any{nonNil(targets)}, func(row scanner) error {
+		var target string
+		var t time.Time
+		err := row.Scan(&target, at(&t))
+		out[target] = t
+		return err
+	})
+	return out, db.wrap("read failure ends", err)
 }
 
 // Regions returns every replica's last canary health, by region.

@@ -27,6 +27,7 @@ import (
 // prober sees it, the engine opens an incident, the dispatcher delivers a
 // signed webhook; the destination recovers and the resolution follows.
 func TestOutageToWebhook(t *testing.T) {
+	t.Parallel()
 	var broken atomic.Bool
 	broken.Store(true)
 	dest := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -101,7 +102,7 @@ func TestOutageToWebhook(t *testing.T) {
 
 	cfg := `
 storage: {path: DBPATH}
-probe: {interval: 1s, timeout: 500ms, allow_private: [127.0.0.1/32], self_check: false}
+probe: {interval: 1s, timeout: 900ms, allow_private: [127.0.0.1/32], self_check: false}
 alerts:
   sentry: {dsn: "${SENTRY_DSN}"}
   datadog: {addr: "` + statsd.LocalAddr().String() + `", tags: ["env:e2e"]}

@@ -8,6 +8,7 @@ import (
 // The Authorization scheme is case-insensitive (RFC 9110) for every API
 // behind the admin token, through serve: "bearer" was once refused.
 func TestAdminAuthSchemeIgnoresCase(t *testing.T) {
+	t.Parallel()
 	const token = "0123456789abcdef0123"
 	app := startApp(t, e2eConfig, map[string]string{"ADMIN_TOKEN": token})
 	for _, path := range []string{"/api/admin/incidents", "/api/admin/clicks"} {

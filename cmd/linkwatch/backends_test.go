@@ -12,8 +12,7 @@ import (
 	"linkwatch/storage/sqlite"
 )
 
-// testBackend is a storage backend the end-to-end and crash tests run
-// linkwatch on: the same test, the same expectations, each backend.
+// testBackend is a storage backend the end-to-end test runs linkwatch on: the same test, the same expectations, each backend.
 type testBackend struct {
 	name string
 	// fresh makes an empty database and returns the config's storage
@@ -46,9 +45,4 @@ var testBackends = []testBackend{
 			return db
 		}
 	}},
-}
-
-// integrityChecker is a backend that can check its own files (SQLite).
-type integrityChecker interface {
-	IntegrityCheck(ctx context.Context) (string, error)
 }

@@ -20,6 +20,7 @@ import (
 // one 429 actually answered is the only verdict, and one failure is below
 // the failure threshold.
 func TestServeDoesNotCountChecksNotMade(t *testing.T) {
+	t.Parallel()
 	var limitedHits, quietHits, steadyHits atomic.Int32
 	busy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/limited" {
@@ -36,7 +37,7 @@ func TestServeDoesNotCountChecksNotMade(t *testing.T) {
 	limited, quiet := busy.URL+"/limited", busy.URL+"/quiet"
 	cfg := `
 storage: {path: DBPATH}
-probe: {interval: 1s, timeout: 500ms, allow_private: [127.0.0.0/8], self_check: false, failure_threshold: 2}
+probe: {interval: 1s, timeout: 900ms, allow_private: [127.0.0.0/8], self_check: false, failure_threshold: 2}
 pages:
   - slug: ada
     links:

@@ -18,7 +18,7 @@ import (
 // at a closed port of its own loopback address, one per host, so every
 // check is refused at once and no test leaves the machine. Everything else
 // is the demo's, but for what a test needs: its own database, the admin
-// token, a 1 s interval and loopback allowed.
+// token, a short interval (600ms, a test's) and loopback allowed.
 func offlineDemo(t *testing.T) (cfg string, destinations []string, canary string) {
 	t.Helper()
 	raw, err := os.ReadFile("config/default.yaml") // what config embeds
@@ -86,7 +86,7 @@ func offlineDemo(t *testing.T) (cfg string, destinations []string, canary string
 	}
 	set("storage", "path", "DBPATH")
 	set("server", "admin_token", trustToken)
-	set("probe", "interval", "1s")
+	set("probe", "interval", "600ms")
 	set("probe", "timeout", "500ms")
 	set("probe", "allow_private", "[127.0.0.0/8]")
 	out, err := yaml.Marshal(&doc)
@@ -103,6 +103,7 @@ func offlineDemo(t *testing.T) (cfg string, destinations []string, canary string
 // back: each destination passes its failure threshold, none opens an
 // incident, and the public incidents list shows no outage of any link.
 func TestServeDemoOffline(t *testing.T) {
+	t.Parallel()
 	cfg, destinations, canary := offlineDemo(t)
 	if len(destinations) < 2 {
 		t.Fatalf("the demo config has %d destinations", len(destinations))

@@ -73,6 +73,7 @@ func (r *refusable) restore() {
 // The switch is in the alert, the timeline, the page and the status page,
 // and the clicks API counts the clicks of each, the fallback's apart.
 func TestServeFallbackEndToEnd(t *testing.T) {
+	t.Parallel()
 	dest := newRefusable(t)
 	fallback := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "backup") }))
 	t.Cleanup(fallback.Close)
@@ -81,7 +82,7 @@ func TestServeFallbackEndToEnd(t *testing.T) {
 	cfg := `
 server: {admin_token: "` + trustToken + `"}
 storage: {path: DBPATH}
-probe: {interval: 1s, timeout: 500ms, allow_private: [127.0.0.1/32]}
+probe: {interval: 1s, timeout: 900ms, allow_private: [127.0.0.1/32]}
 alerts:
   group_interval: 0s
   webhooks:

@@ -63,7 +63,8 @@ func TestCommandsStopOnCancelWhileAFIFOHasNoWriter(t *testing.T) {
 }
 
 // A SIGHUP reload reading a FIFO whose writer says nothing stops at
-// shutdown: serve returns, and the FIFO is left without a reader.
+// shutdown: serve returns, and the FIFO is left without a reader. Not
+// parallel: the SIGHUP reaches every serve of the test process.
 func TestReloadFromASilentFIFOStopsAtShutdown(t *testing.T) {
 	app := startApp(t, e2eConfig, map[string]string{"ADMIN_TOKEN": "0123456789abcdef0123"})
 	cfgPath := filepath.Join(filepath.Dir(app.DBPath), "config.yaml")

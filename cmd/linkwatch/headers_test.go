@@ -8,6 +8,7 @@ import (
 // Every public answer carries the security headers the README promises:
 // redirects, method and rate-limit refusals and health checks too.
 func TestSecurityHeadersOnEveryAnswer(t *testing.T) {
+	t.Parallel()
 	app := startApp(t, `
 server:
   public_url: http://127.0.0.1:9

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"flag"
 	"io"
 	"maps"
 	"net"
@@ -22,7 +23,10 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"linkwatch/cmd/linkwatch/config"
 	"linkwatch/hub"
+	"linkwatch/storage"
+	"linkwatch/storage/postgres/pgtest"
 	"linkwatch/storage/sqlite"
 )
 
@@ -42,6 +46,20 @@ func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// TestMain lets 8 tests run at once unless -test.parallel says otherwise:
+// the serve tests mostly wait on timers and the network, and go test's
+// default (GOMAXPROCS, 2 on a small machine) would run them nearly one
+// after another. Then it stops the throwaway PostgreSQL the tests started.
+func TestMain(m *testing.M) {
+	flag.Parse()
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
+	if !set {
+		_ = flag.Set("test.parallel", "8")
+	}
+	pgtest.Main(m)
 }
 
 // servedApp is a linkwatch serve running in-process on a loopback port.
@@ -119,9 +137,22 @@ func startAppAt(t *testing.T, cfg string, env map[string]string, addr string) *s
 	ctx, cancel := context.WithCancel(context.Background())
 	stdoutR, stdoutW := io.Pipe()
 	app := &servedApp{DBPath: dbPath, stderr: &lockedBuffer{}, cancel: cancel, done: make(chan struct{})}
+	getenv := func(k string) string {
+		if v, ok := env[k]; ok {
+			return v
+		}
+		// The shortest probe.interval, for tests only (see the README):
+		// tests whose destinations fail at once (refused, unresolvable)
+		// check every 600ms. Those that assert what a healthy
+		// destination's checks found keep 1s with a 900ms timeout, which
+		// a machine at a load of 15 still answers on loopback.
+		if k == config.TestMinIntervalEnv {
+			return "100ms"
+		}
+		return ""
+	}
 	go func() {
-		err := run(ctx, []string{"linkwatch", "serve", "-config", cfgPath, "-addr", addr},
-			func(k string) string { return env[k] }, stdoutW, app.stderr)
+		err := run(ctx, []string{"linkwatch", "serve", "-config", cfgPath, "-addr", addr}, getenv, stdoutW, app.stderr)
 		stdoutW.CloseWithError(io.EOF)
 		app.err = err
 		close(app.done)
@@ -192,8 +223,12 @@ func get(t *testing.T, method, url string) (*http.Response, string) {
 }
 
 func TestServeEndToEnd(t *testing.T) {
+	t.Parallel()
 	for _, b := range testBackends {
-		t.Run(b.name, func(t *testing.T) { serveEndToEnd(t, b) })
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			serveEndToEnd(t, b)
+		})
 	}
 }
 
@@ -257,6 +292,7 @@ func serveEndToEnd(t *testing.T, backend testBackend) {
 }
 
 func TestServeFailsOnBadConfig(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "c.yaml")
 	if err := os.WriteFile(path, []byte("pages: []\n"), 0o600); err != nil {
@@ -332,6 +368,7 @@ func mustWrite(t *testing.T, path, s string) {
 }
 
 func TestServeProbesDestinationsAndItself(t *testing.T) {
+	t.Parallel()
 	dest := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/gone" {
 			http.NotFound(w, r)
@@ -351,7 +388,7 @@ func TestServeProbesDestinationsAndItself(t *testing.T) {
 	cfg := `
 server: {addr: "` + addr + `", public_url: "http://` + addr + `", rate_limit: {per_second: 1, burst: 1}}
 storage: {path: DBPATH}
-probe: {interval: 1s, timeout: 500ms, allow_private: [127.0.0.1/32]}
+probe: {interval: 1s, timeout: 900ms, allow_private: [127.0.0.1/32]}
 pages:
   - slug: ada
     links:
@@ -404,6 +441,9 @@ pages:
 	}
 }
 
+// TestReloadOnSIGHUP is not parallel: the SIGHUP it sends reaches every
+// serve of the test process, and parallel tests never run beside one that
+// is not.
 func TestReloadOnSIGHUP(t *testing.T) {
 	app := startApp(t, e2eConfig, map[string]string{"ADMIN_TOKEN": "0123456789abcdef0123"})
 	cfgPath := filepath.Join(filepath.Dir(app.DBPath), "config.yaml")
@@ -436,4 +476,31 @@ func TestReloadOnSIGHUP(t *testing.T) {
 	if resp, _ := get(t, "GET", app.URL+"/ada/notes"); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("removed link answers %d", resp.StatusCode)
 	}
+}
+
+// waitUntil polls cond until it holds, or fails the test after limit: a
+// bound on something that does not happen, never a measure of speed.
+func waitUntil(t *testing.T, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", limit, what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// incidentKeys lists every incident's correlation key.
+func incidentKeys(t *testing.T, db storage.Store) []string {
+	t.Helper()
+	list, err := db.ListIncidents(context.Background(), linkwatch.IncidentQuery{Limit: 500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, inc := range list {
+		keys = append(keys, inc.Key)
+	}
+	return keys
 }

@@ -34,7 +34,7 @@ func waitSelfCheckOK(t *testing.T, app *servedApp) {
 
 const publicURLConfig = `
 storage: {path: DBPATH}
-probe: {interval: 1s, timeout: 500ms, allow_private: [127.0.0.1/32]}
+probe: {interval: 600ms, timeout: 500ms, allow_private: [127.0.0.1/32]}
 pages:
   - slug: ada
     links:
@@ -54,6 +54,7 @@ func statusPageURL(t *testing.T, app *servedApp) string {
 }
 
 func TestPublicURLDefaultsFromTheServedAddress(t *testing.T) {
+	t.Parallel()
 	app := startApp(t, publicURLConfig, nil) // -addr 127.0.0.1:0
 	if got := statusPageURL(t, app); got != app.URL+"/status" {
 		t.Errorf("status page URL = %q, want %q (the served address)", got, app.URL+"/status")
@@ -65,6 +66,7 @@ func TestPublicURLDefaultsFromTheServedAddress(t *testing.T) {
 }
 
 func TestPublicURLOnAnotherLocalPort(t *testing.T) {
+	t.Parallel()
 	// Port 1 on this machine: nothing of ours listens there.
 	app := startApp(t, strings.Replace(publicURLConfig, "storage:", "server: {public_url: \"http://localhost:1\"}\nstorage:", 1), nil)
 	if got := statusPageURL(t, app); got != "http://localhost:1/status" {

@@ -10,6 +10,7 @@ import (
 // are one client (they once got 40 redirects through a burst of 5);
 // another /64, and an IPv4 client, are not limited by it.
 func TestRateLimitPerIPv6Network(t *testing.T) {
+	t.Parallel()
 	app := startApp(t, `
 server:
   public_url: http://127.0.0.1:9

@@ -11,6 +11,7 @@ import (
 // while it still redirects, for server.drain_delay, and only then closes
 // its listener.
 func TestStopDrainsBeforeClosing(t *testing.T) {
+	t.Parallel()
 	cfg := strings.Replace(e2eConfig, "  admin_token: ${ADMIN_TOKEN}\n", "  admin_token: ${ADMIN_TOKEN}\n  drain_delay: 1500ms\n", 1)
 	app := startApp(t, cfg, map[string]string{"ADMIN_TOKEN": "e2e-admin-token-0123456789"})
 	if resp, _ := get(t, "GET", app.URL+"/readyz"); resp.StatusCode != http.StatusOK {

@@ -14,6 +14,7 @@ import (
 // none with the hub's 404 page: /chart/{page}/{link}.svg once did, as the
 // front handler's own list of non-hub paths lacked it.
 func TestEveryRouteAnswersThroughServe(t *testing.T) {
+	t.Parallel()
 	const token = "0123456789abcdef0123"
 	cfg := strings.Replace(e2eConfig, "server:\n", "server:\n  rate_limit: {per_second: 1000, burst: 1000}\n", 1)
 	app := startApp(t, cfg, map[string]string{"ADMIN_TOKEN": token})

@@ -58,6 +58,7 @@ var stateLabels = regexp.MustCompile(`<span class="state state-([a-z_]+)">([^<]*
 // them) and since is refused shows no response time, "no data" in grey,
 // on its page's status, in its latency badge and in the JSON.
 func TestServeLinkFailingOnDNSHasNoResponseTime(t *testing.T) {
+	t.Parallel()
 	gone := closedURL(t, "/gone")
 	dbPath := filepath.Join(t.TempDir(), "lw.db")
 	db, err := sqlite.Open(context.Background(), dbPath)
@@ -76,7 +77,7 @@ func TestServeLinkFailingOnDNSHasNoResponseTime(t *testing.T) {
 	db.Close()
 	app := startApp(t, `
 storage: {path: "`+dbPath+`"}
-probe: {interval: 1s, timeout: 500ms, allow_private: [127.0.0.1/32], self_check: false}
+probe: {interval: 600ms, timeout: 500ms, allow_private: [127.0.0.1/32], self_check: false}
 pages:
   - slug: ada
     links:
@@ -106,9 +107,10 @@ pages:
 // linkwatch's own: not in the JSON, not in the feeds), and no component
 // reads "Operational" over an uptime it never measured.
 func TestServeProberOfflineOnAFreshMachine(t *testing.T) {
+	t.Parallel()
 	app := startApp(t, `
 storage: {path: DBPATH}
-probe: {interval: 1s, timeout: 500ms, allow_private: [127.0.0.1/32], self_check: false, canary: "`+closedURL(t, "/")+`"}
+probe: {interval: 600ms, timeout: 500ms, allow_private: [127.0.0.1/32], self_check: false, canary: "`+closedURL(t, "/")+`"}
 pages:
   - slug: ada
     links:
@@ -176,6 +178,7 @@ pages:
 // RSS item with an author; a scheduled window beside it is a landmark of
 // its own; and the status of an unknown page is a real 404 page.
 func TestServeMaintenanceIsUnderMaintenance(t *testing.T) {
+	t.Parallel()
 	var down atomic.Bool
 	down.Store(true)
 	shop := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -190,7 +193,7 @@ func TestServeMaintenanceIsUnderMaintenance(t *testing.T) {
 	app := startApp(t, `
 server: {admin_token: "`+trustToken+`"}
 storage: {path: DBPATH}
-probe: {interval: 1s, timeout: 500ms, allow_private: [127.0.0.1/32], self_check: false}
+probe: {interval: 600ms, timeout: 500ms, allow_private: [127.0.0.1/32], self_check: false}
 pages:
   - slug: acme
     title: Acme

@@ -21,6 +21,7 @@ import (
 // /readyz/storage fails, the log says why with the host and never the
 // password; once the database appears, it is migrated and used.
 func TestServeRedirectsWhileWaitingForPostgres(t *testing.T) {
+	t.Parallel()
 	base := pgtest.DSN(t)
 	u, err := url.Parse(base)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 // a page that exists is checked too), and a body that is not one JSON
 // object is a 400 that changes nothing.
 func TestServeAdminChecksSubscriptionsAsTheConfigDoes(t *testing.T) {
+	t.Parallel()
 	app := startApp(t, `
 server: {admin_token: "`+trustToken+`"}
 storage: {path: DBPATH}

@@ -23,12 +23,13 @@ var person = regexp.MustCompile(`(?i)\b(we|we're|we've|our|us)\b`)
 // linkwatch: …", "Resolved by linkwatch after …"); only the operator's
 // update says "we".
 func TestServeAutomaticUpdatesSpeakAsLinkwatch(t *testing.T) {
+	t.Parallel()
 	var broken atomic.Bool
 	dest := newSwitchable(t, &broken)
 	cfg := `
 server: {admin_token: "` + trustToken + `"}
 storage: {path: DBPATH}
-probe: {interval: 1s, timeout: 500ms, allow_private: [127.0.0.1/32], self_check: false}
+probe: {interval: 1s, timeout: 900ms, allow_private: [127.0.0.1/32], self_check: false}
 pages:
   - slug: acme
     links:

@@ -533,7 +533,8 @@ func (a *API) postUpdate(w http.ResponseWriter, r *http.Request) {
 
 // resolve closes an open incident by hand: a link removed while it failed,
 // an outage fixed where the prober cannot see it. The note becomes a public
-// update and goes to every channel with the resolution.
+// update and goes to every channel with the resolution (a regional note's
+// to none: notes never alert). Any replica resolves any incident.
 func (a *API) resolve(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r)
 	if err != nil {

@@ -243,6 +243,7 @@ func create(t *testing.T, e *env, rc *receiver, url, filters string) (int64, str
 }
 
 func TestSubscriptionsAPILifecycle(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, loopback, nil)
 	rc, rsrv := newReceiver(t)
 	id, secret := create(t, e, rc, rsrv.URL+"/hook", `{"pages":["acme"],"events":["incident.opened","incident.resolved"]}`)
@@ -365,6 +366,7 @@ func TestSubscriptionsAPILifecycle(t *testing.T) {
 // A receiver that does not answer the verification with 2xx keeps the
 // subscription pending; POST /verify tries again.
 func TestSubscriptionVerificationRetried(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, loopback, nil)
 	rc, rsrv := newReceiver(t)
 	rc.answers = []int{http.StatusInternalServerError}
@@ -423,6 +425,7 @@ func (r resolver) LookupIPAddr(context.Context, string) ([]net.IPAddr, error) {
 // private or loopback address (without probe.allow_private): a 400 naming
 // url, nothing stored.
 func TestSubscriptionURLGuardedAtCreation(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, nil, resolver{"10.1.2.3"})
 	for _, u := range []string{"http://127.0.0.1:9/hook", "http://[::1]:9/", "http://10.0.0.8/", "http://169.254.169.254/latest/meta-data", "https://hooks.internal.test/x"} {
 		code, body, raw := e.call(t, http.MethodPost, "/subscriptions", fmt.Sprintf(`{"url":%q}`, u))
@@ -436,6 +439,7 @@ func TestSubscriptionURLGuardedAtCreation(t *testing.T) {
 }
 
 func TestSubscriptionsAPIRequiresTheToken(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, loopback, nil)
 	for _, r := range []struct{ method, path string }{
 		{"GET", "/subscriptions"}, {"POST", "/subscriptions"}, {"GET", "/subscriptions/1"}, {"PATCH", "/subscriptions/1"},
@@ -456,6 +460,7 @@ func TestSubscriptionsAPIRequiresTheToken(t *testing.T) {
 // Bad input on every endpoint: a 400 naming the field, and nothing
 // changed in the database.
 func TestSubscriptionsAPIRejectsBadInput(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, loopback, nil)
 	rc, rsrv := newReceiver(t)
 	id, _ := create(t, e, rc, rsrv.URL, `{"pages":["acme"]}`)
@@ -570,6 +575,7 @@ func TestSubscriptionsAPIRejectsBadInput(t *testing.T) {
 // min_impact major, an incident that opened major and eased to minor is
 // replayed with its update and resolution; one minor throughout is not.
 func TestReplayFollowsAnIncidentPastMinImpact(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, loopback, nil)
 	rc, rsrv := newReceiver(t)
 	id, _ := create(t, e, rc, rsrv.URL+"/hook", `{"min_impact":"major"}`)
@@ -617,6 +623,7 @@ func TestReplayFollowsAnIncidentPastMinImpact(t *testing.T) {
 // in its errors): at creation, and in what the API shows of a
 // verification or a delivery that failed on it later.
 func TestSubscriptionURLErrorsHideTheResolver(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, loopback, noNames{}) // every name fails, "on 10.255.255.53:53"
 	code, body, raw := e.call(t, http.MethodPost, "/subscriptions", `{"url":"https://hooks.example.invalid/x"}`)
 	if code != http.StatusBadRequest || body["field"] != "url" || body["error"] != "url: cannot resolve host hooks.example.invalid: no such host" {
@@ -647,7 +654,12 @@ func TestSubscriptionURLErrorsHideTheResolver(t *testing.T) {
 	eventually(t, "the failed delivery", func() bool {
 		_, b, _ := e.call(t, http.MethodGet, fmt.Sprintf("/deliveries?subscription=%d", active.ID), "")
 		l, _ := b["deliveries"].([]any)
-		return len(l) == 1 && l[0].(map[string]any)["last_error"] != ""
+		if len(l) != 1 {
+			return false
+		}
+		// Absent until the attempt has failed, then the error.
+		lastErr, _ := l[0].(map[string]any)["last_error"].(string)
+		return lastErr != ""
 	})
 	for _, path := range []string{fmt.Sprintf("/subscriptions/%d", pending.ID), fmt.Sprintf("/deliveries?subscription=%d", active.ID), "/subscriptions"} {
 		_, _, raw := e.call(t, http.MethodGet, path, "")
@@ -662,6 +674,7 @@ func TestSubscriptionURLErrorsHideTheResolver(t *testing.T) {
 // webhook-ids, signed (the receiver verifies every request with the
 // Standard Webhooks library).
 func TestReplayAfterResumeSendsWhatWasMissedWhilePaused(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, loopback, nil)
 	rc, rsrv := newReceiver(t)
 	id, _ := create(t, e, rc, rsrv.URL+"/hook", `{"pages":["acme"]}`)

@@ -94,6 +94,7 @@ func run(t *testing.T, open Open) {
 		{"VerificationRetries", verificationRetries},
 		{"RegionsVote", regionsVote},
 		{"OpenIncidentsOnHost", openIncidentsOnHost},
+		{"FailureEnds", failureEnds},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

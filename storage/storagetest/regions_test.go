@@ -2,6 +2,7 @@ package storagetest_test
 
 import (
 	"context"
+	"errors"
 	"reflect"
 	"testing"
 	"time"
@@ -131,5 +132,43 @@ func openIncidentsOnHost(t *testing.T, db storage.Store, _ *Clock) {
 	}
 	if got, err := db.OpenIncidentsOnHost(ctx, "nowhere.example"); err != nil || len(got) != 0 {
 		t.Errorf("on a host without incidents: %+v, %v", got, err)
+	}
+}
+
+// failureEnds: a resolution's Ends are kept, at its ResolvedAt, in its
+// transaction: the latest end of each target, never an earlier one over
+// it; a change that is no resolution keeps none; a refused resolution
+// keeps none; the heartbeat forgets old ends with old verdicts.
+func failureEnds(t *testing.T, db storage.Store, _ *Clock) {
+	ctx := context.Background()
+	const a, b, c = "https://shop.example/a", "https://shop.example/b", "https://shop.example/c"
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	resolveAt := func(key string, s int, ends ...string) (linkwatch.Incident, error) {
+		inc, err := db.Record(ctx, incidents.Change{Incident: openIncident(key, at(0))})
+		must(t, err)
+		inc.Status, inc.ResolvedAt, inc.UpdatedAt = linkwatch.StatusResolved, at(s), at(s)
+		return db.Record(ctx, incidents.Change{Incident: inc, Ends: ends})
+	}
+	_, err := resolveAt("dest:"+a, 20, a, b)
+	must(t, err)
+	_, err = resolveAt("dest:"+b, 10, b) // an earlier end does not go back
+	must(t, err)
+	open, err := db.Record(ctx, incidents.Change{Incident: openIncident("dest:"+c, at(0)), Ends: []string{c}})
+	must(t, err)
+	// A resolution refused as stale keeps no end.
+	stale := open
+	stale.Version = 7
+	stale.Status, stale.ResolvedAt = linkwatch.StatusResolved, at(30)
+	if _, err := db.Record(ctx, incidents.Change{Incident: stale, Ends: []string{c}}); !errors.Is(err, linkwatch.ErrConflict) {
+		t.Fatalf("stale resolution: %v, want ErrConflict", err)
+	}
+	ends, err := db.Ends(ctx, []string{a, b, c, "https://other.example/"})
+	must(t, err)
+	if want := map[string]time.Time{a: at(20), b: at(20)}; !reflect.DeepEqual(ends, want) {
+		t.Errorf("ends = %v, want %v", ends, want)
+	}
+	must(t, db.RecordRegion(ctx, incidents.RegionHealth{Region: "eu-west", CanaryOK: true, At: at(60)}, nil, at(21)))
+	if ends, err := db.Ends(ctx, []string{a, b}); err != nil || len(ends) != 0 {
+		t.Errorf("ends after forgetting before 21 s = %v, %v; want none", ends, err)
 	}
 }

@@ -338,3 +338,30 @@ func TestRegionFromEnv(t *testing.T) {
 		t.Errorf("no region: %q, %v", cfg.Probe.Region, err)
 	}
 }
+
+// TestTestMinInterval: the tests' variable lowers the shortest
+// probe.interval to no less than 100ms; a bad value is an error naming it;
+// unset, the limit is 1s (TestParseConfigRejects).
+func TestTestMinInterval(t *testing.T) {
+	parse := func(interval, env string) error {
+		t.Helper()
+		doc := []byte("probe: {interval: " + interval + ", timeout: 50ms}\n" + validPages)
+		_, err := Parse(t.Context(), doc, "t.yaml", func(k string) string { return map[string]string{"LINKWATCH_TEST_MIN_INTERVAL": env}[k] })
+		return err
+	}
+	if err := parse("200ms", "100ms"); err != nil {
+		t.Errorf("200ms with the tests' limit at 100ms: %v", err)
+	}
+	if err := parse("200ms", ""); err == nil || !strings.Contains(err.Error(), "probe.interval: must be at least 1s") {
+		t.Errorf("200ms without the variable: %v", err)
+	}
+	if err := parse("200ms", "300ms"); err == nil || !strings.Contains(err.Error(), "probe.interval: must be at least 300ms") {
+		t.Errorf("200ms with the limit at 300ms: %v", err)
+	}
+	for _, bad := range []string{"50ms", "2s", "fast", "-1s"} {
+		err := parse("1s", bad)
+		if err == nil || !strings.Contains(err.Error(), "LINKWATCH_TEST_MIN_INTERVAL: must be a duration from 100ms to 1s") {
+			t.Errorf("LINKWATCH_TEST_MIN_INTERVAL=%s: %v", bad, err)
+		}
+	}
+}

@@ -99,9 +99,10 @@ func Parse(ctx context.Context, data []byte, source string, getenv func(string) 
 			}
 		}
 	}
+	minInterval := intervalLimit(getenv, cerr)
 	validated := len(cerr.Errs)
 	cfg.applyDefaults()
-	cfg.validate(cerr) // reads cfg, changes nothing
+	cfg.validate(cerr, minInterval) // reads cfg, changes nothing
 	// A field whose value had the wrong type was decoded as zero: what
 	// validation says of it (or of what is under it) repeats the error.
 	kept := cerr.Errs[:validated]

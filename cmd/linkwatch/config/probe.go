@@ -48,9 +48,38 @@ type ProbeConfig struct {
 	Region string `yaml:"region"`
 }
 
-func (p *ProbeConfig) validate(cerr *Error) {
-	if p.Interval < Duration(time.Second) {
-		cerr.add("probe.interval", "must be at least 1s")
+// minInterval is the shortest probe.interval: a check a second per
+// destination is already more than any destination needs.
+const minInterval = time.Second
+
+// TestMinIntervalEnv names the environment variable with which
+// linkwatch's own tests lower the shortest probe.interval, to no less than
+// testMinIntervalFloor: a serve or end-to-end test then waits a few
+// hundred milliseconds for what takes a deployment a few intervals.
+// Unset, as it is in every deployment, the limit is minInterval.
+const (
+	TestMinIntervalEnv   = "LINKWATCH_TEST_MIN_INTERVAL"
+	testMinIntervalFloor = 100 * time.Millisecond
+)
+
+// intervalLimit is the shortest probe.interval the environment allows:
+// minInterval, or what TestMinIntervalEnv says.
+func intervalLimit(getenv func(string) string, cerr *Error) time.Duration {
+	v := getenv(TestMinIntervalEnv)
+	if v == "" {
+		return minInterval
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < testMinIntervalFloor || d > minInterval {
+		cerr.add(TestMinIntervalEnv, "must be a duration from %s to %s (it is for linkwatch's tests only)", testMinIntervalFloor, minInterval)
+		return minInterval
+	}
+	return d
+}
+
+func (p *ProbeConfig) validate(cerr *Error, minInterval time.Duration) {
+	if p.Interval < Duration(minInterval) {
+		cerr.add("probe.interval", "must be at least %s", minInterval)
 	}
 	if p.Timeout <= 0 || p.Timeout >= p.Interval {
 		cerr.add("probe.timeout", "must be positive and below probe.interval (%s), so checks never stack", time.Duration(p.Interval))

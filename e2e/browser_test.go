@@ -1,10 +1,10 @@
-package statuspage_test
+package e2e
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -104,10 +104,7 @@ func startBrowser(bin string) (ctx context.Context, stop func(), err error) {
 	)
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelCtx := chromedp.NewContext(alloc)
-	// A bound on a hung browser, not a timed assertion.
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	stop = func() {
-		cancel()
 		cancelCtx()
 		cancelAlloc()
 		for range 50 {
@@ -117,7 +114,17 @@ func startBrowser(bin string) (ctx context.Context, stop func(), err error) {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
-	return ctx, stop, chromedp.Run(ctx) // starts the browser
+	// The browser lives as long as the context of its first Run: the
+	// bound on a hung start (not a timed assertion) is kept apart, and
+	// each page's tab has its own (TestStatusPagesInBrowser).
+	started := make(chan error, 1)
+	go func() { started <- chromedp.Run(ctx) }()
+	select {
+	case err = <-started:
+	case <-time.After(3 * time.Minute):
+		err = errors.New("chromium did not start within 3 minutes")
+	}
+	return ctx, stop, err
 }
 
 func awaitPromise(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }
@@ -194,22 +201,27 @@ type layoutResult struct {
 	}
 }
 
-// TestStatusPagesInBrowser renders /status, one page's status, a hub page,
-// the hub's 404 page and an unknown page's status, then both statuses
-// during two maintenance windows and while the prober is offline, and a
-// status with two postmortems of incidents of one title, in
-// Chromium, light and dark, on a phone (360 px) and a desktop (1280 px).
+// TestStatusPagesInBrowser renders, as linkwatch serves them, /status, one
+// page's status, a hub page, the hub's 404 page and an unknown page's
+// status, then both statuses during two maintenance windows and while the
+// prober is offline, and a status with two postmortems of incidents of
+// one title, in Chromium, light and dark, on a phone (360 px) and a
+// desktop (1280 px). Each state is a linkwatch process over a database
+// seeded with its history (scenes_test.go), checking destinations on
+// loopback that answer as the state says.
 // Each must have no axe-core violation and no horizontal overflow; the
 // status pages' 90-day bars must keep today's bar inside the card, each
 // response-time chart must fit and read, and a past incident must look
 // different from an ongoing one.
 func TestStatusPagesInBrowser(t *testing.T) {
+	endToEnd(t)
 	axe := axeSource(t) // before Chromium starts: without axe-core it never does
+	chromium(t)
+	seededSrv := seededScene(t)
+	maintSrv := maintenanceScene(t)
+	offlineSrv := proberOfflineScene(t)
+	postmortemsSrv := postmortemsScene(t)
 	ctx := browser(t)
-	seededSrv, _ := seeded(t)
-	maintSrv := inMaintenance(t, "host:shop.example")
-	offlineSrv, _ := proberOffline(t, true)
-	postmortemsSrv := twoPostmortems(t)
 	shots := artifactDir(t)
 
 	// charts is how many response-time charts a status page draws: two
@@ -217,7 +229,7 @@ func TestStatusPagesInBrowser(t *testing.T) {
 	// one host on the others.
 	pages := []struct {
 		name   string
-		srv    *httptest.Server
+		srv    *proc
 		path   string
 		status bool // a status page: 90-day bars and charts
 		charts int
@@ -233,80 +245,98 @@ func TestStatusPagesInBrowser(t *testing.T) {
 		{"prober-offline-acme", offlineSrv, "/status/acme", true, 1},
 		{"postmortems", postmortemsSrv, "/status", true, 1},
 	}
-	for _, scheme := range []string{"light", "dark"} {
-		for _, width := range []int64{360, 1280} {
-			for _, p := range pages {
-				srv := p.srv
-				name := fmt.Sprintf("%s-%s-%d", p.name, scheme, width)
-				t.Run(name, func(t *testing.T) {
-					var axeJSON, layoutJSON string
-					var shot []byte
-					err := chromedp.Run(ctx,
-						emulation.SetDeviceMetricsOverride(width, 900, 1, width < 600),
-						emulation.SetEmulatedMedia().WithFeatures([]*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}),
-						chromedp.Navigate(srv.URL+p.path),
-						chromedp.WaitReady("body"),
-						chromedp.Evaluate(openDisclosures, nil),
-						chromedp.Evaluate(axe, nil),
-						chromedp.Evaluate(runAxe, &axeJSON, awaitPromise),
-						chromedp.Evaluate(layout, &layoutJSON),
-						chromedp.FullScreenshot(&shot, 100),
-					)
-					if err != nil {
-						t.Fatalf("chromium: %v", err)
-					}
-					if err := os.WriteFile(filepath.Join(shots, name+".png"), shot, 0o644); err != nil {
-						t.Error(err)
-					}
-					var vs []violation
-					if err := json.Unmarshal([]byte(axeJSON), &vs); err != nil {
-						t.Fatalf("axe result %q: %v", axeJSON, err)
-					}
-					for _, v := range vs {
-						t.Errorf("axe %s (%s): %s at %s\n%s", v.ID, v.Impact, v.Help, strings.Join(v.Targets, " | "), v.Summary)
-					}
-					var l layoutResult
-					if err := json.Unmarshal([]byte(layoutJSON), &l); err != nil {
-						t.Fatalf("layout %q: %v", layoutJSON, err)
-					}
-					if l.Dark != (scheme == "dark") {
-						t.Fatalf("prefers-color-scheme: dark matches = %v in the %s run", l.Dark, scheme)
-					}
-					if l.ScrollWidth > l.ClientWidth {
-						t.Errorf("horizontal overflow: scrollWidth %d > clientWidth %d", l.ScrollWidth, l.ClientWidth)
-					}
-					if p.status {
-						if len(l.Bars) == 0 {
-							t.Error("no 90-day bars")
-						}
-						for i, b := range l.Bars {
-							if b.Count != 90 || b.TodayWidth < 1 || b.TodayRight > b.CardRight+0.5 || b.TodayLeft < b.CardLeft {
-								t.Errorf("bars %d: %+v: today's bar is missing, empty or outside its card", i, b)
-							}
-						}
-						if len(l.Charts) != p.charts {
-							t.Errorf("%d response-time charts, want %d: %+v", len(l.Charts), p.charts, l.Charts)
-						}
-						for _, c := range l.Charts {
-							if c.Width < 100 || !c.InCard || !c.TextsInside || !c.TextsApart {
-								t.Errorf("chart %s (boxes %s): width %.0f, in its card %v, labels inside %v, labels apart %v", c.ID, c.Boxes, c.Width, c.InCard, c.TextsInside, c.TextsApart)
-							}
-							if c.TextContrast < 4.5 || c.P95Contrast < 3 || c.P50Contrast < 3 {
-								t.Errorf("chart %s: contrast of text %.2f (want 4.5), p95 line %.2f, p50 line %.2f (want 3)", c.ID, c.TextContrast, c.P95Contrast, c.P50Contrast)
-							}
-						}
-					}
-					if p.name == "status" {
-						if len(l.Ongoing) == 0 || len(l.Resolved) == 0 {
-							t.Fatalf("ongoing %v, resolved %v: both kinds expected on /status", l.Ongoing, l.Resolved)
-						}
-						if l.Ongoing[0] == l.Resolved[0] {
-							t.Errorf("a past incident has the ongoing one's edge colour %s", l.Ongoing[0])
-						}
-					}
-				})
+	// Each page is loaded once, in a tab of its own, two tabs at a time (a
+	// page's layout and axe's run keep a core busy), and seen in each
+	// colour scheme at each width: the emulation changes the page in
+	// place, as a window resized or a system switched to dark mode does.
+	tabs := make(chan struct{}, 2)
+	for _, p := range pages {
+		t.Run(p.name, func(t *testing.T) {
+			t.Parallel()
+			tabs <- struct{}{}
+			defer func() { <-tabs }()
+			tab, closeTab := chromedp.NewContext(ctx)
+			defer closeTab()
+			// A bound on a hung page, not a timed assertion.
+			tab, cancel := context.WithTimeout(tab, 3*time.Minute)
+			defer cancel()
+			if err := chromedp.Run(tab,
+				chromedp.Navigate(p.srv.URL+p.path),
+				chromedp.WaitReady("body"),
+				chromedp.Evaluate(openDisclosures, nil),
+				chromedp.Evaluate(axe, nil),
+			); err != nil {
+				t.Fatalf("chromium: %v", err)
 			}
-		}
+			for _, scheme := range []string{"light", "dark"} {
+				for _, width := range []int64{360, 1280} {
+					name := fmt.Sprintf("%s-%s-%d", p.name, scheme, width)
+					t.Run(fmt.Sprintf("%s-%d", scheme, width), func(t *testing.T) {
+						var axeJSON, layoutJSON string
+						var shot []byte
+						err := chromedp.Run(tab,
+							emulation.SetDeviceMetricsOverride(width, 900, 1, width < 600),
+							emulation.SetEmulatedMedia().WithFeatures([]*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}),
+							chromedp.Evaluate(runAxe, &axeJSON, awaitPromise),
+							chromedp.Evaluate(layout, &layoutJSON),
+							chromedp.FullScreenshot(&shot, 100),
+						)
+						if err != nil {
+							t.Fatalf("chromium: %v", err)
+						}
+						if err := os.WriteFile(filepath.Join(shots, name+".png"), shot, 0o644); err != nil {
+							t.Error(err)
+						}
+						var vs []violation
+						if err := json.Unmarshal([]byte(axeJSON), &vs); err != nil {
+							t.Fatalf("axe result %q: %v", axeJSON, err)
+						}
+						for _, v := range vs {
+							t.Errorf("axe %s (%s): %s at %s\n%s", v.ID, v.Impact, v.Help, strings.Join(v.Targets, " | "), v.Summary)
+						}
+						var l layoutResult
+						if err := json.Unmarshal([]byte(layoutJSON), &l); err != nil {
+							t.Fatalf("layout %q: %v", layoutJSON, err)
+						}
+						if l.Dark != (scheme == "dark") {
+							t.Fatalf("prefers-color-scheme: dark matches = %v in the %s run", l.Dark, scheme)
+						}
+						if l.ScrollWidth > l.ClientWidth {
+							t.Errorf("horizontal overflow: scrollWidth %d > clientWidth %d", l.ScrollWidth, l.ClientWidth)
+						}
+						if p.status {
+							if len(l.Bars) == 0 {
+								t.Error("no 90-day bars")
+							}
+							for i, b := range l.Bars {
+								if b.Count != 90 || b.TodayWidth < 1 || b.TodayRight > b.CardRight+0.5 || b.TodayLeft < b.CardLeft {
+									t.Errorf("bars %d: %+v: today's bar is missing, empty or outside its card", i, b)
+								}
+							}
+							if len(l.Charts) != p.charts {
+								t.Errorf("%d response-time charts, want %d: %+v", len(l.Charts), p.charts, l.Charts)
+							}
+							for _, c := range l.Charts {
+								if c.Width < 100 || !c.InCard || !c.TextsInside || !c.TextsApart {
+									t.Errorf("chart %s (boxes %s): width %.0f, in its card %v, labels inside %v, labels apart %v", c.ID, c.Boxes, c.Width, c.InCard, c.TextsInside, c.TextsApart)
+								}
+								if c.TextContrast < 4.5 || c.P95Contrast < 3 || c.P50Contrast < 3 {
+									t.Errorf("chart %s: contrast of text %.2f (want 4.5), p95 line %.2f, p50 line %.2f (want 3)", c.ID, c.TextContrast, c.P95Contrast, c.P50Contrast)
+								}
+							}
+						}
+						if p.name == "status" {
+							if len(l.Ongoing) == 0 || len(l.Resolved) == 0 {
+								t.Fatalf("ongoing %v, resolved %v: both kinds expected on /status", l.Ongoing, l.Resolved)
+							}
+							if l.Ongoing[0] == l.Resolved[0] {
+								t.Errorf("a past incident has the ongoing one's edge colour %s", l.Ongoing[0])
+							}
+						}
+					})
+				}
+			}
+		})
 	}
 	t.Logf("screenshots in %s", shots)
 }

@@ -1,0 +1,58 @@
+package e2e
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"linkwatch/storage/postgres/pgtest"
+)
+
+// linkwatchBin is the linkwatch binary the tests run, built by TestMain.
+var linkwatchBin string
+
+// TestMain builds linkwatch once for every test of the package (not with
+// -short, which skips them), then runs them on one throwaway PostgreSQL
+// server (started on first use).
+func TestMain(m *testing.M) {
+	moreParallel()
+	if !testing.Short() {
+		// Beside the test binary: go test runs it from a work directory
+		// of its own and removes that directory afterwards (pgtest.Main
+		// exits, so nothing here could).
+		linkwatchBin = filepath.Join(filepath.Dir(os.Args[0]), "linkwatch-e2e")
+		build := exec.Command("go", "build", "-o", linkwatchBin, "linkwatch/cmd/linkwatch")
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "e2e: go build linkwatch:", err)
+			os.Exit(1)
+		}
+	}
+	pgtest.Main(m)
+}
+
+// endToEnd marks a test of this package: it runs beside the others, and
+// not at all with -short.
+func endToEnd(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: starts linkwatch processes")
+	}
+	t.Parallel()
+}
+
+// moreParallel lets 8 tests run at once unless -test.parallel says
+// otherwise: these tests mostly wait on processes, timers and the network,
+// and go test's default (GOMAXPROCS, 2 on a small machine) would run them
+// nearly one after another.
+func moreParallel() {
+	flag.Parse()
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
+	if !set {
+		_ = flag.Set("test.parallel", "8")
+	}
+}

@@ -1,0 +1,11 @@
+-- The regions' vote: when each target's last incident or regional note
+-- ended. A region's failing verdict that began before it counts for
+-- nothing: a region still failing when an incident resolves proves its
+-- failure again, with fresh checks, before it counts (or opens a note).
+-- Written with the resolution, in its transaction; forgotten with the
+-- verdicts.
+CREATE TABLE failure_ends (
+	target   TEXT PRIMARY KEY,
+	ended_at TEXT NOT NULL
+);
+CREATE INDEX failure_ends_at ON failure_ends (ended_at);
