@@ -35,6 +35,14 @@ const (
 	DeliverySkipped DeliveryStatus = "skipped"
 )
 
+// Backlog is the outbox's deliveries not yet sent (pending, retries
+// included): how many, and when the alert of the oldest was made (zero
+// when none is pending).
+type Backlog struct {
+	Pending int64
+	Oldest  time.Time
+}
+
 // Outcome is what became of a delivery attempt.
 type Outcome struct {
 	Status     DeliveryStatus // sent, pending, dead or disabled

@@ -1,5 +1,12 @@
 package linkwatch
 
+import "time"
+
+// DefaultInterval is how often each target is checked when probe.interval
+// is not set: the scheduler, the engine's regions and the status page's
+// check-to-minute arithmetic all read this one value.
+const DefaultInterval = 10 * time.Second
+
 // TargetKind says what a target is, which decides how it is checked.
 type TargetKind string
 

@@ -145,25 +145,28 @@ func NewDispatcher(store Store, sinks []Sink, recorder Recorder, log *slog.Logge
 	return d
 }
 
-// SetClock replaces the dispatcher's clock (time.Now): the time its claims,
-// retries and webhook timestamps are reckoned by. Call it before Run.
+// SetClock replaces the dispatcher's clock (time.Now): the time its
+// retries are due by, which every replica's dispatcher compares with the
+// database's (serve gives it storage.DB.Now). Claims are reckoned by the
+// database itself. Call it before Run.
 func (d *Dispatcher) SetClock(now func() time.Time) { d.now = now }
 
+// sendTimeout bounds one send (a delivery, a verification), and the
+// claim lease is sized from it.
+const sendTimeout = 10 * time.Second
+
 // DefaultClaimLease is how long a claimed delivery is this dispatcher's to
-// send: four times a send's timeout. The claim of a replica killed
-// mid-send expires after it, and another replica sends the alert again
-// (the same event id).
-const DefaultClaimLease = 2 * time.Minute
+// send: two send timeouts, one for the send and one for recording its
+// outcome. The claim of a replica killed (or hung) mid-send expires after
+// it, by the database's clock, and another replica sends the alert again
+// with the same event id (webhook-id), which receivers deduplicate on.
+const DefaultClaimLease = 2 * sendTimeout
 
 // claimBatch is how many deliveries a channel claims at a time: one, so a
 // claim covers one send, and a replica killed holds back one alert per
 // channel for the lease, not a batch of them. Alerts are few; a claim is
 // one short transaction.
 const claimBatch = 1
-
-// sendTimeout bounds one send (a delivery, a verification): the claim
-// lease is at least two of them.
-const sendTimeout = 30 * time.Second
 
 // SetClaim names this dispatcher in its claims (a replica's member id,
 // unique to the process start: a dispatcher takes its own claims back at

@@ -73,7 +73,7 @@ func outbox(t *testing.T, n int) (*sqlite.DB, *clock, []string) {
 	t.Helper()
 	db := sqlitetest.MustOpen(t)
 	clk := &clock{now: time.Now().UTC()}
-	db.Now = clk.Now
+	db.SetClock(clk.Now)
 	return db, clk, queueAlerts(t, db, n)
 }
 
@@ -91,7 +91,7 @@ func newDispatcher(t *testing.T, db *sqlite.DB, clk *clock, sinks ...alerting.Si
 	t.Helper()
 	d := alerting.NewDispatcher(db, sinks, nil, quietLog())
 	d.SetClock(clk.Now)
-	db.Now = clk.Now
+	db.SetClock(clk.Now)
 	return d
 }
 
@@ -410,8 +410,8 @@ func TestSettlingFilteredReadsEachDeliveryOnce(t *testing.T) {
 	if n := store.read(); n != 42 {
 		t.Errorf("changed filters: %d read in all, want the 21 again (42)", n)
 	}
-	if n, _ := db.OutboxPending(context.Background()); n != 21 {
-		t.Errorf("%d pending, want plain's 21 (picky's now filtered)", n)
+	if b, _ := db.OutboxBacklog(context.Background()); b.Pending != 21 {
+		t.Errorf("%d pending, want plain's 21 (picky's now filtered)", b.Pending)
 	}
 }
 
@@ -458,7 +458,38 @@ func TestMinImpactKeepsAnIncidentsStoryWhole(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("received %v, want %v", got, want)
 	}
-	if n, _ := db.OutboxPending(ctx); n != 0 {
-		t.Errorf("%d pending", n)
+	if b, _ := db.OutboxBacklog(ctx); b.Pending != 0 {
+		t.Errorf("%d pending", b.Pending)
+	}
+}
+
+// TestKilledSendersClaimIsTakenOverWithinSeconds: a replica killed in the
+// middle of a send leaves its claim, and no ReleaseClaims: another
+// replica sends the alert again once the claim lease has passed by the
+// database's clock, 20 s (two send timeouts), not minutes, with the same
+// webhook-id, which the receiver deduplicates on.
+func TestKilledSendersClaimIsTakenOverWithinSeconds(t *testing.T) {
+	db, clk, want := outbox(t, 1)
+	rc, srv := newReceiver(t)
+	wh, _ := alerting.NewWebhook("ops", srv.URL, testSecret, nil)
+	ctx, kill := context.WithCancel(context.Background())
+	victim := &crashingSink{Sink: wh, crashOn: want[0], cancel: kill}
+	a := newDispatcher(t, db, clk, victim)
+	a.SetClaim("replica-a", alerting.DefaultClaimLease)
+	if err := db.FanOut(ctx, []string{victim.Name()}); err != nil {
+		t.Fatal(err)
+	}
+	_ = a.Drain(ctx, victim) // killed once the alert reached the receiver, before recording it
+	b := newDispatcher(t, db, clk, wh)
+	b.SetClaim("replica-b", alerting.DefaultClaimLease)
+	clk.Add(19 * time.Second)
+	drain(t, db, b, wh)
+	if ids := rc.idsGot(); len(ids) != 1 {
+		t.Fatalf("webhook-ids received within the dead sender's claim: %v, want its one send", ids)
+	}
+	clk.Add(time.Second) // 20 s since the claim
+	drain(t, db, b, wh)
+	if ids := rc.idsGot(); !slices.Equal(ids, []string{want[0], want[0]}) {
+		t.Fatalf("webhook-ids received 20 s after the sender was killed: %v, want %s sent again by the other replica", ids, want[0])
 	}
 }

@@ -60,7 +60,7 @@ func NewSlack(opts SlackOptions) (*Slack, error) {
 	}
 	s := &Slack{
 		opts:   opts,
-		client: newOutboundClient(opts.Dial, 15*time.Second),
+		client: newOutboundClient(opts.Dial, sendTimeout),
 		// Slack allows about one message per second per channel.
 		limiter: rate.NewLimiter(rate.Every(time.Second), 1),
 	}

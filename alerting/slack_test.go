@@ -274,7 +274,7 @@ func TestSlackEscapesRemoteTextInEveryField(t *testing.T) {
 func TestSlackEntriesFilterPerTeamAndThreadPerChannel(t *testing.T) {
 	db := sqlitetest.MustOpen(t)
 	clk := &clock{now: time.Now().UTC()}
-	db.Now = clk.Now
+	db.SetClock(clk.Now)
 	fa, srvA := newFakeSlack(t)
 	fb, srvB := newFakeSlack(t)
 	teamA, err := alerting.NewSlack(alerting.SlackOptions{Name: "team-a", BotToken: slackToken, Channel: "#acme", APIURL: srvA.URL + "/", Threads: db,
@@ -342,8 +342,8 @@ func TestSlackEntriesFilterPerTeamAndThreadPerChannel(t *testing.T) {
 			t.Errorf("no thread of %s", ch)
 		}
 	}
-	if n, _ := db.OutboxPending(ctx); n != 0 {
-		t.Errorf("%d deliveries pending: a filtered-out alert must be settled", n)
+	if b, _ := db.OutboxBacklog(ctx); b.Pending != 0 {
+		t.Errorf("%d deliveries pending: a filtered-out alert must be settled", b.Pending)
 	}
 	log, _ := db.DeliveryLog(ctx, linkwatch.DeliveryQuery{Channel: "slack:team-b", Limit: 10})
 	if len(log) != 2 {

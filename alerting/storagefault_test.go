@@ -44,7 +44,7 @@ func TestDeliveredAlertIsNotResentWhileTheDiskIsFull(t *testing.T) {
 	}
 	t.Cleanup(func() { db.Close() })
 	clk := &clock{now: time.Now().UTC()}
-	db.Now = clk.Now
+	db.SetClock(clk.Now)
 	events := queueAlerts(t, db, 2)
 	sink := &countingSink{sent: map[string]int{}}
 	d := newDispatcher(t, db, clk, sink)

@@ -145,7 +145,7 @@ func runDispatcher(t *testing.T, db *sqlite.DB, clk *clock, dial alerting.DialFu
 	d := alerting.NewDispatcher(r, sinks, nil, quietLog())
 	d.SetClock(clk.Now)
 	alerting.SetPoll(d, 20*time.Millisecond)
-	db.Now = clk.Now
+	db.SetClock(clk.Now)
 	d.Subscribe(db, dial)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -238,7 +238,7 @@ func TestSubscriptionsVerifyThenGetTheirPageOnly(t *testing.T) {
 	rounds.wait(t, 3) // the dispatcher has read the new filter
 	hostIncident(t, db, "host:other.example|dns")
 	eventually(t, "beta's second alert", func() bool { return len(recv["beta"].types()) == 3 })
-	eventually(t, "acme's delivery settled", func() bool { n, _ := db.OutboxPending(ctx); return n == 0 })
+	eventually(t, "acme's delivery settled", func() bool { b, _ := db.OutboxBacklog(ctx); return b.Pending == 0 })
 	if got := recv["acme"].types(); len(got) != 2 {
 		t.Errorf("acme, now critical only, got %v", got)
 	}
@@ -438,8 +438,8 @@ func TestFilteredAlertIsNeverPendingBehindAFailingOne(t *testing.T) {
 	wh.SetFilter(linkwatch.Filter{Events: []linkwatch.AlertType{linkwatch.AlertOpened, linkwatch.AlertResolved}})
 	d := newDispatcher(t, db, clk, wh)
 	drain(t, db, d, wh)
-	if n, _ := db.OutboxPending(context.Background()); n != 1 {
-		t.Errorf("%d pending, want only the failing opening", n)
+	if b, _ := db.OutboxBacklog(context.Background()); b.Pending != 1 {
+		t.Errorf("%d pending, want only the failing opening", b.Pending)
 	}
 	log, err := db.DeliveryLog(context.Background(), linkwatch.DeliveryQuery{Channel: wh.Name(), Limit: 10})
 	if err != nil || len(log) != 1 || log[0].Type != linkwatch.AlertOpened || log[0].Status != "pending" {
@@ -465,7 +465,7 @@ func TestVerificationSentByOneReplica(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db.Now = clk.Now
+	db.SetClock(clk.Now)
 	for _, owner := range []string{"replica-a", "replica-b"} {
 		d := alerting.NewDispatcher(db, nil, nil, quietLog())
 		d.SetClock(clk.Now)

@@ -19,7 +19,7 @@ func verifying(t *testing.T, statuses ...int) (*sqlite.DB, *clock, *subReceiver,
 	t.Helper()
 	db := sqlitetest.MustOpen(t)
 	clk := &clock{now: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
-	db.Now = clk.Now
+	db.SetClock(clk.Now)
 	rc, srv := newSubReceiver(t)
 	secret := alerting.NewSecret()
 	rc.setSecret(secret)

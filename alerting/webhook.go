@@ -46,7 +46,7 @@ func NewWebhook(name, rawURL, secret string, dial DialFunc) (*Webhook, error) {
 	// A redirect is a failure, not followed: the receiver must be
 	// configured with its real URL, and a signed body must not be replayed
 	// to wherever a 3xx points.
-	return &Webhook{name: linkwatch.WebhookChannel(name), url: rawURL, key: key, now: time.Now, client: newOutboundClient(dial, 15*time.Second)}, nil
+	return &Webhook{name: linkwatch.WebhookChannel(name), url: rawURL, key: key, now: time.Now, client: newOutboundClient(dial, sendTimeout)}, nil
 }
 
 // NewSubscriptionWebhook returns the sink of a subscription made through
@@ -57,7 +57,7 @@ func NewSubscriptionWebhook(s linkwatch.Subscription, dial DialFunc, now func() 
 	if err != nil {
 		return nil, fmt.Errorf("subscription %d: %w", s.ID, err)
 	}
-	w := &Webhook{name: s.Channel(), url: s.URL, key: key, filter: s.Filter, now: now, client: newOutboundClient(dial, 15*time.Second)}
+	w := &Webhook{name: s.Channel(), url: s.URL, key: key, filter: s.Filter, now: now, client: newOutboundClient(dial, sendTimeout)}
 	if s.PreviousSecret != "" && now().Before(s.PreviousUntil) {
 		if w.prev, err = webhookKey(s.PreviousSecret); err != nil {
 			return nil, fmt.Errorf("subscription %d: previous secret: %w", s.ID, err)

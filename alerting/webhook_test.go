@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -99,6 +100,13 @@ func (rc *receiver) received() []alerting.WebhookBody {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	return append([]alerting.WebhookBody(nil), rc.got...)
+}
+
+// idsGot returns the webhook-id header of every request, in order.
+func (rc *receiver) idsGot() []string {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return slices.Clone(rc.ids)
 }
 
 func TestWebhookSignedBody(t *testing.T) {

@@ -45,6 +45,11 @@ func NewDiversions(keep time.Duration, next HealthObserver) *Diversions {
 	return &Diversions{next: next, now: time.Now, keep: keep, links: map[string]diversion{}}
 }
 
+// SetClock replaces the diversions' clock (time.Now): the checker's, whose
+// results' start times Diverted compares with. Call it before any health
+// is observed.
+func (d *Diversions) SetClock(now func() time.Time) { d.now = now }
+
 // ObserveHealth takes in the engine's new health around handing it to the
 // next observer: a link newly diverted counts from before the hub sends
 // anyone to its fallback, and a link sent back counts until after the hub

@@ -89,7 +89,8 @@ type Options struct {
 	// this makes an otherwise healthy check degraded, cause tls_expiring
 	// (default DefaultTLSWarn).
 	TLSWarn time.Duration
-	// Now is the clock of Retry-After, freshness and certificate validity.
+	// Now is the clock of results' start times, Retry-After, freshness
+	// and certificate validity (default time.Now).
 	Now func() time.Time
 }
 

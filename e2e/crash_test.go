@@ -9,8 +9,11 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"linkwatch/storage/postgres/pgtest"
 )
 
 // TestKillNineLosesNothing kills linkwatch with SIGKILL while it writes
@@ -140,4 +143,77 @@ pages:
 		dups += n - 1
 	}
 	t.Logf("%d alerts delivered (%d before the kill), %d duplicates (allowed: at-least-once)", len(received), atKill, dups)
+}
+
+// TestKilledSenderResentWithinTheClaim: two replicas on PostgreSQL, one
+// destination failing. Each replica posts the webhook channel's alerts to
+// a path of its own, so the receiver knows the sender; it holds the first
+// delivery, and the test kills its sender with -9 in the middle of the
+// send. The killed replica's claim lasts alerting.DefaultClaimLease (from
+// the send timeout), by the database's clock; then the other replica sends
+// the alert again, with the same webhook-id.
+func TestKilledSenderResentWithinTheClaim(t *testing.T) {
+	endToEnd(t)
+	dsn := pgtest.DSN(t)
+	f, urls := newFleet(t, 1, 1)
+	f.hosts[0].down.Store(true)
+	hook := newHookReceiver(t)
+	release := make(chan struct{})
+	releaseHeld := sync.OnceFunc(func() { close(release) })
+	t.Cleanup(releaseHeld) // before the receiver closes, which waits for its handlers
+	held := make(chan hookBody, 1)
+	var holding atomic.Bool
+	hook.setAnswer(func(b hookBody) int {
+		if !holding.CompareAndSwap(false, true) {
+			return http.StatusOK
+		}
+		held <- b
+		<-release // its sender is dead by then
+		return http.StatusServiceUnavailable
+	})
+	const adminToken = "claims-admin-token-0123456789"
+	cfgPath := writeConfig(t, t.TempDir(), `
+storage: {driver: postgres, dsn: "${PG_DSN}"}
+server: {drain_delay: 0s, admin_token: "${ADMIN_TOKEN}"}
+probe: {interval: 300ms, timeout: 250ms, self_check: false, allow_private: [127.0.0.0/8]}
+alerts:
+  group_interval: 0s
+  webhooks: [{name: ops, url: "${HOOK_URL}", secret: "${HOOK_SECRET}"}]
+pages:
+  - slug: p
+    links:
+      - {slug: l0, url: "`+urls[0]+`"}
+`)
+	reps := map[string]*proc{}
+	for _, name := range []string{"a", "b"} {
+		reps[name] = startServe(t, cfgPath, "PG_DSN="+dsn, "ADMIN_TOKEN="+adminToken, "HOOK_SECRET="+hookSecret,
+			"HOOK_URL="+hook.srv.URL+"/"+name)
+	}
+	var first hookBody
+	select {
+	case first = <-held:
+	case <-time.After(60 * time.Second): // a bound on an alert that never comes
+		t.Fatalf("no alert within a minute; a's stderr:\n%s\nb's stderr:\n%s", reps["a"].stderr, reps["b"].stderr)
+	}
+	sender := strings.TrimPrefix(first.Path, "/")
+	other := map[string]string{"a": "b", "b": "a"}[sender]
+	killed := time.Now()
+	reps[sender].kill()
+	releaseHeld()
+	// The claim began before the kill, so it ends within a claim lease
+	// (20 s, alerting.DefaultClaimLease) of it; the other replica's
+	// dispatcher looks every second. The bound is the promise, stated here
+	// rather than read from the constant it tests, and gives a busy machine
+	// 10 s more: far below the 2 minutes claims lasted before.
+	const bound = 30 * time.Second
+	resent := hook.waitFor(reps[other], bound, "re-sent by the other replica", func(b hookBody) bool {
+		return b.Type == first.Type && b.Data.Incident.Key == first.Data.Incident.Key
+	})
+	t.Logf("%v re-sent %s after the kill of its sender", resent, time.Since(killed).Round(100*time.Millisecond))
+	if resent.Path != "/"+other {
+		t.Errorf("%v re-sent to %s, want /%s: the killed replica's URL is not the other's", resent, resent.Path, other)
+	}
+	if resent.ID != first.ID || first.ID == "" {
+		t.Errorf("%v re-sent with webhook-id %q, first sent with %q: receivers deduplicate on it", resent, resent.ID, first.ID)
+	}
 }

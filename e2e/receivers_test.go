@@ -32,6 +32,12 @@ type hookReceiver struct {
 }
 
 type hookBody struct {
+	// ID is the webhook-id header: one per event, kept across re-sends,
+	// which receivers deduplicate on.
+	ID string `json:"-"`
+	// Path is where it was posted: it names the sender when each replica
+	// is given its own URL.
+	Path string `json:"-"`
 	Type string `json:"type"`
 	Data struct {
 		Reason   string `json:"reason"`
@@ -78,6 +84,7 @@ func newHookReceiver(t *testing.T) *hookReceiver {
 		if err := json.Unmarshal(raw, &b); err != nil {
 			t.Errorf("webhook body: %v", err)
 		}
+		b.ID, b.Path = r.Header.Get("webhook-id"), r.URL.Path
 		h.mu.Lock()
 		answer := h.answer
 		h.mu.Unlock()
@@ -206,6 +213,27 @@ func (f *fleet) checks(urls []string, from, to time.Time) map[string]int {
 			if !at.Before(from) && at.Before(to) {
 				out[u]++
 			}
+		}
+	}
+	return out
+}
+
+// doubleChecks returns, for each of urls checked twice less than half an
+// interval apart within [from, to), when: two replicas checked it at once.
+func (f *fleet) doubleChecks(urls []string, interval time.Duration, from, to time.Time) map[string][]time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[string][]time.Time{}
+	for _, u := range urls {
+		var last time.Time
+		for _, at := range f.hits[u] {
+			if at.Before(from) || !at.Before(to) {
+				continue
+			}
+			if !last.IsZero() && at.Sub(last) < interval/2 {
+				out[u] = append(out[u], at)
+			}
+			last = at
 		}
 	}
 	return out

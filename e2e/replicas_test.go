@@ -28,11 +28,21 @@ const jobsLockRetry = 5 * time.Second
 // replicas asks a replica's admin API for the live replicas and its split.
 func replicas(t *testing.T, p *proc, token string) (ids []string, sharing int) {
 	t.Helper()
+	ids, sharing, err := readReplicas(p, token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids, sharing
+}
+
+// readReplicas is replicas for a caller that expects failures (while the
+// database is down) or is not the test's goroutine.
+func readReplicas(p *proc, token string) (ids []string, sharing int, err error) {
 	req, _ := http.NewRequest(http.MethodGet, p.URL+"/api/admin/replicas", nil)
 	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := noRedirect.Do(req)
 	if err != nil {
-		t.Fatal(err)
+		return nil, 0, err
 	}
 	defer resp.Body.Close()
 	var body struct {
@@ -40,12 +50,12 @@ func replicas(t *testing.T, p *proc, token string) (ids []string, sharing int) {
 		Replicas []struct{ ID string } `json:"replicas"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET /api/admin/replicas: %d %v", resp.StatusCode, err)
+		return nil, 0, fmt.Errorf("GET /api/admin/replicas: %d %v", resp.StatusCode, err)
 	}
 	for _, r := range body.Replicas {
 		ids = append(ids, r.ID)
 	}
-	return ids, body.Sharing
+	return ids, body.Sharing, nil
 }
 
 // sharedFleet is the world of the replica tests on one database: a fleet
@@ -65,7 +75,12 @@ const replicasAdminToken = "replicas-admin-token-0123456789"
 
 func newSharedFleet(t *testing.T) *sharedFleet {
 	t.Helper()
-	dsn := pgtest.DSN(t)
+	return newSharedFleetOn(t, pgtest.DSN(t))
+}
+
+// newSharedFleetOn is newSharedFleet on the database at dsn.
+func newSharedFleetOn(t *testing.T, dsn string) *sharedFleet {
+	t.Helper()
 	f, urls := newFleet(t, 6, 5)
 	hook := newHookReceiver(t)
 	var links strings.Builder
@@ -91,8 +106,10 @@ pages:
 		env: []string{"PG_DSN=" + dsn, "HOOK_SECRET=" + hookSecret, "ADMIN_TOKEN=" + replicasAdminToken}}
 }
 
-// start starts a replica.
-func (s *sharedFleet) start() *proc { return startServe(s.t, s.cfgPath, s.env...) }
+// start starts a replica, with env added to the fleet's.
+func (s *sharedFleet) start(env ...string) *proc {
+	return startServe(s.t, s.cfgPath, append(append([]string(nil), s.env...), env...)...)
+}
 
 // checkRate checks that each destination was checked once per interval,
 // across all replicas, in the intervals from from on (and waits for them

@@ -58,13 +58,8 @@ type Counter struct {
 	// a flush that failed, by hour.
 	spilled map[int64]map[LinkKey]ClickCount
 
-	redirects atomic.Int64 // every redirect served to a visitor, for metrics
-	dropped   atomic.Int64 // clicks dropped because too many were held
+	dropped atomic.Int64 // clicks dropped because too many were held
 }
-
-// Redirects returns how many redirects have been served to visitors (HEAD
-// requests included, the prober's self-checks not).
-func (c *Counter) Redirects() int64 { return c.redirects.Load() }
 
 // Dropped returns how many clicks have been dropped, in all, because
 // more than MaxHeldClicks link-hours waited for a flush to succeed.

@@ -51,6 +51,7 @@ type Server struct {
 	health    atomic.Pointer[Health] // nil until the incident engine publishes one: every link healthy
 	log       *slog.Logger
 	selfToken string
+	redirects redirectStats
 }
 
 // NewServer returns a Server serving c.
@@ -163,12 +164,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	case routeLink:
-		if p, ok := c.Page(rt.page); ok {
-			if l, ok := p.Link(rt.link); ok {
-				s.redirect(w, r, l)
-				return
-			}
-		}
+		s.serveLink(w, r, c, rt)
+		return
 	}
 	s.NotFound(w, r)
 }
@@ -178,28 +175,23 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 const SelfCheckHeader = "X-Linkwatch-Self-Check"
 
 // redirect answers 302, never 301: browsers cache a 301 for good, and a link
-// hub must be able to change where a link points.
-func (s *Server) redirect(w http.ResponseWriter, r *http.Request, l *Link) {
+// hub must be able to change where a link points. A visitor's GET is a
+// click; the prober's self-checks are not.
+func (s *Server) redirect(w http.ResponseWriter, r *http.Request, l *Link, visitor bool) RedirectOutcome {
 	to, diverted := s.health.Load().divertedTo(l)
 	h := w.Header()
 	h.Set("Location", to)
 	h.Set("Cache-Control", "no-store")
 	h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
 	w.WriteHeader(http.StatusFound)
-	// The prober's self-checks are neither clicks nor redirects served:
-	// the metric is what visitors got.
-	if s.IsSelfCheck(r) {
-		return
-	}
-	l.counter.redirects.Add(1)
-	if r.Method != http.MethodGet {
-		return
-	}
+	outcome, cell := RedirectDestination, l.clicks
 	if diverted {
-		l.counter.click(l.fallbackClicks)
-	} else {
-		l.counter.click(l.clicks)
+		outcome, cell = RedirectFallback, l.fallbackClicks
 	}
+	if visitor && r.Method == http.MethodGet {
+		l.counter.click(cell)
+	}
+	return outcome
 }
 
 // NotFound renders the 404 page.

@@ -288,7 +288,7 @@ func TestSelfCheckToken(t *testing.T) {
 		t.Errorf("clicks = %d, want 3 (a spoofed header is still a visitor)", got)
 	}
 	// Redirects served counts visitors only: not the prober's request.
-	if counter.Redirects() != 3 {
-		t.Errorf("redirects served = %d, want 3", counter.Redirects())
+	if got := srv.Redirects(RedirectDestination); got != 3 {
+		t.Errorf("redirects served = %d, want 3", got)
 	}
 }

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"linkwatch"
-	"linkwatch/checker/schedule"
 	"linkwatch/errlog"
 )
 
@@ -109,12 +108,21 @@ type Config struct {
 	// the engine votes with the other regions' engines (see regions.go), and
 	// its store must be a RegionStore.
 	Region string
-	// Interval is the probe interval (default schedule.DefaultInterval): the regions' rows are
+	// Interval is the probe interval (default linkwatch.DefaultInterval): the regions' rows are
 	// written about once per interval and count for regionFreshness of them.
 	Interval time.Duration
+	// Now is the engine's clock (default time.Now). Replicas compare what
+	// it stamps with what the others' stamped (incidents, verdicts, canary
+	// rows, alert groups): serve gives every replica the database's
+	// (storage.DB.Now), so a process whose own clock is off agrees with
+	// the others.
+	Now func() time.Time
 }
 
 func (c *Config) defaults() {
+	if c.Now == nil {
+		c.Now = time.Now
+	}
 	if c.FailureThreshold <= 0 {
 		c.FailureThreshold = DefaultFailureThreshold
 	}
@@ -137,7 +145,7 @@ func (c *Config) defaults() {
 		c.OfflineFraction = 0.8
 	}
 	if c.Interval <= 0 {
-		c.Interval = schedule.DefaultInterval
+		c.Interval = linkwatch.DefaultInterval
 	}
 }
 
@@ -237,7 +245,7 @@ const switchFallbacksFailed = "incident engine: switch fallbacks (retried with t
 // duplicate. Incidents of targets no longer in deps resolve when Run starts.
 func NewEngine(ctx context.Context, cfg Config, store Store, deps map[string][]linkwatch.Affected, log *slog.Logger) (*Engine, error) {
 	cfg.defaults()
-	e := &Engine{cfg: cfg, store: store, log: log, now: time.Now, deps: deps,
+	e := &Engine{cfg: cfg, store: store, log: log, now: cfg.Now, deps: deps,
 		targets: map[string]*targetState{}, open: map[string]*linkwatch.Incident{},
 		reconcile: make(chan struct{}, 1), requests: make(chan func()),
 		proberKey: linkwatch.ReplicaKey(linkwatch.ProberKey, cfg.Replica), canaryKey: linkwatch.ReplicaKey(linkwatch.CanaryKey, cfg.Replica)}

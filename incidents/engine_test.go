@@ -76,7 +76,7 @@ type harness struct {
 func newHarness(t *testing.T, cfg incidents.Config) *harness {
 	t.Helper()
 	h := &harness{t: t, db: sqlitetest.MustOpen(t), cfg: cfg, now: t0}
-	h.db.Now = func() time.Time { return h.now }
+	h.db.SetClock(func() time.Time { return h.now })
 	h.restart()
 	return h
 }

@@ -59,7 +59,7 @@ func newFallbackHarness(t *testing.T, cfg incidents.Config) (*harness, *healthLo
 	h := &harness{t: t, cfg: cfg, deps: fbDeps}
 	h2 := newHarness(t, cfg)
 	h.db, h.now = h2.db, h2.now
-	h.db.Now = func() time.Time { return h.now }
+	h.db.SetClock(func() time.Time { return h.now })
 	h.restart()
 	obs := &healthLog{}
 	h.eng.SetHealthObserver(obs)

@@ -27,7 +27,7 @@ func BenchmarkCrossing(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			db := sqlitetest.MustOpen(b)
 			now := t0
-			db.Now = func() time.Time { return now }
+			db.SetClock(func() time.Time { return now })
 			ctx := context.Background()
 			log := slog.New(slog.NewTextHandler(io.Discard, nil))
 			if region != "" {

@@ -45,7 +45,7 @@ func onBothStores(t *testing.T, test func(t *testing.T, open func(*testing.T) *s
 func newRegionsOn(t *testing.T, db *storage.DB, names ...string) *regions {
 	t.Helper()
 	h := &regions{t: t, db: db, engines: map[string]*incidents.Engine{}, now: t0}
-	h.db.Now = func() time.Time { return h.now }
+	h.db.SetClock(func() time.Time { return h.now })
 	for _, name := range names {
 		h.start(name, h.db)
 	}

@@ -250,17 +250,18 @@ func (e *Engine) ResolveDeparted(ctx context.Context, live func(replica string) 
 }
 
 // MemberStore lists the replicas that are alive: those with a heartbeat
-// since a time.
+// within a time of the database's clock.
 type MemberStore interface {
-	LiveMembers(ctx context.Context, since time.Time) ([]linkwatch.Member, error)
+	LiveMembers(ctx context.Context, within time.Duration) ([]linkwatch.Member, error)
 }
 
 // ResolveLeftReplicas resolves the own incidents of the replicas with no
-// heartbeat within lease ("replica left"): ResolveDeparted with the live
+// heartbeat within the last within of the database's time ("replica
+// left"; shard.Membership.Lookback): ResolveDeparted with the live
 // replicas as members lists them. The holder of the periodic jobs runs
 // it; its caller reports the error.
-func (e *Engine) ResolveLeftReplicas(ctx context.Context, members MemberStore, lease time.Duration) error {
-	live, err := members.LiveMembers(ctx, e.now().Add(-lease))
+func (e *Engine) ResolveLeftReplicas(ctx context.Context, members MemberStore, within time.Duration) error {
+	live, err := members.LiveMembers(ctx, within)
 	if err != nil {
 		return err
 	}

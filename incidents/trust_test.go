@@ -32,7 +32,7 @@ func fleet(n, hosts int) ([]string, map[string][]linkwatch.Affected) {
 func newFleetHarness(t *testing.T, cfg incidents.Config, deps map[string][]linkwatch.Affected) *harness {
 	t.Helper()
 	h := &harness{t: t, db: sqlitetest.MustOpen(t), cfg: cfg, now: t0, deps: deps}
-	h.db.Now = func() time.Time { return h.now }
+	h.db.SetClock(func() time.Time { return h.now })
 	h.restart()
 	return h
 }

@@ -51,7 +51,7 @@ func BenchmarkStatusPage1000Links(b *testing.B) {
 	ctx := context.Background()
 	db := sqlitetest.MustOpen(b)
 	now := time.Date(2026, 11, 22, 14, 20, 0, 0, time.UTC)
-	db.Now = func() time.Time { return now }
+	db.SetClock(func() time.Time { return now })
 	var links []hub.LinkSpec
 	for i := range 1000 {
 		links = append(links, hub.LinkSpec{Slug: fmt.Sprintf("l%d", i), URL: fmt.Sprintf("https://h%d.example/p%d", i%50, i)})

@@ -11,9 +11,10 @@ import (
 	"sync"
 	"time"
 
+	"linkwatch"
+
 	"github.com/gorilla/mux"
 
-	"linkwatch/checker/schedule"
 	"linkwatch/errlog"
 	"linkwatch/hub"
 )
@@ -22,7 +23,7 @@ import (
 type Options struct {
 	Name      string        // shown as the page title (default "Link status")
 	URL       string        // the hub's public URL, without a trailing slash
-	Interval  time.Duration // the probe interval, to turn check counts into minutes (default schedule.DefaultInterval)
+	Interval  time.Duration // the probe interval, to turn check counts into minutes (default linkwatch.DefaultInterval)
 	SelfCheck bool          // whether hub redirects are probed
 	CacheFor  time.Duration // how long a computed page is reused (default 5s)
 	Catalog   func() *hub.Catalog
@@ -85,7 +86,7 @@ func New(src Source, opts Options) *Server {
 		opts.CacheFor = 5 * time.Second
 	}
 	if opts.Interval <= 0 {
-		opts.Interval = schedule.DefaultInterval
+		opts.Interval = linkwatch.DefaultInterval
 	}
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)

@@ -27,10 +27,14 @@ var backends = []struct {
 }{
 	{"sqlite", func(b *testing.B, now func() time.Time) benchDB {
 		db := sqlitetest.MustOpen(b)
-		db.Now = now
+		db.SetClock(now)
 		return db
 	}},
-	{"postgres", func(b *testing.B, now func() time.Time) benchDB { db := pgtest.MustOpen(b); db.Now = now; return db }},
+	{"postgres", func(b *testing.B, now func() time.Time) benchDB {
+		db := pgtest.MustOpen(b)
+		db.SetClock(now)
+		return db
+	}},
 }
 
 var benchT0 = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)

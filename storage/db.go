@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"linkwatch"
@@ -31,8 +32,14 @@ type DB struct {
 	targets map[string]int64 // target key -> id
 	sampler Sampler
 
-	// Now is the clock used for stored times; tests replace it.
-	Now func() time.Time
+	// Local is this process's clock (time.Now). SQLite's clock is this
+	// process's; PostgreSQL's is measured against it (Now).
+	Local func() time.Time
+	// clock, when set (SetClock), replaces the database's clock.
+	clock func() time.Time
+	// offset is the database's clock minus Local, as last measured, in
+	// nanoseconds (Now).
+	offset atomic.Int64
 
 	faultMu sync.Mutex
 	fault   WriteFault // the last write the database refused
@@ -55,8 +62,14 @@ type Dialect interface {
 	// PruneResults is the SQL deleting up to 5,000 raw results that
 	// started before $1 (Unix milliseconds).
 	PruneResults() string
-	// LiveMember is the SQL condition, on the members row m, that the
-	// member's process is alive (its session lock is held).
+	// Now is the SQL of a row of two times of the database's clock: the
+	// start of the transaction it runs in, and the instant it runs; ""
+	// where the database's clock is this process's (SQLite, in process).
+	Now() string
+	// LiveMember is the SQL condition, on the members row m, that nothing
+	// proves the member's process dead: its session lock is held, or the
+	// lock may have been lost to the database (a restart, a failover)
+	// rather than to the process.
 	LiveMember() string
 	// Insert adds a batch of rows in tx, in as few statements as the
 	// database allows (COPY, a multi-row INSERT).
@@ -98,7 +111,56 @@ const (
 // (the same pool, or not) of a database in dialect d whose schema is
 // migrated.
 func NewDB(d Dialect, write, read *sql.DB) *DB {
-	return &DB{d: d, write: write, read: runner{d, read}, targets: map[string]int64{}, Now: time.Now}
+	return &DB{d: d, write: write, read: runner{d, read}, targets: map[string]int64{}, Local: time.Now}
+}
+
+// SetClock replaces the database's clock: stored times, leases and claims
+// are reckoned by now, and Now returns it. Tests move time with it; call
+// it before the database is used. Without it, the database's own clock is
+// read in each write transaction (Dialect.Now): replicas whose clocks
+// disagree agree on the database's.
+func (db *DB) SetClock(now func() time.Time) { db.clock = now }
+
+// Now returns the database's time as this process reckons it between
+// transactions: its own clock plus the offset to the database's measured
+// at the last transaction. Everything a replica stamps or compares with
+// what other replicas wrote (results, incidents, verdicts, retries, the
+// checks' intervals) goes by it, so a process whose clock is minutes off
+// still agrees with the others. Until the database first answers, it is
+// this process's clock.
+func (db *DB) Now() time.Time {
+	if db.clock != nil {
+		return db.clock()
+	}
+	return db.Local().Add(time.Duration(db.offset.Load()))
+}
+
+// now reads the database's time on r: the start of r's transaction, or,
+// on the pool, the instant of the read. With PostgreSQL it measures the
+// offset Now adds to this process's clock, from the database's clock
+// at the instant of the statement against the midpoint of the round
+// trip; a new measurement within its own uncertainty (half the round
+// trip, plus a millisecond) is noise, and leaves the offset as it is, so
+// Now does not wobble with the network.
+func (db *DB) now(ctx context.Context, r runner) (time.Time, error) {
+	if db.clock != nil {
+		return db.clock().UTC(), nil
+	}
+	q := db.d.Now()
+	if q == "" {
+		return db.Local().UTC(), nil
+	}
+	var start, instant time.Time
+	before := db.Local()
+	if err := r.h.QueryRowContext(ctx, q).Scan(at(&start), at(&instant)); err != nil {
+		return time.Time{}, err
+	}
+	rtt := db.Local().Sub(before)
+	offset := instant.Sub(before.Add(rtt / 2))
+	if d := offset - time.Duration(db.offset.Load()); d > rtt/2+time.Millisecond || d < -rtt/2-time.Millisecond {
+		db.offset.Store(int64(offset))
+	}
+	return start, nil
 }
 
 // Close closes the pools and releases the locks held.
@@ -123,7 +185,7 @@ func (db *DB) LastWriteFault() WriteFault {
 func (db *DB) noteWrite(err error) error {
 	if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) && db.d.IsFault(err) {
 		db.faultMu.Lock()
-		db.fault = WriteFault{At: db.Now(), Err: err}
+		db.fault = WriteFault{At: time.Now(), Err: err, Count: db.fault.Count + 1} // readiness compares it with time.Now
 		db.faultMu.Unlock()
 	}
 	return err
@@ -145,8 +207,9 @@ func (db *DB) WriteProbe(ctx context.Context) error {
 	})
 }
 
-// Tx is a write transaction. It carries the time it started, so every
-// row written in it agrees on "now", and its first error: Exec does
+// Tx is a write transaction. It carries the time it started by the
+// database's clock, so every row written in it agrees on "now", and so do
+// replicas whatever their own clocks say; and its first error: Exec does
 // nothing once a statement failed, and the transaction rolls back.
 type Tx struct {
 	runner
@@ -258,7 +321,8 @@ type Insert struct {
 // SQLite it is on the one writer connection, begun IMMEDIATE, so writers
 // queue instead of failing; on PostgreSQL, READ COMMITTED, what the single
 // writer serialised is serialised by row locks (FOR UPDATE, which SQLite's
-// dialect drops) and LockTx. Errors say what was done, but for
+// dialect drops) and LockTx. Its now is the database's, read first (the
+// one place "now" is set). Errors say what was done, but for
 // linkwatch.ErrNotFound and ErrConflict, which are the caller's answer.
 func (db *DB) update(ctx context.Context, what string, fn func(*Tx) error) error {
 	conn, err := db.write.Conn(ctx)
@@ -270,8 +334,11 @@ func (db *DB) update(ctx context.Context, what string, fn func(*Tx) error) error
 	if err != nil {
 		return db.noteWrite(db.wrap(what, err))
 	}
-	tx := &Tx{runner: runner{db.d, stx}, conn: conn, now: db.Now().UTC()}
-	err = fn(tx)
+	tx := &Tx{runner: runner{db.d, stx}, conn: conn}
+	tx.now, err = db.now(ctx, tx.runner)
+	if err == nil {
+		err = fn(tx)
+	}
 	if err == nil {
 		err = tx.err
 	}

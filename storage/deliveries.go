@@ -250,9 +250,11 @@ func (db *DB) SetThreadRef(ctx context.Context, incidentID int64, channel, ref s
 	})
 }
 
-// OutboxPending counts deliveries not yet sent, for metrics.
-func (db *DB) OutboxPending(ctx context.Context) (int64, error) {
-	var n int64
-	err := db.read.row(ctx, `SELECT COUNT(*) FROM deliveries WHERE status = $1`, linkwatch.DeliveryPending).Scan(&n)
-	return n, db.wrap("count pending deliveries", err)
+// OutboxBacklog counts the deliveries not yet sent and finds the oldest
+// one's alert, for metrics.
+func (db *DB) OutboxBacklog(ctx context.Context) (linkwatch.Backlog, error) {
+	var b linkwatch.Backlog
+	err := db.read.row(ctx, `SELECT COUNT(*), MIN(o.created_at) FROM deliveries d JOIN outbox o ON o.id = d.outbox_id
+		WHERE d.status = $1`, linkwatch.DeliveryPending).Scan(&b.Pending, at(&b.Oldest))
+	return b, db.wrap("count pending deliveries", err)
 }

@@ -8,7 +8,8 @@ import (
 	"linkwatch"
 )
 
-// Heartbeat writes a member's row. First it makes sure the member's
+// Heartbeat writes a member's row, its heartbeat at the database's time.
+// First it makes sure the member's
 // session lock is held (Dialect.MemberLock): while the process lives, the
 // lock does; when it dies, the lock goes with its connection, and Members
 // leaves the member out at once, without waiting for its lease.
@@ -29,20 +30,29 @@ func (db *DB) Heartbeat(ctx context.Context, m linkwatch.Member) error {
 	})
 }
 
-// Members returns the live members of a region: a heartbeat after since,
-// and their process alive.
-func (db *DB) Members(ctx context.Context, region string, since time.Time) ([]linkwatch.Member, error) {
-	return db.members(ctx, region, false, since)
+// Members returns the live members of a region: a heartbeat within the
+// last within of the database's time, and nothing proving their process
+// dead (Dialect.LiveMember).
+func (db *DB) Members(ctx context.Context, region string, within time.Duration) ([]linkwatch.Member, error) {
+	return db.members(ctx, region, false, within)
 }
 
 // LiveMembers returns the live members of every region.
-func (db *DB) LiveMembers(ctx context.Context, since time.Time) ([]linkwatch.Member, error) {
-	return db.members(ctx, "", true, since)
+func (db *DB) LiveMembers(ctx context.Context, within time.Duration) ([]linkwatch.Member, error) {
+	return db.members(ctx, "", true, within)
 }
 
-func (db *DB) members(ctx context.Context, region string, everywhere bool, since time.Time) ([]linkwatch.Member, error) {
+// members compares the heartbeats with the database's time, not with this
+// process's: a replica whose clock is off does not see the others' leases
+// end early or late. (Two statements: the second runs within a round trip
+// of the time read, which leases of seconds do not notice.)
+func (db *DB) members(ctx context.Context, region string, everywhere bool, within time.Duration) ([]linkwatch.Member, error) {
+	now, err := db.now(ctx, db.read)
+	if err != nil {
+		return nil, db.wrap("read members", err)
+	}
 	return read(ctx, db, "read members", `SELECT m.id, m.region, m.addr, m.started_at, m.heartbeat_at FROM members m
-		WHERE m.heartbeat_at > $1 AND ($2 OR m.region = $3) AND `+db.d.LiveMember()+` ORDER BY m.id`, []any{since, everywhere, region},
+		WHERE m.heartbeat_at > $1 AND ($2 OR m.region = $3) AND `+db.d.LiveMember()+` ORDER BY m.id`, []any{now.Add(-within), everywhere, region},
 		func(row scanner) (m linkwatch.Member, err error) {
 			return m, row.Scan(&m.ID, &m.Region, &m.Addr, at(&m.StartedAt), at(&m.HeartbeatAt))
 		})

@@ -72,7 +72,7 @@ type Store interface {
 	EnableChannel(ctx context.Context, channel string) error
 	DisabledChannels(ctx context.Context) (map[string]string, error)
 	ChannelStates(ctx context.Context, names []string) ([]linkwatch.ChannelState, error)
-	OutboxPending(ctx context.Context) (int64, error)
+	OutboxBacklog(ctx context.Context) (linkwatch.Backlog, error)
 	ThreadRef(ctx context.Context, incidentID int64, channel string) (string, error)
 	SetThreadRef(ctx context.Context, incidentID int64, channel, ref string) error
 
@@ -101,9 +101,13 @@ type Store interface {
 	// process holds until it releases them or dies (the periodic jobs run
 	// on the holder of "jobs").
 	shard.Store
-	LiveMembers(ctx context.Context, since time.Time) ([]linkwatch.Member, error)
+	LiveMembers(ctx context.Context, within time.Duration) ([]linkwatch.Member, error)
 	HoldLock(ctx context.Context, name string) (bool, error)
 	ReleaseLock(name string)
+
+	// Now is the database's time as this process reckons it (DB.Now):
+	// what replicas stamp and compare shared times by.
+	Now() time.Time
 
 	// Health, for readiness: a read, a committed write, the last refused write.
 	Ping(ctx context.Context) error
@@ -118,4 +122,7 @@ type Store interface {
 type WriteFault struct {
 	At  time.Time
 	Err error
+	// Count is how many writes the database has refused since Open, this
+	// one included (a metric).
+	Count int64
 }

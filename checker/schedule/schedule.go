@@ -24,17 +24,14 @@ type Prober interface {
 	Check(ctx context.Context, t linkwatch.Target) linkwatch.Result
 }
 
-// The defaults of probe.interval and probe.workers: the config applies
-// them, and New where an option is left zero. DefaultInterval is also
-// every other package's probe interval when none is given.
-const (
-	DefaultInterval = 10 * time.Second
-	DefaultWorkers  = 512
-)
+// DefaultWorkers is the default of probe.workers: the config applies it,
+// and New where the option is left zero (probe.interval's default is
+// linkwatch.DefaultInterval).
+const DefaultWorkers = 512
 
 // Options configure a Scheduler.
 type Options struct {
-	Interval time.Duration // how often each target is checked (default DefaultInterval)
+	Interval time.Duration // how often each target is checked (default linkwatch.DefaultInterval)
 	Workers  int           // checks in flight at most (default DefaultWorkers)
 	// OnResult receives the result of every check made, from many
 	// goroutines at once. It must not block for long: a slow consumer
@@ -43,7 +40,12 @@ type Options struct {
 	// target, so it must count neither for nor against it (failure streaks,
 	// uptime, latency); Stats.BackedOff counts it.
 	OnResult func(linkwatch.Result)
-	Log      *slog.Logger
+	// Now is the clock the intervals are laid on (default time.Now): a
+	// target's slot is the same instant on every replica whose clock is
+	// the same, so a host handed from one to another is still checked
+	// once an interval. serve gives it the database's (storage.DB.Now).
+	Now func() time.Time
+	Log *slog.Logger
 }
 
 // Scheduler checks every target once per interval. Each target starts at a
@@ -75,13 +77,16 @@ type entry struct {
 // NewScheduler returns a scheduler for targets.
 func New(p Prober, targets []linkwatch.Target, opts Options) *Scheduler {
 	if opts.Interval <= 0 {
-		opts.Interval = DefaultInterval
+		opts.Interval = linkwatch.DefaultInterval
 	}
 	if opts.Workers <= 0 {
 		opts.Workers = DefaultWorkers
 	}
 	if opts.OnResult == nil {
 		opts.OnResult = func(linkwatch.Result) {}
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
@@ -94,7 +99,8 @@ func New(p Prober, targets []linkwatch.Target, opts Options) *Scheduler {
 // SetTargets replaces the target list. A target gained is checked at its
 // slot in the current interval if that is still ahead, else from the next
 // interval on; one kept across the change keeps its slot and its in-flight
-// state, and is not checked twice in an interval.
+// state, and is not checked twice in an interval; one given away is not
+// checked from then on, not even at the slot being waited for.
 func (s *Scheduler) SetTargets(targets []linkwatch.Target) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -141,6 +147,12 @@ func (s *Scheduler) nextAfter(last *entry) *entry {
 		return nil
 	}
 	return entries[i]
+}
+
+// holds reports whether the current list has e's target at e's slot.
+func (s *Scheduler) holds(e *entry) bool {
+	_, found := slices.BinarySearchFunc(s.snapshot(), e, compareEntries)
+	return found
 }
 
 func (s *Scheduler) snapshot() []*entry {
@@ -191,7 +203,7 @@ func (s *Scheduler) startWorkers(ctx context.Context, jobs <-chan job) (wait fun
 	for range s.opts.Workers {
 		wg.Go(func() {
 			for j := range jobs {
-				s.lag.add(time.Since(j.planned))
+				s.lag.add(s.opts.Now().Sub(j.planned))
 				s.checks.Add(1)
 				r := s.prober.Check(ctx, j.e.target)
 				j.e.running.Store(false)
@@ -211,9 +223,32 @@ func (s *Scheduler) startWorkers(ctx context.Context, jobs <-chan job) (wait fun
 }
 
 // runCycles dispatches n intervals' worth of checks (forever if n < 0).
+//
+// The intervals are laid on the clock Now, which may be set: an NTP step,
+// or, in serve, the database's clock learnt when the database first
+// answers after a start without it. This process's own monotonic clock,
+// which nothing sets, tells a step from the time passing: when the clock
+// moved more than an interval away from it, the intervals are laid again
+// from now, as at the start, so a step back is not a pause as long as the
+// step, nor a step forward a burst of every check it skipped.
 func (s *Scheduler) runCycles(ctx context.Context, jobs chan<- job, n int) {
-	begin := time.Now()
-	cycle := begin.Truncate(s.opts.Interval)
+	every := s.opts.Interval
+	var begin, mono, cycle time.Time
+	lay := func() {
+		begin, mono = s.opts.Now(), time.Now()
+		cycle = begin.Truncate(every)
+	}
+	stepped := func() bool {
+		step := s.opts.Now().Sub(begin) - time.Since(mono)
+		if step > every || step < -every {
+			s.opts.Log.Info("scheduler: the clock was set; intervals laid again from now", "step", step.Round(time.Millisecond))
+			lay()
+			return true
+		}
+		return false
+	}
+	lay()
+cycles:
 	for i := 0; n < 0 || i < n; i++ {
 		// Each step takes the next entry from the list as it is now, not
 		// as it was when the interval began: a target gained mid-interval
@@ -227,12 +262,16 @@ func (s *Scheduler) runCycles(ctx context.Context, jobs chan<- job, n int) {
 				// would be a burst of up to every target at startup.
 				continue
 			}
-			if d := time.Until(planned); d > time.Millisecond {
-				select {
-				case <-time.After(d):
-				case <-ctx.Done():
-					return
-				}
+			if stepped() {
+				continue cycles
+			}
+			if !sleep(ctx, planned.Sub(s.opts.Now())) {
+				return
+			}
+			if !s.holds(e) {
+				// Given away while waiting for its slot (its host moved to
+				// another replica, which checks it at this slot).
+				continue
 			}
 			if !e.running.CompareAndSwap(false, true) {
 				s.skipped.Add(1)
@@ -246,18 +285,31 @@ func (s *Scheduler) runCycles(ctx context.Context, jobs chan<- job, n int) {
 				return
 			}
 		}
-		cycle = cycle.Add(s.opts.Interval)
+		cycle = cycle.Add(every)
+		if stepped() {
+			continue
+		}
 		// The next cycle starts at its time, not at once: with no target
 		// due (none at all, as a replica may own none for a while), the
 		// loop would otherwise run ahead of the clock, and targets added
 		// later would wait for a cycle far in the future.
-		if d := time.Until(cycle); d > time.Millisecond {
-			select {
-			case <-time.After(d):
-			case <-ctx.Done():
-				return
-			}
+		if !sleep(ctx, cycle.Sub(s.opts.Now())) {
+			return
 		}
+	}
+}
+
+// sleep waits for d (nothing under a millisecond), and reports whether ctx
+// is still live.
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= time.Millisecond {
+		return ctx.Err() == nil
+	}
+	select {
+	case <-time.After(d):
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }
 

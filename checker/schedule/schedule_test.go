@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -376,6 +377,98 @@ func TestSchedulerChecksGainedTargetInThisInterval(t *testing.T) {
 			if got := starts[id]; fmt.Sprint(got) != fmt.Sprint(w) {
 				t.Errorf("%s checked at %v, want %v", id, got, w)
 			}
+		}
+	})
+}
+
+// TestSchedulerFollowsASetClock: the clock the intervals are laid on is
+// set back five minutes, then forward ten (serve's is the database's,
+// learnt when the database first answers): checks go on once an interval,
+// with neither a pause as long as the step back nor a burst of the checks
+// the step forward skipped.
+func TestSchedulerFollowsASetClock(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const interval = 10 * time.Second
+		var offset atomic.Int64
+		s := New(nil, targetsN(50), Options{Interval: interval, Now: func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }})
+		var mu sync.Mutex
+		sent := map[string][]time.Time{} // by target: when dispatched, by the bubble's own clock
+		jobs := make(chan job)
+		go func() {
+			for j := range jobs {
+				mu.Lock()
+				sent[j.e.target.ID] = append(sent[j.e.target.ID], time.Now())
+				mu.Unlock()
+				j.e.running.Store(false)
+			}
+		}()
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { s.runCycles(ctx, jobs, -1); close(done) }()
+		phase := func(what string, step time.Duration) {
+			t.Helper()
+			offset.Add(int64(step))
+			from := time.Now()
+			time.Sleep(6 * interval)
+			mu.Lock()
+			defer mu.Unlock()
+			for id, at := range sent {
+				var n int
+				for _, a := range at {
+					if !a.Before(from.Add(interval)) { // the interval of the step aside
+						n++
+					}
+				}
+				if n != 5 {
+					t.Errorf("%s: %s checked %d times in the 5 intervals after the step, want 5", what, id, n)
+				}
+			}
+		}
+		phase("steady", 0)
+		phase("set back 5 minutes", -5*time.Minute)
+		phase("set forward 10 minutes", 10*time.Minute)
+		cancel()
+		<-done
+		close(jobs)
+	})
+}
+
+// TestSchedulerDropsTargetGivenAwayBeforeItsSlot: a target given away
+// (its host handed to another replica) while the scheduler waits for its
+// slot is not checked here at that slot: the replica it went to checks it
+// then, and two checks of one host at one instant are what the split
+// exists to prevent.
+func TestSchedulerDropsTargetGivenAwayBeforeItsSlot(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const interval = 10 * time.Second
+		start := time.Now()
+		var kept, given linkwatch.Target
+		offset := func(tg linkwatch.Target) time.Duration { return checker.Offset(tg.ID, interval) }
+		for _, tg := range targetsN(200) {
+			switch o := offset(tg); {
+			case kept.ID == "" && o > time.Second && o < 2*time.Second:
+				kept = tg
+			case given.ID == "" && o > 6*time.Second && o < 7*time.Second:
+				given = tg
+			}
+		}
+		if kept.ID == "" || given.ID == "" {
+			t.Fatal("no targets with the offsets this test needs")
+		}
+		s := New(nil, []linkwatch.Target{kept, given}, Options{Interval: interval})
+		changed := make(chan struct{})
+		go func() {
+			defer close(changed)
+			time.Sleep(time.Until(start.Add(offset(given))) - time.Nanosecond)
+			s.SetTargets([]linkwatch.Target{kept})
+		}()
+		starts := dispatched(t, s, 2, nil)
+		<-changed
+		if got := starts[given.ID]; len(got) != 0 {
+			t.Errorf("%s, given away a moment before its slot, checked at %v", given.ID, got)
+		}
+		if got := starts[kept.ID]; len(got) != 2 {
+			t.Errorf("%s checked %d times in 2 intervals, want 2", kept.ID, len(got))
 		}
 	})
 }

@@ -12,9 +12,10 @@ import (
 	"linkwatch"
 )
 
-// LiveReader reads the live members of every region.
+// LiveReader reads the live members of every region: a heartbeat within
+// the last within of the database's time.
 type LiveReader interface {
-	LiveMembers(ctx context.Context, since time.Time) ([]linkwatch.Member, error)
+	LiveMembers(ctx context.Context, within time.Duration) ([]linkwatch.Member, error)
 }
 
 // API answers GET /api/admin/replicas: the live replicas of every region,
@@ -40,15 +41,15 @@ type apiReplica struct {
 }
 
 type apiAnswer struct {
-	Self         string       `json:"self"`
-	LeaseSeconds float64      `json:"lease_seconds"`
-	Sharing      int          `json:"sharing"` // live members of this replica's region, itself included, as its split has them
-	Replicas     []apiReplica `json:"replicas"`
+	Self     string       `json:"self"`
+	LeaseMS  int64        `json:"lease_ms"`
+	Sharing  int          `json:"sharing"` // live members of this replica's region, itself included, as its split has them
+	Replicas []apiReplica `json:"replicas"`
 }
 
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	lease := a.m.Lease()
-	live, err := a.store.LiveMembers(r.Context(), a.m.opts.Now().Add(-lease))
+	live, err := a.store.LiveMembers(r.Context(), a.m.Lookback())
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	if err != nil {
@@ -58,7 +59,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	self := a.m.Self()
-	out := apiAnswer{Self: self.ID, LeaseSeconds: lease.Seconds(), Sharing: len(a.m.Assignment().Members), Replicas: []apiReplica{}}
+	out := apiAnswer{Self: self.ID, LeaseMS: lease.Milliseconds(), Sharing: len(a.m.Assignment().Members), Replicas: []apiReplica{}}
 	for _, l := range live {
 		out.Replicas = append(out.Replicas, apiReplica{ID: l.ID, Region: l.Region, Addr: l.Addr, StartedAt: l.StartedAt.UTC(),
 			HeartbeatAt: l.HeartbeatAt.UTC(), Self: l.ID == self.ID})

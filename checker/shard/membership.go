@@ -12,18 +12,20 @@ import (
 	"time"
 
 	"linkwatch"
-	"linkwatch/checker/schedule"
 	"linkwatch/errlog"
 )
 
-// Store keeps the heartbeat rows. A backend may know a member to be dead
-// before its lease ends (PostgreSQL: the session lock its connection held
-// is gone, so the process is), and leaves it out of Members.
+// Store keeps the heartbeat rows, and reckons their leases by the
+// database's clock: the replicas' own clocks never meet. A backend may
+// know a member to be dead before its lease ends (PostgreSQL: the session
+// lock its connection held is gone, so the process is), and leaves it out
+// of Members.
 type Store interface {
-	// Heartbeat writes m's row with the store's time as its heartbeat.
+	// Heartbeat writes m's row with the database's time as its heartbeat.
 	Heartbeat(ctx context.Context, m linkwatch.Member) error
-	// Members returns the live members of region: a heartbeat after since.
-	Members(ctx context.Context, region string, since time.Time) ([]linkwatch.Member, error)
+	// Members returns the live members of region: a heartbeat within the
+	// last within of the database's time.
+	Members(ctx context.Context, region string, within time.Duration) ([]linkwatch.Member, error)
 	// Leave deletes m's row: its hosts move at the others' next look.
 	Leave(ctx context.Context, id string) error
 }
@@ -35,7 +37,9 @@ type Options struct {
 	// most 3 intervals and a dead one's (when the store can tell) within
 	// one heartbeat.
 	Interval time.Duration
-	// Now is the clock the lease is measured by (default time.Now).
+	// Now is this process's clock (default time.Now). The leases are
+	// reckoned by the database's; this one measures only how long this
+	// replica could not reach the database (Lookback).
 	Now func() time.Time
 	// OnChange is called with each new assignment, from Run's goroutine.
 	OnChange func(Assignment)
@@ -50,7 +54,13 @@ type Membership struct {
 
 	mu      sync.Mutex
 	current Assignment
+	lastOK  time.Time // the last heartbeat the store took (New, before the first)
+	failing bool      // a heartbeat failed since lastOK
+	cutOff  []span    // when this replica could not reach the store, oldest first, as long as they count
 }
+
+// span is a stretch of this process's time.
+type span struct{ from, to time.Time }
 
 // leaseIntervals is how many intervals a heartbeat keeps a member live.
 const leaseIntervals = 3
@@ -70,7 +80,7 @@ func NewID() string {
 // checks every target rather than none.
 func New(store Store, self linkwatch.Member, opts Options) *Membership {
 	if opts.Interval <= 0 {
-		opts.Interval = schedule.DefaultInterval
+		opts.Interval = linkwatch.DefaultInterval
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -81,7 +91,7 @@ func New(store Store, self linkwatch.Member, opts Options) *Membership {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Membership{store: store, self: self, opts: opts, current: Alone(self.ID)}
+	return &Membership{store: store, self: self, opts: opts, current: Alone(self.ID), lastOK: opts.Now()}
 }
 
 // Self is this replica's member row.
@@ -89,6 +99,39 @@ func (m *Membership) Self() linkwatch.Member { return m.self }
 
 // Lease is how long a heartbeat keeps a member live.
 func (m *Membership) Lease() time.Duration { return leaseIntervals * m.opts.Interval }
+
+// Lookback is how far back, by the database's clock, a heartbeat keeps a
+// member live in this replica's eyes now: the lease, counting only the
+// time this replica could reach the database. A member is dropped when
+// this replica has seen a full lease of its silence, not a lease of
+// silence it could not have seen. After a database outage, every lease
+// has run out by the clock, and a replica that counted them so would find
+// itself alone and take every host, while the others, back a heartbeat
+// later, check theirs too. So each replica keeps the members it knew for
+// a lease after its own first heartbeat back: those alive are back within
+// it; those that died meanwhile lose their hosts when it ends.
+func (m *Membership) Lookback() time.Duration {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.lookback(m.opts.Now())
+}
+
+// lookback is Lookback at now, under m.mu; it forgets the stretches cut
+// off that no longer count.
+func (m *Membership) lookback(now time.Time) time.Duration {
+	left, t := m.Lease(), now
+	i := len(m.cutOff) - 1
+	for ; i >= 0; i-- {
+		up := t.Sub(m.cutOff[i].to) // reaching the store
+		if up >= left {
+			break
+		}
+		left -= up
+		t = m.cutOff[i].from
+	}
+	m.cutOff = m.cutOff[i+1:]
+	return now.Sub(t) + left
+}
 
 // Assignment returns the current split.
 func (m *Membership) Assignment() Assignment {
@@ -120,12 +163,27 @@ func (m *Membership) Run(ctx context.Context) error {
 }
 
 // Tick writes one heartbeat and recomputes the split from the live
-// members, calling OnChange when it moved.
+// members (Lookback), calling OnChange when it moved. A failed heartbeat
+// keeps the split: this replica goes on checking its share.
 func (m *Membership) Tick(ctx context.Context) error {
+	now := m.opts.Now()
 	if err := m.store.Heartbeat(ctx, m.self); err != nil {
+		m.mu.Lock()
+		m.failing = true
+		m.mu.Unlock()
 		return err
 	}
-	live, err := m.store.Members(ctx, m.self.Region, m.opts.Now().Add(-m.Lease()))
+	m.mu.Lock()
+	if m.failing {
+		// Cut off from the last heartbeat taken (from the start, for a
+		// replica that started without the database) until this one.
+		m.cutOff = append(m.cutOff, span{m.lastOK, now})
+		m.failing = false
+	}
+	m.lastOK = now
+	within := m.lookback(now)
+	m.mu.Unlock()
+	live, err := m.store.Members(ctx, m.self.Region, within)
 	if err != nil {
 		return err
 	}

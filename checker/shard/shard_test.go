@@ -144,8 +144,8 @@ func TestAssignmentKeepsHostsTogether(t *testing.T) {
 	}
 }
 
-// fakeStore is a heartbeat table with a clock, and the set of members
-// whose session (their lock) is gone.
+// fakeStore is a heartbeat table with a clock (the database's), and the
+// set of members whose session (their lock) is gone.
 type fakeStore struct {
 	mu   sync.Mutex
 	rows map[string]linkwatch.Member
@@ -168,9 +168,13 @@ func (s *fakeStore) Heartbeat(_ context.Context, m linkwatch.Member) error {
 	return nil
 }
 
-func (s *fakeStore) Members(_ context.Context, region string, since time.Time) ([]linkwatch.Member, error) {
+func (s *fakeStore) Members(_ context.Context, region string, within time.Duration) ([]linkwatch.Member, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.fail != nil {
+		return nil, s.fail
+	}
+	since := s.now().Add(-within)
 	var out []linkwatch.Member
 	for _, m := range s.rows {
 		if m.Region == region && m.HeartbeatAt.After(since) && !s.dead[m.ID] {
@@ -319,10 +323,10 @@ func TestAPIListsLiveReplicas(t *testing.T) {
 	rec := httptest.NewRecorder()
 	api.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/admin/replicas", nil))
 	var got struct {
-		Self         string  `json:"self"`
-		LeaseSeconds float64 `json:"lease_seconds"`
-		Sharing      int     `json:"sharing"`
-		Replicas     []struct {
+		Self     string `json:"self"`
+		LeaseMS  int64  `json:"lease_ms"`
+		Sharing  int    `json:"sharing"`
+		Replicas []struct {
 			ID, Region, Addr string
 			Self             bool
 		} `json:"replicas"`
@@ -337,7 +341,7 @@ func TestAPIListsLiveReplicas(t *testing.T) {
 			t.Errorf("%s: self = %v", r.ID, r.Self)
 		}
 	}
-	if got.Self != "b" || got.LeaseSeconds != 30 || got.Sharing != 2 || !slices.Equal(ids, []string{"/a", "/b", "eu-west/e"}) {
+	if got.Self != "b" || got.LeaseMS != 30000 || got.Sharing != 2 || !slices.Equal(ids, []string{"/a", "/b", "eu-west/e"}) {
 		t.Errorf("answer = %s", rec.Body)
 	}
 	failing := NewAPI(failingLive{}, a, slog.New(slog.DiscardHandler))
@@ -351,10 +355,10 @@ func TestAPIListsLiveReplicas(t *testing.T) {
 // liveOf reads every region's live members from the fake store.
 type liveOf struct{ s *fakeStore }
 
-func (l liveOf) LiveMembers(ctx context.Context, since time.Time) ([]linkwatch.Member, error) {
+func (l liveOf) LiveMembers(ctx context.Context, within time.Duration) ([]linkwatch.Member, error) {
 	var out []linkwatch.Member
 	for _, region := range []string{"", "eu-west"} {
-		ms, err := l.s.Members(ctx, region, since)
+		ms, err := l.s.Members(ctx, region, within)
 		if err != nil {
 			return nil, err
 		}
@@ -365,7 +369,7 @@ func (l liveOf) LiveMembers(ctx context.Context, since time.Time) ([]linkwatch.M
 
 type failingLive struct{}
 
-func (failingLive) LiveMembers(context.Context, time.Time) ([]linkwatch.Member, error) {
+func (failingLive) LiveMembers(context.Context, time.Duration) ([]linkwatch.Member, error) {
 	return nil, errors.New("database gone")
 }
 
@@ -389,5 +393,152 @@ func TestAssignmentIgnoresHostCase(t *testing.T) {
 		if len(owners) != 2 || owners[0][0] != owners[1][0] {
 			t.Errorf("host %d in two cases owned as %v, want both by one replica", h, owners)
 		}
+	}
+}
+
+// TestNoHostHasTwoCheckersAfterAnOutage: the database is down for six
+// intervals, twice the lease, while three replicas keep checking their
+// shares. When it is back, each replica's first heartbeat finds every
+// other's lease run out by the clock; counting only the time it could
+// reach the database, it keeps them until it has seen a lease of their
+// silence, so no host is ever owned by two replicas. The replicas come
+// back one by one; one of them died during the outage: its hosts move
+// once the others have seen a full lease of its silence.
+func TestNoHostHasTwoCheckersAfterAnOutage(t *testing.T) {
+	for _, dies := range []bool{false, true} {
+		t.Run(fmt.Sprintf("one died during the outage: %v", dies), func(t *testing.T) {
+			ctx := context.Background()
+			clk := &fakeClock{t: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
+			store := &fakeStore{rows: map[string]linkwatch.Member{}, dead: map[string]bool{}, now: clk.Now}
+			const interval = 10 * time.Second
+			var targets []linkwatch.Target
+			for h := range 90 {
+				u := fmt.Sprintf("https://h%d.example/", h)
+				targets = append(targets, linkwatch.Target{ID: u, Kind: linkwatch.TargetDestination, URL: u})
+			}
+			ids := []string{"a", "b", "c"}
+			members := map[string]*Membership{}
+			for _, id := range ids {
+				members[id] = New(store, linkwatch.Member{ID: id}, Options{Interval: interval, Now: clk.Now})
+			}
+			alive := map[string]bool{"a": true, "b": true, "c": true}
+			owners := func() map[string][]string {
+				out := map[string][]string{}
+				for _, id := range ids {
+					if alive[id] {
+						for _, tg := range members[id].Assignment().Filter(targets) {
+							out[tg.ID] = append(out[tg.ID], id)
+						}
+					}
+				}
+				return out
+			}
+			// round: every live replica beats once, a second apart, in
+			// order, within interval/3; no host may have two checkers at
+			// any moment once they have all met.
+			met := false
+			round := func(order []string, down bool) {
+				t.Helper()
+				start := clk.Now()
+				for _, id := range order {
+					if !alive[id] {
+						continue
+					}
+					err := members[id].Tick(ctx)
+					if down != (err != nil) {
+						t.Fatalf("%s at %s: heartbeat error %v with the database down: %v", id, clk.Now().Sub(start), err, down)
+					}
+					for h, who := range owners() {
+						if met && len(who) > 1 {
+							t.Fatalf("at %s, after %s's heartbeat, %s has two checkers: %v", clk.Now().Format(time.TimeOnly), id, h, who)
+						}
+					}
+					clk.Add(time.Second)
+				}
+				clk.t = start.Add(interval / 3)
+			}
+			// Meeting: before its first heartbeat, a replica checks
+			// everything, and those that beat before another has see it
+			// a round later.
+			round(ids, false)
+			round(ids, false)
+			met = true
+			for range 3 {
+				round(ids, false)
+			}
+			store.fail = errors.New("database gone")
+			for range 18 { // six intervals
+				round(ids, true)
+			}
+			store.fail = nil
+			if dies {
+				alive["c"] = false // killed while the database was down: never back
+			}
+			for range 11 { // a full lease (three intervals, nine rounds) after each one's first heartbeat back, and a round
+				round([]string{"c", "b", "a"}, false)
+			}
+			want := ids
+			if dies {
+				want = []string{"a", "b"}
+			}
+			for h, who := range owners() {
+				if len(who) != 1 {
+					t.Errorf("a lease after the database was back, %s is checked by %v", h, who)
+				}
+			}
+			for _, id := range want {
+				if got := members[id].Assignment().Members; !slices.Equal(got, want) {
+					t.Errorf("%s shares with %v, want %v", id, got, want)
+				}
+			}
+		})
+	}
+}
+
+// TestLookbackCountsOnlyTimeTheStoreAnswered: the lease of a member a
+// replica sees silent is counted in the time that replica could reach the
+// store: 60 s cut off, it keeps a member silent since up to 30 s before
+// it was cut off, and the 30 s end as it sees the member silent after it
+// is back; a lease after it came back, the lookback is the plain lease.
+// A replica that started without the store counts from its start.
+func TestLookbackCountsOnlyTimeTheStoreAnswered(t *testing.T) {
+	ctx := context.Background()
+	clk := &fakeClock{t: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
+	store := &fakeStore{rows: map[string]linkwatch.Member{}, dead: map[string]bool{}, now: clk.Now}
+	m := New(store, linkwatch.Member{ID: "a"}, Options{Interval: 10 * time.Second, Now: clk.Now})
+	must(t, m.Tick(ctx))
+	if got := m.Lookback(); got != 30*time.Second {
+		t.Fatalf("lookback with the store always there = %s, want the lease, 30s", got)
+	}
+	store.fail = errors.New("database gone")
+	clk.Add(50 * time.Second)
+	if m.Tick(ctx) == nil {
+		t.Fatal("a heartbeat to a failing store succeeded")
+	}
+	clk.Add(10 * time.Second)
+	store.fail = nil
+	must(t, m.Tick(ctx)) // back after 60 s cut off
+	for _, step := range []struct {
+		after time.Duration
+		want  time.Duration
+	}{{0, 90 * time.Second}, {10 * time.Second, 90 * time.Second}, {29 * time.Second, 90 * time.Second}, {30 * time.Second, 30 * time.Second}, {time.Hour, 30 * time.Second}} {
+		c := &fakeClock{t: clk.Now().Add(step.after)}
+		m.opts.Now = c.Now
+		if got := m.Lookback(); got != step.want {
+			t.Errorf("%s after coming back: lookback %s, want %s", step.after, got, step.want)
+		}
+	}
+
+	// Started while the store was down, back 20 s later.
+	late := New(store, linkwatch.Member{ID: "d"}, Options{Interval: 10 * time.Second, Now: clk.Now})
+	store.fail = errors.New("database gone")
+	if late.Tick(ctx) == nil {
+		t.Fatal("a heartbeat to a failing store succeeded")
+	}
+	clk.Add(20 * time.Second)
+	store.fail = nil
+	must(t, late.Tick(ctx))
+	if got := late.Lookback(); got != 50*time.Second {
+		t.Errorf("a replica started 20 s before the store answered: lookback %s, want 50s", got)
 	}
 }

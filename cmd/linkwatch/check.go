@@ -36,7 +36,7 @@ func runCheck(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("build catalog: %w", err)
 	}
 	targets := catalog.DestinationTargets()
-	var prober schedule.Prober = newChecker(cfg, "", nil)
+	var prober schedule.Prober = newChecker(cfg, "", nil, nil)
 	stop := func() {}
 	if isTerminal(stderr) {
 		p := &progress{prober: prober, total: len(targets)}

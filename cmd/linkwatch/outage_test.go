@@ -54,9 +54,9 @@ func clickTotal(t *testing.T, dsn string) int64 {
 // database is back; the clicks of the wait are written then.
 func TestServeStartsDuringAPostgresOutage(t *testing.T) {
 	t.Parallel()
-	pg := pgtest.NewServer(t)
+	pg := pgtest.Own(t)
 	dsn := pg.DSN(t)
-	pg.Shutdown()
+	pg.Down(t)
 	var checks atomic.Int64
 	dest := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		checks.Add(1)
@@ -85,9 +85,7 @@ func TestServeStartsDuringAPostgresOutage(t *testing.T) {
 	}
 	get(t, "GET", app.URL+"/a/x")
 
-	if err := pg.Restart(); err != nil {
-		t.Fatal(err)
-	}
+	pg.Up(t)
 	hook.waitFor(app, 20*time.Second, "storage.reachable", func(b hookBody) bool { return b.Type == "storage.reachable" })
 	waitUntil(t, 10*time.Second, "checks once the database answers", func() bool { return checks.Load() > 0 })
 	waitUntil(t, 10*time.Second, "the status page", func() bool { resp, _ := get(t, "GET", app.URL+"/status"); return resp.StatusCode == 200 })

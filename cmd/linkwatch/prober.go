@@ -10,8 +10,9 @@ import (
 
 // newChecker is the prober of cfg; diverted says when a self-check may
 // find a link on its fallback (nil: never, as in check, which runs no
-// self-check).
-func newChecker(cfg *config.Config, selfToken string, diverted func(linkwatch.Target, time.Time) bool) *checker.Checker {
+// self-check); now is the clock its results are stamped by (nil:
+// time.Now).
+func newChecker(cfg *config.Config, selfToken string, diverted func(linkwatch.Target, time.Time) bool, now func() time.Time) *checker.Checker {
 	p := cfg.Probe
 	return checker.New(checker.Options{
 		Timeout:            time.Duration(p.Timeout),
@@ -25,5 +26,6 @@ func newChecker(cfg *config.Config, selfToken string, diverted func(linkwatch.Ta
 		FreshEvery:         time.Duration(*p.FreshEvery),
 		TLSWarn:            time.Duration(*p.TLSWarn),
 		KeepAliveHosts:     p.KeepAliveHosts,
+		Now:                now,
 	})
 }

@@ -27,6 +27,8 @@ import (
 	"linkwatch/hub/middleware"
 	"linkwatch/incidents"
 	"linkwatch/incidents/admin"
+	"linkwatch/metrics"
+	"linkwatch/metrics/prom"
 	"linkwatch/statuspage"
 	"linkwatch/statuspage/storesource"
 	"linkwatch/storage"
@@ -120,10 +122,20 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 		selfCheckURL = "" // no self-checks
 	}
 
-	db, where, reach, err := openStore(ctx, cfg.Storage)
+	local, err := processClock(getenv)
 	if err != nil {
 		return nil, err
 	}
+	db, where, reach, err := openStore(ctx, cfg.Storage, local)
+	if err != nil {
+		return nil, err
+	}
+	// Everything a replica stamps or compares with what the others wrote
+	// (results, incidents, verdicts, retries, the checks' intervals) goes
+	// by the database's clock, as this process reckons it between
+	// transactions; leases and claims are reckoned in the database itself.
+	// With SQLite, the database's clock is this process's.
+	clock := db.Now
 	a.onClose(func() {
 		if err := db.Close(); err != nil {
 			log.Error("close storage", "err", err)
@@ -152,6 +164,7 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 		GroupInterval:    time.Duration(*cfg.Alerts.GroupInterval),
 		Region:           cfg.Probe.Region,
 		Interval:         interval,
+		Now:              clock,
 	}
 	if cfg.Probe.Canary != "" {
 		engineCfg.CanaryID = linkwatch.CanaryID(cfg.Probe.Canary)
@@ -163,16 +176,17 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 	// the engine publishes: memory only, on the redirect path. The
 	// self-checks compare the hub's redirects with the same health.
 	diverted := checker.NewDiversions(interval, hubServer)
+	diverted.SetClock(clock) // the checker's, whose results it is asked about
 
 	sinks, err := newSinks(cfg, db, sentry)
 	if err != nil {
 		return nil, err
 	}
-	metrics, err := newMetrics(cfg)
+	dogstatsd, err := newMetrics(cfg)
 	if err != nil {
 		return nil, err
 	}
-	a.onClose(func() { _ = metrics.Close() }) // a final UDP flush: nothing to do if it fails
+	a.onClose(func() { _ = dogstatsd.Close() }) // a final UDP flush: nothing to do if it fails
 
 	channels := make([]string, 0, len(sinks))
 	for _, s := range sinks {
@@ -185,35 +199,21 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 	var members *shard.Membership
 	extra := map[string]http.Handler{"/clicks": hub.NewClicksAPI(db, log)}
 	if shared {
-		members = shard.New(db, self, shard.Options{Interval: interval, OnChange: func(as shard.Assignment) { share.SetAssignment(as) }, Log: log})
+		members = shard.New(db, self, shard.Options{Interval: interval, Now: local, OnChange: func(as shard.Assignment) { share.SetAssignment(as) }, Log: log})
 		extra["/replicas"] = shard.NewAPI(db, members, log)
 	}
 	adminOpts := admin.Options{Token: cfg.Server.AdminToken, Channels: channels, Log: log,
 		CheckURL: checkReceiverURL(guard), NewSecret: alerting.NewSecret,
-		Extra: extra, Catalog: hubServer}
+		Extra: extra, Catalog: hubServer, Now: clock}
 	status := statuspage.New(storesource.Source{Store: db}, statuspage.Options{
 		URL: cfg.Server.PublicURL, Interval: time.Duration(cfg.Probe.Interval), SelfCheck: *cfg.Probe.SelfCheck,
-		Catalog: hubServer.Catalog, Log: log,
+		Catalog: hubServer.Catalog, Now: clock, Log: log,
 	})
 	limiter := middleware.NewRateLimiter(cfg.Server.RateLimit.PerSecond, cfg.Server.RateLimit.Burst, cfg.Server.RateLimit.IPv6Prefix)
 	ready := new(web.Readiness)
 	// A write refused this recently means storage is not healthy: results
 	// are written every interval, the dispatcher's state every second.
 	storageHealth := web.NewStorageHealth(db, max(interval, 2*time.Second))
-	front := func(admin *admin.API) http.Handler {
-		return middleware.SecurityHeaders(web.New(web.Handlers{
-			Hub: hubServer, Admin: admin, Status: status,
-			Health: web.Health{Ready: ready, Storage: storageHealth, Timeout: readyTimeout},
-			Limit: func(next http.Handler) http.Handler {
-				return limiter.Middleware(cfg.Server.TrustedPrefixes(), hubServer.IsSelfCheck, next)
-			},
-		}))
-	}
-	// Until the incident engine runs, the admin API has no operator: its
-	// incident actions answer 503, and its reads fail while the database
-	// does.
-	handler := web.NewSwitch(front(admin.New(db, adminOpts)))
-	srv := web.NewServer(handler, log)
 
 	// A refused batch is retried once, then dropped: counted (the
 	// results.dropped metric) and logged, once a minute at most.
@@ -226,7 +226,12 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 		}
 		writes.OK(ctx)
 	})
-	dispatcher := alerting.NewDispatcher(db, sinks, metrics, log)
+	// Each check's result and delivery attempt is told to every metrics
+	// exporter: Prometheus's, and DataDog's when configured (made below,
+	// once what they read exists).
+	var record metrics.Recorders
+	dispatcher := alerting.NewDispatcher(db, sinks, &record, log)
+	dispatcher.SetClock(clock)
 	if shared {
 		// Its claims are this process start's own; with SQLite the one
 		// process keeps one name, and takes back after a crash what it
@@ -238,11 +243,12 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 	// prober has stopped and the channel is closed.
 	engineIn := make(chan linkwatch.Result, 4096)
 	targets := catalog.Targets(selfCheckURL, cfg.Probe.Canary)
-	sched := schedule.New(newChecker(cfg, selfToken, diverted.Diverted), nil, schedule.Options{
+	sched := schedule.New(newChecker(cfg, selfToken, diverted.Diverted, clock), nil, schedule.Options{
 		Interval: interval,
+		Now:      clock,
 		Workers:  cfg.Probe.Workers,
 		OnResult: func(r linkwatch.Result) {
-			metrics.Result(r)
+			record.Result(r)
 			writer.Add(r)
 			engineIn <- r
 		},
@@ -253,6 +259,42 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 	outageAfter := time.Duration(*cfg.Alerts.DatabaseOutageAfter)
 	outages := alerting.NewStorageAlerts(alerting.StorageAlertOptions{After: outageAfter, Replica: self, Database: where,
 		Senders: storageSenders(sinks), Log: log})
+
+	// The metrics: what storage keeps is sampled once for every exporter;
+	// the rest each exporter reads where it is kept. Storage's health is
+	// /readyz/storage's verdict.
+	sampler := metrics.NewSampler(db, metrics.SamplerOptions{Health: storageHealth.Check, Log: log, Now: clock}) // ages of stored times, by the clock that stamped them
+	sources := metrics.Sources{
+		Scheduler: sched.Stats, Dropped: writer.Dropped, Redirects: hubServer.Redirects,
+		Replicas:      func() int { return 1 },
+		StorageFaults: func() int64 { return db.LastWriteFault().Count },
+		ClicksDropped: counter.Dropped,
+		Sampled:       sampler.Last,
+	}
+	if members != nil {
+		sources.Replicas = func() int { return len(members.Assignment().Members) }
+		sources.Lease = members.Lease()
+	}
+	exporter := prom.New(sources, prom.Options{Log: log})
+	hubServer.SetRedirectTimer(exporter)
+	record = metrics.Recorders{exporter}
+	if dogstatsd != nil {
+		record = append(record, dogstatsd)
+	}
+	front := func(admin *admin.API) http.Handler {
+		return middleware.SecurityHeaders(web.New(web.Handlers{
+			Hub: hubServer, Admin: admin, Status: status, Metrics: exporter.Handler(),
+			Health: web.Health{Ready: ready, Storage: storageHealth, Timeout: readyTimeout},
+			Limit: func(next http.Handler) http.Handler {
+				return limiter.Middleware(cfg.Server.TrustedPrefixes(), hubServer.IsSelfCheck, next)
+			},
+		}))
+	}
+	// Until the incident engine runs, the admin API has no operator: its
+	// incident actions answer 503, and its reads fail while the database
+	// does.
+	handler := web.NewSwitch(front(admin.New(db, adminOpts)))
+	srv := web.NewServer(handler, log)
 	// SIGHUP reloads the pages and links from the config file. Notify now,
 	// before serving: a SIGHUP nobody listens for ends the process.
 	hup := make(chan os.Signal, 1)
@@ -300,11 +342,15 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 		}
 		return flush(flushCtx)
 	})
-	if metrics != nil {
-		rep := datadog.NewReporter(metrics, datadog.Sources{Scheduler: sched.Stats, Store: db, Redirects: counter.Redirects, Dropped: writer.Dropped,
-			StorageUp: storageHealth.Up, ClicksDropped: counter.Dropped}, log)
+	// Sampled once a probe interval: what it reads changes with checks.
+	a.add("metrics sampler", func(ctx context.Context) error {
+		sampler.Run(ctx, interval)
+		return nil
+	})
+	if dogstatsd != nil {
+		rep := datadog.NewReporter(dogstatsd, sources)
 		a.add("metrics reporter", func(ctx context.Context) error {
-			every(ctx, 10*time.Second, func() { rep.Report(ctx) })
+			every(ctx, 10*time.Second, rep.Report)
 			return nil
 		})
 	}
@@ -360,7 +406,7 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 				if members != nil {
 					departed.Go(func() {
 						fails := &errlog.Reporter{Log: log, Msg: "resolve departed replicas' incidents"}
-						every(ctx, interval, func() { fails.Report(ctx, engine.ResolveLeftReplicas(ctx, db, members.Lease())) })
+						every(ctx, interval, func() { fails.Report(ctx, engine.ResolveLeftReplicas(ctx, db, members.Lookback())) })
 					})
 				}
 				return func() { <-c.Stop().Done(); departed.Wait() }

@@ -25,18 +25,21 @@ var storeBackoff = backoff.Doubling(time.Second, 30*time.Second)
 // (a pod started before its database, an outage, a failover, a password
 // not yet rotated in): its database is returned unreached, every query
 // failing until the server answers, and reach connects and migrates.
-func openStore(ctx context.Context, cfg config.StorageConfig) (db storage.Store, where string, reach func(context.Context) error, err error) {
+// local is this process's clock (storage.DB.Local).
+func openStore(ctx context.Context, cfg config.StorageConfig, local func() time.Time) (db storage.Store, where string, reach func(context.Context) error, err error) {
 	if cfg.Driver != config.DriverPostgres {
 		db, err := sqlite.Open(ctx, cfg.Path)
 		if err != nil {
 			return nil, "", nil, err
 		}
+		db.Local = local
 		return db, "sqlite " + cfg.Path, func(context.Context) error { return nil }, nil
 	}
 	pdb, err := postgres.New(cfg.DSN)
 	if err != nil {
 		return nil, "", nil, err
 	}
+	pdb.Local = local
 	return pdb, "postgres " + pdb.Host(), pdb.Migrate, nil
 }
 

@@ -156,9 +156,17 @@ func (m methods) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) authenticate(next http.Handler) http.Handler {
+	return a.Authenticate("the admin API", next)
+}
+
+// Authenticate lets through to next only the requests that bear the
+// admin token: the admin API's own check, for an endpoint of another
+// package behind the same token (/metrics). Without a token, what is
+// named is off: 404, saying what turns it on.
+func (a *API) Authenticate(what string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if len(a.token) == 0 {
-			writeError(w, http.StatusNotFound, "", "the admin API is off: set server.admin_token to turn it on")
+			writeError(w, http.StatusNotFound, "", what+" is off: set server.admin_token to turn it on")
 			return
 		}
 		got, ok := bearerToken(r.Header.Get("Authorization"))

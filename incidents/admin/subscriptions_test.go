@@ -262,7 +262,7 @@ func TestSubscriptionsAPILifecycle(t *testing.T) {
 	openIncident(t, e.db, "dest:b1", "beta")
 	a2 := openIncident(t, e.db, "dest:a2", "acme")
 	eventually(t, "two alerts", func() bool { return len(rc.got()) == 3 })
-	eventually(t, "their outcomes recorded", func() bool { n, _ := e.db.OutboxPending(context.Background()); return n == 0 })
+	eventually(t, "their outcomes recorded", func() bool { b, _ := e.db.OutboxBacklog(context.Background()); return b.Pending == 0 })
 	got := rc.got()
 	if got[1].incident != a1.ID || got[2].incident != a2.ID {
 		t.Fatalf("received %+v", got)
@@ -289,7 +289,7 @@ func TestSubscriptionsAPILifecycle(t *testing.T) {
 		t.Fatalf("redeliver: %d %s", code, raw)
 	}
 	eventually(t, "the redelivery", func() bool { return len(rc.got()) == 4 })
-	eventually(t, "its outcome recorded", func() bool { n, _ := e.db.OutboxPending(context.Background()); return n == 0 })
+	eventually(t, "its outcome recorded", func() bool { b, _ := e.db.OutboxBacklog(context.Background()); return b.Pending == 0 })
 	re := rc.got()[3]
 	if re.id != got[2].id || re.eventID != got[2].eventID || re.ts == got[2].ts || re.sig == got[2].sig {
 		t.Errorf("redelivered %+v, original %+v: want the same id, a new timestamp and signature", re, got[2])
@@ -352,8 +352,8 @@ func TestSubscriptionsAPILifecycle(t *testing.T) {
 	if code, _, raw := e.call(t, http.MethodPost, fmt.Sprintf("/deliveries/%d/redeliver", delID), ""); code != http.StatusConflict {
 		t.Errorf("redelivering to a deleted subscription: %d %s, want 409", code, raw)
 	}
-	if n, _ := e.db.OutboxPending(context.Background()); n != 0 {
-		t.Errorf("%d deliveries pending after the subscription was deleted", n)
+	if b, _ := e.db.OutboxBacklog(context.Background()); b.Pending != 0 {
+		t.Errorf("%d deliveries pending after the subscription was deleted", b.Pending)
 	}
 	time.Sleep(100 * time.Millisecond)
 	openIncident(t, e.db, "dest:a6", "acme")
@@ -466,7 +466,7 @@ func TestSubscriptionsAPIRejectsBadInput(t *testing.T) {
 	id, _ := create(t, e, rc, rsrv.URL, `{"pages":["acme"]}`)
 	openIncident(t, e.db, "dest:a", "acme")
 	eventually(t, "the alert", func() bool { return len(rc.got()) == 2 })
-	eventually(t, "its outcome recorded", func() bool { n, _ := e.db.OutboxPending(context.Background()); return n == 0 })
+	eventually(t, "its outcome recorded", func() bool { b, _ := e.db.OutboxBacklog(context.Background()); return b.Pending == 0 })
 	before, err := e.db.Subscription(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)
@@ -599,7 +599,7 @@ func TestReplayFollowsAnIncidentPastMinImpact(t *testing.T) {
 		Status: linkwatch.StatusInvestigating, Impact: linkwatch.ImpactMinor, Targets: []string{"https://slow.example/"}, StartedAt: now, UpdatedAt: now,
 		Affected: []linkwatch.Affected{{Page: "acme", Link: "slow", URL: "https://slow.example/"}}}, linkwatch.AlertOpened)
 	eventually(t, "the story delivered", func() bool { return len(rc.got()) == 4 })
-	eventually(t, "its outcomes recorded", func() bool { n, _ := e.db.OutboxPending(ctx); return n == 0 })
+	eventually(t, "its outcomes recorded", func() bool { b, _ := e.db.OutboxBacklog(ctx); return b.Pending == 0 })
 	code, rep, raw := e.call(t, http.MethodPost, fmt.Sprintf("/subscriptions/%d/replay?since=%s", id, since), "")
 	if code != http.StatusAccepted || rep["queued"].(float64) != 3 {
 		t.Fatalf("replay: %d %s; want the eased incident's 3 alerts", code, raw)
@@ -689,8 +689,8 @@ func TestReplayAfterResumeSendsWhatWasMissedWhilePaused(t *testing.T) {
 	if err := e.db.FanOut(ctx, nil); err != nil {
 		t.Fatal(err)
 	}
-	if n, _ := e.db.OutboxPending(ctx); n != 0 {
-		t.Fatalf("%d deliveries pending for a paused subscription", n)
+	if b, _ := e.db.OutboxBacklog(ctx); b.Pending != 0 {
+		t.Fatalf("%d deliveries pending for a paused subscription", b.Pending)
 	}
 	inc.Status, inc.ResolvedAt = linkwatch.StatusResolved, e.db.Now()
 	if _, err := e.db.Record(ctx, incidents.Change{Incident: inc, Alert: &linkwatch.Alert{Type: linkwatch.AlertResolved}}); err != nil {

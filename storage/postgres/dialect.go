@@ -44,11 +44,25 @@ func (*dialect) PruneResults() string {
 	return `DELETE FROM results WHERE ctid = ANY (ARRAY(SELECT ctid FROM results WHERE started_at < $1 LIMIT 5000))`
 }
 
-// LiveMember: the member's session lock (MemberLock) is held.
+// Now: the transaction's start, and the instant of the statement (which
+// the offset of storage.DB.Now is measured against).
+func (*dialect) Now() string { return `SELECT now(), clock_timestamp()` }
+
+// LiveMember: the member's session lock (MemberLock) is held, or its
+// absence proves nothing. A lock is lost with the process, and with the
+// server: after a restart or a failover every member's is gone until its
+// next heartbeat takes it again, and a replica that counted them dead
+// would take every host and check it beside its owner. So a missing lock
+// counts only when some member's lock is held by a session that began
+// before the member's last heartbeat: the server has lived since, and the
+// lock the member held to write that heartbeat would still be held if its
+// process were. (A session of another role may hide when it began; then
+// nothing is proven, and the lease alone decides.)
 func (*dialect) LiveMember() string {
-	return fmt.Sprintf(`EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
-		AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-		AND l.classid::bigint = %d AND l.objid::bigint = m.lock_key)`, lockSpaceMember)
+	return fmt.Sprintf(`(EXISTS (SELECT 1 FROM pg_locks l WHERE %[1]s AND l.objid::bigint = m.lock_key)
+		OR NOT EXISTS (SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE %[1]s AND a.backend_start < m.heartbeat_at))`,
+		fmt.Sprintf(`l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+		AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND l.classid::bigint = %d`, lockSpaceMember))
 }
 
 // Insert writes a plain batch with COPY, and one with a conflict clause or

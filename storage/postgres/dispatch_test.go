@@ -66,7 +66,7 @@ func TestTwoDispatchersSendEachAlertOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer db.Close()
-		db.Now = clock
+		db.SetClock(clock)
 		dbs[i] = db
 	}
 	const incidentsN, perIncident = 12, 4

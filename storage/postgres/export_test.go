@@ -6,3 +6,6 @@ var (
 	Migrate     = migrate
 	MigrationFS = migrationFS
 )
+
+// LockSpaceMember is the advisory lock space of members' session locks.
+const LockSpaceMember = lockSpaceMember

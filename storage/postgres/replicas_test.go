@@ -3,14 +3,15 @@ package postgres_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
-	"linkwatch"
-
 	"github.com/jackc/pgx/v5"
 
+	"linkwatch"
+	"linkwatch/checker/shard"
 	"linkwatch/incidents"
 	"linkwatch/storage/postgres"
 	"linkwatch/storage/postgres/pgtest"
@@ -46,7 +47,7 @@ func TestReplicasLoseNoAlert(t *testing.T) {
 	}
 	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 	for _, db := range replicas {
-		db.Now = func() time.Time { return t0 }
+		db.SetClock(func() time.Time { return t0 })
 	}
 	const perReplica = 40
 	var wg sync.WaitGroup
@@ -141,62 +142,218 @@ func terminate(t *testing.T, dsn string, lockSpace int) {
 func TestDeadMemberLeavesAtOnce(t *testing.T) {
 	dsn := pgtest.DSN(t)
 	ctx := context.Background()
-	a, err := postgres.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := postgres.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	if err := a.Heartbeat(ctx, linkwatch.Member{ID: "a"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Heartbeat(ctx, linkwatch.Member{ID: "b"}); err != nil {
-		t.Fatal(err)
-	}
-	live := func() []string {
-		t.Helper()
-		ms, err := b.Members(ctx, "", time.Now().Add(-time.Minute))
-		if err != nil {
+	a, b := open(t, dsn), open(t, dsn)
+	// a beats again once b's lock session began, as heartbeats every
+	// interval/3 do: b's held lock then proves the server has lived since
+	// a's heartbeat, so a's missing lock proves a dead.
+	for _, m := range []struct {
+		db *postgres.DB
+		id string
+	}{{a, "a"}, {b, "b"}, {a, "a"}} {
+		if err := m.db.Heartbeat(ctx, linkwatch.Member{ID: m.id}); err != nil {
 			t.Fatal(err)
 		}
-		var out []string
-		for _, m := range ms {
-			out = append(out, m.ID)
-		}
-		return out
 	}
-	if got := live(); len(got) != 2 {
+	if got := live(t, b); len(got) != 2 {
 		t.Fatalf("live = %v, want a and b", got)
 	}
-	// Kill a's lock session only (b's is in the same lock space: end a's
-	// by its pid).
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, `SELECT pg_terminate_backend(l.pid) FROM pg_locks l JOIN members m ON l.objid::bigint = m.lock_key
-		WHERE l.locktype = 'advisory' AND m.id = 'a'`); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for got := live(); len(got) != 1 || got[0] != "b"; got = live() {
-		if time.Now().After(deadline) {
-			t.Fatalf("live = %v after a's session ended, want b alone", got)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	terminateMember(t, dsn, "a")
+	waitFor(t, "b alone live after a's session ended", func() bool { return slices.Equal(live(t, b), []string{"b"}) })
 	// a is alive after all (only its connection broke): its heartbeat
 	// takes the lock again.
 	if err := a.Heartbeat(ctx, linkwatch.Member{ID: "a"}); err != nil {
 		t.Fatal(err)
 	}
-	if got := live(); len(got) != 2 {
+	if got := live(t, b); len(got) != 2 {
 		t.Errorf("live = %v after a's next heartbeat, want a and b", got)
+	}
+}
+
+// TestLocksLostWithTheServerProveNoDeath: a restart or a failover of the
+// database ends every session, and every member's lock with it. The first
+// replica back must not find the others dead for want of their locks (it
+// would take every host while they still check theirs): their heartbeats
+// are older than every lock held now, so only their lease decides. Once a
+// member has beaten since, its lock counts again: a kill -9 then still
+// drops it at once.
+func TestLocksLostWithTheServerProveNoDeath(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	ctx := context.Background()
+	a, b := open(t, dsn), open(t, dsn)
+	for _, m := range []struct {
+		db *postgres.DB
+		id string
+	}{{a, "a"}, {b, "b"}, {a, "a"}} {
+		if err := m.db.Heartbeat(ctx, linkwatch.Member{ID: m.id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	terminateMember(t, dsn, "")
+	// a is back first: its heartbeat takes its lock again; b's is still gone.
+	if err := a.Heartbeat(ctx, linkwatch.Member{ID: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := live(t, a); !slices.Equal(got, []string{"a", "b"}) {
+		t.Fatalf("live after the server lost every lock, with a back first = %v, want a and b (b's lease runs)", got)
+	}
+	if err := b.Heartbeat(ctx, linkwatch.Member{ID: "b"}); err != nil {
+		t.Fatal(err)
+	}
+	terminateMember(t, dsn, "b")
+	waitFor(t, "a alone live after b, back, was killed", func() bool { return slices.Equal(live(t, a), []string{"a"}) })
+}
+
+// TestSkewedReplicasAgree: three replicas whose clocks are five minutes
+// apart share one database. Their heartbeats carry the database's time;
+// each sees the other two live, so they split the hosts exactly, each host
+// owned by one; and each reckons the database's time, not its own.
+func TestSkewedReplicasAgree(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	ctx := context.Background()
+	var members []*shard.Membership
+	var dbs []*postgres.DB
+	for i, skew := range []time.Duration{-5 * time.Minute, 0, 5 * time.Minute} {
+		db := open(t, dsn)
+		local := func() time.Time { return time.Now().Add(skew) }
+		db.Local = local
+		dbs = append(dbs, db)
+		members = append(members, shard.New(db, linkwatch.Member{ID: fmt.Sprintf("r%d", i)}, shard.Options{Interval: 10 * time.Second, Now: local}))
+	}
+	for range 3 {
+		for _, m := range members {
+			if err := m.Tick(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var targets []linkwatch.Target
+	for h := range 60 {
+		u := fmt.Sprintf("https://h%d.example/", h)
+		targets = append(targets, linkwatch.Target{ID: u, Kind: linkwatch.TargetDestination, URL: u})
+	}
+	owners := map[string]int{}
+	for i, m := range members {
+		if got := m.Assignment().Members; !slices.Equal(got, []string{"r0", "r1", "r2"}) {
+			t.Errorf("r%d (clock %+v off) shares with %v, want r0, r1 and r2", i, []time.Duration{-5 * time.Minute, 0, 5 * time.Minute}[i], got)
+		}
+		for _, tg := range m.Assignment().Filter(targets) {
+			owners[tg.ID]++
+		}
+		if off := time.Until(dbs[i].Now()); off > time.Second || off < -time.Second {
+			t.Errorf("r%d reckons the database's time %s off", i, off)
+		}
+	}
+	for _, tg := range targets {
+		if owners[tg.ID] != 1 {
+			t.Errorf("%s checked by %d replicas, want 1", tg.ID, owners[tg.ID])
+		}
+	}
+	all, err := dbs[0].LiveMembers(ctx, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range all {
+		if off := time.Since(m.HeartbeatAt); off > 5*time.Second || off < -5*time.Second {
+			t.Errorf("%s's heartbeat is stamped %s off the database's time", m.ID, off)
+		}
+	}
+}
+
+// TestClaimsByTheDatabaseClock: a delivery claimed by a replica whose clock
+// is five minutes behind is not free at once to one five minutes ahead (a
+// second send), and its claim ends with its lease, not five minutes late
+// (an alert held back): both replicas reckon the lease by the database's
+// clock.
+func TestClaimsByTheDatabaseClock(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	ctx := context.Background()
+	behind, ahead := open(t, dsn), open(t, dsn)
+	behind.Local = func() time.Time { return time.Now().Add(-5 * time.Minute) }
+	ahead.Local = func() time.Time { return time.Now().Add(5 * time.Minute) }
+	now := time.Now()
+	inc := linkwatch.Incident{Key: "dest:x", Kind: linkwatch.KindDestination, Title: "x", Status: linkwatch.StatusInvestigating,
+		Impact: linkwatch.ImpactMajor, StartedAt: now, UpdatedAt: now}
+	if _, err := behind.Record(ctx, incidents.Change{Incident: inc, Alert: &linkwatch.Alert{Type: linkwatch.AlertOpened}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := behind.FanOut(ctx, []string{"hook"}); err != nil {
+		t.Fatal(err)
+	}
+	const lease = 300 * time.Millisecond
+	first, err := behind.ClaimDeliveries(ctx, "hook", "behind", lease, 1)
+	if err != nil || len(first) != 1 {
+		t.Fatalf("the first claim: %d deliveries, %v", len(first), err)
+	}
+	if got, err := ahead.ClaimDeliveries(ctx, "hook", "ahead", lease, 1); err != nil || len(got) != 0 {
+		t.Fatalf("claimed again within the lease by a replica whose clock is ahead: %d deliveries, %v", len(got), err)
+	}
+	var again []linkwatch.Delivery
+	waitFor(t, "the claim free once its lease passed", func() bool {
+		again, err = ahead.ClaimDeliveries(ctx, "hook", "ahead", lease, 1)
+		return err != nil || len(again) == 1
+	})
+	if err != nil || again[0].Alert.EventID != first[0].Alert.EventID {
+		t.Errorf("after the lease: %v, %v; want the same alert, event id %s", again, err, first[0].Alert.EventID)
+	}
+}
+
+// open opens the database at dsn, closed when t ends.
+func open(t *testing.T, dsn string) *postgres.DB {
+	t.Helper()
+	db, err := postgres.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// live returns the ids of the live members db sees, with a lease of a
+// minute.
+func live(t *testing.T, db *postgres.DB) []string {
+	t.Helper()
+	ms, err := db.Members(context.Background(), "", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, m := range ms {
+		out = append(out, m.ID)
+	}
+	return out
+}
+
+// terminateMember ends the session holding member id's lock ("": every
+// member's, as a restart of the server does) in dsn's database, and waits
+// until the server has released them.
+func terminateMember(t *testing.T, dsn, id string) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	const held = `FROM pg_locks l WHERE l.locktype = 'advisory' AND l.classid::bigint = $1
+		AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+		AND ($2 = '' OR l.objid::bigint = (SELECT lock_key FROM members WHERE id = $2))`
+	var n int
+	if err := conn.QueryRow(ctx, `SELECT count(pg_terminate_backend(l.pid)) `+held, postgres.LockSpaceMember, id).Scan(&n); err != nil || n == 0 {
+		t.Fatalf("terminated %d sessions holding member locks (%v)", n, err)
+	}
+	waitFor(t, "the terminated sessions' locks released", func() bool {
+		err := conn.QueryRow(ctx, `SELECT count(*) `+held, postgres.LockSpaceMember, id).Scan(&n)
+		return err != nil || n == 0
+	})
+}
+
+// waitFor polls cond until it holds, failing t after 10 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within 10s: %s", what)
+		}
 	}
 }
 

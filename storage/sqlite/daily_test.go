@@ -24,7 +24,7 @@ func TestDailyStatsFromRollups(t *testing.T) {
 	if err := db.SaveResults(ctx, batch); err != nil {
 		t.Fatal(err)
 	}
-	db.Now = func() time.Time { return day.Add(72*time.Hour + 3*time.Minute) }
+	db.SetClock(func() time.Time { return day.Add(72*time.Hour + 3*time.Minute) })
 	if err := db.RollUp(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -71,6 +71,9 @@ func (dialect) PruneResults() string {
 	return `DELETE FROM results WHERE rowid IN (SELECT rowid FROM results WHERE started_at < $1 LIMIT 5000)`
 }
 
+// Now: SQLite runs in this process, and its clock is the process's.
+func (dialect) Now() string { return "" }
+
 func (dialect) LiveMember() string { return "true" }
 
 // Insert runs one prepared INSERT per row: in-process, a row costs no

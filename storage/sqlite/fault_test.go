@@ -37,8 +37,8 @@ func TestWriteProbeAndFaultsOnAFullDisk(t *testing.T) {
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
 	_ = db.WriteProbe(cctx)
-	if f := db.LastWriteFault(); f.Err != nil {
-		t.Fatalf("a cancelled context counted as a storage fault: %v", f.Err)
+	if f := db.LastWriteFault(); f.Err != nil || f.Count != 0 {
+		t.Fatalf("a cancelled context counted as a storage fault: %v (%d)", f.Err, f.Count)
 	}
 	free := storagefault.FillDisk(t, dir)
 	if err := db.WriteProbe(ctx); err == nil {
@@ -46,6 +46,10 @@ func TestWriteProbeAndFaultsOnAFullDisk(t *testing.T) {
 	}
 	if f := db.LastWriteFault(); f.Err == nil {
 		t.Fatal("the refused write was not recorded as a fault")
+	}
+	_ = db.WriteProbe(ctx)
+	if f := db.LastWriteFault(); f.Count != 2 {
+		t.Errorf("%d faults counted, want the 2 refused writes (a metric)", f.Count)
 	}
 	free()
 	if err := db.WriteProbe(ctx); err != nil {

@@ -87,7 +87,7 @@ func TestRollUpAndQuantile(t *testing.T) {
 	if err := db.SaveResults(ctx, batch); err != nil {
 		t.Fatal(err)
 	}
-	db.Now = func() time.Time { return t0.Add(2*time.Hour + 3*time.Minute) }
+	db.SetClock(func() time.Time { return t0.Add(2*time.Hour + 3*time.Minute) })
 	for range 2 { // idempotent: a second run changes nothing
 		if err := db.RollUp(ctx); err != nil {
 			t.Fatal(err)
@@ -143,7 +143,7 @@ func TestPrune(t *testing.T) {
 	if err := db.SaveResults(ctx, batch); err != nil {
 		t.Fatal(err)
 	}
-	db.Now = func() time.Time { return now }
+	db.SetClock(func() time.Time { return now })
 	if err := db.RollUp(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -46,7 +46,7 @@ func TestContract(t *testing.T) {
 		t.Parallel()
 		run(t, func(tb testing.TB, now func() time.Time) storage.Store {
 			db := sqlitetest.MustOpen(tb)
-			db.Now = now
+			db.SetClock(now)
 			return db
 		})
 	})
@@ -54,7 +54,7 @@ func TestContract(t *testing.T) {
 		t.Parallel()
 		run(t, func(tb testing.TB, now func() time.Time) storage.Store {
 			db := pgtest.MustOpen(tb)
-			db.Now = now
+			db.SetClock(now)
 			return db
 		})
 	})
@@ -85,6 +85,7 @@ func run(t *testing.T, open Open) {
 		{"PublicAndInternalIncidents", publicAndInternalIncidents},
 		{"Recoveries", recoveries},
 		{"DeliveryQueue", deliveryQueue},
+		{"OutboxBacklog", outboxBacklog},
 		{"Members", members},
 		{"ClaimDeliveries", claimDeliveries},
 		{"FollowedIncidents", followedIncidents},
@@ -380,8 +381,8 @@ func fanOutAndChannels(t *testing.T, db storage.Store, _ *Clock) {
 	if len(log) != 6 {
 		t.Fatalf("%d deliveries, want one per alert per channel", len(log))
 	}
-	if n, _ := db.OutboxPending(ctx); n != 6 {
-		t.Errorf("pending = %d", n)
+	if b, _ := db.OutboxBacklog(ctx); b.Pending != 6 {
+		t.Errorf("pending = %d", b.Pending)
 	}
 	must(t, db.DisableChannel(ctx, "webhook:ops", "410 Gone"))
 	off, err := db.DisabledChannels(ctx)
@@ -389,8 +390,8 @@ func fanOutAndChannels(t *testing.T, db storage.Store, _ *Clock) {
 	if off["webhook:ops"] != "410 Gone" || len(off) != 1 {
 		t.Errorf("disabled = %v", off)
 	}
-	if n, _ := db.OutboxPending(ctx); n != 3 {
-		t.Errorf("pending after disabling = %d, want the other channel's 3", n)
+	if b, _ := db.OutboxBacklog(ctx); b.Pending != 3 {
+		t.Errorf("pending after disabling = %d, want the other channel's 3", b.Pending)
 	}
 	// Back on: it gets alerts made from now on, not the backlog.
 	must(t, db.EnableChannel(ctx, "webhook:ops"))

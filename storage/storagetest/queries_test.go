@@ -273,3 +273,44 @@ func deliveryQueue(t *testing.T, db storage.Store, clk *Clock) {
 		t.Errorf("channel states = %+v", states)
 	}
 }
+
+// The backlog counts the deliveries not yet sent, retries included, and
+// dates its oldest by its alert: the age a metric reports.
+func outboxBacklog(t *testing.T, db storage.Store, clk *Clock) {
+	ctx := context.Background()
+	backlog := func(want linkwatch.Backlog) {
+		t.Helper()
+		b, err := db.OutboxBacklog(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.Pending != want.Pending || !b.Oldest.Equal(want.Oldest) {
+			t.Errorf("backlog = %d, oldest %s; want %d, oldest %s", b.Pending, b.Oldest, want.Pending, want.Oldest)
+		}
+	}
+	backlog(linkwatch.Backlog{})
+	for i, key := range []string{"dest:a", "dest:b"} {
+		at := t0.Add(time.Duration(i) * time.Minute)
+		clk.Set(at)
+		inc := linkwatch.Incident{Key: key, Kind: linkwatch.KindDestination, Title: key, Status: linkwatch.StatusInvestigating,
+			Impact: linkwatch.ImpactMajor, StartedAt: at, UpdatedAt: at}
+		if _, err := db.Record(ctx, incidents.Change{Incident: inc, Alert: &linkwatch.Alert{Type: linkwatch.AlertOpened}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clk.Set(t0.Add(5 * time.Minute))
+	must(t, db.FanOut(ctx, []string{"slack"}))
+	backlog(linkwatch.Backlog{Pending: 2, Oldest: t0})
+	pending, err := db.PendingDeliveries(ctx, "slack", 0, 10)
+	must(t, err)
+	if len(pending) != 2 {
+		t.Fatalf("pending = %+v", pending)
+	}
+	// A failed attempt keeps it in the backlog, with its alert's age.
+	must(t, db.MarkDelivery(ctx, pending[0].ID, linkwatch.Outcome{Status: linkwatch.DeliveryPending, NextAt: clk.Now().Add(time.Minute), HTTPStatus: 503}))
+	backlog(linkwatch.Backlog{Pending: 2, Oldest: t0})
+	must(t, db.MarkDelivery(ctx, pending[0].ID, linkwatch.Outcome{Status: linkwatch.DeliverySent, HTTPStatus: 200}))
+	backlog(linkwatch.Backlog{Pending: 1, Oldest: t0.Add(time.Minute)})
+	must(t, db.MarkDelivery(ctx, pending[1].ID, linkwatch.Outcome{Status: linkwatch.DeliveryDead, HTTPStatus: 400}))
+	backlog(linkwatch.Backlog{})
+}

@@ -12,8 +12,9 @@ import (
 	"linkwatch/storage"
 )
 
-// members: a heartbeat makes a member live until its lease ends; the
-// region filters; Leave ends it at once.
+// members: a heartbeat makes a member live until its lease ends, both
+// reckoned by the database's clock; the region filters; Leave ends it at
+// once.
 func members(t *testing.T, db storage.Store, clk *Clock) {
 	ctx := context.Background()
 	must(t, db.Heartbeat(ctx, linkwatch.Member{ID: "a-1", Addr: "10.0.0.1:8080"}))
@@ -29,20 +30,25 @@ func members(t *testing.T, db storage.Store, clk *Clock) {
 		}
 		return out
 	}
-	got, err := db.Members(ctx, "", t0.Add(-30*time.Second))
+	got, err := db.Members(ctx, "", 35*time.Second)
 	must(t, err)
 	if len(got) != 1 || got[0].ID != "a-1" || got[0].Addr != "10.0.0.1:8080" || !got[0].StartedAt.Equal(t0) || !got[0].HeartbeatAt.Equal(t0.Add(5*time.Second)) {
 		t.Errorf("members of the unnamed region = %+v; want a-1 started at %s, last seen 5s later", got, t0)
 	}
-	if all := ids(db.LiveMembers(ctx, t0.Add(-30*time.Second))); !slices.Equal(all, []string{"a-1", "e-1"}) {
+	if all := ids(db.LiveMembers(ctx, 35*time.Second)); !slices.Equal(all, []string{"a-1", "e-1"}) {
 		t.Errorf("live members = %v", all)
 	}
-	// e-1's heartbeat is older than the lease now; a-1's is not.
-	if all := ids(db.LiveMembers(ctx, t0.Add(time.Second))); !slices.Equal(all, []string{"a-1"}) {
-		t.Errorf("live members after e-1's lease = %v, want a-1", all)
+	// A lease of 4 s: e-1's heartbeat, 5 s ago, is older; a-1's is not.
+	if all := ids(db.LiveMembers(ctx, 4*time.Second)); !slices.Equal(all, []string{"a-1"}) {
+		t.Errorf("live members within 4s = %v, want a-1", all)
 	}
+	clk.Set(t0.Add(40 * time.Second))
+	if all := ids(db.LiveMembers(ctx, 30*time.Second)); len(all) != 0 {
+		t.Errorf("live members 35 s after the last heartbeat, with a lease of 30 s: %v, want none", all)
+	}
+	clk.Set(t0.Add(5 * time.Second))
 	must(t, db.Leave(ctx, "a-1"))
-	if all := ids(db.LiveMembers(ctx, t0.Add(-30*time.Second))); !slices.Equal(all, []string{"e-1"}) {
+	if all := ids(db.LiveMembers(ctx, 35*time.Second)); !slices.Equal(all, []string{"e-1"}) {
 		t.Errorf("live members after a-1 left = %v, want e-1", all)
 	}
 	held, err := db.HoldLock(ctx, "jobs")

@@ -113,8 +113,8 @@ func subscriptions(t *testing.T, db storage.Store, clk *Clock) {
 	if got, _ := db.DeliveryLog(ctx, linkwatch.DeliveryQuery{Channel: ch, Limit: 10}); len(got) != 2 {
 		t.Errorf("a filtered alert is in the log: %+v", got)
 	}
-	if n, _ := db.OutboxPending(ctx); n != 5 {
-		t.Errorf("pending = %d, want 5 (1 failing here, 4 of webhook:ops)", n)
+	if b, _ := db.OutboxBacklog(ctx); b.Pending != 5 {
+		t.Errorf("pending = %d, want 5 (1 failing here, 4 of webhook:ops)", b.Pending)
 	}
 	if s, _ = db.Subscription(ctx, s.ID); !s.FailingSince.Equal(t0.Add(3 * time.Minute)) {
 		t.Errorf("failing since = %v, want the first failure after the last sent one", s.FailingSince)
@@ -241,8 +241,8 @@ func subscriptions(t *testing.T, db storage.Store, clk *Clock) {
 	_, err = db.Record(ctx, incidents.Change{Incident: openIncident("dest:after-delete", clk.Now()), Alert: &linkwatch.Alert{Type: linkwatch.AlertOpened}})
 	must(t, err)
 	must(t, db.FanOut(ctx, []string{ch}))
-	if n, _ := db.OutboxPending(ctx); n != 4 {
-		t.Errorf("pending after delete = %d, want webhook:ops's 4 only", n)
+	if b, _ := db.OutboxBacklog(ctx); b.Pending != 4 {
+		t.Errorf("pending after delete = %d, want webhook:ops's 4 only", b.Pending)
 	}
 	if got, _ := db.DeliveryLog(ctx, linkwatch.DeliveryQuery{Channel: ch, Limit: 10}); len(got) != 3 {
 		t.Errorf("history after delete: %d deliveries, want 3", len(got))
@@ -289,8 +289,8 @@ func pausedSubscriptionReplays(t *testing.T, db storage.Store, clk *Clock) {
 	must(t, db.FanOut(ctx, []string{ch}))
 	missed.Status, missed.ResolvedAt = linkwatch.StatusResolved, clk.Now()
 	record(missed, linkwatch.AlertResolved) // no fan-out before the resume
-	if n, _ := db.OutboxPending(ctx); n != 0 {
-		t.Errorf("%d deliveries pending for a paused subscription", n)
+	if b, _ := db.OutboxBacklog(ctx); b.Pending != 0 {
+		t.Errorf("%d deliveries pending for a paused subscription", b.Pending)
 	}
 
 	clk.Set(t0.Add(2 * time.Minute))

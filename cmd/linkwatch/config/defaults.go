@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"linkwatch"
 	"linkwatch/alerting"
 	"linkwatch/checker"
 	"linkwatch/checker/schedule"
@@ -53,7 +54,7 @@ func (c *Config) applyDefaults() {
 	setDefault(&r.MinuteRollups, 7*24*time.Hour)
 	setDefault(&r.Rollups, 90*24*time.Hour)
 	p := &c.Probe
-	setDefault(&p.Interval, schedule.DefaultInterval)
+	setDefault(&p.Interval, linkwatch.DefaultInterval)
 	setDefault(&p.Timeout, checker.DefaultTimeout)
 	setDefault(&p.HubSlow, checker.DefaultSlowThreshold)
 	setDefaultPtr(&p.FreshEvery, checker.DefaultFreshEvery)

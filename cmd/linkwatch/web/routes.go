@@ -18,7 +18,9 @@ type Handlers struct {
 	Hub    *hub.Server // the index, the stylesheet, and the catch-all: pages, short links, the 404 page
 	Admin  *admin.API
 	Status *statuspage.Server
-	Health Health
+	// Metrics serves the metrics to Prometheus, behind the admin token.
+	Metrics http.Handler
+	Health  Health
 	// Limit wraps everything but the health probes (the rate limit); nil:
 	// none.
 	Limit func(http.Handler) http.Handler
@@ -35,6 +37,7 @@ func register(r *mux.Router, h Handlers) {
 	r.Handle(hub.StylePath, h.Hub)
 	h.Admin.Register(r)
 	h.Status.Register(r)
+	r.Handle("/metrics", h.Admin.Authenticate("/metrics", h.Metrics)).Methods(http.MethodGet, http.MethodHead)
 	r.NotFoundHandler = h.Hub
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", "GET, HEAD")

@@ -68,7 +68,7 @@ func TestEveryRouteIsReserved(t *testing.T) {
 	}
 	// What the config refuses (the table's own first segments), named
 	// nowhere else.
-	for _, s := range []string{"status", "api", "badge", "chart", "healthz", "readyz", "static"} {
+	for _, s := range []string{"status", "api", "badge", "chart", "healthz", "readyz", "static", "metrics"} {
 		if ReservedPageSlug(s) == nil {
 			t.Errorf("page slug %q is accepted", s)
 		}

@@ -37,7 +37,7 @@ func readyOn(t *testing.T, dir string) (*sqlite.DB, *StorageHealth, *faultClock)
 	}
 	t.Cleanup(func() { db.Close() })
 	clk := &faultClock{now: time.Now()}
-	db.Now = clk.Now
+	db.SetClock(clk.Now)
 	rd := NewStorageHealth(db, 10*time.Second)
 	rd.now = clk.Now
 	return db, rd, clk

@@ -53,12 +53,13 @@ type Server struct {
 	dir      string // owned by the server's user; removed by Stop
 	Port     int
 	Password string
-	bin      string // the directory of initdb and postgres
-	cred     *syscall.Credential
 	cmd      *exec.Cmd
 	exited   chan struct{} // closed when the postgres process has exited
 	admin    *pgxpool.Pool // on the postgres database, to create and drop test databases
 	logPath  string
+	bin      string // where initdb and postgres are
+	data     string // the cluster's data directory
+	cred     *syscall.Credential
 }
 
 // Main runs the package's tests, then stops the server if one was
@@ -81,23 +82,6 @@ func Main(m *testing.M) {
 func DSN(tb testing.TB) string {
 	tb.Helper()
 	return server(tb).DSN(tb)
-}
-
-// NewServer starts a server of tb's own, stopped and removed when tb
-// ends: one a test may shut down and restart (an outage of the database)
-// without touching the other tests' server.
-func NewServer(tb testing.TB) *Server {
-	tb.Helper()
-	s, err := Start(binaries(tb))
-	if err != nil {
-		tb.Fatalf("pgtest: %v", err)
-	}
-	tb.Cleanup(func() {
-		if err := s.Stop(); err != nil {
-			tb.Errorf("pgtest: %v", err)
-		}
-	})
-	return s
 }
 
 // DSN returns the connection string of a fresh, empty database on s,
@@ -139,17 +123,51 @@ func server(tb testing.TB) *Server {
 	if shared != nil {
 		return shared
 	}
-	s, err := Start(binaries(tb))
-	if err != nil {
-		tb.Fatalf("pgtest: %v", err)
-	}
-	shared = s
+	shared = launch(tb)
+	return shared
+}
+
+// Own starts a server of tb's own, stopped when tb ends: for a test that
+// takes the database down and up again (Down, Up), which would break
+// every other test on the shared one.
+func Own(tb testing.TB) *Server {
+	tb.Helper()
+	s := launch(tb)
+	tb.Cleanup(func() {
+		if err := s.Stop(); err != nil {
+			tb.Errorf("pgtest: %v", err)
+		}
+	})
 	return s
 }
 
-// binaries returns BinDir's answer, or skips tb without the binaries (fails
-// it when CI=true).
-func binaries(tb testing.TB) string {
+// Down shuts the server down as an outage of the database does (fast
+// shutdown: every session ends, every lock with it), keeping its data
+// for Up.
+func (s *Server) Down(tb testing.TB) {
+	tb.Helper()
+	s.admin.Close()
+	s.admin = nil
+	_ = s.cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-s.exited:
+	case <-time.After(30 * time.Second):
+		tb.Fatalf("pgtest: postgres did not shut down within 30s: %s", s.logTail())
+	}
+}
+
+// Up starts the server Down shut down again, on the same port, with its
+// data.
+func (s *Server) Up(tb testing.TB) {
+	tb.Helper()
+	if err := s.start(s.bin, s.data, s.cred); err != nil {
+		tb.Fatalf("pgtest: restart: %v", err)
+	}
+}
+
+// launch starts a server for tb, or skips tb where there is no PostgreSQL
+// to start (fails under CI=true).
+func launch(tb testing.TB) *Server {
 	tb.Helper()
 	bin, err := BinDir()
 	if err != nil {
@@ -158,7 +176,11 @@ func binaries(tb testing.TB) string {
 		}
 		tb.Skipf("pgtest: %v; install PostgreSQL (Debian: apt-get install postgresql) to run the PostgreSQL tests", err)
 	}
-	return bin
+	s, err := Start(bin)
+	if err != nil {
+		tb.Fatalf("pgtest: %v", err)
+	}
+	return s
 }
 
 // BinDir finds the directory of initdb and postgres: the PATH's, or the
@@ -195,7 +217,8 @@ func Start(binDir string) (*Server, error) {
 	}
 	var pw [16]byte
 	_, _ = rand.Read(pw[:])
-	s := &Server{dir: dir, Password: hex.EncodeToString(pw[:]), bin: binDir, cred: cred, exited: make(chan struct{}), logPath: filepath.Join(dir, "postgres.log")}
+	s := &Server{dir: dir, Password: hex.EncodeToString(pw[:]), exited: make(chan struct{}), logPath: filepath.Join(dir, "postgres.log"),
+		bin: binDir, data: filepath.Join(dir, "data"), cred: cred}
 	fail := func(err error) (*Server, error) {
 		os.RemoveAll(dir)
 		return nil, err
@@ -209,7 +232,7 @@ func Start(binDir string) (*Server, error) {
 			return fail(fmt.Errorf("give %s to the server's user: %w", dir, err))
 		}
 	}
-	data := filepath.Join(dir, "data")
+	data := s.data
 	// Password auth over TCP, so a wrong password is a real refusal.
 	initdb := exec.Command(filepath.Join(binDir, "initdb"), "-D", data, "-U", superuser, "--pwfile="+pwFile,
 		"--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--no-locale", "--no-sync")
@@ -224,7 +247,7 @@ func Start(binDir string) (*Server, error) {
 		if err != nil {
 			return fail(err)
 		}
-		err = s.start()
+		err = s.start(binDir, data, cred)
 		if err == nil {
 			return s, nil
 		}
@@ -234,23 +257,21 @@ func Start(binDir string) (*Server, error) {
 	}
 }
 
-// start runs postgres on s's data directory and port, and waits until it
-// answers.
-func (s *Server) start() error {
+func (s *Server) start(binDir, data string, cred *syscall.Credential) error {
 	logf, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
 	}
 	// Durability settings off: a test database lives for a test, and the
 	// crash tests kill linkwatch, not the server.
-	s.cmd = exec.Command(filepath.Join(s.bin, "postgres"), "-D", filepath.Join(s.dir, "data"), "-p", strconv.Itoa(s.Port),
+	s.cmd = exec.Command(filepath.Join(binDir, "postgres"), "-D", data, "-p", strconv.Itoa(s.Port),
 		"-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="+s.dir,
 		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=300")
 	s.cmd.Stdout, s.cmd.Stderr = logf, logf
 	// SIGQUIT (immediate shutdown) if the test binary dies without Main's
 	// Stop. Pdeathsig follows the thread that started the child, so that
 	// thread stays locked, waiting for the server, until it exits.
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred, Pdeathsig: syscall.SIGQUIT, Setpgid: true}
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGQUIT, Setpgid: true}
 	started := make(chan error, 1)
 	s.exited = make(chan struct{})
 	go func() {
@@ -306,34 +327,12 @@ func (s *Server) kill() {
 	}
 }
 
-// Stop shuts the server down (fast shutdown: sessions are ended) and
-// removes its directory.
+// Stop shuts the server down (fast shutdown: sessions are ended), if Down
+// has not, and removes its directory.
 func (s *Server) Stop() error {
 	if s.admin != nil {
 		s.admin.Close()
 	}
-	s.shutdown()
-	return os.RemoveAll(s.dir)
-}
-
-// Shutdown stops the server as an outage would (fast shutdown: every
-// session ends, and connections are refused) and keeps its data for
-// Restart.
-func (s *Server) Shutdown() {
-	s.shutdown()
-}
-
-// Restart starts a server Shutdown stopped, on the same port, with its
-// databases, and returns once it answers.
-func (s *Server) Restart() error {
-	if s.admin != nil {
-		s.admin.Close()
-		s.admin = nil
-	}
-	return s.start()
-}
-
-func (s *Server) shutdown() {
 	_ = s.cmd.Process.Signal(syscall.SIGINT)
 	select {
 	case <-s.exited:
@@ -341,6 +340,7 @@ func (s *Server) shutdown() {
 		_ = s.cmd.Process.Kill()
 		<-s.exited
 	}
+	return os.RemoveAll(s.dir)
 }
 
 func freePort() (int, error) {

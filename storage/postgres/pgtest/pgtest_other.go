@@ -26,17 +26,17 @@ func DSN(tb testing.TB) string { unsupported(tb); return "" }
 // MustOpen skips: the throwaway server needs Linux (a parent-death signal).
 func MustOpen(tb testing.TB) *postgres.DB { unsupported(tb); return nil }
 
-// Server is a throwaway server; there is none off Linux.
+// Server is a throwaway server: none here.
 type Server struct{}
 
-// NewServer skips: the throwaway server needs Linux (a parent-death signal).
-func NewServer(tb testing.TB) *Server { unsupported(tb); return nil }
+// Own skips: the throwaway server needs Linux (a parent-death signal).
+func Own(tb testing.TB) *Server { unsupported(tb); return nil }
 
-// DSN is never reached: NewServer skipped.
-func (s *Server) DSN(tb testing.TB) string { unsupported(tb); return "" }
+// DSN skips.
+func (*Server) DSN(tb testing.TB) string { unsupported(tb); return "" }
 
-// Shutdown is never reached: NewServer skipped.
-func (s *Server) Shutdown() {}
+// Down skips.
+func (*Server) Down(tb testing.TB) { unsupported(tb) }
 
-// Restart is never reached: NewServer skipped.
-func (s *Server) Restart() error { return nil }
+// Up skips.
+func (*Server) Up(tb testing.TB) { unsupported(tb) }
