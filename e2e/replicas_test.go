@@ -36,7 +36,9 @@ func replicas(t *testing.T, p *proc, token string) (ids []string, sharing int) {
 }
 
 // readReplicas is replicas for a caller that expects failures (while the
-// database is down) or is not the test's goroutine.
+// database is down, or not reached yet: a replica listens before it is,
+// and its admin API reads fail until then) or is not the test's
+// goroutine.
 func readReplicas(p *proc, token string) (ids []string, sharing int, err error) {
 	req, _ := http.NewRequest(http.MethodGet, p.URL+"/api/admin/replicas", nil)
 	req.Header.Set("Authorization", "Bearer "+token)
@@ -137,7 +139,7 @@ func (s *sharedFleet) settled(reps []*proc, n int) {
 	s.t.Helper()
 	waitUntil(s.t, 30*time.Second, fmt.Sprintf("every replica listing and sharing with %d replicas", n), func() bool {
 		for _, p := range reps {
-			if ids, sharing := replicas(s.t, p, replicasAdminToken); len(ids) != n || sharing != n {
+			if ids, sharing, err := readReplicas(p, replicasAdminToken); err != nil || len(ids) != n || sharing != n {
 				return false
 			}
 		}
@@ -337,7 +339,7 @@ pages:
 	// replicas of its region: two in eu-west, one in us-east.
 	waitUntil(t, 30*time.Second, "every replica sharing with its region's replicas", func() bool {
 		for i, p := range reps {
-			if ids, sharing := replicas(t, p, adminToken); len(ids) != 3 || sharing != []int{2, 2, 1}[i] {
+			if ids, sharing, err := readReplicas(p, adminToken); err != nil || len(ids) != 3 || sharing != []int{2, 2, 1}[i] {
 				return false
 			}
 		}
