@@ -263,7 +263,16 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 	// The metrics: what storage keeps is sampled once for every exporter;
 	// the rest each exporter reads where it is kept. Storage's health is
 	// /readyz/storage's verdict.
-	sampler := metrics.NewSampler(db, metrics.SamplerOptions{Health: storageHealth.Check, Log: log, Now: clock}) // ages of stored times, by the clock that stamped them
+	// reached is closed once the database is reached and migrated: at
+	// once for SQLite, a file; for PostgreSQL, when reach succeeds. The
+	// sampler reads no table before.
+	reached := make(chan struct{})
+	if reach == nil {
+		close(reached)
+	}
+	sampler := metrics.NewSampler(db, metrics.SamplerOptions{Health: storageHealth.Check, Log: log,
+		Now:      clock, // ages of stored times, by the clock that stamped them
+		Readable: reached})
 	sources := metrics.Sources{
 		Scheduler: sched.Stats, Dropped: writer.Dropped, Redirects: hubServer.Redirects,
 		Replicas:      func() int { return 1 },
@@ -290,10 +299,14 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 			},
 		}))
 	}
-	// Until the incident engine runs, the admin API has no operator: its
-	// incident actions answer 503, and its reads fail while the database
-	// does.
-	handler := web.NewSwitch(front(admin.New(db, adminOpts)))
+	// Until the database is reached and migrated, the admin API answers
+	// 503 saying so; until the incident engine runs, its incident actions
+	// do; after, its reads fail while the database does.
+	initial := adminOpts
+	if reach != nil {
+		initial.Unavailable = "linkwatch has not reached its database yet (" + where + "): the admin API answers once it has"
+	}
+	handler := web.NewSwitch(front(admin.New(db, initial)))
 	srv := web.NewServer(handler, log)
 	// SIGHUP reloads the pages and links from the config file. Notify now,
 	// before serving: a SIGHUP nobody listens for ends the process.
@@ -301,9 +314,6 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 	signal.Notify(hup, syscall.SIGHUP)
 	a.onClose(func() { signal.Stop(hup) })
 
-	// reached is closed once the database is reached (and, on PostgreSQL,
-	// migrated).
-	reached := make(chan struct{})
 	a.add("click flush", func(ctx context.Context) error {
 		// Flushes fail while the database is out of reach: the counter
 		// holds the clicks (hub.MaxHeldClicks link-hours; the oldest
@@ -377,10 +387,13 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 			engine, err = incidents.NewEngine(ctx, engineCfg, db, catalog.Dependencies(), log)
 			return err
 		}
-		if untilDone(ctx, reach, where, log) != nil {
-			return nil // stopped while waiting
+		if reach != nil {
+			if untilDone(ctx, reach, where, log) != nil {
+				return nil // stopped while waiting
+			}
+			close(reached)
+			handler.Set(front(admin.New(db, adminOpts))) // its tables exist now
 		}
-		close(reached)
 		if untilDone(ctx, load, where, log) != nil {
 			return nil
 		}

@@ -20,8 +20,8 @@ var storeBackoff = backoff.Doubling(time.Second, 30*time.Second)
 
 // openStore opens the configured database and says where it is, for the
 // log and the alerts (a file path or a host, never a DSN), with reach,
-// which makes it usable. SQLite is a file: it opens or fails at once, and
-// reach has nothing to do. PostgreSQL is a server that may not answer yet
+// which makes it usable. SQLite is a file: it opens (and migrates) or
+// fails at once, and reach is nil. PostgreSQL is a server that may not answer yet
 // (a pod started before its database, an outage, a failover, a password
 // not yet rotated in): its database is returned unreached, every query
 // failing until the server answers, and reach connects and migrates.
@@ -33,7 +33,7 @@ func openStore(ctx context.Context, cfg config.StorageConfig, local func() time.
 			return nil, "", nil, err
 		}
 		db.Local = local
-		return db, "sqlite " + cfg.Path, func(context.Context) error { return nil }, nil
+		return db, "sqlite " + cfg.Path, nil, nil
 	}
 	pdb, err := postgres.New(cfg.DSN)
 	if err != nil {
