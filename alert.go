@@ -14,6 +14,15 @@ const (
 	AlertResolved AlertType = "incident.resolved"
 )
 
+// The alerts about linkwatch's own database, as one replica sees it: it
+// cannot commit a write (for alerts.database_outage_after), and it can
+// again. They are sent from memory to the config file's channels, never
+// through the outbox (it is in that database), so never to subscriptions.
+const (
+	AlertStorageUnreachable AlertType = "storage.unreachable"
+	AlertStorageReachable   AlertType = "storage.reachable"
+)
+
 // Alert is an outbox message: written in the same transaction as the
 // incident change that caused it, delivered later by the alerting
 // dispatcher. EventID is stable, so receivers can drop duplicates.

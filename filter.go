@@ -26,7 +26,8 @@ type Filter struct {
 	// and host incidents about them.
 	Hosts []string `json:"hosts,omitempty" yaml:"hosts"`
 	// Events are alert types (incident.opened, incident.updated,
-	// incident.resolved); empty is all of them.
+	// incident.resolved, storage.unreachable, storage.reachable); empty is
+	// all of them.
 	Events []AlertType `json:"events,omitempty" yaml:"events"`
 	// MinImpact drops alerts of incidents below it; empty is none.
 	MinImpact Impact `json:"min_impact,omitempty" yaml:"min_impact"`
@@ -34,6 +35,9 @@ type Filter struct {
 
 // AlertTypes are the incident alert types, in the order they happen.
 var AlertTypes = []AlertType{AlertOpened, AlertUpdated, AlertResolved}
+
+// StorageAlertTypes are the alert types about linkwatch's database.
+var StorageAlertTypes = []AlertType{AlertStorageUnreachable, AlertStorageReachable}
 
 // Rank orders impacts: none < minor < major < critical; -1 for an unknown one.
 func (i Impact) Rank() int {
@@ -126,12 +130,15 @@ func (f Filter) Check(c Catalog) []*FilterError {
 			}
 		}
 	}
-	if len(f.Events) > len(AlertTypes) {
-		add("events", fmt.Sprintf("at most %d entries", len(AlertTypes)))
+	if all := len(AlertTypes) + len(StorageAlertTypes); len(f.Events) > all {
+		add("events", fmt.Sprintf("at most %d entries", all))
 	} else {
 		for i, e := range f.Events {
-			if !slices.Contains(AlertTypes, e) {
-				add(fmt.Sprintf("events[%d]", i), "must be incident.opened, incident.updated or incident.resolved")
+			switch {
+			case slices.Contains(StorageAlertTypes, e) && f.scoped():
+				add(fmt.Sprintf("events[%d]", i), fmt.Sprintf("%s is about linkwatch's database, not a link: a receiver with pages, links or hosts never gets it", e))
+			case !slices.Contains(AlertTypes, e) && !slices.Contains(StorageAlertTypes, e):
+				add(fmt.Sprintf("events[%d]", i), "must be incident.opened, incident.updated, incident.resolved, storage.unreachable or storage.reachable")
 			}
 		}
 	}
@@ -251,6 +258,22 @@ func (f Filter) scoped() bool { return len(f.Pages)+len(f.Links)+len(f.Hosts) > 
 func (f Filter) selects(a Affected) bool {
 	return slices.Contains(f.Pages, a.Page) || slices.Contains(f.Links, a.Page+"/"+a.Link) ||
 		slices.Contains(f.Hosts, matchHost(HostOf(a.URL))) || (a.Fallback != "" && slices.Contains(f.Hosts, matchHost(HostOf(a.Fallback))))
+}
+
+// StorageImpact is how an alert about linkwatch's database weighs against
+// min_impact: major, as its own monitoring, records, alerts and status
+// page stop while visitors are still redirected.
+const StorageImpact = ImpactMajor
+
+// ApplyStorage reports whether the receiver gets an alert about
+// linkwatch's database of type t. It is about no link: a receiver scoped
+// to pages, links or hosts (a team's) does not get it; events choose it
+// like any type; min_impact weighs it as StorageImpact.
+func (f Filter) ApplyStorage(t AlertType) bool {
+	if f.scoped() || len(f.Events) > 0 && !slices.Contains(f.Events, t) {
+		return false
+	}
+	return f.MinImpact == "" || StorageImpact.Rank() >= f.MinImpact.Rank()
 }
 
 // Apply returns the alert as this receiver is to get it, and whether it

@@ -111,6 +111,8 @@ func TestFilterCheckNamesTheField(t *testing.T) {
 		{linkwatch.Filter{Events: []linkwatch.AlertType{linkwatch.AlertVerify}}, "events[0]"},
 		{linkwatch.Filter{MinImpact: "severe"}, "min_impact"},
 		{linkwatch.Filter{Pages: make([]string, 101)}, "pages"},
+		{linkwatch.Filter{Pages: []string{"acme"}, Events: []linkwatch.AlertType{linkwatch.AlertOpened, linkwatch.AlertStorageUnreachable}}, "events[1]"},
+		{linkwatch.Filter{Events: make([]linkwatch.AlertType, 6)}, "events"},
 	} {
 		if errs := tc.f.Check(nil); len(errs) == 0 || errs[0].Field != tc.field {
 			t.Errorf("%+v: %v, want an error naming %s", tc.f, errs, tc.field)
@@ -121,6 +123,10 @@ func TestFilterCheckNamesTheField(t *testing.T) {
 	if errs := ok.Check(nil); len(errs) != 0 {
 		t.Errorf("a valid filter: %v", errs)
 	}
+	everything := linkwatch.Filter{Events: append(slices.Clone(linkwatch.AlertTypes), linkwatch.StorageAlertTypes...), MinImpact: linkwatch.ImpactMajor}
+	if errs := everything.Check(nil); len(errs) != 0 {
+		t.Errorf("a filter of every event type: %v", errs)
+	}
 	// Every problem, not only the first: a config file reports them all.
 	bad := linkwatch.Filter{Pages: []string{"a/b"}, Hosts: []string{"*", "ok.example", "<script>"}, MinImpact: "severe"}
 	var fields []string
@@ -129,6 +135,34 @@ func TestFilterCheckNamesTheField(t *testing.T) {
 	}
 	if want := []string{"pages[0]", "hosts[0]", "hosts[2]", "min_impact"}; !slices.Equal(fields, want) {
 		t.Errorf("fields %v, want %v", fields, want)
+	}
+}
+
+// The database alerts are about linkwatch, not a link: receivers scoped
+// to pages, links or hosts do not get them, events choose them, and they
+// weigh as a major impact.
+func TestFilterApplyStorage(t *testing.T) {
+	down, up := linkwatch.AlertStorageUnreachable, linkwatch.AlertStorageReachable
+	for _, tc := range []struct {
+		f        linkwatch.Filter
+		down, up bool
+	}{
+		{linkwatch.Filter{}, true, true},
+		{linkwatch.Filter{Pages: []string{"acme"}}, false, false},
+		{linkwatch.Filter{Links: []string{"acme/shop"}}, false, false},
+		{linkwatch.Filter{Hosts: []string{"shop.example"}}, false, false},
+		{linkwatch.Filter{Events: []linkwatch.AlertType{linkwatch.AlertOpened, linkwatch.AlertResolved}}, false, false},
+		{linkwatch.Filter{Events: []linkwatch.AlertType{down}}, true, false},
+		{linkwatch.Filter{Events: []linkwatch.AlertType{down, up}}, true, true},
+		{linkwatch.Filter{MinImpact: linkwatch.ImpactMajor}, true, true},
+		{linkwatch.Filter{MinImpact: linkwatch.ImpactCritical}, false, false},
+	} {
+		if got := tc.f.ApplyStorage(down); got != tc.down {
+			t.Errorf("%+v gets storage.unreachable: %v, want %v", tc.f, got, tc.down)
+		}
+		if got := tc.f.ApplyStorage(up); got != tc.up {
+			t.Errorf("%+v gets storage.reachable: %v, want %v", tc.f, got, tc.up)
+		}
 	}
 }
 

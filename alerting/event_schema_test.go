@@ -115,7 +115,7 @@ func TestSchemaKnowsEveryEventType(t *testing.T) {
 			documented = append(documented, d.Properties.Type.Const)
 		}
 	}
-	for _, typ := range append(slices.Clone(linkwatch.AlertTypes), linkwatch.AlertVerify) {
+	for _, typ := range append(append(slices.Clone(linkwatch.AlertTypes), linkwatch.StorageAlertTypes...), linkwatch.AlertVerify) {
 		if !slices.Contains(documented, string(typ)) {
 			t.Errorf("event type %s has no schema in webhook.schema.json", typ)
 		}

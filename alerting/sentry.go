@@ -160,8 +160,45 @@ func sentryEventID(d Delivery) sentry.EventID {
 	if src == "" {
 		src = "delivery:" + strconv.FormatInt(d.ID, 10)
 	}
+	return sentryID(src)
+}
+
+// sentryID derives a Sentry event id (32 hex digits) from an event id of
+// ours.
+func sentryID(src string) sentry.EventID {
 	sum := sha256.Sum256([]byte("linkwatch/sentry/" + src))
 	return sentry.EventID(hex.EncodeToString(sum[:16]))
+}
+
+// SendStorage sends a storage event. Every replica's events of a database
+// share one fingerprint, so they are one Sentry issue however many
+// replicas report an outage: Sentry notifies when the issue is new, or
+// comes back after it was resolved (the next outage), not per replica.
+// storage.reachable is an info event in the same issue, so its timeline
+// holds each outage's start and end.
+func (s *Sentry) SendStorage(ctx context.Context, e StorageEvent) error {
+	head, body := storageText(e)
+	ev := sentry.NewEvent()
+	ev.EventID = sentryID(e.EventID)
+	ev.Level = sentry.LevelError
+	if e.Type == linkwatch.AlertStorageReachable {
+		ev.Level = sentry.LevelInfo
+	}
+	ev.Message = head
+	ev.Logger = "linkwatch.storage"
+	ev.Fingerprint = []string{"linkwatch-storage", e.Database}
+	ev.Timestamp = e.At
+	ev.Tags = map[string]string{"alert_type": string(e.Type), "replica": clip(e.Replica.ID, 200)}
+	if e.Replica.Region != "" {
+		ev.Tags["region"] = e.Replica.Region
+	}
+	storage := sentry.Context{"database": e.Database, "since": e.Since.UTC().Format(time.RFC3339), "down_ms": linkwatch.Millis(e.Down()),
+		"replica": e.Replica.ID, "summary": body}
+	if e.Error != "" {
+		storage["error"] = e.Error
+	}
+	ev.Contexts["storage"] = storage
+	return s.capture(ctx, ev, "error")
 }
 
 func randomEventID() sentry.EventID {

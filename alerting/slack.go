@@ -127,6 +127,42 @@ func (s *Slack) Send(ctx context.Context, d Delivery) error {
 	return nil
 }
 
+// SendStorage posts a storage event as a message of its own (no thread:
+// thread references are in the database), by the incoming webhook or to
+// the bot's channel.
+func (s *Slack) SendStorage(ctx context.Context, e StorageEvent) error {
+	if err := s.limiter.Wait(ctx); err != nil {
+		return &SendError{Retry: true, Err: err}
+	}
+	blocks, text := slackStorageMessage(e)
+	if s.api == nil {
+		return s.classify(slack.PostWebhookCustomHTTPContext(ctx, s.opts.WebhookURL, s.client, &slack.WebhookMessage{Text: text, Blocks: &slack.Blocks{BlockSet: blocks}}))
+	}
+	_, _, err := s.api.PostMessageContext(ctx, s.opts.Channel, slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...))
+	return s.classify(err)
+}
+
+// slackStorageMessage renders a storage event, every piece of text
+// escaped for mrkdwn like an incident's.
+func slackStorageMessage(e StorageEvent) ([]slack.Block, string) {
+	head, body := storageText(e)
+	if e.Type == linkwatch.AlertStorageReachable {
+		head = "✅ " + head
+	} else {
+		head = "🔴 " + head
+	}
+	head, body = escapeSlack(head), escapeSlack(body)
+	md := func(s string) *slack.TextBlockObject {
+		return slack.NewTextBlockObject(slack.MarkdownType, s, false, false)
+	}
+	blocks := []slack.Block{
+		slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, clip(head, 150), false, false)),
+		slack.NewSectionBlock(md(clip(body, 2900)), nil, nil),
+		slack.NewContextBlock("", md("linkwatch "+escapeSlack(string(e.Type))+" · event "+escapeSlack(e.EventID))),
+	}
+	return blocks, head + ". " + body
+}
+
 // permanentSlackErrors are API errors that no retry will fix.
 var permanentSlackErrors = map[string]bool{
 	"invalid_auth": true, "not_authed": true, "account_inactive": true, "token_revoked": true,

@@ -161,6 +161,46 @@ func (w *Webhook) Verify(ctx context.Context, subscriptionID int64) error {
 	return w.post(ctx, id, body)
 }
 
+// StorageBody is a storage.unreachable or storage.reachable event: one
+// replica's news about its database, sent without it.
+type StorageBody struct {
+	Type      linkwatch.AlertType `json:"type"`
+	Timestamp time.Time           `json:"timestamp"`
+	Data      StorageData         `json:"data"`
+}
+
+// StorageData says which replica cannot (or can again) write to which
+// database, since when, and why.
+type StorageData struct {
+	EventID  string         `json:"event_id"`
+	Replica  StorageReplica `json:"replica"`
+	Database string         `json:"database"`
+	Since    time.Time      `json:"since"`
+	// DownMS is how long the database has been out of reach
+	// (storage.unreachable) or was (storage.reachable).
+	DownMS float64 `json:"down_ms"`
+	Error  string  `json:"error,omitempty"`
+}
+
+// StorageReplica is the replica that sends a storage event.
+type StorageReplica struct {
+	ID     string `json:"id"`
+	Region string `json:"region,omitempty"`
+	Addr   string `json:"addr,omitempty"`
+}
+
+// SendStorage posts a storage event, signed like every delivery, its
+// webhook-id the event's id.
+func (w *Webhook) SendStorage(ctx context.Context, e StorageEvent) error {
+	body, err := json.Marshal(StorageBody{Type: e.Type, Timestamp: e.At.UTC(), Data: StorageData{EventID: e.EventID,
+		Replica:  StorageReplica{ID: e.Replica.ID, Region: e.Replica.Region, Addr: e.Replica.Addr},
+		Database: e.Database, Since: e.Since.UTC(), DownMS: linkwatch.Millis(e.Down()), Error: e.Error}})
+	if err != nil {
+		return &SendError{Err: fmt.Errorf("encode storage event: %w", err)}
+	}
+	return w.post(ctx, e.EventID, body)
+}
+
 // post sends one signed body: webhook-id is id, the timestamp is now.
 func (w *Webhook) post(ctx context.Context, id string, body []byte) error {
 	ts := strconv.FormatInt(w.now().Unix(), 10)

@@ -54,6 +54,9 @@ type hookBody struct {
 		} `json:"incident"`
 		Added  []struct{ Page, Link string }  `json:"added"`
 		Update *struct{ Status, Body string } `json:"update"`
+		// The storage events' (storage.unreachable, storage.reachable).
+		Replica  struct{ ID, Addr string } `json:"replica"`
+		Database string                    `json:"database"`
 	} `json:"data"`
 }
 
@@ -234,87 +237,4 @@ func (f *fleet) doubleChecks(urls []string, interval time.Duration, from, to tim
 		}
 	}
 	return out
-}
-
-// ready reports whether the process answers /readyz with 200.
-func (p *proc) ready(c *http.Client) bool {
-	resp, err := c.Get(p.URL + "/readyz")
-	if err != nil {
-		return false
-	}
-	resp.Body.Close()
-	return resp.StatusCode == http.StatusOK
-}
-
-// roundRobin is a small load balancer in front of the replicas: each
-// request goes to the next replica whose /readyz answered 200 at the last
-// poll (every 100 ms), as a Kubernetes Service follows its endpoints.
-type roundRobin struct {
-	client *http.Client
-	next   atomic.Uint64
-
-	mu    sync.Mutex
-	all   []*proc
-	ready []*proc
-}
-
-func newRoundRobin() *roundRobin {
-	return &roundRobin{client: &http.Client{Timeout: 10 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
-}
-
-func (rr *roundRobin) set(all ...*proc) {
-	rr.mu.Lock()
-	rr.all = all
-	rr.mu.Unlock()
-	rr.poll()
-}
-
-// poll asks each replica whether it is ready.
-func (rr *roundRobin) poll() {
-	rr.mu.Lock()
-	all := append([]*proc(nil), rr.all...)
-	rr.mu.Unlock()
-	var ready []*proc
-	for _, p := range all {
-		if p.ready(rr.client) {
-			ready = append(ready, p)
-		}
-	}
-	rr.mu.Lock()
-	rr.ready = ready
-	rr.mu.Unlock()
-}
-
-func (rr *roundRobin) routes(p *proc) bool {
-	rr.mu.Lock()
-	defer rr.mu.Unlock()
-	for _, r := range rr.ready {
-		if r == p {
-			return true
-		}
-	}
-	return false
-}
-
-func (rr *roundRobin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	rr.mu.Lock()
-	ready := rr.ready
-	rr.mu.Unlock()
-	if len(ready) == 0 {
-		http.Error(w, "no ready replica", http.StatusServiceUnavailable)
-		return
-	}
-	p := ready[rr.next.Add(1)%uint64(len(ready))]
-	resp, err := rr.client.Get(p.URL + r.URL.Path)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadGateway)
-		return
-	}
-	defer resp.Body.Close()
-	if loc := resp.Header.Get("Location"); loc != "" {
-		w.Header().Set("Location", loc)
-	}
-	w.WriteHeader(resp.StatusCode)
-	_, _ = io.Copy(w, resp.Body)
 }

@@ -77,7 +77,7 @@ pages:
 	}
 	waitUntil(t, 30*time.Second, "both replicas listing both, and each region's canary answered", func() bool {
 		for _, app := range apps {
-			if ids, _ := replicas(t, app, adminToken); len(ids) != 2 {
+			if ids, _, err := readReplicas(app, adminToken); err != nil || len(ids) != 2 {
 				return false
 			}
 		}

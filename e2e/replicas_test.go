@@ -8,8 +8,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -38,7 +36,9 @@ func replicas(t *testing.T, p *proc, token string) (ids []string, sharing int) {
 }
 
 // readReplicas is replicas for a caller that expects failures (while the
-// database is down) or is not the test's goroutine.
+// database is down, or not reached yet: a replica listens before it is,
+// and its admin API reads fail until then) or is not the test's
+// goroutine.
 func readReplicas(p *proc, token string) (ids []string, sharing int, err error) {
 	req, _ := http.NewRequest(http.MethodGet, p.URL+"/api/admin/replicas", nil)
 	req.Header.Set("Authorization", "Bearer "+token)
@@ -139,7 +139,7 @@ func (s *sharedFleet) settled(reps []*proc, n int) {
 	s.t.Helper()
 	waitUntil(s.t, 30*time.Second, fmt.Sprintf("every replica listing and sharing with %d replicas", n), func() bool {
 		for _, p := range reps {
-			if ids, sharing := replicas(s.t, p, replicasAdminToken); len(ids) != n || sharing != n {
+			if ids, sharing, err := readReplicas(p, replicasAdminToken); err != nil || len(ids) != n || sharing != n {
 				return false
 			}
 		}
@@ -267,55 +267,13 @@ func TestReplicasRollingRestart(t *testing.T) {
 	// and becomes ready, then the old one gets SIGTERM, one at a time.
 	rr := newRoundRobin()
 	rr.set(reps...)
-	stopPoll := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		tick := time.NewTicker(100 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stopPoll:
-				return
-			case <-tick.C:
-				rr.poll()
+	load := startRedirectLoad(t, rr, 4, func(i int64) string { return fmt.Sprintf("/p/l%d", i%int64(len(urls))) },
+		func(resp *http.Response) string {
+			if resp.StatusCode != http.StatusFound {
+				return resp.Status
 			}
-		}
-	})
-	lb := &http.Server{Handler: rr, ReadHeaderTimeout: 5 * time.Second}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = lb.Serve(ln) }()
-	defer lb.Close()
-	var sent, failed atomic.Int64
-	var failures sync.Map
-	stopLoad := make(chan struct{})
-	client := newRoundRobin().client
-	for w := range 4 {
-		wg.Go(func() {
-			for i := w; ; i += 4 {
-				select {
-				case <-stopLoad:
-					return
-				default:
-				}
-				resp, err := client.Get(fmt.Sprintf("http://%s/p/l%d", ln.Addr(), i%len(urls)))
-				sent.Add(1)
-				if err != nil {
-					failed.Add(1)
-					failures.Store(err.Error(), true)
-					continue
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusFound {
-					failed.Add(1)
-					failures.Store(resp.Status, true)
-				}
-			}
+			return ""
 		})
-	}
 	for i := range reps {
 		next := s.start()
 		rr.set(append(append([]*proc(nil), reps...), next)...)
@@ -326,14 +284,10 @@ func TestReplicasRollingRestart(t *testing.T) {
 		rr.set(reps...)
 	}
 	time.Sleep(interval) // the load goes on past the last restart
-	close(stopLoad)
-	close(stopPoll)
-	wg.Wait()
-	var why []string
-	failures.Range(func(k, _ any) bool { why = append(why, k.(string)); return true })
-	t.Logf("rolling restart of 3 replicas: %d redirects, %d failed %v", sent.Load(), failed.Load(), why)
-	if failed.Load() != 0 || sent.Load() < 100 {
-		t.Errorf("rolling restart: %d of %d redirects failed: %v", failed.Load(), sent.Load(), why)
+	load.stop()
+	t.Logf("rolling restart of 3 replicas: %s", load)
+	if load.failed.Load() != 0 || load.sent.Load() < 100 {
+		t.Errorf("rolling restart: %s", load)
 	}
 	s.settled(reps, 3)
 	s.checkRate("after the rolling restart", time.Now().Add(interval), 3)
@@ -385,7 +339,7 @@ pages:
 	// replicas of its region: two in eu-west, one in us-east.
 	waitUntil(t, 30*time.Second, "every replica sharing with its region's replicas", func() bool {
 		for i, p := range reps {
-			if ids, sharing := replicas(t, p, adminToken); len(ids) != 3 || sharing != []int{2, 2, 1}[i] {
+			if ids, sharing, err := readReplicas(p, adminToken); err != nil || len(ids) != 3 || sharing != []int{2, 2, 1}[i] {
 				return false
 			}
 		}

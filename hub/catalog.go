@@ -3,6 +3,7 @@
 package hub
 
 import (
+	"cmp"
 	"fmt"
 	"sort"
 
@@ -75,6 +76,11 @@ type LinkKey struct {
 }
 
 func (k LinkKey) String() string { return k.Page + "/" + k.Link }
+
+// Compare orders link keys by page, then link.
+func (k LinkKey) Compare(o LinkKey) int {
+	return cmp.Or(cmp.Compare(k.Page, o.Page), cmp.Compare(k.Link, o.Link))
+}
 
 // Catalog is an immutable snapshot of every page and link. A reload builds a
 // new Catalog and swaps it in; readers never see a half-built one.

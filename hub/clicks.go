@@ -33,13 +33,23 @@ type clickKey struct {
 	fallback bool
 }
 
+// MaxHeldClicks bounds what a Counter keeps while its flushes fail (the
+// database is down): counts of a link in an hour, each of any number of
+// clicks, so 100,000 of them are 1,000 links for four days, in a few
+// megabytes. Beyond it the oldest are dropped first, and counted
+// (Dropped): the newest clicks are the ones still worth writing.
+const MaxHeldClicks = 100_000
+
 // Counter counts clicks in memory, by the hour they happen in, and flushes
 // them to a ClickStore in batches, so a redirect never waits on the
-// database.
+// database. While the store fails, it holds the clicks, up to
+// MaxHeldClicks link-hours, and writes them once it takes them.
 type Counter struct {
 	store ClickStore
 	// now is the clock that says which hour a click happens in.
 	now func() time.Time
+	// maxHeld is MaxHeldClicks (tests lower it).
+	maxHeld int
 
 	mu    sync.Mutex // guards cells and spilled; the cells themselves are atomic
 	cells map[clickKey]*hourly
@@ -47,11 +57,17 @@ type Counter struct {
 	// slot a later hour took before a flush could take them, and those of
 	// a flush that failed, by hour.
 	spilled map[int64]map[LinkKey]ClickCount
+
+	dropped atomic.Int64 // clicks dropped because too many were held
 }
+
+// Dropped returns how many clicks have been dropped, in all, because
+// more than MaxHeldClicks link-hours waited for a flush to succeed.
+func (c *Counter) Dropped() int64 { return c.dropped.Load() }
 
 // NewCounter returns a Counter that flushes to store.
 func NewCounter(store ClickStore) *Counter {
-	return &Counter{store: store, now: time.Now, cells: map[clickKey]*hourly{}, spilled: map[int64]map[LinkKey]ClickCount{}}
+	return &Counter{store: store, now: time.Now, maxHeld: MaxHeldClicks, cells: map[clickKey]*hourly{}, spilled: map[int64]map[LinkKey]ClickCount{}}
 }
 
 // cell returns the counter for key, shared across catalog reloads so a reload
@@ -192,7 +208,8 @@ func (c *Counter) Pending() map[LinkKey]ClickCount {
 
 // Flush writes pending clicks, one batch per hour they happened in (one,
 // or two across an hour's end). A batch that fails is kept, so the next
-// flush retries it and no click is lost.
+// flush retries it and no click is lost, unless more than MaxHeldClicks
+// link-hours are held: then the oldest are dropped (Dropped counts them).
 func (c *Counter) Flush(ctx context.Context) error {
 	c.mu.Lock()
 	byHour := c.collect(true)
@@ -211,7 +228,33 @@ func (c *Counter) Flush(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("flush %d link click counts of %s: %w", len(batch), hourStart(hour).Format("2006-01-02 15:00 MST"), err))
 		}
 	}
+	if len(errs) > 0 {
+		c.mu.Lock()
+		c.trim()
+		c.mu.Unlock()
+	}
 	return errors.Join(errs...)
+}
+
+// trim drops the oldest held link-hours (by hour, then page and link)
+// beyond maxHeld, counting their clicks as dropped. The caller holds c.mu.
+func (c *Counter) trim() {
+	held := 0
+	for _, counts := range c.spilled {
+		held += len(counts)
+	}
+	for _, hour := range slices.Sorted(maps.Keys(c.spilled)) {
+		counts := c.spilled[hour]
+		for _, k := range slices.SortedFunc(maps.Keys(counts), LinkKey.Compare) {
+			if held <= c.maxHeld {
+				return
+			}
+			c.dropped.Add(counts[k].Clicks)
+			delete(counts, k)
+			held--
+		}
+		delete(c.spilled, hour)
+	}
 }
 
 // ClickQuery selects click counts: one page's (or every page's), one

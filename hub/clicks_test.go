@@ -101,6 +101,56 @@ func TestClicksKeepTheirHourThroughFailuresAndLongGaps(t *testing.T) {
 	}
 }
 
+// While the store fails (the database is down), clicks are held up to
+// the bound, link-hours beyond it dropped oldest first and counted, and
+// what is held is written, each click in its hour, once the store takes
+// writes again.
+func TestClicksHeldWhileTheStoreFailsAreBounded(t *testing.T) {
+	store := &memStore{fail: errors.New("connection refused")}
+	_, counter, click := clicksAt(t, store)
+	counter.maxHeld = 3
+	flush := func() {
+		t.Helper()
+		if err := counter.Flush(context.Background()); err == nil {
+			t.Fatal("Flush succeeded against a failing store")
+		}
+	}
+	click(10, 0, 0, "/acme/shop")
+	click(10, 0, 1, "/acme/shop")
+	click(10, 0, 2, "/acme/blog")
+	flush() // 2 link-hours held
+	click(11, 0, 0, "/acme/shop")
+	click(11, 0, 1, "/acme/blog")
+	flush() // 4: 10:00's blog, the oldest, goes
+	if got := counter.Dropped(); got != 1 {
+		t.Errorf("dropped %d clicks, want 1 (10:00's click of blog)", got)
+	}
+	for range 5 {
+		click(12, 0, 0, "/acme/shop")
+	}
+	flush() // 4 again: 10:00's shop goes
+	if got := counter.Dropped(); got != 3 {
+		t.Errorf("dropped %d clicks, want 3 (every click of 10:00)", got)
+	}
+	if got := counter.Pending(); got[shop].Clicks != 6 || got[blog].Clicks != 1 {
+		t.Errorf("held %v, want shop 6 (11:00, 12:00) and blog 1 (11:00)", got)
+	}
+	store.fail = nil
+	if err := counter.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]map[LinkKey]ClickCount{
+		"11:00": {shop: {Clicks: 1}, blog: {Clicks: 1}},
+		"12:00": {shop: {Clicks: 5}},
+	}
+	if !reflect.DeepEqual(store.hours, want) {
+		t.Errorf("stored by hour %v, want %v", store.hours, want)
+	}
+	if got := counter.Dropped(); got != 3 {
+		t.Errorf("dropped %d clicks after the store came back, want still 3", got)
+	}
+}
+
 // Clicks counted while flushes run and hours end are each counted once:
 // none lost, none twice, each in an hour it could have happened in.
 func TestClicksCountedOnceWhileFlushing(t *testing.T) {

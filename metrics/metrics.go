@@ -63,6 +63,9 @@ type Sources struct {
 	// StorageFaults is how many writes the database refused (a full disk,
 	// a read-only file, a lock held too long, a lost connection), in all.
 	StorageFaults func() int64
+	// ClicksDropped is how many clicks the hub dropped, in all, because
+	// more were held than it keeps while the database is out of reach.
+	ClicksDropped func() int64
 	// Sampled is the Sampler's latest sample.
 	Sampled func() Sample
 }

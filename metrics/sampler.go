@@ -52,12 +52,17 @@ func (s Sample) OldestPendingAge(now time.Time) time.Duration {
 
 // SamplerOptions configure a Sampler.
 type SamplerOptions struct {
-	// Health checks storage as readiness does: a read, a committed
+	// Health checks storage as /readyz/storage does: a read, a committed
 	// write, no write refused lately.
 	Health func(ctx context.Context) error
 	// Timeout bounds one sample (default 5 s): a database that does not
 	// answer is down, and the next sample tries again.
 	Timeout time.Duration
+	// Readable, when set, is closed once storage's tables can be read
+	// (serve: its database reached and migrated). Until then, and while
+	// Health fails, a sample holds Health's verdict only: reading would
+	// fail on a missing table, or on the outage Health has already seen.
+	Readable <-chan struct{}
 	// Now is the sample's clock (default time.Now).
 	Now func() time.Time
 	Log *slog.Logger
@@ -112,6 +117,12 @@ func (s *Sampler) Sample(ctx context.Context) {
 	if s.opts.Health != nil {
 		next.Storage = s.opts.Health(rctx)
 	}
+	if next.Storage != nil || !s.readable() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.last = next
+		return
+	}
 	open, err := s.store.OpenIncidents(rctx)
 	s.openFails.Report(ctx, err)
 	if err == nil {
@@ -136,6 +147,19 @@ func (s *Sampler) Sample(ctx context.Context) {
 		}
 	}
 	s.last = next
+}
+
+// readable reports whether storage's tables can be read yet.
+func (s *Sampler) readable() bool {
+	if s.opts.Readable == nil {
+		return true
+	}
+	select {
+	case <-s.opts.Readable:
+		return true
+	default:
+		return false
+	}
 }
 
 // Run samples at once, then every period, until ctx ends.

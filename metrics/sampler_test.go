@@ -19,10 +19,12 @@ type store struct {
 	backlog linkwatch.Backlog
 	err     error
 	hang    bool // block until the context ends
+	reads   int
 }
 
 func (s *store) answer(ctx context.Context) error {
 	s.mu.Lock()
+	s.reads++
 	hang, err := s.hang, s.err
 	s.mu.Unlock()
 	if hang {
@@ -109,6 +111,32 @@ func TestSamplerOnAFailingStore(t *testing.T) {
 	s.Sample(t.Context())
 	if got := s.Last(); got.Open[destMajor] != 1 || !got.BacklogOK || got.Storage != nil {
 		t.Errorf("sample once the store answers = %+v", got)
+	}
+}
+
+// Before storage is readable (serve has not migrated it yet), and while
+// the health check fails, a sample is the health check's verdict alone:
+// no read of a table that may not exist, no error logged for an outage
+// the verdict already reports.
+func TestSamplerReadsOnlyReadableHealthyStorage(t *testing.T) {
+	st := &store{open: []linkwatch.Incident{incident(linkwatch.KindDestination, linkwatch.ImpactMajor)}}
+	readable := make(chan struct{})
+	var health error
+	s := metrics.NewSampler(st, metrics.SamplerOptions{Readable: readable, Health: func(context.Context) error { return health }})
+	s.Sample(t.Context())
+	if got := s.Last(); got.At.IsZero() || got.Storage != nil || got.Open != nil || got.BacklogOK || st.reads != 0 {
+		t.Errorf("before storage is readable: %+v after %d reads, want storage up, nothing read", got, st.reads)
+	}
+	close(readable)
+	health = errors.New("connection refused")
+	s.Sample(t.Context())
+	if got := s.Last(); got.Storage == nil || got.Open != nil || st.reads != 0 {
+		t.Errorf("with health failing: %+v after %d reads, want storage down, nothing read", got, st.reads)
+	}
+	health = nil
+	s.Sample(t.Context())
+	if got := s.Last(); got.Open[destMajor] != 1 || !got.BacklogOK || st.reads != 2 {
+		t.Errorf("readable and healthy: %+v after %d reads, want both read", got, st.reads)
 	}
 }
 

@@ -1,6 +1,7 @@
 package statuspage
 
 import (
+	"errors"
 	"net/http"
 	"slices"
 	"strconv"
@@ -292,6 +293,10 @@ func (s *Server) apiHandler(endpoint string) http.HandlerFunc {
 			return
 		}
 		snap, err := s.snapshot(r.Context(), scope)
+		if errors.Is(err, errNoSnapshot) {
+			s.apiUnavailable(w, r)
+			return
+		}
 		if err != nil {
 			s.fail(w, r, err)
 			return
@@ -329,6 +334,17 @@ func (s *Server) apiNotFound(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Type", "application/json; charset=utf-8")
 	h.Set("Access-Control-Allow-Origin", "*")
 	s.write(w, r, http.StatusNotFound, []byte(`{"error":"Not found","status":404}`+"\n"))
+}
+
+// apiUnavailable answers while there is no state to show yet (see
+// errNoSnapshot) with a JSON 503 that says when to try again.
+func (s *Server) apiUnavailable(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Access-Control-Allow-Origin", "*")
+	h.Set("Retry-After", retryAfter)
+	h.Set("Cache-Control", "no-store")
+	s.write(w, r, http.StatusServiceUnavailable, []byte(`{"error":"Service unavailable","status":503}`+"\n"))
 }
 
 func nonNil[T any](s []T) []T {

@@ -3,6 +3,7 @@ package statuspage
 import (
 	"bytes"
 	"embed"
+	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -29,7 +30,7 @@ var (
 		"iso":         func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 		"title":       titleCase,
 		"dict":        func(v IncidentView, now time.Time) incidentArgs { return incidentArgs{V: v, Now: now} },
-	}).ParseFS(assets, "assets/status.html", "assets/charts.html", "assets/notfound.html"))
+	}).ParseFS(assets, "assets/status.html", "assets/charts.html", "assets/notfound.html", "assets/unavailable.html"))
 	// The charts' shapes are styled once, in chart.go, for the page and the
 	// standalone SVG alike.
 	statusCSS = func() []byte {
@@ -83,6 +84,10 @@ func (s *Server) serveHTML(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	snap, err := s.snapshot(r.Context(), slug)
+	if errors.Is(err, errNoSnapshot) {
+		s.serveUnavailable(w, r)
+		return
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -120,6 +125,22 @@ func (s *Server) serveNotFound(w http.ResponseWriter, r *http.Request, slug stri
 	s.cacheHeaders(h)
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	s.write(w, r, http.StatusNotFound, buf.Bytes())
+}
+
+// serveUnavailable answers a status page that has never been built and
+// cannot be now (a replica started while its database is out of reach)
+// with a real page that says so, and when to try again.
+func (s *Server) serveUnavailable(w http.ResponseWriter, r *http.Request) {
+	var buf bytes.Buffer
+	if err := pageTemplate.ExecuteTemplate(&buf, "unavailable", struct{ Name string }{s.opts.Name}); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	h := w.Header()
+	h.Set("Retry-After", retryAfter)
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	s.write(w, r, http.StatusServiceUnavailable, buf.Bytes())
 }
 
 func (s *Server) serveCSS(w http.ResponseWriter, r *http.Request) {

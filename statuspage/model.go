@@ -224,6 +224,9 @@ type Snapshot struct {
 	ProberOffline bool
 	// Banner is the page's banner, computed with Indicator.
 	Banner Banner
+	// Stale is set on a snapshot served after a rebuild failed (the
+	// database is out of reach): the page says the state is as of At.
+	Stale bool
 	// unknown are the spans whose checks count for nothing: the prober
 	// was offline.
 	unknown []linkwatch.Span
@@ -232,7 +235,15 @@ type Snapshot struct {
 	pastMaintenance []linkwatch.Maintenance
 	feedID          string           // the feed's stored UUID
 	entryIDs        map[int64]string // each incident's stored UUID
-	page            renderedPage     // its HTML, rendered at the first request
+	page            *renderedPage    // its HTML, rendered at the first request
+}
+
+// staleCopy returns the snapshot as served once rebuilds fail: the same
+// state, as of the same moment, marked stale, with a page of its own.
+func (s *Snapshot) staleCopy() *Snapshot {
+	c := *s
+	c.Stale, c.page = true, new(renderedPage)
+	return &c
 }
 
 // Banner is the line at the top of the status page.
@@ -310,7 +321,7 @@ func componentID(key string) string {
 // host, with the incidents and maintenance that touch them. Another page's
 // destination on the same host is not part of it.
 func build(ctx context.Context, src Source, cat *hub.Catalog, interval time.Duration, selfCheck bool, now time.Time, scope string) (*Snapshot, error) {
-	s := &Snapshot{At: now, Scope: scope, ByID: map[string]*Component{}, byKey: map[string]*Component{}}
+	s := &Snapshot{At: now, Scope: scope, ByID: map[string]*Component{}, byKey: map[string]*Component{}, page: new(renderedPage)}
 	add := func(c *Component) *Component {
 		if old, ok := s.byKey[c.Key]; ok {
 			return old

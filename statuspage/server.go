@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"linkwatch/errlog"
 	"linkwatch/hub"
 )
 
@@ -36,17 +38,44 @@ type Server struct {
 	now     func() time.Time
 	started time.Time
 
-	mu    sync.Mutex                // serialises rebuilds, so a burst of requests builds once
-	snaps map[string]cachedSnapshot // by scope: "" for every page, or a page slug
+	building sync.Mutex                 // serialises rebuilds, so a burst of requests builds once; taken before mu
+	mu       sync.Mutex                 // guards snaps
+	snaps    map[string]*cachedSnapshot // by scope: "" for every page, or a page slug
+	// rebuilds logs the failed rebuilds, once a minute at most: while the
+	// database is out of reach, every page fails every CacheFor.
+	rebuilds *errlog.Reporter
 
 	chartMu sync.Mutex             // serialises chart reads; taken before mu, never after
 	charts  map[string]cachedChart // by "page/link/range"
 }
 
+// cachedSnapshot is a scope's last snapshot, and how its rebuilds fare.
 type cachedSnapshot struct {
-	snap *Snapshot
-	at   time.Time
+	snap *Snapshot // the last one built; nil before the first
+	at   time.Time // when it was built
+	// stale is snap as served while rebuilds fail (its page says "as of"),
+	// nil while they do not; failedAt is the last failure.
+	stale    *Snapshot
+	failedAt time.Time
 }
+
+// served is what c has to show: the stale copy while rebuilds fail, else
+// the last snapshot (nil if none was ever built).
+func (c *cachedSnapshot) served() *Snapshot {
+	if c.stale != nil {
+		return c.stale
+	}
+	return c.snap
+}
+
+// buildTimeout bounds a rebuild: a database that drops packets must not
+// hold the status page longer than this.
+const buildTimeout = 5 * time.Second
+
+// errNoSnapshot is a status page that cannot be built and was never built
+// before (a replica started while its database is out of reach): there is
+// no last state to show.
+var errNoSnapshot = errors.New("the status cannot be read yet")
 
 // New returns a status page server.
 func New(src Source, opts Options) *Server {
@@ -65,7 +94,8 @@ func New(src Source, opts Options) *Server {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Server{src: src, opts: opts, now: opts.Now, started: opts.Now().UTC(), snaps: map[string]cachedSnapshot{}, charts: map[string]cachedChart{}}
+	return &Server{src: src, opts: opts, now: opts.Now, started: opts.Now().UTC(), snaps: map[string]*cachedSnapshot{}, charts: map[string]cachedChart{},
+		rebuilds: &errlog.Reporter{Log: opts.Log, Msg: "status page: cannot read the current state; serving the last one", Now: opts.Now}}
 }
 
 // Register adds the public routes to r. They must be registered before the
@@ -106,26 +136,82 @@ func (s *Server) Register(r *mux.Router) {
 
 // snapshot returns the current state for scope ("" or a page slug), rebuilt
 // at most every CacheFor. The caller has checked that the page exists.
+// When a rebuild fails (the database is out of reach), the last snapshot
+// serves, marked stale so that its page says as of when; it is tried
+// again after CacheFor. Without a last one, the error is errNoSnapshot.
 func (s *Server) snapshot(ctx context.Context, scope string) (*Snapshot, error) {
+	snap, done := s.cached(scope)
+	if !done {
+		// One rebuild at a time. A visitor with something to be shown
+		// does not wait for another's rebuild, slow or failing: the last
+		// snapshot serves meanwhile.
+		if !s.building.TryLock() {
+			if snap != nil {
+				return snap, nil
+			}
+			s.building.Lock()
+		}
+		defer s.building.Unlock()
+		if snap, done = s.cached(scope); !done { // not built while this one waited
+			snap = s.rebuild(ctx, scope)
+		}
+	}
+	if snap == nil {
+		return nil, errNoSnapshot
+	}
+	return snap, nil
+}
+
+// cached returns what scope has to show without a rebuild, and whether
+// that is the answer: a snapshot built within CacheFor, or what there is
+// (perhaps nothing) when a rebuild failed within CacheFor.
+func (s *Server) cached(scope string) (*Snapshot, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	c := s.snaps[scope]
+	if c == nil {
+		return nil, false
+	}
 	now := s.now()
-	if c, ok := s.snaps[scope]; ok && now.Sub(c.at) < s.opts.CacheFor {
-		return c.snap, nil
+	if c.stale == nil && c.snap != nil && now.Sub(c.at) < s.opts.CacheFor {
+		return c.snap, true
 	}
-	snap, err := build(ctx, s.src, s.opts.Catalog(), s.opts.Interval, s.opts.SelfCheck, now.UTC(), scope)
+	return c.served(), !c.failedAt.IsZero() && now.Sub(c.failedAt) < s.opts.CacheFor
+}
+
+// rebuild builds scope's snapshot and returns what to show: the new one,
+// or, if it fails, the last one marked stale (nil without one). The
+// caller holds s.building.
+func (s *Server) rebuild(ctx context.Context, scope string) *Snapshot {
+	now := s.now()
+	// A visitor who leaves does not fail the rebuild for the others.
+	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), buildTimeout)
+	snap, err := build(bctx, s.src, s.opts.Catalog(), s.opts.Interval, s.opts.SelfCheck, now.UTC(), scope)
+	cancel()
+	s.rebuilds.Report(ctx, err, "scope", scope)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.snaps[scope]
+	if c == nil {
+		c = &cachedSnapshot{}
+		s.snaps[scope] = c
+	}
 	if err != nil {
-		return nil, err
+		c.failedAt = now
+		if c.snap != nil && c.stale == nil {
+			c.stale = c.snap.staleCopy()
+		}
+		return c.served()
 	}
-	// Pages removed by a reload leave stale entries; drop what has expired
-	// so the cache holds at most one snapshot per live page.
-	for k, c := range s.snaps {
-		if now.Sub(c.at) >= s.opts.CacheFor {
+	// Pages removed by a reload leave their entries: drop them, so the
+	// cache holds at most one entry per live page.
+	for k := range s.snaps {
+		if k != "" && k != scope && !s.pageExists(k) {
 			delete(s.snaps, k)
 		}
 	}
-	s.snaps[scope] = cachedSnapshot{snap: snap, at: now}
-	return snap, nil
+	*c = cachedSnapshot{snap: snap, at: now}
+	return snap
 }
 
 // pageExists reports whether slug names a page of the catalog being served.
@@ -160,9 +246,15 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, status int, body 
 }
 
 // fail answers 503: the status page cannot read its data. The cause is
-// logged, not shown.
+// logged, not shown (errNoSnapshot's was, when the rebuild failed).
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
-	s.opts.Log.ErrorContext(r.Context(), "status page", "path", r.URL.Path, "err", err)
-	w.Header().Set("Retry-After", "5")
+	if !errors.Is(err, errNoSnapshot) {
+		s.opts.Log.ErrorContext(r.Context(), "status page", "path", r.URL.Path, "err", err)
+	}
+	w.Header().Set("Retry-After", retryAfter)
 	http.Error(w, "status temporarily unavailable", http.StatusServiceUnavailable)
 }
+
+// retryAfter is the Retry-After of every 503: a rebuild is tried again
+// after CacheFor (5 s by default).
+const retryAfter = "5"

@@ -1,7 +1,6 @@
 package storage
 
 import (
-	"cmp"
 	"context"
 	"maps"
 	"slices"
@@ -17,7 +16,7 @@ import (
 func (db *DB) AddClicks(ctx context.Context, hour time.Time, counts map[hub.LinkKey]hub.ClickCount) error {
 	hour = hour.UTC().Truncate(time.Hour)
 	var rows [][]any
-	for _, k := range slices.SortedFunc(maps.Keys(counts), func(a, b hub.LinkKey) int { return cmp.Or(cmp.Compare(a.Page, b.Page), cmp.Compare(a.Link, b.Link)) }) {
+	for _, k := range slices.SortedFunc(maps.Keys(counts), hub.LinkKey.Compare) {
 		rows = append(rows, []any{k.Page, k.Link, hour, int64(counts[k].Clicks), int64(counts[k].Fallback)})
 	}
 	return db.update(ctx, "add clicks", func(tx *Tx) error {

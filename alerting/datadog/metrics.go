@@ -57,6 +57,7 @@ type Metrics struct {
 	lastBackedOff int64
 	lastRedirect  int64
 	lastDropped   int64                  // results dropped, as of the last report
+	lastClicks    int64                  // clicks dropped, as of the last report
 	targets       map[string]targetState // by target ID: its latest result
 	staleAfter    time.Duration
 	now           func() time.Time
@@ -279,6 +280,29 @@ func (m *Metrics) ResultsDropped(total int64) {
 		return
 	}
 	m.count("results.dropped", m.delta(&m.lastDropped, total))
+}
+
+// StorageUp records whether storage can commit a write (1) or not (0):
+// storage.up, the same verdict as /readyz/storage.
+func (m *Metrics) StorageUp(up bool) {
+	if !m.active() {
+		return
+	}
+	v := 0.0
+	if up {
+		v = 1
+	}
+	m.gauge("storage.up", v)
+}
+
+// ClicksDropped records the clicks dropped since the last call, given the
+// running total (more were held than the hub keeps while its flushes
+// fail): clicks.dropped.
+func (m *Metrics) ClicksDropped(total int64) {
+	if !m.active() {
+		return
+	}
+	m.count("clicks.dropped", m.delta(&m.lastClicks, total))
 }
 
 // delta returns total minus the previous total and remembers total. A total

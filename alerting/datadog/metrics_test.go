@@ -159,6 +159,8 @@ func TestMetricsLines(t *testing.T) {
 	m.OutboxPending(7)
 	m.Delivery("webhook:ops", "sent")
 	m.Redirects(9)
+	m.StorageUp(false)
+	m.ClicksDropped(12)
 	if err := m.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -186,6 +188,8 @@ func TestMetricsLines(t *testing.T) {
 		{"outbox.pending", "7", "g", nil},
 		{"deliveries", "1", "c", []string{"channel:webhook:ops", "result:sent"}},
 		{"redirects.served", "9", "c", nil},
+		{"storage.up", "0", "g", nil},
+		{"clicks.dropped", "12", "c", nil},
 	}
 	var names []string
 	for _, w := range want {

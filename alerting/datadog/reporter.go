@@ -7,8 +7,8 @@ import (
 )
 
 // Reporter sends the periodic gauges: scheduler lag, targets up, down and
-// degraded, open incidents, the outbox backlog, redirects served and
-// results dropped. It reads them from metrics.Sources, where the
+// degraded, open incidents, the outbox backlog, redirects served, results
+// and clicks dropped, and whether storage can write. It reads them from metrics.Sources, where the
 // Prometheus exporter reads them too.
 type Reporter struct {
 	metrics *Metrics
@@ -27,7 +27,11 @@ func (r *Reporter) Report() {
 	r.metrics.ResultsDropped(r.src.Dropped())
 	r.metrics.TargetCounts()
 	r.metrics.Redirects(r.src.Redirects(hub.RedirectDestination) + r.src.Redirects(hub.RedirectFallback))
+	r.metrics.ClicksDropped(r.src.ClicksDropped())
 	s := r.src.Sampled()
+	if !s.At.IsZero() {
+		r.metrics.StorageUp(s.Storage == nil)
+	}
 	if s.Open != nil {
 		// Regional notes are not counted: a monitor on this gauge would
 		// page for them, and they are never a page.

@@ -22,6 +22,7 @@ func sources(sample metrics.Sample) metrics.Sources {
 		},
 		Replicas:      func() int { return 1 },
 		StorageFaults: func() int64 { return 0 },
+		ClicksDropped: func() int64 { return 4 },
 		Sampled:       func() metrics.Sample { return sample },
 	}
 }
@@ -40,8 +41,10 @@ func TestReporterReadsTheSharedSources(t *testing.T) {
 		},
 		Backlog: linkwatch.Backlog{Pending: 6}, BacklogOK: true}
 	datadog.NewReporter(m, sources(sample)).Report()
-	lines := a.collect(t, hasAll(1, "linkwatch.incidents.open", "linkwatch.outbox.pending", "linkwatch.redirects.served", "linkwatch.results.dropped"))
-	for name, want := range map[string]string{"linkwatch.incidents.open": "3", "linkwatch.outbox.pending": "6", "linkwatch.redirects.served": "7", "linkwatch.results.dropped": "2"} {
+	lines := a.collect(t, hasAll(1, "linkwatch.incidents.open", "linkwatch.outbox.pending", "linkwatch.redirects.served", "linkwatch.results.dropped",
+		"linkwatch.clicks.dropped", "linkwatch.storage.up"))
+	for name, want := range map[string]string{"linkwatch.incidents.open": "3", "linkwatch.outbox.pending": "6", "linkwatch.redirects.served": "7", "linkwatch.results.dropped": "2",
+		"linkwatch.clicks.dropped": "4", "linkwatch.storage.up": "1"} {
 		if got := byName(lines, name)[0].value; got != want {
 			t.Errorf("%s = %s, want %s", name, got, want)
 		}

@@ -85,6 +85,19 @@ func newSinks(cfg *config.Config, db storage.Store, sentry *alerting.Sentry) ([]
 	return sinks, nil
 }
 
+// storageSenders are the channels of sinks that carry the database outage
+// alerts: every configured one (Slack, Sentry, the config file's
+// webhooks); subscriptions live in the database.
+func storageSenders(sinks []alerting.Sink) []alerting.StorageSender {
+	var out []alerting.StorageSender
+	for _, s := range sinks {
+		if ss, ok := s.(alerting.StorageSender); ok {
+			out = append(out, ss)
+		}
+	}
+	return out
+}
+
 // newMetrics returns the DataDog client, or nil (a no-op) without one.
 func newMetrics(cfg *config.Config) (*datadog.Metrics, error) {
 	d := cfg.Alerts.DataDog

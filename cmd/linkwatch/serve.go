@@ -39,7 +39,7 @@ const (
 	clickFlushInterval = 5 * time.Second
 	// lastFlushTimeout bounds the last click flush at shutdown.
 	lastFlushTimeout = 10 * time.Second
-	// readyTimeout bounds a /readyz answer.
+	// readyTimeout bounds a health answer, and a storage check.
 	readyTimeout = 2 * time.Second
 	// jobsLockRetry is how often a replica tries to take the jobs lock, and
 	// the holder checks it still holds it: a killed holder's jobs resume on
@@ -70,11 +70,20 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 }
 
 // newServeApp builds everything linkwatch serve runs, from cfg (path is
-// where it was read, for SIGHUP reloads). Its stages are added consumers
-// first, so shutdown goes: reloads stop, the HTTP server drains, the prober
-// stops, the incident engine handles the last results, the dispatcher
-// stops (undelivered alerts wait in the outbox), the result writer writes
-// what is queued, the periodic jobs stop, and the clicks are flushed a last
+// where it was read, for SIGHUP reloads). What visitors need serves as
+// soon as the listener does, from memory: the pages and redirects of the
+// catalog, the health probes, the status page (its last state, or a 503
+// page before it has one). The database is not waited for: a replica
+// that starts during an outage serves redirects from its config at once,
+// and the rest (the incident engine, the prober, the dispatcher, the
+// result writer, the periodic jobs, the membership) starts once the
+// database is reached.
+//
+// Stages are added consumers first, so shutdown goes: reloads stop, the
+// HTTP server drains, the prober stops, the incident engine handles the
+// last results, the dispatcher stops (undelivered alerts wait in the
+// outbox), the result writer writes what is queued, the periodic jobs
+// stop, storage stops being watched, and the clicks are flushed a last
 // time.
 func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv func(string) string, stdout, stderr io.Writer) (_ *app, err error) {
 	sentry, err := newSentry(cfg)
@@ -117,7 +126,7 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 	if err != nil {
 		return nil, err
 	}
-	db, where, err := openStore(ctx, cfg.Storage, local, ln, log)
+	db, where, reach, err := openStore(ctx, cfg.Storage, local)
 	if err != nil {
 		return nil, err
 	}
@@ -163,16 +172,11 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 	if shared {
 		engineCfg.Replica, engineCfg.RefreshEvery = self.ID, interval
 	}
-	engine, err := incidents.NewEngine(ctx, engineCfg, db, catalog.Dependencies(), log)
-	if err != nil {
-		return nil, err
-	}
 	// The hub redirects to fallbacks and notes down links from the health
 	// the engine publishes: memory only, on the redirect path. The
 	// self-checks compare the hub's redirects with the same health.
 	diverted := checker.NewDiversions(interval, hubServer)
 	diverted.SetClock(clock) // the checker's, whose results it is asked about
-	engine.SetHealthObserver(diverted)
 
 	sinks, err := newSinks(cfg, db, sentry)
 	if err != nil {
@@ -190,7 +194,7 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 	}
 	guard := receiverGuard(cfg)
 	// The replicas' membership: the split of the targets follows it (share,
-	// made with the scheduler below).
+	// made with the scheduler once the engine is loaded).
 	var share *shard.Share
 	var members *shard.Membership
 	extra := map[string]http.Handler{"/clicks": hub.NewClicksAPI(db, log)}
@@ -198,15 +202,18 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 		members = shard.New(db, self, shard.Options{Interval: interval, Now: local, OnChange: func(as shard.Assignment) { share.SetAssignment(as) }, Log: log})
 		extra["/replicas"] = shard.NewAPI(db, members, log)
 	}
-	adminAPI := admin.New(db, admin.Options{Token: cfg.Server.AdminToken, Operator: engine, Channels: channels, Log: log,
+	adminOpts := admin.Options{Token: cfg.Server.AdminToken, Channels: channels, Log: log,
 		CheckURL: checkReceiverURL(guard), NewSecret: alerting.NewSecret,
-		Extra: extra, Catalog: hubServer, Now: clock})
+		Extra: extra, Catalog: hubServer, Now: clock}
 	status := statuspage.New(storesource.Source{Store: db}, statuspage.Options{
 		URL: cfg.Server.PublicURL, Interval: time.Duration(cfg.Probe.Interval), SelfCheck: *cfg.Probe.SelfCheck,
 		Catalog: hubServer.Catalog, Now: clock, Log: log,
 	})
 	limiter := middleware.NewRateLimiter(cfg.Server.RateLimit.PerSecond, cfg.Server.RateLimit.Burst, cfg.Server.RateLimit.IPv6Prefix)
-	ready := web.NewReadiness(db, max(interval, 10*time.Second))
+	ready := new(web.Readiness)
+	// A write refused this recently means storage is not healthy: results
+	// are written every interval, the dispatcher's state every second.
+	storageHealth := web.NewStorageHealth(db, max(interval, 2*time.Second))
 
 	// A refused batch is retried once, then dropped: counted (the
 	// results.dropped metric) and logged, once a minute at most.
@@ -247,15 +254,30 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 		},
 		Log: log,
 	})
-	share = shard.NewShare(sched, engine, targets, shard.Alone(self.ID))
+	// A database outage is an alert of its own, sent without the
+	// database: each replica says so for itself.
+	outageAfter := time.Duration(*cfg.Alerts.DatabaseOutageAfter)
+	outages := alerting.NewStorageAlerts(alerting.StorageAlertOptions{After: outageAfter, Replica: self, Database: where,
+		Senders: storageSenders(sinks), Log: log})
 
 	// The metrics: what storage keeps is sampled once for every exporter;
-	// the rest each exporter reads where it is kept.
-	sampler := metrics.NewSampler(db, metrics.SamplerOptions{Health: ready.Storage, Log: log, Now: clock}) // ages of stored times, by the clock that stamped them
+	// the rest each exporter reads where it is kept. Storage's health is
+	// /readyz/storage's verdict.
+	// reached is closed once the database is reached and migrated: at
+	// once for SQLite, a file; for PostgreSQL, when reach succeeds. The
+	// sampler reads no table before.
+	reached := make(chan struct{})
+	if reach == nil {
+		close(reached)
+	}
+	sampler := metrics.NewSampler(db, metrics.SamplerOptions{Health: storageHealth.Check, Log: log,
+		Now:      clock, // ages of stored times, by the clock that stamped them
+		Readable: reached})
 	sources := metrics.Sources{
 		Scheduler: sched.Stats, Dropped: writer.Dropped, Redirects: hubServer.Redirects,
 		Replicas:      func() int { return 1 },
 		StorageFaults: func() int64 { return db.LastWriteFault().Count },
+		ClicksDropped: counter.Dropped,
 		Sampled:       sampler.Last,
 	}
 	if members != nil {
@@ -268,40 +290,68 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 	if dogstatsd != nil {
 		record = append(record, dogstatsd)
 	}
-	srv := web.NewServer(middleware.SecurityHeaders(web.New(web.Handlers{
-		Hub: hubServer, Admin: adminAPI, Status: status, Metrics: exporter.Handler(),
-		Health: web.Health{Ready: ready, Timeout: readyTimeout},
-		Limit: func(next http.Handler) http.Handler {
-			return limiter.Middleware(cfg.Server.TrustedPrefixes(), hubServer.IsSelfCheck, next)
-		},
-	})), log)
-	if members != nil {
-		// The first heartbeat before the first check: a replica joining
-		// checks its share from the start, not every target for a moment.
-		if err := members.Tick(ctx); err != nil {
-			log.Error("replica membership: first heartbeat failed; checking every target until one succeeds", "err", err)
-		}
+	front := func(admin *admin.API) http.Handler {
+		return middleware.SecurityHeaders(web.New(web.Handlers{
+			Hub: hubServer, Admin: admin, Status: status, Metrics: exporter.Handler(),
+			Health: web.Health{Ready: ready, Storage: storageHealth, Timeout: readyTimeout},
+			Limit: func(next http.Handler) http.Handler {
+				return limiter.Middleware(cfg.Server.TrustedPrefixes(), hubServer.IsSelfCheck, next)
+			},
+		}))
 	}
-	sched.SetTargets(share.Owned())
+	// Until the database is reached and migrated, the admin API answers
+	// 503 saying so; until the incident engine runs, its incident actions
+	// do; after, its reads fail while the database does.
+	initial := adminOpts
+	if reach != nil {
+		initial.Unavailable = "linkwatch has not reached its database yet (" + where + "): the admin API answers once it has"
+	}
+	handler := web.NewSwitch(front(admin.New(db, initial)))
+	srv := web.NewServer(handler, log)
 	// SIGHUP reloads the pages and links from the config file. Notify now,
 	// before serving: a SIGHUP nobody listens for ends the process.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	a.onClose(func() { signal.Stop(hup) })
-	reloader := &reloader{path: path, getenv: getenv, selfCheckURL: selfCheckURL, running: cfg, counter: counter, hub: hubServer, sched: share, engine: engine, log: log}
 
 	a.add("click flush", func(ctx context.Context) error {
+		// Flushes fail while the database is out of reach: the counter
+		// holds the clicks (hub.MaxHeldClicks link-hours; the oldest
+		// dropped first, counted), and the next flush that succeeds
+		// writes them.
 		flushes := &errlog.Reporter{Log: log, Msg: "flush clicks"}
-		every(ctx, clickFlushInterval, func() { flushes.Report(ctx, counter.Flush(ctx)) })
+		drops := &errlog.Reporter{Log: log, Msg: "clicks dropped: more were held than the hub keeps while the database is out of reach"}
+		var dropped int64
+		flush := func(ctx context.Context) error {
+			err := counter.Flush(ctx)
+			if n := counter.Dropped(); n > dropped {
+				drops.Error(ctx, fmt.Errorf("%d clicks dropped", n-dropped), "dropped_total", n, "held_max", hub.MaxHeldClicks)
+				dropped = n
+			}
+			return err
+		}
+		every(ctx, clickFlushInterval, func() {
+			select {
+			case <-reached:
+				flushes.Report(ctx, flush(ctx))
+			default: // nothing to write to yet
+			}
+		})
 		// The last flush, once no click can come: its own deadline, however
-		// long the stages before it took to stop.
+		// long the stages before it took to stop. A process stopped before
+		// it reached the database tries once more to, so that its clicks
+		// are not lost to a quick restart.
 		flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lastFlushTimeout)
 		defer cancel()
-		return counter.Flush(flushCtx)
+		select {
+		case <-reached:
+		default:
+			if err := reach(flushCtx); err != nil {
+				return fmt.Errorf("the database was never reached: %d link click counts lost: %w", len(counter.Pending()), err)
+			}
+		}
+		return flush(flushCtx)
 	})
-	if sentry != nil {
-		a.add("sentry heartbeat", alerting.NewHeartbeat(sentry, sched.Stats, log).Run)
-	}
 	// Sampled once a probe interval: what it reads changes with checks.
 	a.add("metrics sampler", func(ctx context.Context) error {
 		sampler.Run(ctx, interval)
@@ -314,56 +364,101 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 			return nil
 		})
 	}
+	a.add("database outage alerts", outages.Run)
+	a.add("storage health", func(ctx context.Context) error {
+		// Often enough that an outage is two failed checks at least by
+		// alerts.database_outage_after; a check writes once a second at
+		// most.
+		storageHealth.Run(ctx, min(5*time.Second, max(web.ProbeEvery, outageAfter/2)), readyTimeout, outages.Observe)
+		return nil
+	})
 	keep := storage.Retention{
 		Raw:    time.Duration(cfg.Storage.Retention.Raw),
 		Minute: time.Duration(cfg.Storage.Retention.MinuteRollups),
 		Hour:   time.Duration(cfg.Storage.Retention.Rollups),
 	}
-	a.add("periodic jobs", func(ctx context.Context) error {
-		// One replica runs them: the holder of the jobs lock.
-		return shard.RunWhileHolding(ctx, db, "jobs", jobsLockRetry, func(ctx context.Context) func() {
-			c := storage.PeriodicJobs(ctx, db, keep, log)
-			c.Start()
-			var departed sync.WaitGroup
-			if members != nil {
-				departed.Go(func() {
-					fails := &errlog.Reporter{Log: log, Msg: "resolve departed replicas' incidents"}
-					every(ctx, interval, func() { fails.Report(ctx, engine.ResolveLeftReplicas(ctx, db, members.Lookback())) })
-				})
+	a.add("storage", func(ctx context.Context) error {
+		// What needs the database waits for it: with PostgreSQL, its
+		// schema migrated, the engine's state loaded and, for replicas,
+		// the first heartbeat written, so that a replica which cannot
+		// reach the database never probes as if it were alone.
+		var engine *incidents.Engine
+		load := func(ctx context.Context) (err error) {
+			engine, err = incidents.NewEngine(ctx, engineCfg, db, catalog.Dependencies(), log)
+			return err
+		}
+		if reach != nil {
+			if untilDone(ctx, reach, where, log) != nil {
+				return nil // stopped while waiting
 			}
-			return func() { <-c.Stop().Done(); departed.Wait() }
-		}, log)
-	})
-	a.add("result writer", func(ctx context.Context) error {
-		writer.Run(ctx)
-		return nil
-	})
-	a.add("dispatcher", func(ctx context.Context) error {
-		dispatcher.Run(ctx)
-		return nil
-	})
-	a.add("incident engine", func(ctx context.Context) error {
-		// Stopped after the prober, its only sender: closing the channel
-		// lets the engine handle every result queued, then return.
-		defer context.AfterFunc(ctx, func() { close(engineIn) })()
-		engine.Run(context.WithoutCancel(ctx), engineIn)
-		return nil
-	})
-	if members != nil {
-		// Stopped after the prober: the row is deleted (the others take
-		// this replica's hosts at once) once it checks nothing.
-		a.add("replica membership", members.Run)
-	}
-	a.add("prober", func(ctx context.Context) error {
-		sched.Run(ctx)
-		return nil
+			close(reached)
+			handler.Set(front(admin.New(db, adminOpts))) // its tables exist now
+		}
+		if untilDone(ctx, load, where, log) != nil {
+			return nil
+		}
+		share = shard.NewShare(sched, engine, targets, shard.Alone(self.ID))
+		if members != nil && untilDone(ctx, members.Tick, where, log) != nil {
+			return nil
+		}
+		engine.SetHealthObserver(diverted)
+		sched.SetTargets(share.Owned())
+		adminOpts.Operator = engine
+		handler.Set(front(admin.New(db, adminOpts)))
+		log.Info("storage reached: checking, recording and alerting", "storage", where)
+		b := &app{log: log}
+		if sentry != nil {
+			b.add("sentry heartbeat", alerting.NewHeartbeat(sentry, sched.Stats, log).Run)
+		}
+		b.add("periodic jobs", func(ctx context.Context) error {
+			// One replica runs them: the holder of the jobs lock.
+			return shard.RunWhileHolding(ctx, db, "jobs", jobsLockRetry, func(ctx context.Context) func() {
+				c := storage.PeriodicJobs(ctx, db, keep, log)
+				c.Start()
+				var departed sync.WaitGroup
+				if members != nil {
+					departed.Go(func() {
+						fails := &errlog.Reporter{Log: log, Msg: "resolve departed replicas' incidents"}
+						every(ctx, interval, func() { fails.Report(ctx, engine.ResolveLeftReplicas(ctx, db, members.Lookback())) })
+					})
+				}
+				return func() { <-c.Stop().Done(); departed.Wait() }
+			}, log)
+		})
+		b.add("result writer", func(ctx context.Context) error {
+			writer.Run(ctx)
+			return nil
+		})
+		b.add("dispatcher", func(ctx context.Context) error {
+			dispatcher.Run(ctx)
+			return nil
+		})
+		b.add("incident engine", func(ctx context.Context) error {
+			// Stopped after the prober, its only sender: closing the
+			// channel lets the engine handle every result queued, then
+			// return.
+			defer context.AfterFunc(ctx, func() { close(engineIn) })()
+			engine.Run(context.WithoutCancel(ctx), engineIn)
+			return nil
+		})
+		if members != nil {
+			// Stopped after the prober: the row is deleted (the others
+			// take this replica's hosts at once) once it checks nothing.
+			b.add("replica membership", members.Run)
+		}
+		b.add("prober", func(ctx context.Context) error {
+			sched.Run(ctx)
+			return nil
+		})
+		reloader := &reloader{path: path, getenv: getenv, selfCheckURL: selfCheckURL, running: cfg, counter: counter, hub: hubServer, sched: share, engine: engine, log: log}
+		b.add("reload", func(ctx context.Context) error { return reloader.run(ctx, hup) })
+		return b.run(ctx)
 	})
 	a.add("http server", func(ctx context.Context) error {
 		log.Info("linkwatch serving", "addr", ln.Addr().String(), "public_url", cfg.Server.PublicURL,
 			"pages", len(cfg.Pages), "targets", len(targets), "interval", time.Duration(cfg.Probe.Interval), "storage", where, "version", buildVersion())
 		return web.Serve(ctx, srv, ln, stdout, log)
 	})
-	a.add("reload", func(ctx context.Context) error { return reloader.run(ctx, hup) })
 	// Stopped first: /readyz fails while everything still serves, for
 	// server.drain_delay, so load balancers stop sending visitors before
 	// the listener closes; then the stages above stop in turn.

@@ -5,12 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"time"
 
 	"linkwatch/backoff"
 	"linkwatch/cmd/linkwatch/config"
-	"linkwatch/cmd/linkwatch/web"
 	"linkwatch/storage"
 	"linkwatch/storage/postgres"
 	"linkwatch/storage/sqlite"
@@ -21,56 +19,51 @@ import (
 var storeBackoff = backoff.Doubling(time.Second, 30*time.Second)
 
 // openStore opens the configured database and says where it is, for the
-// log (a file path or a host, never a DSN). SQLite is a file: it opens or
-// fails at once. PostgreSQL is a server that may not answer yet (a pod
-// started before its database, a failover, a password not yet rotated
-// in): the connection is retried with backoff until it answers or ctx
-// ends, each failure logged with the host, while ln answers /healthz (the
-// process is alive) and /readyz with 503 (it is not ready). local is this
-// process's clock (storage.DB.Local).
-func openStore(ctx context.Context, cfg config.StorageConfig, local func() time.Time, ln net.Listener, log *slog.Logger) (storage.Store, string, error) {
+// log and the alerts (a file path or a host, never a DSN), with reach,
+// which makes it usable. SQLite is a file: it opens (and migrates) or
+// fails at once, and reach is nil. PostgreSQL is a server that may not answer yet
+// (a pod started before its database, an outage, a failover, a password
+// not yet rotated in): its database is returned unreached, every query
+// failing until the server answers, and reach connects and migrates.
+// local is this process's clock (storage.DB.Local).
+func openStore(ctx context.Context, cfg config.StorageConfig, local func() time.Time) (db storage.Store, where string, reach func(context.Context) error, err error) {
 	if cfg.Driver != config.DriverPostgres {
 		db, err := sqlite.Open(ctx, cfg.Path)
 		if err != nil {
-			return nil, "", err
+			return nil, "", nil, err
 		}
 		db.Local = local
-		return db, cfg.Path, nil
+		return db, "sqlite " + cfg.Path, nil, nil
 	}
-	pcfg, err := postgres.ParseDSN(cfg.DSN)
+	pdb, err := postgres.New(cfg.DSN)
 	if err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
-	where := "postgres " + net.JoinHostPort(pcfg.ConnConfig.Host, fmt.Sprint(pcfg.ConnConfig.Port))
-	wait := &web.Waiting{}
-	var stop func()
-	defer func() {
-		if stop != nil {
-			stop()
-		}
-	}()
+	pdb.Local = local
+	return pdb, "postgres " + pdb.Host(), pdb.Migrate, nil
+}
+
+// untilDone runs step until it succeeds, waiting storeBackoff between
+// attempts, each bounded so that a host which drops packets is an error
+// to log and retry, not a hang. Each failure is logged with where the
+// database is and the server's reason (a refused connection, a wrong
+// password, a missing database). It fails only when ctx ends.
+func untilDone(ctx context.Context, step func(context.Context) error, where string, log *slog.Logger) error {
 	for failures := 1; ; failures++ {
-		// Each attempt has its own deadline, so a host that drops packets
-		// is an error to log and retry, not a hang.
 		actx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		db, err := postgres.Open(actx, cfg.DSN)
+		err := step(actx)
 		cancel()
 		if err == nil {
-			db.Local = local
-			return db, where, nil
+			return nil
 		}
 		if ctx.Err() != nil {
-			return nil, "", fmt.Errorf("storage: %w", errors.Join(ctx.Err(), err))
+			return fmt.Errorf("storage: %w", errors.Join(ctx.Err(), err))
 		}
-		wait.Set(err)
 		delay := storeBackoff.Delay(failures)
 		log.Warn("database not ready; retrying", "storage", where, "err", err, "retry_in", delay)
-		if stop == nil {
-			stop = web.ServeWhileWaiting(ln, wait, readyTimeout, log)
-		}
 		select {
 		case <-ctx.Done():
-			return nil, "", fmt.Errorf("storage: gave up waiting for %s: %w", where, errors.Join(ctx.Err(), err))
+			return fmt.Errorf("storage: gave up waiting for %s: %w", where, errors.Join(ctx.Err(), err))
 		case <-time.After(delay):
 		}
 	}

@@ -2,23 +2,25 @@ package main
 
 import (
 	"context"
-	"io"
-	"net"
+	"net/http"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"linkwatch/hub"
+	"linkwatch/storage/postgres"
 	"linkwatch/storage/postgres/pgtest"
 )
 
-// TestServeWaitsForPostgres: serve started before its database exists
-// stays up, answers /healthz 200 and /readyz 503, logs why with the host
-// and never the password, and serves once the database appears.
-func TestServeWaitsForPostgres(t *testing.T) {
+// TestServeRedirectsWhileWaitingForPostgres: serve started before its
+// database exists listens at once, and serves what needs no database:
+// redirects (302), /healthz and /readyz (200), a 503 page for the status;
+// /readyz/storage fails, the log says why with the host and never the
+// password; once the database appears, it is migrated and used.
+func TestServeRedirectsWhileWaitingForPostgres(t *testing.T) {
 	t.Parallel()
 	base := pgtest.DSN(t)
 	u, err := url.Parse(base)
@@ -34,75 +36,54 @@ func TestServeWaitsForPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer admin.Close(ctx)
+	defer func() { _, _ = admin.Exec(ctx, `DROP DATABASE IF EXISTS `+late+` WITH (FORCE)`) }()
 
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	app := startApp(t, "storage: {driver: postgres, dsn: '${PG_DSN}'}\nprobe: {self_check: false}\n"+
+		"pages:\n  - slug: a\n    links:\n      - {slug: x, url: 'https://127.0.0.1:9/'}\n", map[string]string{"PG_DSN": u.String()})
+	status := func(path string) (int, string) {
+		resp, body := get(t, "GET", app.URL+path)
+		return resp.StatusCode, body
 	}
-	addr := l.Addr().String()
-	l.Close()
-	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "c.yaml")
-	mustWrite(t, cfgPath, "storage: {driver: postgres, dsn: '${PG_DSN}'}\nserver: {drain_delay: 0s}\nprobe: {self_check: false}\n"+
-		"pages:\n  - slug: a\n    links:\n      - {slug: x, url: 'https://127.0.0.1:9/'}\n")
-	env := map[string]string{"PG_DSN": u.String()}
-	stderr := &lockedBuffer{}
-	stdoutR, stdoutW := io.Pipe()
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() {
-		err := run(runCtx, []string{"linkwatch", "serve", "-config", cfgPath, "-addr", addr}, func(k string) string { return env[k] }, stdoutW, stderr)
-		stdoutW.Close()
-		done <- err
-	}()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v", err)
-		}
-		_, _ = admin.Exec(ctx, `DROP DATABASE IF EXISTS `+late+` WITH (FORCE)`)
-	}()
-	listening := make(chan struct{})
-	go func() {
-		var buf [256]byte
-		if n, _ := stdoutR.Read(buf[:]); n > 0 {
-			close(listening)
-		}
-		_, _ = io.Copy(io.Discard, stdoutR)
-	}()
-
-	status := func(path string) int {
-		resp, err := noRedirect.Get("http://" + addr + path)
-		if err != nil {
-			return 0
-		}
-		resp.Body.Close()
-		return resp.StatusCode
+	// At once: startApp has returned, the listener serves.
+	if code, _ := status("/a/x"); code != http.StatusFound {
+		t.Errorf("GET /a/x = %d while the database is missing, want 302 from the config", code)
 	}
-	waitUntil(t, 20*time.Second, "/readyz 503 while the database is missing", func() bool { return status("/readyz") == 503 })
-	if got := status("/healthz"); got != 200 {
-		t.Errorf("/healthz = %d while waiting, want 200 (the process is alive)", got)
+	for _, p := range []string{"/healthz", "/readyz"} {
+		if code, body := status(p); code != 200 || body != "ok\n" {
+			t.Errorf("GET %s = %d %q while the database is missing, want 200", p, code, body)
+		}
 	}
-	if got := status("/a/x"); got != 503 {
-		t.Errorf("GET /a/x = %d while waiting, want 503", got)
+	if code, body := status("/readyz/storage"); code != 503 || body != "storage unavailable: the database does not answer\n" {
+		t.Errorf("GET /readyz/storage = %d %q while the database is missing", code, body)
+	}
+	if code, body := status("/status"); code != 503 || !strings.Contains(body, "Status not available yet") {
+		t.Errorf("GET /status = %d while the database is missing, want the 503 page:\n%s", code, body)
 	}
 	waitUntil(t, 10*time.Second, "a log line naming the host", func() bool {
-		return strings.Contains(stderr.String(), u.Host) && strings.Contains(stderr.String(), "does not exist")
+		return strings.Contains(app.stderr.String(), u.Host) && strings.Contains(app.stderr.String(), "does not exist")
 	})
-	if strings.Contains(stderr.String(), password) {
-		t.Fatalf("the log shows the database password:\n%s", stderr)
-	}
 
 	if _, err := admin.Exec(ctx, `CREATE DATABASE `+late); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case <-listening:
-	case <-time.After(60 * time.Second):
-		t.Fatalf("serve did not start once the database existed; stderr:\n%s", stderr)
+	waitUntil(t, 60*time.Second, "/readyz/storage 200 once the database exists", func() bool { code, _ := status("/readyz/storage"); return code == 200 })
+	waitUntil(t, 10*time.Second, "the status page once the database exists", func() bool { code, _ := status("/status"); return code == 200 })
+	if code, _ := status("/a/x"); code != http.StatusFound {
+		t.Errorf("GET /a/x = %d once connected, want 302", code)
 	}
-	waitUntil(t, 10*time.Second, "/readyz 200 once connected", func() bool { return status("/readyz") == 200 })
-	if got := status("/a/x"); got != 302 {
-		t.Errorf("GET /a/x = %d once serving, want 302", got)
+	if err := app.stop(t); err != nil {
+		t.Errorf("run: %v", err)
+	}
+	if strings.Contains(app.stderr.String(), password) {
+		t.Fatalf("the log shows the database password:\n%s", app.stderr)
+	}
+	// The clicks of the wait were held, and written once it was over.
+	db, err := postgres.Open(ctx, u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if totals, err := db.ClickTotals(ctx); err != nil || totals[hub.LinkKey{Page: "a", Link: "x"}] != 2 {
+		t.Errorf("clicks = %v (%v), want the 2 made", totals, err)
 	}
 }

@@ -76,7 +76,12 @@ type Options struct {
 	// Now is the clock of maintenance windows and replays (default
 	// time.Now).
 	Now func() time.Time
-	Log *slog.Logger
+	// Unavailable, when set, is why the API cannot answer yet (serve has
+	// not reached its database, or not migrated it): every admin endpoint
+	// answers 503 saying so, once the token is checked, rather than a
+	// store error that names a missing table.
+	Unavailable string
+	Log         *slog.Logger
 }
 
 // maxAdminBody bounds request bodies: notes are text, not uploads.
@@ -94,6 +99,8 @@ type API struct {
 	newSecret func() string
 	log       *slog.Logger
 	now       func() time.Time
+	// unavailable: see Options.Unavailable.
+	unavailable string
 }
 
 // New returns the admin API.
@@ -102,13 +109,22 @@ func New(store Store, opts Options) *API {
 		opts.Now = time.Now
 	}
 	return &API{store: store, token: []byte(opts.Token), operator: opts.Operator, channels: opts.Channels,
-		extra: opts.Extra, catalog: opts.Catalog, checkURL: opts.CheckURL, newSecret: opts.NewSecret, log: opts.Log, now: opts.Now}
+		extra: opts.Extra, catalog: opts.Catalog, checkURL: opts.CheckURL, newSecret: opts.NewSecret, log: opts.Log, now: opts.Now,
+		unavailable: opts.Unavailable}
 }
 
 // Register adds the admin routes to r.
 func (a *API) Register(r *mux.Router) {
 	s := r.PathPrefix("/api/admin").Subrouter()
 	s.Use(a.authenticate)
+	if a.unavailable != "" {
+		s.Use(func(http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Retry-After", "5")
+				writeError(w, http.StatusServiceUnavailable, "", a.unavailable)
+			})
+		})
+	}
 	s.Handle("/incidents", methods{http.MethodGet: a.listIncidents})
 	s.Handle("/incidents/{id}", methods{http.MethodGet: a.showIncident})
 	s.Handle("/incidents/{id}/ack", methods{http.MethodPost: a.acknowledge})

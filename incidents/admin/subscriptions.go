@@ -62,9 +62,16 @@ type withSecret struct {
 
 // checkFilter validates filters as the config file's are
 // (linkwatch.Filter.Check), naming the first field at fault under filters.
+// The database alerts are not for subscriptions: they are sent without
+// the database, where subscriptions live.
 func (a *API) checkFilter(f linkwatch.Filter) error {
 	if errs := f.Check(a.catalog); len(errs) > 0 {
 		return &fieldError{"filters." + errs[0].Field, errs[0].Msg}
+	}
+	for i, e := range f.Events {
+		if slices.Contains(linkwatch.StorageAlertTypes, e) {
+			return &fieldError{fmt.Sprintf("filters.events[%d]", i), fmt.Sprintf("%s goes to the config file's channels only, sent without the database, where subscriptions live", e)}
+		}
 	}
 	return nil
 }

@@ -502,6 +502,7 @@ func TestSubscriptionsAPIRejectsBadInput(t *testing.T) {
 		{"PATCH", sub, `{"filters":{"hosts":["*.example"]}}`, "filters.hosts[0]"},
 		{"POST", "/subscriptions", `{"url":"https://hooks.example/","filters":{"hosts":["https://shop.example"]}}`, "filters.hosts[0]"},
 		{"POST", "/subscriptions", `{"url":"https://hooks.example/","filters":{"events":["incident.deleted"]}}`, "filters.events[0]"},
+		{"POST", "/subscriptions", `{"url":"https://hooks.example/","filters":{"events":["incident.opened","storage.unreachable"]}}`, "filters.events[1]"},
 		{"POST", "/subscriptions", `{"url":"https://hooks.example/","filters":{"min_impact":"severe"}}`, "filters.min_impact"},
 		{"POST", "/subscriptions", `{"url":"https://hooks.example/","filters":{"page":["acme"]}}`, "filters.page"},
 		{"POST", "/subscriptions", `{"url":"https://hooks.example/","filters":{"pages":"acme"}}`, "filters.pages"},

@@ -34,6 +34,7 @@ type figures struct {
 	redirects map[hub.RedirectOutcome]int64
 	replicas  int
 	faults    int64
+	clicks    int64
 	sample    metrics.Sample
 }
 
@@ -45,6 +46,7 @@ func (f *figures) sources() metrics.Sources {
 		Replicas:      func() int { return f.replicas },
 		Lease:         30 * time.Second,
 		StorageFaults: func() int64 { return f.faults },
+		ClicksDropped: func() int64 { return f.clicks },
 		Sampled:       func() metrics.Sample { return f.sample },
 	}
 }

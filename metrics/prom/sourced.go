@@ -20,6 +20,7 @@ type sourced struct {
 	replicas, lease                         *prometheus.Desc
 	redirects                               *prometheus.Desc
 	storageUp, storageFaults, dropped       *prometheus.Desc
+	clicksDropped                           *prometheus.Desc
 	incidentsOpen, outboxPending, outboxAge *prometheus.Desc
 }
 
@@ -41,6 +42,7 @@ func newSourced(src metrics.Sources, now func() time.Time) *sourced {
 			"absent before the first."),
 		storageFaults: desc("storage_write_faults_total", "Writes the database refused: a full disk, a read-only file, a lock held too long, a lost connection."),
 		dropped:       desc("results_dropped_total", "Check results dropped: storage refused their batch twice."),
+		clicksDropped: desc("clicks_dropped_total", "Clicks dropped, the oldest first: more were held than the hub keeps while the database is out of reach."),
 		incidentsOpen: desc("incidents_open", "Open incidents by kind and impact, regional notes included, as the database has them "+
 			"(every replica reports the same: aggregate with max); absent while storage cannot be read.", "kind", "impact"),
 		outboxPending: desc("outbox_pending", "Alert deliveries not yet sent, retries included (the database's: aggregate with max)."),
@@ -51,7 +53,7 @@ func newSourced(src metrics.Sources, now func() time.Time) *sourced {
 // Describe sends every metric's description.
 func (c *sourced) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.skipped, c.backedOff, c.lag, c.targets, c.replicas, c.lease, c.redirects,
-		c.storageUp, c.storageFaults, c.dropped, c.incidentsOpen, c.outboxPending, c.outboxAge} {
+		c.storageUp, c.storageFaults, c.dropped, c.clicksDropped, c.incidentsOpen, c.outboxPending, c.outboxAge} {
 		ch <- d
 	}
 }
@@ -78,6 +80,7 @@ func (c *sourced) Collect(ch chan<- prometheus.Metric) {
 	}
 	metric(c.storageFaults, prometheus.CounterValue, float64(c.src.StorageFaults()))
 	metric(c.dropped, prometheus.CounterValue, float64(c.src.Dropped()))
+	metric(c.clicksDropped, prometheus.CounterValue, float64(c.src.ClicksDropped()))
 
 	s := c.src.Sampled()
 	if s.At.IsZero() {

@@ -32,44 +32,63 @@ var migrationFS embed.FS
 type DB struct {
 	*storage.DB
 	pool *pgxpool.Pool
-	host string // host:port for errors and logs; never the DSN (it holds the password)
+	sql  *sql.DB // over pool: migrations hold a session lock on one of its connections
+	host string  // host:port for errors and logs; never the DSN (it holds the password)
 }
 
 // Open connects to the database named by dsn (a postgres:// URL or
 // key=value pairs, as libpq takes them, with pgxpool's pool_ settings) and
 // applies pending migrations. Errors name the host, never the password.
 func Open(ctx context.Context, dsn string) (*DB, error) {
+	db, err := New(dsn)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// New returns the database named by dsn without reaching it: its pool
+// connects on first use, and every query fails until the server answers.
+// Migrate makes it usable; until then it is what a running replica's
+// database is during an outage, so a replica can start, and serve from
+// memory, while its database is down.
+func New(dsn string) (*DB, error) {
 	cfg, err := ParseDSN(dsn)
 	if err != nil {
 		return nil, err
 	}
 	host := hostOf(cfg.ConnConfig.Config)
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	// The pool connects on demand (pool_min_conns ones in the background).
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: connect to %s: %w", host, err)
-	}
-	// The pool connects lazily: ping now, so a wrong password or an
-	// unreachable host is an error of Open, not of the first write.
-	if err := pool.Ping(ctx); err != nil {
-		pool.Close()
 		return nil, fmt.Errorf("postgres: connect to %s: %w", host, err)
 	}
 	sqlDB := stdlib.OpenDBFromPool(pool)
 	d := &dialect{config: cfg.ConnConfig, host: host}
-	db := &DB{DB: storage.NewDB(d, sqlDB, sqlDB), pool: pool, host: host}
+	return &DB{DB: storage.NewDB(d, sqlDB, sqlDB), pool: pool, sql: sqlDB, host: host}, nil
+}
+
+// Migrate reaches the server and applies pending migrations: an
+// unreachable host, a wrong password or a missing database is its error,
+// naming the host. It may be called again after a failure.
+func (db *DB) Migrate(ctx context.Context) error {
+	if err := db.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("postgres: connect to %s: %w", db.host, err)
+	}
 	ms, err := storage.Migrations(migrationFS, "migrations")
-	if err == nil {
-		var conn *sql.Conn
-		if conn, err = sqlDB.Conn(ctx); err == nil {
-			err = migrate(ctx, conn, ms)
-			conn.Close()
-		}
-	}
 	if err != nil {
-		db.Close()
-		return nil, err
+		return err
 	}
-	return db, nil
+	conn, err := db.sql.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("postgres: connect to %s: %w", db.host, err)
+	}
+	defer conn.Close()
+	return migrate(ctx, conn, ms)
 }
 
 // quoted finds what a parse error quotes: url.Parse quotes the whole URL,

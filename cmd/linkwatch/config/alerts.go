@@ -28,7 +28,19 @@ type AlertsConfig struct {
 	// GroupInterval folds the updates of one incident made within it into
 	// one message (default 30s; 0s sends each update at once).
 	GroupInterval *Duration `yaml:"group_interval"`
+	// DatabaseOutageAfter is how long a replica's storage checks must
+	// fail (two at least) before it alerts that the database is out of
+	// reach (storage.unreachable; default 30s): a failover's seconds are
+	// not an outage.
+	DatabaseOutageAfter *Duration `yaml:"database_outage_after"`
 }
+
+// Bounds of alerts.database_outage_after: storage is checked every second
+// at most, and an outage noticed an hour late is not an alert.
+const (
+	minDatabaseOutageAfter = time.Second
+	maxDatabaseOutageAfter = time.Hour
+)
 
 // maxGroupInterval bounds how long an update may wait for others.
 const maxGroupInterval = 10 * time.Minute
@@ -116,6 +128,9 @@ var webhookNamePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
 func (a *AlertsConfig) validate(cerr *Error) {
 	if g := a.GroupInterval; g != nil && (*g < 0 || *g > Duration(maxGroupInterval)) {
 		cerr.add("alerts.group_interval", "must be from 0s (no grouping) to %s", maxGroupInterval)
+	}
+	if d := a.DatabaseOutageAfter; d != nil && (*d < Duration(minDatabaseOutageAfter) || *d > Duration(maxDatabaseOutageAfter)) {
+		cerr.add("alerts.database_outage_after", "must be from %s to %s", minDatabaseOutageAfter, maxDatabaseOutageAfter)
 	}
 	slackNames := map[string]int{}
 	for i, s := range a.Slack {

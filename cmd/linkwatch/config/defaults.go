@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"linkwatch"
-
+	"linkwatch/alerting"
 	"linkwatch/checker"
 	"linkwatch/checker/schedule"
 	"linkwatch/incidents"
@@ -82,6 +82,7 @@ func (c *Config) applyDefaults() {
 		d := Duration(incidents.DefaultGroupInterval)
 		c.Alerts.GroupInterval = &d
 	}
+	setDefaultPtr(&c.Alerts.DatabaseOutageAfter, alerting.DefaultDatabaseOutageAfter)
 	if dd := c.Alerts.DataDog; dd != nil && dd.Addr == "" {
 		dd.Addr = "127.0.0.1:8125"
 	}

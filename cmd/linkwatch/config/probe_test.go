@@ -48,6 +48,19 @@ func TestGroupIntervalZeroIsAValue(t *testing.T) {
 	}
 }
 
+// alerts.database_outage_after defaults to 30s and is passed on as set.
+func TestDatabaseOutageAfter(t *testing.T) {
+	for yaml, want := range map[string]time.Duration{"": 30 * time.Second, "alerts: {database_outage_after: 2s}\n": 2 * time.Second} {
+		cfg, err := Parse(t.Context(), []byte(yaml+validPages), "t.yaml", func(string) string { return "" })
+		if err != nil {
+			t.Fatalf("%q: %v", yaml, err)
+		}
+		if got := time.Duration(*cfg.Alerts.DatabaseOutageAfter); got != want {
+			t.Errorf("%q: database_outage_after = %v, want %v", yaml, got, want)
+		}
+	}
+}
+
 // A link's expectations reach the catalog, and so its target.
 func TestCatalogSpecCarriesExpectations(t *testing.T) {
 	cfg, err := Parse(t.Context(), []byte(`

@@ -10,26 +10,34 @@ import (
 	"github.com/gorilla/mux"
 )
 
-// Readier says whether the service can do its work (/readyz).
+// Readier says whether the server can take visitors (/readyz).
 type Readier interface {
 	Ready(ctx context.Context) error
 }
 
+// StorageChecker says whether storage can commit a write
+// (/readyz/storage).
+type StorageChecker interface {
+	Check(ctx context.Context) error
+}
+
 // ErrStopping is a Readier's answer once the process is shutting down:
-// /readyz fails for that reason, not the storage's.
+// /readyz fails for that reason.
 var ErrStopping = errors.New("shutting down")
 
 // Health answers the orchestrator's probes: /healthz (the process
-// answers) and /readyz (Ready, waited for at most Timeout).
+// answers), /readyz (Ready: it serves visitors) and /readyz/storage
+// (Storage: it can write), each waited for at most Timeout.
 type Health struct {
 	Ready   Readier
+	Storage StorageChecker
 	Timeout time.Duration
 }
 
 // routes are the probes' paths and handlers. The front handler lets them
 // past the rate limit: probes from the orchestrator are never limited.
 func (h Health) routes() map[string]http.HandlerFunc {
-	return map[string]http.HandlerFunc{"/healthz": h.healthz, "/readyz": h.readyz}
+	return map[string]http.HandlerFunc{"/healthz": h.healthz, "/readyz": h.readyz, "/readyz/storage": h.storage}
 }
 
 func (h Health) register(r *mux.Router) {
@@ -44,29 +52,36 @@ func (h Health) healthz(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (h Health) readyz(w http.ResponseWriter, r *http.Request) {
+	h.answer(w, r, h.Ready.Ready, "not ready")
+}
+
+// storage answers 503 with the reason (StorageError's, never the
+// database's own words: they name hosts and files) while a write cannot
+// commit.
+func (h Health) storage(w http.ResponseWriter, r *http.Request) {
+	h.answer(w, r, h.Storage.Check, "storage unavailable")
+}
+
+// answer writes "ok" if check passes within Timeout, else 503 and what
+// failed, with why when the error says it for the public.
+func (h Health) answer(w http.ResponseWriter, r *http.Request, check func(context.Context) error, what string) {
 	ctx, cancel := context.WithTimeout(r.Context(), h.Timeout)
 	defer cancel()
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	if err := h.Ready.Ready(ctx); err != nil {
-		w.WriteHeader(http.StatusServiceUnavailable)
-		if errors.Is(err, ErrStopping) {
-			_, _ = io.WriteString(w, "shutting down\n")
-			return
-		}
-		_, _ = io.WriteString(w, "storage unavailable\n")
+	err := check(ctx)
+	if err == nil {
+		_, _ = io.WriteString(w, "ok\n")
 		return
 	}
-	_, _ = io.WriteString(w, "ok\n")
-}
-
-// Starting is the handler while serve waits for its database: the
-// probes' routes of the table, and 503 to everything else.
-func Starting(h Health) http.Handler {
-	r := mux.NewRouter()
-	h.register(r)
-	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Retry-After", "5")
-		http.Error(w, "starting: waiting for the database", http.StatusServiceUnavailable)
-	})
-	return r
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusServiceUnavailable)
+	var se *StorageError
+	switch {
+	case errors.Is(err, ErrStopping):
+		_, _ = io.WriteString(w, "shutting down\n")
+	case errors.As(err, &se):
+		_, _ = io.WriteString(w, what+": "+se.Reason+"\n")
+	default:
+		_, _ = io.WriteString(w, what+"\n")
+	}
 }

@@ -89,7 +89,7 @@ func TestFrontHandsHubPathsToTheHub(t *testing.T) {
 		{"/ada", true}, {"/ada/", true}, {"/ada/go", true}, {"/statusx", true}, {"/charts/go", true}, {"/qr", true}, {"/ada/qr", true},
 		{"/", false}, {"/static/hub.css", false}, {"/status", false}, {"/status/ada", false}, {"/api/v2/summary.json", false},
 		{"/api/admin/incidents", false}, {"/badge/ada.svg", false}, {"/chart/ada/go.svg", false}, {"/history.atom", false},
-		{"/ada/qr.svg", false}, {"/ada/go/qr.png", false}, {"/healthz", false}, {"/readyz", false},
+		{"/ada/qr.svg", false}, {"/ada/go/qr.png", false}, {"/healthz", false}, {"/readyz", false}, {"/readyz/storage", false},
 		{"/ada/go/", false}, {"/Ada/go", false}, {"//go", false}, {"/ada/go/x", false},
 	} {
 		if got := f.reserved.hubPath(tt.path); got != tt.hub {

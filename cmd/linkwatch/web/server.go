@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 )
 
@@ -61,3 +62,22 @@ func Serve(ctx context.Context, srv *http.Server, ln net.Listener, stdout io.Wri
 	<-served // Serve returns at once when Shutdown begins
 	return nil
 }
+
+// Switch is a handler that passes each request to the handler Set gave it
+// last: serve answers visitors from the moment it listens, and switches
+// to the handlers that need the database once it is reached.
+type Switch struct {
+	h atomic.Pointer[http.Handler]
+}
+
+// NewSwitch returns a Switch serving h.
+func NewSwitch(h http.Handler) *Switch {
+	s := new(Switch)
+	s.Set(h)
+	return s
+}
+
+// Set makes h serve every later request.
+func (s *Switch) Set(h http.Handler) { s.h.Store(&h) }
+
+func (s *Switch) ServeHTTP(w http.ResponseWriter, r *http.Request) { (*s.h.Load()).ServeHTTP(w, r) }

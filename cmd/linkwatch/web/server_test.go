@@ -24,7 +24,7 @@ func TestRateLimitAnswers429WithRetryAfter(t *testing.T) {
 	hs := testHub(t)
 	hs.SetSelfCheckToken("tok")
 	h := New(Handlers{Hub: hs, Admin: admin.New(nil, admin.Options{}), Status: statuspage.New(nil, statuspage.Options{Catalog: hs.Catalog}),
-		Health: Health{Ready: okPinger{}, Timeout: 2 * time.Second},
+		Health: Health{Ready: new(Readiness), Storage: okStorage{}, Timeout: 2 * time.Second},
 		Limit:  func(next http.Handler) http.Handler { return l.Middleware(nil, hs.IsSelfCheck, next) }})
 	var codes []int
 	var retry string
@@ -57,7 +57,7 @@ func TestRateLimitAnswers429WithRetryAfter(t *testing.T) {
 		}
 	}
 	// Health probes are never limited.
-	for _, path := range []string{"/healthz", "/readyz", "/healthz", "/readyz"} {
+	for _, path := range []string{"/healthz", "/readyz", "/readyz/storage", "/healthz", "/readyz", "/readyz/storage"} {
 		rec := httptest.NewRecorder()
 		req := httptest.NewRequest("GET", path, nil)
 		req.RemoteAddr = "198.51.100.7:5555"
@@ -79,9 +79,9 @@ func testHub(t testing.TB) *hub.Server {
 	return hub.NewServer(cat, slog.New(slog.DiscardHandler))
 }
 
-type okPinger struct{}
+type okStorage struct{}
 
-func (okPinger) Ready(context.Context) error { return nil }
+func (okStorage) Check(context.Context) error { return nil }
 
 func TestServerDropsSlowHeaders(t *testing.T) {
 	old := serverTimeouts

@@ -13,11 +13,11 @@ import (
 	"linkwatch/storage/postgres/pgtest"
 )
 
-// TestReadinessFollowsPostgres: once running, readiness fails while the
-// database refuses connections and comes back by itself when it accepts
-// them again, once its refused writes are older than the window (the
-// pool reconnects; nothing restarts).
-func TestReadinessFollowsPostgres(t *testing.T) {
+// TestStorageHealthFollowsPostgres: once running, the storage health
+// fails while the database refuses connections and comes back by itself
+// when it accepts them again, once its refused writes are older than the
+// window (the pool reconnects; nothing restarts).
+func TestStorageHealthFollowsPostgres(t *testing.T) {
 	dsn := pgtest.DSN(t)
 	ctx := context.Background()
 	db, err := postgres.Open(ctx, dsn)
@@ -35,8 +35,8 @@ func TestReadinessFollowsPostgres(t *testing.T) {
 	defer admin.Close(ctx)
 
 	// A refused write keeps readiness down for the window after it: short here.
-	rd := NewReadiness(db, 2*time.Second)
-	if err := rd.Ready(ctx); err != nil {
+	rd := NewStorageHealth(db, 2*time.Second)
+	if err := rd.Check(ctx); err != nil {
 		t.Fatalf("ready on a fresh database: %v", err)
 	}
 	if _, err := admin.Exec(ctx, `ALTER DATABASE `+name+` ALLOW_CONNECTIONS false`); err != nil {
@@ -49,7 +49,7 @@ func TestReadinessFollowsPostgres(t *testing.T) {
 	waitUntil(t, 10*time.Second, "not ready while the database refuses connections", func() bool {
 		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()
-		return rd.Ready(cctx) != nil
+		return rd.Check(cctx) != nil
 	})
 	if _, err := admin.Exec(ctx, `ALTER DATABASE `+name+` ALLOW_CONNECTIONS true`); err != nil {
 		t.Fatal(err)
@@ -57,7 +57,7 @@ func TestReadinessFollowsPostgres(t *testing.T) {
 	waitUntil(t, 10*time.Second, "ready again once it accepts connections", func() bool {
 		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()
-		return rd.Ready(cctx) == nil
+		return rd.Check(cctx) == nil
 	})
 }
 

@@ -1,0 +1,190 @@
+package e2e
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// ready reports whether the process answers /readyz with 200.
+func (p *proc) ready(c *http.Client) bool {
+	resp, err := c.Get(p.URL + "/readyz")
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+// roundRobin is a small load balancer in front of the replicas: each
+// request goes to the next replica whose /readyz answered 200 at the last
+// poll (every 100 ms), as a Kubernetes Service follows its endpoints. It
+// is stricter than Kubernetes, which takes a replica out after 3 failed
+// probes 5 s apart (deploy/deployment.yaml): here one failed poll does.
+type roundRobin struct {
+	client *http.Client
+	next   atomic.Uint64
+
+	mu      sync.Mutex
+	all     []*proc
+	ready   []*proc
+	unready map[*proc]int // polls each replica failed
+}
+
+func newRoundRobin() *roundRobin {
+	return &roundRobin{client: &http.Client{Timeout: 10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+		unready: map[*proc]int{}}
+}
+
+func (rr *roundRobin) set(all ...*proc) {
+	rr.mu.Lock()
+	rr.all = all
+	rr.mu.Unlock()
+	rr.poll()
+}
+
+// poll asks each replica whether it is ready.
+func (rr *roundRobin) poll() {
+	rr.mu.Lock()
+	all := append([]*proc(nil), rr.all...)
+	rr.mu.Unlock()
+	var ready []*proc
+	for _, p := range all {
+		if p.ready(rr.client) {
+			ready = append(ready, p)
+		}
+	}
+	rr.mu.Lock()
+	rr.ready = ready
+	for _, p := range all {
+		if !slices.Contains(ready, p) {
+			rr.unready[p]++
+		}
+	}
+	rr.mu.Unlock()
+}
+
+func (rr *roundRobin) routes(p *proc) bool {
+	rr.mu.Lock()
+	defer rr.mu.Unlock()
+	return slices.Contains(rr.ready, p)
+}
+
+// unreadyPolls is how many polls found p not ready.
+func (rr *roundRobin) unreadyPolls(p *proc) int {
+	rr.mu.Lock()
+	defer rr.mu.Unlock()
+	return rr.unready[p]
+}
+
+func (rr *roundRobin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rr.mu.Lock()
+	ready := rr.ready
+	rr.mu.Unlock()
+	if len(ready) == 0 {
+		http.Error(w, "no ready replica", http.StatusServiceUnavailable)
+		return
+	}
+	p := ready[rr.next.Add(1)%uint64(len(ready))]
+	resp, err := rr.client.Get(p.URL + r.URL.Path)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	defer resp.Body.Close()
+	if loc := resp.Header.Get("Location"); loc != "" {
+		w.Header().Set("Location", loc)
+	}
+	w.WriteHeader(resp.StatusCode)
+	_, _ = io.Copy(w, resp.Body)
+}
+
+// redirectLoad is visitors asking for redirects through a roundRobin, as
+// fast as they can, until stopped. Every answer but the one wanted is a
+// failure, the balancer's 503 when no replica is ready included.
+type redirectLoad struct {
+	sent, failed atomic.Int64
+	stop         func() // stops the visitors, the balancer's polls and the balancer; once
+
+	mu  sync.Mutex
+	why map[string]int
+}
+
+// startRedirectLoad starts visitors that ask the balancer in front of rr
+// for path(i), their i-th redirect among them all; wrong says what is
+// wrong with an answer ("" if nothing). It polls rr's replicas every
+// 100 ms meanwhile. The load stops when the test ends, if not before.
+func startRedirectLoad(t *testing.T, rr *roundRobin, visitors int, path func(i int64) string, wrong func(*http.Response) string) *redirectLoad {
+	t.Helper()
+	lb := httptest.NewServer(rr)
+	l := &redirectLoad{why: map[string]int{}}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				rr.poll()
+			}
+		}
+	})
+	client := newRoundRobin().client // its own connections, not the balancer's
+	var n atomic.Int64
+	for range visitors {
+		wg.Go(func() {
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				resp, err := client.Get(lb.URL + path(n.Add(1)-1))
+				l.sent.Add(1)
+				if err != nil {
+					l.fail(err.Error())
+					continue
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if why := wrong(resp); why != "" {
+					l.fail(why)
+				}
+			}
+		})
+	}
+	l.stop = sync.OnceFunc(func() { close(done); wg.Wait(); lb.Close() })
+	t.Cleanup(l.stop)
+	return l
+}
+
+func (l *redirectLoad) fail(why string) {
+	l.failed.Add(1)
+	l.mu.Lock()
+	l.why[why]++
+	l.mu.Unlock()
+}
+
+// String sums the load up: redirects sent, failed, and why.
+func (l *redirectLoad) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var why []string
+	for w, n := range l.why {
+		why = append(why, fmt.Sprintf("%dx %s", n, w))
+	}
+	sort.Strings(why)
+	return fmt.Sprintf("%d redirects, %d failed [%s]", l.sent.Load(), l.failed.Load(), strings.Join(why, "; "))
+}
