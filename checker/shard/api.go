@@ -43,7 +43,7 @@ type apiReplica struct {
 type apiAnswer struct {
 	Self     string       `json:"self"`
 	LeaseMS  int64        `json:"lease_ms"`
-	Sharing  int          `json:"sharing"` // live members of this replica's region, itself included, as its split has them
+	Sharing  int          `json:"sharing"` // members of this replica's region that split its hosts, itself included once it has joined
 	Replicas []apiReplica `json:"replicas"`
 }
 

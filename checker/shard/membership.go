@@ -163,8 +163,9 @@ func (m *Membership) Run(ctx context.Context) error {
 }
 
 // Tick writes one heartbeat and recomputes the split from the live
-// members (Lookback), calling OnChange when it moved. A failed heartbeat
-// keeps the split: this replica goes on checking its share.
+// members (Lookback) that share the hosts (sharing), calling OnChange when
+// it moved. A failed heartbeat keeps the split: this replica goes on
+// checking its share.
 func (m *Membership) Tick(ctx context.Context) error {
 	now := m.opts.Now()
 	if err := m.store.Heartbeat(ctx, m.self); err != nil {
@@ -187,14 +188,7 @@ func (m *Membership) Tick(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	ids := []string{m.self.ID} // we are alive, whatever the store saw
-	for _, l := range live {
-		if l.Region == m.self.Region && l.ID != m.self.ID {
-			ids = append(ids, l.ID)
-		}
-	}
-	slices.Sort(ids)
-	next := Assignment{Self: m.self.ID, Members: ids}
+	next := Assignment{Self: m.self.ID, Members: sharing(live, m.self, m.opts.Interval/3)}
 	m.mu.Lock()
 	changed := !next.Equal(m.current)
 	prev := m.current
@@ -206,4 +200,65 @@ func (m *Membership) Tick(ctx context.Context) error {
 		m.opts.OnChange(next)
 	}
 	return nil
+}
+
+// sharing returns the ids, sorted, of the live members of self's region
+// that split the hosts in self's eyes now: the live members, with a
+// joining member held back so that its hosts never have two owners.
+//
+// Each replica recomputes its split only at its own heartbeats, a beat
+// (Interval/3) and a tick's duration apart. A joiner that took its hosts
+// at once, or at any instant all replicas agree on, would check them
+// beside their old owners until each of those beat next. So the hand-over
+// is ordered, by the database's clock: a member joins at its first
+// heartbeat (its started_at); the others count it from half a beat after,
+// and it counts itself from two beats after, at its third heartbeat. Every
+// other replica beats in between (its first beat past the half is at
+// most a beat and a half after the join), so has given the hosts away
+// before the joiner takes them, with half a beat to spare for a late
+// heartbeat. The hosts go unowned for a beat and a half at most, half an
+// interval: a gained host is checked at its usual offset, so no host goes
+// unchecked for more than 2 intervals. A member is counted at once when
+// no live member joined before it: a replica alone, or the first of a
+// fleet, has nobody to wait for.
+//
+// Now is self's own heartbeat, just written, as the database saw it. A
+// process start is a new id (NewID), so a replica restarted joins anew.
+func sharing(live []linkwatch.Member, self linkwatch.Member, beat time.Duration) []string {
+	var now time.Time
+	var first *linkwatch.Member // the member that joined first: ties go to the lower id
+	for i, l := range live {
+		if l.Region != self.Region {
+			continue
+		}
+		if l.ID == self.ID {
+			now = l.HeartbeatAt
+		}
+		if first == nil || l.StartedAt.Before(first.StartedAt) || (l.StartedAt.Equal(first.StartedAt) && l.ID < first.ID) {
+			first = &live[i]
+		}
+	}
+	if now.IsZero() {
+		// The store did not return our own row: we are alive all the
+		// same, and count with everyone as they are.
+		first = nil
+	}
+	var ids []string
+	for _, l := range live {
+		if l.Region != self.Region {
+			continue
+		}
+		wait := beat / 2
+		if l.ID == self.ID {
+			wait = 2 * beat
+		}
+		if first == nil || l.ID == first.ID || !now.Before(l.StartedAt.Add(wait)) {
+			ids = append(ids, l.ID)
+		}
+	}
+	if now.IsZero() {
+		ids = append(ids, self.ID)
+	}
+	slices.Sort(ids)
+	return slices.Compact(ids)
 }

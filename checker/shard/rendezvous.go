@@ -74,8 +74,9 @@ func Owner(key string, members []string) string {
 	return best
 }
 
-// Assignment is one replica's view of the split: itself and the live
-// members of its region (itself included).
+// Assignment is one replica's view of the split: itself and the members
+// of its region that share the hosts, itself included unless it is still
+// joining (then it owns only the shared targets).
 type Assignment struct {
 	Self    string
 	Members []string // sorted
@@ -96,7 +97,9 @@ func (a Assignment) OwnsID(id string) bool {
 }
 
 func (a Assignment) owns(key string, shared bool) bool {
-	return shared || len(a.Members) <= 1 || Owner(key, a.Members) == a.Self
+	// Not "one member owns everything": while this replica joins, the
+	// one member may be another (Membership's sharing).
+	return shared || Owner(key, a.Members) == a.Self
 }
 
 // Filter returns the targets this replica checks, in their order.

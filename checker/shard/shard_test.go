@@ -163,6 +163,8 @@ func (s *fakeStore) Heartbeat(_ context.Context, m linkwatch.Member) error {
 	m.HeartbeatAt = s.now()
 	if old, ok := s.rows[m.ID]; ok {
 		m.StartedAt = old.StartedAt
+	} else if m.StartedAt.IsZero() {
+		m.StartedAt = m.HeartbeatAt // joined: storage.DB.Heartbeat's started_at
 	}
 	s.rows[m.ID] = m
 	return nil
@@ -217,10 +219,14 @@ func TestMembershipLeaseAndDeadSession(t *testing.T) {
 	if got := a.Assignment(); !slices.Equal(got.Members, []string{"a"}) {
 		t.Fatalf("before any heartbeat: %+v, want a alone (owning everything)", got)
 	}
-	for _, m := range []*Membership{a, b, c, eu, a} {
+	for _, m := range []*Membership{a, b, c, eu} {
 		if err := m.Tick(ctx); err != nil {
 			t.Fatal(err)
 		}
+	}
+	clk.Add(interval) // past b's and c's joining (TestJoinHandsHostsOver)
+	for _, m := range []*Membership{c, a} {
+		must(t, m.Tick(ctx))
 	}
 	if got := a.Assignment(); !slices.Equal(got.Members, []string{"a", "b", "c"}) {
 		t.Fatalf("three members of one region: %+v (the other region's member must not count)", got)
@@ -314,9 +320,11 @@ func TestAPIListsLiveReplicas(t *testing.T) {
 	clk := &fakeClock{t: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
 	store := &fakeStore{rows: map[string]linkwatch.Member{}, dead: map[string]bool{}, now: clk.Now}
 	a := New(store, linkwatch.Member{ID: "b", Addr: "10.0.0.2:8080"}, Options{Interval: 10 * time.Second, Now: clk.Now})
-	for _, m := range []*Membership{a, New(store, linkwatch.Member{ID: "a"}, Options{Now: clk.Now}), New(store, linkwatch.Member{ID: "e", Region: "eu-west"}, Options{Now: clk.Now}), a} {
+	for _, m := range []*Membership{a, New(store, linkwatch.Member{ID: "a"}, Options{Now: clk.Now}), New(store, linkwatch.Member{ID: "e", Region: "eu-west"}, Options{Now: clk.Now})} {
 		must(t, m.Tick(context.Background()))
 	}
+	clk.Add(10 * time.Second) // past a's and b's joining
+	must(t, a.Tick(context.Background()))
 	store.dead["x"] = true
 	must(t, store.Heartbeat(context.Background(), linkwatch.Member{ID: "x"})) // killed: not live
 	api := NewAPI(liveOf{store}, a, slog.New(slog.DiscardHandler))
@@ -540,5 +548,143 @@ func TestLookbackCountsOnlyTimeTheStoreAnswered(t *testing.T) {
 	must(t, late.Tick(ctx))
 	if got := late.Lookback(); got != 50*time.Second {
 		t.Errorf("a replica started 20 s before the store answered: lookback %s, want 50s", got)
+	}
+}
+
+// TestJoinHandsHostsOver: a replica joining a running fleet takes its
+// hosts only after every other replica has given them away, at whatever
+// point of the others' heartbeats it joins, whichever of two heartbeats
+// at one instant comes first, and when the others' heartbeats come late
+// (a beat is interval/3 after the end of the last one's tick). At every
+// heartbeat of any of them no host has two owners, the others keep the
+// joiner's hosts for half a beat after it joined, the joiner owns nothing
+// for two beats, no host is left without an owner for more than a beat
+// and a half (an interval while the fleet first meets, its members
+// joining one after the other), and in the end they split the hosts. A
+// replica killed and restarted (a new id) joins the same way. A replica
+// alone owns every host at its first heartbeat: the first of a fleet, and
+// the only one, restarted.
+func TestJoinHandsHostsOver(t *testing.T) {
+	const interval = 9 * time.Second
+	const beat = interval / 3
+	var targets []linkwatch.Target
+	for h := range 60 {
+		u := fmt.Sprintf("https://h%d.example/", h)
+		targets = append(targets, linkwatch.Target{ID: u, Kind: linkwatch.TargetDestination, URL: u})
+	}
+	type replica struct {
+		id     string
+		phase  time.Duration // of its beats, from the start of the test, if it starts with it
+		starts time.Duration // its first heartbeat (its join), from the start; its beats follow
+		dies   time.Duration // killed (its session gone), from the start; 0 never
+		late   time.Duration // its beats are a beat and this apart: its ticks' duration
+	}
+	const s = time.Second
+	const ms = time.Millisecond
+	for _, tc := range []struct {
+		name   string
+		fleet  []replica // in the order they beat at one instant; the first starts first
+		joiner string
+		killed bool // a replica is killed as the joiner starts: its hosts have no owner for a beat
+		alone  bool // the joiner is the only live replica
+	}{
+		{name: "joins between the others' beats", fleet: []replica{{id: "a"}, {id: "b", phase: s}, {id: "c", starts: 20 * s}}, joiner: "c"},
+		{name: "joins just after a beat", fleet: []replica{{id: "a"}, {id: "b", phase: s}, {id: "c", starts: 21*s + 100*ms}}, joiner: "c"},
+		{name: "joins just before a beat", fleet: []replica{{id: "a"}, {id: "b", phase: s}, {id: "c", starts: 20*s + 900*ms}}, joiner: "c"},
+		{name: "joins beating first at the others' instant", fleet: []replica{{id: "a"}, {id: "c", starts: 21 * s}, {id: "b"}}, joiner: "c"},
+		{name: "joins beating last at the others' instant", fleet: []replica{{id: "a"}, {id: "b"}, {id: "c", starts: 21 * s}}, joiner: "c"},
+		{name: "joins as the others beat late", fleet: []replica{{id: "a", late: 200 * ms}, {id: "b", phase: s, late: 100 * ms}, {id: "c", starts: 19*s + 500*ms}}, joiner: "c"}, // a beats at 22.4 s and 25.6 s
+		{name: "restarted with a new id", fleet: []replica{{id: "a"}, {id: "b", phase: s, dies: 20 * s}, {id: "b2", starts: 20*s + 500*ms}, {id: "c", phase: 2 * s}}, joiner: "b2", killed: true},
+		{name: "alone, restarted with a new id", fleet: []replica{{id: "a", dies: 20 * s}, {id: "a2", starts: 20*s + 500*ms}}, joiner: "a2", killed: true, alone: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			start := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+			clk := &fakeClock{t: start}
+			store := &fakeStore{rows: map[string]linkwatch.Member{}, dead: map[string]bool{}, now: clk.Now}
+			members := map[string]*Membership{}
+			beaten := map[string]bool{} // its first heartbeat written: before, serve does not probe
+			var joined time.Duration
+			for _, r := range tc.fleet {
+				members[r.id] = New(store, linkwatch.Member{ID: r.id}, Options{Interval: interval, Now: clk.Now})
+				if r.id == tc.joiner {
+					joined = r.starts
+				}
+			}
+			alive := func(r replica, at time.Duration) bool { return at >= r.starts && (r.dies == 0 || at < r.dies) }
+			owners := func(at time.Duration) map[string][]string {
+				out := map[string][]string{}
+				for _, r := range tc.fleet {
+					if alive(r, at) && beaten[r.id] {
+						for _, tg := range members[r.id].Assignment().Filter(targets) {
+							out[tg.ID] = append(out[tg.ID], r.id)
+						}
+					}
+				}
+				return out
+			}
+			orphaned := map[string]time.Duration{} // since when each host has had no owner
+			next := map[string]time.Duration{}     // each one's next heartbeat
+			for _, r := range tc.fleet {
+				next[r.id] = r.phase + r.starts
+			}
+			const step = 100 * ms
+			for at := time.Duration(0); at <= joined+3*interval; at += step {
+				clk.t = start.Add(at)
+				for _, r := range tc.fleet {
+					if r.dies != 0 && at == r.dies {
+						store.dead[r.id] = true
+					}
+					if !alive(r, at) || at != next[r.id] {
+						continue
+					}
+					next[r.id] += beat + r.late
+					must(t, members[r.id].Tick(ctx))
+					first := !beaten[r.id]
+					beaten[r.id] = true
+					mine := len(members[r.id].Assignment().Filter(targets))
+					switch {
+					case first && (r.id == tc.fleet[0].id || r.id == tc.joiner && tc.alone):
+						if mine != len(targets) {
+							t.Fatalf("%s, alone, owns %d of %d hosts at its first heartbeat", r.id, mine, len(targets))
+						}
+					case r.id == tc.joiner && !tc.alone && at < joined+2*beat && mine != 0:
+						t.Fatalf("at %s, %s owns %d hosts, less than two beats after it joined at %s", at, r.id, mine, joined)
+					}
+					own := owners(at)
+					for _, tg := range targets {
+						switch who := own[tg.ID]; {
+						case len(who) > 1:
+							t.Fatalf("at %s, after %s's heartbeat, %s has two owners: %v", at, r.id, tg.ID, who)
+						case len(who) == 1:
+							delete(orphaned, tg.ID)
+						case at >= 2*interval && at < joined+beat/2 && !tc.killed:
+							t.Fatalf("at %s, %s has no owner less than half a beat after %s joined at %s: given away early", at, tg.ID, tc.joiner, joined)
+						default:
+							if _, ok := orphaned[tg.ID]; !ok {
+								orphaned[tg.ID] = at
+							}
+						}
+					}
+				}
+				for h, since := range orphaned {
+					// While the fleet meets, the first starts' joins add up.
+					if at-since > beat+beat/2 && (at-since > interval || since >= 2*interval) {
+						t.Fatalf("at %s, %s has had no owner since %s: more than a beat and a half (an interval while the fleet meets)", at, h, since)
+					}
+				}
+			}
+			own := owners(joined + 3*interval)
+			counts := map[string]int{}
+			for _, tg := range targets {
+				if len(own[tg.ID]) != 1 {
+					t.Fatalf("in the end, %s is owned by %v", tg.ID, own[tg.ID])
+				}
+				counts[own[tg.ID][0]]++
+			}
+			if counts[tc.joiner] == 0 {
+				t.Errorf("in the end, %s owns nothing: %v", tc.joiner, counts)
+			}
+		})
 	}
 }
