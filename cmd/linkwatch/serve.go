@@ -136,6 +136,13 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 	// transactions; leases and claims are reckoned in the database itself.
 	// With SQLite, the database's clock is this process's.
 	clock := db.Now
+	// reached is closed once the database is reached and migrated: at
+	// once for SQLite, a file; for PostgreSQL, when reach succeeds.
+	// Storage's health and the metrics sampler read no table before.
+	reached := make(chan struct{})
+	if reach == nil {
+		close(reached)
+	}
 	a.onClose(func() {
 		if err := db.Close(); err != nil {
 			log.Error("close storage", "err", err)
@@ -213,7 +220,7 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 	ready := new(web.Readiness)
 	// A write refused this recently means storage is not healthy: results
 	// are written every interval, the dispatcher's state every second.
-	storageHealth := web.NewStorageHealth(db, max(interval, 2*time.Second))
+	storageHealth := web.NewStorageHealth(db, max(interval, 2*time.Second), reached)
 
 	// A refused batch is retried once, then dropped: counted (the
 	// results.dropped metric) and logged, once a minute at most.
@@ -263,13 +270,6 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 	// The metrics: what storage keeps is sampled once for every exporter;
 	// the rest each exporter reads where it is kept. Storage's health is
 	// /readyz/storage's verdict.
-	// reached is closed once the database is reached and migrated: at
-	// once for SQLite, a file; for PostgreSQL, when reach succeeds. The
-	// sampler reads no table before.
-	reached := make(chan struct{})
-	if reach == nil {
-		close(reached)
-	}
 	sampler := metrics.NewSampler(db, metrics.SamplerOptions{Health: storageHealth.Check, Log: log,
 		Now:      clock, // ages of stored times, by the clock that stamped them
 		Readable: reached})

@@ -48,9 +48,10 @@ func (e *StorageError) Unwrap() error { return e.Err }
 // endpoint is public and not rate limited, and a flood of it reaches the
 // database once a second.
 type StorageHealth struct {
-	store  StorageStore
-	window time.Duration // a refused write this recent means not healthy
-	now    func() time.Time
+	store    StorageStore
+	window   time.Duration   // a refused write this recent means not healthy
+	migrated <-chan struct{} // closed once the schema is made; nil: it is
+	now      func() time.Time
 
 	mu       sync.Mutex
 	probing  chan struct{} // closed when the running probe ends; nil when none runs
@@ -69,9 +70,10 @@ type StorageState struct {
 }
 
 // NewStorageHealth returns the health of store: not healthy while a
-// write was refused within window.
-func NewStorageHealth(store StorageStore, window time.Duration) *StorageHealth {
-	return &StorageHealth{store: store, window: window, now: time.Now}
+// write was refused within window, nor before migrated is closed (nil:
+// the schema is there already, as SQLite's is once it opens).
+func NewStorageHealth(store StorageStore, window time.Duration, migrated <-chan struct{}) *StorageHealth {
+	return &StorageHealth{store: store, window: window, migrated: migrated, now: time.Now}
 }
 
 // State returns the verdict of the last check. Until the first one,
@@ -142,10 +144,32 @@ func (h *StorageHealth) check(ctx context.Context) error {
 // reasonNoAnswer is the reason of a database that does not answer a read.
 const reasonNoAnswer = "the database does not answer"
 
+// reasonMigrating is the reason of a database that answers, whose schema
+// is not made yet: storage cannot write, but this is no outage.
+const reasonMigrating = "the database answers; its schema is being made"
+
+// migrating reports whether the schema is still being made.
+func (h *StorageHealth) migrating() bool {
+	if h.migrated == nil {
+		return false
+	}
+	select {
+	case <-h.migrated:
+		return false
+	default:
+		return true
+	}
+}
+
 // probe asks the database a read, then commits the write probe.
 func (h *StorageHealth) probe(ctx context.Context) error {
 	if err := h.store.Ping(ctx); err != nil {
 		return &StorageError{Reason: reasonNoAnswer, Err: err}
+	}
+	if h.migrating() {
+		// The probe's table may not exist yet: writing it would report
+		// the migration as a failure, and alert an outage that is not.
+		return &StorageError{Reason: reasonMigrating}
 	}
 	if err := h.store.WriteProbe(ctx); err != nil {
 		return &StorageError{Reason: "the write probe failed", Err: err}
@@ -155,7 +179,9 @@ func (h *StorageHealth) probe(ctx context.Context) error {
 
 // Run checks storage every period until ctx ends, each check bounded by
 // timeout, and passes each verdict to observe: storage is watched
-// whether or not anyone asks /readyz/storage.
+// whether or not anyone asks /readyz/storage. A database that answers
+// while its schema is being made is not observed: neither up nor an
+// outage.
 func (h *StorageHealth) Run(ctx context.Context, period, timeout time.Duration, observe func(ctx context.Context, err error)) {
 	t := time.NewTicker(period)
 	defer t.Stop()
@@ -166,7 +192,9 @@ func (h *StorageHealth) Run(ctx context.Context, period, timeout time.Duration, 
 		if ctx.Err() != nil {
 			return
 		}
-		observe(ctx, err)
+		if se := (*StorageError)(nil); !errors.As(err, &se) || se.Reason != reasonMigrating {
+			observe(ctx, err)
+		}
 		select {
 		case <-ctx.Done():
 			return

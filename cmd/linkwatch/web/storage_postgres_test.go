@@ -35,7 +35,7 @@ func TestStorageHealthFollowsPostgres(t *testing.T) {
 	defer admin.Close(ctx)
 
 	// A refused write keeps readiness down for the window after it: short here.
-	rd := NewStorageHealth(db, 2*time.Second)
+	rd := NewStorageHealth(db, 2*time.Second, nil)
 	if err := rd.Check(ctx); err != nil {
 		t.Fatalf("ready on a fresh database: %v", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"linkwatch/incidents/admin"
@@ -38,7 +39,7 @@ func readyOn(t *testing.T, dir string) (*sqlite.DB, *StorageHealth, *faultClock)
 	t.Cleanup(func() { db.Close() })
 	clk := &faultClock{now: time.Now()}
 	db.SetClock(clk.Now)
-	rd := NewStorageHealth(db, 10*time.Second)
+	rd := NewStorageHealth(db, 10*time.Second, nil)
 	rd.now = clk.Now
 	return db, rd, clk
 }
@@ -133,7 +134,7 @@ func (s *countingStore) LastWriteFault() storage.WriteFault { return storage.Wri
 // the database once per ProbeEvery, its read included.
 func TestStorageHealthFloodReachesTheDatabaseOncePerProbe(t *testing.T) {
 	store := &countingStore{}
-	rd := NewStorageHealth(store, 10*time.Second)
+	rd := NewStorageHealth(store, 10*time.Second, nil)
 	clk := &faultClock{now: time.Now()}
 	rd.now = clk.Now
 	for range 100 {
@@ -149,4 +150,49 @@ func TestStorageHealthFloodReachesTheDatabaseOncePerProbe(t *testing.T) {
 	if p, w := store.pings.Load(), store.probes.Load(); p != 2 || w != 2 {
 		t.Errorf("a check after ProbeEvery: %d reads and %d writes in all, want 2 and 2", p, w)
 	}
+}
+
+// A database that answers while its schema is being made (a replica
+// migrating at start, or waiting for another's migration) cannot write
+// yet, so /readyz/storage says 503; but it is no outage: the outage alert
+// is not told of it, and the write probe, whose table may not exist yet,
+// is not tried. Once the schema is made, the probe decides.
+func TestStorageHealthWhileMigrating(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := &countingStore{}
+		migrated := make(chan struct{})
+		h := NewStorageHealth(store, 10*time.Second, migrated)
+		clk := &faultClock{now: time.Now()}
+		h.now = clk.Now
+		if code := readyz(t, h, time.Second); code != http.StatusServiceUnavailable {
+			t.Errorf("migrating: /readyz/storage = %d, want 503", code)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		var observed []error
+		ticks := 0
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			h.Run(ctx, time.Millisecond, time.Second, func(_ context.Context, err error) {
+				observed = append(observed, err)
+				cancel()
+			})
+		}()
+		for ; ticks < 3; ticks++ {
+			clk.Add(ProbeEvery)
+			time.Sleep(5 * time.Millisecond) // a few of Run's checks (the bubble's time), unobserved
+		}
+		if w := store.probes.Load(); w != 0 {
+			t.Errorf("%d write probes while migrating, want none", w)
+		}
+		close(migrated)
+		clk.Add(ProbeEvery)
+		<-done
+		if len(observed) != 1 || observed[0] != nil {
+			t.Errorf("observed %v, want one verdict, up, once migrated", observed)
+		}
+		if w := store.probes.Load(); w != 1 {
+			t.Errorf("%d write probes once migrated, want 1", w)
+		}
+	})
 }
