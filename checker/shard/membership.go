@@ -56,6 +56,8 @@ type Membership struct {
 	current Assignment
 	lastOK  time.Time // the last heartbeat the store took (New, before the first)
 	failing bool      // a heartbeat failed since lastOK
+	beaten  bool      // the store took a heartbeat
+	prompt  bool      // the first heartbeat was taken within a beat of New (sharing's first)
 	cutOff  []span    // when this replica could not reach the store, oldest first, as long as they count
 }
 
@@ -175,6 +177,9 @@ func (m *Membership) Tick(ctx context.Context) error {
 		return err
 	}
 	m.mu.Lock()
+	if !m.beaten {
+		m.beaten, m.prompt = true, !m.failing && now.Sub(m.lastOK) <= m.opts.Interval/3
+	}
 	if m.failing {
 		// Cut off from the last heartbeat taken (from the start, for a
 		// replica that started without the database) until this one.
@@ -183,12 +188,13 @@ func (m *Membership) Tick(ctx context.Context) error {
 	}
 	m.lastOK = now
 	within := m.lookback(now)
+	prompt := m.prompt
 	m.mu.Unlock()
 	live, err := m.store.Members(ctx, m.self.Region, within)
 	if err != nil {
 		return err
 	}
-	next := Assignment{Self: m.self.ID, Members: sharing(live, m.self, m.opts.Interval/3)}
+	next := Assignment{Self: m.self.ID, Members: sharing(live, m.self, m.opts.Interval/3, prompt)}
 	m.mu.Lock()
 	changed := !next.Equal(m.current)
 	prev := m.current
@@ -220,11 +226,16 @@ func (m *Membership) Tick(ctx context.Context) error {
 // interval: a gained host is checked at its usual offset, so no host goes
 // unchecked for more than 2 intervals. A member is counted at once when
 // no live member joined before it: a replica alone, or the first of a
-// fleet, has nobody to wait for.
+// fleet, has nobody to wait for. But not self, if it reached the store
+// only a beat or more after it started (prompt false): it may have waited
+// through a database outage, and then the replicas that outlived it are
+// back only at their next heartbeat; until then their last heartbeat
+// is older than self's lookback, self would find itself first and take
+// every host beside them. It waits its two beats like any joiner.
 //
 // Now is self's own heartbeat, just written, as the database saw it. A
 // process start is a new id (NewID), so a replica restarted joins anew.
-func sharing(live []linkwatch.Member, self linkwatch.Member, beat time.Duration) []string {
+func sharing(live []linkwatch.Member, self linkwatch.Member, beat time.Duration, prompt bool) []string {
 	var now time.Time
 	var first *linkwatch.Member // the member that joined first: ties go to the lower id
 	for i, l := range live {
@@ -252,7 +263,8 @@ func sharing(live []linkwatch.Member, self linkwatch.Member, beat time.Duration)
 		if l.ID == self.ID {
 			wait = 2 * beat
 		}
-		if first == nil || l.ID == first.ID || !now.Before(l.StartedAt.Add(wait)) {
+		founds := first == nil || l.ID == first.ID && (prompt || l.ID != self.ID)
+		if founds || !now.Before(l.StartedAt.Add(wait)) {
 			ids = append(ids, l.ID)
 		}
 	}

@@ -606,7 +606,6 @@ func TestJoinHandsHostsOver(t *testing.T) {
 			beaten := map[string]bool{} // its first heartbeat written: before, serve does not probe
 			var joined time.Duration
 			for _, r := range tc.fleet {
-				members[r.id] = New(store, linkwatch.Member{ID: r.id}, Options{Interval: interval, Now: clk.Now})
 				if r.id == tc.joiner {
 					joined = r.starts
 				}
@@ -637,6 +636,9 @@ func TestJoinHandsHostsOver(t *testing.T) {
 					}
 					if !alive(r, at) || at != next[r.id] {
 						continue
+					}
+					if members[r.id] == nil { // started now
+						members[r.id] = New(store, linkwatch.Member{ID: r.id}, Options{Interval: interval, Now: clk.Now})
 					}
 					next[r.id] += beat + r.late
 					must(t, members[r.id].Tick(ctx))
@@ -686,5 +688,52 @@ func TestJoinHandsHostsOver(t *testing.T) {
 				t.Errorf("in the end, %s owns nothing: %v", tc.joiner, counts)
 			}
 		})
+	}
+}
+
+// TestJoinAfterAnOutage: a replica killed and restarted while the database
+// is down reaches it first when it is back. The survivor's last heartbeat
+// is older than the restarted one's lookback, so it finds no member older
+// than itself; having waited for the database, it does not take every
+// host as a first start would, but joins: no host has two owners at any
+// heartbeat, and once both have beaten twice they split the hosts.
+func TestJoinAfterAnOutage(t *testing.T) {
+	ctx := context.Background()
+	const interval = 9 * time.Second
+	clk := &fakeClock{t: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
+	store := &fakeStore{rows: map[string]linkwatch.Member{}, dead: map[string]bool{}, now: clk.Now}
+	var targets []linkwatch.Target
+	for h := range 60 {
+		u := fmt.Sprintf("https://h%d.example/", h)
+		targets = append(targets, linkwatch.Target{ID: u, Kind: linkwatch.TargetDestination, URL: u})
+	}
+	a := New(store, linkwatch.Member{ID: "a"}, Options{Interval: interval, Now: clk.Now})
+	must(t, a.Tick(ctx))
+	store.fail = errors.New("database gone")
+	clk.Add(30 * time.Second) // more than a lease (27 s) before b starts
+	b := New(store, linkwatch.Member{ID: "b"}, Options{Interval: interval, Now: clk.Now}) // started during the outage
+	for range 10 {
+		clk.Add(interval / 3)
+		if a.Tick(ctx) == nil || b.Tick(ctx) == nil {
+			t.Fatal("a heartbeat to a failing store succeeded")
+		}
+	}
+	store.fail = nil
+	clk.Add(time.Second)
+	started := false
+	for i, m := range []*Membership{b, a, b, a, b, a, b} {
+		must(t, m.Tick(ctx))
+		started = started || m == b
+		for _, tg := range targets {
+			if a.Assignment().Owns(tg) && started && b.Assignment().Owns(tg) {
+				t.Fatalf("after heartbeat %d back, %s is owned by a and b: a shares with %v, b with %v", i, tg.ID, a.Assignment().Members, b.Assignment().Members)
+			}
+		}
+		clk.Add(interval / 6)
+	}
+	for _, m := range []*Membership{a, b} {
+		if got := m.Assignment().Members; !slices.Equal(got, []string{"a", "b"}) {
+			t.Errorf("%s shares with %v, want a and b", m.Self().ID, got)
+		}
 	}
 }
