@@ -710,8 +710,10 @@ func TestJoinAfterAnOutage(t *testing.T) {
 	a := New(store, linkwatch.Member{ID: "a"}, Options{Interval: interval, Now: clk.Now})
 	must(t, a.Tick(ctx))
 	store.fail = errors.New("database gone")
-	clk.Add(30 * time.Second) // more than a lease (27 s) before b starts
-	b := New(store, linkwatch.Member{ID: "b"}, Options{Interval: interval, Now: clk.Now}) // started during the outage
+	// b starts during the outage, more than a lease (27 s) after a's last
+	// heartbeat.
+	clk.Add(30 * time.Second)
+	b := New(store, linkwatch.Member{ID: "b"}, Options{Interval: interval, Now: clk.Now})
 	for range 10 {
 		clk.Add(interval / 3)
 		if a.Tick(ctx) == nil || b.Tick(ctx) == nil {
