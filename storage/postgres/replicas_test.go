@@ -217,15 +217,25 @@ func TestSkewedReplicasAgree(t *testing.T) {
 		local := func() time.Time { return time.Now().Add(skew) }
 		db.Local = local
 		dbs = append(dbs, db)
-		members = append(members, shard.New(db, linkwatch.Member{ID: fmt.Sprintf("r%d", i)}, shard.Options{Interval: 10 * time.Second, Now: local}))
+		// A short interval: a joiner counts itself two beats (a beat is a
+		// third of the interval) after its first heartbeat, by the
+		// database's clock, and the test waits for that.
+		members = append(members, shard.New(db, linkwatch.Member{ID: fmt.Sprintf("r%d", i)}, shard.Options{Interval: 300 * time.Millisecond, Now: local}))
 	}
-	for range 3 {
+	sharingAll := func() bool {
 		for _, m := range members {
 			if err := m.Tick(ctx); err != nil {
 				t.Fatal(err)
 			}
 		}
+		for _, m := range members {
+			if !slices.Equal(m.Assignment().Members, []string{"r0", "r1", "r2"}) {
+				return false
+			}
+		}
+		return true
 	}
+	waitFor(t, "every replica sharing with all three", sharingAll)
 	var targets []linkwatch.Target
 	for h := range 60 {
 		u := fmt.Sprintf("https://h%d.example/", h)
