@@ -75,6 +75,9 @@ type Store interface {
 	OutboxBacklog(ctx context.Context) (linkwatch.Backlog, error)
 	ThreadRef(ctx context.Context, incidentID int64, channel string) (string, error)
 	SetThreadRef(ctx context.Context, incidentID int64, channel, ref string) error
+	// ClaimNonce refuses a signed request served before (Slack's
+	// interactions), on any replica.
+	ClaimNonce(ctx context.Context, nonce string, ttl time.Duration) (bool, error)
 
 	// Subscriptions made through the admin API (every replica reads them
 	// from the database), the delivery log, redelivery and replay.

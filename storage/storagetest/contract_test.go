@@ -96,6 +96,7 @@ func run(t *testing.T, open Open) {
 		{"RegionsVote", regionsVote},
 		{"OpenIncidentsOnHost", openIncidentsOnHost},
 		{"FailureEnds", failureEnds},
+		{"NoncesRefuseReplays", noncesRefuseReplays},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -526,5 +527,34 @@ func clicksAndFeedIDs(t *testing.T, db storage.Store, _ *Clock) {
 	must(t, err)
 	if feed == "" || ids[inc.ID] == "" || feed != feed2 || ids[inc.ID] != ids2[inc.ID] {
 		t.Errorf("feed ids are not stable: %q %v, then %q %v", feed, ids, feed2, ids2)
+	}
+}
+
+// noncesRefuseReplays: a nonce is claimed once until it expires, by the
+// database's clock; an expired one is forgotten and may be claimed again
+// (its request would fail its timestamp check by then anyway).
+func noncesRefuseReplays(t *testing.T, db storage.Store, clk *Clock) {
+	ctx := context.Background()
+	claim := func(nonce string) bool {
+		t.Helper()
+		fresh, err := db.ClaimNonce(ctx, nonce, 10*time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fresh
+	}
+	if !claim("v0=aa") || !claim("v0=bb") {
+		t.Fatal("a new nonce was refused")
+	}
+	if claim("v0=aa") {
+		t.Fatal("a nonce was claimed twice")
+	}
+	clk.Set(t0.Add(10*time.Minute - time.Second))
+	if claim("v0=bb") {
+		t.Fatal("a nonce was claimed again before it expired")
+	}
+	clk.Set(t0.Add(10 * time.Minute))
+	if !claim("v0=aa") {
+		t.Fatal("an expired nonce was not forgotten")
 	}
 }
