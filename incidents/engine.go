@@ -1003,6 +1003,37 @@ func (e *Engine) PostUpdate(ctx context.Context, id int64, status linkwatch.Inci
 	})
 }
 
+// AddNote adds an operator's internal update to an incident's timeline,
+// open or resolved: for on-call, so it is neither a public update nor an
+// alert (subscribers and the status page never see it). It is decided
+// over the database's copy, like an acknowledgement, and runs on the
+// engine's goroutine.
+func (e *Engine) AddNote(ctx context.Context, id int64, by, body string) (linkwatch.Event, error) {
+	return onEngine(ctx, e, func() (linkwatch.Event, error) {
+		for attempt := 0; ; attempt++ {
+			inc, err := e.store.Incident(ctx, id)
+			if err != nil {
+				return linkwatch.Event{}, err
+			}
+			now := e.now().UTC()
+			ev := linkwatch.Event{IncidentID: id, At: now, Kind: linkwatch.EventNote, Body: by + ": " + body}
+			c := Change{Incident: inc, Events: []linkwatch.Event{ev}}
+			c.Incident.UpdatedAt = now
+			saved, err := e.record(ctx, c)
+			if errors.Is(err, linkwatch.ErrConflict) && attempt == 0 {
+				continue
+			}
+			if err != nil {
+				return linkwatch.Event{}, err
+			}
+			if open := e.openByID(id); open != nil {
+				*open = saved
+			}
+			return ev, nil
+		}
+	})
+}
+
 // Acknowledge records that someone is on an open incident, and tells
 // every channel (an update, reason acknowledged) with the same
 // transaction, as for any change. It is decided over the database's copy,

@@ -52,6 +52,9 @@ type Operator interface {
 	Acknowledge(ctx context.Context, id int64, by string) (linkwatch.Incident, error)
 	Resolve(ctx context.Context, id int64, by, note string) (linkwatch.Incident, error)
 	PostUpdate(ctx context.Context, id int64, status linkwatch.IncidentStatus, body string) (linkwatch.Update, error)
+	// AddNote records an internal update: on the timeline, never public
+	// nor sent.
+	AddNote(ctx context.Context, id int64, by, body string) (linkwatch.Event, error)
 }
 
 // Options configure the admin API.
@@ -528,6 +531,9 @@ func (a *API) acknowledge(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// postUpdate posts a public update (status and body: on the status page
+// and to every channel), or an internal one (internal: true, by and body:
+// on the incident's timeline only).
 func (a *API) postUpdate(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r)
 	if err != nil {
@@ -535,24 +541,82 @@ func (a *API) postUpdate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var body struct {
-		Status linkwatch.IncidentStatus `json:"status"`
-		Body   string                   `json:"body"`
+		Status   linkwatch.IncidentStatus `json:"status"`
+		Body     string                   `json:"body"`
+		Internal bool                     `json:"internal"`
+		By       string                   `json:"by"`
 	}
 	if err := decode(w, r, &body); err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	if !linkwatch.ValidIncidentStatus(body.Status) {
-		a.fail(w, r, &fieldError{"status", "must be investigating, identified, monitoring or resolved"})
+	if body.Internal {
+		if err := errors.Join(CheckNote(body.By, body.Body), statusOfNote(body.Status)); err != nil {
+			a.fail(w, r, firstField(err))
+			return
+		}
+		a.operate(w, r, id, http.StatusCreated, func(ctx context.Context, op Operator) (any, error) {
+			return op.AddNote(ctx, id, body.By, body.Body)
+		})
 		return
 	}
-	if err := checkText("body", body.Body, true, 10000); err != nil {
+	if err := CheckUpdate(body.Status, body.Body); err != nil {
 		a.fail(w, r, err)
 		return
 	}
 	a.operate(w, r, id, http.StatusCreated, func(ctx context.Context, op Operator) (any, error) {
 		return op.PostUpdate(ctx, id, body.Status, body.Body)
 	})
+}
+
+// statusOfNote refuses a status on an internal update, which sets none.
+func statusOfNote(s linkwatch.IncidentStatus) error {
+	if s != "" {
+		return &fieldError{"status", "an internal update sets no status: leave it out"}
+	}
+	return nil
+}
+
+// CheckUpdate validates a public update, for every way one is posted (the
+// admin API, Slack's modal): a known status and a body.
+func CheckUpdate(status linkwatch.IncidentStatus, body string) error {
+	if !linkwatch.ValidIncidentStatus(status) {
+		return &fieldError{"status", "must be investigating, identified, monitoring or resolved"}
+	}
+	return checkText("body", body, true, 10000)
+}
+
+// CheckNote validates an internal update: who wrote it, and a body.
+func CheckNote(by, body string) error {
+	return firstField(errors.Join(checkLine("by", by, true, 200), checkText("body", body, true, 10000)))
+}
+
+// CheckPostmortem validates a postmortem, for every way one is written
+// (the admin API, Slack's modal): bounded text, and a primary cause to
+// publish it.
+func CheckPostmortem(pm linkwatch.Postmortem) error {
+	for _, f := range []struct{ name, value string }{
+		{"primary_cause", pm.PrimaryCause}, {"contributing_factors", pm.ContributingFactors},
+		{"why_not_caught", pm.WhyNotCaught}, {"notes", pm.Notes},
+	} {
+		if err := checkText(f.name, f.value, false, 20000); err != nil {
+			return err
+		}
+	}
+	if pm.Published && strings.TrimSpace(pm.PrimaryCause) == "" {
+		return &fieldError{"primary_cause", "is required to publish a postmortem"}
+	}
+	return nil
+}
+
+// FieldOf returns the field a validation error of this package names
+// ("body", "primary_cause"), or "" for any other error.
+func FieldOf(err error) string {
+	var fe *fieldError
+	if errors.As(err, &fe) {
+		return fe.field
+	}
+	return ""
 }
 
 // resolve closes an open incident by hand: a link removed while it failed,
@@ -689,17 +753,8 @@ func (a *API) editPostmortem(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	for _, f := range []struct{ name, value string }{
-		{"primary_cause", pm.PrimaryCause}, {"contributing_factors", pm.ContributingFactors},
-		{"why_not_caught", pm.WhyNotCaught}, {"notes", pm.Notes},
-	} {
-		if err := checkText(f.name, f.value, false, 20000); err != nil {
-			a.fail(w, r, err)
-			return
-		}
-	}
-	if pm.Published && strings.TrimSpace(pm.PrimaryCause) == "" {
-		a.fail(w, r, &fieldError{"primary_cause", "is required to publish a postmortem"})
+	if err := CheckPostmortem(pm); err != nil {
+		a.fail(w, r, err)
 		return
 	}
 	inc, err := a.store.EditPostmortem(r.Context(), id, pm)
