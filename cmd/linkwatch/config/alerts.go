@@ -58,6 +58,12 @@ type SlackConfig struct {
 	// APIURL is the Web API base for bot mode (default Slack's own,
 	// https://slack.com/api/): a Slack-compatible server or a local fake.
 	APIURL string `yaml:"api_url"`
+	// SigningSecret is the Slack app's signing secret (bot mode): set, the
+	// incident message carries buttons (acknowledge, post an update,
+	// resolve, write the postmortem), and Slack's requests to
+	// /slack/interactions are verified with it. A pointer, so a key
+	// written empty is an error rather than buttons silently off.
+	SigningSecret *string `yaml:"signing_secret"`
 	// The alerts this entry gets: pages, links, hosts, events, min_impact.
 	linkwatch.Filter `yaml:",inline"`
 
@@ -96,6 +102,19 @@ func (SlackEntries) oneOrMany() {}
 func (s SlackConfig) ChannelName() string {
 	return linkwatch.SlackChannel(s.Name)
 }
+
+// Signing returns the entry's signing secret, "" without one (no
+// buttons).
+func (s SlackConfig) Signing() string {
+	if s.SigningSecret == nil {
+		return ""
+	}
+	return *s.SigningSecret
+}
+
+// minSigningSecret is the shortest signing secret taken: Slack's are 32
+// hexadecimal characters; a short one is a typo or a placeholder.
+const minSigningSecret = 16
 
 // SentryConfig sends one Sentry issue per incident, internal errors, and a
 // prober heartbeat (Sentry Crons).
@@ -166,6 +185,18 @@ func (a *AlertsConfig) validate(cerr *Error) {
 			}
 			if s.Channel == "" {
 				cerr.add(p+".channel", "is required with bot_token")
+			}
+		}
+		if ss := s.SigningSecret; ss != nil {
+			switch {
+			case s.BotToken == "":
+				cerr.add(p+".signing_secret", "applies only with bot_token: Slack's buttons need the bot's messages and modals")
+			case *ss == "":
+				cerr.add(p+".signing_secret", "is empty: set the Slack app's signing secret (Basic Information, App Credentials), or remove the key to turn the buttons off")
+			case len(*ss) < minSigningSecret || strings.ContainsFunc(*ss, func(r rune) bool { return r <= ' ' || r == 0x7f }):
+				cerr.add(p+".signing_secret", "must be the Slack app's signing secret (Basic Information, App Credentials: %d characters or more, no spaces), not a token", minSigningSecret)
+			case strings.HasPrefix(*ss, "xox"):
+				cerr.add(p+".signing_secret", "is a token, not the signing secret (Basic Information, App Credentials)")
 			}
 		}
 		if s.APIURL != "" {

@@ -139,6 +139,19 @@ func TestParseConfigRejects(t *testing.T) {
 		{"slack api_url with a webhook", "alerts: {slack: {webhook_url: 'https://hooks.example/T', api_url: 'https://slack.local/api/'}}\n" + validPages,
 			[]string{"alerts.slack.api_url: applies only with bot_token"}},
 		{"slack bot token kind", "alerts: {slack: {bot_token: xoxp-1, channel: ops}}\n" + validPages, []string{"alerts.slack.bot_token: must be a bot token"}},
+		{"slack signing secret empty", "alerts: {slack: {bot_token: xoxb-1, channel: ops, signing_secret: ''}}\n" + validPages,
+			[]string{"alerts.slack.signing_secret: is empty: set the Slack app's signing secret"}},
+		{"slack signing secret from an unset variable", "alerts: {slack: {bot_token: xoxb-1, channel: ops, signing_secret: '${SLACK_SIGNING_SECRET}'}}\n" + validPages,
+			[]string{"alerts.slack.signing_secret: environment variable SLACK_SIGNING_SECRET is not set",
+				"alerts.slack.signing_secret: is empty: set the Slack app's signing secret"}},
+		{"slack signing secret with a webhook", "alerts: {slack: {webhook_url: 'https://hooks.example/T', signing_secret: 8f742231b10e8888abcd99yyyzzz85a5}}\n" + validPages,
+			[]string{"alerts.slack.signing_secret: applies only with bot_token"}},
+		{"slack signing secret too short", "alerts: {slack: [{name: a, bot_token: xoxb-1, channel: ops, signing_secret: abc123}]}\n" + validPages,
+			[]string{"alerts.slack[0].signing_secret: must be the Slack app's signing secret"}},
+		{"slack signing secret with a space", "alerts: {slack: {bot_token: xoxb-1, channel: ops, signing_secret: 'abcdef0123456789 abcdef0123456789'}}\n" + validPages,
+			[]string{"alerts.slack.signing_secret: must be the Slack app's signing secret"}},
+		{"slack signing secret is a token", "alerts: {slack: {bot_token: xoxb-1, channel: ops, signing_secret: xoxb-0123456789abcdef}}\n" + validPages,
+			[]string{"alerts.slack.signing_secret: is a token, not the signing secret"}},
 		{"every bad link", `pages:
   - slug: ada
     links:
