@@ -23,6 +23,11 @@ const (
 	AlertStorageReachable   AlertType = "storage.reachable"
 )
 
+// ReasonTest is the reason of a test alert (linkwatch test-alert, the
+// console's "send test"): an incident.updated that no incident is behind,
+// sent straight to one channel, never through the outbox.
+const ReasonTest = "test"
+
 // Alert is an outbox message: written in the same transaction as the
 // incident change that caused it, delivered later by the alerting
 // dispatcher. EventID is stable, so receivers can drop duplicates.

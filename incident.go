@@ -159,9 +159,9 @@ const (
 	EventUpdatePosted EventKind = "update_posted"
 	// EventNote is an operator's internal update: on the incident's
 	// timeline for on-call, never on the status page nor sent to a channel.
-	EventNote EventKind = "note"
-	EventPostmortem   EventKind = "postmortem_edited"
-	EventResolved     EventKind = "resolved"
+	EventNote       EventKind = "note"
+	EventPostmortem EventKind = "postmortem_edited"
+	EventResolved   EventKind = "resolved"
 	// EventAnnounced: the opening alert went out after a maintenance window
 	// that had muted it ended with the incident still open.
 	EventAnnounced EventKind = "announced"

@@ -42,7 +42,7 @@ func newOutboundClient(dial DialFunc, timeout time.Duration) *http.Client {
 		tr.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 	}
 	return &http.Client{
-		Transport:     tr,
+		Transport:     answerRecorder{tr},
 		Timeout:       timeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}

@@ -239,6 +239,10 @@ func sentryEvent(d Delivery) *sentry.Event {
 	// destination stays one issue, and a destination failing again next
 	// week is a new one. The correlation key stays searchable as a tag.
 	ev.Fingerprint = []string{"linkwatch-incident", strconv.FormatInt(inc.ID, 10)}
+	if a.Reason == linkwatch.ReasonTest {
+		// Every test is one issue of its own kind, news rather than an error.
+		ev.Level, ev.Fingerprint = sentry.LevelInfo, []string{"linkwatch-test"}
+	}
 	if !a.CreatedAt.IsZero() {
 		ev.Timestamp = a.CreatedAt
 	}

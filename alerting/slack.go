@@ -40,6 +40,11 @@ type SlackOptions struct {
 	Name string
 	// Filter chooses the alerts this entry gets (a team's pages, say).
 	Filter linkwatch.Filter
+	// SigningSecret is the Slack app's signing secret (bot mode only): set,
+	// the incident's message carries its actions (acknowledge, post an
+	// update, resolve, write the postmortem), which Slack sends to
+	// SlackActions signed with it.
+	SigningSecret string
 }
 
 // Slack posts incident alerts as Block Kit messages with a text fallback.
@@ -57,6 +62,9 @@ func NewSlack(opts SlackOptions) (*Slack, error) {
 	}
 	if opts.BotToken != "" && (opts.Channel == "" || opts.Threads == nil) {
 		return nil, errors.New("slack: bot_token needs a channel")
+	}
+	if opts.SigningSecret != "" && opts.BotToken == "" {
+		return nil, errors.New("slack: signing_secret needs bot_token: the actions are the bot's messages and modals")
 	}
 	s := &Slack{
 		opts:   opts,
@@ -90,18 +98,27 @@ func (s *Slack) Send(ctx context.Context, d Delivery) error {
 	if err := s.limiter.Wait(ctx); err != nil {
 		return &SendError{Retry: true, Err: err}
 	}
-	blocks, text := slackMessage(d.Alert, s.opts.StatusPageURL, false)
+	a := d.Alert
+	blocks, text := slackMessage(a, s.opts.StatusPageURL, false, s.interactive() && a.Type == linkwatch.AlertOpened)
 	if s.api == nil {
 		err := slack.PostWebhookCustomHTTPContext(ctx, s.opts.WebhookURL, s.client, &slack.WebhookMessage{Text: text, Blocks: &slack.Blocks{BlockSet: blocks}})
 		return s.classify(err)
 	}
-	a := d.Alert
+	if a.Reason == linkwatch.ReasonTest {
+		// No incident: a message of its own, never a thread.
+		_, _, err := s.api.PostMessageContext(ctx, s.opts.Channel, slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...))
+		return s.classify(err)
+	}
 	ref, err := s.opts.Threads.ThreadRef(ctx, a.IncidentID, s.Name())
 	if err != nil {
 		return &SendError{Retry: true, Err: err}
 	}
 	channel, ts, _ := strings.Cut(ref, " ")
 	if ref == "" {
+		if a.Type != linkwatch.AlertOpened {
+			// The thread starts with this alert: it carries the actions.
+			blocks, text = slackMessage(a, s.opts.StatusPageURL, false, s.interactive())
+		}
 		channel, ts, err = s.api.PostMessageContext(ctx, s.opts.Channel, slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...))
 		if err != nil {
 			return s.classify(err)
@@ -118,14 +135,25 @@ func (s *Slack) Send(ctx context.Context, d Delivery) error {
 	if _, _, err := s.api.PostMessageContext(ctx, channel, slack.MsgOptionTS(ts), slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...)); err != nil {
 		return s.classify(err)
 	}
-	if a.Type == linkwatch.AlertResolved {
-		parent, ptext := slackMessage(a, s.opts.StatusPageURL, true)
+	// The opening message says where the incident stands, whoever changed
+	// it (Slack's buttons, the admin API, the engine): resolved, and with
+	// actions, who acknowledged it.
+	if a.Type == linkwatch.AlertResolved || s.interactive() && a.Reason == string(linkwatch.EventAcknowledged) {
+		parent, ptext := slackMessage(a, s.opts.StatusPageURL, true, s.interactive())
 		if _, _, _, err := s.api.UpdateMessageContext(ctx, channel, ts, slack.MsgOptionText(ptext, false), slack.MsgOptionBlocks(parent...)); err != nil {
 			return s.classify(err)
 		}
 	}
 	return nil
 }
+
+// interactive reports whether this entry's messages carry actions: bot
+// mode with the app's signing secret.
+func (s *Slack) interactive() bool { return s.api != nil && s.opts.SigningSecret != "" }
+
+// Interactive reports whether this entry's messages carry actions, which
+// SlackActions serves.
+func (s *Slack) Interactive() bool { return s.interactive() }
 
 // SendStorage posts a storage event as a message of its own (no thread:
 // thread references are in the database), by the incoming webhook or to
@@ -201,17 +229,19 @@ func (s *Slack) classify(err error) error {
 // link names) is escaped for Slack's mrkdwn once, here, before it goes into
 // any field: the top-level text is parsed for <!channel>, <@user> and
 // <url|label> exactly as the blocks are.
-func slackMessage(a linkwatch.Alert, statusURL string, parent bool) ([]slack.Block, string) {
+func slackMessage(a linkwatch.Alert, statusURL string, parent, actions bool) ([]slack.Block, string) {
 	inc := a.Incident
 	title, summary := escapeSlack(inc.Title), escapeSlack(inc.Summary)
 	cause := escapeSlack(string(inc.Cause))
 	var head string
 	switch {
-	case parent || a.Type == linkwatch.AlertResolved:
+	case a.Reason == linkwatch.ReasonTest:
+		head = "🧪 TEST: " + title
+	case a.Type == linkwatch.AlertResolved || parent && !inc.Open():
 		head = fmt.Sprintf("✅ RESOLVED after %s: %s", incidents.HumanDuration(inc.ResolvedAt.Sub(inc.StartedAt)), title)
-	case a.Type == linkwatch.AlertOpened && inc.Impact == linkwatch.ImpactMinor:
+	case (parent || a.Type == linkwatch.AlertOpened) && inc.Impact == linkwatch.ImpactMinor:
 		head = "🟠 Degraded: " + title
-	case a.Type == linkwatch.AlertOpened:
+	case parent || a.Type == linkwatch.AlertOpened:
 		head = "🔴 Down: " + title
 	case a.Update != nil:
 		head = fmt.Sprintf("📝 Update (%s): %s", escapeSlack(string(a.Update.Status)), title)
@@ -236,6 +266,9 @@ func slackMessage(a linkwatch.Alert, statusURL string, parent bool) ([]slack.Blo
 	if inc.Flapping {
 		fields = append(fields, md("*Flapping*\nyes: it stays open until stable"))
 	}
+	if inc.AcknowledgedBy != "" {
+		fields = append(fields, md("*Acknowledged*\nby "+escapeSlack(inc.AcknowledgedBy)))
+	}
 	blocks := []slack.Block{
 		slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, clip(head, 150), false, false)),
 		slack.NewSectionBlock(md(clip(summary, 2900)), fields, nil),
@@ -252,10 +285,17 @@ func slackMessage(a linkwatch.Alert, statusURL string, parent bool) ([]slack.Blo
 	if f := fallbackLines(inc.Affected, 10); f != "" {
 		blocks = append(blocks, slack.NewSectionBlock(md("*Fallback*\n"+clip(escapeSlack(f), 2900)), nil, nil))
 	}
+	var buttons []slack.BlockElement
+	if actions {
+		buttons = incidentButtons(inc)
+	}
 	if statusURL != "" {
 		btn := slack.NewButtonBlockElement("status_page", "status", slack.NewTextBlockObject(slack.PlainTextType, "Status page", false, false))
 		btn.URL = statusURL
-		blocks = append(blocks, slack.NewActionBlock("", btn))
+		buttons = append(buttons, btn)
+	}
+	if len(buttons) > 0 {
+		blocks = append(blocks, slack.NewActionBlock(actionsBlockID, buttons...))
 	}
 	blocks = append(blocks, slack.NewContextBlock("", md(fmt.Sprintf("linkwatch incident #%d · event %s", inc.ID, escapeSlack(a.EventID)))))
 	text := fmt.Sprintf("%s. Cause: %s. %s", head, cause, summary)

@@ -67,7 +67,7 @@ func newSinks(cfg *config.Config, db storage.Store, sentry *alerting.Sentry) ([]
 		slack, err := alerting.NewSlack(alerting.SlackOptions{
 			WebhookURL: s.WebhookURL, BotToken: s.BotToken, Channel: s.Channel, APIURL: apiURL,
 			StatusPageURL: cfg.Server.PublicURL + "/status", Threads: db, Dial: dial,
-			Name: s.Name, Filter: s.Filter,
+			Name: s.Name, Filter: s.Filter, SigningSecret: s.Signing(),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", s.ChannelName(), err)
@@ -83,6 +83,18 @@ func newSinks(cfg *config.Config, db storage.Store, sentry *alerting.Sentry) ([]
 		sinks = append(sinks, wh)
 	}
 	return sinks, nil
+}
+
+// slackApps are the Slack entries whose messages carry actions (bot mode
+// with a signing secret): the apps /slack/interactions answers for.
+func slackApps(sinks []alerting.Sink) []*alerting.Slack {
+	var out []*alerting.Slack
+	for _, s := range sinks {
+		if sl, ok := s.(*alerting.Slack); ok && sl.Interactive() {
+			out = append(out, sl)
+		}
+	}
+	return out
 }
 
 // storageSenders are the channels of sinks that carry the database outage

@@ -290,9 +290,12 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 	if dogstatsd != nil {
 		record = append(record, dogstatsd)
 	}
-	front := func(admin *admin.API) http.Handler {
+	// Slack's actions run through the engine: until it runs, they answer
+	// 503 (no Operator).
+	apps := slackApps(sinks)
+	front := func(admin *admin.API, slack http.Handler) http.Handler {
 		return middleware.SecurityHeaders(web.New(web.Handlers{
-			Hub: hubServer, Admin: admin, Status: status, Metrics: exporter.Handler(),
+			Hub: hubServer, Admin: admin, Status: status, Metrics: exporter.Handler(), Slack: slack,
 			Health: web.Health{Ready: ready, Storage: storageHealth, Timeout: readyTimeout},
 			Limit: func(next http.Handler) http.Handler {
 				return limiter.Middleware(cfg.Server.TrustedPrefixes(), hubServer.IsSelfCheck, next)
@@ -306,7 +309,8 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 	if reach != nil {
 		initial.Unavailable = "linkwatch has not reached its database yet (" + where + "): the admin API answers once it has"
 	}
-	handler := web.NewSwitch(front(admin.New(db, initial)))
+	waiting := alerting.NewSlackActions(alerting.SlackActionsOptions{Apps: apps, Log: log})
+	handler := web.NewSwitch(front(admin.New(db, initial), waiting))
 	srv := web.NewServer(handler, log)
 	// SIGHUP reloads the pages and links from the config file. Notify now,
 	// before serving: a SIGHUP nobody listens for ends the process.
@@ -392,7 +396,7 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 				return nil // stopped while waiting
 			}
 			close(reached)
-			handler.Set(front(admin.New(db, adminOpts))) // its tables exist now
+			handler.Set(front(admin.New(db, adminOpts), waiting)) // its tables exist now
 		}
 		if untilDone(ctx, load, where, log) != nil {
 			return nil
@@ -404,7 +408,8 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 		engine.SetHealthObserver(diverted)
 		sched.SetTargets(share.Owned())
 		adminOpts.Operator = engine
-		handler.Set(front(admin.New(db, adminOpts)))
+		actions := alerting.NewSlackActions(alerting.SlackActionsOptions{Apps: apps, Operator: engine, Store: db, Log: log})
+		handler.Set(front(admin.New(db, adminOpts), actions))
 		log.Info("storage reached: checking, recording and alerting", "storage", where)
 		b := &app{log: log}
 		if sentry != nil {
@@ -439,6 +444,13 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 			// return.
 			defer context.AfterFunc(ctx, func() { close(engineIn) })()
 			engine.Run(context.WithoutCancel(ctx), engineIn)
+			return nil
+		})
+		b.add("slack actions", func(ctx context.Context) error {
+			// Stopped before the engine, after the HTTP server: the work
+			// of the requests answered finishes through the engine.
+			<-ctx.Done()
+			actions.Close()
 			return nil
 		})
 		if members != nil {

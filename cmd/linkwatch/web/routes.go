@@ -20,11 +20,18 @@ type Handlers struct {
 	Status *statuspage.Server
 	// Metrics serves the metrics to Prometheus, behind the admin token.
 	Metrics http.Handler
-	Health  Health
+	// Slack serves Slack's interactivity requests (the incident message's
+	// buttons and modals), verified by their signature.
+	Slack  http.Handler
+	Health Health
 	// Limit wraps everything but the health probes (the rate limit); nil:
 	// none.
 	Limit func(http.Handler) http.Handler
 }
+
+// SlackInteractionsPath is where Slack sends the requests of its buttons
+// and modals: the interactivity request URL of the Slack app.
+const SlackInteractionsPath = "/slack/interactions"
 
 // register is the route table: every path linkwatch serve answers is
 // registered here, once. The hub's pages and short links (/{page},
@@ -38,6 +45,7 @@ func register(r *mux.Router, h Handlers) {
 	h.Admin.Register(r)
 	h.Status.Register(r)
 	r.Handle("/metrics", h.Admin.Authenticate("/metrics", h.Metrics)).Methods(http.MethodGet, http.MethodHead)
+	r.Handle(SlackInteractionsPath, h.Slack).Methods(http.MethodPost)
 	r.NotFoundHandler = h.Hub
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", "GET, HEAD")
