@@ -11,7 +11,6 @@ import (
 	"linkwatch/checker"
 	"linkwatch/cmd/linkwatch/config"
 	"linkwatch/hub"
-	"linkwatch/storage"
 )
 
 // outboundDial makes every connection linkwatch opens to a URL from the
@@ -52,7 +51,7 @@ func newSentry(cfg *config.Config) (*alerting.Sentry, error) {
 }
 
 // newSinks builds the configured alert channels.
-func newSinks(cfg *config.Config, db storage.Store, sentry *alerting.Sentry) ([]alerting.Sink, error) {
+func newSinks(cfg *config.Config, threads alerting.ThreadStore, sentry *alerting.Sentry) ([]alerting.Sink, error) {
 	var sinks []alerting.Sink
 	if sentry != nil {
 		sinks = append(sinks, sentry)
@@ -66,7 +65,7 @@ func newSinks(cfg *config.Config, db storage.Store, sentry *alerting.Sentry) ([]
 		}
 		slack, err := alerting.NewSlack(alerting.SlackOptions{
 			WebhookURL: s.WebhookURL, BotToken: s.BotToken, Channel: s.Channel, APIURL: apiURL,
-			StatusPageURL: cfg.Server.PublicURL + "/status", Threads: db, Dial: dial,
+			StatusPageURL: cfg.Server.PublicURL + "/status", Threads: threads, Dial: dial,
 			Name: s.Name, Filter: s.Filter, SigningSecret: s.Signing(),
 		})
 		if err != nil {

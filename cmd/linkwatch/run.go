@@ -20,6 +20,9 @@ Usage:
   linkwatch serve [-config FILE] [-addr ADDR]   run the hub, prober, status page and alerts
   linkwatch check [-config FILE]                check every destination once; exit 1 if any is down
   linkwatch validate -config FILE               check a config file; print every error
+  linkwatch test-alert -config FILE [-channel NAME]
+                                                send a marked test alert through each alert channel;
+                                                print each receiver's answer; exit 1 if any failed
   linkwatch version                             print the version
 
 Without -config, serve uses an embedded demo config.
@@ -61,6 +64,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runCheck(ctx, rest, getenv, stdout, stderr)
 	case "validate":
 		return runValidate(ctx, rest, getenv, stdout, stderr)
+	case "test-alert":
+		return runTestAlert(ctx, rest, getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "linkwatch", buildVersion())
 		return nil
