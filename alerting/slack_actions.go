@@ -322,11 +322,12 @@ func (h *SlackActions) why(ctx context.Context, id int64, err error) string {
 // message in channel for a modal's.
 func (h *SlackActions) explain(ctx context.Context, app *Slack, cb *slack.InteractionCallback, channel, text string) {
 	var err error
+	text = escapeSlack(text)
 	if cb.ResponseURL != "" {
 		err = slack.PostWebhookCustomHTTPContext(ctx, cb.ResponseURL, app.client, &slack.WebhookMessage{
 			Text: text, ResponseType: slack.ResponseTypeEphemeral, ReplaceOriginal: false})
 	} else if channel != "" {
-		_, err = app.api.PostEphemeralContext(ctx, channel, cb.User.ID, slack.MsgOptionText(escapeSlack(text), false))
+		_, err = app.api.PostEphemeralContext(ctx, channel, cb.User.ID, slack.MsgOptionText(text, false))
 	}
 	if err != nil {
 		h.opts.Log.Warn("slack: cannot explain a refused action", "err", app.classify(err))
