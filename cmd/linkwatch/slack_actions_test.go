@@ -10,12 +10,18 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"linkwatch/cmd/linkwatch/web"
 )
 
 const slackSigningSecret = "e2e0signing0secret0123456789abcd"
@@ -178,4 +184,35 @@ pages:
 	waitUntil(t, 10*time.Second, "the ephemeral explanation", func() bool {
 		return slack.find("/response", `"response_type":"ephemeral"`, fmt.Sprintf("incident %d is resolved", id))
 	})
+}
+
+// TestSlackAppManifest: the manifest in the repo is valid YAML whose
+// interactivity request URL is the path serve answers Slack on, with the
+// scope every call of the actions needs.
+func TestSlackAppManifest(t *testing.T) {
+	data, err := os.ReadFile("../../deploy/slack/app-manifest.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m struct {
+		OAuth struct {
+			Scopes struct{ Bot []string } `yaml:"scopes"`
+		} `yaml:"oauth_config"`
+		Settings struct {
+			Interactivity struct {
+				Enabled    bool   `yaml:"is_enabled"`
+				RequestURL string `yaml:"request_url"`
+			} `yaml:"interactivity"`
+		} `yaml:"settings"`
+	}
+	if err := yaml.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(m.Settings.Interactivity.RequestURL)
+	if err != nil || !m.Settings.Interactivity.Enabled || u.Scheme != "https" || u.Path != web.SlackInteractionsPath {
+		t.Errorf("interactivity = %+v, want on, at https://.../%s", m.Settings.Interactivity, web.SlackInteractionsPath)
+	}
+	if !slices.Contains(m.OAuth.Scopes.Bot, "chat:write") {
+		t.Errorf("bot scopes %v lack chat:write", m.OAuth.Scopes.Bot)
+	}
 }
