@@ -153,7 +153,7 @@ func (g *actionsRig) button(action string, id int64) map[string]any {
 		"type": "block_actions", "trigger_id": "trigger-1", "response_url": g.web.srv.URL + "/response",
 		"user":      map[string]any{"id": "U0ALICE", "name": "alice"},
 		"container": map[string]any{"type": "message", "channel_id": "C0OPS", "message_ts": "1700000000.000100"},
-		"actions":   []any{map[string]any{"type": "button", "block_id": "incident_actions", "action_id": action, "value": strconv.FormatInt(id, 10),
+		"actions": []any{map[string]any{"type": "button", "block_id": "incident_actions", "action_id": action, "value": strconv.FormatInt(id, 10),
 			"action_ts": fmt.Sprintf("1700000000.%06d", g.presses)}},
 	}
 }

@@ -81,5 +81,5 @@ type noThreads struct{}
 
 var errNoThreads = errors.New("test alerts start no thread")
 
-func (noThreads) ThreadRef(context.Context, int64, string) (string, error) { return "", errNoThreads }
+func (noThreads) ThreadRef(context.Context, int64, string) (string, error)  { return "", errNoThreads }
 func (noThreads) SetThreadRef(context.Context, int64, string, string) error { return errNoThreads }
