@@ -447,7 +447,7 @@ func chaosJudge(w io.Writer, rec chaosRecord) (missed []string) {
 	// that exact, so 2 intervals and a few milliseconds more are 2
 	// intervals.
 	all, doubles := judgeChecks(rec.checks, rec.warm, rec.end, 2*rec.interval+checkSlack, rec.interval/2)
-	unchecked, fromReturn, late := judgeGapsAfterKills(all, rec.kills, rec.dbOutages, rec.interval, 2*rec.interval+checkSlack)
+	unchecked, fromReturn, late, rekilled := judgeGapsAfterKills(all, rec.kills, rec.dbOutages, rec.interval, 2*rec.interval+checkSlack)
 	unchecked = append(unchecked, late...)
 	var total int
 	for _, at := range rec.checks {
@@ -461,8 +461,8 @@ func chaosJudge(w io.Writer, rec chaosRecord) (missed []string) {
 	}
 	fmt.Fprintf(w, "checks: %d on %d destinations; unchecked for more than 2 intervals: %d (goal 0); double checks (within half an interval): %d (goal 0), %d of them by two replicas\n",
 		total, len(rec.checks), len(unchecked), len(doubles), byTwo)
-	fmt.Fprintf(w, "  %d destinations whose checker was killed during a database outage (or just before), measured from its return: %d unchecked for more than 2 intervals after it\n",
-		len(fromReturn), len(late))
+	fmt.Fprintf(w, "  %d destinations whose checker was killed during a database outage (or just before), measured from its return (%d from a replica killed after it, before the next check): %d unchecked for more than 2 intervals after it\n",
+		len(fromReturn), rekilled, len(late))
 	gap := func(g checkGap) string {
 		line := fmt.Sprintf("%s: %s to %s (%s)", g.url, at(g.from), at(g.to), g.to.Sub(g.from).Round(time.Millisecond))
 		if g.by != [2]string{} {

@@ -21,8 +21,10 @@ type window struct {
 }
 
 // checkSlack is what a gap between checks may exceed 2 intervals by
-// and still be 2 intervals: timer noise, not a missed check.
-const checkSlack = 50 * time.Millisecond
+// and still be 2 intervals: timer noise, not a missed check. On a crowded
+// machine (a load average of 20 on 2 cores) a scheduler's timer fires
+// tens of milliseconds late (seen: 60 ms); a missed check is an interval.
+const checkSlack = 250 * time.Millisecond
 
 // replicaAgent is the User-Agent of a replica's checks.
 func replicaAgent(slot int) string { return fmt.Sprintf("linkbench-chaos/replica-%d", slot) }
@@ -94,9 +96,12 @@ type kill struct {
 // next heartbeat, a third of an interval later), so no survivor can take
 // the dead one's hosts before the return; linkwatch's promise is that it
 // does so soon enough for each to be checked again within 2 intervals of
-// the return. Those gaps are measured from the return: late lists those
+// the return. Those gaps are measured from the return, or from a later
+// kill before the next check: the host, handed over after the return to
+// a replica killed before it checked it, waits for that one's survivors
+// as any dead replica's hosts do (rekilled counts them). late lists those
 // longer than most even so; the others stay as they are in counted.
-func judgeGapsAfterKills(gaps []checkGap, kills []kill, dbOutages []window, interval, most time.Duration) (counted, fromReturn, late []checkGap) {
+func judgeGapsAfterKills(gaps []checkGap, kills []kill, dbOutages []window, interval, most time.Duration) (counted, fromReturn, late []checkGap, rekilled int) {
 	for _, g := range gaps {
 		ret, explained := time.Time{}, false
 		for _, k := range kills {
@@ -114,11 +119,20 @@ func judgeGapsAfterKills(gaps []checkGap, kills []kill, dbOutages []window, inte
 			continue
 		}
 		fromReturn = append(fromReturn, g)
-		if g.to.Sub(ret) > most {
+		from := ret
+		for _, k := range kills {
+			if k.at.After(from) && k.at.Before(g.to) {
+				from = k.at
+			}
+		}
+		if from != ret {
+			rekilled++
+		}
+		if g.to.Sub(from) > most {
 			late = append(late, g)
 		}
 	}
-	return counted, fromReturn, late
+	return counted, fromReturn, late, rekilled
 }
 
 // alert is one delivery the receiver got.

@@ -92,7 +92,8 @@ func TestJudgeIncidentAlerts(t *testing.T) {
 // TestJudgeGapsAfterKills: a destination whose checker was killed during
 // a database outage, or less than half an interval before it, is measured
 // from the outage's end: checked 15 s after it, it is no gap; 25 s after
-// it, it is one. A checker killed long before the outage, or a gap whose
+// it, it is one; with another replica killed after the return, it is
+// measured from that kill. A checker killed long before the outage, or a gap whose
 // last checker is not the one killed, or one that ended before the
 // database was back, is counted from the last check as before.
 func TestJudgeGapsAfterKills(t *testing.T) {
@@ -106,19 +107,25 @@ func TestJudgeGapsAfterKills(t *testing.T) {
 		{url: "long-before", from: sec(55), to: sec(150), by: [2]string{r(2), r(0)}},
 		{url: "other-checker", from: sec(105), to: sec(160), by: [2]string{r(2), r(0)}},
 		{url: "during", from: sec(105), to: sec(140), by: [2]string{r(0), r(1)}},
+		{url: "rekilled", from: sec(105), to: sec(185), by: [2]string{r(0), r(1)}}, // 14 s after the kill at 171 s
+		{url: "rekilled-late", from: sec(105), to: sec(195), by: [2]string{r(0), r(1)}},
 	}
-	counted, fromReturn, late := judgeGapsAfterKills(gaps, kills, db, 10*time.Second, 20*time.Second)
+	kills = append(kills, kill{at: sec(171), slot: 2})
+	counted, fromReturn, late, rekilled := judgeGapsAfterKills(gaps, kills, db, 10*time.Second, 20*time.Second)
 	urls := func(gs []checkGap) (out []string) {
 		for _, g := range gs {
 			out = append(out, g.url)
 		}
 		return out
 	}
-	if got := urls(fromReturn); !slices.Equal(got, []string{"in", "in-late", "just-before"}) {
+	if got := urls(fromReturn); !slices.Equal(got, []string{"in", "in-late", "just-before", "rekilled", "rekilled-late"}) {
 		t.Errorf("measured from the return: %v", got)
 	}
-	if got := urls(late); !slices.Equal(got, []string{"in-late"}) {
+	if got := urls(late); !slices.Equal(got, []string{"in-late", "rekilled-late"}) {
 		t.Errorf("late after the return: %v", got)
+	}
+	if rekilled != 2 {
+		t.Errorf("%d measured from a kill after the return, want 2", rekilled)
 	}
 	if got := urls(counted); !slices.Equal(got, []string{"long-before", "other-checker", "during"}) {
 		t.Errorf("counted as they are: %v", got)
