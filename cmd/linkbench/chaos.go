@@ -461,7 +461,7 @@ func chaosJudge(w io.Writer, rec chaosRecord) (missed []string) {
 	}
 	fmt.Fprintf(w, "checks: %d on %d destinations; unchecked for more than 2 intervals: %d (goal 0); double checks (within half an interval): %d (goal 0), %d of them by two replicas\n",
 		total, len(rec.checks), len(unchecked), len(doubles), byTwo)
-	fmt.Fprintf(w, "  %d destinations whose checker was killed during a database outage (or just before), measured from its return (%d from a replica killed after it, before the next check): %d unchecked for more than 2 intervals after it\n",
+	fmt.Fprintf(w, "  %d destinations whose checker was killed during a database outage (or just before), measured from its return (%d of them from a replica killed after it, before the next check, and only so within 2 intervals): %d unchecked for more than 2 intervals after it\n",
 		len(fromReturn), rekilled, len(late))
 	gap := func(g checkGap) string {
 		line := fmt.Sprintf("%s: %s to %s (%s)", g.url, at(g.from), at(g.to), g.to.Sub(g.from).Round(time.Millisecond))

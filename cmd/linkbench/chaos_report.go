@@ -99,7 +99,8 @@ type kill struct {
 // the return. Those gaps are measured from the return, or from a later
 // kill before the next check: the host, handed over after the return to
 // a replica killed before it checked it, waits for that one's survivors
-// as any dead replica's hosts do (rekilled counts them). late lists those
+// as any dead replica's hosts do (rekilled counts those it takes out of
+// late). late lists those
 // longer than most even so; the others stay as they are in counted.
 func judgeGapsAfterKills(gaps []checkGap, kills []kill, dbOutages []window, interval, most time.Duration) (counted, fromReturn, late []checkGap, rekilled int) {
 	for _, g := range gaps {
@@ -125,11 +126,11 @@ func judgeGapsAfterKills(gaps []checkGap, kills []kill, dbOutages []window, inte
 				from = k.at
 			}
 		}
-		if from != ret {
-			rekilled++
-		}
-		if g.to.Sub(from) > most {
+		switch {
+		case g.to.Sub(from) > most:
 			late = append(late, g)
+		case g.to.Sub(ret) > most:
+			rekilled++
 		}
 	}
 	return counted, fromReturn, late, rekilled
