@@ -59,6 +59,9 @@ type Membership struct {
 	beaten  bool      // the store took a heartbeat
 	prompt  bool      // the first heartbeat was taken within a beat of New (sharing's first)
 	cutOff  []span    // when this replica could not reach the store, oldest first, as long as they count
+	// The last cut-off's ends: the start of its last failed heartbeat,
+	// and the first heartbeat taken after it (zero: never cut off).
+	failedAt, backAt time.Time
 }
 
 // span is a stretch of this process's time.
@@ -109,9 +112,30 @@ func (m *Membership) Lease() time.Duration { return leaseIntervals * m.opts.Inte
 // silence it could not have seen. After a database outage, every lease
 // has run out by the clock, and a replica that counted them so would find
 // itself alone and take every host, while the others, back a heartbeat
-// later, check theirs too. So each replica keeps the members it knew for
-// a lease after its own first heartbeat back: those alive are back within
-// it; those that died meanwhile lose their hosts when it ends.
+// later, check theirs too. So each replica keeps the members it knew
+// through the outage, for a beat (Interval/3) after its own first
+// heartbeat back.
+//
+// After that beat, a member counts only if it was heard since the
+// outage: every live replica re-announces itself as soon as it reaches
+// the database again (Run tries every sixth of a beat while cut off), so
+// one still silent a beat after this replica was back cannot reach the
+// database, and is most likely dead: killed during the outage, its
+// session lock lost with the server's restart, nothing else would ever
+// prove it before its lease ran out, three intervals after the return.
+// Its hosts move at this replica's second heartbeat back instead; a
+// gained host is checked at its usual offset, so it goes unchecked for
+// less than two intervals after the database's return. "Since the
+// outage" is since the start of this replica's last failed heartbeat
+// (the database was down then, or coming back), less a beat: a replica
+// that was never cut off, its heartbeats a beat and a tick apart, is
+// heard within it even when this one's failed heartbeat was a slow tick
+// rather than an outage. All on this process's clock, as a duration: the
+// database's clock reckons the lookback from its own now.
+// A replica alive that cannot reach the database for a beat after the
+// others can (a network cut between the two, a process stopped) is
+// counted dead as one cut off for a lease is, and its hosts checked by
+// both until it is back: telling it from a dead one needs the database.
 func (m *Membership) Lookback() time.Duration {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -132,8 +156,15 @@ func (m *Membership) lookback(now time.Time) time.Duration {
 		t = m.cutOff[i].from
 	}
 	m.cutOff = m.cutOff[i+1:]
-	return now.Sub(t) + left
+	within := now.Sub(t) + left
+	if beat := m.beat(); !m.backAt.IsZero() && now.Sub(m.backAt) >= beat {
+		within = min(within, now.Sub(m.failedAt)+beat)
+	}
+	return within
 }
+
+// beat is the time between two heartbeats.
+func (m *Membership) beat() time.Duration { return m.opts.Interval / 3 }
 
 // Assignment returns the current split.
 func (m *Membership) Assignment() Assignment {
@@ -142,14 +173,25 @@ func (m *Membership) Assignment() Assignment {
 	return m.current
 }
 
-// Run heartbeats every Interval/3 until ctx ends, then deletes its row so
-// the others take its hosts at once (the caller stops probing first).
+// Run heartbeats every beat (Interval/3) until ctx ends, then deletes its
+// row so the others take its hosts at once (the caller stops probing
+// first). While the heartbeats fail, it tries every sixth of a beat, each
+// try cut short after a beat: a replica re-announces itself well within a
+// beat of the database's return, which the others count on (Lookback).
 func (m *Membership) Run(ctx context.Context) error {
 	// The last split stays while heartbeats fail: checking a host twice
 	// beats leaving it unchecked while the database does not answer.
 	fails := &errlog.Reporter{Log: m.opts.Log, Msg: "replica membership: heartbeat failed; keeping the current split", Now: m.opts.Now}
 	for {
-		fails.Report(ctx, m.Tick(ctx))
+		tctx, cancel := context.WithTimeout(ctx, m.beat())
+		fails.Report(ctx, m.Tick(tctx))
+		cancel()
+		next := m.beat()
+		m.mu.Lock()
+		if m.failing {
+			next /= 6
+		}
+		m.mu.Unlock()
 		select {
 		case <-ctx.Done():
 			lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -159,7 +201,7 @@ func (m *Membership) Run(ctx context.Context) error {
 			}
 			m.opts.Log.Info("left the replica membership", "member", m.self.ID)
 			return nil
-		case <-time.After(m.opts.Interval / 3):
+		case <-time.After(next):
 		}
 	}
 }
@@ -172,7 +214,7 @@ func (m *Membership) Tick(ctx context.Context) error {
 	now := m.opts.Now()
 	if err := m.store.Heartbeat(ctx, m.self); err != nil {
 		m.mu.Lock()
-		m.failing = true
+		m.failing, m.failedAt = true, now
 		m.mu.Unlock()
 		return err
 	}
@@ -184,7 +226,7 @@ func (m *Membership) Tick(ctx context.Context) error {
 		// Cut off from the last heartbeat taken (from the start, for a
 		// replica that started without the database) until this one.
 		m.cutOff = append(m.cutOff, span{m.lastOK, now})
-		m.failing = false
+		m.failing, m.backAt = false, now
 	}
 	m.lastOK = now
 	within := m.lookback(now)

@@ -6,13 +6,16 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"linkwatch"
@@ -506,8 +509,10 @@ func TestNoHostHasTwoCheckersAfterAnOutage(t *testing.T) {
 // TestLookbackCountsOnlyTimeTheStoreAnswered: the lease of a member a
 // replica sees silent is counted in the time that replica could reach the
 // store: 60 s cut off, it keeps a member silent since up to 30 s before
-// it was cut off, and the 30 s end as it sees the member silent after it
-// is back; a lease after it came back, the lookback is the plain lease.
+// it was cut off, for a beat after it is back; then only the members
+// heard since a beat before its last failed heartbeat (they re-announced
+// themselves after the outage); a lease after it came back, the lookback
+// is the plain lease.
 // A replica that started without the store counts from its start.
 func TestLookbackCountsOnlyTimeTheStoreAnswered(t *testing.T) {
 	ctx := context.Background()
@@ -529,7 +534,14 @@ func TestLookbackCountsOnlyTimeTheStoreAnswered(t *testing.T) {
 	for _, step := range []struct {
 		after time.Duration
 		want  time.Duration
-	}{{0, 90 * time.Second}, {10 * time.Second, 90 * time.Second}, {29 * time.Second, 90 * time.Second}, {30 * time.Second, 30 * time.Second}, {time.Hour, 30 * time.Second}} {
+	}{
+		{0, 90 * time.Second}, {3 * time.Second, 90 * time.Second},
+		// A beat after coming back: heard since a beat before its last
+		// failed heartbeat, 10 s before it came back.
+		{10 * time.Second, 10*time.Second + 10*time.Second + 10*time.Second/3},
+		{29 * time.Second, 29*time.Second + 10*time.Second + 10*time.Second/3},
+		{30 * time.Second, 30 * time.Second}, {time.Hour, 30 * time.Second},
+	} {
 		c := &fakeClock{t: clk.Now().Add(step.after)}
 		m.opts.Now = c.Now
 		if got := m.Lookback(); got != step.want {
@@ -737,5 +749,189 @@ func TestJoinAfterAnOutage(t *testing.T) {
 		if got := m.Assignment().Members; !slices.Equal(got, []string{"a", "b"}) {
 			t.Errorf("%s shares with %v, want a and b", m.Self().ID, got)
 		}
+	}
+}
+
+// reach is the store as one replica reaches it: down while the database
+// is, or while this replica cannot reach it; a killed replica's process
+// writes nothing more and does not leave.
+type reach struct {
+	*fakeStore
+	down   func() bool
+	killed *atomic.Bool
+}
+
+var errGone = errors.New("database gone")
+
+func (r reach) Heartbeat(ctx context.Context, m linkwatch.Member) error {
+	if r.down() || r.killed.Load() {
+		return errGone
+	}
+	return r.fakeStore.Heartbeat(ctx, m)
+}
+
+func (r reach) Members(ctx context.Context, region string, within time.Duration) ([]linkwatch.Member, error) {
+	if r.down() || r.killed.Load() {
+		return nil, errGone
+	}
+	return r.fakeStore.Members(ctx, region, within)
+}
+
+func (r reach) Leave(ctx context.Context, id string) error {
+	if r.killed.Load() {
+		return nil
+	}
+	return r.fakeStore.Leave(ctx, id)
+}
+
+// TestDeadMemberMovesSoonAfterTheDatabaseReturns runs replicas (Run, on
+// the fake clock of a synctest bubble) through database outages in the
+// unlucky orders: a replica killed during the outage, or right before the
+// database returns, is never heard from again, and no lock proves it dead
+// (the server's restart took every lock); a survivor slow to reconnect
+// (its tries fail for two thirds of a beat after the return); the
+// database flapping (back for a moment that only one survivor sees, then
+// down again); a replica killed and restarted during the outage; the only
+// survivor the slow one. At every sample no host has two owners among the
+// replicas probing (those whose first heartbeat was written), and within
+// an interval of the database's last return (and the slowest survivor's
+// reconnection) every host has one: the dead replica's hosts moved at
+// its survivors' second heartbeat back, so a host is checked at its usual
+// offset within two intervals of the return (a lease, as before this
+// rule, is three).
+func TestDeadMemberMovesSoonAfterTheDatabaseReturns(t *testing.T) {
+	const interval = 9 * time.Second
+	const beat = interval / 3
+	var targets []linkwatch.Target
+	for h := range 60 {
+		u := fmt.Sprintf("https://h%d.example/", h)
+		targets = append(targets, linkwatch.Target{ID: u, Kind: linkwatch.TargetDestination, URL: u})
+	}
+	const s = time.Second
+	type window struct{ from, to time.Duration }
+	type replica struct {
+		id           string
+		starts, dies time.Duration // from the start of the test; dies 0: never
+		slow         time.Duration // its tries fail this long after each return
+		phase        time.Duration // its first start, within the first beat
+	}
+	for _, tc := range []struct {
+		name    string
+		fleet   []replica
+		outages []window // the database down, from the start of the test
+	}{
+		{name: "killed during the outage",
+			fleet:   []replica{{id: "a"}, {id: "b", phase: s}, {id: "c", phase: 2 * s, dies: 50 * s}},
+			outages: []window{{40 * s, 85 * s}}},
+		{name: "killed right before the return",
+			fleet:   []replica{{id: "a"}, {id: "b", phase: s}, {id: "c", phase: 2 * s, dies: 85*s - 100*time.Millisecond}},
+			outages: []window{{40 * s, 85 * s}}},
+		{name: "a survivor slow to reconnect",
+			fleet:   []replica{{id: "a"}, {id: "b", phase: s, slow: 2 * s}, {id: "c", phase: 2 * s, dies: 50 * s}},
+			outages: []window{{40 * s, 85 * s}}},
+		{name: "the database flaps, back for a moment one survivor misses",
+			fleet:   []replica{{id: "a"}, {id: "b", phase: s, slow: 2 * s}, {id: "c", phase: 2 * s, dies: 50 * s}},
+			outages: []window{{40 * s, 60 * s}, {61*s + 500*time.Millisecond, 85 * s}}},
+		{name: "killed and restarted during the outage",
+			fleet:   []replica{{id: "a"}, {id: "b", phase: s}, {id: "c", phase: 2 * s, dies: 50 * s}, {id: "c2", starts: 51 * s}},
+			outages: []window{{40 * s, 85 * s}}},
+		{name: "no survivor but the slow one",
+			fleet:   []replica{{id: "a", slow: 2 * s}, {id: "b", phase: s, dies: 45 * s}, {id: "c", phase: 2 * s, dies: 70 * s}},
+			outages: []window{{40 * s, 85 * s}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				start := time.Now()
+				at := func() time.Duration { return time.Since(start) }
+				dbDown := func(slow time.Duration) bool {
+					now := at()
+					for _, o := range tc.outages {
+						if now >= o.from && now < o.to+slow {
+							return true
+						}
+					}
+					return false
+				}
+				store := &fakeStore{rows: map[string]linkwatch.Member{}, dead: map[string]bool{}, now: time.Now}
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				type running struct {
+					m      *Membership
+					killed atomic.Bool
+				}
+				live := map[string]*running{}
+				var mu sync.Mutex
+				var wg sync.WaitGroup
+				for _, r := range tc.fleet {
+					wg.Go(func() {
+						time.Sleep(r.starts + r.phase)
+						run := &running{}
+						run.m = New(reach{fakeStore: store, down: func() bool { return dbDown(r.slow) }, killed: &run.killed},
+							linkwatch.Member{ID: r.id}, Options{Interval: interval})
+						mu.Lock()
+						live[r.id] = run
+						mu.Unlock()
+						rctx, stop := context.WithCancel(ctx)
+						defer stop()
+						if r.dies != 0 {
+							go func() {
+								time.Sleep(r.dies - r.starts - r.phase)
+								run.killed.Store(true)
+								stop()
+							}()
+						}
+						_ = run.m.Run(rctx)
+					})
+				}
+				last := tc.outages[len(tc.outages)-1].to
+				var slowest time.Duration
+				for _, r := range tc.fleet {
+					if r.dies == 0 {
+						slowest = max(slowest, r.slow)
+					}
+				}
+				// Every host has an owner again within an interval of the
+				// return: a survivor drops the dead at its second heartbeat
+				// back, a joiner takes its hosts at its third.
+				settled := last + slowest + 2*beat + beat/3
+				orphaned := map[string]time.Duration{}
+				for at() < last+3*interval {
+					time.Sleep(100 * time.Millisecond)
+					synctest.Wait()
+					now := at()
+					owners := map[string][]string{}
+					mu.Lock()
+					for id, run := range live {
+						run.m.mu.Lock()
+						probing := run.m.beaten && !run.killed.Load()
+						run.m.mu.Unlock()
+						if probing {
+							for _, tg := range run.m.Assignment().Filter(targets) {
+								owners[tg.ID] = append(owners[tg.ID], id)
+							}
+						}
+					}
+					mu.Unlock()
+					for _, tg := range targets {
+						switch who := owners[tg.ID]; {
+						case len(who) > 1 && now >= 2*interval: // once the fleet has met
+							t.Fatalf("at %s, %s has two owners: %v", now, tg.ID, who)
+						case len(who) == 0:
+							if _, ok := orphaned[tg.ID]; !ok {
+								orphaned[tg.ID] = now
+							}
+						default:
+							delete(orphaned, tg.ID)
+						}
+					}
+					if now >= settled && len(orphaned) > 0 {
+						t.Fatalf("at %s, %s after the database's return at %s, %d hosts have no owner (one since %s)",
+							now, now-last, last, len(orphaned), slices.Min(slices.Collect(maps.Values(orphaned))))
+					}
+				}
+				cancel()
+				wg.Wait()
+			})
+		})
 	}
 }

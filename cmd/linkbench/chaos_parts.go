@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,8 +13,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-
-	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 )
 
 // The moving parts of the chaos run: the fleet of destinations, the
@@ -89,67 +86,6 @@ func (f *chaosFleet) checked(urls []string) int {
 		}
 	}
 	return n
-}
-
-// hookSink receives the config file's webhooks, one path per channel,
-// verifies each signature and logs each delivery.
-type hookSink struct {
-	srv    *http.Server
-	addr   string
-	mu     sync.Mutex
-	alerts []alert
-	bad    []string // deliveries that failed verification or decoding
-}
-
-func newHookSink(secret string) (*hookSink, error) {
-	v, err := standardwebhooks.NewWebhook(secret)
-	if err != nil {
-		return nil, err
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	s := &hookSink{addr: ln.Addr().String()}
-	s.srv = &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		raw, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-		channel := r.URL.Path[len("/hook/"):]
-		if err == nil {
-			err = v.Verify(raw, r.Header)
-		}
-		var body struct {
-			Type string `json:"type"`
-			Data struct {
-				Incident struct {
-					ID      int64    `json:"id"`
-					Targets []string `json:"targets"`
-				} `json:"incident"`
-				Replica struct {
-					ID string `json:"id"`
-				} `json:"replica"`
-			} `json:"data"`
-		}
-		if err == nil {
-			err = json.Unmarshal(raw, &body)
-		}
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if err != nil {
-			s.bad = append(s.bad, fmt.Sprintf("%s: %v", channel, err))
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		s.alerts = append(s.alerts, alert{at: time.Now(), channel: channel, id: r.Header.Get("webhook-id"), typ: body.Type,
-			incident: body.Data.Incident.ID, targets: body.Data.Incident.Targets, replica: body.Data.Replica.ID})
-	})}
-	go func() { _ = s.srv.Serve(ln) }()
-	return s, nil
-}
-
-func (s *hookSink) log() ([]alert, []string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]alert(nil), s.alerts...), append([]string(nil), s.bad...)
 }
 
 // chaosReplica is one linkwatch serve on a fixed loopback address, as a

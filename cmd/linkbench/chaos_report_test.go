@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -69,7 +71,7 @@ func TestJudgeIncidentAlerts(t *testing.T) {
 		{at: sec(230), channel: "ops", id: "m8", typ: "incident.opened", incident: 4, targets: []string{"http://127.0.0.9:4000/d1"}},
 		{at: sec(231), channel: "ops", id: "m9", typ: "storage.unreachable", replica: "r1"},
 	}
-	per, stray := judgeIncidentAlerts(alerts, outages, []string{"ops", "audit"})
+	per, stray := judgeIncidentAlerts(alerts, outages, nil, []string{"ops", "audit"}, 10*time.Second, 2)
 	if a := per[0].by["ops"]; a.opened != 1 || a.resolved != 1 || a.resent != 1 {
 		t.Errorf("first outage on ops: %+v; want 1 opened, 1 resolved, 1 re-sent", *a)
 	}
@@ -84,6 +86,95 @@ func TestJudgeIncidentAlerts(t *testing.T) {
 	}
 	if len(stray) != 2 || stray[0].incident != 9 || stray[1].incident != 4 {
 		t.Errorf("stray %+v; want incidents 9 (before its host's outage) and 4 (a host with none)", stray)
+	}
+}
+
+// TestJudgeGapsAfterKills: a destination whose checker was killed during
+// a database outage, or less than half an interval before it, is measured
+// from the outage's end: checked 15 s after it, it is no gap; 25 s after
+// it, it is one; with another replica killed after the return, it is
+// measured from that kill. A checker killed long before the outage, or a gap whose
+// last checker is not the one killed, or one that ended before the
+// database was back, is counted from the last check as before.
+func TestJudgeGapsAfterKills(t *testing.T) {
+	db := []window{{from: sec(100), to: sec(145), what: "database"}}
+	kills := []kill{{at: sec(110), slot: 0}, {at: sec(96), slot: 1}, {at: sec(60), slot: 2}}
+	r := replicaAgent
+	gaps := []checkGap{
+		{url: "in", from: sec(105), to: sec(160), by: [2]string{r(0), r(1)}},      // 15 s after the return
+		{url: "in-late", from: sec(105), to: sec(170), by: [2]string{r(0), r(1)}}, // 25 s after
+		{url: "just-before", from: sec(94), to: sec(158), by: [2]string{r(1), r(0)}},
+		{url: "long-before", from: sec(55), to: sec(150), by: [2]string{r(2), r(0)}},
+		{url: "other-checker", from: sec(105), to: sec(160), by: [2]string{r(2), r(0)}},
+		{url: "during", from: sec(105), to: sec(140), by: [2]string{r(0), r(1)}},
+		{url: "rekilled", from: sec(105), to: sec(185), by: [2]string{r(0), r(1)}}, // 14 s after the kill at 171 s
+		{url: "rekilled-late", from: sec(105), to: sec(195), by: [2]string{r(0), r(1)}},
+	}
+	kills = append(kills, kill{at: sec(171), slot: 2})
+	counted, fromReturn, late, rekilled := judgeGapsAfterKills(gaps, kills, db, 10*time.Second, 20*time.Second)
+	urls := func(gs []checkGap) (out []string) {
+		for _, g := range gs {
+			out = append(out, g.url)
+		}
+		return out
+	}
+	if got := urls(fromReturn); !slices.Equal(got, []string{"in", "in-late", "just-before", "rekilled", "rekilled-late"}) {
+		t.Errorf("measured from the return: %v", got)
+	}
+	if got := urls(late); !slices.Equal(got, []string{"in-late", "rekilled-late"}) {
+		t.Errorf("late after the return: %v", got)
+	}
+	if rekilled != 1 {
+		t.Errorf("%d within 2 intervals only from a kill after the return, want 1", rekilled)
+	}
+	if got := urls(counted); !slices.Equal(got, []string{"long-before", "other-checker", "during"}) {
+		t.Errorf("counted as they are: %v", got)
+	}
+}
+
+// TestExpectAlerts: a host's outage apart from the database's must be
+// alerted once; one wholly inside it not at all; one overlapping it once
+// when the engine saw it fail twice with the database up (down 2.5
+// intervals before it, or still 2.5 intervals after its return), else
+// either.
+func TestExpectAlerts(t *testing.T) {
+	db := []window{{from: sec(100), to: sec(145), what: "database"}}
+	for _, tc := range []struct {
+		from, to float64
+		want     expectation
+	}{
+		{10, 50, expectOne},
+		{145, 185, expectOne}, // starts as the database returns
+		{102, 142, expectNone},
+		{100, 145, expectNone},
+		{70, 110, expectOne},    // 30 s before
+		{80, 120, expectEither}, // 20 s before
+		{130, 170, expectOne},   // 25 s after
+		{120, 160, expectEither},
+		{90, 160, expectEither}, // over the whole outage, 10 s before and 15 s after
+		{90, 175, expectOne},
+	} {
+		if got := expectAlerts(window{from: sec(tc.from), to: sec(tc.to)}, db, 10*time.Second, 2); got != tc.want {
+			t.Errorf("host down %v s to %v s: %v, want %v", tc.from, tc.to, got, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		e    expectation
+		a    alertCount
+		want bool
+	}{
+		{expectOne, alertCount{opened: 1, resolved: 1, resent: 2}, true},
+		{expectOne, alertCount{}, false},
+		{expectNone, alertCount{}, true},
+		{expectNone, alertCount{opened: 1, resolved: 1}, false},
+		{expectEither, alertCount{}, true},
+		{expectEither, alertCount{opened: 1, resolved: 1}, true},
+		{expectEither, alertCount{opened: 1}, false},
+		{expectEither, alertCount{opened: 2, resolved: 2}, false},
+	} {
+		if got := tc.e.met(tc.a); got != tc.want {
+			t.Errorf("%v met by %+v: %v", tc.e, tc.a, got)
+		}
 	}
 }
 
@@ -133,6 +224,31 @@ func TestChaosJudgeMisses(t *testing.T) {
 	var out bytes.Buffer
 	if missed := chaosJudge(&out, clean); len(missed) != 0 {
 		t.Errorf("clean run missed %v:\n%s", missed, out.String())
+	}
+	// A database outage from 60 s to 88 s: a host down and back inside it
+	// is not alerted, and the destination whose checker was killed during
+	// it is checked 12 s after its return; both are as they should be.
+	h3 := "http://127.0.0.3:4000/d0"
+	inside := clean
+	inside.checks = map[string][]check{h[0]: clean.checks[h[0]], h3: append(atTimes(0, 10, 20, 30, 40, 50, 60),
+		check{at: sec(100), by: replicaAgent(1)})}
+	inside.checks[h3][len(inside.checks[h3])-2].by = replicaAgent(0)
+	inside.kills = []kill{{at: sec(65), slot: 0}}
+	inside.dbOutages = []window{{from: sec(60), to: sec(88), what: "database"}}
+	inside.hostOutages = append(inside.hostOutages, window{from: sec(62), to: sec(80), what: "127.0.0.3"})
+	inside.alerts = slices.Clone(clean.alerts)
+	for i, c := range chaosChannels {
+		inside.alerts = append(inside.alerts, alert{at: sec(61), channel: c, id: fmt.Sprint("u", i), typ: "storage.unreachable", replica: "r1"},
+			alert{at: sec(89), channel: c, id: fmt.Sprint("r", i), typ: "storage.reachable", replica: "r1"})
+	}
+	out.Reset()
+	if missed := chaosJudge(&out, inside); len(missed) != 0 {
+		t.Errorf("a run with a host outage inside the database's and a kill during it missed %v:\n%s", missed, out.String())
+	}
+	for _, want := range []string{"1 destinations whose checker was killed during a database outage", "(expected none: the host failed and recovered while the database was down)"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, out.String())
+		}
 	}
 
 	bad := clean

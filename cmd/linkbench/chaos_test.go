@@ -51,7 +51,7 @@ func TestChaosFlags(t *testing.T) {
 // TestHookSink: the receiver logs what a channel got, a re-send of a
 // webhook-id as a delivery of its own, an event type it does not know
 // too; a delivery that is not signed with the secret, or not JSON, is
-// refused and logged apart.
+// refused and logged apart; await finds the delivery a caller waits for.
 func TestHookSink(t *testing.T) {
 	secret := "whsec_" + base64.StdEncoding.EncodeToString([]byte("test-secret-0123456789abcdef"))
 	sink, err := newHookSink(secret)
@@ -120,6 +120,27 @@ func TestHookSink(t *testing.T) {
 	}
 	if got := unjudgedAlerts(alerts); len(got) != 1 || got["something.new"] != 1 {
 		t.Errorf("unjudged %v; want something.new once", got)
+	}
+
+	// await: a delivery logged already, one that comes while it waits,
+	// and none before its context ends.
+	if a, err := sink.await(context.Background(), time.Time{}, func(a alert) bool { return a.typ == "storage.unreachable" }); err != nil || a.id != "msg_2" {
+		t.Errorf("await a logged delivery: %+v, %v", a, err)
+	}
+	since := time.Now()
+	got := make(chan alert)
+	go func() {
+		a, _ := sink.await(context.Background(), since, func(a alert) bool { return a.typ == "incident.opened" })
+		got <- a
+	}()
+	post("audit", "msg_7", opened, true)
+	if a := <-got; a.id != "msg_7" {
+		t.Errorf("await a delivery to come: %+v, want msg_7 (not msg_1, before it began)", a)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := sink.await(ctx, time.Now(), func(alert) bool { return true }); err == nil {
+		t.Error("await without a delivery returned no error when its context ended")
 	}
 }
 

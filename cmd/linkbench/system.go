@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -11,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -61,34 +61,14 @@ func runSystem(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	defer stopFleet()
 
-	// The webhook receiver, for time-to-alert.
-	opened := make(chan string, 1024)
-	hookLn, err := net.Listen("tcp", "127.0.0.1:0")
+	// The webhook receiver, for time-to-alert: chaos's, verifying the
+	// signatures too.
+	const hookSecret = "whsec_YmVuY2gtc2VjcmV0LTAxMjM0NTY3ODk="
+	sink, err := newHookSink(hookSecret)
 	if err != nil {
 		return err
 	}
-	hook := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var body struct {
-			Type string `json:"type"`
-			Data struct {
-				Incident struct {
-					Targets []string `json:"targets"`
-				} `json:"incident"`
-			} `json:"data"`
-		}
-		// The switched-off destination fails with a cause of its own, so it
-		// opens its own incident.
-		if json.NewDecoder(r.Body).Decode(&body) == nil && body.Type == "incident.opened" {
-			for _, t := range body.Data.Incident.Targets {
-				select {
-				case opened <- t:
-				default:
-				}
-			}
-		}
-	})}
-	go func() { _ = hook.Serve(hookLn) }()
-	defer hook.Close()
+	defer sink.srv.Close()
 
 	dir, err := os.MkdirTemp("", "linkbench-system")
 	if err != nil {
@@ -109,9 +89,9 @@ func runSystem(ctx context.Context, args []string, stdout, stderr io.Writer) err
 storage: %s
 probe: {allow_private: [127.0.0.1/32], per_host: 1000, workers: 1024}
 alerts:
-  webhooks: [{name: bench, url: "http://%s/hook", secret: "whsec_YmVuY2gtc2VjcmV0LTAxMjM0NTY3ODk="}]
+  webhooks: [{name: bench, url: "http://%s/hook/bench", secret: %q}]
 pages:
-`, addr, addr, storageCfg, hookLn.Addr())
+`, addr, addr, storageCfg, sink.addr, hookSecret)
 	var paths []string
 	var firstDest string
 	for i := range *n {
@@ -179,9 +159,8 @@ pages:
 		hubRes.rate/2, half.p50, half.p99, half.errors, bareHalf.p50, bareHalf.p99)
 
 	// Time to alert: switch one destination off and wait for its webhook.
-	for len(opened) > 0 { // forget the alerts that came before
-		<-opened
-	}
+	// The switched-off destination fails with a cause of its own, so it
+	// opens its own incident.
 	u, err := url.Parse(firstDest)
 	if err != nil {
 		return err
@@ -192,19 +171,16 @@ pages:
 		return err
 	}
 	resp.Body.Close()
-	var alertAfter time.Duration
-wait:
-	for {
-		select {
-		case t := <-opened:
-			if t == firstDest {
-				alertAfter = time.Since(t0)
-				break wait
-			}
-		case <-time.After(60 * time.Second):
-			return fmt.Errorf("no incident webhook naming %s within 60s of it going down", firstDest)
-		}
+	actx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	opened, err := sink.await(actx, t0, func(a alert) bool { return a.typ == "incident.opened" && slices.Contains(a.targets, firstDest) })
+	cancel()
+	if err != nil {
+		return fmt.Errorf("no incident webhook naming %s within 60s of it going down: %w", firstDest, err)
 	}
+	if _, bad := sink.log(); len(bad) > 0 {
+		return fmt.Errorf("webhook deliveries failed verification: %q", bad)
+	}
+	alertAfter := opened.at.Sub(t0)
 	fmt.Fprintf(stdout, "time to alert: %s from the destination failing to the signed webhook (goal <= 2 x 10s + 2s)\n", alertAfter.Round(100*time.Millisecond))
 
 	wall := time.Since(wall0)
