@@ -59,6 +59,12 @@ type Scheduler struct {
 	mu      sync.Mutex
 	entries []*entry // sorted by offset
 
+	// changed is signalled (never blocking) by SetTargets, so a cycle
+	// waiting for a slot, or for the next interval, looks at the list
+	// again: a target gained may have its slot in this interval before
+	// the one waited for.
+	changed chan struct{}
+
 	lag       lagWindow
 	checks    atomic.Int64
 	skipped   atomic.Int64
@@ -93,6 +99,7 @@ func New(p Prober, targets []linkwatch.Target, opts Options) *Scheduler {
 	}
 	s := &Scheduler{prober: p, opts: opts}
 	s.SetTargets(targets)
+	s.changed = make(chan struct{}, 1)
 	return s
 }
 
@@ -123,6 +130,10 @@ func (s *Scheduler) SetTargets(targets []linkwatch.Target) {
 	}
 	slices.SortFunc(entries, compareEntries)
 	s.entries = entries
+	select {
+	case s.changed <- struct{}{}:
+	default: // a change is already pending, or (in New) nobody waits yet
+	}
 }
 
 // compareEntries orders entries by slot, then id: a total order, so a
@@ -250,24 +261,61 @@ func (s *Scheduler) runCycles(ctx context.Context, jobs chan<- job, n int) {
 	lay()
 cycles:
 	for i := 0; n < 0 || i < n; i++ {
-		// Each step takes the next entry from the list as it is now, not
-		// as it was when the interval began: a target gained mid-interval
+		end := cycle.Add(every)
+		// Each step takes the entry after the last one dispatched from the
+		// list as it is now, not as it was when the interval began, and a
+		// change to the list wakes the wait: a target gained mid-interval
 		// (another replica's host handed over) is checked at its slot in
-		// this interval when that is still ahead.
-		for e := s.nextAfter(nil); e != nil; e = s.nextAfter(e) {
+		// this interval when that is still ahead, even when the list was
+		// exhausted (a replica that owned nothing until now) or the slot
+		// comes before the one waited for.
+		var last, waiting *entry
+		var afterChange bool
+		for {
+			e := s.nextAfter(last)
+			if e == nil {
+				// Every slot of this interval is dispatched. The next
+				// interval starts at its time, not at once: with no target
+				// due (none at all, as a replica may own none for a while),
+				// the loop would otherwise run ahead of the clock.
+				switch s.wait(ctx, end.Sub(s.opts.Now())) {
+				case woken:
+					afterChange, waiting = true, nil
+					continue
+				case cancelled:
+					return
+				}
+				break
+			}
 			planned := cycle.Add(e.offset)
 			if planned.Before(begin) {
 				// Started mid-interval: a target whose slot has passed waits
 				// for its slot in the next interval. Checking them all at once
 				// would be a burst of up to every target at startup.
+				last = e
+				continue
+			}
+			if afterChange && (waiting == nil || e.target.ID != waiting.target.ID) && planned.Before(s.opts.Now()) {
+				// Gained after its slot in this interval had passed: the
+				// replica that gave it away checked it there; from the next
+				// interval on. (The entry waited for is checked, however
+				// late the change woke us; SetTargets makes new entries,
+				// so it is known by its target.)
+				last = e
 				continue
 			}
 			if stepped() {
 				continue cycles
 			}
-			if !sleep(ctx, planned.Sub(s.opts.Now())) {
+			waiting = e
+			switch s.wait(ctx, planned.Sub(s.opts.Now())) {
+			case woken:
+				afterChange = true
+				continue
+			case cancelled:
 				return
 			}
+			afterChange, waiting, last = false, nil, e
 			if !s.holds(e) {
 				// Given away while waiting for its slot (its host moved to
 				// another replica, which checks it at this slot).
@@ -285,31 +333,38 @@ cycles:
 				return
 			}
 		}
-		cycle = cycle.Add(every)
-		if stepped() {
-			continue
-		}
-		// The next cycle starts at its time, not at once: with no target
-		// due (none at all, as a replica may own none for a while), the
-		// loop would otherwise run ahead of the clock, and targets added
-		// later would wait for a cycle far in the future.
-		if !sleep(ctx, cycle.Sub(s.opts.Now())) {
-			return
-		}
+		cycle = end
+		stepped()
 	}
 }
 
-// sleep waits for d (nothing under a millisecond), and reports whether ctx
-// is still live.
-func sleep(ctx context.Context, d time.Duration) bool {
-	if d <= time.Millisecond {
-		return ctx.Err() == nil
+// woke says why wait returned.
+type woke int
+
+const (
+	timeUp    woke = iota
+	woken          // the target list changed
+	cancelled      // ctx ended
+)
+
+// wait waits for d (nothing under a millisecond) or a change of the target
+// list, whichever comes first.
+func (s *Scheduler) wait(ctx context.Context, d time.Duration) woke {
+	if ctx.Err() != nil {
+		return cancelled
 	}
+	if d <= time.Millisecond {
+		return timeUp
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
 	select {
-	case <-time.After(d):
-		return true
+	case <-t.C:
+		return timeUp
+	case <-s.changed:
+		return woken
 	case <-ctx.Done():
-		return false
+		return cancelled
 	}
 }
 

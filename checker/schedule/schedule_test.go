@@ -472,3 +472,79 @@ func TestSchedulerDropsTargetGivenAwayBeforeItsSlot(t *testing.T) {
 		}
 	})
 }
+
+// TestSchedulerChecksTargetsGainedOutOfOrder: the list changes where the
+// cycle does not look: after its last slot (a replica that owned nothing,
+// or had dispatched all it owned, gains a dead replica's hosts), and while
+// it waits for a slot later than the gained target's. Each gained target
+// whose slot is still ahead is checked there in this interval; one whose
+// slot has passed waits for the next interval (its former owner checked it
+// there); the slot waited for is kept.
+func TestSchedulerChecksTargetsGainedOutOfOrder(t *testing.T) {
+	const interval = 10 * time.Second
+	offset := func(tg linkwatch.Target) time.Duration { return checker.Offset(tg.ID, interval) }
+	pick := func(from, to time.Duration, not ...linkwatch.Target) linkwatch.Target {
+		t.Helper()
+	next:
+		for _, tg := range targetsN(400) {
+			for _, n := range not {
+				if n.ID == tg.ID {
+					continue next
+				}
+			}
+			if o := offset(tg); o > from && o < to {
+				return tg
+			}
+		}
+		t.Fatalf("no target with a slot in (%v, %v)", from, to)
+		return linkwatch.Target{}
+	}
+	early := pick(time.Second, 2*time.Second)
+	passed := pick(2*time.Second, 3*time.Second)
+	middle := pick(5*time.Second, 6*time.Second)
+	far := pick(8*time.Second, 9*time.Second)
+	for _, tc := range []struct {
+		name         string
+		before       []linkwatch.Target
+		at           time.Duration
+		after        []linkwatch.Target
+		thisInterval []linkwatch.Target // checked at their slot in the first interval
+		nextOnly     []linkwatch.Target // first checked in the second interval
+	}{
+		{"a replica that owned nothing", nil, 4 * time.Second,
+			[]linkwatch.Target{passed, middle, far}, []linkwatch.Target{middle, far}, []linkwatch.Target{passed}},
+		{"after its last slot", []linkwatch.Target{early}, 4 * time.Second,
+			[]linkwatch.Target{early, passed, middle}, []linkwatch.Target{early, middle}, []linkwatch.Target{passed}},
+		{"before the slot waited for", []linkwatch.Target{early, far}, 4 * time.Second,
+			[]linkwatch.Target{early, passed, middle, far}, []linkwatch.Target{early, middle, far}, []linkwatch.Target{passed}},
+		{"at the slot waited for", []linkwatch.Target{far}, offset(far),
+			[]linkwatch.Target{passed, middle, far}, []linkwatch.Target{far}, []linkwatch.Target{passed, middle}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				start := time.Now()
+				s := New(nil, tc.before, Options{Interval: interval})
+				changed := make(chan struct{})
+				go func() {
+					defer close(changed)
+					time.Sleep(tc.at)
+					s.SetTargets(tc.after)
+				}()
+				starts := dispatched(t, s, 2, nil)
+				<-changed
+				for _, tg := range tc.thisInterval {
+					want := fmt.Sprint([]time.Time{start.Add(offset(tg)), start.Add(interval + offset(tg))})
+					if got := fmt.Sprint(starts[tg.ID]); got != want {
+						t.Errorf("%s (slot %v) checked at %v, want %v", tg.ID, offset(tg), got, want)
+					}
+				}
+				for _, tg := range tc.nextOnly {
+					want := fmt.Sprint([]time.Time{start.Add(interval + offset(tg))})
+					if got := fmt.Sprint(starts[tg.ID]); got != want {
+						t.Errorf("%s (slot %v) checked at %v, want %v", tg.ID, offset(tg), got, want)
+					}
+				}
+			})
+		})
+	}
+}
