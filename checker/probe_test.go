@@ -329,7 +329,7 @@ func TestPerHostConcurrency(t *testing.T) {
 		})
 	}
 	for inFlight.Load() < 2 {
-		time.Sleep(time.Millisecond)
+		time.Sleep(time.Millisecond) // a poll: the requests arrive over loopback in real time
 	}
 	time.Sleep(50 * time.Millisecond) // give a third request the chance to (wrongly) arrive
 	close(release)
@@ -381,7 +381,7 @@ func TestSelfCheck(t *testing.T) {
 			w.Header().Set("Location", "https://go.dev/")
 			w.WriteHeader(http.StatusMovedPermanently)
 		case "/ada/slow":
-			time.Sleep(120 * time.Millisecond)
+			time.Sleep(120 * time.Millisecond) // a slow self-check: the latency under test is real time
 			w.Header().Set("Location", "https://go.dev/")
 			w.WriteHeader(http.StatusFound)
 		default:

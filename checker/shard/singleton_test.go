@@ -59,7 +59,7 @@ func TestJobsRunOnlyWhileHeld(t *testing.T) {
 		// started has settled, and checks the jobs then: no polling.
 		after := func(tries int, what string, want bool, wantStarts int) {
 			t.Helper()
-			time.Sleep(time.Duration(tries) * retry)
+			time.Sleep(time.Duration(tries) * retry) // the bubble's clock
 			synctest.Wait()
 			mu.Lock()
 			r, s := running, starts
