@@ -305,7 +305,7 @@ func TestDisabledChannelIsNamedAtStart(t *testing.T) {
 	done := make(chan struct{})
 	go func() { d.Run(ctx); close(done) }()
 	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(logs.String(), "disabled") && time.Now().Before(deadline); {
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond) // a poll: the dispatcher runs in real time
 	}
 	cancel()
 	<-done

@@ -64,7 +64,7 @@ func TestDispatcherLogsAFullDiskOncePerMinute(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan struct{})
 		go func() { d.Run(ctx); close(done) }()
-		time.Sleep(3*time.Minute - time.Millisecond)
+		time.Sleep(3*time.Minute - time.Millisecond) // the bubble's clock
 		synctest.Wait()
 		cancel()
 		<-done

@@ -537,7 +537,7 @@ func TestSentrySecretNeverInErrors(t *testing.T) {
 	f.next(t)
 	deadline := time.Now().Add(5 * time.Second)
 	for !strings.Contains(buf.String(), "could not send") && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond) // a poll: the Sentry client sends in real time
 	}
 	if !strings.Contains(buf.String(), "could not send") {
 		t.Fatalf("failed capture not logged: %s", buf.String())

@@ -91,7 +91,7 @@ func TestStorageAlertsOncePerOutage(t *testing.T) {
 		down := errors.New("the database does not answer: connection refused")
 		check := func(err error) {
 			a.Observe(ctx, err)
-			time.Sleep(5 * time.Second)
+			time.Sleep(5 * time.Second) // the bubble's clock
 			synctest.Wait()
 		}
 		// A blip: 25 s of failures, then a pass.
@@ -144,7 +144,7 @@ func TestStorageAlertsRetriedInOrderAndFiltered(t *testing.T) {
 		defer runAlerts(a)()
 		ctx := context.Background()
 		a.Observe(ctx, errors.New("disk full"))
-		time.Sleep(time.Second)
+		time.Sleep(time.Second) // the bubble's clock
 		a.Observe(ctx, errors.New("disk full"))
 		a.Observe(ctx, nil)
 		time.Sleep(time.Hour) // the backoff: 5 s, 30 s

@@ -64,7 +64,7 @@ func TestConnectTimeoutIsNotASlowAnswer(t *testing.T) {
 // its own 400ms timeout.
 func TestQueueingDoesNotEatTheTimeout(t *testing.T) {
 	t.Parallel()
-	srv := serve(t, func(w http.ResponseWriter, r *http.Request) { time.Sleep(150 * time.Millisecond) })
+	srv := serve(t, func(w http.ResponseWriter, r *http.Request) { time.Sleep(150 * time.Millisecond) }) // a destination that answers slowly: the timeout under test is real time
 	c := newTestChecker(t, Options{PerHostConcurrency: 1, Timeout: 400 * time.Millisecond})
 	results := make([]linkwatch.Result, 4)
 	var wg sync.WaitGroup
@@ -158,7 +158,7 @@ func waitForHostTurn(t *testing.T) {
 				break
 			}
 		}
-		time.Sleep(time.Millisecond)
+		time.Sleep(time.Millisecond) // a poll of the goroutines' stacks: no event marks the wait
 	}
 	t.Fatal("no check came to wait for its host's turn")
 }

@@ -492,6 +492,7 @@ var listeningLine = regexp.MustCompile(`(?m)^linkwatch listening on (http://\S+)
 func listening(t *testing.T, ctr string) string {
 	t.Helper()
 	var out string
+	// A poll of a container: real time.
 	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		out = logs(t, ctr)
 		if m := listeningLine.FindStringSubmatch(out); m != nil {
@@ -510,6 +511,7 @@ func listening(t *testing.T, ctr string) string {
 func waitHealthy(t *testing.T, ctr string, test []string) {
 	t.Helper()
 	var err error
+	// A poll of a container: real time.
 	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
 		if _, err = podmanErr(t, append([]string{"exec", ctr}, test...)...); err == nil {
 			return

@@ -111,7 +111,7 @@ func startBrowser(bin string) (ctx context.Context, stop func(), err error) {
 			if os.RemoveAll(profile) == nil {
 				return
 			}
-			time.Sleep(100 * time.Millisecond)
+			time.Sleep(100 * time.Millisecond) // Chromium's helpers let go of the profile in real time
 		}
 	}
 	// The browser lives as long as the context of its first Run: the

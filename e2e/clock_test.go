@@ -69,7 +69,7 @@ func TestDatabaseRestartKeepsTheSplit(t *testing.T) {
 					alone = append(alone, fmt.Sprintf("%s at %s: sharing %d", p.URL, time.Now().Format("15:04:05.000"), n))
 					mu.Unlock()
 				}
-				time.Sleep(50 * time.Millisecond)
+				time.Sleep(50 * time.Millisecond) // a poll of processes: real time
 			}
 		})
 	}

@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"flag"
 	"fmt"
 	"os"
@@ -20,10 +22,7 @@ var linkwatchBin string
 func TestMain(m *testing.M) {
 	moreParallel()
 	if !testing.Short() {
-		// Beside the test binary: go test runs it from a work directory
-		// of its own and removes that directory afterwards (pgtest.Main
-		// exits, so nothing here could).
-		linkwatchBin = filepath.Join(filepath.Dir(os.Args[0]), "linkwatch-e2e")
+		linkwatchBin = binPath()
 		build := exec.Command("go", "build", "-o", linkwatchBin, "linkwatch/cmd/linkwatch")
 		build.Stdout, build.Stderr = os.Stderr, os.Stderr
 		if err := build.Run(); err != nil {
@@ -32,6 +31,26 @@ func TestMain(m *testing.M) {
 		}
 	}
 	pgtest.Main(m)
+}
+
+// binPath is where TestMain builds linkwatch: a path of this checkout's
+// own in the user's cache directory, kept between runs, so that go build
+// finds the binary up to date and links it again (seconds of CPU, cgo's
+// external linker included) only when the code changed. Without a cache
+// directory, beside the test binary: go test runs it from a work
+// directory of its own and removes that directory afterwards.
+func binPath() string {
+	cache, err := os.UserCacheDir()
+	wd, err2 := os.Getwd() // the package's directory: one per checkout
+	if err != nil || err2 != nil {
+		return filepath.Join(filepath.Dir(os.Args[0]), "linkwatch-e2e")
+	}
+	sum := sha256.Sum256([]byte(wd))
+	dir := filepath.Join(cache, "linkwatch-e2e", hex.EncodeToString(sum[:8]))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return filepath.Join(filepath.Dir(os.Args[0]), "linkwatch-e2e")
+	}
+	return filepath.Join(dir, "linkwatch")
 }
 
 // endToEnd marks a test of this package: it runs beside the others, and

@@ -146,7 +146,7 @@ func waitUntil(t *testing.T, limit time.Duration, what string, cond func() bool)
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out after %s waiting for %s", limit, what)
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond) // a poll of processes: real time
 	}
 }
 

@@ -127,7 +127,7 @@ func (h *hookReceiver) waitFor(p *proc, limit time.Duration, what string, match 
 		if time.Now().After(deadline) {
 			h.t.Fatalf("no webhook %s within %s; got %v; stderr:\n%s", what, limit, h.got(), p.stderr)
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond) // a poll of processes: real time
 	}
 }
 

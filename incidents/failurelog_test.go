@@ -63,8 +63,8 @@ func TestEngineLogsAFullDiskOncePerMinute(t *testing.T) {
 		go func() { eng.Run(t.Context(), in); close(done) }()
 		for range 180 {
 			in <- linkwatch.Result{TargetID: shopA, Kind: linkwatch.TargetDestination, URL: shopA, Start: time.Now(), Status: linkwatch.StatusDown, Cause: linkwatch.CauseHTTP5xx}
-			synctest.Wait() // handled: the engine waits for the next result
-			time.Sleep(time.Second)
+			synctest.Wait()         // handled: the engine waits for the next result
+			time.Sleep(time.Second) // the bubble's clock
 		}
 		close(in)
 		<-done
@@ -115,7 +115,7 @@ func TestEngineFullDiskNotRecoveredByResultsThatWriteNothing(t *testing.T) {
 			in <- linkwatch.Result{TargetID: shopA, Kind: linkwatch.TargetDestination, URL: shopA, Start: time.Now(), Status: linkwatch.StatusDown, Cause: linkwatch.CauseHTTP5xx}
 			in <- linkwatch.Result{TargetID: blog, Kind: linkwatch.TargetDestination, URL: blog, Start: time.Now(), Status: linkwatch.StatusUp}
 			synctest.Wait()
-			time.Sleep(time.Second)
+			time.Sleep(time.Second) // the bubble's clock
 		}
 		synctest.Wait()
 		log := out.String()

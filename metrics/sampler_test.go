@@ -171,7 +171,7 @@ func TestSamplerRun(t *testing.T) {
 		if first.IsZero() {
 			t.Fatal("no sample at the start")
 		}
-		time.Sleep(10 * time.Second)
+		time.Sleep(10 * time.Second) // the bubble's clock
 		synctest.Wait()
 		if got := s.Last().At; got.Sub(first) != 10*time.Second {
 			t.Errorf("second sample at +%s, want +10s", got.Sub(first))

@@ -247,7 +247,7 @@ func TestSchedulerRunStopsAndDropsCancelledResults(t *testing.T) {
 			if n == 3 {
 				break
 			}
-			time.Sleep(time.Millisecond)
+			time.Sleep(time.Millisecond) // the bubble's clock
 		}
 		cancel()
 		<-done
@@ -294,7 +294,7 @@ func TestSchedulerWithNoTargetsKeepsTime(t *testing.T) {
 		added := make(chan struct{})
 		go func() {
 			defer close(added)
-			time.Sleep(time.Until(cycle.Add(2*interval + interval/2)))
+			time.Sleep(time.Until(cycle.Add(2*interval + interval/2))) // the bubble's clock
 			s.SetTargets(target)
 		}()
 		starts := dispatched(t, s, 5, nil)[target[0].ID]
@@ -318,7 +318,7 @@ func TestSchedulerWithNoTargetsStops(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
 		go func() { s.Run(ctx); close(done) }()
-		time.Sleep(120 * time.Millisecond)
+		time.Sleep(120 * time.Millisecond) // the bubble's clock
 		cancel()
 		select {
 		case <-done:
@@ -363,7 +363,7 @@ func TestSchedulerChecksGainedTargetInThisInterval(t *testing.T) {
 		changed := make(chan struct{})
 		go func() {
 			defer close(changed)
-			time.Sleep(time.Until(start.Add(offset(kept))) - time.Nanosecond)
+			time.Sleep(time.Until(start.Add(offset(kept))) - time.Nanosecond) // the bubble's clock
 			s.SetTargets([]linkwatch.Target{kept, gained, late})
 		}()
 		starts := dispatched(t, s, 2, nil)
@@ -409,7 +409,7 @@ func TestSchedulerFollowsASetClock(t *testing.T) {
 			t.Helper()
 			offset.Add(int64(step))
 			from := time.Now()
-			time.Sleep(6 * interval)
+			time.Sleep(6 * interval) // the bubble's clock
 			mu.Lock()
 			defer mu.Unlock()
 			for id, at := range sent {
@@ -459,7 +459,7 @@ func TestSchedulerDropsTargetGivenAwayBeforeItsSlot(t *testing.T) {
 		changed := make(chan struct{})
 		go func() {
 			defer close(changed)
-			time.Sleep(time.Until(start.Add(offset(given))) - time.Nanosecond)
+			time.Sleep(time.Until(start.Add(offset(given))) - time.Nanosecond) // the bubble's clock
 			s.SetTargets([]linkwatch.Target{kept})
 		}()
 		starts := dispatched(t, s, 2, nil)

@@ -301,7 +301,7 @@ func TestRunLeavesOnStop(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("no heartbeat row")
 		}
-		time.Sleep(time.Millisecond)
+		time.Sleep(time.Millisecond) // a poll of the database, written by a goroutine in real time
 	}
 	cancel()
 	if err := <-done; err != nil {

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -30,60 +31,63 @@ func (l *flipLock) ReleaseLock(string) { l.released.Add(1) }
 // taken, stop when it is lost or cannot be checked, start again when it is
 // back, and the lock is released at shutdown.
 func TestJobsRunOnlyWhileHeld(t *testing.T) {
-	lock := &flipLock{}
-	var mu sync.Mutex
-	running, starts := false, 0
-	start := func(ctx context.Context) func() {
-		mu.Lock()
-		running, starts = true, starts+1
-		mu.Unlock()
-		done := make(chan struct{})
-		go func() {
-			<-ctx.Done()
+	synctest.Test(t, func(t *testing.T) {
+		lock := &flipLock{}
+		var mu sync.Mutex
+		running, starts := false, 0
+		start := func(ctx context.Context) func() {
 			mu.Lock()
-			running = false
+			running, starts = true, starts+1
 			mu.Unlock()
-			close(done)
+			done := make(chan struct{})
+			go func() {
+				<-ctx.Done()
+				mu.Lock()
+				running = false
+				mu.Unlock()
+				close(done)
+			}()
+			return func() { <-done }
+		}
+		const retry = time.Millisecond
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error)
+		go func() {
+			done <- RunWhileHolding(ctx, lock, "jobs", retry, start, slog.New(slog.NewTextHandler(io.Discard, nil)))
 		}()
-		return func() { <-done }
-	}
-	state := func() (bool, int) { mu.Lock(); defer mu.Unlock(); return running, starts }
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() {
-		done <- RunWhileHolding(ctx, lock, "jobs", time.Millisecond, start, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	}()
-	waitFor := func(what string, want bool, wantStarts int) {
-		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			r, s := state()
-			if r == want && s == wantStarts {
-				return
-			}
-			if time.Now().After(deadline) {
+		// after lets tries pass in the bubble's time, waits until all they
+		// started has settled, and checks the jobs then: no polling.
+		after := func(tries int, what string, want bool, wantStarts int) {
+			t.Helper()
+			time.Sleep(time.Duration(tries) * retry) // the bubble's clock
+			synctest.Wait()
+			mu.Lock()
+			r, s := running, starts
+			mu.Unlock()
+			if r != want || s != wantStarts {
 				t.Fatalf("%s: running %v after %d starts; want %v after %d", what, r, s, want, wantStarts)
 			}
-			time.Sleep(time.Millisecond)
 		}
-	}
-	time.Sleep(20 * time.Millisecond)
-	waitFor("another replica holds the lock", false, 0)
-	lock.held.Store(true)
-	waitFor("the lock taken", true, 1)
-	lock.held.Store(false) // our connection died: another replica took it
-	waitFor("the lock lost", false, 1)
-	lock.held.Store(true)
-	waitFor("the lock taken again", true, 2)
-	lock.fail.Store(true)
-	waitFor("the lock cannot be checked", false, 2)
-	lock.fail.Store(false)
-	waitFor("the lock checked again", true, 3)
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	if r, _ := state(); r || lock.released.Load() != 1 {
-		t.Errorf("after shutdown: jobs running %v, lock released %d times", r, lock.released.Load())
-	}
+		after(20, "another replica holds the lock", false, 0)
+		lock.held.Store(true)
+		after(2, "the lock taken", true, 1)
+		lock.held.Store(false) // our connection died: another replica took it
+		after(2, "the lock lost", false, 1)
+		lock.held.Store(true)
+		after(2, "the lock taken again", true, 2)
+		lock.fail.Store(true)
+		after(2, "the lock cannot be checked", false, 2)
+		lock.fail.Store(false)
+		after(2, "the lock checked again", true, 3)
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		r := running
+		mu.Unlock()
+		if r || lock.released.Load() != 1 {
+			t.Errorf("after shutdown: jobs running %v, lock released %d times", r, lock.released.Load())
+		}
+	})
 }

@@ -124,7 +124,7 @@ pages:
 			if strings.Contains(got, want) {
 				return
 			}
-			time.Sleep(50 * time.Millisecond)
+			time.Sleep(50 * time.Millisecond) // a poll of a running serve: real time
 		}
 		t.Fatalf("no %s webhook within 15s; got %v; stderr:\n%s", want, types, app.stderr)
 	}
@@ -141,6 +141,7 @@ pages:
 	}
 	broken.Store(false)
 	waitFor("incident.resolved")
+	// A poll of a running serve: real time.
 	for deadline := time.Now().Add(10 * time.Second); sentryEvents.Load() < 2; time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("%d incident events reached Sentry, want the opening and the resolution", sentryEvents.Load())

@@ -425,7 +425,7 @@ pages:
 			if time.Now().After(deadline) {
 				t.Fatalf("no result for %s within 10s; stderr:\n%s", key, app.stderr)
 			}
-			time.Sleep(100 * time.Millisecond)
+			time.Sleep(100 * time.Millisecond) // a poll of a running serve: real time
 		}
 	}
 	if err := app.stop(t); err != nil {
@@ -487,7 +487,7 @@ func waitUntil(t *testing.T, limit time.Duration, what string, cond func() bool)
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out after %s waiting for %s", limit, what)
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond) // a poll of a running serve: real time
 	}
 }
 

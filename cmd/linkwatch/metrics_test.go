@@ -82,6 +82,7 @@ pages:
 
 	down := []string{"kind", "destination", "status", "down", "cause", "http_5xx"}
 	var now promtest.Families
+	// A poll of a running serve: real time.
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		now = promtest.Scrape(t, url, token)
 		if value(now, "linkwatch_checks_total", down...) >= 1 &&

@@ -32,7 +32,7 @@ func TestStopDrainsBeforeClosing(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("/readyz still 200 a second after the stop")
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond) // a poll of a running serve: real time
 	}
 	// Still serving visitors while load balancers take it out.
 	if resp, _ := get(t, "GET", app.URL+"/ada/go"); resp.StatusCode != http.StatusFound {

@@ -118,7 +118,7 @@ func (h *hookReceiver) waitFor(app *servedApp, limit time.Duration, what string,
 		if time.Now().After(deadline) {
 			h.t.Fatalf("no webhook %s within %s; got %v; stderr:\n%s", what, limit, h.got(), app.stderr)
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond) // a poll of a running serve: real time
 	}
 }
 

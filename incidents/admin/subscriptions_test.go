@@ -188,7 +188,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond) // a poll: the dispatcher runs in real time
 	}
 }
 
@@ -314,9 +314,8 @@ func TestSubscriptionsAPILifecycle(t *testing.T) {
 	if code, body, _ := e.call(t, http.MethodPatch, fmt.Sprintf("/subscriptions/%d", id), `{"paused":true}`); code != 200 || body["state"] != "paused" {
 		t.Fatalf("pause: %d %v", code, body)
 	}
-	time.Sleep(100 * time.Millisecond)
-	openIncident(t, e.db, "dest:a3", "acme")
-	time.Sleep(200 * time.Millisecond)
+	a3 := openIncident(t, e.db, "dest:a3", "acme")
+	settled(t, e, linkwatch.SubscriptionChannel(id))
 	if n := len(rc.got()); n != 6 {
 		t.Fatalf("a paused subscription got %d", n-6)
 	}
@@ -326,7 +325,7 @@ func TestSubscriptionsAPILifecycle(t *testing.T) {
 	a4 := openIncident(t, e.db, "dest:a4", "acme")
 	eventually(t, "the alert after resuming", func() bool { return len(rc.got()) == 7 })
 	if last := rc.got()[6]; last.incident != a4.ID {
-		t.Errorf("after resuming got incident %d, want %d", last.incident, a4.ID)
+		t.Errorf("after resuming got incident %d, want %d (not %d, made while paused)", last.incident, a4.ID, a3.ID)
 	}
 	// Rotate: a new secret, once; both sign for 24 h.
 	code, rot, raw := e.call(t, http.MethodPost, fmt.Sprintf("/subscriptions/%d/rotate", id), "")
@@ -355,12 +354,34 @@ func TestSubscriptionsAPILifecycle(t *testing.T) {
 	if b, _ := e.db.OutboxBacklog(context.Background()); b.Pending != 0 {
 		t.Errorf("%d deliveries pending after the subscription was deleted", b.Pending)
 	}
-	time.Sleep(100 * time.Millisecond)
 	openIncident(t, e.db, "dest:a6", "acme")
-	time.Sleep(200 * time.Millisecond)
+	settled(t, e, linkwatch.SubscriptionChannel(id)) // as a dispatcher that read the list before the delete would
 	if n := len(rc.got()); n != 8 {
 		t.Errorf("a deleted subscription got %d more", n-8)
 	}
+	for _, r := range rc.got() {
+		if r.incident == a3.ID {
+			t.Errorf("the alert made while the subscription was paused was sent: %+v", r)
+		}
+	}
+}
+
+// settled is the sync point of a test that shows nothing was sent: it
+// fans the outbox out to channel (as the dispatcher does at each poll;
+// fan-out is idempotent), then waits until no delivery is pending. Past
+// it, whatever was to be sent has been (a delivery stays pending until
+// its outcome is recorded, after the receiver answered), and nothing more
+// will be: the receiver's count is final, however late the dispatcher ran.
+func settled(t *testing.T, e *env, channel string) {
+	t.Helper()
+	ctx := context.Background()
+	if err := e.db.FanOut(ctx, []string{channel}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "no delivery pending", func() bool {
+		b, err := e.db.OutboxBacklog(ctx)
+		return err == nil && b.Pending == 0
+	})
 }
 
 // A receiver that does not answer the verification with 2xx keeps the
@@ -383,7 +404,7 @@ func TestSubscriptionVerificationRetried(t *testing.T) {
 		t.Fatalf("after a 500 to the verification: %s", s)
 	}
 	openIncident(t, e.db, "dest:x", "acme")
-	time.Sleep(200 * time.Millisecond)
+	settled(t, e, linkwatch.SubscriptionChannel(id))
 	if n := len(rc.got()); n != 1 {
 		t.Fatalf("an unverified subscription got %d requests, want only the verification", n)
 	}

@@ -360,6 +360,7 @@ func terminateMember(t *testing.T, dsn, id string) {
 // waitFor polls cond until it holds, failing t after 10 s.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
+	// A poll: PostgreSQL sessions end in real time.
 	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("not within 10s: %s", what)
@@ -419,7 +420,7 @@ func TestJobsLockHandOver(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("the jobs lock was not handed over after its holder's session ended")
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond) // a poll: PostgreSQL sessions end in real time
 	}
 	if held, _ := holder.HoldLock(ctx, "jobs"); held {
 		t.Error("the old holder still thinks it holds the lock")

@@ -100,6 +100,7 @@ func run(t *testing.T, open Open) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel() // each on a database and a clock of its own
 			clk := &Clock{t: t0}
 			tc.fn(t, open(t, clk.Now), clk)
 		})

@@ -139,7 +139,7 @@ func TestLoadFileFromASilentFIFOStopsOnCancel(t *testing.T) {
 		} else if !errors.Is(err, syscall.ENXIO) {
 			t.Fatal(err)
 		} else {
-			time.Sleep(time.Millisecond)
+			time.Sleep(time.Millisecond) // a poll: the reader opens the FIFO in real time
 		}
 	}
 	defer w.Close()

@@ -137,11 +137,20 @@ func (s *Server) DSN(database string) string {
 // CreateDatabase creates an empty database called name (a plain
 // identifier); DSN(name) connects to it.
 func (s *Server) CreateDatabase(ctx context.Context, name string) error {
+	return s.CreateDatabaseFrom(ctx, name, "template1")
+}
+
+// CreateDatabaseFrom creates a database called name as a copy of the
+// database template, which nothing may be connected to. The files are
+// copied (STRATEGY FILE_COPY): with durability off its checkpoints cost
+// little, and a copy takes a fraction of the time of writing the same
+// pages through the WAL, PostgreSQL's default.
+func (s *Server) CreateDatabaseFrom(ctx context.Context, name, template string) error {
 	admin, err := s.adminPool()
 	if err != nil {
 		return err
 	}
-	if _, err := admin.Exec(ctx, `CREATE DATABASE `+name); err != nil {
+	if _, err := admin.Exec(ctx, `CREATE DATABASE `+name+` TEMPLATE `+template+` STRATEGY FILE_COPY`); err != nil {
 		return fmt.Errorf("pgserver: create database %s: %w", name, err)
 	}
 	return nil

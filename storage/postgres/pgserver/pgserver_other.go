@@ -29,6 +29,9 @@ func (s *Server) DSN(string) string { return "" }
 // CreateDatabase is never reached: Start failed.
 func (s *Server) CreateDatabase(context.Context, string) error { return errUnsupported }
 
+// CreateDatabaseFrom is never reached: Start failed.
+func (s *Server) CreateDatabaseFrom(context.Context, string, string) error { return errUnsupported }
+
 // DropDatabase is never reached: Start failed.
 func (s *Server) DropDatabase(context.Context, string) error { return errUnsupported }
 
