@@ -96,6 +96,8 @@ func run(t *testing.T, open Open) {
 		{"RegionsVote", regionsVote},
 		{"OpenIncidentsOnHost", openIncidentsOnHost},
 		{"FailureEnds", failureEnds},
+		{"ConsoleSessions", consoleSessions},
+		{"AuditLog", auditLog},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
