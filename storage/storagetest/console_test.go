@@ -3,10 +3,13 @@ package storagetest_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
 	"linkwatch"
+	"linkwatch/incidents"
 	"linkwatch/storage"
 )
 
@@ -107,5 +110,50 @@ func auditLog(t *testing.T, db storage.Store, clk *Clock) {
 	must(t, err)
 	if len(page) != 1 || page[0].ID != ids[1] {
 		t.Errorf("the page before %d = %+v, want entry %d alone", ids[2], page, ids[1])
+	}
+}
+
+// incidentFilters: incidents are listed by root cause and by page (the
+// links they affect), the limit counting those kept.
+func incidentFilters(t *testing.T, db storage.Store, _ *Clock) {
+	ctx := context.Background()
+	var ids []int64
+	for i, spec := range []struct {
+		cause linkwatch.Cause
+		pages []string
+	}{
+		{linkwatch.CauseDNS, []string{"ada"}},
+		{linkwatch.CauseHTTP5xx, []string{"acme", "ada"}},
+		{linkwatch.CauseHTTP5xx, []string{"acme"}},
+	} {
+		inc := openIncident(fmt.Sprintf("dest:https://%d.test/", i), t0.Add(time.Duration(i)*time.Minute))
+		inc.Cause = spec.cause
+		for _, p := range spec.pages {
+			inc.Affected = append(inc.Affected, linkwatch.Affected{Page: p, Link: "l", URL: inc.Targets[0]})
+		}
+		saved, err := db.Record(ctx, incidents.Change{Incident: inc})
+		must(t, err)
+		ids = append(ids, saved.ID)
+	}
+	for _, tc := range []struct {
+		q    linkwatch.IncidentQuery
+		want []int64
+	}{
+		{linkwatch.IncidentQuery{Cause: linkwatch.CauseHTTP5xx}, []int64{ids[2], ids[1]}},
+		{linkwatch.IncidentQuery{Page: "ada"}, []int64{ids[1], ids[0]}},
+		{linkwatch.IncidentQuery{Page: "ada", Limit: 1}, []int64{ids[1]}},
+		{linkwatch.IncidentQuery{Page: "ada", Cause: linkwatch.CauseDNS}, []int64{ids[0]}},
+		{linkwatch.IncidentQuery{Page: "nope"}, nil},
+		{linkwatch.IncidentQuery{Cause: linkwatch.CauseTimeout}, nil},
+	} {
+		list, err := db.ListIncidents(ctx, tc.q)
+		must(t, err)
+		var got []int64
+		for _, inc := range list {
+			got = append(got, inc.ID)
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%+v: %v, want %v", tc.q, got, tc.want)
+		}
 	}
 }

@@ -98,6 +98,7 @@ func run(t *testing.T, open Open) {
 		{"FailureEnds", failureEnds},
 		{"ConsoleSessions", consoleSessions},
 		{"AuditLog", auditLog},
+		{"IncidentFilters", incidentFilters},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
