@@ -61,6 +61,7 @@ import (
 
 	"linkwatch"
 	"linkwatch/hub/middleware"
+	"linkwatch/incidents/admin"
 )
 
 // Path is where the console is served.
@@ -85,6 +86,12 @@ const (
 
 // Options configure the console.
 type Options struct {
+	// Admin is the admin API, whose calls the console's actions make, as
+	// its own handlers do.
+	Admin *admin.API
+	// Pages lists the configured pages' slugs (the incidents' filter);
+	// nil: none offered.
+	Pages func() []string
 	// Token is the admin token, which signs an operator in; empty turns the
 	// console off (every page says how to turn it on).
 	Token string
@@ -143,6 +150,12 @@ func (c *Console) Register(r *mux.Router) {
 	s.HandleFunc("/signin", c.signInPage).Methods(http.MethodGet, http.MethodHead)
 	s.HandleFunc("/signin", c.signIn).Methods(http.MethodPost)
 	c.action(s, "/signout", c.signOut)
+	c.page(s, "/incidents", c.incidentsPage)
+	c.page(s, "/incidents/{id:[0-9]+}", c.incidentPage)
+	c.action(s, "/incidents/{id:[0-9]+}/ack", c.acknowledge)
+	c.action(s, "/incidents/{id:[0-9]+}/update", c.postUpdate)
+	c.action(s, "/incidents/{id:[0-9]+}/resolve", c.resolve)
+	c.action(s, "/incidents/{id:[0-9]+}/postmortem", c.postmortem)
 	c.page(s, "/audit", c.auditPage)
 	// Every other path under the console: its own 404, not the hub's.
 	s.PathPrefix("/").HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -152,13 +165,20 @@ func (c *Console) Register(r *mux.Router) {
 
 // nav is the console's navigation: a section's path and name.
 var nav = []struct{ Path, Name string }{
+	{Path + "/incidents", "Incidents"},
 	{Path + "/audit", "Audit log"},
 }
 
 // notices are the messages an action's redirect names (c.done): fixed
 // texts, so a link cannot make the console say what it never did.
 var notices = map[string]string{
-	"signedout": "You are signed out.",
+	"signedout":    "You are signed out.",
+	"acknowledged": "Acknowledged: every channel is told you are on it.",
+	"updated":      "Update posted: visitors see it on the status page, and every channel is told.",
+	"noted":        "Internal note added to the timeline: visitors do not see it, and no channel is told.",
+	"resolved":     "Resolved: the note is the last public update, and every channel is told.",
+	"drafted":      "Postmortem saved as a draft: visitors do not see it.",
+	"published":    "Postmortem published: visitors see it on the status page.",
 }
 
 // home sends the operator to the first section.
@@ -364,6 +384,13 @@ var funcs = template.FuncMap{
 		return t.UTC().Format("2 Jan 2006 15:04:05 UTC")
 	},
 	"iso": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	// result is a piece of evidence that is a check's result, or nil.
+	"result": func(v any) *linkwatch.Result {
+		if r, ok := v.(linkwatch.Result); ok {
+			return &r
+		}
+		return nil
+	},
 }
 
 // pages are the templates, each page's own with the layout, by file name.
