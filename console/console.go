@@ -384,6 +384,16 @@ var funcs = template.FuncMap{
 		return t.UTC().Format("2 Jan 2006 15:04:05 UTC")
 	},
 	"iso": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	// labelled passes a sub-template v with the id of what labels it.
+	"labelled": func(by string, v any) struct {
+		By string
+		V  any
+	} {
+		return struct {
+			By string
+			V  any
+		}{by, v}
+	},
 	// result is a piece of evidence that is a check's result, or nil.
 	"result": func(v any) *linkwatch.Result {
 		if r, ok := v.(linkwatch.Result); ok {
