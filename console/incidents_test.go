@@ -34,7 +34,7 @@ type incidentEnv struct {
 
 func newIncidentEnv(t *testing.T) *incidentEnv {
 	t.Helper()
-	db := sqlitetest.MustOpen(t)
+	db := sqlitetest.MustOpen(t).DB
 	clk := &clock{t: time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)}
 	db.SetClock(clk.Now)
 	ctx := context.Background()
