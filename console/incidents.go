@@ -136,10 +136,8 @@ func (c *Console) showIncident(w http.ResponseWriter, r *http.Request, s session
 		return
 	}
 	if forms == (incidentForms{}) {
-		forms = incidentForms{Visibility: "public", Postmortem: d.Incident.Postmortem}
-		if !d.Incident.Open() {
-			forms.UpdateStatus = string(linkwatch.StatusResolved)
-		}
+		// An update keeps the incident's status unless changed.
+		forms = incidentForms{Visibility: "public", UpdateStatus: string(d.Incident.Status), Postmortem: d.Incident.Postmortem}
 	}
 	v := incidentView{IncidentDetail: d, Audit: audit, Forms: forms,
 		Statuses: []linkwatch.IncidentStatus{linkwatch.StatusInvestigating, linkwatch.StatusIdentified, linkwatch.StatusMonitoring, linkwatch.StatusResolved}}
