@@ -69,12 +69,21 @@ func incidentButtons(inc linkwatch.Incident) []slack.BlockElement {
 	return append(out, button(actionPostmortem, "Write postmortem"))
 }
 
-// ActionStore is what Slack's actions need from storage beyond the
-// engine: the incident as stored, its postmortem (written as the admin
-// API writes it), and the requests already served.
+// IncidentActions are the incident actions Slack's buttons and modals
+// take: the admin API's calls (*admin.API), which validate and act
+// through the engine, as the API's handlers and the console do.
+type IncidentActions interface {
+	Acknowledge(ctx context.Context, id int64, by string) (linkwatch.Incident, error)
+	Resolve(ctx context.Context, id int64, by, note string) (linkwatch.Incident, error)
+	PostUpdate(ctx context.Context, id int64, by string, status linkwatch.IncidentStatus, body string) (linkwatch.Update, error)
+	PostNote(ctx context.Context, id int64, by, body string) (linkwatch.Event, error)
+	EditPostmortem(ctx context.Context, id int64, pm linkwatch.Postmortem) (linkwatch.Incident, error)
+}
+
+// ActionStore is what Slack's actions read from storage: the incident as
+// stored (for its modal), and the requests already served.
 type ActionStore interface {
 	Incident(ctx context.Context, id int64) (linkwatch.Incident, error)
-	EditPostmortem(ctx context.Context, id int64, pm linkwatch.Postmortem) (linkwatch.Incident, error)
 	ClaimNonce(ctx context.Context, nonce string, ttl time.Duration) (bool, error)
 }
 
@@ -84,10 +93,11 @@ type SlackActionsOptions struct {
 	// with a signing secret): a request is theirs if it is signed with
 	// their secret, and answered with their bot.
 	Apps []*Slack
-	// Operator is the incident engine, asked as the admin API asks it.
-	Operator admin.Operator
-	Store    ActionStore
-	Log      *slog.Logger
+	// Actions are nil until the incident engine runs (requests are then
+	// answered 503).
+	Actions IncidentActions
+	Store   ActionStore
+	Log     *slog.Logger
 }
 
 // SlackActions serves Slack's interactivity requests: the incident
@@ -126,7 +136,7 @@ func (h *SlackActions) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case len(h.opts.Apps) == 0:
 		http.Error(w, "Slack actions are off: set alerts.slack.signing_secret (bot mode) to turn them on", http.StatusNotFound)
 		return
-	case h.opts.Operator == nil || h.opts.Store == nil:
+	case h.opts.Actions == nil || h.opts.Store == nil:
 		w.Header().Set("Retry-After", "5")
 		http.Error(w, "the incident engine is not running yet: try again", http.StatusServiceUnavailable)
 		return
@@ -256,9 +266,9 @@ func (h *SlackActions) blockAction(ctx context.Context, app *Slack, cb *slack.In
 	by := slackUser(cb.User)
 	switch act.ActionID {
 	case actionAck:
-		_, err = h.opts.Operator.Acknowledge(ctx, id, by)
+		_, err = h.opts.Actions.Acknowledge(ctx, id, by)
 	case actionResolve:
-		_, err = h.opts.Operator.Resolve(ctx, id, by, resolvedNote)
+		_, err = h.opts.Actions.Resolve(ctx, id, by, resolvedNote)
 	case actionUpdate, actionPostmortem:
 		var inc linkwatch.Incident
 		if inc, err = h.opts.Store.Incident(ctx, id); err != nil {
@@ -309,7 +319,7 @@ func (h *SlackActions) why(ctx context.Context, id int64, err error) string {
 	case errors.Is(err, linkwatch.ErrConflict):
 		msg := strings.TrimSuffix(err.Error(), ": "+linkwatch.ErrConflict.Error())
 		return "Not done: " + msg + "."
-	case admin.FieldOf(err) != "":
+	case isBadInput(err):
 		return "Not done: " + err.Error() + "."
 	default:
 		h.opts.Log.ErrorContext(ctx, "slack: incident action failed", "incident", id, "err", err)
@@ -464,7 +474,7 @@ func (h *SlackActions) submission(w http.ResponseWriter, app *Slack, cb *slack.I
 		if value(fieldVisibility) == "internal" {
 			if err = admin.CheckNote(by, body); err == nil {
 				act = func(ctx context.Context) error {
-					if _, err := h.opts.Operator.AddNote(ctx, meta.Incident, by, body); err != nil {
+					if _, err := h.opts.Actions.PostNote(ctx, meta.Incident, by, body); err != nil {
 						return err
 					}
 					h.noteInThread(ctx, app, meta, by, body)
@@ -476,7 +486,7 @@ func (h *SlackActions) submission(w http.ResponseWriter, app *Slack, cb *slack.I
 		status := linkwatch.IncidentStatus(value(fieldStatus))
 		if err = admin.CheckUpdate(status, body); err == nil {
 			act = func(ctx context.Context) error {
-				_, err := h.opts.Operator.PostUpdate(ctx, meta.Incident, status, body)
+				_, err := h.opts.Actions.PostUpdate(ctx, meta.Incident, by, status, body)
 				return err
 			}
 		}
@@ -485,7 +495,7 @@ func (h *SlackActions) submission(w http.ResponseWriter, app *Slack, cb *slack.I
 			WhyNotCaught: value("why_not_caught"), Notes: value("notes"), Published: value(fieldPublish) == "publish"}
 		if err = admin.CheckPostmortem(pm); err == nil {
 			act = func(ctx context.Context) error {
-				_, err := h.opts.Store.EditPostmortem(ctx, meta.Incident, pm)
+				_, err := h.opts.Actions.EditPostmortem(ctx, meta.Incident, pm)
 				return err
 			}
 		}
@@ -494,11 +504,10 @@ func (h *SlackActions) submission(w http.ResponseWriter, app *Slack, cb *slack.I
 		return
 	}
 	if err != nil {
-		field := admin.FieldOf(err)
+		field, msg, _ := admin.BadInput(err)
 		if field == "by" {
 			field = fieldBody // the user's name cannot be fixed in the form
 		}
-		msg := strings.TrimPrefix(err.Error(), admin.FieldOf(err)+": ")
 		writeViewErrors(w, map[string]string{field: clip(msg, 150)})
 		return
 	}
@@ -527,4 +536,10 @@ func (h *SlackActions) noteInThread(ctx context.Context, app *Slack, meta modalM
 func writeViewErrors(w http.ResponseWriter, errs map[string]string) {
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(slack.NewErrorsViewSubmissionResponse(errs))
+}
+
+// isBadInput reports whether err is the admin API's refusal of a value.
+func isBadInput(err error) bool {
+	_, _, ok := admin.BadInput(err)
+	return ok
 }

@@ -21,6 +21,7 @@ import (
 	"linkwatch"
 	"linkwatch/alerting"
 	"linkwatch/incidents"
+	"linkwatch/incidents/admin"
 	"linkwatch/storage/sqlite"
 	"linkwatch/storage/sqlite/sqlitetest"
 )
@@ -109,7 +110,7 @@ func newActionsRig(t *testing.T) *actionsRig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := alerting.NewSlackActions(alerting.SlackActionsOptions{Apps: []*alerting.Slack{app}, Operator: engine, Store: db})
+	h := alerting.NewSlackActions(alerting.SlackActionsOptions{Apps: []*alerting.Slack{app}, Actions: admin.New(db, admin.Options{Operator: engine}), Store: db})
 	t.Cleanup(h.Close)
 	return &actionsRig{t: t, db: db, web: web, app: app, h: h, open: ids[0], resolved: ids[1]}
 }
@@ -229,7 +230,7 @@ func TestSlackActionsAreVerified(t *testing.T) {
 	}
 	// The same request to another replica (another handler over the same
 	// database) is a replay.
-	other := alerting.NewSlackActions(alerting.SlackActionsOptions{Apps: []*alerting.Slack{g.app}, Operator: failingOperator{t}, Store: g.db})
+	other := alerting.NewSlackActions(alerting.SlackActionsOptions{Apps: []*alerting.Slack{g.app}, Actions: failingActions{t}, Store: g.db})
 	defer other.Close()
 	if code, body := g.serve(other, replay); code != http.StatusUnauthorized || !strings.Contains(body, "replay") {
 		t.Errorf("replayed request: %d %q, want 401 saying replay", code, body)
@@ -265,27 +266,32 @@ func TestSlackActionsAreVerified(t *testing.T) {
 	}
 }
 
-// failingOperator fails the test if the engine is asked anything.
-type failingOperator struct{ t *testing.T }
+// failingActions fails the test if any action is taken.
+type failingActions struct{ t *testing.T }
 
-func (f failingOperator) Acknowledge(context.Context, int64, string) (linkwatch.Incident, error) {
+func (f failingActions) Acknowledge(context.Context, int64, string) (linkwatch.Incident, error) {
 	f.t.Error("the engine was asked to acknowledge")
 	return linkwatch.Incident{}, nil
 }
 
-func (f failingOperator) Resolve(context.Context, int64, string, string) (linkwatch.Incident, error) {
+func (f failingActions) Resolve(context.Context, int64, string, string) (linkwatch.Incident, error) {
 	f.t.Error("the engine was asked to resolve")
 	return linkwatch.Incident{}, nil
 }
 
-func (f failingOperator) PostUpdate(context.Context, int64, linkwatch.IncidentStatus, string) (linkwatch.Update, error) {
+func (f failingActions) PostUpdate(context.Context, int64, string, linkwatch.IncidentStatus, string) (linkwatch.Update, error) {
 	f.t.Error("the engine was asked to post an update")
 	return linkwatch.Update{}, nil
 }
 
-func (f failingOperator) AddNote(context.Context, int64, string, string) (linkwatch.Event, error) {
+func (f failingActions) PostNote(context.Context, int64, string, string) (linkwatch.Event, error) {
 	f.t.Error("the engine was asked to add a note")
 	return linkwatch.Event{}, nil
+}
+
+func (f failingActions) EditPostmortem(context.Context, int64, linkwatch.Postmortem) (linkwatch.Incident, error) {
+	f.t.Error("the postmortem was edited")
+	return linkwatch.Incident{}, nil
 }
 
 // TestSlackActionButtons: each button through the engine, by the Slack
@@ -392,7 +398,7 @@ func TestSlackActionModals(t *testing.T) {
 
 	submit("incident_update", g.open, map[string]string{"body": "rolled back deploy 4711", "visibility": "internal", "status": "monitoring"})
 	ev, _ := g.db.IncidentEvents(ctx, g.open)
-	if last := ev[len(ev)-1]; last.Kind != linkwatch.EventNote || last.Body != "alice (Slack U0ALICE): rolled back deploy 4711" {
+	if last := ev[len(ev)-1]; last.Kind != linkwatch.EventNote || last.Body != "internal note by alice (Slack U0ALICE): rolled back deploy 4711" {
 		t.Errorf("internal update in the timeline: %+v", last)
 	}
 	if ups, _ := g.db.IncidentUpdates(ctx, g.open); len(ups) != 1 {

@@ -106,7 +106,7 @@ func TestAcknowledgementFollowsTheMuteStep(t *testing.T) {
 	}
 	// An operator's update of the regional note is public, and sends
 	// nothing either: the note never alerts.
-	if _, err := h.eng.PostUpdate(ctx, note.ID, linkwatch.StatusMonitoring, "Only eu-west's network."); err != nil {
+	if _, err := h.eng.PostUpdate(ctx, note.ID, "", linkwatch.StatusMonitoring, "Only eu-west's network."); err != nil {
 		t.Fatal(err)
 	}
 	got := h.alerts()[before:]
@@ -172,47 +172,5 @@ func TestAcknowledgeOnAnyReplica(t *testing.T) {
 	got, _ := h.db.Incident(context.Background(), list[0].ID)
 	if got.Cause != linkwatch.CauseTimeout || got.AcknowledgedBy != acked.AcknowledgedBy || got.AcknowledgedBy == "" {
 		t.Errorf("after the holder's change: cause %s, acknowledged by %q; want timeout, %q", got.Cause, got.AcknowledgedBy, acked.AcknowledgedBy)
-	}
-}
-
-// TestInternalUpdates: an internal update (internal: true) is on the
-// incident's timeline, by whom, open or resolved, and is neither a public
-// update nor an alert; bad ones are refused naming the field and change
-// nothing.
-func TestInternalUpdates(t *testing.T) {
-	h := newHarness(t, incidents.Config{})
-	open, resolved := seedIncidents(t, h)
-	srv := adminServer(t, h, adminToken)
-	ctx := context.Background()
-	before := len(h.alerts())
-	for _, id := range []int64{open, resolved} {
-		code, body := call(t, srv, "POST", "/api/admin/incidents/"+jsonNum(id)+"/updates", adminToken, "application/json",
-			`{"internal":true,"by":"alice","body":"rolled back the CDN config"}`)
-		if code != 201 || body["kind"] != "note" || body["body"] != "alice: rolled back the CDN config" {
-			t.Fatalf("internal update of %d: %d %v", id, code, body)
-		}
-		ev, _ := h.db.IncidentEvents(ctx, id)
-		if last := ev[len(ev)-1]; last.Kind != linkwatch.EventNote || last.Body != "alice: rolled back the CDN config" {
-			t.Errorf("timeline of %d ends with %+v", id, last)
-		}
-	}
-	for body, field := range map[string]string{
-		`{"internal":true,"body":"x"}`:                                    "by",
-		`{"internal":true,"by":"alice"}`:                                  "body",
-		`{"internal":true,"by":"alice","body":"x","status":"monitoring"}`: "status",
-		`{"internal":true,"by":"a\nb","body":"x"}`:                        "by",
-	} {
-		code, got := call(t, srv, "POST", "/api/admin/incidents/"+jsonNum(open)+"/updates", adminToken, "application/json", body)
-		if code != 400 || got["field"] != field {
-			t.Errorf("%s: %d %v, want 400 naming %s", body, code, got, field)
-		}
-	}
-	if got := h.alerts(); len(got) != before {
-		t.Errorf("internal updates sent %v", alertTypes(got[before:]))
-	}
-	for _, id := range []int64{open, resolved} {
-		if u, _ := h.db.IncidentUpdates(ctx, id); len(u) != 0 && u[len(u)-1].Body == "rolled back the CDN config" {
-			t.Errorf("an internal update became public on %d: %+v", id, u)
-		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -22,6 +23,7 @@ import (
 	"linkwatch/checker/shard"
 	"linkwatch/cmd/linkwatch/config"
 	"linkwatch/cmd/linkwatch/web"
+	"linkwatch/console"
 	"linkwatch/errlog"
 	"linkwatch/hub"
 	"linkwatch/hub/middleware"
@@ -290,17 +292,40 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 	if dogstatsd != nil {
 		record = append(record, dogstatsd)
 	}
-	// Slack's actions run through the engine: until it runs, they answer
-	// 503 (no Operator).
+	// Slack's actions and the console act through the admin API's calls,
+	// which act through the engine: until it runs, they answer 503.
 	apps := slackApps(sinks)
-	front := func(admin *admin.API, slack http.Handler) http.Handler {
+	// The console's sign-in limit outlives the handlers the switch swaps.
+	signIns := console.NewSignInLimiter(cfg.Server.RateLimit.IPv6Prefix)
+	secure := strings.HasPrefix(cfg.Server.PublicURL, "https://")
+	pageSlugs := func() []string {
+		var out []string
+		for _, p := range hubServer.Catalog().Pages() {
+			out = append(out, p.Slug)
+		}
+		return out
+	}
+	var actions *alerting.SlackActions // the last made: closed at shutdown
+	front := func(opts admin.Options) http.Handler {
+		api := admin.New(db, opts)
+		conOpts := console.Options{Admin: api, Pages: pageSlugs, Token: cfg.Server.AdminToken, Secure: secure, SignIns: signIns,
+			Trusted: cfg.Server.TrustedPrefixes(), Now: clock, Log: log}
+		if opts.Unavailable != "" {
+			conOpts.Unavailable = "linkwatch has not reached its database yet (" + where + "): the console works once it has."
+		}
+		con := console.New(db, conOpts)
+		slackOpts := alerting.SlackActionsOptions{Apps: apps, Log: log}
+		if opts.Operator != nil {
+			slackOpts.Actions, slackOpts.Store = api, db
+		}
+		actions = alerting.NewSlackActions(slackOpts)
 		return middleware.SecurityHeaders(web.New(web.Handlers{
-			Hub: hubServer, Admin: admin, Status: status, Metrics: exporter.Handler(), Slack: slack,
+			Hub: hubServer, Admin: api, Console: con, Status: status, Metrics: exporter.Handler(), Slack: actions,
 			Health: web.Health{Ready: ready, Storage: storageHealth, Timeout: readyTimeout},
 			Limit: func(next http.Handler) http.Handler {
 				return limiter.Middleware(cfg.Server.TrustedPrefixes(), hubServer.IsSelfCheck, next)
 			},
-		}))
+		}), console.Path+"/")
 	}
 	// Until the database is reached and migrated, the admin API answers
 	// 503 saying so; until the incident engine runs, its incident actions
@@ -309,8 +334,7 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 	if reach != nil {
 		initial.Unavailable = "linkwatch has not reached its database yet (" + where + "): the admin API answers once it has"
 	}
-	waiting := alerting.NewSlackActions(alerting.SlackActionsOptions{Apps: apps, Log: log})
-	handler := web.NewSwitch(front(admin.New(db, initial), waiting))
+	handler := web.NewSwitch(front(initial))
 	srv := web.NewServer(handler, log)
 	// SIGHUP reloads the pages and links from the config file. Notify now,
 	// before serving: a SIGHUP nobody listens for ends the process.
@@ -396,7 +420,7 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 				return nil // stopped while waiting
 			}
 			close(reached)
-			handler.Set(front(admin.New(db, adminOpts), waiting)) // its tables exist now
+			handler.Set(front(adminOpts)) // its tables exist now
 		}
 		if untilDone(ctx, load, where, log) != nil {
 			return nil
@@ -408,8 +432,7 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 		engine.SetHealthObserver(diverted)
 		sched.SetTargets(share.Owned())
 		adminOpts.Operator = engine
-		actions := alerting.NewSlackActions(alerting.SlackActionsOptions{Apps: apps, Operator: engine, Store: db, Log: log})
-		handler.Set(front(admin.New(db, adminOpts), actions))
+		handler.Set(front(adminOpts))
 		log.Info("storage reached: checking, recording and alerting", "storage", where)
 		b := &app{log: log}
 		if sentry != nil {
