@@ -53,9 +53,12 @@ func runProbeBench(ctx context.Context, args []string, stdout, stderr io.Writer)
 	scheme := fs.String("scheme", "http", "destinations' scheme: http, or https (certificates signed by a local CA the checker is given)")
 	freshEvery := fs.Duration("fresh-every", time.Minute, "probe.fresh_every: a fresh check (DNS, connection, TLS handshake) at least this often per host; 0: every check")
 	reference := fs.Bool("reference", false, "first measure the same destinations over plain http, in the same run, as a reference")
+	floor := fs.Bool("floor", false, "first measure the floor (floor.go: one bare net/http GET per check, the checker's freshness policy) on the same destinations, in the same run, and print the checker's ratios to it")
+	warmup := fs.Duration("warmup", 0, "how long each phase runs before it is measured (default: one interval)")
 	keepAlive := fs.Int("keep-alive-hosts", 8192, "probe.keep_alive_hosts: hosts that keep connections between checks")
 	cpuProfile := fs.String("cpuprofile", "", "write the prober's CPU profile of the run to this file")
 	memProfile := fs.String("memprofile", "", "write the prober's allocation profile of the run to this file")
+	heapProfile := fs.String("heapprofile", "", "write each phase's heap profile at its end, connections still kept, to this file with the phase's name appended")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -109,10 +112,13 @@ func runProbeBench(ctx context.Context, args []string, stdout, stderr io.Writer)
 
 	fmt.Fprintf(stdout, "linkbench: %d %s destinations on %d loopback listeners, %s latency, %.0f%% failing, interval %s, %d workers, fresh_every %s, keep_alive_hosts %d\n",
 		*n, *scheme, len(fleet.ports), *latency, *fail*100, *interval, *workers, freshLabel(*freshEvery), *keepAlive)
-	b := probeBench{n: *n, interval: *interval, duration: *duration, workers: *workers, keepAlive: *keepAlive, db: db, stdout: stdout, stderr: stderr}
+	if *warmup <= 0 {
+		*warmup = *interval
+	}
+	b := probeBench{heapProfile: *heapProfile, n: *n, interval: *interval, warmup: *warmup, duration: *duration, workers: *workers, keepAlive: *keepAlive, db: db, stdout: stdout, stderr: stderr}
 	if *reference && *scheme == "https" {
 		fmt.Fprintf(stdout, "\nreference: the same destinations over http\n")
-		if err := b.measure(ctx, "http", fleet.ports, nil, *freshEvery); err != nil {
+		if _, err := b.measure(ctx, "http", fleet.ports, nil, *freshEvery, false); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "\nhttps, fresh_every %s\n", freshLabel(*freshEvery))
@@ -121,7 +127,33 @@ func runProbeBench(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if *scheme == "https" {
 		ports = fleet.tlsPorts
 	}
-	return b.measure(ctx, *scheme, ports, roots, *freshEvery)
+	if !*floor {
+		_, err := b.measure(ctx, *scheme, ports, roots, *freshEvery, false)
+		return err
+	}
+	fmt.Fprintf(stdout, "\nfloor: one bare net/http GET per check, the same freshness policy\n")
+	fl, err := b.measure(ctx, *scheme, ports, roots, *freshEvery, true)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\nlinkwatch's checker\n")
+	lw, err := b.measure(ctx, *scheme, ports, roots, *freshEvery, false)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\nfloor:     %5dµs/check  %4.0f%% of a core  rss_peak %4d MiB  %2.0f%% fresh\n", fl.perCheck.Microseconds(), fl.cpuShare, fl.rssPeak>>20, fl.freshShare)
+	fmt.Fprintf(stdout, "linkwatch: %5dµs/check  %4.0f%% of a core  rss_peak %4d MiB  %2.0f%% fresh\n", lw.perCheck.Microseconds(), lw.cpuShare, lw.rssPeak>>20, lw.freshShare)
+	fmt.Fprintf(stdout, "ratio linkwatch/floor: cpu_per_check %.2f (goal <= 1.2)  rss_peak %.2f (goal <= 1.3)  load_average %s\n",
+		lw.perCheck.Seconds()/max(fl.perCheck.Seconds(), 1e-9), float64(lw.rssPeak)/float64(max(fl.rssPeak, 1)), loadAverage())
+	return nil
+}
+
+// phase is what one measured phase cost.
+type phase struct {
+	perCheck   time.Duration // CPU per check
+	cpuShare   float64       // % of one core, over the phase
+	rssPeak    int64         // bytes
+	freshShare float64       // % of checks fresh
 }
 
 // writeAllocs writes the allocations sampled since the start (pprof's
@@ -138,6 +170,20 @@ func writeAllocs(path string) error {
 	return f.Close()
 }
 
+// writeHeap writes the live heap (pprof's inuse_space), after a collection.
+func writeHeap(path string) error {
+	runtime.GC()
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
 func freshLabel(d time.Duration) string {
 	if d <= 0 {
 		return "0 (every check)"
@@ -147,24 +193,39 @@ func freshLabel(d time.Duration) string {
 
 // probeBench is one run's settings, shared by its phases.
 type probeBench struct {
-	n                  int
-	interval, duration time.Duration
+	n                          int
+	interval, warmup, duration time.Duration
+	heapProfile                string
 	workers, keepAlive int
 	db                 *sqlite.DB
 	stdout, stderr     io.Writer
 }
 
-// measure runs the real checker, scheduler and result writer against the
-// fleet's ports for a warm-up interval plus the duration, and prints what
-// it cost.
-func (b probeBench) measure(ctx context.Context, scheme string, ports []int, roots *x509.CertPool, freshEvery time.Duration) error {
-	stdout := b.stdout
+// measure runs the real checker, scheduler and result writer (with floor:
+// the floor prober and the scheduler) against the fleet's ports for a
+// warm-up plus the duration, and prints what it cost.
+func (b probeBench) measure(ctx context.Context, scheme string, ports []int, roots *x509.CertPool, freshEvery time.Duration, floor bool) (phase, error) {
 	targets := make([]linkwatch.Target, b.n)
 	for i := range targets {
 		u := fmt.Sprintf("%s://d%d.bench.test:%d/d/%d", scheme, i, ports[i%len(ports)], i)
 		targets[i] = linkwatch.Target{ID: u, Kind: linkwatch.TargetDestination, URL: u}
 	}
-	chk := checker.New(checker.Options{
+	var prober schedule.Prober
+	if floor {
+		fp := newFloorProber(roots, freshEvery, b.interval*8/10, b.keepAlive)
+		defer fp.CloseIdleConnections()
+		prober = fp
+	} else {
+		chk := b.checker(roots, freshEvery)
+		defer chk.CloseIdleConnections()
+		prober = chk
+	}
+	return b.run(ctx, prober, targets, scheme, floor)
+}
+
+// checker is the real checker as the bench configures it.
+func (b probeBench) checker(roots *x509.CertPool, freshEvery time.Duration) *checker.Checker {
+	return checker.New(checker.Options{
 		Timeout:      b.interval * 8 / 10,
 		AllowPrivate: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")},
 		Resolver:     benchResolver{},
@@ -174,19 +235,27 @@ func (b probeBench) measure(ctx context.Context, scheme string, ports []int, roo
 		// case for keeping connections.
 		KeepAliveHosts: b.keepAlive,
 	})
-	defer chk.CloseIdleConnections()
+}
+
+// run schedules the prober's checks of targets and measures them. The floor
+// writes no results: a bare GET is all it does.
+func (b probeBench) run(ctx context.Context, prober schedule.Prober, targets []linkwatch.Target, scheme string, floor bool) (phase, error) {
+	stdout := b.stdout
 	var up, down, other, fresh atomic.Int64
-	writer := storage.NewResultWriter(b.db, 500, time.Second, func(err error) {
-		if err != nil {
-			fmt.Fprintln(b.stderr, "write results:", err)
-		}
-	})
-	writerCtx, stopWriter := context.WithCancel(context.WithoutCancel(ctx))
-	writerDone := make(chan struct{})
-	go func() { writer.Run(writerCtx); close(writerDone) }()
-	defer func() { stopWriter(); <-writerDone }()
+	var writer *storage.ResultWriter
+	if !floor {
+		writer = storage.NewResultWriter(b.db, 500, time.Second, func(err error) {
+			if err != nil {
+				fmt.Fprintln(b.stderr, "write results:", err)
+			}
+		})
+		writerCtx, stopWriter := context.WithCancel(context.WithoutCancel(ctx))
+		writerDone := make(chan struct{})
+		go func() { writer.Run(writerCtx); close(writerDone) }()
+		defer func() { stopWriter(); <-writerDone }()
+	}
 	var measuring atomic.Bool
-	sched := schedule.New(chk, targets, schedule.Options{
+	sched := schedule.New(prober, targets, schedule.Options{
 		Interval: b.interval,
 		Workers:  b.workers,
 		OnResult: func(r linkwatch.Result) {
@@ -203,17 +272,19 @@ func (b probeBench) measure(ctx context.Context, scheme string, ports []int, roo
 					fresh.Add(1)
 				}
 			}
-			writer.Add(r)
+			if writer != nil {
+				writer.Add(r)
+			}
 		},
 	})
-	runCtx, stopRun := context.WithTimeout(ctx, b.interval+b.duration)
+	runCtx, stopRun := context.WithTimeout(ctx, b.warmup+b.duration)
 	defer stopRun()
 	schedDone := make(chan struct{})
 	go func() { sched.Run(runCtx); close(schedDone) }()
 
-	// The first interval opens the connections; measure after it.
+	// The warm-up opens the connections; measure after it.
 	select {
-	case <-time.After(b.interval):
+	case <-time.After(b.warmup):
 	case <-runCtx.Done():
 	}
 	self := os.Getpid()
@@ -246,6 +317,22 @@ loop:
 		}
 	}
 	<-schedDone
+	// Where the memory is, connections still kept: the live heap, the
+	// goroutines' stacks (one or two per kept connection), and what the
+	// runtime holds from the system.
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	fmt.Fprintf(stdout, "memory: heap_inuse=%dMiB heap_sys=%dMiB stack_inuse=%dMiB goroutines=%d sys=%dMiB\n",
+		ms.HeapInuse>>20, ms.HeapSys>>20, ms.StackInuse>>20, runtime.NumGoroutine(), ms.Sys>>20)
+	if b.heapProfile != "" {
+		name := b.heapProfile + ".checker"
+		if floor {
+			name = b.heapProfile + ".floor"
+		}
+		if err := writeHeap(name); err != nil {
+			fmt.Fprintln(b.stderr, "heapprofile:", err)
+		}
+	}
 	st := sched.Stats()
 	wall := time.Since(wall0)
 	cpu := procCPU(self) - cpu0
@@ -270,7 +357,8 @@ loop:
 	} else {
 		fmt.Fprintln(stdout, "verdict: p99 lag under 1s")
 	}
-	return nil
+	return phase{perCheck: perCheck, cpuShare: 100 * cpu.Seconds() / wall.Seconds(), rssPeak: hwm,
+		freshShare: 100 * float64(fresh.Load()) / float64(max(total, 1))}, nil
 }
 
 // loadAverage is the machine's 1-minute load average: how much else wanted
