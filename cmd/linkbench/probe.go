@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/x509"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -15,8 +16,10 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -53,14 +56,21 @@ func runProbeBench(ctx context.Context, args []string, stdout, stderr io.Writer)
 	scheme := fs.String("scheme", "http", "destinations' scheme: http, or https (certificates signed by a local CA the checker is given)")
 	freshEvery := fs.Duration("fresh-every", time.Minute, "probe.fresh_every: a fresh check (DNS, connection, TLS handshake) at least this often per host; 0: every check")
 	reference := fs.Bool("reference", false, "first measure the same destinations over plain http, in the same run, as a reference")
-	floor := fs.Bool("floor", false, "first measure the floor (floor.go: one bare net/http GET per check, the checker's freshness policy) on the same destinations, in the same run, and print the checker's ratios to it")
+	floor := fs.Bool("floor", false, "measure the floor (floor.go: one bare net/http GET per check, the checker's freshness policy) and the checker side by side, at the same time, each in a process of its own with a fleet of its own, and print the checker's ratios to the floor")
+	proberKind := fs.String("prober", "checker", "what checks: checker (linkwatch's), or floor (floor.go)")
 	warmup := fs.Duration("warmup", 0, "how long each phase runs before it is measured (default: one interval)")
 	keepAlive := fs.Int("keep-alive-hosts", 8192, "probe.keep_alive_hosts: hosts that keep connections between checks")
 	cpuProfile := fs.String("cpuprofile", "", "write the prober's CPU profile of the run to this file")
 	memProfile := fs.String("memprofile", "", "write the prober's allocation profile of the run to this file")
-	heapProfile := fs.String("heapprofile", "", "write each phase's heap profile at its end, connections still kept, to this file with the phase's name appended")
+	heapProfile := fs.String("heapprofile", "", "write the heap profile at the end of the run, connections still kept, to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *proberKind != "checker" && *proberKind != "floor" {
+		return fmt.Errorf("-prober must be checker or floor")
+	}
+	if *floor {
+		return sideBySide(ctx, args, stdout, stderr)
 	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -127,25 +137,114 @@ func runProbeBench(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if *scheme == "https" {
 		ports = fleet.tlsPorts
 	}
-	if !*floor {
-		_, err := b.measure(ctx, *scheme, ports, roots, *freshEvery, false)
-		return err
-	}
-	fmt.Fprintf(stdout, "\nfloor: one bare net/http GET per check, the same freshness policy\n")
-	fl, err := b.measure(ctx, *scheme, ports, roots, *freshEvery, true)
+	ph, err := b.measure(ctx, *scheme, ports, roots, *freshEvery, *proberKind == "floor")
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "\nlinkwatch's checker\n")
-	lw, err := b.measure(ctx, *scheme, ports, roots, *freshEvery, false)
+	fmt.Fprintf(stdout, "phase: per_check=%s cpu_share=%f rss_peak=%d fresh_share=%f\n", ph.perCheck, ph.cpuShare, ph.rssPeak, ph.freshShare)
+	return nil
+}
+
+// sideBySide runs the floor and the checker at the same time, each in a
+// child process of its own (this command with -prober) against a fleet of
+// its own: on a shared machine, what else runs weighs on both alike, where
+// phases one after the other would each meet a different load. Each
+// child's CPU and RSS are its own process's.
+func sideBySide(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	self, err := os.Executable()
 	if err != nil {
 		return err
 	}
+	var rest []string
+	for _, a := range args {
+		if a != "-floor" && a != "--floor" {
+			rest = append(rest, a)
+		}
+	}
+	kinds := []string{"floor", "checker"}
+	phases := make([]phase, len(kinds))
+	errs := make([]error, len(kinds))
+	var out sync.Mutex
+	var wg sync.WaitGroup
+	for i, kind := range kinds {
+		wg.Go(func() {
+			cmd := exec.CommandContext(ctx, self, append(suffixed(rest, "."+kind), "-prober", kind)...)
+			cmd.Stderr = stderr
+			pipe, err := cmd.StdoutPipe()
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			if err := cmd.Start(); err != nil {
+				errs[i] = err
+				return
+			}
+			sc := bufio.NewScanner(pipe)
+			for sc.Scan() {
+				line := sc.Text()
+				if rest, ok := strings.CutPrefix(line, "phase: "); ok {
+					phases[i], errs[i] = parsePhase(rest)
+				}
+				out.Lock()
+				fmt.Fprintf(stdout, "%-8s %s\n", kind, line)
+				out.Unlock()
+			}
+			if err := cmd.Wait(); err != nil && errs[i] == nil {
+				errs[i] = fmt.Errorf("%s: %w", kind, err)
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	fl, lw := phases[0], phases[1]
 	fmt.Fprintf(stdout, "\nfloor:     %5dµs/check  %4.0f%% of a core  rss_peak %4d MiB  %2.0f%% fresh\n", fl.perCheck.Microseconds(), fl.cpuShare, fl.rssPeak>>20, fl.freshShare)
 	fmt.Fprintf(stdout, "linkwatch: %5dµs/check  %4.0f%% of a core  rss_peak %4d MiB  %2.0f%% fresh\n", lw.perCheck.Microseconds(), lw.cpuShare, lw.rssPeak>>20, lw.freshShare)
 	fmt.Fprintf(stdout, "ratio linkwatch/floor: cpu_per_check %.2f (goal <= 1.2)  rss_peak %.2f (goal <= 1.3)  load_average %s\n",
 		lw.perCheck.Seconds()/max(fl.perCheck.Seconds(), 1e-9), float64(lw.rssPeak)/float64(max(fl.rssPeak, 1)), loadAverage())
 	return nil
+}
+
+// suffixed returns args with suffix added to the files the profile flags
+// name, so the two children write apart.
+func suffixed(args []string, suffix string) []string {
+	out := slices.Clone(args)
+	for i, a := range out {
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		switch name {
+		case "cpuprofile", "memprofile", "heapprofile":
+			if hasValue {
+				out[i] = a + suffix
+			} else if i+1 < len(out) {
+				out[i+1] += suffix
+			}
+		}
+	}
+	return out
+}
+
+// parsePhase reads the "phase:" line a child prints.
+func parsePhase(s string) (phase, error) {
+	var p phase
+	for _, field := range strings.Fields(s) {
+		k, v, _ := strings.Cut(field, "=")
+		var err error
+		switch k {
+		case "per_check":
+			p.perCheck, err = time.ParseDuration(v)
+		case "cpu_share":
+			p.cpuShare, err = strconv.ParseFloat(v, 64)
+		case "rss_peak":
+			p.rssPeak, err = strconv.ParseInt(v, 10, 64)
+		case "fresh_share":
+			p.freshShare, err = strconv.ParseFloat(v, 64)
+		}
+		if err != nil {
+			return phase{}, fmt.Errorf("phase line %q: %w", s, err)
+		}
+	}
+	return p, nil
 }
 
 // phase is what one measured phase cost.
@@ -196,9 +295,9 @@ type probeBench struct {
 	n                          int
 	interval, warmup, duration time.Duration
 	heapProfile                string
-	workers, keepAlive int
-	db                 *sqlite.DB
-	stdout, stderr     io.Writer
+	workers, keepAlive         int
+	db                         *sqlite.DB
+	stdout, stderr             io.Writer
 }
 
 // measure runs the real checker, scheduler and result writer (with floor:
@@ -325,11 +424,7 @@ loop:
 	fmt.Fprintf(stdout, "memory: heap_inuse=%dMiB heap_sys=%dMiB stack_inuse=%dMiB goroutines=%d sys=%dMiB\n",
 		ms.HeapInuse>>20, ms.HeapSys>>20, ms.StackInuse>>20, runtime.NumGoroutine(), ms.Sys>>20)
 	if b.heapProfile != "" {
-		name := b.heapProfile + ".checker"
-		if floor {
-			name = b.heapProfile + ".floor"
-		}
-		if err := writeHeap(name); err != nil {
+		if err := writeHeap(b.heapProfile); err != nil {
 			fmt.Fprintln(b.stderr, "heapprofile:", err)
 		}
 	}
