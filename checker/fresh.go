@@ -20,10 +20,11 @@ import (
 // the generation kept is not the fresh check's connection but a transport
 // of HTTP/1.1 with small buffers (newKept), whose first connection resumes
 // the session the fresh check verified: the fresh check has proved what a
-// browser gets, and an idle HTTP/2 connection holds some 10 KiB more than
-// an HTTP/1.1 one (its buffers of 4 KiB each way, the framer's, HPACK
-// tables, the connection pool's entries). Over HTTP/1.1 the fresh check's
-// own connection is kept.
+// browser gets, and an idle HTTP/2 connection holds about twice the live
+// heap of an HTTP/1.1 one with small buffers (its buffers of 4 KiB each
+// way, the framer's, HPACK tables, the HTTP/2 pool's entries), some 20 KiB
+// of RSS more (BENCHMARKS.md), though the HTTP/1.1 one has two
+// goroutines. Over HTTP/1.1 the fresh check's own connection is kept.
 //
 // A host with no place in the keep-alive budget keeps no generation: its
 // checks between fresh ones go over the shared one-shot transport, whose
@@ -180,8 +181,8 @@ func (p *conns) drop(retire *[]*http.Transport) {
 }
 
 // keepBudget bounds how many hosts keep connections between checks. Each
-// costs a descriptor or two and some 70 KiB of memory (the transport's
-// goroutines, buffers, TLS and HTTP/2 state); a host past the bound opens
+// costs a descriptor or two and some 50 KiB of memory (the transport, its
+// connection's two goroutines and buffers, TLS state); a host past the bound opens
 // a connection per check instead (resuming TLS sessions between fresh
 // checks), trading CPU for that memory.
 type keepBudget struct {

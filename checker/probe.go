@@ -80,7 +80,7 @@ type Options struct {
 	// changed would hide; any failure makes the next check fresh.
 	FreshEvery time.Duration
 	// KeepAliveHosts is how many hosts at most keep connections between
-	// checks (default DefaultKeepAliveHosts): each costs a descriptor and some 70 KiB.
+	// checks (default DefaultKeepAliveHosts): each costs a descriptor and some 50 KiB.
 	// Past it, a host's checks between fresh ones open a connection each,
 	// resuming the TLS session of its last fresh check: more CPU, no more
 	// memory.
