@@ -182,9 +182,9 @@ func (p *conns) drop(retire *[]*http.Transport) {
 
 // keepBudget bounds how many hosts keep connections between checks. Each
 // costs a descriptor or two and some 50 KiB of memory (the transport, its
-// connection's two goroutines and buffers, TLS state); a host past the bound opens
-// a connection per check instead (resuming TLS sessions between fresh
-// checks), trading CPU for that memory.
+// connection's two goroutines and buffers, TLS state); a host past the
+// bound opens a connection per check instead (resuming TLS sessions
+// between fresh checks), trading CPU for that memory.
 type keepBudget struct {
 	max  int64
 	used atomic.Int64
