@@ -16,6 +16,16 @@ import (
 // a connection opened before the host's last fresh check, and a fresh
 // check comes at least every FreshEvery.
 //
+// A fresh check offers HTTP/2, as a browser does. When the server takes it,
+// the generation kept is not the fresh check's connection but a transport
+// of HTTP/1.1 with small buffers (newKept), whose first connection resumes
+// the session the fresh check verified: the fresh check has proved what a
+// browser gets, and an idle HTTP/2 connection holds about twice the live
+// heap of an HTTP/1.1 one with small buffers (its buffers of 4 KiB each
+// way, the framer's, HPACK tables, the HTTP/2 pool's entries), some 20 KiB
+// of RSS more (BENCHMARKS.md), though the HTTP/1.1 one has two
+// goroutines. Over HTTP/1.1 the fresh check's own connection is kept.
+//
 // A host with no place in the keep-alive budget keeps no generation: its
 // checks between fresh ones go over the shared one-shot transport, whose
 // new connections may resume the TLS session of an earlier check
@@ -26,10 +36,13 @@ import (
 // lets a failure close that host's idle connections and no one else's.
 type conns struct {
 	newTransport func() *http.Transport // a fresh check's
-	oneShot      *http.Transport        // shared: the checks between fresh ones when no generation is kept
-	oneShotFull  *http.Transport        // shared: the same, offering a browser's key shares
-	every        time.Duration          // zero: every check is fresh
-	budget       *keepBudget            // nil: unbounded (the hub's own self-checks)
+	// newKept is the generation kept after a fresh check over HTTP/2;
+	// fullOffer: it offers a browser's key shares.
+	newKept     func(fullOffer bool) *http.Transport
+	oneShot     *http.Transport // shared: the checks between fresh ones when no generation is kept
+	oneShotFull *http.Transport // shared: the same, offering a browser's key shares
+	every       time.Duration   // zero: every check is fresh
+	budget      *keepBudget     // nil: unbounded (the hub's own self-checks)
 	// periodsFrom places the host's renewals in time: a check is fresh if
 	// it is the first in a new period of every counted from periodsFrom (or
 	// if every has passed since the last fresh one). periodsFrom is the
@@ -56,8 +69,11 @@ type lease struct {
 	transport *http.Transport
 	fresh     bool
 	oneShot   bool // transport is the shared one-shot one
+	kept      bool // transport is the host's kept generation
 	gen       uint64
 	started   time.Time
+	// h2: a connection of the check spoke HTTP/2. Set by the check.
+	h2 bool
 }
 
 // take returns the transport a check starting at now uses.
@@ -68,7 +84,7 @@ func (p *conns) take(now time.Time) lease {
 	due := p.due(now)
 	switch {
 	case !due && p.current != nil:
-		l.transport = p.current
+		l.transport, l.kept = p.current, true
 	case !due && p.oneShot != nil && p.budget.full():
 		l.transport, l.oneShot = p.oneShot, true
 		if p.fullOffer {
@@ -98,8 +114,8 @@ func (p *conns) period(t time.Time) time.Duration {
 
 // give returns a lease after its check. failed is any result but up: the
 // host's idle connections are closed, so the check that confirms or clears
-// the failure is fresh too. refused: the host refused the one-shot
-// transport's key-share offer.
+// the failure is fresh too. refused: the host refused the reduced
+// key-share offer of a one-shot or kept transport.
 func (p *conns) give(l lease, failed, refused bool) {
 	p.mu.Lock()
 	var retire []*http.Transport
@@ -117,6 +133,9 @@ func (p *conns) give(l lease, failed, refused bool) {
 		if p.current != nil || p.budget.take() {
 			retire = append(retire, p.current)
 			p.current = l.transport
+			if l.h2 && p.newKept != nil {
+				p.current = p.newKept(p.fullOffer)
+			}
 		}
 	}
 	if l.transport != p.current && !l.oneShot {
@@ -162,10 +181,10 @@ func (p *conns) drop(retire *[]*http.Transport) {
 }
 
 // keepBudget bounds how many hosts keep connections between checks. Each
-// costs a descriptor or two and some 70 KiB of memory (the transport's
-// goroutines, buffers, TLS and HTTP/2 state); a host past the bound opens
-// a connection per check instead (resuming TLS sessions between fresh
-// checks), trading CPU for that memory.
+// costs a descriptor or two and some 50 KiB of memory (the transport, its
+// connection's two goroutines and buffers, TLS state); a host past the
+// bound opens a connection per check instead (resuming TLS sessions
+// between fresh checks), trading CPU for that memory.
 type keepBudget struct {
 	max  int64
 	used atomic.Int64

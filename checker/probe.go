@@ -80,7 +80,7 @@ type Options struct {
 	// changed would hide; any failure makes the next check fresh.
 	FreshEvery time.Duration
 	// KeepAliveHosts is how many hosts at most keep connections between
-	// checks (default DefaultKeepAliveHosts): each costs a descriptor and some 70 KiB.
+	// checks (default DefaultKeepAliveHosts): each costs a descriptor and some 50 KiB.
 	// Past it, a host's checks between fresh ones open a connection each,
 	// resuming the TLS session of its last fresh check: more CPU, no more
 	// memory.
@@ -98,12 +98,15 @@ type Options struct {
 // connections alive between checks, within Options.FreshEvery.
 type Checker struct {
 	opts      Options
-	freshTLS  *tls.Config                                             // fresh checks, and connections kept from them
-	resumeTLS *tls.Config                                             // the one-shot connections between fresh checks
-	dial      func(context.Context, string, string) (net.Conn, error) // destinations: SSRF-guarded
-	selfDial  func(context.Context, string, string) (net.Conn, error) // the hub's own public URL: trusted, not guarded
-	self      *conns
-	oneShot   *http.Transport // destinations keeping no connection, between fresh checks
+	freshTLS  *tls.Config // fresh checks, and connections kept from them
+	resumeTLS *tls.Config // the connections between fresh checks: one-shot, or kept after an HTTP/2 fresh one
+	// resumeFullTLS is resumeTLS with a browser's key-share offer, for the
+	// hosts that refused resumeCurves.
+	resumeFullTLS *tls.Config
+	dial          func(context.Context, string, string) (net.Conn, error) // destinations: SSRF-guarded
+	selfDial      func(context.Context, string, string) (net.Conn, error) // the hub's own public URL: trusted, not guarded
+	self          *conns
+	oneShot       *http.Transport // destinations keeping no connection, between fresh checks
 	// oneShotFull is oneShot with a browser's key-share offer, for the
 	// hosts that refused resumeCurves.
 	oneShotFull *http.Transport
@@ -185,10 +188,10 @@ func New(opts Options) *Checker {
 	// probes would never be sent, and setting them up costs system calls.
 	oneShotDial := *guarded
 	oneShotDial.dialer.KeepAlive = -1
-	full := c.resumeTLS.Clone()
-	full.CurvePreferences = nil
+	c.resumeFullTLS = c.resumeTLS.Clone()
+	c.resumeFullTLS.CurvePreferences = nil
 	c.oneShot = c.newOneShot(oneShotDial.DialContext, c.resumeTLS)
-	c.oneShotFull = c.newOneShot(oneShotDial.DialContext, full)
+	c.oneShotFull = c.newOneShot(oneShotDial.DialContext, c.resumeFullTLS)
 	c.self = c.newConns(c.selfDial, nil, nil, nil)
 	return c
 }
@@ -197,9 +200,16 @@ func New(opts Options) *Checker {
 // fresh checks, a host with no place in budget uses oneShot (oneShotFull
 // once it refused oneShot's offer); nil: it never lacks one (budget is nil).
 func (c *Checker) newConns(dial func(context.Context, string, string) (net.Conn, error), budget *keepBudget, oneShot, oneShotFull *http.Transport) *conns {
-	return &conns{every: c.opts.FreshEvery, budget: budget, oneShot: oneShot, oneShotFull: oneShotFull, newTransport: func() *http.Transport {
-		// As a browser connects: HTTP/2 when the server offers it. The
-		// connections may be kept for the checks until the next fresh one.
+	return &conns{every: c.opts.FreshEvery, budget: budget, oneShot: oneShot, oneShotFull: oneShotFull, newKept: func(fullOffer bool) *http.Transport {
+		cfg := c.resumeTLS
+		if fullOffer {
+			cfg = c.resumeFullTLS
+		}
+		return c.newKept(dial, cfg)
+	}, newTransport: func() *http.Transport {
+		// As a browser connects: HTTP/2 when the server offers it. An
+		// HTTP/1.1 connection may be kept for the checks until the next
+		// fresh one, so its buffers are a kept one's.
 		t := &http.Transport{
 			Proxy:                 nil, // never from the environment: the prober must reach what it checks
 			DialContext:           dial,
@@ -213,10 +223,41 @@ func (c *Checker) newConns(dial func(context.Context, string, string) (net.Conn,
 			// Bounded like the body: Go's default lets a destination send
 			// 10 MB of headers.
 			MaxResponseHeaderBytes: maxResponseHeaderBytes,
+			ReadBufferSize:         connBufferSize,
+			WriteBufferSize:        connBufferSize,
 		}
 		t.DialTLSContext = dialTLS(dial, t)
 		return t
 	}}
+}
+
+// connBufferSize is the read and write buffer of each HTTP/1.1 connection
+// (Go's default: 4 KiB each), kept idle between checks by thousands of
+// hosts. A request's headers fit in it; a longer header line or a body is
+// read past it, in more reads.
+const connBufferSize = 1 << 10
+
+// newKept returns the generation a host keeps after a fresh check that
+// spoke HTTP/2: HTTP/1.1 with small buffers, whose connections resume the
+// fresh check's TLS session (tlsConfig: resumeTLS or resumeFullTLS).
+func (c *Checker) newKept(dial func(context.Context, string, string) (net.Conn, error), tlsConfig *tls.Config) *http.Transport {
+	t := &http.Transport{
+		Proxy:                  nil,
+		DialContext:            dial,
+		TLSClientConfig:        tlsConfig.Clone(),
+		TLSHandshakeTimeout:    c.opts.Timeout,
+		MaxIdleConns:           4 * c.opts.PerHostConcurrency,
+		MaxIdleConnsPerHost:    c.opts.PerHostConcurrency,
+		IdleConnTimeout:        idleConnTimeout,
+		ResponseHeaderTimeout:  c.opts.Timeout,
+		MaxResponseHeaderBytes: maxResponseHeaderBytes,
+		ReadBufferSize:         connBufferSize,
+		WriteBufferSize:        connBufferSize,
+		Protocols:              new(http.Protocols),
+	}
+	t.Protocols.SetHTTP1(true)
+	t.DialTLSContext = dialTLS(dial, t)
+	return t
 }
 
 // newOneShot returns the transport of the checks between fresh ones of the
@@ -234,6 +275,8 @@ func (c *Checker) newOneShot(dial func(context.Context, string, string) (net.Con
 		DisableKeepAlives:      true,
 		ResponseHeaderTimeout:  c.opts.Timeout,
 		MaxResponseHeaderBytes: maxResponseHeaderBytes,
+		ReadBufferSize:         connBufferSize,
+		WriteBufferSize:        connBufferSize,
 		Protocols:              new(http.Protocols),
 	}
 	t.Protocols.SetHTTP1(true)
@@ -264,6 +307,7 @@ type visit struct {
 	opened    map[net.Conn]bool // connections this check opened
 	stale     bool              // a hop reused a connection an earlier check opened
 	resumed   bool              // a hop's connection resumed a TLS session instead of verifying the certificate
+	h2        bool              // a hop's answer came over HTTP/2
 	// offerRefused: a hop's server answered the client's hello with an
 	// alert (no group in common, say).
 	offerRefused bool
@@ -399,7 +443,8 @@ func (c *Checker) using(p *conns, r *linkwatch.Result, check func(*visit)) {
 		// A check skipped at a later hop saw nothing wrong with the hops
 		// it made.
 		failed := r.Cause != linkwatch.CauseNone && !r.Skipped()
-		refused := l.oneShot && v.offerRefused && failed
+		refused := (l.oneShot || l.kept) && v.offerRefused && failed
+		l.h2 = v.h2
 		p.give(l, failed, refused)
 		c.sweep(l.started)
 		if !refused {
@@ -752,6 +797,7 @@ func (c *Checker) do(ctx context.Context, v *visit, method string, u *url.URL, k
 		return nil, readBody{}, hop, err
 	}
 	defer resp.Body.Close()
+	v.h2 = v.h2 || resp.ProtoMajor == 2
 	v.noteChain(u.Hostname(), resp.TLS)
 	var body readBody
 	limited := io.LimitReader(resp.Body, c.opts.MaxBodyBytes)

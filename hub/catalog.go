@@ -32,6 +32,11 @@ type Link struct {
 
 	key LinkKey
 
+	// location and fallbackLocation are the Location header's values,
+	// made once: a redirect points its header at them (net/http only
+	// reads them) instead of allocating a value per request.
+	location, fallbackLocation []string
+
 	// clicks is shared with the Counter so that the redirect hot path is a
 	// clock read and a compare and swap, with no map lookup and no lock.
 	clicks *hourly
@@ -125,6 +130,7 @@ func NewCatalog(pages []PageSpec, counter *Counter) (*Catalog, error) {
 			}
 			key := LinkKey{p.Slug, l.Slug}
 			nl := &Link{Slug: l.Slug, Title: title, URL: l.URL, Fallback: l.Fallback, Expect: l.Expect, key: key,
+				location: []string{l.URL}, fallbackLocation: []string{l.Fallback},
 				clicks: counter.cell(clickKey{key, false}), fallbackClicks: counter.cell(clickKey{key, true}), counter: counter}
 			np.Links = append(np.Links, nl)
 			np.linkBySlug[l.Slug] = nl

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/x509"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -15,8 +16,10 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -53,11 +56,21 @@ func runProbeBench(ctx context.Context, args []string, stdout, stderr io.Writer)
 	scheme := fs.String("scheme", "http", "destinations' scheme: http, or https (certificates signed by a local CA the checker is given)")
 	freshEvery := fs.Duration("fresh-every", time.Minute, "probe.fresh_every: a fresh check (DNS, connection, TLS handshake) at least this often per host; 0: every check")
 	reference := fs.Bool("reference", false, "first measure the same destinations over plain http, in the same run, as a reference")
+	floor := fs.Bool("floor", false, "measure the floor (floor.go: one bare net/http GET per check, the checker's freshness policy) and the checker side by side, at the same time, each in a process of its own with a fleet of its own, and print the checker's ratios to the floor")
+	proberKind := fs.String("prober", "checker", "what checks: checker (linkwatch's), or floor (floor.go)")
+	warmup := fs.Duration("warmup", 0, "how long each phase runs before it is measured (default: one interval)")
 	keepAlive := fs.Int("keep-alive-hosts", 8192, "probe.keep_alive_hosts: hosts that keep connections between checks")
 	cpuProfile := fs.String("cpuprofile", "", "write the prober's CPU profile of the run to this file")
 	memProfile := fs.String("memprofile", "", "write the prober's allocation profile of the run to this file")
+	heapProfile := fs.String("heapprofile", "", "write the heap profile at the end of the run, connections still kept, to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *proberKind != "checker" && *proberKind != "floor" {
+		return fmt.Errorf("-prober must be checker or floor")
+	}
+	if *floor {
+		return sideBySide(ctx, args, stdout, stderr)
 	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -109,10 +122,13 @@ func runProbeBench(ctx context.Context, args []string, stdout, stderr io.Writer)
 
 	fmt.Fprintf(stdout, "linkbench: %d %s destinations on %d loopback listeners, %s latency, %.0f%% failing, interval %s, %d workers, fresh_every %s, keep_alive_hosts %d\n",
 		*n, *scheme, len(fleet.ports), *latency, *fail*100, *interval, *workers, freshLabel(*freshEvery), *keepAlive)
-	b := probeBench{n: *n, interval: *interval, duration: *duration, workers: *workers, keepAlive: *keepAlive, db: db, stdout: stdout, stderr: stderr}
+	if *warmup <= 0 {
+		*warmup = *interval
+	}
+	b := probeBench{heapProfile: *heapProfile, n: *n, interval: *interval, warmup: *warmup, duration: *duration, workers: *workers, keepAlive: *keepAlive, db: db, stdout: stdout, stderr: stderr}
 	if *reference && *scheme == "https" {
 		fmt.Fprintf(stdout, "\nreference: the same destinations over http\n")
-		if err := b.measure(ctx, "http", fleet.ports, nil, *freshEvery); err != nil {
+		if _, err := b.measure(ctx, "http", fleet.ports, nil, *freshEvery, false); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "\nhttps, fresh_every %s\n", freshLabel(*freshEvery))
@@ -121,7 +137,122 @@ func runProbeBench(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if *scheme == "https" {
 		ports = fleet.tlsPorts
 	}
-	return b.measure(ctx, *scheme, ports, roots, *freshEvery)
+	ph, err := b.measure(ctx, *scheme, ports, roots, *freshEvery, *proberKind == "floor")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "phase: per_check=%s cpu_share=%f rss_peak=%d fresh_share=%f\n", ph.perCheck, ph.cpuShare, ph.rssPeak, ph.freshShare)
+	return nil
+}
+
+// sideBySide runs the floor and the checker at the same time, each in a
+// child process of its own (this command with -prober) against a fleet of
+// its own: on a shared machine, what else runs weighs on both alike, where
+// phases one after the other would each meet a different load. Each
+// child's CPU and RSS are its own process's.
+func sideBySide(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	var rest []string
+	for _, a := range args {
+		if a != "-floor" && a != "--floor" {
+			rest = append(rest, a)
+		}
+	}
+	kinds := []string{"floor", "checker"}
+	phases := make([]phase, len(kinds))
+	errs := make([]error, len(kinds))
+	var out sync.Mutex
+	var wg sync.WaitGroup
+	for i, kind := range kinds {
+		wg.Go(func() {
+			cmd := exec.CommandContext(ctx, self, append(suffixed(rest, "."+kind), "-prober", kind)...)
+			cmd.Stderr = stderr
+			pipe, err := cmd.StdoutPipe()
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			if err := cmd.Start(); err != nil {
+				errs[i] = err
+				return
+			}
+			sc := bufio.NewScanner(pipe)
+			for sc.Scan() {
+				line := sc.Text()
+				if rest, ok := strings.CutPrefix(line, "phase: "); ok {
+					phases[i], errs[i] = parsePhase(rest)
+				}
+				out.Lock()
+				fmt.Fprintf(stdout, "%-8s %s\n", kind, line)
+				out.Unlock()
+			}
+			if err := cmd.Wait(); err != nil && errs[i] == nil {
+				errs[i] = fmt.Errorf("%s: %w", kind, err)
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	fl, lw := phases[0], phases[1]
+	fmt.Fprintf(stdout, "\nfloor:     %5dµs/check  %4.0f%% of a core  rss_peak %4d MiB  %2.0f%% fresh\n", fl.perCheck.Microseconds(), fl.cpuShare, fl.rssPeak>>20, fl.freshShare)
+	fmt.Fprintf(stdout, "linkwatch: %5dµs/check  %4.0f%% of a core  rss_peak %4d MiB  %2.0f%% fresh\n", lw.perCheck.Microseconds(), lw.cpuShare, lw.rssPeak>>20, lw.freshShare)
+	fmt.Fprintf(stdout, "ratio linkwatch/floor: cpu_per_check %.2f (goal <= 1.2)  rss_peak %.2f (goal <= 1.3)  load_average %s\n",
+		lw.perCheck.Seconds()/max(fl.perCheck.Seconds(), 1e-9), float64(lw.rssPeak)/float64(max(fl.rssPeak, 1)), loadAverage())
+	return nil
+}
+
+// suffixed returns args with suffix added to the files the profile flags
+// name, so the two children write apart.
+func suffixed(args []string, suffix string) []string {
+	out := slices.Clone(args)
+	for i, a := range out {
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		switch name {
+		case "cpuprofile", "memprofile", "heapprofile":
+			if hasValue {
+				out[i] = a + suffix
+			} else if i+1 < len(out) {
+				out[i+1] += suffix
+			}
+		}
+	}
+	return out
+}
+
+// parsePhase reads the "phase:" line a child prints.
+func parsePhase(s string) (phase, error) {
+	var p phase
+	for _, field := range strings.Fields(s) {
+		k, v, _ := strings.Cut(field, "=")
+		var err error
+		switch k {
+		case "per_check":
+			p.perCheck, err = time.ParseDuration(v)
+		case "cpu_share":
+			p.cpuShare, err = strconv.ParseFloat(v, 64)
+		case "rss_peak":
+			p.rssPeak, err = strconv.ParseInt(v, 10, 64)
+		case "fresh_share":
+			p.freshShare, err = strconv.ParseFloat(v, 64)
+		}
+		if err != nil {
+			return phase{}, fmt.Errorf("phase line %q: %w", s, err)
+		}
+	}
+	return p, nil
+}
+
+// phase is what one measured phase cost.
+type phase struct {
+	perCheck   time.Duration // CPU per check
+	cpuShare   float64       // % of one core, over the phase
+	rssPeak    int64         // bytes
+	freshShare float64       // % of checks fresh
 }
 
 // writeAllocs writes the allocations sampled since the start (pprof's
@@ -138,6 +269,20 @@ func writeAllocs(path string) error {
 	return f.Close()
 }
 
+// writeHeap writes the live heap (pprof's inuse_space), after a collection.
+func writeHeap(path string) error {
+	runtime.GC()
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
 func freshLabel(d time.Duration) string {
 	if d <= 0 {
 		return "0 (every check)"
@@ -147,24 +292,39 @@ func freshLabel(d time.Duration) string {
 
 // probeBench is one run's settings, shared by its phases.
 type probeBench struct {
-	n                  int
-	interval, duration time.Duration
-	workers, keepAlive int
-	db                 *sqlite.DB
-	stdout, stderr     io.Writer
+	n                          int
+	interval, warmup, duration time.Duration
+	heapProfile                string
+	workers, keepAlive         int
+	db                         *sqlite.DB
+	stdout, stderr             io.Writer
 }
 
-// measure runs the real checker, scheduler and result writer against the
-// fleet's ports for a warm-up interval plus the duration, and prints what
-// it cost.
-func (b probeBench) measure(ctx context.Context, scheme string, ports []int, roots *x509.CertPool, freshEvery time.Duration) error {
-	stdout := b.stdout
+// measure runs the real checker, scheduler and result writer (with floor:
+// the floor prober and the scheduler) against the fleet's ports for a
+// warm-up plus the duration, and prints what it cost.
+func (b probeBench) measure(ctx context.Context, scheme string, ports []int, roots *x509.CertPool, freshEvery time.Duration, floor bool) (phase, error) {
 	targets := make([]linkwatch.Target, b.n)
 	for i := range targets {
 		u := fmt.Sprintf("%s://d%d.bench.test:%d/d/%d", scheme, i, ports[i%len(ports)], i)
 		targets[i] = linkwatch.Target{ID: u, Kind: linkwatch.TargetDestination, URL: u}
 	}
-	chk := checker.New(checker.Options{
+	var prober schedule.Prober
+	if floor {
+		fp := newFloorProber(roots, freshEvery, b.interval*8/10, b.keepAlive)
+		defer fp.CloseIdleConnections()
+		prober = fp
+	} else {
+		chk := b.checker(roots, freshEvery)
+		defer chk.CloseIdleConnections()
+		prober = chk
+	}
+	return b.run(ctx, prober, targets, scheme, floor)
+}
+
+// checker is the real checker as the bench configures it.
+func (b probeBench) checker(roots *x509.CertPool, freshEvery time.Duration) *checker.Checker {
+	return checker.New(checker.Options{
 		Timeout:      b.interval * 8 / 10,
 		AllowPrivate: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")},
 		Resolver:     benchResolver{},
@@ -174,19 +334,27 @@ func (b probeBench) measure(ctx context.Context, scheme string, ports []int, roo
 		// case for keeping connections.
 		KeepAliveHosts: b.keepAlive,
 	})
-	defer chk.CloseIdleConnections()
+}
+
+// run schedules the prober's checks of targets and measures them. The floor
+// writes no results: a bare GET is all it does.
+func (b probeBench) run(ctx context.Context, prober schedule.Prober, targets []linkwatch.Target, scheme string, floor bool) (phase, error) {
+	stdout := b.stdout
 	var up, down, other, fresh atomic.Int64
-	writer := storage.NewResultWriter(b.db, 500, time.Second, func(err error) {
-		if err != nil {
-			fmt.Fprintln(b.stderr, "write results:", err)
-		}
-	})
-	writerCtx, stopWriter := context.WithCancel(context.WithoutCancel(ctx))
-	writerDone := make(chan struct{})
-	go func() { writer.Run(writerCtx); close(writerDone) }()
-	defer func() { stopWriter(); <-writerDone }()
+	var writer *storage.ResultWriter
+	if !floor {
+		writer = storage.NewResultWriter(b.db, 500, time.Second, func(err error) {
+			if err != nil {
+				fmt.Fprintln(b.stderr, "write results:", err)
+			}
+		})
+		writerCtx, stopWriter := context.WithCancel(context.WithoutCancel(ctx))
+		writerDone := make(chan struct{})
+		go func() { writer.Run(writerCtx); close(writerDone) }()
+		defer func() { stopWriter(); <-writerDone }()
+	}
 	var measuring atomic.Bool
-	sched := schedule.New(chk, targets, schedule.Options{
+	sched := schedule.New(prober, targets, schedule.Options{
 		Interval: b.interval,
 		Workers:  b.workers,
 		OnResult: func(r linkwatch.Result) {
@@ -203,17 +371,19 @@ func (b probeBench) measure(ctx context.Context, scheme string, ports []int, roo
 					fresh.Add(1)
 				}
 			}
-			writer.Add(r)
+			if writer != nil {
+				writer.Add(r)
+			}
 		},
 	})
-	runCtx, stopRun := context.WithTimeout(ctx, b.interval+b.duration)
+	runCtx, stopRun := context.WithTimeout(ctx, b.warmup+b.duration)
 	defer stopRun()
 	schedDone := make(chan struct{})
 	go func() { sched.Run(runCtx); close(schedDone) }()
 
-	// The first interval opens the connections; measure after it.
+	// The warm-up opens the connections; measure after it.
 	select {
-	case <-time.After(b.interval):
+	case <-time.After(b.warmup):
 	case <-runCtx.Done():
 	}
 	self := os.Getpid()
@@ -246,6 +416,18 @@ loop:
 		}
 	}
 	<-schedDone
+	// Where the memory is, connections still kept: the live heap, the
+	// goroutines' stacks (one or two per kept connection), and what the
+	// runtime holds from the system.
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	fmt.Fprintf(stdout, "memory: heap_inuse=%dMiB heap_sys=%dMiB stack_inuse=%dMiB goroutines=%d sys=%dMiB\n",
+		ms.HeapInuse>>20, ms.HeapSys>>20, ms.StackInuse>>20, runtime.NumGoroutine(), ms.Sys>>20)
+	if b.heapProfile != "" {
+		if err := writeHeap(b.heapProfile); err != nil {
+			fmt.Fprintln(b.stderr, "heapprofile:", err)
+		}
+	}
 	st := sched.Stats()
 	wall := time.Since(wall0)
 	cpu := procCPU(self) - cpu0
@@ -270,7 +452,8 @@ loop:
 	} else {
 		fmt.Fprintln(stdout, "verdict: p99 lag under 1s")
 	}
-	return nil
+	return phase{perCheck: perCheck, cpuShare: 100 * cpu.Seconds() / wall.Seconds(), rssPeak: hwm,
+		freshShare: 100 * float64(fresh.Load()) / float64(max(total, 1))}, nil
 }
 
 // loadAverage is the machine's 1-minute load average: how much else wanted
