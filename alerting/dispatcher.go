@@ -499,6 +499,9 @@ func settle(err error, now, firstAt time.Time, attempts int) Outcome {
 // its incident not left out (Filter.Follow): a receiver that got an
 // incident's opening gets its resolution, whatever its impact became.
 func (d *Dispatcher) filter(ctx context.Context, s Sink, del Delivery) (linkwatch.Alert, bool, error) {
+	if c, ok := s.(chooser); ok && !c.Wants(del.Alert) {
+		return del.Alert, false, nil
+	}
 	f, ok := s.(filtered)
 	if !ok {
 		return del.Alert, true, nil
