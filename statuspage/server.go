@@ -29,6 +29,8 @@ type Options struct {
 	Catalog   func() *hub.Catalog
 	Log       *slog.Logger
 	Now       func() time.Time // the clock (default time.Now)
+	// Subscribe turns on the email subscription form; nil: off.
+	Subscribe *SubscribeOptions
 }
 
 // Server serves the status page, its API, feed, badges and QR codes.
@@ -122,6 +124,7 @@ func (s *Server) Register(r *mux.Router) {
 		get("/status/api/v2/"+ep+".json", h)
 		get("/status/{page}/api/v2/"+ep+".json", h)
 	}
+	s.registerSubscribe(r)
 	get("/badge/{page}.svg", s.serveBadge)
 	get("/badge/{page}/{link}.svg", s.serveBadge)
 	get("/chart/{page}/{link}.svg", s.serveChart)
