@@ -79,6 +79,10 @@ const (
 	maxAddress = 254
 )
 
+// ErrEmailPendingFull is a request for a new address while
+// MaxPendingEmail subscriptions wait for confirmation.
+var ErrEmailPendingFull = errors.New("too many subscriptions are waiting for confirmation: try again later")
+
 // ErrEmailAddress is an address the form refuses.
 var ErrEmailAddress = errors.New("not an email address")
 

@@ -33,6 +33,10 @@ type Options struct {
 	Subscribe *SubscribeOptions
 }
 
+// DefaultName is the status page's title when none is given, in its
+// mails too.
+const DefaultName = "Link status"
+
 // Server serves the status page, its API, feed, badges and QR codes.
 type Server struct {
 	src     Source
@@ -82,7 +86,7 @@ var errNoSnapshot = errors.New("the status cannot be read yet")
 // New returns a status page server.
 func New(src Source, opts Options) *Server {
 	if opts.Name == "" {
-		opts.Name = "Link status"
+		opts.Name = DefaultName
 	}
 	if opts.CacheFor <= 0 {
 		opts.CacheFor = 5 * time.Second

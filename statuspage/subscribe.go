@@ -23,7 +23,8 @@ import (
 type Subscribers interface {
 	// RequestEmailSubscription records a request and makes a confirmation
 	// mail due (at most one per address an hour); its error is the
-	// store's, or a full queue of pending confirmations (ErrPendingFull).
+	// store's, or a full queue of pending confirmations
+	// (linkwatch.ErrEmailPendingFull).
 	RequestEmailSubscription(ctx context.Context, address, page string) error
 	EmailSubscriber(ctx context.Context, id int64) (linkwatch.EmailSubscriber, error)
 	ConfirmEmailSubscriber(ctx context.Context, id int64) (linkwatch.EmailSubscriber, error)
@@ -34,9 +35,6 @@ type Subscribers interface {
 // SubscribeOptions turn on the email subscription form (alerts.email).
 type SubscribeOptions struct {
 	Store Subscribers
-	// PendingFull is the store's error for a full queue of pending
-	// confirmations: answered 503, for every address alike.
-	PendingFull error
 	// Off lists the pages whose form is turned off (pages[].subscribe:
 	// false); the whole hub's form is on /status.
 	Off map[string]bool
@@ -44,6 +42,20 @@ type SubscribeOptions struct {
 	// Trusted); confirmations are limited per address by the store.
 	Limiter *middleware.RateLimiter
 	Trusted []netip.Prefix
+}
+
+// The form's rate per client: a burst of 5, then one request every two
+// minutes. A person subscribes once; a script trying addresses is slowed
+// to a crawl, and each address gets one mail an hour at most anyway.
+const (
+	subscribeBurst = 5
+	subscribeEvery = 2 * time.Minute
+)
+
+// NewSubscribeLimiter returns the form's per-client limiter; an IPv6
+// client is its network of ipv6Prefix bits (server.rate_limit.ipv6_prefix).
+func NewSubscribeLimiter(ipv6Prefix int) *middleware.RateLimiter {
+	return middleware.NewRateLimiter(1/subscribeEvery.Seconds(), subscribeBurst, ipv6Prefix)
 }
 
 // formOn reports whether scope's status page shows the form.
@@ -127,7 +139,7 @@ func (s *Server) subscribe(r *http.Request, email, page string) *subscribeError 
 		return &subscribeError{status: http.StatusBadRequest, field: "email", msg: "enter an email address like name@example.com"}
 	}
 	if err := o.Store.RequestEmailSubscription(r.Context(), addr, page); err != nil {
-		if o.PendingFull != nil && errors.Is(err, o.PendingFull) {
+		if errors.Is(err, linkwatch.ErrEmailPendingFull) { // the same for every address
 			return &subscribeError{status: http.StatusServiceUnavailable, msg: "we cannot take new subscriptions right now: try again in an hour", retryAfter: time.Hour}
 		}
 		// The store's error may hold the address (a constraint's

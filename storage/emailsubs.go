@@ -10,10 +10,6 @@ import (
 	"linkwatch"
 )
 
-// ErrEmailPendingFull is a request for a new address while
-// linkwatch.MaxPendingEmail subscriptions wait for confirmation.
-var ErrEmailPendingFull = errors.New("too many subscriptions are waiting for confirmation: try again later")
-
 // selectEmailSubscribers reads email subscribers with whether their
 // channel is switched off (a 5xx for the address). $1 is the channel
 // prefix; where's parameters start at $2.
@@ -45,7 +41,7 @@ func emailSubscriberIn(ctx context.Context, r runner, where string, arg any) (li
 // address gets at most one mail per linkwatch.EmailConfirmEvery: a request
 // within it changes nothing. Pending subscriptions past twice
 // linkwatch.EmailConfirmFor are deleted; a new address beyond
-// linkwatch.MaxPendingEmail pending is ErrEmailPendingFull.
+// linkwatch.MaxPendingEmail pending is linkwatch.ErrEmailPendingFull.
 func (db *DB) RequestEmailSubscription(ctx context.Context, address, page string) error {
 	return db.update(ctx, "request email subscription", func(tx *Tx) error {
 		tx.Exec(ctx, `DELETE FROM email_subscribers WHERE confirmed_at IS NULL AND created_at < $1`, tx.now.Add(-2*linkwatch.EmailConfirmFor))
@@ -57,7 +53,7 @@ func (db *DB) RequestEmailSubscription(ctx context.Context, address, page string
 				return err
 			}
 			if pending >= linkwatch.MaxPendingEmail {
-				return ErrEmailPendingFull
+				return linkwatch.ErrEmailPendingFull
 			}
 			tx.Exec(ctx, `INSERT INTO email_subscribers (address, page, key, requested_at, confirm_due, created_at) VALUES ($1, $2, $3, $4, true, $4)`,
 				address, page, base64.StdEncoding.EncodeToString(linkwatch.NewEmailKey()), tx.now)
