@@ -257,4 +257,3 @@ func TestEmailOneConfirmationPerHour(t *testing.T) {
 		t.Errorf("a confirmed subscriber asking again got a confirmation link:\n%s", m.Text)
 	}
 }
-

@@ -51,7 +51,7 @@ type subscribers struct {
 	mail   *Mailer
 	emails EmailStore
 
-	mu        sync.Mutex
+	mu         sync.Mutex
 	running    map[string]*subLoop // by channel
 	verifying  map[int64]bool
 	confirming map[int64]bool

@@ -112,4 +112,3 @@ func (c *Config) SubscribeOff() map[string]bool {
 	}
 	return off
 }
-
