@@ -202,11 +202,15 @@ func (t EmailToken) Verify(s EmailSubscriber, now time.Time) error {
 }
 
 // Mailed reports whether a visitor subscribed to the status page gets a
-// mail of alert a: an incident the status page shows (not linkwatch's own,
-// like prober_offline) opening, getting a public update from an operator,
-// or resolving. Automatic updates (links added, cause changed, flapping,
-// fallbacks) and acknowledgements are for on-call, not visitors.
-func Mailed(a Alert) bool {
+// mail of alert a; followed says whether it was mailed an earlier alert of
+// the incident. It gets an incident the status page shows (not
+// linkwatch's own, like prober_offline) opening, getting a public update
+// from an operator, or resolving. Automatic updates (cause changed,
+// flapping, fallbacks) and acknowledgements are for on-call, not
+// visitors, with one exception: links joining an incident the subscriber
+// has not heard of (its page's links joined another page's incident) are,
+// for it, the incident opening.
+func Mailed(a Alert, followed bool) bool {
 	if a.Incident.Kind.Internal() || a.Incident.Kind == KindRegional {
 		return false
 	}
@@ -214,7 +218,7 @@ func Mailed(a Alert) bool {
 	case AlertOpened, AlertResolved:
 		return true
 	case AlertUpdated:
-		return a.Reason == string(EventUpdatePosted) && a.Update != nil
+		return a.Reason == string(EventUpdatePosted) && a.Update != nil || a.Reason == string(EventTargetAdded) && !followed
 	}
 	return false
 }

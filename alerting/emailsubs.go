@@ -22,9 +22,11 @@ type EmailStore interface {
 }
 
 // chooser is a sink that takes only some alerts, beyond its filter's
-// scope: an email subscriber gets no automatic update (Mailed).
+// scope: an email subscriber gets no automatic update (Mailed). followed
+// says whether the channel got an earlier alert of the incident; it is
+// read only for alerts of links joining an incident.
 type chooser interface {
-	Wants(linkwatch.Alert) bool
+	Wants(a linkwatch.Alert, followed bool) bool
 }
 
 // MailSubscribers makes the dispatcher mail the status page's email
