@@ -174,7 +174,9 @@ func (e *EmailSink) Filter() linkwatch.Filter {
 }
 
 // Wants reports whether the subscriber gets a mail of a at all.
-func (e *EmailSink) Wants(a linkwatch.Alert, followed bool) bool { return linkwatch.Mailed(a, followed) }
+func (e *EmailSink) Wants(a linkwatch.Alert, followed bool) bool {
+	return linkwatch.Mailed(a, followed)
+}
 
 // Send mails one alert, narrowed to the subscriber's scope.
 func (e *EmailSink) Send(ctx context.Context, d Delivery) error {
