@@ -52,7 +52,7 @@ func newMailRig(t *testing.T) *mailRig {
 // subscribe requests a subscription and returns its subscriber.
 func (rig *mailRig) subscribe(t *testing.T, addr, page string) linkwatch.EmailSubscriber {
 	t.Helper()
-	if err := rig.db.RequestEmailSubscription(context.Background(), addr, page); err != nil {
+	if err := rig.db.RequestEmailSubscription(context.Background(), addr, page, linkwatch.MaxPendingEmail); err != nil {
 		t.Fatal(err)
 	}
 	list, err := rig.db.ListEmailSubscribers(context.Background())

@@ -25,7 +25,7 @@ type Subscribers interface {
 	// mail due (at most one per address an hour); its error is the
 	// store's, or a full queue of pending confirmations
 	// (linkwatch.ErrEmailPendingFull).
-	RequestEmailSubscription(ctx context.Context, address, page string) error
+	RequestEmailSubscription(ctx context.Context, address, page string, maxPending int) error
 	EmailSubscriber(ctx context.Context, id int64) (linkwatch.EmailSubscriber, error)
 	ConfirmEmailSubscriber(ctx context.Context, id int64) (linkwatch.EmailSubscriber, error)
 	SetEmailScope(ctx context.Context, id int64, page string) error
@@ -138,7 +138,7 @@ func (s *Server) subscribe(r *http.Request, email, page string) *subscribeError 
 	if err != nil {
 		return &subscribeError{status: http.StatusBadRequest, field: "email", msg: "enter an email address like name@example.com"}
 	}
-	if err := o.Store.RequestEmailSubscription(r.Context(), addr, page); err != nil {
+	if err := o.Store.RequestEmailSubscription(r.Context(), addr, page, linkwatch.MaxPendingEmail); err != nil {
 		if errors.Is(err, linkwatch.ErrEmailPendingFull) { // the same for every address
 			return &subscribeError{status: http.StatusServiceUnavailable, msg: "we cannot take new subscriptions right now: try again in an hour", retryAfter: time.Hour}
 		}

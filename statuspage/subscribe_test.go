@@ -148,7 +148,7 @@ func TestSubscribeSameAnswerAndLimit(t *testing.T) {
 func TestManageAndUnsubscribe(t *testing.T) {
 	srv, db := subscribeServer(t, false)
 	ctx := context.Background()
-	if err := db.RequestEmailSubscription(ctx, "ann@example.com", "acme"); err != nil {
+	if err := db.RequestEmailSubscription(ctx, "ann@example.com", "acme", linkwatch.MaxPendingEmail); err != nil {
 		t.Fatal(err)
 	}
 	list, _ := db.ListEmailSubscribers(ctx)

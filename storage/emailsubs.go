@@ -40,9 +40,9 @@ func emailSubscriberIn(ctx context.Context, r runner, where string, arg any) (li
 // manage link (the answer to the visitor is the same in every case). An
 // address gets at most one mail per linkwatch.EmailConfirmEvery: a request
 // within it changes nothing. Pending subscriptions past twice
-// linkwatch.EmailConfirmFor are deleted; a new address beyond
-// linkwatch.MaxPendingEmail pending is linkwatch.ErrEmailPendingFull.
-func (db *DB) RequestEmailSubscription(ctx context.Context, address, page string) error {
+// linkwatch.EmailConfirmFor are deleted; a new address while maxPending
+// wait (linkwatch.MaxPendingEmail) is linkwatch.ErrEmailPendingFull.
+func (db *DB) RequestEmailSubscription(ctx context.Context, address, page string, maxPending int) error {
 	return db.update(ctx, "request email subscription", func(tx *Tx) error {
 		tx.Exec(ctx, `DELETE FROM email_subscribers WHERE confirmed_at IS NULL AND created_at < $1`, tx.now.Add(-2*linkwatch.EmailConfirmFor))
 		cur, err := emailSubscriberIn(ctx, tx.runner, `WHERE s.address = $2 FOR UPDATE OF s`, address)
@@ -52,7 +52,7 @@ func (db *DB) RequestEmailSubscription(ctx context.Context, address, page string
 			if err := tx.row(ctx, `SELECT COUNT(*) FROM email_subscribers WHERE confirmed_at IS NULL`).Scan(&pending); err != nil {
 				return err
 			}
-			if pending >= linkwatch.MaxPendingEmail {
+			if pending >= maxPending {
 				return linkwatch.ErrEmailPendingFull
 			}
 			tx.Exec(ctx, `INSERT INTO email_subscribers (address, page, key, requested_at, confirm_due, created_at) VALUES ($1, $2, $3, $4, true, $4)`,

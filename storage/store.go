@@ -93,7 +93,7 @@ type Store interface {
 
 	// The status page's email subscribers (statuspage.Subscribers, the
 	// dispatcher's alerting.EmailStore, the admin API's export).
-	RequestEmailSubscription(ctx context.Context, address, page string) error
+	RequestEmailSubscription(ctx context.Context, address, page string, maxPending int) error
 	EmailSubscriber(ctx context.Context, id int64) (linkwatch.EmailSubscriber, error)
 	ListEmailSubscribers(ctx context.Context) ([]linkwatch.EmailSubscriber, error)
 	CountEmailSubscribers(ctx context.Context) (map[string]int, error)

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"linkwatch"
 )
 
 // Operators see how many confirmed subscribers each page has (numbers
@@ -14,7 +16,7 @@ func TestEmailSubscribersCountExportDelete(t *testing.T) {
 	e := newEnv(t, nil, nil)
 	ctx := context.Background()
 	for _, s := range []struct{ addr, page string }{{"ann@example.com", "acme"}, {"bob@example.com", ""}, {"cat@example.com", "acme"}} {
-		if err := e.db.RequestEmailSubscription(ctx, s.addr, s.page); err != nil {
+		if err := e.db.RequestEmailSubscription(ctx, s.addr, s.page, linkwatch.MaxPendingEmail); err != nil {
 			t.Fatal(err)
 		}
 	}

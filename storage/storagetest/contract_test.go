@@ -96,6 +96,7 @@ func run(t *testing.T, open Open) {
 		{"RegionsVote", regionsVote},
 		{"OpenIncidentsOnHost", openIncidentsOnHost},
 		{"FailureEnds", failureEnds},
+		{"EmailSubscribers", emailSubscribers},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
