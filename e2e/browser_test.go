@@ -244,6 +244,8 @@ func TestStatusPagesInBrowser(t *testing.T) {
 		{"prober-offline", offlineSrv, "/status", true, 1},
 		{"prober-offline-acme", offlineSrv, "/status/acme", true, 1},
 		{"postmortems", postmortemsSrv, "/status", true, 1},
+		{"subscription-confirm", seededSrv, seededSrv.Links["confirm"], false, 0},
+		{"subscription-manage", seededSrv, seededSrv.Links["manage"], false, 0},
 	}
 	// Each page is loaded once, in a tab of its own, two tabs at a time (a
 	// page's layout and axe's run keep a core busy), and seen in each
