@@ -340,6 +340,7 @@ func TestReadmeConfigIsValid(t *testing.T) {
 	env := map[string]string{
 		"LINKWATCH_ADMIN_TOKEN": "0123456789abcdef0123", "SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T/B/X",
 		"SENTRY_DSN": "https://key@o0.ingest.sentry.io/42", "OPS_WEBHOOK_SECRET": "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+		"SMTP_PASSWORD": "not-a-real-password",
 	}
 	if _, err := Parse(t.Context(), []byte(block), "README.md", func(k string) string { return env[k] }); err != nil {
 		t.Errorf("the README's example config is invalid:\n%v", err)
