@@ -257,3 +257,64 @@ func TestEmailOneConfirmationPerHour(t *testing.T) {
 		t.Errorf("a confirmed subscriber asking again got a confirmation link:\n%s", m.Text)
 	}
 }
+
+// Links of a subscriber's page joining another page's incident in two
+// updates within alerts.group_interval are one mail, naming both, as the
+// engine holds them for every channel; a later posted update follows it.
+func TestEmailGroupedJoinIsOneMail(t *testing.T) {
+	rig := newMailRig(t)
+	bea := rig.subscribe(t, "bea@example.com", "beta")
+	rig.confirm(t, bea)
+	now := rig.clk.Now()
+	inc := record(t, rig.db, incidents.Change{Incident: linkwatch.Incident{Key: "host:shop.example|http_5xx", Kind: linkwatch.KindHost,
+		Title: "shop.example: destinations failing", Status: linkwatch.StatusInvestigating, Impact: linkwatch.ImpactMajor, Host: "shop.example",
+		Targets: []string{"https://shop.example/a"}, Affected: []linkwatch.Affected{{Page: "acme", Link: "shop", URL: "https://shop.example/a"}},
+		StartedAt: now, UpdatedAt: now}, Alert: &linkwatch.Alert{Type: linkwatch.AlertOpened}})
+	for _, l := range []linkwatch.Affected{{Page: "beta", Link: "store", URL: "https://shop.example/b"}, {Page: "beta", Link: "cart", URL: "https://shop.example/c"}} {
+		inc.Targets = append(inc.Targets, l.URL)
+		inc.Affected = append(inc.Affected, l)
+		inc = record(t, rig.db, incidents.Change{Incident: inc, Alert: &linkwatch.Alert{Type: linkwatch.AlertUpdated, Reason: string(linkwatch.EventTargetAdded),
+			Added: []linkwatch.Affected{l}}, GroupUntil: now.Add(30 * time.Second)})
+	}
+	rig.r.wait(t, 3)
+	if n := len(rig.smtp.To(bea.Address)); n != 1 {
+		t.Fatalf("%d mails while the group is held, want the confirmation alone", n)
+	}
+	rig.clk.Add(31 * time.Second)
+	eventually(t, "the grouped mail", func() bool { return len(rig.smtp.To(bea.Address)) == 2 })
+	inc = record(t, rig.db, incidents.Change{Incident: inc, Update: &linkwatch.Update{Status: linkwatch.StatusIdentified, Body: "Found it."},
+		Alert: &linkwatch.Alert{Type: linkwatch.AlertUpdated, Reason: string(linkwatch.EventUpdatePosted)}})
+	eventually(t, "the posted update", func() bool { return len(rig.smtp.To(bea.Address)) == 3 })
+	rig.r.wait(t, 3)
+	mails := rig.smtp.To(bea.Address)
+	if len(mails) != 3 {
+		t.Fatalf("%d mails, want the confirmation, one for the two joins, and the update", len(mails))
+	}
+	joined := mails[1]
+	if !strings.Contains(joined.Text, "beta/store") || !strings.Contains(joined.Text, "beta/cart") || strings.Contains(joined.Text, "acme/shop") {
+		t.Errorf("the grouped mail does not name both of beta's links alone:\n%s", joined.Text)
+	}
+	if !strings.Contains(mails[2].Text, "Found it.") {
+		t.Errorf("the update's mail:\n%s", mails[2].Text)
+	}
+}
+
+// A temporary refusal (4xx) is retried with the deliveries' backoff and
+// marks nobody; the mail goes out once the server takes it.
+func TestEmailTemporaryRefusalIsRetried(t *testing.T) {
+	rig := newMailRig(t)
+	ann := rig.subscribe(t, "ann@example.com", "")
+	rig.confirm(t, ann)
+	rig.smtp.Refuse(ann.Address, 451)
+	hostIncident(t, rig.db, "host:shop.example|http_5xx")
+	eventually(t, "a failed attempt", func() bool {
+		log, err := rig.db.DeliveryLog(context.Background(), linkwatch.DeliveryQuery{Channel: ann.Channel(), Limit: 5})
+		return err == nil && len(log) == 1 && log[0].Attempts == 1 && log[0].Status == linkwatch.DeliveryPending
+	})
+	if s, _ := rig.db.EmailSubscriber(context.Background(), ann.ID); !s.BouncedAt.IsZero() {
+		t.Fatalf("a 451 marked the subscriber: %+v", s)
+	}
+	rig.smtp.Refuse(ann.Address, 0)
+	rig.clk.Add(time.Minute) // past the first retry (about 5 s)
+	eventually(t, "the retried mail", func() bool { return len(rig.smtp.To(ann.Address)) == 2 })
+}
