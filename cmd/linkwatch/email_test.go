@@ -86,7 +86,11 @@ pages:
 	base := "http://" + addr
 	const visitor = "Visitor@Example.com"
 
-	_, page := get(t, "GET", base+"/status/ada")
+	resp, page := get(t, "GET", base+"/status/ada")
+	// A browser posts the form only if the page's policy lets it.
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "form-action 'self'") {
+		t.Errorf("Content-Security-Policy %q forbids posting the form", csp)
+	}
 	if !strings.Contains(page, `action="/status/subscribe"`) || !strings.Contains(page, `name="page" value="ada"`) {
 		t.Fatalf("/status/ada has no subscription form:\n%s", page)
 	}
