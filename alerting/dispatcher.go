@@ -499,6 +499,18 @@ func settle(err error, now, firstAt time.Time, attempts int) Outcome {
 // its incident not left out (Filter.Follow): a receiver that got an
 // incident's opening gets its resolution, whatever its impact became.
 func (d *Dispatcher) filter(ctx context.Context, s Sink, del Delivery) (linkwatch.Alert, bool, error) {
+	if c, ok := s.(chooser); ok {
+		followed := false
+		if del.Alert.Type == linkwatch.AlertUpdated && del.Alert.Reason == string(linkwatch.EventTargetAdded) {
+			var err error
+			if followed, err = d.store.Followed(ctx, s.Name(), del.Alert.IncidentID, del.ID); err != nil {
+				return del.Alert, false, fmt.Errorf("filter delivery %d: %w", del.ID, err)
+			}
+		}
+		if !c.Wants(del.Alert, followed) {
+			return del.Alert, false, nil
+		}
+	}
 	f, ok := s.(filtered)
 	if !ok {
 		return del.Alert, true, nil

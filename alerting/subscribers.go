@@ -46,10 +46,15 @@ type filtered interface {
 type subscribers struct {
 	store SubscriptionStore
 	dial  DialFunc
+	// mail and emails: the status page's email subscribers, when
+	// alerts.email is set (MailSubscribers).
+	mail   *Mailer
+	emails EmailStore
 
-	mu        sync.Mutex
-	running   map[string]*subLoop // by channel
-	verifying map[int64]bool
+	mu         sync.Mutex
+	running    map[string]*subLoop // by channel
+	verifying  map[int64]bool
+	confirming map[int64]bool
 }
 
 // subLoop is one subscription's delivery loop. Its sink is swapped in
@@ -57,14 +62,14 @@ type subscribers struct {
 // interrupting a send in flight.
 type subLoop struct {
 	mu      sync.Mutex
-	sink    *Webhook
+	sink    Sink
 	version string // what the sink was made from (sinkVersion)
 	kick    chan struct{}
 	cancel  context.CancelFunc
 	done    chan struct{}
 }
 
-func (l *subLoop) current() *Webhook {
+func (l *subLoop) current() Sink {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.sink
@@ -74,7 +79,15 @@ func (l *subLoop) current() *Webhook {
 // well as its configured sinks, dialing with dial (serve: the SSRF guard,
 // so a subscription URL whose DNS turns private is never called).
 func (d *Dispatcher) Subscribe(store SubscriptionStore, dial DialFunc) {
-	d.subs = &subscribers{store: store, dial: dial, running: map[string]*subLoop{}, verifying: map[int64]bool{}}
+	d.subs = &subscribers{store: store, dial: dial, running: map[string]*subLoop{}, verifying: map[int64]bool{}, confirming: map[int64]bool{}}
+}
+
+// wanted is a channel the database says should have a loop: what its sink
+// is made from (version), and how to make it.
+type wanted struct {
+	version string
+	make    func() (Sink, error)
+	kind    string // for the log: "webhook subscription", "email subscriber"
 }
 
 // syncSubscriptions starts and stops the subscriptions' loops to match
@@ -85,28 +98,30 @@ func (d *Dispatcher) syncSubscriptions(ctx context.Context) []string {
 	if sb == nil {
 		return nil
 	}
-	list, err := sb.store.ListSubscriptions(ctx)
-	d.failures.For("read webhook subscriptions").Report(ctx, err)
+	var list []linkwatch.Subscription
+	var err error
+	if sb.store != nil {
+		list, err = sb.store.ListSubscriptions(ctx)
+		d.failures.For("read webhook subscriptions").Report(ctx, err)
+	}
 	if err != nil {
 		// Keep delivering to the ones known: a database hiccup is not a
 		// reason to stop.
-		sb.mu.Lock()
-		defer sb.mu.Unlock()
-		names := make([]string, 0, len(sb.running))
-		for ch := range sb.running {
-			names = append(names, ch)
-		}
-		return names
+		return sb.runningNames()
 	}
 	now := d.now()
-	active := map[string]linkwatch.Subscription{}
+	active := map[string]wanted{}
 	for _, s := range list {
 		if s.VerifyDue && !now.Before(s.VerifyNextAt) {
 			d.startVerify(ctx, s)
 		}
 		if s.State() == linkwatch.SubscriptionActive {
-			active[s.Channel()] = s
+			active[s.Channel()] = wanted{version: sinkVersion(s, now), kind: "webhook subscription",
+				make: func() (Sink, error) { return NewSubscriptionWebhook(s, sb.dial, d.now) }}
 		}
+	}
+	if !d.syncEmail(ctx, active) {
+		return sb.runningNames()
 	}
 	sb.mu.Lock()
 	defer sb.mu.Unlock()
@@ -116,21 +131,21 @@ func (d *Dispatcher) syncSubscriptions(ctx context.Context) []string {
 			<-l.done
 			delete(sb.running, ch)
 			d.forgetSettled(ch)
-			d.log.Info("webhook subscription stopped", "channel", ch)
+			d.log.Info("subscription stopped", "channel", ch)
 		}
 	}
 	names := make([]string, 0, len(active))
-	for ch, s := range active {
-		version := sinkVersion(s, now)
+	for ch, w := range active {
+		version := w.version
 		l := sb.running[ch]
 		if l != nil && l.version == version {
 			names = append(names, ch)
 			continue
 		}
-		wh, err := NewSubscriptionWebhook(s, sb.dial, d.now)
+		wh, err := w.make()
 		if err != nil {
 			// Not fanned out to while it cannot be sent: nothing piles up.
-			d.log.Error("webhook subscription", "channel", ch, "err", err)
+			d.log.Error(w.kind, "channel", ch, "err", err)
 			continue
 		}
 		names = append(names, ch)
@@ -154,7 +169,18 @@ func (d *Dispatcher) syncSubscriptions(ctx context.Context) []string {
 				d.drain(loopCtx, l.current())
 			}
 		}()
-		d.log.Info("webhook subscription started", "channel", ch)
+		d.log.Info(w.kind+" started", "channel", ch)
+	}
+	return names
+}
+
+// runningNames are the channels with a loop.
+func (sb *subscribers) runningNames() []string {
+	sb.mu.Lock()
+	defer sb.mu.Unlock()
+	names := make([]string, 0, len(sb.running))
+	for ch := range sb.running {
+		names = append(names, ch)
 	}
 	return names
 }

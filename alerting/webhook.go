@@ -3,9 +3,7 @@ package alerting
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -236,22 +234,11 @@ func (w *Webhook) post(ctx context.Context, id string, body []byte) error {
 // the previous key, as Standard Webhooks specifies, so a receiver still on
 // either secret verifies every delivery.
 func (w *Webhook) signature(id, ts string, body []byte) string {
-	sig := "v1," + Sign(w.key, id, ts, body)
+	sig := "v1," + linkwatch.Sign(w.key, id, ts, body)
 	if w.prev != nil && w.now().Before(w.prevUntil) {
-		sig += " v1," + Sign(w.prev, id, ts, body)
+		sig += " v1," + linkwatch.Sign(w.prev, id, ts, body)
 	}
 	return sig
-}
-
-// Sign returns the base64 HMAC-SHA256 of "id.timestamp.body" with key.
-func Sign(key []byte, id, timestamp string, body []byte) string {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(id))
-	m.Write([]byte{'.'})
-	m.Write([]byte(timestamp))
-	m.Write([]byte{'.'})
-	m.Write(body)
-	return base64.StdEncoding.EncodeToString(m.Sum(nil))
 }
 
 // ms is a duration in (fractional) milliseconds, as receivers get them.

@@ -244,6 +244,8 @@ func TestStatusPagesInBrowser(t *testing.T) {
 		{"prober-offline", offlineSrv, "/status", true, 1},
 		{"prober-offline-acme", offlineSrv, "/status/acme", true, 1},
 		{"postmortems", postmortemsSrv, "/status", true, 1},
+		{"subscription-confirm", seededSrv, seededSrv.Links["confirm"], false, 0},
+		{"subscription-manage", seededSrv, seededSrv.Links["manage"], false, 0},
 	}
 	// Each page is loaded once, in a tab of its own, two tabs at a time (a
 	// page's layout and axe's run keep a core busy), and seen in each
@@ -338,5 +340,37 @@ func TestStatusPagesInBrowser(t *testing.T) {
 			}
 		})
 	}
+	// A visitor fills in the subscription form and sends it, as a browser
+	// does under the page's Content-Security-Policy (form-action): the
+	// answer is the "check your inbox" page, axe-clean.
+	t.Run("subscribe-form", func(t *testing.T) {
+		t.Parallel()
+		tabs <- struct{}{}
+		defer func() { <-tabs }()
+		tab, closeTab := chromedp.NewContext(ctx)
+		defer closeTab()
+		tab, cancel := context.WithTimeout(tab, 3*time.Minute) // a bound on a hung page
+		defer cancel()
+		var heading, axeJSON string
+		if err := chromedp.Run(tab,
+			chromedp.Navigate(seededSrv.URL+"/status/acme"),
+			chromedp.WaitVisible("#sub-email", chromedp.ByID),
+			chromedp.SendKeys("#sub-email", "visitor@example.com", chromedp.ByID),
+			chromedp.Submit("#sub-email", chromedp.ByID),
+			chromedp.WaitVisible(`//h1[contains(., "Check your inbox")]`),
+			chromedp.Text("h1", &heading, chromedp.ByQuery),
+			chromedp.Evaluate(axe, nil),
+			chromedp.Evaluate(runAxe, &axeJSON, awaitPromise),
+		); err != nil {
+			t.Fatalf("chromium: %v", err)
+		}
+		var vs []violation
+		if err := json.Unmarshal([]byte(axeJSON), &vs); err != nil {
+			t.Fatalf("axe result %q: %v", axeJSON, err)
+		}
+		for _, v := range vs {
+			t.Errorf("axe %s (%s): %s at %s\n%s", v.ID, v.Impact, v.Help, strings.Join(v.Targets, " | "), v.Summary)
+		}
+	})
 	t.Logf("screenshots in %s", shots)
 }

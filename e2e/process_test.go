@@ -58,6 +58,10 @@ type proc struct {
 	URL    string // where it listens, from its first line of output
 	stderr *lockedBuffer
 	done   chan struct{} // closed when it has exited
+	// Links are paths a scene seeded that are worth visiting, by name (an
+	// email subscriber's confirmation and manage pages, whose tokens the
+	// scene signed).
+	Links map[string]string
 }
 
 // startServe runs `linkwatch serve -config cfgPath` on a free loopback port

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"linkwatch"
+	"linkwatch/alerting/smtptest"
 	"linkwatch/incidents"
 	"linkwatch/storage/sqlite"
 )
@@ -119,6 +120,7 @@ func seededScene(t *testing.T) *proc {
 	shopHost, blogHost := linkwatch.HostOf(shopURL), linkwatch.HostOf(blogURL)
 	now := time.Now().UTC()
 	dir := t.TempDir()
+	var links map[string]string
 	dbPath := seedDB(t, dir, func(ctx context.Context, db *sqlite.DB) error {
 		var batch []linkwatch.Result
 		for i := 0; i < 2*24*60; i++ { // a check a minute for two days
@@ -164,9 +166,17 @@ func seededScene(t *testing.T) *proc {
 		}
 		_, err = db.CreateMaintenance(ctx, linkwatch.Maintenance{Title: "Blog migration", Component: linkwatch.HostComponent(blogHost),
 			StartsAt: now.Add(-time.Minute), EndsAt: now.Add(time.Hour)})
+		if err != nil {
+			return err
+		}
+		links, err = seedSubscribers(ctx, db, now)
 		return err
 	})
-	p := startServe(t, writeConfig(t, dir, sceneConfig(dbPath, "", `
+	// Status page visitors may subscribe by email: every status page shows
+	// the form, and the confirmation and manage pages are seen too.
+	mails := smtptest.Start(t)
+	email := fmt.Sprintf("alerts:\n  email: {host: 127.0.0.1, port: %d, security: none, from: status@links.example}\n", mails.Port)
+	p := startServe(t, writeConfig(t, dir, email+sceneConfig(dbPath, "", `
   - slug: acme
     title: "Acme <script>alert(1)</script>"
     links:
@@ -185,7 +195,31 @@ func seededScene(t *testing.T) *proc {
 		_, body := get(t, "GET", p.URL+"/acme")
 		return strings.Contains(body, "may be unavailable right now")
 	})
+	p.Links = links
 	return p
+}
+
+// seedSubscribers adds an email subscriber waiting for its confirmation
+// and a confirmed one, and returns the paths of the confirmation page of
+// the first and the manage page of the second, signed as their mails'.
+func seedSubscribers(ctx context.Context, db *sqlite.DB, now time.Time) (map[string]string, error) {
+	for _, a := range []string{"pending@example.com", "confirmed@example.com"} {
+		if err := db.RequestEmailSubscription(ctx, a, "acme", linkwatch.MaxPendingEmail); err != nil {
+			return nil, err
+		}
+	}
+	list, err := db.ListEmailSubscribers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	confirmed, err := db.ConfirmEmailSubscriber(ctx, list[1].ID)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]string{
+		"confirm": linkwatch.EmailConfirmPath + "?token=" + linkwatch.NewEmailToken(list[0], linkwatch.TokenConfirm, now.Add(linkwatch.EmailConfirmFor)),
+		"manage":  linkwatch.EmailManagePath + "?token=" + linkwatch.NewEmailToken(confirmed, linkwatch.TokenManage, time.Time{}),
+	}, nil
 }
 
 // maintenanceScene: the shop has been down for 5 minutes (an open

@@ -30,7 +30,7 @@ var (
 		"iso":         func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 		"title":       titleCase,
 		"dict":        func(v IncidentView, now time.Time) incidentArgs { return incidentArgs{V: v, Now: now} },
-	}).ParseFS(assets, "assets/status.html", "assets/charts.html", "assets/notfound.html", "assets/unavailable.html"))
+	}).ParseFS(assets, "assets/status.html", "assets/charts.html", "assets/notfound.html", "assets/unavailable.html", "assets/subscribe.html"))
 	// The charts' shapes are styled once, in chart.go, for the page and the
 	// standalone SVG alike.
 	statusCSS = func() []byte {
@@ -75,6 +75,8 @@ type pageView struct {
 	Snap       *Snapshot
 	Now        time.Time
 	FeedURL    string
+	// Subscribe: the page shows the email subscription form.
+	Subscribe bool
 }
 
 func (s *Server) serveHTML(w http.ResponseWriter, r *http.Request) {
@@ -95,7 +97,7 @@ func (s *Server) serveHTML(w http.ResponseWriter, r *http.Request) {
 	// The page is a function of its snapshot: rendered once per snapshot,
 	// so a burst of visitors costs one rendering, not one each.
 	snap.page.once.Do(func() {
-		v := pageView{Name: s.opts.Name, Snap: snap, Now: snap.At, FeedURL: "/status/feed.atom"}
+		v := pageView{Name: s.opts.Name, Snap: snap, Now: snap.At, FeedURL: "/status/feed.atom", Subscribe: s.formOn(slug)}
 		if pc, ok := snap.byKeyOf(linkwatch.PageComponent(slug)); slug != "" && ok {
 			v.Scope, v.ScopeTitle = slug, pc.Name
 		}

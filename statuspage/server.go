@@ -29,7 +29,13 @@ type Options struct {
 	Catalog   func() *hub.Catalog
 	Log       *slog.Logger
 	Now       func() time.Time // the clock (default time.Now)
+	// Subscribe turns on the email subscription form; nil: off.
+	Subscribe *SubscribeOptions
 }
+
+// DefaultName is the status page's title when none is given, in its
+// mails too.
+const DefaultName = "Link status"
 
 // Server serves the status page, its API, feed, badges and QR codes.
 type Server struct {
@@ -80,7 +86,7 @@ var errNoSnapshot = errors.New("the status cannot be read yet")
 // New returns a status page server.
 func New(src Source, opts Options) *Server {
 	if opts.Name == "" {
-		opts.Name = "Link status"
+		opts.Name = DefaultName
 	}
 	if opts.CacheFor <= 0 {
 		opts.CacheFor = 5 * time.Second
@@ -122,6 +128,7 @@ func (s *Server) Register(r *mux.Router) {
 		get("/status/api/v2/"+ep+".json", h)
 		get("/status/{page}/api/v2/"+ep+".json", h)
 	}
+	s.registerSubscribe(r)
 	get("/badge/{page}.svg", s.serveBadge)
 	get("/badge/{page}/{link}.svg", s.serveBadge)
 	get("/chart/{page}/{link}.svg", s.serveChart)

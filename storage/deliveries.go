@@ -39,6 +39,17 @@ func (db *DB) FanOut(ctx context.Context, channels []string) error {
 					continue
 				}
 			}
+			if id, ok := linkwatch.EmailSubscriberOf(ch); ok {
+				// The same for a subscriber who left or bounced since.
+				var live bool
+				if err := tx.row(ctx, `SELECT EXISTS (SELECT 1 FROM email_subscribers WHERE id = $1 AND confirmed_at IS NOT NULL
+					AND NOT EXISTS (SELECT 1 FROM channel_state WHERE channel = $2))`, id, ch).Scan(&live); err != nil || !live {
+					if err != nil {
+						return err
+					}
+					continue
+				}
+			}
 			fanOutTo(ctx, tx, ch, linkwatch.DeliveryPending)
 		}
 		paused, err := all(ctx, tx.runner, `SELECT CAST($1 AS TEXT) || s.id FROM subscriptions s WHERE s.paused AND s.verified_at IS NOT NULL
@@ -129,6 +140,7 @@ func (db *DB) ReleaseClaims(ctx context.Context, owner string) error {
 	return db.update(ctx, "release claims", func(tx *Tx) error {
 		tx.Exec(ctx, `UPDATE deliveries SET claimed_until = NULL, claimed_by = '' WHERE claimed_by = $1 AND status = $2`, owner, linkwatch.DeliveryPending)
 		tx.Exec(ctx, `UPDATE subscriptions SET verify_claimed_until = NULL, verify_claimed_by = '' WHERE verify_claimed_by = $1`, owner)
+		tx.Exec(ctx, `UPDATE email_subscribers SET confirm_claimed_until = NULL, confirm_claimed_by = '' WHERE confirm_claimed_by = $1`, owner)
 		return nil
 	})
 }

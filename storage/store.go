@@ -102,6 +102,17 @@ type Store interface {
 	EndSession(ctx context.Context, id string) error
 	Audit(ctx context.Context, e linkwatch.AuditEntry) (linkwatch.AuditEntry, error)
 	AuditLog(ctx context.Context, q linkwatch.AuditQuery) ([]linkwatch.AuditEntry, error)
+	// The status page's email subscribers (statuspage.Subscribers, the
+	// dispatcher's alerting.EmailStore, the admin API's export).
+	RequestEmailSubscription(ctx context.Context, address, page string, maxPending int) error
+	EmailSubscriber(ctx context.Context, id int64) (linkwatch.EmailSubscriber, error)
+	ListEmailSubscribers(ctx context.Context) ([]linkwatch.EmailSubscriber, error)
+	CountEmailSubscribers(ctx context.Context) (map[string]int, error)
+	ConfirmEmailSubscriber(ctx context.Context, id int64) (linkwatch.EmailSubscriber, error)
+	SetEmailScope(ctx context.Context, id int64, page string) error
+	DeleteEmailSubscriber(ctx context.Context, id int64) error
+	ClaimConfirmation(ctx context.Context, id int64, owner string, lease time.Duration) (bool, error)
+	RecordConfirmation(ctx context.Context, id int64, o linkwatch.Outcome) error
 
 	// Clicks and the feed's stable ids.
 	AddClicks(ctx context.Context, hour time.Time, counts map[hub.LinkKey]hub.ClickCount) error

@@ -214,9 +214,21 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 	adminOpts := admin.Options{Token: cfg.Server.AdminToken, Channels: channels, Log: log,
 		CheckURL: checkReceiverURL(guard), NewSecret: alerting.NewSecret,
 		Extra: extra, Catalog: hubServer, Now: clock}
+	var mailer *alerting.Mailer
+	var subscribe *statuspage.SubscribeOptions
+	if e := cfg.Alerts.Email; e != nil {
+		var err error
+		mailer, err = alerting.NewMailer(alerting.MailOptions{Host: e.Host, Port: e.Port, Security: e.Security, User: e.User, Password: e.Password,
+			From: e.From, SiteName: statuspage.DefaultName, URL: cfg.Server.PublicURL})
+		if err != nil {
+			return nil, err
+		}
+		subscribe = &statuspage.SubscribeOptions{Store: db, Off: cfg.SubscribeOff(), Trusted: cfg.Server.TrustedPrefixes(),
+			Limiter: statuspage.NewSubscribeLimiter(cfg.Server.RateLimit.IPv6Prefix)}
+	}
 	status := statuspage.New(storesource.Source{Store: db}, statuspage.Options{
 		URL: cfg.Server.PublicURL, Interval: time.Duration(cfg.Probe.Interval), SelfCheck: *cfg.Probe.SelfCheck,
-		Catalog: hubServer.Catalog, Now: clock, Log: log,
+		Catalog: hubServer.Catalog, Now: clock, Log: log, Subscribe: subscribe,
 	})
 	limiter := middleware.NewRateLimiter(cfg.Server.RateLimit.PerSecond, cfg.Server.RateLimit.Burst, cfg.Server.RateLimit.IPv6Prefix)
 	ready := new(web.Readiness)
@@ -248,6 +260,9 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 		dispatcher.SetClaim(self.ID, alerting.DefaultClaimLease)
 	}
 	dispatcher.Subscribe(db, guard.Dial)
+	if mailer != nil {
+		dispatcher.MailSubscribers(db, mailer)
+	}
 	// The engine runs on one goroutine; it drains this channel until the
 	// prober has stopped and the channel is closed.
 	engineIn := make(chan linkwatch.Result, 4096)
@@ -325,7 +340,7 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 			Limit: func(next http.Handler) http.Handler {
 				return limiter.Middleware(cfg.Server.TrustedPrefixes(), hubServer.IsSelfCheck, next)
 			},
-		}), console.Path+"/")
+		}), console.Path+"/", "/status/") // the forms: the console's, and visitors' email subscription
 	}
 	// Until the database is reached and migrated, the admin API answers
 	// 503 saying so; until the incident engine runs, its incident actions

@@ -42,6 +42,7 @@ type Store interface {
 	EnableChannel(ctx context.Context, name string) error
 	DisableChannel(ctx context.Context, name, reason string) error
 	SubscriptionStore
+	EmailSubscriberStore
 }
 
 // Operator is what an on-call engineer asks of the incident engine: to
@@ -142,6 +143,9 @@ func (a *API) Register(r *mux.Router) {
 	s.Handle("/subscriptions/{id}/rotate", methods{http.MethodPost: a.noBody(a.rotateSecret)})
 	s.Handle("/subscriptions/{id}/verify", methods{http.MethodPost: a.noBody(a.verify)})
 	s.Handle("/subscriptions/{id}/replay", methods{http.MethodPost: a.noBody(a.replay)})
+	s.Handle("/email-subscribers", methods{http.MethodGet: a.exportEmailSubscribers})
+	s.Handle("/email-subscribers/counts", methods{http.MethodGet: a.emailSubscriberCounts})
+	s.Handle("/email-subscribers/{id}", methods{http.MethodDelete: a.noBody(a.deleteEmailSubscriber)})
 	s.Handle("/channels", methods{http.MethodGet: a.listChannels, http.MethodPost: a.setChannel})
 	for path, h := range a.extra {
 		s.Handle(path, methods{http.MethodGet: h.ServeHTTP})

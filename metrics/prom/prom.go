@@ -30,6 +30,11 @@ const Namespace = "linkwatch"
 // callers like, and one series each would be unbounded.
 const SubscriptionsChannel = "subscriptions"
 
+// EmailChannel is the channel label of every email subscriber's
+// deliveries, for the same reason; their confirmation mails are
+// channel="email:confirmation".
+const EmailChannel = "email"
+
 // redirectBuckets are the redirect handler's times, in seconds: a
 // redirect takes a few microseconds, a 404 page tens of them, so the
 // buckets are fine there and coarse beyond a millisecond.
@@ -77,7 +82,7 @@ func New(src metrics.Sources, opts Options) *Exporter {
 			[]string{"kind"}),
 		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "deliveries_total",
 			Help: `Alert delivery attempts by channel and the state they left the delivery in (state="pending": failed, to be retried); ` +
-				`every subscription's are channel="` + SubscriptionsChannel + `".`},
+				`every subscription's are channel="` + SubscriptionsChannel + `", every email subscriber's channel="` + EmailChannel + `".`},
 			[]string{"channel", "state"}),
 	}
 	redirectTime := prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: Namespace, Name: "redirect_duration_seconds",
@@ -113,6 +118,9 @@ func (e *Exporter) Result(r linkwatch.Result) {
 func (e *Exporter) Delivery(channel string, state linkwatch.DeliveryStatus) {
 	if _, ok := linkwatch.SubscriptionOf(channel); ok {
 		channel = SubscriptionsChannel
+	}
+	if _, ok := linkwatch.EmailSubscriberOf(channel); ok {
+		channel = EmailChannel
 	}
 	e.deliveries.WithLabelValues(channel, string(state)).Inc()
 }

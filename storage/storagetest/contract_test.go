@@ -100,6 +100,7 @@ func run(t *testing.T, open Open) {
 		{"ConsoleSessions", consoleSessions},
 		{"AuditLog", auditLog},
 		{"IncidentFilters", incidentFilters},
+		{"EmailSubscribers", emailSubscribers},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -25,6 +25,8 @@ type AlertsConfig struct {
 	Sentry   *SentryConfig   `yaml:"sentry"`
 	Webhooks []WebhookConfig `yaml:"webhooks"`
 	DataDog  *DataDogConfig  `yaml:"datadog"`
+	// Email mails the status page's subscribers (issue 28).
+	Email *EmailConfig `yaml:"email"`
 	// GroupInterval folds the updates of one incident made within it into
 	// one message (default 30s; 0s sends each update at once).
 	GroupInterval *Duration `yaml:"group_interval"`
@@ -231,6 +233,9 @@ func (a *AlertsConfig) validate(cerr *Error) {
 		if _, err := alerting.NewWebhook(w.Name, "https://example.invalid/", w.Secret, nil); err != nil {
 			cerr.add(p+".secret", "%v", err)
 		}
+	}
+	if e := a.Email; e != nil {
+		e.validate(cerr)
 	}
 	if d := a.DataDog; d != nil {
 		if _, _, err := net.SplitHostPort(d.Addr); err != nil {

@@ -57,6 +57,16 @@ func TestParseConfigRejects(t *testing.T) {
 		{"fresh_every not a duration", "probe: {fresh_every: 60}\n" + validPages, []string{`probe.fresh_every: "60" is not a duration`}},
 		{"keep_alive_hosts negative", "probe: {keep_alive_hosts: -5}\n" + validPages, []string{"probe.keep_alive_hosts: must be between 1 and 1000000"}},
 		{"keep_alive_hosts too many", "probe: {keep_alive_hosts: 2000000}\n" + validPages, []string{"probe.keep_alive_hosts: must be between 1 and 1000000"}},
+		{"email: nothing set", "alerts: {email: {}}\n" + validPages, []string{"alerts.email.host: is required", "alerts.email.from: is required"}},
+		{"email: bad values", "alerts: {email: {host: 'smtp example', port: 70000, security: ssl, from: 'Status <s@x.example>', user: u}}\n" + validPages, []string{
+			"alerts.email.host: must be a host name or an IP address", "alerts.email.security: must be starttls, tls or none",
+			"alerts.email.port: must be from 1 to 65535", "alerts.email.from: must be a plain address", "alerts.email.password: user and password go together"}},
+		{"email: cleartext off loopback", "alerts: {email: {host: smtp.example.com, security: none, from: s@x.example, user: u, password: T0KEN}}\n" + validPages,
+			[]string{"alerts.email.security: none sends mail and the password in the clear: only for a relay on loopback"}},
+		{"email: password env unset", "alerts: {email: {host: smtp.example.com, from: s@x.example, user: u, password: '${NOPE}'}}\n" + validPages,
+			[]string{"alerts.email.password: environment variable NOPE is not set", "alerts.email.password: user and password go together"}},
+		{"email: unknown key", "alerts: {email: {host: smtp.example.com, from: s@x.example, tls: true}}\n" + validPages, []string{"alerts.email.tls: unknown field"}},
+		{"page subscribe not a bool", "pages:\n  - {slug: a, subscribe: maybe, links: [{slug: x, url: 'https://e.com/'}]}\n", []string{"pages[0].subscribe"}},
 		{"negative drain delay", "server: {drain_delay: -1s}\n" + validPages, []string{"server.drain_delay: must be between 0 and 5m"}},
 		{"drain delay not a duration", "server: {drain_delay: 5}\n" + validPages, []string{`server.drain_delay: "5" is not a duration`}},
 		{"tls_warn zero", "probe: {tls_warn: 0s}\n" + validPages, []string{"probe.tls_warn: must be between 1h and 8760h"}},
@@ -246,6 +256,44 @@ pages:
 	}
 }
 
+// alerts.email's port follows its security unless set; the form is on
+// everywhere but where a page (or status_form, for /status) turns it off.
+func TestEmailConfigDefaults(t *testing.T) {
+	cfg, err := Parse(t.Context(), []byte(`
+alerts:
+  email:
+    host: smtp.example.com
+    user: status
+    password: ${SMTP_PASSWORD}
+    from: status@example.com
+pages:
+  - {slug: a, links: [{slug: x, url: 'https://e.com/'}]}
+  - {slug: b, subscribe: false, links: [{slug: y, url: 'https://e.com/y'}]}
+`), "t.yaml", func(k string) string { return map[string]string{"SMTP_PASSWORD": "s3cret"}[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := cfg.Alerts.Email
+	if e.Security != "starttls" || e.Port != 587 || e.Password != "s3cret" || !*e.StatusForm {
+		t.Errorf("defaults: %+v", *e)
+	}
+	if off := cfg.SubscribeOff(); !off["b"] || off["a"] || off[""] {
+		t.Errorf("forms off: %v, want b alone", off)
+	}
+	cfg, err = Parse(t.Context(), []byte("alerts: {email: {host: localhost, security: none, from: s@x.example, status_form: false}}\n"+validPages), "t.yaml",
+		func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Alerts.Email.Port != 25 || !cfg.SubscribeOff()[""] {
+		t.Errorf("none on loopback: port %d, forms off %v", cfg.Alerts.Email.Port, cfg.SubscribeOff())
+	}
+	if cfg, err := Parse(t.Context(), []byte("alerts: {email: {host: smtp.example.com, security: tls, from: s@x.example}}\n"+validPages), "t.yaml",
+		func(string) string { return "" }); err != nil || cfg.Alerts.Email.Port != 465 {
+		t.Errorf("tls: %v, port %d", err, cfg.Alerts.Email.Port)
+	}
+}
+
 func TestEmbeddedDefaultConfigIsValid(t *testing.T) {
 	cfg, err := Load(t.Context(), "", func(string) string { return "" })
 	if err != nil {
@@ -305,6 +353,7 @@ func TestReadmeConfigIsValid(t *testing.T) {
 	env := map[string]string{
 		"LINKWATCH_ADMIN_TOKEN": "0123456789abcdef0123", "SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T/B/X",
 		"SENTRY_DSN": "https://key@o0.ingest.sentry.io/42", "OPS_WEBHOOK_SECRET": "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+		"SMTP_PASSWORD": "not-a-real-password",
 	}
 	if _, err := Parse(t.Context(), []byte(block), "README.md", func(k string) string { return env[k] }); err != nil {
 		t.Errorf("the README's example config is invalid:\n%v", err)

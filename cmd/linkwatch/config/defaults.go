@@ -83,6 +83,9 @@ func (c *Config) applyDefaults() {
 		c.Alerts.GroupInterval = &d
 	}
 	setDefaultPtr(&c.Alerts.DatabaseOutageAfter, alerting.DefaultDatabaseOutageAfter)
+	if e := c.Alerts.Email; e != nil {
+		e.applyDefaults()
+	}
 	if dd := c.Alerts.DataDog; dd != nil && dd.Addr == "" {
 		dd.Addr = "127.0.0.1:8125"
 	}

@@ -17,6 +17,9 @@ type PageConfig struct {
 	Title       string       `yaml:"title"`
 	Description string       `yaml:"description"`
 	Links       []LinkConfig `yaml:"links"`
+	// Subscribe: false turns the email subscription form off this page's
+	// status page (it is on wherever alerts.email is set).
+	Subscribe *bool `yaml:"subscribe"`
 }
 
 // LinkConfig is one short link on a page.
