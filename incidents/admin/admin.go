@@ -38,6 +38,9 @@ type Store interface {
 	CreateMaintenance(ctx context.Context, m linkwatch.Maintenance) (linkwatch.Maintenance, error)
 	ListMaintenance(ctx context.Context, since time.Time) ([]linkwatch.Maintenance, error)
 	DeleteMaintenance(ctx context.Context, id int64) error
+	CreateRecurringMaintenance(ctx context.Context, r linkwatch.RecurringMaintenance) (linkwatch.RecurringMaintenance, error)
+	ListRecurringMaintenance(ctx context.Context) ([]linkwatch.RecurringMaintenance, error)
+	DeleteRecurringMaintenance(ctx context.Context, id int64) error
 	ChannelStates(ctx context.Context, names []string) ([]linkwatch.ChannelState, error)
 	EnableChannel(ctx context.Context, name string) error
 	DisableChannel(ctx context.Context, name, reason string) error
@@ -132,6 +135,8 @@ func (a *API) Register(r *mux.Router) {
 	s.Handle("/incidents/{id}/postmortem", methods{http.MethodPut: a.editPostmortem})
 	s.Handle("/incidents/{id}/resolve", methods{http.MethodPost: a.resolve})
 	s.Handle("/maintenance", methods{http.MethodGet: a.listMaintenance, http.MethodPost: a.createMaintenance})
+	s.Handle("/maintenance/recurring", methods{http.MethodGet: a.listRecurring, http.MethodPost: a.createRecurring})
+	s.Handle("/maintenance/recurring/{id}", methods{http.MethodDelete: a.noBody(a.deleteRecurring)})
 	s.Handle("/maintenance/{id}", methods{http.MethodDelete: a.noBody(a.deleteMaintenance)})
 	s.Handle("/deliveries", methods{http.MethodGet: a.listDeliveries})
 	s.Handle("/deliveries/{id}/redeliver", methods{http.MethodPost: a.noBody(a.redeliver)})
@@ -737,43 +742,75 @@ func (a *API) createMaintenance(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	now := a.now()
-	err := checkLine("title", body.Title, true, 200)
-	kind, page, known := linkwatch.ParseComponent(body.Component)
-	isPage := kind == linkwatch.ComponentPage
+	var err error
 	switch {
-	case err != nil:
-	case !known || checkText("component", body.Component, false, 2100) != nil:
-		err = &fieldError{"component", `must be empty (everything), "hub", "prober", "page:<slug>", "host:<host>" or "dest:<url>"`}
-	case isPage && a.catalog != nil && !a.catalog.HasPage(page):
-		err = &fieldError{"component", fmt.Sprintf("no page %q is configured", clipText(page, 100))}
 	case body.StartsAt.bad:
 		err = &fieldError{"starts_at", "must be " + jsonKind(reflect.TypeOf(time.Time{}))}
 	case body.EndsAt.bad:
 		err = &fieldError{"ends_at", "must be " + jsonKind(reflect.TypeOf(time.Time{}))}
-	case body.StartsAt.IsZero():
-		err = &fieldError{"starts_at", "is required (RFC 3339)"}
-	case body.StartsAt.After(now.Add(maxMaintenanceLead)):
-		err = &fieldError{"starts_at", fmt.Sprintf("must be within %s from now", maxMaintenanceLead)}
-	case body.EndsAt.IsZero():
-		err = &fieldError{"ends_at", "is required (RFC 3339)"}
-	case !body.EndsAt.After(body.StartsAt.Time):
-		err = &fieldError{"ends_at", "must be after starts_at"}
-	case !body.EndsAt.After(now):
-		err = &fieldError{"ends_at", "is in the past"}
-	case body.EndsAt.Sub(body.StartsAt.Time) > maxMaintenance:
-		err = &fieldError{"ends_at", fmt.Sprintf("a window may last at most %s", maxMaintenance)}
 	}
-	if err != nil {
-		a.fail(w, r, err)
-		return
+	var m linkwatch.Maintenance
+	if err == nil {
+		m, err = a.CreateMaintenance(r.Context(), MaintenanceRequest{Title: body.Title, Component: body.Component, StartsAt: body.StartsAt.Time, EndsAt: body.EndsAt.Time})
 	}
-	m, err := a.store.CreateMaintenance(r.Context(), linkwatch.Maintenance{Title: body.Title, Component: body.Component, StartsAt: body.StartsAt.UTC(), EndsAt: body.EndsAt.UTC()})
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusCreated, m)
+}
+
+// MaintenanceRequest asks for a one-off maintenance window.
+type MaintenanceRequest struct {
+	Title, Component string
+	StartsAt, EndsAt time.Time
+}
+
+// CreateMaintenance checks and stores a one-off maintenance window, for
+// every way one is made (the admin API, the console).
+func (a *API) CreateMaintenance(ctx context.Context, req MaintenanceRequest) (linkwatch.Maintenance, error) {
+	m, err := a.CheckMaintenance(req)
+	if err != nil {
+		return m, err
+	}
+	return a.store.CreateMaintenance(ctx, m)
+}
+
+// CheckMaintenance validates a one-off window: an error names the field
+// that is wrong.
+func (a *API) CheckMaintenance(req MaintenanceRequest) (linkwatch.Maintenance, error) {
+	now := a.now()
+	err := checkLine("title", req.Title, true, 200)
+	switch {
+	case err != nil:
+	case a.checkComponent(req.Component) != nil:
+		err = a.checkComponent(req.Component)
+	case req.StartsAt.IsZero():
+		err = &fieldError{"starts_at", "is required (RFC 3339)"}
+	case req.StartsAt.After(now.Add(maxMaintenanceLead)):
+		err = &fieldError{"starts_at", fmt.Sprintf("must be within %s from now", maxMaintenanceLead)}
+	case req.EndsAt.IsZero():
+		err = &fieldError{"ends_at", "is required (RFC 3339)"}
+	case !req.EndsAt.After(req.StartsAt):
+		err = &fieldError{"ends_at", "must be after starts_at"}
+	case !req.EndsAt.After(now):
+		err = &fieldError{"ends_at", "is in the past"}
+	case req.EndsAt.Sub(req.StartsAt) > maxMaintenance:
+		err = &fieldError{"ends_at", fmt.Sprintf("a window may last at most %s", maxMaintenance)}
+	}
+	return linkwatch.Maintenance{Title: req.Title, Component: req.Component, StartsAt: req.StartsAt.UTC(), EndsAt: req.EndsAt.UTC()}, err
+}
+
+// checkComponent checks what a maintenance window covers.
+func (a *API) checkComponent(component string) error {
+	kind, page, known := linkwatch.ParseComponent(component)
+	switch {
+	case !known || checkText("component", component, false, 2100) != nil:
+		return &fieldError{"component", `must be empty (everything), "hub", "prober", "page:<slug>", "host:<host>" or "dest:<url>"`}
+	case kind == linkwatch.ComponentPage && a.catalog != nil && !a.catalog.HasPage(page):
+		return &fieldError{"component", fmt.Sprintf("no page %q is configured", clipText(page, 100))}
+	}
+	return nil
 }
 
 func (a *API) deleteMaintenance(w http.ResponseWriter, r *http.Request) {
