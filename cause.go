@@ -1,5 +1,7 @@
 package linkwatch
 
+import "slices"
+
 // Cause is why a check did not come back healthy.
 type Cause string
 
@@ -39,3 +41,15 @@ func (c Cause) Degrades() bool {
 	}
 	return false
 }
+
+// Causes lists every root cause a result or an incident may have (not
+// CauseNone), in the order they are declared: a check fails at DNS first.
+func Causes() []Cause {
+	return []Cause{CauseDNS, CauseConnectRefused, CauseConnectTimeout, CauseTLSExpired, CauseTLSExpiring, CauseTLSHostname,
+		CauseTLSUntrusted, CauseTimeout, CauseHTTP4xx, CauseHTTP5xx, CauseRateLimited, CauseRedirectLoop, CauseTooManyRedirects,
+		CauseRedirectChanged, CauseRedirectInvalid, CauseContentMismatch, CauseBlocked, CauseHubRedirectWrong, CauseHubSlow,
+		CauseProberOffline, CauseConnectionFailure}
+}
+
+// ValidCause reports whether c is one of Causes.
+func ValidCause(c Cause) bool { return slices.Contains(Causes(), c) }

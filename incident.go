@@ -166,6 +166,9 @@ const (
 	// sees it failing too, or up again), or a regional note became an
 	// incident.
 	EventRegions EventKind = "regions"
+	// EventNote is an operator's internal update: on the timeline, for
+	// the team, never on the status page nor in an alert.
+	EventNote EventKind = "note"
 )
 
 // EventFallbackOn and EventFallbackOff record a link's visitors being sent
@@ -205,4 +208,19 @@ type IncidentQuery struct {
 	// Internal selects only incidents of internal kinds (true: the
 	// prober's own) or only public ones (false); nil for both.
 	Internal *bool
+	// Page selects the incidents that affect a link of the page with this
+	// slug; "" for every page.
+	Page string
+	// Cause selects the incidents of one root cause; "" for every cause.
+	Cause Cause
+}
+
+// Affects reports whether the incident affects a link of the page slug.
+func (i Incident) Affects(page string) bool {
+	for _, a := range i.Affected {
+		if a.Page == page {
+			return true
+		}
+	}
+	return false
 }

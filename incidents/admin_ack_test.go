@@ -106,7 +106,7 @@ func TestAcknowledgementFollowsTheMuteStep(t *testing.T) {
 	}
 	// An operator's update of the regional note is public, and sends
 	// nothing either: the note never alerts.
-	if _, err := h.eng.PostUpdate(ctx, note.ID, linkwatch.StatusMonitoring, "Only eu-west's network."); err != nil {
+	if _, err := h.eng.PostUpdate(ctx, note.ID, "", linkwatch.StatusMonitoring, "Only eu-west's network."); err != nil {
 		t.Fatal(err)
 	}
 	got := h.alerts()[before:]

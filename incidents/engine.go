@@ -969,7 +969,7 @@ func (e *Engine) Resolve(ctx context.Context, id int64, by, note string) (linkwa
 // public status. An open incident is resolved with Resolve, not with an
 // update; a resolved one takes only updates with status resolved. Like
 // every alert, the update's is made here, on the engine's goroutine.
-func (e *Engine) PostUpdate(ctx context.Context, id int64, status linkwatch.IncidentStatus, body string) (linkwatch.Update, error) {
+func (e *Engine) PostUpdate(ctx context.Context, id int64, by string, status linkwatch.IncidentStatus, body string) (linkwatch.Update, error) {
 	return onEngine(ctx, e, func() (linkwatch.Update, error) {
 		open := e.openByID(id)
 		var inc linkwatch.Incident
@@ -989,7 +989,7 @@ func (e *Engine) PostUpdate(ctx context.Context, id int64, status linkwatch.Inci
 		}
 		now := e.now().UTC()
 		u := &linkwatch.Update{Status: status, Body: body}
-		c := Change{Incident: inc, Update: u, Events: []linkwatch.Event{{At: now, Kind: linkwatch.EventUpdatePosted, Body: fmt.Sprintf("%s: %s", status, body)}}}
+		c := Change{Incident: inc, Update: u, Events: []linkwatch.Event{{At: now, Kind: linkwatch.EventUpdatePosted, Body: fmt.Sprintf("%s%s: %s", status, byline(by), body)}}}
 		c.Incident.Status, c.Incident.UpdatedAt = status, now
 		e.alert(ctx, &c, linkwatch.AlertUpdated, string(linkwatch.EventUpdatePosted), now, nil)
 		saved, err := e.record(ctx, c)
@@ -1000,6 +1000,43 @@ func (e *Engine) PostUpdate(ctx context.Context, id int64, status linkwatch.Inci
 			*open = saved
 		}
 		return *u, nil
+	})
+}
+
+// byline names who did something on the timeline (" by ada"), or
+// nothing where the caller did not say.
+func byline(by string) string {
+	if by == "" {
+		return ""
+	}
+	return " by " + by
+}
+
+// Note adds an operator's internal update to an incident's timeline: for
+// the team, never on the status page nor in an alert; it changes neither
+// the incident's status nor anything else about it. Any incident, open or
+// resolved, takes notes. Written over the database's copy as
+// Acknowledge's change is.
+func (e *Engine) Note(ctx context.Context, id int64, by, body string) (linkwatch.Event, error) {
+	return onEngine(ctx, e, func() (linkwatch.Event, error) {
+		for attempt := 0; ; attempt++ {
+			inc, err := e.store.Incident(ctx, id)
+			if err != nil {
+				return linkwatch.Event{}, err
+			}
+			ev := linkwatch.Event{IncidentID: id, At: e.now().UTC(), Kind: linkwatch.EventNote, Body: "internal note" + byline(by) + ": " + body}
+			saved, err := e.record(ctx, Change{Incident: inc, Events: []linkwatch.Event{ev}})
+			if errors.Is(err, linkwatch.ErrConflict) && attempt == 0 {
+				continue
+			}
+			if err != nil {
+				return linkwatch.Event{}, err
+			}
+			if open := e.openByID(id); open != nil {
+				*open = saved
+			}
+			return ev, nil
+		}
 	})
 }
 

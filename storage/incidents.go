@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -47,9 +49,21 @@ func (db *DB) ListIncidents(ctx context.Context, f linkwatch.IncidentQuery) ([]l
 	if f.Limit <= 0 {
 		f.Limit = 50
 	}
-	return db.incidents(ctx, `WHERE started_at >= $1 AND ($2 OR (resolved_at IS NULL) = $3) AND ($4 OR (kind = ANY($5)) = $6)
-		ORDER BY started_at DESC, id DESC LIMIT $7`,
-		f.Since, f.Open == nil, f.Open != nil && *f.Open, f.Internal == nil, kinds, f.Internal != nil && *f.Internal, f.Limit)
+	// The page is in the incident's affected links, JSON each database
+	// spells its own way: read every incident the rest selects, and keep
+	// those affecting the page.
+	limit := f.Limit
+	if f.Page != "" {
+		limit = math.MaxInt32
+	}
+	list, err := db.incidents(ctx, `WHERE started_at >= $1 AND ($2 OR (resolved_at IS NULL) = $3) AND ($4 OR (kind = ANY($5)) = $6)
+		AND ($7 = '' OR cause = $7) ORDER BY started_at DESC, id DESC LIMIT $8`,
+		f.Since, f.Open == nil, f.Open != nil && *f.Open, f.Internal == nil, kinds, f.Internal != nil && *f.Internal, string(f.Cause), limit)
+	if f.Page == "" || err != nil {
+		return list, err
+	}
+	list = slices.DeleteFunc(list, func(inc linkwatch.Incident) bool { return !inc.Affects(f.Page) })
+	return list[:min(len(list), f.Limit)], nil
 }
 
 // Incident returns one incident.

@@ -94,6 +94,15 @@ type Store interface {
 	Redeliver(ctx context.Context, id int64) (linkwatch.DeliveryLog, error)
 	Replay(ctx context.Context, channel string, since time.Time, limit int, match func(linkwatch.Alert) bool) (n int, next time.Time, err error)
 
+	// The operator console's sessions (every replica honours them; signing
+	// out ends one everywhere) and its audit log.
+	CreateSession(ctx context.Context, s linkwatch.ConsoleSession) error
+	Session(ctx context.Context, id string) (linkwatch.ConsoleSession, error)
+	TouchSession(ctx context.Context, s linkwatch.ConsoleSession) error
+	EndSession(ctx context.Context, id string) error
+	Audit(ctx context.Context, e linkwatch.AuditEntry) (linkwatch.AuditEntry, error)
+	AuditLog(ctx context.Context, q linkwatch.AuditQuery) ([]linkwatch.AuditEntry, error)
+
 	// Clicks and the feed's stable ids.
 	AddClicks(ctx context.Context, hour time.Time, counts map[hub.LinkKey]hub.ClickCount) error
 	ClickTotals(ctx context.Context) (map[hub.LinkKey]int64, error)

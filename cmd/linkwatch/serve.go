@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -22,6 +23,7 @@ import (
 	"linkwatch/checker/shard"
 	"linkwatch/cmd/linkwatch/config"
 	"linkwatch/cmd/linkwatch/web"
+	"linkwatch/console"
 	"linkwatch/errlog"
 	"linkwatch/hub"
 	"linkwatch/hub/middleware"
@@ -290,14 +292,24 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 	if dogstatsd != nil {
 		record = append(record, dogstatsd)
 	}
-	front := func(admin *admin.API) http.Handler {
+	// The console's sign-in limit outlives the handlers the switch swaps.
+	signIns := console.NewSignInLimiter(cfg.Server.RateLimit.IPv6Prefix)
+	secure := strings.HasPrefix(cfg.Server.PublicURL, "https://")
+	front := func(opts admin.Options) http.Handler {
+		api := admin.New(db, opts)
+		conOpts := console.Options{Token: cfg.Server.AdminToken, Secure: secure, SignIns: signIns,
+			Trusted: cfg.Server.TrustedPrefixes(), Now: clock, Log: log}
+		if opts.Unavailable != "" {
+			conOpts.Unavailable = "linkwatch has not reached its database yet (" + where + "): the console works once it has."
+		}
+		con := console.New(db, conOpts)
 		return middleware.SecurityHeaders(web.New(web.Handlers{
-			Hub: hubServer, Admin: admin, Status: status, Metrics: exporter.Handler(),
+			Hub: hubServer, Admin: api, Console: con, Status: status, Metrics: exporter.Handler(),
 			Health: web.Health{Ready: ready, Storage: storageHealth, Timeout: readyTimeout},
 			Limit: func(next http.Handler) http.Handler {
 				return limiter.Middleware(cfg.Server.TrustedPrefixes(), hubServer.IsSelfCheck, next)
 			},
-		}))
+		}), console.Path+"/")
 	}
 	// Until the database is reached and migrated, the admin API answers
 	// 503 saying so; until the incident engine runs, its incident actions
@@ -306,7 +318,7 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 	if reach != nil {
 		initial.Unavailable = "linkwatch has not reached its database yet (" + where + "): the admin API answers once it has"
 	}
-	handler := web.NewSwitch(front(admin.New(db, initial)))
+	handler := web.NewSwitch(front(initial))
 	srv := web.NewServer(handler, log)
 	// SIGHUP reloads the pages and links from the config file. Notify now,
 	// before serving: a SIGHUP nobody listens for ends the process.
@@ -392,7 +404,7 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 				return nil // stopped while waiting
 			}
 			close(reached)
-			handler.Set(front(admin.New(db, adminOpts))) // its tables exist now
+			handler.Set(front(adminOpts)) // its tables exist now
 		}
 		if untilDone(ctx, load, where, log) != nil {
 			return nil
@@ -404,7 +416,7 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 		engine.SetHealthObserver(diverted)
 		sched.SetTargets(share.Owned())
 		adminOpts.Operator = engine
-		handler.Set(front(admin.New(db, adminOpts)))
+		handler.Set(front(adminOpts))
 		log.Info("storage reached: checking, recording and alerting", "storage", where)
 		b := &app{log: log}
 		if sentry != nil {

@@ -48,13 +48,14 @@ type Store interface {
 }
 
 // Operator is what an on-call engineer asks of the incident engine: to
-// acknowledge an incident, resolve an open one by hand, and post a public
-// update. The engine owns open incidents and makes every alert, so the
-// admin API asks it rather than writing to the store.
+// acknowledge an incident, resolve an open one by hand, post a public
+// update or an internal note. The engine owns open incidents and makes
+// every alert, so the admin API asks it rather than writing to the store.
 type Operator interface {
 	Acknowledge(ctx context.Context, id int64, by string) (linkwatch.Incident, error)
 	Resolve(ctx context.Context, id int64, by, note string) (linkwatch.Incident, error)
-	PostUpdate(ctx context.Context, id int64, status linkwatch.IncidentStatus, body string) (linkwatch.Update, error)
+	PostUpdate(ctx context.Context, id int64, by string, status linkwatch.IncidentStatus, body string) (linkwatch.Update, error)
+	Note(ctx context.Context, id int64, by, body string) (linkwatch.Event, error)
 }
 
 // Options configure the admin API.
@@ -250,6 +251,8 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusNotFound, "", err.Error())
 	case errors.Is(err, linkwatch.ErrConflict):
 		writeError(w, http.StatusConflict, "", strings.TrimSuffix(err.Error(), ": "+linkwatch.ErrConflict.Error()))
+	case errors.Is(err, ErrNoEngine):
+		writeError(w, http.StatusServiceUnavailable, "", err.Error())
 	default:
 		a.log.ErrorContext(r.Context(), "admin API", "path", r.URL.Path, "err", err)
 		writeError(w, http.StatusInternalServerError, "", "internal error")
@@ -446,7 +449,7 @@ func checkText(field, s string, required bool, max int) error {
 }
 
 func (a *API) listIncidents(w http.ResponseWriter, r *http.Request) {
-	q := linkwatch.IncidentQuery{Limit: 50}
+	var q linkwatch.IncidentQuery
 	v := r.URL.Query()
 	if s := v.Get("open"); s != "" {
 		b, err := strconv.ParseBool(s)
@@ -458,18 +461,19 @@ func (a *API) listIncidents(w http.ResponseWriter, r *http.Request) {
 	}
 	if s := v.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > 500 {
+		if err != nil || n < 1 {
 			a.fail(w, r, &fieldError{"limit", "must be an integer from 1 to 500"})
 			return
 		}
 		q.Limit = n
 	}
-	list, err := a.store.ListIncidents(r.Context(), q)
+	q.Page, q.Cause = v.Get("page"), linkwatch.Cause(v.Get("cause"))
+	list, err := a.ListIncidents(r.Context(), q)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"incidents": nonNil(list)})
+	writeJSON(w, http.StatusOK, map[string]any{"incidents": list})
 }
 
 func (a *API) showIncident(w http.ResponseWriter, r *http.Request) {
@@ -478,20 +482,12 @@ func (a *API) showIncident(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	ctx := r.Context()
-	inc, err := a.store.Incident(ctx, id)
+	d, err := a.Incident(r.Context(), id)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	events, err1 := a.store.IncidentEvents(ctx, id)
-	updates, err2 := a.store.IncidentUpdates(ctx, id)
-	evidence, err3 := a.store.IncidentEvidence(ctx, id)
-	if err := errors.Join(err1, err2, err3); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"incident": inc, "timeline": nonNil(events), "updates": nonNil(updates), "evidence": evidenceJSON(evidence)})
+	writeJSON(w, http.StatusOK, d)
 }
 
 // evidenceJSON is the stored evidence in a Result's one JSON form
@@ -524,15 +520,11 @@ func (a *API) acknowledge(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	if err := checkLine("by", body.By, true, 200); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	a.operate(w, r, id, http.StatusOK, func(ctx context.Context, op Operator) (any, error) {
-		return op.Acknowledge(ctx, id, body.By)
-	})
+	a.answer(w, r, http.StatusOK)(a.Acknowledge(r.Context(), id, body.By))
 }
 
+// postUpdate posts a public update, or with "internal": true an internal
+// note (no status: a note changes nothing visitors see).
 func (a *API) postUpdate(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r)
 	if err != nil {
@@ -540,24 +532,35 @@ func (a *API) postUpdate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var body struct {
-		Status linkwatch.IncidentStatus `json:"status"`
-		Body   string                   `json:"body"`
+		Status   linkwatch.IncidentStatus `json:"status"`
+		Body     string                   `json:"body"`
+		By       string                   `json:"by"`
+		Internal bool                     `json:"internal"`
 	}
 	if err := decode(w, r, &body); err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	if !linkwatch.ValidIncidentStatus(body.Status) {
-		a.fail(w, r, &fieldError{"status", "must be investigating, identified, monitoring or resolved"})
+	if body.Internal {
+		if body.Status != "" {
+			a.fail(w, r, &fieldError{"status", "must not be set for an internal note: it changes nothing visitors see"})
+			return
+		}
+		a.answer(w, r, http.StatusCreated)(a.PostNote(r.Context(), id, body.By, body.Body))
 		return
 	}
-	if err := checkText("body", body.Body, true, 10000); err != nil {
-		a.fail(w, r, err)
-		return
+	a.answer(w, r, http.StatusCreated)(a.PostUpdate(r.Context(), id, body.By, body.Status, body.Body))
+}
+
+// answer writes what a call returned with the status ok, or its error.
+func (a *API) answer(w http.ResponseWriter, r *http.Request, ok int) func(v any, err error) {
+	return func(v any, err error) {
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		writeJSON(w, ok, v)
 	}
-	a.operate(w, r, id, http.StatusCreated, func(ctx context.Context, op Operator) (any, error) {
-		return op.PostUpdate(ctx, id, body.Status, body.Body)
-	})
 }
 
 // resolve closes an open incident by hand: a link removed while it failed,
@@ -578,33 +581,7 @@ func (a *API) resolve(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	if err := errors.Join(checkLine("by", body.By, true, 200), checkText("note", body.Note, true, 10000)); err != nil {
-		a.fail(w, r, firstField(err))
-		return
-	}
-	a.operate(w, r, id, http.StatusOK, func(ctx context.Context, op Operator) (any, error) {
-		return op.Resolve(ctx, id, body.By, body.Note)
-	})
-}
-
-// operate runs an operator's action on an existing incident through the
-// incident engine and answers with its result (404 for an unknown id
-// before the engine is asked).
-func (a *API) operate(w http.ResponseWriter, r *http.Request, id int64, ok int, act func(context.Context, Operator) (any, error)) {
-	if a.operator == nil {
-		writeError(w, http.StatusServiceUnavailable, "", "the incident engine is not running: incidents cannot be acknowledged, updated or resolved by hand")
-		return
-	}
-	if _, err := a.store.Incident(r.Context(), id); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	v, err := act(r.Context(), a.operator)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeJSON(w, ok, v)
+	a.answer(w, r, http.StatusOK)(a.Resolve(r.Context(), id, body.By, body.Note))
 }
 
 // firstField returns the first field error of a joined error.
@@ -694,25 +671,7 @@ func (a *API) editPostmortem(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	for _, f := range []struct{ name, value string }{
-		{"primary_cause", pm.PrimaryCause}, {"contributing_factors", pm.ContributingFactors},
-		{"why_not_caught", pm.WhyNotCaught}, {"notes", pm.Notes},
-	} {
-		if err := checkText(f.name, f.value, false, 20000); err != nil {
-			a.fail(w, r, err)
-			return
-		}
-	}
-	if pm.Published && strings.TrimSpace(pm.PrimaryCause) == "" {
-		a.fail(w, r, &fieldError{"primary_cause", "is required to publish a postmortem"})
-		return
-	}
-	inc, err := a.store.EditPostmortem(r.Context(), id, pm)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, inc)
+	a.answer(w, r, http.StatusOK)(a.EditPostmortem(r.Context(), id, pm))
 }
 
 func (a *API) listMaintenance(w http.ResponseWriter, r *http.Request) {

@@ -97,6 +97,9 @@ func run(t *testing.T, open Open) {
 		{"RegionsVote", regionsVote},
 		{"OpenIncidentsOnHost", openIncidentsOnHost},
 		{"FailureEnds", failureEnds},
+		{"ConsoleSessions", consoleSessions},
+		{"AuditLog", auditLog},
+		{"IncidentFilters", incidentFilters},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

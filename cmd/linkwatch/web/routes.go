@@ -8,6 +8,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"linkwatch/console"
 	"linkwatch/hub"
 	"linkwatch/incidents/admin"
 	"linkwatch/statuspage"
@@ -15,9 +16,11 @@ import (
 
 // Handlers are what the server's routes answer with.
 type Handlers struct {
-	Hub    *hub.Server // the index, the stylesheet, and the catch-all: pages, short links, the 404 page
-	Admin  *admin.API
-	Status *statuspage.Server
+	Hub   *hub.Server // the index, the stylesheet, and the catch-all: pages, short links, the 404 page
+	Admin *admin.API
+	// Console is the operator console under /admin.
+	Console *console.Console
+	Status  *statuspage.Server
 	// Metrics serves the metrics to Prometheus, behind the admin token.
 	Metrics http.Handler
 	Health  Health
@@ -36,6 +39,7 @@ func register(r *mux.Router, h Handlers) {
 	r.Handle("/", h.Hub)
 	r.Handle(hub.StylePath, h.Hub)
 	h.Admin.Register(r)
+	h.Console.Register(r)
 	h.Status.Register(r)
 	r.Handle("/metrics", h.Admin.Authenticate("/metrics", h.Metrics)).Methods(http.MethodGet, http.MethodHead)
 	r.NotFoundHandler = h.Hub
@@ -176,7 +180,7 @@ func couldBeSlug(seg string) bool {
 // exist does not depend on them.
 func inert() *mux.Router {
 	r := mux.NewRouter()
-	register(r, Handlers{Hub: new(hub.Server), Admin: new(admin.API), Status: new(statuspage.Server)})
+	register(r, Handlers{Hub: new(hub.Server), Admin: new(admin.API), Console: new(console.Console), Status: new(statuspage.Server)})
 	return r
 }
 
