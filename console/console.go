@@ -61,6 +61,7 @@ import (
 
 	"linkwatch"
 	"linkwatch/hub/middleware"
+	"linkwatch/incidents/admin"
 )
 
 // Path is where the console is served.
@@ -103,6 +104,9 @@ type Options struct {
 	// Unavailable, when set, is why the console cannot work yet (serve has
 	// not reached its database): every page answers 503 saying so.
 	Unavailable string
+	// Admin is the admin API's calls, which every action goes through, so
+	// the console validates and acts as the API does.
+	Admin *admin.API
 	// Now is the clock of session expiry: the database's, so replicas
 	// agree (default time.Now).
 	Now func() time.Time
@@ -144,6 +148,11 @@ func (c *Console) Register(r *mux.Router) {
 	s.HandleFunc("/signin", c.signIn).Methods(http.MethodPost)
 	c.action(s, "/signout", c.signOut)
 	c.page(s, "/audit", c.auditPage)
+	c.page(s, "/maintenance", c.maintenancePage)
+	c.action(s, "/maintenance", c.createMaintenance)
+	c.action(s, "/maintenance/recurring", c.createRecurring)
+	c.action(s, "/maintenance/{id}/delete", c.deleteMaintenance)
+	c.action(s, "/maintenance/recurring/{id}/delete", c.deleteRecurring)
 	// Every other path under the console: its own 404, not the hub's.
 	s.PathPrefix("/").HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c.render(w, r, session{}, http.StatusNotFound, "message.html", "Not found", "There is no console page at "+r.URL.Path+".")
@@ -152,13 +161,18 @@ func (c *Console) Register(r *mux.Router) {
 
 // nav is the console's navigation: a section's path and name.
 var nav = []struct{ Path, Name string }{
+	{Path + "/maintenance", "Maintenance"},
 	{Path + "/audit", "Audit log"},
 }
 
 // notices are the messages an action's redirect names (c.done): fixed
 // texts, so a link cannot make the console say what it never did.
 var notices = map[string]string{
-	"signedout": "You are signed out.",
+	"signedout":           "You are signed out.",
+	"maintenance-created": "The maintenance window is scheduled.",
+	"maintenance-deleted": "The maintenance window is removed.",
+	"recurring-created":   "The recurring maintenance window is scheduled.",
+	"recurring-deleted":   "The recurring maintenance window and all its occurrences are removed.",
 }
 
 // home sends the operator to the first section.
@@ -363,7 +377,8 @@ var funcs = template.FuncMap{
 		}
 		return t.UTC().Format("2 Jan 2006 15:04:05 UTC")
 	},
-	"iso": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"iso":    func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"covers": covers,
 }
 
 // pages are the templates, each page's own with the layout, by file name.

@@ -297,7 +297,7 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 	secure := strings.HasPrefix(cfg.Server.PublicURL, "https://")
 	front := func(opts admin.Options) http.Handler {
 		api := admin.New(db, opts)
-		conOpts := console.Options{Token: cfg.Server.AdminToken, Secure: secure, SignIns: signIns,
+		conOpts := console.Options{Token: cfg.Server.AdminToken, Secure: secure, SignIns: signIns, Admin: api,
 			Trusted: cfg.Server.TrustedPrefixes(), Now: clock, Log: log}
 		if opts.Unavailable != "" {
 			conOpts.Unavailable = "linkwatch has not reached its database yet (" + where + "): the console works once it has."

@@ -675,12 +675,12 @@ func (a *API) editPostmortem(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) listMaintenance(w http.ResponseWriter, r *http.Request) {
-	list, err := a.store.ListMaintenance(r.Context(), a.now())
+	list, err := a.Maintenance(r.Context())
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"maintenance": nonNil(list)})
+	writeJSON(w, http.StatusOK, map[string]any{"maintenance": list})
 }
 
 // maxMaintenance bounds a window, so a typo cannot silence alerts for years.
@@ -778,7 +778,7 @@ func (a *API) deleteMaintenance(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	if err := a.store.DeleteMaintenance(r.Context(), id); err != nil {
+	if err := a.DeleteMaintenance(r.Context(), id); err != nil {
 		a.fail(w, r, err)
 		return
 	}

@@ -14,9 +14,10 @@ import (
 // shows.
 const upcomingShown = 3
 
-// recurringView is a recurring window as the admin API shows it: its
-// duration in Go's words ("1h0m0s") and its next occurrences.
-type recurringView struct {
+// RecurringView is a recurring window as the admin API and the console
+// show it: its duration in Go's words ("1h0m0s") and its next
+// occurrences, the one in progress first.
+type RecurringView struct {
 	ID        int64                   `json:"id"`
 	Title     string                  `json:"title"`
 	Component string                  `json:"component"`
@@ -26,23 +27,50 @@ type recurringView struct {
 	Next      []linkwatch.Maintenance `json:"next"`
 }
 
-func viewRecurring(r linkwatch.RecurringMaintenance, now time.Time) recurringView {
-	return recurringView{ID: r.ID, Title: r.Title, Component: r.Component, Schedule: r.Schedule, Duration: r.Duration.String(),
+func viewRecurring(r linkwatch.RecurringMaintenance, now time.Time) RecurringView {
+	return RecurringView{ID: r.ID, Title: r.Title, Component: r.Component, Schedule: r.Schedule, Duration: r.Duration.String(),
 		CreatedAt: r.CreatedAt, Next: nonNil(r.Upcoming(now, upcomingShown))}
 }
 
 func (a *API) listRecurring(w http.ResponseWriter, r *http.Request) {
-	list, err := a.store.ListRecurringMaintenance(r.Context())
+	list, err := a.RecurringMaintenance(r.Context())
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
+	writeJSON(w, http.StatusOK, map[string]any{"recurring": list})
+}
+
+// RecurringMaintenance returns the recurring windows, oldest first, each
+// with its next three occurrences.
+func (a *API) RecurringMaintenance(ctx context.Context) ([]RecurringView, error) {
+	list, err := a.store.ListRecurringMaintenance(ctx)
+	if err != nil {
+		return nil, err
+	}
 	now := a.now()
-	out := make([]recurringView, 0, len(list))
+	out := make([]RecurringView, 0, len(list))
 	for _, m := range list {
 		out = append(out, viewRecurring(m, now))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"recurring": out})
+	return out, nil
+}
+
+// Maintenance returns the windows in progress and to come, one-off ones
+// and the occurrences of recurring ones (storage's ListMaintenance).
+func (a *API) Maintenance(ctx context.Context) ([]linkwatch.Maintenance, error) {
+	list, err := a.store.ListMaintenance(ctx, a.now())
+	return nonNil(list), err
+}
+
+// DeleteMaintenance removes a one-off window.
+func (a *API) DeleteMaintenance(ctx context.Context, id int64) error {
+	return a.store.DeleteMaintenance(ctx, id)
+}
+
+// DeleteRecurring removes a recurring window and all its occurrences.
+func (a *API) DeleteRecurring(ctx context.Context, id int64) error {
+	return a.store.DeleteRecurringMaintenance(ctx, id)
 }
 
 func (a *API) createRecurring(w http.ResponseWriter, r *http.Request) {
@@ -127,7 +155,7 @@ func (a *API) deleteRecurring(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	if err := a.store.DeleteRecurringMaintenance(r.Context(), id); err != nil {
+	if err := a.DeleteRecurring(r.Context(), id); err != nil {
 		a.fail(w, r, err)
 		return
 	}
