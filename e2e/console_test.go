@@ -1,0 +1,135 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/chromedp"
+)
+
+// consoleToken is the admin token of the console's browser tests.
+const consoleToken = "console-e2e-token-0123456789abcdef"
+
+// TestConsoleMaintenanceInBrowser: in Chromium, an operator signs in to
+// the console of a linkwatch process, schedules a recurring maintenance
+// window (its form, its CSRF token, as a browser posts them) and sees it
+// scheduled for its next occurrence on the Statuspage JSON's
+// /api/v2/scheduled-maintenances/upcoming.json. The maintenance page, a
+// recurring window and its occurrence listed, has no axe-core violation
+// and no horizontal overflow, light and dark, at 360 and 1280 px.
+func TestConsoleMaintenanceInBrowser(t *testing.T) {
+	endToEnd(t)
+	axe := axeSource(t)
+	chromium(t)
+	shopURL := loopbackHost(t, 6, answering()) + "/shop"
+	dir := t.TempDir()
+	p := startServe(t, writeConfig(t, dir, `
+server: {admin_token: "`+consoleToken+`", drain_delay: 0s}
+storage: {path: "`+filepath.Join(dir, "linkwatch.db")+`"}
+probe: {interval: 600ms, timeout: 500ms, allow_private: [127.0.0.0/8], self_check: false}
+pages:
+  - slug: acme
+    title: Acme
+    links:
+      - {slug: shop, url: "`+shopURL+`"}
+`))
+	tab, cancel := context.WithTimeout(browser(t), 3*time.Minute) // a bound on a hung page, not a timed assertion
+	defer cancel()
+	due := time.Now().UTC().Add(2 * time.Hour).Truncate(time.Minute)
+	var notice, upcoming string
+	if err := chromedp.Run(tab,
+		chromedp.Navigate(p.URL+"/admin/maintenance"), // signed out: to the sign-in form
+		chromedp.WaitVisible("#token", chromedp.ByID),
+		chromedp.SendKeys("#name", "Grace", chromedp.ByID),
+		chromedp.SendKeys("#token", consoleToken, chromedp.ByID),
+		chromedp.Submit("#token", chromedp.ByID),
+		chromedp.WaitVisible("#r-title", chromedp.ByID),
+		chromedp.Navigate(p.URL+"/admin/maintenance"),
+		chromedp.WaitVisible("#r-title", chromedp.ByID),
+		chromedp.SendKeys("#r-title", "Nightly backup", chromedp.ByID),
+		chromedp.SendKeys("#r-component", "page:acme", chromedp.ByID),
+		chromedp.SendKeys("#r-schedule", fmt.Sprintf("%d %d * * *", due.Minute(), due.Hour()), chromedp.ByID),
+		chromedp.SendKeys("#r-duration", "30m", chromedp.ByID),
+		chromedp.Submit("#r-duration", chromedp.ByID),
+		chromedp.WaitVisible(".notice", chromedp.ByQuery),
+		chromedp.Text(".notice", &notice, chromedp.ByQuery),
+	); err != nil {
+		t.Fatalf("chromium: sign in and schedule: %v\n%s", err, p.stderr)
+	}
+	if notice != "The recurring maintenance window is scheduled." {
+		t.Fatalf("notice %q", notice)
+	}
+	if err := chromedp.Run(tab,
+		chromedp.Navigate(p.URL+"/api/v2/scheduled-maintenances/upcoming.json"),
+		chromedp.Text("body", &upcoming, chromedp.ByQuery),
+	); err != nil {
+		t.Fatalf("chromium: upcoming.json: %v", err)
+	}
+	var got struct {
+		ScheduledMaintenances []struct {
+			Name, Status string
+			ScheduledFor time.Time `json:"scheduled_for"`
+			Components   []struct{ Name string }
+		} `json:"scheduled_maintenances"`
+	}
+	if err := json.Unmarshal([]byte(upcoming), &got); err != nil {
+		t.Fatalf("upcoming.json %q: %v", upcoming, err)
+	}
+	if m := got.ScheduledMaintenances; len(m) != 1 || m[0].Name != "Nightly backup" || m[0].Status != "scheduled" || !m[0].ScheduledFor.Equal(due) ||
+		len(m[0].Components) != 1 || m[0].Components[0].Name != "Acme" {
+		t.Errorf("upcoming.json = %s, want the nightly backup at %s on Acme", upcoming, due)
+	}
+
+	shots := artifactDir(t)
+	if err := chromedp.Run(tab, chromedp.Navigate(p.URL+"/admin/maintenance"), chromedp.WaitReady("body"), chromedp.Evaluate(axe, nil)); err != nil {
+		t.Fatalf("chromium: %v", err)
+	}
+	for _, scheme := range []string{"light", "dark"} {
+		for _, width := range []int64{360, 1280} {
+			t.Run(fmt.Sprintf("%s-%d", scheme, width), func(t *testing.T) {
+				var axeJSON, layoutJSON, body string
+				var shot []byte
+				if err := chromedp.Run(tab,
+					emulation.SetDeviceMetricsOverride(width, 900, 1, width < 600),
+					emulation.SetEmulatedMedia().WithFeatures([]*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}),
+					chromedp.Evaluate(runAxe, &axeJSON, awaitPromise),
+					chromedp.Evaluate(layout, &layoutJSON),
+					chromedp.Text("main", &body, chromedp.ByQuery),
+					chromedp.FullScreenshot(&shot, 100),
+				); err != nil {
+					t.Fatalf("chromium: %v", err)
+				}
+				if err := os.WriteFile(filepath.Join(shots, fmt.Sprintf("console-maintenance-%s-%d.png", scheme, width)), shot, 0o644); err != nil {
+					t.Error(err)
+				}
+				if !strings.Contains(body, "Nightly backup") || !strings.Contains(body, "Recurring window #1") {
+					t.Errorf("the page lacks the window or its occurrence:\n%s", body)
+				}
+				var vs []violation
+				if err := json.Unmarshal([]byte(axeJSON), &vs); err != nil {
+					t.Fatalf("axe result %q: %v", axeJSON, err)
+				}
+				for _, v := range vs {
+					t.Errorf("axe %s (%s): %s at %s\n%s", v.ID, v.Impact, v.Help, strings.Join(v.Targets, " | "), v.Summary)
+				}
+				var l layoutResult
+				if err := json.Unmarshal([]byte(layoutJSON), &l); err != nil {
+					t.Fatalf("layout %q: %v", layoutJSON, err)
+				}
+				if l.Dark != (scheme == "dark") {
+					t.Fatalf("prefers-color-scheme: dark matches = %v in the %s run", l.Dark, scheme)
+				}
+				if l.ScrollWidth > l.ClientWidth {
+					t.Errorf("horizontal overflow: scrollWidth %d > clientWidth %d", l.ScrollWidth, l.ClientWidth)
+				}
+			})
+		}
+	}
+}
