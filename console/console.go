@@ -86,6 +86,12 @@ const (
 
 // Options configure the console.
 type Options struct {
+	// Admin is the admin API, whose calls the console's actions make, as
+	// its own handlers do.
+	Admin *admin.API
+	// Pages lists the configured pages' slugs (the incidents' filter);
+	// nil: none offered.
+	Pages func() []string
 	// Token is the admin token, which signs an operator in; empty turns the
 	// console off (every page says how to turn it on).
 	Token string
@@ -104,9 +110,6 @@ type Options struct {
 	// Unavailable, when set, is why the console cannot work yet (serve has
 	// not reached its database): every page answers 503 saying so.
 	Unavailable string
-	// Admin is the admin API's calls, which every action goes through, so
-	// the console validates and acts as the API does.
-	Admin *admin.API
 	// Now is the clock of session expiry: the database's, so replicas
 	// agree (default time.Now).
 	Now func() time.Time
@@ -147,6 +150,12 @@ func (c *Console) Register(r *mux.Router) {
 	s.HandleFunc("/signin", c.signInPage).Methods(http.MethodGet, http.MethodHead)
 	s.HandleFunc("/signin", c.signIn).Methods(http.MethodPost)
 	c.action(s, "/signout", c.signOut)
+	c.page(s, "/incidents", c.incidentsPage)
+	c.page(s, "/incidents/{id:[0-9]+}", c.incidentPage)
+	c.action(s, "/incidents/{id:[0-9]+}/ack", c.acknowledge)
+	c.action(s, "/incidents/{id:[0-9]+}/update", c.postUpdate)
+	c.action(s, "/incidents/{id:[0-9]+}/resolve", c.resolve)
+	c.action(s, "/incidents/{id:[0-9]+}/postmortem", c.postmortem)
 	c.page(s, "/audit", c.auditPage)
 	c.page(s, "/maintenance", c.maintenancePage)
 	c.action(s, "/maintenance", c.createMaintenance)
@@ -161,6 +170,7 @@ func (c *Console) Register(r *mux.Router) {
 
 // nav is the console's navigation: a section's path and name.
 var nav = []struct{ Path, Name string }{
+	{Path + "/incidents", "Incidents"},
 	{Path + "/maintenance", "Maintenance"},
 	{Path + "/audit", "Audit log"},
 }
@@ -169,6 +179,12 @@ var nav = []struct{ Path, Name string }{
 // texts, so a link cannot make the console say what it never did.
 var notices = map[string]string{
 	"signedout":           "You are signed out.",
+	"acknowledged":        "Acknowledged: every channel is told you are on it.",
+	"updated":             "Update posted: visitors see it on the status page, and every channel is told.",
+	"noted":               "Internal note added to the timeline: visitors do not see it, and no channel is told.",
+	"resolved":            "Resolved: the note is the last public update, and every channel is told.",
+	"drafted":             "Postmortem saved as a draft: visitors do not see it.",
+	"published":           "Postmortem published: visitors see it on the status page.",
 	"maintenance-created": "The maintenance window is scheduled.",
 	"maintenance-deleted": "The maintenance window is removed.",
 	"recurring-created":   "The recurring maintenance window is scheduled.",
@@ -379,6 +395,13 @@ var funcs = template.FuncMap{
 	},
 	"iso":    func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"covers": covers,
+	// result is a piece of evidence that is a check's result, or nil.
+	"result": func(v any) *linkwatch.Result {
+		if r, ok := v.(linkwatch.Result); ok {
+			return &r
+		}
+		return nil
+	},
 }
 
 // pages are the templates, each page's own with the layout, by file name.

@@ -115,6 +115,17 @@ func (s *Server) serveHTML(w http.ResponseWriter, r *http.Request) {
 
 // serveNotFound answers the status of a page that does not exist with a
 // real page, in the status page's style: a title, a language, a way on.
+// IncidentHTML is an incident as its status page shows it, with its
+// operators' updates (ups, oldest first): the one rendering of an
+// incident, which the operator console shows as the preview of what
+// visitors will see. It is a fragment (an article), styled by the status
+// page's stylesheet.
+func IncidentHTML(inc linkwatch.Incident, ups []linkwatch.Update, now time.Time) (template.HTML, error) {
+	var buf bytes.Buffer
+	err := pageTemplate.ExecuteTemplate(&buf, "incident", incidentArgs{V: publicView(inc, ups), Now: now})
+	return template.HTML(buf.String()), err // html/template escaped every value in it
+}
+
 func (s *Server) serveNotFound(w http.ResponseWriter, r *http.Request, slug string) {
 	var buf bytes.Buffer
 	if err := pageTemplate.ExecuteTemplate(&buf, "notfound", struct{ Name, Slug string }{s.opts.Name, slug}); err != nil {

@@ -608,6 +608,29 @@ func dayLevel(down float64) string {
 // historyWindow is how far back resolved incidents are listed.
 const historyWindow = historyDays * 24 * time.Hour
 
+// publicView is an incident as visitors read it: its operators' updates
+// (ups, oldest first) between the automatic first and last ones, newest
+// first, so every incident tells its story even before anyone has written
+// one. The automatic ones say who wrote them: linkwatch, not a person
+// ("we" is for an operator's own updates).
+func publicView(inc linkwatch.Incident, ups []linkwatch.Update) IncidentView {
+	v := IncidentView{Incident: inc}
+	opening := "Detected by linkwatch: " + inc.Summary
+	if inc.Kind == linkwatch.KindRegional {
+		// Seen from some regions only: degraded, not an outage.
+		opening = "Detected by linkwatch from some of its probing regions only: " + inc.Summary
+	}
+	v.Updates = append(v.Updates, linkwatch.Update{ID: -inc.ID*10 - 1, IncidentID: inc.ID, Status: linkwatch.StatusInvestigating,
+		Body: opening, CreatedAt: inc.StartedAt})
+	v.Updates = append(v.Updates, ups...)
+	if !inc.Open() && (len(ups) == 0 || ups[len(ups)-1].Status != linkwatch.StatusResolved) {
+		v.Updates = append(v.Updates, linkwatch.Update{ID: -inc.ID*10 - 2, IncidentID: inc.ID, Status: linkwatch.StatusResolved,
+			Body: "Resolved by linkwatch after " + incidents.HumanDuration(inc.ResolvedAt.Sub(inc.StartedAt)) + ".", CreatedAt: inc.ResolvedAt})
+	}
+	slices.Reverse(v.Updates)
+	return v
+}
+
 // fillIncidents lists the public incidents (open holds the open ones, no
 // internal kind) that touch the snapshot's components; maintained says
 // which of the open ones a maintenance window covers.
@@ -623,23 +646,8 @@ func (s *Snapshot) fillIncidents(ctx context.Context, src Source, open []linkwat
 		if err != nil {
 			return IncidentView{}, err
 		}
-		v := IncidentView{Incident: inc, Maintained: inc.Open() && maintained(inc)}
-		// The automatic first and last updates, so every incident tells its
-		// story even before anyone has written one. They say who wrote them:
-		// linkwatch, not a person ("we" is for an operator's own updates).
-		opening := "Detected by linkwatch: " + inc.Summary
-		if inc.Kind == linkwatch.KindRegional {
-			// Seen from some regions only: degraded, not an outage.
-			opening = "Detected by linkwatch from some of its probing regions only: " + inc.Summary
-		}
-		v.Updates = append(v.Updates, linkwatch.Update{ID: -inc.ID*10 - 1, IncidentID: inc.ID, Status: linkwatch.StatusInvestigating,
-			Body: opening, CreatedAt: inc.StartedAt})
-		v.Updates = append(v.Updates, ups...)
-		if !inc.Open() && (len(ups) == 0 || ups[len(ups)-1].Status != linkwatch.StatusResolved) {
-			v.Updates = append(v.Updates, linkwatch.Update{ID: -inc.ID*10 - 2, IncidentID: inc.ID, Status: linkwatch.StatusResolved,
-				Body: "Resolved by linkwatch after " + incidents.HumanDuration(inc.ResolvedAt.Sub(inc.StartedAt)) + ".", CreatedAt: inc.ResolvedAt})
-		}
-		slices.Reverse(v.Updates)
+		v := publicView(inc, ups)
+		v.Maintained = inc.Open() && maintained(inc)
 		seen := map[string]bool{}
 		addC := func(key string) {
 			if c, ok := s.byKey[key]; ok && !seen[key] {

@@ -295,9 +295,16 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 	// The console's sign-in limit outlives the handlers the switch swaps.
 	signIns := console.NewSignInLimiter(cfg.Server.RateLimit.IPv6Prefix)
 	secure := strings.HasPrefix(cfg.Server.PublicURL, "https://")
+	pageSlugs := func() []string {
+		var out []string
+		for _, p := range hubServer.Catalog().Pages() {
+			out = append(out, p.Slug)
+		}
+		return out
+	}
 	front := func(opts admin.Options) http.Handler {
 		api := admin.New(db, opts)
-		conOpts := console.Options{Token: cfg.Server.AdminToken, Secure: secure, SignIns: signIns, Admin: api,
+		conOpts := console.Options{Admin: api, Pages: pageSlugs, Token: cfg.Server.AdminToken, Secure: secure, SignIns: signIns,
 			Trusted: cfg.Server.TrustedPrefixes(), Now: clock, Log: log}
 		if opts.Unavailable != "" {
 			conOpts.Unavailable = "linkwatch has not reached its database yet (" + where + "): the console works once it has."
