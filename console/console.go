@@ -162,6 +162,8 @@ func (c *Console) Register(r *mux.Router) {
 	c.action(s, "/maintenance/recurring", c.createRecurring)
 	c.action(s, "/maintenance/{id}/delete", c.deleteMaintenance)
 	c.action(s, "/maintenance/recurring/{id}/delete", c.deleteRecurring)
+	c.page(s, "/channels", c.channelsPage)
+	c.action(s, "/channels", c.setChannel)
 	// Every other path under the console: its own 404, not the hub's.
 	s.PathPrefix("/").HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c.render(w, r, session{}, http.StatusNotFound, "message.html", "Not found", "There is no console page at "+r.URL.Path+".")
@@ -172,6 +174,7 @@ func (c *Console) Register(r *mux.Router) {
 var nav = []struct{ Path, Name string }{
 	{Path + "/incidents", "Incidents"},
 	{Path + "/maintenance", "Maintenance"},
+	{Path + "/channels", "Channels"},
 	{Path + "/audit", "Audit log"},
 }
 
@@ -188,6 +191,8 @@ var notices = map[string]string{
 	"maintenance-created": "The maintenance window is scheduled.",
 	"maintenance-deleted": "The maintenance window is removed.",
 	"recurring-created":   "The recurring maintenance window is scheduled.",
+	"channel-enabled":     "The channel is back on: it gets the alerts made from now on.",
+	"channel-disabled":    "The channel is off: it gets no alerts until it is switched back on.",
 	"recurring-deleted":   "The recurring maintenance window and all its occurrences are removed.",
 }
 

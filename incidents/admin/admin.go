@@ -112,6 +112,9 @@ func New(store Store, opts Options) *API {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
 	return &API{store: store, token: []byte(opts.Token), operator: opts.Operator, channels: opts.Channels,
 		extra: opts.Extra, catalog: opts.Catalog, checkURL: opts.CheckURL, newSecret: opts.NewSecret, log: opts.Log, now: opts.Now,
 		unavailable: opts.Unavailable}
@@ -594,16 +597,22 @@ func firstField(err error) error {
 }
 
 func (a *API) listChannels(w http.ResponseWriter, r *http.Request) {
-	list, err := a.store.ChannelStates(r.Context(), a.channels)
+	list, err := a.Channels(r.Context())
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"channels": nonNil(list)})
+	writeJSON(w, http.StatusOK, map[string]any{"channels": list})
 }
 
-// setChannel switches a channel on or off. A channel switched back on gets
-// the alerts made from then on; what it missed is not replayed.
+// Channels returns the configured alert channels' states: enabled or
+// not (when and why it was switched off), deliveries by status.
+func (a *API) Channels(ctx context.Context) ([]linkwatch.ChannelState, error) {
+	list, err := a.store.ChannelStates(ctx, a.channels)
+	return nonNil(list), err
+}
+
+// setChannel switches a channel on or off.
 func (a *API) setChannel(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Name    string `json:"name"`
@@ -614,42 +623,52 @@ func (a *API) setChannel(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
+	if body.Enabled == nil && body.Name != "" && slices.Contains(a.channels, body.Name) {
+		a.fail(w, r, &fieldError{"enabled", "is required (true or false)"})
+		return
+	}
+	st, err := a.SetChannel(r.Context(), body.Name, body.Enabled != nil && *body.Enabled, body.Reason)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+// SetChannel switches a configured channel on or off (reason: why, for
+// off), and returns its state. A channel switched back on gets the alerts
+// made from then on; what it missed is not replayed.
+func (a *API) SetChannel(ctx context.Context, name string, enabled bool, reason string) (linkwatch.ChannelState, error) {
 	var err error
 	switch {
-	case body.Name == "":
+	case name == "":
 		err = &fieldError{"name", "is required"}
-	case !slices.Contains(a.channels, body.Name):
-		err = &fieldError{"name", fmt.Sprintf("%q is not a configured channel (configured: %s)", clipText(body.Name, 100), strings.Join(a.channels, ", "))}
-	case body.Enabled == nil:
-		err = &fieldError{"enabled", "is required (true or false)"}
+	case !slices.Contains(a.channels, name):
+		err = &fieldError{"name", fmt.Sprintf("%q is not a configured channel (configured: %s)", clipText(name, 100), strings.Join(a.channels, ", "))}
 	default:
-		err = checkLine("reason", body.Reason, false, 500)
+		err = checkLine("reason", reason, false, 500)
 	}
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return linkwatch.ChannelState{}, err
 	}
-	ctx := r.Context()
-	if *body.Enabled {
-		err = a.store.EnableChannel(ctx, body.Name)
+	if enabled {
+		err = a.store.EnableChannel(ctx, name)
 	} else {
-		reason := "disabled by an operator"
-		if strings.TrimSpace(body.Reason) != "" {
-			reason += ": " + body.Reason
+		why := "disabled by an operator"
+		if strings.TrimSpace(reason) != "" {
+			why += ": " + reason
 		}
-		err = a.store.DisableChannel(ctx, body.Name, reason)
+		err = a.store.DisableChannel(ctx, name, why)
 	}
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return linkwatch.ChannelState{}, err
 	}
-	list, err := a.store.ChannelStates(ctx, []string{body.Name})
+	list, err := a.store.ChannelStates(ctx, []string{name})
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return linkwatch.ChannelState{}, err
 	}
-	a.log.Info("alert channel switched by an operator", "channel", body.Name, "enabled", *body.Enabled)
-	writeJSON(w, http.StatusOK, list[0])
+	a.log.Info("alert channel switched by an operator", "channel", name, "enabled", enabled)
+	return list[0], nil
 }
 
 // clipText shortens s for an error message.
