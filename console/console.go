@@ -92,6 +92,9 @@ type Options struct {
 	// Pages lists the configured pages' slugs (the incidents' filter);
 	// nil: none offered.
 	Pages func() []string
+	// Replicas reads the live replicas of every region (PostgreSQL); nil:
+	// one process (SQLite).
+	Replicas ReplicaReader
 	// Token is the admin token, which signs an operator in; empty turns the
 	// console off (every page says how to turn it on).
 	Token string
@@ -164,6 +167,7 @@ func (c *Console) Register(r *mux.Router) {
 	c.action(s, "/maintenance/recurring/{id}/delete", c.deleteRecurring)
 	c.page(s, "/channels", c.channelsPage)
 	c.action(s, "/channels", c.setChannel)
+	c.page(s, "/replicas", c.replicasPage)
 	// Every other path under the console: its own 404, not the hub's.
 	s.PathPrefix("/").HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c.render(w, r, session{}, http.StatusNotFound, "message.html", "Not found", "There is no console page at "+r.URL.Path+".")
@@ -175,6 +179,7 @@ var nav = []struct{ Path, Name string }{
 	{Path + "/incidents", "Incidents"},
 	{Path + "/maintenance", "Maintenance"},
 	{Path + "/channels", "Channels"},
+	{Path + "/replicas", "Replicas"},
 	{Path + "/audit", "Audit log"},
 }
 

@@ -50,7 +50,7 @@ pages:
 		chromedp.SendKeys("#name", "Grace", chromedp.ByID),
 		chromedp.SendKeys("#token", consoleToken, chromedp.ByID),
 		chromedp.Submit("#token", chromedp.ByID),
-		chromedp.WaitVisible("#r-title", chromedp.ByID),
+		chromedp.WaitVisible("form.signout", chromedp.ByQuery), // signed in, on the first section
 		chromedp.Navigate(p.URL+"/admin/maintenance"),
 		chromedp.WaitVisible("#r-title", chromedp.ByID),
 		chromedp.SendKeys("#r-title", "Nightly backup", chromedp.ByID),
