@@ -2,8 +2,11 @@ package e2e
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,19 +24,26 @@ const consoleToken = "console-e2e-token-0123456789abcdef"
 // the console of a linkwatch process, schedules a recurring maintenance
 // window (its form, its CSRF token, as a browser posts them) and sees it
 // scheduled for its next occurrence on the Statuspage JSON's
-// /api/v2/scheduled-maintenances/upcoming.json. The maintenance page, a
-// recurring window and its occurrence listed, has no axe-core violation
-// and no horizontal overflow, light and dark, at 360 and 1280 px.
+// /api/v2/scheduled-maintenances/upcoming.json; switches a webhook off.
+// The maintenance page (a recurring window and its occurrence listed),
+// the channels page (the webhook off) and the replicas page have no
+// axe-core violation and no horizontal overflow, light and dark, at 360
+// and 1280 px.
 func TestConsoleMaintenanceInBrowser(t *testing.T) {
 	endToEnd(t)
 	axe := axeSource(t)
 	chromium(t)
 	shopURL := loopbackHost(t, 6, answering()) + "/shop"
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	t.Cleanup(hook.Close)
+	secret := "whsec_" + base64.StdEncoding.EncodeToString([]byte("console-test-secret-0123456789"))
 	dir := t.TempDir()
 	p := startServe(t, writeConfig(t, dir, `
 server: {admin_token: "`+consoleToken+`", drain_delay: 0s}
 storage: {path: "`+filepath.Join(dir, "linkwatch.db")+`"}
 probe: {interval: 600ms, timeout: 500ms, allow_private: [127.0.0.0/8], self_check: false}
+alerts:
+  webhooks: [{name: ops, url: "`+hook.URL+`", secret: "`+secret+`"}]
 pages:
   - slug: acme
     title: Acme
@@ -87,8 +97,40 @@ pages:
 		t.Errorf("upcoming.json = %s, want the nightly backup at %s on Acme", upcoming, due)
 	}
 
+	// Switch the webhook off in the browser, so its page shows a
+	// disabled channel.
+	var channelNotice string
+	if err := chromedp.Run(tab,
+		chromedp.Navigate(p.URL+"/admin/channels"),
+		chromedp.WaitVisible("#reason-webhook\\:ops", chromedp.ByQuery),
+		chromedp.SendKeys("#reason-webhook\\:ops", "receiver moving", chromedp.ByQuery),
+		chromedp.Submit("#reason-webhook\\:ops", chromedp.ByQuery),
+		chromedp.WaitVisible(".notice", chromedp.ByQuery),
+		chromedp.Text(".notice", &channelNotice, chromedp.ByQuery),
+	); err != nil {
+		t.Fatalf("chromium: switch the webhook off: %v", err)
+	}
+	if !strings.HasPrefix(channelNotice, "The channel is off") {
+		t.Errorf("notice %q", channelNotice)
+	}
+
 	shots := artifactDir(t)
-	if err := chromedp.Run(tab, chromedp.Navigate(p.URL+"/admin/maintenance"), chromedp.WaitReady("body"), chromedp.Evaluate(axe, nil)); err != nil {
+	for _, page := range []struct{ path, name, shows string }{
+		{"/admin/maintenance", "maintenance", "Recurring window #1"},
+		{"/admin/channels", "channels", "disabled by an operator: receiver moving"},
+		{"/admin/replicas", "replicas", "it runs as one process"},
+	} {
+		t.Run(page.name, func(t *testing.T) {
+			axeConsolePage(t, tab, axe, p.URL+page.path, filepath.Join(shots, "console-"+page.name), page.shows)
+		})
+	}
+}
+
+// axeConsolePage loads a console page in tab and checks it, light and
+// dark, at 360 and 1280 px: it shows what it must, axe-core finds no
+// violation, and nothing overflows sideways.
+func axeConsolePage(t *testing.T, tab context.Context, axe, url, shotPrefix, shows string) {
+	if err := chromedp.Run(tab, chromedp.Navigate(url), chromedp.WaitReady("body"), chromedp.Evaluate(axe, nil)); err != nil {
 		t.Fatalf("chromium: %v", err)
 	}
 	for _, scheme := range []string{"light", "dark"} {
@@ -106,11 +148,11 @@ pages:
 				); err != nil {
 					t.Fatalf("chromium: %v", err)
 				}
-				if err := os.WriteFile(filepath.Join(shots, fmt.Sprintf("console-maintenance-%s-%d.png", scheme, width)), shot, 0o644); err != nil {
+				if err := os.WriteFile(fmt.Sprintf("%s-%s-%d.png", shotPrefix, scheme, width), shot, 0o644); err != nil {
 					t.Error(err)
 				}
-				if !strings.Contains(body, "Nightly backup") || !strings.Contains(body, "Recurring window #1") {
-					t.Errorf("the page lacks the window or its occurrence:\n%s", body)
+				if !strings.Contains(body, shows) {
+					t.Errorf("the page lacks %q:\n%s", shows, body)
 				}
 				var vs []violation
 				if err := json.Unmarshal([]byte(axeJSON), &vs); err != nil {
