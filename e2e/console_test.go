@@ -20,7 +20,7 @@ import (
 // consoleToken is the admin token of the console's browser tests.
 const consoleToken = "console-e2e-token-0123456789abcdef"
 
-// TestConsoleMaintenanceInBrowser: in Chromium, an operator signs in to
+// TestConsoleOperationsInBrowser: in Chromium, an operator signs in to
 // the console of a linkwatch process, schedules a recurring maintenance
 // window (its form, its CSRF token, as a browser posts them) and sees it
 // scheduled for its next occurrence on the Statuspage JSON's
@@ -29,7 +29,7 @@ const consoleToken = "console-e2e-token-0123456789abcdef"
 // the channels page (the webhook off) and the replicas page have no
 // axe-core violation and no horizontal overflow, light and dark, at 360
 // and 1280 px.
-func TestConsoleMaintenanceInBrowser(t *testing.T) {
+func TestConsoleOperationsInBrowser(t *testing.T) {
 	endToEnd(t)
 	axe := axeSource(t)
 	chromium(t)
