@@ -17,8 +17,8 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// consoleToken is the admin token of the console's browser tests.
-const consoleToken = "console-e2e-token-0123456789abcdef"
+// opsConsoleToken is the admin token of TestConsoleOperationsInBrowser.
+const opsConsoleToken = "console-e2e-token-0123456789abcdef"
 
 // TestConsoleOperationsInBrowser: in Chromium, an operator signs in to
 // the console of a linkwatch process, schedules a recurring maintenance
@@ -39,7 +39,7 @@ func TestConsoleOperationsInBrowser(t *testing.T) {
 	secret := "whsec_" + base64.StdEncoding.EncodeToString([]byte("console-test-secret-0123456789"))
 	dir := t.TempDir()
 	p := startServe(t, writeConfig(t, dir, `
-server: {admin_token: "`+consoleToken+`", drain_delay: 0s}
+server: {admin_token: "`+opsConsoleToken+`", drain_delay: 0s}
 storage: {path: "`+filepath.Join(dir, "linkwatch.db")+`"}
 probe: {interval: 600ms, timeout: 500ms, allow_private: [127.0.0.0/8], self_check: false}
 alerts:
@@ -58,7 +58,7 @@ pages:
 		chromedp.Navigate(p.URL+"/admin/maintenance"), // signed out: to the sign-in form
 		chromedp.WaitVisible("#token", chromedp.ByID),
 		chromedp.SendKeys("#name", "Grace", chromedp.ByID),
-		chromedp.SendKeys("#token", consoleToken, chromedp.ByID),
+		chromedp.SendKeys("#token", opsConsoleToken, chromedp.ByID),
 		chromedp.Submit("#token", chromedp.ByID),
 		chromedp.WaitVisible("form.signout", chromedp.ByQuery), // signed in, on the first section
 		chromedp.Navigate(p.URL+"/admin/maintenance"),
