@@ -23,7 +23,7 @@ func TestChannelsPage(t *testing.T) {
 	db := sqlitetest.MustOpen(t)
 	clk := &clock{t: time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)}
 	db.SetClock(clk.Now)
-	e := serveOn(t, db, clk, console.Options{Admin: admin.New(db, admin.Options{Token: token, Now: clk.Now, Channels: []string{"slack", "webhook:ops"}})})
+	e := serveOn(t, db.DB, clk, console.Options{Admin: admin.New(db, admin.Options{Token: token, Now: clk.Now, Channels: []string{"slack", "webhook:ops"}})})
 	ctx := context.Background()
 	if err := db.DisableChannel(ctx, "webhook:ops", "the receiver answered 410 Gone"); err != nil {
 		t.Fatal(err)
@@ -75,7 +75,7 @@ func TestChannelsPage(t *testing.T) {
 		t.Errorf("page after switching slack off:\n%s", a.body)
 	}
 	var got []string
-	for _, en := range auditLog(t, db) {
+	for _, en := range auditLog(t, db.DB) {
 		got = append(got, en.Action+" "+en.Detail+" "+en.Outcome)
 	}
 	want := []string{"channel.disable slack: noisy during the migration ok", "channel.enable webhook:ops ok",

@@ -15,26 +15,35 @@
 // session's CSRF token (the sign-in form, before a session, a token also
 // set as a cookie); a form without it, or with another, is answered 403
 // and changes nothing. Sign-in attempts are rate limited per client.
-// Every action, sign-in and sign-out included, whether it succeeded or
-// not, is written to the audit log (who, what, when, from where, how it
-// ended), shown at /admin/audit and, for an incident, on its page.
+// Every action tried, sign-in and sign-out included, whether it succeeded
+// or was refused, is written to the audit log (who, what, when, from
+// where, how it ended), shown at /admin/audit and, for an incident, on its
+// page; bad input in a form is refused before anything is tried, and is
+// not an action.
 //
-// Adding a page:
+// Adding a page (incidents.go and assets/incident.html are a full
+// example; audit.go a small one):
 //
-//  1. Its template: assets/NAME.html, defining "content" (the layout,
-//     assets/layout.html, wraps it: head, navigation, sign-out, notice and
-//     error). It reads a view: .Data is what the handler passed, .Session
-//     the operator's session, .Error and .Notice the messages. Every form
-//     posts (method="post") and carries {{template "csrf" .}}.
+//  1. Its template: assets/NAME.html, defining "content" (every file of
+//     assets/ but layout.html is a page; the layout wraps it: head,
+//     navigation, sign-out, the notice and the error). It reads a view:
+//     .Data is what the handler passed, .Session the operator's session,
+//     .Error and .Notice the messages. Every form that changes something
+//     posts (method="post") and carries {{template "csrf" $}}; layout.html
+//     also holds the partials pages share ("audit-table").
 //  2. Its handlers, methods of *Console in NAME.go, of type handler:
 //     func(w http.ResponseWriter, r *http.Request, s session). A page
-//     renders with c.render(w, r, s, status, "NAME.html", title, data). An
-//     action (a POST) finds its session checked, its CSRF token checked
-//     and its form parsed (r.PostForm); it validates its input (bad input:
-//     c.render the form again with status 400 and the error, nothing
-//     changed), runs through the admin API's call, records it with
-//     c.audit(r, s, entry, err), and answers c.done(w, r, path, notice): a
-//     303 to the page, which shows notices[notice].
+//     renders with c.render(w, r, s, status, "NAME.html", title, data).
+//     An action (a POST) finds its session checked, its CSRF token checked
+//     and its form parsed (r.PostForm); it calls the admin API
+//     (c.opts.Admin: the same call its JSON handler makes, with
+//     s.Operator as "by"), and records what it did with c.audit(r, s,
+//     entry, err), refused or not. Bad input (admin.BadInput) or a refusal
+//     (linkwatch.ErrConflict) renders the form again with
+//     c.renderError(w, r, s, 400 or 409, "NAME.html", title, data, msg),
+//     data holding what was typed; nothing changed. Done, it answers
+//     c.done(w, r, path, key): a 303 to the page, which shows notices[key]
+//     (add its text there).
 //  3. Its routes, in Register: c.page(s, "/path", h) for a page, and
 //     c.action(s, "/path", h) for an action; its place in nav, if it has one.
 package console
@@ -46,8 +55,8 @@ import (
 	"embed"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"html/template"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -380,7 +389,7 @@ func (c *Console) write(w http.ResponseWriter, r *http.Request, s session, statu
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	if r.Method != http.MethodHead {
-		_, _ = fmt.Fprint(w, b.String())
+		_, _ = io.WriteString(w, b.String())
 	}
 }
 
@@ -405,6 +414,16 @@ var funcs = template.FuncMap{
 	},
 	"iso":    func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"covers": covers,
+	// labelled passes a sub-template v with the id of what labels it.
+	"labelled": func(by string, v any) struct {
+		By string
+		V  any
+	} {
+		return struct {
+			By string
+			V  any
+		}{by, v}
+	},
 	// result is a piece of evidence that is a check's result, or nil.
 	"result": func(v any) *linkwatch.Result {
 		if r, ok := v.(linkwatch.Result); ok {

@@ -21,11 +21,14 @@ import (
 	"linkwatch"
 	"linkwatch/console"
 	"linkwatch/hub/middleware"
-	"linkwatch/storage/sqlite"
+	"linkwatch/storage"
+	"linkwatch/storage/postgres/pgtest"
 	"linkwatch/storage/sqlite/sqlitetest"
 )
 
 const token = "s3cret-admin-token-0123456789"
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
 
 // clock is a settable clock.
 type clock struct {
@@ -38,7 +41,7 @@ func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unloc
 
 // env is a console served over a database, as serve mounts it.
 type env struct {
-	db  *sqlite.DB
+	db  *storage.DB
 	clk *clock
 	log *bytes.Buffer
 	srv *httptest.Server
@@ -46,14 +49,19 @@ type env struct {
 
 func newEnv(t *testing.T, opts console.Options) *env {
 	t.Helper()
-	db := sqlitetest.MustOpen(t)
+	return newEnvOn(t, sqlitetest.MustOpen(t).DB, opts)
+}
+
+// newEnvOn is newEnv over db, whose clock it sets.
+func newEnvOn(t *testing.T, db *storage.DB, opts console.Options) *env {
+	t.Helper()
 	clk := &clock{t: time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)}
 	db.SetClock(clk.Now)
 	return serveOn(t, db, clk, opts)
 }
 
 // serveOn serves a console over db: another replica, when db is shared.
-func serveOn(t *testing.T, db *sqlite.DB, clk *clock, opts console.Options) *env {
+func serveOn(t *testing.T, db *storage.DB, clk *clock, opts console.Options) *env {
 	t.Helper()
 	var buf bytes.Buffer
 	if opts.Token == "" {
@@ -151,7 +159,7 @@ func (b *browser) mustSignIn(e *env, name string) {
 	}
 }
 
-func auditLog(t *testing.T, db *sqlite.DB) []linkwatch.AuditEntry {
+func auditLog(t *testing.T, db *storage.DB) []linkwatch.AuditEntry {
 	t.Helper()
 	list, err := db.AuditLog(context.Background(), linkwatch.AuditQuery{})
 	if err != nil {
@@ -217,9 +225,15 @@ func TestSignInAndOut(t *testing.T) {
 
 // A session is kept in the database: another replica (another console
 // over the same database) honours it, and refuses it once it is signed
-// out on the first, or has expired, idle or absolutely.
+// out on the first, or has expired, idle or absolutely; on SQLite (two
+// consoles over one file) and on PostgreSQL (as replicas share it).
 func TestSessionOnAnotherReplica(t *testing.T) {
-	a := newEnv(t, console.Options{Idle: 10 * time.Minute, Lifetime: time.Hour})
+	t.Run("sqlite", func(t *testing.T) { sessionOnAnotherReplica(t, sqlitetest.MustOpen(t).DB) })
+	t.Run("postgres", func(t *testing.T) { sessionOnAnotherReplica(t, pgtest.MustOpen(t).DB) })
+}
+
+func sessionOnAnotherReplica(t *testing.T, db *storage.DB) {
+	a := newEnvOn(t, db, console.Options{Idle: 10 * time.Minute, Lifetime: time.Hour})
 	b := serveOn(t, a.db, a.clk, console.Options{Idle: 10 * time.Minute, Lifetime: time.Hour})
 	onB := func(br *browser, path string) int {
 		t.Helper()
@@ -400,7 +414,7 @@ func TestSignInBadInput(t *testing.T) {
 // Without a token the console is off, and says how to turn it on; before
 // the database is reached, it says so.
 func TestConsoleOffAndUnavailable(t *testing.T) {
-	db := sqlitetest.MustOpen(t)
+	db := sqlitetest.MustOpen(t).DB
 	clk := &clock{t: time.Now()}
 	r := mux.NewRouter()
 	console.New(db, console.Options{}).Register(r)

@@ -87,6 +87,9 @@ type incidentForms struct {
 	UpdateBody, UpdateStatus, Visibility string
 	ResolveNote                          string
 	Postmortem                           linkwatch.Postmortem
+	// postmortemTyped says Postmortem is what was typed; otherwise the
+	// form shows the incident's as saved.
+	postmortemTyped bool
 }
 
 // incidentView is one incident's page.
@@ -135,11 +138,16 @@ func (c *Console) showIncident(w http.ResponseWriter, r *http.Request, s session
 		c.fail(w, r, s, err)
 		return
 	}
-	if forms == (incidentForms{}) {
-		forms = incidentForms{Visibility: "public", Postmortem: d.Incident.Postmortem}
-		if !d.Incident.Open() {
-			forms.UpdateStatus = string(linkwatch.StatusResolved)
-		}
+	// What was not typed starts as the incident has it: an update at its
+	// status, the postmortem as saved.
+	if forms.Visibility == "" {
+		forms.Visibility = "public"
+	}
+	if forms.UpdateStatus == "" {
+		forms.UpdateStatus = string(d.Incident.Status)
+	}
+	if !forms.postmortemTyped {
+		forms.Postmortem = d.Incident.Postmortem
 	}
 	v := incidentView{IncidentDetail: d, Audit: audit, Forms: forms,
 		Statuses: []linkwatch.IncidentStatus{linkwatch.StatusInvestigating, linkwatch.StatusIdentified, linkwatch.StatusMonitoring, linkwatch.StatusResolved}}
@@ -256,7 +264,7 @@ func (c *Console) resolve(w http.ResponseWriter, r *http.Request, s session) {
 // it as a draft (hidden from visitors), or publishes it.
 func (c *Console) postmortem(w http.ResponseWriter, r *http.Request, s session) {
 	p := r.PostForm
-	f := incidentForms{Visibility: "public", Postmortem: linkwatch.Postmortem{PrimaryCause: p.Get("primary_cause"),
+	f := incidentForms{postmortemTyped: true, Postmortem: linkwatch.Postmortem{PrimaryCause: p.Get("primary_cause"),
 		ContributingFactors: p.Get("contributing_factors"), WhyNotCaught: p.Get("why_not_caught"), Notes: p.Get("notes")}}
 	switch p.Get("intent") {
 	case "preview":

@@ -34,7 +34,7 @@ type incidentEnv struct {
 
 func newIncidentEnv(t *testing.T) *incidentEnv {
 	t.Helper()
-	db := sqlitetest.MustOpen(t)
+	db := sqlitetest.MustOpen(t).DB
 	clk := &clock{t: time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)}
 	db.SetClock(clk.Now)
 	ctx := context.Background()
@@ -211,6 +211,12 @@ func TestIncidentActions(t *testing.T) {
 	}
 	if got := e.incident(t, e.open).Postmortem; got.PrimaryCause != "The shop's host ran out of disk." || got.Published {
 		t.Errorf("draft = %+v", got)
+	}
+	// Another form refused: the saved draft is still in its form, and the
+	// update form at the incident's status.
+	a = b.post(e, e.open, "update", url.Values{"visibility": {"public"}, "body": {""}})
+	if a.code != 400 || !strings.Contains(a.body, ">The shop&#39;s host ran out of disk.</textarea>") || !strings.Contains(a.body, `<option value="identified" selected>`) {
+		t.Errorf("a refused update lost the saved draft or the status:\n%s", a.body)
 	}
 	if a := b.post(e, e.open, "resolve", url.Values{"note": {"The host has disk again."}}); a.code != http.StatusSeeOther {
 		t.Fatalf("resolve = %d:\n%s", a.code, a.body)

@@ -19,7 +19,7 @@ func maintenanceEnv(t *testing.T) *env {
 	db := sqlitetest.MustOpen(t)
 	clk := &clock{t: time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)} // a Monday
 	db.SetClock(clk.Now)
-	return serveOn(t, db, clk, console.Options{Admin: admin.New(db, admin.Options{Token: token, Now: clk.Now})})
+	return serveOn(t, db.DB, clk, console.Options{Admin: admin.New(db, admin.Options{Token: token, Now: clk.Now})})
 }
 
 // TestMaintenancePage: an operator schedules a recurring window and a

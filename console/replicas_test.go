@@ -49,7 +49,7 @@ func TestReplicasPage(t *testing.T) {
 			db := sqlitetest.MustOpen(t)
 			clk := &clock{t: t0}
 			db.SetClock(clk.Now)
-			e := serveOn(t, db, clk, console.Options{Replicas: tc.reader})
+			e := serveOn(t, db.DB, clk, console.Options{Replicas: tc.reader})
 			b := newBrowser(t)
 			b.mustSignIn(e, "Grace")
 			a := b.do("GET", e.srv.URL+"/admin/replicas", nil)
