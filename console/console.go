@@ -101,6 +101,9 @@ type Options struct {
 	// Pages lists the configured pages' slugs (the incidents' filter);
 	// nil: none offered.
 	Pages func() []string
+	// Replicas reads the live replicas of every region (PostgreSQL); nil:
+	// one process (SQLite).
+	Replicas ReplicaReader
 	// Token is the admin token, which signs an operator in; empty turns the
 	// console off (every page says how to turn it on).
 	Token string
@@ -166,6 +169,14 @@ func (c *Console) Register(r *mux.Router) {
 	c.action(s, "/incidents/{id:[0-9]+}/resolve", c.resolve)
 	c.action(s, "/incidents/{id:[0-9]+}/postmortem", c.postmortem)
 	c.page(s, "/audit", c.auditPage)
+	c.page(s, "/maintenance", c.maintenancePage)
+	c.action(s, "/maintenance", c.createMaintenance)
+	c.action(s, "/maintenance/recurring", c.createRecurring)
+	c.action(s, "/maintenance/{id}/delete", c.deleteMaintenance)
+	c.action(s, "/maintenance/recurring/{id}/delete", c.deleteRecurring)
+	c.page(s, "/channels", c.channelsPage)
+	c.action(s, "/channels", c.setChannel)
+	c.page(s, "/replicas", c.replicasPage)
 	// Every other path under the console: its own 404, not the hub's.
 	s.PathPrefix("/").HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c.render(w, r, session{}, http.StatusNotFound, "message.html", "Not found", "There is no console page at "+r.URL.Path+".")
@@ -175,19 +186,28 @@ func (c *Console) Register(r *mux.Router) {
 // nav is the console's navigation: a section's path and name.
 var nav = []struct{ Path, Name string }{
 	{Path + "/incidents", "Incidents"},
+	{Path + "/maintenance", "Maintenance"},
+	{Path + "/channels", "Channels"},
+	{Path + "/replicas", "Replicas"},
 	{Path + "/audit", "Audit log"},
 }
 
 // notices are the messages an action's redirect names (c.done): fixed
 // texts, so a link cannot make the console say what it never did.
 var notices = map[string]string{
-	"signedout":    "You are signed out.",
-	"acknowledged": "Acknowledged: every channel is told you are on it.",
-	"updated":      "Update posted: visitors see it on the status page, and every channel is told.",
-	"noted":        "Internal note added to the timeline: visitors do not see it, and no channel is told.",
-	"resolved":     "Resolved: the note is the last public update, and every channel is told.",
-	"drafted":      "Postmortem saved as a draft: visitors do not see it.",
-	"published":    "Postmortem published: visitors see it on the status page.",
+	"signedout":           "You are signed out.",
+	"acknowledged":        "Acknowledged: every channel is told you are on it.",
+	"updated":             "Update posted: visitors see it on the status page, and every channel is told.",
+	"noted":               "Internal note added to the timeline: visitors do not see it, and no channel is told.",
+	"resolved":            "Resolved: the note is the last public update, and every channel is told.",
+	"drafted":             "Postmortem saved as a draft: visitors do not see it.",
+	"published":           "Postmortem published: visitors see it on the status page.",
+	"maintenance-created": "The maintenance window is scheduled.",
+	"maintenance-deleted": "The maintenance window is removed.",
+	"recurring-created":   "The recurring maintenance window is scheduled.",
+	"channel-enabled":     "The channel is back on: it gets the alerts made from now on.",
+	"channel-disabled":    "The channel is off: it gets no alerts until it is switched back on.",
+	"recurring-deleted":   "The recurring maintenance window and all its occurrences are removed.",
 }
 
 // home sends the operator to the first section.
@@ -392,7 +412,8 @@ var funcs = template.FuncMap{
 		}
 		return t.UTC().Format("2 Jan 2006 15:04:05 UTC")
 	},
-	"iso": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"iso":    func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"covers": covers,
 	// labelled passes a sub-template v with the id of what labels it.
 	"labelled": func(by string, v any) struct {
 		By string

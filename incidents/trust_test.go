@@ -231,6 +231,40 @@ func TestOutageOutlastingMaintenanceAlertsOnce(t *testing.T) {
 	}
 }
 
+// TestRecurringMaintenanceMutesLikeOneOff: a daily window at 12:01 for a
+// minute, made at noon. An outage before it alerts; one that starts
+// inside it is muted while it lasts, and alerts once it has ended with
+// the outage still on: the engine's mute step reads an occurrence as it
+// reads a one-off window.
+func TestRecurringMaintenanceMutesLikeOneOff(t *testing.T) {
+	h := newHarness(t, incidents.Config{})
+	if _, err := h.db.CreateRecurringMaintenance(context.Background(), linkwatch.RecurringMaintenance{
+		Title: "nightly deploy", Component: "page:ada", Schedule: "1 12 * * *", Duration: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	h.feed(down(blog, linkwatch.CauseHTTP5xx)) // 12:00:00
+	h.feed(down(blog, linkwatch.CauseHTTP5xx)) // opens before the window: alerts
+	h.feed(up(blog))
+	h.feed(up(blog))
+	if got := alertTypes(h.alerts()); !slices.Equal(got, []string{"incident.opened", "incident.resolved"}) {
+		t.Fatalf("alerts before the window = %v", got)
+	}
+	h.now = t0.Add(time.Minute) // 12:01:00, the window starts
+	for range 6 {               // to 12:01:50: opens, muted, inside
+		h.feed(down(blog, linkwatch.CauseHTTP5xx))
+	}
+	if list := h.incidents(); len(list) != 2 || !list[0].AlertsSuppressed || !list[0].Open() {
+		t.Fatalf("incidents = %+v, want the second open and muted", list)
+	}
+	if got := alertTypes(h.alerts()); len(got) != 2 {
+		t.Fatalf("alerts inside the window = %v", got)
+	}
+	h.feed(down(blog, linkwatch.CauseHTTP5xx)) // 12:02:00: the window has ended
+	if got := alertTypes(h.alerts()); !slices.Equal(got, []string{"incident.opened", "incident.resolved", "incident.opened"}) {
+		t.Fatalf("alerts after the window = %v, want the second opening", got)
+	}
+}
+
 // TestMaintenanceMutesUpdatesButNotTheResolution: an incident that alerted
 // before a window gets no updates inside it, and its resolution still goes
 // out so no channel is left showing an outage that ended.

@@ -262,8 +262,8 @@ func (s *Server) apiMaintenances(snap *Snapshot, which int) []apiIncident {
 		if (which == maintUpcoming && status != "scheduled") || (which == maintActive && status != "in_progress") {
 			continue
 		}
-		a := apiIncident{ID: "maintenance-" + strconv.FormatInt(m.ID, 10), Name: m.Title, Status: status, CreatedAt: apiTime(m.CreatedAt),
-			UpdatedAt: apiTime(updated), Impact: "maintenance", Shortlink: s.opts.URL + "/status#maintenance-" + strconv.FormatInt(m.ID, 10),
+		a := apiIncident{ID: "maintenance-" + m.Ref(), Name: m.Title, Status: status, CreatedAt: apiTime(m.CreatedAt),
+			UpdatedAt: apiTime(updated), Impact: "maintenance", Shortlink: s.opts.URL + "/status#maintenance-" + m.Ref(),
 			StartedAt: apiTime(m.StartsAt), PageID: snap.pageID(), IncidentUpdates: []apiUpdate{}, Components: []apiComponent{},
 			ScheduledFor: apiTimePtr(m.StartsAt), ScheduledUntil: apiTimePtr(m.EndsAt)}
 		if status == "completed" {

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -128,8 +127,8 @@ func (s *Server) feed(r *http.Request) (feed, error) {
 // ends.
 func maintenanceEntry(snap *Snapshot, m linkwatch.Maintenance, base string) feedEntry {
 	what, span := snap.MaintenanceLabel(m), fmt.Sprintf("from %s to %s", stampUTC(m.StartsAt), stampUTC(m.EndsAt))
-	e := feedEntry{id: "urn:uuid:" + nameUUID(snap.feedID, "maintenance/"+strconv.FormatInt(m.ID, 10)),
-		link: fmt.Sprintf("%s/status#maintenance-%d", base, m.ID), published: m.CreatedAt, updated: m.CreatedAt}
+	e := feedEntry{id: "urn:uuid:" + nameUUID(snap.feedID, "maintenance/"+m.Ref()),
+		link: base + "/status#maintenance-" + m.Ref(), published: m.CreatedAt, updated: m.CreatedAt}
 	var status, body string
 	switch {
 	case !snap.At.Before(m.EndsAt):

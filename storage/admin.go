@@ -1,8 +1,10 @@
 package storage
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"linkwatch"
@@ -28,8 +30,56 @@ func (db *DB) DeleteMaintenance(ctx context.Context, id int64) error {
 	})
 }
 
-// ListMaintenance returns the windows that end after since, soonest first.
+// ListMaintenance returns the windows that end after since, soonest
+// first: the one-off windows, and the occurrences of the recurring ones
+// that have started by now and the next of each (RecurringMaintenance.
+// Expand), so every reader of windows (the engine's mute step, the
+// status page, its Statuspage JSON and feeds) treats both alike.
 func (db *DB) ListMaintenance(ctx context.Context, since time.Time) ([]linkwatch.Maintenance, error) {
+	out, err := db.oneOffMaintenance(ctx, since)
+	if err != nil {
+		return nil, err
+	}
+	recurring, err := db.ListRecurringMaintenance(ctx)
+	if err != nil {
+		return nil, err
+	}
+	now := db.Now()
+	if now.Before(since) {
+		now = since
+	}
+	for _, r := range recurring {
+		out = append(out, r.Expand(since, now)...)
+	}
+	sortMaintenance(out)
+	return out, nil
+}
+
+// ActiveMaintenance returns the windows active at t: those that end after
+// it and have started by it.
+func (db *DB) ActiveMaintenance(ctx context.Context, t time.Time) ([]linkwatch.Maintenance, error) {
+	all, err := db.oneOffMaintenance(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	recurring, err := db.ListRecurringMaintenance(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range recurring {
+		all = append(all, r.Occurrences(t, t.Add(time.Nanosecond))...)
+	}
+	out := all[:0]
+	for _, m := range all {
+		if !t.Before(m.StartsAt) {
+			out = append(out, m)
+		}
+	}
+	sortMaintenance(out)
+	return out, nil
+}
+
+func (db *DB) oneOffMaintenance(ctx context.Context, since time.Time) ([]linkwatch.Maintenance, error) {
 	return read(ctx, db, "read maintenance", `SELECT id, title, component, starts_at, ends_at, created_at FROM maintenance
 		WHERE ends_at > $1 ORDER BY starts_at, id`, []any{since},
 		func(row scanner) (m linkwatch.Maintenance, err error) {
@@ -37,15 +87,43 @@ func (db *DB) ListMaintenance(ctx context.Context, since time.Time) ([]linkwatch
 		})
 }
 
-// ActiveMaintenance returns the windows active at t: those that end after
-// it and have started by it.
-func (db *DB) ActiveMaintenance(ctx context.Context, t time.Time) ([]linkwatch.Maintenance, error) {
-	all, err := db.ListMaintenance(ctx, t)
-	out := all[:0]
-	for _, m := range all {
-		if !t.Before(m.StartsAt) {
-			out = append(out, m)
+// sortMaintenance orders windows soonest first, one-off before recurring
+// at one start.
+func sortMaintenance(ms []linkwatch.Maintenance) {
+	slices.SortStableFunc(ms, func(a, b linkwatch.Maintenance) int {
+		return cmp.Or(a.StartsAt.Compare(b.StartsAt), cmp.Compare(a.Recurring, b.Recurring), cmp.Compare(a.ID, b.ID))
+	})
+}
+
+// CreateRecurringMaintenance stores a recurring maintenance window; its
+// schedule and duration are the caller's to check (the admin API does).
+func (db *DB) CreateRecurringMaintenance(ctx context.Context, r linkwatch.RecurringMaintenance) (linkwatch.RecurringMaintenance, error) {
+	err := db.update(ctx, "create recurring maintenance", func(tx *Tx) error {
+		r.CreatedAt = tx.now
+		return tx.row(ctx, `INSERT INTO recurring_maintenance (title, component, schedule, duration_s, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id`,
+			r.Title, r.Component, r.Schedule, int64(r.Duration/time.Second), r.CreatedAt).Scan(&r.ID)
+	})
+	return r, err
+}
+
+// ListRecurringMaintenance returns the recurring windows, oldest first.
+func (db *DB) ListRecurringMaintenance(ctx context.Context) ([]linkwatch.RecurringMaintenance, error) {
+	return read(ctx, db, "read recurring maintenance", `SELECT id, title, component, schedule, duration_s, created_at FROM recurring_maintenance ORDER BY id`, nil,
+		func(row scanner) (r linkwatch.RecurringMaintenance, err error) {
+			var seconds int64
+			err = row.Scan(&r.ID, &r.Title, &r.Component, &r.Schedule, &seconds, at(&r.CreatedAt))
+			r.Duration = time.Duration(seconds) * time.Second
+			return r, err
+		})
+}
+
+// DeleteRecurringMaintenance removes a recurring window, and with it all
+// its occurrences, past and future.
+func (db *DB) DeleteRecurringMaintenance(ctx context.Context, id int64) error {
+	return db.update(ctx, "delete recurring maintenance", func(tx *Tx) error {
+		if tx.Exec(ctx, `DELETE FROM recurring_maintenance WHERE id = $1`, id) == 0 && tx.err == nil {
+			return fmt.Errorf("recurring maintenance %d: %w", id, linkwatch.ErrNotFound)
 		}
-	}
-	return out, err
+		return nil
+	})
 }

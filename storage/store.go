@@ -56,6 +56,9 @@ type Store interface {
 	CreateMaintenance(ctx context.Context, m linkwatch.Maintenance) (linkwatch.Maintenance, error)
 	ListMaintenance(ctx context.Context, since time.Time) ([]linkwatch.Maintenance, error)
 	DeleteMaintenance(ctx context.Context, id int64) error
+	CreateRecurringMaintenance(ctx context.Context, r linkwatch.RecurringMaintenance) (linkwatch.RecurringMaintenance, error)
+	ListRecurringMaintenance(ctx context.Context) ([]linkwatch.RecurringMaintenance, error)
+	DeleteRecurringMaintenance(ctx context.Context, id int64) error
 
 	// Alert groups released, deliveries and channels (the dispatcher's queue).
 	FanOut(ctx context.Context, channels []string) error

@@ -31,7 +31,9 @@ func NewAPI(store LiveReader, m *Membership, log *slog.Logger) *API {
 	return &API{store: store, m: m, log: log}
 }
 
-type apiReplica struct {
+// Replica is one live replica as the replicas endpoint and the console
+// show it.
+type Replica struct {
 	ID          string    `json:"id"`
 	Region      string    `json:"region"`
 	Addr        string    `json:"addr"`
@@ -40,16 +42,34 @@ type apiReplica struct {
 	Self        bool      `json:"self,omitempty"`
 }
 
-type apiAnswer struct {
-	Self     string       `json:"self"`
-	LeaseMS  int64        `json:"lease_ms"`
-	Sharing  int          `json:"sharing"` // members of this replica's region that split its hosts, itself included once it has joined
-	Replicas []apiReplica `json:"replicas"`
+// Replicas is the membership as this replica sees it: the live replicas
+// of every region, by region and id, and how many share its region's
+// checks.
+type Replicas struct {
+	Self     string    `json:"self"`
+	LeaseMS  int64     `json:"lease_ms"`
+	Sharing  int       `json:"sharing"` // members of this replica's region that split its hosts, itself included once it has joined
+	Replicas []Replica `json:"replicas"`
+}
+
+// Replicas reads the live replicas of every region.
+func (a *API) Replicas(ctx context.Context) (Replicas, error) {
+	live, err := a.store.LiveMembers(ctx, a.m.Lookback())
+	if err != nil {
+		return Replicas{}, err
+	}
+	self := a.m.Self()
+	out := Replicas{Self: self.ID, LeaseMS: a.m.Lease().Milliseconds(), Sharing: len(a.m.Assignment().Members), Replicas: []Replica{}}
+	for _, l := range live {
+		out.Replicas = append(out.Replicas, Replica{ID: l.ID, Region: l.Region, Addr: l.Addr, StartedAt: l.StartedAt.UTC(),
+			HeartbeatAt: l.HeartbeatAt.UTC(), Self: l.ID == self.ID})
+	}
+	slices.SortFunc(out.Replicas, func(x, y Replica) int { return cmp.Or(cmp.Compare(x.Region, y.Region), cmp.Compare(x.ID, y.ID)) })
+	return out, nil
 }
 
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	lease := a.m.Lease()
-	live, err := a.store.LiveMembers(r.Context(), a.m.Lookback())
+	out, err := a.Replicas(r.Context())
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	if err != nil {
@@ -58,13 +78,6 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_ = json.NewEncoder(w).Encode(map[string]string{"error": "the replicas could not be read"})
 		return
 	}
-	self := a.m.Self()
-	out := apiAnswer{Self: self.ID, LeaseMS: lease.Milliseconds(), Sharing: len(a.m.Assignment().Members), Replicas: []apiReplica{}}
-	for _, l := range live {
-		out.Replicas = append(out.Replicas, apiReplica{ID: l.ID, Region: l.Region, Addr: l.Addr, StartedAt: l.StartedAt.UTC(),
-			HeartbeatAt: l.HeartbeatAt.UTC(), Self: l.ID == self.ID})
-	}
-	slices.SortFunc(out.Replicas, func(x, y apiReplica) int { return cmp.Or(cmp.Compare(x.Region, y.Region), cmp.Compare(x.ID, y.ID)) })
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(out)

@@ -207,9 +207,11 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 	var share *shard.Share
 	var members *shard.Membership
 	extra := map[string]http.Handler{"/clicks": hub.NewClicksAPI(db, log)}
+	var replicas console.ReplicaReader // nil on SQLite: one process
 	if shared {
 		members = shard.New(db, self, shard.Options{Interval: interval, Now: local, OnChange: func(as shard.Assignment) { share.SetAssignment(as) }, Log: log})
-		extra["/replicas"] = shard.NewAPI(db, members, log)
+		replicasAPI := shard.NewAPI(db, members, log)
+		extra["/replicas"], replicas = replicasAPI, replicasAPI
 	}
 	adminOpts := admin.Options{Token: cfg.Server.AdminToken, Channels: channels, Log: log,
 		CheckURL: checkReceiverURL(guard), NewSecret: alerting.NewSecret,
@@ -323,7 +325,7 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 	var actions *alerting.SlackActions // the last made: closed at shutdown
 	front := func(opts admin.Options) http.Handler {
 		api := admin.New(db, opts)
-		conOpts := console.Options{Admin: api, Pages: pageSlugs, Token: cfg.Server.AdminToken, Secure: secure, SignIns: signIns,
+		conOpts := console.Options{Admin: api, Pages: pageSlugs, Replicas: replicas, Token: cfg.Server.AdminToken, Secure: secure, SignIns: signIns,
 			Trusted: cfg.Server.TrustedPrefixes(), Now: clock, Log: log}
 		if opts.Unavailable != "" {
 			conOpts.Unavailable = "linkwatch has not reached its database yet (" + where + "): the console works once it has."

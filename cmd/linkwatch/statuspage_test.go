@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -281,4 +282,111 @@ pages:
 		!strings.Contains(page, `<html lang="en">`) || !strings.Contains(page, "<title>No such status page") || !strings.Contains(page, "/status/static/status.css") {
 		t.Errorf("/status/nobody: %d %s:\n%s", resp.StatusCode, resp.Header.Get("Content-Type"), page)
 	}
+}
+
+// TestServeRecurringMaintenance goes through serve and its admin API: a
+// recurring window that fires every minute for a minute is in progress
+// whenever it is read, and one due in two hours is upcoming. The first
+// puts the page under maintenance in HTML and summary.json and lists in
+// active.json; the second lists in upcoming.json, scheduled for its next
+// occurrence; both are in the feed; once deleted, neither is anywhere.
+func TestServeRecurringMaintenance(t *testing.T) {
+	t.Parallel()
+	shop := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") }))
+	t.Cleanup(shop.Close)
+	app := startApp(t, `
+server: {admin_token: "`+trustToken+`"}
+storage: {path: DBPATH}
+probe: {interval: 600ms, timeout: 500ms, allow_private: [127.0.0.1/32], self_check: false}
+pages:
+  - slug: acme
+    title: Acme
+    links:
+      - {slug: shop, url: "`+shop.URL+`/shop"}
+`, nil)
+	due := time.Now().UTC().Add(2 * time.Hour).Truncate(time.Minute)
+	ids := map[string]string{}
+	for title, sched := range map[string]string{
+		"Rolling deploy": `"schedule":"* * * * *","duration":"1m"`,
+		"Nightly backup": fmt.Sprintf(`"schedule":"%d %d * * *","duration":"30m"`, due.Minute(), due.Hour()),
+	} {
+		code, body := adminCall(t, app, "POST", "/api/admin/maintenance/recurring", `{"title":"`+title+`","component":"page:acme",`+sched+`}`)
+		if code != 201 {
+			t.Fatalf("create %s: %d %s", title, code, body)
+		}
+		var m struct{ ID int64 }
+		if err := json.Unmarshal([]byte(body), &m); err != nil {
+			t.Fatal(err)
+		}
+		ids[title] = strconv.FormatInt(m.ID, 10)
+	}
+
+	type window struct {
+		ID, Name, Status string
+		ScheduledFor     time.Time `json:"scheduled_for"`
+		ScheduledUntil   time.Time `json:"scheduled_until"`
+		Components       []struct{ Name string }
+	}
+	type maintenances struct {
+		ScheduledMaintenances []window `json:"scheduled_maintenances"`
+	}
+	read := func(path string) maintenances {
+		t.Helper()
+		resp, body := get(t, "GET", app.URL+path)
+		var m maintenances
+		if resp.StatusCode != 200 || json.Unmarshal([]byte(body), &m) != nil {
+			t.Fatalf("%s: %d %s", path, resp.StatusCode, body)
+		}
+		return m
+	}
+	// The rolling deploy's next minute is upcoming too: keep the backup.
+	up := slices.DeleteFunc(read("/api/v2/scheduled-maintenances/upcoming.json").ScheduledMaintenances,
+		func(m window) bool { return m.Name == "Rolling deploy" })
+	if len(up) != 1 || up[0].Name != "Nightly backup" || up[0].Status != "scheduled" || !up[0].ScheduledFor.Equal(due) ||
+		!up[0].ScheduledUntil.Equal(due.Add(30*time.Minute)) || up[0].ID != "maintenance-r"+ids["Nightly backup"]+due.Format("-20060102T1504Z") ||
+		len(up[0].Components) == 0 {
+		t.Errorf("upcoming.json = %+v, want the nightly backup at %s", up, due)
+	}
+	active := read("/api/v2/scheduled-maintenances/active.json").ScheduledMaintenances
+	if len(active) != 1 || active[0].Name != "Rolling deploy" || active[0].Status != "in_progress" {
+		t.Errorf("active.json = %+v, want the rolling deploy", active)
+	}
+	var summary struct {
+		Status     struct{ Indicator string }
+		Components []struct{ Name, Status string }
+	}
+	_, body := get(t, "GET", app.URL+"/api/v2/summary.json")
+	if err := json.Unmarshal([]byte(body), &summary); err != nil {
+		t.Fatal(err)
+	}
+	if summary.Status.Indicator != "maintenance" {
+		t.Errorf("summary.json indicator = %q", summary.Status.Indicator)
+	}
+	// The page's window covers the page (its links only when they fail).
+	if !slices.Contains(summary.Components, struct{ Name, Status string }{"Acme", "under_maintenance"}) {
+		t.Errorf("summary.json components = %+v, want Acme under maintenance", summary.Components)
+	}
+	_, page := get(t, "GET", app.URL+"/status/acme")
+	for _, want := range []string{`class="banner banner-maintenance"`, "Maintenance in progress: Rolling deploy", "Scheduled maintenance: Nightly backup",
+		`id="maintenance-r` + ids["Nightly backup"] + due.Format("-20060102T1504Z") + `"`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("/status/acme lacks %q", want)
+		}
+	}
+	var titles []string
+	for _, it := range parseFeed(t, app.URL+"/status/feed.atom").Items {
+		titles = append(titles, it.Title)
+	}
+	if !slices.Contains(titles, "Maintenance in progress: Rolling deploy") || !slices.Contains(titles, "Scheduled maintenance: Nightly backup") {
+		t.Errorf("feed items %q lack the recurring windows", titles)
+	}
+
+	for _, id := range ids {
+		if code, body := adminCall(t, app, "DELETE", "/api/admin/maintenance/recurring/"+id, ""); code != 204 {
+			t.Fatalf("delete: %d %s", code, body)
+		}
+	}
+	waitUntil(t, 10*time.Second, "the windows gone from the Statuspage JSON", func() bool {
+		return len(read("/api/v2/scheduled-maintenances.json").ScheduledMaintenances) == 0
+	})
 }

@@ -38,6 +38,9 @@ type Store interface {
 	CreateMaintenance(ctx context.Context, m linkwatch.Maintenance) (linkwatch.Maintenance, error)
 	ListMaintenance(ctx context.Context, since time.Time) ([]linkwatch.Maintenance, error)
 	DeleteMaintenance(ctx context.Context, id int64) error
+	CreateRecurringMaintenance(ctx context.Context, r linkwatch.RecurringMaintenance) (linkwatch.RecurringMaintenance, error)
+	ListRecurringMaintenance(ctx context.Context) ([]linkwatch.RecurringMaintenance, error)
+	DeleteRecurringMaintenance(ctx context.Context, id int64) error
 	ChannelStates(ctx context.Context, names []string) ([]linkwatch.ChannelState, error)
 	EnableChannel(ctx context.Context, name string) error
 	DisableChannel(ctx context.Context, name, reason string) error
@@ -110,6 +113,9 @@ func New(store Store, opts Options) *API {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
 	return &API{store: store, token: []byte(opts.Token), operator: opts.Operator, channels: opts.Channels,
 		extra: opts.Extra, catalog: opts.Catalog, checkURL: opts.CheckURL, newSecret: opts.NewSecret, log: opts.Log, now: opts.Now,
 		unavailable: opts.Unavailable}
@@ -134,6 +140,8 @@ func (a *API) Register(r *mux.Router) {
 	s.Handle("/incidents/{id}/postmortem", methods{http.MethodPut: a.editPostmortem})
 	s.Handle("/incidents/{id}/resolve", methods{http.MethodPost: a.resolve})
 	s.Handle("/maintenance", methods{http.MethodGet: a.listMaintenance, http.MethodPost: a.createMaintenance})
+	s.Handle("/maintenance/recurring", methods{http.MethodGet: a.listRecurring, http.MethodPost: a.createRecurring})
+	s.Handle("/maintenance/recurring/{id}", methods{http.MethodDelete: a.noBody(a.deleteRecurring)})
 	s.Handle("/maintenance/{id}", methods{http.MethodDelete: a.noBody(a.deleteMaintenance)})
 	s.Handle("/deliveries", methods{http.MethodGet: a.listDeliveries})
 	s.Handle("/deliveries/{id}/redeliver", methods{http.MethodPost: a.noBody(a.redeliver)})
@@ -593,16 +601,22 @@ func firstField(err error) error {
 }
 
 func (a *API) listChannels(w http.ResponseWriter, r *http.Request) {
-	list, err := a.store.ChannelStates(r.Context(), a.channels)
+	list, err := a.Channels(r.Context())
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"channels": nonNil(list)})
+	writeJSON(w, http.StatusOK, map[string]any{"channels": list})
 }
 
-// setChannel switches a channel on or off. A channel switched back on gets
-// the alerts made from then on; what it missed is not replayed.
+// Channels returns the configured alert channels' states: enabled or
+// not (when and why it was switched off), deliveries by status.
+func (a *API) Channels(ctx context.Context) ([]linkwatch.ChannelState, error) {
+	list, err := a.store.ChannelStates(ctx, a.channels)
+	return nonNil(list), err
+}
+
+// setChannel switches a channel on or off.
 func (a *API) setChannel(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Name    string `json:"name"`
@@ -613,42 +627,52 @@ func (a *API) setChannel(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
+	if body.Enabled == nil && body.Name != "" && slices.Contains(a.channels, body.Name) {
+		a.fail(w, r, &fieldError{"enabled", "is required (true or false)"})
+		return
+	}
+	st, err := a.SetChannel(r.Context(), body.Name, body.Enabled != nil && *body.Enabled, body.Reason)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+// SetChannel switches a configured channel on or off (reason: why, for
+// off), and returns its state. A channel switched back on gets the alerts
+// made from then on; what it missed is not replayed.
+func (a *API) SetChannel(ctx context.Context, name string, enabled bool, reason string) (linkwatch.ChannelState, error) {
 	var err error
 	switch {
-	case body.Name == "":
+	case name == "":
 		err = &fieldError{"name", "is required"}
-	case !slices.Contains(a.channels, body.Name):
-		err = &fieldError{"name", fmt.Sprintf("%q is not a configured channel (configured: %s)", clipText(body.Name, 100), strings.Join(a.channels, ", "))}
-	case body.Enabled == nil:
-		err = &fieldError{"enabled", "is required (true or false)"}
+	case !slices.Contains(a.channels, name):
+		err = &fieldError{"name", fmt.Sprintf("%q is not a configured channel (configured: %s)", clipText(name, 100), strings.Join(a.channels, ", "))}
 	default:
-		err = checkLine("reason", body.Reason, false, 500)
+		err = checkLine("reason", reason, false, 500)
 	}
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return linkwatch.ChannelState{}, err
 	}
-	ctx := r.Context()
-	if *body.Enabled {
-		err = a.store.EnableChannel(ctx, body.Name)
+	if enabled {
+		err = a.store.EnableChannel(ctx, name)
 	} else {
-		reason := "disabled by an operator"
-		if strings.TrimSpace(body.Reason) != "" {
-			reason += ": " + body.Reason
+		why := "disabled by an operator"
+		if strings.TrimSpace(reason) != "" {
+			why += ": " + reason
 		}
-		err = a.store.DisableChannel(ctx, body.Name, reason)
+		err = a.store.DisableChannel(ctx, name, why)
 	}
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return linkwatch.ChannelState{}, err
 	}
-	list, err := a.store.ChannelStates(ctx, []string{body.Name})
+	list, err := a.store.ChannelStates(ctx, []string{name})
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return linkwatch.ChannelState{}, err
 	}
-	a.log.Info("alert channel switched by an operator", "channel", body.Name, "enabled", *body.Enabled)
-	writeJSON(w, http.StatusOK, list[0])
+	a.log.Info("alert channel switched by an operator", "channel", name, "enabled", enabled)
+	return list[0], nil
 }
 
 // clipText shortens s for an error message.
@@ -674,12 +698,12 @@ func (a *API) editPostmortem(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) listMaintenance(w http.ResponseWriter, r *http.Request) {
-	list, err := a.store.ListMaintenance(r.Context(), a.now())
+	list, err := a.Maintenance(r.Context())
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"maintenance": nonNil(list)})
+	writeJSON(w, http.StatusOK, map[string]any{"maintenance": list})
 }
 
 // maxMaintenance bounds a window, so a typo cannot silence alerts for years.
@@ -700,43 +724,75 @@ func (a *API) createMaintenance(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	now := a.now()
-	err := checkLine("title", body.Title, true, 200)
-	kind, page, known := linkwatch.ParseComponent(body.Component)
-	isPage := kind == linkwatch.ComponentPage
+	var err error
 	switch {
-	case err != nil:
-	case !known || checkText("component", body.Component, false, 2100) != nil:
-		err = &fieldError{"component", `must be empty (everything), "hub", "prober", "page:<slug>", "host:<host>" or "dest:<url>"`}
-	case isPage && a.catalog != nil && !a.catalog.HasPage(page):
-		err = &fieldError{"component", fmt.Sprintf("no page %q is configured", clipText(page, 100))}
 	case body.StartsAt.bad:
 		err = &fieldError{"starts_at", "must be " + jsonKind(reflect.TypeOf(time.Time{}))}
 	case body.EndsAt.bad:
 		err = &fieldError{"ends_at", "must be " + jsonKind(reflect.TypeOf(time.Time{}))}
-	case body.StartsAt.IsZero():
-		err = &fieldError{"starts_at", "is required (RFC 3339)"}
-	case body.StartsAt.After(now.Add(maxMaintenanceLead)):
-		err = &fieldError{"starts_at", fmt.Sprintf("must be within %s from now", maxMaintenanceLead)}
-	case body.EndsAt.IsZero():
-		err = &fieldError{"ends_at", "is required (RFC 3339)"}
-	case !body.EndsAt.After(body.StartsAt.Time):
-		err = &fieldError{"ends_at", "must be after starts_at"}
-	case !body.EndsAt.After(now):
-		err = &fieldError{"ends_at", "is in the past"}
-	case body.EndsAt.Sub(body.StartsAt.Time) > maxMaintenance:
-		err = &fieldError{"ends_at", fmt.Sprintf("a window may last at most %s", maxMaintenance)}
 	}
-	if err != nil {
-		a.fail(w, r, err)
-		return
+	var m linkwatch.Maintenance
+	if err == nil {
+		m, err = a.CreateMaintenance(r.Context(), MaintenanceRequest{Title: body.Title, Component: body.Component, StartsAt: body.StartsAt.Time, EndsAt: body.EndsAt.Time})
 	}
-	m, err := a.store.CreateMaintenance(r.Context(), linkwatch.Maintenance{Title: body.Title, Component: body.Component, StartsAt: body.StartsAt.UTC(), EndsAt: body.EndsAt.UTC()})
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusCreated, m)
+}
+
+// MaintenanceRequest asks for a one-off maintenance window.
+type MaintenanceRequest struct {
+	Title, Component string
+	StartsAt, EndsAt time.Time
+}
+
+// CreateMaintenance checks and stores a one-off maintenance window, for
+// every way one is made (the admin API, the console).
+func (a *API) CreateMaintenance(ctx context.Context, req MaintenanceRequest) (linkwatch.Maintenance, error) {
+	m, err := a.CheckMaintenance(req)
+	if err != nil {
+		return m, err
+	}
+	return a.store.CreateMaintenance(ctx, m)
+}
+
+// CheckMaintenance validates a one-off window: an error names the field
+// that is wrong.
+func (a *API) CheckMaintenance(req MaintenanceRequest) (linkwatch.Maintenance, error) {
+	now := a.now()
+	err := checkLine("title", req.Title, true, 200)
+	switch {
+	case err != nil:
+	case a.checkComponent(req.Component) != nil:
+		err = a.checkComponent(req.Component)
+	case req.StartsAt.IsZero():
+		err = &fieldError{"starts_at", "is required (RFC 3339)"}
+	case req.StartsAt.After(now.Add(maxMaintenanceLead)):
+		err = &fieldError{"starts_at", fmt.Sprintf("must be within %s from now", maxMaintenanceLead)}
+	case req.EndsAt.IsZero():
+		err = &fieldError{"ends_at", "is required (RFC 3339)"}
+	case !req.EndsAt.After(req.StartsAt):
+		err = &fieldError{"ends_at", "must be after starts_at"}
+	case !req.EndsAt.After(now):
+		err = &fieldError{"ends_at", "is in the past"}
+	case req.EndsAt.Sub(req.StartsAt) > maxMaintenance:
+		err = &fieldError{"ends_at", fmt.Sprintf("a window may last at most %s", maxMaintenance)}
+	}
+	return linkwatch.Maintenance{Title: req.Title, Component: req.Component, StartsAt: req.StartsAt.UTC(), EndsAt: req.EndsAt.UTC()}, err
+}
+
+// checkComponent checks what a maintenance window covers.
+func (a *API) checkComponent(component string) error {
+	kind, page, known := linkwatch.ParseComponent(component)
+	switch {
+	case !known || checkText("component", component, false, 2100) != nil:
+		return &fieldError{"component", `must be empty (everything), "hub", "prober", "page:<slug>", "host:<host>" or "dest:<url>"`}
+	case kind == linkwatch.ComponentPage && a.catalog != nil && !a.catalog.HasPage(page):
+		return &fieldError{"component", fmt.Sprintf("no page %q is configured", clipText(page, 100))}
+	}
+	return nil
 }
 
 func (a *API) deleteMaintenance(w http.ResponseWriter, r *http.Request) {
@@ -745,7 +801,7 @@ func (a *API) deleteMaintenance(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	if err := a.store.DeleteMaintenance(r.Context(), id); err != nil {
+	if err := a.DeleteMaintenance(r.Context(), id); err != nil {
 		a.fail(w, r, err)
 		return
 	}

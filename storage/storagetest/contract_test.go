@@ -76,6 +76,7 @@ func run(t *testing.T, open Open) {
 		{"FanOutAndChannels", fanOutAndChannels},
 		{"AdminChanges", adminChanges},
 		{"Maintenance", maintenance},
+		{"RecurringMaintenance", recurringMaintenance},
 		{"ClicksAndFeedIDs", clicksAndFeedIDs},
 		{"ClickCountsByHourAndDay", clickCounts},
 		{"LatencyHistograms", latencyHistograms},
@@ -511,6 +512,61 @@ func maintenance(t *testing.T, db storage.Store, _ *Clock) {
 	must(t, db.DeleteMaintenance(ctx, m.ID))
 	if err := db.DeleteMaintenance(ctx, m.ID); !errors.Is(err, linkwatch.ErrNotFound) {
 		t.Errorf("deleting twice: %v, want ErrNotFound", err)
+	}
+}
+
+// recurringMaintenance: a recurring window is stored, listed and deleted;
+// its occurrences are windows that ListMaintenance and ActiveMaintenance
+// return among the one-off ones (the next one while it is upcoming, each
+// once it has started), soonest first, and none once it is deleted.
+func recurringMaintenance(t *testing.T, db storage.Store, clock *Clock) {
+	ctx := context.Background()
+	one, err := db.CreateMaintenance(ctx, linkwatch.Maintenance{Title: "move", StartsAt: t0.Add(time.Hour), EndsAt: t0.Add(2 * time.Hour)})
+	must(t, err)
+	r, err := db.CreateRecurringMaintenance(ctx, linkwatch.RecurringMaintenance{Title: "patch", Component: "hub", Schedule: "30 10 * * *", Duration: 15 * time.Minute})
+	must(t, err)
+	list, err := db.ListRecurringMaintenance(ctx)
+	must(t, err)
+	if len(list) != 1 || list[0].ID != r.ID || list[0].Schedule != "30 10 * * *" || list[0].Duration != 15*time.Minute ||
+		list[0].Component != "hub" || !list[0].CreatedAt.Equal(t0) {
+		t.Fatalf("recurring = %+v, want %+v", list, r)
+	}
+	windows, err := db.ListMaintenance(ctx, t0)
+	must(t, err)
+	if len(windows) != 2 || windows[0].Recurring != r.ID || !windows[0].StartsAt.Equal(t0.Add(30*time.Minute)) || windows[1].ID != one.ID {
+		t.Fatalf("windows = %+v, want today's 10:30 occurrence, then the one-off window", windows)
+	}
+	if active, _ := db.ActiveMaintenance(ctx, t0.Add(20*time.Minute)); len(active) != 0 {
+		t.Errorf("active before the occurrence = %+v", active)
+	}
+	active, err := db.ActiveMaintenance(ctx, t0.Add(30*time.Minute))
+	must(t, err)
+	if len(active) != 1 || active[0].Recurring != r.ID || !active[0].Covers(t0.Add(30*time.Minute), []string{"hub"}) {
+		t.Errorf("active at the occurrence's start = %+v", active)
+	}
+	if active, _ := db.ActiveMaintenance(ctx, t0.Add(45*time.Minute)); len(active) != 0 {
+		t.Errorf("active at the occurrence's end = %+v", active)
+	}
+	// A week later the week's occurrences are listed since t0, and the next.
+	clock.Set(t0.Add(7*24*time.Hour + 11*time.Hour))
+	defer clock.Set(t0)
+	windows, err = db.ListMaintenance(ctx, t0)
+	must(t, err)
+	var recurring int
+	for _, m := range windows {
+		if m.Recurring == r.ID {
+			recurring++
+		}
+	}
+	if recurring != 9 { // the 22nd to the 29th, and the 30th
+		t.Errorf("%d occurrences listed a week on, want 9: %+v", recurring, windows)
+	}
+	must(t, db.DeleteRecurringMaintenance(ctx, r.ID))
+	if err := db.DeleteRecurringMaintenance(ctx, r.ID); !errors.Is(err, linkwatch.ErrNotFound) {
+		t.Errorf("deleting twice: %v, want ErrNotFound", err)
+	}
+	if windows, _ := db.ListMaintenance(ctx, t0); len(windows) != 1 || windows[0].ID != one.ID {
+		t.Errorf("windows after deleting the recurring one = %+v", windows)
 	}
 }
 

@@ -1,0 +1,177 @@
+package e2e
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/chromedp"
+)
+
+// opsConsoleToken is the admin token of TestConsoleOperationsInBrowser.
+const opsConsoleToken = "console-e2e-token-0123456789abcdef"
+
+// TestConsoleOperationsInBrowser: in Chromium, an operator signs in to
+// the console of a linkwatch process, schedules a recurring maintenance
+// window (its form, its CSRF token, as a browser posts them) and sees it
+// scheduled for its next occurrence on the Statuspage JSON's
+// /api/v2/scheduled-maintenances/upcoming.json; switches a webhook off.
+// The maintenance page (a recurring window and its occurrence listed),
+// the channels page (the webhook off) and the replicas page have no
+// axe-core violation and no horizontal overflow, light and dark, at 360
+// and 1280 px.
+func TestConsoleOperationsInBrowser(t *testing.T) {
+	endToEnd(t)
+	axe := axeSource(t)
+	chromium(t)
+	shopURL := loopbackHost(t, 6, answering()) + "/shop"
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	t.Cleanup(hook.Close)
+	secret := "whsec_" + base64.StdEncoding.EncodeToString([]byte("console-test-secret-0123456789"))
+	dir := t.TempDir()
+	p := startServe(t, writeConfig(t, dir, `
+server: {admin_token: "`+opsConsoleToken+`", drain_delay: 0s}
+storage: {path: "`+filepath.Join(dir, "linkwatch.db")+`"}
+probe: {interval: 600ms, timeout: 500ms, allow_private: [127.0.0.0/8], self_check: false}
+alerts:
+  webhooks: [{name: ops, url: "`+hook.URL+`", secret: "`+secret+`"}]
+pages:
+  - slug: acme
+    title: Acme
+    links:
+      - {slug: shop, url: "`+shopURL+`"}
+`))
+	tab, cancel := context.WithTimeout(browser(t), 3*time.Minute) // a bound on a hung page, not a timed assertion
+	defer cancel()
+	due := time.Now().UTC().Add(2 * time.Hour).Truncate(time.Minute)
+	var notice, upcoming string
+	if err := chromedp.Run(tab,
+		chromedp.Navigate(p.URL+"/admin/maintenance"), // signed out: to the sign-in form
+		chromedp.WaitVisible("#token", chromedp.ByID),
+		chromedp.SendKeys("#name", "Grace", chromedp.ByID),
+		chromedp.SendKeys("#token", opsConsoleToken, chromedp.ByID),
+		chromedp.Submit("#token", chromedp.ByID),
+		chromedp.WaitVisible("form.signout", chromedp.ByQuery), // signed in, on the first section
+		chromedp.Navigate(p.URL+"/admin/maintenance"),
+		chromedp.WaitVisible("#r-title", chromedp.ByID),
+		chromedp.SendKeys("#r-title", "Nightly backup", chromedp.ByID),
+		chromedp.SendKeys("#r-component", "page:acme", chromedp.ByID),
+		chromedp.SendKeys("#r-schedule", fmt.Sprintf("%d %d * * *", due.Minute(), due.Hour()), chromedp.ByID),
+		chromedp.SendKeys("#r-duration", "30m", chromedp.ByID),
+		chromedp.Submit("#r-duration", chromedp.ByID),
+		chromedp.WaitVisible(".notice", chromedp.ByQuery),
+		chromedp.Text(".notice", &notice, chromedp.ByQuery),
+	); err != nil {
+		t.Fatalf("chromium: sign in and schedule: %v\n%s", err, p.stderr)
+	}
+	if notice != "The recurring maintenance window is scheduled." {
+		t.Fatalf("notice %q", notice)
+	}
+	if err := chromedp.Run(tab,
+		chromedp.Navigate(p.URL+"/api/v2/scheduled-maintenances/upcoming.json"),
+		chromedp.Text("body", &upcoming, chromedp.ByQuery),
+	); err != nil {
+		t.Fatalf("chromium: upcoming.json: %v", err)
+	}
+	var got struct {
+		ScheduledMaintenances []struct {
+			Name, Status string
+			ScheduledFor time.Time `json:"scheduled_for"`
+			Components   []struct{ Name string }
+		} `json:"scheduled_maintenances"`
+	}
+	if err := json.Unmarshal([]byte(upcoming), &got); err != nil {
+		t.Fatalf("upcoming.json %q: %v", upcoming, err)
+	}
+	if m := got.ScheduledMaintenances; len(m) != 1 || m[0].Name != "Nightly backup" || m[0].Status != "scheduled" || !m[0].ScheduledFor.Equal(due) ||
+		len(m[0].Components) != 1 || m[0].Components[0].Name != "Acme" {
+		t.Errorf("upcoming.json = %s, want the nightly backup at %s on Acme", upcoming, due)
+	}
+
+	// Switch the webhook off in the browser, so its page shows a
+	// disabled channel.
+	var channelNotice string
+	if err := chromedp.Run(tab,
+		chromedp.Navigate(p.URL+"/admin/channels"),
+		chromedp.WaitVisible("#reason-webhook\\:ops", chromedp.ByQuery),
+		chromedp.SendKeys("#reason-webhook\\:ops", "receiver moving", chromedp.ByQuery),
+		chromedp.Submit("#reason-webhook\\:ops", chromedp.ByQuery),
+		chromedp.WaitVisible(".notice", chromedp.ByQuery),
+		chromedp.Text(".notice", &channelNotice, chromedp.ByQuery),
+	); err != nil {
+		t.Fatalf("chromium: switch the webhook off: %v", err)
+	}
+	if !strings.HasPrefix(channelNotice, "The channel is off") {
+		t.Errorf("notice %q", channelNotice)
+	}
+
+	shots := artifactDir(t)
+	for _, page := range []struct{ path, name, shows string }{
+		{"/admin/maintenance", "maintenance", "Recurring window #1"},
+		{"/admin/channels", "channels", "disabled by an operator: receiver moving"},
+		{"/admin/replicas", "replicas", "it runs as one process"},
+	} {
+		t.Run(page.name, func(t *testing.T) {
+			axeConsolePage(t, tab, axe, p.URL+page.path, filepath.Join(shots, "console-"+page.name), page.shows)
+		})
+	}
+}
+
+// axeConsolePage loads a console page in tab and checks it, light and
+// dark, at 360 and 1280 px: it shows what it must, axe-core finds no
+// violation, and nothing overflows sideways.
+func axeConsolePage(t *testing.T, tab context.Context, axe, url, shotPrefix, shows string) {
+	if err := chromedp.Run(tab, chromedp.Navigate(url), chromedp.WaitReady("body"), chromedp.Evaluate(axe, nil)); err != nil {
+		t.Fatalf("chromium: %v", err)
+	}
+	for _, scheme := range []string{"light", "dark"} {
+		for _, width := range []int64{360, 1280} {
+			t.Run(fmt.Sprintf("%s-%d", scheme, width), func(t *testing.T) {
+				var axeJSON, layoutJSON, body string
+				var shot []byte
+				if err := chromedp.Run(tab,
+					emulation.SetDeviceMetricsOverride(width, 900, 1, width < 600),
+					emulation.SetEmulatedMedia().WithFeatures([]*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}),
+					chromedp.Evaluate(runAxe, &axeJSON, awaitPromise),
+					chromedp.Evaluate(layout, &layoutJSON),
+					chromedp.Text("main", &body, chromedp.ByQuery),
+					chromedp.FullScreenshot(&shot, 100),
+				); err != nil {
+					t.Fatalf("chromium: %v", err)
+				}
+				if err := os.WriteFile(fmt.Sprintf("%s-%s-%d.png", shotPrefix, scheme, width), shot, 0o644); err != nil {
+					t.Error(err)
+				}
+				if !strings.Contains(body, shows) {
+					t.Errorf("the page lacks %q:\n%s", shows, body)
+				}
+				var vs []violation
+				if err := json.Unmarshal([]byte(axeJSON), &vs); err != nil {
+					t.Fatalf("axe result %q: %v", axeJSON, err)
+				}
+				for _, v := range vs {
+					t.Errorf("axe %s (%s): %s at %s\n%s", v.ID, v.Impact, v.Help, strings.Join(v.Targets, " | "), v.Summary)
+				}
+				var l layoutResult
+				if err := json.Unmarshal([]byte(layoutJSON), &l); err != nil {
+					t.Fatalf("layout %q: %v", layoutJSON, err)
+				}
+				if l.Dark != (scheme == "dark") {
+					t.Fatalf("prefers-color-scheme: dark matches = %v in the %s run", l.Dark, scheme)
+				}
+				if l.ScrollWidth > l.ClientWidth {
+					t.Errorf("horizontal overflow: scrollWidth %d > clientWidth %d", l.ScrollWidth, l.ClientWidth)
+				}
+			})
+		}
+	}
+}
