@@ -136,3 +136,36 @@ func printable(s string) string {
 		return r
 	}, s)
 }
+
+// Tester sends test alerts through the configured channels by name: the
+// console's "send test" (serve's sinks, the ones test-alert tests).
+type Tester struct {
+	sinks map[string]Sink
+	now   func() time.Time
+}
+
+// NewTester returns a Tester of sinks, whose test alerts are dated by now.
+func NewTester(sinks []Sink, now func() time.Time) *Tester {
+	t := &Tester{sinks: make(map[string]Sink, len(sinks)), now: now}
+	for _, s := range sinks {
+		t.sinks[s.Name()] = s
+	}
+	return t
+}
+
+// Testable reports whether channel is one of the configured sinks (a
+// subscription's or a visitor's channel is not: its receiver is theirs).
+func (t *Tester) Testable(channel string) bool {
+	_, ok := t.sinks[channel]
+	return ok
+}
+
+// SendTest sends a test alert through channel and returns what its
+// receiver answered; false if channel is not a configured sink.
+func (t *Tester) SendTest(ctx context.Context, channel string) (TestAnswer, bool) {
+	s, ok := t.sinks[channel]
+	if !ok {
+		return TestAnswer{}, false
+	}
+	return SendTest(ctx, s, t.now()), true
+}

@@ -104,6 +104,9 @@ type Options struct {
 	// Replicas reads the live replicas of every region (PostgreSQL); nil:
 	// one process (SQLite).
 	Replicas ReplicaReader
+	// Tester sends a marked test alert through a configured channel, from
+	// the channels page (nil: no "send test").
+	Tester ChannelTester
 	// Token is the admin token, which signs an operator in; empty turns the
 	// console off (every page says how to turn it on).
 	Token string
@@ -176,6 +179,7 @@ func (c *Console) Register(r *mux.Router) {
 	c.action(s, "/maintenance/recurring/{id}/delete", c.deleteRecurring)
 	c.page(s, "/channels", c.channelsPage)
 	c.action(s, "/channels", c.setChannel)
+	c.action(s, "/channels/test", c.sendTest)
 	c.page(s, "/replicas", c.replicasPage)
 	// Every other path under the console: its own 404, not the hub's.
 	s.PathPrefix("/").HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
