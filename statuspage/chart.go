@@ -268,6 +268,10 @@ func niceMax(peak time.Duration) time.Duration {
 	return peak.Round(time.Minute) + time.Minute
 }
 
+// words is the chart's title and description, for where it is shown as
+// an image.
+func (c chart) words() string { return c.title() + ": " + c.describe() }
+
 func (c chart) title() string {
 	return "Response time of " + c.Subject + " over " + c.Range.Words
 }

@@ -94,15 +94,7 @@ func (s *Server) serveHTML(w http.ResponseWriter, r *http.Request) {
 	}
 	// The page is a function of its snapshot: rendered once per snapshot,
 	// so a burst of visitors costs one rendering, not one each.
-	snap.page.once.Do(func() {
-		v := pageView{Name: s.opts.Name, Snap: snap, Now: snap.At, FeedURL: "/status/feed.atom"}
-		if pc, ok := snap.byKeyOf(linkwatch.PageComponent(slug)); slug != "" && ok {
-			v.Scope, v.ScopeTitle = slug, pc.Name
-		}
-		var buf bytes.Buffer
-		snap.page.err = pageTemplate.Execute(&buf, v)
-		snap.page.body = buf.Bytes()
-	})
+	snap.page.once.Do(func() { snap.page.body, snap.page.err = s.render(snap, slug) })
 	if snap.page.err != nil {
 		s.fail(w, r, snap.page.err)
 		return
@@ -111,6 +103,17 @@ func (s *Server) serveHTML(w http.ResponseWriter, r *http.Request) {
 	s.cacheHeaders(h)
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	s.write(w, r, http.StatusOK, snap.page.body)
+}
+
+// render is the status page of snap, for scope slug ("" for every page).
+func (s *Server) render(snap *Snapshot, slug string) ([]byte, error) {
+	v := pageView{Name: s.opts.Name, Snap: snap, Now: snap.At, FeedURL: "/status/feed.atom"}
+	if pc, ok := snap.byKeyOf(linkwatch.PageComponent(slug)); slug != "" && ok {
+		v.Scope, v.ScopeTitle = slug, pc.Name
+	}
+	var buf bytes.Buffer
+	err := pageTemplate.Execute(&buf, v)
+	return buf.Bytes(), err
 }
 
 // serveNotFound answers the status of a page that does not exist with a
