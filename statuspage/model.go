@@ -255,9 +255,10 @@ type Banner struct {
 
 // renderedPage is a snapshot's status page, rendered once.
 type renderedPage struct {
-	once sync.Once
-	body []byte
-	err  error
+	once    sync.Once
+	body    []byte
+	gzipped []byte // body compressed once, for the clients that accept it
+	err     error
 }
 
 // LinkView is one link of a page on its status page.
