@@ -150,6 +150,11 @@ const runAxe = `axe.run(document, {resultTypes: ['violations']}).then(r => JSON.
 // charts), so axe and the layout checks see what a visitor can open.
 const openDisclosures = `document.querySelectorAll('details').forEach(d => d.open = true); true`
 
+// loadImages loads the lazy images now (a visitor scrolling would) and
+// waits for them, so the layout checks see them drawn. (That they are
+// lazy is statuspage's test.)
+const loadImages = `Promise.all([...document.querySelectorAll('img[loading=lazy]')].map(img => { img.loading = 'eager'; return img.decode().catch(() => {}); })).then(() => true)`
+
 // layout measures what axe does not: horizontal overflow of the page, and
 // each 90-day bar chart's last bar (today) inside its card with a width;
 // each response-time chart inside its card, its labels inside it and
@@ -171,6 +176,14 @@ return JSON.stringify({
 	}),
 	ongoing: [...document.querySelectorAll('.incident-ongoing')].map(e => getComputedStyle(e).borderLeftColor),
 	resolved: [...document.querySelectorAll('.incident-resolved')].map(e => getComputedStyle(e).borderLeftColor),
+	// A link's chart is the standalone SVG as a lazy image (its inside is
+	// the standalone chart's, held to the page's colours in statuspage):
+	// it must be in its card, loaded, and have its words.
+	images: [...document.querySelectorAll('img.chart')].map(img => {
+		const box = img.getBoundingClientRect(), card = img.closest('.component').getBoundingClientRect();
+		return {src: img.getAttribute('src'), width: box.width, height: box.height, inCard: inside(box, card),
+			loaded: img.complete && img.naturalWidth > 0, alt: img.alt};
+	}),
 	charts: [...document.querySelectorAll('svg.chart')].map(svg => {
 		const box = svg.getBoundingClientRect(), card = svg.closest('.component').getBoundingClientRect();
 		const bg = getComputedStyle(svg.closest('.components')).backgroundColor;
@@ -193,7 +206,12 @@ type layoutResult struct {
 		TodayLeft, TodayRight, TodayWidth, CardLeft, CardRight float64
 	}
 	Ongoing, Resolved []string
-	Charts            []struct {
+	Images            []struct {
+		Src, Alt       string
+		Width, Height  float64
+		InCard, Loaded bool
+	}
+	Charts []struct {
 		ID, Boxes                              string
 		Width                                  float64
 		InCard, TextsInside, TextsApart        bool
@@ -266,6 +284,7 @@ func TestStatusPagesInBrowser(t *testing.T) {
 				chromedp.Navigate(p.srv.URL+p.path),
 				chromedp.WaitReady("body"),
 				chromedp.Evaluate(openDisclosures, nil),
+				chromedp.Evaluate(loadImages, nil, awaitPromise),
 				chromedp.Evaluate(axe, nil),
 			); err != nil {
 				t.Fatalf("chromium: %v", err)
@@ -315,8 +334,13 @@ func TestStatusPagesInBrowser(t *testing.T) {
 									t.Errorf("bars %d: %+v: today's bar is missing, empty or outside its card", i, b)
 								}
 							}
-							if len(l.Charts) != p.charts {
-								t.Errorf("%d response-time charts, want %d: %+v", len(l.Charts), p.charts, l.Charts)
+							if len(l.Charts)+len(l.Images) != p.charts {
+								t.Errorf("%d response-time charts and %d chart images, want %d: %+v %+v", len(l.Charts), len(l.Images), p.charts, l.Charts, l.Images)
+							}
+							for _, c := range l.Images {
+								if c.Width < 100 || c.Height != 172 || !c.InCard || !c.Loaded || !strings.HasPrefix(c.Alt, "Response time of ") {
+									t.Errorf("chart image %s: width %.0f, height %.0f, in its card %v, loaded %v, alt %q", c.Src, c.Width, c.Height, c.InCard, c.Loaded, c.Alt)
+								}
 							}
 							for _, c := range l.Charts {
 								if c.Width < 100 || !c.InCard || !c.TextsInside || !c.TextsApart {

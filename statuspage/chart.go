@@ -121,7 +121,10 @@ func (c chart) svg(standalone bool) string {
 	var b strings.Builder
 	titleID, descID := xmlEscape(c.ID+"-t"), xmlEscape(c.ID+"-d")
 	if standalone {
-		fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="640" height="%d" role="img" aria-labelledby="%s %s">`, chartHeight, titleID, descID)
+		// As wide as where it is shown (the status page's image of it, a
+		// browser's window): the text and axes are laid out again at
+		// that width rather than the drawing squeezed.
+		fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="100%%" height="%d" role="img" aria-labelledby="%s %s">`, chartHeight, titleID, descID)
 	} else {
 		fmt.Fprintf(&b, `<svg class="chart" width="100%%" height="%d" role="img" aria-labelledby="%s %s">`, chartHeight, titleID, descID)
 	}
@@ -267,6 +270,10 @@ func niceMax(peak time.Duration) time.Duration {
 	}
 	return peak.Round(time.Minute) + time.Minute
 }
+
+// words is the chart's title and description, for where it is shown as
+// an image.
+func (c chart) words() string { return c.title() + ": " + c.describe() }
 
 func (c chart) title() string {
 	return "Response time of " + c.Subject + " over " + c.Range.Words

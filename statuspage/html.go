@@ -2,12 +2,14 @@ package statuspage
 
 import (
 	"bytes"
+	"compress/gzip"
 	"embed"
 	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -96,14 +98,13 @@ func (s *Server) serveHTML(w http.ResponseWriter, r *http.Request) {
 	}
 	// The page is a function of its snapshot: rendered once per snapshot,
 	// so a burst of visitors costs one rendering, not one each.
+	// Compressed once too: a page of 1,000 links is 1.4 MB of HTML and
+	// 48 KB gzipped, and every browser asks for gzip.
 	snap.page.once.Do(func() {
-		v := pageView{Name: s.opts.Name, Snap: snap, Now: snap.At, FeedURL: "/status/feed.atom", Subscribe: s.formOn(slug)}
-		if pc, ok := snap.byKeyOf(linkwatch.PageComponent(slug)); slug != "" && ok {
-			v.Scope, v.ScopeTitle = slug, pc.Name
+		snap.page.body, snap.page.err = s.render(snap, slug)
+		if snap.page.err == nil {
+			snap.page.gzipped, snap.page.err = gzipped(snap.page.body)
 		}
-		var buf bytes.Buffer
-		snap.page.err = pageTemplate.Execute(&buf, v)
-		snap.page.body = buf.Bytes()
 	})
 	if snap.page.err != nil {
 		s.fail(w, r, snap.page.err)
@@ -112,11 +113,72 @@ func (s *Server) serveHTML(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	s.cacheHeaders(h)
 	h.Set("Content-Type", "text/html; charset=utf-8")
-	s.write(w, r, http.StatusOK, snap.page.body)
+	h.Add("Vary", "Accept-Encoding")
+	body := snap.page.body
+	if acceptsGzip(r.Header) {
+		h.Set("Content-Encoding", "gzip")
+		body = snap.page.gzipped
+	}
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	s.write(w, r, http.StatusOK, body)
 }
 
-// serveNotFound answers the status of a page that does not exist with a
-// real page, in the status page's style: a title, a language, a way on.
+// gzipped is b compressed.
+func gzipped(b []byte) ([]byte, error) {
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	if _, err := zw.Write(b); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// acceptsGzip reports whether the request's Accept-Encoding takes gzip
+// (RFC 9110, 12.5.3): named with a weight other than 0, or, if not named,
+// * with one.
+func acceptsGzip(h http.Header) bool {
+	gz, star := -1.0, -1.0
+	for _, v := range h.Values("Accept-Encoding") {
+		for part := range strings.SplitSeq(v, ",") {
+			coding, params, _ := strings.Cut(part, ";")
+			q := 1.0
+			for p := range strings.SplitSeq(params, ";") {
+				if k, v, ok := strings.Cut(strings.TrimSpace(p), "="); ok && strings.EqualFold(k, "q") {
+					f, err := strconv.ParseFloat(v, 64)
+					if err != nil {
+						f = 0 // a weight that cannot be read accepts nothing
+					}
+					q = f
+				}
+			}
+			switch coding = strings.TrimSpace(coding); {
+			case strings.EqualFold(coding, "gzip"):
+				gz = q
+			case coding == "*":
+				star = q
+			}
+		}
+	}
+	if gz >= 0 {
+		return gz > 0
+	}
+	return star > 0
+}
+
+// render is the status page of snap, for scope slug ("" for every page).
+func (s *Server) render(snap *Snapshot, slug string) ([]byte, error) {
+	v := pageView{Name: s.opts.Name, Snap: snap, Now: snap.At, FeedURL: "/status/feed.atom", Subscribe: s.formOn(slug)}
+	if pc, ok := snap.byKeyOf(linkwatch.PageComponent(slug)); slug != "" && ok {
+		v.Scope, v.ScopeTitle = slug, pc.Name
+	}
+	var buf bytes.Buffer
+	err := pageTemplate.Execute(&buf, v)
+	return buf.Bytes(), err
+}
+
 // IncidentHTML is an incident as its status page shows it, with its
 // operators' updates (ups, oldest first): the one rendering of an
 // incident, which the operator console shows as the preview of what
@@ -128,6 +190,8 @@ func IncidentHTML(inc linkwatch.Incident, ups []linkwatch.Update, now time.Time)
 	return template.HTML(buf.String()), err // html/template escaped every value in it
 }
 
+// serveNotFound answers the status of a page that does not exist with a
+// real page, in the status page's style: a title, a language, a way on.
 func (s *Server) serveNotFound(w http.ResponseWriter, r *http.Request, slug string) {
 	var buf bytes.Buffer
 	if err := pageTemplate.ExecuteTemplate(&buf, "notfound", struct{ Name, Slug string }{s.opts.Name, slug}); err != nil {

@@ -255,9 +255,10 @@ type Banner struct {
 
 // renderedPage is a snapshot's status page, rendered once.
 type renderedPage struct {
-	once sync.Once
-	body []byte
-	err  error
+	once    sync.Once
+	body    []byte
+	gzipped []byte // body compressed once, for the clients that accept it
+	err     error
 }
 
 // LinkView is one link of a page on its status page.
@@ -276,10 +277,14 @@ type LinkView struct {
 	// Fallback is where its visitors are being sent while its destination
 	// is down, as the open incident records it; "" when they are not.
 	Fallback string
-	// Chart is its response-time chart over the last 24 hours; ChartURL
-	// serves it alone, over other ranges too.
-	Chart    template.HTML
-	ChartURL string
+	// ChartURL serves its response-time chart, over the last 24 hours by
+	// default and over other ranges too; the page loads it lazily, as an
+	// image, so the page's first paint does not wait for 1,000 charts.
+	// ChartText is that chart in words, the image's text for screen
+	// readers and clients without images.
+	ChartURL  string
+	ChartText string
+	chart     chart // the 24-hour chart, served at ChartURL from the snapshot
 }
 
 // Component returns the component with the given public ID.
@@ -827,7 +832,7 @@ func (s *Snapshot) fillLinks(p *hub.Page, open []linkwatch.Incident, charts map[
 		if lt := ch.Series.Total; lt.Responses > 0 {
 			v.Responses, v.P50, v.P95 = lt.Responses, formatLatency(lt.P50), formatLatency(lt.P95)
 		}
-		v.Chart, v.ChartURL = ch.inline(), "/chart/"+p.Slug+"/"+l.Slug+".svg"
+		v.chart, v.ChartURL, v.ChartText = ch, "/chart/"+p.Slug+"/"+l.Slug+".svg", ch.words()
 		s.Links = append(s.Links, v)
 	}
 }

@@ -62,6 +62,13 @@ type Dialect interface {
 	// PruneResults is the SQL deleting up to 5,000 raw results that
 	// started before $1 (Unix milliseconds).
 	PruneResults() string
+	// DropRollups removes, in tx, the rollups of table (rollup_minute or
+	// rollup_hour) of the UTC days before cutoff (Unix seconds, the start
+	// of a day) where the database keeps them a day to a table (a
+	// partition dropped whole, not deleted row by row), makes the days'
+	// from now's on ahead, and returns about how many rows went; 0 where
+	// it does not. Prune's batch delete removes what is left.
+	DropRollups(ctx context.Context, tx *Tx, table string, cutoff, now int64) int64
 	// Now is the SQL of a row of two times of the database's clock: the
 	// start of the transaction it runs in, and the instant it runs; ""
 	// where the database's clock is this process's (SQLite, in process).

@@ -175,20 +175,36 @@ func (db *DB) Rollups(ctx context.Context, targetKey string, period time.Duratio
 // Prune deletes data older than the retention windows, in transactions of
 // at most 5,000 rows each, so the prober's writes are never held up for
 // long. Incident evidence lives in the incident tables and is not touched.
-// It returns how many rows it deleted.
+// Rollups go a whole UTC day at a time, once the day is past their window
+// (they are kept at least that long, and at most a day longer), so a
+// database that keeps them a day to a table drops the table (see
+// Dialect.DropRollups). It returns how many rows it deleted.
 func (db *DB) Prune(ctx context.Context, keep Retention) (int64, error) {
 	now := db.Now()
+	day := func(keep time.Duration) int64 { return now.Add(-keep).UTC().Truncate(24 * time.Hour).Unix() }
 	jobs := []struct {
+		table  string // a rollup table, for DropRollups
 		query  string
 		cutoff int64
 	}{
-		{db.d.PruneResults(), now.Add(-keep.Raw).UnixMilli()},
+		{"", db.d.PruneResults(), now.Add(-keep.Raw).UnixMilli()},
 		// Time first: the oldest rows are a prefix of the primary key.
-		{`DELETE FROM rollup_minute WHERE (bucket, target_id) IN (SELECT bucket, target_id FROM rollup_minute WHERE bucket < $1 ORDER BY bucket LIMIT 5000)`, now.Add(-keep.Minute).Unix()},
-		{`DELETE FROM rollup_hour WHERE (bucket, target_id) IN (SELECT bucket, target_id FROM rollup_hour WHERE bucket < $1 ORDER BY bucket LIMIT 5000)`, now.Add(-keep.Hour).Unix()},
+		{"rollup_minute", `DELETE FROM rollup_minute WHERE (bucket, target_id) IN (SELECT bucket, target_id FROM rollup_minute WHERE bucket < $1 ORDER BY bucket LIMIT 5000)`, day(keep.Minute)},
+		{"rollup_hour", `DELETE FROM rollup_hour WHERE (bucket, target_id) IN (SELECT bucket, target_id FROM rollup_hour WHERE bucket < $1 ORDER BY bucket LIMIT 5000)`, day(keep.Hour)},
 	}
 	var total int64
 	for _, j := range jobs {
+		if j.table != "" {
+			var n int64
+			err := db.update(ctx, "prune", func(tx *Tx) error {
+				n = db.d.DropRollups(ctx, tx, j.table, j.cutoff, now.Unix())
+				return nil
+			})
+			if err != nil {
+				return total, err
+			}
+			total += n
+		}
 		for {
 			var n int64
 			err := db.update(ctx, "prune", func(tx *Tx) error {

@@ -65,6 +65,44 @@ func closedLoop(ctx context.Context, base string, paths []string, conns int, d t
 	return summarize(slices.Concat(lat...), d, errs.Load())
 }
 
+// hammer keeps conns GETs of url in flight until ctx ends, as wrk does: the
+// background load of a phase. It returns how many were answered 200, the
+// others, and the bytes of the last body.
+func hammer(ctx context.Context, url string, conns int) (ok, failed int64, size int) {
+	c := loadClient(conns)
+	var wg sync.WaitGroup
+	var oks, fails atomic.Int64
+	var last atomic.Int64
+	for range conns {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+				if err != nil {
+					fails.Add(1)
+					return
+				}
+				resp, err := c.Do(req)
+				if err != nil {
+					if ctx.Err() == nil {
+						fails.Add(1)
+					}
+					continue
+				}
+				n, _ := io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					fails.Add(1)
+					continue
+				}
+				oks.Add(1)
+				last.Store(n)
+			}
+		})
+	}
+	wg.Wait()
+	return oks.Load(), fails.Load(), int(last.Load())
+}
+
 // openLoop sends requests at a fixed rate for d, whatever the answers take.
 // Latency counts from when a request was due, not when a worker got to it,
 // so a server that falls behind shows it (no coordinated omission).

@@ -36,6 +36,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return runOutage(ctx, args[2:], stdout, stderr)
 		case "chaos":
 			return runChaos(ctx, args[2:], stdout, stderr)
+		case "hammer":
+			return runHammer(ctx, args[2:], stdout, stderr)
 		}
 	}
 	return runProbeBench(ctx, args[1:], stdout, stderr)

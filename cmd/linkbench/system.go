@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -37,8 +39,9 @@ func runSystem(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	conns := fs.Int("conns", 32, "concurrent connections of the load generator")
 	soak := fs.Duration("soak", 0, "after the measurements, keep running this long and sample resource use")
 	backend := fs.String("storage", "sqlite", "linkwatch's storage: sqlite (a file in a temporary directory) or postgres (-dsn)")
-	dsn := fs.String("dsn", "", "with -storage postgres: the database linkwatch uses (given to it through the environment)")
+	dsn := fs.String("dsn", "", "with -storage postgres: the database linkwatch uses (given to it through the environment); empty starts a throwaway server")
 	quiet := fs.Duration("quiet", 30*time.Second, "a phase without load first: the writer's CPU, linkwatch's and the database's")
+	statusConns := fs.Int("status-conns", 0, "after the half-rate phase, measure it again while this many connections fetch /status/p0 without pause (as wrk would), then once more without them; 0 skips it")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -47,7 +50,13 @@ func runSystem(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	switch {
 	case *backend == "postgres" && *dsn == "":
-		return fmt.Errorf("-storage postgres needs -dsn")
+		pg, d, err := startPostgres(ctx)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = pg.Stop() }()
+		*dsn = d
+		fmt.Fprintf(stdout, "linkbench system: a throwaway %s\n", postgresVersion(ctx))
 	case *backend == "postgres":
 		if _, err := postgres.ParseDSN(*dsn); err != nil {
 			return fmt.Errorf("-dsn: %w", err)
@@ -158,6 +167,12 @@ pages:
 	fmt.Fprintf(stdout, "at half rate (%.0f req/s): linkwatch p50 %s p99 %s (goal p99 < 5ms), errors %d; bare 302 p50 %s p99 %s\n",
 		hubRes.rate/2, half.p50, half.p99, half.errors, bareHalf.p50, bareHalf.p99)
 
+	if *statusConns > 0 {
+		if err := redirectsUnderStatusLoad(ctx, stdout, "http://"+addr, paths, hubRes.rate/2, *load, *statusConns, half); err != nil {
+			return err
+		}
+	}
+
 	// Time to alert: switch one destination off and wait for its webhook.
 	// The switched-off destination fails with a cause of its own, so it
 	// opens its own incident.
@@ -199,7 +214,7 @@ pages:
 		*backend, perDay(size1-size0, grown), grown.Round(time.Second))
 
 	if *soak > 0 {
-		if err := soakRun(ctx, stdout, pid, dbPath, *soak); err != nil {
+		if err := soakRun(ctx, stdout, pid, dbPath, db, *soak); err != nil {
 			return err
 		}
 		size2, err := db.UsedBytes(ctx)
@@ -211,13 +226,73 @@ pages:
 	return nil
 }
 
-// soakRun samples linkwatch's resource use and reports its growth.
-func soakRun(ctx context.Context, stdout io.Writer, pid int, dbPath string, d time.Duration) error {
-	fmt.Fprintf(stdout, "soak: %s, a sample every 30s\n%8s %8s %8s %8s %10s\n", d, "t", "rss MiB", "threads", "fds", "wal KiB")
-	type sample struct{ rss, threads, fds, wal int64 }
+// redirectsUnderStatusLoad measures the redirects at rate while conns
+// connections fetch the status page of the first page as fast as it comes
+// (issue 27: its p99 stays within 1.2x of the same rate without that load),
+// then again without it, so the reference brackets the loaded phase. The
+// status page's load comes from a child process, as wrk would: reading
+// (and un-gzipping) hundreds of pages a second must not take the CPU of
+// the goroutines that measure the redirects.
+func redirectsUnderStatusLoad(ctx context.Context, stdout io.Writer, base string, paths []string, rate float64, d time.Duration, conns int, before loadResult) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	var out bytes.Buffer
+	cmd := exec.CommandContext(ctx, self, "hammer", "-url", base+"/status/p0", "-conns", strconv.Itoa(conns), "-duration", d.String())
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	loaded := openLoop(ctx, base, paths, rate, d)
+	if err := cmd.Wait(); err != nil {
+		return fmt.Errorf("linkbench hammer: %w: %s", err, out.Bytes())
+	}
+	after := openLoop(ctx, base, paths, rate, d)
+	var ok, failed int64
+	var size int
+	if _, err := fmt.Sscan(out.String(), &ok, &failed, &size); err != nil || ok == 0 {
+		return fmt.Errorf("no status page was served under load: %q", out.String())
+	}
+	ref := (before.p99 + after.p99) / 2
+	fmt.Fprintf(stdout, "status page /status/p0 fetched by %d connections of another process (gzip accepted): %.0f pages/s of %d bytes (%d failed)\n",
+		conns, float64(ok)/d.Seconds(), size, failed)
+	fmt.Fprintf(stdout, "at half rate (%.0f req/s) with that load: linkwatch p50 %s p99 %s, errors %d; without it p99 %s before, %s after: ratio %.2f (goal <= 1.2)\n",
+		rate, loaded.p50, loaded.p99, loaded.errors, before.p99, after.p99, float64(loaded.p99)/float64(ref))
+	return nil
+}
+
+// runHammer is linkbench hammer: -conns connections GET -url without pause
+// for -duration, then print how many were answered 200, the others, and
+// the last body's size.
+func runHammer(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("linkbench hammer", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	target := fs.String("url", "", "the URL to fetch")
+	conns := fs.Int("conns", 8, "connections")
+	d := fs.Duration("duration", 10*time.Second, "how long")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if _, err := url.Parse(*target); err != nil || *target == "" || *conns < 1 || *d <= 0 {
+		return fmt.Errorf("hammer needs -url, -conns >= 1 and -duration > 0")
+	}
+	hctx, cancel := context.WithTimeout(ctx, *d)
+	defer cancel()
+	ok, failed, size := hammer(hctx, *target, *conns)
+	_, err := fmt.Fprintln(stdout, ok, failed, size)
+	return err
+}
+
+// soakRun samples linkwatch's resource use and its database's size, and
+// reports their growth.
+func soakRun(ctx context.Context, stdout io.Writer, pid int, dbPath string, db *measuredDB, d time.Duration) error {
+	fmt.Fprintf(stdout, "soak: %s, a sample every 30s\n%8s %8s %8s %8s %10s %10s\n", d, "t", "rss MiB", "threads", "fds", "wal KiB", "db KiB")
+	type sample struct{ rss, threads, fds, wal, db int64 }
 	take := func() sample {
 		fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
-		return sample{procStatusOf(pid, "VmRSS") >> 20, procStatusOf(pid, "Threads"), int64(len(fds)), fileSize(dbPath+"-wal") >> 10}
+		used, _ := db.UsedBytes(ctx)
+		return sample{procStatusOf(pid, "VmRSS") >> 20, procStatusOf(pid, "Threads"), int64(len(fds)), fileSize(dbPath+"-wal") >> 10, used >> 10}
 	}
 	start := time.Now()
 	first := take()
@@ -229,10 +304,10 @@ func soakRun(ctx context.Context, stdout io.Writer, pid int, dbPath string, d ti
 		case <-time.After(30 * time.Second):
 		}
 		last = take()
-		fmt.Fprintf(stdout, "%8s %8d %8d %8d %10d\n", time.Since(start).Round(time.Second), last.rss, last.threads, last.fds, last.wal)
+		fmt.Fprintf(stdout, "%8s %8d %8d %8d %10d %10d\n", time.Since(start).Round(time.Second), last.rss, last.threads, last.fds, last.wal, last.db)
 	}
-	fmt.Fprintf(stdout, "soak growth: rss %+d MiB, threads %+d, fds %+d, wal %+d KiB\n",
-		last.rss-first.rss, last.threads-first.threads, last.fds-first.fds, last.wal-first.wal)
+	fmt.Fprintf(stdout, "soak growth: rss %+d MiB, threads %+d, fds %+d, wal %+d KiB, database %+d KiB\n",
+		last.rss-first.rss, last.threads-first.threads, last.fds-first.fds, last.wal-first.wal, last.db-first.db)
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -389,4 +390,39 @@ pages:
 	waitUntil(t, 10*time.Second, "the windows gone from the Statuspage JSON", func() bool {
 		return len(read("/api/v2/scheduled-maintenances.json").ScheduledMaintenances) == 0
 	})
+}
+
+// TestServeStatusPageGzipped goes through serve: a browser asking for
+// gzip gets the status page compressed, with serve's security headers.
+func TestServeStatusPageGzipped(t *testing.T) {
+	t.Parallel()
+	app := startApp(t, `
+storage: {path: "DBPATH"}
+probe: {interval: 600ms, timeout: 500ms, allow_private: [127.0.0.1/32], self_check: false}
+pages:
+  - slug: ada
+    links:
+      - {slug: gone, url: "`+closedURL(t, "/gone")+`"}
+`, nil)
+	req, err := http.NewRequest("GET", app.URL+"/status/ada", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Accept-Encoding", "gzip, deflate, br, zstd")
+	resp, err := (&http.Transport{DisableCompression: true}).RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Encoding") != "gzip" || resp.Header.Get("X-Content-Type-Options") != "nosniff" {
+		t.Fatalf("status %d, Content-Encoding %q, X-Content-Type-Options %q", resp.StatusCode, resp.Header.Get("Content-Encoding"), resp.Header.Get("X-Content-Type-Options"))
+	}
+	zr, err := gzip.NewReader(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := io.ReadAll(zr)
+	if err != nil || !strings.Contains(string(page), `id="link-gone"`) {
+		t.Errorf("the gzipped page (%v) lacks its link: %.200s", err, page)
+	}
 }

@@ -44,6 +44,17 @@ func (*dialect) PruneResults() string {
 	return `DELETE FROM results WHERE ctid = ANY (ARRAY(SELECT ctid FROM results WHERE started_at < $1 LIMIT 5000))`
 }
 
+// DropRollups drops table's partitions of the days before cutoff and makes
+// those of today and the next three days (migration 0016 holds the
+// functions): the retention job runs every hour, so a day's partition is
+// there days before its first row.
+func (*dialect) DropRollups(ctx context.Context, tx *storage.Tx, table string, cutoff, now int64) int64 {
+	var n int64
+	tx.Native(ctx, `SELECT linkwatch_rollup_drop($1, $2)`, [][]any{{table, cutoff}}, func(scan func(dest ...any) error) error { return scan(&n) })
+	tx.Exec(ctx, `SELECT linkwatch_rollup_day($1, ($2::bigint / 86400 + i) * 86400) FROM generate_series(0, 3) AS i`, table, now)
+	return n
+}
+
 // Now: the transaction's start, and the instant of the statement (which
 // the offset of storage.DB.Now is measured against).
 func (*dialect) Now() string { return `SELECT now(), clock_timestamp()` }

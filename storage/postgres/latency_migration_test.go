@@ -31,7 +31,9 @@ func TestLatencyCountMigration(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer old.Close()
-	if err := postgres.Migrate(ctx, old, storagetest.MigrationsBut(t, postgres.MigrationFS, "_rollup_latency_count.sql")); err != nil {
+	// The old layout: before 0011, and so before 0016 (the rollups by
+	// day), which every real database applies after it.
+	if err := postgres.Migrate(ctx, old, storagetest.MigrationsBut(t, postgres.MigrationFS, "_rollup_latency_count.sql", "_rollups_by_day.sql")); err != nil {
 		t.Fatal(err)
 	}
 	conn, err := pgx.Connect(ctx, dsn)

@@ -74,6 +74,11 @@ func (dialect) PruneResults() string {
 // Now: SQLite runs in this process, and its clock is the process's.
 func (dialect) Now() string { return "" }
 
+// DropRollups does nothing: a SQLite table is one B-tree, from which
+// Prune's batch delete frees whole pages (the rollups are keyed time
+// first) for the next rows to reuse.
+func (dialect) DropRollups(context.Context, *storage.Tx, string, int64, int64) int64 { return 0 }
+
 func (dialect) LiveMember() string { return "true" }
 
 // Insert runs one prepared INSERT per row: in-process, a row costs no

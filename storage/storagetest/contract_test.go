@@ -69,6 +69,7 @@ func run(t *testing.T, open Open) {
 		{"ResultsSampledAndCounted", resultsSampledAndCounted},
 		{"RollUpAndDailyStats", rollUpAndDailyStats},
 		{"PruneKeepsWhatRetentionSays", pruneKeepsWhatRetentionSays},
+		{"RollupsGoAWholeDayAtATime", rollupsGoAWholeDayAtATime},
 		{"RecordWritesChangeEventsEvidenceAlertTogether", recordTogether},
 		{"OneOpenIncidentPerKey", oneOpenIncidentPerKey},
 		{"FailedRecordWritesNothing", failedRecordWritesNothing},
@@ -230,6 +231,52 @@ func pruneKeepsWhatRetentionSays(t *testing.T, db storage.Store, clk *Clock) {
 	if len(mins) != 2 {
 		t.Errorf("minute rollups kept 7 days: %d rows, want 2", len(mins))
 	}
+}
+
+// rollupsGoAWholeDayAtATime: retention removes rollups a whole UTC day at
+// a time, once the day is past the window (so PostgreSQL drops the day's
+// partition): a rollup is kept at least as long as retention says and at
+// most a day longer, and the days after are untouched.
+func rollupsGoAWholeDayAtATime(t *testing.T, db storage.Store, clk *Clock) {
+	ctx := context.Background()
+	const u = "https://d.test/"
+	day := t0.Truncate(24 * time.Hour)
+	var batch []linkwatch.Result
+	for d := range 3 { // 00:10 and 23:50 of three days
+		for _, at := range []time.Time{day.Add(time.Duration(d)*24*time.Hour + 10*time.Minute), day.Add(time.Duration(d)*24*time.Hour + 23*time.Hour + 50*time.Minute)} {
+			batch = append(batch, result(u, at, time.Millisecond, linkwatch.StatusUp))
+		}
+	}
+	must(t, db.SaveResults(ctx, batch))
+	keep := storage.Retention{Raw: 48 * time.Hour, Minute: 24 * time.Hour, Hour: 90 * 24 * time.Hour}
+	kept := func(when string, want ...time.Time) {
+		t.Helper()
+		mins, err := db.Rollups(ctx, u, time.Minute, day.Add(-time.Hour), day.Add(4*24*time.Hour))
+		must(t, err)
+		var got []time.Time
+		for _, r := range mins {
+			got = append(got, r.Start)
+		}
+		if !slices.EqualFunc(got, want, time.Time.Equal) {
+			t.Errorf("%s: minute rollups kept %v, want %v", when, got, want)
+		}
+	}
+	// The third day at 12:00: the first day is past 24 hours whole; the
+	// second day's 00:10 is too, but not its day.
+	clk.Set(day.Add(2*24*time.Hour + 12*time.Hour))
+	_, err := db.Prune(ctx, keep)
+	must(t, err)
+	kept("on the third day", batch[2].Start, batch[3].Start, batch[4].Start, batch[5].Start)
+	// The fourth day: the second day goes whole.
+	clk.Set(day.Add(3*24*time.Hour + time.Minute))
+	_, err = db.Prune(ctx, keep)
+	must(t, err)
+	kept("on the fourth day", batch[4].Start, batch[5].Start)
+	// Rows of a day written after its pruning, and pruned again: gone.
+	must(t, db.SaveResults(ctx, []linkwatch.Result{result(u, batch[0].Start.Add(time.Minute), time.Millisecond, linkwatch.StatusUp)}))
+	_, err = db.Prune(ctx, keep)
+	must(t, err)
+	kept("after a late row", batch[4].Start, batch[5].Start)
 }
 
 func openIncident(key string, at time.Time) linkwatch.Incident {

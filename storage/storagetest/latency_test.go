@@ -152,9 +152,10 @@ func unknownSpansAreNotCounted(t *testing.T, db storage.Store, clk *Clock) {
 	clk.Set(at(14, 5, 0))
 	must(t, db.RollUp(ctx)) // every hour rolled up: the spans' hours are read from their minutes
 	check("hours with their minutes kept", unknown, known)
-	// The minutes before 13:05 pruned: the hours the spans touch are left
-	// out whole, 13:00 too (its first minutes are gone).
-	_, err := db.Prune(ctx, storage.Retention{Raw: 48 * time.Hour, Minute: time.Hour, Hour: 90 * 24 * time.Hour})
+	// The day's minutes pruned (rollups go a whole UTC day at a time, so
+	// the next day): the hours the spans touch are left out whole.
+	clk.Set(at(24, 5, 0))
+	_, err := db.Prune(ctx, storage.Retention{Raw: 48 * time.Hour, Minute: time.Minute, Hour: 90 * 24 * time.Hour})
 	must(t, err)
 	check("hours, minutes pruned, no span", nil, all)
 	check("hours, minutes pruned", unknown, want{60, 0, map[time.Time]int64{at(10, 0, 0): 60}})

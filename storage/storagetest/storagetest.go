@@ -30,15 +30,17 @@ func Opened[DB interface{ Close() error }](tb testing.TB, db DB, err error) DB {
 	return db
 }
 
-// MigrationsBut returns the migrations of fsys's migrations/ but the one
-// whose name ends in suffix: what a build before it applied.
-func MigrationsBut(tb testing.TB, fsys fs.FS, suffix string) []storage.Migration {
+// MigrationsBut returns the migrations of fsys's migrations/ but those
+// whose names end in one of suffixes: what a build before them applied.
+func MigrationsBut(tb testing.TB, fsys fs.FS, suffixes ...string) []storage.Migration {
 	tb.Helper()
 	all, err := storage.Migrations(fsys, "migrations")
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return slices.DeleteFunc(all, func(m storage.Migration) bool { return strings.HasSuffix(m.Name, suffix) })
+	return slices.DeleteFunc(all, func(m storage.Migration) bool {
+		return slices.ContainsFunc(suffixes, func(suffix string) bool { return strings.HasSuffix(m.Name, suffix) })
+	})
 }
 
 // CheckLatencyCountMigrated checks a database migrated with the rollups of
