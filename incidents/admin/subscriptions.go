@@ -195,12 +195,17 @@ func (a *API) showSubscription(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	s, err := a.store.Subscription(r.Context(), id)
+	s, err := a.Subscription(r.Context(), id)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, view(s))
+}
+
+// Subscription is one subscription (linkwatch.ErrNotFound if there is none).
+func (a *API) Subscription(ctx context.Context, id int64) (linkwatch.Subscription, error) {
+	return a.store.Subscription(ctx, id)
 }
 
 func (a *API) patchSubscription(w http.ResponseWriter, r *http.Request) {
