@@ -69,6 +69,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"linkwatch"
+	"linkwatch/hub"
 	"linkwatch/hub/middleware"
 	"linkwatch/incidents/admin"
 )
@@ -107,6 +108,8 @@ type Options struct {
 	// Tester sends a marked test alert through a configured channel, from
 	// the channels page (nil: no "send test").
 	Tester ChannelTester
+	// Clicks reads the clicks counted per link (nil: no clicks page).
+	Clicks hub.ClickReader
 	// Token is the admin token, which signs an operator in; empty turns the
 	// console off (every page says how to turn it on).
 	Token string
@@ -188,6 +191,7 @@ func (c *Console) Register(r *mux.Router) {
 	c.action(s, "/subscriptions/{id:[0-9]+}/delete", c.deleteSubscription)
 	c.action(s, "/subscriptions/{id:[0-9]+}/replay", c.replay)
 	c.action(s, "/subscriptions/{id:[0-9]+}/redeliver", c.redeliver)
+	c.page(s, "/clicks", c.clicksPage)
 	c.page(s, "/replicas", c.replicasPage)
 	// Every other path under the console: its own 404, not the hub's.
 	s.PathPrefix("/").HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -201,6 +205,7 @@ var nav = []struct{ Path, Name string }{
 	{Path + "/maintenance", "Maintenance"},
 	{Path + "/channels", "Channels"},
 	{Path + "/subscriptions", "Subscriptions"},
+	{Path + "/clicks", "Clicks"},
 	{Path + "/replicas", "Replicas"},
 	{Path + "/audit", "Audit log"},
 }
