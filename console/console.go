@@ -436,8 +436,9 @@ var funcs = template.FuncMap{
 		}
 		return t.UTC().Format("2 Jan 2006 15:04:05 UTC")
 	},
-	"iso":    func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-	"covers": covers,
+	"iso":         func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"covers":      covers,
+	"filterWords": filterWords,
 	// labelled passes a sub-template v with the id of what labels it.
 	"labelled": func(by string, v any) struct {
 		By string

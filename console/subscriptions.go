@@ -46,7 +46,7 @@ type subscriptionView struct {
 	Since      string // the replay form, as typed
 	Secret     string
 	Rotated    bool // Secret is a rotation's, not a creation's
-	Overlap    time.Duration
+	Overlap    string // how long an old secret keeps signing: "24 hours"
 }
 
 // deliveryLogLimit is how many of a subscription's deliveries its page
@@ -145,7 +145,7 @@ func (c *Console) renderSubscription(w http.ResponseWriter, r *http.Request, s s
 		c.fail(w, r, s, err)
 		return
 	}
-	v.Sub, v.Overlap = sub, linkwatch.SecretOverlap
+	v.Sub, v.Overlap = sub, fmt.Sprintf("%d hours", int(linkwatch.SecretOverlap.Hours()))
 	title := fmt.Sprintf("Subscription %d", id)
 	if msg != "" {
 		c.renderError(w, r, s, status, "subscription.html", title, v, msg)
@@ -292,4 +292,32 @@ func (c *Console) redeliver(w http.ResponseWriter, r *http.Request, s session) {
 		return
 	}
 	c.done(w, r, fmt.Sprintf("%s/subscriptions/%d", Path, id), "redelivered")
+}
+
+// filterWords says what a subscription's filters let through: "pages
+// acme, beta; events incident.opened; impact major or more".
+func filterWords(f linkwatch.Filter) string {
+	if f.Empty() {
+		return "every alert"
+	}
+	var parts []string
+	for _, l := range []struct {
+		name  string
+		items []string
+	}{{"pages", f.Pages}, {"links", f.Links}, {"hosts", f.Hosts}} {
+		if len(l.items) > 0 {
+			parts = append(parts, l.name+" "+strings.Join(l.items, ", "))
+		}
+	}
+	if len(f.Events) > 0 {
+		events := make([]string, len(f.Events))
+		for i, e := range f.Events {
+			events[i] = string(e)
+		}
+		parts = append(parts, "events "+strings.Join(events, ", "))
+	}
+	if f.MinImpact != "" {
+		parts = append(parts, "impact "+string(f.MinImpact)+" or more")
+	}
+	return strings.Join(parts, "; ")
 }
