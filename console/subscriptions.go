@@ -45,7 +45,7 @@ type subscriptionView struct {
 	Deliveries []linkwatch.DeliveryLog
 	Since      string // the replay form, as typed
 	Secret     string
-	Rotated    bool // Secret is a rotation's, not a creation's
+	Rotated    bool   // Secret is a rotation's, not a creation's
 	Overlap    string // how long an old secret keeps signing: "24 hours"
 }
 
