@@ -127,8 +127,8 @@ func TestChannelsSendTest(t *testing.T) {
 	b := newBrowser(t)
 	b.mustSignIn(e, "Grace")
 	page := e.srv.URL + "/admin/channels"
-	if a := b.do("GET", page, nil); !strings.Contains(a.body, `aria-label="Send a test alert through webhook:ops"`) ||
-		strings.Contains(a.body, `aria-label="Send a test alert through sub:7"`) {
+	if a := b.do("GET", page, nil); !strings.Contains(a.body, `aria-label="Send test alert through webhook:ops"`) ||
+		strings.Contains(a.body, `aria-label="Send test alert through sub:7"`) {
 		t.Fatalf("the page offers a test through the wrong channels:\n%s", a.body)
 	}
 	csrf := b.csrf(page)

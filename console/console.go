@@ -69,6 +69,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"linkwatch"
+	"linkwatch/hub"
 	"linkwatch/hub/middleware"
 	"linkwatch/incidents/admin"
 )
@@ -107,6 +108,8 @@ type Options struct {
 	// Tester sends a marked test alert through a configured channel, from
 	// the channels page (nil: no "send test").
 	Tester ChannelTester
+	// Clicks reads the clicks counted per link (nil: no clicks page).
+	Clicks hub.ClickReader
 	// Token is the admin token, which signs an operator in; empty turns the
 	// console off (every page says how to turn it on).
 	Token string
@@ -180,6 +183,15 @@ func (c *Console) Register(r *mux.Router) {
 	c.page(s, "/channels", c.channelsPage)
 	c.action(s, "/channels", c.setChannel)
 	c.action(s, "/channels/test", c.sendTest)
+	c.page(s, "/subscriptions", c.subscriptionsPage)
+	c.action(s, "/subscriptions", c.createSubscription)
+	c.page(s, "/subscriptions/{id:[0-9]+}", c.subscriptionPage)
+	c.action(s, "/subscriptions/{id:[0-9]+}/pause", c.pauseSubscription)
+	c.action(s, "/subscriptions/{id:[0-9]+}/rotate", c.rotateSecret)
+	c.action(s, "/subscriptions/{id:[0-9]+}/delete", c.deleteSubscription)
+	c.action(s, "/subscriptions/{id:[0-9]+}/replay", c.replay)
+	c.action(s, "/subscriptions/{id:[0-9]+}/redeliver", c.redeliver)
+	c.page(s, "/clicks", c.clicksPage)
 	c.page(s, "/replicas", c.replicasPage)
 	// Every other path under the console: its own 404, not the hub's.
 	s.PathPrefix("/").HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -192,6 +204,8 @@ var nav = []struct{ Path, Name string }{
 	{Path + "/incidents", "Incidents"},
 	{Path + "/maintenance", "Maintenance"},
 	{Path + "/channels", "Channels"},
+	{Path + "/subscriptions", "Subscriptions"},
+	{Path + "/clicks", "Clicks"},
 	{Path + "/replicas", "Replicas"},
 	{Path + "/audit", "Audit log"},
 }
@@ -199,19 +213,25 @@ var nav = []struct{ Path, Name string }{
 // notices are the messages an action's redirect names (c.done): fixed
 // texts, so a link cannot make the console say what it never did.
 var notices = map[string]string{
-	"signedout":           "You are signed out.",
-	"acknowledged":        "Acknowledged: every channel is told you are on it.",
-	"updated":             "Update posted: visitors see it on the status page, and every channel is told.",
-	"noted":               "Internal note added to the timeline: visitors do not see it, and no channel is told.",
-	"resolved":            "Resolved: the note is the last public update, and every channel is told.",
-	"drafted":             "Postmortem saved as a draft: visitors do not see it.",
-	"published":           "Postmortem published: visitors see it on the status page.",
-	"maintenance-created": "The maintenance window is scheduled.",
-	"maintenance-deleted": "The maintenance window is removed.",
-	"recurring-created":   "The recurring maintenance window is scheduled.",
-	"channel-enabled":     "The channel is back on: it gets the alerts made from now on.",
-	"channel-disabled":    "The channel is off: it gets no alerts until it is switched back on.",
-	"recurring-deleted":   "The recurring maintenance window and all its occurrences are removed.",
+	"signedout":            "You are signed out.",
+	"acknowledged":         "Acknowledged: every channel is told you are on it.",
+	"updated":              "Update posted: visitors see it on the status page, and every channel is told.",
+	"noted":                "Internal note added to the timeline: visitors do not see it, and no channel is told.",
+	"resolved":             "Resolved: the note is the last public update, and every channel is told.",
+	"drafted":              "Postmortem saved as a draft: visitors do not see it.",
+	"published":            "Postmortem published: visitors see it on the status page.",
+	"maintenance-created":  "The maintenance window is scheduled.",
+	"maintenance-deleted":  "The maintenance window is removed.",
+	"recurring-created":    "The recurring maintenance window is scheduled.",
+	"channel-enabled":      "The channel is back on: it gets the alerts made from now on.",
+	"channel-disabled":     "The channel is off: it gets no alerts until it is switched back on.",
+	"recurring-deleted":    "The recurring maintenance window and all its occurrences are removed.",
+	"subscription-paused":  "The subscription is paused: nothing is sent to it until it is resumed.",
+	"subscription-resumed": "The subscription is resumed: it gets the alerts made from now on.",
+	"subscription-deleted": "The subscription is deleted: nothing more is sent to it.",
+	"replayed":             "Replay queued: the matching alerts are sent again, in order.",
+	"replayed-more":        "Replay queued, but more alerts matched than one replay sends: replay again from the time the audit log names to send the rest.",
+	"redelivered":          "The delivery is queued again: it is sent with the same webhook-id and a new signature.",
 }
 
 // home sends the operator to the first section.
@@ -416,8 +436,9 @@ var funcs = template.FuncMap{
 		}
 		return t.UTC().Format("2 Jan 2006 15:04:05 UTC")
 	},
-	"iso":    func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-	"covers": covers,
+	"iso":         func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"covers":      covers,
+	"filterWords": filterWords,
 	// labelled passes a sub-template v with the id of what labels it.
 	"labelled": func(by string, v any) struct {
 		By string

@@ -25,8 +25,10 @@ const opsConsoleToken = "console-e2e-token-0123456789abcdef"
 // window (its form, its CSRF token, as a browser posts them) and sees it
 // scheduled for its next occurrence on the Statuspage JSON's
 // /api/v2/scheduled-maintenances/upcoming.json; switches a webhook off.
+// It makes a webhook subscription, whose secret the answer shows once.
 // The maintenance page (a recurring window and its occurrence listed),
-// the channels page (the webhook off) and the replicas page have no
+// the channels page (the webhook off), the replicas page, the
+// subscriptions pages and the clicks pages have no
 // axe-core violation and no horizontal overflow, light and dark, at 360
 // and 1280 px.
 func TestConsoleOperationsInBrowser(t *testing.T) {
@@ -114,11 +116,44 @@ pages:
 		t.Errorf("notice %q", channelNotice)
 	}
 
+	// Make a webhook subscription in the browser: the page that answers
+	// shows its secret once; the subscription's page (read again) does not.
+	var shown, again string
+	if err := chromedp.Run(tab,
+		chromedp.Navigate(p.URL+"/admin/subscriptions"),
+		chromedp.WaitVisible("#s-url", chromedp.ByID),
+		chromedp.SendKeys("#s-url", hook.URL+"/subscriber", chromedp.ByID),
+		chromedp.SendKeys("#s-description", "acme team", chromedp.ByID),
+		chromedp.SendKeys("#s-pages", "acme", chromedp.ByID),
+		chromedp.Submit("#s-url", chromedp.ByID),
+		chromedp.WaitVisible("#secret", chromedp.ByID),
+		chromedp.Value("#secret", &shown, chromedp.ByID),
+		chromedp.Navigate(p.URL+"/admin/subscriptions/1"),
+		chromedp.WaitVisible("#since", chromedp.ByID),
+		chromedp.OuterHTML("html", &again, chromedp.ByQuery),
+	); err != nil {
+		t.Fatalf("chromium: make a subscription: %v\n%s", err, p.stderr)
+	}
+	if !strings.HasPrefix(shown, "whsec_") || strings.Contains(again, shown) {
+		t.Errorf("the secret %q is not shown once (or the page read again shows it)", shown)
+	}
+	// A click on the link, for the clicks page's table.
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	if resp, err := noFollow.Get(p.URL + "/acme/shop"); err != nil {
+		t.Fatal(err)
+	} else {
+		resp.Body.Close()
+	}
+
 	shots := artifactDir(t)
 	for _, page := range []struct{ path, name, shows string }{
 		{"/admin/maintenance", "maintenance", "Recurring window #1"},
 		{"/admin/channels", "channels", "disabled by an operator: receiver moving"},
 		{"/admin/replicas", "replicas", "it runs as one process"},
+		{"/admin/subscriptions", "subscriptions", "acme team"},
+		{"/admin/subscriptions/1", "subscription", "Delivery log"},
+		{"/admin/clicks", "clicks", "Clicks on every link"},
+		{"/admin/clicks?link=acme%2Fshop&range=24h", "clicks-link", "Clicks on acme/shop"},
 	} {
 		t.Run(page.name, func(t *testing.T) {
 			axeConsolePage(t, tab, axe, p.URL+page.path, filepath.Join(shots, "console-"+page.name), page.shows)
@@ -128,7 +163,7 @@ pages:
 
 // axeConsolePage loads a console page in tab and checks it, light and
 // dark, at 360 and 1280 px: it shows what it must, axe-core finds no
-// violation, and nothing overflows sideways.
+// violation, nothing overflows sideways, and a chart fits and reads.
 func axeConsolePage(t *testing.T, tab context.Context, axe, url, shotPrefix, shows string) {
 	if err := chromedp.Run(tab, chromedp.Navigate(url), chromedp.WaitReady("body"), chromedp.Evaluate(axe, nil)); err != nil {
 		t.Fatalf("chromium: %v", err)
@@ -170,6 +205,11 @@ func axeConsolePage(t *testing.T, tab context.Context, axe, url, shotPrefix, sho
 				}
 				if l.ScrollWidth > l.ClientWidth {
 					t.Errorf("horizontal overflow: scrollWidth %d > clientWidth %d", l.ScrollWidth, l.ClientWidth)
+				}
+				for _, c := range l.Charts { // the clicks page's, as the status page's are checked
+					if c.Width < 100 || !c.InCard || !c.TextsInside || !c.TextsApart || c.TextContrast < 4.5 {
+						t.Errorf("chart %s (boxes %s): width %.0f, in its card %v, labels inside %v, labels apart %v, text contrast %.2f", c.ID, c.Boxes, c.Width, c.InCard, c.TextsInside, c.TextsApart, c.TextContrast)
+					}
 				}
 			})
 		}

@@ -54,8 +54,9 @@ type span struct {
 	Start, End time.Time // End is zero while it is open
 }
 
-// chart is one response-time chart: a link's or a host's series over a
-// range, with the incidents that touched it.
+// chart is one chart over a range: a link's or a host's response time
+// (Series), with the incidents that touched it, or a count over time
+// (Counts: the console's clicks).
 type chart struct {
 	ID      string // unique in its page: the prefix of its element ids
 	Subject string // what it is about: "acme/shop", "shop.example"
@@ -63,6 +64,7 @@ type chart struct {
 	From    time.Time
 	To      time.Time // now, when it was read
 	Series  LatencySeries
+	Counts  *countSeries // set: a count chart, not a response-time one
 	Spans   []span
 }
 
@@ -107,11 +109,11 @@ const chartCSS = `:root{--card:#fff;--muted:#555c69;--border:#d9dde4;--maint:#09
 // to status.css as it is served, for the inline charts.
 const chartShapesCSS = `.chart text{fill:var(--muted);font:11px system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}` +
 	`.chart .grid{stroke:var(--border);stroke-width:1}` +
-	`.chart .p95{fill:none;stroke:var(--maint);stroke-width:2;stroke-linejoin:round;stroke-linecap:round}` +
+	`.chart .p95,.chart .count{fill:none;stroke:var(--maint);stroke-width:2;stroke-linejoin:round;stroke-linecap:round}` +
 	`.chart .p50{fill:none;stroke:var(--muted);stroke-width:1.5;stroke-dasharray:4 3;stroke-linecap:round}` +
 	`.chart .inc{fill:var(--major);fill-opacity:.16}` +
 	`.chart .inc-edge{fill:var(--major)}` +
-	`.chart .k95{fill:var(--maint)}` +
+	`.chart .k95,.chart .kcount{fill:var(--maint)}` +
 	`.chart .kinc{fill:var(--major)}` +
 	`.chart .axis{paint-order:stroke;stroke:var(--card);stroke-width:3px}`
 
@@ -132,8 +134,7 @@ func (c chart) svg(standalone bool) string {
 	if standalone {
 		fmt.Fprintf(&b, `<style>%s</style><rect class="chart-bg" width="100%%" height="100%%"/>`, chartCSS)
 	}
-	points := c.Series.Points
-	yMax := niceMax(peakOf(points))
+	p := c.plot()
 	// The plot: incident bands, grid, lines.
 	fmt.Fprintf(&b, `<svg x="0" y="%d" width="100%%" height="%d" viewBox="0 0 %d %d" preserveAspectRatio="none">`, plotTop, plotHeight, plotWidth, plotHeight)
 	for _, s := range c.Spans {
@@ -148,33 +149,28 @@ func (c chart) svg(standalone bool) string {
 		x := c.x(t)
 		fmt.Fprintf(&b, `<line class="grid" x1="%.1f" x2="%.1f" y1="0" y2="%d" vector-effect="non-scaling-stroke"/>`, x, x, plotHeight)
 	}
-	if len(points) > 0 {
-		for _, line := range []struct {
-			class string
-			of    func(LatencyPoint) time.Duration
-		}{{"p50", func(p LatencyPoint) time.Duration { return p.P50 }}, {"p95", func(p LatencyPoint) time.Duration { return p.P95 }}} {
-			fmt.Fprintf(&b, `<path class="%s" d="%s" vector-effect="non-scaling-stroke"/>`, line.class, c.path(points, yMax, line.of))
-		}
+	for _, l := range p.lines {
+		fmt.Fprintf(&b, `<path class="%s" d="%s" vector-effect="non-scaling-stroke"/>`, l.class, c.path(l.points, p.top))
 	}
 	b.WriteString(`</svg>`)
 	// Text: legend and time zone above, y labels inside the plot, x labels
 	// below it, in UTC.
-	if len(points) == 0 {
+	if len(p.lines) == 0 {
 		fmt.Fprintf(&b, `<text x="50%%" y="%d" text-anchor="middle">No data</text>`, plotTop+plotHeight/2)
 	} else {
-		b.WriteString(`<text x="2" y="13"><tspan class="k95">━ p95</tspan><tspan dx="12">╍ p50</tspan>`)
+		b.WriteString(`<text x="2" y="13">` + p.legend)
 		if len(c.Spans) > 0 {
 			b.WriteString(`<tspan class="kinc" dx="12">█</tspan><tspan dx="4">incident</tspan>`)
 		}
 		b.WriteString(`</text>`)
 		for _, g := range []struct {
-			v time.Duration
+			v float64
 			y int
-		}{{yMax, plotTop + 12}, {yMax / 2, plotTop + plotHeight/2 + 12}} {
-			fmt.Fprintf(&b, `<text class="axis" x="4" y="%d">%s</text>`, g.y, formatLatency(g.v))
+		}{{p.top, plotTop + 12}, {p.top / 2, plotTop + plotHeight/2 + 12}} {
+			fmt.Fprintf(&b, `<text class="axis" x="4" y="%d">%s</text>`, g.y, p.label(g.v))
 		}
 	}
-	if len(points) == 0 && len(c.Spans) > 0 {
+	if len(p.lines) == 0 && len(c.Spans) > 0 {
 		b.WriteString(`<text x="2" y="13"><tspan class="kinc">█</tspan><tspan dx="4">incident</tspan></text>`)
 	}
 	for _, t := range c.ticks() {
@@ -220,19 +216,70 @@ func (c chart) ticks() []time.Time {
 	return out
 }
 
+// line is one line a chart draws: its CSS class, and its points, oldest
+// first, a bucket without a value left out.
+type line struct {
+	class  string
+	points []plotPoint
+}
+
+// plotPoint is a line's value in the bucket starting at start.
+type plotPoint struct {
+	start time.Time
+	v     float64
+}
+
+// plot is what a chart draws, whatever it measures: its lines (no line:
+// no data), their legend's markup, the top of the y axis, and how a value
+// on that axis reads.
+type plot struct {
+	lines  []line // drawn in order: the last on top
+	legend string
+	top    float64
+	label  func(float64) string
+}
+
+// plot is what c draws: its counts, or its response times (p50 under
+// p95).
+func (c chart) plot() plot {
+	if c.Counts != nil {
+		return c.Counts.plot()
+	}
+	points := c.Series.Points
+	if len(points) == 0 {
+		return plot{}
+	}
+	of := func(v func(LatencyPoint) time.Duration) []plotPoint {
+		out := make([]plotPoint, len(points))
+		for i, p := range points {
+			out[i] = plotPoint{p.Start, float64(v(p))}
+		}
+		return out
+	}
+	return plot{
+		lines: []line{
+			{"p50", of(func(p LatencyPoint) time.Duration { return p.P50 })},
+			{"p95", of(func(p LatencyPoint) time.Duration { return p.P95 })},
+		},
+		legend: `<tspan class="k95">━ p95</tspan><tspan dx="12">╍ p50</tspan>`,
+		top:    float64(niceMax(peakOf(points))),
+		label:  func(v float64) string { return formatLatency(time.Duration(v)) },
+	}
+}
+
 // path is a line through each bucket's middle (the last, still filling,
-// at now), broken where a bucket has no checks.
-func (c chart) path(points []LatencyPoint, yMax time.Duration, of func(LatencyPoint) time.Duration) string {
+// at now), broken where a bucket has no value.
+func (c chart) path(points []plotPoint, yMax float64) string {
 	var b strings.Builder
 	var prev time.Time
 	for i, p := range points {
-		mid := p.Start.Add(c.Range.Step / 2)
+		mid := p.start.Add(c.Range.Step / 2)
 		if mid.After(c.To) {
 			mid = c.To
 		}
-		y := plotHeight * (1 - float64(of(p))/float64(yMax))
+		y := plotHeight * (1 - p.v/yMax)
 		cmd := "L"
-		if i == 0 || p.Start.Sub(prev) > c.Range.Step {
+		if i == 0 || p.start.Sub(prev) > c.Range.Step {
 			cmd = "M"
 			if i > 0 {
 				b.WriteByte(' ')
@@ -243,10 +290,10 @@ func (c chart) path(points []LatencyPoint, yMax time.Duration, of func(LatencyPo
 		fmt.Fprintf(&b, "%s%.1f %.1f", cmd, c.x(mid), y)
 		// A bucket alone between gaps is a dot (a zero-length segment with
 		// round caps).
-		if (i+1 == len(points) || points[i+1].Start.Sub(p.Start) > c.Range.Step) && cmd == "M" {
+		if (i+1 == len(points) || points[i+1].start.Sub(p.start) > c.Range.Step) && cmd == "M" {
 			b.WriteString(" l0 0")
 		}
-		prev = p.Start
+		prev = p.start
 	}
 	return b.String()
 }
@@ -276,6 +323,9 @@ func niceMax(peak time.Duration) time.Duration {
 func (c chart) words() string { return c.title() + ": " + c.describe() }
 
 func (c chart) title() string {
+	if c.Counts != nil {
+		return c.Counts.title(c)
+	}
 	return "Response time of " + c.Subject + " over " + c.Range.Words
 }
 
@@ -283,6 +333,9 @@ func (c chart) title() string {
 // "p95 over the last 24 hours: 180 ms, peak 2.1 s at 14:00 UTC; p50 95 ms;
 // one incident 13:40–14:05 UTC."
 func (c chart) describe() string {
+	if c.Counts != nil {
+		return c.Counts.describe(c)
+	}
 	var b strings.Builder
 	if c.Series.Total.Responses == 0 || len(c.Series.Points) == 0 {
 		fmt.Fprintf(&b, "No data: no check got a response over %s", c.Range.Words)

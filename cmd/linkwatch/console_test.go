@@ -120,3 +120,34 @@ func TestConsoleThroughServe(t *testing.T) {
 		t.Errorf("without a token, GET /admin/signin = %d:\n%s", resp.StatusCode, body)
 	}
 }
+
+// The console's clicks and subscriptions pages through serve: the clicks
+// page reads the clicks serve stores (a process without them would say
+// it counts none), and a subscription made in the console goes through
+// serve's own URL check, the SSRF guard, which refuses a loopback
+// receiver (no probe.allow_private here) with its reason: 400, nothing
+// made.
+func TestConsoleClicksAndSubscriptionsThroughServe(t *testing.T) {
+	t.Parallel()
+	const token = "console-token-0123456789"
+	app := startApp(t, e2eConfig, map[string]string{"ADMIN_TOKEN": token})
+	b := newConsoleBrowser(t, app.URL)
+	if resp := b.signIn("Ada", token); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign in = %d", resp.StatusCode)
+	}
+	if resp, body := b.do("GET", "/admin/clicks", nil); resp.StatusCode != 200 || !strings.Contains(body, `<title id="clicks-chart-t">Clicks on every link over the last 7 days</title>`) {
+		t.Errorf("GET /admin/clicks = %d:\n%s", resp.StatusCode, body)
+	}
+	_, page := b.do("GET", "/admin/subscriptions", nil)
+	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no CSRF token on the subscriptions page:\n%s", page)
+	}
+	resp, body := b.do("POST", "/admin/subscriptions", url.Values{"csrf": {m[1]}, "url": {"http://127.0.0.1:9/hook"}})
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, `role="alert"`) || !strings.Contains(body, "127.0.0.1") {
+		t.Errorf("a loopback receiver = %d:\n%s", resp.StatusCode, body)
+	}
+	if _, body := b.do("GET", "/admin/subscriptions", nil); !strings.Contains(body, "No webhook subscription yet.") {
+		t.Errorf("a refused subscription was made:\n%s", body)
+	}
+}

@@ -326,7 +326,7 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 	var actions *alerting.SlackActions         // the last made: closed at shutdown
 	front := func(opts admin.Options) http.Handler {
 		api := admin.New(db, opts)
-		conOpts := console.Options{Admin: api, Pages: pageSlugs, Replicas: replicas, Tester: tester, Token: cfg.Server.AdminToken, Secure: secure, SignIns: signIns,
+		conOpts := console.Options{Admin: api, Pages: pageSlugs, Replicas: replicas, Tester: tester, Clicks: db, Token: cfg.Server.AdminToken, Secure: secure, SignIns: signIns,
 			Trusted: cfg.Server.TrustedPrefixes(), Now: clock, Log: log}
 		if opts.Unavailable != "" {
 			conOpts.Unavailable = "linkwatch has not reached its database yet (" + where + "): the console works once it has."

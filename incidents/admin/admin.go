@@ -258,7 +258,7 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusNotFound, "", err.Error())
 	case errors.Is(err, linkwatch.ErrConflict):
 		writeError(w, http.StatusConflict, "", strings.TrimSuffix(err.Error(), ": "+linkwatch.ErrConflict.Error()))
-	case errors.Is(err, ErrNoEngine):
+	case errors.Is(err, ErrNoEngine), errors.Is(err, ErrNoSubscriptions):
 		writeError(w, http.StatusServiceUnavailable, "", err.Error())
 	default:
 		a.log.ErrorContext(r.Context(), "admin API", "path", r.URL.Path, "err", err)

@@ -76,29 +76,26 @@ func (a *API) checkFilter(f linkwatch.Filter) error {
 	return nil
 }
 
-// subscriptionBody is the body of POST and PATCH /subscriptions.
-type subscriptionBody struct {
+// SubscriptionRequest makes a subscription (POST /subscriptions: url
+// required, paused not allowed) or changes one (PATCH: url not allowed);
+// a nil field is not given.
+type SubscriptionRequest struct {
 	URL         *string           `json:"url"`
 	Filters     *linkwatch.Filter `json:"filters"`
 	Description *string           `json:"description"`
 	Paused      *bool             `json:"paused"`
 }
 
-// decodeSubscription reads a subscription body and validates it.
-func (a *API) decodeSubscription(w http.ResponseWriter, r *http.Request, create bool) (subscriptionBody, error) {
-	var b subscriptionBody
-	if err := decode(w, r, &b); err != nil {
-		return b, err
-	}
-	return b, a.parseSubscription(b, create)
-}
+// ErrNoSubscriptions is a subscription made or rotated in a process that
+// cannot make them (no URL check or no secret maker configured).
+var ErrNoSubscriptions = errors.New("webhook subscriptions are not available in this process")
 
 // parseSubscription validates a subscription request body: every field
 // it holds, the URL's form but not yet its address (that needs a lookup).
 // create says whether it makes one (url required, paused not allowed) or
 // changes one (url not allowed: a new URL is a new subscription, with its
 // own verification).
-func (a *API) parseSubscription(b subscriptionBody, create bool) error {
+func (a *API) parseSubscription(b SubscriptionRequest, create bool) error {
 	if create {
 		switch {
 		case b.URL == nil || strings.TrimSpace(*b.URL) == "":
@@ -128,18 +125,34 @@ func (a *API) parseSubscription(b subscriptionBody, create bool) error {
 }
 
 func (a *API) createSubscription(w http.ResponseWriter, r *http.Request) {
-	b, err := a.decodeSubscription(w, r, true)
+	var b SubscriptionRequest
+	if err := decode(w, r, &b); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	s, err := a.CreateSubscription(r.Context(), b)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	if a.checkURL == nil || a.newSecret == nil {
-		writeError(w, http.StatusServiceUnavailable, "", "webhook subscriptions are not available in this process")
-		return
+	w.Header().Set("Location", "/api/admin/subscriptions/"+strconv.FormatInt(s.ID, 10))
+	writeJSON(w, http.StatusCreated, withSecret{view(s), s.Secret})
+}
+
+// CreateSubscription checks b (its URL against the SSRF guard too) and
+// makes the subscription, pending verification, with a new secret: the
+// one answer that holds it (s.Secret), for every way one is made (the
+// admin API, the console). Bad input is an error naming the field, and
+// nothing is stored.
+func (a *API) CreateSubscription(ctx context.Context, b SubscriptionRequest) (linkwatch.Subscription, error) {
+	if err := a.parseSubscription(b, true); err != nil {
+		return linkwatch.Subscription{}, err
 	}
-	if err := a.checkURL(r.Context(), *b.URL); err != nil {
-		a.fail(w, r, &fieldError{"url", err.Error()})
-		return
+	if a.checkURL == nil || a.newSecret == nil {
+		return linkwatch.Subscription{}, ErrNoSubscriptions
+	}
+	if err := a.checkURL(ctx, *b.URL); err != nil {
+		return linkwatch.Subscription{}, &fieldError{"url", err.Error()}
 	}
 	s := linkwatch.Subscription{URL: *b.URL, Secret: a.newSecret()}
 	if b.Filters != nil {
@@ -148,18 +161,16 @@ func (a *API) createSubscription(w http.ResponseWriter, r *http.Request) {
 	if b.Description != nil {
 		s.Description = *b.Description
 	}
-	s, err = a.store.CreateSubscription(r.Context(), s)
+	s, err := a.store.CreateSubscription(ctx, s)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return s, err
 	}
 	a.log.Info("webhook subscription created: pending verification", "subscription", s.ID)
-	w.Header().Set("Location", "/api/admin/subscriptions/"+strconv.FormatInt(s.ID, 10))
-	writeJSON(w, http.StatusCreated, withSecret{view(s), s.Secret})
+	return s, nil
 }
 
 func (a *API) listSubscriptions(w http.ResponseWriter, r *http.Request) {
-	list, err := a.store.ListSubscriptions(r.Context())
+	list, err := a.Subscriptions(r.Context())
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -171,18 +182,30 @@ func (a *API) listSubscriptions(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"subscriptions": out})
 }
 
+// Subscriptions lists the webhook subscriptions (their secrets are
+// json:"-", and no page shows them).
+func (a *API) Subscriptions(ctx context.Context) ([]linkwatch.Subscription, error) {
+	list, err := a.store.ListSubscriptions(ctx)
+	return nonNil(list), err
+}
+
 func (a *API) showSubscription(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	s, err := a.store.Subscription(r.Context(), id)
+	s, err := a.Subscription(r.Context(), id)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, view(s))
+}
+
+// Subscription is one subscription (linkwatch.ErrNotFound if there is none).
+func (a *API) Subscription(ctx context.Context, id int64) (linkwatch.Subscription, error) {
+	return a.store.Subscription(ctx, id)
 }
 
 func (a *API) patchSubscription(w http.ResponseWriter, r *http.Request) {
@@ -191,17 +214,27 @@ func (a *API) patchSubscription(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	b, err := a.decodeSubscription(w, r, false)
-	if err != nil {
+	var b SubscriptionRequest
+	if err := decode(w, r, &b); err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	s, err := a.store.UpdateSubscription(r.Context(), id, linkwatch.SubscriptionPatch{Filter: b.Filters, Description: b.Description, Paused: b.Paused})
+	s, err := a.UpdateSubscription(r.Context(), id, b)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, view(s))
+}
+
+// UpdateSubscription changes a subscription's filters, description or
+// paused state (b's url must be nil): bad input is an error naming the
+// field, and nothing changes.
+func (a *API) UpdateSubscription(ctx context.Context, id int64, b SubscriptionRequest) (linkwatch.Subscription, error) {
+	if err := a.parseSubscription(b, false); err != nil {
+		return linkwatch.Subscription{}, err
+	}
+	return a.store.UpdateSubscription(ctx, id, linkwatch.SubscriptionPatch{Filter: b.Filters, Description: b.Description, Paused: b.Paused})
 }
 
 func (a *API) deleteSubscription(w http.ResponseWriter, r *http.Request) {
@@ -210,33 +243,49 @@ func (a *API) deleteSubscription(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	if err := a.store.DeleteSubscription(r.Context(), id); err != nil {
+	if err := a.DeleteSubscription(r.Context(), id); err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	a.log.Info("webhook subscription deleted", "subscription", id)
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// rotateSecret makes a new secret, shown once. The old one keeps signing
-// every delivery too for incidents.SecretOverlap.
+// DeleteSubscription removes a subscription.
+func (a *API) DeleteSubscription(ctx context.Context, id int64) error {
+	if err := a.store.DeleteSubscription(ctx, id); err != nil {
+		return err
+	}
+	a.log.Info("webhook subscription deleted", "subscription", id)
+	return nil
+}
+
 func (a *API) rotateSecret(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	if a.newSecret == nil {
-		writeError(w, http.StatusServiceUnavailable, "", "webhook subscriptions are not available in this process")
-		return
-	}
-	s, err := a.store.RotateSecret(r.Context(), id, a.newSecret())
+	s, err := a.RotateSecret(r.Context(), id)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	a.log.Info("webhook subscription secret rotated", "subscription", id, "previous_secret_expires_at", s.PreviousUntil)
 	writeJSON(w, http.StatusOK, withSecret{view(s), s.Secret})
+}
+
+// RotateSecret makes a subscription a new secret, in s.Secret: the one
+// answer that holds it. The old one keeps signing every delivery too for
+// incidents.SecretOverlap.
+func (a *API) RotateSecret(ctx context.Context, id int64) (linkwatch.Subscription, error) {
+	if a.newSecret == nil {
+		return linkwatch.Subscription{}, ErrNoSubscriptions
+	}
+	s, err := a.store.RotateSecret(ctx, id, a.newSecret())
+	if err != nil {
+		return s, err
+	}
+	a.log.Info("webhook subscription secret rotated", "subscription", id, "previous_secret_expires_at", s.PreviousUntil)
+	return s, nil
 }
 
 // verify asks for the subscription.verify event to be sent again.
@@ -262,45 +311,63 @@ func (a *API) verify(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusAccepted, view(s))
 }
 
-// replay queues again, in order, the alerts since ?since= that the
-// subscription's filters match.
 func (a *API) replay(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
+	res, err := a.Replay(r.Context(), id, r.URL.Query().Get("since"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	out := map[string]any{"queued": res.Queued, "more": res.More()}
+	if res.More() {
+		out["next_since"] = res.NextSince.UTC().Format(time.RFC3339Nano)
+	}
+	writeJSON(w, http.StatusAccepted, out)
+}
+
+// ReplayResult is what a replay queued: Queued alerts, and, when more
+// matched than one replay sends (MaxReplayAlerts), the stored time of the
+// first left out: a replay from NextSince queues each of the rest once.
+type ReplayResult struct {
+	Queued    int
+	NextSince time.Time // zero: nothing left
+}
+
+// More says whether alerts were left for another replay.
+func (r ReplayResult) More() bool { return !r.NextSince.IsZero() }
+
+// Replay queues again, in order, the alerts since since (an RFC 3339
+// time, at most MaxReplayAge ago) that the subscription's filters match;
+// only an active subscription replays.
+func (a *API) Replay(ctx context.Context, id int64, since string) (ReplayResult, error) {
 	now := a.now()
-	raw := r.URL.Query().Get("since")
-	since, perr := time.Parse(time.RFC3339, raw)
+	t, perr := time.Parse(time.RFC3339, since)
 	switch {
-	case raw == "":
-		err = &fieldError{"since", "is required: an RFC 3339 time such as 2026-05-01T10:00:00Z"}
+	case since == "":
+		return ReplayResult{}, &fieldError{"since", "is required: an RFC 3339 time such as 2026-05-01T10:00:00Z"}
 	case perr != nil:
-		err = &fieldError{"since", "must be an RFC 3339 time such as 2026-05-01T10:00:00Z"}
-	case since.After(now):
-		err = &fieldError{"since", "is in the future"}
-	case now.Sub(since) > MaxReplayAge:
-		err = &fieldError{"since", fmt.Sprintf("must be within %s from now", MaxReplayAge)}
+		return ReplayResult{}, &fieldError{"since", "must be an RFC 3339 time such as 2026-05-01T10:00:00Z"}
+	case t.After(now):
+		return ReplayResult{}, &fieldError{"since", "is in the future"}
+	case now.Sub(t) > MaxReplayAge:
+		return ReplayResult{}, &fieldError{"since", fmt.Sprintf("must be within %s from now", MaxReplayAge)}
 	}
+	s, err := a.store.Subscription(ctx, id)
 	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	s, err := a.store.Subscription(r.Context(), id)
-	if err != nil {
-		a.fail(w, r, err)
-		return
+		return ReplayResult{}, err
 	}
 	if st := s.State(); st != linkwatch.SubscriptionActive {
-		writeError(w, http.StatusConflict, "", fmt.Sprintf("subscription %d is %s: only an active one can replay", id, st))
-		return
+		return ReplayResult{}, fmt.Errorf("subscription %d is %s: only an active one can replay: %w", id, st, linkwatch.ErrConflict)
 	}
 	// As the dispatcher: an incident whose alert was matched gets the
 	// rest of its story whatever min_impact says (Filter.Follow). Replay
 	// looks at the alerts once each, in outbox order.
 	followed := map[int64]bool{}
-	n, next, err := a.store.Replay(r.Context(), s.Channel(), since, MaxReplayAlerts, func(al linkwatch.Alert) bool {
+	n, next, err := a.store.Replay(ctx, s.Channel(), t, MaxReplayAlerts, func(al linkwatch.Alert) bool {
 		_, ok := s.Filter.Apply(al)
 		if !ok && followed[al.IncidentID] {
 			_, ok = s.Filter.Follow().Apply(al)
@@ -311,39 +378,46 @@ func (a *API) replay(w http.ResponseWriter, r *http.Request) {
 		return ok
 	})
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return ReplayResult{}, err
 	}
-	more := !next.IsZero()
-	out := map[string]any{"queued": n, "more": more}
-	if more {
-		// The stored time of the first alert left out: the next call from
-		// it queues each of the rest once.
-		out["next_since"] = next.UTC().Format(time.RFC3339Nano)
-	}
-	a.log.Info("webhook subscription replay", "subscription", id, "since", since, "queued", n, "more", more)
-	writeJSON(w, http.StatusAccepted, out)
+	res := ReplayResult{Queued: n, NextSince: next}
+	a.log.Info("webhook subscription replay", "subscription", id, "since", t, "queued", n, "more", res.More())
+	return res, nil
 }
 
-// redeliver queues one delivery again: the same webhook-id, a new
-// timestamp and signature when it is sent.
 func (a *API) redeliver(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	if err := a.checkLive(r.Context(), id); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	l, err := a.store.Redeliver(r.Context(), id)
+	l, err := a.Redeliver(r.Context(), id)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	a.log.Info("delivery queued again by an operator", "delivery", id, "channel", l.Channel, "event", l.EventID)
 	writeJSON(w, http.StatusAccepted, l)
+}
+
+// Redeliver queues one delivery again: the same webhook-id, a new
+// timestamp and signature when it is sent. A delivery whose channel is
+// gone is refused (checkLive).
+func (a *API) Redeliver(ctx context.Context, id int64) (linkwatch.DeliveryLog, error) {
+	if err := a.checkLive(ctx, id); err != nil {
+		return linkwatch.DeliveryLog{}, err
+	}
+	l, err := a.store.Redeliver(ctx, id)
+	if err != nil {
+		return l, err
+	}
+	a.log.Info("delivery queued again by an operator", "delivery", id, "channel", l.Channel, "event", l.EventID)
+	return l, nil
+}
+
+// Deliveries is the delivery log, newest first, as q selects it.
+func (a *API) Deliveries(ctx context.Context, q linkwatch.DeliveryQuery) ([]linkwatch.DeliveryLog, error) {
+	list, err := a.store.DeliveryLog(ctx, q)
+	return nonNil(list), err
 }
 
 // listDeliveries is the delivery log, newest first: every channel, one
@@ -388,12 +462,12 @@ func (a *API) listDeliveries(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	list, err := a.store.DeliveryLog(r.Context(), q)
+	list, err := a.Deliveries(r.Context(), q)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	out := map[string]any{"deliveries": nonNil(list)}
+	out := map[string]any{"deliveries": list}
 	if len(list) == q.Limit {
 		out["next_before"] = list[len(list)-1].ID
 	}

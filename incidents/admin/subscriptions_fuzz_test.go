@@ -24,7 +24,11 @@ func FuzzSubscriptionBody(f *testing.F) {
 	a := &API{}
 	f.Fuzz(func(t *testing.T, body []byte, create bool) {
 		r := httptest.NewRequest(http.MethodPost, "/api/admin/subscriptions", bytes.NewReader(body))
-		b, err := a.decodeSubscription(httptest.NewRecorder(), r, create)
+		var b SubscriptionRequest
+		err := decode(httptest.NewRecorder(), r, &b)
+		if err == nil {
+			err = a.parseSubscription(b, create)
+		}
 		if err != nil {
 			var fe *fieldError
 			if !errors.As(err, &fe) || fe.field == "" || strings.ContainsAny(fe.field, " \n\r") {
