@@ -21,3 +21,6 @@ DROP TABLE outbox;
 ALTER TABLE outbox_new RENAME TO outbox;
 INSERT INTO deliveries SELECT * FROM deliveries_kept;
 DROP TABLE deliveries_kept;
+-- The maintenance alerts alone, which the job reads every check interval
+-- (NoticeMaintenance: the starts alerted whose end is not).
+CREATE INDEX outbox_maintenance ON outbox (type, id) WHERE incident_id IS NULL;
