@@ -52,6 +52,8 @@ type Alert struct {
 	// Update is the operator's public update (reason update_posted, or a
 	// resolution by hand), so every channel carries its text.
 	Update *Update `json:"update,omitempty"`
+	// Maintenance is the window of a maintenance alert (IsMaintenance).
+	Maintenance *Maintenance `json:"maintenance,omitempty"`
 }
 
 // Merge folds a later alert of the same incident and reason into a, for
@@ -78,4 +80,29 @@ func MergeAffected(a, b []Affected) []Affected {
 		}
 	}
 	return out
+}
+
+// The alerts about maintenance windows, for the status page's email
+// subscribers alone (the fan-out gives them to no other channel; the
+// webhook schema, Slack and Sentry know only incidents): a window is
+// scheduled (written with it), starts and ends (written once each by the
+// singleton job that watches the database clock). Their IncidentID is 0
+// and Maintenance holds the window.
+const (
+	AlertMaintenanceScheduled AlertType = "maintenance.scheduled"
+	AlertMaintenanceStarted   AlertType = "maintenance.started"
+	AlertMaintenanceEnded     AlertType = "maintenance.ended"
+)
+
+// IsMaintenance reports whether t is an alert about a maintenance window.
+func (t AlertType) IsMaintenance() bool {
+	return t == AlertMaintenanceScheduled || t == AlertMaintenanceStarted || t == AlertMaintenanceEnded
+}
+
+// MaintenanceAlert is the alert of type t about window m, made at at. Its
+// event id names the window (its Ref: an occurrence of a recurring window
+// by its start) and the type, so each is written once: the outbox's
+// unique event id is the record that it was.
+func MaintenanceAlert(t AlertType, m Maintenance, at time.Time) Alert {
+	return Alert{EventID: string(t) + "." + m.Ref(), Type: t, CreatedAt: at, Maintenance: &m}
 }

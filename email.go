@@ -203,7 +203,9 @@ func (t EmailToken) Verify(s EmailSubscriber, now time.Time) error {
 
 // Mailed reports whether a visitor subscribed to the status page gets a
 // mail of alert a; followed says whether it was mailed an earlier alert of
-// the incident. It gets an incident the status page shows (not
+// the incident. It gets a maintenance window the status page shows (not
+// the prober's) being scheduled, starting and ending, when it is on its
+// page (Maintenance.OnPage); and an incident the status page shows (not
 // linkwatch's own, like prober_offline) opening, getting a public update
 // from an operator, or resolving. Automatic updates (cause changed,
 // flapping, fallbacks) and acknowledgements are for on-call, not
@@ -211,6 +213,9 @@ func (t EmailToken) Verify(s EmailSubscriber, now time.Time) error {
 // has not heard of (its page's links joined another page's incident) are,
 // for it, the incident opening.
 func Mailed(a Alert, followed bool) bool {
+	if a.Type.IsMaintenance() {
+		return a.Maintenance != nil && a.Maintenance.Component != ProberComponent
+	}
 	if a.Incident.Kind.Internal() || a.Incident.Kind == KindRegional {
 		return false
 	}

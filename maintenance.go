@@ -3,6 +3,7 @@ package linkwatch
 import (
 	"errors"
 	"iter"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -194,3 +195,28 @@ func ShortestGap(s cron.Schedule, from time.Time) (gap time.Duration, a, b time.
 // robfig/cron takes tens of microseconds a start in a zone, and a
 // schedule that fires this often has shown its gaps long before.
 const scheduleScan = 2000
+
+// OnPage reports whether the status page of page ("" for the hub-wide
+// one, which shows every page) shows window m, as the status page scopes
+// windows: a window of everything or of the hub is on every page (each
+// shows the hub), a page's window on that page, a host's or a
+// destination's on the pages with a link to it; dests are the
+// destination URLs of page's links. The prober's windows are on none.
+func (m Maintenance) OnPage(page string, dests []string) bool {
+	kind, value, ok := ParseComponent(m.Component)
+	switch {
+	case !ok || kind == ComponentProber:
+		return false
+	case kind == ComponentAll || kind == ComponentHub:
+		return true
+	case page == "":
+		return true
+	case kind == ComponentPage:
+		return value == page
+	case kind == ComponentHost:
+		return slices.ContainsFunc(dests, func(d string) bool { return HostOf(d) == value })
+	case kind == ComponentDest:
+		return slices.Contains(dests, value)
+	}
+	return false
+}

@@ -510,6 +510,9 @@ func (d *Dispatcher) filter(ctx context.Context, s Sink, del Delivery) (linkwatc
 		if !c.Wants(del.Alert, followed) {
 			return del.Alert, false, nil
 		}
+		if del.Alert.Type.IsMaintenance() {
+			return del.Alert, true, nil // no incident to filter: Wants scoped it
+		}
 	}
 	f, ok := s.(filtered)
 	if !ok {

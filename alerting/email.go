@@ -31,6 +31,11 @@ type MailOptions struct {
 	// TLS is the TLS configuration (nil: the system's roots); tests give
 	// their own server's certificate.
 	TLS *tls.Config
+	// PageLinks returns the destination URLs of a page's links, so a
+	// host's or a destination's maintenance window reaches the subscribers
+	// of the pages that link there (linkwatch.Maintenance.OnPage); nil:
+	// no page has any.
+	PageLinks func(page string) []string
 }
 
 // Mailer sends mails through one SMTP server with wneessen/go-mail: it
@@ -173,15 +178,30 @@ func (e *EmailSink) Filter() linkwatch.Filter {
 	return f
 }
 
-// Wants reports whether the subscriber gets a mail of a at all.
+// Wants reports whether the subscriber gets a mail of a at all: a
+// maintenance alert only when its window is on the subscriber's page.
 func (e *EmailSink) Wants(a linkwatch.Alert, followed bool) bool {
-	return linkwatch.Mailed(a, followed)
+	if !linkwatch.Mailed(a, followed) {
+		return false
+	}
+	if a.Type.IsMaintenance() {
+		var dests []string
+		if e.sub.Page != "" && e.m.opts.PageLinks != nil {
+			dests = e.m.opts.PageLinks(e.sub.Page)
+		}
+		return a.Maintenance.OnPage(e.sub.Page, dests)
+	}
+	return true
 }
 
 // Send mails one alert, narrowed to the subscriber's scope.
 func (e *EmailSink) Send(ctx context.Context, d Delivery) error {
 	manage := linkwatch.NewEmailToken(e.sub, linkwatch.TokenManage, time.Time{})
-	ml, err := e.m.incidentMail(e.sub, d.Alert, manage)
+	mailOf := e.m.incidentMail
+	if d.Alert.Type.IsMaintenance() {
+		mailOf = e.m.maintenanceMail
+	}
+	ml, err := mailOf(e.sub, d.Alert, manage)
 	if err != nil {
 		return &SendError{Err: err}
 	}
@@ -234,6 +254,49 @@ func (m *Mailer) incidentMail(s linkwatch.EmailSubscriber, a linkwatch.Alert, ma
 	return ml, err
 }
 
+// maintenanceMail is the mail of a maintenance alert to s, in the status
+// page's words for a window: scheduled, in progress, completed.
+func (m *Mailer) maintenanceMail(s linkwatch.EmailSubscriber, a linkwatch.Alert, manage string) (mail, error) {
+	w := a.Maintenance
+	if w == nil {
+		return mail{}, errors.New("email: a maintenance alert without its window")
+	}
+	v := mailView{Site: m.opts.SiteName, Scope: m.scope(s.Page), StatusURL: m.statusURL(s.Page),
+		Manage: m.link(linkwatch.EmailManagePath, manage), Unsubscribe: m.link(linkwatch.EmailUnsubscribePath, manage),
+		Title: w.Title, Window: maintenanceSpan(*w), Covers: maintenanceCovers(w.Component)}
+	switch a.Type {
+	case linkwatch.AlertMaintenanceScheduled:
+		v.Status = "Scheduled maintenance"
+	case linkwatch.AlertMaintenanceStarted:
+		v.Status = "Maintenance in progress"
+	default:
+		v.Status = "Maintenance completed"
+	}
+	v.Subject = fmt.Sprintf("[%s] %s: %s", m.opts.SiteName, v.Status, w.Title)
+	ml, err := m.render(s.Address, v, fmt.Sprintf("<%s.%d@linkwatch>", a.EventID, s.ID))
+	ml.unsubscribe = v.Unsubscribe
+	return ml, err
+}
+
+// maintenanceSpan says when a window runs, in UTC as the feeds do.
+func maintenanceSpan(w linkwatch.Maintenance) string {
+	const layout = "Mon 2 Jan 2006 15:04 UTC"
+	return "From " + w.StartsAt.UTC().Format(layout) + " to " + w.EndsAt.UTC().Format(layout)
+}
+
+// maintenanceCovers names what a window covers, as the status page does
+// without its catalog: everything, the hub, or the page, host or URL.
+func maintenanceCovers(component string) string {
+	kind, value, _ := linkwatch.ParseComponent(component)
+	switch kind {
+	case linkwatch.ComponentAll:
+		return "every component"
+	case linkwatch.ComponentHub:
+		return "the link hub"
+	}
+	return value
+}
+
 // statusWord is an incident status as the status page writes it.
 func statusWord(s linkwatch.IncidentStatus) string {
 	if s == "" {
@@ -264,6 +327,7 @@ type mailView struct {
 	Confirm, ConfirmFor, Manage     string
 	Unsubscribe                     string
 	Title, Status, Summary, Update  string
+	Window, Covers                  string // a maintenance window's span and what it covers
 	Affected                        []string
 	Postmortem                      []field
 }

@@ -14,6 +14,12 @@ To confirm, open this link within {{.ConfirmFor}}:
 {{.Confirm}}
 
 If it was not you, ignore this mail: nothing more will be sent to this address, and it will be forgotten.
+{{- else if .Window -}}
+{{.Status}}: {{.Title}}
+
+{{.Window}} · {{.Covers}}
+
+Status page: {{.StatusURL}}
 {{- else if .Title -}}
 {{.Status}}: {{.Title}}
 {{if .Update}}
@@ -48,6 +54,10 @@ var mailHTML = htmltemplate.Must(htmltemplate.New("html").Parse(`<!doctype html>
 <p>Someone, hopefully you, asked to get {{.Site}}'s incident and maintenance updates for {{.Scope}} by email.</p>
 <p><a href="{{.Confirm}}">Confirm your subscription</a> (within {{.ConfirmFor}}).</p>
 <p>If it was not you, ignore this mail: nothing more will be sent to this address, and it will be forgotten.</p>
+{{- else if .Window -}}
+<h1 style="font-size:1.25em">{{.Status}}: {{.Title}}</h1>
+<p>{{.Window}} · {{.Covers}}</p>
+<p><a href="{{.StatusURL}}">Status page</a></p>
 {{- else if .Title -}}
 <h1 style="font-size:1.25em">{{.Status}}: {{.Title}}</h1>
 {{if .Update}}<p>{{.Update}}</p>{{end}}

@@ -31,7 +31,10 @@ func newMailRig(t *testing.T) *mailRig {
 	t.Helper()
 	rig := &mailRig{db: sqlitetest.MustOpen(t), smtp: smtptest.Start(t), clk: &clock{now: time.Now().UTC()}, log: new(syncBuffer)}
 	m, err := alerting.NewMailer(alerting.MailOptions{Host: rig.smtp.Host, Port: rig.smtp.Port, Security: "none",
-		From: "status@hub.example", SiteName: "Acme status", URL: "https://hub.example"})
+		From: "status@hub.example", SiteName: "Acme status", URL: "https://hub.example",
+		PageLinks: func(page string) []string {
+			return map[string][]string{"acme": {"https://shop.example/a"}, "beta": {"https://shop.example/b", "https://docs.example/"}}[page]
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,12 +10,16 @@ import (
 	"linkwatch"
 )
 
-// CreateMaintenance stores a maintenance window.
+// CreateMaintenance stores a maintenance window and, when it starts
+// later, its maintenance.scheduled alert, in one transaction.
 func (db *DB) CreateMaintenance(ctx context.Context, m linkwatch.Maintenance) (linkwatch.Maintenance, error) {
 	err := db.update(ctx, "create maintenance", func(tx *Tx) error {
 		m.CreatedAt = tx.now
-		return tx.row(ctx, `INSERT INTO maintenance (title, component, starts_at, ends_at, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id`,
-			m.Title, m.Component, m.StartsAt, m.EndsAt, m.CreatedAt).Scan(&m.ID)
+		if err := tx.row(ctx, `INSERT INTO maintenance (title, component, starts_at, ends_at, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id`,
+			m.Title, m.Component, m.StartsAt, m.EndsAt, m.CreatedAt).Scan(&m.ID); err != nil {
+			return err
+		}
+		return db.scheduled(ctx, tx, m)
 	})
 	return m, err
 }
@@ -97,11 +101,22 @@ func sortMaintenance(ms []linkwatch.Maintenance) {
 
 // CreateRecurringMaintenance stores a recurring maintenance window; its
 // schedule and duration are the caller's to check (the admin API does).
+// Its first occurrence, when it starts later, is announced with it
+// (maintenance.scheduled); each occurrence's start and end are the job's
+// (NoticeMaintenance).
 func (db *DB) CreateRecurringMaintenance(ctx context.Context, r linkwatch.RecurringMaintenance) (linkwatch.RecurringMaintenance, error) {
 	err := db.update(ctx, "create recurring maintenance", func(tx *Tx) error {
 		r.CreatedAt = tx.now
-		return tx.row(ctx, `INSERT INTO recurring_maintenance (title, component, schedule, duration_s, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id`,
-			r.Title, r.Component, r.Schedule, int64(r.Duration/time.Second), r.CreatedAt).Scan(&r.ID)
+		if err := tx.row(ctx, `INSERT INTO recurring_maintenance (title, component, schedule, duration_s, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id`,
+			r.Title, r.Component, r.Schedule, int64(r.Duration/time.Second), r.CreatedAt).Scan(&r.ID); err != nil {
+			return err
+		}
+		for _, m := range r.Upcoming(tx.now, 1) {
+			if err := db.scheduled(ctx, tx, m); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	return r, err
 }

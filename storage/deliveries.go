@@ -65,8 +65,10 @@ func (db *DB) FanOut(ctx context.Context, channels []string) error {
 // fanOutTo creates a delivery of status for each outbox alert the channel
 // has not seen: those after its last one, after the point it was resumed
 // from, and for a new channel those of the last NewChannelLookback. The
-// caller holds the outbox lock.
+// caller holds the outbox lock. Maintenance alerts (no incident) go to
+// the status page's email subscribers alone.
 func fanOutTo(ctx context.Context, tx *Tx, channel string, status linkwatch.DeliveryStatus) {
+	_, mailed := linkwatch.EmailSubscriberOf(channel)
 	lastError := ""
 	if status == linkwatch.DeliverySkipped {
 		lastError = "not sent: the subscription was paused (replay sends it)"
@@ -75,8 +77,9 @@ func fanOutTo(ctx context.Context, tx *Tx, channel string, status linkwatch.Deli
 		SELECT o.id, $1, $2, $3, o.created_at, $4 FROM outbox o
 		WHERE o.id > COALESCE((SELECT MAX(outbox_id) FROM deliveries WHERE channel = $1), (SELECT COALESCE(MAX(id), 0) FROM outbox WHERE created_at < $5))
 		AND o.id > COALESCE((SELECT after_outbox_id FROM channel_resume WHERE channel = $1), 0)
+		AND (o.incident_id IS NOT NULL OR CAST($6 AS BOOLEAN))
 		ORDER BY o.id
-		ON CONFLICT (outbox_id, channel) DO NOTHING`, channel, status, lastError, tx.now, tx.now.Add(-NewChannelLookback))
+		ON CONFLICT (outbox_id, channel) DO NOTHING`, channel, status, lastError, tx.now, tx.now.Add(-NewChannelLookback), mailed)
 }
 
 // deliveryColumns are what scanDelivery reads, of deliveries d joined with
@@ -97,9 +100,9 @@ func (db *DB) PendingDeliveries(ctx context.Context, channel string, after int64
 // ClaimDeliveries claims up to limit of a channel's due deliveries for
 // owner until lease has passed, oldest first, and returns them. A delivery
 // is claimable when no other dispatcher holds an unexpired claim on it and
-// no earlier delivery of the same incident to the channel is still
-// pending, so an incident's alerts go out in order, one at a time,
-// whichever replica sends them. Replicas claiming at once skip each
+// no earlier delivery of the same incident (or, for a maintenance alert,
+// of maintenance) to the channel is still pending, so an incident's
+// alerts go out in order, one at a time, whichever replica sends them. Replicas claiming at once skip each
 // other's rows (FOR UPDATE SKIP LOCKED; SQLite's one writer makes each
 // claim exclusive): each delivery is claimed by one.
 func (db *DB) ClaimDeliveries(ctx context.Context, channel, owner string, lease time.Duration, limit int) ([]linkwatch.Delivery, error) {
@@ -110,7 +113,8 @@ func (db *DB) ClaimDeliveries(ctx context.Context, channel, owner string, lease 
 				WHERE d.channel = $1 AND d.status = $6 AND d.next_at <= $2
 				AND (d.claimed_until IS NULL OR d.claimed_until <= $2 OR d.claimed_by = $5)
 				AND NOT EXISTS (SELECT 1 FROM deliveries e JOIN outbox eo ON eo.id = e.outbox_id
-					WHERE e.channel = d.channel AND e.status = $6 AND e.id < d.id AND eo.incident_id = o.incident_id)
+					WHERE e.channel = d.channel AND e.status = $6 AND e.id < d.id
+					AND (eo.incident_id = o.incident_id OR eo.incident_id IS NULL AND o.incident_id IS NULL))
 				ORDER BY d.id LIMIT $3 FOR UPDATE OF d SKIP LOCKED)
 			RETURNING id`, []any{channel, tx.now, limit, tx.now.Add(lease), owner, linkwatch.DeliveryPending},
 			func(row scanner) (id int64, err error) { return id, row.Scan(&id) })

@@ -59,6 +59,9 @@ type Store interface {
 	CreateRecurringMaintenance(ctx context.Context, r linkwatch.RecurringMaintenance) (linkwatch.RecurringMaintenance, error)
 	ListRecurringMaintenance(ctx context.Context) ([]linkwatch.RecurringMaintenance, error)
 	DeleteRecurringMaintenance(ctx context.Context, id int64) error
+	// NoticeMaintenance writes the maintenance alerts of windows started
+	// and ended by now, once each (the jobs lock's holder runs it).
+	NoticeMaintenance(ctx context.Context) error
 
 	// Alert groups released, deliveries and channels (the dispatcher's queue).
 	FanOut(ctx context.Context, channels []string) error

@@ -280,7 +280,7 @@ func (db *DB) RecordVerification(ctx context.Context, id int64, o linkwatch.Outc
 	return err
 }
 
-const deliveryLogSelect = `SELECT d.id, o.event_id, o.type, o.incident_id, d.channel, d.status, d.attempts,
+const deliveryLogSelect = `SELECT d.id, o.event_id, o.type, COALESCE(o.incident_id, 0), d.channel, d.status, d.attempts,
 	d.last_status, d.last_error, d.next_at, d.updated_at, o.created_at, d.first_at, d.redeliveries
 	FROM deliveries d JOIN outbox o ON o.id = d.outbox_id `
 

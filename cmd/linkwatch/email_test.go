@@ -186,3 +186,90 @@ pages:
 		t.Errorf("the address is in the log:\n%s", app.stderr)
 	}
 }
+
+// TestServeMaintenanceMails goes through serve: a window made through the
+// admin API on one page is mailed to that page's confirmed subscriber as
+// scheduled, then started and ended as serve's jobs notice them by the
+// clock, once each; another page's subscriber gets none.
+func TestServeMaintenanceMails(t *testing.T) {
+	t.Parallel()
+	mails := smtptest.Start(t)
+	dest := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("hello")) }))
+	defer dest.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	const token = "maintenance-test-token-0123456789abcdef"
+	cfg := `
+server: {addr: "` + addr + `", public_url: "http://` + addr + `", admin_token: "` + token + `"}
+storage: {path: DBPATH}
+probe: {interval: 200ms, timeout: 150ms, allow_private: [127.0.0.1/32], self_check: false}
+alerts:
+  email: {host: 127.0.0.1, port: ` + strconv.Itoa(mails.Port) + `, security: none, from: status@hub.example}
+pages:
+  - slug: ada
+    links:
+      - {slug: shop, url: "` + dest.URL + `/shop"}
+  - slug: quiet
+    links:
+      - {slug: x, url: "https://other.example/x"}
+`
+	app := startAppAt(t, cfg, nil, addr)
+	base := "http://" + addr
+	db, err := sqlite.Open(context.Background(), app.DBPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	for _, s := range []struct{ addr, page string }{{"ann@example.com", "ada"}, {"quin@example.com", "quiet"}} {
+		if err := db.RequestEmailSubscription(ctx, s.addr, s.page, linkwatch.MaxPendingEmail); err != nil {
+			t.Fatal(err)
+		}
+		waitUntil(t, 10*time.Second, "the confirmation mail", func() bool { return len(mails.To(s.addr)) == 1 })
+	}
+	list, err := db.ListEmailSubscribers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range list {
+		if _, err := db.ConfirmEmailSubscriber(ctx, s.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The host of ada's link: on ada's page, not on quiet's.
+	start := time.Now().Add(2 * time.Second).UTC()
+	body := `{"title": "Shop upgrade", "component": "host:127.0.0.1", "starts_at": "` + start.Format(time.RFC3339Nano) +
+		`", "ends_at": "` + start.Add(2*time.Second).Format(time.RFC3339Nano) + `"}`
+	req, _ := http.NewRequest(http.MethodPost, base+"/api/admin/maintenance", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create the window: %d", resp.StatusCode)
+	}
+	waitUntil(t, 15*time.Second, "three maintenance mails to ann", func() bool { return len(mails.To("ann@example.com")) >= 4 })
+	want := []string{"Scheduled maintenance: Shop upgrade", "Maintenance in progress: Shop upgrade", "Maintenance completed: Shop upgrade"}
+	got := mails.To("ann@example.com")[1:]
+	if len(got) != len(want) {
+		t.Fatalf("ann got %d maintenance mails, want 3", len(got))
+	}
+	for i, m := range got {
+		if !strings.HasSuffix(m.Subject, want[i]) || m.Header.Get("List-Unsubscribe-Post") != "List-Unsubscribe=One-Click" {
+			t.Errorf("mail %d: %q, List-Unsubscribe-Post %q", i, m.Subject, m.Header.Get("List-Unsubscribe-Post"))
+		}
+	}
+	if n := len(mails.To("quin@example.com")); n != 1 {
+		t.Errorf("quiet's subscriber got %d mails, want its confirmation alone", n)
+	}
+	if err := app.stop(t); err != nil {
+		t.Fatal(err)
+	}
+}

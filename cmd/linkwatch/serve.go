@@ -221,7 +221,18 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 	if e := cfg.Alerts.Email; e != nil {
 		var err error
 		mailer, err = alerting.NewMailer(alerting.MailOptions{Host: e.Host, Port: e.Port, Security: e.Security, User: e.User, Password: e.Password,
-			From: e.From, SiteName: statuspage.DefaultName, URL: cfg.Server.PublicURL})
+			From: e.From, SiteName: statuspage.DefaultName, URL: cfg.Server.PublicURL,
+			PageLinks: func(page string) []string {
+				p, ok := hubServer.Catalog().Page(page)
+				if !ok {
+					return nil
+				}
+				var dests []string
+				for _, l := range p.Links {
+					dests = append(dests, l.URL)
+				}
+				return dests
+			}})
 		if err != nil {
 			return nil, err
 		}
@@ -462,6 +473,14 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 				c := storage.PeriodicJobs(ctx, db, keep, log)
 				c.Start()
 				var departed sync.WaitGroup
+				departed.Go(func() {
+					// Maintenance windows starting and ending, by the
+					// database's clock: at once (one may have started while
+					// no replica ran), then every check interval.
+					fails := &errlog.Reporter{Log: log, Msg: "notice maintenance windows starting and ending"}
+					fails.Report(ctx, db.NoticeMaintenance(ctx))
+					every(ctx, interval, func() { fails.Report(ctx, db.NoticeMaintenance(ctx)) })
+				})
 				if members != nil {
 					departed.Go(func() {
 						fails := &errlog.Reporter{Log: log, Msg: "resolve departed replicas' incidents"}

@@ -103,6 +103,7 @@ func run(t *testing.T, open Open) {
 		{"AuditLog", auditLog},
 		{"IncidentFilters", incidentFilters},
 		{"EmailSubscribers", emailSubscribers},
+		{"MaintenanceAlerts", maintenanceAlerts},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
