@@ -23,6 +23,15 @@ type subscriptionsView struct {
 	Form    subscriptionForm
 	Events  []linkwatch.AlertType // the events a filter can name
 	Impacts []linkwatch.Impact    // the minimum impacts it can name
+	// Email is the status page's confirmed email subscribers per page
+	// ("" for every page's): counts only, never an address.
+	Email []emailCount
+}
+
+// emailCount is one row of the email subscribers' counts.
+type emailCount struct {
+	Page string // "" for the whole hub
+	N    int
 }
 
 // subscriptionForm is the form that makes a subscription, as typed: the
@@ -65,8 +74,17 @@ func (c *Console) renderSubscriptions(w http.ResponseWriter, r *http.Request, s 
 		c.fail(w, r, s, err)
 		return
 	}
+	counts, err := c.opts.Admin.EmailSubscriberCounts(r.Context())
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
 	v := subscriptionsView{List: list, Form: f, Events: linkwatch.AlertTypes,
 		Impacts: []linkwatch.Impact{linkwatch.ImpactMinor, linkwatch.ImpactMajor, linkwatch.ImpactCritical}}
+	for page, n := range counts {
+		v.Email = append(v.Email, emailCount{page, n})
+	}
+	slices.SortFunc(v.Email, func(a, b emailCount) int { return strings.Compare(a.Page, b.Page) })
 	if msg != "" {
 		c.renderError(w, r, s, status, "subscriptions.html", "Webhook subscriptions", v, msg)
 		return

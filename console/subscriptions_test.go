@@ -213,3 +213,44 @@ func TestSubscriptionsPage(t *testing.T) {
 		t.Errorf("the secret is in the audit log or the console's log")
 	}
 }
+
+// TestSubscriptionsPageCountsEmailSubscribers: the subscriptions page
+// counts the status page's confirmed email subscribers per page (the
+// whole hub's apart), and shows no address, nor a pending one's count.
+func TestSubscriptionsPageCountsEmailSubscribers(t *testing.T) {
+	db := sqlitetest.MustOpen(t)
+	clk := &clock{t: time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)}
+	db.SetClock(clk.Now)
+	ctx := context.Background()
+	for _, sub := range []struct {
+		addr, page string
+		confirm    bool
+	}{{"ada@example.com", "acme", true}, {"bob@example.com", "acme", true}, {"cy@example.com", "", true}, {"pending@example.com", "blog", false}} {
+		if err := db.RequestEmailSubscription(ctx, sub.addr, sub.page, 100); err != nil {
+			t.Fatal(err)
+		}
+	}
+	list, err := db.ListEmailSubscribers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range list {
+		if s.Address != "pending@example.com" {
+			if _, err := db.ConfirmEmailSubscriber(ctx, s.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	e := serveOn(t, db.DB, clk, console.Options{Admin: admin.New(db, admin.Options{Token: token, Now: clk.Now})})
+	b := newBrowser(t)
+	b.mustSignIn(e, "Grace")
+	a := b.do("GET", e.srv.URL+"/admin/subscriptions", nil)
+	for _, want := range []string{"<tr><td>the whole hub</td><td>1</td></tr>", "<tr><td><code>acme</code></td><td>2</td></tr>"} {
+		if !strings.Contains(a.body, want) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
+	if strings.Contains(a.body, "example.com") || strings.Contains(a.body, "<code>blog</code>") {
+		t.Errorf("the page shows an address or a pending subscriber's page:\n%s", a.body)
+	}
+}

@@ -15,10 +15,15 @@ type EmailSubscriberStore interface {
 	DeleteEmailSubscriber(ctx context.Context, id int64) error
 }
 
-// emailSubscriberCounts is how many confirmed subscribers each page has
-// ("" for every page's): numbers, never addresses, for the status admin.
+// EmailSubscriberCounts is how many confirmed subscribers each page has
+// ("" for every page's): numbers, never addresses, for the status admin
+// (this API and the console).
+func (a *API) EmailSubscriberCounts(ctx context.Context) (map[string]int, error) {
+	return a.store.CountEmailSubscribers(ctx)
+}
+
 func (a *API) emailSubscriberCounts(w http.ResponseWriter, r *http.Request) {
-	counts, err := a.store.CountEmailSubscribers(r.Context())
+	counts, err := a.EmailSubscriberCounts(r.Context())
 	if err != nil {
 		a.fail(w, r, err)
 		return
