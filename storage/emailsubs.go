@@ -157,15 +157,7 @@ func (db *DB) DeleteEmailSubscriber(ctx context.Context, id int64) error {
 // until lease has passed: false when none is due or another replica holds
 // it, so one replica sends each.
 func (db *DB) ClaimConfirmation(ctx context.Context, id int64, owner string, lease time.Duration) (bool, error) {
-	var claimed bool
-	err := db.update(ctx, "claim confirmation", func(tx *Tx) error {
-		claimed = tx.Exec(ctx, `UPDATE email_subscribers SET confirm_claimed_by = $1, confirm_claimed_until = $2
-			WHERE id = $3 AND confirm_due AND (confirm_next_at IS NULL OR confirm_next_at <= $4)
-			AND (confirm_claimed_until IS NULL OR confirm_claimed_until <= $4 OR confirm_claimed_by = $1)`,
-			owner, tx.now.Add(lease), id, tx.now) == 1
-		return nil
-	})
-	return claimed, err
+	return db.claimDue(ctx, "claim confirmation", "email_subscribers", "confirm", id, owner, lease)
 }
 
 // RecordConfirmation records a confirmation mail's outcome, as a

@@ -237,11 +237,20 @@ func (db *DB) RequestVerification(ctx context.Context, id int64) (linkwatch.Subs
 // attempt is later) or another holds it. RecordVerification ends the
 // claim.
 func (db *DB) ClaimVerification(ctx context.Context, id int64, owner string, lease time.Duration) (bool, error) {
+	return db.claimDue(ctx, "claim verification", "subscriptions", "verify", id, owner, lease)
+}
+
+// claimDue claims row id of table's due send (a verification, a
+// confirmation mail: its columns <send>_due, _next_at, _claimed_by and
+// _claimed_until) for owner until lease has passed, unless another
+// owner's unexpired claim holds it; false when none is due or another
+// holds it. The row's update makes the claim exclusive.
+func (db *DB) claimDue(ctx context.Context, what, table, send string, id int64, owner string, lease time.Duration) (bool, error) {
 	var claimed bool
-	err := db.update(ctx, "claim verification", func(tx *Tx) error {
-		claimed = tx.Exec(ctx, `UPDATE subscriptions SET verify_claimed_by = $1, verify_claimed_until = $2
-			WHERE id = $3 AND verify_due AND (verify_next_at IS NULL OR verify_next_at <= $4)
-			AND (verify_claimed_until IS NULL OR verify_claimed_until <= $4 OR verify_claimed_by = $1)`,
+	err := db.update(ctx, what, func(tx *Tx) error {
+		claimed = tx.Exec(ctx, `UPDATE `+table+` SET `+send+`_claimed_by = $1, `+send+`_claimed_until = $2
+			WHERE id = $3 AND `+send+`_due AND (`+send+`_next_at IS NULL OR `+send+`_next_at <= $4)
+			AND (`+send+`_claimed_until IS NULL OR `+send+`_claimed_until <= $4 OR `+send+`_claimed_by = $1)`,
 			owner, tx.now.Add(lease), id, tx.now) == 1
 		return nil
 	})
