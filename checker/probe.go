@@ -210,25 +210,47 @@ func (c *Checker) newConns(dial func(context.Context, string, string) (net.Conn,
 		// As a browser connects: HTTP/2 when the server offers it. An
 		// HTTP/1.1 connection may be kept for the checks until the next
 		// fresh one, so its buffers are a kept one's.
-		t := &http.Transport{
-			Proxy:                 nil, // never from the environment: the prober must reach what it checks
-			DialContext:           dial,
-			TLSClientConfig:       c.freshTLS.Clone(), // the transport adds its ALPN protocols to it
-			TLSHandshakeTimeout:   c.opts.Timeout,
-			ForceAttemptHTTP2:     true,
-			MaxIdleConns:          4 * c.opts.PerHostConcurrency, // the host and a few redirect hops
-			MaxIdleConnsPerHost:   c.opts.PerHostConcurrency,
-			IdleConnTimeout:       idleConnTimeout,
-			ResponseHeaderTimeout: c.opts.Timeout,
-			// Bounded like the body: Go's default lets a destination send
-			// 10 MB of headers.
-			MaxResponseHeaderBytes: maxResponseHeaderBytes,
-			ReadBufferSize:         connBufferSize,
-			WriteBufferSize:        connBufferSize,
-		}
-		t.DialTLSContext = dialTLS(dial, t)
-		return t
+		return c.transport(dial, c.freshTLS, func(t *http.Transport) { // the transport adds its ALPN protocols to the config
+			t.ForceAttemptHTTP2 = true
+			c.pooled(t)
+		})
 	}}
+}
+
+// transport returns a transport of the checks, dialed with dial over a
+// copy of tlsConfig: never a proxy from the environment (the prober must
+// reach what it checks), waits bounded by the check's timeout, headers
+// bounded like the body (Go's default lets a destination send 10 MB of
+// them), small buffers; shape then fits it to its use (pooling,
+// protocols).
+func (c *Checker) transport(dial func(context.Context, string, string) (net.Conn, error), tlsConfig *tls.Config, shape func(*http.Transport)) *http.Transport {
+	t := &http.Transport{
+		Proxy:                  nil,
+		DialContext:            dial,
+		TLSClientConfig:        tlsConfig.Clone(),
+		TLSHandshakeTimeout:    c.opts.Timeout,
+		ResponseHeaderTimeout:  c.opts.Timeout,
+		MaxResponseHeaderBytes: maxResponseHeaderBytes,
+		ReadBufferSize:         connBufferSize,
+		WriteBufferSize:        connBufferSize,
+	}
+	shape(t)
+	t.DialTLSContext = dialTLS(dial, t)
+	return t
+}
+
+// pooled keeps a host's idle connections: the host and a few redirect
+// hops.
+func (c *Checker) pooled(t *http.Transport) {
+	t.MaxIdleConns = 4 * c.opts.PerHostConcurrency
+	t.MaxIdleConnsPerHost = c.opts.PerHostConcurrency
+	t.IdleConnTimeout = idleConnTimeout
+}
+
+// http1 speaks HTTP/1.1 only.
+func http1(t *http.Transport) {
+	t.Protocols = new(http.Protocols)
+	t.Protocols.SetHTTP1(true)
 }
 
 // connBufferSize is the read and write buffer of each HTTP/1.1 connection
@@ -241,23 +263,10 @@ const connBufferSize = 1 << 10
 // spoke HTTP/2: HTTP/1.1 with small buffers, whose connections resume the
 // fresh check's TLS session (tlsConfig: resumeTLS or resumeFullTLS).
 func (c *Checker) newKept(dial func(context.Context, string, string) (net.Conn, error), tlsConfig *tls.Config) *http.Transport {
-	t := &http.Transport{
-		Proxy:                  nil,
-		DialContext:            dial,
-		TLSClientConfig:        tlsConfig.Clone(),
-		TLSHandshakeTimeout:    c.opts.Timeout,
-		MaxIdleConns:           4 * c.opts.PerHostConcurrency,
-		MaxIdleConnsPerHost:    c.opts.PerHostConcurrency,
-		IdleConnTimeout:        idleConnTimeout,
-		ResponseHeaderTimeout:  c.opts.Timeout,
-		MaxResponseHeaderBytes: maxResponseHeaderBytes,
-		ReadBufferSize:         connBufferSize,
-		WriteBufferSize:        connBufferSize,
-		Protocols:              new(http.Protocols),
-	}
-	t.Protocols.SetHTTP1(true)
-	t.DialTLSContext = dialTLS(dial, t)
-	return t
+	return c.transport(dial, tlsConfig, func(t *http.Transport) {
+		c.pooled(t)
+		http1(t)
+	})
 }
 
 // newOneShot returns the transport of the checks between fresh ones of the
@@ -267,21 +276,10 @@ func (c *Checker) newKept(dial func(context.Context, string, string) (net.Conn, 
 // control and a reader goroutine for a single request. Its connections
 // resume TLS sessions.
 func (c *Checker) newOneShot(dial func(context.Context, string, string) (net.Conn, error), tlsConfig *tls.Config) *http.Transport {
-	t := &http.Transport{
-		Proxy:                  nil,
-		DialContext:            dial,
-		TLSClientConfig:        tlsConfig.Clone(),
-		TLSHandshakeTimeout:    c.opts.Timeout,
-		DisableKeepAlives:      true,
-		ResponseHeaderTimeout:  c.opts.Timeout,
-		MaxResponseHeaderBytes: maxResponseHeaderBytes,
-		ReadBufferSize:         connBufferSize,
-		WriteBufferSize:        connBufferSize,
-		Protocols:              new(http.Protocols),
-	}
-	t.Protocols.SetHTTP1(true)
-	t.DialTLSContext = dialTLS(dial, t)
-	return t
+	return c.transport(dial, tlsConfig, func(t *http.Transport) {
+		t.DisableKeepAlives = true
+		http1(t)
+	})
 }
 
 // periodsFrom is where a host's renewal periods are counted from: the
