@@ -261,14 +261,21 @@ func (db *DB) EditPostmortem(ctx context.Context, id int64, pm linkwatch.Postmor
 		if !pm.Published || cur.Postmortem.Published || out.Open() {
 			return nil
 		}
-		carried, err := all(ctx, tx.runner, `SELECT payload FROM outbox WHERE incident_id = $1 AND type = $2`,
-			[]any{id, string(linkwatch.AlertResolved)}, func(row scanner) (a linkwatch.Alert, err error) { return a, row.Scan(jsonOf(&a)) })
-		if err != nil || slices.ContainsFunc(carried, func(a linkwatch.Alert) bool { return a.Incident.Postmortem.Published }) {
+		a := linkwatch.PostmortemAlert(out, tx.now)
+		var sent bool
+		if err := tx.row(ctx, `SELECT EXISTS (SELECT 1 FROM outbox WHERE event_id = $1)`, a.EventID).Scan(&sent); err != nil || sent {
 			return err
 		}
-		a := linkwatch.PostmortemAlert(out, tx.now)
-		tx.Exec(ctx, `INSERT INTO outbox (event_id, type, incident_id, payload, created_at) VALUES ($1, $2, $3, $4, $5)
-			ON CONFLICT (event_id) DO NOTHING`, a.EventID, string(a.Type), a.IncidentID, JSON{a}, a.CreatedAt)
+		// The resolution's alert carries a postmortem published before it.
+		// No index serves this read: it runs only when an operator
+		// publishes a resolved incident's draft that was never mailed.
+		carried, err := all(ctx, tx.runner, `SELECT payload FROM outbox WHERE incident_id = $1 AND type = $2`,
+			[]any{id, string(linkwatch.AlertResolved)}, func(row scanner) (a linkwatch.Alert, err error) { return a, row.Scan(jsonOf(&a)) })
+		if err != nil || slices.ContainsFunc(carried, func(r linkwatch.Alert) bool { return r.Incident.Postmortem.Published }) {
+			return err
+		}
+		tx.Exec(ctx, `INSERT INTO outbox (event_id, type, incident_id, payload, created_at) VALUES ($1, $2, $3, $4, $5)`,
+			a.EventID, string(a.Type), a.IncidentID, JSON{a}, a.CreatedAt)
 		return nil
 	})
 	return out, err
