@@ -2,6 +2,7 @@ package linkwatch
 
 import (
 	"slices"
+	"strconv"
 	"time"
 )
 
@@ -105,4 +106,24 @@ func (t AlertType) IsMaintenance() bool {
 // unique event id is the record that it was.
 func MaintenanceAlert(t AlertType, m Maintenance, at time.Time) Alert {
 	return Alert{EventID: string(t) + "." + m.Ref(), Type: t, CreatedAt: at, Maintenance: &m}
+}
+
+// AlertPostmortem is the alert that an incident's postmortem was
+// published after it resolved (the resolved alert carries one published
+// before), for the status page's email subscribers alone, like the
+// maintenance alerts (MailOnly): the webhook schema, Slack and Sentry
+// know only the incident's own changes, and its on-call readers wrote the
+// postmortem.
+const AlertPostmortem AlertType = "incident.postmortem"
+
+// MailOnly reports whether t is mailed to the status page's email
+// subscribers and fanned out to no other channel.
+func (t AlertType) MailOnly() bool { return t.IsMaintenance() || t == AlertPostmortem }
+
+// PostmortemAlert is the postmortem alert of inc, made at at. Its event id
+// names the incident, so it is written once whatever is published again:
+// the outbox's unique event id is the record that it was.
+func PostmortemAlert(inc Incident, at time.Time) Alert {
+	return Alert{EventID: string(AlertPostmortem) + "." + strconv.FormatInt(inc.ID, 10), Type: AlertPostmortem,
+		IncidentID: inc.ID, CreatedAt: at, Incident: inc}
 }

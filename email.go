@@ -222,6 +222,8 @@ func Mailed(a Alert, followed bool) bool {
 	switch a.Type {
 	case AlertOpened, AlertResolved:
 		return true
+	case AlertPostmortem:
+		return a.Incident.Postmortem.Published
 	case AlertUpdated:
 		return a.Reason == string(EventUpdatePosted) && a.Update != nil || a.Reason == string(EventTargetAdded) && !followed
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"time"
 
@@ -171,7 +172,7 @@ func (e *EmailSink) Name() string { return e.sub.Channel() }
 
 // Filter is the subscriber's scope: its page, or every page.
 func (e *EmailSink) Filter() linkwatch.Filter {
-	f := linkwatch.Filter{Events: linkwatch.AlertTypes}
+	f := linkwatch.Filter{Events: append(slices.Clone(linkwatch.AlertTypes), linkwatch.AlertPostmortem)}
 	if e.sub.Page != "" {
 		f.Pages = []string{e.sub.Page}
 	}
@@ -234,8 +235,11 @@ func (m *Mailer) incidentMail(s linkwatch.EmailSubscriber, a linkwatch.Alert, ma
 	v := mailView{Site: m.opts.SiteName, Scope: m.scope(s.Page), StatusURL: m.statusURL(s.Page),
 		Manage: m.link(linkwatch.EmailManagePath, manage), Unsubscribe: m.link(linkwatch.EmailUnsubscribePath, manage),
 		Title: inc.Title, Status: statusWord(inc.Status), Summary: inc.Summary}
-	if a.Type == linkwatch.AlertResolved {
+	switch a.Type {
+	case linkwatch.AlertResolved:
 		v.Status = statusWord(linkwatch.StatusResolved)
+	case linkwatch.AlertPostmortem:
+		v.Status = "Postmortem"
 	}
 	if a.Update != nil {
 		v.Update = a.Update.Body
@@ -244,9 +248,10 @@ func (m *Mailer) incidentMail(s linkwatch.EmailSubscriber, a linkwatch.Alert, ma
 	for _, l := range inc.Affected {
 		v.Affected = append(v.Affected, l.Page+"/"+l.Link)
 	}
-	if pm := inc.Postmortem; a.Type == linkwatch.AlertResolved && pm.Published {
+	if pm := inc.Postmortem; (a.Type == linkwatch.AlertResolved || a.Type == linkwatch.AlertPostmortem) && pm.Published {
+		// The status page's words (statuspage/assets/status.html).
 		v.Postmortem = []field{{"Primary cause", pm.PrimaryCause}, {"Contributing factors", pm.ContributingFactors},
-			{"Why it was not caught sooner", pm.WhyNotCaught}, {"Notes", pm.Notes}}
+			{"Why it wasn't caught", pm.WhyNotCaught}, {"Notes", pm.Notes}}
 	}
 	v.Subject = fmt.Sprintf("[%s] %s: %s", m.opts.SiteName, v.Status, inc.Title)
 	ml, err := m.render(s.Address, v, fmt.Sprintf("<%s.%d@linkwatch>", a.EventID, s.ID))

@@ -65,8 +65,9 @@ func (db *DB) FanOut(ctx context.Context, channels []string) error {
 // fanOutTo creates a delivery of status for each outbox alert the channel
 // has not seen: those after its last one, after the point it was resumed
 // from, and for a new channel those of the last NewChannelLookback. The
-// caller holds the outbox lock. Maintenance alerts (no incident) go to
-// the status page's email subscribers alone.
+// caller holds the outbox lock. Maintenance alerts (no incident) and
+// postmortem alerts go to the status page's email subscribers alone
+// (linkwatch.AlertType.MailOnly).
 func fanOutTo(ctx context.Context, tx *Tx, channel string, status linkwatch.DeliveryStatus) {
 	_, mailed := linkwatch.EmailSubscriberOf(channel)
 	lastError := ""
@@ -77,9 +78,10 @@ func fanOutTo(ctx context.Context, tx *Tx, channel string, status linkwatch.Deli
 		SELECT o.id, $1, $2, $3, o.created_at, $4 FROM outbox o
 		WHERE o.id > COALESCE((SELECT MAX(outbox_id) FROM deliveries WHERE channel = $1), (SELECT COALESCE(MAX(id), 0) FROM outbox WHERE created_at < $5))
 		AND o.id > COALESCE((SELECT after_outbox_id FROM channel_resume WHERE channel = $1), 0)
-		AND (o.incident_id IS NOT NULL OR CAST($6 AS BOOLEAN))
+		AND (CAST($6 AS BOOLEAN) OR o.incident_id IS NOT NULL AND o.type <> $7)
 		ORDER BY o.id
-		ON CONFLICT (outbox_id, channel) DO NOTHING`, channel, status, lastError, tx.now, tx.now.Add(-NewChannelLookback), mailed)
+		ON CONFLICT (outbox_id, channel) DO NOTHING`, channel, status, lastError, tx.now, tx.now.Add(-NewChannelLookback), mailed,
+		string(linkwatch.AlertPostmortem))
 }
 
 // deliveryColumns are what scanDelivery reads, of deliveries d joined with

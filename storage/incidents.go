@@ -233,19 +233,50 @@ func (db *DB) Outbox(ctx context.Context, limit int) ([]linkwatch.Alert, error) 
 		func(row scanner) (a linkwatch.Alert, err error) { return a, row.Scan(jsonOf(&a)) })
 }
 
-// EditPostmortem replaces an incident's postmortem notes.
+// EditPostmortem replaces an incident's postmortem notes. Publishing the
+// postmortem of a resolved incident for the first time writes, in the
+// same transaction, its postmortem alert for the status page's email
+// subscribers, once per incident (its event id): publishing again, or
+// editing what is published, sends nothing; nor does publishing one the
+// resolved alert already carried. One published while the incident is
+// open reaches them with its resolution.
 func (db *DB) EditPostmortem(ctx context.Context, id int64, pm linkwatch.Postmortem) (linkwatch.Incident, error) {
 	var out linkwatch.Incident
 	err := db.update(ctx, "edit postmortem", func(tx *Tx) error {
-		if _, err := incidentIn(ctx, tx.runner, id, "FOR UPDATE"); err != nil {
+		if pm.Published { // the outbox lock before any row lock, as Record
+			if err := db.d.LockTx(ctx, tx, LockOutbox); err != nil {
+				return err
+			}
+		}
+		cur, err := incidentIn(ctx, tx.runner, id, "FOR UPDATE")
+		if err != nil {
 			return err
 		}
 		pm.UpdatedAt = tx.now
 		tx.Exec(ctx, `UPDATE incidents SET postmortem = $1, updated_at = $2 WHERE id = $3`, JSON{pm}, tx.now, id)
 		addEvent(ctx, tx, id, tx.now, linkwatch.EventPostmortem, "postmortem notes edited")
-		var err error
-		out, err = incidentIn(ctx, tx.runner, id, "")
-		return err
+		if out, err = incidentIn(ctx, tx.runner, id, ""); err != nil {
+			return err
+		}
+		if !pm.Published || cur.Postmortem.Published || out.Open() {
+			return nil
+		}
+		a := linkwatch.PostmortemAlert(out, tx.now)
+		var sent bool
+		if err := tx.row(ctx, `SELECT EXISTS (SELECT 1 FROM outbox WHERE event_id = $1)`, a.EventID).Scan(&sent); err != nil || sent {
+			return err
+		}
+		// The resolution's alert carries a postmortem published before it.
+		// No index serves this read: it runs only when an operator
+		// publishes a resolved incident's draft that was never mailed.
+		carried, err := all(ctx, tx.runner, `SELECT payload FROM outbox WHERE incident_id = $1 AND type = $2`,
+			[]any{id, string(linkwatch.AlertResolved)}, func(row scanner) (a linkwatch.Alert, err error) { return a, row.Scan(jsonOf(&a)) })
+		if err != nil || slices.ContainsFunc(carried, func(r linkwatch.Alert) bool { return r.Incident.Postmortem.Published }) {
+			return err
+		}
+		tx.Exec(ctx, `INSERT INTO outbox (event_id, type, incident_id, payload, created_at) VALUES ($1, $2, $3, $4, $5)`,
+			a.EventID, string(a.Type), a.IncidentID, JSON{a}, a.CreatedAt)
+		return nil
 	})
 	return out, err
 }

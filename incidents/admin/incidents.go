@@ -123,7 +123,9 @@ func (a *API) Resolve(ctx context.Context, id int64, by, note string) (linkwatch
 }
 
 // EditPostmortem replaces the incident's postmortem; a published one
-// needs its primary cause, and is shown on the status page.
+// needs its primary cause, and is shown on the status page. The first
+// publication after the incident resolved is mailed to its confirmed
+// email subscribers, once (storage's EditPostmortem writes the alert).
 func (a *API) EditPostmortem(ctx context.Context, id int64, pm linkwatch.Postmortem) (linkwatch.Incident, error) {
 	if err := CheckPostmortem(pm); err != nil {
 		return linkwatch.Incident{}, err

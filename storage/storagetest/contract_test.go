@@ -104,6 +104,7 @@ func run(t *testing.T, open Open) {
 		{"IncidentFilters", incidentFilters},
 		{"EmailSubscribers", emailSubscribers},
 		{"MaintenanceAlerts", maintenanceAlerts},
+		{"PostmortemAlerts", postmortemAlerts},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
