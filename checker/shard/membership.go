@@ -178,12 +178,23 @@ func (m *Membership) Assignment() Assignment {
 // first). While the heartbeats fail, it tries every sixth of a beat, each
 // try cut short after a beat: a replica re-announces itself well within a
 // beat of the database's return, which the others count on (Lookback).
+// A heartbeat while they succeed may take up to an interval: a database
+// slow under load is not an outage, and a heartbeat cut short as one
+// would make this replica count only the members heard since, and take
+// the hosts of those merely slow to answer.
 func (m *Membership) Run(ctx context.Context) error {
 	// The last split stays while heartbeats fail: checking a host twice
 	// beats leaving it unchecked while the database does not answer.
 	fails := &errlog.Reporter{Log: m.opts.Log, Msg: "replica membership: heartbeat failed; keeping the current split", Now: m.opts.Now}
 	for {
-		tctx, cancel := context.WithTimeout(ctx, m.beat())
+		m.mu.Lock()
+		failing := m.failing
+		m.mu.Unlock()
+		bound := m.opts.Interval
+		if failing {
+			bound = m.beat()
+		}
+		tctx, cancel := context.WithTimeout(ctx, bound)
 		fails.Report(ctx, m.Tick(tctx))
 		cancel()
 		next := m.beat()

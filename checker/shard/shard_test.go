@@ -935,3 +935,65 @@ func TestDeadMemberMovesSoonAfterTheDatabaseReturns(t *testing.T) {
 		})
 	}
 }
+
+// slowStore is a database slow under load: every call answers, delay
+// later (unless the caller gives up first).
+type slowStore struct {
+	*fakeStore
+	delay time.Duration
+}
+
+func (s slowStore) wait(ctx context.Context) error {
+	select {
+	case <-time.After(s.delay):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s slowStore) Heartbeat(ctx context.Context, m linkwatch.Member) error {
+	if err := s.wait(ctx); err != nil {
+		return err
+	}
+	return s.fakeStore.Heartbeat(ctx, m)
+}
+
+func (s slowStore) Members(ctx context.Context, region string, within time.Duration) ([]linkwatch.Member, error) {
+	if err := s.wait(ctx); err != nil {
+		return nil, err
+	}
+	return s.fakeStore.Members(ctx, region, within)
+}
+
+// TestSlowDatabaseIsNotAnOutage: heartbeats that take longer than a beat
+// (a database slow under load: the e2e replicas under CI's whole test
+// run) but answer within an interval are heartbeats, not failures. Were
+// they cut short after a beat, as the retries during an outage are, no
+// heartbeat would ever be taken: the replicas would keep the split they
+// started with (each alone, every host checked three times).
+func TestSlowDatabaseIsNotAnOutage(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const interval = 9 * time.Second
+		store := slowStore{&fakeStore{rows: map[string]linkwatch.Member{}, dead: map[string]bool{}, now: time.Now}, 2 * time.Second}
+		ctx, cancel := context.WithCancel(context.Background())
+		var wg sync.WaitGroup
+		var ms []*Membership
+		for i, id := range []string{"a", "b", "c"} {
+			m := New(store, linkwatch.Member{ID: id}, Options{Interval: interval})
+			ms = append(ms, m)
+			wg.Go(func() {
+				time.Sleep(time.Duration(i) * time.Second)
+				_ = m.Run(ctx)
+			})
+		}
+		time.Sleep(4 * interval)
+		for _, m := range ms {
+			if got := m.Assignment().Members; !slices.Equal(got, []string{"a", "b", "c"}) {
+				t.Errorf("%s shares with %v, want a, b and c", m.Self().ID, got)
+			}
+		}
+		cancel()
+		wg.Wait()
+	})
+}
