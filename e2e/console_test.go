@@ -249,6 +249,16 @@ func TestConsoleSessionAcrossReplicas(t *testing.T) {
 	s := newSharedFleet(t)
 	a, b := s.start(), s.start()
 	c, csrf := consoleClient(t, a.URL)
+	// B serves from its config as soon as it listens; its console answers
+	// 503 until B has reached and migrated the database.
+	waitUntil(t, 30*time.Second, "B's console to serve (B has reached its database)", func() bool {
+		resp, err := noRedirect.Get(b.URL + "/admin/signin")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
 	onB := func() int {
 		t.Helper()
 		req, _ := http.NewRequest("GET", b.URL+"/admin/audit", nil)
