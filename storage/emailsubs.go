@@ -139,17 +139,7 @@ func (db *DB) DeleteEmailSubscriber(ctx context.Context, id int64) error {
 		if tx.Exec(ctx, `DELETE FROM email_subscribers WHERE id = $1`, id) == 0 && tx.err == nil {
 			return fmt.Errorf("email subscriber %d: %w", id, linkwatch.ErrNotFound)
 		}
-		// A fan-out either commits first, and its deliveries are closed
-		// below, or comes after and sees the subscriber gone.
-		if err := db.d.LockTx(ctx, tx, LockOutbox); err != nil {
-			return err
-		}
-		ch := linkwatch.EmailChannel(id)
-		tx.Exec(ctx, `UPDATE deliveries SET status = $1, last_error = 'subscriber left', updated_at = $2 WHERE channel = $3 AND status = $4`,
-			linkwatch.DeliveryDead, tx.now, ch, linkwatch.DeliveryPending)
-		tx.Exec(ctx, `DELETE FROM channel_state WHERE channel = $1`, ch)
-		tx.Exec(ctx, `DELETE FROM channel_resume WHERE channel = $1`, ch)
-		return nil
+		return db.closeChannel(ctx, tx, linkwatch.EmailChannel(id), "subscriber left")
 	})
 }
 

@@ -192,18 +192,24 @@ func (db *DB) DeleteSubscription(ctx context.Context, id int64) error {
 		if tx.Exec(ctx, `DELETE FROM subscriptions WHERE id = $1`, id) == 0 && tx.err == nil {
 			return fmt.Errorf("subscription %d: %w", id, linkwatch.ErrNotFound)
 		}
-		// A fan-out either commits first, and its deliveries are closed
-		// below, or comes after and sees the subscription gone.
-		if err := db.d.LockTx(ctx, tx, LockOutbox); err != nil {
-			return err
-		}
-		ch := linkwatch.SubscriptionChannel(id)
-		tx.Exec(ctx, `UPDATE deliveries SET status = $1, last_error = 'subscription deleted', updated_at = $2 WHERE channel = $3 AND status = $4`,
-			linkwatch.DeliveryDead, tx.now, ch, linkwatch.DeliveryPending)
-		tx.Exec(ctx, `DELETE FROM channel_state WHERE channel = $1`, ch)
-		tx.Exec(ctx, `DELETE FROM channel_resume WHERE channel = $1`, ch)
-		return nil
+		return db.closeChannel(ctx, tx, linkwatch.SubscriptionChannel(id), "subscription deleted")
 	})
+}
+
+// closeChannel ends the channel of a receiver deleted in tx (a webhook
+// subscription, an email subscriber): its pending deliveries are closed
+// as dead with why, their history kept, and its state and resume point
+// go. It takes the outbox lock: a fan-out either commits first, and its
+// deliveries are closed here, or comes after and sees the receiver gone.
+func (db *DB) closeChannel(ctx context.Context, tx *Tx, ch, why string) error {
+	if err := db.d.LockTx(ctx, tx, LockOutbox); err != nil {
+		return err
+	}
+	tx.Exec(ctx, `UPDATE deliveries SET status = $1, last_error = $2, updated_at = $3 WHERE channel = $4 AND status = $5`,
+		linkwatch.DeliveryDead, why, tx.now, ch, linkwatch.DeliveryPending)
+	tx.Exec(ctx, `DELETE FROM channel_state WHERE channel = $1`, ch)
+	tx.Exec(ctx, `DELETE FROM channel_resume WHERE channel = $1`, ch)
+	return nil
 }
 
 // RotateSecret makes secret the signing secret, the old one signing too
