@@ -198,6 +198,45 @@ return JSON.stringify({
 });
 })()`
 
+// axeClean fails t on each violation axe-core reported (axeJSON: runAxe's
+// result), each named by label when there is one.
+func axeClean(t *testing.T, label, axeJSON string) {
+	t.Helper()
+	var vs []violation
+	if err := json.Unmarshal([]byte(axeJSON), &vs); err != nil {
+		t.Fatalf("axe result %q: %v", axeJSON, err)
+	}
+	for _, v := range vs {
+		t.Errorf("%saxe %s (%s): %s at %s\n%s", prefix(label), v.ID, v.Impact, v.Help, strings.Join(v.Targets, " | "), v.Summary)
+	}
+}
+
+// laidOut reads the layout script's result (layoutJSON) and fails t when
+// the page is not in the color scheme asked for or overflows sideways; it
+// returns the layout for the page's own checks.
+func laidOut(t *testing.T, label, layoutJSON, scheme string) layoutResult {
+	t.Helper()
+	var l layoutResult
+	if err := json.Unmarshal([]byte(layoutJSON), &l); err != nil {
+		t.Fatalf("%slayout %q: %v", prefix(label), layoutJSON, err)
+	}
+	if l.Dark != (scheme == "dark") {
+		t.Fatalf("%sprefers-color-scheme: dark matches = %v in the %s run", prefix(label), l.Dark, scheme)
+	}
+	if l.ScrollWidth > l.ClientWidth {
+		t.Errorf("%shorizontal overflow: scrollWidth %d > clientWidth %d", prefix(label), l.ScrollWidth, l.ClientWidth)
+	}
+	return l
+}
+
+// prefix is label as the start of a message: "label: ", or nothing.
+func prefix(label string) string {
+	if label == "" {
+		return ""
+	}
+	return label + ": "
+}
+
 type layoutResult struct {
 	ScrollWidth, ClientWidth int
 	Dark                     bool
@@ -308,23 +347,8 @@ func TestStatusPagesInBrowser(t *testing.T) {
 						if err := os.WriteFile(filepath.Join(shots, name+".png"), shot, 0o644); err != nil {
 							t.Error(err)
 						}
-						var vs []violation
-						if err := json.Unmarshal([]byte(axeJSON), &vs); err != nil {
-							t.Fatalf("axe result %q: %v", axeJSON, err)
-						}
-						for _, v := range vs {
-							t.Errorf("axe %s (%s): %s at %s\n%s", v.ID, v.Impact, v.Help, strings.Join(v.Targets, " | "), v.Summary)
-						}
-						var l layoutResult
-						if err := json.Unmarshal([]byte(layoutJSON), &l); err != nil {
-							t.Fatalf("layout %q: %v", layoutJSON, err)
-						}
-						if l.Dark != (scheme == "dark") {
-							t.Fatalf("prefers-color-scheme: dark matches = %v in the %s run", l.Dark, scheme)
-						}
-						if l.ScrollWidth > l.ClientWidth {
-							t.Errorf("horizontal overflow: scrollWidth %d > clientWidth %d", l.ScrollWidth, l.ClientWidth)
-						}
+						axeClean(t, "", axeJSON)
+						l := laidOut(t, "", layoutJSON, scheme)
 						if p.status {
 							if len(l.Bars) == 0 {
 								t.Error("no 90-day bars")
@@ -388,13 +412,7 @@ func TestStatusPagesInBrowser(t *testing.T) {
 		); err != nil {
 			t.Fatalf("chromium: %v", err)
 		}
-		var vs []violation
-		if err := json.Unmarshal([]byte(axeJSON), &vs); err != nil {
-			t.Fatalf("axe result %q: %v", axeJSON, err)
-		}
-		for _, v := range vs {
-			t.Errorf("axe %s (%s): %s at %s\n%s", v.ID, v.Impact, v.Help, strings.Join(v.Targets, " | "), v.Summary)
-		}
+		axeClean(t, "", axeJSON)
 	})
 	t.Logf("screenshots in %s", shots)
 }

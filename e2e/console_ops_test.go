@@ -189,23 +189,8 @@ func axeConsolePage(t *testing.T, tab context.Context, axe, url, shotPrefix, sho
 				if !strings.Contains(body, shows) {
 					t.Errorf("the page lacks %q:\n%s", shows, body)
 				}
-				var vs []violation
-				if err := json.Unmarshal([]byte(axeJSON), &vs); err != nil {
-					t.Fatalf("axe result %q: %v", axeJSON, err)
-				}
-				for _, v := range vs {
-					t.Errorf("axe %s (%s): %s at %s\n%s", v.ID, v.Impact, v.Help, strings.Join(v.Targets, " | "), v.Summary)
-				}
-				var l layoutResult
-				if err := json.Unmarshal([]byte(layoutJSON), &l); err != nil {
-					t.Fatalf("layout %q: %v", layoutJSON, err)
-				}
-				if l.Dark != (scheme == "dark") {
-					t.Fatalf("prefers-color-scheme: dark matches = %v in the %s run", l.Dark, scheme)
-				}
-				if l.ScrollWidth > l.ClientWidth {
-					t.Errorf("horizontal overflow: scrollWidth %d > clientWidth %d", l.ScrollWidth, l.ClientWidth)
-				}
+				axeClean(t, "", axeJSON)
+				l := laidOut(t, "", layoutJSON, scheme)
 				for _, c := range l.Charts { // the clicks page's, as the status page's are checked
 					if c.Width < 100 || !c.InCard || !c.TextsInside || !c.TextsApart || c.TextContrast < 4.5 {
 						t.Errorf("chart %s (boxes %s): width %.0f, in its card %v, labels inside %v, labels apart %v, text contrast %.2f", c.ID, c.Boxes, c.Width, c.InCard, c.TextsInside, c.TextsApart, c.TextContrast)

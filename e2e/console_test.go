@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -104,23 +103,8 @@ func TestConsoleInBrowser(t *testing.T) {
 				if err := os.WriteFile(filepath.Join(shots, label+".png"), shot, 0o644); err != nil {
 					t.Error(err)
 				}
-				var vs []violation
-				if err := json.Unmarshal([]byte(axeJSON), &vs); err != nil {
-					t.Fatalf("axe result %q: %v", axeJSON, err)
-				}
-				for _, v := range vs {
-					t.Errorf("%s: axe %s (%s): %s at %s\n%s", label, v.ID, v.Impact, v.Help, strings.Join(v.Targets, " | "), v.Summary)
-				}
-				var l layoutResult
-				if err := json.Unmarshal([]byte(layoutJSON), &l); err != nil {
-					t.Fatal(err)
-				}
-				if l.Dark != (scheme == "dark") {
-					t.Fatalf("%s: prefers-color-scheme dark = %v", label, l.Dark)
-				}
-				if l.ScrollWidth > l.ClientWidth {
-					t.Errorf("%s: horizontal overflow: scrollWidth %d > clientWidth %d", label, l.ScrollWidth, l.ClientWidth)
-				}
+				axeClean(t, label, axeJSON)
+				laidOut(t, label, layoutJSON, scheme)
 			}
 		}
 		// Back to a desktop in light for the next steps.
