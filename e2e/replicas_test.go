@@ -18,8 +18,12 @@ import (
 // the tests' shorter intervals: their checks count each destination's
 // checks an interval, a replica's heartbeats (three an interval, a lease of
 // three intervals) must survive a loaded machine, and so must its checks
-// (900ms timeout), or a healthy destination would open an incident.
-const replicaInterval = time.Second
+// (900ms timeout), or a healthy destination would open an incident. Two
+// seconds, not one: after a database's return a replica counts only the
+// members heard within a beat (a third of an interval, checker/shard), and
+// a third of a second was too short for a replica's reconnect while CI's
+// whole suite ran beside it (TestDatabaseRestartKeepsTheSplit, 1 run in 8).
+const replicaInterval = 2 * time.Second
 
 // jobsLockRetry is how often a replica tries to take the singleton jobs'
 // lock (5s in cmd/linkwatch): a killed holder's jobs resume within it.
