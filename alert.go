@@ -51,16 +51,21 @@ type Alert struct {
 	// carry every link added in the group.
 	Added []Affected `json:"added,omitempty"`
 	// Update is the operator's public update (reason update_posted, or a
-	// resolution by hand), so every channel carries its text.
+	// resolution by hand), so every channel carries its text: of updates
+	// grouped within alerts.group_interval, the newest.
 	Update *Update `json:"update,omitempty"`
+	// Earlier are the public updates grouped before Update, oldest first
+	// (Updates gives them all).
+	Earlier []Update `json:"earlier_updates,omitempty"`
 	// Maintenance is the window of a maintenance alert (IsMaintenance).
 	Maintenance *Maintenance `json:"maintenance,omitempty"`
 }
 
 // Merge folds a later alert of the same incident and reason into a, for
 // alerts grouped within alerts.group_interval: the incident as it is now,
-// the newest evidence, and every link added in the group. a keeps its event
-// id, so a receiver sees one message.
+// the newest evidence, every link added and every public update posted in
+// the group, in order. a keeps its event id, so a receiver sees one
+// message.
 func (a Alert) Merge(later Alert) Alert {
 	out := a
 	out.Incident = later.Incident
@@ -68,6 +73,22 @@ func (a Alert) Merge(later Alert) Alert {
 		out.LastResult = later.LastResult
 	}
 	out.Added = MergeAffected(a.Added, later.Added)
+	if ups := append(a.Updates(), later.Updates()...); len(ups) > 0 {
+		out.Earlier, out.Update = nil, &ups[len(ups)-1]
+		if len(ups) > 1 {
+			out.Earlier = ups[: len(ups)-1 : len(ups)-1]
+		}
+	}
+	return out
+}
+
+// Updates returns the operator's public updates the alert carries, oldest
+// first: those grouped before Update, then Update; nil for none.
+func (a Alert) Updates() []Update {
+	out := slices.Clone(a.Earlier)
+	if a.Update != nil {
+		out = append(out, *a.Update)
+	}
 	return out
 }
 

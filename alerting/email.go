@@ -241,9 +241,11 @@ func (m *Mailer) incidentMail(s linkwatch.EmailSubscriber, a linkwatch.Alert, ma
 	case linkwatch.AlertPostmortem:
 		v.Status = "Postmortem"
 	}
-	if a.Update != nil {
-		v.Update = a.Update.Body
-		v.Status = statusWord(a.Update.Status)
+	// Updates grouped within alerts.group_interval are one mail: each
+	// one's words in order, under the newest one's status.
+	for _, u := range a.Updates() {
+		v.Updates = append(v.Updates, field{statusWord(u.Status), u.Body})
+		v.Status = statusWord(u.Status)
 	}
 	for _, l := range inc.Affected {
 		v.Affected = append(v.Affected, l.Page+"/"+l.Link)
@@ -331,10 +333,13 @@ type mailView struct {
 	Subject, Site, Scope, StatusURL string
 	Confirm, ConfirmFor, Manage     string
 	Unsubscribe                     string
-	Title, Status, Summary, Update  string
-	Window, Covers                  string // a maintenance window's span and what it covers
-	Affected                        []string
-	Postmortem                      []field
+	Title, Status, Summary          string
+	// Updates are the operator's public updates a mail carries, oldest
+	// first: their status (Name) and words (Value).
+	Updates        []field
+	Window, Covers string // a maintenance window's span and what it covers
+	Affected       []string
+	Postmortem     []field
 }
 
 func (m *Mailer) render(to string, v mailView, messageID string) (mail, error) {

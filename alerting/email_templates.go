@@ -22,9 +22,11 @@ If it was not you, ignore this mail: nothing more will be sent to this address, 
 Status page: {{.StatusURL}}
 {{- else if .Title -}}
 {{.Status}}: {{.Title}}
-{{if .Update}}
-{{.Update}}
-{{end}}{{if .Summary}}
+{{if eq (len .Updates) 1}}
+{{(index .Updates 0).Value}}
+{{else}}{{range .Updates}}
+{{.Name}}: {{.Value}}
+{{end}}{{end}}{{if .Summary}}
 {{.Summary}}
 {{end}}{{if .Affected}}
 Affected links:{{range .Affected}}
@@ -60,7 +62,7 @@ var mailHTML = htmltemplate.Must(htmltemplate.New("html").Parse(`<!doctype html>
 <p><a href="{{.StatusURL}}">Status page</a></p>
 {{- else if .Title -}}
 <h1 style="font-size:1.25em">{{.Status}}: {{.Title}}</h1>
-{{if .Update}}<p>{{.Update}}</p>{{end}}
+{{if eq (len .Updates) 1}}<p>{{(index .Updates 0).Value}}</p>{{else}}{{range .Updates}}<p><strong>{{.Name}}:</strong> {{.Value}}</p>{{end}}{{end}}
 {{if .Summary}}<p>{{.Summary}}</p>{{end}}
 {{if .Affected}}<p>Affected links:</p><ul>{{range .Affected}}<li>{{.}}</li>{{end}}</ul>{{end}}
 {{if .Postmortem}}<h2 style="font-size:1.1em">Postmortem</h2><dl>{{range .Postmortem}}{{if .Value}}<dt>{{.Name}}</dt><dd>{{.Value}}</dd>{{end}}{{end}}</dl>{{end}}

@@ -229,8 +229,10 @@ func sentryEvent(d Delivery) *sentry.Event {
 	if ev.Message == "" {
 		ev.Message = inc.Key
 	}
-	if u := a.Update; u != nil {
-		ev.Message += " — " + string(u.Status) + ": " + clip(u.Body, 500)
+	if ups := a.Updates(); len(ups) > 0 {
+		for _, u := range ups {
+			ev.Message += " — " + string(u.Status) + ": " + clip(u.Body, 500)
+		}
 	} else if a.Reason == string(linkwatch.EventAcknowledged) {
 		ev.Message += " — acknowledged by " + inc.AcknowledgedBy
 	}
@@ -300,6 +302,9 @@ func sentryEvent(d Delivery) *sentry.Event {
 	if u := a.Update; u != nil {
 		incCtx["update_status"] = string(u.Status)
 		incCtx["update"] = u.Body
+	}
+	if len(a.Earlier) > 0 {
+		incCtx["earlier_updates"] = a.Earlier // grouped within alerts.group_interval
 	}
 	ev.Contexts["incident"] = incCtx
 

@@ -258,6 +258,29 @@ func TestSentryCarriesOperatorUpdate(t *testing.T) {
 	}
 }
 
+// TestSentryCarriesGroupedUpdates: operator updates grouped within
+// alerts.group_interval reach the incident's Sentry issue in one event,
+// each one's words in order.
+func TestSentryCarriesGroupedUpdates(t *testing.T) {
+	f := newFakeSentry(t)
+	s := newTestSentry(t, f.dsn())
+	d := sentryDelivery(linkwatch.AlertUpdated, "shop.example")
+	d.Alert.Reason = "update_posted"
+	d.Alert.Earlier = []linkwatch.Update{{Status: linkwatch.StatusIdentified, Body: "found a full disk"}}
+	d.Alert.Update = &linkwatch.Update{Status: linkwatch.StatusMonitoring, Body: "disk grown, watching"}
+	if err := s.Send(context.Background(), d); err != nil {
+		t.Fatal(err)
+	}
+	ev := f.next(t).only(t, "event")
+	if msg, _ := ev["message"].(string); !strings.HasSuffix(msg, " — identified: found a full disk — monitoring: disk grown, watching") {
+		t.Errorf("message = %q", msg)
+	}
+	inc, _ := ev["contexts"].(map[string]any)["incident"].(map[string]any)
+	if inc["update"] != "disk grown, watching" || inc["update_status"] != "monitoring" || inc["earlier_updates"] == nil {
+		t.Errorf("incident context = %v", inc)
+	}
+}
+
 // TestSentryCarriesAcknowledgement: an acknowledgement reaches the
 // incident's Sentry issue naming who is on it.
 func TestSentryCarriesAcknowledgement(t *testing.T) {

@@ -250,9 +250,11 @@ func slackMessage(a linkwatch.Alert, statusURL string, parent, actions bool) ([]
 	default:
 		head = fmt.Sprintf("🟡 Update (%s): %s", escapeSlack(strings.ReplaceAll(a.Reason, "_", " ")), title)
 	}
-	var update string
-	if u := a.Update; u != nil {
-		update = escapeSlack(clip(u.Body, 2900))
+	// Updates grouped within alerts.group_interval are one message: each
+	// one's words in order.
+	var updates []string
+	for _, u := range a.Updates() {
+		updates = append(updates, escapeSlack(clip(u.Body, 2900)))
 	}
 	md := func(s string) *slack.TextBlockObject {
 		return slack.NewTextBlockObject(slack.MarkdownType, s, false, false)
@@ -273,8 +275,8 @@ func slackMessage(a linkwatch.Alert, statusURL string, parent, actions bool) ([]
 		slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, clip(head, 150), false, false)),
 		slack.NewSectionBlock(md(clip(summary, 2900)), fields, nil),
 	}
-	if u := a.Update; u != nil {
-		blocks = append(blocks, slack.NewSectionBlock(md("*Update ("+escapeSlack(string(u.Status))+")*\n"+clip(update, 2900)), nil, nil))
+	for i, u := range a.Updates() {
+		blocks = append(blocks, slack.NewSectionBlock(md("*Update ("+escapeSlack(string(u.Status))+")*\n"+clip(updates[i], 2900)), nil, nil))
 	}
 	if links := affectedList(a.Added, 20); links != "" {
 		blocks = append(blocks, slack.NewSectionBlock(md(fmt.Sprintf("*Now failing too (%d)*\n", len(a.Added))+clip(escapeSlack(links), 2900)), nil, nil))
@@ -299,8 +301,8 @@ func slackMessage(a linkwatch.Alert, statusURL string, parent, actions bool) ([]
 	}
 	blocks = append(blocks, slack.NewContextBlock("", md(fmt.Sprintf("linkwatch incident #%d · event %s", inc.ID, escapeSlack(a.EventID)))))
 	text := fmt.Sprintf("%s. Cause: %s. %s", head, cause, summary)
-	if a.Update != nil {
-		text += " Update: " + clip(update, 1000)
+	if len(updates) > 0 {
+		text += " Update: " + clip(strings.Join(updates, " · "), 1000)
 	}
 	if links := affectedList(a.Added, 10); links != "" {
 		text += " Now failing too: " + escapeSlack(links) + "."

@@ -104,8 +104,12 @@ type WebhookData struct {
 	// Added is the links that joined the incident (reason target_added),
 	// every one of an update group.
 	Added []linkwatch.Affected `json:"added,omitempty"`
-	// Update is an operator's public update: its status and text.
+	// Update is an operator's public update: its status and text; of
+	// updates grouped within alerts.group_interval, the newest.
 	Update *linkwatch.Update `json:"update,omitempty"`
+	// Updates are every public update the event carries, oldest first:
+	// more than one when they were posted within alerts.group_interval.
+	Updates []linkwatch.Update `json:"updates,omitempty"`
 }
 
 // webhookResult is the check behind an alert as receivers get it: the
@@ -125,7 +129,7 @@ func webhookResult(r *linkwatch.Result) *linkwatch.Result {
 func (w *Webhook) Send(ctx context.Context, d Delivery) error {
 	a := d.Alert
 	data := WebhookData{EventID: a.EventID, Reason: a.Reason, Incident: a.Incident, LastResult: webhookResult(a.LastResult),
-		Added: a.Added, Update: a.Update}
+		Added: a.Added, Update: a.Update, Updates: a.Updates()}
 	body, err := json.Marshal(WebhookBody{Type: a.Type, Timestamp: a.CreatedAt.UTC(), Data: data})
 	if err != nil {
 		return &SendError{Err: fmt.Errorf("encode webhook body: %w", err)}

@@ -85,7 +85,11 @@ func TestWebhookPayloadsMatchTheSchema(t *testing.T) {
 	resolved.Update = &linkwatch.Update{ID: 3, IncidentID: 7, Status: linkwatch.StatusResolved, Body: "moved the shop", CreatedAt: resolved.CreatedAt}
 	resolved.LastResult = nil
 	resolved.Incident.Postmortem = linkwatch.Postmortem{PrimaryCause: "expired certificate", Published: true, UpdatedAt: resolved.CreatedAt}
-	for _, a := range []linkwatch.Alert{opened, updated, switched, acked, resolved} {
+	posted := testAlert(7, linkwatch.AlertUpdated)
+	posted.Reason = string(linkwatch.EventUpdatePosted)
+	posted.Earlier = []linkwatch.Update{{ID: 1, IncidentID: 7, Status: linkwatch.StatusIdentified, Body: "found it", CreatedAt: posted.CreatedAt}}
+	posted.Update = &linkwatch.Update{ID: 2, IncidentID: 7, Status: linkwatch.StatusMonitoring, Body: "fixed, watching", CreatedAt: posted.CreatedAt}
+	for _, a := range []linkwatch.Alert{opened, updated, switched, acked, resolved, posted} {
 		if err := wh.Send(context.Background(), alerting.Delivery{Alert: a}); err != nil {
 			t.Fatal(err)
 		}
@@ -93,7 +97,7 @@ func TestWebhookPayloadsMatchTheSchema(t *testing.T) {
 	rc.mu.Lock()
 	raw := rc.raw
 	rc.mu.Unlock()
-	if len(raw) != 5 {
+	if len(raw) != 6 {
 		t.Fatalf("%d payloads received", len(raw))
 	}
 	for i, body := range raw {

@@ -267,6 +267,57 @@ func TestUpdateTextAndAddedLinksReachEveryChannel(t *testing.T) {
 	}
 }
 
+// TestGroupedUpdatesReachEveryChannel: an operator's updates grouped
+// within alerts.group_interval are one webhook carrying them all in order
+// (updates; update is the newest, as a receiver that reads only it
+// expects) and one Slack message showing each. Before, an alert carried
+// one update.
+func TestGroupedUpdatesReachEveryChannel(t *testing.T) {
+	a := testAlert(3, linkwatch.AlertUpdated)
+	a.Reason = "update_posted"
+	a.Earlier = []linkwatch.Update{{ID: 8, IncidentID: 3, Status: linkwatch.StatusIdentified, Body: "found a full disk"}}
+	a.Update = &linkwatch.Update{ID: 9, IncidentID: 3, Status: linkwatch.StatusMonitoring, Body: "disk grown, watching"}
+
+	rc, srv := newReceiver(t)
+	wh, err := alerting.NewWebhook("ops", srv.URL, testSecret, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := wh.Send(context.Background(), alerting.Delivery{Alert: a}); err != nil {
+		t.Fatal(err)
+	}
+	got := rc.received()[0].Data
+	if len(got.Updates) != 2 || got.Updates[0].ID != 8 || got.Updates[1].ID != 9 || got.Update == nil || got.Update.ID != 9 {
+		t.Errorf("webhook updates = %+v, update = %+v; want 8 then 9, and 9", got.Updates, got.Update)
+	}
+	rc.mu.Lock()
+	raw := rc.raw[0]
+	rc.mu.Unlock()
+	if err := validate(t, webhookSchema(t), raw); err != nil {
+		t.Errorf("the grouped payload does not match webhook.schema.json: %v\n%s", err, raw)
+	}
+
+	f, slackSrv := newFakeSlack(t)
+	s, err := alerting.NewSlack(alerting.SlackOptions{WebhookURL: slackSrv.URL + "/webhook"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alerting.SetSlackPace(s, time.Millisecond) // not about pacing
+	if err := s.Send(context.Background(), alerting.Delivery{Alert: a}); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.calls) != 1 {
+		t.Fatalf("slack calls: %d", len(f.calls))
+	}
+	c := f.calls[0]
+	if !strings.Contains(c.text, "Update (monitoring)") || !strings.Contains(c.text, "found a full disk · disk grown, watching") {
+		t.Errorf("slack text %q: want the newest status and both updates in order", c.text)
+	}
+	if i, j := strings.Index(c.blocks, "*Update (identified)*"), strings.Index(c.blocks, "*Update (monitoring)*"); i < 0 || j < i {
+		t.Errorf("slack blocks do not show both updates in order: %s", c.blocks)
+	}
+}
+
 // TestRetryAfterAsAnHTTPDate: a receiver may give Retry-After as a date
 // (RFC 9110); every channel reads it with the prober's parser.
 func TestRetryAfterAsAnHTTPDate(t *testing.T) {

@@ -1239,9 +1239,16 @@ func (e *Engine) alert(ctx context.Context, c *Change, t linkwatch.AlertType, re
 	if reason == string(linkwatch.EventUpdatePosted) || reason == string(linkwatch.EventAcknowledged) {
 		// An operator's words and acknowledgement go out whenever the
 		// incident has alerted, maintenance or not: someone chose to say
-		// them.
+		// them. Public updates are grouped as automatic ones are, so
+		// updates posted within the group interval (a correction, a status
+		// then its words) are one message on every channel, one mail to a
+		// subscriber; an acknowledgement goes at once: it tells the team
+		// someone is on it.
 		if !inc.AlertsSuppressed {
 			c.Alert = &linkwatch.Alert{Type: t, Reason: reason, CreatedAt: now}
+			if reason == string(linkwatch.EventUpdatePosted) {
+				c.GroupUntil = e.groupUntil(now)
+			}
 		}
 		return
 	}
@@ -1263,9 +1270,16 @@ func (e *Engine) alert(ctx context.Context, c *Change, t linkwatch.AlertType, re
 		return
 	}
 	c.Alert = &linkwatch.Alert{Type: t, Reason: reason, CreatedAt: now, LastResult: last}
-	if e.cfg.GroupInterval > 0 {
-		c.GroupUntil = now.Add(e.cfg.GroupInterval)
+	c.GroupUntil = e.groupUntil(now)
+}
+
+// groupUntil is when an update made at now is released from its group
+// (alerts.group_interval); zero, not grouped, when the interval is.
+func (e *Engine) groupUntil(now time.Time) time.Time {
+	if e.cfg.GroupInterval <= 0 {
+		return time.Time{}
 	}
+	return now.Add(e.cfg.GroupInterval)
 }
 
 func impactOf(kind linkwatch.IncidentKind, r linkwatch.Result) linkwatch.Impact {

@@ -21,6 +21,21 @@ func TestGroup(t *testing.T) {
 			Incident: linkwatch.Incident{Title: "with " + link}, Added: []linkwatch.Affected{{Page: "p", Link: link, URL: "https://" + link + ".test/"}}}
 	}
 	resolved := linkwatch.Alert{Type: linkwatch.AlertResolved, EventID: "msg_resolved"}
+	// posted is an alert carrying operator updates of these words, the
+	// last its Update.
+	posted := func(words ...string) linkwatch.Alert {
+		a := linkwatch.Alert{Type: linkwatch.AlertUpdated, Reason: "update_posted", EventID: "msg_" + words[len(words)-1],
+			Incident: linkwatch.Incident{Title: "after " + words[len(words)-1]}}
+		for i, w := range words {
+			u := linkwatch.Update{ID: int64(w[0]), Status: linkwatch.StatusIdentified, Body: w}
+			if i == len(words)-1 {
+				a.Update = &u
+			} else {
+				a.Earlier = append(a.Earlier, u)
+			}
+		}
+		return a
+	}
 	held := &incidents.HeldAlert{Alert: added("a"), Due: t0.Add(30 * time.Second)}
 	merged := added("a")
 	merged.Incident, merged.Added = added("b").Incident, append(merged.Added, added("b").Added...)
@@ -38,6 +53,8 @@ func TestGroup(t *testing.T) {
 		{"another reason: the held one first", held, linkwatch.Alert{Reason: "cause_changed", EventID: "msg_c"}, t0.Add(40 * time.Second),
 			incidents.Grouped{Send: []linkwatch.Alert{held.Alert}, Hold: &incidents.HeldAlert{Alert: linkwatch.Alert{Reason: "cause_changed", EventID: "msg_c"}, Due: t0.Add(40 * time.Second)}}},
 		{"not grouped: the held one first, then it", held, resolved, time.Time{}, incidents.Grouped{Send: []linkwatch.Alert{held.Alert, resolved}}},
+		{"posted updates: merged, every one in order", &incidents.HeldAlert{Alert: posted("a", "b"), Due: held.Due}, posted("c"), t0.Add(40 * time.Second),
+			incidents.Grouped{Hold: &incidents.HeldAlert{Alert: func() linkwatch.Alert { a := posted("a", "b", "c"); a.EventID = "msg_b"; return a }(), Due: held.Due}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := incidents.Group(tc.held, tc.a, tc.until); !reflect.DeepEqual(got, tc.want) {
