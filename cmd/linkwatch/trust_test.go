@@ -47,8 +47,9 @@ type hookBody struct {
 				Diverted             bool
 			} `json:"affected"`
 		} `json:"incident"`
-		Added  []struct{ Page, Link string }  `json:"added"`
-		Update *struct{ Status, Body string } `json:"update"`
+		Added   []struct{ Page, Link string }   `json:"added"`
+		Update  *struct{ Status, Body string }  `json:"update"`
+		Updates []struct{ Status, Body string } `json:"updates"`
 	} `json:"data"`
 }
 
@@ -233,6 +234,7 @@ server: {admin_token: "` + trustToken + `"}
 storage: {path: DBPATH}
 probe: {interval: 1s, timeout: 900ms, allow_private: [127.0.0.1/32], self_check: false}
 alerts:
+  group_interval: 0s
   webhooks:
     - {name: ops, url: "` + hook.srv.URL + `", secret: "${HOOK_SECRET}"}
 pages:
