@@ -215,7 +215,7 @@ var nav = []struct{ Path, Name string }{
 var notices = map[string]string{
 	"signedout":            "You are signed out.",
 	"acknowledged":         "Acknowledged: every channel is told you are on it.",
-	"updated":              "Update posted: visitors see it on the status page, and every channel is told.",
+	"updated":              "Update posted: visitors see it on the status page now; every channel is told once the alerts' group interval has passed, with any update posted within it.",
 	"noted":                "Internal note added to the timeline: visitors do not see it, and no channel is told.",
 	"resolved":             "Resolved: the note is the last public update, and every channel is told.",
 	"drafted":              "Postmortem saved as a draft: visitors do not see it.",
