@@ -108,26 +108,32 @@ func MergeAffected(a, b []Affected) []Affected {
 // subscribers alone (the fan-out gives them to no other channel; the
 // webhook schema, Slack and Sentry know only incidents): a window is
 // scheduled (written with it), starts and ends (written once each by the
-// singleton job that watches the database clock). Their IncidentID is 0
-// and Maintenance holds the window.
+// singleton job that watches the database clock), or is cancelled
+// (written when a window announced as scheduled is deleted before it
+// starts). Their IncidentID is 0 and Maintenance holds the window.
 const (
 	AlertMaintenanceScheduled AlertType = "maintenance.scheduled"
 	AlertMaintenanceStarted   AlertType = "maintenance.started"
 	AlertMaintenanceEnded     AlertType = "maintenance.ended"
+	AlertMaintenanceCancelled AlertType = "maintenance.cancelled"
 )
 
 // IsMaintenance reports whether t is an alert about a maintenance window.
 func (t AlertType) IsMaintenance() bool {
-	return t == AlertMaintenanceScheduled || t == AlertMaintenanceStarted || t == AlertMaintenanceEnded
+	return t == AlertMaintenanceScheduled || t == AlertMaintenanceStarted || t == AlertMaintenanceEnded || t == AlertMaintenanceCancelled
 }
 
 // MaintenanceAlert is the alert of type t about window m, made at at. Its
-// event id names the window (its Ref: an occurrence of a recurring window
-// by its start) and the type, so each is written once: the outbox's
-// unique event id is the record that it was.
+// event id (MaintenanceEventID) names the window and the type, so each is
+// written once: the outbox's unique event id is the record that it was.
 func MaintenanceAlert(t AlertType, m Maintenance, at time.Time) Alert {
-	return Alert{EventID: string(t) + "." + m.Ref(), Type: t, CreatedAt: at, Maintenance: &m}
+	return Alert{EventID: MaintenanceEventID(t, m), Type: t, CreatedAt: at, Maintenance: &m}
 }
+
+// MaintenanceEventID is the event id of window m's alert of type t: the
+// type and the window's Ref (an occurrence of a recurring window by its
+// start).
+func MaintenanceEventID(t AlertType, m Maintenance) string { return string(t) + "." + m.Ref() }
 
 // AlertPostmortem is the alert that an incident's postmortem was
 // published after it resolved (the resolved alert carries one published

@@ -203,9 +203,11 @@ func (t EmailToken) Verify(s EmailSubscriber, now time.Time) error {
 
 // Mailed reports whether a visitor subscribed to the status page gets a
 // mail of alert a; followed says whether it was mailed an earlier alert of
-// the incident. It gets a maintenance window the status page shows (not
-// the prober's) being scheduled, starting and ending, when it is on its
-// page (Maintenance.OnPage); and an incident the status page shows (not
+// the incident, or for a window's cancellation its scheduled one. It gets
+// a maintenance window the status page shows (not the prober's) being
+// scheduled, starting and ending, when it is on its page
+// (Maintenance.OnPage), and cancelled when it was told it was scheduled;
+// and an incident the status page shows (not
 // linkwatch's own, like prober_offline) opening, getting a public update
 // from an operator, or resolving. Automatic updates (cause changed,
 // flapping, fallbacks) and acknowledgements are for on-call, not
@@ -214,7 +216,8 @@ func (t EmailToken) Verify(s EmailSubscriber, now time.Time) error {
 // for it, the incident opening.
 func Mailed(a Alert, followed bool) bool {
 	if a.Type.IsMaintenance() {
-		return a.Maintenance != nil && a.Maintenance.Component != ProberComponent
+		// A cancellation is news only to whom the window was announced.
+		return a.Maintenance != nil && a.Maintenance.Component != ProberComponent && (a.Type != AlertMaintenanceCancelled || followed)
 	}
 	if a.Incident.Kind.Internal() || a.Incident.Kind == KindRegional {
 		return false

@@ -94,6 +94,9 @@ func TestMailed(t *testing.T) {
 		{"prober offline", linkwatch.Alert{Type: linkwatch.AlertOpened, Incident: linkwatch.Incident{Kind: linkwatch.KindProberOffline}}, false, false},
 		{"canary", linkwatch.Alert{Type: linkwatch.AlertOpened, Incident: linkwatch.Incident{Kind: linkwatch.KindCanary}}, false, false},
 		{"subscription.verify", linkwatch.Alert{Type: linkwatch.AlertVerify, Incident: dest}, false, false},
+		{"maintenance scheduled", linkwatch.Alert{Type: linkwatch.AlertMaintenanceScheduled, Maintenance: &linkwatch.Maintenance{Component: "page:acme"}}, false, true},
+		{"maintenance cancelled, announced", linkwatch.Alert{Type: linkwatch.AlertMaintenanceCancelled, Maintenance: &linkwatch.Maintenance{Component: "page:acme"}}, true, true},
+		{"maintenance cancelled, never announced", linkwatch.Alert{Type: linkwatch.AlertMaintenanceCancelled, Maintenance: &linkwatch.Maintenance{Component: "page:acme"}}, false, false},
 	} {
 		if got := linkwatch.Mailed(tc.a, tc.followed); got != tc.want {
 			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)

@@ -41,6 +41,9 @@ type Store interface {
 	// Followed reports whether a channel has a delivery of the incident
 	// before the delivery before that its filters did not leave out.
 	Followed(ctx context.Context, channel string, incidentID, before int64) (bool, error)
+	// AlertSent reports whether the outbox holds the alert of an event
+	// id, and whether the channel's delivery of it was sent.
+	AlertSent(ctx context.Context, channel, eventID string) (written, sent bool, err error)
 	// ReleaseClaims gives up owner's claims on deliveries still pending
 	// and on subscriptions' verifications.
 	ReleaseClaims(ctx context.Context, owner string) error
@@ -501,11 +504,25 @@ func settle(err error, now, firstAt time.Time, attempts int) Outcome {
 func (d *Dispatcher) filter(ctx context.Context, s Sink, del Delivery) (linkwatch.Alert, bool, error) {
 	if c, ok := s.(chooser); ok {
 		followed := false
-		if del.Alert.Type == linkwatch.AlertUpdated && del.Alert.Reason == string(linkwatch.EventTargetAdded) {
-			var err error
-			if followed, err = d.store.Followed(ctx, s.Name(), del.Alert.IncidentID, del.ID); err != nil {
-				return del.Alert, false, fmt.Errorf("filter delivery %d: %w", del.ID, err)
+		var err error
+		switch a := del.Alert; {
+		case a.Type == linkwatch.AlertUpdated && a.Reason == string(linkwatch.EventTargetAdded):
+			followed, err = d.store.Followed(ctx, s.Name(), a.IncidentID, del.ID)
+		case a.Type == linkwatch.AlertMaintenanceScheduled && a.Maintenance != nil:
+			// A window deleted before its announcement reached the
+			// channel is no news: neither it nor its cancellation is sent.
+			var gone bool
+			if gone, _, err = d.store.AlertSent(ctx, s.Name(), linkwatch.MaintenanceEventID(linkwatch.AlertMaintenanceCancelled, *a.Maintenance)); gone {
+				return a, false, err
 			}
+		case a.Type == linkwatch.AlertMaintenanceCancelled && a.Maintenance != nil:
+			// Its cancellation goes where its announcement went: the
+			// channel's deliveries of maintenance go out in order, so the
+			// announcement was decided before it.
+			_, followed, err = d.store.AlertSent(ctx, s.Name(), linkwatch.MaintenanceEventID(linkwatch.AlertMaintenanceScheduled, *a.Maintenance))
+		}
+		if err != nil {
+			return del.Alert, false, fmt.Errorf("filter delivery %d: %w", del.ID, err)
 		}
 		if !c.Wants(del.Alert, followed) {
 			return del.Alert, false, nil

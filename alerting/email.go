@@ -262,7 +262,8 @@ func (m *Mailer) incidentMail(s linkwatch.EmailSubscriber, a linkwatch.Alert, ma
 }
 
 // maintenanceMail is the mail of a maintenance alert to s, in the status
-// page's words for a window: scheduled, in progress, completed.
+// page's words for a window: scheduled, in progress, completed; or
+// cancelled.
 func (m *Mailer) maintenanceMail(s linkwatch.EmailSubscriber, a linkwatch.Alert, manage string) (mail, error) {
 	w := a.Maintenance
 	if w == nil {
@@ -276,6 +277,8 @@ func (m *Mailer) maintenanceMail(s linkwatch.EmailSubscriber, a linkwatch.Alert,
 		v.Status = "Scheduled maintenance"
 	case linkwatch.AlertMaintenanceStarted:
 		v.Status = "Maintenance in progress"
+	case linkwatch.AlertMaintenanceCancelled:
+		v.Status = "Maintenance cancelled"
 	default:
 		v.Status = "Maintenance completed"
 	}

@@ -3,6 +3,8 @@ package storage
 import (
 	"cmp"
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -24,13 +26,24 @@ func (db *DB) CreateMaintenance(ctx context.Context, m linkwatch.Maintenance) (l
 	return m, err
 }
 
-// DeleteMaintenance removes a maintenance window.
+// DeleteMaintenance removes a maintenance window and, when it was
+// announced and has not started, writes its maintenance.cancelled alert
+// in the same transaction.
 func (db *DB) DeleteMaintenance(ctx context.Context, id int64) error {
 	return db.update(ctx, "delete maintenance", func(tx *Tx) error {
-		if tx.Exec(ctx, `DELETE FROM maintenance WHERE id = $1`, id) == 0 && tx.err == nil {
+		if err := db.d.LockTx(ctx, tx, LockOutbox); err != nil { // before any row lock, as Record
+			return err
+		}
+		var m linkwatch.Maintenance
+		err := tx.row(ctx, `DELETE FROM maintenance WHERE id = $1 RETURNING id, title, component, starts_at, ends_at, created_at`, id).
+			Scan(&m.ID, &m.Title, &m.Component, at(&m.StartsAt), at(&m.EndsAt), at(&m.CreatedAt))
+		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("maintenance %d: %w", id, linkwatch.ErrNotFound)
 		}
-		return nil
+		if err != nil {
+			return err
+		}
+		return cancelled(ctx, tx, m)
 	})
 }
 
@@ -133,11 +146,29 @@ func (db *DB) ListRecurringMaintenance(ctx context.Context) ([]linkwatch.Recurri
 }
 
 // DeleteRecurringMaintenance removes a recurring window, and with it all
-// its occurrences, past and future.
+// its occurrences, past and future. Its next occurrence, when announced
+// (the first is, when the window is made) and not started, gets its
+// maintenance.cancelled alert in the same transaction.
 func (db *DB) DeleteRecurringMaintenance(ctx context.Context, id int64) error {
 	return db.update(ctx, "delete recurring maintenance", func(tx *Tx) error {
-		if tx.Exec(ctx, `DELETE FROM recurring_maintenance WHERE id = $1`, id) == 0 && tx.err == nil {
+		if err := db.d.LockTx(ctx, tx, LockOutbox); err != nil { // before any row lock, as Record
+			return err
+		}
+		var r linkwatch.RecurringMaintenance
+		var seconds int64
+		err := tx.row(ctx, `DELETE FROM recurring_maintenance WHERE id = $1 RETURNING id, title, component, schedule, duration_s, created_at`, id).
+			Scan(&r.ID, &r.Title, &r.Component, &r.Schedule, &seconds, at(&r.CreatedAt))
+		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("recurring maintenance %d: %w", id, linkwatch.ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		r.Duration = time.Duration(seconds) * time.Second
+		for _, m := range r.Upcoming(tx.now, 1) {
+			if err := cancelled(ctx, tx, m); err != nil {
+				return err
+			}
 		}
 		return nil
 	})

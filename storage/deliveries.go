@@ -130,6 +130,15 @@ func (db *DB) ClaimDeliveries(ctx context.Context, channel, owner string, lease 
 	return out, err
 }
 
+// AlertSent reports whether the outbox holds the alert of event id
+// eventID, and whether the channel's delivery of it was sent.
+func (db *DB) AlertSent(ctx context.Context, channel, eventID string) (written, sent bool, err error) {
+	err = db.read.row(ctx, `SELECT EXISTS (SELECT 1 FROM outbox WHERE event_id = $1),
+		EXISTS (SELECT 1 FROM deliveries d JOIN outbox o ON o.id = d.outbox_id WHERE o.event_id = $1 AND d.channel = $2 AND d.status = $3)`,
+		eventID, channel, linkwatch.DeliverySent).Scan(&written, &sent)
+	return written, sent, db.wrap("alert sent", err)
+}
+
 // Followed reports whether the channel has a delivery of the incident
 // before the delivery before that is in the delivery log (InDeliveryLog:
 // not filtered nor skipped).

@@ -20,6 +20,26 @@ func (db *DB) scheduled(ctx context.Context, tx *Tx, m linkwatch.Maintenance) er
 	return nil
 }
 
+// cancelled writes window m's maintenance.cancelled alert, as m is
+// deleted, when it was announced (its maintenance.scheduled alert is in
+// the outbox) and has not started by tx's time: a window deleted while in
+// progress, or never announced, is no news to cancel. Which subscribers
+// get it is the dispatcher's to decide, at send time: those the
+// announcement reached (AlertSent). The caller holds the outbox lock.
+func cancelled(ctx context.Context, tx *Tx, m linkwatch.Maintenance) error {
+	if !m.StartsAt.After(tx.now) {
+		return nil
+	}
+	var announced bool
+	err := tx.row(ctx, `SELECT EXISTS (SELECT 1 FROM outbox WHERE event_id = $1)`,
+		linkwatch.MaintenanceEventID(linkwatch.AlertMaintenanceScheduled, m)).Scan(&announced)
+	if err != nil || !announced {
+		return err
+	}
+	insertMaintenanceAlert(ctx, tx, linkwatch.MaintenanceAlert(linkwatch.AlertMaintenanceCancelled, m, tx.now))
+	return nil
+}
+
 // insertMaintenanceAlert writes a maintenance alert to the outbox once: a
 // second of the same event id (window or occurrence, and type) is
 // nothing, so replicas and restarts that notice one change alike write

@@ -73,6 +73,9 @@ type Store interface {
 	// Followed reports whether a channel has a delivery of the incident
 	// before the delivery before that its filters did not leave out.
 	Followed(ctx context.Context, channel string, incidentID, before int64) (bool, error)
+	// AlertSent reports whether the outbox holds an alert, and whether a
+	// channel's delivery of it was sent.
+	AlertSent(ctx context.Context, channel, eventID string) (written, sent bool, err error)
 	MarkDelivery(ctx context.Context, id int64, o linkwatch.Outcome) error
 	DisableChannel(ctx context.Context, channel, reason string) error
 	EnableChannel(ctx context.Context, channel string) error

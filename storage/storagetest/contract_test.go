@@ -104,6 +104,7 @@ func run(t *testing.T, open Open) {
 		{"IncidentFilters", incidentFilters},
 		{"EmailSubscribers", emailSubscribers},
 		{"MaintenanceAlerts", maintenanceAlerts},
+		{"MaintenanceCancelled", maintenanceCancelled},
 		{"PostmortemAlerts", postmortemAlerts},
 	}
 	for _, tc := range tests {

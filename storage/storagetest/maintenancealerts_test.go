@@ -5,6 +5,7 @@ package storagetest_test
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -107,5 +108,94 @@ func maintenanceAlerts(t *testing.T, db storage.Store, clk *Clock) {
 	must(t, err)
 	if len(claimed) != 1 || claimed[0].Alert.EventID != want[0] {
 		t.Errorf("claimed %d deliveries, want the first alone", len(claimed))
+	}
+}
+
+// maintenanceCancelled: deleting a window announced as scheduled, before
+// it starts, writes its maintenance.cancelled alert once, for email
+// subscribers alone; deleting one in progress or never announced writes
+// none. A window made after a deletion is a new window (its id is never
+// one a deleted window had), so it is announced. AlertSent says which
+// channel was sent the announcement.
+func maintenanceCancelled(t *testing.T, db storage.Store, clk *Clock) {
+	ctx := context.Background()
+	must(t, db.RequestEmailSubscription(ctx, "ann@example.com", "", linkwatch.MaxPendingEmail))
+	list, err := db.ListEmailSubscribers(ctx)
+	must(t, err)
+	ann, err := db.ConfirmEmailSubscriber(ctx, list[0].ID)
+	must(t, err)
+	outbox := func() map[string]linkwatch.Alert {
+		t.Helper()
+		out, err := db.Outbox(ctx, 100)
+		must(t, err)
+		m := map[string]linkwatch.Alert{}
+		for _, a := range out {
+			m[a.EventID] = a
+		}
+		return m
+	}
+	later, err := db.CreateMaintenance(ctx, linkwatch.Maintenance{Title: "Upgrade", StartsAt: t0.Add(time.Hour), EndsAt: t0.Add(2 * time.Hour)})
+	must(t, err)
+	now, err := db.CreateMaintenance(ctx, linkwatch.Maintenance{Title: "Now", StartsAt: t0.Add(-time.Minute), EndsAt: t0.Add(time.Hour)})
+	must(t, err)
+	nightly, err := db.CreateRecurringMaintenance(ctx, linkwatch.RecurringMaintenance{Title: "Nightly", Schedule: "0 12 * * *", Duration: time.Hour})
+	must(t, err)
+	must(t, db.FanOut(ctx, []string{"hook", ann.Channel()}))
+	scheduled := linkwatch.MaintenanceEventID(linkwatch.AlertMaintenanceScheduled, later)
+	claimed, err := db.ClaimDeliveries(ctx, ann.Channel(), "me", time.Minute, 1)
+	must(t, err)
+	if len(claimed) != 1 || claimed[0].Alert.EventID != scheduled {
+		t.Fatalf("claimed %+v, want the announcement of %d", claimed, later.ID)
+	}
+	must(t, db.MarkDelivery(ctx, claimed[0].ID, linkwatch.Outcome{Status: linkwatch.DeliverySent}))
+	if written, sent, err := db.AlertSent(ctx, ann.Channel(), scheduled); err != nil || !written || !sent {
+		t.Errorf("AlertSent(%s) = %v, %v, %v; want written and sent", scheduled, written, sent, err)
+	}
+	if written, sent, err := db.AlertSent(ctx, "hook", scheduled); err != nil || !written || sent {
+		t.Errorf("AlertSent to the webhook = %v, %v, %v; want written, not sent", written, sent, err)
+	}
+
+	must(t, db.DeleteMaintenance(ctx, later.ID))
+	must(t, db.DeleteMaintenance(ctx, now.ID))
+	must(t, db.DeleteRecurringMaintenance(ctx, nightly.ID))
+	if err := db.DeleteMaintenance(ctx, later.ID); !errors.Is(err, linkwatch.ErrNotFound) {
+		t.Errorf("deleting it again: %v, want not found", err)
+	}
+	got := outbox()
+	for _, w := range []linkwatch.Maintenance{later, nightly.Upcoming(t0, 1)[0]} {
+		id := linkwatch.MaintenanceEventID(linkwatch.AlertMaintenanceCancelled, w)
+		a, ok := got[id]
+		if !ok || a.Type != linkwatch.AlertMaintenanceCancelled || a.Maintenance == nil || a.Maintenance.Title != w.Title || a.IncidentID != 0 {
+			t.Errorf("no cancellation %s: %+v", id, a)
+		}
+	}
+	if _, ok := got[linkwatch.MaintenanceEventID(linkwatch.AlertMaintenanceCancelled, now)]; ok {
+		t.Errorf("a window in progress, never announced as scheduled, was cancelled")
+	}
+	must(t, db.NoticeMaintenance(ctx))
+	if _, ok := outbox()[linkwatch.MaintenanceEventID(linkwatch.AlertMaintenanceStarted, now)]; ok {
+		t.Errorf("a deleted window was noticed as started")
+	}
+	must(t, db.FanOut(ctx, []string{"hook", ann.Channel()}))
+	if hooked, err := db.PendingDeliveries(ctx, "hook", 0, 100); err != nil || len(hooked) != 0 {
+		t.Errorf("the webhook channel got %d deliveries (%v)", len(hooked), err)
+	}
+
+	// The newest window deleted, a new one made: a new id, announced.
+	next, err := db.CreateMaintenance(ctx, linkwatch.Maintenance{Title: "Again", StartsAt: t0.Add(3 * time.Hour), EndsAt: t0.Add(4 * time.Hour)})
+	must(t, err)
+	if next.ID == later.ID || next.ID == now.ID {
+		t.Errorf("the new window has id %d, a deleted window's", next.ID)
+	}
+	again, err := db.CreateRecurringMaintenance(ctx, linkwatch.RecurringMaintenance{Title: "Nightly again", Schedule: "0 12 * * *", Duration: time.Hour})
+	must(t, err)
+	if again.ID == nightly.ID {
+		t.Errorf("the new recurring window has id %d, the deleted one's", again.ID)
+	}
+	got = outbox()
+	for _, w := range []linkwatch.Maintenance{next, again.Upcoming(t0, 1)[0]} {
+		if a, ok := got[linkwatch.MaintenanceEventID(linkwatch.AlertMaintenanceScheduled, w)]; !ok || a.Maintenance.Title != w.Title {
+			t.Errorf("the new window %q is not announced: %+v", w.Title, a)
+		}
 	}
 }
