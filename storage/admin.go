@@ -26,9 +26,9 @@ func (db *DB) CreateMaintenance(ctx context.Context, m linkwatch.Maintenance) (l
 	return m, err
 }
 
-// DeleteMaintenance removes a maintenance window and, when it was
-// announced and has not started, writes its maintenance.cancelled alert
-// in the same transaction.
+// DeleteMaintenance removes a maintenance window and writes, in the same
+// transaction, what that tells the subscribers it was mailed to: cancelled
+// before it starts, ended now while in progress (windowDeleted).
 func (db *DB) DeleteMaintenance(ctx context.Context, id int64) error {
 	return db.update(ctx, "delete maintenance", func(tx *Tx) error {
 		if err := db.d.LockTx(ctx, tx, LockOutbox); err != nil { // before any row lock, as Record
@@ -43,7 +43,7 @@ func (db *DB) DeleteMaintenance(ctx context.Context, id int64) error {
 		if err != nil {
 			return err
 		}
-		return cancelled(ctx, tx, m)
+		return windowDeleted(ctx, tx, m)
 	})
 }
 
@@ -146,9 +146,9 @@ func (db *DB) ListRecurringMaintenance(ctx context.Context) ([]linkwatch.Recurri
 }
 
 // DeleteRecurringMaintenance removes a recurring window, and with it all
-// its occurrences, past and future. Its next occurrence, when announced
-// (the first is, when the window is made) and not started, gets its
-// maintenance.cancelled alert in the same transaction.
+// its occurrences, past and future; its occurrence in progress or next
+// is deleted as DeleteMaintenance deletes a window (the first occurrence
+// is announced when the window is made; the others only start and end).
 func (db *DB) DeleteRecurringMaintenance(ctx context.Context, id int64) error {
 	return db.update(ctx, "delete recurring maintenance", func(tx *Tx) error {
 		if err := db.d.LockTx(ctx, tx, LockOutbox); err != nil { // before any row lock, as Record
@@ -166,7 +166,7 @@ func (db *DB) DeleteRecurringMaintenance(ctx context.Context, id int64) error {
 		}
 		r.Duration = time.Duration(seconds) * time.Second
 		for _, m := range r.Upcoming(tx.now, 1) {
-			if err := cancelled(ctx, tx, m); err != nil {
+			if err := windowDeleted(ctx, tx, m); err != nil {
 				return err
 			}
 		}

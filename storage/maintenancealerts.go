@@ -20,23 +20,27 @@ func (db *DB) scheduled(ctx context.Context, tx *Tx, m linkwatch.Maintenance) er
 	return nil
 }
 
-// cancelled writes window m's maintenance.cancelled alert, as m is
-// deleted, when it was announced (its maintenance.scheduled alert is in
-// the outbox) and has not started by tx's time: a window deleted while in
-// progress, or never announced, is no news to cancel. Which subscribers
-// get it is the dispatcher's to decide, at send time: those the
-// announcement reached (AlertSent). The caller holds the outbox lock.
-func cancelled(ctx context.Context, tx *Tx, m linkwatch.Maintenance) error {
+// windowDeleted writes what deleting window m tells the subscribers it
+// was mailed to, once (the outbox's unique event id): one announced as
+// scheduled that has not started is cancelled (maintenance.cancelled);
+// one mailed as started that has not ended ends now (maintenance.ended,
+// ending at the deletion), not at the end it had, when the status page
+// shows it no more. A window never mailed is no news. Which subscribers
+// get a cancellation is the dispatcher's to decide, at send time: those
+// the announcement reached (AlertSent). The caller holds the outbox lock.
+func windowDeleted(ctx context.Context, tx *Tx, m linkwatch.Maintenance) error {
+	t, mailed := linkwatch.AlertMaintenanceCancelled, linkwatch.AlertMaintenanceScheduled
 	if !m.StartsAt.After(tx.now) {
-		return nil
+		if !m.EndsAt.After(tx.now) {
+			return nil
+		}
+		t, mailed, m.EndsAt = linkwatch.AlertMaintenanceEnded, linkwatch.AlertMaintenanceStarted, tx.now
 	}
-	var announced bool
-	err := tx.row(ctx, `SELECT EXISTS (SELECT 1 FROM outbox WHERE event_id = $1)`,
-		linkwatch.MaintenanceEventID(linkwatch.AlertMaintenanceScheduled, m)).Scan(&announced)
-	if err != nil || !announced {
+	var was bool
+	if err := tx.row(ctx, `SELECT EXISTS (SELECT 1 FROM outbox WHERE event_id = $1)`, linkwatch.MaintenanceEventID(mailed, m)).Scan(&was); err != nil || !was {
 		return err
 	}
-	insertMaintenanceAlert(ctx, tx, linkwatch.MaintenanceAlert(linkwatch.AlertMaintenanceCancelled, m, tx.now))
+	insertMaintenanceAlert(ctx, tx, linkwatch.MaintenanceAlert(t, m, tx.now))
 	return nil
 }
 

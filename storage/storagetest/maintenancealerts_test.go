@@ -113,10 +113,11 @@ func maintenanceAlerts(t *testing.T, db storage.Store, clk *Clock) {
 
 // maintenanceCancelled: deleting a window announced as scheduled, before
 // it starts, writes its maintenance.cancelled alert once, for email
-// subscribers alone; deleting one in progress or never announced writes
-// none. A window made after a deletion is a new window (its id is never
-// one a deleted window had), so it is announced. AlertSent says which
-// channel was sent the announcement.
+// subscribers alone; deleting one mailed as started ends it now
+// (maintenance.ended, ending at the deletion); deleting one never mailed
+// writes nothing. A window made after a deletion is a new window (its id
+// is never one a deleted window had), so it is announced. AlertSent says
+// which channel was sent the announcement.
 func maintenanceCancelled(t *testing.T, db storage.Store, clk *Clock) {
 	ctx := context.Background()
 	must(t, db.RequestEmailSubscription(ctx, "ann@example.com", "", linkwatch.MaxPendingEmail))
@@ -140,6 +141,9 @@ func maintenanceCancelled(t *testing.T, db storage.Store, clk *Clock) {
 	must(t, err)
 	nightly, err := db.CreateRecurringMaintenance(ctx, linkwatch.RecurringMaintenance{Title: "Nightly", Schedule: "0 12 * * *", Duration: time.Hour})
 	must(t, err)
+	must(t, db.NoticeMaintenance(ctx)) // "Now" is mailed as started
+	unseen, err := db.CreateMaintenance(ctx, linkwatch.Maintenance{Title: "Unseen", StartsAt: t0.Add(-time.Minute), EndsAt: t0.Add(time.Hour)})
+	must(t, err)
 	must(t, db.FanOut(ctx, []string{"hook", ann.Channel()}))
 	scheduled := linkwatch.MaintenanceEventID(linkwatch.AlertMaintenanceScheduled, later)
 	claimed, err := db.ClaimDeliveries(ctx, ann.Channel(), "me", time.Minute, 1)
@@ -155,8 +159,10 @@ func maintenanceCancelled(t *testing.T, db storage.Store, clk *Clock) {
 		t.Errorf("AlertSent to the webhook = %v, %v, %v; want written, not sent", written, sent, err)
 	}
 
+	clk.Set(t0.Add(10 * time.Minute))
 	must(t, db.DeleteMaintenance(ctx, later.ID))
 	must(t, db.DeleteMaintenance(ctx, now.ID))
+	must(t, db.DeleteMaintenance(ctx, unseen.ID))
 	must(t, db.DeleteRecurringMaintenance(ctx, nightly.ID))
 	if err := db.DeleteMaintenance(ctx, later.ID); !errors.Is(err, linkwatch.ErrNotFound) {
 		t.Errorf("deleting it again: %v, want not found", err)
@@ -169,13 +175,26 @@ func maintenanceCancelled(t *testing.T, db storage.Store, clk *Clock) {
 			t.Errorf("no cancellation %s: %+v", id, a)
 		}
 	}
-	if _, ok := got[linkwatch.MaintenanceEventID(linkwatch.AlertMaintenanceCancelled, now)]; ok {
-		t.Errorf("a window in progress, never announced as scheduled, was cancelled")
+	ended, ok := got[linkwatch.MaintenanceEventID(linkwatch.AlertMaintenanceEnded, now)]
+	if !ok || ended.Maintenance == nil || !ended.Maintenance.EndsAt.Equal(t0.Add(10*time.Minute)) {
+		t.Errorf("the window in progress, deleted, did not end at its deletion: %+v", ended.Maintenance)
 	}
+	for _, w := range []linkwatch.Maintenance{now, unseen} {
+		if _, ok := got[linkwatch.MaintenanceEventID(linkwatch.AlertMaintenanceCancelled, w)]; ok {
+			t.Errorf("the window %q, in progress, was cancelled", w.Title)
+		}
+	}
+	for _, a := range got {
+		if a.Maintenance != nil && a.Maintenance.Title == "Unseen" {
+			t.Errorf("the window never mailed, deleted, has %s", a.EventID)
+		}
+	}
+	clk.Set(t0.Add(2 * time.Hour))
 	must(t, db.NoticeMaintenance(ctx))
-	if _, ok := outbox()[linkwatch.MaintenanceEventID(linkwatch.AlertMaintenanceStarted, now)]; ok {
-		t.Errorf("a deleted window was noticed as started")
+	if n := len(outbox()); n != len(got) {
+		t.Errorf("deleted windows were noticed later: %d alerts, then %d", len(got), n)
 	}
+	clk.Set(t0.Add(10 * time.Minute))
 	must(t, db.FanOut(ctx, []string{"hook", ann.Channel()}))
 	if hooked, err := db.PendingDeliveries(ctx, "hook", 0, 100); err != nil || len(hooked) != 0 {
 		t.Errorf("the webhook channel got %d deliveries (%v)", len(hooked), err)
