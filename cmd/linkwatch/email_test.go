@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -271,5 +273,74 @@ pages:
 	}
 	if err := app.stop(t); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestServeMaintenanceCancelledMail goes through serve: a window made
+// through the admin API on one page, announced to that page's confirmed
+// subscriber, then deleted through the admin API before it starts, is
+// mailed to it as cancelled, once.
+func TestServeMaintenanceCancelledMail(t *testing.T) {
+	t.Parallel()
+	mails := smtptest.Start(t)
+	dest := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("hello")) }))
+	defer dest.Close()
+	// The mails' links name the public URL; nothing here follows them.
+	cfg := `
+server: {public_url: "https://status.hub.example", admin_token: "` + trustToken + `"}
+storage: {path: DBPATH}
+probe: {interval: 200ms, timeout: 150ms, allow_private: [127.0.0.1/32], self_check: false}
+alerts:
+  email: {host: 127.0.0.1, port: ` + strconv.Itoa(mails.Port) + `, security: none, from: status@hub.example}
+pages:
+  - slug: ada
+    links:
+      - {slug: shop, url: "` + dest.URL + `/shop"}
+`
+	app := startApp(t, cfg, nil)
+	db, err := sqlite.Open(context.Background(), app.DBPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	const ann = "ann@example.com"
+	if err := db.RequestEmailSubscription(ctx, ann, "ada", linkwatch.MaxPendingEmail); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 10*time.Second, "the confirmation mail", func() bool { return len(mails.To(ann)) == 1 })
+	list, err := db.ListEmailSubscribers(ctx)
+	if err != nil || len(list) != 1 {
+		t.Fatalf("subscribers: %v %+v", err, list)
+	}
+	if _, err := db.ConfirmEmailSubscriber(ctx, list[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now().Add(time.Hour).UTC()
+	code, body := adminCall(t, app, "POST", "/api/admin/maintenance", `{"title": "Shop upgrade", "component": "page:ada", "starts_at": "`+
+		start.Format(time.RFC3339)+`", "ends_at": "`+start.Add(time.Hour).Format(time.RFC3339)+`"}`)
+	if code != http.StatusCreated {
+		t.Fatalf("create the window: %d %s", code, body)
+	}
+	var w struct{ ID int64 }
+	if err := json.Unmarshal([]byte(body), &w); err != nil || w.ID == 0 {
+		t.Fatalf("the window made: %v %s", err, body)
+	}
+	waitUntil(t, 10*time.Second, "the scheduled mail", func() bool { return len(mails.To(ann)) == 2 })
+	if code, body := adminCall(t, app, "DELETE", fmt.Sprintf("/api/admin/maintenance/%d", w.ID), ""); code/100 != 2 {
+		t.Fatalf("delete the window: %d %s", code, body)
+	}
+	waitUntil(t, 10*time.Second, "the cancelled mail", func() bool { return len(mails.To(ann)) >= 3 })
+	if err := app.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	got := mails.To(ann)
+	if len(got) != 3 || !strings.HasSuffix(got[1].Subject, "Scheduled maintenance: Shop upgrade") || !strings.HasSuffix(got[2].Subject, "Maintenance cancelled: Shop upgrade") ||
+		got[2].Header.Get("List-Unsubscribe-Post") != "List-Unsubscribe=One-Click" {
+		var subjects []string
+		for _, m := range got {
+			subjects = append(subjects, m.Subject)
+		}
+		t.Fatalf("mails %q: want the confirmation, the window scheduled, then cancelled once", subjects)
 	}
 }
