@@ -15,9 +15,11 @@ import (
 
 // engine runs an incident engine over the rig's database, on its clock,
 // with alerts.group_interval of group: operators post their updates and
-// resolve through it, as serve's admin API and console do. It knows the
+// resolve through it, as serve's admin API and console do. A result sent
+// on its channel is handled before any call made after the send: the
+// engine takes one at a time. It knows the
 // targets of hostIncident's incidents, so it keeps them open.
-func (rig *mailRig) engine(t *testing.T, group time.Duration) *incidents.Engine {
+func (rig *mailRig) engine(t *testing.T, group time.Duration) (*incidents.Engine, chan<- linkwatch.Result) {
 	t.Helper()
 	deps := map[string][]linkwatch.Affected{
 		"https://shop.example/a": {{Page: "acme", Link: "shop", URL: "https://shop.example/a"}},
@@ -30,9 +32,10 @@ func (rig *mailRig) engine(t *testing.T, group time.Duration) *incidents.Engine 
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { eng.Run(ctx, nil); close(done) }()
+	results := make(chan linkwatch.Result) // unbuffered: a send returns once the engine took it
+	go func() { eng.Run(ctx, results); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
-	return eng
+	return eng, results
 }
 
 func postUpdate(t *testing.T, eng *incidents.Engine, id int64, status linkwatch.IncidentStatus, body string) {
@@ -70,7 +73,7 @@ func TestEmailPostedUpdatesWithinTheGroupIntervalAreOneMail(t *testing.T) {
 	rig := newMailRig(t)
 	ann := rig.subscribe(t, "ann@example.com", "")
 	rig.confirm(t, ann)
-	eng := rig.engine(t, 30*time.Second)
+	eng, _ := rig.engine(t, 30*time.Second)
 	inc := hostIncident(t, rig.db, "host:shop.example|http_5xx")
 	eventually(t, "the opening mail", func() bool { return len(rig.smtp.To(ann.Address)) == 2 })
 
@@ -125,7 +128,7 @@ func TestEmailPostedUpdateGroupKeepsOrder(t *testing.T) {
 	rig := newMailRig(t)
 	ann := rig.subscribe(t, "ann@example.com", "acme")
 	rig.confirm(t, ann)
-	eng := rig.engine(t, 30*time.Second)
+	eng, _ := rig.engine(t, 30*time.Second)
 	rig.smtp.Refuse(ann.Address, 451)
 	inc := hostIncident(t, rig.db, "host:shop.example|http_5xx")
 	eventually(t, "a failed attempt at the opening", func() bool {
@@ -133,9 +136,10 @@ func TestEmailPostedUpdateGroupKeepsOrder(t *testing.T) {
 		return err == nil && len(log) == 1 && log[0].Attempts == 1
 	})
 	postUpdate(t, eng, inc.ID, linkwatch.StatusIdentified, "Found it.")
-	rig.clk.Add(10 * time.Second) // past the opening's first retry
+	rig.clk.Add(3 * time.Second) // not yet the opening's first retry (5 s ± 20 %)
 	postUpdate(t, eng, inc.ID, linkwatch.StatusIdentified, "Restarting the shop's servers.")
 	rig.smtp.Refuse(ann.Address, 0)
+	rig.clk.Add(7 * time.Second) // past the retry; the updates' group is held 20 s more
 	eventually(t, "the opening mail", func() bool { return len(rig.smtp.To(ann.Address)) >= 2 })
 	if n := len(rig.mailsSettle(t, ann.Address)); n != 2 {
 		t.Fatalf("%d mails before the group interval passed, want the confirmation and the opening", n)
@@ -171,5 +175,56 @@ func TestEmailPostedUpdateGroupKeepsOrder(t *testing.T) {
 	}
 	if strings.Contains(resolved.Text, "Deploying the fix.") {
 		t.Errorf("the resolution repeats the update sent before it:\n%s", resolved.Text)
+	}
+}
+
+// An operator's public update to an incident whose opening a maintenance
+// window holds mails nothing then (the subscriber has not heard of the
+// incident); once the window has ended and it still fails, the opening
+// mail carries it. Before, the subscriber never read it by mail.
+func TestEmailUpdatePostedWhileTheOpeningIsHeldRidesInIt(t *testing.T) {
+	rig := newMailRig(t)
+	ctx := context.Background()
+	ann := rig.subscribe(t, "ann@example.com", "acme")
+	rig.confirm(t, ann)
+	eng, results := rig.engine(t, 30*time.Second)
+	now := rig.clk.Now()
+	if _, err := rig.db.CreateMaintenance(ctx, linkwatch.Maintenance{Title: "Shop move", StartsAt: now.Add(-time.Second), EndsAt: now.Add(time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	const shop = "https://shop.example/a"
+	fail := func() {
+		results <- linkwatch.Result{TargetID: shop, Kind: linkwatch.TargetDestination, URL: shop, Start: rig.clk.Now(),
+			Status: linkwatch.StatusDown, Cause: linkwatch.CauseHTTP5xx, Summary: "503 Service Unavailable"}
+	}
+	fail()
+	fail() // opens, held by the window
+	var held linkwatch.Incident
+	eventually(t, "the incident opened and held", func() bool {
+		list, err := rig.db.ListIncidents(ctx, linkwatch.IncidentQuery{Limit: 5})
+		if err != nil || len(list) != 1 {
+			return false
+		}
+		held = list[0]
+		return true
+	})
+	if !held.AlertsSuppressed {
+		t.Fatalf("the incident is not held: %+v", held)
+	}
+	postUpdate(t, eng, held.ID, linkwatch.StatusIdentified, "The move takes longer than planned.")
+	if n := len(rig.mailsSettle(t, ann.Address)); n != 1 {
+		t.Fatalf("%d mails while the opening is held, want the confirmation alone", n)
+	}
+	rig.clk.Add(2 * time.Minute) // the window is over; it still fails
+	fail()
+	eventually(t, "the opening mail", func() bool { return len(rig.smtp.To(ann.Address)) >= 2 })
+	mails := rig.mailsSettle(t, ann.Address)
+	if len(mails) != 2 {
+		t.Fatalf("%d mails, want the confirmation and the opening", len(mails))
+	}
+	opened := mails[1]
+	if !strings.HasPrefix(opened.Subject, "[Acme status] Identified: ") || !strings.Contains(opened.Text, "The move takes longer than planned.") ||
+		!strings.Contains(opened.HTML, "The move takes longer than planned.") {
+		t.Errorf("the opening mail lacks the update posted while it was held: %q\n%s", opened.Subject, opened.Text)
 	}
 }

@@ -28,6 +28,9 @@ type Store interface {
 	Incident(ctx context.Context, id int64) (linkwatch.Incident, error)
 	Record(ctx context.Context, c Change) (linkwatch.Incident, error)
 	ActiveMaintenance(ctx context.Context, at time.Time) ([]linkwatch.Maintenance, error)
+	// IncidentUpdates reads an incident's public updates, oldest first:
+	// those posted while its opening was held ride in it.
+	IncidentUpdates(ctx context.Context, id int64) ([]linkwatch.Update, error)
 	// RecordRecovery and Recoveries keep the flapping history, so a
 	// restart does not forget that a target keeps flapping.
 	RecordRecovery(ctx context.Context, target string, at, forgetBefore time.Time) error
@@ -1228,6 +1231,8 @@ func (e *Engine) muted(ctx context.Context, now time.Time, inc *linkwatch.Incide
 //     AlertsSuppressed, and the first failure after the window announces it.
 //   - Updates of an announced incident are muted inside a window; an
 //     update of an unannounced one announces it once no window covers it.
+//     An operator's public updates to an unannounced incident are sent
+//     with its opening, when it is announced.
 //   - The resolution of an announced incident always goes out, so no
 //     channel is left showing an outage that ended; an incident that never
 //     alerted resolves silently.
@@ -1265,12 +1270,34 @@ func (e *Engine) alert(ctx context.Context, c *Change, t linkwatch.AlertType, re
 		return
 	}
 	if inc.AlertsSuppressed || t == linkwatch.AlertOpened {
-		inc.AlertsSuppressed = false
 		c.Alert = &linkwatch.Alert{Type: linkwatch.AlertOpened, CreatedAt: now, LastResult: last}
+		if inc.AlertsSuppressed && inc.ID != 0 {
+			e.heldUpdates(ctx, c.Alert, inc.ID)
+		}
+		inc.AlertsSuppressed = false
 		return
 	}
 	c.Alert = &linkwatch.Alert{Type: t, Reason: reason, CreatedAt: now, LastResult: last}
 	c.GroupUntil = e.groupUntil(now)
+}
+
+// heldUpdates puts in a, the opening of an incident announced after a
+// maintenance window held it, the public updates posted meanwhile (no
+// channel was told of them: none had heard of the incident), so the first
+// message every channel gets has the operators' words. Failing to read
+// them sends the opening without them.
+func (e *Engine) heldUpdates(ctx context.Context, a *linkwatch.Alert, id int64) {
+	ups, err := e.store.IncidentUpdates(ctx, id)
+	if err != nil {
+		e.log.Error("read the public updates of a held incident", "incident", id, "err", err)
+		return
+	}
+	if n := len(ups); n > 0 {
+		a.Earlier, a.Update = slices.Clip(ups[:n-1]), &ups[n-1]
+		if n == 1 {
+			a.Earlier = nil
+		}
+	}
 }
 
 // groupUntil is when an update made at now is released from its group

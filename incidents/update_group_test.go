@@ -97,3 +97,47 @@ func TestPostedUpdatesAreGrouped(t *testing.T) {
 		t.Errorf("the resolution carries %q", got)
 	}
 }
+
+// TestUpdatesPostedWhileTheOpeningIsHeldRideInIt: an incident opened
+// inside a maintenance window is held (no channel has heard of it), so an
+// operator's public updates to it send nothing then; once the window has
+// ended and it still fails, its opening carries them, in order. Before,
+// they reached no channel at all.
+func TestUpdatesPostedWhileTheOpeningIsHeldRideInIt(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, incidents.Config{GroupInterval: 30 * time.Second})
+	if _, err := h.db.CreateMaintenance(ctx, linkwatch.Maintenance{Title: "shop move", StartsAt: t0, EndsAt: t0.Add(45 * time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	h.feed(down(shopA, linkwatch.CauseHTTP5xx))
+	h.feed(down(shopA, linkwatch.CauseHTTP5xx)) // opens, held
+	runEngine(t, h)
+	inc := h.incidents()[0]
+	if !inc.AlertsSuppressed {
+		t.Fatalf("the incident is not held: %+v", inc)
+	}
+	for _, body := range []string{"The move takes longer than planned.", "Back within minutes."} {
+		if _, err := h.eng.PostUpdate(ctx, inc.ID, "ada", linkwatch.StatusIdentified, body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.feed(down(shopA, linkwatch.CauseHTTP5xx)) // t0+20: inside
+	if err := h.db.FanOut(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if a := h.alerts(); len(a) != 0 {
+		t.Fatalf("alerts while the opening is held: %v", alertTypes(a))
+	}
+	h.now = t0.Add(50 * time.Second) // the window is over
+	h.feed(down(shopA, linkwatch.CauseHTTP5xx))
+	all := h.alerts()
+	if got := alertTypes(all); !slices.Equal(got, []string{"incident.opened"}) {
+		t.Fatalf("alerts after the window = %v, want the opening", got)
+	}
+	if got := updateBodies(all[0]); !slices.Equal(got, []string{"The move takes longer than planned.", "Back within minutes."}) {
+		t.Errorf("the opening carries %q, want both updates in order", got)
+	}
+	if all[0].Incident.Status != linkwatch.StatusIdentified {
+		t.Errorf("the opening's incident is %s, want identified", all[0].Incident.Status)
+	}
+}

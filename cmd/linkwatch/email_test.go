@@ -257,9 +257,9 @@ pages:
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("create the window: %d", resp.StatusCode)
 	}
-	waitUntil(t, 15*time.Second, "three maintenance mails to ann", func() bool { return len(mails.To("ann@example.com")) >= 4 })
+	waitUntil(t, 15*time.Second, "three maintenance mails to ann", func() bool { return len(maintenanceMails(mails, "ann@example.com")) >= 3 })
 	want := []string{"Scheduled maintenance: Shop upgrade", "Maintenance in progress: Shop upgrade", "Maintenance completed: Shop upgrade"}
-	got := mails.To("ann@example.com")[1:]
+	got := maintenanceMails(mails, "ann@example.com")
 	if len(got) != len(want) {
 		t.Fatalf("ann got %d maintenance mails, want 3", len(got))
 	}
@@ -268,12 +268,25 @@ pages:
 			t.Errorf("mail %d: %q, List-Unsubscribe-Post %q", i, m.Subject, m.Header.Get("List-Unsubscribe-Post"))
 		}
 	}
-	if n := len(mails.To("quin@example.com")); n != 1 {
-		t.Errorf("quiet's subscriber got %d mails, want its confirmation alone", n)
+	if n := len(maintenanceMails(mails, "quin@example.com")); n != 0 {
+		t.Errorf("quiet's subscriber got %d maintenance mails, want none", n)
 	}
 	if err := app.stop(t); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// maintenanceMails returns the maintenance mails that reached addr: a
+// check that fails under load (a short probe timeout) may mail an
+// incident too.
+func maintenanceMails(mails *smtptest.Server, addr string) []smtptest.Mail {
+	var out []smtptest.Mail
+	for _, m := range mails.To(addr) {
+		if strings.Contains(m.Subject, "aintenance") {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // TestServeMaintenanceCancelledMail goes through serve: a window made
@@ -289,7 +302,7 @@ func TestServeMaintenanceCancelledMail(t *testing.T) {
 	cfg := `
 server: {public_url: "https://status.hub.example", admin_token: "` + trustToken + `"}
 storage: {path: DBPATH}
-probe: {interval: 200ms, timeout: 150ms, allow_private: [127.0.0.1/32], self_check: false}
+probe: {interval: 1s, timeout: 900ms, allow_private: [127.0.0.1/32], self_check: false}
 alerts:
   email: {host: 127.0.0.1, port: ` + strconv.Itoa(mails.Port) + `, security: none, from: status@hub.example}
 pages:
@@ -326,21 +339,21 @@ pages:
 	if err := json.Unmarshal([]byte(body), &w); err != nil || w.ID == 0 {
 		t.Fatalf("the window made: %v %s", err, body)
 	}
-	waitUntil(t, 10*time.Second, "the scheduled mail", func() bool { return len(mails.To(ann)) == 2 })
+	waitUntil(t, 10*time.Second, "the scheduled mail", func() bool { return len(maintenanceMails(mails, ann)) == 1 })
 	if code, body := adminCall(t, app, "DELETE", fmt.Sprintf("/api/admin/maintenance/%d", w.ID), ""); code/100 != 2 {
 		t.Fatalf("delete the window: %d %s", code, body)
 	}
-	waitUntil(t, 10*time.Second, "the cancelled mail", func() bool { return len(mails.To(ann)) >= 3 })
+	waitUntil(t, 10*time.Second, "the cancelled mail", func() bool { return len(maintenanceMails(mails, ann)) >= 2 })
 	if err := app.stop(t); err != nil {
 		t.Fatal(err)
 	}
-	got := mails.To(ann)
-	if len(got) != 3 || !strings.HasSuffix(got[1].Subject, "Scheduled maintenance: Shop upgrade") || !strings.HasSuffix(got[2].Subject, "Maintenance cancelled: Shop upgrade") ||
-		got[2].Header.Get("List-Unsubscribe-Post") != "List-Unsubscribe=One-Click" {
+	got := maintenanceMails(mails, ann)
+	if len(got) != 2 || !strings.HasSuffix(got[0].Subject, "Scheduled maintenance: Shop upgrade") || !strings.HasSuffix(got[1].Subject, "Maintenance cancelled: Shop upgrade") ||
+		got[1].Header.Get("List-Unsubscribe-Post") != "List-Unsubscribe=One-Click" {
 		var subjects []string
 		for _, m := range got {
 			subjects = append(subjects, m.Subject)
 		}
-		t.Fatalf("mails %q: want the confirmation, the window scheduled, then cancelled once", subjects)
+		t.Fatalf("maintenance mails %q: want the window scheduled, then cancelled once", subjects)
 	}
 }
