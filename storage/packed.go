@@ -27,14 +27,14 @@ import (
 const packFormat = 1
 
 // packMinutes encodes one target's minute rollups of the hour starting at
-// hour (Unix seconds), sorted by start, at most one per minute: for each
-// minute, its minute of the hour, then as varints its counts, its
+// hour (Unix seconds), sorted by start, at most one per minute: after the
+// format, how many minutes; for each minute, its minute of the hour, then as varints its counts, its
 // fastest response time, the slowest and the sum as differences from the
 // fastest, a bitmap of the histogram buckets that are not empty and their
 // counts. Every value is kept exactly.
 func packMinutes(hour int64, rs []Rollup) []byte {
-	b := make([]byte, 0, 1+len(rs)*20)
-	b = append(b, packFormat)
+	b := make([]byte, 0, 2+len(rs)*20)
+	b = append(b, packFormat, byte(len(rs)))
 	for _, r := range rs {
 		b = append(b, byte((r.Start.Unix()-hour)/60))
 		for _, n := range []int64{r.Count, r.Failures, r.Degraded, r.LatCount} {
@@ -66,10 +66,11 @@ func unpackMinutes(key string, hour int64, b []byte) ([]Rollup, error) {
 	bad := func(what string) ([]Rollup, error) {
 		return nil, fmt.Errorf("packed minutes of %s at %d: %s", key, hour, what)
 	}
-	if len(b) == 0 || b[0] != packFormat {
+	if len(b) < 2 || b[0] != packFormat || b[1] > 60 {
 		return bad("unknown format")
 	}
-	b = b[1:]
+	n := int(b[1])
+	b = b[2:]
 	var out []Rollup
 	uv := func() int64 {
 		v, n := binary.Uvarint(b)
@@ -113,6 +114,9 @@ func unpackMinutes(key string, hour int64, b []byte) ([]Rollup, error) {
 			}
 		}
 		out = append(out, r)
+	}
+	if len(out) != n {
+		return bad(fmt.Sprintf("%d minutes, want %d", len(out), n))
 	}
 	return out, nil
 }
