@@ -171,7 +171,8 @@ func (db *DB) RollUp(ctx context.Context) error {
 }
 
 // Rollups returns a target's rollups of the given period (time.Minute or
-// time.Hour) starting in [from, to), oldest first.
+// time.Hour) starting in [from, to), oldest first: minutes from their
+// rows and from their hours' packed rows, one rollup per minute.
 func (db *DB) Rollups(ctx context.Context, targetKey string, period time.Duration, from, to time.Time) ([]Rollup, error) {
 	table := map[time.Duration]string{time.Minute: "rollup_minute", time.Hour: "rollup_hour"}[period]
 	if table == "" {
@@ -279,10 +280,11 @@ func (db *DB) plan(ctx context.Context, from, to time.Time, unknown []linkwatch.
 }
 
 // histogramRows calls add with the histogram of each key and step-long
-// bucket from from, summed in the database from the hour and minute
-// rollups PlanReads chooses for [from, to): one row per bucket with a
-// response time, however many rollups it holds. Every bucket is read by
-// its key, so the cost follows the targets asked. A rollup starting before
+// bucket from from, summed from the hour and minute rollups PlanReads
+// chooses for [from, to) (in the database; the minutes of rolled-up hours
+// are unpacked and added here): one call per bucket with a response time,
+// however many rollups it holds. Every bucket is read by its key, so the
+// cost follows the targets asked. A rollup starting before
 // from (from rounded down to its hour) counts in the first bucket.
 func (db *DB) histogramRows(ctx context.Context, keys []string, from, to time.Time, step time.Duration, unknown []linkwatch.Span, add func(Rollup)) error {
 	if len(keys) == 0 || !to.After(from) {
@@ -342,7 +344,9 @@ func (db *DB) histogramRows(ctx context.Context, keys []string, from, to time.Ti
 // DailyStats returns per-target daily totals over [from, to), read from
 // the rollups PlanReads chooses (hours already rolled up, minutes for the
 // rest, none of the checks of the unknown spans), never from raw results:
-// the cost does not grow with history.
+// the cost does not grow with history. Rolled-up hours' minutes are read
+// packed (only where an unknown span or the window's end cuts such an
+// hour) and added here.
 func (db *DB) DailyStats(ctx context.Context, from, to time.Time, unknown []linkwatch.Span) ([]DayStat, error) {
 	reads, err := db.plan(ctx, from, to, unknown)
 	if err != nil {
