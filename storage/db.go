@@ -62,8 +62,8 @@ type Dialect interface {
 	// PruneResults is the SQL deleting up to 5,000 raw results that
 	// started before $1 (Unix milliseconds).
 	PruneResults() string
-	// DropRollups removes, in tx, the rollups of table (rollup_minute or
-	// rollup_hour) of the UTC days before cutoff (Unix seconds, the start
+	// DropRollups removes, in tx, the rollups of table (rollup_minute,
+	// rollup_minute_packed or rollup_hour) of the UTC days before cutoff (Unix seconds, the start
 	// of a day) where the database keeps them a day to a table (a
 	// partition dropped whole, not deleted row by row), makes the days'
 	// from now's on ahead, and returns about how many rows went; 0 where

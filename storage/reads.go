@@ -22,6 +22,7 @@ type Reads struct {
 	MinutesFrom, MinutesTo int64   // minute rollups starting in [MinutesFrom, MinutesTo),
 	SkipMinutes            []int64 // but these (sorted);
 	MoreMinutes            []int64 // and these: the known minutes of skipped hours whose minutes are kept (sorted)
+	Packed                 int64   // minute rollups starting before it are packed by the hour (the hours rolled up)
 }
 
 // PlanReads plans a read of [from, to): from is rounded down to its hour
@@ -32,7 +33,7 @@ type Reads struct {
 func PlanReads(hoursDone, minutesKept int64, from, to time.Time, unknown []linkwatch.Span) Reads {
 	start, end := from.Truncate(time.Hour).Unix(), to.Unix()
 	hoursEnd := min(max(hoursDone, start), floor(end, 3600))
-	r := Reads{HoursFrom: start, HoursTo: hoursEnd, MinutesFrom: hoursEnd, MinutesTo: end}
+	r := Reads{HoursFrom: start, HoursTo: hoursEnd, MinutesFrom: hoursEnd, MinutesTo: end, Packed: hoursDone}
 	// The oldest kept minute's hour may have lost its first minutes to a
 	// prune in progress: an hour's minutes are whole from the next hour on.
 	whole := int64(1<<63 - 1)
@@ -77,6 +78,34 @@ func (r Reads) Buckets() (hours, minutes []int64) {
 		}
 	}
 	return hours, minutes
+}
+
+// countsMinute reports whether r reads the minute rollups of minute m.
+func (r Reads) countsMinute(m int64) bool {
+	if m >= r.MinutesFrom && m < r.MinutesTo {
+		_, skip := slices.BinarySearch(r.SkipMinutes, m)
+		return !skip
+	}
+	_, more := slices.BinarySearch(r.MoreMinutes, m)
+	return more
+}
+
+// packedHours lists the hours whose packed minute rollups (before Packed)
+// may hold a minute r reads, oldest first.
+func (r Reads) packedHours() []int64 {
+	var out []int64
+	add := func(h int64) {
+		if h < r.Packed && (len(out) == 0 || out[len(out)-1] < h) {
+			out = append(out, h)
+		}
+	}
+	for _, m := range r.MoreMinutes {
+		add(floor(m, 3600))
+	}
+	for h := floor(r.MinutesFrom, 3600); h < min(r.MinutesTo, r.Packed); h += 3600 {
+		add(h)
+	}
+	return out
 }
 
 // minuteSpan is a span widened to whole minutes, Unix seconds: every

@@ -1,9 +1,12 @@
 package storage
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -138,9 +141,10 @@ var hourRollup = `INSERT INTO rollup_hour (target_id, ` + rollupColumns + `)
 	strings.Join(histList("h%d = excluded.h%d"), ", ")
 
 // RollUp aggregates the minute rollups (written with the results) into hour
-// rollups, for every hour that has settled since the last run. It is
-// idempotent (an hour is recomputed whole), and replicas running it at
-// once take turns.
+// rollups, for every hour that has settled since the last run, and packs
+// those hours' minutes (packHours). An hour is rolled up once: its
+// watermark moves in the same transaction. Replicas running it at once
+// take turns.
 func (db *DB) RollUp(ctx context.Context) error {
 	return db.update(ctx, "hour rollup", func(tx *Tx) error {
 		if err := db.d.LockTx(ctx, tx, LockRollup); err != nil {
@@ -155,21 +159,35 @@ func (db *DB) RollUp(ctx context.Context) error {
 			return nil
 		}
 		tx.Exec(ctx, hourRollup, done.Int64, until)
+		if err := tx.Err(); err != nil {
+			return err
+		}
+		if err := db.packHours(ctx, tx, done.Int64, until); err != nil {
+			return err
+		}
 		tx.Exec(ctx, `INSERT INTO meta (key, value) VALUES ('rollup_hour_done', $1) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, until)
 		return nil
 	})
 }
 
 // Rollups returns a target's rollups of the given period (time.Minute or
-// time.Hour) starting in [from, to), oldest first.
+// time.Hour) starting in [from, to), oldest first: minutes from their
+// rows and from their hours' packed rows, one rollup per minute.
 func (db *DB) Rollups(ctx context.Context, targetKey string, period time.Duration, from, to time.Time) ([]Rollup, error) {
 	table := map[time.Duration]string{time.Minute: "rollup_minute", time.Hour: "rollup_hour"}[period]
 	if table == "" {
 		return nil, fmt.Errorf("%s: rollup period must be a minute or an hour, not %s", db.d.Name(), period)
 	}
-	return read(ctx, db, "rollups", `SELECT `+rollupColumns+` FROM `+table+` WHERE target_id = (SELECT id FROM targets WHERE key = $1)
+	rs, err := read(ctx, db, "rollups", `SELECT `+rollupColumns+` FROM `+table+` WHERE target_id = (SELECT id FROM targets WHERE key = $1)
 		AND bucket >= $2 AND bucket < $3 ORDER BY bucket`, []any{targetKey, from.Unix(), to.Unix()},
 		func(row scanner) (Rollup, error) { return scanRollup(targetKey, row) })
+	if err != nil || period != time.Minute {
+		return rs, err
+	}
+	lo, hi := from.Unix(), to.Unix()
+	err = db.packedMinutes(ctx, `t.key = $1 AND p.bucket >= $2 AND p.bucket < $3`, []any{targetKey, floor(lo, 3600), hi},
+		func(m int64) bool { return m >= lo && m < hi }, func(r Rollup) { rs = append(rs, r) })
+	return byMinute(rs), db.wrap("packed minute rollups", err)
 }
 
 // Prune deletes data older than the retention windows, in transactions of
@@ -190,6 +208,7 @@ func (db *DB) Prune(ctx context.Context, keep Retention) (int64, error) {
 		{"", db.d.PruneResults(), now.Add(-keep.Raw).UnixMilli()},
 		// Time first: the oldest rows are a prefix of the primary key.
 		{"rollup_minute", `DELETE FROM rollup_minute WHERE (bucket, target_id) IN (SELECT bucket, target_id FROM rollup_minute WHERE bucket < $1 ORDER BY bucket LIMIT 5000)`, day(keep.Minute)},
+		{"rollup_minute_packed", `DELETE FROM rollup_minute_packed WHERE (bucket, target_id) IN (SELECT bucket, target_id FROM rollup_minute_packed WHERE bucket < $1 ORDER BY bucket LIMIT 5000)`, day(keep.Minute)},
 		{"rollup_hour", `DELETE FROM rollup_hour WHERE (bucket, target_id) IN (SELECT bucket, target_id FROM rollup_hour WHERE bucket < $1 ORDER BY bucket LIMIT 5000)`, day(keep.Hour)},
 	}
 	var total int64
@@ -255,15 +274,17 @@ func (db *DB) LatencySeries(ctx context.Context, keys []string, from, to time.Ti
 func (db *DB) plan(ctx context.Context, from, to time.Time, unknown []linkwatch.Span) (Reads, error) {
 	var done, kept int64
 	err := db.read.row(ctx, `SELECT COALESCE((SELECT value FROM meta WHERE key = 'rollup_hour_done'), 0),
-		CASE WHEN $1 THEN COALESCE((SELECT MIN(bucket) FROM rollup_minute), 0) ELSE 0 END`, len(unknown) > 0).Scan(&done, &kept)
+		CASE WHEN $1 THEN COALESCE((SELECT MIN(b) FROM (SELECT MIN(bucket) AS b FROM rollup_minute
+			UNION ALL SELECT MIN(bucket) FROM rollup_minute_packed) AS m), 0) ELSE 0 END`, len(unknown) > 0).Scan(&done, &kept)
 	return PlanReads(done, kept, from, to, unknown), db.wrap("read the rollup watermarks", err)
 }
 
 // histogramRows calls add with the histogram of each key and step-long
-// bucket from from, summed in the database from the hour and minute
-// rollups PlanReads chooses for [from, to): one row per bucket with a
-// response time, however many rollups it holds. Every bucket is read by
-// its key, so the cost follows the targets asked. A rollup starting before
+// bucket from from, summed from the hour and minute rollups PlanReads
+// chooses for [from, to) (in the database; the minutes of rolled-up hours
+// are unpacked and added here): one call per bucket with a response time,
+// however many rollups it holds. Every bucket is read by its key, so the
+// cost follows the targets asked. A rollup starting before
 // from (from rounded down to its hour) counts in the first bucket.
 func (db *DB) histogramRows(ctx context.Context, keys []string, from, to time.Time, step time.Duration, unknown []linkwatch.Span, add func(Rollup)) error {
 	if len(keys) == 0 || !to.After(from) {
@@ -274,50 +295,98 @@ func (db *DB) histogramRows(ctx context.Context, keys []string, from, to time.Ti
 		return err
 	}
 	hours, minutes := reads.Buckets()
+	f, n := from.Unix(), int64(step/time.Second)
+	bucket := func(start int64) int64 { return max(f, f+(start-f)/n*n) }
+	type at struct {
+		key    string
+		bucket int64
+	}
+	sums := map[at]Rollup{}
 	cols := "t.key, r.bucket, r.count, r.lat_count, r.lat_max_us, " + strings.Join(histList("r.h%d"), ", ")
 	err = each(ctx, db.read, `SELECT key, CASE WHEN bucket < $4 THEN $4 ELSE $4 + (bucket - $4) / $5 * $5 END AS b,
 			SUM(count), SUM(lat_count), MAX(lat_max_us), `+strings.Join(histList("SUM(h%d)"), ", ")+`
 		FROM (SELECT `+cols+` FROM rollup_hour r JOIN targets t ON t.id = r.target_id WHERE t.key = ANY($1) AND r.bucket = ANY($2)
 			UNION ALL
 			SELECT `+cols+` FROM rollup_minute r JOIN targets t ON t.id = r.target_id WHERE t.key = ANY($1) AND r.bucket = ANY($3)) AS hist
-		GROUP BY key, b HAVING SUM(lat_count) > 0`, []any{keys, nonNil(hours), nonNil(minutes), from.Unix(), int64(step / time.Second)},
+		GROUP BY key, b`, []any{keys, nonNil(hours), nonNil(minutes), f, n},
 		func(row scanner) error {
 			var r Rollup
-			var bucket, maxUS int64
-			dest := []any{&r.TargetID, &bucket, &r.Count, &r.LatCount, &maxUS}
+			var b, maxUS int64
+			dest := []any{&r.TargetID, &b, &r.Count, &r.LatCount, &maxUS}
 			for i := range r.Hist {
 				dest = append(dest, &r.Hist[i])
 			}
 			err := row.Scan(dest...)
-			r.Start, r.LatMax = time.Unix(bucket, 0).UTC(), time.Duration(maxUS)*time.Microsecond
-			add(r)
+			r.LatMax = time.Duration(maxUS) * time.Microsecond
+			sums[at{r.TargetID, b}] = r
 			return err
 		})
+	if packed := reads.packedHours(); err == nil && len(packed) > 0 {
+		want := make(map[int64]bool, len(minutes))
+		for _, m := range minutes {
+			want[m] = true
+		}
+		err = db.packedMinutes(ctx, `t.key = ANY($1) AND p.bucket = ANY($2)`, []any{keys, packed}, func(m int64) bool { return want[m] },
+			func(r Rollup) {
+				k := at{r.TargetID, bucket(r.Start.Unix())}
+				sums[k] = sums[k].Add(r)
+			})
+	}
+	for k, r := range sums {
+		if r.LatCount > 0 {
+			r.Start = time.Unix(k.bucket, 0).UTC()
+			add(r)
+		}
+	}
 	return db.wrap("latency histograms", err)
 }
 
 // DailyStats returns per-target daily totals over [from, to), read from
 // the rollups PlanReads chooses (hours already rolled up, minutes for the
 // rest, none of the checks of the unknown spans), never from raw results:
-// the cost does not grow with history.
+// the cost does not grow with history. Rolled-up hours' minutes are read
+// packed (only where an unknown span or the window's end cuts such an
+// hour) and added here.
 func (db *DB) DailyStats(ctx context.Context, from, to time.Time, unknown []linkwatch.Span) ([]DayStat, error) {
 	reads, err := db.plan(ctx, from, to, unknown)
 	if err != nil {
 		return nil, err
 	}
-	return read(ctx, db, "daily stats", `SELECT t.key, (a.bucket / 86400) * 86400 AS day, SUM(a.count), SUM(a.failures), SUM(a.degraded)
+	type at struct {
+		key string
+		day int64
+	}
+	sums := map[at]DayStat{}
+	err = each(ctx, db.read, `SELECT t.key, (a.bucket / 86400) * 86400 AS day, SUM(a.count), SUM(a.failures), SUM(a.degraded)
 		FROM (SELECT target_id, bucket, count, failures, degraded FROM rollup_hour WHERE bucket >= $1 AND bucket < $2 AND bucket <> ALL($3)
 			UNION ALL
 			SELECT target_id, bucket, count, failures, degraded FROM rollup_minute WHERE bucket >= $4 AND bucket < $5 AND bucket <> ALL($6)
 			UNION ALL
 			SELECT target_id, bucket, count, failures, degraded FROM rollup_minute WHERE bucket = ANY($7)) AS a
-		JOIN targets t ON t.id = a.target_id GROUP BY t.key, day ORDER BY t.key, day`,
+		JOIN targets t ON t.id = a.target_id GROUP BY t.key, day`,
 		[]any{reads.HoursFrom, reads.HoursTo, nonNil(reads.SkipHours), reads.MinutesFrom, reads.MinutesTo, nonNil(reads.SkipMinutes), nonNil(reads.MoreMinutes)},
-		func(row scanner) (DayStat, error) {
+		func(row scanner) error {
 			var st DayStat
 			var day int64
 			err := row.Scan(&st.Target, &day, &st.Count, &st.Failures, &st.Degraded)
 			st.Day = time.Unix(day, 0).UTC()
-			return st, err
+			sums[at{st.Target, day}] = st
+			return err
 		})
+	if packed := reads.packedHours(); err == nil && len(packed) > 0 {
+		err = db.packedMinutes(ctx, `p.bucket = ANY($1)`, []any{packed}, reads.countsMinute, func(r Rollup) {
+			k := at{r.TargetID, floor(r.Start.Unix(), 86400)}
+			st := sums[k]
+			st.Target, st.Day = k.key, time.Unix(k.day, 0).UTC()
+			st.Count, st.Failures, st.Degraded = st.Count+r.Count, st.Failures+r.Failures, st.Degraded+r.Degraded
+			sums[k] = st
+		})
+	}
+	if err != nil {
+		return nil, db.wrap("daily stats", err)
+	}
+	out := slices.SortedFunc(maps.Values(sums), func(a, b DayStat) int {
+		return cmp.Or(strings.Compare(a.Target, b.Target), a.Day.Compare(b.Day))
+	})
+	return out, nil
 }

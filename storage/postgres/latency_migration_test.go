@@ -32,8 +32,10 @@ func TestLatencyCountMigration(t *testing.T) {
 	}
 	defer old.Close()
 	// The old layout: before 0011, and so before 0016 (the rollups by
-	// day), which every real database applies after it.
-	if err := postgres.Migrate(ctx, old, storagetest.MigrationsBut(t, postgres.MigrationFS, "_rollup_latency_count.sql", "_rollups_by_day.sql")); err != nil {
+	// day) and 0021 (which replaces 0016's partition function), which
+	// every real database applies after it.
+	if err := postgres.Migrate(ctx, old, storagetest.MigrationsBut(t, postgres.MigrationFS,
+		"_rollup_latency_count.sql", "_rollups_by_day.sql", "_rollup_minute_packed.sql")); err != nil {
 		t.Fatal(err)
 	}
 	conn, err := pgx.Connect(ctx, dsn)

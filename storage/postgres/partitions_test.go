@@ -14,9 +14,9 @@ import (
 	"linkwatch/storage/postgres/pgtest"
 )
 
-// TestRollupsByDay: the rollups live in a partition per UTC day. A row
-// whose day has no partition yet waits in the default one and moves into
-// its day's when retention makes it; retention drops a past day's
+// TestRollupsByDay: the rollups (minutes, packed minutes, hours) live in
+// a partition per UTC day. A row whose day has no partition yet waits in
+// the default one and moves into its day's when retention makes it; retention drops a past day's
 // partition whole, so no row of it is deleted one by one.
 func TestRollupsByDay(t *testing.T) {
 	dsn := pgtest.DSN(t)
@@ -42,10 +42,10 @@ func TestRollupsByDay(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	where := func(at time.Time) string {
+	where := func(table string, at time.Time) string {
 		t.Helper()
 		var part string
-		if err := conn.QueryRow(ctx, `SELECT tableoid::regclass::text FROM rollup_minute WHERE bucket = $1`, at.Unix()).Scan(&part); err != nil {
+		if err := conn.QueryRow(ctx, `SELECT tableoid::regclass::text FROM `+table+` WHERE bucket = $1`, at.Unix()).Scan(&part); err != nil {
 			return err.Error()
 		}
 		return part
@@ -62,23 +62,31 @@ func TestRollupsByDay(t *testing.T) {
 
 	first := day.Add(10 * time.Hour)
 	save(first)
-	if p := where(first); p != "rollup_minute_default" {
+	if p := where("rollup_minute", first); p != "rollup_minute_default" {
 		t.Fatalf("a minute of a day without its partition is in %s, want the default partition", p)
+	}
+	// Its hour rolled up: its minutes packed, in the default partition too.
+	if err := db.RollUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if p := where("rollup_minute_packed", first); p != "rollup_minute_packed_default" {
+		t.Fatalf("the packed minutes of a day without its partition are in %s, want the default partition", p)
 	}
 	if _, err := db.Prune(ctx, keep); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"rollup_minute_20261122", "rollup_minute_20261125", "rollup_hour_20261122", "rollup_hour_20261125"} {
+	for _, name := range []string{"rollup_minute_20261122", "rollup_minute_20261125", "rollup_minute_packed_20261122", "rollup_minute_packed_20261125",
+		"rollup_hour_20261122", "rollup_hour_20261125"} {
 		if !exists(name) {
 			t.Errorf("retention did not make %s (today and the next three days)", name)
 		}
 	}
-	if p := where(first); p != "rollup_minute_20261122" {
-		t.Errorf("the minute written before its day's partition is in %s, want rollup_minute_20261122", p)
+	if p := where("rollup_minute_packed", first); p != "rollup_minute_packed_20261122" {
+		t.Errorf("the minutes packed before their day's partition are in %s, want rollup_minute_packed_20261122", p)
 	}
 	second := day.Add(24*time.Hour + 10*time.Hour)
 	save(second)
-	if p := where(second); p != "rollup_minute_20261123" {
+	if p := where("rollup_minute", second); p != "rollup_minute_20261123" {
 		t.Errorf("a minute of the next day is in %s, want rollup_minute_20261123", p)
 	}
 
@@ -92,6 +100,10 @@ func TestRollupsByDay(t *testing.T) {
 	if exists("rollup_minute_20261122") || !exists("rollup_minute_20261123") || !exists("rollup_minute_20261127") {
 		t.Errorf("after retention on 24 Nov: 22 Nov's partition kept %v, 23 Nov's %v, 27 Nov's made %v; want false, true, true",
 			exists("rollup_minute_20261122"), exists("rollup_minute_20261123"), exists("rollup_minute_20261127"))
+	}
+	if exists("rollup_minute_packed_20261122") || !exists("rollup_minute_packed_20261127") {
+		t.Errorf("after retention on 24 Nov: 22 Nov's packed minutes kept %v, 27 Nov's made %v; want false, true",
+			exists("rollup_minute_packed_20261122"), exists("rollup_minute_packed_20261127"))
 	}
 	mins, err := db.Rollups(ctx, u, time.Minute, day, day.Add(4*24*time.Hour))
 	if err != nil {
