@@ -198,6 +198,7 @@ func TestServeMaintenanceMails(t *testing.T) {
 	mails := smtptest.Start(t)
 	dest := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("hello")) }))
 	defer dest.Close()
+	other := otherHostServer(t, dest.Config.Handler) // quiet's link: on another host than the window's
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -208,7 +209,7 @@ func TestServeMaintenanceMails(t *testing.T) {
 	cfg := `
 server: {addr: "` + addr + `", public_url: "http://` + addr + `", admin_token: "` + token + `"}
 storage: {path: DBPATH}
-probe: {interval: 200ms, timeout: 150ms, allow_private: [127.0.0.1/32], self_check: false}
+probe: {interval: 200ms, timeout: 150ms, allow_private: [127.0.0.0/8], self_check: false}
 alerts:
   email: {host: 127.0.0.1, port: ` + strconv.Itoa(mails.Port) + `, security: none, from: status@hub.example}
 pages:
@@ -217,7 +218,7 @@ pages:
       - {slug: shop, url: "` + dest.URL + `/shop"}
   - slug: quiet
     links:
-      - {slug: x, url: "https://other.example/x"}
+      - {slug: x, url: "` + other.URL + `/x"}
 `
 	app := startAppAt(t, cfg, nil, addr)
 	base := "http://" + addr
