@@ -83,7 +83,7 @@ pages:
       - {slug: x, url: "` + dest.URL + `/x"}
 `
 	app := startAppAt(t, cfg, nil, addr)
-	base := "http://" + addr
+	base := app.URL // addr, or the port serve took instead
 	const visitor = "Visitor@Example.com"
 
 	resp, page := get(t, "GET", base+"/status/ada")
@@ -218,7 +218,7 @@ pages:
       - {slug: x, url: "https://other.example/x"}
 `
 	app := startAppAt(t, cfg, nil, addr)
-	base := "http://" + addr
+	base := app.URL // addr, or the port serve took instead
 	db, err := sqlite.Open(context.Background(), app.DBPath)
 	if err != nil {
 		t.Fatal(err)

@@ -3,7 +3,6 @@ package postgres_test
 import (
 	"context"
 	"errors"
-	"net"
 	"net/url"
 	"strings"
 	"sync"
@@ -15,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"linkwatch/incidents"
+	"linkwatch/internal/refused"
 	"linkwatch/storage/postgres"
 	"linkwatch/storage/postgres/pgtest"
 )
@@ -125,15 +125,10 @@ func TestOpenWrongPassword(t *testing.T) {
 // host and comes within the caller's deadline.
 func TestOpenUnreachable(t *testing.T) {
 	t.Parallel()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := refused.Addr(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, err = postgres.Open(ctx, "postgres://lw:hunter2hunter2@"+addr+"/lw?sslmode=disable")
+	_, err := postgres.Open(ctx, "postgres://lw:hunter2hunter2@"+addr+"/lw?sslmode=disable")
 	if err == nil {
 		t.Fatal("Open of a closed port succeeded")
 	}
