@@ -113,6 +113,7 @@ func drain(t *testing.T, db *sqlite.DB, d *alerting.Dispatcher, sinks ...alertin
 }
 
 func TestReceiverDownThenBackGetsEverythingInOrder(t *testing.T) {
+	t.Parallel()
 	db, clk, _ := outbox(t, 0)
 	want := queueIncidentAlerts(t, db, 3)
 	rc, srv := newReceiver(t, 503, 503, 500, 503)
@@ -151,6 +152,7 @@ func TestReceiverDownThenBackGetsEverythingInOrder(t *testing.T) {
 // incident's alert (500 on it, every time) still gets every alert of the
 // other incidents, in their order, while the stuck one is retried.
 func TestStuckIncidentHoldsBackNoOther(t *testing.T) {
+	t.Parallel()
 	db, clk, _ := outbox(t, 0)
 	stuck := queueIncidentAlerts(t, db, 2)
 	others := queueAlerts(t, db, 3)
@@ -187,6 +189,7 @@ func TestStuckIncidentHoldsBackNoOther(t *testing.T) {
 }
 
 func TestBackoffSchedule(t *testing.T) {
+	t.Parallel()
 	db, clk, _ := outbox(t, 1)
 	_, srv := newReceiver(t, 500, 500, 500, 500, 500, 500, 500)
 	wh, _ := alerting.NewWebhook("ops", srv.URL, testSecret, nil)
@@ -204,6 +207,7 @@ func TestBackoffSchedule(t *testing.T) {
 }
 
 func TestDeadLetterAndDisable(t *testing.T) {
+	t.Parallel()
 	db, clk, _ := outbox(t, 2)
 	_, bad := newReceiver(t, 400, 400)
 	_, gone := newReceiver(t, 410)
@@ -230,6 +234,7 @@ func TestDeadLetterAndDisable(t *testing.T) {
 }
 
 func TestGiveUpAfter24Hours(t *testing.T) {
+	t.Parallel()
 	db, clk, _ := outbox(t, 1)
 	statuses := make([]int, 100)
 	for i := range statuses {
@@ -265,6 +270,7 @@ func (c *crashingSink) Send(ctx context.Context, d alerting.Delivery) error {
 }
 
 func TestKillAndRestartLosesNothing(t *testing.T) {
+	t.Parallel()
 	db, clk, want := outbox(t, 4)
 	rc, srv := newReceiver(t)
 	wh, _ := alerting.NewWebhook("ops", srv.URL, testSecret, nil)
@@ -291,6 +297,7 @@ func TestKillAndRestartLosesNothing(t *testing.T) {
 // TestDisabledChannelIsNamedAtStart: a channel its receiver switched off
 // (410) is said at start, with how to turn it back on.
 func TestDisabledChannelIsNamedAtStart(t *testing.T) {
+	t.Parallel()
 	db, clk, _ := outbox(t, 0)
 	if err := db.DisableChannel(context.Background(), "webhook:ops", "POST https://hooks.example/…: 410 Gone"); err != nil {
 		t.Fatal(err)
@@ -335,6 +342,7 @@ func (s blockingSink) Send(ctx context.Context, _ alerting.Delivery) error {
 // releases what it claimed, so another replica sends it at once rather
 // than when the claim expires.
 func TestStoppedDispatcherHandsItsClaimsBack(t *testing.T) {
+	t.Parallel()
 	db, clk, _ := outbox(t, 1)
 	sink := blockingSink{started: make(chan struct{}, 1)}
 	d := newDispatcher(t, db, clk, sink)
@@ -381,6 +389,7 @@ func (p *pendingReads) read() int { p.mu.Lock(); defer p.mu.Unlock(); return p.r
 // seen yet, not the whole backlog again; a sink without filters never
 // reads it at all; a new filter looks at all of it once.
 func TestSettlingFilteredReadsEachDeliveryOnce(t *testing.T) {
+	t.Parallel()
 	db, clk, _ := outbox(t, 20)
 	_, srv := newReceiver(t, slices.Repeat([]int{503}, 100)...)
 	plain, _ := alerting.NewWebhook("plain", srv.URL, testSecret, nil)
@@ -421,6 +430,7 @@ func TestSettlingFilteredReadsEachDeliveryOnce(t *testing.T) {
 // first and they were queued behind it. An incident minor throughout
 // never reaches it.
 func TestMinImpactKeepsAnIncidentsStoryWhole(t *testing.T) {
+	t.Parallel()
 	db, clk, _ := outbox(t, 0)
 	ctx := context.Background()
 	record := func(inc linkwatch.Incident, typ linkwatch.AlertType) linkwatch.Incident {
@@ -469,6 +479,7 @@ func TestMinImpactKeepsAnIncidentsStoryWhole(t *testing.T) {
 // database's clock, 20 s (two send timeouts), not minutes, with the same
 // webhook-id, which the receiver deduplicates on.
 func TestKilledSendersClaimIsTakenOverWithinSeconds(t *testing.T) {
+	t.Parallel()
 	db, clk, want := outbox(t, 1)
 	rc, srv := newReceiver(t)
 	wh, _ := alerting.NewWebhook("ops", srv.URL, testSecret, nil)

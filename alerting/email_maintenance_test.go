@@ -35,6 +35,7 @@ func (rig *mailRig) notice(t *testing.T) {
 // get none. The start is noticed late (no replica ran when it began) and
 // twice (the restarted replica and another): it is mailed once.
 func TestMaintenanceMailsReachConfirmedSubscribersInScope(t *testing.T) {
+	t.Parallel()
 	rig := newMailRig(t)
 	ctx := context.Background()
 	ann := rig.subscribe(t, "ann@example.com", "acme") // links to shop.example
@@ -110,6 +111,7 @@ func TestMaintenanceMailsReachConfirmedSubscribersInScope(t *testing.T) {
 // A window on one page reaches that page's subscribers and the hub-wide
 // ones, not another page's.
 func TestMaintenanceMailsOfAPageWindow(t *testing.T) {
+	t.Parallel()
 	rig := newMailRig(t)
 	ann := rig.subscribe(t, "ann@example.com", "acme")
 	cat := rig.subscribe(t, "cat@example.com", "beta")
@@ -131,6 +133,7 @@ func TestMaintenanceMailsOfAPageWindow(t *testing.T) {
 // made, and each occurrence's start and end are mailed once, the next
 // day's occurrence on its own.
 func TestMaintenanceMailsOfARecurringWindow(t *testing.T) {
+	t.Parallel()
 	rig := newMailRig(t)
 	ctx := context.Background()
 	bob := rig.subscribe(t, "bob@example.com", "")

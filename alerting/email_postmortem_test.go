@@ -36,6 +36,7 @@ func (rig *mailRig) editPostmortem(t *testing.T, id int64, pm linkwatch.Postmort
 // unconfirmed address get nothing. Before the postmortem alert, the
 // resolution (without one) was the last mail they ever got.
 func TestPostmortemPublishedAfterResolutionIsMailedOnce(t *testing.T) {
+	t.Parallel()
 	rig := newMailRig(t)
 	ann := rig.subscribe(t, "ann@example.com", "acme")  // the incident's page
 	bob := rig.subscribe(t, "bob@example.com", "")      // every page
@@ -109,6 +110,7 @@ func TestPostmortemPublishedAfterResolutionIsMailedOnce(t *testing.T) {
 // subscribers with the resolution, and not again: taken down and
 // published again after it, it sends nothing.
 func TestPostmortemCarriedByTheResolutionIsNotMailedAgain(t *testing.T) {
+	t.Parallel()
 	rig := newMailRig(t)
 	bob := rig.subscribe(t, "bob@example.com", "")
 	rig.confirm(t, bob)

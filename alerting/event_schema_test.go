@@ -35,6 +35,7 @@ func rawSink(t *testing.T) (func() [][]byte, *httptest.Server) {
 // subscription, and an incident narrowed by a subscriber's filters) is
 // sent as the schema says.
 func TestVerifyAndFilteredPayloadsMatchTheSchema(t *testing.T) {
+	t.Parallel()
 	sch := webhookSchema(t)
 	bodies, srv := rawSink(t)
 	clk := &clock{now: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
@@ -91,6 +92,7 @@ func TestVerifyAndFilteredPayloadsMatchTheSchema(t *testing.T) {
 // TestSchemaKnowsEveryEventType: every event type the code sends has its
 // schema, so a new one cannot ship undocumented.
 func TestSchemaKnowsEveryEventType(t *testing.T) {
+	t.Parallel()
 	raw, err := os.ReadFile("webhook.schema.json")
 	if err != nil {
 		t.Fatal(err)

@@ -57,6 +57,7 @@ func (l *lockedLog) count(msg string) int {
 // (fan-out, a channel's deliveries, reading the subscriptions) logs its
 // error once a minute with a count, not 180 times.
 func TestDispatcherLogsAFullDiskOncePerMinute(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		var out lockedLog
 		d := alerting.NewDispatcher(fullStore{}, []alerting.Sink{&countingSink{sent: map[string]int{}}}, nil, slog.New(slog.NewTextHandler(&out, nil)))

@@ -105,6 +105,7 @@ func FuzzSinkErrorsRedactSecrets(f *testing.F) {
 
 // The spellings that leaked before every form was redacted.
 func TestSlackWebhookSecretInEverySpelling(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ scheme, token string }{
 		{"HTTP", "XXXXSECRETXXXXTOKEN"},
 		{"https", "secret|with|pipes"},

@@ -204,6 +204,7 @@ func sentryDelivery(typ linkwatch.AlertType, host string) alerting.Delivery {
 // host's keeps one Sentry issue, and the same destination failing again
 // (a new incident) is another.
 func TestSentryOneIssuePerIncident(t *testing.T) {
+	t.Parallel()
 	f := newFakeSentry(t)
 	s := newTestSentry(t, f.dsn())
 	opened := sentryDelivery(linkwatch.AlertOpened, "shop.example")
@@ -226,6 +227,7 @@ func TestSentryOneIssuePerIncident(t *testing.T) {
 // TestSentryMinorIncidentIsAWarning: a degraded incident (a certificate
 // expiring soon) reaches Sentry as a warning, not an error that pages.
 func TestSentryMinorIncidentIsAWarning(t *testing.T) {
+	t.Parallel()
 	f := newFakeSentry(t)
 	s := newTestSentry(t, f.dsn())
 	d := sentryDelivery(linkwatch.AlertOpened, "shop.example")
@@ -240,6 +242,7 @@ func TestSentryMinorIncidentIsAWarning(t *testing.T) {
 
 // TestSentryCarriesOperatorUpdate: an operator's update text reaches Sentry.
 func TestSentryCarriesOperatorUpdate(t *testing.T) {
+	t.Parallel()
 	f := newFakeSentry(t)
 	s := newTestSentry(t, f.dsn())
 	d := sentryDelivery(linkwatch.AlertUpdated, "shop.example")
@@ -284,6 +287,7 @@ func TestSentryCarriesGroupedUpdates(t *testing.T) {
 // TestSentryCarriesAcknowledgement: an acknowledgement reaches the
 // incident's Sentry issue naming who is on it.
 func TestSentryCarriesAcknowledgement(t *testing.T) {
+	t.Parallel()
 	f := newFakeSentry(t)
 	s := newTestSentry(t, f.dsn())
 	d := sentryDelivery(linkwatch.AlertUpdated, "shop.example")
@@ -303,6 +307,7 @@ func TestSentryCarriesAcknowledgement(t *testing.T) {
 }
 
 func TestSentrySendIncidentEvent(t *testing.T) {
+	t.Parallel()
 	f := newFakeSentry(t)
 	s := newTestSentry(t, f.dsn())
 	if s.Name() != "sentry" {
@@ -376,6 +381,7 @@ func TestSentrySendIncidentEvent(t *testing.T) {
 }
 
 func TestSentryNoEvidenceWithoutResult(t *testing.T) {
+	t.Parallel()
 	f := newFakeSentry(t)
 	s := newTestSentry(t, f.dsn())
 	d := sentryDelivery(linkwatch.AlertOpened, "")
@@ -390,6 +396,7 @@ func TestSentryNoEvidenceWithoutResult(t *testing.T) {
 }
 
 func TestSentryStableEventID(t *testing.T) {
+	t.Parallel()
 	f := newFakeSentry(t)
 	s := newTestSentry(t, f.dsn())
 	hex32 := regexp.MustCompile(`^[0-9a-f]{32}$`)
@@ -422,6 +429,7 @@ func TestSentryStableEventID(t *testing.T) {
 }
 
 func TestSentryHeartbeat(t *testing.T) {
+	t.Parallel()
 	f := newFakeSentry(t)
 	s := newTestSentry(t, f.dsn())
 	for _, tc := range []struct {
@@ -449,6 +457,7 @@ func TestSentryHeartbeat(t *testing.T) {
 }
 
 func TestSentrySendClassification(t *testing.T) {
+	t.Parallel()
 	f := newFakeSentry(t)
 	s := newTestSentry(t, f.dsn())
 	tests := []struct {
@@ -493,6 +502,7 @@ func TestSentrySendClassification(t *testing.T) {
 }
 
 func TestSentryNetworkErrorRetries(t *testing.T) {
+	t.Parallel()
 	f := newFakeSentry(t)
 	dsn := f.dsn()
 	f.srv.Close()
@@ -536,6 +546,7 @@ func (b *syncBuffer) String() string {
 }
 
 func TestSentrySecretNeverInErrors(t *testing.T) {
+	t.Parallel()
 	f := newFakeSentry(t)
 	s := newTestSentry(t, f.dsn())
 	// The worst receiver: it echoes the credentials in its answer.
@@ -577,6 +588,7 @@ func TestSentrySecretNeverInErrors(t *testing.T) {
 }
 
 func TestSentryLogHandler(t *testing.T) {
+	t.Parallel()
 	f := newFakeSentry(t)
 	s := newTestSentry(t, f.dsn())
 	var buf syncBuffer
@@ -614,6 +626,7 @@ func TestSentryLogHandler(t *testing.T) {
 }
 
 func TestSentryLogHandlerDoesNotBlock(t *testing.T) {
+	t.Parallel()
 	f := newFakeSentry(t)
 	hold := make(chan struct{})
 	f.mu.Lock()

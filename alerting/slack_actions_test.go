@@ -192,6 +192,7 @@ func (g *actionsRig) incident(id int64) linkwatch.Incident {
 // replica: the nonce is in the database) acts; every other is 401 and
 // changes nothing.
 func TestSlackActionsAreVerified(t *testing.T) {
+	t.Parallel()
 	g := newActionsRig(t)
 	ack := g.button("incident_ack", g.open)
 	now := time.Now()
@@ -300,6 +301,7 @@ func (f failingActions) EditPostmortem(context.Context, int64, linkwatch.Postmor
 // unknown incident) is explained to the user alone through response_url,
 // and the request is still a 200, never a 500.
 func TestSlackActionButtons(t *testing.T) {
+	t.Parallel()
 	g := newActionsRig(t)
 	press := func(action string, id int64) []webCall {
 		t.Helper()
@@ -376,6 +378,7 @@ func TestSlackActionButtons(t *testing.T) {
 // changes nothing; an update of an incident resolved meanwhile is
 // explained to the user alone.
 func TestSlackActionModals(t *testing.T) {
+	t.Parallel()
 	g := newActionsRig(t)
 	ctx := context.Background()
 	submit := func(callback string, id int64, fields map[string]string) string {
@@ -466,6 +469,7 @@ func TestSlackActionModals(t *testing.T) {
 // resolution edits it to RESOLVED with Write postmortem only. Without a
 // signing secret, no buttons.
 func TestSlackMessageCarriesActions(t *testing.T) {
+	t.Parallel()
 	g := newActionsRig(t)
 	alerting.SetSlackPace(g.app, time.Millisecond)
 	ctx := context.Background()

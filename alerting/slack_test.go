@@ -85,6 +85,7 @@ func newFakeSlack(t *testing.T) (*fakeSlack, *httptest.Server) {
 const slackToken = "xoxb-SECRET-TOKEN"
 
 func TestSlackBotThreadsUpdatesAndEditsParent(t *testing.T) {
+	t.Parallel()
 	f, srv := newFakeSlack(t)
 	db := sqlitetest.MustOpen(t)
 	s, err := alerting.NewSlack(alerting.SlackOptions{BotToken: slackToken, Channel: "#ops", APIURL: srv.URL + "/", StatusPageURL: "https://links.example/status", Threads: db})
@@ -135,6 +136,7 @@ func TestSlackBotThreadsUpdatesAndEditsParent(t *testing.T) {
 // incident's thread naming who is on it, escaped like any text from
 // outside.
 func TestSlackBotRepliesAcknowledged(t *testing.T) {
+	t.Parallel()
 	f, srv := newFakeSlack(t)
 	db := sqlitetest.MustOpen(t)
 	s, err := alerting.NewSlack(alerting.SlackOptions{BotToken: slackToken, Channel: "#ops", APIURL: srv.URL + "/", Threads: db})
@@ -167,6 +169,7 @@ func TestSlackBotRepliesAcknowledged(t *testing.T) {
 }
 
 func TestSlackWebhookAndErrors(t *testing.T) {
+	t.Parallel()
 	f, srv := newFakeSlack(t)
 	hook := srv.URL + "/webhook"
 	s, err := alerting.NewSlack(alerting.SlackOptions{WebhookURL: hook})
@@ -202,6 +205,7 @@ func TestSlackWebhookAndErrors(t *testing.T) {
 }
 
 func TestNewSlackRejectsBadOptions(t *testing.T) {
+	t.Parallel()
 	for _, o := range []alerting.SlackOptions{{}, {WebhookURL: "https://h/x", BotToken: "t"}, {BotToken: "t"}} {
 		if _, err := alerting.NewSlack(o); err == nil {
 			t.Errorf("NewSlack(%+v) accepted", o)
@@ -212,6 +216,7 @@ func TestNewSlackRejectsBadOptions(t *testing.T) {
 // An alert for an incident whose link is on its fallback says where its
 // visitors are being sent, in the blocks and in the notification text.
 func TestSlackSaysWhereVisitorsGo(t *testing.T) {
+	t.Parallel()
 	f, srv := newFakeSlack(t)
 	s, err := alerting.NewSlack(alerting.SlackOptions{WebhookURL: srv.URL + "/webhook"})
 	if err != nil {
@@ -233,6 +238,7 @@ func TestSlackSaysWhereVisitorsGo(t *testing.T) {
 // escaped in every field, the top-level text included (Slack parses it for
 // mentions and links as it does the blocks).
 func TestSlackEscapesRemoteTextInEveryField(t *testing.T) {
+	t.Parallel()
 	f, srv := newFakeSlack(t)
 	s, err := alerting.NewSlack(alerting.SlackOptions{WebhookURL: srv.URL + "/webhook"})
 	if err != nil {
@@ -272,6 +278,7 @@ func TestSlackEscapesRemoteTextInEveryField(t *testing.T) {
 // page's incidents and links, threads them in its own channel, and a
 // filtered-out alert is settled without a call.
 func TestSlackEntriesFilterPerTeamAndThreadPerChannel(t *testing.T) {
+	t.Parallel()
 	db := sqlitetest.MustOpen(t)
 	clk := &clock{now: time.Now().UTC()}
 	db.SetClock(clk.Now)

@@ -82,6 +82,7 @@ func runAlerts(a *alerting.StorageAlerts) func() {
 // After (two at least), and one storage.reachable at the first check
 // that passes; a blip shorter than After is neither.
 func TestStorageAlertsOncePerOutage(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		sink := &storageSink{name: "webhook:ops"}
 		a := alerting.NewStorageAlerts(alerting.StorageAlertOptions{After: 30 * time.Second, Replica: replica,
@@ -134,6 +135,7 @@ func TestStorageAlertsOncePerOutage(t *testing.T) {
 // and the events in order; one that refuses it for good (a 4xx) does not
 // hold back the next; receivers' filters apply.
 func TestStorageAlertsRetriedInOrderAndFiltered(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		flaky := &storageSink{name: "slack", fails: []error{errors.New("connection reset"), &alerting.SendError{Retry: true, HTTPStatus: 503, Err: errors.New("503")}}}
 		refusing := &storageSink{name: "webhook:strict", fails: []error{&alerting.SendError{HTTPStatus: 400, Err: errors.New("400")}}}
@@ -178,6 +180,7 @@ func storageEvent(t linkwatch.AlertType) alerting.StorageEvent {
 // The storage events a webhook sends are signed like every delivery,
 // their webhook-id the event's, and match the schema.
 func TestStorageWebhookIsSignedAndMatchesTheSchema(t *testing.T) {
+	t.Parallel()
 	sch := webhookSchema(t)
 	rc, srv := newReceiver(t)
 	wh, err := alerting.NewWebhook("ops", srv.URL+"/hook", testSecret, nil)
@@ -221,6 +224,7 @@ func TestStorageWebhookIsSignedAndMatchesTheSchema(t *testing.T) {
 // Slack gets a message of its own (no thread: their references are in
 // the database), with the replica named and remote text escaped.
 func TestSlackStorageMessage(t *testing.T) {
+	t.Parallel()
 	f, srv := newFakeSlack(t)
 	db := sqlitetest.MustOpen(t)
 	bot, err := alerting.NewSlack(alerting.SlackOptions{BotToken: slackToken, Channel: "#ops", APIURL: srv.URL + "/", Threads: db})
@@ -261,6 +265,7 @@ func TestSlackStorageMessage(t *testing.T) {
 // fingerprint, the database's; the recovery is info in it; a retry is
 // the same event id.
 func TestSentryStorageEventsGroupByDatabase(t *testing.T) {
+	t.Parallel()
 	f := newFakeSentry(t)
 	s, err := alerting.NewSentry(alerting.SentryOptions{DSN: f.dsn()})
 	if err != nil {

@@ -36,6 +36,7 @@ func (c *countingSink) Send(_ context.Context, d alerting.Delivery) error {
 // full) is not sent again: the outcome waits in memory, the write is
 // retried with backoff, and it is recorded once the disk has room.
 func TestDeliveredAlertIsNotResentWhileTheDiskIsFull(t *testing.T) {
+	t.Parallel()
 	dir := storagefault.SmallDisk(t, 8<<20)
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(dir, "linkwatch.db"))

@@ -192,6 +192,7 @@ func affectedPages(body map[string]any) []string {
 // Two subscriptions, made while the dispatcher runs, each verified and
 // then sent the host incident with only its own page's links.
 func TestSubscriptionsVerifyThenGetTheirPageOnly(t *testing.T) {
+	t.Parallel()
 	db := sqlitetest.MustOpen(t)
 	clk := &clock{now: time.Now().UTC()}
 	rounds := runDispatcher(t, db, clk, nil)
@@ -252,6 +253,7 @@ func TestSubscriptionsVerifyThenGetTheirPageOnly(t *testing.T) {
 // disables it; a receiver answering 500 then 200 gets the alert, and
 // failing since says when the failures began and clears once sent.
 func TestSubscriptionPauseResumeFailuresAndGone(t *testing.T) {
+	t.Parallel()
 	db := sqlitetest.MustOpen(t)
 	clk := &clock{now: time.Now().UTC()}
 	rounds := runDispatcher(t, db, clk, nil)
@@ -308,6 +310,7 @@ func TestSubscriptionPauseResumeFailuresAndGone(t *testing.T) {
 // verifies every delivery (the official library); after 24 h only the new
 // secret signs.
 func TestRotationSignsWithBothSecretsFor24Hours(t *testing.T) {
+	t.Parallel()
 	oldSecret, newSecret := alerting.NewSecret(), alerting.NewSecret()
 	clk := &clock{now: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
 	sub := linkwatch.Subscription{ID: 3, Secret: newSecret, PreviousSecret: oldSecret, PreviousUntil: clk.Now().Add(linkwatch.SecretOverlap)}
@@ -378,6 +381,7 @@ func (f *fakeResolver) LookupIPAddr(context.Context, string) ([]net.IPAddr, erro
 // answers with a private address, is never called: not for its
 // verification, not for an alert.
 func TestSubscriptionURLTurnedPrivateIsNotCalled(t *testing.T) {
+	t.Parallel()
 	db := sqlitetest.MustOpen(t)
 	clk := &clock{now: time.Now().UTC()}
 	rc, srv := newSubReceiver(t)
@@ -428,6 +432,7 @@ func TestSubscriptionURLTurnedPrivateIsNotCalled(t *testing.T) {
 // an earlier alert of its incident that keeps failing: it never counts as
 // pending nor shows in the delivery log.
 func TestFilteredAlertIsNeverPendingBehindAFailingOne(t *testing.T) {
+	t.Parallel()
 	db, clk, _ := outbox(t, 0)
 	queueIncidentAlerts(t, db, 3) // opened, then two updates
 	_, srv := newReceiver(t, 503, 503, 503)
@@ -451,6 +456,7 @@ func TestFilteredAlertIsNeverPendingBehindAFailingOne(t *testing.T) {
 // on both, and its receiver is slow to answer. It gets one
 // subscription.verify, not one per replica.
 func TestVerificationSentByOneReplica(t *testing.T) {
+	t.Parallel()
 	db := sqlitetest.MustOpen(t)
 	clk := &clock{now: time.Now().UTC()}
 	rc := &subReceiver{t: t}

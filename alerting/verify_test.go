@@ -43,6 +43,7 @@ func calls(rc *subReceiver) int {
 // 5 s), not only when someone asks: the second attempt, answered 200,
 // makes the subscription active.
 func TestVerificationRetriedWithBackoff(t *testing.T) {
+	t.Parallel()
 	db, clk, rc, s := verifying(t, http.StatusInternalServerError)
 	failedAt := clk.Now()
 	eventually(t, "the failed attempt recorded", func() bool { return subscription(t, db, s.ID).VerifyAttempts == 1 })
@@ -75,6 +76,7 @@ func TestVerificationRetriedWithBackoff(t *testing.T) {
 // disabled, as a delivery's 410 disables its channel: not left pending,
 // and not called again.
 func TestVerificationGoneDisables(t *testing.T) {
+	t.Parallel()
 	db, clk, rc, s := verifying(t, http.StatusInternalServerError, http.StatusGone)
 	eventually(t, "the failed attempt recorded", func() bool { return subscription(t, db, s.ID).VerifyAttempts == 1 })
 	clk.Add(6 * time.Second)
@@ -102,6 +104,7 @@ func TestVerificationGoneDisables(t *testing.T) {
 // the first attempt, then no more until someone asks; a 4xx other than 410
 // is not retried at all.
 func TestVerificationGivesUp(t *testing.T) {
+	t.Parallel()
 	statuses := make([]int, 50)
 	for i := range statuses {
 		statuses[i] = http.StatusServiceUnavailable

@@ -18,6 +18,7 @@ import (
 // ones in testdata/webhook_opened.json, written by the release that
 // introduced the _ms fields: receivers parse them, and some compare them.
 func TestWebhookPayloadIsStable(t *testing.T) {
+	t.Parallel()
 	rc, srv := newReceiver(t)
 	wh, err := alerting.NewWebhook("ops", srv.URL+"/hook", testSecret, nil)
 	if err != nil {

@@ -58,6 +58,7 @@ func validate(t *testing.T, sch *jsonschema.Schema, body []byte) error {
 // The payloads a receiver really gets, for every alert type, match the
 // schema file, and durations arrive in milliseconds.
 func TestWebhookPayloadsMatchTheSchema(t *testing.T) {
+	t.Parallel()
 	sch := webhookSchema(t)
 	rc, srv := newReceiver(t)
 	wh, err := alerting.NewWebhook("ops", srv.URL+"/hook", testSecret, nil)
@@ -138,6 +139,7 @@ func TestWebhookPayloadsMatchTheSchema(t *testing.T) {
 // The schema rejects what it must: a nanosecond field, a missing
 // required one, a wrong type or format.
 func TestWebhookSchemaRejects(t *testing.T) {
+	t.Parallel()
 	sch := webhookSchema(t)
 	base := `{"type":"incident.opened","timestamp":"2026-11-22T12:00:00Z","data":{"event_id":"e1","incident":{"id":1,"key":"k","kind":"destination","title":"t","cause":"dns","summary":"s","status":"investigating","impact":"major","flapping":false,"targets":[],"affected":[],"started_at":"2026-11-22T12:00:00Z","updated_at":"2026-11-22T12:00:00Z","alerts_suppressed":false,"postmortem":{"primary_cause":"","contributing_factors":"","why_not_caught":"","notes":"","published":false}}%s}}`
 	result := `,"last_result":{"target_id":"u","kind":"destination","url":"u","start":"2026-11-22T12:00:00Z","latency_ms":1.5,"status":"down","bytes_read":0%s}`
@@ -161,6 +163,7 @@ func TestWebhookSchemaRejects(t *testing.T) {
 // TestWebhookSchemaKnowsEveryCause: every linkwatch.Cause constant is in the
 // schema's cause enum, so a new cause cannot make real payloads invalid.
 func TestWebhookSchemaKnowsEveryCause(t *testing.T) {
+	t.Parallel()
 	raw, err := os.ReadFile("webhook.schema.json")
 	if err != nil {
 		t.Fatal(err)

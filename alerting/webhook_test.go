@@ -110,6 +110,7 @@ func (rc *receiver) idsGot() []string {
 }
 
 func TestWebhookSignedBody(t *testing.T) {
+	t.Parallel()
 	rc, srv := newReceiver(t)
 	wh, err := alerting.NewWebhook("ops", srv.URL+"/hooks/T0KEN-in-path?key=SECRET", testSecret, nil)
 	if err != nil {
@@ -129,6 +130,7 @@ func TestWebhookSignedBody(t *testing.T) {
 }
 
 func TestWebhookStatusClassification(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		status         int
 		wantErr        bool
@@ -173,6 +175,7 @@ func TestWebhookStatusClassification(t *testing.T) {
 }
 
 func TestWebhookSecretsNeverLeak(t *testing.T) {
+	t.Parallel()
 	// A receiver that is down: the transport's error names the URL.
 	secretURL := "http://127.0.0.1:1/hooks/T0KEN?sig=SECRET"
 	wh, err := alerting.NewWebhook("ops", secretURL, testSecret, nil)
@@ -191,6 +194,7 @@ func TestWebhookSecretsNeverLeak(t *testing.T) {
 }
 
 func TestWebhookSSRFGuard(t *testing.T) {
+	t.Parallel()
 	_, srv := newReceiver(t)
 	guarded := alerting.DialFunc(checker.GuardedDialContext(nil, time.Second))
 	wh, err := alerting.NewWebhook("ops", srv.URL+"/", testSecret, guarded)
@@ -208,6 +212,7 @@ func TestWebhookSSRFGuard(t *testing.T) {
 }
 
 func TestNewWebhookRejectsBadSecrets(t *testing.T) {
+	t.Parallel()
 	for _, s := range []string{"", "tok3nXYZ", "whsec_", "whsec_!!!XYZ", "whsec_" + base64.StdEncoding.EncodeToString([]byte("shortXYZ"))} {
 		if _, err := alerting.NewWebhook("x", "https://example.com/", s, nil); err == nil {
 			t.Errorf("secret %q accepted", s)
@@ -221,6 +226,7 @@ func TestNewWebhookRejectsBadSecrets(t *testing.T) {
 // the links added in a grouped update are in the webhook body and in the
 // Slack message, not only in linkwatch's database.
 func TestUpdateTextAndAddedLinksReachEveryChannel(t *testing.T) {
+	t.Parallel()
 	a := testAlert(3, linkwatch.AlertUpdated)
 	a.Reason = "update_posted"
 	a.Update = &linkwatch.Update{ID: 9, IncidentID: 3, Status: linkwatch.StatusIdentified, Body: "identified: rolling back"}
@@ -321,6 +327,7 @@ func TestGroupedUpdatesReachEveryChannel(t *testing.T) {
 // TestRetryAfterAsAnHTTPDate: a receiver may give Retry-After as a date
 // (RFC 9110); every channel reads it with the prober's parser.
 func TestRetryAfterAsAnHTTPDate(t *testing.T) {
+	t.Parallel()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", time.Now().Add(2*time.Minute).UTC().Format(http.TimeFormat))
 		w.WriteHeader(http.StatusTooManyRequests)

@@ -26,6 +26,7 @@ import (
 // that is not configured or a missing choice is 400: none changes a
 // channel. Every action is in the audit log.
 func TestChannelsPage(t *testing.T) {
+	t.Parallel()
 	db := sqlitetest.MustOpen(t)
 	clk := &clock{t: time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)}
 	db.SetClock(clk.Now)
@@ -97,6 +98,7 @@ func TestChannelsPage(t *testing.T) {
 // when it answers 500; both audited. A channel that is not a configured
 // sink (a subscription's), or a forged form, sends nothing.
 func TestChannelsSendTest(t *testing.T) {
+	t.Parallel()
 	var mu sync.Mutex
 	var got []string // the alerts' reasons, as the receiver read them
 	status := http.StatusOK

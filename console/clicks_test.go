@@ -19,6 +19,7 @@ import (
 // link or one; older clicks are left out. A bad range or link is a 400
 // saying so, with the page drawn for every link over 7 days.
 func TestClicksPage(t *testing.T) {
+	t.Parallel()
 	db := sqlitetest.MustOpen(t)
 	now := time.Date(2026, 12, 7, 10, 30, 0, 0, time.UTC)
 	clk := &clock{t: now}

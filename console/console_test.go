@@ -173,6 +173,7 @@ func auditLog(t *testing.T, db *storage.DB) []linkwatch.AuditEntry {
 // log shows the sign-in; signed out, the cookie opens nothing. The token
 // is never in a page, a header or the log.
 func TestSignInAndOut(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, console.Options{})
 	b := newBrowser(t)
 	if a := b.do("GET", e.srv.URL+"/admin/audit", nil); a.code != http.StatusSeeOther || a.hdr.Get("Location") != "/admin/signin" {
@@ -228,6 +229,7 @@ func TestSignInAndOut(t *testing.T) {
 // out on the first, or has expired, idle or absolutely; on SQLite (two
 // consoles over one file) and on PostgreSQL (as replicas share it).
 func TestSessionOnAnotherReplica(t *testing.T) {
+	t.Parallel()
 	t.Run("sqlite", func(t *testing.T) { sessionOnAnotherReplica(t, sqlitetest.MustOpen(t).DB) })
 	t.Run("postgres", func(t *testing.T) { sessionOnAnotherReplica(t, pgtest.MustOpen(t).DB) })
 }
@@ -301,6 +303,7 @@ func mustURL(s string) *url.URL {
 // A form without its CSRF token, or with another session's, is 403 and
 // changes nothing; so is a sign-in form without its own.
 func TestCSRFRefused(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, console.Options{})
 	victim, attacker := newBrowser(t), newBrowser(t)
 	victim.mustSignIn(e, "ada")
@@ -343,6 +346,7 @@ func TestCSRFRefused(t *testing.T) {
 // Sign-in attempts are limited per client: the sixth in a row is 429, even
 // with the right token, while another client signs in.
 func TestSignInRateLimited(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, console.Options{SignIns: console.NewSignInLimiter(64), Trusted: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
 	guesser := newBrowser(t)
 	guesser.hdr.Set("X-Forwarded-For", "203.0.113.9")
@@ -378,6 +382,7 @@ func TestSignInRateLimited(t *testing.T) {
 // Bad input at sign-in: a clear error, the name kept, no session, and the
 // token typed never shown back.
 func TestSignInBadInput(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, console.Options{})
 	for _, tc := range []struct {
 		name, tok, want string
@@ -414,6 +419,7 @@ func TestSignInBadInput(t *testing.T) {
 // Without a token the console is off, and says how to turn it on; before
 // the database is reached, it says so.
 func TestConsoleOffAndUnavailable(t *testing.T) {
+	t.Parallel()
 	db := sqlitetest.MustOpen(t).DB
 	clk := &clock{t: time.Now()}
 	r := mux.NewRouter()
@@ -434,6 +440,7 @@ func TestConsoleOffAndUnavailable(t *testing.T) {
 
 // An audit log page with a bad ?before= says what is wrong.
 func TestAuditPageBadInput(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, console.Options{})
 	b := newBrowser(t)
 	b.mustSignIn(e, "ada")

@@ -119,6 +119,7 @@ func (b *browser) post(e *incidentEnv, id int64, action string, form url.Values)
 // TestIncidentsList: open and recent incidents, filtered by state, page
 // and cause; a bad filter says what is wrong.
 func TestIncidentsList(t *testing.T) {
+	t.Parallel()
 	e := newIncidentEnv(t)
 	b := newBrowser(t)
 	b.mustSignIn(e.env, "Ada")
@@ -164,6 +165,7 @@ func TestIncidentsList(t *testing.T) {
 // incident's page; an action the engine refuses says why and changes
 // nothing.
 func TestIncidentActions(t *testing.T) {
+	t.Parallel()
 	e := newIncidentEnv(t)
 	ctx := context.Background()
 	b := newBrowser(t)
@@ -261,6 +263,7 @@ func TestIncidentActions(t *testing.T) {
 // what is wrong, keeps what was typed, and changes nothing (no update, no
 // note, no resolution, no postmortem, no audit entry).
 func TestIncidentFormsBadInput(t *testing.T) {
+	t.Parallel()
 	e := newIncidentEnv(t)
 	ctx := context.Background()
 	b := newBrowser(t)
@@ -312,6 +315,7 @@ func TestIncidentFormsBadInput(t *testing.T) {
 // TestIncidentActionsNeedCSRFAndSession: an action without the CSRF
 // token, with another's, or after signing out is 403 and changes nothing.
 func TestIncidentActionsNeedCSRFAndSession(t *testing.T) {
+	t.Parallel()
 	e := newIncidentEnv(t)
 	b, other := newBrowser(t), newBrowser(t)
 	b.mustSignIn(e.env, "Ada")

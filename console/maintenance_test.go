@@ -30,6 +30,7 @@ func maintenanceEnv(t *testing.T) *env {
 // typed (400), a form without the CSRF token is 403: neither stores
 // anything. Every action, refused or not, is in the audit log.
 func TestMaintenancePage(t *testing.T) {
+	t.Parallel()
 	e := maintenanceEnv(t)
 	b := newBrowser(t)
 	b.mustSignIn(e, "Grace")

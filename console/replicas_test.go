@@ -27,6 +27,7 @@ func (r replicaReader) Replicas(context.Context) (shard.Replicas, error) { retur
 // one process; a membership that cannot be read is a 503 that names no
 // cause.
 func TestReplicasPage(t *testing.T) {
+	t.Parallel()
 	t0 := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
 	two := shard.Replicas{Self: "r-a1", LeaseMS: 15000, Sharing: 2, Replicas: []shard.Replica{
 		{ID: "r-a1", Region: "eu", Addr: "10.0.0.1:8080", StartedAt: t0.Add(-time.Hour), HeartbeatAt: t0.Add(-2 * time.Second), Self: true},

@@ -26,6 +26,7 @@ import (
 // once), replay, redeliver and delete each change the subscription as the
 // API would, and every one is in the audit log.
 func TestSubscriptionsPage(t *testing.T) {
+	t.Parallel()
 	db := sqlitetest.MustOpen(t)
 	clk := &clock{t: time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)}
 	db.SetClock(clk.Now)
@@ -218,6 +219,7 @@ func TestSubscriptionsPage(t *testing.T) {
 // counts the status page's confirmed email subscribers per page (the
 // whole hub's apart), and shows no address, nor a pending one's count.
 func TestSubscriptionsPageCountsEmailSubscribers(t *testing.T) {
+	t.Parallel()
 	db := sqlitetest.MustOpen(t)
 	clk := &clock{t: time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)}
 	db.SetClock(clk.Now)

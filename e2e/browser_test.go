@@ -9,11 +9,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
 )
 
@@ -62,26 +65,129 @@ func artifactDir(t *testing.T) string {
 	return dir
 }
 
-// browser starts headless Chromium, driven over the DevTools protocol. A
+// everyShot: with $ARTIFACTS_DIR set (CI sets it), a screenshot of every
+// page checked; without it, only of a page that failed its checks (a full
+// screenshot costs Chromium about as much as axe's run, and the README's
+// test command is what a newcomer waits for).
+var everyShot = os.Getenv("ARTIFACTS_DIR") != ""
+
+// shared is the package's one Chromium, started by the first browser test
+// and stopped by TestMain: a browser costs seconds of CPU to start, and
+// each test works in a browser context of its own (its own cookies and
+// storage, as a private window), which is what a browser per test gave.
+var shared struct {
+	sync.Mutex
+	root context.Context // the browser's first tab: the browser lives as long as it
+	stop func()
+	err  error
+}
+
+// browser returns a tab in a new browser context of the package's
+// Chromium (started on first use), closed with its context when t ends. A
 // browser that fails to start (on a loaded machine its first start can
-// time out) is tried once more, from a fresh profile, before the test
-// fails.
+// time out) is tried once more, from a fresh profile, before the tests
+// fail.
 func browser(t *testing.T) context.Context {
 	t.Helper()
 	bin := chromium(t)
-	var err error
-	for attempt := 1; attempt <= 2; attempt++ {
-		var ctx context.Context
-		var stop func()
-		if ctx, stop, err = startBrowser(bin); err == nil {
-			t.Cleanup(stop)
-			return ctx
+	shared.Lock()
+	if shared.root == nil && shared.err == nil {
+		for attempt := 1; attempt <= 2; attempt++ {
+			var root context.Context
+			var stop func()
+			if root, stop, shared.err = startBrowser(bin); shared.err == nil {
+				shared.root, shared.stop = root, stop
+				break
+			}
+			stop()
+			t.Logf("chromium did not start (attempt %d of 2): %v", attempt, shared.err)
 		}
-		stop()
-		t.Logf("chromium did not start (attempt %d of 2): %v", attempt, err)
 	}
-	t.Fatalf("start chromium: %v (tried twice)", err)
-	return nil
+	root, err := shared.root, shared.err
+	shared.Unlock()
+	if err != nil {
+		t.Fatalf("start chromium: %v (tried twice)", err)
+	}
+	// A browser context and a window in it, made by hand: chromedp's
+	// WithNewBrowserContext opens its tab without a window, which headless
+	// Chromium refuses ("no browser is open").
+	browserSide := cdp.WithExecutor(root, chromedp.FromContext(root).Browser)
+	id, err := target.CreateBrowserContext().Do(browserSide)
+	if err != nil {
+		t.Fatalf("chromium: a new browser context: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = target.DisposeBrowserContext(id).Do(cdp.WithExecutor(ctx, chromedp.FromContext(root).Browser))
+	})
+	window, err := target.CreateTarget("about:blank").WithBrowserContextID(id).WithNewWindow(true).Do(browserSide)
+	if err != nil {
+		t.Fatalf("chromium: a window: %v", err)
+	}
+	tab, closeTab := chromedp.NewContext(root, chromedp.WithTargetID(window))
+	t.Cleanup(closeTab)
+	return tab
+}
+
+// stopBrowser stops the package's Chromium, if a test started it.
+func stopBrowser() {
+	shared.Lock()
+	defer shared.Unlock()
+	if shared.stop != nil {
+		shared.stop()
+		shared.root, shared.stop = nil, nil
+	}
+}
+
+// look checks the page loaded in tab as visitors see it, in each colour
+// scheme on a phone (360 px) and on a desktop (1280 px), each a subtest
+// named scheme-width: no axe-core violation (axe is axe-core's source), no
+// horizontal overflow, and what more checks of the layout. The emulation
+// changes the page in place, as a window resized or a system switched to
+// dark mode does; the tab is left on a desktop in light. A screenshot of
+// each goes to artifactDir as label-scheme-width.png (see everyShot).
+func look(t *testing.T, tab context.Context, axe, label string, more func(t *testing.T, l layoutResult)) {
+	t.Helper()
+	if err := chromedp.Run(tab, chromedp.Evaluate(axe, nil)); err != nil {
+		t.Fatalf("chromium: %v", err)
+	}
+	for _, scheme := range []string{"light", "dark"} {
+		for _, width := range []int64{360, 1280} {
+			t.Run(fmt.Sprintf("%s-%d", scheme, width), func(t *testing.T) {
+				var axeJSON, layoutJSON string
+				if err := chromedp.Run(tab,
+					emulation.SetDeviceMetricsOverride(width, 900, 1, width < 600),
+					emulation.SetEmulatedMedia().WithFeatures([]*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}),
+					chromedp.Evaluate(runAxe, &axeJSON, awaitPromise),
+					chromedp.Evaluate(layout, &layoutJSON),
+				); err != nil {
+					t.Fatalf("chromium: %v", err)
+				}
+				axeClean(t, "", axeJSON)
+				l := laidOut(t, "", layoutJSON, scheme)
+				if more != nil {
+					more(t, l)
+				}
+				if everyShot || t.Failed() {
+					var shot []byte
+					if err := chromedp.Run(tab, chromedp.FullScreenshot(&shot, 100)); err != nil {
+						t.Errorf("chromium: screenshot: %v", err)
+						return
+					}
+					name := filepath.Join(artifactDir(t), fmt.Sprintf("%s-%s-%d.png", label, scheme, width))
+					if err := os.WriteFile(name, shot, 0o644); err != nil {
+						t.Error(err)
+					}
+					t.Logf("screenshot: %s", name)
+				}
+			})
+		}
+	}
+	if err := chromedp.Run(tab, emulation.SetDeviceMetricsOverride(1280, 900, 1, false),
+		emulation.SetEmulatedMedia().WithFeatures([]*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "light"}})); err != nil {
+		t.Fatalf("chromium: %v", err)
+	}
 }
 
 // startBrowser starts one Chromium from a profile of its own; stop ends it
@@ -278,8 +384,6 @@ func TestStatusPagesInBrowser(t *testing.T) {
 	maintSrv := maintenanceScene(t)
 	offlineSrv := proberOfflineScene(t)
 	postmortemsSrv := postmortemsScene(t)
-	ctx := browser(t)
-	shots := artifactDir(t)
 
 	// charts is how many response-time charts a status page draws: two
 	// links on the seeded acme's, two hosts on its every page's; one link,
@@ -304,7 +408,7 @@ func TestStatusPagesInBrowser(t *testing.T) {
 		{"subscription-confirm", seededSrv, seededSrv.Links["confirm"], false, 0},
 		{"subscription-manage", seededSrv, seededSrv.Links["manage"], false, 0},
 	}
-	// Each page is loaded once, in a tab of its own, two tabs at a time (a
+	// Each page is loaded once, in a window of its own, two at a time (a
 	// page's layout and axe's run keep a core busy), and seen in each
 	// colour scheme at each width: the emulation changes the page in
 	// place, as a window resized or a system switched to dark mode does.
@@ -314,78 +418,46 @@ func TestStatusPagesInBrowser(t *testing.T) {
 			t.Parallel()
 			tabs <- struct{}{}
 			defer func() { <-tabs }()
-			tab, closeTab := chromedp.NewContext(ctx)
-			defer closeTab()
 			// A bound on a hung page, not a timed assertion.
-			tab, cancel := context.WithTimeout(tab, 3*time.Minute)
+			tab, cancel := context.WithTimeout(browser(t), 3*time.Minute)
 			defer cancel()
 			if err := chromedp.Run(tab,
 				chromedp.Navigate(p.srv.URL+p.path),
 				chromedp.WaitReady("body"),
 				chromedp.Evaluate(openDisclosures, nil),
 				chromedp.Evaluate(loadImages, nil, awaitPromise),
-				chromedp.Evaluate(axe, nil),
 			); err != nil {
 				t.Fatalf("chromium: %v", err)
 			}
-			for _, scheme := range []string{"light", "dark"} {
-				for _, width := range []int64{360, 1280} {
-					name := fmt.Sprintf("%s-%s-%d", p.name, scheme, width)
-					t.Run(fmt.Sprintf("%s-%d", scheme, width), func(t *testing.T) {
-						var axeJSON, layoutJSON string
-						var shot []byte
-						err := chromedp.Run(tab,
-							emulation.SetDeviceMetricsOverride(width, 900, 1, width < 600),
-							emulation.SetEmulatedMedia().WithFeatures([]*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}),
-							chromedp.Evaluate(runAxe, &axeJSON, awaitPromise),
-							chromedp.Evaluate(layout, &layoutJSON),
-							chromedp.FullScreenshot(&shot, 100),
-						)
-						if err != nil {
-							t.Fatalf("chromium: %v", err)
+			look(t, tab, axe, p.name, func(t *testing.T, l layoutResult) {
+				if p.status {
+					if len(l.Bars) == 0 {
+						t.Error("no 90-day bars")
+					}
+					for i, b := range l.Bars {
+						if b.Count != 90 || b.TodayWidth < 1 || b.TodayRight > b.CardRight+0.5 || b.TodayLeft < b.CardLeft {
+							t.Errorf("bars %d: %+v: today's bar is missing, empty or outside its card", i, b)
 						}
-						if err := os.WriteFile(filepath.Join(shots, name+".png"), shot, 0o644); err != nil {
-							t.Error(err)
+					}
+					if len(l.Charts)+len(l.Images) != p.charts {
+						t.Errorf("%d response-time charts and %d chart images, want %d: %+v %+v", len(l.Charts), len(l.Images), p.charts, l.Charts, l.Images)
+					}
+					for _, c := range l.Images {
+						if c.Width < 100 || c.Height != 172 || !c.InCard || !c.Loaded || !strings.HasPrefix(c.Alt, "Response time of ") {
+							t.Errorf("chart image %s: width %.0f, height %.0f, in its card %v, loaded %v, alt %q", c.Src, c.Width, c.Height, c.InCard, c.Loaded, c.Alt)
 						}
-						axeClean(t, "", axeJSON)
-						l := laidOut(t, "", layoutJSON, scheme)
-						if p.status {
-							if len(l.Bars) == 0 {
-								t.Error("no 90-day bars")
-							}
-							for i, b := range l.Bars {
-								if b.Count != 90 || b.TodayWidth < 1 || b.TodayRight > b.CardRight+0.5 || b.TodayLeft < b.CardLeft {
-									t.Errorf("bars %d: %+v: today's bar is missing, empty or outside its card", i, b)
-								}
-							}
-							if len(l.Charts)+len(l.Images) != p.charts {
-								t.Errorf("%d response-time charts and %d chart images, want %d: %+v %+v", len(l.Charts), len(l.Images), p.charts, l.Charts, l.Images)
-							}
-							for _, c := range l.Images {
-								if c.Width < 100 || c.Height != 172 || !c.InCard || !c.Loaded || !strings.HasPrefix(c.Alt, "Response time of ") {
-									t.Errorf("chart image %s: width %.0f, height %.0f, in its card %v, loaded %v, alt %q", c.Src, c.Width, c.Height, c.InCard, c.Loaded, c.Alt)
-								}
-							}
-							for _, c := range l.Charts {
-								if c.Width < 100 || !c.InCard || !c.TextsInside || !c.TextsApart {
-									t.Errorf("chart %s (boxes %s): width %.0f, in its card %v, labels inside %v, labels apart %v", c.ID, c.Boxes, c.Width, c.InCard, c.TextsInside, c.TextsApart)
-								}
-								if c.TextContrast < 4.5 || c.P95Contrast < 3 || c.P50Contrast < 3 {
-									t.Errorf("chart %s: contrast of text %.2f (want 4.5), p95 line %.2f, p50 line %.2f (want 3)", c.ID, c.TextContrast, c.P95Contrast, c.P50Contrast)
-								}
-							}
-						}
-						if p.name == "status" {
-							if len(l.Ongoing) == 0 || len(l.Resolved) == 0 {
-								t.Fatalf("ongoing %v, resolved %v: both kinds expected on /status", l.Ongoing, l.Resolved)
-							}
-							if l.Ongoing[0] == l.Resolved[0] {
-								t.Errorf("a past incident has the ongoing one's edge colour %s", l.Ongoing[0])
-							}
-						}
-					})
+					}
+					chartsRead(t, l)
 				}
-			}
+				if p.name == "status" {
+					if len(l.Ongoing) == 0 || len(l.Resolved) == 0 {
+						t.Fatalf("ongoing %v, resolved %v: both kinds expected on /status", l.Ongoing, l.Resolved)
+					}
+					if l.Ongoing[0] == l.Resolved[0] {
+						t.Errorf("a past incident has the ongoing one's edge colour %s", l.Ongoing[0])
+					}
+				}
+			})
 		})
 	}
 	// A visitor fills in the subscription form and sends it, as a browser
@@ -395,9 +467,7 @@ func TestStatusPagesInBrowser(t *testing.T) {
 		t.Parallel()
 		tabs <- struct{}{}
 		defer func() { <-tabs }()
-		tab, closeTab := chromedp.NewContext(ctx)
-		defer closeTab()
-		tab, cancel := context.WithTimeout(tab, 3*time.Minute) // a bound on a hung page
+		tab, cancel := context.WithTimeout(browser(t), 3*time.Minute) // a bound on a hung page
 		defer cancel()
 		var heading, axeJSON string
 		if err := chromedp.Run(tab,
@@ -414,5 +484,19 @@ func TestStatusPagesInBrowser(t *testing.T) {
 		}
 		axeClean(t, "", axeJSON)
 	})
-	t.Logf("screenshots in %s", shots)
+}
+
+// chartsRead fails t for a response-time chart drawn inline that does not
+// fit its card or read: labels outside it or over each other, text under
+// 4.5:1 or lines under 3:1 on the card (WCAG 1.4.3 and 1.4.11).
+func chartsRead(t *testing.T, l layoutResult) {
+	t.Helper()
+	for _, c := range l.Charts {
+		if c.Width < 100 || !c.InCard || !c.TextsInside || !c.TextsApart {
+			t.Errorf("chart %s (boxes %s): width %.0f, in its card %v, labels inside %v, labels apart %v", c.ID, c.Boxes, c.Width, c.InCard, c.TextsInside, c.TextsApart)
+		}
+		if c.TextContrast < 4.5 || c.P95Contrast < 3 || c.P50Contrast < 3 {
+			t.Errorf("chart %s: contrast of text %.2f (want 4.5), p95 line %.2f, p50 line %.2f (want 3)", c.ID, c.TextContrast, c.P95Contrast, c.P50Contrast)
+		}
+	}
 }

@@ -7,14 +7,11 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	"linkwatch"
@@ -74,44 +71,12 @@ func TestConsoleInBrowser(t *testing.T) {
 	axe := axeSource(t)
 	chromium(t)
 	p := consoleScene(t)
-	ctx := browser(t)
-	shots := artifactDir(t)
-	tab, cancel := context.WithTimeout(ctx, 5*time.Minute) // a bound on a hung page, not a timed assertion
+	tab, cancel := context.WithTimeout(browser(t), 5*time.Minute) // a bound on a hung page, not a timed assertion
 	defer cancel()
 
 	check := func(t *testing.T, name string) {
 		t.Helper()
-		if err := chromedp.Run(tab, chromedp.Evaluate(axe, nil)); err != nil {
-			t.Fatalf("chromium: %v", err)
-		}
-		for _, scheme := range []string{"light", "dark"} {
-			for _, width := range []int64{360, 1280} {
-				var axeJSON, layoutJSON string
-				var shot []byte
-				err := chromedp.Run(tab,
-					emulation.SetDeviceMetricsOverride(width, 900, 1, width < 600),
-					emulation.SetEmulatedMedia().WithFeatures([]*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}),
-					chromedp.Evaluate(runAxe, &axeJSON, awaitPromise),
-					chromedp.Evaluate(`JSON.stringify({scrollWidth: document.documentElement.scrollWidth, clientWidth: document.documentElement.clientWidth,
-						dark: matchMedia('(prefers-color-scheme: dark)').matches})`, &layoutJSON),
-					chromedp.FullScreenshot(&shot, 100),
-				)
-				if err != nil {
-					t.Fatalf("chromium: %v", err)
-				}
-				label := fmt.Sprintf("console-%s-%s-%d", name, scheme, width)
-				if err := os.WriteFile(filepath.Join(shots, label+".png"), shot, 0o644); err != nil {
-					t.Error(err)
-				}
-				axeClean(t, label, axeJSON)
-				laidOut(t, label, layoutJSON, scheme)
-			}
-		}
-		// Back to a desktop in light for the next steps.
-		if err := chromedp.Run(tab, emulation.SetDeviceMetricsOverride(1280, 900, 1, false),
-			emulation.SetEmulatedMedia().WithFeatures([]*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "light"}})); err != nil {
-			t.Fatal(err)
-		}
+		t.Run(name, func(t *testing.T) { look(t, tab, axe, "console-"+name, nil) })
 	}
 	notice := func(text string) chromedp.Action {
 		return chromedp.WaitVisible(fmt.Sprintf(`//p[contains(@class, "notice") and contains(., %q)]`, text), chromedp.BySearch)

@@ -18,7 +18,7 @@ var linkwatchBin string
 
 // TestMain builds linkwatch once for every test of the package (not with
 // -short, which skips them), then runs them on one throwaway PostgreSQL
-// server (started on first use).
+// server and one Chromium (each started on first use).
 func TestMain(m *testing.M) {
 	moreParallel()
 	if !testing.Short() {
@@ -30,8 +30,16 @@ func TestMain(m *testing.M) {
 			os.Exit(1)
 		}
 	}
-	pgtest.Main(m)
+	pgtest.Main(runner(func() int {
+		defer stopBrowser()
+		return m.Run()
+	}))
 }
+
+// runner is a test run as pgtest.Main takes it.
+type runner func() int
+
+func (r runner) Run() int { return r() }
 
 // binPath is where TestMain builds linkwatch: a path of this checkout's
 // own in the user's cache directory, kept between runs, so that go build

@@ -222,10 +222,16 @@ func TestReplicasShareOnePostgres(t *testing.T) {
 	hook.waitFor(reps[0], 30*time.Second, "opened for the failing host", func(b hookBody) bool {
 		return b.Type == "incident.opened" && onHost(b)
 	})
+	openedAt := time.Now()
 	hook.waitFor(reps[0], 30*time.Second, "the host incident with all five destinations", func(b hookBody) bool {
 		return onHost(b) && len(b.Data.Incident.Targets) == 5
 	})
-	time.Sleep(3 * interval) // a duplicate would open now
+	// Each replica's hub follows the incident, whoever opened it: its
+	// engine reloads the open incidents every interval.
+	for _, p := range reps {
+		waitUntil(t, 6*interval, "every replica sending the failing host's visitors to the fallback", func() bool { return sendsTo(p, fallback) })
+	}
+	time.Sleep(time.Until(openedAt.Add(3 * interval))) // a duplicate would have opened by now
 	opened := 0
 	for _, b := range hook.got() {
 		if b.Type == "incident.opened" {
@@ -237,11 +243,6 @@ func TestReplicasShareOnePostgres(t *testing.T) {
 	}
 	if opened != 1 {
 		t.Errorf("%d incident.opened webhooks for one host's outage across the replicas, want 1: %v", opened, hook.got())
-	}
-	// Each replica's hub follows the incident, whoever opened it: its
-	// engine reloads the open incidents every interval.
-	for _, p := range reps {
-		waitUntil(t, 6*interval, "every replica sending the failing host's visitors to the fallback", func() bool { return sendsTo(p, fallback) })
 	}
 	down.down.Store(false)
 	hook.waitFor(reps[0], 30*time.Second, "resolved", func(b hookBody) bool {
@@ -371,6 +372,7 @@ pages:
 	waitUntil(t, 30*time.Second, "the regional note", func() bool {
 		return strings.Contains(adminGet(t, reps[0], adminToken, "/api/admin/incidents?open=true"), `"kind": "regional"`)
 	})
+	noted := time.Now()
 	for _, p := range reps {
 		waitUntil(t, 30*time.Second, "the note on "+p.URL+"/status", func() bool {
 			resp, err := noRedirect.Get(p.URL + "/status")
@@ -382,7 +384,7 @@ pages:
 			return strings.Contains(string(body), "unreachable from eu-west")
 		})
 	}
-	time.Sleep(3 * interval) // a page would go out now
+	time.Sleep(time.Until(noted.Add(3 * interval))) // a page would have gone out by now
 	for _, b := range hook.got() {
 		if onHost(b) {
 			t.Fatalf("a failure seen from one region of two paged: %v", b)
@@ -394,7 +396,7 @@ pages:
 	hook.waitFor(reps[2], 30*time.Second, "opened once both regions see it", func(b hookBody) bool {
 		return b.Type == "incident.opened" && onHost(b)
 	})
-	time.Sleep(3 * interval) // a duplicate would open now
+	time.Sleep(3 * interval) // a duplicate would have opened by now
 	opened := 0
 	for _, b := range hook.got() {
 		if b.Type == "incident.opened" {

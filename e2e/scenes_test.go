@@ -14,6 +14,7 @@ import (
 	"linkwatch"
 	"linkwatch/alerting/smtptest"
 	"linkwatch/incidents"
+	"linkwatch/internal/refused"
 	"linkwatch/storage/sqlite"
 )
 
@@ -55,13 +56,7 @@ func answering(failing ...string) http.HandlerFunc {
 // closedPort is a loopback URL where nothing listens: every check is refused.
 func closedPort(t *testing.T, path string) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := "http://" + ln.Addr().String() + path
-	ln.Close()
-	return u
+	return "http://" + refused.Addr(t) + path
 }
 
 // seedDB opens a fresh SQLite database in dir, lets seed fill it, and

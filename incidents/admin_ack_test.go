@@ -17,6 +17,7 @@ import (
 // with the acknowledgement. A second acknowledgement and one of a resolved
 // incident are refused (409) and send nothing.
 func TestAcknowledgementAlerts(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, incidents.Config{})
 	open, resolved := seedIncidents(t, h)
 	srv := adminServer(t, h, adminToken)
@@ -78,6 +79,7 @@ func TestAcknowledgementAlerts(t *testing.T) {
 // regional note (which never alerts, nor do its operator's updates), are
 // acknowledged without an alert.
 func TestAcknowledgementFollowsTheMuteStep(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, incidents.Config{})
 	ctx := context.Background()
 	if _, err := h.db.CreateMaintenance(ctx, linkwatch.Maintenance{Title: "blog move", Component: "page:ada",
@@ -122,6 +124,7 @@ func TestAcknowledgementFollowsTheMuteStep(t *testing.T) {
 // replicas acknowledging at once: one wins, the other is refused, and one
 // alert goes out.
 func TestAcknowledgeOnAnyReplica(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, incidents.Config{})
 	a, b := h.replica("a"), h.replica("b")
 	b.SetOwnership(func(string) bool { return false })

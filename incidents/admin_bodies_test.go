@@ -66,6 +66,7 @@ func adminState(t *testing.T, h *harness) string {
 // published postmortem), a list, a string, a number, a boolean, nothing,
 // an object followed by more, an unknown field.
 func TestAdminBodiesAreOneObjectEverywhere(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, incidents.Config{})
 	open, resolved := seedIncidents(t, h)
 	runEngine(t, h)
@@ -150,6 +151,7 @@ func TestAdminBodiesAreOneObjectEverywhere(t *testing.T) {
 // endpoints with a body refuse it, before the action: a POST .../rotate
 // with null rotated the secret, and a DELETE with a list deleted.
 func TestAdminBodilessEndpointsRefuseBodies(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, incidents.Config{})
 	seedIncidents(t, h)
 	runEngine(t, h)

@@ -19,6 +19,7 @@ import (
 // Bad admin input is refused with the field it concerns, in JSON's words,
 // and changes nothing.
 func TestAdminRefusesHostileInput(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, incidents.Config{})
 	open, _ := seedIncidents(t, h)
 	runEngine(t, h)

@@ -15,6 +15,7 @@ import (
 // is refused and writes nothing; a public update names who posted it on
 // the timeline when told.
 func TestInternalNotes(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, incidents.Config{})
 	open, resolved := seedIncidents(t, h)
 	srv := adminServer(t, h, adminToken)
@@ -72,6 +73,7 @@ func TestInternalNotes(t *testing.T) {
 // TestListIncidentsByPageAndCause: the list filters by page (the links an
 // incident affects) and by root cause; an unknown cause is bad input.
 func TestListIncidentsByPageAndCause(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, incidents.Config{})
 	open, resolved := seedIncidents(t, h) // shop/a http_5xx on acme, open; blog dns on ada, resolved
 	srv := adminServer(t, h, adminToken)

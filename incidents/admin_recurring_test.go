@@ -22,6 +22,7 @@ import (
 // stored: a window overlapping itself (two hours at 02:30 Berlin time
 // overlap the night the clocks go back) included.
 func TestAdminRecurringMaintenance(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, incidents.Config{})
 	r := mux.NewRouter()
 	admin.New(h.db, admin.Options{Token: adminToken, Now: func() time.Time { return t0 }, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}).Register(r)

@@ -25,6 +25,7 @@ func runEngine(t *testing.T, h *harness) {
 // the note is a public update and the resolution alert carries it. Its
 // target must fail the threshold again to open a new incident.
 func TestOperatorResolvesWithANote(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, incidents.Config{})
 	open, resolved := seedIncidents(t, h)
 	srv := adminServer(t, h, adminToken)
@@ -80,6 +81,7 @@ func TestOperatorResolvesWithANote(t *testing.T) {
 // TestPostingResolvedToAnOpenIncidentPointsToResolve: the update endpoint
 // does not close an open incident behind the engine's back.
 func TestPostingResolvedToAnOpenIncidentPointsToResolve(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, incidents.Config{})
 	open, _ := seedIncidents(t, h)
 	srv := adminServer(t, h, adminToken)
@@ -91,6 +93,7 @@ func TestPostingResolvedToAnOpenIncidentPointsToResolve(t *testing.T) {
 
 // TestOperatorUpdateReachesTheOutbox: the text of an update is in the alert.
 func TestOperatorUpdateReachesTheOutbox(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, incidents.Config{})
 	open, _ := seedIncidents(t, h)
 	srv := adminServer(t, h, adminToken)
@@ -106,6 +109,7 @@ func TestOperatorUpdateReachesTheOutbox(t *testing.T) {
 }
 
 func TestAdminChannels(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, incidents.Config{})
 	srv := adminServer(t, h, adminToken)
 	ctx := context.Background()

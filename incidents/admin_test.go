@@ -81,6 +81,7 @@ func seedIncidents(t *testing.T, h *harness) (open, resolved int64) {
 }
 
 func TestAdminAuth(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, incidents.Config{})
 	off := adminServer(t, h, "")
 	if code, body := call(t, off, "GET", "/api/admin/incidents", adminToken, "", ""); code != 404 || !strings.Contains(body["error"].(string), "admin API is off") {
@@ -98,6 +99,7 @@ func TestAdminAuth(t *testing.T) {
 }
 
 func TestAdminIncidentWorkflow(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, incidents.Config{})
 	open, resolved := seedIncidents(t, h)
 	srv := adminServer(t, h, adminToken)
@@ -155,6 +157,7 @@ func TestAdminIncidentWorkflow(t *testing.T) {
 func jsonNum(n int64) string { b, _ := json.Marshal(n); return string(b) }
 
 func TestAdminRejectsBadInput(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, incidents.Config{})
 	open, resolved := seedIncidents(t, h)
 	srv := adminServer(t, h, adminToken)
@@ -231,6 +234,7 @@ func TestAdminRejectsBadInput(t *testing.T) {
 }
 
 func TestAdminMaintenance(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, incidents.Config{})
 	srv := adminServer(t, h, adminToken)
 	start := time.Now().Add(time.Minute).UTC().Format(time.RFC3339)
@@ -272,6 +276,7 @@ func FuzzAdminBodies(f *testing.F) {
 }
 
 func TestAdminDeliveries(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, incidents.Config{})
 	seedIncidents(t, h)
 	if err := h.db.FanOut(context.Background(), []string{"webhook:ops"}); err != nil {
@@ -312,6 +317,7 @@ func (oldEvidence) IncidentEvidence(context.Context, int64) ([]json.RawMessage, 
 // webhooks: an incident's evidence too, the rows stored in nanoseconds
 // before included.
 func TestAdminEvidenceInMilliseconds(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, incidents.Config{})
 	open, _ := seedIncidents(t, h)
 	for name, store := range map[string]admin.Store{"stored now": h.db, "stored in nanoseconds": oldEvidence{h.db}} {

@@ -145,6 +145,7 @@ func alertTypes(as []linkwatch.Alert) []string {
 }
 
 func TestThresholds(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, incidents.Config{})
 	h.feed(down(shopA, linkwatch.CauseHTTP5xx))
 	if n := len(h.incidents()); n != 0 {
@@ -180,6 +181,7 @@ func TestThresholds(t *testing.T) {
 }
 
 func TestDegradedIsMinor(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, incidents.Config{})
 	h.feed(degraded(blog, linkwatch.CauseRateLimited))
 	h.feed(degraded(blog, linkwatch.CauseRateLimited))
@@ -199,6 +201,7 @@ func TestDegradedIsMinor(t *testing.T) {
 }
 
 func TestHostGrouping(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, incidents.Config{})
 	h.feed(down(shopA, linkwatch.CauseConnectRefused), down(shopB, linkwatch.CauseConnectRefused), down(blog, linkwatch.CauseDNS))
 	h.feed(down(shopA, linkwatch.CauseConnectRefused), down(shopB, linkwatch.CauseConnectRefused), down(blog, linkwatch.CauseDNS))
@@ -229,6 +232,7 @@ func TestHostGrouping(t *testing.T) {
 }
 
 func TestProberOfflineHoldsDestinationIncidents(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, incidents.Config{CanaryID: canaryURL})
 	for range 3 {
 		h.feed(canary(linkwatch.StatusDown), down(shopA, linkwatch.CauseConnectTimeout), down(shopB, linkwatch.CauseConnectTimeout), down(blog, linkwatch.CauseConnectTimeout))
@@ -259,6 +263,7 @@ func flapCycle(h *harness) {
 }
 
 func TestFlapping(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, incidents.Config{FlapCount: 3, FlapStable: 6})
 	cycle := func() { flapCycle(h) }
 	cycle()
@@ -288,6 +293,7 @@ func TestFlapping(t *testing.T) {
 }
 
 func TestMaintenanceSuppressesAlerts(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, incidents.Config{})
 	if _, err := h.db.CreateMaintenance(context.Background(), linkwatch.Maintenance{
 		Title: "shop migration", Component: "page:acme", StartsAt: t0, EndsAt: t0.Add(time.Hour)}); err != nil {
@@ -316,6 +322,7 @@ func TestMaintenanceSuppressesAlerts(t *testing.T) {
 }
 
 func TestRestartContinuesOpenIncident(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, incidents.Config{})
 	h.feed(down(blog, linkwatch.CauseDNS))
 	h.feed(down(blog, linkwatch.CauseDNS))
@@ -334,6 +341,7 @@ func TestRestartContinuesOpenIncident(t *testing.T) {
 }
 
 func TestHubSelfCheckIsItsOwnIncident(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, incidents.Config{})
 	h.feed(self("self:/ada/blog", linkwatch.StatusDown, linkwatch.CauseHubRedirectWrong), down(blog, linkwatch.CauseHTTP5xx))
 	h.feed(self("self:/ada/blog", linkwatch.StatusDown, linkwatch.CauseHubRedirectWrong), down(blog, linkwatch.CauseHTTP5xx))
@@ -353,6 +361,7 @@ func TestHubSelfCheckIsItsOwnIncident(t *testing.T) {
 // Flapping history is kept in the database: two recoveries, a restart,
 // and the third recovery within the hour still makes the target flapping.
 func TestFlappingSurvivesRestart(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, incidents.Config{FlapCount: 3, FlapStable: 6})
 	cycle := func() { flapCycle(h) }
 	cycle()

@@ -51,6 +51,7 @@ func (b *logBuffer) Write(p []byte) (int, error) {
 // disk: every result fails to open its incident, and the engine says so
 // once a minute with a count, not 180 times; then once that it recovered.
 func TestEngineLogsAFullDiskOncePerMinute(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		var out logBuffer
 		eng, err := incidents.NewEngine(t.Context(), incidents.Config{FailureThreshold: 1}, fullDisk{}, deps,
@@ -100,6 +101,7 @@ func (d freedDisk) Record(ctx context.Context, c incidents.Change) (linkwatch.In
 // The disk freed, the failing link's next result opens its incident, and
 // one line says so.
 func TestEngineFullDiskNotRecoveredByResultsThatWriteNothing(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		var out logBuffer
 		var freed atomic.Bool

@@ -99,6 +99,7 @@ func equalHealth(got, want map[string]string) bool {
 // opening alert says so), the other link of the host incident is only
 // noted down, and the resolution sends visitors back.
 func TestFallbackFollowsTheIncident(t *testing.T) {
+	t.Parallel()
 	h, obs := newFallbackHarness(t, incidents.Config{})
 	h.feed(up(backup), down(shopA, linkwatch.CauseConnectRefused))
 	if got := obs.last(); len(got) != 0 {
@@ -143,6 +144,7 @@ func TestFallbackFollowsTheIncident(t *testing.T) {
 
 // Each exclusion of the switch rule, alone.
 func TestDivertRule(t *testing.T) {
+	t.Parallel()
 	downInc := &linkwatch.Incident{Kind: linkwatch.KindDestination, Impact: linkwatch.ImpactMajor}
 	tests := []struct {
 		name          string
@@ -178,6 +180,7 @@ func TestDivertRule(t *testing.T) {
 }
 
 func TestFallbackNotForDegraded(t *testing.T) {
+	t.Parallel()
 	h, obs := newFallbackHarness(t, incidents.Config{})
 	h.feed(degraded(shopA, linkwatch.CauseRateLimited))
 	h.feed(degraded(shopA, linkwatch.CauseRateLimited))
@@ -195,6 +198,7 @@ func TestFallbackNotForDegraded(t *testing.T) {
 }
 
 func TestFallbackNotWhileHeldBack(t *testing.T) {
+	t.Parallel()
 	h, obs := newFallbackHarness(t, incidents.Config{CanaryID: canaryURL})
 	// The canary has never answered since the failures began: held back.
 	h.feed(down(shopA, linkwatch.CauseConnectRefused))
@@ -209,6 +213,7 @@ func TestFallbackNotWhileHeldBack(t *testing.T) {
 }
 
 func TestFallbackNotDuringMaintenance(t *testing.T) {
+	t.Parallel()
 	h, obs := newFallbackHarness(t, incidents.Config{})
 	if _, err := h.db.CreateMaintenance(context.Background(), linkwatch.Maintenance{
 		Title: "shop move", Component: "dest:" + shopA, StartsAt: t0.Add(-time.Minute), EndsAt: t0.Add(25 * time.Second),
@@ -233,6 +238,7 @@ func TestFallbackNotDuringMaintenance(t *testing.T) {
 // The fallback fails first, then the destination: visitors stay on the
 // destination; the fallback comes back: they switch; it fails again: back.
 func TestFallbackDownToo(t *testing.T) {
+	t.Parallel()
 	h, obs := newFallbackHarness(t, incidents.Config{})
 	h.feed(down(backup, linkwatch.CauseHTTP5xx))
 	h.feed(down(backup, linkwatch.CauseHTTP5xx), down(shopA, linkwatch.CauseConnectRefused))
@@ -263,6 +269,7 @@ func TestFallbackDownToo(t *testing.T) {
 // A restart in the middle of an outage publishes the same health from the
 // database, with no new switch recorded.
 func TestFallbackSurvivesRestart(t *testing.T) {
+	t.Parallel()
 	h, _ := newFallbackHarness(t, incidents.Config{})
 	h.feed(down(shopA, linkwatch.CauseConnectRefused))
 	h.feed(down(shopA, linkwatch.CauseConnectRefused))
@@ -290,6 +297,7 @@ func TestFallbackSurvivesRestart(t *testing.T) {
 // The switch is written before it is published: a failed write leaves the
 // hub on the destination, and the next result retries it.
 func TestFallbackSwitchWrittenBeforePublished(t *testing.T) {
+	t.Parallel()
 	h, obs := newFallbackHarness(t, incidents.Config{})
 	store := &failingStore{DB: h.db}
 	h.eng = newEngineOverDeps(t, h.cfg, store, fbDeps, &h.now)

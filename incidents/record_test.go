@@ -15,6 +15,7 @@ import (
 // keeps its due time; any other alert releases the held one first; an
 // alert not grouped goes out at once.
 func TestGroup(t *testing.T) {
+	t.Parallel()
 	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 	added := func(link string) linkwatch.Alert {
 		return linkwatch.Alert{Type: linkwatch.AlertUpdated, Reason: "target_added", EventID: "msg_" + link,
@@ -69,6 +70,7 @@ func TestGroup(t *testing.T) {
 // database has them, but for what a resolution, an operator's update and
 // an acknowledgement set; a stale or refused change is a conflict.
 func TestChangeOver(t *testing.T) {
+	t.Parallel()
 	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 	cur := linkwatch.Incident{ID: 7, Key: "dest:x", Title: "old", Status: linkwatch.StatusIdentified, StartedAt: t0,
 		AcknowledgedAt: t0.Add(time.Minute), AcknowledgedBy: "ada", Postmortem: linkwatch.Postmortem{Notes: "notes"}, Version: 3}

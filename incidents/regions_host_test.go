@@ -54,6 +54,7 @@ func (h *regions) hostRounds(n int, order []string, shopAUp bool) {
 // has it — not the old destination copy beside the new host copy, whose
 // stale version refuses every later write (shopA's recovery here).
 func TestRekeyedIncidentHeldOnce(t *testing.T) {
+	t.Parallel()
 	h := newRegions(t, "a", "b", "c")
 	h.hostRounds(4, []string{"a", "b", "c"}, false)
 	real := h.byKind(linkwatch.KindHost)
@@ -75,6 +76,7 @@ func TestRekeyedIncidentHeldOnce(t *testing.T) {
 // not make a resolve the incident it holds no failing target of: the
 // majority that opened it is b and c's, and they still see it fail.
 func TestHandOverKeepsOthersMajority(t *testing.T) {
+	t.Parallel()
 	h := newRegions(t, "a", "b", "c")
 	for range 4 {
 		h.round("b", "c")
@@ -101,6 +103,7 @@ func TestHandOverKeepsOthersMajority(t *testing.T) {
 // from a majority (b and c). The incident stays open: no resolution, and
 // no second opening when b and c vote on shopB again.
 func TestHostIncidentOutlivesOneTargetsRecovery(t *testing.T) {
+	t.Parallel()
 	h := newRegions(t, "a", "b", "c")
 	h.hostRounds(4, []string{"a", "b", "c"}, false)
 	h.hostRounds(4, []string{"b", "c", "a"}, true)
@@ -171,6 +174,7 @@ func (s *raceWrite) Record(ctx context.Context, c incidents.Change) (linkwatch.I
 // again from the incident as it is now — the same rule as between the
 // replicas of one region: the result is not lost, nothing fails.
 func TestStaleRegionWriteDecidedAgain(t *testing.T) {
+	t.Parallel()
 	h := newRegions(t, "a", "b")
 	race := &raceWrite{DB: h.db}
 	h.start("c", race)
@@ -232,6 +236,7 @@ func TestStaleRegionWriteDecidedAgain(t *testing.T) {
 // continues a's part from the database (no second incident, no alert),
 // a1 lets go, and when shopA is back it resolves once.
 func TestHostMovesWithinARegion(t *testing.T) {
+	t.Parallel()
 	h := newRegions(t, "b")
 	start := func(name string, owns bool) *incidents.Engine { return h.replicaIn("a", name, owns) }
 	a1, a2 := start("a1", true), start("a2", false)
@@ -289,6 +294,7 @@ func TestHostMovesWithinARegion(t *testing.T) {
 // must not take region a out of the vote by writing the region's canary
 // row last.
 func TestOneReplicasCanaryDoesNotSilenceItsRegion(t *testing.T) {
+	t.Parallel()
 	h := newRegions(t, "b")
 	start := func(name string, owns bool) *incidents.Engine { return h.replicaIn("a", name, owns) }
 	start("a1", true)
@@ -315,6 +321,7 @@ func TestOneReplicasCanaryDoesNotSilenceItsRegion(t *testing.T) {
 // says it is up: it neither takes the incident back nor writes the line a
 // second time.
 func TestHandOverWritesSeenUpOnce(t *testing.T) {
+	t.Parallel()
 	h := newRegions(t, "b", "c")
 	a1, a2 := h.replicaIn("a", "a1", true), h.replicaIn("a", "a2", false)
 	round := func(owner string, aFails bool) {
@@ -370,6 +377,7 @@ func TestHandOverWritesSeenUpOnce(t *testing.T) {
 // vote), not "the canary is down". Once b fails the canary too, no one
 // reaches it: the canary itself is down, as a single region sees it.
 func TestCanaryFailingFromOneRegionIsItsProberOffline(t *testing.T) {
+	t.Parallel()
 	h := newRegions(t)
 	h.replicaIn("a", "a1", true)
 	h.replicaIn("b", "b1", true)

@@ -69,6 +69,7 @@ func (h *regions) notesSince(from time.Time) []linkwatch.Incident {
 // region opened "unreachable from <late region>", back-dated into the
 // incident, which the late region resolved a check later.
 func TestRecoveryLagOpensNoNote(t *testing.T) {
+	t.Parallel()
 	type recovery struct {
 		name       string
 		regions    []string
@@ -144,6 +145,7 @@ func TestRecoveryLagOpensNoNote(t *testing.T) {
 // resolution, and the note begins then: it never reaches back into the
 // incident. With three regions the same holds for the one left failing.
 func TestStillFailingAfterMajorityNotesFreshFailures(t *testing.T) {
+	t.Parallel()
 	onBothStores(t, func(t *testing.T, open func(*testing.T) *storage.DB, pg bool) {
 		// eu checks last in each interval: its check of the interval the
 		// incident resolves in is its first failure after the end.
@@ -191,6 +193,7 @@ func TestStillFailingAfterMajorityNotesFreshFailures(t *testing.T) {
 // nor does its next vote; a new note opens only after failure_threshold
 // fresh failures after the resolution, and begins then.
 func TestRegionalNoteResolvedByHand(t *testing.T) {
+	t.Parallel()
 	onBothStores(t, func(t *testing.T, open func(*testing.T) *storage.DB, pg bool) {
 		for _, by := range []string{"a", "b"} {
 			t.Run("on "+by, func(t *testing.T) {
@@ -239,6 +242,7 @@ func TestRegionalNoteResolvedByHand(t *testing.T) {
 // b sees shopA fail too, shopA's incident opens and the note keeps shopB;
 // the note resolves when shopB is up again. No note alerts.
 func TestRegionalNotesGroupedByHost(t *testing.T) {
+	t.Parallel()
 	onBothStores(t, func(t *testing.T, open func(*testing.T) *storage.DB, pg bool) {
 		h := newRegionsOn(t, open(t), "a", "b")
 		refused := linkwatch.CauseConnectRefused
@@ -286,6 +290,7 @@ func TestRegionalNotesGroupedByHost(t *testing.T) {
 // note about the hub, never a page; wrong from both regions, the hub's
 // incident opens once (critical, one alert), and resolves once.
 func TestHubRedirectsVoted(t *testing.T) {
+	t.Parallel()
 	onBothStores(t, func(t *testing.T, open func(*testing.T) *storage.DB, pg bool) {
 		h := newRegionsOn(t, open(t), "a", "b")
 		wrong := self("self:/ada/blog", linkwatch.StatusDown, linkwatch.CauseHubRedirectWrong)

@@ -158,6 +158,7 @@ func (h *regions) events(id int64) string {
 // page; a regional note, degraded, naming a; it resolves when a sees the
 // destination again.
 func TestMinorityFailureIsANoteNotAPage(t *testing.T) {
+	t.Parallel()
 	h := newRegions(t, "a", "b")
 	for range 5 {
 		h.round("a")
@@ -197,6 +198,7 @@ func TestMinorityFailureIsANoteNotAPage(t *testing.T) {
 // crossed first, when b had not yet) gives way to it. It resolves when
 // the majority is lost.
 func TestMajorityOpensOneIncident(t *testing.T) {
+	t.Parallel()
 	h := newRegions(t, "a", "b")
 	for range 4 {
 		h.round("a", "b")
@@ -266,6 +268,7 @@ func TestMajorityOpensOneIncident(t *testing.T) {
 // TestThreeRegions: two of three is a majority, and the incident names the
 // region that sees the destination up.
 func TestThreeRegions(t *testing.T) {
+	t.Parallel()
 	h := newRegions(t, "eu-west", "us-east", "us-west")
 	for range 4 {
 		h.round("eu-west", "us-east")
@@ -305,6 +308,7 @@ func TestThreeRegions(t *testing.T) {
 // its network and drops out of the vote; a, the only voting region, sees
 // shopA fail, and that is a majority.
 func TestFailedCanaryDropsARegionOut(t *testing.T) {
+	t.Parallel()
 	h := newRegions(t, "a", "b")
 	for range 4 {
 		h.feed("a", canary(linkwatch.StatusUp), down(shopA, linkwatch.CauseConnectRefused))
@@ -334,6 +338,7 @@ func TestFailedCanaryDropsARegionOut(t *testing.T) {
 // three intervals later: then the majority opens the incident, and the
 // note resolves into it.
 func TestLateVerdict(t *testing.T) {
+	t.Parallel()
 	h := newRegions(t, "a", "b")
 	for range 3 {
 		h.round("a")
@@ -377,6 +382,7 @@ func (s *staleOpen) OpenIncidents(ctx context.Context) ([]linkwatch.Incident, er
 // one-open-incident-per-key rule refuses b's; b joins a's. One incident,
 // one alert.
 func TestBothRegionsDecideAtOnce(t *testing.T) {
+	t.Parallel()
 	h := newRegions(t, "a", "b")
 	stale := &staleOpen{DB: h.db}
 	h.start("b", stale)
@@ -409,6 +415,7 @@ func TestBothRegionsDecideAtOnce(t *testing.T) {
 // recovery ended the majority). b's own recovery then writes nothing to
 // it: no second resolution, no second alert.
 func TestResolvedByAnotherRegion(t *testing.T) {
+	t.Parallel()
 	h := newRegions(t, "a", "b")
 	for range 4 {
 		h.round("a", "b")
@@ -429,6 +436,7 @@ func TestResolvedByAnotherRegion(t *testing.T) {
 // replica dies: its canary row and its failing verdict go stale, and a's
 // vote resolves the note within a few intervals.
 func TestSilentRegionDropsOut(t *testing.T) {
+	t.Parallel()
 	h := newRegions(t, "a", "b")
 	for range 3 {
 		h.round("b")
@@ -457,6 +465,7 @@ func TestSilentRegionDropsOut(t *testing.T) {
 // rebuilds from the database: no second incident, no second alert, and
 // the incident resolves once when the destination is back.
 func TestRegionRestart(t *testing.T) {
+	t.Parallel()
 	h := newRegions(t, "a", "b")
 	for range 4 {
 		h.round("a", "b")
@@ -496,6 +505,7 @@ func TestRegionRestart(t *testing.T) {
 // vote, then a's majority on shopB comes while a holds nothing of b's.
 // shopB joins b's incident: one host incident.
 func TestHostGroupingAcrossRegions(t *testing.T) {
+	t.Parallel()
 	h := newRegions(t, "a", "b")
 	refused := linkwatch.CauseConnectRefused
 	for range 2 {

@@ -45,6 +45,7 @@ func (h *harness) feedTo(eng *incidents.Engine, steps ...step) []error {
 // copy is refused and reloads instead of undoing the other's change; one
 // incident, one opening and one resolution alert.
 func TestTwoEnginesOneOutage(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, incidents.Config{})
 	a, b := h.replica("a"), h.replica("b")
 	for range 2 {
@@ -112,6 +113,7 @@ func TestTwoEnginesOneOutage(t *testing.T) {
 // at its new owner, rebuilt from the database: the new owner's successes
 // resolve it, and the old owner forgets the host.
 func TestHostMovesWithItsIncident(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, incidents.Config{})
 	a, b := h.replica("a"), h.replica("b")
 	b.SetOwnership(func(string) bool { return false })
@@ -147,6 +149,7 @@ func TestHostMovesWithItsIncident(t *testing.T) {
 // incident is resolved by another once it is gone; a live one's and the
 // resolver's own stay.
 func TestDepartedReplicaIncidentsResolve(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, incidents.Config{CanaryID: linkwatch.CanaryID(canaryURL)})
 	ctx := context.Background()
 	for _, r := range []string{"a", "b", "c"} {
@@ -193,6 +196,7 @@ func TestDepartedReplicaIncidentsResolve(t *testing.T) {
 // owner is still flapping at its new one: the history is read from the
 // database when the host moves, not only at start.
 func TestMovedHostKeepsItsFlappingHistory(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, incidents.Config{})
 	b := h.replica("b")
 	b.SetOwnership(func(string) bool { return false })
@@ -233,6 +237,7 @@ func TestMovedHostKeepsItsFlappingHistory(t *testing.T) {
 // another replica holds (its host is that replica's) is served by this
 // one: resolved in the database, with the note, not refused as "not open".
 func TestResolveByHandOnAnyReplica(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, incidents.Config{})
 	a, b := h.replica("a"), h.replica("b")
 	b.SetOwnership(func(string) bool { return false })
@@ -285,6 +290,7 @@ func TestResolveByHandOnAnyReplica(t *testing.T) {
 // fail failure_threshold checks again before a new incident opens, as
 // after a resolution made here, not reopen at its very next failure.
 func TestResolvedElsewhereRestartsTheStreak(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name    string
 		resolve func(t *testing.T, h *harness, b *incidents.Engine, id int64)
@@ -365,6 +371,7 @@ func (l *liveList) LiveMembers(_ context.Context, within time.Duration) ([]linkw
 // TestLeftReplicasIncidentsResolve: the replicas with no heartbeat within
 // the lease, as the member store lists them, are the departed ones.
 func TestLeftReplicasIncidentsResolve(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, incidents.Config{CanaryID: linkwatch.CanaryID(canaryURL)})
 	ctx := context.Background()
 	for _, r := range []string{"a", "b"} {

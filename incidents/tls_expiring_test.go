@@ -11,6 +11,7 @@ import (
 // far apart its links start warning; when it then expires, the incident
 // becomes the outage it is.
 func TestTLSExpiringIsOneMinorHostIncident(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, incidents.Config{})
 	h.feed(degraded(shopA, linkwatch.CauseTLSExpiring))
 	h.feed(degraded(shopA, linkwatch.CauseTLSExpiring))

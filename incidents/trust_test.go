@@ -77,6 +77,7 @@ var never = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
 // the network fails, and however many destinations, no destination or host
 // alert goes out; one prober_offline incident does, and everything resolves.
 func TestProberNetworkDownNeverPagesForDestinations(t *testing.T) {
+	t.Parallel()
 	for _, n := range []int{20, 1000} {
 		for _, canarySlot := range []float64{0, 0.5, 0.999} {
 			for _, failAt := range []float64{0, 0.3, 0.97} {
@@ -130,6 +131,7 @@ func keys(list []linkwatch.Incident) []string {
 // after it), so the incident opens one interval later still. Either way the
 // timeline says when it was held.
 func TestRealOutageWithCanaryLastStillPages(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		threshold  int
 		canarySlot float64 // the failing check runs from slot 0.15 for its 5 s timeout
@@ -170,6 +172,7 @@ func TestRealOutageWithCanaryLastStillPages(t *testing.T) {
 // while destinations answer gets its own incident, and destination
 // incidents are no longer held for it.
 func TestDeadCanaryDoesNotSilenceDestinations(t *testing.T) {
+	t.Parallel()
 	urls, deps := fleet(20, 10)
 	h := newFleetHarness(t, incidents.Config{CanaryID: canaryURL}, deps)
 	down := map[string]bool{canaryURL: true}
@@ -201,6 +204,7 @@ func TestDeadCanaryDoesNotSilenceDestinations(t *testing.T) {
 // TestOutageOutlastingMaintenanceAlertsOnce: silence inside the window, one
 // opening alert once it ends with the outage still on, then the resolution.
 func TestOutageOutlastingMaintenanceAlertsOnce(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, incidents.Config{})
 	if _, err := h.db.CreateMaintenance(context.Background(), linkwatch.Maintenance{
 		Title: "blog move", Component: "page:ada", StartsAt: t0, EndsAt: t0.Add(25 * time.Second)}); err != nil {
@@ -237,6 +241,7 @@ func TestOutageOutlastingMaintenanceAlertsOnce(t *testing.T) {
 // the outage still on: the engine's mute step reads an occurrence as it
 // reads a one-off window.
 func TestRecurringMaintenanceMutesLikeOneOff(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, incidents.Config{})
 	if _, err := h.db.CreateRecurringMaintenance(context.Background(), linkwatch.RecurringMaintenance{
 		Title: "nightly deploy", Component: "page:ada", Schedule: "1 12 * * *", Duration: time.Minute}); err != nil {
@@ -269,6 +274,7 @@ func TestRecurringMaintenanceMutesLikeOneOff(t *testing.T) {
 // before a window gets no updates inside it, and its resolution still goes
 // out so no channel is left showing an outage that ended.
 func TestMaintenanceMutesUpdatesButNotTheResolution(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, incidents.Config{})
 	h.feed(down(blog, linkwatch.CauseHTTP5xx))
 	h.feed(down(blog, linkwatch.CauseHTTP5xx)) // opens and alerts
@@ -306,6 +312,7 @@ func (s *failingStore) Record(ctx context.Context, c incidents.Change) (linkwatc
 // every result, the engine's open incidents are the database's, the next
 // result retries, and every incident ends resolved with its alerts paired.
 func TestFailedWriteNeverSplitsMemoryFromDatabase(t *testing.T) {
+	t.Parallel()
 	cfg := incidents.Config{FlapCount: 2, FlapStable: 4}
 	scenario := func(h *harness, feed func(...step)) {
 		feed(down(shopA, linkwatch.CauseConnectRefused), down(blog, linkwatch.CauseHTTP5xx))
@@ -424,6 +431,7 @@ func mapKeys(m map[string]linkwatch.Incident) []string {
 // while its incident is open resolves it, on reload and on restart; a host
 // incident keeps going with the targets that remain.
 func TestRemovedTargetResolvesItsIncident(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, incidents.Config{})
 	h.feed(down(blog, linkwatch.CauseDNS), down(shopA, linkwatch.CauseHTTP5xx), down(shopB, linkwatch.CauseHTTP5xx))
 	h.feed(down(blog, linkwatch.CauseDNS), down(shopA, linkwatch.CauseHTTP5xx), down(shopB, linkwatch.CauseHTTP5xx))
@@ -477,6 +485,7 @@ func TestRemovedTargetResolvesItsIncident(t *testing.T) {
 // opening goes out at once, and the nine that join within the group
 // interval are one update naming all of them.
 func TestGroupedUpdatesNameEveryAddedLink(t *testing.T) {
+	t.Parallel()
 	urls, fdeps := fleet(10, 1)
 	h := newFleetHarness(t, incidents.Config{GroupInterval: 30 * time.Second}, fdeps)
 	down := map[string]bool{}
@@ -508,6 +517,7 @@ func TestGroupedUpdatesNameEveryAddedLink(t *testing.T) {
 // TestGroupIsReleasedBeforeTheNextAlert: a resolution inside the group
 // interval does not overtake the held update.
 func TestGroupIsReleasedBeforeTheNextAlert(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, incidents.Config{GroupInterval: time.Minute})
 	h.feed(down(shopA, linkwatch.CauseHTTP5xx))
 	h.feed(down(shopA, linkwatch.CauseHTTP5xx), down(shopB, linkwatch.CauseHTTP5xx))
@@ -523,6 +533,7 @@ func TestGroupIsReleasedBeforeTheNextAlert(t *testing.T) {
 // count as failing destinations once their kind is known, so a restart in
 // the middle of an outage does not skew prober-offline detection.
 func TestRestartKeepsTheOfflineCount(t *testing.T) {
+	t.Parallel()
 	urls, deps := fleet(5, 5)
 	h := newFleetHarness(t, incidents.Config{CanaryID: canaryURL}, deps)
 	down := map[string]bool{urls[0]: true, urls[1]: true}
@@ -553,6 +564,7 @@ func TestRestartKeepsTheOfflineCount(t *testing.T) {
 // destination that is already failing is affected by its open incident at
 // once (and a link removed is not any more), with no new alert.
 func TestReloadUpdatesAnOpenIncidentsLinks(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, incidents.Config{})
 	h.feed(down(blog, linkwatch.CauseDNS))
 	h.feed(down(blog, linkwatch.CauseDNS))
@@ -579,6 +591,7 @@ func TestReloadUpdatesAnOpenIncidentsLinks(t *testing.T) {
 // as 0, and 0 is no grouping (it was the engine's own 30 s default): each
 // update is an alert of its own, at once.
 func TestGroupIntervalZeroIsOff(t *testing.T) {
+	t.Parallel()
 	const shopC = "https://shop.example/c"
 	for _, tt := range []struct {
 		group time.Duration

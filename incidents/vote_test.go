@@ -10,6 +10,7 @@ import (
 )
 
 func TestDecide(t *testing.T) {
+	t.Parallel()
 	const target = "https://shop.example/a"
 	now := t0
 	fresh := 30 * time.Second
@@ -91,6 +92,7 @@ func TestDecide(t *testing.T) {
 }
 
 func TestVoteSince(t *testing.T) {
+	t.Parallel()
 	v := incidents.Decide("x", []incidents.Verdict{
 		{Target: "x", Region: "a", Failing: true, Cause: linkwatch.CauseTimeout, Since: t0.Add(-10 * time.Second), UpdatedAt: t0},
 		{Target: "x", Region: "b", Failing: true, Cause: linkwatch.CauseDNS, Since: t0.Add(-40 * time.Second), UpdatedAt: t0},
@@ -105,6 +107,7 @@ func TestVoteSince(t *testing.T) {
 // proves the failure again after the end. One that began at or after it
 // counts, and the vote's since is never before the end.
 func TestVoteEnded(t *testing.T) {
+	t.Parallel()
 	ended := t0.Add(-15 * time.Second)
 	health := []incidents.RegionHealth{{Region: "a", CanaryOK: true, At: t0}, {Region: "b", CanaryOK: true, At: t0}, {Region: "c", CanaryOK: true, At: t0}}
 	v := incidents.Decide("x", []incidents.Verdict{
@@ -121,6 +124,7 @@ func TestVoteEnded(t *testing.T) {
 }
 
 func TestVoteSentence(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		failing, up []string
 		want        string

@@ -8,6 +8,7 @@ import (
 )
 
 func TestHumanDurations(t *testing.T) {
+	t.Parallel()
 	for d, want := range map[time.Duration]string{
 		20 * time.Second:                  "less than a minute",
 		time.Minute:                       "1 minute",

@@ -70,6 +70,7 @@ func fixtureCharts() map[string]chart {
 // TestChartsMatchGolden: fixed rollups draw the same SVG, byte for byte
 // (go test ./statuspage -run Golden -update rewrites testdata/charts).
 func TestChartsMatchGolden(t *testing.T) {
+	t.Parallel()
 	for name, c := range fixtureCharts() {
 		for _, standalone := range []bool{false, true} {
 			file := filepath.Join("testdata", "charts", name+".svg")
@@ -136,6 +137,7 @@ func parseSVG(t *testing.T, s string) []svgElement {
 }
 
 func TestChartsAreWellFormedAndLabelled(t *testing.T) {
+	t.Parallel()
 	for name, c := range fixtureCharts() {
 		for _, standalone := range []bool{false, true} {
 			els := parseSVG(t, c.svg(standalone))
@@ -164,6 +166,7 @@ func TestChartsAreWellFormedAndLabelled(t *testing.T) {
 }
 
 func TestChartDescribesTheNumbersInWords(t *testing.T) {
+	t.Parallel()
 	cs := fixtureCharts()
 	for name, want := range map[string]string{
 		"day":    "p95 over the last 24 hours: 180 ms, peak 2.1 s at 13:00 UTC; p50 95 ms; 2 incidents: 13:40–14:05 UTC, 14:15 UTC, ongoing.",
@@ -186,6 +189,7 @@ func TestChartDescribesTheNumbersInWords(t *testing.T) {
 // TestChartMarksIncidentsWhereTheyHappened: each incident is a band from
 // its start to its end (an open one to now) on the plot's 0..1000 scale.
 func TestChartMarksIncidentsWhereTheyHappened(t *testing.T) {
+	t.Parallel()
 	c := fixtureCharts()["day"]
 	x := func(at time.Time) float64 { return 1000 * float64(at.Sub(c.From)) / float64(c.To.Sub(c.From)) }
 	var bands [][2]float64
@@ -232,7 +236,7 @@ func TestChartMarksIncidentsWhereTheyHappened(t *testing.T) {
 
 // TestChartIsInUTCWhateverTheLocalZone: the server's zone, and the zone of
 // the times it is given, change nothing.
-func TestChartIsInUTCWhateverTheLocalZone(t *testing.T) {
+func TestChartIsInUTCWhateverTheLocalZone(t *testing.T) { // not parallel: it sets time.Local
 	want := map[string]string{}
 	for name, c := range fixtureCharts() {
 		want[name] = c.svg(true)
@@ -267,6 +271,7 @@ func TestChartIsInUTCWhateverTheLocalZone(t *testing.T) {
 }
 
 func TestLatencyBadgeColours(t *testing.T) {
+	t.Parallel()
 	ms := time.Millisecond
 	for _, tt := range []struct {
 		d      time.Duration
@@ -290,6 +295,7 @@ func TestLatencyBadgeColours(t *testing.T) {
 
 // The page's stylesheet carries the charts' shapes, from their one home.
 func TestStatusCSSCarriesChartStyles(t *testing.T) {
+	t.Parallel()
 	if !bytes.Contains(statusCSS, []byte(chartShapesCSS)) {
 		t.Error("status.css as served lacks chartShapesCSS")
 	}
@@ -297,6 +303,7 @@ func TestStatusCSSCarriesChartStyles(t *testing.T) {
 
 // The standalone chart's colours are the status page's, light and dark.
 func TestStandaloneChartColoursAreThePages(t *testing.T) {
+	t.Parallel()
 	vars := func(block string) map[string]string {
 		m := map[string]string{}
 		for _, decl := range strings.FieldsFunc(block, func(r rune) bool { return r == ';' || r == '{' || r == '}' }) {

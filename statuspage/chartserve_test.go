@@ -23,6 +23,7 @@ func wellFormed(t *testing.T, what string, body []byte) {
 }
 
 func TestChartEndpoint(t *testing.T) {
+	t.Parallel()
 	srv, src := seeded(t)
 	for _, q := range []string{"", "?range=24h", "?range=7d", "?range=30d"} {
 		resp, body := get(t, srv.URL+"/chart/acme/shop.svg"+q)
@@ -58,6 +59,7 @@ func TestChartEndpoint(t *testing.T) {
 }
 
 func TestChartEndpointRefusesBadInput(t *testing.T) {
+	t.Parallel()
 	srv, _ := seeded(t)
 	for _, tt := range []struct {
 		path   string
@@ -79,6 +81,7 @@ func TestChartEndpointRefusesBadInput(t *testing.T) {
 }
 
 func TestLatencyBadge(t *testing.T) {
+	t.Parallel()
 	srv, _ := seeded(t)
 	for _, tt := range []struct {
 		path   string
@@ -122,6 +125,7 @@ func TestLatencyBadge(t *testing.T) {
 // chart is inline, inside the destinations disclosure of every page's
 // status.
 func TestStatusPagesCarryCharts(t *testing.T) {
+	t.Parallel()
 	srv, src := seeded(t)
 	_, body := get(t, srv.URL+"/status/acme")
 	page := string(body)

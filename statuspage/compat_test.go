@@ -43,6 +43,7 @@ func names(list any) []string {
 // zed's link, its host (holding only zed's destination) and the hub, and
 // none of acme's incident or the blog's maintenance.
 func TestPageStatusCoversOnlyItsLinks(t *testing.T) {
+	t.Parallel()
 	srv, _ := seeded(t)
 	resp, body := get(t, srv.URL+"/status/zed")
 	html := string(body)
@@ -115,6 +116,7 @@ func componentIDs(t *testing.T, base string) map[string]string {
 }
 
 func TestComponentIDsAreOpaqueAndStable(t *testing.T) {
+	t.Parallel()
 	srv1, _ := seeded(t)
 	srv2, _ := seeded(t) // another database and process state: a restart
 	ids1, ids2 := componentIDs(t, srv1.URL), componentIDs(t, srv2.URL)
@@ -152,6 +154,7 @@ func TestComponentIDsAreOpaqueAndStable(t *testing.T) {
 // scheduled-maintenances the most recent, completed ones included (with
 // resolved_at).
 func TestScheduledMaintenanceEndpoints(t *testing.T) {
+	t.Parallel()
 	srv, src := seeded(t)
 	now := time.Now()
 	for _, m := range []linkwatch.Maintenance{
@@ -200,6 +203,7 @@ func TestScheduledMaintenanceEndpoints(t *testing.T) {
 }
 
 func TestAPINotFoundIsJSON(t *testing.T) {
+	t.Parallel()
 	srv, _ := seeded(t)
 	for _, p := range []string{"/api/v2/nope.json", "/api/v2/incidents/42.json", "/status/api/v2/nope.json",
 		"/status/nobody/api/v2/summary.json", "/status/acme/api/v2/nope.json"} {
@@ -236,6 +240,7 @@ func checkTimes(t *testing.T, path string, v any) int {
 }
 
 func TestPostmortemStatusAndMillisecondTimes(t *testing.T) {
+	t.Parallel()
 	srv, _ := seeded(t)
 	_, m := getJSON(t, srv.URL+"/api/v2/incidents.json")
 	byName := map[string]map[string]any{}
@@ -258,6 +263,7 @@ func TestPostmortemStatusAndMillisecondTimes(t *testing.T) {
 // A widget given https://links.example/status as its page reads the API
 // under it and links visitors to the status page.
 func TestWidgetBaseIsStatus(t *testing.T) {
+	t.Parallel()
 	srv, _ := seeded(t)
 	_, m := getJSON(t, srv.URL+"/status/api/v2/summary.json")
 	if u := m["page"].(map[string]any)["url"]; u != "https://links.example/status" {
@@ -269,6 +275,7 @@ func TestWidgetBaseIsStatus(t *testing.T) {
 }
 
 func TestReadableWords(t *testing.T) {
+	t.Parallel()
 	srv, _ := seeded(t)
 	_, body := get(t, srv.URL+"/status")
 	html := string(body)

@@ -11,6 +11,7 @@ import (
 // left out, a step without counts drawn at zero; the chart says its total
 // and peak in words, and an unknown range is an error.
 func TestCountChart(t *testing.T) {
+	t.Parallel()
 	now := chartNow
 	from, err := ChartFrom("30d", now)
 	if err != nil {

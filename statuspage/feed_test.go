@@ -43,6 +43,7 @@ func atomID(t *testing.T, url string) string {
 }
 
 func TestFeedsParseWithAuthorsLastingIDsAndUpdated(t *testing.T) {
+	t.Parallel()
 	srv, src := seeded(t)
 	// The newest public change: the maintenance window, made after the
 	// open incident's posted update.
@@ -128,6 +129,7 @@ func TestFeedsParseWithAuthorsLastingIDsAndUpdated(t *testing.T) {
 }
 
 func TestFeedsAnswerConditionalGETs(t *testing.T) {
+	t.Parallel()
 	srv, _ := seeded(t)
 	for _, path := range []string{"/status/feed.atom", "/status/feed.rss", "/history.atom"} {
 		resp, body := get(t, srv.URL+path)

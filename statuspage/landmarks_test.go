@@ -23,6 +23,7 @@ import (
 // page shows both postmortems, and no two landmarks read the same label
 // (axe's landmark-unique).
 func TestTwoPostmortemsOfOneTitle(t *testing.T) {
+	t.Parallel()
 	srv := twoPostmortems(t)
 	for _, path := range []string{"/status", "/status/acme"} {
 		_, body := get(t, srv.URL+path)

@@ -18,6 +18,7 @@ import (
 // answers in 20 ms and times out now and then (in 3 s) reads 20 ms, the
 // timeouts in none of its numbers.
 func TestFailedChecksHaveNoResponseTime(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db := sqlitetest.MustOpen(t)
 	const dnsURL, okURL = "https://gone.example/", "https://ok.example/"

@@ -30,6 +30,7 @@ import (
 // the banner says so, and the feeds carry the window; no outage is shown.
 // A second, scheduled window is a landmark of its own, labelled apart.
 func TestMaintenanceIsUnderMaintenance(t *testing.T) {
+	t.Parallel()
 	for _, component := range []string{"dest:" + shopURL, "host:shop.example", "page:acme", ""} {
 		t.Run("window on "+component, func(t *testing.T) {
 			srv := inMaintenance(t, component)

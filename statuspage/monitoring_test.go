@@ -91,6 +91,7 @@ var stateLabels = regexp.MustCompile(`<span class="state state-([a-z_]+)">([^<]*
 // while it was offline count neither for nor against uptime and latency;
 // and no component reads "Operational" over an uptime it did not measure.
 func TestProberOfflineIsUnknownNotAnOutage(t *testing.T) {
+	t.Parallel()
 	for _, history := range []bool{true, false} {
 		name := "with history"
 		if !history {
@@ -225,6 +226,7 @@ func TestProberOfflineIsUnknownNotAnOutage(t *testing.T) {
 // failed on DNS. Those checks are unknown like any made while it is
 // offline: no uptime, no downtime, no response time.
 func TestProberOfflineSinceBeforeTheHistory(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db := sqlitetest.MustOpen(t)
 	now := time.Now().UTC().Truncate(24 * time.Hour).Add(12 * time.Hour)

@@ -24,6 +24,7 @@ import (
 // the Statuspage JSON as degraded performance, "unreachable from eu-west";
 // a destination on another page is untouched.
 func TestRegionalNoteIsDegraded(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db := sqlitetest.MustOpen(t)
 	now := time.Now().UTC()

@@ -105,6 +105,7 @@ func updatedAt(t *testing.T, body string) string {
 // updated_at as it is), not a 503; it tries again once per CacheFor, and
 // is fresh again once the database answers.
 func TestStatusPageServesItsLastSnapshotWhileTheDatabaseIsOut(t *testing.T) {
+	t.Parallel()
 	srv, src, clk := outageServer(t)
 	for _, p := range []string{"/status", "/status/acme", "/api/v2/summary.json"} {
 		if resp, body := fetch(t, srv.URL+p); resp.StatusCode != 200 || strings.Contains(body, "Shown as of") {
@@ -148,6 +149,7 @@ func TestStatusPageServesItsLastSnapshotWhileTheDatabaseIsOut(t *testing.T) {
 // of reach) answers a clear 503 page with Retry-After, in HTML for the
 // page and JSON for the API.
 func TestStatusPageWithoutAnySnapshotSaysSo(t *testing.T) {
+	t.Parallel()
 	srv, src, _ := outageServer(t)
 	src.down.Store(true)
 	for p, want := range map[string]string{
@@ -168,6 +170,7 @@ func TestStatusPageWithoutAnySnapshotSaysSo(t *testing.T) {
 // A rebuild that hangs (a database that drops packets) holds no visitor
 // who has a page to be shown: the last one serves meanwhile.
 func TestStatusPageSlowRebuildHoldsNoVisitor(t *testing.T) {
+	t.Parallel()
 	srv, src, clk := outageServer(t)
 	fetch(t, srv.URL+"/status")
 	hold, held := make(chan struct{}), make(chan struct{}, 1)

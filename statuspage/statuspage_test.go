@@ -174,6 +174,7 @@ func hasKeys(t *testing.T, what string, m map[string]any, want ...string) {
 }
 
 func TestSummaryJSONHasTheStatuspageShape(t *testing.T) {
+	t.Parallel()
 	srv, _ := seeded(t)
 	resp, body := get(t, srv.URL+"/api/v2/summary.json")
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/json; charset=utf-8" {
@@ -241,6 +242,7 @@ func TestSummaryJSONHasTheStatuspageShape(t *testing.T) {
 }
 
 func TestAPIEndpoints(t *testing.T) {
+	t.Parallel()
 	srv, _ := seeded(t)
 	tests := []struct {
 		path  string
@@ -272,6 +274,7 @@ func TestAPIEndpoints(t *testing.T) {
 }
 
 func TestStatusHTML(t *testing.T) {
+	t.Parallel()
 	srv, _ := seeded(t)
 	resp, body := get(t, srv.URL+"/status")
 	html := string(body)
@@ -328,6 +331,7 @@ func TestStatusHTML(t *testing.T) {
 }
 
 func TestStatusIsCached(t *testing.T) {
+	t.Parallel()
 	srv, src := seeded(t)
 	for range 5 {
 		get(t, srv.URL+"/status")
@@ -339,6 +343,7 @@ func TestStatusIsCached(t *testing.T) {
 }
 
 func TestFeeds(t *testing.T) {
+	t.Parallel()
 	srv, _ := seeded(t)
 	for _, path := range []string{"/status/feed.atom", "/history.atom"} {
 		resp, body := get(t, srv.URL+path)
@@ -363,6 +368,7 @@ func TestFeeds(t *testing.T) {
 }
 
 func TestBadges(t *testing.T) {
+	t.Parallel()
 	srv, _ := seeded(t)
 	tests := []struct {
 		path   string
@@ -390,6 +396,7 @@ func TestBadges(t *testing.T) {
 }
 
 func TestQRCodes(t *testing.T) {
+	t.Parallel()
 	srv, _ := seeded(t)
 	resp, body := get(t, srv.URL+"/acme/shop/qr.png")
 	if resp.StatusCode != 200 {
@@ -411,6 +418,7 @@ func TestQRCodes(t *testing.T) {
 }
 
 func TestHubHistoryFromPageSeries(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db := sqlitetest.MustOpen(t)
 	cat, err := hub.NewCatalog([]hub.PageSpec{{Slug: "acme", Title: "Acme", Links: []hub.LinkSpec{{Slug: "a", URL: shopURL}, {Slug: "b", URL: blogURL}}}}, hub.NewCounter(nil))
@@ -451,6 +459,7 @@ func TestHubHistoryFromPageSeries(t *testing.T) {
 // 24 h from the rollup histograms, and says where the visitors of a link on
 // its fallback are being sent; the all-pages status does not list links.
 func TestPageStatusShowsLinkLatencyAndFallback(t *testing.T) {
+	t.Parallel()
 	srv, _ := seeded(t)
 	_, body := get(t, srv.URL+"/status/acme")
 	page := string(body)
@@ -483,6 +492,7 @@ func TestPageStatusShowsLinkLatencyAndFallback(t *testing.T) {
 // the clients that ask for it (a page of 1,000 links is 1.4 MB of HTML,
 // 48 KB gzipped); the others, and those that refuse it, get the HTML.
 func TestStatusPageGzipped(t *testing.T) {
+	t.Parallel()
 	srv, _ := seeded(t)
 	client := &http.Client{Transport: &http.Transport{DisableCompression: true}}
 	fetch := func(accept string) (*http.Response, []byte) {

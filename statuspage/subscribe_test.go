@@ -75,6 +75,7 @@ const formType = "application/x-www-form-urlencoded"
 // Bad input to the form and its JSON twin gets a clear error naming the
 // field, and stores nothing.
 func TestSubscribeBadInput(t *testing.T) {
+	t.Parallel()
 	srv, db := subscribeServer(t, false)
 	for _, tc := range []struct {
 		name, path, ctype, body string
@@ -117,6 +118,7 @@ func TestSubscribeBadInput(t *testing.T) {
 // The answer is the same whether the address is new, pending or
 // subscribed; the form's client limit answers 429 with Retry-After.
 func TestSubscribeSameAnswerAndLimit(t *testing.T) {
+	t.Parallel()
 	srv, db := subscribeServer(t, true)
 	ctx := context.Background()
 	_, first := send(t, "POST", srv.URL+"/status/subscribe", formType, "email=ann%40example.com&page=acme")
@@ -146,6 +148,7 @@ func TestSubscribeSameAnswerAndLimit(t *testing.T) {
 // The manage page changes the scope and leaves; the unsubscribe page's
 // GET only shows a button, its POST deletes.
 func TestManageAndUnsubscribe(t *testing.T) {
+	t.Parallel()
 	srv, db := subscribeServer(t, false)
 	ctx := context.Background()
 	if err := db.RequestEmailSubscription(ctx, "ann@example.com", "acme", linkwatch.MaxPendingEmail); err != nil {

@@ -38,6 +38,7 @@ func split(keys, members []string) map[string]string {
 }
 
 func TestOwnerStableAndOrderFree(t *testing.T) {
+	t.Parallel()
 	members := []string{"a-1", "b-2", "c-3"}
 	first := split(hosts(1000), members)
 	again := split(hosts(1000), []string{"c-3", "a-1", "b-2"})
@@ -52,6 +53,7 @@ func TestOwnerStableAndOrderFree(t *testing.T) {
 }
 
 func TestOwnerBalanced(t *testing.T) {
+	t.Parallel()
 	for _, n := range []int{2, 3, 5} {
 		var members []string
 		for i := range n {
@@ -72,6 +74,7 @@ func TestOwnerBalanced(t *testing.T) {
 }
 
 func TestOwnerMovesLittle(t *testing.T) {
+	t.Parallel()
 	keys := hosts(10000)
 	three := []string{"a", "b", "c"}
 	before := split(keys, three)
@@ -99,6 +102,7 @@ func TestOwnerMovesLittle(t *testing.T) {
 }
 
 func TestAssignmentKeepsHostsTogether(t *testing.T) {
+	t.Parallel()
 	a := Assignment{Self: "a", Members: []string{"a", "b", "c"}}
 	var targets []linkwatch.Target
 	for h := range 30 {
@@ -205,6 +209,7 @@ func (c *fakeClock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); ret
 func (c *fakeClock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
 func TestMembershipLeaseAndDeadSession(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	clk := &fakeClock{t: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
 	store := &fakeStore{rows: map[string]linkwatch.Member{}, dead: map[string]bool{}, now: clk.Now}
@@ -284,6 +289,7 @@ func TestMembershipLeaseAndDeadSession(t *testing.T) {
 }
 
 func TestRunLeavesOnStop(t *testing.T) {
+	t.Parallel()
 	clk := &fakeClock{t: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
 	store := &fakeStore{rows: map[string]linkwatch.Member{}, dead: map[string]bool{}, now: clk.Now}
 	m := New(store, linkwatch.Member{ID: "a"}, Options{Interval: time.Second, Now: clk.Now})
@@ -320,6 +326,7 @@ func must(t *testing.T, err error) {
 }
 
 func TestAPIListsLiveReplicas(t *testing.T) {
+	t.Parallel()
 	clk := &fakeClock{t: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
 	store := &fakeStore{rows: map[string]linkwatch.Member{}, dead: map[string]bool{}, now: clk.Now}
 	a := New(store, linkwatch.Member{ID: "b", Addr: "10.0.0.2:8080"}, Options{Interval: 10 * time.Second, Now: clk.Now})
@@ -388,6 +395,7 @@ func (failingLive) LiveMembers(context.Context, time.Duration) ([]linkwatch.Memb
 // the checker (its per-host politeness and Retry-After), so they must be
 // one host to the split too, or two replicas would call it at once.
 func TestAssignmentIgnoresHostCase(t *testing.T) {
+	t.Parallel()
 	members := []string{"a", "b", "c"}
 	for h := range 50 {
 		lower := fmt.Sprintf("https://h%d.example/x", h)
@@ -416,6 +424,7 @@ func TestAssignmentIgnoresHostCase(t *testing.T) {
 // back one by one; one of them died during the outage: its hosts move
 // once the others have seen a full lease of its silence.
 func TestNoHostHasTwoCheckersAfterAnOutage(t *testing.T) {
+	t.Parallel()
 	for _, dies := range []bool{false, true} {
 		t.Run(fmt.Sprintf("one died during the outage: %v", dies), func(t *testing.T) {
 			ctx := context.Background()
@@ -515,6 +524,7 @@ func TestNoHostHasTwoCheckersAfterAnOutage(t *testing.T) {
 // is the plain lease.
 // A replica that started without the store counts from its start.
 func TestLookbackCountsOnlyTimeTheStoreAnswered(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	clk := &fakeClock{t: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
 	store := &fakeStore{rows: map[string]linkwatch.Member{}, dead: map[string]bool{}, now: clk.Now}
@@ -577,6 +587,7 @@ func TestLookbackCountsOnlyTimeTheStoreAnswered(t *testing.T) {
 // alone owns every host at its first heartbeat: the first of a fleet, and
 // the only one, restarted.
 func TestJoinHandsHostsOver(t *testing.T) {
+	t.Parallel()
 	const interval = 9 * time.Second
 	const beat = interval / 3
 	var targets []linkwatch.Target
@@ -710,6 +721,7 @@ func TestJoinHandsHostsOver(t *testing.T) {
 // host as a first start would, but joins: no host has two owners at any
 // heartbeat, and once both have beaten twice they split the hosts.
 func TestJoinAfterAnOutage(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	const interval = 9 * time.Second
 	clk := &fakeClock{t: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
@@ -800,6 +812,7 @@ func (r reach) Leave(ctx context.Context, id string) error {
 // offset within two intervals of the return (a lease, as before this
 // rule, is three).
 func TestDeadMemberMovesSoonAfterTheDatabaseReturns(t *testing.T) {
+	t.Parallel()
 	const interval = 9 * time.Second
 	const beat = interval / 3
 	var targets []linkwatch.Target
@@ -973,6 +986,7 @@ func (s slowStore) Members(ctx context.Context, region string, within time.Durat
 // heartbeat would ever be taken: the replicas would keep the split they
 // started with (each alone, every host checked three times).
 func TestSlowDatabaseIsNotAnOutage(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		const interval = 9 * time.Second
 		store := slowStore{&fakeStore{rows: map[string]linkwatch.Member{}, dead: map[string]bool{}, now: time.Now}, 2 * time.Second}

@@ -42,6 +42,7 @@ func (nopOwnership) SetOwnership(func(string) bool) {}
 // membership, not a list computed from the old one: that would stand
 // until the next change, with hosts no replica checks.
 func TestShareReloadRacingMembershipChange(t *testing.T) {
+	t.Parallel()
 	var all []linkwatch.Target
 	for i := range 40 {
 		u := fmt.Sprintf("https://h%d.test/", i)

@@ -31,6 +31,7 @@ func (l *flipLock) ReleaseLock(string) { l.released.Add(1) }
 // taken, stop when it is lost or cannot be checked, start again when it is
 // back, and the lock is released at shutdown.
 func TestJobsRunOnlyWhileHeld(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		lock := &flipLock{}
 		var mu sync.Mutex

@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
 	"strings"
@@ -11,6 +10,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"linkwatch/internal/refused"
 )
 
 // offlineDemo is the embedded demo config as a machine without internet
@@ -29,12 +30,7 @@ func offlineDemo(t *testing.T) (cfg string, destinations []string, canary string
 	if err := yaml.Unmarshal(raw, &doc); err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close() // closed: connections to it are refused
+	port := refused.Port(t) // connections to it are refused, on every host
 	hosts := map[string]string{}
 	var walk func(n *yaml.Node)
 	walk = func(n *yaml.Node) {

@@ -85,7 +85,7 @@ pages:
       - {slug: x, url: "` + dest.URL + `/x"}
 `
 	app := startAppAt(t, cfg, nil, addr)
-	base := "http://" + addr
+	base := app.URL // addr, or the port serve took instead
 	const visitor = "Visitor@Example.com"
 
 	resp, page := get(t, "GET", base+"/status/ada")
@@ -221,7 +221,7 @@ pages:
       - {slug: x, url: "` + other.URL + `/x"}
 `
 	app := startAppAt(t, cfg, nil, addr)
-	base := "http://" + addr
+	base := app.URL // addr, or the port serve took instead
 	db, err := sqlite.Open(context.Background(), app.DBPath)
 	if err != nil {
 		t.Fatal(err)

@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"maps"
 	"net"
@@ -124,8 +126,36 @@ func noDrainDelay(t *testing.T, cfg string) string {
 	return string(out)
 }
 
-// startAppAt is startApp listening on addr.
+// startAppAt is startApp listening on addr. A test that must know its
+// address before serve listens (public_url names it) reserves a port,
+// closes it and hands it here; should another socket take the port
+// meanwhile, serve is started again on a new port, every mention of addr
+// in cfg changed to it (read the address from the app's URL).
 func startAppAt(t *testing.T, cfg string, env map[string]string, addr string) *servedApp {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		app, err := tryStartAppAt(t, cfg, env, addr)
+		if err == nil {
+			return app
+		}
+		host, port, _ := net.SplitHostPort(addr)
+		if !errors.Is(err, syscall.EADDRINUSE) || port == "0" || attempt == 3 {
+			t.Fatal(err)
+		}
+		ln, lerr := net.Listen("tcp", net.JoinHostPort(host, "0"))
+		if lerr != nil {
+			t.Fatal(lerr)
+		}
+		next := ln.Addr().String()
+		ln.Close()
+		t.Logf("%s was taken before serve listened on it: serve again on %s", addr, next)
+		cfg, addr = strings.ReplaceAll(cfg, addr, next), next
+	}
+}
+
+// tryStartAppAt starts serve once; its error wraps serve's when serve
+// exited before listening.
+func tryStartAppAt(t *testing.T, cfg string, env map[string]string, addr string) (*servedApp, error) {
 	t.Helper()
 	dir := t.TempDir()
 	dbPath := filepath.Join(dir, "linkwatch.db")
@@ -169,18 +199,20 @@ func startAppAt(t *testing.T, cfg string, env map[string]string, addr string) *s
 		const prefix = "linkwatch listening on "
 		if !strings.HasPrefix(l, prefix) {
 			cancel()
-			t.Fatalf("unexpected first stdout line %q; stderr:\n%s", l, app.stderr)
+			<-app.done
+			return nil, fmt.Errorf("unexpected first stdout line %q (serve: %w); stderr:\n%s", l, app.err, app.stderr)
 		}
 		app.URL = strings.TrimSpace(strings.TrimPrefix(l, prefix))
 	case <-time.After(30 * time.Second):
 		cancel()
-		t.Fatalf("server did not start; stderr:\n%s", app.stderr)
+		<-app.done
+		return nil, fmt.Errorf("server did not start; stderr:\n%s", app.stderr)
 	}
 	t.Cleanup(func() {
 		cancel()
 		<-app.done
 	})
-	return app
+	return app, nil
 }
 
 const e2eConfig = `

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/mmcdole/gofeed"
 
+	"linkwatch/internal/refused"
 	"linkwatch/storage/sqlite"
 )
 
@@ -29,13 +29,7 @@ import (
 // check of it is refused at once, without leaving the machine.
 func closedURL(t *testing.T, path string) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return "http://" + addr + path
+	return "http://" + refused.Addr(t) + path
 }
 
 // parseFeed reads a feed through serve with gofeed, as feed readers do.

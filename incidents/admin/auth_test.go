@@ -3,6 +3,7 @@ package admin
 import "testing"
 
 func TestBearerToken(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		header, token string
 		ok            bool

@@ -13,6 +13,7 @@ import (
 // only), export them with their addresses, and delete one; every call
 // needs the token, and a bad or unknown id changes nothing.
 func TestEmailSubscribersCountExportDelete(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, nil, nil)
 	ctx := context.Background()
 	for _, s := range []struct{ addr, page string }{{"ann@example.com", "acme"}, {"bob@example.com", ""}, {"cat@example.com", "acme"}} {

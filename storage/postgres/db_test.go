@@ -3,7 +3,6 @@ package postgres_test
 import (
 	"context"
 	"errors"
-	"net"
 	"net/url"
 	"strings"
 	"sync"
@@ -15,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"linkwatch/incidents"
+	"linkwatch/internal/refused"
 	"linkwatch/storage/postgres"
 	"linkwatch/storage/postgres/pgtest"
 )
@@ -24,6 +24,7 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 // TestOpenTogetherMigratesOnce: replicas starting at once on an empty
 // database all open it, and each migration is applied and recorded once.
 func TestOpenTogetherMigratesOnce(t *testing.T) {
+	t.Parallel()
 	dsn := pgtest.DSN(t)
 	ctx := context.Background()
 	const n = 4
@@ -70,6 +71,7 @@ func TestOpenTogetherMigratesOnce(t *testing.T) {
 // TestOpenBadDSN: a malformed connection string is refused with an error
 // that says so and does not quote the string (it holds the password).
 func TestOpenBadDSN(t *testing.T) {
+	t.Parallel()
 	const secret = "s3cr3t-pa55"
 	for _, dsn := range []string{
 		"",
@@ -96,6 +98,7 @@ func TestOpenBadDSN(t *testing.T) {
 // TestOpenWrongPassword: the server refuses; the error names the host and
 // the refusal, never the password.
 func TestOpenWrongPassword(t *testing.T) {
+	t.Parallel()
 	u, err := url.Parse(pgtest.DSN(t))
 	if err != nil {
 		t.Fatal(err)
@@ -121,15 +124,11 @@ func TestOpenWrongPassword(t *testing.T) {
 // TestOpenUnreachable: nothing listens on the port; the error names the
 // host and comes within the caller's deadline.
 func TestOpenUnreachable(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	t.Parallel()
+	addr := refused.Addr(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, err = postgres.Open(ctx, "postgres://lw:hunter2hunter2@"+addr+"/lw?sslmode=disable")
+	_, err := postgres.Open(ctx, "postgres://lw:hunter2hunter2@"+addr+"/lw?sslmode=disable")
 	if err == nil {
 		t.Fatal("Open of a closed port succeeded")
 	}
@@ -142,6 +141,7 @@ func TestOpenUnreachable(t *testing.T) {
 // TestPingAndFault: Ping answers; a write on a closed pool fails and is
 // remembered as the last write fault, while a caller's own error is not.
 func TestPingAndFault(t *testing.T) {
+	t.Parallel()
 	db := pgtest.MustOpen(t)
 	ctx := context.Background()
 	if err := db.Ping(ctx); err != nil {
@@ -163,6 +163,7 @@ func TestPingAndFault(t *testing.T) {
 // TestResultsBatchLarge: a batch far larger than one statement's parameter
 // limit (65,535) is written whole.
 func TestResultsBatchLarge(t *testing.T) {
+	t.Parallel()
 	db := pgtest.MustOpen(t)
 	ctx := context.Background()
 	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)

@@ -54,6 +54,7 @@ func (s dying) Send(ctx context.Context, d alerting.Delivery) error {
 // which expire, and the other sends them (the same event id again, never
 // an alert lost).
 func TestTwoDispatchersSendEachAlertOnce(t *testing.T) {
+	t.Parallel()
 	dsn := pgtest.DSN(t)
 	ctx := context.Background()
 	var clkMu sync.Mutex

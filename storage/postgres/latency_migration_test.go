@@ -19,6 +19,7 @@ import (
 // lose it where they do (which buckets the failures fell in was not
 // recorded); their counts stay. As on SQLite.
 func TestLatencyCountMigration(t *testing.T) {
+	t.Parallel()
 	dsn := pgtest.DSN(t)
 	ctx := context.Background()
 	raw, err := sql.Open("pgx", dsn)

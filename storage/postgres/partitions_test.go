@@ -19,6 +19,7 @@ import (
 // the default one and moves into its day's when retention makes it; retention drops a past day's
 // partition whole, so no row of it is deleted one by one.
 func TestRollupsByDay(t *testing.T) {
+	t.Parallel()
 	dsn := pgtest.DSN(t)
 	ctx := context.Background()
 	db, err := postgres.Open(ctx, dsn)

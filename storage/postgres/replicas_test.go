@@ -22,6 +22,7 @@ import (
 // no alert committed late is passed over by the fan-out's watermark, and
 // no second incident opens for a key already open.
 func TestReplicasLoseNoAlert(t *testing.T) {
+	t.Parallel()
 	dsn := pgtest.DSN(t)
 	ctx := context.Background()
 	var replicas [2]*postgres.DB
@@ -140,6 +141,7 @@ func terminate(t *testing.T, dsn string, lockSpace int) {
 // killed) is not live, though its heartbeat is well within the lease; it
 // is live again once its next heartbeat takes the lock again.
 func TestDeadMemberLeavesAtOnce(t *testing.T) {
+	t.Parallel()
 	dsn := pgtest.DSN(t)
 	ctx := context.Background()
 	a, b := open(t, dsn), open(t, dsn)
@@ -177,6 +179,7 @@ func TestDeadMemberLeavesAtOnce(t *testing.T) {
 // member has beaten since, its lock counts again: a kill -9 then still
 // drops it at once.
 func TestLocksLostWithTheServerProveNoDeath(t *testing.T) {
+	t.Parallel()
 	dsn := pgtest.DSN(t)
 	ctx := context.Background()
 	a, b := open(t, dsn), open(t, dsn)
@@ -208,6 +211,7 @@ func TestLocksLostWithTheServerProveNoDeath(t *testing.T) {
 // each sees the other two live, so they split the hosts exactly, each host
 // owned by one; and each reckons the database's time, not its own.
 func TestSkewedReplicasAgree(t *testing.T) {
+	t.Parallel()
 	dsn := pgtest.DSN(t)
 	ctx := context.Background()
 	var members []*shard.Membership
@@ -275,6 +279,7 @@ func TestSkewedReplicasAgree(t *testing.T) {
 // (an alert held back): both replicas reckon the lease by the database's
 // clock.
 func TestClaimsByTheDatabaseClock(t *testing.T) {
+	t.Parallel()
 	dsn := pgtest.DSN(t)
 	ctx := context.Background()
 	behind, ahead := open(t, dsn), open(t, dsn)
@@ -371,6 +376,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // TestJobsLockHandOver: of two processes, one holds the jobs lock; when its
 // connection ends (kill -9), the other takes it at its next try.
 func TestJobsLockHandOver(t *testing.T) {
+	t.Parallel()
 	dsn := pgtest.DSN(t)
 	ctx := context.Background()
 	var dbs [2]*postgres.DB

@@ -14,6 +14,7 @@ import (
 )
 
 func TestClicksMigrationKeepsDayTotals(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "old.db")
 	raw, err := sql.Open("sqlite3", uriPath(path))

@@ -9,6 +9,7 @@ import (
 )
 
 func TestDailyStatsFromRollups(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db := mustOpen(t)
 	day := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)

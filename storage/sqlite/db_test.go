@@ -11,6 +11,7 @@ import (
 )
 
 func TestOpenAppliesMigrationsOnce(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "lw.db")
 	for i := range 2 {
@@ -37,6 +38,7 @@ func TestOpenAppliesMigrationsOnce(t *testing.T) {
 }
 
 func TestReaderIsReadOnly(t *testing.T) {
+	t.Parallel()
 	db := mustOpen(t)
 	if _, err := db.reader.ExecContext(context.Background(), `INSERT INTO clicks VALUES ('a','b','2026-01-01T00',1,0)`); err == nil {
 		t.Fatal("write through the reader pool succeeded; it must be query-only")
@@ -44,6 +46,7 @@ func TestReaderIsReadOnly(t *testing.T) {
 }
 
 func TestOpenRejectsBadPath(t *testing.T) {
+	t.Parallel()
 	if _, err := Open(context.Background(), ""); err == nil {
 		t.Error("Open(\"\") succeeded")
 	}
@@ -53,6 +56,7 @@ func TestOpenRejectsBadPath(t *testing.T) {
 }
 
 func TestPing(t *testing.T) {
+	t.Parallel()
 	db := mustOpen(t)
 	if err := db.Ping(context.Background()); err != nil {
 		t.Fatalf("Ping: %v", err)
@@ -67,6 +71,7 @@ func TestPing(t *testing.T) {
 // TestOpenPathWithURICharacters: a path with '#', '?' or '%' opens that
 // very file, with its parameters (WAL), not a file named by a prefix.
 func TestOpenPathWithURICharacters(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "a#b?c=1%20d.db")
 	db, err := Open(context.Background(), path)
@@ -97,6 +102,7 @@ func TestOpenPathWithURICharacters(t *testing.T) {
 // that had migration 6 but not 5 (two branches merged) gets 5 at the next
 // start instead of skipping it.
 func TestMigrationWithALowerNumberIsApplied(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "lw.db")
 	raw, err := sql.Open("sqlite3", uriPath(path))

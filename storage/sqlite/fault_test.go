@@ -25,6 +25,7 @@ func openOn(t *testing.T, dir string) *DB {
 // A write refused by the database (here a full disk) is remembered as a
 // fault; a caller's own error is not one.
 func TestWriteProbeAndFaultsOnAFullDisk(t *testing.T) {
+	t.Parallel()
 	dir := storagefault.SmallDisk(t, 8<<20)
 	db := openOn(t, dir)
 	ctx := context.Background()
@@ -60,6 +61,7 @@ func TestWriteProbeAndFaultsOnAFullDisk(t *testing.T) {
 // The result writer counts what it drops when storage refuses a batch
 // twice: a metric and the log report the gap.
 func TestResultWriterCountsDroppedResultsOnAFullDisk(t *testing.T) {
+	t.Parallel()
 	dir := storagefault.SmallDisk(t, 8<<20)
 	db := openOn(t, dir)
 	var failures int

@@ -16,6 +16,7 @@ import (
 // buckets the failures fell in was not recorded): a failure's time to fail
 // never becomes a response time. Their counts, for uptime, stay.
 func TestLatencyCountMigration(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "old.db")
 	raw, err := sql.Open("sqlite3", uriPath(path))

@@ -14,6 +14,7 @@ import (
 // may be NULL keeps its alerts and their deliveries, ids, columns and
 // foreign keys as they were, and then takes a maintenance alert.
 func TestMaintenanceAlertsMigration(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "old.db")
 	raw, err := sql.Open("sqlite3", uriPath(path))

@@ -22,6 +22,7 @@ func result(id string, start time.Time, latency time.Duration, status linkwatch.
 }
 
 func TestSaveResultsAndRecent(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db := mustOpen(t)
 	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
@@ -54,6 +55,7 @@ func TestSaveResultsAndRecent(t *testing.T) {
 }
 
 func TestSaveResultsFailureWritesNothing(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db := mustOpen(t)
 	cctx, cancel := context.WithCancel(ctx)
@@ -71,6 +73,7 @@ func TestSaveResultsFailureWritesNothing(t *testing.T) {
 }
 
 func TestRollUpAndQuantile(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db := mustOpen(t)
 	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
@@ -133,6 +136,7 @@ func TestRollUpAndQuantile(t *testing.T) {
 }
 
 func TestPrune(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db := mustOpen(t)
 	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
@@ -169,6 +173,7 @@ func TestPrune(t *testing.T) {
 }
 
 func TestResultWriterBatchesAndDrains(t *testing.T) {
+	t.Parallel()
 	db := mustOpen(t)
 	var mu sync.Mutex
 	var errs []error
@@ -205,6 +210,7 @@ func TestResultWriterBatchesAndDrains(t *testing.T) {
 }
 
 func TestRawResultsKeepChangesAndSamples(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db := mustOpen(t)
 	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
@@ -255,6 +261,7 @@ func TestRawResultsKeepChangesAndSamples(t *testing.T) {
 }
 
 func TestSeriesSharesOneRollup(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db := mustOpen(t)
 	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)

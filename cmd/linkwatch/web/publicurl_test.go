@@ -6,6 +6,7 @@ import (
 )
 
 func TestServedURLs(t *testing.T) {
+	t.Parallel()
 	tcp := func(s string) net.Addr { a, _ := net.ResolveTCPAddr("tcp", s); return a }
 	tests := []struct {
 		name                 string

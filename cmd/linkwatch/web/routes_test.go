@@ -39,6 +39,7 @@ func samplePath(tpl string) string {
 // the hub's fast path, and a page (or link) slug that its first (or
 // second) segment could be is refused by config validation.
 func TestEveryRouteIsReserved(t *testing.T) {
+	t.Parallel()
 	f := New(Handlers{Hub: testHub(t), Admin: new(admin.API), Status: new(statuspage.Server)}).(*front)
 	n := 0
 	err := f.router.(*mux.Router).Walk(func(route *mux.Route, _ *mux.Router, _ []*mux.Route) error {
@@ -81,6 +82,7 @@ func TestEveryRouteIsReserved(t *testing.T) {
 }
 
 func TestFrontHandsHubPathsToTheHub(t *testing.T) {
+	t.Parallel()
 	f := New(Handlers{Hub: testHub(t), Admin: new(admin.API), Status: new(statuspage.Server)}).(*front)
 	for _, tt := range []struct {
 		path string
@@ -110,6 +112,7 @@ func TestFrontHandsHubPathsToTheHub(t *testing.T) {
 // A route the hub's paths could shadow is refused when the table is
 // built, and a literal segment under a page reserves a link slug.
 func TestDeriveRefusesRoutesHubPathsShadow(t *testing.T) {
+	t.Parallel()
 	h := http.NotFoundHandler()
 	for _, bad := range []string{"/{page}", "/{page}/", "/{page}/{link}", "/{page}/v{n}", "/x{n}"} {
 		r := mux.NewRouter()

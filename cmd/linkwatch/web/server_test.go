@@ -20,6 +20,7 @@ import (
 )
 
 func TestRateLimitAnswers429WithRetryAfter(t *testing.T) {
+	t.Parallel()
 	l := middleware.NewRateLimiter(1, 2, 64)
 	hs := testHub(t)
 	hs.SetSelfCheckToken("tok")
@@ -84,6 +85,7 @@ type okStorage struct{}
 func (okStorage) Check(context.Context) error { return nil }
 
 func TestServerDropsSlowHeaders(t *testing.T) {
+	t.Parallel()
 	old := serverTimeouts
 	serverTimeouts.readHeader = 200 * time.Millisecond
 	t.Cleanup(func() { serverTimeouts = old })
@@ -105,6 +107,7 @@ func TestServerDropsSlowHeaders(t *testing.T) {
 }
 
 func TestServerRejectsHugeHeaders(t *testing.T) {
+	t.Parallel()
 	ln := serveLoopback(t)
 	req, _ := http.NewRequest("GET", "http://"+ln.Addr().String()+"/", nil)
 	req.Header.Set("X-Big", strings.Repeat("a", 2*maxHeaderBytes))

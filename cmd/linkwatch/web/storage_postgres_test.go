@@ -18,6 +18,7 @@ import (
 // when it accepts them again, once its refused writes are older than the
 // window (the pool reconnects; nothing restarts).
 func TestStorageHealthFollowsPostgres(t *testing.T) {
+	t.Parallel()
 	dsn := pgtest.DSN(t)
 	ctx := context.Background()
 	db, err := postgres.Open(ctx, dsn)

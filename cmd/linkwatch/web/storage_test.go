@@ -67,6 +67,7 @@ func readyz(t *testing.T, rd *StorageHealth, timeout time.Duration) int {
 }
 
 func TestReadyzOnAReadOnlyFile(t *testing.T) {
+	t.Parallel()
 	dir := storagefault.DiskDir(t)
 	_, rd, clk := readyOn(t, dir)
 	if code := readyz(t, rd, time.Second); code != 200 {
@@ -85,6 +86,7 @@ func TestReadyzOnAReadOnlyFile(t *testing.T) {
 }
 
 func TestReadyzOnAFullDisk(t *testing.T) {
+	t.Parallel()
 	dir := storagefault.SmallDisk(t, 8<<20)
 	_, rd, clk := readyOn(t, dir)
 	if code := readyz(t, rd, time.Second); code != 200 {
@@ -105,6 +107,7 @@ func TestReadyzOnAFullDisk(t *testing.T) {
 // Another connection holds the write lock (BEGIN IMMEDIATE), as another
 // process would: not ready, and ready again once it lets go.
 func TestReadyzWhileAnotherConnectionHoldsTheWriteLock(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	_, rd, clk := readyOn(t, dir)
 	if code := readyz(t, rd, time.Second); code != 200 {
@@ -133,6 +136,7 @@ func (s *countingStore) LastWriteFault() storage.WriteFault { return storage.Wri
 // /readyz/storage is public and not rate limited: a flood of it reaches
 // the database once per ProbeEvery, its read included.
 func TestStorageHealthFloodReachesTheDatabaseOncePerProbe(t *testing.T) {
+	t.Parallel()
 	store := &countingStore{}
 	rd := NewStorageHealth(store, 10*time.Second, nil)
 	clk := &faultClock{now: time.Now()}
@@ -158,6 +162,7 @@ func TestStorageHealthFloodReachesTheDatabaseOncePerProbe(t *testing.T) {
 // is not told of it, and the write probe, whose table may not exist yet,
 // is not tried. Once the schema is made, the probe decides.
 func TestStorageHealthWhileMigrating(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		store := &countingStore{}
 		migrated := make(chan struct{})

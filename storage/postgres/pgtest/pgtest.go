@@ -39,9 +39,9 @@ type Server struct {
 	migrateErr  error
 }
 
-// Main runs the package's tests, then stops the server if one was
-// started: call it from TestMain.
-func Main(m *testing.M) {
+// Main runs the package's tests (m is a *testing.M, or what wraps its
+// Run), then stops the server if one was started: call it from TestMain.
+func Main(m interface{ Run() int }) {
 	code := m.Run()
 	mu.Lock()
 	if shared != nil {
