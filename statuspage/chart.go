@@ -344,12 +344,13 @@ func (c chart) describe() string {
 }
 
 // altWords is what the chart adds to its link's row on the status page,
-// which says the link, the window and its p50 and p95 already: "Response
-// time of acme/shop: peak 2.1 s at 14:00 UTC; one incident 13:40–14:05
-// UTC." Its image's text, a third of its title and description.
-func (c chart) altWords() string {
+// which names the link (name) and says the window and its p50 and p95
+// already: "Response time of Shop: peak 2.1 s at 14:00 UTC; one incident
+// 13:40–14:05 UTC." Its image's text, a third of its title and
+// description.
+func (c chart) altWords(name string) string {
 	var b strings.Builder
-	b.WriteString("Response time of " + c.Subject + ": ")
+	b.WriteString("Response time of " + name + ": ")
 	if c.Series.Total.Responses == 0 || len(c.Series.Points) == 0 {
 		b.WriteString("no data")
 	} else {

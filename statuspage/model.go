@@ -835,7 +835,7 @@ func (s *Snapshot) fillLinks(p *hub.Page, open []linkwatch.Incident, charts map[
 		if lt := ch.Series.Total; lt.Responses > 0 {
 			v.Responses, v.P50, v.P95 = lt.Responses, formatLatency(lt.P50), formatLatency(lt.P95)
 		}
-		v.chart, v.ChartURL, v.ChartText = ch, "/chart/"+p.Slug+"/"+l.Slug+".svg", ch.altWords()
+		v.chart, v.ChartURL, v.ChartText = ch, "/chart/"+p.Slug+"/"+l.Slug+".svg", ch.altWords(l.Title)
 		s.Links = append(s.Links, v)
 	}
 }

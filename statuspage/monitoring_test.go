@@ -196,9 +196,9 @@ func TestProberOfflineIsUnknownNotAnOutage(t *testing.T) {
 				}
 			}
 			_, body = get(t, srv.URL+"/status/acme")
-			latency := `Last 24 hours: median 20 ms, 95th percentile 20 ms`
+			latency := `24 hours: median 20 ms, p95 20 ms`
 			if !history {
-				latency = `Last 24 hours: no data`
+				latency = `24 hours: no data`
 			}
 			if !strings.Contains(string(body), latency) {
 				t.Errorf("/status/acme: the shop's response time is not %s", latency)
@@ -255,7 +255,7 @@ func TestProberOfflineSinceBeforeTheHistory(t *testing.T) {
 
 	_, body := get(t, srv.URL+"/status/acme")
 	html := string(body)
-	for _, want := range []string{"linkwatch cannot check right now", "<span>no data yet</span>", `Last 24 hours: no data`} {
+	for _, want := range []string{"linkwatch cannot check right now", "<span>no data yet</span>", `24 hours: no data`} {
 		if !strings.Contains(html, want) {
 			t.Errorf("/status/acme lacks %q", want)
 		}

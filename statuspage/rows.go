@@ -22,8 +22,9 @@ import (
 
 // writeLinkRows writes the rows of a page's links (s.Links), as items of
 // the links' list: name and state, destination and its uptime, response
-// time, the chart as a lazy image with its words, and the links to the
-// longer charts.
+// time, and the chart as a lazy image with its words. The rows' end tags
+// are left out (HTML allows it, and the next row or the list's end closes
+// them): 1,000 of them on a big page.
 func writeLinkRows(b *bytes.Buffer, links []LinkView) error {
 	for i := range links {
 		l := &links[i]
@@ -37,13 +38,13 @@ func writeLinkRows(b *bytes.Buffer, links []LinkView) error {
 		b.WriteString(html.EscapeString(l.Label))
 		b.WriteString(`</span></h3><p>`)
 		b.WriteString(html.EscapeString(l.URL))
-		b.WriteString(` · `)
+		b.WriteString(`<br>90 days: `)
 		b.WriteString(formatUptime(l.Uptime))
-		b.WriteString(` over 90 days<br>Last 24 hours: `)
+		b.WriteString(` · 24 hours: `)
 		if l.Responses > 0 {
 			b.WriteString(`median `)
 			b.WriteString(l.P50)
-			b.WriteString(`, 95th percentile `)
+			b.WriteString(`, p95 `)
 			b.WriteString(l.P95)
 		} else {
 			b.WriteString(`no data (no check got a response)`)
@@ -52,17 +53,13 @@ func writeLinkRows(b *bytes.Buffer, links []LinkView) error {
 		b.WriteString(html.EscapeString(l.ChartURL))
 		b.WriteString(`" loading="lazy" alt="`)
 		b.WriteString(html.EscapeString(l.ChartText))
-		b.WriteString(`"><p>The last <a href="`)
-		b.WriteString(html.EscapeString(l.ChartURL))
-		b.WriteString(`?range=7d">7 days</a> · <a href="`)
-		b.WriteString(html.EscapeString(l.ChartURL))
-		b.WriteString(`?range=30d">30 days</a></p>`)
+		b.WriteString(`">`)
 		if l.Fallback != "" {
 			if err := pageTemplate.ExecuteTemplate(b, "fallback", l.Fallback); err != nil {
 				return err
 			}
 		}
-		b.WriteString("</li>\n")
+		b.WriteString("\n")
 	}
 	return nil
 }

@@ -457,9 +457,9 @@ func TestPageStatusShowsLinkLatencyAndFallback(t *testing.T) {
 	for _, want := range []string{
 		`id="link-shop"><h3>shop <span class="state state-major_outage">`,
 		`id="link-blog"><h3>blog <span class="state state-under_maintenance">`,
-		`<p>` + shopURL + ` · `,
+		`<p>` + shopURL + `<br>90 days: `,
 		// Every check took 1 ms: the 10 ms bucket's bound, capped by the maximum.
-		`Last 24 hours: median 1 ms, 95th percentile 1 ms`,
+		`24 hours: median 1 ms, p95 1 ms`,
 		`visitors are being sent to its fallback, <a href="` + backupURL + `">` + backupURL + `</a>`,
 		`acme</a>/shop (visitors are being sent to its fallback, ` + backupURL + `)`,
 	} {
