@@ -181,7 +181,7 @@ func (s *Server) render(snap *Snapshot, slug string) ([]byte, error) {
 		}
 	}
 	var rows bytes.Buffer
-	rows.Grow(len(snap.Links) * 512)
+	rows.Grow(len(snap.Links) * 384) // a row is about 340 bytes
 	if err := writeLinkRows(&rows, snap.Links); err != nil {
 		return nil, err
 	}
