@@ -318,10 +318,6 @@ func niceMax(peak time.Duration) time.Duration {
 	return peak.Round(time.Minute) + time.Minute
 }
 
-// words is the chart's title and description, for where it is shown as
-// an image.
-func (c chart) words() string { return c.title() + ": " + c.describe() }
-
 func (c chart) title() string {
 	if c.Counts != nil {
 		return c.Counts.title(c)
@@ -340,22 +336,51 @@ func (c chart) describe() string {
 	if c.Series.Total.Responses == 0 || len(c.Series.Points) == 0 {
 		fmt.Fprintf(&b, "No data: no check got a response over %s", c.Range.Words)
 	} else {
-		peak := c.Series.Points[0]
-		for _, p := range c.Series.Points {
-			if p.P95 > peak.P95 {
-				peak = p
-			}
-		}
-		fmt.Fprintf(&b, "p95 over %s: %s, peak %s at %s UTC; p50 %s", c.Range.Words,
-			formatLatency(c.Series.Total.P95), formatLatency(peak.P95), stamp(peak.Start, c.To), formatLatency(c.Series.Total.P50))
+		fmt.Fprintf(&b, "p95 over %s: %s, %s; p50 %s", c.Range.Words,
+			formatLatency(c.Series.Total.P95), c.peakWords(), formatLatency(c.Series.Total.P50))
 	}
+	c.writeSpans(&b)
+	return b.String()
+}
+
+// altWords is what the chart adds to its link's row on the status page,
+// which names the link (name) and says the window and its p50 and p95
+// already: "Response time of Shop: peak 2.1 s at 14:00 UTC; one incident
+// 13:40–14:05 UTC." Its image's text, a third of its title and
+// description.
+func (c chart) altWords(name string) string {
+	var b strings.Builder
+	b.WriteString("Response time of " + name + ": ")
+	if c.Series.Total.Responses == 0 || len(c.Series.Points) == 0 {
+		b.WriteString("no data")
+	} else {
+		b.WriteString(c.peakWords())
+	}
+	c.writeSpans(&b)
+	return b.String()
+}
+
+// peakWords: "peak 2.1 s at 14:00 UTC", of a chart with points.
+func (c chart) peakWords() string {
+	peak := c.Series.Points[0]
+	for _, p := range c.Series.Points {
+		if p.P95 > peak.P95 {
+			peak = p
+		}
+	}
+	return "peak " + formatLatency(peak.P95) + " at " + stamp(peak.Start, c.To) + " UTC"
+}
+
+// writeSpans ends a description with the chart's incidents: "; no
+// incidents.", "; one incident 13:40–14:05 UTC.".
+func (c chart) writeSpans(b *strings.Builder) {
 	switch len(c.Spans) {
 	case 0:
 		b.WriteString("; no incidents")
 	case 1:
 		b.WriteString("; one incident " + c.spanWords(c.Spans[0]))
 	default:
-		fmt.Fprintf(&b, "; %d incidents: ", len(c.Spans))
+		fmt.Fprintf(b, "; %d incidents: ", len(c.Spans))
 		for i, s := range c.Spans {
 			if i > 0 {
 				b.WriteString(", ")
@@ -364,7 +389,6 @@ func (c chart) describe() string {
 		}
 	}
 	b.WriteString(".")
-	return b.String()
 }
 
 // spanWords: "13:40–14:05 UTC", "13:40 UTC, ongoing".

@@ -25,13 +25,15 @@ var assets embed.FS
 
 var (
 	pageTemplate = template.Must(template.New("status.html").Funcs(template.FuncMap{
-		"statusLabel": statusLabel,
-		"uptime":      formatUptime,
-		"duration":    incidents.HumanDuration,
-		"when":        func(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04 UTC") },
-		"iso":         func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-		"title":       titleCase,
-		"dict":        func(v IncidentView, now time.Time) incidentArgs { return incidentArgs{V: v, Now: now} },
+		"statusLabel":  statusLabel,
+		"uptime":       formatUptime,
+		"bars":         barsHTML,
+		"destinations": destinationsHTML,
+		"duration":     incidents.HumanDuration,
+		"when":         func(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04 UTC") },
+		"iso":          func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"title":        titleCase,
+		"dict":         func(v IncidentView, now time.Time) incidentArgs { return incidentArgs{V: v, Now: now} },
 	}).ParseFS(assets, "assets/status.html", "assets/charts.html", "assets/notfound.html", "assets/unavailable.html", "assets/subscribe.html"))
 	// The charts' shapes are styled once, in chart.go, for the page and the
 	// standalone SVG alike.
@@ -57,13 +59,6 @@ func statusLabel(s string) string {
 	return s
 }
 
-func formatUptime(u float64) string {
-	if u < 0 {
-		return "no data yet"
-	}
-	return fmt.Sprintf("%.2f%% uptime", u)
-}
-
 type incidentArgs struct {
 	V   IncidentView
 	Now time.Time
@@ -77,6 +72,12 @@ type pageView struct {
 	Snap       *Snapshot
 	Now        time.Time
 	FeedURL    string
+	// LinkRows are the scoped page's links' rows (see writeLinkRows).
+	LinkRows template.HTML
+	// Top are the components listed at the top level: every one but the
+	// destinations, which their hosts list (a page of 1,000 links has 52
+	// of 1,052: the template ranges over these only).
+	Top []*Component
 	// Subscribe: the page shows the email subscription form.
 	Subscribe bool
 }
@@ -174,7 +175,19 @@ func (s *Server) render(snap *Snapshot, slug string) ([]byte, error) {
 	if pc, ok := snap.byKeyOf(linkwatch.PageComponent(slug)); slug != "" && ok {
 		v.Scope, v.ScopeTitle = slug, pc.Name
 	}
+	for _, c := range snap.Components {
+		if c.GroupID == "" {
+			v.Top = append(v.Top, c)
+		}
+	}
+	var rows bytes.Buffer
+	rows.Grow(len(snap.Links) * 384) // a row is about 340 bytes
+	if err := writeLinkRows(&rows, snap.Links); err != nil {
+		return nil, err
+	}
+	v.LinkRows = template.HTML(rows.String()) // every value escaped
 	var buf bytes.Buffer
+	buf.Grow(rows.Len() + len(v.Top)*2048 + 16<<10)
 	err := pageTemplate.Execute(&buf, v)
 	return buf.Bytes(), err
 }

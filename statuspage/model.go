@@ -269,6 +269,8 @@ type LinkView struct {
 	Status string // its destination component's
 	Label  string // what the page shows of it (see Snapshot.shown)
 	Tone   string
+	// Uptime is its destination's over the 90 days (see Component).
+	Uptime float64
 	P50    string // "" without a response in the window
 	P95    string
 	// Responses is how many checks got a response in the window: 0 is no
@@ -280,8 +282,9 @@ type LinkView struct {
 	// ChartURL serves its response-time chart, over the last 24 hours by
 	// default and over other ranges too; the page loads it lazily, as an
 	// image, so the page's first paint does not wait for 1,000 charts.
-	// ChartText is that chart in words, the image's text for screen
-	// readers and clients without images.
+	// ChartText is what that chart adds to the row in words (see
+	// chart.altWords), the image's text for screen readers and clients
+	// without images.
 	ChartURL  string
 	ChartText string
 	chart     chart // the 24-hour chart, served at ChartURL from the snapshot
@@ -824,15 +827,15 @@ func (s *Snapshot) fillLinks(p *hub.Page, open []linkwatch.Incident, charts map[
 	}
 	for _, l := range p.Links {
 		v := LinkView{Slug: l.Slug, Title: l.Title, URL: l.URL, Status: Operational, Fallback: diverted[l.Slug]}
-		v.Label, v.Tone = statusLabel(v.Status), v.Status
+		v.Label, v.Tone, v.Uptime = statusLabel(v.Status), v.Status, -1
 		if c, ok := s.byKey[linkwatch.DestComponent(l.URL)]; ok {
-			v.Status, v.Label, v.Tone = c.Status, c.Label, c.Tone
+			v.Status, v.Label, v.Tone, v.Uptime = c.Status, c.Label, c.Tone, c.Uptime
 		}
 		ch := charts["chart-l-"+l.Slug]
 		if lt := ch.Series.Total; lt.Responses > 0 {
 			v.Responses, v.P50, v.P95 = lt.Responses, formatLatency(lt.P50), formatLatency(lt.P95)
 		}
-		v.chart, v.ChartURL, v.ChartText = ch, "/chart/"+p.Slug+"/"+l.Slug+".svg", ch.words()
+		v.chart, v.ChartURL, v.ChartText = ch, "/chart/"+p.Slug+"/"+l.Slug+".svg", ch.altWords(l.Title)
 		s.Links = append(s.Links, v)
 	}
 }

@@ -294,7 +294,7 @@ func TestStatusHTML(t *testing.T) {
 		"Past incidents", "acme/blog is down (dns)", "Primary cause", "The blog&#39;s domain &lt;b&gt;expired&lt;/b&gt;",
 		"No expiry monitoring",
 		"Acme &lt;script&gt;alert(1)&lt;/script&gt;",
-		`class="bar bar-`,
+		`<ol class="bars" aria-label="90-day history of Acme &lt;script&gt;alert(1)&lt;/script&gt;: `, `<li class="up">`,
 	} {
 		if !strings.Contains(html, want) {
 			t.Errorf("page lacks %q", want)
@@ -464,10 +464,11 @@ func TestPageStatusShowsLinkLatencyAndFallback(t *testing.T) {
 	_, body := get(t, srv.URL+"/status/acme")
 	page := string(body)
 	for _, want := range []string{
-		`id="link-shop" data-status="major_outage"`,
-		`id="link-blog" data-status="under_maintenance"`,
+		`id="link-shop"><h3>shop <span class="state state-major_outage">`,
+		`id="link-blog"><h3>blog <span class="state state-under_maintenance">`,
+		`<p>` + shopURL + `<br>90 days: `,
 		// Every check took 1 ms: the 10 ms bucket's bound, capped by the maximum.
-		`median <span class="p50">1 ms</span>, 95th percentile <span class="p95">1 ms</span>`,
+		`24 hours: median 1 ms, p95 1 ms`,
 		`visitors are being sent to its fallback, <a href="` + backupURL + `">` + backupURL + `</a>`,
 		`acme</a>/shop (visitors are being sent to its fallback, ` + backupURL + `)`,
 	} {
