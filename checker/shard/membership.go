@@ -62,6 +62,14 @@ type Membership struct {
 	// The last cut-off's ends: the start of its last failed heartbeat,
 	// and the first heartbeat taken after it (zero: never cut off).
 	failedAt, backAt time.Time
+	// While this replica joins (its own split leaves it out), released
+	// holds, of each other member of its region, the first heartbeat it
+	// saw at or after its start plus half a beat: at that heartbeat, or
+	// before, the member counted it (sharing) and gave its hosts away.
+	// holders are the members that split the hosts meanwhile.
+	joining  bool
+	released map[string]time.Time
+	holders  map[string]bool
 }
 
 // span is a stretch of this process's time.
@@ -249,6 +257,7 @@ func (m *Membership) Tick(ctx context.Context) error {
 	}
 	next := Assignment{Self: m.self.ID, Members: sharing(live, m.self, m.opts.Interval/3, prompt)}
 	m.mu.Lock()
+	next.Since = m.handedOver(live, next)
 	changed := !next.Equal(m.current)
 	prev := m.current
 	m.current = next
@@ -326,4 +335,68 @@ func sharing(live []linkwatch.Member, self linkwatch.Member, beat time.Duration,
 	}
 	slices.Sort(ids)
 	return slices.Compact(ids)
+}
+
+// releaseLag is how long after its heartbeat a member may still check the
+// hosts it gives away at it: the heartbeat's time is the database's at
+// the write, and the member reads the membership and hands its new split
+// to its scheduler after.
+func (m *Membership) releaseLag() time.Duration { return m.beat() / 6 }
+
+// handedOver follows this replica's join, under m.mu: while next leaves it
+// out, it notes each other member's first heartbeat since that member
+// counted it (released); with the assignment that takes its hosts, it
+// returns when the last of the members that held them stopped checking
+// them, so the scheduler checks at once those whose slot was missed in
+// between (schedule.Scheduler.HandOver). Zero when that is not known: for
+// a replica that joined alone (it took its hosts at its first heartbeat,
+// nobody gave them away), or when a member that held hosts while it
+// joined is gone now, or has not been seen counting it: it may have
+// checked them until just now.
+func (m *Membership) handedOver(live []linkwatch.Member, next Assignment) time.Time {
+	var start time.Time
+	for _, l := range live {
+		if l.ID == m.self.ID {
+			start = l.StartedAt
+		}
+	}
+	in := slices.Contains(next.Members, m.self.ID)
+	if !in && !m.joining {
+		m.joining, m.released, m.holders = true, map[string]time.Time{}, map[string]bool{}
+	}
+	if !m.joining {
+		return time.Time{}
+	}
+	if !start.IsZero() {
+		counted := start.Add(m.beat() / 2) // sharing's wait for a joiner
+		for _, l := range live {
+			if _, seen := m.released[l.ID]; l.Region == m.self.Region && l.ID != m.self.ID && !seen && !l.HeartbeatAt.Before(counted) {
+				m.released[l.ID] = l.HeartbeatAt
+			}
+		}
+	}
+	for _, id := range next.Members {
+		if id != m.self.ID {
+			m.holders[id] = true
+		}
+	}
+	if !in {
+		return time.Time{}
+	}
+	released, holders := m.released, m.holders
+	m.joining, m.released, m.holders = false, nil, nil
+	var since time.Time
+	for id := range holders {
+		at, ok := released[id]
+		if !ok || !slices.Contains(next.Members, id) {
+			return time.Time{}
+		}
+		if at.After(since) {
+			since = at
+		}
+	}
+	if since.IsZero() {
+		return time.Time{} // nobody held them
+	}
+	return since.Add(m.releaseLag())
 }
