@@ -121,26 +121,31 @@ func (m *Membership) Lease() time.Duration { return leaseIntervals * m.opts.Inte
 // has run out by the clock, and a replica that counted them so would find
 // itself alone and take every host, while the others, back a heartbeat
 // later, check theirs too. So each replica keeps the members it knew
-// through the outage, for a beat (Interval/3) after its own first
+// through the outage, for two beats (returnGrace) after its own first
 // heartbeat back.
 //
-// After that beat, a member counts only if it was heard since the
+// After that grace, a member counts only if it was heard since the
 // outage: every live replica re-announces itself as soon as it reaches
 // the database again (Run tries every sixth of a beat while cut off), so
-// one still silent a beat after this replica was back cannot reach the
-// database, and is most likely dead: killed during the outage, its
+// one still silent two beats after this replica was back cannot reach
+// the database, and is most likely dead: killed during the outage, its
 // session lock lost with the server's restart, nothing else would ever
 // prove it before its lease ran out, three intervals after the return.
-// Its hosts move at this replica's second heartbeat back instead; a
-// gained host is checked at its usual offset, so it goes unchecked for
-// less than two intervals after the database's return. "Since the
+// Its hosts move at this replica's third heartbeat back instead, about
+// 0.7 of an interval after the return; a gained host is checked at its
+// usual offset, so it goes unchecked for less than two intervals after
+// the database's return. (A grace of one beat, as before, left a live
+// replica whose reconnection took longer, under load at short intervals,
+// counted dead, its hosts checked twice; one of an interval would move a
+// dead one's hosts an interval and a retry after the return, too late
+// for a host whose slot had just passed to be checked within two.) "Since the
 // outage" is since the start of this replica's last failed heartbeat
 // (the database was down then, or coming back), less a beat: a replica
 // that was never cut off, its heartbeats a beat and a tick apart, is
 // heard within it even when this one's failed heartbeat was a slow tick
 // rather than an outage. All on this process's clock, as a duration: the
 // database's clock reckons the lookback from its own now.
-// A replica alive that cannot reach the database for a beat after the
+// A replica alive that cannot reach the database for two beats after the
 // others can (a network cut between the two, a process stopped) is
 // counted dead as one cut off for a lease is, and its hosts checked by
 // both until it is back: telling it from a dead one needs the database.
@@ -165,11 +170,15 @@ func (m *Membership) lookback(now time.Time) time.Duration {
 	}
 	m.cutOff = m.cutOff[i+1:]
 	within := now.Sub(t) + left
-	if beat := m.beat(); !m.backAt.IsZero() && now.Sub(m.backAt) >= beat {
-		within = min(within, now.Sub(m.failedAt)+beat)
+	if !m.backAt.IsZero() && now.Sub(m.backAt) >= m.returnGrace() {
+		within = min(within, now.Sub(m.failedAt)+m.beat())
 	}
 	return within
 }
+
+// returnGrace is how long after its first heartbeat back from an outage a
+// replica keeps the members it knew through it (Lookback).
+func (m *Membership) returnGrace() time.Duration { return 2 * m.beat() }
 
 // beat is the time between two heartbeats.
 func (m *Membership) beat() time.Duration { return m.opts.Interval / 3 }

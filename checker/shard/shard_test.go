@@ -826,14 +826,15 @@ func (r reach) Leave(ctx context.Context, id string) error {
 // unlucky orders: a replica killed during the outage, or right before the
 // database returns, is never heard from again, and no lock proves it dead
 // (the server's restart took every lock); a survivor slow to reconnect
-// (its tries fail for two thirds of a beat after the return); the
+// (its tries fail for two thirds of a beat after the return, or for a
+// beat and a third: the others wait two beats for it); the
 // database flapping (back for a moment that only one survivor sees, then
 // down again); a replica killed and restarted during the outage; the only
 // survivor the slow one. At every sample no host has two owners among the
 // replicas probing (those whose first heartbeat was written), and within
 // an interval of the database's last return (and the slowest survivor's
 // reconnection) every host has one: the dead replica's hosts moved at
-// its survivors' second heartbeat back, so a host is checked at its usual
+// its survivors' third heartbeat back, so a host is checked at its usual
 // offset within two intervals of the return (a lease, as before this
 // rule, is three).
 func TestDeadMemberMovesSoonAfterTheDatabaseReturns(t *testing.T) {
@@ -865,6 +866,9 @@ func TestDeadMemberMovesSoonAfterTheDatabaseReturns(t *testing.T) {
 			outages: []window{{40 * s, 85 * s}}},
 		{name: "a survivor slow to reconnect",
 			fleet:   []replica{{id: "a"}, {id: "b", phase: s, slow: 2 * s}, {id: "c", phase: 2 * s, dies: 50 * s}},
+			outages: []window{{40 * s, 85 * s}}},
+		{name: "a survivor slower to reconnect than a beat",
+			fleet:   []replica{{id: "a"}, {id: "b", phase: s, slow: 4 * s}, {id: "c", phase: 2 * s, dies: 50 * s}},
 			outages: []window{{40 * s, 85 * s}}},
 		{name: "the database flaps, back for a moment one survivor misses",
 			fleet:   []replica{{id: "a"}, {id: "b", phase: s, slow: 2 * s}, {id: "c", phase: 2 * s, dies: 50 * s}},
@@ -928,7 +932,7 @@ func TestDeadMemberMovesSoonAfterTheDatabaseReturns(t *testing.T) {
 					}
 				}
 				// Every host has an owner again within an interval of the
-				// return: a survivor drops the dead at its second heartbeat
+				// return: a survivor drops the dead at its third heartbeat
 				// back, a joiner takes its hosts at its third.
 				settled := last + slowest + 2*beat + beat/3
 				orphaned := map[string]time.Duration{}
