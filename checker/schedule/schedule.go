@@ -1,10 +1,9 @@
 // Package schedule runs the prober: every target once per interval at a
 // stable offset, on a bounded pool of workers, skipping (never stacking) a
-// target whose previous check still runs, with lag statistics. A target
-// handed over after a slot of its was missed is checked once at once
-// (HandOver). It reports
-// the checks made: one the checker skipped (its host asked for a back-off)
-// observed nothing, and is only counted.
+// target whose previous check still runs, with lag statistics; a target
+// handed over after a slot of its was missed gets one check at once
+// (HandOver). It reports the checks made: one the checker skipped (its
+// host asked for a back-off) observed nothing, and is only counted.
 package schedule
 
 import (
