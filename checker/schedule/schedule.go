@@ -1,8 +1,9 @@
 // Package schedule runs the prober: every target once per interval at a
 // stable offset, on a bounded pool of workers, skipping (never stacking) a
-// target whose previous check still runs, with lag statistics. It reports
-// the checks made: one the checker skipped (its host asked for a back-off)
-// observed nothing, and is only counted.
+// target whose previous check still runs, with lag statistics; a target
+// handed over after a slot of its was missed gets one check at once
+// (HandOver). It reports the checks made: one the checker skipped (its
+// host asked for a back-off) observed nothing, and is only counted.
 package schedule
 
 import (
@@ -65,10 +66,24 @@ type Scheduler struct {
 	// the one waited for.
 	changed chan struct{}
 
+	// catchUps are the checks of targets handed over after a slot of
+	// theirs was missed (HandOver), in time order; caught is signalled
+	// (never blocking) when they change.
+	catchUps []catchUp
+	caught   chan struct{}
+
 	lag       lagWindow
 	checks    atomic.Int64
 	skipped   atomic.Int64
 	backedOff atomic.Int64
+	caughtUp  atomic.Int64
+}
+
+// catchUp is a check of a target out of its slot: one its previous owner
+// left unchecked (HandOver).
+type catchUp struct {
+	e  *entry
+	at time.Time
 }
 
 type entry struct {
@@ -100,6 +115,7 @@ func New(p Prober, targets []linkwatch.Target, opts Options) *Scheduler {
 	s := &Scheduler{prober: p, opts: opts}
 	s.SetTargets(targets)
 	s.changed = make(chan struct{}, 1)
+	s.caught = make(chan struct{}, 1)
 	return s
 }
 
@@ -109,6 +125,36 @@ func New(p Prober, targets []linkwatch.Target, opts Options) *Scheduler {
 // state, and is not checked twice in an interval; one given away is not
 // checked from then on, not even at the slot being waited for.
 func (s *Scheduler) SetTargets(targets []linkwatch.Target) {
+	s.set(targets, time.Time{})
+}
+
+// HandOver replaces the target list as SetTargets does, for targets handed
+// over by replicas that all stopped checking them by since: a joiner's,
+// whose hosts the others gave away at their heartbeats before it took
+// them (shard.Assignment.Since). A gained target whose last slot came
+// after since was missed there: nobody checked it. Alone, that miss leaves
+// it unchecked for 2 intervals; a second hand-over before its next slot
+// (the joiner killed) would make it 3. So it is checked at once (its
+// catch-up), spread over a tenth of an interval in slot order, and keeps
+// its slot: the catch-up comes at most 0.4 intervals after the slot
+// missed, more than half an interval before the next one, so the two
+// are not a double check. One whose missed slot is older than that is
+// checked at its next slot, less than 0.6 intervals away. A gained target
+// whose last slot came before since was checked there by its previous
+// owner, and is checked at its next slot, as SetTargets does: a hand-over
+// adds no check to a target that missed none.
+func (s *Scheduler) HandOver(targets []linkwatch.Target, since time.Time) {
+	s.set(targets, since)
+}
+
+// catchUpLatest is how long after a missed slot a catch-up may come: more
+// than half an interval before the next slot, with a tenth of one to spare
+// for scheduling lag.
+func catchUpLatest(interval time.Duration) time.Duration { return interval * 4 / 10 }
+
+func (s *Scheduler) set(targets []linkwatch.Target, since time.Time) {
+	now := s.opts.Now()
+	every := s.opts.Interval
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old := make(map[string]*entry, len(s.entries))
@@ -117,23 +163,74 @@ func (s *Scheduler) SetTargets(targets []linkwatch.Target) {
 	}
 	entries := make([]*entry, 0, len(targets))
 	seen := make(map[string]bool, len(targets))
+	var planned []catchUp
 	for _, t := range targets {
 		if seen[t.ID] {
 			continue // one check per unique target, however many links share it
 		}
 		seen[t.ID] = true
-		e := &entry{target: t, offset: checker.Offset(t.ID, s.opts.Interval), running: new(atomic.Bool)}
+		e := &entry{target: t, offset: checker.Offset(t.ID, every), running: new(atomic.Bool)}
 		if o, ok := old[t.ID]; ok {
 			e.running = o.running
+		} else if at, ok := catchUpAt(now, since, e.offset, every); ok {
+			planned = append(planned, catchUp{e: e, at: at})
 		}
 		entries = append(entries, e)
 	}
 	slices.SortFunc(entries, compareEntries)
 	s.entries = entries
-	select {
-	case s.changed <- struct{}{}:
-	default: // a change is already pending, or (in New) nobody waits yet
+	if len(planned) > 0 {
+		s.opts.Log.Info("scheduler: targets handed over after a slot of theirs was missed; checking them at once",
+			"targets", len(planned), "unchecked_since", since)
 	}
+	// The catch-ups still to come of the targets kept, on their new
+	// entries; a target given away is not caught up here.
+	if len(s.catchUps) > 0 {
+		byID := make(map[string]*entry, len(entries))
+		for _, e := range entries {
+			byID[e.target.ID] = e
+		}
+		for _, c := range s.catchUps {
+			if _, kept := old[c.e.target.ID]; kept && byID[c.e.target.ID] != nil {
+				planned = append(planned, catchUp{e: byID[c.e.target.ID], at: c.at})
+			}
+		}
+	}
+	slices.SortFunc(planned, func(a, b catchUp) int { return a.at.Compare(b.at) })
+	s.catchUps = planned
+	for _, ch := range []chan struct{}{s.changed, s.caught} {
+		select {
+		case ch <- struct{}{}:
+		default: // a change is already pending, or (in New) nobody waits yet
+		}
+	}
+}
+
+// catchUpAt says whether a target of this offset, handed over now by
+// replicas that stopped checking it by since, missed its last slot, and
+// when to check it: now, plus a tenth of its offset (the catch-ups of many
+// targets spread over a tenth of an interval, in slot order), but no later
+// than catchUpLatest after the slot missed.
+func catchUpAt(now, since time.Time, offset, every time.Duration) (time.Time, bool) {
+	if since.IsZero() {
+		return time.Time{}, false
+	}
+	slot := now.Truncate(every).Add(offset)
+	if slot.After(now) {
+		slot = slot.Add(-every)
+	}
+	if !slot.After(since) {
+		return time.Time{}, false // checked there by its previous owner
+	}
+	latest := slot.Add(catchUpLatest(every))
+	at := now.Add(offset / 10)
+	if at.After(latest) {
+		at = latest
+	}
+	if at.Before(now) {
+		return time.Time{}, false // too close to its next slot: checked there
+	}
+	return at, true
 }
 
 // compareEntries orders entries by slot, then id: a total order, so a
@@ -181,9 +278,12 @@ type Stats struct {
 	// asked for a back-off (429 Retry-After). Their results are not
 	// reported.
 	BackedOff int64
-	LagP50    time.Duration
-	LagP99    time.Duration
-	LagMax    time.Duration // over the recent window
+	// CaughtUp counts the checks made out of their slot: of targets
+	// handed over after their slot was missed (HandOver).
+	CaughtUp int64
+	LagP50   time.Duration
+	LagP99   time.Duration
+	LagMax   time.Duration // over the recent window
 }
 
 // Stats returns counters and recent lag quantiles (actual start minus
@@ -191,7 +291,7 @@ type Stats struct {
 func (s *Scheduler) Stats() Stats {
 	p50, p99, max := s.lag.quantiles()
 	return Stats{Targets: len(s.snapshot()), Checks: s.checks.Load(), Skipped: s.skipped.Load(), BackedOff: s.backedOff.Load(),
-		LagP50: p50, LagP99: p99, LagMax: max}
+		CaughtUp: s.caughtUp.Load(), LagP50: p50, LagP99: p99, LagMax: max}
 }
 
 type job struct {
@@ -204,9 +304,70 @@ type job struct {
 func (s *Scheduler) Run(ctx context.Context) {
 	jobs := make(chan job, s.opts.Workers)
 	wait := s.startWorkers(ctx, jobs)
+	var catching sync.WaitGroup
+	catching.Go(func() { s.runCatchUps(ctx, jobs) })
 	s.runCycles(ctx, jobs, -1)
+	catching.Wait()
 	close(jobs)
 	wait()
+}
+
+// runCatchUps dispatches the catch-ups (HandOver) at their time until ctx
+// ends: each of a target still held, and not being checked already.
+func (s *Scheduler) runCatchUps(ctx context.Context, jobs chan<- job) {
+	for {
+		s.mu.Lock()
+		now := s.opts.Now()
+		i := 0
+		for i < len(s.catchUps) && !s.catchUps[i].at.After(now) {
+			i++
+		}
+		// set replaces s.catchUps with a new slice, never writes into
+		// this one: due stays as it is.
+		due := s.catchUps[:i:i]
+		s.catchUps = s.catchUps[i:]
+		wait := time.Duration(-1) // nothing to come: until a hand-over
+		if len(s.catchUps) > 0 {
+			wait = s.catchUps[0].at.Sub(now)
+		}
+		s.mu.Unlock()
+		for _, c := range due {
+			if !s.holds(c.e) {
+				continue
+			}
+			if !c.e.running.CompareAndSwap(false, true) {
+				s.skipped.Add(1)
+				continue
+			}
+			s.caughtUp.Add(1)
+			select {
+			case jobs <- job{e: c.e, planned: c.at}:
+			case <-ctx.Done():
+				c.e.running.Store(false)
+				return
+			}
+		}
+		if len(due) > 0 {
+			continue // the time moved while they were dispatched
+		}
+		var timer *time.Timer
+		var timeUp <-chan time.Time
+		if wait >= 0 {
+			timer = time.NewTimer(wait)
+			timeUp = timer.C
+		}
+		select {
+		case <-timeUp:
+		case <-s.caught:
+		case <-ctx.Done():
+		}
+		if timer != nil {
+			timer.Stop()
+		}
+		if ctx.Err() != nil {
+			return
+		}
+	}
 }
 
 func (s *Scheduler) startWorkers(ctx context.Context, jobs <-chan job) (wait func()) {

@@ -62,6 +62,14 @@ type Membership struct {
 	// The last cut-off's ends: the start of its last failed heartbeat,
 	// and the first heartbeat taken after it (zero: never cut off).
 	failedAt, backAt time.Time
+	// While this replica joins (its own split leaves it out), released
+	// holds, of each other member of its region, the first heartbeat it
+	// saw at or after its start plus half a beat: at that heartbeat, or
+	// before, the member counted it (sharing) and gave its hosts away.
+	// holders are the members that split the hosts meanwhile.
+	joining  bool
+	released map[string]time.Time
+	holders  map[string]bool
 }
 
 // span is a stretch of this process's time.
@@ -113,26 +121,31 @@ func (m *Membership) Lease() time.Duration { return leaseIntervals * m.opts.Inte
 // has run out by the clock, and a replica that counted them so would find
 // itself alone and take every host, while the others, back a heartbeat
 // later, check theirs too. So each replica keeps the members it knew
-// through the outage, for a beat (Interval/3) after its own first
+// through the outage, for two beats (returnGrace) after its own first
 // heartbeat back.
 //
-// After that beat, a member counts only if it was heard since the
+// After that grace, a member counts only if it was heard since the
 // outage: every live replica re-announces itself as soon as it reaches
 // the database again (Run tries every sixth of a beat while cut off), so
-// one still silent a beat after this replica was back cannot reach the
-// database, and is most likely dead: killed during the outage, its
+// one still silent two beats after this replica was back cannot reach
+// the database, and is most likely dead: killed during the outage, its
 // session lock lost with the server's restart, nothing else would ever
 // prove it before its lease ran out, three intervals after the return.
-// Its hosts move at this replica's second heartbeat back instead; a
-// gained host is checked at its usual offset, so it goes unchecked for
-// less than two intervals after the database's return. "Since the
+// Its hosts move at this replica's third heartbeat back instead, about
+// 0.7 of an interval after the return; a gained host is checked at its
+// usual offset, so it goes unchecked for less than two intervals after
+// the database's return. (A grace of one beat, as before, left a live
+// replica whose reconnection took longer, under load at short intervals,
+// counted dead, its hosts checked twice; one of an interval would move a
+// dead one's hosts an interval and a retry after the return, too late
+// for a host whose slot had just passed to be checked within two.) "Since the
 // outage" is since the start of this replica's last failed heartbeat
 // (the database was down then, or coming back), less a beat: a replica
 // that was never cut off, its heartbeats a beat and a tick apart, is
 // heard within it even when this one's failed heartbeat was a slow tick
 // rather than an outage. All on this process's clock, as a duration: the
 // database's clock reckons the lookback from its own now.
-// A replica alive that cannot reach the database for a beat after the
+// A replica alive that cannot reach the database for two beats after the
 // others can (a network cut between the two, a process stopped) is
 // counted dead as one cut off for a lease is, and its hosts checked by
 // both until it is back: telling it from a dead one needs the database.
@@ -157,11 +170,15 @@ func (m *Membership) lookback(now time.Time) time.Duration {
 	}
 	m.cutOff = m.cutOff[i+1:]
 	within := now.Sub(t) + left
-	if beat := m.beat(); !m.backAt.IsZero() && now.Sub(m.backAt) >= beat {
-		within = min(within, now.Sub(m.failedAt)+beat)
+	if !m.backAt.IsZero() && now.Sub(m.backAt) >= m.returnGrace() {
+		within = min(within, now.Sub(m.failedAt)+m.beat())
 	}
 	return within
 }
+
+// returnGrace is how long after its first heartbeat back from an outage a
+// replica keeps the members it knew through it (Lookback).
+func (m *Membership) returnGrace() time.Duration { return 2 * m.beat() }
 
 // beat is the time between two heartbeats.
 func (m *Membership) beat() time.Duration { return m.opts.Interval / 3 }
@@ -249,6 +266,7 @@ func (m *Membership) Tick(ctx context.Context) error {
 	}
 	next := Assignment{Self: m.self.ID, Members: sharing(live, m.self, m.opts.Interval/3, prompt)}
 	m.mu.Lock()
+	next.Since = m.handedOver(live, next)
 	changed := !next.Equal(m.current)
 	prev := m.current
 	m.current = next
@@ -326,4 +344,68 @@ func sharing(live []linkwatch.Member, self linkwatch.Member, beat time.Duration,
 	}
 	slices.Sort(ids)
 	return slices.Compact(ids)
+}
+
+// releaseLag is how long after its heartbeat a member may still check the
+// hosts it gives away at it: the heartbeat's time is the database's at
+// the write, and the member reads the membership and hands its new split
+// to its scheduler after.
+func (m *Membership) releaseLag() time.Duration { return m.beat() / 6 }
+
+// handedOver follows this replica's join, under m.mu: while next leaves it
+// out, it notes each other member's first heartbeat since that member
+// counted it (released); with the assignment that takes its hosts, it
+// returns when the last of the members that held them stopped checking
+// them, so the scheduler checks at once those whose slot was missed in
+// between (schedule.Scheduler.HandOver). Zero when that is not known: for
+// a replica that joined alone (it took its hosts at its first heartbeat,
+// nobody gave them away), or when a member that held hosts while it
+// joined is gone now, or has not been seen counting it: it may have
+// checked them until just now.
+func (m *Membership) handedOver(live []linkwatch.Member, next Assignment) time.Time {
+	var start time.Time
+	for _, l := range live {
+		if l.ID == m.self.ID {
+			start = l.StartedAt
+		}
+	}
+	in := slices.Contains(next.Members, m.self.ID)
+	if !in && !m.joining {
+		m.joining, m.released, m.holders = true, map[string]time.Time{}, map[string]bool{}
+	}
+	if !m.joining {
+		return time.Time{}
+	}
+	if !start.IsZero() {
+		counted := start.Add(m.beat() / 2) // sharing's wait for a joiner
+		for _, l := range live {
+			if _, seen := m.released[l.ID]; l.Region == m.self.Region && l.ID != m.self.ID && !seen && !l.HeartbeatAt.Before(counted) {
+				m.released[l.ID] = l.HeartbeatAt
+			}
+		}
+	}
+	for _, id := range next.Members {
+		if id != m.self.ID {
+			m.holders[id] = true
+		}
+	}
+	if !in {
+		return time.Time{}
+	}
+	released, holders := m.released, m.holders
+	m.joining, m.released, m.holders = false, nil, nil
+	var since time.Time
+	for id := range holders {
+		at, ok := released[id]
+		if !ok || !slices.Contains(next.Members, id) {
+			return time.Time{}
+		}
+		if at.After(since) {
+			since = at
+		}
+	}
+	if since.IsZero() {
+		return time.Time{} // nobody held them
+	}
+	return since.Add(m.releaseLag())
 }

@@ -8,6 +8,7 @@ package shard
 import (
 	"hash/fnv"
 	"slices"
+	"time"
 
 	"linkwatch"
 )
@@ -80,6 +81,11 @@ func Owner(key string, members []string) string {
 type Assignment struct {
 	Self    string
 	Members []string // sorted
+	// Since is set on the assignment with which a joiner takes its hosts:
+	// by then, by the database's clock, every member that held them had
+	// stopped checking them (Membership.handedOver). A slot of theirs
+	// after it was missed. Zero otherwise, and when that is not known.
+	Since time.Time
 }
 
 // Alone is the assignment of a replica that shares nothing: it owns every
@@ -107,7 +113,8 @@ func (a Assignment) Filter(targets []linkwatch.Target) []linkwatch.Target {
 	return slices.DeleteFunc(slices.Clone(targets), func(t linkwatch.Target) bool { return !a.Owns(t) })
 }
 
-// Equal reports whether two assignments split alike.
+// Equal reports whether two assignments split alike (whatever their
+// Since).
 func (a Assignment) Equal(b Assignment) bool {
 	return a.Self == b.Self && slices.Equal(a.Members, b.Members)
 }

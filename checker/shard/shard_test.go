@@ -646,6 +646,8 @@ func TestJoinHandsHostsOver(t *testing.T) {
 				return out
 			}
 			orphaned := map[string]time.Duration{} // since when each host has had no owner
+			freed := map[string]time.Duration{}    // when each host was last given up by a replica other than the joiner
+			took := false                          // the joiner took its hosts
 			next := map[string]time.Duration{}     // each one's next heartbeat
 			for _, r := range tc.fleet {
 				next[r.id] = r.phase + r.starts
@@ -677,6 +679,41 @@ func TestJoinHandsHostsOver(t *testing.T) {
 						t.Fatalf("at %s, %s owns %d hosts, less than two beats after it joined at %s", at, r.id, mine, joined)
 					}
 					own := owners(at)
+					for _, tg := range targets {
+						if others := slices.DeleteFunc(slices.Clone(own[tg.ID]), func(id string) bool { return id == tc.joiner }); len(others) == 0 {
+							if _, ok := freed[tg.ID]; !ok {
+								freed[tg.ID] = at
+							}
+						} else {
+							delete(freed, tg.ID)
+						}
+					}
+					if r.id == tc.joiner && mine > 0 && !took {
+						// The joiner takes its hosts: the assignment says
+						// when the last replica that held them let them go
+						// (and a little after, for its scheduler), so that
+						// the scheduler makes up the slots missed since.
+						took = true
+						since := members[r.id].Assignment().Since
+						if tc.alone || tc.killed && tc.fleet[0].id == tc.joiner {
+							if !since.IsZero() {
+								t.Errorf("%s took its hosts alone, with a Since (%s): nobody handed them over", r.id, since.Sub(start))
+							}
+						} else {
+							lag := members[r.id].releaseLag()
+							var last time.Duration
+							for _, tg := range members[r.id].Assignment().Filter(targets) {
+								if f, ok := freed[tg.ID]; !ok || start.Add(f+lag).After(since) {
+									t.Errorf("at %s, %s takes %s with Since %s, but another replica held it until %s", at, r.id, tg.ID, since.Sub(start), f)
+								} else {
+									last = max(last, f)
+								}
+							}
+							if want := start.Add(last + lag); !since.Equal(want) {
+								t.Errorf("at %s, %s takes its hosts with Since %s, want %s: a beat-sixth after the last was let go", at, r.id, since.Sub(start), want.Sub(start))
+							}
+						}
+					}
 					for _, tg := range targets {
 						switch who := own[tg.ID]; {
 						case len(who) > 1:
@@ -801,14 +838,15 @@ func (r reach) Leave(ctx context.Context, id string) error {
 // unlucky orders: a replica killed during the outage, or right before the
 // database returns, is never heard from again, and no lock proves it dead
 // (the server's restart took every lock); a survivor slow to reconnect
-// (its tries fail for two thirds of a beat after the return); the
+// (its tries fail for two thirds of a beat after the return, or for a
+// beat and a third: the others wait two beats for it); the
 // database flapping (back for a moment that only one survivor sees, then
 // down again); a replica killed and restarted during the outage; the only
 // survivor the slow one. At every sample no host has two owners among the
 // replicas probing (those whose first heartbeat was written), and within
 // an interval of the database's last return (and the slowest survivor's
 // reconnection) every host has one: the dead replica's hosts moved at
-// its survivors' second heartbeat back, so a host is checked at its usual
+// its survivors' third heartbeat back, so a host is checked at its usual
 // offset within two intervals of the return (a lease, as before this
 // rule, is three).
 func TestDeadMemberMovesSoonAfterTheDatabaseReturns(t *testing.T) {
@@ -841,6 +879,9 @@ func TestDeadMemberMovesSoonAfterTheDatabaseReturns(t *testing.T) {
 			outages: []window{{40 * s, 85 * s}}},
 		{name: "a survivor slow to reconnect",
 			fleet:   []replica{{id: "a"}, {id: "b", phase: s, slow: 2 * s}, {id: "c", phase: 2 * s, dies: 50 * s}},
+			outages: []window{{40 * s, 85 * s}}},
+		{name: "a survivor slower to reconnect than a beat",
+			fleet:   []replica{{id: "a"}, {id: "b", phase: s, slow: 4 * s}, {id: "c", phase: 2 * s, dies: 50 * s}},
 			outages: []window{{40 * s, 85 * s}}},
 		{name: "the database flaps, back for a moment one survivor misses",
 			fleet:   []replica{{id: "a"}, {id: "b", phase: s, slow: 2 * s}, {id: "c", phase: 2 * s, dies: 50 * s}},
@@ -904,7 +945,7 @@ func TestDeadMemberMovesSoonAfterTheDatabaseReturns(t *testing.T) {
 					}
 				}
 				// Every host has an owner again within an interval of the
-				// return: a survivor drops the dead at its second heartbeat
+				// return: a survivor drops the dead at its third heartbeat
 				// back, a joiner takes its hosts at its third.
 				settled := last + slowest + 2*beat + beat/3
 				orphaned := map[string]time.Duration{}
@@ -1010,4 +1051,79 @@ func TestSlowDatabaseIsNotAnOutage(t *testing.T) {
 		cancel()
 		wg.Wait()
 	})
+}
+
+// TestJoinSinceOnlyWhenEveryHolderLetGo: a joiner's assignment says when
+// its hosts were last checked (Since) only when every member that held
+// them was seen counting it and is still live. One that died while it
+// joined may have checked them until its death, which nobody saw; one
+// whose heartbeat since the joiner's start was not seen may check them
+// still. Either way the take has no Since: its scheduler makes up no slot,
+// rather than check a host twice.
+func TestJoinSinceOnlyWhenEveryHolderLetGo(t *testing.T) {
+	const interval = 9 * time.Second
+	const beat = interval / 3
+	for _, tc := range []struct {
+		name      string
+		dies      bool // b dies between c's second and third heartbeats
+		silent    bool // b does not beat while c joins
+		wantSince bool
+	}{
+		{name: "every holder let go", wantSince: true},
+		{name: "a holder died", dies: true},
+		{name: "a holder not heard", silent: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			start := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+			clk := &fakeClock{t: start}
+			store := &fakeStore{rows: map[string]linkwatch.Member{}, dead: map[string]bool{}, now: clk.Now}
+			var got []Assignment
+			a := New(store, linkwatch.Member{ID: "a"}, Options{Interval: interval, Now: clk.Now})
+			b := New(store, linkwatch.Member{ID: "b"}, Options{Interval: interval, Now: clk.Now})
+			c := New(store, linkwatch.Member{ID: "c"}, Options{Interval: interval, Now: clk.Now,
+				OnChange: func(as Assignment) { got = append(got, as) }})
+			// a and b meet; c joins, and after each of its heartbeats a
+			// beats half a beat later, b 0.7 of a beat later.
+			must(t, a.Tick(ctx))
+			must(t, b.Tick(ctx))
+			for range 6 {
+				clk.Add(beat)
+				must(t, a.Tick(ctx))
+				must(t, b.Tick(ctx))
+			}
+			joined := clk.Now().Add(beat / 10)
+			clk.t = joined
+			for i := range 3 { // c's first three heartbeats: it takes its hosts at the third
+				must(t, c.Tick(ctx))
+				clk.Add(beat / 2)
+				must(t, a.Tick(ctx))
+				if tc.dies && i == 1 {
+					store.dead["b"] = true
+				}
+				if !tc.silent {
+					clk.Add(beat / 5)
+					must(t, b.Tick(ctx))
+					clk.Add(-beat / 5)
+				}
+				clk.Add(beat / 2)
+			}
+			if len(got) == 0 || !slices.Contains(got[len(got)-1].Members, "c") {
+				t.Fatalf("c's assignments: %+v; want it to have taken its hosts", got)
+			}
+			since := got[len(got)-1].Since
+			switch {
+			case tc.wantSince && since.IsZero():
+				t.Errorf("c took its hosts without a Since")
+			case tc.wantSince:
+				// b beat last: at the first of its heartbeats past half a
+				// beat after c joined, it let c's hosts go.
+				if want := joined.Add(beat/2 + beat/5).Add(beat / 6); !since.Equal(want) {
+					t.Errorf("c took its hosts with Since %v after its join, want %v", since.Sub(joined), want.Sub(joined))
+				}
+			case !since.IsZero():
+				t.Errorf("c took its hosts with Since %v after its join, want none", since.Sub(joined))
+			}
+		})
+	}
 }

@@ -2,13 +2,24 @@ package shard
 
 import (
 	"sync"
+	"time"
 
 	"linkwatch"
 )
 
-// TargetSetter is the scheduler, as a Share feeds it.
+// TargetSetter takes a new list of the targets to check: a Share takes a
+// reloaded config's, the scheduler a Share's.
 type TargetSetter interface {
 	SetTargets([]linkwatch.Target)
+}
+
+// Scheduler is the prober's scheduler, as a Share feeds it.
+type Scheduler interface {
+	TargetSetter
+	// HandOver is SetTargets for targets handed over by replicas that
+	// all stopped checking them by since: a slot of theirs missed in
+	// between is made up at once.
+	HandOver(targets []linkwatch.Target, since time.Time)
 }
 
 // OwnershipSetter is the incident engine, as a Share tells it what this
@@ -21,10 +32,11 @@ type OwnershipSetter interface {
 // target (replaced on reload) filtered by the replicas' split (replaced
 // when membership changes). Each change reaches the scheduler, which
 // checks a target it gained at its stable offset (in the current interval
-// when that is still ahead), and the engine, which forgets the targets
-// given away and continues the incidents of those it gained.
+// when that is still ahead; at once, too, when a joiner takes one whose
+// slot was missed while it changed hands), and the engine, which forgets
+// the targets given away and continues the incidents of those it gained.
 type Share struct {
-	sched  TargetSetter
+	sched  Scheduler
 	engine OwnershipSetter
 
 	mu  sync.Mutex
@@ -33,7 +45,7 @@ type Share struct {
 }
 
 // NewShare returns the share of all that as gives this replica.
-func NewShare(sched TargetSetter, engine OwnershipSetter, all []linkwatch.Target, as Assignment) *Share {
+func NewShare(sched Scheduler, engine OwnershipSetter, all []linkwatch.Target, as Assignment) *Share {
 	return &Share{sched: sched, engine: engine, all: all, as: as}
 }
 
@@ -64,6 +76,10 @@ func (p *Share) SetAssignment(as Assignment) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.as = as
-	p.sched.SetTargets(p.as.Filter(p.all))
+	if as.Since.IsZero() {
+		p.sched.SetTargets(p.as.Filter(p.all))
+	} else {
+		p.sched.HandOver(p.as.Filter(p.all), as.Since)
+	}
 	p.engine.SetOwnership(as.OwnsID)
 }

@@ -32,6 +32,8 @@ func (s *pausingScheduler) SetTargets(ts []linkwatch.Target) {
 	s.mu.Unlock()
 }
 
+func (s *pausingScheduler) HandOver(ts []linkwatch.Target, _ time.Time) { s.SetTargets(ts) }
+
 type nopOwnership struct{}
 
 func (nopOwnership) SetOwnership(func(string) bool) {}
@@ -79,5 +81,41 @@ func TestShareReloadRacingMembershipChange(t *testing.T) {
 	}
 	if !slices.Equal(ids(got), ids(want)) {
 		t.Errorf("the scheduler checks %d targets, want a's %d of the two-member split", len(got), len(want))
+	}
+}
+
+// handOverRecorder records how each target list reached it.
+type handOverRecorder struct {
+	calls []string
+}
+
+func (s *handOverRecorder) SetTargets(ts []linkwatch.Target) {
+	s.calls = append(s.calls, fmt.Sprintf("set %d", len(ts)))
+}
+
+func (s *handOverRecorder) HandOver(ts []linkwatch.Target, since time.Time) {
+	s.calls = append(s.calls, fmt.Sprintf("hand over %d since %s", len(ts), since.Format(time.TimeOnly)))
+}
+
+// TestShareHandsOverAJoinersHosts: the assignment with which a joiner
+// takes its hosts reaches the scheduler as a hand-over, with its Since;
+// any other change, and a reload, as a plain list.
+func TestShareHandsOverAJoinersHosts(t *testing.T) {
+	var all []linkwatch.Target
+	for i := range 40 {
+		u := fmt.Sprintf("https://h%d.test/", i)
+		all = append(all, linkwatch.Target{ID: u, URL: u, Kind: linkwatch.TargetDestination})
+	}
+	sched := &handOverRecorder{}
+	p := NewShare(sched, nopOwnership{}, all, Assignment{Self: "c", Members: []string{"a", "b"}})
+	since := time.Date(2026, 12, 7, 12, 0, 5, 0, time.UTC)
+	p.SetAssignment(Assignment{Self: "c", Members: []string{"a", "b", "c"}, Since: since})
+	p.SetTargets(all)
+	p.SetAssignment(Assignment{Self: "c", Members: []string{"a", "c"}})
+	mine := len(Assignment{Self: "c", Members: []string{"a", "b", "c"}}.Filter(all))
+	want := []string{fmt.Sprintf("hand over %d since 12:00:05", mine), fmt.Sprintf("set %d", mine),
+		fmt.Sprintf("set %d", len(Assignment{Self: "c", Members: []string{"a", "c"}}.Filter(all)))}
+	if !slices.Equal(sched.calls, want) {
+		t.Errorf("the scheduler got %q, want %q", sched.calls, want)
 	}
 }

@@ -448,6 +448,7 @@ func chaosJudge(w io.Writer, rec chaosRecord) (missed []string) {
 	// intervals.
 	all, doubles := judgeChecks(rec.checks, rec.warm, rec.end, 2*rec.interval+checkSlack, rec.interval/2)
 	unchecked, fromReturn, late, rekilled := judgeGapsAfterKills(all, rec.kills, rec.dbOutages, rec.interval, 2*rec.interval+checkSlack)
+	unchecked, lagged, worstLag := lateNotMissed(unchecked, rec.interval)
 	unchecked = append(unchecked, late...)
 	var total int
 	for _, at := range rec.checks {
@@ -468,7 +469,15 @@ func chaosJudge(w io.Writer, rec chaosRecord) (missed []string) {
 		if g.by != [2]string{} {
 			line += fmt.Sprintf(" by %s, then %s", g.by[0], g.by[1])
 		}
+		if late, ok := lateAtSlot(g.url, g.to, rec.interval); ok && g.by[1] != "" {
+			line += fmt.Sprintf(", the later check %s after its slot", late.Round(time.Millisecond))
+		}
 		return line
+	}
+	if len(lagged) > 0 {
+		fmt.Fprintf(w, "  %d gaps of 2 intervals of the schedule and a scheduling lag (the later check at its slot, up to %s late; not counted above)\n",
+			len(lagged), worstLag.Round(time.Millisecond))
+		printSome(w, lagged, 15, gap)
 	}
 	if len(unchecked) > 0 {
 		slices.SortFunc(unchecked, func(a, b checkGap) int { return a.from.Compare(b.from) })

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"linkwatch/checker"
 )
 
 // What the chaos run judges, from what it recorded: the fleet's log of
@@ -25,6 +27,43 @@ type window struct {
 // machine (a load average of 20 on 2 cores) a scheduler's timer fires
 // tens of milliseconds late (seen: 60 ms); a missed check is an interval.
 const checkSlack = 250 * time.Millisecond
+
+// lateAtSlot says whether the check of url that arrived at t was one made
+// at its slot, and how late: the replicas lay each destination's slot at
+// checker.Offset(url, interval) into every interval of the database's
+// clock (this machine's: the server runs here), so a check arriving up to
+// a tenth of an interval after a slot was made there, that much late
+// under load. A gap of 2 intervals whose later check came late at its
+// slot is 2 intervals of the schedule and a scheduling lag, not a third
+// interval unchecked: a slot missed costs a whole interval, ten times
+// what is forgiven here. (Only a catch-up check, which has no slot, made
+// within a tenth of an interval after a slot could pass for one; the
+// replicas make one only after a single missed slot, within 1.4 intervals
+// of the check before.)
+func lateAtSlot(url string, t time.Time, interval time.Duration) (time.Duration, bool) {
+	late := t.Sub(t.Truncate(interval)) - checker.Offset(url, interval)
+	if late < 0 {
+		late += interval
+	}
+	return late, late <= interval/10
+}
+
+// lateNotMissed takes apart, from gaps of more than 2 intervals and
+// checkSlack, those whose later check came late at its slot (lateAtSlot)
+// and which, counted to that slot, are within it; it returns the others
+// (missed), those (lagged) and the largest lateness forgiven.
+func lateNotMissed(gaps []checkGap, interval time.Duration) (missed, lagged []checkGap, worst time.Duration) {
+	for _, g := range gaps {
+		late, atSlot := lateAtSlot(g.url, g.to, interval)
+		if g.by[1] == "" || !atSlot || g.to.Add(-late).Sub(g.from) > 2*interval+checkSlack {
+			missed = append(missed, g)
+			continue
+		}
+		lagged = append(lagged, g)
+		worst = max(worst, late)
+	}
+	return missed, lagged, worst
+}
 
 // replicaAgent is the User-Agent of a replica's checks.
 func replicaAgent(slot int) string { return fmt.Sprintf("linkbench-chaos/replica-%d", slot) }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"linkwatch/checker"
 )
 
 var t0 = time.Date(2026, 12, 7, 8, 0, 0, 0, time.UTC)
@@ -275,4 +277,32 @@ func atTimes(secs ...float64) []check {
 		cs = append(cs, check{at: sec(s), by: "r0"})
 	}
 	return cs
+}
+
+// TestLateNotMissed: a gap of 2 intervals whose later check came 400 ms
+// after its slot is the schedule and a scheduling lag, not a miss; one
+// whose later check came 1.2 s after its slot (more than a tenth of an
+// interval: not taken for the slot's), one of 3 intervals to a check on
+// time at its slot (a slot missed), and one to the end of the run (no
+// check at all) are misses.
+func TestLateNotMissed(t *testing.T) {
+	const interval = 10 * time.Second
+	u := "http://127.0.0.2:4000/d7"
+	slot := func(k int) time.Time {
+		return t0.Truncate(interval).Add(time.Duration(k)*interval + checker.Offset(u, interval))
+	}
+	ms := time.Millisecond
+	gaps := []checkGap{
+		{url: u, from: slot(1).Add(20 * ms), to: slot(3).Add(400 * ms), by: [2]string{"r0", "r1"}},
+		{url: u, from: slot(11), to: slot(13).Add(1200 * ms), by: [2]string{"r0", "r1"}},
+		{url: u, from: slot(21), to: slot(24).Add(10 * ms), by: [2]string{"r0", "r1"}},
+		{url: u, from: slot(31), to: slot(33).Add(400 * ms), by: [2]string{"r0", ""}},
+	}
+	missed, lagged, worst := lateNotMissed(gaps, interval)
+	if len(lagged) != 1 || !lagged[0].from.Equal(gaps[0].from) || worst != 400*ms {
+		t.Errorf("lagged %+v (worst %s); want the first gap, 400ms late", lagged, worst)
+	}
+	if len(missed) != 3 || !missed[0].from.Equal(gaps[1].from) || !missed[1].from.Equal(gaps[2].from) || !missed[2].from.Equal(gaps[3].from) {
+		t.Errorf("missed %+v; want the other three", missed)
+	}
 }
