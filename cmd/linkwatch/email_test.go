@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -222,27 +223,8 @@ pages:
 `
 	app := startAppAt(t, cfg, nil, addr)
 	base := app.URL // addr, or the port serve took instead
-	db, err := sqlite.Open(context.Background(), app.DBPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	ctx := context.Background()
-	for _, s := range []struct{ addr, page string }{{"ann@example.com", "ada"}, {"quin@example.com", "quiet"}} {
-		if err := db.RequestEmailSubscription(ctx, s.addr, s.page, linkwatch.MaxPendingEmail); err != nil {
-			t.Fatal(err)
-		}
-		waitUntil(t, 10*time.Second, "the confirmation mail", func() bool { return len(mails.To(s.addr)) == 1 })
-	}
-	list, err := db.ListEmailSubscribers(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range list {
-		if _, err := db.ConfirmEmailSubscriber(ctx, s.ID); err != nil {
-			t.Fatal(err)
-		}
-	}
+	subscribed(t, app, mails, "ada", "ann@example.com")
+	subscribed(t, app, mails, "quiet", "quin@example.com")
 	// The host of ada's link: on ada's page, not on quiet's.
 	start := time.Now().Add(2 * time.Second).UTC()
 	body := `{"title": "Shop upgrade", "component": "host:127.0.0.1", "starts_at": "` + start.Format(time.RFC3339Nano) +
@@ -312,24 +294,8 @@ pages:
       - {slug: shop, url: "` + dest.URL + `/shop"}
 `
 	app := startApp(t, cfg, nil)
-	db, err := sqlite.Open(context.Background(), app.DBPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	ctx := context.Background()
 	const ann = "ann@example.com"
-	if err := db.RequestEmailSubscription(ctx, ann, "ada", linkwatch.MaxPendingEmail); err != nil {
-		t.Fatal(err)
-	}
-	waitUntil(t, 10*time.Second, "the confirmation mail", func() bool { return len(mails.To(ann)) == 1 })
-	list, err := db.ListEmailSubscribers(ctx)
-	if err != nil || len(list) != 1 {
-		t.Fatalf("subscribers: %v %+v", err, list)
-	}
-	if _, err := db.ConfirmEmailSubscriber(ctx, list[0].ID); err != nil {
-		t.Fatal(err)
-	}
+	subscribed(t, app, mails, "ada", ann)
 	start := time.Now().Add(time.Hour).UTC()
 	code, body := adminCall(t, app, "POST", "/api/admin/maintenance", `{"title": "Shop upgrade", "component": "page:ada", "starts_at": "`+
 		start.Format(time.RFC3339)+`", "ends_at": "`+start.Add(time.Hour).Format(time.RFC3339)+`"}`)
@@ -357,4 +323,36 @@ pages:
 		}
 		t.Fatalf("maintenance mails %q: want the window scheduled, then cancelled once", subjects)
 	}
+}
+
+// subscribed makes each of addrs a confirmed email subscriber of page in
+// app's database, as a visitor who asked on the form and followed the
+// confirmation mail (waited for on mails) is, and returns the database,
+// closed when t ends.
+func subscribed(t *testing.T, app *servedApp, mails *smtptest.Server, page string, addrs ...string) *sqlite.DB {
+	t.Helper()
+	db, err := sqlite.Open(context.Background(), app.DBPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	ctx := context.Background()
+	for _, addr := range addrs {
+		if err := db.RequestEmailSubscription(ctx, addr, page, linkwatch.MaxPendingEmail); err != nil {
+			t.Fatal(err)
+		}
+		waitUntil(t, 10*time.Second, "the confirmation mail to "+addr, func() bool { return len(mails.To(addr)) == 1 })
+		list, err := db.ListEmailSubscribers(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := slices.IndexFunc(list, func(s linkwatch.EmailSubscriber) bool { return s.Address == addr })
+		if i < 0 {
+			t.Fatalf("%s is not a subscriber: %+v", addr, list)
+		}
+		if _, err := db.ConfirmEmailSubscriber(ctx, list[i].ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return db
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -11,7 +10,6 @@ import (
 
 	"linkwatch"
 	"linkwatch/alerting/smtptest"
-	"linkwatch/storage/sqlite"
 )
 
 // TestServePostmortemMail goes through serve: an incident opens and is
@@ -46,24 +44,8 @@ pages:
       - {slug: shop, url: "` + dest.srv.URL + `/shop"}
 `
 	app := startApp(t, cfg, map[string]string{"HOOK_SECRET": hookSecret})
-	db, err := sqlite.Open(context.Background(), app.DBPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	ctx := context.Background()
 	const ann = "ann@example.com"
-	if err := db.RequestEmailSubscription(ctx, ann, "acme", linkwatch.MaxPendingEmail); err != nil {
-		t.Fatal(err)
-	}
-	waitUntil(t, 10*time.Second, "the confirmation mail", func() bool { return len(mails.To(ann)) == 1 })
-	list, err := db.ListEmailSubscribers(ctx)
-	if err != nil || len(list) != 1 {
-		t.Fatalf("subscribers: %v %+v", err, list)
-	}
-	if _, err := db.ConfirmEmailSubscriber(ctx, list[0].ID); err != nil {
-		t.Fatal(err)
-	}
+	subscribed(t, app, mails, "acme", ann)
 
 	broken.Store(true)
 	opened := hook.waitFor(app, 20*time.Second, "the incident opened", func(b hookBody) bool { return b.Type == "incident.opened" })
