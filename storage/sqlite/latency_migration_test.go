@@ -18,16 +18,7 @@ import (
 func TestLatencyCountMigration(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "old.db")
-	raw, err := sql.Open("sqlite3", uriPath(path))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := withConn(ctx, raw, func(conn *sql.Conn) error {
-		return migrate(ctx, conn, storagetest.MigrationsBut(t, migrationFS, "_rollup_latency_count.sql"))
-	}); err != nil {
-		t.Fatal(err)
-	}
+	path, raw := migratedBut(t, "_rollup_latency_count.sql")
 	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC).Unix()
 	// The old layout: every check's latency in the histogram. Minute 10:00
 	// had six answers in 20 ms; 10:01 five of them and a DNS failure in
@@ -46,4 +37,25 @@ func TestLatencyCountMigration(t *testing.T) {
 	}
 	defer db.Close()
 	storagetest.CheckLatencyCountMigrated(t, db, t0)
+}
+
+// migratedBut makes a database file migrated with every migration but the
+// one whose name ends in but, as a database of the version before it was,
+// and returns its path and a raw connection to it, for a test to fill
+// with rows of the old layout, close, and open with Open (which migrates).
+func migratedBut(t *testing.T, but string) (string, *sql.DB) {
+	t.Helper()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "old.db")
+	raw, err := sql.Open("sqlite3", uriPath(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { raw.Close() })
+	if err := withConn(ctx, raw, func(conn *sql.Conn) error {
+		return migrate(ctx, conn, storagetest.MigrationsBut(t, migrationFS, but))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return path, raw
 }

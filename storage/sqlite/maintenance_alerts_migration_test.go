@@ -3,11 +3,9 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"path/filepath"
 	"testing"
 
 	"linkwatch"
-	"linkwatch/storage/storagetest"
 )
 
 // TestMaintenanceAlertsMigration: the outbox made again so incident_id
@@ -16,16 +14,7 @@ import (
 func TestMaintenanceAlertsMigration(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "old.db")
-	raw, err := sql.Open("sqlite3", uriPath(path))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := withConn(ctx, raw, func(conn *sql.Conn) error {
-		return migrate(ctx, conn, storagetest.MigrationsBut(t, migrationFS, "_maintenance_alerts.sql"))
-	}); err != nil {
-		t.Fatal(err)
-	}
+	path, raw := migratedBut(t, "_maintenance_alerts.sql")
 	const at = "2026-11-22T10:00:00.000000000Z"
 	for _, q := range []string{
 		`INSERT INTO incidents (id, key, kind, title, cause, summary, status, impact, targets, affected, started_at, updated_at)

@@ -2,13 +2,10 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"linkwatch"
-	"linkwatch/storage/storagetest"
 )
 
 // TestMaintenanceIDsMigration: after the maintenance tables are made
@@ -18,16 +15,7 @@ import (
 // one already announced.
 func TestMaintenanceIDsMigration(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "old.db")
-	raw, err := sql.Open("sqlite3", uriPath(path))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := withConn(ctx, raw, func(conn *sql.Conn) error {
-		return migrate(ctx, conn, storagetest.MigrationsBut(t, migrationFS, "_maintenance_ids.sql"))
-	}); err != nil {
-		t.Fatal(err)
-	}
+	path, raw := migratedBut(t, "_maintenance_ids.sql")
 	const at = "2026-11-22T10:00:00.000000000Z"
 	for _, q := range []string{
 		// Window 1 is kept; 2 and recurring 4 were deleted, their alerts stay.

@@ -2,8 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -16,16 +14,7 @@ import (
 // on PostgreSQL.
 func TestPackedMinutesMigration(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "old.db")
-	raw, err := sql.Open("sqlite3", uriPath(path))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := withConn(ctx, raw, func(conn *sql.Conn) error {
-		return migrate(ctx, conn, storagetest.MigrationsBut(t, migrationFS, "_rollup_minute_packed.sql"))
-	}); err != nil {
-		t.Fatal(err)
-	}
+	path, raw := migratedBut(t, "_rollup_minute_packed.sql")
 	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 	for _, q := range storagetest.UnpackedMinutes(t0.Unix()) {
 		if _, err := raw.ExecContext(ctx, q); err != nil {
