@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,36 +14,6 @@ import (
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 )
-
-// slackAPI is a Slack Web API on loopback that records chat calls: the
-// method, the thread replied to (thread_ts) and the text.
-type slackAPI struct {
-	srv   *httptest.Server
-	mu    sync.Mutex
-	calls []string // method thread_ts text
-}
-
-func newSlackAPI(t *testing.T) *slackAPI {
-	t.Helper()
-	s := &slackAPI{}
-	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		v, _ := url.ParseQuery(string(body))
-		s.mu.Lock()
-		s.calls = append(s.calls, strings.TrimPrefix(r.URL.Path, "/api/")+" "+v.Get("thread_ts")+" "+v.Get("text"))
-		s.mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, `{"ok":true,"channel":"C0OPS","ts":"1700000000.000100"}`)
-	}))
-	t.Cleanup(s.srv.Close)
-	return s
-}
-
-func (s *slackAPI) got() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.calls...)
-}
 
 // subscriber is a webhook subscription's receiver: it keeps every body
 // with its headers, verified once its secret is known (the verification

@@ -8,13 +8,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -25,53 +23,6 @@ import (
 )
 
 const slackSigningSecret = "e2e0signing0secret0123456789abcd"
-
-// slackWebAPI is Slack's Web API and its response_url on loopback,
-// keeping each call's path and (form-decoded) body.
-type slackWebAPI struct {
-	srv   *httptest.Server
-	mu    sync.Mutex
-	calls []string // path body
-}
-
-func newSlackWebAPI(t *testing.T) *slackWebAPI {
-	t.Helper()
-	s := &slackWebAPI{}
-	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		body := string(b)
-		if v, err := url.ParseQuery(body); err == nil && !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
-			body = fmt.Sprint(v)
-		}
-		s.mu.Lock()
-		s.calls = append(s.calls, r.URL.Path+" "+body)
-		s.mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, `{"ok":true,"channel":"C0OPS","ts":"1700000000.000100"}`)
-	}))
-	t.Cleanup(s.srv.Close)
-	return s
-}
-
-// find reports whether a call's path is path and its body holds every
-// one of want.
-func (s *slackWebAPI) find(path string, want ...string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-next:
-	for _, c := range s.calls {
-		if !strings.HasPrefix(c, path+" ") {
-			continue
-		}
-		for _, w := range want {
-			if !strings.Contains(c, w) {
-				continue next
-			}
-		}
-		return true
-	}
-	return false
-}
 
 // TestServeSlackActions goes through serve: the incident's Slack message
 // carries its buttons; Acknowledge pressed in Slack (a request signed
@@ -86,7 +37,7 @@ func TestServeSlackActions(t *testing.T) {
 	var broken atomic.Bool
 	dest := newSwitchable(t, &broken)
 	hook := newHookReceiver(t)
-	slack := newSlackWebAPI(t)
+	slack := newSlackAPI(t)
 	cfg := `
 server: {admin_token: "` + trustToken + `"}
 storage: {path: DBPATH}
