@@ -260,17 +260,19 @@ func NewEngine(ctx context.Context, cfg Config, store Store, deps map[string][]l
 			return nil, err
 		}
 	}
-	if err := e.refresh(ctx, true); err != nil {
-		return nil, err
-	}
 	// All of them: the store forgets old ones as it records new ones, and
-	// recentResolves keeps those within the window when it counts.
+	// recentResolves keeps those within the window when it counts. Read
+	// before the open incidents, so a target that recovered from one
+	// before this process started is not counted as recovering twice.
 	recoveries, err := store.Recoveries(ctx, time.Time{})
 	if err != nil {
 		return nil, fmt.Errorf("incidents: load flapping history: %w", err)
 	}
 	for id, at := range recoveries {
 		e.target(id, "", "").resolves = at
+	}
+	if err := e.refresh(ctx, true); err != nil {
+		return nil, err
 	}
 	return e, nil
 }

@@ -160,8 +160,16 @@ func (e *Engine) refresh(ctx context.Context, adopt bool) error {
 				continue
 			}
 			ts := e.target(t, "", "")
-			if ts.incident != inc && ts.fails == 0 && ts.successes == 0 {
-				e.markFailing(ts)
+			if ts.incident != inc && ts.fails == 0 {
+				// Its recovery from this outage may be counted already, by
+				// the replica that checked it before (killed before every
+				// target answered): counted again here, each owner would
+				// add one, and a host's one recovery seen by three owners
+				// would be taken for flapping.
+				ts.recovery = ts.recovery || recordedSince(ts.resolves, inc.StartedAt)
+				if ts.successes == 0 {
+					e.markFailing(ts)
+				}
 			}
 			ts.incident = inc
 		}
@@ -204,6 +212,13 @@ func (e *Engine) markFailing(ts *targetState) {
 		e.failingDestinations++
 	}
 	ts.fails = e.cfg.FailureThreshold
+}
+
+// recordedSince reports whether a recovery in resolves (a target's, as
+// the store has them) was recorded at or after since: the start of the
+// open incident it is linked to, whose outage that recovery ended.
+func recordedSince(resolves []time.Time, since time.Time) bool {
+	return slices.ContainsFunc(resolves, func(at time.Time) bool { return !at.Before(since) })
 }
 
 func sortedIDs(m map[int64]linkwatch.Incident) []int64 {
