@@ -81,7 +81,9 @@ func (e *Engine) takeOver(ctx context.Context) error {
 // elsewhere are dropped. With adopt, the incidents of the targets this
 // replica checks are taken in (another replica opened them, or their host
 // moved here), and those targets linked to them: one not seen since is
-// assumed still failing (the next successes resolve it). Every other open
+// assumed still failing (the next successes resolve it), and one whose
+// recovery the store holds since the incident began has had it counted
+// towards flapping (by the replica that saw it), so it is not counted again. Every other open
 // incident is kept apart (others), for the hub's health only. Regional
 // notes and other replicas' own prober_offline and canary incidents are
 // left out.
