@@ -260,17 +260,19 @@ func NewEngine(ctx context.Context, cfg Config, store Store, deps map[string][]l
 			return nil, err
 		}
 	}
-	if err := e.refresh(ctx, true); err != nil {
-		return nil, err
-	}
 	// All of them: the store forgets old ones as it records new ones, and
-	// recentResolves keeps those within the window when it counts.
+	// recentResolves keeps those within the window when it counts. Read
+	// before the open incidents, so a target that recovered from one
+	// before this process started is not counted as recovering twice.
 	recoveries, err := store.Recoveries(ctx, time.Time{})
 	if err != nil {
 		return nil, fmt.Errorf("incidents: load flapping history: %w", err)
 	}
 	for id, at := range recoveries {
 		e.target(id, "", "").resolves = at
+	}
+	if err := e.refresh(ctx, true); err != nil {
+		return nil, err
 	}
 	return e, nil
 }
@@ -464,11 +466,13 @@ func (e *Engine) openIncidents() []*linkwatch.Incident {
 	return out
 }
 
-// failingTargets counts the targets still holding an incident open.
+// failingTargets counts the targets still holding an incident open, each
+// once: an incident recorded before join stopped adding a target twice
+// may list one twice.
 func (e *Engine) failingTargets(inc *linkwatch.Incident) int {
 	n := 0
-	for _, id := range inc.Targets {
-		if ts := e.targets[id]; ts != nil && ts.incident == inc {
+	for i, id := range inc.Targets {
+		if ts := e.targets[id]; ts != nil && ts.incident == inc && slices.Index(inc.Targets, id) == i {
 			n++
 		}
 	}
@@ -726,7 +730,14 @@ func (e *Engine) openIncident(ctx context.Context, kind linkwatch.IncidentKind, 
 func (e *Engine) join(ctx context.Context, inc *linkwatch.Incident, key string, kind linkwatch.IncidentKind, r linkwatch.Result, ts *targetState, now time.Time) error {
 	next := *inc
 	next.Key, next.Kind = key, kind
-	next.Targets = append(slices.Clone(inc.Targets), r.TargetID)
+	// A target that recovered while others kept the incident open, and
+	// fails again, is back in it, not in it twice: counted twice, it would
+	// never be the last failing target, and the incident never resolve.
+	again := slices.Contains(inc.Targets, r.TargetID)
+	next.Targets = slices.Clone(inc.Targets)
+	if !again {
+		next.Targets = append(next.Targets, r.TargetID)
+	}
 	added := e.dependents(r.TargetID)
 	next.Affected = linkwatch.MergeAffected(inc.Affected, added)
 	next.Title = titleOf(&next, r)
@@ -734,8 +745,12 @@ func (e *Engine) join(ctx context.Context, inc *linkwatch.Incident, key string, 
 		next.Impact = imp
 	}
 	next.UpdatedAt = now
+	body := fmt.Sprintf("%s is failing too: %s", r.TargetID, r.Summary)
+	if again {
+		body = fmt.Sprintf("%s is failing again: %s", r.TargetID, r.Summary)
+	}
 	c := Change{Incident: next, Evidence: slices.Clone(ts.recent),
-		Events: []linkwatch.Event{{At: now, Kind: linkwatch.EventTargetAdded, Body: fmt.Sprintf("%s is failing too: %s", r.TargetID, r.Summary)}}}
+		Events: []linkwatch.Event{{At: now, Kind: linkwatch.EventTargetAdded, Body: body}}}
 	c.Events = append(c.Events, e.switchFallbacks(ctx, now, &c.Incident, e.as(inc, &c.Incident, r.TargetID))...)
 	e.alert(ctx, &c, linkwatch.AlertUpdated, string(linkwatch.EventTargetAdded), now, &r)
 	if c.Alert != nil {

@@ -231,6 +231,58 @@ func TestHostGrouping(t *testing.T) {
 	}
 }
 
+// TestTargetFailingAgainInItsHostIncident: a destination that recovers
+// while another keeps its host's incident open, and fails again, is back
+// in the incident once (one alert says so), and when it is the last to
+// recover it resolves the incident. Listed twice, it was counted twice
+// and never the last: the incident stayed open for good. An incident
+// stored with a target twice (before the fix) resolves too.
+func TestTargetFailingAgainInItsHostIncident(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, incidents.Config{})
+	for range 2 {
+		h.feed(down(shopA, linkwatch.CauseHTTP5xx), down(shopB, linkwatch.CauseHTTP5xx))
+	}
+	for range 2 {
+		h.feed(up(shopA), down(shopB, linkwatch.CauseHTTP5xx))
+	}
+	for range 2 {
+		h.feed(down(shopA, linkwatch.CauseHTTP5xx), down(shopB, linkwatch.CauseHTTP5xx))
+	}
+	list := h.incidents()
+	if len(list) != 1 || !list[0].Open() || !slices.Equal(list[0].Targets, []string{shopA, shopB}) {
+		t.Fatalf("incidents once shopA fails again = %+v, want the host's, open, with shopA and shopB once each", list)
+	}
+	if got := h.events(linkwatch.EventTargetAdded); !slices.Equal(got, []string{shopB + " is failing too: http_5xx at " + shopB, shopA + " is failing again: http_5xx at " + shopA}) {
+		t.Errorf("target_added events = %q", got)
+	}
+	// shopB recovers first; shopA, the last, resolves it.
+	h.feed(up(shopB), up(shopA))
+	h.feed(up(shopB), up(shopA))
+	if list := h.incidents(); list[0].Open() {
+		t.Fatalf("still open once both answer: %+v", list[0])
+	}
+	want := "incident.opened incident.updated/target_added incident.updated/target_added incident.resolved"
+	if got := strings.Join(alertTypes(h.alerts()), " "); got != want {
+		t.Errorf("alerts = %s, want %s", got, want)
+	}
+
+	// An incident stored with shopA twice, restored at a restart.
+	h = newHarness(t, incidents.Config{})
+	inc := linkwatch.Incident{Key: linkwatch.HostKey("shop.example", string(linkwatch.CauseHTTP5xx)), Kind: linkwatch.KindHost, Host: "shop.example",
+		Cause: linkwatch.CauseHTTP5xx, Title: "shop.example: 3 destinations failing (http_5xx)", Status: linkwatch.StatusInvestigating, Impact: linkwatch.ImpactMajor,
+		Targets: []string{shopA, shopB, shopA}, StartedAt: h.now, UpdatedAt: h.now}
+	if _, err := h.db.Record(context.Background(), incidents.Change{Incident: inc, Alert: &linkwatch.Alert{Type: linkwatch.AlertOpened}}); err != nil {
+		t.Fatal(err)
+	}
+	h.restart()
+	h.feed(up(shopB), up(shopA))
+	h.feed(up(shopB), up(shopA))
+	if list := h.incidents(); len(list) != 1 || list[0].Open() {
+		t.Fatalf("an incident stored with shopA twice, once both answer: %+v, want it resolved", list)
+	}
+}
+
 func TestProberOfflineHoldsDestinationIncidents(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, incidents.Config{CanaryID: canaryURL})

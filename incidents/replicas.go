@@ -81,7 +81,9 @@ func (e *Engine) takeOver(ctx context.Context) error {
 // elsewhere are dropped. With adopt, the incidents of the targets this
 // replica checks are taken in (another replica opened them, or their host
 // moved here), and those targets linked to them: one not seen since is
-// assumed still failing (the next successes resolve it). Every other open
+// assumed still failing (the next successes resolve it), and one whose
+// recovery the store holds since the incident began has had it counted
+// towards flapping (by the replica that saw it), so it is not counted again. Every other open
 // incident is kept apart (others), for the hub's health only. Regional
 // notes and other replicas' own prober_offline and canary incidents are
 // left out.
@@ -160,8 +162,16 @@ func (e *Engine) refresh(ctx context.Context, adopt bool) error {
 				continue
 			}
 			ts := e.target(t, "", "")
-			if ts.incident != inc && ts.fails == 0 && ts.successes == 0 {
-				e.markFailing(ts)
+			if ts.incident != inc && ts.fails == 0 {
+				// Its recovery from this outage may be counted already, by
+				// the replica that checked it before (killed before every
+				// target answered): counted again here, each owner would
+				// add one, and a host's one recovery seen by three owners
+				// would be taken for flapping.
+				ts.recovery = ts.recovery || recordedSince(ts.resolves, inc.StartedAt)
+				if ts.successes == 0 {
+					e.markFailing(ts)
+				}
 			}
 			ts.incident = inc
 		}
@@ -204,6 +214,13 @@ func (e *Engine) markFailing(ts *targetState) {
 		e.failingDestinations++
 	}
 	ts.fails = e.cfg.FailureThreshold
+}
+
+// recordedSince reports whether a recovery in resolves (a target's, as
+// the store has them) was recorded at or after since: the start of the
+// open incident it is linked to, whose outage that recovery ended.
+func recordedSince(resolves []time.Time, since time.Time) bool {
+	return slices.ContainsFunc(resolves, func(at time.Time) bool { return !at.Before(since) })
 }
 
 func sortedIDs(m map[int64]linkwatch.Incident) []int64 {

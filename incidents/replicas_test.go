@@ -11,6 +11,7 @@ import (
 
 	"linkwatch"
 	"linkwatch/incidents"
+	"linkwatch/storage"
 )
 
 // replica is one more engine over the harness's database, as another
@@ -396,5 +397,98 @@ func TestLeftReplicasIncidentsResolve(t *testing.T) {
 	open, _ := h.db.OpenIncidents(ctx)
 	if len(open) != 1 || open[0].Key != "prober@a" {
 		t.Errorf("open after b left: %+v", open)
+	}
+}
+
+// TestRecoveryOutlivesItsOwners: a host's outage is opened by one replica,
+// and the host answers again while its checker is killed over and over
+// (the chaos benchmark's SIGKILL every 30 s): each owner sees some of its
+// destinations answer, not all, and dies without a hand-over; the next
+// one, a restarted process or a survivor the host moves to, rebuilds the
+// incident from the database. One recovery of a destination is one
+// recovery however many owners saw it: the incident is not taken for
+// flapping (which would hold it open until flap_stable successes at one
+// owner, never reached under the kills: the chaos run's incident that
+// never resolved), and the owner that sees every destination answer
+// resolves it, once.
+func TestRecoveryOutlivesItsOwners(t *testing.T) {
+	t.Parallel()
+	for _, next := range []string{"restarted", "survivor"} {
+		t.Run(next, func(t *testing.T) {
+			onBothStores(t, func(t *testing.T, open func(*testing.T) *storage.DB, _ bool) {
+				testRecoveryOutlivesItsOwners(t, open(t), next == "survivor")
+			})
+		})
+	}
+}
+
+func testRecoveryOutlivesItsOwners(t *testing.T, db *storage.DB, survivors bool) {
+	now := t0
+	db.SetClock(func() time.Time { return now })
+	start := func(name string) *incidents.Engine {
+		t.Helper()
+		eng, err := incidents.NewEngine(context.Background(), incidents.Config{Replica: name}, db, deps, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		incidents.SetClock(eng, func() time.Time { return now })
+		return eng
+	}
+	feed := func(eng *incidents.Engine, steps ...step) {
+		t.Helper()
+		for _, s := range steps {
+			r := linkwatch.Result{TargetID: s.target, Kind: s.kind, URL: s.target, Start: now, Status: s.status, Cause: s.cause, Summary: string(s.cause) + " at " + s.target}
+			if err := eng.Handle(context.Background(), r); err != nil {
+				t.Fatalf("Handle(%+v): %v", s, err)
+			}
+		}
+		now = now.Add(10 * time.Second)
+	}
+	// A survivor ran all along, owning none of shop.example until the
+	// host moves to it.
+	standby := map[string]*incidents.Engine{}
+	if survivors {
+		for _, name := range []string{"b", "c"} {
+			standby[name] = start(name)
+			standby[name].SetOwnership(func(t string) bool { return !strings.Contains(t, "shop.example") })
+			feed(standby[name], up(blog))
+		}
+	}
+	a := start("a")
+	for range 2 {
+		feed(a, down(shopA, linkwatch.CauseHTTP5xx), down(shopB, linkwatch.CauseHTTP5xx))
+	}
+	// The host answers again. Each owner in turn sees shopA answer
+	// success_threshold times and shopB once, and is killed.
+	owner := a
+	for _, next := range []string{"b", "c"} {
+		feed(owner, up(shopA), up(shopB))
+		feed(owner, up(shopA))
+		if survivors {
+			owner = standby[next]
+			owner.SetOwnership(func(string) bool { return true })
+		} else {
+			owner = start(next)
+		}
+	}
+	if open, err := db.OpenIncidents(context.Background()); err != nil || len(open) != 1 || open[0].Flapping {
+		t.Fatalf("after two owners each saw part of the recovery: %+v, %v; want the host's incident open, not flapping", open, err)
+	}
+	feed(owner, up(shopA), up(shopB))
+	feed(owner, up(shopA), up(shopB))
+	list, err := db.ListIncidents(context.Background(), linkwatch.IncidentQuery{Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alerts, err := db.Outbox(context.Background(), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(alertTypes(alerts), " ")
+	if len(list) != 1 || list[0].Open() || list[0].Flapping {
+		t.Fatalf("incidents once the third owner saw every destination answer: %+v (alerts %s), want the host's incident resolved", list, got)
+	}
+	if got != "incident.opened incident.updated/target_added incident.resolved" {
+		t.Errorf("alerts = %s, want the opening, shopB joining and one resolution", got)
 	}
 }
