@@ -97,9 +97,12 @@ func newSharedFleetOn(t *testing.T, dsn string) *sharedFleet {
 		}
 		fmt.Fprintf(&links, "      - {slug: l%d, url: %q}\n", i, u)
 	}
+	// drain_delay: how long a stopping replica, unready, still serves,
+	// for the rolling restart's balancer (polling every 100 ms) to take it
+	// out; one second was too short at a load of 30 (one 502 in 190).
 	cfgPath := writeConfig(t, t.TempDir(), `
 storage: {driver: postgres, dsn: "${PG_DSN}"}
-server: {drain_delay: 1s, admin_token: "${ADMIN_TOKEN}", rate_limit: {per_second: 100000, burst: 100000}}
+server: {drain_delay: 2s, admin_token: "${ADMIN_TOKEN}", rate_limit: {per_second: 100000, burst: 100000}}
 probe: {interval: `+replicaInterval.String()+`, timeout: 900ms, allow_private: [127.0.0.0/8]}
 alerts:
   group_interval: 0s
