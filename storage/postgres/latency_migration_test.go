@@ -20,25 +20,11 @@ import (
 // recorded); their counts stay. As on SQLite.
 func TestLatencyCountMigration(t *testing.T) {
 	t.Parallel()
-	dsn := pgtest.DSN(t)
-	ctx := context.Background()
-	raw, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
-	old, err := raw.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer old.Close()
 	// The old layout: before 0011, and so before 0016 (the rollups by
 	// day) and 0021 (which replaces 0016's partition function), which
 	// every real database applies after it.
-	if err := postgres.Migrate(ctx, old, storagetest.MigrationsBut(t, postgres.MigrationFS,
-		"_rollup_latency_count.sql", "_rollups_by_day.sql", "_rollup_minute_packed.sql")); err != nil {
-		t.Fatal(err)
-	}
+	dsn, _ := migratedBut(t, "_rollup_latency_count.sql", "_rollups_by_day.sql", "_rollup_minute_packed.sql")
+	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
@@ -72,4 +58,29 @@ func TestLatencyCountMigration(t *testing.T) {
 	}
 	defer db.Close()
 	storagetest.CheckLatencyCountMigrated(t, db, t0)
+}
+
+// migratedBut makes a fresh database migrated with every migration but
+// those whose names end in one of but, as a database of the version before
+// them was, and returns its DSN and a connection to it (closed when t
+// ends), for a test to fill with rows of the old layout and then open with
+// Open (which migrates).
+func migratedBut(t *testing.T, but ...string) (string, *sql.Conn) {
+	t.Helper()
+	dsn := pgtest.DSN(t)
+	ctx := context.Background()
+	raw, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { raw.Close() })
+	conn, err := raw.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if err := postgres.Migrate(ctx, conn, storagetest.MigrationsBut(t, postgres.MigrationFS, but...)); err != nil {
+		t.Fatal(err)
+	}
+	return dsn, conn
 }

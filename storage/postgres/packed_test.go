@@ -2,7 +2,6 @@ package postgres_test
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"testing"
 	"time"
@@ -20,21 +19,8 @@ import (
 // and its open hour's minutes are packed when the hour is rolled up. As
 // on SQLite.
 func TestPackedMinutesMigration(t *testing.T) {
-	dsn := pgtest.DSN(t)
+	dsn, old := migratedBut(t, "_rollup_minute_packed.sql")
 	ctx := context.Background()
-	raw, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
-	old, err := raw.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer old.Close()
-	if err := postgres.Migrate(ctx, old, storagetest.MigrationsBut(t, postgres.MigrationFS, "_rollup_minute_packed.sql")); err != nil {
-		t.Fatal(err)
-	}
 	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 	for _, q := range storagetest.UnpackedMinutes(t0.Unix()) {
 		if _, err := old.ExecContext(ctx, q); err != nil {

@@ -16,11 +16,7 @@ import (
 
 func maintenanceAlerts(t *testing.T, db storage.Store, clk *Clock) {
 	ctx := context.Background()
-	must(t, db.RequestEmailSubscription(ctx, "ann@example.com", "", linkwatch.MaxPendingEmail))
-	list, err := db.ListEmailSubscribers(ctx)
-	must(t, err)
-	ann, err := db.ConfirmEmailSubscriber(ctx, list[0].ID)
-	must(t, err)
+	ann := confirmedSubscriber(t, db, "ann@example.com")
 	events := func() []string {
 		t.Helper()
 		out, err := db.Outbox(ctx, 100)
@@ -120,11 +116,7 @@ func maintenanceAlerts(t *testing.T, db storage.Store, clk *Clock) {
 // which channel was sent the announcement.
 func maintenanceCancelled(t *testing.T, db storage.Store, clk *Clock) {
 	ctx := context.Background()
-	must(t, db.RequestEmailSubscription(ctx, "ann@example.com", "", linkwatch.MaxPendingEmail))
-	list, err := db.ListEmailSubscribers(ctx)
-	must(t, err)
-	ann, err := db.ConfirmEmailSubscriber(ctx, list[0].ID)
-	must(t, err)
+	ann := confirmedSubscriber(t, db, "ann@example.com")
 	outbox := func() map[string]linkwatch.Alert {
 		t.Helper()
 		out, err := db.Outbox(ctx, 100)

@@ -19,11 +19,7 @@ import (
 
 func postmortemAlerts(t *testing.T, db storage.Store, clk *Clock) {
 	ctx := context.Background()
-	must(t, db.RequestEmailSubscription(ctx, "ann@example.com", "", linkwatch.MaxPendingEmail))
-	list, err := db.ListEmailSubscribers(ctx)
-	must(t, err)
-	ann, err := db.ConfirmEmailSubscriber(ctx, list[0].ID)
-	must(t, err)
+	ann := confirmedSubscriber(t, db, "ann@example.com")
 	postmortems := func() []linkwatch.Alert {
 		t.Helper()
 		out, err := db.Outbox(ctx, 100)
@@ -116,4 +112,20 @@ func postmortemAlerts(t *testing.T, db storage.Store, clk *Clock) {
 	if n != 1 {
 		t.Errorf("the email subscriber has %d postmortem deliveries, want 1", n)
 	}
+}
+
+// confirmedSubscriber makes addr an email subscriber of every page who
+// followed the confirmation mail, in a database with no other subscriber.
+func confirmedSubscriber(t *testing.T, db storage.Store, addr string) linkwatch.EmailSubscriber {
+	t.Helper()
+	ctx := context.Background()
+	must(t, db.RequestEmailSubscription(ctx, addr, "", linkwatch.MaxPendingEmail))
+	list, err := db.ListEmailSubscribers(ctx)
+	must(t, err)
+	if len(list) != 1 || list[0].Address != addr {
+		t.Fatalf("subscribers %+v, want %s alone", list, addr)
+	}
+	s, err := db.ConfirmEmailSubscriber(ctx, list[0].ID)
+	must(t, err)
+	return s
 }
