@@ -76,12 +76,16 @@ func version(binDir string) int {
 
 // Start initialises a cluster in a new temporary directory and starts it
 // on a free loopback port. Stop stops it and removes the directory.
-func Start(binDir string) (*Server, error) {
+func Start(binDir string) (*Server, error) { return StartIn(binDir, "") }
+
+// StartIn is Start with the temporary directory made in parent (the
+// default temporary directory when parent is "").
+func StartIn(binDir, parent string) (*Server, error) {
 	cred, err := credential()
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "linkwatch-pg-")
+	dir, err := os.MkdirTemp(parent, "linkwatch-pg-")
 	if err != nil {
 		return nil, err
 	}
