@@ -214,6 +214,11 @@ func startBrowser(bin string) (ctx context.Context, stop func(), err error) {
 		chromedp.UserDataDir(profile),
 		chromedp.Flag("disable-quic", true),
 		chromedp.Flag("disable-component-update", true),
+		// chromedp's own list, and the two omnibox popups that Chromium
+		// (156) preloads as web pages in every window, each a renderer
+		// that cost as much CPU as the page under test: a window here
+		// never shows its address bar.
+		chromedp.Flag("disable-features", "site-per-process,Translate,BlinkGenPropertyTrees,WebUIOmniboxPopup,WebUIOmniboxAimPopup"),
 	)
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelCtx := chromedp.NewContext(alloc)
