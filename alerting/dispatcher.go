@@ -154,6 +154,11 @@ func NewDispatcher(store Store, sinks []Sink, recorder Recorder, log *slog.Logge
 // database itself. Call it before Run.
 func (d *Dispatcher) SetClock(now func() time.Time) { d.now = now }
 
+// SetPoll replaces how often the dispatcher looks for alerts to fan out
+// and deliveries due (a second): a test of what it sends shortens it
+// rather than wait a second a step. Call it before Run.
+func (d *Dispatcher) SetPoll(every time.Duration) { d.poll = every }
+
 // sendTimeout bounds one send (a delivery, a verification), and the
 // claim lease is sized from it.
 const sendTimeout = 10 * time.Second

@@ -41,7 +41,7 @@ func newMailRig(t *testing.T) *mailRig {
 	rig.r = &rounds{DB: rig.db}
 	d := alerting.NewDispatcher(rig.r, nil, nil, slog.New(slog.NewTextHandler(rig.log, nil)))
 	d.SetClock(rig.clk.Now)
-	alerting.SetPoll(d, 20*time.Millisecond)
+	d.SetPoll(20 * time.Millisecond)
 	rig.db.SetClock(rig.clk.Now)
 	d.Subscribe(rig.db, nil)
 	d.MailSubscribers(rig.db, m)

@@ -6,9 +6,6 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// SetPoll replaces the dispatcher's poll interval in tests.
-func SetPoll(d *Dispatcher, poll time.Duration) { d.poll = poll }
-
 // SetSlackPace replaces a Slack channel's pace (a message a second, as
 // Slack allows) in tests that are not about it.
 func SetSlackPace(s *Slack, every time.Duration) { s.limiter = rate.NewLimiter(rate.Every(every), 1) }

@@ -144,7 +144,7 @@ func runDispatcher(t *testing.T, db *sqlite.DB, clk *clock, dial alerting.DialFu
 	r := &rounds{DB: db}
 	d := alerting.NewDispatcher(r, sinks, nil, quietLog())
 	d.SetClock(clk.Now)
-	alerting.SetPoll(d, 20*time.Millisecond)
+	d.SetPoll(20 * time.Millisecond)
 	db.SetClock(clk.Now)
 	d.Subscribe(db, dial)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -475,7 +475,7 @@ func TestVerificationSentByOneReplica(t *testing.T) {
 	for _, owner := range []string{"replica-a", "replica-b"} {
 		d := alerting.NewDispatcher(db, nil, nil, quietLog())
 		d.SetClock(clk.Now)
-		alerting.SetPoll(d, 20*time.Millisecond)
+		d.SetPoll(20 * time.Millisecond)
 		d.SetClaim(owner, time.Minute)
 		d.Subscribe(db, nil)
 		ctx, cancel := context.WithCancel(context.Background())

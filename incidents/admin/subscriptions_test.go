@@ -82,6 +82,7 @@ func newEnv(t *testing.T, allow []netip.Prefix, resolver checker.Resolver) *env 
 	t.Cleanup(srv.Close)
 	d := alerting.NewDispatcher(db, nil, nil, quiet())
 	d.SetClock(clock.Now)
+	d.SetPoll(20 * time.Millisecond)
 	d.Subscribe(db, guard.Dial)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
