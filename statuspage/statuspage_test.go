@@ -70,61 +70,13 @@ const (
 // postmortem, and a maintenance window.
 func seeded(t *testing.T) (*httptest.Server, *source) {
 	t.Helper()
-	ctx := context.Background()
-	db := sqlitetest.MustOpen(t)
-	now := time.Now().UTC()
+	db := seededDB.Open(t)
 	cat, err := hub.NewCatalog([]hub.PageSpec{
 		{Slug: "acme", Title: "Acme <script>alert(1)</script>", Links: []hub.LinkSpec{{Slug: "shop", URL: shopURL, Fallback: backupURL}, {Slug: "blog", URL: blogURL}}},
 		{Slug: "ada", Title: "Ada", Links: []hub.LinkSpec{{Slug: "blog", URL: blogURL}}},
 		{Slug: "zed", Title: "Zed", Links: []hub.LinkSpec{{Slug: "store", URL: zedURL}}},
 	}, hub.NewCounter(nil))
 	if err != nil {
-		t.Fatal(err)
-	}
-	var batch []linkwatch.Result
-	for i := 0; i < 2*24*60; i++ { // a check a minute for two days
-		at := now.Add(-48*time.Hour + time.Duration(i)*time.Minute)
-		for _, u := range []string{shopURL, blogURL} {
-			st := linkwatch.StatusUp
-			if u == blogURL && i >= 600 && i < 660 {
-				st = linkwatch.StatusDown
-			}
-			batch = append(batch, linkwatch.Result{TargetID: u, Kind: linkwatch.TargetDestination, URL: u, Start: at, Latency: time.Millisecond, Status: st})
-		}
-	}
-	if err := db.SaveResults(ctx, batch); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.RollUp(ctx); err != nil {
-		t.Fatal(err)
-	}
-	open, err := db.Record(ctx, incidents.Change{Incident: linkwatch.Incident{Key: "dest:" + shopURL, Kind: linkwatch.KindDestination,
-		Title: "acme/shop is down (http_5xx)", Cause: linkwatch.CauseHTTP5xx, Summary: "503 Service Unavailable at " + shopURL,
-		Status: linkwatch.StatusInvestigating, Impact: linkwatch.ImpactMajor, Host: "shop.example", Targets: []string{shopURL},
-		Affected:  []linkwatch.Affected{{Page: "acme", Link: "shop", URL: shopURL, Fallback: backupURL, Diverted: true}},
-		StartedAt: now.Add(-10 * time.Minute), UpdatedAt: now}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	identified := open
-	identified.Status = linkwatch.StatusIdentified
-	if _, err := db.Record(ctx, incidents.Change{Incident: identified,
-		Update: &linkwatch.Update{Status: linkwatch.StatusIdentified, Body: "The shop's payment provider is down."}}); err != nil {
-		t.Fatal(err)
-	}
-	past, err := db.Record(ctx, incidents.Change{Incident: linkwatch.Incident{Key: "dest:" + blogURL, Kind: linkwatch.KindDestination,
-		Title: "acme/blog is down (dns)", Cause: linkwatch.CauseDNS, Summary: "DNS lookup for blog.example: no such host",
-		Status: linkwatch.StatusResolved, Impact: linkwatch.ImpactMajor, Targets: []string{blogURL},
-		StartedAt: now.Add(-38 * time.Hour), UpdatedAt: now.Add(-37 * time.Hour), ResolvedAt: now.Add(-37 * time.Hour)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.EditPostmortem(ctx, past.ID, linkwatch.Postmortem{PrimaryCause: "The blog's domain <b>expired</b>",
-		WhyNotCaught: "No expiry monitoring", Published: true}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.CreateMaintenance(ctx, linkwatch.Maintenance{Title: "Blog migration", Component: "host:blog.example",
-		StartsAt: now.Add(-time.Minute), EndsAt: now.Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
 	src := newSource(db)
@@ -142,6 +94,68 @@ func seeded(t *testing.T) (*httptest.Server, *source) {
 	srv := httptest.NewServer(middleware.SecurityHeaders(r))
 	t.Cleanup(srv.Close)
 	return srv, src
+}
+
+// seededDB is seeded's database, written once per test binary (two days
+// of checks cost seconds under -race) and copied for each test.
+var seededDB = &sqlitetest.Template{Seed: seed}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	seededDB.Remove()
+	os.Exit(code)
+}
+
+// seed writes seeded's history, up to now.
+func seed(ctx context.Context, db *sqlite.DB) error {
+	now := time.Now().UTC()
+	var batch []linkwatch.Result
+	for i := 0; i < 2*24*60; i++ { // a check a minute for two days
+		at := now.Add(-48*time.Hour + time.Duration(i)*time.Minute)
+		for _, u := range []string{shopURL, blogURL} {
+			st := linkwatch.StatusUp
+			if u == blogURL && i >= 600 && i < 660 {
+				st = linkwatch.StatusDown
+			}
+			batch = append(batch, linkwatch.Result{TargetID: u, Kind: linkwatch.TargetDestination, URL: u, Start: at, Latency: time.Millisecond, Status: st})
+		}
+	}
+	if err := db.SaveResults(ctx, batch); err != nil {
+		return err
+	}
+	if err := db.RollUp(ctx); err != nil {
+		return err
+	}
+	open, err := db.Record(ctx, incidents.Change{Incident: linkwatch.Incident{Key: "dest:" + shopURL, Kind: linkwatch.KindDestination,
+		Title: "acme/shop is down (http_5xx)", Cause: linkwatch.CauseHTTP5xx, Summary: "503 Service Unavailable at " + shopURL,
+		Status: linkwatch.StatusInvestigating, Impact: linkwatch.ImpactMajor, Host: "shop.example", Targets: []string{shopURL},
+		Affected:  []linkwatch.Affected{{Page: "acme", Link: "shop", URL: shopURL, Fallback: backupURL, Diverted: true}},
+		StartedAt: now.Add(-10 * time.Minute), UpdatedAt: now}})
+	if err != nil {
+		return err
+	}
+	identified := open
+	identified.Status = linkwatch.StatusIdentified
+	if _, err := db.Record(ctx, incidents.Change{Incident: identified,
+		Update: &linkwatch.Update{Status: linkwatch.StatusIdentified, Body: "The shop's payment provider is down."}}); err != nil {
+		return err
+	}
+	past, err := db.Record(ctx, incidents.Change{Incident: linkwatch.Incident{Key: "dest:" + blogURL, Kind: linkwatch.KindDestination,
+		Title: "acme/blog is down (dns)", Cause: linkwatch.CauseDNS, Summary: "DNS lookup for blog.example: no such host",
+		Status: linkwatch.StatusResolved, Impact: linkwatch.ImpactMajor, Targets: []string{blogURL},
+		StartedAt: now.Add(-38 * time.Hour), UpdatedAt: now.Add(-37 * time.Hour), ResolvedAt: now.Add(-37 * time.Hour)}})
+	if err != nil {
+		return err
+	}
+	if _, err := db.EditPostmortem(ctx, past.ID, linkwatch.Postmortem{PrimaryCause: "The blog's domain <b>expired</b>",
+		WhyNotCaught: "No expiry monitoring", Published: true}); err != nil {
+		return err
+	}
+	if _, err := db.CreateMaintenance(ctx, linkwatch.Maintenance{Title: "Blog migration", Component: "host:blog.example",
+		StartsAt: now.Add(-time.Minute), EndsAt: now.Add(time.Hour)}); err != nil {
+		return err
+	}
+	return nil
 }
 
 func get(t *testing.T, url string) (*http.Response, []byte) {
