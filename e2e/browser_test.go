@@ -420,18 +420,29 @@ func TestStatusPagesInBrowser(t *testing.T) {
 		{"subscription-confirm", seededSrv, seededSrv.Links["confirm"], false, 0},
 		{"subscription-manage", seededSrv, seededSrv.Links["manage"], false, 0},
 	}
-	// Each page is loaded once, in a window of its own, two at a time (a
-	// page's layout and axe's run keep a core busy), and seen in each
-	// colour scheme at each width: the emulation changes the page in
-	// place, as a window resized or a system switched to dark mode does.
-	tabs := make(chan struct{}, 2)
+	// Each page is loaded once, two at a time (a page's layout and axe's
+	// run keep a core busy), in one of two windows that go from page to
+	// page as a visitor's would (a window costs Chromium half a second of
+	// CPU to open), and seen in each colour scheme at each width: the
+	// emulation changes the page in place, as a window resized or a
+	// system switched to dark mode does.
+	tabs := make(chan context.Context, 2)
+	for range cap(tabs) {
+		win := browser(t)
+		// The first Run attaches to the window, and the window lives as
+		// long as that Run's context: win's, not a page's bounded one.
+		if err := chromedp.Run(win); err != nil {
+			t.Fatalf("chromium: %v", err)
+		}
+		tabs <- win
+	}
 	for _, p := range pages {
 		t.Run(p.name, func(t *testing.T) {
 			t.Parallel()
-			tabs <- struct{}{}
-			defer func() { <-tabs }()
+			win := <-tabs
+			defer func() { tabs <- win }()
 			// A bound on a hung page, not a timed assertion.
-			tab, cancel := context.WithTimeout(browser(t), 3*time.Minute)
+			tab, cancel := context.WithTimeout(win, 3*time.Minute)
 			defer cancel()
 			if err := chromedp.Run(tab,
 				chromedp.Navigate(p.srv.URL+p.path),
@@ -477,9 +488,9 @@ func TestStatusPagesInBrowser(t *testing.T) {
 	// answer is the "check your inbox" page, axe-clean.
 	t.Run("subscribe-form", func(t *testing.T) {
 		t.Parallel()
-		tabs <- struct{}{}
-		defer func() { <-tabs }()
-		tab, cancel := context.WithTimeout(browser(t), 3*time.Minute) // a bound on a hung page
+		win := <-tabs
+		defer func() { tabs <- win }()
+		tab, cancel := context.WithTimeout(win, 3*time.Minute) // a bound on a hung page
 		defer cancel()
 		var heading, axeJSON string
 		if err := chromedp.Run(tab,
