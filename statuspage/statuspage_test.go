@@ -100,12 +100,6 @@ func seeded(t *testing.T) (*httptest.Server, *source) {
 // of checks cost seconds under -race) and copied for each test.
 var seededDB = &sqlitetest.Template{Seed: seed}
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	seededDB.Remove()
-	os.Exit(code)
-}
-
 // seed writes seeded's history, up to now.
 func seed(ctx context.Context, db *sqlite.DB) error {
 	now := time.Now().UTC()
