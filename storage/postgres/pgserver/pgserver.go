@@ -196,12 +196,17 @@ func (s *Server) start() error {
 	// SIGQUIT (immediate shutdown) if the process that started the server
 	// dies without Stop. Pdeathsig follows the thread that started the
 	// child, so that thread stays locked, waiting for the server, until it
-	// exits.
+	// exits; and is unlocked then, not left to end with its goroutine: a
+	// thread that ends delivers the Pdeathsig of every child it ever
+	// started, and before this goroutine locked it, it may have started
+	// one (chromedp's Chromium, killed in the middle of the browser tests
+	// when a test's own server stopped; linkbench's replicas).
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred, Pdeathsig: syscall.SIGQUIT, Setpgid: true}
 	started := make(chan error, 1)
 	exited := make(chan struct{})
 	go func() {
 		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
 		defer logf.Close()
 		if err := cmd.Start(); err != nil {
 			started <- err
