@@ -157,9 +157,14 @@ func startRedirectLoad(t *testing.T, rr *roundRobin, visitors int, path func(i i
 					l.fail(err.Error())
 					continue
 				}
+				body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 				_, _ = io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
-				if why := wrong(resp); why != "" {
+				if resp.StatusCode == http.StatusBadGateway {
+					// The balancer's own failure: its error says which
+					// replica refused or dropped the request, and how.
+					l.fail("502 Bad Gateway: " + strings.TrimSpace(string(body)))
+				} else if why := wrong(resp); why != "" {
 					l.fail(why)
 				}
 			}
