@@ -48,29 +48,43 @@ func newRoundRobin() *roundRobin {
 func (rr *roundRobin) set(all ...*proc) {
 	rr.mu.Lock()
 	rr.all = all
+	rr.ready = slices.DeleteFunc(slices.Clone(rr.ready), func(p *proc) bool { return !slices.Contains(all, p) })
 	rr.mu.Unlock()
 	rr.poll()
 }
 
-// poll asks each replica whether it is ready.
+// poll asks each replica whether it is ready, all at once, and heeds each
+// answer as it comes: one replica slow to answer (starting, or starved on
+// a loaded machine) does not hold back what another answered, such as a
+// stopping replica's 503, which the balancer must heed within that
+// replica's drain_delay.
 func (rr *roundRobin) poll() {
 	rr.mu.Lock()
 	all := append([]*proc(nil), rr.all...)
 	rr.mu.Unlock()
-	var ready []*proc
+	var wg sync.WaitGroup
 	for _, p := range all {
-		if p.ready(rr.client) {
-			ready = append(ready, p)
-		}
+		wg.Go(func() {
+			ok := p.ready(rr.client)
+			rr.mu.Lock()
+			defer rr.mu.Unlock()
+			if !slices.Contains(rr.all, p) {
+				return // replaced while it was asked
+			}
+			was := slices.Contains(rr.ready, p)
+			switch {
+			case ok && !was:
+				// In the order of all, as set listed them.
+				rr.ready = slices.DeleteFunc(slices.Clone(rr.all), func(q *proc) bool { return q != p && !slices.Contains(rr.ready, q) })
+			case !ok && was:
+				rr.ready = slices.DeleteFunc(slices.Clone(rr.ready), func(q *proc) bool { return q == p })
+			}
+			if !ok {
+				rr.unready[p]++
+			}
+		})
 	}
-	rr.mu.Lock()
-	rr.ready = ready
-	for _, p := range all {
-		if !slices.Contains(ready, p) {
-			rr.unready[p]++
-		}
-	}
-	rr.mu.Unlock()
+	wg.Wait()
 }
 
 func (rr *roundRobin) routes(p *proc) bool {
