@@ -82,7 +82,10 @@ func newEnv(t *testing.T, allow []netip.Prefix, resolver checker.Resolver) *env 
 	t.Cleanup(srv.Close)
 	d := alerting.NewDispatcher(db, nil, nil, quiet())
 	d.SetClock(clock.Now)
-	d.SetPoll(20 * time.Millisecond)
+	// A poll every 100 ms, not every second: the tests wait for what it
+	// sends. Not every 20 ms either: eight of these dispatchers at once,
+	// under -race on a loaded machine, then spent the cores on polling.
+	d.SetPoll(100 * time.Millisecond)
 	d.Subscribe(db, guard.Dial)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
