@@ -12,11 +12,14 @@ package pgtest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"linkwatch/storage/postgres"
 	"linkwatch/storage/postgres/pgserver"
@@ -196,7 +199,9 @@ func Start(binDir string) (*Server, error) {
 }
 
 // memoryDir is /dev/shm where this process may make a directory in it,
-// and "" (the default temporary directory) elsewhere.
+// and "" (the default temporary directory) elsewhere. It first removes
+// the clusters that test binaries killed before their Stop left there
+// (memory, until the machine restarts).
 func memoryDir() string {
 	const shm = "/dev/shm"
 	probe, err := os.MkdirTemp(shm, "linkwatch-probe-")
@@ -204,5 +209,25 @@ func memoryDir() string {
 		return ""
 	}
 	os.Remove(probe)
+	removeAbandoned(shm, time.Now())
 	return shm
+}
+
+// removeAbandoned removes the clusters in dir whose server is gone and
+// which nothing has written to for an hour: no postmaster.pid (a running
+// server has one, and a server's shutdown removes it) and a log an hour
+// old. A cluster being made (initdb) or down for a test's outage is
+// younger than that.
+func removeAbandoned(dir string, now time.Time) {
+	clusters, _ := filepath.Glob(filepath.Join(dir, "linkwatch-pg-*"))
+	for _, c := range clusters {
+		if _, err := os.Stat(filepath.Join(c, "data", "postmaster.pid")); !errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		log, err := os.Stat(filepath.Join(c, "postgres.log"))
+		if err != nil || now.Sub(log.ModTime()) < time.Hour {
+			continue
+		}
+		os.RemoveAll(c)
+	}
 }
