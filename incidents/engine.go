@@ -1223,9 +1223,11 @@ func nameSome(ids []string, n int) string {
 func (e *Engine) muted(ctx context.Context, now time.Time, inc *linkwatch.Incident) bool {
 	if e.maintAt.IsZero() || now.Sub(e.maintAt) >= maintenanceTTL || now.Before(e.maintAt) {
 		windows, err := e.store.ActiveMaintenance(ctx, now)
+		// Logged once a minute with a count, not for every alert of a
+		// database outage (a line each half second per replica).
+		e.failures.For("read maintenance windows (alerting as if there were none)").Report(ctx, err)
 		if err != nil {
 			// Failing open: an alert during maintenance beats a missed outage.
-			e.log.Error("read maintenance windows", "err", err)
 			return false
 		}
 		e.maint, e.maintAt = windows, now

@@ -3,6 +3,7 @@ package incidents_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -133,6 +134,63 @@ func TestEngineFullDiskNotRecoveredByResultsThatWriteNothing(t *testing.T) {
 		<-done
 		if log := out.String(); strings.Count(log, `msg="incident engine: recovered"`) != 1 || !strings.Contains(log, "repeated=59") {
 			t.Errorf("the disk freed, want one line saying so, with the failures left unwritten:\n%s", log)
+		}
+	})
+}
+
+// maintenanceUnread takes every incident write but cannot read the
+// maintenance windows, as during a database outage that reads fail
+// first; it counts the openings written with their alert.
+type maintenanceUnread struct {
+	fullDisk
+	mu     sync.Mutex
+	alerts int
+}
+
+func (s *maintenanceUnread) Record(_ context.Context, c incidents.Change) (linkwatch.Incident, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c.Alert != nil && c.Alert.Type == linkwatch.AlertOpened {
+		s.alerts++
+	}
+	c.Incident.ID = int64(s.alerts) + 1
+	return c.Incident, nil
+}
+
+func (*maintenanceUnread) ActiveMaintenance(context.Context, time.Time) ([]linkwatch.Maintenance, error) {
+	return nil, errors.New("failed to connect: connection refused")
+}
+
+// Thirty destinations on thirty hosts fail within a minute while the
+// maintenance windows cannot be read: every opening is alerted (an alert
+// during maintenance beats a missed outage), and the failed read is
+// logged once, not once per alert.
+func TestUnreadMaintenanceLoggedOncePerMinute(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		var out logBuffer
+		store := &maintenanceUnread{}
+		eng, err := incidents.NewEngine(t.Context(), incidents.Config{FailureThreshold: 1}, store, deps,
+			slog.New(slog.NewTextHandler(&out, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := make(chan linkwatch.Result)
+		done := make(chan struct{})
+		go func() { eng.Run(t.Context(), in); close(done) }()
+		for i := range 30 {
+			u := fmt.Sprintf("https://h%d.example/", i)
+			in <- linkwatch.Result{TargetID: u, Kind: linkwatch.TargetDestination, URL: u, Start: time.Now(), Status: linkwatch.StatusDown, Cause: linkwatch.CauseHTTP5xx}
+			synctest.Wait()
+			time.Sleep(time.Second) // the bubble's clock
+		}
+		close(in)
+		<-done
+		if store.alerts != 30 {
+			t.Errorf("%d openings alerted, want 30: an unread maintenance window mutes nothing", store.alerts)
+		}
+		if n := strings.Count(out.String(), "read maintenance windows"); n != 1 {
+			t.Errorf("the failed read logged %d times in 30 s, want once:\n%s", n, out.String())
 		}
 	})
 }
