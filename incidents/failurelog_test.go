@@ -48,6 +48,20 @@ func (b *logBuffer) Write(p []byte) (int, error) {
 	return b.sb.Write(p)
 }
 
+// runLoggedEngine runs an engine that opens an incident at the first failure,
+// over store, logging to out, until in is closed; done is closed when it
+// has returned.
+func runLoggedEngine(t *testing.T, store incidents.Store, out *logBuffer) (in chan<- linkwatch.Result, done <-chan struct{}) {
+	t.Helper()
+	eng, err := incidents.NewEngine(t.Context(), incidents.Config{FailureThreshold: 1}, store, deps, slog.New(slog.NewTextHandler(out, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	results, stopped := make(chan linkwatch.Result), make(chan struct{})
+	go func() { eng.Run(t.Context(), results); close(stopped) }()
+	return results, stopped
+}
+
 // A destination down for three minutes, checked every second, on a full
 // disk: every result fails to open its incident, and the engine says so
 // once a minute with a count, not 180 times; then once that it recovered.
@@ -55,14 +69,7 @@ func TestEngineLogsAFullDiskOncePerMinute(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		var out logBuffer
-		eng, err := incidents.NewEngine(t.Context(), incidents.Config{FailureThreshold: 1}, fullDisk{}, deps,
-			slog.New(slog.NewTextHandler(&out, nil)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		in := make(chan linkwatch.Result)
-		done := make(chan struct{})
-		go func() { eng.Run(t.Context(), in); close(done) }()
+		in, done := runLoggedEngine(t, fullDisk{}, &out)
 		for range 180 {
 			in <- linkwatch.Result{TargetID: shopA, Kind: linkwatch.TargetDestination, URL: shopA, Start: time.Now(), Status: linkwatch.StatusDown, Cause: linkwatch.CauseHTTP5xx}
 			synctest.Wait()         // handled: the engine waits for the next result
@@ -106,14 +113,7 @@ func TestEngineFullDiskNotRecoveredByResultsThatWriteNothing(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var out logBuffer
 		var freed atomic.Bool
-		eng, err := incidents.NewEngine(t.Context(), incidents.Config{FailureThreshold: 1}, freedDisk{freed: &freed}, deps,
-			slog.New(slog.NewTextHandler(&out, nil)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		in := make(chan linkwatch.Result)
-		done := make(chan struct{})
-		go func() { eng.Run(t.Context(), in); close(done) }()
+		in, done := runLoggedEngine(t, freedDisk{freed: &freed}, &out)
 		for range 180 {
 			in <- linkwatch.Result{TargetID: shopA, Kind: linkwatch.TargetDestination, URL: shopA, Start: time.Now(), Status: linkwatch.StatusDown, Cause: linkwatch.CauseHTTP5xx}
 			in <- linkwatch.Result{TargetID: blog, Kind: linkwatch.TargetDestination, URL: blog, Start: time.Now(), Status: linkwatch.StatusUp}
@@ -170,14 +170,7 @@ func TestUnreadMaintenanceLoggedOncePerMinute(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var out logBuffer
 		store := &maintenanceUnread{}
-		eng, err := incidents.NewEngine(t.Context(), incidents.Config{FailureThreshold: 1}, store, deps,
-			slog.New(slog.NewTextHandler(&out, nil)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		in := make(chan linkwatch.Result)
-		done := make(chan struct{})
-		go func() { eng.Run(t.Context(), in); close(done) }()
+		in, done := runLoggedEngine(t, store, &out)
 		for i := range 30 {
 			u := fmt.Sprintf("https://h%d.example/", i)
 			in <- linkwatch.Result{TargetID: u, Kind: linkwatch.TargetDestination, URL: u, Start: time.Now(), Status: linkwatch.StatusDown, Cause: linkwatch.CauseHTTP5xx}
