@@ -35,20 +35,19 @@ type roundRobin struct {
 
 	mu      sync.Mutex
 	all     []*proc
-	ready   []*proc
-	unready map[*proc]int // polls each replica failed
+	up      map[*proc]bool // what each replica answered at its last poll
+	unready map[*proc]int  // polls each replica failed
 }
 
 func newRoundRobin() *roundRobin {
 	return &roundRobin{client: &http.Client{Timeout: 10 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
-		unready: map[*proc]int{}}
+		up: map[*proc]bool{}, unready: map[*proc]int{}}
 }
 
 func (rr *roundRobin) set(all ...*proc) {
 	rr.mu.Lock()
 	rr.all = all
-	rr.ready = slices.DeleteFunc(slices.Clone(rr.ready), func(p *proc) bool { return !slices.Contains(all, p) })
 	rr.mu.Unlock()
 	rr.poll()
 }
@@ -68,17 +67,7 @@ func (rr *roundRobin) poll() {
 			ok := p.ready(rr.client)
 			rr.mu.Lock()
 			defer rr.mu.Unlock()
-			if !slices.Contains(rr.all, p) {
-				return // replaced while it was asked
-			}
-			was := slices.Contains(rr.ready, p)
-			switch {
-			case ok && !was:
-				// In the order of all, as set listed them.
-				rr.ready = slices.DeleteFunc(slices.Clone(rr.all), func(q *proc) bool { return q != p && !slices.Contains(rr.ready, q) })
-			case !ok && was:
-				rr.ready = slices.DeleteFunc(slices.Clone(rr.ready), func(q *proc) bool { return q == p })
-			}
+			rr.up[p] = ok
 			if !ok {
 				rr.unready[p]++
 			}
@@ -90,7 +79,7 @@ func (rr *roundRobin) poll() {
 func (rr *roundRobin) routes(p *proc) bool {
 	rr.mu.Lock()
 	defer rr.mu.Unlock()
-	return slices.Contains(rr.ready, p)
+	return slices.Contains(rr.all, p) && rr.up[p]
 }
 
 // unreadyPolls is how many polls found p not ready.
@@ -102,7 +91,7 @@ func (rr *roundRobin) unreadyPolls(p *proc) int {
 
 func (rr *roundRobin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rr.mu.Lock()
-	ready := rr.ready
+	ready := slices.DeleteFunc(slices.Clone(rr.all), func(p *proc) bool { return !rr.up[p] })
 	rr.mu.Unlock()
 	if len(ready) == 0 {
 		http.Error(w, "no ready replica", http.StatusServiceUnavailable)
