@@ -5,7 +5,7 @@ import (
 	"hash/maphash"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
+	"net/netip"
 	"testing"
 	"time"
 )
@@ -38,8 +38,11 @@ func TestRateLimiter(t *testing.T) {
 	}
 	sh := shardOf("192.0.2.2")
 	other := ""
-	for i := 0; other == ""; i++ {
-		if k := "10.0.0." + strconv.Itoa(i); shardOf(k) == sh {
+	// Every candidate is a valid address: past 10.0.0.255 a dotted string
+	// would parse as no address at all, one client in one shard, and the
+	// search would never end when the seed puts none of the first 256 in sh.
+	for i := uint32(1); other == ""; i++ {
+		if k := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}).String(); shardOf(k) == sh {
 			other = k
 		}
 	}
