@@ -35,6 +35,10 @@ type Store interface {
 	// restart does not forget that a target keeps flapping.
 	RecordRecovery(ctx context.Context, target string, at, forgetBefore time.Time) error
 	Recoveries(ctx context.Context, since time.Time) (map[string][]time.Time, error)
+	// RecentChecks reads back each target's latest results (up to limit,
+	// started at or after since), oldest first: the runs of failures and
+	// successes a target taken over goes on counting (runs.go).
+	RecentChecks(ctx context.Context, targets []string, since time.Time, limit int) (map[string][]linkwatch.Result, error)
 }
 
 // Change is one state change of one incident.
@@ -178,6 +182,14 @@ type targetState struct {
 	// recovery counts this streak of successes once in resolves.
 	recovery bool
 	resolves []time.Time // when it recovered, for flapping
+	// seen is the start of the newest check of it this engine knows of;
+	// counted, that of the newest read back from the store (continueRuns):
+	// a result up to it is in the counts already.
+	seen, counted time.Time
+	// answered are the starts of the successes read back with the current
+	// run, oldest first (nil for a run seen here): those from before an
+	// incident began are no recovery from it.
+	answered []time.Time
 }
 
 // Engine is the incident state machine. One goroutine feeds it (Run);
@@ -270,6 +282,9 @@ func NewEngine(ctx context.Context, cfg Config, store Store, deps map[string][]l
 	}
 	for id, at := range recoveries {
 		e.target(id, "", "").resolves = at
+	}
+	if err := e.continueRuns(ctx); err != nil {
+		return nil, err
 	}
 	if err := e.refresh(ctx, true); err != nil {
 		return nil, err
@@ -546,9 +561,13 @@ func (e *Engine) handle(ctx context.Context, r linkwatch.Result) error {
 func (e *Engine) observe(r linkwatch.Result) *targetState {
 	ts := e.target(r.TargetID, r.Kind, r.URL)
 	seen := r.Start.Add(r.Latency)
+	counted := !r.Start.After(ts.counted) // read back from the store with its run
+	ts.seen = later(ts.seen, r.Start)
 	if r.OK() {
-		e.resetFailures(ts)
-		ts.successes++
+		if !counted {
+			e.resetFailures(ts)
+			ts.successes++
+		}
 		switch r.Kind {
 		case linkwatch.TargetCanary:
 			e.canaryAnswers = append(e.canaryAnswers, seen)
@@ -560,13 +579,16 @@ func (e *Engine) observe(r linkwatch.Result) *targetState {
 		}
 		return ts
 	}
+	if counted {
+		return ts
+	}
 	if ts.fails == 0 {
 		ts.firstFail = seen
 		if ts.kind == linkwatch.TargetDestination {
 			e.failingDestinations++
 		}
 	}
-	ts.successes, ts.recovery = 0, false
+	ts.successes, ts.recovery, ts.answered = 0, false, nil
 	ts.fails++
 	ts.recent = append(ts.recent, r)
 	if len(ts.recent) > evidenceKept {

@@ -89,11 +89,12 @@ func (h *harness) restart() {
 	if d == nil {
 		d = deps
 	}
-	eng, err := incidents.NewEngine(context.Background(), h.cfg, h.db, d, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	cfg := h.cfg
+	cfg.Now = func() time.Time { return h.now }
+	eng, err := incidents.NewEngine(context.Background(), cfg, h.db, d, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	incidents.SetClock(eng, func() time.Time { return h.now })
 	h.eng = eng
 }
 

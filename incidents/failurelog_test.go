@@ -30,6 +30,9 @@ func (fullDisk) OpenIncidents(context.Context) ([]linkwatch.Incident, error) { r
 func (fullDisk) Recoveries(context.Context, time.Time) (map[string][]time.Time, error) {
 	return nil, nil
 }
+func (fullDisk) RecentChecks(context.Context, []string, time.Time, int) (map[string][]linkwatch.Result, error) {
+	return nil, nil
+}
 
 type logBuffer struct {
 	mu sync.Mutex

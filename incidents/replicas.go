@@ -73,6 +73,9 @@ func (e *Engine) takeOver(ctx context.Context) error {
 			e.target(id, "", "").resolves = at
 		}
 	}
+	if err := e.continueRuns(ctx); err != nil {
+		return err
+	}
 	return e.refresh(ctx, true)
 }
 
@@ -169,6 +172,7 @@ func (e *Engine) refresh(ctx context.Context, adopt bool) error {
 				// add one, and a host's one recovery seen by three owners
 				// would be taken for flapping.
 				ts.recovery = ts.recovery || recordedSince(ts.resolves, inc.StartedAt)
+				ts.dropAnswersBefore(inc.StartedAt)
 				if ts.successes == 0 {
 					e.markFailing(ts)
 				}

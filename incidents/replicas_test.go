@@ -19,12 +19,11 @@ import (
 func (h *harness) replica(name string) *incidents.Engine {
 	h.t.Helper()
 	cfg := h.cfg
-	cfg.Replica = name
+	cfg.Replica, cfg.Now = name, func() time.Time { return h.now }
 	eng, err := incidents.NewEngine(context.Background(), cfg, h.db, deps, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	incidents.SetClock(eng, func() time.Time { return h.now })
 	return eng
 }
 

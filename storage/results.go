@@ -34,17 +34,32 @@ type StoredResult struct {
 // The results that opened an incident are kept with it as its evidence.
 const RawSampleEvery = 10 * time.Minute
 
+// RunKept is how many results of a target are kept raw after a change of
+// its status or cause (the change included), and after the first result a
+// process sees of it: while a run is this short, every result is kept, so
+// an incident engine taking the target over (another replica's host, a
+// restart) reads from the raw results exactly how many times in a row it
+// has failed or answered (RecentChecks) and goes on counting, instead of
+// starting again from zero. It covers the longest run the engine counts
+// at the defaults (a flapping incident's 10 successes).
+const RunKept = 16
+
 // rawState is what decides whether a target's next result is kept raw.
 type rawState struct {
 	seen    bool
 	last    linkwatch.Status
 	cause   linkwatch.Cause
+	run     int // results in the current run, as this process saw them
 	lastRaw time.Time
 }
 
 // keep reports whether r is kept as a raw result, and advances st.
 func (st *rawState) keep(r *linkwatch.Result) bool {
-	keep := !st.seen || r.Status != st.last || r.Cause != st.cause || r.Start.Sub(st.lastRaw) >= RawSampleEvery
+	if !st.seen || r.Status != st.last || r.Cause != st.cause {
+		st.run = 0
+	}
+	st.run++
+	keep := st.run <= RunKept || r.Start.Sub(st.lastRaw) >= RawSampleEvery
 	st.seen, st.last, st.cause = true, r.Status, r.Cause
 	if keep {
 		st.lastRaw = r.Start
@@ -336,6 +351,40 @@ func hist(a *MinuteAgg) []any {
 		out[i] = h
 	}
 	return out
+}
+
+// RecentChecks returns, for each of the targets, up to limit of its newest
+// raw results started at or after since, oldest first, as the prober made
+// them (failures with their detail; successes with the narrow columns
+// stored). Within RunKept results of a change they are every check made
+// (Sampler), which is what the incident engine reads back to continue a
+// target's run of failures or successes.
+func (db *DB) RecentChecks(ctx context.Context, keys []string, since time.Time, limit int) (map[string][]linkwatch.Result, error) {
+	out := map[string][]linkwatch.Result{}
+	if len(keys) == 0 || limit <= 0 {
+		return out, nil
+	}
+	err := each(ctx, db.read, `SELECT key, kind, url, started_at, latency_us, status, status_code, cause, summary, detail FROM (
+			SELECT t.key, t.kind, t.url, r.started_at, r.latency_us, r.status, r.status_code, COALESCE(r.cause, '') AS cause, COALESCE(r.summary, '') AS summary, r.detail,
+				row_number() OVER (PARTITION BY r.target_id ORDER BY r.started_at DESC) AS n
+			FROM results r JOIN targets t ON t.id = r.target_id WHERE t.key = ANY($1) AND r.started_at >= $2) AS recent
+		WHERE n <= $3 ORDER BY key, started_at`, []any{keys, since.UnixMilli(), limit},
+		func(row scanner) error {
+			var r linkwatch.Result
+			var ms, us int64
+			var code int64
+			var detail *linkwatch.Result
+			if err := row.Scan(&r.TargetID, &r.Kind, &r.URL, &ms, &us, &r.Status, &code, &r.Cause, &r.Summary, jsonOf(&detail)); err != nil {
+				return err
+			}
+			r.Start, r.Latency, r.StatusCode = time.UnixMilli(ms).UTC(), time.Duration(us)*time.Microsecond, int(code)
+			if detail != nil {
+				r = *detail
+			}
+			out[r.TargetID] = append(out[r.TargetID], r)
+			return nil
+		})
+	return out, db.wrap("read recent checks", err)
 }
 
 // RecentResults returns up to limit of a target's newest raw results, newest first.

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"errors"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -38,8 +37,8 @@ func TestSaveResultsAndRecent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The second success 10 s later is counted in the rollup, not kept raw.
-	if len(got) != 1 || !got[0].Start.Equal(t0) || got[0].Latency != 40*time.Millisecond || got[0].Detail != nil {
+	// Newest first; a success keeps no detail.
+	if len(got) != 2 || !got[1].Start.Equal(t0) || got[1].Latency != 40*time.Millisecond || got[1].Detail != nil || got[0].Latency != 45*time.Millisecond {
 		t.Errorf("a.test results = %+v", got)
 	}
 	got, err = db.RecentResults(ctx, "https://b.test/", 10)
@@ -209,57 +208,6 @@ func TestResultWriterBatchesAndDrains(t *testing.T) {
 	}
 }
 
-func TestRawResultsKeepChangesAndSamples(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	db := mustOpen(t)
-	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
-	var batch []linkwatch.Result
-	// 30 minutes every 10 s: up, then down for a minute at 10:12, then up.
-	for i := 0; i < 180; i++ {
-		at := t0.Add(time.Duration(i) * 10 * time.Second)
-		st := linkwatch.StatusUp
-		if at.Minute() == 12 {
-			st = linkwatch.StatusDown
-		}
-		batch = append(batch, result("https://a.test/", at, 40*time.Millisecond, st))
-	}
-	// Two batches, so the choice carries across them.
-	if err := db.SaveResults(ctx, batch[:90]); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.SaveResults(ctx, batch[90:]); err != nil {
-		t.Fatal(err)
-	}
-	got, err := db.RecentResults(ctx, "https://a.test/", 1000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var times []string
-	down := 0
-	for _, r := range got {
-		times = append(times, r.Start.Format("15:04:05"))
-		if r.Status == linkwatch.StatusDown {
-			down++
-		}
-	}
-	// Samples at 10:00 and 10:10, the failure at 10:12 (a change), the
-	// recovery at 10:13, then a sample 10 minutes later at 10:23. The other
-	// five failures, the same as the first, are only counted.
-	want := "10:23:00 10:13:00 10:12:00 10:10:00 10:00:00"
-	if strings.Join(times, " ") != want || down != 1 {
-		t.Errorf("raw results kept at %v, want %s", times, want)
-	}
-	mins, _ := db.Rollups(ctx, "https://a.test/", time.Minute, t0, t0.Add(time.Hour))
-	var n, f int64
-	for _, m := range mins {
-		n, f = n+m.Count, f+m.Failures
-	}
-	if n != 180 || f != 6 {
-		t.Errorf("rollups count %d results and %d failures, want 180 and 6", n, f)
-	}
-}
-
 func TestSeriesSharesOneRollup(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -281,7 +229,7 @@ func TestSeriesSharesOneRollup(t *testing.T) {
 	if len(series) != 1 || series[0].Count != 12 || len(own) != 0 {
 		t.Errorf("series rollups %+v, own rollups %+v; want one minute of 12 checks in the series", series, own)
 	}
-	if raw, _ := db.RecentResults(ctx, "self:/ada/go", 10); len(raw) != 1 {
-		t.Errorf("raw results of a target in a series: %d, want its own first result", len(raw))
+	if raw, _ := db.RecentResults(ctx, "self:/ada/go", 100); len(raw) != 6 {
+		t.Errorf("raw results of a target in a series: %d, want its own 6", len(raw))
 	}
 }

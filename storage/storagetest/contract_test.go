@@ -67,6 +67,7 @@ func run(t *testing.T, open Open) {
 		fn   func(*testing.T, storage.Store, *Clock)
 	}{
 		{"ResultsSampledAndCounted", resultsSampledAndCounted},
+		{"RecentChecksReadRuns", recentChecksReadRuns},
 		{"RollUpAndDailyStats", rollUpAndDailyStats},
 		{"PruneKeepsWhatRetentionSays", pruneKeepsWhatRetentionSays},
 		{"RollupsGoAWholeDayAtATime", rollupsGoAWholeDayAtATime},
@@ -174,10 +175,71 @@ func resultsSampledAndCounted(t *testing.T, db storage.Store, _ *Clock) {
 			t.Errorf("a success kept detail: %+v", r)
 		}
 	}
-	// The first result, the change to down, the change back and a sample
-	// every 10 minutes: a handful, not 180.
-	if down != 1 || len(raw) < 4 || len(raw) > 8 {
-		t.Errorf("kept %d raw results with %d failures; want the changes and a sample every 10 minutes", len(raw), down)
+	// Every result of the first RunKept of a run (the first seen, the
+	// change to down, the change back), then a sample every 10 minutes
+	// after the last one kept: 39, not 180.
+	var want []string
+	run := func(from time.Time, n int) {
+		for i := range n {
+			want = append(want, from.Add(time.Duration(i)*10*time.Second).Format("15:04:05"))
+		}
+	}
+	run(t0, storage.RunKept)
+	run(t0.Add(12*time.Minute), 6)
+	run(t0.Add(13*time.Minute), storage.RunKept)
+	want = append(want, t0.Add(13*time.Minute+time.Duration(storage.RunKept-1)*10*time.Second+storage.RawSampleEvery).Format("15:04:05"))
+	var got []string
+	for _, r := range slices.Backward(raw) {
+		got = append(got, r.Start.Format("15:04:05"))
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") || down != 6 {
+		t.Errorf("kept raw results at %v (%d failures), want %v (6)", got, down, want)
+	}
+}
+
+// recentChecksReadRuns: RecentChecks reads back each target's newest raw
+// results since a time, up to a limit, oldest first, as the prober made
+// them; only the targets asked.
+func recentChecksReadRuns(t *testing.T, db storage.Store, _ *Clock) {
+	ctx := context.Background()
+	var batch []linkwatch.Result
+	for i := range 8 {
+		at := t0.Add(time.Duration(i) * 10 * time.Second)
+		st := linkwatch.StatusUp
+		if i >= 5 {
+			st = linkwatch.StatusDown
+		}
+		batch = append(batch, result("https://a.test/", at, 30*time.Millisecond, st), result("https://b.test/", at, 20*time.Millisecond, linkwatch.StatusUp))
+	}
+	batch = append(batch, result("https://c.test/", t0, time.Millisecond, linkwatch.StatusDown))
+	must(t, db.SaveResults(ctx, batch))
+	got, err := db.RecentChecks(ctx, []string{"https://a.test/", "https://b.test/", "https://gone.test/"}, t0.Add(20*time.Second), 4)
+	must(t, err)
+	if len(got) != 2 || len(got["https://a.test/"]) != 4 || len(got["https://b.test/"]) != 4 {
+		t.Fatalf("RecentChecks = %d targets (%d, %d checks), want a and b with 4 each", len(got), len(got["https://a.test/"]), len(got["https://b.test/"]))
+	}
+	a := got["https://a.test/"]
+	var states []string
+	for i, r := range a {
+		if want := t0.Add(time.Duration(4+i) * 10 * time.Second); !r.Start.Equal(want) {
+			t.Errorf("check %d started at %s, want %s (the newest 4, oldest first)", i, r.Start, want)
+		}
+		states = append(states, string(r.Status))
+	}
+	if strings.Join(states, " ") != "up down down down" {
+		t.Errorf("a's checks = %v, want up down down down", states)
+	}
+	if up := a[0]; up.TargetID != "https://a.test/" || up.Kind != linkwatch.TargetDestination || up.URL != "https://a.test/" || up.StatusCode != 200 || up.Latency != 30*time.Millisecond {
+		t.Errorf("a success read back as %+v", up)
+	}
+	if down := a[3]; down.Cause != linkwatch.CauseHTTP5xx || down.StatusCode != 503 || len(down.Hops) != 1 || down.Summary == "" {
+		t.Errorf("a failure read back as %+v, want it whole (cause, hops)", down)
+	}
+	if got, err := db.RecentChecks(ctx, []string{"https://c.test/"}, t0.Add(time.Second), 4); err != nil || len(got) != 0 {
+		t.Errorf("checks before since: %v, %v; want none", got, err)
+	}
+	if got, err := db.RecentChecks(ctx, nil, t0, 4); err != nil || len(got) != 0 {
+		t.Errorf("no targets: %v, %v; want none", got, err)
 	}
 }
 
