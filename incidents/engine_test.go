@@ -25,6 +25,11 @@ type step struct {
 	cause  linkwatch.Cause
 }
 
+// result is the check a step stands for, started at start.
+func (s step) result(start time.Time) linkwatch.Result {
+	return linkwatch.Result{TargetID: s.target, Kind: s.kind, URL: s.target, Start: start, Status: s.status, Cause: s.cause, Summary: string(s.cause) + " at " + s.target}
+}
+
 func down(target string, cause linkwatch.Cause) step {
 	return step{target, linkwatch.TargetDestination, linkwatch.StatusDown, cause}
 }
@@ -101,7 +106,7 @@ func (h *harness) restart() {
 func (h *harness) feed(steps ...step) {
 	h.t.Helper()
 	for _, s := range steps {
-		r := linkwatch.Result{TargetID: s.target, Kind: s.kind, URL: s.target, Start: h.now, Status: s.status, Cause: s.cause, Summary: string(s.cause) + " at " + s.target}
+		r := s.result(h.now)
 		if s.kind == linkwatch.TargetSelfCheck {
 			r.URL = "http://hub.test" + s.target
 		}

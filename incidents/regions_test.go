@@ -68,7 +68,7 @@ func (h *regions) start(name string, store incidents.Store) {
 func (h *regions) feed(region string, steps ...step) {
 	h.t.Helper()
 	for _, s := range steps {
-		r := linkwatch.Result{TargetID: s.target, Kind: s.kind, URL: s.target, Start: h.now, Status: s.status, Cause: s.cause, Summary: string(s.cause) + " at " + s.target}
+		r := s.result(h.now)
 		if err := h.engines[region].Handle(context.Background(), r); err != nil {
 			h.t.Fatalf("region %s: Handle(%+v): %v", region, s, err)
 		}

@@ -31,7 +31,7 @@ func (h *harness) replica(name string) *incidents.Engine {
 func (h *harness) feedTo(eng *incidents.Engine, steps ...step) []error {
 	var errs []error
 	for _, s := range steps {
-		r := linkwatch.Result{TargetID: s.target, Kind: s.kind, URL: s.target, Start: h.now, Status: s.status, Cause: s.cause, Summary: string(s.cause) + " at " + s.target}
+		r := s.result(h.now)
 		if err := eng.Handle(context.Background(), r); err != nil {
 			errs = append(errs, err)
 		}
@@ -436,7 +436,7 @@ func testRecoveryOutlivesItsOwners(t *testing.T, db *storage.DB, survivors bool)
 	feed := func(eng *incidents.Engine, steps ...step) {
 		t.Helper()
 		for _, s := range steps {
-			r := linkwatch.Result{TargetID: s.target, Kind: s.kind, URL: s.target, Start: now, Status: s.status, Cause: s.cause, Summary: string(s.cause) + " at " + s.target}
+			r := s.result(now)
 			if err := eng.Handle(context.Background(), r); err != nil {
 				t.Fatalf("Handle(%+v): %v", s, err)
 			}

@@ -16,7 +16,7 @@ import (
 func (h *harness) checked(eng *incidents.Engine, saved bool, steps ...step) {
 	h.t.Helper()
 	for _, s := range steps {
-		r := linkwatch.Result{TargetID: s.target, Kind: s.kind, URL: s.target, Start: h.now, Status: s.status, Cause: s.cause, Summary: string(s.cause) + " at " + s.target}
+		r := s.result(h.now)
 		if saved {
 			if err := h.db.SaveResults(context.Background(), []linkwatch.Result{r}); err != nil {
 				h.t.Fatal(err)
