@@ -81,15 +81,24 @@ const (
 	DefaultGroupInterval    = 30 * time.Second
 )
 
+// The flapping rule's defaults: a target that recovers DefaultFlapCount
+// times within DefaultFlapWindow is flapping, and its incident resolves
+// only after FlapStableFactor × SuccessThreshold successes in a row.
+const (
+	DefaultFlapCount  = 3
+	DefaultFlapWindow = time.Hour
+	FlapStableFactor  = 5
+)
+
 // Config is the engine's thresholds and windows.
 type Config struct {
 	FailureThreshold int           // consecutive failures to open (default DefaultFailureThreshold)
 	SuccessThreshold int           // consecutive successes to resolve (default DefaultSuccessThreshold)
 	GroupWindow      time.Duration // destinations on one host failing alike within this are one incident (default 2m)
-	FlapCount        int           // resolutions within FlapWindow that make a target flapping (default 3)
-	FlapWindow       time.Duration // default 1h
+	FlapCount        int           // resolutions within FlapWindow that make a target flapping (default DefaultFlapCount)
+	FlapWindow       time.Duration // default DefaultFlapWindow
 	// FlapStable is how many consecutive successes a flapping incident needs
-	// before it resolves (default 5 × SuccessThreshold).
+	// before it resolves (default FlapStableFactor × SuccessThreshold).
 	FlapStable int
 	// CanaryID is the target that should always be up. A target's incident
 	// opens only once the canary has answered since the target began to
@@ -140,13 +149,13 @@ func (c *Config) defaults() {
 		c.GroupWindow = 2 * time.Minute
 	}
 	if c.FlapCount <= 0 {
-		c.FlapCount = 3
+		c.FlapCount = DefaultFlapCount
 	}
 	if c.FlapWindow <= 0 {
-		c.FlapWindow = time.Hour
+		c.FlapWindow = DefaultFlapWindow
 	}
 	if c.FlapStable <= 0 {
-		c.FlapStable = 5 * c.SuccessThreshold
+		c.FlapStable = FlapStableFactor * c.SuccessThreshold
 	}
 	if c.OfflineFraction <= 0 {
 		c.OfflineFraction = 0.8

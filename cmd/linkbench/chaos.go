@@ -492,7 +492,7 @@ func chaosJudge(w io.Writer, rec chaosRecord) (missed []string) {
 	}
 
 	// Alerts.
-	per, stray := judgeIncidentAlerts(rec.alerts, rec.hostOutages, rec.dbOutages, chaosChannels, rec.interval, chaosFailureThreshold)
+	per, stray := judgeIncidentAlerts(rec.alerts, rec.hostOutages, rec.dbOutages, chaosChannels, rec.interval, chaosFailureThreshold, rec.end)
 	fmt.Fprintln(w, "alerts per host outage and channel (goal: 1 opening and 1 resolution; none for an outage wholly inside the database's; re-sends of a webhook-id apart):")
 	var wrong int
 	for _, o := range per {

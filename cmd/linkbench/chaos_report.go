@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"linkwatch/checker"
+	"linkwatch/incidents"
 )
 
 // What the chaos run judges, from what it recorded: the fleet's log of
@@ -209,11 +210,17 @@ const (
 	expectOne    expectation = iota // exactly 1 opening and 1 resolution
 	expectNone                      // nothing: the host failed and recovered while the database was down
 	expectEither                    // 1 and 1, or nothing: the engine may not have seen failureThreshold failures in a row
+	// The same two, for a flapping host whose run ended before its
+	// incident's resolution was due: the resolution may not have come.
+	expectOneLate
+	expectEitherLate
 )
 
 func (e expectation) String() string {
 	return [...]string{"1 opening and 1 resolution", "none: the host failed and recovered while the database was down",
-		"1 and 1, or none: it overlapped a database outage"}[e]
+		"1 and 1, or none: it overlapped a database outage",
+		"1 opening, and 1 resolution or none: the host is flapping, and the run ended before its incident's resolution was due",
+		"1 and 1, 1 and none, or none: it overlapped a database outage, the host is flapping, and the run ended before its incident's resolution was due"}[e]
 }
 
 // met reports whether one channel's count meets the expectation.
@@ -223,8 +230,50 @@ func (e expectation) met(a alertCount) bool {
 		return a.opened == 0 && a.resolved == 0
 	case expectEither:
 		return a.opened == a.resolved && a.opened <= 1
+	case expectOneLate:
+		return a.opened == 1 && a.resolved <= 1
+	case expectEitherLate:
+		return a.opened <= 1 && a.resolved <= a.opened
 	}
 	return a.opened == 1 && a.resolved == 1
+}
+
+// late is the expectation for an outage whose resolution may come after
+// the run ends.
+func (e expectation) late() expectation {
+	switch e {
+	case expectOne:
+		return expectOneLate
+	case expectEither:
+		return expectEitherLate
+	}
+	return e
+}
+
+// resolvedBy is when the incident of a host outage ending at to is
+// resolved at the latest: threshold successes in a row (a flapping host's
+// incident needs incidents.FlapStableFactor times more), a check's
+// interval to start them, and half an interval for a hand-over.
+func resolvedBy(to time.Time, interval time.Duration, flapping bool) time.Time {
+	n := incidents.DefaultSuccessThreshold
+	if flapping {
+		n *= incidents.FlapStableFactor
+	}
+	return to.Add(time.Duration(n+1)*interval + interval/2)
+}
+
+// mayFlap reports whether outages[i]'s host may be flapping when it
+// fails: it may have recovered from incidents.DefaultFlapCount-1 alerted
+// outages within incidents.DefaultFlapWindow before it. Its incident
+// then opens flapping, and resolves only after that many more answers.
+func mayFlap(outages, dbOutages []window, i int, interval time.Duration, threshold int) bool {
+	o, n := outages[i], 0
+	for _, p := range outages[:i] {
+		if p.what == o.what && o.from.Sub(p.to) < incidents.DefaultFlapWindow && expectAlerts(p, dbOutages, interval, threshold) != expectNone {
+			n++
+		}
+	}
+	return n >= incidents.DefaultFlapCount-1
 }
 
 // expectAlerts says what a host's outage must bring, given the database's
@@ -266,10 +315,14 @@ func expectAlerts(host window, dbOutages []window, interval time.Duration, thres
 // and resolutions and the re-sends, with what the outage must bring
 // (expectAlerts). Incidents that belong to no outage
 // are returned apart: alerts for nothing that happened.
-func judgeIncidentAlerts(alerts []alert, outages, dbOutages []window, channels []string, interval time.Duration, threshold int) (per []outageAlerts, stray []alert) {
+func judgeIncidentAlerts(alerts []alert, outages, dbOutages []window, channels []string, interval time.Duration, threshold int, end time.Time) (per []outageAlerts, stray []alert) {
 	per = make([]outageAlerts, len(outages))
 	for i, o := range outages {
-		per[i] = outageAlerts{outage: o, expect: expectAlerts(o, dbOutages, interval, threshold), by: map[string]*alertCount{}}
+		e := expectAlerts(o, dbOutages, interval, threshold)
+		if end.Before(resolvedBy(o.to, interval, mayFlap(outages, dbOutages, i, interval, threshold))) {
+			e = e.late()
+		}
+		per[i] = outageAlerts{outage: o, expect: e, by: map[string]*alertCount{}}
 		for _, c := range channels {
 			per[i].by[c] = &alertCount{}
 		}

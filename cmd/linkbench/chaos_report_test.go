@@ -73,7 +73,7 @@ func TestJudgeIncidentAlerts(t *testing.T) {
 		{at: sec(230), channel: "ops", id: "m8", typ: "incident.opened", incident: 4, targets: []string{"http://127.0.0.9:4000/d1"}},
 		{at: sec(231), channel: "ops", id: "m9", typ: "storage.unreachable", replica: "r1"},
 	}
-	per, stray := judgeIncidentAlerts(alerts, outages, nil, []string{"ops", "audit"}, 10*time.Second, 2)
+	per, stray := judgeIncidentAlerts(alerts, outages, nil, []string{"ops", "audit"}, 10*time.Second, 2, sec(3600))
 	if a := per[0].by["ops"]; a.opened != 1 || a.resolved != 1 || a.resent != 1 {
 		t.Errorf("first outage on ops: %+v; want 1 opened, 1 resolved, 1 re-sent", *a)
 	}
@@ -88,6 +88,46 @@ func TestJudgeIncidentAlerts(t *testing.T) {
 	}
 	if len(stray) != 2 || stray[0].incident != 9 || stray[1].incident != 4 {
 		t.Errorf("stray %+v; want incidents 9 (before its host's outage) and 4 (a host with none)", stray)
+	}
+}
+
+// TestJudgeLateFlappingResolution: a host failing for the third time
+// within the flap window opens a flapping incident, which resolves only
+// after 10 answers in a row. When the run ends before that is due, its
+// opening is judged and its resolution may be missing; a host that is not
+// flapping, or whose resolution was due, must have it. An outage inside
+// the database's counts for no recovery.
+func TestJudgeLateFlappingResolution(t *testing.T) {
+	h := func(from float64, host string) window { return window{from: sec(from), to: sec(from + 40), what: host} }
+	db := []window{{from: sec(1000), to: sec(1100), what: "database"}}
+	outages := []window{h(0, "127.0.0.2"), h(720, "127.0.0.2"), h(1440, "127.0.0.2"), // the third: flapping
+		h(500, "127.0.0.3"), h(1020, "127.0.0.3"), h(1450, "127.0.0.3")} // the second was inside the database's outage
+	end := sec(1440 + 40 + 60) // a minute after the last outages end: 2 answers are due, 10 are not
+	per, _ := judgeIncidentAlerts(nil, outages, db, []string{"ops"}, 10*time.Second, 2, end)
+	for i, want := range []expectation{expectOne, expectOne, expectOneLate, expectOne, expectNone, expectOne} {
+		if per[i].expect != want {
+			t.Errorf("outage %d (%s at %s): %v, want %v", i, outages[i].what, outages[i].from.Sub(t0), per[i].expect, want)
+		}
+	}
+	if per, _ := judgeIncidentAlerts(nil, outages, db, []string{"ops"}, 10*time.Second, 2, end.Add(2*time.Minute)); per[2].expect != expectOne {
+		t.Errorf("a flapping host's outage ending 3 minutes before the run: %v, want %v", per[2].expect, expectOne)
+	}
+	for _, tc := range []struct {
+		e    expectation
+		a    alertCount
+		want bool
+	}{
+		{expectOneLate, alertCount{opened: 1}, true},
+		{expectOneLate, alertCount{opened: 1, resolved: 1}, true},
+		{expectOneLate, alertCount{}, false},
+		{expectOneLate, alertCount{opened: 2, resolved: 1}, false},
+		{expectEitherLate, alertCount{}, true},
+		{expectEitherLate, alertCount{opened: 1}, true},
+		{expectEitherLate, alertCount{resolved: 1}, false},
+	} {
+		if got := tc.e.met(tc.a); got != tc.want {
+			t.Errorf("%v met by %+v: %v", tc.e, tc.a, got)
+		}
 	}
 }
 
