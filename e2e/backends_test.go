@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"linkwatch"
 	"linkwatch/storage"
@@ -84,9 +85,10 @@ func incidentKeys(t *testing.T, db storage.Store) []string {
 // checkedUp reports whether the last result written for target is up.
 func checkedUp(t *testing.T, db storage.Store, target string) bool {
 	t.Helper()
-	res, err := db.RecentResults(context.Background(), target, 1)
+	checks, err := db.RecentChecks(context.Background(), []string{target}, time.Time{}, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
+	res := checks[target]
 	return len(res) == 1 && res[0].Status == linkwatch.StatusUp
 }

@@ -13,19 +13,6 @@ import (
 	"linkwatch"
 )
 
-// StoredResult is a raw result as stored: the narrow columns always, the full
-// Result only for failures.
-type StoredResult struct {
-	TargetID   string
-	Start      time.Time
-	Latency    time.Duration
-	Status     linkwatch.Status
-	StatusCode int
-	Cause      linkwatch.Cause
-	Summary    string
-	Detail     *linkwatch.Result // nil for successes
-}
-
 // RawSampleEvery is how often a target's result is kept as a raw result
 // while nothing changes. Every change of status or cause is kept, and the
 // minute rollups count every result: keeping each of 8,640 identical results
@@ -385,18 +372,4 @@ func (db *DB) RecentChecks(ctx context.Context, keys []string, since time.Time, 
 			return nil
 		})
 	return out, db.wrap("read recent checks", err)
-}
-
-// RecentResults returns up to limit of a target's newest raw results, newest first.
-func (db *DB) RecentResults(ctx context.Context, targetKey string, limit int) ([]StoredResult, error) {
-	return read(ctx, db, "recent results", `SELECT r.started_at, r.latency_us, r.status, r.status_code, COALESCE(r.cause, ''), COALESCE(r.summary, ''), r.detail
-		FROM results r JOIN targets t ON t.id = r.target_id WHERE t.key = $1 ORDER BY r.started_at DESC LIMIT $2`, []any{targetKey, limit},
-		func(row scanner) (StoredResult, error) {
-			s := StoredResult{TargetID: targetKey}
-			var ms, us int64
-			var detail *linkwatch.Result
-			err := row.Scan(&ms, &us, &s.Status, &s.StatusCode, &s.Cause, &s.Summary, jsonOf(&detail))
-			s.Start, s.Latency, s.Detail = time.UnixMilli(ms).UTC(), time.Duration(us)*time.Microsecond, detail
-			return s, err
-		})
 }

@@ -26,7 +26,6 @@ import (
 type Store interface {
 	// Results and rollups.
 	SaveResults(ctx context.Context, results []linkwatch.Result) error
-	RecentResults(ctx context.Context, targetKey string, limit int) ([]StoredResult, error)
 	RollUp(ctx context.Context) error
 	Rollups(ctx context.Context, targetKey string, period time.Duration, from, to time.Time) ([]Rollup, error)
 	// The reads of the status page leave out the checks of the unknown

@@ -64,18 +64,14 @@ pages:
 		t.Fatal(err)
 	}
 	defer db.Close()
-	got, err := db.RecentResults(context.Background(), limited, 10)
+	checks, err := db.RecentChecks(context.Background(), []string{limited, quiet}, time.Time{}, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 1 || got[0].Status != linkwatch.StatusDegraded || got[0].Cause != linkwatch.CauseRateLimited {
+	if got := checks[limited]; len(got) != 1 || got[0].Status != linkwatch.StatusDegraded || got[0].Cause != linkwatch.CauseRateLimited {
 		t.Errorf("%s: stored %+v, want the one 429 it answered", limited, got)
 	}
-	got, err = db.RecentResults(context.Background(), quiet, 10)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range got {
+	for _, r := range checks[quiet] {
 		if r.Status != linkwatch.StatusUp {
 			t.Errorf("%s: stored %s %s %q, though it was never checked after the 429", quiet, r.Status, r.Cause, r.Summary)
 		}

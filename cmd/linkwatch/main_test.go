@@ -444,7 +444,8 @@ pages:
 	deadline := time.Now().Add(10 * time.Second)
 	for key, cause := range want {
 		for {
-			res, err := db.RecentResults(context.Background(), key, 1)
+			checks, err := db.RecentChecks(context.Background(), []string{key}, time.Time{}, 1)
+			res := checks[key]
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -21,7 +21,8 @@ func waitSelfCheckOK(t *testing.T, app *servedApp) {
 	}
 	defer db.Close()
 	waitUntil(t, 15*time.Second, "a successful self-check", func() bool {
-		res, err := db.RecentResults(context.Background(), "self:/ada/go", 1)
+		checks, err := db.RecentChecks(context.Background(), []string{"self:/ada/go"}, time.Time{}, 1)
+		res := checks["self:/ada/go"]
 		if err != nil {
 			t.Fatal(err)
 		}

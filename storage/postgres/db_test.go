@@ -175,8 +175,8 @@ func TestResultsBatchLarge(t *testing.T) {
 	if err := db.SaveResults(ctx, batch); err != nil {
 		t.Fatal(err)
 	}
-	got, err := db.RecentResults(ctx, batch[4999].TargetID, 10)
-	if err != nil || len(got) != 1 {
+	got, err := db.RecentChecks(ctx, []string{batch[4999].TargetID}, t0, 10)
+	if err != nil || len(got[batch[4999].TargetID]) != 1 {
 		t.Fatalf("recent results of the last target: %v, %v", got, err)
 	}
 }

@@ -33,23 +33,21 @@ func TestSaveResultsAndRecent(t *testing.T) {
 	if err := db.SaveResults(ctx, batch); err != nil {
 		t.Fatal(err)
 	}
-	got, err := db.RecentResults(ctx, "https://a.test/", 10)
+	all, err := db.RecentChecks(ctx, []string{"https://a.test/", "https://b.test/"}, t0, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Newest first; a success keeps no detail.
-	if len(got) != 2 || !got[1].Start.Equal(t0) || got[1].Latency != 40*time.Millisecond || got[1].Detail != nil || got[0].Latency != 45*time.Millisecond {
+	// Oldest first; a success keeps no detail.
+	got := all["https://a.test/"]
+	if len(got) != 2 || !got[0].Start.Equal(t0) || got[0].Latency != 40*time.Millisecond || got[0].Hops != nil || got[1].Latency != 45*time.Millisecond {
 		t.Errorf("a.test results = %+v", got)
 	}
-	got, err = db.RecentResults(ctx, "https://b.test/", 10)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != 1 || got[0].Cause != linkwatch.CauseHTTP5xx || got[0].Detail == nil || len(got[0].Detail.Hops) != 1 {
+	got = all["https://b.test/"]
+	if len(got) != 1 || got[0].Cause != linkwatch.CauseHTTP5xx || len(got[0].Hops) != 1 {
 		t.Fatalf("b.test results = %+v", got)
 	}
-	if got[0].Detail.Hops[0].Phases.Connect != time.Millisecond {
-		t.Errorf("failure detail lost its phases: %+v", got[0].Detail)
+	if got[0].Hops[0].Phases.Connect != time.Millisecond {
+		t.Errorf("failure detail lost its phases: %+v", got[0])
 	}
 }
 
@@ -66,7 +64,7 @@ func TestSaveResultsFailureWritesNothing(t *testing.T) {
 	if err := db.SaveResults(ctx, []linkwatch.Result{result("https://new.test/", time.Now(), time.Millisecond, linkwatch.StatusUp)}); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := db.RecentResults(ctx, "https://new.test/", 10); len(got) != 1 {
+	if got, _ := db.RecentChecks(ctx, []string{"https://new.test/"}, time.Time{}, 10); len(got["https://new.test/"]) != 1 {
 		t.Errorf("got %d results, want 1", len(got))
 	}
 }
@@ -154,8 +152,8 @@ func TestPrune(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, _ := db.RecentResults(ctx, "https://a.test/", 1000)
-	if len(raw) != 48 {
+	raw, _ := db.RecentChecks(ctx, []string{"https://a.test/"}, time.Time{}, 1000)
+	if len(raw["https://a.test/"]) != 48 {
 		t.Errorf("%d raw results kept, want 48", len(raw))
 	}
 	mins, _ := db.Rollups(ctx, "https://a.test/", time.Minute, now.Add(-100*time.Hour), now)
@@ -229,7 +227,7 @@ func TestSeriesSharesOneRollup(t *testing.T) {
 	if len(series) != 1 || series[0].Count != 12 || len(own) != 0 {
 		t.Errorf("series rollups %+v, own rollups %+v; want one minute of 12 checks in the series", series, own)
 	}
-	if raw, _ := db.RecentResults(ctx, "self:/ada/go", 100); len(raw) != 6 {
+	if raw, _ := db.RecentChecks(ctx, []string{"self:/ada/go"}, time.Time{}, 100); len(raw["self:/ada/go"]) != 6 {
 		t.Errorf("raw results of a target in a series: %d, want its own 6", len(raw))
 	}
 }

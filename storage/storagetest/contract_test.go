@@ -162,16 +162,17 @@ func resultsSampledAndCounted(t *testing.T, db storage.Store, _ *Clock) {
 	if q := mins[0].Quantile(0.5); q < 10*time.Millisecond || q > 50*time.Millisecond {
 		t.Errorf("median latency of a minute = %s", q)
 	}
-	raw, err := db.RecentResults(ctx, "https://a.test/", 1000)
+	checks, err := db.RecentChecks(ctx, []string{"https://a.test/"}, time.Time{}, 1000)
 	must(t, err)
+	raw := checks["https://a.test/"]
 	var down int
 	for _, r := range raw {
 		if r.Status == linkwatch.StatusDown {
 			down++
-			if r.Detail == nil || len(r.Detail.Hops) != 1 || r.Detail.Hops[0].Phases.Connect != time.Millisecond {
+			if len(r.Hops) != 1 || r.Hops[0].Phases.Connect != time.Millisecond {
 				t.Errorf("a failure lost its detail: %+v", r)
 			}
-		} else if r.Detail != nil {
+		} else if r.Hops != nil {
 			t.Errorf("a success kept detail: %+v", r)
 		}
 	}
@@ -189,7 +190,7 @@ func resultsSampledAndCounted(t *testing.T, db storage.Store, _ *Clock) {
 	run(t0.Add(13*time.Minute), storage.RunKept)
 	want = append(want, t0.Add(13*time.Minute+time.Duration(storage.RunKept-1)*10*time.Second+storage.RawSampleEvery).Format("15:04:05"))
 	var got []string
-	for _, r := range slices.Backward(raw) {
+	for _, r := range raw {
 		got = append(got, r.Start.Format("15:04:05"))
 	}
 	if strings.Join(got, " ") != strings.Join(want, " ") || down != 6 {
@@ -286,10 +287,10 @@ func pruneKeepsWhatRetentionSays(t *testing.T, db storage.Store, clk *Clock) {
 	if _, err := db.Prune(ctx, storage.Retention{Raw: 48 * time.Hour, Minute: 7 * 24 * time.Hour, Hour: 90 * 24 * time.Hour}); err != nil {
 		t.Fatal(err)
 	}
-	raw, err := db.RecentResults(ctx, "https://c.test/", 10)
+	checks, err := db.RecentChecks(ctx, []string{"https://c.test/"}, time.Time{}, 10)
 	must(t, err)
-	if len(raw) != 1 || !raw[0].Start.Equal(recent.Start) {
-		t.Errorf("after pruning raw results older than 48 h: %+v", raw)
+	if raw := checks["https://c.test/"]; len(raw) != 1 || !raw[0].Start.Equal(recent.Start) {
+		t.Errorf("after pruning raw results older than 48 h: %+v", checks)
 	}
 	mins, err := db.Rollups(ctx, "https://c.test/", time.Minute, t0.Add(-time.Hour), t0.Add(50*time.Hour))
 	must(t, err)
