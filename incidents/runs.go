@@ -20,9 +20,12 @@ import (
 // threshold. A target this engine saw last keeps what it counted, which
 // may hold checks its writer has not stored yet.
 //
-// The store keeps every check of a run's first storage.RunKept (and the
-// first a process sees of a target); a longer run is read back as that
-// long, which is at least what the engine counts to at the defaults.
+// The store keeps every check of a run's first storage.RunKept (a run
+// begins at a change, and at the first check a process makes of a
+// target), then one every 10 minutes. So a run is read back exactly up to
+// the longest the engine counts to at the defaults (a flapping incident's
+// FlapStable answers), and a longer one as shorter, which can only delay
+// what the engine decides, never hasten it.
 // With regions, each region checks every target and the store holds
 // their checks together: the regions' recorded verdicts carry a target
 // over instead (regions.go), and nothing is read here.
