@@ -13,8 +13,20 @@ import (
 	"linkwatch/storage"
 )
 
-// Source is a storage.Store as the status page reads it.
-type Source struct{ storage.Store }
+// Source is a storage.Store as the status page reads it. Made by New, it
+// keeps the settled hours of the last day's latency reads (settledHours),
+// so each rebuild of the page reads only the hour under way; its zero
+// value with a Store reads every hour every time.
+type Source struct {
+	storage.Store
+	settled *settledHours
+}
+
+// New returns the status page's Source over st, keeping the settled hours
+// it reads.
+func New(st storage.Store) *Source {
+	return &Source{Store: st, settled: &settledHours{hours: map[int64]map[string]storage.Rollup{}, keys: map[string]bool{}, asked: map[string]bool{}}}
+}
 
 // DailyStats is the store's, in the status page's terms.
 func (s Source) DailyStats(ctx context.Context, from, to time.Time, unknown []linkwatch.Span) ([]statuspage.DayStat, error) {
@@ -38,7 +50,14 @@ func (s Source) LatencySeries(ctx context.Context, groups map[string][]string, f
 		keys = append(keys, ks...)
 	}
 	slices.Sort(keys)
-	series, err := s.Store.LatencySeries(ctx, slices.Compact(keys), from, to, step, unknown)
+	keys = slices.Compact(keys)
+	var series map[string][]storage.Rollup
+	var err error
+	if s.settled != nil && len(keys) > 0 && cached(from, to, step) {
+		series, err = s.settled.series(ctx, s.Store, keys, from.UTC(), to.UTC(), unknown)
+	} else {
+		series, err = s.Store.LatencySeries(ctx, keys, from, to, step, unknown)
+	}
 	if err != nil {
 		return nil, err
 	}
