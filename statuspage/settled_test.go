@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -21,38 +22,50 @@ import (
 	"linkwatch/storage/sqlite/sqlitetest"
 )
 
-// windowsRead is a store that records the windows of its latency reads.
+// windowsRead is a store that records where its latency and daily reads
+// begin.
 type windowsRead struct {
 	storage.Store
 	mu   sync.Mutex
-	from []time.Time
+	from [][2]time.Time // the latency reads' windows
+	days [][2]time.Time // the daily reads'
+}
+
+func (w *windowsRead) DailyStats(ctx context.Context, from, to time.Time, unknown []linkwatch.Span) ([]storage.DayStat, error) {
+	w.mu.Lock()
+	w.days = append(w.days, [2]time.Time{from, to})
+	w.mu.Unlock()
+	return w.Store.DailyStats(ctx, from, to, unknown)
 }
 
 func (w *windowsRead) LatencySeries(ctx context.Context, keys []string, from, to time.Time, step time.Duration, unknown []linkwatch.Span) (map[string][]storage.Rollup, error) {
 	w.mu.Lock()
-	w.from = append(w.from, from)
+	w.from = append(w.from, [2]time.Time{from, to})
 	w.mu.Unlock()
 	return w.Store.LatencySeries(ctx, keys, from, to, step, unknown)
 }
 
-// take returns the starts of the windows read since the last call.
-func (w *windowsRead) take() []time.Time {
+// take returns the windows of the latency and the daily reads since the
+// last call.
+func (w *windowsRead) take() (from, days [][2]time.Time) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	out := w.from
-	w.from = nil
-	return out
+	from, days = w.from, w.days
+	w.from, w.days = nil, nil
+	return from, days
 }
 
 // TestSettledHoursServeWhatTheStoreHolds: a status page whose source keeps
 // the settled hours shows what one that reads every hour every time shows
 // (the page, the index, a link's chart, the API), step by step across
-// what changes the hours: the hour under way filling and then rolled up,
-// a link added by a reload, a retention prune inside the 24 hours, and an
-// unknown span (the prober offline) in a settled hour that a late check
-// then lands in. Each step changes what the reference shows, so a kept
-// hour served stale fails it; between changes, a rebuild reads only the
-// hour under way.
+// what changes the hours and days: the hour under way filling and then
+// rolled up, a link added by a reload, an unknown span (the prober
+// offline) in a settled hour that a late check then lands in, a day
+// settling, with a late check in its last hour, and a retention prune
+// inside the 24 hours. Each
+// step changes what the reference shows, so a kept hour or day served stale
+// fails it; between changes, a rebuild reads only the hour and the day
+// under way.
 func TestSettledHoursServeWhatTheStoreHolds(t *testing.T) {
 	ctx := context.Background()
 	db := sqlitetest.MustOpen(t)
@@ -94,10 +107,13 @@ func TestSettledHoursServeWhatTheStoreHolds(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	checks(now.Add(-30*time.Hour), now, 0, links[0].URL, links[1].URL, links[2].URL)
-	// a's peak: a slow check at 10:25, which an unknown span will hide.
+	checks(now.Add(-50*time.Hour), now, 0, links[0].URL, links[1].URL, links[2].URL)
+	// a's peak, a slow check, and c's one failure: an unknown span will
+	// hide both.
 	must(db.SaveResults(ctx, []linkwatch.Result{{TargetID: links[0].URL, Kind: linkwatch.TargetDestination, URL: links[0].URL,
-		Start: time.Date(2026, 11, 22, 10, 25, 0, 0, time.UTC), Latency: 8 * time.Second, Status: linkwatch.StatusUp}}))
+		Start: time.Date(2026, 11, 21, 20, 15, 0, 0, time.UTC), Latency: 8 * time.Second, Status: linkwatch.StatusUp},
+		{TargetID: links[2].URL, Kind: linkwatch.TargetDestination, URL: links[2].URL,
+			Start: time.Date(2026, 11, 21, 20, 25, 0, 0, time.UTC), Latency: time.Second, Status: linkwatch.StatusDown}}))
 	must(db.RollUp(ctx))
 
 	reads := &windowsRead{Store: db}
@@ -138,13 +154,26 @@ func TestSettledHoursServeWhatTheStoreHolds(t *testing.T) {
 		}
 	}
 	// onlyUnderWay checks that the reads since the last call began at the
-	// hour under way.
-	onlyUnderWay := func(step string) {
+	// hour under way (the latency) and the day under way (the bars), or at
+	// the oldest hour rollup kept and its day, which a prune in progress
+	// may be cutting, or in also (days an unknown span touches).
+	onlyUnderWay := func(step string, also ...[2]time.Time) {
 		t.Helper()
-		hour := clock().Truncate(time.Hour)
-		for _, from := range reads.take() {
-			if !from.Equal(hour) {
-				t.Errorf("%s: a rebuild read the latency from %s, not only the hour under way (%s)", step, from.Format(time.DateTime), hour.Format(time.DateTime))
+		hour, day := clock().Truncate(time.Hour), clock().Truncate(24*time.Hour)
+		oldest, _, err := db.SettledHours(ctx)
+		must(err)
+		from, days := reads.take()
+		if len(from) == 0 || len(days) == 0 {
+			t.Fatalf("%s: %d latency reads, %d daily reads", step, len(from), len(days))
+		}
+		for _, w := range from {
+			if !w[0].Equal(hour) && (!w[0].Equal(oldest) || !w[1].Equal(oldest.Add(time.Hour))) {
+				t.Errorf("%s: a rebuild read the latency of [%s, %s), not only the hour under way (%s)", step, w[0].Format(time.DateTime), w[1].Format(time.DateTime), hour.Format(time.DateTime))
+			}
+		}
+		for _, w := range days {
+			if d := oldest.Truncate(24 * time.Hour); !w[0].Equal(day) && (!w[0].Equal(d) || !w[1].Equal(d.Add(24*time.Hour))) && !slices.Contains(also, w) {
+				t.Errorf("%s: a rebuild read the daily stats of [%s, %s), not only the day under way (%s)", step, w[0].Format(time.DateTime), w[1].Format(time.DateTime), day.Format(time.DateTime))
 			}
 		}
 	}
@@ -191,30 +220,48 @@ func TestSettledHoursServeWhatTheStoreHolds(t *testing.T) {
 	same("after a reload adds a link, again")
 	onlyUnderWay("after a reload adds a link, again")
 
-	// Retention keeps hour rollups a day: yesterday's go, though the
-	// chart's 24 hours reach back into it.
-	_, err := db.Prune(ctx, storage.Retention{Raw: 48 * time.Hour, Minute: 7 * 24 * time.Hour, Hour: time.Hour})
-	must(err)
-	same("after a prune", "/status/acme", "/chart/acme/a.svg")
-
-	// The prober was offline from 10:20 to 10:40: that hour is read from
-	// its known minutes, and a check that finished late lands in them.
-	_, err = db.Record(ctx, incidents.Change{Incident: linkwatch.Incident{Key: "prober", Kind: linkwatch.KindProberOffline,
+	// The prober was offline from 20:10 to 20:30 yesterday: that hour is
+	// read from its known minutes, and so is its day; a check that
+	// finished late lands in them.
+	_, err := db.Record(ctx, incidents.Change{Incident: linkwatch.Incident{Key: "prober", Kind: linkwatch.KindProberOffline,
 		Title: "Prober offline", Cause: linkwatch.CauseProberOffline, Summary: "the canary fails", Status: linkwatch.StatusResolved,
 		Impact: linkwatch.ImpactMajor, Targets: []string{"canary:https://canary.example/"},
-		StartedAt: time.Date(2026, 11, 22, 10, 20, 0, 0, time.UTC), UpdatedAt: clock(), ResolvedAt: time.Date(2026, 11, 22, 10, 40, 0, 0, time.UTC)}})
+		StartedAt: time.Date(2026, 11, 21, 20, 10, 0, 0, time.UTC), UpdatedAt: clock(), ResolvedAt: time.Date(2026, 11, 21, 20, 30, 0, 0, time.UTC)}})
 	must(err)
-	same("after the prober was offline in a settled hour", "/status/acme", "/chart/acme/a.svg")
+	same("after the prober was offline in a settled hour", "/status/acme", "/status", "/chart/acme/a.svg")
 	must(db.SaveResults(ctx, []linkwatch.Result{{TargetID: links[0].URL, Kind: linkwatch.TargetDestination, URL: links[0].URL,
-		Start: time.Date(2026, 11, 22, 10, 50, 0, 0, time.UTC), Latency: 9 * time.Second, Status: linkwatch.StatusUp}}))
+		Start: time.Date(2026, 11, 21, 20, 50, 0, 0, time.UTC), Latency: 9 * time.Second, Status: linkwatch.StatusUp}}))
 	same("after a late check in that hour", "/chart/acme/a.svg")
+
+	// Just past midnight, 23:00 is not rolled up yet: the 22nd is read
+	// from its hours and 23:00's minutes, where a late check still lands.
+	set(time.Date(2026, 11, 23, 0, 1, 0, 0, time.UTC))
+	checks(time.Date(2026, 11, 22, 15, 10, 0, 0, time.UTC), clock(), 0, links[0].URL, links[1].URL, links[2].URL, added.URL)
+	must(db.RollUp(ctx))
+	same("at 00:01", "/status/acme")
+	must(db.SaveResults(ctx, []linkwatch.Result{{TargetID: links[1].URL, Kind: linkwatch.TargetDestination, URL: links[1].URL,
+		Start: time.Date(2026, 11, 22, 23, 57, 0, 0, time.UTC), Latency: time.Second, Status: linkwatch.StatusDown}}))
+	same("after a late check at 23:57", "/status/acme")
 
 	// A day later, every hour of the window has been rolled up since.
 	set(time.Date(2026, 11, 23, 15, 30, 0, 0, time.UTC))
-	checks(time.Date(2026, 11, 22, 15, 10, 0, 0, time.UTC), clock(), 0, links[0].URL, links[1].URL, links[2].URL, added.URL)
+	checks(time.Date(2026, 11, 23, 0, 10, 0, 0, time.UTC), clock(), 0, links[0].URL, links[1].URL, links[2].URL, added.URL)
 	must(db.RollUp(ctx))
 	same(fmt.Sprintf("at %s", clock().Format(time.DateTime)), "/status/acme", "/chart/acme/a.svg")
 	reads.take()
 	same("a day later, again")
-	onlyUnderWay("a day later, again")
+	onlyUnderWay("a day later, again", [2]time.Time{time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC), time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)})
+
+	// Retention keeps hour rollups a day: the 21st and the 22nd go, though
+	// the chart's 24 hours reach back into the 22nd, but for the hour the
+	// prober was offline in, read from its minutes.
+	_, err = db.Prune(ctx, storage.Retention{Raw: 48 * time.Hour, Minute: 7 * 24 * time.Hour, Hour: time.Hour})
+	must(err)
+	same("after a prune", "/status/acme", "/chart/acme/a.svg")
+
+	// A failed check that finished late lands in the hour the prober was
+	// offline in, pruned but for its minutes.
+	must(db.SaveResults(ctx, []linkwatch.Result{{TargetID: links[1].URL, Kind: linkwatch.TargetDestination, URL: links[1].URL,
+		Start: time.Date(2026, 11, 21, 20, 55, 0, 0, time.UTC), Latency: time.Second, Status: linkwatch.StatusDown}}))
+	same("after a late failed check on the 21st", "/status/acme")
 }
