@@ -24,7 +24,8 @@ import (
 // cutting) and no unknown span touches it: such an hour is read from its
 // known minutes, where a check that finished late, written on another
 // replica, may still land. Those hours, the hour under way and the hours
-// not rolled up yet are read afresh every time. Kept hours are read for
+// not rolled up yet are read afresh every time; an hour older than the
+// oldest kept is not read at all (settled.gone). Kept hours are read for
 // every key kept, so a key is in all of them or in none.
 type settledHours struct {
 	mu    sync.Mutex
