@@ -286,9 +286,9 @@ func (db *DB) plan(ctx context.Context, from, to time.Time, unknown []linkwatch.
 // it, and never again (a minute written later stays in rollup_minute);
 // afterwards only Prune deletes them, oldest first: a whole day at a time
 // (PostgreSQL drops its partition) or 5,000 rows at a time, so the oldest
-// hour kept (after) may have lost some of its rows, and no later one has.
-// A reader may keep what it read of these hours for as long as they stay
-// in the range.
+// hour kept (after) may have lost some of its rows, and no later one has;
+// no hour rollup starts before after, and none ever will. A reader may
+// keep what it read of these hours for as long as they stay in the range.
 func (db *DB) SettledHours(ctx context.Context) (after, until time.Time, err error) {
 	var done int64
 	var oldest sql.NullInt64
