@@ -42,7 +42,7 @@ type source struct {
 	series atomic.Int32 // LatencySeries calls
 }
 
-func newSource(db *sqlite.DB) *source { return &source{Source: storesource.Source{Store: db}, DB: db} }
+func newSource(db *sqlite.DB) *source { return &source{Source: *storesource.New(db), DB: db} }
 
 func (s *source) OpenIncidents(ctx context.Context) ([]linkwatch.Incident, error) {
 	s.reads.Add(1)

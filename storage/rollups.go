@@ -279,6 +279,31 @@ func (db *DB) plan(ctx context.Context, from, to time.Time, unknown []linkwatch.
 	return PlanReads(done, kept, from, to, unknown), db.wrap("read the rollup watermarks", err)
 }
 
+// SettledHours returns the hours whose hour rollups no write changes any
+// more: those starting after after and ending by until (both on the hour;
+// an empty range, after == until, without any). RollUp writes an hour's
+// rollups once, in the transaction that moves the watermark (until) past
+// it, and never again (a minute written later stays in rollup_minute);
+// afterwards only Prune deletes them, oldest first: a whole day at a time
+// (PostgreSQL drops its partition) or 5,000 rows at a time, so the oldest
+// hour kept (after) may have lost some of its rows, and no later one has;
+// no hour rollup starts before after, and none ever will. A reader may
+// keep what it read of these hours for as long as they stay in the range.
+func (db *DB) SettledHours(ctx context.Context) (after, until time.Time, err error) {
+	var done int64
+	var oldest sql.NullInt64
+	err = db.read.row(ctx, `SELECT COALESCE((SELECT value FROM meta WHERE key = 'rollup_hour_done'), 0),
+		(SELECT MIN(bucket) FROM rollup_hour)`).Scan(&done, &oldest)
+	if err != nil {
+		return time.Time{}, time.Time{}, db.wrap("read the settled hours", err)
+	}
+	first := done // no hour rollup kept: none settled
+	if oldest.Valid {
+		first = min(oldest.Int64, done)
+	}
+	return time.Unix(first, 0).UTC(), time.Unix(done, 0).UTC(), nil
+}
+
 // histogramRows calls add with the histogram of each key and step-long
 // bucket from from, summed from the hour and minute rollups PlanReads
 // chooses for [from, to) (in the database; the minutes of rolled-up hours

@@ -34,6 +34,9 @@ type Store interface {
 	LatencyHistograms(ctx context.Context, keys []string, from, to time.Time, unknown []linkwatch.Span) (map[string]Rollup, error)
 	LatencySeries(ctx context.Context, keys []string, from, to time.Time, step time.Duration, unknown []linkwatch.Span) (map[string][]Rollup, error)
 	DailyStats(ctx context.Context, from, to time.Time, unknown []linkwatch.Span) ([]DayStat, error)
+	// SettledHours returns the hours whose hour rollups are written for
+	// good: (after, until), which a reader may keep while they stay in it.
+	SettledHours(ctx context.Context) (after, until time.Time, err error)
 	Prune(ctx context.Context, keep Retention) (int64, error)
 
 	// Incidents, their timeline and the outbox (incidents.Store: a change,

@@ -239,7 +239,7 @@ func newServeApp(ctx context.Context, cfg *config.Config, path string, getenv fu
 		subscribe = &statuspage.SubscribeOptions{Store: db, Off: cfg.SubscribeOff(), Trusted: cfg.Server.TrustedPrefixes(),
 			Limiter: statuspage.NewSubscribeLimiter(cfg.Server.RateLimit.IPv6Prefix)}
 	}
-	status := statuspage.New(storesource.Source{Store: db}, statuspage.Options{
+	status := statuspage.New(storesource.New(db), statuspage.Options{
 		URL: cfg.Server.PublicURL, Interval: time.Duration(cfg.Probe.Interval), SelfCheck: *cfg.Probe.SelfCheck,
 		Catalog: hubServer.Catalog, Now: clock, Log: log, Subscribe: subscribe,
 	})

@@ -13,12 +13,34 @@ import (
 	"linkwatch/storage"
 )
 
-// Source is a storage.Store as the status page reads it.
-type Source struct{ storage.Store }
+// Source is a storage.Store as the status page reads it. Made by New, it
+// keeps what it read of the settled hours (settledHours: the last day's
+// latency) and days (settledDays: the 90-day bars), so each rebuild of the
+// page reads only the hour and the day under way; its zero value with a
+// Store reads every hour every time.
+type Source struct {
+	storage.Store
+	hours *settledHours
+	days  *settledDays
+}
 
-// DailyStats is the store's, in the status page's terms.
+// New returns the status page's Source over st, keeping the settled hours
+// and days it reads.
+func New(st storage.Store) *Source {
+	return &Source{Store: st, hours: &settledHours{hours: map[int64]map[string]storage.Rollup{}, keys: map[string]bool{}, asked: map[string]bool{}},
+		days: &settledDays{days: map[int64][]storage.DayStat{}}}
+}
+
+// DailyStats is the store's, in the status page's terms; made by New,
+// the settled days come from the kept ones (settledDays).
 func (s Source) DailyStats(ctx context.Context, from, to time.Time, unknown []linkwatch.Span) ([]statuspage.DayStat, error) {
-	stats, err := s.Store.DailyStats(ctx, from, to, unknown)
+	var stats []storage.DayStat
+	var err error
+	if s.days != nil && from.Equal(from.UTC().Truncate(24*time.Hour)) {
+		stats, err = s.days.stats(ctx, s.Store, from.UTC(), to.UTC(), unknown)
+	} else {
+		stats, err = s.Store.DailyStats(ctx, from, to, unknown)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -38,7 +60,14 @@ func (s Source) LatencySeries(ctx context.Context, groups map[string][]string, f
 		keys = append(keys, ks...)
 	}
 	slices.Sort(keys)
-	series, err := s.Store.LatencySeries(ctx, slices.Compact(keys), from, to, step, unknown)
+	keys = slices.Compact(keys)
+	var series map[string][]storage.Rollup
+	var err error
+	if s.hours != nil && len(keys) > 0 && cached(from, to, step) {
+		series, err = s.hours.series(ctx, s.Store, keys, from.UTC(), to.UTC(), unknown)
+	} else {
+		series, err = s.Store.LatencySeries(ctx, keys, from, to, step, unknown)
+	}
 	if err != nil {
 		return nil, err
 	}

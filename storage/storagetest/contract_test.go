@@ -71,6 +71,7 @@ func run(t *testing.T, open Open) {
 		{"RollUpAndDailyStats", rollUpAndDailyStats},
 		{"PruneKeepsWhatRetentionSays", pruneKeepsWhatRetentionSays},
 		{"RollupsGoAWholeDayAtATime", rollupsGoAWholeDayAtATime},
+		{"SettledHours", settledHours},
 		{"RecordWritesChangeEventsEvidenceAlertTogether", recordTogether},
 		{"OneOpenIncidentPerKey", oneOpenIncidentPerKey},
 		{"FailedRecordWritesNothing", failedRecordWritesNothing},
@@ -343,6 +344,64 @@ func rollupsGoAWholeDayAtATime(t *testing.T, db storage.Store, clk *Clock) {
 	_, err = db.Prune(ctx, keep)
 	must(t, err)
 	kept("after a late row", batch[4].Start, batch[5].Start)
+}
+
+// settledHours: the hours SettledHours names are those rolled up, after
+// the oldest kept; a late minute changes none of them (it is read, with
+// its hour, only where an unknown span cuts the hour), and a prune moves
+// their start past what it deleted.
+func settledHours(t *testing.T, db storage.Store, clk *Clock) {
+	ctx := context.Background()
+	const u = "https://s.test/"
+	day := t0.Truncate(24 * time.Hour)
+	settled := func(when string, wantAfter, wantUntil time.Time) {
+		t.Helper()
+		after, until, err := db.SettledHours(ctx)
+		must(t, err)
+		if !after.Equal(wantAfter) || !until.Equal(wantUntil) {
+			t.Errorf("%s: settled hours after %s until %s, want after %s until %s", when, after, until, wantAfter, wantUntil)
+		}
+	}
+	settled("empty", time.Unix(0, 0).UTC(), time.Unix(0, 0).UTC())
+	var batch []linkwatch.Result
+	for h := range 48 { // a check at :10 of every hour of two days
+		batch = append(batch, result(u, day.Add(time.Duration(h)*time.Hour+10*time.Minute), time.Duration(h+1)*time.Millisecond, linkwatch.StatusUp))
+	}
+	must(t, db.SaveResults(ctx, batch))
+	settled("before the first rollup", time.Unix(0, 0).UTC(), time.Unix(0, 0).UTC())
+	clk.Set(day.Add(47*time.Hour + 30*time.Minute))
+	must(t, db.RollUp(ctx))
+	settled("rolled up", day, day.Add(47*time.Hour))
+	hour := func(h int) storage.Rollup {
+		t.Helper()
+		rs, err := db.Rollups(ctx, u, time.Hour, day.Add(time.Duration(h)*time.Hour), day.Add(time.Duration(h+1)*time.Hour))
+		must(t, err)
+		if len(rs) != 1 {
+			t.Fatalf("hour %d: %d hour rollups", h, len(rs))
+		}
+		return rs[0]
+	}
+	before := hour(30)
+	// A check of a settled hour that finished late: its hour stays as
+	// rolled up, and so does the watermark.
+	must(t, db.SaveResults(ctx, []linkwatch.Result{result(u, day.Add(30*time.Hour+40*time.Minute), time.Second, linkwatch.StatusUp)}))
+	must(t, db.RollUp(ctx))
+	if after := hour(30); after != before {
+		t.Errorf("a late check rewrote its settled hour: %+v, was %+v", after, before)
+	}
+	settled("after a late check", day, day.Add(47*time.Hour))
+	// Keeping hours a day: the first day goes, the settled hours start
+	// with the second.
+	clk.Set(day.Add(48*time.Hour + 5*time.Minute))
+	must(t, db.RollUp(ctx))
+	_, err := db.Prune(ctx, storage.Retention{Raw: 48 * time.Hour, Minute: 7 * 24 * time.Hour, Hour: 24 * time.Hour})
+	must(t, err)
+	settled("after a prune", day.Add(24*time.Hour), day.Add(48*time.Hour))
+	// Every hour pruned: none is settled.
+	clk.Set(day.Add(5 * 24 * time.Hour))
+	_, err = db.Prune(ctx, storage.Retention{Raw: 48 * time.Hour, Minute: 7 * 24 * time.Hour, Hour: 24 * time.Hour})
+	must(t, err)
+	settled("every hour pruned", day.Add(48*time.Hour), day.Add(48*time.Hour))
 }
 
 func openIncident(key string, at time.Time) linkwatch.Incident {
