@@ -498,25 +498,18 @@ func TestStatusPagesInBrowser(t *testing.T) {
 	// page as a visitor's would (a window costs Chromium half a second of
 	// CPU to open), and seen in each colour scheme at each width: the
 	// emulation changes the page in place, as a window resized or a
-	// system switched to dark mode does.
-	tabs := make(chan context.Context, 2)
-	for range cap(tabs) {
-		win := browser(t)
-		// The first Run attaches to the window, and the window lives as
-		// long as that Run's context: win's, not a page's bounded one.
-		if err := chromedp.Run(win); err != nil {
-			t.Fatalf("chromium: %v", err)
-		}
-		tabs <- win
+	// system switched to dark mode does. Each window's pages are subtests
+	// run one after another by a goroutine of the window's (t.Run may be
+	// called from several at once), not parallel subtests: those would each
+	// wait for one of go test's -parallel slots, held by the tests that wait
+	// on clocks, while both windows sat idle.
+	type visit struct {
+		name string
+		run  func(t *testing.T, tab context.Context)
 	}
+	visits := make(chan visit, len(pages)+1)
 	for _, p := range pages {
-		t.Run(p.name, func(t *testing.T) {
-			t.Parallel()
-			win := <-tabs
-			defer func() { tabs <- win }()
-			// A bound on a hung page, not a timed assertion.
-			tab, cancel := context.WithTimeout(win, 3*time.Minute)
-			defer cancel()
+		visits <- visit{p.name, func(t *testing.T, tab context.Context) {
 			if err := chromedp.Run(tab,
 				chromedp.Navigate(p.srv.URL+p.path),
 				chromedp.WaitReady("body"),
@@ -554,17 +547,12 @@ func TestStatusPagesInBrowser(t *testing.T) {
 					}
 				}
 			})
-		})
+		}}
 	}
 	// A visitor fills in the subscription form and sends it, as a browser
 	// does under the page's Content-Security-Policy (form-action): the
 	// answer is the "check your inbox" page, axe-clean.
-	t.Run("subscribe-form", func(t *testing.T) {
-		t.Parallel()
-		win := <-tabs
-		defer func() { tabs <- win }()
-		tab, cancel := context.WithTimeout(win, 3*time.Minute) // a bound on a hung page
-		defer cancel()
+	visits <- visit{"subscribe-form", func(t *testing.T, tab context.Context) {
 		var heading, axeJSON string
 		if err := chromedp.Run(tab,
 			chromedp.Navigate(seededSrv.URL+"/status/acme"),
@@ -579,7 +567,31 @@ func TestStatusPagesInBrowser(t *testing.T) {
 			t.Fatalf("chromium: %v", err)
 		}
 		axeClean(t, "", axeJSON)
-	})
+	}}
+	close(visits)
+	var windows []context.Context
+	for range 2 {
+		win := browser(t)
+		// The first Run attaches to the window, and the window lives as
+		// long as that Run's context: win's, not a page's bounded one.
+		if err := chromedp.Run(win); err != nil {
+			t.Fatalf("chromium: %v", err)
+		}
+		windows = append(windows, win)
+	}
+	var visiting sync.WaitGroup
+	for _, win := range windows {
+		visiting.Go(func() {
+			for v := range visits {
+				t.Run(v.name, func(t *testing.T) {
+					tab, cancel := context.WithTimeout(win, 3*time.Minute) // a bound on a hung page, not a timed assertion
+					defer cancel()
+					v.run(t, tab)
+				})
+			}
+		})
+	}
+	visiting.Wait()
 }
 
 // chartsRead fails t for a response-time chart drawn inline that does not
