@@ -29,7 +29,7 @@ func TestSkewedReplicasShareOnce(t *testing.T) {
 	from := time.Now().Add(s.interval)
 	const intervals = 5
 	s.checkRate("3 replicas, two of them 5 minutes off", from, intervals)
-	if doubles := s.f.doubleChecks(s.urls, s.interval, from, from.Add(intervals*s.interval)); len(doubles) > 0 {
+	if doubles := s.doubleChecks(from, from.Add(intervals*s.interval)); len(doubles) > 0 {
 		t.Errorf("destinations checked by two replicas at once: %v", doubles)
 	}
 	for _, p := range reps {
@@ -92,7 +92,7 @@ func TestDatabaseRestartKeepsTheSplit(t *testing.T) {
 	if len(alone) > 0 {
 		t.Errorf("across the database's restart, a replica counted fewer than both, %d times; the first: %s", len(alone), alone[0])
 	}
-	if doubles := s.f.doubleChecks(s.urls, s.interval, from, back.Add(intervals*s.interval)); len(doubles) > 0 {
+	if doubles := s.doubleChecks(from, back.Add(intervals*s.interval)); len(doubles) > 0 {
 		t.Errorf("across the database's restart, destinations checked by both replicas at once: %v", doubles)
 	}
 }

@@ -85,6 +85,7 @@ type sharedFleet struct {
 	env     []string
 	// interval is the probe interval of every replica.
 	interval time.Duration
+	started  int // replicas started: each is named in its User-Agent
 }
 
 const replicasAdminToken = "replicas-admin-token-0123456789"
@@ -114,7 +115,7 @@ func newSharedFleetOn(t *testing.T, dsn string, interval time.Duration) *sharedF
 	cfgPath := writeConfig(t, t.TempDir(), `
 storage: {driver: postgres, dsn: "${PG_DSN}"}
 server: {drain_delay: 2s, admin_token: "${ADMIN_TOKEN}", rate_limit: {per_second: 100000, burst: 100000}}
-probe: {interval: `+interval.String()+`, timeout: 900ms, allow_private: [127.0.0.0/8]}
+probe: {interval: `+interval.String()+`, timeout: 900ms, allow_private: [127.0.0.0/8], user_agent: "linkwatch (${REPLICA})"}
 alerts:
   group_interval: 0s
   webhooks: [{name: ops, url: "`+hook.srv.URL+`", secret: "${HOOK_SECRET}"}]
@@ -126,9 +127,11 @@ pages:
 		env: []string{"PG_DSN=" + dsn, "HOOK_SECRET=" + hookSecret, "ADMIN_TOKEN=" + replicasAdminToken}}
 }
 
-// start starts a replica, with env added to the fleet's.
+// start starts a replica, with env added to the fleet's; its checks name
+// it in their User-Agent (r1, r2, ...).
 func (s *sharedFleet) start(env ...string) *proc {
-	return startServe(s.t, s.cfgPath, append(append([]string(nil), s.env...), env...)...)
+	s.started++
+	return startServe(s.t, s.cfgPath, append(append([]string{fmt.Sprintf("REPLICA=r%d", s.started)}, s.env...), env...)...)
 }
 
 // checkRate checks that each destination was checked once per interval,
@@ -149,6 +152,23 @@ func (s *sharedFleet) checkRate(what string, from time.Time, intervals int) {
 	}
 	s.t.Logf("%s: %d checks of %d destinations in %d intervals (%.2f per destination per interval)",
 		what, total, len(s.urls), intervals, float64(total)/float64(len(s.urls)*intervals))
+}
+
+// doubleChecks is fleet.doubleChecks of the fleet's destinations within
+// [from, to), once it has made sure that each check named the replica that
+// made it (or two replicas' checks would look like one's).
+func (s *sharedFleet) doubleChecks(from, to time.Time) map[string][]time.Time {
+	s.t.Helper()
+	names := map[string]bool{}
+	for n := 1; n <= s.started; n++ {
+		names[fmt.Sprintf("linkwatch (r%d)", n)] = true
+	}
+	for _, by := range s.f.checkers(s.urls, from, to) {
+		if !names[by] {
+			s.t.Errorf("a check by %q, which names none of the %d replicas started", by, s.started)
+		}
+	}
+	return s.f.doubleChecks(s.urls, s.interval, from, to)
 }
 
 // settled waits until each replica's admin API lists the n live replicas
