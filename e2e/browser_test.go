@@ -5,9 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -140,62 +144,120 @@ func stopBrowser() {
 	}
 }
 
-// look checks the page loaded in tab as visitors see it, in each colour
-// scheme on a phone (360 px) and on a desktop (1280 px), each a subtest
-// named scheme-width: no horizontal overflow and what more checks of the
-// layout, in all four; no axe-core violation (axe is axe-core's source) on
-// the phone, in both schemes. axe's run is most of a check's cost, and at
-// 1280 px it would judge the same document in the same colours: the
-// stylesheets' only width rules (max-width: 40rem) change spacing and
-// columns, never what is shown or its colours. The emulation changes the
-// page in place, as a window resized or a system switched to dark mode
-// does; the tab is left on a desktop in light. A screenshot of each goes to
-// artifactDir as label-scheme-width.png (see everyShot).
+// look checks the page loaded in tab as visitors see it, each state a
+// subtest named scheme-width: light on a phone (360 px) and on a desktop
+// (1280 px), dark on a phone. In each, no horizontal overflow and what
+// more checks of the layout; on the phone, no axe-core violation (axe is
+// axe-core's source): every rule in light, and in dark the rules that
+// judge colours. The emulation changes the page in place, as a window
+// resized or a system switched to dark mode does; the tab is left on a
+// desktop in light. A screenshot of each goes to artifactDir as
+// label-scheme-width.png (see everyShot).
+//
+// Three states stand for all four, and the dark run's short list of axe
+// rules for all of them, because of what schemeRules finds true of the
+// page's stylesheets (and fails the test where it is not): the dark
+// scheme changes only the values of colour properties, and the width rules
+// change no colour. So the dark page is the light page's document, boxes
+// and layout in other colours, judged by axe's colour rules at 360 px; and
+// dark at 1280 px would be light at 1280 px's layout in dark at 360 px's
+// colours, both already checked. (axe's run is most of a state's cost.)
 func look(t *testing.T, tab context.Context, axe, label string, more func(t *testing.T, l layoutResult)) {
 	t.Helper()
-	if err := chromedp.Run(tab, chromedp.Evaluate(axe, nil)); err != nil {
+	var rulesJSON string
+	if err := chromedp.Run(tab, chromedp.Evaluate(axe, nil), chromedp.Evaluate(schemeRules, &rulesJSON)); err != nil {
 		t.Fatalf("chromium: %v", err)
 	}
-	for _, scheme := range []string{"light", "dark"} {
-		for _, width := range []int64{360, 1280} {
-			t.Run(fmt.Sprintf("%s-%d", scheme, width), func(t *testing.T) {
-				axeJSON, layoutJSON := "[]", ""
-				actions := []chromedp.Action{
-					emulation.SetDeviceMetricsOverride(width, 900, 1, width < 600),
-					emulation.SetEmulatedMedia().WithFeatures([]*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}),
-					chromedp.Evaluate(layout, &layoutJSON),
+	var wrong []string
+	if err := json.Unmarshal([]byte(rulesJSON), &wrong); err != nil {
+		t.Fatalf("stylesheet rules %q: %v", rulesJSON, err)
+	}
+	for _, w := range wrong {
+		t.Errorf("%s: the dark state and the axe rules checked in it stand for the others only where the dark scheme changes colours alone and width rules no colour", w)
+	}
+	for _, state := range []struct {
+		scheme string
+		width  int64
+		axe    string // the axe-core run, or none
+	}{
+		{"light", 360, runAxe},
+		{"light", 1280, ""},
+		{"dark", 360, runAxeColours},
+	} {
+		scheme, width := state.scheme, state.width
+		t.Run(fmt.Sprintf("%s-%d", scheme, width), func(t *testing.T) {
+			axeJSON, layoutJSON := "[]", ""
+			actions := []chromedp.Action{
+				emulation.SetDeviceMetricsOverride(width, 900, 1, width < 600),
+				emulation.SetEmulatedMedia().WithFeatures([]*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}),
+				chromedp.Evaluate(layout, &layoutJSON),
+			}
+			if state.axe != "" {
+				actions = append(actions, chromedp.Evaluate(state.axe, &axeJSON, awaitPromise))
+			}
+			if err := chromedp.Run(tab, actions...); err != nil {
+				t.Fatalf("chromium: %v", err)
+			}
+			axeClean(t, "", axeJSON)
+			l := laidOut(t, "", layoutJSON, scheme)
+			if more != nil {
+				more(t, l)
+			}
+			if everyShot || t.Failed() {
+				var shot []byte
+				if err := chromedp.Run(tab, chromedp.FullScreenshot(&shot, 100)); err != nil {
+					t.Errorf("chromium: screenshot: %v", err)
+					return
 				}
-				if width == 360 {
-					actions = append(actions, chromedp.Evaluate(runAxe, &axeJSON, awaitPromise))
+				name := filepath.Join(artifactDir(t), fmt.Sprintf("%s-%s-%d.png", label, scheme, width))
+				if err := os.WriteFile(name, shot, 0o644); err != nil {
+					t.Error(err)
 				}
-				if err := chromedp.Run(tab, actions...); err != nil {
-					t.Fatalf("chromium: %v", err)
-				}
-				axeClean(t, "", axeJSON)
-				l := laidOut(t, "", layoutJSON, scheme)
-				if more != nil {
-					more(t, l)
-				}
-				if everyShot || t.Failed() {
-					var shot []byte
-					if err := chromedp.Run(tab, chromedp.FullScreenshot(&shot, 100)); err != nil {
-						t.Errorf("chromium: screenshot: %v", err)
-						return
-					}
-					name := filepath.Join(artifactDir(t), fmt.Sprintf("%s-%s-%d.png", label, scheme, width))
-					if err := os.WriteFile(name, shot, 0o644); err != nil {
-						t.Error(err)
-					}
-					t.Logf("screenshot: %s", name)
-				}
-			})
-		}
+				t.Logf("screenshot: %s", name)
+			}
+		})
 	}
 	if err := chromedp.Run(tab, emulation.SetDeviceMetricsOverride(1280, 900, 1, false),
 		emulation.SetEmulatedMedia().WithFeatures([]*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "light"}})); err != nil {
 		t.Fatalf("chromium: %v", err)
 	}
 }
+
+// schemeRules lists what in the page's stylesheets (inline SVGs' included)
+// would make look's three states miss something: under a
+// prefers-color-scheme condition, a declaration other than a custom
+// property holding a colour; under a width condition, a custom property
+// or a colour, background, fill, stroke, shadow, opacity or filter; and
+// anywhere, color-scheme or light-dark(), which change colours by scheme
+// without a media condition. An empty list is the page look checks in
+// three states.
+const schemeRules = `(() => {
+const wrong = [];
+const colourish = /^--|color|background|fill|stroke|shadow|opacity|filter/;
+const visit = (rules, where, scheme, width) => {
+	for (const r of rules) {
+		if (r instanceof CSSMediaRule) {
+			const m = r.media.mediaText;
+			visit(r.cssRules, where + ' @media ' + m, scheme || m.includes('prefers-color-scheme'), width || m.includes('width'));
+			continue;
+		}
+		if (r.style) {
+			for (const p of r.style) {
+				const v = r.style.getPropertyValue(p).trim(), at = where + ' ' + r.selectorText + ' { ' + p + ': ' + v + ' }';
+				if (p === 'color-scheme' || v.includes('light-dark(')) wrong.push(at);
+				else if (scheme && !(p.startsWith('--') && CSS.supports('color', v))) wrong.push(at);
+				else if (width && colourish.test(p)) wrong.push(at);
+			}
+		}
+		if (r.cssRules) visit(r.cssRules, where, scheme, width); // @supports, @layer, nesting
+	}
+};
+for (const s of document.styleSheets) {
+	const m = s.media.mediaText;
+	visit(s.cssRules, (s.href || 'inline style') + (m ? ' media=' + m : ''), m.includes('prefers-color-scheme'), m.includes('width'));
+}
+return JSON.stringify(wrong);
+})()`
 
 // startBrowser starts one Chromium from a profile of its own; stop ends it
 // and removes the profile, whether it started or not.
@@ -259,10 +321,21 @@ type violation struct {
 // runAxe injects axe-core through the DevTools protocol (Runtime.evaluate is
 // not subject to the page's Content-Security-Policy, which stays on) and
 // runs every rule axe enables by default, WCAG 2.x A and AA included.
-const runAxe = `axe.run(document, {resultTypes: ['violations']}).then(r => JSON.stringify(r.violations.map(v => ({
+var runAxe = axeRun(`{resultTypes: ['violations']}`)
+
+// runAxeColours is runAxe with only the rules that judge colours: those of
+// axe's category cat.color that it runs by default (text contrast, and
+// links told from the text around them by colour).
+var runAxeColours = axeRun(`{resultTypes: ['violations'], runOnly: {type: 'rule', values: ['color-contrast', 'link-in-text-block']}}`)
+
+// axeRun is the script that runs axe-core on the page with options and
+// returns its violations as JSON, trimmed for the test log.
+func axeRun(options string) string {
+	return `axe.run(document, ` + options + `).then(r => JSON.stringify(r.violations.map(v => ({
 	id: v.id, impact: v.impact, help: v.help,
 	targets: v.nodes.slice(0, 3).map(n => n.target.join(' ')),
 	summary: v.nodes.length ? v.nodes[0].failureSummary : ''}))))`
+}
 
 // openDisclosures opens every <details> (the hosts' destinations and
 // charts), so axe and the layout checks see what a visitor can open.
@@ -425,25 +498,18 @@ func TestStatusPagesInBrowser(t *testing.T) {
 	// page as a visitor's would (a window costs Chromium half a second of
 	// CPU to open), and seen in each colour scheme at each width: the
 	// emulation changes the page in place, as a window resized or a
-	// system switched to dark mode does.
-	tabs := make(chan context.Context, 2)
-	for range cap(tabs) {
-		win := browser(t)
-		// The first Run attaches to the window, and the window lives as
-		// long as that Run's context: win's, not a page's bounded one.
-		if err := chromedp.Run(win); err != nil {
-			t.Fatalf("chromium: %v", err)
-		}
-		tabs <- win
+	// system switched to dark mode does. Each window's pages are subtests
+	// run one after another by a goroutine of the window's (t.Run may be
+	// called from several at once), not parallel subtests: those would each
+	// wait for one of go test's -parallel slots, held by the tests that wait
+	// on clocks, while both windows sat idle.
+	type visit struct {
+		name string
+		run  func(t *testing.T, tab context.Context)
 	}
+	visits := make(chan visit, len(pages)+1)
 	for _, p := range pages {
-		t.Run(p.name, func(t *testing.T) {
-			t.Parallel()
-			win := <-tabs
-			defer func() { tabs <- win }()
-			// A bound on a hung page, not a timed assertion.
-			tab, cancel := context.WithTimeout(win, 3*time.Minute)
-			defer cancel()
+		visits <- visit{p.name, func(t *testing.T, tab context.Context) {
 			if err := chromedp.Run(tab,
 				chromedp.Navigate(p.srv.URL+p.path),
 				chromedp.WaitReady("body"),
@@ -481,17 +547,12 @@ func TestStatusPagesInBrowser(t *testing.T) {
 					}
 				}
 			})
-		})
+		}}
 	}
 	// A visitor fills in the subscription form and sends it, as a browser
 	// does under the page's Content-Security-Policy (form-action): the
 	// answer is the "check your inbox" page, axe-clean.
-	t.Run("subscribe-form", func(t *testing.T) {
-		t.Parallel()
-		win := <-tabs
-		defer func() { tabs <- win }()
-		tab, cancel := context.WithTimeout(win, 3*time.Minute) // a bound on a hung page
-		defer cancel()
+	visits <- visit{"subscribe-form", func(t *testing.T, tab context.Context) {
 		var heading, axeJSON string
 		if err := chromedp.Run(tab,
 			chromedp.Navigate(seededSrv.URL+"/status/acme"),
@@ -506,7 +567,31 @@ func TestStatusPagesInBrowser(t *testing.T) {
 			t.Fatalf("chromium: %v", err)
 		}
 		axeClean(t, "", axeJSON)
-	})
+	}}
+	close(visits)
+	var windows []context.Context
+	for range 2 {
+		win := browser(t)
+		// The first Run attaches to the window, and the window lives as
+		// long as that Run's context: win's, not a page's bounded one.
+		if err := chromedp.Run(win); err != nil {
+			t.Fatalf("chromium: %v", err)
+		}
+		windows = append(windows, win)
+	}
+	var visiting sync.WaitGroup
+	for _, win := range windows {
+		visiting.Go(func() {
+			for v := range visits {
+				t.Run(v.name, func(t *testing.T) {
+					tab, cancel := context.WithTimeout(win, 3*time.Minute) // a bound on a hung page, not a timed assertion
+					defer cancel()
+					v.run(t, tab)
+				})
+			}
+		})
+	}
+	visiting.Wait()
 }
 
 // chartsRead fails t for a response-time chart drawn inline that does not
@@ -521,5 +606,47 @@ func chartsRead(t *testing.T, l layoutResult) {
 		if c.TextContrast < 4.5 || c.P95Contrast < 3 || c.P50Contrast < 3 {
 			t.Errorf("chart %s: contrast of text %.2f (want 4.5), p95 line %.2f, p50 line %.2f (want 3)", c.ID, c.TextContrast, c.P95Contrast, c.P50Contrast)
 		}
+	}
+}
+
+// TestSchemeRulesFindsWhatLookCannotStandFor: schemeRules, on which look's
+// three states rest, lists each rule of a page's stylesheets that would
+// make the dark state differ from the light one in more than colours, or
+// a width change its colours, and only those.
+func TestSchemeRulesFindsWhatLookCannotStandFor(t *testing.T) {
+	endToEnd(t)
+	chromium(t)
+	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = io.WriteString(w, `<!doctype html><html lang="en"><head><title>rules</title><style>
+:root { --fg: #16181d; }
+@media (prefers-color-scheme: dark) { :root { --fg: #eef0f4; --gap: 2rem; } .hidden-in-dark { display: none; } }
+@media (max-width: 40rem) { main { padding: 0; } .red-on-phones { color: red; } }
+@supports (display: grid) { @media (max-width: 40rem) { :root { --accent: blue; } } }
+.flips { color-scheme: light dark; }
+.picks { color: light-dark(black, white); }
+</style><style media="(prefers-color-scheme: dark)">body { order: 1; }</style>
+</head><body><main><p>rules</p></main><svg><style>@media (prefers-color-scheme: dark) { :root { --card: #1b1e25; } }</style></svg></body></html>`)
+	}))
+	t.Cleanup(page.Close)
+	tab, cancel := context.WithTimeout(browser(t), 3*time.Minute) // a bound on a hung page, not a timed assertion
+	defer cancel()
+	var rulesJSON string
+	if err := chromedp.Run(tab, chromedp.Navigate(page.URL), chromedp.WaitReady("body"), chromedp.Evaluate(schemeRules, &rulesJSON)); err != nil {
+		t.Fatalf("chromium: %v", err)
+	}
+	var got []string
+	if err := json.Unmarshal([]byte(rulesJSON), &got); err != nil {
+		t.Fatalf("%q: %v", rulesJSON, err)
+	}
+	want := []string{"--gap: 2rem", ".hidden-in-dark { display: none", ".red-on-phones { color: red", ":root { --accent: blue",
+		".flips { color-scheme", ".picks { color: light-dark(", "body { order: 1"}
+	for _, w := range want {
+		if !slices.ContainsFunc(got, func(g string) bool { return strings.Contains(g, w) }) {
+			t.Errorf("schemeRules misses %q: %q", w, got)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("schemeRules found %d rules, want the %d that change more than colours by scheme or colours by width: %q", len(got), len(want), got)
 	}
 }

@@ -23,13 +23,13 @@ const clockSkewEnv = "LINKWATCH_TEST_CLOCK_SKEW"
 // checked twice.)
 func TestSkewedReplicasShareOnce(t *testing.T) {
 	endToEnd(t)
-	s := newSharedFleet(t)
+	s := newSharedFleetOn(t, pgtest.DSN(t), strictInterval)
 	reps := []*proc{s.start(), s.start(clockSkewEnv + "=-5m"), s.start(clockSkewEnv + "=5m")}
 	s.settled(reps, 3)
-	from := time.Now().Add(replicaInterval)
+	from := time.Now().Add(s.interval)
 	const intervals = 5
 	s.checkRate("3 replicas, two of them 5 minutes off", from, intervals)
-	if doubles := s.f.doubleChecks(s.urls, replicaInterval, from, from.Add(intervals*replicaInterval)); len(doubles) > 0 {
+	if doubles := s.doubleChecks(from, from.Add(intervals*s.interval)); len(doubles) > 0 {
 		t.Errorf("destinations checked by two replicas at once: %v", doubles)
 	}
 	for _, p := range reps {
@@ -50,7 +50,7 @@ func TestSkewedReplicasShareOnce(t *testing.T) {
 func TestDatabaseRestartKeepsTheSplit(t *testing.T) {
 	endToEnd(t)
 	srv := pgtest.Own(t)
-	s := newSharedFleetOn(t, srv.DSN(t))
+	s := newSharedFleetOn(t, srv.DSN(t), strictInterval)
 	reps := []*proc{s.start(), s.start()}
 	s.settled(reps, 2)
 
@@ -79,12 +79,12 @@ func TestDatabaseRestartKeepsTheSplit(t *testing.T) {
 	// by the clock, every heartbeat has run out when the database returns,
 	// which is the case at issue. One interval more is as short as shows
 	// it.
-	time.Sleep(4 * replicaInterval)
+	time.Sleep(4 * s.interval)
 	srv.Up(t)
 	for _, p := range reps {
 		waitUntil(t, 30*time.Second, p.URL+" answering again", func() bool { _, _, err := readReplicas(p, replicasAdminToken); return err == nil })
 	}
-	back := time.Now().Add(replicaInterval)
+	back := time.Now().Add(s.interval)
 	const intervals = 4 // past a lease after both are back
 	s.checkRate("after the database came back", back, intervals)
 	stop.Store(true)
@@ -92,7 +92,7 @@ func TestDatabaseRestartKeepsTheSplit(t *testing.T) {
 	if len(alone) > 0 {
 		t.Errorf("across the database's restart, a replica counted fewer than both, %d times; the first: %s", len(alone), alone[0])
 	}
-	if doubles := s.f.doubleChecks(s.urls, replicaInterval, from, back.Add(intervals*replicaInterval)); len(doubles) > 0 {
+	if doubles := s.doubleChecks(from, back.Add(intervals*s.interval)); len(doubles) > 0 {
 		t.Errorf("across the database's restart, destinations checked by both replicas at once: %v", doubles)
 	}
 }

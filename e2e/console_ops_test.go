@@ -28,7 +28,7 @@ const opsConsoleToken = "console-e2e-token-0123456789abcdef"
 // the channels page (the webhook off), the replicas page, the
 // subscriptions pages and the clicks pages have no
 // axe-core violation and no horizontal overflow, light and dark, at 360
-// and 1280 px.
+// and 1280 px (look).
 func TestConsoleOperationsInBrowser(t *testing.T) {
 	endToEnd(t)
 	axe := axeSource(t)

@@ -65,7 +65,7 @@ pages:
 // publishes a postmortem, and sees both on /status. Every console page
 // (sign-in, incidents, one incident with a preview and with a refused
 // form, the audit log, a missing page) has no axe-core violation and no
-// horizontal overflow, light and dark, at 360 and 1280 px.
+// horizontal overflow, light and dark, at 360 and 1280 px (look).
 func TestConsoleInBrowser(t *testing.T) {
 	endToEnd(t)
 	axe := axeSource(t)

@@ -46,7 +46,7 @@ func TestReplicasOutliveAPostgresOutage(t *testing.T) {
 	cfgPath := writeConfig(t, t.TempDir(), `
 storage: {driver: postgres, dsn: "${PG_DSN}"}
 server: {rate_limit: {per_second: 100000, burst: 100000}}
-probe: {interval: `+replicaInterval.String()+`, timeout: 900ms, self_check: false, allow_private: [127.0.0.0/8]}
+probe: {interval: `+strictInterval.String()+`, timeout: 900ms, self_check: false, allow_private: [127.0.0.0/8]}
 alerts:
   database_outage_after: 1s
   webhooks: [{name: ops, url: "`+hook.srv.URL+`", secret: "${HOOK_SECRET}"}]

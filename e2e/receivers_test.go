@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -159,8 +160,15 @@ func newSwitchable(t *testing.T, down *atomic.Bool) *switchable {
 // one listener each), counting every check each destination gets.
 type fleet struct {
 	mu    sync.Mutex
-	hits  map[string][]time.Time // by URL
+	hits  map[string][]hit // by URL
 	hosts []*fleetHost
+}
+
+// hit is a check a destination got: when, and the checker's User-Agent
+// (the replica tests name each replica in it).
+type hit struct {
+	at time.Time
+	by string
 }
 
 type fleetHost struct {
@@ -174,7 +182,7 @@ type fleetHost struct {
 
 func newFleet(t *testing.T, hosts, perHost int) (*fleet, []string) {
 	t.Helper()
-	f := &fleet{hits: map[string][]time.Time{}}
+	f := &fleet{hits: map[string][]hit{}}
 	var urls []string
 	for h := range hosts {
 		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.%d:0", h+2))
@@ -185,7 +193,7 @@ func newFleet(t *testing.T, hosts, perHost int) (*fleet, []string) {
 		fh.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			f.mu.Lock()
 			u := "http://" + fh.addr + r.URL.Path
-			f.hits[u] = append(f.hits[u], time.Now())
+			f.hits[u] = append(f.hits[u], hit{time.Now(), r.UserAgent()})
 			f.mu.Unlock()
 			if region, _ := fh.downFrom.Load().(string); fh.down.Load() || region != "" && strings.Contains(r.UserAgent(), "("+region+")") {
 				http.Error(w, "down", http.StatusServiceUnavailable)
@@ -209,8 +217,8 @@ func (f *fleet) checks(urls []string, from, to time.Time) map[string]int {
 	defer f.mu.Unlock()
 	out := map[string]int{}
 	for _, u := range urls {
-		for _, at := range f.hits[u] {
-			if !at.Before(from) && at.Before(to) {
+		for _, h := range f.hits[u] {
+			if !h.at.Before(from) && h.at.Before(to) {
 				out[u]++
 			}
 		}
@@ -218,23 +226,64 @@ func (f *fleet) checks(urls []string, from, to time.Time) map[string]int {
 	return out
 }
 
-// doubleChecks returns, for each of urls checked twice less than half an
-// interval apart within [from, to), when: two replicas checked it at once.
+// checkers returns the User-Agents that checked urls within [from, to).
+func (f *fleet) checkers(urls []string, from, to time.Time) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for _, u := range urls {
+		for _, h := range f.hits[u] {
+			if !h.at.Before(from) && h.at.Before(to) && !slices.Contains(out, h.by) {
+				out = append(out, h.by)
+			}
+		}
+	}
+	return out
+}
+
+// doubleChecks returns, for each of urls checked by two checkers (by
+// User-Agent) less than half an interval apart within [from, to), when:
+// two replicas checked it at once. Two replicas that both hold a
+// destination check it once an interval each, so two of their checks
+// always fall within half an interval; one replica's check delayed on a
+// loaded machine and its next on time are not two replicas.
 func (f *fleet) doubleChecks(urls []string, interval time.Duration, from, to time.Time) map[string][]time.Time {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	out := map[string][]time.Time{}
 	for _, u := range urls {
-		var last time.Time
-		for _, at := range f.hits[u] {
-			if at.Before(from) || !at.Before(to) {
+		var last hit
+		for _, h := range f.hits[u] {
+			if h.at.Before(from) || !h.at.Before(to) {
 				continue
 			}
-			if !last.IsZero() && at.Sub(last) < interval/2 {
-				out[u] = append(out[u], at)
+			if !last.at.IsZero() && h.at.Sub(last.at) < interval/2 && h.by != last.by {
+				out[u] = append(out[u], h.at)
 			}
-			last = at
+			last = h
 		}
 	}
 	return out
+}
+
+// TestDoubleChecksAreTwoReplicas: doubleChecks finds a destination checked
+// by two checkers within half an interval, and not one checker's delayed
+// check followed by its next.
+func TestDoubleChecksAreTwoReplicas(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	at := func(ms int, by string) hit { return hit{t0.Add(time.Duration(ms) * time.Millisecond), by} }
+	f := &fleet{hits: map[string][]hit{
+		"delayed": {at(0, "r1"), at(1900, "r1"), at(2100, "r1"), at(4000, "r1")},
+		"shared":  {at(0, "r1"), at(700, "r2"), at(2000, "r1"), at(2700, "r2")},
+		"handed":  {at(0, "r1"), at(2000, "r1"), at(2300, "r2"), at(4300, "r2")},
+	}}
+	got := f.doubleChecks([]string{"delayed", "shared", "handed"}, 2*time.Second, t0, t0.Add(5*time.Second))
+	want := map[string][]time.Time{"shared": {at(700, "").at, at(2700, "").at}, "handed": {at(2300, "").at}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("doubleChecks = %v, want %v", got, want)
+	}
+	if by := f.checkers([]string{"delayed", "shared"}, t0, t0.Add(5*time.Second)); !slices.Equal(by, []string{"r1", "r2"}) {
+		t.Errorf("checkers = %q, want r1 and r2", by)
+	}
 }

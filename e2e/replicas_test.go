@@ -14,16 +14,24 @@ import (
 	"linkwatch/storage/postgres/pgtest"
 )
 
-// replicaInterval is the probe interval of the replica tests, as before
-// the tests' shorter intervals: their checks count each destination's
-// checks an interval, a replica's heartbeats (three an interval, a lease of
-// three intervals) must survive a loaded machine, and so must its checks
-// (900ms timeout), or a healthy destination would open an incident. Two
-// seconds, not one: after a database's return a replica counts only the
+// replicaInterval is the probe interval of the replica tests. Their
+// checks count each destination's checks an interval, and a replica's
+// heartbeats (three an interval, a lease of three intervals: checker/shard)
+// must survive a loaded machine, and so must its checks (900ms timeout),
+// or a healthy destination would open an incident. One second: a lease of
+// 3 s, which a replica's heartbeats kept with two suites running at once
+// beside them (the README's Tests).
+const replicaInterval = time.Second
+
+// strictInterval is replicaInterval for the tests that time checks
+// against each other (two within half an interval are a double check: a
+// scheduling delay of half a second on a loaded machine would be one at
+// 1 s) or whose database goes away and comes back. Two seconds for the
+// latter, not one: after a database's return a replica counts only the
 // members heard within a beat (a third of an interval, checker/shard), and
 // a third of a second was too short for a replica's reconnect while CI's
 // whole suite ran beside it (TestDatabaseRestartKeepsTheSplit, 1 run in 8).
-const replicaInterval = 2 * time.Second
+const strictInterval = 2 * time.Second
 
 // jobsLockRetry is how often a replica tries to take the singleton jobs'
 // lock (5s in cmd/linkwatch): a killed holder's jobs resume within it.
@@ -75,17 +83,21 @@ type sharedFleet struct {
 	hook    *hookReceiver
 	cfgPath string
 	env     []string
+	// interval is the probe interval of every replica.
+	interval time.Duration
+	started  int // replicas started: each is named in its User-Agent
 }
 
 const replicasAdminToken = "replicas-admin-token-0123456789"
 
 func newSharedFleet(t *testing.T) *sharedFleet {
 	t.Helper()
-	return newSharedFleetOn(t, pgtest.DSN(t))
+	return newSharedFleetOn(t, pgtest.DSN(t), replicaInterval)
 }
 
-// newSharedFleetOn is newSharedFleet on the database at dsn.
-func newSharedFleetOn(t *testing.T, dsn string) *sharedFleet {
+// newSharedFleetOn is newSharedFleet on the database at dsn, checking
+// every interval.
+func newSharedFleetOn(t *testing.T, dsn string, interval time.Duration) *sharedFleet {
 	t.Helper()
 	f, urls := newFleet(t, 6, 5)
 	hook := newHookReceiver(t)
@@ -103,7 +115,7 @@ func newSharedFleetOn(t *testing.T, dsn string) *sharedFleet {
 	cfgPath := writeConfig(t, t.TempDir(), `
 storage: {driver: postgres, dsn: "${PG_DSN}"}
 server: {drain_delay: 2s, admin_token: "${ADMIN_TOKEN}", rate_limit: {per_second: 100000, burst: 100000}}
-probe: {interval: `+replicaInterval.String()+`, timeout: 900ms, allow_private: [127.0.0.0/8]}
+probe: {interval: `+interval.String()+`, timeout: 900ms, allow_private: [127.0.0.0/8], user_agent: "linkwatch (${REPLICA})"}
 alerts:
   group_interval: 0s
   webhooks: [{name: ops, url: "`+hook.srv.URL+`", secret: "${HOOK_SECRET}"}]
@@ -111,13 +123,15 @@ pages:
   - slug: p
     links:
 `+links.String())
-	return &sharedFleet{t: t, f: f, urls: urls, hook: hook, cfgPath: cfgPath,
+	return &sharedFleet{t: t, f: f, urls: urls, hook: hook, cfgPath: cfgPath, interval: interval,
 		env: []string{"PG_DSN=" + dsn, "HOOK_SECRET=" + hookSecret, "ADMIN_TOKEN=" + replicasAdminToken}}
 }
 
-// start starts a replica, with env added to the fleet's.
+// start starts a replica, with env added to the fleet's; its checks name
+// it in their User-Agent (r1, r2, ...).
 func (s *sharedFleet) start(env ...string) *proc {
-	return startServe(s.t, s.cfgPath, append(append([]string(nil), s.env...), env...)...)
+	s.started++
+	return startServe(s.t, s.cfgPath, append(append([]string{fmt.Sprintf("REPLICA=r%d", s.started)}, s.env...), env...)...)
 }
 
 // checkRate checks that each destination was checked once per interval,
@@ -125,7 +139,7 @@ func (s *sharedFleet) start(env ...string) *proc {
 // to pass).
 func (s *sharedFleet) checkRate(what string, from time.Time, intervals int) {
 	s.t.Helper()
-	to := from.Add(time.Duration(intervals) * replicaInterval)
+	to := from.Add(time.Duration(intervals) * s.interval)
 	time.Sleep(time.Until(to)) // the window to measure has passed
 	counts := s.f.checks(s.urls, from, to)
 	total := 0
@@ -138,6 +152,23 @@ func (s *sharedFleet) checkRate(what string, from time.Time, intervals int) {
 	}
 	s.t.Logf("%s: %d checks of %d destinations in %d intervals (%.2f per destination per interval)",
 		what, total, len(s.urls), intervals, float64(total)/float64(len(s.urls)*intervals))
+}
+
+// doubleChecks is fleet.doubleChecks of the fleet's destinations within
+// [from, to), once it has made sure that each check named the replica that
+// made it (or two replicas' checks would look like one's).
+func (s *sharedFleet) doubleChecks(from, to time.Time) map[string][]time.Time {
+	s.t.Helper()
+	names := map[string]bool{}
+	for n := 1; n <= s.started; n++ {
+		names[fmt.Sprintf("linkwatch (r%d)", n)] = true
+	}
+	for _, by := range s.f.checkers(s.urls, from, to) {
+		if !names[by] {
+			s.t.Errorf("a check by %q, which names none of the %d replicas started", by, s.started)
+		}
+	}
+	return s.f.doubleChecks(s.urls, s.interval, from, to)
 }
 
 // settled waits until each replica's admin API lists the n live replicas
@@ -192,7 +223,7 @@ func TestReplicasShareOnePostgres(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusFound && resp.Header.Get("Location") == want
 	}
-	const interval = replicaInterval
+	interval := s.interval
 	reps := []*proc{s.start(), s.start(), s.start()}
 	s.settled(reps, 3)
 	s.checkRate("3 replicas", time.Now().Add(interval), 5)
@@ -267,7 +298,7 @@ func TestReplicasRollingRestart(t *testing.T) {
 	endToEnd(t)
 	s := newSharedFleet(t)
 	urls := s.urls
-	const interval = replicaInterval
+	interval := s.interval
 	reps := []*proc{s.start(), s.start(), s.start()}
 	s.settled(reps, 3)
 

@@ -169,7 +169,12 @@ func adminCall(t *testing.T, app *servedApp, method, path, body string) (int, st
 // TestServeProberNetworkDownPagesOnlyForTheProber: every destination and
 // the canary stop answering at once. The only alert is prober_offline; no
 // destination or host incident opens, and the public page says linkwatch
-// cannot check rather than showing an outage.
+// cannot check rather than showing an outage. It checks every 600ms: it
+// counts rounds, not seconds, and what it asserts of healthy checks is
+// only that none pages, which two timeouts in a row (the failure
+// threshold) of a loopback destination answering at once would take a
+// second of a starved process to break, the canary's checks starved with
+// them.
 func TestServeProberNetworkDownPagesOnlyForTheProber(t *testing.T) {
 	t.Parallel()
 	var down atomic.Bool
@@ -182,7 +187,7 @@ func TestServeProberNetworkDownPagesOnlyForTheProber(t *testing.T) {
 	}
 	cfg := `
 storage: {path: DBPATH}
-probe: {interval: 1s, timeout: 900ms, allow_private: [127.0.0.1/32], self_check: false, canary: "` + canary.srv.URL + `/"}
+probe: {interval: 600ms, timeout: 500ms, allow_private: [127.0.0.1/32], self_check: false, canary: "` + canary.srv.URL + `/"}
 alerts:
   webhooks:
     - {name: ops, url: "` + hook.srv.URL + `", secret: "${HOOK_SECRET}"}
@@ -223,16 +228,19 @@ pages:
 // outage that starts inside a maintenance window alerts once the window
 // ends; an operator's update reaches the receiver with its text; the
 // operator resolves it by hand with a note; a receiver that answers 410 is
-// switched off, listed, named at restart and switched back on.
+// switched off, listed, named at restart and switched back on. Every
+// step waits for a state reached (an alert, a resolution), so it checks
+// every 600ms.
 func TestServeOnCallWorkflow(t *testing.T) {
 	t.Parallel()
+	const interval = 600 * time.Millisecond
 	var broken atomic.Bool
 	dest := newSwitchable(t, &broken)
 	hook := newHookReceiver(t)
 	cfg := `
 server: {admin_token: "` + trustToken + `"}
 storage: {path: DBPATH}
-probe: {interval: 1s, timeout: 900ms, allow_private: [127.0.0.1/32], self_check: false}
+probe: {interval: ` + interval.String() + `, timeout: 500ms, allow_private: [127.0.0.1/32], self_check: false}
 alerts:
   group_interval: 0s
   webhooks:
@@ -244,7 +252,7 @@ pages:
 `
 	env := map[string]string{"HOOK_SECRET": hookSecret}
 	app := startApp(t, cfg, env)
-	windowEnds := time.Now().Add(5 * time.Second) // five intervals: the outage starts well inside it
+	windowEnds := time.Now().Add(5 * interval) // five intervals: the outage starts well inside it
 	code, body := adminCall(t, app, "POST", "/api/admin/maintenance", fmt.Sprintf(`{"title":"shop move","component":"page:acme","starts_at":%q,"ends_at":%q}`,
 		time.Now().Add(-time.Second).UTC().Format(time.RFC3339Nano), windowEnds.UTC().Format(time.RFC3339Nano)))
 	if code != 201 {

@@ -84,8 +84,10 @@ type okStorage struct{}
 
 func (okStorage) Check(context.Context) error { return nil }
 
+// TestServerDropsSlowHeaders sets the package's serverTimeouts, which
+// every NewServer reads: it runs alone, not beside the parallel tests (as
+// one, it raced with TestServerRejectsHugeHeaders under -race).
 func TestServerDropsSlowHeaders(t *testing.T) {
-	t.Parallel()
 	old := serverTimeouts
 	serverTimeouts.readHeader = 200 * time.Millisecond
 	t.Cleanup(func() { serverTimeouts = old })
