@@ -9,6 +9,8 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -28,6 +30,7 @@ func runFleet(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fail := fs.Float64("fail", 0, "fraction of destinations answering 503")
 	certFile := fs.String("tls-cert", "", "PEM certificate for the HTTPS listeners")
 	keyFile := fs.String("tls-key", "", "PEM key for the HTTPS listeners")
+	page := fs.String("page", "", "a file the bare server answers /page with, gzip-encoded (read once it exists): the floor of a status page hammered")
 	spread := fs.Bool("spread", false, "each HTTP listener on its own loopback address (127.0.0.2, 127.0.0.3, ...): one host each, as replicas split by host")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -109,7 +112,29 @@ func runFleet(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	// With -page it also answers /page with the file's bytes, gzipped as
+	// linkwatch sends its status page: the same page, hammered, at no
+	// more cost than writing it out.
+	var pageMu sync.Mutex
+	var pageBody []byte
 	bareSrv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/page" && *page != "" {
+			pageMu.Lock()
+			if pageBody == nil {
+				pageBody, _ = os.ReadFile(*page)
+			}
+			body := pageBody
+			pageMu.Unlock()
+			if body == nil {
+				http.Error(w, "fleet: no page yet", http.StatusNotFound)
+				return
+			}
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			w.Header().Set("Content-Encoding", "gzip")
+			w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+			_, _ = w.Write(body)
+			return
+		}
 		w.Header().Set("Location", "https://example.com/")
 		w.WriteHeader(http.StatusFound)
 	}), ReadHeaderTimeout: 5 * time.Second}

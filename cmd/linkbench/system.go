@@ -64,7 +64,15 @@ func runSystem(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	case *backend != "sqlite":
 		return fmt.Errorf("-storage must be sqlite or postgres, not %q", *backend)
 	}
-	fleet, stopFleet, err := startFleetInfo(ctx, 16, *latency, *fail, stderr)
+	dir, err := os.MkdirTemp("", "linkbench-system")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	// The bare server's copy of the status page, written before the bare
+	// server is hammered with it (redirectsUnderStatusLoad).
+	pageFile := filepath.Join(dir, "page.gz")
+	fleet, stopFleet, err := startFleetInfo(ctx, 16, *latency, *fail, stderr, "-page", pageFile)
 	if err != nil {
 		return err
 	}
@@ -79,11 +87,6 @@ func runSystem(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	defer sink.srv.Close()
 
-	dir, err := os.MkdirTemp("", "linkbench-system")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
 	addr, err := freeAddr()
 	if err != nil {
 		return err
@@ -168,7 +171,8 @@ pages:
 		hubRes.rate/2, half.p50, half.p99, half.errors, bareHalf.p50, bareHalf.p99)
 
 	if *statusConns > 0 {
-		if err := redirectsUnderStatusLoad(ctx, stdout, "http://"+addr, paths, hubRes.rate/2, *load, *statusConns, half); err != nil {
+		bareBase := fmt.Sprintf("http://127.0.0.1:%d", fleet.bare)
+		if err := redirectsUnderStatusLoad(ctx, stdout, "http://"+addr, paths, bareBase, pageFile, hubRes.rate/2, *load, *statusConns, half, bareHalf); err != nil {
 			return err
 		}
 	}
@@ -229,37 +233,102 @@ pages:
 // redirectsUnderStatusLoad measures the redirects at rate while conns
 // connections fetch the status page of the first page as fast as it comes
 // (issue 27: its p99 stays within 1.2x of the same rate without that load),
-// then again without it, so the reference brackets the loaded phase. The
-// status page's load comes from a child process, as wrk would: reading
-// (and un-gzipping) hundreds of pages a second must not take the CPU of
-// the goroutines that measure the redirects.
-func redirectsUnderStatusLoad(ctx context.Context, stdout io.Writer, base string, paths []string, rate float64, d time.Duration, conns int, before loadResult) error {
-	self, err := os.Executable()
+// then again without it, so the reference brackets the loaded phase. Then
+// the same for the floor: the bare 302 server, hammered with the same
+// page's gzipped bytes written to pageFile (served from memory at
+// bareBase/page). On two cores the hammer takes CPU from whatever serves
+// the redirects, so the floor's own ratio is what linkwatch's is judged
+// beside. The status page's load comes from a child process, as wrk would:
+// reading hundreds of pages a second must not take the CPU of the
+// goroutines that measure the redirects.
+func redirectsUnderStatusLoad(ctx context.Context, stdout io.Writer, base string, paths []string, bareBase, pageFile string, rate float64, d time.Duration, conns int, before, bareBefore loadResult) error {
+	lw, err := underHammer(ctx, base, paths, base+"/status/p0", rate, d, conns, before)
 	if err != nil {
 		return err
 	}
-	var out bytes.Buffer
-	cmd := exec.CommandContext(ctx, self, "hammer", "-url", base+"/status/p0", "-conns", strconv.Itoa(conns), "-duration", d.String())
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
+	fmt.Fprintf(stdout, "status page /status/p0 fetched by %d connections of another process (gzip accepted): %.0f pages/s of %d bytes (%d failed)\n",
+		conns, lw.pagesPerSecond, lw.pageSize, lw.pagesFailed)
+	fmt.Fprintf(stdout, "at half rate (%.0f req/s) with that load: linkwatch p50 %s p99 %s, errors %d; without it p99 %s before, %s after: ratio %.2f (goal <= 1.2)\n",
+		rate, lw.loaded.p50, lw.loaded.p99, lw.loaded.errors, before.p99, lw.after.p99, lw.ratio)
+
+	page, err := fetchGzipped(ctx, base+"/status/p0")
+	if err != nil {
 		return err
 	}
-	loaded := openLoop(ctx, base, paths, rate, d)
-	if err := cmd.Wait(); err != nil {
-		return fmt.Errorf("linkbench hammer: %w: %s", err, out.Bytes())
+	if err := os.WriteFile(pageFile, page, 0o600); err != nil {
+		return err
 	}
-	after := openLoop(ctx, base, paths, rate, d)
-	var ok, failed int64
-	var size int
-	if _, err := fmt.Sscan(out.String(), &ok, &failed, &size); err != nil || ok == 0 {
-		return fmt.Errorf("no status page was served under load: %q", out.String())
+	bare, err := underHammer(ctx, bareBase, []string{"/x"}, bareBase+"/page", rate, d, conns, bareBefore)
+	if err != nil {
+		return err
 	}
-	ref := (before.p99 + after.p99) / 2
-	fmt.Fprintf(stdout, "status page /status/p0 fetched by %d connections of another process (gzip accepted): %.0f pages/s of %d bytes (%d failed)\n",
-		conns, float64(ok)/d.Seconds(), size, failed)
-	fmt.Fprintf(stdout, "at half rate (%.0f req/s) with that load: linkwatch p50 %s p99 %s, errors %d; without it p99 %s before, %s after: ratio %.2f (goal <= 1.2)\n",
-		rate, loaded.p50, loaded.p99, loaded.errors, before.p99, after.p99, float64(loaded.p99)/float64(ref))
+	fmt.Fprintf(stdout, "the floor: the bare 302 server, its /page (the same %d bytes, from memory) fetched the same way: %.0f pages/s (%d failed)\n",
+		len(page), bare.pagesPerSecond, bare.pagesFailed)
+	fmt.Fprintf(stdout, "at half rate with that load: bare 302 p50 %s p99 %s, errors %d; without it p99 %s before, %s after: ratio %.2f\n",
+		bare.loaded.p50, bare.loaded.p99, bare.loaded.errors, bareBefore.p99, bare.after.p99, bare.ratio)
+	fmt.Fprintf(stdout, "hammered p99, linkwatch/floor: %.2f (the goal's 1.2 is linkwatch's ratio %.2f; the floor's own is %.2f)\n",
+		float64(lw.loaded.p99)/float64(max(bare.loaded.p99, 1)), lw.ratio, bare.ratio)
 	return nil
+}
+
+// hammered is one server's redirects at a rate under a hammered page.
+type hammered struct {
+	loaded, after  loadResult
+	ratio          float64 // loaded p99 over the mean of before's and after's
+	pagesPerSecond float64
+	pagesFailed    int64
+	pageSize       int
+}
+
+// underHammer measures redirects to base's paths at rate while conns
+// connections of a child process fetch pageURL without pause, then again
+// without them.
+func underHammer(ctx context.Context, base string, paths []string, pageURL string, rate float64, d time.Duration, conns int, before loadResult) (hammered, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return hammered{}, err
+	}
+	var out bytes.Buffer
+	cmd := exec.CommandContext(ctx, self, "hammer", "-url", pageURL, "-conns", strconv.Itoa(conns), "-duration", d.String())
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		return hammered{}, err
+	}
+	h := hammered{loaded: openLoop(ctx, base, paths, rate, d)}
+	if err := cmd.Wait(); err != nil {
+		return hammered{}, fmt.Errorf("linkbench hammer: %w: %s", err, out.Bytes())
+	}
+	h.after = openLoop(ctx, base, paths, rate, d)
+	var ok int64
+	if _, err := fmt.Sscan(out.String(), &ok, &h.pagesFailed, &h.pageSize); err != nil || ok == 0 {
+		return hammered{}, fmt.Errorf("no page was served under load from %s: %q", pageURL, out.String())
+	}
+	h.pagesPerSecond = float64(ok) / d.Seconds()
+	h.ratio = float64(h.loaded.p99) / float64(max((before.p99+h.after.p99)/2, 1))
+	return h, nil
+}
+
+// fetchGzipped returns the body of url as sent to a client that accepts
+// gzip, still compressed.
+func fetchGzipped(ctx context.Context, url string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept-Encoding", "gzip")
+	resp, err := (&http.Transport{DisableCompression: true}).RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Encoding") != "gzip" {
+		return nil, fmt.Errorf("%s: %s, Content-Encoding %q: not a gzipped page", url, resp.Status, resp.Header.Get("Content-Encoding"))
+	}
+	return body, nil
 }
 
 // runHammer is linkbench hammer: -conns connections GET -url without pause
