@@ -41,6 +41,7 @@ func runSystem(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	backend := fs.String("storage", "sqlite", "linkwatch's storage: sqlite (a file in a temporary directory) or postgres (-dsn)")
 	dsn := fs.String("dsn", "", "with -storage postgres: the database linkwatch uses (given to it through the environment); empty starts a throwaway server")
 	quiet := fs.Duration("quiet", 30*time.Second, "a phase without load first: the writer's CPU, linkwatch's and the database's")
+	retention := fs.Duration("retention", 0, "storage.retention.raw and .minute_rollups (at least 1h): with -soak longer than it, the soak shows the database after retention; 0: linkwatch's defaults (48h, 7 days)")
 	statusConns := fs.Int("status-conns", 0, "after the half-rate phase, measure it again while this many connections fetch /status/p0 without pause (as wrk would), then once more without them; 0 skips it")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -95,6 +96,9 @@ func runSystem(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	storageCfg := fmt.Sprintf("{path: %q}", dbPath)
 	if *backend == "postgres" {
 		storageCfg = "{driver: postgres, dsn: '${LINKBENCH_DSN}'}" // never in the file
+	}
+	if *retention > 0 {
+		storageCfg = strings.TrimSuffix(storageCfg, "}") + fmt.Sprintf(", retention: {raw: %s, minute_rollups: %s}}", *retention, *retention)
 	}
 	var cfg strings.Builder
 	fmt.Fprintf(&cfg, `server: {addr: %q, public_url: "http://%s", rate_limit: {per_second: 1000000, burst: 1000000}}
