@@ -5,10 +5,12 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,7 +25,8 @@ const opsConsoleToken = "console-e2e-token-0123456789abcdef"
 // window (its form, its CSRF token, as a browser posts them) and sees it
 // scheduled for its next occurrence on the Statuspage JSON's
 // /api/v2/scheduled-maintenances/upcoming.json; switches a webhook off.
-// It makes a webhook subscription, whose secret the answer shows once.
+// It makes a webhook subscription, whose secret the answer shows once,
+// and an outage of the page's link delivers an alert to it.
 // The maintenance page (a recurring window and its occurrence listed),
 // the channels page (the webhook off), the replicas page, the
 // subscriptions pages and the clicks pages have no
@@ -33,7 +36,14 @@ func TestConsoleOperationsInBrowser(t *testing.T) {
 	endToEnd(t)
 	axe := axeSource(t)
 	chromium(t)
-	shopURL := loopbackHost(t, 6, answering()) + "/shop"
+	var shopDown atomic.Bool // switched on for a delivery in the subscription's log
+	shopURL := loopbackHost(t, 6, func(w http.ResponseWriter, r *http.Request) {
+		if shopDown.Load() {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = io.WriteString(w, "ok")
+	}) + "/shop"
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
 	t.Cleanup(hook.Close)
 	secret := "whsec_" + base64.StdEncoding.EncodeToString([]byte("console-test-secret-0123456789"))
@@ -143,12 +153,33 @@ pages:
 		resp.Body.Close()
 	}
 
+	// The shop goes down, and its incident's alert reaches the
+	// subscription (verified by then: its receiver answers 204): the
+	// subscription's page is checked with a delivery in its log, not only
+	// with the empty log.
+	shopDown.Store(true)
+	deadline := time.Now().Add(time.Minute) // a bound on a delivery that never comes
+	for {
+		var rows int
+		if err := chromedp.Run(tab, chromedp.Navigate(p.URL+"/admin/subscriptions/1"), chromedp.WaitReady("body"),
+			chromedp.Evaluate(`document.querySelectorAll("tr[id^='delivery-']").length`, &rows)); err != nil {
+			t.Fatalf("chromium: %v", err)
+		}
+		if rows > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no delivery to the subscription within a minute of the shop's outage:\n%s", p.stderr)
+		}
+		time.Sleep(200 * time.Millisecond) // a poll of another process
+	}
+
 	for _, page := range []struct{ path, name, shows string }{
 		{"/admin/maintenance", "maintenance", "Recurring window #1"},
 		{"/admin/channels", "channels", "disabled by an operator: receiver moving"},
 		{"/admin/replicas", "replicas", "it runs as one process"},
 		{"/admin/subscriptions", "subscriptions", "acme team"},
-		{"/admin/subscriptions/1", "subscription", "Delivery log"},
+		{"/admin/subscriptions/1", "subscription", "Redeliver"},
 		{"/admin/clicks", "clicks", "Clicks on every link"},
 		{"/admin/clicks?link=acme%2Fshop&range=24h", "clicks-link", "Clicks on acme/shop"},
 	} {

@@ -37,12 +37,13 @@ type roundRobin struct {
 	all     []*proc
 	up      map[*proc]bool // what each replica answered at its last poll
 	unready map[*proc]int  // polls each replica failed
+	polling map[*proc]bool // a poll of the replica is under way
 }
 
 func newRoundRobin() *roundRobin {
 	return &roundRobin{client: &http.Client{Timeout: 10 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
-		up: map[*proc]bool{}, unready: map[*proc]int{}}
+		up: map[*proc]bool{}, unready: map[*proc]int{}, polling: map[*proc]bool{}}
 }
 
 func (rr *roundRobin) set(all ...*proc) {
@@ -56,24 +57,39 @@ func (rr *roundRobin) set(all ...*proc) {
 // answer as it comes: one replica slow to answer (starting, or starved on
 // a loaded machine) does not hold back what another answered, such as a
 // stopping replica's 503, which the balancer must heed within that
-// replica's drain_delay.
+// replica's drain_delay. It returns when every replica has answered.
 func (rr *roundRobin) poll() {
-	rr.mu.Lock()
-	all := append([]*proc(nil), rr.all...)
-	rr.mu.Unlock()
 	var wg sync.WaitGroup
-	for _, p := range all {
+	rr.pollEach(&wg)
+	wg.Wait()
+}
+
+// pollEach starts a poll of each replica that has none under way, and
+// returns without waiting: the balancer's ticker asks every replica every
+// 100 ms apart from the others, as a Kubernetes kubelet probes each pod on
+// its own, so a replica whose /readyz is slow (one starting, on a starved
+// machine) delays the next poll of no other. A round that waited for the
+// slowest answer took a stopping replica's 503 late once at a load of 20,
+// after it had closed its listener (a 502 to a visitor).
+func (rr *roundRobin) pollEach(wg *sync.WaitGroup) {
+	rr.mu.Lock()
+	defer rr.mu.Unlock()
+	for _, p := range rr.all {
+		if rr.polling[p] {
+			continue
+		}
+		rr.polling[p] = true
 		wg.Go(func() {
 			ok := p.ready(rr.client)
 			rr.mu.Lock()
 			defer rr.mu.Unlock()
+			rr.polling[p] = false
 			rr.up[p] = ok
 			if !ok {
 				rr.unready[p]++
 			}
 		})
 	}
-	wg.Wait()
 }
 
 func (rr *roundRobin) routes(p *proc) bool {
@@ -133,6 +149,8 @@ func startRedirectLoad(t *testing.T, rr *roundRobin, visitors int, path func(i i
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
+		var polls sync.WaitGroup
+		defer polls.Wait()
 		tick := time.NewTicker(100 * time.Millisecond)
 		defer tick.Stop()
 		for {
@@ -140,7 +158,7 @@ func startRedirectLoad(t *testing.T, rr *roundRobin, visitors int, path func(i i
 			case <-done:
 				return
 			case <-tick.C:
-				rr.poll()
+				rr.pollEach(&polls)
 			}
 		}
 	})
