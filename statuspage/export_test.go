@@ -1,6 +1,9 @@
 package statuspage
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // RenderPage renders scope's status page again from its current snapshot,
 // as serveHTML does once per snapshot, and returns its size.
@@ -12,3 +15,7 @@ func (s *Server) RenderPage(ctx context.Context, scope string) (int, error) {
 	body, err := s.render(snap, scope)
 	return len(body), err
 }
+
+// SetBuildWait sets how long a visitor waits for a rebuild (buildWait),
+// before the server serves.
+func (s *Server) SetBuildWait(d time.Duration) { s.buildWait = d }

@@ -44,9 +44,16 @@ type Server struct {
 	now     func() time.Time
 	started time.Time
 
-	building sync.Mutex                 // serialises rebuilds, so a burst of requests builds once; taken before mu
-	mu       sync.Mutex                 // guards snaps
-	snaps    map[string]*cachedSnapshot // by scope: "" for every page, or a page slug
+	mu    sync.Mutex                 // guards snaps and building
+	snaps map[string]*cachedSnapshot // by scope: "" for every page, or a page slug
+	// building is closed when the rebuild under way ends; nil while none
+	// is. One rebuild at a time, so a burst of requests builds once.
+	// buildingFor is its scope.
+	building    chan struct{}
+	buildingFor string
+	// buildWait is how long a visitor waits for a rebuild (buildWait by
+	// default; tests shorten it).
+	buildWait time.Duration
 	// rebuilds logs the failed rebuilds, once a minute at most: while the
 	// database is out of reach, every page fails every CacheFor.
 	rebuilds *errlog.Reporter
@@ -59,8 +66,8 @@ type Server struct {
 type cachedSnapshot struct {
 	snap *Snapshot // the last one built; nil before the first
 	at   time.Time // when it was built
-	// stale is snap as served while rebuilds fail (its page says "as of"),
-	// nil while they do not; failedAt is the last failure.
+	// stale is snap as served while rebuilds fail or are late (its page
+	// says "as of"), nil while they do not; failedAt is the last failure.
 	stale    *Snapshot
 	failedAt time.Time
 }
@@ -74,9 +81,18 @@ func (c *cachedSnapshot) served() *Snapshot {
 	return c.snap
 }
 
-// buildTimeout bounds a rebuild: a database that drops packets must not
-// hold the status page longer than this.
-const buildTimeout = 5 * time.Second
+// buildWait is how long a visitor waits for a rebuild: a database that
+// drops packets must not hold the status page longer than this. The
+// rebuild goes on without the visitor, who is shown the last state, as
+// of when it was read (or, with none, a 503).
+const buildWait = 5 * time.Second
+
+// buildLimit bounds a rebuild itself. A rebuild slower than buildWait (a
+// page of thousands of links on a loaded machine, a database slow but
+// answering) is not thrown away, which would make every rebuild of that
+// page fail the same way, and the page never shown: it finishes, and
+// serves the visitors after it.
+const buildLimit = time.Minute
 
 // errNoSnapshot is a status page that cannot be built and was never built
 // before (a replica started while its database is out of reach): there is
@@ -100,7 +116,7 @@ func New(src Source, opts Options) *Server {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Server{src: src, opts: opts, now: opts.Now, started: opts.Now().UTC(), snaps: map[string]*cachedSnapshot{}, charts: map[string]cachedChart{},
+	return &Server{src: src, opts: opts, now: opts.Now, started: opts.Now().UTC(), snaps: map[string]*cachedSnapshot{}, buildWait: buildWait, charts: map[string]cachedChart{},
 		rebuilds: &errlog.Reporter{Log: opts.Log, Msg: "status page: cannot read the current state; serving the last one", Now: opts.Now}}
 }
 
@@ -146,27 +162,79 @@ func (s *Server) Register(r *mux.Router) {
 // When a rebuild fails (the database is out of reach), the last snapshot
 // serves, marked stale so that its page says as of when; it is tried
 // again after CacheFor. Without a last one, the error is errNoSnapshot.
+//
+// One rebuild at a time. A visitor with something to be shown does not
+// wait for another's rebuild, slow or failing: the last snapshot serves
+// meanwhile. A visitor waits at most buildWait in all, for the rebuild it
+// began or, with nothing to be shown, for the one under way (then its
+// own), then is shown the last snapshot as of when it was read, while
+// the rebuild goes on (buildLimit).
 func (s *Server) snapshot(ctx context.Context, scope string) (*Snapshot, error) {
-	snap, done := s.cached(scope)
-	if !done {
-		// One rebuild at a time. A visitor with something to be shown
-		// does not wait for another's rebuild, slow or failing: the last
-		// snapshot serves meanwhile.
-		if !s.building.TryLock() {
-			if snap != nil {
-				return snap, nil
-			}
-			s.building.Lock()
+	wait := time.NewTimer(s.buildWait)
+	defer wait.Stop()
+	for {
+		snap, done := s.cached(scope)
+		if done {
+			return orNoSnapshot(snap)
 		}
-		defer s.building.Unlock()
-		if snap, done = s.cached(scope); !done { // not built while this one waited
-			snap = s.rebuild(ctx, scope)
+		s.mu.Lock()
+		running, ours, mine := s.building, s.buildingFor == scope, false
+		if running == nil {
+			running, ours, mine = make(chan struct{}), true, true
+			s.building, s.buildingFor = running, scope
+			go s.rebuild(context.WithoutCancel(ctx), scope, running)
+		}
+		s.mu.Unlock()
+		if !mine && snap != nil {
+			return snap, nil
+		}
+		select {
+		case <-running:
+			if ours {
+				// What this scope's rebuild made (or, failed, left), even
+				// if it took longer than CacheFor: not another rebuild.
+				return orNoSnapshot(s.shown(scope))
+			}
+			// Another scope's rebuild ended: look again.
+		case <-wait.C:
+			return orNoSnapshot(s.late(scope))
+		case <-ctx.Done():
+			return orNoSnapshot(s.late(scope))
 		}
 	}
+}
+
+func orNoSnapshot(snap *Snapshot) (*Snapshot, error) {
 	if snap == nil {
 		return nil, errNoSnapshot
 	}
 	return snap, nil
+}
+
+// shown is what scope has to show now (see cachedSnapshot.served).
+func (s *Server) shown(scope string) *Snapshot {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c := s.snaps[scope]; c != nil {
+		return c.served()
+	}
+	return nil
+}
+
+// late is what scope shows while its rebuild takes longer than buildWait:
+// the last snapshot, marked stale (its page says as of when), until the
+// rebuild ends.
+func (s *Server) late(scope string) *Snapshot {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.snaps[scope]
+	if c == nil {
+		return nil
+	}
+	if c.snap != nil && c.stale == nil {
+		c.stale = c.snap.staleCopy()
+	}
+	return c.served()
 }
 
 // cached returns what scope has to show without a rebuild, and whether
@@ -186,18 +254,18 @@ func (s *Server) cached(scope string) (*Snapshot, bool) {
 	return c.served(), !c.failedAt.IsZero() && now.Sub(c.failedAt) < s.opts.CacheFor
 }
 
-// rebuild builds scope's snapshot and returns what to show: the new one,
-// or, if it fails, the last one marked stale (nil without one). The
-// caller holds s.building.
-func (s *Server) rebuild(ctx context.Context, scope string) *Snapshot {
+// rebuild builds scope's snapshot and keeps it, or, if it fails, marks
+// the last one stale; then it closes done, the rebuild under way.
+func (s *Server) rebuild(ctx context.Context, scope string, done chan struct{}) {
+	defer close(done)
 	now := s.now()
-	// A visitor who leaves does not fail the rebuild for the others.
-	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), buildTimeout)
+	bctx, cancel := context.WithTimeout(ctx, buildLimit)
 	snap, err := build(bctx, s.src, s.opts.Catalog(), s.opts.Interval, s.opts.SelfCheck, now.UTC(), scope)
 	cancel()
 	s.rebuilds.Report(ctx, err, "scope", scope)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.building = nil
 	c := s.snaps[scope]
 	if c == nil {
 		c = &cachedSnapshot{}
@@ -208,7 +276,7 @@ func (s *Server) rebuild(ctx context.Context, scope string) *Snapshot {
 		if c.snap != nil && c.stale == nil {
 			c.stale = c.snap.staleCopy()
 		}
-		return c.served()
+		return
 	}
 	// Pages removed by a reload leave their entries: drop them, so the
 	// cache holds at most one entry per live page.
@@ -218,7 +286,6 @@ func (s *Server) rebuild(ctx context.Context, scope string) *Snapshot {
 		}
 	}
 	*c = cachedSnapshot{snap: snap, at: now}
-	return snap
 }
 
 // pageExists reports whether slug names a page of the catalog being served.

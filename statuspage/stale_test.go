@@ -25,7 +25,8 @@ import (
 
 // outage is a source whose reads fail while down is set (the database
 // is out of reach), and, while hold is not nil, say so on held and wait
-// for hold to close.
+// for hold to close (or for the read's context to end, as a database
+// read does).
 type outage struct {
 	*source
 	down atomic.Bool
@@ -40,7 +41,11 @@ func (o *outage) OpenIncidents(ctx context.Context) ([]linkwatch.Incident, error
 	o.mu.Unlock()
 	if hold != nil {
 		held <- struct{}{}
-		<-hold
+		select {
+		case <-hold:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
 	if o.down.Load() {
 		return nil, errors.New("dial tcp 10.0.0.5:5432: connect: connection refused")
@@ -61,6 +66,13 @@ func (c *stepClock) Add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.
 // test makes fail, on a clock the test moves.
 func outageServer(t *testing.T) (*httptest.Server, *outage, *stepClock) {
 	t.Helper()
+	srv, src, clk, _ := outageServerOf(t)
+	return srv, src, clk
+}
+
+// outageServerOf is outageServer, with its status page server.
+func outageServerOf(t *testing.T) (*httptest.Server, *outage, *stepClock, *statuspage.Server) {
+	t.Helper()
 	cat, err := hub.NewCatalog([]hub.PageSpec{{Slug: "acme", Title: "Acme", Links: []hub.LinkSpec{{Slug: "shop", URL: shopURL}}}}, hub.NewCounter(nil))
 	if err != nil {
 		t.Fatal(err)
@@ -73,7 +85,7 @@ func outageServer(t *testing.T) (*httptest.Server, *outage, *stepClock) {
 	sp.Register(r)
 	srv := httptest.NewServer(r)
 	t.Cleanup(srv.Close)
-	return srv, src, clk
+	return srv, src, clk, sp
 }
 
 func fetch(t *testing.T, url string) (*http.Response, string) {
@@ -208,5 +220,72 @@ func TestStatusPageSlowRebuildHoldsNoVisitor(t *testing.T) {
 	close(hold)
 	if code := <-first; code != 200 {
 		t.Errorf("the visitor whose rebuild was slow got %d", code)
+	}
+}
+
+// A rebuild slower than a visitor waits for it (a page of thousands of
+// links on a loaded machine, a database slow but answering) is not thrown
+// away, which made every rebuild of such a page time out alike and the
+// page never shown: the visitor is answered after the wait (a 503 without
+// a last state, the last state as of when it was read with one), and the
+// rebuild, once it finishes, serves the next visitor without another.
+func TestStatusPageRebuildSlowerThanTheWaitServesOnceDone(t *testing.T) {
+	t.Parallel()
+	srv, src, clk, sp := outageServerOf(t)
+	sp.SetBuildWait(50 * time.Millisecond)
+	hold := func() (release func()) {
+		h, held := make(chan struct{}), make(chan struct{}, 1)
+		src.mu.Lock()
+		src.hold, src.held = h, held
+		src.mu.Unlock()
+		return func() {
+			<-held // the rebuild is waiting on the database
+			src.mu.Lock()
+			src.hold = nil
+			src.mu.Unlock()
+			close(h)
+		}
+	}
+	// waitServed fetches path until its rebuild has finished and served:
+	// a 200 without "Shown as of".
+	waitServed := func(path string) string {
+		t.Helper()
+		for range 200 {
+			resp, body := fetch(t, srv.URL+path)
+			if resp.StatusCode == 200 && !strings.Contains(body, "Shown as of") {
+				return body
+			}
+			time.Sleep(10 * time.Millisecond) // the rebuild ends in another goroutine
+		}
+		t.Fatalf("GET %s: the rebuild never served", path)
+		return ""
+	}
+
+	// No last state: the first visitor gets the 503 after the wait.
+	release := hold()
+	resp, body := fetch(t, srv.URL+"/status")
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "Status not available yet") {
+		t.Fatalf("GET /status while the first rebuild is late = %d, want 503:\n%s", resp.StatusCode, body)
+	}
+	reads := src.reads.Load()
+	release()
+	if body := waitServed("/status"); !strings.Contains(body, "Updated 22 Nov 2026 10:02 UTC") {
+		t.Errorf("GET /status once the late rebuild ended, want the state of 10:02:\n%s", body)
+	}
+	if n := src.reads.Load() - reads; n > 1 {
+		t.Errorf("the late rebuild's page served after %d more reads, want it served as built", n)
+	}
+
+	// A last state: the visitor gets it after the wait, as of when it was
+	// read, and the next visitor the new one.
+	clk.Add(time.Minute)
+	release = hold()
+	resp, body = fetch(t, srv.URL+"/status")
+	if resp.StatusCode != 200 || !strings.Contains(body, `Shown as of <time datetime="2026-11-22T10:02:00Z">`) {
+		t.Fatalf("GET /status while a rebuild is late = %d, want the state of 10:02, as of then:\n%s", resp.StatusCode, body)
+	}
+	release()
+	if body := waitServed("/status"); !strings.Contains(body, "Updated 22 Nov 2026 10:03 UTC") {
+		t.Errorf("GET /status once the late rebuild ended, want the state of 10:03:\n%s", body)
 	}
 }
