@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -329,6 +330,40 @@ func TestStandaloneChartColoursAreThePages(t *testing.T) {
 	for k, v := range chartDark {
 		if pageDark[k] != v {
 			t.Errorf("dark %s: chart %s, page %s", k, v, pageDark[k])
+		}
+	}
+}
+
+// TestChartLabelsStayInsideTheNarrowestChart: at every minute of a day
+// (every 10 minutes of a week for the longer ranges), each x label drawn
+// fits, whole, inside a chart 260 px wide (a 320 px phone's), at the
+// charts' 11 px font, about 6.4 px a character. At 01:13 UTC the 24-hour
+// chart's last tick, 00:00, falls at 94.9 %: drawn, it ran past the
+// chart's edge (the browser test found it at 360 px).
+func TestChartLabelsStayInsideTheNarrowestChart(t *testing.T) {
+	t.Parallel()
+	const width, perChar = 260.0, 6.4
+	pct := regexp.MustCompile(`<text x="([0-9.]+)%" y="166" text-anchor="middle">([^<]+)</text>`)
+	for _, tc := range []struct {
+		rng  string
+		span time.Duration
+		step time.Duration
+	}{{"24h", 24 * time.Hour, time.Minute}, {"7d", 7 * 24 * time.Hour, 10 * time.Minute}, {"30d", 7 * 24 * time.Hour, 10 * time.Minute}} {
+		r := chartRanges[tc.rng]
+		for now := time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC); now.Before(time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC).Add(tc.span)); now = now.Add(tc.step) {
+			c := chart{ID: "c", Subject: "acme/shop", Range: r, From: r.from(now), To: now,
+				Series: LatencySeries{Total: Latency{Responses: 1, P50: time.Millisecond, P95: time.Millisecond},
+					Points: []LatencyPoint{point(r.from(now), 1, time.Millisecond, time.Millisecond)}}}
+			for _, m := range pct.FindAllStringSubmatch(c.svg(false), -1) {
+				x, err := strconv.ParseFloat(m[1], 64)
+				if err != nil {
+					t.Fatal(err)
+				}
+				half := perChar * float64(len(m[2])) / 2
+				if mid := x / 100 * width; mid < half || width-mid < half {
+					t.Fatalf("%s chart at %s: the label %q at %.1f%% runs past a %v px chart's edge", tc.rng, now.Format("Jan 2 15:04"), m[2], x, width)
+				}
+			}
 		}
 	}
 }
