@@ -57,7 +57,8 @@ func (rr *roundRobin) set(all ...*proc) {
 // answer as it comes: one replica slow to answer (starting, or starved on
 // a loaded machine) does not hold back what another answered, such as a
 // stopping replica's 503, which the balancer must heed within that
-// replica's drain_delay. It returns when every replica has answered.
+// replica's drain_delay. It returns when each replica it asked has
+// answered; one already being asked is left to that poll.
 func (rr *roundRobin) poll() {
 	var wg sync.WaitGroup
 	rr.pollEach(&wg)

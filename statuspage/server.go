@@ -198,8 +198,8 @@ func (s *Server) snapshot(ctx context.Context, scope string) (*Snapshot, error) 
 			// Another scope's rebuild ended: look again.
 		case <-wait.C:
 			return orNoSnapshot(s.late(scope))
-		case <-ctx.Done():
-			return orNoSnapshot(s.late(scope))
+		case <-ctx.Done(): // the visitor left: the rebuild is not late for that
+			return orNoSnapshot(s.shown(scope))
 		}
 	}
 }
