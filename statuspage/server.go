@@ -72,6 +72,14 @@ type cachedSnapshot struct {
 	failedAt time.Time
 }
 
+// markStale makes the last snapshot serve as stale (its page says as of
+// when), if it does not already.
+func (c *cachedSnapshot) markStale() {
+	if c.snap != nil && c.stale == nil {
+		c.stale = c.snap.staleCopy()
+	}
+}
+
 // served is what c has to show: the stale copy while rebuilds fail, else
 // the last snapshot (nil if none was ever built).
 func (c *cachedSnapshot) served() *Snapshot {
@@ -231,9 +239,7 @@ func (s *Server) late(scope string) *Snapshot {
 	if c == nil {
 		return nil
 	}
-	if c.snap != nil && c.stale == nil {
-		c.stale = c.snap.staleCopy()
-	}
+	c.markStale()
 	return c.served()
 }
 
@@ -273,9 +279,7 @@ func (s *Server) rebuild(ctx context.Context, scope string, done chan struct{}) 
 	}
 	if err != nil {
 		c.failedAt = now
-		if c.snap != nil && c.stale == nil {
-			c.stale = c.snap.staleCopy()
-		}
+		c.markStale()
 		return
 	}
 	// Pages removed by a reload leave their entries: drop them, so the
