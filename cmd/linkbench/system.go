@@ -360,12 +360,13 @@ func runHammer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 // soakRun samples linkwatch's resource use and its database's size, and
 // reports their growth.
 func soakRun(ctx context.Context, stdout io.Writer, pid int, dbPath string, db *measuredDB, d time.Duration) error {
-	fmt.Fprintf(stdout, "soak: %s, a sample every 30s\n%8s %8s %8s %8s %10s %10s\n", d, "t", "rss MiB", "threads", "fds", "wal KiB", "db KiB")
-	type sample struct{ rss, threads, fds, wal, db int64 }
+	fmt.Fprintf(stdout, "soak: %s, a sample every 30s\n%8s %8s %8s %8s %10s %10s %12s %12s\n", d, "t", "rss MiB", "threads", "fds", "wal KiB", "db KiB", "results KiB", "rollups KiB")
+	type sample struct{ rss, threads, fds, wal, db, results, rollups int64 }
 	take := func() sample {
 		fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
 		used, _ := db.UsedBytes(ctx)
-		return sample{procStatusOf(pid, "VmRSS") >> 20, procStatusOf(pid, "Threads"), int64(len(fds)), fileSize(dbPath+"-wal") >> 10, used >> 10}
+		results, rollups := db.parts(ctx)
+		return sample{procStatusOf(pid, "VmRSS") >> 20, procStatusOf(pid, "Threads"), int64(len(fds)), fileSize(dbPath+"-wal") >> 10, used >> 10, results >> 10, rollups >> 10}
 	}
 	start := time.Now()
 	first := take()
@@ -377,7 +378,7 @@ func soakRun(ctx context.Context, stdout io.Writer, pid int, dbPath string, db *
 		case <-time.After(30 * time.Second):
 		}
 		last = take()
-		fmt.Fprintf(stdout, "%8s %8d %8d %8d %10d %10d\n", time.Since(start).Round(time.Second), last.rss, last.threads, last.fds, last.wal, last.db)
+		fmt.Fprintf(stdout, "%8s %8d %8d %8d %10d %10d %12d %12d\n", time.Since(start).Round(time.Second), last.rss, last.threads, last.fds, last.wal, last.db, last.results, last.rollups)
 	}
 	fmt.Fprintf(stdout, "soak growth: rss %+d MiB, threads %+d, fds %+d, wal %+d KiB, database %+d KiB\n",
 		last.rss-first.rss, last.threads-first.threads, last.fds-first.fds, last.wal-first.wal, last.db-first.db)
@@ -436,7 +437,12 @@ type measuredDB struct {
 	// serve linkwatch (PostgreSQL backends; zero for SQLite, which runs
 	// inside linkwatch).
 	serverCPU func(ctx context.Context) time.Duration
-	close     func()
+	// parts is what the raw results and the rollups take of usedBytes
+	// (PostgreSQL; zero for SQLite, whose build here cannot say): a soak
+	// shorter than a day shows retention on the raw results only, as
+	// rollups go a whole UTC day at a time.
+	parts func(ctx context.Context) (results, rollups int64)
+	close func()
 }
 
 func (m *measuredDB) UsedBytes(ctx context.Context) (int64, error) { return m.usedBytes(ctx) }
@@ -448,7 +454,8 @@ func openMeasured(ctx context.Context, backend, path, dsn string) (*measuredDB, 
 		if err != nil {
 			return nil, err
 		}
-		return &measuredDB{usedBytes: db.UsedBytes, serverCPU: func(context.Context) time.Duration { return 0 }, close: func() { db.Close() }}, nil
+		return &measuredDB{usedBytes: db.UsedBytes, serverCPU: func(context.Context) time.Duration { return 0 },
+			parts: func(context.Context) (int64, int64) { return 0, 0 }, close: func() { db.Close() }}, nil
 	}
 	db, err := postgres.Open(ctx, dsn)
 	if err != nil {
@@ -478,6 +485,16 @@ func openMeasured(ctx context.Context, backend, path, dsn string) (*measuredDB, 
 				total += procCPU(int(p))
 			}
 			return total
+		},
+		parts: func(ctx context.Context) (results, rollups int64) {
+			// Partitions are tables of their own (relkind r), their parents
+			// (p) take nothing.
+			_ = conn.QueryRow(ctx, `SELECT
+				COALESCE(SUM(pg_total_relation_size(c.oid)) FILTER (WHERE c.relname = 'results'), 0)::bigint,
+				COALESCE(SUM(pg_total_relation_size(c.oid)) FILTER (WHERE c.relname LIKE 'rollup\_%'), 0)::bigint
+				FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+				WHERE c.relkind = 'r' AND n.nspname = current_schema()`).Scan(&results, &rollups)
+			return results, rollups
 		},
 		close: func() { conn.Close(context.Background()); db.Close() },
 	}, nil
