@@ -50,8 +50,9 @@ func PeriodicJobs(ctx context.Context, db JobStore, keep Retention, log *slog.Lo
 	return c
 }
 
-// pruneEvery is how often retention runs: the data kept is at most this
-// much older than the retention windows. It is short, and retention also
+// pruneEvery is how often retention runs: raw results are kept at most
+// this much past their window (rollups go a whole UTC day at a time, see
+// DB.Prune). It is short, and retention also
 // runs when a replica takes the jobs over, because an hourly run counted
 // from each process's start never came for replicas restarted more often
 // than hourly (a deploy every 50 minutes kept every row).
