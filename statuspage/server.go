@@ -178,8 +178,7 @@ func (s *Server) Register(r *mux.Router) {
 // own), then is shown the last snapshot as of when it was read, while
 // the rebuild goes on (buildLimit).
 func (s *Server) snapshot(ctx context.Context, scope string) (*Snapshot, error) {
-	wait := time.NewTimer(s.buildWait)
-	defer wait.Stop()
+	var wait <-chan time.Time // started at the first wait: a cached page needs no timer
 	for {
 		snap, done := s.cached(scope)
 		if done {
@@ -196,6 +195,11 @@ func (s *Server) snapshot(ctx context.Context, scope string) (*Snapshot, error) 
 		if !mine && snap != nil {
 			return snap, nil
 		}
+		if wait == nil {
+			t := time.NewTimer(s.buildWait)
+			defer t.Stop()
+			wait = t.C
+		}
 		select {
 		case <-running:
 			if ours {
@@ -204,7 +208,7 @@ func (s *Server) snapshot(ctx context.Context, scope string) (*Snapshot, error) 
 				return orNoSnapshot(s.shown(scope))
 			}
 			// Another scope's rebuild ended: look again.
-		case <-wait.C:
+		case <-wait:
 			return orNoSnapshot(s.late(scope))
 		case <-ctx.Done(): // the visitor left: the rebuild is not late for that
 			return orNoSnapshot(s.shown(scope))

@@ -320,7 +320,9 @@ func fetchGzipped(ctx context.Context, url string) ([]byte, error) {
 		return nil, err
 	}
 	req.Header.Set("Accept-Encoding", "gzip")
-	resp, err := (&http.Transport{DisableCompression: true}).RoundTrip(req)
+	t := &http.Transport{DisableCompression: true}
+	defer t.CloseIdleConnections()
+	resp, err := t.RoundTrip(req)
 	if err != nil {
 		return nil, err
 	}
